@@ -1,0 +1,86 @@
+/* Dense vector clock: n counters for a known membership 0..n-1, the engine's
+ * hot-path form. Merge, compare and the causal-delivery check are vectorised
+ * (AVX-512 or AVX2 where the CPU has them, chosen at run time; portable C
+ * otherwise), so the library runs on any x86-64 and elsewhere.
+ *
+ * Ownership: cw_dclock_init allocates n zeroed counters; cw_dclock_destroy
+ * frees them. A cw_dclock may also be a view over caller memory (set the two
+ * fields yourself and never call destroy on it).
+ * Threads: plain values, like cw_vclock.
+ */
+#ifndef CAUSEWAY_DCLOCK_H
+#define CAUSEWAY_DCLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <causeway/export.h>
+#include <causeway/vclock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cw_dclock {
+    uint64_t *counters;  /* counters[id] for id < n */
+    uint32_t n;
+} cw_dclock;
+
+/* n zeroed counters, 1 <= n <= 65536: CW_EINVAL otherwise, CW_ENOMEM. */
+CW_API int  cw_dclock_init(cw_dclock *c, uint32_t n);
+CW_API void cw_dclock_destroy(cw_dclock *c);
+/* dst = src; both must have the same n (CW_EINVAL). */
+CW_API int  cw_dclock_copy(cw_dclock *dst, const cw_dclock *src);
+/* Zeroes every counter. */
+CW_API void cw_dclock_clear(cw_dclock *c);
+
+/* dst = pointwise max(dst, src). CW_EINVAL if src->n > dst->n. O(n), vectorised. */
+CW_API int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src);
+/* 4-way comparison; a shorter clock reads as zeros past its end. O(n),
+ * vectorised, stopping early once the pair is concurrent. */
+CW_API cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b);
+
+/* Causal delivery (Birman-Schiper-Stephenson). A write from `sender` stamped
+ * `msg` is deliverable at a node whose clock is `local` when
+ *   msg[sender] == local[sender] + 1  and  msg[k] <= local[k] for every k != sender. */
+typedef enum cw_delivery {
+    CW_DELIVER_READY = 0,      /* deliverable now */
+    CW_DELIVER_WAIT = 1,       /* a dependency is missing: see *wait_for */
+    CW_DELIVER_DUPLICATE = 2   /* msg[sender] <= local[sender]: already delivered */
+} cw_delivery;
+
+/* The one entry a waiting write needs next: local[node] must reach counter. */
+typedef struct cw_dependency {
+    cw_node_id node;
+    uint64_t counter;
+} cw_dependency;
+
+/* Classifies msg against local (same n; sender < n). On CW_DELIVER_WAIT,
+ * *wait_for (nullable) names the first unmet dependency: the sender itself
+ * (counter msg[sender]-1) when earlier writes from it are missing, else the
+ * lowest k != sender with msg[k] > local[k] (counter msg[k]). O(n), vectorised. */
+CW_API cw_delivery cw_dclock_deliverable(const cw_dclock *local, const cw_dclock *msg,
+                                         cw_node_id sender, cw_dependency *wait_for);
+
+/* Conversions. to_sparse replaces out (zeros omitted); from_sparse needs every
+ * id of s below d->n (CW_EINVAL otherwise) and overwrites all of d. */
+CW_API int cw_dclock_to_sparse(const cw_dclock *d, cw_vclock *out);
+CW_API int cw_dclock_from_sparse(cw_dclock *d, const cw_vclock *s);
+
+/* ---- Instruction-set dispatch for the vectorised kernels ----
+ * The best set the CPU supports is chosen at first use. The environment
+ * variable CAUSEWAY_ISA=scalar|avx2|avx512 caps that choice (e.g. to run under
+ * valgrind, which lacks AVX-512). */
+typedef enum cw_isa { CW_ISA_SCALAR = 0, CW_ISA_AVX2 = 1, CW_ISA_AVX512 = 2 } cw_isa;
+
+CW_API cw_isa      cw_isa_active(void);
+CW_API const char *cw_isa_name(cw_isa isa);            /* "scalar", "avx2", "avx512" */
+CW_API bool        cw_isa_supported(cw_isa isa);       /* by this CPU */
+/* Switches every kernel to isa, for tests and benchmarks that compare paths.
+ * CW_EINVAL if this CPU lacks it. Safe while other threads run clock code. */
+CW_API int         cw_isa_select(cw_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

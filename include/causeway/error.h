@@ -1,0 +1,43 @@
+/* Error codes shared by every Causeway module.
+ *
+ * Functions that can fail return int: 0 (CW_OK) on success, a negative CW_E*
+ * code on failure. A failed call leaves its outputs and objects unchanged
+ * (one exception: on CW_ENOSPC, a len_out parameter reports the size needed). */
+#ifndef CAUSEWAY_ERROR_H
+#define CAUSEWAY_ERROR_H
+
+#include <causeway/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One list makes both the codes and their sentences (cw_strerror). */
+#define CW_ERROR_MAP(XX)                                                              \
+    XX(OK,          0, "success")                                                      \
+    XX(EINVAL,     -1, "invalid argument (NULL, id out of range, or bad option)")      \
+    XX(ENOMEM,     -2, "memory allocation failed")                                     \
+    XX(EPARSE,     -3, "malformed text input")                                         \
+    XX(ETRUNC,     -4, "binary input is shorter than it declares")                     \
+    XX(ENOSPC,     -5, "output buffer too small; the needed size was reported")        \
+    XX(EOVERFLOW,  -6, "a counter would pass 2^64-1")                                  \
+    XX(ELIMIT,     -7, "more than 65,536 entries, or another configured limit, exceeded") \
+    XX(ENOTFOUND,  -8, "key not present")                                              \
+    XX(ETIMEDOUT,  -9, "a wait ran out of time")                                       \
+    XX(ECLOSED,   -10, "the engine is shutting down")                                  \
+    XX(EDRIFT,    -11, "a remote timestamp is further ahead of the local wall clock than the allowed drift")
+
+enum {
+#define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),
+    CW_ERROR_MAP(CW_ERROR_ENUM_)
+#undef CW_ERROR_ENUM_
+};
+
+/* A sentence describing err. Never NULL; unknown codes get a generic sentence.
+ * The string is static: do not free it. Any thread. */
+CW_API const char *cw_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

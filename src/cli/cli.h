@@ -1,0 +1,10 @@
+/* The causeway command: one function per top-level subcommand. */
+#ifndef CW_CLI_H
+#define CW_CLI_H
+
+/* Exit statuses. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cli_clock(int argc, char **argv);
+
+#endif

@@ -1,0 +1,271 @@
+/* Vectorised counter kernels with run-time instruction-set dispatch.
+ *
+ * Invariants:
+ *  1. Every table computes exactly the same results; tests run each table the
+ *     CPU supports against the scalar one.
+ *  2. Code for an instruction set runs only after the CPU reported it
+ *     (__builtin_cpu_supports); the library itself is built for baseline x86-64.
+ *  3. Kernels read only a[0..n) and b[0..n) (AVX-512 tails use masked loads,
+ *     AVX2 tails fall back to scalar code), so n need not be a multiple of a
+ *     vector.
+ */
+#include "kernels.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/dclock.h>
+#include <causeway/error.h>
+
+/* ---- portable C ---- */
+
+static void max_scalar(uint64_t *restrict dst, const uint64_t *restrict src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dst[i] < src[i] ? src[i] : dst[i];
+}
+
+static unsigned order_scalar(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    unsigned lt = 0, gt = 0;
+    for (size_t i = 0; i < n;) {
+        size_t end = n - i > 64 ? i + 64 : n;   /* check for early exit per 64 */
+        for (; i < end; i++) {
+            lt |= a[i] < b[i];
+            gt |= a[i] > b[i];
+        }
+        if (lt & gt)
+            break;
+    }
+    return lt | gt << 1;
+}
+
+static size_t first_gt_scalar(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] > b[i])
+            return i;
+    return n;
+}
+
+static const cw__kernel_table kernels_scalar = {max_scalar, order_scalar, first_gt_scalar};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CW_HAVE_X86_KERNELS 1
+
+/* ---- AVX2: 4 counters a vector. AVX2 has only signed 64-bit compares, so
+ * both sides are biased by 2^63 first (x ^ sign bit), which maps unsigned
+ * order onto signed order. ---- */
+
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static inline __m256i gt_u64_avx2(__m256i a, __m256i b)
+{
+    const __m256i bias = _mm256_set1_epi64x(INT64_MIN);
+    return _mm256_cmpgt_epi64(_mm256_xor_si256(a, bias), _mm256_xor_si256(b, bias));
+}
+
+AVX2 static void max_avx2(uint64_t *restrict dst, const uint64_t *restrict src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i d0 = _mm256_loadu_si256((const __m256i *)(dst + i));
+        __m256i d1 = _mm256_loadu_si256((const __m256i *)(dst + i + 4));
+        __m256i s0 = _mm256_loadu_si256((const __m256i *)(src + i));
+        __m256i s1 = _mm256_loadu_si256((const __m256i *)(src + i + 4));
+        d0 = _mm256_blendv_epi8(d0, s0, gt_u64_avx2(s0, d0));
+        d1 = _mm256_blendv_epi8(d1, s1, gt_u64_avx2(s1, d1));
+        _mm256_storeu_si256((__m256i *)(dst + i), d0);
+        _mm256_storeu_si256((__m256i *)(dst + i + 4), d1);
+    }
+    max_scalar(dst + i, src + i, n - i);
+}
+
+AVX2 static unsigned order_avx2(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    __m256i lt = _mm256_setzero_si256(), gt = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (size_t k = 0; k < 16; k += 4) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(a + i + k));
+            __m256i y = _mm256_loadu_si256((const __m256i *)(b + i + k));
+            lt = _mm256_or_si256(lt, gt_u64_avx2(y, x));
+            gt = _mm256_or_si256(gt, gt_u64_avx2(x, y));
+        }
+        if (!_mm256_testz_si256(lt, lt) && !_mm256_testz_si256(gt, gt))
+            return CW_CONCURRENT;
+    }
+    unsigned o = (unsigned)!_mm256_testz_si256(lt, lt) | (unsigned)!_mm256_testz_si256(gt, gt) << 1;
+    return o == CW_CONCURRENT ? o : o | order_scalar(a + i, b + i, n - i);
+}
+
+AVX2 static size_t first_gt_avx2(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+        __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
+        int m = _mm256_movemask_pd(_mm256_castsi256_pd(gt_u64_avx2(x, y)));
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+    }
+    return i + first_gt_scalar(a + i, b + i, n - i);
+}
+
+static const cw__kernel_table kernels_avx2 = {max_avx2, order_avx2, first_gt_avx2};
+
+/* ---- AVX-512F: 8 counters a vector, native unsigned 64-bit max and compare,
+ * masked loads for the tail. ---- */
+
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX512 static void max_avx512(uint64_t *restrict dst, const uint64_t *restrict src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512i d0 = _mm512_loadu_si512(dst + i), s0 = _mm512_loadu_si512(src + i);
+        __m512i d1 = _mm512_loadu_si512(dst + i + 8), s1 = _mm512_loadu_si512(src + i + 8);
+        __m512i d2 = _mm512_loadu_si512(dst + i + 16), s2 = _mm512_loadu_si512(src + i + 16);
+        __m512i d3 = _mm512_loadu_si512(dst + i + 24), s3 = _mm512_loadu_si512(src + i + 24);
+        _mm512_storeu_si512(dst + i, _mm512_max_epu64(d0, s0));
+        _mm512_storeu_si512(dst + i + 8, _mm512_max_epu64(d1, s1));
+        _mm512_storeu_si512(dst + i + 16, _mm512_max_epu64(d2, s2));
+        _mm512_storeu_si512(dst + i + 24, _mm512_max_epu64(d3, s3));
+    }
+    for (; i < n; i += 8) {
+        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m512i d = _mm512_maskz_loadu_epi64(m, dst + i), s = _mm512_maskz_loadu_epi64(m, src + i);
+        _mm512_mask_storeu_epi64(dst + i, m, _mm512_max_epu64(d, s));
+    }
+}
+
+AVX512 static unsigned order_avx512(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    __mmask8 lt = 0, gt = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (size_t k = 0; k < 32; k += 8) {
+            __m512i x = _mm512_loadu_si512(a + i + k), y = _mm512_loadu_si512(b + i + k);
+            lt |= _mm512_cmplt_epu64_mask(x, y);
+            gt |= _mm512_cmpgt_epu64_mask(x, y);
+        }
+        if (lt && gt)
+            return CW_CONCURRENT;
+    }
+    for (; i < n; i += 8) {
+        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m512i x = _mm512_maskz_loadu_epi64(m, a + i), y = _mm512_maskz_loadu_epi64(m, b + i);
+        lt |= _mm512_cmplt_epu64_mask(x, y);
+        gt |= _mm512_cmpgt_epu64_mask(x, y);
+    }
+    return (unsigned)(lt != 0) | (unsigned)(gt != 0) << 1;
+}
+
+AVX512 static size_t first_gt_avx512(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m512i x = _mm512_maskz_loadu_epi64(m, a + i), y = _mm512_maskz_loadu_epi64(m, b + i);
+        __mmask8 g = _mm512_cmpgt_epu64_mask(x, y);
+        if (g)
+            return i + (size_t)__builtin_ctz(g);
+    }
+    return n;
+}
+
+static const cw__kernel_table kernels_avx512 = {max_avx512, order_avx512, first_gt_avx512};
+#endif /* x86-64 */
+
+/* ---- dispatch ---- */
+
+static const cw__kernel_table *table_for(cw_isa isa)
+{
+#ifdef CW_HAVE_X86_KERNELS
+    if (isa == CW_ISA_AVX512)
+        return &kernels_avx512;
+    if (isa == CW_ISA_AVX2)
+        return &kernels_avx2;
+#endif
+    (void)isa;
+    return &kernels_scalar;
+}
+
+/* The active table. The tables are compile-time constants, so the pointer
+ * publishes no data: relaxed loads and stores suffice, and the atomic only
+ * keeps a concurrent cw_isa_select race-free. */
+static _Atomic(const cw__kernel_table *) active_table;
+static _Atomic int active_isa = -1;
+
+bool cw_isa_supported(cw_isa isa)
+{
+    switch (isa) {
+    case CW_ISA_SCALAR:
+        return true;
+#ifdef CW_HAVE_X86_KERNELS
+    case CW_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+    case CW_ISA_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f");
+#endif
+    default:
+        return false;
+    }
+}
+
+static cw_isa best_isa(void)
+{
+    cw_isa cap = CW_ISA_AVX512;
+    const char *env = getenv("CAUSEWAY_ISA");
+    if (env) {
+        if (strcmp(env, "scalar") == 0)
+            cap = CW_ISA_SCALAR;
+        else if (strcmp(env, "avx2") == 0)
+            cap = CW_ISA_AVX2;
+    }
+    for (int isa = (int)cap; isa > CW_ISA_SCALAR; isa--)
+        if (cw_isa_supported((cw_isa)isa))
+            return (cw_isa)isa;
+    return CW_ISA_SCALAR;
+}
+
+const cw__kernel_table *cw__kernels(void)
+{
+    const cw__kernel_table *k = atomic_load_explicit(&active_table, memory_order_relaxed);
+    if (k)
+        return k;
+    /* First use: every racing thread computes the same choice. */
+    cw_isa isa = best_isa();
+    atomic_store_explicit(&active_isa, (int)isa, memory_order_relaxed);
+    k = table_for(isa);
+    atomic_store_explicit(&active_table, k, memory_order_relaxed);
+    return k;
+}
+
+cw_isa cw_isa_active(void)
+{
+    (void)cw__kernels();
+    return (cw_isa)atomic_load_explicit(&active_isa, memory_order_relaxed);
+}
+
+const char *cw_isa_name(cw_isa isa)
+{
+    switch (isa) {
+    case CW_ISA_SCALAR: return "scalar";
+    case CW_ISA_AVX2:   return "avx2";
+    case CW_ISA_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+int cw_isa_select(cw_isa isa)
+{
+    if (!cw_isa_supported(isa))
+        return CW_EINVAL;
+    atomic_store_explicit(&active_isa, (int)isa, memory_order_relaxed);
+    atomic_store_explicit(&active_table, table_for(isa), memory_order_relaxed);
+    return CW_OK;
+}

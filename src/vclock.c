@@ -1,0 +1,354 @@
+/* Sparse vector clock: storage, element access, merge and compare.
+ *
+ * Invariants (checked by cw__vclock_is_canonical):
+ *  1. ids[0..size) are strictly ascending; counters[0..size) are non-zero.
+ *  2. size <= cap; counters and ids share one block of cap * 10 bytes
+ *     (counters first, for 8-byte alignment), or both are NULL when cap == 0.
+ *  3. A failing call returns before the first write to the clock, so the
+ *     clock is unchanged: allocation always happens before any mutation.
+ *
+ * Costs: get is a binary search; merge and compare are one linear walk, with a
+ * vectorised path when both clocks have the same ids (the common case inside
+ * one cluster); merge grows capacity to size(dst) + size(src) at most once and
+ * then merges in place from the back.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/error.h>
+#include <causeway/vclock.h>
+
+#include "kernels.h"
+#include "vclock_internal.h"
+
+/* A merge may stage up to size(dst) + size(src) entries before duplicates
+ * collapse, so capacity may exceed the 65,536-entry limit on size. */
+#define CAP_LIMIT (2u * CW_VCLOCK_MAX_ENTRIES)
+
+bool cw__vclock_is_canonical(const cw_vclock *c)
+{
+    if (c->size > c->cap || c->size > CW_VCLOCK_MAX_ENTRIES)
+        return false;
+    if (c->cap && (!c->ids || !c->counters))
+        return false;
+    for (uint32_t i = 0; i < c->size; i++) {
+        if (c->counters[i] == 0 || (i && c->ids[i - 1] >= c->ids[i]))
+            return false;
+    }
+    return true;
+}
+
+void cw_vclock_init(cw_vclock *c)
+{
+    if (c)
+        *c = (cw_vclock){0};
+}
+
+void cw_vclock_destroy(cw_vclock *c)
+{
+    if (!c)
+        return;
+    free(c->counters);
+    *c = (cw_vclock){0};
+}
+
+void cw_vclock_clear(cw_vclock *c)
+{
+    if (c)
+        c->size = 0;
+}
+
+/* Allocates a block for cap entries; NULL on failure. */
+static uint64_t *alloc_block(size_t cap, cw_node_id **ids_out)
+{
+    uint64_t *counters = malloc(cap * (sizeof(uint64_t) + sizeof(cw_node_id)));
+    if (counters)
+        *ids_out = (cw_node_id *)(counters + cap);
+    return counters;
+}
+
+/* Grows c to hold need entries; keep says whether its entries must survive.
+ * On failure c is unchanged. */
+static int grow(cw_vclock *c, size_t need, bool keep)
+{
+    if (need <= c->cap)
+        return CW_OK;
+    if (need > CAP_LIMIT)
+        return CW_ELIMIT;
+    size_t cap = c->cap * 2u > need ? c->cap * 2u : need;
+    if (cap < 4)
+        cap = 4;
+    if (cap > CAP_LIMIT)
+        cap = CAP_LIMIT;
+    cw_node_id *ids;
+    uint64_t *counters = alloc_block(cap, &ids);
+    if (!counters)
+        return CW_ENOMEM;
+    if (keep && c->size) {
+        memcpy(counters, c->counters, c->size * sizeof *counters);
+        memcpy(ids, c->ids, c->size * sizeof *ids);
+    }
+    free(c->counters);
+    c->counters = counters;
+    c->ids = ids;
+    c->cap = (uint32_t)cap;
+    return CW_OK;
+}
+
+int cw__vclock_reserve(cw_vclock *c, size_t need, bool keep)
+{
+    return grow(c, need, keep);
+}
+
+int cw_vclock_copy(cw_vclock *dst, const cw_vclock *src)
+{
+    if (!dst || !src)
+        return CW_EINVAL;
+    if (dst == src)
+        return CW_OK;
+    int rc = grow(dst, src->size, false);
+    if (rc != CW_OK)
+        return rc;
+    if (src->size) {
+        memcpy(dst->counters, src->counters, src->size * sizeof *dst->counters);
+        memcpy(dst->ids, src->ids, src->size * sizeof *dst->ids);
+    }
+    dst->size = src->size;
+    return CW_OK;
+}
+
+size_t cw_vclock_size(const cw_vclock *c)
+{
+    return c ? c->size : 0;
+}
+
+/* Index of the first entry with id >= target (lower bound). */
+static uint32_t lower_bound(const cw_vclock *c, cw_node_id target)
+{
+    uint32_t lo = 0, hi = c->size;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->ids[mid] < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+uint64_t cw_vclock_get(const cw_vclock *c, cw_node_id id)
+{
+    if (!c || !c->size)
+        return 0;
+    uint32_t i = lower_bound(c, id);
+    return i < c->size && c->ids[i] == id ? c->counters[i] : 0;
+}
+
+int cw_vclock_entry(const cw_vclock *c, size_t index, cw_node_id *id_out, uint64_t *counter_out)
+{
+    if (!c || index >= c->size)
+        return CW_EINVAL;
+    if (id_out)
+        *id_out = c->ids[index];
+    if (counter_out)
+        *counter_out = c->counters[index];
+    return CW_OK;
+}
+
+int cw_vclock_set(cw_vclock *c, cw_node_id id, uint64_t counter)
+{
+    if (!c)
+        return CW_EINVAL;
+    uint32_t i = lower_bound(c, id);
+    bool present = i < c->size && c->ids[i] == id;
+    if (present) {
+        if (counter) {
+            c->counters[i] = counter;
+        } else { /* remove: close the gap */
+            memmove(c->counters + i, c->counters + i + 1, (c->size - i - 1) * sizeof *c->counters);
+            memmove(c->ids + i, c->ids + i + 1, (c->size - i - 1) * sizeof *c->ids);
+            c->size--;
+        }
+        return CW_OK;
+    }
+    if (!counter)
+        return CW_OK;
+    int rc = grow(c, (size_t)c->size + 1, true);
+    if (rc != CW_OK)
+        return rc;
+    memmove(c->counters + i + 1, c->counters + i, (c->size - i) * sizeof *c->counters);
+    memmove(c->ids + i + 1, c->ids + i, (c->size - i) * sizeof *c->ids);
+    c->ids[i] = id;
+    c->counters[i] = counter;
+    c->size++;
+    assert(cw__vclock_is_canonical(c));
+    return CW_OK;
+}
+
+int cw_vclock_increment(cw_vclock *c, cw_node_id id)
+{
+    if (!c)
+        return CW_EINVAL;
+    uint64_t now = cw_vclock_get(c, id);
+    if (now == UINT64_MAX)
+        return CW_EOVERFLOW;
+    return cw_vclock_set(c, id, now + 1);
+}
+
+/* Merges (aid, ac, na) and (bid, bc, nb) from the back, writing the union
+ * downward from index na + nb - 1 of (oid, oc). (oid, oc) may be a's own
+ * storage: after w writes, k = na + nb - 1 - w and at least i + 1 entries of a
+ * are still unread, with w <= (na-1-i) + (nb-1-j), so k > i and no unread
+ * entry of a is overwritten. Branch-free: the predictor cannot be fooled by
+ * how the two id sets interleave. Returns the index of the lowest entry
+ * written; the union occupies [that, na + nb). */
+static size_t merge_from_back(cw_node_id *oid, uint64_t *oc,
+                              const cw_node_id *aid, const uint64_t *ac, size_t na,
+                              const cw_node_id *bid, const uint64_t *bc, size_t nb)
+{
+    ptrdiff_t i = (ptrdiff_t)na - 1, j = (ptrdiff_t)nb - 1, k = (ptrdiff_t)(na + nb) - 1;
+    while (i >= 0 && j >= 0) {
+        cw_node_id x = aid[i], y = bid[j];
+        bool take_a = x >= y, take_b = y >= x;
+        uint64_t va = take_a ? ac[i] : 0, vb = take_b ? bc[j] : 0;
+        oid[k] = take_a ? x : y;
+        oc[k] = va > vb ? va : vb;
+        k--;
+        i -= take_a;
+        j -= take_b;
+    }
+    /* The rest of one side moves down unchanged. */
+    if (i >= 0) {
+        memmove(oid + k - i, aid, (size_t)(i + 1) * sizeof *oid);
+        memmove(oc + k - i, ac, (size_t)(i + 1) * sizeof *oc);
+        k -= i + 1;
+    } else if (j >= 0) {
+        memcpy(oid + k - j, bid, (size_t)(j + 1) * sizeof *oid);
+        memcpy(oc + k - j, bc, (size_t)(j + 1) * sizeof *oc);
+        k -= j + 1;
+    }
+    return (size_t)(k + 1);
+}
+
+int cw_vclock_merge(cw_vclock *dst, const cw_vclock *src)
+{
+    if (!dst || !src)
+        return CW_EINVAL;
+    size_t na = dst->size, nb = src->size;
+    if (nb == 0 || dst == src)
+        return CW_OK;
+    if (na == nb && memcmp(dst->ids, src->ids, na * sizeof *dst->ids) == 0) {
+        cw__kernels()->max_u64(dst->counters, src->counters, na);
+        return CW_OK;
+    }
+    if (na == 0)
+        return cw_vclock_copy(dst, src);
+
+    size_t total = na + nb;
+    cw_node_id *oid = dst->ids;
+    uint64_t *oc = dst->counters;
+    uint64_t *fresh = NULL;
+    if (dst->cap < total) { /* merge into a new block, then release the old */
+        fresh = alloc_block(total, &oid);
+        if (!fresh)
+            return CW_ENOMEM;
+        oc = fresh;
+    }
+    size_t lo = merge_from_back(oid, oc, dst->ids, dst->counters, na, src->ids, src->counters, nb);
+    size_t n = total - lo;
+    if (lo) {
+        memmove(oid, oid + lo, n * sizeof *oid);
+        memmove(oc, oc + lo, n * sizeof *oc);
+    }
+    if (fresh) {
+        free(dst->counters);
+        dst->counters = fresh;
+        dst->ids = oid;
+        dst->cap = (uint32_t)total;
+    }
+    dst->size = (uint32_t)n;
+    assert(cw__vclock_is_canonical(dst));
+    return CW_OK;
+}
+
+cw_order cw_vclock_compare(const cw_vclock *a, const cw_vclock *b)
+{
+    static const cw_vclock empty = {0};
+    if (!a)
+        a = &empty;
+    if (!b)
+        b = &empty;
+    size_t na = a->size, nb = b->size;
+    if (na == nb && (na == 0 || memcmp(a->ids, b->ids, na * sizeof *a->ids) == 0))
+        return na ? (cw_order)cw__kernels()->order_u64(a->counters, b->counters, na) : CW_EQUAL;
+
+    /* Walk both; an id on one side only counts as 0 on the other (counters
+     * are never 0), so the same branch-free step handles every case. */
+    unsigned lt = 0, gt = 0;
+    size_t i = 0, j = 0;
+    while (i < na && j < nb) {
+        cw_node_id x = a->ids[i], y = b->ids[j];
+        bool in_a = x <= y, in_b = y <= x;
+        uint64_t va = in_a ? a->counters[i] : 0, vb = in_b ? b->counters[j] : 0;
+        lt |= va < vb;
+        gt |= va > vb;
+        i += in_a;
+        j += in_b;
+        if (lt & gt)
+            return CW_CONCURRENT;
+    }
+    gt |= i < na;
+    lt |= j < nb;
+    return (cw_order)(lt | gt << 1);
+}
+
+const char *cw_order_name(cw_order o)
+{
+    switch (o) {
+    case CW_EQUAL:      return "EQUAL";
+    case CW_BEFORE:     return "BEFORE";
+    case CW_AFTER:      return "AFTER";
+    case CW_CONCURRENT: return "CONCURRENT";
+    }
+    return "UNKNOWN";
+}
+
+static int compare_entry(const void *pa, const void *pb)
+{
+    const cw__entry *a = pa, *b = pb;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+int cw__vclock_assign_entries(cw_vclock *c, cw__entry *entries, size_t n)
+{
+    qsort(entries, n, sizeof *entries, compare_entry);
+    size_t m = 0; /* collapse duplicates (max) and drop zeros, in place */
+    for (size_t i = 0; i < n; i++) {
+        if (m && entries[m - 1].id == entries[i].id) {
+            if (entries[i].counter > entries[m - 1].counter)
+                entries[m - 1].counter = entries[i].counter;
+        } else {
+            entries[m++] = entries[i];
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < m; i++)
+        if (entries[i].counter)
+            entries[kept++] = entries[i];
+    return cw__vclock_assign_canonical(c, entries, kept);
+}
+
+int cw__vclock_assign_canonical(cw_vclock *c, const cw__entry *entries, size_t n)
+{
+    int rc = grow(c, n, false);
+    if (rc != CW_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        c->ids[i] = entries[i].id;
+        c->counters[i] = entries[i].counter;
+    }
+    c->size = (uint32_t)n;
+    assert(cw__vclock_is_canonical(c));
+    return CW_OK;
+}

@@ -1,6 +1,7 @@
 /* Allocation-failure injection for tests: linked with
  * -Wl,--wrap=malloc,--wrap=calloc so that the library's allocations can be made
  * to fail on demand, to prove that a failed call changes nothing. */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -12,22 +13,30 @@ void tu_fail_alloc_after(long k);
 void tu_fail_alloc_off(void);
 long tu_alloc_count(void);
 
-/* Tests that inject failures are single-threaded; plain variables suffice. */
-static long budget = -1; /* allocations left before failing; -1 = never fail */
-static long count;
+/* Tests that inject failures do so from one thread, but threaded tests
+ * allocate through here too: the counters are atomics, relaxed because they
+ * only count and publish no other data. */
+static _Atomic long budget = -1; /* allocations left before failing; -1 = never fail */
+static _Atomic long count;
 
-void tu_fail_alloc_after(long k) { budget = k; count = 0; }
-void tu_fail_alloc_off(void) { budget = -1; }
-long tu_alloc_count(void) { return count; }
+void tu_fail_alloc_after(long k)
+{
+    atomic_store_explicit(&count, 0, memory_order_relaxed);
+    atomic_store_explicit(&budget, k, memory_order_relaxed);
+}
+
+void tu_fail_alloc_off(void) { atomic_store_explicit(&budget, -1, memory_order_relaxed); }
+long tu_alloc_count(void) { return atomic_load_explicit(&count, memory_order_relaxed); }
 
 static int should_fail(void)
 {
-    count++;
-    if (budget < 0)
+    atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
+    long b = atomic_load_explicit(&budget, memory_order_relaxed);
+    if (b < 0)
         return 0;
-    if (budget == 0)
+    if (b == 0)
         return 1;
-    budget--;
+    atomic_store_explicit(&budget, b - 1, memory_order_relaxed);
     return 0;
 }
 

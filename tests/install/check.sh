@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the build tree into a fresh prefix, moves it elsewhere (the
+# package must not depend on where it was installed), then builds and runs an
+# outside program through pkg-config and through find_package, shared and
+# static, and runs the installed causeway command.
+#   check.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/staging" >/dev/null
+mv "$work/staging" "$work/prefix"
+prefix=$work/prefix
+pcdir=$(dirname "$(find "$prefix" -name causeway.pc)")
+
+# 1. pkg-config, shared library.
+PKG_CONFIG_PATH=$pcdir cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" \
+  $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs causeway) -o "$work/pc_consumer"
+"$work/pc_consumer"
+# 2. pkg-config, static library (the archive named explicitly, as a
+#    static-only consumer would; --static adds the private dependencies).
+pc() { PKG_CONFIG_PATH=$pcdir pkg-config "$@" causeway; }
+cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" $(pc --cflags) \
+  "$(pc --variable=libdir)/libcauseway.a" $(pc --static --libs-only-other) -o "$work/pc_static"
+"$work/pc_static"
+# 3. find_package, shared and static.
+cmake -S "$src/tests/install" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/consumer" >/dev/null
+"$work/consumer/consumer_shared"
+"$work/consumer/consumer_static"
+# 4. The installed command finds its library.
+"$prefix/bin/causeway" clock compare 1:1 2:1 | grep -qx CONCURRENT
+# 5. Only the public API is exported.
+lib=$(find "$prefix" -name 'libcauseway.so.*.*' | head -1)
+bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^cw_' || true)
+if [ -n "$bad" ]; then echo "non-API symbols exported: $bad" >&2; exit 1; fi
+echo "install check passed ($(nm -D --defined-only "$lib" | grep -c ' T cw_') exported functions)"

@@ -1,0 +1,83 @@
+// Benchmark driver: Google Benchmark's console output, then a table of each
+// measurement against its baseline from the same run. The ratio is
+// baseline time / measured time: above 1.0 the operation moves its bytes
+// faster than memcpy moves the same bytes.
+#include "bench_util.h"
+
+#include <causeway/causeway.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cwbench {
+
+std::map<std::string, std::string> &baselines() {
+    static std::map<std::string, std::string> m;
+    return m;
+}
+
+void register_pair(const std::string &name, void (*fn)(benchmark::State &),
+                   void (*base)(benchmark::State &), std::initializer_list<int64_t> args) {
+    auto *b = benchmark::RegisterBenchmark(name.c_str(), fn);
+    auto *m = benchmark::RegisterBenchmark(("memcpy:" + name).c_str(), base);
+    for (int64_t a : args) {
+        b->Arg(a);
+        m->Arg(a);
+        baselines()[name + "/" + std::to_string(a)] = "memcpy:" + name + "/" + std::to_string(a);
+    }
+}
+
+class RatioReporter : public benchmark::ConsoleReporter {
+  public:
+    void ReportRuns(const std::vector<Run> &runs) override {
+        for (const Run &r : runs) {
+            if (r.run_type != Run::RT_Iteration || r.error_occurred)
+                continue;
+            Row &row = rows_[r.benchmark_name()];
+            row.ns = r.GetAdjustedRealTime(); // in the run's time unit (ns)
+            auto it = r.counters.find("time_per_entry"); // seconds per entry
+            row.ns_per_entry = it == r.counters.end() ? -1 : double(it->second) * 1e9;
+            order_.push_back(r.benchmark_name());
+        }
+        ConsoleReporter::ReportRuns(runs);
+    }
+
+    void Finalize() override {
+        ConsoleReporter::Finalize();
+        std::printf("\n| benchmark | ns/op | ns/entry | memcpy ns | ratio vs memcpy |\n"
+                    "|---|---:|---:|---:|---:|\n");
+        for (const std::string &name : order_) {
+            auto b = baselines().find(name);
+            if (b == baselines().end() || !rows_.count(b->second))
+                continue;
+            const Row &m = rows_[name], &base = rows_[b->second];
+            char per[32] = "";
+            if (m.ns_per_entry >= 0)
+                std::snprintf(per, sizeof per, "%.3f", m.ns_per_entry);
+            std::printf("| %s | %.1f | %s | %.1f | %.2fx |\n", name.c_str(), m.ns, per, base.ns,
+                        base.ns / m.ns);
+        }
+        std::printf("\nsimd path: %s\n", cw_isa_name(cw_isa_active()));
+    }
+
+  private:
+    struct Row {
+        double ns = 0, ns_per_entry = -1;
+    };
+    std::map<std::string, Row> rows_;
+    std::vector<std::string> order_;
+};
+
+} // namespace cwbench
+
+int main(int argc, char **argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    cwbench::RatioReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+    return 0;
+}

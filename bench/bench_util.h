@@ -1,0 +1,40 @@
+// Shared pieces of the benchmark suite: a deterministic generator, and the
+// registry that pairs each measurement with its baseline so the reporter can
+// print their ratio.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace cwbench {
+
+// splitmix64: deterministic inputs, the same in every run.
+struct Rng {
+    uint64_t s;
+    explicit Rng(uint64_t seed) : s(seed) {}
+    uint64_t next() {
+        uint64_t z = (s += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        return z ^ (z >> 31);
+    }
+    uint64_t below(uint64_t n) { return next() % n; }
+};
+
+// Inputs rotate among this many pairs so the branch predictor cannot
+// memorise one pair's shape.
+constexpr size_t kPairs = 64;
+
+// Measurement name -> its baseline's name (e.g. "dense_merge/64" ->
+// "memcpy:dense_merge/64"), filled at registration.
+std::map<std::string, std::string> &baselines();
+
+// Registers fn as `name` with the given args, and `base` as its baseline
+// "memcpy:<name>" with the same args.
+void register_pair(const std::string &name, void (*fn)(benchmark::State &),
+                   void (*base)(benchmark::State &), std::initializer_list<int64_t> args);
+
+} // namespace cwbench

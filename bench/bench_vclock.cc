@@ -1,0 +1,336 @@
+// Clock benchmarks: merge and compare (dense; sparse with identical
+// membership; sparse with ~50% overlap) and the text and binary codecs, for
+// n = 4 .. 65536, each beside memcpy of the same bytes in the same run.
+//
+// What "the same bytes" means, per operation:
+//   dense / sparse-identical merge and compare: one clock's counters (8n)
+//   sparse overlap merge: the output clock (10 bytes per entry)
+//   encode / decode: the encoded form.
+#include "bench_util.h"
+
+#include <causeway/causeway.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <vector>
+
+using cwbench::kPairs;
+using cwbench::Rng;
+
+namespace {
+
+const std::initializer_list<int64_t> kSizes = {4, 16, 64, 256, 1024, 4096, 65536};
+
+// ---- data sets, built once per (kind, n) ----
+
+struct Dense {
+    std::vector<std::vector<uint64_t>> a, b;  // kPairs pairs; b >= a pointwise
+    std::vector<uint64_t> scratch;
+};
+
+Dense &dense_set(size_t n) {
+    static std::map<size_t, std::unique_ptr<Dense>> cache;
+    auto &slot = cache[n];
+    if (!slot) {
+        slot.reset(new Dense);
+        Rng rng(n);
+        for (size_t p = 0; p < kPairs; p++) {
+            std::vector<uint64_t> a(n), b(n);
+            for (size_t i = 0; i < n; i++) {
+                a[i] = rng.below(1000000);
+                // Ordered pairs (a <= b): compare must scan everything, the
+                // worst case; merge does the same work either way.
+                b[i] = a[i] + (rng.below(2) ? rng.below(1000) : 0);
+            }
+            slot->a.push_back(std::move(a));
+            slot->b.push_back(std::move(b));
+        }
+        slot->scratch.resize(n);
+    }
+    return *slot;
+}
+
+struct Sparse {
+    std::vector<cw_vclock> a, b;
+    cw_vclock scratch;
+    size_t out_entries = 0; // average union size, for time per output entry
+    size_t a_entries = 0;   // average size of a (the clock the codecs encode)
+    size_t encoded = 0;     // average encoded bytes of a (binary)
+    size_t text = 0;        // average text bytes of a
+    std::vector<std::vector<uint8_t>> bin;
+    std::vector<std::string> txt;
+};
+
+enum Shape { kIdentical, kOverlap };
+
+// kIdentical: a and b have the same n ids (b >= a pointwise).
+// kOverlap: the union has n ids; each id is in a only, b only, or both with
+// probability 1/3 each, so about half of each clock's ids are shared.
+Sparse &sparse_set(Shape shape, size_t n) {
+    static std::map<std::pair<int, size_t>, std::unique_ptr<Sparse>> cache;
+    auto &slot = cache[{shape, n}];
+    if (!slot) {
+        slot.reset(new Sparse);
+        cw_vclock_init(&slot->scratch);
+        Rng rng(n * 7 + shape);
+        size_t universe = 65536;
+        size_t total_out = 0;
+        for (size_t p = 0; p < kPairs; p++) {
+            cw_vclock a, b;
+            cw_vclock_init(&a);
+            cw_vclock_init(&b);
+            // Choose n distinct ids spread over the id space.
+            std::vector<uint16_t> ids;
+            for (size_t id = 0; id < universe && ids.size() < n; id++)
+                if (rng.below(universe - id) < n - ids.size())
+                    ids.push_back(uint16_t(id));
+            for (uint16_t id : ids) {
+                uint64_t v = 1 + rng.below(1000000);
+                int where = shape == kIdentical ? 2 : int(rng.below(3));
+                if (where != 1)
+                    cw_vclock_set(&a, id, v);
+                if (where != 0)
+                    cw_vclock_set(&b, id, v + (rng.below(2) ? rng.below(1000) : 0));
+            }
+            total_out += ids.size();
+            slot->a.push_back(a);
+            slot->b.push_back(b);
+        }
+        slot->out_entries = total_out / kPairs;
+        size_t enc = 0, txt = 0, na = 0;
+        for (auto &c : slot->a) {
+            na += c.size;
+            std::vector<uint8_t> buf(cw_vclock_encoded_size(&c));
+            size_t len;
+            cw_vclock_encode(&c, buf.data(), buf.size(), &len);
+            slot->bin.push_back(buf);
+            cw_vclock_format(&c, nullptr, 0, &len);
+            std::string s(len + 1, '\0');
+            cw_vclock_format(&c, &s[0], s.size(), &len);
+            s.resize(len);
+            slot->txt.push_back(s);
+            enc += buf.size();
+            txt += len;
+        }
+        slot->encoded = enc / kPairs;
+        slot->a_entries = na / kPairs;
+        slot->text = txt / kPairs;
+    }
+    return *slot;
+}
+
+// memcpy of `bytes` bytes from a rotating source, the baseline for all.
+void memcpy_rotating(benchmark::State &state, size_t bytes) {
+    static std::vector<std::vector<char>> src(kPairs);
+    std::vector<char> dst(bytes);
+    for (auto &s : src)
+        if (s.size() < bytes)
+            s.assign(bytes, 1);
+    size_t i = 0;
+    for (auto _ : state) {
+        std::memcpy(dst.data(), src[i++ & (kPairs - 1)].data(), bytes);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
+}
+
+// ---- dense ----
+
+void dense_merge(benchmark::State &state) {
+    size_t n = size_t(state.range(0));
+    Dense &d = dense_set(n);
+    cw_dclock dst{d.scratch.data(), uint32_t(n)};
+    size_t i = 0;
+    for (auto _ : state) {
+        cw_dclock src{d.b[i++ & (kPairs - 1)].data(), uint32_t(n)};
+        cw_dclock_merge(&dst, &src);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * 8));
+}
+
+void dense_compare(benchmark::State &state) {
+    size_t n = size_t(state.range(0));
+    Dense &d = dense_set(n);
+    size_t i = 0;
+    for (auto _ : state) {
+        size_t p = i++ & (kPairs - 1);
+        cw_dclock a{d.a[p].data(), uint32_t(n)}, b{d.b[p].data(), uint32_t(n)};
+        benchmark::DoNotOptimize(cw_dclock_compare(&a, &b));
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * 8));
+}
+
+void dense_baseline(benchmark::State &state) { memcpy_rotating(state, size_t(state.range(0)) * 8); }
+
+// The same kernels pinned to portable C, to show what vectorisation buys.
+void dense_merge_scalar(benchmark::State &state) {
+    cw_isa was = cw_isa_active();
+    cw_isa_select(CW_ISA_SCALAR);
+    dense_merge(state);
+    cw_isa_select(was);
+}
+
+void dense_compare_scalar(benchmark::State &state) {
+    cw_isa was = cw_isa_active();
+    cw_isa_select(CW_ISA_SCALAR);
+    dense_compare(state);
+    cw_isa_select(was);
+}
+
+// ---- sparse ----
+
+void sparse_identical_merge(benchmark::State &state) {
+    Sparse &s = sparse_set(kIdentical, size_t(state.range(0)));
+    cw_vclock_copy(&s.scratch, &s.a[0]); // same ids as every b: the in-place path
+    size_t i = 0;
+    for (auto _ : state) {
+        cw_vclock_merge(&s.scratch, &s.b[i++ & (kPairs - 1)]);
+        benchmark::ClobberMemory();
+    }
+}
+
+void sparse_identical_compare(benchmark::State &state) {
+    Sparse &s = sparse_set(kIdentical, size_t(state.range(0)));
+    size_t i = 0;
+    for (auto _ : state) {
+        size_t p = i++ & (kPairs - 1);
+        benchmark::DoNotOptimize(cw_vclock_compare(&s.a[p], &s.b[p]));
+    }
+}
+
+void sparse_identical_baseline(benchmark::State &state) {
+    memcpy_rotating(state, sparse_set(kIdentical, size_t(state.range(0))).out_entries * 8);
+}
+
+// Merge into a copy of a (copy included in the time: merge alone is cheaper).
+void sparse_overlap_merge(benchmark::State &state) {
+    Sparse &s = sparse_set(kOverlap, size_t(state.range(0)));
+    size_t i = 0;
+    for (auto _ : state) {
+        size_t p = i++ & (kPairs - 1);
+        cw_vclock_copy(&s.scratch, &s.a[p]);
+        cw_vclock_merge(&s.scratch, &s.b[p]);
+        benchmark::ClobberMemory();
+    }
+}
+
+// b's ids are a superset of a's with larger counters (a BEFORE b): a full
+// walk over both, unlike concurrent pairs, which stop at the first witness.
+void sparse_overlap_compare(benchmark::State &state) {
+    Sparse &s = sparse_set(kOverlap, size_t(state.range(0)));
+    static std::map<size_t, std::vector<cw_vclock>> supersets;
+    auto &sup = supersets[size_t(state.range(0))];
+    if (sup.empty())
+        for (size_t p = 0; p < kPairs; p++) {
+            cw_vclock c;
+            cw_vclock_init(&c);
+            cw_vclock_copy(&c, &s.a[p]);
+            cw_vclock_merge(&c, &s.b[p]);
+            sup.push_back(c);
+        }
+    size_t i = 0;
+    for (auto _ : state) {
+        size_t p = i++ & (kPairs - 1);
+        benchmark::DoNotOptimize(cw_vclock_compare(&s.a[p], &sup[p]));
+    }
+}
+
+void sparse_overlap_baseline(benchmark::State &state) {
+    memcpy_rotating(state, sparse_set(kOverlap, size_t(state.range(0))).out_entries * 10);
+}
+
+// ---- codecs ----
+
+void binary_encode(benchmark::State &state) {
+    Sparse &s = sparse_set(kOverlap, size_t(state.range(0)));
+    std::vector<uint8_t> buf(4 + 10 * 65536);
+    size_t i = 0, len;
+    for (auto _ : state) {
+        cw_vclock_encode(&s.a[i++ & (kPairs - 1)], buf.data(), buf.size(), &len);
+        benchmark::ClobberMemory();
+    }
+}
+
+void binary_decode(benchmark::State &state) {
+    Sparse &s = sparse_set(kOverlap, size_t(state.range(0)));
+    size_t i = 0;
+    for (auto _ : state) {
+        auto &b = s.bin[i++ & (kPairs - 1)];
+        cw_vclock_decode(&s.scratch, b.data(), b.size(), nullptr);
+        benchmark::ClobberMemory();
+    }
+}
+
+void binary_baseline(benchmark::State &state) {
+    memcpy_rotating(state, sparse_set(kOverlap, size_t(state.range(0))).encoded);
+}
+
+void text_format(benchmark::State &state) {
+    Sparse &s = sparse_set(kOverlap, size_t(state.range(0)));
+    std::vector<char> buf(65536 * 28);
+    size_t i = 0, len;
+    for (auto _ : state) {
+        cw_vclock_format(&s.a[i++ & (kPairs - 1)], buf.data(), buf.size(), &len);
+        benchmark::ClobberMemory();
+    }
+}
+
+void text_parse(benchmark::State &state) {
+    Sparse &s = sparse_set(kOverlap, size_t(state.range(0)));
+    size_t i = 0;
+    for (auto _ : state) {
+        auto &t = s.txt[i++ & (kPairs - 1)];
+        cw_vclock_parse(&s.scratch, t.data(), t.size());
+        benchmark::ClobberMemory();
+    }
+}
+
+void text_baseline(benchmark::State &state) {
+    memcpy_rotating(state, sparse_set(kOverlap, size_t(state.range(0))).text);
+}
+
+// Adds "time_per_entry" (seconds per entry; the table shows ns): per output
+// entry for merge and compare, per entry of the clock for the codecs.
+void set_per_entry(benchmark::State &state, size_t entries) {
+    state.counters["time_per_entry"] =
+        benchmark::Counter(double(state.iterations()) * double(entries),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+template <void (*F)(benchmark::State &), Shape S>
+void per_output(benchmark::State &state) {
+    F(state);
+    set_per_entry(state, sparse_set(S, size_t(state.range(0))).out_entries);
+}
+
+template <void (*F)(benchmark::State &)>
+void per_clock_entry(benchmark::State &state) {
+    F(state);
+    set_per_entry(state, sparse_set(kOverlap, size_t(state.range(0))).a_entries);
+}
+
+struct Register {
+    Register() {
+        using cwbench::register_pair;
+        register_pair("dense_merge", dense_merge, dense_baseline, kSizes);
+        register_pair("dense_compare", dense_compare, dense_baseline, kSizes);
+        register_pair("dense_merge_scalar", dense_merge_scalar, dense_baseline, {64, 1024, 65536});
+        register_pair("dense_compare_scalar", dense_compare_scalar, dense_baseline, {64, 1024, 65536});
+        register_pair("sparse_identical_merge", per_output<sparse_identical_merge, kIdentical>,
+                      sparse_identical_baseline, kSizes);
+        register_pair("sparse_identical_compare", per_output<sparse_identical_compare, kIdentical>,
+                      sparse_identical_baseline, kSizes);
+        register_pair("sparse_overlap_merge", per_output<sparse_overlap_merge, kOverlap>,
+                      sparse_overlap_baseline, kSizes);
+        register_pair("sparse_overlap_compare", per_output<sparse_overlap_compare, kOverlap>,
+                      sparse_overlap_baseline, kSizes);
+        register_pair("binary_encode", per_clock_entry<binary_encode>, binary_baseline, kSizes);
+        register_pair("binary_decode", per_clock_entry<binary_decode>, binary_baseline, kSizes);
+        register_pair("text_format", per_clock_entry<text_format>, text_baseline, kSizes);
+        register_pair("text_parse", per_clock_entry<text_parse>, text_baseline, kSizes);
+    }
+} registered;
+
+} // namespace

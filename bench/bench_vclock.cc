@@ -10,6 +10,7 @@
 
 #include <causeway/causeway.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -24,9 +25,10 @@ const std::initializer_list<int64_t> kSizes = {4, 16, 64, 256, 1024, 4096, 65536
 
 // ---- data sets, built once per (kind, n) ----
 
+// Dense clocks come from cw_dclock_init, as users get them (64-byte aligned).
 struct Dense {
-    std::vector<std::vector<uint64_t>> a, b;  // kPairs pairs; b >= a pointwise
-    std::vector<uint64_t> scratch;
+    std::vector<cw_dclock> a, b;  // kPairs pairs; b >= a pointwise
+    std::vector<cw_dclock> m;     // per-pair merge targets (start as copies of a)
 };
 
 Dense &dense_set(size_t n) {
@@ -36,23 +38,29 @@ Dense &dense_set(size_t n) {
         slot.reset(new Dense);
         Rng rng(n);
         for (size_t p = 0; p < kPairs; p++) {
-            std::vector<uint64_t> a(n), b(n);
+            cw_dclock a, b;
+            cw_dclock_init(&a, uint32_t(n));
+            cw_dclock_init(&b, uint32_t(n));
             for (size_t i = 0; i < n; i++) {
-                a[i] = rng.below(1000000);
+                a.counters[i] = rng.below(1000000);
                 // Ordered pairs (a <= b): compare must scan everything, the
                 // worst case; merge does the same work either way.
-                b[i] = a[i] + (rng.below(2) ? rng.below(1000) : 0);
+                b.counters[i] = a.counters[i] + (rng.below(2) ? rng.below(1000) : 0);
             }
-            slot->a.push_back(std::move(a));
-            slot->b.push_back(std::move(b));
+            cw_dclock m;
+            cw_dclock_init(&m, uint32_t(n));
+            cw_dclock_copy(&m, &a);
+            slot->a.push_back(a);
+            slot->b.push_back(b);
+            slot->m.push_back(m);
         }
-        slot->scratch.resize(n);
     }
     return *slot;
 }
 
 struct Sparse {
     std::vector<cw_vclock> a, b;
+    std::vector<cw_vclock> merged;  // per-pair merge targets (copies of a)
     cw_vclock scratch;
     size_t out_entries = 0; // average union size, for time per output entry
     size_t a_entries = 0;   // average size of a (the clock the codecs encode)
@@ -98,6 +106,12 @@ Sparse &sparse_set(Shape shape, size_t n) {
             slot->b.push_back(b);
         }
         slot->out_entries = total_out / kPairs;
+        for (auto &c : slot->a) {
+            cw_vclock m;
+            cw_vclock_init(&m);
+            cw_vclock_copy(&m, &c);
+            slot->merged.push_back(m);
+        }
         size_t enc = 0, txt = 0, na = 0;
         for (auto &c : slot->a) {
             na += c.size;
@@ -120,16 +134,29 @@ Sparse &sparse_set(Shape shape, size_t n) {
     return *slot;
 }
 
-// memcpy of `bytes` bytes from a rotating source, the baseline for all.
+// The baseline for every measurement: memcpy(dst_p, src_p, bytes) over 64
+// rotating pairs of 64-byte-aligned buffers, so it touches as many distinct
+// bytes, from as many places, as the operation it stands beside (which also
+// rotates over 64 pairs of inputs and writes to a per-pair target).
 void memcpy_rotating(benchmark::State &state, size_t bytes) {
-    static std::vector<std::vector<char>> src(kPairs);
-    std::vector<char> dst(bytes);
-    for (auto &s : src)
-        if (s.size() < bytes)
-            s.assign(bytes, 1);
+    static std::vector<char *> src(kPairs), dst(kPairs);
+    static size_t have = 0;
+    if (have < bytes) {
+        size_t alloc = (bytes + 63) & ~size_t(63);
+        for (size_t p = 0; p < kPairs; p++) {
+            std::free(src[p]);
+            std::free(dst[p]);
+            src[p] = static_cast<char *>(std::aligned_alloc(64, alloc));
+            dst[p] = static_cast<char *>(std::aligned_alloc(64, alloc));
+            std::memset(src[p], 1, bytes);
+            std::memset(dst[p], 2, bytes);
+        }
+        have = bytes;
+    }
     size_t i = 0;
     for (auto _ : state) {
-        std::memcpy(dst.data(), src[i++ & (kPairs - 1)].data(), bytes);
+        size_t p = i++ & (kPairs - 1);
+        std::memcpy(dst[p], src[p], bytes);
         benchmark::ClobberMemory();
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
@@ -140,11 +167,10 @@ void memcpy_rotating(benchmark::State &state, size_t bytes) {
 void dense_merge(benchmark::State &state) {
     size_t n = size_t(state.range(0));
     Dense &d = dense_set(n);
-    cw_dclock dst{d.scratch.data(), uint32_t(n)};
     size_t i = 0;
     for (auto _ : state) {
-        cw_dclock src{d.b[i++ & (kPairs - 1)].data(), uint32_t(n)};
-        cw_dclock_merge(&dst, &src);
+        size_t p = i++ & (kPairs - 1);
+        cw_dclock_merge(&d.m[p], &d.b[p]);
         benchmark::ClobberMemory();
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * 8));
@@ -156,8 +182,7 @@ void dense_compare(benchmark::State &state) {
     size_t i = 0;
     for (auto _ : state) {
         size_t p = i++ & (kPairs - 1);
-        cw_dclock a{d.a[p].data(), uint32_t(n)}, b{d.b[p].data(), uint32_t(n)};
-        benchmark::DoNotOptimize(cw_dclock_compare(&a, &b));
+        benchmark::DoNotOptimize(cw_dclock_compare(&d.a[p], &d.b[p]));
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * 8));
 }
@@ -183,10 +208,10 @@ void dense_compare_scalar(benchmark::State &state) {
 
 void sparse_identical_merge(benchmark::State &state) {
     Sparse &s = sparse_set(kIdentical, size_t(state.range(0)));
-    cw_vclock_copy(&s.scratch, &s.a[0]); // same ids as every b: the in-place path
     size_t i = 0;
     for (auto _ : state) {
-        cw_vclock_merge(&s.scratch, &s.b[i++ & (kPairs - 1)]);
+        size_t p = i++ & (kPairs - 1);
+        cw_vclock_merge(&s.merged[p], &s.b[p]); // same ids: the vectorised path
         benchmark::ClobberMemory();
     }
 }

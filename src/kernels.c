@@ -121,9 +121,20 @@ static const cw__kernel_table kernels_avx2 = {max_avx2, order_avx2, first_gt_avx
 
 #define AVX512 __attribute__((target("avx512f")))
 
+/* Lanes [0, k) of a vector, k < 8. */
+#define HEAD_MASK(k) ((__mmask8)((1u << (k)) - 1))
+
 AVX512 static void max_avx512(uint64_t *restrict dst, const uint64_t *restrict src, size_t n)
 {
-    size_t i = 0;
+    /* A masked head brings dst to a 64-byte boundary, so no store in the main
+     * loop splits a cache line (a split costs a second access). */
+    size_t i = (size_t)(-(uintptr_t)dst / 8 & 7);
+    if (i > n)
+        i = n;
+    if (i) {
+        __m512i d = _mm512_maskz_loadu_epi64(HEAD_MASK(i), dst), s = _mm512_maskz_loadu_epi64(HEAD_MASK(i), src);
+        _mm512_mask_storeu_epi64(dst, HEAD_MASK(i), _mm512_max_epu64(d, s));
+    }
     for (; i + 32 <= n; i += 32) {
         __m512i d0 = _mm512_loadu_si512(dst + i), s0 = _mm512_loadu_si512(src + i);
         __m512i d1 = _mm512_loadu_si512(dst + i + 8), s1 = _mm512_loadu_si512(src + i + 8);
@@ -135,38 +146,55 @@ AVX512 static void max_avx512(uint64_t *restrict dst, const uint64_t *restrict s
         _mm512_storeu_si512(dst + i + 24, _mm512_max_epu64(d3, s3));
     }
     for (; i < n; i += 8) {
-        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __mmask8 m = n - i >= 8 ? 0xff : HEAD_MASK(n - i);
         __m512i d = _mm512_maskz_loadu_epi64(m, dst + i), s = _mm512_maskz_loadu_epi64(m, src + i);
         _mm512_mask_storeu_epi64(dst + i, m, _mm512_max_epu64(d, s));
     }
 }
 
+/* acc | (x ^ y) in one instruction. Truth table index = acc<<2 | x<<1 | y:
+ * 0xF0 where acc is set, plus 0x06 where exactly one of x, y is. */
+#define OR_XOR(acc, x, y) _mm512_ternarylogic_epi64((acc), (x), (y), 0xF6)
+
+/* Order without moving masks through general registers: with m = max(x, y),
+ * m ^ x is non-zero exactly in lanes where y > x, and m ^ y where x > y.
+ * Both are OR-accumulated in vectors and tested once per 32 counters. */
 AVX512 static unsigned order_avx512(const uint64_t *a, const uint64_t *b, size_t n)
 {
-    __mmask8 lt = 0, gt = 0;
-    size_t i = 0;
+    __m512i lt = _mm512_setzero_si512(), gt = _mm512_setzero_si512();
+    size_t i = (size_t)(-(uintptr_t)a / 8 & 7); /* align a's loads, as in max_avx512 */
+    if (i > n)
+        i = n;
+    if (i) {
+        __m512i x = _mm512_maskz_loadu_epi64(HEAD_MASK(i), a), y = _mm512_maskz_loadu_epi64(HEAD_MASK(i), b);
+        __m512i m = _mm512_max_epu64(x, y);
+        lt = OR_XOR(lt, m, x);
+        gt = OR_XOR(gt, m, y);
+    }
     for (; i + 32 <= n; i += 32) {
         for (size_t k = 0; k < 32; k += 8) {
             __m512i x = _mm512_loadu_si512(a + i + k), y = _mm512_loadu_si512(b + i + k);
-            lt |= _mm512_cmplt_epu64_mask(x, y);
-            gt |= _mm512_cmpgt_epu64_mask(x, y);
+            __m512i m = _mm512_max_epu64(x, y);
+            lt = OR_XOR(lt, m, x);
+            gt = OR_XOR(gt, m, y);
         }
-        if (lt && gt)
+        if (_mm512_test_epi64_mask(lt, lt) && _mm512_test_epi64_mask(gt, gt))
             return CW_CONCURRENT;
     }
     for (; i < n; i += 8) {
-        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
-        __m512i x = _mm512_maskz_loadu_epi64(m, a + i), y = _mm512_maskz_loadu_epi64(m, b + i);
-        lt |= _mm512_cmplt_epu64_mask(x, y);
-        gt |= _mm512_cmpgt_epu64_mask(x, y);
+        __mmask8 mask = n - i >= 8 ? 0xff : HEAD_MASK(n - i);
+        __m512i x = _mm512_maskz_loadu_epi64(mask, a + i), y = _mm512_maskz_loadu_epi64(mask, b + i);
+        __m512i m = _mm512_max_epu64(x, y);
+        lt = OR_XOR(lt, m, x);
+        gt = OR_XOR(gt, m, y);
     }
-    return (unsigned)(lt != 0) | (unsigned)(gt != 0) << 1;
+    return (unsigned)(_mm512_test_epi64_mask(lt, lt) != 0) | (unsigned)(_mm512_test_epi64_mask(gt, gt) != 0) << 1;
 }
 
 AVX512 static size_t first_gt_avx512(const uint64_t *a, const uint64_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i += 8) {
-        __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __mmask8 m = n - i >= 8 ? 0xff : HEAD_MASK(n - i);
         __m512i x = _mm512_maskz_loadu_epi64(m, a + i), y = _mm512_maskz_loadu_epi64(m, b + i);
         __mmask8 g = _mm512_cmpgt_epu64_mask(x, y);
         if (g)
@@ -192,11 +220,9 @@ static const cw__kernel_table *table_for(cw_isa isa)
     return &kernels_scalar;
 }
 
-/* The active table. The tables are compile-time constants, so the pointer
- * publishes no data: relaxed loads and stores suffice, and the atomic only
- * keeps a concurrent cw_isa_select race-free. */
-static _Atomic(const cw__kernel_table *) active_table;
 static _Atomic int active_isa = -1;
+static const cw__kernel_table kernels_resolve;
+_Atomic(const cw__kernel_table *) cw__active_kernels = &kernels_resolve;
 
 bool cw_isa_supported(cw_isa isa)
 {
@@ -232,22 +258,27 @@ static cw_isa best_isa(void)
     return CW_ISA_SCALAR;
 }
 
-const cw__kernel_table *cw__kernels(void)
+/* First use: every racing thread computes the same choice and stores it. */
+static const cw__kernel_table *resolve(void)
 {
-    const cw__kernel_table *k = atomic_load_explicit(&active_table, memory_order_relaxed);
-    if (k)
+    const cw__kernel_table *k = atomic_load_explicit(&cw__active_kernels, memory_order_relaxed);
+    if (k != &kernels_resolve)
         return k;
-    /* First use: every racing thread computes the same choice. */
     cw_isa isa = best_isa();
     atomic_store_explicit(&active_isa, (int)isa, memory_order_relaxed);
     k = table_for(isa);
-    atomic_store_explicit(&active_table, k, memory_order_relaxed);
+    atomic_store_explicit(&cw__active_kernels, k, memory_order_relaxed);
     return k;
 }
 
+static void max_resolve(uint64_t *dst, const uint64_t *src, size_t n) { resolve()->max_u64(dst, src, n); }
+static unsigned order_resolve(const uint64_t *a, const uint64_t *b, size_t n) { return resolve()->order_u64(a, b, n); }
+static size_t first_gt_resolve(const uint64_t *a, const uint64_t *b, size_t n) { return resolve()->first_gt_u64(a, b, n); }
+static const cw__kernel_table kernels_resolve = {max_resolve, order_resolve, first_gt_resolve};
+
 cw_isa cw_isa_active(void)
 {
-    (void)cw__kernels();
+    (void)resolve();
     return (cw_isa)atomic_load_explicit(&active_isa, memory_order_relaxed);
 }
 
@@ -266,6 +297,6 @@ int cw_isa_select(cw_isa isa)
     if (!cw_isa_supported(isa))
         return CW_EINVAL;
     atomic_store_explicit(&active_isa, (int)isa, memory_order_relaxed);
-    atomic_store_explicit(&active_table, table_for(isa), memory_order_relaxed);
+    atomic_store_explicit(&cw__active_kernels, table_for(isa), memory_order_relaxed);
     return CW_OK;
 }

@@ -17,6 +17,17 @@ typedef struct cw__kernel_table {
     size_t (*first_gt_u64)(const uint64_t *a, const uint64_t *b, size_t n);
 } cw__kernel_table;
 
-const cw__kernel_table *cw__kernels(void);
+#include <stdatomic.h>
+
+/* The active table. It starts as a table that picks the best instruction set
+ * on its first call and then forwards, so readers never see NULL and the hot
+ * path is one relaxed load (the tables are compile-time constants: the pointer
+ * publishes no data that needs ordering). */
+extern _Atomic(const cw__kernel_table *) cw__active_kernels;
+
+static inline const cw__kernel_table *cw__kernels(void)
+{
+    return atomic_load_explicit(&cw__active_kernels, memory_order_relaxed);
+}
 
 #endif

@@ -139,20 +139,23 @@ Sparse &sparse_set(Shape shape, size_t n) {
 // bytes, from as many places, as the operation it stands beside (which also
 // rotates over 64 pairs of inputs and writes to a per-pair target).
 void memcpy_rotating(benchmark::State &state, size_t bytes) {
-    static std::vector<char *> src(kPairs), dst(kPairs);
-    static size_t have = 0;
-    if (have < bytes) {
+    // One exactly-sized set of buffers per size: reusing larger buffers would
+    // spread small copies over more pages than the operation touches.
+    struct Buffers {
+        std::vector<char *> src, dst;
+    };
+    static std::map<size_t, Buffers> cache;
+    Buffers &buf = cache[bytes];
+    if (buf.src.empty()) {
         size_t alloc = (bytes + 63) & ~size_t(63);
         for (size_t p = 0; p < kPairs; p++) {
-            std::free(src[p]);
-            std::free(dst[p]);
-            src[p] = static_cast<char *>(std::aligned_alloc(64, alloc));
-            dst[p] = static_cast<char *>(std::aligned_alloc(64, alloc));
-            std::memset(src[p], 1, bytes);
-            std::memset(dst[p], 2, bytes);
+            buf.src.push_back(static_cast<char *>(std::aligned_alloc(64, alloc)));
+            buf.dst.push_back(static_cast<char *>(std::aligned_alloc(64, alloc)));
+            std::memset(buf.src[p], 1, bytes);
+            std::memset(buf.dst[p], 2, bytes);
         }
-        have = bytes;
     }
+    auto &src = buf.src, &dst = buf.dst;
     size_t i = 0;
     for (auto _ : state) {
         size_t p = i++ & (kPairs - 1);

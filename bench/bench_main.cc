@@ -6,6 +6,7 @@
 
 #include <causeway/causeway.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -33,13 +34,21 @@ class RatioReporter : public benchmark::ConsoleReporter {
   public:
     void ReportRuns(const std::vector<Run> &runs) override {
         for (const Run &r : runs) {
-            if (r.run_type != Run::RT_Iteration || r.error_occurred)
+            // With --benchmark_repetitions the median stands for the row;
+            // otherwise the single run does.
+            bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+            if (r.error_occurred || (r.run_type != Run::RT_Iteration && !median))
                 continue;
-            Row &row = rows_[r.benchmark_name()];
+            std::string name = r.run_name.str();
+            if (r.run_type == Run::RT_Iteration && rows_.count(name) && rows_[name].from_median)
+                continue;
+            Row &row = rows_[name];
+            row.from_median = median;
             row.ns = r.GetAdjustedRealTime(); // in the run's time unit (ns)
             auto it = r.counters.find("time_per_entry"); // seconds per entry
             row.ns_per_entry = it == r.counters.end() ? -1 : double(it->second) * 1e9;
-            order_.push_back(r.benchmark_name());
+            if (std::find(order_.begin(), order_.end(), name) == order_.end())
+                order_.push_back(name);
         }
         ConsoleReporter::ReportRuns(runs);
     }
@@ -65,6 +74,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
   private:
     struct Row {
         double ns = 0, ns_per_entry = -1;
+        bool from_median = false;
     };
     std::map<std::string, Row> rows_;
     std::vector<std::string> order_;

@@ -152,6 +152,10 @@ AVX512 static void max_avx512(uint64_t *restrict dst, const uint64_t *restrict s
     }
 }
 
+/* Keeps a loaded vector in a register: without it GCC folds the same load
+ * again into each instruction that uses the value, doubling load traffic. */
+#define IN_REGISTER(v) __asm__("" : "+v"(v))
+
 /* acc | (x ^ y) in one instruction. Truth table index = acc<<2 | x<<1 | y:
  * 0xF0 where acc is set, plus 0x06 where exactly one of x, y is. */
 #define OR_XOR(acc, x, y) _mm512_ternarylogic_epi64((acc), (x), (y), 0xF6)
@@ -171,16 +175,29 @@ AVX512 static unsigned order_avx512(const uint64_t *a, const uint64_t *b, size_t
         lt = OR_XOR(lt, m, x);
         gt = OR_XOR(gt, m, y);
     }
+    /* Four accumulators a direction: one would chain every ternlog of the
+     * clock into a single dependency (measured 1.5x slower in L1). */
+    __m512i lt1 = lt, lt2 = lt, lt3 = lt, gt1 = gt, gt2 = gt, gt3 = gt;
     for (; i + 32 <= n; i += 32) {
-        for (size_t k = 0; k < 32; k += 8) {
-            __m512i x = _mm512_loadu_si512(a + i + k), y = _mm512_loadu_si512(b + i + k);
-            __m512i m = _mm512_max_epu64(x, y);
-            lt = OR_XOR(lt, m, x);
-            gt = OR_XOR(gt, m, y);
-        }
-        if (_mm512_test_epi64_mask(lt, lt) && _mm512_test_epi64_mask(gt, gt))
+        __m512i x0 = _mm512_loadu_si512(a + i), y0 = _mm512_loadu_si512(b + i);
+        __m512i x1 = _mm512_loadu_si512(a + i + 8), y1 = _mm512_loadu_si512(b + i + 8);
+        __m512i x2 = _mm512_loadu_si512(a + i + 16), y2 = _mm512_loadu_si512(b + i + 16);
+        __m512i x3 = _mm512_loadu_si512(a + i + 24), y3 = _mm512_loadu_si512(b + i + 24);
+        IN_REGISTER(x0); IN_REGISTER(y0); IN_REGISTER(x1); IN_REGISTER(y1);
+        IN_REGISTER(x2); IN_REGISTER(y2); IN_REGISTER(x3); IN_REGISTER(y3);
+        __m512i m0 = _mm512_max_epu64(x0, y0), m1 = _mm512_max_epu64(x1, y1);
+        __m512i m2 = _mm512_max_epu64(x2, y2), m3 = _mm512_max_epu64(x3, y3);
+        lt = OR_XOR(lt, m0, x0), gt = OR_XOR(gt, m0, y0);
+        lt1 = OR_XOR(lt1, m1, x1), gt1 = OR_XOR(gt1, m1, y1);
+        lt2 = OR_XOR(lt2, m2, x2), gt2 = OR_XOR(gt2, m2, y2);
+        lt3 = OR_XOR(lt3, m3, x3), gt3 = OR_XOR(gt3, m3, y3);
+        __m512i l = _mm512_or_si512(_mm512_ternarylogic_epi64(lt, lt1, lt2, 0xFE), lt3);
+        __m512i g = _mm512_or_si512(_mm512_ternarylogic_epi64(gt, gt1, gt2, 0xFE), gt3);
+        if (_mm512_test_epi64_mask(l, l) && _mm512_test_epi64_mask(g, g))
             return CW_CONCURRENT;
     }
+    lt = _mm512_or_si512(_mm512_ternarylogic_epi64(lt, lt1, lt2, 0xFE), lt3); /* 0xFE: a | b | c */
+    gt = _mm512_or_si512(_mm512_ternarylogic_epi64(gt, gt1, gt2, 0xFE), gt3);
     for (; i < n; i += 8) {
         __mmask8 mask = n - i >= 8 ? 0xff : HEAD_MASK(n - i);
         __m512i x = _mm512_maskz_loadu_epi64(mask, a + i), y = _mm512_maskz_loadu_epi64(mask, b + i);

@@ -11,5 +11,7 @@
 #include <causeway/coordinator.h>
 #include <causeway/lamport.h>
 #include <causeway/hlc.h>
+#include <causeway/msg.h>
+#include <causeway/node.h>
 
 #endif

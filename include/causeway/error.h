@@ -25,7 +25,9 @@ extern "C" {
     XX(ENOTFOUND,  -8, "key not present")                                              \
     XX(ETIMEDOUT,  -9, "a wait ran out of time")                                       \
     XX(ECLOSED,   -10, "the engine is shutting down")                                  \
-    XX(EDRIFT,    -11, "a remote timestamp is further ahead of the local wall clock than the allowed drift")
+    XX(EDRIFT,    -11, "a remote timestamp is further ahead of the local wall clock than the allowed drift") \
+    XX(EFULL,     -12, "the causal buffer is full: deliver the writes it waits for, then retry")     \
+    XX(EBADMSG,   -13, "malformed binary message")
 
 enum {
 #define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),

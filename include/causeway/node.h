@@ -1,0 +1,195 @@
+/* One replica as a deterministic, single-threaded state machine ("sans-I/O"):
+ * its vector clock, its key-value store, its causal delivery buffer and its
+ * statistics, with no threads and no queues of its own. The engine's worker
+ * threads drive it, and so can a simulator or an embedder's own network code.
+ *
+ * Inputs: a local write (cw_node_put) or a message from a peer
+ * (cw_node_receive). Outputs: each local write's message through the `send`
+ * callback (the driver carries it to every other replica), and every write
+ * the replica applies, local or remote, through the optional `on_apply`
+ * callback.
+ *
+ * Replication protocol: clock counters count writes. A local write adds 1 to
+ * the node's own entry and is stamped with the node's clock. A message m from
+ * node j is delivered at node i, whose clock is V, when
+ *     m[j] == V[j] + 1   and   m[k] <= V[k] for every k != j
+ * (Birman-Schiper-Stephenson); delivery sets V = max(V, m) without adding to
+ * i's own entry. A message with m[j] <= V[j], or one already buffered, is a
+ * duplicate: dropped and counted, never applied twice. Any other message waits
+ * in the buffer; every buffered write that a delivery makes ready is then
+ * delivered, until none is.
+ *
+ * Threads: a cw_node is not thread-safe; one thread drives it at a time.
+ */
+#ifndef CAUSEWAY_NODE_H
+#define CAUSEWAY_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <causeway/export.h>
+#include <causeway/hlc.h>
+#include <causeway/msg.h>
+#include <causeway/vclock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How concurrent writes to one key are resolved. Every replica resolves the
+ * same way, so all converge. */
+typedef enum cw_conflict_policy {
+    CW_KEEP_SIBLINGS = 0,     /* keep every concurrent version; reads return them all */
+    CW_LAST_WRITER_WINS = 1,  /* keep the greatest (HLC timestamp, origin node id) */
+    CW_MERGE_CALLBACK = 2     /* keep siblings; reads merge them with the callback */
+} cw_conflict_policy;
+
+/* One version of a key's value, as returned by a read. */
+typedef struct cw_value_version {
+    void *value;              /* malloc'd copy, owned by the cw_read */
+    size_t value_len;
+    cw_vclock clock;          /* the write's clock */
+    cw_hlc_timestamp timestamp;
+    cw_node_id origin;
+} cw_value_version;
+
+/* A read: one version, or several siblings whose clocks are pairwise
+ * CONCURRENT, ordered by (timestamp, origin). */
+typedef struct cw_read {
+    size_t count;
+    cw_value_version *versions;
+} cw_read;
+
+/* Empty; allocates nothing. */
+CW_API void cw_read_init(cw_read *r);
+/* Frees every version; r is then empty. */
+CW_API void cw_read_destroy(cw_read *r);
+
+/* Resolves siblings for CW_MERGE_CALLBACK. Called by a read with the
+ * siblings in (timestamp, origin) order, count >= 2; writes a malloc'd value
+ * to *value_out / *len_out and returns 0, or a CW_E* code. Every replica that
+ * holds the same siblings calls it with the same input, so a deterministic
+ * callback gives the same answer everywhere. */
+typedef int (*cw_merge_fn)(void *ctx, const cw_value_version *siblings, size_t count,
+                           void **value_out, size_t *len_out);
+
+/* Called with each local write's message. The driver must carry it to every
+ * other node (taking its own references); it must not fail silently: nothing
+ * accepted may be lost. */
+typedef void (*cw_send_fn)(void *ctx, cw_msg *msg);
+/* Called for every write applied at this node, local or remote, in the order
+ * applied. The message is borrowed for the call. */
+typedef void (*cw_apply_fn)(void *ctx, const cw_msg *msg);
+/* A monotonic clock in nanoseconds, for latency statistics. */
+typedef uint64_t (*cw_ns_clock_fn)(void *ctx);
+
+typedef struct cw_node_options {
+    cw_node_id self;               /* this node's id, < nodes */
+    uint32_t nodes;                /* replicas in the group, 1..65536 */
+    cw_conflict_policy policy;     /* default CW_KEEP_SIBLINGS */
+    cw_merge_fn merge;             /* required for CW_MERGE_CALLBACK */
+    void *merge_ctx;
+    size_t max_key_len;            /* default 4096 bytes */
+    size_t max_value_len;          /* default 1 MiB */
+    size_t max_buffered;           /* writes the causal buffer holds; default 1,048,576 */
+    cw_send_fn send;               /* required when nodes > 1 */
+    void *send_ctx;
+    cw_apply_fn on_apply;          /* optional */
+    void *apply_ctx;
+    cw_wall_clock_fn wall_clock;   /* HLC wall clock (ms); NULL = CLOCK_REALTIME */
+    void *wall_ctx;
+    uint64_t max_drift_ms;         /* HLC drift bound; 0 = CW_HLC_DEFAULT_MAX_DRIFT_MS */
+    cw_ns_clock_fn ns_clock;       /* latency clock; NULL = CLOCK_MONOTONIC */
+    void *ns_ctx;
+} cw_node_options;
+
+#define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
+#define CW_NODE_DEFAULT_MAX_VALUE_LEN (1u << 20)
+#define CW_NODE_DEFAULT_MAX_BUFFERED (1u << 20)
+
+/* Sets every default (nodes = 1, self = 0). */
+CW_API void cw_node_options_init(cw_node_options *o);
+
+typedef struct cw_node cw_node;
+
+/* CW_EINVAL on bad options (self >= nodes, nodes out of range, missing send
+ * or merge callback, unknown policy), CW_ENOMEM. Destroy with cw_node_destroy. */
+CW_API int  cw_node_create(cw_node **out, const cw_node_options *o);
+/* Frees the node and releases every message it holds. NULL is ignored. */
+CW_API void cw_node_destroy(cw_node *n);
+
+/* A local write: ticks the own entry, stamps the write with the clock and an
+ * HLC timestamp, applies it to the store (it dominates every version this
+ * node holds for the key, so it replaces them), calls on_apply, then send.
+ * *clock_out (nullable) gets the write's clock. Errors, node unchanged:
+ * CW_EINVAL (NULL key with key_len > 0), CW_ELIMIT (key or value too long),
+ * CW_EOVERFLOW, CW_ENOMEM. Keys and values are any bytes; empty is allowed. */
+CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value,
+                       size_t value_len, cw_vclock *clock_out);
+
+/* What cw_node_receive did with a message. */
+typedef enum cw_receive_result {
+    CW_RECEIVE_DELIVERED = 0,  /* applied now (and *delivered counts the cascade) */
+    CW_RECEIVE_BUFFERED = 1,   /* waits in the causal buffer */
+    CW_RECEIVE_DUPLICATE = 2   /* already delivered or already buffered: dropped */
+} cw_receive_result;
+
+/* Takes a message from a peer. The node takes its own references where it
+ * keeps the message; the caller keeps (and later releases) its reference.
+ * *result and *delivered (both nullable) report the outcome: delivered counts
+ * every write applied by this call, the message and the buffered writes it
+ * released. Errors, node unchanged and the message not taken:
+ * CW_EINVAL (NULL, or a message for another group size or from self),
+ * CW_ELIMIT (key or value above this node's limits),
+ * CW_EFULL (it would have to wait and the buffer holds max_buffered writes:
+ * backpressure; deliver other messages and retry), CW_ENOMEM. */
+CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
+
+/* The key's current versions (see cw_read). CW_ENOTFOUND if none; out is
+ * replaced. Under CW_MERGE_CALLBACK siblings come back merged into one
+ * version whose clock is the merge of theirs. */
+CW_API int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out);
+
+/* The node's clock (sparse copy). */
+CW_API int cw_node_clock(const cw_node *n, cw_vclock *out);
+/* The node's clock as n counters, valid until the next put/receive. */
+CW_API const uint64_t *cw_node_counters(const cw_node *n);
+CW_API cw_node_id cw_node_self(const cw_node *n);
+
+/* Latency distribution in nanoseconds (percentiles within ~6%). */
+typedef struct cw_latency {
+    uint64_t count, p50_ns, p99_ns, p999_ns, max_ns;
+} cw_latency;
+
+typedef struct cw_node_stats {
+    uint64_t writes;        /* local writes made at this node */
+    uint64_t delivered;     /* remote writes applied */
+    uint64_t buffered;      /* remote writes waiting in the causal buffer now */
+    uint64_t max_buffered;  /* high-water mark of buffered */
+    uint64_t duplicates;    /* arrivals dropped as already delivered or buffered */
+    uint64_t conflicts;     /* writes that created or joined siblings */
+    uint64_t keys;          /* keys in the store */
+    uint64_t rejected_full; /* receives refused with CW_EFULL */
+    cw_latency buffering;   /* arrival to delivery of remote writes */
+} cw_node_stats;
+
+CW_API int cw_node_get_stats(const cw_node *n, cw_node_stats *out);
+
+/* Calls fn for every key in the store with its versions (borrowed for the
+ * call, in (timestamp, origin) order), in no particular key order; and
+ * cw_node_each_pending for every buffered write. For dumps and checks. */
+typedef void (*cw_key_fn)(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
+                          size_t count);
+CW_API void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx);
+CW_API void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx);
+
+/* Writes the node's "system state" (seed 003's shape): its data with clocks,
+ * its pending writes and its clock, as text. Keys and values print as text
+ * when printable, else as hex. */
+CW_API int cw_node_dump(const cw_node *n, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

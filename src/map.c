@@ -1,0 +1,130 @@
+/* Open-addressing hash table (see map.h).
+ *
+ * Invariants:
+ *  1. cap is 0 or a power of two, and count <= cap / 2.
+ *  2. Every item is reachable from its home slot (hash & (cap-1)) through
+ *     occupied slots only: insert probes forward, and remove shifts later
+ *     entries of the run back so no hole breaks a run.
+ */
+#include "map.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/error.h>
+
+static uint64_t fix_hash(uint64_t h) { return h ? h : 1; }
+
+void cw__map_init(cw__map *m) { *m = (cw__map){0}; }
+
+void cw__map_destroy(cw__map *m)
+{
+    free(m->slots);
+    *m = (cw__map){0};
+}
+
+static void place(cw__map_slot *slots, size_t cap, uint64_t hash, void *item)
+{
+    size_t i = hash & (cap - 1);
+    while (slots[i].hash)
+        i = (i + 1) & (cap - 1);
+    slots[i] = (cw__map_slot){hash, item};
+}
+
+static int grow_to(cw__map *m, size_t cap)
+{
+    cw__map_slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return CW_ENOMEM;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].hash)
+            place(slots, cap, m->slots[i].hash, m->slots[i].item);
+    free(m->slots);
+    m->slots = slots;
+    m->cap = cap;
+    return CW_OK;
+}
+
+int cw__map_reserve(cw__map *m, size_t extra)
+{
+    size_t need = (m->count + extra) * 2;
+    if (need <= m->cap)
+        return CW_OK;
+    size_t cap = m->cap ? m->cap : 16;
+    while (cap < need)
+        cap *= 2;
+    return grow_to(m, cap);
+}
+
+void *cw__map_find(const cw__map *m, uint64_t hash, cw__map_eq eq, const void *key)
+{
+    if (!m->count)
+        return NULL;
+    hash = fix_hash(hash);
+    for (size_t i = hash & (m->cap - 1); m->slots[i].hash; i = (i + 1) & (m->cap - 1))
+        if (m->slots[i].hash == hash && eq(m->slots[i].item, key))
+            return m->slots[i].item;
+    return NULL;
+}
+
+int cw__map_insert(cw__map *m, uint64_t hash, void *item)
+{
+    int rc = cw__map_reserve(m, 1);
+    if (rc != CW_OK)
+        return rc;
+    place(m->slots, m->cap, fix_hash(hash), item);
+    m->count++;
+    return CW_OK;
+}
+
+void *cw__map_remove(cw__map *m, uint64_t hash, cw__map_eq eq, const void *key)
+{
+    if (!m->count)
+        return NULL;
+    hash = fix_hash(hash);
+    size_t mask = m->cap - 1, i = hash & mask;
+    while (m->slots[i].hash && !(m->slots[i].hash == hash && eq(m->slots[i].item, key)))
+        i = (i + 1) & mask;
+    if (!m->slots[i].hash)
+        return NULL;
+    void *item = m->slots[i].item;
+    /* Backward shift: move later members of the run into the hole when their
+     * home slot is not between the hole and their position. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; m->slots[j].hash; j = (j + 1) & mask) {
+        size_t home = m->slots[j].hash & mask;
+        bool home_after_hole = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!home_after_hole) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole] = (cw__map_slot){0, NULL};
+    m->count--;
+    return item;
+}
+
+void cw__map_each(const cw__map *m, void (*fn)(void *item, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].hash)
+            fn(m->slots[i].item, ctx);
+}
+
+uint64_t cw__hash_bytes(const void *data, size_t len)
+{
+    /* FNV-1a over 8-byte words, finished with a 64-bit mixer. */
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325u ^ len;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x100000001b3u;
+        p += 8;
+        len -= 8;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, len);
+    h = (h ^ tail) * 0x100000001b3u;
+    return cw__hash_u64(h);
+}

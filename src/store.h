@@ -1,0 +1,40 @@
+/* A replica's key-value store: each key holds the versions whose clocks are
+ * pairwise concurrent (siblings), as references to the writes' messages. */
+#ifndef CW_STORE_H
+#define CW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <causeway/msg.h>
+#include <causeway/node.h>
+
+#include "map.h"
+
+typedef struct cw__key {
+    uint64_t hash;
+    uint32_t count, cap;      /* versions */
+    cw_msg **versions;        /* ordered by (timestamp, origin) */
+    size_t key_len;
+    uint8_t key[];
+} cw__key;
+
+typedef struct cw__store {
+    cw__map keys;             /* of cw__key */
+} cw__store;
+
+void cw__store_init(cw__store *s);
+/* Releases every version. */
+void cw__store_destroy(cw__store *s);
+const cw__key *cw__store_find(const cw__store *s, const void *key, size_t key_len);
+
+/* Applies a write: it replaces the versions its clock dominates and joins
+ * those it is concurrent with (*conflict = true); under last-writer-wins only
+ * the greatest (timestamp, origin) is kept. Takes a reference to m when it
+ * keeps it. CW_ENOMEM leaves the store unchanged. */
+int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *conflict);
+
+/* Orders two messages by (timestamp, origin): -1, 0, 1. */
+int cw__msg_ts_order(const cw_msg *a, const cw_msg *b);
+
+#endif

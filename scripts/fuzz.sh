@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_text fuzz_header fuzz_binary >/dev/null
-for t in text header binary; do
+cmake --build --preset fuzz --target fuzz_text fuzz_header fuzz_binary fuzz_msg >/dev/null
+for t in text header binary msg; do
   scratch=build/fuzz/scratch_$t
   mkdir -p "$scratch"
   echo "fuzz_$t: ${seconds}s"

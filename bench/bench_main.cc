@@ -30,6 +30,24 @@ void register_pair(const std::string &name, void (*fn)(benchmark::State &),
     }
 }
 
+void register_with_baseline(const std::string &name, void (*fn)(benchmark::State &),
+                            std::initializer_list<int64_t> args, const std::string &base_prefix,
+                            void (*base)(benchmark::State &), std::initializer_list<int64_t> base_args,
+                            bool manual_time) {
+    auto *b = benchmark::RegisterBenchmark(name.c_str(), fn);
+    auto *m = benchmark::RegisterBenchmark((base_prefix + ":" + name).c_str(), base);
+    for (int64_t a : args)
+        b->Arg(a);
+    for (int64_t a : base_args) {
+        m->Arg(a);
+        baselines()[name + "/" + std::to_string(a)] = base_prefix + ":" + name + "/" + std::to_string(a);
+    }
+    if (manual_time) {
+        b->UseManualTime()->Unit(benchmark::kMillisecond);
+        m->UseManualTime()->Unit(benchmark::kMillisecond);
+    }
+}
+
 class RatioReporter : public benchmark::ConsoleReporter {
   public:
     void ReportRuns(const std::vector<Run> &runs) override {
@@ -40,11 +58,14 @@ class RatioReporter : public benchmark::ConsoleReporter {
             if (r.error_occurred || (r.run_type != Run::RT_Iteration && !median))
                 continue;
             std::string name = r.run_name.str();
+            const std::string suffix = "/manual_time";
+            if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+                name.erase(name.size() - suffix.size());
             if (r.run_type == Run::RT_Iteration && rows_.count(name) && rows_[name].from_median)
                 continue;
             Row &row = rows_[name];
             row.from_median = median;
-            row.ns = r.GetAdjustedRealTime(); // in the run's time unit (ns)
+            row.ns = r.GetAdjustedRealTime() * (r.time_unit == benchmark::kMillisecond ? 1e6 : 1.0);
             auto it = r.counters.find("time_per_entry"); // seconds per entry
             row.ns_per_entry = it == r.counters.end() ? -1 : double(it->second) * 1e9;
             if (std::find(order_.begin(), order_.end(), name) == order_.end())
@@ -55,7 +76,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
     void Finalize() override {
         ConsoleReporter::Finalize();
-        std::printf("\n| benchmark | ns/op | ns/entry | memcpy ns | ratio vs memcpy |\n"
+        std::printf("\n| benchmark | ns/op | ns/entry | baseline ns | ratio vs baseline |\n"
                     "|---|---:|---:|---:|---:|\n");
         for (const std::string &name : order_) {
             auto b = baselines().find(name);

@@ -37,4 +37,11 @@ std::map<std::string, std::string> &baselines();
 void register_pair(const std::string &name, void (*fn)(benchmark::State &),
                    void (*base)(benchmark::State &), std::initializer_list<int64_t> args);
 
+// Registers fn as `name` over args and base as "<base_prefix>:<name>" over
+// base_args (a subset, e.g. where a quadratic baseline still finishes).
+void register_with_baseline(const std::string &name, void (*fn)(benchmark::State &),
+                            std::initializer_list<int64_t> args, const std::string &base_prefix,
+                            void (*base)(benchmark::State &), std::initializer_list<int64_t> base_args,
+                            bool manual_time);
+
 } // namespace cwbench

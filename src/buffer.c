@@ -1,8 +1,15 @@
-/* Indexes of the causal delivery buffer (see buffer.h and node.c, which owns
- * the delivery rule). */
+/* Indexes of the causal delivery buffer (see buffer.h; node.c owns the
+ * delivery rule and when writes move between indexes).
+ *
+ * Invariants:
+ *  1. A ring's occupied slots hold seqs in [first, first + cap) for the
+ *     sender's current first = V[origin] + 2, each at slot seq & (cap - 1).
+ *  2. The waiting table has room for every sender's head (reserved at init).
+ */
 #include "buffer.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <causeway/error.h>
 
@@ -11,14 +18,14 @@ typedef struct key {
     uint64_t counter;
 } key;
 
-static bool item_eq(const void *item, const void *k)
+static bool head_eq(const void *item, const void *k)
 {
-    const cw__item *i = item;
+    const cw__head *h = item;
     const key *want = k;
-    return i->node == want->node && i->counter == want->counter;
+    return h->node == want->node && h->counter == want->counter;
 }
 
-uint64_t cw__key_hash(cw_node_id node, uint64_t counter)
+static uint64_t key_hash(cw_node_id node, uint64_t counter)
 {
     return cw__hash_u64(counter * 0x9e3779b97f4a7c15u ^ node);
 }
@@ -26,45 +33,74 @@ uint64_t cw__key_hash(cw_node_id node, uint64_t counter)
 int cw__buffer_init(cw__buffer *b, uint32_t nodes)
 {
     *b = (cw__buffer){0};
+    b->rings = calloc(nodes, sizeof *b->rings);
     b->heads = calloc(nodes, sizeof *b->heads);
-    if (!b->heads)
-        return CW_ENOMEM;
-    cw__map_init(&b->pending);
+    b->waiters = calloc(nodes, sizeof *b->waiters);
     cw__map_init(&b->waiting);
+    if (!b->rings || !b->heads || !b->waiters || cw__map_reserve(&b->waiting, nodes) != CW_OK) {
+        cw__buffer_destroy(b, 0);
+        return CW_ENOMEM;
+    }
     return CW_OK;
 }
 
-static void free_item(void *item, void *ctx)
+void cw__buffer_destroy(cw__buffer *b, uint32_t nodes)
 {
-    (void)ctx;
-    cw__item *i = item;
-    cw_msg_unref(i->msg);
-    free(i);
-}
-
-void cw__buffer_destroy(cw__buffer *b)
-{
-    cw__map_each(&b->pending, free_item, NULL);
-    cw__map_each(&b->waiting, free_item, NULL);
-    cw__map_destroy(&b->pending);
-    cw__map_destroy(&b->waiting);
+    for (uint32_t o = 0; b->rings && o < nodes; o++) {
+        cw__ring *r = &b->rings[o];
+        for (uint64_t i = 0; i < r->cap; i++)
+            cw_msg_unref(r->slots[i].msg);
+        free(r->slots);
+    }
+    for (uint32_t o = 0; b->heads && o < nodes; o++)
+        cw_msg_unref(b->heads[o].msg);
+    free(b->rings);
     free(b->heads);
+    free(b->waiters);
+    cw__map_destroy(&b->waiting);
     *b = (cw__buffer){0};
 }
 
-cw__item *cw__buffer_take(cw__map *map, cw_node_id node, uint64_t counter)
+cw__slot *cw__ring_at(cw__ring *r, uint64_t seq)
 {
-    key k = {node, counter};
-    return cw__map_remove(map, cw__key_hash(node, counter), item_eq, &k);
+    return r->cap ? &r->slots[seq & (r->cap - 1)] : NULL;
 }
 
-cw__item *cw__buffer_find(const cw__map *map, cw_node_id node, uint64_t counter)
+int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span)
 {
-    key k = {node, counter};
-    return cw__map_find(map, cw__key_hash(node, counter), item_eq, &k);
+    if (span <= r->cap)
+        return CW_OK;
+    uint64_t cap = r->cap ? r->cap : 16;
+    while (cap < span)
+        cap *= 2;
+    cw__slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return CW_ENOMEM;
+    /* Re-place each held seq (all within [first, first + old cap)). */
+    for (uint64_t s = first; s < first + r->cap; s++) {
+        cw__slot *old = &r->slots[s & (r->cap - 1)];
+        if (old->msg)
+            slots[s & (cap - 1)] = *old;
+    }
+    free(r->slots);
+    b->ring_slots += cap - r->cap;
+    r->slots = slots;
+    r->cap = cap;
+    return CW_OK;
 }
 
-void cw__buffer_put(cw__map *map, cw__item *item)
+void cw__waiting_put(cw__buffer *b, cw__head *h)
 {
-    cw__map_insert(map, cw__key_hash(item->node, item->counter), item);
+    cw__map_insert(&b->waiting, key_hash(h->node, h->counter), h); /* room reserved at init */
+    b->waiters[h->node]++;
+}
+
+cw__head *cw__waiting_take(cw__buffer *b, cw_node_id node, uint64_t counter)
+{
+    if (!b->waiters[node]) /* the common case: nobody waits on this node */
+        return NULL;
+    key k = {node, counter};
+    cw__head *h = cw__map_remove(&b->waiting, key_hash(node, counter), head_eq, &k);
+    b->waiters[node] -= h != NULL;
+    return h;
 }

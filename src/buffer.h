@@ -1,44 +1,67 @@
 /* The causal delivery buffer's indexes. A buffered write is in exactly one:
- *   pending  (origin, seq) -> item   writes that are not their sender's next
- *                                    (seq > V[origin] + 1); each waits, implicitly,
- *                                    for V[origin] to reach seq - 1
- *   waiting  (node, counter) -> items  sender's-next writes (heads) blocked on
- *                                    another node's entry: V[node] must reach counter
- * plus heads[origin], the head of each sender when it waits (for duplicate
- * detection; it is also in `waiting`). */
+ *   rings[origin]   writes that are not their sender's next (seq > V[origin] + 1),
+ *                   at slot seq mod cap: each waits, implicitly, for V[origin]
+ *                   to reach seq - 1, and is found by direct indexing when it does;
+ *   waiting         (node, counter) -> the sender's-next write (head) of some
+ *                   sender, blocked on another node's entry: V[node] must reach
+ *                   counter. A sender has at most one head, so heads live in a
+ *                   preallocated array (one per sender) and the table holds at
+ *                   most `nodes` entries.
+ * No buffered write costs an allocation of its own; ring slots are the only
+ * memory that grows, bounded in total (see node.c). */
 #ifndef CW_BUFFER_H
 #define CW_BUFFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <causeway/msg.h>
 
 #include "map.h"
 
-typedef struct cw__item {
-    cw_msg *msg;
-    cw_node_id node;      /* index key: (node, counter) */
+typedef struct cw__slot {
+    cw_msg *msg;          /* NULL when empty */
+    uint64_t arrived_ns;
+} cw__slot;
+
+/* Writes of one sender that wait for earlier ones, by sequence number. */
+typedef struct cw__ring {
+    cw__slot *slots;
+    uint64_t cap;         /* 0 or a power of two */
+    size_t count;
+} cw__ring;
+
+typedef struct cw__head {
+    cw_msg *msg;          /* NULL when the sender's head is not waiting */
+    uint64_t arrived_ns;
+    cw_node_id node;      /* blocked on V[node] reaching counter */
     uint64_t counter;
     uint32_t scan_from;   /* dependencies below this index are known met */
-    uint64_t arrived_ns;
-} cw__item;
+} cw__head;
 
 typedef struct cw__buffer {
-    cw__map pending;      /* unique keys */
-    cw__map waiting;      /* several items may share a key */
-    cw__item **heads;     /* nodes entries; NULL when the sender's head is not waiting */
-    size_t count;
+    cw__ring *rings;      /* per sender */
+    cw__head *heads;      /* per sender */
+    cw__map waiting;      /* of cw__head, several may share a key */
+    uint32_t *waiters;    /* per node k: heads filed under (k, *); 0 skips the lookup */
+    size_t count;         /* buffered writes */
     size_t high_water;
+    uint64_t ring_slots;  /* slots allocated over all rings */
 } cw__buffer;
 
 int  cw__buffer_init(cw__buffer *b, uint32_t nodes);
-void cw__buffer_destroy(cw__buffer *b);
+void cw__buffer_destroy(cw__buffer *b, uint32_t nodes);
 
-uint64_t cw__key_hash(cw_node_id node, uint64_t counter);
-/* Removes and returns one item with key (node, counter) from map, or NULL. */
-cw__item *cw__buffer_take(cw__map *map, cw_node_id node, uint64_t counter);
-cw__item *cw__buffer_find(const cw__map *map, cw_node_id node, uint64_t counter);
-/* Files item under (item->node, item->counter); the caller has reserved room. */
-void cw__buffer_put(cw__map *map, cw__item *item);
+/* The ring slot for seq, or NULL if seq lies beyond the ring's span. */
+cw__slot *cw__ring_at(cw__ring *r, uint64_t seq);
+/* Grows r so seqs up to first + span - 1 fit (first: the lowest seq it may
+ * hold, V[origin] + 2). CW_ENOMEM leaves r unchanged. */
+int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span);
+
+/* Waiting table: file a head under (head->node, head->counter); take one
+ * filed under (node, counter). The table never needs to grow past `nodes`
+ * entries, reserved at init, so filing cannot fail. */
+void cw__waiting_put(cw__buffer *b, cw__head *h);
+cw__head *cw__waiting_take(cw__buffer *b, cw_node_id node, uint64_t counter);
 
 #endif

@@ -96,6 +96,15 @@ int cw_hlc_update(cw_hlc *h, const cw_hlc_timestamp *remote, cw_hlc_timestamp *o
     return CW_OK;
 }
 
+void cw_hlc_observe(cw_hlc *h, const cw_hlc_timestamp *seen)
+{
+    if (seen->wall_ms > h->last.wall_ms ||
+        (seen->wall_ms == h->last.wall_ms && seen->counter > h->last.counter)) {
+        h->last.wall_ms = seen->wall_ms;
+        h->last.counter = seen->counter;
+    }
+}
+
 int cw_hlc_compare(const cw_hlc_timestamp *a, const cw_hlc_timestamp *b)
 {
     if (a->wall_ms != b->wall_ms)

@@ -15,32 +15,23 @@
 #include <causeway/error.h>
 #include <causeway/msg.h>
 
+#include "msg_internal.h"
 #include "vclock_internal.h"
 
-struct cw_msg {
-    _Atomic uint32_t refs;
-    cw_node_id origin;
-    uint32_t nodes;
-    cw_hlc_timestamp ts;
-    size_t key_len, value_len;
-    uint8_t *key, *value;   /* point into this allocation, after counters */
-    uint64_t counters[];    /* nodes counters */
-};
 
 static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
 {
     size_t head = sizeof(cw_msg) + (size_t)nodes * sizeof(uint64_t);
-    if (key_len > SIZE_MAX - head || value_len > SIZE_MAX - head - key_len)
+    if (key_len > SIZE_MAX - head - 64 || value_len > SIZE_MAX - head - 64 - key_len)
         return NULL;
-    cw_msg *m = malloc(head + key_len + value_len);
+    size_t size = (head + key_len + value_len + 63) & ~(size_t)63;
+    cw_msg *m = aligned_alloc(64, size);
     if (!m)
         return NULL;
     atomic_init(&m->refs, 1);
     m->nodes = nodes;
     m->key_len = key_len;
     m->value_len = value_len;
-    m->key = (uint8_t *)m + head;
-    m->value = m->key + key_len;
     return m;
 }
 
@@ -55,12 +46,13 @@ int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
     if (!m)
         return CW_ENOMEM;
     m->origin = origin;
+    m->seq = clock[origin];
     m->ts = *ts;
     memcpy(m->counters, clock, (size_t)nodes * sizeof *clock);
     if (key_len)
-        memcpy(m->key, key, key_len);
+        memcpy(cw__msg_key_ptr(m), key, key_len);
     if (value_len)
-        memcpy(m->value, value, value_len);
+        memcpy(cw__msg_value_ptr(m), value, value_len);
     *out = m;
     return CW_OK;
 }
@@ -87,7 +79,7 @@ void cw_msg_unref(cw_msg *m)
 }
 
 cw_node_id cw_msg_origin(const cw_msg *m) { return m->origin; }
-uint64_t cw_msg_seq(const cw_msg *m) { return m->counters[m->origin]; }
+uint64_t cw_msg_seq(const cw_msg *m) { return m->seq; }
 cw_hlc_timestamp cw_msg_timestamp(const cw_msg *m) { return m->ts; }
 
 const uint64_t *cw_msg_counters(const cw_msg *m, uint32_t *nodes_out)
@@ -121,14 +113,14 @@ const void *cw_msg_key(const cw_msg *m, size_t *len_out)
 {
     if (len_out)
         *len_out = m->key_len;
-    return m->key;
+    return cw__msg_key_ptr(m);
 }
 
 const void *cw_msg_value(const cw_msg *m, size_t *len_out)
 {
     if (len_out)
         *len_out = m->value_len;
-    return m->value;
+    return cw__msg_value_ptr(m);
 }
 
 /* ---- codec ---- */
@@ -187,10 +179,10 @@ int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
             p = put_be(p, m->counters[i], 8);
         }
     p = put_be(p, m->key_len, 4);
-    memcpy(p, m->key, m->key_len);
+    memcpy(p, cw__msg_key_ptr(m), m->key_len);
     p += m->key_len;
     p = put_be(p, m->value_len, 4);
-    memcpy(p, m->value, m->value_len);
+    memcpy(p, cw__msg_value_ptr(m), m->value_len);
     p += m->value_len;
     *len_out = (size_t)(p - buf);
     return CW_OK;
@@ -261,9 +253,10 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
         return CW_EBADMSG;
     }
     m->origin = origin;
+    m->seq = m->counters[origin];
     cw_hlc_decode(&m->ts, buf + 1 + 2, CW_HLC_BINARY_SIZE);
-    memcpy(m->key, buf + key_at, key_len);
-    memcpy(m->value, buf + value_at, value_len);
+    memcpy(cw__msg_key_ptr(m), buf + key_at, key_len);
+    memcpy(cw__msg_value_ptr(m), buf + value_at, value_len);
     *out = m;
     if (consumed)
         *consumed = pos;

@@ -6,19 +6,24 @@
  *  2. No buffered write is deliverable: a pending write is not its sender's
  *     next (seq > V[j] + 1); a waiting head has a registered blocker k with
  *     m[k] > V[k], and every entry below k is met.
- *  3. Every buffered write is reachable from exactly one index entry:
- *     pending (origin, seq), or waiting (blocker, counter) plus heads[origin].
+ *  3. Every buffered write is reachable from exactly one index entry: its
+ *     sender's ring at its seq, or (as its sender's head) the waiting table
+ *     under (blocker, counter).
  *  4. The node clock equals the merge of all applied writes: V[k] is the
  *     number of writes from k applied here (each origin's writes apply in
  *     sequence order, and invariant 1 puts every other entry of a write's
  *     clock at or below V).
  *  5. The buffer never rescans: after a write from o reaches V[o] = c, only
- *     waiting(o, c) and pending(o, c + 1) are looked at, and a re-examined head
- *     resumes its scan at its blocker (V only grows, so entries below stay
- *     met). Work per delivered write is O(nodes) vector work plus O(1) table
- *     operations, whatever the number of buffered writes.
- *  6. A failed call changes nothing: the memory any step could need (index
+ *     waiting(o, c) and ring slot c + 1 of o are looked at, and a re-examined
+ *     head resumes its scan at its blocker (V only grows, so entries below
+ *     stay met). Work per delivered write is O(nodes) vector work plus O(1)
+ *     index operations, whatever the number of buffered writes; no buffered
+ *     write has an allocation of its own.
+ *  6. A failed call changes nothing: the memory any step could need (ring
  *     slots, the work stack) is reserved when a write enters the buffer.
+ *  7. Memory is bounded: at most max_buffered writes wait, and the rings hold
+ *     at most 4 * max_buffered + 16 * nodes slots in total (CW_EFULL beyond
+ *     either).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -32,15 +37,10 @@
 #include "buffer.h"
 #include "histogram.h"
 #include "kernels.h"
+#include "msg_internal.h"
 #include "node_internal.h"
 #include "store.h"
 #include "vclock_internal.h"
-
-/* A write released for application; arrived_ns is 0 for one that never waited. */
-typedef struct ready {
-    cw_msg *msg;
-    uint64_t arrived_ns;
-} ready;
 
 struct cw_node {
     cw_node_options opt;
@@ -50,8 +50,9 @@ struct cw_node {
     cw_hlc hlc;
     cw__store store;
     cw__buffer buf;
-    ready *work;              /* released writes being applied (a stack) */
+    cw__slot *work;           /* released writes being applied (a stack) */
     size_t work_count, work_cap;
+    uint64_t wall_seen;       /* the latest wall-clock reading, for drift checks */
     uint64_t writes, delivered, duplicates, conflicts, rejected_full;
     cw__histogram buffering;
 };
@@ -112,7 +113,7 @@ void cw_node_destroy(cw_node *n)
         return;
     for (size_t i = 0; i < n->work_count; i++)
         cw_msg_unref(n->work[i].msg);
-    cw__buffer_destroy(&n->buf);
+    cw__buffer_destroy(&n->buf, n->n);
     cw__store_destroy(&n->store);
     cw_dclock_destroy(&n->clock);
     free(n->applied_from);
@@ -144,12 +145,14 @@ static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64
     n->applied_from[o]++;
     n->conflicts += conflict;
     if (remote) {
-        cw__kernels()->max_u64(n->clock.counters, cw_msg_counters(m, NULL), n->n);
+        /* V = max(V, m) changes only the origin's entry: the delivery rule
+         * put every other entry of m at or below V. */
+        assert(cw__kernels()->first_gt_u64(m->counters, n->clock.counters, n->n) == o);
+        n->clock.counters[o] = m->seq;
         cw_hlc_timestamp ts = cw_msg_timestamp(m);
         /* Keeps local timestamps above every applied write's, so last-writer-
-         * wins extends causality. Drift was checked on arrival; a failure
-         * here (wall past 2^48 ms) only leaves the HLC where it was. */
-        cw_hlc_update(&n->hlc, &ts, NULL);
+         * wins extends causality (drift was checked on arrival). */
+        cw_hlc_observe(&n->hlc, &ts);
         n->delivered++;
         cw__hist_add(&n->buffering, arrived_ns && now_ns > arrived_ns ? now_ns - arrived_ns : 0);
     }
@@ -162,8 +165,8 @@ static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64
 static uint32_t next_blocker(const cw_node *n, const cw_msg *m, uint32_t from)
 {
     const cw__kernel_table *k = cw__kernels();
-    const uint64_t *mc = cw_msg_counters(m, NULL), *v = n->clock.counters;
-    uint32_t o = cw_msg_origin(m);
+    const uint64_t *mc = m->counters, *v = n->clock.counters;
+    uint32_t o = m->origin;
     if (from <= o) {
         size_t at = from + k->first_gt_u64(mc + from, v + from, o - from);
         if (at < o)
@@ -173,33 +176,43 @@ static uint32_t next_blocker(const cw_node *n, const cw_msg *m, uint32_t from)
     return from + (uint32_t)k->first_gt_u64(mc + from, v + from, n->n - from);
 }
 
-/* A head (its sender's next write): release it, or file it under its blocker. */
-static void file_head(cw_node *n, cw__item *item, uint32_t from)
+/* The head of sender o (its next write), arrived at `arrived`: release it to
+ * the work stack (returns true), or file it in the waiting table under its
+ * first unmet dependency at or after `from` (returns false). */
+static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
 {
-    uint32_t k = next_blocker(n, item->msg, from);
-    cw_node_id o = cw_msg_origin(item->msg);
+    uint32_t k = next_blocker(n, m, from);
+    cw__head *h = &n->buf.heads[m->origin];
     if (k == n->n) {
-        n->buf.heads[o] = NULL;
-        n->buf.count--;
-        n->work[n->work_count++] = (ready){item->msg, item->arrived_ns};
-        free(item);
-        return;
+        h->msg = NULL;
+        n->work[n->work_count++] = (cw__slot){m, arrived};
+        return true;
     }
-    item->node = (cw_node_id)k;
-    item->counter = cw_msg_counters(item->msg, NULL)[k];
-    item->scan_from = k;
-    n->buf.heads[o] = item;
-    cw__buffer_put(&n->buf.waiting, item); /* room reserved on entry (invariant 6) */
+    *h = (cw__head){m, arrived, (cw_node_id)k, m->counters[k], k};
+    cw__waiting_put(&n->buf, h);
+    return false;
 }
 
-/* V[o] has just reached c: look at exactly what that can release. */
+/* V[o] has just reached c: look at exactly what that can release. Both kinds
+ * of candidate are counted as buffered until released. */
 static void release(cw_node *n, cw_node_id o, uint64_t c)
 {
-    cw__item *item;
-    while ((item = cw__buffer_take(&n->buf.waiting, o, c)) != NULL)
-        file_head(n, item, item->scan_from);
-    if ((item = cw__buffer_take(&n->buf.pending, o, c + 1)) != NULL)
-        file_head(n, item, 0);
+    cw__head *h;
+    while ((h = cw__waiting_take(&n->buf, o, c)) != NULL)
+        n->buf.count -= file_head(n, h->msg, h->arrived_ns, h->scan_from);
+    cw__ring *r = &n->buf.rings[o];
+    cw__slot *s = r->count ? cw__ring_at(r, c + 1) : NULL;
+    if (s && s->msg) { /* the sender's next write is here: it is now the head */
+        cw__slot next = *s;
+        *s = (cw__slot){NULL, 0};
+        r->count--;
+        /* A cascade usually goes on with this sender's following write:
+         * start loading it while this one is applied. */
+        const cw__slot *after = r->count ? cw__ring_at(r, c + 2) : NULL;
+        if (after && after->msg)
+            cw__msg_prefetch(after->msg);
+        n->buf.count -= file_head(n, next.msg, next.arrived_ns, 0);
+    }
 }
 
 /* Applies released writes until none is left. On CW_ENOMEM the write stays
@@ -208,7 +221,7 @@ static int drain(cw_node *n, size_t *delivered)
 {
     uint64_t now = 0;
     while (n->work_count) {
-        ready r = n->work[n->work_count - 1];
+        cw__slot r = n->work[n->work_count - 1];
         if (r.arrived_ns && !now)
             now = n->opt.ns_clock(n->opt.ns_ctx);
         int rc = apply(n, r.msg, true, r.arrived_ns, now);
@@ -225,36 +238,84 @@ static int drain(cw_node *n, size_t *delivered)
     return CW_OK;
 }
 
-/* Room for one more buffered write and for everything to be released at once. */
-static int reserve_for_one_more(cw_node *n)
+/* Room on the work stack for everything buffered, plus one, to be released at once. */
+static int reserve_work(cw_node *n)
 {
     size_t need = n->buf.count + 2;
-    if (need > n->work_cap) {
-        size_t cap = n->work_cap * 2 > need ? n->work_cap * 2 : need;
-        ready *w = realloc(n->work, cap * sizeof *w);
-        if (!w)
-            return CW_ENOMEM;
-        n->work = w;
-        n->work_cap = cap;
-    }
-    if (cw__map_reserve(&n->buf.pending, 1) != CW_OK || cw__map_reserve(&n->buf.waiting, 1) != CW_OK)
+    if (need <= n->work_cap)
+        return CW_OK;
+    size_t cap = n->work_cap * 2 > need ? n->work_cap * 2 : need;
+    cw__slot *w = realloc(n->work, cap * sizeof *w);
+    if (!w)
         return CW_ENOMEM;
+    n->work = w;
+    n->work_cap = cap;
+    return CW_OK;
+}
+
+/* Whether a remote timestamp is within the drift bound. The wall clock is
+ * read only when the timestamp is ahead of the last reading by more than the
+ * bound, so steady traffic costs no clock reads. */
+static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
+{
+    if (ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms)
+        return true;
+    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
+    if (wall > n->wall_seen)
+        n->wall_seen = wall;
+    return ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms;
+}
+
+/* Whether ring r may grow to hold a span of `span` seqs within the budget of
+ * 4 * max_buffered + 16 * nodes slots over all rings (invariant 7). */
+static bool ring_budget_allows(const cw_node *n, const cw__ring *r, uint64_t span)
+{
+    if (span <= r->cap)
+        return true;
+    uint64_t cap = r->cap ? r->cap : 16;
+    while (cap < span)
+        cap *= 2;
+    uint64_t budget = 4 * (uint64_t)n->opt.max_buffered + 16 * (uint64_t)n->n;
+    return n->buf.ring_slots - r->cap + cap <= budget;
+}
+
+/* Buffers m (not deliverable now): in its sender's ring, or as its sender's
+ * waiting head blocked at `blocker`. */
+static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
+{
+    cw_node_id o = cw_msg_origin(m);
+    uint64_t seq = cw_msg_seq(m), first = n->clock.counters[o] + 2;
+    cw__ring *r = &n->buf.rings[o];
+    if (n->buf.count >= n->opt.max_buffered || (!head && !ring_budget_allows(n, r, seq - first + 1))) {
+        n->rejected_full++;
+        return CW_EFULL;
+    }
+    int rc = reserve_work(n);
+    if (rc == CW_OK && !head)
+        rc = cw__ring_fit(&n->buf, r, first, seq - first + 1);
+    if (rc != CW_OK)
+        return rc;
+    uint64_t now = n->opt.ns_clock(n->opt.ns_ctx);
+    n->buf.count++;
+    if (n->buf.count > n->buf.high_water)
+        n->buf.high_water = n->buf.count;
+    if (head) {
+        file_head(n, cw_msg_ref(m), now, blocker);
+    } else {
+        *cw__ring_at(r, seq) = (cw__slot){cw_msg_ref(m), now};
+        r->count++;
+    }
     return CW_OK;
 }
 
 int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *delivered)
 {
-    uint32_t width;
-    size_t key_len, value_len;
     if (!n || !m)
         return CW_EINVAL;
-    cw_msg_counters(m, &width);
-    cw_msg_key(m, &key_len);
-    cw_msg_value(m, &value_len);
-    cw_node_id o = cw_msg_origin(m);
-    if (width != n->n || o == n->opt.self)
+    cw_node_id o = m->origin;
+    if (m->nodes != n->n || o == n->opt.self)
         return CW_EINVAL;
-    if (key_len > n->opt.max_key_len || value_len > n->opt.max_value_len)
+    if (m->key_len > n->opt.max_key_len || m->value_len > n->opt.max_value_len)
         return CW_ELIMIT;
     if (delivered)
         *delivered = 0;
@@ -262,23 +323,22 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     if (rc != CW_OK)
         return rc;
 
-    uint64_t seq = cw_msg_seq(m), have = n->clock.counters[o];
+    uint64_t seq = m->seq, have = n->clock.counters[o];
     bool head = seq == have + 1;
-    if (seq <= have || (head && n->buf.heads[o]) ||
-        (!head && cw__buffer_find(&n->buf.pending, o, seq))) {
+    cw__slot *slot = head ? NULL : cw__ring_at(&n->buf.rings[o], seq);
+    if (seq <= have || (head && n->buf.heads[o].msg) || (slot && slot->msg == m) ||
+        (slot && slot->msg && slot->msg->seq == seq)) {
         n->duplicates++;
         if (result)
             *result = CW_RECEIVE_DUPLICATE;
         return CW_OK;
     }
-    cw_hlc_timestamp ts = cw_msg_timestamp(m);
-    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
-    if (ts.wall_ms > wall && ts.wall_ms - wall > n->hlc.max_drift_ms)
+    if (!within_drift(n, &m->ts))
         return CW_EDRIFT;
 
     uint32_t blocker = head ? next_blocker(n, m, 0) : n->n;
     if (head && blocker == n->n) { /* deliverable now: apply, then what it releases */
-        if ((rc = reserve_for_one_more(n)) != CW_OK || (rc = apply(n, m, true, 0, 0)) != CW_OK)
+        if ((rc = reserve_work(n)) != CW_OK || (rc = apply(n, m, true, 0, 0)) != CW_OK)
             return rc;
         if (delivered)
             (*delivered)++;
@@ -290,23 +350,8 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
         drain(n, delivered);
         return CW_OK;
     }
-    if (n->buf.count >= n->opt.max_buffered) {
-        n->rejected_full++;
-        return CW_EFULL;
-    }
-    cw__item *item = malloc(sizeof *item);
-    if (!item || (rc = reserve_for_one_more(n)) != CW_OK) {
-        free(item);
-        return CW_ENOMEM;
-    }
-    *item = (cw__item){cw_msg_ref(m), o, seq, 0, n->opt.ns_clock(n->opt.ns_ctx)};
-    n->buf.count++;
-    if (n->buf.count > n->buf.high_water)
-        n->buf.high_water = n->buf.count;
-    if (head)
-        file_head(n, item, blocker);
-    else
-        cw__buffer_put(&n->buf.pending, item);
+    if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
+        return rc;
     if (result)
         *result = CW_RECEIVE_BUFFERED;
     assert(cw__node_check(n));
@@ -430,7 +475,7 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
         return CW_ENOMEM;
     int rc = CW_OK;
     for (uint32_t i = 0; i < e->count && rc == CW_OK; i++)
-        if ((rc = copy_version(&r.versions[i], e->versions[i])) == CW_OK)
+        if ((rc = copy_version(&r.versions[i], e->versions[i].msg)) == CW_OK)
             r.count++;
     if (rc == CW_OK && r.count > 1 && n->opt.policy == CW_MERGE_CALLBACK)
         rc = merge_siblings(n, &r);
@@ -472,7 +517,7 @@ static void visit_key(void *item, void *ctx)
 {
     const cw__key *e = item;
     each_key_ctx *c = ctx;
-    c->fn(c->ctx, e->key, e->key_len, (const cw_msg *const *)e->versions, e->count);
+    c->fn(c->ctx, e->key, e->key_len, (const cw_msg *const *)e->msgs, e->count);
 }
 
 void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx)
@@ -481,22 +526,16 @@ void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx)
     cw__map_each(&n->store.keys, visit_key, &c);
 }
 
-typedef struct each_pending_ctx {
-    void (*fn)(void *ctx, const cw_msg *msg);
-    void *ctx;
-} each_pending_ctx;
-
-static void visit_item(void *item, void *ctx)
-{
-    each_pending_ctx *c = ctx;
-    c->fn(c->ctx, ((cw__item *)item)->msg);
-}
-
 void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx)
 {
-    each_pending_ctx c = {fn, ctx};
-    cw__map_each(&n->buf.pending, visit_item, &c);
-    cw__map_each(&n->buf.waiting, visit_item, &c);
+    for (uint32_t o = 0; o < n->n; o++) {
+        const cw__ring *r = &n->buf.rings[o];
+        for (uint64_t i = 0; r->count && i < r->cap; i++)
+            if (r->slots[i].msg)
+                fn(ctx, r->slots[i].msg);
+        if (n->buf.heads[o].msg)
+            fn(ctx, n->buf.heads[o].msg);
+    }
     for (size_t i = 0; i < n->work_count; i++)
         fn(ctx, n->work[i].msg);
 }
@@ -509,26 +548,42 @@ typedef struct check_ctx {
     size_t heads;
 } check_ctx;
 
-static void check_pending(void *item, void *ctx)
-{
-    const cw__item *i = item;
-    check_ctx *c = ctx;
-    cw_node_id o = cw_msg_origin(i->msg);
-    c->ok &= i->node == o && i->counter == cw_msg_seq(i->msg) &&
-             i->counter > c->n->clock.counters[o] + 1;
-}
-
 static void check_waiting(void *item, void *ctx)
 {
-    const cw__item *i = item;
+    const cw__head *h = item;
     check_ctx *c = ctx;
     const cw_node *n = c->n;
-    cw_node_id o = cw_msg_origin(i->msg);
-    const uint64_t *m = cw_msg_counters(i->msg, NULL);
-    c->ok &= cw_msg_seq(i->msg) == n->clock.counters[o] + 1 && n->buf.heads[o] == i &&
-             i->node != o && i->counter == m[i->node] && m[i->node] > n->clock.counters[i->node] &&
-             next_blocker(n, i->msg, 0) == i->node;
+    c->ok &= h->msg != NULL;
+    if (!h->msg)
+        return;
+    cw_node_id o = cw_msg_origin(h->msg);
+    const uint64_t *m = cw_msg_counters(h->msg, NULL);
+    c->ok &= &n->buf.heads[o] == h && cw_msg_seq(h->msg) == n->clock.counters[o] + 1 &&
+             h->node != o && h->counter == m[h->node] && m[h->node] > n->clock.counters[h->node] &&
+             next_blocker(n, h->msg, 0) == h->node;
     c->heads++;
+}
+
+/* Every ring holds only later writes of its sender, each at its seq's slot. */
+static size_t check_rings(const cw_node *n, bool *ok)
+{
+    size_t total = 0;
+    for (uint32_t o = 0; o < n->n; o++) {
+        const cw__ring *r = &n->buf.rings[o];
+        size_t count = 0;
+        for (uint64_t i = 0; i < r->cap; i++) {
+            const cw_msg *m = r->slots[i].msg;
+            if (!m)
+                continue;
+            uint64_t seq = cw_msg_seq(m);
+            *ok &= cw_msg_origin(m) == o && (seq & (r->cap - 1)) == i &&
+                   seq > n->clock.counters[o] + 1 && seq - n->clock.counters[o] - 2 < r->cap;
+            count++;
+        }
+        *ok &= count == r->count;
+        total += count;
+    }
+    return total;
 }
 
 static void check_key(void *item, void *ctx)
@@ -538,13 +593,15 @@ static void check_key(void *item, void *ctx)
     const uint64_t *v = c->n->clock.counters;
     c->ok &= e->count >= 1 && (c->n->opt.policy != CW_LAST_WRITER_WINS || e->count == 1);
     for (uint32_t i = 0; i < e->count; i++) {
-        const uint64_t *m = cw_msg_counters(e->versions[i], NULL);
+        const cw__version *x = &e->versions[i];
+        const uint64_t *m = cw_msg_counters(x->msg, NULL);
+        c->ok &= e->msgs[i] == x->msg && x->origin == cw_msg_origin(x->msg) && x->seq == cw_msg_seq(x->msg);
         unsigned o = cw__kernels()->order_u64(m, v, c->n->n);
         c->ok &= (o & CW_AFTER) == 0; /* applied writes are at or below V */
         for (uint32_t j = i + 1; j < e->count; j++) {
-            c->ok &= cw__kernels()->order_u64(m, cw_msg_counters(e->versions[j], NULL), c->n->n) ==
+            c->ok &= cw__kernels()->order_u64(m, cw_msg_counters(e->versions[j].msg, NULL), c->n->n) ==
                      CW_CONCURRENT;
-            c->ok &= cw__msg_ts_order(e->versions[i], e->versions[j]) < 0;
+            c->ok &= cw__version_order(x, &e->versions[j]) < 0;
         }
     }
 }
@@ -554,12 +611,12 @@ bool cw__node_check(const cw_node *n)
     check_ctx c = {n, true, 0};
     for (uint32_t k = 0; k < n->n; k++)
         c.ok &= n->clock.counters[k] == n->applied_from[k];
-    cw__map_each(&n->buf.pending, check_pending, &c);
+    size_t in_rings = check_rings(n, &c.ok);
     cw__map_each(&n->buf.waiting, check_waiting, &c);
     size_t heads = 0;
     for (uint32_t k = 0; k < n->n; k++)
-        heads += n->buf.heads[k] != NULL;
-    c.ok &= heads == c.heads && n->buf.count == n->buf.pending.count + n->buf.waiting.count;
+        heads += n->buf.heads[k].msg != NULL;
+    c.ok &= heads == c.heads && n->buf.count == in_rings + heads;
     cw__map_each(&n->store.keys, check_key, &c);
     return c.ok;
 }

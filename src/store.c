@@ -5,8 +5,9 @@
  *  2. The versions of a key have pairwise CONCURRENT clocks.
  *  3. Versions are ordered by (timestamp, origin), so every replica holding
  *     the same set reads it in the same order.
- * Cost of an apply: one clock comparison (O(nodes), vectorised) per version
- * the key holds.
+ *  4. msgs[i] == versions[i].msg.
+ * Cost of an apply: O(1) per version the key holds (see store.h), and no
+ * access to the stored messages.
  */
 #include "store.h"
 
@@ -37,8 +38,9 @@ static void free_key(void *item, void *ctx)
     (void)ctx;
     cw__key *e = item;
     for (uint32_t i = 0; i < e->count; i++)
-        cw_msg_unref(e->versions[i]);
+        cw_msg_unref(e->versions[i].msg);
     free(e->versions);
+    free(e->msgs);
     free(e);
 }
 
@@ -54,21 +56,15 @@ const cw__key *cw__store_find(const cw__store *s, const void *key, size_t key_le
     return cw__map_find(&s->keys, cw__hash_bytes(key, key_len), key_eq, &l);
 }
 
-int cw__msg_ts_order(const cw_msg *a, const cw_msg *b)
+int cw__version_order(const cw__version *a, const cw__version *b)
 {
-    cw_hlc_timestamp ta = cw_msg_timestamp(a), tb = cw_msg_timestamp(b);
-    int c = cw_hlc_compare(&ta, &tb);
-    if (c)
-        return c;
-    cw_node_id oa = cw_msg_origin(a), ob = cw_msg_origin(b);
-    return (oa > ob) - (oa < ob);
+    int c = cw_hlc_compare(&a->ts, &b->ts);
+    return c ? c : (a->origin > b->origin) - (a->origin < b->origin);
 }
 
-static cw_order clock_order(const cw_msg *a, const cw_msg *b)
+static cw__version version_of(cw_msg *m)
 {
-    uint32_t n;
-    const uint64_t *ca = cw_msg_counters(a, &n), *cb = cw_msg_counters(b, NULL);
-    return (cw_order)cw__kernels()->order_u64(ca, cb, n);
+    return (cw__version){m, cw_msg_timestamp(m), cw_msg_origin(m), cw_msg_seq(m)};
 }
 
 static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
@@ -76,16 +72,37 @@ static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
     size_t key_len;
     const void *key = cw_msg_key(m, &key_len);
     cw__key *e = malloc(sizeof *e + key_len);
-    cw_msg **versions = malloc(sizeof *versions);
-    if (!e || !versions || cw__map_reserve(&s->keys, 1) != CW_OK) {
+    cw__version *versions = malloc(sizeof *versions);
+    cw_msg **msgs = malloc(sizeof *msgs);
+    if (!e || !versions || !msgs || cw__map_reserve(&s->keys, 1) != CW_OK) {
         free(e);
         free(versions);
+        free(msgs);
         return CW_ENOMEM;
     }
-    *e = (cw__key){hash, 1, 1, versions, key_len};
+    *e = (cw__key){hash, 1, 1, versions, msgs, key_len};
     memcpy(e->key, key, key_len);
-    versions[0] = cw_msg_ref(m);
+    versions[0] = version_of(cw_msg_ref(m));
+    msgs[0] = m;
     cw__map_insert(&s->keys, hash, e); /* cannot fail: reserved */
+    return CW_OK;
+}
+
+/* Room for one more version, before any change. */
+static int reserve_version(cw__key *e)
+{
+    if (e->count < e->cap)
+        return CW_OK;
+    uint32_t cap = e->cap * 2;
+    cw__version *v = realloc(e->versions, cap * sizeof *v);
+    if (!v)
+        return CW_ENOMEM;
+    e->versions = v;
+    cw_msg **msgs = realloc(e->msgs, cap * sizeof *msgs);
+    if (!msgs)
+        return CW_ENOMEM; /* versions grew; harmless, cap unchanged */
+    e->msgs = msgs;
+    e->cap = cap;
     return CW_OK;
 }
 
@@ -99,48 +116,41 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     *conflict = false;
     if (!e)
         return new_key(s, hash, m);
-    if (e->count == e->cap) { /* room for one more, before any change */
-        uint32_t cap = e->cap * 2;
-        cw_msg **grown = realloc(e->versions, cap * sizeof *grown);
-        if (!grown)
-            return CW_ENOMEM;
-        e->versions = grown;
-        e->cap = cap;
-    }
-    /* Drop what m dominates; keep what is concurrent with it. Causal
-     * delivery means no kept version can dominate m; if one did, m would be
-     * obsolete and is not stored. */
-    bool dominated = false;
+    if (reserve_version(e) != CW_OK)
+        return CW_ENOMEM;
+    /* Drop what m follows; keep what is concurrent with it. */
+    const uint64_t *past = cw_msg_counters(m, NULL);
     uint32_t kept = 0;
     for (uint32_t i = 0; i < e->count; i++) {
-        cw_order o = clock_order(m, e->versions[i]);
-        if (o == CW_CONCURRENT || o == CW_BEFORE) {
-            *conflict |= o == CW_CONCURRENT;
-            dominated |= o == CW_BEFORE;
-            e->versions[kept++] = e->versions[i];
+        cw__version v = e->versions[i];
+        if (past[v.origin] >= v.seq) {
+            cw_msg_unref(v.msg);
         } else {
-            cw_msg_unref(e->versions[i]);
+            *conflict = true;
+            e->versions[kept++] = v;
         }
     }
     e->count = kept;
-    if (dominated)
-        return CW_OK;
+    cw__version nv = version_of(m);
     if (policy == CW_LAST_WRITER_WINS) {
         /* One version: the greatest (timestamp, origin). HLC order extends
          * causality, so every replica ends with the same winner. */
-        if (kept && cw__msg_ts_order(e->versions[0], m) > 0)
+        if (kept && cw__version_order(&e->versions[0], &nv) > 0)
             return CW_OK;
         if (kept)
-            cw_msg_unref(e->versions[0]);
-        e->versions[0] = cw_msg_ref(m);
+            cw_msg_unref(e->versions[0].msg);
+        e->versions[0] = nv;
         e->count = 1;
-        return CW_OK;
+    } else {
+        uint32_t at = kept; /* insert in (timestamp, origin) order */
+        while (at > 0 && cw__version_order(&e->versions[at - 1], &nv) > 0)
+            at--;
+        memmove(e->versions + at + 1, e->versions + at, (kept - at) * sizeof *e->versions);
+        e->versions[at] = nv;
+        e->count = kept + 1;
     }
-    uint32_t at = kept; /* insert in (timestamp, origin) order */
-    while (at > 0 && cw__msg_ts_order(e->versions[at - 1], m) > 0)
-        at--;
-    memmove(e->versions + at + 1, e->versions + at, (kept - at) * sizeof *e->versions);
-    e->versions[at] = cw_msg_ref(m);
-    e->count = kept + 1;
+    cw_msg_ref(m);
+    for (uint32_t i = 0; i < e->count; i++)
+        e->msgs[i] = e->versions[i].msg;
     return CW_OK;
 }

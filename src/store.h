@@ -11,10 +11,20 @@
 
 #include "map.h"
 
+/* A version, with what conflict decisions need kept beside the message so
+ * that deciding never touches it. */
+typedef struct cw__version {
+    cw_msg *msg;
+    cw_hlc_timestamp ts;
+    cw_node_id origin;
+    uint64_t seq;
+} cw__version;
+
 typedef struct cw__key {
     uint64_t hash;
     uint32_t count, cap;      /* versions */
-    cw_msg **versions;        /* ordered by (timestamp, origin) */
+    cw__version *versions;    /* ordered by (timestamp, origin) */
+    cw_msg **msgs;            /* the same messages, in the same order (for cw_node_each_key) */
     size_t key_len;
     uint8_t key[];
 } cw__key;
@@ -31,10 +41,13 @@ const cw__key *cw__store_find(const cw__store *s, const void *key, size_t key_le
 /* Applies a write: it replaces the versions its clock dominates and joins
  * those it is concurrent with (*conflict = true); under last-writer-wins only
  * the greatest (timestamp, origin) is kept. Takes a reference to m when it
- * keeps it. CW_ENOMEM leaves the store unchanged. */
+ * keeps it. CW_ENOMEM leaves the store unchanged.
+ * Precondition: m's clock is its causal past and m is applied in causal order
+ * (the replica's delivery rule), so no kept version can follow m, and a
+ * version v precedes m exactly when m[origin(v)] >= seq(v): O(1) a version. */
 int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *conflict);
 
-/* Orders two messages by (timestamp, origin): -1, 0, 1. */
-int cw__msg_ts_order(const cw_msg *a, const cw_msg *b);
+/* Orders two versions by (timestamp, origin): -1, 0, 1. */
+int cw__version_order(const cw__version *a, const cw__version *b);
 
 #endif

@@ -60,6 +60,11 @@ CW_API int cw_hlc_now(cw_hlc *h, cw_hlc_timestamp *out);
  * ahead of the wall clock (h unchanged); CW_EOVERFLOW as cw_hlc_now. */
 CW_API int cw_hlc_update(cw_hlc *h, const cw_hlc_timestamp *remote, cw_hlc_timestamp *out);
 
+/* Adopts a timestamp seen without an event of its own (e.g. a replicated
+ * write being applied): later timestamps from h are greater than it. Reads no
+ * clock and checks no drift; the caller checked it on arrival. */
+CW_API void cw_hlc_observe(cw_hlc *h, const cw_hlc_timestamp *seen);
+
 /* -1, 0 or 1 by (wall, counter, node). */
 CW_API int cw_hlc_compare(const cw_hlc_timestamp *a, const cw_hlc_timestamp *b);
 

@@ -142,8 +142,11 @@ typedef enum cw_receive_result {
  * released. Errors, node unchanged and the message not taken:
  * CW_EINVAL (NULL, or a message for another group size or from self),
  * CW_ELIMIT (key or value above this node's limits),
- * CW_EFULL (it would have to wait and the buffer holds max_buffered writes:
- * backpressure; deliver other messages and retry), CW_ENOMEM. */
+ * CW_EFULL (it would have to wait and the buffer holds max_buffered writes, or
+ * holding it would pass the buffer's memory budget of 4 * max_buffered +
+ * 16 * nodes index slots: backpressure; deliver other messages and retry; a
+ * deliverable write is never refused), CW_EDRIFT (its HLC timestamp is further
+ * ahead of this node's wall clock than max_drift_ms), CW_ENOMEM. */
 CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
 
 /* The key's current versions (see cw_read). CW_ENOTFOUND if none; out is

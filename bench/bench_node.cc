@@ -1,0 +1,180 @@
+// Causal delivery buffer benchmarks.
+//
+// A causal history of P writes is made by simulation: 8 writer replicas, each
+// of which, before each write, applies a random number of the writes the
+// others sent it (so writes depend on each other's in irregular ways). A
+// ninth replica then receives all P writes in uniformly random order;
+// ns per delivered write is measured for P = 10^2 .. 10^6, beside a naive
+// buffer that rescans everything it holds after each arrival until nothing
+// more is deliverable (the seed store's approach, clock work only: it
+// does not even apply writes to a store).
+#include "bench_util.h"
+
+#include <causeway/causeway.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <vector>
+
+using cwbench::Rng;
+
+namespace {
+
+constexpr uint32_t kWriters = 8, kNodes = kWriters + 1, kReceiver = kWriters;
+
+struct History {
+    std::vector<cw_msg *> shuffled; // every write, in random arrival order
+};
+
+struct Gen {
+    std::vector<cw_msg *> all;
+    std::deque<cw_msg *> inbox[kWriters];
+    cw_node *node[kWriters];
+    uint32_t id[kWriters];
+};
+
+void collect(void *ctx, cw_msg *m) {
+    auto *g = static_cast<Gen *>(static_cast<void **>(ctx)[0]);
+    uint32_t from = *static_cast<uint32_t *>(static_cast<void **>(ctx)[1]);
+    g->all.push_back(cw_msg_ref(m));
+    for (uint32_t w = 0; w < kWriters; w++)
+        if (w != from)
+            g->inbox[w].push_back(cw_msg_ref(m));
+}
+
+void ignore(void *, cw_msg *) {}
+
+History &history(size_t p) {
+    static std::map<size_t, std::unique_ptr<History>> cache;
+    auto &slot = cache[p];
+    if (slot)
+        return *slot;
+    Gen g;
+    void *ctx[kWriters][2];
+    for (uint32_t w = 0; w < kWriters; w++) {
+        g.id[w] = w;
+        ctx[w][0] = &g;
+        ctx[w][1] = &g.id[w];
+        cw_node_options o;
+        cw_node_options_init(&o);
+        o.self = cw_node_id(w);
+        o.nodes = kNodes;
+        o.send = collect;
+        o.send_ctx = ctx[w];
+        cw_node_create(&g.node[w], &o);
+    }
+    Rng rng(p);
+    for (size_t i = 0; i < p; i++) {
+        uint32_t w = uint32_t(rng.below(kWriters));
+        // Apply a random share of what has reached this writer (in send
+        // order, which is causal, so each applies at once).
+        size_t take = rng.below(g.inbox[w].size() + 1);
+        for (size_t k = 0; k < take; k++) {
+            cw_msg *m = g.inbox[w].front();
+            g.inbox[w].pop_front();
+            cw_node_receive(g.node[w], m, nullptr, nullptr);
+            cw_msg_unref(m);
+        }
+        char key[16], value[16] = "0123456789abcde";
+        int len = std::snprintf(key, sizeof key, "k%llu", (unsigned long long)rng.below(1000));
+        cw_node_put(g.node[w], key, size_t(len), value, sizeof value, nullptr);
+    }
+    for (uint32_t w = 0; w < kWriters; w++) {
+        for (cw_msg *m : g.inbox[w])
+            cw_msg_unref(m);
+        cw_node_destroy(g.node[w]);
+    }
+    slot.reset(new History);
+    slot->shuffled = std::move(g.all);
+    for (size_t i = slot->shuffled.size(); i > 1; i--) // Fisher-Yates
+        std::swap(slot->shuffled[i - 1], slot->shuffled[rng.below(i)]);
+    return *slot;
+}
+
+cw_node *receiver() {
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.self = kReceiver;
+    o.nodes = kNodes;
+    o.send = ignore;
+    cw_node *n = nullptr;
+    cw_node_create(&n, &o);
+    return n;
+}
+
+void buffer_drain(benchmark::State &state) {
+    History &h = history(size_t(state.range(0)));
+    cw_node_stats st{};
+    for (auto _ : state) {
+        cw_node *n = receiver();
+        auto t0 = std::chrono::steady_clock::now();
+        for (cw_msg *m : h.shuffled)
+            cw_node_receive(n, m, nullptr, nullptr);
+        auto t1 = std::chrono::steady_clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        cw_node_get_stats(n, &st);
+        if (st.delivered != h.shuffled.size())
+            state.SkipWithError("not every write was delivered");
+        cw_node_destroy(n);
+    }
+    state.counters["time_per_entry"] = benchmark::Counter(
+        double(state.iterations()) * double(h.shuffled.size()),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["max_buffered"] = double(st.max_buffered);
+    state.counters["buf_p50_ns"] = double(st.buffering.p50_ns);
+    state.counters["buf_p99_ns"] = double(st.buffering.p99_ns);
+    state.counters["buf_p999_ns"] = double(st.buffering.p999_ns);
+}
+
+// The naive buffer: after each arrival, scan every held write and deliver
+// whatever is ready, repeating until a whole pass delivers nothing.
+void naive_drain(benchmark::State &state) {
+    History &h = history(size_t(state.range(0)));
+    for (auto _ : state) {
+        cw_dclock local, msg;
+        cw_dclock_init(&local, kNodes);
+        std::vector<cw_msg *> held;
+        size_t delivered = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        for (cw_msg *m : h.shuffled) {
+            held.push_back(m);
+            for (bool progress = true; progress;) {
+                progress = false;
+                for (size_t i = 0; i < held.size();) {
+                    msg.counters = const_cast<uint64_t *>(cw_msg_counters(held[i], &msg.n));
+                    cw_delivery d = cw_dclock_deliverable(&local, &msg, cw_msg_origin(held[i]), nullptr);
+                    if (d == CW_DELIVER_READY) {
+                        cw_dclock_merge(&local, &msg);
+                        held[i] = held.back();
+                        held.pop_back();
+                        delivered++;
+                        progress = true;
+                    } else {
+                        i++;
+                    }
+                }
+            }
+        }
+        auto t1 = std::chrono::steady_clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        if (delivered != h.shuffled.size())
+            state.SkipWithError("naive buffer lost writes");
+        cw_dclock_destroy(&local);
+    }
+    state.counters["time_per_entry"] = benchmark::Counter(
+        double(state.iterations()) * double(h.shuffled.size()),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+struct Register {
+    Register() {
+        cwbench::register_with_baseline("buffer_drain", buffer_drain,
+                                        {100, 1000, 10000, 100000, 1000000}, "naive", naive_drain,
+                                        {100, 1000, 10000}, true);
+    }
+} registered;
+
+} // namespace

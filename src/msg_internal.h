@@ -1,0 +1,42 @@
+/* The message layout, shared inside the library so the replica's hot path
+ * reads fields inline instead of through calls. Users see only msg.h. */
+#ifndef CW_MSG_INTERNAL_H
+#define CW_MSG_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <causeway/msg.h>
+
+/* Allocated 64-byte aligned; everything an arrival reads (origin, width,
+ * seq, timestamp, lengths) sits in the first cache line. The key and value
+ * follow the counters. */
+struct cw_msg {
+    _Atomic uint32_t refs;
+    cw_node_id origin;
+    uint32_t nodes;
+    uint64_t seq;              /* counters[origin] */
+    cw_hlc_timestamp ts;
+    size_t key_len, value_len;
+    uint64_t counters[];       /* nodes counters, then key bytes, then value bytes */
+};
+
+static inline uint8_t *cw__msg_key_ptr(const cw_msg *m)
+{
+    return (uint8_t *)(uintptr_t)(m->counters + m->nodes);
+}
+
+static inline uint8_t *cw__msg_value_ptr(const cw_msg *m)
+{
+    return cw__msg_key_ptr(m) + m->key_len;
+}
+
+/* Starts loading the lines a delivery of m will read (header, counters). */
+static inline void cw__msg_prefetch(const cw_msg *m)
+{
+    __builtin_prefetch(m);
+    __builtin_prefetch(m->counters);
+    __builtin_prefetch((const char *)m->counters + 64);
+}
+
+#endif

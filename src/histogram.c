@@ -66,3 +66,21 @@ void cw__hist_latency(const cw__histogram *h, cw_latency *out)
     out->p999_ns = cw__hist_quantile(h, 0.999);
     out->max_ns = h->max;
 }
+
+void cw__hist_add_atomic(cw__histogram *h, uint64_t v)
+{
+    __atomic_fetch_add(&h->buckets[bucket_of(v)], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+    uint64_t max = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+    while (v > max && !__atomic_compare_exchange_n(&h->max, &max, v, true, __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED)) {
+    }
+}
+
+void cw__hist_snapshot(const cw__histogram *h, cw__histogram *out)
+{
+    for (unsigned i = 0; i < CW__HIST_BUCKETS; i++)
+        out->buckets[i] = __atomic_load_n(&h->buckets[i], __ATOMIC_RELAXED);
+    out->count = __atomic_load_n(&h->count, __ATOMIC_RELAXED);
+    out->max = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+}

@@ -21,4 +21,10 @@ void cw__hist_merge(cw__histogram *dst, const cw__histogram *src);
 uint64_t cw__hist_quantile(const cw__histogram *h, double q);
 void cw__hist_latency(const cw__histogram *h, cw_latency *out);
 
+/* For a histogram that several threads add to at once: atomic (relaxed) adds,
+ * and a snapshot read with atomic loads. The counts are statistics: no other
+ * data is published through them. */
+void cw__hist_add_atomic(cw__histogram *h, uint64_t v);
+void cw__hist_snapshot(const cw__histogram *h, cw__histogram *out);
+
 #endif

@@ -29,6 +29,8 @@ static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
     if (!m)
         return NULL;
     atomic_init(&m->refs, 1);
+    atomic_init(&m->unapplied, 0);
+    m->born_ns = 0;
     m->nodes = nodes;
     m->key_len = key_len;
     m->value_len = value_len;
@@ -69,13 +71,13 @@ void cw_msg_unref(cw_msg *m)
 {
     if (!m)
         return;
-    /* Release: this holder's reads of the message happen before the free.
-     * The acquire fence on the last release pairs with every other holder's
-     * release decrement, so the free comes after all their reads. */
-    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_release) == 1) {
-        atomic_thread_fence(memory_order_acquire);
+    /* acq_rel: the release half orders this holder's uses of the message
+     * before its decrement; the acquire half lets the last holder's free come
+     * after every other holder's decrement, hence after all their uses.
+     * (A release decrement plus an acquire fence on the last one is
+     * equivalent, but ThreadSanitizer does not model standalone fences.) */
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
         free(m);
-    }
 }
 
 cw_node_id cw_msg_origin(const cw_msg *m) { return m->origin; }

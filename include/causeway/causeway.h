@@ -13,5 +13,6 @@
 #include <causeway/hlc.h>
 #include <causeway/msg.h>
 #include <causeway/node.h>
+#include <causeway/engine.h>
 
 #endif

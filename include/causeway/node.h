@@ -175,6 +175,7 @@ typedef struct cw_node_stats {
     uint64_t keys;          /* keys in the store */
     uint64_t rejected_full; /* receives refused with CW_EFULL */
     cw_latency buffering;   /* arrival to delivery of remote writes */
+    cw_latency replication; /* engine only: put at this node to applied at every node */
 } cw_node_stats;
 
 CW_API int cw_node_get_stats(const cw_node *n, cw_node_stats *out);

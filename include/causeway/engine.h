@@ -1,0 +1,115 @@
+/* The engine: N replicas (cw_node) hosted on worker threads that exchange
+ * replicated writes through lock-free single-producer rings, with a seeded
+ * fault layer (delay, reordering, duplication) and link holds (partitions).
+ *
+ * Threads: every function may be called from any number of client threads at
+ * once, on any nodes. Shutting down is two steps, as with sockets:
+ * cw_engine_shutdown may run at any time, also while writers are still
+ * calling: calls in progress finish (a put blocked on backpressure returns
+ * CW_ECLOSED), every later call returns CW_ECLOSED, and it returns once none
+ * is inside the engine and the workers have stopped. cw_engine_close frees
+ * the engine (shutting it down first if needed) and must come after every
+ * thread has stopped calling. Each node's state is changed by one thread at a
+ * time (its worker, or a client's put under the node's lock).
+ *
+ * Placement: node j runs on worker j mod workers. A write made at node i is
+ * one message, allocated once, shared by reference among every receiver;
+ * it crosses one ring per destination worker and is fanned out there.
+ */
+#ifndef CAUSEWAY_ENGINE_H
+#define CAUSEWAY_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <causeway/export.h>
+#include <causeway/node.h>
+#include <causeway/vclock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cw_engine cw_engine;
+
+/* Called for every write applied at any node, local or remote, on the
+ * applying thread, under that node's lock (do not call back into the engine). */
+typedef void (*cw_engine_apply_fn)(void *ctx, cw_node_id node, const cw_msg *msg);
+
+typedef struct cw_engine_options {
+    uint32_t nodes;                 /* replicas, 1..65536 (required) */
+    uint32_t workers;               /* threads; 0 = one per node up to 64 nodes,
+                                       else one per online CPU */
+    uint32_t inbox_capacity;        /* messages each worker-to-worker ring holds, and
+                                       writes a node may have waiting to be sent before
+                                       put blocks; 0 = 4096 */
+    cw_conflict_policy policy;      /* LWW orders by hybrid logical timestamp, then node id */
+    uint64_t seed;                  /* for the fault layer */
+    double   delay_probability;     /* 0..1: a message is held back ... */
+    uint32_t max_delay_us;          /* ... for up to this long (reorders) */
+    double   duplicate_probability; /* 0..1: a message is delivered twice */
+    cw_merge_fn merge;              /* for CW_MERGE_CALLBACK */
+    void *merge_ctx;
+    size_t max_key_len;             /* 0 = CW_NODE_DEFAULT_MAX_KEY_LEN */
+    size_t max_value_len;           /* 0 = CW_NODE_DEFAULT_MAX_VALUE_LEN */
+    size_t max_buffered;            /* per node causal buffer; 0 = CW_NODE_DEFAULT_MAX_BUFFERED */
+    cw_engine_apply_fn on_apply;    /* optional: see cw_engine_apply_fn */
+    void *apply_ctx;
+} cw_engine_options;
+
+/* Sets every default; nodes = 1. */
+CW_API void cw_engine_options_init(cw_engine_options *o);
+
+/* Starts the workers. CW_EINVAL on bad options (nodes 0 or > 65536,
+ * probabilities outside 0..1, workers > nodes), CW_ENOMEM, CW_ELIMIT if
+ * threads cannot be started. Close with cw_engine_close. */
+CW_API int  cw_engine_open(cw_engine **out, const cw_engine_options *o);
+/* Refuses new calls (CW_ECLOSED), waits for calls in progress, stops the
+ * workers. Undelivered messages stay undelivered. Safe at any time and from
+ * any thread, also while others are calling; idempotent. */
+CW_API void cw_engine_shutdown(cw_engine *e);
+/* Shuts down if needed, then frees everything, including undelivered
+ * messages. No thread may use e afterwards. NULL is ignored. */
+CW_API void cw_engine_close(cw_engine *e);
+
+/* put: returns once the write is applied at `node`; *clock_out (nullable)
+ * gets the write's clock. Replication to the other nodes is asynchronous.
+ * Blocks while `node` has inbox_capacity writes waiting to be sent
+ * (backpressure). CW_EINVAL (node out of range, NULL key with length),
+ * CW_ELIMIT, CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED. */
+CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
+                          const void *value, size_t value_len, cw_vclock *clock_out);
+
+/* get: the key's current versions at `node` (cw_read). CW_ENOTFOUND if the
+ * node has none. Cheap: takes the node's lock for a copy of its versions. */
+CW_API int  cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t key_len, cw_read *out);
+
+/* hold a link: messages from `from` to `to` wait (in order) until released */
+CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold);
+
+/* quiesce: wait until no message is in flight outside held links and no node
+ * has a deliverable write; CW_ETIMEDOUT after timeout_ms. */
+CW_API int  cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms);
+
+/* The node's clock (sparse copy). */
+CW_API int  cw_engine_clock(cw_engine *e, cw_node_id node, cw_vclock *out);
+
+/* Statistics of one node (cw_node_stats, with `replication`: put at this node
+ * to applied at every node). */
+CW_API int  cw_engine_stats(cw_engine *e, cw_node_id node, cw_node_stats *out);
+
+/* the "system state" of every node: data with clocks, pending writes, clock */
+CW_API int  cw_engine_dump(cw_engine *e, FILE *out);
+
+/* Calls fn for every key node holds, with its versions (see cw_node_each_key),
+ * under the node's lock: fn must not call back into the engine. */
+CW_API int  cw_engine_each_key(cw_engine *e, cw_node_id node, cw_key_fn fn, void *ctx);
+
+/* Workers the engine runs. */
+CW_API uint32_t cw_engine_workers(const cw_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,406 @@
+/* The threaded engine: every call (bad arguments, after close), the seed-003
+ * scenario through a held link, siblings and last-writer-wins, backpressure,
+ * and stress with concurrent client threads and faults checked against the
+ * ground-truth history. `test_engine --long` adds 64 and 1024 nodes. */
+#define _GNU_SOURCE /* open_memstream */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "testutil.h"
+#include "history.h"
+
+static bool long_run;
+
+static cw_engine *open_engine(uint32_t nodes, uint32_t workers, cw_conflict_policy policy)
+{
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = nodes;
+    o.workers = workers;
+    o.policy = policy;
+    cw_engine *e = NULL;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    return e;
+}
+
+static void put(cw_engine *e, cw_node_id at, const char *k, const char *v, const char *clock)
+{
+    cw_vclock c;
+    cw_vclock_init(&c);
+    assert_int_equal(cw_engine_put(e, at, k, strlen(k), v, strlen(v), &c), CW_OK);
+    if (clock)
+        tu_assert_clock(&c, clock);
+    cw_vclock_destroy(&c);
+}
+
+static void expect_read(cw_engine *e, cw_node_id at, const char *k, const char *v, const char *clock)
+{
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_engine_get(e, at, k, strlen(k), &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.versions[0].value_len, strlen(v));
+    assert_memory_equal(r.versions[0].value, v, strlen(v));
+    tu_assert_clock(&r.versions[0].clock, clock);
+    cw_read_destroy(&r);
+}
+
+static void expect_clock(cw_engine *e, cw_node_id at, const char *clock)
+{
+    cw_vclock c;
+    cw_vclock_init(&c);
+    assert_int_equal(cw_engine_clock(e, at, &c), CW_OK);
+    tu_assert_clock(&c, clock);
+    cw_vclock_destroy(&c);
+}
+
+static void test_seed_003_with_held_link(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    assert_int_equal(cw_engine_workers(e), 3);
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_OK);  /* x will reach node2 late */
+    put(e, 0, "x", "1", "0:1");
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);           /* held messages do not count */
+    expect_read(e, 1, "x", "1", "0:1");
+    put(e, 1, "y", "2", "0:1,1:1");
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    cw_node_stats st;
+    assert_int_equal(cw_engine_stats(e, 2, &st), CW_OK);
+    assert_int_equal(st.buffered, 1);                              /* y waits for x */
+    assert_int_equal(cw_engine_get(e, 2, "y", 1, &(cw_read){0}), CW_ENOTFOUND);
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, false), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    expect_read(e, 2, "y", "2", "0:1,1:1");
+    for (cw_node_id i = 0; i < 3; i++) {
+        expect_read(e, i, "x", "1", "0:1");
+        expect_read(e, i, "y", "2", "0:1,1:1");
+        expect_clock(e, i, "0:1,1:1");
+        assert_int_equal(cw_engine_stats(e, i, &st), CW_OK);
+        assert_int_equal(st.buffered, 0);
+    }
+    assert_int_equal(cw_engine_stats(e, 2, &st), CW_OK);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.max_buffered, 1);
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.writes, 1);
+    assert_int_equal(st.replication.count, 1);  /* x: put to applied everywhere */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    assert_int_equal(cw_engine_dump(e, f), CW_OK);
+    fclose(f);
+    assert_non_null(strstr(text, "=== System State ==="));
+    assert_non_null(strstr(text, "Node 2:"));
+    assert_non_null(strstr(text, "y = 2 {0:1,1:1}"));
+    free(text);
+    cw_engine_close(e);
+}
+
+static void test_siblings_then_resolving_write(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(4, 2, CW_KEEP_SIBLINGS);
+    for (cw_node_id i = 0; i < 4; i++) /* partition: nobody hears anybody */
+        for (cw_node_id j = 0; j < 4; j++)
+            if (i != j)
+                assert_int_equal(cw_engine_hold_link(e, i, j, true), CW_OK);
+    put(e, 0, "k", "a", "0:1");
+    put(e, 3, "k", "b", "3:1");
+    for (cw_node_id i = 0; i < 4; i++)
+        for (cw_node_id j = 0; j < 4; j++)
+            if (i != j)
+                assert_int_equal(cw_engine_hold_link(e, i, j, false), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    for (cw_node_id i = 0; i < 4; i++) {
+        cw_read r;
+        cw_read_init(&r);
+        assert_int_equal(cw_engine_get(e, i, "k", 1, &r), CW_OK);
+        assert_int_equal(r.count, 2);
+        assert_int_equal(cw_vclock_compare(&r.versions[0].clock, &r.versions[1].clock), CW_CONCURRENT);
+        cw_read_destroy(&r);
+    }
+    put(e, 2, "k", "a+b", "0:1,2:1,3:1");
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    for (cw_node_id i = 0; i < 4; i++)
+        expect_read(e, i, "k", "a+b", "0:1,2:1,3:1");
+    cw_engine_close(e);
+}
+
+static void test_last_writer_wins_converges(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 0, CW_LAST_WRITER_WINS);
+    for (int round = 0; round < 20; round++)
+        for (cw_node_id i = 0; i < 3; i++) {
+            char v[16];
+            snprintf(v, sizeof v, "%d.%u", round, i);
+            put(e, i, "k", v, NULL);
+        }
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    cw_read first;
+    cw_read_init(&first);
+    assert_int_equal(cw_engine_get(e, 0, "k", 1, &first), CW_OK);
+    assert_int_equal(first.count, 1);
+    for (cw_node_id i = 1; i < 3; i++) {
+        cw_read r;
+        cw_read_init(&r);
+        assert_int_equal(cw_engine_get(e, i, "k", 1, &r), CW_OK);
+        assert_int_equal(r.count, 1);
+        assert_int_equal(r.versions[0].value_len, first.versions[0].value_len);
+        assert_memory_equal(r.versions[0].value, first.versions[0].value, r.versions[0].value_len);
+        assert_int_equal(cw_vclock_compare(&r.versions[0].clock, &first.versions[0].clock), CW_EQUAL);
+        cw_read_destroy(&r);
+    }
+    cw_read_destroy(&first);
+    cw_engine_close(e);
+}
+
+static void test_bad_arguments_and_close(void **state)
+{
+    (void)state;
+    cw_engine *e = NULL;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 0;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.nodes = 65537;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.nodes = 2;
+    o.workers = 3;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.workers = 0;
+    o.delay_probability = 1.5;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.delay_probability = 0;
+    o.duplicate_probability = -0.1;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.duplicate_probability = 0;
+    o.policy = CW_MERGE_CALLBACK;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    assert_null(e);
+    assert_int_equal(cw_engine_open(NULL, &o), CW_EINVAL);
+
+    e = open_engine(2, 1, CW_KEEP_SIBLINGS);
+    cw_vclock c;
+    cw_vclock_init(&c);
+    cw_read r;
+    cw_read_init(&r);
+    cw_node_stats st;
+    assert_int_equal(cw_engine_put(e, 2, "k", 1, "v", 1, NULL), CW_EINVAL);
+    assert_int_equal(cw_engine_put(e, 0, NULL, 1, "v", 1, NULL), CW_EINVAL);
+    assert_int_equal(cw_engine_get(e, 5, "k", 1, &r), CW_EINVAL);
+    assert_int_equal(cw_engine_get(e, 0, "k", 1, &r), CW_ENOTFOUND);
+    assert_int_equal(cw_engine_clock(e, 2, &c), CW_EINVAL);
+    assert_int_equal(cw_engine_stats(e, 9, &st), CW_EINVAL);
+    assert_int_equal(cw_engine_hold_link(e, 0, 0, true), CW_EINVAL);
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_EINVAL);
+    assert_int_equal(cw_engine_dump(e, NULL), CW_EINVAL);
+    char *big = calloc(1, CW_NODE_DEFAULT_MAX_KEY_LEN + 1);
+    assert_int_equal(cw_engine_put(e, 0, big, CW_NODE_DEFAULT_MAX_KEY_LEN + 1, "v", 1, NULL), CW_ELIMIT);
+    free(big);
+    put(e, 0, "k", "v", "0:1");
+    cw_engine_close(e);
+    cw_engine_close(NULL);
+    cw_vclock_destroy(&c);
+}
+
+/* ---- shutdown while writers are still calling ---- */
+
+typedef struct closer_arg {
+    cw_engine *e;
+    _Atomic uint64_t ok, closed, other;
+} closer_arg;
+
+static void *writer_until_closed(void *p)
+{
+    closer_arg *a = p;
+    for (uint64_t i = 0;; i++) {
+        char k[24];
+        snprintf(k, sizeof k, "k%llu", (unsigned long long)(i % 7));
+        int rc = cw_engine_put(a->e, (cw_node_id)(i % 4), k, strlen(k), "v", 1, NULL);
+        if (rc == CW_ECLOSED) {
+            atomic_fetch_add(&a->closed, 1);
+            /* every later call is refused too, whatever it is */
+            cw_read r;
+            cw_read_init(&r);
+            if (cw_engine_get(a->e, 0, "k0", 2, &r) != CW_ECLOSED ||
+                cw_engine_quiesce(a->e, 1) != CW_ECLOSED || cw_engine_hold_link(a->e, 0, 1, true) != CW_ECLOSED)
+                atomic_fetch_add(&a->other, 1);
+            return NULL;
+        }
+        atomic_fetch_add(rc == CW_OK ? &a->ok : &a->other, 1);
+    }
+}
+
+static void test_shutdown_with_writers_running(void **state)
+{
+    (void)state;
+    closer_arg a = {0};
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 4;
+    o.inbox_capacity = 16; /* writers also block on backpressure */
+    o.delay_probability = 0.5;
+    o.max_delay_us = 1000;
+    assert_int_equal(cw_engine_open(&a.e, &o), CW_OK);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, writer_until_closed, &a);
+    while (atomic_load(&a.ok) < 2000)
+        sched_yield();
+    cw_engine_shutdown(a.e);
+    cw_engine_shutdown(a.e); /* idempotent */
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&a.closed), 4);
+    assert_int_equal(atomic_load(&a.other), 0);
+    cw_engine_close(a.e); /* frees undelivered, delayed messages too (ASan checks) */
+}
+
+/* ---- stress: concurrent client threads, faults, ground truth ---- */
+
+typedef struct stress {
+    cw_engine *e;
+    cw_history *h;
+    uint32_t nodes, keys, writers;
+    uint64_t writes_per_writer;
+    uint64_t seed;
+} stress;
+
+typedef struct writer_arg {
+    stress *s;
+    uint32_t id;
+} writer_arg;
+
+/* Writers pick any node: several may write at one node at once. */
+static void *stress_writer(void *p)
+{
+    writer_arg *a = p;
+    stress *s = a->s;
+    uint64_t rng = s->seed ^ (a->id * 0x9e3779b97f4a7c15u);
+    for (uint64_t i = 0; i < s->writes_per_writer; i++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        cw_node_id at = (cw_node_id)((rng >> 33) % s->nodes);
+        char k[16], v[40];
+        snprintf(k, sizeof k, "k%u", (uint32_t)((rng >> 17) % s->keys));
+        snprintf(v, sizeof v, "%u.%llu", at, (unsigned long long)i);
+        assert_int_equal(cw_engine_put(s->e, at, k, strlen(k), v, strlen(v), NULL), CW_OK);
+    }
+    return NULL;
+}
+
+typedef struct final_ctx {
+    cw_history *h;
+    cw_node_id node;
+} final_ctx;
+
+static void final_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *v, size_t n)
+{
+    (void)key;
+    (void)key_len;
+    final_ctx *f = ctx;
+    cw_history_final_key(f->h, f->node, v, n);
+}
+
+/* The engine calls this under the applying node's lock, so each node's
+ * events reach the history one at a time (history.h's threading rule). */
+static void apply_to_history(void *ctx, cw_node_id node, const cw_msg *m)
+{
+    cw_history_applied(ctx, node, m);
+}
+
+static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint64_t per_writer,
+                       double delay, double dup, cw_conflict_policy policy)
+{
+    stress s = {NULL, NULL, nodes, 5, writers, per_writer, tu_rand()};
+    uint64_t max_per_node = per_writer * writers; /* a node could, at worst, take all */
+    assert_int_equal(cw_history_create(&s.h, nodes, max_per_node, policy), CW_OK);
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = nodes;
+    o.workers = workers;
+    o.policy = policy;
+    o.seed = s.seed;
+    o.delay_probability = delay;
+    o.max_delay_us = 200;
+    o.duplicate_probability = dup;
+    o.on_apply = apply_to_history;
+    o.apply_ctx = s.h;
+    assert_int_equal(cw_engine_open(&s.e, &o), CW_OK);
+    pthread_t th[16];
+    writer_arg args[16];
+    for (uint32_t i = 0; i < writers; i++) {
+        args[i] = (writer_arg){&s, i};
+        pthread_create(&th[i], NULL, stress_writer, &args[i]);
+    }
+    for (uint32_t i = 0; i < writers; i++)
+        pthread_join(th[i], NULL);
+    int rc = cw_engine_quiesce(s.e, 120000);
+    if (rc != CW_OK)
+        fail_msg("quiesce: %s (seed %llu)", cw_strerror(rc), (unsigned long long)s.seed);
+    uint64_t dups = 0;
+    for (uint32_t i = 0; i < nodes; i++) {
+        final_ctx f = {s.h, (cw_node_id)i};
+        assert_int_equal(cw_engine_each_key(s.e, (cw_node_id)i, final_key, &f), CW_OK);
+        cw_vclock c;
+        cw_vclock_init(&c);
+        cw_engine_clock(s.e, (cw_node_id)i, &c);
+        uint64_t *dense = calloc(nodes, sizeof *dense);
+        for (uint32_t k = 0; k < c.size; k++)
+            dense[c.ids[k]] = c.counters[k];
+        cw_history_final_clock(s.h, (cw_node_id)i, dense);
+        free(dense);
+        cw_vclock_destroy(&c);
+        cw_node_stats st;
+        cw_engine_stats(s.e, (cw_node_id)i, &st);
+        dups += st.duplicates;
+    }
+    cw_history_report rep;
+    bool ok = cw_history_verdict(s.h, &rep);
+    if (!ok)
+        fail_msg("%u nodes: %s (seed %llu)", nodes, cw_history_violation(s.h), (unsigned long long)s.seed);
+    assert_int_equal(rep.writes, per_writer * writers);
+    assert_int_equal(rep.applications, rep.writes * nodes);
+    if (dup > 0)
+        assert_true(dups > 0);
+    printf("# %u nodes, %u workers: %llu writes, %llu concurrent pairs, %llu duplicates dropped\n",
+           nodes, cw_engine_workers(s.e), (unsigned long long)rep.writes,
+           (unsigned long long)rep.concurrent_pairs, (unsigned long long)dups);
+    cw_engine_close(s.e);
+    cw_history_destroy(s.h);
+}
+
+static void test_stress_quick(void **state)
+{
+    (void)state;
+    run_stress(4, 0, 3, 300, 0.2, 0.1, CW_KEEP_SIBLINGS);
+    run_stress(8, 3, 4, 250, 0.3, 0.2, CW_KEEP_SIBLINGS);
+    run_stress(8, 2, 4, 200, 0.2, 0.1, CW_LAST_WRITER_WINS);
+}
+
+static void test_stress_long(void **state)
+{
+    (void)state;
+    if (!long_run)
+        skip();
+    run_stress(64, 0, 8, 500, 0.2, 0.1, CW_KEEP_SIBLINGS);
+    run_stress(1024, 2, 4, 300, 0.1, 0.05, CW_KEEP_SIBLINGS);
+}
+
+int main(int argc, char **argv)
+{
+    long_run = argc > 1 && strcmp(argv[1], "--long") == 0;
+    printf("# seed %llu\n", (unsigned long long)tu_seed());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_003_with_held_link),
+        cmocka_unit_test(test_siblings_then_resolving_write),
+        cmocka_unit_test(test_last_writer_wins_converges),
+        cmocka_unit_test(test_bad_arguments_and_close),
+        cmocka_unit_test(test_shutdown_with_writers_running),
+        cmocka_unit_test(test_stress_quick),
+        cmocka_unit_test(test_stress_long),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

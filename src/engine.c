@@ -37,6 +37,7 @@
 #include "histogram.h"
 #include "map.h"
 #include "msg_internal.h"
+#include "node_internal.h"
 #include "park.h"
 #include "queue.h"
 
@@ -158,13 +159,15 @@ static double fault_draw(const cw_engine *e, const cw_msg *m, cw_node_id to, uin
 
 /* ---- delivery ---- */
 
+static void deliver_owned(worker *w, route r);
+
 static void heap_push(worker *w, timed t)
 {
     if (w->dlen == w->dcap) {
         size_t cap = w->dcap ? w->dcap * 2 : 64;
         timed *grown = realloc(w->delayed, cap * sizeof *grown);
         if (!grown) { /* cannot delay: deliver now rather than lose it */
-            vec_push(&w->retry, t.r);
+            deliver_owned(w, t.r);
             return;
         }
         w->delayed = grown;
@@ -198,22 +201,29 @@ static timed heap_pop(worker *w)
     return top;
 }
 
-/* Hands r to its replica. Returns false if refused for now (kept for retry). */
-static bool deliver(worker *w, route r)
+/* Hands r to its replica. r.msg is borrowed: a reference is taken only if
+ * the write must wait (refused for now: kept for retry). */
+static void deliver(worker *w, route r)
 {
     enode *en = &w->e->node[r.to];
     pthread_mutex_lock(&en->lock);
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
     pthread_mutex_unlock(&en->lock);
     if (rc == CW_EFULL || rc == CW_ENOMEM) {
+        cw_msg_ref(r.msg);
         vec_push(&w->retry, r);
-        return false;
+        return;
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
     atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
     w->deliveries++;
+}
+
+/* Delivers a route that owns its reference (delayed, held, retried). */
+static void deliver_owned(worker *w, route r)
+{
+    deliver(w, r);
     cw_msg_unref(r.msg);
-    return true;
 }
 
 static bool hold_eq(const void *item, const void *key)
@@ -222,7 +232,8 @@ static bool hold_eq(const void *item, const void *key)
     return ((uint64_t)h->from << 16 | h->to) == *(const uint64_t *)key;
 }
 
-/* Routes one delivery through holds and faults to its replica. */
+/* Routes one delivery through holds and faults to its replica. r.msg is
+ * borrowed; a reference is taken whenever the route is kept for later. */
 static void route_one(worker *w, route r, bool faults)
 {
     cw_engine *e = w->e;
@@ -230,7 +241,7 @@ static void route_one(worker *w, route r, bool faults)
         pthread_mutex_lock(&e->holds_lock);
         uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
         hold *h = cw__map_find(&e->holds, cw__hash_u64(key), hold_eq, &key);
-        bool kept = h && h->held && vec_push(&h->q, r);
+        bool kept = h && h->held && vec_push(&h->q, (route){cw_msg_ref(r.msg), r.to, r.copy});
         pthread_mutex_unlock(&e->holds_lock);
         if (kept) { /* out of flight until released (invariant 4) */
             atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
@@ -240,24 +251,25 @@ static void route_one(worker *w, route r, bool faults)
     if (faults && r.copy == 0 && e->o.duplicate_probability > 0 &&
         fault_draw(e, r.msg, r.to, 0, 1) < e->o.duplicate_probability) {
         atomic_fetch_add_explicit(&e->produced, 1, memory_order_relaxed);
-        route_one(w, (route){cw_msg_ref(r.msg), r.to, 1}, true);
+        route_one(w, (route){r.msg, r.to, 1}, true);
     }
     if (faults && e->o.delay_probability > 0 && e->o.max_delay_us &&
         fault_draw(e, r.msg, r.to, r.copy, 2) < e->o.delay_probability) {
         uint64_t delay = (uint64_t)(fault_draw(e, r.msg, r.to, r.copy, 3) * e->o.max_delay_us * 1000.0);
-        heap_push(w, (timed){now_ns() + delay, r});
+        heap_push(w, (timed){now_ns() + delay, (route){cw_msg_ref(r.msg), r.to, r.copy}});
         return;
     }
     deliver(w, r);
 }
 
-/* A message for this worker's nodes: one route per local node but the origin. */
+/* A message for this worker's nodes: one route per local node but the origin,
+ * all borrowing the one reference the message arrived with. */
 static void fan_in(worker *w, cw_msg *m)
 {
     cw_engine *e = w->e;
     for (uint32_t j = w->id; j < e->nodes; j += e->workers)
         if (j != m->origin)
-            route_one(w, (route){cw_msg_ref(m), (cw_node_id)j, 0}, true);
+            route_one(w, (route){m, (cw_node_id)j, 0}, true);
     cw_msg_unref(m);
 }
 
@@ -355,7 +367,7 @@ static bool release_due(worker *w)
     uint64_t now = now_ns();
     bool did = false;
     while (w->dlen && w->delayed[0].due_ns <= now) {
-        deliver(w, heap_pop(w).r);
+        deliver_owned(w, heap_pop(w).r);
         did = true;
     }
     return did;
@@ -370,8 +382,10 @@ static bool drain_control(worker *w)
     w->control = (vec){0};
     atomic_store_explicit(&w->control_len, 0, memory_order_relaxed);
     pthread_mutex_unlock(&w->control_lock);
-    for (size_t i = 0; i < v.len; i++)
+    for (size_t i = 0; i < v.len; i++) {
         route_one(w, v.r[i], false);
+        cw_msg_unref(v.r[i].msg);
+    }
     free(v.r);
     return true;
 }
@@ -381,7 +395,7 @@ static void retry_refused(worker *w)
     vec v = w->retry;
     w->retry = (vec){0};
     for (size_t i = 0; i < v.len; i++)
-        deliver(w, v.r[i]); /* a refusal goes back on w->retry */
+        deliver_owned(w, v.r[i]); /* a refusal goes back on w->retry with its own reference */
     free(v.r);
 }
 
@@ -416,7 +430,15 @@ static void *worker_main(void *arg)
             backoff_ns = 20000;
             continue;
         }
-        if (++idle < 200) { /* spin briefly */
+        /* Spin briefly (a few microseconds of pause), yield a little, then
+         * park: on a machine with fewer cores than workers, spinning longer
+         * only takes the CPU from the threads that have work. */
+        if (++idle < 64) {
+            for (int i = 0; i < 32; i++)
+                __builtin_ia32_pause();
+            continue;
+        }
+        if (idle < 72) {
             sched_yield();
             continue;
         }
@@ -821,6 +843,36 @@ int cw_engine_stats(cw_engine *e, cw_node_id node, cw_node_stats *out)
         cw__hist_latency(h, &out->replication);
         free(h);
     }
+    return rc;
+}
+
+static int add_buffering(cw_node *n, void *into)
+{
+    cw__node_add_buffering(n, into);
+    return CW_OK;
+}
+
+int cw_engine_latency(cw_engine *e, cw_latency *replication, cw_latency *buffering)
+{
+    if (!e)
+        return CW_EINVAL;
+    cw__histogram *total = calloc(1, sizeof *total), *one = malloc(sizeof *one);
+    int rc = total && one ? CW_OK : CW_ENOMEM;
+    for (uint32_t j = 0; rc == CW_OK && replication && j < e->nodes; j++) {
+        cw__hist_snapshot(&e->node[j].replication, one);
+        cw__hist_merge(total, one);
+    }
+    if (rc == CW_OK && replication)
+        cw__hist_latency(total, replication);
+    if (rc == CW_OK && buffering) {
+        memset(total, 0, sizeof *total);
+        for (uint32_t j = 0; rc == CW_OK && j < e->nodes; j++)
+            rc = with_node(e, (cw_node_id)j, add_buffering, total);
+        if (rc == CW_OK)
+            cw__hist_latency(total, buffering);
+    }
+    free(total);
+    free(one);
     return rc;
 }
 

@@ -508,6 +508,11 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
     return CW_OK;
 }
 
+void cw__node_add_buffering(const cw_node *n, struct cw__histogram *into)
+{
+    cw__hist_merge(into, &n->buffering);
+}
+
 typedef struct each_key_ctx {
     cw_key_fn fn;
     void *ctx;

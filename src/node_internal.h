@@ -9,4 +9,9 @@
  * buffer and the store: for assert() and tests, not for the hot path. */
 bool cw__node_check(const cw_node *n);
 
+/* Adds this node's buffering-latency samples to a histogram (for the
+ * engine's totals). */
+struct cw__histogram;
+void cw__node_add_buffering(const cw_node *n, struct cw__histogram *into);
+
 #endif

@@ -99,6 +99,10 @@ CW_API int  cw_engine_clock(cw_engine *e, cw_node_id node, cw_vclock *out);
  * to applied at every node). */
 CW_API int  cw_engine_stats(cw_engine *e, cw_node_id node, cw_node_stats *out);
 
+/* Latency over all nodes: replication (put to applied at every node) and
+ * buffering (arrival to delivery). Either pointer may be NULL. */
+CW_API int  cw_engine_latency(cw_engine *e, cw_latency *replication, cw_latency *buffering);
+
 /* the "system state" of every node: data with clocks, pending writes, clock */
 CW_API int  cw_engine_dump(cw_engine *e, FILE *out);
 

@@ -1,0 +1,139 @@
+// Engine benchmarks: the worker-to-worker queue beside raw ck_ring (same run),
+// end-to-end replication at 2..1024 nodes with and without faults, and the
+// CPU an idle engine uses.
+#include "bench_util.h"
+#include "queue_pair.h"
+
+#include <causeway/causeway.h>
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace {
+
+constexpr uint64_t kHandoff = 4000000, kRounds = 200000;
+
+void queue_handoff(benchmark::State &state, int which) {
+    for (auto _ : state)
+        state.SetIterationTime(cwb_queue_throughput(which, kHandoff, uint32_t(state.range(0))));
+    state.SetItemsProcessed(int64_t(state.iterations() * kHandoff));
+    state.counters["time_per_entry"] = benchmark::Counter(
+        double(state.iterations() * kHandoff), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+void queue_handoff_cw(benchmark::State &s) { queue_handoff(s, 1); }
+void queue_handoff_ck(benchmark::State &s) { queue_handoff(s, 0); }
+
+void queue_round_trip(benchmark::State &state, int which) {
+    double total = 0;
+    for (auto _ : state) {
+        double dt = cwb_queue_round_trips(which, kRounds);
+        total += dt;
+        state.SetIterationTime(dt);
+    }
+    state.counters["one_way_ns"] = total / double(state.iterations() * kRounds) / 2 * 1e9;
+}
+void queue_round_trip_cw(benchmark::State &s) { queue_round_trip(s, 1); }
+void queue_round_trip_ck(benchmark::State &s) { queue_round_trip(s, 0); }
+
+uint64_t cpu_ns() {
+    rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+           uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+}
+
+// One client thread writes W writes at nodes in turn, then waits for
+// quiescence; the time covers both.
+void engine_e2e(benchmark::State &state) {
+    uint32_t nodes = uint32_t(state.range(0));
+    bool faults = state.range(1) != 0;
+    uint32_t workers = uint32_t(state.range(2));
+    uint64_t writes = nodes >= 256 ? 400 : nodes >= 64 ? 4000 : 100000 / nodes + 20000;
+    cw_latency repl{}, buf{};
+    uint64_t deliveries = 0;
+    for (auto _ : state) {
+        cw_engine_options o;
+        cw_engine_options_init(&o);
+        o.nodes = nodes;
+        o.workers = workers;
+        o.seed = 7;
+        if (faults) {
+            o.delay_probability = 0.1;
+            o.max_delay_us = 100;
+            o.duplicate_probability = 0.05;
+        }
+        cw_engine *e = nullptr;
+        if (cw_engine_open(&e, &o) != CW_OK) {
+            state.SkipWithError("open failed");
+            return;
+        }
+        char value[32] = "0123456789abcdef0123456789abcde";
+        auto t0 = std::chrono::steady_clock::now();
+        for (uint64_t i = 0; i < writes; i++) {
+            char key[16];
+            int len = std::snprintf(key, sizeof key, "k%llu", (unsigned long long)(i % 100));
+            cw_engine_put(e, cw_node_id(i % nodes), key, size_t(len), value, sizeof value, nullptr);
+        }
+        int rc = cw_engine_quiesce(e, 600000);
+        auto t1 = std::chrono::steady_clock::now();
+        if (rc != CW_OK)
+            state.SkipWithError("quiesce timed out");
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        cw_engine_latency(e, &repl, &buf);
+        deliveries += writes * (nodes - 1);
+        cw_engine_close(e);
+    }
+    state.counters["writes_per_s"] =
+        benchmark::Counter(double(state.iterations() * writes), benchmark::Counter::kIsRate);
+    state.counters["deliveries_per_s"] = benchmark::Counter(double(deliveries), benchmark::Counter::kIsRate);
+    state.counters["repl_p50_us"] = double(repl.p50_ns) / 1e3;
+    state.counters["repl_p99_us"] = double(repl.p99_ns) / 1e3;
+    state.counters["repl_p999_us"] = double(repl.p999_ns) / 1e3;
+    state.counters["buf_p50_us"] = double(buf.p50_ns) / 1e3;
+    state.counters["buf_p99_us"] = double(buf.p99_ns) / 1e3;
+    state.counters["buf_p999_us"] = double(buf.p999_ns) / 1e3;
+}
+
+// CPU used by an engine with nothing to do, as % of one core over 1 s.
+void engine_idle(benchmark::State &state) {
+    double pct = 0;
+    for (auto _ : state) {
+        cw_engine_options o;
+        cw_engine_options_init(&o);
+        o.nodes = uint32_t(state.range(0));
+        cw_engine *e = nullptr;
+        cw_engine_open(&e, &o);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200)); // workers spin down
+        uint64_t c0 = cpu_ns();
+        auto t0 = std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        uint64_t c1 = cpu_ns();
+        double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        pct = double(c1 - c0) / 1e9 / wall * 100;
+        state.SetIterationTime(wall);
+        cw_engine_close(e);
+    }
+    state.counters["cpu_pct_of_core"] = pct;
+}
+
+struct Register {
+    Register() {
+        cwbench::register_with_baseline("queue_handoff", queue_handoff_cw, {4096}, "ck_ring",
+                                        queue_handoff_ck, {4096}, true);
+        cwbench::register_with_baseline("queue_round_trip", queue_round_trip_cw, {64}, "ck_ring",
+                                        queue_round_trip_ck, {64}, true);
+        auto *b = benchmark::RegisterBenchmark("engine_e2e", engine_e2e);
+        for (int64_t n : {2, 4, 8, 16, 64, 256, 1024})
+            for (int64_t f : {0, 1})
+                b->Args({n, f, 0});
+        b->Args({8, 0, 2})->Args({8, 0, 1})->Args({16, 0, 2});
+        b->ArgNames({"nodes", "faults", "workers"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+        benchmark::RegisterBenchmark("engine_idle", engine_idle)
+            ->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+    }
+} registered;
+
+} // namespace

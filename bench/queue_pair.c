@@ -1,0 +1,134 @@
+/* Two-thread queue measurements in C (ck_ring.h does not compile as C++):
+ * the engine's worker-to-worker queue (src/queue.h) beside raw ck_ring SPSC,
+ * the same buffer size, the same items, in the same run. The one file of the
+ * harness that reaches an internal header: the queue has no public API. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <ck_ring.h>
+
+#include "queue.h"
+#include "queue_pair.h"
+
+typedef struct raw {
+    struct ck_ring ring;
+    struct ck_ring_buffer *buf;
+} raw;
+
+typedef struct pair {
+    int which;              /* 0: raw ck_ring; 1: cw__queue */
+    raw r[2];
+    cw__queue *q[2];
+    uint64_t n;
+} pair;
+
+static bool push(pair *p, int i, void *v)
+{
+    return p->which ? cw__queue_push(p->q[i], v) : ck_ring_enqueue_spsc(&p->r[i].ring, p->r[i].buf, v);
+}
+
+static bool pop(pair *p, int i, void **v)
+{
+    return p->which ? cw__queue_pop(p->q[i], v) : ck_ring_dequeue_spsc(&p->r[i].ring, p->r[i].buf, v);
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *consume(void *arg)
+{
+    pair *p = arg;
+    void *v;
+    for (uint64_t got = 0; got < p->n;)
+        if (pop(p, 0, &v))
+            got++;
+        else
+            __builtin_ia32_pause();
+    return NULL;
+}
+
+static void *echo(void *arg)
+{
+    pair *p = arg;
+    void *v;
+    for (uint64_t i = 0; i < p->n; i++) {
+        while (!pop(p, 0, &v))
+            __builtin_ia32_pause();
+        while (!push(p, 1, v))
+            __builtin_ia32_pause();
+    }
+    return NULL;
+}
+
+static int open_pair(pair *p, int which, uint32_t capacity)
+{
+    p->which = which;
+    for (int i = 0; i < 2; i++) {
+        if (which) {
+            if (!(p->q[i] = cw__queue_create(capacity)))
+                return -1;
+        } else {
+            p->r[i].buf = calloc(capacity, sizeof *p->r[i].buf);
+            if (!p->r[i].buf)
+                return -1;
+            ck_ring_init(&p->r[i].ring, capacity);
+        }
+    }
+    return 0;
+}
+
+static void close_pair(pair *p)
+{
+    for (int i = 0; i < 2; i++) {
+        cw__queue_destroy(p->q[i]);
+        free(p->r[i].buf);
+    }
+}
+
+double cwb_queue_throughput(int which, uint64_t messages, uint32_t capacity)
+{
+    pair p = {0};
+    p.n = messages;
+    if (open_pair(&p, which, capacity) != 0)
+        return -1;
+    pthread_t t;
+    double t0 = seconds();
+    pthread_create(&t, NULL, consume, &p);
+    for (uint64_t i = 0; i < messages; i++)
+        while (!push(&p, 0, (void *)(uintptr_t)(i + 1)))
+            __builtin_ia32_pause();
+    pthread_join(t, NULL);
+    double dt = seconds() - t0;
+    close_pair(&p);
+    return dt;
+}
+
+double cwb_queue_round_trips(int which, uint64_t rounds)
+{
+    pair p = {0};
+    p.n = rounds;
+    if (open_pair(&p, which, 64) != 0)
+        return -1;
+    pthread_t t;
+    pthread_create(&t, NULL, echo, &p);
+    void *v;
+    double t0 = seconds();
+    for (uint64_t i = 0; i < rounds; i++) {
+        while (!push(&p, 0, (void *)(uintptr_t)(i + 1)))
+            __builtin_ia32_pause();
+        while (!pop(&p, 1, &v))
+            __builtin_ia32_pause();
+    }
+    double dt = seconds() - t0;
+    pthread_join(t, NULL);
+    close_pair(&p);
+    return dt;
+}

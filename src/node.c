@@ -54,8 +54,17 @@ struct cw_node {
     size_t work_count, work_cap;
     uint64_t wall_seen;       /* the latest wall-clock reading, for drift checks */
     uint64_t writes, delivered, duplicates, conflicts, rejected_full;
+    uint64_t checks;          /* calls since the last full invariant check */
     cw__histogram buffering;
 };
+
+/* In debug builds every call ends with the full invariant check for groups
+ * of up to 16 nodes, and every 1024th call beyond (the check costs
+ * O(store * nodes), too much to run on each delivery of 1024 replicas). */
+static bool check_now(cw_node *n)
+{
+    return n->n <= 16 || (++n->checks & 1023) == 0;
+}
 
 static uint64_t monotonic_ns(void *ctx)
 {
@@ -234,7 +243,7 @@ static int drain(cw_node *n, size_t *delivered)
         release(n, o, n->clock.counters[o]);
         cw_msg_unref(r.msg);
     }
-    assert(cw__node_check(n));
+    assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
 }
 
@@ -354,7 +363,7 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
         return rc;
     if (result)
         *result = CW_RECEIVE_BUFFERED;
-    assert(cw__node_check(n));
+    assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
 }
 
@@ -394,7 +403,7 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     if (n->opt.send)
         n->opt.send(n->opt.send_ctx, m);
     cw_msg_unref(m);
-    assert(cw__node_check(n));
+    assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
 }
 

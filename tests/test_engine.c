@@ -337,7 +337,7 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
     }
     for (uint32_t i = 0; i < writers; i++)
         pthread_join(th[i], NULL);
-    int rc = cw_engine_quiesce(s.e, 120000);
+    int rc = cw_engine_quiesce(s.e, 600000);
     if (rc != CW_OK)
         fail_msg("quiesce: %s (seed %llu)", cw_strerror(rc), (unsigned long long)s.seed);
     uint64_t dups = 0;

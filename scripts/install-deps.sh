@@ -9,6 +9,8 @@ packages=(
   libcmocka-dev                                      # unit tests
   libbenchmark-dev                                   # bench/ (Google Benchmark)
   clang libclang-rt-14-dev                           # libFuzzer targets, sanitizers
+  libjansson-dev                                     # causeway stress --json
+  gnuplot-nox                                        # causeway bench plots
 )
 
 missing=()

@@ -61,10 +61,12 @@ struct cw_node {
 /* In debug builds every call ends with the full invariant check for groups
  * of up to 16 nodes, and every 1024th call beyond (the check costs
  * O(store * nodes), too much to run on each delivery of 1024 replicas). */
+#ifndef NDEBUG
 static bool check_now(cw_node *n)
 {
     return n->n <= 16 || (++n->checks & 1023) == 0;
 }
+#endif
 
 static uint64_t monotonic_ns(void *ctx)
 {

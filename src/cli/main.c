@@ -11,6 +11,13 @@ static void usage(FILE *to)
     fputs("usage: causeway <command> [args]\n"
           "\n"
           "commands:\n"
+          "  demo                   seed 003's causal key-value store on 3 replicas, step by step\n"
+          "  stress --nodes N --writes W --keys K [--workers T] [--clients C] [--delay P]\n"
+          "         [--max-delay-us U] [--dup P] [--policy siblings|lww] [--sequential]\n"
+          "         [--seed S] [--json FILE]\n"
+          "                         concurrent writers under faults, verified against ground truth\n"
+          "  bench [--filter REGEX] [--out DIR] [--min-time S] [--repetitions N]\n"
+          "                         run the benchmark suite, write JSON and PNG plots\n"
           "  clock compare A B      order of two clocks: EQUAL, BEFORE, AFTER or CONCURRENT\n"
           "  clock merge A B...     pointwise max of clocks, in canonical text form\n"
           "  clock encode A         binary wire form of a clock, as hex\n"
@@ -31,6 +38,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "clock") == 0)
         return cli_clock(argc - 2, argv + 2);
+    if (strcmp(cmd, "demo") == 0)
+        return cli_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "stress") == 0)
+        return cli_stress(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0)
+        return cli_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("causeway %s (simd: %s)\n", cw_version(), cw_isa_name(cw_isa_active()));
         return CLI_OK;

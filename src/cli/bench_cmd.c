@@ -1,0 +1,262 @@
+/* causeway bench: runs the benchmark suite (causeway-bench, installed beside
+ * this command), keeps Google Benchmark's JSON, and renders PNG plots from it
+ * with gnuplot: clock operations against memcpy by n, the engine's queue
+ * against raw ck_ring, buffer cost against depth beside the naive buffer,
+ * replication throughput and latency against the number of nodes. */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <causeway/causeway.h>
+
+#include "cli.h"
+
+/* The benchmark binary: $CAUSEWAY_BENCH, else causeway-bench beside this
+ * executable, else bench/causeway_bench of a build tree. */
+static bool find_bench(char *out, size_t cap)
+{
+    const char *env = getenv("CAUSEWAY_BENCH");
+    if (env) {
+        snprintf(out, cap, "%s", env);
+        return access(out, X_OK) == 0;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return false;
+    self[n] = '\0';
+    char *dir = dirname(self);
+    const char *tries[] = {"causeway-bench", "bench/causeway_bench"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(out, cap, "%s/%s", dir, tries[i]);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Runs argv, returns its exit status (or -1). */
+static int run(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The value of a run (median aggregate if present) by exact name. */
+static double value_of(json_t *benches, const char *name, const char *field)
+{
+    double best = -1;
+    size_t i;
+    json_t *b;
+    json_array_foreach(benches, i, b) {
+        const char *run_name = json_string_value(json_object_get(b, "run_name"));
+        const char *agg = json_string_value(json_object_get(b, "aggregate_name"));
+        if (!run_name || strcmp(run_name, name) != 0 || (agg && strcmp(agg, "median") != 0))
+            continue;
+        json_t *v = json_object_get(b, field);
+        if (!v)
+            continue;
+        double x = json_number_value(v);
+        const char *unit = json_string_value(json_object_get(b, "time_unit"));
+        if (!strcmp(field, "real_time") && unit)
+            x *= !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "s") ? 1e9 : 1;
+        best = x;
+        if (agg)
+            break;
+    }
+    return best;
+}
+
+static void put_value(FILE *f, double v)
+{
+    if (v < 0)
+        fputs(" NaN", f);
+    else
+        fprintf(f, " %g", v);
+}
+
+static int write_tables(json_t *benches, const char *dir)
+{
+    char path[PATH_MAX], name[256];
+    static const int sizes[] = {4, 16, 64, 256, 1024, 4096, 65536};
+    snprintf(path, sizeof path, "%s/clocks.dat", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs("# n dense_merge dense_compare sparse_identical_merge sparse_overlap_merge memcpy_8n (ns)\n", f);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        fprintf(f, "%d", sizes[i]);
+        const char *ops[] = {"dense_merge", "dense_compare", "sparse_identical_merge", "sparse_overlap_merge",
+                             "memcpy:dense_merge"};
+        for (size_t k = 0; k < 5; k++) {
+            snprintf(name, sizeof name, "%s/%d", ops[k], sizes[i]);
+            put_value(f, value_of(benches, name, "real_time"));
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+
+    snprintf(path, sizeof path, "%s/buffer.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    fputs("# P causeway_ns_per_write naive_ns_per_write\n", f);
+    for (long p = 100; p <= 1000000; p *= 10) {
+        fprintf(f, "%ld", p);
+        snprintf(name, sizeof name, "buffer_drain/%ld/manual_time", p);
+        double c = value_of(benches, name, "real_time");
+        put_value(f, c < 0 ? c : c / (double)p);
+        snprintf(name, sizeof name, "naive:buffer_drain/%ld/manual_time", p);
+        double n = value_of(benches, name, "real_time");
+        put_value(f, n < 0 ? n : n / (double)p);
+        fputc('\n', f);
+    }
+    fclose(f);
+
+    snprintf(path, sizeof path, "%s/engine.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    fputs("# nodes deliveries_per_s deliveries_per_s_faults repl_p50_us repl_p99_us repl_p999_us\n", f);
+    static const int nodes[] = {2, 4, 8, 16, 64, 256, 1024};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        fprintf(f, "%d", nodes[i]);
+        for (int faults = 0; faults < 2; faults++) {
+            snprintf(name, sizeof name, "engine_e2e/nodes:%d/faults:%d/workers:0/iterations:1/manual_time",
+                     nodes[i], faults);
+            put_value(f, value_of(benches, name, "deliveries_per_s"));
+        }
+        snprintf(name, sizeof name, "engine_e2e/nodes:%d/faults:0/workers:0/iterations:1/manual_time", nodes[i]);
+        put_value(f, value_of(benches, name, "repl_p50_us"));
+        put_value(f, value_of(benches, name, "repl_p99_us"));
+        put_value(f, value_of(benches, name, "repl_p999_us"));
+        fputc('\n', f);
+    }
+    fclose(f);
+
+    snprintf(path, sizeof path, "%s/queue.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    fputs("# queue messages_per_s\n", f);
+    fputs("\"engine queue\"", f);
+    put_value(f, value_of(benches, "queue_handoff/4096/manual_time", "items_per_second"));
+    fputs("\n\"raw ck_ring\"", f);
+    put_value(f, value_of(benches, "ck_ring:queue_handoff/4096/manual_time", "items_per_second"));
+    fputc('\n', f);
+    fclose(f);
+    return 0;
+}
+
+static const char plot_script[] =
+    "set terminal pngcairo size 900,560 font ',11'\n"
+    "set grid\n"
+    "set key top left\n"
+    "set output 'clocks.png'\n"
+    "set title 'Clock operations beside memcpy of the same bytes (lower is faster)'\n"
+    "set logscale xy\n"
+    "set xlabel 'entries n'\n"
+    "set ylabel 'ns per operation'\n"
+    "plot 'clocks.dat' u 1:2 w lp t 'dense merge', '' u 1:3 w lp t 'dense compare',"
+    " '' u 1:4 w lp t 'sparse merge, same ids', '' u 1:5 w lp t 'sparse copy+merge, ~50% overlap',"
+    " '' u 1:6 w lp dt 2 lw 2 t 'memcpy of 8n bytes'\n"
+    "set output 'buffer.png'\n"
+    "set title 'Causal buffer: ns per delivered write, random arrival order'\n"
+    "set xlabel 'writes P'\n"
+    "set ylabel 'ns per delivered write'\n"
+    "plot 'buffer.dat' u 1:2 w lp t 'Causeway (indexed, no rescans)', '' u 1:3 w lp t 'naive rescanning buffer'\n"
+    "unset logscale y\n"
+    "set output 'engine.png'\n"
+    "set title 'End-to-end replication: deliveries per second'\n"
+    "set xlabel 'nodes'\n"
+    "set ylabel 'deliveries/s'\n"
+    "plot 'engine.dat' u 1:2 w lp t 'no faults', '' u 1:3 w lp t 'delay 10% + duplicates 5%'\n"
+    "set logscale y\n"
+    "set output 'latency.png'\n"
+    "set title 'Replication latency (put to applied at every node)'\n"
+    "set ylabel 'microseconds'\n"
+    "plot 'engine.dat' u 1:4 w lp t 'p50', '' u 1:5 w lp t 'p99', '' u 1:6 w lp t 'p99.9'\n"
+    "unset logscale\n"
+    "set output 'queue.png'\n"
+    "set title 'Worker-to-worker queue hand-off, same run'\n"
+    "set style fill solid 0.6\n"
+    "set boxwidth 0.5\n"
+    "set xlabel ''\n"
+    "set ylabel 'messages/s'\n"
+    "set yrange [0:*]\n"
+    "plot 'queue.dat' u 0:2:xtic(1) w boxes t ''\n";
+
+int cli_bench(int argc, char **argv)
+{
+    const char *filter = ".", *dir = "causeway-bench-out", *min_time = "0.05", *reps = "3";
+    for (int i = 0; i < argc; i++) {
+        if (i + 1 < argc && !strcmp(argv[i], "--filter"))
+            filter = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--out"))
+            dir = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--min-time"))
+            min_time = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--repetitions"))
+            reps = argv[++i];
+        else {
+            fputs("usage: causeway bench [--filter REGEX] [--out DIR] [--min-time S] [--repetitions N]\n", stderr);
+            return CLI_USAGE;
+        }
+    }
+    char bench[PATH_MAX];
+    if (!find_bench(bench, sizeof bench)) {
+        fputs("causeway bench: causeway-bench not found (set CAUSEWAY_BENCH)\n", stderr);
+        return CLI_FAIL;
+    }
+    mkdir(dir, 0755);
+    char a_filter[512], a_out[PATH_MAX + 32], a_min[64], a_reps[64], json_path[PATH_MAX];
+    snprintf(a_filter, sizeof a_filter, "--benchmark_filter=%s", filter);
+    snprintf(json_path, sizeof json_path, "%s/bench.json", dir);
+    snprintf(a_out, sizeof a_out, "--benchmark_out=%s", json_path);
+    snprintf(a_min, sizeof a_min, "--benchmark_min_time=%s", min_time);
+    snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%s", reps);
+    char *args[] = {bench, a_filter, a_out, "--benchmark_out_format=json", a_min, a_reps,
+                    "--benchmark_report_aggregates_only=true", NULL};
+    if (run(args) != 0) {
+        fputs("causeway bench: the benchmark run failed\n", stderr);
+        return CLI_FAIL;
+    }
+    json_error_t err;
+    json_t *root = json_load_file(json_path, 0, &err);
+    json_t *benches = root ? json_object_get(root, "benchmarks") : NULL;
+    if (!benches || write_tables(benches, dir) != 0) {
+        fprintf(stderr, "causeway bench: cannot read %s: %s\n", json_path, root ? "bad layout" : err.text);
+        json_decref(root);
+        return CLI_FAIL;
+    }
+    json_decref(root);
+    char script[PATH_MAX];
+    snprintf(script, sizeof script, "%s/plots.gp", dir);
+    FILE *f = fopen(script, "w");
+    if (!f || fputs(plot_script, f) < 0) {
+        if (f)
+            fclose(f);
+        return CLI_FAIL;
+    }
+    fclose(f);
+    if (chdir(dir) != 0)
+        return CLI_FAIL;
+    char *gp[] = {"gnuplot", "plots.gp", NULL};
+    if (run(gp) != 0) {
+        fputs("causeway bench: gnuplot failed (apt-get install gnuplot-nox); data kept\n", stderr);
+        return CLI_FAIL;
+    }
+    printf("\nwrote %s/bench.json, *.dat and clocks.png buffer.png engine.png latency.png queue.png\n", dir);
+    return CLI_OK;
+}

@@ -7,7 +7,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ck_ring.h>
 
@@ -36,6 +38,27 @@ static bool pop(pair *p, int i, void **v)
     return p->which ? cw__queue_pop(p->q[i], v) : ck_ring_dequeue_spsc(&p->r[i].ring, p->r[i].buf, v);
 }
 
+/* Producer on CPU 0, consumer on CPU 1 (when there are two): both queues are
+ * measured with the same placement, which otherwise varies run to run. */
+static void pin(int cpu)
+{
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void unpin(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (long i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; i++)
+        CPU_SET(i, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 static double seconds(void)
 {
     struct timespec ts;
@@ -46,6 +69,7 @@ static double seconds(void)
 static void *consume(void *arg)
 {
     pair *p = arg;
+    pin(1);
     void *v;
     for (uint64_t got = 0; got < p->n;)
         if (pop(p, 0, &v))
@@ -58,6 +82,7 @@ static void *consume(void *arg)
 static void *echo(void *arg)
 {
     pair *p = arg;
+    pin(1);
     void *v;
     for (uint64_t i = 0; i < p->n; i++) {
         while (!pop(p, 0, &v))
@@ -100,6 +125,7 @@ double cwb_queue_throughput(int which, uint64_t messages, uint32_t capacity)
     if (open_pair(&p, which, capacity) != 0)
         return -1;
     pthread_t t;
+    pin(0);
     double t0 = seconds();
     pthread_create(&t, NULL, consume, &p);
     for (uint64_t i = 0; i < messages; i++)
@@ -107,6 +133,7 @@ double cwb_queue_throughput(int which, uint64_t messages, uint32_t capacity)
             __builtin_ia32_pause();
     pthread_join(t, NULL);
     double dt = seconds() - t0;
+    unpin();
     close_pair(&p);
     return dt;
 }
@@ -118,6 +145,7 @@ double cwb_queue_round_trips(int which, uint64_t rounds)
     if (open_pair(&p, which, 64) != 0)
         return -1;
     pthread_t t;
+    pin(0);
     pthread_create(&t, NULL, echo, &p);
     void *v;
     double t0 = seconds();
@@ -129,6 +157,7 @@ double cwb_queue_round_trips(int which, uint64_t rounds)
     }
     double dt = seconds() - t0;
     pthread_join(t, NULL);
+    unpin();
     close_pair(&p);
     return dt;
 }

@@ -5,7 +5,8 @@
 #   2. the suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the suite under ThreadSanitizer,
 #   4. each libFuzzer target briefly (CAUSEWAY_FUZZ_SECONDS, default 10),
-#   5. the benchmark suite's build and a one-benchmark smoke run.
+#   5. the benchmark suite's build, and `causeway bench` end to end on a few
+#      benchmarks (JSON, tables and plots).
 # Tests labelled "long" are skipped unless CAUSEWAY_LONG=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,8 @@ scripts/fuzz.sh "${CAUSEWAY_FUZZ_SECONDS:-10}"
 echo "== bench (build and smoke run)"
 cmake --preset release -DCAUSEWAY_WERROR=ON >/dev/null
 cmake --build --preset release -j "$jobs"
-build/release/bench/causeway_bench --benchmark_filter='dense_merge/64$' --benchmark_min_time=0.01 >/dev/null
+rm -rf build/bench-smoke
+build/release/causeway bench --filter 'dense_merge/64$|memcpy:dense_merge/64$|buffer_drain/100/|queue_handoff' \
+  --min-time 0.01 --repetitions 1 --out build/bench-smoke >/dev/null
+for png in clocks buffer queue; do test -s "build/bench-smoke/$png.png"; done
 run_preset debug

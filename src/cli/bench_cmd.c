@@ -159,43 +159,61 @@ static int write_tables(json_t *benches, const char *dir)
     return 0;
 }
 
-static const char plot_script[] =
-    "set terminal pngcairo size 900,560 font ',11'\n"
-    "set grid\n"
-    "set key top left\n"
-    "set output 'clocks.png'\n"
-    "set title 'Clock operations beside memcpy of the same bytes (lower is faster)'\n"
-    "set logscale xy\n"
-    "set xlabel 'entries n'\n"
-    "set ylabel 'ns per operation'\n"
-    "plot 'clocks.dat' u 1:2 w lp t 'dense merge', '' u 1:3 w lp t 'dense compare',"
-    " '' u 1:4 w lp t 'sparse merge, same ids', '' u 1:5 w lp t 'sparse copy+merge, ~50% overlap',"
-    " '' u 1:6 w lp dt 2 lw 2 t 'memcpy of 8n bytes'\n"
-    "set output 'buffer.png'\n"
-    "set title 'Causal buffer: ns per delivered write, random arrival order'\n"
-    "set xlabel 'writes P'\n"
-    "set ylabel 'ns per delivered write'\n"
-    "plot 'buffer.dat' u 1:2 w lp t 'Causeway (indexed, no rescans)', '' u 1:3 w lp t 'naive rescanning buffer'\n"
-    "unset logscale y\n"
-    "set output 'engine.png'\n"
-    "set title 'End-to-end replication: deliveries per second'\n"
-    "set xlabel 'nodes'\n"
-    "set ylabel 'deliveries/s'\n"
-    "plot 'engine.dat' u 1:2 w lp t 'no faults', '' u 1:3 w lp t 'delay 10% + duplicates 5%'\n"
-    "set logscale y\n"
-    "set output 'latency.png'\n"
-    "set title 'Replication latency (put to applied at every node)'\n"
-    "set ylabel 'microseconds'\n"
-    "plot 'engine.dat' u 1:4 w lp t 'p50', '' u 1:5 w lp t 'p99', '' u 1:6 w lp t 'p99.9'\n"
-    "unset logscale\n"
-    "set output 'queue.png'\n"
-    "set title 'Worker-to-worker queue hand-off, same run'\n"
-    "set style fill solid 0.6\n"
-    "set boxwidth 0.5\n"
-    "set xlabel ''\n"
-    "set ylabel 'messages/s'\n"
-    "set yrange [0:*]\n"
-    "plot 'queue.dat' u 0:2:xtic(1) w boxes t ''\n";
+/* One gnuplot script per plot, so a plot whose benchmarks were filtered out
+ * is skipped without stopping the others. */
+static const char plot_common[] =
+    "set terminal pngcairo noenhanced size 900,560 font ',11'\nset grid\nset key top left\n";
+
+static const struct plot {
+    const char *png, *script;
+} plots[] = {
+    {"clocks.png",
+     "set title 'Clock operations beside memcpy of the same bytes (lower is faster)'\n"
+     "set logscale xy\nset xlabel 'entries n'\nset ylabel 'ns per operation'\n"
+     "plot 'clocks.dat' u 1:2 w lp t 'dense merge', '' u 1:3 w lp t 'dense compare',"
+     " '' u 1:4 w lp t 'sparse merge, same ids', '' u 1:5 w lp t 'sparse copy+merge, ~50% overlap',"
+     " '' u 1:6 w lp dt 2 lw 2 t 'memcpy of 8n bytes'\n"},
+    {"buffer.png",
+     "set title 'Causal buffer: ns per delivered write, random arrival order'\n"
+     "set logscale xy\nset xlabel 'writes P'\nset ylabel 'ns per delivered write'\n"
+     "plot 'buffer.dat' u 1:2 w lp t 'Causeway (indexed, no rescans)', '' u 1:3 w lp t 'naive rescanning buffer'\n"},
+    {"engine.png",
+     "set title 'End-to-end replication: deliveries per second'\n"
+     "set logscale x\nset xlabel 'nodes'\nset ylabel 'deliveries/s'\n"
+     "plot 'engine.dat' u 1:2 w lp t 'no faults', '' u 1:3 w lp t 'delay 10% + duplicates 5%'\n"},
+    {"latency.png",
+     "set title 'Replication latency (put to applied at every node)'\n"
+     "set logscale xy\nset xlabel 'nodes'\nset ylabel 'microseconds'\n"
+     "plot 'engine.dat' u 1:4 w lp t 'p50', '' u 1:5 w lp t 'p99', '' u 1:6 w lp t 'p99.9'\n"},
+    {"queue.png",
+     "set title 'Worker-to-worker queue hand-off, same run'\n"
+     "set style fill solid 0.6\nset boxwidth 0.5\nset ylabel 'messages/s'\nset yrange [0:*]\n"
+     "plot 'queue.dat' u 0:2:xtic(1) w boxes t ''\n"},
+};
+
+/* Writes and runs each plot's script in dir; returns how many were drawn. */
+static int draw_plots(void)
+{
+    int drawn = 0;
+    for (size_t i = 0; i < sizeof plots / sizeof plots[0]; i++) {
+        FILE *f = fopen("plot.gp", "w");
+        if (!f)
+            return drawn;
+        fprintf(f, "%sset datafile missing 'NaN'\nset output '%s'\n%s", plot_common, plots[i].png,
+                plots[i].script);
+        fclose(f);
+        char *gp[] = {"gnuplot", "plot.gp", NULL};
+        if (run(gp) == 0) {
+            printf("  plot %s\n", plots[i].png);
+            drawn++;
+        } else {
+            remove(plots[i].png);
+            printf("  plot %s skipped: no data for it in this run\n", plots[i].png);
+        }
+    }
+    remove("plot.gp");
+    return drawn;
+}
 
 int cli_bench(int argc, char **argv)
 {
@@ -241,22 +259,13 @@ int cli_bench(int argc, char **argv)
         return CLI_FAIL;
     }
     json_decref(root);
-    char script[PATH_MAX];
-    snprintf(script, sizeof script, "%s/plots.gp", dir);
-    FILE *f = fopen(script, "w");
-    if (!f || fputs(plot_script, f) < 0) {
-        if (f)
-            fclose(f);
-        return CLI_FAIL;
-    }
-    fclose(f);
     if (chdir(dir) != 0)
         return CLI_FAIL;
-    char *gp[] = {"gnuplot", "plots.gp", NULL};
-    if (run(gp) != 0) {
-        fputs("causeway bench: gnuplot failed (apt-get install gnuplot-nox); data kept\n", stderr);
+    printf("\n");
+    if (draw_plots() == 0) {
+        fputs("causeway bench: no plot drawn (is gnuplot installed? apt-get install gnuplot-nox)\n", stderr);
         return CLI_FAIL;
     }
-    printf("\nwrote %s/bench.json, *.dat and clocks.png buffer.png engine.png latency.png queue.png\n", dir);
+    printf("wrote %s/bench.json, its tables (*.dat) and the plots above\n", dir);
     return CLI_OK;
 }

@@ -7,10 +7,12 @@
  *     seeing that index; so everything the producer wrote before pushing a
  *     message pointer is visible to the consumer after popping it.
  *  3. ThreadSanitizer cannot see ck's fences (volatile accesses and inline
- *     fences), so in TSan builds this file is compiled without TSan
+ *     fences). In TSan builds push, pop and size are therefore out of line
+ *     (CW_QUEUE_OUT_OF_LINE), this file is compiled without TSan
  *     instrumentation (CMake sets CW_TSAN_ANNOTATE), and the ordering of
  *     invariant 2 is told to TSan explicitly: a release on the queue before
- *     each push, an acquire after each successful pop.
+ *     each push, an acquire after each successful pop. Elsewhere they are
+ *     inline in queue.h, as raw ck_ring is.
  */
 #include "queue.h"
 
@@ -25,11 +27,6 @@ void __tsan_release(void *addr);
 #define __tsan_acquire(addr) ((void)(addr))
 #define __tsan_release(addr) ((void)(addr))
 #endif
-
-struct cw__queue {
-    struct ck_ring ring;              /* producer and consumer indexes on separate lines */
-    struct ck_ring_buffer *buffer;
-};
 
 cw__queue *cw__queue_create(uint32_t capacity)
 {
@@ -56,30 +53,16 @@ void cw__queue_destroy(cw__queue *q)
     free(q);
 }
 
-static bool ring_push(cw__queue *q, void *item)
-{
-    return ck_ring_enqueue_spsc(&q->ring, q->buffer, item);
-}
-
-static bool ring_pop(cw__queue *q, void **item)
-{
-    return ck_ring_dequeue_spsc(&q->ring, q->buffer, item);
-}
-
-static uint32_t ring_size(const cw__queue *q)
-{
-    return ck_ring_size(&q->ring);
-}
-
+#ifdef CW_QUEUE_OUT_OF_LINE
 bool cw__queue_push(cw__queue *q, void *item)
 {
     __tsan_release(q); /* pairs with the acquire after the matching pop */
-    return ring_push(q, item);
+    return ck_ring_enqueue_spsc(&q->ring, q->buffer, item);
 }
 
 bool cw__queue_pop(cw__queue *q, void **item)
 {
-    if (!ring_pop(q, item))
+    if (!ck_ring_dequeue_spsc(&q->ring, q->buffer, item))
         return false;
     __tsan_acquire(q);
     return true;
@@ -87,5 +70,6 @@ bool cw__queue_pop(cw__queue *q, void **item)
 
 uint32_t cw__queue_size(const cw__queue *q)
 {
-    return ring_size(q);
+    return ck_ring_size(&q->ring);
 }
+#endif

@@ -42,6 +42,50 @@ static bool find_bench(char *out, size_t cap)
     return false;
 }
 
+/* Loads Google Benchmark's JSON. It writes non-finite counters as bare NaN,
+ * inf or -nan, which is not JSON: such tokens are read as null. */
+static json_t *load_bench_json(const char *path, json_error_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[65536];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            char *grown = realloc(text, cap);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                return NULL;
+            }
+            text = grown;
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    static const char *const bad[] = {"-nan", "-NaN", "NaN", "nan", "-inf", "inf"};
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != ':' || text[i + 1] != ' ')
+            continue;
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            size_t bl = strlen(bad[b]);
+            if (i + 2 + bl <= len && memcmp(text + i + 2, bad[b], bl) == 0) {
+                /* the space and the token (bl + 1 >= 4 bytes) become right-aligned "null" */
+                memset(text + i + 1, ' ', bl + 1);
+                memcpy(text + i + 1 + (bl + 1 - 4), "null", 4);
+                break;
+            }
+        }
+    }
+    json_t *root = json_loadb(text, len, 0, err);
+    free(text);
+    return root;
+}
+
 /* Runs argv, returns its exit status (or -1). */
 static int run(char *const argv[])
 {
@@ -246,12 +290,12 @@ int cli_bench(int argc, char **argv)
     snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%s", reps);
     char *args[] = {bench, a_filter, a_out, "--benchmark_out_format=json", a_min, a_reps,
                     "--benchmark_report_aggregates_only=true", NULL};
-    if (run(args) != 0) {
+    if (!getenv("CAUSEWAY_BENCH_REUSE") && run(args) != 0) { /* REUSE: re-plot an existing run */
         fputs("causeway bench: the benchmark run failed\n", stderr);
         return CLI_FAIL;
     }
     json_error_t err;
-    json_t *root = json_load_file(json_path, 0, &err);
+    json_t *root = load_bench_json(json_path, &err);
     json_t *benches = root ? json_object_get(root, "benchmarks") : NULL;
     if (!benches || write_tables(benches, dir) != 0) {
         fprintf(stderr, "causeway bench: cannot read %s: %s\n", json_path, root ? "bad layout" : err.text);

@@ -35,4 +35,5 @@ rm -rf build/bench-smoke
 build/release/causeway bench --filter 'dense_merge/64$|memcpy:dense_merge/64$|buffer_drain/100/|queue_handoff' \
   --min-time 0.01 --repetitions 1 --out build/bench-smoke >/dev/null
 for png in clocks buffer queue; do test -s "build/bench-smoke/$png.png"; done
+tests/install/check.sh build/release .   # the installed package, causeway-bench included
 run_preset debug

@@ -86,11 +86,13 @@ static json_t *load_bench_json(const char *path, json_error_t *err)
     return root;
 }
 
-/* Runs argv, returns its exit status (or -1). */
-static int run(char *const argv[])
+/* Runs argv, returns its exit status (or -1). quiet: discard its stderr. */
+static int run(char *const argv[], bool quiet)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        if (quiet && !freopen("/dev/null", "w", stderr))
+            _exit(127);
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -247,7 +249,7 @@ static int draw_plots(void)
                 plots[i].script);
         fclose(f);
         char *gp[] = {"gnuplot", "plot.gp", NULL};
-        if (run(gp) == 0) {
+        if (run(gp, true) == 0) { /* a plot without data fails; reported below */
             printf("  plot %s\n", plots[i].png);
             drawn++;
         } else {
@@ -290,7 +292,7 @@ int cli_bench(int argc, char **argv)
     snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%s", reps);
     char *args[] = {bench, a_filter, a_out, "--benchmark_out_format=json", a_min, a_reps,
                     "--benchmark_report_aggregates_only=true", NULL};
-    if (!getenv("CAUSEWAY_BENCH_REUSE") && run(args) != 0) { /* REUSE: re-plot an existing run */
+    if (!getenv("CAUSEWAY_BENCH_REUSE") && run(args, false) != 0) { /* REUSE: re-plot an existing run */
         fputs("causeway bench: the benchmark run failed\n", stderr);
         return CLI_FAIL;
     }

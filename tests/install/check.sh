@@ -28,8 +28,17 @@ cmake -S "$src/tests/install" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="
 cmake --build "$work/consumer" >/dev/null
 "$work/consumer/consumer_shared"
 "$work/consumer/consumer_static"
-# 4. The installed command finds its library.
+# 4. The installed command works: clock tools, demo, a short verified stress
+#    run, and (when the benchmarks were built and installed) bench with plots.
 "$prefix/bin/causeway" clock compare 1:1 2:1 | grep -qx CONCURRENT
+"$prefix/bin/causeway" demo | grep -q "All nodes at clock 0:1,1:1"
+"$prefix/bin/causeway" stress --nodes 4 --writes 200 --keys 2 --delay 0.2 --dup 0.1 --seed 5 | grep -q "verdict *PASS"
+if [ -x "$prefix/bin/causeway-bench" ]; then
+  (cd "$work" && "$prefix/bin/causeway" bench --filter 'dense_merge/64$|memcpy:dense_merge/64$' \
+     --min-time 0.01 --repetitions 1 --out bench >/dev/null)
+  test -s "$work/bench/clocks.png" && test -s "$work/bench/bench.json"
+  echo "installed causeway bench: ok"
+fi
 # 5. Only the public API is exported.
 lib=$(find "$prefix" -name 'libcauseway.so.*.*' | head -1)
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^cw_' || true)

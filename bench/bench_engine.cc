@@ -38,6 +38,27 @@ void queue_round_trip(benchmark::State &state, int which) {
 void queue_round_trip_cw(benchmark::State &s) { queue_round_trip(s, 1); }
 void queue_round_trip_ck(benchmark::State &s) { queue_round_trip(s, 0); }
 
+// Fan-in of P producers into one consumer on this 2-core machine: the
+// engine's per-pair SPSC rings beside one shared ck_ring MPSC (the candidate
+// it replaced). With more threads than cores, MPSC producers wait on each
+// other's commits.
+constexpr uint64_t kFanin = 200000;
+
+void fanin(benchmark::State &state, int design) {
+    int producers = int(state.range(0));
+    for (auto _ : state) {
+        double s = cwb_fanin_seconds(design, producers, kFanin);
+        if (s < 0) {
+            state.SkipWithError("did not finish in 10 s (producers stalled)");
+            return;
+        }
+        state.SetIterationTime(s);
+    }
+    state.SetItemsProcessed(int64_t(state.iterations() * kFanin * uint64_t(producers)));
+}
+void fanin_spsc(benchmark::State &s) { fanin(s, 1); }
+void fanin_mpsc(benchmark::State &s) { fanin(s, 0); }
+
 uint64_t cpu_ns() {
     rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -125,6 +146,8 @@ struct Register {
                                         queue_handoff_ck, {4096}, true);
         cwbench::register_with_baseline("queue_round_trip", queue_round_trip_cw, {64}, "ck_ring",
                                         queue_round_trip_ck, {64}, true);
+        cwbench::register_with_baseline("fanin_per_pair_spsc", fanin_spsc, {1, 3, 7}, "ck_mpsc", fanin_mpsc,
+                                        {1, 3, 7}, true);
         auto *b = benchmark::RegisterBenchmark("engine_e2e", engine_e2e);
         for (int64_t n : {2, 4, 8, 16, 64, 256, 1024})
             for (int64_t f : {0, 1})

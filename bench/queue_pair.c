@@ -161,3 +161,99 @@ double cwb_queue_round_trips(int which, uint64_t rounds)
     close_pair(&p);
     return dt;
 }
+
+/* ---- fan-in: P producers, one consumer ----
+ * design 0: one MPSC ck_ring all producers share (ck_ring_enqueue_mpsc);
+ * design 1: one SPSC ck_ring per producer, the consumer polling each in turn
+ * (the engine's design). A run that takes longer than 10 s is stopped and
+ * reported as -1: MPSC enqueue waits for earlier producers to commit, and a
+ * preempted producer stalls the others when threads outnumber cores. */
+
+#define FANIN_MAX 16
+
+typedef struct fanin {
+    int design, producers;
+    uint64_t per_producer;
+    struct ck_ring shared;
+    struct ck_ring_buffer *shared_buf;
+    struct ck_ring own[FANIN_MAX];
+    struct ck_ring_buffer *own_buf[FANIN_MAX];
+    _Atomic int stop;
+    int index[FANIN_MAX];
+} fanin;
+
+typedef struct fanin_arg {
+    fanin *f;
+    int id;
+} fanin_arg;
+
+static void *fanin_produce(void *arg)
+{
+    fanin_arg *a = arg;
+    fanin *f = a->f;
+    for (uint64_t i = 0; i < f->per_producer && !atomic_load_explicit(&f->stop, memory_order_relaxed); i++) {
+        void *v = (void *)(uintptr_t)(i + 1);
+        while (!(f->design == 0 ? ck_ring_enqueue_mpsc(&f->shared, f->shared_buf, v)
+                                : ck_ring_enqueue_spsc(&f->own[a->id], f->own_buf[a->id], v))) {
+            if (atomic_load_explicit(&f->stop, memory_order_relaxed))
+                return NULL;
+            __builtin_ia32_pause();
+        }
+    }
+    return NULL;
+}
+
+double cwb_fanin_seconds(int design, int producers, uint64_t per_producer)
+{
+    if (producers < 1 || producers > FANIN_MAX)
+        return -1;
+    fanin *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->design = design;
+    f->producers = producers;
+    f->per_producer = per_producer;
+    uint32_t size = 4096;
+    f->shared_buf = calloc(size, sizeof *f->shared_buf);
+    ck_ring_init(&f->shared, size);
+    for (int p = 0; p < producers; p++) {
+        f->own_buf[p] = calloc(size, sizeof *f->own_buf[p]);
+        ck_ring_init(&f->own[p], size);
+    }
+    pthread_t th[FANIN_MAX];
+    fanin_arg args[FANIN_MAX];
+    double t0 = seconds();
+    for (int p = 0; p < producers; p++) {
+        args[p] = (fanin_arg){f, p};
+        pthread_create(&th[p], NULL, fanin_produce, &args[p]);
+    }
+    uint64_t want = per_producer * (uint64_t)producers, got = 0, spins = 0;
+    void *v;
+    double result = 0;
+    while (got < want) {
+        bool any = false;
+        if (design == 0) {
+            while (ck_ring_dequeue_mpsc(&f->shared, f->shared_buf, &v))
+                got++, any = true;
+        } else {
+            for (int p = 0; p < producers; p++)
+                while (ck_ring_dequeue_spsc(&f->own[p], f->own_buf[p], &v))
+                    got++, any = true;
+        }
+        if (!any && (++spins & 0xffff) == 0 && seconds() - t0 > 10.0) {
+            atomic_store(&f->stop, 1);
+            result = -1;
+            break;
+        }
+    }
+    if (result == 0)
+        result = seconds() - t0;
+    atomic_store(&f->stop, 1);
+    for (int p = 0; p < producers; p++) {
+        pthread_join(th[p], NULL);
+        free(f->own_buf[p]);
+    }
+    free(f->shared_buf);
+    free(f);
+    return result;
+}

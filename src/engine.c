@@ -84,6 +84,7 @@ struct worker {
     cw__parker park;
     cw__queue **in;                 /* in[src], NULL for src == id */
     _Atomic uint32_t outbox_dirty;  /* a local node has writes to send */
+    cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
     outgoing *pending_out;          /* fan-out a full queue refused, in order */
     size_t pout_len, pout_cap;
     timed *delayed;                 /* min-heap by due_ns */
@@ -329,19 +330,14 @@ static bool send_outboxes(worker *w)
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         enode *en = &e->node[j];
         pthread_mutex_lock(&en->lock);
-        size_t n = en->out_len;
-        cw_msg *batch[64];
-        if (n > 64)
-            n = 64;
-        memcpy(batch, en->outbox, n * sizeof *batch);
-        memmove(en->outbox, en->outbox + n, (en->out_len - n) * sizeof *en->outbox);
-        en->out_len -= n;
-        if (en->out_len) /* more than a batch: come back */
-            atomic_store_explicit(&w->outbox_dirty, 1, memory_order_relaxed);
-        pthread_cond_broadcast(&en->space);
+        size_t n = en->out_len; /* take it whole: O(1) a write */
+        memcpy(w->taken, en->outbox, n * sizeof *w->taken);
+        en->out_len = 0;
+        if (n)
+            pthread_cond_broadcast(&en->space);
         pthread_mutex_unlock(&en->lock);
         for (size_t i = 0; i < n; i++)
-            fan_out(w, batch[i]);
+            fan_out(w, w->taken[i]);
     }
     return true;
 }
@@ -519,6 +515,7 @@ static void destroy(cw_engine *e)
             cw__queue_destroy(w->in[src]);
         }
         free(w->in);
+        free(w->taken);
         for (size_t i = 0; i < w->pout_len; i++)
             cw_msg_unref(w->pending_out[i].msg);
         free(w->pending_out);
@@ -608,7 +605,8 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
         w->id = v;
         pthread_mutex_init(&w->control_lock, NULL);
         w->in = calloc(e->workers, sizeof *w->in);
-        if (!w->in)
+        w->taken = malloc((e->outbox_limit + 1) * sizeof *w->taken);
+        if (!w->in || !w->taken)
             rc = CW_ENOMEM;
         for (uint32_t src = 0; rc == CW_OK && src < e->workers; src++)
             if (src != v && !(w->in[src] = cw__queue_create(e->ring_capacity)))

@@ -190,6 +190,22 @@ int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
     return CW_OK;
 }
 
+/* A u32 length then that many bytes, at *pos: the bytes start at *at. */
+static int take_field(const uint8_t *buf, size_t len, size_t *pos, size_t max, size_t *at, uint64_t *n)
+{
+    if (len - *pos < 4)
+        return CW_ETRUNC;
+    *n = get_be(buf + *pos, 4);
+    *pos += 4;
+    if (*n > max)
+        return CW_ELIMIT;
+    if (len - *pos < *n)
+        return CW_ETRUNC;
+    *at = *pos;
+    *pos += *n;
+    return CW_OK;
+}
+
 int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_limits *limits,
                   size_t *consumed)
 {
@@ -214,26 +230,13 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
         return CW_ETRUNC;
     size_t clock_at = pos;
     pos += 10 * entries;
-    if (len - pos < 4)
-        return CW_ETRUNC;
-    uint64_t key_len = get_be(buf + pos, 4);
-    pos += 4;
-    if (key_len > limits->max_key_len)
-        return CW_ELIMIT;
-    if (len - pos < key_len)
-        return CW_ETRUNC;
-    size_t key_at = pos;
-    pos += key_len;
-    if (len - pos < 4)
-        return CW_ETRUNC;
-    uint64_t value_len = get_be(buf + pos, 4);
-    pos += 4;
-    if (value_len > limits->max_value_len)
-        return CW_ELIMIT;
-    if (len - pos < value_len)
-        return CW_ETRUNC;
-    size_t value_at = pos;
-    pos += value_len;
+    size_t key_at, value_at;
+    uint64_t key_len, value_len;
+    int rc = take_field(buf, len, &pos, limits->max_key_len, &key_at, &key_len);
+    if (rc == CW_OK)
+        rc = take_field(buf, len, &pos, limits->max_value_len, &value_at, &value_len);
+    if (rc != CW_OK)
+        return rc;
 
     /* Clock ids in range; duplicates keep the max, as the clock codec does. */
     for (uint64_t i = 0; i < entries; i++)

@@ -291,19 +291,6 @@ static void *stress_writer(void *p)
     return NULL;
 }
 
-typedef struct final_ctx {
-    cw_history *h;
-    cw_node_id node;
-} final_ctx;
-
-static void final_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *v, size_t n)
-{
-    (void)key;
-    (void)key_len;
-    final_ctx *f = ctx;
-    cw_history_final_key(f->h, f->node, v, n);
-}
-
 /* The engine calls this under the applying node's lock, so each node's
  * events reach the history one at a time (history.h's threading rule). */
 static void apply_to_history(void *ctx, cw_node_id node, const cw_msg *m)
@@ -342,17 +329,7 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
         fail_msg("quiesce: %s (seed %llu)", cw_strerror(rc), (unsigned long long)s.seed);
     uint64_t dups = 0;
     for (uint32_t i = 0; i < nodes; i++) {
-        final_ctx f = {s.h, (cw_node_id)i};
-        assert_int_equal(cw_engine_each_key(s.e, (cw_node_id)i, final_key, &f), CW_OK);
-        cw_vclock c;
-        cw_vclock_init(&c);
-        cw_engine_clock(s.e, (cw_node_id)i, &c);
-        uint64_t *dense = calloc(nodes, sizeof *dense);
-        for (uint32_t k = 0; k < c.size; k++)
-            dense[c.ids[k]] = c.counters[k];
-        cw_history_final_clock(s.h, (cw_node_id)i, dense);
-        free(dense);
-        cw_vclock_destroy(&c);
+        assert_int_equal(cw_history_final_engine_node(s.h, s.e, (cw_node_id)i), CW_OK);
         cw_node_stats st;
         cw_engine_stats(s.e, (cw_node_id)i, &st);
         dups += st.duplicates;

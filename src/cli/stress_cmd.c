@@ -127,19 +127,6 @@ static bool parse(int argc, char **argv, opts *o)
            o->dup <= 1 && o->workers <= o->nodes;
 }
 
-typedef struct final_ctx {
-    cw_history *h;
-    cw_node_id node;
-} final_ctx;
-
-static void final_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *v, size_t n)
-{
-    (void)key;
-    (void)key_len;
-    final_ctx *f = ctx;
-    cw_history_final_key(f->h, f->node, v, n);
-}
-
 typedef struct totals {
     uint64_t conflicts, duplicates, max_buffered, delivered;
     cw_latency replication, buffering;
@@ -148,22 +135,11 @@ typedef struct totals {
 /* Reports every node's final state to the history and sums the statistics. */
 static int collect(run *r, totals *t)
 {
-    uint32_t n = r->o->nodes;
-    uint64_t *dense = calloc(n, sizeof *dense);
-    if (!dense)
-        return CW_ENOMEM;
     *t = (totals){0};
-    for (uint32_t i = 0; i < n; i++) {
-        final_ctx f = {r->h, (cw_node_id)i};
-        cw_engine_each_key(r->e, (cw_node_id)i, final_key, &f);
-        cw_vclock c;
-        cw_vclock_init(&c);
-        cw_engine_clock(r->e, (cw_node_id)i, &c);
-        memset(dense, 0, n * sizeof *dense);
-        for (uint32_t k = 0; k < c.size; k++)
-            dense[c.ids[k]] = c.counters[k];
-        cw_history_final_clock(r->h, (cw_node_id)i, dense);
-        cw_vclock_destroy(&c);
+    for (uint32_t i = 0; i < r->o->nodes; i++) {
+        int rc = cw_history_final_engine_node(r->h, r->e, (cw_node_id)i);
+        if (rc != CW_OK)
+            return rc;
         cw_node_stats st;
         cw_engine_stats(r->e, (cw_node_id)i, &st);
         t->conflicts += st.conflicts;
@@ -172,7 +148,6 @@ static int collect(run *r, totals *t)
         if (st.max_buffered > t->max_buffered)
             t->max_buffered = st.max_buffered;
     }
-    free(dense);
     return cw_engine_latency(r->e, &t->replication, &t->buffering);
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <causeway/engine.h>
 #include <causeway/error.h>
 
 typedef struct record {
@@ -266,6 +267,25 @@ void cw_history_final_node(cw_history *h, const cw_node *node)
     void *ctx[2] = {h, (void *)(uintptr_t)x};
     cw_node_each_key(node, final_key_cb, ctx);
     cw_history_final_clock(h, x, cw_node_counters(node));
+}
+
+int cw_history_final_engine_node(cw_history *h, cw_engine *e, cw_node_id x)
+{
+    void *ctx[2] = {h, (void *)(uintptr_t)x};
+    int rc = cw_engine_each_key(e, x, final_key_cb, ctx);
+    cw_vclock c;
+    cw_vclock_init(&c);
+    uint64_t *dense = calloc(h->nodes, sizeof *dense);
+    if (rc == CW_OK)
+        rc = dense ? cw_engine_clock(e, x, &c) : CW_ENOMEM;
+    if (rc == CW_OK) {
+        for (uint32_t k = 0; k < c.size; k++)
+            dense[c.ids[k]] = c.counters[k];
+        cw_history_final_clock(h, x, dense);
+    }
+    free(dense);
+    cw_vclock_destroy(&c);
+    return rc;
 }
 
 /* ---- final verdict ---- */

@@ -68,4 +68,9 @@ const char *cw_history_violation(const cw_history *h);
  * clock of node x to the history. */
 void cw_history_final_node(cw_history *h, const cw_node *node);
 
+/* The same for node x of an engine (after quiescence). CW_ENOMEM, or the
+ * engine's error. */
+struct cw_engine;
+int cw_history_final_engine_node(cw_history *h, struct cw_engine *e, cw_node_id x);
+
 #endif

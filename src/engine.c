@@ -467,6 +467,8 @@ static void on_send(void *ctx, cw_msg *m)
 {
     enode *en = ctx;
     cw_engine *e = en->e;
+    if (e->nodes == 1) /* nobody to send to: nothing to keep */
+        return;
     m->born_ns = now_ns();
     atomic_store_explicit(&m->unapplied, e->nodes - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);

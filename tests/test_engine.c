@@ -206,6 +206,23 @@ static void test_bad_arguments_and_close(void **state)
     cw_vclock_destroy(&c);
 }
 
+/* A single node has nobody to replicate to: writes must not pile up unsent
+ * (they would fill the outbox and block put). */
+static void test_single_node(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.inbox_capacity = 16;
+    cw_engine *e;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    expect_clock(e, 0, "0:1000");
+    cw_engine_close(e);
+}
+
 /* ---- shutdown while writers are still calling ---- */
 
 typedef struct closer_arg {
@@ -375,6 +392,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_siblings_then_resolving_write),
         cmocka_unit_test(test_last_writer_wins_converges),
         cmocka_unit_test(test_bad_arguments_and_close),
+        cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_stress_quick),
         cmocka_unit_test(test_stress_long),

@@ -211,8 +211,9 @@ static void deliver(worker *w, route r)
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
     pthread_mutex_unlock(&en->lock);
     if (rc == CW_EFULL || rc == CW_ENOMEM) {
+        while (!vec_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
+            sched_yield();
         cw_msg_ref(r.msg);
-        vec_push(&w->retry, r);
         return;
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
@@ -242,7 +243,11 @@ static void route_one(worker *w, route r, bool faults)
         pthread_mutex_lock(&e->holds_lock);
         uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
         hold *h = cw__map_find(&e->holds, cw__hash_u64(key), hold_eq, &key);
-        bool kept = h && h->held && vec_push(&h->q, (route){cw_msg_ref(r.msg), r.to, r.copy});
+        bool kept = h && h->held;
+        while (kept && !vec_push(&h->q, r)) /* out of memory: wait rather than drop the hold */
+            sched_yield();
+        if (kept)
+            cw_msg_ref(r.msg); /* the hold queue's own reference */
         pthread_mutex_unlock(&e->holds_lock);
         if (kept) { /* out of flight until released (invariant 4) */
             atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
@@ -363,7 +368,9 @@ static bool release_due(worker *w)
     uint64_t now = now_ns();
     bool did = false;
     while (w->dlen && w->delayed[0].due_ns <= now) {
-        deliver_owned(w, heap_pop(w).r);
+        route r = heap_pop(w).r;
+        route_one(w, r, false); /* a link held meanwhile keeps it */
+        cw_msg_unref(r.msg);
         did = true;
     }
     return did;

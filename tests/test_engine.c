@@ -206,6 +206,29 @@ static void test_bad_arguments_and_close(void **state)
     cw_vclock_destroy(&c);
 }
 
+/* A hold placed while messages are still delayed in flight keeps them too. */
+static void test_hold_catches_delayed_messages(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 2;
+    o.delay_probability = 1.0; /* every message waits 200 ms */
+    o.max_delay_us = 200000;
+    o.seed = 3;
+    cw_engine *e;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    for (int i = 0; i < 20; i++)
+        put(e, 0, "k", "v", NULL);
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, true), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK); /* all due, all held */
+    expect_clock(e, 1, "");
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, false), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    expect_clock(e, 1, "0:20");
+    cw_engine_close(e);
+}
+
 /* A single node has nobody to replicate to: writes must not pile up unsent
  * (they would fill the outbox and block put). */
 static void test_single_node(void **state)
@@ -393,6 +416,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_last_writer_wins_converges),
         cmocka_unit_test(test_bad_arguments_and_close),
         cmocka_unit_test(test_single_node),
+        cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_stress_quick),
         cmocka_unit_test(test_stress_long),

@@ -94,7 +94,6 @@ struct worker {
     vec control;
     _Atomic uint32_t control_len;
     _Atomic uint64_t consumed;
-    uint64_t deliveries;
 };
 
 typedef struct hold {
@@ -126,16 +125,25 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* For an array of `len` elements in `cap` slots: the array with room for one
+ * more (doubling, from 64), or NULL if memory ran out (array unchanged). */
+static void *room_for_one(void *array, size_t len, size_t *cap, size_t elem)
+{
+    if (len < *cap)
+        return array;
+    size_t grown_cap = *cap ? *cap * 2 : 64;
+    void *grown = realloc(array, grown_cap * elem);
+    if (grown)
+        *cap = grown_cap;
+    return grown;
+}
+
 static bool vec_push(vec *v, route r)
 {
-    if (v->len == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        route *grown = realloc(v->r, cap * sizeof *grown);
-        if (!grown)
-            return false;
-        v->r = grown;
-        v->cap = cap;
-    }
+    route *room = room_for_one(v->r, v->len, &v->cap, sizeof *room);
+    if (!room)
+        return false;
+    v->r = room;
     v->r[v->len++] = r;
     return true;
 }
@@ -164,16 +172,12 @@ static void deliver_owned(worker *w, route r);
 
 static void heap_push(worker *w, timed t)
 {
-    if (w->dlen == w->dcap) {
-        size_t cap = w->dcap ? w->dcap * 2 : 64;
-        timed *grown = realloc(w->delayed, cap * sizeof *grown);
-        if (!grown) { /* cannot delay: deliver now rather than lose it */
-            deliver_owned(w, t.r);
-            return;
-        }
-        w->delayed = grown;
-        w->dcap = cap;
+    timed *room = room_for_one(w->delayed, w->dlen, &w->dcap, sizeof *room);
+    if (!room) { /* cannot delay: deliver now rather than lose it */
+        deliver_owned(w, t.r);
+        return;
     }
+    w->delayed = room;
     size_t i = w->dlen++;
     while (i && w->delayed[(i - 1) / 2].due_ns > t.due_ns) {
         w->delayed[i] = w->delayed[(i - 1) / 2];
@@ -218,7 +222,6 @@ static void deliver(worker *w, route r)
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
     atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
-    w->deliveries++;
 }
 
 /* Delivers a route that owns its reference (delayed, held, retried). */
@@ -283,14 +286,10 @@ static bool push_out(worker *w, cw_msg *m, uint32_t v)
 {
     if (w->pout_len == 0 && cw__queue_push(w->e->w[v].in[w->id], m))
         return true;
-    if (w->pout_len == w->pout_cap) {
-        size_t cap = w->pout_cap ? w->pout_cap * 2 : 64;
-        outgoing *grown = realloc(w->pending_out, cap * sizeof *grown);
-        if (!grown)
-            return false;
-        w->pending_out = grown;
-        w->pout_cap = cap;
-    }
+    outgoing *room = room_for_one(w->pending_out, w->pout_len, &w->pout_cap, sizeof *room);
+    if (!room)
+        return false;
+    w->pending_out = room;
     w->pending_out[w->pout_len++] = (outgoing){m, v};
     return true;
 }

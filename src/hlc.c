@@ -15,6 +15,7 @@
 #include <causeway/error.h>
 #include <causeway/hlc.h>
 
+#include "bytes.h"
 #include "decimal.h"
 
 static uint64_t realtime_ms(void *ctx)
@@ -169,12 +170,9 @@ int cw_hlc_encode(const cw_hlc_timestamp *t, uint8_t *buf, size_t cap)
         return CW_EINVAL;
     if (cap < CW_HLC_BINARY_SIZE)
         return CW_ENOSPC;
-    for (int i = 0; i < 6; i++)
-        buf[i] = (uint8_t)(t->wall_ms >> (40 - 8 * i));
-    buf[6] = (uint8_t)(t->counter >> 8);
-    buf[7] = (uint8_t)t->counter;
-    buf[8] = (uint8_t)(t->node >> 8);
-    buf[9] = (uint8_t)t->node;
+    uint8_t *p = cw__store_be(buf, t->wall_ms, 6);
+    p = cw__store_be(p, t->counter, 2);
+    cw__store_be(p, t->node, 2);
     return CW_OK;
 }
 
@@ -184,10 +182,7 @@ int cw_hlc_decode(cw_hlc_timestamp *out, const uint8_t *buf, size_t len)
         return CW_EINVAL;
     if (len < CW_HLC_BINARY_SIZE)
         return CW_ETRUNC;
-    uint64_t wall = 0;
-    for (int i = 0; i < 6; i++)
-        wall = wall << 8 | buf[i];
-    *out = (cw_hlc_timestamp){wall, (uint16_t)(buf[6] << 8 | buf[7]),
-                              (cw_node_id)(buf[8] << 8 | buf[9])};
+    *out = (cw_hlc_timestamp){cw__load_be(buf, 6), (uint16_t)cw__load_be(buf + 6, 2),
+                              (cw_node_id)cw__load_be(buf + 8, 2)};
     return CW_OK;
 }

@@ -15,6 +15,7 @@
 #include <causeway/error.h>
 #include <causeway/msg.h>
 
+#include "bytes.h"
 #include "msg_internal.h"
 #include "vclock_internal.h"
 
@@ -135,21 +136,6 @@ static size_t clock_entries(const cw_msg *m)
     return n;
 }
 
-static uint8_t *put_be(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = bytes - 1; i >= 0; i--)
-        *p++ = (uint8_t)(v >> (8 * i));
-    return p;
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* version, origin, timestamp, clock count, key length, value length */
 #define FIXED_BYTES (1u + 2u + CW_HLC_BINARY_SIZE + 4u + 4u + 4u)
 
@@ -171,19 +157,19 @@ int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
     }
     uint8_t *p = buf;
     *p++ = CW_MSG_FORMAT_VERSION;
-    p = put_be(p, m->origin, 2);
+    p = cw__store_be(p, m->origin, 2);
     cw_hlc_encode(&m->ts, p, CW_HLC_BINARY_SIZE);
     p += CW_HLC_BINARY_SIZE;
-    p = put_be(p, clock_entries(m), 4);
+    p = cw__store_be(p, clock_entries(m), 4);
     for (uint32_t i = 0; i < m->nodes; i++)
         if (m->counters[i]) {
-            p = put_be(p, i, 2);
-            p = put_be(p, m->counters[i], 8);
+            p = cw__store_be(p, i, 2);
+            p = cw__store_be(p, m->counters[i], 8);
         }
-    p = put_be(p, m->key_len, 4);
+    p = cw__store_be(p, m->key_len, 4);
     memcpy(p, cw__msg_key_ptr(m), m->key_len);
     p += m->key_len;
-    p = put_be(p, m->value_len, 4);
+    p = cw__store_be(p, m->value_len, 4);
     memcpy(p, cw__msg_value_ptr(m), m->value_len);
     p += m->value_len;
     *len_out = (size_t)(p - buf);
@@ -195,7 +181,7 @@ static int take_field(const uint8_t *buf, size_t len, size_t *pos, size_t max, s
 {
     if (len - *pos < 4)
         return CW_ETRUNC;
-    *n = get_be(buf + *pos, 4);
+    *n = cw__load_be(buf + *pos, 4);
     *pos += 4;
     if (*n > max)
         return CW_ELIMIT;
@@ -218,11 +204,11 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
         return CW_ETRUNC;
     if (buf[0] != CW_MSG_FORMAT_VERSION)
         return CW_EBADMSG;
-    cw_node_id origin = (cw_node_id)get_be(buf + 1, 2);
+    cw_node_id origin = (cw_node_id)cw__load_be(buf + 1, 2);
     if (origin >= limits->nodes)
         return CW_EBADMSG;
     pos = 1 + 2 + CW_HLC_BINARY_SIZE;
-    uint64_t entries = get_be(buf + pos, 4);
+    uint64_t entries = cw__load_be(buf + pos, 4);
     pos += 4;
     if (entries > CW_VCLOCK_MAX_ENTRIES)
         return CW_ELIMIT;
@@ -240,7 +226,7 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
 
     /* Clock ids in range; duplicates keep the max, as the clock codec does. */
     for (uint64_t i = 0; i < entries; i++)
-        if (get_be(buf + clock_at + 10 * i, 2) >= limits->nodes)
+        if (cw__load_be(buf + clock_at + 10 * i, 2) >= limits->nodes)
             return CW_EBADMSG;
     cw_msg *m = alloc_msg(limits->nodes, key_len, value_len);
     if (!m)
@@ -248,8 +234,8 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
     memset(m->counters, 0, (size_t)limits->nodes * sizeof(uint64_t));
     for (uint64_t i = 0; i < entries; i++) {
         const uint8_t *e = buf + clock_at + 10 * i;
-        uint16_t id = (uint16_t)get_be(e, 2);
-        uint64_t c = get_be(e + 2, 8);
+        uint16_t id = (uint16_t)cw__load_be(e, 2);
+        uint64_t c = cw__load_be(e + 2, 8);
         if (c > m->counters[id])
             m->counters[id] = c;
     }

@@ -486,7 +486,7 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
         return CW_ENOMEM;
     int rc = CW_OK;
     for (uint32_t i = 0; i < e->count && rc == CW_OK; i++)
-        if ((rc = copy_version(&r.versions[i], e->versions[i].msg)) == CW_OK)
+        if ((rc = copy_version(&r.versions[i], e->msgs[i])) == CW_OK)
             r.count++;
     if (rc == CW_OK && r.count > 1 && n->opt.policy == CW_MERGE_CALLBACK)
         rc = merge_siblings(n, &r);
@@ -609,15 +609,15 @@ static void check_key(void *item, void *ctx)
     const uint64_t *v = c->n->clock.counters;
     c->ok &= e->count >= 1 && (c->n->opt.policy != CW_LAST_WRITER_WINS || e->count == 1);
     for (uint32_t i = 0; i < e->count; i++) {
-        const cw__version *x = &e->versions[i];
-        const uint64_t *m = cw_msg_counters(x->msg, NULL);
-        c->ok &= e->msgs[i] == x->msg && x->origin == cw_msg_origin(x->msg) && x->seq == cw_msg_seq(x->msg);
+        const cw__version *x = &e->meta[i];
+        const uint64_t *m = cw_msg_counters(e->msgs[i], NULL);
+        c->ok &= x->origin == cw_msg_origin(e->msgs[i]) && x->seq == cw_msg_seq(e->msgs[i]);
         unsigned o = cw__kernels()->order_u64(m, v, c->n->n);
         c->ok &= (o & CW_AFTER) == 0; /* applied writes are at or below V */
         for (uint32_t j = i + 1; j < e->count; j++) {
-            c->ok &= cw__kernels()->order_u64(m, cw_msg_counters(e->versions[j].msg, NULL), c->n->n) ==
+            c->ok &= cw__kernels()->order_u64(m, cw_msg_counters(e->msgs[j], NULL), c->n->n) ==
                      CW_CONCURRENT;
-            c->ok &= cw__version_order(x, &e->versions[j]) < 0;
+            c->ok &= cw__version_order(x, &e->meta[j]) < 0;
         }
     }
 }

@@ -5,7 +5,7 @@
  *  2. The versions of a key have pairwise CONCURRENT clocks.
  *  3. Versions are ordered by (timestamp, origin), so every replica holding
  *     the same set reads it in the same order.
- *  4. msgs[i] == versions[i].msg.
+ *  4. msgs[i] and meta[i] describe the same version; they move together.
  * Cost of an apply: O(1) per version the key holds (see store.h), and no
  * access to the stored messages.
  */
@@ -38,9 +38,9 @@ static void free_key(void *item, void *ctx)
     (void)ctx;
     cw__key *e = item;
     for (uint32_t i = 0; i < e->count; i++)
-        cw_msg_unref(e->versions[i].msg);
-    free(e->versions);
+        cw_msg_unref(e->msgs[i]);
     free(e->msgs);
+    free(e->meta);
     free(e);
 }
 
@@ -62,9 +62,9 @@ int cw__version_order(const cw__version *a, const cw__version *b)
     return c ? c : (a->origin > b->origin) - (a->origin < b->origin);
 }
 
-static cw__version version_of(cw_msg *m)
+static cw__version version_of(const cw_msg *m)
 {
-    return (cw__version){m, cw_msg_timestamp(m), cw_msg_origin(m), cw_msg_seq(m)};
+    return (cw__version){cw_msg_timestamp(m), cw_msg_origin(m), cw_msg_seq(m)};
 }
 
 static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
@@ -72,18 +72,18 @@ static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
     size_t key_len;
     const void *key = cw_msg_key(m, &key_len);
     cw__key *e = malloc(sizeof *e + key_len);
-    cw__version *versions = malloc(sizeof *versions);
     cw_msg **msgs = malloc(sizeof *msgs);
-    if (!e || !versions || !msgs || cw__map_reserve(&s->keys, 1) != CW_OK) {
+    cw__version *meta = malloc(sizeof *meta);
+    if (!e || !msgs || !meta || cw__map_reserve(&s->keys, 1) != CW_OK) {
         free(e);
-        free(versions);
         free(msgs);
+        free(meta);
         return CW_ENOMEM;
     }
-    *e = (cw__key){hash, 1, 1, versions, msgs, key_len};
+    *e = (cw__key){hash, 1, 1, msgs, meta, key_len};
     memcpy(e->key, key, key_len);
-    versions[0] = version_of(cw_msg_ref(m));
-    msgs[0] = m;
+    msgs[0] = cw_msg_ref(m);
+    meta[0] = version_of(m);
     cw__map_insert(&s->keys, hash, e); /* cannot fail: reserved */
     return CW_OK;
 }
@@ -94,14 +94,14 @@ static int reserve_version(cw__key *e)
     if (e->count < e->cap)
         return CW_OK;
     uint32_t cap = e->cap * 2;
-    cw__version *v = realloc(e->versions, cap * sizeof *v);
-    if (!v)
-        return CW_ENOMEM;
-    e->versions = v;
     cw_msg **msgs = realloc(e->msgs, cap * sizeof *msgs);
     if (!msgs)
-        return CW_ENOMEM; /* versions grew; harmless, cap unchanged */
+        return CW_ENOMEM;
     e->msgs = msgs;
+    cw__version *meta = realloc(e->meta, cap * sizeof *meta);
+    if (!meta)
+        return CW_ENOMEM; /* msgs grew; harmless, cap unchanged */
+    e->meta = meta;
     e->cap = cap;
     return CW_OK;
 }
@@ -122,35 +122,35 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     const uint64_t *past = cw_msg_counters(m, NULL);
     uint32_t kept = 0;
     for (uint32_t i = 0; i < e->count; i++) {
-        cw__version v = e->versions[i];
-        if (past[v.origin] >= v.seq) {
-            cw_msg_unref(v.msg);
+        if (past[e->meta[i].origin] >= e->meta[i].seq) {
+            cw_msg_unref(e->msgs[i]);
         } else {
             *conflict = true;
-            e->versions[kept++] = v;
+            e->msgs[kept] = e->msgs[i];
+            e->meta[kept++] = e->meta[i];
         }
     }
     e->count = kept;
     cw__version nv = version_of(m);
+    uint32_t at;
     if (policy == CW_LAST_WRITER_WINS) {
         /* One version: the greatest (timestamp, origin). HLC order extends
          * causality, so every replica ends with the same winner. */
-        if (kept && cw__version_order(&e->versions[0], &nv) > 0)
+        if (kept && cw__version_order(&e->meta[0], &nv) > 0)
             return CW_OK;
         if (kept)
-            cw_msg_unref(e->versions[0].msg);
-        e->versions[0] = nv;
+            cw_msg_unref(e->msgs[0]);
+        at = 0;
         e->count = 1;
     } else {
-        uint32_t at = kept; /* insert in (timestamp, origin) order */
-        while (at > 0 && cw__version_order(&e->versions[at - 1], &nv) > 0)
+        at = kept; /* insert in (timestamp, origin) order */
+        while (at > 0 && cw__version_order(&e->meta[at - 1], &nv) > 0)
             at--;
-        memmove(e->versions + at + 1, e->versions + at, (kept - at) * sizeof *e->versions);
-        e->versions[at] = nv;
+        memmove(e->msgs + at + 1, e->msgs + at, (kept - at) * sizeof *e->msgs);
+        memmove(e->meta + at + 1, e->meta + at, (kept - at) * sizeof *e->meta);
         e->count = kept + 1;
     }
-    cw_msg_ref(m);
-    for (uint32_t i = 0; i < e->count; i++)
-        e->msgs[i] = e->versions[i].msg;
+    e->msgs[at] = cw_msg_ref(m);
+    e->meta[at] = nv;
     return CW_OK;
 }

@@ -14,7 +14,6 @@
 /* A version, with what conflict decisions need kept beside the message so
  * that deciding never touches it. */
 typedef struct cw__version {
-    cw_msg *msg;
     cw_hlc_timestamp ts;
     cw_node_id origin;
     uint64_t seq;
@@ -23,8 +22,8 @@ typedef struct cw__version {
 typedef struct cw__key {
     uint64_t hash;
     uint32_t count, cap;      /* versions */
-    cw__version *versions;    /* ordered by (timestamp, origin) */
-    cw_msg **msgs;            /* the same messages, in the same order (for cw_node_each_key) */
+    cw_msg **msgs;            /* the versions, ordered by (timestamp, origin) */
+    cw__version *meta;        /* meta[i] describes msgs[i] */
     size_t key_len;
     uint8_t key[];
 } cw__key;

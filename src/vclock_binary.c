@@ -17,37 +17,8 @@
 #include <causeway/error.h>
 #include <causeway/vclock.h>
 
+#include "bytes.h"
 #include "vclock_internal.h"
-
-static uint16_t load_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t load_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t load_be64(const uint8_t *p)
-{
-    return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
-}
-
-static void store_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void store_be32(uint8_t *p, uint32_t v)
-{
-    store_be16(p, (uint16_t)(v >> 16));
-    store_be16(p + 2, (uint16_t)v);
-}
-
-static void store_be64(uint8_t *p, uint64_t v)
-{
-    store_be32(p, (uint32_t)(v >> 32));
-    store_be32(p + 4, (uint32_t)v);
-}
 
 size_t cw_vclock_encoded_size(const cw_vclock *c)
 {
@@ -63,11 +34,11 @@ int cw_vclock_encode(const cw_vclock *c, uint8_t *buf, size_t cap, size_t *len_o
         *len_out = need;
         return CW_ENOSPC;
     }
-    store_be32(buf, c->size);
+    cw__store_be(buf, c->size, 4);
     uint8_t *p = buf + 4;
     for (uint32_t i = 0; i < c->size; i++, p += 10) {
-        store_be16(p, c->ids[i]);
-        store_be64(p + 2, c->counters[i]);
+        cw__store_be(p, c->ids[i], 2);
+        cw__store_be(p + 2, c->counters[i], 8);
     }
     *len_out = need;
     return CW_OK;
@@ -79,7 +50,7 @@ int cw_vclock_decode(cw_vclock *out, const uint8_t *buf, size_t len, size_t *con
         return CW_EINVAL;
     if (len < 4)
         return CW_ETRUNC;
-    uint32_t count = load_be32(buf);
+    uint32_t count = (uint32_t)cw__load_be(buf, 4);
     if (count > CW_VCLOCK_MAX_ENTRIES)
         return CW_ELIMIT;
     size_t need = 4u + 10u * (size_t)count;
@@ -90,7 +61,7 @@ int cw_vclock_decode(cw_vclock *out, const uint8_t *buf, size_t len, size_t *con
     bool canonical = true;
     for (uint32_t i = 0; i < count && canonical; i++) {
         const uint8_t *e = p + 10u * i;
-        canonical = load_be64(e + 2) != 0 && (i == 0 || load_be16(e - 10) < load_be16(e));
+        canonical = cw__load_be(e + 2, 8) != 0 && (i == 0 || cw__load_be(e - 10, 2) < cw__load_be(e, 2));
     }
 
     int rc;
@@ -99,8 +70,8 @@ int cw_vclock_decode(cw_vclock *out, const uint8_t *buf, size_t len, size_t *con
         if (rc != CW_OK)
             return rc;
         for (uint32_t i = 0; i < count; i++, p += 10) {
-            out->ids[i] = load_be16(p);
-            out->counters[i] = load_be64(p + 2);
+            out->ids[i] = (uint16_t)cw__load_be(p, 2);
+            out->counters[i] = cw__load_be(p + 2, 8);
         }
         out->size = count;
     } else {
@@ -108,7 +79,7 @@ int cw_vclock_decode(cw_vclock *out, const uint8_t *buf, size_t len, size_t *con
         if (!scratch)
             return CW_ENOMEM;
         for (uint32_t i = 0; i < count; i++, p += 10)
-            scratch[i] = (cw__entry){load_be64(p + 2), load_be16(p)};
+            scratch[i] = (cw__entry){cw__load_be(p + 2, 8), (uint16_t)cw__load_be(p, 2)};
         rc = cw__vclock_assign_entries(out, scratch, count);
         free(scratch);
         if (rc != CW_OK)

@@ -73,16 +73,22 @@ int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span)
     uint64_t cap = r->cap ? r->cap : 16;
     while (cap < span)
         cap *= 2;
-    cw__slot *slots = calloc(cap, sizeof *slots);
+    /* Grown in place: realloc keeps the pages already touched (large blocks
+     * are remapped, not copied), so a deep buffer pays each page fault once. */
+    cw__slot *slots = realloc(r->slots, cap * sizeof *slots);
     if (!slots)
         return CW_ENOMEM;
-    /* Re-place each held seq (all within [first, first + old cap)). */
+    memset(slots + r->cap, 0, (cap - r->cap) * sizeof *slots);
+    /* Re-place each held seq s in [first, first + old cap) from s mod old to
+     * s mod cap. The two are congruent mod old, so a slot that moves goes to
+     * the new part, which nothing else moves to: no move overwrites another. */
     for (uint64_t s = first; s < first + r->cap; s++) {
-        cw__slot *old = &r->slots[s & (r->cap - 1)];
-        if (old->msg)
-            slots[s & (cap - 1)] = *old;
+        cw__slot *old = &slots[s & (r->cap - 1)], *now = &slots[s & (cap - 1)];
+        if (old != now && old->msg) {
+            *now = *old;
+            *old = (cw__slot){NULL, 0};
+        }
     }
-    free(r->slots);
     b->ring_slots += cap - r->cap;
     r->slots = slots;
     r->cap = cap;

@@ -1,5 +1,5 @@
 /* Allocation-failure injection for tests: linked with
- * -Wl,--wrap=malloc,--wrap=calloc,--wrap=aligned_alloc so that the library's allocations can be made
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc so that the library's allocations can be made
  * to fail on demand, to prove that a failed call changes nothing. */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -8,6 +8,8 @@
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t n, size_t size);
 void *__real_aligned_alloc(size_t align, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_realloc(void *p, size_t size);
 void *__wrap_aligned_alloc(size_t align, size_t size);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
@@ -44,6 +46,7 @@ static int should_fail(void)
 
 void *__wrap_malloc(size_t size) { return should_fail() ? NULL : __real_malloc(size); }
 void *__wrap_calloc(size_t n, size_t size) { return should_fail() ? NULL : __real_calloc(n, size); }
+void *__wrap_realloc(void *p, size_t size) { return should_fail() ? NULL : __real_realloc(p, size); }
 void *__wrap_aligned_alloc(size_t align, size_t size)
 {
     return should_fail() ? NULL : __real_aligned_alloc(align, size);

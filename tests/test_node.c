@@ -174,6 +174,118 @@ static void test_seed_003_scenario(void **state)
     net_close(&n);
 }
 
+static void drop(void *ctx, cw_msg *m)
+{
+    (void)ctx;
+    (void)m;
+}
+
+static char *dump_of(const cw_node *node)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    assert_int_equal(cw_node_dump(node, f), CW_OK);
+    fclose(f);
+    return text;
+}
+
+/* Batches through cw_node_receive_many leave a replica exactly as one
+ * cw_node_receive per message does: node 2 takes its queue newest first (so
+ * most writes wait and arrive in cascades) in batches of 1..7, a twin of
+ * node 2 takes the same messages one call each. */
+static void test_receive_many_matches_single_receives(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    char key[8], value[8];
+    for (int i = 0; i < 24; i++) {
+        cw_node_id at = (cw_node_id)(i % 3 == 2 ? 1 : 0);
+        snprintf(key, sizeof key, "k%d", i % 5);
+        snprintf(value, sizeof value, "v%d", i);
+        assert_int_equal(cw_node_put(n.node[at], key, strlen(key), value, strlen(value), NULL), CW_OK);
+        if (i % 4 == 3) /* node 1 catches up with node 0 now and then */
+            for (size_t k = 0; k < n.len[1]; k++)
+                cw_node_receive(n.node[1], queued(&n, 1, k), NULL, NULL);
+    }
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.self = 2;
+    o.nodes = 3;
+    o.send = drop;
+    o.ns_clock = net_ns;
+    o.ns_ctx = &n;
+    o.wall_clock = net_wall;
+    o.wall_ctx = &n;
+    cw_node *twin;
+    assert_int_equal(cw_node_create(&twin, &o), CW_OK);
+
+    size_t len = n.len[2], total = 0, twin_total = 0;
+    cw_msg *order[MAXQ];
+    for (size_t k = 0; k < len; k++)
+        order[k] = queued(&n, 2, len - 1 - k);
+    for (size_t at = 0, batch = 1; at < len; at += batch, batch = batch % 7 + 1) {
+        size_t count = len - at < batch ? len - at : batch, taken = 99, delivered = 99;
+        assert_int_equal(cw_node_receive_many(n.node[2], order + at, count, &taken, &delivered), CW_OK);
+        assert_int_equal(taken, count);
+        total += delivered;
+        for (size_t k = at; k < at + count; k++) {
+            size_t d = 0;
+            assert_int_equal(cw_node_receive(twin, order[k], NULL, &d), CW_OK);
+            twin_total += d;
+        }
+        assert_true(cw__node_check(n.node[2]));
+    }
+    assert_int_equal(total, len);
+    assert_int_equal(twin_total, len);
+    char *a = dump_of(n.node[2]), *b = dump_of(twin);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    cw_node_stats sa, sb;
+    cw_node_get_stats(n.node[2], &sa);
+    cw_node_get_stats(twin, &sb);
+    assert_int_equal(sa.delivered, sb.delivered);
+    assert_int_equal(sa.max_buffered, sb.max_buffered);
+    assert_true(sa.max_buffered > len / 2);
+    cw_node_destroy(twin);
+    net_close(&n);
+}
+
+/* A batch stops at the first message that fails: the ones before it are
+ * taken, it and the ones after are not. */
+static void test_receive_many_stops_at_first_error(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    put(&n, 0, "x", "1", "0:1");
+    put(&n, 0, "y", "2", "0:2");
+    cw_msg *own; /* a message from node 2 itself: CW_EINVAL at node 2 */
+    uint64_t clock[3] = {0, 0, 1};
+    cw_hlc_timestamp ts = {n.wall, 0, 2};
+    assert_int_equal(cw_msg_create(&own, 2, &ts, clock, 3, "z", 1, "3", 1), CW_OK);
+    cw_msg *batch[3] = {queued(&n, 2, 0), own, queued(&n, 2, 1)};
+    size_t taken = 99, delivered = 99;
+    assert_int_equal(cw_node_receive_many(n.node[2], batch, 3, &taken, &delivered), CW_EINVAL);
+    assert_int_equal(taken, 1);
+    assert_int_equal(delivered, 1);
+    expect_clock(&n, 2, "0:1");
+    assert_int_equal(cw_node_receive_many(n.node[2], batch + 2, 1, &taken, &delivered), CW_OK);
+    assert_int_equal(taken, 1);
+    expect_clock(&n, 2, "0:2");
+    /* Bad arguments; an empty batch is fine. */
+    assert_int_equal(cw_node_receive_many(NULL, batch, 1, &taken, NULL), CW_EINVAL);
+    assert_int_equal(taken, 0);
+    assert_int_equal(cw_node_receive_many(n.node[2], NULL, 1, NULL, NULL), CW_EINVAL);
+    assert_int_equal(cw_node_receive_many(n.node[2], NULL, 0, &taken, &delivered), CW_OK);
+    assert_int_equal(taken, 0);
+    assert_int_equal(delivered, 0);
+    cw_msg_unref(own);
+    net_close(&n);
+}
+
 static void test_duplicates_are_dropped_and_counted(void **state)
 {
     (void)state;
@@ -451,6 +563,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_003_scenario),
+        cmocka_unit_test(test_receive_many_matches_single_receives),
+        cmocka_unit_test(test_receive_many_stops_at_first_error),
         cmocka_unit_test(test_duplicates_are_dropped_and_counted),
         cmocka_unit_test(test_backpressure_when_full),
         cmocka_unit_test(test_siblings_then_resolving_write),

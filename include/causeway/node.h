@@ -149,6 +149,16 @@ typedef enum cw_receive_result {
  * ahead of this node's wall clock than max_drift_ms), CW_ENOMEM. */
 CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
 
+/* Takes count messages in order, exactly as count calls to cw_node_receive
+ * would, for drivers that dequeue in batches: while one message is handled the
+ * next ones are already being loaded, so messages that arrive cold in memory
+ * (a deep buffer, random arrival order) cost no more than warm ones. Stops at
+ * the first message that fails and returns its error (that message is not
+ * taken; the ones before it are). *taken (nullable) counts the messages taken,
+ * *delivered (nullable) the writes applied by the whole call. */
+CW_API int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken,
+                                size_t *delivered);
+
 /* The key's current versions (see cw_read). CW_ENOTFOUND if none; out is
  * replaced. Under CW_MERGE_CALLBACK siblings come back merged into one
  * version whose clock is the merge of theirs. */

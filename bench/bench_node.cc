@@ -26,7 +26,8 @@ namespace {
 constexpr uint32_t kWriters = 8, kNodes = kWriters + 1, kReceiver = kWriters;
 
 struct History {
-    std::vector<cw_msg *> shuffled; // every write, in random arrival order
+    std::vector<cw_msg *> in_order; // every write, in the order it was made (causal)
+    std::vector<cw_msg *> shuffled; // the same writes, in random arrival order
 };
 
 struct Gen {
@@ -88,6 +89,7 @@ History &history(size_t p) {
         cw_node_destroy(g.node[w]);
     }
     slot.reset(new History);
+    slot->in_order = g.all;
     slot->shuffled = std::move(g.all);
     for (size_t i = slot->shuffled.size(); i > 1; i--) // Fisher-Yates
         std::swap(slot->shuffled[i - 1], slot->shuffled[rng.below(i)]);
@@ -140,6 +142,31 @@ void drain(benchmark::State &state, bool batched) {
     state.counters["buf_p999_ns"] = double(st.buffering.p999_ns);
 }
 
+// The replica's own rate on one core, with nothing buffered: the same
+// writes arriving in the order they were made, in batches of kBatch. This
+// bounds what the threaded engine can deliver per core.
+void replica_in_order(benchmark::State &state) {
+    History &h = history(size_t(state.range(0)));
+    size_t total = h.in_order.size();
+    for (auto _ : state) {
+        cw_node *n = receiver();
+        auto t0 = std::chrono::steady_clock::now();
+        for (size_t i = 0; i < total; i += kBatch)
+            cw_node_receive_many(n, h.in_order.data() + i, std::min(kBatch, total - i), nullptr, nullptr);
+        auto t1 = std::chrono::steady_clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        cw_node_stats st;
+        cw_node_get_stats(n, &st);
+        if (st.delivered != total || st.max_buffered != 0)
+            state.SkipWithError("in-order writes were buffered or lost");
+        cw_node_destroy(n);
+    }
+    state.counters["time_per_entry"] = benchmark::Counter(double(state.iterations()) * double(total),
+                                                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["deliveries_per_s"] =
+        benchmark::Counter(double(state.iterations()) * double(total), benchmark::Counter::kIsRate);
+}
+
 void buffer_drain(benchmark::State &state) { drain(state, true); }
 void buffer_drain_single(benchmark::State &state) { drain(state, false); }
 
@@ -188,6 +215,8 @@ struct Register {
         cwbench::register_with_baseline("buffer_drain", buffer_drain,
                                         {100, 1000, 10000, 100000, 1000000}, "naive", naive_drain,
                                         {100, 1000, 10000}, true);
+        benchmark::RegisterBenchmark("replica_in_order", replica_in_order)
+            ->Arg(10000)->UseManualTime()->Unit(benchmark::kMillisecond);
         // The same naive runs stand beside the one-call-per-message feed.
         auto *single = benchmark::RegisterBenchmark("buffer_drain_single", buffer_drain_single);
         for (int64_t p : {100, 1000, 10000, 100000, 1000000})

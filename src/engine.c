@@ -41,6 +41,10 @@
 #include "park.h"
 #include "queue.h"
 
+/* Inbound messages are taken from a queue, and handed to each node, this
+ * many at a time. */
+#define INBOUND_BATCH 64
+
 typedef struct route {
     cw_msg *msg;          /* one reference, owned by the route */
     cw_node_id to;
@@ -294,7 +298,8 @@ static bool push_out(worker *w, cw_msg *m, uint32_t v)
     return true;
 }
 
-/* Sends one write to every worker (one reference each). */
+/* Sends one write to every other worker (one reference each); the caller
+ * wakes them. */
 static void fan_out(worker *w, cw_msg *m)
 {
     cw_engine *e = w->e;
@@ -304,9 +309,7 @@ static void fan_out(worker *w, cw_msg *m)
         cw_msg_ref(m);
         while (!push_out(w, m, v)) /* out of memory: wait for it rather than lose the write */
             sched_yield();
-        cw__park_wake(&e->w[v].park);
     }
-    fan_in(w, m); /* this worker's own nodes; consumes the outbox's reference */
 }
 
 /* Retries the fan-out a full queue refused, in order. */
@@ -325,6 +328,56 @@ static bool flush_pending_out(worker *w)
     return done > 0;
 }
 
+/* Whether inbound messages may skip route_one: no link is held and the fault
+ * layer is off. Acquire: pairs with cw_engine_hold_link's release, as in
+ * route_one; a hold placed meanwhile applies from the next batch on. */
+static bool direct_routes(const cw_engine *e)
+{
+    return !atomic_load_explicit(&e->holds_active, memory_order_acquire) &&
+           !(e->o.duplicate_probability > 0) && !(e->o.delay_probability > 0 && e->o.max_delay_us);
+}
+
+/* Delivers a batch of inbound messages (each holding one reference, which
+ * this consumes) to every local node but each message's origin: one lock and
+ * one cw_node_receive_many a node, one count of consumed deliveries a node.
+ * A write the node refuses for now (CW_EFULL, CW_ENOMEM) goes on the retry
+ * list with its own reference; the rest of the batch goes on. */
+static void deliver_batch(worker *w, cw_msg **batch, size_t count)
+{
+    cw_engine *e = w->e;
+    cw_msg *mine[INBOUND_BATCH];
+    for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
+        size_t k = 0;
+        for (size_t i = 0; i < count; i++)
+            if (batch[i]->origin != j)
+                mine[k++] = batch[i];
+        enode *en = &e->node[j];
+        for (size_t at = 0; at < k;) {
+            size_t taken = 0;
+            pthread_mutex_lock(&en->lock);
+            int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
+            pthread_mutex_unlock(&en->lock);
+            size_t done = taken;
+            at += taken;
+            if (rc == CW_EFULL || rc == CW_ENOMEM) {
+                while (!vec_push(&w->retry, (route){mine[at], (cw_node_id)j, 0}))
+                    sched_yield(); /* out of memory: wait rather than lose the write */
+                cw_msg_ref(mine[at]);
+            } else if (rc != CW_OK) {
+                done++; /* refused for good (as deliver does): counted, not retried */
+            }
+            if (rc != CW_OK)
+                at++;
+            /* Release: these deliveries' effects come before they are
+             * counted, for quiesce. */
+            if (done)
+                atomic_fetch_add_explicit(&w->consumed, done, memory_order_release);
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        cw_msg_unref(batch[i]);
+}
+
 /* Takes the writes this worker's nodes made and sends them on. */
 static bool send_outboxes(worker *w)
 {
@@ -340,8 +393,23 @@ static bool send_outboxes(worker *w)
         if (n)
             pthread_cond_broadcast(&en->space);
         pthread_mutex_unlock(&en->lock);
+        if (!n)
+            continue;
         for (size_t i = 0; i < n; i++)
             fan_out(w, w->taken[i]);
+        for (uint32_t v = 0; v < e->workers; v++) /* once per batch, not per write */
+            if (v != w->id)
+                cw__park_wake(&e->w[v].park);
+        /* This worker's own nodes; consumes the outbox's references. */
+        bool direct = direct_routes(e);
+        for (size_t i = 0; i < n; i += INBOUND_BATCH) {
+            size_t count = n - i < INBOUND_BATCH ? n - i : INBOUND_BATCH;
+            if (direct)
+                deliver_batch(w, w->taken + i, count);
+            else
+                for (size_t k = i; k < i + count; k++)
+                    fan_in(w, w->taken[k]);
+        }
     }
     return true;
 }
@@ -351,10 +419,21 @@ static bool drain_inbound(worker *w)
     bool did = false;
     for (uint32_t src = 0; src < w->e->workers; src++) {
         cw__queue *q = w->in[src];
-        void *m;
-        for (int k = 0; q && k < 256 && cw__queue_pop(q, &m); k++) {
-            fan_in(w, m);
+        for (int round = 0; q && round < 4; round++) {
+            cw_msg *batch[INBOUND_BATCH];
+            size_t count = 0;
+            void *m;
+            while (count < INBOUND_BATCH && cw__queue_pop(q, &m))
+                batch[count++] = m;
+            if (!count)
+                break;
             did = true;
+            if (direct_routes(w->e)) {
+                deliver_batch(w, batch, count);
+            } else {
+                for (size_t i = 0; i < count; i++)
+                    fan_in(w, batch[i]);
+            }
         }
     }
     return did;

@@ -347,7 +347,7 @@ static void apply_to_history(void *ctx, cw_node_id node, const cw_msg *m)
 }
 
 static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint64_t per_writer,
-                       double delay, double dup, cw_conflict_policy policy)
+                       double delay, double dup, cw_conflict_policy policy, size_t max_buffered)
 {
     stress s = {NULL, NULL, nodes, 5, writers, per_writer, tu_rand()};
     uint64_t max_per_node = per_writer * writers; /* a node could, at worst, take all */
@@ -363,6 +363,7 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
     o.duplicate_probability = dup;
     o.on_apply = apply_to_history;
     o.apply_ctx = s.h;
+    o.max_buffered = max_buffered;
     assert_int_equal(cw_engine_open(&s.e, &o), CW_OK);
     pthread_t th[16];
     writer_arg args[16];
@@ -375,12 +376,13 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
     int rc = cw_engine_quiesce(s.e, 600000);
     if (rc != CW_OK)
         fail_msg("quiesce: %s (seed %llu)", cw_strerror(rc), (unsigned long long)s.seed);
-    uint64_t dups = 0;
+    uint64_t dups = 0, refused = 0;
     for (uint32_t i = 0; i < nodes; i++) {
         assert_int_equal(cw_history_final_engine_node(s.h, s.e, (cw_node_id)i), CW_OK);
         cw_node_stats st;
         cw_engine_stats(s.e, (cw_node_id)i, &st);
         dups += st.duplicates;
+        refused += st.rejected_full;
     }
     cw_history_report rep;
     bool ok = cw_history_verdict(s.h, &rep);
@@ -390,9 +392,10 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
     assert_int_equal(rep.applications, rep.writes * nodes);
     if (dup > 0)
         assert_true(dups > 0);
-    printf("# %u nodes, %u workers: %llu writes, %llu concurrent pairs, %llu duplicates dropped\n",
+    printf("# %u nodes, %u workers: %llu writes, %llu concurrent pairs, %llu duplicates dropped, "
+           "%llu refused while full and retried\n",
            nodes, cw_engine_workers(s.e), (unsigned long long)rep.writes,
-           (unsigned long long)rep.concurrent_pairs, (unsigned long long)dups);
+           (unsigned long long)rep.concurrent_pairs, (unsigned long long)dups, (unsigned long long)refused);
     cw_engine_close(s.e);
     cw_history_destroy(s.h);
 }
@@ -400,9 +403,14 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
 static void test_stress_quick(void **state)
 {
     (void)state;
-    run_stress(4, 0, 3, 300, 0.2, 0.1, CW_KEEP_SIBLINGS);
-    run_stress(8, 3, 4, 250, 0.3, 0.2, CW_KEEP_SIBLINGS);
-    run_stress(8, 2, 4, 200, 0.2, 0.1, CW_LAST_WRITER_WINS);
+    run_stress(4, 0, 3, 300, 0.2, 0.1, CW_KEEP_SIBLINGS, 0);
+    run_stress(8, 3, 4, 250, 0.3, 0.2, CW_KEEP_SIBLINGS, 0);
+    run_stress(8, 2, 4, 200, 0.2, 0.1, CW_LAST_WRITER_WINS, 0);
+    /* No faults and no holds: the batched path (one lock and one
+     * cw_node_receive_many per node and batch); then with a one-write
+     * buffer, so batches are cut short by CW_EFULL and retried. */
+    run_stress(8, 2, 4, 400, 0, 0, CW_KEEP_SIBLINGS, 0);
+    run_stress(8, 3, 4, 400, 0, 0, CW_KEEP_SIBLINGS, 1);
 }
 
 static void test_stress_long(void **state)
@@ -410,8 +418,9 @@ static void test_stress_long(void **state)
     (void)state;
     if (!long_run)
         skip();
-    run_stress(64, 0, 8, 500, 0.2, 0.1, CW_KEEP_SIBLINGS);
-    run_stress(1024, 2, 4, 300, 0.1, 0.05, CW_KEEP_SIBLINGS);
+    run_stress(64, 0, 8, 500, 0.2, 0.1, CW_KEEP_SIBLINGS, 0);
+    run_stress(64, 2, 8, 500, 0, 0, CW_KEEP_SIBLINGS, 0);
+    run_stress(1024, 2, 4, 300, 0.1, 0.05, CW_KEEP_SIBLINGS, 0);
 }
 
 int main(int argc, char **argv)

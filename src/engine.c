@@ -210,6 +210,15 @@ static timed heap_pop(worker *w)
     return top;
 }
 
+/* A write its replica refused for now (CW_EFULL, CW_ENOMEM): kept, with its
+ * own reference, on the worker's retry list. r.msg is borrowed. */
+static void keep_for_retry(worker *w, route r)
+{
+    while (!vec_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
+        sched_yield();
+    cw_msg_ref(r.msg);
+}
+
 /* Hands r to its replica. r.msg is borrowed: a reference is taken only if
  * the write must wait (refused for now: kept for retry). */
 static void deliver(worker *w, route r)
@@ -219,9 +228,7 @@ static void deliver(worker *w, route r)
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
     pthread_mutex_unlock(&en->lock);
     if (rc == CW_EFULL || rc == CW_ENOMEM) {
-        while (!vec_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
-            sched_yield();
-        cw_msg_ref(r.msg);
+        keep_for_retry(w, r);
         return;
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
@@ -357,25 +364,34 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
             pthread_mutex_lock(&en->lock);
             int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
             pthread_mutex_unlock(&en->lock);
-            size_t done = taken;
             at += taken;
             if (rc == CW_EFULL || rc == CW_ENOMEM) {
-                while (!vec_push(&w->retry, (route){mine[at], (cw_node_id)j, 0}))
-                    sched_yield(); /* out of memory: wait rather than lose the write */
-                cw_msg_ref(mine[at]);
+                keep_for_retry(w, (route){mine[at++], (cw_node_id)j, 0});
             } else if (rc != CW_OK) {
-                done++; /* refused for good (as deliver does): counted, not retried */
+                at++;    /* refused for good (as deliver does): */
+                taken++; /* counted, not retried */
             }
-            if (rc != CW_OK)
-                at++;
             /* Release: these deliveries' effects come before they are
              * counted, for quiesce. */
-            if (done)
-                atomic_fetch_add_explicit(&w->consumed, done, memory_order_release);
+            if (taken)
+                atomic_fetch_add_explicit(&w->consumed, taken, memory_order_release);
         }
     }
     for (size_t i = 0; i < count; i++)
         cw_msg_unref(batch[i]);
+}
+
+/* Hands messages (one reference each, consumed) to this worker's nodes:
+ * in batches when routes are direct, else one route at a time. */
+static void take_in(worker *w, cw_msg **msgs, size_t count)
+{
+    if (!direct_routes(w->e)) {
+        for (size_t i = 0; i < count; i++)
+            fan_in(w, msgs[i]);
+        return;
+    }
+    for (size_t i = 0; i < count; i += INBOUND_BATCH)
+        deliver_batch(w, msgs + i, count - i < INBOUND_BATCH ? count - i : INBOUND_BATCH);
 }
 
 /* Takes the writes this worker's nodes made and sends them on. */
@@ -400,16 +416,7 @@ static bool send_outboxes(worker *w)
         for (uint32_t v = 0; v < e->workers; v++) /* once per batch, not per write */
             if (v != w->id)
                 cw__park_wake(&e->w[v].park);
-        /* This worker's own nodes; consumes the outbox's references. */
-        bool direct = direct_routes(e);
-        for (size_t i = 0; i < n; i += INBOUND_BATCH) {
-            size_t count = n - i < INBOUND_BATCH ? n - i : INBOUND_BATCH;
-            if (direct)
-                deliver_batch(w, w->taken + i, count);
-            else
-                for (size_t k = i; k < i + count; k++)
-                    fan_in(w, w->taken[k]);
-        }
+        take_in(w, w->taken, n); /* this worker's own nodes; consumes the outbox's references */
     }
     return true;
 }
@@ -428,12 +435,7 @@ static bool drain_inbound(worker *w)
             if (!count)
                 break;
             did = true;
-            if (direct_routes(w->e)) {
-                deliver_batch(w, batch, count);
-            } else {
-                for (size_t i = 0; i < count; i++)
-                    fan_in(w, batch[i]);
-            }
+            take_in(w, batch, count);
         }
     }
     return did;

@@ -210,6 +210,14 @@ static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
     return false;
 }
 
+/* Starts loading the write buffered at seq in ring r (cap > 0), if any. */
+static void prefetch_buffered(cw__ring *r, uint64_t seq)
+{
+    const cw__slot *s = cw__ring_at(r, seq);
+    if (s->msg)
+        cw__msg_prefetch(s->msg);
+}
+
 /* V[o] has just reached c: look at exactly what that can release. Both kinds
  * of candidate are counted as buffered until released. */
 static void release(cw_node *n, cw_node_id o, uint64_t c)
@@ -226,12 +234,10 @@ static void release(cw_node *n, cw_node_id o, uint64_t c)
         /* A cascade usually goes on with this sender's following writes:
          * start loading them while this one is applied. (A slot beyond the
          * ring's span aliases an empty or unrelated slot: a wasted load.) */
-        __builtin_prefetch(cw__ring_at(r, c + 2 * CASCADE_AHEAD), 1);
-        static const uint64_t ahead[] = {2, CASCADE_AHEAD};
-        for (int i = 0; i < 2 && ahead[i] <= r->count; i++) {
-            const cw__slot *after = cw__ring_at(r, c + ahead[i]);
-            if (after->msg)
-                cw__msg_prefetch(after->msg);
+        if (r->count) {
+            __builtin_prefetch(cw__ring_at(r, c + 2 * CASCADE_AHEAD), 1);
+            prefetch_buffered(r, c + 2);
+            prefetch_buffered(r, c + CASCADE_AHEAD);
         }
         n->buf.count -= file_head(n, next.msg, next.arrived_ns, 0);
     }

@@ -39,10 +39,7 @@ static void expect_read(cw_engine *e, cw_node_id at, const char *k, const char *
     cw_read r;
     cw_read_init(&r);
     assert_int_equal(cw_engine_get(e, at, k, strlen(k), &r), CW_OK);
-    assert_int_equal(r.count, 1);
-    assert_int_equal(r.versions[0].value_len, strlen(v));
-    assert_memory_equal(r.versions[0].value, v, strlen(v));
-    tu_assert_clock(&r.versions[0].clock, clock);
+    tu_assert_one_version(&r, v, clock);
     cw_read_destroy(&r);
 }
 

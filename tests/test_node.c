@@ -101,10 +101,7 @@ static void expect_read(net *n, cw_node_id at, const char *key, const char *valu
     cw_read r;
     cw_read_init(&r);
     assert_int_equal(cw_node_get(n->node[at], key, strlen(key), &r), CW_OK);
-    assert_int_equal(r.count, 1);
-    assert_int_equal(r.versions[0].value_len, strlen(value));
-    assert_memory_equal(r.versions[0].value, value, strlen(value));
-    tu_assert_clock(&r.versions[0].clock, clock);
+    tu_assert_one_version(&r, value, clock);
     cw_read_destroy(&r);
 }
 

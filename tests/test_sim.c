@@ -118,7 +118,7 @@ static void test_checker_catches_violations(void **state)
     assert_non_null(strstr(cw_history_violation(h), "out of order"));
     cw_history_destroy(h);
 
-    /* Missing dependency: node1's write 1:1 depends on 0:1; node2... use 3 nodes. */
+    /* Missing dependency: node1 makes 1:1 claiming 0:1, which it never applied. */
     assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
     assert_true(cw_history_applied(h, 0, m1));
     assert_false(cw_history_applied(h, 1, mb)); /* node1 never applied 0:1, yet made b1 claiming it */

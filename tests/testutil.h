@@ -69,6 +69,15 @@ static inline void tu_parse(cw_vclock *c, const char *text)
         assert_string_equal(tu_buf_, (text));                                              \
     } while (0)
 
+/* Asserts that read r holds exactly one version: string val with clock text. */
+#define tu_assert_one_version(r, val, text)                                                \
+    do {                                                                                   \
+        assert_int_equal((r)->count, 1);                                                   \
+        assert_int_equal((r)->versions[0].value_len, strlen(val));                         \
+        assert_memory_equal((r)->versions[0].value, (val), strlen(val));                   \
+        tu_assert_clock(&(r)->versions[0].clock, (text));                                  \
+    } while (0)
+
 /* A random clock over ids [0, universe) with about `density` (0..1) of them
  * present; counters small (so equal values are common) or full-range. */
 static inline void tu_random_clock(cw_vclock *c, uint32_t universe, double density, bool small)

@@ -53,6 +53,10 @@ struct cw_node {
     cw__slot *work;           /* released writes being applied (a stack) */
     size_t work_count, work_cap;
     uint64_t wall_seen;       /* the latest wall-clock reading, for drift checks */
+    /* While cw_node_receive_many runs: its messages arrived together, so the
+     * clock is read once, by the first one buffered (0: not read yet). */
+    bool in_batch;
+    uint64_t batch_arrival_ns;
     uint64_t writes, delivered, duplicates, conflicts, rejected_full;
     uint64_t checks;          /* calls since the last full invariant check */
     cw__histogram buffering;
@@ -294,6 +298,16 @@ static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
     return ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms;
 }
 
+/* When the message being taken arrived: now, or when its batch was handed over. */
+static uint64_t arrival_ns(cw_node *n)
+{
+    if (!n->in_batch)
+        return n->opt.ns_clock(n->opt.ns_ctx);
+    if (!n->batch_arrival_ns)
+        n->batch_arrival_ns = n->opt.ns_clock(n->opt.ns_ctx);
+    return n->batch_arrival_ns;
+}
+
 /* Whether ring r may grow to hold a span of `span` seqs within the budget of
  * 4 * max_buffered + 16 * nodes slots over all rings (invariant 7). */
 static bool ring_budget_allows(const cw_node *n, const cw__ring *r, uint64_t span)
@@ -323,7 +337,7 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
         rc = cw__ring_fit(&n->buf, r, first, seq - first + 1);
     if (rc != CW_OK)
         return rc;
-    uint64_t now = n->opt.ns_clock(n->opt.ns_ctx);
+    uint64_t now = arrival_ns(n);
     n->buf.count++;
     if (n->buf.count > n->buf.high_water)
         n->buf.high_water = n->buf.count;
@@ -410,7 +424,12 @@ int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *
         *delivered = 0;
     if (!n || (!msgs && count))
         return CW_EINVAL;
-    for (size_t i = 0; i < count; i++) {
+    /* One clock reading for the batch instead of one per buffered write
+     * (~20 ns each here, as much as the rest of an arrival). */
+    n->in_batch = true;
+    n->batch_arrival_ns = 0;
+    int rc = CW_OK;
+    for (size_t i = 0; i < count && rc == CW_OK; i++) {
         /* The header line: everything an arrival reads, and the reference
          * count it writes when the message is buffered. */
         if (i + 2 * RECEIVE_AHEAD < count)
@@ -418,15 +437,14 @@ int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *
         if (i + RECEIVE_AHEAD < count)
             prefetch_slot(n, msgs[i + RECEIVE_AHEAD]);
         size_t d = 0;
-        int rc = cw_node_receive(n, msgs[i], NULL, &d);
+        rc = cw_node_receive(n, msgs[i], NULL, &d);
         if (delivered)
             *delivered += d;
-        if (rc != CW_OK)
-            return rc;
-        if (taken)
+        if (rc == CW_OK && taken)
             (*taken)++;
     }
-    return CW_OK;
+    n->in_batch = false;
+    return rc;
 }
 
 int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,

@@ -283,6 +283,49 @@ static void test_receive_many_stops_at_first_error(void **state)
     net_close(&n);
 }
 
+static uint64_t ticking_ns(void *ctx)
+{
+    uint64_t *t = ctx;
+    return *t += 100; /* every reading is 100 ns after the one before */
+}
+
+/* A batch arrives at once: its buffered writes share one clock reading, so
+ * their buffering latency counts from the batch's hand-off. */
+static void test_receive_many_batch_shares_arrival_time(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    put(&n, 0, "x", "1", "0:1");
+    put(&n, 0, "y", "2", "0:2");
+    put(&n, 0, "z", "3", "0:3");
+    uint64_t t = 0;
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.self = 2;
+    o.nodes = 3;
+    o.send = drop;
+    o.ns_clock = ticking_ns;
+    o.ns_ctx = &t;
+    o.wall_clock = net_wall;
+    o.wall_ctx = &n;
+    cw_node *r;
+    assert_int_equal(cw_node_create(&r, &o), CW_OK);
+    cw_msg *later[2] = {queued(&n, 2, 2), queued(&n, 2, 1)};
+    assert_int_equal(cw_node_receive_many(r, later, 2, NULL, NULL), CW_OK);
+    assert_int_equal(t, 100); /* one reading for both buffered writes */
+    size_t delivered = 0;
+    assert_int_equal(cw_node_receive(r, queued(&n, 2, 0), NULL, &delivered), CW_OK);
+    assert_int_equal(delivered, 3);
+    assert_int_equal(t, 200); /* one reading for the cascade */
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(r, &st), CW_OK);
+    assert_int_equal(st.buffering.count, 3);    /* x waited 0 */
+    assert_int_equal(st.buffering.max_ns, 100); /* y and z waited from t=100 to t=200 */
+    cw_node_destroy(r);
+    net_close(&n);
+}
+
 static void test_duplicates_are_dropped_and_counted(void **state)
 {
     (void)state;
@@ -562,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_seed_003_scenario),
         cmocka_unit_test(test_receive_many_matches_single_receives),
         cmocka_unit_test(test_receive_many_stops_at_first_error),
+        cmocka_unit_test(test_receive_many_batch_shares_arrival_time),
         cmocka_unit_test(test_duplicates_are_dropped_and_counted),
         cmocka_unit_test(test_backpressure_when_full),
         cmocka_unit_test(test_siblings_then_resolving_write),

@@ -155,7 +155,9 @@ CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, s
  * (a deep buffer, random arrival order) cost no more than warm ones. Stops at
  * the first message that fails and returns its error (that message is not
  * taken; the ones before it are). *taken (nullable) counts the messages taken,
- * *delivered (nullable) the writes applied by the whole call. */
+ * *delivered (nullable) the writes applied by the whole call. The messages of
+ * one call arrive together: the clock is read once for all of them, and the
+ * buffering latency of those that wait counts from the call. */
 CW_API int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken,
                                 size_t *delivered);
 

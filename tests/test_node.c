@@ -191,6 +191,25 @@ static char *dump_of(const cw_node *node)
  * cw_node_receive per message does: node 2 takes its queue newest first (so
  * most writes wait and arrive in cascades) in batches of 1..7, a twin of
  * node 2 takes the same messages one call each. */
+/* A replica with node 2's id in a 3-node net, outside it (it sends nowhere),
+ * reading time from ns_clock(ns_ctx): the net's messages to node 2 can be fed
+ * to it in any order. */
+static cw_node *outsider(net *n, cw_ns_clock_fn ns_clock, void *ns_ctx)
+{
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.self = 2;
+    o.nodes = 3;
+    o.send = drop;
+    o.ns_clock = ns_clock;
+    o.ns_ctx = ns_ctx;
+    o.wall_clock = net_wall;
+    o.wall_ctx = n;
+    cw_node *node;
+    assert_int_equal(cw_node_create(&node, &o), CW_OK);
+    return node;
+}
+
 static void test_receive_many_matches_single_receives(void **state)
 {
     (void)state;
@@ -206,17 +225,7 @@ static void test_receive_many_matches_single_receives(void **state)
             for (size_t k = 0; k < n.len[1]; k++)
                 cw_node_receive(n.node[1], queued(&n, 1, k), NULL, NULL);
     }
-    cw_node_options o;
-    cw_node_options_init(&o);
-    o.self = 2;
-    o.nodes = 3;
-    o.send = drop;
-    o.ns_clock = net_ns;
-    o.ns_ctx = &n;
-    o.wall_clock = net_wall;
-    o.wall_ctx = &n;
-    cw_node *twin;
-    assert_int_equal(cw_node_create(&twin, &o), CW_OK);
+    cw_node *twin = outsider(&n, net_ns, &n);
 
     size_t len = n.len[2], total = 0, twin_total = 0;
     cw_msg *order[MAXQ];
@@ -300,17 +309,7 @@ static void test_receive_many_batch_shares_arrival_time(void **state)
     put(&n, 0, "y", "2", "0:2");
     put(&n, 0, "z", "3", "0:3");
     uint64_t t = 0;
-    cw_node_options o;
-    cw_node_options_init(&o);
-    o.self = 2;
-    o.nodes = 3;
-    o.send = drop;
-    o.ns_clock = ticking_ns;
-    o.ns_ctx = &t;
-    o.wall_clock = net_wall;
-    o.wall_ctx = &n;
-    cw_node *r;
-    assert_int_equal(cw_node_create(&r, &o), CW_OK);
+    cw_node *r = outsider(&n, ticking_ns, &t);
     cw_msg *later[2] = {queued(&n, 2, 2), queued(&n, 2, 1)};
     assert_int_equal(cw_node_receive_many(r, later, 2, NULL, NULL), CW_OK);
     assert_int_equal(t, 100); /* one reading for both buffered writes */

@@ -162,7 +162,7 @@ static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64
     int rc = cw__store_apply(&n->store, m, n->opt.policy, &conflict);
     if (rc != CW_OK)
         return rc;
-    cw_node_id o = cw_msg_origin(m);
+    cw_node_id o = m->origin;
     n->applied_from[o]++;
     n->conflicts += conflict;
     if (remote) {
@@ -170,10 +170,9 @@ static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64
          * put every other entry of m at or below V. */
         assert(cw__kernels()->first_gt_u64(m->counters, n->clock.counters, n->n) == o);
         n->clock.counters[o] = m->seq;
-        cw_hlc_timestamp ts = cw_msg_timestamp(m);
         /* Keeps local timestamps above every applied write's, so last-writer-
          * wins extends causality (drift was checked on arrival). */
-        cw_hlc_observe(&n->hlc, &ts);
+        cw_hlc_observe(&n->hlc, &m->ts);
         n->delivered++;
         cw__hist_add(&n->buffering, arrived_ns && now_ns > arrived_ns ? now_ns - arrived_ns : 0);
     }
@@ -262,7 +261,7 @@ static int drain(cw_node *n, size_t *delivered)
         n->work_count--;
         if (delivered)
             (*delivered)++;
-        cw_node_id o = cw_msg_origin(r.msg);
+        cw_node_id o = r.msg->origin;
         release(n, o, n->clock.counters[o]);
         cw_msg_unref(r.msg);
     }
@@ -325,8 +324,8 @@ static bool ring_budget_allows(const cw_node *n, const cw__ring *r, uint64_t spa
  * waiting head blocked at `blocker`. */
 static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
 {
-    cw_node_id o = cw_msg_origin(m);
-    uint64_t seq = cw_msg_seq(m), first = n->clock.counters[o] + 2;
+    cw_node_id o = m->origin;
+    uint64_t seq = m->seq, first = n->clock.counters[o] + 2;
     cw__ring *r = &n->buf.rings[o];
     if (n->buf.count >= n->opt.max_buffered || (!head && !ring_budget_allows(n, r, seq - first + 1))) {
         n->rejected_full++;

@@ -18,6 +18,7 @@
 #include <causeway/error.h>
 
 #include "kernels.h"
+#include "msg_internal.h"
 
 typedef struct lookup {
     const void *key;
@@ -64,13 +65,13 @@ int cw__version_order(const cw__version *a, const cw__version *b)
 
 static cw__version version_of(const cw_msg *m)
 {
-    return (cw__version){cw_msg_timestamp(m), cw_msg_origin(m), cw_msg_seq(m)};
+    return (cw__version){m->ts, m->origin, m->seq};
 }
 
 static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
 {
-    size_t key_len;
-    const void *key = cw_msg_key(m, &key_len);
+    size_t key_len = m->key_len;
+    const void *key = cw__msg_key_ptr(m);
     cw__key *e = malloc(sizeof *e + key_len);
     cw_msg **msgs = malloc(sizeof *msgs);
     cw__version *meta = malloc(sizeof *meta);
@@ -108,8 +109,8 @@ static int reserve_version(cw__key *e)
 
 int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *conflict)
 {
-    size_t key_len;
-    const void *key = cw_msg_key(m, &key_len);
+    size_t key_len = m->key_len;
+    const void *key = cw__msg_key_ptr(m);
     uint64_t hash = cw__hash_bytes(key, key_len);
     lookup l = {key, key_len};
     cw__key *e = cw__map_find(&s->keys, hash, key_eq, &l);
@@ -119,7 +120,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     if (reserve_version(e) != CW_OK)
         return CW_ENOMEM;
     /* Drop what m follows; keep what is concurrent with it. */
-    const uint64_t *past = cw_msg_counters(m, NULL);
+    const uint64_t *past = m->counters;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < e->count; i++) {
         if (past[e->meta[i].origin] >= e->meta[i].seq) {

@@ -7,6 +7,7 @@
 //   sparse overlap merge: the output clock (10 bytes per entry)
 //   encode / decode: the encoded form.
 #include "bench_util.h"
+#include "read_floor.h"
 
 #include <causeway/causeway.h>
 
@@ -190,6 +191,20 @@ void dense_compare(benchmark::State &state) {
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * 8));
 }
 
+// The read floor: only the loads merge and compare cannot avoid (both
+// clocks of the pair, 16n bytes), with no arithmetic and no store. Its ratio
+// to memcpy bounds what any dense kernel can reach on this machine.
+void dense_read_floor(benchmark::State &state) {
+    size_t n = size_t(state.range(0));
+    Dense &d = dense_set(n);
+    size_t i = 0;
+    for (auto _ : state) {
+        size_t p = i++ & (kPairs - 1);
+        benchmark::DoNotOptimize(cwb_read_both(d.m[p].counters, d.b[p].counters, n));
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * 8));
+}
+
 void dense_baseline(benchmark::State &state) { memcpy_rotating(state, size_t(state.range(0)) * 8); }
 
 // The same kernels pinned to portable C, to show what vectorisation buys.
@@ -344,6 +359,7 @@ struct Register {
         using cwbench::register_pair;
         register_pair("dense_merge", dense_merge, dense_baseline, kSizes);
         register_pair("dense_compare", dense_compare, dense_baseline, kSizes);
+        register_pair("dense_read_floor", dense_read_floor, dense_baseline, kSizes);
         register_pair("dense_merge_scalar", dense_merge_scalar, dense_baseline, {64, 1024, 65536});
         register_pair("dense_compare_scalar", dense_compare_scalar, dense_baseline, {64, 1024, 65536});
         register_pair("sparse_identical_merge", per_output<sparse_identical_merge, kIdentical>,

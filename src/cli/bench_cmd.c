@@ -143,12 +143,12 @@ static int write_tables(json_t *benches, const char *dir)
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    fputs("# n dense_merge dense_compare sparse_identical_merge sparse_overlap_merge memcpy_8n (ns)\n", f);
+    fputs("# n dense_merge dense_compare sparse_identical_merge sparse_overlap_merge memcpy_8n read_floor_16n (ns)\n", f);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         fprintf(f, "%d", sizes[i]);
         const char *ops[] = {"dense_merge", "dense_compare", "sparse_identical_merge", "sparse_overlap_merge",
-                             "memcpy:dense_merge"};
-        for (size_t k = 0; k < 5; k++) {
+                             "memcpy:dense_merge", "dense_read_floor"};
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
             snprintf(name, sizeof name, "%s/%d", ops[k], sizes[i]);
             put_value(f, value_of(benches, name, "real_time"));
         }
@@ -221,7 +221,8 @@ static const struct plot {
      "set logscale xy\nset xlabel 'entries n'\nset ylabel 'ns per operation'\n"
      "plot 'clocks.dat' u 1:2 w lp t 'dense merge', '' u 1:3 w lp t 'dense compare',"
      " '' u 1:4 w lp t 'sparse merge, same ids', '' u 1:5 w lp t 'sparse copy+merge, ~50% overlap',"
-     " '' u 1:6 w lp dt 2 lw 2 t 'memcpy of 8n bytes'\n"},
+     " '' u 1:6 w lp dt 2 lw 2 t 'memcpy of 8n bytes',"
+     " '' u 1:7 w lp dt 3 lw 2 t 'loads alone: both clocks, 16n bytes'\n"},
     {"buffer.png",
      "set title 'Causal buffer: ns per delivered write, random arrival order'\n"
      "set logscale xy\nset xlabel 'writes P'\nset ylabel 'ns per delivered write'\n"

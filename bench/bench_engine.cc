@@ -8,9 +8,12 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -118,6 +121,74 @@ void engine_e2e(benchmark::State &state) {
     state.counters["buf_p999_us"] = double(buf.p999_ns) / 1e3;
 }
 
+// cw_engine_get at node 0 of an engine with `nodes` nodes, each read timed
+// on its own: while another client thread keeps writing at every node (so
+// node 0's worker is applying writes under the node's lock), and, as the
+// baseline, on the same engine with no writer. Values are 32 bytes; reads
+// cycle over 100 keys that every node holds.
+void engine_get(benchmark::State &state, bool writing) {
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = uint32_t(state.range(0));
+    cw_engine *e = nullptr;
+    if (cw_engine_open(&e, &o) != CW_OK) {
+        state.SkipWithError("open failed");
+        return;
+    }
+    char value[32] = "0123456789abcdef0123456789abcde";
+    auto key = [](uint64_t i, char *k) { return size_t(std::snprintf(k, 16, "k%llu", (unsigned long long)(i % 100))); };
+    char k[16];
+    for (uint64_t i = 0; i < 100; i++)
+        cw_engine_put(e, cw_node_id(i % o.nodes), k, key(i, k), value, sizeof value, nullptr);
+    cw_engine_quiesce(e, 60000);
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> written{0};
+    std::thread writer;
+    if (writing)
+        writer = std::thread([&] {
+            char wk[16];
+            for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); i++) {
+                cw_engine_put(e, cw_node_id(i % o.nodes), wk, key(i, wk), value, sizeof value, nullptr);
+                written.store(i + 1, std::memory_order_relaxed);
+            }
+        });
+    cw_read r;
+    cw_read_init(&r);
+    std::vector<uint64_t> ns;
+    uint64_t i = 0;
+    auto start = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        size_t len = key(i++, k);
+        auto t0 = std::chrono::steady_clock::now();
+        int rc = cw_engine_get(e, 0, k, len, &r);
+        auto t1 = std::chrono::steady_clock::now();
+        if (rc != CW_OK) {
+            state.SkipWithError("get failed");
+            break;
+        }
+        ns.push_back(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stop = true;
+    if (writer.joinable())
+        writer.join();
+    cw_read_destroy(&r);
+    cw_engine_close(e);
+    if (ns.empty())
+        return;
+    auto pct = [&](double q) {
+        auto at = ns.begin() + ptrdiff_t(q * double(ns.size() - 1));
+        std::nth_element(ns.begin(), at, ns.end());
+        return double(*at);
+    };
+    state.counters["get_p50_ns"] = pct(0.50);
+    state.counters["get_p99_ns"] = pct(0.99);
+    state.counters["get_p999_ns"] = pct(0.999);
+    state.counters["writes_per_s"] = double(written.load()) / seconds;
+}
+void engine_get_writing(benchmark::State &s) { engine_get(s, true); }
+void engine_get_idle(benchmark::State &s) { engine_get(s, false); }
+
 // CPU used by an engine with nothing to do, as % of one core over 1 s.
 void engine_idle(benchmark::State &state) {
     double pct = 0;
@@ -154,6 +225,8 @@ struct Register {
                 b->Args({n, f, 0});
         b->Args({8, 0, 2})->Args({8, 0, 1})->Args({16, 0, 2});
         b->ArgNames({"nodes", "faults", "workers"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+        cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",
+                                        engine_get_idle, {8}, false);
         benchmark::RegisterBenchmark("engine_idle", engine_idle)
             ->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
     }

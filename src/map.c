@@ -111,6 +111,27 @@ void cw__map_each(const cw__map *m, void (*fn)(void *item, void *ctx), void *ctx
             fn(m->slots[i].item, ctx);
 }
 
+static uint64_t load32(const unsigned char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* The last len < 8 bytes as one word, with fixed-size loads only (a copy of
+ * a variable length goes through the stack byte by byte, and reading the
+ * word back then stalls on store forwarding). 4..7 bytes: two 4-byte loads
+ * that may overlap; 1..3 bytes: the first, middle and last byte. The length
+ * is hashed separately, so overlapping reads lose nothing. */
+static uint64_t tail_word(const unsigned char *p, size_t len)
+{
+    if (len >= 4)
+        return load32(p) | load32(p + len - 4) << 32;
+    if (len)
+        return (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
+    return 0;
+}
+
 uint64_t cw__hash_bytes(const void *data, size_t len)
 {
     /* FNV-1a over 8-byte words, finished with a 64-bit mixer. */
@@ -123,8 +144,6 @@ uint64_t cw__hash_bytes(const void *data, size_t len)
         p += 8;
         len -= 8;
     }
-    uint64_t tail = 0;
-    memcpy(&tail, p, len);
-    h = (h ^ tail) * 0x100000001b3u;
+    h = (h ^ tail_word(p, len)) * 0x100000001b3u;
     return cw__hash_u64(h);
 }

@@ -40,8 +40,8 @@ static void free_key(void *item, void *ctx)
     cw__key *e = item;
     for (uint32_t i = 0; i < e->count; i++)
         cw_msg_unref(e->msgs[i]);
-    free(e->msgs);
-    free(e->meta);
+    if (e->meta != &e->meta1)
+        free(e->meta);
     free(e);
 }
 
@@ -73,36 +73,40 @@ static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
     size_t key_len = m->key_len;
     const void *key = cw__msg_key_ptr(m);
     cw__key *e = malloc(sizeof *e + key_len);
-    cw_msg **msgs = malloc(sizeof *msgs);
-    cw__version *meta = malloc(sizeof *meta);
-    if (!e || !msgs || !meta || cw__map_reserve(&s->keys, 1) != CW_OK) {
+    if (!e || cw__map_reserve(&s->keys, 1) != CW_OK) {
         free(e);
-        free(msgs);
-        free(meta);
         return CW_ENOMEM;
     }
-    *e = (cw__key){hash, 1, 1, msgs, meta, key_len};
+    *e = (cw__key){.hash = hash, .count = 1, .cap = 1, .key_len = key_len};
+    e->msgs = &e->msg1;
+    e->meta = &e->meta1;
     memcpy(e->key, key, key_len);
-    msgs[0] = cw_msg_ref(m);
-    meta[0] = version_of(m);
+    e->msg1 = cw_msg_ref(m);
+    e->meta1 = version_of(m);
     cw__map_insert(&s->keys, hash, e); /* cannot fail: reserved */
     return CW_OK;
 }
 
-/* Room for one more version, before any change. */
+/* Room for one more version, before any change: a block of twice the
+ * capacity (metas, then message pointers; sizeof(cw__version) is a multiple
+ * of a pointer's alignment), replacing the inline room or the old block. */
+_Static_assert(sizeof(cw__version) % _Alignof(cw_msg *) == 0, "message pointers follow the metas");
+
 static int reserve_version(cw__key *e)
 {
     if (e->count < e->cap)
         return CW_OK;
     uint32_t cap = e->cap * 2;
-    cw_msg **msgs = realloc(e->msgs, cap * sizeof *msgs);
-    if (!msgs)
-        return CW_ENOMEM;
-    e->msgs = msgs;
-    cw__version *meta = realloc(e->meta, cap * sizeof *meta);
+    cw__version *meta = malloc(cap * (sizeof *meta + sizeof(cw_msg *)));
     if (!meta)
-        return CW_ENOMEM; /* msgs grew; harmless, cap unchanged */
+        return CW_ENOMEM;
+    cw_msg **msgs = (cw_msg **)(void *)(meta + cap);
+    memcpy(meta, e->meta, e->count * sizeof *meta);
+    memcpy(msgs, e->msgs, e->count * sizeof *msgs);
+    if (e->meta != &e->meta1)
+        free(e->meta);
     e->meta = meta;
+    e->msgs = msgs;
     e->cap = cap;
     return CW_OK;
 }

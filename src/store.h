@@ -24,6 +24,11 @@ typedef struct cw__key {
     uint32_t count, cap;      /* versions */
     cw_msg **msgs;            /* the versions, ordered by (timestamp, origin) */
     cw__version *meta;        /* meta[i] describes msgs[i] */
+    /* Room for one version inside the key, where msgs and meta point while
+     * cap is 1: most keys hold one version, so a new key is one allocation.
+     * Beyond that, one block holds cap metas, then cap message pointers. */
+    cw_msg *msg1;
+    cw__version meta1;
     size_t key_len;
     uint8_t key[];
 } cw__key;

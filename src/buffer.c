@@ -13,6 +13,8 @@
 
 #include <causeway/error.h>
 
+#include "msg_internal.h"
+
 typedef struct key {
     cw_node_id node;
     uint64_t counter;
@@ -49,11 +51,11 @@ void cw__buffer_destroy(cw__buffer *b, uint32_t nodes)
     for (uint32_t o = 0; b->rings && o < nodes; o++) {
         cw__ring *r = &b->rings[o];
         for (uint64_t i = 0; i < r->cap; i++)
-            cw_msg_unref(r->slots[i].msg);
+            cw__msg_unref(r->slots[i].msg);
         free(r->slots);
     }
     for (uint32_t o = 0; b->heads && o < nodes; o++)
-        cw_msg_unref(b->heads[o].msg);
+        cw__msg_unref(b->heads[o].msg);
     free(b->rings);
     free(b->heads);
     free(b->waiters);

@@ -162,7 +162,7 @@ static bool vec_push(vec *v, route r)
 static void vec_release(vec *v)
 {
     for (size_t i = 0; i < v->len; i++)
-        cw_msg_unref(v->r[i].msg);
+        cw__msg_unref(v->r[i].msg);
     free(v->r);
     *v = (vec){0};
 }
@@ -223,7 +223,7 @@ static void keep_for_retry(worker *w, route r)
 {
     while (!vec_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
         sched_yield();
-    cw_msg_ref(r.msg);
+    cw__msg_ref(r.msg);
 }
 
 /* Hands r to its replica. r.msg is borrowed: a reference is taken only if
@@ -246,7 +246,7 @@ static void deliver(worker *w, route r)
 static void deliver_owned(worker *w, route r)
 {
     deliver(w, r);
-    cw_msg_unref(r.msg);
+    cw__msg_unref(r.msg);
 }
 
 static bool hold_eq(const void *item, const void *key)
@@ -268,7 +268,7 @@ static void route_one(worker *w, route r, bool faults)
         while (kept && !vec_push(&h->q, r)) /* out of memory: wait rather than drop the hold */
             sched_yield();
         if (kept)
-            cw_msg_ref(r.msg); /* the hold queue's own reference */
+            cw__msg_ref(r.msg); /* the hold queue's own reference */
         pthread_mutex_unlock(&e->holds_lock);
         if (kept) { /* out of flight until released (invariant 4) */
             atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
@@ -283,7 +283,7 @@ static void route_one(worker *w, route r, bool faults)
     if (faults && e->o.delay_probability > 0 && e->o.max_delay_us &&
         fault_draw(e, r.msg, r.to, r.copy, 2) < e->o.delay_probability) {
         uint64_t delay = (uint64_t)(fault_draw(e, r.msg, r.to, r.copy, 3) * e->o.max_delay_us * 1000.0);
-        heap_push(w, (timed){now_ns() + delay, (route){cw_msg_ref(r.msg), r.to, r.copy}});
+        heap_push(w, (timed){now_ns() + delay, (route){cw__msg_ref(r.msg), r.to, r.copy}});
         return;
     }
     deliver(w, r);
@@ -297,7 +297,7 @@ static void fan_in(worker *w, cw_msg *m)
     for (uint32_t j = w->id; j < e->nodes; j += e->workers)
         if (j != m->origin)
             route_one(w, (route){m, (cw_node_id)j, 0}, true);
-    cw_msg_unref(m);
+    cw__msg_unref(m);
 }
 
 static bool push_out(worker *w, cw_msg *m, uint32_t v)
@@ -320,7 +320,7 @@ static void fan_out(worker *w, cw_msg *m)
     for (uint32_t v = 0; v < e->workers; v++) {
         if (v == w->id)
             continue;
-        cw_msg_ref(m);
+        cw__msg_ref(m);
         while (!push_out(w, m, v)) /* out of memory: wait for it rather than lose the write */
             sched_yield();
     }
@@ -385,7 +385,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
         }
     }
     for (size_t i = 0; i < count; i++)
-        cw_msg_unref(batch[i]);
+        cw__msg_unref(batch[i]);
 }
 
 /* Hands messages (one reference each, consumed) to this worker's nodes:
@@ -457,7 +457,7 @@ static bool release_due(worker *w)
     while (w->dlen && w->delayed[0].due_ns <= now) {
         route r = heap_pop(w).r;
         route_one(w, r, false); /* a link held meanwhile keeps it */
-        cw_msg_unref(r.msg);
+        cw__msg_unref(r.msg);
         did = true;
     }
     return did;
@@ -474,7 +474,7 @@ static bool drain_control(worker *w)
     pthread_mutex_unlock(&w->control_lock);
     for (size_t i = 0; i < v.len; i++) {
         route_one(w, v.r[i], false);
-        cw_msg_unref(v.r[i].msg);
+        cw__msg_unref(v.r[i].msg);
     }
     free(v.r);
     return true;
@@ -570,7 +570,7 @@ static void on_send(void *ctx, cw_msg *m)
     m->born_ns = now_ns();
     atomic_store_explicit(&m->unapplied, e->nodes - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);
-    en->outbox[en->out_len++] = cw_msg_ref(m); /* room reserved by put */
+    en->outbox[en->out_len++] = cw__msg_ref(m); /* room reserved by put */
 }
 
 static void on_apply(void *ctx, const cw_msg *m)
@@ -611,16 +611,16 @@ static void destroy(cw_engine *e)
         for (uint32_t src = 0; w->in && src < e->workers; src++) {
             void *m;
             while (w->in[src] && cw__queue_pop(w->in[src], &m))
-                cw_msg_unref(m);
+                cw__msg_unref(m);
             cw__queue_destroy(w->in[src]);
         }
         free(w->in);
         free(w->taken);
         for (size_t i = 0; i < w->pout_len; i++)
-            cw_msg_unref(w->pending_out[i].msg);
+            cw__msg_unref(w->pending_out[i].msg);
         free(w->pending_out);
         for (size_t i = 0; i < w->dlen; i++)
-            cw_msg_unref(w->delayed[i].r.msg);
+            cw__msg_unref(w->delayed[i].r.msg);
         free(w->delayed);
         vec_release(&w->retry);
         vec_release(&w->control);
@@ -629,7 +629,7 @@ static void destroy(cw_engine *e)
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {
         enode *en = &e->node[j];
         for (size_t i = 0; i < en->out_len; i++)
-            cw_msg_unref(en->outbox[i]);
+            cw__msg_unref(en->outbox[i]);
         free(en->outbox);
         cw_node_destroy(en->node);
         pthread_mutex_destroy(&en->lock);

@@ -60,26 +60,11 @@ int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
     return CW_OK;
 }
 
-cw_msg *cw_msg_ref(cw_msg *m)
-{
-    /* Relaxed: taking a reference needs no ordering; the holder already
-     * has a valid pointer through an existing reference. */
-    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-    return m;
-}
+cw_msg *cw_msg_ref(cw_msg *m) { return cw__msg_ref(m); }
 
-void cw_msg_unref(cw_msg *m)
-{
-    if (!m)
-        return;
-    /* acq_rel: the release half orders this holder's uses of the message
-     * before its decrement; the acquire half lets the last holder's free come
-     * after every other holder's decrement, hence after all their uses.
-     * (A release decrement plus an acquire fence on the last one is
-     * equivalent, but ThreadSanitizer does not model standalone fences.) */
-    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
-        free(m);
-}
+void cw_msg_unref(cw_msg *m) { cw__msg_unref(m); }
+
+void cw__msg_free(cw_msg *m) { free(m); }
 
 cw_node_id cw_msg_origin(const cw_msg *m) { return m->origin; }
 uint64_t cw_msg_seq(const cw_msg *m) { return m->seq; }

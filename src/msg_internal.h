@@ -35,6 +35,29 @@ static inline uint8_t *cw__msg_value_ptr(const cw_msg *m)
     return cw__msg_key_ptr(m) + m->key_len;
 }
 
+/* cw_msg_ref and cw_msg_unref, inline for the library's own hot paths (the
+ * exported functions call these). See msg.c for what each order provides. */
+static inline cw_msg *cw__msg_ref(cw_msg *m)
+{
+    /* Relaxed: taking a reference needs no ordering; the holder already
+     * has a valid pointer through an existing reference. */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void cw__msg_free(cw_msg *m);
+
+static inline void cw__msg_unref(cw_msg *m)
+{
+    /* acq_rel: the release half orders this holder's uses of the message
+     * before its decrement; the acquire half lets the last holder's free come
+     * after every other holder's decrement, hence after all their uses.
+     * (A release decrement plus an acquire fence on the last one is
+     * equivalent, but ThreadSanitizer does not model standalone fences.) */
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        cw__msg_free(m);
+}
+
 /* Starts loading the lines a delivery of m will read (header, counters). */
 static inline void cw__msg_prefetch(const cw_msg *m)
 {

@@ -127,7 +127,7 @@ void cw_node_destroy(cw_node *n)
     if (!n)
         return;
     for (size_t i = 0; i < n->work_count; i++)
-        cw_msg_unref(n->work[i].msg);
+        cw__msg_unref(n->work[i].msg);
     cw__buffer_destroy(&n->buf, n->n);
     cw__store_destroy(&n->store);
     cw_dclock_destroy(&n->clock);
@@ -263,7 +263,7 @@ static int drain(cw_node *n, size_t *delivered)
             (*delivered)++;
         cw_node_id o = r.msg->origin;
         release(n, o, n->clock.counters[o]);
-        cw_msg_unref(r.msg);
+        cw__msg_unref(r.msg);
     }
     assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
@@ -341,9 +341,9 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
     if (n->buf.count > n->buf.high_water)
         n->buf.high_water = n->buf.count;
     if (head) {
-        file_head(n, cw_msg_ref(m), now, blocker);
+        file_head(n, cw__msg_ref(m), now, blocker);
     } else {
-        *cw__ring_at(r, seq) = (cw__slot){cw_msg_ref(m), now};
+        *cw__ring_at(r, seq) = (cw__slot){cw__msg_ref(m), now};
         r->count++;
     }
     return CW_OK;
@@ -470,7 +470,7 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     cw_msg *m;
     rc = cw_msg_create(&m, self, &ts, v, n->n, key, key_len, value, value_len);
     if (rc == CW_OK && (rc = apply(n, m, false, 0, 0)) != CW_OK)
-        cw_msg_unref(m);
+        cw__msg_unref(m);
     if (rc != CW_OK) {
         v[self]--;
         n->hlc = saved;
@@ -481,7 +481,7 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
         cw_dclock_to_sparse(&n->clock, clock_out); /* cannot fail: reserved */
     if (n->opt.send)
         n->opt.send(n->opt.send_ctx, m);
-    cw_msg_unref(m);
+    cw__msg_unref(m);
     assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
 }

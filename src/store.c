@@ -39,7 +39,7 @@ static void free_key(void *item, void *ctx)
     (void)ctx;
     cw__key *e = item;
     for (uint32_t i = 0; i < e->count; i++)
-        cw_msg_unref(e->msgs[i]);
+        cw__msg_unref(e->msgs[i]);
     if (e->meta != &e->meta1)
         free(e->meta);
     free(e);
@@ -81,7 +81,7 @@ static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
     e->msgs = &e->msg1;
     e->meta = &e->meta1;
     memcpy(e->key, key, key_len);
-    e->msg1 = cw_msg_ref(m);
+    e->msg1 = cw__msg_ref(m);
     e->meta1 = version_of(m);
     cw__map_insert(&s->keys, hash, e); /* cannot fail: reserved */
     return CW_OK;
@@ -128,7 +128,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     uint32_t kept = 0;
     for (uint32_t i = 0; i < e->count; i++) {
         if (past[e->meta[i].origin] >= e->meta[i].seq) {
-            cw_msg_unref(e->msgs[i]);
+            cw__msg_unref(e->msgs[i]);
         } else {
             *conflict = true;
             e->msgs[kept] = e->msgs[i];
@@ -144,7 +144,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
         if (kept && cw__version_order(&e->meta[0], &nv) > 0)
             return CW_OK;
         if (kept)
-            cw_msg_unref(e->msgs[0]);
+            cw__msg_unref(e->msgs[0]);
         at = 0;
         e->count = 1;
     } else {
@@ -155,7 +155,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
         memmove(e->meta + at + 1, e->meta + at, (kept - at) * sizeof *e->meta);
         e->count = kept + 1;
     }
-    e->msgs[at] = cw_msg_ref(m);
+    e->msgs[at] = cw__msg_ref(m);
     e->meta[at] = nv;
     return CW_OK;
 }

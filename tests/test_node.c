@@ -5,7 +5,7 @@
 #include "node_internal.h"
 
 /* A tiny network: every sent message, per destination, in send order. */
-enum { MAXN = 4, MAXQ = 64 };
+enum { MAXN = 8, MAXQ = 64 };
 typedef struct net {
     uint32_t nodes;
     cw_node *node[MAXN];
@@ -38,6 +38,7 @@ static uint64_t net_wall(void *ctx) { return ((net *)ctx)->wall; }
 static void net_open(net *n, uint32_t nodes, cw_conflict_policy policy, size_t max_buffered,
                      cw_merge_fn merge)
 {
+    assert_true(nodes <= MAXN);
     memset(n, 0, sizeof *n);
     n->nodes = nodes;
     n->wall = 1700000000000u;
@@ -579,6 +580,108 @@ static void test_enomem_changes_nothing(void **state)
     }
 }
 
+/* Six concurrent writes to one key: every replica keeps all six (its own and
+ * five received, so the key's room grows past the one version a key holds
+ * inline, twice), in (timestamp, origin) order, then one write that follows
+ * them all leaves exactly one version everywhere. */
+static void test_many_siblings_then_resolving_write(void **state)
+{
+    (void)state;
+    net n;
+    enum { N = 6 };
+    net_open(&n, N, CW_KEEP_SIBLINGS, 0, NULL);
+    for (cw_node_id i = 0; i < N; i++) {
+        char value[2] = {(char)('a' + i), 0}, clock[8];
+        snprintf(clock, sizeof clock, "%u:1", (unsigned)i);
+        put(&n, i, "k", value, clock);
+    }
+    for (cw_node_id i = 0; i < N; i++)
+        for (size_t k = 0; k < n.len[i]; k++)
+            deliver(&n, i, k, NULL);
+    for (cw_node_id i = 0; i < N; i++) {
+        cw_read r;
+        cw_read_init(&r);
+        assert_int_equal(cw_node_get(n.node[i], "k", 1, &r), CW_OK);
+        assert_int_equal(r.count, N);
+        for (size_t a = 0; a < N; a++) {
+            assert_int_equal(r.versions[a].value_len, 1);
+            for (size_t b = a + 1; b < N; b++) {
+                assert_int_equal(cw_vclock_compare(&r.versions[a].clock, &r.versions[b].clock), CW_CONCURRENT);
+                assert_true(cw_hlc_compare(&r.versions[a].timestamp, &r.versions[b].timestamp) < 0 ||
+                            (cw_hlc_compare(&r.versions[a].timestamp, &r.versions[b].timestamp) == 0 &&
+                             r.versions[a].origin < r.versions[b].origin));
+            }
+        }
+        cw_read_destroy(&r);
+        cw_node_stats st;
+        cw_node_get_stats(n.node[i], &st);
+        assert_int_equal(st.conflicts, N - 1);
+    }
+    size_t before[N];
+    for (cw_node_id i = 0; i < N; i++)
+        before[i] = n.len[i];
+    put(&n, 3, "k", "all", "0:1,1:1,2:1,3:2,4:1,5:1");
+    for (cw_node_id i = 0; i < N; i++)
+        if (i != 3)
+            deliver(&n, i, before[i], NULL);
+    for (cw_node_id i = 0; i < N; i++)
+        expect_read(&n, i, "k", "all", "0:1,1:1,2:1,3:2,4:1,5:1");
+    net_close(&n);
+}
+
+/* Key x at node `at` holds exactly the siblings a (0:1) and b (1:1). */
+static void expect_siblings_ab(net *n, cw_node_id at)
+{
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(n->node[at], "x", 1, &r), CW_OK);
+    assert_int_equal(r.count, 2);
+    const char *want[2] = {"a", "b"}, *clock[2] = {"0:1", "1:1"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r.versions[i].value_len, 1);
+        assert_memory_equal(r.versions[i].value, want[i], 1);
+        tu_assert_clock(&r.versions[i].clock, clock[i]);
+    }
+    cw_read_destroy(&r);
+}
+
+/* A key that holds one version receives a concurrent one and must make room
+ * for a second: when that allocation fails the write is refused with
+ * CW_ENOMEM and the replica is exactly as it was; the retry succeeds. */
+static void test_enomem_growing_siblings(void **state)
+{
+    (void)state;
+    for (long k = 0;; k++) {
+        net n;
+        net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+        put(&n, 0, "x", "a", "0:1");
+        put(&n, 1, "x", "b", "1:1");
+        deliver(&n, 2, 0, NULL); /* node 2 holds x = a */
+        cw_node_stats before, after;
+        cw_node_get_stats(n.node[2], &before);
+        tu_fail_alloc_after(k);
+        int rc = cw_node_receive(n.node[2], queued(&n, 2, 1), NULL, NULL); /* x = b, concurrent */
+        tu_fail_alloc_off();
+        if (rc == CW_OK) {
+            expect_siblings_ab(&n, 2);
+            net_close(&n);
+            assert_true(k > 0); /* growing the key allocated, and its failure was seen */
+            break;
+        }
+        assert_int_equal(rc, CW_ENOMEM);
+        cw_node_get_stats(n.node[2], &after);
+        assert_memory_equal(&before, &after, sizeof before);
+        expect_clock(&n, 2, "0:1");
+        expect_read(&n, 2, "x", "a", "0:1");
+        assert_true(cw__node_check(n.node[2]));
+        assert_int_equal(cw_node_receive(n.node[2], queued(&n, 2, 1), NULL, NULL), CW_OK); /* the retry */
+        expect_clock(&n, 2, "0:1,1:1");
+        expect_siblings_ab(&n, 2);
+        net_close(&n);
+        assert_true(k < 20);
+    }
+}
+
 /* The checker notices a broken invariant (here: a clock that no longer counts
  * the applied writes). */
 static void test_checker_detects_corruption(void **state)
@@ -608,6 +711,8 @@ int main(void)
         cmocka_unit_test(test_duplicates_are_dropped_and_counted),
         cmocka_unit_test(test_backpressure_when_full),
         cmocka_unit_test(test_siblings_then_resolving_write),
+        cmocka_unit_test(test_many_siblings_then_resolving_write),
+        cmocka_unit_test(test_enomem_growing_siblings),
         cmocka_unit_test(test_policies_converge),
         cmocka_unit_test(test_binary_keys_limits_and_bad_arguments),
         cmocka_unit_test(test_drift_refused),

@@ -522,8 +522,9 @@ static void *worker_main(void *arg)
             backoff_ns = 20000;
             continue;
         }
-        /* Spin briefly (SPIN_NS of pauses), yield a little, then park: on a machine with fewer cores than workers, spinning longer
-         * only takes the CPU from the threads that have work. */
+        /* Spin briefly (SPIN_NS of pauses), yield a little, then park: on
+         * a machine with fewer cores than workers, spinning longer only
+         * takes the CPU from the threads that have work. */
         uint64_t t = now_ns();
         if (!idle_since)
             idle_since = t;

@@ -36,7 +36,7 @@ static inline uint8_t *cw__msg_value_ptr(const cw_msg *m)
 }
 
 /* cw_msg_ref and cw_msg_unref, inline for the library's own hot paths (the
- * exported functions call these). See msg.c for what each order provides. */
+ * exported functions call these). */
 static inline cw_msg *cw__msg_ref(cw_msg *m)
 {
     /* Relaxed: taking a reference needs no ordering; the holder already

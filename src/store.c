@@ -87,11 +87,11 @@ static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
     return CW_OK;
 }
 
-/* Room for one more version, before any change: a block of twice the
- * capacity (metas, then message pointers; sizeof(cw__version) is a multiple
- * of a pointer's alignment), replacing the inline room or the old block. */
 _Static_assert(sizeof(cw__version) % _Alignof(cw_msg *) == 0, "message pointers follow the metas");
 
+/* Room for one more version, before any change: a block of twice the
+ * capacity (metas, then message pointers), replacing the inline room or the
+ * old block. */
 static int reserve_version(cw__key *e)
 {
     if (e->count < e->cap)

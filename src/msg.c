@@ -64,8 +64,6 @@ cw_msg *cw_msg_ref(cw_msg *m) { return cw__msg_ref(m); }
 
 void cw_msg_unref(cw_msg *m) { cw__msg_unref(m); }
 
-void cw__msg_free(cw_msg *m) { free(m); }
-
 cw_node_id cw_msg_origin(const cw_msg *m) { return m->origin; }
 uint64_t cw_msg_seq(const cw_msg *m) { return m->seq; }
 cw_hlc_timestamp cw_msg_timestamp(const cw_msg *m) { return m->ts; }

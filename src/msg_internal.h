@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <causeway/msg.h>
 
 /* Allocated 64-byte aligned; everything an arrival reads (origin, width,
@@ -45,8 +46,6 @@ static inline cw_msg *cw__msg_ref(cw_msg *m)
     return m;
 }
 
-void cw__msg_free(cw_msg *m);
-
 static inline void cw__msg_unref(cw_msg *m)
 {
     /* acq_rel: the release half orders this holder's uses of the message
@@ -55,7 +54,7 @@ static inline void cw__msg_unref(cw_msg *m)
      * (A release decrement plus an acquire fence on the last one is
      * equivalent, but ThreadSanitizer does not model standalone fences.) */
     if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
-        cw__msg_free(m);
+        free(m);
 }
 
 /* Starts loading the lines a delivery of m will read (header, counters). */

@@ -607,9 +607,8 @@ static void test_many_siblings_then_resolving_write(void **state)
             assert_int_equal(r.versions[a].value_len, 1);
             for (size_t b = a + 1; b < N; b++) {
                 assert_int_equal(cw_vclock_compare(&r.versions[a].clock, &r.versions[b].clock), CW_CONCURRENT);
-                assert_true(cw_hlc_compare(&r.versions[a].timestamp, &r.versions[b].timestamp) < 0 ||
-                            (cw_hlc_compare(&r.versions[a].timestamp, &r.versions[b].timestamp) == 0 &&
-                             r.versions[a].origin < r.versions[b].origin));
+                int c = cw_hlc_compare(&r.versions[a].timestamp, &r.versions[b].timestamp);
+                assert_true(c < 0 || (c == 0 && r.versions[a].origin < r.versions[b].origin));
             }
         }
         cw_read_destroy(&r);

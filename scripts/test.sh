@@ -6,7 +6,8 @@
 #   3. the suite under ThreadSanitizer,
 #   4. each libFuzzer target briefly (CAUSEWAY_FUZZ_SECONDS, default 10),
 #   5. the benchmark suite's build, and `causeway bench` end to end on a few
-#      benchmarks (JSON, tables and plots).
+#      benchmarks (JSON, tables and plots),
+#   6. a build with the tests turned off, as a packager would configure it.
 # Tests labelled "long" are skipped unless CAUSEWAY_LONG=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,8 @@ build/release/causeway bench --filter 'dense_merge/64$|memcpy:dense_merge/64$|bu
   --min-time 0.01 --repetitions 1 --out build/bench-smoke >/dev/null
 for png in clocks buffer queue; do test -s "build/bench-smoke/$png.png"; done
 tests/install/check.sh build/release .   # the installed package, causeway-bench included
+echo "== build without tests (what a packager configures)"
+cmake -S . -B build/no-tests -G Ninja -DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BUILD_TESTS=OFF \
+  -DCAUSEWAY_WERROR=ON >/dev/null
+cmake --build build/no-tests -j "$jobs" >/dev/null
 run_preset debug

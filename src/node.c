@@ -399,13 +399,16 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     return CW_OK;
 }
 
-/* How many messages ahead cw_node_receive_many starts loading: far enough
- * to cover a miss to memory (a buffered arrival takes ~100 ns), near enough
- * that the lines are still in L1 when their turn comes. */
+/* How far ahead cw_node_receive_many starts loading. A batch is the only
+ * look-ahead an arrival has, so every header in it is requested before the
+ * first arrival is taken: their misses to memory then overlap instead of
+ * following one another. Ring slots need the header (origin, seq), so they
+ * are requested RECEIVE_AHEAD arrivals ahead, when it has come in. */
+#define HEADERS_AHEAD 64
 #define RECEIVE_AHEAD 8
 
 /* Starts loading the ring slot m would wait in, from m's header (requested
- * RECEIVE_AHEAD messages earlier, so by now in cache). */
+ * earlier, so by now in cache, or at least on its way). */
 static void prefetch_slot(const cw_node *n, const cw_msg *m)
 {
     if (!m || m->origin >= n->n)
@@ -428,11 +431,15 @@ int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *
     n->in_batch = true;
     n->batch_arrival_ns = 0;
     int rc = CW_OK;
+    /* The header line is everything an arrival reads, and holds the
+     * reference count it writes when the message is buffered. */
+    for (size_t i = 0; i < count && i < HEADERS_AHEAD; i++)
+        __builtin_prefetch(msgs[i], 1);
+    for (size_t i = 0; i < count && i < RECEIVE_AHEAD; i++)
+        prefetch_slot(n, msgs[i]);
     for (size_t i = 0; i < count && rc == CW_OK; i++) {
-        /* The header line: everything an arrival reads, and the reference
-         * count it writes when the message is buffered. */
-        if (i + 2 * RECEIVE_AHEAD < count)
-            __builtin_prefetch(msgs[i + 2 * RECEIVE_AHEAD], 1);
+        if (i + HEADERS_AHEAD < count)
+            __builtin_prefetch(msgs[i + HEADERS_AHEAD], 1);
         if (i + RECEIVE_AHEAD < count)
             prefetch_slot(n, msgs[i + RECEIVE_AHEAD]);
         size_t d = 0;

@@ -25,7 +25,6 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <memory>
 #include <vector>
 
 using cwbench::Rng;
@@ -37,10 +36,6 @@ constexpr uint32_t kWriters = 8, kNodes = kWriters + 1, kReceiver = kWriters;
 // Writes per stream: 19 MB of messages, more than this machine's caches
 // hold, so arrivals come from memory at every P.
 constexpr size_t kStream = 100000;
-
-struct History {
-    std::vector<cw_msg *> in_order; // every write, in the order it was made (causal)
-};
 
 struct Gen {
     std::vector<cw_msg *> all;
@@ -60,11 +55,13 @@ void collect(void *ctx, cw_msg *m) {
 
 void ignore(void *, cw_msg *) {}
 
-History &history(size_t p) {
-    static std::map<size_t, std::unique_ptr<History>> cache;
+// Every write of a simulated history of p writes, in the order they were
+// made (a causal order).
+const std::vector<cw_msg *> &history(size_t p) {
+    static std::map<size_t, std::vector<cw_msg *>> cache;
     auto &slot = cache[p];
-    if (slot)
-        return *slot;
+    if (!slot.empty())
+        return slot;
     Gen g;
     void *ctx[kWriters][2];
     for (uint32_t w = 0; w < kWriters; w++) {
@@ -100,9 +97,8 @@ History &history(size_t p) {
             cw_msg_unref(m);
         cw_node_destroy(g.node[w]);
     }
-    slot.reset(new History);
-    slot->in_order = std::move(g.all);
-    return *slot;
+    slot = std::move(g.all);
+    return slot;
 }
 
 // What the receiver gets at depth p: the writes of a history of
@@ -114,7 +110,7 @@ const std::vector<cw_msg *> &arrivals(size_t p) {
     auto it = cache.find(p);
     if (it != cache.end())
         return it->second;
-    std::vector<cw_msg *> order = history(std::max(p, kStream)).in_order;
+    std::vector<cw_msg *> order = history(std::max(p, kStream));
     Rng rng(p);
     for (size_t b = 0; b < order.size(); b += p) {
         size_t len = std::min(p, order.size() - b);
@@ -174,13 +170,13 @@ void drain(benchmark::State &state, bool batched) {
 // writes arriving in the order they were made, in batches of kBatch. This
 // bounds what the threaded engine can deliver per core.
 void replica_in_order(benchmark::State &state) {
-    History &h = history(size_t(state.range(0)));
-    size_t total = h.in_order.size();
+    const std::vector<cw_msg *> &in = history(size_t(state.range(0)));
+    size_t total = in.size();
     for (auto _ : state) {
         cw_node *n = receiver();
         auto t0 = std::chrono::steady_clock::now();
         for (size_t i = 0; i < total; i += kBatch)
-            cw_node_receive_many(n, h.in_order.data() + i, std::min(kBatch, total - i), nullptr, nullptr);
+            cw_node_receive_many(n, in.data() + i, std::min(kBatch, total - i), nullptr, nullptr);
         auto t1 = std::chrono::steady_clock::now();
         state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
         cw_node_stats st;
@@ -202,6 +198,7 @@ void buffer_drain_single(benchmark::State &state) { drain(state, false); }
 // whatever is ready, repeating until a whole pass delivers nothing.
 void naive_drain(benchmark::State &state) {
     const std::vector<cw_msg *> &in = arrivals(size_t(state.range(0)));
+    size_t total = in.size();
     for (auto _ : state) {
         cw_dclock local, msg;
         cw_dclock_init(&local, kNodes);
@@ -229,12 +226,12 @@ void naive_drain(benchmark::State &state) {
         }
         auto t1 = std::chrono::steady_clock::now();
         state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
-        if (delivered != in.size())
+        if (delivered != total)
             state.SkipWithError("naive buffer lost writes");
         cw_dclock_destroy(&local);
     }
     state.counters["time_per_entry"] = benchmark::Counter(
-        double(state.iterations()) * double(in.size()),
+        double(state.iterations()) * double(total),
         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine:
 #   installs what is missing, then builds and runs
-#   1. the suite in a Debug build (asserts on, warnings are errors),
+#   1. the layer check: an upward #include must not compile
+#      (scripts/check-layers.sh),
 #   2. the suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the suite under ThreadSanitizer,
 #   4. each libFuzzer target briefly (CAUSEWAY_FUZZ_SECONDS, default 10),
 #   5. the benchmark suite's build, and `causeway bench` end to end on a few
-#      benchmarks (JSON, tables and plots),
-#   6. a build with the tests turned off, as a packager would configure it.
+#      benchmarks (JSON, tables and plots), then the installed package,
+#   6. a build with the tests turned off, as a packager would configure it,
+#   7. the suite in a Debug build (asserts on, warnings are errors).
 # Tests labelled "long" are skipped unless CAUSEWAY_LONG=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,8 @@ run_preset() {
   ctest --preset "$preset" -j "$jobs" "${exclude[@]}"
 }
 
+echo "== layers (an upward #include must not compile)"
+scripts/check-layers.sh
 run_preset asan
 run_preset tsan
 echo "== fuzz"

@@ -527,18 +527,132 @@ static void test_binary_keys_limits_and_bad_arguments(void **state)
     cw_node_destroy(NULL);
 }
 
-static void test_drift_refused(void **state)
+/* A write whose timestamp is beyond the receiver's drift bound (its origin's
+ * wall clock jumped ahead and came back) was accepted at its origin: it is
+ * applied and counted, and the receiver's HLC does not follow it. The bound
+ * holds at the origin: once its wall clock has gone back by more than the
+ * bound, its puts are refused with CW_EDRIFT and change nothing. */
+static void test_drift_applied_and_bounded_at_origin(void **state)
 {
     (void)state;
     net n;
     net_open(&n, 2, CW_LAST_WRITER_WINS, 0, NULL);
-    n.wall += CW_HLC_DEFAULT_MAX_DRIFT_MS + 1000; /* node0's clock runs far ahead */
+    uint64_t base = n.wall, ahead = CW_HLC_DEFAULT_MAX_DRIFT_MS + 1000;
+    n.wall = base + ahead; /* node0's clock runs far ahead */
     put(&n, 0, "k", "v", "0:1");
-    n.wall -= CW_HLC_DEFAULT_MAX_DRIFT_MS + 1000;
-    assert_int_equal(cw_node_receive(n.node[1], queued(&n, 1, 0), NULL, NULL), CW_EDRIFT);
-    expect_clock(&n, 1, "");
-    n.wall += CW_HLC_DEFAULT_MAX_DRIFT_MS; /* time passes: now within bounds */
+    n.wall = base;
     assert_int_equal(deliver(&n, 1, 0, NULL), CW_RECEIVE_DELIVERED);
+    expect_clock(&n, 1, "0:1");
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(n.node[1], &st), CW_OK);
+    assert_int_equal(st.clock_anomalies, 1);
+    assert_int_equal(st.delivered, 1);
+    /* node1's own next write is stamped from its own wall clock. */
+    put(&n, 1, "j", "w", "0:1,1:1");
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(n.node[1], "j", 1, &r), CW_OK);
+    assert_int_equal(r.versions[0].timestamp.wall_ms, base);
+    cw_read_destroy(&r);
+    /* node0's wall clock came back: its HLC is `ahead` past it. */
+    assert_int_equal(cw_node_put(n.node[0], "k", 1, "x", 1, NULL), CW_EDRIFT);
+    expect_clock(&n, 0, "0:1");
+    assert_int_equal(n.len[1], 1); /* nothing sent */
+    n.wall = base + ahead - CW_HLC_DEFAULT_MAX_DRIFT_MS; /* within the bound again */
+    put(&n, 0, "k", "x", "0:2");
+    assert_int_equal(deliver(&n, 1, 1, NULL), CW_RECEIVE_DELIVERED);
+    net_close(&n);
+}
+
+/* A message built by hand, as a hostile or broken peer could send it. */
+static cw_msg *forged(cw_node_id origin, const uint64_t *clock, uint32_t nodes)
+{
+    cw_hlc_timestamp ts = {1700000000000u, 0, origin};
+    cw_msg *m;
+    assert_int_equal(cw_msg_create(&m, origin, &ts, clock, nodes, "k", 1, "v", 1), CW_OK);
+    return m;
+}
+
+/* Sequence numbers from the wire far ahead of the receiver (up to 2^64 - 1)
+ * are refused as backpressure at once, whatever max_buffered is: no ring
+ * capacity or allocation size is computed from them (a doubling loop used
+ * to wrap to 0 and spin forever). */
+static void test_far_ahead_seq_is_refused_at_once(void **state)
+{
+    (void)state;
+    const uint64_t seqs[] = {UINT64_MAX, UINT64_MAX - 1, (UINT64_C(1) << 63) + 1, UINT64_C(1) << 63,
+                             UINT64_C(1) << 41, 4u * CW_NODE_DEFAULT_MAX_BUFFERED + 64};
+    const size_t limits[] = {1, CW_NODE_DEFAULT_MAX_BUFFERED, CW_NODE_MAX_BUFFERED_LIMIT};
+    for (size_t l = 0; l < sizeof limits / sizeof *limits; l++) {
+        net n;
+        net_open(&n, 2, CW_KEEP_SIBLINGS, limits[l], NULL);
+        for (size_t i = 0; i < sizeof seqs / sizeof *seqs; i++) {
+            if (limits[l] == CW_NODE_MAX_BUFFERED_LIMIT && seqs[i] < (UINT64_C(1) << 40))
+                continue; /* within that budget: it would really allocate */
+            uint64_t clock[2] = {seqs[i], 0};
+            cw_msg *m = forged(0, clock, 2);
+            cw_receive_result res = CW_RECEIVE_DUPLICATE;
+            assert_int_equal(cw_node_receive(n.node[1], m, &res, NULL), CW_EFULL);
+            assert_int_equal(res, CW_RECEIVE_DUPLICATE); /* untouched */
+            cw_msg_unref(m);
+        }
+        assert_int_equal(stat_buffered(&n, 1), 0);
+        put(&n, 0, "k", "v", "0:1"); /* the real write 1 still delivers */
+        assert_int_equal(deliver(&n, 1, 0, NULL), CW_RECEIVE_DELIVERED);
+        net_close(&n);
+    }
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.max_buffered = CW_NODE_MAX_BUFFERED_LIMIT + 1;
+    cw_node *node;
+    assert_int_equal(cw_node_create(&node, &o), CW_EINVAL);
+}
+
+/* A peer's write that depends on a write of ours we have not made yet (the
+ * peer knew more of us than we do, as after we lost our state) waits on our
+ * own counter; our own put moves that counter and must release it, exactly
+ * as a delivery would. */
+static void test_write_waiting_on_own_counter_is_released(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    uint64_t clock[3] = {1, 2, 0}; /* node0's write 1, after node1's writes 1 and 2 */
+    cw_msg *m = forged(0, clock, 3);
+    cw_receive_result res;
+    assert_int_equal(cw_node_receive(n.node[1], m, &res, NULL), CW_OK);
+    assert_int_equal(res, CW_RECEIVE_BUFFERED);
+    put(&n, 1, "a", "1", "1:1");
+    assert_int_equal(stat_buffered(&n, 1), 1); /* still waits for 1:2 */
+    put(&n, 1, "b", "2", "1:2");               /* its own put releases it */
+    assert_int_equal(stat_buffered(&n, 1), 0);
+    expect_clock(&n, 1, "0:1,1:2");
+    expect_read(&n, 1, "k", "v", "0:1,1:2");
+    assert_true(cw__node_check(n.node[1]));
+    cw_msg_unref(m);
+    net_close(&n);
+}
+
+/* The empty key may be passed as NULL (key_len 0), as the docs allow. */
+static void test_empty_key_as_null(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 2, CW_KEEP_SIBLINGS, 0, NULL);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(n.node[0], NULL, 0, &r), CW_ENOTFOUND);
+    assert_int_equal(cw_node_put(n.node[0], NULL, 0, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_node_put(n.node[0], NULL, 0, NULL, 0, NULL), CW_OK);
+    assert_int_equal(cw_node_get(n.node[0], NULL, 0, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.versions[0].value_len, 0);
+    assert_int_equal(cw_node_get(n.node[0], "", 0, &r), CW_OK);
+    assert_int_equal(deliver(&n, 1, 0, NULL), CW_RECEIVE_DELIVERED);
+    assert_int_equal(deliver(&n, 1, 1, NULL), CW_RECEIVE_DELIVERED);
+    assert_int_equal(cw_node_get(n.node[1], NULL, 0, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    cw_read_destroy(&r);
     net_close(&n);
 }
 
@@ -714,7 +828,10 @@ int main(void)
         cmocka_unit_test(test_enomem_growing_siblings),
         cmocka_unit_test(test_policies_converge),
         cmocka_unit_test(test_binary_keys_limits_and_bad_arguments),
-        cmocka_unit_test(test_drift_refused),
+        cmocka_unit_test(test_drift_applied_and_bounded_at_origin),
+        cmocka_unit_test(test_far_ahead_seq_is_refused_at_once),
+        cmocka_unit_test(test_write_waiting_on_own_counter_is_released),
+        cmocka_unit_test(test_empty_key_as_null),
         cmocka_unit_test(test_enomem_changes_nothing),
         cmocka_unit_test(test_checker_detects_corruption),
     };

@@ -92,7 +92,8 @@ typedef struct cw_node_options {
     void *merge_ctx;
     size_t max_key_len;            /* default 4096 bytes */
     size_t max_value_len;          /* default 1 MiB */
-    size_t max_buffered;           /* writes the causal buffer holds; default 1,048,576 */
+    size_t max_buffered;           /* writes the causal buffer holds; default 1,048,576,
+                                      at most CW_NODE_MAX_BUFFERED_LIMIT (2^32) */
     cw_send_fn send;               /* required when nodes > 1 */
     void *send_ctx;
     cw_apply_fn on_apply;          /* optional */
@@ -107,6 +108,10 @@ typedef struct cw_node_options {
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
 #define CW_NODE_DEFAULT_MAX_VALUE_LEN (1u << 20)
 #define CW_NODE_DEFAULT_MAX_BUFFERED (1u << 20)
+/* The largest max_buffered accepted: its index budget (4 * max_buffered +
+ * 16 * nodes ring slots of 16 bytes) is then at most ~256 GiB, and no size
+ * computed from it can wrap. */
+#define CW_NODE_MAX_BUFFERED_LIMIT ((size_t)1 << 32)
 
 /* Sets every default (nodes = 1, self = 0). */
 CW_API void cw_node_options_init(cw_node_options *o);
@@ -114,7 +119,8 @@ CW_API void cw_node_options_init(cw_node_options *o);
 typedef struct cw_node cw_node;
 
 /* CW_EINVAL on bad options (self >= nodes, nodes out of range, missing send
- * or merge callback, unknown policy), CW_ENOMEM. Destroy with cw_node_destroy. */
+ * or merge callback, unknown policy, max_buffered 0 or above
+ * CW_NODE_MAX_BUFFERED_LIMIT), CW_ENOMEM. Destroy with cw_node_destroy. */
 CW_API int  cw_node_create(cw_node **out, const cw_node_options *o);
 /* Frees the node and releases every message it holds. NULL is ignored. */
 CW_API void cw_node_destroy(cw_node *n);
@@ -124,7 +130,9 @@ CW_API void cw_node_destroy(cw_node *n);
  * node holds for the key, so it replaces them), calls on_apply, then send.
  * *clock_out (nullable) gets the write's clock. Errors, node unchanged:
  * CW_EINVAL (NULL key with key_len > 0), CW_ELIMIT (key or value too long),
- * CW_EOVERFLOW, CW_ENOMEM. Keys and values are any bytes; empty is allowed. */
+ * CW_EOVERFLOW, CW_EDRIFT (this node's HLC is further ahead of its wall clock
+ * than max_drift_ms: the wall clock went back; the bound is enforced here, at
+ * the write's origin, and nowhere else), CW_ENOMEM. Keys and values are any bytes; empty is allowed. */
 CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value,
                        size_t value_len, cw_vclock *clock_out);
 
@@ -145,8 +153,10 @@ typedef enum cw_receive_result {
  * CW_EFULL (it would have to wait and the buffer holds max_buffered writes, or
  * holding it would pass the buffer's memory budget of 4 * max_buffered +
  * 16 * nodes index slots: backpressure; deliver other messages and retry; a
- * deliverable write is never refused), CW_EDRIFT (its HLC timestamp is further
- * ahead of this node's wall clock than max_drift_ms), CW_ENOMEM. */
+ * deliverable write is never refused), CW_ENOMEM. A write whose HLC timestamp
+ * is further ahead of this node's wall clock than max_drift_ms is applied all
+ * the same (its origin accepted it) and counted in clock_anomalies; this
+ * node's HLC does not follow it. */
 CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
 
 /* Takes count messages in order, exactly as count calls to cw_node_receive
@@ -186,6 +196,9 @@ typedef struct cw_node_stats {
     uint64_t conflicts;     /* writes that created or joined siblings */
     uint64_t keys;          /* keys in the store */
     uint64_t rejected_full; /* receives refused with CW_EFULL */
+    uint64_t clock_anomalies; /* remote writes applied whose HLC timestamp was
+                                 further ahead of this node's wall clock than
+                                 max_drift_ms (applied, not followed) */
     cw_latency buffering;   /* arrival to delivery of remote writes */
     cw_latency replication; /* engine only: put at this node to applied at every node */
 } cw_node_stats;

@@ -68,13 +68,25 @@ cw__slot *cw__ring_at(cw__ring *r, uint64_t seq)
     return r->cap ? &r->slots[seq & (r->cap - 1)] : NULL;
 }
 
+uint64_t cw__ring_cap_for(const cw__ring *r, uint64_t span)
+{
+    if (span <= r->cap)
+        return r->cap;
+    if (span > CW__RING_MAX_CAP)
+        return 0;
+    uint64_t cap = r->cap ? r->cap : 16;
+    while (cap < span) /* ends: span <= CW__RING_MAX_CAP, a power of two */
+        cap *= 2;
+    return cap;
+}
+
 int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span)
 {
     if (span <= r->cap)
         return CW_OK;
-    uint64_t cap = r->cap ? r->cap : 16;
-    while (cap < span)
-        cap *= 2;
+    uint64_t cap = cw__ring_cap_for(r, span);
+    if (!cap || cap > SIZE_MAX / sizeof(cw__slot))
+        return CW_ELIMIT;
     /* Grown in place: realloc keeps the pages already touched (large blocks
      * are remapped, not copied), so a deep buffer pays each page fault once. */
     cw__slot *slots = realloc(r->slots, cap * sizeof *slots);

@@ -54,8 +54,18 @@ void cw__buffer_destroy(cw__buffer *b, uint32_t nodes);
 
 /* The ring slot for seq, or NULL if seq lies beyond the ring's span. */
 cw__slot *cw__ring_at(cw__ring *r, uint64_t seq);
+/* The largest ring: 2^40 slots (16 TiB of them). A span beyond it is refused
+ * before any size is computed, so a sequence number from the wire (up to
+ * 2^64 - 1) can never wrap a capacity or an allocation size. */
+#define CW__RING_MAX_CAP ((uint64_t)1 << 40)
+
+/* The capacity r needs to hold a span of `span` seqs: r->cap if it already
+ * does, else the next power of two (at least 16); 0 if span passes
+ * CW__RING_MAX_CAP. */
+uint64_t cw__ring_cap_for(const cw__ring *r, uint64_t span);
 /* Grows r so seqs up to first + span - 1 fit (first: the lowest seq it may
- * hold, V[origin] + 2). CW_ENOMEM leaves r unchanged. */
+ * hold, V[origin] + 2). CW_ELIMIT (span beyond CW__RING_MAX_CAP) and
+ * CW_ENOMEM leave r unchanged. */
 int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span);
 
 /* Waiting table: file a head under (head->node, head->counter); take one

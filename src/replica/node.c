@@ -57,7 +57,7 @@ struct cw_node {
      * clock is read once, by the first one buffered (0: not read yet). */
     bool in_batch;
     uint64_t batch_arrival_ns;
-    uint64_t writes, delivered, duplicates, conflicts, rejected_full;
+    uint64_t writes, delivered, duplicates, conflicts, rejected_full, clock_anomalies;
     uint64_t checks;          /* calls since the last full invariant check */
     cw__histogram buffering;
 };
@@ -96,7 +96,8 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
 {
     if (!out || !o || o->nodes == 0 || o->nodes > CW_VCLOCK_MAX_ENTRIES || o->self >= o->nodes ||
         (o->nodes > 1 && !o->send) || (unsigned)o->policy > CW_MERGE_CALLBACK ||
-        (o->policy == CW_MERGE_CALLBACK && !o->merge) || o->max_buffered == 0)
+        (o->policy == CW_MERGE_CALLBACK && !o->merge) || o->max_buffered == 0 ||
+        o->max_buffered > CW_NODE_MAX_BUFFERED_LIMIT)
         return CW_EINVAL;
     cw_node *n = calloc(1, sizeof *n);
     if (!n)
@@ -146,6 +147,35 @@ int cw_node_clock(const cw_node *n, cw_vclock *out)
     return cw_dclock_to_sparse(&n->clock, out);
 }
 
+/* ---- clock drift ---- */
+
+/* Whether a remote timestamp is within the drift bound. The wall clock is
+ * read only when the timestamp is ahead of the last reading by more than the
+ * bound, so steady traffic costs no clock reads. */
+static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
+{
+    if (ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms)
+        return true;
+    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
+    if (wall > n->wall_seen)
+        n->wall_seen = wall;
+    return ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms;
+}
+
+/* Whether this node's own new timestamp is within the drift bound of its
+ * wall clock. A timestamp with counter 0 is the wall reading itself (or one
+ * millisecond past it, when a millisecond's counter ran out), so only one
+ * that the HLC carried on from an earlier, later-looking reading costs a
+ * second clock read: after the wall clock went back, or within a busy
+ * millisecond. */
+static bool own_within_drift(const cw_node *n, const cw_hlc_timestamp *ts)
+{
+    if (ts->counter == 0)
+        return true;
+    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
+    return ts->wall_ms <= wall || ts->wall_ms - wall <= n->hlc.max_drift_ms;
+}
+
 /* ---- applying writes ---- */
 
 /* How far ahead a cascade along one sender's ring starts loading: messages
@@ -171,8 +201,16 @@ static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64
         assert(cw__kernels()->first_gt_u64(m->counters, n->clock.counters, n->n) == o);
         n->clock.counters[o] = m->seq;
         /* Keeps local timestamps above every applied write's, so last-writer-
-         * wins extends causality (drift was checked on arrival). */
-        cw_hlc_observe(&n->hlc, &m->ts);
+         * wins extends causality. A timestamp beyond the drift bound (its
+         * origin's wall clock jumped ahead, or came back after a jump) is
+         * still applied: the write was accepted at its origin, and dropping
+         * it would diverge the replicas for good. It is counted, and not
+         * followed, so one bad clock cannot drag this node's into the future;
+         * the store orders causally related writes by their clocks anyway. */
+        if (within_drift(n, &m->ts))
+            cw_hlc_observe(&n->hlc, &m->ts);
+        else
+            n->clock_anomalies++;
         n->delivered++;
         cw__hist_add(&n->buffering, arrived_ns && now_ns > arrived_ns ? now_ns - arrived_ns : 0);
     }
@@ -284,19 +322,6 @@ static int reserve_work(cw_node *n)
     return CW_OK;
 }
 
-/* Whether a remote timestamp is within the drift bound. The wall clock is
- * read only when the timestamp is ahead of the last reading by more than the
- * bound, so steady traffic costs no clock reads. */
-static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
-{
-    if (ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms)
-        return true;
-    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
-    if (wall > n->wall_seen)
-        n->wall_seen = wall;
-    return ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms;
-}
-
 /* When the message being taken arrived: now, or when its batch was handed over. */
 static uint64_t arrival_ns(cw_node *n)
 {
@@ -313,11 +338,14 @@ static bool ring_budget_allows(const cw_node *n, const cw__ring *r, uint64_t spa
 {
     if (span <= r->cap)
         return true;
-    uint64_t cap = r->cap ? r->cap : 16;
-    while (cap < span)
-        cap *= 2;
+    /* max_buffered <= CW_NODE_MAX_BUFFERED_LIMIT (2^32) and nodes <= 2^16, so
+     * the budget cannot wrap; a span beyond it (a seq from the wire far
+     * ahead) is refused before a capacity is computed from it. */
     uint64_t budget = 4 * (uint64_t)n->opt.max_buffered + 16 * (uint64_t)n->n;
-    return n->buf.ring_slots - r->cap + cap <= budget;
+    if (span > budget)
+        return false;
+    uint64_t cap = cw__ring_cap_for(r, span);
+    return cap && n->buf.ring_slots - r->cap + cap <= budget;
 }
 
 /* Buffers m (not deliverable now): in its sender's ring, or as its sender's
@@ -374,8 +402,6 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
             *result = CW_RECEIVE_DUPLICATE;
         return CW_OK;
     }
-    if (!within_drift(n, &m->ts))
-        return CW_EDRIFT;
 
     uint32_t blocker = head ? next_blocker(n, m, 0) : n->n;
     if (head && blocker == n->n) { /* deliverable now: apply, then what it releases */
@@ -473,6 +499,12 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     cw_hlc_timestamp ts;
     if ((rc = cw_hlc_now(&n->hlc, &ts)) != CW_OK)
         return rc;
+    /* The drift bound is enforced where a write is accepted: here. Peers
+     * apply whatever timestamp it carries. */
+    if (!own_within_drift(n, &ts)) {
+        n->hlc = saved;
+        return CW_EDRIFT;
+    }
     v[self]++;
     cw_msg *m;
     rc = cw_msg_create(&m, self, &ts, v, n->n, key, key_len, value, value_len);
@@ -486,6 +518,14 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     n->writes++;
     if (clock_out)
         cw_dclock_to_sparse(&n->clock, clock_out); /* cannot fail: reserved */
+    /* V[self] moved like any entry a delivery moves: a buffered write from a
+     * peer that had seen this write before we made it (a peer that knew more
+     * of us than we did, e.g. after we lost our state) waits on exactly
+     * (self, V[self]). The work stack has room for every buffered write, so
+     * the release cannot fail; a drain that runs out of memory leaves the
+     * rest for the next call, and the put stands. */
+    release(n, self, v[self]);
+    drain(n, NULL);
     if (n->opt.send)
         n->opt.send(n->opt.send_ctx, m);
     cw__msg_unref(m);
@@ -598,6 +638,7 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
         .conflicts = n->conflicts,
         .keys = n->store.keys.count,
         .rejected_full = n->rejected_full,
+        .clock_anomalies = n->clock_anomalies,
     };
     cw__hist_latency(&n->buffering, &out->buffering);
     return CW_OK;

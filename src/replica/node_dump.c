@@ -145,5 +145,9 @@ int cw_node_dump(const cw_node *n, FILE *out)
         free(text);
     }
     cw_vclock_destroy(&clock);
+    cw_node_stats st;
+    if (rc == CW_OK && cw_node_get_stats(n, &st) == CW_OK && st.clock_anomalies)
+        fprintf(out, "  Clock anomalies: %llu (writes applied whose timestamp was beyond the drift bound)\n",
+                (unsigned long long)st.clock_anomalies);
     return ferror(out) ? CW_EINVAL : rc;
 }

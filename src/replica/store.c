@@ -29,7 +29,9 @@ static bool key_eq(const void *item, const void *k)
 {
     const cw__key *e = item;
     const lookup *l = k;
-    return e->key_len == l->len && memcmp(e->key, l->key, l->len) == 0;
+    /* An empty key may come as NULL: memcmp's arguments must be valid
+     * pointers even for a length of 0. */
+    return e->key_len == l->len && (l->len == 0 || memcmp(e->key, l->key, l->len) == 0);
 }
 
 void cw__store_init(cw__store *s) { cw__map_init(&s->keys); }

@@ -114,7 +114,8 @@ int cw_node_dump(const cw_node *n, FILE *out)
         free(c.e);
         return CW_ENOMEM;
     }
-    qsort(c.e, c.n, sizeof *c.e, by_key);
+    if (c.n) /* qsort wants a valid pointer even for no elements */
+        qsort(c.e, c.n, sizeof *c.e, by_key);
     fprintf(out, "Node %u:\n  Data:\n", cw_node_self(n));
     for (size_t i = 0; i < c.n; i++) {
         for (size_t v = 0; v < c.e[i].count; v++) {

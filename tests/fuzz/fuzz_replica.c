@@ -1,0 +1,210 @@
+/* Fuzz target: one replica driven by a sequence of operations, as a hostile
+ * or broken peer and client could drive it: local puts and gets, messages
+ * decoded from raw bytes, messages built with arbitrary clocks (counters
+ * near 2^64 included), batches of them, statistics and the dump.
+ *
+ * After every call the replica's invariant checker must hold (causal
+ * delivery, no deliverable write left buffered, every buffered write indexed
+ * once, the clock equal to what was applied, the store's sibling rules), and
+ * every call must return one of the codes its header documents. A call that
+ * hangs is a failure too: scripts/fuzz.sh runs the target with a per-input
+ * timeout.
+ *
+ * Input: a config byte (group size 2..5, self, policy, buffer bound 1..64),
+ * then operations, each an opcode byte and its operands; an input that ends
+ * mid-operation simply ends. */
+#define _GNU_SOURCE /* open_memstream */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/causeway.h>
+
+#include "node_internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+enum { MAX_HELD = 16 };
+
+typedef struct input {
+    const uint8_t *p;
+    size_t left;
+} input;
+
+static bool take(input *in, void *out, size_t n)
+{
+    if (in->left < n)
+        return false;
+    memcpy(out, in->p, n);
+    in->p += n;
+    in->left -= n;
+    return true;
+}
+
+static bool take_byte(input *in, uint8_t *b) { return take(in, b, 1); }
+
+/* A counter: small values mostly (so causal chains form), any 64-bit value
+ * behind an escape byte. */
+static bool take_counter(input *in, uint64_t *c)
+{
+    uint8_t b;
+    if (!take_byte(in, &b))
+        return false;
+    if (b < 0xf0) {
+        *c = b & 0x0f;
+        return true;
+    }
+    return take(in, c, sizeof *c);
+}
+
+static void on_send(void *ctx, cw_msg *m)
+{
+    (void)ctx;
+    (void)m;
+}
+
+static uint64_t fixed_wall(void *ctx)
+{
+    (void)ctx;
+    return 1700000000000u;
+}
+
+static uint64_t fixed_ns(void *ctx)
+{
+    (void)ctx;
+    return 1000;
+}
+
+static void check(const cw_node *n, int rc, bool ok)
+{
+    if (!ok || !cw__node_check(n)) {
+        fprintf(stderr, "fuzz_replica: rc %d (%s), invariants %s\n", rc, cw_strerror(rc),
+                cw__node_check(n) ? "hold" : "broken");
+        abort();
+    }
+}
+
+static bool receive_rc_ok(int rc)
+{
+    return rc == CW_OK || rc == CW_EINVAL || rc == CW_ELIMIT || rc == CW_EFULL || rc == CW_ENOMEM;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    input in = {data, size};
+    uint8_t cfg, extra;
+    if (!take_byte(&in, &cfg) || !take_byte(&in, &extra))
+        return 0;
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 2 + cfg % 4;
+    o.self = (cw_node_id)((cfg >> 2) % o.nodes);
+    o.policy = (cfg >> 4) % 2 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+    o.max_buffered = 1 + extra % 64;
+    o.max_key_len = 8;
+    o.max_value_len = 16;
+    o.send = on_send;
+    o.wall_clock = fixed_wall;
+    o.ns_clock = fixed_ns;
+    const cw_msg_limits limits = {o.nodes, 8, 16};
+    cw_node *n;
+    if (cw_node_create(&n, &o) != CW_OK)
+        abort();
+
+    cw_msg *held[MAX_HELD] = {0};
+    size_t nheld = 0;
+    uint8_t op;
+    while (take_byte(&in, &op)) {
+        uint8_t klen = 0, vlen = 0, key[16] = {0}, value[32] = {0};
+        int rc;
+        switch (op % 6) {
+        case 0: /* local put (lengths may pass the limits) */
+            if (!take_byte(&in, &klen) || !take_byte(&in, &vlen))
+                goto out;
+            klen %= 10, vlen %= 20;
+            if (!take(&in, key, klen) || !take(&in, value, vlen))
+                goto out;
+            rc = cw_node_put(n, klen ? key : NULL, klen, value, vlen, NULL);
+            check(n, rc, rc == CW_OK || rc == CW_ELIMIT || rc == CW_EOVERFLOW || rc == CW_ENOMEM);
+            break;
+        case 1: { /* get */
+            if (!take_byte(&in, &klen))
+                goto out;
+            klen %= 10;
+            if (!take(&in, key, klen))
+                goto out;
+            cw_read r;
+            cw_read_init(&r);
+            rc = cw_node_get(n, klen ? key : NULL, klen, &r);
+            check(n, rc, rc == CW_OK ? r.count >= 1 : rc == CW_ENOTFOUND || rc == CW_ENOMEM);
+            cw_read_destroy(&r);
+            break;
+        }
+        case 2: { /* a message decoded from raw bytes */
+            uint8_t len;
+            uint8_t raw[256];
+            if (!take_byte(&in, &len) || !take(&in, raw, len))
+                goto out;
+            cw_msg *m = NULL;
+            size_t used;
+            if (cw_msg_decode(&m, raw, len, &limits, &used) == CW_OK) {
+                rc = cw_node_receive(n, m, NULL, NULL);
+                check(n, rc, receive_rc_ok(rc));
+                cw_msg_unref(m);
+            }
+            break;
+        }
+        case 3: { /* a message built with any clock; kept for batches */
+            uint8_t origin, vlen2;
+            uint64_t clock[5] = {0};
+            if (!take_byte(&in, &origin) || !take_byte(&in, &vlen2))
+                goto out;
+            for (uint32_t k = 0; k < o.nodes; k++)
+                if (!take_counter(&in, &clock[k]))
+                    goto out;
+            origin %= o.nodes;
+            if (clock[origin] == 0)
+                clock[origin] = 1;
+            cw_hlc_timestamp ts = {fixed_wall(NULL) + (vlen2 & 0x80 ? 3600000u : 0), vlen2, origin};
+            cw_msg *m;
+            if (cw_msg_create(&m, origin, &ts, clock, o.nodes, "k", 1, value, vlen2 % 20) != CW_OK)
+                break;
+            cw_receive_result res;
+            rc = cw_node_receive(n, m, &res, NULL);
+            check(n, rc, receive_rc_ok(rc) && (rc != CW_EINVAL || origin == o.self));
+            if (nheld < MAX_HELD)
+                held[nheld++] = m;
+            else
+                cw_msg_unref(m);
+            break;
+        }
+        case 4: { /* the held messages again, as one batch */
+            size_t taken = 0, delivered = 0;
+            rc = cw_node_receive_many(n, held, nheld, &taken, &delivered);
+            check(n, rc, receive_rc_ok(rc) && taken <= nheld && (rc != CW_OK || taken == nheld));
+            break;
+        }
+        case 5: { /* statistics and the dump */
+            cw_node_stats st;
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            rc = cw_node_get_stats(n, &st);
+            check(n, rc, rc == CW_OK && st.buffered <= o.max_buffered);
+            if (f) {
+                rc = cw_node_dump(n, f);
+                check(n, rc, rc == CW_OK || rc == CW_ENOMEM);
+                fclose(f);
+            }
+            free(text);
+            break;
+        }
+        }
+    }
+out:
+    for (size_t i = 0; i < nheld; i++)
+        cw_msg_unref(held[i]);
+    cw_node_destroy(n);
+    return 0;
+}

@@ -4,6 +4,7 @@
  * against raw ck_ring, buffer cost against depth beside the naive buffer,
  * replication throughput and latency against the number of nodes. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <causeway/causeway.h>
 
 #include "cli.h"
+#include "opts.h"
 
 /* The benchmark binary: $CAUSEWAY_BENCH, else causeway-bench beside this
  * executable, else bench/causeway_bench of a build tree. */
@@ -86,21 +88,40 @@ static json_t *load_bench_json(const char *path, json_error_t *err)
     return root;
 }
 
-/* Runs argv, returns its exit status (or -1). quiet: discard its stderr. */
-static int run(char *const argv[], bool quiet)
+/* Runs argv, returns its exit status (or -1). quiet: discard its stderr;
+ * lines_out (nullable): its standard output is read and its lines counted
+ * instead of shown. */
+static int run_counting(char *const argv[], bool quiet, size_t *lines_out)
 {
+    int fds[2];
+    if (lines_out && pipe(fds) != 0)
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         if (quiet && !freopen("/dev/null", "w", stderr))
             _exit(127);
+        if (lines_out && (dup2(fds[1], 1) < 0 || close(fds[0]) != 0))
+            _exit(127);
         execvp(argv[0], argv);
         _exit(127);
+    }
+    if (lines_out) {
+        close(fds[1]);
+        *lines_out = 0;
+        char buf[4096];
+        ssize_t n;
+        while (pid > 0 && (n = read(fds[0], buf, sizeof buf)) > 0)
+            for (ssize_t i = 0; i < n; i++)
+                *lines_out += buf[i] == '\n';
+        close(fds[0]);
     }
     int status;
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+static int run(char *const argv[], bool quiet) { return run_counting(argv, quiet, NULL); }
 
 /* The value of a run (median aggregate if present) by exact name. */
 static double value_of(json_t *benches, const char *name, const char *field)
@@ -268,33 +289,56 @@ static int draw_plots(void)
 
 int cli_bench(int argc, char **argv)
 {
-    const char *filter = ".", *dir = "causeway-bench-out", *min_time = "0.05", *reps = "3";
-    for (int i = 0; i < argc; i++) {
-        if (i + 1 < argc && !strcmp(argv[i], "--filter"))
-            filter = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--out"))
-            dir = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--min-time"))
-            min_time = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--repetitions"))
-            reps = argv[++i];
-        else {
-            fputs("usage: causeway bench [--filter REGEX] [--out DIR] [--min-time S] [--repetitions N]\n", stderr);
-            return CLI_USAGE;
-        }
-    }
+    const char *filter = ".", *dir = "causeway-bench-out";
+    double min_time = 0.05;
+    uint32_t reps = 3;
+    bool list = false;
+    cli_opt t[] = {
+        {CLI_OPT_TEXT("filter", &filter, "REGEX", "run only the benchmarks whose names match"),
+         .default_text = "all"},
+        {CLI_OPT_TEXT("out", &dir, "DIR", "where the JSON, tables (*.dat) and plots go")},
+        {CLI_OPT_REAL("min-time", &min_time, "S", "least time each benchmark runs, seconds", 0.001, 3600)},
+        {CLI_OPT_UINT32("repetitions", &reps, "N", "runs of each benchmark; tables show the median", 1, 1000)},
+        {CLI_OPT_FLAG("list", &list, "list the benchmarks (with --filter, those it matches) and stop")},
+    };
+    cli_command c = {.path = "bench", .opts = t, .count = sizeof t / sizeof *t,
+                     .summary = "Runs the benchmark suite (causeway-bench), keeps Google Benchmark's JSON, and\n"
+                                "draws the plots with gnuplot.",
+                     .details = "The benchmark binary is $CAUSEWAY_BENCH, else causeway-bench beside this\n"
+                                "command, else bench/causeway_bench of a build tree.\n"};
+    int rc = cli_parse(&c, argc, argv, NULL);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
     char bench[PATH_MAX];
     if (!find_bench(bench, sizeof bench)) {
         fputs("causeway bench: causeway-bench not found (set CAUSEWAY_BENCH)\n", stderr);
         return CLI_FAIL;
     }
-    mkdir(dir, 0755);
     char a_filter[512], a_out[PATH_MAX + 32], a_min[64], a_reps[64], json_path[PATH_MAX];
-    snprintf(a_filter, sizeof a_filter, "--benchmark_filter=%s", filter);
+    if ((size_t)snprintf(a_filter, sizeof a_filter, "--benchmark_filter=%s", filter) >= sizeof a_filter)
+        return cli_usage_error(&c, "--filter: longer than %zu characters", sizeof a_filter - 20);
+    if (list) {
+        char *largs[] = {bench, a_filter, "--benchmark_list_tests=true", NULL};
+        return run(largs, false) == 0 ? CLI_OK : CLI_FAIL;
+    }
+    /* A filter that matches nothing is the user's mistake: say so before the
+     * harness calls it "wrong arguments". */
+    size_t matched = 0;
+    char *largs[] = {bench, a_filter, "--benchmark_list_tests=true", NULL};
+    if (run_counting(largs, true, &matched) != 0 || matched == 0) {
+        char q[96];
+        return cli_usage_error(&c, "--filter %s matches no benchmark (or is not a valid regex); "
+                               "'causeway bench --list' shows them", cli_quote(filter, q, sizeof q));
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        char q[96];
+        return cli_usage_error(&c, "--out %s: cannot create it: %s", cli_quote(dir, q, sizeof q),
+                               strerror(errno));
+    }
     snprintf(json_path, sizeof json_path, "%s/bench.json", dir);
     snprintf(a_out, sizeof a_out, "--benchmark_out=%s", json_path);
-    snprintf(a_min, sizeof a_min, "--benchmark_min_time=%s", min_time);
-    snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%s", reps);
+    snprintf(a_min, sizeof a_min, "--benchmark_min_time=%g", min_time);
+    snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%u", reps);
     char *args[] = {bench, a_filter, a_out, "--benchmark_out_format=json", a_min, a_reps,
                     "--benchmark_report_aggregates_only=true", NULL};
     if (!getenv("CAUSEWAY_BENCH_REUSE") && run(args, false) != 0) { /* REUSE: re-plot an existing run */

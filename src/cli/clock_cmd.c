@@ -1,5 +1,8 @@
 /* causeway clock ...: inspect and convert clocks and X-VectorClock headers,
  * e.g. to debug what a .NET (Clockworks) service sent. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,17 +10,82 @@
 #include <causeway/causeway.h>
 
 #include "cli.h"
+#include "opts.h"
+
+/* The subcommand being run, for its messages. */
+static const char *current = "clock";
 
 static int fail(const char *what, const char *input, int rc)
 {
-    fprintf(stderr, "causeway clock: %s '%s': %s\n", what, input, cw_strerror(rc));
+    char q[96];
+    fprintf(stderr, "causeway %s: %s %s: %s\n", current, what, cli_quote(input, q, sizeof q),
+            cw_strerror(rc));
     return CLI_FAIL;
 }
 
-static int parse_arg(cw_vclock *c, const char *text)
+static const char clock_form[] =
+    "a clock is ID:COUNTER pairs joined by commas, e.g. 1:2,5:1; ids 0 to 65535, counters\n"
+    "1 to 2^64-1; \"\" is the empty clock";
+
+/* An operand's text: itself, or all of standard input for "-", or a file's
+ * contents for "@FILE" (a large clock does not fit on a command line).
+ * Trailing white space (the newline of a file) is dropped. The result is the
+ * operand itself or *owned (free it). */
+static const char *operand_text(const char *arg, char **owned)
 {
+    *owned = NULL;
+    if (strcmp(arg, "-") != 0 && arg[0] != '@')
+        return arg;
+    FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg + 1, "rb");
+    if (!f) {
+        char q[96];
+        fprintf(stderr, "causeway %s: cannot read %s: %s\n", current, cli_quote(arg + 1, q, sizeof q),
+                strerror(errno)); /* only a file can fail to open */
+        return NULL;
+    }
+    size_t len = 0, cap = 4096, n;
+    char *text = malloc(cap);
+    while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *grown = cap < SIZE_MAX / 2 ? realloc(text, cap * 2) : NULL;
+            if (!grown) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = grown;
+            cap *= 2;
+        }
+    }
+    bool bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!text || bad) {
+        fprintf(stderr, "causeway %s: cannot read %s: %s\n", current,
+                strcmp(arg, "-") == 0 ? "standard input" : arg + 1, text ? "read error" : cw_strerror(CW_ENOMEM));
+        free(text);
+        return NULL;
+    }
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+        len--;
+    text[len] = '\0';
+    return *owned = text;
+}
+
+static int parse_arg(cw_vclock *c, const char *arg)
+{
+    char *owned;
+    const char *text = operand_text(arg, &owned);
+    if (!text)
+        return CLI_FAIL;
     int rc = cw_vclock_parse(c, text, strlen(text));
-    return rc == CW_OK ? CLI_OK : fail("cannot parse clock", text, rc);
+    if (rc != CW_OK) {
+        fail("cannot parse clock", text, rc);
+        fprintf(stderr, "(%s)\n", clock_form);
+    }
+    free(owned);
+    return rc == CW_OK ? CLI_OK : CLI_FAIL;
 }
 
 static int print_clock(const cw_vclock *c)
@@ -40,8 +108,7 @@ static int print_clock(const cw_vclock *c)
 
 static int cmd_compare(int argc, char **argv)
 {
-    if (argc != 2)
-        return CLI_USAGE;
+    (void)argc;
     cw_vclock a, b;
     cw_vclock_init(&a);
     cw_vclock_init(&b);
@@ -57,8 +124,6 @@ static int cmd_compare(int argc, char **argv)
 
 static int cmd_merge(int argc, char **argv)
 {
-    if (argc < 1)
-        return CLI_USAGE;
     cw_vclock acc, next;
     cw_vclock_init(&acc);
     cw_vclock_init(&next);
@@ -78,8 +143,7 @@ static int cmd_merge(int argc, char **argv)
 
 static int cmd_encode(int argc, char **argv)
 {
-    if (argc != 1)
-        return CLI_USAGE;
+    (void)argc;
     cw_vclock c;
     cw_vclock_init(&c);
     int rc = parse_arg(&c, argv[0]);
@@ -110,23 +174,30 @@ static int hex_digit(char ch)
 
 static int cmd_decode(int argc, char **argv)
 {
-    if (argc != 1)
-        return CLI_USAGE;
-    /* Hex digits, optionally grouped with spaces, as clock-formats.md writes them. */
-    const char *hex = argv[0];
+    (void)argc;
+    /* Hex digits, optionally grouped with spaces, as docs/formats.md writes them. */
+    char *owned;
+    const char *hex = operand_text(argv[0], &owned);
+    if (!hex)
+        return CLI_FAIL;
     size_t n = strlen(hex);
     uint8_t *buf = malloc(n / 2 + 1);
-    if (!buf)
-        return fail("cannot decode", hex, CW_ENOMEM);
+    if (!buf) {
+        int rc = fail("cannot decode", hex, CW_ENOMEM);
+        free(owned);
+        return rc;
+    }
     size_t len = 0;
     int half = -1;
     for (size_t i = 0; i < n; i++) {
-        if (hex[i] == ' ' || hex[i] == '|')
+        if (hex[i] == ' ' || hex[i] == '|' || hex[i] == '\n')
             continue;
         int d = hex_digit(hex[i]);
         if (d < 0) {
+            int rc = fail("not hex", hex, CW_EPARSE);
             free(buf);
-            return fail("not hex", hex, CW_EPARSE);
+            free(owned);
+            return rc;
         }
         if (half < 0) {
             half = d;
@@ -136,8 +207,10 @@ static int cmd_decode(int argc, char **argv)
         }
     }
     if (half >= 0) {
+        int rc = fail("odd number of hex digits", hex, CW_EPARSE);
         free(buf);
-        return fail("odd number of hex digits", hex, CW_EPARSE);
+        free(owned);
+        return rc;
     }
     cw_vclock c;
     cw_vclock_init(&c);
@@ -148,18 +221,27 @@ static int cmd_decode(int argc, char **argv)
         fprintf(stderr, "causeway clock: %zu trailing byte(s) after the clock\n", len - consumed);
     cw_vclock_destroy(&c);
     free(buf);
+    free(owned);
     return rc;
 }
 
 static int cmd_header(int argc, char **argv)
 {
-    if (argc != 1)
-        return CLI_USAGE;
+    (void)argc;
+    char *owned;
+    const char *text = operand_text(argv[0], &owned);
+    if (!text)
+        return CLI_FAIL;
     cw_header h;
     cw_header_init(&h);
-    int err = cw_header_parse(&h, argv[0], strlen(argv[0]));
-    if (err != CW_OK)
-        return fail("cannot parse header", argv[0], err);
+    int err = cw_header_parse(&h, text, strlen(text));
+    if (err != CW_OK) {
+        int rc = fail("cannot parse header", text, err);
+        fputs("(a header is CLOCK[;CORRELATION[;CAUSATION]], ids as 32 hex digits or GUIDs)\n", stderr);
+        free(owned);
+        return rc;
+    }
+    free(owned);
     char id[33];
     fputs("clock: ", stdout);
     int rc = print_clock(&h.clock);
@@ -171,24 +253,44 @@ static int cmd_header(int argc, char **argv)
     return rc;
 }
 
+static const char operand_note[] =
+    "Any clock or header operand may be \"-\" to read it from standard input, or @FILE to\n"
+    "read it from FILE (a large clock does not fit on a command line).\n";
+
 int cli_clock(int argc, char **argv)
 {
     static const struct {
-        const char *name, *args;
+        const char *name, *operands, *summary;
+        int min, max;
         int (*run)(int, char **);
     } cmds[] = {
-        {"compare", "A B", cmd_compare}, {"merge", "A B...", cmd_merge},
-        {"encode", "A", cmd_encode},     {"decode", "HEX", cmd_decode},
-        {"header", "H", cmd_header},
+        {"compare", "A B", "The order of two clocks: EQUAL, BEFORE, AFTER or CONCURRENT.", 2, 2, cmd_compare},
+        {"merge", "A [B...]", "The pointwise maximum of the clocks, in canonical text form.", 1, -1, cmd_merge},
+        {"encode", "A", "The binary wire form of a clock, as hex.", 1, 1, cmd_encode},
+        {"decode", "HEX", "The text form of a binary-encoded clock (hex, spaces allowed).", 1, 1, cmd_decode},
+        {"header", "H", "Parses an X-VectorClock header: clock;correlation;causation.", 1, 1, cmd_header},
     };
-    for (size_t i = 0; argc > 0 && i < sizeof cmds / sizeof cmds[0]; i++) {
+    cli_command top = {.path = "clock", .operands = "compare|merge|encode|decode|header ...",
+                       .summary = "Inspect and convert clocks and X-VectorClock headers:\n"
+                                  "  compare A B, merge A [B...], encode A, decode HEX, header H",
+                       .details = operand_note, .min_operands = 1, .max_operands = -1};
+    if (argc == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        cli_help(&top, argc ? stdout : stderr);
+        return argc ? CLI_OK : CLI_USAGE;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[0], cmds[i].name) != 0)
             continue;
-        int rc = cmds[i].run(argc - 1, argv + 1);
-        if (rc == CLI_USAGE)
-            fprintf(stderr, "usage: causeway clock %s %s\n", cmds[i].name, cmds[i].args);
-        return rc;
+        char path[32];
+        snprintf(path, sizeof path, "clock %s", cmds[i].name);
+        current = path;
+        cli_command c = {.path = path, .operands = cmds[i].operands, .summary = cmds[i].summary,
+                         .details = operand_note, .min_operands = cmds[i].min, .max_operands = cmds[i].max};
+        int first, rc = cli_parse(&c, argc - 1, argv + 1, &first);
+        if (rc != CLI_OK)
+            return rc == CLI_HELP ? CLI_OK : rc;
+        return cmds[i].run(argc - 1 - first, argv + 1 + first);
     }
-    fputs("usage: causeway clock compare|merge|encode|decode|header ...\n", stderr);
-    return CLI_USAGE;
+    char q[96];
+    return cli_usage_error(&top, "unknown subcommand %s", cli_quote(argv[0], q, sizeof q));
 }

@@ -8,25 +8,50 @@
 
 static void usage(FILE *to)
 {
-    fputs("usage: causeway <command> [args]\n"
+    fputs("usage: causeway <command> [options] [args]\n"
           "\n"
           "commands:\n"
-          "  demo                   seed 003's causal key-value store on 3 replicas, step by step\n"
-          "  stress --nodes N --writes W --keys K [--workers T] [--clients C] [--delay P]\n"
-          "         [--max-delay-us U] [--dup P] [--policy siblings|lww] [--sequential]\n"
-          "         [--seed S] [--json FILE]\n"
-          "                         concurrent writers under faults, verified against ground truth\n"
-          "  bench [--filter REGEX] [--out DIR] [--min-time S] [--repetitions N]\n"
-          "                         run the benchmark suite, write JSON and PNG plots\n"
-          "  clock compare A B      order of two clocks: EQUAL, BEFORE, AFTER or CONCURRENT\n"
-          "  clock merge A B...     pointwise max of clocks, in canonical text form\n"
-          "  clock encode A         binary wire form of a clock, as hex\n"
-          "  clock decode HEX       text form of a binary-encoded clock\n"
-          "  clock header H         parse an X-VectorClock header (clock;correlation;causation)\n"
-          "  version                library version and the active SIMD path\n"
+          "  demo          a causal key-value store on 3 replicas, step by step\n"
+          "  stress        concurrent writers under faults, verified against ground truth\n"
+          "  bench         run the benchmark suite, write JSON, CSV-ready tables and plots\n"
+          "  clock         compare, merge, encode and decode clocks and X-VectorClock headers\n"
+          "  version       library version and the active SIMD path\n"
+          "  help [CMD]    this list, or a command's options with their ranges and defaults\n"
           "\n"
-          "Clocks are in text form, e.g. \"1:2,2:3\"; \"\" is the empty clock.\n",
+          "'causeway CMD --help' is the same as 'causeway help CMD'.\n",
           to);
+}
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static int version(int argc, char **argv)
+{
+    if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        puts("usage: causeway version\n\nThe library version and the active SIMD path.");
+        return CLI_OK;
+    }
+    if (argc > 0) {
+        fprintf(stderr, "causeway version: unexpected argument '%.40s'\n", argv[0]);
+        return CLI_USAGE;
+    }
+    printf("causeway %s (simd: %s)\n", cw_version(), cw_isa_name(cw_isa_active()));
+    return CLI_OK;
+}
+
+static const command commands[] = {
+    {"demo", cli_demo}, {"stress", cli_stress}, {"bench", cli_bench},
+    {"clock", cli_clock}, {"version", version},
+};
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -36,23 +61,27 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "clock") == 0)
-        return cli_clock(argc - 2, argv + 2);
-    if (strcmp(cmd, "demo") == 0)
-        return cli_demo(argc - 2, argv + 2);
-    if (strcmp(cmd, "stress") == 0)
-        return cli_stress(argc - 2, argv + 2);
-    if (strcmp(cmd, "bench") == 0)
-        return cli_bench(argc - 2, argv + 2);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("causeway %s (simd: %s)\n", cw_version(), cw_isa_name(cw_isa_active()));
-        return CLI_OK;
-    }
+    if (strcmp(cmd, "--version") == 0)
+        cmd = "version";
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        usage(stdout);
-        return CLI_OK;
+        if (argc < 3) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        /* help CMD [SUB]: the command's own --help */
+        const command *c = find(argv[2]);
+        if (!c) {
+            fprintf(stderr, "causeway help: unknown command '%.40s'\n", argv[2]);
+            usage(stderr);
+            return CLI_USAGE;
+        }
+        char *args[3] = {argc > 3 ? argv[3] : "--help", "--help", NULL};
+        return c->run(argc > 3 ? 2 : 1, args);
     }
-    fprintf(stderr, "causeway: unknown command '%s'\n", cmd);
+    const command *c = find(cmd);
+    if (c)
+        return c->run(argc - 2, argv + 2);
+    fprintf(stderr, "causeway: unknown command '%.40s'\n", cmd);
     usage(stderr);
     return CLI_USAGE;
 }

@@ -1,7 +1,7 @@
 /* causeway stress: concurrent client threads write through the engine under
  * the given faults while the run's true happens-before is recorded; then every
  * check of history.h is made. Exit status 1 on any violation, with the seed. */
-#include <getopt.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "history.h"
+#include "opts.h"
 
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
@@ -76,55 +77,57 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-static void usage(void)
-{
-    fputs("usage: causeway stress --nodes N --writes W --keys K [--workers T] [--clients C]\n"
-          "         [--delay P] [--max-delay-us U] [--dup P] [--policy siblings|lww]\n"
-          "         [--sequential] [--seed S] [--json FILE]\n",
-          stderr);
-}
+static const char stress_details[] =
+    "Client threads write through the engine under the given faults while the run's\n"
+    "true happens-before is recorded; then causal order at every replica, exact\n"
+    "concurrency (every write's clock is its true causal past), the versions every\n"
+    "key holds, convergence, and no loss or double application are checked.\n"
+    "Exit status: 0 pass, 1 a violation (the seed that replays it is printed),\n"
+    "2 a bad option.\n";
 
-static bool parse(int argc, char **argv, opts *o)
+/* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
+static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option longs[] = {
-        {"nodes", 1, 0, 'n'}, {"writes", 1, 0, 'w'}, {"keys", 1, 0, 'k'}, {"workers", 1, 0, 't'},
-        {"clients", 1, 0, 'c'}, {"delay", 1, 0, 'd'}, {"max-delay-us", 1, 0, 'u'}, {"dup", 1, 0, 'p'},
-        {"policy", 1, 0, 'P'}, {"seed", 1, 0, 's'}, {"json", 1, 0, 'j'}, {"sequential", 0, 0, 'S'},
-        {0, 0, 0, 0}};
-    *o = (opts){.nodes = 0, .keys = 8, .clients = 4, .max_delay_us = 200, .seed = (uint64_t)time(NULL)};
-    optind = 0;
-    int ch;
-    char *end;
-    while ((ch = getopt_long(argc + 1, argv - 1, "", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'n': o->nodes = (uint32_t)strtoul(optarg, &end, 10); break;
-        case 'w': o->writes = strtoull(optarg, &end, 10); break;
-        case 'k': o->keys = (uint32_t)strtoul(optarg, &end, 10); break;
-        case 't': o->workers = (uint32_t)strtoul(optarg, &end, 10); break;
-        case 'c': o->clients = (uint32_t)strtoul(optarg, &end, 10); break;
-        case 'd': o->delay = strtod(optarg, &end); break;
-        case 'u': o->max_delay_us = (uint32_t)strtoul(optarg, &end, 10); break;
-        case 'p': o->dup = strtod(optarg, &end); break;
-        case 's': o->seed = strtoull(optarg, &end, 0); break;
-        case 'j': o->json = optarg; end = optarg + strlen(optarg); break;
-        case 'S': o->sequential = true; end = (char *)""; break;
-        case 'P':
-            if (strcmp(optarg, "siblings") == 0)
-                o->policy = CW_KEEP_SIBLINGS;
-            else if (strcmp(optarg, "lww") == 0)
-                o->policy = CW_LAST_WRITER_WINS;
-            else
-                return false;
-            end = optarg + strlen(optarg);
-            break;
-        default: return false;
+    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .seed = (uint64_t)time(NULL)};
+    int policy = 0;
+    const char *json = NULL;
+    cli_opt t[] = {
+        {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true},
+        {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients", 1, 1000000000),
+         .required = true},
+        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys, chosen uniformly", 1, 1000000000)},
+        {CLI_OPT_UINT32("workers", &o->workers, "T", "worker threads (at most N)", 0, 65536),
+         .default_text = "0, one per node"},
+        {CLI_OPT_UINT32("clients", &o->clients, "C", "client threads writing concurrently", 1, 256)},
+        {CLI_OPT_REAL("delay", &o->delay, "P", "probability that a message is delayed (reorders)", 0, 1)},
+        {CLI_OPT_UINT32("max-delay-us", &o->max_delay_us, "U", "longest delay, microseconds", 0, 10000000)},
+        {CLI_OPT_REAL("dup", &o->dup, "P", "probability that a message is delivered twice", 0, 1)},
+        {CLI_OPT_CHOICE("policy", &policy, "NAME", "what a key keeps of concurrent writes", "siblings|lww")},
+        {CLI_OPT_FLAG("sequential", &o->sequential,
+                      "one write at a time, each delivered everywhere before the next")},
+        {CLI_OPT_UINT("seed", &o->seed, "S", "fixes the workload and every fault decision", 0, UINT64_MAX),
+         .default_text = "the current time"},
+        {CLI_OPT_TEXT("json", &json, "FILE", "also write the results as JSON to FILE")},
+    };
+    cli_command c = {.path = "stress", .summary = "Concurrent writers under faults, verified against ground truth.",
+                     .details = stress_details, .opts = t, .count = sizeof t / sizeof *t};
+    int rc = cli_parse(&c, argc, argv, NULL);
+    if (rc != CLI_OK)
+        return rc;
+    o->policy = policy ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+    o->json = json;
+    if (o->workers > o->nodes)
+        return cli_usage_error(&c, "--workers %u: expected at most --nodes (%u)", o->workers, o->nodes);
+    if (o->json) { /* found now, not after the run */
+        FILE *f = fopen(o->json, "a");
+        if (!f) {
+            char q[96];
+            return cli_usage_error(&c, "--json %s: cannot write it: %s", cli_quote(o->json, q, sizeof q),
+                                   strerror(errno));
         }
-        if (*end)
-            return false;
+        fclose(f);
     }
-    return optind == argc + 1 && o->nodes >= 1 && o->nodes <= 65536 && o->writes >= 1 && o->keys >= 1 &&
-           o->clients >= 1 && o->clients <= 256 && o->delay >= 0 && o->delay <= 1 && o->dup >= 0 &&
-           o->dup <= 1 && o->workers <= o->nodes;
+    return CLI_OK;
 }
 
 typedef struct totals {
@@ -237,10 +240,9 @@ static int drive(run *r)
 int cli_stress(int argc, char **argv)
 {
     opts o;
-    if (!parse(argc, argv, &o)) {
-        usage();
-        return CLI_USAGE;
-    }
+    int prc = parse(argc, argv, &o);
+    if (prc != CLI_OK)
+        return prc == CLI_HELP ? CLI_OK : prc;
     run r = {.o = &o};
     int rc = cw_history_create(&r.h, o.nodes, o.writes, o.policy);
     cw_engine_options eo;

@@ -33,10 +33,18 @@ cmake --build "$work/consumer" >/dev/null
 "$prefix/bin/causeway" clock compare 1:1 2:1 | grep -qx CONCURRENT
 "$prefix/bin/causeway" demo | grep -q "All nodes at clock 0:1,1:1"
 "$prefix/bin/causeway" stress --nodes 4 --writes 200 --keys 2 --delay 0.2 --dup 0.1 --seed 5 | grep -q "verdict *PASS"
+"$src/tests/cli/usage.sh" "$prefix/bin/causeway" >/dev/null   # errors, help, exit codes
 if [ -x "$prefix/bin/causeway-bench" ]; then
   (cd "$work" && "$prefix/bin/causeway" bench --filter 'dense_merge/64$|memcpy:dense_merge/64$' \
      --min-time 0.01 --repetitions 1 --out bench >/dev/null)
   test -s "$work/bench/clocks.png" && test -s "$work/bench/bench.json"
+  # A filter that matches nothing is the user's error, named as such (exit 2).
+  set +e
+  msg=$("$prefix/bin/causeway" bench --filter 'no_such_benchmark' --out "$work/none" 2>&1)
+  status=$?
+  set -e
+  [ "$status" = 2 ] && grep -q "matches no benchmark" <<<"$msg" \
+    || { echo "bench with an empty filter: exit $status: $msg" >&2; exit 1; }
   echo "installed causeway bench: ok"
 fi
 # 5. Only the public API is exported.

@@ -1,0 +1,254 @@
+/* Command-line options from one table per command (see opts.h).
+ *
+ * Invariants:
+ *  1. A value is stored only once it has been checked whole: a number that
+ *     fails any check leaves the option's default in place and fails parsing.
+ *  2. Every message that repeats user input goes through cli_quote, so no
+ *     argument is echoed back longer than 40 characters.
+ */
+#include "opts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *cli_quote(const char *text, char *buf, size_t cap)
+{
+    size_t len = strlen(text);
+    if (len <= 40)
+        snprintf(buf, cap, "'%s'", text);
+    else
+        snprintf(buf, cap, "'%.40s...' (%zu characters)", text, len);
+    return buf;
+}
+
+int cli_usage_error(const cli_command *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "causeway %s: ", c->path);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'causeway help %s')\n", c->path);
+    return CLI_USAGE;
+}
+
+static void range_text(const cli_opt *o, char *buf, size_t cap)
+{
+    switch (o->kind) {
+    case CLI_UINT:
+    case CLI_UINT32:
+        if (o->max == UINT64_MAX)
+            snprintf(buf, cap, "a whole number from %llu to 2^64-1", (unsigned long long)o->min);
+        else
+            snprintf(buf, cap, "a whole number from %llu to %llu", (unsigned long long)o->min,
+                     (unsigned long long)o->max);
+        break;
+    case CLI_REAL:
+        snprintf(buf, cap, "a number from %g to %g", o->rmin, o->rmax);
+        break;
+    case CLI_CHOICE:
+        snprintf(buf, cap, "one of %s", o->choices);
+        break;
+    case CLI_TEXT:
+        snprintf(buf, cap, "a non-empty value");
+        break;
+    case CLI_FLAG:
+        buf[0] = '\0';
+        break;
+    }
+}
+
+static bool parse_uint(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9') /* strtoull would take a sign or spaces */
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The index of s among "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *s)
+{
+    size_t len = strlen(s);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && len && strncmp(p, s, n) == 0)
+            return i;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+static int set_value(const cli_command *c, cli_opt *o, const char *v)
+{
+    char q[96], range[96];
+    range_text(o, range, sizeof range);
+    switch (o->kind) {
+    case CLI_UINT:
+    case CLI_UINT32: {
+        uint64_t x;
+        if (!parse_uint(v, &x) || x < o->min || x > o->max)
+            return cli_usage_error(c, "--%s %s: expected %s", o->name, cli_quote(v, q, sizeof q), range);
+        if (o->kind == CLI_UINT)
+            *(uint64_t *)o->dest = x;
+        else
+            *(uint32_t *)o->dest = (uint32_t)x;
+        break;
+    }
+    case CLI_REAL: {
+        char *end;
+        errno = 0;
+        double x = *v ? strtod(v, &end) : NAN;
+        if (!*v || *end || errno == ERANGE || !isfinite(x) || x < o->rmin || x > o->rmax ||
+            *v == ' ' || *v == '\t')
+            return cli_usage_error(c, "--%s %s: expected %s", o->name, cli_quote(v, q, sizeof q), range);
+        *(double *)o->dest = x;
+        break;
+    }
+    case CLI_TEXT:
+        if (!*v)
+            return cli_usage_error(c, "--%s: expected %s", o->name, range);
+        *(const char **)o->dest = v;
+        break;
+    case CLI_CHOICE: {
+        int i = choice_index(o->choices, v);
+        if (i < 0)
+            return cli_usage_error(c, "--%s %s: expected %s", o->name, cli_quote(v, q, sizeof q), range);
+        *(int *)o->dest = i;
+        break;
+    }
+    case CLI_FLAG:
+        *(bool *)o->dest = true;
+        break;
+    }
+    o->seen = true;
+    return CLI_OK;
+}
+
+static cli_opt *find(cli_command *c, const char *name, size_t len)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strlen(c->opts[i].name) == len && strncmp(c->opts[i].name, name, len) == 0)
+            return &c->opts[i];
+    return NULL;
+}
+
+int cli_parse(cli_command *c, int argc, char **argv, int *operands)
+{
+    char q[96];
+    int i = 0;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_help(c, stdout);
+            return CLI_HELP;
+        }
+        if (a[0] != '-' || a[1] == '\0') /* "-" is an operand (standard input) */
+            break;
+        if (a[1] != '-')
+            return cli_usage_error(c, "unknown option %s (options are spelled --name)",
+                                   cli_quote(a, q, sizeof q));
+        const char *name = a + 2, *eq = strchr(name, '=');
+        cli_opt *o = find(c, name, eq ? (size_t)(eq - name) : strlen(name));
+        if (!o)
+            return cli_usage_error(c, "unknown option %s", cli_quote(a, q, sizeof q));
+        if (o->kind == CLI_FLAG) {
+            if (eq)
+                return cli_usage_error(c, "--%s takes no value", o->name);
+            set_value(c, o, "");
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            char range[96];
+            range_text(o, range, sizeof range);
+            return cli_usage_error(c, "--%s needs a value (%s: %s)", o->name, o->arg, range);
+        }
+        if (set_value(c, o, v) != CLI_OK)
+            return CLI_USAGE;
+    }
+    for (size_t k = 0; k < c->count; k++)
+        if (c->opts[k].required && !c->opts[k].seen)
+            return cli_usage_error(c, "--%s is required", c->opts[k].name);
+    int n = argc - i;
+    if (n < c->min_operands || (c->max_operands >= 0 && n > c->max_operands)) {
+        if (n > 0 && c->max_operands == 0)
+            return cli_usage_error(c, "unexpected argument %s", cli_quote(argv[i], q, sizeof q));
+        return cli_usage_error(c, "expected %s", c->operands ? c->operands : "no arguments");
+    }
+    if (operands)
+        *operands = i;
+    return CLI_OK;
+}
+
+static void default_text(const cli_opt *o, char *buf, size_t cap)
+{
+    if (o->default_text) {
+        snprintf(buf, cap, "%s", o->default_text);
+        return;
+    }
+    switch (o->kind) {
+    case CLI_UINT: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)o->dest); break;
+    case CLI_UINT32: snprintf(buf, cap, "%u", *(const uint32_t *)o->dest); break;
+    case CLI_REAL: snprintf(buf, cap, "%g", *(const double *)o->dest); break;
+    case CLI_TEXT: {
+        const char *s = *(const char *const *)o->dest;
+        snprintf(buf, cap, "%s", s ? s : "none");
+        break;
+    }
+    case CLI_FLAG: snprintf(buf, cap, "off"); break;
+    case CLI_CHOICE: {
+        int idx = *(const int *)o->dest;
+        const char *p = o->choices;
+        for (int k = 0; k < idx && p; k++)
+            if ((p = strchr(p, '|')) != NULL)
+                p++;
+        size_t n = p ? strcspn(p, "|") : 0;
+        snprintf(buf, cap, "%.*s", (int)n, p ? p : "");
+        break;
+    }
+    }
+}
+
+void cli_help(const cli_command *c, FILE *to)
+{
+    fprintf(to, "usage: causeway %s%s%s%s\n\n%s\n", c->path, c->count ? " [options]" : "",
+            c->operands ? " " : "", c->operands ? c->operands : "", c->summary);
+    if (c->count)
+        fputs("\noptions:\n", to);
+    for (size_t i = 0; i < c->count; i++) {
+        const cli_opt *o = &c->opts[i];
+        char head[64], range[96], def[96];
+        snprintf(head, sizeof head, "--%s%s%s", o->name, o->kind == CLI_FLAG ? "" : " ",
+                 o->kind == CLI_FLAG ? "" : o->arg);
+        fprintf(to, "  %-22s %s\n", head, o->help);
+        range_text(o, range, sizeof range);
+        default_text(o, def, sizeof def);
+        if (o->kind != CLI_FLAG)
+            fprintf(to, "  %-22s %s; %s%s\n", "", range, o->required ? "required" : "default ",
+                    o->required ? "" : def);
+    }
+    fputs("  --help                 this help\n", to);
+    if (c->details)
+        fprintf(to, "\n%s", c->details);
+}

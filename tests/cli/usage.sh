@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The causeway command as a user meets it: every bad option names the option,
+# the value and what is allowed, with exit status 2; help exits 0 and lists
+# every option with its range and default; nothing nonsensical runs.
+#   tests/cli/usage.sh CAUSEWAY   (the built or the installed command)
+set -uo pipefail
+cw=$1
+failures=0
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+# expect STATUS PATTERN ARGS...: the command exits with STATUS and its output
+# (stdout and stderr together, as one text: . matches newlines too) matches
+# the extended regex PATTERN.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  local out status
+  out=$(timeout 60 "$cw" "$@" </dev/null 2>&1)
+  status=$?
+  if [ "$status" != "$want" ] || ! grep -Ezq -- "$pattern" <<<"$out"; then
+    echo "FAIL: causeway $* -> exit $status (want $want), output:"
+    head -c 600 <<<"$out"
+    echo
+    failures=$((failures + 1))
+  fi
+}
+
+# Errors: which option, what was given, what is allowed; exit 2.
+expect 2 "--nodes '4294967297': expected a whole number from 1 to 65536" stress --nodes 4294967297 --writes 1
+expect 2 "--clients '4294967297': expected a whole number from 1 to 256" stress --nodes 2 --writes 1 --clients 4294967297
+expect 2 "--delay '': expected a number from 0 to 1" stress --nodes 2 --writes 1 --delay ""
+expect 2 "--delay '1.5': expected a number from 0 to 1" stress --nodes 2 --writes 1 --delay 1.5
+expect 2 "--dup 'nan': expected" stress --nodes 2 --writes 1 --dup nan
+expect 2 "--keys '-1': expected a whole number from 1" stress --nodes 2 --writes 1 --keys -1
+expect 2 "--max-delay-us '-1': expected a whole number from 0" stress --nodes 2 --writes 1 --max-delay-us -1
+expect 2 "--writes '-1': expected a whole number from 1" stress --nodes 2 --writes -1
+expect 2 "--writes ' 5': expected" stress --nodes 2 --writes " 5"
+expect 2 "--seed '0x10': expected a whole number" stress --nodes 2 --writes 1 --seed 0x10
+expect 2 "--nodes is required" stress --writes 1
+expect 2 "--nodes needs a value" stress --writes 1 --nodes
+expect 2 "--workers 3: expected at most --nodes \(2\)" stress --nodes 2 --writes 1 --workers 3
+expect 2 "--policy 'fifo': expected one of siblings\|lww" stress --nodes 2 --writes 1 --policy fifo
+expect 2 "unknown option '--nodez'" stress --nodez 2 --writes 1
+expect 2 "unexpected argument 'extra'" stress --nodes 2 --writes 1 extra
+expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it: No such file" \
+  stress --nodes 2 --writes 1 --json "$scratch/no/such/dir/x.json"
+expect 2 "unexpected argument 'extra'" demo extra
+expect 2 "--repetitions '0': expected a whole number from 1 to 1000" bench --repetitions 0
+expect 2 "--repetitions '-1': expected" bench --repetitions -1
+expect 2 "--min-time '0': expected a number from 0.001" bench --min-time 0
+expect 2 "unknown command 'frob'" frob
+expect 2 "unknown subcommand 'frob'" clock frob
+expect 2 "expected A B" clock compare 1:1
+# A huge bad clock is not echoed back whole.
+big=$(printf '1:1,%.0s' $(seq 1 20000))x
+expect 1 "cannot parse clock '1:1,1:1.*\.\.\.' \(80001 characters\): malformed text input" clock compare "$big" 1:1
+out=$("$cw" clock compare "$big" 1:1 2>&1)
+[ ${#out} -lt 600 ] || { echo "FAIL: a 80 KB bad clock was echoed back (${#out} bytes)"; failures=$((failures + 1)); }
+
+# Help: exit 0, every option with its range and default.
+expect 0 "--nodes N.*a whole number from 1 to 65536; required" help stress
+expect 0 "--keys K.*default 8" stress --help
+expect 0 "--policy NAME.*one of siblings\|lww; default siblings" stress --help
+expect 0 "--repetitions N.*from 1 to 1000; default 3" bench --help
+expect 0 "usage: causeway demo" demo --help
+expect 0 "usage: causeway demo" help demo
+expect 0 "usage: causeway clock merge A \[B\.\.\.\]" clock merge --help
+expect 0 "usage: causeway clock merge" help clock merge
+expect 0 "commands:" help
+expect 0 "^causeway [0-9]+\.[0-9]+\.[0-9]+" version
+
+# Clocks from standard input and from a file.
+printf '1:2,2:5\n' >"$scratch/c.txt"
+expect 0 "^1:3,2:5[[:space:]]*$" clock merge @"$scratch/c.txt" 1:3
+out=$(printf '1:2,2:5\n' | "$cw" clock compare - 1:2)
+[ "$out" = AFTER ] || { echo "FAIL: clock compare - 1:2 read '$out'"; failures=$((failures + 1)); }
+expect 1 "cannot read '$scratch/none'" clock compare @"$scratch/none" 1:1
+
+if [ "$failures" -ne 0 ]; then
+  echo "usage.sh: $failures check(s) failed"
+  exit 1
+fi
+echo "usage.sh: every check passed"

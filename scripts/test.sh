@@ -13,6 +13,14 @@
 # Tests labelled "long" are skipped unless CAUSEWAY_LONG=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+step="installing dependencies"
+passed=()
+# One verdict line at the end, whatever happens.
+trap 'status=$?; if [ $status -eq 0 ]; then echo "test.sh: PASS (${passed[*]})"; else
+      echo "test.sh: FAIL at: $step (passed before it: ${passed[*]:-none})"; fi' EXIT
+begin() { step=$1; echo "== $1"; }
+done_step() { passed+=("$step"); }
 scripts/install-deps.sh
 
 exclude=(-LE long)
@@ -21,19 +29,22 @@ jobs=$(nproc)
 
 run_preset() {
   local preset=$1
-  echo "== $preset"
+  begin "$preset"
   cmake --preset "$preset" -DCAUSEWAY_WERROR=ON >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   ctest --preset "$preset" -j "$jobs" "${exclude[@]}"
+  done_step
 }
 
-echo "== layers (an upward #include must not compile)"
+begin "layers (an upward #include must not compile)"
 scripts/check-layers.sh
+done_step
 run_preset asan
 run_preset tsan
-echo "== fuzz"
+begin fuzz
 scripts/fuzz.sh "${CAUSEWAY_FUZZ_SECONDS:-10}"
-echo "== bench (build and smoke run)"
+done_step
+begin "bench (build and smoke run) and the installed package"
 cmake --preset release -DCAUSEWAY_WERROR=ON >/dev/null
 cmake --build --preset release -j "$jobs"
 rm -rf build/bench-smoke
@@ -41,8 +52,10 @@ build/release/causeway bench --filter 'dense_merge/64$|memcpy:dense_merge/64$|bu
   --min-time 0.01 --repetitions 1 --out build/bench-smoke >/dev/null
 for png in clocks buffer queue; do test -s "build/bench-smoke/$png.png"; done
 tests/install/check.sh build/release .   # the installed package, causeway-bench included
-echo "== build without tests (what a packager configures)"
+done_step
+begin "build without tests (what a packager configures)"
 cmake -S . -B build/no-tests -G Ninja -DCMAKE_BUILD_TYPE=Release -DCAUSEWAY_BUILD_TESTS=OFF \
   -DCAUSEWAY_WERROR=ON >/dev/null
 cmake --build build/no-tests -j "$jobs" >/dev/null
+done_step
 run_preset debug

@@ -161,16 +161,17 @@ static json_t *latency_json(const cw_latency *l)
 }
 
 static int write_json(const opts *o, const cw_history_report *rep, const totals *t, double secs,
-                      const char *violation)
+                      double check_secs, const char *violation)
 {
     json_t *root = json_pack(
         "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I},"
-        "s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s,s:s*}",
+        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s,s:s*}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
         o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
-        (json_int_t)o->seed, "seconds", secs, "writes_per_s", rep->writes / secs, "deliveries_per_s",
+        (json_int_t)o->seed, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
+        rep->writes / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
         "concurrent_pairs", (json_int_t)rep->concurrent_pairs, "ordered_pairs",
@@ -184,10 +185,26 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
     return rc;
 }
 
+/* A duration in the unit that fits: "812 ns", "140 us", "27.4 ms", "3.21 s". */
+static const char *duration(double ns, char *buf, size_t cap)
+{
+    if (ns < 1e3)
+        snprintf(buf, cap, "%.0f ns", ns);
+    else if (ns < 1e6)
+        snprintf(buf, cap, "%.3g us", ns / 1e3);
+    else if (ns < 1e9)
+        snprintf(buf, cap, "%.3g ms", ns / 1e6);
+    else
+        snprintf(buf, cap, "%.3g s", ns / 1e9);
+    return buf;
+}
+
 static void print_latency(const char *name, const cw_latency *l)
 {
-    printf("  %-20s p50 %9.1f us   p99 %9.1f us   p999 %9.1f us   (%llu samples)\n", name,
-           l->p50_ns / 1e3, l->p99_ns / 1e3, l->p999_ns / 1e3, (unsigned long long)l->count);
+    char a[32], b[32], c[32];
+    printf("  %-20s p50 %-9s p99 %-9s p999 %-9s (%llu samples)\n", name,
+           duration((double)l->p50_ns, a, sizeof a), duration((double)l->p99_ns, b, sizeof b),
+           duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
 }
 
 /* Drives the writes; a progress line on stderr while it runs, if a terminal. */
@@ -263,40 +280,50 @@ int cli_stress(int argc, char **argv)
         cw_history_destroy(r.h);
         return CLI_FAIL;
     }
-    printf("causeway stress: %u nodes on %u workers, %llu writes over %u keys, %s, seed %llu\n", o.nodes,
-           cw_engine_workers(r.e), (unsigned long long)o.writes, o.keys,
-           o.sequential ? "one writer at a time" : "concurrent writers", (unsigned long long)o.seed);
+    o.workers = cw_engine_workers(r.e); /* what the engine chose, for the report and the JSON */
+    printf("causeway stress: %u nodes on %u workers, %llu writes over %u keys, %s, policy %s, seed %llu\n",
+           o.nodes, o.workers, (unsigned long long)o.writes, o.keys,
+           o.sequential ? "one writer at a time" : "concurrent writers",
+           o.policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)o.seed);
     double t0 = seconds();
     rc = drive(&r);
     double secs = seconds() - t0;
     totals t;
+    double collect_secs = seconds();
     if (rc == CW_OK)
         rc = collect(&r, &t);
+    collect_secs = seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway stress: %s (seed %llu)\n", cw_strerror(rc), (unsigned long long)o.seed);
         cw_history_destroy(r.h);
         return CLI_FAIL;
     }
+    double c0 = seconds();
     cw_history_report rep;
     bool ok = cw_history_verdict(r.h, &rep);
+    double check_secs = seconds() - c0 + collect_secs;
     const char *violation = cw_history_violation(r.h);
     printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n",
            (unsigned long long)rep.writes, secs, rep.writes / secs, t.delivered / secs);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
-    printf("  conflicts            %llu (sibling-creating writes, summed over nodes)\n",
-           (unsigned long long)t.conflicts);
+    printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,
+           o.policy == CW_LAST_WRITER_WINS ? "writes concurrent with the version they met; one was kept"
+                                           : "writes that created or joined siblings");
     printf("  concurrent pairs     %llu of %llu same-key pairs (ground truth)\n",
            (unsigned long long)rep.concurrent_pairs, (unsigned long long)(rep.concurrent_pairs + rep.ordered_pairs));
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
+    char took[32];
+    printf("  check                %s (ground truth over %llu writes at %u nodes)\n",
+           duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes);
     printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
            ok ? "PASS" : "FAIL", ok ? "" : " violated");
     if (!ok)
         printf("  violation            %s\n  replay               causeway stress ... --seed %llu\n",
                violation, (unsigned long long)o.seed);
-    if (o.json && write_json(&o, &rep, &t, secs, violation) != CW_OK) {
+    if (o.json && write_json(&o, &rep, &t, secs, check_secs, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         ok = false;
     }

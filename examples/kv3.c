@@ -1,4 +1,4 @@
-/* Seed 003's causal key-value store through the engine, in about a page:
+/* A causal key-value store through the engine, in about a page:
  * three nodes, node0's write to node2 held back, node2 buffers y until x. */
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* causeway demo: seed 003's causal key-value store on three in-process
+/* causeway demo: a causal key-value store on three in-process
  * replicas, with node0's write to node2 held back so node2 must buffer the
  * write that depends on it. Every claim printed is checked; the exit status
  * is non-zero if one fails. */
@@ -90,7 +90,7 @@ int cli_demo(int argc, char **argv)
         fprintf(stderr, "causeway demo: %s\n", cw_strerror(rc));
         return CLI_FAIL;
     }
-    printf("Causeway demo: seed 003's causal key-value store on 3 in-process replicas.\n"
+    printf("Causeway demo: a causal key-value store on 3 in-process replicas.\n"
            "The link node0 -> node2 is held, so node2 receives y before x.\n\n");
     cw_engine_hold_link(e, 0, 2, true);
     write_step(e, 1, 0, "x", "1", "", "0:1");

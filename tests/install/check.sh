@@ -23,6 +23,13 @@ pc() { PKG_CONFIG_PATH=$pcdir pkg-config "$@" causeway; }
 cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" $(pc --cflags) \
   "$(pc --variable=libdir)/libcauseway.a" $(pc --static --libs-only-other) -o "$work/pc_static"
 "$work/pc_static"
+# 2b. The README's embedding example, exactly as printed there.
+awk '/^## Embedding/ {on = 1} on && /^```c$/ {code = 1; next} code && /^```$/ {exit} code' \
+  "$src/README.md" >"$work/readme_app.c"
+grep -q 'int main' "$work/readme_app.c"
+PKG_CONFIG_PATH=$pcdir cc -std=c11 -Wall -Werror "$work/readme_app.c" \
+  $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs causeway) -o "$work/readme_app"
+"$work/readme_app" | grep -qx 'node 2 reads x = 1'
 # 3. find_package, shared and static.
 cmake -S "$src/tests/install" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/consumer" >/dev/null

@@ -231,8 +231,41 @@ static int write_tables(json_t *benches, const char *dir)
 
 /* One gnuplot script per plot, so a plot whose benchmarks were filtered out
  * is skipped without stopping the others. */
+/* Every plot: lines told apart by colour, point shape and dash (so lines that
+ * overlap stay visible), axes fitted to the data (no empty decades), tick
+ * labels in SI form (10M, not 1e+07), and a caption naming the machine. */
 static const char plot_common[] =
-    "set terminal pngcairo noenhanced size 900,560 font ',11'\nset grid\nset key top left\n";
+    "set terminal pngcairo noenhanced size 900,580 font ',11'\nset grid\nset key top left\n"
+    "set linetype 1 lc rgb '#1b6ac9' pt 7 ps 0.9 dt 1 lw 1.5\n"
+    "set linetype 2 lc rgb '#d9480f' pt 5 ps 0.9 dt 2 lw 1.5\n"
+    "set linetype 3 lc rgb '#2b8a3e' pt 9 ps 1.1 dt 4 lw 1.5\n"
+    "set linetype 4 lc rgb '#862e9c' pt 13 ps 1.1 dt 5 lw 1.5\n"
+    "set linetype 5 lc rgb '#495057' pt 1 ps 1.0 dt 3 lw 2\n"
+    "set linetype 6 lc rgb '#e67700' pt 2 ps 1.0 dt 6 lw 2\n"
+    "set linetype cycle 6\n"
+    "set autoscale xfix\nset offsets graph 0.03, graph 0.03, 0, 0\n"
+    "set format y '%.0s%c'\nset bmargin 5\n";
+
+/* "AMD EPYC 7B13, 2 cores": the CPU model and online cores of this machine. */
+static void machine_caption(char *out, size_t cap)
+{
+    char model[128] = "unknown CPU", line[256];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            snprintf(model, sizeof model, "%s", colon + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    for (char *p = model; *p; p++) /* a quote would end gnuplot's string */
+        if (*p == '\'' || *p == '"')
+            *p = ' ';
+    snprintf(out, cap, "%s, %ld cores", model, sysconf(_SC_NPROCESSORS_ONLN));
+}
 
 static const struct plot {
     const char *png, *script;
@@ -242,8 +275,8 @@ static const struct plot {
      "set logscale xy\nset xlabel 'entries n'\nset ylabel 'ns per operation'\n"
      "plot 'clocks.dat' u 1:2 w lp t 'dense merge', '' u 1:3 w lp t 'dense compare',"
      " '' u 1:4 w lp t 'sparse merge, same ids', '' u 1:5 w lp t 'sparse copy+merge, ~50% overlap',"
-     " '' u 1:6 w lp dt 2 lw 2 t 'memcpy of 8n bytes',"
-     " '' u 1:7 w lp dt 3 lw 2 t 'loads alone: both clocks, 16n bytes'\n"},
+     " '' u 1:6 w lp lt 5 t 'memcpy of 8n bytes',"
+     " '' u 1:7 w lp lt 6 t 'loads alone: both clocks, 16n bytes'\n"},
     {"buffer.png",
      "set title 'Causal buffer: ns per delivered write, blocks of P writes in random order'\n"
      "set logscale xy\nset xlabel 'buffer depth P (writes per shuffled block)'\nset ylabel 'ns per delivered write'\n"
@@ -251,15 +284,16 @@ static const struct plot {
      "'' u 1:3 w lp t 'naive rescanning buffer'\n"},
     {"engine.png",
      "set title 'End-to-end replication: deliveries per second'\n"
-     "set logscale x\nset xlabel 'nodes'\nset ylabel 'deliveries/s'\n"
-     "plot 'engine.dat' u 1:2 w lp t 'no faults', '' u 1:3 w lp t 'delay 10% + duplicates 5%'\n"},
+     "set logscale x\nset xlabel 'nodes'\nset ylabel 'deliveries/s'\nset format y '%.1s%c'\nset yrange [0:*]\n"
+     "plot 'engine.dat' u 1:2:xtic(1) w lp t 'no faults', '' u 1:3 w lp t 'delay 10% + duplicates 5%'\n"},
     {"latency.png",
      "set title 'Replication latency (put to applied at every node)'\n"
      "set logscale xy\nset xlabel 'nodes'\nset ylabel 'microseconds'\n"
-     "plot 'engine.dat' u 1:4 w lp t 'p50', '' u 1:5 w lp t 'p99', '' u 1:6 w lp t 'p99.9'\n"},
+     "plot 'engine.dat' u 1:4:xtic(1) w lp t 'p50', '' u 1:5 w lp t 'p99', '' u 1:6 w lp t 'p99.9'\n"},
     {"queue.png",
      "set title 'Worker-to-worker queue hand-off, same run'\n"
      "set style fill solid 0.6\nset boxwidth 0.5\nset ylabel 'messages/s'\nset yrange [0:*]\n"
+     "set format y '%.1s%c'\nset offsets 0.5, 0.5, 0, 0\n"
      "plot 'queue.dat' u 0:2:xtic(1) w boxes t ''\n"},
 };
 
@@ -267,12 +301,15 @@ static const struct plot {
 static int draw_plots(void)
 {
     int drawn = 0;
+    char machine[192];
+    machine_caption(machine, sizeof machine);
     for (size_t i = 0; i < sizeof plots / sizeof plots[0]; i++) {
         FILE *f = fopen("plot.gp", "w");
         if (!f)
             return drawn;
-        fprintf(f, "%sset datafile missing 'NaN'\nset output '%s'\n%s", plot_common, plots[i].png,
-                plots[i].script);
+        fprintf(f, "%sset label 99 'Measured on %s' at screen 0.01, screen 0.025 font ',9'\n"
+                "set datafile missing 'NaN'\nset output '%s'\n%s",
+                plot_common, machine, plots[i].png, plots[i].script);
         fclose(f);
         char *gp[] = {"gnuplot", "plot.gp", NULL};
         if (run(gp, true) == 0) { /* a plot without data fails; reported below */

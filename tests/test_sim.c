@@ -10,7 +10,7 @@ static bool long_run;
 static void run_many(uint64_t schedules, uint32_t max_nodes, uint64_t max_writes)
 {
     static const cw_conflict_policy policies[] = {CW_KEEP_SIBLINGS, CW_LAST_WRITER_WINS};
-    uint64_t concurrent = 0, full = 0, dups = 0;
+    uint64_t concurrent = 0, full = 0, dups = 0, refused = 0, put_full = 0;
     for (uint64_t i = 0; i < schedules; i++) {
         cw_sim_options o;
         cw_sim_options_init(&o);
@@ -22,23 +22,29 @@ static void run_many(uint64_t schedules, uint32_t max_nodes, uint64_t max_writes
         o.duplicate_probability = tu_below(2) ? 0.2 : 0.0;
         o.hold_probability = tu_below(3) == 0 ? 0.05 : 0.0;
         o.max_buffered = tu_below(4) == 0 ? 1 + tu_below(3) : 1u << 20;
+        o.refuse_probability = tu_below(3) == 0 ? 0.3 : 0.0;
+        if (tu_below(4) == 0)
+            o.max_unsent = 1 + tu_below(2);
         cw_sim_report r;
         int rc = cw_sim_run(&o, &r);
         if (rc != CW_OK || !r.truth.ok)
             fail_msg("schedule %llu failed (%s): %s  [nodes %u writes %llu keys %u policy %d dup %.1f "
-                     "holds %.2f buffer %zu]",
+                     "holds %.2f buffer %zu refuse %.1f unsent %zu]",
                      (unsigned long long)i, cw_strerror(rc), r.violation, o.nodes,
                      (unsigned long long)o.writes, o.keys, o.policy, o.duplicate_probability,
-                     o.hold_probability, o.max_buffered);
+                     o.hold_probability, o.max_buffered, o.refuse_probability, o.max_unsent);
         concurrent += r.truth.concurrent_pairs;
         full += r.full_refusals;
         dups += r.duplicates;
+        refused += r.send_refusals;
+        put_full += r.put_refusals;
     }
-    printf("# %llu schedules: %llu concurrent pairs, %llu duplicate arrivals, %llu CW_EFULL retries\n",
+    printf("# %llu schedules: %llu concurrent pairs, %llu duplicate arrivals, %llu CW_EFULL retries, "
+           "%llu refused sends, %llu puts refused\n",
            (unsigned long long)schedules, (unsigned long long)concurrent, (unsigned long long)dups,
-           (unsigned long long)full);
+           (unsigned long long)full, (unsigned long long)refused, (unsigned long long)put_full);
     /* The schedules must actually exercise what they claim to. */
-    assert_true(concurrent > 0 && dups > 0 && full > 0);
+    assert_true(concurrent > 0 && dups > 0 && full > 0 && refused > 0 && put_full > 0);
 }
 
 static void test_many_seeded_schedules(void **state)

@@ -6,6 +6,10 @@
  *  2. Every message sent is eventually received by every other replica:
  *     refused (CW_EFULL) or held messages stay in flight; at the end every
  *     hold is released and the network drains.
+ *  3. The network refuses sends at random (refuse_probability, or when it
+ *     cannot grow): all or nothing, so a refused message reached no replica.
+ *     The replicas keep what was refused and the scheduler flushes them; each
+ *     write's message must be taken exactly once, in its origin's order.
  */
 #include "sim.h"
 
@@ -35,6 +39,7 @@ struct sim {
     flight *net;
     size_t in_flight, cap;
     bool *held;                   /* [from * nodes + to] */
+    uint64_t *taken;              /* per origin: the last seq the network took */
     cw_history *h;
     cw_sim_report *rep;
     int error;
@@ -54,27 +59,59 @@ static bool chance(sim *s, double p) { return (double)(next(s) >> 11) * 0x1p-53 
 static uint64_t sim_ms(void *ctx) { return ((sim *)ctx)->now_ms; }
 static uint64_t sim_ns(void *ctx) { return ((sim *)ctx)->now_ms * 1000000u; }
 
-static void push(sim *s, cw_msg *m, cw_node_id to)
+/* Room for one message to every other replica, so a send is all or nothing. */
+static int reserve_flights(sim *s)
 {
-    if (s->in_flight == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        flight *grown = realloc(s->net, cap * sizeof *grown);
-        if (!grown) {
-            s->error = CW_ENOMEM;
-            return;
-        }
-        s->net = grown;
-        s->cap = cap;
-    }
-    s->net[s->in_flight++] = (flight){cw_msg_ref(m), to};
+    size_t need = s->in_flight + s->o->nodes;
+    if (need <= s->cap)
+        return CW_OK;
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    flight *grown = realloc(s->net, cap * sizeof *grown);
+    if (!grown)
+        return CW_ENOMEM;
+    s->net = grown;
+    s->cap = cap;
+    return CW_OK;
 }
 
-static void on_send(void *ctx, cw_msg *m)
+static void violate(sim *s, const char *what, const cw_msg *m)
+{
+    if (!s->rep->violation[0])
+        snprintf(s->rep->violation, sizeof s->rep->violation, "%s: write %u:%llu (seed %llu)", what,
+                 cw_msg_origin(m), (unsigned long long)cw_msg_seq(m), (unsigned long long)s->o->seed);
+}
+
+static int on_send(void *ctx, cw_msg *m)
 {
     replica *r = ctx;
-    for (uint32_t to = 0; to < r->s->o->nodes; to++)
+    sim *s = r->s;
+    if (chance(s, s->o->refuse_probability)) {
+        s->rep->send_refusals++;
+        return CW_EFULL;
+    }
+    int rc = reserve_flights(s);
+    if (rc != CW_OK)
+        return rc;
+    if (cw_msg_seq(m) != s->taken[r->id] + 1)
+        violate(s, cw_msg_seq(m) <= s->taken[r->id] ? "message sent twice" : "message skipped", m);
+    s->taken[r->id] = cw_msg_seq(m);
+    for (uint32_t to = 0; to < s->o->nodes; to++)
         if (to != r->id)
-            push(r->s, m, (cw_node_id)to);
+            s->net[s->in_flight++] = (flight){cw_msg_ref(m), (cw_node_id)to};
+    return CW_OK;
+}
+
+/* Offers every replica's refused messages again; true if any is left. */
+static bool flush_all(sim *s)
+{
+    bool left = false;
+    for (uint32_t i = 0; i < s->o->nodes; i++) {
+        cw_node_flush(s->r[i].node, NULL);
+        left |= cw_node_unsent(s->r[i].node) > 0;
+    }
+    return left;
 }
 
 static void on_apply(void *ctx, const cw_msg *m)
@@ -86,7 +123,8 @@ static void on_apply(void *ctx, const cw_msg *m)
 void cw_sim_options_init(cw_sim_options *o)
 {
     *o = (cw_sim_options){.nodes = 3, .writes = 50, .keys = 4, .seed = 1,
-                          .policy = CW_KEEP_SIBLINGS, .max_buffered = 1u << 20};
+                          .policy = CW_KEEP_SIBLINGS, .max_buffered = 1u << 20,
+                          .max_unsent = CW_NODE_DEFAULT_MAX_UNSENT};
 }
 
 /* Delivers in-flight message i; false if the replica refused it (kept). */
@@ -123,7 +161,9 @@ static void write_one(sim *s)
     for (size_t i = 0; i < len; i++)
         value[i] = (uint8_t)below(s, 4) ? (uint8_t)next(s) : 0;
     int rc = cw_node_put(s->r[at].node, key, sizeof key, value, len, NULL);
-    if (rc != CW_OK)
+    if (rc == CW_EFULL) /* too many refused messages wait: the write is not made */
+        s->rep->put_refusals++;
+    else if (rc != CW_OK)
         s->error = rc;
 }
 
@@ -141,15 +181,19 @@ static size_t pick(sim *s, bool ignore_holds)
     return SIZE_MAX;
 }
 
-/* Delivers until nothing is in flight (holds ignored). */
+/* Delivers until nothing is in flight and nothing waits to be sent (holds
+ * ignored), offering refused messages again at every step. */
 static void drain(sim *s)
 {
     size_t stuck = 0;
-    while (s->in_flight && !s->error) {
+    while (!s->error) {
+        bool unsent = flush_all(s);
+        if (!s->in_flight && !unsent)
+            return;
         s->now_ms++;
-        stuck = deliver(s, pick(s, true)) ? 0 : stuck + 1;
+        stuck = s->in_flight && deliver(s, pick(s, true)) ? 0 : stuck + 1;
         if (stuck > 100000) {
-            s->error = CW_ETIMEDOUT; /* no replica accepts anything: a liveness failure */
+            s->error = CW_ETIMEDOUT; /* nothing moves: a liveness failure */
             return;
         }
     }
@@ -160,7 +204,8 @@ static int setup(sim *s)
     const cw_sim_options *o = s->o;
     s->r = calloc(o->nodes, sizeof *s->r);
     s->held = calloc((size_t)o->nodes * o->nodes, sizeof *s->held);
-    if (!s->r || !s->held)
+    s->taken = calloc(o->nodes, sizeof *s->taken);
+    if (!s->r || !s->held || !s->taken)
         return CW_ENOMEM;
     int rc = cw_history_create(&s->h, o->nodes, o->writes, o->policy);
     for (uint32_t i = 0; rc == CW_OK && i < o->nodes; i++) {
@@ -170,6 +215,7 @@ static int setup(sim *s)
         no.nodes = o->nodes;
         no.policy = o->policy;
         no.max_buffered = o->max_buffered;
+        no.max_unsent = o->max_unsent;
         no.send = on_send;
         no.on_apply = on_apply;
         no.send_ctx = no.apply_ctx = &s->r[i];
@@ -191,6 +237,7 @@ static void teardown(sim *s)
     cw_history_destroy(s->h);
     free(s->r);
     free(s->held);
+    free(s->taken);
     free(s->net);
 }
 
@@ -204,6 +251,8 @@ static void run(sim *s)
             size_t link = below(s, (size_t)o->nodes * o->nodes);
             s->held[link] = !s->held[link];
         }
+        if (chance(s, 0.2))
+            cw_node_flush(s->r[below(s, o->nodes)].node, NULL);
         size_t i = o->sequential ? SIZE_MAX : pick(s, false);
         if (i == SIZE_MAX || chance(s, 0.3)) {
             write_one(s);
@@ -223,7 +272,7 @@ int cw_sim_run(const cw_sim_options *o, cw_sim_report *rep)
     if (!o || !rep || o->nodes == 0 || o->nodes > CW_VCLOCK_MAX_ENTRIES || o->keys == 0)
         return CW_EINVAL;
     *rep = (cw_sim_report){0};
-    sim s = {o, o->seed, 1700000000000u, NULL, NULL, 0, 0, NULL, NULL, rep, CW_OK};
+    sim s = {.o = o, .rng = o->seed, .now_ms = 1700000000000u, .rep = rep, .error = CW_OK};
     int rc = setup(&s);
     if (rc == CW_OK) {
         run(&s);
@@ -240,7 +289,9 @@ int cw_sim_run(const cw_sim_options *o, cw_sim_report *rep)
         }
         cw_history_verdict(s.h, &rep->truth);
         const char *v = cw_history_violation(s.h);
-        if (v)
+        if (rep->violation[0])
+            rep->truth.ok = false; /* the network saw a message taken twice or skipped */
+        else if (v)
             snprintf(rep->violation, sizeof rep->violation, "%s (seed %llu)", v,
                      (unsigned long long)o->seed);
     }

@@ -21,6 +21,8 @@ typedef struct cw_sim_options {
     double duplicate_probability;  /* a delivered message stays in flight once more */
     double hold_probability;       /* each step: toggle a hold on a random link */
     size_t max_buffered;           /* per replica; small values exercise CW_EFULL */
+    double refuse_probability;     /* the network refuses a send (backpressure) */
+    size_t max_unsent;             /* per replica: refused writes kept (cw_node_options) */
     bool sequential;               /* each write is delivered everywhere before the next */
 } cw_sim_options;
 
@@ -31,6 +33,8 @@ typedef struct cw_sim_report {
     uint64_t deliveries;           /* cw_node_receive calls that took the message */
     uint64_t duplicates;           /* arrivals the replicas dropped as duplicates */
     uint64_t full_refusals;        /* CW_EFULL answers (message kept, retried) */
+    uint64_t send_refusals;        /* sends the network refused (the replica kept them) */
+    uint64_t put_refusals;         /* writes refused with CW_EFULL: too much left unsent */
     uint64_t max_buffered;         /* largest buffer any replica had */
     uint64_t conflicts;            /* summed over replicas */
     char violation[512];           /* empty when the run is correct */

@@ -14,6 +14,7 @@ prefix=$work/prefix
 pcdir=$(dirname "$(find "$prefix" -name causeway.pc)")
 # The public headers, causeway/verify.h among them, and no private one.
 test -f "$prefix/include/causeway/verify.h"
+test -s "$prefix/share/doc/causeway/formats.md"   # the document the headers cite
 private=$(find "$prefix/include" -name '*_internal.h' -o -name 'history.h' -o -name 'sim.h')
 if [ -n "$private" ]; then echo "private headers installed: $private" >&2; exit 1; fi
 

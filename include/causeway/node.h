@@ -244,9 +244,18 @@ typedef void (*cw_key_fn)(void *ctx, const void *key, size_t key_len, const cw_m
 CW_API void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx);
 CW_API void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx);
 
-/* Writes the node's "system state" (seed 003's shape): its data with clocks,
- * its pending writes and its clock, as text. Keys and values print as text
- * when printable, else as hex. */
+/* Writes the node's "system state" as text: its data with clocks (keys
+ * sorted, so converged replicas dump identically; siblings marked), its
+ * pending writes (buffered, with their origin) and its clock:
+ *     Node 2:
+ *       Data:
+ *         x = 1 {0:1}
+ *         y = 2 {0:1,1:1}
+ *       Pending writes: 0
+ *       Vector clock: 0:1,1:1
+ * Keys and values print as text when printable, else as 0x-prefixed hex.
+ * CW_EINVAL (NULL, or a write error on out), CW_ENOMEM. Threads: the thread
+ * driving the node. */
 CW_API int cw_node_dump(const cw_node *n, FILE *out);
 
 #ifdef __cplusplus

@@ -25,6 +25,8 @@
 #include <causeway/error.h>
 #include <causeway/verify.h>
 
+#include "splitmix.h"
+
 typedef struct replica {
     cw_sim *s;
     cw_node_id id;
@@ -53,13 +55,7 @@ struct cw_sim {
     cw_sim_report rep;
 };
 
-static uint64_t next(cw_sim *s)
-{
-    uint64_t z = (s->rng += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
+static uint64_t next(cw_sim *s) { return cw__splitmix64(&s->rng); }
 
 static uint64_t below(cw_sim *s, uint64_t n) { return n ? next(s) % n : 0; }
 static bool chance(cw_sim *s, double p) { return (double)(next(s) >> 11) * 0x1p-53 < p; }

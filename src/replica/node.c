@@ -508,7 +508,8 @@ int cw_node_flush(cw_node *n, size_t *sent)
         taken++;
     }
     n->unsent_len -= taken;
-    memmove(n->unsent, n->unsent + taken, n->unsent_len * sizeof *n->unsent);
+    if (taken) /* (the queue may not be allocated yet when nothing was taken) */
+        memmove(n->unsent, n->unsent + taken, n->unsent_len * sizeof *n->unsent);
     if (sent)
         *sent = taken;
     return n->unsent_len ? rc : CW_OK;

@@ -180,7 +180,8 @@ CW_API void cw_sim_destroy(cw_sim *s);
 
 /* One seeded write (a random key among o->keys, a random binary value) at
  * node `at`, or at a random node if at is CW_SIM_ANY_NODE; the replica
- * offers its message to the send callback before this returns. *made
+ * offers its message to the send callback before this returns (or queues it
+ * behind refused ones, for cw_sim_flush). *made
  * (nullable) gets the node written at. Advances the simulated clock by 1 ms.
  * CW_EINVAL (at out of range), CW_ELIMIT (o->writes made already),
  * CW_EFULL (max_unsent messages of that node wait: flush first; no write

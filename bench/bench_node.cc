@@ -44,16 +44,17 @@ struct Gen {
     uint32_t id[kWriters];
 };
 
-void collect(void *ctx, cw_msg *m) {
+int collect(void *ctx, cw_msg *m) {
     auto *g = static_cast<Gen *>(static_cast<void **>(ctx)[0]);
     uint32_t from = *static_cast<uint32_t *>(static_cast<void **>(ctx)[1]);
     g->all.push_back(cw_msg_ref(m));
     for (uint32_t w = 0; w < kWriters; w++)
         if (w != from)
             g->inbox[w].push_back(cw_msg_ref(m));
+    return CW_OK;
 }
 
-void ignore(void *, cw_msg *) {}
+int ignore(void *, cw_msg *) { return CW_OK; }
 
 // Every write of a simulated history of p writes, in the order they were
 // made (a causal order).

@@ -9,18 +9,15 @@
 #include <map>
 #include <string>
 
+#include "splitmix.h"
+
 namespace cwbench {
 
 // splitmix64: deterministic inputs, the same in every run.
 struct Rng {
     uint64_t s;
     explicit Rng(uint64_t seed) : s(seed) {}
-    uint64_t next() {
-        uint64_t z = (s += 0x9e3779b97f4a7c15u);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        return z ^ (z >> 31);
-    }
+    uint64_t next() { return cw__splitmix64(&s); }
     uint64_t below(uint64_t n) { return next() % n; }
 };
 

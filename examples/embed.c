@@ -1,30 +1,45 @@
 /* Two replicas driven by the embedder's own loop, as a network service would:
  * no engine threads, the replica API (cw_node) and the message codec. Each
  * write's message is encoded to bytes, "sent" in reverse order (the network
- * reorders), decoded on the other side and received there. */
+ * reorders), decoded on the other side and received there. The wire holds
+ * two frames: a send that finds it full is refused (backpressure), the
+ * replica keeps the write's message, and cw_node_flush sends it once the
+ * wire has room. Nothing is dropped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <causeway/causeway.h>
 
+enum { WIRE_FRAMES = 2 };
+
 typedef struct wire {       /* bytes in flight from one replica to the other */
-    uint8_t *frames[16];
-    size_t len[16];
+    uint8_t *frames[WIRE_FRAMES];
+    size_t len[WIRE_FRAMES];
     size_t count;
 } wire;
 
-static void send_bytes(void *ctx, cw_msg *m)
+/* Takes the message (encoded onto the wire) or refuses it, taking nothing. */
+static int send_bytes(void *ctx, cw_msg *m)
 {
     wire *w = ctx;
+    if (w->count == WIRE_FRAMES) {
+        printf("  wire full: write %u.%llu refused, the replica keeps it\n", cw_msg_origin(m),
+               (unsigned long long)cw_msg_seq(m));
+        return CW_EFULL;
+    }
     size_t len = cw_msg_encoded_size(m);
     uint8_t *buf = malloc(len);
-    if (!buf || w->count == 16 || cw_msg_encode(m, buf, len, &len) != CW_OK) {
+    if (!buf)
+        return CW_ENOMEM;
+    int rc = cw_msg_encode(m, buf, len, &len);
+    if (rc != CW_OK) {
         free(buf);
-        return;
+        return rc;
     }
     w->frames[w->count] = buf;
     w->len[w->count++] = len;
+    return CW_OK;
 }
 
 /* Delivers everything on the wire to `to`, newest first. */
@@ -67,11 +82,24 @@ int main(void)
     o.send_ctx = &to_a;
     if (cw_node_create(&b, &o) != CW_OK)
         return 1;
-    cw_node_put(a, "balance", 7, "100", 3, NULL);
-    cw_node_put(a, "balance", 7, "70", 2, NULL);   /* depends on the first */
-    cw_node_put(b, "note", 4, "hello", 5, NULL);
-    printf("a -> b (reordered):\n");
-    int rc = pump(&to_b, b);
+    printf("writes:\n");
+    int rc = cw_node_put(a, "balance", 7, "100", 3, NULL);
+    if (rc == CW_OK)
+        rc = cw_node_put(a, "owner", 5, "ann", 3, NULL);
+    if (rc == CW_OK)
+        rc = cw_node_put(a, "balance", 7, "70", 2, NULL); /* follows both: refused, kept */
+    if (rc == CW_OK)
+        rc = cw_node_put(b, "note", 4, "hello", 5, NULL);
+    printf("a -> b (reordered), %zu write(s) of a waiting to be sent:\n", cw_node_unsent(a));
+    if (rc == CW_OK)
+        rc = pump(&to_b, b);
+    /* The wire has room again: send what was refused, and carry it. */
+    size_t sent = 0;
+    if (rc == CW_OK)
+        rc = cw_node_flush(a, &sent);
+    printf("a flushed %zu write(s):\n", sent);
+    if (rc == CW_OK)
+        rc = pump(&to_b, b);
     printf("b -> a:\n");
     if (rc == CW_OK)
         rc = pump(&to_a, a);

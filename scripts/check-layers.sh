@@ -13,12 +13,13 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 # Every layer, lowest first; each is tried against a private header of the
-# next layer up (the first header found in that folder).
+# nearest layer above it that has one (the first header found in its folder).
 layers=(util clock replica transport engine verify cli)
 cases=()
 for ((i = 0; i + 1 < ${#layers[@]}; i++)); do
-  lower=${layers[i]} upper=${layers[i + 1]}
-  srcs=(src/"$lower"/*.c) headers=(src/"$upper"/*.h src/"${layers[i + 2]:-none}"/*.h)
+  lower=${layers[i]} headers=()
+  for ((j = i + 1; j < ${#layers[@]}; j++)); do headers+=(src/"${layers[j]}"/*.h); done
+  srcs=(src/"$lower"/*.c)
   file=${srcs[0]} header=${headers[0]:-}
   [ -n "$header" ] || { echo "check-layers: no private header above $lower" >&2; exit 1; }
   cases+=("$lower $file $(basename "$header")")

@@ -8,7 +8,8 @@
 #include <stdatomic.h>
 
 #include "testutil.h"
-#include "history.h"
+
+#include <causeway/verify.h>
 
 static bool long_run;
 
@@ -337,7 +338,7 @@ static void *stress_writer(void *p)
 }
 
 /* The engine calls this under the applying node's lock, so each node's
- * events reach the history one at a time (history.h's threading rule). */
+ * events reach the history one at a time (verify.h's threading rule). */
 static void apply_to_history(void *ctx, cw_node_id node, const cw_msg *m)
 {
     cw_history_applied(ctx, node, m);

@@ -13,6 +13,9 @@ typedef struct net {
     size_t len[MAXN];
     uint64_t ns;                 /* injected latency clock */
     uint64_t wall;               /* injected wall clock (ms) */
+    int refuse[MAXN];            /* what node i's sends answer now: 0 takes, else refuses */
+    uint64_t taken[MAXN];        /* the last seq of node i's writes the net took */
+    uint64_t offers[MAXN];       /* send calls from node i */
 } net;
 
 typedef struct peer {
@@ -22,14 +25,23 @@ typedef struct peer {
 
 static peer peers[MAXN];
 
-static void on_send(void *ctx, cw_msg *m)
+/* Takes a message to every other node, all or nothing, or refuses it with
+ * n->refuse[from]. Every write must be taken exactly once, in order. */
+static int on_send(void *ctx, cw_msg *m)
 {
     peer *p = ctx;
+    p->n->offers[p->id]++;
+    if (p->n->refuse[p->id])
+        return p->n->refuse[p->id];
+    assert_int_equal(cw_msg_origin(m), p->id);
+    assert_int_equal(cw_msg_seq(m), p->n->taken[p->id] + 1);
+    p->n->taken[p->id]++;
     for (uint32_t to = 0; to < p->n->nodes; to++)
         if (to != p->id) {
             assert_true(p->n->len[to] < MAXQ);
             p->n->q[to][p->n->len[to]++] = cw_msg_ref(m);
         }
+    return CW_OK;
 }
 
 static uint64_t net_ns(void *ctx) { return ((net *)ctx)->ns; }
@@ -172,10 +184,11 @@ static void test_seed_003_scenario(void **state)
     net_close(&n);
 }
 
-static void drop(void *ctx, cw_msg *m)
+static int drop(void *ctx, cw_msg *m)
 {
     (void)ctx;
     (void)m;
+    return CW_OK;
 }
 
 static char *dump_of(const cw_node *node)
@@ -387,6 +400,118 @@ static void test_backpressure_when_full(void **state)
     cw_node_stats st;
     cw_node_get_stats(n.node[1], &st);
     assert_int_equal(st.rejected_full, 1);
+    net_close(&n);
+}
+
+static uint64_t stat_unsent(net *n, cw_node_id at, uint64_t *refusals)
+{
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(n->node[at], &st), CW_OK);
+    assert_int_equal(st.unsent, cw_node_unsent(n->node[at]));
+    if (refusals)
+        *refusals = st.send_refusals;
+    return st.unsent;
+}
+
+/* A driver that refuses, then accepts: the writes are made and applied
+ * locally at once, kept while refused, offered again only by a flush, taken
+ * exactly once and in order (on_send asserts it), and replicate. */
+static void test_send_refused_then_flushed(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    n.refuse[0] = CW_EFULL;
+    put(&n, 0, "x", "1", "0:1");
+    expect_read(&n, 0, "x", "1", "0:1");  /* made locally although not sent */
+    assert_int_equal(n.len[1] + n.len[2], 0);
+    uint64_t refusals;
+    assert_int_equal(stat_unsent(&n, 0, &refusals), 1);
+    assert_int_equal(refusals, 1);
+    /* A later write queues behind the refused one: send is not called. */
+    put(&n, 0, "x", "2", "0:2");
+    put(&n, 0, "y", "3", "0:3");
+    assert_int_equal(n.offers[0], 1);
+    assert_int_equal(stat_unsent(&n, 0, NULL), 3);
+    /* A flush the driver still refuses: nothing taken, nothing lost. */
+    size_t sent = 99;
+    assert_int_equal(cw_node_flush(n.node[0], &sent), CW_EFULL);
+    assert_int_equal(sent, 0);
+    assert_int_equal(stat_unsent(&n, 0, &refusals), 3);
+    assert_int_equal(refusals, 2);
+    assert_true(cw__node_check(n.node[0]));
+    /* Refusal codes are passed on; a positive answer is a refusal too. */
+    n.refuse[0] = CW_ENOMEM;
+    assert_int_equal(cw_node_flush(n.node[0], NULL), CW_ENOMEM);
+    n.refuse[0] = 1;
+    assert_int_equal(cw_node_flush(n.node[0], NULL), CW_EFULL);
+    /* The driver takes messages again: all three leave, oldest first. */
+    n.refuse[0] = 0;
+    assert_int_equal(cw_node_flush(n.node[0], &sent), CW_OK);
+    assert_int_equal(sent, 3);
+    assert_int_equal(stat_unsent(&n, 0, NULL), 0);
+    assert_int_equal(n.taken[0], 3);
+    assert_int_equal(n.len[1], 3);
+    for (size_t k = 0; k < 3; k++)
+        assert_int_equal(cw_msg_seq(queued(&n, 1, k)), k + 1);
+    /* Nothing is sent twice: another flush offers nothing. */
+    uint64_t offers = n.offers[0];
+    assert_int_equal(cw_node_flush(n.node[0], &sent), CW_OK);
+    assert_int_equal(sent, 0);
+    assert_int_equal(n.offers[0], offers);
+    /* A put with nothing waiting sends at once. */
+    put(&n, 0, "y", "4", "0:4");
+    assert_int_equal(n.len[1], 4);
+    for (cw_node_id to = 1; to < 3; to++)
+        for (size_t k = 0; k < n.len[to]; k++)
+            assert_int_equal(deliver(&n, to, k, NULL), CW_RECEIVE_DELIVERED);
+    for (cw_node_id i = 0; i < 3; i++) {
+        expect_read(&n, i, "x", "2", "0:2");
+        expect_read(&n, i, "y", "4", "0:4");
+        expect_clock(&n, i, "0:4");
+    }
+    net_close(&n);
+}
+
+/* max_unsent bounds what a refusing driver leaves with the node: the next
+ * put fails with CW_EFULL and changes nothing; after a flush it succeeds. */
+static void test_put_full_when_unsent_at_limit(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 2, CW_KEEP_SIBLINGS, 0, NULL);
+    cw_node_destroy(n.node[0]); /* again, with max_unsent = 2 */
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 2;
+    o.max_unsent = 2;
+    o.send = on_send;
+    o.send_ctx = &peers[0];
+    o.wall_clock = net_wall;
+    o.wall_ctx = &n;
+    assert_int_equal(cw_node_create(&n.node[0], &o), CW_OK);
+    n.refuse[0] = CW_EFULL;
+    put(&n, 0, "k", "1", "0:1");
+    put(&n, 0, "k", "2", "0:2");
+    cw_node_stats before, after;
+    cw_node_get_stats(n.node[0], &before);
+    cw_vclock c;
+    cw_vclock_init(&c);
+    assert_int_equal(cw_node_put(n.node[0], "k", 1, "3", 1, &c), CW_EFULL);
+    assert_int_equal(cw_vclock_size(&c), 0);
+    cw_node_get_stats(n.node[0], &after);
+    assert_memory_equal(&before, &after, sizeof before);
+    expect_read(&n, 0, "k", "2", "0:2");
+    n.refuse[0] = 0;
+    assert_int_equal(cw_node_flush(n.node[0], NULL), CW_OK);
+    put(&n, 0, "k", "3", "0:3");
+    for (size_t k = 0; k < n.len[1]; k++)
+        deliver(&n, 1, k, NULL);
+    expect_read(&n, 1, "k", "3", "0:3");
+    /* A node destroyed with writes still unsent releases them (ASan checks). */
+    n.refuse[0] = CW_EFULL;
+    put(&n, 0, "k", "4", "0:4");
+    cw_vclock_destroy(&c);
     net_close(&n);
 }
 
@@ -823,6 +948,8 @@ int main(void)
         cmocka_unit_test(test_receive_many_batch_shares_arrival_time),
         cmocka_unit_test(test_duplicates_are_dropped_and_counted),
         cmocka_unit_test(test_backpressure_when_full),
+        cmocka_unit_test(test_send_refused_then_flushed),
+        cmocka_unit_test(test_put_full_when_unsent_at_limit),
         cmocka_unit_test(test_siblings_then_resolving_write),
         cmocka_unit_test(test_many_siblings_then_resolving_write),
         cmocka_unit_test(test_enomem_growing_siblings),

@@ -15,6 +15,8 @@
 
 #include <causeway/causeway.h>
 
+#include "splitmix.h"
+
 /* ---- seeded generator (splitmix64) ----
  * The seed comes from CAUSEWAY_SEED, else from the time; every property
  * failure prints it, so `CAUSEWAY_SEED=<n> ./test_x` replays the run. */
@@ -35,10 +37,7 @@ static inline uint64_t tu_seed(void)
 static inline uint64_t tu_rand(void)
 {
     tu_seed();
-    uint64_t z = (tu_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
+    return cw__splitmix64(&tu_state);
 }
 
 /* Uniform in [0, n). */

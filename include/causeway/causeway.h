@@ -14,5 +14,6 @@
 #include <causeway/msg.h>
 #include <causeway/node.h>
 #include <causeway/engine.h>
+#include <causeway/verify.h>
 
 #endif

@@ -2,7 +2,8 @@
  * each id is a 128-bit GUID written as 32 lowercase hex digits. Compatible with
  * Clockworks' VectorClockMessageHeader, but exact: a fourth segment is refused
  * (Clockworks ignores it) and a causation id without a correlation id cannot be
- * formatted (Clockworks drops it). */
+ * formatted (Clockworks drops it). Accepted id forms and examples:
+ * docs/formats.md, "Header form with message ids". */
 #ifndef CAUSEWAY_HEADER_H
 #define CAUSEWAY_HEADER_H
 

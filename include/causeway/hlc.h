@@ -6,7 +6,8 @@
  *
  * Text form "WWWWWWWWWWWWW.CCCC@N" (wall ms at least 13 digits, counter at
  * least 4, node id; decimal, as Clockworks); binary form 10 bytes big-endian:
- * 48-bit wall, u16 counter, u16 node.
+ * 48-bit wall, u16 counter, u16 node. Examples: docs/formats.md, "Hybrid
+ * logical clock".
  *
  * Threads: a cw_hlc is not thread-safe; one per node, or guard it.
  */

@@ -13,6 +13,8 @@
  *   ...  clock in the binary vector-clock form of vclock.h (zeros omitted)
  *   u32  key length, then the key bytes
  *   u32  value length, then the value bytes
+ * A worked example and the decoder's checks: docs/formats.md,
+ * "Replicated-write message".
  */
 #ifndef CAUSEWAY_MSG_H
 #define CAUSEWAY_MSG_H

@@ -74,10 +74,29 @@ CW_API void cw_read_destroy(cw_read *r);
 typedef int (*cw_merge_fn)(void *ctx, const cw_value_version *siblings, size_t count,
                            void **value_out, size_t *len_out);
 
-/* Called with each local write's message. The driver must carry it to every
- * other node (taking its own references); it must not fail silently: nothing
- * accepted may be lost. */
-typedef void (*cw_send_fn)(void *ctx, cw_msg *msg);
+/* Offers one local write's message to the driver, which must carry it to
+ * every other node. Returns 0 when the driver took it, or a negative CW_E*
+ * code when it refused it (backpressure: CW_EFULL; or CW_ENOMEM, or any code
+ * the driver chooses; any non-zero value is a refusal).
+ *
+ * Ownership: the message is borrowed for the call. A driver that takes it
+ * takes its own reference (cw_msg_ref) if it keeps it past the call. A
+ * refusal means "not taken", all or nothing: the driver keeps no reference
+ * and has handed it to no peer. (A driver that cannot undo a partial send
+ * may still refuse: the peers that got it drop the later copy as a
+ * duplicate, so nothing is applied twice; it only costs a message.)
+ *
+ * What the node guarantees: each local write's message is offered until it
+ * is taken, and taken exactly once; messages are taken in the order their
+ * writes were made (sequence order); after a refusal the node keeps the
+ * refused message and every later write's message queued (see
+ * cw_node_unsent) and calls send again only from cw_node_flush, so the driver
+ * decides when to retry. The write itself is made and applied locally either
+ * way: a refused send never loses or undoes it.
+ *
+ * Threads: called on the thread driving the node, from cw_node_put or
+ * cw_node_flush. It must not call back into the same node. */
+typedef int (*cw_send_fn)(void *ctx, cw_msg *msg);
 /* Called for every write applied at this node, local or remote, in the order
  * applied. The message is borrowed for the call. */
 typedef void (*cw_apply_fn)(void *ctx, const cw_msg *msg);
@@ -94,6 +113,7 @@ typedef struct cw_node_options {
     size_t max_value_len;          /* default 1 MiB */
     size_t max_buffered;           /* writes the causal buffer holds; default 1,048,576,
                                       at most CW_NODE_MAX_BUFFERED_LIMIT (2^32) */
+    size_t max_unsent;             /* refused local writes kept to send again; default 4096 */
     cw_send_fn send;               /* required when nodes > 1 */
     void *send_ctx;
     cw_apply_fn on_apply;          /* optional */
@@ -108,6 +128,7 @@ typedef struct cw_node_options {
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
 #define CW_NODE_DEFAULT_MAX_VALUE_LEN (1u << 20)
 #define CW_NODE_DEFAULT_MAX_BUFFERED (1u << 20)
+#define CW_NODE_DEFAULT_MAX_UNSENT 4096u
 /* The largest max_buffered accepted: its index budget (4 * max_buffered +
  * 16 * nodes ring slots of 16 bytes) is then at most ~256 GiB, and no size
  * computed from it can wrap. */
@@ -122,19 +143,40 @@ typedef struct cw_node cw_node;
  * or merge callback, unknown policy, max_buffered 0 or above
  * CW_NODE_MAX_BUFFERED_LIMIT), CW_ENOMEM. Destroy with cw_node_destroy. */
 CW_API int  cw_node_create(cw_node **out, const cw_node_options *o);
-/* Frees the node and releases every message it holds. NULL is ignored. */
+/* Frees the node and releases every message it holds, including those that
+ * wait to be sent (flush first to send them). NULL is ignored. */
 CW_API void cw_node_destroy(cw_node *n);
 
 /* A local write: ticks the own entry, stamps the write with the clock and an
  * HLC timestamp, applies it to the store (it dominates every version this
- * node holds for the key, so it replaces them), calls on_apply, then send.
+ * node holds for the key, so it replaces them), calls on_apply, then offers
+ * its message to send, unless earlier messages still wait to be sent (then
+ * it queues behind them; see cw_send_fn). A refused send does not fail the
+ * put: the write is made, and its message waits for cw_node_flush.
  * *clock_out (nullable) gets the write's clock. Errors, node unchanged:
  * CW_EINVAL (NULL key with key_len > 0), CW_ELIMIT (key or value too long),
- * CW_EOVERFLOW, CW_EDRIFT (this node's HLC is further ahead of its wall clock
- * than max_drift_ms: the wall clock went back; the bound is enforced here, at
- * the write's origin, and nowhere else), CW_ENOMEM. Keys and values are any bytes; empty is allowed. */
+ * CW_EFULL (max_unsent messages already wait to be sent: backpressure from
+ * the driver; flush, then retry), CW_EOVERFLOW, CW_EDRIFT (this node's HLC is
+ * further ahead of its wall clock than max_drift_ms: the wall clock went back;
+ * the bound is enforced here, at the write's origin, and nowhere else),
+ * CW_ENOMEM. Keys and values are any bytes; empty is allowed. */
 CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value,
                        size_t value_len, cw_vclock *clock_out);
+
+/* Offers the messages that wait to be sent (their sends were refused) to
+ * send again, oldest first, until one is refused or none is left. Call it
+ * when the driver can take messages again (its socket became writable, its
+ * queue drained). Returns 0 when none is left waiting (also when none was),
+ * or the refusal's code (CW_EFULL for a refusal that was not a negative
+ * code): the refused message and the ones after it keep waiting, in order.
+ * *sent (nullable) counts the messages taken by this call, also on a
+ * refusal. Cost: one send call per message taken, plus one for a refusal.
+ * Threads: the thread driving the node. */
+CW_API int cw_node_flush(cw_node *n, size_t *sent);
+
+/* Messages of local writes that wait to be sent (refused, or queued behind
+ * a refused one): 0 when every write made so far has been taken by send. */
+CW_API size_t cw_node_unsent(const cw_node *n);
 
 /* What cw_node_receive did with a message. */
 typedef enum cw_receive_result {
@@ -199,6 +241,8 @@ typedef struct cw_node_stats {
     uint64_t clock_anomalies; /* remote writes applied whose HLC timestamp was
                                  further ahead of this node's wall clock than
                                  max_drift_ms (applied, not followed) */
+    uint64_t unsent;        /* local writes whose messages wait to be sent now */
+    uint64_t send_refusals; /* times send refused a message (each retry counts) */
     cw_latency buffering;   /* arrival to delivery of remote writes */
     cw_latency replication; /* engine only: put at this node to applied at every node */
 } cw_node_stats;
@@ -213,9 +257,18 @@ typedef void (*cw_key_fn)(void *ctx, const void *key, size_t key_len, const cw_m
 CW_API void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx);
 CW_API void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx);
 
-/* Writes the node's "system state" (seed 003's shape): its data with clocks,
- * its pending writes and its clock, as text. Keys and values print as text
- * when printable, else as hex. */
+/* Writes the node's "system state" as text: its data with clocks (keys
+ * sorted, so converged replicas dump identically; siblings marked), its
+ * pending writes (buffered, with their origin) and its clock:
+ *     Node 2:
+ *       Data:
+ *         x = 1 {0:1}
+ *         y = 2 {0:1,1:1}
+ *       Pending writes: 0
+ *       Vector clock: 0:1,1:1
+ * Keys and values print as text when printable, else as 0x-prefixed hex.
+ * CW_EINVAL (NULL, or a write error on out), CW_ENOMEM. Threads: the thread
+ * driving the node. */
 CW_API int cw_node_dump(const cw_node *n, FILE *out);
 
 #ifdef __cplusplus

@@ -3,7 +3,8 @@
  * A clock maps node ids (0..65535) to counters (uint64_t); a missing entry is 0.
  * The canonical form stores entries sorted by ascending id, each id once, and
  * never a zero counter. Every function keeps a clock canonical. Semantics and
- * wire formats: reference/clock-formats.md (compatible with .NET Clockworks).
+ * wire formats, with examples: docs/formats.md (installed in the package's
+ * documentation directory; compatible with .NET Clockworks).
  *
  * Ownership: a cw_vclock is a small value the caller owns (it may live on the
  * stack). cw_vclock_init makes it empty without allocating; cw_vclock_destroy

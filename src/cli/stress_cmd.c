@@ -1,6 +1,6 @@
 /* causeway stress: concurrent client threads write through the engine under
  * the given faults while the run's true happens-before is recorded; then every
- * check of history.h is made. Exit status 1 on any violation, with the seed. */
+ * check of causeway/verify.h is made. Exit status 1 on any violation, with the seed. */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -14,7 +14,6 @@
 #include <causeway/causeway.h>
 
 #include "cli.h"
-#include "history.h"
 #include "opts.h"
 
 typedef struct opts {

@@ -118,21 +118,7 @@ int cw_dclock_to_sparse(const cw_dclock *d, cw_vclock *out)
 {
     if (!d || !out)
         return CW_EINVAL;
-    size_t n = 0;
-    for (uint32_t i = 0; i < d->n; i++)
-        n += d->counters[i] != 0;
-    int rc = cw__vclock_reserve(out, n, false);
-    if (rc != CW_OK)
-        return rc;
-    size_t k = 0;
-    for (uint32_t i = 0; i < d->n; i++) {
-        if (d->counters[i]) {
-            out->ids[k] = (cw_node_id)i;
-            out->counters[k++] = d->counters[i];
-        }
-    }
-    out->size = (uint32_t)n;
-    return CW_OK;
+    return cw__vclock_assign_dense(out, d->counters, d->n);
 }
 
 int cw_dclock_from_sparse(cw_dclock *d, const cw_vclock *s)

@@ -337,6 +337,31 @@ int cw__vclock_assign_entries(cw_vclock *c, cw__entry *entries, size_t n)
     return cw__vclock_assign_canonical(c, entries, kept);
 }
 
+size_t cw__dense_entries(const uint64_t *counters, uint32_t n)
+{
+    size_t entries = 0;
+    for (uint32_t i = 0; i < n; i++)
+        entries += counters[i] != 0;
+    return entries;
+}
+
+int cw__vclock_assign_dense(cw_vclock *c, const uint64_t *counters, uint32_t n)
+{
+    size_t entries = cw__dense_entries(counters, n);
+    int rc = grow(c, entries, false);
+    if (rc != CW_OK)
+        return rc;
+    size_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (counters[i]) {
+            c->ids[k] = (cw_node_id)i;
+            c->counters[k++] = counters[i];
+        }
+    c->size = (uint32_t)entries;
+    assert(cw__vclock_is_canonical(c));
+    return CW_OK;
+}
+
 int cw__vclock_assign_canonical(cw_vclock *c, const cw__entry *entries, size_t n)
 {
     int rc = grow(c, n, false);

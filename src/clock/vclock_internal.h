@@ -26,6 +26,14 @@ int cw__vclock_assign_canonical(cw_vclock *c, const cw__entry *entries, size_t n
  * CW_ENOMEM leaves c unchanged. */
 int cw__vclock_assign_entries(cw_vclock *c, cw__entry *entries, size_t n);
 
+/* Non-zero counters among counters[0..n): the entries of that dense clock. */
+size_t cw__dense_entries(const uint64_t *counters, uint32_t n);
+
+/* Replaces c's contents with the dense clock counters[0..n) (counter i is
+ * node i's; zeros omitted). The one dense-to-sparse conversion, for
+ * cw_dclock and for messages. CW_ENOMEM / CW_ELIMIT leave c unchanged. */
+int cw__vclock_assign_dense(cw_vclock *c, const uint64_t *counters, uint32_t n);
+
 /* True when c is canonical: ids strictly ascending, no zero counter,
  * size <= cap, size <= 65,536. For assert(). */
 bool cw__vclock_is_canonical(const cw_vclock *c);

@@ -562,16 +562,17 @@ static void *worker_main(void *arg)
 
 /* ---- callbacks from the replicas (under the node's lock) ---- */
 
-static void on_send(void *ctx, cw_msg *m)
+static int on_send(void *ctx, cw_msg *m)
 {
     enode *en = ctx;
     cw_engine *e = en->e;
     if (e->nodes == 1) /* nobody to send to: nothing to keep */
-        return;
+        return CW_OK;
     m->born_ns = now_ns();
     atomic_store_explicit(&m->unapplied, e->nodes - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);
     en->outbox[en->out_len++] = cw__msg_ref(m); /* room reserved by put */
+    return CW_OK; /* never refuses: put reserved the room */
 }
 
 static void on_apply(void *ctx, const cw_msg *m)

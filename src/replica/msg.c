@@ -79,20 +79,7 @@ int cw_msg_clock(const cw_msg *m, cw_vclock *out)
 {
     if (!m || !out)
         return CW_EINVAL;
-    size_t n = 0;
-    for (uint32_t i = 0; i < m->nodes; i++)
-        n += m->counters[i] != 0;
-    int rc = cw__vclock_reserve(out, n, false);
-    if (rc != CW_OK)
-        return rc;
-    size_t k = 0;
-    for (uint32_t i = 0; i < m->nodes; i++)
-        if (m->counters[i]) {
-            out->ids[k] = (cw_node_id)i;
-            out->counters[k++] = m->counters[i];
-        }
-    out->size = (uint32_t)n;
-    return CW_OK;
+    return cw__vclock_assign_dense(out, m->counters, m->nodes);
 }
 
 const void *cw_msg_key(const cw_msg *m, size_t *len_out)
@@ -111,13 +98,7 @@ const void *cw_msg_value(const cw_msg *m, size_t *len_out)
 
 /* ---- codec ---- */
 
-static size_t clock_entries(const cw_msg *m)
-{
-    size_t n = 0;
-    for (uint32_t i = 0; i < m->nodes; i++)
-        n += m->counters[i] != 0;
-    return n;
-}
+static size_t clock_entries(const cw_msg *m) { return cw__dense_entries(m->counters, m->nodes); }
 
 /* version, origin, timestamp, clock count, key length, value length */
 #define FIXED_BYTES (1u + 2u + CW_HLC_BINARY_SIZE + 4u + 4u + 4u)

@@ -24,6 +24,11 @@
  *  7. Memory is bounded: at most max_buffered writes wait, and the rings hold
  *     at most 4 * max_buffered + 16 * nodes slots in total (CW_EFULL beyond
  *     either).
+ *  8. Every local write is taken by send exactly once, in sequence order: the
+ *     unsent queue holds this node's own writes V[self] - len + 1 .. V[self],
+ *     oldest first, each offered again only by cw_node_flush; a write joins
+ *     the queue when it or an earlier one was refused, never leaves it before
+ *     send takes it, and the queue has room for it before the write is made.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -57,7 +62,9 @@ struct cw_node {
      * clock is read once, by the first one buffered (0: not read yet). */
     bool in_batch;
     uint64_t batch_arrival_ns;
-    uint64_t writes, delivered, duplicates, conflicts, rejected_full, clock_anomalies;
+    cw_msg **unsent;          /* local writes to send again, oldest first (invariant 8) */
+    size_t unsent_len, unsent_cap;
+    uint64_t writes, delivered, duplicates, conflicts, rejected_full, send_refusals, clock_anomalies;
     uint64_t checks;          /* calls since the last full invariant check */
     cw__histogram buffering;
 };
@@ -90,6 +97,7 @@ void cw_node_options_init(cw_node_options *o)
     o->max_key_len = CW_NODE_DEFAULT_MAX_KEY_LEN;
     o->max_value_len = CW_NODE_DEFAULT_MAX_VALUE_LEN;
     o->max_buffered = CW_NODE_DEFAULT_MAX_BUFFERED;
+    o->max_unsent = CW_NODE_DEFAULT_MAX_UNSENT;
 }
 
 int cw_node_create(cw_node **out, const cw_node_options *o)
@@ -97,7 +105,7 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
     if (!out || !o || o->nodes == 0 || o->nodes > CW_VCLOCK_MAX_ENTRIES || o->self >= o->nodes ||
         (o->nodes > 1 && !o->send) || (unsigned)o->policy > CW_MERGE_CALLBACK ||
         (o->policy == CW_MERGE_CALLBACK && !o->merge) || o->max_buffered == 0 ||
-        o->max_buffered > CW_NODE_MAX_BUFFERED_LIMIT)
+        o->max_buffered > CW_NODE_MAX_BUFFERED_LIMIT || o->max_unsent == 0)
         return CW_EINVAL;
     cw_node *n = calloc(1, sizeof *n);
     if (!n)
@@ -129,6 +137,9 @@ void cw_node_destroy(cw_node *n)
         return;
     for (size_t i = 0; i < n->work_count; i++)
         cw__msg_unref(n->work[i].msg);
+    for (size_t i = 0; i < n->unsent_len; i++)
+        cw__msg_unref(n->unsent[i]);
+    free(n->unsent);
     cw__buffer_destroy(&n->buf, n->n);
     cw__store_destroy(&n->store);
     cw_dclock_destroy(&n->clock);
@@ -479,6 +490,58 @@ int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *
     return rc;
 }
 
+/* ---- local writes and sending ---- */
+
+/* Room in the unsent queue for one more message, so that a write, once
+ * made, can always be kept if its send is refused (invariant 8). */
+static int reserve_unsent(cw_node *n)
+{
+    if (n->unsent_len < n->unsent_cap)
+        return CW_OK;
+    size_t cap = n->unsent_cap ? n->unsent_cap * 2 : 8;
+    if (cap > n->opt.max_unsent)
+        cap = n->opt.max_unsent;
+    cw_msg **q = realloc(n->unsent, cap * sizeof *q);
+    if (!q)
+        return CW_ENOMEM;
+    n->unsent = q;
+    n->unsent_cap = cap;
+    return CW_OK;
+}
+
+/* Offers m to the driver; true if it took it. */
+static bool offer(cw_node *n, cw_msg *m, int *refusal)
+{
+    int rc = n->opt.send(n->opt.send_ctx, m);
+    if (rc == 0)
+        return true;
+    n->send_refusals++;
+    *refusal = rc < 0 ? rc : CW_EFULL;
+    return false;
+}
+
+int cw_node_flush(cw_node *n, size_t *sent)
+{
+    if (sent)
+        *sent = 0;
+    if (!n)
+        return CW_EINVAL;
+    size_t taken = 0;
+    int rc = CW_OK;
+    while (taken < n->unsent_len && offer(n, n->unsent[taken], &rc)) {
+        cw__msg_unref(n->unsent[taken]);
+        taken++;
+    }
+    n->unsent_len -= taken;
+    if (taken) /* (the queue may not be allocated yet when nothing was taken) */
+        memmove(n->unsent, n->unsent + taken, n->unsent_len * sizeof *n->unsent);
+    if (sent)
+        *sent = taken;
+    return n->unsent_len ? rc : CW_OK;
+}
+
+size_t cw_node_unsent(const cw_node *n) { return n ? n->unsent_len : 0; }
+
 int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
                 cw_vclock *clock_out)
 {
@@ -493,6 +556,10 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     cw_node_id self = n->opt.self;
     if (v[self] == UINT64_MAX)
         return CW_EOVERFLOW;
+    if (n->unsent_len >= n->opt.max_unsent)
+        return CW_EFULL;
+    if (n->opt.send && (rc = reserve_unsent(n)) != CW_OK)
+        return rc;
     if (clock_out && (rc = cw__vclock_reserve(clock_out, n->n, false)) != CW_OK)
         return rc;
     cw_hlc saved = n->hlc;
@@ -518,6 +585,12 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     n->writes++;
     if (clock_out)
         cw_dclock_to_sparse(&n->clock, clock_out); /* cannot fail: reserved */
+    /* The write is made: from here its message is either taken or kept. */
+    int refusal;
+    if (n->opt.send && (n->unsent_len || !offer(n, m, &refusal)))
+        n->unsent[n->unsent_len++] = m; /* room reserved above; the node's reference */
+    else
+        cw__msg_unref(m);
     /* V[self] moved like any entry a delivery moves: a buffered write from a
      * peer that had seen this write before we made it (a peer that knew more
      * of us than we did, e.g. after we lost our state) waits on exactly
@@ -526,9 +599,6 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
      * rest for the next call, and the put stands. */
     release(n, self, v[self]);
     drain(n, NULL);
-    if (n->opt.send)
-        n->opt.send(n->opt.send_ctx, m);
-    cw__msg_unref(m);
     assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
 }
@@ -638,6 +708,8 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
         .conflicts = n->conflicts,
         .keys = n->store.keys.count,
         .rejected_full = n->rejected_full,
+        .unsent = n->unsent_len,
+        .send_refusals = n->send_refusals,
         .clock_anomalies = n->clock_anomalies,
     };
     cw__hist_latency(&n->buffering, &out->buffering);
@@ -758,6 +830,12 @@ bool cw__node_check(const cw_node *n)
     for (uint32_t k = 0; k < n->n; k++)
         heads += n->buf.heads[k].msg != NULL;
     c.ok &= heads == c.heads && n->buf.count == in_rings + heads;
+    /* Invariant 8: the queue holds the newest local writes, in order. */
+    c.ok &= n->unsent_len <= n->unsent_cap && n->unsent_len <= n->opt.max_unsent &&
+            n->unsent_len <= n->clock.counters[n->opt.self];
+    for (size_t i = 0; i < n->unsent_len; i++)
+        c.ok &= cw_msg_origin(n->unsent[i]) == n->opt.self &&
+                cw_msg_seq(n->unsent[i]) == n->clock.counters[n->opt.self] - n->unsent_len + 1 + i;
     cw__map_each(&n->store.keys, check_key, &c);
     return c.ok;
 }

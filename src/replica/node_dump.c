@@ -1,6 +1,6 @@
-/* The replica's "system state" as text, in the shape of the seed store's:
- * data with clocks, pending writes, vector clock. Keys are sorted so dumps
- * of converged replicas are identical. Built on the public accessors only. */
+/* The replica's "system state" as text: data with clocks, pending writes,
+ * vector clock. Keys are sorted so dumps of converged replicas are
+ * identical. Built on the public accessors only. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -122,7 +122,7 @@ static uint64_t load32(const unsigned char *p)
  * a variable length goes through the stack byte by byte, and reading the
  * word back then stalls on store forwarding). 4..7 bytes: two 4-byte loads
  * that may overlap; 1..3 bytes: the first, middle and last byte. The length
- * is hashed separately, so overlapping reads lose nothing. */
+ * is hashed as a step of its own, so overlapping reads lose nothing. */
 static uint64_t tail_word(const unsigned char *p, size_t len)
 {
     if (len >= 4)
@@ -132,18 +132,29 @@ static uint64_t tail_word(const unsigned char *p, size_t len)
     return 0;
 }
 
+/* The 128-bit product of a and b, its halves folded: a difference in any
+ * bit of a reaches both halves, upwards and downwards (wyhash's mixing step). */
+static uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
 uint64_t cw__hash_bytes(const void *data, size_t len)
 {
-    /* FNV-1a over 8-byte words, finished with a 64-bit mixer. */
+    /* One folded multiply per 8-byte word, the length first and the tail
+     * word last, finished with a 64-bit mixer. (A plain multiply, as in
+     * FNV, carries a difference only upwards: differences in the top bits
+     * of two words cancelled, and such keys collided.) */
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325u ^ len;
+    uint64_t h = fold_mul(len ^ 0xcbf29ce484222325u, 0x9e3779b97f4a7c15u);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0x100000001b3u;
+        h = fold_mul(h ^ w, 0x9e3779b97f4a7c15u);
         p += 8;
         len -= 8;
     }
-    h = (h ^ tail_word(p, len)) * 0x100000001b3u;
+    h = fold_mul(h ^ tail_word(p, len), 0xbf58476d1ce4e5b9u);
     return cw__hash_u64(h);
 }

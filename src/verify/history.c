@@ -1,4 +1,4 @@
-/* Ground-truth history of a replication run (see history.h).
+/* Ground-truth history of a replication run (see causeway/verify.h).
  *
  * Invariants:
  *  1. writes[o][s-1] is written once, by origin o's thread, before the
@@ -7,16 +7,17 @@
  *     events change row x.
  *  3. The first violation is kept (under a lock, as several nodes' threads
  *     may find one at once); later ones are counted.
+ *  4. Reporting a final state either records it whole or changes nothing:
+ *     the rows for final clocks are allocated with the history.
  */
-#include "history.h"
-
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <causeway/engine.h>
+#include <causeway/dclock.h>
 #include <causeway/error.h>
+#include <causeway/verify.h>
 
 typedef struct record {
     uint64_t *past;          /* nodes counters; NULL until made */
@@ -47,6 +48,7 @@ struct cw_history {
     final_key **finals;       /* [x] -> array of keys */
     size_t *final_count, *final_cap;
     uint64_t **final_clock;   /* [x] */
+    bool *has_final_clock;    /* [x] */
     pthread_mutex_t lock;
     char violation[512];
     uint64_t violations;
@@ -66,6 +68,8 @@ static void violate(cw_history *h, const char *fmt, ...)
 
 int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_conflict_policy policy)
 {
+    if (!out || nodes == 0 || nodes > CW_VCLOCK_MAX_ENTRIES || (unsigned)policy > CW_MERGE_CALLBACK)
+        return CW_EINVAL;
     cw_history *h = calloc(1, sizeof *h);
     if (!h)
         return CW_ENOMEM;
@@ -80,12 +84,14 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     h->final_count = calloc(nodes, sizeof *h->final_count);
     h->final_cap = calloc(nodes, sizeof *h->final_cap);
     h->final_clock = calloc(nodes, sizeof *h->final_clock);
+    h->has_final_clock = calloc(nodes, sizeof *h->has_final_clock);
     bool ok = h->writes && h->applied && h->applications && h->finals &&
-              h->final_count && h->final_cap && h->final_clock;
+              h->final_count && h->final_cap && h->final_clock && h->has_final_clock;
     for (uint32_t i = 0; ok && i < nodes; i++) {
         h->writes[i] = calloc(max_writes ? max_writes : 1, sizeof **h->writes);
         h->applied[i] = calloc(nodes, sizeof **h->applied);
-        ok = h->writes[i] && h->applied[i];
+        h->final_clock[i] = calloc(nodes, sizeof **h->final_clock);
+        ok = h->writes[i] && h->applied[i] && h->final_clock[i];
     }
     if (!ok) {
         cw_history_destroy(h);
@@ -126,6 +132,7 @@ void cw_history_destroy(cw_history *h)
     free(h->final_count);
     free(h->final_cap);
     free(h->final_clock);
+    free(h->has_final_clock);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -213,15 +220,15 @@ static int cmp_version(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-void cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
+int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
 {
+    if (!h || x >= h->nodes || !versions || count == 0)
+        return CW_EINVAL;
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
         final_key *grown = realloc(h->finals[x], cap * sizeof *grown);
-        if (!grown) {
-            violate(h, "out of memory recording final state");
-            return;
-        }
+        if (!grown)
+            return CW_ENOMEM;
         h->finals[x] = grown;
         h->final_cap[x] = cap;
     }
@@ -233,8 +240,7 @@ void cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *vers
     if (!f->key || !f->versions) {
         free(f->key);
         free(f->versions);
-        violate(h, "out of memory recording final state");
-        return;
+        return CW_ENOMEM;
     }
     memcpy(f->key, key, key_len);
     f->key_len = key_len;
@@ -243,49 +249,89 @@ void cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *vers
         f->versions[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
     qsort(f->versions, count, sizeof *f->versions, cmp_version);
     h->final_count[x]++;
+    return CW_OK;
 }
 
-void cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
+int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
 {
-    free(h->final_clock[x]);
-    h->final_clock[x] = malloc(h->nodes * sizeof *clock);
-    if (h->final_clock[x])
-        memcpy(h->final_clock[x], clock, h->nodes * sizeof *clock);
+    if (!h || x >= h->nodes || !clock)
+        return CW_EINVAL;
+    memcpy(h->final_clock[x], clock, h->nodes * sizeof *clock);
+    h->has_final_clock[x] = true;
+    return CW_OK;
 }
+
+typedef struct final_ctx {
+    cw_history *h;
+    cw_node_id x;
+    int rc;               /* the first error */
+} final_ctx;
 
 static void final_key_cb(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                          size_t count)
 {
     (void)key;
     (void)key_len;
-    cw_history *h = ((void **)ctx)[0];
-    cw_node_id x = (cw_node_id)(uintptr_t)((void **)ctx)[1];
-    cw_history_final_key(h, x, versions, count);
+    final_ctx *c = ctx;
+    if (c->rc == CW_OK)
+        c->rc = cw_history_final_key(c->h, c->x, versions, count);
 }
 
-void cw_history_final_node(cw_history *h, const cw_node *node)
+/* Reports node x's final state: each key through `each`, then the clock. */
+static int final_state(cw_history *h, cw_node_id x, const cw_vclock *clock,
+                       int (*each)(void *src, cw_node_id x, cw_key_fn fn, void *ctx), void *src)
 {
-    cw_node_id x = cw_node_self(node);
-    void *ctx[2] = {h, (void *)(uintptr_t)x};
-    cw_node_each_key(node, final_key_cb, ctx);
-    cw_history_final_clock(h, x, cw_node_counters(node));
+    cw_dclock dense;
+    int rc = cw_dclock_init(&dense, h->nodes);
+    if (rc != CW_OK)
+        return rc;
+    /* A clock with an id beyond the group is not this group's node. */
+    if ((rc = cw_dclock_from_sparse(&dense, clock)) == CW_OK) {
+        final_ctx ctx = {h, x, CW_OK};
+        rc = each(src, x, final_key_cb, &ctx);
+        if (rc == CW_OK)
+            rc = ctx.rc;
+    }
+    if (rc == CW_OK)
+        rc = cw_history_final_clock(h, x, dense.counters);
+    cw_dclock_destroy(&dense);
+    return rc;
+}
+
+static int each_node_key(void *src, cw_node_id x, cw_key_fn fn, void *ctx)
+{
+    (void)x;
+    cw_node_each_key(src, fn, ctx);
+    return CW_OK;
+}
+
+static int each_engine_key(void *src, cw_node_id x, cw_key_fn fn, void *ctx)
+{
+    return cw_engine_each_key(src, x, fn, ctx);
+}
+
+int cw_history_final_node(cw_history *h, const cw_node *node)
+{
+    if (!h || !node || cw_node_self(node) >= h->nodes)
+        return CW_EINVAL;
+    cw_vclock c;
+    cw_vclock_init(&c);
+    int rc = cw_node_clock(node, &c);
+    if (rc == CW_OK)
+        rc = final_state(h, cw_node_self(node), &c, each_node_key, (void *)(uintptr_t)node);
+    cw_vclock_destroy(&c);
+    return rc;
 }
 
 int cw_history_final_engine_node(cw_history *h, cw_engine *e, cw_node_id x)
 {
-    void *ctx[2] = {h, (void *)(uintptr_t)x};
-    int rc = cw_engine_each_key(e, x, final_key_cb, ctx);
+    if (!h || !e || x >= h->nodes)
+        return CW_EINVAL;
     cw_vclock c;
     cw_vclock_init(&c);
-    uint64_t *dense = calloc(h->nodes, sizeof *dense);
+    int rc = cw_engine_clock(e, x, &c);
     if (rc == CW_OK)
-        rc = dense ? cw_engine_clock(e, x, &c) : CW_ENOMEM;
-    if (rc == CW_OK) {
-        for (uint32_t k = 0; k < c.size; k++)
-            dense[c.ids[k]] = c.counters[k];
-        cw_history_final_clock(h, x, dense);
-    }
-    free(dense);
+        rc = final_state(h, x, &c, each_engine_key, e);
     cw_vclock_destroy(&c);
     return rc;
 }
@@ -429,7 +475,7 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
             if (h->applied[x][o] != made(h, o))
                 violate(h, "node %u applied %llu of the %llu writes of node %u (lost writes)", x,
                         (unsigned long long)h->applied[x][o], (unsigned long long)made(h, o), o);
-        if (!h->final_clock[x])
+        if (!h->has_final_clock[x])
             violate(h, "node %u reported no final clock", x);
         else
             for (uint32_t k = 0; k < h->nodes; k++)

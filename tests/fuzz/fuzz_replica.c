@@ -10,8 +10,8 @@
  * hangs is a failure too: scripts/fuzz.sh runs the target with a per-input
  * timeout.
  *
- * Input: a config byte (group size 2..5, self, policy, buffer bound 1..64),
- * then operations, each an opcode byte and its operands; an input that ends
+ * Input: a config byte (group size 2..5, self, policy), a buffer bound byte
+ * (1..64), then operations (sends refused or taken, flushes among them), each an opcode byte and its operands; an input that ends
  * mid-operation simply ends. */
 #define _GNU_SOURCE /* open_memstream */
 #include <stdint.h>
@@ -58,10 +58,12 @@ static bool take_counter(input *in, uint64_t *c)
     return take(in, c, sizeof *c);
 }
 
-static void on_send(void *ctx, cw_msg *m)
+/* Takes every message, or refuses it when the input says so (ctx: that
+ * input's refusal switch), so refused sends and flushes are fuzzed too. */
+static int on_send(void *ctx, cw_msg *m)
 {
-    (void)ctx;
     (void)m;
+    return *(const bool *)ctx ? CW_EFULL : CW_OK;
 }
 
 static uint64_t fixed_wall(void *ctx)
@@ -102,9 +104,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.self = (cw_node_id)((cfg >> 2) % o.nodes);
     o.policy = (cfg >> 4) % 2 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
     o.max_buffered = 1 + extra % 64;
+    o.max_unsent = 1 + (extra >> 6) * 3;
     o.max_key_len = 8;
     o.max_value_len = 16;
+    bool refuse = false;
     o.send = on_send;
+    o.send_ctx = &refuse;
     o.wall_clock = fixed_wall;
     o.ns_clock = fixed_ns;
     const cw_msg_limits limits = {o.nodes, 8, 16};
@@ -118,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (take_byte(&in, &op)) {
         uint8_t klen = 0, vlen = 0, key[16] = {0}, value[32] = {0};
         int rc;
-        switch (op % 6) {
+        switch (op % 8) {
         case 0: /* local put (lengths may pass the limits) */
             if (!take_byte(&in, &klen) || !take_byte(&in, &vlen))
                 goto out;
@@ -126,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!take(&in, key, klen) || !take(&in, value, vlen))
                 goto out;
             rc = cw_node_put(n, klen ? key : NULL, klen, value, vlen, NULL);
-            check(n, rc, rc == CW_OK || rc == CW_ELIMIT || rc == CW_EOVERFLOW || rc == CW_ENOMEM);
+            check(n, rc, rc == CW_OK || rc == CW_ELIMIT || rc == CW_EOVERFLOW || rc == CW_EFULL ||
+                             rc == CW_ENOMEM);
             break;
         case 1: { /* get */
             if (!take_byte(&in, &klen))
@@ -198,6 +204,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fclose(f);
             }
             free(text);
+            break;
+        }
+        case 6: /* the driver starts or stops refusing sends */
+            refuse = !refuse;
+            break;
+        case 7: { /* flush what waits to be sent */
+            size_t before = cw_node_unsent(n), sent = 0;
+            rc = cw_node_flush(n, &sent);
+            check(n, rc, (rc == CW_OK ? cw_node_unsent(n) == 0 : rc == CW_EFULL && refuse) &&
+                             cw_node_unsent(n) + sent == before);
             break;
         }
         }

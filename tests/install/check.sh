@@ -12,6 +12,11 @@ cmake --install "$build" --prefix "$work/staging" >/dev/null
 mv "$work/staging" "$work/prefix"
 prefix=$work/prefix
 pcdir=$(dirname "$(find "$prefix" -name causeway.pc)")
+# The public headers, causeway/verify.h among them, and no private one.
+test -f "$prefix/include/causeway/verify.h"
+test -s "$prefix/share/doc/causeway/formats.md"   # the document the headers cite
+private=$(find "$prefix/include" -name '*_internal.h' -o -name 'history.h' -o -name 'sim.h')
+if [ -n "$private" ]; then echo "private headers installed: $private" >&2; exit 1; fi
 
 # 1. pkg-config, shared library.
 PKG_CONFIG_PATH=$pcdir cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" \
@@ -58,4 +63,8 @@ fi
 lib=$(find "$prefix" -name 'libcauseway.so.*.*' | head -1)
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^cw_' || true)
 if [ -n "$bad" ]; then echo "non-API symbols exported: $bad" >&2; exit 1; fi
+exported=$(nm -D --defined-only "$lib")
+for f in cw_sim_run cw_sim_create cw_history_create cw_history_verdict; do
+  grep -q " T $f\$" <<<"$exported" || { echo "$f not exported" >&2; exit 1; }
+done
 echo "install check passed ($(nm -D --defined-only "$lib" | grep -c ' T cw_') exported functions)"

@@ -1,0 +1,217 @@
+/* Verification: a ground-truth checker for replication runs (cw_history) and
+ * a deterministic simulator that drives replicas through a seeded schedule
+ * and checks the run with it (cw_sim). Embedders use them to check their own
+ * drivers and transports: the history records what each replica applied,
+ * independently of the replicas' own clocks, and judges the run.
+ *
+ * What the history checks. The true causal past of a write is what its node
+ * had applied when the write was made: past(w)[k] = writes from k applied at
+ * origin(w) before w, and past(w)[origin(w)] = w's sequence number. Then:
+ *   - every application respects causality: when node x applies w, x has
+ *     applied exactly past(w)[origin] - 1 writes of w's origin and at least
+ *     past(w)[k] writes of every other node k (so no write is applied twice
+ *     or out of order);
+ *   - each write was stamped with exactly its true past, so every comparison
+ *     of two writes' clocks gives the true relation (concurrency is detected
+ *     exactly);
+ *   - at the end: every node applied every write (nothing lost); every key
+ *     holds exactly the writes to it that no other write to it causally
+ *     follows, or under CW_LAST_WRITER_WINS the greatest (timestamp, origin);
+ *     all nodes agree and have the same clock.
+ * A run is recorded by calling cw_history_applied for every write every node
+ * applies, its own writes included (a node's cw_apply_fn or the engine's
+ * on_apply is the place), then reporting each node's final state and asking
+ * for the verdict.
+ *
+ * Threads: a cw_history may record events from several threads at once, as
+ * long as the events of one node x (cw_history_applied with that x) come from
+ * one thread at a time (the thread that drives x). A write's record is made
+ * by its origin's thread before its message is sent, and read by the other
+ * nodes' threads only after they received it, so that order of events is
+ * what the transport provides anyway. Final reports and the verdict come
+ * after the run, from one thread. A cw_sim is not thread-safe: one thread
+ * drives it at a time.
+ *
+ * Memory: a history keeps a record (clock and key) of every write made,
+ * nodes^2 counters, and each node's final state: it is for test runs, not
+ * for production replicas.
+ */
+#ifndef CAUSEWAY_VERIFY_H
+#define CAUSEWAY_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <causeway/engine.h>
+#include <causeway/export.h>
+#include <causeway/msg.h>
+#include <causeway/node.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the ground-truth history ---- */
+
+typedef struct cw_history cw_history;
+
+/* A history for a group of `nodes` replicas resolving conflicts by `policy`,
+ * in which no node makes more than max_writes_per_node writes (the records
+ * are allocated up front: nodes * max_writes_per_node of them). CW_EINVAL
+ * (NULL out, nodes 0 or above 65,536, unknown policy), CW_ENOMEM. Destroy
+ * with cw_history_destroy. */
+CW_API int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes_per_node,
+                             cw_conflict_policy policy);
+/* Frees the history. NULL is ignored. */
+CW_API void cw_history_destroy(cw_history *h);
+
+/* Records that node x applied m; x == cw_msg_origin(m) means m is x's new
+ * write, which x applies as it makes it. m is read during the call only.
+ * Returns true when the application is consistent with the history so far;
+ * false when it is a violation (applied twice, out of order, before a write
+ * it depends on, a write stamped with a clock that is not its past, more
+ * writes than the history was made for, or no memory to record the write),
+ * the first of which cw_history_violation then describes. Cost: O(nodes). */
+CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
+
+/* Reports one key of node x's final state: count >= 1 versions, the
+ * messages of the writes the node holds for that key (borrowed for the
+ * call). Call once for every key x holds. CW_EINVAL (NULL, x out of range,
+ * count 0), CW_ENOMEM; the history is then unchanged. */
+CW_API int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions,
+                                size_t count);
+/* Reports node x's final clock: `nodes` counters, copied. CW_EINVAL. */
+CW_API int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock);
+
+/* Reports the whole final state (every key and the clock) of a replica, as
+ * cw_history_final_key and cw_history_final_clock for cw_node_self(node).
+ * CW_EINVAL (NULL, or a node from another group size), CW_ENOMEM (the keys
+ * reported before it stay reported: destroy the history). */
+CW_API int cw_history_final_node(cw_history *h, const cw_node *node);
+/* The same for node x of an engine, after cw_engine_quiesce. CW_EINVAL,
+ * CW_ENOMEM, or the engine's error. */
+CW_API int cw_history_final_engine_node(cw_history *h, cw_engine *e, cw_node_id x);
+
+typedef struct cw_history_report {
+    uint64_t writes;            /* writes made */
+    uint64_t applications;      /* applications recorded, local and remote */
+    uint64_t concurrent_pairs;  /* pairs of writes to one key that are truly concurrent */
+    uint64_t ordered_pairs;     /* pairs of writes to one key ordered by happens-before */
+    uint64_t keys;              /* distinct keys written */
+    bool ok;                    /* no violation, during the run or at the end */
+} cw_history_report;
+
+/* Runs the final checks, once every node has reported its keys and clock,
+ * and fills *report. Returns report->ok. Call it once per history. Cost:
+ * O(nodes^2 + nodes * keys * writes per key) plus O(w^2) per key written w
+ * times (every pair of writes to a key is compared). */
+CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
+
+/* The first violation found, as a sentence owned by the history (valid until
+ * cw_history_destroy), or NULL if none. Later violations are counted, not
+ * kept. */
+CW_API const char *cw_history_violation(const cw_history *h);
+
+/* ---- the deterministic simulator ---- */
+
+typedef struct cw_sim cw_sim;
+
+/* The embedder's transport, for a simulator driven by the embedder's loop:
+ * called with each write's message made at node `from`, with the contract
+ * of cw_send_fn (0: taken, carried to every other node, taking its own
+ * references; negative: refused, not taken, offered again by cw_sim_flush).
+ * The transport later hands each message to each other node with
+ * cw_sim_receive. */
+typedef int (*cw_sim_send_fn)(void *ctx, cw_node_id from, cw_msg *msg);
+
+typedef struct cw_sim_options {
+    uint32_t nodes;                /* replicas, 1..65536 */
+    uint64_t writes;               /* writes in the run (cw_sim_run), or at most (cw_sim_write) */
+    uint32_t keys;                 /* distinct keys written, >= 1 */
+    uint64_t seed;                 /* every random choice; the same seed replays the run */
+    cw_conflict_policy policy;     /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
+    double duplicate_probability;  /* built-in network: a delivered message stays in flight once more */
+    double hold_probability;       /* built-in network: each step, toggle a hold on a random link */
+    double refuse_probability;     /* any transport: a send is refused (CW_EFULL) before it is offered */
+    size_t max_buffered;           /* per replica; small values exercise CW_EFULL on receive */
+    size_t max_unsent;             /* per replica: refused writes kept (cw_node_options) */
+    bool sequential;               /* built-in: each write reaches every node before the next */
+    cw_sim_send_fn send;           /* NULL: the built-in network (cw_sim_run); else the embedder's */
+    void *send_ctx;
+} cw_sim_options;
+
+/* Sets every default: 3 nodes, 50 writes over 4 keys, seed 1, keep
+ * siblings, no faults, the replicas' default limits, the built-in network. */
+CW_API void cw_sim_options_init(cw_sim_options *o);
+
+typedef struct cw_sim_report {
+    cw_history_report truth;       /* the history's verdict; truth.ok: the run was correct */
+    uint64_t deliveries;           /* receives that took the message */
+    uint64_t duplicates;           /* arrivals the replicas dropped as duplicates */
+    uint64_t full_refusals;        /* receives refused with CW_EFULL (the message retried later) */
+    uint64_t send_refusals;        /* sends refused, injected or by the transport (kept, flushed) */
+    uint64_t put_refusals;         /* writes refused with CW_EFULL: too many unsent (not made) */
+    uint64_t max_buffered;         /* largest causal buffer any replica had */
+    uint64_t conflicts;            /* sibling-creating writes, summed over replicas */
+    char violation[512];           /* the first violation and the seed, or empty */
+} cw_sim_report;
+
+/* Runs one whole seeded schedule on the built-in network: writes at random
+ * nodes interleaved with deliveries of in-flight messages in random order
+ * (delay and reordering), duplicates, link holds (partitions) and refused
+ * sends, as the options ask; then lifts every hold, flushes and drains, and
+ * checks the run against its history. Returns CW_OK when the run completed
+ * (report->truth.ok says whether it was correct), or CW_EINVAL (bad options,
+ * or o->send set), CW_ENOMEM, CW_ETIMEDOUT (nothing could move: a liveness
+ * failure), or a replica's error; *report is then unchanged. Single-threaded;
+ * cost grows with writes * nodes. */
+CW_API int cw_sim_run(const cw_sim_options *o, cw_sim_report *report);
+
+/* A simulator for the embedder's own loop and transport (o->send required):
+ * `nodes` replicas on a simulated clock, recording into a history. The
+ * embedder makes writes with cw_sim_write, carries each message its send
+ * callback takes, hands it to each other node with cw_sim_receive, flushes
+ * refused sends with cw_sim_flush, and ends with cw_sim_finish. CW_EINVAL
+ * (bad options, no send), CW_ENOMEM. Destroy with cw_sim_destroy. */
+CW_API int cw_sim_create(cw_sim **out, const cw_sim_options *o);
+/* Frees the simulator, its replicas and every message they hold. NULL is
+ * ignored. The embedder releases the references its transport took. */
+CW_API void cw_sim_destroy(cw_sim *s);
+
+/* One seeded write (a random key among o->keys, a random binary value) at
+ * node `at`, or at a random node if at is CW_SIM_ANY_NODE; the replica
+ * offers its message to the send callback before this returns (or queues it
+ * behind refused ones, for cw_sim_flush). *made
+ * (nullable) gets the node written at. Advances the simulated clock by 1 ms.
+ * CW_EINVAL (at out of range), CW_ELIMIT (o->writes made already),
+ * CW_EFULL (max_unsent messages of that node wait: flush first; no write
+ * made), CW_ENOMEM. */
+#define CW_SIM_ANY_NODE UINT32_MAX
+CW_API int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made);
+
+/* Hands message m, carried by the transport, to node `to`, exactly as
+ * cw_node_receive (the caller keeps its reference; *result nullable).
+ * CW_EFULL: the replica cannot hold it now; keep it in flight and hand it
+ * over again later (after others). Advances the simulated clock by 1 ms. */
+CW_API int cw_sim_receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *result);
+
+/* Offers node's refused messages to the send callback again (see
+ * cw_node_flush); node CW_SIM_ANY_NODE flushes every node. Returns 0 when
+ * none is left waiting, else the refusal's code. */
+CW_API int cw_sim_flush(cw_sim *s, uint32_t node);
+
+/* The next number of the run's seeded stream, for the embedder's own
+ * choices (which message to deliver next), so that a seed replays the
+ * whole run. */
+CW_API uint64_t cw_sim_random(cw_sim *s);
+
+/* Ends the run: reports every replica's final state to the history and
+ * fills *report with the verdict. Call once, when every message has been
+ * received everywhere and nothing waits to be sent (else the verdict finds
+ * lost writes). CW_ENOMEM (report unchanged). */
+CW_API int cw_sim_finish(cw_sim *s, cw_sim_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

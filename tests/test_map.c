@@ -1,0 +1,233 @@
+/* The replica's hash table (src/util/map.h): insert, find and remove, growth
+ * under the half-full bound, colliding hashes, removal inside a probe run
+ * (backward shift), reserve-then-insert that cannot fail, allocation failure
+ * leaving the table unchanged, and the byte hash. */
+#include "testutil.h"
+
+#include "map.h"
+
+typedef struct item {
+    uint64_t key;
+    int value;
+} item;
+
+static bool item_eq(const void *it, const void *key)
+{
+    return ((const item *)it)->key == *(const uint64_t *)key;
+}
+
+/* Every stored item is found again, and the table keeps its bounds. */
+static void check_table(const cw__map *m, item *items, const bool *present, size_t n,
+                        uint64_t (*hash)(uint64_t))
+{
+    TU_CHECK(m->cap == 0 || (m->cap & (m->cap - 1)) == 0);
+    TU_CHECK(m->count * 2 <= m->cap || (m->count == 0 && m->cap == 0));
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *found = cw__map_find(m, hash(items[i].key), item_eq, &items[i].key);
+        TU_CHECK(found == (present[i] ? &items[i] : NULL));
+        count += present[i];
+    }
+    TU_CHECK(m->count == count);
+}
+
+static uint64_t good_hash(uint64_t k) { return cw__hash_u64(k); }
+/* Eight distinct hashes for every key: long collision runs. */
+static uint64_t bad_hash(uint64_t k) { return k % 8; }
+
+static void test_insert_find_remove(void **state)
+{
+    (void)state;
+    cw__map m;
+    cw__map_init(&m);
+    item a = {1, 10}, b = {2, 20};
+    assert_null(cw__map_find(&m, good_hash(1), item_eq, &a.key)); /* empty: no table yet */
+    assert_null(cw__map_remove(&m, good_hash(1), item_eq, &a.key));
+    assert_int_equal(cw__map_insert(&m, good_hash(a.key), &a), CW_OK);
+    assert_int_equal(cw__map_insert(&m, good_hash(b.key), &b), CW_OK);
+    assert_int_equal(m.count, 2);
+    assert_ptr_equal(cw__map_find(&m, good_hash(1), item_eq, &a.key), &a);
+    assert_ptr_equal(cw__map_find(&m, good_hash(2), item_eq, &b.key), &b);
+    uint64_t missing = 3;
+    assert_null(cw__map_find(&m, good_hash(3), item_eq, &missing));
+    assert_null(cw__map_remove(&m, good_hash(3), item_eq, &missing));
+    assert_ptr_equal(cw__map_remove(&m, good_hash(1), item_eq, &a.key), &a);
+    assert_null(cw__map_find(&m, good_hash(1), item_eq, &a.key));
+    assert_ptr_equal(cw__map_find(&m, good_hash(2), item_eq, &b.key), &b);
+    assert_int_equal(m.count, 1);
+    /* Hash 0 is a valid hash (0 marks empty slots inside). */
+    item z = {0, 0};
+    assert_int_equal(cw__map_insert(&m, 0, &z), CW_OK);
+    assert_ptr_equal(cw__map_find(&m, 0, item_eq, &z.key), &z);
+    assert_ptr_equal(cw__map_remove(&m, 0, item_eq, &z.key), &z);
+    cw__map_destroy(&m);
+    assert_int_equal(m.cap, 0);
+}
+
+/* Random inserts and removals against a reference, with a good hash and
+ * with one that collides constantly (removal must keep every run whole). */
+static void random_ops(uint64_t (*hash)(uint64_t))
+{
+    enum { N = 600 };
+    static item items[N];
+    static bool present[N];
+    cw__map m;
+    cw__map_init(&m);
+    for (size_t i = 0; i < N; i++) {
+        items[i] = (item){i * 7919 + 1, (int)i};
+        present[i] = false;
+    }
+    for (int op = 0; op < 6000; op++) {
+        size_t i = tu_below(N);
+        if (present[i]) {
+            TU_CHECK(cw__map_remove(&m, hash(items[i].key), item_eq, &items[i].key) == &items[i]);
+            present[i] = false;
+        } else {
+            TU_CHECK(cw__map_insert(&m, hash(items[i].key), &items[i]) == CW_OK);
+            present[i] = true;
+        }
+        if (op % 97 == 0)
+            check_table(&m, items, present, N, hash);
+    }
+    check_table(&m, items, present, N, hash);
+    cw__map_destroy(&m);
+}
+
+static void test_random_against_reference(void **state)
+{
+    (void)state;
+    random_ops(good_hash);
+    random_ops(bad_hash);
+}
+
+/* Growth doubles the capacity and keeps every item; each visits every item once. */
+static void count_item(void *it, void *ctx)
+{
+    (void)it;
+    (*(size_t *)ctx)++;
+}
+
+static void test_growth_keeps_items(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static item items[N];
+    static bool present[N];
+    cw__map m;
+    cw__map_init(&m);
+    size_t last_cap = 0;
+    for (size_t i = 0; i < N; i++) {
+        items[i] = (item){i, (int)i};
+        present[i] = true;
+        assert_int_equal(cw__map_insert(&m, good_hash(i), &items[i]), CW_OK);
+        if (m.cap != last_cap) {
+            assert_true(last_cap == 0 || m.cap == 2 * last_cap);
+            last_cap = m.cap;
+        }
+    }
+    check_table(&m, items, present, N, good_hash);
+    size_t visited = 0;
+    cw__map_each(&m, count_item, &visited);
+    assert_int_equal(visited, N);
+    cw__map_destroy(&m);
+}
+
+/* After reserve(k), k inserts allocate nothing, so they cannot fail; a
+ * failed grow leaves the table as it was. */
+static void test_reserve_and_allocation_failure(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    static item items[N];
+    static bool present[N];
+    cw__map m;
+    cw__map_init(&m);
+    for (size_t i = 0; i < N; i++)
+        items[i] = (item){i, (int)i};
+    assert_int_equal(cw__map_reserve(&m, N), CW_OK);
+    tu_fail_alloc_after(0);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(cw__map_insert(&m, good_hash(i), &items[i]), CW_OK);
+        present[i] = true;
+    }
+    tu_fail_alloc_off();
+    check_table(&m, items, present, N, good_hash);
+    /* The table is now full to its bound: the next insert must grow. */
+    while (m.count < m.cap / 2) {
+        static item extra[256];
+        size_t k = m.count - N;
+        extra[k] = (item){1000000 + k, 0};
+        assert_int_equal(cw__map_insert(&m, good_hash(extra[k].key), &extra[k]), CW_OK);
+    }
+    cw__map before = m;
+    cw__map_slot *slots = malloc(m.cap * sizeof *slots);
+    assert_non_null(slots);
+    memcpy(slots, m.slots, m.cap * sizeof *slots);
+    item one = {999, 0};
+    tu_fail_alloc_after(0);
+    assert_int_equal(cw__map_insert(&m, good_hash(one.key), &one), CW_ENOMEM);
+    assert_int_equal(cw__map_reserve(&m, 1), CW_ENOMEM);
+    tu_fail_alloc_off();
+    assert_memory_equal(&before, &m, sizeof m);
+    assert_memory_equal(slots, m.slots, m.cap * sizeof *slots);
+    assert_null(cw__map_find(&m, good_hash(one.key), item_eq, &one.key));
+    for (size_t i = 0; i < N; i++)
+        assert_ptr_equal(cw__map_find(&m, good_hash(i), item_eq, &items[i].key), &items[i]);
+    free(slots);
+    cw__map_destroy(&m);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Deterministic, and sensitive to every bit and to the length: keys of
+ * every length up to 40 bytes, all zero or with one bit set, and up to 16
+ * bytes with two bits set, all hash apart. (With a plain multiply a step, a
+ * difference in a word's top bits cancelled against a later word's.) */
+static void test_hash_bytes(void **state)
+{
+    (void)state;
+    const char *a = "key-0123456789abcdef";
+    assert_true(cw__hash_bytes(a, 20) == cw__hash_bytes("key-0123456789abcdef", 20));
+    enum { MAXLEN = 40 };
+    static uint64_t seen[(MAXLEN + 1) * (1 + MAXLEN * 8) + 16 * (16 * 8) * (16 * 8) / 2];
+    uint8_t buf[MAXLEN] = {0};
+    size_t n = 0;
+    for (size_t len = 0; len <= MAXLEN; len++) {
+        seen[n++] = cw__hash_bytes(buf, len);
+        for (size_t i = 0; i < len; i++)
+            for (int bit = 0; bit < 8; bit++) {
+                buf[i] ^= (uint8_t)(1u << bit);
+                seen[n++] = cw__hash_bytes(buf, len);
+                buf[i] ^= (uint8_t)(1u << bit);
+            }
+    }
+    for (size_t len = 1; len <= 16; len++)
+        for (size_t i = 0; i < len * 8; i++)
+            for (size_t j = i + 1; j < len * 8; j++) {
+                buf[i / 8] ^= (uint8_t)(1u << i % 8);
+                buf[j / 8] ^= (uint8_t)(1u << j % 8);
+                seen[n++] = cw__hash_bytes(buf, len);
+                buf[i / 8] ^= (uint8_t)(1u << i % 8);
+                buf[j / 8] ^= (uint8_t)(1u << j % 8);
+            }
+    qsort(seen, n, sizeof *seen, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        assert_true(seen[i - 1] != seen[i]);
+}
+
+int main(void)
+{
+    printf("# seed %llu\n", (unsigned long long)tu_seed());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_insert_find_remove),
+        cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_growth_keeps_items),
+        cmocka_unit_test(test_reserve_and_allocation_failure),
+        cmocka_unit_test(test_hash_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

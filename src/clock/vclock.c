@@ -120,6 +120,9 @@ __attribute__((noinline)) static void move_entries_large(cw_node_id *did, uint64
     memmove(did, sid, n * sizeof *did);
 }
 
+/* Most entries move_entries moves inline. */
+#define SMALL_MOVE 8
+
 /* memmove of n entries (ids and counters). Up to 8 entries move inline, in
  * one branch on n for both arrays: a clock of a few entries has 2n bytes of
  * ids and 8n of counters, and two calls to memmove for them cost more than
@@ -127,7 +130,7 @@ __attribute__((noinline)) static void move_entries_large(cw_node_id *did, uint64
 static inline void move_entries(cw_node_id *did, uint64_t *dc, const cw_node_id *sid, const uint64_t *sc,
                                 size_t n)
 {
-    if (n > 8) {
+    if (n > SMALL_MOVE) {
         move_entries_large(did, dc, sid, sc, n);
     } else if (n > 4) { /* counters: 32 bytes from each end; ids: 8 */
         word16 c0 = load16(sc), c1 = load16(sc + 2);
@@ -165,6 +168,21 @@ static inline bool ids_equal_small(const cw_node_id *a, const cw_node_id *b, siz
     return n == 0 || a[0] == b[0];
 }
 
+/* Copy into a clock without room, or of more than SMALL_MOVE entries. Out of
+ * line, so the small copy that fits saves no registers. */
+__attribute__((noinline)) static int copy_general(cw_vclock *dst, const cw_vclock *src)
+{
+    uint32_t n = src->size;
+    if (n > dst->cap) {
+        int rc = grow(dst, n, false);
+        if (rc != CW_OK)
+            return rc;
+    }
+    move_entries(dst->ids, dst->counters, src->ids, src->counters, n);
+    dst->size = n;
+    return CW_OK;
+}
+
 int cw_vclock_copy(cw_vclock *dst, const cw_vclock *src)
 {
     if (!dst || !src)
@@ -172,11 +190,8 @@ int cw_vclock_copy(cw_vclock *dst, const cw_vclock *src)
     if (dst == src)
         return CW_OK;
     uint32_t n = src->size;
-    if (n > dst->cap) {
-        int rc = grow(dst, n, false);
-        if (rc != CW_OK)
-            return rc;
-    }
+    if (n > dst->cap || n > SMALL_MOVE)
+        return copy_general(dst, src);
     move_entries(dst->ids, dst->counters, src->ids, src->counters, n);
     dst->size = n;
     return CW_OK;
@@ -302,28 +317,33 @@ static size_t merge_forward(cw_node_id *oid, uint64_t *oc,
 __attribute__((noinline)) static int merge_general(cw_vclock *dst, const cw_vclock *src)
 {
     size_t na = dst->size, nb = src->size;
-    if (na == nb && memcmp(dst->ids, src->ids, na * sizeof *dst->ids) == 0) {
+    /* Small clocks reach here with different ids (the front compared them). */
+    if (na == nb && na > SMALL_IDS && memcmp(dst->ids, src->ids, na * sizeof *dst->ids) == 0) {
         cw__max_u64(dst->counters, src->counters, na);
         return CW_OK;
     }
     if (na == 0)
         return cw_vclock_copy(dst, src);
 
-    size_t total = na + nb, n;
-    if (dst->cap < total) { /* merge into a new block, then release the old */
-        cw_node_id *oid;
-        uint64_t *oc = alloc_block(total, &oid);
+    size_t total = na + nb;
+    cw_node_id *oid = dst->ids, *aid = dst->ids;
+    uint64_t *oc = dst->counters, *ac = dst->counters;
+    bool fresh = dst->cap < total;
+    if (fresh) { /* merge into a new block, then release the old */
+        oc = alloc_block(total, &oid);
         if (!oc)
             return CW_ENOMEM;
-        n = merge_forward(oid, oc, dst->ids, dst->counters, na, src->ids, src->counters, nb);
+    } else { /* in place: lift dst's entries above room for src's, then merge down */
+        aid += nb;
+        ac += nb;
+        move_entries(aid, ac, dst->ids, dst->counters, na);
+    }
+    size_t n = merge_forward(oid, oc, aid, ac, na, src->ids, src->counters, nb);
+    if (fresh) {
         free(dst->counters);
         dst->counters = oc;
         dst->ids = oid;
         dst->cap = (uint32_t)total;
-    } else { /* in place: lift dst's entries above room for src's, then merge down */
-        move_entries(dst->ids + nb, dst->counters + nb, dst->ids, dst->counters, na);
-        n = merge_forward(dst->ids, dst->counters, dst->ids + nb, dst->counters + nb, na,
-                          src->ids, src->counters, nb);
     }
     dst->size = (uint32_t)n;
     assert(cw__vclock_is_canonical(dst));
@@ -348,7 +368,7 @@ int cw_vclock_merge(cw_vclock *dst, const cw_vclock *src)
 __attribute__((noinline)) static cw_order compare_general(const cw_vclock *a, const cw_vclock *b, size_t na,
                                                           size_t nb)
 {
-    if (na == nb && memcmp(a->ids, b->ids, na * sizeof *a->ids) == 0)
+    if (na == nb && na > SMALL_IDS && memcmp(a->ids, b->ids, na * sizeof *a->ids) == 0)
         return (cw_order)cw__order_u64(a->counters, b->counters, na);
 
     /* Walk both; an id on one side only counts as 0 on the other (counters

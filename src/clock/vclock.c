@@ -374,33 +374,44 @@ int cw_vclock_merge(cw_vclock *dst, const cw_vclock *src)
     return CW_OK;
 }
 
-/* Comparison of any clocks but small ones with the same ids (cw_vclock_compare
- * takes those); out of line for the reason merge_general is. */
-__attribute__((noinline)) static cw_order compare_general(const cw_vclock *a, const cw_vclock *b, size_t na,
-                                                          size_t nb)
+/* 4-way comparison by one walk over both clocks; an id on one side only
+ * counts as 0 on the other (counters are never 0), so the same branch-free
+ * step handles every case. A step takes at most one entry from each side,
+ * so min(na - i, nb - j) steps run without testing either bound (measured at
+ * n = 64, ~50% overlap: 24.7 instructions a call -> 18.9; merge_forward,
+ * with more values live, got slower the same way and keeps its tests). */
+__attribute__((noinline)) static cw_order compare_walk(const cw_node_id *aid, const uint64_t *ac, size_t na, const cw_node_id *bid,
+                             const uint64_t *bc, size_t nb)
 {
-    if (na == nb && na > SMALL_IDS && memcmp(a->ids, b->ids, na * sizeof *a->ids) == 0)
-        return (cw_order)cw__order_u64(a->counters, b->counters, na);
-
-    /* Walk both; an id on one side only counts as 0 on the other (counters
-     * are never 0), so the same branch-free step handles every case. */
     unsigned lt = 0, gt = 0;
     size_t i = 0, j = 0;
-    while (i < na && j < nb) {
-        cw_node_id x = a->ids[i], y = b->ids[j];
-        uint64_t ca = a->counters[i], cb = b->counters[j]; /* masks, not branches: see merge */
-        size_t in_a = x <= y, in_b = y <= x;
-        uint64_t va = ca & (0 - (uint64_t)in_a), vb = cb & (0 - (uint64_t)in_b);
-        lt |= va < vb;
-        gt |= va > vb;
-        i += in_a;
-        j += in_b;
-        if (lt & gt)
-            return CW_CONCURRENT;
+    for (size_t steps; (steps = na - i < nb - j ? na - i : nb - j) != 0;) {
+        for (; steps; steps--) {
+            cw_node_id x = aid[i], y = bid[j];
+            uint64_t ca = ac[i], cb = bc[j]; /* masks, not branches: see merge_forward */
+            size_t in_a = x <= y, in_b = y <= x;
+            uint64_t va = ca & (0 - (uint64_t)in_a), vb = cb & (0 - (uint64_t)in_b);
+            lt |= va < vb;
+            gt |= va > vb;
+            i += in_a;
+            j += in_b;
+            if (lt & gt)
+                return CW_CONCURRENT;
+        }
     }
     gt |= i < na;
     lt |= j < nb;
     return (cw_order)(lt | gt << 1);
+}
+
+/* Clocks of one size above SMALL_IDS: memcmp, then the kernel or the walk.
+ * Out of line, so the call to memcmp costs small compares nothing. */
+__attribute__((noinline)) static cw_order compare_large_same_size(const cw_vclock *a, const cw_vclock *b)
+{
+    size_t n = a->size;
+    if (memcmp(a->ids, b->ids, n * sizeof *a->ids) == 0)
+        return (cw_order)cw__order_u64(a->counters, b->counters, n);
+    return compare_walk(a->ids, a->counters, n, b->ids, b->counters, n);
 }
 
 cw_order cw_vclock_compare(const cw_vclock *a, const cw_vclock *b)
@@ -411,9 +422,13 @@ cw_order cw_vclock_compare(const cw_vclock *a, const cw_vclock *b)
     if (!b)
         b = &empty;
     size_t na = a->size, nb = b->size;
-    if (na == nb && na <= SMALL_IDS && ids_equal_small(a->ids, b->ids, na))
-        return (cw_order)cw__order_u64(a->counters, b->counters, na);
-    return compare_general(a, b, na, nb);
+    if (na == nb) {
+        if (na > SMALL_IDS)
+            return compare_large_same_size(a, b);
+        if (ids_equal_small(a->ids, b->ids, na))
+            return (cw_order)cw__order_u64(a->counters, b->counters, na);
+    }
+    return compare_walk(a->ids, a->counters, na, b->ids, b->counters, nb);
 }
 
 const char *cw_order_name(cw_order o)

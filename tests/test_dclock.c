@@ -106,6 +106,15 @@ static void test_every_small_n_on_every_path(void **state)
                 memcpy(d + off, a + off, n * 8);
                 TU_CHECK(cw_dclock_merge(&cd, &cb) == CW_OK);
                 TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
+                /* Again, and with a: nothing changes (blocks left unstored). */
+                TU_CHECK(cw_dclock_merge(&cd, &cb) == CW_OK && cw_dclock_merge(&cd, &ca) == CW_OK);
+                TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
+                /* One counter behind: only it changes. */
+                size_t lane = off + tu_below(n);
+                uint64_t was = d[lane];
+                d[lane] = was ? was - 1 : 0;
+                TU_CHECK(cw_dclock_merge(&cd, &cb) == CW_OK && cw_dclock_merge(&cd, &ca) == CW_OK);
+                TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
                 for (size_t i = 0; i < off; i++)
                     TU_CHECK(d[i] == 0xabcdef00 + i);
                 for (size_t i = off + n; i < MAXN + 2 * PAD; i++)

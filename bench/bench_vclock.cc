@@ -390,46 +390,41 @@ DensePool &dense_pool(size_t n) {
     return *slot;
 }
 
-void dclock_merge(benchmark::State &state) {
-    size_t n = size_t(state.range(0));
-    DensePool &d = dense_pool(n);
+// Runs op(p) once an iteration over clocks p = 0, 1, ... of a pool, in order.
+template <class Op>
+void rotate(benchmark::State &state, size_t clocks, Op op) {
     size_t i = 0;
-    for (auto _ : state) {
-        size_t p = i++ & (d.clocks - 1);
+    for (auto _ : state)
+        op(i++ & (clocks - 1));
+}
+
+void dclock_merge(benchmark::State &state) {
+    DensePool &d = dense_pool(size_t(state.range(0)));
+    rotate(state, d.clocks, [&](size_t p) {
         cw_dclock_merge(&d.vm[p], &d.vb[p]);
         benchmark::ClobberMemory();
-    }
+    });
 }
 
 void plain_dclock_merge(benchmark::State &state) {
     size_t n = size_t(state.range(0));
     DensePool &d = dense_pool(n);
-    size_t i = 0;
-    for (auto _ : state) {
-        size_t p = i++ & (d.clocks - 1);
+    rotate(state, d.clocks, [&](size_t p) {
         plain_dense_merge(d.m + p * n, d.b + p * n, n);
         benchmark::ClobberMemory();
-    }
+    });
 }
 
 void dclock_compare(benchmark::State &state) {
-    size_t n = size_t(state.range(0));
-    DensePool &d = dense_pool(n);
-    size_t i = 0;
-    for (auto _ : state) {
-        size_t p = i++ & (d.clocks - 1);
-        benchmark::DoNotOptimize(cw_dclock_compare(&d.va[p], &d.vsup[p]));
-    }
+    DensePool &d = dense_pool(size_t(state.range(0)));
+    rotate(state, d.clocks, [&](size_t p) { benchmark::DoNotOptimize(cw_dclock_compare(&d.va[p], &d.vsup[p])); });
 }
 
 void plain_dclock_compare(benchmark::State &state) {
     size_t n = size_t(state.range(0));
     DensePool &d = dense_pool(n);
-    size_t i = 0;
-    for (auto _ : state) {
-        size_t p = i++ & (d.clocks - 1);
-        benchmark::DoNotOptimize(plain_dense_compare(d.a + p * n, d.sup + p * n, n));
-    }
+    rotate(state, d.clocks,
+           [&](size_t p) { benchmark::DoNotOptimize(plain_dense_compare(d.a + p * n, d.sup + p * n, n)); });
 }
 
 struct SparsePool {
@@ -510,55 +505,49 @@ bool plain_agrees(SparsePool &s) {
     return checked[&s] = ok;
 }
 
+// The pool for a plain benchmark, which is skipped with an error if plain
+// code and library disagree on it.
+SparsePool &plain_pool(Shape shape, benchmark::State &state) {
+    SparsePool &s = sparse_pool(shape, size_t(state.range(0)));
+    if (!plain_agrees(s))
+        state.SkipWithError("plain merge or compare disagrees with the library");
+    return s;
+}
+
 template <Shape S>
 void vclock_merge(benchmark::State &state) {
     SparsePool &s = sparse_pool(S, size_t(state.range(0)));
-    size_t i = 0;
-    for (auto _ : state) {
-        size_t p = i++ & (s.clocks - 1);
+    rotate(state, s.clocks, [&](size_t p) {
         cw_vclock_copy(&s.out, &s.a[p]);
         cw_vclock_merge(&s.out, &s.b[p]);
         benchmark::ClobberMemory();
-    }
+    });
 }
 
 template <Shape S>
 void plain_vclock_merge(benchmark::State &state) {
-    SparsePool &s = sparse_pool(S, size_t(state.range(0)));
-    if (!plain_agrees(s))
-        state.SkipWithError("plain merge or compare disagrees with the library");
-    uint16_t *oid = s.out_ids.data();
-    uint64_t *oc = s.out_counters.data();
-    size_t i = 0;
-    for (auto _ : state) {
-        const cw_vclock &a = s.a[i & (s.clocks - 1)], &b = s.b[i & (s.clocks - 1)];
-        i++;
-        benchmark::DoNotOptimize(plain_sparse_merge(a.ids, a.counters, a.size, b.ids, b.counters, b.size, oid, oc));
+    SparsePool &s = plain_pool(S, state);
+    rotate(state, s.clocks, [&](size_t p) {
+        const cw_vclock &a = s.a[p], &b = s.b[p];
+        benchmark::DoNotOptimize(plain_sparse_merge(a.ids, a.counters, a.size, b.ids, b.counters, b.size,
+                                                    s.out_ids.data(), s.out_counters.data()));
         benchmark::ClobberMemory();
-    }
+    });
 }
 
 template <Shape S>
 void vclock_compare(benchmark::State &state) {
     SparsePool &s = sparse_pool(S, size_t(state.range(0)));
-    size_t i = 0;
-    for (auto _ : state) {
-        size_t p = i++ & (s.clocks - 1);
-        benchmark::DoNotOptimize(cw_vclock_compare(&s.a[p], &s.sup[p]));
-    }
+    rotate(state, s.clocks, [&](size_t p) { benchmark::DoNotOptimize(cw_vclock_compare(&s.a[p], &s.sup[p])); });
 }
 
 template <Shape S>
 void plain_vclock_compare(benchmark::State &state) {
-    SparsePool &s = sparse_pool(S, size_t(state.range(0)));
-    if (!plain_agrees(s))
-        state.SkipWithError("plain merge or compare disagrees with the library");
-    size_t i = 0;
-    for (auto _ : state) {
-        const cw_vclock &a = s.a[i & (s.clocks - 1)], &b = s.sup[i & (s.clocks - 1)];
-        i++;
+    SparsePool &s = plain_pool(S, state);
+    rotate(state, s.clocks, [&](size_t p) {
+        const cw_vclock &a = s.a[p], &b = s.sup[p];
         benchmark::DoNotOptimize(plain_sparse_compare(a.ids, a.counters, a.size, b.ids, b.counters, b.size));
-    }
+    });
 }
 
 // Registers `name` and `plain:name` over kPlainSizes, interleaved (library,

@@ -7,11 +7,13 @@
 //   sparse overlap merge: the output clock (10 bytes per entry)
 //   encode / decode: the encoded form.
 #include "bench_util.h"
+#include "plain_clock.h"
 #include "read_floor.h"
 
 #include <causeway/causeway.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -334,6 +336,233 @@ void text_baseline(benchmark::State &state) {
     memcpy_rotating(state, sparse_set(kOverlap, size_t(state.range(0))).text);
 }
 
+
+// ---- the library beside the plain C a user would write (plain_clock.c) ----
+//
+// Each `<op>/n` calls the library and `plain:<op>/n` runs the plain code on
+// the same inputs, in the same run, so plain ns / library ns is the figure.
+// Inputs are pools of 2^18 entries in all (2^18 / n clocks a side), walked in
+// order, so small clocks come from L2 rather than all sitting in L1.
+//   dclock_merge:        dst = max(dst, src) in place, dense.
+//   dclock_compare:      a vs max(a, b): BEFORE or EQUAL, no early exit.
+//   vclock_merge:        copy a, then merge b (a fresh a+b, as a user makes
+//                        one from two clocks: cw_vclock_copy + cw_vclock_merge);
+//                        plain writes the same union into an output array.
+//   vclock_compare:      a vs the merge of a and b, no early exit.
+// The vclock ones come with identical ids, and with `_half`, where each id of
+// the union is in a only, b only or both (1/3 each): ~50% of either clock's
+// ids are shared. Counters are random.
+
+constexpr size_t kPoolEntries = size_t(1) << 18;
+const std::initializer_list<int64_t> kPlainSizes = {1, 2, 4, 8, 16, 64, 256, 1024, 4096, 65536};
+
+struct DensePool {
+    // Each side one 64-byte-aligned block, as cw_dclock_init's memory is;
+    // clock p is counters [p n, p n + n). sup = max(a, b); m: merge targets.
+    uint64_t *a, *b, *sup, *m;
+    // The same memory as cw_dclock views, held as a user holds clocks.
+    std::vector<cw_dclock> va, vb, vsup, vm;
+    size_t clocks = 0;
+};
+
+DensePool &dense_pool(size_t n) {
+    static std::map<size_t, std::unique_ptr<DensePool>> cache;
+    auto &slot = cache[n];
+    if (!slot) {
+        slot.reset(new DensePool);
+        DensePool &d = *slot;
+        d.clocks = kPoolEntries / n;
+        for (auto **v : {&d.a, &d.b, &d.sup, &d.m})
+            *v = static_cast<uint64_t *>(std::aligned_alloc(64, kPoolEntries * sizeof(uint64_t)));
+        Rng rng(n * 13 + 1);
+        for (size_t i = 0; i < kPoolEntries; i++) {
+            d.a[i] = d.m[i] = rng.next() >> 24;
+            d.b[i] = rng.next() >> 24;
+            d.sup[i] = std::max(d.a[i], d.b[i]);
+        }
+        for (size_t p = 0; p < d.clocks; p++) {
+            d.va.push_back(cw_dclock{d.a + p * n, uint32_t(n)});
+            d.vb.push_back(cw_dclock{d.b + p * n, uint32_t(n)});
+            d.vsup.push_back(cw_dclock{d.sup + p * n, uint32_t(n)});
+            d.vm.push_back(cw_dclock{d.m + p * n, uint32_t(n)});
+        }
+    }
+    return *slot;
+}
+
+// Runs op(p) once an iteration over clocks p = 0, 1, ... of a pool, in order.
+template <class Op>
+void rotate(benchmark::State &state, size_t clocks, Op op) {
+    size_t i = 0;
+    for (auto _ : state)
+        op(i++ & (clocks - 1));
+}
+
+void dclock_merge(benchmark::State &state) {
+    DensePool &d = dense_pool(size_t(state.range(0)));
+    rotate(state, d.clocks, [&](size_t p) {
+        cw_dclock_merge(&d.vm[p], &d.vb[p]);
+        benchmark::ClobberMemory();
+    });
+}
+
+// The plain code takes its arrays from the same cw_dclock handles the
+// library gets, as the sparse plain code reads cw_vclock's fields: both
+// sides load the same bytes, and the difference is the call alone.
+void plain_dclock_merge(benchmark::State &state) {
+    DensePool &d = dense_pool(size_t(state.range(0)));
+    rotate(state, d.clocks, [&](size_t p) {
+        plain_dense_merge(d.vm[p].counters, d.vb[p].counters, d.vb[p].n);
+        benchmark::ClobberMemory();
+    });
+}
+
+void dclock_compare(benchmark::State &state) {
+    DensePool &d = dense_pool(size_t(state.range(0)));
+    rotate(state, d.clocks, [&](size_t p) { benchmark::DoNotOptimize(cw_dclock_compare(&d.va[p], &d.vsup[p])); });
+}
+
+void plain_dclock_compare(benchmark::State &state) {
+    DensePool &d = dense_pool(size_t(state.range(0)));
+    rotate(state, d.clocks, [&](size_t p) {
+        benchmark::DoNotOptimize(plain_dense_compare(d.va[p].counters, d.vsup[p].counters, d.va[p].n));
+    });
+}
+
+struct SparsePool {
+    std::vector<cw_vclock> a, b, sup; // sup = merge of a and b
+    cw_vclock out;                    // the library's merge output, reused
+    std::vector<uint16_t> out_ids;    // the plain merge's output
+    std::vector<uint64_t> out_counters;
+    size_t clocks = 0;
+};
+
+// n distinct ids, ascending, spread over the whole id space.
+std::vector<uint16_t> random_ids(Rng &rng, size_t n) {
+    std::vector<uint16_t> ids;
+    if (n * 8 >= 65536) { // dense enough: one pass over the id space
+        for (size_t id = 0; id < 65536 && ids.size() < n; id++)
+            if (rng.below(65536 - id) < n - ids.size())
+                ids.push_back(uint16_t(id));
+        return ids;
+    }
+    while (ids.size() < n) {
+        ids.push_back(uint16_t(rng.below(65536)));
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    }
+    return ids;
+}
+
+SparsePool &sparse_pool(Shape shape, size_t n) {
+    static std::map<std::pair<int, size_t>, std::unique_ptr<SparsePool>> cache;
+    auto &slot = cache[{shape, n}];
+    if (!slot) {
+        slot.reset(new SparsePool);
+        SparsePool &s = *slot;
+        s.clocks = kPoolEntries / n;
+        Rng rng(n * 11 + shape);
+        for (size_t p = 0; p < s.clocks; p++) {
+            cw_vclock a, b, sup;
+            cw_vclock_init(&a);
+            cw_vclock_init(&b);
+            cw_vclock_init(&sup);
+            for (uint16_t id : random_ids(rng, n)) {
+                int where = shape == kIdentical ? 2 : int(rng.below(3));
+                if (where != 1)
+                    cw_vclock_set(&a, id, 1 + (rng.next() >> 24));
+                if (where != 0)
+                    cw_vclock_set(&b, id, 1 + (rng.next() >> 24));
+            }
+            cw_vclock_copy(&sup, &a);
+            cw_vclock_merge(&sup, &b);
+            s.a.push_back(a);
+            s.b.push_back(b);
+            s.sup.push_back(sup);
+        }
+        cw_vclock_init(&s.out);
+        s.out_ids.resize(2 * n);
+        s.out_counters.resize(2 * n);
+    }
+    return *slot;
+}
+
+// Whether the plain code gives the library's answers on every pair of the
+// pool (checked once per pool, outside the timing).
+bool plain_agrees(SparsePool &s) {
+    static std::map<SparsePool *, bool> checked;
+    auto it = checked.find(&s);
+    if (it != checked.end())
+        return it->second;
+    bool ok = true;
+    for (size_t p = 0; p < s.clocks && ok; p++) {
+        const cw_vclock &a = s.a[p], &b = s.b[p], &sup = s.sup[p];
+        size_t k = plain_sparse_merge(a.ids, a.counters, a.size, b.ids, b.counters, b.size, s.out_ids.data(),
+                                      s.out_counters.data());
+        ok = k == sup.size && std::equal(sup.ids, sup.ids + k, s.out_ids.data()) &&
+             std::equal(sup.counters, sup.counters + k, s.out_counters.data()) &&
+             plain_sparse_compare(a.ids, a.counters, a.size, sup.ids, sup.counters, sup.size) ==
+                 unsigned(cw_vclock_compare(&a, &sup));
+    }
+    return checked[&s] = ok;
+}
+
+// The pool for a plain benchmark, which is skipped with an error if plain
+// code and library disagree on it.
+SparsePool &plain_pool(Shape shape, benchmark::State &state) {
+    SparsePool &s = sparse_pool(shape, size_t(state.range(0)));
+    if (!plain_agrees(s))
+        state.SkipWithError("plain merge or compare disagrees with the library");
+    return s;
+}
+
+template <Shape S>
+void vclock_merge(benchmark::State &state) {
+    SparsePool &s = sparse_pool(S, size_t(state.range(0)));
+    rotate(state, s.clocks, [&](size_t p) {
+        cw_vclock_copy(&s.out, &s.a[p]);
+        cw_vclock_merge(&s.out, &s.b[p]);
+        benchmark::ClobberMemory();
+    });
+}
+
+template <Shape S>
+void plain_vclock_merge(benchmark::State &state) {
+    SparsePool &s = plain_pool(S, state);
+    rotate(state, s.clocks, [&](size_t p) {
+        const cw_vclock &a = s.a[p], &b = s.b[p];
+        benchmark::DoNotOptimize(plain_sparse_merge(a.ids, a.counters, a.size, b.ids, b.counters, b.size,
+                                                    s.out_ids.data(), s.out_counters.data()));
+        benchmark::ClobberMemory();
+    });
+}
+
+template <Shape S>
+void vclock_compare(benchmark::State &state) {
+    SparsePool &s = sparse_pool(S, size_t(state.range(0)));
+    rotate(state, s.clocks, [&](size_t p) { benchmark::DoNotOptimize(cw_vclock_compare(&s.a[p], &s.sup[p])); });
+}
+
+template <Shape S>
+void plain_vclock_compare(benchmark::State &state) {
+    SparsePool &s = plain_pool(S, state);
+    rotate(state, s.clocks, [&](size_t p) {
+        const cw_vclock &a = s.a[p], &b = s.sup[p];
+        benchmark::DoNotOptimize(plain_sparse_compare(a.ids, a.counters, a.size, b.ids, b.counters, b.size));
+    });
+}
+
+// Registers `name` and `plain:name` over kPlainSizes, interleaved (library,
+// then plain, at each n), so each pair runs close together in time.
+void register_plain(const std::string &name, void (*lib)(benchmark::State &), void (*plain)(benchmark::State &)) {
+    for (int64_t n : kPlainSizes) {
+        benchmark::RegisterBenchmark(name.c_str(), lib)->Arg(n);
+        benchmark::RegisterBenchmark(("plain:" + name).c_str(), plain)->Arg(n);
+        std::string arg = "/" + std::to_string(n);
+        cwbench::baselines()[name + arg] = "plain:" + name + arg;
+    }
+}
+
 // Adds "time_per_entry" (seconds per entry; the table shows ns): per output
 // entry for merge and compare, per entry of the clock for the codecs.
 void set_per_entry(benchmark::State &state, size_t entries) {
@@ -374,6 +603,12 @@ struct Register {
         register_pair("binary_decode", per_clock_entry<binary_decode>, binary_baseline, kSizes);
         register_pair("text_format", per_clock_entry<text_format>, text_baseline, kSizes);
         register_pair("text_parse", per_clock_entry<text_parse>, text_baseline, kSizes);
+        register_plain("dclock_merge", dclock_merge, plain_dclock_merge);
+        register_plain("dclock_compare", dclock_compare, plain_dclock_compare);
+        register_plain("vclock_merge", vclock_merge<kIdentical>, plain_vclock_merge<kIdentical>);
+        register_plain("vclock_merge_half", vclock_merge<kOverlap>, plain_vclock_merge<kOverlap>);
+        register_plain("vclock_compare", vclock_compare<kIdentical>, plain_vclock_compare<kIdentical>);
+        register_plain("vclock_compare_half", vclock_compare<kOverlap>, plain_vclock_compare<kOverlap>);
     }
 } registered;
 

@@ -64,6 +64,67 @@ static void test_kernels_agree_on_every_path(void **state)
     cw_isa_select(CW_ISA_SCALAR);
 }
 
+/* Every n from 0 to 80 (the inline loops below each table's crossover, the
+ * AVX2 overlapping vectors at 4-8 and 8-16, the loop from 17, AVX-512 from
+ * 32) on every path, through the public calls and the kernels, with guards
+ * on both sides of the clocks so a vector touching a counter outside
+ * [0, n) is caught. Dense clocks here are views at every offset mod 8, as
+ * the sparse clock's counters (16-byte aligned) and caller memory are. */
+static void test_every_small_n_on_every_path(void **state)
+{
+    (void)state;
+    enum { MAXN = 80, PAD = 8 };
+    uint64_t a[MAXN + 2 * PAD], b[MAXN + 2 * PAD], d[MAXN + 2 * PAD], expect[MAXN];
+    for (size_t p = 0; p < 3; p++) {
+        if (!cw_isa_supported(all_isas[p]))
+            continue;
+        assert_int_equal(cw_isa_select(all_isas[p]), CW_OK);
+        const cw__kernel_table *k = cw__kernels();
+        assert_true(k->max_min_n >= 1 && k->order_min_n >= 1);
+        for (size_t n = 0; n <= MAXN; n++) {
+            for (int rep = 0; rep < 24; rep++) {
+                size_t off = 1 + tu_below(PAD - 1); /* counters start off entries in */
+                for (size_t i = 0; i < MAXN + 2 * PAD; i++)
+                    a[i] = b[i] = d[i] = 0xabcdef00 + i; /* guards */
+                int style = (int)tu_below(3);
+                fill(a + off, n, style);
+                fill(b + off, n, style);
+                if (rep % 3 == 0) /* ordered pair: no early exit */
+                    for (size_t i = 0; i < n; i++)
+                        b[off + i] = a[off + i] > b[off + i] ? a[off + i] : b[off + i];
+                for (size_t i = 0; i < n; i++)
+                    expect[i] = a[off + i] > b[off + i] ? a[off + i] : b[off + i];
+                cw_order want = ref_order(a + off, b + off, n);
+                TU_CHECK(k->order_u64(a + off, b + off, n) == (unsigned)want);
+                memcpy(d + off, a + off, n * 8);
+                k->max_u64(d + off, b + off, n);
+                TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
+                if (n == 0)
+                    continue;
+                cw_dclock ca = {a + off, (uint32_t)n}, cb = {b + off, (uint32_t)n}, cd = {d + off, (uint32_t)n};
+                TU_CHECK(cw_dclock_compare(&ca, &cb) == want);
+                memcpy(d + off, a + off, n * 8);
+                TU_CHECK(cw_dclock_merge(&cd, &cb) == CW_OK);
+                TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
+                /* Again, and with a: nothing changes (blocks left unstored). */
+                TU_CHECK(cw_dclock_merge(&cd, &cb) == CW_OK && cw_dclock_merge(&cd, &ca) == CW_OK);
+                TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
+                /* One counter behind: only it changes. */
+                size_t lane = off + tu_below(n);
+                uint64_t was = d[lane];
+                d[lane] = was ? was - 1 : 0;
+                TU_CHECK(cw_dclock_merge(&cd, &cb) == CW_OK && cw_dclock_merge(&cd, &ca) == CW_OK);
+                TU_CHECK(memcmp(d + off, expect, n * 8) == 0);
+                for (size_t i = 0; i < off; i++)
+                    TU_CHECK(d[i] == 0xabcdef00 + i);
+                for (size_t i = off + n; i < MAXN + 2 * PAD; i++)
+                    TU_CHECK(d[i] == 0xabcdef00 + i);
+            }
+        }
+    }
+    cw_isa_select(CW_ISA_SCALAR);
+}
+
 static void test_isa_api(void **state)
 {
     (void)state;
@@ -229,6 +290,7 @@ int main(void)
     printf("# seed %llu, best isa %s\n", (unsigned long long)tu_seed(), cw_isa_name(cw_isa_active()));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_agree_on_every_path),
+        cmocka_unit_test(test_every_small_n_on_every_path),
         cmocka_unit_test(test_isa_api),
         cmocka_unit_test(test_init_merge_compare),
         cmocka_unit_test(test_deliverable_rule),

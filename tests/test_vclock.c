@@ -237,6 +237,16 @@ static cw_order reference_order(const uint64_t *a, const uint64_t *b)
     return (cw_order)(lt | gt << 1);
 }
 
+/* x is canonical and the pointwise max of the models da and db. */
+static void check_is_max(const cw_vclock *x, const uint64_t *da, const uint64_t *db)
+{
+    uint64_t dx[UNIVERSE];
+    TU_CHECK(cw__vclock_is_canonical(x));
+    to_dense(x, dx);
+    for (int i = 0; i < UNIVERSE; i++)
+        TU_CHECK(dx[i] == (da[i] > db[i] ? da[i] : db[i]));
+}
+
 static void random_pair(cw_vclock *a, cw_vclock *b)
 {
     static const double densities[] = {0.0, 0.05, 0.3, 0.7, 1.0};
@@ -254,6 +264,63 @@ static void random_pair(cw_vclock *a, cw_vclock *b)
     } else {
         tu_random_clock(b, UNIVERSE, db, small);
     }
+}
+
+/* Merge and compare at every size from 0 to 70 (inline moves of 1, 2-4 and
+ * 5-8 entries, inline id comparison up to 32, memcmp above), on every
+ * instruction-set path: same ids, same size with different ids, and
+ * different sizes; merging into a clock with room (in place) and without
+ * (a new block). Checked against the dense model. */
+static void test_every_small_n_on_every_path(void **state)
+{
+    (void)state;
+    static const cw_isa isas[] = {CW_ISA_SCALAR, CW_ISA_AVX2, CW_ISA_AVX512};
+    cw_vclock a, b, x;
+    cw_vclock_init(&a);
+    cw_vclock_init(&b);
+    cw_vclock_init(&x);
+    uint64_t da[UNIVERSE], db[UNIVERSE];
+    for (size_t p = 0; p < 3; p++) {
+        if (!cw_isa_supported(isas[p]))
+            continue;
+        assert_int_equal(cw_isa_select(isas[p]), CW_OK);
+        for (uint32_t n = 0; n <= 70; n++) {
+            for (int rep = 0; rep < 12; rep++) {
+                int shape = rep % 3; /* 0 same ids, 1 same size other ids, 2 other size */
+                cw_vclock_clear(&a);
+                cw_vclock_clear(&b);
+                for (uint32_t i = 0; i < n; i++) /* distinct ids spread over the universe */
+                    cw_vclock_set(&a, (cw_node_id)(i * UNIVERSE / 71), 1 + tu_below(4));
+                assert_int_equal(a.size, n);
+                if (shape == 0) {
+                    cw_vclock_copy(&b, &a);
+                    for (uint32_t i = 0; i < b.size; i++)
+                        b.counters[i] = 1 + tu_below(4);
+                } else {
+                    while (b.size < n + (shape == 2 ? tu_below(3) : 0))
+                        cw_vclock_set(&b, (cw_node_id)tu_below(UNIVERSE), 1 + tu_below(4));
+                }
+                to_dense(&a, da);
+                to_dense(&b, db);
+                TU_CHECK(cw_vclock_compare(&a, &b) == reference_order(da, db));
+                TU_CHECK(cw_vclock_compare(&b, &a) == reference_order(db, da));
+                bool in_place = rep & 1;
+                if (in_place) { /* room for both: the merge lifts and merges in place */
+                    assert_int_equal(cw__vclock_reserve(&x, a.size + b.size, false), CW_OK);
+                    cw_vclock_copy(&x, &a);
+                } else {
+                    cw_vclock_destroy(&x);
+                    cw_vclock_copy(&x, &a);
+                }
+                TU_CHECK(cw_vclock_merge(&x, &b) == CW_OK);
+                check_is_max(&x, da, db);
+            }
+        }
+    }
+    cw_isa_select(CW_ISA_SCALAR);
+    cw_vclock_destroy(&a);
+    cw_vclock_destroy(&b);
+    cw_vclock_destroy(&x);
 }
 
 static void test_property_compare_matches_model(void **state)
@@ -284,7 +351,7 @@ static void test_property_merge_laws(void **state)
     cw_vclock *all[] = {&a, &b, &c, &x, &y};
     for (int i = 0; i < 5; i++)
         cw_vclock_init(all[i]);
-    uint64_t da[UNIVERSE], db[UNIVERSE], dx[UNIVERSE];
+    uint64_t da[UNIVERSE], db[UNIVERSE];
     for (int iter = 0; iter < 2000; iter++) {
         random_pair(&a, &b);
         tu_random_clock(&c, UNIVERSE, 0.2, true);
@@ -293,10 +360,7 @@ static void test_property_merge_laws(void **state)
         /* a merge b equals the pointwise max of the model, and is canonical */
         cw_vclock_copy(&x, &a);
         TU_CHECK(cw_vclock_merge(&x, &b) == CW_OK);
-        TU_CHECK(cw__vclock_is_canonical(&x));
-        to_dense(&x, dx);
-        for (int i = 0; i < UNIVERSE; i++)
-            TU_CHECK(dx[i] == (da[i] > db[i] ? da[i] : db[i]));
+        check_is_max(&x, da, db);
         /* an upper bound of both inputs */
         TU_CHECK((cw_vclock_compare(&x, &a) & CW_BEFORE) == 0);
         TU_CHECK((cw_vclock_compare(&x, &b) & CW_BEFORE) == 0);
@@ -337,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_all_65536_ids),
         cmocka_unit_test(test_copy_reuses_and_replaces),
         cmocka_unit_test(test_enomem_changes_nothing),
+        cmocka_unit_test(test_every_small_n_on_every_path),
         cmocka_unit_test(test_property_compare_matches_model),
         cmocka_unit_test(test_property_merge_laws),
     };

@@ -1,6 +1,7 @@
 /* causeway bench: runs the benchmark suite (causeway-bench, installed beside
  * this command), keeps Google Benchmark's JSON, and renders PNG plots from it
- * with gnuplot: clock operations against memcpy by n, the engine's queue
+ * with gnuplot: clock operations against memcpy by n and against plain C
+ * (bench/plain_clock.c) on the same inputs, the engine's queue
  * against raw ck_ring, buffer cost against depth beside the naive buffer,
  * replication throughput and latency against the number of nodes. */
 #define _GNU_SOURCE
@@ -139,7 +140,7 @@ static double value_of(json_t *benches, const char *name, const char *field)
             continue;
         double x = json_number_value(v);
         const char *unit = json_string_value(json_object_get(b, "time_unit"));
-        if (!strcmp(field, "real_time") && unit)
+        if ((!strcmp(field, "real_time") || !strcmp(field, "cpu_time")) && unit)
             x *= !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "s") ? 1e9 : 1;
         best = x;
         if (agg)
@@ -172,6 +173,32 @@ static int write_tables(json_t *benches, const char *dir)
         for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
             snprintf(name, sizeof name, "%s/%d", ops[k], sizes[i]);
             put_value(f, value_of(benches, name, "real_time"));
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+
+    /* The library beside the plain C of bench/plain_clock.c, same inputs:
+     * library ns and plain ns for each operation, by n. CPU time: on a
+     * shared machine wall-clock medians of one run swing by up to 30%,
+     * CPU-time medians by ~1%. */
+    snprintf(path, sizeof path, "%s/plain.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return -1;
+    static const char *const vs_plain[] = {"dclock_merge", "dclock_compare", "vclock_merge", "vclock_merge_half",
+                                           "vclock_compare", "vclock_compare_half"};
+    fputs("# n", f);
+    for (size_t k = 0; k < sizeof vs_plain / sizeof vs_plain[0]; k++)
+        fprintf(f, " %s plain:%s", vs_plain[k], vs_plain[k]);
+    fputs(" (CPU ns)\n", f);
+    static const int plain_sizes[] = {1, 2, 4, 8, 16, 64, 256, 1024, 4096, 65536};
+    for (size_t i = 0; i < sizeof plain_sizes / sizeof plain_sizes[0]; i++) {
+        fprintf(f, "%d", plain_sizes[i]);
+        for (size_t k = 0; k < sizeof vs_plain / sizeof vs_plain[0]; k++) {
+            snprintf(name, sizeof name, "%s/%d", vs_plain[k], plain_sizes[i]);
+            put_value(f, value_of(benches, name, "cpu_time"));
+            snprintf(name, sizeof name, "plain:%s/%d", vs_plain[k], plain_sizes[i]);
+            put_value(f, value_of(benches, name, "cpu_time"));
         }
         fputc('\n', f);
     }
@@ -277,6 +304,13 @@ static const struct plot {
      " '' u 1:4 w lp t 'sparse merge, same ids', '' u 1:5 w lp t 'sparse copy+merge, ~50% overlap',"
      " '' u 1:6 w lp lt 5 t 'memcpy of 8n bytes',"
      " '' u 1:7 w lp lt 6 t 'loads alone: both clocks, 16n bytes'\n"},
+    {"plain.png",
+     "set title 'Library beside plain C on the same inputs: plain ns / library ns (above 1: library faster)'\n"
+     "set logscale x\nset xlabel 'entries n'\nset ylabel 'speed-up over plain C'\nset format y '%g'\n"
+     "plot 'plain.dat' u 1:($3/$2) w lp t 'dense merge', '' u 1:($5/$4) w lp t 'dense compare',"
+     " '' u 1:($7/$6) w lp t 'sparse copy+merge, same ids', '' u 1:($9/$8) w lp t 'sparse copy+merge, ~50% overlap',"
+     " '' u 1:($11/$10) w lp t 'sparse compare, same ids', '' u 1:($13/$12) w lp t 'sparse compare, ~50% overlap',"
+     " 1 w l lt 5 t 'level with plain C'\n"},
     {"buffer.png",
      "set title 'Causal buffer: ns per delivered write, blocks of P writes in random order'\n"
      "set logscale xy\nset xlabel 'buffer depth P (writes per shuffled block)'\nset ylabel 'ns per delivered write'\n"

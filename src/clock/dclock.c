@@ -3,7 +3,9 @@
  * Invariants:
  *  1. counters has n entries, 1 <= n <= 65,536 (after a successful init).
  *  2. Merge, compare and the delivery check run through the active kernel
- *     table (kernels.c), so every instruction-set path gives the same answer.
+ *     table (kernels.c), so every instruction-set path gives the same answer;
+ *     merge and compare take inline scalar loops below the table's measured
+ *     crossover (kernels.h), where a call and vector set-up cost more.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -59,7 +61,7 @@ int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src)
 {
     if (!dst || !src || src->n > dst->n)
         return CW_EINVAL;
-    cw__kernels()->max_u64(dst->counters, src->counters, src->n);
+    cw__max_u64(dst->counters, src->counters, src->n);
     return CW_OK;
 }
 
@@ -73,18 +75,27 @@ static unsigned tail_order(const uint64_t *c, size_t n, unsigned bit)
     return 0;
 }
 
-cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b)
+/* Clocks of different n: the common prefix, then the longer one's tail.
+ * Out of line, so the common equal-n call saves no registers. */
+__attribute__((noinline)) static cw_order compare_unequal(const cw_dclock *a, const cw_dclock *b)
 {
-    assert(a && b);
     size_t common = a->n < b->n ? a->n : b->n;
-    unsigned o = cw__kernels()->order_u64(a->counters, b->counters, common);
-    if (o != CW_CONCURRENT && a->n != b->n) {
+    unsigned o = cw__order_u64(a->counters, b->counters, common);
+    if (o != CW_CONCURRENT) {
         if (a->n > b->n)
             o |= tail_order(a->counters + common, a->n - common, CW_AFTER);
         else
             o |= tail_order(b->counters + common, b->n - common, CW_BEFORE);
     }
     return (cw_order)o;
+}
+
+cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b)
+{
+    assert(a && b);
+    if (a->n != b->n)
+        return compare_unequal(a, b);
+    return (cw_order)cw__order_u64(a->counters, b->counters, a->n);
 }
 
 cw_delivery cw_dclock_deliverable(const cw_dclock *local, const cw_dclock *msg,

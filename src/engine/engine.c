@@ -1,26 +1,25 @@
-/* The engine: replicas on worker threads, queues between workers, the fault
- * layer, link holds, quiescence.
+/* The engine: replicas on worker threads, a transport between workers, the
+ * fault layer, link holds, quiescence.
  *
  * Invariants:
  *  1. A node's cw_node is touched only under its lock: by its worker
  *     delivering, or by a client's put/get/stats.
- *  2. Queue w->in[src] has one producer (worker src) and one consumer
- *     (worker w). A write crosses one queue per destination worker, carrying
- *     one reference; that worker fans it out to its nodes.
- *  3. Nothing accepted is lost: a full queue keeps the rest of a fan-out on
- *     the producing worker (pending_out), which keeps consuming meanwhile, so
- *     two workers full towards each other still drain each other; a write a
+ *  2. Worker w is transport endpoint w. A write crosses the transport once
+ *     per destination worker, carrying one reference; that worker fans it
+ *     out to its nodes.
+ *  3. Nothing accepted is lost: the transport keeps what a full link refuses
+ *     (transport.h), and the worker keeps consuming meanwhile; a write a
  *     replica refuses with CW_EFULL waits on its worker's retry list; a put
  *     blocks while its node has inbox_capacity writes not yet sent.
- *  4. produced counts deliveries owed (nodes - 1 per put, +1 per injected
- *     duplicate, +k when a hold releases k messages); each worker's consumed
- *     counts deliveries done and messages parked on held links. Quiescence
- *     reads every consumed before produced, so equality cannot be a false
- *     positive (a delivery is always produced before it is consumed).
- *  5. Fault decisions hash (seed, from, to, seq, copy): the same seed makes
- *     the same decisions whatever the thread timing.
- *  6. Idle workers spin briefly, then park on a futex; publishing work wakes
- *     the worker it is for (park.h).
+ *  4. produced counts deliveries owed (nodes - 1 per put) and each worker's
+ *     consumed counts deliveries done; the fault layer adds its own
+ *     (injected duplicates and released holds owed, held messages parked:
+ *     fault.c invariant 3). Quiescence reads every consumed and parked
+ *     before produced and injected, so equality cannot be a false positive
+ *     (a delivery is always owed before it is done).
+ *  5. Fault decisions are the fault layer's, seeded (fault.c invariant 1).
+ *  6. Idle workers spin briefly, then park on their endpoint; publishing
+ *     work wakes the worker it is for (transport.h).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -34,12 +33,11 @@
 #include <causeway/engine.h>
 #include <causeway/error.h>
 
+#include "fault.h"
 #include "histogram.h"
-#include "map.h"
 #include "msg_internal.h"
 #include "node_internal.h"
-#include "park.h"
-#include "queue.h"
+#include "transport.h"
 
 /* How long an idle worker spins before it yields and then parks. A time, not
  * a count of pauses: one pause takes ~25 ns on this machine's CPU and a few
@@ -48,30 +46,13 @@
  * cores from those with work; 1 us parks too soon and wakes cost more. */
 #define SPIN_NS 5000u
 
-/* Inbound messages are taken from a queue, and handed to each node, this
- * many at a time. */
+/* Inbound messages are taken from the transport, and handed to each node,
+ * this many at a time. */
 #define INBOUND_BATCH 64
 
-typedef struct route {
-    cw_msg *msg;          /* one reference, owned by the route */
-    cw_node_id to;
-    uint32_t copy;        /* 0: the original; 1: an injected duplicate */
-} route;
-
-typedef struct timed {
-    uint64_t due_ns;
-    route r;
-} timed;
-
-typedef struct vec {      /* a growable array of routes */
-    route *r;
-    size_t len, cap;
-} vec;
-
-typedef struct outgoing {
-    cw_msg *msg;
-    uint32_t worker;
-} outgoing;
+/* Batches a worker takes in one pass, per worker sending to it, before it
+ * looks at its other work. */
+#define INBOUND_ROUNDS 4
 
 typedef struct worker worker;
 
@@ -89,44 +70,28 @@ typedef struct enode {
 
 struct worker {
     cw_engine *e;
-    uint32_t id;
+    uint32_t id;                    /* also its transport endpoint */
     pthread_t thread;
     bool started;
-    cw__parker park;
-    cw__queue **in;                 /* in[src], NULL for src == id */
     _Atomic uint32_t outbox_dirty;  /* a local node has writes to send */
     cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
-    outgoing *pending_out;          /* fan-out a full queue refused, in order */
-    size_t pout_len, pout_cap;
-    timed *delayed;                 /* min-heap by due_ns */
-    size_t dlen, dcap;
-    vec retry;                      /* refused with CW_EFULL */
-    pthread_mutex_t control_lock;   /* released holds, from client threads */
-    vec control;
-    _Atomic uint32_t control_len;
+    cw__routes retry;               /* refused with CW_EFULL */
     _Atomic uint64_t consumed;
 };
-
-typedef struct hold {
-    cw_node_id from, to;
-    bool held;
-    vec q;                          /* messages kept while held, in order */
-} hold;
 
 struct cw_engine {
     cw_engine_options o;
     uint32_t nodes, workers, ring_capacity, outbox_limit;
     enode *node;
     worker *w;
+    cw__transport *t;
+    cw__faults faults;
     _Atomic uint64_t produced;
     _Atomic bool closed;
     _Atomic uint32_t active;
     _Atomic bool stop;
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
     bool down;
-    pthread_mutex_t holds_lock;
-    _Atomic uint32_t holds_active;  /* links held now; 0 skips the hold table */
-    cw__map holds;
 };
 
 static uint64_t now_ns(void)
@@ -136,101 +101,25 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* For an array of `len` elements in `cap` slots: the array with room for one
- * more (doubling, from 64), or NULL if memory ran out (array unchanged). */
-static void *room_for_one(void *array, size_t len, size_t *cap, size_t elem)
-{
-    if (len < *cap)
-        return array;
-    size_t grown_cap = *cap ? *cap * 2 : 64;
-    void *grown = realloc(array, grown_cap * elem);
-    if (grown)
-        *cap = grown_cap;
-    return grown;
-}
-
-static bool vec_push(vec *v, route r)
-{
-    route *room = room_for_one(v->r, v->len, &v->cap, sizeof *room);
-    if (!room)
-        return false;
-    v->r = room;
-    v->r[v->len++] = r;
-    return true;
-}
-
-static void vec_release(vec *v)
-{
-    for (size_t i = 0; i < v->len; i++)
-        cw__msg_unref(v->r[i].msg);
-    free(v->r);
-    *v = (vec){0};
-}
-
-/* ---- fault layer ---- */
-
-static double fault_draw(const cw_engine *e, const cw_msg *m, cw_node_id to, uint32_t copy, uint32_t what)
-{
-    uint64_t x = e->o.seed ^ cw__hash_u64(((uint64_t)m->origin << 48) ^ ((uint64_t)to << 32) ^
-                                          ((uint64_t)copy << 8) ^ what);
-    x = cw__hash_u64(x ^ m->seq * 0x9e3779b97f4a7c15u);
-    return (double)(x >> 11) * 0x1p-53;
-}
-
 /* ---- delivery ---- */
-
-static void deliver_owned(worker *w, route r);
-
-static void heap_push(worker *w, timed t)
-{
-    timed *room = room_for_one(w->delayed, w->dlen, &w->dcap, sizeof *room);
-    if (!room) { /* cannot delay: deliver now rather than lose it */
-        deliver_owned(w, t.r);
-        return;
-    }
-    w->delayed = room;
-    size_t i = w->dlen++;
-    while (i && w->delayed[(i - 1) / 2].due_ns > t.due_ns) {
-        w->delayed[i] = w->delayed[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    w->delayed[i] = t;
-}
-
-static timed heap_pop(worker *w)
-{
-    timed top = w->delayed[0], last = w->delayed[--w->dlen];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= w->dlen)
-            break;
-        if (c + 1 < w->dlen && w->delayed[c + 1].due_ns < w->delayed[c].due_ns)
-            c++;
-        if (w->delayed[c].due_ns >= last.due_ns)
-            break;
-        w->delayed[i] = w->delayed[c];
-        i = c;
-    }
-    if (w->dlen)
-        w->delayed[i] = last;
-    return top;
-}
 
 /* A write its replica refused for now (CW_EFULL, CW_ENOMEM): kept, with its
  * own reference, on the worker's retry list. r.msg is borrowed. */
-static void keep_for_retry(worker *w, route r)
+static void keep_for_retry(worker *w, cw__route r)
 {
-    while (!vec_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
+    while (!cw__routes_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
         sched_yield();
     cw__msg_ref(r.msg);
 }
 
-/* Hands r to its replica. r.msg is borrowed: a reference is taken only if
- * the write must wait (refused for now: kept for retry). */
-static void deliver(worker *w, route r)
+/* Hands r to its replica: the fault layer's cw__deliver_fn. r.msg is
+ * borrowed: a reference is taken only if the write must wait (refused for
+ * now: kept for retry). */
+static void deliver(void *host, uint32_t lane, cw__route r)
 {
-    enode *en = &w->e->node[r.to];
+    cw_engine *e = host;
+    worker *w = &e->w[lane];
+    enode *en = &e->node[r.to];
     pthread_mutex_lock(&en->lock);
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
     pthread_mutex_unlock(&en->lock);
@@ -242,53 +131,6 @@ static void deliver(worker *w, route r)
     atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
 }
 
-/* Delivers a route that owns its reference (delayed, held, retried). */
-static void deliver_owned(worker *w, route r)
-{
-    deliver(w, r);
-    cw__msg_unref(r.msg);
-}
-
-static bool hold_eq(const void *item, const void *key)
-{
-    const hold *h = item;
-    return ((uint64_t)h->from << 16 | h->to) == *(const uint64_t *)key;
-}
-
-/* Routes one delivery through holds and faults to its replica. r.msg is
- * borrowed; a reference is taken whenever the route is kept for later. */
-static void route_one(worker *w, route r, bool faults)
-{
-    cw_engine *e = w->e;
-    if (atomic_load_explicit(&e->holds_active, memory_order_acquire)) {
-        pthread_mutex_lock(&e->holds_lock);
-        uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
-        hold *h = cw__map_find(&e->holds, cw__hash_u64(key), hold_eq, &key);
-        bool kept = h && h->held;
-        while (kept && !vec_push(&h->q, r)) /* out of memory: wait rather than drop the hold */
-            sched_yield();
-        if (kept)
-            cw__msg_ref(r.msg); /* the hold queue's own reference */
-        pthread_mutex_unlock(&e->holds_lock);
-        if (kept) { /* out of flight until released (invariant 4) */
-            atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
-            return;
-        }
-    }
-    if (faults && r.copy == 0 && e->o.duplicate_probability > 0 &&
-        fault_draw(e, r.msg, r.to, 0, 1) < e->o.duplicate_probability) {
-        atomic_fetch_add_explicit(&e->produced, 1, memory_order_relaxed);
-        route_one(w, (route){r.msg, r.to, 1}, true);
-    }
-    if (faults && e->o.delay_probability > 0 && e->o.max_delay_us &&
-        fault_draw(e, r.msg, r.to, r.copy, 2) < e->o.delay_probability) {
-        uint64_t delay = (uint64_t)(fault_draw(e, r.msg, r.to, r.copy, 3) * e->o.max_delay_us * 1000.0);
-        heap_push(w, (timed){now_ns() + delay, (route){cw__msg_ref(r.msg), r.to, r.copy}});
-        return;
-    }
-    deliver(w, r);
-}
-
 /* A message for this worker's nodes: one route per local node but the origin,
  * all borrowing the one reference the message arrived with. */
 static void fan_in(worker *w, cw_msg *m)
@@ -296,59 +138,8 @@ static void fan_in(worker *w, cw_msg *m)
     cw_engine *e = w->e;
     for (uint32_t j = w->id; j < e->nodes; j += e->workers)
         if (j != m->origin)
-            route_one(w, (route){m, (cw_node_id)j, 0}, true);
+            cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0}, true);
     cw__msg_unref(m);
-}
-
-static bool push_out(worker *w, cw_msg *m, uint32_t v)
-{
-    if (w->pout_len == 0 && cw__queue_push(w->e->w[v].in[w->id], m))
-        return true;
-    outgoing *room = room_for_one(w->pending_out, w->pout_len, &w->pout_cap, sizeof *room);
-    if (!room)
-        return false;
-    w->pending_out = room;
-    w->pending_out[w->pout_len++] = (outgoing){m, v};
-    return true;
-}
-
-/* Sends one write to every other worker (one reference each); the caller
- * wakes them. */
-static void fan_out(worker *w, cw_msg *m)
-{
-    cw_engine *e = w->e;
-    for (uint32_t v = 0; v < e->workers; v++) {
-        if (v == w->id)
-            continue;
-        cw__msg_ref(m);
-        while (!push_out(w, m, v)) /* out of memory: wait for it rather than lose the write */
-            sched_yield();
-    }
-}
-
-/* Retries the fan-out a full queue refused, in order. */
-static bool flush_pending_out(worker *w)
-{
-    size_t done = 0;
-    while (done < w->pout_len) {
-        outgoing o = w->pending_out[done];
-        if (!cw__queue_push(w->e->w[o.worker].in[w->id], o.msg))
-            break;
-        cw__park_wake(&w->e->w[o.worker].park);
-        done++;
-    }
-    memmove(w->pending_out, w->pending_out + done, (w->pout_len - done) * sizeof *w->pending_out);
-    w->pout_len -= done;
-    return done > 0;
-}
-
-/* Whether inbound messages may skip route_one: no link is held and the fault
- * layer is off. Acquire: pairs with cw_engine_hold_link's release, as in
- * route_one; a hold placed meanwhile applies from the next batch on. */
-static bool direct_routes(const cw_engine *e)
-{
-    return !atomic_load_explicit(&e->holds_active, memory_order_acquire) &&
-           !(e->o.duplicate_probability > 0) && !(e->o.delay_probability > 0 && e->o.max_delay_us);
 }
 
 /* Delivers a batch of inbound messages (each holding one reference, which
@@ -373,7 +164,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
             pthread_mutex_unlock(&en->lock);
             at += taken;
             if (rc == CW_EFULL || rc == CW_ENOMEM) {
-                keep_for_retry(w, (route){mine[at++], (cw_node_id)j, 0});
+                keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0});
             } else if (rc != CW_OK) {
                 at++;    /* refused for good (as deliver does): */
                 taken++; /* counted, not retried */
@@ -389,10 +180,11 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
 }
 
 /* Hands messages (one reference each, consumed) to this worker's nodes:
- * in batches when routes are direct, else one route at a time. */
+ * in batches when routes are direct, else one route at a time through the
+ * fault layer. */
 static void take_in(worker *w, cw_msg **msgs, size_t count)
 {
-    if (!direct_routes(w->e)) {
+    if (!cw__faults_direct(&w->e->faults)) {
         for (size_t i = 0; i < count; i++)
             fan_in(w, msgs[i]);
         return;
@@ -404,6 +196,7 @@ static void take_in(worker *w, cw_msg **msgs, size_t count)
 /* Takes the writes this worker's nodes made and sends them on. */
 static bool send_outboxes(worker *w)
 {
+    /* Acquire: pairs with cw_engine_put's release store of the flag. */
     if (!atomic_exchange_explicit(&w->outbox_dirty, 0, memory_order_acquire))
         return false;
     cw_engine *e = w->e;
@@ -419,10 +212,10 @@ static bool send_outboxes(worker *w)
         if (!n)
             continue;
         for (size_t i = 0; i < n; i++)
-            fan_out(w, w->taken[i]);
+            cw__transport_send_all(e->t, w->id, w->taken[i]);
         for (uint32_t v = 0; v < e->workers; v++) /* once per batch, not per write */
             if (v != w->id)
-                cw__park_wake(&e->w[v].park);
+                cw__transport_wake(e->t, v);
         take_in(w, w->taken, n); /* this worker's own nodes; consumes the outbox's references */
     }
     return true;
@@ -431,89 +224,52 @@ static bool send_outboxes(worker *w)
 static bool drain_inbound(worker *w)
 {
     bool did = false;
-    for (uint32_t src = 0; src < w->e->workers; src++) {
-        cw__queue *q = w->in[src];
-        for (int round = 0; q && round < 4; round++) {
-            cw_msg *batch[INBOUND_BATCH];
-            size_t count = 0;
-            void *m;
-            while (count < INBOUND_BATCH && cw__queue_pop(q, &m))
-                batch[count++] = m;
-            if (!count)
-                break;
-            did = true;
-            take_in(w, batch, count);
-        }
-    }
-    return did;
-}
-
-static bool release_due(worker *w)
-{
-    if (!w->dlen)
-        return false;
-    uint64_t now = now_ns();
-    bool did = false;
-    while (w->dlen && w->delayed[0].due_ns <= now) {
-        route r = heap_pop(w).r;
-        route_one(w, r, false); /* a link held meanwhile keeps it */
-        cw__msg_unref(r.msg);
+    for (uint32_t round = 0; round < INBOUND_ROUNDS * w->e->workers; round++) {
+        cw_msg *batch[INBOUND_BATCH];
+        size_t count = cw__transport_take(w->e->t, w->id, batch, INBOUND_BATCH);
+        if (!count)
+            break;
         did = true;
+        take_in(w, batch, count);
     }
     return did;
-}
-
-static bool drain_control(worker *w)
-{
-    if (!atomic_load_explicit(&w->control_len, memory_order_acquire))
-        return false;
-    pthread_mutex_lock(&w->control_lock);
-    vec v = w->control;
-    w->control = (vec){0};
-    atomic_store_explicit(&w->control_len, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&w->control_lock);
-    for (size_t i = 0; i < v.len; i++) {
-        route_one(w, v.r[i], false);
-        cw__msg_unref(v.r[i].msg);
-    }
-    free(v.r);
-    return true;
 }
 
 static void retry_refused(worker *w)
 {
-    vec v = w->retry;
-    w->retry = (vec){0};
-    for (size_t i = 0; i < v.len; i++)
-        deliver_owned(w, v.r[i]); /* a refusal goes back on w->retry with its own reference */
+    cw__routes v = w->retry;
+    w->retry = (cw__routes){0};
+    for (size_t i = 0; i < v.len; i++) { /* a refusal goes back on w->retry with its own reference */
+        deliver(w->e, w->id, v.r[i]);
+        cw__msg_unref(v.r[i].msg);
+    }
     free(v.r);
 }
 
 static bool has_work(worker *w)
 {
+    /* Relaxed: hints; the work itself is taken with its own ordering. */
     if (atomic_load_explicit(&w->outbox_dirty, memory_order_relaxed) ||
-        atomic_load_explicit(&w->control_len, memory_order_relaxed) ||
         atomic_load_explicit(&w->e->stop, memory_order_relaxed))
         return true;
-    for (uint32_t src = 0; src < w->e->workers; src++)
-        if (w->in[src] && cw__queue_size(w->in[src]))
-            return true;
-    return w->dlen && w->delayed[0].due_ns <= now_ns();
+    return cw__transport_arrived(w->e->t, w->id) || cw__faults_pending(&w->e->faults, w->id, now_ns());
 }
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    cw_engine *e = w->e;
     unsigned yields = 0;
     uint64_t idle_since = 0; /* 0: the last pass did work */
     uint64_t backoff_ns = 20000;
-    while (!atomic_load_explicit(&w->e->stop, memory_order_acquire)) {
-        bool did = drain_control(w);
+    /* Acquire: pairs with the release store of stop in shutdown. */
+    while (!atomic_load_explicit(&e->stop, memory_order_acquire)) {
+        bool did = cw__faults_take_released(&e->faults, w->id);
         did |= send_outboxes(w);
-        if (w->pout_len)
-            did |= flush_pending_out(w);
+        if (cw__transport_sending(e->t, w->id))
+            did |= cw__transport_flush(e->t, w->id);
         did |= drain_inbound(w);
-        did |= release_due(w);
+        did |= cw__faults_release_due(&e->faults, w->id);
         if (did) {
             if (w->retry.len)
                 retry_refused(w);
@@ -537,25 +293,25 @@ static void *worker_main(void *arg)
             sched_yield();
             continue;
         }
-        uint32_t epoch = cw__park_prepare(&w->park);
+        uint32_t ticket = cw__transport_park_prepare(e->t, w->id);
         if (has_work(w)) {
-            cw__park_cancel(&w->park);
+            cw__transport_park_cancel(e->t, w->id);
             continue;
         }
         /* Park: until woken, the next delayed delivery is due, or (with a
-         * full queue or refused writes waiting) a growing back-off. */
-        uint64_t timeout = 0;
-        if (w->dlen) {
+         * full link or refused writes waiting) a growing back-off. */
+        uint64_t timeout = 0, due = cw__faults_next_due(&e->faults, w->id);
+        if (due) {
             uint64_t now = now_ns();
-            timeout = w->delayed[0].due_ns > now ? w->delayed[0].due_ns - now : 1;
+            timeout = due > now ? due - now : 1;
         }
-        if (w->pout_len || w->retry.len) {
+        if (cw__transport_sending(e->t, w->id) || w->retry.len) {
             timeout = timeout && timeout < backoff_ns ? timeout : backoff_ns;
             backoff_ns = backoff_ns < 1000000 ? backoff_ns * 2 : 1000000;
             if (w->retry.len)
                 retry_refused(w);
         }
-        cw__park_wait(&w->park, epoch, timeout);
+        cw__transport_park_wait(e->t, w->id, ticket, timeout);
     }
     return NULL;
 }
@@ -597,36 +353,13 @@ void cw_engine_options_init(cw_engine_options *o)
     }
 }
 
-static void free_hold(void *item, void *ctx)
-{
-    (void)ctx;
-    hold *h = item;
-    vec_release(&h->q);
-    free(h);
-}
-
 static void destroy(cw_engine *e)
 {
     for (uint32_t v = 0; e->w && v < e->workers; v++) {
-        worker *w = &e->w[v];
-        for (uint32_t src = 0; w->in && src < e->workers; src++) {
-            void *m;
-            while (w->in[src] && cw__queue_pop(w->in[src], &m))
-                cw__msg_unref(m);
-            cw__queue_destroy(w->in[src]);
-        }
-        free(w->in);
-        free(w->taken);
-        for (size_t i = 0; i < w->pout_len; i++)
-            cw__msg_unref(w->pending_out[i].msg);
-        free(w->pending_out);
-        for (size_t i = 0; i < w->dlen; i++)
-            cw__msg_unref(w->delayed[i].r.msg);
-        free(w->delayed);
-        vec_release(&w->retry);
-        vec_release(&w->control);
-        pthread_mutex_destroy(&w->control_lock);
+        free(e->w[v].taken);
+        cw__routes_release(&e->w[v].retry);
     }
+    cw__transport_destroy(e->t);
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {
         enode *en = &e->node[j];
         for (size_t i = 0; i < en->out_len; i++)
@@ -636,9 +369,7 @@ static void destroy(cw_engine *e)
         pthread_mutex_destroy(&en->lock);
         pthread_cond_destroy(&en->space);
     }
-    cw__map_each(&e->holds, free_hold, NULL);
-    cw__map_destroy(&e->holds);
-    pthread_mutex_destroy(&e->holds_lock);
+    cw__faults_destroy(&e->faults);
     pthread_mutex_destroy(&e->shutdown_lock);
     free(e->node);
     free(e->w);
@@ -680,8 +411,6 @@ static int open_node(cw_engine *e, uint32_t j)
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 {
     if (!out || !o || o->nodes == 0 || o->nodes > CW_VCLOCK_MAX_ENTRIES || o->workers > o->nodes ||
-        !(o->delay_probability >= 0 && o->delay_probability <= 1) ||
-        !(o->duplicate_probability >= 0 && o->duplicate_probability <= 1) ||
         (unsigned)o->policy > CW_MERGE_CALLBACK || (o->policy == CW_MERGE_CALLBACK && !o->merge))
         return CW_EINVAL;
     cw_engine *e = calloc(1, sizeof *e);
@@ -694,24 +423,23 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
     e->outbox_limit = capacity;
     e->ring_capacity = capacity / e->workers > 64 ? capacity / e->workers : 64;
-    pthread_mutex_init(&e->holds_lock, NULL);
     pthread_mutex_init(&e->shutdown_lock, NULL);
-    cw__map_init(&e->holds);
-    e->node = calloc(e->nodes, sizeof *e->node);
-    e->w = calloc(e->workers, sizeof *e->w);
-    int rc = e->node && e->w ? CW_OK : CW_ENOMEM;
+    cw__fault_options fo = {o->seed, o->delay_probability, o->max_delay_us, o->duplicate_probability};
+    int rc = cw__faults_init(&e->faults, &fo, e->workers, deliver, e);
+    if (rc == CW_OK)
+        rc = cw__transport_inproc(&e->t, e->workers, e->ring_capacity);
+    if (rc == CW_OK) {
+        e->node = calloc(e->nodes, sizeof *e->node);
+        e->w = calloc(e->workers, sizeof *e->w);
+        rc = e->node && e->w ? CW_OK : CW_ENOMEM;
+    }
     for (uint32_t v = 0; rc == CW_OK && v < e->workers; v++) {
         worker *w = &e->w[v];
         w->e = e;
         w->id = v;
-        pthread_mutex_init(&w->control_lock, NULL);
-        w->in = calloc(e->workers, sizeof *w->in);
         w->taken = malloc((e->outbox_limit + 1) * sizeof *w->taken);
-        if (!w->in || !w->taken)
+        if (!w->taken)
             rc = CW_ENOMEM;
-        for (uint32_t src = 0; rc == CW_OK && src < e->workers; src++)
-            if (src != v && !(w->in[src] = cw__queue_create(e->ring_capacity)))
-                rc = CW_ENOMEM;
     }
     for (uint32_t j = 0; rc == CW_OK && j < e->nodes; j++)
         rc = open_node(e, j);
@@ -725,7 +453,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
         atomic_store(&e->stop, true);
         for (uint32_t v = 0; e->w && v < e->workers; v++)
             if (e->w[v].started) {
-                cw__park_wake(&e->w[v].park);
+                cw__transport_wake(e->t, v);
                 pthread_join(e->w[v].thread, NULL);
             }
         destroy(e);
@@ -772,7 +500,7 @@ void cw_engine_shutdown(cw_engine *e)
         sched_yield();
     atomic_store_explicit(&e->stop, true, memory_order_release);
     for (uint32_t v = 0; v < e->workers; v++) {
-        cw__park_wake(&e->w[v].park);
+        cw__transport_wake(e->t, v);
         pthread_join(e->w[v].thread, NULL);
     }
     e->down = true;
@@ -810,7 +538,7 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         /* Release: the outbox entry (under the lock) is visible to the worker
          * that sees the flag. */
         atomic_store_explicit(&en->w->outbox_dirty, 1, memory_order_release);
-        cw__park_wake(&en->w->park);
+        cw__transport_wake(e->t, en->w->id);
     }
     leave(e);
     return rc;
@@ -837,44 +565,10 @@ int cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold_
     int rc = enter(e);
     if (rc != CW_OK)
         return rc;
-    uint64_t key = (uint64_t)from << 16 | to;
-    pthread_mutex_lock(&e->holds_lock);
-    hold *h = cw__map_find(&e->holds, cw__hash_u64(key), hold_eq, &key);
-    if (!h && hold_it) {
-        h = calloc(1, sizeof *h);
-        if (!h || cw__map_insert(&e->holds, cw__hash_u64(key), h) != CW_OK) {
-            free(h);
-            rc = CW_ENOMEM;
-        } else {
-            h->from = from;
-            h->to = to;
-        }
-    }
-    vec released = {0};
-    if (rc == CW_OK && h && h->held != hold_it) {
-        h->held = hold_it;
-        /* Release: pairs with route_one's acquire load of holds_active. */
-        if (hold_it)
-            atomic_fetch_add_explicit(&e->holds_active, 1, memory_order_release);
-        else {
-            atomic_fetch_sub_explicit(&e->holds_active, 1, memory_order_release);
-            released = h->q;
-            h->q = (vec){0};
-        }
-    }
-    pthread_mutex_unlock(&e->holds_lock);
-    if (released.len) { /* back in flight, in order, through the destination's worker */
-        worker *w = e->node[to].w;
-        atomic_fetch_add_explicit(&e->produced, released.len, memory_order_relaxed);
-        pthread_mutex_lock(&w->control_lock);
-        for (size_t i = 0; i < released.len; i++)
-            while (!vec_push(&w->control, released.r[i]))
-                sched_yield();
-        atomic_store_explicit(&w->control_len, (uint32_t)w->control.len, memory_order_release);
-        pthread_mutex_unlock(&w->control_lock);
-        cw__park_wake(&w->park);
-    }
-    free(released.r);
+    bool released = false;
+    rc = cw__faults_hold(&e->faults, from, to, hold_it, e->node[to].w->id, &released);
+    if (released)
+        cw__transport_wake(e->t, e->node[to].w->id);
     leave(e);
     return rc;
 }
@@ -891,7 +585,11 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
         uint64_t consumed = 0;
         for (uint32_t v = 0; v < e->workers; v++) /* acquire: pairs with deliver's release */
             consumed += atomic_load_explicit(&e->w[v].consumed, memory_order_acquire);
+        consumed += cw__faults_parked(&e->faults);
+        /* Acquire: with the loads above, every delivery counted done has its
+         * owing counted before (invariant 4). */
         uint64_t produced = atomic_load_explicit(&e->produced, memory_order_acquire);
+        produced += cw__faults_injected(&e->faults);
         if (produced == consumed) /* invariant 4: read consumed first */
             break;
         if (now_ns() >= deadline) {

@@ -1,25 +1,20 @@
-/* The engine: replicas on worker threads, a transport between workers, the
- * fault layer, link holds, quiescence.
+/* The engine: its lifecycle (open, shutdown, close) and the public API
+ * (engine.h) over replicas that worker threads (worker.c) drive.
  *
  * Invariants:
  *  1. A node's cw_node is touched only under its lock: by its worker
  *     delivering, or by a client's put/get/stats.
- *  2. Worker w is transport endpoint w. A write crosses the transport once
- *     per destination worker, carrying one reference; that worker fans it
- *     out to its nodes.
- *  3. Nothing accepted is lost: the transport keeps what a full link refuses
- *     (transport.h), and the worker keeps consuming meanwhile; a write a
- *     replica refuses with CW_EFULL waits on its worker's retry list; a put
- *     blocks while its node has inbox_capacity writes not yet sent.
- *  4. produced counts deliveries owed (nodes - 1 per put) and each worker's
+ *  2. A put blocks while its node has inbox_capacity writes not yet sent
+ *     (the outbox; the worker empties it, then signals space).
+ *  3. produced counts deliveries owed (nodes - 1 per put) and each worker's
  *     consumed counts deliveries done; the fault layer adds its own
  *     (injected duplicates and released holds owed, held messages parked:
  *     fault.c invariant 3). Quiescence reads every consumed and parked
  *     before produced and injected, so equality cannot be a false positive
  *     (a delivery is always owed before it is done).
- *  5. Fault decisions are the fault layer's, seeded (fault.c invariant 1).
- *  6. Idle workers spin briefly, then park on their endpoint; publishing
- *     work wakes the worker it is for (transport.h).
+ *  4. Fault decisions are the fault layer's, seeded (fault.c invariant 1).
+ *  5. Every API call runs between enter and leave; shutdown sets closed,
+ *     waits for the calls in flight, then stops and joins the workers.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -33,288 +28,8 @@
 #include <causeway/engine.h>
 #include <causeway/error.h>
 
-#include "fault.h"
-#include "histogram.h"
+#include "engine_internal.h"
 #include "msg_internal.h"
-#include "node_internal.h"
-#include "transport.h"
-
-/* How long an idle worker spins before it yields and then parks. A time, not
- * a count of pauses: one pause takes ~25 ns on this machine's CPU and a few
- * ns on others. Measured here (engine_e2e, 2 cores): 5 us delivers ~15% more
- * than 50 us at 8 nodes and ~40% more at 64, where spinning workers take the
- * cores from those with work; 1 us parks too soon and wakes cost more. */
-#define SPIN_NS 5000u
-
-/* Inbound messages are taken from the transport, and handed to each node,
- * this many at a time. */
-#define INBOUND_BATCH 64
-
-/* Batches a worker takes in one pass, per worker sending to it, before it
- * looks at its other work. */
-#define INBOUND_ROUNDS 4
-
-typedef struct worker worker;
-
-typedef struct enode {
-    pthread_mutex_t lock;
-    pthread_cond_t space;           /* the outbox drained (put backpressure) */
-    cw_node *node;
-    cw_msg **outbox;                /* written, not yet fanned out; under lock */
-    size_t out_len, out_cap;
-    cw_engine *e;
-    cw_node_id id;
-    worker *w;
-    cw__histogram replication;      /* atomic adds from any worker */
-} enode;
-
-struct worker {
-    cw_engine *e;
-    uint32_t id;                    /* also its transport endpoint */
-    pthread_t thread;
-    bool started;
-    _Atomic uint32_t outbox_dirty;  /* a local node has writes to send */
-    cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
-    cw__routes retry;               /* refused with CW_EFULL */
-    _Atomic uint64_t consumed;
-};
-
-struct cw_engine {
-    cw_engine_options o;
-    uint32_t nodes, workers, ring_capacity, outbox_limit;
-    enode *node;
-    worker *w;
-    cw__transport *t;
-    cw__faults faults;
-    _Atomic uint64_t produced;
-    _Atomic bool closed;
-    _Atomic uint32_t active;
-    _Atomic bool stop;
-    pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
-    bool down;
-};
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- delivery ---- */
-
-/* A write its replica refused for now (CW_EFULL, CW_ENOMEM): kept, with its
- * own reference, on the worker's retry list. r.msg is borrowed. */
-static void keep_for_retry(worker *w, cw__route r)
-{
-    while (!cw__routes_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
-        sched_yield();
-    cw__msg_ref(r.msg);
-}
-
-/* Hands r to its replica: the fault layer's cw__deliver_fn. r.msg is
- * borrowed: a reference is taken only if the write must wait (refused for
- * now: kept for retry). */
-static void deliver(void *host, uint32_t lane, cw__route r)
-{
-    cw_engine *e = host;
-    worker *w = &e->w[lane];
-    enode *en = &e->node[r.to];
-    pthread_mutex_lock(&en->lock);
-    int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
-    pthread_mutex_unlock(&en->lock);
-    if (rc == CW_EFULL || rc == CW_ENOMEM) {
-        keep_for_retry(w, r);
-        return;
-    }
-    /* Release: this delivery's effects come before it is counted, for quiesce. */
-    atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
-}
-
-/* A message for this worker's nodes: one route per local node but the origin,
- * all borrowing the one reference the message arrived with. */
-static void fan_in(worker *w, cw_msg *m)
-{
-    cw_engine *e = w->e;
-    for (uint32_t j = w->id; j < e->nodes; j += e->workers)
-        if (j != m->origin)
-            cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0}, true);
-    cw__msg_unref(m);
-}
-
-/* Delivers a batch of inbound messages (each holding one reference, which
- * this consumes) to every local node but each message's origin: one lock and
- * one cw_node_receive_many a node, one count of consumed deliveries a node.
- * A write the node refuses for now (CW_EFULL, CW_ENOMEM) goes on the retry
- * list with its own reference; the rest of the batch goes on. */
-static void deliver_batch(worker *w, cw_msg **batch, size_t count)
-{
-    cw_engine *e = w->e;
-    cw_msg *mine[INBOUND_BATCH];
-    for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
-        size_t k = 0;
-        for (size_t i = 0; i < count; i++)
-            if (batch[i]->origin != j)
-                mine[k++] = batch[i];
-        enode *en = &e->node[j];
-        for (size_t at = 0; at < k;) {
-            size_t taken = 0;
-            pthread_mutex_lock(&en->lock);
-            int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
-            pthread_mutex_unlock(&en->lock);
-            at += taken;
-            if (rc == CW_EFULL || rc == CW_ENOMEM) {
-                keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0});
-            } else if (rc != CW_OK) {
-                at++;    /* refused for good (as deliver does): */
-                taken++; /* counted, not retried */
-            }
-            /* Release: these deliveries' effects come before they are
-             * counted, for quiesce. */
-            if (taken)
-                atomic_fetch_add_explicit(&w->consumed, taken, memory_order_release);
-        }
-    }
-    for (size_t i = 0; i < count; i++)
-        cw__msg_unref(batch[i]);
-}
-
-/* Hands messages (one reference each, consumed) to this worker's nodes:
- * in batches when routes are direct, else one route at a time through the
- * fault layer. */
-static void take_in(worker *w, cw_msg **msgs, size_t count)
-{
-    if (!cw__faults_direct(&w->e->faults)) {
-        for (size_t i = 0; i < count; i++)
-            fan_in(w, msgs[i]);
-        return;
-    }
-    for (size_t i = 0; i < count; i += INBOUND_BATCH)
-        deliver_batch(w, msgs + i, count - i < INBOUND_BATCH ? count - i : INBOUND_BATCH);
-}
-
-/* Takes the writes this worker's nodes made and sends them on. */
-static bool send_outboxes(worker *w)
-{
-    /* Acquire: pairs with cw_engine_put's release store of the flag. */
-    if (!atomic_exchange_explicit(&w->outbox_dirty, 0, memory_order_acquire))
-        return false;
-    cw_engine *e = w->e;
-    for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
-        enode *en = &e->node[j];
-        pthread_mutex_lock(&en->lock);
-        size_t n = en->out_len; /* take it whole: O(1) a write */
-        memcpy(w->taken, en->outbox, n * sizeof *w->taken);
-        en->out_len = 0;
-        if (n)
-            pthread_cond_broadcast(&en->space);
-        pthread_mutex_unlock(&en->lock);
-        if (!n)
-            continue;
-        for (size_t i = 0; i < n; i++)
-            cw__transport_send_all(e->t, w->id, w->taken[i]);
-        for (uint32_t v = 0; v < e->workers; v++) /* once per batch, not per write */
-            if (v != w->id)
-                cw__transport_wake(e->t, v);
-        take_in(w, w->taken, n); /* this worker's own nodes; consumes the outbox's references */
-    }
-    return true;
-}
-
-static bool drain_inbound(worker *w)
-{
-    bool did = false;
-    for (uint32_t round = 0; round < INBOUND_ROUNDS * w->e->workers; round++) {
-        cw_msg *batch[INBOUND_BATCH];
-        size_t count = cw__transport_take(w->e->t, w->id, batch, INBOUND_BATCH);
-        if (!count)
-            break;
-        did = true;
-        take_in(w, batch, count);
-    }
-    return did;
-}
-
-static void retry_refused(worker *w)
-{
-    cw__routes v = w->retry;
-    w->retry = (cw__routes){0};
-    for (size_t i = 0; i < v.len; i++) { /* a refusal goes back on w->retry with its own reference */
-        deliver(w->e, w->id, v.r[i]);
-        cw__msg_unref(v.r[i].msg);
-    }
-    free(v.r);
-}
-
-static bool has_work(worker *w)
-{
-    /* Relaxed: hints; the work itself is taken with its own ordering. */
-    if (atomic_load_explicit(&w->outbox_dirty, memory_order_relaxed) ||
-        atomic_load_explicit(&w->e->stop, memory_order_relaxed))
-        return true;
-    return cw__transport_arrived(w->e->t, w->id) || cw__faults_pending(&w->e->faults, w->id, now_ns());
-}
-
-static void *worker_main(void *arg)
-{
-    worker *w = arg;
-    cw_engine *e = w->e;
-    unsigned yields = 0;
-    uint64_t idle_since = 0; /* 0: the last pass did work */
-    uint64_t backoff_ns = 20000;
-    /* Acquire: pairs with the release store of stop in shutdown. */
-    while (!atomic_load_explicit(&e->stop, memory_order_acquire)) {
-        bool did = cw__faults_take_released(&e->faults, w->id);
-        did |= send_outboxes(w);
-        if (cw__transport_sending(e->t, w->id))
-            did |= cw__transport_flush(e->t, w->id);
-        did |= drain_inbound(w);
-        did |= cw__faults_release_due(&e->faults, w->id);
-        if (did) {
-            if (w->retry.len)
-                retry_refused(w);
-            idle_since = 0;
-            yields = 0;
-            backoff_ns = 20000;
-            continue;
-        }
-        /* Spin briefly (SPIN_NS of pauses), yield a little, then park: on
-         * a machine with fewer cores than workers, spinning longer only
-         * takes the CPU from the threads that have work. */
-        uint64_t t = now_ns();
-        if (!idle_since)
-            idle_since = t;
-        if (t - idle_since < SPIN_NS) {
-            for (int i = 0; i < 8; i++)
-                __builtin_ia32_pause();
-            continue;
-        }
-        if (yields++ < 8) {
-            sched_yield();
-            continue;
-        }
-        uint32_t ticket = cw__transport_park_prepare(e->t, w->id);
-        if (has_work(w)) {
-            cw__transport_park_cancel(e->t, w->id);
-            continue;
-        }
-        /* Park: until woken, the next delayed delivery is due, or (with a
-         * full link or refused writes waiting) a growing back-off. */
-        uint64_t timeout = 0, due = cw__faults_next_due(&e->faults, w->id);
-        if (due) {
-            uint64_t now = now_ns();
-            timeout = due > now ? due - now : 1;
-        }
-        if (cw__transport_sending(e->t, w->id) || w->retry.len) {
-            timeout = timeout && timeout < backoff_ns ? timeout : backoff_ns;
-            backoff_ns = backoff_ns < 1000000 ? backoff_ns * 2 : 1000000;
-            if (w->retry.len)
-                retry_refused(w);
-        }
-        cw__transport_park_wait(e->t, w->id, ticket, timeout);
-    }
-    return NULL;
-}
 
 /* ---- callbacks from the replicas (under the node's lock) ---- */
 
@@ -324,7 +39,7 @@ static void on_send(void *ctx, cw_msg *m)
     cw_engine *e = en->e;
     if (e->nodes == 1) /* nobody to send to: nothing to keep */
         return;
-    m->born_ns = now_ns();
+    m->born_ns = cw__now_ns();
     atomic_store_explicit(&m->unapplied, e->nodes - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);
     en->outbox[en->out_len++] = cw__msg_ref(m); /* room reserved by put */
@@ -336,7 +51,7 @@ static void on_apply(void *ctx, const cw_msg *m)
     cw_engine *e = en->e;
     if (m->origin != en->id &&
         atomic_fetch_sub_explicit(&((cw_msg *)(uintptr_t)m)->unapplied, 1, memory_order_relaxed) == 1) {
-        uint64_t now = now_ns();
+        uint64_t now = cw__now_ns();
         cw__hist_add_atomic(&e->node[m->origin].replication, now > m->born_ns ? now - m->born_ns : 0);
     }
     if (e->o.on_apply)
@@ -425,7 +140,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->ring_capacity = capacity / e->workers > 64 ? capacity / e->workers : 64;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->delay_probability, o->max_delay_us, o->duplicate_probability};
-    int rc = cw__faults_init(&e->faults, &fo, e->workers, deliver, e);
+    int rc = cw__faults_init(&e->faults, &fo, e->workers, cw__engine_deliver, e);
     if (rc == CW_OK)
         rc = cw__transport_inproc(&e->t, e->workers, e->ring_capacity);
     if (rc == CW_OK) {
@@ -444,7 +159,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     for (uint32_t j = 0; rc == CW_OK && j < e->nodes; j++)
         rc = open_node(e, j);
     for (uint32_t v = 0; rc == CW_OK && v < e->workers; v++) {
-        if (pthread_create(&e->w[v].thread, NULL, worker_main, &e->w[v]) != 0)
+        if (pthread_create(&e->w[v].thread, NULL, cw__worker_main, &e->w[v]) != 0)
             rc = CW_ELIMIT;
         else
             e->w[v].started = true;
@@ -580,19 +295,19 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
     int rc = enter(e);
     if (rc != CW_OK)
         return rc;
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = cw__now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         uint64_t consumed = 0;
         for (uint32_t v = 0; v < e->workers; v++) /* acquire: pairs with deliver's release */
             consumed += atomic_load_explicit(&e->w[v].consumed, memory_order_acquire);
         consumed += cw__faults_parked(&e->faults);
         /* Acquire: with the loads above, every delivery counted done has its
-         * owing counted before (invariant 4). */
+         * owing counted before (invariant 3). */
         uint64_t produced = atomic_load_explicit(&e->produced, memory_order_acquire);
         produced += cw__faults_injected(&e->faults);
-        if (produced == consumed) /* invariant 4: read consumed first */
+        if (produced == consumed) /* invariant 3: read consumed first */
             break;
-        if (now_ns() >= deadline) {
+        if (cw__now_ns() >= deadline) {
             rc = CW_ETIMEDOUT;
             break;
         }

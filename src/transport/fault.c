@@ -17,12 +17,12 @@
  */
 #include <sched.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <causeway/error.h>
 
 #include "fault.h"
 #include "msg_internal.h"
+#include "now.h"
 #include "vec.h"
 
 typedef struct hold {
@@ -33,13 +33,6 @@ typedef struct hold {
 
 /* Decisions: which draw a fault uses. */
 enum { DRAW_DUPLICATE = 1, DRAW_DELAY = 2, DRAW_DELAY_LENGTH = 3 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 bool cw__routes_push(cw__routes *v, cw__route r)
 {
@@ -195,7 +188,7 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
         fault_draw(f, r.msg, r.to, r.copy, DRAW_DELAY) < f->o.delay_probability) {
         uint64_t delay =
             (uint64_t)(fault_draw(f, r.msg, r.to, r.copy, DRAW_DELAY_LENGTH) * f->o.max_delay_us * 1000.0);
-        heap_push(f, lane, (cw__timed){now_ns() + delay, (cw__route){cw__msg_ref(r.msg), r.to, r.copy}});
+        heap_push(f, lane, (cw__timed){cw__now_ns() + delay, (cw__route){cw__msg_ref(r.msg), r.to, r.copy}});
         return;
     }
     f->deliver(f->host, lane, r);
@@ -206,7 +199,7 @@ bool cw__faults_release_due(cw__faults *f, uint32_t lane)
     cw__fault_lane *ln = &f->lane[lane];
     if (!ln->dlen)
         return false;
-    uint64_t now = now_ns();
+    uint64_t now = cw__now_ns();
     bool did = false;
     while (ln->dlen && ln->delayed[0].due_ns <= now) {
         cw__route r = heap_pop(ln).r;

@@ -251,6 +251,31 @@ static void test_single_node(void **state)
     cw_engine_close(e);
 }
 
+/* Replication latency counts every write once, when its last node applies
+ * it, also when far more writes are in flight than the engine's per-write
+ * records first had room for (a held link keeps 40,000 of them), and the
+ * records are reused once applied everywhere. */
+static void test_replication_counted_past_a_long_hold(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_OK);
+    for (int i = 0; i < 40000; i++)
+        assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    cw_node_stats st;
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.replication.count, 0); /* node 2 has applied none */
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, false), CW_OK);
+    for (int i = 0; i < 40000; i++) /* these reuse the records of the first */
+        assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.replication.count, 80000);
+    expect_clock(e, 2, "0:80000");
+    cw_engine_close(e);
+}
+
 /* ---- shutdown while writers are still calling ---- */
 
 typedef struct closer_arg {
@@ -430,6 +455,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_last_writer_wins_converges),
         cmocka_unit_test(test_bad_arguments_and_close),
         cmocka_unit_test(test_single_node),
+        cmocka_unit_test(test_replication_counted_past_a_long_hold),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_stress_quick),

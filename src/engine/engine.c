@@ -39,20 +39,19 @@ static void on_send(void *ctx, cw_msg *m)
     cw_engine *e = en->e;
     if (e->nodes == 1) /* nobody to send to: nothing to keep */
         return;
-    m->born_ns = cw__now_ns();
-    atomic_store_explicit(&m->unapplied, e->nodes - 1, memory_order_relaxed);
+    cw__writes_start(&en->writes, m->seq, cw__now_ns(), e->nodes - 1);
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);
-    en->outbox[en->out_len++] = cw__msg_ref(m); /* room reserved by put */
+    en->outbox[en->out_len++] = cw__msg_ref(m); /* room for both reserved by put */
 }
 
 static void on_apply(void *ctx, const cw_msg *m)
 {
     enode *en = ctx;
     cw_engine *e = en->e;
-    if (m->origin != en->id &&
-        atomic_fetch_sub_explicit(&((cw_msg *)(uintptr_t)m)->unapplied, 1, memory_order_relaxed) == 1) {
+    uint64_t born;
+    if (m->origin != en->id && cw__writes_applied(&e->node[m->origin].writes, m->seq, &born)) {
         uint64_t now = cw__now_ns();
-        cw__hist_add_atomic(&e->node[m->origin].replication, now > m->born_ns ? now - m->born_ns : 0);
+        cw__hist_add_atomic(&e->node[m->origin].replication, now > born ? now - born : 0);
     }
     if (e->o.on_apply)
         e->o.on_apply(e->o.apply_ctx, en->id, m);
@@ -80,6 +79,7 @@ static void destroy(cw_engine *e)
         for (size_t i = 0; i < en->out_len; i++)
             cw__msg_unref(en->outbox[i]);
         free(en->outbox);
+        cw__writes_destroy(&en->writes);
         cw_node_destroy(en->node);
         pthread_mutex_destroy(&en->lock);
         pthread_cond_destroy(&en->space);
@@ -246,8 +246,12 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
     pthread_mutex_lock(&en->lock);
     while (en->out_len >= e->outbox_limit && !atomic_load(&e->closed))
         pthread_cond_wait(&en->space, &en->lock);
-    rc = atomic_load(&e->closed) ? CW_ECLOSED
-                                 : cw_node_put(en->node, key, key_len, value, value_len, clock_out);
+    if (atomic_load(&e->closed))
+        rc = CW_ECLOSED;
+    else if (e->nodes > 1) /* room for the record on_send starts */
+        rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
+    if (rc == CW_OK)
+        rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
     pthread_mutex_unlock(&en->lock);
     if (rc == CW_OK && e->nodes > 1) {
         /* Release: the outbox entry (under the lock) is visible to the worker

@@ -15,6 +15,7 @@
 #include "node_internal.h"
 #include "now.h"
 #include "transport.h"
+#include "writes.h"
 
 typedef struct worker worker;
 
@@ -28,6 +29,7 @@ typedef struct enode {
     cw_node_id id;
     worker *w;
     cw__histogram replication;      /* atomic adds from any worker */
+    cw__writes writes;              /* its writes' records, for replication */
 } enode;
 
 struct worker {

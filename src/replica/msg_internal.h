@@ -19,10 +19,6 @@ struct cw_msg {
     uint64_t seq;              /* counters[origin] */
     cw_hlc_timestamp ts;
     size_t key_len, value_len;
-    /* For the engine's replication latency: when the write was made, and
-     * how many nodes have yet to apply it. */
-    uint64_t born_ns;
-    _Atomic uint32_t unapplied;
     uint64_t counters[];       /* nodes counters, then key bytes, then value bytes */
 };
 

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ck_pr.h>
+
 #include <causeway/error.h>
 
 #include "engine_internal.h"
@@ -232,7 +234,7 @@ void *cw__worker_main(void *arg)
             idle_since = t;
         if (t - idle_since < SPIN_NS) {
             for (int i = 0; i < 8; i++)
-                __builtin_ia32_pause();
+                ck_pr_stall(); /* the CPU's spin-wait hint (pause on x86, yield on arm) */
             continue;
         }
         if (yields++ < 8) {

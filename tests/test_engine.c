@@ -276,6 +276,46 @@ static void test_replication_counted_past_a_long_hold(void **state)
     cw_engine_close(e);
 }
 
+/* A failed call changes nothing: stats leaves its output as it was, a put
+ * leaves the node's clock, when memory runs out at any allocation. */
+static void test_out_of_memory_changes_nothing(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(2, 0, CW_KEEP_SIBLINGS);
+    long failures = 0;
+    for (long k = 0;; k++) { /* a fresh node's first put reserves its write records */
+        tu_fail_alloc_after(k);
+        int rc = cw_engine_put(e, 0, "k", 1, "v", 1, NULL);
+        tu_fail_alloc_off();
+        if (rc == CW_OK)
+            break;
+        assert_int_equal(rc, CW_ENOMEM);
+        expect_clock(e, 0, "");
+        failures++;
+    }
+    assert_true(failures > 0);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    failures = 0;
+    for (long k = 0;; k++) {
+        cw_node_stats st, untouched;
+        memset(&st, 0xa5, sizeof st);
+        memcpy(&untouched, &st, sizeof st);
+        tu_fail_alloc_after(k);
+        int rc = cw_engine_stats(e, 0, &st);
+        tu_fail_alloc_off();
+        if (rc == CW_OK) {
+            assert_int_equal(st.writes, 1);
+            assert_int_equal(st.replication.count, 1);
+            break;
+        }
+        assert_int_equal(rc, CW_ENOMEM);
+        assert_memory_equal(&st, &untouched, sizeof st);
+        failures++;
+    }
+    assert_true(failures > 0);
+    cw_engine_close(e);
+}
+
 /* ---- shutdown while writers are still calling ---- */
 
 typedef struct closer_arg {
@@ -456,6 +496,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_arguments_and_close),
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_replication_counted_past_a_long_hold),
+        cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_stress_quick),

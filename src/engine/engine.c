@@ -350,15 +350,17 @@ int cw_engine_stats(cw_engine *e, cw_node_id node, cw_node_stats *out)
 {
     if (!out)
         return CW_EINVAL;
-    int rc = with_node(e, node, stats_of, out);
+    cw__histogram *h = malloc(sizeof *h);
+    if (!h)
+        return CW_ENOMEM;
+    cw_node_stats st;
+    int rc = with_node(e, node, stats_of, &st);
     if (rc == CW_OK) {
-        cw__histogram *h = malloc(sizeof *h);
-        if (!h)
-            return CW_ENOMEM;
         cw__hist_snapshot(&e->node[node].replication, h);
-        cw__hist_latency(h, &out->replication);
-        free(h);
+        cw__hist_latency(h, &st.replication);
+        *out = st; /* only now: a failed call leaves *out unchanged */
     }
+    free(h);
     return rc;
 }
 

@@ -91,6 +91,25 @@ static void destroy(cw_engine *e)
     free(e);
 }
 
+/* The options of the engine's node `self`, but its callbacks' contexts. */
+static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_options *no)
+{
+    cw_node_options_init(no);
+    no->self = self;
+    no->nodes = o->nodes;
+    no->policy = o->policy;
+    no->merge = o->merge;
+    no->merge_ctx = o->merge_ctx;
+    if (o->max_key_len)
+        no->max_key_len = o->max_key_len;
+    if (o->max_value_len)
+        no->max_value_len = o->max_value_len;
+    if (o->max_buffered)
+        no->max_buffered = o->max_buffered;
+    no->send = on_send;
+    no->on_apply = on_apply;
+}
+
 static int open_node(cw_engine *e, uint32_t j)
 {
     enode *en = &e->node[j];
@@ -102,21 +121,8 @@ static int open_node(cw_engine *e, uint32_t j)
     en->out_cap = e->outbox_limit + 1;
     en->outbox = malloc(en->out_cap * sizeof *en->outbox);
     cw_node_options no;
-    cw_node_options_init(&no);
-    no.self = (cw_node_id)j;
-    no.nodes = e->nodes;
-    no.policy = e->o.policy;
-    no.merge = e->o.merge;
-    no.merge_ctx = e->o.merge_ctx;
-    if (e->o.max_key_len)
-        no.max_key_len = e->o.max_key_len;
-    if (e->o.max_value_len)
-        no.max_value_len = e->o.max_value_len;
-    if (e->o.max_buffered)
-        no.max_buffered = e->o.max_buffered;
-    no.send = on_send;
+    node_options(&e->o, (cw_node_id)j, &no);
     no.send_ctx = en;
-    no.on_apply = on_apply;
     no.apply_ctx = en;
     if (!en->outbox)
         return CW_ENOMEM;
@@ -125,8 +131,11 @@ static int open_node(cw_engine *e, uint32_t j)
 
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 {
-    if (!out || !o || o->nodes == 0 || o->nodes > CW_VCLOCK_MAX_ENTRIES || o->workers > o->nodes ||
-        (unsigned)o->policy > CW_MERGE_CALLBACK || (o->policy == CW_MERGE_CALLBACK && !o->merge))
+    if (!out || !o || o->workers > o->nodes)
+        return CW_EINVAL;
+    cw_node_options no; /* the node's own checks: nodes, policy, merge, limits */
+    node_options(o, 0, &no);
+    if (!cw__node_options_valid(&no))
         return CW_EINVAL;
     cw_engine *e = calloc(1, sizeof *e);
     if (!e)

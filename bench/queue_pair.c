@@ -1,5 +1,5 @@
 /* Two-thread queue measurements in C (ck_ring.h does not compile as C++):
- * the engine's worker-to-worker queue (src/queue.h) beside raw ck_ring SPSC,
+ * the engine's worker-to-worker queue (src/transport/queue.h) beside raw ck_ring SPSC,
  * the same buffer size, the same items, in the same run. The one file of the
  * harness that reaches an internal header: the queue has no public API. */
 #define _GNU_SOURCE

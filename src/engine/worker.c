@@ -19,7 +19,8 @@
  *  5. Idle workers spin briefly, yield, then park on their endpoint, with a
  *     timeout when a delay falls due or sends and retries wait (a growing
  *     back-off); publishing work wakes the worker it is for. A pass is
- *     bounded (INBOUND_ROUNDS batches a sender), so no work source starves.
+ *     bounded (INBOUND_ROUNDS batches per other worker), so no work source
+ *     starves.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -172,7 +173,7 @@ static bool send_outboxes(worker *w)
 static bool drain_inbound(worker *w)
 {
     bool did = false;
-    for (uint32_t round = 0; round < INBOUND_ROUNDS * w->e->workers; round++) {
+    for (uint32_t round = 0; round < INBOUND_ROUNDS * (w->e->workers - 1); round++) { /* the other workers send */
         cw_msg *batch[INBOUND_BATCH];
         size_t count = cw__transport_take(w->e->t, w->id, batch, INBOUND_BATCH);
         if (!count)

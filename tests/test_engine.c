@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "history.h"
+#include "writes.h"
 
 static bool long_run;
 
@@ -316,6 +317,46 @@ static void test_out_of_memory_changes_nothing(void **state)
     cw_engine_close(e);
 }
 
+/* The engine's per-write records: the last of a write's appliers learns its
+ * birth time, and memory follows the writes in flight, not the writes made:
+ * 200,000 writes applied as they go never grow the directory past its first
+ * 64 chunks; a write left unapplied makes it grow (it pins its chunk), and
+ * once that write is applied, 200,000 more grow it no further. */
+static void test_write_records_follow_writes_in_flight(void **state)
+{
+    (void)state;
+    cw__writes w = {0};
+    uint64_t born = 0, seq = 1;
+    for (; seq <= 200000; seq++) {
+        assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);
+        cw__writes_start(&w, seq, 1000 + seq, 2);
+        assert_false(cw__writes_applied(&w, seq, &born));
+        assert_true(cw__writes_applied(&w, seq, &born)); /* the last applier */
+        assert_int_equal(born, 1000 + seq);
+    }
+    assert_int_equal(atomic_load(&w.dir)->cap, 64);
+    assert_null(atomic_load(&w.dir)->older);
+
+    uint64_t pinned = seq;
+    for (; seq <= pinned + 100000; seq++) {
+        assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);
+        cw__writes_start(&w, seq, 1000 + seq, 1);
+        if (seq != pinned) /* the pinned write waits for its node */
+            assert_true(cw__writes_applied(&w, seq, &born));
+    }
+    uint64_t grown = atomic_load(&w.dir)->cap;
+    assert_true(grown > 64);
+    assert_true(cw__writes_applied(&w, pinned, &born));
+    assert_int_equal(born, 1000 + pinned);
+    for (; seq <= pinned + 300000; seq++) {
+        assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);
+        cw__writes_start(&w, seq, 1000 + seq, 1);
+        assert_true(cw__writes_applied(&w, seq, &born));
+    }
+    assert_int_equal(atomic_load(&w.dir)->cap, grown);
+    cw__writes_destroy(&w);
+}
+
 /* ---- shutdown while writers are still calling ---- */
 
 typedef struct closer_arg {
@@ -496,6 +537,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_arguments_and_close),
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_replication_counted_past_a_long_hold),
+        cmocka_unit_test(test_write_records_follow_writes_in_flight),
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),

@@ -1,7 +1,9 @@
 /* The engine's per-write records (see writes.h).
  *
  * Invariants:
- *  1. The newest directory holds every chunk ever allocated, at index
+ *  1. Record i holds seq i + 1 (sequence numbers start at 1), so every
+ *     record of a chunk belongs to a write and a chunk can finish. The
+ *     newest directory holds every chunk ever allocated, at slot
  *     (first / CW__WRITES_CHUNK) & (cap - 1); older directories are only
  *     read (by workers that loaded them earlier) and freed at destroy.
  *  2. A chunk is live while some record in it has unapplied > 0, or its
@@ -13,15 +15,24 @@
  *  4. Growth doubles the directory when seq's slot holds a live chunk; live
  *     chunks have distinct indexes modulo cap, hence modulo 2 cap.
  */
+#include <assert.h>
 #include <stdlib.h>
 
 #include <causeway/error.h>
 
 #include "writes.h"
 
-static cw__writes_chunk **slot(cw__writes_dir *d, uint64_t seq)
+/* The record index of seq (invariant 1). */
+static uint64_t index_of(uint64_t seq)
 {
-    return &d->chunk[(seq / CW__WRITES_CHUNK) & (d->cap - 1)];
+    assert(seq > 0);
+    return seq - 1;
+}
+
+/* The slot of the chunk holding record i. */
+static cw__writes_chunk **slot(cw__writes_dir *d, uint64_t i)
+{
+    return &d->chunk[(i / CW__WRITES_CHUNK) & (d->cap - 1)];
 }
 
 /* A directory of cap slots holding every chunk of d (d may be NULL). */
@@ -52,10 +63,10 @@ int cw__writes_reserve(cw__writes *w, uint64_t seq)
 {
     /* Relaxed: the writer is the only one that stores dir. */
     cw__writes_dir *d = atomic_load_explicit(&w->dir, memory_order_relaxed), *grown = d;
-    uint64_t first = seq - seq % CW__WRITES_CHUNK;
+    uint64_t i = index_of(seq), first = i - i % CW__WRITES_CHUNK;
     if (!d && !(grown = regrow(NULL, 64)))
         return CW_ENOMEM;
-    cw__writes_chunk *c = *slot(grown, seq);
+    cw__writes_chunk *c = *slot(grown, i);
     /* Acquire: pairs with applied's release increment of done, so every
      * worker's last access to a finished chunk comes before its reuse. */
     while (c && c->first != first &&
@@ -66,7 +77,7 @@ int cw__writes_reserve(cw__writes *w, uint64_t seq)
             return CW_ENOMEM;
         }
         grown = g;
-        c = *slot(grown, seq);
+        c = *slot(grown, i);
     }
     if (!c) {
         if (!(c = malloc(sizeof *c))) {
@@ -75,7 +86,7 @@ int cw__writes_reserve(cw__writes *w, uint64_t seq)
         }
         c->first = first;
         atomic_init(&c->done, 0);
-        *slot(grown, seq) = c;
+        *slot(grown, i) = c;
     } else if (c->first != first) { /* finished: reused (invariant 2) */
         c->first = first;
         atomic_store_explicit(&c->done, 0, memory_order_relaxed);
@@ -90,7 +101,8 @@ int cw__writes_reserve(cw__writes *w, uint64_t seq)
 void cw__writes_start(cw__writes *w, uint64_t seq, uint64_t born_ns, uint32_t appliers)
 {
     cw__writes_dir *d = atomic_load_explicit(&w->dir, memory_order_relaxed);
-    cw__write_record *r = &(*slot(d, seq))->rec[seq % CW__WRITES_CHUNK];
+    uint64_t i = index_of(seq);
+    cw__write_record *r = &(*slot(d, i))->rec[i % CW__WRITES_CHUNK];
     r->born_ns = born_ns;
     /* Relaxed: published to the workers with the message (invariant 3). */
     atomic_store_explicit(&r->unapplied, appliers, memory_order_relaxed);
@@ -100,8 +112,9 @@ bool cw__writes_applied(cw__writes *w, uint64_t seq, uint64_t *born_ns)
 {
     /* Acquire: pairs with reserve's release store of a grown directory. */
     cw__writes_dir *d = atomic_load_explicit(&w->dir, memory_order_acquire);
-    cw__writes_chunk *c = *slot(d, seq);
-    cw__write_record *r = &c->rec[seq % CW__WRITES_CHUNK];
+    uint64_t i = index_of(seq);
+    cw__writes_chunk *c = *slot(d, i);
+    cw__write_record *r = &c->rec[i % CW__WRITES_CHUNK];
     /* Relaxed: a count; the record's fields were published with the message. */
     if (atomic_fetch_sub_explicit(&r->unapplied, 1, memory_order_relaxed) != 1)
         return false;

@@ -40,6 +40,9 @@ static void on_send(void *ctx, cw_msg *m)
     if (e->nodes == 1) /* nobody to send to: nothing to keep */
         return;
     cw__writes_start(&en->writes, m->seq, cw__now_ns(), e->nodes - 1);
+    /* Relaxed: each of these deliveries is counted done with a release after
+     * the message crossed the transport; quiesce acquires that count before
+     * it reads this one (invariant 3). */
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);
     en->outbox[en->out_len++] = cw__msg_ref(m); /* room for both reserved by put */
 }
@@ -174,7 +177,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
             e->w[v].started = true;
     }
     if (rc != CW_OK) {
-        atomic_store(&e->stop, true);
+        atomic_store(&e->stop, true); /* seq_cst; the joins below order the rest */
         for (uint32_t v = 0; e->w && v < e->workers; v++)
             if (e->w[v].started) {
                 cw__transport_wake(e->t, v);
@@ -192,7 +195,7 @@ static int enter(cw_engine *e)
 {
     atomic_fetch_add_explicit(&e->active, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&e->closed, memory_order_seq_cst)) {
-        atomic_fetch_sub_explicit(&e->active, 1, memory_order_release);
+        atomic_fetch_sub_explicit(&e->active, 1, memory_order_release); /* as leave */
         return CW_ECLOSED;
     }
     return CW_OK;
@@ -200,6 +203,8 @@ static int enter(cw_engine *e)
 
 static void leave(cw_engine *e)
 {
+    /* Release: this call's accesses come before shutdown sees active reach 0
+     * (pairs with its acquire load). */
     atomic_fetch_sub_explicit(&e->active, 1, memory_order_release);
 }
 
@@ -220,8 +225,9 @@ void cw_engine_shutdown(cw_engine *e)
         pthread_cond_broadcast(&e->node[j].space);
         pthread_mutex_unlock(&e->node[j].lock);
     }
-    while (atomic_load_explicit(&e->active, memory_order_acquire))
+    while (atomic_load_explicit(&e->active, memory_order_acquire)) /* pairs with leave's release */
         sched_yield();
+    /* Release: pairs with the workers' acquire load of stop. */
     atomic_store_explicit(&e->stop, true, memory_order_release);
     for (uint32_t v = 0; v < e->workers; v++) {
         cw__transport_wake(e->t, v);
@@ -253,6 +259,8 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         return rc;
     enode *en = &e->node[node];
     pthread_mutex_lock(&en->lock);
+    /* seq_cst loads of closed under the lock: shutdown stores it, then
+     * broadcasts space under this lock, so a waiting put wakes and sees it. */
     while (en->out_len >= e->outbox_limit && !atomic_load(&e->closed))
         pthread_cond_wait(&en->space, &en->lock);
     if (atomic_load(&e->closed))

@@ -1,5 +1,5 @@
 /* Two-thread queue measurements in C (ck_ring.h does not compile as C++):
- * the engine's worker-to-worker queue (src/queue.h) beside raw ck_ring SPSC,
+ * the engine's worker-to-worker queue (src/transport/queue.h) beside raw ck_ring SPSC,
  * the same buffer size, the same items, in the same run. The one file of the
  * harness that reaches an internal header: the queue has no public API. */
 #define _GNU_SOURCE
@@ -75,7 +75,7 @@ static void *consume(void *arg)
         if (pop(p, 0, &v))
             got++;
         else
-            __builtin_ia32_pause();
+            ck_pr_stall();
     return NULL;
 }
 
@@ -86,9 +86,9 @@ static void *echo(void *arg)
     void *v;
     for (uint64_t i = 0; i < p->n; i++) {
         while (!pop(p, 0, &v))
-            __builtin_ia32_pause();
+            ck_pr_stall();
         while (!push(p, 1, v))
-            __builtin_ia32_pause();
+            ck_pr_stall();
     }
     return NULL;
 }
@@ -130,7 +130,7 @@ double cwb_queue_throughput(int which, uint64_t messages, uint32_t capacity)
     pthread_create(&t, NULL, consume, &p);
     for (uint64_t i = 0; i < messages; i++)
         while (!push(&p, 0, (void *)(uintptr_t)(i + 1)))
-            __builtin_ia32_pause();
+            ck_pr_stall();
     pthread_join(t, NULL);
     double dt = seconds() - t0;
     unpin();
@@ -151,9 +151,9 @@ double cwb_queue_round_trips(int which, uint64_t rounds)
     double t0 = seconds();
     for (uint64_t i = 0; i < rounds; i++) {
         while (!push(&p, 0, (void *)(uintptr_t)(i + 1)))
-            __builtin_ia32_pause();
+            ck_pr_stall();
         while (!pop(&p, 1, &v))
-            __builtin_ia32_pause();
+            ck_pr_stall();
     }
     double dt = seconds() - t0;
     pthread_join(t, NULL);
@@ -197,7 +197,7 @@ static void *fanin_produce(void *arg)
                                 : ck_ring_enqueue_spsc(&f->own[a->id], f->own_buf[a->id], v))) {
             if (atomic_load_explicit(&f->stop, memory_order_relaxed))
                 return NULL;
-            __builtin_ia32_pause();
+            ck_pr_stall();
         }
     }
     return NULL;

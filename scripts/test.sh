@@ -4,7 +4,9 @@
 #   1. the layer check: an upward #include must not compile
 #      (scripts/check-layers.sh),
 #   2. the suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. the suite under ThreadSanitizer,
+#   3. the suite under ThreadSanitizer, and the engine and transport tests
+#      under ThreadSanitizer turned on by plain compiler flags, as a user
+#      would (no CAUSEWAY_SANITIZE),
 #   4. each libFuzzer target briefly (CAUSEWAY_FUZZ_SECONDS, default 10),
 #   5. the benchmark suite's build, and `causeway bench` end to end on a few
 #      benchmarks (JSON, tables and plots), then the installed package,
@@ -41,6 +43,13 @@ scripts/check-layers.sh
 done_step
 run_preset asan
 run_preset tsan
+begin "plain -fsanitize=thread (no CAUSEWAY_SANITIZE): engine and transport"
+cmake -S . -B build/plain-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAUSEWAY_WERROR=ON \
+  -DCMAKE_C_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+  -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread >/dev/null
+cmake --build build/plain-tsan -j "$jobs"
+(cd build/plain-tsan && ctest -R 'engine|transport' -j "$jobs" --output-on-failure "${exclude[@]}")
+done_step
 begin fuzz
 scripts/fuzz.sh "${CAUSEWAY_FUZZ_SECONDS:-10}"
 done_step

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "testutil.h"
+#include "writes.h"
 
 #include <causeway/verify.h>
 
@@ -252,6 +253,111 @@ static void test_single_node(void **state)
     cw_engine_close(e);
 }
 
+/* Replication latency counts every write once, when its last node applies
+ * it, also when far more writes are in flight than the engine's per-write
+ * records first had room for (a held link keeps 40,000 of them), and the
+ * records are reused once applied everywhere. */
+static void test_replication_counted_past_a_long_hold(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_OK);
+    for (int i = 0; i < 40000; i++)
+        assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    cw_node_stats st;
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.replication.count, 0); /* node 2 has applied none */
+    assert_int_equal(cw_engine_hold_link(e, 0, 2, false), CW_OK);
+    for (int i = 0; i < 40000; i++) /* these reuse the records of the first */
+        assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.replication.count, 80000);
+    expect_clock(e, 2, "0:80000");
+    cw_engine_close(e);
+}
+
+/* A failed call changes nothing: stats leaves its output as it was, a put
+ * leaves the node's clock, when memory runs out at any allocation. */
+static void test_out_of_memory_changes_nothing(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(2, 0, CW_KEEP_SIBLINGS);
+    long failures = 0;
+    for (long k = 0;; k++) { /* a fresh node's first put reserves its write records */
+        tu_fail_alloc_after(k);
+        int rc = cw_engine_put(e, 0, "k", 1, "v", 1, NULL);
+        tu_fail_alloc_off();
+        if (rc == CW_OK)
+            break;
+        assert_int_equal(rc, CW_ENOMEM);
+        expect_clock(e, 0, "");
+        failures++;
+    }
+    assert_true(failures > 0);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    failures = 0;
+    for (long k = 0;; k++) {
+        cw_node_stats st, untouched;
+        memset(&st, 0xa5, sizeof st);
+        memcpy(&untouched, &st, sizeof st);
+        tu_fail_alloc_after(k);
+        int rc = cw_engine_stats(e, 0, &st);
+        tu_fail_alloc_off();
+        if (rc == CW_OK) {
+            assert_int_equal(st.writes, 1);
+            assert_int_equal(st.replication.count, 1);
+            break;
+        }
+        assert_int_equal(rc, CW_ENOMEM);
+        assert_memory_equal(&st, &untouched, sizeof st);
+        failures++;
+    }
+    assert_true(failures > 0);
+    cw_engine_close(e);
+}
+
+/* The engine's per-write records: the last of a write's appliers learns its
+ * birth time, and memory follows the writes in flight, not the writes made:
+ * 200,000 writes applied as they go never grow the directory past its first
+ * 64 chunks; a write left unapplied makes it grow (it pins its chunk), and
+ * once that write is applied, 200,000 more grow it no further. */
+static void test_write_records_follow_writes_in_flight(void **state)
+{
+    (void)state;
+    cw__writes w = {0};
+    uint64_t born = 0, seq = 1;
+    for (; seq <= 200000; seq++) {
+        assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);
+        cw__writes_start(&w, seq, 1000 + seq, 2);
+        assert_false(cw__writes_applied(&w, seq, &born));
+        assert_true(cw__writes_applied(&w, seq, &born)); /* the last applier */
+        assert_int_equal(born, 1000 + seq);
+    }
+    assert_int_equal(atomic_load(&w.dir)->cap, 64);
+    assert_null(atomic_load(&w.dir)->older);
+
+    uint64_t pinned = seq;
+    for (; seq <= pinned + 100000; seq++) {
+        assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);
+        cw__writes_start(&w, seq, 1000 + seq, 1);
+        if (seq != pinned) /* the pinned write waits for its node */
+            assert_true(cw__writes_applied(&w, seq, &born));
+    }
+    uint64_t grown = atomic_load(&w.dir)->cap;
+    assert_true(grown > 64);
+    assert_true(cw__writes_applied(&w, pinned, &born));
+    assert_int_equal(born, 1000 + pinned);
+    for (; seq <= pinned + 300000; seq++) {
+        assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);
+        cw__writes_start(&w, seq, 1000 + seq, 1);
+        assert_true(cw__writes_applied(&w, seq, &born));
+    }
+    assert_int_equal(atomic_load(&w.dir)->cap, grown);
+    cw__writes_destroy(&w);
+}
+
 /* ---- shutdown while writers are still calling ---- */
 
 typedef struct closer_arg {
@@ -431,6 +537,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_last_writer_wins_converges),
         cmocka_unit_test(test_bad_arguments_and_close),
         cmocka_unit_test(test_single_node),
+        cmocka_unit_test(test_replication_counted_past_a_long_hold),
+        cmocka_unit_test(test_write_records_follow_writes_in_flight),
+        cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_stress_quick),

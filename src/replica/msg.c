@@ -30,8 +30,6 @@ static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
     if (!m)
         return NULL;
     atomic_init(&m->refs, 1);
-    atomic_init(&m->unapplied, 0);
-    m->born_ns = 0;
     m->nodes = nodes;
     m->key_len = key_len;
     m->value_len = value_len;

@@ -100,12 +100,16 @@ void cw_node_options_init(cw_node_options *o)
     o->max_unsent = CW_NODE_DEFAULT_MAX_UNSENT;
 }
 
+bool cw__node_options_valid(const cw_node_options *o)
+{
+    return o->nodes > 0 && o->nodes <= CW_VCLOCK_MAX_ENTRIES && o->self < o->nodes && (o->nodes == 1 || o->send) &&
+           (unsigned)o->policy <= CW_MERGE_CALLBACK && (o->policy != CW_MERGE_CALLBACK || o->merge) &&
+           o->max_buffered > 0 && o->max_buffered <= CW_NODE_MAX_BUFFERED_LIMIT && o->max_unsent > 0;
+}
+
 int cw_node_create(cw_node **out, const cw_node_options *o)
 {
-    if (!out || !o || o->nodes == 0 || o->nodes > CW_VCLOCK_MAX_ENTRIES || o->self >= o->nodes ||
-        (o->nodes > 1 && !o->send) || (unsigned)o->policy > CW_MERGE_CALLBACK ||
-        (o->policy == CW_MERGE_CALLBACK && !o->merge) || o->max_buffered == 0 ||
-        o->max_buffered > CW_NODE_MAX_BUFFERED_LIMIT || o->max_unsent == 0)
+    if (!out || !o || !cw__node_options_valid(o))
         return CW_EINVAL;
     cw_node *n = calloc(1, sizeof *n);
     if (!n)

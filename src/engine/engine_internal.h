@@ -1,0 +1,69 @@
+/* What the engine's files share: the engine, its nodes and its workers
+ * (engine.c: lifecycle and the public API; worker.c: the worker loop). */
+#ifndef CW_ENGINE_INTERNAL_H
+#define CW_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <causeway/engine.h>
+
+#include "fault.h"
+#include "histogram.h"
+#include "node_internal.h"
+#include "now.h"
+#include "transport.h"
+#include "writes.h"
+
+typedef struct worker worker;
+
+typedef struct enode {
+    pthread_mutex_t lock;
+    pthread_cond_t space;           /* the outbox drained (put backpressure) */
+    cw_node *node;
+    cw_msg **outbox;                /* written, not yet fanned out; under lock */
+    size_t out_len, out_cap;
+    cw_engine *e;
+    cw_node_id id;
+    worker *w;
+    cw__histogram replication;      /* atomic adds from any worker */
+    cw__writes writes;              /* its writes' records, for replication */
+} enode;
+
+struct worker {
+    cw_engine *e;
+    uint32_t id;                    /* also its transport endpoint */
+    pthread_t thread;
+    bool started;
+    _Atomic uint32_t outbox_dirty;  /* a local node has writes to send */
+    cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
+    cw__routes retry;               /* refused with CW_EFULL */
+    _Atomic uint64_t consumed;
+};
+
+struct cw_engine {
+    cw_engine_options o;
+    uint32_t nodes, workers, ring_capacity, outbox_limit;
+    enode *node;
+    worker *w;
+    cw__transport *t;
+    cw__faults faults;
+    _Atomic uint64_t produced;
+    _Atomic bool closed;
+    _Atomic uint32_t active;
+    _Atomic bool stop;
+    pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
+    bool down;
+};
+
+/* A worker thread's body (pthread_create's start routine); arg is its
+ * worker. Runs until the engine's stop flag is set and it is woken. */
+void *cw__worker_main(void *arg);
+
+/* The fault layer's delivery (cw__deliver_fn): hands r to its replica on
+ * worker `lane`'s thread. r.msg is borrowed. */
+void cw__engine_deliver(void *host, uint32_t lane, cw__route r);
+
+#endif

@@ -1,0 +1,117 @@
+/* The fault layer: what happens to a message between its arrival at a host's
+ * thread and its delivery to one replica there. Seeded decisions (delay,
+ * duplicate; drop and cut are to come, as more `what`s of the same draw),
+ * a delay heap per lane, and link holds (partitions) whose messages wait,
+ * in order, until released. Independent of the transport: the host passes
+ * every arrival through it, whichever transport brought it.
+ *
+ * A lane is one receiving thread (the engine's worker); its delay heap and
+ * its list of released messages are that thread's. The host supplies the
+ * delivery (cw__deliver_fn) that a route reaches when no fault keeps it.
+ */
+#ifndef CW_FAULT_H
+#define CW_FAULT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <causeway/msg.h>
+
+#include "map.h"
+
+/* One delivery: a message to one node. */
+typedef struct cw__route {
+    cw_msg *msg;
+    cw_node_id to;
+    uint32_t copy;        /* 0: the original; 1: an injected duplicate */
+} cw__route;
+
+/* A growing list of routes, each owning one reference. */
+typedef struct cw__routes {
+    cw__route *r;
+    size_t len, cap;
+} cw__routes;
+
+/* Appends r (its reference moves in). False if memory ran out (unchanged). */
+bool cw__routes_push(cw__routes *v, cw__route r);
+/* Drops every route's reference and frees the list; leaves it empty. */
+void cw__routes_release(cw__routes *v);
+
+/* The host's delivery of r at lane; r.msg is borrowed (the callee takes a
+ * reference if it keeps it). */
+typedef void cw__deliver_fn(void *host, uint32_t lane, cw__route r);
+
+typedef struct cw__fault_options {
+    uint64_t seed;
+    double delay_probability;       /* 0..1 */
+    uint32_t max_delay_us;
+    double duplicate_probability;   /* 0..1 */
+} cw__fault_options;
+
+typedef struct cw__timed {
+    uint64_t due_ns;
+    cw__route r;
+} cw__timed;
+
+typedef struct cw__fault_lane {
+    cw__timed *delayed;             /* min-heap by due_ns; the lane's thread only */
+    size_t dlen, dcap;
+    pthread_mutex_t released_lock;  /* released holds, from client threads */
+    cw__routes released;
+    _Atomic uint32_t released_len;
+} cw__fault_lane;
+
+typedef struct cw__faults {
+    cw__fault_options o;
+    bool on;                        /* delay or duplicate can happen */
+    cw__fault_lane *lane;
+    uint32_t lanes;
+    cw__deliver_fn *deliver;
+    void *host;
+    pthread_mutex_t holds_lock;
+    _Atomic uint32_t holds_active;  /* links held now; 0 skips the hold table */
+    cw__map holds;
+    _Atomic uint64_t injected;      /* deliveries added: duplicates, released holds */
+    _Atomic uint64_t parked;        /* deliveries kept on held links */
+} cw__faults;
+
+/* CW_OK, CW_EINVAL (a probability outside 0..1), or CW_ENOMEM (f is then
+ * cleared). Destroy with cw__faults_destroy, once no lane runs. */
+int cw__faults_init(cw__faults *f, const cw__fault_options *o, uint32_t lanes, cw__deliver_fn *deliver,
+                    void *host);
+/* Drops every delayed and held message and frees what f holds. */
+void cw__faults_destroy(cw__faults *f);
+
+/* Whether arrivals may skip cw__faults_route: no link is held and no fault
+ * is configured. A hold placed meanwhile applies from the next check on. */
+bool cw__faults_direct(const cw__faults *f);
+
+/* Routes one delivery at `lane` through holds and (if faults) the seeded
+ * faults to the host's delivery. r.msg is borrowed; a reference is taken
+ * whenever the route is kept for later. Lane's thread only. */
+void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults);
+
+/* Lane's thread: delivers the delayed routes now due, and the routes a
+ * released hold sent back to this lane. Whether any were. */
+bool cw__faults_release_due(cw__faults *f, uint32_t lane);
+bool cw__faults_take_released(cw__faults *f, uint32_t lane);
+
+/* Lane's thread: whether released routes wait or a delayed one is due at
+ * now_ns; and when the next delayed route is due (0: none). */
+bool cw__faults_pending(cw__faults *f, uint32_t lane, uint64_t now_ns);
+uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane);
+
+/* Holds (hold_it) or releases the link from -> to. A release sends what the
+ * link kept back to `lane` (to's), in order: *released says whether any, so
+ * the caller wakes that lane. Any thread. CW_OK or CW_ENOMEM. */
+int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released);
+
+/* For quiescence (cw_engine_quiesce): read parked with the deliveries done,
+ * before injected with the deliveries owed. Acquire: pairs with the
+ * releases that count them. */
+uint64_t cw__faults_parked(const cw__faults *f);
+uint64_t cw__faults_injected(const cw__faults *f);
+
+#endif

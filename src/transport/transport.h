@@ -1,0 +1,118 @@
+/* The transport: how messages move between the threads that host replicas.
+ * A host (the engine today; the node server later) programs against this
+ * interface only; the in-process implementation (inproc.c: per-pair SPSC
+ * rings) is one, a network one (ZeroMQ) will be another.
+ *
+ * Endpoints 0 .. endpoints-1 are the host's threads (the engine's workers).
+ * A message goes to an endpoint, not to a node: the receiving host fans it in
+ * to the nodes it runs there, through the fault layer (fault.h), which sits
+ * between arrival and delivery whatever the transport.
+ *
+ * Shape: an ops table behind an opaque handle. The worker loop must run
+ * unchanged over either implementation, chosen at open time, so the calls go
+ * through function pointers; every one of them moves a batch or a whole
+ * fan-out (one indirect call per write sent and per batch taken, not per
+ * ring operation), so the indirection costs nothing measurable against a
+ * delivery (~100 ns). A set of plain functions with the implementation chosen
+ * at link time would forbid the two living side by side in one library.
+ *
+ * Threads: send, send_all, flush, sending, take, park_prepare, park_cancel
+ * and park_wait are the endpoint's own thread's (one thread per endpoint);
+ * arrived and wake may be called from any thread.
+ */
+#ifndef CW_TRANSPORT_H
+#define CW_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <causeway/msg.h>
+
+typedef struct cw__transport cw__transport;
+
+typedef struct cw__transport_ops {
+    /* Sends m from endpoint `from` to endpoint `to`, taking a reference of its
+     * own. Never drops: a full link keeps it (and every later send from
+     * `from`, in order) until flush moves it; out of memory, it waits. Does
+     * not wake the receiver: call wake once after a batch of sends. */
+    void (*send)(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m);
+    /* send to every endpoint but `from` (a fan-out). */
+    void (*send_all)(cw__transport *t, uint32_t from, cw_msg *m);
+    /* Retries the sends a full link kept, in order, waking each receiver it
+     * reaches. Whether anything moved. */
+    bool (*flush)(cw__transport *t, uint32_t from);
+    /* Whether sends from `from` wait for room (flush them). */
+    bool (*sending)(const cw__transport *t, uint32_t from);
+    /* Takes up to max arrivals at endpoint `at` into batch, each holding one
+     * reference for the caller; links are visited round robin from where the
+     * last take stopped, so no sender starves. The count taken. */
+    size_t (*take)(cw__transport *t, uint32_t at, cw_msg **batch, size_t max);
+    /* Whether anything waits to be taken at `at` (an estimate: exact when
+     * the senders are idle). */
+    bool (*arrived)(const cw__transport *t, uint32_t at);
+    /* Wakes endpoint `at` if it is parked or about to park. Call after
+     * publishing work for it (sends, or the host's own work lists). */
+    void (*wake)(cw__transport *t, uint32_t at);
+    /* Parking, for an endpoint that found no work: prepare gives a ticket;
+     * the caller then looks for work once more and either cancels (found
+     * some) or waits on the ticket. A wake after prepare makes the wait
+     * return at once, so no wake-up is lost. */
+    uint32_t (*park_prepare)(cw__transport *t, uint32_t at);
+    void (*park_cancel)(cw__transport *t, uint32_t at);
+    /* Sleeps until woken, or timeout_ns (0: no limit). */
+    void (*park_wait)(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t timeout_ns);
+    /* Drops every message still in flight (their references) and frees t. */
+    void (*destroy)(cw__transport *t);
+} cw__transport_ops;
+
+/* Every implementation's handle starts with this. */
+struct cw__transport {
+    const cw__transport_ops *ops;
+    uint32_t endpoints;
+};
+
+/* The in-process transport (inproc.c): a bounded SPSC ring for every ordered
+ * pair of endpoints, each holding at least ring_capacity - 1 messages.
+ * CW_OK, CW_EINVAL (no endpoints), or CW_ENOMEM. Destroy with
+ * cw__transport_destroy. */
+int cw__transport_inproc(cw__transport **out, uint32_t endpoints, uint32_t ring_capacity);
+
+static inline void cw__transport_send(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
+{
+    t->ops->send(t, from, to, m);
+}
+static inline void cw__transport_send_all(cw__transport *t, uint32_t from, cw_msg *m)
+{
+    t->ops->send_all(t, from, m);
+}
+static inline bool cw__transport_flush(cw__transport *t, uint32_t from) { return t->ops->flush(t, from); }
+static inline bool cw__transport_sending(const cw__transport *t, uint32_t from)
+{
+    return t->ops->sending(t, from);
+}
+static inline size_t cw__transport_take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
+{
+    return t->ops->take(t, at, batch, max);
+}
+static inline bool cw__transport_arrived(const cw__transport *t, uint32_t at)
+{
+    return t->ops->arrived(t, at);
+}
+static inline void cw__transport_wake(cw__transport *t, uint32_t at) { t->ops->wake(t, at); }
+static inline uint32_t cw__transport_park_prepare(cw__transport *t, uint32_t at)
+{
+    return t->ops->park_prepare(t, at);
+}
+static inline void cw__transport_park_cancel(cw__transport *t, uint32_t at) { t->ops->park_cancel(t, at); }
+static inline void cw__transport_park_wait(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t timeout_ns)
+{
+    t->ops->park_wait(t, at, ticket, timeout_ns);
+}
+static inline void cw__transport_destroy(cw__transport *t)
+{
+    if (t)
+        t->ops->destroy(t);
+}
+
+#endif

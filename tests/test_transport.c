@@ -1,0 +1,398 @@
+/* The in-process transport alone (transport.h, inproc.c) and the fault layer
+ * (fault.h): per-link order, backpressure without loss, fan-out, batch take,
+ * seeded fault decisions, holds that keep order, and parking that loses no
+ * wake-up. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "testutil.h"
+
+#include "fault.h"
+#include "msg_internal.h"
+#include "transport.h"
+
+static const cw_hlc_timestamp TS = {1700000000123u, 7, 2};
+
+/* A write from origin with sequence number seq, in a 4-node system. */
+static cw_msg *msg(cw_node_id origin, uint64_t seq)
+{
+    uint64_t clock[4] = {0};
+    clock[origin] = seq;
+    cw_msg *m = NULL;
+    assert_int_equal(cw_msg_create(&m, origin, &TS, clock, 4, "k", 1, "v", 1), CW_OK);
+    return m;
+}
+
+static uint32_t refs(cw_msg *m) { return atomic_load(&m->refs); }
+
+static cw__transport *open_inproc(uint32_t endpoints, uint32_t ring_capacity)
+{
+    cw__transport *t = NULL;
+    assert_int_equal(cw__transport_inproc(&t, endpoints, ring_capacity), CW_OK);
+    assert_non_null(t);
+    return t;
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    cw__transport *t = NULL;
+    assert_int_equal(cw__transport_inproc(&t, 0, 64), CW_EINVAL);
+    assert_int_equal(cw__transport_inproc(NULL, 2, 64), CW_EINVAL);
+    assert_null(t);
+    cw__faults f;
+    cw__fault_options o = {.seed = 1, .delay_probability = 1.5};
+    assert_int_equal(cw__faults_init(&f, &o, 1, NULL, NULL), CW_EINVAL);
+    o = (cw__fault_options){.seed = 1, .duplicate_probability = -0.1};
+    assert_int_equal(cw__faults_init(&f, &o, 1, NULL, NULL), CW_EINVAL);
+}
+
+/* ---- one link between two threads: order, nothing lost ---- */
+
+enum { HANDOFF = 200000 };
+
+typedef struct link_arg {
+    cw__transport *t;
+    cw_msg **m;
+} link_arg;
+
+static void *producer(void *p)
+{
+    link_arg *a = p;
+    for (uint64_t i = 0; i < HANDOFF; i++) {
+        cw__transport_send(a->t, 0, 1, a->m[i]);
+        cw__transport_wake(a->t, 1);
+        if (cw__transport_sending(a->t, 0))
+            cw__transport_flush(a->t, 0);
+    }
+    while (cw__transport_sending(a->t, 0)) {
+        if (!cw__transport_flush(a->t, 0))
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void test_handoff_keeps_order_between_threads(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(2, 64);
+    link_arg a = {t, malloc(HANDOFF * sizeof(cw_msg *))};
+    assert_non_null(a.m);
+    for (uint64_t i = 0; i < HANDOFF; i++)
+        a.m[i] = msg(0, i + 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, producer, &a), 0);
+    uint64_t next = 1;
+    while (next <= HANDOFF) {
+        cw_msg *batch[32];
+        size_t n = cw__transport_take(t, 1, batch, 32);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(cw_msg_seq(batch[i]), next); /* in the order sent, none lost */
+            assert_ptr_equal(batch[i], a.m[next - 1]);
+            next++;
+            cw_msg_unref(batch[i]);
+        }
+        if (!n)
+            sched_yield();
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(cw__transport_take(t, 1, (cw_msg *[1]){NULL}, 1), 0);
+    for (uint64_t i = 0; i < HANDOFF; i++) {
+        assert_int_equal(refs(a.m[i]), 1); /* the transport kept no reference */
+        cw_msg_unref(a.m[i]);
+    }
+    free(a.m);
+    cw__transport_destroy(t);
+}
+
+/* ---- a full ring: the rest waits on the sender, in order ---- */
+
+static void test_full_ring_keeps_the_rest_in_order(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(3, 4); /* rings hold 3 */
+    cw_msg *m[100];
+    for (int i = 0; i < 100; i++) {
+        m[i] = msg(0, (uint64_t)i + 1);
+        cw__transport_send(t, 0, i % 2 ? 2 : 1, m[i]);
+        assert_int_equal(refs(m[i]), 2); /* the send took its own reference */
+    }
+    assert_true(cw__transport_sending(t, 0));
+    assert_true(cw__transport_arrived(t, 1));
+    assert_false(cw__transport_arrived(t, 0));
+    /* Nothing more moves until the receivers take: flush moves nothing. */
+    assert_false(cw__transport_flush(t, 0));
+    uint64_t next[3] = {0, 1, 2};
+    int received = 0;
+    while (received < 100) {
+        for (uint32_t to = 1; to <= 2; to++) {
+            cw_msg *batch[2];
+            size_t n = cw__transport_take(t, to, batch, 2);
+            for (size_t i = 0; i < n; i++, received++) {
+                assert_int_equal(cw_msg_seq(batch[i]), next[to]); /* odd seqs to 1, even to 2, in order */
+                next[to] += 2;
+                cw_msg_unref(batch[i]);
+            }
+        }
+        cw__transport_flush(t, 0);
+    }
+    assert_false(cw__transport_sending(t, 0));
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(refs(m[i]), 1);
+        cw_msg_unref(m[i]);
+    }
+    cw__transport_destroy(t);
+}
+
+/* Destroy drops what is still in flight (rings and pending sends): with
+ * AddressSanitizer, a leak fails this test. */
+static void test_destroy_drops_what_is_in_flight(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(2, 4);
+    cw_msg *m = msg(0, 1);
+    for (int i = 0; i < 10; i++)
+        cw__transport_send(t, 0, 1, m);
+    assert_int_equal(refs(m), 11);
+    cw__transport_destroy(t);
+    assert_int_equal(refs(m), 1);
+    cw_msg_unref(m);
+}
+
+/* ---- fan-out and batches ---- */
+
+static void test_send_all_reaches_every_other_endpoint_once(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(4, 64);
+    cw_msg *m = msg(1, 1);
+    cw__transport_send_all(t, 1, m);
+    assert_int_equal(refs(m), 4);
+    for (uint32_t at = 0; at < 4; at++) {
+        cw_msg *batch[4];
+        size_t n = cw__transport_take(t, at, batch, 4);
+        assert_int_equal(n, at == 1 ? 0 : 1);
+        for (size_t i = 0; i < n; i++) {
+            assert_ptr_equal(batch[i], m);
+            cw_msg_unref(batch[i]);
+        }
+    }
+    assert_int_equal(refs(m), 1);
+    cw_msg_unref(m);
+    cw__transport_destroy(t);
+}
+
+static void test_take_batches_round_robin(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(4, 64);
+    cw_msg *m[3][10];
+    for (uint32_t from = 1; from <= 3; from++)
+        for (uint64_t s = 0; s < 10; s++) {
+            m[from - 1][s] = msg((cw_node_id)from, s + 1);
+            cw__transport_send(t, from, 0, m[from - 1][s]);
+            cw_msg_unref(m[from - 1][s]); /* the ring's reference is the only one now */
+        }
+    uint64_t next[4] = {0, 1, 1, 1};
+    bool seen[4] = {false};
+    size_t total = 0, takes = 0;
+    for (;;) {
+        cw_msg *batch[5];
+        size_t n = cw__transport_take(t, 0, batch, 5);
+        if (!n)
+            break;
+        assert_true(n <= 5);
+        for (size_t i = 0; i < n; i++) {
+            cw_node_id o = cw_msg_origin(batch[i]);
+            assert_int_equal(cw_msg_seq(batch[i]), next[o]++); /* each link in order */
+            if (takes < 3)
+                seen[o] = true;
+            cw_msg_unref(batch[i]);
+        }
+        total += n;
+        takes++;
+    }
+    assert_int_equal(total, 30);
+    assert_true(seen[1] && seen[2] && seen[3]); /* the first three takes visit every sender */
+    cw__transport_destroy(t);
+}
+
+/* ---- wake and park ---- */
+
+enum { WAKES = 20000 };
+
+typedef struct park_arg {
+    cw__transport *t;
+    _Atomic uint64_t posted, seen;
+    _Atomic bool stop;
+} park_arg;
+
+/* Endpoint 0's thread: takes posted work, parks (no timeout) when there is
+ * none. A lost wake-up leaves it asleep with work posted. */
+static void *parker(void *p)
+{
+    park_arg *a = p;
+    while (!atomic_load(&a->stop)) {
+        uint64_t posted = atomic_load(&a->posted);
+        if (atomic_load(&a->seen) < posted) {
+            atomic_store(&a->seen, posted);
+            continue;
+        }
+        uint32_t ticket = cw__transport_park_prepare(a->t, 0);
+        if (atomic_load(&a->posted) > atomic_load(&a->seen) || atomic_load(&a->stop)) {
+            cw__transport_park_cancel(a->t, 0);
+            continue;
+        }
+        cw__transport_park_wait(a->t, 0, ticket, 0);
+    }
+    return NULL;
+}
+
+static void test_park_loses_no_wake_up(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(2, 64);
+    park_arg a = {.t = t};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, parker, &a), 0);
+    for (uint64_t i = 1; i <= WAKES; i++) {
+        atomic_store(&a.posted, i);
+        cw__transport_wake(t, 0);
+        /* Each piece of work is seen, within 10 s, before the next is posted:
+         * a lost wake-up would leave the parker asleep here. */
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        while (atomic_load(&a.seen) < i) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - start.tv_sec > 10)
+                fail_msg("wake-up %llu lost: the parker slept with work posted", (unsigned long long)i);
+            if (i % 64 == 0) /* sometimes let it fall asleep first */
+                sched_yield();
+        }
+    }
+    atomic_store(&a.stop, true);
+    cw__transport_wake(t, 0);
+    pthread_join(th, NULL);
+    cw__transport_destroy(t);
+}
+
+/* ---- the fault layer ---- */
+
+typedef struct record {
+    cw__routes got;      /* deliveries, in order, one reference each */
+} record;
+
+static void record_delivery(void *host, uint32_t lane, cw__route r)
+{
+    (void)lane;
+    record *rec = host;
+    assert_true(cw__routes_push(&rec->got, r));
+    cw__msg_ref(r.msg);
+}
+
+/* Routes 400 messages (origins 0 and 1, to nodes 2 and 3) through faults
+ * with this seed; returns, per route, whether it was delivered at once,
+ * duplicated, and delayed. */
+static void decide(uint64_t seed, uint8_t decisions[400], record *rec, uint64_t *injected)
+{
+    cw__faults f;
+    cw__fault_options o = {.seed = seed, .delay_probability = 0.3, .max_delay_us = 200, .duplicate_probability = 0.3};
+    assert_int_equal(cw__faults_init(&f, &o, 1, record_delivery, rec), CW_OK);
+    assert_false(cw__faults_direct(&f));
+    for (int i = 0; i < 400; i++) {
+        cw_msg *m = msg((cw_node_id)(i % 2), (uint64_t)i / 4 + 1);
+        size_t before = rec->got.len;
+        cw__faults_route(&f, 0, (cw__route){m, (cw_node_id)(2 + i / 2 % 2), 0}, true);
+        uint8_t d = (uint8_t)(rec->got.len - before); /* delivered now: 0, 1 or 2 copies */
+        d |= (uint8_t)((cw__faults_injected(&f) > *injected) << 2);
+        *injected = cw__faults_injected(&f);
+        decisions[i] = d;
+        cw_msg_unref(m);
+    }
+    while (cw__faults_next_due(&f, 0)) /* the delayed ones arrive too */
+        if (!cw__faults_release_due(&f, 0))
+            sched_yield();
+    cw__faults_destroy(&f);
+}
+
+static void test_fault_decisions_follow_the_seed(void **state)
+{
+    (void)state;
+    uint8_t a[400], b[400], c[400];
+    record ra = {{0}}, rb = {{0}}, rc = {{0}};
+    uint64_t ia = 0, ib = 0, ic = 0;
+    decide(42, a, &ra, &ia);
+    decide(42, b, &rb, &ib);
+    decide(43, c, &rc, &ic);
+    assert_memory_equal(a, b, sizeof a); /* same seed, same decisions */
+    assert_int_equal(ia, ib);
+    assert_memory_not_equal(a, c, sizeof a);
+    /* Every route arrives, once plus once per duplicate, whether delayed or not. */
+    assert_int_equal(ra.got.len, 400 + ia);
+    assert_int_equal(rc.got.len, 400 + ic);
+    assert_true(ia > 60 && ia < 180); /* ~30% duplicated */
+    size_t delayed = 0; /* copies made (1, or 2 if duplicated) less those delivered at once */
+    for (int i = 0; i < 400; i++)
+        delayed += 1u + ((a[i] >> 2) & 1u) - (a[i] & 3u);
+    assert_true(delayed > 80 && delayed < 200); /* ~30% of ~520 copies */
+    cw__routes_release(&ra.got);
+    cw__routes_release(&rb.got);
+    cw__routes_release(&rc.got);
+}
+
+static void test_hold_keeps_order_until_released(void **state)
+{
+    (void)state;
+    record rec = {{0}};
+    cw__faults f;
+    cw__fault_options o = {.seed = 7};
+    assert_int_equal(cw__faults_init(&f, &o, 2, record_delivery, &rec), CW_OK);
+    assert_true(cw__faults_direct(&f));
+    bool released = true;
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
+    assert_false(released);
+    assert_false(cw__faults_direct(&f));
+    for (uint64_t s = 1; s <= 50; s++) {
+        cw_msg *m0 = msg(0, s), *m1 = msg(1, s);
+        cw__faults_route(&f, 1, (cw__route){m0, 3, 0}, true); /* held */
+        cw__faults_route(&f, 1, (cw__route){m1, 3, 0}, true); /* another link: delivered */
+        cw_msg_unref(m0);
+        cw_msg_unref(m1);
+    }
+    assert_int_equal(rec.got.len, 50);
+    assert_int_equal(cw__faults_parked(&f), 50);
+    assert_false(cw__faults_take_released(&f, 1));
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 1, &released), CW_OK);
+    assert_true(released);
+    assert_int_equal(cw__faults_injected(&f), 50);
+    assert_true(cw__faults_pending(&f, 1, 0));
+    assert_false(cw__faults_take_released(&f, 0)); /* released to lane 1 only */
+    assert_true(cw__faults_take_released(&f, 1));
+    assert_int_equal(rec.got.len, 100);
+    for (uint64_t s = 1; s <= 50; s++) { /* held ones, in the order routed */
+        assert_int_equal(cw_msg_origin(rec.got.r[49 + s].msg), 0);
+        assert_int_equal(cw_msg_seq(rec.got.r[49 + s].msg), s);
+    }
+    assert_true(cw__faults_direct(&f));
+    cw__faults_destroy(&f);
+    cw__routes_release(&rec.got);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_handoff_keeps_order_between_threads),
+        cmocka_unit_test(test_full_ring_keeps_the_rest_in_order),
+        cmocka_unit_test(test_destroy_drops_what_is_in_flight),
+        cmocka_unit_test(test_send_all_reaches_every_other_endpoint_once),
+        cmocka_unit_test(test_take_batches_round_robin),
+        cmocka_unit_test(test_park_loses_no_wake_up),
+        cmocka_unit_test(test_fault_decisions_follow_the_seed),
+        cmocka_unit_test(test_hold_keeps_order_until_released),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

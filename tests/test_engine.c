@@ -178,6 +178,18 @@ static void test_bad_arguments_and_close(void **state)
     o.duplicate_probability = 0;
     o.policy = CW_MERGE_CALLBACK;
     assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.policy = CW_KEEP_SIBLINGS;
+    /* Sizes from an option never wrap: UINT32_MAX used to make a 0-entry
+     * outbox and overflow it on the first put. */
+    o.inbox_capacity = UINT32_MAX;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.inbox_capacity = CW_ENGINE_MAX_INBOX_CAPACITY + 1;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.inbox_capacity = 0;
+    /* 65,536 replicas in one process would allocate ~650 GB: refused at once
+     * (it used to be accepted, then swap for minutes). */
+    o.nodes = 65536;
+    assert_int_equal(cw_engine_open(&e, &o), CW_ELIMIT);
     assert_null(e);
     assert_int_equal(cw_engine_open(NULL, &o), CW_EINVAL);
 
@@ -411,6 +423,64 @@ static void test_shutdown_with_writers_running(void **state)
     cw_engine_close(a.e); /* frees undelivered, delayed messages too (ASan checks) */
 }
 
+typedef struct quiescer {
+    cw_engine *e;
+    _Atomic int rc;
+    _Atomic bool started;
+} quiescer;
+
+static void *quiesce_long(void *p)
+{
+    quiescer *q = p;
+    atomic_store(&q->started, true);
+    atomic_store(&q->rc, cw_engine_quiesce(q->e, 60000));
+    return NULL;
+}
+
+/* A shutdown does not wait out a quiesce in progress (it used to wait for
+ * the quiesce's whole timeout): the quiesce notices and returns CW_ECLOSED.
+ * Calls after the shutdown, latency and dump included, return CW_ECLOSED,
+ * and the dump prints nothing. */
+static void test_shutdown_interrupts_quiesce(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 2;
+    o.delay_probability = 1;      /* every message waits ... */
+    o.max_delay_us = 30000000;    /* ... up to 30 s: quiesce would wait that long */
+    o.seed = 7;
+    quiescer q = {0};
+    assert_int_equal(cw_engine_open(&q.e, &o), CW_OK);
+    assert_int_equal(cw_engine_put(q.e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    atomic_store(&q.rc, 1);
+    pthread_t th;
+    pthread_create(&th, NULL, quiesce_long, &q);
+    while (!atomic_load(&q.started))
+        sched_yield();
+    struct timespec pause = {0, 50000000}; /* let it start waiting */
+    nanosleep(&pause, NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cw_engine_shutdown(q.e);
+    pthread_join(th, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    assert_true(secs < 5.0);
+    assert_int_equal(atomic_load(&q.rc), CW_ECLOSED);
+    cw_latency rep, buf;
+    assert_int_equal(cw_engine_latency(q.e, &rep, &buf), CW_ECLOSED);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(cw_engine_dump(q.e, f), CW_ECLOSED);
+    fclose(f);
+    assert_int_equal(len, 0);
+    free(text);
+    cw_engine_close(q.e);
+}
+
 /* ---- stress: concurrent client threads, faults, ground truth ---- */
 
 typedef struct stress {
@@ -542,6 +612,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
+        cmocka_unit_test(test_shutdown_interrupts_quiesce),
         cmocka_unit_test(test_stress_quick),
         cmocka_unit_test(test_stress_long),
     };

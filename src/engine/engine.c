@@ -133,14 +133,40 @@ static int open_node(cw_engine *e, uint32_t j)
     return cw_node_create(&en->node, &no);
 }
 
+/* The memory an engine takes before any write, in bytes: every replica's
+ * footprint (quadratic in the node count: each replica keeps per-sender
+ * state), every node's outbox, and the rings between every pair of workers.
+ * Double arithmetic: nothing here can wrap, and a rough figure is enough. */
+static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, uint32_t ring_capacity)
+{
+    double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1);
+    return nodes * per_node + workers * (sizeof(worker) + 8.0 * ((double)capacity + 1)) +
+           (double)workers * workers * 8.0 * ring_capacity;
+}
+
+static double physical_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 {
-    if (!out || !o || o->workers > o->nodes)
+    if (!out || !o || o->workers > o->nodes || o->inbox_capacity > CW_ENGINE_MAX_INBOX_CAPACITY)
         return CW_EINVAL;
     cw_node_options no; /* the node's own checks: nodes, policy, merge, limits */
     node_options(o, 0, &no);
     if (!cw__node_options_valid(&no))
         return CW_EINVAL;
+    {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        uint32_t workers = o->workers ? o->workers : o->nodes <= 64 ? o->nodes : (uint32_t)(cpus > 0 ? cpus : 1);
+        uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
+        uint32_t ring = capacity / workers > 64 ? capacity / workers : 64;
+        double need = fixed_bytes(o->nodes, workers, capacity, ring), have = physical_bytes();
+        if (have > 0 && need > have) /* could never work here: say so now, not after swapping */
+            return CW_ELIMIT;
+    }
     cw_engine *e = calloc(1, sizeof *e);
     if (!e)
         return CW_ENOMEM;
@@ -329,6 +355,12 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
         produced += cw__faults_injected(&e->faults);
         if (produced == consumed) /* invariant 3: read consumed first */
             break;
+        /* A shutdown waits for this call to leave: notice it rather than
+         * hold it up for the rest of the timeout. */
+        if (atomic_load_explicit(&e->closed, memory_order_seq_cst)) {
+            rc = CW_ECLOSED;
+            break;
+        }
         if (cw__now_ns() >= deadline) {
             rc = CW_ETIMEDOUT;
             break;
@@ -392,8 +424,12 @@ int cw_engine_latency(cw_engine *e, cw_latency *replication, cw_latency *bufferi
 {
     if (!e)
         return CW_EINVAL;
+    int rc = enter(e);
+    if (rc != CW_OK)
+        return rc;
+    leave(e); /* with_node below enters again for each node */
     cw__histogram *total = calloc(1, sizeof *total), *one = malloc(sizeof *one);
-    int rc = total && one ? CW_OK : CW_ENOMEM;
+    rc = total && one ? CW_OK : CW_ENOMEM;
     for (uint32_t j = 0; rc == CW_OK && replication && j < e->nodes; j++) {
         cw__hist_snapshot(&e->node[j].replication, one);
         cw__hist_merge(total, one);
@@ -418,12 +454,14 @@ int cw_engine_dump(cw_engine *e, FILE *out)
 {
     if (!e || !out)
         return CW_EINVAL;
+    int rc = enter(e); /* nothing printed for an engine already shut down */
+    if (rc != CW_OK)
+        return rc;
+    leave(e);
     fputs("=== System State ===\n", out);
-    for (uint32_t j = 0; j < e->nodes; j++) {
-        int rc = with_node(e, (cw_node_id)j, dump_of, out);
-        if (rc != CW_OK)
+    for (uint32_t j = 0; j < e->nodes; j++)
+        if ((rc = with_node(e, (cw_node_id)j, dump_of, out)) != CW_OK)
             return rc;
-    }
     return CW_OK;
 }
 

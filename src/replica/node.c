@@ -107,6 +107,15 @@ bool cw__node_options_valid(const cw_node_options *o)
            o->max_buffered > 0 && o->max_buffered <= CW_NODE_MAX_BUFFERED_LIMIT && o->max_unsent > 0;
 }
 
+size_t cw__node_footprint(uint32_t nodes)
+{
+    /* The waiting table reserves twice its entries, rounded up to a power
+     * of two: at most 4 slots a sender. */
+    size_t per_sender = 2 * sizeof(uint64_t) + sizeof(cw__ring) + sizeof(cw__head) + sizeof(uint32_t) +
+                        4 * sizeof(cw__map_slot);
+    return sizeof(cw_node) + 16 * sizeof(cw__slot) + (size_t)nodes * per_sender;
+}
+
 int cw_node_create(cw_node **out, const cw_node_options *o)
 {
     if (!out || !o || !cw__node_options_valid(o))

@@ -15,6 +15,13 @@ bool cw__node_check(const cw_node *n);
  * merge callback, max_buffered > 0). Hosts check their options with it. */
 bool cw__node_options_valid(const cw_node_options *o);
 
+/* The memory a new replica of a group of `nodes` takes before it holds any
+ * write: its clock, what it has applied per origin, and the causal buffer's
+ * per-sender indexes (a ring, a head, a waiter count and room in the waiting
+ * table for each sender). Linear in nodes, so N replicas in one process take
+ * N times this: quadratic in the group size. */
+size_t cw__node_footprint(uint32_t nodes);
+
 /* Adds this node's buffering-latency samples to a histogram (for the
  * engine's totals). */
 struct cw__histogram;

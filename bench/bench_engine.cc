@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -211,6 +213,46 @@ void engine_idle(benchmark::State &state) {
     state.counters["cpu_pct_of_core"] = pct;
 }
 
+// A list of whole numbers "8,16,64" into out; false if it is anything else.
+bool parse_list(const char *text, std::vector<int64_t> &out) {
+    out.clear();
+    for (const char *p = text; *p;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return false;
+        long long v = std::strtoll(p, &end, 10);
+        out.push_back(v);
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return false;
+    }
+    return !out.empty();
+}
+
+// CAUSEWAY_BENCH_E2E="NODES;WORKERS;FAULTS" (lists, e.g. "8,16;0,2;0,1"),
+// set by `causeway bench --nodes/--workers/--faults` (which checks the
+// ranges): engine_e2e runs exactly that grid instead of its default one.
+bool e2e_grid_from_env(benchmark::internal::Benchmark *b) {
+    const char *env = std::getenv("CAUSEWAY_BENCH_E2E");
+    if (!env)
+        return false;
+    std::string spec(env);
+    size_t a = spec.find(';'), z = a == std::string::npos ? a : spec.find(';', a + 1);
+    std::vector<int64_t> nodes, workers, faults;
+    if (z == std::string::npos || !parse_list(spec.substr(0, a).c_str(), nodes) ||
+        !parse_list(spec.substr(a + 1, z - a - 1).c_str(), workers) ||
+        !parse_list(spec.substr(z + 1).c_str(), faults)) {
+        std::fprintf(stderr, "causeway_bench: CAUSEWAY_BENCH_E2E='%s' is not NODES;WORKERS;FAULTS\n", env);
+        std::exit(2);
+    }
+    for (int64_t n : nodes)
+        for (int64_t f : faults)
+            for (int64_t w : workers)
+                if (w <= n)
+                    b->Args({n, f, w});
+    return true;
+}
+
 struct Register {
     Register() {
         cwbench::register_with_baseline("queue_handoff", queue_handoff_cw, {4096}, "ck_ring",
@@ -220,10 +262,12 @@ struct Register {
         cwbench::register_with_baseline("fanin_per_pair_spsc", fanin_spsc, {1, 3, 7}, "ck_mpsc", fanin_mpsc,
                                         {1, 3, 7}, true);
         auto *b = benchmark::RegisterBenchmark("engine_e2e", engine_e2e);
-        for (int64_t n : {2, 4, 8, 16, 64, 256, 1024})
-            for (int64_t f : {0, 1})
-                b->Args({n, f, 0});
-        b->Args({8, 0, 2})->Args({8, 0, 1})->Args({16, 0, 2});
+        if (!e2e_grid_from_env(b)) {
+            for (int64_t n : {2, 4, 8, 16, 64, 256, 1024})
+                for (int64_t f : {0, 1})
+                    b->Args({n, f, 0});
+            b->Args({8, 0, 2})->Args({8, 0, 1})->Args({16, 0, 2});
+        }
         b->ArgNames({"nodes", "faults", "workers"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",
                                         engine_get_idle, {8}, false);

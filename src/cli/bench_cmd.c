@@ -157,7 +157,128 @@ static void put_value(FILE *f, double v)
         fprintf(f, " %g", v);
 }
 
-static int write_tables(json_t *benches, const char *dir)
+/* The engine_e2e runs of the JSON (median aggregates, or the runs
+ * themselves): their (nodes, faults, workers) from the name. */
+typedef struct e2e_run {
+    long nodes, faults, workers;
+    const char *name;
+} e2e_run;
+
+static size_t e2e_runs(json_t *benches, e2e_run *out, size_t cap)
+{
+    size_t n = 0, i;
+    json_t *b;
+    json_array_foreach(benches, i, b) {
+        const char *name = json_string_value(json_object_get(b, "run_name"));
+        const char *agg = json_string_value(json_object_get(b, "aggregate_name"));
+        e2e_run r = {0, 0, 0, name};
+        if (!name || (agg && strcmp(agg, "median") != 0) ||
+            sscanf(name, "engine_e2e/nodes:%ld/faults:%ld/workers:%ld/", &r.nodes, &r.faults, &r.workers) != 3)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = strcmp(out[k].name, name) == 0;
+        if (!seen && n < cap)
+            out[n++] = r;
+    }
+    return n;
+}
+
+static int by_nodes(const void *a, const void *b)
+{
+    const e2e_run *x = a, *y = b;
+    if (x->nodes != y->nodes)
+        return x->nodes < y->nodes ? -1 : 1;
+    if (x->workers != y->workers)
+        return x->workers < y->workers ? -1 : 1;
+    return (x->faults > y->faults) - (x->faults < y->faults);
+}
+
+/* engine.dat (the plots: one row per node count, at `workers`) and
+ * e2e.csv (every end-to-end run of the JSON, one row each). */
+static int write_engine_tables(json_t *benches, const char *dir, long workers)
+{
+    enum { MAX_RUNS = 1024 };
+    e2e_run *runs = malloc(MAX_RUNS * sizeof *runs);
+    if (!runs)
+        return -1;
+    size_t count = e2e_runs(benches, runs, MAX_RUNS);
+    qsort(runs, count, sizeof *runs, by_nodes);
+    char path[PATH_MAX], name[256];
+    snprintf(path, sizeof path, "%s/engine.dat", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(runs);
+        return -1;
+    }
+    fputs("# nodes deliveries_per_s deliveries_per_s_faults repl_p50_us repl_p99_us repl_p999_us\n", f);
+    for (size_t i = 0; i < count; i++) {
+        if (runs[i].workers != workers || (i > 0 && runs[i - 1].nodes == runs[i].nodes &&
+                                           runs[i - 1].workers == workers))
+            continue; /* one row per node count */
+        fprintf(f, "%ld", runs[i].nodes);
+        for (int faults = 0; faults < 2; faults++) {
+            snprintf(name, sizeof name, "engine_e2e/nodes:%ld/faults:%d/workers:%ld/iterations:1/manual_time",
+                     runs[i].nodes, faults, workers);
+            put_value(f, value_of(benches, name, "deliveries_per_s"));
+        }
+        snprintf(name, sizeof name, "engine_e2e/nodes:%ld/faults:0/workers:%ld/iterations:1/manual_time",
+                 runs[i].nodes, workers);
+        put_value(f, value_of(benches, name, "repl_p50_us"));
+        put_value(f, value_of(benches, name, "repl_p99_us"));
+        put_value(f, value_of(benches, name, "repl_p999_us"));
+        fputc('\n', f);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/e2e.csv", dir);
+    if (!(f = fopen(path, "w"))) {
+        free(runs);
+        return -1;
+    }
+    fputs("nodes,faults,workers,deliveries_per_s,repl_p50_us,repl_p99_us,repl_p999_us\n", f);
+    static const char *const cols[] = {"deliveries_per_s", "repl_p50_us", "repl_p99_us", "repl_p999_us"};
+    for (size_t i = 0; i < count; i++) {
+        fprintf(f, "%ld,%ld,%ld", runs[i].nodes, runs[i].faults, runs[i].workers);
+        for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {
+            double v = value_of(benches, runs[i].name, cols[c]);
+            if (v < 0)
+                fputs(",", f);
+            else
+                fprintf(f, ",%g", v);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    free(runs);
+    return 0;
+}
+
+/* name.csv beside name.dat: the same table, its '#' header as the column
+ * names, commas between fields, and an empty field where the .dat has NaN. */
+static int dat_to_csv(const char *dir, const char *table)
+{
+    char in_path[PATH_MAX], out_path[PATH_MAX], line[4096];
+    snprintf(in_path, sizeof in_path, "%s/%s.dat", dir, table);
+    snprintf(out_path, sizeof out_path, "%s/%s.csv", dir, table);
+    FILE *in = fopen(in_path, "r"), *out = in ? fopen(out_path, "w") : NULL;
+    while (out && fgets(line, sizeof line, in)) {
+        char *p = line + (line[0] == '#' ? 1 : 0), *end = strchr(p, '(');
+        if (line[0] == '#' && end) /* "(ns)": the unit, not a column */
+            *end = '\0';
+        bool first = true;
+        for (char *tok = strtok(p, " \t\n"); tok; tok = strtok(NULL, " \t\n"), first = false)
+            fprintf(out, "%s%s", first ? "" : ",", strcmp(tok, "NaN") == 0 ? "" : tok);
+        fputc('\n', out);
+    }
+    int rc = in && out && !ferror(in) && !ferror(out) ? 0 : -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+static int write_tables(json_t *benches, const char *dir, long workers)
 {
     char path[PATH_MAX], name[256];
     static const int sizes[] = {4, 16, 64, 256, 1024, 4096, 65536};
@@ -223,25 +344,8 @@ static int write_tables(json_t *benches, const char *dir)
     }
     fclose(f);
 
-    snprintf(path, sizeof path, "%s/engine.dat", dir);
-    if (!(f = fopen(path, "w")))
+    if (write_engine_tables(benches, dir, workers) != 0)
         return -1;
-    fputs("# nodes deliveries_per_s deliveries_per_s_faults repl_p50_us repl_p99_us repl_p999_us\n", f);
-    static const int nodes[] = {2, 4, 8, 16, 64, 256, 1024};
-    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
-        fprintf(f, "%d", nodes[i]);
-        for (int faults = 0; faults < 2; faults++) {
-            snprintf(name, sizeof name, "engine_e2e/nodes:%d/faults:%d/workers:0/iterations:1/manual_time",
-                     nodes[i], faults);
-            put_value(f, value_of(benches, name, "deliveries_per_s"));
-        }
-        snprintf(name, sizeof name, "engine_e2e/nodes:%d/faults:0/workers:0/iterations:1/manual_time", nodes[i]);
-        put_value(f, value_of(benches, name, "repl_p50_us"));
-        put_value(f, value_of(benches, name, "repl_p99_us"));
-        put_value(f, value_of(benches, name, "repl_p999_us"));
-        fputc('\n', f);
-    }
-    fclose(f);
 
     snprintf(path, sizeof path, "%s/queue.dat", dir);
     if (!(f = fopen(path, "w")))
@@ -253,6 +357,10 @@ static int write_tables(json_t *benches, const char *dir)
     put_value(f, value_of(benches, "ck_ring:queue_handoff/4096/manual_time", "items_per_second"));
     fputc('\n', f);
     fclose(f);
+    static const char *const tables[] = {"clocks", "plain", "buffer", "engine", "queue"};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+        if (dat_to_csv(dir, tables[i]) != 0)
+            return -1;
     return 0;
 }
 
@@ -358,28 +466,79 @@ static int draw_plots(void)
     return drawn;
 }
 
+/* Checks a list "8,16,64" of whole numbers within [lo, hi] (at most 32 of
+ * them); the first goes to *first. */
+static bool list_ok(const char *text, long lo, long hi, long *first)
+{
+    int count = 0;
+    for (const char *p = text; *p; count++) {
+        char *end;
+        if (*p < '0' || *p > '9' || count == 32)
+            return false;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || v < lo || v > hi || (*end && *end != ','))
+            return false;
+        if (count == 0)
+            *first = v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p)
+            return false;
+    }
+    return count > 0;
+}
+
 int cli_bench(int argc, char **argv)
 {
     const char *filter = ".", *dir = "causeway-bench-out";
+    const char *nodes = "2,4,8,16,64,256,1024", *workers = "0";
+    int faults = 2;
     double min_time = 0.05;
     uint32_t reps = 3;
     bool list = false;
     cli_opt t[] = {
         {CLI_OPT_TEXT("filter", &filter, "REGEX", "run only the benchmarks whose names match"),
-         .default_text = "all"},
-        {CLI_OPT_TEXT("out", &dir, "DIR", "where the JSON, tables (*.dat) and plots go")},
+         .default_text = "all, or ^engine_e2e/ with --nodes, --workers or --faults"},
+        {CLI_OPT_TEXT("out", &dir, "DIR", "where the JSON, tables (*.dat, *.csv) and plots go")},
         {CLI_OPT_REAL("min-time", &min_time, "S", "least time each benchmark runs, seconds", 0.001, 3600)},
         {CLI_OPT_UINT32("repetitions", &reps, "N", "runs of each benchmark; tables show the median", 1, 1000)},
+        {CLI_OPT_TEXT("nodes", &nodes, "LIST", "end to end: node counts, e.g. 8,16,64 (each 2 to 4096)")},
+        {CLI_OPT_TEXT("workers", &workers, "LIST",
+                      "end to end: worker threads, e.g. 0,2 (0: the engine's default; each <= nodes)")},
+        {CLI_OPT_CHOICE("faults", &faults, "WHICH",
+                        "end to end: without faults, with them (delay 10% + duplicates 5%), or both",
+                        "off|on|both")},
         {CLI_OPT_FLAG("list", &list, "list the benchmarks (with --filter, those it matches) and stop")},
     };
     cli_command c = {.path = "bench", .opts = t, .count = sizeof t / sizeof *t,
-                     .summary = "Runs the benchmark suite (causeway-bench), keeps Google Benchmark's JSON, and\n"
-                                "draws the plots with gnuplot.",
-                     .details = "The benchmark binary is $CAUSEWAY_BENCH, else causeway-bench beside this\n"
-                                "command, else bench/causeway_bench of a build tree.\n"};
+                     .summary = "Runs the benchmark suite (causeway-bench), keeps Google Benchmark's JSON, writes\n"
+                                "its tables (*.dat for gnuplot, *.csv beside them, e2e.csv with every end-to-end\n"
+                                "run) and draws the plots with gnuplot.",
+                     .details = "--nodes, --workers and --faults choose the end-to-end runs (engine_e2e: one\n"
+                                "client writes at every node in turn, then waits for quiescence) instead of\n"
+                                "the default grid. The benchmark binary is $CAUSEWAY_BENCH, else\n"
+                                "causeway-bench beside this command, else bench/causeway_bench of a build tree.\n"};
     int rc = cli_parse(&c, argc, argv, NULL);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
+    char quoted[96];
+    long first_nodes = 0, first_workers = 0;
+    if (!list_ok(nodes, 2, 4096, &first_nodes))
+        return cli_usage_error(&c, "--nodes %s: expected whole numbers from 2 to 4096, joined by commas",
+                               cli_quote(nodes, quoted, sizeof quoted));
+    if (!list_ok(workers, 0, 4096, &first_workers))
+        return cli_usage_error(&c, "--workers %s: expected whole numbers from 0 to 4096, joined by commas",
+                               cli_quote(workers, quoted, sizeof quoted));
+    bool e2e = c.opts[4].seen || c.opts[5].seen || c.opts[6].seen;
+    if (e2e) {
+        static const char *const fault_lists[] = {"0", "1", "0,1"};
+        char grid[512];
+        snprintf(grid, sizeof grid, "%s;%s;%s", nodes, workers, fault_lists[faults]);
+        if (setenv("CAUSEWAY_BENCH_E2E", grid, 1) != 0)
+            return CLI_FAIL;
+        if (!c.opts[0].seen)
+            filter = "^engine_e2e/";
+    }
     char bench[PATH_MAX];
     if (!find_bench(bench, sizeof bench)) {
         fputs("causeway bench: causeway-bench not found (set CAUSEWAY_BENCH)\n", stderr);
@@ -419,7 +578,7 @@ int cli_bench(int argc, char **argv)
     json_error_t err;
     json_t *root = load_bench_json(json_path, &err);
     json_t *benches = root ? json_object_get(root, "benchmarks") : NULL;
-    if (!benches || write_tables(benches, dir) != 0) {
+    if (!benches || write_tables(benches, dir, first_workers) != 0) {
         fprintf(stderr, "causeway bench: cannot read %s: %s\n", json_path, root ? "bad layout" : err.text);
         json_decref(root);
         return CLI_FAIL;
@@ -432,6 +591,6 @@ int cli_bench(int argc, char **argv)
         fputs("causeway bench: no plot drawn (is gnuplot installed? apt-get install gnuplot-nox)\n", stderr);
         return CLI_FAIL;
     }
-    printf("wrote %s/bench.json, its tables (*.dat) and the plots above\n", dir);
+    printf("wrote %s/bench.json, its tables (*.dat, *.csv, e2e.csv) and the plots above\n", dir);
     return CLI_OK;
 }

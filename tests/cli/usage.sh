@@ -49,6 +49,12 @@ expect 2 "unexpected argument 'extra'" demo extra
 expect 2 "--repetitions '0': expected a whole number from 1 to 1000" bench --repetitions 0
 expect 2 "--repetitions '-1': expected" bench --repetitions -1
 expect 2 "--min-time '0': expected a number from 0.001" bench --min-time 0
+expect 2 "--nodes '1': expected whole numbers from 2 to 4096" bench --nodes 1
+expect 2 "--nodes '8,,16': expected whole numbers" bench --nodes 8,,16
+expect 2 "--nodes '8,': expected whole numbers" bench --nodes 8,
+expect 2 "--workers '-1': expected whole numbers from 0 to 4096" bench --workers -1
+expect 2 "--faults 'maybe': expected one of off\|on\|both" bench --faults maybe
+expect 0 "--nodes LIST.*--faults WHICH.*one of off\|on\|both; default both" bench --help
 expect 2 "unknown command 'frob'" frob
 expect 2 "unknown subcommand 'frob'" clock frob
 expect 2 "expected A B" clock compare 1:1

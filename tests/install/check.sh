@@ -50,6 +50,10 @@ if [ -x "$prefix/bin/causeway-bench" ]; then
   (cd "$work" && "$prefix/bin/causeway" bench --filter 'dense_merge/64$|memcpy:dense_merge/64$' \
      --min-time 0.01 --repetitions 1 --out bench >/dev/null)
   test -s "$work/bench/clocks.png" && test -s "$work/bench/bench.json"
+  # The end-to-end grid from the command line, every run in e2e.csv.
+  (cd "$work" && "$prefix/bin/causeway" bench --nodes 2,4 --workers 0 --faults off --min-time 0.01 \
+     --repetitions 1 --out e2e >/dev/null)
+  test "$(wc -l <"$work/e2e/e2e.csv")" = 3 && test -s "$work/e2e/engine.png" && test -s "$work/e2e/engine.csv"
   # A filter that matches nothing is the user's error, named as such (exit 2).
   set +e
   msg=$("$prefix/bin/causeway" bench --filter 'no_such_benchmark' --out "$work/none" 2>&1)

@@ -98,14 +98,26 @@ typedef struct cw_history_report {
     uint64_t concurrent_pairs;  /* pairs of writes to one key that are truly concurrent */
     uint64_t ordered_pairs;     /* pairs of writes to one key ordered by happens-before */
     uint64_t keys;              /* distinct keys written */
+    uint64_t check_steps;       /* the final checks' unit steps (origin tests per write, keys merged
+                                   per node): their cost, which tests can bound */
     bool ok;                    /* no violation, during the run or at the end */
 } cw_history_report;
 
 /* Runs the final checks, once every node has reported its keys and clock,
- * and fills *report. Returns report->ok. Call it once per history. Cost:
- * O(nodes^2 + nodes * keys * writes per key) plus O(w^2) per key written w
- * times (every pair of writes to a key is compared). */
+ * and fills *report. Returns report->ok. Call it once per history. Cost, for
+ * W writes by N nodes to K keys: O(W log W + W * N + N * K log K)
+ * time (one sort of the writes by key; per key, each write against each node
+ * that wrote the key, never each pair of writes; each node's keys sorted and
+ * merged), O(W + N) memory besides the history. */
 CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
+
+/* Progress of cw_history_verdict, for a caller that shows it: `phase` names
+ * the step ("checking keys"; a static string), `done` of `total` units. */
+typedef void (*cw_history_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+/* Sets the callback (NULL: none) that cw_history_verdict calls, on its own
+ * thread, after every 65,536 writes checked and every node's final state
+ * compared, and once before sorting the writes. */
+CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx);
 
 /* The first violation found, as a sentence owned by the history (valid until
  * cw_history_destroy), or NULL if none. Later violations are counted, not

@@ -19,11 +19,14 @@
 #include <causeway/error.h>
 #include <causeway/verify.h>
 
+#include "map.h"
+
 typedef struct record {
     uint64_t *past;          /* nodes counters; NULL until made */
     cw_hlc_timestamp ts;
     uint8_t *key;
     size_t key_len;
+    uint64_t hash;           /* the key's, for grouping writes by key */
 } record;
 
 typedef struct final_version {
@@ -32,6 +35,7 @@ typedef struct final_version {
 } final_version;
 
 typedef struct final_key {
+    uint64_t hash;            /* the key's */
     uint8_t *key;
     size_t key_len;
     size_t count;
@@ -49,6 +53,8 @@ struct cw_history {
     size_t *final_count, *final_cap;
     uint64_t **final_clock;   /* [x] */
     bool *has_final_clock;    /* [x] */
+    cw_history_progress_fn progress;
+    void *progress_ctx;
     pthread_mutex_t lock;
     char violation[512];
     uint64_t violations;
@@ -64,6 +70,12 @@ static void violate(cw_history *h, const char *fmt, ...)
         va_end(ap);
     }
     pthread_mutex_unlock(&h->lock);
+}
+
+/* Writes node o has made: a node applies each of its writes as it makes it. */
+static uint64_t made(const cw_history *h, uint32_t o)
+{
+    return h->applied[o][o];
 }
 
 int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_conflict_policy policy)
@@ -107,7 +119,9 @@ void cw_history_destroy(cw_history *h)
         return;
     for (uint32_t i = 0; i < h->nodes; i++) {
         if (h->writes && h->writes[i]) {
-            for (uint64_t s = 0; s < h->max_writes; s++) {
+            /* Records up to the one being made when the run stopped. */
+            uint64_t touched = h->applied && h->applied[i] ? made(h, i) + 1 : 0;
+            for (uint64_t s = 0; s < touched && s < h->max_writes; s++) {
                 free(h->writes[i][s].past);
                 free(h->writes[i][s].key);
             }
@@ -137,15 +151,15 @@ void cw_history_destroy(cw_history *h)
     free(h);
 }
 
+void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx)
+{
+    h->progress = fn;
+    h->progress_ctx = ctx;
+}
+
 const char *cw_history_violation(const cw_history *h)
 {
     return h->violations ? h->violation : NULL;
-}
-
-/* Writes node o has made: a node applies each of its writes as it makes it. */
-static uint64_t made(const cw_history *h, uint32_t o)
-{
-    return h->applied[o][o];
 }
 
 /* A new write at its origin x: its true past is what x has applied. */
@@ -171,6 +185,7 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     r->past[x] = seq;
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
+    r->hash = cw__hash_bytes(key, key_len);
     r->ts = cw_msg_timestamp(m);
     h->applied[x][x] = seq;
     const uint64_t *clock = cw_msg_counters(m, NULL);
@@ -244,6 +259,7 @@ int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versi
     }
     memcpy(f->key, key, key_len);
     f->key_len = key_len;
+    f->hash = cw__hash_bytes(key, key_len);
     f->count = count;
     for (size_t i = 0; i < count; i++)
         f->versions[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
@@ -336,116 +352,143 @@ int cw_history_final_engine_node(cw_history *h, cw_engine *e, cw_node_id x)
     return rc;
 }
 
-/* ---- final verdict ---- */
+/* ---- final verdict ----
+ *
+ * Cost, for W writes made by N nodes to K distinct keys, key k written w_k
+ * times by d_k <= min(N, w_k) distinct nodes (hash-table operations counted
+ * as O(1), expected):
+ *   grouping   each write's key looked up in a table of the keys, then the
+ *              writes placed by key, keeping (origin, seq) order: O(W);
+ *   per key    its maximal writes and its ordered pairs: O(w_k * d_k)
+ *              (check_key), O(W * N) in all;
+ *   finals     each key each node holds looked up in the table: O(N * K);
+ * in all O(W * N + N * K), with K <= W: linear in writes x nodes. No pair of
+ * writes is ever compared directly. What replaces the pairs: a true past is
+ * a clock (per origin, a prefix of its writes), so "a is before b" is
+ * past_b[a.origin] >= a.seq, and the writes to a key in b's past are, per
+ * origin, a prefix of that origin's writes to the key. */
 
 typedef struct write_ref {
     cw_node_id origin;
     uint64_t seq;
 } write_ref;
 
+/* The writes of one origin to one key, refs[lo..hi) in seq order, and the
+ * highest past[origin] among the key's writes from other origins: the key's
+ * last write from this origin is maximal exactly when that is below its seq
+ * (its earlier ones are before it). */
+typedef struct origin_run {
+    cw_node_id origin;
+    size_t lo, hi;
+    uint64_t covered;
+} origin_run;
+
+/* One key: its writes refs[lo..hi), the versions it must end with. */
 typedef struct key_group {
-    const uint8_t *key;
-    size_t key_len;
-    size_t count, cap;
-    write_ref *writes;
+    const record *first;      /* a write to it, for its key */
+    size_t lo, hi;
+    size_t want, n;           /* want[want .. want + n) in the verdict's array */
+    uint32_t held_by;         /* the last node x + 1 found holding it */
 } key_group;
 
-static bool same_key(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+/* The keys written, each once, and how to find a key's group. */
+typedef struct key_index {
+    cw__map map;              /* items: group index + 1 */
+    key_group *g;
+    size_t count, cap;
+} key_index;
+
+typedef struct key_probe {
+    const key_index *ix;
+    const uint8_t *key;
+    size_t key_len;
+} key_probe;
+
+static bool group_has_key(const void *item, const void *probe)
 {
-    return al == bl && memcmp(a, b, al) == 0;
+    const key_probe *p = probe;
+    const record *r = p->ix->g[(uintptr_t)item - 1].first;
+    return r->key_len == p->key_len && memcmp(r->key, p->key, p->key_len) == 0;
 }
 
-/* a happened before b. Pasts are per-origin prefixes (checked as writes were
- * applied), so a is in b's past exactly when b's past covers a's sequence
- * number: an O(1) test. */
-static bool before(const cw_history *h, write_ref a, write_ref b)
+/* The group of a key, or NULL. */
+static key_group *find_group(const key_index *ix, uint64_t hash, const uint8_t *key, size_t key_len)
 {
-    return !(a.origin == b.origin && a.seq == b.seq) &&
-           h->writes[b.origin][b.seq - 1].past[a.origin] >= a.seq;
+    key_probe p = {ix, key, key_len};
+    uintptr_t item = (uintptr_t)cw__map_find(&ix->map, hash, group_has_key, &p);
+    return item ? &ix->g[item - 1] : NULL;
 }
 
-static int ts_order(const cw_history *h, write_ref a, write_ref b)
+static int ts_order(const record *a, cw_node_id ao, const record *b, cw_node_id bo)
 {
-    const record *ra = &h->writes[a.origin][a.seq - 1], *rb = &h->writes[b.origin][b.seq - 1];
-    int c = cw_hlc_compare(&ra->ts, &rb->ts);
-    return c ? c : (a.origin > b.origin) - (a.origin < b.origin);
+    int c = cw_hlc_compare(&a->ts, &b->ts);
+    return c ? c : (ao > bo) - (ao < bo);
 }
 
-/* Groups every write by key (linear scan per write over the groups found;
- * keys are few in every workload here). */
-static key_group *group_by_key(const cw_history *h, size_t *groups_out)
+static void progress(const cw_history *h, const char *phase, uint64_t done, uint64_t total)
 {
-    size_t groups = 0, cap = 16;
-    key_group *g = calloc(cap, sizeof *g);
-    for (uint32_t o = 0; g && o < h->nodes; o++) {
-        for (uint64_t s = 1; s <= made(h, o); s++) {
-            const record *r = &h->writes[o][s - 1];
-            size_t i = 0;
-            while (i < groups && !same_key(g[i].key, g[i].key_len, r->key, r->key_len))
-                i++;
-            if (i == groups) {
-                if (groups == cap) {
-                    key_group *grown = realloc(g, 2 * cap * sizeof *g);
-                    if (!grown)
-                        goto fail;
-                    g = grown;
-                    memset(g + cap, 0, cap * sizeof *g);
-                    cap *= 2;
-                }
-                g[groups++] = (key_group){r->key, r->key_len, 0, 0, NULL};
+    if (h->progress)
+        h->progress(h->progress_ctx, phase, done, total);
+}
+
+static const record *rec(const cw_history *h, write_ref w)
+{
+    return &h->writes[w.origin][w.seq - 1];
+}
+
+/* The versions key g must end with, into want[g->want ..]: its maximal writes
+ * (one per origin at most, in (origin, seq) order), or under LWW the
+ * greatest of them; and its pairs, counted. runs and upto have room for N
+ * origins. O(w * d) for w writes from d origins: for a fixed origin o', a
+ * write's past[o] never decreases along o''s writes (a node's past only
+ * grows), so one cursor per origin o sweeps o's writes once per o'. */
+static void check_key(const cw_history *h, const write_ref *refs, key_group *g, origin_run *runs,
+                      size_t *upto, final_version *want, cw_history_report *rep)
+{
+    size_t d = 0;
+    for (size_t i = g->lo; i < g->hi; i++) {
+        if (i == g->lo || refs[i].origin != refs[i - 1].origin)
+            runs[d++] = (origin_run){refs[i].origin, i, i, 0};
+        runs[d - 1].hi = i + 1;
+    }
+    uint64_t ordered = 0; /* pairs (a, b), a before b: for each b, the writes in its past */
+    for (size_t jb = 0; jb < d; jb++) {
+        for (size_t j = 0; j < d; j++)
+            upto[j] = runs[j].lo;
+        for (size_t i = runs[jb].lo; i < runs[jb].hi; i++) {
+            const uint64_t *past = rec(h, refs[i])->past;
+            for (size_t j = 0; j < d; j++) {
+                origin_run *o = &runs[j];
+                uint64_t p = past[o->origin];
+                if (j != jb && p > o->covered)
+                    o->covered = p;
+                while (upto[j] < o->hi && refs[upto[j]].seq <= p)
+                    upto[j]++;
+                ordered += upto[j] - o->lo; /* b itself among them, once */
             }
-            if (g[i].count == g[i].cap) {
-                size_t c = g[i].cap ? g[i].cap * 2 : 8;
-                write_ref *grown = realloc(g[i].writes, c * sizeof *grown);
-                if (!grown)
-                    goto fail;
-                g[i].writes = grown;
-                g[i].cap = c;
-            }
-            g[i].writes[g[i].count++] = (write_ref){(cw_node_id)o, s};
+            ordered--;
         }
     }
-    *groups_out = groups;
-    return g;
-fail:
-    for (size_t i = 0; i < groups; i++)
-        free(g[i].writes);
-    free(g);
-    return NULL;
-}
-
-/* The versions key group g must end with: its maximal writes, or the LWW winner. */
-static size_t expected_versions(const cw_history *h, const key_group *g, final_version *out,
-                                cw_history_report *rep)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < g->count; i++) {
-        bool maximal = true;
-        for (size_t j = 0; j < g->count; j++) {
-            if (j == i)
-                continue;
-            bool ij = before(h, g->writes[i], g->writes[j]);
-            maximal &= !ij;
-            if (j > i) {
-                bool related = ij || before(h, g->writes[j], g->writes[i]);
-                rep->ordered_pairs += related;
-                rep->concurrent_pairs += !related;
-            }
-        }
-        if (maximal)
-            out[n++] = (final_version){g->writes[i].origin, g->writes[i].seq};
+    uint64_t w = g->hi - g->lo;
+    rep->ordered_pairs += ordered;
+    rep->concurrent_pairs += w * (w - 1) / 2 - ordered;
+    rep->check_steps += 2 * w * d; /* origin tests, and at most as many cursor steps */
+    final_version *out = want + g->want;
+    g->n = 0;
+    for (size_t j = 0; j < d; j++) {
+        const write_ref *last = &refs[runs[j].hi - 1];
+        if (runs[j].covered < last->seq)
+            out[g->n++] = (final_version){last->origin, last->seq};
     }
-    if (h->policy == CW_LAST_WRITER_WINS && n > 1) {
+    if (h->policy == CW_LAST_WRITER_WINS && g->n > 1) {
         size_t best = 0;
-        for (size_t i = 1; i < n; i++)
-            if (ts_order(h, (write_ref){out[i].origin, out[i].seq},
-                         (write_ref){out[best].origin, out[best].seq}) > 0)
+        for (size_t i = 1; i < g->n; i++)
+            if (ts_order(rec(h, (write_ref){out[i].origin, out[i].seq}), out[i].origin,
+                         rec(h, (write_ref){out[best].origin, out[best].seq}), out[best].origin) > 0)
                 best = i;
         out[0] = out[best];
-        n = 1;
+        g->n = 1;
     }
-    qsort(out, n, sizeof *out, cmp_version);
-    return n;
 }
 
 /* Field by field: the struct has padding. */
@@ -457,12 +500,126 @@ static bool same_versions(const final_version *a, const final_version *b, size_t
     return true;
 }
 
-static const final_key *find_final(const cw_history *h, cw_node_id x, const key_group *g)
+/* Finds or adds the group of r's key; its index into *id. CW_ENOMEM. */
+static int group_of(key_index *ix, const record *r, uint32_t *id)
 {
-    for (size_t i = 0; i < h->final_count[x]; i++)
-        if (same_key(h->finals[x][i].key, h->finals[x][i].key_len, g->key, g->key_len))
-            return &h->finals[x][i];
-    return NULL;
+    key_group *g = find_group(ix, r->hash, r->key, r->key_len);
+    if (g) {
+        *id = (uint32_t)(g - ix->g);
+        return CW_OK;
+    }
+    if (ix->count == ix->cap) {
+        size_t cap = ix->cap ? 2 * ix->cap : 64;
+        key_group *grown = realloc(ix->g, cap * sizeof *grown);
+        if (!grown)
+            return CW_ENOMEM;
+        ix->g = grown;
+        ix->cap = cap;
+    }
+    int rc = cw__map_insert(&ix->map, r->hash, (void *)(uintptr_t)(ix->count + 1));
+    if (rc != CW_OK)
+        return rc;
+    ix->g[ix->count] = (key_group){.first = r};
+    *id = (uint32_t)ix->count++;
+    return CW_OK;
+}
+
+/* Every write, placed by key: refs[g.lo .. g.hi) are group g's writes in
+ * (origin, seq) order (a counting sort, stable). NULL when out of memory. */
+static write_ref *group_writes(const cw_history *h, uint64_t total, key_index *ix)
+{
+    write_ref *refs = malloc((total ? total : 1) * sizeof *refs);
+    uint32_t *id = malloc((total ? total : 1) * sizeof *id);
+    bool ok = refs && id;
+    size_t n = 0;
+    for (uint32_t o = 0; ok && o < h->nodes; o++)
+        for (uint64_t s = 1; ok && s <= made(h, o); s++)
+            ok = group_of(ix, &h->writes[o][s - 1], &id[n++]) == CW_OK;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) /* sizes, then starts */
+            ix->g[id[i]].hi++;
+        for (size_t k = 0, at = 0; k < ix->count; k++) {
+            ix->g[k].lo = at;
+            at += ix->g[k].hi;
+            ix->g[k].hi = ix->g[k].lo;
+        }
+        n = 0;
+        for (uint32_t o = 0; o < h->nodes; o++)
+            for (uint64_t s = 1; s <= made(h, o); s++)
+                refs[ix->g[id[n++]].hi++] = (write_ref){(cw_node_id)o, s};
+    }
+    free(id);
+    if (!ok) {
+        free(refs);
+        return NULL;
+    }
+    return refs;
+}
+
+/* Finds each key's expected versions, into *want_out. False when out of memory. */
+static bool check_keys(cw_history *h, const write_ref *refs, uint64_t total, key_index *ix,
+                       final_version **want_out, cw_history_report *rep)
+{
+    final_version *want = malloc((total ? total : 1) * sizeof *want);
+    origin_run *runs = malloc(h->nodes * sizeof *runs);
+    size_t *upto = malloc(h->nodes * sizeof *upto);
+    bool ok = want && runs && upto;
+    size_t wanted = 0;
+    uint64_t done = 0, reported = 0;
+    for (size_t k = 0; ok && k < ix->count; k++) {
+        key_group *g = &ix->g[k];
+        g->want = wanted;
+        check_key(h, refs, g, runs, upto, want, rep);
+        wanted += g->n;
+        done += g->hi - g->lo;
+        if (done - reported >= 65536 || k + 1 == ix->count) {
+            progress(h, "checking keys", done, total);
+            reported = done;
+        }
+    }
+    free(runs);
+    free(upto);
+    if (!ok) {
+        free(want);
+        return false;
+    }
+    *want_out = want;
+    return true;
+}
+
+/* Node x's final keys: each must be a key written, once, holding exactly
+ * its expected versions; and every key written must be held. O(K). */
+static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_version *want,
+                         cw_history_report *rep)
+{
+    const final_key *f = h->finals[x];
+    size_t n = h->final_count[x], held = 0;
+    rep->check_steps += n + ix->count;
+    for (size_t i = 0; i < n; i++) {
+        key_group *g = find_group(ix, f[i].hash, f[i].key, f[i].key_len);
+        if (g && g->held_by != x + 1) {
+            g->held_by = x + 1;
+            held++;
+        }
+        if (g && (f[i].count != g->n || !same_versions(f[i].versions, want + g->want, g->n)))
+            violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the "
+                       "writes no other write to it follows%s",
+                    x, f[i].count, (int)(f[i].key_len < 24 ? f[i].key_len : 24),
+                    (const char *)f[i].key, f[i].key_len > 24 ? "..." : "", g->n,
+                    h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "");
+    }
+    if (held < ix->count) /* the first key not held, by name */
+        for (size_t k = 0; k < ix->count; k++)
+            if (ix->g[k].held_by != x + 1) {
+                const record *r = ix->g[k].first;
+                violate(h, "node %u holds 0 version(s) of a key (%.*s%s) where %zu are the "
+                           "writes no other write to it follows",
+                        x, (int)(r->key_len < 24 ? r->key_len : 24), (const char *)r->key,
+                        r->key_len > 24 ? "..." : "", ix->g[k].n);
+                break;
+            }
+    if (n != ix->count || held != n) /* keys never written, or one held twice */
+        violate(h, "node %u holds %zu keys, %zu were written", x, n, ix->count);
 }
 
 bool cw_history_verdict(cw_history *h, cw_history_report *rep)
@@ -484,37 +641,24 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
                     break;
                 }
     }
-    size_t groups = 0;
-    key_group *g = group_by_key(h, &groups);
-    if (!g) {
+    progress(h, "grouping writes by key", 0, rep->writes);
+    key_index ix = {0};
+    cw__map_init(&ix.map);
+    final_version *want = NULL;
+    write_ref *refs = group_writes(h, rep->writes, &ix);
+    if (!refs || !check_keys(h, refs, rep->writes, &ix, &want, rep)) {
         violate(h, "out of memory checking the final state");
-        groups = 0;
-    }
-    rep->keys = groups;
-    for (size_t i = 0; i < groups; i++) {
-        final_version *want = malloc(g[i].count * sizeof *want);
-        if (!want) {
-            violate(h, "out of memory checking the final state");
-            break;
-        }
-        size_t n = expected_versions(h, &g[i], want, rep);
+    } else {
+        rep->keys = ix.count;
         for (uint32_t x = 0; x < h->nodes; x++) {
-            const final_key *f = find_final(h, (cw_node_id)x, &g[i]);
-            if (!f || f->count != n || !same_versions(f->versions, want, n))
-                violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the "
-                           "writes no other write to it follows%s",
-                        x, f ? f->count : 0, (int)(g[i].key_len < 24 ? g[i].key_len : 24),
-                        (const char *)g[i].key, g[i].key_len > 24 ? "..." : "", n,
-                        h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "");
+            check_finals(h, x, &ix, want, rep);
+            progress(h, "comparing final states", x + 1, h->nodes);
         }
-        free(want);
     }
-    for (uint32_t x = 0; x < h->nodes; x++)
-        if (h->final_count[x] != groups)
-            violate(h, "node %u holds %zu keys, %zu were written", x, h->final_count[x], groups);
-    for (size_t i = 0; i < groups; i++)
-        free(g[i].writes);
-    free(g);
+    free(refs);
+    free(want);
+    free(ix.g);
+    cw__map_destroy(&ix.map);
     rep->ok = h->violations == 0;
     return rep->ok;
 }

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "progress.h"
 
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
@@ -26,10 +27,20 @@ typedef struct opts {
     const char *json;
 } opts;
 
+/* Applications at one node, for the progress line: written by that node's
+ * worker only and read by the main thread, so a relaxed load and store
+ * suffice (the count orders nothing); a cache line each, so that workers
+ * do not write to one line. */
+typedef struct applied_count {
+    _Alignas(64) _Atomic uint64_t n;
+} applied_count;
+
 typedef struct run {
     const opts *o;
     cw_engine *e;
     cw_history *h;
+    applied_count *applied;  /* [node] */
+    cli_progress progress;
     _Atomic uint64_t done;
     _Atomic int failed;
 } run;
@@ -40,16 +51,25 @@ typedef struct client {
     uint64_t writes;
 } client;
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
 {
-    cw_history_applied(ctx, node, m);
+    run *r = ctx;
+    cw_history_applied(r->h, node, m);
+    _Atomic uint64_t *n = &r->applied[node].n;
+    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+static uint64_t applications(const run *r)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < r->o->nodes; i++)
+        sum += atomic_load_explicit(&r->applied[i].n, memory_order_relaxed);
+    return sum;
+}
+
+static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    cli_progress_update(ctx, phase, done, total, strcmp(phase, "comparing final states") ? "writes" : "nodes");
 }
 
 static int put_one(run *r, uint64_t *rng, uint64_t i)
@@ -139,6 +159,7 @@ static int collect(run *r, totals *t)
 {
     *t = (totals){0};
     for (uint32_t i = 0; i < r->o->nodes; i++) {
+        cli_progress_update(&r->progress, "reporting final states", i, r->o->nodes, "nodes");
         int rc = cw_history_final_engine_node(r->h, r->e, (cw_node_id)i);
         if (rc != CW_OK)
             return rc;
@@ -150,6 +171,7 @@ static int collect(run *r, totals *t)
         if (st.max_buffered > t->max_buffered)
             t->max_buffered = st.max_buffered;
     }
+    cli_progress_end(&r->progress);
     return cw_engine_latency(r->e, &t->replication, &t->buffering);
 }
 
@@ -206,11 +228,24 @@ static void print_latency(const char *name, const cw_latency *l)
            duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
 }
 
-/* Drives the writes; a progress line on stderr while it runs, if a terminal. */
+/* Waits until every write is applied everywhere, showing how far
+ * replication has come. CW_ETIMEDOUT after 10 minutes without quiescence. */
+static int replicate(run *r)
+{
+    uint64_t total = r->o->writes * r->o->nodes;
+    double deadline = cli_seconds() + 600;
+    int rc;
+    while ((rc = cw_engine_quiesce(r->e, 200)) == CW_ETIMEDOUT && cli_seconds() < deadline)
+        cli_progress_update(&r->progress, "waiting for replication", applications(r), total,
+                            "applications");
+    cli_progress_end(&r->progress);
+    return rc;
+}
+
+/* Drives the writes, with a progress line (progress.h). */
 static int drive(run *r)
 {
     const opts *o = r->o;
-    bool tty = isatty(2);
     if (o->sequential) { /* one writer; each write reaches every node before the next */
         uint64_t rng = o->seed;
         for (uint64_t i = 0; i < o->writes; i++) {
@@ -219,8 +254,7 @@ static int drive(run *r)
                 rc = cw_engine_quiesce(r->e, 600000);
             if (rc != CW_OK)
                 return rc;
-            if (tty && i % 64 == 0)
-                fprintf(stderr, "\r  writes %llu/%llu", (unsigned long long)i, (unsigned long long)o->writes);
+            cli_progress_update(&r->progress, "writing", i + 1, o->writes, "writes");
         }
     } else {
         pthread_t *th = calloc(o->clients, sizeof *th);
@@ -234,10 +268,9 @@ static int drive(run *r)
             c[i] = (client){r, i, o->writes / o->clients + (i < o->writes % o->clients)};
             pthread_create(&th[i], NULL, client_main, &c[i]);
         }
-        while (tty && atomic_load(&r->done) < o->writes && !atomic_load(&r->failed)) {
-            fprintf(stderr, "\r  writes %llu/%llu", (unsigned long long)atomic_load(&r->done),
-                    (unsigned long long)o->writes);
-            struct timespec ts = {0, 200000000};
+        while (r->progress.tty && atomic_load(&r->done) < o->writes && !atomic_load(&r->failed)) {
+            cli_progress_update(&r->progress, "writing", atomic_load(&r->done), o->writes, "writes");
+            struct timespec ts = {0, 50000000};
             nanosleep(&ts, NULL);
         }
         for (uint32_t i = 0; i < o->clients; i++)
@@ -247,10 +280,8 @@ static int drive(run *r)
         if (atomic_load(&r->failed))
             return CW_EINVAL;
     }
-    if (tty)
-        fprintf(stderr, "\r  writes %llu/%llu, waiting for replication...\n",
-                (unsigned long long)o->writes, (unsigned long long)o->writes);
-    return cw_engine_quiesce(r->e, 600000);
+    cli_progress_end(&r->progress);
+    return replicate(r);
 }
 
 int cli_stress(int argc, char **argv)
@@ -260,7 +291,13 @@ int cli_stress(int argc, char **argv)
     if (prc != CLI_OK)
         return prc == CLI_HELP ? CLI_OK : prc;
     run r = {.o = &o};
+    cli_progress_init(&r.progress);
     int rc = cw_history_create(&r.h, o.nodes, o.writes, o.policy);
+    r.applied = aligned_alloc(_Alignof(applied_count), o.nodes * sizeof *r.applied);
+    if (rc == CW_OK && !r.applied)
+        rc = CW_ENOMEM;
+    else if (r.applied)
+        memset(r.applied, 0, o.nodes * sizeof *r.applied);
     cw_engine_options eo;
     cw_engine_options_init(&eo);
     eo.nodes = o.nodes;
@@ -271,12 +308,13 @@ int cli_stress(int argc, char **argv)
     eo.max_delay_us = o.max_delay_us;
     eo.duplicate_probability = o.dup;
     eo.on_apply = on_apply;
-    eo.apply_ctx = r.h;
+    eo.apply_ctx = &r;
     if (rc == CW_OK)
         rc = cw_engine_open(&r.e, &eo);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway stress: %s\n", cw_strerror(rc));
         cw_history_destroy(r.h);
+        free(r.applied);
         return CLI_FAIL;
     }
     o.workers = cw_engine_workers(r.e); /* what the engine chose, for the report and the JSON */
@@ -284,24 +322,27 @@ int cli_stress(int argc, char **argv)
            o.nodes, o.workers, (unsigned long long)o.writes, o.keys,
            o.sequential ? "one writer at a time" : "concurrent writers",
            o.policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)o.seed);
-    double t0 = seconds();
+    double t0 = cli_seconds();
     rc = drive(&r);
-    double secs = seconds() - t0;
+    double secs = cli_seconds() - t0;
     totals t;
-    double collect_secs = seconds();
+    double collect_secs = cli_seconds();
     if (rc == CW_OK)
         rc = collect(&r, &t);
-    collect_secs = seconds() - collect_secs;
+    collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway stress: %s (seed %llu)\n", cw_strerror(rc), (unsigned long long)o.seed);
         cw_history_destroy(r.h);
+        free(r.applied);
         return CLI_FAIL;
     }
-    double c0 = seconds();
+    double c0 = cli_seconds();
     cw_history_report rep;
+    cw_history_set_progress(r.h, show_verdict_progress, &r.progress);
     bool ok = cw_history_verdict(r.h, &rep);
-    double check_secs = seconds() - c0 + collect_secs;
+    cli_progress_end(&r.progress);
+    double check_secs = cli_seconds() - c0 + collect_secs;
     const char *violation = cw_history_violation(r.h);
     printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n",
            (unsigned long long)rep.writes, secs, rep.writes / secs, t.delivered / secs);
@@ -315,8 +356,10 @@ int cli_stress(int argc, char **argv)
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
     char took[32];
-    printf("  check                %s (ground truth over %llu writes at %u nodes)\n",
-           duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes);
+    char ran[32];
+    printf("  check                %s (ground truth over %llu writes at %u nodes; the run: %s)\n",
+           duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes,
+           duration(secs * 1e9, ran, sizeof ran));
     printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
            ok ? "PASS" : "FAIL", ok ? "" : " violated");
     if (!ok)
@@ -327,5 +370,6 @@ int cli_stress(int argc, char **argv)
         ok = false;
     }
     cw_history_destroy(r.h);
+    free(r.applied);
     return ok ? CLI_OK : CLI_FAIL;
 }

@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <causeway/engine.h>
 #include <causeway/export.h>
 #include <causeway/msg.h>
@@ -123,6 +124,16 @@ CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, vo
  * cw_history_destroy), or NULL if none. Later violations are counted, not
  * kept. */
 CW_API const char *cw_history_violation(const cw_history *h);
+
+/* Writes the history as text to f, one record a line (the format is in
+ * docs/formats.md, "Ground-truth history"): the group, the first violation,
+ * every write with its key, timestamp and true past, what each node applied,
+ * and each node's reported final state. For a failed run, so that it can be
+ * examined or checked again. Call it after the run (from one thread),
+ * before or after cw_history_verdict. Returns CW_OK or CW_EINVAL (NULL);
+ * write errors are the stream's (check ferror or fclose). Cost: O(W * N)
+ * text for W writes by N nodes, plus the final states. */
+CW_API int cw_history_write(const cw_history *h, FILE *f);
 
 /* ---- the deterministic simulator ---- */
 

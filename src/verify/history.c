@@ -13,8 +13,10 @@
  *     directly (how, in "final verdict" below), and cw_history_report's
  *     check_steps counts its steps so that tests can hold it to that.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -668,4 +670,67 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
     cw__map_destroy(&ix.map);
     rep->ok = h->violations == 0;
     return rep->ok;
+}
+
+/* ---- the history as text (docs/formats.md) ---- */
+
+static void write_hex(FILE *f, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        fputc('-', f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", p[i]);
+}
+
+/* Nonzero counters as id:count, comma-separated; "-" for none. */
+static void write_counters(FILE *f, const uint64_t *c, uint32_t nodes)
+{
+    bool any = false;
+    for (uint32_t k = 0; k < nodes; k++)
+        if (c[k]) {
+            fprintf(f, "%s%" PRIu32 ":%" PRIu64, any ? "," : "", k, c[k]);
+            any = true;
+        }
+    if (!any)
+        fputc('-', f);
+}
+
+int cw_history_write(const cw_history *h, FILE *f)
+{
+    if (!h || !f)
+        return CW_EINVAL;
+    fprintf(f, "causeway-history 1\nnodes %" PRIu32 "\npolicy %s\nviolations %" PRIu64 "\n", h->nodes,
+            h->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", h->violations);
+    if (h->violations) /* one line: the sentence has no newline of its own */
+        fprintf(f, "violation %s\n", h->violation);
+    for (uint32_t o = 0; o < h->nodes; o++)
+        for (uint64_t s = 1; s <= made(h, o); s++) {
+            const record *r = &h->writes[o][s - 1];
+            fprintf(f, "write %" PRIu32 " %" PRIu64 " ", o, s);
+            write_hex(f, r->key, r->key_len);
+            fprintf(f, " %" PRIu64 ".%u ", r->ts.wall_ms, (unsigned)r->ts.counter);
+            write_counters(f, r->past, h->nodes);
+            fputc('\n', f);
+        }
+    for (uint32_t x = 0; x < h->nodes; x++) {
+        fprintf(f, "applied %" PRIu32 " ", x);
+        write_counters(f, h->applied[x], h->nodes);
+        fputc('\n', f);
+    }
+    for (uint32_t x = 0; x < h->nodes; x++) {
+        if (h->has_final_clock[x]) {
+            fprintf(f, "final-clock %" PRIu32 " ", x);
+            write_counters(f, h->final_clock[x], h->nodes);
+            fputc('\n', f);
+        }
+        for (size_t k = 0; k < h->final_count[x]; k++) {
+            const final_key *fk = &h->finals[x][k];
+            fprintf(f, "final-key %" PRIu32 " ", x);
+            write_hex(f, fk->key, fk->key_len);
+            for (size_t v = 0; v < fk->count; v++)
+                fprintf(f, " %" PRIu32 ".%" PRIu64, fk->versions[v].origin, fk->versions[v].seq);
+            fputc('\n', f);
+        }
+    }
+    return CW_OK;
 }

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "progress.h"
+#include "report.h"
 
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
@@ -23,8 +24,9 @@ typedef struct opts {
     double delay, dup;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
-    bool sequential;
-    const char *json;
+    bool sequential, sabotage;
+    const char *json, *history;
+    char *replay;            /* the command line that replays the run (malloc'd) */
 } opts;
 
 /* Applications at one node, for the progress line: written by that node's
@@ -41,6 +43,7 @@ typedef struct run {
     cw_history *h;
     applied_count *applied;  /* [node] */
     cli_progress progress;
+    bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
     _Atomic uint64_t done;
     _Atomic int failed;
 } run;
@@ -54,7 +57,10 @@ typedef struct client {
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
 {
     run *r = ctx;
-    cw_history_applied(r->h, node, m);
+    if (r->o->sabotage && node == r->o->nodes - 1 && !r->sabotaged)
+        r->sabotaged = true; /* the checker must notice */
+    else
+        cw_history_applied(r->h, node, m);
     _Atomic uint64_t *n = &r->applied[node].n;
     atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1, memory_order_relaxed);
 }
@@ -101,8 +107,10 @@ static const char stress_details[] =
     "true happens-before is recorded; then causal order at every replica, exact\n"
     "concurrency (every write's clock is its true causal past), the versions every\n"
     "key holds, convergence, and no loss or double application are checked.\n"
-    "Exit status: 0 pass, 1 a violation (the seed that replays it is printed),\n"
-    "2 a bad option.\n";
+    "On a violation the command that replays the run is printed (the same workload\n"
+    "and faults; thread interleavings vary: 'causeway sim' replays those too), and\n"
+    "the history checked is written to a file (docs/formats.md).\n"
+    "Exit status: 0 pass, 1 a violation, 2 a bad option.\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
@@ -126,7 +134,11 @@ static int parse(int argc, char **argv, opts *o)
                       "one write at a time, each delivered everywhere before the next")},
         {CLI_OPT_UINT("seed", &o->seed, "S", "fixes the workload and every fault decision", 0, UINT64_MAX),
          .default_text = "the current time"},
-        {CLI_OPT_TEXT("json", &json, "FILE", "also write the results as JSON to FILE")},
+        {CLI_OPT_TEXT("json", &json, "FILE", "also write the results as JSON to FILE"), .output = true},
+        {CLI_OPT_TEXT("history", &o->history, "FILE", "on a violation, write the history checked to FILE"),
+         .default_text = "causeway-stress-SEED.history", .output = true},
+        {CLI_OPT_FLAG("sabotage-history", &o->sabotage,
+                      "test the checker: leave one application out of the history (must FAIL)")},
     };
     cli_command c = {.path = "stress", .summary = "Concurrent writers under faults, verified against ground truth.",
                      .details = stress_details, .opts = t, .count = sizeof t / sizeof *t};
@@ -135,16 +147,14 @@ static int parse(int argc, char **argv, opts *o)
         return rc;
     o->policy = policy ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
     o->json = json;
+
     if (o->workers > o->nodes)
         return cli_usage_error(&c, "--workers %u: expected at most --nodes (%u)", o->workers, o->nodes);
-    if (o->json) { /* found now, not after the run */
-        FILE *f = fopen(o->json, "a");
-        if (!f) {
-            char q[96];
-            return cli_usage_error(&c, "--json %s: cannot write it: %s", cli_quote(o->json, q, sizeof q),
-                                   strerror(errno));
-        }
-        fclose(f);
+    if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
+        return rc;
+    if (!(o->replay = cli_command_line(&c))) {
+        fprintf(stderr, "causeway stress: %s\n", cw_strerror(CW_ENOMEM));
+        return CLI_FAIL;
     }
     return CLI_OK;
 }
@@ -206,26 +216,12 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
     return rc;
 }
 
-/* A duration in the unit that fits: "812 ns", "140 us", "27.4 ms", "3.21 s". */
-static const char *duration(double ns, char *buf, size_t cap)
-{
-    if (ns < 1e3)
-        snprintf(buf, cap, "%.0f ns", ns);
-    else if (ns < 1e6)
-        snprintf(buf, cap, "%.3g us", ns / 1e3);
-    else if (ns < 1e9)
-        snprintf(buf, cap, "%.3g ms", ns / 1e6);
-    else
-        snprintf(buf, cap, "%.3g s", ns / 1e9);
-    return buf;
-}
-
 static void print_latency(const char *name, const cw_latency *l)
 {
     char a[32], b[32], c[32];
     printf("  %-20s p50 %-9s p99 %-9s p999 %-9s (%llu samples)\n", name,
-           duration((double)l->p50_ns, a, sizeof a), duration((double)l->p99_ns, b, sizeof b),
-           duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
+           cli_duration((double)l->p50_ns, a, sizeof a), cli_duration((double)l->p99_ns, b, sizeof b),
+           cli_duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
 }
 
 /* Waits until every write is applied everywhere, showing how far
@@ -284,12 +280,29 @@ static int drive(run *r)
     return replicate(r);
 }
 
-int cli_stress(int argc, char **argv)
+/* A failed run's history, to the --history file. */
+static void write_history(const opts *o, const cw_history *h)
 {
-    opts o;
-    int prc = parse(argc, argv, &o);
-    if (prc != CLI_OK)
-        return prc == CLI_HELP ? CLI_OK : prc;
+    char name[64];
+    const char *path = o->history;
+    if (!path) {
+        snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)o->seed);
+        path = name;
+    }
+    FILE *f = fopen(path, "w");
+    int rc = f ? cw_history_write(h, f) : CW_EINVAL;
+    bool written = f && rc == CW_OK && !ferror(f);
+    if (f && fclose(f) != 0)
+        written = false;
+    if (written)
+        printf("  history              %s (what was checked; format: docs/formats.md)\n", path);
+    else
+        printf("  history              not written: %s: %s\n", path, strerror(errno));
+}
+
+/* One run with the parsed options: the exit status. */
+static int stress(opts o)
+{
     run r = {.o = &o};
     cli_progress_init(&r.progress);
     int rc = cw_history_create(&r.h, o.nodes, o.writes, o.policy);
@@ -351,20 +364,17 @@ int cli_stress(int argc, char **argv)
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,
            o.policy == CW_LAST_WRITER_WINS ? "writes concurrent with the version they met; one was kept"
                                            : "writes that created or joined siblings");
-    printf("  concurrent pairs     %llu of %llu same-key pairs (ground truth)\n",
-           (unsigned long long)rep.concurrent_pairs, (unsigned long long)(rep.concurrent_pairs + rep.ordered_pairs));
+    cli_print_pairs(&rep);
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
     char took[32];
     char ran[32];
     printf("  check                %s (ground truth over %llu writes at %u nodes; the run: %s)\n",
-           duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes,
-           duration(secs * 1e9, ran, sizeof ran));
-    printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
-           ok ? "PASS" : "FAIL", ok ? "" : " violated");
+           cli_duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes,
+           cli_duration(secs * 1e9, ran, sizeof ran));
     if (!ok)
-        printf("  violation            %s\n  replay               causeway stress ... --seed %llu\n",
-               violation, (unsigned long long)o.seed);
+        write_history(&o, r.h);
+    cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
     if (o.json && write_json(&o, &rep, &t, secs, check_secs, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         ok = false;
@@ -372,4 +382,15 @@ int cli_stress(int argc, char **argv)
     cw_history_destroy(r.h);
     free(r.applied);
     return ok ? CLI_OK : CLI_FAIL;
+}
+
+int cli_stress(int argc, char **argv)
+{
+    opts o;
+    int prc = parse(argc, argv, &o);
+    if (prc != CLI_OK)
+        return prc == CLI_HELP ? CLI_OK : prc;
+    int status = stress(o);
+    free(o.replay);
+    return status;
 }

@@ -57,8 +57,9 @@ extern "C" {
 typedef struct cw_history cw_history;
 
 /* A history for a group of `nodes` replicas resolving conflicts by `policy`,
- * in which no node makes more than max_writes_per_node writes (the records
- * are allocated up front: nodes * max_writes_per_node of them). CW_EINVAL
+ * in which no node makes more than max_writes_per_node writes. Records are
+ * allocated as writes are made, 4,096 at a time per node; up front, one
+ * pointer per 4,096 of max_writes_per_node per node. CW_EINVAL
  * (NULL out, nodes 0 or above 65,536, unknown policy), CW_ENOMEM. Destroy
  * with cw_history_destroy. */
 CW_API int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes_per_node,

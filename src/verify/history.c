@@ -1,8 +1,12 @@
 /* Ground-truth history of a replication run (see causeway/verify.h).
  *
  * Invariants:
- *  1. writes[o][s-1] is written once, by origin o's thread, before the
- *     write's message leaves o; readers reach it only through that message.
+ *  1. The record of write s of origin o (at(h, o, s)) is written once, by
+ *     o's thread, before the write's message leaves o; readers reach it only
+ *     through that message. Records come in chunks that o's thread
+ *     allocates as it needs them, so that a history sized for many writes
+ *     costs memory only for the writes made; a chunk's pointer is published
+ *     with the first record in it, by the same message.
  *  2. applied[x][k] counts the writes from k that node x applied; only x's
  *     events change row x.
  *  3. The first violation is kept (under a lock, as several nodes' threads
@@ -34,6 +38,8 @@ typedef struct record {
     uint64_t hash;           /* the key's, for grouping writes by key */
 } record;
 
+enum { CHUNK = 4096 };     /* records per chunk */
+
 typedef struct final_version {
     cw_node_id origin;
     uint64_t seq;
@@ -51,7 +57,7 @@ struct cw_history {
     uint32_t nodes;
     uint64_t max_writes;
     cw_conflict_policy policy;
-    record **writes;          /* [origin][seq - 1] */
+    record ***writes;         /* [origin][(seq - 1) / CHUNK][(seq - 1) % CHUNK], chunks NULL until used */
     uint64_t **applied;       /* [x][k] */
     uint64_t *applications;   /* per x */
     final_key **finals;       /* [x] -> array of keys */
@@ -83,6 +89,14 @@ static uint64_t made(const cw_history *h, uint32_t o)
     return h->applied[o][o];
 }
 
+/* The record of write s (>= 1, <= max_writes) of node o, or NULL if its
+ * chunk was never needed. */
+static record *at(const cw_history *h, uint32_t o, uint64_t s)
+{
+    record *chunk = h->writes[o][(s - 1) / CHUNK];
+    return chunk ? &chunk[(s - 1) % CHUNK] : NULL;
+}
+
 int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_conflict_policy policy)
 {
     if (!out || nodes == 0 || nodes > CW_VCLOCK_MAX_ENTRIES || (unsigned)policy > CW_MERGE_CALLBACK)
@@ -105,7 +119,7 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     bool ok = h->writes && h->applied && h->applications && h->finals &&
               h->final_count && h->final_cap && h->final_clock && h->has_final_clock;
     for (uint32_t i = 0; ok && i < nodes; i++) {
-        h->writes[i] = calloc(max_writes ? max_writes : 1, sizeof **h->writes);
+        h->writes[i] = calloc(max_writes / CHUNK + 1, sizeof **h->writes);
         h->applied[i] = calloc(nodes, sizeof **h->applied);
         h->final_clock[i] = calloc(nodes, sizeof **h->final_clock);
         ok = h->writes[i] && h->applied[i] && h->final_clock[i];
@@ -124,11 +138,12 @@ void cw_history_destroy(cw_history *h)
         return;
     for (uint32_t i = 0; i < h->nodes; i++) {
         if (h->writes && h->writes[i]) {
-            /* Records up to the one being made when the run stopped. */
-            uint64_t touched = h->applied && h->applied[i] ? made(h, i) + 1 : 0;
-            for (uint64_t s = 0; s < touched && s < h->max_writes; s++) {
-                free(h->writes[i][s].past);
-                free(h->writes[i][s].key);
+            for (uint64_t c = 0; c <= h->max_writes / CHUNK; c++) {
+                for (size_t k = 0; h->writes[i][c] && k < CHUNK; k++) {
+                    free(h->writes[i][c][k].past);
+                    free(h->writes[i][c][k].key);
+                }
+                free(h->writes[i][c]);
             }
             free(h->writes[i]);
         }
@@ -177,7 +192,12 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
                 (unsigned long long)h->max_writes);
         return false;
     }
-    record *r = &h->writes[x][seq - 1];
+    record **chunk = &h->writes[x][(seq - 1) / CHUNK];
+    if (!*chunk && !(*chunk = calloc(CHUNK, sizeof **chunk))) {
+        violate(h, "out of memory recording a write");
+        return false;
+    }
+    record *r = at(h, x, seq);
     size_t key_len;
     const void *key = cw_msg_key(m, &key_len);
     r->past = malloc(h->nodes * sizeof *r->past);
@@ -209,11 +229,11 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
     h->applications[x]++;
     if (o == x)
         return record_write(h, x, m);
-    if (seq == 0 || seq > h->max_writes || !h->writes[o][seq - 1].past) {
+    if (seq == 0 || seq > h->max_writes || !at(h, o, seq) || !at(h, o, seq)->past) {
         violate(h, "node %u applied write %u.%llu, which was never made", x, o, (unsigned long long)seq);
         return false;
     }
-    const record *r = &h->writes[o][seq - 1];
+    const record *r = at(h, o, seq);
     uint64_t *have = h->applied[x];
     if (have[o] != seq - 1) {
         violate(h, "node %u applied write %u.%llu after %llu writes of node %u (%s)", x, o,
@@ -438,7 +458,7 @@ static void progress(const cw_history *h, const char *phase, uint64_t done, uint
 
 static const record *rec(const cw_history *h, write_ref w)
 {
-    return &h->writes[w.origin][w.seq - 1];
+    return at(h, w.origin, w.seq);
 }
 
 /* The versions key g must end with, into want[g->want ..]: its maximal writes
@@ -543,7 +563,7 @@ static write_ref *group_writes(const cw_history *h, uint64_t total, key_index *i
     size_t n = 0;
     for (uint32_t o = 0; ok && o < h->nodes; o++)
         for (uint64_t s = 1; ok && s <= made(h, o); s++)
-            ok = group_of(ix, &h->writes[o][s - 1], &id[n++]) == CW_OK;
+            ok = group_of(ix, at(h, o, s), &id[n++]) == CW_OK;
     if (ok) {
         for (size_t i = 0; i < n; i++) /* sizes, then starts */
             ix->g[id[i]].hi++;
@@ -705,7 +725,7 @@ int cw_history_write(const cw_history *h, FILE *f)
         fprintf(f, "violation %s\n", h->violation);
     for (uint32_t o = 0; o < h->nodes; o++)
         for (uint64_t s = 1; s <= made(h, o); s++) {
-            const record *r = &h->writes[o][s - 1];
+            const record *r = at(h, o, s);
             fprintf(f, "write %" PRIu32 " %" PRIu64 " ", o, s);
             write_hex(f, r->key, r->key_len);
             fprintf(f, " %" PRIu64 ".%u ", r->ts.wall_ms, (unsigned)r->ts.counter);

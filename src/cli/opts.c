@@ -276,6 +276,30 @@ static bool append(char **s, size_t *len, const char *text, bool quote)
     return true;
 }
 
+/* The option's value is one it accepts (a default may be outside the
+ * range: "none", or computed after parsing). */
+static bool value_in_range(const cli_opt *o)
+{
+    switch (o->kind) {
+    case CLI_UINT: {
+        uint64_t v = *(const uint64_t *)o->dest;
+        return v >= o->min && v <= o->max;
+    }
+    case CLI_UINT32: {
+        uint32_t v = *(const uint32_t *)o->dest;
+        return v >= o->min && v <= o->max;
+    }
+    case CLI_REAL: {
+        double v = *(const double *)o->dest;
+        return v >= o->rmin && v <= o->rmax;
+    }
+    case CLI_TEXT: return *(const char *const *)o->dest != NULL;
+    case CLI_FLAG: return *(const bool *)o->dest;
+    case CLI_CHOICE: return true;
+    }
+    return false;
+}
+
 char *cli_command_line(const cli_command *c)
 {
     char *s = NULL, buf[64];
@@ -283,8 +307,7 @@ char *cli_command_line(const cli_command *c)
     bool ok = append(&s, &len, "causeway ", false) && append(&s, &len, c->path, false);
     for (size_t i = 0; ok && i < c->count; i++) {
         const cli_opt *o = &c->opts[i];
-        if (o->output || (o->kind == CLI_FLAG && !*(const bool *)o->dest) ||
-            (o->kind == CLI_TEXT && !*(const char *const *)o->dest))
+        if (o->output || !value_in_range(o) || (o->conditional && !o->seen))
             continue;
         ok = append(&s, &len, " --", false) && append(&s, &len, o->name, false);
         if (ok && o->kind != CLI_FLAG) {
@@ -336,4 +359,12 @@ int cli_check_writable(const cli_command *c, const char *opt, const char *path)
     }
     fclose(f);
     return CLI_OK;
+}
+
+bool cli_seen(const cli_command *c, const char *name)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->opts[i].name, name) == 0)
+            return c->opts[i].seen;
+    return false;
 }

@@ -17,10 +17,14 @@
 #include "opts.h"
 #include "progress.h"
 #include "report.h"
+#include "workload.h"
 
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
-    uint64_t writes, seed;
+    uint64_t writes, seed;       /* writes: in all, or at most with --duration */
+    uint32_t value_size;         /* 0: the write's tag alone */
+    int key_dist;                /* 0 uniform, 1 zipfian */
+    double zipf_theta, duration; /* duration 0: until --writes are made */
     double delay, dup;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
@@ -42,16 +46,20 @@ typedef struct run {
     cw_engine *e;
     cw_history *h;
     applied_count *applied;  /* [node] */
+    cli_keys keys;
+    double end;              /* --duration: when clients stop (cli_seconds), else 0 */
     cli_progress progress;
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
     _Atomic uint64_t done;
+    _Atomic uint32_t running;    /* client threads not yet finished */
     _Atomic int failed;
 } run;
 
 typedef struct client {
     run *r;
     uint32_t id;
-    uint64_t writes;
+    uint64_t writes;         /* this client's share (at most, with --duration) */
+    char *value;             /* --value-size bytes, or NULL: the tag alone */
 } client;
 
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
@@ -78,27 +86,44 @@ static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, u
     cli_progress_update(ctx, phase, done, total, strcmp(phase, "comparing final states") ? "writes" : "nodes");
 }
 
-static int put_one(run *r, uint64_t *rng, uint64_t i)
+/* Client c's write i: a seeded node and key; the value is the write's tag,
+ * "w<i>@<node>", padded to --value-size (or cut to it). */
+static int put_one(client *c, uint64_t *rng, uint64_t i)
 {
+    run *r = c->r;
     *rng = *rng * 6364136223846793005u + 1442695040888963407u;
     cw_node_id at = (cw_node_id)((*rng >> 33) % r->o->nodes);
-    char key[24], value[48];
-    snprintf(key, sizeof key, "k%llu", (unsigned long long)((*rng >> 11) % r->o->keys));
-    int len = snprintf(value, sizeof value, "w%llu@%u", (unsigned long long)i, at);
-    int rc = cw_engine_put(r->e, at, key, strlen(key), value, (size_t)len, NULL);
+    char key[24], tag[48];
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)cli_keys_next(&r->keys, *rng));
+    int len = snprintf(tag, sizeof tag, "w%llu@%u", (unsigned long long)i, at);
+    const char *value = tag;
+    size_t value_len = (size_t)len;
+    if (c->value) {
+        memcpy(c->value, tag, value_len < r->o->value_size ? value_len : r->o->value_size);
+        value = c->value;
+        value_len = r->o->value_size;
+    }
+    int rc = cw_engine_put(r->e, at, key, strlen(key), value, value_len, NULL);
     atomic_fetch_add(&r->done, 1);
     return rc;
+}
+
+/* --duration is over (checked every 64 writes: a clock read each). */
+static bool time_up(const run *r, uint64_t i)
+{
+    return r->end > 0 && i % 64 == 0 && cli_seconds() >= r->end;
 }
 
 static void *client_main(void *arg)
 {
     client *c = arg;
     uint64_t rng = c->r->o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
-    for (uint64_t i = 0; i < c->writes; i++)
-        if (put_one(c->r, &rng, i) != CW_OK) {
+    for (uint64_t i = 0; i < c->writes && !time_up(c->r, i); i++)
+        if (put_one(c, &rng, i) != CW_OK) {
             atomic_store(&c->r->failed, 1);
             break;
         }
+    atomic_fetch_sub(&c->r->running, 1);
     return NULL;
 }
 
@@ -115,14 +140,26 @@ static const char stress_details[] =
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .seed = (uint64_t)time(NULL)};
+    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .zipf_theta = 0.99, .seed = (uint64_t)time(NULL)};
     int policy = 0;
     const char *json = NULL;
     cli_opt t[] = {
         {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true},
-        {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients", 1, 1000000000),
-         .required = true},
-        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys, chosen uniformly", 1, 1000000000)},
+        {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients (with --duration: at most)",
+                      1, 1000000000),
+         .default_text = "required without --duration; with it 10000000"},
+        {CLI_OPT_REAL("duration", &o->duration, "SECONDS", "write for this long instead of until --writes", 0.001,
+                      86400),
+         .default_text = "none"},
+        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys", 1, 1000000000)},
+        {CLI_OPT_CHOICE("key-dist", &o->key_dist, "NAME",
+                        "how keys are chosen (zipfian: YCSB's generator, key k0 the most popular)",
+                        "uniform|zipfian")},
+        {CLI_OPT_REAL("zipf-theta", &o->zipf_theta, "T", "skew of --key-dist zipfian", 0.01, 0.999),
+         .conditional = true},
+        {CLI_OPT_UINT32("value-size", &o->value_size, "BYTES", "bytes in each value (the write's tag, padded)", 1,
+                        CW_NODE_DEFAULT_MAX_VALUE_LEN),
+         .default_text = "the tag alone, w<i>@<node>"},
         {CLI_OPT_UINT32("workers", &o->workers, "T", "worker threads (at most N)", 0, 65536),
          .default_text = "0, one per node"},
         {CLI_OPT_UINT32("clients", &o->clients, "C", "client threads writing concurrently", 1, 256)},
@@ -150,6 +187,15 @@ static int parse(int argc, char **argv, opts *o)
 
     if (o->workers > o->nodes)
         return cli_usage_error(&c, "--workers %u: expected at most --nodes (%u)", o->workers, o->nodes);
+    if (!cli_seen(&c, "writes") && !cli_seen(&c, "duration"))
+        return cli_usage_error(&c, "--writes or --duration is required");
+    if (!cli_seen(&c, "writes"))
+        o->writes = 10000000;
+    if (cli_seen(&c, "zipf-theta") && o->key_dist == 0)
+        return cli_usage_error(&c, "--zipf-theta: applies to --key-dist zipfian only");
+    if (o->key_dist == 1 && o->keys > CLI_ZIPFIAN_MAX_KEYS)
+        return cli_usage_error(&c, "--keys %u: expected at most %u with --key-dist zipfian", o->keys,
+                               CLI_ZIPFIAN_MAX_KEYS);
     if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
         return rc;
     if (!(o->replay = cli_command_line(&c))) {
@@ -195,13 +241,14 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
                       double check_secs, const char *violation)
 {
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I},"
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f},"
         "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s,s:s*}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
         o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
-        (json_int_t)o->seed, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
+        (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
+        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
         rep->writes / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
@@ -228,7 +275,7 @@ static void print_latency(const char *name, const cw_latency *l)
  * replication has come. CW_ETIMEDOUT after 10 minutes without quiescence. */
 static int replicate(run *r)
 {
-    uint64_t total = r->o->writes * r->o->nodes;
+    uint64_t total = atomic_load(&r->done) * r->o->nodes;
     double deadline = cli_seconds() + 600;
     int rc;
     while ((rc = cw_engine_quiesce(r->e, 200)) == CW_ETIMEDOUT && cli_seconds() < deadline)
@@ -244,14 +291,22 @@ static int drive(run *r)
     const opts *o = r->o;
     if (o->sequential) { /* one writer; each write reaches every node before the next */
         uint64_t rng = o->seed;
-        for (uint64_t i = 0; i < o->writes; i++) {
-            int rc = put_one(r, &rng, i);
+        client c = {r, 0, o->writes, o->value_size ? malloc(o->value_size) : NULL};
+        if (o->value_size && !c.value)
+            return CW_ENOMEM;
+        if (c.value)
+            memset(c.value, 'x', o->value_size);
+        for (uint64_t i = 0; i < o->writes && !time_up(r, i); i++) {
+            int rc = put_one(&c, &rng, i);
             if (rc == CW_OK)
                 rc = cw_engine_quiesce(r->e, 600000);
-            if (rc != CW_OK)
+            if (rc != CW_OK) {
+                free(c.value);
                 return rc;
+            }
             cli_progress_update(&r->progress, "writing", i + 1, o->writes, "writes");
         }
+        free(c.value);
     } else {
         pthread_t *th = calloc(o->clients, sizeof *th);
         client *c = calloc(o->clients, sizeof *c);
@@ -260,19 +315,35 @@ static int drive(run *r)
             free(c);
             return CW_ENOMEM;
         }
-        for (uint32_t i = 0; i < o->clients; i++) {
-            c[i] = (client){r, i, o->writes / o->clients + (i < o->writes % o->clients)};
-            pthread_create(&th[i], NULL, client_main, &c[i]);
+        bool ok = true;
+        for (uint32_t i = 0; i < o->clients && ok; i++) {
+            c[i] = (client){r, i, o->writes / o->clients + (i < o->writes % o->clients),
+                            o->value_size ? malloc(o->value_size) : NULL};
+            ok = !o->value_size || c[i].value;
+            if (c[i].value)
+                memset(c[i].value, 'x', o->value_size);
         }
-        while (r->progress.tty && atomic_load(&r->done) < o->writes && !atomic_load(&r->failed)) {
-            cli_progress_update(&r->progress, "writing", atomic_load(&r->done), o->writes, "writes");
+        atomic_store(&r->running, ok ? o->clients : 0);
+        for (uint32_t i = 0; i < o->clients && ok; i++)
+            pthread_create(&th[i], NULL, client_main, &c[i]);
+        while (r->progress.tty && atomic_load(&r->running) > 0) {
+            if (r->end > 0)
+                cli_progress_update(&r->progress, "writing", (uint64_t)(o->duration - (r->end - cli_seconds())),
+                                    (uint64_t)o->duration, "seconds");
+            else
+                cli_progress_update(&r->progress, "writing", atomic_load(&r->done), o->writes, "writes");
             struct timespec ts = {0, 50000000};
             nanosleep(&ts, NULL);
         }
-        for (uint32_t i = 0; i < o->clients; i++)
-            pthread_join(th[i], NULL);
+        for (uint32_t i = 0; i < o->clients; i++) {
+            if (ok)
+                pthread_join(th[i], NULL);
+            free(c[i].value);
+        }
         free(th);
         free(c);
+        if (!ok)
+            return CW_ENOMEM;
         if (atomic_load(&r->failed))
             return CW_EINVAL;
     }
@@ -331,11 +402,24 @@ static int stress(opts o)
         return CLI_FAIL;
     }
     o.workers = cw_engine_workers(r.e); /* what the engine chose, for the report and the JSON */
-    printf("causeway stress: %u nodes on %u workers, %llu writes over %u keys, %s, policy %s, seed %llu\n",
-           o.nodes, o.workers, (unsigned long long)o.writes, o.keys,
-           o.sequential ? "one writer at a time" : "concurrent writers",
+    if (o.key_dist == 1)
+        cli_keys_zipfian(&r.keys, o.keys, o.zipf_theta);
+    else
+        cli_keys_uniform(&r.keys, o.keys);
+    char amount[64], dist[48] = "", size[48] = "";
+    if (o.duration > 0)
+        snprintf(amount, sizeof amount, "writes for %g s (at most %llu)", o.duration, (unsigned long long)o.writes);
+    else
+        snprintf(amount, sizeof amount, "%llu writes", (unsigned long long)o.writes);
+    if (o.key_dist == 1)
+        snprintf(dist, sizeof dist, " (zipfian, theta %g)", o.zipf_theta);
+    if (o.value_size)
+        snprintf(size, sizeof size, ", values of %u bytes", o.value_size);
+    printf("causeway stress: %u nodes on %u workers, %s over %u keys%s%s, %s, policy %s, seed %llu\n", o.nodes,
+           o.workers, amount, o.keys, dist, size, o.sequential ? "one writer at a time" : "concurrent writers",
            o.policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)o.seed);
     double t0 = cli_seconds();
+    r.end = o.duration > 0 ? t0 + o.duration : 0;
     rc = drive(&r);
     double secs = cli_seconds() - t0;
     totals t;
@@ -359,6 +443,7 @@ static int stress(opts o)
     const char *violation = cw_history_violation(r.h);
     printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n",
            (unsigned long long)rep.writes, secs, rep.writes / secs, t.delivered / secs);
+    printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o.keys);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,

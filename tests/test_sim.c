@@ -611,6 +611,71 @@ static void test_checker_is_linear(void **state)
     }
 }
 
+/* ---- reads against ground truth ---- */
+
+/* A read result of one version, write origin.seq (its clock: just the dot,
+ * which is all the checker reads of it). */
+static void one_version(cw_read *r, cw_value_version *v, cw_node_id origin, uint64_t seq)
+{
+    *v = (cw_value_version){.origin = origin};
+    cw_vclock_init(&v->clock);
+    assert_int_equal(cw_vclock_set(&v->clock, origin, seq), CW_OK);
+    *r = (cw_read){1, v};
+}
+
+/* Two nodes: node 0 writes k twice (0.1, then 0.2, which follows it); node
+ * 1 applies 0.1 only, then reads. Returns the verdict for that read. */
+static bool judge_read(cw_node_id origin, uint64_t seq, bool found, bool after_both, const char *want)
+{
+    const uint64_t a1[2] = {1, 0}, a2[2] = {2, 0};
+    cw_history *h;
+    assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
+    cw_msg *m1 = msg(2, 0, a1, "k"), *m2 = msg(2, 0, a2, "k");
+    assert_true(cw_history_applied(h, 0, m1));
+    assert_true(cw_history_applied(h, 0, m2));
+    assert_true(cw_history_applied(h, 1, m1));
+    if (after_both)
+        assert_true(cw_history_applied(h, 1, m2));
+    uint64_t before[2], after[2];
+    cw_history_applied_counts(h, 1, before);
+    cw_history_applied_counts(h, 1, after);
+    cw_read r = {0, NULL};
+    cw_value_version v;
+    if (found)
+        one_version(&r, &v, origin, seq);
+    assert_int_equal(cw_history_read(h, 1, "k", 1, before, after, &r), CW_OK);
+    if (found)
+        cw_vclock_destroy(&v.clock);
+    if (!after_both)
+        assert_true(cw_history_applied(h, 1, m2));
+    const cw_msg *last[1] = {m2};
+    const uint64_t both[2] = {2, 0};
+    for (cw_node_id x = 0; x < 2; x++) {
+        assert_int_equal(cw_history_final_key(h, x, last, 1), CW_OK);
+        assert_int_equal(cw_history_final_clock(h, x, both), CW_OK);
+    }
+    cw_history_report rep;
+    bool ok = cw_history_verdict(h, &rep);
+    assert_int_equal(rep.reads, 1);
+    if (want)
+        assert_non_null(strstr(cw_history_violation(h), want));
+    cw_history_destroy(h);
+    cw_msg_unref(m1);
+    cw_msg_unref(m2);
+    return ok;
+}
+
+static void test_checker_judges_reads(void **state)
+{
+    (void)state;
+    assert_true(judge_read(0, 1, true, false, NULL));   /* what node 1 has */
+    assert_true(judge_read(0, 2, true, true, NULL));    /* both applied: the later one */
+    assert_false(judge_read(0, 2, true, false, "had not applied")); /* not applied yet */
+    assert_false(judge_read(0, 1, true, true, "which follows it")); /* overwritten before the read */
+    assert_false(judge_read(0, 1, false, false, "read nothing"));   /* lost */
+    assert_false(judge_read(1, 1, true, true, "had not applied"));  /* never made */
+}
+
 int main(int argc, char **argv)
 {
     long_run = argc > 1 && strcmp(argv[1], "--long") == 0;
@@ -624,6 +689,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_checker_catches_violations),
         cmocka_unit_test(test_checker_matches_brute_force),
         cmocka_unit_test(test_checker_is_linear),
+        cmocka_unit_test(test_checker_judges_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,27 @@ CW_API void cw_history_destroy(cw_history *h);
  * the first of which cw_history_violation then describes. Cost: O(nodes). */
 CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 
+/* Node x's applied counts now: `nodes` counters into out, how many writes of
+ * each node x has applied. Any thread, during the run: each count covers
+ * only applications that happened (and, on an engine, the store updates
+ * before them). Cost: O(nodes). */
+CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out);
+
+/* Records a read of `key` at node x, to be judged by the verdict: `before`
+ * and `after` are cw_history_applied_counts(x) taken just before and just
+ * after the read, r what it returned (count 0: not found); all borrowed for
+ * the call. Checked: (1) now, each version returned is one x had applied by
+ * the read's end (its seq <= after[origin]); (2) in the verdict, each is a
+ * write to that key, and none is causally before a write to that key that x
+ * had applied before the read began (counted in before); (3) a read that
+ * found nothing came before x applied any write to the key. So a read sees
+ * no write its node has not applied, no version its node has overwritten,
+ * and nothing lost. Any thread (a lock). CW_EINVAL, CW_ENOMEM. Memory:
+ * O(nodes) per read; the verdict's cost: O(nodes * log w) per read of a
+ * key written w times. */
+CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
+                           const uint64_t *after, const cw_read *r);
+
 /* Reports one key of node x's final state: count >= 1 versions, the
  * messages of the writes the node holds for that key (borrowed for the
  * call). Call once for every key x holds. CW_EINVAL (NULL, x out of range,
@@ -100,6 +121,7 @@ typedef struct cw_history_report {
     uint64_t concurrent_pairs;  /* pairs of writes to one key that are truly concurrent */
     uint64_t ordered_pairs;     /* pairs of writes to one key ordered by happens-before */
     uint64_t keys;              /* distinct keys written */
+    uint64_t reads;             /* reads recorded (cw_history_read) and checked */
     uint64_t check_steps;       /* the final checks' unit steps (origin tests per write, keys merged
                                    per node): their cost, which tests can bound */
     bool ok;                    /* no violation, during the run or at the end */

@@ -25,6 +25,7 @@ typedef struct opts {
     uint32_t value_size;         /* 0: the write's tag alone */
     int key_dist;                /* 0 uniform, 1 zipfian */
     double zipf_theta, duration; /* duration 0: until --writes are made */
+    double reads;                /* the fraction of operations that are reads */
     double delay, dup;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
@@ -50,7 +51,8 @@ typedef struct run {
     double end;              /* --duration: when clients stop (cli_seconds), else 0 */
     cli_progress progress;
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
-    _Atomic uint64_t done;
+    _Atomic uint64_t done;       /* writes made */
+    _Atomic uint64_t reads;      /* reads made (and recorded) */
     _Atomic uint32_t running;    /* client threads not yet finished */
     _Atomic int failed;
 } run;
@@ -60,6 +62,7 @@ typedef struct client {
     uint32_t id;
     uint64_t writes;         /* this client's share (at most, with --duration) */
     char *value;             /* --value-size bytes, or NULL: the tag alone */
+    uint64_t *before, *after; /* --reads: nodes counters each, or NULL */
 } client;
 
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
@@ -86,6 +89,34 @@ static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, u
     cli_progress_update(ctx, phase, done, total, strcmp(phase, "comparing final states") ? "writes" : "nodes");
 }
 
+static void client_free(client *c)
+{
+    free(c->value);
+    free(c->before);
+    free(c->after);
+}
+
+/* Client id with its share of the writes and its buffers; false when out of
+ * memory (nothing to free then). */
+static bool client_init(client *c, run *r, uint32_t id, uint64_t writes)
+{
+    const opts *o = r->o;
+    *c = (client){r, id, writes, NULL, NULL, NULL};
+    bool ok = true;
+    if (o->value_size && (ok = (c->value = malloc(o->value_size)) != NULL))
+        memset(c->value, 'x', o->value_size);
+    if (ok && o->reads > 0) {
+        c->before = malloc(o->nodes * sizeof *c->before);
+        c->after = malloc(o->nodes * sizeof *c->after);
+        ok = c->before && c->after;
+    }
+    if (!ok) {
+        client_free(c);
+        *c = (client){0};
+    }
+    return ok;
+}
+
 /* Client c's write i: a seeded node and key; the value is the write's tag,
  * "w<i>@<node>", padded to --value-size (or cut to it). */
 static int put_one(client *c, uint64_t *rng, uint64_t i)
@@ -108,18 +139,54 @@ static int put_one(client *c, uint64_t *rng, uint64_t i)
     return rc;
 }
 
-/* --duration is over (checked every 64 writes: a clock read each). */
-static bool time_up(const run *r, uint64_t i)
+/* A seeded read at a random node, recorded with what the node had applied
+ * just before and just after it, for the verdict (cw_history_read). */
+static int read_one(client *c, uint64_t *rng)
 {
-    return r->end > 0 && i % 64 == 0 && cli_seconds() >= r->end;
+    run *r = c->r;
+    *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+    cw_node_id at = (cw_node_id)((*rng >> 33) % r->o->nodes);
+    char key[24];
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)cli_keys_next(&r->keys, *rng));
+    cw_read got;
+    cw_read_init(&got);
+    cw_history_applied_counts(r->h, at, c->before);
+    int rc = cw_engine_get(r->e, at, key, strlen(key), &got);
+    cw_history_applied_counts(r->h, at, c->after);
+    if (rc == CW_ENOTFOUND) { /* found nothing: a read too, and checked */
+        cw_read_destroy(&got);
+        rc = CW_OK;
+    }
+    if (rc == CW_OK)
+        rc = cw_history_read(r->h, at, key, strlen(key), c->before, c->after, &got);
+    cw_read_destroy(&got);
+    atomic_fetch_add(&r->reads, 1);
+    return rc;
+}
+
+/* One operation of client c: a read (--reads of them), or its write *i. */
+static int step(client *c, uint64_t *rng, uint64_t *i)
+{
+    if (c->r->o->reads > 0) {
+        *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+        if ((double)(*rng >> 11) * 0x1p-53 < c->r->o->reads)
+            return read_one(c, rng);
+    }
+    return put_one(c, rng, (*i)++);
+}
+
+/* --duration is over (checked every 64 operations: a clock read each). */
+static bool time_up(const run *r, uint64_t op)
+{
+    return r->end > 0 && op % 64 == 0 && cli_seconds() >= r->end;
 }
 
 static void *client_main(void *arg)
 {
     client *c = arg;
     uint64_t rng = c->r->o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
-    for (uint64_t i = 0; i < c->writes && !time_up(c->r, i); i++)
-        if (put_one(c, &rng, i) != CW_OK) {
+    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(c->r, op); op++)
+        if (step(c, &rng, &i) != CW_OK) {
             atomic_store(&c->r->failed, 1);
             break;
         }
@@ -132,6 +199,10 @@ static const char stress_details[] =
     "true happens-before is recorded; then causal order at every replica, exact\n"
     "concurrency (every write's clock is its true causal past), the versions every\n"
     "key holds, convergence, and no loss or double application are checked.\n"
+    "With --reads, every read too: each version it returned is a write to that key\n"
+    "that its node had applied by the read's end; none is causally before a write to\n"
+    "the key that the node had applied before the read began; and a read that found\n"
+    "nothing came before the node applied any write to the key.\n"
     "On a violation the command that replays the run is printed (the same workload\n"
     "and faults; thread interleavings vary: 'causeway sim' replays those too), and\n"
     "the history checked is written to a file (docs/formats.md).\n"
@@ -157,6 +228,8 @@ static int parse(int argc, char **argv, opts *o)
                         "uniform|zipfian")},
         {CLI_OPT_REAL("zipf-theta", &o->zipf_theta, "T", "skew of --key-dist zipfian", 0.01, 0.999),
          .conditional = true},
+        {CLI_OPT_REAL("reads", &o->reads, "FRACTION",
+                      "the share of operations that are reads, each checked against ground truth", 0, 0.99)},
         {CLI_OPT_UINT32("value-size", &o->value_size, "BYTES", "bytes in each value (the write's tag, padded)", 1,
                         CW_NODE_DEFAULT_MAX_VALUE_LEN),
          .default_text = "the tag alone, w<i>@<node>"},
@@ -241,14 +314,15 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
                       double check_secs, const char *violation)
 {
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f},"
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f},s:I,"
         "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s,s:s*}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
         o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
         (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
-        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
+        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads,
+        "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
         rep->writes / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
@@ -291,22 +365,20 @@ static int drive(run *r)
     const opts *o = r->o;
     if (o->sequential) { /* one writer; each write reaches every node before the next */
         uint64_t rng = o->seed;
-        client c = {r, 0, o->writes, o->value_size ? malloc(o->value_size) : NULL};
-        if (o->value_size && !c.value)
+        client c;
+        if (!client_init(&c, r, 0, o->writes))
             return CW_ENOMEM;
-        if (c.value)
-            memset(c.value, 'x', o->value_size);
-        for (uint64_t i = 0; i < o->writes && !time_up(r, i); i++) {
-            int rc = put_one(&c, &rng, i);
+        for (uint64_t i = 0, op = 0; i < o->writes && !time_up(r, op); op++) {
+            int rc = step(&c, &rng, &i);
             if (rc == CW_OK)
                 rc = cw_engine_quiesce(r->e, 600000);
             if (rc != CW_OK) {
-                free(c.value);
+                client_free(&c);
                 return rc;
             }
-            cli_progress_update(&r->progress, "writing", i + 1, o->writes, "writes");
+            cli_progress_update(&r->progress, "writing", i, o->writes, "writes");
         }
-        free(c.value);
+        client_free(&c);
     } else {
         pthread_t *th = calloc(o->clients, sizeof *th);
         client *c = calloc(o->clients, sizeof *c);
@@ -316,13 +388,8 @@ static int drive(run *r)
             return CW_ENOMEM;
         }
         bool ok = true;
-        for (uint32_t i = 0; i < o->clients && ok; i++) {
-            c[i] = (client){r, i, o->writes / o->clients + (i < o->writes % o->clients),
-                            o->value_size ? malloc(o->value_size) : NULL};
-            ok = !o->value_size || c[i].value;
-            if (c[i].value)
-                memset(c[i].value, 'x', o->value_size);
-        }
+        for (uint32_t i = 0; i < o->clients && ok; i++)
+            ok = client_init(&c[i], r, i, o->writes / o->clients + (i < o->writes % o->clients));
         atomic_store(&r->running, ok ? o->clients : 0);
         for (uint32_t i = 0; i < o->clients && ok; i++)
             pthread_create(&th[i], NULL, client_main, &c[i]);
@@ -338,7 +405,7 @@ static int drive(run *r)
         for (uint32_t i = 0; i < o->clients; i++) {
             if (ok)
                 pthread_join(th[i], NULL);
-            free(c[i].value);
+            client_free(&c[i]);
         }
         free(th);
         free(c);
@@ -444,6 +511,10 @@ static int stress(opts o)
     printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n",
            (unsigned long long)rep.writes, secs, rep.writes / secs, t.delivered / secs);
     printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o.keys);
+    if (o.reads > 0)
+        printf("  reads                %llu checked: each saw only writes its node had applied, none it had\n"
+               "                       overwritten before the read began, and nothing lost\n",
+               (unsigned long long)rep.reads);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,

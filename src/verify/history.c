@@ -8,7 +8,10 @@
  *     costs memory only for the writes made; a chunk's pointer is published
  *     with the first record in it, by the same message.
  *  2. applied[x][k] counts the writes from k that node x applied; only x's
- *     events change row x.
+ *     events change row x. Other threads may read a row during the run
+ *     (cw_history_applied_counts): x publishes each count with a release
+ *     store after the application is recorded, so a count read covers only
+ *     applications that happened.
  *  3. The first violation is kept (under a lock, as several nodes' threads
  *     may find one at once); later ones are counted.
  *  4. Reporting a final state either records it whole or changes nothing:
@@ -20,6 +23,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,17 +57,30 @@ typedef struct final_key {
     final_version *versions;  /* sorted by (origin, seq) */
 } final_key;
 
+/* A read recorded during the run, judged by the verdict. */
+typedef struct read_rec {
+    cw_node_id x;
+    uint64_t hash;            /* the key's */
+    uint8_t *key;
+    size_t key_len;
+    uint64_t *before;         /* nodes counters: applied at x before the read began */
+    size_t count;
+    final_version *found;     /* the versions returned, as dots */
+} read_rec;
+
 struct cw_history {
     uint32_t nodes;
     uint64_t max_writes;
     cw_conflict_policy policy;
     record ***writes;         /* [origin][(seq - 1) / CHUNK][(seq - 1) % CHUNK], chunks NULL until used */
-    uint64_t **applied;       /* [x][k] */
+    _Atomic uint64_t **applied; /* [x][k] (invariant 2) */
     uint64_t *applications;   /* per x */
     final_key **finals;       /* [x] -> array of keys */
     size_t *final_count, *final_cap;
     uint64_t **final_clock;   /* [x] */
     bool *has_final_clock;    /* [x] */
+    read_rec *reads;          /* under lock */
+    size_t read_count, read_cap;
     cw_history_progress_fn progress;
     void *progress_ctx;
     pthread_mutex_t lock;
@@ -86,7 +103,7 @@ static void violate(cw_history *h, const char *fmt, ...)
 /* Writes node o has made: a node applies each of its writes as it makes it. */
 static uint64_t made(const cw_history *h, uint32_t o)
 {
-    return h->applied[o][o];
+    return atomic_load_explicit(&h->applied[o][o], memory_order_relaxed);
 }
 
 /* The record of write s (>= 1, <= max_writes) of node o, or NULL if its
@@ -159,6 +176,12 @@ void cw_history_destroy(cw_history *h)
         if (h->final_clock)
             free(h->final_clock[i]);
     }
+    for (size_t i = 0; i < h->read_count; i++) {
+        free(h->reads[i].key);
+        free(h->reads[i].before);
+        free(h->reads[i].found);
+    }
+    free(h->reads);
     free(h->writes);
     free(h->applied);
     free(h->applications);
@@ -206,13 +229,14 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
         violate(h, "out of memory recording a write");
         return false;
     }
-    memcpy(r->past, h->applied[x], h->nodes * sizeof *r->past);
+    for (uint32_t k = 0; k < h->nodes; k++) /* x's own row: relaxed */
+        r->past[k] = atomic_load_explicit(&h->applied[x][k], memory_order_relaxed);
     r->past[x] = seq;
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
     r->hash = cw__hash_bytes(key, key_len);
     r->ts = cw_msg_timestamp(m);
-    h->applied[x][x] = seq;
+    atomic_store_explicit(&h->applied[x][x], seq, memory_order_release);
     const uint64_t *clock = cw_msg_counters(m, NULL);
     if (memcmp(clock, r->past, h->nodes * sizeof *clock) != 0) {
         violate(h, "write %u.%llu was stamped with a clock that is not its causal past", x,
@@ -234,22 +258,75 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
         return false;
     }
     const record *r = at(h, o, seq);
-    uint64_t *have = h->applied[x];
-    if (have[o] != seq - 1) {
+    _Atomic uint64_t *have = h->applied[x];
+    uint64_t had = atomic_load_explicit(&have[o], memory_order_relaxed);
+    if (had != seq - 1) {
         violate(h, "node %u applied write %u.%llu after %llu writes of node %u (%s)", x, o,
-                (unsigned long long)seq, (unsigned long long)have[o], o,
-                have[o] >= seq ? "applied twice" : "out of order");
+                (unsigned long long)seq, (unsigned long long)had, o, had >= seq ? "applied twice" : "out of order");
         return false;
     }
     for (uint32_t k = 0; k < h->nodes; k++) {
-        if (k != o && have[k] < r->past[k]) {
+        if (k != o && atomic_load_explicit(&have[k], memory_order_relaxed) < r->past[k]) {
             violate(h, "node %u applied write %u.%llu before write %u.%llu it depends on", x, o,
                     (unsigned long long)seq, k, (unsigned long long)r->past[k]);
             return false;
         }
     }
-    have[o] = seq;
+    atomic_store_explicit(&have[o], seq, memory_order_release);
     return true;
+}
+
+void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out)
+{
+    for (uint32_t k = 0; k < h->nodes; k++) /* acquire: pairs with the application's release */
+        out[k] = atomic_load_explicit(&h->applied[x][k], memory_order_acquire);
+}
+
+int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
+                    const uint64_t *after, const cw_read *r)
+{
+    if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r)
+        return CW_EINVAL;
+    read_rec rd = {x, cw__hash_bytes(key, key_len), malloc(key_len ? key_len : 1), key_len,
+                    malloc(h->nodes * sizeof *before), r->count, malloc((r->count ? r->count : 1) * sizeof *rd.found)};
+    if (!rd.key || !rd.before || !rd.found) {
+        free(rd.key);
+        free(rd.before);
+        free(rd.found);
+        return CW_ENOMEM;
+    }
+    memcpy(rd.key, key, key_len);
+    memcpy(rd.before, before, h->nodes * sizeof *before);
+    for (size_t i = 0; i < r->count; i++) {
+        cw_node_id o = r->versions[i].origin;
+        uint64_t seq = o < h->nodes ? cw_vclock_get(&r->versions[i].clock, o) : 0;
+        rd.found[i] = (final_version){o, seq};
+        if (o >= h->nodes || seq == 0 || seq > after[o])
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which it had not applied by the read's end",
+                    x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
+                    key_len > 24 ? "..." : "");
+    }
+    pthread_mutex_lock(&h->lock);
+    int rc = CW_OK;
+    if (h->read_count == h->read_cap) {
+        size_t cap = h->read_cap ? 2 * h->read_cap : 256;
+        read_rec *grown = realloc(h->reads, cap * sizeof *grown);
+        if (grown) {
+            h->reads = grown;
+            h->read_cap = cap;
+        } else {
+            rc = CW_ENOMEM;
+        }
+    }
+    if (rc == CW_OK)
+        h->reads[h->read_count++] = rd;
+    pthread_mutex_unlock(&h->lock);
+    if (rc != CW_OK) {
+        free(rd.key);
+        free(rd.before);
+        free(rd.found);
+    }
+    return rc;
 }
 
 static int cmp_version(const void *a, const void *b)
@@ -616,6 +693,60 @@ static bool check_keys(cw_history *h, const write_ref *refs, uint64_t total, key
     return true;
 }
 
+/* In group g's writes (sorted by (origin, seq)), the last of origin o with
+ * seq <= s, or NULL. O(log w). */
+static const write_ref *last_upto(const write_ref *refs, const key_group *g, cw_node_id o, uint64_t s)
+{
+    size_t lo = g->lo, hi = g->hi; /* first ref after (o, s) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (refs[mid].origin < o || (refs[mid].origin == o && refs[mid].seq <= s))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > g->lo && refs[lo - 1].origin == o ? &refs[lo - 1] : NULL;
+}
+
+/* One read: each version it returned is a write to its key, and none is
+ * before a write to the key that its node had applied when the read began
+ * (for each origin, the last such write is the one to test: pasts grow
+ * along an origin's writes); a read that found nothing found a key no
+ * applied write had made. O(nodes * log w) for a key written w times. */
+static void check_read(cw_history *h, const write_ref *refs, const key_index *ix, const read_rec *rd)
+{
+    const key_group *g = find_group(ix, rd->hash, rd->key, rd->key_len);
+    int shown = (int)(rd->key_len < 24 ? rd->key_len : 24);
+    const char *more = rd->key_len > 24 ? "..." : "";
+    for (uint32_t o = 0; g && rd->count == 0 && o < h->nodes; o++) {
+        const write_ref *w = last_upto(refs, g, o, rd->before[o]);
+        if (w) {
+            violate(h, "node %u read nothing of a key (%.*s%s) after applying write %u.%llu to it", rd->x,
+                    shown, (const char *)rd->key, more, o, (unsigned long long)w->seq);
+            return;
+        }
+    }
+    for (size_t i = 0; i < rd->count; i++) {
+        final_version v = rd->found[i];
+        const record *r = v.origin < h->nodes && v.seq >= 1 && v.seq <= made(h, v.origin)
+                              ? at(h, v.origin, v.seq) : NULL;
+        if (!r || !g || r->key_len != rd->key_len || memcmp(r->key, rd->key, rd->key_len) != 0) {
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which is no write to that key", rd->x,
+                    v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more);
+            continue;
+        }
+        for (uint32_t o = 0; o < h->nodes; o++) {
+            const write_ref *w = last_upto(refs, g, o, rd->before[o]);
+            if (w && !(w->origin == v.origin && w->seq == v.seq) && rec(h, *w)->past[v.origin] >= v.seq) {
+                violate(h, "node %u read version %u.%llu of a key (%.*s%s) after applying write %u.%llu, "
+                           "which follows it", rd->x, v.origin, (unsigned long long)v.seq, shown,
+                        (const char *)rd->key, more, o, (unsigned long long)w->seq);
+                break;
+            }
+        }
+    }
+}
+
 /* Node x's final keys: each must be a key written, once, holding exactly
  * its expected versions; and every key written must be held. O(K). */
 static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_version *want,
@@ -660,7 +791,7 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
         for (uint32_t o = 0; o < h->nodes; o++)
             if (h->applied[x][o] != made(h, o))
                 violate(h, "node %u applied %llu of the %llu writes of node %u (lost writes)", x,
-                        (unsigned long long)h->applied[x][o], (unsigned long long)made(h, o), o);
+                        (unsigned long long)atomic_load(&h->applied[x][o]), (unsigned long long)made(h, o), o);
         if (!h->has_final_clock[x])
             violate(h, "node %u reported no final clock", x);
         else
@@ -679,6 +810,12 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
         violate(h, "out of memory checking the final state");
     } else {
         rep->keys = ix.count;
+        rep->reads = h->read_count;
+        for (size_t i = 0; i < h->read_count; i++) {
+            check_read(h, refs, &ix, &h->reads[i]);
+            if ((i + 1) % 65536 == 0 || i + 1 == h->read_count)
+                progress(h, "checking reads", i + 1, h->read_count);
+        }
         for (uint32_t x = 0; x < h->nodes; x++) {
             check_finals(h, x, &ix, want, rep);
             progress(h, "comparing final states", x + 1, h->nodes);
@@ -717,8 +854,11 @@ static void write_counters(FILE *f, const uint64_t *c, uint32_t nodes)
 
 int cw_history_write(const cw_history *h, FILE *f)
 {
-    if (!h || !f)
-        return CW_EINVAL;
+    uint64_t *row = h ? malloc(h->nodes * sizeof *row) : NULL;
+    if (!row || !f) {
+        free(row);
+        return h && f ? CW_ENOMEM : CW_EINVAL;
+    }
     fprintf(f, "causeway-history 1\nnodes %" PRIu32 "\npolicy %s\nviolations %" PRIu64 "\n", h->nodes,
             h->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", h->violations);
     if (h->violations) /* one line: the sentence has no newline of its own */
@@ -734,7 +874,8 @@ int cw_history_write(const cw_history *h, FILE *f)
         }
     for (uint32_t x = 0; x < h->nodes; x++) {
         fprintf(f, "applied %" PRIu32 " ", x);
-        write_counters(f, h->applied[x], h->nodes);
+        cw_history_applied_counts(h, x, row);
+        write_counters(f, row, h->nodes);
         fputc('\n', f);
     }
     for (uint32_t x = 0; x < h->nodes; x++) {
@@ -752,5 +893,6 @@ int cw_history_write(const cw_history *h, FILE *f)
             fputc('\n', f);
         }
     }
+    free(row);
     return CW_OK;
 }

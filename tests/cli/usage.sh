@@ -54,6 +54,7 @@ expect 2 "--key-dist 'pareto': expected one of uniform\|zipfian" stress --nodes 
 expect 2 "--zipf-theta '1': expected a number from 0.01 to 0.999" stress --nodes 2 --writes 1 --key-dist zipfian --zipf-theta 1
 expect 2 "--zipf-theta: applies to --key-dist zipfian only" stress --nodes 2 --writes 1 --zipf-theta 0.5
 expect 2 "--keys 200000000: expected at most 100000000 with --key-dist zipfian" stress --nodes 2 --writes 1 --keys 200000000 --key-dist zipfian
+expect 2 "--reads '1': expected a number from 0 to 0.99" stress --nodes 2 --writes 1 --reads 1
 expect 2 "--seed is required" sim --nodes 3
 expect 2 "--nodes '0': expected a whole number from 1 to 65536" sim --seed 1 --nodes 0
 expect 2 "--writes '100000001': expected a whole number from 1 to 100000000" sim --seed 1 --writes 100000001
@@ -98,7 +99,7 @@ b=$("$cw" "${sim_args[@]}" | grep -v simulated)
 # A failing stress run (the checker is handed a history with one application
 # left out) names the violation, writes the history it checked, and prints
 # the whole command that replays it; that command fails the same way.
-expect 1 "history +$scratch/h.txt .*verdict +FAIL.*violation +node 3 .*replay +causeway stress --nodes 4 --writes 300 --keys 3 --key-dist uniform --workers 0 --clients 4 --delay 0.1 --max-delay-us 200 --dup 0 --policy siblings --seed 21 --sabotage-history" \
+expect 1 "history +$scratch/h.txt .*verdict +FAIL.*violation +node 3 .*replay +causeway stress --nodes 4 --writes 300 --keys 3 --key-dist uniform --reads 0 --workers 0 --clients 4 --delay 0.1 --max-delay-us 200 --dup 0 --policy siblings --seed 21 --sabotage-history" \
   stress --nodes 4 --writes 300 --keys 3 --delay 0.1 --seed 21 --sabotage-history --history "$scratch/h.txt"
 if ! head -1 "$scratch/h.txt" | grep -qx "causeway-history 1" || ! grep -q "^write 0 1 6b[0-9a-f]* [0-9]*\.[0-9]* 0:1" "$scratch/h.txt" \
   || ! grep -q "^violation node 3 " "$scratch/h.txt"; then

@@ -14,6 +14,7 @@
 #include <causeway/causeway.h>
 
 #include "cli.h"
+#include "histogram.h"
 #include "opts.h"
 #include "progress.h"
 #include "report.h"
@@ -26,6 +27,9 @@ typedef struct opts {
     int key_dist;                /* 0 uniform, 1 zipfian */
     double zipf_theta, duration; /* duration 0: until --writes are made */
     double reads;                /* the fraction of operations that are reads */
+    double rate, warmup;         /* rate 0: closed loop */
+    double part_start, part_len; /* --partition START:LEN; part_len 0: none */
+    const char *partition;
     double delay, dup;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
@@ -48,7 +52,11 @@ typedef struct run {
     cw_history *h;
     applied_count *applied;  /* [node] */
     cli_keys keys;
+    double start;            /* when the clients begin (cli_seconds) */
     double end;              /* --duration: when clients stop (cli_seconds), else 0 */
+    cw__histogram latency;   /* operations after --warmup, merged from the clients at the end */
+    uint64_t measured;       /* operations in latency */
+    double last_op;          /* when the last client finished */
     cli_progress progress;
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
     _Atomic uint64_t done;       /* writes made */
@@ -63,6 +71,8 @@ typedef struct client {
     uint64_t writes;         /* this client's share (at most, with --duration) */
     char *value;             /* --value-size bytes, or NULL: the tag alone */
     uint64_t *before, *after; /* --reads: nodes counters each, or NULL */
+    cw__histogram *latency;  /* this client's operations after --warmup */
+    double done_at;          /* when it finished */
 } client;
 
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
@@ -91,6 +101,7 @@ static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, u
 
 static void client_free(client *c)
 {
+    free(c->latency);
     free(c->value);
     free(c->before);
     free(c->after);
@@ -101,9 +112,9 @@ static void client_free(client *c)
 static bool client_init(client *c, run *r, uint32_t id, uint64_t writes)
 {
     const opts *o = r->o;
-    *c = (client){r, id, writes, NULL, NULL, NULL};
-    bool ok = true;
-    if (o->value_size && (ok = (c->value = malloc(o->value_size)) != NULL))
+    *c = (client){r, id, writes, NULL, NULL, NULL, calloc(1, sizeof *c->latency), 0};
+    bool ok = c->latency != NULL;
+    if (ok && o->value_size && (ok = (c->value = malloc(o->value_size)) != NULL))
         memset(c->value, 'x', o->value_size);
     if (ok && o->reads > 0) {
         c->before = malloc(o->nodes * sizeof *c->before);
@@ -181,16 +192,45 @@ static bool time_up(const run *r, uint64_t op)
     return r->end > 0 && op % 64 == 0 && cli_seconds() >= r->end;
 }
 
+/* Sleeps until cli_seconds() reaches t (at once if it has). */
+static void wait_until(double t)
+{
+    double left = t - cli_seconds();
+    if (left > 0) {
+        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Closed loop: each operation starts when the last one ends. Open loop
+ * (--rate): client c's k-th operation is due at start + (k + c / C) * C / rate
+ * and its latency counts from then, not from when it began, so that a stall
+ * is charged to every operation it delays (no coordinated omission); a late
+ * client does not skip operations to catch up, it runs them at once. */
 static void *client_main(void *arg)
 {
     client *c = arg;
-    uint64_t rng = c->r->o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
-    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(c->r, op); op++)
+    run *r = c->r;
+    const opts *o = r->o;
+    uint64_t rng = o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
+    double interval = o->rate > 0 ? o->clients / o->rate : 0, due = r->start + interval * c->id / o->clients;
+    double warm = r->start + o->warmup;
+    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(r, op); op++) {
+        double began = cli_seconds();
+        if (interval > 0) {
+            wait_until(due);
+            began = due;
+            due += interval;
+        }
         if (step(c, &rng, &i) != CW_OK) {
-            atomic_store(&c->r->failed, 1);
+            atomic_store(&r->failed, 1);
             break;
         }
-    atomic_fetch_sub(&c->r->running, 1);
+        if (began >= warm)
+            cw__hist_add(c->latency, (uint64_t)((cli_seconds() - began) * 1e9));
+    }
+    c->done_at = cli_seconds();
+    atomic_fetch_sub(&r->running, 1);
     return NULL;
 }
 
@@ -230,6 +270,15 @@ static int parse(int argc, char **argv, opts *o)
          .conditional = true},
         {CLI_OPT_REAL("reads", &o->reads, "FRACTION",
                       "the share of operations that are reads, each checked against ground truth", 0, 0.99)},
+        {CLI_OPT_REAL("rate", &o->rate, "OPS_PER_S",
+                      "open loop: operations per second over all clients, latency from the intended send time",
+                      1, 1e9),
+         .default_text = "none, closed loop"},
+        {CLI_OPT_REAL("warmup", &o->warmup, "SECONDS", "operations in the first SECONDS are not measured", 0.001,
+                      86400),
+         .default_text = "none"},
+        {CLI_OPT_TEXT("partition", &o->partition, "START:LEN",
+                      "hold every link between the two halves of the nodes from START for LEN seconds")},
         {CLI_OPT_UINT32("value-size", &o->value_size, "BYTES", "bytes in each value (the write's tag, padded)", 1,
                         CW_NODE_DEFAULT_MAX_VALUE_LEN),
          .default_text = "the tag alone, w<i>@<node>"},
@@ -266,6 +315,23 @@ static int parse(int argc, char **argv, opts *o)
         o->writes = 10000000;
     if (cli_seen(&c, "zipf-theta") && o->key_dist == 0)
         return cli_usage_error(&c, "--zipf-theta: applies to --key-dist zipfian only");
+    if (o->partition) {
+        char q[96], *end;
+        const char *p = o->partition;
+        o->part_start = strtod(p, &end);
+        bool good = end != p && *end == ':' && (p = end + 1, o->part_len = strtod(p, &end), end != p && !*end) &&
+                    o->part_start >= 0 && o->part_start <= 86400 && o->part_len > 0 && o->part_len <= 86400;
+        if (!good)
+            return cli_usage_error(&c, "--partition %s: expected START:LEN, seconds (START 0 to 86400, LEN above 0 "
+                                       "up to 86400), e.g. 0.5:1", cli_quote(o->partition, q, sizeof q));
+        if (o->nodes < 2)
+            return cli_usage_error(&c, "--partition: needs at least 2 nodes");
+    }
+    if (o->sequential && (o->partition || o->rate > 0))
+        return cli_usage_error(&c, "--%s: not with --sequential (one write at a time, each delivered)",
+                               o->partition ? "partition" : "rate");
+    if (o->duration > 0 && o->warmup >= o->duration)
+        return cli_usage_error(&c, "--warmup %g: expected less than --duration (%g)", o->warmup, o->duration);
     if (o->key_dist == 1 && o->keys > CLI_ZIPFIAN_MAX_KEYS)
         return cli_usage_error(&c, "--keys %u: expected at most %u with --key-dist zipfian", o->keys,
                                CLI_ZIPFIAN_MAX_KEYS);
@@ -310,24 +376,26 @@ static json_t *latency_json(const cw_latency *l)
                      "p99_us", l->p99_ns / 1e3, "p999_us", l->p999_ns / 1e3, "max_us", l->max_ns / 1e3);
 }
 
-static int write_json(const opts *o, const cw_history_report *rep, const totals *t, double secs,
-                      double check_secs, const char *violation)
+static int write_json(const opts *o, const cw_history_report *rep, const totals *t, const cw_latency *ops,
+                      double secs, double check_secs, const char *violation)
 {
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f},s:I,"
-        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s,s:s*}",
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:I,"
+        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
         o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
         (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
-        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads,
+        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads, "rate", o->rate,
+        "warmup", o->warmup, "partition_start", o->part_start, "partition_seconds", o->part_len,
         "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
         rep->writes / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
         "concurrent_pairs", (json_int_t)rep->concurrent_pairs, "ordered_pairs",
-        (json_int_t)rep->ordered_pairs, "replication_latency", latency_json(&t->replication),
+        (json_int_t)rep->ordered_pairs, "operation_latency", latency_json(ops),
+        "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
         "violation", violation);
     if (!root)
@@ -356,6 +424,19 @@ static int replicate(run *r)
         cli_progress_update(&r->progress, "waiting for replication", applications(r), total,
                             "applications");
     cli_progress_end(&r->progress);
+    return rc;
+}
+
+/* Holds (or releases) every link between the halves [0, N/2) and [N/2, N)
+ * of the nodes, both ways: the --partition window. O(N^2) calls. */
+static int partition(run *r, bool hold)
+{
+    uint32_t n = r->o->nodes, half = n / 2;
+    int rc = CW_OK;
+    for (uint32_t a = 0; a < half && rc == CW_OK; a++)
+        for (uint32_t b = half; b < n && rc == CW_OK; b++)
+            if ((rc = cw_engine_hold_link(r->e, a, b, hold)) == CW_OK)
+                rc = cw_engine_hold_link(r->e, b, a, hold);
     return rc;
 }
 
@@ -393,18 +474,31 @@ static int drive(run *r)
         atomic_store(&r->running, ok ? o->clients : 0);
         for (uint32_t i = 0; i < o->clients && ok; i++)
             pthread_create(&th[i], NULL, client_main, &c[i]);
-        while (r->progress.tty && atomic_load(&r->running) > 0) {
-            if (r->end > 0)
+        bool held = false;
+        while (atomic_load(&r->running) > 0) {
+            double now = cli_seconds() - r->start;
+            bool hold = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
+            if (hold != held && ok && partition(r, hold) == CW_OK)
+                held = hold;
+            if (!r->progress.tty)
+                ;
+            else if (r->end > 0)
                 cli_progress_update(&r->progress, "writing", (uint64_t)(o->duration - (r->end - cli_seconds())),
                                     (uint64_t)o->duration, "seconds");
             else
                 cli_progress_update(&r->progress, "writing", atomic_load(&r->done), o->writes, "writes");
-            struct timespec ts = {0, 50000000};
+            struct timespec ts = {0, 10000000};
             nanosleep(&ts, NULL);
         }
+        if (held) /* the run ended inside the window: let replication finish */
+            partition(r, false);
         for (uint32_t i = 0; i < o->clients; i++) {
             if (ok)
                 pthread_join(th[i], NULL);
+            if (c[i].latency)
+                cw__hist_merge(&r->latency, c[i].latency);
+            if (c[i].done_at > r->last_op)
+                r->last_op = c[i].done_at;
             client_free(&c[i]);
         }
         free(th);
@@ -486,6 +580,7 @@ static int stress(opts o)
            o.workers, amount, o.keys, dist, size, o.sequential ? "one writer at a time" : "concurrent writers",
            o.policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)o.seed);
     double t0 = cli_seconds();
+    r.start = t0;
     r.end = o.duration > 0 ? t0 + o.duration : 0;
     rc = drive(&r);
     double secs = cli_seconds() - t0;
@@ -515,6 +610,22 @@ static int stress(opts o)
         printf("  reads                %llu checked: each saw only writes its node had applied, none it had\n"
                "                       overwritten before the read began, and nothing lost\n",
                (unsigned long long)rep.reads);
+    cw_latency ops;
+    cw__hist_latency(&r.latency, &ops);
+    char window[96] = "";
+    if (o.warmup > 0)
+        snprintf(window, sizeof window, " after a %g s warmup, %.0f ops/s", o.warmup,
+                 ops.count / (r.last_op - r.start - o.warmup > 0 ? r.last_op - r.start - o.warmup : 1e-9));
+    char loop[64];
+    if (o.rate > 0)
+        snprintf(loop, sizeof loop, "open loop at %g ops/s, from each intended send time", o.rate);
+    else
+        snprintf(loop, sizeof loop, "closed loop, from each start");
+    print_latency("operations", &ops);
+    printf("                       (%s%s)\n", loop, window);
+    if (o.part_len > 0)
+        printf("  partition            links between nodes 0-%u and %u-%u held from %g s for %g s\n",
+               o.nodes / 2 - 1, o.nodes / 2, o.nodes - 1, o.part_start, o.part_len);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,
@@ -531,7 +642,7 @@ static int stress(opts o)
     if (!ok)
         write_history(&o, r.h);
     cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
-    if (o.json && write_json(&o, &rep, &t, secs, check_secs, violation) != CW_OK) {
+    if (o.json && write_json(&o, &rep, &t, &ops, secs, check_secs, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         ok = false;
     }

@@ -55,6 +55,14 @@ expect 2 "--zipf-theta '1': expected a number from 0.01 to 0.999" stress --nodes
 expect 2 "--zipf-theta: applies to --key-dist zipfian only" stress --nodes 2 --writes 1 --zipf-theta 0.5
 expect 2 "--keys 200000000: expected at most 100000000 with --key-dist zipfian" stress --nodes 2 --writes 1 --keys 200000000 --key-dist zipfian
 expect 2 "--reads '1': expected a number from 0 to 0.99" stress --nodes 2 --writes 1 --reads 1
+expect 2 "--rate '0': expected a number from 1 to 1e\+09" stress --nodes 2 --writes 1 --rate 0
+expect 2 "--warmup '-1': expected a number from 0.001" stress --nodes 2 --writes 1 --warmup -1
+expect 2 "--warmup 2: expected less than --duration \(1\)" stress --nodes 2 --duration 1 --warmup 2
+expect 2 "--partition '1': expected START:LEN, seconds" stress --nodes 2 --writes 1 --partition 1
+expect 2 "--partition '1:0': expected START:LEN" stress --nodes 2 --writes 1 --partition 1:0
+expect 2 "--partition '-1:2': expected START:LEN" stress --nodes 2 --writes 1 --partition -1:2
+expect 2 "--partition: needs at least 2 nodes" stress --nodes 1 --writes 1 --partition 0:1
+expect 2 "--rate: not with --sequential" stress --nodes 2 --writes 1 --rate 10 --sequential
 expect 2 "--seed is required" sim --nodes 3
 expect 2 "--nodes '0': expected a whole number from 1 to 65536" sim --seed 1 --nodes 0
 expect 2 "--writes '100000001': expected a whole number from 1 to 100000000" sim --seed 1 --writes 100000001

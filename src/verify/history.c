@@ -168,8 +168,7 @@ void cw_history_destroy(cw_history *h)
             free(h->applied[i]);
         if (h->finals && h->finals[i]) {
             for (size_t k = 0; k < h->final_count[i]; k++) {
-                free(h->finals[i][k].key);
-                free(h->finals[i][k].versions);
+                free(h->finals[i][k].versions); /* and the key, in the same block */
             }
             free(h->finals[i]);
         }
@@ -337,10 +336,10 @@ static int cmp_version(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
+/* Records that node x holds `key` with these versions (count >= 1). */
+static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_len, const cw_msg *const *versions,
+                     size_t count)
 {
-    if (!h || x >= h->nodes || !versions || count == 0)
-        return CW_EINVAL;
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
         final_key *grown = realloc(h->finals[x], cap * sizeof *grown);
@@ -350,24 +349,29 @@ int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versi
         h->final_cap[x] = cap;
     }
     final_key *f = &h->finals[x][h->final_count[x]];
-    size_t key_len;
-    const void *key = cw_msg_key(versions[0], &key_len);
-    f->key = malloc(key_len ? key_len : 1);
-    f->versions = malloc(count * sizeof *f->versions);
-    if (!f->key || !f->versions) {
-        free(f->key);
-        free(f->versions);
+    f->versions = malloc(count * sizeof *f->versions + key_len); /* one block: versions, then key */
+    if (!f->versions)
         return CW_ENOMEM;
-    }
+    f->key = (uint8_t *)(f->versions + count);
     memcpy(f->key, key, key_len);
     f->key_len = key_len;
     f->hash = cw__hash_bytes(key, key_len);
     f->count = count;
     for (size_t i = 0; i < count; i++)
         f->versions[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
-    qsort(f->versions, count, sizeof *f->versions, cmp_version);
+    if (count > 1)
+        qsort(f->versions, count, sizeof *f->versions, cmp_version);
     h->final_count[x]++;
     return CW_OK;
+}
+
+int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
+{
+    if (!h || x >= h->nodes || !versions || count == 0)
+        return CW_EINVAL;
+    size_t key_len;
+    const void *key = cw_msg_key(versions[0], &key_len);
+    return add_final(h, x, key, key_len, versions, count);
 }
 
 int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
@@ -388,11 +392,9 @@ typedef struct final_ctx {
 static void final_key_cb(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                          size_t count)
 {
-    (void)key;
-    (void)key_len;
-    final_ctx *c = ctx;
+    final_ctx *c = ctx; /* the store's key: its versions' messages stay out of the cache */
     if (c->rc == CW_OK)
-        c->rc = cw_history_final_key(c->h, c->x, versions, count);
+        c->rc = count ? add_final(c->h, c->x, key, key_len, versions, count) : CW_EINVAL;
 }
 
 /* Reports node x's final state: each key through `each`, then the clock. */
@@ -487,7 +489,9 @@ typedef struct origin_run {
 
 /* One key: its writes refs[lo..hi), the versions it must end with. */
 typedef struct key_group {
-    const record *first;      /* a write to it, for its key */
+    const record *first;      /* a write to it */
+    const uint8_t *key;       /* first's key, here to save a load per lookup */
+    size_t key_len;
     size_t lo, hi;
     size_t want, n;           /* want[want .. want + n) in the verdict's array */
     uint32_t held_by;         /* the last node x + 1 found holding it */
@@ -509,8 +513,8 @@ typedef struct key_probe {
 static bool group_has_key(const void *item, const void *probe)
 {
     const key_probe *p = probe;
-    const record *r = p->ix->g[(uintptr_t)item - 1].first;
-    return r->key_len == p->key_len && memcmp(r->key, p->key, p->key_len) == 0;
+    const key_group *g = &p->ix->g[(uintptr_t)item - 1];
+    return g->key_len == p->key_len && memcmp(g->key, p->key, p->key_len) == 0;
 }
 
 /* The group of a key, or NULL. */
@@ -625,7 +629,7 @@ static int group_of(key_index *ix, const record *r, uint32_t *id)
     int rc = cw__map_insert(&ix->map, r->hash, (void *)(uintptr_t)(ix->count + 1));
     if (rc != CW_OK)
         return rc;
-    ix->g[ix->count] = (key_group){.first = r};
+    ix->g[ix->count] = (key_group){.first = r, .key = r->key, .key_len = r->key_len};
     *id = (uint32_t)ix->count++;
     return CW_OK;
 }

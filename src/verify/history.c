@@ -49,12 +49,14 @@ typedef struct final_version {
     uint64_t seq;
 } final_version;
 
+/* One key a node holds at the end; its versions (sorted by (origin, seq))
+ * then its bytes sit in the node's arena at offset `at` (final_versions,
+ * final_key_bytes): one growing block per node, not a malloc per key. */
 typedef struct final_key {
     uint64_t hash;            /* the key's */
-    uint8_t *key;
+    size_t at;                /* in the arena; a multiple of _Alignof(final_version) */
     size_t key_len;
     size_t count;
-    final_version *versions;  /* sorted by (origin, seq) */
 } final_key;
 
 /* A read recorded during the run, judged by the verdict. */
@@ -77,6 +79,8 @@ struct cw_history {
     uint64_t *applications;   /* per x */
     final_key **finals;       /* [x] -> array of keys */
     size_t *final_count, *final_cap;
+    uint8_t **arena;          /* [x]: the final keys' versions and bytes */
+    size_t *arena_len, *arena_cap;
     uint64_t **final_clock;   /* [x] */
     bool *has_final_clock;    /* [x] */
     read_rec *reads;          /* under lock */
@@ -129,11 +133,15 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     h->applied = calloc(nodes, sizeof *h->applied);
     h->applications = calloc(nodes, sizeof *h->applications);
     h->finals = calloc(nodes, sizeof *h->finals);
+    h->arena = calloc(nodes, sizeof *h->arena);
+    h->arena_len = calloc(nodes, sizeof *h->arena_len);
+    h->arena_cap = calloc(nodes, sizeof *h->arena_cap);
     h->final_count = calloc(nodes, sizeof *h->final_count);
     h->final_cap = calloc(nodes, sizeof *h->final_cap);
     h->final_clock = calloc(nodes, sizeof *h->final_clock);
     h->has_final_clock = calloc(nodes, sizeof *h->has_final_clock);
-    bool ok = h->writes && h->applied && h->applications && h->finals &&
+    bool ok = h->writes && h->applied && h->applications && h->finals && h->arena && h->arena_len &&
+              h->arena_cap &&
               h->final_count && h->final_cap && h->final_clock && h->has_final_clock;
     for (uint32_t i = 0; ok && i < nodes; i++) {
         h->writes[i] = calloc(max_writes / CHUNK + 1, sizeof **h->writes);
@@ -166,12 +174,10 @@ void cw_history_destroy(cw_history *h)
         }
         if (h->applied)
             free(h->applied[i]);
-        if (h->finals && h->finals[i]) {
-            for (size_t k = 0; k < h->final_count[i]; k++) {
-                free(h->finals[i][k].versions); /* and the key, in the same block */
-            }
+        if (h->finals)
             free(h->finals[i]);
-        }
+        if (h->arena)
+            free(h->arena[i]);
         if (h->final_clock)
             free(h->final_clock[i]);
     }
@@ -185,6 +191,9 @@ void cw_history_destroy(cw_history *h)
     free(h->applied);
     free(h->applications);
     free(h->finals);
+    free(h->arena);
+    free(h->arena_len);
+    free(h->arena_cap);
     free(h->final_count);
     free(h->final_cap);
     free(h->final_clock);
@@ -336,6 +345,16 @@ static int cmp_version(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+static final_version *final_versions(const cw_history *h, cw_node_id x, const final_key *f)
+{
+    return (final_version *)(void *)(h->arena[x] + f->at);
+}
+
+static uint8_t *final_key_bytes(const cw_history *h, cw_node_id x, const final_key *f)
+{
+    return h->arena[x] + f->at + f->count * sizeof(final_version);
+}
+
 /* Records that node x holds `key` with these versions (count >= 1). */
 static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_len, const cw_msg *const *versions,
                      size_t count)
@@ -348,19 +367,27 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
         h->finals[x] = grown;
         h->final_cap[x] = cap;
     }
+    size_t at = (h->arena_len[x] + _Alignof(final_version) - 1) & ~(_Alignof(final_version) - 1);
+    size_t need = at + count * sizeof(final_version) + key_len;
+    if (need > h->arena_cap[x]) {
+        size_t cap = h->arena_cap[x] ? h->arena_cap[x] : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *grown = realloc(h->arena[x], cap);
+        if (!grown)
+            return CW_ENOMEM;
+        h->arena[x] = grown;
+        h->arena_cap[x] = cap;
+    }
     final_key *f = &h->finals[x][h->final_count[x]];
-    f->versions = malloc(count * sizeof *f->versions + key_len); /* one block: versions, then key */
-    if (!f->versions)
-        return CW_ENOMEM;
-    f->key = (uint8_t *)(f->versions + count);
-    memcpy(f->key, key, key_len);
-    f->key_len = key_len;
-    f->hash = cw__hash_bytes(key, key_len);
-    f->count = count;
+    *f = (final_key){cw__hash_bytes(key, key_len), at, key_len, count};
+    final_version *v = final_versions(h, x, f);
     for (size_t i = 0; i < count; i++)
-        f->versions[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
+        v[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
     if (count > 1)
-        qsort(f->versions, count, sizeof *f->versions, cmp_version);
+        qsort(v, count, sizeof *v, cmp_version);
+    memcpy(final_key_bytes(h, x, f), key, key_len);
+    h->arena_len[x] = need;
     h->final_count[x]++;
     return CW_OK;
 }
@@ -760,16 +787,17 @@ static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_v
     size_t n = h->final_count[x], held = 0;
     rep->check_steps += n;
     for (size_t i = 0; i < n; i++) {
-        key_group *g = find_group(ix, f[i].hash, f[i].key, f[i].key_len);
+        const uint8_t *key = final_key_bytes(h, x, &f[i]);
+        key_group *g = find_group(ix, f[i].hash, key, f[i].key_len);
         if (g && g->held_by != x + 1) {
             g->held_by = x + 1;
             held++;
         }
-        if (g && (f[i].count != g->n || !same_versions(f[i].versions, want + g->want, g->n)))
+        if (g && (f[i].count != g->n || !same_versions(final_versions(h, x, &f[i]), want + g->want, g->n)))
             violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the "
                        "writes no other write to it follows%s",
                     x, f[i].count, (int)(f[i].key_len < 24 ? f[i].key_len : 24),
-                    (const char *)f[i].key, f[i].key_len > 24 ? "..." : "", g->n,
+                    (const char *)key, f[i].key_len > 24 ? "..." : "", g->n,
                     h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "");
     }
     if (held < ix->count) /* the first key not held, by name */
@@ -891,9 +919,10 @@ int cw_history_write(const cw_history *h, FILE *f)
         for (size_t k = 0; k < h->final_count[x]; k++) {
             const final_key *fk = &h->finals[x][k];
             fprintf(f, "final-key %" PRIu32 " ", x);
-            write_hex(f, fk->key, fk->key_len);
-            for (size_t v = 0; v < fk->count; v++)
-                fprintf(f, " %" PRIu32 ".%" PRIu64, fk->versions[v].origin, fk->versions[v].seq);
+            write_hex(f, final_key_bytes(h, x, fk), fk->key_len);
+            const final_version *v = final_versions(h, x, fk);
+            for (size_t i = 0; i < fk->count; i++)
+                fprintf(f, " %" PRIu32 ".%" PRIu64, v[i].origin, v[i].seq);
             fputc('\n', f);
         }
     }

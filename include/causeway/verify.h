@@ -17,7 +17,10 @@
  *   - at the end: every node applied every write (nothing lost); every key
  *     holds exactly the writes to it that no other write to it causally
  *     follows, or under CW_LAST_WRITER_WINS the greatest (timestamp, origin);
- *     all nodes agree and have the same clock.
+ *     all nodes agree and have the same clock;
+ *   - every read recorded (cw_history_read) saw only writes to its key that
+ *     its node had applied, none that the node had overwritten before the
+ *     read began, and nothing lost.
  * A run is recorded by calling cw_history_applied for every write every node
  * applies, its own writes included (a node's cw_apply_fn or the engine's
  * on_apply is the place), then reporting each node's final state and asking
@@ -129,10 +132,11 @@ typedef struct cw_history_report {
 
 /* Runs the final checks, once every node has reported its keys and clock,
  * and fills *report. Returns report->ok. Call it once per history. Cost, for
- * W writes by N nodes to K keys: O(W log W + W * N + N * K log K)
- * time (one sort of the writes by key; per key, each write against each node
- * that wrote the key, never each pair of writes; each node's keys sorted and
- * merged), O(W + N) memory besides the history. */
+ * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups
+ * counted as O(1) (the writes grouped by key through a table; per key, each
+ * write against each node that wrote the key, never each pair of writes;
+ * each key each node holds looked up once), plus O(N log W) per read
+ * recorded; O(W + K + N) memory besides the history. */
 CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
 
 /* Progress of cw_history_verdict, for a caller that shows it: `phase` names
@@ -140,7 +144,7 @@ CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
 typedef void (*cw_history_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 /* Sets the callback (NULL: none) that cw_history_verdict calls, on its own
  * thread, after every 65,536 writes checked and every node's final state
- * compared, and once before sorting the writes. */
+ * compared, and once before grouping the writes by key. */
 CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx);
 
 /* The first violation found, as a sentence owned by the history (valid until

@@ -96,7 +96,10 @@ static uint64_t applications(const run *r)
 
 static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
 {
-    cli_progress_update(ctx, phase, done, total, strcmp(phase, "comparing final states") ? "writes" : "nodes");
+    const char *unit = strcmp(phase, "comparing final states") == 0 ? "nodes"
+                       : strcmp(phase, "checking reads") == 0   ? "reads"
+                                                                : "writes";
+    cli_progress_update(ctx, phase, done, total, unit);
 }
 
 static void client_free(client *c)

@@ -343,6 +343,339 @@ static void test_checker_catches_violations(void **state)
     cw_msg_unref(b0);
 }
 
+/* ---- the checker's verdict against brute force ---- */
+
+/* A random causal history made by hand, without replicas: nodes make writes
+ * and apply each other's in some causal order, every write stamped with its
+ * true past; the expected final state is computed by comparing every pair of
+ * writes (the definition), and what the checker counts must match it. */
+typedef struct hand_run {
+    uint32_t nodes, keys;
+    size_t count;
+    cw_msg **w;            /* every write, in the order made */
+    uint64_t **clock;      /* [node][k]: what the node has applied */
+    cw_history *h;
+} hand_run;
+
+static bool hand_deliverable(const hand_run *r, uint32_t y, const cw_msg *m)
+{
+    cw_node_id o = cw_msg_origin(m);
+    const uint64_t *c = cw_msg_counters(m, NULL);
+    if (o == y || c[o] != r->clock[y][o] + 1)
+        return false;
+    for (uint32_t k = 0; k < r->nodes; k++)
+        if (k != o && c[k] > r->clock[y][k])
+            return false;
+    return true;
+}
+
+/* Applies every write at every node, in a seeded causal order. */
+static void hand_make(hand_run *r, uint32_t nodes, uint32_t keys, size_t writes, cw_conflict_policy policy)
+{
+    *r = (hand_run){nodes, keys, 0, calloc(writes, sizeof(cw_msg *)), calloc(nodes, sizeof(uint64_t *)), NULL};
+    for (uint32_t x = 0; x < nodes; x++)
+        r->clock[x] = calloc(nodes, sizeof(uint64_t));
+    assert_int_equal(cw_history_create(&r->h, nodes, writes, policy), CW_OK);
+    while (r->count < writes) {
+        uint32_t x = (uint32_t)tu_below(nodes);
+        if (r->count < writes && tu_below(3) == 0) { /* x writes */
+            r->clock[x][x]++;
+            char key[16];
+            snprintf(key, sizeof key, "k%llu", (unsigned long long)tu_below(keys));
+            cw_hlc_timestamp ts = {1000 + tu_below(50), 0, x};
+            cw_msg *m;
+            assert_int_equal(cw_msg_create(&m, x, &ts, r->clock[x], nodes, key, strlen(key), "v", 1), CW_OK);
+            assert_true(cw_history_applied(r->h, x, m));
+            r->w[r->count++] = m;
+            continue;
+        }
+        /* x applies a write it may apply, if any, from a random place on */
+        size_t i = r->count ? tu_below(r->count) : 0;
+        for (size_t n = 0; n < r->count; n++, i = (i + 1) % r->count)
+            if (hand_deliverable(r, x, r->w[i])) {
+                const cw_msg *m = r->w[i];
+                assert_true(cw_history_applied(r->h, x, m));
+                r->clock[x][cw_msg_origin(m)]++;
+                break;
+            }
+    }
+    for (uint32_t y = 0; y < nodes; y++) /* and the rest, in order made */
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (size_t i = 0; i < r->count; i++)
+                if (hand_deliverable(r, y, r->w[i])) {
+                    assert_true(cw_history_applied(r->h, y, r->w[i]));
+                    r->clock[y][cw_msg_origin(r->w[i])]++;
+                    moved = true;
+                }
+        }
+}
+
+static void hand_free(hand_run *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        cw_msg_unref(r->w[i]);
+    for (uint32_t x = 0; x < r->nodes; x++)
+        free(r->clock[x]);
+    free(r->w);
+    free(r->clock);
+    cw_history_destroy(r->h);
+}
+
+static bool same_key_msgs(const cw_msg *a, const cw_msg *b)
+{
+    size_t al, bl;
+    const void *ak = cw_msg_key(a, &al), *bk = cw_msg_key(b, &bl);
+    return al == bl && memcmp(ak, bk, al) == 0;
+}
+
+/* a before b, by comparing clocks: the definition, O(nodes). */
+static bool hand_before(uint32_t nodes, const cw_msg *a, const cw_msg *b)
+{
+    const uint64_t *ca = cw_msg_counters(a, NULL), *cb = cw_msg_counters(b, NULL);
+    bool less = false;
+    for (uint32_t k = 0; k < nodes; k++) {
+        if (ca[k] > cb[k])
+            return false;
+        less |= ca[k] < cb[k];
+    }
+    return less;
+}
+
+/* The expected versions of each key (indexes of writes; first of each key
+ * at out[key's first write]), pairs counted by brute force: O(writes^2). */
+static size_t hand_expect(const hand_run *r, cw_conflict_policy policy, size_t first, const cw_msg **out,
+                          uint64_t *concurrent)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        if (!same_key_msgs(r->w[i], r->w[first]))
+            continue;
+        bool maximal = true;
+        for (size_t j = 0; j < r->count; j++) {
+            if (j == i || !same_key_msgs(r->w[j], r->w[first]))
+                continue;
+            maximal &= !hand_before(r->nodes, r->w[i], r->w[j]);
+            if (j > i)
+                *concurrent += !hand_before(r->nodes, r->w[i], r->w[j]) &&
+                               !hand_before(r->nodes, r->w[j], r->w[i]);
+        }
+        if (maximal)
+            out[n++] = r->w[i];
+    }
+    if (policy == CW_LAST_WRITER_WINS && n > 1) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++) {
+            cw_hlc_timestamp a = cw_msg_timestamp(out[i]), b = cw_msg_timestamp(out[best]);
+            int c = cw_hlc_compare(&a, &b);
+            if (c > 0 || (c == 0 && cw_msg_origin(out[i]) > cw_msg_origin(out[best])))
+                best = i;
+        }
+        out[0] = out[best];
+        n = 1;
+    }
+    return n;
+}
+
+/* How node 0 misreports its final state, each a violation the verdict must
+ * find: the first key where the change applies is changed; where none
+ * applies, node 0 reports an extra key instead. */
+typedef enum hand_lie {
+    HAND_TRUTH,
+    HAND_DROP_SIBLING,      /* a key with siblings loses one */
+    HAND_ADD_DOMINATED,     /* a key keeps a write that another follows */
+    HAND_SKIP_KEY,          /* a key written is not held */
+    HAND_KEY_TWICE,         /* a key is reported twice */
+    HAND_EXTRA_KEY,         /* a key never written is held */
+    HAND_LIES
+} hand_lie;
+
+/* Node 0's versions of a key under the lie: their count, or SIZE_MAX to skip
+ * the key, or n + 1 with v[n] set (room is there); *twice: report it twice. */
+static size_t hand_misreport(const hand_run *r, hand_lie lie, const cw_msg **v, size_t n, bool *twice)
+{
+    switch (lie) {
+    case HAND_DROP_SIBLING:
+        return n > 1 ? n - 1 : n;
+    case HAND_ADD_DOMINATED:
+        for (size_t i = 0; i < r->count; i++) {
+            bool kept = false;
+            for (size_t j = 0; j < n; j++)
+                kept |= v[j] == r->w[i];
+            if (!kept && same_key_msgs(r->w[i], v[0])) {
+                v[n] = r->w[i];
+                return n + 1;
+            }
+        }
+        return n;
+    case HAND_SKIP_KEY:
+        return SIZE_MAX;
+    case HAND_KEY_TWICE:
+        *twice = true;
+        return n;
+    default:
+        return n;
+    }
+}
+
+/* Reports every node's final state (node 0's under the lie) and returns the
+ * verdict; *concurrent gets the brute-force count of concurrent pairs. */
+static bool hand_verdict(hand_run *r, cw_conflict_policy policy, hand_lie lie, cw_history_report *rep,
+                         uint64_t *concurrent)
+{
+    const cw_msg **want = calloc(r->count + 1, sizeof *want);
+    *concurrent = 0;
+    bool lied = false;
+    for (size_t i = 0; i < r->count; i++) {
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            first = !same_key_msgs(r->w[j], r->w[i]);
+        if (!first)
+            continue;
+        size_t n = hand_expect(r, policy, i, want, concurrent);
+        for (uint32_t x = r->nodes; x-- > 0;) { /* node 0 last: a lie may change want */
+            bool twice = false;
+            size_t m = x == 0 && !lied ? hand_misreport(r, lie, want, n, &twice) : n;
+            lied |= m != n || twice;
+            if (m != SIZE_MAX)
+                assert_int_equal(cw_history_final_key(r->h, x, want, m), CW_OK);
+            if (twice)
+                assert_int_equal(cw_history_final_key(r->h, x, want, m), CW_OK);
+        }
+    }
+    if (lie != HAND_TRUTH && !lied) {
+        cw_hlc_timestamp ts = {1, 0, 0};
+        uint64_t c[64] = {1};
+        cw_msg *extra;
+        assert_int_equal(cw_msg_create(&extra, 0, &ts, c, r->nodes, "never", 5, "v", 1), CW_OK);
+        const cw_msg *v[1] = {extra};
+        assert_int_equal(cw_history_final_key(r->h, 0, v, 1), CW_OK);
+        cw_msg_unref(extra);
+    }
+    for (uint32_t x = 0; x < r->nodes; x++)
+        assert_int_equal(cw_history_final_clock(r->h, x, r->clock[x]), CW_OK);
+    free(want);
+    return cw_history_verdict(r->h, rep);
+}
+
+static void test_checker_matches_brute_force(void **state)
+{
+    (void)state;
+    uint64_t concurrent_total = 0, writes_total = 0;
+    for (int round = 0; round < 600; round++) {
+        cw_conflict_policy policy = round % 2 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+        hand_lie lie = (hand_lie)((round / 2) % HAND_LIES);
+        uint32_t nodes = 1 + (uint32_t)tu_below(6), keys = 1 + (uint32_t)tu_below(4);
+        hand_run r;
+        hand_make(&r, nodes, keys, 1 + tu_below(60), policy);
+        uint64_t concurrent, pairs = 0;
+        cw_history_report rep;
+        bool ok = hand_verdict(&r, policy, lie, &rep, &concurrent);
+        for (size_t i = 0; i < r.count; i++)
+            for (size_t j = i + 1; j < r.count; j++)
+                pairs += same_key_msgs(r.w[i], r.w[j]);
+        if (ok != (lie == HAND_TRUTH) || rep.concurrent_pairs != concurrent ||
+            rep.ordered_pairs != pairs - concurrent || rep.writes != r.count)
+            fail_msg("round %d (lie %d, policy %d, %u nodes, %zu writes): verdict %d (%s), concurrent "
+                     "%llu want %llu, ordered %llu want %llu",
+                     round, lie, policy, nodes, r.count, ok, cw_history_violation(r.h) ? cw_history_violation(r.h) : "",
+                     (unsigned long long)rep.concurrent_pairs, (unsigned long long)concurrent,
+                     (unsigned long long)rep.ordered_pairs, (unsigned long long)(pairs - concurrent));
+        concurrent_total += concurrent;
+        writes_total += r.count;
+        hand_free(&r);
+    }
+    printf("# 600 hand-made histories, %llu writes, %llu concurrent pairs\n",
+           (unsigned long long)writes_total, (unsigned long long)concurrent_total);
+    assert_true(concurrent_total > 0);
+}
+
+/* The verdict's cost is pinned by the steps it counts, not by a clock:
+ * one key written W times by N nodes costs at most 2 W N steps for the
+ * writes and one lookup per key per node for the finals, where comparing
+ * every pair would be W (W - 1) / 2. */
+static void test_checker_is_linear(void **state)
+{
+    (void)state;
+    for (size_t writes = 500; writes <= 4000; writes *= 2) {
+        hand_run r;
+        hand_make(&r, 4, 1, writes, CW_KEEP_SIBLINGS);
+        uint64_t concurrent;
+        cw_history_report rep;
+        assert_true(hand_verdict(&r, CW_KEEP_SIBLINGS, HAND_TRUTH, &rep, &concurrent));
+        printf("# %zu writes to one key at 4 nodes: %llu steps (%llu pairs)\n", writes,
+               (unsigned long long)rep.check_steps, (unsigned long long)(writes * (writes - 1) / 2));
+        assert_true(rep.check_steps <= 2 * writes * 4 + 4 * 1);
+        assert_true(rep.check_steps >= writes); /* it counts: every write is looked at */
+        hand_free(&r);
+    }
+}
+
+/* ---- reads against ground truth ---- */
+
+/* A read result of one version, write origin.seq (its clock: just the dot,
+ * which is all the checker reads of it). */
+static void one_version(cw_read *r, cw_value_version *v, cw_node_id origin, uint64_t seq)
+{
+    *v = (cw_value_version){.origin = origin};
+    cw_vclock_init(&v->clock);
+    assert_int_equal(cw_vclock_set(&v->clock, origin, seq), CW_OK);
+    *r = (cw_read){1, v};
+}
+
+/* Two nodes: node 0 writes k twice (0.1, then 0.2, which follows it); node
+ * 1 applies 0.1 only, then reads. Returns the verdict for that read. */
+static bool judge_read(cw_node_id origin, uint64_t seq, bool found, bool after_both, const char *want)
+{
+    const uint64_t a1[2] = {1, 0}, a2[2] = {2, 0};
+    cw_history *h;
+    assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
+    cw_msg *m1 = msg(2, 0, a1, "k"), *m2 = msg(2, 0, a2, "k");
+    assert_true(cw_history_applied(h, 0, m1));
+    assert_true(cw_history_applied(h, 0, m2));
+    assert_true(cw_history_applied(h, 1, m1));
+    if (after_both)
+        assert_true(cw_history_applied(h, 1, m2));
+    uint64_t before[2], after[2];
+    cw_history_applied_counts(h, 1, before);
+    cw_history_applied_counts(h, 1, after);
+    cw_read r = {0, NULL};
+    cw_value_version v;
+    if (found)
+        one_version(&r, &v, origin, seq);
+    assert_int_equal(cw_history_read(h, 1, "k", 1, before, after, &r), CW_OK);
+    if (found)
+        cw_vclock_destroy(&v.clock);
+    if (!after_both)
+        assert_true(cw_history_applied(h, 1, m2));
+    const cw_msg *last[1] = {m2};
+    const uint64_t both[2] = {2, 0};
+    for (cw_node_id x = 0; x < 2; x++) {
+        assert_int_equal(cw_history_final_key(h, x, last, 1), CW_OK);
+        assert_int_equal(cw_history_final_clock(h, x, both), CW_OK);
+    }
+    cw_history_report rep;
+    bool ok = cw_history_verdict(h, &rep);
+    assert_int_equal(rep.reads, 1);
+    if (want)
+        assert_non_null(strstr(cw_history_violation(h), want));
+    cw_history_destroy(h);
+    cw_msg_unref(m1);
+    cw_msg_unref(m2);
+    return ok;
+}
+
+static void test_checker_judges_reads(void **state)
+{
+    (void)state;
+    assert_true(judge_read(0, 1, true, false, NULL));   /* what node 1 has */
+    assert_true(judge_read(0, 2, true, true, NULL));    /* both applied: the later one */
+    assert_false(judge_read(0, 2, true, false, "had not applied")); /* not applied yet */
+    assert_false(judge_read(0, 1, true, true, "which follows it")); /* overwritten before the read */
+    assert_false(judge_read(0, 1, false, false, "read nothing"));   /* lost */
+    assert_false(judge_read(1, 1, true, true, "had not applied"));  /* never made */
+}
+
 int main(int argc, char **argv)
 {
     long_run = argc > 1 && strcmp(argv[1], "--long") == 0;
@@ -354,6 +687,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_embedder_transport),
         cmocka_unit_test(test_sim_bad_options),
         cmocka_unit_test(test_checker_catches_violations),
+        cmocka_unit_test(test_checker_matches_brute_force),
+        cmocka_unit_test(test_checker_is_linear),
+        cmocka_unit_test(test_checker_judges_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,10 @@
  *   - at the end: every node applied every write (nothing lost); every key
  *     holds exactly the writes to it that no other write to it causally
  *     follows, or under CW_LAST_WRITER_WINS the greatest (timestamp, origin);
- *     all nodes agree and have the same clock.
+ *     all nodes agree and have the same clock;
+ *   - every read recorded (cw_history_read) saw only writes to its key that
+ *     its node had applied, none that the node had overwritten before the
+ *     read began, and nothing lost.
  * A run is recorded by calling cw_history_applied for every write every node
  * applies, its own writes included (a node's cw_apply_fn or the engine's
  * on_apply is the place), then reporting each node's final state and asking
@@ -42,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <causeway/engine.h>
 #include <causeway/export.h>
 #include <causeway/msg.h>
@@ -56,8 +60,9 @@ extern "C" {
 typedef struct cw_history cw_history;
 
 /* A history for a group of `nodes` replicas resolving conflicts by `policy`,
- * in which no node makes more than max_writes_per_node writes (the records
- * are allocated up front: nodes * max_writes_per_node of them). CW_EINVAL
+ * in which no node makes more than max_writes_per_node writes. Records are
+ * allocated as writes are made, 4,096 at a time per node; up front, one
+ * pointer per 4,096 of max_writes_per_node per node. CW_EINVAL
  * (NULL out, nodes 0 or above 65,536, unknown policy), CW_ENOMEM. Destroy
  * with cw_history_destroy. */
 CW_API int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes_per_node,
@@ -73,6 +78,27 @@ CW_API void cw_history_destroy(cw_history *h);
  * writes than the history was made for, or no memory to record the write),
  * the first of which cw_history_violation then describes. Cost: O(nodes). */
 CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
+
+/* Node x's applied counts now: `nodes` counters into out, how many writes of
+ * each node x has applied. Any thread, during the run: each count covers
+ * only applications that happened (and, on an engine, the store updates
+ * before them). Cost: O(nodes). */
+CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out);
+
+/* Records a read of `key` at node x, to be judged by the verdict: `before`
+ * and `after` are cw_history_applied_counts(x) taken just before and just
+ * after the read, r what it returned (count 0: not found); all borrowed for
+ * the call. Checked: (1) now, each version returned is one x had applied by
+ * the read's end (its seq <= after[origin]); (2) in the verdict, each is a
+ * write to that key, and none is causally before a write to that key that x
+ * had applied before the read began (counted in before); (3) a read that
+ * found nothing came before x applied any write to the key. So a read sees
+ * no write its node has not applied, no version its node has overwritten,
+ * and nothing lost. Any thread (a lock). CW_EINVAL, CW_ENOMEM. Memory:
+ * O(nodes) per read; the verdict's cost: O(nodes * log w) per read of a
+ * key written w times. */
+CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
+                           const uint64_t *after, const cw_read *r);
 
 /* Reports one key of node x's final state: count >= 1 versions, the
  * messages of the writes the node holds for that key (borrowed for the
@@ -98,19 +124,43 @@ typedef struct cw_history_report {
     uint64_t concurrent_pairs;  /* pairs of writes to one key that are truly concurrent */
     uint64_t ordered_pairs;     /* pairs of writes to one key ordered by happens-before */
     uint64_t keys;              /* distinct keys written */
+    uint64_t reads;             /* reads recorded (cw_history_read) and checked */
+    uint64_t check_steps;       /* the final checks' unit steps (origin tests per write, keys merged
+                                   per node): their cost, which tests can bound */
     bool ok;                    /* no violation, during the run or at the end */
 } cw_history_report;
 
 /* Runs the final checks, once every node has reported its keys and clock,
- * and fills *report. Returns report->ok. Call it once per history. Cost:
- * O(nodes^2 + nodes * keys * writes per key) plus O(w^2) per key written w
- * times (every pair of writes to a key is compared). */
+ * and fills *report. Returns report->ok. Call it once per history. Cost, for
+ * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups
+ * counted as O(1) (the writes grouped by key through a table; per key, each
+ * write against each node that wrote the key, never each pair of writes;
+ * each key each node holds looked up once), plus O(N log W) per read
+ * recorded; O(W + K + N) memory besides the history. */
 CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
+
+/* Progress of cw_history_verdict, for a caller that shows it: `phase` names
+ * the step ("checking keys"; a static string), `done` of `total` units. */
+typedef void (*cw_history_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+/* Sets the callback (NULL: none) that cw_history_verdict calls, on its own
+ * thread, after every 65,536 writes checked and every node's final state
+ * compared, and once before grouping the writes by key. */
+CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx);
 
 /* The first violation found, as a sentence owned by the history (valid until
  * cw_history_destroy), or NULL if none. Later violations are counted, not
  * kept. */
 CW_API const char *cw_history_violation(const cw_history *h);
+
+/* Writes the history as text to f, one record a line (the format is in
+ * docs/formats.md, "Ground-truth history"): the group, the first violation,
+ * every write with its key, timestamp and true past, what each node applied,
+ * and each node's reported final state. For a failed run, so that it can be
+ * examined or checked again. Call it after the run (from one thread),
+ * before or after cw_history_verdict. Returns CW_OK or CW_EINVAL (NULL);
+ * write errors are the stream's (check ferror or fclose). Cost: O(W * N)
+ * text for W writes by N nodes, plus the final states. */
+CW_API int cw_history_write(const cw_history *h, FILE *f);
 
 /* ---- the deterministic simulator ---- */
 

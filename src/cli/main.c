@@ -13,6 +13,7 @@ static void usage(FILE *to)
           "commands:\n"
           "  demo          a causal key-value store on 3 replicas, step by step\n"
           "  stress        concurrent writers under faults, verified against ground truth\n"
+          "  sim           one seeded schedule of the deterministic simulator, verified\n"
           "  bench         run the benchmark suite, write JSON, CSV-ready tables and plots\n"
           "  clock         compare, merge, encode and decode clocks and X-VectorClock headers\n"
           "  version       library version and the active SIMD path\n"
@@ -42,7 +43,7 @@ static int version(int argc, char **argv)
 }
 
 static const command commands[] = {
-    {"demo", cli_demo}, {"stress", cli_stress}, {"bench", cli_bench},
+    {"demo", cli_demo}, {"stress", cli_stress}, {"sim", cli_sim}, {"bench", cli_bench},
     {"clock", cli_clock}, {"version", version},
 };
 

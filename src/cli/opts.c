@@ -201,22 +201,29 @@ int cli_parse(cli_command *c, int argc, char **argv, int *operands)
     return CLI_OK;
 }
 
-static void default_text(const cli_opt *o, char *buf, size_t cap)
+/* The shortest text that reads back as exactly x. */
+static void real_text(double x, char *buf, size_t cap)
 {
-    if (o->default_text) {
-        snprintf(buf, cap, "%s", o->default_text);
-        return;
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, cap, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            return;
     }
+}
+
+/* The option's value now: the default before parsing, the value after. */
+static void value_text(const cli_opt *o, char *buf, size_t cap)
+{
     switch (o->kind) {
     case CLI_UINT: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)o->dest); break;
     case CLI_UINT32: snprintf(buf, cap, "%u", *(const uint32_t *)o->dest); break;
-    case CLI_REAL: snprintf(buf, cap, "%g", *(const double *)o->dest); break;
+    case CLI_REAL: real_text(*(const double *)o->dest, buf, cap); break;
     case CLI_TEXT: {
         const char *s = *(const char *const *)o->dest;
         snprintf(buf, cap, "%s", s ? s : "none");
         break;
     }
-    case CLI_FLAG: snprintf(buf, cap, "off"); break;
+    case CLI_FLAG: snprintf(buf, cap, "%s", *(const bool *)o->dest ? "on" : "off"); break;
     case CLI_CHOICE: {
         int idx = *(const int *)o->dest;
         const char *p = o->choices;
@@ -228,6 +235,95 @@ static void default_text(const cli_opt *o, char *buf, size_t cap)
         break;
     }
     }
+}
+
+static void default_text(const cli_opt *o, char *buf, size_t cap)
+{
+    if (o->default_text)
+        snprintf(buf, cap, "%s", o->default_text);
+    else
+        value_text(o, buf, cap);
+}
+
+/* Appends text to the growing string *s (length *len), shell-quoted if
+ * `quote` and it holds anything but [A-Za-z0-9_./:=,+-]. False when out of memory. */
+static bool append(char **s, size_t *len, const char *text, bool quote)
+{
+    bool plain = !quote || (*text && strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                  "0123456789_./:=,+-") == strlen(text));
+    size_t need = *len + 4 * strlen(text) + 3;
+    char *grown = realloc(*s, need);
+    if (!grown)
+        return false;
+    *s = grown;
+    char *p = grown + *len;
+    if (plain) {
+        p += sprintf(p, "%s", text);
+    } else { /* 'it'\''s' */
+        *p++ = '\'';
+        for (const char *t = text; *t; t++) {
+            if (*t == '\'') {
+                memcpy(p, "'\\''", 4);
+                p += 4;
+            } else {
+                *p++ = *t;
+            }
+        }
+        *p++ = '\'';
+        *p = '\0';
+    }
+    *len = (size_t)(p - grown);
+    return true;
+}
+
+/* The option's value is one it accepts (a default may be outside the
+ * range: "none", or computed after parsing). */
+static bool value_in_range(const cli_opt *o)
+{
+    switch (o->kind) {
+    case CLI_UINT: {
+        uint64_t v = *(const uint64_t *)o->dest;
+        return v >= o->min && v <= o->max;
+    }
+    case CLI_UINT32: {
+        uint32_t v = *(const uint32_t *)o->dest;
+        return v >= o->min && v <= o->max;
+    }
+    case CLI_REAL: {
+        double v = *(const double *)o->dest;
+        return v >= o->rmin && v <= o->rmax;
+    }
+    case CLI_TEXT: return *(const char *const *)o->dest != NULL;
+    case CLI_FLAG: return *(const bool *)o->dest;
+    case CLI_CHOICE: return true;
+    }
+    return false;
+}
+
+char *cli_command_line(const cli_command *c)
+{
+    char *s = NULL, buf[64];
+    size_t len = 0;
+    bool ok = append(&s, &len, "causeway ", false) && append(&s, &len, c->path, false);
+    for (size_t i = 0; ok && i < c->count; i++) {
+        const cli_opt *o = &c->opts[i];
+        if (o->output || !value_in_range(o) || (o->conditional && !o->seen))
+            continue;
+        ok = append(&s, &len, " --", false) && append(&s, &len, o->name, false);
+        if (ok && o->kind != CLI_FLAG) {
+            const char *v = buf;
+            if (o->kind == CLI_TEXT)
+                v = *(const char *const *)o->dest;
+            else
+                value_text(o, buf, sizeof buf);
+            ok = append(&s, &len, " ", false) && append(&s, &len, v, true);
+        }
+    }
+    if (!ok) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
 void cli_help(const cli_command *c, FILE *to)
@@ -251,4 +347,24 @@ void cli_help(const cli_command *c, FILE *to)
     fputs("  --help                 this help\n", to);
     if (c->details)
         fprintf(to, "\n%s", c->details);
+}
+
+int cli_check_writable(const cli_command *c, const char *opt, const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        char q[96];
+        return cli_usage_error(c, "--%s %s: cannot write it: %s", opt, cli_quote(path, q, sizeof q),
+                               strerror(errno));
+    }
+    fclose(f);
+    return CLI_OK;
+}
+
+bool cli_seen(const cli_command *c, const char *name)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->opts[i].name, name) == 0)
+            return c->opts[i].seen;
+    return false;
 }

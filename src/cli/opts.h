@@ -34,6 +34,9 @@ typedef struct cli_opt {
     const char *choices;  /* CLI_CHOICE */
     const char *default_text; /* the default as the help shows it; NULL: from dest */
     bool required;
+    bool output;          /* where results go, not what runs: left out of cli_command_line */
+    bool conditional;     /* means something only with another option: left out of
+                             cli_command_line unless given */
     bool seen;            /* set by cli_parse */
 } cli_opt;
 
@@ -78,6 +81,20 @@ void cli_help(const cli_command *c, FILE *to);
  * pointer to its help. Returns CLI_USAGE. */
 int cli_usage_error(const cli_command *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The command line that runs the command again with every option as it is
+ * now (after cli_parse: as given, defaulted or set by the command), except
+ * output options, options whose value is outside their range (a default
+ * such as "none"), and conditional options not given; values shell-quoted
+ * where needed, reals in the shortest text that reads back exactly. Malloc'd (the caller frees it), or NULL when out of memory. */
+char *cli_command_line(const cli_command *c);
+
+/* Whether option --name was given (after cli_parse). */
+bool cli_seen(const cli_command *c, const char *name);
+
+/* Checks, before a run, that option --opt's file can be written (opening it
+ * to append creates it). CLI_OK, or a usage error naming the reason. */
+int cli_check_writable(const cli_command *c, const char *opt, const char *path);
 
 /* Quotes user input for an error message: at most 40 characters of it, then
  * an ellipsis and its full length, so a huge argument is not echoed back. */

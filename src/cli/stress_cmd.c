@@ -14,65 +14,226 @@
 #include <causeway/causeway.h>
 
 #include "cli.h"
+#include "histogram.h"
 #include "opts.h"
+#include "progress.h"
+#include "report.h"
+#include "workload.h"
 
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
-    uint64_t writes, seed;
+    uint64_t writes, seed;       /* writes: in all, or at most with --duration */
+    uint32_t value_size;         /* 0: the write's tag alone */
+    int key_dist;                /* 0 uniform, 1 zipfian */
+    double zipf_theta, duration; /* duration 0: until --writes are made */
+    double reads;                /* the fraction of operations that are reads */
+    double rate, warmup;         /* rate 0: closed loop */
+    double part_start, part_len; /* --partition START:LEN; part_len 0: none */
+    const char *partition;
     double delay, dup;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
-    bool sequential;
-    const char *json;
+    bool sequential, sabotage;
+    const char *json, *history;
+    char *replay;            /* the command line that replays the run (malloc'd) */
 } opts;
+
+/* Applications at one node, for the progress line: written by that node's
+ * worker only and read by the main thread, so a relaxed load and store
+ * suffice (the count orders nothing); a cache line each, so that workers
+ * do not write to one line. */
+typedef struct applied_count {
+    _Alignas(64) _Atomic uint64_t n;
+} applied_count;
 
 typedef struct run {
     const opts *o;
     cw_engine *e;
     cw_history *h;
-    _Atomic uint64_t done;
+    applied_count *applied;  /* [node] */
+    cli_keys keys;
+    double start;            /* when the clients begin (cli_seconds) */
+    double end;              /* --duration: when clients stop (cli_seconds), else 0 */
+    cw__histogram latency;   /* operations after --warmup, merged from the clients at the end */
+    uint64_t measured;       /* operations in latency */
+    double last_op;          /* when the last client finished */
+    cli_progress progress;
+    bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
+    _Atomic uint64_t done;       /* writes made */
+    _Atomic uint64_t reads;      /* reads made (and recorded) */
+    _Atomic uint32_t running;    /* client threads not yet finished */
     _Atomic int failed;
 } run;
 
 typedef struct client {
     run *r;
     uint32_t id;
-    uint64_t writes;
+    uint64_t writes;         /* this client's share (at most, with --duration) */
+    char *value;             /* --value-size bytes, or NULL: the tag alone */
+    uint64_t *before, *after; /* --reads: nodes counters each, or NULL */
+    cw__histogram *latency;  /* this client's operations after --warmup */
+    double done_at;          /* when it finished */
 } client;
-
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
 {
-    cw_history_applied(ctx, node, m);
+    run *r = ctx;
+    if (r->o->sabotage && node == r->o->nodes - 1 && !r->sabotaged)
+        r->sabotaged = true; /* the checker must notice */
+    else
+        cw_history_applied(r->h, node, m);
+    _Atomic uint64_t *n = &r->applied[node].n;
+    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
-static int put_one(run *r, uint64_t *rng, uint64_t i)
+static uint64_t applications(const run *r)
 {
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < r->o->nodes; i++)
+        sum += atomic_load_explicit(&r->applied[i].n, memory_order_relaxed);
+    return sum;
+}
+
+static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    const char *unit = strcmp(phase, "comparing final states") == 0 ? "nodes"
+                       : strcmp(phase, "checking reads") == 0   ? "reads"
+                                                                : "writes";
+    cli_progress_update(ctx, phase, done, total, unit);
+}
+
+static void client_free(client *c)
+{
+    free(c->latency);
+    free(c->value);
+    free(c->before);
+    free(c->after);
+}
+
+/* Client id with its share of the writes and its buffers; false when out of
+ * memory (nothing to free then). */
+static bool client_init(client *c, run *r, uint32_t id, uint64_t writes)
+{
+    const opts *o = r->o;
+    *c = (client){r, id, writes, NULL, NULL, NULL, calloc(1, sizeof *c->latency), 0};
+    bool ok = c->latency != NULL;
+    if (ok && o->value_size && (ok = (c->value = malloc(o->value_size)) != NULL))
+        memset(c->value, 'x', o->value_size);
+    if (ok && o->reads > 0) {
+        c->before = malloc(o->nodes * sizeof *c->before);
+        c->after = malloc(o->nodes * sizeof *c->after);
+        ok = c->before && c->after;
+    }
+    if (!ok) {
+        client_free(c);
+        *c = (client){0};
+    }
+    return ok;
+}
+
+/* Client c's write i: a seeded node and key; the value is the write's tag,
+ * "w<i>@<node>", padded to --value-size (or cut to it). */
+static int put_one(client *c, uint64_t *rng, uint64_t i)
+{
+    run *r = c->r;
     *rng = *rng * 6364136223846793005u + 1442695040888963407u;
     cw_node_id at = (cw_node_id)((*rng >> 33) % r->o->nodes);
-    char key[24], value[48];
-    snprintf(key, sizeof key, "k%llu", (unsigned long long)((*rng >> 11) % r->o->keys));
-    int len = snprintf(value, sizeof value, "w%llu@%u", (unsigned long long)i, at);
-    int rc = cw_engine_put(r->e, at, key, strlen(key), value, (size_t)len, NULL);
+    char key[24], tag[48];
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)cli_keys_next(&r->keys, *rng));
+    int len = snprintf(tag, sizeof tag, "w%llu@%u", (unsigned long long)i, at);
+    const char *value = tag;
+    size_t value_len = (size_t)len;
+    if (c->value) {
+        memcpy(c->value, tag, value_len < r->o->value_size ? value_len : r->o->value_size);
+        value = c->value;
+        value_len = r->o->value_size;
+    }
+    int rc = cw_engine_put(r->e, at, key, strlen(key), value, value_len, NULL);
     atomic_fetch_add(&r->done, 1);
     return rc;
 }
 
+/* A seeded read at a random node, recorded with what the node had applied
+ * just before and just after it, for the verdict (cw_history_read). */
+static int read_one(client *c, uint64_t *rng)
+{
+    run *r = c->r;
+    *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+    cw_node_id at = (cw_node_id)((*rng >> 33) % r->o->nodes);
+    char key[24];
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)cli_keys_next(&r->keys, *rng));
+    cw_read got;
+    cw_read_init(&got);
+    cw_history_applied_counts(r->h, at, c->before);
+    int rc = cw_engine_get(r->e, at, key, strlen(key), &got);
+    cw_history_applied_counts(r->h, at, c->after);
+    if (rc == CW_ENOTFOUND) { /* found nothing: a read too, and checked */
+        cw_read_destroy(&got);
+        rc = CW_OK;
+    }
+    if (rc == CW_OK)
+        rc = cw_history_read(r->h, at, key, strlen(key), c->before, c->after, &got);
+    cw_read_destroy(&got);
+    atomic_fetch_add(&r->reads, 1);
+    return rc;
+}
+
+/* One operation of client c: a read (--reads of them), or its write *i. */
+static int step(client *c, uint64_t *rng, uint64_t *i)
+{
+    if (c->r->o->reads > 0) {
+        *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+        if ((double)(*rng >> 11) * 0x1p-53 < c->r->o->reads)
+            return read_one(c, rng);
+    }
+    return put_one(c, rng, (*i)++);
+}
+
+/* --duration is over (checked every 64 operations: a clock read each). */
+static bool time_up(const run *r, uint64_t op)
+{
+    return r->end > 0 && op % 64 == 0 && cli_seconds() >= r->end;
+}
+
+/* Sleeps until cli_seconds() reaches t (at once if it has). */
+static void wait_until(double t)
+{
+    double left = t - cli_seconds();
+    if (left > 0) {
+        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Closed loop: each operation starts when the last one ends. Open loop
+ * (--rate): client c's k-th operation is due at start + (k + c / C) * C / rate
+ * and its latency counts from then, not from when it began, so that a stall
+ * is charged to every operation it delays (no coordinated omission); a late
+ * client does not skip operations to catch up, it runs them at once. */
 static void *client_main(void *arg)
 {
     client *c = arg;
-    uint64_t rng = c->r->o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
-    for (uint64_t i = 0; i < c->writes; i++)
-        if (put_one(c->r, &rng, i) != CW_OK) {
-            atomic_store(&c->r->failed, 1);
+    run *r = c->r;
+    const opts *o = r->o;
+    uint64_t rng = o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
+    double interval = o->rate > 0 ? o->clients / o->rate : 0, due = r->start + interval * c->id / o->clients;
+    double warm = r->start + o->warmup;
+    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(r, op); op++) {
+        double began = cli_seconds();
+        if (interval > 0) {
+            wait_until(due);
+            began = due;
+            due += interval;
+        }
+        if (step(c, &rng, &i) != CW_OK) {
+            atomic_store(&r->failed, 1);
             break;
         }
+        if (began >= warm)
+            cw__hist_add(c->latency, (uint64_t)((cli_seconds() - began) * 1e9));
+    }
+    c->done_at = cli_seconds();
+    atomic_fetch_sub(&r->running, 1);
     return NULL;
 }
 
@@ -81,20 +242,49 @@ static const char stress_details[] =
     "true happens-before is recorded; then causal order at every replica, exact\n"
     "concurrency (every write's clock is its true causal past), the versions every\n"
     "key holds, convergence, and no loss or double application are checked.\n"
-    "Exit status: 0 pass, 1 a violation (the seed that replays it is printed),\n"
-    "2 a bad option.\n";
+    "With --reads, every read too: each version it returned is a write to that key\n"
+    "that its node had applied by the read's end; none is causally before a write to\n"
+    "the key that the node had applied before the read began; and a read that found\n"
+    "nothing came before the node applied any write to the key.\n"
+    "On a violation the command that replays the run is printed (the same workload\n"
+    "and faults; thread interleavings vary: 'causeway sim' replays those too), and\n"
+    "the history checked is written to a file (docs/formats.md).\n"
+    "Exit status: 0 pass, 1 a violation, 2 a bad option.\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .seed = (uint64_t)time(NULL)};
+    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .zipf_theta = 0.99, .seed = (uint64_t)time(NULL)};
     int policy = 0;
     const char *json = NULL;
     cli_opt t[] = {
         {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true},
-        {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients", 1, 1000000000),
-         .required = true},
-        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys, chosen uniformly", 1, 1000000000)},
+        {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients (with --duration: at most)",
+                      1, 1000000000),
+         .default_text = "required without --duration; with it 10000000"},
+        {CLI_OPT_REAL("duration", &o->duration, "SECONDS", "write for this long instead of until --writes", 0.001,
+                      86400),
+         .default_text = "none"},
+        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys", 1, 1000000000)},
+        {CLI_OPT_CHOICE("key-dist", &o->key_dist, "NAME",
+                        "how keys are chosen (zipfian: YCSB's generator, key k0 the most popular)",
+                        "uniform|zipfian")},
+        {CLI_OPT_REAL("zipf-theta", &o->zipf_theta, "T", "skew of --key-dist zipfian", 0.01, 0.999),
+         .conditional = true},
+        {CLI_OPT_REAL("reads", &o->reads, "FRACTION",
+                      "the share of operations that are reads, each checked against ground truth", 0, 0.99)},
+        {CLI_OPT_REAL("rate", &o->rate, "OPS_PER_S",
+                      "open loop: operations per second over all clients, latency from the intended send time",
+                      1, 1e9),
+         .default_text = "none, closed loop"},
+        {CLI_OPT_REAL("warmup", &o->warmup, "SECONDS", "operations in the first SECONDS are not measured", 0.001,
+                      86400),
+         .default_text = "none"},
+        {CLI_OPT_TEXT("partition", &o->partition, "START:LEN",
+                      "hold every link between the two halves of the nodes from START for LEN seconds")},
+        {CLI_OPT_UINT32("value-size", &o->value_size, "BYTES", "bytes in each value (the write's tag, padded)", 1,
+                        CW_NODE_DEFAULT_MAX_VALUE_LEN),
+         .default_text = "the tag alone, w<i>@<node>"},
         {CLI_OPT_UINT32("workers", &o->workers, "T", "worker threads (at most N)", 0, 65536),
          .default_text = "0, one per node"},
         {CLI_OPT_UINT32("clients", &o->clients, "C", "client threads writing concurrently", 1, 256)},
@@ -106,7 +296,11 @@ static int parse(int argc, char **argv, opts *o)
                       "one write at a time, each delivered everywhere before the next")},
         {CLI_OPT_UINT("seed", &o->seed, "S", "fixes the workload and every fault decision", 0, UINT64_MAX),
          .default_text = "the current time"},
-        {CLI_OPT_TEXT("json", &json, "FILE", "also write the results as JSON to FILE")},
+        {CLI_OPT_TEXT("json", &json, "FILE", "also write the results as JSON to FILE"), .output = true},
+        {CLI_OPT_TEXT("history", &o->history, "FILE", "on a violation, write the history checked to FILE"),
+         .default_text = "causeway-stress-SEED.history", .output = true},
+        {CLI_OPT_FLAG("sabotage-history", &o->sabotage,
+                      "test the checker: leave one application out of the history (must FAIL)")},
     };
     cli_command c = {.path = "stress", .summary = "Concurrent writers under faults, verified against ground truth.",
                      .details = stress_details, .opts = t, .count = sizeof t / sizeof *t};
@@ -115,16 +309,40 @@ static int parse(int argc, char **argv, opts *o)
         return rc;
     o->policy = policy ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
     o->json = json;
+
     if (o->workers > o->nodes)
         return cli_usage_error(&c, "--workers %u: expected at most --nodes (%u)", o->workers, o->nodes);
-    if (o->json) { /* found now, not after the run */
-        FILE *f = fopen(o->json, "a");
-        if (!f) {
-            char q[96];
-            return cli_usage_error(&c, "--json %s: cannot write it: %s", cli_quote(o->json, q, sizeof q),
-                                   strerror(errno));
-        }
-        fclose(f);
+    if (!cli_seen(&c, "writes") && !cli_seen(&c, "duration"))
+        return cli_usage_error(&c, "--writes or --duration is required");
+    if (!cli_seen(&c, "writes"))
+        o->writes = 10000000;
+    if (cli_seen(&c, "zipf-theta") && o->key_dist == 0)
+        return cli_usage_error(&c, "--zipf-theta: applies to --key-dist zipfian only");
+    if (o->partition) {
+        char q[96], *end;
+        const char *p = o->partition;
+        o->part_start = strtod(p, &end);
+        bool good = end != p && *end == ':' && (p = end + 1, o->part_len = strtod(p, &end), end != p && !*end) &&
+                    o->part_start >= 0 && o->part_start <= 86400 && o->part_len > 0 && o->part_len <= 86400;
+        if (!good)
+            return cli_usage_error(&c, "--partition %s: expected START:LEN, seconds (START 0 to 86400, LEN above 0 "
+                                       "up to 86400), e.g. 0.5:1", cli_quote(o->partition, q, sizeof q));
+        if (o->nodes < 2)
+            return cli_usage_error(&c, "--partition: needs at least 2 nodes");
+    }
+    if (o->sequential && (o->partition || o->rate > 0))
+        return cli_usage_error(&c, "--%s: not with --sequential (one write at a time, each delivered)",
+                               o->partition ? "partition" : "rate");
+    if (o->duration > 0 && o->warmup >= o->duration)
+        return cli_usage_error(&c, "--warmup %g: expected less than --duration (%g)", o->warmup, o->duration);
+    if (o->key_dist == 1 && o->keys > CLI_ZIPFIAN_MAX_KEYS)
+        return cli_usage_error(&c, "--keys %u: expected at most %u with --key-dist zipfian", o->keys,
+                               CLI_ZIPFIAN_MAX_KEYS);
+    if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
+        return rc;
+    if (!(o->replay = cli_command_line(&c))) {
+        fprintf(stderr, "causeway stress: %s\n", cw_strerror(CW_ENOMEM));
+        return CLI_FAIL;
     }
     return CLI_OK;
 }
@@ -139,6 +357,7 @@ static int collect(run *r, totals *t)
 {
     *t = (totals){0};
     for (uint32_t i = 0; i < r->o->nodes; i++) {
+        cli_progress_update(&r->progress, "reporting final states", i, r->o->nodes, "nodes");
         int rc = cw_history_final_engine_node(r->h, r->e, (cw_node_id)i);
         if (rc != CW_OK)
             return rc;
@@ -150,6 +369,7 @@ static int collect(run *r, totals *t)
         if (st.max_buffered > t->max_buffered)
             t->max_buffered = st.max_buffered;
     }
+    cli_progress_end(&r->progress);
     return cw_engine_latency(r->e, &t->replication, &t->buffering);
 }
 
@@ -159,22 +379,26 @@ static json_t *latency_json(const cw_latency *l)
                      "p99_us", l->p99_ns / 1e3, "p999_us", l->p999_ns / 1e3, "max_us", l->max_ns / 1e3);
 }
 
-static int write_json(const opts *o, const cw_history_report *rep, const totals *t, double secs,
-                      double check_secs, const char *violation)
+static int write_json(const opts *o, const cw_history_report *rep, const totals *t, const cw_latency *ops,
+                      double secs, double check_secs, const char *violation)
 {
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I},"
-        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:s,s:s*}",
+        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:I,"
+        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
         o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
-        (json_int_t)o->seed, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
+        (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
+        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads, "rate", o->rate,
+        "warmup", o->warmup, "partition_start", o->part_start, "partition_seconds", o->part_len,
+        "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
         rep->writes / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
         "concurrent_pairs", (json_int_t)rep->concurrent_pairs, "ordered_pairs",
-        (json_int_t)rep->ordered_pairs, "replication_latency", latency_json(&t->replication),
+        (json_int_t)rep->ordered_pairs, "operation_latency", latency_json(ops),
+        "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
         "violation", violation);
     if (!root)
@@ -184,44 +408,61 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
     return rc;
 }
 
-/* A duration in the unit that fits: "812 ns", "140 us", "27.4 ms", "3.21 s". */
-static const char *duration(double ns, char *buf, size_t cap)
-{
-    if (ns < 1e3)
-        snprintf(buf, cap, "%.0f ns", ns);
-    else if (ns < 1e6)
-        snprintf(buf, cap, "%.3g us", ns / 1e3);
-    else if (ns < 1e9)
-        snprintf(buf, cap, "%.3g ms", ns / 1e6);
-    else
-        snprintf(buf, cap, "%.3g s", ns / 1e9);
-    return buf;
-}
-
 static void print_latency(const char *name, const cw_latency *l)
 {
     char a[32], b[32], c[32];
     printf("  %-20s p50 %-9s p99 %-9s p999 %-9s (%llu samples)\n", name,
-           duration((double)l->p50_ns, a, sizeof a), duration((double)l->p99_ns, b, sizeof b),
-           duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
+           cli_duration((double)l->p50_ns, a, sizeof a), cli_duration((double)l->p99_ns, b, sizeof b),
+           cli_duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
 }
 
-/* Drives the writes; a progress line on stderr while it runs, if a terminal. */
+/* Waits until every write is applied everywhere, showing how far
+ * replication has come. CW_ETIMEDOUT after 10 minutes without quiescence. */
+static int replicate(run *r)
+{
+    uint64_t total = atomic_load(&r->done) * r->o->nodes;
+    double deadline = cli_seconds() + 600;
+    int rc;
+    while ((rc = cw_engine_quiesce(r->e, 200)) == CW_ETIMEDOUT && cli_seconds() < deadline)
+        cli_progress_update(&r->progress, "waiting for replication", applications(r), total,
+                            "applications");
+    cli_progress_end(&r->progress);
+    return rc;
+}
+
+/* Holds (or releases) every link between the halves [0, N/2) and [N/2, N)
+ * of the nodes, both ways: the --partition window. O(N^2) calls. */
+static int partition(run *r, bool hold)
+{
+    uint32_t n = r->o->nodes, half = n / 2;
+    int rc = CW_OK;
+    for (uint32_t a = 0; a < half && rc == CW_OK; a++)
+        for (uint32_t b = half; b < n && rc == CW_OK; b++)
+            if ((rc = cw_engine_hold_link(r->e, a, b, hold)) == CW_OK)
+                rc = cw_engine_hold_link(r->e, b, a, hold);
+    return rc;
+}
+
+/* Drives the writes, with a progress line (progress.h). */
 static int drive(run *r)
 {
     const opts *o = r->o;
-    bool tty = isatty(2);
     if (o->sequential) { /* one writer; each write reaches every node before the next */
         uint64_t rng = o->seed;
-        for (uint64_t i = 0; i < o->writes; i++) {
-            int rc = put_one(r, &rng, i);
+        client c;
+        if (!client_init(&c, r, 0, o->writes))
+            return CW_ENOMEM;
+        for (uint64_t i = 0, op = 0; i < o->writes && !time_up(r, op); op++) {
+            int rc = step(&c, &rng, &i);
             if (rc == CW_OK)
                 rc = cw_engine_quiesce(r->e, 600000);
-            if (rc != CW_OK)
+            if (rc != CW_OK) {
+                client_free(&c);
                 return rc;
-            if (tty && i % 64 == 0)
-                fprintf(stderr, "\r  writes %llu/%llu", (unsigned long long)i, (unsigned long long)o->writes);
+            }
+            cli_progress_update(&r->progress, "writing", i, o->writes, "writes");
         }
+        client_free(&c);
     } else {
         pthread_t *th = calloc(o->clients, sizeof *th);
         client *c = calloc(o->clients, sizeof *c);
@@ -230,37 +471,81 @@ static int drive(run *r)
             free(c);
             return CW_ENOMEM;
         }
-        for (uint32_t i = 0; i < o->clients; i++) {
-            c[i] = (client){r, i, o->writes / o->clients + (i < o->writes % o->clients)};
+        bool ok = true;
+        for (uint32_t i = 0; i < o->clients && ok; i++)
+            ok = client_init(&c[i], r, i, o->writes / o->clients + (i < o->writes % o->clients));
+        atomic_store(&r->running, ok ? o->clients : 0);
+        for (uint32_t i = 0; i < o->clients && ok; i++)
             pthread_create(&th[i], NULL, client_main, &c[i]);
-        }
-        while (tty && atomic_load(&r->done) < o->writes && !atomic_load(&r->failed)) {
-            fprintf(stderr, "\r  writes %llu/%llu", (unsigned long long)atomic_load(&r->done),
-                    (unsigned long long)o->writes);
-            struct timespec ts = {0, 200000000};
+        bool held = false;
+        while (atomic_load(&r->running) > 0) {
+            double now = cli_seconds() - r->start;
+            bool hold = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
+            if (hold != held && ok && partition(r, hold) == CW_OK)
+                held = hold;
+            if (!r->progress.tty)
+                ;
+            else if (r->end > 0)
+                cli_progress_update(&r->progress, "writing", (uint64_t)(o->duration - (r->end - cli_seconds())),
+                                    (uint64_t)o->duration, "seconds");
+            else
+                cli_progress_update(&r->progress, "writing", atomic_load(&r->done), o->writes, "writes");
+            struct timespec ts = {0, 10000000};
             nanosleep(&ts, NULL);
         }
-        for (uint32_t i = 0; i < o->clients; i++)
-            pthread_join(th[i], NULL);
+        if (held) /* the run ended inside the window: let replication finish */
+            partition(r, false);
+        for (uint32_t i = 0; i < o->clients; i++) {
+            if (ok)
+                pthread_join(th[i], NULL);
+            if (c[i].latency)
+                cw__hist_merge(&r->latency, c[i].latency);
+            if (c[i].done_at > r->last_op)
+                r->last_op = c[i].done_at;
+            client_free(&c[i]);
+        }
         free(th);
         free(c);
+        if (!ok)
+            return CW_ENOMEM;
         if (atomic_load(&r->failed))
             return CW_EINVAL;
     }
-    if (tty)
-        fprintf(stderr, "\r  writes %llu/%llu, waiting for replication...\n",
-                (unsigned long long)o->writes, (unsigned long long)o->writes);
-    return cw_engine_quiesce(r->e, 600000);
+    cli_progress_end(&r->progress);
+    return replicate(r);
 }
 
-int cli_stress(int argc, char **argv)
+/* A failed run's history, to the --history file. */
+static void write_history(const opts *o, const cw_history *h)
 {
-    opts o;
-    int prc = parse(argc, argv, &o);
-    if (prc != CLI_OK)
-        return prc == CLI_HELP ? CLI_OK : prc;
+    char name[64];
+    const char *path = o->history;
+    if (!path) {
+        snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)o->seed);
+        path = name;
+    }
+    FILE *f = fopen(path, "w");
+    int rc = f ? cw_history_write(h, f) : CW_EINVAL;
+    bool written = f && rc == CW_OK && !ferror(f);
+    if (f && fclose(f) != 0)
+        written = false;
+    if (written)
+        printf("  history              %s (what was checked; format: docs/formats.md)\n", path);
+    else
+        printf("  history              not written: %s: %s\n", path, strerror(errno));
+}
+
+/* One run with the parsed options: the exit status. */
+static int stress(opts o)
+{
     run r = {.o = &o};
+    cli_progress_init(&r.progress);
     int rc = cw_history_create(&r.h, o.nodes, o.writes, o.policy);
+    r.applied = aligned_alloc(_Alignof(applied_count), o.nodes * sizeof *r.applied);
+    if (rc == CW_OK && !r.applied)
+        rc = CW_ENOMEM;
+    else if (r.applied)
+        memset(r.applied, 0, o.nodes * sizeof *r.applied);
     cw_engine_options eo;
     cw_engine_options_init(&eo);
     eo.nodes = o.nodes;
@@ -271,61 +556,111 @@ int cli_stress(int argc, char **argv)
     eo.max_delay_us = o.max_delay_us;
     eo.duplicate_probability = o.dup;
     eo.on_apply = on_apply;
-    eo.apply_ctx = r.h;
+    eo.apply_ctx = &r;
     if (rc == CW_OK)
         rc = cw_engine_open(&r.e, &eo);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway stress: %s\n", cw_strerror(rc));
         cw_history_destroy(r.h);
+        free(r.applied);
         return CLI_FAIL;
     }
     o.workers = cw_engine_workers(r.e); /* what the engine chose, for the report and the JSON */
-    printf("causeway stress: %u nodes on %u workers, %llu writes over %u keys, %s, policy %s, seed %llu\n",
-           o.nodes, o.workers, (unsigned long long)o.writes, o.keys,
-           o.sequential ? "one writer at a time" : "concurrent writers",
+    if (o.key_dist == 1)
+        cli_keys_zipfian(&r.keys, o.keys, o.zipf_theta);
+    else
+        cli_keys_uniform(&r.keys, o.keys);
+    char amount[64], dist[48] = "", size[48] = "";
+    if (o.duration > 0)
+        snprintf(amount, sizeof amount, "writes for %g s (at most %llu)", o.duration, (unsigned long long)o.writes);
+    else
+        snprintf(amount, sizeof amount, "%llu writes", (unsigned long long)o.writes);
+    if (o.key_dist == 1)
+        snprintf(dist, sizeof dist, " (zipfian, theta %g)", o.zipf_theta);
+    if (o.value_size)
+        snprintf(size, sizeof size, ", values of %u bytes", o.value_size);
+    printf("causeway stress: %u nodes on %u workers, %s over %u keys%s%s, %s, policy %s, seed %llu\n", o.nodes,
+           o.workers, amount, o.keys, dist, size, o.sequential ? "one writer at a time" : "concurrent writers",
            o.policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)o.seed);
-    double t0 = seconds();
+    double t0 = cli_seconds();
+    r.start = t0;
+    r.end = o.duration > 0 ? t0 + o.duration : 0;
     rc = drive(&r);
-    double secs = seconds() - t0;
+    double secs = cli_seconds() - t0;
     totals t;
-    double collect_secs = seconds();
+    double collect_secs = cli_seconds();
     if (rc == CW_OK)
         rc = collect(&r, &t);
-    collect_secs = seconds() - collect_secs;
+    collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway stress: %s (seed %llu)\n", cw_strerror(rc), (unsigned long long)o.seed);
         cw_history_destroy(r.h);
+        free(r.applied);
         return CLI_FAIL;
     }
-    double c0 = seconds();
+    double c0 = cli_seconds();
     cw_history_report rep;
+    cw_history_set_progress(r.h, show_verdict_progress, &r.progress);
     bool ok = cw_history_verdict(r.h, &rep);
-    double check_secs = seconds() - c0 + collect_secs;
+    cli_progress_end(&r.progress);
+    double check_secs = cli_seconds() - c0 + collect_secs;
     const char *violation = cw_history_violation(r.h);
     printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n",
            (unsigned long long)rep.writes, secs, rep.writes / secs, t.delivered / secs);
+    printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o.keys);
+    if (o.reads > 0)
+        printf("  reads                %llu checked: each saw only writes its node had applied, none it had\n"
+               "                       overwritten before the read began, and nothing lost\n",
+               (unsigned long long)rep.reads);
+    cw_latency ops;
+    cw__hist_latency(&r.latency, &ops);
+    char window[96] = "";
+    if (o.warmup > 0)
+        snprintf(window, sizeof window, " after a %g s warmup, %.0f ops/s", o.warmup,
+                 ops.count / (r.last_op - r.start - o.warmup > 0 ? r.last_op - r.start - o.warmup : 1e-9));
+    char loop[64];
+    if (o.rate > 0)
+        snprintf(loop, sizeof loop, "open loop at %g ops/s, from each intended send time", o.rate);
+    else
+        snprintf(loop, sizeof loop, "closed loop, from each start");
+    print_latency("operations", &ops);
+    printf("                       (%s%s)\n", loop, window);
+    if (o.part_len > 0)
+        printf("  partition            links between nodes 0-%u and %u-%u held from %g s for %g s\n",
+               o.nodes / 2 - 1, o.nodes / 2, o.nodes - 1, o.part_start, o.part_len);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,
            o.policy == CW_LAST_WRITER_WINS ? "writes concurrent with the version they met; one was kept"
                                            : "writes that created or joined siblings");
-    printf("  concurrent pairs     %llu of %llu same-key pairs (ground truth)\n",
-           (unsigned long long)rep.concurrent_pairs, (unsigned long long)(rep.concurrent_pairs + rep.ordered_pairs));
+    cli_print_pairs(&rep);
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
     char took[32];
-    printf("  check                %s (ground truth over %llu writes at %u nodes)\n",
-           duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes);
-    printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
-           ok ? "PASS" : "FAIL", ok ? "" : " violated");
+    char ran[32];
+    printf("  check                %s (ground truth over %llu writes at %u nodes; the run: %s)\n",
+           cli_duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes,
+           cli_duration(secs * 1e9, ran, sizeof ran));
     if (!ok)
-        printf("  violation            %s\n  replay               causeway stress ... --seed %llu\n",
-               violation, (unsigned long long)o.seed);
-    if (o.json && write_json(&o, &rep, &t, secs, check_secs, violation) != CW_OK) {
+        write_history(&o, r.h);
+    cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
+    if (o.json && write_json(&o, &rep, &t, &ops, secs, check_secs, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         ok = false;
     }
     cw_history_destroy(r.h);
+    free(r.applied);
     return ok ? CLI_OK : CLI_FAIL;
+}
+
+int cli_stress(int argc, char **argv)
+{
+    opts o;
+    int prc = parse(argc, argv, &o);
+    if (prc != CLI_OK)
+        return prc == CLI_HELP ? CLI_OK : prc;
+    int status = stress(o);
+    free(o.replay);
+    return status;
 }

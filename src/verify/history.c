@@ -1,17 +1,30 @@
 /* Ground-truth history of a replication run (see causeway/verify.h).
  *
  * Invariants:
- *  1. writes[o][s-1] is written once, by origin o's thread, before the
- *     write's message leaves o; readers reach it only through that message.
+ *  1. The record of write s of origin o (at(h, o, s)) is written once, by
+ *     o's thread, before the write's message leaves o; readers reach it only
+ *     through that message. Records come in chunks that o's thread
+ *     allocates as it needs them, so that a history sized for many writes
+ *     costs memory only for the writes made; a chunk's pointer is published
+ *     with the first record in it, by the same message.
  *  2. applied[x][k] counts the writes from k that node x applied; only x's
- *     events change row x.
+ *     events change row x. Other threads may read a row during the run
+ *     (cw_history_applied_counts): x publishes each count with a release
+ *     store after the application is recorded, so a count read covers only
+ *     applications that happened.
  *  3. The first violation is kept (under a lock, as several nodes' threads
  *     may find one at once); later ones are counted.
  *  4. Reporting a final state either records it whole or changes nothing:
  *     the rows for final clocks are allocated with the history.
+ *  5. The verdict is linear in writes x nodes: it never compares two writes
+ *     directly (how, in "final verdict" below), and cw_history_report's
+ *     check_steps counts its steps so that tests can hold it to that.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,36 +32,61 @@
 #include <causeway/error.h>
 #include <causeway/verify.h>
 
+#include "map.h"
+
 typedef struct record {
     uint64_t *past;          /* nodes counters; NULL until made */
     cw_hlc_timestamp ts;
     uint8_t *key;
     size_t key_len;
+    uint64_t hash;           /* the key's, for grouping writes by key */
 } record;
+
+enum { CHUNK = 4096 };     /* records per chunk */
 
 typedef struct final_version {
     cw_node_id origin;
     uint64_t seq;
 } final_version;
 
+/* One key a node holds at the end; its versions (sorted by (origin, seq))
+ * then its bytes sit in the node's arena at offset `at` (final_versions,
+ * final_key_bytes): one growing block per node, not a malloc per key. */
 typedef struct final_key {
-    uint8_t *key;
+    uint64_t hash;            /* the key's */
+    size_t at;                /* in the arena; a multiple of _Alignof(final_version) */
     size_t key_len;
     size_t count;
-    final_version *versions;  /* sorted by (origin, seq) */
 } final_key;
+
+/* A read recorded during the run, judged by the verdict. */
+typedef struct read_rec {
+    cw_node_id x;
+    uint64_t hash;            /* the key's */
+    uint8_t *key;
+    size_t key_len;
+    uint64_t *before;         /* nodes counters: applied at x before the read began */
+    size_t count;
+    final_version *found;     /* the versions returned, as dots */
+} read_rec;
 
 struct cw_history {
     uint32_t nodes;
     uint64_t max_writes;
     cw_conflict_policy policy;
-    record **writes;          /* [origin][seq - 1] */
-    uint64_t **applied;       /* [x][k] */
+    record ***writes;         /* [origin][(seq - 1) / CHUNK][(seq - 1) % CHUNK], chunks NULL until used */
+    _Atomic uint64_t **applied; /* [x][k] (invariant 2) */
     uint64_t *applications;   /* per x */
     final_key **finals;       /* [x] -> array of keys */
     size_t *final_count, *final_cap;
+    uint8_t **arena;          /* [x]: the final keys' versions and bytes */
+    size_t *arena_len, *arena_cap;
     uint64_t **final_clock;   /* [x] */
     bool *has_final_clock;    /* [x] */
+    read_rec *reads;          /* under lock */
+    size_t read_count, read_cap;
+    cw_history_progress_fn progress;
+    void *progress_ctx;
     pthread_mutex_t lock;
     char violation[512];
     uint64_t violations;
@@ -66,6 +104,20 @@ static void violate(cw_history *h, const char *fmt, ...)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Writes node o has made: a node applies each of its writes as it makes it. */
+static uint64_t made(const cw_history *h, uint32_t o)
+{
+    return atomic_load_explicit(&h->applied[o][o], memory_order_relaxed);
+}
+
+/* The record of write s (>= 1, <= max_writes) of node o, or NULL if its
+ * chunk was never needed. */
+static record *at(const cw_history *h, uint32_t o, uint64_t s)
+{
+    record *chunk = h->writes[o][(s - 1) / CHUNK];
+    return chunk ? &chunk[(s - 1) % CHUNK] : NULL;
+}
+
 int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_conflict_policy policy)
 {
     if (!out || nodes == 0 || nodes > CW_VCLOCK_MAX_ENTRIES || (unsigned)policy > CW_MERGE_CALLBACK)
@@ -81,14 +133,18 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     h->applied = calloc(nodes, sizeof *h->applied);
     h->applications = calloc(nodes, sizeof *h->applications);
     h->finals = calloc(nodes, sizeof *h->finals);
+    h->arena = calloc(nodes, sizeof *h->arena);
+    h->arena_len = calloc(nodes, sizeof *h->arena_len);
+    h->arena_cap = calloc(nodes, sizeof *h->arena_cap);
     h->final_count = calloc(nodes, sizeof *h->final_count);
     h->final_cap = calloc(nodes, sizeof *h->final_cap);
     h->final_clock = calloc(nodes, sizeof *h->final_clock);
     h->has_final_clock = calloc(nodes, sizeof *h->has_final_clock);
-    bool ok = h->writes && h->applied && h->applications && h->finals &&
+    bool ok = h->writes && h->applied && h->applications && h->finals && h->arena && h->arena_len &&
+              h->arena_cap &&
               h->final_count && h->final_cap && h->final_clock && h->has_final_clock;
     for (uint32_t i = 0; ok && i < nodes; i++) {
-        h->writes[i] = calloc(max_writes ? max_writes : 1, sizeof **h->writes);
+        h->writes[i] = calloc(max_writes / CHUNK + 1, sizeof **h->writes);
         h->applied[i] = calloc(nodes, sizeof **h->applied);
         h->final_clock[i] = calloc(nodes, sizeof **h->final_clock);
         ok = h->writes[i] && h->applied[i] && h->final_clock[i];
@@ -107,28 +163,37 @@ void cw_history_destroy(cw_history *h)
         return;
     for (uint32_t i = 0; i < h->nodes; i++) {
         if (h->writes && h->writes[i]) {
-            for (uint64_t s = 0; s < h->max_writes; s++) {
-                free(h->writes[i][s].past);
-                free(h->writes[i][s].key);
+            for (uint64_t c = 0; c <= h->max_writes / CHUNK; c++) {
+                for (size_t k = 0; h->writes[i][c] && k < CHUNK; k++) {
+                    free(h->writes[i][c][k].past);
+                    free(h->writes[i][c][k].key);
+                }
+                free(h->writes[i][c]);
             }
             free(h->writes[i]);
         }
         if (h->applied)
             free(h->applied[i]);
-        if (h->finals && h->finals[i]) {
-            for (size_t k = 0; k < h->final_count[i]; k++) {
-                free(h->finals[i][k].key);
-                free(h->finals[i][k].versions);
-            }
+        if (h->finals)
             free(h->finals[i]);
-        }
+        if (h->arena)
+            free(h->arena[i]);
         if (h->final_clock)
             free(h->final_clock[i]);
     }
+    for (size_t i = 0; i < h->read_count; i++) {
+        free(h->reads[i].key);
+        free(h->reads[i].before);
+        free(h->reads[i].found);
+    }
+    free(h->reads);
     free(h->writes);
     free(h->applied);
     free(h->applications);
     free(h->finals);
+    free(h->arena);
+    free(h->arena_len);
+    free(h->arena_cap);
     free(h->final_count);
     free(h->final_cap);
     free(h->final_clock);
@@ -137,15 +202,15 @@ void cw_history_destroy(cw_history *h)
     free(h);
 }
 
+void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx)
+{
+    h->progress = fn;
+    h->progress_ctx = ctx;
+}
+
 const char *cw_history_violation(const cw_history *h)
 {
     return h->violations ? h->violation : NULL;
-}
-
-/* Writes node o has made: a node applies each of its writes as it makes it. */
-static uint64_t made(const cw_history *h, uint32_t o)
-{
-    return h->applied[o][o];
 }
 
 /* A new write at its origin x: its true past is what x has applied. */
@@ -158,7 +223,12 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
                 (unsigned long long)h->max_writes);
         return false;
     }
-    record *r = &h->writes[x][seq - 1];
+    record **chunk = &h->writes[x][(seq - 1) / CHUNK];
+    if (!*chunk && !(*chunk = calloc(CHUNK, sizeof **chunk))) {
+        violate(h, "out of memory recording a write");
+        return false;
+    }
+    record *r = at(h, x, seq);
     size_t key_len;
     const void *key = cw_msg_key(m, &key_len);
     r->past = malloc(h->nodes * sizeof *r->past);
@@ -167,12 +237,14 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
         violate(h, "out of memory recording a write");
         return false;
     }
-    memcpy(r->past, h->applied[x], h->nodes * sizeof *r->past);
+    for (uint32_t k = 0; k < h->nodes; k++) /* x's own row: relaxed */
+        r->past[k] = atomic_load_explicit(&h->applied[x][k], memory_order_relaxed);
     r->past[x] = seq;
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
+    r->hash = cw__hash_bytes(key, key_len);
     r->ts = cw_msg_timestamp(m);
-    h->applied[x][x] = seq;
+    atomic_store_explicit(&h->applied[x][x], seq, memory_order_release);
     const uint64_t *clock = cw_msg_counters(m, NULL);
     if (memcmp(clock, r->past, h->nodes * sizeof *clock) != 0) {
         violate(h, "write %u.%llu was stamped with a clock that is not its causal past", x,
@@ -189,27 +261,80 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
     h->applications[x]++;
     if (o == x)
         return record_write(h, x, m);
-    if (seq == 0 || seq > h->max_writes || !h->writes[o][seq - 1].past) {
+    if (seq == 0 || seq > h->max_writes || !at(h, o, seq) || !at(h, o, seq)->past) {
         violate(h, "node %u applied write %u.%llu, which was never made", x, o, (unsigned long long)seq);
         return false;
     }
-    const record *r = &h->writes[o][seq - 1];
-    uint64_t *have = h->applied[x];
-    if (have[o] != seq - 1) {
+    const record *r = at(h, o, seq);
+    _Atomic uint64_t *have = h->applied[x];
+    uint64_t had = atomic_load_explicit(&have[o], memory_order_relaxed);
+    if (had != seq - 1) {
         violate(h, "node %u applied write %u.%llu after %llu writes of node %u (%s)", x, o,
-                (unsigned long long)seq, (unsigned long long)have[o], o,
-                have[o] >= seq ? "applied twice" : "out of order");
+                (unsigned long long)seq, (unsigned long long)had, o, had >= seq ? "applied twice" : "out of order");
         return false;
     }
     for (uint32_t k = 0; k < h->nodes; k++) {
-        if (k != o && have[k] < r->past[k]) {
+        if (k != o && atomic_load_explicit(&have[k], memory_order_relaxed) < r->past[k]) {
             violate(h, "node %u applied write %u.%llu before write %u.%llu it depends on", x, o,
                     (unsigned long long)seq, k, (unsigned long long)r->past[k]);
             return false;
         }
     }
-    have[o] = seq;
+    atomic_store_explicit(&have[o], seq, memory_order_release);
     return true;
+}
+
+void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out)
+{
+    for (uint32_t k = 0; k < h->nodes; k++) /* acquire: pairs with the application's release */
+        out[k] = atomic_load_explicit(&h->applied[x][k], memory_order_acquire);
+}
+
+int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
+                    const uint64_t *after, const cw_read *r)
+{
+    if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r)
+        return CW_EINVAL;
+    read_rec rd = {x, cw__hash_bytes(key, key_len), malloc(key_len ? key_len : 1), key_len,
+                    malloc(h->nodes * sizeof *before), r->count, malloc((r->count ? r->count : 1) * sizeof *rd.found)};
+    if (!rd.key || !rd.before || !rd.found) {
+        free(rd.key);
+        free(rd.before);
+        free(rd.found);
+        return CW_ENOMEM;
+    }
+    memcpy(rd.key, key, key_len);
+    memcpy(rd.before, before, h->nodes * sizeof *before);
+    for (size_t i = 0; i < r->count; i++) {
+        cw_node_id o = r->versions[i].origin;
+        uint64_t seq = o < h->nodes ? cw_vclock_get(&r->versions[i].clock, o) : 0;
+        rd.found[i] = (final_version){o, seq};
+        if (o >= h->nodes || seq == 0 || seq > after[o])
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which it had not applied by the read's end",
+                    x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
+                    key_len > 24 ? "..." : "");
+    }
+    pthread_mutex_lock(&h->lock);
+    int rc = CW_OK;
+    if (h->read_count == h->read_cap) {
+        size_t cap = h->read_cap ? 2 * h->read_cap : 256;
+        read_rec *grown = realloc(h->reads, cap * sizeof *grown);
+        if (grown) {
+            h->reads = grown;
+            h->read_cap = cap;
+        } else {
+            rc = CW_ENOMEM;
+        }
+    }
+    if (rc == CW_OK)
+        h->reads[h->read_count++] = rd;
+    pthread_mutex_unlock(&h->lock);
+    if (rc != CW_OK) {
+        free(rd.key);
+        free(rd.before);
+        free(rd.found);
+    }
+    return rc;
 }
 
 static int cmp_version(const void *a, const void *b)
@@ -220,10 +345,20 @@ static int cmp_version(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
+static final_version *final_versions(const cw_history *h, cw_node_id x, const final_key *f)
 {
-    if (!h || x >= h->nodes || !versions || count == 0)
-        return CW_EINVAL;
+    return (final_version *)(void *)(h->arena[x] + f->at);
+}
+
+static uint8_t *final_key_bytes(const cw_history *h, cw_node_id x, const final_key *f)
+{
+    return h->arena[x] + f->at + f->count * sizeof(final_version);
+}
+
+/* Records that node x holds `key` with these versions (count >= 1). */
+static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_len, const cw_msg *const *versions,
+                     size_t count)
+{
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
         final_key *grown = realloc(h->finals[x], cap * sizeof *grown);
@@ -232,24 +367,38 @@ int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versi
         h->finals[x] = grown;
         h->final_cap[x] = cap;
     }
-    final_key *f = &h->finals[x][h->final_count[x]];
-    size_t key_len;
-    const void *key = cw_msg_key(versions[0], &key_len);
-    f->key = malloc(key_len ? key_len : 1);
-    f->versions = malloc(count * sizeof *f->versions);
-    if (!f->key || !f->versions) {
-        free(f->key);
-        free(f->versions);
-        return CW_ENOMEM;
+    size_t at = (h->arena_len[x] + _Alignof(final_version) - 1) & ~(_Alignof(final_version) - 1);
+    size_t need = at + count * sizeof(final_version) + key_len;
+    if (need > h->arena_cap[x]) {
+        size_t cap = h->arena_cap[x] ? h->arena_cap[x] : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *grown = realloc(h->arena[x], cap);
+        if (!grown)
+            return CW_ENOMEM;
+        h->arena[x] = grown;
+        h->arena_cap[x] = cap;
     }
-    memcpy(f->key, key, key_len);
-    f->key_len = key_len;
-    f->count = count;
+    final_key *f = &h->finals[x][h->final_count[x]];
+    *f = (final_key){cw__hash_bytes(key, key_len), at, key_len, count};
+    final_version *v = final_versions(h, x, f);
     for (size_t i = 0; i < count; i++)
-        f->versions[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
-    qsort(f->versions, count, sizeof *f->versions, cmp_version);
+        v[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};
+    if (count > 1)
+        qsort(v, count, sizeof *v, cmp_version);
+    memcpy(final_key_bytes(h, x, f), key, key_len);
+    h->arena_len[x] = need;
     h->final_count[x]++;
     return CW_OK;
+}
+
+int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
+{
+    if (!h || x >= h->nodes || !versions || count == 0)
+        return CW_EINVAL;
+    size_t key_len;
+    const void *key = cw_msg_key(versions[0], &key_len);
+    return add_final(h, x, key, key_len, versions, count);
 }
 
 int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
@@ -270,11 +419,9 @@ typedef struct final_ctx {
 static void final_key_cb(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                          size_t count)
 {
-    (void)key;
-    (void)key_len;
-    final_ctx *c = ctx;
+    final_ctx *c = ctx; /* the store's key: its versions' messages stay out of the cache */
     if (c->rc == CW_OK)
-        c->rc = cw_history_final_key(c->h, c->x, versions, count);
+        c->rc = count ? add_final(c->h, c->x, key, key_len, versions, count) : CW_EINVAL;
 }
 
 /* Reports node x's final state: each key through `each`, then the clock. */
@@ -336,116 +483,149 @@ int cw_history_final_engine_node(cw_history *h, cw_engine *e, cw_node_id x)
     return rc;
 }
 
-/* ---- final verdict ---- */
+/* ---- final verdict ----
+ *
+ * Cost, for W writes made by N nodes to K distinct keys, key k written w_k
+ * times by d_k <= min(N, w_k) distinct nodes (hash-table operations counted
+ * as O(1), expected):
+ *   grouping   each write's key looked up in a table of the keys, then the
+ *              writes placed by key, keeping (origin, seq) order: O(W);
+ *   per key    its maximal writes and its ordered pairs: O(w_k * d_k)
+ *              (check_key), O(W * N) in all;
+ *   finals     each key each node holds looked up in the table: O(N * K);
+ * in all O(W * N + N * K), with K <= W: linear in writes x nodes. No pair of
+ * writes is ever compared directly. What replaces the pairs: a true past is
+ * a clock (per origin, a prefix of its writes), so "a is before b" is
+ * past_b[a.origin] >= a.seq, and the writes to a key in b's past are, per
+ * origin, a prefix of that origin's writes to the key. */
 
 typedef struct write_ref {
     cw_node_id origin;
     uint64_t seq;
 } write_ref;
 
+/* The writes of one origin to one key, refs[lo..hi) in seq order, and the
+ * highest past[origin] among the key's writes from other origins: the key's
+ * last write from this origin is maximal exactly when that is below its seq
+ * (its earlier ones are before it). */
+typedef struct origin_run {
+    cw_node_id origin;
+    size_t lo, hi;
+    uint64_t covered;
+} origin_run;
+
+/* One key: its writes refs[lo..hi), the versions it must end with. */
 typedef struct key_group {
-    const uint8_t *key;
+    const record *first;      /* a write to it */
+    const uint8_t *key;       /* first's key, here to save a load per lookup */
     size_t key_len;
-    size_t count, cap;
-    write_ref *writes;
+    size_t lo, hi;
+    size_t want, n;           /* want[want .. want + n) in the verdict's array */
+    uint32_t held_by;         /* the last node x + 1 found holding it */
 } key_group;
 
-static bool same_key(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+/* The keys written, each once, and how to find a key's group. */
+typedef struct key_index {
+    cw__map map;              /* items: group index + 1 */
+    key_group *g;
+    size_t count, cap;
+} key_index;
+
+typedef struct key_probe {
+    const key_index *ix;
+    const uint8_t *key;
+    size_t key_len;
+} key_probe;
+
+static bool group_has_key(const void *item, const void *probe)
 {
-    return al == bl && memcmp(a, b, al) == 0;
+    const key_probe *p = probe;
+    const key_group *g = &p->ix->g[(uintptr_t)item - 1];
+    return g->key_len == p->key_len && memcmp(g->key, p->key, p->key_len) == 0;
 }
 
-/* a happened before b. Pasts are per-origin prefixes (checked as writes were
- * applied), so a is in b's past exactly when b's past covers a's sequence
- * number: an O(1) test. */
-static bool before(const cw_history *h, write_ref a, write_ref b)
+/* The group of a key, or NULL. */
+static key_group *find_group(const key_index *ix, uint64_t hash, const uint8_t *key, size_t key_len)
 {
-    return !(a.origin == b.origin && a.seq == b.seq) &&
-           h->writes[b.origin][b.seq - 1].past[a.origin] >= a.seq;
+    key_probe p = {ix, key, key_len};
+    uintptr_t item = (uintptr_t)cw__map_find(&ix->map, hash, group_has_key, &p);
+    return item ? &ix->g[item - 1] : NULL;
 }
 
-static int ts_order(const cw_history *h, write_ref a, write_ref b)
+static int ts_order(const record *a, cw_node_id ao, const record *b, cw_node_id bo)
 {
-    const record *ra = &h->writes[a.origin][a.seq - 1], *rb = &h->writes[b.origin][b.seq - 1];
-    int c = cw_hlc_compare(&ra->ts, &rb->ts);
-    return c ? c : (a.origin > b.origin) - (a.origin < b.origin);
+    int c = cw_hlc_compare(&a->ts, &b->ts);
+    return c ? c : (ao > bo) - (ao < bo);
 }
 
-/* Groups every write by key (linear scan per write over the groups found;
- * keys are few in every workload here). */
-static key_group *group_by_key(const cw_history *h, size_t *groups_out)
+static void progress(const cw_history *h, const char *phase, uint64_t done, uint64_t total)
 {
-    size_t groups = 0, cap = 16;
-    key_group *g = calloc(cap, sizeof *g);
-    for (uint32_t o = 0; g && o < h->nodes; o++) {
-        for (uint64_t s = 1; s <= made(h, o); s++) {
-            const record *r = &h->writes[o][s - 1];
-            size_t i = 0;
-            while (i < groups && !same_key(g[i].key, g[i].key_len, r->key, r->key_len))
-                i++;
-            if (i == groups) {
-                if (groups == cap) {
-                    key_group *grown = realloc(g, 2 * cap * sizeof *g);
-                    if (!grown)
-                        goto fail;
-                    g = grown;
-                    memset(g + cap, 0, cap * sizeof *g);
-                    cap *= 2;
+    if (h->progress)
+        h->progress(h->progress_ctx, phase, done, total);
+}
+
+static const record *rec(const cw_history *h, write_ref w)
+{
+    return at(h, w.origin, w.seq);
+}
+
+/* The versions key g must end with, into want[g->want ..]: its maximal writes
+ * (one per origin at most, in (origin, seq) order), or under LWW the
+ * greatest of them; and its pairs, counted. runs and upto have room for N
+ * origins. O(w * d) for w writes from d origins: for a fixed origin o', a
+ * write's past[o] never decreases along o''s writes (a node's past only
+ * grows), so one cursor per origin o sweeps o's writes once per o'. */
+static void check_key(const cw_history *h, const write_ref *refs, key_group *g, origin_run *runs,
+                      size_t *upto, final_version *want, cw_history_report *rep)
+{
+    size_t d = 0;
+    for (size_t i = g->lo; i < g->hi; i++) {
+        if (i == g->lo || refs[i].origin != refs[i - 1].origin)
+            runs[d++] = (origin_run){refs[i].origin, i, i, 0};
+        runs[d - 1].hi = i + 1;
+    }
+    uint64_t ordered = 0; /* pairs (a, b), a before b: for each b, the writes in its past */
+    uint64_t steps = 0;   /* origin tests and cursor moves: at most 2 w d */
+    for (size_t jb = 0; jb < d; jb++) {
+        for (size_t j = 0; j < d; j++)
+            upto[j] = runs[j].lo;
+        for (size_t i = runs[jb].lo; i < runs[jb].hi; i++) {
+            const uint64_t *past = rec(h, refs[i])->past;
+            for (size_t j = 0; j < d; j++) {
+                origin_run *o = &runs[j];
+                uint64_t p = past[o->origin];
+                if (j != jb && p > o->covered)
+                    o->covered = p;
+                while (upto[j] < o->hi && refs[upto[j]].seq <= p) {
+                    upto[j]++;
+                    steps++;
                 }
-                g[groups++] = (key_group){r->key, r->key_len, 0, 0, NULL};
+                ordered += upto[j] - o->lo; /* b itself among them, once */
             }
-            if (g[i].count == g[i].cap) {
-                size_t c = g[i].cap ? g[i].cap * 2 : 8;
-                write_ref *grown = realloc(g[i].writes, c * sizeof *grown);
-                if (!grown)
-                    goto fail;
-                g[i].writes = grown;
-                g[i].cap = c;
-            }
-            g[i].writes[g[i].count++] = (write_ref){(cw_node_id)o, s};
+            ordered--;
+            steps += d;
         }
     }
-    *groups_out = groups;
-    return g;
-fail:
-    for (size_t i = 0; i < groups; i++)
-        free(g[i].writes);
-    free(g);
-    return NULL;
-}
-
-/* The versions key group g must end with: its maximal writes, or the LWW winner. */
-static size_t expected_versions(const cw_history *h, const key_group *g, final_version *out,
-                                cw_history_report *rep)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < g->count; i++) {
-        bool maximal = true;
-        for (size_t j = 0; j < g->count; j++) {
-            if (j == i)
-                continue;
-            bool ij = before(h, g->writes[i], g->writes[j]);
-            maximal &= !ij;
-            if (j > i) {
-                bool related = ij || before(h, g->writes[j], g->writes[i]);
-                rep->ordered_pairs += related;
-                rep->concurrent_pairs += !related;
-            }
-        }
-        if (maximal)
-            out[n++] = (final_version){g->writes[i].origin, g->writes[i].seq};
+    uint64_t w = g->hi - g->lo;
+    rep->ordered_pairs += ordered;
+    rep->concurrent_pairs += w * (w - 1) / 2 - ordered;
+    rep->check_steps += steps;
+    final_version *out = want + g->want;
+    g->n = 0;
+    for (size_t j = 0; j < d; j++) {
+        const write_ref *last = &refs[runs[j].hi - 1];
+        if (runs[j].covered < last->seq)
+            out[g->n++] = (final_version){last->origin, last->seq};
     }
-    if (h->policy == CW_LAST_WRITER_WINS && n > 1) {
+    if (h->policy == CW_LAST_WRITER_WINS && g->n > 1) {
         size_t best = 0;
-        for (size_t i = 1; i < n; i++)
-            if (ts_order(h, (write_ref){out[i].origin, out[i].seq},
-                         (write_ref){out[best].origin, out[best].seq}) > 0)
+        for (size_t i = 1; i < g->n; i++)
+            if (ts_order(rec(h, (write_ref){out[i].origin, out[i].seq}), out[i].origin,
+                         rec(h, (write_ref){out[best].origin, out[best].seq}), out[best].origin) > 0)
                 best = i;
         out[0] = out[best];
-        n = 1;
+        g->n = 1;
     }
-    qsort(out, n, sizeof *out, cmp_version);
-    return n;
 }
 
 /* Field by field: the struct has padding. */
@@ -457,12 +637,181 @@ static bool same_versions(const final_version *a, const final_version *b, size_t
     return true;
 }
 
-static const final_key *find_final(const cw_history *h, cw_node_id x, const key_group *g)
+/* Finds or adds the group of r's key; its index into *id. CW_ENOMEM. */
+static int group_of(key_index *ix, const record *r, uint32_t *id)
 {
-    for (size_t i = 0; i < h->final_count[x]; i++)
-        if (same_key(h->finals[x][i].key, h->finals[x][i].key_len, g->key, g->key_len))
-            return &h->finals[x][i];
-    return NULL;
+    key_group *g = find_group(ix, r->hash, r->key, r->key_len);
+    if (g) {
+        *id = (uint32_t)(g - ix->g);
+        return CW_OK;
+    }
+    if (ix->count == ix->cap) {
+        size_t cap = ix->cap ? 2 * ix->cap : 64;
+        key_group *grown = realloc(ix->g, cap * sizeof *grown);
+        if (!grown)
+            return CW_ENOMEM;
+        ix->g = grown;
+        ix->cap = cap;
+    }
+    int rc = cw__map_insert(&ix->map, r->hash, (void *)(uintptr_t)(ix->count + 1));
+    if (rc != CW_OK)
+        return rc;
+    ix->g[ix->count] = (key_group){.first = r, .key = r->key, .key_len = r->key_len};
+    *id = (uint32_t)ix->count++;
+    return CW_OK;
+}
+
+/* Every write, placed by key: refs[g.lo .. g.hi) are group g's writes in
+ * (origin, seq) order (a counting sort, stable). NULL when out of memory. */
+static write_ref *group_writes(const cw_history *h, uint64_t total, key_index *ix)
+{
+    write_ref *refs = malloc((total ? total : 1) * sizeof *refs);
+    uint32_t *id = malloc((total ? total : 1) * sizeof *id);
+    bool ok = refs && id;
+    size_t n = 0;
+    for (uint32_t o = 0; ok && o < h->nodes; o++)
+        for (uint64_t s = 1; ok && s <= made(h, o); s++)
+            ok = group_of(ix, at(h, o, s), &id[n++]) == CW_OK;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) /* sizes, then starts */
+            ix->g[id[i]].hi++;
+        for (size_t k = 0, at = 0; k < ix->count; k++) {
+            ix->g[k].lo = at;
+            at += ix->g[k].hi;
+            ix->g[k].hi = ix->g[k].lo;
+        }
+        n = 0;
+        for (uint32_t o = 0; o < h->nodes; o++)
+            for (uint64_t s = 1; s <= made(h, o); s++)
+                refs[ix->g[id[n++]].hi++] = (write_ref){(cw_node_id)o, s};
+    }
+    free(id);
+    if (!ok) {
+        free(refs);
+        return NULL;
+    }
+    return refs;
+}
+
+/* Finds each key's expected versions, into *want_out. False when out of memory. */
+static bool check_keys(cw_history *h, const write_ref *refs, uint64_t total, key_index *ix,
+                       final_version **want_out, cw_history_report *rep)
+{
+    final_version *want = malloc((total ? total : 1) * sizeof *want);
+    origin_run *runs = malloc(h->nodes * sizeof *runs);
+    size_t *upto = malloc(h->nodes * sizeof *upto);
+    bool ok = want && runs && upto;
+    size_t wanted = 0;
+    uint64_t done = 0, reported = 0;
+    for (size_t k = 0; ok && k < ix->count; k++) {
+        key_group *g = &ix->g[k];
+        g->want = wanted;
+        check_key(h, refs, g, runs, upto, want, rep);
+        wanted += g->n;
+        done += g->hi - g->lo;
+        if (done - reported >= 65536 || k + 1 == ix->count) {
+            progress(h, "checking keys", done, total);
+            reported = done;
+        }
+    }
+    free(runs);
+    free(upto);
+    if (!ok) {
+        free(want);
+        return false;
+    }
+    *want_out = want;
+    return true;
+}
+
+/* In group g's writes (sorted by (origin, seq)), the last of origin o with
+ * seq <= s, or NULL. O(log w). */
+static const write_ref *last_upto(const write_ref *refs, const key_group *g, cw_node_id o, uint64_t s)
+{
+    size_t lo = g->lo, hi = g->hi; /* first ref after (o, s) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (refs[mid].origin < o || (refs[mid].origin == o && refs[mid].seq <= s))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > g->lo && refs[lo - 1].origin == o ? &refs[lo - 1] : NULL;
+}
+
+/* One read: each version it returned is a write to its key, and none is
+ * before a write to the key that its node had applied when the read began
+ * (for each origin, the last such write is the one to test: pasts grow
+ * along an origin's writes); a read that found nothing found a key no
+ * applied write had made. O(nodes * log w) for a key written w times. */
+static void check_read(cw_history *h, const write_ref *refs, const key_index *ix, const read_rec *rd)
+{
+    const key_group *g = find_group(ix, rd->hash, rd->key, rd->key_len);
+    int shown = (int)(rd->key_len < 24 ? rd->key_len : 24);
+    const char *more = rd->key_len > 24 ? "..." : "";
+    for (uint32_t o = 0; g && rd->count == 0 && o < h->nodes; o++) {
+        const write_ref *w = last_upto(refs, g, o, rd->before[o]);
+        if (w) {
+            violate(h, "node %u read nothing of a key (%.*s%s) after applying write %u.%llu to it", rd->x,
+                    shown, (const char *)rd->key, more, o, (unsigned long long)w->seq);
+            return;
+        }
+    }
+    for (size_t i = 0; i < rd->count; i++) {
+        final_version v = rd->found[i];
+        const record *r = v.origin < h->nodes && v.seq >= 1 && v.seq <= made(h, v.origin)
+                              ? at(h, v.origin, v.seq) : NULL;
+        if (!r || !g || r->key_len != rd->key_len || memcmp(r->key, rd->key, rd->key_len) != 0) {
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which is no write to that key", rd->x,
+                    v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more);
+            continue;
+        }
+        for (uint32_t o = 0; o < h->nodes; o++) {
+            const write_ref *w = last_upto(refs, g, o, rd->before[o]);
+            if (w && !(w->origin == v.origin && w->seq == v.seq) && rec(h, *w)->past[v.origin] >= v.seq) {
+                violate(h, "node %u read version %u.%llu of a key (%.*s%s) after applying write %u.%llu, "
+                           "which follows it", rd->x, v.origin, (unsigned long long)v.seq, shown,
+                        (const char *)rd->key, more, o, (unsigned long long)w->seq);
+                break;
+            }
+        }
+    }
+}
+
+/* Node x's final keys: each must be a key written, once, holding exactly
+ * its expected versions; and every key written must be held. O(K). */
+static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_version *want,
+                         cw_history_report *rep)
+{
+    const final_key *f = h->finals[x];
+    size_t n = h->final_count[x], held = 0;
+    rep->check_steps += n;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *key = final_key_bytes(h, x, &f[i]);
+        key_group *g = find_group(ix, f[i].hash, key, f[i].key_len);
+        if (g && g->held_by != x + 1) {
+            g->held_by = x + 1;
+            held++;
+        }
+        if (g && (f[i].count != g->n || !same_versions(final_versions(h, x, &f[i]), want + g->want, g->n)))
+            violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the "
+                       "writes no other write to it follows%s",
+                    x, f[i].count, (int)(f[i].key_len < 24 ? f[i].key_len : 24),
+                    (const char *)key, f[i].key_len > 24 ? "..." : "", g->n,
+                    h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "");
+    }
+    if (held < ix->count) /* the first key not held, by name */
+        for (size_t k = 0; k < ix->count; k++, rep->check_steps++)
+            if (ix->g[k].held_by != x + 1) {
+                const record *r = ix->g[k].first;
+                violate(h, "node %u holds 0 version(s) of a key (%.*s%s) where %zu are the "
+                           "writes no other write to it follows",
+                        x, (int)(r->key_len < 24 ? r->key_len : 24), (const char *)r->key,
+                        r->key_len > 24 ? "..." : "", ix->g[k].n);
+                break;
+            }
+    if (n != ix->count || held != n) /* keys never written, or one held twice */
+        violate(h, "node %u holds %zu keys, %zu were written", x, n, ix->count);
 }
 
 bool cw_history_verdict(cw_history *h, cw_history_report *rep)
@@ -474,7 +823,7 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
         for (uint32_t o = 0; o < h->nodes; o++)
             if (h->applied[x][o] != made(h, o))
                 violate(h, "node %u applied %llu of the %llu writes of node %u (lost writes)", x,
-                        (unsigned long long)h->applied[x][o], (unsigned long long)made(h, o), o);
+                        (unsigned long long)atomic_load(&h->applied[x][o]), (unsigned long long)made(h, o), o);
         if (!h->has_final_clock[x])
             violate(h, "node %u reported no final clock", x);
         else
@@ -484,37 +833,99 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
                     break;
                 }
     }
-    size_t groups = 0;
-    key_group *g = group_by_key(h, &groups);
-    if (!g) {
+    progress(h, "grouping writes by key", 0, rep->writes);
+    key_index ix = {0};
+    cw__map_init(&ix.map);
+    final_version *want = NULL;
+    write_ref *refs = group_writes(h, rep->writes, &ix);
+    if (!refs || !check_keys(h, refs, rep->writes, &ix, &want, rep)) {
         violate(h, "out of memory checking the final state");
-        groups = 0;
-    }
-    rep->keys = groups;
-    for (size_t i = 0; i < groups; i++) {
-        final_version *want = malloc(g[i].count * sizeof *want);
-        if (!want) {
-            violate(h, "out of memory checking the final state");
-            break;
+    } else {
+        rep->keys = ix.count;
+        rep->reads = h->read_count;
+        for (size_t i = 0; i < h->read_count; i++) {
+            check_read(h, refs, &ix, &h->reads[i]);
+            if ((i + 1) % 65536 == 0 || i + 1 == h->read_count)
+                progress(h, "checking reads", i + 1, h->read_count);
         }
-        size_t n = expected_versions(h, &g[i], want, rep);
         for (uint32_t x = 0; x < h->nodes; x++) {
-            const final_key *f = find_final(h, (cw_node_id)x, &g[i]);
-            if (!f || f->count != n || !same_versions(f->versions, want, n))
-                violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the "
-                           "writes no other write to it follows%s",
-                        x, f ? f->count : 0, (int)(g[i].key_len < 24 ? g[i].key_len : 24),
-                        (const char *)g[i].key, g[i].key_len > 24 ? "..." : "", n,
-                        h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "");
+            check_finals(h, x, &ix, want, rep);
+            progress(h, "comparing final states", x + 1, h->nodes);
         }
-        free(want);
     }
-    for (uint32_t x = 0; x < h->nodes; x++)
-        if (h->final_count[x] != groups)
-            violate(h, "node %u holds %zu keys, %zu were written", x, h->final_count[x], groups);
-    for (size_t i = 0; i < groups; i++)
-        free(g[i].writes);
-    free(g);
+    free(refs);
+    free(want);
+    free(ix.g);
+    cw__map_destroy(&ix.map);
     rep->ok = h->violations == 0;
     return rep->ok;
+}
+
+/* ---- the history as text (docs/formats.md) ---- */
+
+static void write_hex(FILE *f, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        fputc('-', f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", p[i]);
+}
+
+/* Nonzero counters as id:count, comma-separated; "-" for none. */
+static void write_counters(FILE *f, const uint64_t *c, uint32_t nodes)
+{
+    bool any = false;
+    for (uint32_t k = 0; k < nodes; k++)
+        if (c[k]) {
+            fprintf(f, "%s%" PRIu32 ":%" PRIu64, any ? "," : "", k, c[k]);
+            any = true;
+        }
+    if (!any)
+        fputc('-', f);
+}
+
+int cw_history_write(const cw_history *h, FILE *f)
+{
+    uint64_t *row = h ? malloc(h->nodes * sizeof *row) : NULL;
+    if (!row || !f) {
+        free(row);
+        return h && f ? CW_ENOMEM : CW_EINVAL;
+    }
+    fprintf(f, "causeway-history 1\nnodes %" PRIu32 "\npolicy %s\nviolations %" PRIu64 "\n", h->nodes,
+            h->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", h->violations);
+    if (h->violations) /* one line: the sentence has no newline of its own */
+        fprintf(f, "violation %s\n", h->violation);
+    for (uint32_t o = 0; o < h->nodes; o++)
+        for (uint64_t s = 1; s <= made(h, o); s++) {
+            const record *r = at(h, o, s);
+            fprintf(f, "write %" PRIu32 " %" PRIu64 " ", o, s);
+            write_hex(f, r->key, r->key_len);
+            fprintf(f, " %" PRIu64 ".%u ", r->ts.wall_ms, (unsigned)r->ts.counter);
+            write_counters(f, r->past, h->nodes);
+            fputc('\n', f);
+        }
+    for (uint32_t x = 0; x < h->nodes; x++) {
+        fprintf(f, "applied %" PRIu32 " ", x);
+        cw_history_applied_counts(h, x, row);
+        write_counters(f, row, h->nodes);
+        fputc('\n', f);
+    }
+    for (uint32_t x = 0; x < h->nodes; x++) {
+        if (h->has_final_clock[x]) {
+            fprintf(f, "final-clock %" PRIu32 " ", x);
+            write_counters(f, h->final_clock[x], h->nodes);
+            fputc('\n', f);
+        }
+        for (size_t k = 0; k < h->final_count[x]; k++) {
+            const final_key *fk = &h->finals[x][k];
+            fprintf(f, "final-key %" PRIu32 " ", x);
+            write_hex(f, final_key_bytes(h, x, fk), fk->key_len);
+            const final_version *v = final_versions(h, x, fk);
+            for (size_t i = 0; i < fk->count; i++)
+                fprintf(f, " %" PRIu32 ".%" PRIu64, v[i].origin, v[i].seq);
+            fputc('\n', f);
+        }
+    }
+    free(row);
+    return CW_OK;
 }

@@ -5,6 +5,7 @@
 #   tests/cli/usage.sh CAUSEWAY   (the built or the installed command)
 set -uo pipefail
 cw=$1
+case $cw in */*) cw=$(cd "$(dirname "$cw")" && pwd)/$(basename "$cw") ;; esac # runs from other directories too
 failures=0
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -45,6 +46,30 @@ expect 2 "unknown option '--nodez'" stress --nodez 2 --writes 1
 expect 2 "unexpected argument 'extra'" stress --nodes 2 --writes 1 extra
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it: No such file" \
   stress --nodes 2 --writes 1 --json "$scratch/no/such/dir/x.json"
+expect 2 "--writes or --duration is required" stress --nodes 2
+expect 2 "--duration '0': expected a number from 0.001 to 86400" stress --nodes 2 --duration 0
+expect 2 "--value-size '0': expected a whole number from 1 to 1048576" stress --nodes 2 --writes 1 --value-size 0
+expect 2 "--value-size '1048577': expected" stress --nodes 2 --writes 1 --value-size 1048577
+expect 2 "--key-dist 'pareto': expected one of uniform\|zipfian" stress --nodes 2 --writes 1 --key-dist pareto
+expect 2 "--zipf-theta '1': expected a number from 0.01 to 0.999" stress --nodes 2 --writes 1 --key-dist zipfian --zipf-theta 1
+expect 2 "--zipf-theta: applies to --key-dist zipfian only" stress --nodes 2 --writes 1 --zipf-theta 0.5
+expect 2 "--keys 200000000: expected at most 100000000 with --key-dist zipfian" stress --nodes 2 --writes 1 --keys 200000000 --key-dist zipfian
+expect 2 "--reads '1': expected a number from 0 to 0.99" stress --nodes 2 --writes 1 --reads 1
+expect 2 "--rate '0': expected a number from 1 to 1e\+09" stress --nodes 2 --writes 1 --rate 0
+expect 2 "--warmup '-1': expected a number from 0.001" stress --nodes 2 --writes 1 --warmup -1
+expect 2 "--warmup 2: expected less than --duration \(1\)" stress --nodes 2 --duration 1 --warmup 2
+expect 2 "--partition '1': expected START:LEN, seconds" stress --nodes 2 --writes 1 --partition 1
+expect 2 "--partition '1:0': expected START:LEN" stress --nodes 2 --writes 1 --partition 1:0
+expect 2 "--partition '-1:2': expected START:LEN" stress --nodes 2 --writes 1 --partition -1:2
+expect 2 "--partition: needs at least 2 nodes" stress --nodes 1 --writes 1 --partition 0:1
+expect 2 "--rate: not with --sequential" stress --nodes 2 --writes 1 --rate 10 --sequential
+expect 2 "--seed is required" sim --nodes 3
+expect 2 "--nodes '0': expected a whole number from 1 to 65536" sim --seed 1 --nodes 0
+expect 2 "--writes '100000001': expected a whole number from 1 to 100000000" sim --seed 1 --writes 100000001
+expect 2 "--refuse '1': expected a number from 0 to 0.99" sim --seed 1 --refuse 1
+expect 2 "--max-buffered '0': expected a whole number from 1 to 4294967296" sim --seed 1 --max-buffered 0
+expect 2 "--policy 'fifo': expected one of siblings\|lww" sim --seed 1 --policy fifo
+expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it" sim --seed 1 --json "$scratch/no/such/dir/x.json"
 expect 2 "unexpected argument 'extra'" demo extra
 expect 2 "--repetitions '0': expected a whole number from 1 to 1000" bench --repetitions 0
 expect 2 "--repetitions '-1': expected" bench --repetitions -1
@@ -66,15 +91,37 @@ out=$("$cw" clock compare "$big" 1:1 2>&1)
 
 # Help: exit 0, every option with its range and default.
 expect 0 "--nodes N.*a whole number from 1 to 65536; required" help stress
+expect 0 "--writes W.*required without --duration.*--key-dist NAME.*default uniform.*--zipf-theta T.*default 0.99" stress --help
 expect 0 "--keys K.*default 8" stress --help
 expect 0 "--policy NAME.*one of siblings\|lww; default siblings" stress --help
 expect 0 "--repetitions N.*from 1 to 1000; default 3" bench --help
+expect 0 "--seed S.*required.*--hold P.*default 0.*--max-unsent U.*default 4096" sim --help
 expect 0 "usage: causeway demo" demo --help
 expect 0 "usage: causeway demo" help demo
 expect 0 "usage: causeway clock merge A \[B\.\.\.\]" clock merge --help
 expect 0 "usage: causeway clock merge" help clock merge
 expect 0 "commands:" help
 expect 0 "^causeway [0-9]+\.[0-9]+\.[0-9]+" version
+
+# The simulator: passes, and the same options replay the same run exactly.
+sim_args=(sim --seed 3 --nodes 5 --writes 300 --keys 3 --dup 0.2 --hold 0.05 --refuse 0.2 --policy lww)
+expect 0 "concurrent pairs +[1-9][0-9]* of.*verdict +PASS" "${sim_args[@]}"
+a=$("$cw" "${sim_args[@]}" | grep -v simulated)
+b=$("$cw" "${sim_args[@]}" | grep -v simulated)
+[ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: two runs of causeway ${sim_args[*]} differ"; failures=$((failures + 1)); }
+
+# A failing stress run (the checker is handed a history with one application
+# left out) names the violation, writes the history it checked, and prints
+# the whole command that replays it; that command fails the same way.
+expect 1 "history +$scratch/h.txt .*verdict +FAIL.*violation +node 3 .*replay +causeway stress --nodes 4 --writes 300 --keys 3 --key-dist uniform --reads 0 --workers 0 --clients 4 --delay 0.1 --max-delay-us 200 --dup 0 --policy siblings --seed 21 --sabotage-history" \
+  stress --nodes 4 --writes 300 --keys 3 --delay 0.1 --seed 21 --sabotage-history --history "$scratch/h.txt"
+if ! head -1 "$scratch/h.txt" | grep -qx "causeway-history 1" || ! grep -q "^write 0 1 6b[0-9a-f]* [0-9]*\.[0-9]* 0:1" "$scratch/h.txt" \
+  || ! grep -q "^violation node 3 " "$scratch/h.txt"; then
+  echo "FAIL: the history file of a failed stress run:"; head -5 "$scratch/h.txt"; failures=$((failures + 1))
+fi
+replay=$(cd "$scratch" && "$cw" stress --nodes 4 --writes 300 --keys 3 --delay 0.1 --seed 21 --sabotage-history | sed -n 's/^  replay *causeway //p')
+(cd "$scratch" && timeout 60 "$cw" $replay >/dev/null 2>&1)
+[ $? = 1 ] && [ -s "$scratch/causeway-stress-21.history" ] || { echo "FAIL: the replay '$replay' did not fail the same way"; failures=$((failures + 1)); }
 
 # Clocks from standard input and from a file.
 printf '1:2,2:5\n' >"$scratch/c.txt"

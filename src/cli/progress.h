@@ -1,0 +1,31 @@
+/* A progress line on stderr for the command's long phases.
+ *
+ * Shown only when stderr is a terminal, only once a phase has lasted a
+ * second, and redrawn at most every 200 ms; cleared when the phase ends, so
+ * that what stays on the screen is the command's report. Not thread-safe:
+ * the thread that runs the phases updates it. */
+#ifndef CW_CLI_PROGRESS_H
+#define CW_CLI_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct cli_progress {
+    bool tty;             /* stderr is a terminal */
+    bool shown;           /* a line is on the screen */
+    const char *phase;    /* the phase being timed (a static string) */
+    double start, last;   /* when it began, when the line was last drawn */
+} cli_progress;
+
+/* Seconds on a monotonic clock. */
+double cli_seconds(void);
+
+void cli_progress_init(cli_progress *p);
+/* Reports `done` of `total` units of `what` in phase `phase` (a static
+ * string; a new pointer starts a new phase and its one-second grace). */
+void cli_progress_update(cli_progress *p, const char *phase, uint64_t done, uint64_t total,
+                         const char *what);
+/* Ends the phase: clears the line if one is shown. */
+void cli_progress_end(cli_progress *p);
+
+#endif

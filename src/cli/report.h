@@ -1,0 +1,20 @@
+/* What the checking commands (stress, sim) print alike. */
+#ifndef CW_CLI_REPORT_H
+#define CW_CLI_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <causeway/verify.h>
+
+/* A duration in the unit that fits: "812 ns", "140 us", "27.4 ms", "3.21 s". */
+const char *cli_duration(double ns, char *buf, size_t cap);
+
+/* The ground truth's pair counts, one line. */
+void cli_print_pairs(const cw_history_report *rep);
+
+/* The verdict line; on a failure, the violation and the command that
+ * replays the run (`replay`, with `note` after it: what a replay repeats). */
+void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note);
+
+#endif

@@ -14,7 +14,7 @@ static void usage(FILE *to)
           "  demo          a causal key-value store on 3 replicas, step by step\n"
           "  stress        concurrent writers under faults, verified against ground truth\n"
           "  sim           one seeded schedule of the deterministic simulator, verified\n"
-          "  bench         run the benchmark suite, write JSON, CSV-ready tables and plots\n"
+          "  bench         run the benchmark suite: JSON, CSV and gnuplot tables, plots\n"
           "  clock         compare, merge, encode and decode clocks and X-VectorClock headers\n"
           "  version       library version and the active SIMD path\n"
           "  help [CMD]    this list, or a command's options with their ranges and defaults\n"

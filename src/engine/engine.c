@@ -271,12 +271,14 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
     if (rc == CW_OK)
         rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
     pthread_mutex_unlock(&en->lock);
-    if (rc == CW_OK && e->nodes > 1) {
-        /* Release: the outbox entry (under the lock) is visible to the worker
-         * that sees the flag. */
-        atomic_store_explicit(&en->w->outbox_dirty, 1, memory_order_release);
-        cw__transport_wake(e->t, en->w->id);
-    }
+    /* Release: the outbox entry (written under the node's lock) is visible
+     * to the worker whose acquire exchange in send_outboxes reads this value
+     * or a later one of the same RMW chain. Only the put that moves the flag
+     * 0 -> 1 wakes the worker: one that finds it set is batched behind the
+     * put that set it (the worker has not taken the outboxes since, will take
+     * this entry with them, and that put's wake covers both). */
+    if (rc == CW_OK && e->nodes > 1 && !atomic_exchange_explicit(&en->w->outbox_dirty, 1, memory_order_release))
+        cw__transport_wake(e->t, en->w->id); /* a syscall only if the worker parked (park.c) */
     leave(e);
     return rc;
 }

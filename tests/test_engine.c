@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "writes.h"
@@ -58,7 +59,8 @@ static void test_seed_003_with_held_link(void **state)
 {
     (void)state;
     cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
-    assert_int_equal(cw_engine_workers(e), 3);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN); /* the default: min(nodes, online CPUs) */
+    assert_int_equal(cw_engine_workers(e), cpus > 0 && cpus < 3 ? (uint32_t)cpus : 3);
     assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_OK);  /* x will reach node2 late */
     put(e, 0, "x", "1", "0:1");
     assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);           /* held messages do not count */

@@ -221,7 +221,7 @@ static void test_take_batches_round_robin(void **state)
 
 /* ---- wake and park ---- */
 
-enum { WAKES = 20000 };
+enum { WAKES = 100000 };
 
 typedef struct park_arg {
     cw__transport *t;
@@ -229,22 +229,40 @@ typedef struct park_arg {
     _Atomic bool stop;
 } park_arg;
 
+/* A busy wait of about n loop turns, to move where the other thread's next
+ * step lands. */
+static void spin(unsigned n)
+{
+    for (volatile unsigned k = 0; k < n; k++)
+        ;
+}
+
 /* Endpoint 0's thread: takes posted work, parks (no timeout) when there is
- * none. A lost wake-up leaves it asleep with work posted. */
+ * none. A lost wake-up leaves it asleep with work posted. Its pauses sweep
+ * the poster's next post across the whole park sequence: before prepare,
+ * between prepare and the last look (which only F1 and F2 in park.c order),
+ * and between the last look and the futex wait (which only the claimant's
+ * epoch bump covers). */
 static void *parker(void *p)
 {
     park_arg *a = p;
-    while (!atomic_load(&a->stop)) {
+    for (unsigned round = 0; !atomic_load(&a->stop); round++) {
         uint64_t posted = atomic_load(&a->posted);
         if (atomic_load(&a->seen) < posted) {
             atomic_store(&a->seen, posted);
             continue;
         }
+        spin(round % 61);
         uint32_t ticket = cw__transport_park_prepare(a->t, 0);
-        if (atomic_load(&a->posted) > atomic_load(&a->seen) || atomic_load(&a->stop)) {
+        /* Relaxed, as the engine's has_work: only park.c's F1 orders this
+         * look after prepare's store of sleeping. */
+        if (atomic_load_explicit(&a->posted, memory_order_relaxed) > atomic_load(&a->seen) ||
+            atomic_load(&a->stop)) {
             cw__transport_park_cancel(a->t, 0);
             continue;
         }
+        if (round % 4 == 0) /* as if preempted before the futex wait */
+            spin(round % 397 * 8);
         cw__transport_park_wait(a->t, 0, ticket, 0);
     }
     return NULL;
@@ -258,7 +276,10 @@ static void test_park_loses_no_wake_up(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, parker, &a), 0);
     for (uint64_t i = 1; i <= WAKES; i++) {
-        atomic_store(&a.posted, i);
+        /* Release, not seq_cst (which is a full barrier on x86): as the
+         * engine publishes, so only park.c's F2 orders this before the
+         * wake's load of sleeping. */
+        atomic_store_explicit(&a.posted, i, memory_order_release);
         cw__transport_wake(t, 0);
         /* Each piece of work is seen, within 10 s, before the next is posted:
          * a lost wake-up would leave the parker asleep here. */

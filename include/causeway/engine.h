@@ -39,8 +39,8 @@ typedef void (*cw_engine_apply_fn)(void *ctx, cw_node_id node, const cw_msg *msg
 
 typedef struct cw_engine_options {
     uint32_t nodes;                 /* replicas, 1..65536 (required) */
-    uint32_t workers;               /* threads; 0 = one per node up to 64 nodes,
-                                       else one per online CPU */
+    uint32_t workers;               /* threads; 0 = one per online CPU, at most
+                                       one per node */
     uint32_t inbox_capacity;        /* messages each worker-to-worker ring holds, and
                                        writes a node may have waiting to be sent before
                                        put blocks; 0 = 4096; at most

@@ -286,7 +286,7 @@ static int parse(int argc, char **argv, opts *o)
                         CW_NODE_DEFAULT_MAX_VALUE_LEN),
          .default_text = "the tag alone, w<i>@<node>"},
         {CLI_OPT_UINT32("workers", &o->workers, "T", "worker threads (at most N)", 0, 65536),
-         .default_text = "0, one per node"},
+         .default_text = "0, one per online CPU, at most N"},
         {CLI_OPT_UINT32("clients", &o->clients, "C", "client threads writing concurrently", 1, 256)},
         {CLI_OPT_REAL("delay", &o->delay, "P", "probability that a message is delayed (reorders)", 0, 1)},
         {CLI_OPT_UINT32("max-delay-us", &o->max_delay_us, "U", "longest delay, microseconds", 0, 10000000)},

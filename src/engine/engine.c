@@ -172,8 +172,14 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
         return CW_ENOMEM;
     e->o = *o;
     e->nodes = o->nodes;
+    /* Default: one worker per online CPU, at most one per node. More workers
+     * than cores only add threads that take a core from one with work and
+     * must be woken: on 2 cores, quiet, the same engine with 2 workers
+     * against one per node delivered 4.32M vs 3.90M/s at 8 nodes and 11.8M
+     * vs 5.4M/s at 64 (engine_e2e; THROUGHPUT-NOTES.md, branch throughput). */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    e->workers = o->workers ? o->workers : o->nodes <= 64 ? o->nodes : (uint32_t)(cpus > 0 ? cpus : 1);
+    uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
+    e->workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
     uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
     e->outbox_limit = capacity;
     e->ring_capacity = capacity / e->workers > 64 ? capacity / e->workers : 64;
@@ -297,12 +303,14 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
     if (rc == CW_OK)
         rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
     pthread_mutex_unlock(&en->lock);
-    if (rc == CW_OK && e->nodes > 1) {
-        /* Release: the outbox entry (under the lock) is visible to the worker
-         * that sees the flag. */
-        atomic_store_explicit(&en->w->outbox_dirty, 1, memory_order_release);
-        cw__transport_wake(e->t, en->w->id);
-    }
+    /* Release: the outbox entry (written under the node's lock) is visible
+     * to the worker whose acquire exchange in send_outboxes reads this value
+     * or a later one of the same RMW chain. Only the put that moves the flag
+     * 0 -> 1 wakes the worker: one that finds it set is batched behind the
+     * put that set it (the worker has not taken the outboxes since, will take
+     * this entry with them, and that put's wake covers both). */
+    if (rc == CW_OK && e->nodes > 1 && !atomic_exchange_explicit(&en->w->outbox_dirty, 1, memory_order_release))
+        cw__transport_wake(e->t, en->w->id); /* a syscall only if the worker parked (park.c) */
     leave(e);
     return rc;
 }

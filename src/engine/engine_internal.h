@@ -37,7 +37,8 @@ struct worker {
     uint32_t id;                    /* also its transport endpoint */
     pthread_t thread;
     bool started;
-    _Atomic uint32_t outbox_dirty;  /* a local node has writes to send */
+    _Atomic uint32_t outbox_dirty;  /* a local node has writes to send; the put
+                                       that sets it 0 -> 1 wakes the worker */
     cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
     cw__routes retry;               /* refused with CW_EFULL */
     _Atomic uint64_t consumed;

@@ -18,9 +18,10 @@
  *     after its effects (for cw_engine_quiesce, engine.c invariant 3).
  *  5. Idle workers spin briefly, yield, then park on their endpoint, with a
  *     timeout when a delay falls due or sends and retries wait (a growing
- *     back-off); publishing work wakes the worker it is for. A pass is
- *     bounded (INBOUND_ROUNDS batches per other worker), so no work source
- *     starves.
+ *     back-off); publishing work wakes the worker it is for (a put only
+ *     when it sets outbox_dirty 0 -> 1: later puts ride on that wake). A
+ *     pass is bounded (INBOUND_ROUNDS batches per other worker), so no work
+ *     source starves.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -145,7 +146,9 @@ static void take_in(worker *w, cw_msg **msgs, size_t count)
 /* Takes the writes this worker's nodes made and sends them on. */
 static bool send_outboxes(worker *w)
 {
-    /* Acquire: pairs with cw_engine_put's release store of the flag. */
+    /* Acquire: pairs with cw_engine_put's release exchange of the flag; as
+     * an RMW this reads the end of the chain of puts' exchanges, so it
+     * synchronises with every put that found the flag set, too. */
     if (!atomic_exchange_explicit(&w->outbox_dirty, 0, memory_order_acquire))
         return false;
     cw_engine *e = w->e;

@@ -415,10 +415,11 @@ static const struct plot {
     {"plain.png",
      "set title 'Library beside plain C on the same inputs: plain ns / library ns (above 1: library faster)'\n"
      "set logscale x\nset xlabel 'entries n'\nset ylabel 'speed-up over plain C'\nset format y '%g'\n"
+     "set key bottom right\n"
      "plot 'plain.dat' u 1:($3/$2) w lp t 'dense merge', '' u 1:($5/$4) w lp t 'dense compare',"
      " '' u 1:($7/$6) w lp t 'sparse copy+merge, same ids', '' u 1:($9/$8) w lp t 'sparse copy+merge, ~50% overlap',"
      " '' u 1:($11/$10) w lp t 'sparse compare, same ids', '' u 1:($13/$12) w lp t 'sparse compare, ~50% overlap',"
-     " 1 w l lt 5 t 'level with plain C'\n"},
+     " 1 w l lc rgb 'black' dt 1 lw 1 t 'level with plain C'\n"},
     {"buffer.png",
      "set title 'Causal buffer: ns per delivered write, blocks of P writes in random order'\n"
      "set logscale xy\nset xlabel 'buffer depth P (writes per shuffled block)'\nset ylabel 'ns per delivered write'\n"

@@ -54,6 +54,10 @@ static void test_create_rejects_bad_arguments(void **state)
     assert_int_equal(cw_msg_create(&m, 1, &TS, clock, 0, "k", 1, "v", 1), CW_EINVAL);
     assert_int_equal(cw_msg_create(&m, 1, &TS, clock, 2, NULL, 1, "v", 1), CW_EINVAL);
     assert_int_equal(cw_msg_create(&m, 1, NULL, clock, 2, "k", 1, "v", 1), CW_EINVAL);
+    /* The codec carries 48 bits of wall time: more would encode as garbage. */
+    cw_hlc_timestamp wide = TS;
+    wide.wall_ms = CW_HLC_MAX_WALL + 1;
+    assert_int_equal(cw_msg_create(&m, 1, &wide, clock, 2, "k", 1, "v", 1), CW_EINVAL);
     assert_ptr_equal(m, (cw_msg *)0x1);
     /* Empty key and value are fine, NULL with length 0 too. */
     assert_int_equal(cw_msg_create(&m, 1, &TS, clock, 2, NULL, 0, NULL, 0), CW_OK);

@@ -118,6 +118,17 @@ static void expect_read(net *n, cw_node_id at, const char *key, const char *valu
     cw_read_destroy(&r);
 }
 
+static void expect_read_at(cw_node *node, const char *key, const char *value)
+{
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(node, key, strlen(key), &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.versions[0].value_len, strlen(value));
+    assert_memory_equal(r.versions[0].value, value, strlen(value));
+    cw_read_destroy(&r);
+}
+
 static void expect_clock(net *n, cw_node_id at, const char *clock)
 {
     cw_vclock c;
@@ -654,9 +665,12 @@ static void test_binary_keys_limits_and_bad_arguments(void **state)
 
 /* A write whose timestamp is beyond the receiver's drift bound (its origin's
  * wall clock jumped ahead and came back) was accepted at its origin: it is
- * applied and counted, and the receiver's HLC does not follow it. The bound
- * holds at the origin: once its wall clock has gone back by more than the
- * bound, its puts are refused with CW_EDRIFT and change nothing. */
+ * applied and counted, and the receiver's HLC follows it, as last-writer-wins
+ * needs (a write made after it must beat it everywhere). The bound holds
+ * where writes are made: a put whose timestamp would run more than the bound
+ * ahead of its node's wall clock is refused with CW_EDRIFT and changes
+ * nothing, at the origin after its wall clock came back and at a receiver
+ * whose HLC followed the anomaly, until their wall clocks catch up. */
 static void test_drift_applied_and_bounded_at_origin(void **state)
 {
     (void)state;
@@ -672,20 +686,139 @@ static void test_drift_applied_and_bounded_at_origin(void **state)
     assert_int_equal(cw_node_get_stats(n.node[1], &st), CW_OK);
     assert_int_equal(st.clock_anomalies, 1);
     assert_int_equal(st.delivered, 1);
-    /* node1's own next write is stamped from its own wall clock. */
-    put(&n, 1, "j", "w", "0:1,1:1");
-    cw_read r;
-    cw_read_init(&r);
-    assert_int_equal(cw_node_get(n.node[1], "j", 1, &r), CW_OK);
-    assert_int_equal(r.versions[0].timestamp.wall_ms, base);
-    cw_read_destroy(&r);
-    /* node0's wall clock came back: its HLC is `ahead` past it. */
+    /* Both HLCs are `ahead` past the wall clock: no write may be made. */
+    assert_int_equal(cw_node_put(n.node[1], "k", 1, "y", 1, NULL), CW_EDRIFT);
     assert_int_equal(cw_node_put(n.node[0], "k", 1, "x", 1, NULL), CW_EDRIFT);
     expect_clock(&n, 0, "0:1");
+    expect_clock(&n, 1, "0:1");
     assert_int_equal(n.len[1], 1); /* nothing sent */
+    assert_int_equal(n.len[0], 0);
     n.wall = base + ahead - CW_HLC_DEFAULT_MAX_DRIFT_MS; /* within the bound again */
+    put(&n, 1, "k", "y", "0:1,1:1");
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(n.node[1], "k", 1, &r), CW_OK);
+    assert_true(r.versions[0].timestamp.wall_ms >= base + ahead); /* after the write it follows */
+    cw_read_destroy(&r);
     put(&n, 0, "k", "x", "0:2");
     assert_int_equal(deliver(&n, 1, 1, NULL), CW_RECEIVE_DELIVERED);
+    assert_int_equal(deliver(&n, 0, 0, NULL), CW_RECEIVE_DELIVERED);
+    net_close(&n);
+}
+
+/* Skewed clocks under last-writer-wins: node1 runs 100 s ahead (beyond the
+ * bound), node2 50 ms ahead. node1's w1 is applied at node0, whose later
+ * overwrite w2 must beat w1 everywhere; node2's w3 is concurrent with both.
+ * Two replicas that receive the three writes in two different causal orders
+ * end with the same winner (they diverged when receivers did not follow an
+ * anomalous timestamp). */
+static uint64_t skew[4];
+static uint64_t skewed_wall(void *ctx) { return 1700000000000u + *(const uint64_t *)ctx; }
+static cw_msg *sent_last[4];
+static int keep_last(void *ctx, cw_msg *m)
+{
+    cw_msg **slot = ctx;
+    if (*slot)
+        cw_msg_unref(*slot);
+    *slot = cw_msg_ref(m);
+    return CW_OK;
+}
+
+static void test_lww_converges_with_skewed_clocks(void **state)
+{
+    (void)state;
+    cw_node *node[5];
+    for (int i = 0; i < 5; i++) {
+        int self = i < 4 ? i : 3; /* node[4]: a second copy of node 3 */
+        cw_node_options o;
+        cw_node_options_init(&o);
+        o.nodes = 4;
+        o.self = (cw_node_id)self;
+        o.policy = CW_LAST_WRITER_WINS;
+        o.send = keep_last;
+        o.send_ctx = &sent_last[self];
+        o.wall_clock = skewed_wall;
+        o.wall_ctx = &skew[self];
+        assert_int_equal(cw_node_create(&node[i], &o), CW_OK);
+    }
+    skew[1] = 100000;
+    skew[2] = 50;
+    assert_int_equal(cw_node_put(node[1], "k", 1, "w1", 2, NULL), CW_OK);
+    cw_msg *w1 = cw_msg_ref(sent_last[1]);
+    assert_int_equal(cw_node_receive(node[0], w1, NULL, NULL), CW_OK);
+    /* node0 followed w1's timestamp: it writes once its wall clock allows. */
+    assert_int_equal(cw_node_put(node[0], "k", 1, "w2", 2, NULL), CW_EDRIFT);
+    skew[0] = 100000 - CW_HLC_DEFAULT_MAX_DRIFT_MS;
+    assert_int_equal(cw_node_put(node[0], "k", 1, "w2", 2, NULL), CW_OK);
+    cw_msg *w2 = cw_msg_ref(sent_last[0]);
+    assert_int_equal(cw_node_put(node[2], "k", 1, "w3", 2, NULL), CW_OK);
+    cw_msg *w3 = cw_msg_ref(sent_last[2]);
+    cw_msg *order_a[3] = {w1, w3, w2}, *order_b[3] = {w1, w2, w3};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cw_node_receive(node[3], order_a[i], NULL, NULL), CW_OK);
+        assert_int_equal(cw_node_receive(node[4], order_b[i], NULL, NULL), CW_OK);
+    }
+    assert_int_equal(cw_node_receive(node[0], w3, NULL, NULL), CW_OK);
+    assert_int_equal(cw_node_receive(node[1], w2, NULL, NULL), CW_OK);
+    assert_int_equal(cw_node_receive(node[1], w3, NULL, NULL), CW_OK);
+    assert_int_equal(cw_node_receive(node[2], w1, NULL, NULL), CW_OK);
+    assert_int_equal(cw_node_receive(node[2], w2, NULL, NULL), CW_OK);
+    for (int i = 0; i < 5; i++)
+        expect_read_at(node[i], "k", "w2"); /* w2 beats w1 (after it) and w3 (later stamp) */
+    cw_msg_unref(w1);
+    cw_msg_unref(w2);
+    cw_msg_unref(w3);
+    for (int i = 0; i < 5; i++) {
+        assert_true(cw__node_check(node[i]));
+        cw_node_destroy(node[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        cw_msg_unref(sent_last[i]);
+        sent_last[i] = NULL;
+        skew[i] = 0;
+    }
+}
+
+/* on_apply and send must not change the node they are called from: such a
+ * call returns CW_EINVAL and changes nothing (a put from on_apply used to
+ * apply a released write twice and overrun the node's work stack). */
+static cw_node *reentered;
+static int reentry_rc = 1;
+static void put_from_apply(void *ctx, const cw_msg *m)
+{
+    (void)ctx;
+    (void)m;
+    if (reentered)
+        reentry_rc = cw_node_put(reentered, "t", 1, "x", 1, NULL);
+}
+
+static void test_callbacks_cannot_reenter(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 2, CW_KEEP_SIBLINGS, 0, NULL);
+    put(&n, 0, "k", "v", "0:1");
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 2;
+    o.self = 1;
+    o.send = keep_last;
+    o.send_ctx = &sent_last[1];
+    o.on_apply = put_from_apply;
+    cw_node *b;
+    assert_int_equal(cw_node_create(&b, &o), CW_OK);
+    reentered = b;
+    assert_int_equal(cw_node_receive(b, queued(&n, 1, 0), NULL, NULL), CW_OK);
+    assert_int_equal(reentry_rc, CW_EINVAL);
+    reentered = NULL;
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(b, &st), CW_OK);
+    assert_int_equal(st.writes, 0);
+    assert_int_equal(st.delivered, 1);
+    assert_true(cw__node_check(b));
+    cw_node_destroy(b);
+    cw_msg_unref(sent_last[1]);
+    sent_last[1] = NULL;
     net_close(&n);
 }
 
@@ -956,6 +1089,8 @@ int main(void)
         cmocka_unit_test(test_policies_converge),
         cmocka_unit_test(test_binary_keys_limits_and_bad_arguments),
         cmocka_unit_test(test_drift_applied_and_bounded_at_origin),
+        cmocka_unit_test(test_lww_converges_with_skewed_clocks),
+        cmocka_unit_test(test_callbacks_cannot_reenter),
         cmocka_unit_test(test_far_ahead_seq_is_refused_at_once),
         cmocka_unit_test(test_write_waiting_on_own_counter_is_released),
         cmocka_unit_test(test_empty_key_as_null),

@@ -278,6 +278,21 @@ static void test_checker_catches_violations(void **state)
     const uint64_t a1[2] = {1, 0}, a2[2] = {2, 0}, b1[2] = {1, 1}, bad[2] = {0, 1};
     cw_history *h;
 
+    /* A node id, origin or group size that does not fit the history is a
+     * violation, not an access out of bounds. */
+    const uint64_t big[3] = {1, 0, 0};
+    cw_msg *other_group = msg(3, 0, big, "k");
+    assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
+    assert_false(cw_history_applied(h, 2, other_group));
+    assert_non_null(strstr(cw_history_violation(h), "history of 2 nodes"));
+    cw_history_destroy(h);
+    assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
+    cw_msg *fits = msg(2, 0, a1, "k");
+    assert_false(cw_history_applied(h, 7, fits));
+    cw_history_destroy(h);
+    cw_msg_unref(other_group);
+    cw_msg_unref(fits);
+
     /* Out of order: node1 applies 0:2 before 0:1. */
     assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
     cw_msg *m1 = msg(2, 0, a1, "k"), *m2 = msg(2, 0, a2, "k"), *mb = msg(2, 1, b1, "k");

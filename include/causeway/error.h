@@ -25,7 +25,7 @@ extern "C" {
     XX(ENOTFOUND,  -8, "key not present")                                              \
     XX(ETIMEDOUT,  -9, "a wait ran out of time")                                       \
     XX(ECLOSED,   -10, "the engine is shutting down")                                  \
-    XX(EDRIFT,    -11, "a remote timestamp is further ahead of the local wall clock than the allowed drift") \
+    XX(EDRIFT,    -11, "a timestamp is further ahead of the wall clock than the allowed drift") \
     XX(EFULL,     -12, "full: a bounded buffer or queue has no room (backpressure); retry once it drains") \
     XX(EBADMSG,   -13, "malformed binary message")
 

@@ -36,7 +36,8 @@ typedef struct cw_msg cw_msg;
 /* Makes a message with one reference (the caller's). clock has `nodes`
  * counters; clock[origin] is the write's sequence number at its origin and
  * must be >= 1. key and value are copied; either may be empty (len 0, pointer
- * may then be NULL). CW_EINVAL on a bad argument, CW_ENOMEM. */
+ * may then be NULL). CW_EINVAL on a bad argument (ts->wall_ms above
+ * CW_HLC_MAX_WALL among them: the codec carries 48 bits), CW_ENOMEM. */
 CW_API int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
                          const uint64_t *clock, uint32_t nodes, const void *key, size_t key_len,
                          const void *value, size_t value_len);

@@ -98,7 +98,10 @@ typedef int (*cw_merge_fn)(void *ctx, const cw_value_version *siblings, size_t c
  * cw_node_flush. It must not call back into the same node. */
 typedef int (*cw_send_fn)(void *ctx, cw_msg *msg);
 /* Called for every write applied at this node, local or remote, in the order
- * applied. The message is borrowed for the call. */
+ * applied. The message is borrowed for the call. It must not change the node:
+ * cw_node_put, cw_node_receive(_many) and cw_node_flush called from it (or
+ * from send) return CW_EINVAL and change nothing; reads are allowed. A write
+ * triggered by an applied one is made after the call that applied it. */
 typedef void (*cw_apply_fn)(void *ctx, const cw_msg *msg);
 /* A monotonic clock in nanoseconds, for latency statistics. */
 typedef uint64_t (*cw_ns_clock_fn)(void *ctx);
@@ -197,8 +200,10 @@ typedef enum cw_receive_result {
  * 16 * nodes index slots: backpressure; deliver other messages and retry; a
  * deliverable write is never refused), CW_ENOMEM. A write whose HLC timestamp
  * is further ahead of this node's wall clock than max_drift_ms is applied all
- * the same (its origin accepted it) and counted in clock_anomalies; this
- * node's HLC does not follow it. */
+ * the same (its origin accepted it) and counted in clock_anomalies. This
+ * node's HLC follows it, as it follows every applied write (so last-writer-
+ * wins extends causality at every replica): until the wall clock catches up,
+ * this node's puts fail with CW_EDRIFT. */
 CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
 
 /* Takes count messages in order, exactly as count calls to cw_node_receive
@@ -240,7 +245,7 @@ typedef struct cw_node_stats {
     uint64_t rejected_full; /* receives refused with CW_EFULL */
     uint64_t clock_anomalies; /* remote writes applied whose HLC timestamp was
                                  further ahead of this node's wall clock than
-                                 max_drift_ms (applied, not followed) */
+                                 max_drift_ms (applied and followed) */
     uint64_t unsent;        /* local writes whose messages wait to be sent now */
     uint64_t send_refusals; /* times send refused a message (each retry counts) */
     cw_latency buffering;   /* arrival to delivery of remote writes */

@@ -75,7 +75,8 @@ CW_API void cw_history_destroy(cw_history *h);
  * Returns true when the application is consistent with the history so far;
  * false when it is a violation (applied twice, out of order, before a write
  * it depends on, a write stamped with a clock that is not its past, more
- * writes than the history was made for, or no memory to record the write),
+ * writes than the history was made for, a node id, origin or group size
+ * that does not fit the history, or no memory to record the write),
  * the first of which cw_history_violation then describes. Cost: O(nodes). */
 CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 

@@ -70,6 +70,12 @@ static const char *operand_text(const char *arg, char **owned)
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
         len--;
     text[len] = '\0';
+    if (strlen(text) != len) { /* the text would end at its first NUL, silently */
+        fprintf(stderr, "causeway %s: %s holds a NUL byte: not a clock or header in text form\n", current,
+                strcmp(arg, "-") == 0 ? "standard input" : arg + 1);
+        free(text);
+        return NULL;
+    }
     return *owned = text;
 }
 

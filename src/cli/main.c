@@ -1,4 +1,5 @@
 /* causeway: the command-line front end. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +56,22 @@ static const command *find(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* What the command wrote must have reached its output: a full disk or a
+ * closed pipe is a failure (exit 1), not a success with the output lost. */
+static int finish(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "causeway: cannot write the output: %s\n", strerror(errno));
+        return status == CLI_OK ? CLI_FAIL : status;
+    }
+    return status;
+}
+
+static int dispatch(int argc, char **argv);
+
+int main(int argc, char **argv) { return finish(dispatch(argc, argv)); }
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);

@@ -42,8 +42,9 @@ static void range_text(const cli_opt *o, char *buf, size_t cap)
     switch (o->kind) {
     case CLI_UINT:
     case CLI_UINT32:
-        if (o->max == UINT64_MAX)
-            snprintf(buf, cap, "a whole number from %llu to 2^64-1", (unsigned long long)o->min);
+        if (o->max == UINT64_MAX || o->max == INT64_MAX)
+            snprintf(buf, cap, "a whole number from %llu to 2^%d-1", (unsigned long long)o->min,
+                     o->max == UINT64_MAX ? 64 : 63);
         else
             snprintf(buf, cap, "a whole number from %llu to %llu", (unsigned long long)o->min,
                      (unsigned long long)o->max);

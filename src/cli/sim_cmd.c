@@ -43,7 +43,7 @@ static int parse(int argc, char **argv, sim_opts *o)
     int policy = 0;
     cw_sim_options *s = &o->sim;
     cli_opt t[] = {
-        {CLI_OPT_UINT("seed", &s->seed, "S", "fixes the whole schedule", 0, UINT64_MAX), .required = true},
+        {CLI_OPT_UINT("seed", &s->seed, "S", "fixes the whole schedule", 0, INT64_MAX), .required = true},
         {CLI_OPT_UINT32("nodes", &s->nodes, "N", "replicas", 1, 65536)},
         {CLI_OPT_UINT("writes", &s->writes, "W", "writes in all, at random nodes", 1, 100000000)},
         {CLI_OPT_UINT32("keys", &s->keys, "K", "distinct keys, chosen uniformly", 1, 1000000000)},

@@ -294,7 +294,7 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_CHOICE("policy", &policy, "NAME", "what a key keeps of concurrent writes", "siblings|lww")},
         {CLI_OPT_FLAG("sequential", &o->sequential,
                       "one write at a time, each delivered everywhere before the next")},
-        {CLI_OPT_UINT("seed", &o->seed, "S", "fixes the workload and every fault decision", 0, UINT64_MAX),
+        {CLI_OPT_UINT("seed", &o->seed, "S", "fixes the workload and every fault decision", 0, INT64_MAX),
          .default_text = "the current time"},
         {CLI_OPT_TEXT("json", &json, "FILE", "also write the results as JSON to FILE"), .output = true},
         {CLI_OPT_TEXT("history", &o->history, "FILE", "on a violation, write the history checked to FILE"),

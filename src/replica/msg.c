@@ -41,7 +41,8 @@ int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
                   const void *value, size_t value_len)
 {
     if (!out || !ts || !clock || nodes == 0 || nodes > CW_VCLOCK_MAX_ENTRIES || origin >= nodes ||
-        clock[origin] == 0 || (!key && key_len) || (!value && value_len))
+        clock[origin] == 0 || (!key && key_len) || (!value && value_len) ||
+        ts->wall_ms > CW_HLC_MAX_WALL) /* the codec carries 48 bits of it */
         return CW_EINVAL;
     cw_msg *m = alloc_msg(nodes, key_len, value_len);
     if (!m)
@@ -120,7 +121,7 @@ int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
     uint8_t *p = buf;
     *p++ = CW_MSG_FORMAT_VERSION;
     p = cw__store_be(p, m->origin, 2);
-    cw_hlc_encode(&m->ts, p, CW_HLC_BINARY_SIZE);
+    (void)cw_hlc_encode(&m->ts, p, CW_HLC_BINARY_SIZE); /* cannot fail: create checked the wall */
     p += CW_HLC_BINARY_SIZE;
     p = cw__store_be(p, clock_entries(m), 4);
     for (uint32_t i = 0; i < m->nodes; i++)

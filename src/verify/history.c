@@ -256,8 +256,17 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
 
 bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
 {
+    if (!h || !m)
+        return false;
+    uint32_t group;
+    cw_msg_counters(m, &group);
     cw_node_id o = cw_msg_origin(m);
     uint64_t seq = cw_msg_seq(m);
+    if (x >= h->nodes || group != h->nodes || o >= h->nodes) { /* nothing below may index with them */
+        violate(h, "node %u applied a write of node %u for a group of %u nodes, in a history of %u nodes", x, o,
+                group, h->nodes);
+        return false;
+    }
     h->applications[x]++;
     if (o == x)
         return record_write(h, x, m);

@@ -38,6 +38,13 @@ expect 2 "--max-delay-us '-1': expected a whole number from 0" stress --nodes 2 
 expect 2 "--writes '-1': expected a whole number from 1" stress --nodes 2 --writes -1
 expect 2 "--writes ' 5': expected" stress --nodes 2 --writes " 5"
 expect 2 "--seed '0x10': expected a whole number" stress --nodes 2 --writes 1 --seed 0x10
+# Seeds stay within what JSON carries exactly as an integer (a seed of 2^64-1
+# used to be written as -1, which replays nothing).
+expect 2 "--seed '9223372036854775808': expected a whole number from 0 to 2\^63-1" \
+  stress --nodes 2 --writes 1 --seed 9223372036854775808
+# A clock file with a NUL byte is not silently cut at it.
+printf '1:2\0garbage' >"$scratch/nul.txt"
+expect 1 "holds a NUL byte" clock compare @"$scratch/nul.txt" 1:2
 expect 2 "--nodes is required" stress --writes 1
 expect 2 "--nodes needs a value" stress --writes 1 --nodes
 expect 2 "--workers 3: expected at most --nodes \(2\)" stress --nodes 2 --writes 1 --workers 3
@@ -129,6 +136,13 @@ expect 0 "^1:3,2:5[[:space:]]*$" clock merge @"$scratch/c.txt" 1:3
 out=$(printf '1:2,2:5\n' | "$cw" clock compare - 1:2)
 [ "$out" = AFTER ] || { echo "FAIL: clock compare - 1:2 read '$out'"; failures=$((failures + 1)); }
 expect 1 "cannot read '$scratch/none'" clock compare @"$scratch/none" 1:1
+
+# Output that cannot be written is a failure, not a silent success.
+if [ -w /dev/full ]; then
+  "$cw" clock merge 1:2 >/dev/full 2>/dev/null
+  status=$?
+  [ "$status" = 1 ] || { echo "FAIL: clock merge >/dev/full exited $status (want 1)"; failures=$((failures + 1)); }
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "usage.sh: $failures check(s) failed"

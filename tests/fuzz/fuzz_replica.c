@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!take(&in, key, klen) || !take(&in, value, vlen))
                 goto out;
             rc = cw_node_put(n, klen ? key : NULL, klen, value, vlen, NULL);
-            check(n, rc, rc == CW_OK || rc == CW_ELIMIT || rc == CW_EOVERFLOW || rc == CW_EFULL ||
+            check(n, rc, rc == CW_OK || rc == CW_ELIMIT || rc == CW_EOVERFLOW || rc == CW_EFULL || rc == CW_EDRIFT ||
                              rc == CW_ENOMEM);
             break;
         case 1: { /* get */

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "writes.h"
@@ -272,7 +274,12 @@ static void test_single_node(void **state)
 static void test_replication_counted_past_a_long_hold(void **state)
 {
     (void)state;
-    cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 3;
+    o.inbox_capacity = 65536; /* room for 40,000 writes in flight (a held link keeps them) */
+    cw_engine *e;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
     assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_OK);
     for (int i = 0; i < 40000; i++)
         assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_OK);
@@ -288,6 +295,126 @@ static void test_replication_counted_past_a_long_hold(void **state)
     assert_int_equal(st.replication.count, 80000);
     expect_clock(e, 2, "0:80000");
     cw_engine_close(e);
+}
+
+/* ---- memory bounds ---- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec t = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&t, NULL);
+}
+
+/* This process's resident memory, in bytes. */
+static double rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RSS_MEANINGFUL false /* quarantine and shadow memory are not the engine's */
+#else
+#define RSS_MEANINGFUL true
+#endif
+
+typedef struct flood {
+    cw_engine *e;
+    uint32_t nodes;
+    _Atomic uint64_t puts;           /* puts returned */
+    _Atomic uint64_t remote_applies; /* applications at nodes other than the origin */
+    _Atomic bool stop;
+    _Atomic long slow_us;            /* each remote application takes this long */
+    _Atomic uint32_t writers;        /* started, each at its own node */
+} flood;
+
+static void slow_receiver(void *ctx, cw_node_id node, const cw_msg *m)
+{
+    flood *f = ctx;
+    if (cw_msg_origin(m) == node)
+        return;
+    atomic_fetch_add(&f->remote_applies, 1);
+    long us = atomic_load(&f->slow_us);
+    if (us)
+        sleep_us(us);
+}
+
+static void *flood_writer(void *p)
+{
+    flood *f = p;
+    static char value[10240]; /* read only */
+    uint32_t at = atomic_fetch_add(&f->writers, 1) % f->nodes;
+    for (uint64_t i = 0; !atomic_load(&f->stop); i++) {
+        char key[24];
+        snprintf(key, sizeof key, "k%u", (unsigned)(i % 16));
+        if (cw_engine_put(f->e, (cw_node_id)at, key, strlen(key), value, sizeof value, NULL) !=
+            CW_OK)
+            break;
+        atomic_fetch_add(&f->puts, 1);
+    }
+    return NULL;
+}
+
+/* Eight writers with 10 KB values against receivers that take 20 us a write:
+ * the deliveries owed never exceed nodes x inbox_capacity x (nodes - 1), and
+ * the memory they hold stays within what that many messages take. They used
+ * to grow without limit (pending fan-out): ~50,000 writes, 520 MB in 6 s. */
+static void test_memory_bounded_with_slow_receivers(void **state)
+{
+    (void)state;
+    flood f = {.nodes = 4};
+    atomic_store(&f.slow_us, 20);
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = f.nodes;
+    o.inbox_capacity = 64;
+    o.on_apply = slow_receiver;
+    o.apply_ctx = &f;
+    assert_int_equal(cw_engine_open(&f.e, &o), CW_OK);
+    const double owed_bound = (double)o.nodes * o.inbox_capacity * (o.nodes - 1);
+    /* Every message in flight at once with its value, twice over for the
+     * allocator, plus the stores (16 keys, up to a sibling from each node,
+     * at each node) and 16 MB for the rest (threads' stacks and arenas). */
+    const double value = 10240, in_flight = (double)o.nodes * o.inbox_capacity * value;
+    const double rss_bound = rss_bytes() + 2 * in_flight + 16.0 * o.nodes * o.nodes * value + 16e6;
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, flood_writer, &f);
+    double owed_max = 0, rss_max = 0, start = now_s();
+    while (now_s() - start < 1.5) {
+        /* Puts before applications: owed can only be underestimated (a put
+         * counted here made its write before any application counted after). */
+        double puts = (double)atomic_load(&f.puts), applied = (double)atomic_load(&f.remote_applies);
+        double owed = puts * (o.nodes - 1) - applied, rss = rss_bytes();
+        owed_max = owed > owed_max ? owed : owed_max;
+        rss_max = rss > rss_max ? rss : rss_max;
+        sleep_us(5000);
+    }
+    atomic_store(&f.stop, true);
+    atomic_store(&f.slow_us, 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    printf("memory: %.0f puts, deliveries owed at most %.0f (bound %.0f), RSS at most %.1f MB (bound %.1f MB)\n",
+           (double)atomic_load(&f.puts), owed_max, owed_bound, rss_max / 1e6, rss_bound / 1e6);
+    assert_true(atomic_load(&f.puts) > 0);
+    assert_true(owed_max <= owed_bound);
+    if (RSS_MEANINGFUL)
+        assert_true(rss_max <= rss_bound);
+    assert_int_equal(cw_engine_quiesce(f.e, 30000), CW_OK);
+    cw_engine_close(f.e);
 }
 
 /* A failed call changes nothing: stats leaves its output as it was, a put
@@ -609,6 +736,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_replication_counted_past_a_long_hold),
         cmocka_unit_test(test_write_records_follow_writes_in_flight),
+        cmocka_unit_test(test_memory_bounded_with_slow_receivers),
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),

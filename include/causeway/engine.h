@@ -41,9 +41,10 @@ typedef struct cw_engine_options {
     uint32_t nodes;                 /* replicas, 1..65536 (required) */
     uint32_t workers;               /* threads; 0 = one per node up to 64 nodes,
                                        else one per online CPU */
-    uint32_t inbox_capacity;        /* messages each worker-to-worker ring holds, and
-                                       writes a node may have waiting to be sent before
-                                       put blocks; 0 = 4096; at most
+    uint32_t inbox_capacity;        /* writes a node may have in flight (made, not yet
+                                       applied at every other node) before its puts
+                                       block, and about the messages a worker-to-worker
+                                       ring holds; 0 = 4096; at most
                                        CW_ENGINE_MAX_INBOX_CAPACITY */
     cw_conflict_policy policy;      /* LWW orders by hybrid logical timestamp, then node id */
     uint64_t seed;                  /* for the fault layer */
@@ -89,9 +90,17 @@ CW_API void cw_engine_close(cw_engine *e);
 
 /* put: returns once the write is applied at `node`; *clock_out (nullable)
  * gets the write's clock. Replication to the other nodes is asynchronous.
- * Blocks while `node` has inbox_capacity writes waiting to be sent
- * (backpressure). CW_EINVAL (node out of range, NULL key with length),
- * CW_ELIMIT, CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED. */
+ * Backpressure: blocks (sleeping, not spinning) while `node` has
+ * inbox_capacity writes in flight, until an eighth of them are applied
+ * everywhere, or the engine shuts down (then CW_ECLOSED). Writes in flight
+ * are what the engine holds for replication, wherever they are (queues,
+ * the fault layer's delays, held links, writes a full causal buffer refused
+ * for now), so memory is bounded by the options whatever the speed of
+ * writers and receivers: at most nodes x inbox_capacity messages, each
+ * shared by its receivers. A put blocked at a node whose writes cannot be
+ * applied everywhere (a held link: cw_engine_hold_link) waits until they
+ * can. CW_EINVAL (node out of range, NULL key with length), CW_ELIMIT,
+ * CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED. */
 CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                           const void *value, size_t value_len, cw_vclock *clock_out);
 

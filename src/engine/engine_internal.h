@@ -21,7 +21,10 @@ typedef struct worker worker;
 
 typedef struct enode {
     pthread_mutex_t lock;
-    pthread_cond_t space;           /* the outbox drained (put backpressure) */
+    pthread_mutex_t room;           /* a leaf lock: puts wait for room in flight on space */
+    pthread_cond_t space;           /* in_flight fell to the low water (put backpressure) */
+    _Atomic uint32_t in_flight;     /* writes made here not yet applied everywhere */
+    _Atomic uint32_t waiting;       /* puts waiting on space */
     cw_node *node;
     cw_msg **outbox;                /* written, not yet fanned out; under lock */
     size_t out_len, out_cap;
@@ -45,7 +48,9 @@ struct worker {
 
 struct cw_engine {
     cw_engine_options o;
-    uint32_t nodes, workers, ring_capacity, outbox_limit;
+    uint32_t nodes, workers, ring_capacity;
+    uint32_t outbox_limit;          /* inbox_capacity: writes a node may have in flight,
+                                       so also what its outbox can hold */
     enode *node;
     worker *w;
     cw__transport *t;

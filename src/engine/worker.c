@@ -155,8 +155,6 @@ static bool send_outboxes(worker *w)
         size_t n = en->out_len; /* take it whole: O(1) a write */
         memcpy(w->taken, en->outbox, n * sizeof *w->taken);
         en->out_len = 0;
-        if (n)
-            pthread_cond_broadcast(&en->space);
         pthread_mutex_unlock(&en->lock);
         if (!n)
             continue;

@@ -417,6 +417,72 @@ static void test_memory_bounded_with_slow_receivers(void **state)
     cw_engine_close(f.e);
 }
 
+typedef struct holder {
+    cw_engine *e;
+    int count;                /* puts to make at node 0 */
+    _Atomic int done;         /* puts returned CW_OK */
+    _Atomic int rc;           /* the first other return */
+} holder;
+
+static void *put_at_0(void *p)
+{
+    holder *h = p;
+    for (int i = 0; i < h->count; i++) {
+        int rc = cw_engine_put(h->e, 0, "k", 1, "v", 1, NULL);
+        if (rc != CW_OK) {
+            atomic_store(&h->rc, rc);
+            break;
+        }
+        atomic_fetch_add(&h->done, 1);
+    }
+    return NULL;
+}
+
+/* Waits up to 5 s for h's puts to reach n, then 100 ms more for any beyond. */
+static int settle_puts(holder *h, int n)
+{
+    for (double start = now_s(); atomic_load(&h->done) < n && now_s() - start < 5;)
+        sleep_us(1000);
+    sleep_us(100000);
+    return atomic_load(&h->done);
+}
+
+/* A held link is bounded like every other queue: once inbox_capacity of its
+ * origin's writes wait on it, puts at the origin block (they used to go on
+ * without limit, ~330 B a write held); releasing it lets them go on, and a
+ * shutdown ends a blocked put with CW_ECLOSED. */
+static void test_held_link_blocks_puts(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 3;
+    o.inbox_capacity = 16;
+    holder h = {.count = 100};
+    assert_int_equal(cw_engine_open(&h.e, &o), CW_OK);
+    assert_int_equal(cw_engine_hold_link(h.e, 0, 2, true), CW_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, put_at_0, &h);
+    assert_int_equal(settle_puts(&h, 16), 16); /* blocked on the 17th */
+    assert_int_equal(cw_engine_quiesce(h.e, 5000), CW_OK); /* quiesce semantics unchanged */
+    expect_clock(h.e, 1, "0:16");
+    expect_clock(h.e, 2, "");
+    assert_int_equal(cw_engine_hold_link(h.e, 0, 2, false), CW_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&h.done), 100);
+    assert_int_equal(cw_engine_quiesce(h.e, 5000), CW_OK);
+    expect_clock(h.e, 2, "0:100");
+
+    atomic_store(&h.done, 0);
+    assert_int_equal(cw_engine_hold_link(h.e, 0, 1, true), CW_OK);
+    pthread_create(&th, NULL, put_at_0, &h);
+    assert_int_equal(settle_puts(&h, 16), 16);
+    cw_engine_shutdown(h.e);
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&h.rc), CW_ECLOSED);
+    cw_engine_close(h.e);
+}
+
 /* A failed call changes nothing: stats leaves its output as it was, a put
  * leaves the node's clock, when memory runs out at any allocation. */
 static void test_out_of_memory_changes_nothing(void **state)
@@ -737,6 +803,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_replication_counted_past_a_long_hold),
         cmocka_unit_test(test_write_records_follow_writes_in_flight),
         cmocka_unit_test(test_memory_bounded_with_slow_receivers),
+        cmocka_unit_test(test_held_link_blocks_puts),
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),

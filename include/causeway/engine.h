@@ -108,7 +108,13 @@ CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t
  * node has none. Cheap: takes the node's lock for a copy of its versions. */
 CW_API int  cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t key_len, cw_read *out);
 
-/* hold a link: messages from `from` to `to` wait (in order) until released */
+/* Holds (hold true) or releases the link from `from` to `to`: while held,
+ * writes from `from` to `to` wait, in order, until it is released. They stay
+ * in flight (cw_engine_put), so a held link is bounded like every other
+ * queue: once inbox_capacity of `from`'s writes wait on it, puts at `from`
+ * block until it is released (or the engine shuts down). A put at any other
+ * node goes on, unless its writes also wait. cw_engine_quiesce does not wait
+ * for held writes. CW_EINVAL (a node out of range, from == to), CW_ECLOSED. */
 CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold);
 
 /* quiesce: wait until no message is in flight outside held links and no node

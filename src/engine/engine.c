@@ -114,6 +114,11 @@ static void on_apply(void *ctx, const cw_msg *m)
     uint64_t born;
     if (e->o.on_apply) /* first: a write's room comes back after its last callback returned */
         e->o.on_apply(e->o.apply_ctx, en->id, m);
+    if (m->origin != en->id)
+        /* Relaxed: a hint to en's worker that its buffer may have room for
+         * the writes it refused (worker.c invariant 3); the retry itself
+         * runs under en's lock, as this does. */
+        atomic_fetch_add_explicit(&en->applied, 1, memory_order_relaxed);
     if (m->origin != en->id && cw__writes_applied(&e->node[m->origin].writes, m->seq, &born)) {
         uint64_t now = cw__now_ns();
         cw__hist_add_atomic(&e->node[m->origin].replication, now > born ? now - born : 0);
@@ -133,10 +138,8 @@ void cw_engine_options_init(cw_engine_options *o)
 
 static void destroy(cw_engine *e)
 {
-    for (uint32_t v = 0; e->w && v < e->workers; v++) {
+    for (uint32_t v = 0; e->w && v < e->workers; v++)
         free(e->w[v].taken);
-        cw__routes_release(&e->w[v].retry);
-    }
     cw__transport_destroy(e->t);
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {
         enode *en = &e->node[j];
@@ -144,6 +147,7 @@ static void destroy(cw_engine *e)
             cw__msg_unref(en->outbox[i]);
         free(en->outbox);
         cw__writes_destroy(&en->writes);
+        cw__retry_release(&en->refused, e->nodes);
         cw_node_destroy(en->node);
         pthread_mutex_destroy(&en->lock);
         pthread_mutex_destroy(&en->room);

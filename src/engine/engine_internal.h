@@ -14,6 +14,7 @@
 #include "histogram.h"
 #include "node_internal.h"
 #include "now.h"
+#include "retry.h"
 #include "transport.h"
 #include "writes.h"
 
@@ -33,6 +34,9 @@ typedef struct enode {
     worker *w;
     cw__histogram replication;      /* atomic adds from any worker */
     cw__writes writes;              /* its writes' records, for replication */
+    _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
+    cw__retry refused;              /* writes its replica refused for now; its worker's */
+    uint64_t retried_at;            /* applied when refused was last offered; its worker's */
 } enode;
 
 struct worker {
@@ -42,7 +46,8 @@ struct worker {
     bool started;
     _Atomic uint32_t outbox_dirty;  /* a local node has writes to send */
     cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
-    cw__routes retry;               /* refused with CW_EFULL */
+    size_t refused;                 /* writes its nodes refused for now, waiting */
+    bool nomem;                     /* one of them for memory (CW_ENOMEM) */
     _Atomic uint64_t consumed;
 };
 

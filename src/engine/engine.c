@@ -249,7 +249,11 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     if (rc == CW_OK)
         rc = cw__transport_inproc(&e->t, e->workers, e->ring_capacity);
     if (rc == CW_OK) {
-        e->node = calloc(e->nodes, sizeof *e->node);
+        /* Aligned as enode asks (its backpressure fields' own lines); its
+         * size is a multiple of the alignment, as aligned_alloc needs. */
+        e->node = aligned_alloc(_Alignof(enode), e->nodes * sizeof *e->node);
+        if (e->node)
+            memset(e->node, 0, e->nodes * sizeof *e->node);
         e->w = calloc(e->workers, sizeof *e->w);
         rc = e->node && e->w ? CW_OK : CW_ENOMEM;
     }

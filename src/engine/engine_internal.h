@@ -22,10 +22,6 @@ typedef struct worker worker;
 
 typedef struct enode {
     pthread_mutex_t lock;
-    pthread_mutex_t room;           /* a leaf lock: puts wait for room in flight on space */
-    pthread_cond_t space;           /* in_flight fell to the low water (put backpressure) */
-    _Atomic uint32_t in_flight;     /* writes made here not yet applied everywhere */
-    _Atomic uint32_t waiting;       /* puts waiting on space */
     cw_node *node;
     cw_msg **outbox;                /* written, not yet fanned out; under lock */
     size_t out_len, out_cap;
@@ -37,7 +33,14 @@ typedef struct enode {
     _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
     cw__retry refused;              /* writes its replica refused for now; its worker's */
     uint64_t retried_at;            /* applied when refused was last offered; its worker's */
-} enode;
+    /* Put backpressure, on lines of their own: every worker applying a
+     * write's last copy decrements in_flight, and must not take the line of
+     * the node's lock (or its worker's fields) from their users each time. */
+    _Alignas(64) _Atomic uint32_t in_flight; /* writes made here not yet applied everywhere */
+    _Atomic uint32_t waiting;       /* puts waiting on space */
+    pthread_mutex_t room;           /* a leaf lock: puts wait for room in flight on space */
+    pthread_cond_t space;           /* in_flight fell to the low water (put backpressure) */
+} enode; /* a multiple of 64 bytes (the alignment): nodes in an array share no line */
 
 struct worker {
     cw_engine *e;

@@ -366,9 +366,9 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
     if (rc == CW_OK)
         rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
-    pthread_mutex_unlock(&en->lock);
     if (rc != CW_OK && e->nodes > 1)
-        give_room(e, en); /* no write made */
+        give_room(e, en); /* no write made (room is a leaf lock) */
+    pthread_mutex_unlock(&en->lock);
     if (rc == CW_OK && e->nodes > 1) {
         /* Release: the outbox entry (under the lock) is visible to the worker
          * that sees the flag. */

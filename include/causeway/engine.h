@@ -41,9 +41,10 @@ typedef struct cw_engine_options {
     uint32_t nodes;                 /* replicas, 1..65536 (required) */
     uint32_t workers;               /* threads; 0 = one per online CPU, at most
                                        one per node */
-    uint32_t inbox_capacity;        /* messages each worker-to-worker ring holds, and
-                                       writes a node may have waiting to be sent before
-                                       put blocks; 0 = 4096; at most
+    uint32_t inbox_capacity;        /* writes a node may have in flight (made, not yet
+                                       applied at every other node) before its puts
+                                       block, and about the messages a worker-to-worker
+                                       ring holds; 0 = 4096; at most
                                        CW_ENGINE_MAX_INBOX_CAPACITY */
     cw_conflict_policy policy;      /* LWW orders by hybrid logical timestamp, then node id */
     uint64_t seed;                  /* for the fault layer */
@@ -89,9 +90,17 @@ CW_API void cw_engine_close(cw_engine *e);
 
 /* put: returns once the write is applied at `node`; *clock_out (nullable)
  * gets the write's clock. Replication to the other nodes is asynchronous.
- * Blocks while `node` has inbox_capacity writes waiting to be sent
- * (backpressure). CW_EINVAL (node out of range, NULL key with length),
- * CW_ELIMIT, CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED. */
+ * Backpressure: blocks (sleeping, not spinning) while `node` has
+ * inbox_capacity writes in flight, until an eighth of them are applied
+ * everywhere, or the engine shuts down (then CW_ECLOSED). Writes in flight
+ * are what the engine holds for replication, wherever they are (queues,
+ * the fault layer's delays, held links, writes a full causal buffer refused
+ * for now), so memory is bounded by the options whatever the speed of
+ * writers and receivers: at most nodes x inbox_capacity messages, each
+ * shared by its receivers. A put blocked at a node whose writes cannot be
+ * applied everywhere (a held link: cw_engine_hold_link) waits until they
+ * can. CW_EINVAL (node out of range, NULL key with length), CW_ELIMIT,
+ * CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED. */
 CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                           const void *value, size_t value_len, cw_vclock *clock_out);
 
@@ -99,7 +108,13 @@ CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t
  * node has none. Cheap: takes the node's lock for a copy of its versions. */
 CW_API int  cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t key_len, cw_read *out);
 
-/* hold a link: messages from `from` to `to` wait (in order) until released */
+/* Holds (hold true) or releases the link from `from` to `to`: while held,
+ * writes from `from` to `to` wait, in order, until it is released. They stay
+ * in flight (cw_engine_put), so a held link is bounded like every other
+ * queue: once inbox_capacity of `from`'s writes wait on it, puts at `from`
+ * block until it is released (or the engine shuts down). A put at any other
+ * node goes on, unless its writes also wait. cw_engine_quiesce does not wait
+ * for held writes. CW_EINVAL (a node out of range, from == to), CW_ECLOSED. */
 CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold);
 
 /* quiesce: wait until no message is in flight outside held links and no node

@@ -4,8 +4,17 @@
  * Invariants:
  *  1. A node's cw_node is touched only under its lock: by its worker
  *     delivering, or by a client's put/get/stats.
- *  2. A put blocks while its node has inbox_capacity writes not yet sent
- *     (the outbox; the worker empties it, then signals space).
+ *  2. A node has at most inbox_capacity writes in flight: made, not yet
+ *     applied at every other node. A put takes a write's room before it
+ *     makes the write (take_room) and the write's last application gives it
+ *     back (give_room); a put that finds none waits, without spinning, until
+ *     in flight falls to the low water (give_room wakes it there) or the
+ *     engine shuts down. Wherever a write is between (outbox, pending sends,
+ *     rings, delay heap, held link, retry list) it is in flight, so this one
+ *     count bounds them all: at most nodes x inbox_capacity messages, and
+ *     nodes x inbox_capacity x (nodes - 1) deliveries, are owed at once. The
+ *     engine's own messages are never refused for good (every replica has
+ *     the same limits), so every write is applied everywhere in the end.
  *  3. produced counts deliveries owed (nodes - 1 per put) and each worker's
  *     consumed counts deliveries done; the fault layer adds its own
  *     (injected duplicates and released holds owed, held messages parked:
@@ -17,6 +26,7 @@
  *     waits for the calls in flight, then stops and joins the workers.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -44,8 +54,57 @@ static int on_send(void *ctx, cw_msg *m)
      * the message crossed the transport; quiesce acquires that count before
      * it reads this one (invariant 3). */
     atomic_fetch_add_explicit(&e->produced, e->nodes - 1, memory_order_relaxed);
+    assert(en->out_len < en->out_cap); /* it holds writes in flight only (invariant 2) */
     en->outbox[en->out_len++] = cw__msg_ref(m); /* room for both reserved by put */
     return CW_OK; /* never refuses: put reserved the room */
+}
+
+/* The low water of a node's writes in flight: a put that found them at
+ * inbox_capacity waits until they fall to this. Waking writers an eighth of
+ * the capacity at a time, not at every write applied, takes a lock and a
+ * wake-up per batch instead of per write on the applying workers. */
+static uint32_t low_water(const cw_engine *e)
+{
+    return e->outbox_limit - (e->outbox_limit / 8 ? e->outbox_limit / 8 : 1);
+}
+
+/* Takes room for one write in flight at en, waiting while there is none
+ * (invariant 2). CW_OK, or CW_ECLOSED once the engine shuts down. */
+static int take_room(cw_engine *e, enode *en)
+{
+    pthread_mutex_lock(&en->room);
+    /* seq_cst, with the increment of waiting, pairing with give_room's
+     * seq_cst decrement then load of waiting: either give_room sees this
+     * waiter, or the load of in_flight sees its decrement, so a wake-up is
+     * never lost. Takers are serialised by room, so none slips in between. */
+    if (atomic_load(&en->in_flight) >= e->outbox_limit) {
+        atomic_fetch_add(&en->waiting, 1);
+        /* closed: seq_cst, stored by shutdown before it broadcasts space
+         * under room, so a waiting put wakes and sees it. */
+        while (atomic_load(&en->in_flight) > low_water(e) && !atomic_load(&e->closed))
+            pthread_cond_wait(&en->space, &en->room);
+        atomic_fetch_sub(&en->waiting, 1);
+    }
+    int rc = atomic_load(&e->closed) ? CW_ECLOSED : CW_OK;
+    if (rc == CW_OK)
+        atomic_fetch_add(&en->in_flight, 1);
+    pthread_mutex_unlock(&en->room);
+    return rc;
+}
+
+/* Gives back one write's room in flight at en: its last application, or a
+ * put that made no write. Wakes the waiting puts when in flight reaches the
+ * low water: decrements go one at a time, so a fall past it always lands on
+ * it. Any thread; room is a leaf lock, so callers may hold a node's lock. */
+static void give_room(cw_engine *e, enode *en)
+{
+    /* seq_cst: pairs with take_room's increment of waiting then load of
+     * in_flight (see there). */
+    if (atomic_fetch_sub(&en->in_flight, 1) - 1 == low_water(e) && atomic_load(&en->waiting)) {
+        pthread_mutex_lock(&en->room);
+        pthread_cond_broadcast(&en->space);
+        pthread_mutex_unlock(&en->room);
+    }
 }
 
 static void on_apply(void *ctx, const cw_msg *m)
@@ -53,12 +112,18 @@ static void on_apply(void *ctx, const cw_msg *m)
     enode *en = ctx;
     cw_engine *e = en->e;
     uint64_t born;
+    if (e->o.on_apply) /* first: a write's room comes back after its last callback returned */
+        e->o.on_apply(e->o.apply_ctx, en->id, m);
+    if (m->origin != en->id)
+        /* Relaxed: a hint to en's worker that its buffer may have room for
+         * the writes it refused (worker.c invariant 3); the retry itself
+         * runs under en's lock, as this does. */
+        atomic_fetch_add_explicit(&en->applied, 1, memory_order_relaxed);
     if (m->origin != en->id && cw__writes_applied(&e->node[m->origin].writes, m->seq, &born)) {
         uint64_t now = cw__now_ns();
         cw__hist_add_atomic(&e->node[m->origin].replication, now > born ? now - born : 0);
+        give_room(e, &e->node[m->origin]); /* applied everywhere */
     }
-    if (e->o.on_apply)
-        e->o.on_apply(e->o.apply_ctx, en->id, m);
 }
 
 /* ---- lifecycle ---- */
@@ -73,10 +138,8 @@ void cw_engine_options_init(cw_engine_options *o)
 
 static void destroy(cw_engine *e)
 {
-    for (uint32_t v = 0; e->w && v < e->workers; v++) {
+    for (uint32_t v = 0; e->w && v < e->workers; v++)
         free(e->w[v].taken);
-        cw__routes_release(&e->w[v].retry);
-    }
     cw__transport_destroy(e->t);
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {
         enode *en = &e->node[j];
@@ -84,8 +147,10 @@ static void destroy(cw_engine *e)
             cw__msg_unref(en->outbox[i]);
         free(en->outbox);
         cw__writes_destroy(&en->writes);
+        cw__retry_release(&en->refused, e->nodes);
         cw_node_destroy(en->node);
         pthread_mutex_destroy(&en->lock);
+        pthread_mutex_destroy(&en->room);
         pthread_cond_destroy(&en->space);
     }
     cw__faults_destroy(&e->faults);
@@ -121,6 +186,7 @@ static int open_node(cw_engine *e, uint32_t j)
     en->id = (cw_node_id)j;
     en->w = &e->w[j % e->workers];
     pthread_mutex_init(&en->lock, NULL);
+    pthread_mutex_init(&en->room, NULL);
     pthread_cond_init(&en->space, NULL);
     en->out_cap = e->outbox_limit + 1;
     en->outbox = malloc(en->out_cap * sizeof *en->outbox);
@@ -189,7 +255,11 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     if (rc == CW_OK)
         rc = cw__transport_inproc(&e->t, e->workers, e->ring_capacity);
     if (rc == CW_OK) {
-        e->node = calloc(e->nodes, sizeof *e->node);
+        /* Aligned as enode asks (its backpressure fields' own lines); its
+         * size is a multiple of the alignment, as aligned_alloc needs. */
+        e->node = aligned_alloc(_Alignof(enode), e->nodes * sizeof *e->node);
+        if (e->node)
+            memset(e->node, 0, e->nodes * sizeof *e->node);
         e->w = calloc(e->workers, sizeof *e->w);
         rc = e->node && e->w ? CW_OK : CW_ENOMEM;
     }
@@ -254,9 +324,9 @@ void cw_engine_shutdown(cw_engine *e)
      * or is counted in active before this waits for active to reach 0. */
     atomic_store_explicit(&e->closed, true, memory_order_seq_cst);
     for (uint32_t j = 0; j < e->nodes; j++) { /* puts blocked on backpressure */
-        pthread_mutex_lock(&e->node[j].lock);
+        pthread_mutex_lock(&e->node[j].room);
         pthread_cond_broadcast(&e->node[j].space);
-        pthread_mutex_unlock(&e->node[j].lock);
+        pthread_mutex_unlock(&e->node[j].room);
     }
     while (atomic_load_explicit(&e->active, memory_order_acquire)) /* pairs with leave's release */
         sched_yield();
@@ -291,17 +361,19 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
     if (rc != CW_OK)
         return rc;
     enode *en = &e->node[node];
+    if (e->nodes > 1 && (rc = take_room(e, en)) != CW_OK) { /* backpressure (invariant 2) */
+        leave(e);
+        return rc;
+    }
     pthread_mutex_lock(&en->lock);
-    /* seq_cst loads of closed under the lock: shutdown stores it, then
-     * broadcasts space under this lock, so a waiting put wakes and sees it. */
-    while (en->out_len >= e->outbox_limit && !atomic_load(&e->closed))
-        pthread_cond_wait(&en->space, &en->lock);
-    if (atomic_load(&e->closed))
+    if (atomic_load(&e->closed)) /* seq_cst: as in take_room */
         rc = CW_ECLOSED;
     else if (e->nodes > 1) /* room for the record on_send starts */
         rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
     if (rc == CW_OK)
         rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
+    if (rc != CW_OK && e->nodes > 1)
+        give_room(e, en); /* no write made (room is a leaf lock) */
     pthread_mutex_unlock(&en->lock);
     /* Release: the outbox entry (written under the node's lock) is visible
      * to the worker whose acquire exchange in send_outboxes reads this value

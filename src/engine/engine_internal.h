@@ -14,6 +14,7 @@
 #include "histogram.h"
 #include "node_internal.h"
 #include "now.h"
+#include "retry.h"
 #include "transport.h"
 #include "writes.h"
 
@@ -21,7 +22,6 @@ typedef struct worker worker;
 
 typedef struct enode {
     pthread_mutex_t lock;
-    pthread_cond_t space;           /* the outbox drained (put backpressure) */
     cw_node *node;
     cw_msg **outbox;                /* written, not yet fanned out; under lock */
     size_t out_len, out_cap;
@@ -30,7 +30,17 @@ typedef struct enode {
     worker *w;
     cw__histogram replication;      /* atomic adds from any worker */
     cw__writes writes;              /* its writes' records, for replication */
-} enode;
+    _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
+    cw__retry refused;              /* writes its replica refused for now; its worker's */
+    uint64_t retried_at;            /* applied when refused was last offered; its worker's */
+    /* Put backpressure, on lines of their own: every worker applying a
+     * write's last copy decrements in_flight, and must not take the line of
+     * the node's lock (or its worker's fields) from their users each time. */
+    _Alignas(64) _Atomic uint32_t in_flight; /* writes made here not yet applied everywhere */
+    _Atomic uint32_t waiting;       /* puts waiting on space */
+    pthread_mutex_t room;           /* a leaf lock: puts wait for room in flight on space */
+    pthread_cond_t space;           /* in_flight fell to the low water (put backpressure) */
+} enode; /* a multiple of 64 bytes (the alignment): nodes in an array share no line */
 
 struct worker {
     cw_engine *e;
@@ -40,13 +50,16 @@ struct worker {
     _Atomic uint32_t outbox_dirty;  /* a local node has writes to send; the put
                                        that sets it 0 -> 1 wakes the worker */
     cw_msg **taken;                 /* a node's outbox, taken whole (outbox_limit entries) */
-    cw__routes retry;               /* refused with CW_EFULL */
+    size_t refused;                 /* writes its nodes refused for now, waiting */
+    bool nomem;                     /* one of them for memory (CW_ENOMEM) */
     _Atomic uint64_t consumed;
 };
 
 struct cw_engine {
     cw_engine_options o;
-    uint32_t nodes, workers, ring_capacity, outbox_limit;
+    uint32_t nodes, workers, ring_capacity;
+    uint32_t outbox_limit;          /* inbox_capacity: writes a node may have in flight,
+                                       so also what its outbox can hold */
     enode *node;
     worker *w;
     cw__transport *t;

@@ -1,7 +1,8 @@
 /* The engine's worker loop: what each worker thread does, and how it idles.
  * A pass takes released holds, sends its nodes' new writes, flushes what a
- * full link kept, takes a bounded number of arrival batches, and releases
- * due delays; a pass that did nothing spins, yields, then parks.
+ * full link kept, takes a bounded number of arrival batches, releases due
+ * delays, and offers refused writes again where room may have come; a pass
+ * that did nothing spins, yields, then parks.
  *
  * Invariants:
  *  1. Worker w is transport endpoint w and fault lane w; it runs nodes
@@ -13,17 +14,23 @@
  *  3. Nothing accepted is lost: the transport keeps what a full link refuses
  *     (transport.h) while the worker keeps consuming, so two workers full
  *     towards each other still drain each other; a write a replica refuses
- *     for now (CW_EFULL, CW_ENOMEM) waits on the worker's retry list.
+ *     for now (CW_EFULL, CW_ENOMEM) waits among its node's refused writes
+ *     (retry.h), which hold writes in flight only, so engine.c invariant 2
+ *     bounds them too. They are offered again only after their node applied
+ *     a write (its buffer can have room only then), or, after a refusal
+ *     for memory, on every pass and with a growing back-off while parked: so
+ *     a full buffer behind a held link leaves the worker parked.
  *  4. Each delivery done is counted in the worker's consumed, with a release
  *     after its effects (for cw_engine_quiesce, engine.c invariant 3).
  *  5. Idle workers spin briefly, yield, then park on their endpoint, with a
- *     timeout when a delay falls due or sends and retries wait (a growing
- *     back-off); publishing work wakes the worker it is for (a put only
- *     when it sets outbox_dirty 0 -> 1: later puts ride on that wake). A
- *     pass is bounded (INBOUND_ROUNDS batches per other worker), so no work
- *     source starves.
+ *     timeout when a delay falls due or sends or writes refused for memory
+ *     wait (a growing back-off); publishing work wakes the worker it is for
+ *     (a put only when it sets outbox_dirty 0 -> 1: later puts ride on that
+ *     wake). A pass is bounded (INBOUND_ROUNDS batches per other worker), so
+ *     no work source starves.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -43,6 +50,10 @@
  * cores from those with work; 1 us parks too soon and wakes cost more. */
 #define SPIN_NS 5000u
 
+/* How long a worker with refused writes waiting (and nothing else to do)
+ * parks before it looks at its nodes' applied counts again (see the park). */
+#define REFUSED_CHECK_NS 1000000000u
+
 /* Inbound messages are taken from the transport, and handed to each node,
  * this many at a time. */
 #define INBOUND_BATCH 64
@@ -53,13 +64,17 @@
 
 /* ---- delivery ---- */
 
-/* A write its replica refused for now (CW_EFULL, CW_ENOMEM): kept, with its
- * own reference, on the worker's retry list. r.msg is borrowed. */
-static void keep_for_retry(worker *w, cw__route r)
+/* A write its replica refused for now (rc: CW_EFULL, CW_ENOMEM): kept, with
+ * its own reference, among the node's refused writes. r.msg is borrowed. */
+static void keep_for_retry(worker *w, cw__route r, int rc)
 {
-    while (!cw__routes_push(&w->retry, r)) /* out of memory: wait rather than lose the write */
+    enode *en = &w->e->node[r.to];
+    assert(en->w == w); /* the node's worker keeps its refusals (invariant 1) */
+    while (!cw__retry_push(&en->refused, w->e->nodes, r.msg)) /* out of memory: wait rather than lose the write */
         sched_yield();
     cw__msg_ref(r.msg);
+    w->refused++;
+    w->nomem |= rc == CW_ENOMEM;
 }
 
 /* Hands r to its replica: the fault layer's cw__deliver_fn. r.msg is
@@ -74,7 +89,7 @@ void cw__engine_deliver(void *host, uint32_t lane, cw__route r)
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
     pthread_mutex_unlock(&en->lock);
     if (rc == CW_EFULL || rc == CW_ENOMEM) {
-        keep_for_retry(w, r);
+        keep_for_retry(w, r, rc);
         return;
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
@@ -114,7 +129,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
             pthread_mutex_unlock(&en->lock);
             at += taken;
             if (rc == CW_EFULL || rc == CW_ENOMEM) {
-                keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0});
+                keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0}, rc);
             } else if (rc != CW_OK) {
                 at++;    /* refused for good (as deliver does): */
                 taken++; /* counted, not retried */
@@ -158,8 +173,6 @@ static bool send_outboxes(worker *w)
         size_t n = en->out_len; /* take it whole: O(1) a write */
         memcpy(w->taken, en->outbox, n * sizeof *w->taken);
         en->out_len = 0;
-        if (n)
-            pthread_cond_broadcast(&en->space);
         pthread_mutex_unlock(&en->lock);
         if (!n)
             continue;
@@ -187,15 +200,55 @@ static bool drain_inbound(worker *w)
     return did;
 }
 
-static void retry_refused(worker *w)
+typedef struct offer {
+    worker *w;
+    enode *en;
+    bool nomem;                     /* a write was refused for memory */
+} offer;
+
+/* Offers one refused write to its replica again (cw__retry_offer's take):
+ * true if it took it (delivered, buffered, or a duplicate), counted done. */
+static bool take_refused(void *ctx, cw_msg *m)
 {
-    cw__routes v = w->retry;
-    w->retry = (cw__routes){0};
-    for (size_t i = 0; i < v.len; i++) { /* a refusal goes back on w->retry with its own reference */
-        cw__engine_deliver(w->e, w->id, v.r[i]);
-        cw__msg_unref(v.r[i].msg);
+    offer *o = ctx;
+    pthread_mutex_lock(&o->en->lock);
+    int rc = cw_node_receive(o->en->node, m, NULL, NULL);
+    pthread_mutex_unlock(&o->en->lock);
+    if (rc == CW_EFULL || rc == CW_ENOMEM) {
+        o->nomem |= rc == CW_ENOMEM;
+        return false;
     }
-    free(v.r);
+    /* Release: this delivery's effects come before it is counted, for quiesce. */
+    atomic_fetch_add_explicit(&o->w->consumed, 1, memory_order_release);
+    return true;
+}
+
+/* Offers the writes this worker's nodes refused again: at each node that
+ * applied a write since its last offer (its buffer may have room now), or at
+ * every node with some when `all` (after a refusal for memory, which may
+ * come back at any time). Whether any was taken. */
+static bool retry_refused(worker *w, bool all)
+{
+    cw_engine *e = w->e;
+    bool took = false, nomem = false;
+    for (uint32_t j = w->id; j < e->nodes && w->refused; j += e->workers) {
+        enode *en = &e->node[j];
+        /* Relaxed: a hint (on_apply's increment); the offer itself runs
+         * under the node's lock. */
+        uint64_t applied = atomic_load_explicit(&en->applied, memory_order_relaxed);
+        if (!en->refused.count || (!all && applied == en->retried_at))
+            continue;
+        en->retried_at = applied;
+        offer o = {w, en, false};
+        size_t taken = cw__retry_offer(&en->refused, take_refused, &o);
+        w->refused -= taken;
+        took |= taken > 0;
+        nomem |= o.nomem;
+    }
+    /* After offering every node's, nomem is what this pass met; otherwise
+     * the nodes not offered keep theirs. */
+    w->nomem = w->refused && (all ? nomem : w->nomem || nomem);
+    return took;
 }
 
 static bool has_work(worker *w)
@@ -222,9 +275,9 @@ void *cw__worker_main(void *arg)
             did |= cw__transport_flush(e->t, w->id);
         did |= drain_inbound(w);
         did |= cw__faults_release_due(&e->faults, w->id);
+        if (w->refused)
+            did |= retry_refused(w, w->nomem);
         if (did) {
-            if (w->retry.len)
-                retry_refused(w);
             idle_since = 0;
             yields = 0;
             backoff_ns = 20000;
@@ -251,17 +304,21 @@ void *cw__worker_main(void *arg)
             continue;
         }
         /* Park: until woken, the next delayed delivery is due, or (with a
-         * full link or refused writes waiting) a growing back-off. */
+         * full link or writes refused for memory waiting) a growing
+         * back-off. Writes refused for a full buffer need no timer: only
+         * an application at their node makes room, and this worker makes
+         * those after it is woken; but for one a put finishes (a delivery
+         * that ran out of memory), a pass a second while any wait. */
         uint64_t timeout = 0, due = cw__faults_next_due(&e->faults, w->id);
         if (due) {
             uint64_t now = cw__now_ns();
             timeout = due > now ? due - now : 1;
         }
-        if (cw__transport_sending(e->t, w->id) || w->retry.len) {
+        if (cw__transport_sending(e->t, w->id) || w->nomem) {
             timeout = timeout && timeout < backoff_ns ? timeout : backoff_ns;
             backoff_ns = backoff_ns < 1000000 ? backoff_ns * 2 : 1000000;
-            if (w->retry.len)
-                retry_refused(w);
+        } else if (w->refused && (!timeout || timeout > REFUSED_CHECK_NS)) {
+            timeout = REFUSED_CHECK_NS;
         }
         cw__transport_park_wait(e->t, w->id, ticket, timeout);
     }

@@ -762,6 +762,67 @@ static void test_shutdown_interrupts_quiesce(void **state)
     cw_engine_close(q.e);
 }
 
+typedef struct oom_arg {
+    cw_engine *e;
+    _Atomic long ok, nomem, closed, other;
+} oom_arg;
+
+static void *writer_counting(void *p)
+{
+    oom_arg *a = p;
+    for (uint64_t i = 0;; i++) {
+        char k[24];
+        snprintf(k, sizeof k, "k%llu", (unsigned long long)(i % 5));
+        int rc = cw_engine_put(a->e, (cw_node_id)(i % 4), k, strlen(k), "v", 1, NULL);
+        if (rc == CW_ECLOSED) {
+            atomic_fetch_add(&a->closed, 1);
+            return NULL;
+        }
+        atomic_fetch_add(rc == CW_OK ? &a->ok : rc == CW_ENOMEM ? &a->nomem : &a->other, 1);
+    }
+}
+
+/* Every allocation fails while writers write and workers deliver, delay,
+ * hold and fan out: puts fail with CW_ENOMEM, nothing crashes, and a
+ * shutdown still returns within a second (workers waiting for memory used to
+ * spin forever without looking at it); the close frees everything (ASan and
+ * LeakSanitizer check that in the asan build). */
+static void test_out_of_memory_never_hangs_shutdown(void **state)
+{
+    (void)state;
+    oom_arg a = {0};
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 4;
+    o.workers = 2;
+    o.delay_probability = 0.3;
+    o.max_delay_us = 500;
+    o.duplicate_probability = 0.1;
+    assert_int_equal(cw_engine_open(&a.e, &o), CW_OK);
+    assert_int_equal(cw_engine_hold_link(a.e, 0, 3, true), CW_OK);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, writer_counting, &a);
+    while (atomic_load(&a.ok) < 500)
+        sched_yield();
+    tu_fail_alloc_after(0);
+    while (atomic_load(&a.nomem) < 100)
+        sched_yield();
+    struct timespec pause = {0, 50000000}, t0, t1;
+    nanosleep(&pause, NULL); /* workers meet the failures too */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cw_engine_shutdown(a.e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    tu_fail_alloc_off();
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    assert_true(secs < 1.0);
+    assert_int_equal(atomic_load(&a.closed), 2);
+    assert_int_equal(atomic_load(&a.other), 0);
+    cw_engine_close(a.e);
+}
+
 /* ---- stress: concurrent client threads, faults, ground truth ---- */
 
 typedef struct stress {
@@ -898,6 +959,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_shutdown_interrupts_quiesce),
+        cmocka_unit_test(test_out_of_memory_never_hangs_shutdown),
         cmocka_unit_test(test_stress_quick),
         cmocka_unit_test(test_stress_long),
     };

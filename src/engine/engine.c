@@ -254,6 +254,10 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     int rc = cw__faults_init(&e->faults, &fo, e->workers, cw__engine_deliver, e);
     if (rc == CW_OK)
         rc = cw__transport_inproc(&e->t, e->workers, e->ring_capacity);
+    if (rc == CW_OK) { /* out of memory never keeps a closing engine from stopping */
+        e->t->closing = &e->closed;
+        e->faults.closing = &e->closed;
+    }
     if (rc == CW_OK) {
         /* Aligned as enode asks (its backpressure fields' own lines); its
          * size is a multiple of the alignment, as aligned_alloc needs. */

@@ -21,6 +21,7 @@
 #include <causeway/error.h>
 
 #include "fault.h"
+#include "transport.h"
 #include "msg_internal.h"
 #include "now.h"
 #include "vec.h"
@@ -166,8 +167,13 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
         uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
         hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
         bool kept = h && h->held;
-        while (kept && !cw__routes_push(&h->q, r)) /* out of memory: wait rather than drop the hold */
+        while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
+            if (cw__closing(f->closing)) { /* the host is closing: deliver it now instead */
+                kept = false;
+                break;
+            }
             sched_yield();
+        }
         if (kept)
             cw__msg_ref(r.msg); /* the hold queue's own reference */
         pthread_mutex_unlock(&f->holds_lock);
@@ -281,8 +287,13 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         atomic_fetch_add_explicit(&f->injected, out.len, memory_order_relaxed);
         pthread_mutex_lock(&ln->released_lock);
         for (size_t i = 0; i < out.len; i++)
-            while (!cw__routes_push(&ln->released, out.r[i])) /* out of memory: wait rather than lose it */
+            while (!cw__routes_push(&ln->released, out.r[i])) { /* out of memory: wait rather than lose it */
+                if (cw__closing(f->closing)) { /* the host is closing: drop it (its reference) */
+                    cw__msg_unref(out.r[i].msg);
+                    break;
+                }
                 sched_yield();
+            }
         /* Release: pairs with cw__faults_take_released's acquire. */
         atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
         pthread_mutex_unlock(&ln->released_lock);

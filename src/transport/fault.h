@@ -75,6 +75,7 @@ typedef struct cw__faults {
     cw__map holds;
     _Atomic uint64_t injected;      /* deliveries added: duplicates, released holds */
     _Atomic uint64_t parked;        /* deliveries kept on held links */
+    const _Atomic bool *closing;    /* the host's; NULL: never (see cw__transport.closing) */
 } cw__faults;
 
 /* CW_OK, CW_EINVAL (a probability outside 0..1), or CW_ENOMEM (f is then

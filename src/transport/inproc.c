@@ -75,8 +75,13 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
 static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
     cw__msg_ref(m);
-    while (!push_out(inproc_of(t), from, to, m)) /* out of memory: wait for it rather than lose the write */
+    while (!push_out(inproc_of(t), from, to, m)) { /* out of memory: wait for it rather than lose the write */
+        if (cw__closing(t->closing)) { /* ... unless the host is closing: then nothing is delivered anyway */
+            cw__msg_unref(m);
+            return;
+        }
         sched_yield();
+    }
 }
 
 static void send_all(cw__transport *t, uint32_t from, cw_msg *m)
@@ -184,7 +189,7 @@ int cw__transport_inproc(cw__transport **out, uint32_t endpoints, uint32_t ring_
     inproc *p = calloc(1, sizeof *p);
     if (!p)
         return CW_ENOMEM;
-    p->base = (cw__transport){&inproc_ops, endpoints};
+    p->base = (cw__transport){.ops = &inproc_ops, .endpoints = endpoints};
     p->ep = calloc(endpoints, sizeof *p->ep);
     int rc = p->ep ? CW_OK : CW_ENOMEM;
     for (uint32_t e = 0; rc == CW_OK && e < endpoints; e++) {

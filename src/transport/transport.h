@@ -23,6 +23,7 @@
 #ifndef CW_TRANSPORT_H
 #define CW_TRANSPORT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,7 +71,18 @@ typedef struct cw__transport_ops {
 struct cw__transport {
     const cw__transport_ops *ops;
     uint32_t endpoints;
+    /* Set by the host (NULL: never): once *closing is true, a send that
+     * waits for memory gives up and drops its message instead of waiting,
+     * so out of memory can never keep a closing host from stopping. Read
+     * with acquire; the host sets it (seq_cst) before it stops its threads. */
+    const _Atomic bool *closing;
 };
+
+/* Whether the host is closing (see cw__transport.closing). */
+static inline bool cw__closing(const _Atomic bool *closing)
+{
+    return closing && atomic_load_explicit(closing, memory_order_acquire);
+}
 
 /* The in-process transport (inproc.c): a bounded SPSC ring for every ordered
  * pair of endpoints, each holding at least ring_capacity - 1 messages.

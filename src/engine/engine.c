@@ -439,6 +439,11 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
         produced += cw__faults_injected(&e->faults);
         if (produced == consumed) /* invariant 3: read consumed first */
             break;
+        int refused = atomic_load(&e->refused_rc); /* seq_cst: see worker.c refused_for_good */
+        if (refused) { /* a message that will never be delivered: say so, do not wait */
+            rc = refused;
+            break;
+        }
         /* A shutdown waits for this call to leave: notice it rather than
          * hold it up for the rest of the timeout. */
         if (atomic_load_explicit(&e->closed, memory_order_seq_cst)) {

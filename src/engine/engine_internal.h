@@ -66,6 +66,12 @@ struct cw_engine {
     cw__faults faults;
     _Atomic uint64_t produced;
     _Atomic bool closed;
+    /* The first error a replica refused a message with for good (0: none).
+     * The engine never hands a replica a message it must refuse (another
+     * group's, its own, beyond its limits), so this is a bug's trace: the
+     * message is neither delivered nor counted as delivered, and quiesce
+     * returns this error rather than wait for it. */
+    _Atomic int refused_rc;
     _Atomic uint32_t active;
     _Atomic bool stop;
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */

@@ -80,6 +80,16 @@ static void keep_for_retry(worker *w, cw__route r, int rc)
     w->nomem |= rc == CW_ENOMEM;
 }
 
+/* A replica refused a message for good (see cw_engine.refused_rc): the
+ * first such error is kept for quiesce to return; nothing is counted. */
+static void refused_for_good(cw_engine *e, int rc)
+{
+    assert(!"a replica refused a message for good"); /* debug builds stop here */
+    int none = 0;
+    /* seq_cst, as quiesce's load: the error is seen by every later quiesce. */
+    atomic_compare_exchange_strong(&e->refused_rc, &none, rc);
+}
+
 /* Hands r to its replica: the fault layer's cw__deliver_fn. r.msg is
  * borrowed: a reference is taken only if the write must wait (refused for
  * now: kept for retry). */
@@ -93,6 +103,10 @@ void cw__engine_deliver(void *host, uint32_t lane, cw__route r)
     pthread_mutex_unlock(&en->lock);
     if (rc == CW_EFULL || rc == CW_ENOMEM) {
         keep_for_retry(w, r, rc);
+        return;
+    }
+    if (rc != CW_OK) {
+        refused_for_good(e, rc);
         return;
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
@@ -134,8 +148,8 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
             if (rc == CW_EFULL || rc == CW_ENOMEM) {
                 keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0}, rc);
             } else if (rc != CW_OK) {
-                at++;    /* refused for good (as deliver does): */
-                taken++; /* counted, not retried */
+                refused_for_good(e, rc); /* not delivered: neither counted nor retried */
+                at++;
             }
             /* Release: these deliveries' effects come before they are
              * counted, for quiesce. */
@@ -220,6 +234,10 @@ static bool take_refused(void *ctx, cw_msg *m)
     if (rc == CW_EFULL || rc == CW_ENOMEM) {
         o->nomem |= rc == CW_ENOMEM;
         return false;
+    }
+    if (rc != CW_OK) {
+        refused_for_good(o->w->e, rc);
+        return true; /* out of the retry list, not counted */
     }
     /* Release: this delivery's effects come before it is counted, for quiesce. */
     atomic_fetch_add_explicit(&o->w->consumed, 1, memory_order_release);

@@ -62,7 +62,7 @@ typedef struct run {
     _Atomic uint64_t done;       /* writes made */
     _Atomic uint64_t reads;      /* reads made (and recorded) */
     _Atomic uint32_t running;    /* client threads not yet finished */
-    _Atomic int failed;
+    _Atomic int failed;       /* 0, or the first error a client's operation met */
 } run;
 
 typedef struct client {
@@ -225,8 +225,10 @@ static void *client_main(void *arg)
             began = due;
             due += interval;
         }
-        if (step(c, &rng, &i) != CW_OK) {
-            atomic_store(&r->failed, 1);
+        int rc = step(c, &rng, &i);
+        if (rc != CW_OK) { /* the first client's error is the run's */
+            int none = 0;
+            atomic_compare_exchange_strong(&r->failed, &none, rc);
             break;
         }
         if (began >= warm)
@@ -509,7 +511,7 @@ static int drive(run *r)
         if (!ok)
             return CW_ENOMEM;
         if (atomic_load(&r->failed))
-            return CW_EINVAL;
+            return atomic_load(&r->failed);
     }
     cli_progress_end(&r->progress);
     return replicate(r);
@@ -557,10 +559,15 @@ static int stress(opts o)
     eo.duplicate_probability = o.dup;
     eo.on_apply = on_apply;
     eo.apply_ctx = &r;
+    const char *step = rc == CW_OK ? "cannot start the engine" : "cannot make the ground-truth history";
     if (rc == CW_OK)
         rc = cw_engine_open(&r.e, &eo);
     if (rc != CW_OK) {
-        fprintf(stderr, "causeway stress: %s\n", cw_strerror(rc));
+        /* Out of memory (an address-space limit, say) or no more threads:
+         * name the step and the sizes, then the reason. */
+        fprintf(stderr, "causeway stress: %s for %u nodes and %llu writes: %s%s\n", step, o.nodes,
+                (unsigned long long)o.writes, cw_strerror(rc),
+                rc == CW_ELIMIT ? " (too little memory for the engine, or its threads could not start)" : "");
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;
@@ -594,7 +601,8 @@ static int stress(opts o)
     collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK) {
-        fprintf(stderr, "causeway stress: %s (seed %llu)\n", cw_strerror(rc), (unsigned long long)o.seed);
+        fprintf(stderr, "causeway stress: the run stopped: %s (seed %llu)\n", cw_strerror(rc),
+                (unsigned long long)o.seed);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;

@@ -655,7 +655,7 @@ static void test_write_records_follow_writes_in_flight(void **state)
 
 typedef struct closer_arg {
     cw_engine *e;
-    _Atomic uint64_t ok, closed, other;
+    _Atomic uint64_t ok, nomem, closed, other;
 } closer_arg;
 
 static void *writer_until_closed(void *p)
@@ -675,7 +675,7 @@ static void *writer_until_closed(void *p)
                 atomic_fetch_add(&a->other, 1);
             return NULL;
         }
-        atomic_fetch_add(rc == CW_OK ? &a->ok : &a->other, 1);
+        atomic_fetch_add(rc == CW_OK ? &a->ok : rc == CW_ENOMEM ? &a->nomem : &a->other, 1);
     }
 }
 
@@ -762,26 +762,6 @@ static void test_shutdown_interrupts_quiesce(void **state)
     cw_engine_close(q.e);
 }
 
-typedef struct oom_arg {
-    cw_engine *e;
-    _Atomic long ok, nomem, closed, other;
-} oom_arg;
-
-static void *writer_counting(void *p)
-{
-    oom_arg *a = p;
-    for (uint64_t i = 0;; i++) {
-        char k[24];
-        snprintf(k, sizeof k, "k%llu", (unsigned long long)(i % 5));
-        int rc = cw_engine_put(a->e, (cw_node_id)(i % 4), k, strlen(k), "v", 1, NULL);
-        if (rc == CW_ECLOSED) {
-            atomic_fetch_add(&a->closed, 1);
-            return NULL;
-        }
-        atomic_fetch_add(rc == CW_OK ? &a->ok : rc == CW_ENOMEM ? &a->nomem : &a->other, 1);
-    }
-}
-
 /* Every allocation fails while writers write and workers deliver, delay,
  * hold and fan out: puts fail with CW_ENOMEM, nothing crashes, and a
  * shutdown still returns within a second (workers waiting for memory used to
@@ -790,7 +770,7 @@ static void *writer_counting(void *p)
 static void test_out_of_memory_never_hangs_shutdown(void **state)
 {
     (void)state;
-    oom_arg a = {0};
+    closer_arg a = {0};
     cw_engine_options o;
     cw_engine_options_init(&o);
     o.nodes = 4;
@@ -802,7 +782,7 @@ static void test_out_of_memory_never_hangs_shutdown(void **state)
     assert_int_equal(cw_engine_hold_link(a.e, 0, 3, true), CW_OK);
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, writer_counting, &a);
+        pthread_create(&th[i], NULL, writer_until_closed, &a);
     while (atomic_load(&a.ok) < 500)
         sched_yield();
     tu_fail_alloc_after(0);

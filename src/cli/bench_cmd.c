@@ -52,24 +52,11 @@ static json_t *load_bench_json(const char *path, json_error_t *err)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[65536];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            char *grown = realloc(text, cap);
-            if (!grown) {
-                free(text);
-                fclose(f);
-                return NULL;
-            }
-            text = grown;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-    }
+    size_t len = 0;
+    char *text = cli_read_all(f, &len);
     fclose(f);
+    if (!text)
+        return NULL;
     static const char *const bad[] = {"-nan", "-NaN", "NaN", "nan", "-inf", "inf"};
     for (size_t i = 0; i + 1 < len; i++) {
         if (text[i] != ':' || text[i + 1] != ' ')

@@ -2,6 +2,9 @@
 #ifndef CW_CLI_H
 #define CW_CLI_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -10,5 +13,10 @@ int cli_demo(int argc, char **argv);
 int cli_stress(int argc, char **argv);
 int cli_sim(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+
+/* Everything f holds from its position on, NUL-terminated (the text may hold
+ * NULs of its own: *len_out counts them). NULL on a read error or out of
+ * memory. Free the result. */
+char *cli_read_all(FILE *f, size_t *len_out);
 
 #endif

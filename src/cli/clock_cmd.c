@@ -43,28 +43,15 @@ static const char *operand_text(const char *arg, char **owned)
                 strerror(errno)); /* only a file can fail to open */
         return NULL;
     }
-    size_t len = 0, cap = 4096, n;
-    char *text = malloc(cap);
-    while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *grown = cap < SIZE_MAX / 2 ? realloc(text, cap * 2) : NULL;
-            if (!grown) {
-                free(text);
-                text = NULL;
-                break;
-            }
-            text = grown;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(f);
+    size_t len = 0;
+    errno = 0;
+    char *text = cli_read_all(f, &len);
+    int err = text ? 0 : errno;
     if (f != stdin)
         fclose(f);
-    if (!text || bad) {
+    if (!text) {
         fprintf(stderr, "causeway %s: cannot read %s: %s\n", current,
-                strcmp(arg, "-") == 0 ? "standard input" : arg + 1, text ? "read error" : cw_strerror(CW_ENOMEM));
-        free(text);
+                strcmp(arg, "-") == 0 ? "standard input" : arg + 1, err ? strerror(err) : "read error");
         return NULL;
     }
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))

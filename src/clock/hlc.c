@@ -16,6 +16,7 @@
 #include <causeway/hlc.h>
 
 #include "bytes.h"
+#include "hlc_internal.h"
 #include "decimal.h"
 
 static uint64_t realtime_ms(void *ctx)
@@ -63,8 +64,13 @@ int cw_hlc_now(cw_hlc *h, cw_hlc_timestamp *out)
 {
     if (!h)
         return CW_EINVAL;
+    return cw__hlc_now_at(h, h->now(h->now_ctx), out);
+}
+
+int cw__hlc_now_at(cw_hlc *h, uint64_t pt, cw_hlc_timestamp *out)
+{
     cw_hlc_timestamp next = h->last;
-    int rc = advance(h->last.wall_ms, h->last.counter, h->now(h->now_ctx), &next);
+    int rc = advance(h->last.wall_ms, h->last.counter, pt, &next);
     if (rc != CW_OK)
         return rc;
     h->last = next;

@@ -224,31 +224,27 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     node_options(o, 0, &no);
     if (!cw__node_options_valid(&no))
         return CW_EINVAL;
-    {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        uint32_t workers = o->workers ? o->workers : o->nodes <= 64 ? o->nodes : (uint32_t)(cpus > 0 ? cpus : 1);
-        uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
-        uint32_t ring = capacity / workers > 64 ? capacity / workers : 64;
-        double need = fixed_bytes(o->nodes, workers, capacity, ring), have = physical_bytes();
-        if (have > 0 && need > have) /* could never work here: say so now, not after swapping */
-            return CW_ELIMIT;
-    }
+    /* Default: one worker per online CPU, at most one per node. More workers
+     * than cores only add threads that take a core from one with work and
+     * must be woken: on 2 cores, quiet, the same engine with 2 workers
+     * against one per node delivered 4.2M vs 3.6M/s at 8 nodes and 8.7M vs
+     * 4.2M/s at 64 (engine_e2e; docs/performance.md). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
+    uint32_t workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
+    uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
+    uint32_t ring = capacity / workers > 64 ? capacity / workers : 64;
+    double have = physical_bytes();
+    if (have > 0 && fixed_bytes(o->nodes, workers, capacity, ring) > have)
+        return CW_ELIMIT; /* could never work here: say so now, not after swapping */
     cw_engine *e = calloc(1, sizeof *e);
     if (!e)
         return CW_ENOMEM;
     e->o = *o;
     e->nodes = o->nodes;
-    /* Default: one worker per online CPU, at most one per node. More workers
-     * than cores only add threads that take a core from one with work and
-     * must be woken: on 2 cores, quiet, the same engine with 2 workers
-     * against one per node delivered 4.32M vs 3.90M/s at 8 nodes and 11.8M
-     * vs 5.4M/s at 64 (engine_e2e; THROUGHPUT-NOTES.md, branch throughput). */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
-    e->workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
-    uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
+    e->workers = workers;
     e->outbox_limit = capacity;
-    e->ring_capacity = capacity / e->workers > 64 ? capacity / e->workers : 64;
+    e->ring_capacity = ring;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->delay_probability, o->max_delay_us, o->duplicate_probability};
     int rc = cw__faults_init(&e->faults, &fo, e->workers, cw__engine_deliver, e);

@@ -41,9 +41,11 @@
 
 #include "buffer.h"
 #include "histogram.h"
+#include "hlc_internal.h"
 #include "kernels.h"
 #include "msg_internal.h"
 #include "node_internal.h"
+#include "now.h"
 #include "store.h"
 #include "vclock_internal.h"
 
@@ -83,9 +85,7 @@ static bool check_now(cw_node *n)
 static uint64_t monotonic_ns(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return cw__now_ns();
 }
 
 void cw_node_options_init(cw_node_options *o)
@@ -187,16 +187,6 @@ static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
     if (wall > n->wall_seen)
         n->wall_seen = wall;
     return ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms;
-}
-
-/* Whether this node's own new timestamp is within the drift bound of its
- * wall clock, read now: the bound that matters is enforced with a fresh
- * reading (one clock read a put, ~20 ns), since no cheaper test holds after
- * the wall clock steps back or a millisecond's counter rolls over. */
-static bool own_within_drift(const cw_node *n, const cw_hlc_timestamp *ts)
-{
-    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
-    return ts->wall_ms <= wall || ts->wall_ms - wall <= n->hlc.max_drift_ms;
 }
 
 /* ---- applying writes ---- */
@@ -581,11 +571,14 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
         return rc;
     cw_hlc saved = n->hlc;
     cw_hlc_timestamp ts;
-    if ((rc = cw_hlc_now(&n->hlc, &ts)) != CW_OK)
+    /* The drift bound is enforced where a write is made: here, against the
+     * wall clock read for this timestamp (no cheaper test holds after the
+     * wall clock steps back or a millisecond's counter rolls over). Peers
+     * apply whatever timestamp the write carries. */
+    uint64_t wall = n->hlc.now(n->hlc.now_ctx);
+    if ((rc = cw__hlc_now_at(&n->hlc, wall, &ts)) != CW_OK)
         return rc;
-    /* The drift bound is enforced where a write is accepted: here. Peers
-     * apply whatever timestamp it carries. */
-    if (!own_within_drift(n, &ts)) {
+    if (ts.wall_ms > wall && ts.wall_ms - wall > n->hlc.max_drift_ms) {
         n->hlc = saved;
         return CW_EDRIFT;
     }

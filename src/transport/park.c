@@ -18,8 +18,8 @@
  *     itself (awake, it looks again before it can sleep).
  *     Without the claim every publish made a FUTEX_WAKE from the wake until
  *     the woken thread ran (sleeping stayed 1 until it did): on two
- *     oversubscribed cores, up to ~100 syscalls per park (THROUGHPUT-NOTES.md
- *     on branch throughput, 2b and 2c').
+ *     oversubscribed cores, up to ~100 syscalls per park (measured with perf
+ *     syscall tracepoints; docs/performance.md, "Where an engine's time goes").
  *  3. A claim after prepare's epoch load moves the epoch past the value the
  *     wait compares with, so the wait returns at once. */
 #define _GNU_SOURCE

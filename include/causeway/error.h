@@ -27,7 +27,8 @@ extern "C" {
     XX(ECLOSED,   -10, "the engine is shutting down")                                  \
     XX(EDRIFT,    -11, "a timestamp is further ahead of the wall clock than the allowed drift") \
     XX(EFULL,     -12, "full: a bounded buffer or queue has no room (backpressure); retry once it drains") \
-    XX(EBADMSG,   -13, "malformed binary message")
+    XX(EBADMSG,   -13, "malformed binary message")                                   \
+    XX(ESTALLED,  -14, "the retransmission log is full: a node has not acknowledged writes, so none became stable")
 
 enum {
 #define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),

@@ -1,24 +1,35 @@
-/* A replicated write as it travels between replicas: origin, HLC timestamp,
- * the write's vector clock (dense, one counter per node), key and value.
+/* What replicas send each other. Mostly a replicated write: origin, HLC
+ * timestamp, the write's vector clock (dense, one counter per node), key and
+ * value. Loss recovery adds two small kinds (cw_msg_kind): a pull ("send me
+ * origin o's writes from..to", sent to one node) and a report (the sender's
+ * applied clock: everything it has applied, for causal stability). A write
+ * sent again in answer to a pull is a copy of the original, marked
+ * retransmitted (cw_msg_retransmitted).
  *
  * Ownership: a cw_msg is immutable once made and reference counted. Whoever
  * holds a reference releases it with cw_msg_unref; cw_msg_ref adds one. The
  * counts are atomic, so references may be taken and dropped on any thread:
  * one message is shared by every receiver and every store that keeps it.
  *
- * Wire form (cw_msg_encode / cw_msg_decode), big-endian:
+ * Wire form (cw_msg_encode / cw_msg_decode), big-endian. A plain write
+ * (not retransmitted) keeps format 1, byte for byte, so peers that know only
+ * format 1 still read every first copy of a write:
  *   u8   format version (1)
  *   u16  origin node id
  *   10   HLC timestamp (cw_hlc binary form)
  *   ...  clock in the binary vector-clock form of vclock.h (zeros omitted)
  *   u32  key length, then the key bytes
  *   u32  value length, then the value bytes
- * A worked example and the decoder's checks: docs/formats.md,
- * "Replicated-write message".
+ * Every other message is format 2: u8 version (2), u8 kind, u8 flags, u16
+ * sender, then for a write the rest of format 1 from the timestamp on; for a
+ * pull u16 origin, u64 from, u64 to; for a report its clock (binary form).
+ * The decoder reads both. Worked examples and the decoder's checks:
+ * docs/formats.md, "Replica messages".
  */
 #ifndef CAUSEWAY_MSG_H
 #define CAUSEWAY_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <causeway/export.h>
@@ -31,7 +42,15 @@ extern "C" {
 
 typedef struct cw_msg cw_msg;
 
+/* The format of a plain write, and the newest format (every other message). */
 #define CW_MSG_FORMAT_VERSION 1u
+#define CW_MSG_FORMAT_VERSION_2 2u
+
+typedef enum cw_msg_kind {
+    CW_MSG_WRITE = 0,   /* a replicated write */
+    CW_MSG_PULL = 1,    /* a request for a range of one origin's writes */
+    CW_MSG_REPORT = 2   /* the sender's applied clock */
+} cw_msg_kind;
 
 /* Makes a message with one reference (the caller's). clock has `nodes`
  * counters; clock[origin] is the write's sequence number at its origin and
@@ -46,7 +65,11 @@ CW_API cw_msg *cw_msg_ref(cw_msg *m);
 /* Drops a reference; the last one frees the message. NULL is ignored. */
 CW_API void cw_msg_unref(cw_msg *m);
 
-/* Accessors. Pointers stay valid while the caller holds a reference. */
+/* Accessors. Pointers stay valid while the caller holds a reference.
+ * cw_msg_origin is a write's origin, and a pull's or report's sender.
+ * Counters and clock: a write's clock, or a report's applied clock (a pull
+ * has none: NULL and CW_EINVAL). Seq, timestamp, key and value: a write's
+ * (0 and empty for the other kinds). */
 CW_API cw_node_id cw_msg_origin(const cw_msg *m);
 CW_API uint64_t cw_msg_seq(const cw_msg *m);               /* clock[origin] */
 CW_API cw_hlc_timestamp cw_msg_timestamp(const cw_msg *m);
@@ -54,6 +77,12 @@ CW_API const uint64_t *cw_msg_counters(const cw_msg *m, uint32_t *nodes_out);
 CW_API int cw_msg_clock(const cw_msg *m, cw_vclock *out);  /* sparse copy */
 CW_API const void *cw_msg_key(const cw_msg *m, size_t *len_out);
 CW_API const void *cw_msg_value(const cw_msg *m, size_t *len_out);
+CW_API cw_msg_kind cw_msg_kind_of(const cw_msg *m);
+/* Whether a write is a copy sent again in answer to a pull. */
+CW_API bool cw_msg_retransmitted(const cw_msg *m);
+/* A pull's request: origin's writes from..to (inclusive). CW_EINVAL if m is
+ * not a pull. */
+CW_API int cw_msg_pull_range(const cw_msg *m, cw_node_id *origin, uint64_t *from, uint64_t *to);
 
 /* Bytes cw_msg_encode writes. */
 CW_API size_t cw_msg_encoded_size(const cw_msg *m);
@@ -67,10 +96,12 @@ typedef struct cw_msg_limits {
     size_t max_value_len;    /* CW_ELIMIT above */
 } cw_msg_limits;
 
-/* Decodes one message from the front of buf[0..len) into a new message with
- * one reference. *consumed (nullable) gets the bytes read. Errors, with *out
- * untouched: CW_ETRUNC (shorter than it declares), CW_EBADMSG (unknown format
- * version, an id not below limits->nodes, or a clock whose origin entry is 0),
+/* Decodes one message (either format, any kind) from the front of
+ * buf[0..len) into a new message with one reference. *consumed (nullable)
+ * gets the bytes read. Errors, with *out untouched: CW_ETRUNC (shorter than
+ * it declares), CW_EBADMSG (unknown format version, kind or flag, an id not
+ * below limits->nodes, a write's clock whose origin entry is 0, or a pull
+ * whose range is empty or starts at 0),
  * CW_ELIMIT (more clock entries than 65,536, key or value above the limits),
  * CW_ENOMEM. Never reads outside buf[0..len). */
 CW_API int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len,

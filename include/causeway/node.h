@@ -19,6 +19,21 @@
  * in the buffer; every buffered write that a delivery makes ready is then
  * delivered, until none is.
  *
+ * Loss recovery (with a send_to callback): every message may be lost, and
+ * the replica repairs it. It keeps every write it applied in a
+ * retransmission log until the write is causally stable (applied at every
+ * node); it notices writes it misses (a buffered write waiting on an
+ * earlier one that has not come, or a peer's report of having applied more
+ * of an origin than it has), and after recovery_timeout pulls them from the
+ * origin, or from any peer known to hold them, again with a doubling
+ * back-off until they come. Peers answer from their logs. Replicas tell
+ * each other what they have applied: each write carries its origin's clock,
+ * and a node that sends no write for a report interval sends a small report.
+ * The stable clock (cw_node_stable) is the pointwise minimum over all nodes
+ * of what each has applied, as far as this node knows; writes at or below
+ * it leave the log. Time enters only through cw_node_tick: the driver calls
+ * it at the time it returns (or earlier), with its own clock.
+ *
  * Threads: a cw_node is not thread-safe; one thread drives it at a time.
  */
 #ifndef CAUSEWAY_NODE_H
@@ -97,6 +112,18 @@ typedef int (*cw_merge_fn)(void *ctx, const cw_value_version *siblings, size_t c
  * Threads: called on the thread driving the node, from cw_node_put or
  * cw_node_flush. It must not call back into the same node. */
 typedef int (*cw_send_fn)(void *ctx, cw_msg *msg);
+/* `to` of a message for every other node. */
+#define CW_NODE_ALL UINT32_MAX
+/* "No node" in statistics. */
+#define CW_NODE_NONE UINT32_MAX
+/* Offers a recovery message to the driver: a pull, a write sent again in
+ * answer to one (to one node, `to` < nodes), or a report (to every other
+ * node, `to` == CW_NODE_ALL). Best effort, unlike send: the driver may
+ * refuse (non-zero) or lose it, and the replica repeats what matters (pulls
+ * until answered, reports every interval). Borrowed for the call, as in
+ * send. Called from cw_node_tick and cw_node_receive(_many); it must not
+ * call back into the node. */
+typedef int (*cw_send_to_fn)(void *ctx, uint32_t to, cw_msg *msg);
 /* Called for every write applied at this node, local or remote, in the order
  * applied. The message is borrowed for the call. It must not change the node:
  * cw_node_put, cw_node_receive(_many) and cw_node_flush called from it (or
@@ -126,12 +153,27 @@ typedef struct cw_node_options {
     uint64_t max_drift_ms;         /* HLC drift bound; 0 = CW_HLC_DEFAULT_MAX_DRIFT_MS */
     cw_ns_clock_fn ns_clock;       /* latency clock; NULL = CLOCK_MONOTONIC */
     void *ns_ctx;
+    /* Loss recovery and stability reports (see the top of this file); NULL:
+     * off, for a driver whose network never loses a message (no log is
+     * kept, no pull or report is sent; the stable clock then follows the
+     * clocks writes carry). */
+    cw_send_to_fn send_to;
+    void *send_to_ctx;
+    size_t max_log;                /* writes the retransmission log holds before puts
+                                      refuse with CW_ESTALLED; default 1,048,576 */
+    uint64_t recovery_timeout_ns;  /* a missing write is pulled once it has been
+                                      missing this long; default 50 ms */
+    uint64_t report_interval_ns;   /* a node silent this long reports its clock;
+                                      also the pace of stability rounds; default 100 ms */
 } cw_node_options;
 
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
 #define CW_NODE_DEFAULT_MAX_VALUE_LEN (1u << 20)
 #define CW_NODE_DEFAULT_MAX_BUFFERED (1u << 20)
 #define CW_NODE_DEFAULT_MAX_UNSENT 4096u
+#define CW_NODE_DEFAULT_MAX_LOG (1u << 20)
+#define CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS 50000000u
+#define CW_NODE_DEFAULT_REPORT_INTERVAL_NS 100000000u
 /* The largest max_buffered accepted: its index budget (4 * max_buffered +
  * 16 * nodes ring slots of 16 bytes) is then at most ~256 GiB, and no size
  * computed from it can wrap. */
@@ -159,7 +201,10 @@ CW_API void cw_node_destroy(cw_node *n);
  * *clock_out (nullable) gets the write's clock. Errors, node unchanged:
  * CW_EINVAL (NULL key with key_len > 0), CW_ELIMIT (key or value too long),
  * CW_EFULL (max_unsent messages already wait to be sent: backpressure from
- * the driver; flush, then retry), CW_EOVERFLOW, CW_EDRIFT (this node's HLC is
+ * the driver; flush, then retry), CW_ESTALLED (the retransmission log holds
+ * max_log writes: they are not yet stable because some node has not told
+ * this one it applied them, see cw_node_stats.stability_blocker; tick and
+ * receive, then retry), CW_EOVERFLOW, CW_EDRIFT (this node's HLC is
  * further ahead of its wall clock than max_drift_ms: the wall clock went back;
  * the bound is enforced here, at the write's origin, and nowhere else),
  * CW_ENOMEM. Keys and values are any bytes; empty is allowed. */
@@ -188,8 +233,11 @@ typedef enum cw_receive_result {
     CW_RECEIVE_DUPLICATE = 2   /* already delivered or already buffered: dropped */
 } cw_receive_result;
 
-/* Takes a message from a peer. The node takes its own references where it
- * keeps the message; the caller keeps (and later releases) its reference.
+/* Takes a message from a peer: a write (first copy or retransmitted), a pull
+ * (answered at once through send_to) or a report. The node takes its own
+ * references where it keeps the message; the caller keeps (and later
+ * releases) its reference. Pulls and reports are always CW_RECEIVE_DELIVERED
+ * with nothing counted in *delivered.
  * *result and *delivered (both nullable) report the outcome: delivered counts
  * every write applied by this call, the message and the buffered writes it
  * released. Errors, node unchanged and the message not taken:
@@ -223,6 +271,20 @@ CW_API int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, s
  * version whose clock is the merge of theirs. */
 CW_API int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out);
 
+/* Time for loss recovery and stability, in nanoseconds on the driver's
+ * monotonic clock (any origin; it must not go back: an earlier time counts
+ * as the latest one). Sends the pulls that are due, a report if one is due,
+ * opens the next stability round. *next_ns (nullable) gets the time the
+ * next tick has work (UINT64_MAX: none until something arrives); a receive
+ * or put may bring it forward (cw_node_next_tick). Cheap when nothing is
+ * due. CW_EINVAL (NULL, or called from a callback). */
+CW_API int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns);
+/* When the next tick has work, as it stands now (UINT64_MAX: none). */
+CW_API uint64_t cw_node_next_tick(const cw_node *n);
+/* The causally stable clock as this node knows it (sparse copy): writes
+ * every node has applied. Always at or below the node's clock. */
+CW_API int cw_node_stable(const cw_node *n, cw_vclock *out);
+
 /* The node's clock (sparse copy). */
 CW_API int cw_node_clock(const cw_node *n, cw_vclock *out);
 /* The node's clock as n counters, valid until the next put/receive. */
@@ -248,6 +310,14 @@ typedef struct cw_node_stats {
                                  max_drift_ms (applied and followed) */
     uint64_t unsent;        /* local writes whose messages wait to be sent now */
     uint64_t send_refusals; /* times send refused a message (each retry counts) */
+    uint64_t retransmitted; /* writes this node sent again on request */
+    uint64_t recovered;     /* writes that reached this node only by a retransmission */
+    uint64_t log_entries;   /* writes kept for retransmission, until stable */
+    uint64_t pulls;         /* pulls sent (one per missing run per attempt) */
+    uint64_t reports;       /* reports sent */
+    uint64_t missing;       /* origins whose writes this node knows it misses now */
+    uint32_t stability_blocker; /* the node whose word a stability round has waited
+                                   for over two report intervals; CW_NODE_NONE */
     cw_latency buffering;   /* arrival to delivery of remote writes */
     cw_latency replication; /* engine only: put at this node to applied at every node */
 } cw_node_stats;

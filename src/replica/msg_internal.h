@@ -9,18 +9,42 @@
 #include <stdlib.h>
 #include <causeway/msg.h>
 
-/* Allocated 64-byte aligned; everything an arrival reads (origin, width,
- * seq, timestamp, lengths) sits in the first cache line. The key and value
- * follow the counters. */
+/* Flags (wire and memory). */
+#define CW__MSG_RETRANSMITTED 0x01u /* a write sent again in answer to a pull */
+#define CW__MSG_WANTS_REPORTS 0x02u /* a report whose sender still waits for
+                                       stability: peers keep reporting to it */
+#define CW__MSG_FLAGS (CW__MSG_RETRANSMITTED | CW__MSG_WANTS_REPORTS)
+
+/* dest of a message every other node receives (writes, reports). */
+#define CW__MSG_ALL UINT32_MAX
+
+/* Allocated 64-byte aligned; everything an arrival reads (origin, kind,
+ * width, seq, timestamp, lengths) sits in the first cache line. The key and
+ * value follow the counters. A pull keeps its request in counters[0..2]
+ * (origin, from, to); its `nodes` is still the group size. */
 struct cw_msg {
     _Atomic uint32_t refs;
-    cw_node_id origin;
+    cw_node_id origin;         /* a write's origin; a pull's or report's sender */
+    uint8_t kind;              /* cw_msg_kind */
+    uint8_t flags;             /* CW__MSG_* */
     uint32_t nodes;
-    uint64_t seq;              /* counters[origin] */
+    uint32_t dest;             /* the one node it is for, or CW__MSG_ALL; not on
+                                  the wire (a network transport addresses links) */
+    uint64_t seq;              /* counters[origin] (writes) */
     cw_hlc_timestamp ts;
     size_t key_len, value_len;
     uint64_t counters[];       /* nodes counters, then key bytes, then value bytes */
 };
+
+/* A pull from `sender` to `dest` for origin's writes from..to (1 <= from <=
+ * to). CW_OK, CW_EINVAL, CW_ENOMEM. */
+int cw__msg_pull(cw_msg **out, uint32_t nodes, cw_node_id sender, uint32_t dest, cw_node_id origin,
+                 uint64_t from, uint64_t to);
+/* A report of sender's applied clock (nodes counters) to every node;
+ * flags: CW__MSG_WANTS_REPORTS or 0. */
+int cw__msg_report(cw_msg **out, uint32_t nodes, cw_node_id sender, const uint64_t *applied, uint8_t flags);
+/* A copy of write m for `dest`, marked retransmitted. */
+int cw__msg_retransmission(cw_msg **out, const cw_msg *m, uint32_t dest);
 
 static inline uint8_t *cw__msg_key_ptr(const cw_msg *m)
 {

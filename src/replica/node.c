@@ -45,32 +45,12 @@
 #include "kernels.h"
 #include "msg_internal.h"
 #include "node_internal.h"
+#include "node_state.h"
+#include "recovery.h"
 #include "now.h"
 #include "store.h"
 #include "vclock_internal.h"
 
-struct cw_node {
-    cw_node_options opt;
-    uint32_t n;
-    cw_dclock clock;          /* V */
-    uint64_t *applied_from;   /* writes applied per origin (invariant 4) */
-    cw_hlc hlc;
-    cw__store store;
-    cw__buffer buf;
-    cw__slot *work;           /* released writes being applied (a stack) */
-    size_t work_count, work_cap;
-    uint64_t wall_seen;       /* the latest wall-clock reading, for drift checks */
-    /* While cw_node_receive_many runs: its messages arrived together, so the
-     * clock is read once, by the first one buffered (0: not read yet). */
-    bool in_batch;
-    uint64_t batch_arrival_ns;
-    cw_msg **unsent;          /* local writes to send again, oldest first (invariant 8) */
-    size_t unsent_len, unsent_cap;
-    uint64_t writes, delivered, duplicates, conflicts, rejected_full, send_refusals, clock_anomalies;
-    uint64_t checks;          /* calls since the last full invariant check */
-    unsigned in_callback;     /* on_apply or send is running: no call may change the node */
-    cw__histogram buffering;
-};
 
 /* In debug builds every call ends with the full invariant check for groups
  * of up to 16 nodes, and every 1024th call beyond (the check costs
@@ -99,6 +79,9 @@ void cw_node_options_init(cw_node_options *o)
     o->max_value_len = CW_NODE_DEFAULT_MAX_VALUE_LEN;
     o->max_buffered = CW_NODE_DEFAULT_MAX_BUFFERED;
     o->max_unsent = CW_NODE_DEFAULT_MAX_UNSENT;
+    o->max_log = CW_NODE_DEFAULT_MAX_LOG;
+    o->recovery_timeout_ns = CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS;
+    o->report_interval_ns = CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
 }
 
 bool cw__node_options_valid(const cw_node_options *o)
@@ -113,7 +96,11 @@ size_t cw__node_footprint(uint32_t nodes)
     /* The waiting table reserves twice its entries, rounded up to a power
      * of two: at most 4 slots a sender. */
     size_t per_sender = 2 * sizeof(uint64_t) + sizeof(cw__ring) + sizeof(cw__head) + sizeof(uint32_t) +
-                        4 * sizeof(cw__map_slot);
+                        4 * sizeof(cw__map_slot) +
+                        /* recovery: gap state, the gap list, the log's ring,
+                         * stable and the round's minimum, a bit heard */
+                        sizeof(cw__gap) + sizeof(uint32_t) + sizeof(bool) + sizeof(cw__log_ring) +
+                        2 * sizeof(uint64_t) + 1;
     return sizeof(cw_node) + 16 * sizeof(cw__slot) + (size_t)nodes * per_sender;
 }
 
@@ -128,11 +115,19 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
     n->n = o->nodes;
     if (!n->opt.ns_clock)
         n->opt.ns_clock = monotonic_ns;
+    /* 0 takes the default, for options filled before these fields existed. */
+    if (!n->opt.max_log)
+        n->opt.max_log = CW_NODE_DEFAULT_MAX_LOG;
+    if (!n->opt.recovery_timeout_ns)
+        n->opt.recovery_timeout_ns = CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS;
+    if (!n->opt.report_interval_ns)
+        n->opt.report_interval_ns = CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
     n->applied_from = calloc(o->nodes, sizeof *n->applied_from);
     n->work_cap = 16;
     n->work = malloc(n->work_cap * sizeof *n->work);
     if (!n->applied_from || !n->work || cw_dclock_init(&n->clock, o->nodes) != CW_OK ||
-        cw__buffer_init(&n->buf, o->nodes) != CW_OK) {
+        cw__buffer_init(&n->buf, o->nodes) != CW_OK || cw__recovery_init(n) != CW_OK) {
+        cw__buffer_destroy(&n->buf, n->n);
         free(n->applied_from);
         free(n->work);
         cw_dclock_destroy(&n->clock);
@@ -154,6 +149,7 @@ void cw_node_destroy(cw_node *n)
     for (size_t i = 0; i < n->unsent_len; i++)
         cw__msg_unref(n->unsent[i]);
     free(n->unsent);
+    cw__recovery_destroy(n);
     cw__buffer_destroy(&n->buf, n->n);
     cw__store_destroy(&n->store);
     cw_dclock_destroy(&n->clock);
@@ -202,9 +198,12 @@ static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
 static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64_t now_ns)
 {
     bool conflict;
-    int rc = cw__store_apply(&n->store, m, n->opt.policy, &conflict);
+    int rc = cw__recovery_reserve(n, m->origin);
+    if (rc == CW_OK)
+        rc = cw__store_apply(&n->store, m, n->opt.policy, &conflict);
     if (rc != CW_OK)
         return rc;
+    cw__recovery_applied(n, m);
     cw_node_id o = m->origin;
     n->applied_from[o]++;
     n->conflicts += conflict;
@@ -262,6 +261,8 @@ static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
         n->work[n->work_count++] = (cw__slot){m, arrived};
         return true;
     }
+    /* m's origin had applied k's write m[k], which has not come here. */
+    cw__recovery_saw(n, (cw_node_id)k, m->counters[k], m->origin);
     *h = (cw__head){m, arrived, (cw_node_id)k, m->counters[k], k};
     cw__waiting_put(&n->buf, h);
     return false;
@@ -393,12 +394,21 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
     return CW_OK;
 }
 
+/* A pull or a report: answered or taken in at once. */
+static int receive_control(cw_node *n, const cw_msg *m, cw_receive_result *result)
+{
+    int rc = m->kind == CW_MSG_PULL ? cw__recovery_pull(n, m) : cw__recovery_report(n, m);
+    if (rc == CW_OK && result)
+        *result = CW_RECEIVE_DELIVERED;
+    return rc;
+}
+
 int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *delivered)
 {
     if (!n || !m || n->in_callback)
         return CW_EINVAL;
     cw_node_id o = m->origin;
-    if (m->nodes != n->n || o == n->opt.self)
+    if (m->nodes != n->n || o == n->opt.self || m->kind > CW_MSG_REPORT)
         return CW_EINVAL;
     if (m->key_len > n->opt.max_key_len || m->value_len > n->opt.max_value_len)
         return CW_ELIMIT;
@@ -407,6 +417,10 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     int rc = drain(n, delivered); /* finish anything an earlier call left */
     if (rc != CW_OK)
         return rc;
+    if (m->kind != CW_MSG_WRITE)
+        return receive_control(n, m, result);
+    /* Whatever becomes of it, the write says what its origin had applied. */
+    cw__recovery_heard(n, o, m->counters);
 
     uint64_t seq = m->seq, have = n->clock.counters[o];
     bool head = seq == have + 1;
@@ -435,6 +449,7 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     }
     if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
         return rc;
+    cw__recovery_saw(n, o, seq, o);
     if (result)
         *result = CW_RECEIVE_BUFFERED;
     assert(!check_now(n) || cw__node_check(n));
@@ -565,6 +580,8 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
         return CW_EOVERFLOW;
     if (n->unsent_len >= n->opt.max_unsent)
         return CW_EFULL;
+    if (n->recovering && n->log.entries >= n->opt.max_log)
+        return CW_ESTALLED;
     if (n->opt.send && (rc = reserve_unsent(n)) != CW_OK)
         return rc;
     if (clock_out && (rc = cw__vclock_reserve(clock_out, n->n, false)) != CW_OK)
@@ -597,10 +614,12 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
         cw_dclock_to_sparse(&n->clock, clock_out); /* cannot fail: reserved */
     /* The write is made: from here its message is either taken or kept. */
     int refusal;
-    if (n->opt.send && (n->unsent_len || !offer(n, m, &refusal)))
+    if (n->opt.send && (n->unsent_len || !offer(n, m, &refusal))) {
         n->unsent[n->unsent_len++] = m; /* room reserved above; the node's reference */
-    else
+    } else {
+        cw__recovery_sent_clock(n); /* its clock is this node's report */
         cw__msg_unref(m);
+    }
     /* V[self] moved like any entry a delivery moves: a buffered write from a
      * peer that had seen this write before we made it (a peer that knew more
      * of us than we did, e.g. after we lost our state) waits on exactly
@@ -721,6 +740,13 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
         .unsent = n->unsent_len,
         .send_refusals = n->send_refusals,
         .clock_anomalies = n->clock_anomalies,
+        .retransmitted = n->retransmitted,
+        .recovered = n->recovered,
+        .log_entries = n->log.entries,
+        .pulls = n->pulls,
+        .reports = n->reports,
+        .missing = n->gap_count,
+        .stability_blocker = cw__node_stability_blocker(n),
     };
     cw__hist_latency(&n->buffering, &out->buffering);
     return CW_OK;
@@ -847,5 +873,22 @@ bool cw__node_check(const cw_node *n)
         c.ok &= cw_msg_origin(n->unsent[i]) == n->opt.self &&
                 cw_msg_seq(n->unsent[i]) == n->clock.counters[n->opt.self] - n->unsent_len + 1 + i;
     cw__map_each(&n->store.keys, check_key, &c);
+    /* Recovery (recovery.c invariants 1-3). */
+    const uint64_t *stable = cw__node_stable_counters(n);
+    size_t logged = 0;
+    for (uint32_t k = 0; k < n->n; k++) {
+        c.ok &= stable[k] <= n->clock.counters[k];
+        if (n->recovering) {
+            const cw__log_ring *r = &n->log.ring[k];
+            c.ok &= r->base + r->len == n->clock.counters[k] && r->len <= r->cap;
+            logged += r->len;
+        }
+        c.ok &= !n->in_gaps[k] || k != n->opt.self;
+    }
+    c.ok &= logged == n->log.entries;
+    size_t listed = 0;
+    for (uint32_t i = 0; i < n->gap_count; i++)
+        listed += n->in_gaps[n->gaps[i]];
+    c.ok &= listed == n->gap_count;
     return c.ok;
 }

@@ -27,4 +27,13 @@ size_t cw__node_footprint(uint32_t nodes);
 struct cw__histogram;
 void cw__node_add_buffering(const cw_node *n, struct cw__histogram *into);
 
+/* The stable clock's counters (the node's own when it is alone). */
+const uint64_t *cw__node_stable_counters(const cw_node *n);
+/* The peer a stability round has waited for over two report intervals, or
+ * CW_NODE_NONE. */
+uint32_t cw__node_stability_blocker(const cw_node *n);
+/* The lowest seq of origin this node has neither applied nor buffered. For
+ * quiescence checks: O(writes of origin buffered here). */
+uint64_t cw__node_first_missing(const cw_node *n, cw_node_id origin);
+
 #endif

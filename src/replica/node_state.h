@@ -1,0 +1,85 @@
+/* The replica's state, shared by the files that make up one replica:
+ * node.c (writes, delivery, reads) and recovery.c (loss recovery and causal
+ * stability). Nothing outside the replica layer includes it. */
+#ifndef CW_NODE_STATE_H
+#define CW_NODE_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <causeway/dclock.h>
+#include <causeway/node.h>
+
+#include "buffer.h"
+#include "histogram.h"
+#include "log.h"
+#include "store.h"
+
+/* What a replica knows of one origin's writes beyond its own clock, and its
+ * recovery of the ones it misses (recovery.c). */
+typedef struct cw__gap {
+    uint64_t seen;            /* the highest seq of this origin known to exist */
+    uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
+    uint64_t mark_ns;
+    uint64_t pulled_v;        /* V[origin] when the last pull was sent */
+    uint64_t pull_next_ns;    /* no pull before this (back-off) */
+    uint32_t seen_from;       /* a node that holds `seen` (it said so) */
+    uint32_t attempts;        /* pulls sent since V[origin] last moved */
+} cw__gap;
+
+/* Causal stability: the pointwise minimum of what every node has applied.
+ * A round collects one applied clock from each peer (a report, or a write,
+ * whose clock is what its origin had applied); when every peer has been
+ * heard, the minimum of those and this node's clock is a lower bound of the
+ * minimum now, and stable moves up to it. */
+typedef struct cw__stability {
+    uint64_t *stable;         /* nodes counters */
+    uint64_t *round_min;      /* the running minimum of the open round */
+    uint64_t *heard;          /* bitmap: peers heard in the open round */
+    uint32_t heard_count;
+    bool open;
+    uint64_t opened_ns, closed_ns;
+} cw__stability;
+
+struct cw_node {
+    cw_node_options opt;
+    uint32_t n;
+    cw_dclock clock;          /* V */
+    uint64_t *applied_from;   /* writes applied per origin (invariant 4) */
+    cw_hlc hlc;
+    cw__store store;
+    cw__buffer buf;
+    cw__slot *work;           /* released writes being applied (a stack) */
+    size_t work_count, work_cap;
+    uint64_t wall_seen;       /* the latest wall-clock reading, for drift checks */
+    /* While cw_node_receive_many runs: its messages arrived together, so the
+     * clock is read once, by the first one buffered (0: not read yet). */
+    bool in_batch;
+    uint64_t batch_arrival_ns;
+    cw_msg **unsent;          /* local writes to send again, oldest first (invariant 8) */
+    size_t unsent_len, unsent_cap;
+    uint64_t writes, delivered, duplicates, conflicts, rejected_full, send_refusals, clock_anomalies;
+    uint64_t checks;          /* calls since the last full invariant check */
+    unsigned in_callback;     /* on_apply or send is running: no call may change the node */
+    cw__histogram buffering;
+
+    /* Loss recovery and stability (recovery.c). */
+    bool recovering;          /* send_to given and peers exist: log, pull, report */
+    cw__log log;
+    cw__gap *gap;             /* per origin */
+    uint32_t *gaps;           /* origins with seen > V, each once */
+    uint32_t gap_count;
+    bool *in_gaps;            /* per origin */
+    cw__stability st;
+    uint64_t now_ns;          /* the latest tick's time */
+    uint64_t next_tick_ns;    /* when the next tick has work (UINT64_MAX: none) */
+    uint64_t applied_total;   /* writes applied here, local and remote */
+    uint64_t reported_total;  /* applied_total when the last clock went out */
+    uint64_t reported_ns;     /* when it went out (a report, or a write's clock) */
+    uint64_t wanted_ns;       /* a peer asked for reports (flag) at this tick time */
+    bool wanted;              /* ... since this node's last report */
+    uint64_t retransmitted, recovered, pulls, reports;
+};
+
+#endif

@@ -1,0 +1,432 @@
+/* Loss recovery and causal stability of one replica (see recovery.h).
+ *
+ * Gaps. seen[o] is the highest seq of origin o this replica knows to exist:
+ * raised by a buffered write's own seq, by the counter a buffered write waits
+ * for (its blocker), and by a peer's report. Origin o has a gap while
+ * seen[o] > V[o]. A gap is not yet a loss: the write may be in flight. Each
+ * tick marks how far seen reached (mark_seq at mark_ns); writes up to a mark
+ * older than recovery_timeout are pulled: every missing run (neither applied
+ * nor buffered) in the first PULL_SPAN seqs past V[o], one pull each. Pulls
+ * go to the origin, then to the node that said it holds the writes, then
+ * round robin over all peers (the origin may be cut off or gone), repeating
+ * with a doubling back-off until V[o] moves. An answer is a copy of each
+ * write asked for, marked retransmitted, sent only to the asker; copies of
+ * writes that arrived meanwhile are dropped as duplicates.
+ *
+ * Stability. Every node's applied clock only grows, so any clock a peer once
+ * sent (a report, or a write's clock, which is what its origin had applied)
+ * is a lower bound of what it has applied now. A round takes the minimum of
+ * this node's clock and the first clock heard from each peer; when every
+ * peer has been heard, stable = max(stable, that minimum), and the log drops
+ * the writes at or below it. A round opens one report interval after the
+ * last one closed, so stability costs O(nodes) per peer per interval, not
+ * per write.
+ *
+ * Reports. A node that has sent no clock (write or report) for a report
+ * interval sends its clock to every peer if it applied anything since, or
+ * holds unstable writes (then the report asks peers to keep reporting:
+ * a flagged report), or a peer asked. With nothing unstable anywhere the
+ * reports stop.
+ *
+ * Invariants:
+ *  1. stable <= V pointwise, and stable only grows.
+ *  2. With recovery on, the log holds o's writes stable-trim .. V[o]:
+ *     ring[o].base + ring[o].len == V[o] (every applied write is logged).
+ *  3. gaps lists each origin with in_gaps set exactly once; an origin whose
+ *     seen passed V is in it (it leaves at a tick that finds seen <= V).
+ *  4. Nothing here changes the store or the buffer; a failure to send (a
+ *     refusal, out of memory) loses nothing: the tick repeats the pull or
+ *     the report.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/error.h>
+
+#include "msg_internal.h"
+#include "node_internal.h"
+#include "node_state.h"
+#include "recovery.h"
+
+/* Seqs past V[o] one tick looks at for missing runs, and the most writes one
+ * pull is answered with (a pull from the wire may ask for any range). */
+#define PULL_SPAN 256u
+/* Pulls one origin's gap sends in one tick (one per missing run). */
+#define PULL_RUNS 16u
+/* The back-off doubles up to recovery_timeout << MAX_BACKOFF_SHIFT. */
+#define MAX_BACKOFF_SHIFT 5u
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static void want_tick(struct cw_node *n, uint64_t at)
+{
+    if (at < n->next_tick_ns)
+        n->next_tick_ns = at;
+}
+
+/* ---- lifecycle ---- */
+
+static void open_round(struct cw_node *n)
+{
+    cw__stability *st = &n->st;
+    memcpy(st->round_min, n->clock.counters, (size_t)n->n * sizeof(uint64_t));
+    memset(st->heard, 0, ((size_t)n->n + 63) / 64 * sizeof(uint64_t));
+    st->heard_count = 0;
+    st->open = true;
+    st->opened_ns = n->now_ns;
+}
+
+int cw__recovery_init(struct cw_node *n)
+{
+    size_t words = ((size_t)n->n + 63) / 64;
+    n->st.stable = calloc(n->n, sizeof(uint64_t));
+    n->st.round_min = calloc(n->n, sizeof(uint64_t));
+    n->st.heard = calloc(words, sizeof(uint64_t));
+    n->gap = calloc(n->n, sizeof *n->gap);
+    n->gaps = calloc(n->n, sizeof *n->gaps);
+    n->in_gaps = calloc(n->n, sizeof *n->in_gaps);
+    n->next_tick_ns = UINT64_MAX;
+    n->recovering = n->opt.send_to && n->n > 1;
+    int rc = n->st.stable && n->st.round_min && n->st.heard && n->gap && n->gaps && n->in_gaps ? CW_OK : CW_ENOMEM;
+    if (rc == CW_OK && n->recovering)
+        rc = cw__log_init(&n->log, n->n);
+    if (rc != CW_OK) {
+        cw__recovery_destroy(n);
+        return rc;
+    }
+    if (n->n > 1)
+        open_round(n);
+    return CW_OK;
+}
+
+void cw__recovery_destroy(struct cw_node *n)
+{
+    if (n->log.ring)
+        cw__log_destroy(&n->log);
+    free(n->st.stable);
+    free(n->st.round_min);
+    free(n->st.heard);
+    free(n->gap);
+    free(n->gaps);
+    free(n->in_gaps);
+}
+
+/* ---- the log ---- */
+
+int cw__recovery_reserve(struct cw_node *n, cw_node_id origin)
+{
+    return n->recovering ? cw__log_reserve(&n->log, origin) : CW_OK;
+}
+
+void cw__recovery_applied(struct cw_node *n, cw_msg *m)
+{
+    if (n->recovering)
+        cw__log_append(&n->log, m);
+    if (m->flags & CW__MSG_RETRANSMITTED)
+        n->recovered++;
+    /* The first write applied since this node's clock last went out makes
+     * a report due (unless a write of its own carries the clock first). */
+    if (n->applied_total++ == n->reported_total)
+        want_tick(n, n->reported_ns + n->opt.report_interval_ns);
+}
+
+void cw__recovery_sent_clock(struct cw_node *n)
+{
+    n->reported_total = n->applied_total;
+    n->reported_ns = n->now_ns;
+}
+
+/* ---- stability ---- */
+
+/* Every peer has been heard: stable moves up to the round's minimum, and
+ * the log drops what became stable. */
+static void close_round(struct cw_node *n)
+{
+    cw__stability *st = &n->st;
+    for (uint32_t k = 0; k < n->n; k++) {
+        if (st->round_min[k] <= st->stable[k])
+            continue;
+        st->stable[k] = st->round_min[k];
+        if (n->recovering)
+            cw__log_trim(&n->log, (cw_node_id)k, st->stable[k]);
+    }
+    st->open = false;
+    st->closed_ns = n->now_ns;
+    want_tick(n, n->now_ns + n->opt.report_interval_ns);
+}
+
+void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *applied)
+{
+    cw__stability *st = &n->st;
+    uint64_t bit = (uint64_t)1 << (from & 63);
+    if (!st->open || (st->heard[from >> 6] & bit) || from == n->opt.self)
+        return;
+    st->heard[from >> 6] |= bit;
+    for (uint32_t k = 0; k < n->n; k++)
+        st->round_min[k] = min_u64(st->round_min[k], applied[k]);
+    if (++st->heard_count == n->n - 1)
+        close_round(n);
+}
+
+/* ---- gaps ---- */
+
+void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32_t holder)
+{
+    cw__gap *g = &n->gap[origin];
+    if (seq <= g->seen || origin == n->opt.self)
+        return;
+    g->seen = seq;
+    g->seen_from = holder;
+    if (!n->in_gaps[origin] && seq > n->clock.counters[origin]) {
+        n->in_gaps[origin] = true;
+        n->gaps[n->gap_count++] = origin;
+        g->mark_seq = seq;
+        g->mark_ns = n->now_ns;
+        g->attempts = 0;
+        want_tick(n, n->now_ns + n->opt.recovery_timeout_ns);
+    }
+}
+
+/* Whether seq of origin is here: applied, or buffered. */
+static bool held(const struct cw_node *n, cw_node_id origin, uint64_t seq)
+{
+    if (seq <= n->clock.counters[origin])
+        return true;
+    const cw_msg *h = n->buf.heads[origin].msg;
+    if (h && h->seq == seq)
+        return true;
+    cw__ring *r = &n->buf.rings[origin];
+    const cw__slot *s = r->count ? cw__ring_at(r, seq) : NULL;
+    return s && s->msg && s->msg->seq == seq;
+}
+
+/* Who the attempt'th pull for origin's writes goes to: the origin, then the
+ * node that said it holds them, then every peer in turn. */
+static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw__gap *g)
+{
+    uint32_t self = n->opt.self, a = g->attempts;
+    if (a % 3 == 0)
+        return origin;
+    if (a % 3 == 1 && g->seen_from != self && g->seen_from < n->n)
+        return g->seen_from;
+    uint32_t t = (self + 1 + a / 3) % n->n;
+    return t == self ? (t + 1) % n->n : t;
+}
+
+static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_t from, uint64_t upto)
+{
+    cw_msg *m;
+    if (cw__msg_pull(&m, n->n, n->opt.self, to, origin, from, upto) != CW_OK)
+        return false;
+    n->in_callback++;
+    int rc = n->opt.send_to(n->opt.send_to_ctx, to, m);
+    n->in_callback--;
+    cw__msg_unref(m);
+    n->pulls += rc == 0;
+    return rc == 0;
+}
+
+/* Pulls every missing run in origin's first PULL_SPAN seqs past V, up to
+ * the mark. */
+static void pull_missing(struct cw_node *n, cw_node_id origin, cw__gap *g)
+{
+    uint64_t v = n->clock.counters[origin];
+    uint64_t last = min_u64(g->mark_seq, v + PULL_SPAN);
+    uint32_t to = pull_target(n, origin, g), runs = 0;
+    for (uint64_t s = v + 1; s <= last && runs < PULL_RUNS;) {
+        if (held(n, origin, s)) {
+            s++;
+            continue;
+        }
+        uint64_t end = s;
+        while (end < last && !held(n, origin, end + 1))
+            end++;
+        if (!send_pull(n, to, origin, s, end))
+            break;
+        runs++;
+        s = end + 1;
+    }
+}
+
+/* One origin's gap at a tick: gone, young, or pulled (with back-off).
+ * False when the gap is gone. */
+static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
+{
+    cw__gap *g = &n->gap[origin];
+    uint64_t v = n->clock.counters[origin];
+    uint64_t timeout = n->opt.recovery_timeout_ns;
+    if (g->seen <= v)
+        return false;
+    if (g->mark_seq <= v) { /* the marked writes came: mark what is known now */
+        g->mark_seq = g->seen;
+        g->mark_ns = now;
+    }
+    if (now - g->mark_ns < timeout) {
+        want_tick(n, g->mark_ns + timeout);
+        return true;
+    }
+    if (v != g->pulled_v)
+        g->attempts = 0; /* progress since the last pull: start over */
+    if (g->attempts && now < g->pull_next_ns) {
+        want_tick(n, g->pull_next_ns);
+        return true;
+    }
+    if (n->recovering)
+        pull_missing(n, origin, g);
+    g->pulled_v = v;
+    uint32_t shift = g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT;
+    g->attempts++;
+    g->pull_next_ns = now + (timeout << shift);
+    /* Writes seen since the mark start their own timeout now. */
+    if (g->seen > g->mark_seq) {
+        g->mark_seq = g->seen;
+        g->mark_ns = now;
+    }
+    want_tick(n, g->pull_next_ns);
+    return true;
+}
+
+/* ---- reports ---- */
+
+static void maybe_report(struct cw_node *n, uint64_t now)
+{
+    bool unstable = n->log.entries > 0;
+    if (!n->recovering || !(n->applied_total != n->reported_total || unstable || n->wanted))
+        return;
+    uint64_t due = n->reported_ns + n->opt.report_interval_ns;
+    if (now < due) {
+        want_tick(n, due);
+        return;
+    }
+    cw_msg *m;
+    if (cw__msg_report(&m, n->n, n->opt.self, n->clock.counters, unstable ? CW__MSG_WANTS_REPORTS : 0) != CW_OK) {
+        want_tick(n, now + n->opt.report_interval_ns); /* out of memory: next interval */
+        return;
+    }
+    n->in_callback++;
+    int rc = n->opt.send_to(n->opt.send_to_ctx, CW_NODE_ALL, m);
+    n->in_callback--;
+    cw__msg_unref(m);
+    /* Sent or refused, the next try is an interval away. */
+    n->reported_ns = now;
+    if (rc == 0) {
+        n->reports++;
+        n->reported_total = n->applied_total;
+        n->wanted = false;
+    }
+    if (unstable || n->wanted)
+        want_tick(n, now + n->opt.report_interval_ns);
+}
+
+int cw__recovery_report(struct cw_node *n, const cw_msg *r)
+{
+    cw_node_id from = r->origin;
+    cw__recovery_heard(n, from, r->counters);
+    const uint64_t *v = n->clock.counters;
+    for (uint32_t k = 0; k < n->n; k++)
+        if (r->counters[k] > v[k])
+            cw__recovery_saw(n, (cw_node_id)k, r->counters[k], from);
+    if (r->flags & CW__MSG_WANTS_REPORTS) {
+        n->wanted = true;
+        want_tick(n, n->reported_ns + n->opt.report_interval_ns);
+    }
+    return CW_OK;
+}
+
+/* ---- pulls ---- */
+
+int cw__recovery_pull(struct cw_node *n, const cw_msg *p)
+{
+    if (!n->recovering)
+        return CW_OK; /* nothing logged: nothing to serve */
+    cw_node_id origin = (cw_node_id)p->counters[0], asker = p->origin;
+    uint64_t from = p->counters[1], to = p->counters[2];
+    const cw__log_ring *r = &n->log.ring[origin];
+    if (from <= r->base)
+        from = r->base + 1;
+    to = min_u64(to, r->base + r->len);
+    if (to >= from && to - from >= PULL_SPAN)
+        to = from + PULL_SPAN - 1;
+    for (uint64_t s = from; s <= to && s >= from; s++) {
+        cw_msg *copy;
+        if (cw__msg_retransmission(&copy, cw__log_at(&n->log, origin, s), asker) != CW_OK)
+            break; /* out of memory: the asker pulls again */
+        n->in_callback++;
+        int rc = n->opt.send_to(n->opt.send_to_ctx, asker, copy);
+        n->in_callback--;
+        cw__msg_unref(copy);
+        if (rc != 0)
+            break; /* refused: the asker pulls again */
+        n->retransmitted++;
+    }
+    return CW_OK;
+}
+
+/* ---- the tick, and what it tells ---- */
+
+int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns)
+{
+    if (!n || n->in_callback)
+        return CW_EINVAL;
+    if (now_ns < n->now_ns)
+        now_ns = n->now_ns; /* time never goes back here */
+    n->now_ns = now_ns;
+    n->next_tick_ns = UINT64_MAX;
+    for (uint32_t i = 0; i < n->gap_count;) {
+        cw_node_id o = (cw_node_id)n->gaps[i];
+        if (tick_gap(n, o, now_ns)) {
+            i++;
+        } else {
+            n->in_gaps[o] = false;
+            n->gaps[i] = n->gaps[--n->gap_count];
+        }
+    }
+    cw__stability *st = &n->st;
+    if (n->n > 1 && !st->open) {
+        if (now_ns >= st->closed_ns + n->opt.report_interval_ns)
+            open_round(n);
+        else
+            want_tick(n, st->closed_ns + n->opt.report_interval_ns);
+    }
+    maybe_report(n, now_ns);
+    if (next_ns)
+        *next_ns = n->next_tick_ns;
+    return CW_OK;
+}
+
+uint64_t cw_node_next_tick(const cw_node *n) { return n ? n->next_tick_ns : UINT64_MAX; }
+
+int cw_node_stable(const cw_node *n, cw_vclock *out)
+{
+    if (!n || !out)
+        return CW_EINVAL;
+    if (n->n == 1)
+        return cw_dclock_to_sparse(&n->clock, out);
+    cw_dclock d = {n->st.stable, n->n};
+    return cw_dclock_to_sparse(&d, out);
+}
+
+const uint64_t *cw__node_stable_counters(const cw_node *n)
+{
+    return n->n == 1 ? n->clock.counters : n->st.stable;
+}
+
+uint32_t cw__node_stability_blocker(const cw_node *n)
+{
+    const cw__stability *st = &n->st;
+    /* Stalled: the round has waited for more than two intervals. */
+    if (n->n == 1 || !st->open || n->now_ns - st->opened_ns <= 2 * n->opt.report_interval_ns)
+        return CW_NODE_NONE;
+    for (uint32_t k = 0; k < n->n; k++)
+        if (k != n->opt.self && !(st->heard[k >> 6] & ((uint64_t)1 << (k & 63))))
+            return k;
+    return CW_NODE_NONE;
+}
+
+uint64_t cw__node_first_missing(const cw_node *n, cw_node_id origin)
+{
+    uint64_t s = n->clock.counters[origin] + 1;
+    while (held(n, origin, s))
+        s++;
+    return s;
+}

@@ -10,7 +10,8 @@ static bool long_run;
 static void run_many(uint64_t schedules, uint32_t max_nodes, uint64_t max_writes)
 {
     static const cw_conflict_policy policies[] = {CW_KEEP_SIBLINGS, CW_LAST_WRITER_WINS};
-    uint64_t concurrent = 0, full = 0, dups = 0, refused = 0, put_full = 0;
+    uint64_t concurrent = 0, full = 0, dups = 0, refused = 0, put_full = 0, dropped = 0, partitions = 0,
+             recovered = 0;
     for (uint64_t i = 0; i < schedules; i++) {
         cw_sim_options o;
         cw_sim_options_init(&o);
@@ -25,26 +26,36 @@ static void run_many(uint64_t schedules, uint32_t max_nodes, uint64_t max_writes
         o.refuse_probability = tu_below(3) == 0 ? 0.3 : 0.0;
         if (tu_below(4) == 0)
             o.max_unsent = 1 + tu_below(2);
+        static const double drops[] = {0, 0, 0.01, 0.1, 0.3};
+        o.drop_probability = drops[tu_below(5)];
+        o.partition_probability = tu_below(3) == 0 ? 0.02 : 0.0;
+        o.partition_steps = 1 + (uint32_t)tu_below(300);
         cw_sim_report r;
         int rc = cw_sim_run(&o, &r);
         if (rc != CW_OK || !r.truth.ok)
-            fail_msg("schedule %llu failed (%s): %s  [nodes %u writes %llu keys %u policy %d dup %.1f "
-                     "holds %.2f buffer %zu refuse %.1f unsent %zu]",
-                     (unsigned long long)i, cw_strerror(rc), r.violation, o.nodes,
+            fail_msg("schedule %llu failed (%s): %s  [seed %llu nodes %u writes %llu keys %u policy %d dup %.1f "
+                     "holds %.2f buffer %zu refuse %.1f unsent %zu drop %.2f partitions %.2f/%u]",
+                     (unsigned long long)i, cw_strerror(rc), r.violation, (unsigned long long)o.seed, o.nodes,
                      (unsigned long long)o.writes, o.keys, o.policy, o.duplicate_probability,
-                     o.hold_probability, o.max_buffered, o.refuse_probability, o.max_unsent);
+                     o.hold_probability, o.max_buffered, o.refuse_probability, o.max_unsent,
+                     o.drop_probability, o.partition_probability, o.partition_steps);
         concurrent += r.truth.concurrent_pairs;
         full += r.full_refusals;
         dups += r.duplicates;
         refused += r.send_refusals;
         put_full += r.put_refusals;
+        dropped += r.dropped;
+        partitions += r.partitions;
+        recovered += r.recovered;
     }
     printf("# %llu schedules: %llu concurrent pairs, %llu duplicate arrivals, %llu CW_EFULL retries, "
-           "%llu refused sends, %llu puts refused\n",
+           "%llu refused sends, %llu puts refused, %llu messages lost, %llu partitions, %llu writes recovered\n",
            (unsigned long long)schedules, (unsigned long long)concurrent, (unsigned long long)dups,
-           (unsigned long long)full, (unsigned long long)refused, (unsigned long long)put_full);
+           (unsigned long long)full, (unsigned long long)refused, (unsigned long long)put_full,
+           (unsigned long long)dropped, (unsigned long long)partitions, (unsigned long long)recovered);
     /* The schedules must actually exercise what they claim to. */
     assert_true(concurrent > 0 && dups > 0 && full > 0 && refused > 0 && put_full > 0);
+    assert_true(dropped > 0 && partitions > 0 && recovered > 0);
 }
 
 static void test_many_seeded_schedules(void **state)
@@ -89,14 +100,114 @@ static void test_same_seed_same_run(void **state)
     o.seed = 42;
     o.duplicate_probability = 0.3;
     o.hold_probability = 0.05;
-    cw_sim_report a, b;
-    assert_int_equal(cw_sim_run(&o, &a), CW_OK);
-    assert_int_equal(cw_sim_run(&o, &b), CW_OK);
-    assert_true(a.truth.ok && b.truth.ok);
-    assert_int_equal(a.deliveries, b.deliveries);
-    assert_int_equal(a.duplicates, b.duplicates);
-    assert_int_equal(a.truth.concurrent_pairs, b.truth.concurrent_pairs);
-    assert_int_equal(a.max_buffered, b.max_buffered);
+    for (int faults = 0; faults < 2; faults++) {
+        if (faults) { /* and with loss and partitions */
+            o.drop_probability = 0.1;
+            o.partition_probability = 0.03;
+            o.refuse_probability = 0.1;
+        }
+        cw_sim_report a, b;
+        assert_int_equal(cw_sim_run(&o, &a), CW_OK);
+        assert_int_equal(cw_sim_run(&o, &b), CW_OK);
+        assert_true(a.truth.ok && b.truth.ok);
+        assert_int_equal(a.deliveries, b.deliveries);
+        assert_int_equal(a.duplicates, b.duplicates);
+        assert_int_equal(a.full_refusals, b.full_refusals);
+        assert_int_equal(a.send_refusals, b.send_refusals);
+        assert_int_equal(a.put_refusals, b.put_refusals);
+        assert_int_equal(a.max_buffered, b.max_buffered);
+        assert_int_equal(a.conflicts, b.conflicts);
+        assert_int_equal(a.dropped, b.dropped);
+        assert_int_equal(a.partitions, b.partitions);
+        assert_int_equal(a.retransmitted, b.retransmitted);
+        assert_int_equal(a.recovered, b.recovered);
+        assert_int_equal(a.truth.writes, b.truth.writes);
+        assert_int_equal(a.truth.applications, b.truth.applications);
+        assert_int_equal(a.truth.concurrent_pairs, b.truth.concurrent_pairs);
+        assert_int_equal(a.truth.ordered_pairs, b.truth.ordered_pairs);
+        assert_string_equal(a.violation, b.violation);
+        if (faults)
+            assert_true(a.dropped > 0 && a.partitions > 0 && a.recovered > 0);
+    }
+}
+
+/* ---- loss and partitions on the built-in network ---- */
+
+/* Every schedule of one fault mix, over node counts 2, 3, 5 and 8 and
+ * `seeds` seeds each: each must converge, drain its logs and pass every
+ * check. Returns the summed report counts through *sum. */
+static void run_faults(const char *name, double drop, double partitions, uint64_t seeds, cw_sim_report *sum)
+{
+    static const uint32_t node_counts[] = {2, 3, 5, 8};
+    *sum = (cw_sim_report){0};
+    for (size_t n = 0; n < sizeof node_counts / sizeof *node_counts; n++)
+        for (uint64_t i = 0; i < seeds; i++) {
+            cw_sim_options o;
+            cw_sim_options_init(&o);
+            o.seed = tu_rand();
+            o.nodes = node_counts[n];
+            o.writes = 40 + tu_below(80);
+            o.keys = 1 + (uint32_t)tu_below(4);
+            o.policy = tu_below(2) ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+            o.drop_probability = drop;
+            o.partition_probability = partitions;
+            o.partition_steps = 20 + (uint32_t)tu_below(300);
+            cw_sim_report r;
+            int rc = cw_sim_run(&o, &r);
+            if (rc != CW_OK || !r.truth.ok)
+                fail_msg("%s: %s: %s  [seed %llu nodes %u writes %llu keys %u policy %d drop %.2f "
+                         "partitions %.2f/%u]",
+                         name, cw_strerror(rc), r.violation, (unsigned long long)o.seed, o.nodes,
+                         (unsigned long long)o.writes, o.keys, o.policy, drop, partitions, o.partition_steps);
+            assert_int_equal(r.truth.writes, o.writes);
+            sum->dropped += r.dropped;
+            sum->partitions += r.partitions;
+            sum->recovered += r.recovered;
+            sum->retransmitted += r.retransmitted;
+        }
+    printf("# %s: %llu messages lost, %llu partitions, %llu writes recovered, %llu sent again\n", name,
+           (unsigned long long)sum->dropped, (unsigned long long)sum->partitions,
+           (unsigned long long)sum->recovered, (unsigned long long)sum->retransmitted);
+}
+
+static void test_loss_and_partitions(void **state)
+{
+    (void)state;
+    uint64_t seeds = long_run ? 200 : 6;
+    static const double drops[] = {0.01, 0.1, 0.3};
+    cw_sim_report sum;
+    for (size_t d = 0; d < 3; d++) {
+        char name[32];
+        snprintf(name, sizeof name, "drop %.2f", drops[d]);
+        run_faults(name, drops[d], 0, seeds, &sum);
+        assert_true(sum.dropped > 0 && sum.recovered > 0);
+        assert_int_equal(sum.partitions, 0);
+    }
+    run_faults("partitions", 0, 0.02, seeds, &sum);
+    assert_true(sum.partitions > 0 && sum.dropped > 0 && sum.recovered > 0);
+    run_faults("drop 0.10 and partitions", 0.1, 0.02, seeds, &sum);
+    assert_true(sum.partitions > 0 && sum.dropped > 0 && sum.recovered > 0);
+}
+
+/* Recovery actually happens: lost writes come back by pulls. */
+static void test_loss_is_recovered(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 10; i++) {
+        cw_sim_options o;
+        cw_sim_options_init(&o);
+        o.seed = tu_rand();
+        o.nodes = 4;
+        o.writes = 100;
+        o.drop_probability = 0.1;
+        cw_sim_report r;
+        assert_int_equal(cw_sim_run(&o, &r), CW_OK);
+        if (!r.truth.ok)
+            fail_msg("%s", r.violation);
+        assert_true(r.dropped > 0);
+        assert_true(r.recovered > 0);
+        assert_true(r.retransmitted >= r.recovered); /* each recovered write was sent again */
+    }
 }
 
 /* ---- an embedder's own transport in the simulator ---- */
@@ -114,21 +225,26 @@ typedef struct link {
 typedef struct byte_net {
     uint32_t nodes;
     link links[MAX_NODES * MAX_NODES];   /* [from * nodes + to] */
-    bool lossy;
+    bool lossy, recovery;
     uint64_t refused;
 } byte_net;
 
-static int bytes_send(void *ctx, cw_node_id from, cw_msg *m)
+/* Queues m on the link to `only` (CW_NODE_ALL: every link from `from`);
+ * a first copy of write 0.1 is lost on its way to node 1 when lossy. */
+static int bytes_queue(byte_net *bn, cw_node_id from, uint32_t only, cw_msg *m)
 {
-    byte_net *bn = ctx;
     for (uint32_t to = 0; to < bn->nodes; to++)
-        if (to != from && bn->links[from * bn->nodes + to].count == LINK_FRAMES) {
+        if (to != from && (only == CW_NODE_ALL || to == only) &&
+            bn->links[from * bn->nodes + to].count == LINK_FRAMES) {
             bn->refused++;
             return CW_EFULL; /* nothing queued anywhere: all or nothing */
         }
     size_t len = cw_msg_encoded_size(m);
     for (uint32_t to = 0; to < bn->nodes; to++) {
-        if (to == from || (bn->lossy && from == 0 && to == 1 && cw_msg_seq(m) == 1))
+        if (to == from || (only != CW_NODE_ALL && to != only))
+            continue;
+        if (bn->lossy && from == 0 && to == 1 && cw_msg_kind_of(m) == CW_MSG_WRITE && cw_msg_seq(m) == 1 &&
+            !cw_msg_retransmitted(m))
             continue;
         link *l = &bn->links[from * bn->nodes + to];
         size_t at = (l->head + l->count) % LINK_FRAMES;
@@ -138,6 +254,15 @@ static int bytes_send(void *ctx, cw_node_id from, cw_msg *m)
         l->count++;
     }
     return CW_OK;
+}
+
+static int bytes_send(void *ctx, cw_node_id from, cw_msg *m) { return bytes_queue(ctx, from, CW_NODE_ALL, m); }
+
+static int bytes_send_to(void *ctx, cw_node_id from, uint32_t to, cw_msg *m)
+{
+    byte_net *bn = ctx;
+    assert_true(to == CW_NODE_ALL || (to < bn->nodes && to != from));
+    return bytes_queue(bn, from, to, m);
 }
 
 /* Hands the head frame of one non-empty link, chosen by the run's seeded
@@ -155,9 +280,12 @@ static bool bytes_deliver(cw_sim *s, byte_net *bn)
         assert_int_equal(cw_msg_decode(&m, l->frame[l->head], l->len[l->head], &lim, NULL), CW_OK);
         int rc = cw_sim_receive(s, (cw_node_id)(at % bn->nodes), m, NULL);
         cw_msg_unref(m);
-        if (rc == CW_EFULL)
+        if (rc == CW_EFULL && !bn->recovery)
             continue; /* the replica cannot hold it yet: it stays at the head */
-        assert_int_equal(rc, CW_OK);
+        /* With recovery, a refused frame is dropped instead: it will be
+         * pulled again, and a FIFO link blocked by it could block the very
+         * write the replica waits for. */
+        assert_true(rc == CW_OK || rc == CW_EFULL);
         free(l->frame[l->head]);
         l->head = (l->head + 1) % LINK_FRAMES;
         l->count--;
@@ -176,9 +304,9 @@ static bool links_empty(const byte_net *bn)
 
 /* The embedder's loop: seeded writes and deliveries, refused sends flushed,
  * until every write is made and every link and replica is empty. */
-static void run_byte_transport(uint64_t seed, uint32_t nodes, bool lossy, cw_sim_report *rep)
+static void run_byte_transport(uint64_t seed, uint32_t nodes, bool lossy, bool recovery, cw_sim_report *rep)
 {
-    byte_net bn = {.nodes = nodes, .lossy = lossy};
+    byte_net bn = {.nodes = nodes, .lossy = lossy, .recovery = recovery};
     cw_sim_options o;
     cw_sim_options_init(&o);
     o.nodes = nodes;
@@ -191,13 +319,25 @@ static void run_byte_transport(uint64_t seed, uint32_t nodes, bool lossy, cw_sim
     o.max_buffered = LINK_FRAMES * (MAX_NODES - 1);
     o.max_unsent = 3;
     o.send = bytes_send;
+    o.send_to = recovery ? bytes_send_to : NULL;
     o.send_ctx = &bn;
     cw_sim *s;
     assert_int_equal(cw_sim_create(&s, &o), CW_OK);
     /* Ends when every write is made and nothing moves any more (a lossy
-     * transport can leave replicas waiting for ever: the verdict says so). */
+     * transport can leave replicas waiting for ever without recovery: the
+     * verdict says so), and no replica waits for time to pass. */
     bool writing = true;
-    for (int idle = 0; idle < 1000;) {
+    uint64_t rounds = 0;
+    for (int idle = 0; idle < 100000; rounds++) {
+        if (rounds == 1000000 && cw_sim_finish(s, rep) == CW_OK)
+            fail_msg("%s; recovered %llu retransmitted %llu; links empty %d", rep->truth.ok ? "converged" : rep->violation,
+                     (unsigned long long)rep->recovered, (unsigned long long)rep->retransmitted, links_empty(&bn));
+        if (rounds == 1000000)
+            fail_msg("the embedder's loop did not quiet down in %llu rounds (seed %llu, %u nodes, %s%s)",
+                     (unsigned long long)rounds, (unsigned long long)seed, nodes, lossy ? "lossy" : "lossless",
+                     recovery ? ", recovery" : "");
+        bool pending = false;
+        assert_int_equal(cw_sim_tick(s, CW_SIM_ANY_NODE, &pending), CW_OK);
         bool unsent = cw_sim_flush(s, CW_SIM_ANY_NODE) != CW_OK, moved = false;
         if (writing && cw_sim_random(s) % 2 == 0) {
             int rc = cw_sim_write(s, CW_SIM_ANY_NODE, NULL);
@@ -207,7 +347,7 @@ static void run_byte_transport(uint64_t seed, uint32_t nodes, bool lossy, cw_sim
         } else {
             moved = bytes_deliver(s, &bn);
         }
-        if (!writing && !moved && !unsent && links_empty(&bn))
+        if (!writing && !moved && !unsent && !pending && links_empty(&bn))
             break;
         idle = moved ? 0 : idle + 1;
     }
@@ -226,7 +366,7 @@ static void test_embedder_transport(void **state)
     for (int i = 0; i < 20; i++) {
         cw_sim_report r;
         uint64_t seed = tu_rand();
-        run_byte_transport(seed, 2 + (uint32_t)tu_below(MAX_NODES - 1), false, &r);
+        run_byte_transport(seed, 2 + (uint32_t)tu_below(MAX_NODES - 1), false, i % 2 == 1, &r);
         if (!r.truth.ok)
             fail_msg("%s", r.violation);
         assert_int_equal(r.truth.writes, 120);
@@ -235,9 +375,16 @@ static void test_embedder_transport(void **state)
     assert_true(refused > 0); /* the links were small enough to push back */
     /* A transport that loses one message is caught. */
     cw_sim_report r;
-    run_byte_transport(tu_rand(), 3, true, &r);
+    run_byte_transport(tu_rand(), 3, true, false, &r);
     assert_false(r.truth.ok);
     assert_non_null(strstr(r.violation, "lost writes"));
+    /* With the replicas' recovery (send_to and cw_sim_tick) the loss is repaired. */
+    for (int i = 0; i < 5; i++) {
+        run_byte_transport(tu_rand(), 2 + (uint32_t)tu_below(MAX_NODES - 1), true, true, &r);
+        if (!r.truth.ok)
+            fail_msg("%s", r.violation);
+        assert_true(r.recovered > 0);
+    }
 }
 
 static void test_sim_bad_options(void **state)
@@ -257,6 +404,24 @@ static void test_sim_bad_options(void **state)
     o.keys = 1;
     o.nodes = 0;
     assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
+    /* Loss that never lets a message through, partitions with no length,
+     * timings below a simulated millisecond, a recovery transport of its own. */
+    const struct {
+        double drop, partitions;
+        uint32_t steps;
+        uint64_t timeout;
+        bool send_to;
+    } bad[] = {{1.0, 0, 1, 0, false}, {-0.1, 0, 1, 0, false}, {0, 1.5, 1, 0, false},
+               {0, 0.1, 0, 0, false}, {0, 0, 1, 999999, false}, {0, 0, 1, 0, true}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cw_sim_options_init(&o);
+        o.drop_probability = bad[i].drop;
+        o.partition_probability = bad[i].partitions;
+        o.partition_steps = bad[i].steps;
+        o.recovery_timeout_ns = bad[i].timeout;
+        o.send_to = bad[i].send_to ? bytes_send_to : NULL;
+        assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
+    }
     cw_history *h = NULL;
     assert_int_equal(cw_history_create(&h, 0, 1, CW_KEEP_SIBLINGS), CW_EINVAL);
     assert_null(h);
@@ -699,6 +864,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_many_seeded_schedules),
         cmocka_unit_test(test_sequential_writers_have_no_concurrency),
         cmocka_unit_test(test_same_seed_same_run),
+        cmocka_unit_test(test_loss_and_partitions),
+        cmocka_unit_test(test_loss_is_recovered),
         cmocka_unit_test(test_embedder_transport),
         cmocka_unit_test(test_sim_bad_options),
         cmocka_unit_test(test_checker_catches_violations),

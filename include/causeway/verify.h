@@ -174,6 +174,13 @@ typedef struct cw_sim cw_sim;
  * The transport later hands each message to each other node with
  * cw_sim_receive. */
 typedef int (*cw_sim_send_fn)(void *ctx, cw_node_id from, cw_msg *msg);
+/* The embedder's transport for the replicas' loss recovery: called with
+ * each recovery message (a pull, a write sent again, a report) of node
+ * `from`, with the contract of cw_send_to_fn: carried to node `to` only, or
+ * to every other node when to == CW_NODE_ALL; best effort (it may be
+ * refused, non-zero, or lost). Borrowed for the call (cw_msg_ref to keep
+ * it). The transport hands it over with cw_sim_receive like a write. */
+typedef int (*cw_sim_send_to_fn)(void *ctx, cw_node_id from, uint32_t to, cw_msg *msg);
 
 typedef struct cw_sim_options {
     uint32_t nodes;                /* replicas, 1..65536 */
@@ -183,47 +190,95 @@ typedef struct cw_sim_options {
     cw_conflict_policy policy;     /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
     double duplicate_probability;  /* built-in network: a delivered message stays in flight once more */
     double hold_probability;       /* built-in network: each step, toggle a hold on a random link */
-    double refuse_probability;     /* any transport: a send is refused (CW_EFULL) before it is offered */
+    double refuse_probability;     /* any transport: a send (of a write, or through send_to) is
+                                      refused (CW_EFULL) before it is offered; below 1 */
+    double drop_probability;       /* built-in network: each copy of a message, of any kind, the
+                                      network takes for one node is lost; below 1 */
+    double partition_probability;  /* built-in network: each step while writes are made, a partition
+                                      starts (see cw_sim_run) */
+    uint32_t partition_steps;      /* the longest a partition lasts, in steps; each lasts
+                                      1..partition_steps; >= 1, default CW_SIM_DEFAULT_PARTITION_STEPS */
     size_t max_buffered;           /* per replica; small values exercise CW_EFULL on receive */
     size_t max_unsent;             /* per replica: refused writes kept (cw_node_options) */
     bool sequential;               /* built-in: each write reaches every node before the next */
+    uint64_t recovery_timeout_ns;  /* the replicas' recovery_timeout_ns and report_interval_ns */
+    uint64_t report_interval_ns;   /* (cw_node_options) on the simulated clock, each 0 or >= 1 ms;
+                                      0: the replicas' defaults (50 and 100 ms) */
     cw_sim_send_fn send;           /* NULL: the built-in network (cw_sim_run); else the embedder's */
-    void *send_ctx;
+    cw_sim_send_to_fn send_to;     /* the embedder's, or NULL: the replicas' loss recovery off
+                                      (cw_sim_run: NULL, the built-in network's recovery is on) */
+    void *send_ctx;                /* for send and send_to */
 } cw_sim_options;
 
+#define CW_SIM_DEFAULT_PARTITION_STEPS 200u
+
 /* Sets every default: 3 nodes, 50 writes over 4 keys, seed 1, keep
- * siblings, no faults, the replicas' default limits, the built-in network. */
+ * siblings, no faults, the replicas' default limits and recovery timings,
+ * partitions (when asked for) of up to CW_SIM_DEFAULT_PARTITION_STEPS steps,
+ * the built-in network. */
 CW_API void cw_sim_options_init(cw_sim_options *o);
 
 typedef struct cw_sim_report {
     cw_history_report truth;       /* the history's verdict; truth.ok: the run was correct */
-    uint64_t deliveries;           /* receives that took the message */
+    uint64_t deliveries;           /* receives that took the message (any kind) */
     uint64_t duplicates;           /* arrivals the replicas dropped as duplicates */
     uint64_t full_refusals;        /* receives refused with CW_EFULL (the message retried later) */
-    uint64_t send_refusals;        /* sends refused, injected or by the transport (kept, flushed) */
-    uint64_t put_refusals;         /* writes refused with CW_EFULL: too many unsent (not made) */
+    uint64_t send_refusals;        /* sends refused, injected or by the transport (writes kept and
+                                      flushed; recovery messages repeated by the replica) */
+    uint64_t put_refusals;         /* writes refused with CW_EFULL (too many unsent) or CW_ESTALLED
+                                      (the retransmission log is full): not made */
     uint64_t max_buffered;         /* largest causal buffer any replica had */
     uint64_t conflicts;            /* sibling-creating writes, summed over replicas */
+    uint64_t dropped;              /* built-in network: message copies lost (drop_probability, or a
+                                      cut link: sent on it, or in flight when it was cut) */
+    uint64_t partitions;           /* built-in network: partitions started */
+    uint64_t retransmitted;        /* writes sent again on request, summed over replicas */
+    uint64_t recovered;            /* writes that reached a replica only by a retransmission, summed */
     char violation[512];           /* the first violation and the seed, or empty */
 } cw_sim_report;
 
 /* Runs one whole seeded schedule on the built-in network: writes at random
  * nodes interleaved with deliveries of in-flight messages in random order
- * (delay and reordering), duplicates, link holds (partitions) and refused
- * sends, as the options ask; then lifts every hold, flushes and drains, and
- * checks the run against its history. Returns CW_OK when the run completed
- * (report->truth.ok says whether it was correct), or CW_EINVAL (bad options,
- * or o->send set), CW_ENOMEM, CW_ETIMEDOUT (nothing could move: a liveness
- * failure), or a replica's error; *report is then unchanged. Single-threaded;
- * cost grows with writes * nodes. */
+ * (delay and reordering), duplicates, link holds (messages wait), losses,
+ * partitions and refused sends, as the options ask. The replicas' loss
+ * recovery is on: their send_to goes to the built-in network (a directed
+ * message to its node only, CW_NODE_ALL to every other node), and every step
+ * each replica whose next tick is due (cw_node_next_tick) is ticked at the
+ * simulated time.
+ *
+ * Partitions: at each step of the write phase, with partition_probability,
+ * a random side is drawn (one random node on it, another off it, every
+ * other node by a coin) and the links between it and the rest are cut,
+ * both ways, or only from the side, or only to it (a third each), for a
+ * random 1..partition_steps steps (a link cut again stays cut until the
+ * later end). A cut link loses what is in flight on it and every message
+ * sent on it until it heals.
+ *
+ * The end: every hold and cut is lifted (drop_probability still applies)
+ * and the network runs, offering refused sends again each step, until
+ * every replica has applied every write; then until every retransmission
+ * log is empty, every replica's stable clock is its final clock and
+ * nothing is in flight. Each phase has a bound of steps (ample: it grows
+ * with the writes, nodes, messages in flight and the recovery timings);
+ * missing it is a violation ("did not converge", "logs did not drain", with
+ * the first lagging replica's recovery statistics and the seed), reported
+ * with the history's verdict. Then the run is checked against its history.
+ * Returns CW_OK when the run completed (report->truth.ok says whether it
+ * was correct), or CW_EINVAL (bad options, or o->send or o->send_to set),
+ * CW_ENOMEM, CW_ETIMEDOUT (writes could not be made: every put refused for
+ * too long), or a replica's error; *report is then unchanged.
+ * Single-threaded; cost grows with writes * nodes. */
 CW_API int cw_sim_run(const cw_sim_options *o, cw_sim_report *report);
 
 /* A simulator for the embedder's own loop and transport (o->send required):
  * `nodes` replicas on a simulated clock, recording into a history. The
  * embedder makes writes with cw_sim_write, carries each message its send
  * callback takes, hands it to each other node with cw_sim_receive, flushes
- * refused sends with cw_sim_flush, and ends with cw_sim_finish. CW_EINVAL
- * (bad options, no send), CW_ENOMEM. Destroy with cw_sim_destroy. */
+ * refused sends with cw_sim_flush, and ends with cw_sim_finish. With
+ * o->send_to, the replicas' loss recovery is on: the embedder also carries
+ * what send_to takes and calls cw_sim_tick as time passes (the replicas
+ * pull what they miss and report what they applied only when ticked).
+ * CW_EINVAL (bad options, no send), CW_ENOMEM. Destroy with cw_sim_destroy. */
 CW_API int cw_sim_create(cw_sim **out, const cw_sim_options *o);
 /* Frees the simulator, its replicas and every message they hold. NULL is
  * ignored. The embedder releases the references its transport took. */
@@ -250,6 +305,17 @@ CW_API int cw_sim_receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result
  * cw_node_flush); node CW_SIM_ANY_NODE flushes every node. Returns 0 when
  * none is left waiting, else the refusal's code. */
 CW_API int cw_sim_flush(cw_sim *s, uint32_t node);
+
+/* Advances the simulated clock by 1 ms and ticks `node` (cw_node_tick at
+ * the simulated time), or, for CW_SIM_ANY_NODE, every node whose next tick
+ * is due (cw_node_next_tick). Its pulls and reports go to the send_to
+ * callback before this returns. *pending (nullable) gets whether that node
+ * (CW_SIM_ANY_NODE: any node) still has a tick scheduled: false means time
+ * alone will not make it send anything, so a loop whose transport is empty
+ * and whose nodes have nothing unsent may stop. Without send_to nothing is
+ * ever pending. Returns 0 or the replica's error; CW_EINVAL (node out of
+ * range). */
+CW_API int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending);
 
 /* The next number of the run's seeded stream, for the embedder's own
  * choices (which message to deliver next), so that a seed replays the

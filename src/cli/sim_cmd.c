@@ -25,11 +25,13 @@ typedef struct sim_opts {
 
 static const char sim_details[] =
     "The replicas run on one thread under a seeded schedule: writes at random nodes,\n"
-    "deliveries in random order, duplicates, held links and refused sends as asked;\n"
-    "then every hold is lifted and the network drains, and causal order at every\n"
-    "replica, exact concurrency, the versions every key holds, convergence, and no\n"
-    "loss or double application are checked. The same options replay the same run,\n"
-    "delivery for delivery.\n"
+    "deliveries in random order, duplicates, held links, lost messages, partitions\n"
+    "(cut links) and refused sends as asked, with the replicas' loss recovery on.\n"
+    "Then every hold and cut is lifted and the network runs until every replica has\n"
+    "applied every write and every retransmission log has drained; causal order at\n"
+    "every replica, exact concurrency, the versions every key holds, convergence,\n"
+    "and no loss or double application are checked. The same options replay the\n"
+    "same run, delivery for delivery.\n"
     "Exit status: 0 pass, 1 a violation or a stuck run (the replay command is\n"
     "printed), 2 a bad option.\n";
 
@@ -54,6 +56,13 @@ static int parse(int argc, char **argv, sim_opts *o)
                       "probability, each step, of holding or releasing a random link", 0, 1)},
         {CLI_OPT_REAL("refuse", &s->refuse_probability, "P", "probability that a send is refused (retried)",
                       0, 0.99)},
+        {CLI_OPT_REAL("drop", &s->drop_probability, "P",
+                      "probability that a message (any kind) is lost on its way to a node", 0, 0.9)},
+        {CLI_OPT_REAL("partitions", &s->partition_probability, "P",
+                      "probability, each step while writing, that a partition cuts a random side off", 0, 1)},
+        {CLI_OPT_UINT32("partition-steps", &s->partition_steps, "N",
+                        "the longest a partition lasts, in steps (with --partitions)", 1, 100000000),
+         .conditional = true},
         {CLI_OPT_UINT("max-buffered", &o->max_buffered, "B",
                       "writes each replica's causal buffer holds (small: receives refused)", 1,
                       CW_NODE_MAX_BUFFERED_LIMIT)},
@@ -83,15 +92,20 @@ static int write_json(const sim_opts *o, const cw_sim_report *r, double secs)
 {
     const cw_sim_options *s = &o->sim;
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:I,s:I,s:b},s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s*,s:s}",
+        "{s:{s:I,s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:b},"
+        "s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s*,s:s}",
         "options", "seed", (json_int_t)s->seed, "nodes", (json_int_t)s->nodes, "writes", (json_int_t)s->writes,
         "keys", (json_int_t)s->keys, "policy", s->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "dup",
-        s->duplicate_probability, "hold", s->hold_probability, "refuse", s->refuse_probability, "max_buffered",
-        (json_int_t)s->max_buffered, "max_unsent", (json_int_t)s->max_unsent, "sequential", s->sequential,
+        s->duplicate_probability, "hold", s->hold_probability, "refuse", s->refuse_probability, "drop",
+        s->drop_probability, "partitions", s->partition_probability, "partition_steps",
+        (json_int_t)s->partition_steps, "max_buffered", (json_int_t)s->max_buffered, "max_unsent",
+        (json_int_t)s->max_unsent, "sequential", s->sequential,
         "seconds", secs, "writes_made", (json_int_t)r->truth.writes, "deliveries", (json_int_t)r->deliveries,
         "duplicates", (json_int_t)r->duplicates, "full_refusals", (json_int_t)r->full_refusals,
         "send_refusals", (json_int_t)r->send_refusals, "conflicts", (json_int_t)r->conflicts, "max_buffered",
-        (json_int_t)r->max_buffered, "concurrent_pairs", (json_int_t)r->truth.concurrent_pairs,
+        (json_int_t)r->max_buffered, "dropped", (json_int_t)r->dropped, "partitions", (json_int_t)r->partitions,
+        "retransmitted", (json_int_t)r->retransmitted, "recovered", (json_int_t)r->recovered,
+        "concurrent_pairs", (json_int_t)r->truth.concurrent_pairs,
         "ordered_pairs", (json_int_t)r->truth.ordered_pairs, "verdict", r->truth.ok ? "pass" : "fail",
         "violation", r->violation[0] ? r->violation : NULL, "replay", o->replay);
     if (!root)
@@ -128,6 +142,10 @@ static int sim(const sim_opts *o)
            (unsigned long long)r.full_refusals, (unsigned long long)r.send_refusals,
            (unsigned long long)r.put_refusals);
     printf("  buffered high-water  %llu\n", (unsigned long long)r.max_buffered);
+    printf("  lost                 %llu messages, %llu partitions\n", (unsigned long long)r.dropped,
+           (unsigned long long)r.partitions);
+    printf("  recovered            %llu writes (by pulls; %llu sent again)\n", (unsigned long long)r.recovered,
+           (unsigned long long)r.retransmitted);
     cli_print_verdict(r.truth.ok, r.violation, o->replay, "exactly the same run");
     bool ok = r.truth.ok;
     if (o->json && write_json(o, &r, secs) != CW_OK) {

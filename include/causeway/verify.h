@@ -296,9 +296,12 @@ CW_API void cw_sim_destroy(cw_sim *s);
 CW_API int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made);
 
 /* Hands message m, carried by the transport, to node `to`, exactly as
- * cw_node_receive (the caller keeps its reference; *result nullable).
- * CW_EFULL: the replica cannot hold it now; keep it in flight and hand it
- * over again later (after others). Advances the simulated clock by 1 ms. */
+ * cw_node_receive (the caller keeps its reference; *result nullable): a
+ * write, or with send_to a pull or a report. CW_EFULL: the replica cannot
+ * hold it now; keep it in flight and hand it over again later (after
+ * others), or, with send_to, drop it (it is pulled again; a FIFO link that
+ * keeps it at its head can block the very write the replica waits for).
+ * Advances the simulated clock by 1 ms. */
 CW_API int cw_sim_receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *result);
 
 /* Offers node's refused messages to the send callback again (see

@@ -6,8 +6,9 @@
  *
  * Invariants:
  *  1. All randomness comes from one splitmix64 stream seeded by the options,
- *     and time is simulated (a millisecond per write, receive or tick, and
- *     per step of the built-in scheduler), so a seed replays a run.
+ *     and time is simulated (a millisecond per cw_sim_write, cw_sim_receive
+ *     or cw_sim_tick, and per step of the built-in scheduler, whose own
+ *     deliveries within a step take no time), so a seed replays a run.
  *  2. Every send goes through offer() or offer_to(): refused at random first
  *     (refuse_probability), then by the transport; either way all or
  *     nothing, and the replica keeps what was refused (a write until a

@@ -32,8 +32,5 @@ const uint64_t *cw__node_stable_counters(const cw_node *n);
 /* The peer a stability round has waited for over two report intervals, or
  * CW_NODE_NONE. */
 uint32_t cw__node_stability_blocker(const cw_node *n);
-/* The lowest seq of origin this node has neither applied nor buffered. For
- * quiescence checks: O(writes of origin buffered here). */
-uint64_t cw__node_first_missing(const cw_node *n, cw_node_id origin);
 
 #endif

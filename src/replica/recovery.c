@@ -422,11 +422,3 @@ uint32_t cw__node_stability_blocker(const cw_node *n)
             return k;
     return CW_NODE_NONE;
 }
-
-uint64_t cw__node_first_missing(const cw_node *n, cw_node_id origin)
-{
-    uint64_t s = n->clock.counters[origin] + 1;
-    while (held(n, origin, s))
-        s++;
-    return s;
-}

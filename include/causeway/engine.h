@@ -51,6 +51,9 @@ typedef struct cw_engine_options {
     double   delay_probability;     /* 0..1: a message is held back ... */
     uint32_t max_delay_us;          /* ... for up to this long (reorders) */
     double   duplicate_probability; /* 0..1: a message is delivered twice */
+    double   drop_probability;      /* 0..1: a message is lost in transit (each copy
+                                       to each node, recovery traffic too); replicas
+                                       detect the gap and recover the write */
     cw_merge_fn merge;              /* for CW_MERGE_CALLBACK */
     void *merge_ctx;
     size_t max_key_len;             /* 0 = CW_NODE_DEFAULT_MAX_KEY_LEN */
@@ -58,6 +61,16 @@ typedef struct cw_engine_options {
     size_t max_buffered;            /* per node causal buffer; 0 = CW_NODE_DEFAULT_MAX_BUFFERED */
     cw_engine_apply_fn on_apply;    /* optional: see cw_engine_apply_fn */
     void *apply_ctx;
+    /* Loss recovery and causal stability (cw_node_options; on whenever
+     * nodes > 1): every node logs the writes it applied until they are
+     * stable, pulls what it misses, and reports its clock when idle. */
+    uint32_t recovery_timeout_us;   /* a write missing this long is pulled;
+                                       0 = 2 ms + 2 x max_delay_us */
+    uint32_t report_interval_us;    /* an idle node's clock report; 0 = 10 ms */
+    size_t   max_log;               /* a node's own writes not yet stable before its
+                                       puts wait (then CW_ESTALLED);
+                                       0 = 2 x inbox_capacity */
+    uint32_t stall_timeout_ms;      /* how long such a put waits; 0 = 10 s */
 } cw_engine_options;
 
 /* Sets every default; nodes = 1. */
@@ -95,12 +108,17 @@ CW_API void cw_engine_close(cw_engine *e);
  * everywhere, or the engine shuts down (then CW_ECLOSED). Writes in flight
  * are what the engine holds for replication, wherever they are (queues,
  * the fault layer's delays, held links, writes a full causal buffer refused
- * for now), so memory is bounded by the options whatever the speed of
- * writers and receivers: at most nodes x inbox_capacity messages, each
- * shared by its receivers. A put blocked at a node whose writes cannot be
- * applied everywhere (a held link: cw_engine_hold_link) waits until they
- * can. CW_EINVAL (node out of range, NULL key with length), CW_ELIMIT,
- * CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED. */
+ * for now). A put blocked at a node whose writes cannot be applied
+ * everywhere (a held link: cw_engine_hold_link) waits until they can.
+ * Stability bounds what the retransmission logs keep: once max_log of the
+ * node's own writes are not yet stable (some node has not said it applied them: a cut link), a
+ * put waits up to stall_timeout_ms for stability, then fails with
+ * CW_ESTALLED (cw_node_stats.stability_blocker names the node holding it
+ * back). So memory is bounded by the options whatever the speed of writers
+ * and receivers: at most nodes x max_log messages alive (2 x inbox_capacity
+ * each by default), each shared by its receivers and logs.
+ * CW_EINVAL (node out of range, NULL key with length), CW_ELIMIT,
+ * CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED, CW_ESTALLED. */
 CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                           const void *value, size_t value_len, cw_vclock *clock_out);
 
@@ -117,9 +135,27 @@ CW_API int  cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t
  * for held writes. CW_EINVAL (a node out of range, from == to), CW_ECLOSED. */
 CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold);
 
-/* quiesce: wait until no message is in flight outside held links and no node
- * has a deliverable write; CW_ETIMEDOUT after timeout_ms. */
+/* Cuts (cut true) or heals the link from `from` to `to`: while cut, every
+ * message from `from` to `to` is lost (a partition; hold_link delays
+ * instead). Cut both ways for a two-way partition. Healing it lets loss
+ * recovery catch up. Unlike a hold, a cut does not keep `from`'s puts from
+ * going on at once: its writes wait, in flight, until they are recovered.
+ * CW_EINVAL (a node out of range, from == to), CW_ENOMEM, CW_ECLOSED. */
+CW_API int  cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, bool cut);
+
+/* quiesce: wait until no message is in flight outside held links, no node
+ * has a deliverable write, and no node misses a write that it can recover
+ * from a node it is not cut from (both ways, directly or through others;
+ * an origin's writes behind a held link wait for its release). After every
+ * cut is healed and quiesce returns, every node has applied every accepted
+ * write. CW_ETIMEDOUT after timeout_ms. */
 CW_API int  cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms);
+
+/* The causally stable clock known at `node` (sparse copy): writes that every
+ * node has applied, as far as `node` has heard (the pointwise minimum of
+ * what each node is known to have applied). It trails the clocks by up to
+ * a report interval. */
+CW_API int  cw_engine_stable(cw_engine *e, cw_node_id node, cw_vclock *out);
 
 /* The node's clock (sparse copy). */
 CW_API int  cw_engine_clock(cw_engine *e, cw_node_id node, cw_vclock *out);

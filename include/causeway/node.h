@@ -159,12 +159,17 @@ typedef struct cw_node_options {
      * clocks writes carry). */
     cw_send_to_fn send_to;
     void *send_to_ctx;
-    size_t max_log;                /* writes the retransmission log holds before puts
-                                      refuse with CW_ESTALLED; default 1,048,576 */
+    size_t max_log;                /* this node's own writes not yet stable before its
+                                      puts refuse with CW_ESTALLED; default 1,048,576.
+                                      Every log then holds at most nodes x max_log
+                                      writes (each origin's bound, at every holder) */
     uint64_t recovery_timeout_ns;  /* a missing write is pulled once it has been
                                       missing this long; default 50 ms */
     uint64_t report_interval_ns;   /* a node silent this long reports its clock;
-                                      also the pace of stability rounds; default 100 ms */
+                                      default 100 ms */
+    uint64_t stability_interval_ns; /* a stability round opens this long after the last
+                                      closed (each round costs O(nodes) per peer heard);
+                                      0: report_interval_ns */
 } cw_node_options;
 
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
@@ -201,10 +206,10 @@ CW_API void cw_node_destroy(cw_node *n);
  * *clock_out (nullable) gets the write's clock. Errors, node unchanged:
  * CW_EINVAL (NULL key with key_len > 0), CW_ELIMIT (key or value too long),
  * CW_EFULL (max_unsent messages already wait to be sent: backpressure from
- * the driver; flush, then retry), CW_ESTALLED (the retransmission log holds
- * max_log writes: they are not yet stable because some node has not told
- * this one it applied them, see cw_node_stats.stability_blocker; tick and
- * receive, then retry), CW_EOVERFLOW, CW_EDRIFT (this node's HLC is
+ * the driver; flush, then retry), CW_ESTALLED (max_log of this node's own
+ * writes are not yet stable, because some node has not told this one it
+ * applied them, see cw_node_stats.stability_blocker; tick and receive, then
+ * retry), CW_EOVERFLOW, CW_EDRIFT (this node's HLC is
  * further ahead of its wall clock than max_drift_ms: the wall clock went back;
  * the bound is enforced here, at the write's origin, and nowhere else),
  * CW_ENOMEM. Keys and values are any bytes; empty is allowed. */

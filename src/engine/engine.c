@@ -24,6 +24,10 @@
  *  4. Fault decisions are the fault layer's, seeded (fault.c invariant 1).
  *  5. Every API call runs between enter and leave; shutdown sets closed,
  *     waits for the calls in flight, then stops and joins the workers.
+ *  6. Loss (a drop, a cut) counts a delivery done that never happened;
+ *     the write stays in flight (its room taken) until recovery applies it
+ *     everywhere. So once anything was lost, quiesce also checks the clocks
+ *     (quiesce.c): every node has what any node it can reach has.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -138,8 +142,12 @@ void cw_engine_options_init(cw_engine_options *o)
 
 static void destroy(cw_engine *e)
 {
-    for (uint32_t v = 0; e->w && v < e->workers; v++)
+    for (uint32_t v = 0; e->w && v < e->workers; v++) {
         free(e->w[v].taken);
+        for (size_t i = 0; i < e->w[v].local_len; i++)
+            cw__msg_unref(e->w[v].local[i]);
+        free(e->w[v].local);
+    }
     cw__transport_destroy(e->t);
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {
         enode *en = &e->node[j];
@@ -177,6 +185,19 @@ static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_op
         no->max_buffered = o->max_buffered;
     no->send = on_send;
     no->on_apply = on_apply;
+    if (o->nodes > 1) { /* loss recovery and stability (engine.h) */
+        no->send_to = cw__engine_send_to;
+        no->recovery_timeout_ns = o->recovery_timeout_us
+                                      ? (uint64_t)o->recovery_timeout_us * 1000u
+                                      : 2000000u + 2000u * (uint64_t)o->max_delay_us;
+        no->report_interval_ns = (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
+        /* A round costs O(nodes) per peer heard at every node, nodes^3 in
+         * all: paced so that costs ~10 ns x nodes^3 per interval. */
+        uint64_t n = o->nodes, pace = n * n * n * 10u;
+        no->stability_interval_ns = pace > 100000u ? pace : 100000u;
+        uint64_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096u;
+        no->max_log = o->max_log ? o->max_log : 2 * capacity;
+    }
 }
 
 static int open_node(cw_engine *e, uint32_t j)
@@ -193,6 +214,7 @@ static int open_node(cw_engine *e, uint32_t j)
     cw_node_options no;
     node_options(&e->o, (cw_node_id)j, &no);
     no.send_ctx = en;
+    no.send_to_ctx = en;
     no.apply_ctx = en;
     if (!en->outbox)
         return CW_ENOMEM;
@@ -245,8 +267,11 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->workers = workers;
     e->outbox_limit = capacity;
     e->ring_capacity = ring;
+    e->recovery = o->nodes > 1;
+    e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
     pthread_mutex_init(&e->shutdown_lock, NULL);
-    cw__fault_options fo = {o->seed, o->delay_probability, o->max_delay_us, o->duplicate_probability};
+    cw__fault_options fo = {o->seed, o->drop_probability, o->delay_probability, o->max_delay_us,
+                            o->duplicate_probability};
     int rc = cw__faults_init(&e->faults, &fo, e->workers, cw__engine_deliver, e);
     if (rc == CW_OK)
         rc = cw__transport_inproc(&e->t, e->workers, e->ring_capacity);
@@ -268,6 +293,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
         w->e = e;
         w->id = v;
         w->taken = malloc((e->outbox_limit + 1) * sizeof *w->taken);
+        atomic_init(&w->tick_due, UINT64_MAX);
         if (!w->taken)
             rc = CW_ENOMEM;
     }
@@ -352,6 +378,30 @@ uint32_t cw_engine_workers(const cw_engine *e) { return e ? e->workers : 0; }
 
 /* ---- API ---- */
 
+/* One attempt at a put (its room taken): CW_ESTALLED if the node's own
+ * writes wait for stability. */
+static int put_once(cw_engine *e, enode *en, cw_node_id node, const void *key, size_t key_len, const void *value,
+                    size_t value_len, cw_vclock *clock_out)
+{
+    int rc = CW_OK;
+    uint64_t tick = UINT64_MAX;
+    pthread_mutex_lock(&en->lock);
+    if (atomic_load(&e->closed)) /* seq_cst: as in take_room */
+        rc = CW_ECLOSED;
+    else if (e->nodes > 1) /* room for the record on_send starts */
+        rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
+    if (rc == CW_OK)
+        rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
+    if (e->recovery)
+        tick = cw_node_next_tick(en->node);
+    pthread_mutex_unlock(&en->lock);
+    /* A tick brought forward (a stalled put wants a report out): the worker
+     * may be parked past it. */
+    if (e->recovery && cw__worker_want_tick(en->w, tick))
+        cw__transport_wake(e->t, en->w->id);
+    return rc;
+}
+
 int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len, const void *value,
                   size_t value_len, cw_vclock *clock_out)
 {
@@ -365,16 +415,23 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         leave(e);
         return rc;
     }
-    pthread_mutex_lock(&en->lock);
-    if (atomic_load(&e->closed)) /* seq_cst: as in take_room */
-        rc = CW_ECLOSED;
-    else if (e->nodes > 1) /* room for the record on_send starts */
-        rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
-    if (rc == CW_OK)
-        rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
+    rc = put_once(e, en, node, key, key_len, value, value_len, clock_out);
+    /* Stability backpressure: the node's own writes not yet stable reached
+     * max_log. Its worker's ticks and deliveries move stability; this put
+     * sleeps between looks (it cannot know when), up to stall_timeout. */
+    for (uint64_t deadline = 0, wait_ns = 50000; rc == CW_ESTALLED;) {
+        uint64_t now = cw__now_ns();
+        if (!deadline)
+            deadline = now + e->stall_timeout_ns;
+        if (now >= deadline || atomic_load(&e->closed)) /* seq_cst: as in take_room */
+            break;
+        struct timespec ts = {0, (long)wait_ns};
+        nanosleep(&ts, NULL);
+        wait_ns = wait_ns < 1000000 ? wait_ns * 2 : 1000000;
+        rc = put_once(e, en, node, key, key_len, value, value_len, clock_out);
+    }
     if (rc != CW_OK && e->nodes > 1)
         give_room(e, en); /* no write made (room is a leaf lock) */
-    pthread_mutex_unlock(&en->lock);
     /* Release: the outbox entry (written under the node's lock) is visible
      * to the worker whose acquire exchange in send_outboxes reads this value
      * or a later one of the same RMW chain. Only the put that moves the flag
@@ -416,6 +473,18 @@ int cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold_
     return rc;
 }
 
+int cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, bool cut)
+{
+    if (!e || from >= e->nodes || to >= e->nodes || from == to)
+        return CW_EINVAL;
+    int rc = enter(e);
+    if (rc != CW_OK)
+        return rc;
+    rc = cw__faults_cut(&e->faults, from, to, cut);
+    leave(e);
+    return rc;
+}
+
 int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
 {
     if (!e)
@@ -428,12 +497,14 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
         uint64_t consumed = 0;
         for (uint32_t v = 0; v < e->workers; v++) /* acquire: pairs with deliver's release */
             consumed += atomic_load_explicit(&e->w[v].consumed, memory_order_acquire);
-        consumed += cw__faults_parked(&e->faults);
+        consumed += cw__faults_parked(&e->faults) + cw__faults_lost(&e->faults);
         /* Acquire: with the loads above, every delivery counted done has its
          * owing counted before (invariant 3). */
         uint64_t produced = atomic_load_explicit(&e->produced, memory_order_acquire);
         produced += cw__faults_injected(&e->faults);
-        if (produced == consumed) /* invariant 3: read consumed first */
+        /* invariant 3: read consumed first. With losses, a node may still
+         * miss writes that recovery will bring (invariant 6). */
+        if (produced == consumed && (!cw__faults_dropped(&e->faults) || cw__engine_recovered(e, &rc)))
             break;
         int refused = atomic_load(&e->refused_rc); /* seq_cst: see worker.c refused_for_good */
         if (refused) { /* a message that will never be delivered: say so, do not wait */
@@ -473,6 +544,13 @@ static int with_node(cw_engine *e, cw_node_id node, int (*fn)(cw_node *, void *)
 }
 
 static int clock_of(cw_node *n, void *out) { return cw_node_clock(n, out); }
+
+static int stable_of(cw_node *n, void *out) { return cw_node_stable(n, out); }
+
+int cw_engine_stable(cw_engine *e, cw_node_id node, cw_vclock *out)
+{
+    return out ? with_node(e, node, stable_of, out) : CW_EINVAL;
+}
 
 int cw_engine_clock(cw_engine *e, cw_node_id node, cw_vclock *out)
 {

@@ -53,6 +53,13 @@ struct worker {
     size_t refused;                 /* writes its nodes refused for now, waiting */
     bool nomem;                     /* one of them for memory (CW_ENOMEM) */
     _Atomic uint64_t consumed;
+    cw_msg **local;                 /* recovery traffic for its own nodes, sent by
+                                       them (send_to); its thread's only */
+    size_t local_len, local_cap;
+    /* When one of its nodes next wants a tick (UINT64_MAX: none): lowered
+     * by its thread after deliveries and by puts (an atomic minimum), taken
+     * whole by its thread before it ticks. */
+    _Atomic uint64_t tick_due;
 };
 
 struct cw_engine {
@@ -74,6 +81,8 @@ struct cw_engine {
     _Atomic int refused_rc;
     _Atomic uint32_t active;
     _Atomic bool stop;
+    bool recovery;                  /* loss recovery on (nodes > 1) */
+    uint64_t stall_timeout_ns;      /* a put's wait for stability */
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
     bool down;
 };
@@ -85,5 +94,16 @@ void *cw__worker_main(void *arg);
 /* The fault layer's delivery (cw__deliver_fn): hands r to its replica on
  * worker `lane`'s thread. r.msg is borrowed. */
 void cw__engine_deliver(void *host, uint32_t lane, cw__route r);
+
+/* For quiesce after a loss (quiesce.c): whether every node has every write
+ * a node it can reach has. Out of memory: true, with *rc = CW_ENOMEM. */
+bool cw__engine_recovered(cw_engine *e, int *rc);
+
+/* Lowers w's tick_due to at (an atomic minimum): whether it did. */
+bool cw__worker_want_tick(worker *w, uint64_t at);
+
+/* A replica's send_to (under its node's lock, on its worker's thread):
+ * recovery traffic to one node or to all. */
+int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m);
 
 #endif

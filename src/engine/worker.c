@@ -42,6 +42,7 @@
 
 #include "engine_internal.h"
 #include "msg_internal.h"
+#include "vec.h"
 
 /* How long an idle worker spins before it yields and then parks. A time, not
  * a count of pauses: one pause takes ~25 ns on this machine's CPU and a few
@@ -100,11 +101,16 @@ void cw__engine_deliver(void *host, uint32_t lane, cw__route r)
     enode *en = &e->node[r.to];
     pthread_mutex_lock(&en->lock);
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
+    uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
     pthread_mutex_unlock(&en->lock);
-    if (rc == CW_EFULL || rc == CW_ENOMEM) {
+    cw__worker_want_tick(w, tick);
+    bool counted = cw__msg_counted(r.msg);
+    if ((rc == CW_EFULL || rc == CW_ENOMEM) && counted) {
         keep_for_retry(w, r, rc);
         return;
     }
+    if (!counted) /* recovery traffic: best effort, repeated by the replicas */
+        return;
     if (rc != CW_OK) {
         refused_for_good(e, rc);
         return;
@@ -113,14 +119,26 @@ void cw__engine_deliver(void *host, uint32_t lane, cw__route r)
     atomic_fetch_add_explicit(&w->consumed, 1, memory_order_release);
 }
 
+/* Whether node j takes m: every node but its origin takes a write or a
+ * report; a pull or a retransmitted copy goes to its one destination. */
+static inline bool is_for(const cw_msg *m, uint32_t j)
+{
+    return j != m->origin && (m->dest == CW__MSG_ALL || m->dest == j);
+}
+
 /* A message for this worker's nodes: one route per local node but the origin,
  * all borrowing the one reference the message arrived with. */
 static void fan_in(worker *w, cw_msg *m)
 {
     cw_engine *e = w->e;
-    for (uint32_t j = w->id; j < e->nodes; j += e->workers)
-        if (j != m->origin)
-            cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0}, true);
+    if (m->dest != CW__MSG_ALL) {
+        if (m->dest < e->nodes && m->dest % e->workers == w->id && is_for(m, m->dest))
+            cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)m->dest, 0}, true);
+    } else {
+        for (uint32_t j = w->id; j < e->nodes; j += e->workers)
+            if (j != m->origin)
+                cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0}, true);
+    }
     cw__msg_unref(m);
 }
 
@@ -136,16 +154,23 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         size_t k = 0;
         for (size_t i = 0; i < count; i++)
-            if (batch[i]->origin != j)
+            if (is_for(batch[i], j))
                 mine[k++] = batch[i];
         enode *en = &e->node[j];
         for (size_t at = 0; at < k;) {
             size_t taken = 0;
             pthread_mutex_lock(&en->lock);
             int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
+            uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
             pthread_mutex_unlock(&en->lock);
+            cw__worker_want_tick(w, tick);
+            size_t done = 0; /* deliveries owed among those taken (invariant 4) */
+            for (size_t i = at; i < at + taken; i++)
+                done += cw__msg_counted(mine[i]);
             at += taken;
-            if (rc == CW_EFULL || rc == CW_ENOMEM) {
+            if (rc != CW_OK && !cw__msg_counted(mine[at])) {
+                at++; /* recovery traffic refused: best effort, repeated by the replicas */
+            } else if (rc == CW_EFULL || rc == CW_ENOMEM) {
                 keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0}, rc);
             } else if (rc != CW_OK) {
                 refused_for_good(e, rc); /* not delivered: neither counted nor retried */
@@ -153,8 +178,8 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
             }
             /* Release: these deliveries' effects come before they are
              * counted, for quiesce. */
-            if (taken)
-                atomic_fetch_add_explicit(&w->consumed, taken, memory_order_release);
+            if (done)
+                atomic_fetch_add_explicit(&w->consumed, done, memory_order_release);
         }
     }
     for (size_t i = 0; i < count; i++)
@@ -173,6 +198,102 @@ static void take_in(worker *w, cw_msg **msgs, size_t count)
     }
     for (size_t i = 0; i < count; i += INBOUND_BATCH)
         deliver_batch(w, msgs + i, count - i < INBOUND_BATCH ? count - i : INBOUND_BATCH);
+}
+
+/* ---- recovery traffic and ticks ---- */
+
+bool cw__worker_want_tick(worker *w, uint64_t at)
+{
+    /* Relaxed: a time, not a publication; the node state it is about is
+     * read under the node's lock when the tick runs. */
+    uint64_t cur = atomic_load_explicit(&w->tick_due, memory_order_relaxed);
+    while (at < cur)
+        if (atomic_compare_exchange_weak_explicit(&w->tick_due, &cur, at, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/* Keeps m (one reference, moved in) for this worker's own nodes. Out of
+ * memory it is lost: recovery traffic is best effort. */
+static void send_local(worker *w, cw_msg *m)
+{
+    cw_msg **room = cw__vec_room(w->local, w->local_len, &w->local_cap, sizeof *room);
+    if (!room) {
+        cw__msg_unref(m);
+        return;
+    }
+    w->local = room;
+    w->local[w->local_len++] = m;
+}
+
+int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
+{
+    enode *en = ctx;
+    cw_engine *e = en->e;
+    worker *w = en->w;
+    if (to == CW_NODE_ALL) {
+        cw__transport_send_all(e->t, w->id, m);
+        for (uint32_t v = 0; v < e->workers; v++)
+            if (v != w->id)
+                cw__transport_wake(e->t, v);
+        send_local(w, cw__msg_ref(m));
+        return 0;
+    }
+    if (to >= e->nodes || to == en->id)
+        return CW_EINVAL;
+    /* A retransmitted copy's link is its sender's: decided here (fault.h). */
+    if ((m->flags & CW__MSG_RETRANSMITTED) && cw__faults_send_lost(&e->faults, w->id, en->id, (cw_node_id)to))
+        return 0; /* sent, and lost on the way */
+    worker *tw = e->node[to].w;
+    if (tw == w) {
+        send_local(w, cw__msg_ref(m));
+    } else {
+        cw__transport_send(e->t, w->id, tw->id, m);
+        cw__transport_wake(e->t, tw->id);
+    }
+    return 0;
+}
+
+/* Hands the recovery traffic this worker's nodes sent each other to them. */
+static bool take_local(worker *w)
+{
+    if (!w->local_len)
+        return false;
+    cw_msg *batch[INBOUND_BATCH];
+    size_t n = w->local_len < INBOUND_BATCH ? w->local_len : INBOUND_BATCH;
+    w->local_len -= n; /* from the end: what these deliveries send lands after */
+    memcpy(batch, w->local + w->local_len, n * sizeof *batch);
+    for (size_t i = 0; i < n; i++)
+        fan_in(w, batch[i]);
+    return true;
+}
+
+/* Ticks this worker's nodes whose tick is due: pulls, reports, stability
+ * rounds. Whether any tick ran. */
+static bool tick_nodes(worker *w, uint64_t now)
+{
+    cw_engine *e = w->e;
+    /* Relaxed: see cw__worker_want_tick. Taken whole: a put lowering it
+     * meanwhile keeps its value, min'ed with what the scan finds. */
+    if (atomic_load_explicit(&w->tick_due, memory_order_relaxed) > now)
+        return false;
+    atomic_store_explicit(&w->tick_due, UINT64_MAX, memory_order_relaxed);
+    uint64_t next = UINT64_MAX;
+    bool did = false;
+    for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
+        enode *en = &e->node[j];
+        pthread_mutex_lock(&en->lock);
+        uint64_t at = cw_node_next_tick(en->node);
+        if (at <= now) {
+            cw_node_tick(en->node, now, &at);
+            did = true;
+        }
+        pthread_mutex_unlock(&en->lock);
+        next = at < next ? at : next;
+    }
+    cw__worker_want_tick(w, next);
+    return did;
 }
 
 /* Takes the writes this worker's nodes made and sends them on. */
@@ -276,7 +397,8 @@ static bool has_work(worker *w)
 {
     /* Relaxed: hints; the work itself is taken with its own ordering. */
     if (atomic_load_explicit(&w->outbox_dirty, memory_order_relaxed) ||
-        atomic_load_explicit(&w->e->stop, memory_order_relaxed))
+        atomic_load_explicit(&w->e->stop, memory_order_relaxed) || w->local_len ||
+        atomic_load_explicit(&w->tick_due, memory_order_relaxed) <= cw__now_ns())
         return true;
     return cw__transport_arrived(w->e->t, w->id) || cw__faults_pending(&w->e->faults, w->id, cw__now_ns());
 }
@@ -298,6 +420,10 @@ void *cw__worker_main(void *arg)
         did |= cw__faults_release_due(&e->faults, w->id);
         if (w->refused)
             did |= retry_refused(w, w->nomem);
+        if (e->recovery) {
+            did |= take_local(w);
+            did |= tick_nodes(w, cw__now_ns());
+        }
         if (did) {
             idle_since = 0;
             yields = 0;
@@ -331,6 +457,11 @@ void *cw__worker_main(void *arg)
          * those after it is woken; but for one a put finishes (a delivery
          * that ran out of memory), a pass a second while any wait. */
         uint64_t timeout = 0, due = cw__faults_next_due(&e->faults, w->id);
+        /* Relaxed: see cw__worker_want_tick; a put that lowers it after
+         * this read wakes the worker. */
+        uint64_t tick = atomic_load_explicit(&w->tick_due, memory_order_relaxed);
+        if (tick != UINT64_MAX && (!due || tick < due))
+            due = tick;
         if (due) {
             uint64_t now = cw__now_ns();
             timeout = due > now ? due - now : 1;

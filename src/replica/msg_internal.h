@@ -18,6 +18,11 @@
 /* dest of a message every other node receives (writes, reports). */
 #define CW__MSG_ALL UINT32_MAX
 
+/* A write's first copy, made by a put: what a host counts as a delivery
+ * owed. Pulls, reports and retransmitted copies are recovery traffic,
+ * best effort and repeated by the replicas. */
+#define cw__msg_counted(m) ((m)->kind == CW_MSG_WRITE && !((m)->flags & CW__MSG_RETRANSMITTED))
+
 /* Allocated 64-byte aligned; everything an arrival reads (origin, kind,
  * width, seq, timestamp, lengths) sits in the first cache line. The key and
  * value follow the counters. A pull keeps its request in counters[0..2]

@@ -122,6 +122,8 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
         n->opt.recovery_timeout_ns = CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS;
     if (!n->opt.report_interval_ns)
         n->opt.report_interval_ns = CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
+    if (!n->opt.stability_interval_ns)
+        n->opt.stability_interval_ns = n->opt.report_interval_ns;
     n->applied_from = calloc(o->nodes, sizeof *n->applied_from);
     n->work_cap = 16;
     n->work = malloc(n->work_cap * sizeof *n->work);
@@ -580,8 +582,8 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
         return CW_EOVERFLOW;
     if (n->unsent_len >= n->opt.max_unsent)
         return CW_EFULL;
-    if (n->recovering && n->log.entries >= n->opt.max_log)
-        return CW_ESTALLED;
+    if (n->recovering && v[self] - n->st.stable[self] >= n->opt.max_log)
+        return CW_ESTALLED; /* own writes not yet stable: bounds every node's log */
     if (n->opt.send && (rc = reserve_unsent(n)) != CW_OK)
         return rc;
     if (clock_out && (rc = cw__vclock_reserve(clock_out, n->n, false)) != CW_OK)

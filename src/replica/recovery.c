@@ -19,8 +19,8 @@
  * this node's clock and the first clock heard from each peer; when every
  * peer has been heard, stable = max(stable, that minimum), and the log drops
  * the writes at or below it. A round opens one report interval after the
- * last one closed, so stability costs O(nodes) per peer per interval, not
- * per write.
+ * last one closed (stability_interval, by default the report interval), so
+ * stability costs O(nodes) per peer per interval, not per write.
  *
  * Reports. A node that has sent no clock (write or report) for a report
  * interval sends its clock to every peer if it applied anything since, or
@@ -152,7 +152,7 @@ static void close_round(struct cw_node *n)
     }
     st->open = false;
     st->closed_ns = n->now_ns;
-    want_tick(n, n->now_ns + n->opt.report_interval_ns);
+    want_tick(n, n->now_ns + n->opt.stability_interval_ns);
 }
 
 void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *applied)
@@ -383,10 +383,10 @@ int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns)
     }
     cw__stability *st = &n->st;
     if (n->n > 1 && !st->open) {
-        if (now_ns >= st->closed_ns + n->opt.report_interval_ns)
+        if (now_ns >= st->closed_ns + n->opt.stability_interval_ns)
             open_round(n);
         else
-            want_tick(n, st->closed_ns + n->opt.report_interval_ns);
+            want_tick(n, st->closed_ns + n->opt.stability_interval_ns);
     }
     maybe_report(n, now_ns);
     if (next_ns)

@@ -1,17 +1,21 @@
-/* The fault layer (see fault.h): seeded delay and duplication, the delay
- * heap, link holds.
+/* The fault layer (see fault.h): seeded drop, delay and duplication, the
+ * delay heap, link holds and cuts.
  *
  * Invariants:
- *  1. Fault decisions hash (seed, from, to, seq, copy, what): the same seed
- *     makes the same decisions whatever the thread timing.
- *  2. Nothing is lost: a route that cannot be delayed (out of memory) is
- *     delivered at once; a held route waits for memory rather than be
- *     dropped; a released hold goes back, in order, through its lane.
- *  3. Counting, for the host's quiescence: an injected duplicate and every
- *     route a hold releases add to `injected` before they are delivered; a
- *     route kept on a held link adds to `parked` (it is out of flight). So
- *     deliveries owed = the host's + injected, deliveries done = the host's +
- *     parked, and a delivery is always owed before it is done.
+ *  1. Fault decisions for counted messages hash (seed, from, to, seq, copy,
+ *     what): the same seed makes the same decisions whatever the thread
+ *     timing. Recovery traffic (whose timing is the threads') draws from
+ *     its lane's generator, seeded from the seed and the lane.
+ *  2. Nothing counted is lost but by a drop or a cut: a route that cannot be
+ *     delayed (out of memory) is delivered at once; a held route waits for
+ *     memory rather than be dropped; a released hold goes back, in order,
+ *     through its lane.
+ *  3. Counting, for the host's quiescence (counted messages only): an
+ *     injected duplicate and every route a hold releases add to `injected`
+ *     before they are delivered; a route kept on a held link adds to
+ *     `parked` (it is out of flight), a route dropped or cut to `lost`. So
+ *     deliveries owed = the host's + injected, deliveries done = the host's
+ *     + parked + lost, and a delivery is always owed before it is done.
  *  4. A lane's delay heap is touched by that lane's thread only; its released
  *     list under its lock, signalled by released_len.
  */
@@ -24,16 +28,17 @@
 #include "transport.h"
 #include "msg_internal.h"
 #include "now.h"
+#include "splitmix.h"
 #include "vec.h"
 
 typedef struct hold {
     cw_node_id from, to;
-    bool held;
+    bool held, cut;
     cw__routes q;                   /* messages kept while held, in order */
 } hold;
 
 /* Decisions: which draw a fault uses. */
-enum { DRAW_DUPLICATE = 1, DRAW_DELAY = 2, DRAW_DELAY_LENGTH = 3 };
+enum { DRAW_DUPLICATE = 1, DRAW_DELAY = 2, DRAW_DELAY_LENGTH = 3, DRAW_DROP = 4 };
 
 bool cw__routes_push(cw__routes *v, cw__route r)
 {
@@ -53,8 +58,13 @@ void cw__routes_release(cw__routes *v)
     *v = (cw__routes){0};
 }
 
-static double fault_draw(const cw__faults *f, const cw_msg *m, cw_node_id to, uint32_t copy, uint32_t what)
+/* A uniform draw in [0, 1) for a decision about m: from the hash (counted
+ * messages) or from the lane's generator (recovery traffic). */
+static double fault_draw(cw__faults *f, uint32_t lane, const cw_msg *m, cw_node_id to, uint32_t copy,
+                         uint32_t what)
 {
+    if (!cw__msg_counted(m))
+        return (double)(cw__splitmix64(&f->lane[lane].rng) >> 11) * 0x1p-53;
     uint64_t x = f->o.seed ^ cw__hash_u64(((uint64_t)m->origin << 48) ^ ((uint64_t)to << 32) ^
                                           ((uint64_t)copy << 8) ^ what);
     x = cw__hash_u64(x ^ m->seq * 0x9e3779b97f4a7c15u);
@@ -65,15 +75,19 @@ int cw__faults_init(cw__faults *f, const cw__fault_options *o, uint32_t lanes, c
                     void *host)
 {
     if (!(o->delay_probability >= 0 && o->delay_probability <= 1) ||
-        !(o->duplicate_probability >= 0 && o->duplicate_probability <= 1))
+        !(o->duplicate_probability >= 0 && o->duplicate_probability <= 1) ||
+        !(o->drop_probability >= 0 && o->drop_probability <= 1))
         return CW_EINVAL;
     *f = (cw__faults){.o = *o, .lanes = lanes, .deliver = deliver, .host = host};
-    f->on = o->duplicate_probability > 0 || (o->delay_probability > 0 && o->max_delay_us);
+    f->on = o->duplicate_probability > 0 || o->drop_probability > 0 ||
+            (o->delay_probability > 0 && o->max_delay_us);
     f->lane = calloc(lanes, sizeof *f->lane);
     if (!f->lane)
         return CW_ENOMEM;
-    for (uint32_t l = 0; l < lanes; l++)
+    for (uint32_t l = 0; l < lanes; l++) {
         pthread_mutex_init(&f->lane[l].released_lock, NULL);
+        f->lane[l].rng = cw__hash_u64(o->seed ^ (0x6c616e65ull << 32 | l));
+    }
     pthread_mutex_init(&f->holds_lock, NULL);
     cw__map_init(&f->holds);
     return CW_OK;
@@ -160,44 +174,87 @@ static bool hold_eq(const void *item, const void *key)
     return ((uint64_t)h->from << 16 | h->to) == *(const uint64_t *)key;
 }
 
+/* A message lost on its way (dropped or cut). Release: a counted loss is a
+ * delivery done, after which quiesce (acquire) may see the counts meet. */
+static void lose(cw__faults *f, const cw_msg *m)
+{
+    if (cw__msg_counted(m))
+        atomic_fetch_add_explicit(&f->lost, 1, memory_order_release);
+    atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed);
+}
+
+/* The link's hold and cut, for a route arriving: true if the route was kept
+ * (parked on a held link) or lost; r.msg is borrowed. */
+static bool link_takes(cw__faults *f, cw__route r)
+{
+    bool retransmitted = !!(r.msg->flags & CW__MSG_RETRANSMITTED);
+    bool counted = cw__msg_counted(r.msg);
+    pthread_mutex_lock(&f->holds_lock);
+    uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
+    hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+    /* A retransmitted copy's sender decided its cut (fault.h). */
+    bool cut = h && h->cut && !retransmitted;
+    bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
+    bool lost = cut || (h && h->held && !counted);
+    while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
+        if (cw__closing(f->closing)) { /* the host is closing: deliver it now instead */
+            kept = false;
+            break;
+        }
+        sched_yield();
+    }
+    if (kept)
+        cw__msg_ref(r.msg); /* the hold queue's own reference */
+    pthread_mutex_unlock(&f->holds_lock);
+    if (kept) /* out of flight until released (invariant 3). Release:
+               * pairs with cw__faults_parked's acquire. */
+        atomic_fetch_add_explicit(&f->parked, 1, memory_order_release);
+    if (lost)
+        lose(f, r.msg);
+    return kept || lost;
+}
+
 void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
 {
-    if (atomic_load_explicit(&f->holds_active, memory_order_acquire)) {
-        pthread_mutex_lock(&f->holds_lock);
-        uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
-        hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
-        bool kept = h && h->held;
-        while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
-            if (cw__closing(f->closing)) { /* the host is closing: deliver it now instead */
-                kept = false;
-                break;
-            }
-            sched_yield();
-        }
-        if (kept)
-            cw__msg_ref(r.msg); /* the hold queue's own reference */
-        pthread_mutex_unlock(&f->holds_lock);
-        if (kept) { /* out of flight until released (invariant 3). Release:
-                     * pairs with cw__faults_parked's acquire. */
-            atomic_fetch_add_explicit(&f->parked, 1, memory_order_release);
-            return;
-        }
+    if (atomic_load_explicit(&f->holds_active, memory_order_acquire) && link_takes(f, r))
+        return;
+    if (faults && f->o.drop_probability > 0 && !(r.msg->flags & CW__MSG_RETRANSMITTED) &&
+        fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DROP) < f->o.drop_probability) {
+        lose(f, r.msg);
+        return;
     }
-    if (faults && r.copy == 0 && f->o.duplicate_probability > 0 &&
-        fault_draw(f, r.msg, r.to, 0, DRAW_DUPLICATE) < f->o.duplicate_probability) {
+    if (faults && r.copy == 0 && f->o.duplicate_probability > 0 && cw__msg_counted(r.msg) &&
+        fault_draw(f, lane, r.msg, r.to, 0, DRAW_DUPLICATE) < f->o.duplicate_probability) {
         /* Relaxed: the duplicate's delivery is counted with a release after
          * this, which quiescence reads first (invariant 3). */
         atomic_fetch_add_explicit(&f->injected, 1, memory_order_relaxed);
         cw__faults_route(f, lane, (cw__route){r.msg, r.to, 1}, true);
     }
     if (faults && f->o.delay_probability > 0 && f->o.max_delay_us &&
-        fault_draw(f, r.msg, r.to, r.copy, DRAW_DELAY) < f->o.delay_probability) {
+        fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DELAY) < f->o.delay_probability) {
         uint64_t delay =
-            (uint64_t)(fault_draw(f, r.msg, r.to, r.copy, DRAW_DELAY_LENGTH) * f->o.max_delay_us * 1000.0);
+            (uint64_t)(fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DELAY_LENGTH) * f->o.max_delay_us * 1000.0);
         heap_push(f, lane, (cw__timed){cw__now_ns() + delay, (cw__route){cw__msg_ref(r.msg), r.to, r.copy}});
         return;
     }
     f->deliver(f->host, lane, r);
+}
+
+bool cw__faults_send_lost(cw__faults *f, uint32_t lane, cw_node_id from, cw_node_id to)
+{
+    bool lost = false;
+    if (atomic_load_explicit(&f->cuts_active, memory_order_acquire)) { /* pairs with cw__faults_cut's release */
+        uint64_t key = (uint64_t)from << 16 | to;
+        pthread_mutex_lock(&f->holds_lock);
+        hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+        lost = h && h->cut;
+        pthread_mutex_unlock(&f->holds_lock);
+    }
+    if (!lost && f->o.drop_probability > 0)
+        lost = (double)(cw__splitmix64(&f->lane[lane].rng) >> 11) * 0x1p-53 < f->o.drop_probability;
+    if (lost)
+        atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed);
+    return lost;
 }
 
 bool cw__faults_release_due(cw__faults *f, uint32_t lane)
@@ -250,30 +307,60 @@ uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane)
     return ln->dlen ? ln->delayed[0].due_ns : 0;
 }
 
+/* The link from -> to's entry, made if absent (NULL: out of memory). Under
+ * holds_lock. */
+static hold *link_entry(cw__faults *f, cw_node_id from, cw_node_id to)
+{
+    uint64_t key = (uint64_t)from << 16 | to;
+    hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+    if (h)
+        return h;
+    h = calloc(1, sizeof *h);
+    if (!h || cw__map_insert(&f->holds, cw__hash_u64(key), h) != CW_OK) {
+        free(h);
+        return NULL;
+    }
+    h->from = from;
+    h->to = to;
+    return h;
+}
+
+/* Sets a link's held and cut, keeping holds_active (links held or cut) and
+ * cuts_active. Under holds_lock. Release: pairs with the acquire loads of
+ * the routes, which then look the link up under the lock. */
+static void set_link(cw__faults *f, hold *h, bool held, bool cut)
+{
+    bool was = h->held || h->cut, is = held || cut;
+    if (is && !was)
+        atomic_fetch_add_explicit(&f->holds_active, 1, memory_order_release);
+    else if (was && !is)
+        atomic_fetch_sub_explicit(&f->holds_active, 1, memory_order_release);
+    if (cut && !h->cut)
+        atomic_fetch_add_explicit(&f->cuts_active, 1, memory_order_release);
+    else if (!cut && h->cut)
+        atomic_fetch_sub_explicit(&f->cuts_active, 1, memory_order_release);
+    h->held = held;
+    h->cut = cut;
+}
+
+int cw__faults_cut(cw__faults *f, cw_node_id from, cw_node_id to, bool cut_it)
+{
+    pthread_mutex_lock(&f->holds_lock);
+    hold *h = link_entry(f, from, to);
+    if (h)
+        set_link(f, h, h->held, cut_it);
+    pthread_mutex_unlock(&f->holds_lock);
+    return h ? CW_OK : CW_ENOMEM;
+}
+
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released)
 {
-    int rc = CW_OK;
-    uint64_t key = (uint64_t)from << 16 | to;
     pthread_mutex_lock(&f->holds_lock);
-    hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
-    if (!h && hold_it) {
-        h = calloc(1, sizeof *h);
-        if (!h || cw__map_insert(&f->holds, cw__hash_u64(key), h) != CW_OK) {
-            free(h);
-            rc = CW_ENOMEM;
-        } else {
-            h->from = from;
-            h->to = to;
-        }
-    }
+    hold *h = link_entry(f, from, to);
     cw__routes out = {0};
-    if (rc == CW_OK && h && h->held != hold_it) {
-        h->held = hold_it;
-        /* Release: pairs with cw__faults_route's acquire load of holds_active. */
-        if (hold_it)
-            atomic_fetch_add_explicit(&f->holds_active, 1, memory_order_release);
-        else {
-            atomic_fetch_sub_explicit(&f->holds_active, 1, memory_order_release);
+    if (h && h->held != hold_it) {
+        set_link(f, h, hold_it, h->cut);
+        if (!hold_it) {
             out = h->q;
             h->q = (cw__routes){0};
         }
@@ -299,7 +386,29 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         pthread_mutex_unlock(&ln->released_lock);
     }
     free(out.r);
-    return rc;
+    return h ? CW_OK : CW_ENOMEM;
+}
+
+typedef struct each_link {
+    void (*fn)(void *ctx, cw_node_id from, cw_node_id to, bool held, bool cut);
+    void *ctx;
+} each_link;
+
+static void visit_link(void *item, void *ctx)
+{
+    hold *h = item;
+    each_link *a = ctx;
+    if (h->held || h->cut)
+        a->fn(a->ctx, h->from, h->to, h->held, h->cut);
+}
+
+void cw__faults_each_link(cw__faults *f, void (*fn)(void *ctx, cw_node_id from, cw_node_id to, bool held, bool cut),
+                          void *ctx)
+{
+    each_link a = {fn, ctx};
+    pthread_mutex_lock(&f->holds_lock);
+    cw__map_each(&f->holds, visit_link, &a);
+    pthread_mutex_unlock(&f->holds_lock);
 }
 
 uint64_t cw__faults_parked(const cw__faults *f)
@@ -307,7 +416,17 @@ uint64_t cw__faults_parked(const cw__faults *f)
     return atomic_load_explicit(&f->parked, memory_order_acquire);
 }
 
+uint64_t cw__faults_lost(const cw__faults *f)
+{
+    return atomic_load_explicit(&f->lost, memory_order_acquire);
+}
+
 uint64_t cw__faults_injected(const cw__faults *f)
 {
     return atomic_load_explicit(&f->injected, memory_order_acquire);
+}
+
+uint64_t cw__faults_dropped(const cw__faults *f)
+{
+    return atomic_load_explicit(&f->dropped, memory_order_relaxed);
 }

@@ -1,9 +1,20 @@
 /* The fault layer: what happens to a message between its arrival at a host's
- * thread and its delivery to one replica there. Seeded decisions (delay,
- * duplicate; drop and cut are to come, as more `what`s of the same draw),
- * a delay heap per lane, and link holds (partitions) whose messages wait,
- * in order, until released. Independent of the transport: the host passes
- * every arrival through it, whichever transport brought it.
+ * thread and its delivery to one replica there. Seeded decisions (drop,
+ * delay, duplicate), a delay heap per lane, link holds whose messages wait,
+ * in order, until released, and link cuts (partitions) that lose what
+ * crosses them. Independent of the transport: the host passes every arrival
+ * through it, whichever transport brought it.
+ *
+ * Counted messages (cw__msg_counted: a write's first copy) are deliveries
+ * the host owes; the rest (pulls, reports, retransmitted copies) is the
+ * replicas' recovery traffic, best effort: lost, never parked on a held
+ * link, never duplicated, and never counted here.
+ *
+ * A link is named by its sender: a message's origin, except for a
+ * retransmitted copy (its origin is the write's, not its sender's), whose
+ * drop and cut the host decides where it is sent (cw__faults_send_lost).
+ * A hold keys every message by origin, retransmitted copies too: a held
+ * link from o to j delays o's writes to j by whatever path they take.
  *
  * A lane is one receiving thread (the engine's worker); its delay heap and
  * its list of released messages are that thread's. The host supplies the
@@ -45,6 +56,7 @@ typedef void cw__deliver_fn(void *host, uint32_t lane, cw__route r);
 
 typedef struct cw__fault_options {
     uint64_t seed;
+    double drop_probability;        /* 0..1 */
     double delay_probability;       /* 0..1 */
     uint32_t max_delay_us;
     double duplicate_probability;   /* 0..1 */
@@ -61,20 +73,24 @@ typedef struct cw__fault_lane {
     pthread_mutex_t released_lock;  /* released holds, from client threads */
     cw__routes released;
     _Atomic uint32_t released_len;
+    uint64_t rng;                   /* the lane thread's draws for recovery traffic */
 } cw__fault_lane;
 
 typedef struct cw__faults {
     cw__fault_options o;
-    bool on;                        /* delay or duplicate can happen */
+    bool on;                        /* drop, delay or duplicate can happen */
     cw__fault_lane *lane;
     uint32_t lanes;
     cw__deliver_fn *deliver;
     void *host;
     pthread_mutex_t holds_lock;
-    _Atomic uint32_t holds_active;  /* links held now; 0 skips the hold table */
-    cw__map holds;
+    _Atomic uint32_t holds_active;  /* links held or cut now; 0 skips the table */
+    _Atomic uint32_t cuts_active;   /* links cut now */
+    cw__map holds;                  /* per link: held, cut, what a hold keeps */
     _Atomic uint64_t injected;      /* deliveries added: duplicates, released holds */
     _Atomic uint64_t parked;        /* deliveries kept on held links */
+    _Atomic uint64_t lost;          /* counted deliveries dropped or cut (done: never owed again) */
+    _Atomic uint64_t dropped;       /* every message lost, counted or not (statistics) */
     const _Atomic bool *closing;    /* the host's; NULL: never (see cw__transport.closing) */
 } cw__faults;
 
@@ -109,10 +125,27 @@ uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane);
  * the caller wakes that lane. Any thread. CW_OK or CW_ENOMEM. */
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released);
 
-/* For quiescence (cw_engine_quiesce): read parked with the deliveries done,
- * before injected with the deliveries owed. Acquire: pairs with the
- * releases that count them. */
+/* Cuts (cut_it) or heals the link from -> to: while cut, what crosses it is
+ * lost. Any thread. CW_OK or CW_ENOMEM. */
+int cw__faults_cut(cw__faults *f, cw_node_id from, cw_node_id to, bool cut_it);
+
+/* At the sender (`lane` is its thread's): whether a retransmitted copy sent
+ * from -> to is lost (the link is cut, or the drop draw). Counts it as
+ * dropped. */
+bool cw__faults_send_lost(cw__faults *f, uint32_t lane, cw_node_id from, cw_node_id to);
+
+/* Calls fn for each link held or cut now, under the table's lock (fn must
+ * not call back into f). Any thread. */
+void cw__faults_each_link(cw__faults *f, void (*fn)(void *ctx, cw_node_id from, cw_node_id to, bool held, bool cut),
+                          void *ctx);
+
+/* For quiescence (cw_engine_quiesce): read parked and lost with the
+ * deliveries done, before injected with the deliveries owed. Acquire: pairs
+ * with the releases that count them. */
 uint64_t cw__faults_parked(const cw__faults *f);
+uint64_t cw__faults_lost(const cw__faults *f);
 uint64_t cw__faults_injected(const cw__faults *f);
+/* Messages lost so far, counted or not (relaxed: statistics). */
+uint64_t cw__faults_dropped(const cw__faults *f);
 
 #endif

@@ -71,6 +71,10 @@ typedef struct cw_engine_options {
                                        puts wait (then CW_ESTALLED);
                                        0 = 2 x inbox_capacity */
     uint32_t stall_timeout_ms;      /* how long such a put waits; 0 = 10 s */
+    bool     no_recovery;           /* true: no log, no pull, no report (a network
+                                       that never loses, and the baseline that
+                                       measures recovery's cost); drop_probability
+                                       must then be 0, and cut_link is refused */
 } cw_engine_options;
 
 /* Sets every default; nodes = 1. */
@@ -140,7 +144,8 @@ CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bo
  * instead). Cut both ways for a two-way partition. Healing it lets loss
  * recovery catch up. Unlike a hold, a cut does not keep `from`'s puts from
  * going on at once: its writes wait, in flight, until they are recovered.
- * CW_EINVAL (a node out of range, from == to), CW_ENOMEM, CW_ECLOSED. */
+ * CW_EINVAL (a node out of range, from == to, or no_recovery), CW_ENOMEM,
+ * CW_ECLOSED. */
 CW_API int  cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, bool cut);
 
 /* quiesce: wait until no message is in flight outside held links, no node

@@ -185,7 +185,7 @@ static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_op
         no->max_buffered = o->max_buffered;
     no->send = on_send;
     no->on_apply = on_apply;
-    if (o->nodes > 1) { /* loss recovery and stability (engine.h) */
+    if (o->nodes > 1 && !o->no_recovery) { /* loss recovery and stability (engine.h) */
         no->send_to = cw__engine_send_to;
         no->recovery_timeout_ns = o->recovery_timeout_us
                                       ? (uint64_t)o->recovery_timeout_us * 1000u
@@ -240,7 +240,8 @@ static double physical_bytes(void)
 
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 {
-    if (!out || !o || o->workers > o->nodes || o->inbox_capacity > CW_ENGINE_MAX_INBOX_CAPACITY)
+    if (!out || !o || o->workers > o->nodes || o->inbox_capacity > CW_ENGINE_MAX_INBOX_CAPACITY ||
+        (o->no_recovery && o->drop_probability != 0))
         return CW_EINVAL;
     cw_node_options no; /* the node's own checks: nodes, policy, merge, limits */
     node_options(o, 0, &no);
@@ -267,7 +268,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->workers = workers;
     e->outbox_limit = capacity;
     e->ring_capacity = ring;
-    e->recovery = o->nodes > 1;
+    e->recovery = o->nodes > 1 && !o->no_recovery;
     e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->drop_probability, o->delay_probability, o->max_delay_us,
@@ -475,7 +476,7 @@ int cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold_
 
 int cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, bool cut)
 {
-    if (!e || from >= e->nodes || to >= e->nodes || from == to)
+    if (!e || from >= e->nodes || to >= e->nodes || from == to || !e->recovery)
         return CW_EINVAL;
     int rc = enter(e);
     if (rc != CW_OK)

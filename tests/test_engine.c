@@ -180,6 +180,12 @@ static void test_bad_arguments_and_close(void **state)
     o.duplicate_probability = -0.1;
     assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
     o.duplicate_probability = 0;
+    o.drop_probability = 1.01;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.drop_probability = 0.1; /* a loss the replicas cannot recover */
+    o.no_recovery = true;
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.drop_probability = 0;
     o.policy = CW_MERGE_CALLBACK;
     assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
     o.policy = CW_KEEP_SIBLINGS;
@@ -196,6 +202,11 @@ static void test_bad_arguments_and_close(void **state)
     assert_int_equal(cw_engine_open(&e, &o), CW_ELIMIT);
     assert_null(e);
     assert_int_equal(cw_engine_open(NULL, &o), CW_EINVAL);
+    o.nodes = 2; /* without recovery a cut would lose writes for good */
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 0, 1, true), CW_EINVAL);
+    cw_engine_close(e);
+    o.no_recovery = false;
 
     e = open_engine(2, 1, CW_KEEP_SIBLINGS);
     cw_vclock c;
@@ -211,6 +222,11 @@ static void test_bad_arguments_and_close(void **state)
     assert_int_equal(cw_engine_stats(e, 9, &st), CW_EINVAL);
     assert_int_equal(cw_engine_hold_link(e, 0, 0, true), CW_EINVAL);
     assert_int_equal(cw_engine_hold_link(e, 0, 2, true), CW_EINVAL);
+    assert_int_equal(cw_engine_cut_link(e, 1, 1, true), CW_EINVAL);
+    assert_int_equal(cw_engine_cut_link(e, 0, 2, true), CW_EINVAL);
+    assert_int_equal(cw_engine_cut_link(NULL, 0, 1, true), CW_EINVAL);
+    assert_int_equal(cw_engine_stable(e, 2, &c), CW_EINVAL);
+    assert_int_equal(cw_engine_stable(e, 0, NULL), CW_EINVAL);
     assert_int_equal(cw_engine_dump(e, NULL), CW_EINVAL);
     char *big = calloc(1, CW_NODE_DEFAULT_MAX_KEY_LEN + 1);
     assert_int_equal(cw_engine_put(e, 0, big, CW_NODE_DEFAULT_MAX_KEY_LEN + 1, "v", 1, NULL), CW_ELIMIT);
@@ -813,6 +829,7 @@ typedef struct stress {
     uint32_t nodes, keys, writers;
     uint64_t writes_per_writer;
     uint64_t seed;
+    _Atomic uint32_t writing;       /* writers still running */
 } stress;
 
 typedef struct writer_arg {
@@ -834,6 +851,42 @@ static void *stress_writer(void *p)
         snprintf(v, sizeof v, "%u.%llu", at, (unsigned long long)i);
         assert_int_equal(cw_engine_put(s->e, at, k, strlen(k), v, strlen(v), NULL), CW_OK);
     }
+    atomic_fetch_sub(&s->writing, 1);
+    return NULL;
+}
+
+/* While the writers run, cuts links for a few milliseconds at a time and
+ * heals them: one random link one way, a random pair both ways, or one node
+ * cut off from every other both ways, in turn. Everything is healed before
+ * it returns. */
+static void *cutter(void *p)
+{
+    stress *s = p;
+    uint64_t rng = s->seed ^ 0xc0ffee;
+    for (uint32_t round = 0; atomic_load(&s->writing); round++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        cw_node_id a = (cw_node_id)((rng >> 33) % s->nodes), b = (cw_node_id)((rng >> 13) % s->nodes);
+        if (a == b)
+            b = (cw_node_id)((b + 1) % s->nodes);
+        for (int cut = 1; cut >= 0; cut--) {
+            if (round % 3 == 0) {
+                assert_int_equal(cw_engine_cut_link(s->e, a, b, cut), CW_OK);
+            } else if (round % 3 == 1) {
+                assert_int_equal(cw_engine_cut_link(s->e, a, b, cut), CW_OK);
+                assert_int_equal(cw_engine_cut_link(s->e, b, a, cut), CW_OK);
+            } else {
+                for (cw_node_id j = 0; j < s->nodes; j++)
+                    if (j != a) {
+                        assert_int_equal(cw_engine_cut_link(s->e, a, j, cut), CW_OK);
+                        assert_int_equal(cw_engine_cut_link(s->e, j, a, cut), CW_OK);
+                    }
+            }
+            if (cut) {
+                struct timespec ts = {0, (long)(1 + (rng >> 40) % 5) * 1000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
     return NULL;
 }
 
@@ -844,43 +897,56 @@ static void apply_to_history(void *ctx, cw_node_id node, const cw_msg *m)
     cw_history_applied(ctx, node, m);
 }
 
-static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint64_t per_writer,
-                       double delay, double dup, cw_conflict_policy policy, size_t max_buffered)
+typedef struct stress_faults {
+    double delay, dup, drop;
+    bool cuts;                      /* a cutter thread runs beside the writers */
+    cw_conflict_policy policy;
+    size_t max_buffered;
+} stress_faults;
+
+static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint64_t per_writer, stress_faults f)
 {
-    stress s = {NULL, NULL, nodes, 5, writers, per_writer, tu_rand()};
+    stress s = {NULL, NULL, nodes, 5, writers, per_writer, tu_rand(), writers};
     uint64_t max_per_node = per_writer * writers; /* a node could, at worst, take all */
-    assert_int_equal(cw_history_create(&s.h, nodes, max_per_node, policy), CW_OK);
+    assert_int_equal(cw_history_create(&s.h, nodes, max_per_node, f.policy), CW_OK);
     cw_engine_options o;
     cw_engine_options_init(&o);
     o.nodes = nodes;
     o.workers = workers;
-    o.policy = policy;
+    o.policy = f.policy;
     o.seed = s.seed;
-    o.delay_probability = delay;
+    o.delay_probability = f.delay;
     o.max_delay_us = 200;
-    o.duplicate_probability = dup;
+    o.duplicate_probability = f.dup;
+    o.drop_probability = f.drop;
     o.on_apply = apply_to_history;
     o.apply_ctx = s.h;
-    o.max_buffered = max_buffered;
+    o.max_buffered = f.max_buffered;
     assert_int_equal(cw_engine_open(&s.e, &o), CW_OK);
-    pthread_t th[16];
+    pthread_t th[16], cut;
     writer_arg args[16];
     for (uint32_t i = 0; i < writers; i++) {
         args[i] = (writer_arg){&s, i};
         pthread_create(&th[i], NULL, stress_writer, &args[i]);
     }
+    if (f.cuts)
+        pthread_create(&cut, NULL, cutter, &s);
     for (uint32_t i = 0; i < writers; i++)
         pthread_join(th[i], NULL);
+    if (f.cuts)
+        pthread_join(cut, NULL);
     int rc = cw_engine_quiesce(s.e, 600000);
     if (rc != CW_OK)
         fail_msg("quiesce: %s (seed %llu)", cw_strerror(rc), (unsigned long long)s.seed);
-    uint64_t dups = 0, refused = 0;
+    uint64_t dups = 0, refused = 0, recovered = 0, retransmitted = 0;
     for (uint32_t i = 0; i < nodes; i++) {
         assert_int_equal(cw_history_final_engine_node(s.h, s.e, (cw_node_id)i), CW_OK);
         cw_node_stats st;
         cw_engine_stats(s.e, (cw_node_id)i, &st);
         dups += st.duplicates;
         refused += st.rejected_full;
+        recovered += st.recovered;
+        retransmitted += st.retransmitted;
     }
     cw_history_report rep;
     bool ok = cw_history_verdict(s.h, &rep);
@@ -888,12 +954,16 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
         fail_msg("%u nodes: %s (seed %llu)", nodes, cw_history_violation(s.h), (unsigned long long)s.seed);
     assert_int_equal(rep.writes, per_writer * writers);
     assert_int_equal(rep.applications, rep.writes * nodes);
-    if (dup > 0)
+    if (f.dup > 0)
         assert_true(dups > 0);
-    printf("# %u nodes, %u workers: %llu writes, %llu concurrent pairs, %llu duplicates dropped, "
-           "%llu refused while full and retried\n",
-           nodes, cw_engine_workers(s.e), (unsigned long long)rep.writes,
-           (unsigned long long)rep.concurrent_pairs, (unsigned long long)dups, (unsigned long long)refused);
+    if (f.drop >= 0.05 || f.cuts) /* losses that many are always met (and recovered) */
+        assert_true(recovered > 0);
+    assert_true(recovered <= retransmitted);
+    printf("# %u nodes, %u workers, drop %g%s: %llu writes, %llu concurrent pairs, %llu duplicates dropped, "
+           "%llu refused while full and retried, %llu recovered (%llu retransmitted)\n",
+           nodes, cw_engine_workers(s.e), f.drop, f.cuts ? ", cuts" : "", (unsigned long long)rep.writes,
+           (unsigned long long)rep.concurrent_pairs, (unsigned long long)dups, (unsigned long long)refused,
+           (unsigned long long)recovered, (unsigned long long)retransmitted);
     cw_engine_close(s.e);
     cw_history_destroy(s.h);
 }
@@ -901,14 +971,166 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
 static void test_stress_quick(void **state)
 {
     (void)state;
-    run_stress(4, 0, 3, 300, 0.2, 0.1, CW_KEEP_SIBLINGS, 0);
-    run_stress(8, 3, 4, 250, 0.3, 0.2, CW_KEEP_SIBLINGS, 0);
-    run_stress(8, 2, 4, 200, 0.2, 0.1, CW_LAST_WRITER_WINS, 0);
+    run_stress(4, 0, 3, 300, (stress_faults){.delay = 0.2, .dup = 0.1});
+    run_stress(8, 3, 4, 250, (stress_faults){.delay = 0.3, .dup = 0.2});
+    run_stress(8, 2, 4, 200, (stress_faults){.delay = 0.2, .dup = 0.1, .policy = CW_LAST_WRITER_WINS});
     /* No faults and no holds: the batched path (one lock and one
      * cw_node_receive_many per node and batch); then with a one-write
      * buffer, so batches are cut short by CW_EFULL and retried. */
-    run_stress(8, 2, 4, 400, 0, 0, CW_KEEP_SIBLINGS, 0);
-    run_stress(8, 3, 4, 400, 0, 0, CW_KEEP_SIBLINGS, 1);
+    run_stress(8, 2, 4, 400, (stress_faults){0});
+    run_stress(8, 3, 4, 400, (stress_faults){.max_buffered = 1});
+}
+
+/* Loss: every message copy (writes, pulls, reports, retransmissions) may be
+ * lost; the replicas recover, and the ground truth holds. */
+static void test_stress_with_loss(void **state)
+{
+    (void)state;
+    run_stress(4, 0, 3, 300, (stress_faults){.drop = 0.01});
+    run_stress(5, 2, 3, 300, (stress_faults){.drop = 0.1});
+    run_stress(8, 3, 4, 200, (stress_faults){.drop = 0.3});
+    run_stress(8, 2, 4, 200, (stress_faults){.delay = 0.2, .dup = 0.1, .drop = 0.1});
+    run_stress(6, 2, 3, 200, (stress_faults){.drop = 0.1, .policy = CW_LAST_WRITER_WINS});
+    run_stress(4, 2, 4, 300, (stress_faults){.drop = 0.1, .max_buffered = 1});
+}
+
+/* Partitions while writers run: links cut one way, pairs both ways, a node
+ * cut off from all, each for a few ms, healed; with and without drop. */
+static void test_stress_with_cuts(void **state)
+{
+    (void)state;
+    run_stress(4, 0, 3, 400, (stress_faults){.cuts = true});
+    run_stress(8, 2, 4, 300, (stress_faults){.cuts = true, .drop = 0.05, .delay = 0.1});
+    run_stress(3, 3, 2, 400, (stress_faults){.cuts = true, .policy = CW_LAST_WRITER_WINS});
+}
+
+/* A node cut off both ways from every other misses what they write, quiesce
+ * does not wait for it (it can reach no one), stability stalls on it and
+ * names it; once healed it catches up through recovery, and stability
+ * moves again. */
+static void test_cut_node_catches_up(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 4;
+    o.report_interval_us = 2000;
+    cw_engine *e;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    for (cw_node_id j = 0; j < 3; j++) {
+        assert_int_equal(cw_engine_cut_link(e, 3, j, true), CW_OK);
+        assert_int_equal(cw_engine_cut_link(e, j, 3, true), CW_OK);
+    }
+    for (int i = 0; i < 30; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i % 5);
+        put(e, (cw_node_id)(i % 3), k, "v", NULL);
+    }
+    put(e, 3, "alone", "3", "3:1");
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    expect_clock(e, 0, "0:10,1:10,2:10");
+    expect_clock(e, 2, "0:10,1:10,2:10");
+    expect_clock(e, 3, "3:1");
+    struct timespec ts = {0, 30000000}; /* several report intervals */
+    nanosleep(&ts, NULL);
+    cw_node_stats st;
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.stability_blocker, 3);
+    assert_true(st.log_entries >= 30);
+    cw_vclock stable;
+    cw_vclock_init(&stable);
+    assert_int_equal(cw_engine_stable(e, 0, &stable), CW_OK);
+    tu_assert_clock(&stable, ""); /* node 3 has applied nothing of theirs */
+    for (cw_node_id j = 0; j < 3; j++) {
+        assert_int_equal(cw_engine_cut_link(e, 3, j, false), CW_OK);
+        assert_int_equal(cw_engine_cut_link(e, j, 3, false), CW_OK);
+    }
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    for (cw_node_id j = 0; j < 4; j++)
+        expect_clock(e, j, "0:10,1:10,2:10,3:1");
+    expect_read(e, 0, "alone", "3", "3:1");
+    assert_int_equal(cw_engine_stats(e, 3, &st), CW_OK);
+    assert_true(st.recovered >= 30);
+    /* Stability catches up: every write becomes stable, logs drain. */
+    double start = now_s();
+    for (;;) {
+        assert_int_equal(cw_engine_stable(e, 1, &stable), CW_OK);
+        assert_int_equal(cw_engine_stats(e, 1, &st), CW_OK);
+        char text[128];
+        size_t len;
+        assert_int_equal(cw_vclock_format(&stable, text, sizeof text, &len), CW_OK);
+        if (strcmp(text, "0:10,1:10,2:10,3:1") == 0 && st.log_entries == 0)
+            break;
+        assert_true(now_s() - start < 10);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    cw_vclock_destroy(&stable);
+    cw_engine_close(e);
+}
+
+/* A write lost on its origin's every direct link to a node still arrives:
+ * node 2 pulls it from the origin (the answer is lost too), then from a
+ * peer that holds it. */
+static void test_write_arrives_through_a_relay(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    assert_int_equal(cw_engine_cut_link(e, 0, 2, true), CW_OK); /* one way only */
+    put(e, 0, "x", "1", "0:1");
+    put(e, 1, "y", "2", NULL);      /* node 1's clock (0:1 once it has x) tells node 2 of x */
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    expect_read(e, 2, "x", "1", "0:1");
+    cw_node_stats st;
+    assert_int_equal(cw_engine_stats(e, 2, &st), CW_OK);
+    assert_true(st.recovered >= 1);
+    assert_int_equal(cw_engine_stats(e, 1, &st), CW_OK);
+    assert_true(st.retransmitted >= 1);
+    /* A write of node 0's alone, with the link still cut: node 2 learns of
+     * it from node 1's reports, and gets it from node 1. */
+    put(e, 0, "z", "3", NULL);
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    expect_read(e, 2, "z", "3", "0:2,1:1");
+    cw_engine_close(e);
+}
+
+/* Stability backpressure: a node whose writes some node never acknowledges
+ * (cut off) gets CW_ESTALLED once max_log of its writes are unstable, after
+ * stall_timeout_ms; healing lets its puts go on. */
+static void test_stalled_stability_refuses_puts(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 3;
+    o.max_log = 8;
+    o.stall_timeout_ms = 100;
+    o.report_interval_us = 2000;
+    cw_engine *e;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 0, 2, true), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 2, 0, true), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 1, 2, true), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 2, 1, true), CW_OK);
+    int rc = CW_OK, made = 0;
+    double start = now_s();
+    while (rc == CW_OK && made < 100)
+        if ((rc = cw_engine_put(e, 0, "k", 1, "v", 1, NULL)) == CW_OK)
+            made++;
+    assert_int_equal(rc, CW_ESTALLED);
+    assert_int_equal(made, 8);
+    assert_true(now_s() - start >= 0.1);
+    cw_node_stats st;
+    assert_int_equal(cw_engine_stats(e, 0, &st), CW_OK);
+    assert_int_equal(st.stability_blocker, 2);
+    expect_clock(e, 0, "0:8"); /* the refused put made nothing */
+    for (cw_node_id j = 0; j < 2; j++) {
+        assert_int_equal(cw_engine_cut_link(e, j, 2, false), CW_OK);
+        assert_int_equal(cw_engine_cut_link(e, 2, j, false), CW_OK);
+    }
+    put(e, 0, "k", "w", "0:9"); /* waits for stability, then goes on */
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    expect_clock(e, 2, "0:9");
+    cw_engine_close(e);
 }
 
 static void test_stress_long(void **state)
@@ -916,9 +1138,10 @@ static void test_stress_long(void **state)
     (void)state;
     if (!long_run)
         skip();
-    run_stress(64, 0, 8, 500, 0.2, 0.1, CW_KEEP_SIBLINGS, 0);
-    run_stress(64, 2, 8, 500, 0, 0, CW_KEEP_SIBLINGS, 0);
-    run_stress(1024, 2, 4, 300, 0.1, 0.05, CW_KEEP_SIBLINGS, 0);
+    run_stress(64, 0, 8, 500, (stress_faults){.delay = 0.2, .dup = 0.1});
+    run_stress(64, 2, 8, 500, (stress_faults){0});
+    run_stress(64, 2, 8, 300, (stress_faults){.drop = 0.05, .cuts = true});
+    run_stress(1024, 2, 4, 300, (stress_faults){.delay = 0.1, .dup = 0.05});
 }
 
 int main(int argc, char **argv)
@@ -943,6 +1166,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_shutdown_interrupts_quiesce),
         cmocka_unit_test(test_out_of_memory_never_hangs_shutdown),
         cmocka_unit_test(test_stress_quick),
+        cmocka_unit_test(test_stress_with_loss),
+        cmocka_unit_test(test_stress_with_cuts),
+        cmocka_unit_test(test_cut_node_catches_up),
+        cmocka_unit_test(test_write_arrives_through_a_relay),
+        cmocka_unit_test(test_stalled_stability_refuses_puts),
         cmocka_unit_test(test_stress_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -830,6 +830,7 @@ typedef struct stress {
     uint64_t writes_per_writer;
     uint64_t seed;
     _Atomic uint32_t writing;       /* writers still running */
+    _Atomic bool cutting;           /* the cutter's first cut is in place */
 } stress;
 
 typedef struct writer_arg {
@@ -856,14 +857,16 @@ static void *stress_writer(void *p)
 }
 
 /* While the writers run, cuts links for a few milliseconds at a time and
- * heals them: one random link one way, a random pair both ways, or one node
- * cut off from every other both ways, in turn. Everything is healed before
- * it returns. */
+ * heals them: one node cut off from every other both ways, one random link
+ * one way, or a random pair both ways, in turn. The first cut (a node cut
+ * off) is in place before the writers start and lasts until the others
+ * have applied writes of each other's, so something is always lost. Everything is healed before it
+ * returns. */
 static void *cutter(void *p)
 {
     stress *s = p;
     uint64_t rng = s->seed ^ 0xc0ffee;
-    for (uint32_t round = 0; atomic_load(&s->writing); round++) {
+    for (uint32_t round = 2; round == 2 || atomic_load(&s->writing); round++) {
         rng = rng * 6364136223846793005u + 1442695040888963407u;
         cw_node_id a = (cw_node_id)((rng >> 33) % s->nodes), b = (cw_node_id)((rng >> 13) % s->nodes);
         if (a == b)
@@ -881,7 +884,21 @@ static void *cutter(void *p)
                         assert_int_equal(cw_engine_cut_link(s->e, j, a, cut), CW_OK);
                     }
             }
-            if (cut) {
+            if (cut && round == 2) { /* the first: until other nodes applied some of each other's writes */
+                atomic_store(&s->cutting, true);
+                for (uint64_t applied = 0; applied < 10 && atomic_load(&s->writing);) {
+                    nanosleep(&(struct timespec){0, 100000}, NULL);
+                    applied = 0;
+                    for (cw_node_id j = 0; j < s->nodes; j++) {
+                        cw_node_stats st;
+                        if (j != a && cw_engine_stats(s->e, j, &st) == CW_OK)
+                            applied += st.delivered;
+                    }
+                }
+                /* Their copies to node a are on the way; the cut loses them
+                 * where they arrive (at a's worker): give it time to. */
+                nanosleep(&(struct timespec){0, 20000000}, NULL);
+            } else if (cut) {
                 struct timespec ts = {0, (long)(1 + (rng >> 40) % 5) * 1000000};
                 nanosleep(&ts, NULL);
             }
@@ -906,7 +923,7 @@ typedef struct stress_faults {
 
 static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint64_t per_writer, stress_faults f)
 {
-    stress s = {NULL, NULL, nodes, 5, writers, per_writer, tu_rand(), writers};
+    stress s = {NULL, NULL, nodes, 5, writers, per_writer, tu_rand(), writers, false};
     uint64_t max_per_node = per_writer * writers; /* a node could, at worst, take all */
     assert_int_equal(cw_history_create(&s.h, nodes, max_per_node, f.policy), CW_OK);
     cw_engine_options o;
@@ -925,12 +942,15 @@ static void run_stress(uint32_t nodes, uint32_t workers, uint32_t writers, uint6
     assert_int_equal(cw_engine_open(&s.e, &o), CW_OK);
     pthread_t th[16], cut;
     writer_arg args[16];
+    if (f.cuts) {
+        pthread_create(&cut, NULL, cutter, &s);
+        while (!atomic_load(&s.cutting))
+            sched_yield();
+    }
     for (uint32_t i = 0; i < writers; i++) {
         args[i] = (writer_arg){&s, i};
         pthread_create(&th[i], NULL, stress_writer, &args[i]);
     }
-    if (f.cuts)
-        pthread_create(&cut, NULL, cutter, &s);
     for (uint32_t i = 0; i < writers; i++)
         pthread_join(th[i], NULL);
     if (f.cuts)

@@ -227,20 +227,25 @@ static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_
 }
 
 /* Pulls every missing run in origin's first PULL_SPAN seqs past V, up to
- * the mark. */
+ * the mark, asking for no more writes than the buffer has room for (plus
+ * the first, which may apply at once): answers a full buffer would refuse
+ * only cost both sides. */
 static void pull_missing(struct cw_node *n, cw_node_id origin, cw__gap *g)
 {
     uint64_t v = n->clock.counters[origin];
     uint64_t last = min_u64(g->mark_seq, v + PULL_SPAN);
+    uint64_t room = n->buf.count < n->opt.max_buffered ? n->opt.max_buffered - n->buf.count : 0;
+    uint64_t budget = min_u64(room, PULL_SPAN) + 1;
     uint32_t to = pull_target(n, origin, g), runs = 0;
-    for (uint64_t s = v + 1; s <= last && runs < PULL_RUNS;) {
+    for (uint64_t s = v + 1; s <= last && runs < PULL_RUNS && budget;) {
         if (held(n, origin, s)) {
             s++;
             continue;
         }
         uint64_t end = s;
-        while (end < last && !held(n, origin, end + 1))
+        while (end < last && end - s + 1 < budget && !held(n, origin, end + 1))
             end++;
+        budget -= end - s + 1;
         if (!send_pull(n, to, origin, s, end))
             break;
         runs++;
@@ -388,6 +393,11 @@ int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns)
         else
             want_tick(n, st->closed_ns + n->opt.stability_interval_ns);
     }
+    /* One tick once the open round counts as stalled, so the statistics
+     * name the blocker even if nothing else ticks this node. */
+    uint64_t stalled = st->opened_ns + 2 * n->opt.report_interval_ns + 1;
+    if (n->n > 1 && st->open && now_ns < stalled)
+        want_tick(n, stalled);
     maybe_report(n, now_ns);
     if (next_ns)
         *next_ns = n->next_tick_ns;

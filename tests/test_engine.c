@@ -1105,9 +1105,10 @@ static void test_write_arrives_through_a_relay(void **state)
     cw_engine_close(e);
 }
 
-/* Stability backpressure: a node whose writes some node never acknowledges
- * (cut off) gets CW_ESTALLED once max_log of its writes are unstable, after
- * stall_timeout_ms; healing lets its puts go on. */
+/* Backpressure, then a clear error: a node whose writes some node never
+ * acknowledges (cut off) gets CW_ESTALLED once max_log of its writes are
+ * unstable, after stall_timeout_ms, and so it does once inbox_capacity of
+ * them cannot be applied; healing lets its puts go on. */
 static void test_stalled_stability_refuses_puts(void **state)
 {
     (void)state;
@@ -1140,6 +1141,30 @@ static void test_stalled_stability_refuses_puts(void **state)
         assert_int_equal(cw_engine_cut_link(e, 2, j, false), CW_OK);
     }
     put(e, 0, "k", "w", "0:9"); /* waits for stability, then goes on */
+    assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
+    expect_clock(e, 2, "0:9");
+    cw_engine_close(e);
+
+    /* The same through the room in flight, with the log's bound out of the
+     * way: once inbox_capacity writes wait on the cut node, a put waits
+     * stall_timeout_ms, then fails. */
+    o.max_log = 1000;
+    o.inbox_capacity = 8;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 0, 2, true), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 1, 2, true), CW_OK); /* no relay either */
+    rc = CW_OK;
+    made = 0;
+    start = now_s();
+    while (rc == CW_OK && made < 100)
+        if ((rc = cw_engine_put(e, 0, "k", 1, "v", 1, NULL)) == CW_OK)
+            made++;
+    assert_int_equal(rc, CW_ESTALLED);
+    assert_int_equal(made, 8);
+    assert_true(now_s() - start >= 0.1);
+    assert_int_equal(cw_engine_cut_link(e, 0, 2, false), CW_OK);
+    assert_int_equal(cw_engine_cut_link(e, 1, 2, false), CW_OK);
+    put(e, 0, "k", "w", "0:9");
     assert_int_equal(cw_engine_quiesce(e, 10000), CW_OK);
     expect_clock(e, 2, "0:9");
     cw_engine_close(e);

@@ -70,7 +70,8 @@ typedef struct cw_engine_options {
     size_t   max_log;               /* a node's own writes not yet stable before its
                                        puts wait (then CW_ESTALLED);
                                        0 = 2 x inbox_capacity */
-    uint32_t stall_timeout_ms;      /* how long such a put waits; 0 = 10 s */
+    uint32_t stall_timeout_ms;      /* how long a put waits for room in flight or for
+                                       stability before CW_ESTALLED; 0 = 10 s */
     bool     no_recovery;           /* true: no log, no pull, no report (a network
                                        that never loses, and the baseline that
                                        measures recovery's cost); drop_probability
@@ -109,7 +110,9 @@ CW_API void cw_engine_close(cw_engine *e);
  * gets the write's clock. Replication to the other nodes is asynchronous.
  * Backpressure: blocks (sleeping, not spinning) while `node` has
  * inbox_capacity writes in flight, until an eighth of them are applied
- * everywhere, or the engine shuts down (then CW_ECLOSED). Writes in flight
+ * everywhere, or the engine shuts down (then CW_ECLOSED), or for at most
+ * stall_timeout_ms (then CW_ESTALLED: some node cannot apply them, behind a
+ * cut or a held link). Writes in flight
  * are what the engine holds for replication, wherever they are (queues,
  * the fault layer's delays, held links, writes a full causal buffer refused
  * for now). A put blocked at a node whose writes cannot be applied

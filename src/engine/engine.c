@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -73,23 +74,34 @@ static uint32_t low_water(const cw_engine *e)
 }
 
 /* Takes room for one write in flight at en, waiting while there is none
- * (invariant 2). CW_OK, or CW_ECLOSED once the engine shuts down. */
+ * (invariant 2), at most the stall timeout. CW_OK, CW_ESTALLED (no room came:
+ * a node cannot apply this one's writes, behind a cut or a held link), or
+ * CW_ECLOSED once the engine shuts down. */
 static int take_room(cw_engine *e, enode *en)
 {
     pthread_mutex_lock(&en->room);
+    int rc = CW_OK;
     /* seq_cst, with the increment of waiting, pairing with give_room's
      * seq_cst decrement then load of waiting: either give_room sees this
      * waiter, or the load of in_flight sees its decrement, so a wake-up is
      * never lost. Takers are serialised by room, so none slips in between. */
     if (atomic_load(&en->in_flight) >= e->outbox_limit) {
         atomic_fetch_add(&en->waiting, 1);
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline); /* space waits on the monotonic clock */
+        uint64_t ns = (uint64_t)deadline.tv_nsec + e->stall_timeout_ns;
+        deadline.tv_sec += (time_t)(ns / 1000000000u);
+        deadline.tv_nsec = (long)(ns % 1000000000u);
         /* closed: seq_cst, stored by shutdown before it broadcasts space
          * under room, so a waiting put wakes and sees it. */
-        while (atomic_load(&en->in_flight) > low_water(e) && !atomic_load(&e->closed))
-            pthread_cond_wait(&en->space, &en->room);
+        while (atomic_load(&en->in_flight) > low_water(e) && !atomic_load(&e->closed) && rc == CW_OK)
+            if (pthread_cond_timedwait(&en->space, &en->room, &deadline) == ETIMEDOUT &&
+                atomic_load(&en->in_flight) >= e->outbox_limit)
+                rc = CW_ESTALLED;
         atomic_fetch_sub(&en->waiting, 1);
     }
-    int rc = atomic_load(&e->closed) ? CW_ECLOSED : CW_OK;
+    if (atomic_load(&e->closed))
+        rc = CW_ECLOSED;
     if (rc == CW_OK)
         atomic_fetch_add(&en->in_flight, 1);
     pthread_mutex_unlock(&en->room);
@@ -147,6 +159,7 @@ static void destroy(cw_engine *e)
         for (size_t i = 0; i < e->w[v].local_len; i++)
             cw__msg_unref(e->w[v].local[i]);
         free(e->w[v].local);
+        free(e->w[v].spare);
     }
     cw__transport_destroy(e->t);
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {
@@ -208,7 +221,11 @@ static int open_node(cw_engine *e, uint32_t j)
     en->w = &e->w[j % e->workers];
     pthread_mutex_init(&en->lock, NULL);
     pthread_mutex_init(&en->room, NULL);
-    pthread_cond_init(&en->space, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&en->space, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     en->out_cap = e->outbox_limit + 1;
     en->outbox = malloc(en->out_cap * sizeof *en->outbox);
     cw_node_options no;
@@ -424,7 +441,11 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         uint64_t now = cw__now_ns();
         if (!deadline)
             deadline = now + e->stall_timeout_ns;
-        if (now >= deadline || atomic_load(&e->closed)) /* seq_cst: as in take_room */
+        if (atomic_load(&e->closed)) { /* seq_cst: as in take_room */
+            rc = CW_ECLOSED;
+            break;
+        }
+        if (now >= deadline)
             break;
         struct timespec ts = {0, (long)wait_ns};
         nanosleep(&ts, NULL);

@@ -56,6 +56,8 @@ struct worker {
     cw_msg **local;                 /* recovery traffic for its own nodes, sent by
                                        them (send_to); its thread's only */
     size_t local_len, local_cap;
+    cw_msg **spare;                 /* the other list, swapped in while one is taken */
+    size_t spare_cap;
     /* When one of its nodes next wants a tick (UINT64_MAX: none): lowered
      * by its thread after deliveries and by puts (an atomic minimum), taken
      * whole by its thread before it ticks. */

@@ -255,17 +255,21 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     return 0;
 }
 
-/* Hands the recovery traffic this worker's nodes sent each other to them. */
+/* Hands the recovery traffic this worker's nodes sent each other to them,
+ * oldest first; what those deliveries send waits for the next pass. */
 static bool take_local(worker *w)
 {
     if (!w->local_len)
         return false;
-    cw_msg *batch[INBOUND_BATCH];
-    size_t n = w->local_len < INBOUND_BATCH ? w->local_len : INBOUND_BATCH;
-    w->local_len -= n; /* from the end: what these deliveries send lands after */
-    memcpy(batch, w->local + w->local_len, n * sizeof *batch);
+    cw_msg **batch = w->local;
+    size_t n = w->local_len, cap = w->local_cap;
+    w->local = w->spare;
+    w->local_cap = w->spare_cap;
+    w->local_len = 0;
     for (size_t i = 0; i < n; i++)
         fan_in(w, batch[i]);
+    w->spare = batch;
+    w->spare_cap = cap;
     return true;
 }
 

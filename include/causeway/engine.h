@@ -137,7 +137,8 @@ CW_API int  cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t
  * writes from `from` to `to` wait, in order, until it is released. They stay
  * in flight (cw_engine_put), so a held link is bounded like every other
  * queue: once inbox_capacity of `from`'s writes wait on it, puts at `from`
- * block until it is released (or the engine shuts down). A put at any other
+ * block until it is released (or the engine shuts down, or stall_timeout_ms
+ * passes: CW_ESTALLED). A put at any other
  * node goes on, unless its writes also wait. cw_engine_quiesce does not wait
  * for held writes. CW_EINVAL (a node out of range, from == to), CW_ECLOSED. */
 CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold);

@@ -20,6 +20,12 @@
 #include "report.h"
 #include "workload.h"
 
+enum { PART_CUT, PART_HOLD }; /* --partition-kind, in the order of its choices */
+
+/* How long, after quiescence, the run waits for every retransmission log to
+ * drain (settle). */
+#define SETTLE_S 5.0
+
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
     uint64_t writes, seed;       /* writes: in all, or at most with --duration */
@@ -30,7 +36,8 @@ typedef struct opts {
     double rate, warmup;         /* rate 0: closed loop */
     double part_start, part_len; /* --partition START:LEN; part_len 0: none */
     const char *partition;
-    double delay, dup;
+    int part_kind;               /* --partition-kind: PART_CUT or PART_HOLD */
+    double delay, dup, drop;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
     bool sequential, sabotage;
@@ -58,6 +65,9 @@ typedef struct run {
     uint64_t measured;       /* operations in latency */
     double last_op;          /* when the last client finished */
     cli_progress progress;
+    uint64_t max_log;        /* the most log entries seen at one node (sample_logs, collect) */
+    uint32_t next_sample;    /* the node sample_logs looks at next */
+    double settled;          /* seconds from quiescence until every log drained, or -1: not in SETTLE_S */
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
     _Atomic uint64_t done;       /* writes made */
     _Atomic uint64_t reads;      /* reads made (and recorded) */
@@ -248,6 +258,11 @@ static const char stress_details[] =
     "that its node had applied by the read's end; none is causally before a write to\n"
     "the key that the node had applied before the read began; and a read that found\n"
     "nothing came before the node applied any write to the key.\n"
+    "Loss: with --drop, or a cut partition (--partition-kind cut, the default),\n"
+    "messages are lost and the replicas recover them (pulls, retransmissions); the\n"
+    "report gives the totals over nodes, the largest retransmission log seen, how\n"
+    "long after quiescence every log drained (waited for up to 5 s), and any node\n"
+    "whose stability round still waits for a peer.\n"
     "On a violation the command that replays the run is printed (the same workload\n"
     "and faults; thread interleavings vary: 'causeway sim' replays those too), and\n"
     "the history checked is written to a file (docs/formats.md).\n"
@@ -283,7 +298,11 @@ static int parse(int argc, char **argv, opts *o)
                       86400),
          .default_text = "none"},
         {CLI_OPT_TEXT("partition", &o->partition, "START:LEN",
-                      "hold every link between the two halves of the nodes from START for LEN seconds")},
+                      "partition the two halves of the nodes from START for LEN seconds")},
+        {CLI_OPT_CHOICE("partition-kind", &o->part_kind, "KIND",
+                        "cut: the links lose every message (recovered after the window); hold: they wait",
+                        "cut|hold"),
+         .conditional = true},
         {CLI_OPT_UINT32("value-size", &o->value_size, "BYTES", "bytes in each value (the write's tag, padded)", 1,
                         CW_NODE_DEFAULT_MAX_VALUE_LEN),
          .default_text = "the tag alone, w<i>@<node>"},
@@ -293,6 +312,8 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_REAL("delay", &o->delay, "P", "probability that a message is delayed (reorders)", 0, 1)},
         {CLI_OPT_UINT32("max-delay-us", &o->max_delay_us, "U", "longest delay, microseconds", 0, 10000000)},
         {CLI_OPT_REAL("dup", &o->dup, "P", "probability that a message is delivered twice", 0, 1)},
+        {CLI_OPT_REAL("drop", &o->drop, "P",
+                      "probability that a message copy is lost (the replicas recover it)", 0, 1)},
         {CLI_OPT_CHOICE("policy", &policy, "NAME", "what a key keeps of concurrent writes", "siblings|lww")},
         {CLI_OPT_FLAG("sequential", &o->sequential,
                       "one write at a time, each delivered everywhere before the next")},
@@ -320,6 +341,8 @@ static int parse(int argc, char **argv, opts *o)
         o->writes = 10000000;
     if (cli_seen(&c, "zipf-theta") && o->key_dist == 0)
         return cli_usage_error(&c, "--zipf-theta: applies to --key-dist zipfian only");
+    if (cli_seen(&c, "partition-kind") && !o->partition)
+        return cli_usage_error(&c, "--partition-kind: applies to --partition only");
     if (o->partition) {
         char q[96], *end;
         const char *p = o->partition;
@@ -351,13 +374,18 @@ static int parse(int argc, char **argv, opts *o)
 
 typedef struct totals {
     uint64_t conflicts, duplicates, max_buffered, delivered;
+    uint64_t retransmitted, recovered, pulls, reports, missing, log_entries; /* loss recovery */
+    uint64_t max_log;        /* the most log entries seen at one node, during the run or at its end */
+    double settled;          /* run.settled */
+    uint32_t blocked;        /* nodes whose stability round waits for a peer at the end */
+    uint32_t blocked_at, blocker; /* the first of them, and the peer it waits for */
     cw_latency replication, buffering;
 } totals;
 
 /* Reports every node's final state to the history and sums the statistics. */
 static int collect(run *r, totals *t)
 {
-    *t = (totals){0};
+    *t = (totals){.max_log = r->max_log, .settled = r->settled, .blocker = CW_NODE_NONE};
     for (uint32_t i = 0; i < r->o->nodes; i++) {
         cli_progress_update(&r->progress, "reporting final states", i, r->o->nodes, "nodes");
         int rc = cw_history_final_engine_node(r->h, r->e, (cw_node_id)i);
@@ -370,6 +398,18 @@ static int collect(run *r, totals *t)
         t->delivered += st.delivered;
         if (st.max_buffered > t->max_buffered)
             t->max_buffered = st.max_buffered;
+        t->retransmitted += st.retransmitted;
+        t->recovered += st.recovered;
+        t->pulls += st.pulls;
+        t->reports += st.reports;
+        t->missing += st.missing;
+        t->log_entries += st.log_entries;
+        if (st.log_entries > t->max_log)
+            t->max_log = st.log_entries;
+        if (st.stability_blocker != CW_NODE_NONE && t->blocked++ == 0) {
+            t->blocked_at = i;
+            t->blocker = st.stability_blocker;
+        }
     }
     cli_progress_end(&r->progress);
     return cw_engine_latency(r->e, &t->replication, &t->buffering);
@@ -403,8 +443,27 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
         "violation", violation);
-    if (!root)
+    json_t *blocker = t->blocked == 0 ? json_null()
+                                      : json_pack("{s:I,s:I,s:I}", "node", (json_int_t)t->blocked_at, "waits_for",
+                                                  (json_int_t)t->blocker, "nodes", (json_int_t)t->blocked);
+    /* Loss recovery: the options, then the totals over nodes. */
+    bool built = root && blocker &&
+                 json_object_set_new(json_object_get(root, "options"), "drop", json_real(o->drop)) == 0 &&
+                 json_object_set_new(json_object_get(root, "options"), "partition_kind",
+                                     json_string(o->part_kind == PART_HOLD ? "hold" : "cut")) == 0;
+    json_t *rec = built ? json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "retransmitted", (json_int_t)t->retransmitted,
+                                    "recovered", (json_int_t)t->recovered, "pulls", (json_int_t)t->pulls, "reports",
+                                    (json_int_t)t->reports, "missing", (json_int_t)t->missing, "log_entries",
+                                    (json_int_t)t->log_entries, "max_log_entries", (json_int_t)t->max_log)
+                        : NULL;
+    built = rec && json_object_update(root, rec) == 0 && json_object_set(root, "stability_blocker", blocker) == 0 &&
+            json_object_set_new(root, "settle_seconds", t->settled >= 0 ? json_real(t->settled) : json_null()) == 0;
+    json_decref(rec);
+    json_decref(blocker);
+    if (!built) {
+        json_decref(root);
         return CW_ENOMEM;
+    }
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
     json_decref(root);
     return rc;
@@ -416,6 +475,34 @@ static void print_latency(const char *name, const cw_latency *l)
     printf("  %-20s p50 %-9s p99 %-9s p999 %-9s (%llu samples)\n", name,
            cli_duration((double)l->p50_ns, a, sizeof a), cli_duration((double)l->p99_ns, b, sizeof b),
            cli_duration((double)l->p999_ns, c, sizeof c), (unsigned long long)l->count);
+}
+
+/* Loss recovery's lines: what was lost, what was recovered, what the logs
+ * and stability came to. */
+static void print_recovery(const opts *o, const totals *t)
+{
+    char buf[32];
+    char lost[64] = "no message lost";
+    if (o->drop > 0 && o->part_len > 0 && o->part_kind == PART_CUT)
+        snprintf(lost, sizeof lost, "drop %g and a cut partition", o->drop);
+    else if (o->drop > 0)
+        snprintf(lost, sizeof lost, "drop %g", o->drop);
+    else if (o->part_len > 0 && o->part_kind == PART_CUT)
+        snprintf(lost, sizeof lost, "a cut partition");
+    printf("  recovery             %s: %llu writes recovered, %llu retransmitted, %llu pulls, %llu reports\n",
+           lost, (unsigned long long)t->recovered, (unsigned long long)t->retransmitted,
+           (unsigned long long)t->pulls, (unsigned long long)t->reports);
+    char drained[96];
+    if (t->settled >= 0)
+        snprintf(drained, sizeof drained, "every log drained %s after quiescence",
+                 cli_duration(t->settled * 1e9, buf, sizeof buf));
+    else
+        snprintf(drained, sizeof drained, "%llu left, %llu origins missing, %g s after quiescence",
+                 (unsigned long long)t->log_entries, (unsigned long long)t->missing, SETTLE_S);
+    printf("  retransmission log   at most %llu writes at a node; %s\n", (unsigned long long)t->max_log, drained);
+    if (t->blocked)
+        printf("  stability blocker    node %u waits for node %u (%u nodes wait at the end)\n", t->blocked_at,
+               t->blocker, t->blocked);
 }
 
 /* Waits until every write is applied everywhere, showing how far
@@ -432,17 +519,61 @@ static int replicate(run *r)
     return rc;
 }
 
-/* Holds (or releases) every link between the halves [0, N/2) and [N/2, N)
- * of the nodes, both ways: the --partition window. O(N^2) calls. */
-static int partition(run *r, bool hold)
+/* Cuts or holds (on) every link between the halves [0, N/2) and [N/2, N)
+ * of the nodes, both ways, or heals or releases them (!on): the
+ * --partition window, of --partition-kind. O(N^2) calls. */
+static int partition(run *r, bool on)
 {
+    int (*link)(cw_engine *, cw_node_id, cw_node_id, bool) =
+        r->o->part_kind == PART_HOLD ? cw_engine_hold_link : cw_engine_cut_link;
     uint32_t n = r->o->nodes, half = n / 2;
     int rc = CW_OK;
     for (uint32_t a = 0; a < half && rc == CW_OK; a++)
         for (uint32_t b = half; b < n && rc == CW_OK; b++)
-            if ((rc = cw_engine_hold_link(r->e, a, b, hold)) == CW_OK)
-                rc = cw_engine_hold_link(r->e, b, a, hold);
+            if ((rc = link(r->e, a, b, on)) == CW_OK)
+                rc = link(r->e, b, a, on);
     return rc;
+}
+
+/* Samples the retransmission logs for the run's high-water mark: 16 nodes
+ * each call, in turn, so that a call costs the same at any node count (the
+ * drive loop calls it every 10 ms; at N nodes each is seen every N/16 calls). */
+static void sample_logs(run *r)
+{
+    uint32_t n = r->o->nodes;
+    for (uint32_t k = 0; k < 16 && k < n; k++, r->next_sample = (r->next_sample + 1) % n) {
+        cw_node_stats st;
+        if (cw_engine_stats(r->e, r->next_sample, &st) == CW_OK && st.log_entries > r->max_log)
+            r->max_log = st.log_entries;
+    }
+}
+
+/* After quiescence, waits (up to SETTLE_S) until every node has heard that
+ * every write is stable, so that its retransmission log is empty and it
+ * lists no origin as missing (gaps leave the list at a node's next tick):
+ * r->settled. Stability trails the clocks by a report interval or a few,
+ * so this is quick; one that does not come is reported, with the node
+ * holding it back. It polls every node every 10 ms. */
+static void settle(run *r)
+{
+    double t0 = cli_seconds();
+    r->settled = -1;
+    do {
+        bool drained = true;
+        for (uint32_t i = 0; i < r->o->nodes && drained; i++) {
+            cw_node_stats st;
+            drained = cw_engine_stats(r->e, i, &st) == CW_OK && st.log_entries == 0 && st.missing == 0;
+        }
+        if (drained) {
+            r->settled = cli_seconds() - t0;
+            return;
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        cli_progress_update(&r->progress, "waiting for stability", (uint64_t)((cli_seconds() - t0) * 1e3),
+                            (uint64_t)(SETTLE_S * 1e3), "ms");
+    } while (cli_seconds() - t0 < SETTLE_S);
+    cli_progress_end(&r->progress);
 }
 
 /* Drives the writes, with a progress line (progress.h). */
@@ -479,12 +610,13 @@ static int drive(run *r)
         atomic_store(&r->running, ok ? o->clients : 0);
         for (uint32_t i = 0; i < o->clients && ok; i++)
             pthread_create(&th[i], NULL, client_main, &c[i]);
-        bool held = false;
+        bool parted = false;
         while (atomic_load(&r->running) > 0) {
             double now = cli_seconds() - r->start;
-            bool hold = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
-            if (hold != held && ok && partition(r, hold) == CW_OK)
-                held = hold;
+            bool part = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
+            if (part != parted && ok && partition(r, part) == CW_OK)
+                parted = part;
+            sample_logs(r);
             if (!r->progress.tty)
                 ;
             else if (r->end > 0)
@@ -495,7 +627,7 @@ static int drive(run *r)
             struct timespec ts = {0, 10000000};
             nanosleep(&ts, NULL);
         }
-        if (held) /* the run ended inside the window: let replication finish */
+        if (parted) /* the run ended inside the window: let replication finish */
             partition(r, false);
         for (uint32_t i = 0; i < o->clients; i++) {
             if (ok)
@@ -557,6 +689,14 @@ static int stress(opts o)
     eo.delay_probability = o.delay;
     eo.max_delay_us = o.max_delay_us;
     eo.duplicate_probability = o.dup;
+    eo.drop_probability = o.drop;
+    if (o.part_len > 0 && o.part_kind == PART_CUT) {
+        /* A cut keeps every node's writes from becoming stable until it
+         * heals, so puts may wait for stability for the whole window: give
+         * them the window on top of the engine's default 10 s. */
+        double ms = 10000 + o.part_len * 1000;
+        eo.stall_timeout_ms = ms < UINT32_MAX ? (uint32_t)ms : UINT32_MAX;
+    }
     eo.on_apply = on_apply;
     eo.apply_ctx = &r;
     const char *step = rc == CW_OK ? "cannot start the engine" : "cannot make the ground-truth history";
@@ -594,6 +734,8 @@ static int stress(opts o)
     r.end = o.duration > 0 ? t0 + o.duration : 0;
     rc = drive(&r);
     double secs = cli_seconds() - t0;
+    if (rc == CW_OK)
+        settle(&r);
     totals t;
     double collect_secs = cli_seconds();
     if (rc == CW_OK)
@@ -635,8 +777,9 @@ static int stress(opts o)
     print_latency("operations", &ops);
     printf("                       (%s%s)\n", loop, window);
     if (o.part_len > 0)
-        printf("  partition            links between nodes 0-%u and %u-%u held from %g s for %g s\n",
-               o.nodes / 2 - 1, o.nodes / 2, o.nodes - 1, o.part_start, o.part_len);
+        printf("  partition            links between nodes 0-%u and %u-%u %s from %g s for %g s\n",
+               o.nodes / 2 - 1, o.nodes / 2, o.nodes - 1, o.part_kind == PART_HOLD ? "held" : "cut",
+               o.part_start, o.part_len);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,
@@ -645,6 +788,7 @@ static int stress(opts o)
     cli_print_pairs(&rep);
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
+    print_recovery(&o, &t);
     char took[32];
     char ran[32];
     printf("  check                %s (ground truth over %llu writes at %u nodes; the run: %s)\n",

@@ -1,6 +1,12 @@
 /* The replica's "system state" as text: data with clocks, pending writes,
- * vector clock. Keys are sorted so dumps of converged replicas are
- * identical. Built on the public accessors only. */
+ * vector clock, then loss recovery's statistics and the stable clock. Keys
+ * are sorted so dumps of converged replicas are identical (up to the
+ * statistics, which are the node's own). Built on the public accessors only.
+ *
+ * Invariants:
+ *  1. The lines up to the vector clock (and the clock anomalies line) keep
+ *     their text: tests and scripts grep them. New lines go after them.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +110,29 @@ static void each_pending(void *ctx, const cw_msg *m)
     }
 }
 
+/* "  LABEL: 0:1,1:1", the clock that get (cw_node_clock, cw_node_stable)
+ * copies, in cw_vclock_format's text; `empty` (nullable) instead of an
+ * empty text. */
+static int print_vclock(FILE *out, const char *label, const char *empty, const cw_node *n,
+                        int (*get)(const cw_node *, cw_vclock *))
+{
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    int rc = get(n, &clock);
+    if (rc == CW_OK) {
+        size_t len;
+        cw_vclock_format(&clock, NULL, 0, &len);
+        char *text = malloc(len + 1);
+        if (text && cw_vclock_format(&clock, text, len + 1, &len) == CW_OK)
+            fprintf(out, "  %s: %s\n", label, len == 0 && empty ? empty : text);
+        else
+            rc = CW_ENOMEM;
+        free(text);
+    }
+    cw_vclock_destroy(&clock);
+    return rc;
+}
+
 int cw_node_dump(const cw_node *n, FILE *out)
 {
     if (!n || !out)
@@ -132,23 +161,22 @@ int cw_node_dump(const cw_node *n, FILE *out)
     fprintf(out, "  Pending writes: %zu\n", p.count);
     p.print = true;
     cw_node_each_pending(n, each_pending, &p);
-    cw_vclock clock;
-    cw_vclock_init(&clock);
-    int rc = cw_node_clock(n, &clock);
-    if (rc == CW_OK) {
-        size_t len;
-        cw_vclock_format(&clock, NULL, 0, &len);
-        char *text = malloc(len + 1);
-        if (text && cw_vclock_format(&clock, text, len + 1, &len) == CW_OK)
-            fprintf(out, "  Vector clock: %s\n", text);
-        else
-            rc = CW_ENOMEM;
-        free(text);
-    }
-    cw_vclock_destroy(&clock);
+    int rc = print_vclock(out, "Vector clock", NULL, n, cw_node_clock);
     cw_node_stats st;
-    if (rc == CW_OK && cw_node_get_stats(n, &st) == CW_OK && st.clock_anomalies)
+    if (rc == CW_OK)
+        rc = cw_node_get_stats(n, &st);
+    if (rc == CW_OK && st.clock_anomalies)
         fprintf(out, "  Clock anomalies: %llu (writes applied whose timestamp was beyond the drift bound)\n",
                 (unsigned long long)st.clock_anomalies);
+    if (rc == CW_OK) {
+        fprintf(out, "  Recovery: retransmitted %llu, recovered %llu, log entries %llu, pulls %llu, reports %llu, "
+                     "missing %llu\n",
+                (unsigned long long)st.retransmitted, (unsigned long long)st.recovered,
+                (unsigned long long)st.log_entries, (unsigned long long)st.pulls, (unsigned long long)st.reports,
+                (unsigned long long)st.missing);
+        rc = print_vclock(out, "Stable clock", "none", n, cw_node_stable);
+    }
+    if (rc == CW_OK && st.stability_blocker != CW_NODE_NONE)
+        fprintf(out, "  Stability blocker: node %u\n", st.stability_blocker);
     return ferror(out) ? CW_EINVAL : rc;
 }

@@ -23,6 +23,8 @@ typedef struct cw__gap {
     uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */
+    uint64_t pulled_upto;     /* the highest seq the window asked for */
+    uint32_t target;          /* the peer the window's pulls went to */
     uint64_t pull_next_ns;    /* no pull before this (back-off) */
     uint32_t seen_from;       /* a node that holds `seen` (it said so) */
     uint32_t attempts;        /* pulls sent since V[origin] last moved */

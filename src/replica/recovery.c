@@ -9,7 +9,9 @@
  * nor buffered) in the first PULL_SPAN seqs past V[o], one pull each. Pulls
  * go to the origin, then to the node that said it holds the writes, then
  * round robin over all peers (the origin may be cut off or gone), repeating
- * with a doubling back-off until V[o] moves. An answer is a copy of each
+ * with a doubling back-off until V[o] moves; while answers arrive, the
+ * window of what was asked slides on without asking again (tick_gap). An
+ * answer is a copy of each
  * write asked for, marked retransmitted, sent only to the asker; copies of
  * writes that arrived meanwhile are dropped as duplicates.
  *
@@ -122,8 +124,13 @@ void cw__recovery_applied(struct cw_node *n, cw_msg *m)
 {
     if (n->recovering)
         cw__log_append(&n->log, m);
-    if (m->flags & CW__MSG_RETRANSMITTED)
+    if (m->flags & CW__MSG_RETRANSMITTED) {
         n->recovered++;
+        /* The window's last answer: slide it at the next tick, not after
+         * the timeout (tick_gap). */
+        if (n->in_gaps[m->origin] && m->seq >= n->gap[m->origin].pulled_upto)
+            want_tick(n, n->now_ns);
+    }
     /* The first write applied since this node's clock last went out makes
      * a report due (unless a write of its own carries the clock first). */
     if (n->applied_total++ == n->reported_total)
@@ -226,18 +233,19 @@ static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_
     return rc == 0;
 }
 
-/* Pulls every missing run in origin's first PULL_SPAN seqs past V, up to
- * the mark, asking for no more writes than the buffer has room for (plus
- * the first, which may apply at once): answers a full buffer would refuse
- * only cost both sides. */
-static void pull_missing(struct cw_node *n, cw_node_id origin, cw__gap *g)
+/* Pulls every missing run of origin's from `from` up to the mark, at most
+ * PULL_SPAN seqs past V, from `to`, asking for no more writes than the
+ * buffer has room for (plus one, which may apply at once): answers a full
+ * buffer would refuse only cost both sides. The highest seq asked for
+ * (from - 1 if none). */
+static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap *g, uint64_t from, uint32_t to)
 {
     uint64_t v = n->clock.counters[origin];
-    uint64_t last = min_u64(g->mark_seq, v + PULL_SPAN);
+    uint64_t last = min_u64(g->mark_seq, v + PULL_SPAN), asked = from - 1;
     uint64_t room = n->buf.count < n->opt.max_buffered ? n->opt.max_buffered - n->buf.count : 0;
     uint64_t budget = min_u64(room, PULL_SPAN) + 1;
-    uint32_t to = pull_target(n, origin, g), runs = 0;
-    for (uint64_t s = v + 1; s <= last && runs < PULL_RUNS && budget;) {
+    uint32_t runs = 0;
+    for (uint64_t s = from; s <= last && runs < PULL_RUNS && budget;) {
         if (held(n, origin, s)) {
             s++;
             continue;
@@ -248,13 +256,23 @@ static void pull_missing(struct cw_node *n, cw_node_id origin, cw__gap *g)
         budget -= end - s + 1;
         if (!send_pull(n, to, origin, s, end))
             break;
+        asked = end;
         runs++;
         s = end + 1;
     }
+    return asked;
 }
 
-/* One origin's gap at a tick: gone, young, or pulled (with back-off).
- * False when the gap is gone. */
+/* One origin's gap at a tick: gone, young, answers on their way, or pulled
+ * (with back-off). False when the gap is gone.
+ *
+ * A window is what the last full pull asked for, V+1 .. pulled_upto. While
+ * its answers may still come (before pull_next_ns) nothing in it is asked
+ * again; if V moved meanwhile (answers are arriving) the window slides: only
+ * the seqs past it are asked for, from the same peer. Once it times out, the
+ * whole window is asked for again, from the next peer, the timeout doubling
+ * while V does not move. So a backlog streams in, each write asked for once
+ * per timeout, instead of every tick asking again for all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
     cw__gap *g = &n->gap[origin];
@@ -270,14 +288,24 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->mark_ns + timeout);
         return true;
     }
-    if (v != g->pulled_v)
-        g->attempts = 0; /* progress since the last pull: start over */
-    if (g->attempts && now < g->pull_next_ns) {
+    bool moved = v != g->pulled_v;
+    if (moved)
+        g->attempts = 0; /* progress: the next back-off starts short */
+    if (g->pulled_upto > v && now < g->pull_next_ns) { /* answers on their way */
+        if (moved && n->recovering) {
+            g->pulled_v = v;
+            uint64_t upto = pull_missing(n, origin, g, g->pulled_upto + 1, g->target);
+            if (upto > g->pulled_upto) {
+                g->pulled_upto = upto;
+                g->pull_next_ns = now + timeout;
+            }
+        }
         want_tick(n, g->pull_next_ns);
         return true;
     }
+    g->target = pull_target(n, origin, g);
     if (n->recovering)
-        pull_missing(n, origin, g);
+        g->pulled_upto = pull_missing(n, origin, g, v + 1, g->target);
     g->pulled_v = v;
     uint32_t shift = g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT;
     g->attempts++;
@@ -426,6 +454,10 @@ uint32_t cw__node_stability_blocker(const cw_node *n)
     const cw__stability *st = &n->st;
     /* Stalled: the round has waited for more than two intervals. */
     if (n->n == 1 || !st->open || n->now_ns - st->opened_ns <= 2 * n->opt.report_interval_ns)
+        return CW_NODE_NONE;
+    /* Nothing here waits for stability (the log is empty): a round left
+     * open because every node went quiet holds nothing back. */
+    if (n->recovering && n->log.entries == 0)
         return CW_NODE_NONE;
     for (uint32_t k = 0; k < n->n; k++)
         if (k != n->opt.self && !(st->heard[k >> 6] & ((uint64_t)1 << (k & 63))))

@@ -800,7 +800,7 @@ static void one_version(cw_read *r, cw_value_version *v, cw_node_id origin, uint
     *v = (cw_value_version){.origin = origin};
     cw_vclock_init(&v->clock);
     assert_int_equal(cw_vclock_set(&v->clock, origin, seq), CW_OK);
-    *r = (cw_read){1, v};
+    *r = (cw_read){.count = 1, .versions = v};
 }
 
 /* Two nodes: node 0 writes k twice (0.1, then 0.2, which follows it); node
@@ -819,7 +819,7 @@ static bool judge_read(cw_node_id origin, uint64_t seq, bool found, bool after_b
     uint64_t before[2], after[2];
     cw_history_applied_counts(h, 1, before);
     cw_history_applied_counts(h, 1, after);
-    cw_read r = {0, NULL};
+    cw_read r = {.count = 0};
     cw_value_version v;
     if (found)
         one_version(&r, &v, origin, seq);

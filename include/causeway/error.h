@@ -28,7 +28,8 @@ extern "C" {
     XX(EDRIFT,    -11, "a timestamp is further ahead of the wall clock than the allowed drift") \
     XX(EFULL,     -12, "full: a bounded buffer or queue has no room (backpressure); retry once it drains") \
     XX(EBADMSG,   -13, "malformed binary message")                                   \
-    XX(ESTALLED,  -14, "the retransmission log is full: a node has not acknowledged writes, so none became stable")
+    XX(ESTALLED,  -14, "stalled: some node has not applied or acknowledged this node's writes (cut off or held back), so no room came") \
+    XX(EAHEAD,    -15, "the context covers writes this node has not applied yet: wait for them first")
 
 enum {
 #define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),

@@ -42,9 +42,13 @@ extern "C" {
 
 typedef struct cw_msg cw_msg;
 
-/* The format of a plain write, and the newest format (every other message). */
+/* The format of a plain write; of every other message; and of a write that
+ * deletes or carries a context of its own (cw_node_put_ctx, cw_node_delete).
+ * Each encodes in the oldest format that can carry it, so what older
+ * versions sent still decodes, and they refuse only what they cannot know. */
 #define CW_MSG_FORMAT_VERSION 1u
 #define CW_MSG_FORMAT_VERSION_2 2u
+#define CW_MSG_FORMAT_VERSION_3 3u
 
 typedef enum cw_msg_kind {
     CW_MSG_WRITE = 0,   /* a replicated write */
@@ -80,6 +84,12 @@ CW_API const void *cw_msg_value(const cw_msg *m, size_t *len_out);
 CW_API cw_msg_kind cw_msg_kind_of(const cw_msg *m);
 /* Whether a write is a copy sent again in answer to a pull. */
 CW_API bool cw_msg_retransmitted(const cw_msg *m);
+/* Whether a write deletes (a tombstone: its value is empty). */
+CW_API bool cw_msg_tombstone(const cw_msg *m);
+/* A write's context: the versions it replaces (those whose dot (origin, seq)
+ * it covers). A plain put's is its clock without its own dot; a context
+ * write's is the one its client gave. CW_EINVAL if m is not a write. */
+CW_API int cw_msg_context(const cw_msg *m, cw_vclock *out);
 /* A pull's request: origin's writes from..to (inclusive). CW_EINVAL if m is
  * not a pull. */
 CW_API int cw_msg_pull_range(const cw_msg *m, cw_node_id *origin, uint64_t *from, uint64_t *to);

@@ -64,17 +64,33 @@ typedef enum cw_conflict_policy {
 typedef struct cw_value_version {
     void *value;              /* malloc'd copy, owned by the cw_read */
     size_t value_len;
-    cw_vclock clock;          /* the write's clock */
+    cw_vclock clock;          /* the write's clock (its causal past and itself) */
     cw_hlc_timestamp timestamp;
     cw_node_id origin;
+    uint64_t seq;             /* with origin: the version's dot */
+    cw_vclock context;        /* the versions this write replaced (those whose dot
+                                 it covers): a plain put's clock without its own
+                                 dot, or the context a client gave */
 } cw_value_version;
 
-/* A read: one version, or several siblings whose clocks are pairwise
- * CONCURRENT, ordered by (timestamp, origin). */
+/* A read: one version, or several siblings no one of which replaced another
+ * (pairwise CONCURRENT under cw_version_compare), ordered by (timestamp,
+ * origin); deleted versions (tombstones) are not among them. */
 typedef struct cw_read {
     size_t count;
     cw_value_version *versions;
+    cw_vclock context;        /* covers every version the key holds at that node,
+                                 tombstones included, and nothing that arrives
+                                 later: pass it to cw_node_put_ctx or
+                                 cw_node_delete to replace exactly what was read */
 } cw_read;
+
+/* The order of two versions by dots and contexts: BEFORE when b's context
+ * covers a's dot (b replaced a), AFTER the other way, EQUAL for one dot,
+ * CONCURRENT when neither covers the other. With plain puts only, the same as
+ * cw_vclock_compare of their clocks; two context writes made at one node from
+ * the same read are CONCURRENT though the node's clock orders them. */
+CW_API cw_order cw_version_compare(const cw_value_version *a, const cw_value_version *b);
 
 /* Empty; allocates nothing. */
 CW_API void cw_read_init(cw_read *r);
@@ -216,6 +232,26 @@ CW_API void cw_node_destroy(cw_node *n);
 CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value,
                        size_t value_len, cw_vclock *clock_out);
 
+/* A write with the context of a read (cw_read.context, from this node or
+ * another): it replaces exactly the versions the context covers, and
+ * becomes a sibling of every version it does not cover, so a stale context
+ * never removes a version its reader did not see (no lost update), and two
+ * writes from one read are siblings. NULL context: the node's whole clock
+ * (cw_node_put). The context must be at or below this node's clock:
+ * CW_EAHEAD if it covers a write this node has not applied yet (wait for
+ * it: cw_engine_wait_for; a write may not replace what its node has not
+ * seen, or replicas would disagree on what survives). Otherwise as
+ * cw_node_put; CW_EINVAL also for an id >= nodes in the context. */
+CW_API int cw_node_put_ctx(cw_node *n, const void *key, size_t key_len, const void *value,
+                           size_t value_len, const cw_vclock *context, cw_vclock *clock_out);
+/* A delete: a tombstone under the same rule as cw_node_put_ctx (NULL
+ * context: the node's clock). Reads hide it: the key reads as CW_ENOTFOUND
+ * unless a version the delete did not cover is still there (add-wins
+ * against a concurrent put). Tombstones leave the store once causally stable
+ * and no write concurrent with them can still arrive. */
+CW_API int cw_node_delete(cw_node *n, const void *key, size_t key_len, const cw_vclock *context,
+                          cw_vclock *clock_out);
+
 /* Offers the messages that wait to be sent (their sends were refused) to
  * send again, oldest first, until one is refused or none is left. Call it
  * when the driver can take messages again (its socket became writable, its
@@ -271,9 +307,14 @@ CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, s
 CW_API int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken,
                                 size_t *delivered);
 
-/* The key's current versions (see cw_read). CW_ENOTFOUND if none; out is
- * replaced. Under CW_MERGE_CALLBACK siblings come back merged into one
- * version whose clock is the merge of theirs. */
+/* The key's current versions (see cw_read). CW_ENOTFOUND if none is live
+ * (never written, or deleted): out->context is then still set (empty, or
+ * covering the tombstones), so a client can write over a delete knowing what
+ * it replaces; the rest of out is replaced either way. Under
+ * CW_MERGE_CALLBACK live siblings come back merged into one version whose
+ * clock and context are the merges of theirs (a tombstone is never passed to
+ * the callback); under CW_LAST_WRITER_WINS a tombstone competes like any
+ * write, and a key whose winner is a tombstone reads as CW_ENOTFOUND. */
 CW_API int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out);
 
 /* Time for loss recovery and stability, in nanoseconds on the driver's

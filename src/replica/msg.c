@@ -87,16 +87,20 @@ int cw__msg_report(cw_msg **out, uint32_t nodes, cw_node_id sender, const uint64
     return CW_OK;
 }
 
+/* The counters a write holds: its clock, then its own context if it has one. */
+static size_t write_slots(const cw_msg *m) { return (size_t)m->nodes * ((m->flags & CW__MSG_CONTEXT) ? 2u : 1u); }
+
 int cw__msg_retransmission(cw_msg **out, const cw_msg *m, uint32_t dest)
 {
     if (!out || !m || m->kind != CW_MSG_WRITE)
         return CW_EINVAL;
-    cw_msg *c = alloc_msg(m->nodes, m->key_len, m->value_len);
+    cw_msg *c = alloc_msg((uint32_t)write_slots(m), m->key_len, m->value_len);
     if (!c)
         return CW_ENOMEM;
-    size_t body = (size_t)m->nodes * sizeof(uint64_t) + m->key_len + m->value_len;
+    size_t body = write_slots(m) * sizeof(uint64_t) + m->key_len + m->value_len;
+    c->nodes = m->nodes;
     c->origin = m->origin;
-    c->flags = CW__MSG_RETRANSMITTED;
+    c->flags = (uint8_t)(CW__MSG_RETRANSMITTED | (m->flags & (CW__MSG_TOMBSTONE | CW__MSG_CONTEXT)));
     c->dest = dest;
     c->seq = m->seq;
     c->ts = m->ts;
@@ -105,27 +109,38 @@ int cw__msg_retransmission(cw_msg **out, const cw_msg *m, uint32_t dest)
     return CW_OK;
 }
 
-int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
-                  const uint64_t *clock, uint32_t nodes, const void *key, size_t key_len,
+int cw__msg_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts, const uint64_t *clock,
+                  uint32_t nodes, const uint64_t *context, bool tombstone, const void *key, size_t key_len,
                   const void *value, size_t value_len)
 {
     if (!out || !ts || !clock || nodes == 0 || nodes > CW_VCLOCK_MAX_ENTRIES || origin >= nodes ||
-        clock[origin] == 0 || (!key && key_len) || (!value && value_len) ||
+        clock[origin] == 0 || (!key && key_len) || (!value && value_len) || (tombstone && value_len) ||
         ts->wall_ms > CW_HLC_MAX_WALL) /* the codec carries 48 bits of it */
         return CW_EINVAL;
-    cw_msg *m = alloc_msg(nodes, key_len, value_len);
+    cw_msg *m = alloc_msg(context ? 2 * nodes : nodes, key_len, value_len);
     if (!m)
         return CW_ENOMEM;
+    m->nodes = nodes;
     m->origin = origin;
     m->seq = clock[origin];
     m->ts = *ts;
+    m->flags = (uint8_t)((context ? CW__MSG_CONTEXT : 0) | (tombstone ? CW__MSG_TOMBSTONE : 0));
     memcpy(m->counters, clock, (size_t)nodes * sizeof *clock);
+    if (context)
+        memcpy(m->counters + nodes, context, (size_t)nodes * sizeof *context);
     if (key_len)
         memcpy(cw__msg_key_ptr(m), key, key_len);
     if (value_len)
         memcpy(cw__msg_value_ptr(m), value, value_len);
     *out = m;
     return CW_OK;
+}
+
+int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
+                  const uint64_t *clock, uint32_t nodes, const void *key, size_t key_len,
+                  const void *value, size_t value_len)
+{
+    return cw__msg_write(out, origin, ts, clock, nodes, NULL, false, key, key_len, value, value_len);
 }
 
 cw_msg *cw_msg_ref(cw_msg *m) { return cw__msg_ref(m); }
@@ -137,6 +152,21 @@ uint64_t cw_msg_seq(const cw_msg *m) { return m->seq; }
 cw_hlc_timestamp cw_msg_timestamp(const cw_msg *m) { return m->ts; }
 cw_msg_kind cw_msg_kind_of(const cw_msg *m) { return (cw_msg_kind)m->kind; }
 bool cw_msg_retransmitted(const cw_msg *m) { return (m->flags & CW__MSG_RETRANSMITTED) != 0; }
+bool cw_msg_tombstone(const cw_msg *m) { return (m->flags & CW__MSG_TOMBSTONE) != 0; }
+
+int cw_msg_context(const cw_msg *m, cw_vclock *out)
+{
+    if (!m || !out || m->kind != CW_MSG_WRITE)
+        return CW_EINVAL;
+    const uint64_t *c = cw__msg_context(m);
+    if (c)
+        return cw__vclock_assign_dense(out, c, m->nodes);
+    /* Its clock without its own dot: what the node had applied before. */
+    int rc = cw__vclock_assign_dense(out, m->counters, m->nodes);
+    if (rc == CW_OK)
+        rc = cw_vclock_set(out, m->origin, m->seq - 1);
+    return rc;
+}
 
 const uint64_t *cw_msg_counters(const cw_msg *m, uint32_t *nodes_out)
 {
@@ -185,6 +215,11 @@ const void *cw_msg_value(const cw_msg *m, size_t *len_out)
 /* ---- codec ---- */
 
 static size_t clock_entries(const cw_msg *m) { return cw__dense_entries(m->counters, m->nodes); }
+static size_t context_entries(const cw_msg *m)
+{
+    const uint64_t *c = cw__msg_context(m);
+    return c ? cw__dense_entries(c, m->nodes) : 0;
+}
 
 /* Format 1 is a plain write: version, origin, timestamp, then the body.
  * Format 2 is version, kind, flags, sender, then the kind's body. */
@@ -195,6 +230,9 @@ static size_t clock_entries(const cw_msg *m) { return cw__dense_entries(m->count
 #define PULL_BODY (2u + 8u + 8u)
 
 static bool is_v1(const cw_msg *m) { return m->kind == CW_MSG_WRITE && m->flags == 0; }
+/* Format 3: a write that deletes or has its own context (format 2's layout,
+ * with the context's clock after the write's clock). */
+static bool is_v3(const cw_msg *m) { return m->kind == CW_MSG_WRITE && (m->flags & (CW__MSG_TOMBSTONE | CW__MSG_CONTEXT)); }
 
 size_t cw_msg_encoded_size(const cw_msg *m)
 {
@@ -205,20 +243,22 @@ size_t cw_msg_encoded_size(const cw_msg *m)
         return HEAD_V2 + 4u + 10u * clock_entries(m);
     default:
         return (is_v1(m) ? HEAD_V1 : HEAD_V2) + WRITE_FIXED + 10u * clock_entries(m) + m->key_len +
-               m->value_len;
+               m->value_len + (cw__msg_context(m) ? 4u + 10u * context_entries(m) : 0);
     }
 }
 
-static uint8_t *put_clock(uint8_t *p, const cw_msg *m)
+static uint8_t *put_counters(uint8_t *p, const uint64_t *c, uint32_t nodes)
 {
-    p = cw__store_be(p, clock_entries(m), 4);
-    for (uint32_t i = 0; i < m->nodes; i++)
-        if (m->counters[i]) {
+    p = cw__store_be(p, cw__dense_entries(c, nodes), 4);
+    for (uint32_t i = 0; i < nodes; i++)
+        if (c[i]) {
             p = cw__store_be(p, i, 2);
-            p = cw__store_be(p, m->counters[i], 8);
+            p = cw__store_be(p, c[i], 8);
         }
     return p;
 }
+
+static uint8_t *put_clock(uint8_t *p, const cw_msg *m) { return put_counters(p, m->counters, m->nodes); }
 
 int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
 {
@@ -235,7 +275,7 @@ int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
     if (is_v1(m)) {
         *p++ = CW_MSG_FORMAT_VERSION;
     } else {
-        *p++ = CW_MSG_FORMAT_VERSION_2;
+        *p++ = is_v3(m) ? CW_MSG_FORMAT_VERSION_3 : CW_MSG_FORMAT_VERSION_2;
         *p++ = m->kind;
         *p++ = m->flags;
     }
@@ -250,6 +290,8 @@ int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out)
         (void)cw_hlc_encode(&m->ts, p, CW_HLC_BINARY_SIZE); /* cannot fail: create checked the wall */
         p += CW_HLC_BINARY_SIZE;
         p = put_clock(p, m);
+        if (cw__msg_context(m))
+            p = put_counters(p, cw__msg_context(m), m->nodes);
         p = cw__store_be(p, m->key_len, 4);
         memcpy(p, cw__msg_key_ptr(m), m->key_len);
         p += m->key_len;
@@ -298,18 +340,23 @@ static int take_clock(const uint8_t *buf, size_t len, size_t *pos, uint32_t node
     return CW_OK;
 }
 
-/* Fills m's nodes counters from a checked clock; duplicate ids keep the
- * max, as the clock codec does. */
-static void fill_clock(cw_msg *m, const uint8_t *at, uint64_t entries)
+/* Fills nodes counters from a checked clock; duplicate ids keep the max, as
+ * the clock codec does. */
+static void fill_counters(uint64_t *counters, uint32_t nodes, const uint8_t *at, uint64_t entries)
 {
-    memset(m->counters, 0, (size_t)m->nodes * sizeof(uint64_t));
+    memset(counters, 0, (size_t)nodes * sizeof(uint64_t));
     for (uint64_t i = 0; i < entries; i++) {
         const uint8_t *e = at + 10 * i;
         uint16_t id = (uint16_t)cw__load_be(e, 2);
         uint64_t c = cw__load_be(e + 2, 8);
-        if (c > m->counters[id])
-            m->counters[id] = c;
+        if (c > counters[id])
+            counters[id] = c;
     }
+}
+
+static void fill_clock(cw_msg *m, const uint8_t *at, uint64_t entries)
+{
+    fill_counters(m->counters, m->nodes, at, entries);
 }
 
 static int decode_pull(cw_msg **out, const uint8_t *buf, size_t len, size_t pos, uint32_t nodes,
@@ -349,33 +396,44 @@ static int decode_report(cw_msg **out, const uint8_t *buf, size_t len, size_t po
 }
 
 static int decode_write(cw_msg **out, const uint8_t *buf, size_t len, size_t pos, const cw_msg_limits *limits,
-                        cw_node_id origin, uint8_t flags, size_t *consumed)
+                        cw_node_id origin, uint8_t version, uint8_t flags, size_t *consumed)
 {
-    if (flags & ~CW__MSG_RETRANSMITTED)
+    uint8_t allowed = CW__MSG_RETRANSMITTED |
+                      (version == CW_MSG_FORMAT_VERSION_3 ? CW__MSG_TOMBSTONE | CW__MSG_CONTEXT : 0);
+    if ((flags & ~allowed) ||
+        (version == CW_MSG_FORMAT_VERSION_3 && !(flags & (CW__MSG_TOMBSTONE | CW__MSG_CONTEXT))))
         return CW_EBADMSG;
     if (len - pos < CW_HLC_BINARY_SIZE)
         return CW_ETRUNC;
     size_t ts_at = pos;
     pos += CW_HLC_BINARY_SIZE;
-    size_t clock_at, key_at, value_at;
-    uint64_t entries, key_len, value_len;
+    size_t clock_at, context_at = 0, key_at, value_at;
+    uint64_t entries, context_n = 0, key_len, value_len;
+    bool has_context = (flags & CW__MSG_CONTEXT) != 0;
     int rc = take_clock(buf, len, &pos, limits->nodes, &clock_at, &entries);
+    if (rc == CW_OK && has_context)
+        rc = take_clock(buf, len, &pos, limits->nodes, &context_at, &context_n);
     if (rc == CW_OK)
         rc = take_field(buf, len, &pos, limits->max_key_len, &key_at, &key_len);
     if (rc == CW_OK)
         rc = take_field(buf, len, &pos, limits->max_value_len, &value_at, &value_len);
     if (rc != CW_OK)
         return rc;
-    cw_msg *m = alloc_msg(limits->nodes, key_len, value_len);
+    if ((flags & CW__MSG_TOMBSTONE) && value_len)
+        return CW_EBADMSG; /* a tombstone has no value */
+    cw_msg *m = alloc_msg(has_context ? 2 * limits->nodes : limits->nodes, key_len, value_len);
     if (!m)
         return CW_ENOMEM;
+    m->nodes = limits->nodes;
+    m->flags = flags;
     fill_clock(m, buf + clock_at, entries);
+    if (has_context)
+        fill_counters(m->counters + m->nodes, m->nodes, buf + context_at, context_n);
     if (m->counters[origin] == 0) {
         free(m);
         return CW_EBADMSG;
     }
     m->origin = origin;
-    m->flags = flags;
     m->seq = m->counters[origin];
     cw_hlc_decode(&m->ts, buf + ts_at, CW_HLC_BINARY_SIZE);
     memcpy(cw__msg_key_ptr(m), buf + key_at, key_len);
@@ -396,7 +454,7 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
         return CW_ETRUNC;
     uint8_t version = buf[0], kind = CW_MSG_WRITE, flags = 0;
     size_t pos = 1;
-    if (version == CW_MSG_FORMAT_VERSION_2) {
+    if (version == CW_MSG_FORMAT_VERSION_2 || version == CW_MSG_FORMAT_VERSION_3) {
         if (len < HEAD_V2)
             return CW_ETRUNC;
         kind = buf[1];
@@ -411,9 +469,11 @@ int cw_msg_decode(cw_msg **out, const uint8_t *buf, size_t len, const cw_msg_lim
     pos += 2;
     if (sender >= limits->nodes)
         return CW_EBADMSG;
+    if (version == CW_MSG_FORMAT_VERSION_3 && kind != CW_MSG_WRITE)
+        return CW_EBADMSG; /* format 3 is a write's */
     switch (kind) {
     case CW_MSG_WRITE:
-        return decode_write(out, buf, len, pos, limits, sender, flags, consumed);
+        return decode_write(out, buf, len, pos, limits, sender, version, flags, consumed);
     case CW_MSG_PULL:
         return decode_pull(out, buf, len, pos, limits->nodes, sender, flags, consumed);
     case CW_MSG_REPORT:

@@ -4,6 +4,7 @@
 #define CW_MSG_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #define CW__MSG_RETRANSMITTED 0x01u /* a write sent again in answer to a pull */
 #define CW__MSG_WANTS_REPORTS 0x02u /* a report whose sender still waits for
                                        stability: peers keep reporting to it */
-#define CW__MSG_FLAGS (CW__MSG_RETRANSMITTED | CW__MSG_WANTS_REPORTS)
+#define CW__MSG_TOMBSTONE     0x04u /* a write that deletes: no value, hidden by reads */
+#define CW__MSG_CONTEXT       0x08u /* a write with a context of its own (context[]) */
+#define CW__MSG_FLAGS (CW__MSG_RETRANSMITTED | CW__MSG_WANTS_REPORTS | CW__MSG_TOMBSTONE | CW__MSG_CONTEXT)
 
 /* dest of a message every other node receives (writes, reports). */
 #define CW__MSG_ALL UINT32_MAX
@@ -50,10 +53,32 @@ int cw__msg_pull(cw_msg **out, uint32_t nodes, cw_node_id sender, uint32_t dest,
 int cw__msg_report(cw_msg **out, uint32_t nodes, cw_node_id sender, const uint64_t *applied, uint8_t flags);
 /* A copy of write m for `dest`, marked retransmitted. */
 int cw__msg_retransmission(cw_msg **out, const cw_msg *m, uint32_t dest);
+/* A write as cw_msg_create makes it, with a context of its own (nodes
+ * counters; NULL: none, the write replaces what its clock covers) and
+ * marked a tombstone (its value then empty) when `tombstone`. */
+int cw__msg_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts, const uint64_t *clock,
+                  uint32_t nodes, const uint64_t *context, bool tombstone, const void *key, size_t key_len,
+                  const void *value, size_t value_len);
+
+/* A write's own context (nodes counters), or NULL: it has none, and its
+ * context is its clock without its own dot. */
+static inline const uint64_t *cw__msg_context(const cw_msg *m)
+{
+    return (m->flags & CW__MSG_CONTEXT) ? m->counters + m->nodes : NULL;
+}
+
+/* Whether a write's context covers the version (origin, seq): its own
+ * context's entry, or its clock's (its clock covers its own earlier writes,
+ * never its own dot). */
+static inline bool cw__msg_covers(const cw_msg *m, cw_node_id origin, uint64_t seq)
+{
+    const uint64_t *c = cw__msg_context(m);
+    return c ? c[origin] >= seq : (origin == m->origin ? m->seq > seq : m->counters[origin] >= seq);
+}
 
 static inline uint8_t *cw__msg_key_ptr(const cw_msg *m)
 {
-    return (uint8_t *)(uintptr_t)(m->counters + m->nodes);
+    return (uint8_t *)(uintptr_t)(m->counters + m->nodes * ((m->flags & CW__MSG_CONTEXT) ? 2u : 1u));
 }
 
 static inline uint8_t *cw__msg_value_ptr(const cw_msg *m)

@@ -157,6 +157,7 @@ void cw_node_destroy(cw_node *n)
     cw_dclock_destroy(&n->clock);
     free(n->applied_from);
     free(n->work);
+    free(n->context);
     free(n);
 }
 
@@ -200,7 +201,7 @@ static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
 static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64_t now_ns)
 {
     bool conflict;
-    int rc = cw__recovery_reserve(n, m->origin);
+    int rc = cw__recovery_reserve(n, m);
     if (rc == CW_OK)
         rc = cw__store_apply(&n->store, m, n->opt.policy, &conflict);
     if (rc != CW_OK)
@@ -566,14 +567,38 @@ int cw_node_flush(cw_node *n, size_t *sent)
 
 size_t cw_node_unsent(const cw_node *n) { return n ? n->unsent_len : 0; }
 
-int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
-                cw_vclock *clock_out)
+/* The dense form of a client's context in n->context (n->n counters).
+ * CW_EINVAL (an id out of range), CW_EAHEAD (it covers writes this node has
+ * not applied), CW_ENOMEM. */
+static int dense_context(cw_node *n, const cw_vclock *context)
+{
+    if (!n->context && !(n->context = malloc((size_t)n->n * sizeof *n->context)))
+        return CW_ENOMEM;
+    memset(n->context, 0, (size_t)n->n * sizeof *n->context);
+    for (uint32_t i = 0; i < context->size; i++) {
+        cw_node_id id = context->ids[i];
+        if (id >= n->n)
+            return CW_EINVAL;
+        if (context->counters[i] > n->clock.counters[id])
+            return CW_EAHEAD;
+        n->context[id] = context->counters[i];
+    }
+    return CW_OK;
+}
+
+/* A local write: a put (value), with the client's context or without (the
+ * node's clock), or a delete (tombstone). */
+static int write_local(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
+                       const cw_vclock *context, bool tombstone, cw_vclock *clock_out)
 {
     if (!n || (!key && key_len) || (!value && value_len) || n->in_callback)
         return CW_EINVAL;
     if (key_len > n->opt.max_key_len || value_len > n->opt.max_value_len)
         return CW_ELIMIT;
-    int rc = drain(n, NULL);
+    int rc = context ? dense_context(n, context) : CW_OK;
+    if (rc != CW_OK)
+        return rc;
+    rc = drain(n, NULL);
     if (rc != CW_OK)
         return rc;
     uint64_t *v = n->clock.counters;
@@ -603,7 +628,8 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     }
     v[self]++;
     cw_msg *m;
-    rc = cw_msg_create(&m, self, &ts, v, n->n, key, key_len, value, value_len);
+    rc = cw__msg_write(&m, self, &ts, v, n->n, context ? n->context : NULL, tombstone, key, key_len, value,
+                       value_len);
     if (rc == CW_OK && (rc = apply(n, m, false, 0, 0)) != CW_OK)
         cw__msg_unref(m);
     if (rc != CW_OK) {
@@ -634,6 +660,23 @@ int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, 
     return CW_OK;
 }
 
+int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
+                cw_vclock *clock_out)
+{
+    return write_local(n, key, key_len, value, value_len, NULL, false, clock_out);
+}
+
+int cw_node_put_ctx(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
+                    const cw_vclock *context, cw_vclock *clock_out)
+{
+    return write_local(n, key, key_len, value, value_len, context, false, clock_out);
+}
+
+int cw_node_delete(cw_node *n, const void *key, size_t key_len, const cw_vclock *context, cw_vclock *clock_out)
+{
+    return write_local(n, key, key_len, NULL, 0, context, true, clock_out);
+}
+
 /* ---- reads ---- */
 
 void cw_read_init(cw_read *r)
@@ -642,15 +685,21 @@ void cw_read_init(cw_read *r)
         *r = (cw_read){0};
 }
 
+static void destroy_version(cw_value_version *v)
+{
+    free(v->value);
+    cw_vclock_destroy(&v->clock);
+    cw_vclock_destroy(&v->context);
+}
+
 void cw_read_destroy(cw_read *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->count; i++) {
-        free(r->versions[i].value);
-        cw_vclock_destroy(&r->versions[i].clock);
-    }
+    for (size_t i = 0; i < r->count; i++)
+        destroy_version(&r->versions[i]);
     free(r->versions);
+    cw_vclock_destroy(&r->context);
     *r = (cw_read){0};
 }
 
@@ -659,21 +708,32 @@ static int copy_version(cw_value_version *v, const cw_msg *m)
 {
     size_t len;
     const void *value = cw_msg_value(m, &len);
-    *v = (cw_value_version){NULL, len, {0}, cw_msg_timestamp(m), cw_msg_origin(m)};
-    v->value = malloc(len ? len : 1);
+    *v = (cw_value_version){.value = malloc(len ? len : 1), .value_len = len, .timestamp = cw_msg_timestamp(m),
+                            .origin = cw_msg_origin(m), .seq = cw_msg_seq(m)};
     if (!v->value)
         return CW_ENOMEM;
     memcpy(v->value, value, len);
     int rc = cw_msg_clock(m, &v->clock);
-    if (rc != CW_OK) {
-        free(v->value);
-        v->value = NULL;
-    }
+    if (rc == CW_OK)
+        rc = cw_msg_context(m, &v->context);
+    if (rc != CW_OK)
+        destroy_version(v);
     return rc;
 }
 
+cw_order cw_version_compare(const cw_value_version *a, const cw_value_version *b)
+{
+    if (a->origin == b->origin && a->seq == b->seq)
+        return CW_EQUAL;
+    if (cw_vclock_get(&b->context, a->origin) >= a->seq)
+        return CW_BEFORE;
+    if (cw_vclock_get(&a->context, b->origin) >= b->seq)
+        return CW_AFTER;
+    return CW_CONCURRENT;
+}
+
 /* Replaces siblings by the merge callback's value, with the merged clock and
- * the greatest (timestamp, origin). */
+ * context and the greatest (timestamp, origin). */
 static int merge_siblings(const cw_node *n, cw_read *r)
 {
     void *value = NULL;
@@ -682,15 +742,15 @@ static int merge_siblings(const cw_node *n, cw_read *r)
     if (rc != CW_OK)
         return rc;
     cw_value_version *last = &r->versions[r->count - 1];
-    for (size_t i = 0; i + 1 < r->count; i++)
-        if ((rc = cw_vclock_merge(&last->clock, &r->versions[i].clock)) != CW_OK) {
-            free(value);
-            return rc;
-        }
-    for (size_t i = 0; i + 1 < r->count; i++) {
-        free(r->versions[i].value);
-        cw_vclock_destroy(&r->versions[i].clock);
+    for (size_t i = 0; i + 1 < r->count && rc == CW_OK; i++)
+        if ((rc = cw_vclock_merge(&last->clock, &r->versions[i].clock)) == CW_OK)
+            rc = cw_vclock_merge(&last->context, &r->versions[i].context);
+    if (rc != CW_OK) {
+        free(value);
+        return rc;
     }
+    for (size_t i = 0; i + 1 < r->count; i++)
+        destroy_version(&r->versions[i]);
     free(last->value);
     last->value = value;
     last->value_len = len;
@@ -699,19 +759,35 @@ static int merge_siblings(const cw_node *n, cw_read *r)
     return CW_OK;
 }
 
+/* The read's context: every version the key holds here, tombstones too,
+ * by its dot (an origin's greatest seq among them). */
+static int read_context(const cw_node *n, const cw__key *e, cw_vclock *out)
+{
+    int rc = cw__vclock_reserve(out, n->n < e->count ? n->n : e->count, false);
+    if (rc != CW_OK)
+        return rc;
+    cw_vclock_clear(out);
+    for (uint32_t i = 0; i < e->count && rc == CW_OK; i++)
+        if (e->meta[i].seq > cw_vclock_get(out, e->meta[i].origin))
+            rc = cw_vclock_set(out, e->meta[i].origin, e->meta[i].seq);
+    return rc;
+}
+
 int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
 {
     if (!n || !out || (!key && key_len))
         return CW_EINVAL;
     const cw__key *e = cw__store_find(&n->store, key, key_len);
-    if (!e)
+    if (!e) { /* nothing here: an empty context */
+        cw_vclock_clear(&out->context);
         return CW_ENOTFOUND;
-    cw_read r = {0, calloc(e->count, sizeof(cw_value_version))};
+    }
+    cw_read r = {0, calloc(e->count, sizeof(cw_value_version)), {0}};
     if (!r.versions)
         return CW_ENOMEM;
-    int rc = CW_OK;
+    int rc = read_context(n, e, &r.context);
     for (uint32_t i = 0; i < e->count && rc == CW_OK; i++)
-        if ((rc = copy_version(&r.versions[i], e->msgs[i])) == CW_OK)
+        if (!e->meta[i].tombstone && (rc = copy_version(&r.versions[r.count], e->msgs[i])) == CW_OK)
             r.count++;
     if (rc == CW_OK && r.count > 1 && n->opt.policy == CW_MERGE_CALLBACK)
         rc = merge_siblings(n, &r);
@@ -721,7 +797,7 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
     }
     cw_read_destroy(out);
     *out = r;
-    return CW_OK;
+    return r.count ? CW_OK : CW_ENOTFOUND; /* deleted: the context still covers the tombstones */
 }
 
 /* ---- statistics, iteration, dump ---- */
@@ -849,9 +925,10 @@ static void check_key(void *item, void *ctx)
         c->ok &= x->origin == cw_msg_origin(e->msgs[i]) && x->seq == cw_msg_seq(e->msgs[i]);
         unsigned o = cw__kernels()->order_u64(m, v, c->n->n);
         c->ok &= (o & CW_AFTER) == 0; /* applied writes are at or below V */
-        for (uint32_t j = i + 1; j < e->count; j++) {
-            c->ok &= cw__kernels()->order_u64(m, cw_msg_counters(e->msgs[j], NULL), c->n->n) ==
-                     CW_CONCURRENT;
+        c->ok &= x->tombstone == cw_msg_tombstone(e->msgs[i]);
+        for (uint32_t j = i + 1; j < e->count; j++) { /* siblings: neither replaced the other */
+            c->ok &= !cw__msg_covers(e->msgs[i], e->meta[j].origin, e->meta[j].seq) &&
+                     !cw__msg_covers(e->msgs[j], x->origin, x->seq);
             c->ok &= cw__version_order(x, &e->meta[j]) < 0;
         }
     }

@@ -35,13 +35,26 @@ typedef struct cw__gap {
  * whose clock is what its origin had applied); when every peer has been
  * heard, the minimum of those and this node's clock is a lower bound of the
  * minimum now, and stable moves up to it. */
+/* Tombstones that became stable in one round, waiting until no write
+ * concurrent with them can still arrive (recovery.c, "Tombstones"). */
+typedef struct cw__tomb_group {
+    uint64_t *bar;            /* nodes counters: collectable once stable >= bar */
+    cw_msg **msgs;
+    size_t len;
+} cw__tomb_group;
+
 typedef struct cw__stability {
     uint64_t *stable;         /* nodes counters */
     uint64_t *round_min;      /* the running minimum of the open round */
+    uint64_t *round_max;      /* ... and maximum (for tombstones) */
     uint64_t *heard;          /* bitmap: peers heard in the open round */
     uint32_t heard_count;
     bool open;
     uint64_t opened_ns, closed_ns;
+    cw_msg **tombs;           /* tombstones applied here, not yet stable */
+    size_t tombs_len, tombs_cap;
+    cw__tomb_group *groups;   /* oldest first */
+    size_t groups_len, groups_cap;
 } cw__stability;
 
 struct cw_node {
@@ -59,6 +72,7 @@ struct cw_node {
      * clock is read once, by the first one buffered (0: not read yet). */
     bool in_batch;
     uint64_t batch_arrival_ns;
+    uint64_t *context;        /* a client's context, dense (write_local's scratch) */
     cw_msg **unsent;          /* local writes to send again, oldest first (invariant 8) */
     size_t unsent_len, unsent_cap;
     uint64_t writes, delivered, duplicates, conflicts, rejected_full, send_refusals, clock_anomalies;

@@ -30,6 +30,16 @@
  * a flagged report), or a peer asked. With nothing unstable anywhere the
  * reports stop.
  *
+ * Tombstones. A delete stays in the store, hidden, until it is stable (every
+ * node applied it) and no write concurrent with it can still arrive here:
+ * a node k's writes concurrent with it were made before k applied it, so
+ * they are at most the clock k sent in the round that made it stable; the
+ * round's maximum of the clocks heard bounds them all, and once stable
+ * reaches that bar every such write has been applied here. (Under
+ * last-writer-wins a tombstone forgotten sooner would let a concurrent put
+ * that arrives later win here and lose elsewhere.) A single node forgets a
+ * tombstone as soon as it is applied.
+ *
  * Invariants:
  *  1. stable <= V pointwise, and stable only grows.
  *  2. With recovery on, the log holds o's writes stable-trim .. V[o]:
@@ -49,6 +59,8 @@
 #include "node_internal.h"
 #include "node_state.h"
 #include "recovery.h"
+#include "store.h"
+#include "vec.h"
 
 /* Seqs past V[o] one tick looks at for missing runs, and the most writes one
  * pull is answered with (a pull from the wire may ask for any range). */
@@ -72,6 +84,7 @@ static void open_round(struct cw_node *n)
 {
     cw__stability *st = &n->st;
     memcpy(st->round_min, n->clock.counters, (size_t)n->n * sizeof(uint64_t));
+    memcpy(st->round_max, n->clock.counters, (size_t)n->n * sizeof(uint64_t));
     memset(st->heard, 0, ((size_t)n->n + 63) / 64 * sizeof(uint64_t));
     st->heard_count = 0;
     st->open = true;
@@ -83,13 +96,16 @@ int cw__recovery_init(struct cw_node *n)
     size_t words = ((size_t)n->n + 63) / 64;
     n->st.stable = calloc(n->n, sizeof(uint64_t));
     n->st.round_min = calloc(n->n, sizeof(uint64_t));
+    n->st.round_max = calloc(n->n, sizeof(uint64_t));
     n->st.heard = calloc(words, sizeof(uint64_t));
     n->gap = calloc(n->n, sizeof *n->gap);
     n->gaps = calloc(n->n, sizeof *n->gaps);
     n->in_gaps = calloc(n->n, sizeof *n->in_gaps);
     n->next_tick_ns = UINT64_MAX;
     n->recovering = n->opt.send_to && n->n > 1;
-    int rc = n->st.stable && n->st.round_min && n->st.heard && n->gap && n->gaps && n->in_gaps ? CW_OK : CW_ENOMEM;
+    int rc = n->st.stable && n->st.round_min && n->st.round_max && n->st.heard && n->gap && n->gaps && n->in_gaps
+                 ? CW_OK
+                 : CW_ENOMEM;
     if (rc == CW_OK && n->recovering)
         rc = cw__log_init(&n->log, n->n);
     if (rc != CW_OK) {
@@ -105,8 +121,19 @@ void cw__recovery_destroy(struct cw_node *n)
 {
     if (n->log.ring)
         cw__log_destroy(&n->log);
+    for (size_t i = 0; i < n->st.tombs_len; i++)
+        cw__msg_unref(n->st.tombs[i]);
+    free(n->st.tombs);
+    for (size_t g = 0; g < n->st.groups_len; g++) {
+        for (size_t i = 0; i < n->st.groups[g].len; i++)
+            cw__msg_unref(n->st.groups[g].msgs[i]);
+        free(n->st.groups[g].msgs);
+        free(n->st.groups[g].bar);
+    }
+    free(n->st.groups);
     free(n->st.stable);
     free(n->st.round_min);
+    free(n->st.round_max);
     free(n->st.heard);
     free(n->gap);
     free(n->gaps);
@@ -115,13 +142,26 @@ void cw__recovery_destroy(struct cw_node *n)
 
 /* ---- the log ---- */
 
-int cw__recovery_reserve(struct cw_node *n, cw_node_id origin)
+int cw__recovery_reserve(struct cw_node *n, const cw_msg *m)
 {
-    return n->recovering ? cw__log_reserve(&n->log, origin) : CW_OK;
+    cw__stability *st = &n->st;
+    if ((m->flags & CW__MSG_TOMBSTONE) && n->n > 1) { /* room to track it */
+        cw_msg **room = cw__vec_room(st->tombs, st->tombs_len, &st->tombs_cap, sizeof *room);
+        if (!room)
+            return CW_ENOMEM;
+        st->tombs = room;
+    }
+    return n->recovering ? cw__log_reserve(&n->log, m->origin) : CW_OK;
 }
 
 void cw__recovery_applied(struct cw_node *n, cw_msg *m)
 {
+    if (m->flags & CW__MSG_TOMBSTONE) {
+        if (n->n == 1)
+            cw__store_forget(&n->store, m); /* stable at once, and nothing is concurrent */
+        else
+            n->st.tombs[n->st.tombs_len++] = cw__msg_ref(m); /* room reserved */
+    }
     if (n->recovering)
         cw__log_append(&n->log, m);
     if (m->flags & CW__MSG_RETRANSMITTED) {
@@ -145,8 +185,60 @@ void cw__recovery_sent_clock(struct cw_node *n)
 
 /* ---- stability ---- */
 
-/* Every peer has been heard: stable moves up to the round's minimum, and
- * the log drops what became stable. */
+/* Tombstones, at a round's close (see the top): those now stable wait as
+ * one group for the round's maximum; the groups whose bar stable reached
+ * leave the store. Out of memory, the stable ones wait for the next round. */
+static void collect_tombstones(struct cw_node *n)
+{
+    cw__stability *st = &n->st;
+    size_t kept = 0, moved = 0;
+    for (size_t i = 0; i < st->tombs_len; i++)
+        moved += st->tombs[i]->seq <= st->stable[st->tombs[i]->origin];
+    cw__tomb_group *room = moved ? cw__vec_room(st->groups, st->groups_len, &st->groups_cap, sizeof *room) : NULL;
+    cw__tomb_group g = {NULL, NULL, 0};
+    if (room) {
+        st->groups = room;
+        g.bar = malloc((size_t)n->n * sizeof *g.bar);
+        g.msgs = malloc(moved * sizeof *g.msgs);
+    }
+    if (g.bar && g.msgs) {
+        memcpy(g.bar, st->round_max, (size_t)n->n * sizeof *g.bar);
+        for (size_t i = 0; i < st->tombs_len; i++) {
+            cw_msg *t = st->tombs[i];
+            if (t->seq <= st->stable[t->origin])
+                g.msgs[g.len++] = t;
+            else
+                st->tombs[kept++] = t;
+        }
+        st->tombs_len = kept;
+        st->groups[st->groups_len++] = g;
+    } else {
+        free(g.bar);
+        free(g.msgs);
+    }
+    size_t done = 0;
+    for (; done < st->groups_len; done++) {
+        cw__tomb_group *h = &st->groups[done];
+        bool reached = true;
+        for (uint32_t k = 0; k < n->n && reached; k++)
+            reached = st->stable[k] >= h->bar[k];
+        if (!reached)
+            break;
+        for (size_t i = 0; i < h->len; i++) {
+            cw__store_forget(&n->store, h->msgs[i]);
+            cw__msg_unref(h->msgs[i]);
+        }
+        free(h->msgs);
+        free(h->bar);
+    }
+    if (done) {
+        st->groups_len -= done;
+        memmove(st->groups, st->groups + done, st->groups_len * sizeof *st->groups);
+    }
+}
+
+/* Every peer has been heard: stable moves up to the round's minimum, the
+ * log drops what became stable, and tombstones may leave. */
 static void close_round(struct cw_node *n)
 {
     cw__stability *st = &n->st;
@@ -157,6 +249,8 @@ static void close_round(struct cw_node *n)
         if (n->recovering)
             cw__log_trim(&n->log, (cw_node_id)k, st->stable[k]);
     }
+    if (st->tombs_len || st->groups_len)
+        collect_tombstones(n);
     st->open = false;
     st->closed_ns = n->now_ns;
     want_tick(n, n->now_ns + n->opt.stability_interval_ns);
@@ -169,8 +263,10 @@ void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *appl
     if (!st->open || (st->heard[from >> 6] & bit) || from == n->opt.self)
         return;
     st->heard[from >> 6] |= bit;
-    for (uint32_t k = 0; k < n->n; k++)
+    for (uint32_t k = 0; k < n->n; k++) {
         st->round_min[k] = min_u64(st->round_min[k], applied[k]);
+        st->round_max[k] = applied[k] > st->round_max[k] ? applied[k] : st->round_max[k];
+    }
     if (++st->heard_count == n->n - 1)
         close_round(n);
 }
@@ -323,7 +419,9 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 
 static void maybe_report(struct cw_node *n, uint64_t now)
 {
-    bool unstable = n->log.entries > 0;
+    /* Writes waiting for stability: logged ones, and tombstones waiting to
+     * be collected (they need rounds after they became stable). */
+    bool unstable = n->log.entries > 0 || n->st.tombs_len || n->st.groups_len;
     if (!n->recovering || !(n->applied_total != n->reported_total || unstable || n->wanted))
         return;
     uint64_t due = n->reported_ns + n->opt.report_interval_ns;

@@ -21,8 +21,8 @@ struct cw_node;
 int  cw__recovery_init(struct cw_node *n);
 void cw__recovery_destroy(struct cw_node *n);
 
-/* Room to log the next write of origin (before it is applied). */
-int  cw__recovery_reserve(struct cw_node *n, cw_node_id origin);
+/* Room to log m, and to track it if it is a tombstone (before it is applied). */
+int  cw__recovery_reserve(struct cw_node *n, const cw_msg *m);
 /* Write m has been applied here (local or remote). */
 void cw__recovery_applied(struct cw_node *n, cw_msg *m);
 /* Peer `from` has applied at least `applied` (a write's clock, a report). */

@@ -2,7 +2,7 @@
  *
  * Invariants (checked by the replica's checker):
  *  1. Every key has >= 1 version; under CW_LAST_WRITER_WINS exactly 1.
- *  2. The versions of a key have pairwise CONCURRENT clocks.
+ *  2. No version of a key covers another (by dot: cw__msg_covers).
  *  3. Versions are ordered by (timestamp, origin), so every replica holding
  *     the same set reads it in the same order.
  *  4. msgs[i] and meta[i] describe the same version; they move together.
@@ -67,7 +67,7 @@ int cw__version_order(const cw__version *a, const cw__version *b)
 
 static cw__version version_of(const cw_msg *m)
 {
-    return (cw__version){m->ts, m->origin, m->seq};
+    return (cw__version){m->ts, m->origin, (m->flags & CW__MSG_TOMBSTONE) != 0, m->seq};
 }
 
 static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
@@ -125,11 +125,10 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
         return new_key(s, hash, m);
     if (reserve_version(e) != CW_OK)
         return CW_ENOMEM;
-    /* Drop what m follows; keep what is concurrent with it. */
-    const uint64_t *past = m->counters;
+    /* Drop what m's context covers; keep the rest, as its siblings. */
     uint32_t kept = 0;
     for (uint32_t i = 0; i < e->count; i++) {
-        if (past[e->meta[i].origin] >= e->meta[i].seq) {
+        if (cw__msg_covers(m, e->meta[i].origin, e->meta[i].seq)) {
             cw__msg_unref(e->msgs[i]);
         } else {
             *conflict = true;
@@ -160,4 +159,27 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     e->msgs[at] = cw__msg_ref(m);
     e->meta[at] = nv;
     return CW_OK;
+}
+
+void cw__store_forget(cw__store *s, const cw_msg *m)
+{
+    size_t key_len = m->key_len;
+    const void *key = cw__msg_key_ptr(m);
+    uint64_t hash = cw__hash_bytes(key, key_len);
+    lookup l = {key, key_len};
+    cw__key *e = cw__map_find(&s->keys, hash, key_eq, &l);
+    if (!e)
+        return;
+    for (uint32_t i = 0; i < e->count; i++)
+        if (e->msgs[i] == m) {
+            cw__msg_unref(e->msgs[i]);
+            memmove(e->msgs + i, e->msgs + i + 1, (e->count - i - 1) * sizeof *e->msgs);
+            memmove(e->meta + i, e->meta + i + 1, (e->count - i - 1) * sizeof *e->meta);
+            e->count--;
+            break;
+        }
+    if (!e->count) {
+        cw__map_remove(&s->keys, hash, key_eq, &l);
+        free_key(e, NULL);
+    }
 }

@@ -1,5 +1,6 @@
-/* A replica's key-value store: each key holds the versions whose clocks are
- * pairwise concurrent (siblings), as references to the writes' messages. */
+/* A replica's key-value store: each key holds the versions no other version
+ * replaced (siblings, tombstones among them), as references to the writes'
+ * messages. */
 #ifndef CW_STORE_H
 #define CW_STORE_H
 
@@ -16,6 +17,7 @@
 typedef struct cw__version {
     cw_hlc_timestamp ts;
     cw_node_id origin;
+    bool tombstone;           /* a delete: kept, hidden by reads */
     uint64_t seq;
 } cw__version;
 
@@ -42,14 +44,21 @@ void cw__store_init(cw__store *s);
 void cw__store_destroy(cw__store *s);
 const cw__key *cw__store_find(const cw__store *s, const void *key, size_t key_len);
 
-/* Applies a write: it replaces the versions its clock dominates and joins
- * those it is concurrent with (*conflict = true); under last-writer-wins only
- * the greatest (timestamp, origin) is kept. Takes a reference to m when it
- * keeps it. CW_ENOMEM leaves the store unchanged.
- * Precondition: m's clock is its causal past and m is applied in causal order
- * (the replica's delivery rule), so no kept version can follow m, and a
- * version v precedes m exactly when m[origin(v)] >= seq(v): O(1) a version. */
+/* Applies a write: it replaces the versions its context covers (a plain
+ * put's context is its clock without its own dot) and joins the others
+ * (*conflict = true); under last-writer-wins only the greatest (timestamp,
+ * origin) is kept, a tombstone competing like any write. Takes a reference
+ * to m when it keeps it. CW_ENOMEM leaves the store unchanged.
+ * Precondition: m is applied in causal order (the replica's delivery rule),
+ * and its context is at or below its clock (the replica refuses a context
+ * ahead of it), so every version m's context covers is already applied:
+ * which versions survive does not depend on the order of arrival. O(1) a
+ * version. */
 int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *conflict);
+
+/* Removes tombstone m from its key if it is still there (a later write may
+ * have replaced it already), and the key once it holds nothing. */
+void cw__store_forget(cw__store *s, const cw_msg *m);
 
 /* Orders two versions by (timestamp, origin): -1, 0, 1. */
 int cw__version_order(const cw__version *a, const cw__version *b);

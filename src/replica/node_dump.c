@@ -86,10 +86,14 @@ static void print_write(FILE *out, const cw_msg *m)
     size_t len;
     const void *key = cw_msg_key(m, &len);
     print_bytes(out, key, len);
-    fputs(" = ", out);
-    const void *value = cw_msg_value(m, &len);
-    print_bytes(out, value, len);
-    fputc(' ', out);
+    if (cw_msg_tombstone(m)) { /* a delete, kept until stable */
+        fputs(" deleted ", out);
+    } else {
+        fputs(" = ", out);
+        const void *value = cw_msg_value(m, &len);
+        print_bytes(out, value, len);
+        fputc(' ', out);
+    }
     print_clock(out, m);
 }
 

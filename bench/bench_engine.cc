@@ -77,7 +77,7 @@ void engine_e2e(benchmark::State &state) {
     uint32_t nodes = uint32_t(state.range(0));
     bool faults = state.range(1) != 0;
     uint32_t workers = uint32_t(state.range(2));
-    uint64_t writes = nodes >= 256 ? 400 : nodes >= 64 ? 4000 : 100000 / nodes + 20000;
+    uint64_t writes = cwbench::e2e_writes(nodes);
     cw_latency repl{}, buf{};
     uint64_t deliveries = 0;
     for (auto _ : state) {
@@ -96,13 +96,8 @@ void engine_e2e(benchmark::State &state) {
             state.SkipWithError("open failed");
             return;
         }
-        char value[32] = "0123456789abcdef0123456789abcde";
         auto t0 = std::chrono::steady_clock::now();
-        for (uint64_t i = 0; i < writes; i++) {
-            char key[16];
-            int len = std::snprintf(key, sizeof key, "k%llu", (unsigned long long)(i % 100));
-            cw_engine_put(e, cw_node_id(i % nodes), key, size_t(len), value, sizeof value, nullptr);
-        }
+        cwbench::e2e_put_burst(e, nodes, writes);
         int rc = cw_engine_quiesce(e, 600000);
         auto t1 = std::chrono::steady_clock::now();
         if (rc != CW_OK)

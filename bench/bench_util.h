@@ -5,7 +5,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include <causeway/causeway.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -24,6 +27,26 @@ struct Rng {
 // Inputs rotate among this many pairs so the branch predictor cannot
 // memorise one pair's shape.
 constexpr size_t kPairs = 64;
+
+// The end-to-end workload (engine_e2e, recovery_*): how many writes one run
+// makes at `nodes` nodes, so that every node count takes tens of ms.
+inline uint64_t e2e_writes(uint32_t nodes) {
+    return nodes >= 256 ? 400 : nodes >= 64 ? 4000 : 100000 / nodes + 20000;
+}
+
+// One client thread makes `writes` writes at nodes 0, 1, ..., nodes - 1 in
+// turn, 32-byte values over 100 keys; each put returns once its node applied
+// it. Returns the puts that failed.
+inline uint64_t e2e_put_burst(cw_engine *e, uint32_t nodes, uint64_t writes) {
+    static const char value[32] = "0123456789abcdef0123456789abcde";
+    uint64_t failed = 0;
+    for (uint64_t i = 0; i < writes; i++) {
+        char key[16];
+        int len = std::snprintf(key, sizeof key, "k%llu", (unsigned long long)(i % 100));
+        failed += cw_engine_put(e, cw_node_id(i % nodes), key, size_t(len), value, sizeof value, nullptr) != CW_OK;
+    }
+    return failed;
+}
 
 // Measurement name -> its baseline's name (e.g. "dense_merge/64" ->
 // "memcpy:dense_merge/64"), filled at registration.

@@ -1170,6 +1170,182 @@ static void test_stalled_stability_refuses_puts(void **state)
     cw_engine_close(e);
 }
 
+/* ---- contexts, deletes, sessions ---- */
+
+/* A client resolves siblings at node 0 while a concurrent write is held
+ * back from it: the resolution replaces what it read, the held write
+ * survives beside it everywhere. A node that has not seen what a context
+ * covers refuses it until it has (wait_for). Delete, then recreate. */
+static void test_context_writes_and_deletes(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    put(e, 0, "k", "a", "0:1");
+    put(e, 1, "k", "b", "1:1");
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_engine_get(e, 0, "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 2);
+    assert_int_equal(cw_engine_hold_link(e, 2, 0, true), CW_OK);
+    put(e, 2, "k", "c", "0:1,1:1,2:1"); /* replaces a and b at node 2 ... */
+    assert_int_equal(cw_engine_put_ctx(e, 0, "k", 1, "ab", 2, &r.context, NULL), CW_OK);
+    assert_int_equal(cw_engine_hold_link(e, 2, 0, false), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    for (cw_node_id i = 0; i < 3; i++) { /* ... and ab replaced them too: c and ab are siblings */
+        cw_read x;
+        cw_read_init(&x);
+        assert_int_equal(cw_engine_get(e, i, "k", 1, &x), CW_OK);
+        assert_int_equal(x.count, 2);
+        assert_int_equal(cw_version_compare(&x.versions[0], &x.versions[1]), CW_CONCURRENT);
+        cw_read_destroy(&x);
+    }
+    /* A context from node 0 that node 1 has not seen yet. */
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, true), CW_OK);
+    put(e, 0, "j", "1", NULL);
+    assert_int_equal(cw_engine_get(e, 0, "j", 1, &r), CW_OK);
+    assert_int_equal(cw_engine_put_ctx(e, 1, "j", 1, "2", 1, &r.context, NULL), CW_EAHEAD);
+    assert_int_equal(cw_engine_wait_for(e, 1, &r.context, 20), CW_ETIMEDOUT);
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, false), CW_OK);
+    assert_int_equal(cw_engine_wait_for(e, 1, &r.context, 5000), CW_OK);
+    assert_int_equal(cw_engine_put_ctx(e, 1, "j", 1, "2", 1, &r.context, NULL), CW_OK);
+    /* Delete it, read the tombstone's context, recreate with it. */
+    assert_int_equal(cw_engine_get(e, 1, "j", 1, &r), CW_OK);
+    assert_int_equal(cw_engine_delete(e, 1, "j", 1, &r.context, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    for (cw_node_id i = 0; i < 3; i++)
+        assert_int_equal(cw_engine_get(e, i, "j", 1, &r), CW_ENOTFOUND);
+    assert_int_equal(cw_engine_put_ctx(e, 2, "j", 1, "3", 1, &r.context, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    assert_int_equal(cw_engine_get(e, 0, "j", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_memory_equal(r.versions[0].value, "3", 1);
+    cw_vclock bad;
+    cw_vclock_init(&bad);
+    assert_int_equal(cw_vclock_set(&bad, 9, 1), CW_OK);
+    assert_int_equal(cw_engine_wait_for(e, 0, &bad, 10), CW_EINVAL);
+    assert_int_equal(cw_engine_put_ctx(e, 0, "k", 1, "v", 1, &bad, NULL), CW_EINVAL);
+    assert_int_equal(cw_engine_wait_for(e, 3, &bad, 10), CW_EINVAL);
+    cw_vclock_destroy(&bad);
+    cw_read_destroy(&r);
+    cw_engine_close(e);
+}
+
+/* Clients that read, modify and write one key with contexts, moving between
+ * nodes with sessions (wait_for what they have seen before each call), under
+ * delay, duplication and loss: each client's write replaces what it read, so
+ * there are never more siblings than clients, every session guarantee holds
+ * (each read sees the client's own last write, never less than it saw
+ * before), and every node ends with the same versions. */
+typedef struct rmw {
+    cw_engine *e;
+    uint32_t nodes, clients, rounds;
+    bool deletes;
+    _Atomic uint32_t max_siblings;
+    _Atomic uint32_t violations;
+} rmw;
+
+typedef struct rmw_client {
+    rmw *r;
+    uint32_t id;
+} rmw_client;
+
+static void *rmw_client_main(void *p)
+{
+    rmw_client *c = p;
+    rmw *r = c->r;
+    cw_vclock seen, out;
+    cw_vclock_init(&seen);
+    cw_vclock_init(&out);
+    cw_read rd;
+    cw_read_init(&rd);
+    uint64_t rng = tu_seed() ^ (c->id * 0x9e3779b97f4a7c15u), last_seq = 0;
+    cw_node_id last_origin = 0;
+    for (uint32_t i = 0; i < r->rounds; i++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        cw_node_id at = (cw_node_id)((rng >> 33) % r->nodes);
+        assert_int_equal(cw_engine_wait_for(r->e, at, &seen, 60000), CW_OK);
+        int rc = cw_engine_get(r->e, at, "k", 1, &rd);
+        assert_true(rc == CW_OK || rc == CW_ENOTFOUND);
+        uint32_t count = rc == CW_OK ? (uint32_t)rd.count : 0;
+        for (uint32_t m = atomic_load(&r->max_siblings); count > m;)
+            if (atomic_compare_exchange_weak(&r->max_siblings, &m, count))
+                break;
+        /* Read-your-writes: the client's last write is there, or what
+         * replaced it (which follows it: its clock covers it). With deletes
+         * the replacement may be a tombstone a read does not show: the
+         * history checker judges those runs. */
+        bool mine = !last_seq || rc == CW_ENOTFOUND || r->deletes;
+        for (size_t v = 0; !mine && v < rd.count; v++)
+            mine = cw_vclock_get(&rd.versions[v].clock, last_origin) >= last_seq;
+        if (!mine)
+            atomic_fetch_add(&r->violations, 1);
+        assert_int_equal(cw_vclock_merge(&seen, &rd.context), CW_OK);
+        char v[32];
+        snprintf(v, sizeof v, "c%u.%u", c->id, i);
+        if (r->deletes && rng >> 60 == 0) /* now and then a delete */
+            assert_int_equal(cw_engine_delete(r->e, at, "k", 1, &rd.context, &out), CW_OK);
+        else
+            assert_int_equal(cw_engine_put_ctx(r->e, at, "k", 1, v, strlen(v), &rd.context, &out), CW_OK);
+        last_origin = at;
+        last_seq = cw_vclock_get(&out, at);
+        assert_int_equal(cw_vclock_merge(&seen, &out), CW_OK);
+    }
+    cw_read_destroy(&rd);
+    cw_vclock_destroy(&seen);
+    cw_vclock_destroy(&out);
+    return NULL;
+}
+
+static void run_rmw(uint32_t nodes, uint32_t clients, uint32_t rounds, double drop, double delay, bool deletes)
+{
+    rmw r = {NULL, nodes, clients, rounds, deletes, 0, 0};
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = nodes;
+    o.seed = tu_rand();
+    o.drop_probability = drop;
+    o.delay_probability = delay;
+    o.max_delay_us = 300;
+    o.duplicate_probability = 0.05;
+    assert_int_equal(cw_engine_open(&r.e, &o), CW_OK);
+    pthread_t th[8];
+    rmw_client c[8];
+    for (uint32_t i = 0; i < clients; i++) {
+        c[i] = (rmw_client){&r, i};
+        pthread_create(&th[i], NULL, rmw_client_main, &c[i]);
+    }
+    for (uint32_t i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(cw_engine_quiesce(r.e, 60000), CW_OK);
+    cw_read first, other;
+    cw_read_init(&first);
+    cw_read_init(&other);
+    int rc0 = cw_engine_get(r.e, 0, "k", 1, &first);
+    for (cw_node_id i = 1; i < nodes; i++) { /* the same versions everywhere */
+        assert_int_equal(cw_engine_get(r.e, i, "k", 1, &other), rc0);
+        assert_int_equal(cw_vclock_compare(&first.context, &other.context), CW_EQUAL);
+        assert_int_equal(other.count, first.count);
+        for (size_t v = 0; v < first.count; v++)
+            assert_int_equal(cw_version_compare(&first.versions[v], &other.versions[v]), CW_EQUAL);
+    }
+    printf("# rmw: %u nodes, %u clients x %u rounds, drop %g%s: at most %u siblings seen, %zu at the end\n",
+           nodes, clients, rounds, drop, deletes ? ", deletes" : "", atomic_load(&r.max_siblings), first.count);
+    assert_true(atomic_load(&r.max_siblings) <= clients);
+    assert_int_equal(atomic_load(&r.violations), 0);
+    cw_read_destroy(&first);
+    cw_read_destroy(&other);
+    cw_engine_close(r.e);
+}
+
+static void test_read_modify_write_sessions(void **state)
+{
+    (void)state;
+    run_rmw(3, 4, 300, 0, 0.2, false);
+    run_rmw(5, 7, 200, 0.05, 0.2, false);
+    run_rmw(4, 5, 200, 0.05, 0.2, true);
+}
+
 static void test_stress_long(void **state)
 {
     (void)state;
@@ -1208,6 +1384,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cut_node_catches_up),
         cmocka_unit_test(test_write_arrives_through_a_relay),
         cmocka_unit_test(test_stalled_stability_refuses_puts),
+        cmocka_unit_test(test_context_writes_and_deletes),
+        cmocka_unit_test(test_read_modify_write_sessions),
         cmocka_unit_test(test_stress_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

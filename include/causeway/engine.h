@@ -129,9 +129,34 @@ CW_API void cw_engine_close(cw_engine *e);
 CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                           const void *value, size_t value_len, cw_vclock *clock_out);
 
-/* get: the key's current versions at `node` (cw_read). CW_ENOTFOUND if the
- * node has none. Cheap: takes the node's lock for a copy of its versions. */
+/* put with the context of a read (cw_read.context, from any node): the
+ * write replaces exactly the versions the context covers and becomes a
+ * sibling of every version it does not cover (cw_node_put_ctx), so a client
+ * that reads, resolves and writes never erases a write it did not see.
+ * NULL context: the node's whole clock, which is cw_engine_put. The node
+ * must have applied what the context covers: CW_EAHEAD if not (call
+ * cw_engine_wait_for with the context first). Otherwise as cw_engine_put. */
+CW_API int  cw_engine_put_ctx(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
+                              const void *value, size_t value_len, const cw_vclock *context,
+                              cw_vclock *clock_out);
+/* delete: a tombstone under the same rule (cw_node_delete). A read then
+ * returns CW_ENOTFOUND, unless a version the delete did not cover is still
+ * there (add-wins). Tombstones are collected once causally stable. */
+CW_API int  cw_engine_delete(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
+                             const cw_vclock *context, cw_vclock *clock_out);
+
+/* get: the key's current versions at `node` (cw_read), and its context.
+ * CW_ENOTFOUND if the node has none live (out->context is still set: see
+ * cw_node_get). Cheap: takes the node's lock for a copy of its versions. */
 CW_API int  cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t key_len, cw_read *out);
+
+/* Session guarantee: returns once `node` has applied every write `seen`
+ * covers; CW_ETIMEDOUT after timeout_ms, CW_EINVAL for an id >= nodes. A
+ * client that merges every clock_out and every read's context into `seen`
+ * and calls this before it reads or writes at another node gets
+ * read-your-writes, monotonic reads, monotonic writes and
+ * writes-follow-reads. It sleeps between looks (20 us doubling to 1 ms). */
+CW_API int  cw_engine_wait_for(cw_engine *e, cw_node_id node, const cw_vclock *seen, uint32_t timeout_ms);
 
 /* Holds (hold true) or releases the link from `from` to `to`: while held,
  * writes from `from` to `to` wait, in order, until it is released. They stay

@@ -396,10 +396,19 @@ uint32_t cw_engine_workers(const cw_engine *e) { return e ? e->workers : 0; }
 
 /* ---- API ---- */
 
-/* One attempt at a put (its room taken): CW_ESTALLED if the node's own
+/* A write a client asks for: a put (value), with a context or not, or a
+ * delete (tombstone). */
+typedef struct write_req {
+    const void *key, *value;
+    size_t key_len, value_len;
+    const cw_vclock *context;       /* NULL: the node's clock */
+    bool tombstone;
+    cw_vclock *clock_out;
+} write_req;
+
+/* One attempt at a write (its room taken): CW_ESTALLED if the node's own
  * writes wait for stability. */
-static int put_once(cw_engine *e, enode *en, cw_node_id node, const void *key, size_t key_len, const void *value,
-                    size_t value_len, cw_vclock *clock_out)
+static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req *w)
 {
     int rc = CW_OK;
     uint64_t tick = UINT64_MAX;
@@ -409,7 +418,9 @@ static int put_once(cw_engine *e, enode *en, cw_node_id node, const void *key, s
     else if (e->nodes > 1) /* room for the record on_send starts */
         rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
     if (rc == CW_OK)
-        rc = cw_node_put(en->node, key, key_len, value, value_len, clock_out);
+        rc = w->tombstone ? cw_node_delete(en->node, w->key, w->key_len, w->context, w->clock_out)
+                          : cw_node_put_ctx(en->node, w->key, w->key_len, w->value, w->value_len, w->context,
+                                            w->clock_out);
     if (e->recovery)
         tick = cw_node_next_tick(en->node);
     pthread_mutex_unlock(&en->lock);
@@ -420,10 +431,9 @@ static int put_once(cw_engine *e, enode *en, cw_node_id node, const void *key, s
     return rc;
 }
 
-int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len, const void *value,
-                  size_t value_len, cw_vclock *clock_out)
+static int engine_write(cw_engine *e, cw_node_id node, const write_req *w)
 {
-    if (!e || node >= e->nodes || (!key && key_len) || (!value && value_len))
+    if (!e || node >= e->nodes || (!w->key && w->key_len) || (!w->value && w->value_len))
         return CW_EINVAL;
     int rc = enter(e);
     if (rc != CW_OK)
@@ -433,7 +443,7 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         leave(e);
         return rc;
     }
-    rc = put_once(e, en, node, key, key_len, value, value_len, clock_out);
+    rc = write_once(e, en, node, w);
     /* Stability backpressure: the node's own writes not yet stable reached
      * max_log. Its worker's ticks and deliveries move stability; this put
      * sleeps between looks (it cannot know when), up to stall_timeout. */
@@ -450,7 +460,7 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
         struct timespec ts = {0, (long)wait_ns};
         nanosleep(&ts, NULL);
         wait_ns = wait_ns < 1000000 ? wait_ns * 2 : 1000000;
-        rc = put_once(e, en, node, key, key_len, value, value_len, clock_out);
+        rc = write_once(e, en, node, w);
     }
     if (rc != CW_OK && e->nodes > 1)
         give_room(e, en); /* no write made (room is a leaf lock) */
@@ -462,6 +472,73 @@ int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len
      * this entry with them, and that put's wake covers both). */
     if (rc == CW_OK && e->nodes > 1 && !atomic_exchange_explicit(&en->w->outbox_dirty, 1, memory_order_release))
         cw__transport_wake(e->t, en->w->id); /* a syscall only if the worker parked (park.c) */
+    leave(e);
+    return rc;
+}
+
+int cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len, const void *value,
+                  size_t value_len, cw_vclock *clock_out)
+{
+    return engine_write(e, node, &(write_req){key, value, key_len, value_len, NULL, false, clock_out});
+}
+
+int cw_engine_put_ctx(cw_engine *e, cw_node_id node, const void *key, size_t key_len, const void *value,
+                      size_t value_len, const cw_vclock *context, cw_vclock *clock_out)
+{
+    return engine_write(e, node, &(write_req){key, value, key_len, value_len, context, false, clock_out});
+}
+
+int cw_engine_delete(cw_engine *e, cw_node_id node, const void *key, size_t key_len, const cw_vclock *context,
+                     cw_vclock *clock_out)
+{
+    return engine_write(e, node, &(write_req){key, NULL, key_len, 0, context, true, clock_out});
+}
+
+/* Whether node's clock covers seen (under its lock); CW_EINVAL for an id
+ * out of range. */
+static int covers(cw_engine *e, cw_node_id node, const cw_vclock *seen, bool *yes)
+{
+    pthread_mutex_lock(&e->node[node].lock);
+    const uint64_t *v = cw_node_counters(e->node[node].node);
+    int rc = CW_OK;
+    *yes = true;
+    for (uint32_t i = 0; i < seen->size && rc == CW_OK; i++) {
+        if (seen->ids[i] >= e->nodes)
+            rc = CW_EINVAL;
+        else if (seen->counters[i] > v[seen->ids[i]])
+            *yes = false;
+    }
+    pthread_mutex_unlock(&e->node[node].lock);
+    return rc;
+}
+
+int cw_engine_wait_for(cw_engine *e, cw_node_id node, const cw_vclock *seen, uint32_t timeout_ms)
+{
+    if (!e || node >= e->nodes || !seen)
+        return CW_EINVAL;
+    int rc = enter(e);
+    if (rc != CW_OK)
+        return rc;
+    uint64_t deadline = cw__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    /* The node's worker applies what it waits for; nothing signals a
+     * particular clock, so it looks, sleeping between looks (20 us, doubling
+     * to 1 ms): a session's wait is usually short (a write in flight). */
+    for (uint64_t wait_ns = 20000;;) {
+        bool yes;
+        if ((rc = covers(e, node, seen, &yes)) != CW_OK || yes)
+            break;
+        if (atomic_load_explicit(&e->closed, memory_order_seq_cst)) { /* a shutdown waits for this call */
+            rc = CW_ECLOSED;
+            break;
+        }
+        if (cw__now_ns() >= deadline) {
+            rc = CW_ETIMEDOUT;
+            break;
+        }
+        struct timespec ts = {0, (long)wait_ns};
+        nanosleep(&ts, NULL);
+        wait_ns = wait_ns < 1000000 ? wait_ns * 2 : 1000000;
+    }
     leave(e);
     return rc;
 }

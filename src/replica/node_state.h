@@ -20,6 +20,7 @@
  * recovery of the ones it misses (recovery.c). */
 typedef struct cw__gap {
     uint64_t seen;            /* the highest seq of this origin known to exist */
+    uint64_t strong_seen;     /* ... shown by a write of the origin's own, buffered */
     uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */
@@ -28,6 +29,10 @@ typedef struct cw__gap {
     uint64_t pull_next_ns;    /* no pull before this (back-off) */
     uint32_t seen_from;       /* a node that holds `seen` (it said so) */
     uint32_t attempts;        /* pulls sent since V[origin] last moved */
+    uint32_t span;            /* seqs past V a window asks for (recovery.c) */
+    uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
+                                 raised by answers that came too late (the write
+                                 was there already), lowered by answers used */
 } cw__gap;
 
 /* Causal stability: the pointwise minimum of what every node has applied.

@@ -24,6 +24,13 @@
  * last one closed (stability_interval, by default the report interval), so
  * stability costs O(nodes) per peer per interval, not per write.
  *
+ * The timeout adapts per origin to the network it meets: an answer that
+ * arrives after the write itself came (a duplicate) says the write was late,
+ * not lost, and doubles that origin's timeout (up to 32 times the option);
+ * an answer that is applied halves it back. Under queueing deeper than the
+ * timeout (many nodes on few cores) the pulls of writes merely late stop,
+ * and under real loss the timeout stays near the option.
+ *
  * Reports. A node that has sent no clock (write or report) for a report
  * interval sends its clock to every peer if it applied anything since, or
  * holds unstable writes (then the report asks peers to keep reporting:
@@ -65,10 +72,24 @@
 /* Seqs past V[o] one tick looks at for missing runs, and the most writes one
  * pull is answered with (a pull from the wire may ask for any range). */
 #define PULL_SPAN 256u
+/* A gap's first pulls ask for this many seqs past V; each window answered
+ * whole doubles it, up to PULL_SPAN, and a timeout sets it back. So a write
+ * merely late costs a few copies, and a backlog (a node back from a cut)
+ * still streams in at full windows. */
+#define PULL_MIN_SPAN 16u
 /* Pulls one origin's gap sends in one tick (one per missing run). */
 #define PULL_RUNS 16u
 /* The back-off doubles up to recovery_timeout << MAX_BACKOFF_SHIFT. */
 #define MAX_BACKOFF_SHIFT 5u
+/* An origin's timeout adapts up to recovery_timeout << MAX_SLOW (and with
+ * everything else, never past MAX_BACKOFF_SHIFT: tick_gap). */
+#define MAX_SLOW 5u
+/* A gap only others vouch for (a write waiting on it, a report) waits this
+ * many doublings longer than one the origin's own later write shows: its
+ * writes come in order on their own link, so a later one arriving means the
+ * earlier was lost or reordered, while a write of another origin that
+ * depends on it may simply have come by a faster link. */
+#define WEAK_SHIFT 3u
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -166,6 +187,8 @@ void cw__recovery_applied(struct cw_node *n, cw_msg *m)
         cw__log_append(&n->log, m);
     if (m->flags & CW__MSG_RETRANSMITTED) {
         n->recovered++;
+        cw__gap *g = &n->gap[m->origin];
+        g->slow -= g->slow > 0; /* the pull was needed: its timeout may shrink */
         /* The window's last answer: slide it at the next tick, not after
          * the timeout (tick_gap). */
         if (n->in_gaps[m->origin] && m->seq >= n->gap[m->origin].pulled_upto)
@@ -273,9 +296,21 @@ void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *appl
 
 /* ---- gaps ---- */
 
+void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m)
+{
+    /* Late only if the copy applied was the write's own (a second answer
+     * to a pull repeated after its answer was lost says nothing). */
+    const cw_msg *had = n->recovering ? cw__log_at(&n->log, m->origin, m->seq) : NULL;
+    cw__gap *g = &n->gap[m->origin];
+    if (had && !(had->flags & CW__MSG_RETRANSMITTED) && g->slow < MAX_SLOW)
+        g->slow++; /* the write came on its own first: it was late, not lost */
+}
+
 void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32_t holder)
 {
     cw__gap *g = &n->gap[origin];
+    if (holder == origin && seq > g->strong_seen)
+        g->strong_seen = seq; /* a write of the origin's own, past what is missing */
     if (seq <= g->seen || origin == n->opt.self)
         return;
     g->seen = seq;
@@ -330,14 +365,14 @@ static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_
 }
 
 /* Pulls every missing run of origin's from `from` up to the mark, at most
- * PULL_SPAN seqs past V, from `to`, asking for no more writes than the
+ * the gap's span (PULL_MIN_SPAN .. PULL_SPAN) seqs past V, from `to`, asking for no more writes than the
  * buffer has room for (plus one, which may apply at once): answers a full
  * buffer would refuse only cost both sides. The highest seq asked for
  * (from - 1 if none). */
 static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap *g, uint64_t from, uint32_t to)
 {
     uint64_t v = n->clock.counters[origin];
-    uint64_t last = min_u64(g->mark_seq, v + PULL_SPAN), asked = from - 1;
+    uint64_t last = min_u64(g->mark_seq, v + g->span), asked = from - 1;
     uint64_t room = n->buf.count < n->opt.max_buffered ? n->opt.max_buffered - n->buf.count : 0;
     uint64_t budget = min_u64(room, PULL_SPAN) + 1;
     uint32_t runs = 0;
@@ -373,9 +408,15 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
     cw__gap *g = &n->gap[origin];
     uint64_t v = n->clock.counters[origin];
-    uint64_t timeout = n->opt.recovery_timeout_ns;
     if (g->seen <= v)
         return false;
+    /* The timeout's doublings: this origin's lateness, and more when only
+     * others say the writes exist (they may be on their way); with the
+     * back-off below, never past MAX_BACKOFF_SHIFT in all, so a missing write
+     * is asked for at least every recovery_timeout << MAX_BACKOFF_SHIFT. */
+    uint32_t base = g->slow + (g->strong_seen <= v + 1 ? WEAK_SHIFT : 0u);
+    base = base < MAX_BACKOFF_SHIFT ? base : MAX_BACKOFF_SHIFT;
+    uint64_t timeout = n->opt.recovery_timeout_ns << base;
     if (g->mark_seq <= v) { /* the marked writes came: mark what is known now */
         g->mark_seq = g->seen;
         g->mark_ns = now;
@@ -389,6 +430,8 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         g->attempts = 0; /* progress: the next back-off starts short */
     if (g->pulled_upto > v && now < g->pull_next_ns) { /* answers on their way */
         if (moved && n->recovering) {
+            if (v >= g->pulled_upto && g->span < PULL_SPAN)
+                g->span *= 2; /* the whole window came: a backlog, not a stray */
             g->pulled_v = v;
             uint64_t upto = pull_missing(n, origin, g, g->pulled_upto + 1, g->target);
             if (upto > g->pulled_upto) {
@@ -399,11 +442,15 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->pull_next_ns);
         return true;
     }
+    if (g->pulled_upto > v || !g->span) /* a window timed out (or the first): start small */
+        g->span = PULL_MIN_SPAN;
+    else if (moved && v >= g->pulled_upto && g->span < PULL_SPAN)
+        g->span *= 2;
     g->target = pull_target(n, origin, g);
     if (n->recovering)
         g->pulled_upto = pull_missing(n, origin, g, v + 1, g->target);
     g->pulled_v = v;
-    uint32_t shift = g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT;
+    uint32_t shift = base + g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT - base;
     g->attempts++;
     g->pull_next_ns = now + (timeout << shift);
     /* Writes seen since the mark start their own timeout now. */

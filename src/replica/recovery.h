@@ -27,6 +27,9 @@ int  cw__recovery_reserve(struct cw_node *n, const cw_msg *m);
 void cw__recovery_applied(struct cw_node *n, cw_msg *m);
 /* Peer `from` has applied at least `applied` (a write's clock, a report). */
 void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *applied);
+/* A retransmitted copy of origin's came after the write itself (a duplicate):
+ * the pull was early; that origin's timeout grows. */
+void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m);
 /* Seq `seq` of origin exists and `holder` has applied it (a buffered write's
  * own seq, or its blocker's counter). */
 void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32_t holder);

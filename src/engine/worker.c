@@ -147,14 +147,15 @@ static void fan_in(worker *w, cw_msg *m)
  * one cw_node_receive_many a node, one count of consumed deliveries a node.
  * A write the node refuses for now (CW_EFULL, CW_ENOMEM) goes on the retry
  * list with its own reference; the rest of the batch goes on. */
-static void deliver_batch(worker *w, cw_msg **batch, size_t count)
+static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
 {
     cw_engine *e = w->e;
     cw_msg *mine[INBOUND_BATCH];
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         size_t k = 0;
         for (size_t i = 0; i < count; i++)
-            if (is_for(batch[i], j))
+            if (is_for(batch[i], j) &&
+                !(drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){batch[i], (cw_node_id)j, 0})))
                 mine[k++] = batch[i];
         enode *en = &e->node[j];
         for (size_t at = 0; at < k;) {
@@ -187,17 +188,19 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count)
 }
 
 /* Hands messages (one reference each, consumed) to this worker's nodes:
- * in batches when routes are direct, else one route at a time through the
- * fault layer. */
+ * in batches when routes are direct or only drops are decided, else one
+ * route at a time through the fault layer. */
 static void take_in(worker *w, cw_msg **msgs, size_t count)
 {
-    if (!cw__faults_direct(&w->e->faults)) {
+    /* Drop alone decides per route without keeping anything: batches stay. */
+    bool drops = cw__faults_drop_only(&w->e->faults);
+    if (!drops && !cw__faults_direct(&w->e->faults)) {
         for (size_t i = 0; i < count; i++)
             fan_in(w, msgs[i]);
         return;
     }
     for (size_t i = 0; i < count; i += INBOUND_BATCH)
-        deliver_batch(w, msgs + i, count - i < INBOUND_BATCH ? count - i : INBOUND_BATCH);
+        deliver_batch(w, msgs + i, count - i < INBOUND_BATCH ? count - i : INBOUND_BATCH, drops);
 }
 
 /* ---- recovery traffic and ticks ---- */

@@ -214,15 +214,29 @@ static bool link_takes(cw__faults *f, cw__route r)
     return kept || lost;
 }
 
+bool cw__faults_drop_only(const cw__faults *f)
+{
+    /* Acquire: pairs with set_link's release, as in cw__faults_direct. */
+    return !atomic_load_explicit(&f->holds_active, memory_order_acquire) && f->o.drop_probability > 0 &&
+           f->o.duplicate_probability == 0 && !(f->o.delay_probability > 0 && f->o.max_delay_us);
+}
+
+bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r)
+{
+    /* A retransmitted copy's drop was decided where it was sent (fault.h). */
+    if (f->o.drop_probability == 0 || (r.msg->flags & CW__MSG_RETRANSMITTED) ||
+        fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DROP) >= f->o.drop_probability)
+        return false;
+    lose(f, r.msg);
+    return true;
+}
+
 void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
 {
     if (atomic_load_explicit(&f->holds_active, memory_order_acquire) && link_takes(f, r))
         return;
-    if (faults && f->o.drop_probability > 0 && !(r.msg->flags & CW__MSG_RETRANSMITTED) &&
-        fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DROP) < f->o.drop_probability) {
-        lose(f, r.msg);
+    if (faults && cw__faults_dropped_here(f, lane, r))
         return;
-    }
     if (faults && r.copy == 0 && f->o.duplicate_probability > 0 && cw__msg_counted(r.msg) &&
         fault_draw(f, lane, r.msg, r.to, 0, DRAW_DUPLICATE) < f->o.duplicate_probability) {
         /* Relaxed: the duplicate's delivery is counted with a release after

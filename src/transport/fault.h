@@ -105,6 +105,14 @@ void cw__faults_destroy(cw__faults *f);
  * is configured. A hold placed meanwhile applies from the next check on. */
 bool cw__faults_direct(const cw__faults *f);
 
+/* Whether drop is the only fault configured and no link is held or cut:
+ * arrivals may then go in batches, each route passed through
+ * cw__faults_dropped_here first. */
+bool cw__faults_drop_only(const cw__faults *f);
+/* The drop decision for one route (as cw__faults_route makes it), counted
+ * when it is lost: whether r is lost. Lane's thread only. */
+bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r);
+
 /* Routes one delivery at `lane` through holds and (if faults) the seeded
  * faults to the host's delivery. r.msg is borrowed; a reference is taken
  * whenever the route is kept for later. Lane's thread only. */

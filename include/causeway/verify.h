@@ -21,6 +21,46 @@
  *   - every read recorded (cw_history_read) saw only writes to its key that
  *     its node had applied, none that the node had overwritten before the
  *     read began, and nothing lost.
+ *
+ * Contexts, deletes and sessions (node.h: cw_node_put_ctx, cw_node_delete;
+ * engine.h: cw_engine_wait_for). The history takes neither the replicas'
+ * clocks nor their contexts as truth: the client tells it, for each write
+ * (cw_history_wrote), the versions (dots) it actually read before writing.
+ * Then write w supersedes version v exactly when w's client read v, or read
+ * a version that superseded v (transitively); a plain write (no context)
+ * is taken to have read every write to its key its node had applied (its
+ * true past), so with plain writes only, "supersedes" is "causally
+ * follows" and everything above is unchanged. Checked in the verdict:
+ *   - each key's final versions at every node are exactly the writes to it
+ *     that no write superseded (under CW_LAST_WRITER_WINS the greatest
+ *     (timestamp, origin) of them), live versions identically at every
+ *     node; a delete (tombstone) among them may be held or already
+ *     collected, and a key may be absent when only tombstones survive.
+ *     A version no write superseded that a node lacks is a lost update (a
+ *     stale context removed what its client never saw); a superseded
+ *     version a node holds is one sibling too many (siblings must be
+ *     pairwise truly concurrent, so there are never more of them than
+ *     truly concurrent writes), or a resurrected delete when a tombstone
+ *     superseded it;
+ *   - each write read only versions of its own key that its node had
+ *     applied (cw_node_put_ctx refuses a context ahead of its node), and is
+ *     the put or delete its client said;
+ *   - reads: no version returned is a tombstone or was superseded by a
+ *     write its node had applied before the read began; under
+ *     CW_KEEP_SIBLINGS the last write of each node to the key that the
+ *     node had applied before the read began is returned unless a write
+ *     applied by the read's end superseded it (under LWW the version
+ *     returned is at least as great); a read finds nothing only when no
+ *     such write is live or a delete covers it;
+ *   - sessions, for a client whose operations are recorded with its id
+ *     (cw_history_client_read, cw_history_wrote), in its order: the node
+ *     serving each operation had already applied the true past of every
+ *     write the client made before (read-your-writes for a read, monotonic
+ *     writes for a write) and of every version its reads returned before
+ *     (monotonic reads, writes-follow-reads); and a read of a key returns
+ *     the client's last write to it and what its last read of it returned,
+ *     or versions that superseded them. A read that found nothing adds
+ *     nothing to what the client has seen (its tombstones are hidden).
  * A run is recorded by calling cw_history_applied for every write every node
  * applies, its own writes included (a node's cw_apply_fn or the engine's
  * on_apply is the place), then reporting each node's final state and asking
@@ -101,9 +141,52 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
                            const uint64_t *after, const cw_read *r);
 
+/* A version's identity: its origin and that node's write sequence number
+ * (cw_value_version's origin and seq; cw_msg_origin and cw_msg_seq). */
+typedef struct cw_history_dot {
+    cw_node_id origin;
+    uint64_t seq;
+} cw_history_dot;
+
+/* "No client": operations recorded without one get no session checks. */
+#define CW_HISTORY_NO_CLIENT UINT32_MAX
+
+/* What a client did to make one write (cw_history_wrote). */
+typedef struct cw_history_write_info {
+    uint32_t client;             /* its id, or CW_HISTORY_NO_CLIENT */
+    bool tombstone;              /* a delete (cw_node_delete, cw_engine_delete) */
+    bool context;                /* made with a read's context (put_ctx, or a delete given one):
+                                    it replaces what `read` lists. false: a plain write (NULL
+                                    context), which replaces what its node had applied */
+    const cw_history_dot *read;  /* context: the versions the client's read returned (the live
+                                    versions of the cw_read whose context it passed); borrowed */
+    size_t read_count;
+} cw_history_write_info;
+
+/* Tells the history how write `seq` of node `origin` was made, once the
+ * write was made (after its put or delete returned, before the client's
+ * next operation): which client made it, whether it deletes, and for a
+ * context write the dots its client read. A write never told about is a
+ * plain write by no client, a delete if its message is a tombstone.
+ * Checked now: the write was made, is told about once, is a delete
+ * exactly when its message is a tombstone, and read only versions its
+ * node had applied (in its true past); in the verdict: each version read is
+ * a write to the same key. A violation is recorded like any other (the
+ * call still returns CW_OK). Any thread (a lock, when client is set).
+ * CW_EINVAL (NULL h or w, read NULL with read_count > 0), CW_ENOMEM (nothing
+ * recorded). Memory: the dots read, and one entry per client operation. */
+CW_API int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_history_write_info *w);
+
+/* cw_history_read by a client, for the session checks: the client's
+ * operations are judged in the order they are recorded (one thread per
+ * client at a time). CW_HISTORY_NO_CLIENT is cw_history_read. */
+CW_API int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const void *key, size_t key_len,
+                                  const uint64_t *before, const uint64_t *after, const cw_read *r);
+
 /* Reports one key of node x's final state: count >= 1 versions, the
  * messages of the writes the node holds for that key (borrowed for the
- * call). Call once for every key x holds. CW_EINVAL (NULL, x out of range,
+ * call), tombstones not yet collected among them. Call once for every key x
+ * holds (cw_node_each_key gives exactly these). CW_EINVAL (NULL, x out of range,
  * count 0), CW_ENOMEM; the history is then unchanged. */
 CW_API int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions,
                                 size_t count);
@@ -129,6 +212,14 @@ typedef struct cw_history_report {
     uint64_t check_steps;       /* the final checks' unit steps (origin tests per write, keys merged
                                    per node): their cost, which tests can bound */
     bool ok;                    /* no violation, during the run or at the end */
+    uint64_t context_writes;    /* writes told as made with a context (cw_history_wrote) */
+    uint64_t deletes;           /* writes that were deletes (tombstones) */
+    uint64_t superseded;        /* writes that some write superseded (plain or by context) */
+    uint64_t session_ops;       /* client operations checked for session guarantees */
+    uint64_t max_siblings;      /* the most live versions of one key a read returned or a node
+                                   held at the end */
+    uint64_t max_concurrent;    /* the most live writes to one key that no write superseded at
+                                   the end: the truly concurrent writes siblings are bounded by */
 } cw_history_report;
 
 /* Runs the final checks, once every node has reported its keys and clock,
@@ -137,7 +228,12 @@ typedef struct cw_history_report {
  * counted as O(1) (the writes grouped by key through a table; per key, each
  * write against each node that wrote the key, never each pair of writes;
  * each key each node holds looked up once), plus O(N log W) per read
- * recorded; O(W + K + N) memory besides the history. */
+ * recorded; O(W + K + N) memory besides the history. With contexts: plus
+ * O(log W) per dot a write read, O(N log W + r) per version a read
+ * returned or a node holds (r: the writes that read it), O(N) per client
+ * operation. Pairs (concurrent_pairs, ordered_pairs) are counted by
+ * happens-before: two context writes from one read are ordered by their
+ * node's clock, yet siblings. */
 CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
 
 /* Progress of cw_history_verdict, for a caller that shows it: `phase` names

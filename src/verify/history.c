@@ -19,6 +19,13 @@
  *  5. The verdict is linear in writes x nodes: it never compares two writes
  *     directly (how, in "final verdict" below), and cw_history_report's
  *     check_steps counts its steps so that tests can hold it to that.
+ *  6. What a client tells of a write (cw_history_wrote) is written into the
+ *     write's record by the client's thread, after the write was made (so
+ *     after record_write, on that same thread: the engine and the
+ *     simulator apply a local write on the caller's thread) and read only
+ *     by the verdict; the fields it writes are none that other nodes'
+ *     applications read. Client operations are logged, under the lock, in
+ *     the order each client makes them.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -40,7 +47,17 @@ typedef struct record {
     uint8_t *key;
     size_t key_len;
     uint64_t hash;           /* the key's, for grouping writes by key */
+    cw_history_dot *read;    /* CONTEXT: the versions its client read (invariant 6) */
+    uint32_t read_count;
+    uint32_t client;         /* TOLD: its client, or CW_HISTORY_NO_CLIENT */
+    uint8_t flags;           /* below */
 } record;
+
+enum {
+    TOMBSTONE = 1,           /* its message deletes */
+    CONTEXT = 2,             /* made with a context: it supersedes `read` (and what they superseded) */
+    TOLD = 4                 /* cw_history_wrote was called for it */
+};
 
 enum { CHUNK = 4096 };     /* records per chunk */
 
@@ -65,10 +82,20 @@ typedef struct read_rec {
     uint64_t hash;            /* the key's */
     uint8_t *key;
     size_t key_len;
-    uint64_t *before;         /* nodes counters: applied at x before the read began */
+    uint64_t *before;         /* 2 x nodes counters: applied at x before the read began, */
+    uint64_t *after;          /* and by its end (in the same block) */
     size_t count;
     final_version *found;     /* the versions returned, as dots */
 } read_rec;
+
+/* One operation of a client, in its order (invariant 6). */
+typedef struct client_op {
+    uint32_t client;
+    bool is_write;
+    cw_node_id origin;        /* a write: its dot */
+    uint64_t seq;
+    size_t read;              /* a read: its index in reads */
+} client_op;
 
 struct cw_history {
     uint32_t nodes;
@@ -85,6 +112,8 @@ struct cw_history {
     bool *has_final_clock;    /* [x] */
     read_rec *reads;          /* under lock */
     size_t read_count, read_cap;
+    client_op *ops;           /* under lock */
+    size_t op_count, op_cap;
     cw_history_progress_fn progress;
     void *progress_ctx;
     pthread_mutex_t lock;
@@ -167,6 +196,7 @@ void cw_history_destroy(cw_history *h)
                 for (size_t k = 0; h->writes[i][c] && k < CHUNK; k++) {
                     free(h->writes[i][c][k].past);
                     free(h->writes[i][c][k].key);
+                    free(h->writes[i][c][k].read);
                 }
                 free(h->writes[i][c]);
             }
@@ -187,6 +217,7 @@ void cw_history_destroy(cw_history *h)
         free(h->reads[i].found);
     }
     free(h->reads);
+    free(h->ops);
     free(h->writes);
     free(h->applied);
     free(h->applications);
@@ -244,6 +275,8 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     r->key_len = key_len;
     r->hash = cw__hash_bytes(key, key_len);
     r->ts = cw_msg_timestamp(m);
+    r->client = CW_HISTORY_NO_CLIENT;
+    r->flags = cw_msg_tombstone(m) ? TOMBSTONE : 0;
     atomic_store_explicit(&h->applied[x][x], seq, memory_order_release);
     const uint64_t *clock = cw_msg_counters(m, NULL);
     if (memcmp(clock, r->past, h->nodes * sizeof *clock) != 0) {
@@ -299,21 +332,39 @@ void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out)
         out[k] = atomic_load_explicit(&h->applied[x][k], memory_order_acquire);
 }
 
-int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
-                    const uint64_t *after, const cw_read *r)
+/* Appends a client's operation to the log; call with the lock held. */
+static int log_op(cw_history *h, client_op op)
+{
+    if (h->op_count == h->op_cap) {
+        size_t cap = h->op_cap ? 2 * h->op_cap : 256;
+        client_op *grown = realloc(h->ops, cap * sizeof *grown);
+        if (!grown)
+            return CW_ENOMEM;
+        h->ops = grown;
+        h->op_cap = cap;
+    }
+    h->ops[h->op_count++] = op;
+    return CW_OK;
+}
+
+int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const void *key, size_t key_len,
+                           const uint64_t *before, const uint64_t *after, const cw_read *r)
 {
     if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r)
         return CW_EINVAL;
     read_rec rd = {x, cw__hash_bytes(key, key_len), malloc(key_len ? key_len : 1), key_len,
-                    malloc(h->nodes * sizeof *before), r->count, malloc((r->count ? r->count : 1) * sizeof *rd.found)};
+                   malloc(2 * h->nodes * sizeof *before), NULL, r->count,
+                   malloc((r->count ? r->count : 1) * sizeof *rd.found)};
     if (!rd.key || !rd.before || !rd.found) {
         free(rd.key);
         free(rd.before);
         free(rd.found);
         return CW_ENOMEM;
     }
+    rd.after = rd.before + h->nodes;
     memcpy(rd.key, key, key_len);
     memcpy(rd.before, before, h->nodes * sizeof *before);
+    memcpy(rd.after, after, h->nodes * sizeof *after);
     for (size_t i = 0; i < r->count; i++) {
         cw_node_id o = r->versions[i].origin;
         uint64_t seq = o < h->nodes ? cw_vclock_get(&r->versions[i].clock, o) : 0;
@@ -335,6 +386,8 @@ int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len
             rc = CW_ENOMEM;
         }
     }
+    if (rc == CW_OK && client != CW_HISTORY_NO_CLIENT)
+        rc = log_op(h, (client_op){.client = client, .read = h->read_count});
     if (rc == CW_OK)
         h->reads[h->read_count++] = rd;
     pthread_mutex_unlock(&h->lock);
@@ -344,6 +397,60 @@ int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len
         free(rd.found);
     }
     return rc;
+}
+
+int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
+                    const uint64_t *after, const cw_read *r)
+{
+    return cw_history_client_read(h, CW_HISTORY_NO_CLIENT, x, key, key_len, before, after, r);
+}
+
+int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_history_write_info *w)
+{
+    if (!h || !w || (!w->read && w->read_count))
+        return CW_EINVAL;
+    if (origin >= h->nodes || seq == 0 || seq > made(h, origin)) {
+        violate(h, "a client told of write %u.%llu, which was never made", origin, (unsigned long long)seq);
+        return CW_OK;
+    }
+    record *r = at(h, origin, seq);
+    if (r->flags & TOLD) {
+        violate(h, "a client told of write %u.%llu twice", origin, (unsigned long long)seq);
+        return CW_OK;
+    }
+    cw_history_dot *read = NULL;
+    if (w->context && w->read_count) {
+        if (w->read_count > UINT32_MAX || !(read = malloc(w->read_count * sizeof *read)))
+            return CW_ENOMEM;
+        memcpy(read, w->read, w->read_count * sizeof *read);
+    }
+    if (w->client != CW_HISTORY_NO_CLIENT) {
+        pthread_mutex_lock(&h->lock);
+        int rc = log_op(h, (client_op){.client = w->client, .is_write = true, .origin = origin, .seq = seq});
+        pthread_mutex_unlock(&h->lock);
+        if (rc != CW_OK) {
+            free(read);
+            return rc;
+        }
+    }
+    r->read = read;
+    r->read_count = w->context ? (uint32_t)w->read_count : 0;
+    r->client = w->client;
+    r->flags |= TOLD | (w->context ? CONTEXT : 0);
+    if (w->tombstone != ((r->flags & TOMBSTONE) != 0))
+        violate(h, "write %u.%llu is a %s, but its client made a %s", origin, (unsigned long long)seq,
+                r->flags & TOMBSTONE ? "delete" : "put", w->tombstone ? "delete" : "put");
+    for (size_t i = 0; i < r->read_count; i++) {
+        cw_history_dot d = read[i];
+        /* A write may replace only what its node had applied: its own
+         * earlier writes and what its past covers (never itself). */
+        if (d.origin >= h->nodes || d.seq == 0 || (d.origin == origin ? d.seq >= seq : d.seq > r->past[d.origin])) {
+            violate(h, "write %u.%llu replaced version %u.%llu, which its node had not applied", origin,
+                    (unsigned long long)seq, d.origin, (unsigned long long)d.seq);
+            break;
+        }
+    }
+    return CW_OK;
 }
 
 static int cmp_version(const void *a, const void *b)
@@ -506,7 +613,21 @@ int cw_history_final_engine_node(cw_history *h, cw_engine *e, cw_node_id x)
  * writes is ever compared directly. What replaces the pairs: a true past is
  * a clock (per origin, a prefix of its writes), so "a is before b" is
  * past_b[a.origin] >= a.seq, and the writes to a key in b's past are, per
- * origin, a prefix of that origin's writes to the key. */
+ * origin, a prefix of that origin's writes to the key.
+ *
+ * Contexts and deletes. v is superseded by some write exactly when some
+ * write read it directly (a chain of supersession starts with one), so the
+ * verdict needs only the direct readers of each write: a plain write reads
+ * every write to its key in its past (per origin a prefix: for each origin,
+ * the highest past entry among the key's plain writes from other origins,
+ * and its own later plain writes), and a context write reads the dots its
+ * client told, indexed from each version to its readers (O(log w) a dot).
+ * At a node whose applied counts are c, the writes applied form a causally
+ * closed set (a write is applied after its past, and what a write read is
+ * in its past), so a write applied there is superseded there exactly when
+ * a direct reader of it is applied: for plain readers, the last plain write
+ * of each origin within c (pasts grow along an origin's writes), else one
+ * of its context readers within c: O(N log w + readers) a question. */
 
 typedef struct write_ref {
     cw_node_id origin;
@@ -516,20 +637,26 @@ typedef struct write_ref {
 /* The writes of one origin to one key, refs[lo..hi) in seq order, and the
  * highest past[origin] among the key's writes from other origins: the key's
  * last write from this origin is maximal exactly when that is below its seq
- * (its earlier ones are before it). */
+ * (its earlier ones are before it). covered_plain is the same among plain
+ * writes only (those read what their past covers), last_plain this
+ * origin's last plain write to the key (it read every earlier one). */
 typedef struct origin_run {
     cw_node_id origin;
     size_t lo, hi;
-    uint64_t covered;
+    uint64_t covered, covered_plain, last_plain;
 } origin_run;
 
-/* One key: its writes refs[lo..hi), the versions it must end with. */
+/* One key: its writes refs[lo..hi), its plain writes and its tombstones in
+ * the verdict's arrays of those, the versions it must end with. */
 typedef struct key_group {
     const record *first;      /* a write to it */
     const uint8_t *key;       /* first's key, here to save a load per lookup */
     size_t key_len;
     size_t lo, hi;
+    size_t plo, phi;          /* plain writes (plain[plo .. phi)) */
+    size_t tlo, thi;          /* tombstones (tombs[tlo .. thi)) */
     size_t want, n;           /* want[want .. want + n) in the verdict's array */
+    size_t live;              /* of those, not tombstones: a node holding none may lack the key */
     uint32_t held_by;         /* the last node x + 1 found holding it */
 } key_group;
 
@@ -539,6 +666,18 @@ typedef struct key_index {
     key_group *g;
     size_t count, cap;
 } key_index;
+
+/* What the verdict computes once, for every check. */
+typedef struct judge {
+    key_index ix;
+    write_ref *refs;          /* every write, by key group, in (origin, seq) order */
+    write_ref *plain, *tombs; /* the plain writes and the tombstones, likewise */
+    size_t *rd_at;            /* refs[i]'s context readers: rd[rd_at[i] .. rd_at[i + 1]) */
+    write_ref *rd;
+    bool *dead;               /* refs[i] was superseded */
+    final_version *want;      /* each key's expected versions (key_group.want) */
+    uint64_t *all;            /* writes each node made: counts that cover every write */
+} judge;
 
 typedef struct key_probe {
     const key_index *ix;
@@ -578,19 +717,92 @@ static const record *rec(const cw_history *h, write_ref w)
     return at(h, w.origin, w.seq);
 }
 
-/* The versions key g must end with, into want[g->want ..]: its maximal writes
- * (one per origin at most, in (origin, seq) order), or under LWW the
- * greatest of them; and its pairs, counted. runs and upto have room for N
- * origins. O(w * d) for w writes from d origins: for a fixed origin o', a
- * write's past[o] never decreases along o''s writes (a node's past only
- * grows), so one cursor per origin o sweeps o's writes once per o'. */
-static void check_key(const cw_history *h, const write_ref *refs, key_group *g, origin_run *runs,
-                      size_t *upto, final_version *want, cw_history_report *rep)
+/* The record of a dot, or NULL when no such write was made. */
+static const record *rec_of(const cw_history *h, cw_node_id o, uint64_t s)
 {
+    return o < h->nodes && s >= 1 && s <= made(h, o) ? at(h, o, s) : NULL;
+}
+
+static bool is_tombstone(const cw_history *h, cw_node_id o, uint64_t s)
+{
+    const record *r = rec_of(h, o, s);
+    return r && (r->flags & TOMBSTONE);
+}
+
+/* In arr[lo..hi) (sorted by (origin, seq)), the last of origin o with
+ * seq <= s, or NULL. O(log w). */
+static const write_ref *last_upto(const write_ref *arr, size_t lo, size_t hi, cw_node_id o, uint64_t s)
+{
+    size_t first = lo; /* first ref after (o, s) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (arr[mid].origin < o || (arr[mid].origin == o && arr[mid].seq <= s))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > first && arr[lo - 1].origin == o ? &arr[lo - 1] : NULL;
+}
+
+/* The index of (o, s) in arr[lo..hi), or SIZE_MAX. */
+static size_t find_ref(const write_ref *arr, size_t lo, size_t hi, cw_node_id o, uint64_t s)
+{
+    const write_ref *w = last_upto(arr, lo, hi, o, s);
+    return w && w->seq == s ? (size_t)(w - arr) : SIZE_MAX;
+}
+
+/* Whether refs[i], a write of group g, was superseded by a write to its key
+ * that counts c cover (see above); *by (nullable) gets such a write. */
+static bool superseded_within(const cw_history *h, const judge *J, const key_group *g, size_t i,
+                              const uint64_t *c, write_ref *by)
+{
+    write_ref v = J->refs[i];
+    for (uint32_t p = 0; p < h->nodes; p++) {
+        const write_ref *u = last_upto(J->plain, g->plo, g->phi, (cw_node_id)p, c[p]);
+        if (u && !(u->origin == v.origin && u->seq == v.seq) && rec(h, *u)->past[v.origin] >= v.seq) {
+            if (by)
+                *by = *u;
+            return true;
+        }
+    }
+    for (size_t k = J->rd_at[i]; k < J->rd_at[i + 1]; k++)
+        if (J->rd[k].seq <= c[J->rd[k].origin]) {
+            if (by)
+                *by = J->rd[k];
+            return true;
+        }
+    return false;
+}
+
+/* A tombstone of group g within counts c: any (beats NULL), or one greater
+ * under last-writer-wins than write w (an origin's timestamps grow along
+ * its writes, so its last tombstone within c is its greatest). */
+static bool tombstone_within(const cw_history *h, const judge *J, const key_group *g, const uint64_t *c,
+                             const write_ref *beats)
+{
+    for (uint32_t p = 0; p < h->nodes; p++) {
+        const write_ref *t = last_upto(J->tombs, g->tlo, g->thi, (cw_node_id)p, c[p]);
+        if (t && (!beats || ts_order(rec(h, *t), t->origin, rec(h, *beats), beats->origin) > 0))
+            return true;
+    }
+    return false;
+}
+
+/* The versions key g must end with, into want[g->want ..]: the writes no
+ * write superseded (in (origin, seq) order), or under LWW the greatest of
+ * them; each write's dead flag; and its pairs, counted. runs and upto have
+ * room for N origins. O(w * d) for w writes from d origins: for a fixed
+ * origin o', a write's past[o] never decreases along o''s writes (a node's
+ * past only grows), so one cursor per origin o sweeps o's writes once per
+ * o'. */
+static void check_key(const cw_history *h, judge *J, key_group *g, origin_run *runs, size_t *upto,
+                      cw_history_report *rep)
+{
+    const write_ref *refs = J->refs;
     size_t d = 0;
     for (size_t i = g->lo; i < g->hi; i++) {
         if (i == g->lo || refs[i].origin != refs[i - 1].origin)
-            runs[d++] = (origin_run){refs[i].origin, i, i, 0};
+            runs[d++] = (origin_run){refs[i].origin, i, i, 0, 0, 0};
         runs[d - 1].hi = i + 1;
     }
     uint64_t ordered = 0; /* pairs (a, b), a before b: for each b, the writes in its past */
@@ -599,12 +811,18 @@ static void check_key(const cw_history *h, const write_ref *refs, key_group *g, 
         for (size_t j = 0; j < d; j++)
             upto[j] = runs[j].lo;
         for (size_t i = runs[jb].lo; i < runs[jb].hi; i++) {
-            const uint64_t *past = rec(h, refs[i])->past;
+            const record *r = rec(h, refs[i]);
+            const uint64_t *past = r->past;
+            bool plain = !(r->flags & CONTEXT);
+            if (plain)
+                runs[jb].last_plain = refs[i].seq;
             for (size_t j = 0; j < d; j++) {
                 origin_run *o = &runs[j];
                 uint64_t p = past[o->origin];
                 if (j != jb && p > o->covered)
                     o->covered = p;
+                if (j != jb && plain && p > o->covered_plain)
+                    o->covered_plain = p;
                 while (upto[j] < o->hi && refs[upto[j]].seq <= p) {
                     upto[j]++;
                     steps++;
@@ -619,31 +837,36 @@ static void check_key(const cw_history *h, const write_ref *refs, key_group *g, 
     rep->ordered_pairs += ordered;
     rep->concurrent_pairs += w * (w - 1) / 2 - ordered;
     rep->check_steps += steps;
-    final_version *out = want + g->want;
-    g->n = 0;
-    for (size_t j = 0; j < d; j++) {
-        const write_ref *last = &refs[runs[j].hi - 1];
-        if (runs[j].covered < last->seq)
-            out[g->n++] = (final_version){last->origin, last->seq};
-    }
-    if (h->policy == CW_LAST_WRITER_WINS && g->n > 1) {
+    final_version *out = J->want + g->want;
+    size_t n = 0, live = 0;
+    for (size_t j = 0; j < d; j++)
+        for (size_t i = runs[j].lo; i < runs[j].hi; i++) {
+            const record *r = rec(h, refs[i]);
+            rep->context_writes += (r->flags & CONTEXT) != 0;
+            rep->deletes += (r->flags & TOMBSTONE) != 0;
+            J->dead[i] = refs[i].seq < runs[j].last_plain || refs[i].seq <= runs[j].covered_plain ||
+                         J->rd_at[i + 1] > J->rd_at[i];
+            if (J->dead[i]) {
+                rep->superseded++;
+                continue;
+            }
+            out[n++] = (final_version){refs[i].origin, refs[i].seq};
+            live += !(r->flags & TOMBSTONE);
+        }
+    if (live > rep->max_concurrent)
+        rep->max_concurrent = live;
+    if (h->policy == CW_LAST_WRITER_WINS && n > 1) {
         size_t best = 0;
-        for (size_t i = 1; i < g->n; i++)
+        for (size_t i = 1; i < n; i++)
             if (ts_order(rec(h, (write_ref){out[i].origin, out[i].seq}), out[i].origin,
                          rec(h, (write_ref){out[best].origin, out[best].seq}), out[best].origin) > 0)
                 best = i;
         out[0] = out[best];
-        g->n = 1;
+        n = 1;
+        live = !is_tombstone(h, out[0].origin, out[0].seq);
     }
-}
-
-/* Field by field: the struct has padding. */
-static bool same_versions(const final_version *a, const final_version *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a[i].origin != b[i].origin || a[i].seq != b[i].seq)
-            return false;
-    return true;
+    g->n = n;
+    g->live = live;
 }
 
 /* Finds or adds the group of r's key; its index into *id. CW_ENOMEM. */
@@ -671,12 +894,17 @@ static int group_of(key_index *ix, const record *r, uint32_t *id)
 }
 
 /* Every write, placed by key: refs[g.lo .. g.hi) are group g's writes in
- * (origin, seq) order (a counting sort, stable). NULL when out of memory. */
-static write_ref *group_writes(const cw_history *h, uint64_t total, key_index *ix)
+ * (origin, seq) order (a counting sort, stable); then its plain writes and
+ * its tombstones into their arrays the same way. False when out of memory. */
+static bool group_writes(const cw_history *h, uint64_t total, judge *J)
 {
-    write_ref *refs = malloc((total ? total : 1) * sizeof *refs);
-    uint32_t *id = malloc((total ? total : 1) * sizeof *id);
-    bool ok = refs && id;
+    key_index *ix = &J->ix;
+    size_t room = total ? total : 1;
+    write_ref *refs = J->refs = malloc(room * sizeof *refs);
+    J->plain = malloc(room * sizeof *J->plain);
+    J->tombs = malloc(room * sizeof *J->tombs);
+    uint32_t *id = malloc(room * sizeof *id);
+    bool ok = refs && J->plain && J->tombs && id;
     size_t n = 0;
     for (uint32_t o = 0; ok && o < h->nodes; o++)
         for (uint64_t s = 1; ok && s <= made(h, o); s++)
@@ -693,29 +921,80 @@ static write_ref *group_writes(const cw_history *h, uint64_t total, key_index *i
         for (uint32_t o = 0; o < h->nodes; o++)
             for (uint64_t s = 1; s <= made(h, o); s++)
                 refs[ix->g[id[n++]].hi++] = (write_ref){(cw_node_id)o, s};
+        size_t p = 0, t = 0;
+        for (size_t k = 0; k < ix->count; k++) {
+            key_group *g = &ix->g[k];
+            g->plo = p;
+            g->tlo = t;
+            for (size_t i = g->lo; i < g->hi; i++) {
+                const record *r = rec(h, refs[i]);
+                if (!(r->flags & CONTEXT))
+                    J->plain[p++] = refs[i];
+                if (r->flags & TOMBSTONE)
+                    J->tombs[t++] = refs[i];
+            }
+            g->phi = p;
+            g->thi = t;
+        }
     }
     free(id);
-    if (!ok) {
-        free(refs);
-        return NULL;
-    }
-    return refs;
+    return ok;
 }
 
-/* Finds each key's expected versions, into *want_out. False when out of memory. */
-static bool check_keys(cw_history *h, const write_ref *refs, uint64_t total, key_index *ix,
-                       final_version **want_out, cw_history_report *rep)
+/* The context readers of every write (judge.rd_at, judge.rd): for each
+ * context write, each dot its client read, found among its key's writes
+ * (one that is not is a violation). False when out of memory. */
+static bool index_readers(cw_history *h, uint64_t total, judge *J)
 {
-    final_version *want = malloc((total ? total : 1) * sizeof *want);
+    size_t *rd_at = J->rd_at = calloc(total + 1, sizeof *rd_at);
+    if (!rd_at)
+        return false;
+    for (int pass = 0; pass < 2; pass++) { /* count, then place */
+        for (size_t k = 0; k < J->ix.count; k++) {
+            const key_group *g = &J->ix.g[k];
+            for (size_t i = g->lo; i < g->hi; i++) {
+                const record *r = rec(h, J->refs[i]);
+                for (uint32_t d = 0; d < r->read_count; d++) {
+                    size_t v = find_ref(J->refs, g->lo, g->hi, r->read[d].origin, r->read[d].seq);
+                    if (v == SIZE_MAX && pass == 0)
+                        violate(h, "write %u.%llu replaced version %u.%llu, which is no write to its key",
+                                J->refs[i].origin, (unsigned long long)J->refs[i].seq, r->read[d].origin,
+                                (unsigned long long)r->read[d].seq);
+                    else if (v != SIZE_MAX && pass == 0)
+                        rd_at[v + 1]++;
+                    else if (v != SIZE_MAX)
+                        J->rd[rd_at[v]++] = J->refs[i];
+                }
+            }
+        }
+        if (pass == 0) {
+            for (size_t i = 1; i <= total; i++) /* rd_at[i]: where refs[i]'s readers start */
+                rd_at[i] += rd_at[i - 1];
+            if (!(J->rd = malloc((rd_at[total] ? rd_at[total] : 1) * sizeof *J->rd)))
+                return false;
+        }
+    }
+    for (size_t i = total; i > 0; i--) /* placing moved each start to the next one's */
+        rd_at[i] = rd_at[i - 1];
+    rd_at[0] = 0;
+    return true;
+}
+
+/* Finds each key's expected versions. False when out of memory. */
+static bool check_keys(cw_history *h, uint64_t total, judge *J, cw_history_report *rep)
+{
+    key_index *ix = &J->ix;
+    J->want = malloc((total ? total : 1) * sizeof *J->want);
+    J->dead = malloc((total ? total : 1) * sizeof *J->dead);
     origin_run *runs = malloc(h->nodes * sizeof *runs);
     size_t *upto = malloc(h->nodes * sizeof *upto);
-    bool ok = want && runs && upto;
+    bool ok = J->want && J->dead && runs && upto;
     size_t wanted = 0;
     uint64_t done = 0, reported = 0;
     for (size_t k = 0; ok && k < ix->count; k++) {
         key_group *g = &ix->g[k];
         g->want = wanted;
-        check_key(h, refs, g, runs, upto, want, rep);
+        check_key(h, J, g, runs, upto, rep);
         wanted += g->n;
         done += g->hi - g->lo;
         if (done - reported >= 65536 || k + 1 == ix->count) {
@@ -725,73 +1004,156 @@ static bool check_keys(cw_history *h, const write_ref *refs, uint64_t total, key
     }
     free(runs);
     free(upto);
-    if (!ok) {
-        free(want);
-        return false;
-    }
-    *want_out = want;
-    return true;
+    return ok;
 }
 
-/* In group g's writes (sorted by (origin, seq)), the last of origin o with
- * seq <= s, or NULL. O(log w). */
-static const write_ref *last_upto(const write_ref *refs, const key_group *g, cw_node_id o, uint64_t s)
+static bool found_in(const read_rec *rd, write_ref w)
 {
-    size_t lo = g->lo, hi = g->hi; /* first ref after (o, s) */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (refs[mid].origin < o || (refs[mid].origin == o && refs[mid].seq <= s))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo > g->lo && refs[lo - 1].origin == o ? &refs[lo - 1] : NULL;
+    for (size_t i = 0; i < rd->count; i++)
+        if (rd->found[i].origin == w.origin && rd->found[i].seq == w.seq)
+            return true;
+    return false;
 }
 
-/* One read: each version it returned is a write to its key, and none is
- * before a write to the key that its node had applied when the read began
- * (for each origin, the last such write is the one to test: pasts grow
- * along an origin's writes); a read that found nothing found a key no
- * applied write had made. O(nodes * log w) for a key written w times. */
-static void check_read(cw_history *h, const write_ref *refs, const key_index *ix, const read_rec *rd)
+/* One read: each version it returned is a live write to its key, and none
+ * was superseded by a write to the key that its node had applied when the
+ * read began; the last write of each node to the key that its node had
+ * applied when the read began is among them, unless a write applied by the
+ * read's end superseded it (LWW: the version returned is at least as
+ * great); a read that found nothing found a key no live write it had
+ * applied was left in, or a delete covered it. O(nodes * log w) a version
+ * for a key written w times. */
+static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_history_report *rep)
 {
-    const key_group *g = find_group(ix, rd->hash, rd->key, rd->key_len);
+    const key_group *g = find_group(&J->ix, rd->hash, rd->key, rd->key_len);
     int shown = (int)(rd->key_len < 24 ? rd->key_len : 24);
     const char *more = rd->key_len > 24 ? "..." : "";
-    for (uint32_t o = 0; g && rd->count == 0 && o < h->nodes; o++) {
-        const write_ref *w = last_upto(refs, g, o, rd->before[o]);
-        if (w) {
-            violate(h, "node %u read nothing of a key (%.*s%s) after applying write %u.%llu to it", rd->x,
-                    shown, (const char *)rd->key, more, o, (unsigned long long)w->seq);
-            return;
-        }
-    }
+    if (rd->count > rep->max_siblings)
+        rep->max_siblings = rd->count;
     for (size_t i = 0; i < rd->count; i++) {
         final_version v = rd->found[i];
-        const record *r = v.origin < h->nodes && v.seq >= 1 && v.seq <= made(h, v.origin)
-                              ? at(h, v.origin, v.seq) : NULL;
+        const record *r = rec_of(h, v.origin, v.seq);
         if (!r || !g || r->key_len != rd->key_len || memcmp(r->key, rd->key, rd->key_len) != 0) {
             violate(h, "node %u read version %u.%llu of a key (%.*s%s), which is no write to that key", rd->x,
                     v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more);
             continue;
         }
-        for (uint32_t o = 0; o < h->nodes; o++) {
-            const write_ref *w = last_upto(refs, g, o, rd->before[o]);
-            if (w && !(w->origin == v.origin && w->seq == v.seq) && rec(h, *w)->past[v.origin] >= v.seq) {
-                violate(h, "node %u read version %u.%llu of a key (%.*s%s) after applying write %u.%llu, "
-                           "which follows it", rd->x, v.origin, (unsigned long long)v.seq, shown,
-                        (const char *)rd->key, more, o, (unsigned long long)w->seq);
-                break;
-            }
+        if (r->flags & TOMBSTONE)
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which is a delete (reads hide them)",
+                    rd->x, v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more);
+        size_t at_i = find_ref(J->refs, g->lo, g->hi, v.origin, v.seq);
+        write_ref by;
+        if (superseded_within(h, J, g, at_i, rd->before, &by)) {
+            const record *b = rec(h, by);
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s) after applying write %u.%llu, %s", rd->x,
+                    v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more, by.origin,
+                    (unsigned long long)by.seq,
+                    !(b->flags & CONTEXT)    ? "which follows it"
+                    : b->flags & TOMBSTONE ? "which deleted it (its client read it)"
+                                           : "which replaced it (its client read it)");
         }
+    }
+    if (!g || h->policy == CW_MERGE_CALLBACK)
+        return;
+    bool tomb_seen = rd->count == 0 && tombstone_within(h, J, g, rd->after, NULL);
+    for (uint32_t o = 0; o < h->nodes; o++) {
+        const write_ref *w = last_upto(J->refs, g->lo, g->hi, (cw_node_id)o, rd->before[o]);
+        if (!w || is_tombstone(h, w->origin, w->seq) || found_in(rd, *w))
+            continue;
+        bool gone = superseded_within(h, J, g, (size_t)(w - J->refs), rd->after, NULL);
+        if (rd->count == 0) {
+            if (tomb_seen && (gone || (h->policy == CW_LAST_WRITER_WINS && tombstone_within(h, J, g, rd->after, w))))
+                continue;
+            violate(h, "node %u read nothing of a key (%.*s%s) after applying write %u.%llu to it", rd->x, shown,
+                    (const char *)rd->key, more, o, (unsigned long long)w->seq);
+            return;
+        }
+        if (gone)
+            continue;
+        if (h->policy == CW_LAST_WRITER_WINS) {
+            const record *r0 = rec_of(h, rd->found[0].origin, rd->found[0].seq);
+            if (!r0 || ts_order(r0, rd->found[0].origin, rec(h, *w), w->origin) >= 0)
+                continue;
+            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which loses to write %u.%llu that it had "
+                       "applied (last-writer-wins)", rd->x, rd->found[0].origin,
+                    (unsigned long long)rd->found[0].seq, shown, (const char *)rd->key, more, o,
+                    (unsigned long long)w->seq);
+            return;
+        }
+        violate(h, "node %u read a key (%.*s%s) without write %u.%llu, which it had applied before the read "
+                   "began and no write it applied superseded", rd->x, shown, (const char *)rd->key, more, o,
+                (unsigned long long)w->seq);
+        return;
+    }
+}
+
+/* Why node x's version v of key g is not one it should hold, into why. */
+static void explain_extra(const cw_history *h, const judge *J, const key_group *g, final_version v, char *why,
+                          size_t cap)
+{
+    const record *r = rec_of(h, v.origin, v.seq);
+    size_t i = r ? find_ref(J->refs, g->lo, g->hi, v.origin, v.seq) : SIZE_MAX;
+    write_ref by;
+    if (i == SIZE_MAX) {
+        snprintf(why, cap, "version %u.%llu is no write to it", v.origin, (unsigned long long)v.seq);
+    } else if (J->dead[i] && superseded_within(h, J, g, i, J->all, &by)) {
+        const record *b = rec(h, by);
+        if ((b->flags & TOMBSTONE) && !(r->flags & TOMBSTONE))
+            snprintf(why, cap, "version %u.%llu was deleted by write %u.%llu (a resurrected delete)", v.origin,
+                     (unsigned long long)v.seq, by.origin, (unsigned long long)by.seq);
+        else
+            snprintf(why, cap, "version %u.%llu was superseded by write %u.%llu, %s (too many siblings)", v.origin,
+                     (unsigned long long)v.seq, by.origin, (unsigned long long)by.seq,
+                     b->flags & CONTEXT ? "whose client read it" : "which follows it");
+    } else if (g->n) {
+        const final_version *w = J->want + g->want;
+        snprintf(why, cap, "version %u.%llu loses to write %u.%llu (last-writer-wins)", v.origin,
+                 (unsigned long long)v.seq, w->origin, (unsigned long long)w->seq);
+    }
+}
+
+/* Node x's versions of key g against the expected ones: each held version
+ * expected, each live one expected held (a tombstone may be collected). */
+static void check_final_key(cw_history *h, const judge *J, uint32_t x, const key_group *g, const final_key *f,
+                            cw_history_report *rep)
+{
+    const final_version *held = final_versions(h, x, f), *want = J->want + g->want;
+    char why[256] = "";
+    uint64_t live = 0;
+    for (size_t i = 0, j = 0; (i < f->count || j < g->n) && !why[0];) {
+        int c = i == f->count ? 1 : j == g->n ? -1 : cmp_version(&held[i], &want[j]);
+        if (c <= 0)
+            live += rec_of(h, held[i].origin, held[i].seq) && !is_tombstone(h, held[i].origin, held[i].seq);
+        if (c == 0) {
+            i++;
+            j++;
+        } else if (c < 0) {
+            explain_extra(h, J, g, held[i++], why, sizeof why);
+        } else {
+            if (!is_tombstone(h, want[j].origin, want[j].seq))
+                snprintf(why, sizeof why, "write %u.%llu, which no write superseded, is missing (a lost update)",
+                         want[j].origin, (unsigned long long)want[j].seq);
+            j++;
+        }
+    }
+    if (live > rep->max_siblings)
+        rep->max_siblings = live;
+    if (why[0]) {
+        const uint8_t *key = final_key_bytes(h, x, f);
+        violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the writes no other write to it "
+                   "follows%s: %s",
+                x, f->count, (int)(f->key_len < 24 ? f->key_len : 24), (const char *)key,
+                f->key_len > 24 ? "..." : "", g->n, h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "",
+                why);
     }
 }
 
 /* Node x's final keys: each must be a key written, once, holding exactly
- * its expected versions; and every key written must be held. O(K). */
-static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_version *want,
-                         cw_history_report *rep)
+ * its expected versions; and every key written with a live version
+ * expected must be held. O(K). */
+static void check_finals(cw_history *h, uint32_t x, judge *J, cw_history_report *rep)
 {
+    key_index *ix = &J->ix;
     const final_key *f = h->finals[x];
     size_t n = h->final_count[x], held = 0;
     rep->check_steps += n;
@@ -802,16 +1164,12 @@ static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_v
             g->held_by = x + 1;
             held++;
         }
-        if (g && (f[i].count != g->n || !same_versions(final_versions(h, x, &f[i]), want + g->want, g->n)))
-            violate(h, "node %u holds %zu version(s) of a key (%.*s%s) where %zu are the "
-                       "writes no other write to it follows%s",
-                    x, f[i].count, (int)(f[i].key_len < 24 ? f[i].key_len : 24),
-                    (const char *)key, f[i].key_len > 24 ? "..." : "", g->n,
-                    h->policy == CW_LAST_WRITER_WINS ? " (last-writer-wins: 1)" : "");
+        if (g)
+            check_final_key(h, J, x, g, &f[i], rep);
     }
-    if (held < ix->count) /* the first key not held, by name */
+    if (held < ix->count) /* the first key not held that must be, by name */
         for (size_t k = 0; k < ix->count; k++, rep->check_steps++)
-            if (ix->g[k].held_by != x + 1) {
+            if (ix->g[k].held_by != x + 1 && ix->g[k].live) {
                 const record *r = ix->g[k].first;
                 violate(h, "node %u holds 0 version(s) of a key (%.*s%s) where %zu are the "
                            "writes no other write to it follows",
@@ -819,8 +1177,190 @@ static void check_finals(cw_history *h, uint32_t x, key_index *ix, const final_v
                         r->key_len > 24 ? "..." : "", ix->g[k].n);
                 break;
             }
-    if (n != ix->count || held != n) /* keys never written, or one held twice */
+    if (held != n) /* keys never written, or one held twice */
         violate(h, "node %u holds %zu keys, %zu were written", x, n, ix->count);
+}
+
+/* ---- sessions ---- */
+
+typedef struct op_order {
+    uint32_t client;
+    uint32_t group;           /* the key's group (UINT32_MAX: a key never written) */
+    size_t at;                /* index in the log: the client's order */
+} op_order;
+
+static int by_client(const void *a, const void *b)
+{
+    const op_order *x = a, *y = b;
+    if (x->client != y->client)
+        return x->client < y->client ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static int by_group(const void *a, const void *b)
+{
+    const op_order *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* The first node whose writes `have` counts fewer of than `need`, or UINT32_MAX. */
+static uint32_t first_gap(uint32_t nodes, const uint64_t *have, const uint64_t *need)
+{
+    for (uint32_t k = 0; k < nodes; k++)
+        if (have[k] < need[k])
+            return k;
+    return UINT32_MAX;
+}
+
+static void merge_max(uint32_t nodes, uint64_t *into, const uint64_t *c)
+{
+    for (uint32_t k = 0; k < nodes; k++)
+        if (c[k] > into[k])
+            into[k] = c[k];
+}
+
+/* One client's operations in its order: the node serving each had applied
+ * the past of every write the client made and every version it read
+ * before. O(N) an operation. */
+static void check_guarantees(cw_history *h, const op_order *ops, size_t n, uint64_t *wrote, uint64_t *read,
+                             cw_history_report *rep)
+{
+    uint32_t N = h->nodes, c = ops[0].client;
+    memset(wrote, 0, N * sizeof *wrote);
+    memset(read, 0, N * sizeof *read);
+    for (size_t i = 0; i < n; i++) {
+        const client_op *op = &h->ops[ops[i].at];
+        rep->session_ops++;
+        uint32_t k;
+        if (op->is_write) {
+            const record *r = at(h, op->origin, op->seq);
+            if ((k = first_gap(N, r->past, wrote)) != UINT32_MAX)
+                violate(h, "client %u wrote %u.%llu at node %u, which had not applied write %u.%llu "
+                           "(monotonic writes: the client had made it, or a write it made depends on it)",
+                        c, op->origin, (unsigned long long)op->seq, op->origin, k, (unsigned long long)wrote[k]);
+            else if ((k = first_gap(N, r->past, read)) != UINT32_MAX)
+                violate(h, "client %u wrote %u.%llu at node %u, which had not applied write %u.%llu "
+                           "(writes-follow-reads: a version the client had read depends on it)",
+                        c, op->origin, (unsigned long long)op->seq, op->origin, k, (unsigned long long)read[k]);
+            merge_max(N, wrote, r->past);
+            continue;
+        }
+        const read_rec *rd = &h->reads[op->read];
+        int shown = (int)(rd->key_len < 24 ? rd->key_len : 24);
+        const char *more = rd->key_len > 24 ? "..." : "";
+        if ((k = first_gap(N, rd->before, wrote)) != UINT32_MAX)
+            violate(h, "client %u read a key (%.*s%s) at node %u, which had not applied write %u.%llu "
+                       "(read-your-writes: the client had made it, or a write it made depends on it)",
+                    c, shown, (const char *)rd->key, more, rd->x, k, (unsigned long long)wrote[k]);
+        else if ((k = first_gap(N, rd->before, read)) != UINT32_MAX)
+            violate(h, "client %u read a key (%.*s%s) at node %u, which had not applied write %u.%llu "
+                       "(monotonic reads: a version the client had read depends on it)",
+                    c, shown, (const char *)rd->key, more, rd->x, k, (unsigned long long)read[k]);
+        for (size_t v = 0; v < rd->count; v++) {
+            const record *r = rec_of(h, rd->found[v].origin, rd->found[v].seq);
+            if (r)
+                merge_max(N, read, r->past);
+        }
+    }
+}
+
+enum { MAX_OWED = 64 }; /* versions a client is owed of one key, at most (more: the oldest are forgotten) */
+
+typedef struct owed {
+    write_ref w;
+    bool own;                 /* the client's write, else a version it read */
+} owed;
+
+/* One client's operations on one key g, in its order: each read returns
+ * the client's last writes to it and what its last read of it returned,
+ * or versions that superseded them (under LWW: a version at least as
+ * great). */
+static void check_owed(cw_history *h, const judge *J, const key_group *g, const op_order *ops, size_t n)
+{
+    owed o[MAX_OWED];
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const client_op *op = &h->ops[ops[i].at];
+        if (op->is_write) {
+            if (is_tombstone(h, op->origin, op->seq))
+                continue;
+            if (count == MAX_OWED)
+                memmove(o, o + 1, --count * sizeof *o);
+            o[count++] = (owed){{op->origin, op->seq}, true};
+            continue;
+        }
+        const read_rec *rd = &h->reads[op->read];
+        for (size_t k = 0; k < count && h->policy != CW_MERGE_CALLBACK; k++) {
+            size_t v = find_ref(J->refs, g->lo, g->hi, o[k].w.origin, o[k].w.seq);
+            if (v == SIZE_MAX || found_in(rd, o[k].w) || superseded_within(h, J, g, v, rd->after, NULL))
+                continue;
+            if (h->policy == CW_LAST_WRITER_WINS) {
+                const record *r0 = rd->count ? rec_of(h, rd->found[0].origin, rd->found[0].seq) : NULL;
+                if (!rd->count || !r0 || ts_order(r0, rd->found[0].origin, rec(h, o[k].w), o[k].w.origin) >= 0)
+                    continue;
+            }
+            int shown = (int)(rd->key_len < 24 ? rd->key_len : 24);
+            violate(h, "client %u read a key (%.*s%s) at node %u without version %u.%llu, %s, which no write it "
+                       "had applied superseded (%s)",
+                    ops[i].client, shown, (const char *)rd->key, rd->key_len > 24 ? "..." : "", rd->x,
+                    o[k].w.origin, (unsigned long long)o[k].w.seq,
+                    o[k].own ? "its own write" : "which it had read before",
+                    o[k].own ? "read-your-writes" : "monotonic reads");
+            break;
+        }
+        count = 0;
+        for (size_t k = 0; k < rd->count && count < MAX_OWED; k++)
+            if (find_ref(J->refs, g->lo, g->hi, rd->found[k].origin, rd->found[k].seq) != SIZE_MAX)
+                o[count++] = (owed){{rd->found[k].origin, rd->found[k].seq}, false};
+    }
+}
+
+/* Every client's operations (those recorded with a client id). False when
+ * out of memory. */
+static bool check_sessions(cw_history *h, const judge *J, cw_history_report *rep)
+{
+    size_t n = h->op_count;
+    if (!n)
+        return true;
+    op_order *ops = malloc(n * sizeof *ops);
+    uint64_t *wrote = malloc(2 * h->nodes * sizeof *wrote);
+    if (!ops || !wrote) {
+        free(ops);
+        free(wrote);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const client_op *op = &h->ops[i];
+        const key_group *g;
+        if (op->is_write) {
+            const record *r = at(h, op->origin, op->seq);
+            g = find_group(&J->ix, r->hash, r->key, r->key_len);
+        } else {
+            const read_rec *rd = &h->reads[op->read];
+            g = find_group(&J->ix, rd->hash, rd->key, rd->key_len);
+        }
+        ops[i] = (op_order){op->client, g ? (uint32_t)(g - J->ix.g) : UINT32_MAX, i};
+    }
+    qsort(ops, n, sizeof *ops, by_client);
+    for (size_t a = 0, b; a < n; a = b) {
+        for (b = a + 1; b < n && ops[b].client == ops[a].client;)
+            b++;
+        check_guarantees(h, ops + a, b - a, wrote, wrote + h->nodes, rep);
+        qsort(ops + a, b - a, sizeof *ops, by_group);
+        for (size_t c = a, d; c < b; c = d) {
+            for (d = c + 1; d < b && ops[d].group == ops[c].group;)
+                d++;
+            if (ops[c].group != UINT32_MAX)
+                check_owed(h, J, &J->ix.g[ops[c].group], ops + c, d - c);
+        }
+        if (b == n || (b - a) >= 65536)
+            progress(h, "checking sessions", b, n);
+    }
+    free(ops);
+    free(wrote);
+    return true;
 }
 
 bool cw_history_verdict(cw_history *h, cw_history_report *rep)
@@ -843,29 +1383,39 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
                 }
     }
     progress(h, "grouping writes by key", 0, rep->writes);
-    key_index ix = {0};
-    cw__map_init(&ix.map);
-    final_version *want = NULL;
-    write_ref *refs = group_writes(h, rep->writes, &ix);
-    if (!refs || !check_keys(h, refs, rep->writes, &ix, &want, rep)) {
+    judge J = {0};
+    cw__map_init(&J.ix.map);
+    J.all = malloc(h->nodes * sizeof *J.all);
+    for (uint32_t o = 0; J.all && o < h->nodes; o++)
+        J.all[o] = made(h, o);
+    if (!J.all || !group_writes(h, rep->writes, &J) || !index_readers(h, rep->writes, &J) ||
+        !check_keys(h, rep->writes, &J, rep)) {
         violate(h, "out of memory checking the final state");
     } else {
-        rep->keys = ix.count;
+        rep->keys = J.ix.count;
         rep->reads = h->read_count;
         for (size_t i = 0; i < h->read_count; i++) {
-            check_read(h, refs, &ix, &h->reads[i]);
+            check_read(h, &J, &h->reads[i], rep);
             if ((i + 1) % 65536 == 0 || i + 1 == h->read_count)
                 progress(h, "checking reads", i + 1, h->read_count);
         }
+        if (!check_sessions(h, &J, rep))
+            violate(h, "out of memory checking sessions");
         for (uint32_t x = 0; x < h->nodes; x++) {
-            check_finals(h, x, &ix, want, rep);
+            check_finals(h, x, &J, rep);
             progress(h, "comparing final states", x + 1, h->nodes);
         }
     }
-    free(refs);
-    free(want);
-    free(ix.g);
-    cw__map_destroy(&ix.map);
+    free(J.refs);
+    free(J.plain);
+    free(J.tombs);
+    free(J.rd_at);
+    free(J.rd);
+    free(J.dead);
+    free(J.want);
+    free(J.all);
+    free(J.ix.g);
+    cw__map_destroy(&J.ix.map);
     rep->ok = h->violations == 0;
     return rep->ok;
 }
@@ -911,6 +1461,25 @@ int cw_history_write(const cw_history *h, FILE *f)
             write_hex(f, r->key, r->key_len);
             fprintf(f, " %" PRIu64 ".%u ", r->ts.wall_ms, (unsigned)r->ts.counter);
             write_counters(f, r->past, h->nodes);
+            fputc('\n', f);
+        }
+    for (uint32_t o = 0; o < h->nodes; o++) /* how the writes were made, where known or not plain puts */
+        for (uint64_t s = 1; s <= made(h, o); s++) {
+            const record *r = at(h, o, s);
+            if (!(r->flags & (TOLD | TOMBSTONE)))
+                continue;
+            fprintf(f, "wrote %" PRIu32 " %" PRIu64 " ", o, s);
+            if (r->client == CW_HISTORY_NO_CLIENT || !(r->flags & TOLD))
+                fputc('-', f);
+            else
+                fprintf(f, "%" PRIu32, r->client);
+            fprintf(f, " %s ", r->flags & TOMBSTONE ? "delete" : "put");
+            if (!(r->flags & CONTEXT))
+                fputs("plain", f);
+            else if (!r->read_count)
+                fputs("none", f);
+            for (uint32_t i = 0; i < r->read_count; i++)
+                fprintf(f, "%s%" PRIu32 ".%" PRIu64, i ? "," : "", r->read[i].origin, r->read[i].seq);
             fputc('\n', f);
         }
     for (uint32_t x = 0; x < h->nodes; x++) {

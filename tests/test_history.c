@@ -1,0 +1,422 @@
+/* The ground-truth checker with contexts, deletes and sessions
+ * (causeway/verify.h): real replicas (cw_node) make the writes and apply
+ * them, clients tell the history what they read, and each planted
+ * violation must be caught with a sentence that names it: a lost update,
+ * a resurrected delete, too many siblings, each session guarantee broken,
+ * a write that replaced what its node had not applied. Correct histories
+ * (with LWW too) must pass. */
+#include "testutil.h"
+
+#include <causeway/verify.h>
+
+enum { MAX_NODES = 3, MAX_SENT = 64 };
+
+/* Replicas whose messages wait in one list until a test delivers them. */
+typedef struct net net;
+typedef struct peer {
+    net *t;
+    cw_node_id id;
+} peer;
+struct net {
+    uint32_t nodes;
+    cw_node *n[MAX_NODES];
+    peer p[MAX_NODES];
+    cw_msg *sent[MAX_SENT];
+    size_t count;
+    cw_history *h;
+};
+
+static int on_send(void *ctx, cw_msg *m)
+{
+    net *t = ((peer *)ctx)->t;
+    assert_true(t->count < MAX_SENT);
+    t->sent[t->count++] = cw_msg_ref(m);
+    return 0;
+}
+
+static void on_apply(void *ctx, const cw_msg *m)
+{
+    peer *p = ctx;
+    assert_true(cw_history_applied(p->t->h, p->id, m));
+}
+
+static void net_open(net *t, uint32_t nodes, cw_conflict_policy policy)
+{
+    *t = (net){.nodes = nodes};
+    assert_int_equal(cw_history_create(&t->h, nodes, 32, policy), CW_OK);
+    for (uint32_t i = 0; i < nodes; i++) {
+        t->p[i] = (peer){t, (cw_node_id)i};
+        cw_node_options o;
+        cw_node_options_init(&o);
+        o.self = (cw_node_id)i;
+        o.nodes = nodes;
+        o.policy = policy;
+        o.send = on_send;
+        o.on_apply = on_apply;
+        o.send_ctx = o.apply_ctx = &t->p[i];
+        assert_int_equal(cw_node_create(&t->n[i], &o), CW_OK);
+    }
+}
+
+/* Delivers message i to node `to` (a duplicate is dropped by the node). */
+static void deliver(net *t, size_t i, cw_node_id to)
+{
+    if (cw_msg_origin(t->sent[i]) != to)
+        assert_int_equal(cw_node_receive(t->n[to], t->sent[i], NULL, NULL), CW_OK);
+}
+
+/* Every message to every node, in the order sent. */
+static void deliver_all(net *t)
+{
+    for (uint32_t to = 0; to < t->nodes; to++)
+        for (size_t i = 0; i < t->count; i++)
+            deliver(t, i, (cw_node_id)to);
+}
+
+/* Reports every node's final state and returns the verdict; *rep filled. */
+static bool net_verdict(net *t, cw_history_report *rep)
+{
+    for (uint32_t i = 0; i < t->nodes; i++)
+        assert_int_equal(cw_history_final_node(t->h, t->n[i]), CW_OK);
+    return cw_history_verdict(t->h, rep);
+}
+
+static void net_close(net *t)
+{
+    for (size_t i = 0; i < t->count; i++)
+        cw_msg_unref(t->sent[i]);
+    for (uint32_t i = 0; i < t->nodes; i++)
+        cw_node_destroy(t->n[i]);
+    cw_history_destroy(t->h);
+}
+
+/* Client c reads key at node x, recorded with the history; r keeps what it
+ * returned (and its context). */
+static void client_read(net *t, uint32_t c, cw_node_id x, const char *key, cw_read *r)
+{
+    uint64_t counts[MAX_NODES];
+    cw_history_applied_counts(t->h, x, counts);
+    cw_read_destroy(r); /* a fresh read: see the report about a key never written */
+    cw_read_init(r);
+    int rc = cw_node_get(t->n[x], key, strlen(key), r);
+    assert_true(rc == CW_OK || rc == CW_ENOTFOUND);
+    assert_int_equal(cw_history_client_read(t->h, c, x, key, strlen(key), counts, counts, r), CW_OK);
+}
+
+/* The live versions of r as dots. */
+static size_t dots_of(const cw_read *r, cw_history_dot *d)
+{
+    for (size_t i = 0; i < r->count; i++)
+        d[i] = (cw_history_dot){r->versions[i].origin, r->versions[i].seq};
+    return r->count;
+}
+
+/* Client c writes key at node x: a put or a delete, with ctx (NULL: plain),
+ * and tells the history it read `told` (told_count dots; ignored for a
+ * plain write). Returns the write's dot. */
+static cw_history_dot client_write(net *t, uint32_t c, cw_node_id x, const char *key, bool del, const cw_vclock *ctx,
+                                   const cw_history_dot *told, size_t told_count)
+{
+    int rc = del ? cw_node_delete(t->n[x], key, strlen(key), ctx, NULL)
+                 : cw_node_put_ctx(t->n[x], key, strlen(key), "v", 1, ctx, NULL);
+    assert_int_equal(rc, CW_OK);
+    cw_history_dot d = {x, cw_node_counters(t->n[x])[x]};
+    cw_history_write_info w = {c, del, ctx != NULL, told, told_count};
+    assert_int_equal(cw_history_wrote(t->h, d.origin, d.seq, &w), CW_OK);
+    return d;
+}
+
+/* Fails unless the verdict failed with a violation containing `want`. */
+static void expect_violation(net *t, const char *want)
+{
+    cw_history_report rep;
+    bool ok = net_verdict(t, &rep);
+    const char *v = cw_history_violation(t->h);
+    if (ok || !v || !strstr(v, want))
+        fail_msg("expected a violation with \"%s\", got %s: %s", want, ok ? "PASS" : "FAIL", v ? v : "(none)");
+    printf("# caught: %s\n", v);
+}
+
+/* A resolution made while a concurrent write is in flight keeps that write
+ * (a sibling of the resolution), deletes stay deleted, a delete then a
+ * recreate: every check passes, and the report counts what it saw. */
+static void test_correct_history_passes(void **state)
+{
+    (void)state;
+    for (int lww = 0; lww < 2; lww++) {
+        net t;
+        net_open(&t, 3, lww ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS);
+        cw_read r;
+        cw_read_init(&r);
+        cw_history_dot d[8];
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0); /* 0.1 */
+        deliver_all(&t);
+        client_write(&t, 1, 0, "k", false, NULL, NULL, 0); /* 0.2, then 1.1 concurrent with it */
+        client_write(&t, 2, 1, "k", false, NULL, NULL, 0);
+        client_read(&t, 3, 0, "k", &r); /* 0.2 only: 1.1 is in flight */
+        client_write(&t, 3, 0, "k", false, &r.context, d, dots_of(&r, d));
+        deliver_all(&t);
+        client_read(&t, 0, 2, "k", &r); /* the resolution and 1.1, siblings */
+        if (!lww)
+            assert_int_equal(r.count, 2);
+        client_write(&t, 0, 2, "k", true, &r.context, d, dots_of(&r, d)); /* delete what was read */
+        deliver_all(&t);
+        client_read(&t, 1, 1, "k", &r);
+        assert_int_equal(r.count, 0);
+        client_write(&t, 1, 1, "k", false, &r.context, d, dots_of(&r, d)); /* recreate */
+        client_write(&t, 2, 2, "j", true, NULL, NULL, 0);                   /* a plain delete of a new key */
+        deliver_all(&t);
+        client_read(&t, 2, 0, "k", &r);
+        assert_int_equal(r.count, 1);
+        cw_history_report rep;
+        if (!net_verdict(&t, &rep))
+            fail_msg("%s", cw_history_violation(t.h));
+        assert_int_equal(rep.writes, 7);
+        assert_int_equal(rep.context_writes, 3);
+        assert_int_equal(rep.deletes, 2);
+        assert_int_equal(rep.session_ops, 11);
+        assert_int_equal(rep.max_siblings, lww ? 1 : 2);
+        assert_true(rep.superseded >= 3);
+        cw_read_destroy(&r);
+        net_close(&t);
+    }
+}
+
+/* Node 1 writes 1.1 concurrently; client 0 reads k at node 0 after both
+ * 0.1 and 1.1 arrived there, but the history hears it read 0.1 only: its
+ * context removed 1.1, which (as far as the truth goes) it never saw. */
+static void test_lost_update_is_caught(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    cw_history_dot d0 = client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    client_write(&t, 1, 1, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    client_read(&t, 0, 0, "k", &r);
+    assert_int_equal(r.count, 2);
+    client_write(&t, 0, 0, "k", false, &r.context, &d0, 1); /* a stale context that covers 1.1 */
+    deliver_all(&t);
+    expect_violation(&t, "write 1.1, which no write superseded, is missing (a lost update)");
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
+/* Client 0 deletes what it read (0.1) but the replica is given no context
+ * that covers it: the delete does not replace 0.1, which stays live. */
+static void test_resurrected_delete_is_caught(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    client_read(&t, 0, 1, "k", &r);
+    cw_history_dot d[2];
+    cw_vclock empty;
+    cw_vclock_init(&empty);
+    client_write(&t, 0, 1, "k", true, &empty, d, dots_of(&r, d));
+    deliver_all(&t);
+    expect_violation(&t, "version 0.1 was deleted by write 1.1 (a resurrected delete)");
+    cw_vclock_destroy(&empty);
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
+/* Three clients resolve one key, each after reading what the one before
+ * wrote; the last is given an empty context: the replicas keep two
+ * versions where one write is truly concurrent. */
+static void test_too_many_siblings_is_caught(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 3, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    cw_history_dot d[4];
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    client_read(&t, 1, 1, "k", &r);
+    client_write(&t, 1, 1, "k", false, &r.context, d, dots_of(&r, d));
+    deliver_all(&t);
+    client_read(&t, 2, 2, "k", &r);
+    cw_vclock empty;
+    cw_vclock_init(&empty);
+    client_write(&t, 2, 2, "k", false, &empty, d, dots_of(&r, d));
+    deliver_all(&t);
+    expect_violation(&t, "version 1.1 was superseded by write 2.1, whose client read it (too many siblings)");
+    cw_vclock_destroy(&empty);
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
+/* Each session guarantee broken once: a client moves to a node that has
+ * not applied what it wrote or read. */
+static void test_session_violations_are_caught(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"(read-your-writes", "(monotonic reads", "(monotonic writes",
+                                       "(writes-follow-reads"};
+    for (int g = 0; g < 4; g++) {
+        net t;
+        net_open(&t, 3, CW_KEEP_SIBLINGS);
+        cw_read r;
+        cw_read_init(&r);
+        bool wrote_first = g == 0 || g == 2;
+        if (wrote_first) {
+            client_write(&t, 7, 0, "k", false, NULL, NULL, 0); /* client 7's write at node 0 */
+        } else {
+            client_write(&t, 1, 0, "k", false, NULL, NULL, 0); /* another client's */
+            client_read(&t, 7, 0, "k", &r);                    /* client 7 reads it at node 0 */
+        }
+        if (g == 0 || g == 1)
+            client_read(&t, 7, 1, "k", &r); /* at node 1, which has not applied it */
+        else
+            client_write(&t, 7, 1, "j", false, NULL, NULL, 0);
+        deliver_all(&t);
+        expect_violation(&t, want[g]);
+        cw_read_destroy(&r);
+        net_close(&t);
+    }
+}
+
+/* Outcome, not only the counts: node 1 has applied client 0's write and
+ * the client reads there, but the read is told to have returned nothing. */
+static void test_read_missing_own_write_is_caught(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    uint64_t counts[2];
+    cw_history_applied_counts(t.h, 1, counts);
+    cw_read none;
+    cw_read_init(&none);
+    assert_int_equal(cw_history_client_read(t.h, 0, 1, "k", 1, counts, counts, &none), CW_OK);
+    expect_violation(&t, "read nothing of a key (k) after applying write 0.1");
+    net_close(&t);
+}
+
+/* What a client tells must fit the write: a version its node had not
+ * applied, a put told as a delete, a dot of another key, told twice. */
+static void test_bad_tellings_are_caught(void **state)
+{
+    (void)state;
+    for (int bad = 0; bad < 4; bad++) {
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        cw_vclock empty;
+        cw_vclock_init(&empty);
+        assert_int_equal(cw_node_put(t.n[0], "j", 1, "v", 1, NULL), CW_OK); /* 0.1, to j */
+        deliver_all(&t);
+        client_write(&t, 0, 1, "k", false, NULL, NULL, 0);                 /* 1.1 */
+        assert_int_equal(cw_node_put_ctx(t.n[1], "k", 1, "v", 1, &empty, NULL), CW_OK); /* 1.2 */
+        cw_history_dot unseen = {0, 2}, other_key = {0, 1}, same = {1, 1};
+        cw_history_write_info w = {0, bad == 1, true, bad == 0 ? &unseen : bad == 2 ? &other_key : &same, 1};
+        const char *want[] = {"which its node had not applied", "is a put, but its client made a delete",
+                              "which is no write to its key", "told of write 1.2 twice"};
+        assert_int_equal(cw_history_wrote(t.h, 1, 2, &w), CW_OK);
+        if (bad == 3)
+            assert_int_equal(cw_history_wrote(t.h, 1, 2, &w), CW_OK);
+        deliver_all(&t);
+        expect_violation(&t, want[bad]);
+        cw_vclock_destroy(&empty);
+        net_close(&t);
+    }
+    cw_history *h;
+    assert_int_equal(cw_history_create(&h, 2, 4, CW_KEEP_SIBLINGS), CW_OK);
+    assert_int_equal(cw_history_wrote(h, 0, 1, NULL), CW_EINVAL);
+    cw_history_write_info w = {0, false, true, NULL, 1};
+    assert_int_equal(cw_history_wrote(h, 0, 1, &w), CW_EINVAL);
+    w.read_count = 0;
+    assert_int_equal(cw_history_wrote(h, 0, 1, &w), CW_OK); /* never made: a violation */
+    assert_non_null(strstr(cw_history_violation(h), "never made"));
+    cw_history_destroy(h);
+}
+
+/* A tombstone collected (absent from the final state) is as good as one
+ * held; a live version absent is not. */
+static void test_collected_tombstones(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    cw_history_dot d[2];
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    client_read(&t, 0, 0, "k", &r);
+    client_write(&t, 0, 0, "k", true, &r.context, d, dots_of(&r, d)); /* 0.2 deletes 0.1 */
+    deliver_all(&t);
+    /* Node 0 reports the tombstone, node 1 reports nothing (collected). */
+    cw_msg *tomb = t.sent[1];
+    assert_true(cw_msg_tombstone(tomb));
+    const cw_msg *held[1] = {tomb};
+    assert_int_equal(cw_history_final_key(t.h, 0, held, 1), CW_OK);
+    for (cw_node_id x = 0; x < 2; x++)
+        assert_int_equal(cw_history_final_clock(t.h, x, cw_node_counters(t.n[x])), CW_OK);
+    cw_history_report rep;
+    if (!cw_history_verdict(t.h, &rep))
+        fail_msg("%s", cw_history_violation(t.h));
+    assert_int_equal(rep.deletes, 1);
+    cw_read_destroy(&r);
+    net_close(&t);
+    /* But a live write reported absent is lost. */
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    for (cw_node_id x = 0; x < 2; x++)
+        assert_int_equal(cw_history_final_clock(t.h, x, cw_node_counters(t.n[x])), CW_OK);
+    assert_false(cw_history_verdict(t.h, &rep));
+    assert_non_null(strstr(cw_history_violation(t.h), "holds 0 version(s) of a key (k)"));
+    net_close(&t);
+}
+
+/* The history as text names how each told write was made. */
+static void test_history_text(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    cw_history_dot d[2];
+    client_write(&t, 4, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    client_read(&t, 4, 1, "k", &r);
+    client_write(&t, 4, 1, "k", true, &r.context, d, dots_of(&r, d));
+    assert_int_equal(cw_node_put(t.n[0], "j", 1, "v", 1, NULL), CW_OK); /* untold: no line */
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(cw_history_write(t.h, f), CW_OK);
+    char buf[4096];
+    size_t len = (rewind(f), fread(buf, 1, sizeof buf - 1, f));
+    buf[len] = 0;
+    fclose(f);
+    assert_non_null(strstr(buf, "\nwrote 0 1 4 put plain\nwrote 1 1 4 delete 0.1\napplied"));
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
+int main(void)
+{
+    printf("# seed %llu\n", (unsigned long long)tu_seed());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_correct_history_passes),
+        cmocka_unit_test(test_lost_update_is_caught),
+        cmocka_unit_test(test_resurrected_delete_is_caught),
+        cmocka_unit_test(test_too_many_siblings_is_caught),
+        cmocka_unit_test(test_session_violations_are_caught),
+        cmocka_unit_test(test_read_missing_own_write_is_caught),
+        cmocka_unit_test(test_bad_tellings_are_caught),
+        cmocka_unit_test(test_collected_tombstones),
+        cmocka_unit_test(test_history_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -29,7 +29,22 @@ static void check_same(const cw_msg *a, const cw_msg *b, uint32_t nodes)
     check(kind == cw_msg_kind_of(b));
     check(cw_msg_origin(a) == cw_msg_origin(b));
     check(cw_msg_retransmitted(a) == cw_msg_retransmitted(b));
+    check(cw_msg_tombstone(a) == cw_msg_tombstone(b));
     check(a->flags == b->flags);
+    if (kind == CW_MSG_WRITE) { /* the same context, given or derived */
+        cw_vclock xa, xb;
+        cw_vclock_init(&xa);
+        cw_vclock_init(&xb);
+        check(cw_msg_context(a, &xa) == CW_OK && cw_msg_context(b, &xb) == CW_OK);
+        check(cw_vclock_compare(&xa, &xb) == CW_EQUAL);
+        cw_vclock_destroy(&xa);
+        cw_vclock_destroy(&xb);
+    } else {
+        cw_vclock x;
+        cw_vclock_init(&x);
+        check(cw_msg_context(a, &x) == CW_EINVAL);
+        cw_vclock_destroy(&x);
+    }
     check(cw_msg_seq(a) == cw_msg_seq(b));
     cw_hlc_timestamp ta = cw_msg_timestamp(a), tb = cw_msg_timestamp(b);
     check(cw_hlc_compare(&ta, &tb) == 0);
@@ -79,19 +94,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(origin < limits.nodes && from >= 1 && from <= to);
     }
     /* Each kind's flags, nothing else. */
-    check((m->flags & ~(kind == CW_MSG_WRITE    ? CW__MSG_RETRANSMITTED
+    check((m->flags & ~(kind == CW_MSG_WRITE    ? CW__MSG_RETRANSMITTED | CW__MSG_TOMBSTONE | CW__MSG_CONTEXT
                         : kind == CW_MSG_REPORT ? CW__MSG_WANTS_REPORTS
                                                 : 0u)) == 0);
-    /* Format 1 is only ever a plain write. */
+    /* Format 1 is only ever a plain write; format 3 a write that deletes or
+     * has its own context; a tombstone has no value. */
+    bool v3 = kind == CW_MSG_WRITE && (m->flags & (CW__MSG_TOMBSTONE | CW__MSG_CONTEXT));
     if (data[0] == CW_MSG_FORMAT_VERSION)
         check(kind == CW_MSG_WRITE && m->flags == 0);
+    check(v3 == (data[0] == CW_MSG_FORMAT_VERSION_3));
+    if (cw_msg_tombstone(m)) {
+        size_t vl = 1;
+        cw_msg_value(m, &vl);
+        check(vl == 0);
+    }
 
     size_t len = cw_msg_encoded_size(m), used = 0;
     uint8_t *buf = malloc(len);
     check(buf != NULL);
     check(cw_msg_encode(m, buf, len, &used) == CW_OK && used == len);
-    bool plain = kind == CW_MSG_WRITE && !cw_msg_retransmitted(m);
-    check(buf[0] == (plain ? CW_MSG_FORMAT_VERSION : CW_MSG_FORMAT_VERSION_2));
+    bool plain = kind == CW_MSG_WRITE && m->flags == 0;
+    check(buf[0] == (plain ? CW_MSG_FORMAT_VERSION : v3 ? CW_MSG_FORMAT_VERSION_3 : CW_MSG_FORMAT_VERSION_2));
     check(cw_msg_decode(&again, buf, len, &limits, &consumed) == CW_OK && consumed == len);
     check_same(m, again, limits.nodes);
     free(buf);

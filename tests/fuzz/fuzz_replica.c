@@ -11,7 +11,8 @@
  * timeout.
  *
  * Input: a config byte (group size 2..5, self, policy), a buffer bound byte
- * (1..64), then operations (sends refused or taken, flushes among them), each an opcode byte and its operands; an input that ends
+ * (1..64), then operations (sends refused or taken, flushes among them,
+ * context writes and deletes), each an opcode byte and its operands; an input that ends
  * mid-operation simply ends. */
 #define _GNU_SOURCE /* open_memstream */
 #include <stdint.h>
@@ -123,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (take_byte(&in, &op)) {
         uint8_t klen = 0, vlen = 0, key[16] = {0}, value[32] = {0};
         int rc;
-        switch (op % 8) {
+        switch (op % 10) {
         case 0: /* local put (lengths may pass the limits) */
             if (!take_byte(&in, &klen) || !take_byte(&in, &vlen))
                 goto out;
@@ -214,6 +215,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = cw_node_flush(n, &sent);
             check(n, rc, (rc == CW_OK ? cw_node_unsent(n) == 0 : rc == CW_EFULL && refuse) &&
                              cw_node_unsent(n) + sent == before);
+            break;
+        }
+        case 8:   /* a context write or a delete with a context: the last read's, or any */
+        case 9: { /* (ids and counters from the input, ahead of the clock or out of range) */
+            uint8_t how, id;
+            uint64_t counter;
+            if (!take_byte(&in, &how) || !take_byte(&in, &klen) || !take_byte(&in, &id) ||
+                !take_counter(&in, &counter))
+                goto out;
+            klen %= 10;
+            if (!take(&in, key, klen))
+                goto out;
+            cw_vclock ctx;
+            cw_vclock_init(&ctx);
+            if (how & 1) {
+                cw_read r;
+                cw_read_init(&r);
+                if (cw_node_get(n, klen ? key : NULL, klen, &r) != CW_ENOMEM)
+                    cw_vclock_copy(&ctx, &r.context);
+                cw_read_destroy(&r);
+            } else {
+                cw_vclock_set(&ctx, id % 8, counter);
+            }
+            const cw_vclock *use = how & 2 ? NULL : &ctx;
+            rc = op % 10 == 8 ? cw_node_put_ctx(n, klen ? key : NULL, klen, value, how % 20, use, NULL)
+                              : cw_node_delete(n, klen ? key : NULL, klen, use, NULL);
+            check(n, rc, rc == CW_OK || rc == CW_ELIMIT || rc == CW_EOVERFLOW || rc == CW_EFULL || rc == CW_EDRIFT ||
+                             rc == CW_ENOMEM || rc == CW_EAHEAD || rc == CW_EINVAL);
+            cw_vclock_destroy(&ctx);
             break;
         }
         }

@@ -427,6 +427,118 @@ static void test_sim_bad_options(void **state)
     assert_null(h);
 }
 
+/* ---- clients: read-modify-write with contexts, deletes, sessions ---- */
+
+/* Seeded runs whose clients read-modify-write and delete, with sessions or
+ * without, under both policies, without faults, with loss, with
+ * partitions: the history (which takes the dots each client read, not the
+ * replicas' contexts, as the truth) passes them all. With sessions a key
+ * never holds more live siblings than there are clients. */
+static void run_clients(const char *name, bool sessions, double drop, double partitions, uint64_t seeds,
+                        uint32_t max_nodes)
+{
+    uint64_t ctx = 0, dels = 0, superseded = 0, ops = 0, max_sib = 0, max_conc = 0, lost = 0;
+    for (uint64_t i = 0; i < seeds; i++) {
+        cw_sim_options o;
+        cw_sim_options_init(&o);
+        o.seed = tu_rand();
+        o.nodes = 2 + (uint32_t)tu_below(max_nodes - 1);
+        o.writes = 20 + tu_below(100);
+        o.keys = 1 + (uint32_t)tu_below(3);
+        o.policy = tu_below(3) ? CW_KEEP_SIBLINGS : CW_LAST_WRITER_WINS;
+        o.rmw_probability = 0.3 + 0.1 * (double)tu_below(8);
+        o.delete_probability = 0.05 * (double)tu_below(6);
+        o.clients = 1 + (uint32_t)tu_below(6);
+        o.sessions = sessions;
+        o.duplicate_probability = tu_below(2) ? 0.2 : 0.0;
+        o.drop_probability = drop;
+        o.partition_probability = partitions;
+        o.partition_steps = 1 + (uint32_t)tu_below(200);
+        cw_sim_report r;
+        int rc = cw_sim_run(&o, &r);
+        if (rc != CW_OK || !r.truth.ok)
+            fail_msg("%s: run %llu failed (%s): %s  [seed %llu nodes %u writes %llu keys %u policy %d rmw %.1f "
+                     "deletes %.2f clients %u sessions %d dup %.1f drop %.2f partitions %.2f/%u]",
+                     name, (unsigned long long)i, cw_strerror(rc), r.violation, (unsigned long long)o.seed, o.nodes,
+                     (unsigned long long)o.writes, o.keys, o.policy, o.rmw_probability, o.delete_probability,
+                     o.clients, o.sessions, o.duplicate_probability, o.drop_probability, o.partition_probability,
+                     o.partition_steps);
+        if (sessions && o.policy == CW_KEEP_SIBLINGS && r.truth.max_siblings > o.clients)
+            fail_msg("%s: seed %llu: %llu siblings with %u clients in sessions", name, (unsigned long long)o.seed,
+                     (unsigned long long)r.truth.max_siblings, o.clients);
+        ctx += r.truth.context_writes;
+        dels += r.truth.deletes;
+        superseded += r.truth.superseded;
+        ops += r.truth.session_ops;
+        lost += r.dropped;
+        if (r.truth.max_siblings > max_sib)
+            max_sib = r.truth.max_siblings;
+        if (r.truth.max_concurrent > max_conc)
+            max_conc = r.truth.max_concurrent;
+    }
+    printf("# %s: %llu runs, %llu context writes, %llu deletes, %llu superseded, %llu client operations, "
+           "at most %llu siblings (%llu truly concurrent), %llu messages lost\n",
+           name, (unsigned long long)seeds, (unsigned long long)ctx, (unsigned long long)dels,
+           (unsigned long long)superseded, (unsigned long long)ops, (unsigned long long)max_sib,
+           (unsigned long long)max_conc, (unsigned long long)lost);
+    assert_true(ctx > 0 && dels > 0 && superseded > 0 && (ops > 0) == sessions && max_sib > 1);
+    if (drop > 0 || partitions > 0)
+        assert_true(lost > 0);
+}
+
+static void test_contexts_deletes_sessions(void **state)
+{
+    (void)state;
+    uint64_t n = long_run ? 2000 : 150;
+    run_clients("clients", false, 0, 0, n, 6);
+    run_clients("sessions", true, 0, 0, n, 6);
+    run_clients("sessions, drop 0.1", true, 0.1, 0, n / 3, 5);
+    run_clients("clients, partitions", false, 0, 0.02, n / 3, 5);
+    run_clients("sessions, drop 0.05 and partitions", true, 0.05, 0.02, n / 3, 5);
+}
+
+/* The same seed replays a run with clients exactly; bad client options. */
+static void test_clients_replay(void **state)
+{
+    (void)state;
+    cw_sim_options o;
+    cw_sim_options_init(&o);
+    o.nodes = 4;
+    o.writes = 120;
+    o.keys = 2;
+    o.seed = 7;
+    o.rmw_probability = 0.7;
+    o.delete_probability = 0.2;
+    o.clients = 3;
+    o.sessions = true;
+    o.drop_probability = 0.05;
+    o.partition_probability = 0.02;
+    cw_sim_report a, b;
+    assert_int_equal(cw_sim_run(&o, &a), CW_OK);
+    assert_int_equal(cw_sim_run(&o, &b), CW_OK);
+    assert_true(a.truth.ok && b.truth.ok);
+    assert_int_equal(a.deliveries, b.deliveries);
+    assert_int_equal(a.dropped, b.dropped);
+    assert_int_equal(a.truth.context_writes, b.truth.context_writes);
+    assert_int_equal(a.truth.deletes, b.truth.deletes);
+    assert_int_equal(a.truth.superseded, b.truth.superseded);
+    assert_int_equal(a.truth.session_ops, b.truth.session_ops);
+    assert_int_equal(a.truth.concurrent_pairs, b.truth.concurrent_pairs);
+    assert_true(a.truth.context_writes > 0 && a.truth.deletes > 0 && a.truth.reads > 0);
+    cw_sim_report r;
+    o.sessions = true;
+    o.clients = 0;
+    assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL); /* sessions need clients */
+    o.clients = 5000;
+    assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
+    o.clients = 2;
+    o.rmw_probability = 1.5;
+    assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
+    o.rmw_probability = 0.5;
+    o.delete_probability = -0.1;
+    assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
+}
+
 /* ---- the checker catches violations ---- */
 
 static cw_msg *msg(uint32_t nodes, cw_node_id origin, const uint64_t *clock, const char *key)
@@ -868,6 +980,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_loss_is_recovered),
         cmocka_unit_test(test_embedder_transport),
         cmocka_unit_test(test_sim_bad_options),
+        cmocka_unit_test(test_contexts_deletes_sessions),
+        cmocka_unit_test(test_clients_replay),
         cmocka_unit_test(test_checker_catches_violations),
         cmocka_unit_test(test_checker_matches_brute_force),
         cmocka_unit_test(test_checker_is_linear),

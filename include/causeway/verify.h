@@ -300,6 +300,19 @@ typedef struct cw_sim_options {
     uint64_t recovery_timeout_ns;  /* the replicas' recovery_timeout_ns and report_interval_ns */
     uint64_t report_interval_ns;   /* (cw_node_options) on the simulated clock, each 0 or >= 1 ms;
                                       0: the replicas' defaults (50 and 100 ms) */
+    /* Clients (see cw_sim_write): with none of these set, every write is a
+     * plain put by no client, as it always was (the same seed, the same run). */
+    double rmw_probability;        /* a write reads its key at its node first and writes with that
+                                      read's context (read-modify-write), telling the history what
+                                      the read returned */
+    double delete_probability;     /* a write is a delete: with its read's context when it read
+                                      first, else a plain delete (the node's clock) */
+    uint32_t clients;              /* 0..4096: writes are made by this many clients, each write by a
+                                      random one, their reads and writes recorded with its id */
+    bool sessions;                 /* clients keep sessions (needs clients): each acts at a random
+                                      node that has applied everything it has seen (its writes'
+                                      clocks and its reads' contexts, as cw_engine_wait_for
+                                      would wait for), else at the node it used last */
     cw_sim_send_fn send;           /* NULL: the built-in network (cw_sim_run); else the embedder's */
     cw_sim_send_to_fn send_to;     /* the embedder's, or NULL: the replicas' loss recovery off
                                       (cw_sim_run: NULL, the built-in network's recovery is on) */
@@ -383,7 +396,12 @@ CW_API void cw_sim_destroy(cw_sim *s);
 /* One seeded write (a random key among o->keys, a random binary value) at
  * node `at`, or at a random node if at is CW_SIM_ANY_NODE; the replica
  * offers its message to the send callback before this returns (or queues it
- * behind refused ones, for cw_sim_flush). *made
+ * behind refused ones, for cw_sim_flush). With the options' mix: made by a
+ * random client; a read-modify-write (cw_node_get, then cw_node_put_ctx or
+ * cw_node_delete with its context) or a plain delete; with sessions, at the
+ * client's last node instead when `at` has not applied what the client has
+ * seen. Every read and write is recorded with the history (cw_history_wrote,
+ * cw_history_client_read). *made
  * (nullable) gets the node written at. Advances the simulated clock by 1 ms.
  * CW_EINVAL (at out of range), CW_ELIMIT (o->writes made already),
  * CW_EFULL (max_unsent messages of that node wait: flush first; no write

@@ -19,7 +19,13 @@
  *  3. s->applied counts every application recorded (local and remote);
  *     every node has applied every write made exactly when
  *     applied == made * nodes (the history catches a double application).
- *  4. Built-in network: a message sent on a link is either in flight on it
+ *  4. Clients (cw_sim_write): client c's session is seen[c], nodes counters
+ *     merged from its writes' clocks and its reads' contexts; with sessions
+ *     it acts only at a node whose clock covers seen[c] (its last node
+ *     always does: it applied all of it). Extra random numbers are drawn
+ *     only for the options that ask for them, so runs without clients
+ *     replay as before.
+ *  5. Built-in network: a message sent on a link is either in flight on it
  *     or lost, and it is lost only by drop_probability or a cut link (both
  *     counted in `dropped`); held or refused (CW_EFULL) messages stay in
  *     flight. A link is cut while net->steps < cut_until[link]; cutting it
@@ -68,6 +74,10 @@ struct cw_sim {
     uint64_t *taken;              /* per origin: the last seq the transport took */
     cw_history *h;
     network *net;                 /* cw_sim_run only */
+    uint64_t *seen;               /* [client * nodes + k]: what client has seen (invariant 4) */
+    cw_node_id *last;             /* [client]: the node it used last */
+    cw_history_dot *dots;         /* scratch: a read's versions */
+    uint64_t *row;                /* scratch: nodes counters */
     cw_sim_report rep;
 };
 
@@ -159,7 +169,9 @@ static bool options_valid(const cw_sim_options *o)
            probability(o->hold_probability, 1, true) && probability(o->refuse_probability, 1, false) &&
            probability(o->drop_probability, 1, false) && probability(o->partition_probability, 1, true) &&
            o->partition_steps > 0 && (o->recovery_timeout_ns == 0 || o->recovery_timeout_ns >= 1000000u) &&
-           (o->report_interval_ns == 0 || o->report_interval_ns >= 1000000u);
+           (o->report_interval_ns == 0 || o->report_interval_ns >= 1000000u) &&
+           probability(o->rmw_probability, 1, true) && probability(o->delete_probability, 1, true) &&
+           o->clients <= 4096 && (!o->sessions || o->clients > 0);
 }
 
 int cw_sim_create(cw_sim **out, const cw_sim_options *o)
@@ -174,7 +186,11 @@ int cw_sim_create(cw_sim **out, const cw_sim_options *o)
     s->now_ms = 1700000000000u;
     s->r = calloc(o->nodes, sizeof *s->r);
     s->taken = calloc(o->nodes, sizeof *s->taken);
-    int rc = s->r && s->taken ? cw_history_create(&s->h, o->nodes, o->writes, o->policy) : CW_ENOMEM;
+    s->seen = calloc((size_t)o->clients * o->nodes + 1, sizeof *s->seen);
+    s->last = calloc(o->clients + 1, sizeof *s->last);
+    s->row = calloc(o->nodes, sizeof *s->row);
+    bool ok = s->r && s->taken && s->seen && s->last && s->row;
+    int rc = ok ? cw_history_create(&s->h, o->nodes, o->writes, o->policy) : CW_ENOMEM;
     for (uint32_t i = 0; rc == CW_OK && i < o->nodes; i++) {
         cw_node_options no;
         cw_node_options_init(&no);
@@ -217,10 +233,79 @@ void cw_sim_destroy(cw_sim *s)
     cw_history_destroy(s->h);
     free(s->r);
     free(s->taken);
+    free(s->seen);
+    free(s->last);
+    free(s->dots);
+    free(s->row);
     free(s);
 }
 
 uint64_t cw_sim_random(cw_sim *s) { return next(s); }
+
+/* Whether node x has applied everything `seen` (nodes counters) covers. */
+static bool covers(const cw_sim *s, cw_node_id x, const uint64_t *seen)
+{
+    const uint64_t *v = cw_node_counters(s->r[x].node);
+    for (uint32_t k = 0; k < s->o.nodes; k++)
+        if (v[k] < seen[k])
+            return false;
+    return true;
+}
+
+static void see(uint64_t *seen, const cw_vclock *c)
+{
+    for (size_t i = 0; i < c->size; i++)
+        if (c->counters[i] > seen[c->ids[i]])
+            seen[c->ids[i]] = c->counters[i];
+}
+
+/* Client c's read-modify-write, or delete, of key at node x (invariant 4):
+ * the read recorded, then the write with its context (or a plain delete),
+ * told to the history. */
+static int client_write(cw_sim *s, uint32_t c, cw_node_id x, const uint8_t *key, size_t key_len,
+                        const uint8_t *value, size_t len, bool rmw, bool del)
+{
+    uint32_t client = s->o.sessions ? c : CW_HISTORY_NO_CLIENT; /* session checks for sessions only */
+    cw_node *n = s->r[x].node;
+    cw_read r;
+    cw_read_init(&r);
+    int rc = CW_OK;
+    size_t count = 0;
+    if (rmw) {
+        rc = cw_node_get(n, key, key_len, &r);
+        if (rc == CW_ENOTFOUND) /* found nothing: a read too, and its context still counts */
+            rc = CW_OK;
+        if (rc == CW_OK) { /* single-threaded: before and after the read are the same counts */
+            cw_history_applied_counts(s->h, x, s->row);
+            rc = cw_history_client_read(s->h, client, x, key, key_len, s->row, s->row, &r);
+        }
+        if (rc == CW_OK && r.count) {
+            cw_history_dot *grown = realloc(s->dots, r.count * sizeof *grown);
+            if (grown)
+                s->dots = grown;
+            else
+                rc = CW_ENOMEM;
+        }
+        for (size_t i = 0; rc == CW_OK && i < r.count; i++)
+            s->dots[count++] = (cw_history_dot){r.versions[i].origin, r.versions[i].seq};
+        if (rc == CW_OK && s->o.sessions)
+            see(s->seen + (size_t)c * s->o.nodes, &r.context);
+    }
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    const cw_vclock *ctx = rmw ? &r.context : NULL;
+    if (rc == CW_OK)
+        rc = del ? cw_node_delete(n, key, key_len, ctx, &clock) : cw_node_put_ctx(n, key, key_len, value, len, ctx, &clock);
+    if (rc == CW_OK) {
+        cw_history_write_info w = {client, del, rmw, s->dots, count};
+        rc = cw_history_wrote(s->h, x, cw_node_counters(n)[x], &w);
+        if (s->o.sessions)
+            see(s->seen + (size_t)c * s->o.nodes, &clock);
+    }
+    cw_vclock_destroy(&clock);
+    cw_read_destroy(&r);
+    return rc;
+}
 
 int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
 {
@@ -237,11 +322,23 @@ int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
     size_t len = below(s, sizeof value + 1);
     for (size_t i = 0; i < len; i++)
         value[i] = (uint8_t)below(s, 4) ? (uint8_t)next(s) : 0;
-    int rc = cw_node_put(s->r[x].node, key, sizeof key, value, len, NULL);
+    const cw_sim_options *o = &s->o;
+    uint32_t c = o->clients ? (uint32_t)below(s, o->clients) : 0;
+    bool rmw = o->rmw_probability > 0 && chance(s, o->rmw_probability);
+    bool del = o->delete_probability > 0 && chance(s, o->delete_probability);
+    if (o->sessions && !covers(s, x, s->seen + (size_t)c * o->nodes))
+        x = s->last[c]; /* it has applied what the client has seen */
+    int rc;
+    if (rmw || del || o->clients)
+        rc = client_write(s, c, x, key, sizeof key, value, len, rmw, del);
+    else
+        rc = cw_node_put(s->r[x].node, key, sizeof key, value, len, NULL);
     if (rc == CW_EFULL || rc == CW_ESTALLED)
         s->rep.put_refusals++;
     if (rc != CW_OK)
         return rc;
+    if (o->clients)
+        s->last[c] = x;
     s->made++;
     if (made)
         *made = x;
@@ -375,7 +472,7 @@ static bool room(network *net, size_t more)
 }
 
 /* One copy of m onto link from -> to (room made): in flight, or lost to a
- * cut link or to drop_probability (invariant 4). */
+ * cut link or to drop_probability (invariant 5). */
 static void carry(cw_sim *s, cw_node_id from, cw_node_id to, cw_msg *m)
 {
     if (cut(s, from, to) || (s->o.drop_probability > 0 && chance(s, s->o.drop_probability))) {

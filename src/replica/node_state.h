@@ -100,6 +100,7 @@ struct cw_node {
     uint64_t reported_ns;     /* when it went out (a report, or a write's clock) */
     uint64_t wanted_ns;       /* a peer asked for reports (flag) at this tick time */
     bool wanted;              /* ... since this node's last report */
+    bool wrote_last;          /* the last clock out was a write of its own's */
     uint64_t retransmitted, recovered, pulls, reports;
 };
 

@@ -204,6 +204,7 @@ void cw__recovery_sent_clock(struct cw_node *n)
 {
     n->reported_total = n->applied_total;
     n->reported_ns = n->now_ns;
+    n->wrote_last = true;
 }
 
 /* ---- stability ---- */
@@ -471,7 +472,18 @@ static void maybe_report(struct cw_node *n, uint64_t now)
     bool unstable = n->log.entries > 0 || n->st.tombs_len || n->st.groups_len;
     if (!n->recovering || !(n->applied_total != n->reported_total || unstable || n->wanted))
         return;
-    uint64_t due = n->reported_ns + n->opt.report_interval_ns;
+    /* After this node's own writes stop, its last clock is reported soon:
+     * a peer that lost its last write learns of it only from this report.
+     * (Twice the longer of the timeout and the stability interval: ticks
+     * come about every stability interval, so a node writing without pause
+     * never reports.) */
+    uint64_t interval = n->opt.report_interval_ns;
+    if (n->wrote_last) {
+        uint64_t tail = 2 * (n->opt.recovery_timeout_ns > n->opt.stability_interval_ns ? n->opt.recovery_timeout_ns
+                                                                                       : n->opt.stability_interval_ns);
+        interval = tail < interval ? tail : interval;
+    }
+    uint64_t due = n->reported_ns + interval;
     if (now < due) {
         want_tick(n, due);
         return;
@@ -491,6 +503,7 @@ static void maybe_report(struct cw_node *n, uint64_t now)
         n->reports++;
         n->reported_total = n->applied_total;
         n->wanted = false;
+        n->wrote_last = false;
     }
     if (unstable || n->wanted)
         want_tick(n, now + n->opt.report_interval_ns);

@@ -424,6 +424,8 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
         return receive_control(n, m, result);
     /* Whatever becomes of it, the write says what its origin had applied. */
     cw__recovery_heard(n, o, m->counters);
+    if (!(m->flags & CW__MSG_RETRANSMITTED))
+        cw__recovery_heard_origin(n, o); /* the origin itself still talks to this node */
 
     uint64_t seq = m->seq, have = n->clock.counters[o];
     bool head = seq == have + 1;
@@ -455,6 +457,8 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
         return rc;
     cw__recovery_saw(n, o, seq, o);
+    if (!(m->flags & CW__MSG_RETRANSMITTED))
+        cw__recovery_sent_before(n, o, seq - 1); /* its link is in order: seq - 1 went first */
     if (result)
         *result = CW_RECEIVE_BUFFERED;
     assert(!check_now(n) || cw__node_check(n));

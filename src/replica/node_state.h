@@ -20,7 +20,9 @@
  * recovery of the ones it misses (recovery.c). */
 typedef struct cw__gap {
     uint64_t seen;            /* the highest seq of this origin known to exist */
-    uint64_t strong_seen;     /* ... shown by a write of the origin's own, buffered */
+    uint64_t strong_seen;     /* ... that the origin itself sent before a message that
+                                 came (its later write, buffered, or its report) */
+    uint64_t heard_ns;        /* when the origin itself last sent here (0: never) */
     uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */

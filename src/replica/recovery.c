@@ -24,6 +24,12 @@
  * last one closed (stability_interval, by default the report interval), so
  * stability costs O(nodes) per peer per interval, not per write.
  *
+ * A gap that only others vouch for (a write waiting on it, a report) is not
+ * pulled while its origin still talks to this node (tick_gap): the
+ * origin's own messages come in order, so its later write or its report
+ * shows a loss for sure; only an origin silent for two report intervals
+ * (cut off, gone) is pulled around.
+ *
  * The timeout adapts per origin to the network it meets: an answer that
  * arrives after the write itself came (a duplicate) says the write was late,
  * not lost, and doubles that origin's timeout (up to 32 times the option);
@@ -84,12 +90,7 @@
 /* An origin's timeout adapts up to recovery_timeout << MAX_SLOW (and with
  * everything else, never past MAX_BACKOFF_SHIFT: tick_gap). */
 #define MAX_SLOW 5u
-/* A gap only others vouch for (a write waiting on it, a report) waits this
- * many doublings longer than one the origin's own later write shows: its
- * writes come in order on their own link, so a later one arriving means the
- * earlier was lost or reordered, while a write of another origin that
- * depends on it may simply have come by a faster link. */
-#define WEAK_SHIFT 3u
+
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -297,6 +298,18 @@ void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *appl
 
 /* ---- gaps ---- */
 
+void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq)
+{
+    cw__gap *g = &n->gap[origin];
+    if (seq > g->strong_seen)
+        g->strong_seen = seq;
+}
+
+void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin)
+{
+    n->gap[origin].heard_ns = n->now_ns ? n->now_ns : 1; /* 0: never heard */
+}
+
 void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m)
 {
     /* Late only if the copy applied was the write's own (a second answer
@@ -310,8 +323,6 @@ void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m)
 void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32_t holder)
 {
     cw__gap *g = &n->gap[origin];
-    if (holder == origin && seq > g->strong_seen)
-        g->strong_seen = seq; /* a write of the origin's own, past what is missing */
     if (seq <= g->seen || origin == n->opt.self)
         return;
     g->seen = seq;
@@ -366,26 +377,22 @@ static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_
 }
 
 /* Pulls every missing run of origin's from `from` up to the mark, at most
- * the gap's span (PULL_MIN_SPAN .. PULL_SPAN) seqs past V, from `to`, asking for no more writes than the
- * buffer has room for (plus one, which may apply at once): answers a full
- * buffer would refuse only cost both sides. The highest seq asked for
- * (from - 1 if none). */
+ * the gap's span (PULL_MIN_SPAN .. PULL_SPAN) seqs past V, from `to`. (The
+ * answers come in order, so each applies as the one before it did, buffer
+ * room or not.) The highest seq asked for (from - 1 if none). */
 static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap *g, uint64_t from, uint32_t to)
 {
     uint64_t v = n->clock.counters[origin];
     uint64_t last = min_u64(g->mark_seq, v + g->span), asked = from - 1;
-    uint64_t room = n->buf.count < n->opt.max_buffered ? n->opt.max_buffered - n->buf.count : 0;
-    uint64_t budget = min_u64(room, PULL_SPAN) + 1;
     uint32_t runs = 0;
-    for (uint64_t s = from; s <= last && runs < PULL_RUNS && budget;) {
+    for (uint64_t s = from; s <= last && runs < PULL_RUNS;) {
         if (held(n, origin, s)) {
             s++;
             continue;
         }
         uint64_t end = s;
-        while (end < last && end - s + 1 < budget && !held(n, origin, end + 1))
+        while (end < last && !held(n, origin, end + 1))
             end++;
-        budget -= end - s + 1;
         if (!send_pull(n, to, origin, s, end))
             break;
         asked = end;
@@ -411,12 +418,22 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     uint64_t v = n->clock.counters[origin];
     if (g->seen <= v)
         return false;
-    /* The timeout's doublings: this origin's lateness, and more when only
-     * others say the writes exist (they may be on their way); with the
-     * back-off below, never past MAX_BACKOFF_SHIFT in all, so a missing write
-     * is asked for at least every recovery_timeout << MAX_BACKOFF_SHIFT. */
-    uint32_t base = g->slow + (g->strong_seen <= v + 1 ? WEAK_SHIFT : 0u);
-    base = base < MAX_BACKOFF_SHIFT ? base : MAX_BACKOFF_SHIFT;
+    /* Only others say the writes exist (a write waiting on them, a report),
+     * and the origin itself still talks to this node: its writes come in
+     * order on its link, so a lost one shows as a gap in what it sends (a
+     * later write, or its own report): wait for that rather than pull what is
+     * likely on its way. Once it has been silent two report intervals (cut
+     * off, or gone), pull from whoever holds them. */
+    uint64_t quiet = g->heard_ns + 2 * n->opt.report_interval_ns;
+    if (g->strong_seen <= v && g->heard_ns && now < quiet) {
+        want_tick(n, quiet);
+        return true;
+    }
+    /* The timeout's doublings: this origin's lateness; with the back-off
+     * below, never past MAX_BACKOFF_SHIFT in all, so a missing write is
+     * asked for at least every recovery_timeout << MAX_BACKOFF_SHIFT once
+     * pulling started. */
+    uint32_t base = g->slow < MAX_BACKOFF_SHIFT ? g->slow : MAX_BACKOFF_SHIFT;
     uint64_t timeout = n->opt.recovery_timeout_ns << base;
     if (g->mark_seq <= v) { /* the marked writes came: mark what is known now */
         g->mark_seq = g->seen;
@@ -512,6 +529,8 @@ static void maybe_report(struct cw_node *n, uint64_t now)
 int cw__recovery_report(struct cw_node *n, const cw_msg *r)
 {
     cw_node_id from = r->origin;
+    cw__recovery_heard_origin(n, from);
+    cw__recovery_sent_before(n, from, r->counters[from]); /* its own writes, sent before this */
     cw__recovery_heard(n, from, r->counters);
     const uint64_t *v = n->clock.counters;
     for (uint32_t k = 0; k < n->n; k++)

@@ -27,6 +27,12 @@ int  cw__recovery_reserve(struct cw_node *n, const cw_msg *m);
 void cw__recovery_applied(struct cw_node *n, cw_msg *m);
 /* Peer `from` has applied at least `applied` (a write's clock, a report). */
 void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *applied);
+/* Origin itself sent its writes up to seq before a message that arrived
+ * (its later write, or its report): one of those missing was lost. */
+void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq);
+/* A message from origin itself (its own write's first copy, or its
+ * report) arrived: it still talks to this node. */
+void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin);
 /* A retransmitted copy of origin's came after the write itself (a duplicate):
  * the pull was early; that origin's timeout grows. */
 void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m);

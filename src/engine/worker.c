@@ -230,11 +230,33 @@ static void send_local(worker *w, cw_msg *m)
     w->local[w->local_len++] = m;
 }
 
+/* Sends the writes waiting in en's outbox (under en's lock, on its worker):
+ * before anything else en sends, so its messages leave in the order it made
+ * them. A report that overtook the writes it counts would make every peer
+ * pull them as lost. This worker's own nodes get them through the local
+ * list, ahead of what follows. */
+static void send_outbox_first(enode *en)
+{
+    cw_engine *e = en->e;
+    worker *w = en->w;
+    if (!en->out_len)
+        return;
+    for (size_t i = 0; i < en->out_len; i++) {
+        cw__transport_send_all(e->t, w->id, en->outbox[i]);
+        send_local(w, en->outbox[i]); /* the outbox's reference moves */
+    }
+    en->out_len = 0;
+    for (uint32_t v = 0; v < e->workers; v++)
+        if (v != w->id)
+            cw__transport_wake(e->t, v);
+}
+
 int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
 {
     enode *en = ctx;
     cw_engine *e = en->e;
     worker *w = en->w;
+    send_outbox_first(en);
     if (to == CW_NODE_ALL) {
         cw__transport_send_all(e->t, w->id, m);
         for (uint32_t v = 0; v < e->workers; v++)

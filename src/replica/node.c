@@ -720,8 +720,12 @@ static int copy_version(cw_value_version *v, const cw_msg *m)
         return CW_ENOMEM;
     memcpy(v->value, value, len);
     int rc = cw_msg_clock(m, &v->clock);
-    if (rc == CW_OK)
+    /* A plain put's context is its clock without its own dot: a copy of the
+     * sparse clock just made is cheaper than a second pass over N counters. */
+    if (rc == CW_OK && cw__msg_context(m))
         rc = cw_msg_context(m, &v->context);
+    else if (rc == CW_OK && (rc = cw_vclock_copy(&v->context, &v->clock)) == CW_OK)
+        rc = cw_vclock_set(&v->context, v->origin, v->seq - 1);
     if (rc != CW_OK)
         destroy_version(v);
     return rc;

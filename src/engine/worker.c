@@ -291,8 +291,7 @@ static bool take_local(worker *w)
     w->local = w->spare;
     w->local_cap = w->spare_cap;
     w->local_len = 0;
-    for (size_t i = 0; i < n; i++)
-        fan_in(w, batch[i]);
+    take_in(w, batch, n); /* in batches, as arrivals are */
     w->spare = batch;
     w->spare_cap = cap;
     return true;

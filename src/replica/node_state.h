@@ -57,6 +57,7 @@ typedef struct cw__stability {
     uint64_t *heard;          /* bitmap: peers heard in the open round */
     uint32_t heard_count;
     bool open;
+    bool tracks_max;          /* round_max is kept this round (tombstones wait) */
     uint64_t opened_ns, closed_ns;
     cw_msg **tombs;           /* tombstones applied here, not yet stable */
     size_t tombs_len, tombs_cap;

@@ -106,7 +106,11 @@ static void open_round(struct cw_node *n)
 {
     cw__stability *st = &n->st;
     memcpy(st->round_min, n->clock.counters, (size_t)n->n * sizeof(uint64_t));
-    memcpy(st->round_max, n->clock.counters, (size_t)n->n * sizeof(uint64_t));
+    /* The maximum matters only to tombstones already here (those applied
+     * during the round wait for the next one: collect_tombstones). */
+    st->tracks_max = st->tombs_len > 0;
+    if (st->tracks_max)
+        memcpy(st->round_max, n->clock.counters, (size_t)n->n * sizeof(uint64_t));
     memset(st->heard, 0, ((size_t)n->n + 63) / 64 * sizeof(uint64_t));
     st->heard_count = 0;
     st->open = true;
@@ -217,7 +221,7 @@ static void collect_tombstones(struct cw_node *n)
 {
     cw__stability *st = &n->st;
     size_t kept = 0, moved = 0;
-    for (size_t i = 0; i < st->tombs_len; i++)
+    for (size_t i = 0; i < st->tombs_len && st->tracks_max; i++) /* no maximum: no bar to wait for */
         moved += st->tombs[i]->seq <= st->stable[st->tombs[i]->origin];
     cw__tomb_group *room = moved ? cw__vec_room(st->groups, st->groups_len, &st->groups_cap, sizeof *room) : NULL;
     cw__tomb_group g = {NULL, NULL, 0};
@@ -288,10 +292,11 @@ void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *appl
     if (!st->open || (st->heard[from >> 6] & bit) || from == n->opt.self)
         return;
     st->heard[from >> 6] |= bit;
-    for (uint32_t k = 0; k < n->n; k++) {
+    for (uint32_t k = 0; k < n->n; k++)
         st->round_min[k] = min_u64(st->round_min[k], applied[k]);
-        st->round_max[k] = applied[k] > st->round_max[k] ? applied[k] : st->round_max[k];
-    }
+    if (st->tracks_max)
+        for (uint32_t k = 0; k < n->n; k++)
+            st->round_max[k] = applied[k] > st->round_max[k] ? applied[k] : st->round_max[k];
     if (++st->heard_count == n->n - 1)
         close_round(n);
 }

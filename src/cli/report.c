@@ -4,6 +4,7 @@
  *  1. A failure always prints a replay command, whole: every option that
  *     shaped the run, never an ellipsis (cli_command_line makes it).
  */
+#include <jansson.h>
 #include <stdio.h>
 
 #include "report.h"
@@ -26,6 +27,32 @@ void cli_print_pairs(const cw_history_report *rep)
     printf("  concurrent pairs     %llu of %llu same-key pairs (ground truth)\n",
            (unsigned long long)rep->concurrent_pairs,
            (unsigned long long)(rep->concurrent_pairs + rep->ordered_pairs));
+}
+
+void cli_print_clients(const cw_history_report *rep, uint32_t clients, bool sessions)
+{
+    printf("  contexts             %llu context writes, %llu deletes; %llu writes superseded (ground truth: "
+           "what each client read)\n",
+           (unsigned long long)rep->context_writes, (unsigned long long)rep->deletes,
+           (unsigned long long)rep->superseded);
+    printf("  siblings             at most %llu live versions of a key (%u client%s; at most %llu truly "
+           "concurrent writes left)\n",
+           (unsigned long long)rep->max_siblings, clients, clients == 1 ? "" : "s",
+           (unsigned long long)rep->max_concurrent);
+    if (sessions)
+        printf("  sessions             %llu client operations checked: read-your-writes, monotonic reads, "
+               "monotonic writes, writes-follow-reads\n", (unsigned long long)rep->session_ops);
+}
+
+bool cli_clients_json(const cw_history_report *rep, void *root)
+{
+    json_t *f = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "context_writes", (json_int_t)rep->context_writes, "deletes",
+                          (json_int_t)rep->deletes, "superseded", (json_int_t)rep->superseded, "session_ops",
+                          (json_int_t)rep->session_ops, "max_siblings", (json_int_t)rep->max_siblings,
+                          "max_concurrent", (json_int_t)rep->max_concurrent);
+    bool ok = f && json_object_update(root, f) == 0;
+    json_decref(f);
+    return ok;
 }
 
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note)

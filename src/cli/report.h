@@ -13,6 +13,14 @@ const char *cli_duration(double ns, char *buf, size_t cap);
 /* The ground truth's pair counts, one line. */
 void cli_print_pairs(const cw_history_report *rep);
 
+/* Contexts, deletes and sessions against the ground truth (what each
+ * client read), for a run whose clients used them: up to three lines. */
+void cli_print_clients(const cw_history_report *rep, uint32_t clients, bool sessions);
+
+/* The same as JSON fields of root (context_writes, deletes, superseded,
+ * session_ops, max_siblings, max_concurrent); false when out of memory. */
+bool cli_clients_json(const cw_history_report *rep, void *root);
+
 /* The verdict line; on a failure, the violation and the command that
  * replays the run (`replay`, with `note` after it: what a replay repeats). */
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note);

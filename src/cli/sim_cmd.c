@@ -32,6 +32,11 @@ static const char sim_details[] =
     "every replica, exact concurrency, the versions every key holds, convergence,\n"
     "and no loss or double application are checked. The same options replay the\n"
     "same run, delivery for delivery.\n"
+    "Clients (--rmw, --deletes, --clients, --sessions): writes that read their key and\n"
+    "write with the read's context, deletes, and sessions; the history takes what\n"
+    "each client read as the truth: every key ends with exactly the writes no write\n"
+    "superseded (no lost update, no resurrected delete, no extra sibling), and every\n"
+    "session guarantee holds for every client operation.\n"
     "Exit status: 0 pass, 1 a violation or a stuck run (the replay command is\n"
     "printed), 2 a bad option.\n";
 
@@ -69,6 +74,17 @@ static int parse(int argc, char **argv, sim_opts *o)
         {CLI_OPT_UINT32("max-unsent", &o->max_unsent, "U", "refused writes each replica keeps to send again",
                         1, 1u << 30)},
         {CLI_OPT_FLAG("sequential", &s->sequential, "each write reaches every node before the next")},
+        {CLI_OPT_REAL("rmw", &s->rmw_probability, "FRACTION",
+                      "the share of writes that read their key first and write with its context", 0, 1),
+         .conditional = true},
+        {CLI_OPT_REAL("deletes", &s->delete_probability, "FRACTION",
+                      "the share of writes that delete (with the read's context after a read)", 0, 1),
+         .conditional = true},
+        {CLI_OPT_UINT32("clients", &s->clients, "C", "clients making the writes, each write by a random one", 1,
+                        4096),
+         .conditional = true},
+        {CLI_OPT_FLAG("sessions", &s->sessions,
+                      "clients keep sessions: each acts at a node that has applied what it has seen")},
         {CLI_OPT_TEXT("json", &o->json, "FILE", "also write the results as JSON to FILE"), .output = true},
     };
     cli_command c = {.path = "sim", .summary = "One seeded schedule of the deterministic simulator, verified.",
@@ -77,6 +93,10 @@ static int parse(int argc, char **argv, sim_opts *o)
     if (rc != CLI_OK)
         return rc;
     s->policy = policy ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+    if (s->sessions && !cli_seen(&c, "clients"))
+        s->clients = 4;
+    if (s->sessions && s->sequential)
+        return cli_usage_error(&c, "--sessions: not with --sequential (one write at a time, each delivered)");
     s->max_buffered = (size_t)o->max_buffered;
     s->max_unsent = o->max_unsent;
     if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK)
@@ -108,8 +128,14 @@ static int write_json(const sim_opts *o, const cw_sim_report *r, double secs)
         "concurrent_pairs", (json_int_t)r->truth.concurrent_pairs,
         "ordered_pairs", (json_int_t)r->truth.ordered_pairs, "verdict", r->truth.ok ? "pass" : "fail",
         "violation", r->violation[0] ? r->violation : NULL, "replay", o->replay);
-    if (!root)
+    json_t *opt = root ? json_object_get(root, "options") : NULL;
+    if (!opt || json_object_set_new(opt, "rmw", json_real(s->rmw_probability)) != 0 ||
+        json_object_set_new(opt, "deletes", json_real(s->delete_probability)) != 0 ||
+        json_object_set_new(opt, "clients", json_integer(s->clients)) != 0 ||
+        json_object_set_new(opt, "sessions", json_boolean(s->sessions)) != 0 || !cli_clients_json(&r->truth, root)) {
+        json_decref(root);
         return CW_ENOMEM;
+    }
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
     json_decref(root);
     return rc;
@@ -146,6 +172,8 @@ static int sim(const sim_opts *o)
            (unsigned long long)r.partitions);
     printf("  recovered            %llu writes (by pulls; %llu sent again)\n", (unsigned long long)r.recovered,
            (unsigned long long)r.retransmitted);
+    if (s->rmw_probability > 0 || s->delete_probability > 0 || s->clients)
+        cli_print_clients(&r.truth, s->clients, s->sessions);
     cli_print_verdict(r.truth.ok, r.violation, o->replay, "exactly the same run");
     bool ok = r.truth.ok;
     if (o->json && write_json(o, &r, secs) != CW_OK) {

@@ -33,6 +33,8 @@ typedef struct opts {
     int key_dist;                /* 0 uniform, 1 zipfian */
     double zipf_theta, duration; /* duration 0: until --writes are made */
     double reads;                /* the fraction of operations that are reads */
+    double rmw, deletes;         /* the fractions of writes that read first (context), that delete */
+    bool sessions;               /* clients wait_for what they have seen before each operation */
     double rate, warmup;         /* rate 0: closed loop */
     double part_start, part_len; /* --partition START:LEN; part_len 0: none */
     const char *partition;
@@ -40,7 +42,7 @@ typedef struct opts {
     double delay, dup, drop;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
-    bool sequential, sabotage;
+    bool sequential, sabotage, sabotage_context;
     const char *json, *history;
     char *replay;            /* the command line that replays the run (malloc'd) */
 } opts;
@@ -69,6 +71,7 @@ typedef struct run {
     uint32_t next_sample;    /* the node sample_logs looks at next */
     double settled;          /* seconds from quiescence until every log drained, or -1: not in SETTLE_S */
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
+    _Atomic bool lied;       /* --sabotage-context: a read-modify-write told it read nothing */
     _Atomic uint64_t done;       /* writes made */
     _Atomic uint64_t reads;      /* reads made (and recorded) */
     _Atomic uint32_t running;    /* client threads not yet finished */
@@ -80,10 +83,21 @@ typedef struct client {
     uint32_t id;
     uint64_t writes;         /* this client's share (at most, with --duration) */
     char *value;             /* --value-size bytes, or NULL: the tag alone */
-    uint64_t *before, *after; /* --reads: nodes counters each, or NULL */
+    uint64_t *before, *after; /* --reads, --rmw, --deletes: nodes counters each, or NULL */
     cw__histogram *latency;  /* this client's operations after --warmup */
     double done_at;          /* when it finished */
+    cw_vclock seen;          /* --sessions: its writes' clocks and its reads' contexts, merged */
+    cw_history_dot *dots;    /* what its last read returned, as dots */
+    size_t dots_cap;
 } client;
+
+/* How long a session's client waits for a node to catch up (a cut
+ * partition's window on top of it: see stress()). */
+static uint32_t session_wait_ms(const opts *o)
+{
+    double ms = 60000 + o->part_len * 1000;
+    return ms < UINT32_MAX ? (uint32_t)ms : UINT32_MAX;
+}
 
 static void on_apply(void *ctx, cw_node_id node, const cw_msg *m)
 {
@@ -108,12 +122,15 @@ static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, u
 {
     const char *unit = strcmp(phase, "comparing final states") == 0 ? "nodes"
                        : strcmp(phase, "checking reads") == 0   ? "reads"
+                       : strcmp(phase, "checking sessions") == 0 ? "operations"
                                                                 : "writes";
     cli_progress_update(ctx, phase, done, total, unit);
 }
 
 static void client_free(client *c)
 {
+    cw_vclock_destroy(&c->seen);
+    free(c->dots);
     free(c->latency);
     free(c->value);
     free(c->before);
@@ -125,11 +142,12 @@ static void client_free(client *c)
 static bool client_init(client *c, run *r, uint32_t id, uint64_t writes)
 {
     const opts *o = r->o;
-    *c = (client){r, id, writes, NULL, NULL, NULL, calloc(1, sizeof *c->latency), 0};
+    *c = (client){r, id, writes, NULL, NULL, NULL, calloc(1, sizeof *c->latency), 0, {0}, NULL, 0};
+    cw_vclock_init(&c->seen);
     bool ok = c->latency != NULL;
     if (ok && o->value_size && (ok = (c->value = malloc(o->value_size)) != NULL))
         memset(c->value, 'x', o->value_size);
-    if (ok && o->reads > 0) {
+    if (ok && (o->reads > 0 || o->rmw > 0 || o->deletes > 0)) {
         c->before = malloc(o->nodes * sizeof *c->before);
         c->after = malloc(o->nodes * sizeof *c->after);
         ok = c->before && c->after;
@@ -141,11 +159,64 @@ static bool client_init(client *c, run *r, uint32_t id, uint64_t writes)
     return ok;
 }
 
+/* The client's id for the history: its own with --sessions (its
+ * operations are then checked for the session guarantees), else none. */
+static uint32_t client_of(const client *c)
+{
+    return c->r->o->sessions ? c->id : CW_HISTORY_NO_CLIENT;
+}
+
+/* --sessions: waits until node `at` has applied what client c has seen. */
+static int session_wait(client *c, cw_node_id at)
+{
+    return c->r->o->sessions ? cw_engine_wait_for(c->r->e, at, &c->seen, session_wait_ms(c->r->o)) : CW_OK;
+}
+
+/* Client c reads key at node `at`, recorded with what the node had applied
+ * just before and just after it, for the verdict (cw_history_client_read);
+ * *got keeps what it returned, c->dots its versions as dots. */
+static int read_at(client *c, cw_node_id at, const char *key, cw_read *got)
+{
+    run *r = c->r;
+    cw_history_applied_counts(r->h, at, c->before);
+    int rc = cw_engine_get(r->e, at, key, strlen(key), got);
+    cw_history_applied_counts(r->h, at, c->after);
+    if (rc == CW_ENOTFOUND) /* found nothing: a read too, and checked */
+        rc = CW_OK;
+    if (rc == CW_OK && got->count > c->dots_cap) {
+        cw_history_dot *grown = realloc(c->dots, got->count * sizeof *grown);
+        if (!grown)
+            rc = CW_ENOMEM;
+        else
+            c->dots = grown, c->dots_cap = got->count;
+    }
+    for (size_t v = 0; rc == CW_OK && v < got->count; v++)
+        c->dots[v] = (cw_history_dot){got->versions[v].origin, got->versions[v].seq};
+    if (rc == CW_OK)
+        rc = cw_history_client_read(r->h, client_of(c), at, key, strlen(key), c->before, c->after, got);
+    if (rc == CW_OK && r->o->sessions)
+        rc = cw_vclock_merge(&c->seen, &got->context);
+    atomic_fetch_add(&r->reads, 1);
+    return rc;
+}
+
+/* A uniform draw in [0, 1) from the client's generator. */
+static double draw(uint64_t *rng)
+{
+    *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+    return (double)(*rng >> 11) * 0x1p-53;
+}
+
 /* Client c's write i: a seeded node and key; the value is the write's tag,
- * "w<i>@<node>", padded to --value-size (or cut to it). */
+ * "w<i>@<node>", padded to --value-size (or cut to it). With --rmw it reads
+ * the key at that node first and writes with the read's context; with
+ * --deletes it may delete instead (with the context after a read); with
+ * --sessions it waits for the node to apply what the client has seen. Such
+ * writes are told to the history (cw_history_wrote). */
 static int put_one(client *c, uint64_t *rng, uint64_t i)
 {
     run *r = c->r;
+    const opts *o = r->o;
     *rng = *rng * 6364136223846793005u + 1442695040888963407u;
     cw_node_id at = (cw_node_id)((*rng >> 33) % r->o->nodes);
     char key[24], tag[48];
@@ -158,13 +229,40 @@ static int put_one(client *c, uint64_t *rng, uint64_t i)
         value = c->value;
         value_len = r->o->value_size;
     }
-    int rc = cw_engine_put(r->e, at, key, strlen(key), value, value_len, NULL);
+    bool rmw = o->rmw > 0 && draw(rng) < o->rmw, del = o->deletes > 0 && draw(rng) < o->deletes;
+    if (!rmw && !del && !o->sessions) { /* a plain put, as ever */
+        int rc = cw_engine_put(r->e, at, key, strlen(key), value, value_len, NULL);
+        atomic_fetch_add(&r->done, 1);
+        return rc;
+    }
+    cw_read got;
+    cw_read_init(&got);
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    int rc = session_wait(c, at);
+    if (rc == CW_OK && rmw)
+        rc = read_at(c, at, key, &got);
+    const cw_vclock *ctx = rmw ? &got.context : NULL;
+    if (rc == CW_OK)
+        rc = del ? cw_engine_delete(r->e, at, key, strlen(key), ctx, &clock)
+                 : cw_engine_put_ctx(r->e, at, key, strlen(key), value, value_len, ctx, &clock);
+    if (rc == CW_OK) {
+        cw_history_write_info w = {client_of(c), del, rmw, c->dots, rmw ? got.count : 0};
+        bool no = false;
+        if (o->sabotage_context && rmw && got.count && atomic_compare_exchange_strong(&r->lied, &no, true))
+            w.read_count = 0; /* the checker must notice: what the context removed, the client never saw */
+        rc = cw_history_wrote(r->h, at, cw_vclock_get(&clock, at), &w);
+    }
+    if (rc == CW_OK && o->sessions)
+        rc = cw_vclock_merge(&c->seen, &clock);
+    cw_vclock_destroy(&clock);
+    cw_read_destroy(&got);
     atomic_fetch_add(&r->done, 1);
     return rc;
 }
 
-/* A seeded read at a random node, recorded with what the node had applied
- * just before and just after it, for the verdict (cw_history_read). */
+/* A seeded read at a random node (after --sessions' wait), recorded for
+ * the verdict. */
 static int read_one(client *c, uint64_t *rng)
 {
     run *r = c->r;
@@ -174,17 +272,10 @@ static int read_one(client *c, uint64_t *rng)
     snprintf(key, sizeof key, "k%llu", (unsigned long long)cli_keys_next(&r->keys, *rng));
     cw_read got;
     cw_read_init(&got);
-    cw_history_applied_counts(r->h, at, c->before);
-    int rc = cw_engine_get(r->e, at, key, strlen(key), &got);
-    cw_history_applied_counts(r->h, at, c->after);
-    if (rc == CW_ENOTFOUND) { /* found nothing: a read too, and checked */
-        cw_read_destroy(&got);
-        rc = CW_OK;
-    }
+    int rc = session_wait(c, at);
     if (rc == CW_OK)
-        rc = cw_history_read(r->h, at, key, strlen(key), c->before, c->after, &got);
+        rc = read_at(c, at, key, &got);
     cw_read_destroy(&got);
-    atomic_fetch_add(&r->reads, 1);
     return rc;
 }
 
@@ -258,6 +349,13 @@ static const char stress_details[] =
     "that its node had applied by the read's end; none is causally before a write to\n"
     "the key that the node had applied before the read began; and a read that found\n"
     "nothing came before the node applied any write to the key.\n"
+    "Contexts, deletes and sessions (--rmw, --deletes, --sessions): each client tells\n"
+    "the history the versions its read returned; a write supersedes what its client\n"
+    "read (plain writes: what their node had applied). Every key ends with exactly\n"
+    "the writes no write superseded (no lost update, no resurrected delete, never\n"
+    "more siblings than truly concurrent writes), and with --sessions every client\n"
+    "operation keeps read-your-writes, monotonic reads, monotonic writes and\n"
+    "writes-follow-reads.\n"
     "Loss: with --drop, or a cut partition (--partition-kind cut, the default),\n"
     "messages are lost and the replicas recover them (pulls, retransmissions); the\n"
     "report gives the totals over nodes, the largest retransmission log seen, how\n"
@@ -290,6 +388,15 @@ static int parse(int argc, char **argv, opts *o)
          .conditional = true},
         {CLI_OPT_REAL("reads", &o->reads, "FRACTION",
                       "the share of operations that are reads, each checked against ground truth", 0, 0.99)},
+        {CLI_OPT_REAL("rmw", &o->rmw, "FRACTION",
+                      "the share of writes that read their key at their node first and write with the read's "
+                      "context (read-modify-write)", 0, 1),
+         .conditional = true},
+        {CLI_OPT_REAL("deletes", &o->deletes, "FRACTION",
+                      "the share of writes that delete (with the read's context after a read)", 0, 1),
+         .conditional = true},
+        {CLI_OPT_FLAG("sessions", &o->sessions,
+                      "clients move between nodes and wait (cw_engine_wait_for) for what they have seen")},
         {CLI_OPT_REAL("rate", &o->rate, "OPS_PER_S",
                       "open loop: operations per second over all clients, latency from the intended send time",
                       1, 1e9),
@@ -324,6 +431,9 @@ static int parse(int argc, char **argv, opts *o)
          .default_text = "causeway-stress-SEED.history", .output = true},
         {CLI_OPT_FLAG("sabotage-history", &o->sabotage,
                       "test the checker: leave one application out of the history (must FAIL)")},
+        {CLI_OPT_FLAG("sabotage-context", &o->sabotage_context,
+                      "test the checker: one read-modify-write tells the history it read nothing (with --rmw; "
+                      "must FAIL: a lost update)")},
     };
     cli_command c = {.path = "stress", .summary = "Concurrent writers under faults, verified against ground truth.",
                      .details = stress_details, .opts = t, .count = sizeof t / sizeof *t};
@@ -333,6 +443,8 @@ static int parse(int argc, char **argv, opts *o)
     o->policy = policy ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
     o->json = json;
 
+    if (o->sabotage_context && o->rmw <= 0)
+        return cli_usage_error(&c, "--sabotage-context: applies to --rmw only");
     if (o->workers > o->nodes)
         return cli_usage_error(&c, "--workers %u: expected at most --nodes (%u)", o->workers, o->nodes);
     if (!cli_seen(&c, "writes") && !cli_seen(&c, "duration"))
@@ -450,7 +562,11 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
     bool built = root && blocker &&
                  json_object_set_new(json_object_get(root, "options"), "drop", json_real(o->drop)) == 0 &&
                  json_object_set_new(json_object_get(root, "options"), "partition_kind",
-                                     json_string(o->part_kind == PART_HOLD ? "hold" : "cut")) == 0;
+                                     json_string(o->part_kind == PART_HOLD ? "hold" : "cut")) == 0 &&
+                 json_object_set_new(json_object_get(root, "options"), "rmw", json_real(o->rmw)) == 0 &&
+                 json_object_set_new(json_object_get(root, "options"), "deletes", json_real(o->deletes)) == 0 &&
+                 json_object_set_new(json_object_get(root, "options"), "sessions", json_boolean(o->sessions)) == 0 &&
+                 cli_clients_json(rep, root);
     json_t *rec = built ? json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "retransmitted", (json_int_t)t->retransmitted,
                                     "recovered", (json_int_t)t->recovered, "pulls", (json_int_t)t->pulls, "reports",
                                     (json_int_t)t->reports, "missing", (json_int_t)t->missing, "log_entries",
@@ -786,6 +902,8 @@ static int stress(opts o)
            o.policy == CW_LAST_WRITER_WINS ? "writes concurrent with the version they met; one was kept"
                                            : "writes that created or joined siblings");
     cli_print_pairs(&rep);
+    if (o.rmw > 0 || o.deletes > 0 || o.sessions)
+        cli_print_clients(&rep, o.sequential ? 1 : o.clients, o.sessions);
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
     print_recovery(&o, &t);

@@ -1081,7 +1081,7 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
             return;
         }
         violate(h, "node %u read a key (%.*s%s) without write %u.%llu, which it had applied before the read "
-                   "began and no write it applied superseded", rd->x, shown, (const char *)rd->key, more, o,
+                   "began and no write it applied superseded (a lost update)", rd->x, shown, (const char *)rd->key, more, o,
                 (unsigned long long)w->seq);
         return;
     }

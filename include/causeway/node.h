@@ -308,9 +308,10 @@ CW_API int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, s
                                 size_t *delivered);
 
 /* The key's current versions (see cw_read). CW_ENOTFOUND if none is live
- * (never written, or deleted): out->context is then still set (empty, or
- * covering the tombstones), so a client can write over a delete knowing what
- * it replaces; the rest of out is replaced either way. Under
+ * (never written, or deleted): an answer, not a failure, so out is replaced
+ * then too: no version, and a context that is empty or covers the
+ * tombstones, so a client can write over a delete knowing what it replaces.
+ * On any other error out is unchanged. Under
  * CW_MERGE_CALLBACK live siblings come back merged into one version whose
  * clock and context are the merges of theirs (a tombstone is never passed to
  * the callback); under CW_LAST_WRITER_WINS a tombstone competes like any

@@ -788,8 +788,8 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
     if (!n || !out || (!key && key_len))
         return CW_EINVAL;
     const cw__key *e = cw__store_find(&n->store, key, key_len);
-    if (!e) { /* nothing here: an empty context */
-        cw_vclock_clear(&out->context);
+    if (!e) { /* nothing here: no version, an empty context */
+        cw_read_destroy(out);
         return CW_ENOTFOUND;
     }
     cw_read r = {0, calloc(e->count, sizeof(cw_value_version)), {0}};

@@ -284,6 +284,78 @@ static void test_session_violations_are_caught(void **state)
     }
 }
 
+/* A read that found nothing still observed the deletes its context covers:
+ * client 0 writes k at node 0, client 1 deletes it there (its tombstone
+ * 0.2 covers 0.1); client 7 reads k at node 0 (not found, the context
+ * covers 0.2), then at node 1, which has applied 0.1 but not the delete and
+ * still shows 0.1: monotonic reads broken through a deleted key. The
+ * correct variant (node 1 has applied the delete too; or client 7 writes
+ * there after it has) passes; and a write at node 1 before it applied the
+ * delete breaks writes-follow-reads. */
+static void test_session_through_delete(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 4; v++) { /* 0: read at 1 too early, 1: write at 1 too early, 2, 3: correct */
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        cw_read r;
+        cw_read_init(&r);
+        cw_history_dot d[2];
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0); /* 0.1 */
+        deliver(&t, 0, 1);                                 /* node 1 has 0.1 */
+        client_read(&t, 1, 0, "k", &r);
+        client_write(&t, 1, 0, "k", true, &r.context, d, dots_of(&r, d)); /* 0.2 deletes 0.1 */
+        client_read(&t, 7, 0, "k", &r);
+        assert_int_equal(r.count, 0);
+        assert_int_equal(cw_vclock_get(&r.context, 0), 2); /* it covers the tombstone */
+        if (v >= 2)
+            deliver(&t, 1, 1); /* node 1 applies the delete first */
+        if (v == 0 || v == 2) {
+            client_read(&t, 7, 1, "k", &r);
+            assert_int_equal(r.count, v == 0 ? 1 : 0); /* v 0: the deleted version, still shown */
+        } else {
+            client_write(&t, 7, 1, "j", false, NULL, NULL, 0);
+        }
+        deliver_all(&t);
+        if (v == 0) {
+            expect_violation(&t, "client 7 read a key (k) at node 1, which had not applied write 0.2 (monotonic reads");
+        } else if (v == 1) {
+            expect_violation(&t, "client 7 wrote 1.1 at node 1, which had not applied write 0.2 (writes-follow-reads");
+        } else {
+            cw_history_report rep;
+            if (!net_verdict(&t, &rep))
+                fail_msg("%s", cw_history_violation(t.h));
+        }
+        cw_read_destroy(&r);
+        net_close(&t);
+    }
+}
+
+/* A read that found nothing, told with a context covering a delete its node
+ * had not applied (by the history's record): a violation now. */
+static void test_context_ahead_of_node_is_caught(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    cw_history_dot d[2];
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    client_read(&t, 0, 0, "k", &r);
+    client_write(&t, 0, 0, "k", true, &r.context, d, dots_of(&r, d)); /* 0.2 deletes 0.1 */
+    client_read(&t, 0, 0, "k", &r); /* at node 0: not found, context 0:2 */
+    assert_int_equal(r.count, 0);
+    uint64_t counts[2];
+    cw_history_applied_counts(t.h, 1, counts); /* told as a read at node 1, which has applied nothing */
+    assert_int_equal(cw_history_client_read(t.h, 5, 1, "k", 1, counts, counts, &r), CW_OK);
+    deliver_all(&t);
+    expect_violation(&t, "node 1 read nothing of a key (k) with a context covering write 0.2, which it had not "
+                         "applied by the read's end");
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
 /* Outcome, not only the counts: node 1 has applied client 0's write and
  * the client reads there, but the read is told to have returned nothing. */
 static void test_read_missing_own_write_is_caught(void **state)
@@ -414,6 +486,8 @@ int main(void)
         cmocka_unit_test(test_too_many_siblings_is_caught),
         cmocka_unit_test(test_session_violations_are_caught),
         cmocka_unit_test(test_read_missing_own_write_is_caught),
+        cmocka_unit_test(test_session_through_delete),
+        cmocka_unit_test(test_context_ahead_of_node_is_caught),
         cmocka_unit_test(test_bad_tellings_are_caught),
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_history_text),

@@ -59,8 +59,18 @@
  *     writes for a write) and of every version its reads returned before
  *     (monotonic reads, writes-follow-reads); and a read of a key returns
  *     the client's last write to it and what its last read of it returned,
- *     or versions that superseded them. A read that found nothing adds
- *     nothing to what the client has seen (its tombstones are hidden).
+ *     or versions that superseded them. A read that found nothing (its
+ *     key's versions are tombstones, which reads hide) observed the deletes
+ *     of its key that its returned context (cw_read.context) covers and
+ *     that its node had applied by the read's end, by the history's own
+ *     record: those count for the client's later operations like versions
+ *     it read (the serving node must have applied them and their past; a
+ *     later read returning a version one of them deleted is then caught as
+ *     a read of a superseded version), so monotonic reads and
+ *     writes-follow-reads are checked through a deleted key too (a client
+ *     that found a key deleted at one node, then sees the deleted version
+ *     at a node that has not applied the delete, is caught). A context
+ *     covering a write its node had not applied is a violation itself.
  * A run is recorded by calling cw_history_applied for every write every node
  * applies, its own writes included (a node's cw_apply_fn or the engine's
  * on_apply is the place), then reporting each node's final state and asking
@@ -135,9 +145,11 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * had applied before the read began (counted in before); (3) a read that
  * found nothing came before x applied any write to the key. So a read sees
  * no write its node has not applied, no version its node has overwritten,
- * and nothing lost. Any thread (a lock). CW_EINVAL, CW_ENOMEM. Memory:
- * O(nodes) per read; the verdict's cost: O(nodes * log w) per read of a
- * key written w times. */
+ * and nothing lost. A read that found nothing (count 0) keeps r->context,
+ * the dots it covers (checked now: each one x had applied by the read's
+ * end), for the session checks (see above). Any thread (a lock). CW_EINVAL,
+ * CW_ENOMEM. Memory: O(nodes) per read; the verdict's cost: O(nodes * log w)
+ * per read of a key written w times. */
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
                            const uint64_t *after, const cw_read *r);
 
@@ -231,7 +243,8 @@ typedef struct cw_history_report {
  * recorded; O(W + K + N) memory besides the history. With contexts: plus
  * O(log W) per dot a write read, O(N log W + r) per version a read
  * returned or a node holds (r: the writes that read it), O(N) per client
- * operation. Pairs (concurrent_pairs, ordered_pairs) are counted by
+ * operation, O(N (N + log W)) per client read that found nothing (its
+ * observed deletes). Pairs (concurrent_pairs, ordered_pairs) are counted by
  * happens-before: two context writes from one read are ordered by their
  * node's clock, yet siblings. */
 CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);

@@ -84,6 +84,8 @@ typedef struct read_rec {
     size_t key_len;
     uint64_t *before;         /* 2 x nodes counters: applied at x before the read began, */
     uint64_t *after;          /* and by its end (in the same block) */
+    uint64_t *ctx;            /* a read that found nothing: its context as nodes counters (each
+                                 origin's highest seq it covers; in the same block), else NULL */
     size_t count;
     final_version *found;     /* the versions returned, as dots */
 } read_rec;
@@ -353,7 +355,7 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
     if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r)
         return CW_EINVAL;
     read_rec rd = {x, cw__hash_bytes(key, key_len), malloc(key_len ? key_len : 1), key_len,
-                   malloc(2 * h->nodes * sizeof *before), NULL, r->count,
+                   malloc((r->count ? 2 : 3) * h->nodes * sizeof *before), NULL, NULL, r->count,
                    malloc((r->count ? r->count : 1) * sizeof *rd.found)};
     if (!rd.key || !rd.before || !rd.found) {
         free(rd.key);
@@ -365,6 +367,23 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
     memcpy(rd.key, key, key_len);
     memcpy(rd.before, before, h->nodes * sizeof *before);
     memcpy(rd.after, after, h->nodes * sizeof *after);
+    if (!r->count) { /* what it found is the tombstones its context covers (the sessions use them) */
+        rd.ctx = rd.after + h->nodes;
+        memset(rd.ctx, 0, h->nodes * sizeof *rd.ctx);
+        for (size_t i = 0; i < cw_vclock_size(&r->context); i++) {
+            cw_node_id o;
+            uint64_t seq;
+            if (cw_vclock_entry(&r->context, i, &o, &seq) != CW_OK)
+                break;
+            if (o < h->nodes)
+                rd.ctx[o] = seq;
+            if (o >= h->nodes || seq > after[o]) /* the history's record, not the engine's word */
+                violate(h, "node %u read nothing of a key (%.*s%s) with a context covering write %u.%llu, "
+                           "which it had not applied by the read's end",
+                        x, (int)(key_len < 24 ? key_len : 24), (const char *)key, key_len > 24 ? "..." : "", o,
+                        (unsigned long long)seq);
+        }
+    }
     for (size_t i = 0; i < r->count; i++) {
         cw_node_id o = r->versions[i].origin;
         uint64_t seq = o < h->nodes ? cw_vclock_get(&r->versions[i].clock, o) : 0;
@@ -1221,11 +1240,30 @@ static void merge_max(uint32_t nodes, uint64_t *into, const uint64_t *c)
             into[k] = c[k];
 }
 
+/* What a read that found nothing observed, merged into `read`: the
+ * deletes of its key whose dots its context covers and that its node had
+ * applied by the read's end (after: the history's record, not the
+ * replica's), each origin's last such delete standing for its earlier ones
+ * (an origin's pasts grow along its writes). O(N log w) per origin with
+ * deletes of the key, plus O(N) per such origin. */
+static void merge_observed_tombstones(const cw_history *h, const judge *J, const key_group *g, const read_rec *rd,
+                                      uint64_t *read)
+{
+    for (uint32_t o = 0; o < h->nodes; o++) {
+        uint64_t upto = rd->ctx[o] < rd->after[o] ? rd->ctx[o] : rd->after[o];
+        const write_ref *t = upto ? last_upto(J->tombs, g->tlo, g->thi, (cw_node_id)o, upto) : NULL;
+        if (t)
+            merge_max(h->nodes, read, rec(h, *t)->past);
+    }
+}
+
 /* One client's operations in its order: the node serving each had applied
  * the past of every write the client made and every version it read
- * before. O(N) an operation. */
-static void check_guarantees(cw_history *h, const op_order *ops, size_t n, uint64_t *wrote, uint64_t *read,
-                             cw_history_report *rep)
+ * before, and of every delete a read of it that found nothing observed
+ * (merge_observed_tombstones). O(N) an operation, O(N^2) at most a read
+ * that found nothing. */
+static void check_guarantees(cw_history *h, const judge *J, const op_order *ops, size_t n, uint64_t *wrote,
+                             uint64_t *read, cw_history_report *rep)
 {
     uint32_t N = h->nodes, c = ops[0].client;
     memset(wrote, 0, N * sizeof *wrote);
@@ -1242,7 +1280,7 @@ static void check_guarantees(cw_history *h, const op_order *ops, size_t n, uint6
                         c, op->origin, (unsigned long long)op->seq, op->origin, k, (unsigned long long)wrote[k]);
             else if ((k = first_gap(N, r->past, read)) != UINT32_MAX)
                 violate(h, "client %u wrote %u.%llu at node %u, which had not applied write %u.%llu "
-                           "(writes-follow-reads: a version the client had read depends on it)",
+                           "(writes-follow-reads: a version the client had read, or a delete it found, depends on it)",
                         c, op->origin, (unsigned long long)op->seq, op->origin, k, (unsigned long long)read[k]);
             merge_max(N, wrote, r->past);
             continue;
@@ -1256,13 +1294,15 @@ static void check_guarantees(cw_history *h, const op_order *ops, size_t n, uint6
                     c, shown, (const char *)rd->key, more, rd->x, k, (unsigned long long)wrote[k]);
         else if ((k = first_gap(N, rd->before, read)) != UINT32_MAX)
             violate(h, "client %u read a key (%.*s%s) at node %u, which had not applied write %u.%llu "
-                       "(monotonic reads: a version the client had read depends on it)",
+                       "(monotonic reads: a version the client had read, or a delete it found, depends on it)",
                     c, shown, (const char *)rd->key, more, rd->x, k, (unsigned long long)read[k]);
         for (size_t v = 0; v < rd->count; v++) {
             const record *r = rec_of(h, rd->found[v].origin, rd->found[v].seq);
             if (r)
                 merge_max(N, read, r->past);
         }
+        if (!rd->count && rd->ctx && ops[i].group != UINT32_MAX)
+            merge_observed_tombstones(h, J, &J->ix.g[ops[i].group], rd, read);
     }
 }
 
@@ -1347,7 +1387,7 @@ static bool check_sessions(cw_history *h, const judge *J, cw_history_report *rep
     for (size_t a = 0, b; a < n; a = b) {
         for (b = a + 1; b < n && ops[b].client == ops[a].client;)
             b++;
-        check_guarantees(h, ops + a, b - a, wrote, wrote + h->nodes, rep);
+        check_guarantees(h, J, ops + a, b - a, wrote, wrote + h->nodes, rep);
         qsort(ops + a, b - a, sizeof *ops, by_group);
         for (size_t c = a, d; c < b; c = d) {
             for (d = c + 1; d < b && ops[d].group == ops[c].group;)

@@ -4,6 +4,7 @@
  * last-writer-wins and the merge callback with tombstones, the codec's
  * format 3, and tombstones leaving the store once stable. */
 #include "testutil.h"
+#include "msg_internal.h"
 #include "node_internal.h"
 
 /* A small network of replicas with loss recovery on: every message (writes,
@@ -402,6 +403,22 @@ static void test_codec_format_3(void **state)
     }
     settle(&n);
     expect_values(&n, 1, "k", "");
+    /* From the wire, a context above its write's clock, or covering the
+     * write's own dot, is refused: replicas applying it before or after a
+     * version it covers would disagree. */
+    cw_hlc_timestamp ts = {1700000000000u, 0, 0};
+    uint64_t clock[2] = {2, 0}, ahead[2] = {1, 1}, own[2] = {2, 0};
+    const uint64_t *bad[2] = {ahead, own};
+    for (int b = 0; b < 2; b++) {
+        cw_msg *m, *back = NULL;
+        uint8_t buf[256];
+        size_t len;
+        assert_int_equal(cw__msg_write(&m, 0, &ts, clock, 2, bad[b], false, "k", 1, "v", 1), CW_OK);
+        assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
+        assert_int_equal(cw_msg_decode(&back, buf, len, &lim, NULL), CW_EBADMSG);
+        assert_null(back);
+        cw_msg_unref(m);
+    }
     cw_read_destroy(&r);
     net_close(&n);
 }

@@ -206,6 +206,7 @@ static void test_bad_arguments_and_close(void **state)
     o.nodes = 2; /* without recovery a cut would lose writes for good */
     assert_int_equal(cw_engine_open(&e, &o), CW_OK);
     assert_int_equal(cw_engine_cut_link(e, 0, 1, true), CW_EINVAL);
+    assert_int_equal(cw_engine_delete(e, 0, "k", 1, NULL, NULL), CW_EINVAL); /* nothing would collect it */
     cw_engine_close(e);
     o.no_recovery = false;
 
@@ -1346,6 +1347,65 @@ static void test_read_modify_write_sessions(void **state)
     run_rmw(4, 5, 200, 0.05, 0.2, true);
 }
 
+/* A put waiting for room whose stall timeout passes while some room has
+ * come back (fewer than inbox_capacity in flight, above the low water) goes
+ * on at once: it used to spin on the timed-out wait, a core busy, until the
+ * low water came. */
+typedef struct waiter {
+    cw_engine *e;
+    _Atomic int rc;
+    _Atomic bool done;
+} waiter;
+
+static void *put_waiting(void *p)
+{
+    waiter *w = p;
+    atomic_store(&w->rc, cw_engine_put(w->e, 0, "k", 1, "v", 1, NULL));
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+static void test_stalled_put_goes_on_when_room_came(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 3;
+    o.inbox_capacity = 64; /* low water 56 */
+    o.stall_timeout_ms = 200;
+    waiter w = {NULL, 1, false};
+    assert_int_equal(cw_engine_open(&w.e, &o), CW_OK);
+    assert_int_equal(cw_engine_hold_link(w.e, 0, 2, true), CW_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cw_engine_put(w.e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    for (double t0 = now_s(); now_s() - t0 < 5;) { /* node 1 applies the 4 */
+        cw_vclock c;
+        cw_vclock_init(&c);
+        assert_int_equal(cw_engine_clock(w.e, 1, &c), CW_OK);
+        uint64_t have = cw_vclock_get(&c, 0);
+        cw_vclock_destroy(&c);
+        if (have == 4)
+            break;
+        sleep_us(1000);
+    }
+    assert_int_equal(cw_engine_hold_link(w.e, 0, 1, true), CW_OK);
+    for (int i = 0; i < 60; i++) /* 64 in flight */
+        assert_int_equal(cw_engine_put(w.e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, put_waiting, &w);
+    sleep_us(50000);
+    assert_int_equal(cw_engine_hold_link(w.e, 0, 2, false), CW_OK); /* 4 applied everywhere: 60 in flight */
+    double start = now_s();
+    while (!atomic_load(&w.done) && now_s() - start < 5)
+        sleep_us(1000);
+    assert_true(atomic_load(&w.done));
+    assert_int_equal(atomic_load(&w.rc), CW_OK);
+    assert_int_equal(cw_engine_hold_link(w.e, 0, 1, false), CW_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(cw_engine_quiesce(w.e, 10000), CW_OK);
+    cw_engine_close(w.e);
+}
+
 static void test_stress_long(void **state)
 {
     (void)state;
@@ -1386,6 +1446,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stalled_stability_refuses_puts),
         cmocka_unit_test(test_context_writes_and_deletes),
         cmocka_unit_test(test_read_modify_write_sessions),
+        cmocka_unit_test(test_stalled_put_goes_on_when_room_came),
         cmocka_unit_test(test_stress_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,7 +75,8 @@ typedef struct cw_engine_options {
     bool     no_recovery;           /* true: no log, no pull, no report (a network
                                        that never loses, and the baseline that
                                        measures recovery's cost); drop_probability
-                                       must then be 0, and cut_link is refused */
+                                       must then be 0, and cut_link and delete are
+                                       refused */
 } cw_engine_options;
 
 /* Sets every default; nodes = 1. */
@@ -141,7 +142,9 @@ CW_API int  cw_engine_put_ctx(cw_engine *e, cw_node_id node, const void *key, si
                               cw_vclock *clock_out);
 /* delete: a tombstone under the same rule (cw_node_delete). A read then
  * returns CW_ENOTFOUND, unless a version the delete did not cover is still
- * there (add-wins). Tombstones are collected once causally stable. */
+ * there (add-wins). Tombstones are collected once causally stable; with
+ * no_recovery there is no stability to collect them (no reports), so a
+ * delete is refused there (CW_EINVAL) rather than grow the store forever. */
 CW_API int  cw_engine_delete(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                              const cw_vclock *context, cw_vclock *clock_out);
 
@@ -179,8 +182,10 @@ CW_API int  cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, boo
 
 /* quiesce: wait until no message is in flight outside held links, no node
  * has a deliverable write, and no node misses a write that it can recover
- * from a node it is not cut from (both ways, directly or through others;
- * an origin's writes behind a held link wait for its release). After every
+ * from a node it is not cut from (both ways, directly or through others).
+ * A node with a held link into it is not waited for at all: the held
+ * origin's writes, and any of others' that depend on them, wait for the
+ * release, and quiesce does not tell those apart from the rest. After every
  * cut is healed and quiesce returns, every node has applied every accepted
  * write. CW_ETIMEDOUT after timeout_ms. */
 CW_API int  cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms);

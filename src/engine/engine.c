@@ -94,10 +94,15 @@ static int take_room(cw_engine *e, enode *en)
         deadline.tv_nsec = (long)(ns % 1000000000u);
         /* closed: seq_cst, stored by shutdown before it broadcasts space
          * under room, so a waiting put wakes and sees it. */
-        while (atomic_load(&en->in_flight) > low_water(e) && !atomic_load(&e->closed) && rc == CW_OK)
-            if (pthread_cond_timedwait(&en->space, &en->room, &deadline) == ETIMEDOUT &&
-                atomic_load(&en->in_flight) >= e->outbox_limit)
-                rc = CW_ESTALLED;
+        while (atomic_load(&en->in_flight) > low_water(e) && !atomic_load(&e->closed))
+            if (pthread_cond_timedwait(&en->space, &en->room, &deadline) == ETIMEDOUT) {
+                /* Out of time: go on if there is room at all (the low water
+                 * only batches wake-ups), else say so. Never wait again:
+                 * a timed-out wait returns at once. */
+                if (atomic_load(&en->in_flight) >= e->outbox_limit)
+                    rc = CW_ESTALLED;
+                break;
+            }
         atomic_fetch_sub(&en->waiting, 1);
     }
     if (atomic_load(&e->closed))
@@ -492,6 +497,8 @@ int cw_engine_put_ctx(cw_engine *e, cw_node_id node, const void *key, size_t key
 int cw_engine_delete(cw_engine *e, cw_node_id node, const void *key, size_t key_len, const cw_vclock *context,
                      cw_vclock *clock_out)
 {
+    if (e && e->nodes > 1 && !e->recovery)
+        return CW_EINVAL; /* tombstones are collected by stability, which no_recovery turns off */
     return engine_write(e, node, &(write_req){key, NULL, key_len, 0, context, true, clock_out});
 }
 

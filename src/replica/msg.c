@@ -429,7 +429,13 @@ static int decode_write(cw_msg **out, const uint8_t *buf, size_t len, size_t pos
     fill_clock(m, buf + clock_at, entries);
     if (has_context)
         fill_counters(m->counters + m->nodes, m->nodes, buf + context_at, context_n);
-    if (m->counters[origin] == 0) {
+    bool bad = m->counters[origin] == 0;
+    /* A context replaces only what its write's node had applied: at or below
+     * the clock, and never the write's own dot (else replicas that apply the
+     * write before or after a version it covers would disagree). */
+    for (uint32_t k = 0; has_context && !bad && k < m->nodes; k++)
+        bad = m->counters[m->nodes + k] > m->counters[k] - (k == origin);
+    if (bad) {
         free(m);
         return CW_EBADMSG;
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine_internal.h" /* the fault layer's count of losses */
+#include "tsan.h"
 #include "testutil.h"
 #include "writes.h"
 
@@ -345,6 +346,12 @@ static double rss_bytes(void)
     return (double)resident * (double)sysconf(_SC_PAGESIZE);
 }
 
+/* What an engine with nothing to do may use of a core: its replicas' loss
+ * recovery still reports every 10 ms and pulls with a growing back-off
+ * (about 1.5% of a core in a debug build); ThreadSanitizer multiplies every
+ * instruction's cost by 5 to 15. */
+#define IDLE_BOUND (CW_TSAN ? 0.20 : 0.05)
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RSS_MEANINGFUL false /* quarantine and shadow memory are not the engine's */
 #else
@@ -540,7 +547,7 @@ static void test_refused_writes_wait_idle(void **state)
     sleep_us(1000000);
     double busy = (cpu_seconds() - cpu) / (now_s() - start);
     printf("refused: %.1f%% of a core while nothing can change\n", 100 * busy);
-    assert_true(busy < 0.05);
+    assert_true(busy < IDLE_BOUND);
     assert_int_equal(cw_engine_hold_link(e, 0, 2, false), CW_OK);
     assert_int_equal(cw_engine_quiesce(e, 30000), CW_OK);
     expect_clock(e, 2, "0:20000,1:20000");

@@ -377,6 +377,8 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
     cw__ring *r = &n->buf.rings[o];
     if (n->buf.count >= n->opt.max_buffered || (!head && !ring_budget_allows(n, r, seq - first + 1))) {
         n->rejected_full++;
+        if (m->flags & CW__MSG_RETRANSMITTED)
+            n->gap[o].choked = true; /* answers that cannot wait here: ask for one at a time */
         return CW_EFULL;
     }
     int rc = reserve_work(n);

@@ -32,6 +32,7 @@ typedef struct cw__gap {
     uint32_t seen_from;       /* a node that holds `seen` (it said so) */
     uint32_t attempts;        /* pulls sent since V[origin] last moved */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
+    bool choked;              /* an answer was refused for a full buffer since V moved */
     uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
                                  raised by answers that came too late (the write
                                  was there already), lowered by answers used */

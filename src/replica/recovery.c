@@ -465,8 +465,10 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->pull_next_ns);
         return true;
     }
+    if (moved)
+        g->choked = false;
     if (g->pulled_upto > v || !g->span) /* a window timed out (or the first): start small */
-        g->span = PULL_MIN_SPAN;
+        g->span = g->choked ? 1 : PULL_MIN_SPAN; /* answers were refused (a full buffer): one */
     else if (moved && v >= g->pulled_upto && g->span < PULL_SPAN)
         g->span *= 2;
     g->target = pull_target(n, origin, g);

@@ -241,7 +241,12 @@ CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *
  * CW_EAHEAD if it covers a write this node has not applied yet (wait for
  * it: cw_engine_wait_for; a write may not replace what its node has not
  * seen, or replicas would disagree on what survives). Otherwise as
- * cw_node_put; CW_EINVAL also for an id >= nodes in the context. */
+ * cw_node_put; CW_EINVAL also for an id >= nodes in the context.
+ * Policies: CW_KEEP_SIBLINGS keeps every version no context covers;
+ * CW_LAST_WRITER_WINS first drops what the context covers, then keeps the
+ * greatest (timestamp, origin) of what is left and the new write (a
+ * tombstone competing like any write); CW_MERGE_CALLBACK keeps siblings as
+ * CW_KEEP_SIBLINGS does and merges the live ones at each read. */
 CW_API int cw_node_put_ctx(cw_node *n, const void *key, size_t key_len, const void *value,
                            size_t value_len, const cw_vclock *context, cw_vclock *clock_out);
 /* A delete: a tombstone under the same rule as cw_node_put_ctx (NULL

@@ -217,6 +217,14 @@ bool cw__worker_want_tick(worker *w, uint64_t at)
     return false;
 }
 
+/* Wakes every other worker: after sends to all of them. */
+static void wake_others(worker *w)
+{
+    for (uint32_t v = 0; v < w->e->workers; v++)
+        if (v != w->id)
+            cw__transport_wake(w->e->t, v);
+}
+
 /* Keeps m (one reference, moved in) for this worker's own nodes. Out of
  * memory it is lost: recovery traffic is best effort. */
 static void send_local(worker *w, cw_msg *m)
@@ -246,9 +254,7 @@ static void send_outbox_first(enode *en)
         send_local(w, en->outbox[i]); /* the outbox's reference moves */
     }
     en->out_len = 0;
-    for (uint32_t v = 0; v < e->workers; v++)
-        if (v != w->id)
-            cw__transport_wake(e->t, v);
+    wake_others(w);
 }
 
 int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
@@ -259,9 +265,7 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     send_outbox_first(en);
     if (to == CW_NODE_ALL) {
         cw__transport_send_all(e->t, w->id, m);
-        for (uint32_t v = 0; v < e->workers; v++)
-            if (v != w->id)
-                cw__transport_wake(e->t, v);
+        wake_others(w);
         send_local(w, cw__msg_ref(m));
         return 0;
     }
@@ -344,9 +348,7 @@ static bool send_outboxes(worker *w)
             continue;
         for (size_t i = 0; i < n; i++)
             cw__transport_send_all(e->t, w->id, w->taken[i]);
-        for (uint32_t v = 0; v < e->workers; v++) /* once per batch, not per write */
-            if (v != w->id)
-                cw__transport_wake(e->t, v);
+        wake_others(w); /* once per batch, not per write */
         take_in(w, w->taken, n); /* this worker's own nodes; consumes the outbox's references */
     }
     return true;

@@ -87,17 +87,14 @@ int cw__msg_report(cw_msg **out, uint32_t nodes, cw_node_id sender, const uint64
     return CW_OK;
 }
 
-/* The counters a write holds: its clock, then its own context if it has one. */
-static size_t write_slots(const cw_msg *m) { return (size_t)m->nodes * ((m->flags & CW__MSG_CONTEXT) ? 2u : 1u); }
-
 int cw__msg_retransmission(cw_msg **out, const cw_msg *m, uint32_t dest)
 {
     if (!out || !m || m->kind != CW_MSG_WRITE)
         return CW_EINVAL;
-    cw_msg *c = alloc_msg((uint32_t)write_slots(m), m->key_len, m->value_len);
+    cw_msg *c = alloc_msg((uint32_t)cw__msg_write_slots(m), m->key_len, m->value_len);
     if (!c)
         return CW_ENOMEM;
-    size_t body = write_slots(m) * sizeof(uint64_t) + m->key_len + m->value_len;
+    size_t body = cw__msg_write_slots(m) * sizeof(uint64_t) + m->key_len + m->value_len;
     c->nodes = m->nodes;
     c->origin = m->origin;
     c->flags = (uint8_t)(CW__MSG_RETRANSMITTED | (m->flags & (CW__MSG_TOMBSTONE | CW__MSG_CONTEXT)));

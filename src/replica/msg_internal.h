@@ -76,9 +76,15 @@ static inline bool cw__msg_covers(const cw_msg *m, cw_node_id origin, uint64_t s
     return c ? c[origin] >= seq : (origin == m->origin ? m->seq > seq : m->counters[origin] >= seq);
 }
 
+/* The counters a write holds: its clock, then its own context if it has one. */
+static inline size_t cw__msg_write_slots(const cw_msg *m)
+{
+    return (size_t)m->nodes * ((m->flags & CW__MSG_CONTEXT) ? 2u : 1u);
+}
+
 static inline uint8_t *cw__msg_key_ptr(const cw_msg *m)
 {
-    return (uint8_t *)(uintptr_t)(m->counters + m->nodes * ((m->flags & CW__MSG_CONTEXT) ? 2u : 1u));
+    return (uint8_t *)(uintptr_t)(m->counters + cw__msg_write_slots(m));
 }
 
 static inline uint8_t *cw__msg_value_ptr(const cw_msg *m)

@@ -85,12 +85,9 @@
 #define PULL_MIN_SPAN 16u
 /* Pulls one origin's gap sends in one tick (one per missing run). */
 #define PULL_RUNS 16u
-/* The back-off doubles up to recovery_timeout << MAX_BACKOFF_SHIFT. */
+/* An origin's adapted timeout and the back-off together double up to
+ * recovery_timeout << MAX_BACKOFF_SHIFT, never more. */
 #define MAX_BACKOFF_SHIFT 5u
-/* An origin's timeout adapts up to recovery_timeout << MAX_SLOW (and with
- * everything else, never past MAX_BACKOFF_SHIFT: tick_gap). */
-#define MAX_SLOW 5u
-
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -321,7 +318,7 @@ void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m)
      * to a pull repeated after its answer was lost says nothing). */
     const cw_msg *had = n->recovering ? cw__log_at(&n->log, m->origin, m->seq) : NULL;
     cw__gap *g = &n->gap[m->origin];
-    if (had && !(had->flags & CW__MSG_RETRANSMITTED) && g->slow < MAX_SLOW)
+    if (had && !(had->flags & CW__MSG_RETRANSMITTED) && g->slow < MAX_BACKOFF_SHIFT) /* with the back-off, never past it in all: tick_gap */
         g->slow++; /* the write came on its own first: it was late, not lost */
 }
 
@@ -438,7 +435,7 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * below, never past MAX_BACKOFF_SHIFT in all, so a missing write is
      * asked for at least every recovery_timeout << MAX_BACKOFF_SHIFT once
      * pulling started. */
-    uint32_t base = g->slow < MAX_BACKOFF_SHIFT ? g->slow : MAX_BACKOFF_SHIFT;
+    uint32_t base = g->slow; /* at most MAX_BACKOFF_SHIFT */
     uint64_t timeout = n->opt.recovery_timeout_ns << base;
     if (g->mark_seq <= v) { /* the marked writes came: mark what is known now */
         g->mark_seq = g->seen;

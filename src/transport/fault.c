@@ -58,17 +58,20 @@ void cw__routes_release(cw__routes *v)
     *v = (cw__routes){0};
 }
 
+/* 64 random bits as a uniform draw in [0, 1). */
+static double unit(uint64_t x) { return (double)(x >> 11) * 0x1p-53; }
+
 /* A uniform draw in [0, 1) for a decision about m: from the hash (counted
  * messages) or from the lane's generator (recovery traffic). */
 static double fault_draw(cw__faults *f, uint32_t lane, const cw_msg *m, cw_node_id to, uint32_t copy,
                          uint32_t what)
 {
     if (!cw__msg_counted(m))
-        return (double)(cw__splitmix64(&f->lane[lane].rng) >> 11) * 0x1p-53;
+        return unit(cw__splitmix64(&f->lane[lane].rng));
     uint64_t x = f->o.seed ^ cw__hash_u64(((uint64_t)m->origin << 48) ^ ((uint64_t)to << 32) ^
                                           ((uint64_t)copy << 8) ^ what);
     x = cw__hash_u64(x ^ m->seq * 0x9e3779b97f4a7c15u);
-    return (double)(x >> 11) * 0x1p-53;
+    return unit(x);
 }
 
 int cw__faults_init(cw__faults *f, const cw__fault_options *o, uint32_t lanes, cw__deliver_fn *deliver,
@@ -174,6 +177,13 @@ static bool hold_eq(const void *item, const void *key)
     return ((uint64_t)h->from << 16 | h->to) == *(const uint64_t *)key;
 }
 
+/* The link from -> to's entry, or NULL. Under holds_lock. */
+static hold *link_find(const cw__faults *f, cw_node_id from, cw_node_id to)
+{
+    uint64_t key = (uint64_t)from << 16 | to;
+    return cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+}
+
 /* A message lost on its way (dropped or cut). Release: a counted loss is a
  * delivery done, after which quiesce (acquire) may see the counts meet. */
 static void lose(cw__faults *f, const cw_msg *m)
@@ -190,8 +200,7 @@ static bool link_takes(cw__faults *f, cw__route r)
     bool retransmitted = !!(r.msg->flags & CW__MSG_RETRANSMITTED);
     bool counted = cw__msg_counted(r.msg);
     pthread_mutex_lock(&f->holds_lock);
-    uint64_t key = (uint64_t)r.msg->origin << 16 | r.to;
-    hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+    hold *h = link_find(f, r.msg->origin, r.to);
     /* A retransmitted copy's sender decided its cut (fault.h). */
     bool cut = h && h->cut && !retransmitted;
     bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
@@ -258,14 +267,13 @@ bool cw__faults_send_lost(cw__faults *f, uint32_t lane, cw_node_id from, cw_node
 {
     bool lost = false;
     if (atomic_load_explicit(&f->cuts_active, memory_order_acquire)) { /* pairs with cw__faults_cut's release */
-        uint64_t key = (uint64_t)from << 16 | to;
         pthread_mutex_lock(&f->holds_lock);
-        hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+        hold *h = link_find(f, from, to);
         lost = h && h->cut;
         pthread_mutex_unlock(&f->holds_lock);
     }
     if (!lost && f->o.drop_probability > 0)
-        lost = (double)(cw__splitmix64(&f->lane[lane].rng) >> 11) * 0x1p-53 < f->o.drop_probability;
+        lost = unit(cw__splitmix64(&f->lane[lane].rng)) < f->o.drop_probability;
     if (lost)
         atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed);
     return lost;
@@ -325,10 +333,10 @@ uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane)
  * holds_lock. */
 static hold *link_entry(cw__faults *f, cw_node_id from, cw_node_id to)
 {
-    uint64_t key = (uint64_t)from << 16 | to;
-    hold *h = cw__map_find(&f->holds, cw__hash_u64(key), hold_eq, &key);
+    hold *h = link_find(f, from, to);
     if (h)
         return h;
+    uint64_t key = (uint64_t)from << 16 | to;
     h = calloc(1, sizeof *h);
     if (!h || cw__map_insert(&f->holds, cw__hash_u64(key), h) != CW_OK) {
         free(h);

@@ -40,6 +40,7 @@
 #include <causeway/verify.h>
 
 #include "map.h"
+#include "vec.h"
 
 typedef struct record {
     uint64_t *past;          /* nodes counters; NULL until made */
@@ -337,14 +338,10 @@ void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out)
 /* Appends a client's operation to the log; call with the lock held. */
 static int log_op(cw_history *h, client_op op)
 {
-    if (h->op_count == h->op_cap) {
-        size_t cap = h->op_cap ? 2 * h->op_cap : 256;
-        client_op *grown = realloc(h->ops, cap * sizeof *grown);
-        if (!grown)
-            return CW_ENOMEM;
-        h->ops = grown;
-        h->op_cap = cap;
-    }
+    client_op *room = cw__vec_room(h->ops, h->op_count, &h->op_cap, sizeof *room);
+    if (!room)
+        return CW_ENOMEM;
+    h->ops = room;
     h->ops[h->op_count++] = op;
     return CW_OK;
 }
@@ -896,14 +893,10 @@ static int group_of(key_index *ix, const record *r, uint32_t *id)
         *id = (uint32_t)(g - ix->g);
         return CW_OK;
     }
-    if (ix->count == ix->cap) {
-        size_t cap = ix->cap ? 2 * ix->cap : 64;
-        key_group *grown = realloc(ix->g, cap * sizeof *grown);
-        if (!grown)
-            return CW_ENOMEM;
-        ix->g = grown;
-        ix->cap = cap;
-    }
+    key_group *room = cw__vec_room(ix->g, ix->count, &ix->cap, sizeof *room);
+    if (!room)
+        return CW_ENOMEM;
+    ix->g = room;
     int rc = cw__map_insert(&ix->map, r->hash, (void *)(uintptr_t)(ix->count + 1));
     if (rc != CW_OK)
         return rc;

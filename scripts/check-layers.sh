@@ -4,7 +4,7 @@
 # layer just above it, and that layer's object library must then fail to
 # compile for exactly that reason (the header is not on its include path).
 # Then the same copy, untouched, must build, so a failure above is not a
-# broken tree.  Layers, lowest first: util clock replica transport engine verify cli.
+# broken tree.  Layers, lowest first: util clock replica transport engine verify server cli.
 set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ trap 'rm -rf "$scratch"' EXIT
 
 # Every layer, lowest first; each is tried against a private header of the
 # nearest layer above it that has one (the first header found in its folder).
-layers=(util clock replica transport engine verify cli)
+layers=(util clock replica transport engine verify server cli)
 cases=()
 for ((i = 0; i + 1 < ${#layers[@]}; i++)); do
   lower=${layers[i]} headers=()

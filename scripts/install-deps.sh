@@ -11,6 +11,10 @@ packages=(
   clang libclang-rt-14-dev                           # libFuzzer targets, sanitizers
   libjansson-dev                                     # causeway stress --json
   gnuplot-nox                                        # causeway bench plots
+  libzmq3-dev                                        # causeway node: replication links
+  libmicrohttpd-dev                                  # causeway node: the HTTP API
+  libcurl4-gnutls-dev                                # HTTP client of tests, cluster --scenario, bench
+  curl                                               # the node tests' HTTP requests (tests/cli)
 )
 
 missing=()

@@ -29,7 +29,9 @@ extern "C" {
     XX(EFULL,     -12, "full: a bounded buffer or queue has no room (backpressure); retry once it drains") \
     XX(EBADMSG,   -13, "malformed binary message")                                   \
     XX(ESTALLED,  -14, "stalled: some node has not applied or acknowledged this node's writes (cut off or held back), so no room came") \
-    XX(EAHEAD,    -15, "the context covers writes this node has not applied yet: wait for them first")
+    XX(EAHEAD,    -15, "the context covers writes this node has not applied yet: wait for them first") \
+    XX(EJOINING,  -16, "joining: this node does not accept writes until its peers have told it its own last sequence number") \
+    XX(EIO,       -17, "a network or operating-system call failed")
 
 enum {
 #define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),

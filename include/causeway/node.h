@@ -337,6 +337,35 @@ CW_API uint64_t cw_node_next_tick(const cw_node *n);
  * every node has applied. Always at or below the node's clock. */
 CW_API int cw_node_stable(const cw_node *n, cw_vclock *out);
 
+/* Restarting without state. A replica whose process lost its state (no
+ * durable storage) must not make a write until it knows the last seq any
+ * peer holds of its own, or it would reuse a (node, seq) pair; and it must
+ * hold everything that may already be stable, which no log keeps any more.
+ * So it asks every peer for its state and installs the one that holds the
+ * most of its own writes (the node server does this: src/server).
+ *
+ * cw_node_install adopts a peer's state: `clock` (nodes counters, the peer's
+ * clock) and the versions its store held at that clock (every message
+ * cw_node_each_key gave, tombstones too; borrowed, references taken). The
+ * node then holds what it would had it applied every write at or below the
+ * clock; later writes arrive, and missing ones are pulled, as usual. Only
+ * on a node that has applied nothing and made no write. CW_EINVAL (NULL, a
+ * size mismatch, a node that is not empty, or a version that is not a write
+ * at or below clock with its clock and context at or below it), CW_ENOMEM
+ * (the node stays empty). Cost: one store insert per version. */
+CW_API int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions,
+                           size_t count);
+/* The highest seq of origin's writes this node knows to exist: applied
+ * here, waiting in its buffer, or named by a buffered write or a peer's
+ * report (at least its clock's entry). A restarted node must not write
+ * again under any seq a peer has seen. */
+CW_API uint64_t cw_node_seen(const cw_node *n, cw_node_id origin);
+/* Peer `peer` restarted without its state (it asked for a snapshot): what it
+ * said it had applied before no longer holds, so the open stability round
+ * starts over and nothing it lost becomes stable on its old word. Call it
+ * before answering the peer. Ignored for self or an id out of range. */
+CW_API void cw_node_peer_restarted(cw_node *n, cw_node_id peer);
+
 /* The node's clock (sparse copy). */
 CW_API int cw_node_clock(const cw_node *n, cw_vclock *out);
 /* The node's clock as n counters, valid until the next put/receive. */

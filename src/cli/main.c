@@ -17,6 +17,9 @@ static void usage(FILE *to)
           "  sim           one seeded schedule of the deterministic simulator, verified\n"
           "  bench         run the benchmark suite: JSON, CSV and gnuplot tables, plots\n"
           "  clock         compare, merge, encode and decode clocks and X-VectorClock headers\n"
+          "  node          one replica as a process: ZeroMQ replication, the HTTP API\n"
+          "  cluster       N node processes on 127.0.0.1, and the causal key-value scenario\n"
+          "  keygen        a CURVE key pair for encrypted, authenticated links\n"
           "  version       library version and the active SIMD path\n"
           "  help [CMD]    this list, or a command's options with their ranges and defaults\n"
           "\n"
@@ -45,7 +48,7 @@ static int version(int argc, char **argv)
 
 static const command commands[] = {
     {"demo", cli_demo}, {"stress", cli_stress}, {"sim", cli_sim}, {"bench", cli_bench},
-    {"clock", cli_clock}, {"version", version},
+    {"clock", cli_clock}, {"node", cli_node}, {"cluster", cli_cluster}, {"keygen", cli_keygen}, {"version", version},
 };
 
 static const command *find(const char *name)

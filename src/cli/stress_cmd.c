@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "histogram.h"
 #include "opts.h"
+#include "procs.h"
 #include "progress.h"
 #include "report.h"
 #include "workload.h"
@@ -45,6 +46,8 @@ typedef struct opts {
     bool sequential, sabotage, sabotage_context;
     const char *json, *history;
     char *replay;            /* the command line that replays the run (malloc'd) */
+    uint32_t processes;      /* --processes: node processes (procs.c), 0: in-process */
+    const char *stop, *kill; /* --processes: --stop I:A:B, --kill I:A */
 } opts;
 
 /* Applications at one node, for the progress line: written by that node's
@@ -374,6 +377,12 @@ static int parse(int argc, char **argv, opts *o)
     const char *json = NULL;
     cli_opt t[] = {
         {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true},
+        {CLI_OPT_UINT32("processes", &o->processes, "N",
+                        "run the replicas as N `causeway node` processes (ipc endpoints, traces checked); "
+                        "gives --nodes", 2, 64),
+         .default_text = "none, one process"},
+        {CLI_OPT_TEXT("stop", &o->stop, "I:A:B", "with --processes: SIGSTOP node I at A s, SIGCONT at B s")},
+        {CLI_OPT_TEXT("kill", &o->kill, "I:A", "with --processes: SIGKILL node I at A s and restart it at once")},
         {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients (with --duration: at most)",
                       1, 1000000000),
          .default_text = "required without --duration; with it 10000000"},
@@ -430,7 +439,8 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_TEXT("history", &o->history, "FILE", "on a violation, write the history checked to FILE"),
          .default_text = "causeway-stress-SEED.history", .output = true},
         {CLI_OPT_FLAG("sabotage-history", &o->sabotage,
-                      "test the checker: leave one application out of the history (must FAIL)")},
+                      "test the checker: leave one application out of the history (--processes: tamper with one "
+                      "write's clock as read from its trace; must FAIL)")},
         {CLI_OPT_FLAG("sabotage-context", &o->sabotage_context,
                       "test the checker: one read-modify-write tells the history it read nothing (with --rmw; "
                       "must FAIL: a lost update)")},
@@ -442,6 +452,20 @@ static int parse(int argc, char **argv, opts *o)
         return rc;
     o->policy = policy ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
     o->json = json;
+
+    if (o->processes) {
+        if (cli_seen(&c, "nodes") && o->nodes != o->processes)
+            return cli_usage_error(&c, "--nodes %u: --processes gives %u", o->nodes, o->processes);
+        o->nodes = o->processes;
+        const char *bad = o->sessions ? "sessions" : o->policy == CW_LAST_WRITER_WINS ? "policy lww"
+                          : o->partition ? "partition" : o->sequential ? "sequential" : o->rate > 0 ? "rate"
+                          : o->warmup > 0 ? "warmup" : o->sabotage_context ? "sabotage-context"
+                          : o->value_size ? "value-size" : NULL;
+        if (bad)
+            return cli_usage_error(&c, "--%s: not with --processes", bad);
+    } else if (o->stop || o->kill) {
+        return cli_usage_error(&c, "--%s: applies to --processes only", o->stop ? "stop" : "kill");
+    }
 
     if (o->sabotage_context && o->rmw <= 0)
         return cli_usage_error(&c, "--sabotage-context: applies to --rmw only");
@@ -924,13 +948,60 @@ static int stress(opts o)
     return ok ? CLI_OK : CLI_FAIL;
 }
 
+/* --processes: the options procs.c takes; CLI_USAGE on a bad --stop or --kill. */
+static int processes(const opts *o)
+{
+    cli_procs_options p = {.nodes = o->nodes, .keys = o->keys, .clients = o->clients, .writes = o->writes,
+                           .seed = o->seed, .duration = o->duration, .key_dist = o->key_dist,
+                           .zipf_theta = o->zipf_theta, .reads = o->reads, .rmw = o->rmw, .deletes = o->deletes,
+                           .drop = o->drop, .delay = o->delay, .dup = o->dup, .max_delay_us = o->max_delay_us,
+                           .stop_node = -1, .kill_node = -1, .sabotage = o->sabotage, .json = o->json,
+                           .history = o->history, .replay = o->replay};
+    if (o->stop && !cli_procs_parse_stop(&p, o->stop)) {
+        fprintf(stderr, "causeway stress: --stop '%.80s': expected I:A:B, node I below %u, seconds 0 <= A < B\n",
+                o->stop, o->nodes);
+        return CLI_USAGE;
+    }
+    if (o->kill && !cli_procs_parse_kill(&p, o->kill)) {
+        fprintf(stderr, "causeway stress: --kill '%.80s': expected I:A, node I below %u, seconds A >= 0\n", o->kill,
+                o->nodes);
+        return CLI_USAGE;
+    }
+    return cli_procs_stress(&p);
+}
+
+/* --processes N without --nodes: argv with "--nodes N" added (malloc'd),
+ * so that --nodes stays required otherwise; NULL when not needed. */
+static char **nodes_from_processes(int *argc, char **argv)
+{
+    const char *n = NULL;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "--nodes") == 0 || strncmp(argv[i], "--nodes=", 8) == 0 || strcmp(argv[i], "--") == 0)
+            return NULL;
+        if (strcmp(argv[i], "--processes") == 0 && i + 1 < *argc)
+            n = argv[i + 1];
+        else if (strncmp(argv[i], "--processes=", 12) == 0)
+            n = argv[i] + 12;
+    }
+    char **v = n ? malloc((size_t)(*argc + 3) * sizeof *v) : NULL;
+    if (!v)
+        return NULL;
+    memcpy(v, argv, (size_t)*argc * sizeof *v);
+    v[(*argc)++] = "--nodes";
+    v[(*argc)++] = (char *)n;
+    v[*argc] = NULL;
+    return v;
+}
+
 int cli_stress(int argc, char **argv)
 {
     opts o;
-    int prc = parse(argc, argv, &o);
+    char **with_nodes = nodes_from_processes(&argc, argv);
+    int prc = parse(argc, with_nodes ? with_nodes : argv, &o);
+    free(with_nodes);
     if (prc != CLI_OK)
         return prc == CLI_HELP ? CLI_OK : prc;
-    int status = stress(o);
+    int status = o.processes ? processes(&o) : stress(o);
     free(o.replay);
     return status;
 }

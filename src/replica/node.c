@@ -10,7 +10,8 @@
  *     sender's ring at its seq, or (as its sender's head) the waiting table
  *     under (blocker, counter).
  *  4. The node clock equals the merge of all applied writes: V[k] is the
- *     number of writes from k applied here (each origin's writes apply in
+ *     number of writes from k applied here, counting those a state install
+ *     (install.c) stands for (each origin's writes apply in
  *     sequence order, and invariant 1 puts every other entry of a write's
  *     clock at or below V).
  *  5. The buffer never rescans: after a write from o reaches V[o] = c, only

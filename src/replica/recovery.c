@@ -298,6 +298,25 @@ void cw__recovery_heard(struct cw_node *n, cw_node_id from, const uint64_t *appl
         close_round(n);
 }
 
+uint64_t cw_node_seen(const cw_node *n, cw_node_id origin)
+{
+    if (!n || origin >= n->n)
+        return 0;
+    uint64_t v = n->clock.counters[origin];
+    return n->recovering && n->gap[origin].seen > v ? n->gap[origin].seen : v;
+}
+
+void cw_node_peer_restarted(cw_node *n, cw_node_id peer)
+{
+    if (!n || peer >= n->n || peer == n->opt.self || !n->st.open)
+        return;
+    cw__stability *st = &n->st;
+    /* The open round may hold the peer's old word: start it over, so every
+     * round that closes from now on heard the peer as it is now. */
+    if (st->heard[peer >> 6] & ((uint64_t)1 << (peer & 63)))
+        open_round(n);
+}
+
 /* ---- gaps ---- */
 
 void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq)

@@ -40,6 +40,14 @@ cmake -S "$src/tests/install" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="
 cmake --build "$work/consumer" >/dev/null
 "$work/consumer/consumer_shared"
 "$work/consumer/consumer_static"
+# 3b. libcauseway-client through pkg-config, against an installed node.
+PKG_CONFIG_PATH=$pcdir cc -std=c11 -Wall -Werror "$src/tests/install/client_consumer.c" \
+  $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs causeway-client) -o "$work/client_consumer"
+"$prefix/bin/causeway" node --id 0 --nodes 1 --listen "ipc://$work/rep" --client "ipc://$work/cli" >/dev/null &
+node_pid=$!
+"$work/client_consumer" "ipc://$work/cli" | grep -qx 'client ok'
+kill -TERM $node_pid
+wait $node_pid
 # 4. The installed command works: clock tools, demo, a short verified stress
 #    run, and (when the benchmarks were built and installed) bench with plots.
 "$prefix/bin/causeway" clock compare 1:1 2:1 | grep -qx CONCURRENT

@@ -1,0 +1,104 @@
+/* A client of a `causeway node` process, for other processes: put, delete,
+ * get and status over the node's client endpoint (`causeway node --client
+ * ENDPOINT`, a ZeroMQ endpoint such as tcp://127.0.0.1:7201). Keys and values
+ * are any bytes, carried exactly (the HTTP API carries JSON values instead).
+ * The protocol is in docs/formats.md, "Client protocol".
+ *
+ * Library: libcauseway-client (it links libzmq and libcauseway).
+ *
+ * Every call is synchronous: it sends its request (or, for
+ * cw_client_write_many, its batch) and waits for the answers up to the
+ * handle's timeout. A handle is one connection, for one thread at
+ * a time; open one per thread for parallel requests. Answers are matched to
+ * requests by an id, so an answer that comes after its call timed out is
+ * dropped, never taken for a later call's.
+ */
+#ifndef CAUSEWAY_CLIENT_H
+#define CAUSEWAY_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <causeway/export.h>
+#include <causeway/node.h>
+#include <causeway/vclock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cw_client cw_client;
+
+/* Connects to a node's client endpoint. ZeroMQ connects in the background,
+ * so an unreachable node shows up as CW_ETIMEDOUT from the first call.
+ * timeout_ms: how long each call waits for its answer (0: 5000).
+ * CW_OK; CW_EINVAL (NULL, empty endpoint), CW_EIO (a malformed endpoint or
+ * a socket error), CW_ENOMEM. Close with cw_client_close. */
+CW_API int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms);
+/* Closes the connection (requests not answered are dropped) and frees c.
+ * NULL is ignored. */
+CW_API void cw_client_close(cw_client *c);
+
+/* A put at the node: as cw_node_put_ctx there (context NULL: a plain put over
+ * everything the node has). *clock_out (nullable, initialized) gets the
+ * write's clock. Returns the node's answer: CW_OK, or its error (CW_EJOINING,
+ * CW_ESTALLED, CW_EFULL: retry later; CW_EAHEAD: the context stayed ahead of
+ * that node for a second; CW_ELIMIT, CW_EINVAL, CW_ENOMEM); or this call's:
+ * CW_ETIMEDOUT (no answer in time: the write may or may not have been made),
+ * CW_EIO (a socket error), CW_EBADMSG (an answer that does not decode),
+ * CW_ENOMEM. */
+CW_API int cw_client_put(cw_client *c, const void *key, size_t key_len, const void *value, size_t value_len,
+                         const cw_vclock *context, cw_vclock *clock_out);
+/* One write of a pipelined batch (cw_client_write_many). */
+typedef struct cw_client_write {
+    const void *key;
+    size_t key_len;
+    const void *value;          /* ignored for a delete */
+    size_t value_len;
+    bool tombstone;             /* a delete */
+    const cw_vclock *context;   /* NULL: a plain write */
+    cw_vclock *clock_out;       /* nullable, initialized: the write's clock */
+    int result;                 /* out: as cw_client_put's return */
+} cw_client_write;
+
+/* Pipelined writes: sends every request before it waits for any answer, so
+ * a batch costs about one round trip, not `count`. The node makes them in
+ * order. Each write's own answer goes to writes[i].result (and clock_out);
+ * one not answered within the handle's timeout (counted from the last
+ * request sent) gets CW_ETIMEDOUT (it may or may not have been made).
+ * Returns CW_OK when every write was answered (look at each result),
+ * CW_ETIMEDOUT if some were not, CW_EINVAL (NULL, or a key or value NULL
+ * with a length), CW_EIO, CW_ENOMEM (then nothing or only some were sent:
+ * the unsent have result CW_ENOMEM). */
+CW_API int cw_client_write_many(cw_client *c, cw_client_write *writes, size_t count);
+
+/* A delete at the node (a tombstone; cw_node_delete). As cw_client_put. */
+CW_API int cw_client_delete(cw_client *c, const void *key, size_t key_len, const cw_vclock *context,
+                            cw_vclock *clock_out);
+/* The key's versions at the node, as cw_node_get there: out (initialized
+ * with cw_read_init) is replaced on CW_OK and on CW_ENOTFOUND, untouched on
+ * any other code. Errors as cw_client_put. */
+CW_API int cw_client_get(cw_client *c, const void *key, size_t key_len, cw_read *out);
+
+/* What a node says of itself. */
+typedef struct cw_client_status {
+    cw_node_id node;
+    uint32_t nodes;
+    bool joining;               /* writes refused until its peers answered */
+    uint64_t writes, delivered, buffered, keys, retransmitted, recovered;
+    cw_vclock clock;            /* the node's clock */
+    cw_vclock stable;           /* writes every node has applied */
+} cw_client_status;
+
+/* Empty; allocates nothing. */
+CW_API void cw_client_status_init(cw_client_status *s);
+CW_API void cw_client_status_destroy(cw_client_status *s);
+/* The node's status into *out (initialized; replaced on CW_OK). Errors as
+ * cw_client_put. */
+CW_API int cw_client_get_status(cw_client *c, cw_client_status *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,434 @@
+/* causeway node: one replica as a process. Replication with its peers over
+ * ZeroMQ (src/server/server.c), the key-value HTTP API (src/server/http.c).
+ * Prints one line when it serves (the endpoints, the HTTP port it bound),
+ * runs until SIGTERM or SIGINT, then stops cleanly and exits 0. Bad
+ * arguments exit 2 with the reason; an endpoint that cannot be bound exits 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include <causeway/causeway.h>
+
+#include "cli.h"
+#include "clients.h"
+#include "http.h"
+#include "opts.h"
+#include "server.h"
+
+/* --peer J=ENDPOINT, repeated: taken out of argv before the option table
+ * parses the rest (the table holds one value per option). */
+static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, uint32_t *given)
+{
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--peer") == 0) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "causeway node: --peer: expected J=ENDPOINT\n");
+                return CLI_USAGE;
+            }
+            val = argv[++i];
+        } else if (strncmp(a, "--peer=", 7) == 0) {
+            val = a + 7;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        char *end;
+        unsigned long j = strtoul(val, &end, 10);
+        if (end == val || *end != '=' || val[0] < '0' || val[0] > '9' || j >= cap || !end[1]) {
+            fprintf(stderr, "causeway node: --peer '%.80s': expected J=ENDPOINT with J below %u\n", val, cap);
+            return CLI_USAGE;
+        }
+        if (peers[j]) {
+            fprintf(stderr, "causeway node: --peer: node %lu given twice\n", j);
+            return CLI_USAGE;
+        }
+        peers[j] = end + 1;
+        (*given)++;
+    }
+    *argc = out;
+    return CLI_OK;
+}
+
+/* HOST:PORT (the last colon splits; [v6]:port too). */
+static int split_host_port(const char *text, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || !colon[1])
+        return CLI_USAGE;
+    size_t hl = (size_t)(colon - text);
+    if (text[0] == '[' && hl >= 2 && text[hl - 1] == ']') {
+        text++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= cap)
+        return CLI_USAGE;
+    memcpy(host, text, hl);
+    host[hl] = 0;
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end || p > 65535 || colon[1] < '0' || colon[1] > '9')
+        return CLI_USAGE;
+    *port = (uint16_t)p;
+    return CLI_OK;
+}
+
+/* The next line of f that is not blank or a comment, trimmed, into buf;
+ * false at the end. */
+static bool next_line(FILE *f, char *buf, size_t cap)
+{
+    while (fgets(buf, (int)cap, f)) {
+        size_t n = strlen(buf);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+            buf[--n] = 0;
+        char *p = buf;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != '#') {
+            memmove(buf, p, strlen(p) + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool z85_key(const char *k)
+{
+    uint8_t bin[32];
+    return strlen(k) == 40 && zmq_z85_decode(bin, k) != NULL;
+}
+
+/* --curve-secret FILE: one line, this node's secret key in Z85. */
+static int read_secret(const char *path, char out[41])
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "causeway node: --curve-secret %s: %s\n", path, strerror(errno));
+        return CLI_USAGE;
+    }
+    char line[256];
+    bool ok = next_line(f, line, sizeof line) && z85_key(line);
+    fclose(f);
+    if (!ok) {
+        fprintf(stderr, "causeway node: --curve-secret %s: expected a line with a secret key (40 characters of Z85)\n",
+                path);
+        return CLI_USAGE;
+    }
+    memcpy(out, line, 41);
+    return CLI_OK;
+}
+
+/* --curve-peers FILE: lines "J KEY", node J's public key in Z85, for every
+ * peer. keys[j] points into store (nodes x 41 bytes). */
+static int read_peer_keys(const char *path, uint32_t nodes, uint32_t self, char *store, const char **keys)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "causeway node: --curve-peers %s: %s\n", path, strerror(errno));
+        return CLI_USAGE;
+    }
+    char line[256];
+    int rc = CLI_OK;
+    unsigned lineno = 0;
+    while (rc == CLI_OK && next_line(f, line, sizeof line)) {
+        lineno++;
+        char *end;
+        unsigned long j = strtoul(line, &end, 10);
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (end == line || line[0] < '0' || line[0] > '9' || j >= nodes || !z85_key(end)) {
+            fprintf(stderr, "causeway node: --curve-peers %s: entry %u: expected 'J KEY' with J below %u and a public "
+                            "key of 40 characters of Z85\n", path, lineno, nodes);
+            rc = CLI_USAGE;
+        } else if (j != self) {
+            memcpy(store + j * 41, end, 41);
+            keys[j] = store + j * 41;
+        }
+    }
+    fclose(f);
+    for (uint32_t j = 0; rc == CLI_OK && j < nodes; j++)
+        if (j != self && !keys[j]) {
+            fprintf(stderr, "causeway node: --curve-peers %s: no key for node %u\n", path, j);
+            rc = CLI_USAGE;
+        }
+    return rc;
+}
+
+int cli_keygen(int argc, char **argv)
+{
+    cli_command cmd = {.path = "keygen",
+                       .operands = "SECRET_FILE",
+                       .summary = "Makes a CURVE key pair for `causeway node --curve-secret`: writes the secret\n"
+                                  "key to SECRET_FILE (a new file, readable by its owner only) and prints the\n"
+                                  "public key, for the other nodes' --curve-peers files.",
+                       .min_operands = 1,
+                       .max_operands = 1};
+    int first = 0;
+    int rc = cli_parse(&cmd, argc, argv, &first);
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    char pub[41], sec[41];
+    if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0) {
+        fprintf(stderr, "causeway keygen: this libzmq cannot make CURVE keys\n");
+        return CLI_FAIL;
+    }
+    const char *path = argv[first];
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "causeway keygen: %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    char text[64];
+    int n = snprintf(text, sizeof text, "%s\n", sec);
+    bool ok = write(fd, text, (size_t)n) == n;
+    ok &= close(fd) == 0;
+    if (!ok) {
+        fprintf(stderr, "causeway keygen: %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    printf("%s\n", pub);
+    return CLI_OK;
+}
+
+int cli_node(int argc, char **argv)
+{
+    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 1000, delay_us = 0, ahead_wait = 1000, http_threads = 2,
+             recovery_ms = 10, report_ms = 50;
+    uint64_t max_log = 0, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
+    const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
+               *curve_peers = NULL;
+    int policy = 0;
+    double drop = 0, delay = 0, dup = 0;
+    bool fresh = false;
+    cli_opt opts[] = {
+        {CLI_OPT_UINT32("id", &id, "I", "this node's id, below --nodes", 0, CW_SERVER_MAX_NODES - 1),
+         .required = true},
+        {CLI_OPT_UINT32("nodes", &nodes, "N", "replicas in the group", 1, CW_SERVER_MAX_NODES), .required = true},
+        {CLI_OPT_TEXT("listen", &listen, "ENDPOINT", "ZeroMQ endpoint to bind for replication, e.g. tcp://127.0.0.1:7001"),
+         .required = true},
+        {CLI_OPT_TEXT("http", &http, "HOST:PORT", "serve the HTTP API there (port 0: any free port, printed)")},
+        {CLI_OPT_TEXT("client", &client, "ENDPOINT",
+                      "serve libcauseway-client (causeway/client.h) on this ZeroMQ endpoint")},
+        {CLI_OPT_TEXT("curve-secret", &curve_secret, "FILE",
+                      "encrypt and authenticate links with CURVE: this node's secret key (causeway keygen)")},
+        {CLI_OPT_TEXT("curve-peers", &curve_peers, "FILE",
+                      "with --curve-secret: lines 'J KEY', every peer's public key; no other key is admitted")},
+        {CLI_OPT_TEXT("trace", &trace, "FILE",
+                      "append this node's trace (JSON Lines: writes, applies, reads) to FILE")},
+        {CLI_OPT_CHOICE("policy", &policy, "P", "how concurrent writes to a key resolve", "siblings|lww")},
+        {CLI_OPT_UINT32("hwm", &hwm, "MSGS", "high-water mark of each link: beyond it a peer's messages wait in the log", 1,
+                        10000000)},
+        {CLI_OPT_UINT32("heartbeat-ms", &heartbeat, "MS", "ZeroMQ heartbeat interval (a peer silent 3x this is gone)",
+                        1, 600000)},
+        {CLI_OPT_UINT("max-log", &max_log, "WRITES",
+                      "own writes not yet applied everywhere before writes get 503 (default 1048576)", 1,
+                      (uint64_t)1 << 32)},
+        {CLI_OPT_UINT("max-body", &max_body, "BYTES", "largest HTTP request body (413 above)", 64,
+                      (uint64_t)1 << 30)},
+        {CLI_OPT_UINT32("ahead-wait-ms", &ahead_wait, "MS",
+                        "a write whose context is ahead of this node waits this long for it (then 409)", 0, 60000)},
+        {CLI_OPT_UINT32("recovery-timeout-ms", &recovery_ms, "MS",
+                        "a write missing this long is pulled from a peer (loss recovery)", 1, 600000)},
+        {CLI_OPT_UINT32("report-interval-ms", &report_ms, "MS",
+                        "a node silent this long tells its peers what it applied (stability)", 1, 600000)},
+        {CLI_OPT_UINT32("http-threads", &http_threads, "N", "threads serving HTTP requests", 1, 64)},
+        {CLI_OPT_REAL("drop", &drop, "P", "fault: lose each arriving message with probability P", 0, 1)},
+        {CLI_OPT_REAL("delay", &delay, "P", "fault: delay each arriving message with probability P", 0, 1)},
+        {CLI_OPT_UINT32("max-delay-us", &delay_us, "US", "fault: the longest delay", 0, 10000000)},
+        {CLI_OPT_REAL("dup", &dup, "P", "fault: deliver each arriving message twice with probability P", 0, 1)},
+        {CLI_OPT_UINT("seed", &seed, "S", "seed of the faults", 0, UINT64_MAX)},
+        {CLI_OPT_FLAG("fresh", &fresh,
+                      "this node has never run: accept writes at once (without it the node asks its\n"
+                      "peers for its own last sequence number and its state first)")},
+    };
+    cli_command cmd = {
+        .path = "node",
+        .summary = "One replica as a process: replication with its peers over ZeroMQ, the key-value\n"
+                   "HTTP API (POST /write, GET /read/KEY, POST /delete, GET /status, GET /metrics).",
+        .details = "Give every other node with --peer J=ENDPOINT (repeated). The node prints one\n"
+                   "line when it serves, runs until SIGTERM or SIGINT, then exits 0. Without --fresh\n"
+                   "it answers writes with 503 until every peer has told it its state (so a\n"
+                   "restarted process never reuses one of its sequence numbers).",
+        .opts = opts,
+        .count = sizeof opts / sizeof opts[0]};
+    const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);
+    if (!peers) {
+        fprintf(stderr, "causeway node: out of memory\n");
+        return CLI_FAIL;
+    }
+    uint32_t given = 0;
+    int rc = take_peers(&argc, argv, peers, CW_SERVER_MAX_NODES, &given);
+    if (rc == CLI_OK)
+        rc = cli_parse(&cmd, argc, argv, NULL);
+    if (rc == CLI_HELP) {
+        free(peers);
+        return CLI_OK;
+    }
+    if (rc != CLI_OK) {
+        free(peers);
+        return rc;
+    }
+    char host[256] = "";
+    uint16_t port = 0;
+    if (id >= nodes) {
+        fprintf(stderr, "causeway node: --id %u: must be below --nodes %u\n", id, nodes);
+        rc = CLI_USAGE;
+    } else if (http && split_host_port(http, host, sizeof host, &port) != CLI_OK) {
+        fprintf(stderr, "causeway node: --http '%.80s': expected HOST:PORT\n", http);
+        rc = CLI_USAGE;
+    } else {
+        for (uint32_t j = 0; j < CW_SERVER_MAX_NODES && rc == CLI_OK; j++) {
+            if (j < nodes && j != id && !peers[j]) {
+                fprintf(stderr, "causeway node: no --peer for node %u (every node but --id needs one)\n", j);
+                rc = CLI_USAGE;
+            } else if (peers[j] && (j >= nodes || j == id)) {
+                fprintf(stderr, "causeway node: --peer %u: not a peer of node %u in a group of %u\n", j, id, nodes);
+                rc = CLI_USAGE;
+            }
+        }
+    }
+    char secret[41], *peer_key_store = NULL;
+    const char **peer_keys = NULL;
+    if (rc == CLI_OK && (curve_secret != NULL) != (curve_peers != NULL)) {
+        fprintf(stderr, "causeway node: --curve-secret and --curve-peers go together\n");
+        rc = CLI_USAGE;
+    }
+    if (rc == CLI_OK && curve_secret) {
+        peer_key_store = calloc(nodes, 41);
+        peer_keys = calloc(nodes, sizeof *peer_keys);
+        if (!peer_key_store || !peer_keys) {
+            fprintf(stderr, "causeway node: out of memory\n");
+            rc = CLI_FAIL;
+        }
+        if (rc == CLI_OK)
+            rc = read_secret(curve_secret, secret);
+        if (rc == CLI_OK)
+            rc = read_peer_keys(curve_peers, nodes, id, peer_key_store, peer_keys);
+    }
+    if (rc != CLI_OK) {
+        free(peers);
+        free(peer_key_store);
+        free(peer_keys);
+        return rc;
+    }
+
+    /* Signals are taken by sigwait below, on this thread only: blocked
+     * before any thread starts, so every thread inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    FILE *trace_file = NULL;
+    if (trace && !(trace_file = fopen(trace, "a"))) {
+        fprintf(stderr, "causeway node: --trace %s: %s\n", trace, strerror(errno));
+        free(peers);
+        free(peer_key_store);
+        free(peer_keys);
+        return CLI_FAIL;
+    }
+    /* Whole lines reach the file as they are written: a node killed loses
+     * none of what it did (the trace is for checking, not for speed). */
+    if (trace_file)
+        setvbuf(trace_file, NULL, _IOLBF, 0);
+    cw__server_options so;
+    cw__server_options_init(&so);
+    so.trace = trace_file;
+    if (curve_secret) {
+        so.curve_secret = secret;
+        so.curve_peers = peer_keys;
+    }
+    so.self = id;
+    so.nodes = nodes;
+    so.listen = listen;
+    so.peers = peers;
+    so.policy = policy == 1 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+    so.hwm = hwm;
+    so.heartbeat_ms = heartbeat;
+    so.max_log = (size_t)max_log;
+    so.ahead_wait_ms = ahead_wait;
+    so.recovery_timeout_ns = (uint64_t)recovery_ms * 1000000u;
+    so.report_interval_ns = (uint64_t)report_ms * 1000000u;
+    so.fresh = fresh;
+    so.fault_seed = seed;
+    so.drop_probability = drop;
+    so.delay_probability = delay;
+    so.max_delay_us = delay_us;
+    so.duplicate_probability = dup;
+    char err[256] = "";
+    cw__server *s = NULL;
+    rc = cw__server_start(&s, &so, err, sizeof err);
+    free(peers);
+    free(peer_key_store);
+    free(peer_keys);
+    if (rc != CW_OK) {
+        if (trace_file)
+            fclose(trace_file);
+        fprintf(stderr, "causeway node: %s\n", err[0] ? err : cw_strerror(rc));
+        return rc == CW_EINVAL ? CLI_USAGE : CLI_FAIL;
+    }
+    cw__clients *cl = NULL;
+    if (client) {
+        /* The largest request: a key and a value at the node's limits, and a
+         * context of every node (10 bytes an entry), with room for the rest. */
+        size_t max_frame = CW_NODE_DEFAULT_MAX_KEY_LEN + CW_NODE_DEFAULT_MAX_VALUE_LEN + 10u * nodes + 4096u;
+        rc = cw__clients_start(&cl, s, client, max_frame, err, sizeof err);
+        if (rc != CW_OK) {
+            fprintf(stderr, "causeway node: --client %s: %s\n", client, err[0] ? err : cw_strerror(rc));
+            cw__server_stop(s);
+            if (trace_file)
+                fclose(trace_file);
+            return CLI_FAIL;
+        }
+    }
+    cw__http *h = NULL;
+    if (http) {
+        cw__http_options ho;
+        cw__http_options_init(&ho);
+        ho.max_body = (size_t)max_body;
+        ho.threads = http_threads;
+        rc = cw__http_start(&h, s, host, port, &ho, err, sizeof err);
+        if (rc != CW_OK) {
+            fprintf(stderr, "causeway node: --http %s: %s\n", http, err[0] ? err : cw_strerror(rc));
+            cw__clients_stop(cl);
+            cw__server_stop(s);
+            if (trace_file)
+                fclose(trace_file);
+            return CLI_FAIL;
+        }
+    }
+    printf("causeway node %u of %u: replication %s", id, nodes, listen);
+    if (h)
+        printf(", http %s:%u", host, (unsigned)cw__http_port(h));
+    if (cl)
+        printf(", client %s", client);
+    printf("\n");
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    cw__http_stop(h);
+    cw__clients_stop(cl);
+    cw__server_stop(s);
+    if (trace_file && fclose(trace_file) != 0) {
+        fprintf(stderr, "causeway node: --trace %s: %s\n", trace, strerror(errno));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,1640 @@
+/* causeway stress --processes N: the ground-truth stress against N `causeway
+ * node` processes that this command starts, drives through their client
+ * endpoints (causeway/client.h), disturbs (--stop, --kill, the nodes' own
+ * --drop/--delay/--dup) and then judges from their traces with the
+ * ground-truth history (causeway/verify.h).
+ *
+ * Invariants:
+ *  1. Every endpoint is an ipc:// socket in a fresh temporary directory
+ *     (mkdtemp), with each node's trace; nothing collides with another run.
+ *     The directory is removed after a passing run and kept (and named) after
+ *     a failing one.
+ *  2. The history is built from the traces alone, replayed in an order that
+ *     keeps each node's own order and puts every write before any apply of
+ *     it elsewhere (any such order gives the same verdict: the history judges
+ *     each node by its own sequence and each write by its origin's). The
+ *     clients' records add only what a trace cannot say: which versions a
+ *     read-modify-write read (cw_history_wrote), and they are matched to
+ *     trace writes by dot (acknowledged) or by node, key, kind and context
+ *     (timed out).
+ *  3. A killed node's trace is cut at the kill (its size after waitpid: the
+ *     dead process's incarnation ends there; a partial last line is ended and
+ *     dropped). The new process starts empty, adopts a peer's state
+ *     ("install" CLOCK) and is history node N (one more than the processes):
+ *     a replica of its own that starts by applying, in causal order, every
+ *     write at or below CLOCK. Its own writes (x, s), s > CLOCK[x], are
+ *     (N, s - CLOCK[x]) to the history, in every trace and clock. The dead
+ *     process stays history node x; having no final state, it is brought up
+ *     to every write at the end, so the final checks judge its successor.
+ *     A write of the dead process above CLOCK[x] reached no surviving node:
+ *     lost with the process, counted, and left out of the history (so are
+ *     the dead process's reads that returned one). A violation: such a
+ *     write's dot written again by the new process when the lost write had
+ *     been acknowledged to a client or returned by a read, or a lost write
+ *     acknowledged more than LOST_GRACE_S before the kill.
+ *  4. The node's trace reaches its file every 100 ms (server.h), so the
+ *     killed node's own clients pause KILL_QUIET_S before the kill: every
+ *     write the dead process made is then in its trace.
+ */
+#include "procs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <causeway/causeway.h>
+#include <causeway/client.h>
+
+#include "../replica/msg_internal.h" /* cw__msg_write: tombstones and contexts rebuilt from traces */
+#include "cli.h"
+#include "progress.h"
+#include "report.h"
+#include "workload.h"
+
+#define MAX_PROCS 64u
+#define JOIN_DEADLINE_S 10.0
+#define CONVERGE_DEADLINE_S 30.0
+#define EXIT_DEADLINE_S 10.0
+#define CLIENT_TIMEOUT_MS 1000u
+#define RETRY_DEADLINE_S 30.0
+/* A timed-out call is excused when it overlapped a stop or kill window
+ * extended by this much (the node works off its backlog after SIGCONT). */
+#define FAULT_GRACE_S 1.0
+#define LOST_GRACE_S 1.0
+#define KILL_QUIET_S 0.25
+
+/* ---- node processes ---- */
+
+typedef struct proc {
+    pid_t pid;
+    char listen[160], client[160], trace[160], out[160], seed[24], id[16];
+    char peer[MAX_PROCS][180];
+    long boundary;          /* the dead incarnation's trace size (invariant 3), or -1 */
+    bool truncated;         /* its last line was cut by the kill */
+    double killed_at;       /* cli_seconds, 0: never */
+    int status;             /* exit status at the end, -1 unknown */
+} proc;
+
+/* A stop or kill window of a node: calls overlapping it may time out. */
+typedef struct window {
+    int node;
+    _Atomic double from, to; /* from 0: not begun; to INFINITY: not over */
+} window;
+
+typedef struct wrec {      /* a client's write attempt */
+    uint32_t node;
+    uint64_t seq;          /* its dot's seq when acknowledged, else 0 */
+    bool acked, del, ctx;
+    char key[24];
+    uint64_t *clock;       /* acked: the clock answered */
+    uint64_t *context;     /* ctx: the context sent */
+    cw_history_dot *dots;  /* ctx: what its read returned */
+    size_t ndots;
+    double sent, done;
+    bool matched;
+} wrec;
+
+typedef struct prun prun;
+
+typedef struct pclient {
+    prun *r;
+    uint32_t id, node;
+    uint64_t writes;
+    cw_client *c;
+    wrec *recs;
+    size_t nrec, cap;
+    uint64_t reads, retries, timeouts;
+} pclient;
+
+struct prun {
+    const cli_procs_options *o;
+    uint32_t n;
+    char dir[64];
+    char exe[4096];
+    proc p[MAX_PROCS];
+    cw_client *st[MAX_PROCS];      /* the driver's handles (status, final reads) */
+    window win[2];                  /* stop, kill */
+    cli_keys keys;
+    double start, end;
+    _Atomic bool quiet[MAX_PROCS];  /* invariant 4: the node's clients wait */
+    _Atomic uint32_t busy[MAX_PROCS];
+    _Atomic uint32_t running;
+    _Atomic int failed;
+    char failure[256];
+    pthread_mutex_t lock;
+};
+
+static double now_s(void) { return cli_seconds(); }
+
+static void sleep_s(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static void fail_run(prun *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail_run(prun *r, int rc, const char *fmt, ...)
+{
+    int none = 0;
+    pthread_mutex_lock(&r->lock);
+    if (atomic_compare_exchange_strong(&r->failed, &none, rc ? rc : CW_EIO)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->failure, sizeof r->failure, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* fork + exec of this executable as `node`; the child resets its signal
+ * mask and dispositions (the parent's threads may block some) and uses only
+ * async-signal-safe calls. */
+static int spawn(prun *r, uint32_t i)
+{
+    const cli_procs_options *o = r->o;
+    proc *p = &r->p[i];
+    char drop[32], delay[32], dup[32], mdu[32], nodes[16];
+    snprintf(nodes, sizeof nodes, "%u", r->n);
+    snprintf(drop, sizeof drop, "%.17g", o->drop);
+    snprintf(delay, sizeof delay, "%.17g", o->delay);
+    snprintf(dup, sizeof dup, "%.17g", o->dup);
+    snprintf(mdu, sizeof mdu, "%u", o->max_delay_us);
+    const char *argv[40 + 2 * MAX_PROCS];
+    size_t a = 0;
+    argv[a++] = r->exe;
+    argv[a++] = "node";
+    argv[a++] = "--id", argv[a++] = p->id;
+    argv[a++] = "--nodes", argv[a++] = nodes;
+    argv[a++] = "--listen", argv[a++] = p->listen;
+    argv[a++] = "--client", argv[a++] = p->client;
+    argv[a++] = "--trace", argv[a++] = p->trace;
+    argv[a++] = "--seed", argv[a++] = p->seed;
+    argv[a++] = "--drop", argv[a++] = drop;
+    argv[a++] = "--delay", argv[a++] = delay;
+    argv[a++] = "--max-delay-us", argv[a++] = mdu;
+    argv[a++] = "--dup", argv[a++] = dup;
+    for (uint32_t j = 0; j < r->n; j++)
+        if (j != i)
+            argv[a++] = "--peer", argv[a++] = p->peer[j];
+    argv[a] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return CW_EIO;
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < 65; s++)
+            if (s != SIGKILL && s != SIGSTOP)
+                (void)sigaction(s, &dfl, NULL);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        int fd = open(p->out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            close(fd);
+        }
+        execv(r->exe, (char *const *)argv);
+        _exit(127);
+    }
+    p->pid = pid;
+    return CW_OK;
+}
+
+/* Waits until node i answers its status with joining false. */
+static int wait_joined(prun *r, uint32_t i, double deadline)
+{
+    cw_client_status st;
+    cw_client_status_init(&st);
+    int rc;
+    for (;;) {
+        rc = cw_client_get_status(r->st[i], &st);
+        if (rc == CW_OK && !st.joining)
+            break;
+        int status;
+        if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
+            r->p[i].pid = 0;
+            rc = CW_EIO;
+            break;
+        }
+        if (now_s() > deadline) {
+            rc = CW_ETIMEDOUT;
+            break;
+        }
+        sleep_s(0.02);
+    }
+    cw_client_status_destroy(&st);
+    return rc;
+}
+
+/* ---- clients ---- */
+
+static bool excused(prun *r, uint32_t node, double t0, double t1)
+{
+    for (int k = 0; k < 2; k++) {
+        window *w = &r->win[k];
+        double from = atomic_load(&w->from), to = atomic_load(&w->to);
+        if (w->node == (int)node && from > 0 && t1 >= from && t0 <= to + FAULT_GRACE_S)
+            return true;
+    }
+    return false;
+}
+
+static double draw(uint64_t *rng)
+{
+    *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+    return (double)(*rng >> 11) * 0x1p-53;
+}
+
+static uint64_t *counters_of(const cw_vclock *v, uint32_t n)
+{
+    uint64_t *c = calloc(n, sizeof *c);
+    for (uint32_t k = 0; c && k < n; k++)
+        c[k] = cw_vclock_get(v, k);
+    return c;
+}
+
+static wrec *new_rec(pclient *c)
+{
+    if (c->nrec == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        wrec *g = realloc(c->recs, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        c->recs = g;
+        c->cap = cap;
+    }
+    wrec *w = &c->recs[c->nrec++];
+    memset(w, 0, sizeof *w);
+    return w;
+}
+
+static bool retryable(int rc) { return rc == CW_EJOINING || rc == CW_ESTALLED || rc == CW_EFULL; }
+
+/* One write (or a read, with --reads) of client c: 1 a write (made,
+ * or timed out), 0 a read, -1 the run failed. */
+static int client_op(pclient *c, uint64_t *rng, uint64_t i)
+{
+    prun *r = c->r;
+    const cli_procs_options *o = r->o;
+    uint32_t n = r->n;
+    char key[24], tag[48];
+    *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)cli_keys_next(&r->keys, *rng));
+    if (o->reads > 0 && draw(rng) < o->reads) {
+        cw_read got;
+        cw_read_init(&got);
+        double t0 = now_s();
+        int rc = cw_client_get(c->c, key, strlen(key), &got);
+        cw_read_destroy(&got);
+        c->reads++;
+        if (rc == CW_OK || rc == CW_ENOTFOUND || (rc == CW_ETIMEDOUT && excused(r, c->node, t0, now_s())))
+            return 0;
+        fail_run(r, rc, "client %u: a read at node %u: %s", c->id, c->node, cw_strerror(rc));
+        return -1;
+    }
+    bool rmw = o->rmw > 0 && draw(rng) < o->rmw, del = o->deletes > 0 && draw(rng) < o->deletes;
+    int len = snprintf(tag, sizeof tag, "w%llu@c%u", (unsigned long long)i, c->id);
+    double first = now_s();
+    for (;;) {
+        cw_read got;
+        cw_read_init(&got);
+        cw_vclock clock;
+        cw_vclock_init(&clock);
+        double t0 = now_s();
+        int rc = rmw ? cw_client_get(c->c, key, strlen(key), &got) : CW_OK;
+        if (rc == CW_ENOTFOUND)
+            rc = CW_OK;
+        if (rc == CW_OK)
+            rc = del ? cw_client_delete(c->c, key, strlen(key), rmw ? &got.context : NULL, &clock)
+                     : cw_client_put(c->c, key, strlen(key), tag, (size_t)len, rmw ? &got.context : NULL, &clock);
+        double t1 = now_s();
+        bool excuse = excused(r, c->node, t0, t1);
+        if (retryable(rc) || (rc == CW_EAHEAD && excuse) || (rc == CW_ETIMEDOUT && excuse)) {
+            /* A put that timed out may have been made: kept as a "maybe"
+             * for the trace to settle (invariant 2). */
+            bool maybe = rc == CW_ETIMEDOUT;
+            wrec *w = maybe ? new_rec(c) : NULL;
+            if (w) {
+                *w = (wrec){.node = c->node, .del = del, .ctx = rmw, .sent = t0, .done = t1};
+                memcpy(w->key, key, sizeof key);
+                if (rmw) {
+                    w->context = counters_of(&got.context, n);
+                    w->dots = got.count ? calloc(got.count, sizeof *w->dots) : NULL;
+                    for (size_t v = 0; w->dots && v < got.count; v++)
+                        w->dots[v] = (cw_history_dot){got.versions[v].origin, got.versions[v].seq};
+                    w->ndots = w->dots ? got.count : 0;
+                }
+            }
+            cw_vclock_destroy(&clock);
+            cw_read_destroy(&got);
+            if (maybe) {
+                c->timeouts++;
+                return 1;
+            }
+            c->retries++;
+            if (t1 - first > RETRY_DEADLINE_S) {
+                fail_run(r, rc, "client %u: node %u refused writes for %g s: %s", c->id, c->node,
+                         RETRY_DEADLINE_S, cw_strerror(rc));
+                return -1;
+            }
+            sleep_s(0.005);
+            continue;
+        }
+        if (rc != CW_OK) {
+            fail_run(r, rc, "client %u: a %s at node %u: %s", c->id, del ? "delete" : "put", c->node,
+                     cw_strerror(rc));
+            cw_vclock_destroy(&clock);
+            cw_read_destroy(&got);
+            return -1;
+        }
+        wrec *w = new_rec(c);
+        if (!w) {
+            fail_run(r, CW_ENOMEM, "out of memory");
+            cw_vclock_destroy(&clock);
+            cw_read_destroy(&got);
+            return -1;
+        }
+        *w = (wrec){.node = c->node, .seq = cw_vclock_get(&clock, c->node), .acked = true, .del = del,
+                    .ctx = rmw, .sent = t0, .done = t1};
+        memcpy(w->key, key, sizeof key);
+        w->clock = counters_of(&clock, n);
+        if (rmw) {
+            w->context = counters_of(&got.context, n);
+            w->dots = got.count ? calloc(got.count, sizeof *w->dots) : NULL;
+            for (size_t v = 0; w->dots && v < got.count; v++)
+                w->dots[v] = (cw_history_dot){got.versions[v].origin, got.versions[v].seq};
+            w->ndots = w->dots ? got.count : 0;
+        }
+        cw_vclock_destroy(&clock);
+        cw_read_destroy(&got);
+        return 1;
+    }
+}
+
+static void *client_main(void *arg)
+{
+    pclient *c = arg;
+    prun *r = c->r;
+    uint64_t rng = r->o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
+    for (uint64_t i = 0; i < c->writes && !atomic_load(&r->failed);) {
+        if (r->end > 0 && now_s() >= r->end)
+            break;
+        while (atomic_load(&r->quiet[c->node]))
+            sleep_s(0.005);
+        /* Dekker with kill_restart: busy raised, then quiet read again;
+         * it raises quiet, then reads busy (both seq_cst). */
+        atomic_fetch_add(&r->busy[c->node], 1);
+        if (atomic_load(&r->quiet[c->node])) {
+            atomic_fetch_sub(&r->busy[c->node], 1);
+            continue;
+        }
+        int made = client_op(c, &rng, i);
+        atomic_fetch_sub(&r->busy[c->node], 1);
+        if (made < 0)
+            break;
+        i += (uint64_t)made;
+    }
+    atomic_fetch_sub(&r->running, 1);
+    return NULL;
+}
+
+/* ---- faults ---- */
+
+/* Kills node i (invariant 3, 4), cuts its trace at the kill and restarts it. */
+static int kill_restart(prun *r, uint32_t i)
+{
+    proc *p = &r->p[i];
+    atomic_store(&r->quiet[i], true);
+    while (atomic_load(&r->busy[i]) > 0)
+        sleep_s(0.002);
+    sleep_s(KILL_QUIET_S);
+    atomic_store(&r->win[1].from, now_s());
+    p->killed_at = now_s();
+    kill(p->pid, SIGKILL);
+    int status;
+    waitpid(p->pid, &status, 0);
+    p->pid = 0;
+    FILE *f = fopen(p->trace, "a+");
+    if (!f)
+        return CW_EIO;
+    fseek(f, 0, SEEK_END);
+    p->boundary = ftell(f);
+    if (p->boundary > 0) {
+        fseek(f, -1, SEEK_END);
+        if (fgetc(f) != '\n') {
+            fseek(f, 0, SEEK_END);
+            fputc('\n', f);
+            p->truncated = true;
+            p->boundary++;
+        }
+    }
+    fclose(f);
+    int rc = spawn(r, i);
+    if (rc == CW_OK)
+        rc = wait_joined(r, i, now_s() + JOIN_DEADLINE_S);
+    atomic_store(&r->win[1].to, now_s());
+    atomic_store(&r->quiet[i], false);
+    return rc;
+}
+
+typedef struct killer {
+    prun *r;
+    uint32_t node;
+    int rc;
+} killer;
+
+/* The kill on its own thread, so that the driver keeps time for --stop
+ * meanwhile (a restarted node joins only once every peer answers, a stopped
+ * one too). */
+static void *killer_main(void *arg)
+{
+    killer *k = arg;
+    k->rc = kill_restart(k->r, k->node);
+    return NULL;
+}
+
+/* ---- traces ---- */
+
+enum { EV_WRITE, EV_APPLY, EV_READ, EV_INSTALL, EV_BOUNDARY, EV_SKIP };
+
+typedef struct event {
+    uint8_t kind;
+    bool del;
+    uint32_t origin;
+    uint64_t seq;
+    char *key;
+    uint64_t *clock, *context;
+    cw_history_dot *dots;
+    size_t ndots;
+    wrec *rec;              /* WRITE: the client's record */
+} event;
+
+typedef struct evlist {
+    event *ev;
+    size_t n, cap;
+    size_t boundary;        /* index of EV_BOUNDARY, or SIZE_MAX */
+} evlist;
+
+static event *push(evlist *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 1024;
+        event *g = realloc(l->ev, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        l->ev = g;
+        l->cap = cap;
+    }
+    event *e = &l->ev[l->n++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static uint64_t *clock_json(json_t *o, uint32_t n)
+{
+    uint64_t *c = calloc(n, sizeof *c);
+    if (!c || !json_is_object(o)) {
+        free(c);
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        char *end;
+        unsigned long id = strtoul(k, &end, 10);
+        if (*end || id >= n || !json_is_integer(v)) {
+            free(c);
+            return NULL;
+        }
+        c[id] = (uint64_t)json_integer_value(v);
+    }
+    return c;
+}
+
+static bool dot_json(json_t *d, uint32_t n, uint32_t *o, uint64_t *s)
+{
+    if (!json_is_array(d) || json_array_size(d) != 2 || !json_is_integer(json_array_get(d, 0)) ||
+        !json_is_integer(json_array_get(d, 1)))
+        return false;
+    json_int_t a = json_integer_value(json_array_get(d, 0)), b = json_integer_value(json_array_get(d, 1));
+    if (a < 0 || (uint64_t)a >= n || b < 1)
+        return false;
+    *o = (uint32_t)a;
+    *s = (uint64_t)b;
+    return true;
+}
+
+/* One trace line into an event; false when malformed. */
+static bool parse_line(const char *line, uint32_t node, uint32_t n, event *e)
+{
+    json_error_t err;
+    json_t *j = json_loads(line, 0, &err);
+    if (!j)
+        return false;
+    bool ok = false;
+    const char *op = json_string_value(json_object_get(j, "op"));
+    json_t *jn = json_object_get(j, "node");
+    if (!op || !json_is_integer(jn) || json_integer_value(jn) != (json_int_t)node)
+        goto out;
+    if (strcmp(op, "write") == 0) {
+        e->kind = EV_WRITE;
+        const char *k = json_string_value(json_object_get(j, "key"));
+        json_t *ctx = json_object_get(j, "context");
+        e->del = json_is_true(json_object_get(j, "delete"));
+        ok = dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) && e->origin == node && k &&
+             (e->key = strdup(k)) && (e->clock = clock_json(json_object_get(j, "clock"), n)) &&
+             (!ctx || (e->context = clock_json(ctx, n)));
+    } else if (strcmp(op, "apply") == 0) {
+        e->kind = EV_APPLY;
+        ok = dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) && e->origin != node;
+    } else if (strcmp(op, "read") == 0) {
+        e->kind = EV_READ;
+        const char *k = json_string_value(json_object_get(j, "key"));
+        json_t *ds = json_object_get(j, "dots");
+        ok = k && (e->key = strdup(k)) && json_is_array(ds);
+        size_t nd = ok ? json_array_size(ds) : 0;
+        if (ok && nd && !(e->dots = calloc(nd, sizeof *e->dots)))
+            ok = false;
+        for (size_t i = 0; ok && i < nd; i++) {
+            uint32_t origin = 0;
+            ok = dot_json(json_array_get(ds, i), n, &origin, &e->dots[i].seq);
+            e->dots[i].origin = (cw_node_id)origin;
+        }
+        e->ndots = nd;
+    } else if (strcmp(op, "install") == 0) {
+        e->kind = EV_INSTALL;
+        ok = (e->clock = clock_json(json_object_get(j, "clock"), n)) != NULL;
+    }
+out:
+    json_decref(j);
+    return ok;
+}
+
+static void event_free(event *e)
+{
+    free(e->key);
+    free(e->clock);
+    free(e->context);
+    free(e->dots);
+}
+
+/* ---- judging (invariants 2 and 3) ---- */
+
+/* History nodes: one per process, and one more for a killed node's
+ * restarted process (invariant 3). */
+#define HMAX (MAX_PROCS + 1)
+
+typedef struct judge {
+    prun *r;
+    uint32_t n;                    /* node processes */
+    uint32_t hn;                   /* history nodes: n, or n + 1 after a kill */
+    int kx;                        /* the killed node, or -1 */
+    uint64_t bound;                /* kx's own writes its restarted process installed */
+    evlist ev[HMAX];               /* [history node]: ev[n] is kx's restarted process */
+    cw_msg **msgs[HMAX];           /* [origin][seq]: the write fed to the history */
+    event **wev[HMAX];             /* [origin][seq]: its event */
+    uint64_t maxseq[HMAX];
+    cw_history *h;
+    char violation[512];
+    uint64_t trace_lines, truncated, joining_reads;
+    uint64_t lost, lost_acked, reused, maybe_made, maybe_not;
+    uint64_t lost_reads;           /* reads by the killed process that returned a lost write (not judged) */
+    uint64_t observed_max;         /* the greatest lost seq such a read returned */
+    double lost_acked_oldest;      /* seconds before the kill */
+    bool sabotaged;                /* --sabotage-history: one write's clock tampered with */
+} judge;
+
+static void violate(judge *J, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void violate(judge *J, const char *fmt, ...)
+{
+    if (J->violation[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(J->violation, sizeof J->violation, fmt, ap);
+    va_end(ap);
+}
+
+static int read_traces(judge *J)
+{
+    prun *r = J->r;
+    for (uint32_t x = 0; x < J->n; x++) {
+        evlist *l = &J->ev[x];
+        l->boundary = SIZE_MAX;
+        FILE *f = fopen(r->p[x].trace, "r");
+        if (!f) {
+            violate(J, "node %u left no trace (%s)", x, r->p[x].trace);
+            continue;
+        }
+        size_t len = 0;
+        char *text = cli_read_all(f, &len);
+        fclose(f);
+        if (!text)
+            return CW_ENOMEM;
+        long b = r->p[x].boundary;
+        size_t off = 0;
+        while (off < len) {
+            char *nl = memchr(text + off, '\n', len - off);
+            size_t end = nl ? (size_t)(nl - text) : len;
+            if (b >= 0 && off >= (size_t)b && l->boundary == SIZE_MAX) {
+                event *e = push(l);
+                if (!e)
+                    return CW_ENOMEM;
+                e->kind = EV_BOUNDARY;
+                l->boundary = l->n - 1;
+            }
+            text[end] = 0;
+            bool last_dead = b >= 0 && r->p[x].truncated && end + 1 == (size_t)b;
+            if (end > off) {
+                J->trace_lines++;
+                event *e = push(l);
+                if (!e)
+                    return CW_ENOMEM;
+                if (!parse_line(text + off, x, J->n, e)) {
+                    event_free(e);
+                    l->n--;
+                    if (last_dead)
+                        J->truncated++;
+                    else
+                        violate(J, "node %u's trace: a malformed line: %.120s", x, text + off);
+                }
+            }
+            off = end + 1;
+        }
+        if (b >= 0 && l->boundary == SIZE_MAX) {
+            event *e = push(l);
+            if (!e)
+                return CW_ENOMEM;
+            e->kind = EV_BOUNDARY;
+            l->boundary = l->n - 1;
+        }
+        free(text);
+    }
+    return CW_OK;
+}
+
+/* A dot of the processes as the history names it: the killed node's
+ * writes above bound are its restarted process's, history node n, numbered
+ * from 1 there (invariant 3). */
+static void map_dot(const judge *J, uint32_t *o, uint64_t *s)
+{
+    if (J->kx >= 0 && *o == (uint32_t)J->kx && *s > J->bound) {
+        *o = J->n;
+        *s -= J->bound;
+    }
+}
+
+/* A clock of n counters as hn counters, the killed node's entry split at
+ * bound; malloc'd, NULL when out of memory (or c NULL). */
+static uint64_t *map_clock(const judge *J, const uint64_t *c)
+{
+    uint64_t *m = c ? calloc(J->hn, sizeof *m) : NULL;
+    if (!m)
+        return NULL;
+    memcpy(m, c, J->n * sizeof *m);
+    if (J->kx >= 0 && m[J->kx] > J->bound) {
+        m[J->n] = m[J->kx] - J->bound;
+        m[J->kx] = J->bound;
+    }
+    return m;
+}
+
+static bool remap_clock(const judge *J, uint64_t **c)
+{
+    if (!*c)
+        return true;
+    uint64_t *m = map_clock(J, *c);
+    if (!m)
+        return false;
+    free(*c);
+    *c = m;
+    return true;
+}
+
+/* After a kill: the restarted process's events into their own history
+ * node, the dead process's writes above what survived marked lost, and
+ * every dot and clock renamed (map_dot, map_clock). */
+static int split_killed(judge *J)
+{
+    uint32_t n = J->n;
+    J->hn = n;
+    J->kx = -1;
+    for (uint32_t x = 0; x < n && J->kx < 0; x++)
+        if (J->ev[x].boundary != SIZE_MAX)
+            J->kx = (int)x;
+    if (J->kx >= 0) {
+        uint32_t kx = (uint32_t)J->kx;
+        evlist *l = &J->ev[kx], *nl = &J->ev[n];
+        size_t b = l->boundary;
+        for (size_t i = b + 1; i < l->n; i++)
+            if (l->ev[i].kind == EV_INSTALL) {
+                J->bound = l->ev[i].clock[kx];
+                break;
+            }
+        nl->cap = nl->n = l->n - b; /* its boundary first: the process starts joining */
+        if (!(nl->ev = malloc(nl->cap * sizeof *nl->ev)))
+            return CW_ENOMEM;
+        memcpy(nl->ev, l->ev + b, nl->n * sizeof *nl->ev);
+        nl->boundary = SIZE_MAX;
+        l->n = b;
+        l->boundary = SIZE_MAX;
+        J->hn = n + 1;
+        uint64_t dead_max = J->bound;
+        for (size_t i = 0; i < l->n; i++)
+            if (l->ev[i].kind == EV_WRITE && l->ev[i].seq > J->bound) { /* lost with the process */
+                l->ev[i].kind = EV_SKIP;
+                J->lost++;
+                if (l->ev[i].seq > dead_max)
+                    dead_max = l->ev[i].seq;
+            }
+        /* A read by the dead process that returned one of its lost writes
+         * cannot be judged (the history never had that write): left out,
+         * counted, and the write counts as observed. */
+        for (size_t i = 0; i < l->n; i++) {
+            event *e = &l->ev[i];
+            for (size_t d = 0; e->kind == EV_READ && d < e->ndots; d++)
+                if (e->dots[d].origin == kx && e->dots[d].seq > J->bound) {
+                    e->kind = EV_SKIP;
+                    J->lost_reads++;
+                    if (e->dots[d].seq > J->observed_max)
+                        J->observed_max = e->dots[d].seq;
+                }
+        }
+        for (size_t i = 0; i < nl->n; i++) {
+            event *e = &nl->ev[i];
+            if (e->kind == EV_WRITE && e->seq <= dead_max) {
+                J->reused++;
+                if (e->seq <= J->observed_max)
+                    violate(J, "node %u's restarted process wrote (%u, %llu) again: its killed process had "
+                               "written it, and a read had returned it", kx, kx, (unsigned long long)e->seq);
+            }
+        }
+        for (size_t i = 0; i < nl->n; i++)
+            if (nl->ev[i].kind == EV_WRITE && nl->ev[i].seq <= J->bound) {
+                violate(J, "node %u's restarted process wrote (%u, %llu), which its killed process had written "
+                           "(a sequence number reused)", kx, kx, (unsigned long long)nl->ev[i].seq);
+                nl->ev[i].kind = EV_SKIP;
+            }
+    }
+    for (uint32_t x = 0; x < J->hn; x++)
+        for (size_t i = 0; i < J->ev[x].n; i++) {
+            event *e = &J->ev[x].ev[i];
+            if (e->kind == EV_WRITE || e->kind == EV_APPLY || e->kind == EV_SKIP)
+                map_dot(J, &e->origin, &e->seq);
+            for (size_t d = 0; d < e->ndots; d++) {
+                uint32_t o = e->dots[d].origin;
+                map_dot(J, &o, &e->dots[d].seq);
+                e->dots[d].origin = (cw_node_id)o;
+            }
+            if (!remap_clock(J, &e->clock) || !remap_clock(J, &e->context))
+                return CW_ENOMEM;
+        }
+    return CW_OK;
+}
+
+static bool same_clock(const uint64_t *a, const uint64_t *b, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if ((a ? a[k] : 0) != (b ? b[k] : 0))
+            return false;
+    return true;
+}
+
+/* A write's traced context is a plain write's: none, or (as the server
+ * traces one, cw_msg_context) its clock without its own dot. An empty
+ * context is traced as none, so a context write that read nothing matches
+ * too; that ambiguity only concerns timed-out writes to one key. */
+static bool plain_context(const event *e, uint32_t hn)
+{
+    if (!e->context)
+        return true;
+    for (uint32_t k = 0; k < hn; k++)
+        if (e->context[k] != e->clock[k] - (k == e->origin))
+            return false;
+    return true;
+}
+
+/* Builds the write table and matches the clients' records to it. */
+static int build_writes(judge *J, pclient *cl, uint32_t nclients)
+{
+    uint32_t hn = J->hn;
+    prun *r = J->r;
+    for (uint32_t x = 0; x < hn; x++) {
+        evlist *l = &J->ev[x];
+        for (size_t i = 0; i < l->n; i++)
+            if (l->ev[i].kind == EV_WRITE && l->ev[i].seq > J->maxseq[x])
+                J->maxseq[x] = l->ev[i].seq;
+        J->msgs[x] = calloc(J->maxseq[x] + 1, sizeof *J->msgs[x]);
+        J->wev[x] = calloc(J->maxseq[x] + 1, sizeof *J->wev[x]);
+        if (!J->msgs[x] || !J->wev[x])
+            return CW_ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+            event *e = &l->ev[i];
+            if (e->kind != EV_WRITE)
+                continue;
+            if (J->wev[x][e->seq]) {
+                violate(J, "node %u wrote dot (%u, %llu) twice (a sequence number reused)", x, x,
+                        (unsigned long long)e->seq);
+                e->kind = EV_SKIP;
+                continue;
+            }
+            J->wev[x][e->seq] = e;
+            uint64_t clock[HMAX];
+            memcpy(clock, e->clock, hn * sizeof *clock);
+            if (r->o->sabotage && x == 0 && hn > 1 && !J->sabotaged) {
+                clock[1]++; /* the checker must notice: a clock that is not the write's past */
+                J->sabotaged = true;
+            }
+            cw_hlc_timestamp ts;
+            memset(&ts, 0, sizeof ts);
+            int rc = cw__msg_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del, e->key,
+                                   strlen(e->key), NULL, 0);
+            if (rc != CW_OK)
+                return rc;
+        }
+    }
+    /* The clients' acknowledged writes, by dot (invariant 2). */
+    for (uint32_t c = 0; c < nclients; c++)
+        for (size_t i = 0; i < cl[c].nrec; i++) {
+            wrec *w = &cl[c].recs[i];
+            if (!w->acked)
+                continue;
+            uint32_t o = w->node;
+            uint64_t s = w->seq;
+            map_dot(J, &o, &s);
+            uint64_t *wc = map_clock(J, w->clock);
+            if (!wc)
+                return CW_ENOMEM;
+            event *e = s <= J->maxseq[o] ? J->wev[o][s] : NULL;
+            proc *p = &r->p[w->node];
+            if (e && strcmp(e->key, w->key) == 0 && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
+                e->rec = w;
+            } else if (J->kx == (int)w->node && w->sent < p->killed_at && w->seq > J->bound) {
+                J->lost_acked++; /* lost with the process (invariant 3) */
+                double age = p->killed_at - w->done;
+                if (age > J->lost_acked_oldest)
+                    J->lost_acked_oldest = age;
+                if (e) /* the restarted process wrote this dot again */
+                    violate(J, "node %u's restarted process wrote (%u, %llu) again: its killed process had "
+                               "written it and acknowledged it to a client %.0f ms before the kill", w->node,
+                            w->node, (unsigned long long)w->seq, age * 1e3);
+            } else {
+                violate(J, "node %u acknowledged write (%u, %llu) to key %s that its trace %s", w->node, w->node,
+                        (unsigned long long)w->seq, w->key, e ? "records differently" : "does not hold");
+            }
+            free(wc);
+        }
+    /* The timed-out ones, by node, key, kind and context. */
+    for (uint32_t c = 0; c < nclients; c++)
+        for (size_t i = 0; i < cl[c].nrec; i++) {
+            wrec *w = &cl[c].recs[i];
+            if (w->acked)
+                continue;
+            uint64_t *wctx = w->ctx ? map_clock(J, w->context) : NULL;
+            if (w->ctx && !wctx)
+                return CW_ENOMEM;
+            bool found = false;
+            for (int pass = 0; pass < 2 && !found; pass++) {
+                uint32_t x = pass == 0 ? w->node : J->n;
+                if (pass == 1 && J->kx != (int)w->node)
+                    break;
+                evlist *l = &J->ev[x];
+                for (size_t k = 0; k < l->n && !found; k++) {
+                    event *e = &l->ev[k];
+                    if (e->kind == EV_WRITE && !e->rec && strcmp(e->key, w->key) == 0 && e->del == w->del &&
+                        (w->ctx ? same_clock(e->context, wctx, hn) : plain_context(e, hn))) {
+                        e->rec = w;
+                        found = true;
+                    }
+                }
+            }
+            free(wctx);
+            J->maybe_made += found;
+            J->maybe_not += !found;
+        }
+    for (uint32_t x = 0; x < hn; x++)
+        for (size_t i = 0; i < J->ev[x].n; i++) {
+            event *e = &J->ev[x].ev[i];
+            if (e->kind == EV_WRITE && !e->rec)
+                violate(J, "history node %u's trace holds write (%u, %llu) to %s that no client made", x, x,
+                        (unsigned long long)e->seq, e->key);
+        }
+    return CW_OK;
+}
+
+enum { STEP_DONE, STEP_BLOCKED, STEP_STOP };
+
+static uint64_t known(const judge *J, uint32_t k)
+{
+    uint64_t c[HMAX];
+    cw_history_applied_counts(J->h, k, c);
+    return c[k];
+}
+
+/* History node x comes to hold every write at or below C, applying those
+ * it lacks in causal order: a state installed (invariant 3). */
+static int install(judge *J, uint32_t x, const uint64_t *C)
+{
+    uint32_t hn = J->hn;
+    uint64_t hc[HMAX];
+    for (uint32_t k = 0; k < hn; k++)
+        if (known(J, k) < C[k])
+            return STEP_BLOCKED;
+    cw_history_applied_counts(J->h, x, hc);
+    for (uint32_t k = 0; k < hn; k++)
+        if (k != x && C[k] < hc[k]) {
+            violate(J, "history node %u installed a state without %llu writes of node %u it had applied", x,
+                    (unsigned long long)(hc[k] - C[k]), k);
+            return STEP_STOP;
+        }
+    if (hc[x] != C[x]) {
+        violate(J, "history node %u installed its own writes up to %llu; its traces hold %llu", x,
+                (unsigned long long)C[x], (unsigned long long)hc[x]);
+        return STEP_STOP;
+    }
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (uint32_t k = 0; k < hn; k++)
+            while (hc[k] < C[k]) {
+                const uint64_t *wc = J->wev[k][hc[k] + 1]->clock;
+                bool ready = true;
+                for (uint32_t j = 0; j < hn && ready; j++)
+                    ready = j == k || wc[j] <= hc[j];
+                if (!ready)
+                    break;
+                cw_history_applied(J->h, x, J->msgs[k][hc[k] + 1]);
+                hc[k]++;
+                progress = true;
+            }
+    }
+    for (uint32_t k = 0; k < hn; k++)
+        if (hc[k] < C[k]) {
+            violate(J, "history node %u installed a state (clock entry %u: %llu) that is not causally closed", x, k,
+                    (unsigned long long)C[k]);
+            return STEP_STOP;
+        }
+    return STEP_DONE;
+}
+
+static int step(judge *J, uint32_t x, event *e, bool *joining)
+{
+    uint32_t hn = J->hn;
+    switch (e->kind) {
+    case EV_SKIP:
+        return STEP_DONE;
+    case EV_BOUNDARY:
+        *joining = true;
+        return STEP_DONE;
+    case EV_INSTALL: {
+        int rc = install(J, x, e->clock);
+        if (rc == STEP_DONE)
+            *joining = false;
+        return rc;
+    }
+    case EV_WRITE: {
+        if (*joining) {
+            violate(J, "history node %u wrote (%u, %llu) before it installed its peers' state", x, x,
+                    (unsigned long long)e->seq);
+            return STEP_STOP;
+        }
+        if (e->seq != known(J, x) + 1) {
+            violate(J, "history node %u wrote dot (%u, %llu) after its write %llu (a sequence number %s)", x, x,
+                    (unsigned long long)e->seq, (unsigned long long)known(J, x),
+                    e->seq <= known(J, x) ? "reused" : "skipped");
+            return STEP_STOP;
+        }
+        cw_history_applied(J->h, x, J->msgs[x][e->seq]);
+        wrec *w = e->rec;
+        if (w && w->ctx) {
+            cw_history_dot *dots = w->ndots ? calloc(w->ndots, sizeof *dots) : NULL;
+            if (w->ndots && !dots)
+                return STEP_STOP;
+            for (size_t d = 0; d < w->ndots; d++) {
+                uint32_t o = w->dots[d].origin;
+                uint64_t s = w->dots[d].seq;
+                map_dot(J, &o, &s);
+                dots[d] = (cw_history_dot){(cw_node_id)o, s};
+            }
+            cw_history_write_info info = {CW_HISTORY_NO_CLIENT, w->del, true, dots, w->ndots};
+            int rc = cw_history_wrote(J->h, (cw_node_id)x, e->seq, &info);
+            free(dots);
+            if (rc != CW_OK)
+                return STEP_STOP;
+        }
+        return STEP_DONE;
+    }
+    case EV_APPLY:
+        if (*joining) {
+            violate(J, "history node %u applied (%u, %llu) before it installed its peers' state", x, e->origin,
+                    (unsigned long long)e->seq);
+            return STEP_STOP;
+        }
+        if (e->seq > known(J, e->origin))
+            return STEP_BLOCKED;
+        cw_history_applied(J->h, x, J->msgs[e->origin][e->seq]);
+        return STEP_DONE;
+    case EV_READ: {
+        if (*joining) { /* a joining node holds nothing */
+            J->joining_reads++;
+            if (e->ndots)
+                violate(J, "history node %u returned a version of %s while it held no state (joining)", x, e->key);
+            return STEP_DONE;
+        }
+        uint64_t c[HMAX];
+        cw_history_applied_counts(J->h, x, c);
+        cw_read rd;
+        cw_read_init(&rd);
+        cw_value_version *v = e->ndots ? calloc(e->ndots, sizeof *v) : NULL;
+        if (e->ndots && !v)
+            return STEP_STOP;
+        int rc = CW_OK;
+        for (size_t i = 0; i < e->ndots; i++) { /* each version's clock: its write's, from the traces */
+            cw_history_dot d = e->dots[i];
+            v[i].origin = d.origin;
+            v[i].seq = d.seq;
+            cw_vclock_init(&v[i].clock);
+            cw_vclock_init(&v[i].context);
+            const event *w = d.origin < hn && d.seq <= J->maxseq[d.origin] ? J->wev[d.origin][d.seq] : NULL;
+            for (uint32_t k = 0; w && k < hn && rc == CW_OK; k++)
+                if (w->clock[k])
+                    rc = cw_vclock_set(&v[i].clock, (cw_node_id)k, w->clock[k]);
+            if (!w && rc == CW_OK)
+                rc = cw_vclock_set(&v[i].clock, d.origin, d.seq);
+        }
+        rd.versions = v;
+        rd.count = e->ndots;
+        if (rc == CW_OK)
+            rc = cw_history_read(J->h, (cw_node_id)x, e->key, strlen(e->key), c, c, &rd);
+        for (size_t i = 0; i < e->ndots; i++)
+            cw_vclock_destroy(&v[i].clock);
+        free(v);
+        return rc == CW_OK ? STEP_DONE : STEP_STOP;
+    }
+    }
+    return STEP_DONE;
+}
+
+/* Replays every history node's events into the history (invariant 2);
+ * then the killed node's dead process, which has no final state, is
+ * brought up to every write so that the final checks (which want every
+ * node to have applied every write) judge its live successor alone. */
+static void replay(judge *J)
+{
+    size_t pos[HMAX] = {0};
+    bool joining[HMAX] = {0};
+    for (;;) {
+        bool progress = false, left = false;
+        for (uint32_t x = 0; x < J->hn; x++) {
+            evlist *l = &J->ev[x];
+            while (pos[x] < l->n) {
+                int rc = step(J, x, &l->ev[pos[x]], &joining[x]);
+                if (rc == STEP_STOP)
+                    return;
+                if (rc == STEP_BLOCKED)
+                    break;
+                pos[x]++;
+                progress = true;
+            }
+            left |= pos[x] < l->n;
+        }
+        if (!left)
+            break;
+        if (!progress) {
+            for (uint32_t x = 0; x < J->hn; x++)
+                if (pos[x] < J->ev[x].n) {
+                    event *e = &J->ev[x].ev[pos[x]];
+                    violate(J, "history node %u %s (%u, %llu), a write no trace holds", x,
+                            e->kind == EV_APPLY ? "applied" : "installed a state covering", e->origin,
+                            (unsigned long long)e->seq);
+                    return;
+                }
+        }
+    }
+    if (J->kx >= 0) {
+        uint64_t all[HMAX];
+        for (uint32_t k = 0; k < J->hn; k++)
+            all[k] = known(J, k);
+        install(J, (uint32_t)J->kx, all);
+    }
+}
+
+/* ---- the end of the run ---- */
+
+typedef struct final {
+    cw_client_status st[MAX_PROCS];
+} final;
+
+/* Waits until every node has the same clock and nothing buffered. */
+static int converge(prun *r, final *f, double *took)
+{
+    double t0 = now_s();
+    for (;;) {
+        bool same = true;
+        int rc = CW_OK;
+        for (uint32_t i = 0; i < r->n && rc == CW_OK; i++)
+            rc = cw_client_get_status(r->st[i], &f->st[i]);
+        for (uint32_t i = 0; i < r->n && rc == CW_OK && same; i++)
+            same = !f->st[i].joining && f->st[i].buffered == 0 &&
+                   cw_vclock_compare(&f->st[i].clock, &f->st[0].clock) == CW_EQUAL;
+        if (rc == CW_OK && same) {
+            *took = now_s() - t0;
+            return CW_OK;
+        }
+        if (now_s() - t0 > CONVERGE_DEADLINE_S)
+            return rc == CW_OK ? CW_ETIMEDOUT : rc;
+        sleep_s(0.02);
+    }
+}
+
+/* Reads every key at every node (before the nodes stop): out[x * keys + k]. */
+static int final_reads(prun *r, cw_read *out)
+{
+    for (uint32_t x = 0; x < r->n; x++)
+        for (uint32_t k = 0; k < r->o->keys; k++) {
+            char key[24];
+            snprintf(key, sizeof key, "k%u", k);
+            int rc = cw_client_get(r->st[x], key, strlen(key), &out[(size_t)x * r->o->keys + k]);
+            if (rc != CW_OK && rc != CW_ENOTFOUND)
+                return rc;
+        }
+    return CW_OK;
+}
+
+/* Every history node's final state: its process's clock and keys, renamed
+ * (map_dot, map_clock); the restarted process's for the killed node too. */
+static int final_states(judge *J, const final *f, const cw_read *reads)
+{
+    prun *r = J->r;
+    uint32_t n = r->n, keys = r->o->keys;
+    for (uint32_t x = 0; x < J->hn; x++) {
+        uint32_t p = x < n ? x : (uint32_t)J->kx;
+        uint64_t *c = counters_of(&f->st[p].clock, n), *clock = c ? map_clock(J, c) : NULL;
+        free(c);
+        if (!clock)
+            return CW_ENOMEM;
+        int rc = cw_history_final_clock(J->h, (cw_node_id)x, clock);
+        free(clock);
+        for (uint32_t k = 0; k < keys && rc == CW_OK; k++) {
+            const cw_read *got = &reads[(size_t)p * keys + k];
+            char key[24];
+            snprintf(key, sizeof key, "k%u", k);
+            cw_msg *m[64];
+            size_t cnt = 0;
+            if (got->count > 64)
+                rc = CW_ELIMIT;
+            for (size_t v = 0; rc == CW_OK && v < got->count; v++) {
+                uint64_t *vc = counters_of(&got->versions[v].clock, n), *hc = vc ? map_clock(J, vc) : NULL;
+                uint32_t o = got->versions[v].origin;
+                uint64_t s = got->versions[v].seq;
+                map_dot(J, &o, &s);
+                cw_hlc_timestamp ts;
+                memset(&ts, 0, sizeof ts);
+                rc = hc ? cw__msg_write(&m[cnt], (cw_node_id)o, &ts, hc, J->hn, NULL, false, key, strlen(key),
+                                        got->versions[v].value, got->versions[v].value_len)
+                        : CW_ENOMEM;
+                cnt += rc == CW_OK;
+                free(vc);
+                free(hc);
+            }
+            if (rc == CW_OK && cnt)
+                rc = cw_history_final_key(J->h, (cw_node_id)x, (const cw_msg *const *)m, cnt);
+            for (size_t v = 0; v < cnt; v++)
+                cw_msg_unref(m[v]);
+        }
+        if (rc != CW_OK)
+            return rc;
+    }
+    return CW_OK;
+}
+
+/* SIGTERM to every node, and their exit statuses (-1: had to be killed). */
+static void stop_all(prun *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        r->p[i].status = -1;
+        if (r->p[i].pid > 0)
+            kill(r->p[i].pid, SIGTERM);
+    }
+    double deadline = now_s() + EXIT_DEADLINE_S;
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (r->p[i].pid <= 0)
+            continue;
+        int status;
+        pid_t got = 0;
+        while ((got = waitpid(r->p[i].pid, &status, WNOHANG)) == 0 && now_s() < deadline)
+            sleep_s(0.01);
+        if (got == 0) {
+            kill(r->p[i].pid, SIGKILL);
+            waitpid(r->p[i].pid, &status, 0);
+            r->p[i].status = -1;
+        } else {
+            r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        r->p[i].pid = 0;
+    }
+}
+
+static void remove_dir(prun *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        unlink(r->p[i].trace);
+        unlink(r->p[i].out);
+        unlink(r->p[i].listen + 6);
+        unlink(r->p[i].client + 6);
+    }
+    rmdir(r->dir);
+}
+
+/* ---- options ---- */
+
+bool cli_procs_parse_stop(cli_procs_options *o, const char *text)
+{
+    char *end;
+    unsigned long i = strtoul(text, &end, 10);
+    if (end == text || *end != ':' || i >= o->nodes)
+        return false;
+    const char *p = end + 1;
+    o->stop_at = strtod(p, &end);
+    if (end == p || *end != ':')
+        return false;
+    p = end + 1;
+    o->cont_at = strtod(p, &end);
+    if (end == p || *end || !(o->stop_at >= 0 && o->cont_at > o->stop_at && o->cont_at <= 3600))
+        return false;
+    o->stop_node = (int)i;
+    return true;
+}
+
+bool cli_procs_parse_kill(cli_procs_options *o, const char *text)
+{
+    char *end;
+    unsigned long i = strtoul(text, &end, 10);
+    if (end == text || *end != ':' || i >= o->nodes)
+        return false;
+    const char *p = end + 1;
+    o->kill_at = strtod(p, &end);
+    if (end == p || *end || !(o->kill_at >= 0 && o->kill_at <= 3600))
+        return false;
+    o->kill_node = (int)i;
+    return true;
+}
+
+/* ---- the run ---- */
+
+static int start_nodes(prun *r)
+{
+    ssize_t len = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
+    if (len <= 0)
+        return CW_EIO;
+    r->exe[len] = 0;
+    snprintf(r->dir, sizeof r->dir, "/tmp/causeway-stress-XXXXXX");
+    if (!mkdtemp(r->dir))
+        return CW_EIO;
+    for (uint32_t i = 0; i < r->n; i++) {
+        proc *p = &r->p[i];
+        p->boundary = -1;
+        snprintf(p->listen, sizeof p->listen, "ipc://%s/r-%u", r->dir, i);
+        snprintf(p->client, sizeof p->client, "ipc://%s/c-%u", r->dir, i);
+        snprintf(p->trace, sizeof p->trace, "%s/trace-%u.jsonl", r->dir, i);
+        snprintf(p->out, sizeof p->out, "%s/out-%u.txt", r->dir, i);
+        snprintf(p->seed, sizeof p->seed, "%llu", (unsigned long long)(r->o->seed + i));
+        snprintf(p->id, sizeof p->id, "%u", i);
+        for (uint32_t j = 0; j < r->n; j++)
+            snprintf(p->peer[j], sizeof p->peer[j], "%u=ipc://%s/r-%u", j, r->dir, j);
+    }
+    for (uint32_t i = 0; i < r->n; i++) {
+        int rc = spawn(r, i);
+        if (rc == CW_OK)
+            rc = cw_client_open(&r->st[i], r->p[i].client, 500);
+        if (rc != CW_OK)
+            return rc;
+    }
+    double deadline = now_s() + JOIN_DEADLINE_S;
+    for (uint32_t i = 0; i < r->n; i++) {
+        int rc = wait_joined(r, i, deadline);
+        if (rc != CW_OK) {
+            fprintf(stderr, "causeway stress: node %u did not start accepting writes within %g s: %s (see %s)\n", i,
+                    JOIN_DEADLINE_S, cw_strerror(rc), r->p[i].out);
+            return rc;
+        }
+    }
+    return CW_OK;
+}
+
+/* Drives the clients and the faults until the clients are done. */
+static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
+{
+    const cli_procs_options *o = r->o;
+    atomic_store(&r->running, nc);
+    r->start = now_s();
+    r->end = o->duration > 0 ? r->start + o->duration : 0;
+    uint32_t started = 0;
+    for (; started < nc; started++)
+        if (pthread_create(&th[started], NULL, client_main, &cl[started]) != 0)
+            break;
+    atomic_fetch_sub(&r->running, nc - started);
+    bool stopped = false, conted = false, killed = false, joined_thread = false;
+    int rc = started == nc ? CW_OK : CW_ENOMEM;
+    killer k = {r, (uint32_t)o->kill_node, CW_OK};
+    pthread_t kth;
+    while (atomic_load(&r->running) > 0 || (o->stop_node >= 0 && stopped && !conted) ||
+           (o->kill_node >= 0 && !killed && now_s() - r->start < o->kill_at)) {
+        double t = now_s() - r->start;
+        if (o->stop_node >= 0 && !stopped && t >= o->stop_at) {
+            atomic_store(&r->win[0].from, now_s());
+            kill(r->p[o->stop_node].pid, SIGSTOP);
+            stopped = true;
+        }
+        if (stopped && !conted && t >= o->cont_at) {
+            kill(r->p[o->stop_node].pid, SIGCONT);
+            atomic_store(&r->win[0].to, now_s());
+            conted = true;
+        }
+        if (o->kill_node >= 0 && !killed && t >= o->kill_at - KILL_QUIET_S) {
+            killed = true;
+            if (pthread_create(&kth, NULL, killer_main, &k) == 0)
+                joined_thread = true;
+            else
+                k.rc = kill_restart(r, k.node);
+        }
+        sleep_s(0.005);
+    }
+    if (joined_thread)
+        pthread_join(kth, NULL);
+    if (k.rc != CW_OK) {
+        fail_run(r, k.rc, "node %d did not come back after its restart: %s", o->kill_node, cw_strerror(k.rc));
+        rc = k.rc;
+    }
+    if (stopped && !conted) {
+        kill(r->p[o->stop_node].pid, SIGCONT);
+        atomic_store(&r->win[0].to, now_s());
+    }
+    for (uint32_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (rc == CW_OK && atomic_load(&r->failed))
+        rc = atomic_load(&r->failed);
+    return rc;
+}
+
+static int write_json(const prun *r, const cw_history_report *rep, const judge *J, const final *f, double secs,
+                      bool ok, const char *violation)
+{
+    const cli_procs_options *o = r->o;
+    json_t *nodes = json_array();
+    for (uint32_t i = 0; nodes && i < r->n; i++)
+        json_array_append_new(nodes, json_pack("{s:I,s:I,s:I,s:I,s:i}", "node", (json_int_t)i, "writes",
+                                               (json_int_t)f->st[i].writes, "retransmitted",
+                                               (json_int_t)f->st[i].retransmitted, "recovered",
+                                               (json_int_t)f->st[i].recovered, "exit", r->p[i].status));
+    json_t *root = json_pack(
+        "{s:{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:f},s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*}",
+        "options", "processes", (json_int_t)r->n, "writes", (json_int_t)o->writes, "keys", (json_int_t)o->keys,
+        "clients", (json_int_t)o->clients, "reads", o->reads, "rmw", o->rmw, "deletes", o->deletes, "drop",
+        o->drop, "delay", o->delay, "dup", o->dup, "max_delay_us", (json_int_t)o->max_delay_us, "seed",
+        (json_int_t)o->seed, "duration", o->duration, "writes_checked", (json_int_t)rep->writes, "reads_checked",
+        (json_int_t)rep->reads, "seconds", secs, "writes_per_s", rep->writes / secs, "concurrent_pairs",
+        (json_int_t)rep->concurrent_pairs, "ordered_pairs", (json_int_t)rep->ordered_pairs, "lost_with_process",
+        (json_int_t)J->lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
+        (json_int_t)J->trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation);
+    if (!root)
+        return CW_ENOMEM;
+    int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
+    json_decref(root);
+    return rc;
+}
+
+static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J)
+{
+    for (uint32_t c = 0; cl && c < nc; c++) {
+        for (size_t i = 0; i < cl[c].nrec; i++) {
+            free(cl[c].recs[i].clock);
+            free(cl[c].recs[i].context);
+            free(cl[c].recs[i].dots);
+        }
+        free(cl[c].recs);
+        cw_client_close(cl[c].c);
+    }
+    free(cl);
+    for (uint32_t x = 0; x < r->n; x++)
+        cw_client_close(r->st[x]);
+    for (uint32_t x = 0; x < HMAX; x++) {
+        for (size_t i = 0; i < J->ev[x].n; i++)
+            event_free(&J->ev[x].ev[i]);
+        free(J->ev[x].ev);
+        for (uint64_t s = 1; J->msgs[x] && s <= J->maxseq[x]; s++)
+            cw_msg_unref(J->msgs[x][s]);
+        free(J->msgs[x]);
+        free(J->wev[x]);
+    }
+    cw_history_destroy(J->h);
+}
+
+int cli_procs_stress(const cli_procs_options *o)
+{
+    static prun run; /* large (endpoint names); one run per process */
+    static judge J;
+    static final fin;
+    prun *r = &run;
+    memset(r, 0, sizeof *r);
+    memset(&J, 0, sizeof J);
+    r->o = o;
+    r->n = o->nodes;
+    pthread_mutex_init(&r->lock, NULL);
+    r->win[0].node = o->stop_node;
+    r->win[1].node = o->kill_node;
+    atomic_store(&r->win[0].to, INFINITY);
+    atomic_store(&r->win[1].to, INFINITY);
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        cw_client_status_init(&fin.st[i]);
+    if (o->key_dist == 1)
+        cli_keys_zipfian(&r->keys, o->keys, o->zipf_theta);
+    else
+        cli_keys_uniform(&r->keys, o->keys);
+    char amount[64];
+    if (o->duration > 0)
+        snprintf(amount, sizeof amount, "writes for %g s (at most %llu)", o->duration, (unsigned long long)o->writes);
+    else
+        snprintf(amount, sizeof amount, "%llu writes", (unsigned long long)o->writes);
+    printf("causeway stress: %u node processes, %s over %u keys by %u clients, seed %llu\n", r->n, amount, o->keys,
+           o->clients, (unsigned long long)o->seed);
+    fflush(stdout);
+    signal(SIGPIPE, SIG_IGN);
+    J.r = r;
+    J.n = r->n;
+    uint32_t nc = o->clients;
+    pclient *cl = calloc(nc, sizeof *cl);
+    pthread_t *th = calloc(nc, sizeof *th);
+    int rc = cl && th ? start_nodes(r) : CW_ENOMEM;
+    for (uint32_t c = 0; rc == CW_OK && c < nc; c++) {
+        cl[c] = (pclient){.r = r, .id = c, .node = c % r->n, .writes = o->writes / nc + (c < o->writes % nc)};
+        rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS);
+    }
+    double secs = 0, conv = 0;
+    if (rc == CW_OK) {
+        printf("  processes            %s (ipc endpoints, traces trace-I.jsonl)\n", r->dir);
+        fflush(stdout);
+        rc = drive(r, cl, nc, th);
+        secs = now_s() - r->start;
+    }
+    const char *where = "the run";
+    if (rc == CW_OK && (rc = converge(r, &fin, &conv)) != CW_OK) {
+        where = "convergence (same clock at every node, nothing buffered)";
+        for (uint32_t i = 0; i < r->n; i++) {
+            char clock[256] = "";
+            cw_vclock_format(&fin.st[i].clock, clock, sizeof clock, NULL);
+            fprintf(stderr, "causeway stress: node %u: clock %s, %llu buffered, %s\n", i, clock,
+                    (unsigned long long)fin.st[i].buffered, fin.st[i].joining ? "joining" : "serving");
+        }
+    }
+    size_t nreads = (size_t)r->n * o->keys;
+    cw_read *finals = calloc(nreads ? nreads : 1, sizeof *finals);
+    for (size_t i = 0; finals && i < nreads; i++)
+        cw_read_init(&finals[i]);
+    if (rc == CW_OK && !finals)
+        rc = CW_ENOMEM;
+    if (rc == CW_OK && (rc = final_reads(r, finals)) != CW_OK)
+        where = "the final reads";
+    stop_all(r);
+    bool ok = rc == CW_OK;
+    if (!ok) {
+        for (size_t i = 0; finals && i < nreads; i++)
+            cw_read_destroy(&finals[i]);
+        free(finals);
+        fprintf(stderr, "causeway stress: %s failed: %s%s%s (seed %llu; processes' files kept in %s)\n", where,
+                cw_strerror(rc), r->failure[0] ? ": " : "", r->failure, (unsigned long long)o->seed, r->dir);
+        free(th);
+        free_all(r, cl, nc, &J);
+        pthread_mutex_destroy(&r->lock);
+        return CLI_FAIL;
+    }
+    double c0 = now_s();
+    uint64_t max_writes = 1;
+    for (uint32_t c = 0; c < nc; c++)
+        max_writes += cl[c].nrec;
+    rc = read_traces(&J);
+    if (rc == CW_OK)
+        rc = split_killed(&J);
+    if (rc == CW_OK)
+        rc = cw_history_create(&J.h, J.hn, max_writes, CW_KEEP_SIBLINGS);
+    if (rc == CW_OK)
+        rc = build_writes(&J, cl, nc);
+    if (rc == CW_OK)
+        replay(&J);
+    if (rc == CW_OK)
+        rc = final_states(&J, &fin, finals);
+    for (size_t i = 0; i < nreads; i++)
+        cw_read_destroy(&finals[i]);
+    free(finals);
+    cw_history_report rep;
+    memset(&rep, 0, sizeof rep);
+    ok = rc == CW_OK && cw_history_verdict(J.h, &rep);
+    double check = now_s() - c0;
+    const char *violation = J.violation[0] ? J.violation : cw_history_violation(J.h);
+    if (J.violation[0] || rc != CW_OK)
+        ok = false;
+    if (J.lost_acked && J.lost_acked_oldest > LOST_GRACE_S) {
+        ok = false;
+        if (!J.violation[0])
+            snprintf(J.violation, sizeof J.violation,
+                     "node %d's process lost a write acknowledged %.3f s before its kill (more than %g s)",
+                     J.kx, J.lost_acked_oldest, LOST_GRACE_S);
+        violation = J.violation;
+    }
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->p[i].status != 0) {
+            ok = false;
+            if (!J.violation[0])
+                snprintf(J.violation, sizeof J.violation, "node %u exited with status %d after SIGTERM (0 expected)",
+                         i, r->p[i].status);
+            violation = J.violation;
+        }
+    uint64_t reads = 0, retries = 0, timeouts = 0;
+    for (uint32_t c = 0; c < nc; c++)
+        reads += cl[c].reads, retries += cl[c].retries, timeouts += cl[c].timeouts;
+    printf("  writes               %llu in %.3f s: %.0f writes/s (%llu retried after joining/stalled/full, "
+           "%llu timed out at a stopped or killed node: %llu of those made)\n",
+           (unsigned long long)rep.writes, secs, rep.writes / secs, (unsigned long long)retries,
+           (unsigned long long)timeouts, (unsigned long long)J.maybe_made);
+    printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o->keys);
+    printf("  reads                %llu checked from the traces (%llu client reads, %llu final reads; %llu at a "
+           "joining node, empty)\n",
+           (unsigned long long)rep.reads, (unsigned long long)reads, (unsigned long long)r->n * o->keys,
+           (unsigned long long)J.joining_reads);
+    printf("  faults               drop %g, delay %g (at most %u us), dup %g at every node", o->drop, o->delay,
+           o->max_delay_us, o->dup);
+    if (o->stop_node >= 0)
+        printf("; node %d stopped %g-%g s", o->stop_node, o->stop_at, o->cont_at);
+    if (o->kill_node >= 0)
+        printf("; node %d killed at %g s and restarted", o->kill_node, o->kill_at);
+    printf("\n");
+    if (o->kill_node >= 0) {
+        printf("  lost with process    %llu writes of node %d's killed process reached no surviving node "
+               "(%llu acknowledged, the oldest %.0f ms before the kill; %llu of their dots written again by the "
+               "restarted process; %llu reads of them left unjudged)\n",
+               (unsigned long long)J.lost, o->kill_node, (unsigned long long)J.lost_acked,
+               J.lost_acked_oldest * 1e3, (unsigned long long)J.reused, (unsigned long long)J.lost_reads);
+        printf("  restart              history node %u is node %d's restarted process (it installed node %d's "
+               "writes up to %llu; its own dots (%d, s) are (%u, s - %llu) there)%s\n",
+               r->n, o->kill_node, o->kill_node, (unsigned long long)J.bound, o->kill_node, r->n,
+               (unsigned long long)J.bound, J.truncated ? "; the killed process's last trace line was cut" : "");
+    }
+    for (uint32_t i = 0; i < r->n; i++)
+        printf("  node %-3u             %llu writes, %llu delivered, %llu retransmitted, %llu recovered%s; exit %d\n",
+               i, (unsigned long long)fin.st[i].writes, (unsigned long long)fin.st[i].delivered,
+               (unsigned long long)fin.st[i].retransmitted, (unsigned long long)fin.st[i].recovered,
+               (int)i == o->kill_node ? " (since its restart)" : "", r->p[i].status);
+    cli_print_pairs(&rep);
+    if (o->rmw > 0 || o->deletes > 0)
+        cli_print_clients(&rep, nc, false);
+    char took[32], cv[32], ran[32];
+    printf("  check                %s over %llu trace lines (converged %s after the clients; the run: %s)\n",
+           cli_duration(check * 1e9, took, sizeof took), (unsigned long long)J.trace_lines,
+           cli_duration(conv * 1e9, cv, sizeof cv), cli_duration(secs * 1e9, ran, sizeof ran));
+    if (!ok) {
+        char name[64];
+        const char *path = o->history;
+        if (!path) {
+            snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)o->seed);
+            path = name;
+        }
+        FILE *f = fopen(path, "w");
+        if (f) {
+            cw_history_write(J.h, f);
+            fclose(f);
+            printf("  history              %s; traces kept in %s\n", path, r->dir);
+        }
+    }
+    cli_print_verdict(ok, violation, o->replay, "the same workload and faults; process timings vary");
+    if (o->json && write_json(r, &rep, &J, &fin, secs, ok, violation) != CW_OK) {
+        fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
+        ok = false;
+    }
+    if (ok)
+        remove_dir(r);
+    free(th);
+    free_all(r, cl, nc, &J);
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        cw_client_status_destroy(&fin.st[i]);
+    pthread_mutex_destroy(&r->lock);
+    return ok ? CLI_OK : CLI_FAIL;
+}

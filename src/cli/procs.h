@@ -1,0 +1,36 @@
+/* causeway stress --processes: the ground-truth stress against `causeway
+ * node` processes that it starts itself (procs.c). */
+#ifndef CW_CLI_PROCS_H
+#define CW_CLI_PROCS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct cli_procs_options {
+    uint32_t nodes, keys, clients;
+    uint64_t writes, seed;        /* writes: in all, or at most with duration */
+    double duration;              /* 0: until writes are made */
+    int key_dist;                 /* 0 uniform, 1 zipfian */
+    double zipf_theta;
+    double reads, rmw, deletes;   /* fractions, as the in-process stress */
+    double drop, delay, dup;      /* passed to every node */
+    uint32_t max_delay_us, value_size;
+    int stop_node;                /* --stop I:A:B (-1: none): SIGSTOP at A s, SIGCONT at B s */
+    double stop_at, cont_at;
+    int kill_node;                /* --kill I:A (-1: none): SIGKILL at A s, restarted at once */
+    double kill_at;
+    bool sabotage;                /* tamper with one write's clock as read from its trace (must FAIL) */
+    const char *json, *history;
+    const char *replay;           /* the command line that replays the run */
+} cli_procs_options;
+
+/* Parses --stop I:A:B (stop) or --kill I:A (kill) into o; false when the
+ * text is malformed or out of range for o->nodes. */
+bool cli_procs_parse_stop(cli_procs_options *o, const char *text);
+bool cli_procs_parse_kill(cli_procs_options *o, const char *text);
+
+/* Runs the stress against o->nodes node processes: the exit status
+ * (CLI_OK only when the ground-truth checker passed). */
+int cli_procs_stress(const cli_procs_options *o);
+
+#endif

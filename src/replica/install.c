@@ -1,0 +1,87 @@
+/* A replica adopting a peer's state (cw_node_install), for a node that lost
+ * its own: restarted without durable state, it takes a peer's clock and
+ * store as if it had applied every write at or below that clock.
+ *
+ * Invariants:
+ *  1. Only a node that has applied nothing and made no write installs: its
+ *     store, buffer, log and unsent queue are empty and its clock is zero,
+ *     so the installed state is the whole state.
+ *  2. What is installed is a consistent cut: every version is a write at or
+ *     below the clock, with its clock and context at or below it; versions
+ *     of one key are installed as the peer held them (no one of them covers
+ *     another, so applying them in any order keeps them all).
+ *  3. The retransmission log starts above the clock for every origin: this
+ *     node never claims to hold, for a pull, a write it did not apply
+ *     itself. Tombstones installed wait for stability as applied ones do.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/error.h>
+
+#include "log.h"
+#include "msg_internal.h"
+#include "node_state.h"
+#include "store.h"
+
+static bool fresh(const cw_node *n)
+{
+    for (uint32_t k = 0; k < n->n; k++)
+        if (n->clock.counters[k])
+            return false;
+    return n->store.keys.count == 0 && n->buf.count == 0 && n->unsent_len == 0 && n->log.entries == 0 &&
+           n->st.tombs_len == 0 && n->in_callback == 0;
+}
+
+static bool within(const cw_node *n, const cw_msg *m, const uint64_t *clock)
+{
+    if (m->kind != CW_MSG_WRITE || m->nodes != n->n || m->seq == 0 || m->seq > clock[m->origin])
+        return false;
+    for (uint32_t k = 0; k < n->n; k++)
+        if (m->counters[k] > clock[k])
+            return false;
+    const uint64_t *c = cw__msg_context(m);
+    for (uint32_t k = 0; c && k < n->n; k++)
+        if (c[k] > clock[k])
+            return false;
+    return true;
+}
+
+int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions, size_t count)
+{
+    if (!n || !clock || nodes != n->n || (count && !versions) || !fresh(n))
+        return CW_EINVAL;
+    size_t tombs = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!versions[i] || !within(n, versions[i], clock))
+            return CW_EINVAL;
+        tombs += (versions[i]->flags & CW__MSG_TOMBSTONE) != 0;
+    }
+    if (tombs && n->n > 1) {
+        cw_msg **t = realloc(n->st.tombs, tombs * sizeof *t);
+        if (!t)
+            return CW_ENOMEM;
+        n->st.tombs = t;
+        n->st.tombs_cap = tombs;
+    }
+    for (size_t i = 0; i < count; i++) {
+        bool conflict;
+        if (cw__store_apply(&n->store, versions[i], n->opt.policy, &conflict) != CW_OK) {
+            cw__store_destroy(&n->store); /* back to empty (invariant 1) */
+            cw__store_init(&n->store);
+            return CW_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        cw_msg *m = versions[i];
+        cw_hlc_observe(&n->hlc, &m->ts);
+        if ((m->flags & CW__MSG_TOMBSTONE) && n->n > 1)
+            n->st.tombs[n->st.tombs_len++] = cw__msg_ref(m);
+    }
+    memcpy(n->clock.counters, clock, (size_t)n->n * sizeof *clock);
+    /* As if applied (node.c invariant 4: V counts what was applied). */
+    memcpy(n->applied_from, clock, (size_t)n->n * sizeof *clock);
+    for (uint32_t k = 0; n->recovering && k < n->n; k++)
+        cw__log_trim(&n->log, (cw_node_id)k, clock[k]); /* invariant 3 */
+    return CW_OK;
+}

@@ -1,0 +1,155 @@
+/* A ZAP handler for CURVE links (auth.h).
+ *
+ * Invariants:
+ *  1. A connection is admitted only when its CURVE public key is exactly one
+ *     configured node's; every other request (another mechanism, a key
+ *     nobody configured, a malformed request) is answered 400 and counted.
+ *  2. The handler answers every request it reads (ZeroMQ waits for it), on
+ *     its own thread, and touches nothing of the server's.
+ */
+#include "auth.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include <causeway/error.h>
+
+#define POLL_MS 50
+#define KEY_BYTES 32
+
+struct cw__auth {
+    void *sock;
+    uint8_t (*keys)[KEY_BYTES];
+    bool *admitted;
+    uint32_t count;
+    pthread_t thread;
+    bool started;
+    _Atomic bool stop;
+    _Atomic uint64_t refused;
+};
+
+/* Reads one request's frames (at most 8 kept); how many, or -1. */
+static int take_request(void *sock, zmq_msg_t *part, int cap)
+{
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return -1;
+        }
+        more = zmq_msg_more(&m);
+        if (n < cap)
+            part[n] = m;
+        else
+            zmq_msg_close(&m);
+        n++;
+    }
+    return n;
+}
+
+static void send_str(void *sock, const char *s, bool more)
+{
+    (void)zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
+}
+
+static void *auth_main(void *arg)
+{
+    cw__auth *a = arg;
+    while (!atomic_load_explicit(&a->stop, memory_order_acquire)) { /* pairs with cw__auth_stop */
+        zmq_pollitem_t item = {a->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, POLL_MS) <= 0)
+            continue;
+        zmq_msg_t part[8];
+        int n = take_request(a->sock, part, 8);
+        if (n < 0)
+            continue;
+        /* version, request id, domain, address, routing id, mechanism, key */
+        int kept = n < 8 ? n : 8;
+        long who = -1;
+        if (n == 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
+            zmq_msg_size(&part[6]) == KEY_BYTES)
+            for (uint32_t j = 0; j < a->count && who < 0; j++)
+                if (a->admitted[j] && memcmp(a->keys[j], zmq_msg_data(&part[6]), KEY_BYTES) == 0)
+                    who = (long)j;
+        send_str(a->sock, "1.0", true);
+        if (kept >= 2)
+            (void)zmq_send(a->sock, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+        else
+            send_str(a->sock, "", true);
+        char id[24];
+        snprintf(id, sizeof id, "%ld", who);
+        send_str(a->sock, who >= 0 ? "200" : "400", true);
+        send_str(a->sock, who >= 0 ? "OK" : "not a configured peer", true);
+        send_str(a->sock, who >= 0 ? id : "", true);
+        send_str(a->sock, "", false);
+        if (who < 0)
+            atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed); /* a count only */
+        for (int i = 0; i < kept; i++)
+            zmq_msg_close(&part[i]);
+    }
+    return NULL;
+}
+
+int cw__auth_start(cw__auth **out, void *zctx, const char *const *keys_z85, uint32_t count)
+{
+    cw__auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return CW_ENOMEM;
+    a->count = count;
+    a->keys = calloc(count ? count : 1, sizeof *a->keys);
+    a->admitted = calloc(count ? count : 1, sizeof *a->admitted);
+    if (!a->keys || !a->admitted) {
+        cw__auth_stop(a);
+        return CW_ENOMEM;
+    }
+    for (uint32_t j = 0; j < count; j++) {
+        if (!keys_z85[j])
+            continue;
+        if (strlen(keys_z85[j]) != 40 || !zmq_z85_decode(a->keys[j], keys_z85[j])) {
+            cw__auth_stop(a);
+            return CW_EINVAL;
+        }
+        a->admitted[j] = true;
+    }
+    int linger = 0;
+    a->sock = zmq_socket(zctx, ZMQ_REP);
+    if (!a->sock || zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_bind(a->sock, "inproc://zeromq.zap.01") != 0) {
+        cw__auth_stop(a);
+        return CW_EIO;
+    }
+    if (pthread_create(&a->thread, NULL, auth_main, a) != 0) {
+        cw__auth_stop(a);
+        return CW_ENOMEM;
+    }
+    a->started = true;
+    *out = a;
+    return CW_OK;
+}
+
+void cw__auth_stop(cw__auth *a)
+{
+    if (!a)
+        return;
+    atomic_store_explicit(&a->stop, true, memory_order_release); /* pairs with auth_main's acquire */
+    if (a->started)
+        pthread_join(a->thread, NULL);
+    if (a->sock)
+        zmq_close(a->sock);
+    free(a->keys);
+    free(a->admitted);
+    free(a);
+}
+
+uint64_t cw__auth_refused(const cw__auth *a)
+{
+    return a ? atomic_load_explicit(&((cw__auth *)a)->refused, memory_order_relaxed) : 0;
+}

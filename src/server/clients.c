@@ -1,0 +1,248 @@
+/* The node's client endpoint (clients.h): a ROUTER that serves the client
+ * protocol (src/client/proto.h) to libcauseway-client, on a thread of its
+ * own.
+ *
+ * Invariants:
+ *  1. Every request gets exactly one answer, to the client that sent it:
+ *     a malformed one too (CW_EBADMSG, with the id when its head was
+ *     readable), so a client never waits out its timeout for a reason the
+ *     node knew.
+ *  2. A request is bounded before it is read: the socket refuses frames
+ *     above max_frame (ZMQ_MAXMSGSIZE drops the connection that sends one),
+ *     and the key and value are checked against the node's limits by the
+ *     replica itself (CW_ELIMIT).
+ *  3. The thread holds no lock of its own: each request is one call into
+ *     the server, which takes the server's lock.
+ *  4. The requests waiting together (up to BURST) are served as one burst
+ *     (cw__server_hold_sends): a pipelined client's writes reach each peer
+ *     in a few link messages, not one message each.
+ */
+#include "clients.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include <causeway/error.h>
+
+#include "proto.h"
+
+#define POLL_MS 50
+/* Requests served in one burst, at most, before peers get what they made. */
+#define BURST 128u
+
+struct cw__clients {
+    cw__server *s;
+    void *ctx;
+    void *sock;
+    pthread_t thread;
+    bool started;
+    _Atomic bool stop;
+    cw__out out;
+};
+
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+    if (!err || !len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+typedef struct status_ctx {
+    cw_client_status *st;
+    int rc;
+} status_ctx;
+
+static void fill_status(void *ctx, cw_node *n)
+{
+    status_ctx *c = ctx;
+    cw_node_stats ns;
+    cw_node_get_stats(n, &ns);
+    c->st->writes = ns.writes;
+    c->st->delivered = ns.delivered;
+    c->st->buffered = ns.buffered;
+    c->st->keys = ns.keys;
+    c->st->retransmitted = ns.retransmitted;
+    c->st->recovered = ns.recovered;
+    c->rc = cw_node_clock(n, &c->st->clock);
+    if (c->rc == CW_OK)
+        c->rc = cw_node_stable(n, &c->st->stable);
+}
+
+/* One request's answer into cl->out. */
+static void serve(cw__clients *cl, const uint8_t *b, size_t len)
+{
+    cw__out *o = &cl->out;
+    o->len = 0;
+    o->failed = false;
+    cw__request r;
+    int rc = cw__request_decode(&r, b, len);
+    if (rc != CW_OK) {
+        uint64_t id = 0;
+        for (size_t i = 2; len >= 10 && i < 10; i++)
+            id = id << 8 | b[i];
+        cw__answer_head(o, len >= 2 ? b[1] : 0, id, rc);
+        cw__request_destroy(&r);
+        return;
+    }
+    const cw_vclock *ctx = r.has_context ? &r.context : NULL;
+    switch (r.op) {
+    case CW__OP_PUT:
+    case CW__OP_DELETE: {
+        cw_vclock clock;
+        cw_vclock_init(&clock);
+        rc = cw__server_write(cl->s, r.key, r.key_len, r.value, r.value_len, ctx, r.op == CW__OP_DELETE, &clock);
+        cw__answer_head(o, r.op, r.id, rc);
+        if (rc == CW_OK)
+            cw__out_clock(o, &clock);
+        cw_vclock_destroy(&clock);
+        break;
+    }
+    case CW__OP_GET: {
+        cw_read rd;
+        cw_read_init(&rd);
+        rc = r.value_len || r.has_context ? CW_EINVAL : cw__server_read(cl->s, r.key, r.key_len, &rd);
+        cw__answer_head(o, r.op, r.id, rc);
+        if (rc == CW_OK || rc == CW_ENOTFOUND)
+            cw__answer_read(o, &rd);
+        cw_read_destroy(&rd);
+        break;
+    }
+    default: { /* CW__OP_STATUS */
+        cw_client_status st;
+        cw_client_status_init(&st);
+        cw__server_stats ss;
+        cw__server_get_stats(cl->s, &ss);
+        st.node = cw__server_self(cl->s);
+        st.nodes = cw__server_nodes(cl->s);
+        st.joining = ss.joining;
+        status_ctx sc = {&st, CW_OK};
+        cw__server_with_node(cl->s, fill_status, &sc);
+        cw__answer_head(o, r.op, r.id, sc.rc);
+        if (sc.rc == CW_OK)
+            cw__answer_status(o, &st);
+        cw_client_status_destroy(&st);
+        break;
+    }
+    }
+    cw__request_destroy(&r);
+    if (o->failed) { /* out of memory: say so, in the smallest answer */
+        o->len = 0;
+        o->failed = false;
+        cw__answer_head(o, r.op, r.id, CW_ENOMEM);
+    }
+}
+
+/* Serves one request that waits at the socket; false if none did. */
+static bool serve_one(cw__clients *cl)
+{
+    zmq_msg_t id, req;
+    zmq_msg_init(&id);
+    zmq_msg_init(&req);
+    if (zmq_msg_recv(&id, cl->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&req);
+        return false;
+    }
+    if (!zmq_msg_more(&id) || zmq_msg_recv(&req, cl->sock, 0) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&req);
+        return true;
+    }
+    bool extra = zmq_msg_more(&req);
+    while (extra) { /* a request is one frame: drop the rest */
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        extra = zmq_msg_recv(&part, cl->sock, 0) >= 0 && zmq_msg_more(&part);
+        zmq_msg_close(&part);
+    }
+    serve(cl, zmq_msg_data(&req), zmq_msg_size(&req));
+    zmq_msg_close(&req);
+    /* The answer goes back to the same client; a client gone meanwhile
+     * is dropped by the ROUTER. */
+    if (zmq_msg_send(&id, cl->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        return true;
+    }
+    (void)zmq_send(cl->sock, cl->out.b, cl->out.len, ZMQ_DONTWAIT);
+    return true;
+}
+
+static void *clients_main(void *arg)
+{
+    cw__clients *cl = arg;
+    while (!atomic_load_explicit(&cl->stop, memory_order_acquire)) { /* pairs with cw__clients_stop */
+        zmq_pollitem_t item = {cl->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, POLL_MS) <= 0)
+            continue;
+        /* Every request waiting now is one burst (invariant 4): what their
+         * writes send to peers leaves together at the end. */
+        cw__server_hold_sends(cl->s);
+        for (unsigned k = 0; k < BURST && serve_one(cl); k++)
+            ;
+        cw__server_release_sends(cl->s);
+    }
+    return NULL;
+}
+
+int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame, char *err,
+                      size_t errlen)
+{
+    if (!out || !s || !endpoint || !*endpoint || max_frame == 0 || max_frame > INT64_MAX) {
+        set_err(err, errlen, "no client endpoint");
+        return CW_EINVAL;
+    }
+    cw__clients *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return CW_ENOMEM;
+    cl->s = s;
+    int64_t maxmsg = (int64_t)max_frame;
+    int linger = 0, hwm = 10000;
+    cl->ctx = zmq_ctx_new();
+    if (!cl->ctx || !(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
+        zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(cl->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(cl->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(cl->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0) {
+        set_err(err, errlen, "client socket: %s", zmq_strerror(zmq_errno()));
+        cw__clients_stop(cl);
+        return CW_EIO;
+    }
+    if (zmq_bind(cl->sock, endpoint) != 0) {
+        set_err(err, errlen, "cannot listen for clients on %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        cw__clients_stop(cl);
+        return CW_EIO;
+    }
+    if (pthread_create(&cl->thread, NULL, clients_main, cl) != 0) {
+        set_err(err, errlen, "cannot start the client thread");
+        cw__clients_stop(cl);
+        return CW_ENOMEM;
+    }
+    cl->started = true;
+    *out = cl;
+    return CW_OK;
+}
+
+void cw__clients_stop(cw__clients *cl)
+{
+    if (!cl)
+        return;
+    atomic_store_explicit(&cl->stop, true, memory_order_release); /* pairs with clients_main's acquire */
+    if (cl->started)
+        pthread_join(cl->thread, NULL);
+    if (cl->sock)
+        zmq_close(cl->sock);
+    if (cl->ctx)
+        zmq_ctx_term(cl->ctx);
+    free(cl->out.b);
+    free(cl);
+}

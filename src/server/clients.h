@@ -1,0 +1,24 @@
+/* The node's client endpoint: the client protocol (docs/formats.md, "Client
+ * protocol"; the other end is libcauseway-client, causeway/client.h) on a
+ * ZeroMQ ROUTER bound at `causeway node --client ENDPOINT`, served by one
+ * thread that calls the server (server.h) for each request.
+ */
+#ifndef CW_CLIENTS_H
+#define CW_CLIENTS_H
+
+#include <stddef.h>
+
+#include "server.h"
+
+typedef struct cw__clients cw__clients;
+
+/* Binds endpoint and starts serving s. max_frame: the largest request
+ * accepted (a client that sends more is disconnected by ZeroMQ). s must
+ * outlive the handle. CW_OK; CW_EINVAL; CW_EIO (err says which endpoint and
+ * why); CW_ENOMEM. Stop with cw__clients_stop, before the server. */
+int  cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame, char *err,
+                       size_t errlen);
+/* Stops serving (within ~50 ms) and frees the handle. NULL is ignored. */
+void cw__clients_stop(cw__clients *cl);
+
+#endif

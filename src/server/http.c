@@ -1,0 +1,993 @@
+/* The node process's HTTP API: libmicrohttpd (MHD) takes the requests, Jansson
+ * reads and writes the JSON, cw__server does the work. Shapes: http.h and
+ * node-server.md, "HTTP API".
+ *
+ * MHD calls the access handler several times per request: once when the
+ * headers are in (the request's context is made then), once per piece of
+ * body, and once more when the body is complete; the route runs on that last
+ * call and queues the one response. MHD runs it on one of its pool threads.
+ *
+ * Invariants:
+ *  1. A request holds at most max_body bytes of body, in its own context:
+ *     one that declares more (Content-Length) is answered 413 on the first
+ *     call, before any body is read (MHD then closes the connection); one
+ *     that sends more without declaring it (chunked) has the rest discarded
+ *     as it comes and is answered 413 at its end. Nothing grows past
+ *     max_body.
+ *  2. A bad request changes nothing: the body, the key, the value and the
+ *     context are parsed and checked in full before the server is called.
+ *  3. Keys are bytes with a length, never C strings: from JSON with
+ *     json_string_length (so "\u0000" inside a key is kept), from the path
+ *     percent-decoded by MHD_http_unescape on the raw path (MHD's own
+ *     unescaping is turned off: it would leave only a NUL-terminated URL, and
+ *     a key with %00 would be cut).
+ *  4. A value written here is stored as its compact JSON text and read back
+ *     as that JSON value. Bytes that are not JSON (a value written another
+ *     way) are shown as a JSON string when they are UTF-8, else as "0x" and
+ *     their bytes in lowercase hex, as cw_node_dump shows them.
+ *  5. /status names each key by its text. A key that is not valid UTF-8
+ *     cannot be a JSON object key, and one with a NUL byte could be ("\u0000")
+ *     but Jansson and other parsers refuse it, failing the whole document:
+ *     such a key is named "0x" and its bytes in lowercase hex (as
+ *     cw_node_dump shows keys that are not printable). If a text key of the
+ *     same name exists, the text key wins and the other is left out,
+ *     whatever order the keys are visited in. GET /read/ reaches every key
+ *     by its bytes (%00 included).
+ *  6. Every error body is {"status": "error", "error": "<reason>"}, the
+ *     reason made valid UTF-8 (bytes that are not become '?').
+ *  7. The server's lock is taken by the cw__server calls only; what runs in
+ *     cw__server_with_node's callback touches the node alone (the lock is
+ *     not recursive), and server statistics are read outside it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include <causeway/error.h>
+
+#include "http.h"
+
+struct cw__http {
+    struct MHD_Daemon *daemon;
+    cw__server *server;
+    cw__http_options o;
+    uint32_t nodes;
+    uint16_t port;
+    struct sockaddr_storage addr;
+    /* What MHD logs while it starts becomes the start's reason; later
+     * messages (a client that went away, a malformed request) are dropped:
+     * the client already got its answer or left. */
+    pthread_mutex_t log_lock;
+    bool starting;
+    char start_log[200];
+};
+
+/* One request's state, from its headers to its completion. */
+typedef struct request {
+    char *body;
+    size_t len, cap;
+    bool too_large;    /* more than max_body came: the rest is discarded */
+    bool no_memory;    /* the body could not be kept */
+} request;
+
+/* What a route answers: a JSON body, a text body, or an error reason. */
+typedef struct reply {
+    unsigned status;
+    json_t *json;           /* owned */
+    char *text;             /* owned (malloc'd); with text_type */
+    size_t text_len;
+    const char *text_type;
+    const char *allow;      /* 405: the methods the route takes */
+    char error[240];
+} reply;
+
+void cw__http_options_init(cw__http_options *o)
+{
+    o->max_body = CW_HTTP_DEFAULT_MAX_BODY;
+    o->threads = 2;
+    o->max_connections = 256;
+    o->idle_timeout_s = 60;
+}
+
+uint16_t cw__http_port(const cw__http *h) { return h->port; }
+
+/* ---- replies ---- */
+
+__attribute__((format(printf, 3, 4))) static void fail(reply *rep, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rep->error, sizeof rep->error, fmt, ap);
+    va_end(ap);
+    rep->status = status;
+}
+
+/* The HTTP status of a server error. */
+static unsigned status_of(int rc)
+{
+    switch (rc) {
+    case CW_EINVAL:
+    case CW_EPARSE:
+    case CW_ETRUNC:
+    case CW_EBADMSG:
+        return MHD_HTTP_BAD_REQUEST;
+    case CW_ELIMIT:
+        return MHD_HTTP_CONTENT_TOO_LARGE;
+    case CW_EAHEAD:
+        return MHD_HTTP_CONFLICT;
+    case CW_EJOINING:
+    case CW_ESTALLED:
+    case CW_EFULL:
+    case CW_EDRIFT:      /* the wall clock catches up: retry later */
+    case CW_ETIMEDOUT:
+    case CW_ECLOSED:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static void fail_rc(reply *rep, int rc)
+{
+    fail(rep, status_of(rc), "%s", rc == CW_EAHEAD ? "context ahead of this node" : cw_strerror(rc));
+}
+
+static void succeed(reply *rep, json_t *j)
+{
+    rep->status = j ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    rep->json = j;
+    if (!j)
+        fail(rep, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", cw_strerror(CW_ENOMEM));
+}
+
+/* {"status": "success"} plus what the caller adds; NULL on ENOMEM. */
+static json_t *success_body(void)
+{
+    json_t *j = json_object();
+    if (j && json_object_set_new(j, "status", json_string("success")) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static json_t *error_body(const char *reason)
+{
+    json_t *msg = json_string(reason);
+    if (!msg) {
+        /* Not UTF-8 (a reason quoting a client's bytes), or no memory. */
+        char clean[sizeof ((reply *)0)->error];
+        size_t i = 0;
+        for (; reason[i] && i + 1 < sizeof clean; i++)
+            clean[i] = (unsigned char)reason[i] < 0x80 ? reason[i] : '?';
+        clean[i] = '\0';
+        msg = json_string(clean);
+    }
+    json_t *j = json_object();
+    if (!j || !msg || json_object_set_new(j, "status", json_string("error")) != 0) {
+        json_decref(msg);
+        json_decref(j);
+        return NULL;
+    }
+    if (json_object_set_new(j, "error", msg) != 0) { /* msg is taken even then */
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
+                             const char *type, const char *allow)
+{
+    if (!resp)
+        return MHD_NO; /* no memory: closing the connection is all that is left */
+    enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES && status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* Queues rep's response and frees what it holds. */
+static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
+{
+    static char no_memory[] = "{\"status\":\"error\",\"error\":\"memory allocation failed\"}";
+    if (rep->text) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(rep->text_len, rep->text, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(rep->text);
+        return queue(c, rep->status, resp, rep->text_type, NULL);
+    }
+    json_t *j = rep->json ? rep->json : error_body(rep->error);
+    char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    unsigned status = rep->status;
+    struct MHD_Response *resp;
+    if (dump) {
+        resp = MHD_create_response_from_buffer(strlen(dump), dump, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(dump);
+    } else {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        resp = MHD_create_response_from_buffer(sizeof no_memory - 1, no_memory, MHD_RESPMEM_PERSISTENT);
+    }
+    return queue(c, status, resp, "application/json", rep->allow);
+}
+
+/* ---- JSON <-> clocks, keys and values ---- */
+
+/* A CLOCK: every node 0..nodes-1, in order. NULL on ENOMEM. Counters above
+ * 2^63-1 (JSON integers in Jansson are signed 64-bit) cannot occur: a counter
+ * counts writes. */
+static json_t *clock_json(const cw_vclock *c, uint32_t nodes)
+{
+    json_t *j = json_object();
+    uint32_t e = 0;
+    for (uint32_t i = 0; j && i < nodes; i++) {
+        uint64_t v = 0;
+        if (e < c->size && c->ids[e] == i)
+            v = c->counters[e++];
+        char name[12];
+        snprintf(name, sizeof name, "%" PRIu32, i);
+        if (json_object_set_new(j, name, json_integer((json_int_t)v)) != 0) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    return j;
+}
+
+/* A context from JSON (missing ids mean 0). CW_OK; CW_EINVAL with the reason
+ * in rep; CW_ENOMEM. out is changed only on success. */
+static int parse_clock(const json_t *j, uint32_t nodes, cw_vclock *out, reply *rep)
+{
+    if (!json_is_object(j)) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "bad context: expected a JSON object from node ids to counters");
+        return CW_EINVAL;
+    }
+    cw_vclock c;
+    cw_vclock_init(&c);
+    int rc = CW_OK;
+    for (void *it = json_object_iter((json_t *)j); it && rc == CW_OK;
+         it = json_object_iter_next((json_t *)j, it)) {
+        const char *name = json_object_iter_key(it);
+        size_t len = json_object_iter_key_len(it);
+        json_t *v = json_object_iter_value(it);
+        /* Decimal, no sign, no leading zero (one spelling per id). */
+        bool ok = len > 0 && len <= 5 && (len == 1 || name[0] != '0');
+        unsigned long id = 0;
+        for (size_t i = 0; ok && i < len; i++) {
+            ok = name[i] >= '0' && name[i] <= '9';
+            id = id * 10 + (unsigned long)(name[i] - '0');
+        }
+        if (!ok || id >= nodes) {
+            fail(rep, MHD_HTTP_BAD_REQUEST, "bad context: node id \"%.*s\" is not a decimal id below %" PRIu32,
+                 (int)(len > 32 ? 32 : len), name, nodes);
+            rc = CW_EINVAL;
+        } else if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            fail(rep, MHD_HTTP_BAD_REQUEST, "bad context: the counter of node %lu is not a non-negative integer",
+                 id);
+            rc = CW_EINVAL;
+        } else {
+            rc = cw_vclock_set(&c, (cw_node_id)id, (uint64_t)json_integer_value(v));
+            if (rc != CW_OK)
+                fail_rc(rep, rc);
+        }
+    }
+    if (rc == CW_OK) {
+        rc = cw_vclock_copy(out, &c);
+        if (rc != CW_OK)
+            fail_rc(rep, rc);
+    }
+    cw_vclock_destroy(&c);
+    return rc;
+}
+
+/* "0x" and bytes in lowercase hex, as a malloc'd string; NULL on ENOMEM. */
+static char *hex_name(const void *bytes, size_t len, size_t *out_len)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = bytes;
+    if (len > (SIZE_MAX - 3) / 2)
+        return NULL;
+    char *s = malloc(2 * len + 3);
+    if (!s)
+        return NULL;
+    s[0] = '0';
+    s[1] = 'x';
+    for (size_t i = 0; i < len; i++) {
+        s[2 + 2 * i] = digits[b[i] >> 4];
+        s[3 + 2 * i] = digits[b[i] & 15];
+    }
+    s[2 * len + 2] = '\0';
+    *out_len = 2 * len + 2;
+    return s;
+}
+
+/* A stored value as JSON (invariant 4); NULL on ENOMEM. */
+static json_t *value_json(const void *bytes, size_t len)
+{
+    json_t *j = json_loadb(len ? bytes : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!j)
+        j = json_stringn(len ? bytes : "", len); /* NULL when not UTF-8 */
+    if (!j) {
+        size_t n;
+        char *hex = hex_name(bytes, len, &n);
+        j = hex ? json_stringn(hex, n) : NULL;
+        free(hex);
+    }
+    return j;
+}
+
+/* {"value": V, "clock": C} of a version; NULL on ENOMEM. */
+static json_t *version_json(const void *value, size_t value_len, const cw_vclock *clock, uint32_t nodes)
+{
+    json_t *j = json_object();
+    if (j && (json_object_set_new(j, "value", value_json(value, value_len)) != 0 ||
+              json_object_set_new(j, "clock", clock_json(clock, nodes)) != 0)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Parses a request body that must be a JSON object. NULL with rep failed. */
+static json_t *parse_body(const request *r, reply *rep)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->len ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    if (!j) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "bad JSON: %s", e.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "bad request: expected a JSON object");
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* A growing text answer (metrics, and the answers written without Jansson). */
+typedef struct text {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} text;
+
+__attribute__((format(printf, 2, 3))) static void appendf(text *t, const char *fmt, ...)
+{
+    for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+        } else if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        } else {
+            size_t cap = t->cap * 2 > t->len + (size_t)n + 1 ? t->cap * 2 : t->len + (size_t)n + 1024;
+            char *grown = realloc(t->p, cap);
+            if (!grown)
+                t->failed = true;
+            else {
+                t->p = grown;
+                t->cap = cap;
+            }
+        }
+    }
+}
+
+/* {"status":"success","clock":CLOCK} written directly: the answer to every
+ * write has this one shape, and building it through Jansson cost more than
+ * the write itself (an object per counter, then a dump). */
+static void succeed_with_clock(reply *rep, const cw_vclock *c, uint32_t nodes)
+{
+    text t = {NULL, 0, 0, false};
+    appendf(&t, "{\"status\":\"success\",\"clock\":{");
+    uint32_t e = 0;
+    for (uint32_t i = 0; i < nodes && !t.failed; i++) {
+        uint64_t v = 0;
+        if (e < c->size && c->ids[e] == i)
+            v = c->counters[e++];
+        appendf(&t, "%s\"%" PRIu32 "\":%" PRIu64, i ? "," : "", i, v);
+    }
+    appendf(&t, "}}");
+    if (t.failed) {
+        free(t.p);
+        fail_rc(rep, CW_ENOMEM);
+        return;
+    }
+    rep->status = MHD_HTTP_OK;
+    rep->text = t.p;
+    rep->text_len = t.len;
+    rep->text_type = "application/json";
+}
+
+/* ---- routes ---- */
+
+/* POST /write and POST /delete. */
+static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
+{
+    json_t *doc = parse_body(r, rep);
+    if (!doc)
+        return;
+    char *stored = NULL;
+    bool has_context = false;
+    cw_vclock context, clock;
+    cw_vclock_init(&context);
+    cw_vclock_init(&clock);
+    json_t *key = json_object_get(doc, "key");
+    json_t *value = json_object_get(doc, "value");
+    json_t *ctx = json_object_get(doc, "context");
+    if (!key) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "missing \"key\"");
+        goto out;
+    }
+    if (!json_is_string(key)) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "\"key\" must be a string");
+        goto out;
+    }
+    if (!tombstone && !value) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "missing \"value\"");
+        goto out;
+    }
+    /* "context": null is the same as no context. */
+    if (ctx && !json_is_null(ctx)) {
+        if (parse_clock(ctx, h->nodes, &context, rep) != CW_OK)
+            goto out;
+        has_context = true;
+    }
+    if (!tombstone) {
+        stored = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!stored) {
+            fail_rc(rep, CW_ENOMEM);
+            goto out;
+        }
+    }
+    int rc = cw__server_write(h->server, json_string_value(key), json_string_length(key), stored,
+                              stored ? strlen(stored) : 0, has_context ? &context : NULL, tombstone, &clock);
+    if (rc != CW_OK) {
+        fail_rc(rep, rc);
+        goto out;
+    }
+    succeed_with_clock(rep, &clock, h->nodes);
+out:
+    free(stored);
+    cw_vclock_destroy(&context);
+    cw_vclock_destroy(&clock);
+    json_decref(doc);
+}
+
+/* GET /read/<key>; raw is the path after "/read/", still percent-encoded. */
+static void do_read(cw__http *h, const char *raw, reply *rep)
+{
+    char *key = strdup(raw);
+    if (!key) {
+        fail_rc(rep, CW_ENOMEM);
+        return;
+    }
+    size_t key_len = MHD_http_unescape(key);
+    cw_read r;
+    cw_read_init(&r);
+    int rc = cw__server_read(h->server, key, key_len, &r);
+    free(key);
+    if (rc == CW_ENOTFOUND) {
+        fail(rep, MHD_HTTP_NOT_FOUND, "not found");
+    } else if (rc != CW_OK) {
+        fail_rc(rep, rc);
+    } else {
+        json_t *body = success_body();
+        json_t *first = r.count ? version_json(r.versions[0].value, r.versions[0].value_len,
+                                               &r.versions[0].clock, h->nodes)
+                                : NULL;
+        bool ok = body && first && json_object_update(body, first) == 0 &&
+                  json_object_set_new(body, "context", clock_json(&r.context, h->nodes)) == 0;
+        json_decref(first);
+        if (ok && r.count > 1) {
+            json_t *siblings = json_array();
+            ok = json_object_set_new(body, "siblings", siblings) == 0;
+            for (size_t i = 0; ok && i < r.count; i++)
+                ok = json_array_append_new(siblings, version_json(r.versions[i].value, r.versions[i].value_len,
+                                                                  &r.versions[i].clock, h->nodes)) == 0;
+        }
+        if (!ok) {
+            json_decref(body);
+            body = NULL;
+        }
+        succeed(rep, body);
+    }
+    cw_read_destroy(&r);
+}
+
+/* POST /replicate: the codec's bytes, as if they came on a link. */
+static void do_replicate(cw__http *h, const request *r, reply *rep)
+{
+    int rc = cw__server_replicate(h->server, r->len ? r->body : "", r->len);
+    if (rc == CW_EINVAL)
+        fail(rep, MHD_HTTP_BAD_REQUEST, "malformed message, or not for this group");
+    else if (rc != CW_OK)
+        fail_rc(rep, rc);
+    else
+        succeed(rep, success_body());
+}
+
+/* POST /admin/link {"from": I, "to": J, "action": ...}. */
+static void do_link(cw__http *h, const request *r, reply *rep)
+{
+    static const struct {
+        const char *name;
+        cw__link_action action;
+    } actions[] = {{"hold", CW__LINK_HOLD}, {"release", CW__LINK_RELEASE}, {"cut", CW__LINK_CUT},
+                   {"heal", CW__LINK_HEAL}};
+    json_t *doc = parse_body(r, rep);
+    if (!doc)
+        return;
+    json_t *from = json_object_get(doc, "from"), *to = json_object_get(doc, "to");
+    const char *name = json_string_value(json_object_get(doc, "action"));
+    size_t a = 0;
+    while (name && a < sizeof actions / sizeof actions[0] && strcmp(name, actions[a].name) != 0)
+        a++;
+    if (!json_is_integer(from) || !json_is_integer(to) || json_integer_value(from) < 0 ||
+        json_integer_value(to) < 0 || (uint64_t)json_integer_value(from) >= h->nodes ||
+        (uint64_t)json_integer_value(to) >= h->nodes) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "\"from\" and \"to\" must be node ids below %" PRIu32, h->nodes);
+    } else if (!name || a == sizeof actions / sizeof actions[0]) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "\"action\" must be one of hold, release, cut, heal");
+    } else {
+        int rc = cw__server_link(h->server, (cw_node_id)json_integer_value(from),
+                                 (cw_node_id)json_integer_value(to), actions[a].action);
+        if (rc == CW_EINVAL)
+            fail(rep, MHD_HTTP_BAD_REQUEST, "bad link: neither end is this node, or from == to");
+        else if (rc != CW_OK)
+            fail_rc(rep, rc);
+        else
+            succeed(rep, success_body());
+    }
+    json_decref(doc);
+}
+
+/* GET /status, gathered under the server's lock (invariant 7). */
+typedef struct status_ctx {
+    uint32_t nodes;
+    json_t *data, *clock, *stable;
+    uint64_t pending;
+    bool failed;
+} status_ctx;
+
+static void status_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+{
+    status_ctx *st = ctx;
+    json_t *siblings = json_array();
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    bool ok = siblings != NULL;
+    for (size_t i = 0; ok && i < count; i++) {
+        if (cw_msg_tombstone(versions[i]))
+            continue;
+        size_t len;
+        const void *value = cw_msg_value(versions[i], &len);
+        ok = cw_msg_clock(versions[i], &clock) == CW_OK &&
+             json_array_append_new(siblings, version_json(value, len, &clock, st->nodes)) == 0;
+    }
+    cw_vclock_destroy(&clock);
+    size_t live = json_array_size(siblings);
+    if (!ok || live == 0) {
+        st->failed |= !ok;
+        json_decref(siblings);
+        return; /* only tombstones: the key is not shown */
+    }
+    json_t *entry;
+    if (live == 1) {
+        entry = json_incref(json_array_get(siblings, 0));
+        json_decref(siblings);
+    } else {
+        entry = json_object();
+        if (entry && json_object_set_new(entry, "siblings", siblings) != 0) {
+            json_decref(entry);
+            entry = NULL;
+        } else if (!entry) {
+            json_decref(siblings);
+        }
+    }
+    if (!entry) {
+        st->failed = true;
+        return;
+    }
+    /* Invariant 5: text keys by their text (a text key replaces a hex one
+     * of the same name), other keys in hex unless the name is taken. */
+    json_t *probe = key_len && memchr(key, '\0', key_len) ? NULL : json_stringn(key_len ? key : "", key_len);
+    if (probe) { /* UTF-8 without NUL */
+        json_decref(probe);
+        st->failed |= json_object_setn_new(st->data, key_len ? key : "", key_len, entry) != 0;
+        return;
+    }
+    size_t name_len;
+    char *name = hex_name(key, key_len, &name_len);
+    if (!name)
+        st->failed = true;
+    if (!name || json_object_getn(st->data, name, name_len)) {
+        json_decref(entry);
+    } else {
+        st->failed |= json_object_setn_new(st->data, name, name_len, entry) != 0;
+    }
+    free(name);
+}
+
+static void status_fn(void *ctx, cw_node *n)
+{
+    status_ctx *st = ctx;
+    cw_node_each_key(n, status_key, st);
+    cw_vclock c;
+    cw_vclock_init(&c);
+    if (cw_node_clock(n, &c) == CW_OK)
+        st->clock = clock_json(&c, st->nodes);
+    if (cw_node_stable(n, &c) == CW_OK)
+        st->stable = clock_json(&c, st->nodes);
+    cw_vclock_destroy(&c);
+    cw_node_stats stats;
+    if (cw_node_get_stats(n, &stats) == CW_OK)
+        st->pending = stats.buffered;
+    else
+        st->failed = true;
+}
+
+static void do_status(cw__http *h, reply *rep)
+{
+    status_ctx st = {.nodes = h->nodes, .data = json_object()};
+    if (st.data)
+        cw__server_with_node(h->server, status_fn, &st);
+    json_t *body = json_object();
+    bool ok = body && st.data && st.clock && st.stable && !st.failed &&
+              json_object_set_new(body, "node", json_integer(cw__server_self(h->server))) == 0 &&
+              json_object_set(body, "clock", st.clock) == 0 &&
+              json_object_set_new(body, "pending", json_integer((json_int_t)st.pending)) == 0 &&
+              json_object_set(body, "data", st.data) == 0 && json_object_set(body, "stable", st.stable) == 0;
+    json_decref(st.data);
+    json_decref(st.clock);
+    json_decref(st.stable);
+    if (!ok) {
+        json_decref(body);
+        body = NULL;
+    }
+    succeed(rep, body);
+}
+
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+static void metric(text *t, const char *name, const char *type, const char *help, uint64_t value)
+{
+    appendf(t, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, value);
+}
+
+static void stats_fn(void *ctx, cw_node *n)
+{
+    if (cw_node_get_stats(n, ctx) != CW_OK)
+        memset(ctx, 0, sizeof(cw_node_stats));
+}
+
+static void do_metrics(cw__http *h, reply *rep)
+{
+    cw_node_stats ns;
+    cw__server_stats ss;
+    memset(&ns, 0, sizeof ns);
+    cw__server_with_node(h->server, stats_fn, &ns);
+    cw__server_get_stats(h->server, &ss);
+    text t = {0};
+    metric(&t, "causeway_writes_total", "counter", "Local writes made at this node.", ns.writes);
+    metric(&t, "causeway_deliveries_total", "counter", "Remote writes applied at this node.", ns.delivered);
+    metric(&t, "causeway_duplicates_total", "counter", "Arrivals dropped as already delivered or buffered.",
+           ns.duplicates);
+    metric(&t, "causeway_retransmitted_total", "counter", "Writes this node sent again on request.",
+           ns.retransmitted);
+    metric(&t, "causeway_recovered_total", "counter", "Writes that reached this node only by a retransmission.",
+           ns.recovered);
+    metric(&t, "causeway_conflicts_total", "counter", "Writes that created or joined siblings.", ns.conflicts);
+    metric(&t, "causeway_rejected_full_total", "counter", "Receives refused because the causal buffer was full.",
+           ns.rejected_full);
+    metric(&t, "causeway_pulls_total", "counter", "Pulls sent for missing writes.", ns.pulls);
+    metric(&t, "causeway_reports_total", "counter", "Stability reports sent.", ns.reports);
+    metric(&t, "causeway_buffered", "gauge", "Remote writes waiting in the causal buffer.", ns.buffered);
+    metric(&t, "causeway_log_entries", "gauge", "Writes kept for retransmission until causally stable.",
+           ns.log_entries);
+    metric(&t, "causeway_keys", "gauge", "Keys in the store.", ns.keys);
+    metric(&t, "causeway_unsent", "gauge", "Local writes whose messages wait to be sent.", ns.unsent);
+    metric(&t, "causeway_joining", "gauge", "1 while writes are refused until the peers answer.",
+           ss.joining ? 1 : 0);
+    metric(&t, "causeway_messages_received_total", "counter", "Messages taken from links.", ss.received);
+    metric(&t, "causeway_messages_sent_total", "counter", "Messages queued on links.", ss.sent);
+    metric(&t, "causeway_link_full_total", "counter",
+           "Messages not queued because the peer's link was at its high-water mark.", ss.link_full);
+    metric(&t, "causeway_refused_peer_total", "counter", "Messages from a process that is not a configured peer.",
+           ss.refused_peer);
+    metric(&t, "causeway_malformed_total", "counter", "Messages that did not decode.", ss.malformed);
+    metric(&t, "causeway_wire_bytes_in_total", "counter", "Bytes taken from links.", ss.wire_bytes_in);
+    metric(&t, "causeway_wire_bytes_out_total", "counter", "Bytes queued on links.", ss.wire_bytes_out);
+    metric(&t, "causeway_faults_dropped_total", "counter", "Messages lost to configured faults and cuts.",
+           ss.faults_dropped);
+    /* A summary without _sum: the latency histogram keeps no sum. */
+    const char *lat = "causeway_buffering_latency_seconds";
+    appendf(&t, "# HELP %s Remote writes' time from arrival to delivery.\n# TYPE %s summary\n", lat, lat);
+    appendf(&t, "%s{quantile=\"0.5\"} %.9f\n", lat, (double)ns.buffering.p50_ns / 1e9);
+    appendf(&t, "%s{quantile=\"0.99\"} %.9f\n", lat, (double)ns.buffering.p99_ns / 1e9);
+    appendf(&t, "%s{quantile=\"0.999\"} %.9f\n", lat, (double)ns.buffering.p999_ns / 1e9);
+    appendf(&t, "%s_count %" PRIu64 "\n", lat, ns.buffering.count);
+    if (t.failed) {
+        free(t.p);
+        fail_rc(rep, CW_ENOMEM);
+        return;
+    }
+    rep->status = MHD_HTTP_OK;
+    rep->text = t.p;
+    rep->text_len = t.len;
+    rep->text_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---- MHD callbacks ---- */
+
+/* Routes by path and method; the request's body is complete. */
+static void route(cw__http *h, const char *url, const char *method, const request *r, reply *rep)
+{
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    static const struct {
+        const char *path;
+        bool post;
+        bool prefix; /* the rest of the path is an argument */
+    } routes[] = {{"/write", true, false},   {"/delete", true, false},  {"/replicate", true, false},
+                  {"/admin/link", true, false}, {"/status", false, false}, {"/metrics", false, false},
+                  {"/read/", false, true}};
+    size_t i = 0, n = sizeof routes / sizeof routes[0];
+    while (i < n && (routes[i].prefix ? strncmp(url, routes[i].path, strlen(routes[i].path))
+                                      : strcmp(url, routes[i].path)) != 0)
+        i++;
+    if (i == n) {
+        fail(rep, MHD_HTTP_NOT_FOUND, "no such route: %s %.100s", method, url);
+        return;
+    }
+    if (routes[i].post ? !post : !get) {
+        rep->allow = routes[i].post ? "POST" : "GET, HEAD";
+        fail(rep, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed on %s (use %s)", method, routes[i].path,
+             routes[i].post ? "POST" : "GET");
+        return;
+    }
+    switch (i) {
+    case 0: do_write(h, r, false, rep); break;
+    case 1: do_write(h, r, true, rep); break;
+    case 2: do_replicate(h, r, rep); break;
+    case 3: do_link(h, r, rep); break;
+    case 4: do_status(h, rep); break;
+    case 5: do_metrics(h, rep); break;
+    default: do_read(h, url + 6, rep); break;
+    }
+}
+
+/* Keeps piece in r's body, up to max_body (invariant 1). */
+static void take_upload(const cw__http *h, request *r, const char *piece, size_t n)
+{
+    if (r->too_large || r->no_memory)
+        return;
+    if (n > h->o.max_body - r->len) {
+        r->too_large = true;
+        free(r->body);
+        r->body = NULL;
+        r->len = r->cap = 0;
+        return;
+    }
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        if (cap < r->len + n)
+            cap = r->len + n;
+        if (cap > h->o.max_body)
+            cap = h->o.max_body;
+        char *grown = realloc(r->body, cap);
+        if (!grown) {
+            r->no_memory = true;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+            return;
+        }
+        r->body = grown;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, piece, n);
+    r->len += n;
+}
+
+static void too_large(const cw__http *h, reply *rep)
+{
+    fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large (the limit is %zu bytes)", h->o.max_body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    cw__http *h = cls;
+    request *r = *req_cls;
+    reply rep = {0};
+    if (!r) {
+        /* The headers are in: the request's state, and the early 413. */
+        r = calloc(1, sizeof *r);
+        if (!r) {
+            /* Answered now, so MHD asks no more of this request. */
+            fail_rc(&rep, CW_ENOMEM);
+            return send_reply(c, &rep);
+        }
+        *req_cls = r;
+        const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (declared) {
+            errno = 0;
+            unsigned long long n = strtoull(declared, NULL, 10);
+            if (n > h->o.max_body || errno == ERANGE) {
+                r->too_large = true;
+                too_large(h, &rep);
+                return send_reply(c, &rep);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        take_upload(h, r, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large)
+        too_large(h, &rep);
+    else if (r->no_memory)
+        fail_rc(&rep, CW_ENOMEM);
+    else
+        route(h, url, method, r, &rep);
+    return send_reply(c, &rep);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)c;
+    (void)why;
+    request *r = *req_cls;
+    if (r) {
+        free(r->body);
+        free(r);
+        *req_cls = NULL;
+    }
+}
+
+/* Leaves the path as it came (invariant 3): /read/ decodes its key itself. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/* fmt is MHD's own format string. */
+__attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt, va_list ap)
+{
+    cw__http *h = cls;
+    pthread_mutex_lock(&h->log_lock);
+    if (h->starting && !h->start_log[0]) {
+        vsnprintf(h->start_log, sizeof h->start_log, fmt, ap);
+        size_t n = strlen(h->start_log);
+        while (n && (h->start_log[n - 1] == '\n' || h->start_log[n - 1] == '.'))
+            h->start_log[--n] = '\0';
+    }
+    pthread_mutex_unlock(&h->log_lock);
+}
+
+/* ---- start and stop ---- */
+
+__attribute__((format(printf, 4, 5))) static int start_failed(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t port, const cw__http_options *o,
+                   char *err, size_t errlen)
+{
+    cw__http_options opts;
+    cw__http_options_init(&opts);
+    if (o)
+        opts = *o;
+    if (!out || !s)
+        return start_failed(CW_EINVAL, err, errlen, "no server");
+    if (!opts.threads || !opts.max_body || !opts.max_connections)
+        return start_failed(CW_EINVAL, err, errlen, "threads, max_body and max_connections must be positive");
+
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints = {.ai_family = host ? AF_UNSPEC : AF_INET, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, service, &hints, &res);
+    if (gai != 0 || !res)
+        return start_failed(CW_EIO, err, errlen, "HTTP host %s: %s", host ? host : "*",
+                            gai ? gai_strerror(gai) : "no address");
+
+    cw__http *h = calloc(1, sizeof *h);
+    if (!h || pthread_mutex_init(&h->log_lock, NULL) != 0) {
+        free(h);
+        freeaddrinfo(res);
+        return start_failed(CW_ENOMEM, err, errlen, "%s", cw_strerror(CW_ENOMEM));
+    }
+    h->server = s;
+    h->o = opts;
+    h->nodes = cw__server_nodes(s);
+    memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
+    bool v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+
+    /* One internal polling thread per pool member, each with its own epoll
+     * set (poll where MHD has no epoll); keep-alive is MHD's default. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL) |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    /* A pool of one is no pool (MHD warns about it): the option is left out. */
+    struct MHD_OptionItem pool[] = {
+        {opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)opts.threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
+    h->starting = true;
+    h->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
+                                 MHD_OPTION_ARRAY, pool,
+                                 MHD_OPTION_CONNECTION_LIMIT, opts.max_connections,
+                                 /* Each request's pool is cleared when the next
+                                  * starts: 16 KiB (not MHD's 32) halves that cost
+                                  * and still holds any sane request line and
+                                  * headers (the body streams through it). */
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, opts.idle_timeout_s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, h,
+                                 MHD_OPTION_END);
+    int saved_errno = errno;
+    pthread_mutex_lock(&h->log_lock);
+    h->starting = false;
+    pthread_mutex_unlock(&h->log_lock);
+    if (!h->daemon) {
+        int rc = start_failed(CW_EIO, err, errlen, "HTTP %s:%u: %s", host ? host : "*", (unsigned)port,
+                              h->start_log[0] ? h->start_log : strerror(saved_errno));
+        pthread_mutex_destroy(&h->log_lock);
+        free(h);
+        return rc;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info && info->port ? info->port : port;
+    *out = h;
+    return CW_OK;
+}
+
+void cw__http_stop(cw__http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->log_lock);
+    free(h);
+}

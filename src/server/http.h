@@ -1,0 +1,64 @@
+/* The node process's HTTP API (reference: node-server.md, "HTTP API"), on
+ * libmicrohttpd with Jansson, in front of one cw__server.
+ *
+ *   POST /write      {"key": STRING, "value": ANY, "context"?: CLOCK}
+ *   POST /delete     {"key": STRING, "context"?: CLOCK}
+ *   GET  /read/<key> (the key percent-decoded from the path, any bytes)
+ *   POST /replicate  the message codec's bytes (application/octet-stream)
+ *   GET  /status     the replica's data, clocks and pending writes as JSON
+ *   GET  /metrics    Prometheus text exposition format 0.0.4
+ *   POST /admin/link {"from": I, "to": J, "action": "hold"|"release"|"cut"|"heal"}
+ *
+ * Every response but /metrics is application/json; every error body is
+ * {"status": "error", "error": "<reason>"}. Connections are kept alive.
+ *
+ * Threads: requests are served by libmicrohttpd's internal thread pool
+ * (epoll where the library has it), which calls the server from its own
+ * threads (cw__server's calls are any-thread).
+ */
+#ifndef CW_HTTP_H
+#define CW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server.h"
+
+typedef struct cw__http cw__http;
+
+typedef struct cw__http_options {
+    /* Bytes of one request body. A request that declares more (Content-Length)
+     * gets 413 before its body is read; a chunked one that sends more is
+     * discarded past the limit (memory stays bounded) and gets 413. Default
+     * CW_HTTP_DEFAULT_MAX_BODY: a node's largest value plus room for the key,
+     * a context and the JSON around them. */
+    size_t max_body;
+    unsigned threads;            /* libmicrohttpd threads (default 2; 1: no pool) */
+    unsigned max_connections;    /* open connections at once (default 256) */
+    unsigned idle_timeout_s;     /* an idle keep-alive connection is closed after (default 60) */
+} cw__http_options;
+
+#define CW_HTTP_DEFAULT_MAX_BODY ((size_t)CW_NODE_DEFAULT_MAX_VALUE_LEN + 64u * 1024u)
+
+/* Sets every default. */
+void cw__http_options_init(cw__http_options *o);
+
+/* Serves s's HTTP API on host:port (host: a name or numeric IPv4/IPv6
+ * address, NULL: every IPv4 address; port 0: any free port, see
+ * cw__http_port). o NULL: the defaults. s must outlive the returned handle.
+ * CW_OK; CW_EINVAL (NULL s or out, threads 0, max_body 0; err says which),
+ * CW_EIO (the host did not resolve or the address could not be bound: err
+ * says why), CW_ENOMEM. err (nullable, errlen bytes) gets a one-line reason
+ * on failure. Stop with cw__http_stop. */
+int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t port,
+                   const cw__http_options *o, char *err, size_t errlen);
+
+/* The port bound (the one chosen when started with port 0). */
+uint16_t cw__http_port(const cw__http *h);
+
+/* Stops serving (requests in progress are finished or dropped; open
+ * connections are closed) and frees h. NULL is ignored. Stop the HTTP API
+ * before the server it serves. */
+void cw__http_stop(cw__http *h);
+
+#endif

@@ -1,0 +1,143 @@
+/* One replica served to other processes: the node process's core.
+ *
+ * A server owns one replica (cw_node), its network links and its faults:
+ *  - replication traffic on ZeroMQ: one ROUTER bound at `listen` takes what
+ *    peers send; one DEALER per peer, connected to the peer's endpoint, takes
+ *    what this node sends to it (a slow or absent peer fills only its own
+ *    DEALER's queue, up to the high-water mark);
+ *  - one thread, the loop, receives from the ROUTER, runs the replica's ticks
+ *    (loss recovery, stability) and the fault layer's timers;
+ *  - client operations (write, read, status, replicate) come from any thread
+ *    (the HTTP server's, the client socket's) and take the server's lock.
+ *
+ * Everything that touches the replica or a DEALER holds the lock, so the
+ * replica sees one thread at a time and each ZeroMQ socket is used by one
+ * thread at a time with the lock's barrier between (as ZeroMQ requires of a
+ * socket that changes threads). The ROUTER is the loop's alone.
+ *
+ * Nothing accepted is lost at a full link: when a peer's DEALER is at its
+ * high-water mark, the message for that peer is not queued (counted in
+ * link_full) and the write stays in the retransmission log until every node
+ * has applied it; the peer pulls it once it talks again. What bounds memory
+ * is then max_log: a node whose writes no peer confirms refuses writes with
+ * CW_ESTALLED (HTTP 503).
+ */
+#ifndef CW_SERVER_H
+#define CW_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <causeway/node.h>
+
+typedef struct cw__server cw__server;
+
+typedef struct cw__server_options {
+    cw_node_id self;
+    uint32_t nodes;                 /* 1..CW_SERVER_MAX_NODES */
+    const char *listen;             /* ZeroMQ endpoint bound for replication */
+    const char **peers;             /* peers[j]: node j's endpoint (nodes entries; peers[self] unused) */
+    cw_conflict_policy policy;      /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
+    uint32_t hwm;                   /* high-water mark of each link, messages (default 10,000) */
+    uint32_t heartbeat_ms;          /* ZeroMQ heartbeat interval (default 1000; timeout 3x) */
+    size_t max_log;                 /* own writes not yet stable before writes are refused */
+    size_t max_buffered;            /* writes the causal buffer holds */
+    size_t max_key_len, max_value_len;
+    uint64_t recovery_timeout_ns;   /* default 10 ms; 0: the replica's (node.h) */
+    uint32_t ahead_wait_ms;         /* a write whose context is ahead waits this long (default 1000; 0: none) */
+    uint64_t report_interval_ns;    /* default 50 ms; 0: the replica's (node.h) */
+    /* Without durable state a node starts by asking its peers for its own
+     * last sequence number and refuses writes (CW_EJOINING) until every peer
+     * has answered, so a restarted process never reuses a (node, seq). */
+    bool fresh;                     /* true: this node has never run (no peer has its writes) */
+    /* CURVE (optional): this node's secret key and every peer's public key,
+     * Z85 text (40 characters). With them every link is encrypted, a peer
+     * is admitted only with its configured key, and a message is taken
+     * only from the node whose key it came with. NULL: plain TCP. */
+    const char *curve_secret;
+    const char **curve_peers;       /* [nodes]; [self] unused */
+    /* Trace (JSON Lines, node-server.md "Traces"): every write made here,
+     * every remote write applied, every read, and a state install, in the
+     * order this node did them; NULL: none. Written under the server's lock
+     * and flushed by the loop at least every 100 ms and at stop (a process
+     * killed loses at most its last 100 ms). The caller closes it after
+     * cw__server_stop. */
+    FILE *trace;
+    uint64_t fault_seed;
+    double drop_probability, delay_probability, duplicate_probability;
+    uint32_t max_delay_us;
+} cw__server_options;
+
+#define CW_SERVER_MAX_NODES 1024u
+
+/* Sets every default (1 node, self 0, no endpoints). */
+void cw__server_options_init(cw__server_options *o);
+
+/* Creates the replica, binds and connects, starts the loop.
+ * CW_OK; CW_EINVAL (bad options: err says which), CW_EIO (a socket could not be
+ * bound or connected: err says which endpoint and why), CW_ENOMEM.
+ * err (nullable, errlen bytes) gets a one-line reason on failure. */
+int cw__server_start(cw__server **out, const cw__server_options *o, char *err, size_t errlen);
+/* Stops the loop, closes the links (messages still queued for peers are
+ * dropped after a short linger: peers recover them from the others) and frees
+ * everything. NULL is ignored. Not from a callback of this server. */
+void cw__server_stop(cw__server *s);
+
+/* A client's write: a put (tombstone false) or a delete, with a context
+ * (NULL: a plain write over everything this node has). A context ahead of
+ * this node waits up to ahead_wait_ms for the writes it covers to arrive
+ * (the calling thread waits; the lock is free meanwhile).
+ * *clock_out (nullable, initialized by the caller) gets the write's clock.
+ * CW_OK; CW_EJOINING (not yet accepting writes), CW_ESTALLED or CW_EFULL
+ * (backpressure: retry later), CW_EAHEAD (the context stayed ahead),
+ * CW_ELIMIT, CW_EINVAL, CW_ENOMEM. Any thread. */
+int cw__server_write(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
+                     const cw_vclock *context, bool tombstone, cw_vclock *clock_out);
+/* A burst of writes: between hold and release, what the writes send to
+ * peers coalesces and leaves at the release (one message per peer for many
+ * writes). Nested holds release at the outermost. The loop still flushes
+ * what waits at each of its turns only when no hold is open. Any thread. */
+void cw__server_hold_sends(cw__server *s);
+void cw__server_release_sends(cw__server *s);
+/* cw_node_get under the lock (out: as cw_node_get). Any thread. */
+int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out);
+/* A message from a peer that came another way (HTTP POST /replicate): decoded
+ * (the codec's bytes, any format) and received as if it came on a link.
+ * CW_OK (delivered, buffered or a duplicate); CW_EINVAL (malformed, not for
+ * this group, or a write of this node's own: nothing changed), CW_EJOINING
+ * (not taking anything yet), CW_EFULL, CW_ENOMEM. Any thread. */
+int cw__server_replicate(cw__server *s, const void *bytes, size_t len);
+/* Calls fn(ctx, node) under the lock, for reads of the whole replica (status,
+ * metrics, dumps). fn must not change the node. Any thread. */
+void cw__server_with_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx);
+
+/* Test and demo faults on the link from -> to as this node sees it: what
+ * arrives here from `from` (to must be this node; hold or cut the sending
+ * end at the other node). CW__LINK_HOLD keeps messages until released, in
+ * order, by whatever path they come (a hold keys messages by their origin);
+ * CW__LINK_CUT loses them until healed. CW_OK, CW_EINVAL (to is not this
+ * node, an id out of range, or from == to), CW_ENOMEM. Any thread. */
+typedef enum cw__link_action { CW__LINK_HOLD, CW__LINK_RELEASE, CW__LINK_CUT, CW__LINK_HEAL } cw__link_action;
+int cw__server_link(cw__server *s, cw_node_id from, cw_node_id to, cw__link_action a);
+
+typedef struct cw__server_stats {
+    bool joining;               /* writes refused until the peers answer */
+    uint64_t received;          /* messages taken from links */
+    uint64_t sent;              /* messages queued on links */
+    uint64_t link_full;         /* messages not queued: the peer's link at its high-water mark */
+    uint64_t refused_peer;      /* messages from a process that is not a configured peer
+                                   (with CURVE: also connections refused at the handshake) */
+    uint64_t malformed;         /* messages that did not decode */
+    uint64_t wire_bytes_out;    /* bytes queued on links */
+    uint64_t wire_bytes_in;     /* bytes taken from links */
+    uint64_t faults_dropped;    /* messages lost to configured faults and cuts */
+} cw__server_stats;
+void cw__server_get_stats(cw__server *s, cw__server_stats *out);
+
+/* This node's id and group size. */
+cw_node_id cw__server_self(const cw__server *s);
+uint32_t cw__server_nodes(const cw__server *s);
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# causeway node and keygen as a user meets them: bad arguments exit 2 with
+# the reason; two nodes with CURVE keys from `causeway keygen` replicate a
+# write made over HTTP; SIGTERM stops a node with exit 0.
+#   tests/cli/node.sh CAUSEWAY
+set -euo pipefail
+cw=$1
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
+
+expect_usage() { # expect_usage PATTERN ARGS...: exit 2 and PATTERN on stderr
+  local pattern=$1 status=0
+  shift
+  "$cw" "$@" >/dev/null 2>"$dir/err" || status=$?
+  if [ "$status" != 2 ] || ! grep -q -- "$pattern" "$dir/err"; then
+    echo "FAIL: causeway $* gave exit $status:" >&2; cat "$dir/err" >&2; exit 1
+  fi
+}
+ep() { echo "ipc://$dir/$1"; }
+
+expect_usage "no --peer for node 1" node --id 0 --nodes 2 --listen "$(ep r0)"
+expect_usage "must be below --nodes 2" node --id 2 --nodes 2 --listen "$(ep r0)" --peer 0="$(ep r1)"
+expect_usage "expected J=ENDPOINT" node --id 0 --nodes 2 --listen "$(ep r0)" --peer x="$(ep r1)"
+expect_usage "node 1 given twice" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=a --peer 1=b
+expect_usage "not a peer of node 0" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=a --peer 0=b
+expect_usage "expected HOST:PORT" node --id 0 --nodes 1 --listen "$(ep r0)" --http nowhere
+expect_usage "go together" node --id 0 --nodes 1 --listen "$(ep r0)" --curve-secret /dev/null
+
+# Keys: one pair per node; a key file never overwritten.
+"$cw" keygen "$dir/k0" >"$dir/p0"
+"$cw" keygen "$dir/k1" >"$dir/p1"
+test "$(stat -c %a "$dir/k0")" = 600
+if "$cw" keygen "$dir/k0" >/dev/null 2>&1; then echo "FAIL: keygen overwrote a key" >&2; exit 1; fi
+printf '# node keys\n0 %s\n1 %s\n' "$(cat "$dir/p0")" "$(cat "$dir/p1")" >"$dir/peers"
+echo "not a key" >"$dir/bad"
+expect_usage "expected a line with a secret key" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" \
+  --curve-secret "$dir/bad" --curve-peers "$dir/peers"
+printf '0 %s\n' "$(cat "$dir/p0")" >"$dir/half"
+expect_usage "no key for node 1" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" \
+  --curve-secret "$dir/k0" --curve-peers "$dir/half"
+
+# Two nodes with CURVE; HTTP on ports the system picks, read from each node's line.
+for i in 0 1; do
+  j=$((1 - i))
+  "$cw" node --id $i --nodes 2 --listen "$(ep r$i)" --peer $j="$(ep r$j)" --http 127.0.0.1:0 \
+    --curve-secret "$dir/k$i" --curve-peers "$dir/peers" >"$dir/out$i" &
+  pids+=($!)
+done
+port() { # the HTTP port node $1 printed
+  for _ in $(seq 100); do
+    p=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out$1" | cut -d: -f2 || true)
+    [ -n "$p" ] && { echo "$p"; return; }
+    sleep 0.05
+  done
+  echo "FAIL: node $1 printed no HTTP port" >&2; exit 1
+}
+p0=$(port 0) p1=$(port 1)
+for _ in $(seq 200); do # 503 while the nodes join each other
+  code=$(curl -s -o "$dir/w" -w '%{http_code}' -X POST "localhost:$p0/write" -d '{"key": "k", "value": [1, "two"]}')
+  [ "$code" = 200 ] && break
+  sleep 0.05
+done
+grep -q '"clock":{"0":1,"1":0}' "$dir/w" || { echo "FAIL: write answered: $(cat "$dir/w")" >&2; exit 1; }
+for _ in $(seq 200); do
+  curl -s "localhost:$p1/read/k" >"$dir/r"
+  grep -q '"value":\[1,"two"\]' "$dir/r" && break
+  sleep 0.05
+done
+grep -q '"value":\[1,"two"\]' "$dir/r" || { echo "FAIL: node 1 read: $(cat "$dir/r")" >&2; exit 1; }
+for p in "${pids[@]}"; do kill -TERM "$p"; done
+for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a node exited $? on SIGTERM" >&2; exit 1; }; done
+pids=()
+echo "node.sh: PASS"

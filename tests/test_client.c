@@ -1,0 +1,224 @@
+/* libcauseway-client (causeway/client.h) against a node server's client
+ * endpoint (src/server/clients.c), in one process over ipc://: every call,
+ * bytes carried exactly, contexts and siblings, errors the node gives, a
+ * node that does not answer, and hostile requests on the raw socket. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "testutil.h"
+
+#include <causeway/client.h>
+
+#include "clients.h"
+#include "server.h"
+
+typedef struct fixture {
+    char dir[64], rep[128], cli[128];
+    cw__server *s;
+    cw__clients *cl;
+    cw_client *c;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cw-test-client-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->rep, sizeof f->rep, "ipc://%s/rep", f->dir);
+    snprintf(f->cli, sizeof f->cli, "ipc://%s/cli", f->dir);
+    cw__server_options o;
+    cw__server_options_init(&o);
+    o.listen = f->rep;
+    o.max_value_len = 1000;
+    char err[200];
+    assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 64 * 1024, err, sizeof err), CW_OK);
+    assert_int_equal(cw_client_open(&f->c, f->cli, 2000), CW_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cw_client_close(f->c);
+    cw__clients_stop(f->cl);
+    cw__server_stop(f->s);
+    char p[200];
+    snprintf(p, sizeof p, "%s/rep", f->dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/cli", f->dir);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void test_put_get_delete_round_trip(void **state)
+{
+    fixture *f = *state;
+    const uint8_t key[] = {'k', 0, 0xff}, value[] = {0, 1, 2, 0xfe, 0};
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    assert_int_equal(cw_client_put(f->c, key, sizeof key, value, sizeof value, NULL, &clock), CW_OK);
+    assert_int_equal(cw_vclock_get(&clock, 0), 1);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_client_get(f->c, key, sizeof key, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.versions[0].value_len, sizeof value);
+    assert_memory_equal(r.versions[0].value, value, sizeof value);
+    assert_int_equal(r.versions[0].origin, 0);
+    assert_int_equal(r.versions[0].seq, 1);
+    assert_int_equal(cw_vclock_compare(&r.versions[0].clock, &clock), CW_EQUAL);
+    /* Two writes from the read's context are siblings; a third over both
+     * replaces them. */
+    cw_vclock ctx;
+    cw_vclock_init(&ctx);
+    assert_int_equal(cw_vclock_copy(&ctx, &r.context), CW_OK);
+    assert_int_equal(cw_client_put(f->c, key, sizeof key, "a", 1, &ctx, NULL), CW_OK);
+    assert_int_equal(cw_client_put(f->c, key, sizeof key, "b", 1, &ctx, NULL), CW_OK);
+    assert_int_equal(cw_client_get(f->c, key, sizeof key, &r), CW_OK);
+    assert_int_equal(r.count, 2);
+    assert_int_equal(cw_client_delete(f->c, key, sizeof key, &r.context, &clock), CW_OK);
+    assert_int_equal(cw_vclock_get(&clock, 0), 4);
+    assert_int_equal(cw_client_get(f->c, key, sizeof key, &r), CW_ENOTFOUND);
+    assert_int_equal(r.count, 0);
+    /* An empty key and an empty value are values like any other. */
+    assert_int_equal(cw_client_put(f->c, "", 0, "", 0, NULL, NULL), CW_OK);
+    assert_int_equal(cw_client_get(f->c, "", 0, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.versions[0].value_len, 0);
+    cw_read_destroy(&r);
+    cw_vclock_destroy(&ctx);
+    cw_vclock_destroy(&clock);
+}
+
+static void test_write_many_pipelines_a_batch(void **state)
+{
+    fixture *f = *state;
+    enum { N = 500 };
+    static cw_client_write w[N];
+    static char keys[N][16];
+    cw_vclock clocks[N];
+    char big[1001];
+    memset(big, 'v', sizeof big);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "m%d", i % 50);
+        cw_vclock_init(&clocks[i]);
+        w[i] = (cw_client_write){.key = keys[i], .key_len = strlen(keys[i]), .value = "x", .value_len = 1,
+                                 .tombstone = i % 10 == 9, .clock_out = &clocks[i]};
+    }
+    w[7].value = big; /* one write too large: its own error, the rest go on */
+    w[7].value_len = sizeof big;
+    assert_int_equal(cw_client_write_many(f->c, w, N), CW_OK);
+    uint64_t seq = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == 7) {
+            assert_int_equal(w[i].result, CW_ELIMIT);
+            continue;
+        }
+        assert_int_equal(w[i].result, CW_OK);
+        /* Made in order: each write's seq is the next. */
+        assert_int_equal(cw_vclock_get(&clocks[i], 0), ++seq);
+    }
+    for (int i = 0; i < N; i++)
+        cw_vclock_destroy(&clocks[i]);
+    cw_client_status st;
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
+    assert_int_equal(st.writes, N - 1);
+    cw_client_status_destroy(&st);
+    /* Nothing to send is an empty success; bad arguments change nothing. */
+    assert_int_equal(cw_client_write_many(f->c, NULL, 0), CW_OK);
+    cw_client_write bad = {.key = NULL, .key_len = 3};
+    assert_int_equal(cw_client_write_many(f->c, &bad, 1), CW_EINVAL);
+}
+
+static void test_node_errors_come_back(void **state)
+{
+    fixture *f = *state;
+    char big[1001];
+    memset(big, 'v', sizeof big);
+    assert_int_equal(cw_client_put(f->c, "k", 1, big, sizeof big, NULL, NULL), CW_ELIMIT);
+    cw_vclock ahead;
+    cw_vclock_init(&ahead);
+    cw_vclock_set(&ahead, 0, 99); /* a context this node will never reach */
+    assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, &ahead, NULL), CW_EAHEAD);
+    cw_vclock_clear(&ahead);
+    cw_vclock_set(&ahead, 7, 1); /* an id outside the group */
+    assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, &ahead, NULL), CW_EINVAL);
+    cw_vclock_destroy(&ahead);
+    cw_client_status st;
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
+    assert_int_equal(st.node, 0);
+    assert_int_equal(st.nodes, 1);
+    assert_false(st.joining);
+    assert_int_equal(st.writes, 0); /* the refused writes made nothing */
+    cw_client_status_destroy(&st);
+    assert_int_equal(cw_client_put(NULL, "k", 1, "v", 1, NULL, NULL), CW_EINVAL);
+    assert_int_equal(cw_client_get(f->c, NULL, 3, NULL), CW_EINVAL);
+}
+
+static void test_no_node_times_out(void **state)
+{
+    fixture *f = *state;
+    char ep[200];
+    snprintf(ep, sizeof ep, "ipc://%s/nobody", f->dir);
+    cw_client *c;
+    assert_int_equal(cw_client_open(&c, ep, 100), CW_OK);
+    assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, NULL), CW_ETIMEDOUT);
+    cw_client_close(c);
+    assert_int_equal(cw_client_open(&c, "nonsense://x", 100), CW_EIO);
+    assert_int_equal(cw_client_open(&c, "", 100), CW_EINVAL);
+}
+
+/* Raw frames on the client socket: every one gets an answer or nothing, the
+ * node keeps serving, and nothing is written. */
+static void test_hostile_requests(void **state)
+{
+    fixture *f = *state;
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, rcvtimeo = 2000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
+    assert_int_equal(zmq_connect(d, f->cli), 0);
+    uint8_t frame[64];
+    for (int i = 0; i < 300; i++) {
+        size_t len = (size_t)tu_below(sizeof frame);
+        for (size_t k = 0; k < len; k++)
+            frame[k] = (uint8_t)tu_rand();
+        if (len > 1 && i % 3 == 0)
+            frame[0] = 1; /* the right version, so the rest is parsed */
+        assert_true(zmq_send(d, frame, len, 0) >= 0);
+        uint8_t ans[256];
+        int n = zmq_recv(d, ans, sizeof ans, 0);
+        TU_CHECK(n >= 14); /* a head: version, op, id, status */
+        int32_t status = (int32_t)((uint32_t)ans[10] << 24 | (uint32_t)ans[11] << 16 | (uint32_t)ans[12] << 8 | ans[13]);
+        TU_CHECK(status < 0 || (status == 0 && len > 1 && (frame[1] == 3 || frame[1] == 4)));
+    }
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    cw_client_status st;
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
+    assert_int_equal(st.writes, 0);
+    cw_client_status_destroy(&st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_get_delete_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_many_pipelines_a_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,926 @@
+/* The node process's HTTP API (src/server/http.c), over real HTTP with
+ * libcurl against an in-process server: every route with good and bad
+ * input, the shapes of node-server.md, body limits, percent-encoded keys,
+ * keep-alive, and many clients at once. A bad request must change nothing:
+ * the tests compare /status before and after. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+
+#include "testutil.h"
+
+#include "http.h"
+#include "server.h"
+
+void tu_fail_alloc_after(long k);
+void tu_fail_alloc_off(void);
+/* The client's own buffers never fail (the test's allocations are wrapped too). */
+void *__real_realloc(void *p, size_t size);
+
+typedef struct fx {
+    cw__server *s;
+    cw__http *h;
+    CURL *c;
+    char base[64];
+} fx;
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    char type[128];
+    long connects;   /* new connections this request opened */
+    json_t *json;    /* the body parsed, when it is JSON */
+} resp;
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    resp *r = ud;
+    char *grown = __real_realloc(r->body, r->len + size * n + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + r->len, p, size * n);
+    r->len += size * n;
+    grown[r->len] = '\0';
+    r->body = grown;
+    return size * n;
+}
+
+/* A chunked body of `left` bytes of 'x', sent without Content-Length. */
+typedef struct chunked {
+    size_t left;
+} chunked;
+
+static size_t on_read(char *p, size_t size, size_t n, void *ud)
+{
+    chunked *ch = ud;
+    size_t k = size * n < ch->left ? size * n : ch->left;
+    memset(p, 'x', k);
+    ch->left -= k;
+    return k;
+}
+
+/* Whether a request that gets no answer fails the test (test_out_of_memory
+ * counts it instead). */
+static bool tolerate_no_answer;
+
+/* One request on c (connections are reused across calls). body NULL: none;
+ * len < 0: strlen(body). ch non-NULL: a chunked body instead. */
+static void request_on(CURL *c, const char *base, const char *method, const char *path, const char *body,
+                       long len, chunked *ch, resp *out)
+{
+    memset(out, 0, sizeof *out);
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    curl_easy_reset(c); /* keeps the connection cache */
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    struct curl_slist *headers = NULL;
+    if (ch) {
+        headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, ch);
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body ? (len < 0 ? (long)strlen(body) : len) : 0L);
+    }
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK && tolerate_no_answer)
+        return; /* status 0 */
+    if (rc != CURLE_OK)
+        fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &out->connects);
+    char *type = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+    snprintf(out->type, sizeof out->type, "%s", type ? type : "");
+    if (out->body && strncmp(out->type, "application/json", 16) == 0)
+        out->json = json_loadb(out->body, out->len, JSON_ALLOW_NUL, NULL);
+}
+
+static void request(fx *f, const char *method, const char *path, const char *body, resp *out)
+{
+    request_on(f->c, f->base, method, path, body, -1, NULL, out);
+}
+
+/* The response must be JSON {"status": "error", "error": "..."} with status. */
+static void expect_error(resp *r, long status, const char *what)
+{
+    if (r->status != status)
+        fail_msg("%s: status %ld, expected %ld (body %s)", what, r->status, status, r->body ? r->body : "");
+    assert_string_equal(r->type, "application/json");
+    assert_non_null(r->json);
+    assert_string_equal(json_string_value(json_object_get(r->json, "status")), "error");
+    assert_true(json_is_string(json_object_get(r->json, "error")));
+    assert_true(json_string_length(json_object_get(r->json, "error")) > 0);
+}
+
+static void expect_success(resp *r, const char *what)
+{
+    if (r->status != 200)
+        fail_msg("%s: status %ld (body %s)", what, r->status, r->body ? r->body : "");
+    assert_string_equal(r->type, "application/json");
+    assert_non_null(r->json);
+}
+
+/* A CLOCK with every node 0..nodes-1: the counter of `id`. */
+static json_int_t clock_at(const json_t *clock, uint32_t nodes, unsigned id)
+{
+    assert_true(json_is_object(clock));
+    assert_int_equal(json_object_size(clock), nodes);
+    char name[12];
+    snprintf(name, sizeof name, "%u", id);
+    json_t *v = json_object_get(clock, name);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_options *ho, size_t max_value_len)
+{
+    tu_fail_alloc_off();
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    cw__server_options o;
+    cw__server_options_init(&o);
+    o.nodes = nodes;
+    o.self = self;
+    o.listen = "tcp://127.0.0.1:*";
+    o.fresh = true;
+    o.max_value_len = max_value_len;
+    const char *peers[2] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"};
+    o.peers = peers;
+    char err[256] = "";
+    int rc = cw__server_start(&f->s, &o, err, sizeof err);
+    if (rc != CW_OK)
+        fail_msg("server: %s (%s)", cw_strerror(rc), err);
+    rc = cw__http_start(&f->h, f->s, "127.0.0.1", 0, ho, err, sizeof err);
+    if (rc != CW_OK)
+        fail_msg("http: %s (%s)", cw_strerror(rc), err);
+    assert_true(cw__http_port(f->h) != 0);
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%u", (unsigned)cw__http_port(f->h));
+    f->c = curl_easy_init();
+    assert_non_null(f->c);
+    *state = f;
+    return 0;
+}
+
+static int setup_one(void **state) { return start(state, 1, 0, NULL, 0); }
+
+/* A small body limit and value limit, to reach them cheaply. */
+static int setup_small(void **state)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.max_body = 64 * 1024;
+    return start(state, 1, 0, &ho, 1000);
+}
+
+/* Node 1 of 2; its peer (node 0) is never there. */
+static int setup_two(void **state) { return start(state, 2, 1, NULL, 0); }
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    curl_easy_cleanup(f->c);
+    cw__http_stop(f->h);
+    cw__server_stop(f->s);
+    free(f);
+    return 0;
+}
+
+/* ---- writes and reads ---- */
+
+static void write_key(fx *f, const char *key_json, const char *value_json, resp *out)
+{
+    char body[4096];
+    snprintf(body, sizeof body, "{\"key\": %s, \"value\": %s}", key_json, value_json);
+    request(f, "POST", "/write", body, out);
+}
+
+static void test_round_trip_every_json_type(void **state)
+{
+    fx *f = *state;
+    static const char *values[] = {
+        "{\"a\": [1, 2, {\"b\": null}], \"c\": \"d\"}", "[1, \"x\", true, 2.5, []]", "\"caf\\u00e9 \\\"q\\\" \\n\"",
+        "\"with \\u0000 nul\"", "42", "-1.5", "1e300", "true", "false", "null", "\"\"", "{}", "[]",
+        "12345678901234"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char key[32], path[48];
+        snprintf(key, sizeof key, "\"k%zu\"", i);
+        snprintf(path, sizeof path, "/read/k%zu", i);
+        resp w, r;
+        write_key(f, key, values[i], &w);
+        expect_success(&w, values[i]);
+        assert_string_equal(json_string_value(json_object_get(w.json, "status")), "success");
+        assert_int_equal(clock_at(json_object_get(w.json, "clock"), 1, 0), (json_int_t)i + 1);
+        request(f, "GET", path, NULL, &r);
+        expect_success(&r, path);
+        assert_string_equal(json_string_value(json_object_get(r.json, "status")), "success");
+        json_t *expected = json_loads(values[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        assert_non_null(expected);
+        if (!json_equal(json_object_get(r.json, "value"), expected))
+            fail_msg("value %s came back as %s", values[i], r.body);
+        json_decref(expected);
+        assert_true(json_equal(json_object_get(r.json, "clock"), json_object_get(w.json, "clock")));
+        assert_int_equal(clock_at(json_object_get(r.json, "context"), 1, 0), (json_int_t)i + 1);
+        assert_null(json_object_get(r.json, "siblings"));
+        resp_free(&w);
+        resp_free(&r);
+    }
+}
+
+static void test_not_found(void **state)
+{
+    fx *f = *state;
+    resp r;
+    request(f, "GET", "/read/never-written", NULL, &r);
+    expect_error(&r, 404, "read of a missing key");
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), "not found");
+    resp_free(&r);
+}
+
+static void expect_read(fx *f, const char *path, const char *value_json)
+{
+    resp r;
+    request(f, "GET", path, NULL, &r);
+    expect_success(&r, path);
+    json_t *expected = json_loads(value_json, JSON_DECODE_ANY, NULL);
+    if (!json_equal(json_object_get(r.json, "value"), expected))
+        fail_msg("%s: expected %s, got %s", path, value_json, r.body);
+    json_decref(expected);
+    resp_free(&r);
+}
+
+static void expect_missing(fx *f, const char *path)
+{
+    resp r;
+    request(f, "GET", path, NULL, &r);
+    expect_error(&r, 404, path);
+    resp_free(&r);
+}
+
+static void test_percent_encoded_keys(void **state)
+{
+    fx *f = *state;
+    resp w;
+    write_key(f, "\"a/b c\"", "1", &w);
+    expect_success(&w, "a/b c");
+    resp_free(&w);
+    write_key(f, "\"caf\\u00e9\"", "2", &w);
+    expect_success(&w, "café");
+    resp_free(&w);
+    write_key(f, "\"x\\u0000y\"", "3", &w);
+    expect_success(&w, "x NUL y");
+    resp_free(&w);
+    write_key(f, "\"p+q?r#s%t\"", "4", &w);
+    expect_success(&w, "p+q?r#s%t");
+    resp_free(&w);
+    write_key(f, "\"\"", "5", &w);
+    expect_success(&w, "empty key");
+    resp_free(&w);
+
+    expect_read(f, "/read/a%2Fb%20c", "1");
+    expect_read(f, "/read/a%2fb%20c", "1");
+    expect_read(f, "/read/a/b%20c", "1");       /* a raw slash is part of the key */
+    expect_read(f, "/read/caf%C3%A9", "2");
+    expect_read(f, "/read/x%00y", "3");
+    expect_missing(f, "/read/x");               /* the NUL does not cut the key */
+    expect_read(f, "/read/p+q%3Fr%23s%25t", "4"); /* '+' is a plus, not a space */
+    expect_read(f, "/read/", "5");
+    expect_missing(f, "/read/a%2Fb+c");
+    expect_missing(f, "/read/%zz");             /* a bad escape is kept as it is */
+}
+
+/* ---- contexts, siblings and deletes ---- */
+
+static json_t *read_json(fx *f, const char *path)
+{
+    resp r;
+    request(f, "GET", path, NULL, &r);
+    expect_success(&r, path);
+    json_t *j = json_incref(r.json);
+    resp_free(&r);
+    return j;
+}
+
+static void write_ctx(fx *f, const char *op, const char *key, const char *value, const json_t *context, long status)
+{
+    json_t *body = json_pack("{s:s}", "key", key);
+    if (value)
+        json_object_set_new(body, "value", json_loads(value, JSON_DECODE_ANY, NULL));
+    if (context)
+        json_object_set(body, "context", (json_t *)context);
+    char *text = json_dumps(body, JSON_COMPACT);
+    resp r;
+    request(f, "POST", op, text, &r);
+    if (r.status != status)
+        fail_msg("%s %s: status %ld, expected %ld (%s)", op, text, r.status, status, r.body);
+    free(text);
+    json_decref(body);
+    resp_free(&r);
+}
+
+static void test_siblings_and_deletes(void **state)
+{
+    fx *f = *state;
+    write_ctx(f, "/write", "k", "1", NULL, 200);
+    json_t *first = read_json(f, "/read/k");
+    json_t *ctx = json_object_get(first, "context");
+    /* Two context writes from the same read: siblings. */
+    write_ctx(f, "/write", "k", "\"left\"", ctx, 200);
+    write_ctx(f, "/write", "k", "\"right\"", ctx, 200);
+    json_t *both = read_json(f, "/read/k");
+    json_t *siblings = json_object_get(both, "siblings");
+    assert_true(json_is_array(siblings));
+    assert_int_equal(json_array_size(siblings), 2);
+    bool seen_left = false, seen_right = false;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_array_get(siblings, i);
+        assert_int_equal(json_object_size(v), 2);
+        const char *s = json_string_value(json_object_get(v, "value"));
+        assert_non_null(s);
+        seen_left |= strcmp(s, "left") == 0;
+        seen_right |= strcmp(s, "right") == 0;
+        clock_at(json_object_get(v, "clock"), 1, 0);
+    }
+    assert_true(seen_left && seen_right);
+    /* value/clock are the first sibling's. */
+    assert_true(json_equal(json_object_get(both, "value"), json_object_get(json_array_get(siblings, 0), "value")));
+    assert_true(json_equal(json_object_get(both, "clock"), json_object_get(json_array_get(siblings, 0), "clock")));
+    assert_int_equal(clock_at(json_object_get(both, "context"), 1, 0), 3);
+
+    /* A write with the merged context replaces both. */
+    write_ctx(f, "/write", "k", "\"merged\"", json_object_get(both, "context"), 200);
+    json_t *one = read_json(f, "/read/k");
+    assert_string_equal(json_string_value(json_object_get(one, "value")), "merged");
+    assert_null(json_object_get(one, "siblings"));
+
+    /* A delete with the read's context, then nothing; a plain delete too. */
+    write_ctx(f, "/delete", "k", NULL, json_object_get(one, "context"), 200);
+    expect_missing(f, "/read/k");
+    write_ctx(f, "/write", "d", "[1]", NULL, 200);
+    write_ctx(f, "/delete", "d", NULL, NULL, 200);
+    expect_missing(f, "/read/d");
+    /* "context": null is no context. */
+    json_t *null_ctx = json_null();
+    write_ctx(f, "/write", "n", "1", null_ctx, 200);
+    json_decref(null_ctx);
+    expect_read(f, "/read/n", "1");
+    /* A context ahead of this node (it waits, then gives up): 409. */
+    json_t *ahead = json_pack("{s:i}", "0", 1000);
+    write_ctx(f, "/write", "k", "2", ahead, 409);
+    json_decref(ahead);
+    json_decref(first);
+    json_decref(both);
+    json_decref(one);
+}
+
+/* ---- bad requests ---- */
+
+static json_t *status_json(fx *f)
+{
+    json_t *j = read_json(f, "/status");
+    return j;
+}
+
+static void test_bad_requests_change_nothing(void **state)
+{
+    fx *f = *state;
+    write_ctx(f, "/write", "keep", "{\"x\": 1}", NULL, 200);
+    json_t *before = status_json(f);
+    static const struct {
+        const char *method, *path, *body;
+        long status;
+    } cases[] = {
+        {"POST", "/write", "{not json", 400},
+        {"POST", "/write", "", 400},
+        {"POST", "/write", "[1, 2]", 400},
+        {"POST", "/write", "\"str\"", 400},
+        {"POST", "/write", "{\"value\": 1}", 400},
+        {"POST", "/write", "{\"key\": 5, \"value\": 1}", 400},
+        {"POST", "/write", "{\"key\": null, \"value\": 1}", 400},
+        {"POST", "/write", "{\"key\": [\"k\"], \"value\": 1}", 400},
+        {"POST", "/write", "{\"key\": \"keep\"}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"key\": \"x\", \"value\": 1}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1} trailing", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": \"0:1\"}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": [1]}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": 3}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"1\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"x\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"-0\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"00\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"0\\u0000\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"99999999999\": 0}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"0\": -1}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"0\": 1.5}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"0\": \"1\"}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"0\": null}}", 400},
+        {"POST", "/write", "{\"key\": \"keep\", \"value\": 99999999999999999999999}", 400},
+        {"POST", "/write", "{\"key\": \"\xff\xfe\", \"value\": 1}", 400},
+        {"POST", "/delete", "{}", 400},
+        {"POST", "/delete", "{\"key\": 1}", 400},
+        {"POST", "/delete", "{\"key\": \"keep\", \"context\": {\"7\": 1}}", 400},
+        {"POST", "/replicate", "", 400},
+        {"POST", "/replicate", "garbage bytes", 400},
+        {"POST", "/admin/link", "{\"from\": 0, \"to\": 0, \"action\": \"hold\"}", 400},
+        {"POST", "/admin/link", "{\"from\": 0, \"to\": 5, \"action\": \"hold\"}", 400},
+        {"POST", "/admin/link", "{\"from\": -1, \"to\": 0, \"action\": \"cut\"}", 400},
+        {"POST", "/admin/link", "{\"from\": 0, \"to\": 0, \"action\": \"explode\"}", 400},
+        {"POST", "/admin/link", "{\"from\": \"0\", \"to\": 0, \"action\": \"heal\"}", 400},
+        {"POST", "/admin/link", "nope", 400},
+        {"GET", "/", NULL, 404},
+        {"GET", "/nope", NULL, 404},
+        {"GET", "/read", NULL, 404},
+        {"GET", "/statusx", NULL, 404},
+        {"GET", "/write%20", NULL, 404},
+        {"POST", "/nope", "{}", 404},
+        {"GET", "/write", NULL, 405},
+        {"GET", "/delete", NULL, 405},
+        {"GET", "/replicate", NULL, 405},
+        {"GET", "/admin/link", NULL, 405},
+        {"PUT", "/write", "{\"key\": \"keep\", \"value\": 2}", 405},
+        {"DELETE", "/read/keep", NULL, 405},
+        {"POST", "/read/keep", "{}", 405},
+        {"POST", "/status", "{}", 405},
+        {"PATCH", "/metrics", "", 405},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp r;
+        request(f, cases[i].method, cases[i].path, cases[i].body, &r);
+        char what[256];
+        snprintf(what, sizeof what, "%s %s %s", cases[i].method, cases[i].path, cases[i].body ? cases[i].body : "");
+        expect_error(&r, cases[i].status, what);
+        resp_free(&r);
+    }
+    /* The reasons say what was wrong. */
+    resp r;
+    request(f, "POST", "/write", "{not json", &r);
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "bad JSON: "));
+    resp_free(&r);
+    request(f, "POST", "/write", "{\"key\": \"keep\", \"value\": 1, \"context\": {\"1\": 0}}", &r);
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "context"));
+    resp_free(&r);
+    request(f, "GET", "/write", NULL, &r);
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "not allowed"));
+    resp_free(&r);
+
+    json_t *after = status_json(f);
+    if (!json_equal(before, after)) {
+        char *a = json_dumps(before, 0), *b = json_dumps(after, 0);
+        fail_msg("bad requests changed the node: %s -> %s", a, b);
+    }
+    json_decref(before);
+    json_decref(after);
+}
+
+/* ---- body limits ---- */
+
+static void test_body_limits(void **state)
+{
+    fx *f = *state;
+    json_t *before = status_json(f);
+    size_t big = 200 * 1024; /* above the 64 KiB limit */
+    char *body = malloc(big + 64);
+    assert_non_null(body);
+    int n = snprintf(body, big + 64, "{\"key\": \"big\", \"value\": \"");
+    memset(body + n, 'v', big - (size_t)n - 2);
+    memcpy(body + big - 2, "\"}", 3);
+    resp r;
+    /* Declared: refused before it is read. */
+    request_on(f->c, f->base, "POST", "/write", body, (long)big, NULL, &r);
+    expect_error(&r, 413, "declared body above max_body");
+    resp_free(&r);
+    /* Chunked, undeclared: discarded past the limit, then refused. */
+    chunked ch = {big};
+    request_on(f->c, f->base, "POST", "/write", NULL, 0, &ch, &r);
+    expect_error(&r, 413, "chunked body above max_body");
+    resp_free(&r);
+    chunked huge = {(size_t)8 << 20};
+    request_on(f->c, f->base, "POST", "/replicate", NULL, 0, &huge, &r);
+    expect_error(&r, 413, "chunked 8 MiB");
+    resp_free(&r);
+    /* A chunked body within the limit is read whole (and is bad JSON). */
+    chunked small = {1000};
+    request_on(f->c, f->base, "POST", "/write", NULL, 0, &small, &r);
+    expect_error(&r, 400, "chunked small body");
+    resp_free(&r);
+    /* Within the body limit, above the node's value limit (1000): 413 from the node. */
+    n = snprintf(body, big + 64, "{\"key\": \"big\", \"value\": \"");
+    memset(body + n, 'v', 2000);
+    memcpy(body + n + 2000, "\"}", 3);
+    request_on(f->c, f->base, "POST", "/write", body, -1, NULL, &r);
+    expect_error(&r, 413, "value above max_value_len");
+    resp_free(&r);
+    free(body);
+    /* The connection is still usable, and nothing changed. */
+    json_t *after = status_json(f);
+    assert_true(json_equal(before, after));
+    json_decref(before);
+    json_decref(after);
+    write_ctx(f, "/write", "small", "1", NULL, 200);
+}
+
+/* ---- status, metrics ---- */
+
+static void test_status_shape(void **state)
+{
+    fx *f = *state;
+    write_ctx(f, "/write", "a", "{\"n\": 1}", NULL, 200);
+    write_ctx(f, "/write", "gone", "1", NULL, 200);
+    write_ctx(f, "/delete", "gone", NULL, NULL, 200);
+    json_t *r = read_json(f, "/read/a");
+    write_ctx(f, "/write", "s", "1", NULL, 200);
+    json_t *rs = read_json(f, "/read/s");
+    write_ctx(f, "/write", "s", "2", json_object_get(rs, "context"), 200);
+    write_ctx(f, "/write", "s", "3", json_object_get(rs, "context"), 200);
+    resp w;
+    write_key(f, "\"nul\\u0000key\"", "true", &w);
+    expect_success(&w, "key with NUL");
+    resp_free(&w);
+
+    resp resp_;
+    request(f, "GET", "/status", NULL, &resp_);
+    expect_success(&resp_, "/status");
+    json_t *st = resp_.json;
+    assert_int_equal(json_integer_value(json_object_get(st, "node")), 0);
+    assert_true(json_is_integer(json_object_get(st, "node")));
+    assert_int_equal(clock_at(json_object_get(st, "clock"), 1, 0), 7);
+    assert_true(json_is_integer(json_object_get(st, "pending")));
+    assert_int_equal(json_integer_value(json_object_get(st, "pending")), 0);
+    clock_at(json_object_get(st, "stable"), 1, 0);
+    json_t *data = json_object_get(st, "data");
+    assert_true(json_is_object(data));
+    assert_int_equal(json_object_size(data), 3); /* a, s, nul key; "gone" is omitted */
+    json_t *a = json_object_get(data, "a");
+    assert_int_equal(json_object_size(a), 2);
+    assert_true(json_equal(json_object_get(a, "value"), json_object_get(r, "value")));
+    assert_true(json_equal(json_object_get(a, "clock"), json_object_get(r, "clock")));
+    json_t *s = json_object_get(data, "s");
+    assert_int_equal(json_object_size(s), 1);
+    json_t *sib = json_object_get(s, "siblings");
+    assert_int_equal(json_array_size(sib), 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(json_is_integer(json_object_get(json_array_get(sib, i), "value")));
+        clock_at(json_object_get(json_array_get(sib, i), "clock"), 1, 0);
+    }
+    json_t *nul = json_object_get(data, "0x6e756c006b6579"); /* "nul\0key" in hex */
+    assert_non_null(nul);
+    assert_true(json_is_true(json_object_get(nul, "value")));
+    assert_null(json_object_get(data, "gone"));
+    resp_free(&resp_);
+    json_decref(r);
+    json_decref(rs);
+}
+
+/* Node 1 of 2 takes node 0's writes by POST /replicate. Keys that are not
+ * UTF-8 (they come from a peer, never from JSON) show in /status as "0x"
+ * hex; a value that is not JSON as a string, or in hex. */
+static void test_replicate_and_link(void **state)
+{
+    fx *f = *state; /* node 1 of 2 */
+    uint64_t clock[2] = {1, 0};
+    cw_hlc_timestamp ts = {.wall_ms = 1000, .counter = 0, .node = 0};
+    cw_msg *m;
+    /* Node 0's first write, key not UTF-8, value not JSON. */
+    assert_int_equal(cw_msg_create(&m, 0, &ts, clock, 2, "\xff\x01", 2, "not json", 8), CW_OK);
+    uint8_t buf[256];
+    size_t len;
+    assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
+    cw_msg_unref(m);
+    resp r;
+    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
+    expect_success(&r, "replicate");
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "success");
+    resp_free(&r);
+    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
+    expect_success(&r, "replicate a duplicate");
+    resp_free(&r);
+    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len - 1, NULL, &r);
+    expect_error(&r, 400, "replicate truncated");
+    resp_free(&r);
+    /* Node 0's second write: a text key, a value that is neither JSON nor UTF-8. */
+    clock[0] = 2;
+    assert_int_equal(cw_msg_create(&m, 0, &ts, clock, 2, "t", 1, "\xc3\x28", 2), CW_OK);
+    assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
+    cw_msg_unref(m);
+    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
+    expect_success(&r, "replicate 2");
+    resp_free(&r);
+
+    json_t *st = status_json(f);
+    json_t *data = json_object_get(st, "data");
+    json_t *bin = json_object_get(data, "0xff01");
+    assert_non_null(bin);
+    assert_string_equal(json_string_value(json_object_get(bin, "value")), "not json");
+    assert_int_equal(clock_at(json_object_get(bin, "clock"), 2, 0), 1);
+    assert_int_equal(clock_at(json_object_get(bin, "clock"), 2, 1), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(data, "t"), "value")), "0xc328");
+    assert_int_equal(clock_at(json_object_get(st, "clock"), 2, 0), 2);
+    json_decref(st);
+    expect_read(f, "/read/%FF%01", "\"not json\"");
+    /* A write here, with a context naming both nodes. */
+    write_ctx(f, "/write", "w", "1", NULL, 200);
+    json_t *rd = read_json(f, "/read/w");
+    assert_int_equal(clock_at(json_object_get(rd, "clock"), 2, 1), 1);
+    assert_int_equal(clock_at(json_object_get(rd, "clock"), 2, 0), 2);
+    write_ctx(f, "/write", "w", "2", json_object_get(rd, "context"), 200);
+    json_decref(rd);
+
+    /* Links into this node. */
+    static const char *ok[] = {"hold", "release", "cut", "heal"};
+    for (size_t i = 0; i < 4; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"from\": 0, \"to\": 1, \"action\": \"%s\"}", ok[i]);
+        request(f, "POST", "/admin/link", body, &r);
+        expect_success(&r, body);
+        resp_free(&r);
+    }
+    request(f, "POST", "/admin/link", "{\"from\": 1, \"to\": 1, \"action\": \"hold\"}", &r);
+    expect_error(&r, 400, "link to itself");
+    resp_free(&r);
+    request(f, "POST", "/admin/link", "{\"from\": 2, \"to\": 1, \"action\": \"hold\"}", &r);
+    expect_error(&r, 400, "link from a node out of range");
+    resp_free(&r);
+}
+
+static void test_metrics(void **state)
+{
+    fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        write_ctx(f, "/write", "m", "1", NULL, 200);
+    resp r;
+    request(f, "GET", "/metrics", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.type, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(r.body);
+    static const char *counters[] = {"causeway_writes_total", "causeway_deliveries_total",
+                                     "causeway_duplicates_total", "causeway_retransmitted_total",
+                                     "causeway_recovered_total", "causeway_link_full_total",
+                                     "causeway_refused_peer_total", "causeway_malformed_total",
+                                     "causeway_wire_bytes_in_total", "causeway_wire_bytes_out_total"};
+    static const char *gauges[] = {"causeway_buffered", "causeway_log_entries", "causeway_joining"};
+    char line[160];
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        snprintf(line, sizeof line, "# TYPE %s counter\n", counters[i]);
+        assert_non_null(strstr(r.body, line));
+        snprintf(line, sizeof line, "# HELP %s ", counters[i]);
+        assert_non_null(strstr(r.body, line));
+    }
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
+        snprintf(line, sizeof line, "# TYPE %s gauge\n", gauges[i]);
+        assert_non_null(strstr(r.body, line));
+    }
+    assert_non_null(strstr(r.body, "\ncauseway_writes_total 3\n"));
+    assert_non_null(strstr(r.body, "\ncauseway_joining 0\n"));
+    assert_non_null(strstr(r.body, "# TYPE causeway_buffering_latency_seconds summary\n"));
+    assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.5\"} "));
+    assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.99\"} "));
+    assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.999\"} "));
+    assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds_count 0\n"));
+    /* Every line is a comment or "name[{labels}] value". */
+    for (char *p = r.body; *p;) {
+        char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        if (*p != '#') {
+            char *sp = memchr(p, ' ', (size_t)(nl - p));
+            assert_non_null(sp);
+            assert_true(strncmp(p, "causeway_", 9) == 0);
+            char *end;
+            strtod(sp + 1, &end);
+            assert_ptr_equal(end, nl);
+        }
+        p = nl + 1;
+    }
+    resp_free(&r);
+}
+
+/* ---- connections ---- */
+
+static void test_keep_alive(void **state)
+{
+    fx *f = *state;
+    long connects = 0;
+    for (int i = 0; i < 100; i++) {
+        resp r;
+        if (i % 3 == 0)
+            write_key(f, "\"ka\"", "1", &r);
+        else if (i % 3 == 1)
+            request(f, "GET", "/read/ka", NULL, &r);
+        else
+            request(f, "GET", "/nope", NULL, &r); /* errors keep the connection too */
+        connects += r.connects;
+        resp_free(&r);
+    }
+    assert_int_equal(connects, 1);
+}
+
+typedef struct client {
+    const char *base;
+    int id, writes;
+    int failures;
+} client;
+
+static void *client_main(void *arg)
+{
+    client *cl = arg;
+    CURL *c = curl_easy_init();
+    if (!c) {
+        cl->failures++;
+        return NULL;
+    }
+    for (int i = 0; i < cl->writes; i++) {
+        char body[96], path[64];
+        snprintf(body, sizeof body, "{\"key\": \"c%d-%d\", \"value\": [%d, %d]}", cl->id, i, cl->id, i);
+        snprintf(path, sizeof path, "/read/c%d-%d", cl->id, i);
+        resp r;
+        memset(&r, 0, sizeof r);
+        request_on(c, cl->base, "POST", "/write", body, -1, NULL, &r);
+        cl->failures += r.status != 200;
+        resp_free(&r);
+        request_on(c, cl->base, "GET", path, NULL, -1, NULL, &r);
+        cl->failures += r.status != 200;
+        resp_free(&r);
+        request_on(c, cl->base, "GET", i % 2 ? "/status" : "/metrics", NULL, -1, NULL, &r);
+        cl->failures += r.status != 200;
+        resp_free(&r);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void test_many_clients(void **state)
+{
+    fx *f = *state;
+    enum { CLIENTS = 6, WRITES = 40 };
+    pthread_t th[CLIENTS];
+    client cl[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        cl[i] = (client){f->base, i, WRITES, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, client_main, &cl[i]), 0);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(cl[i].failures, 0);
+    }
+    json_t *st = status_json(f);
+    assert_int_equal(clock_at(json_object_get(st, "clock"), 1, 0), CLIENTS * WRITES);
+    assert_int_equal(json_object_size(json_object_get(st, "data")), CLIENTS * WRITES);
+    json_decref(st);
+}
+
+/* Random and mutated bodies on every route: never a crash, never a 5xx,
+ * and a request that fails changes nothing it should not. */
+static void test_random_input(void **state)
+{
+    fx *f = *state;
+    static const char *paths[] = {"/write", "/delete", "/replicate", "/admin/link", "/read/x", "/status",
+                                  "/metrics", "/zzz"};
+    static const char *seeds[] = {
+        "{\"key\": \"k\", \"value\": {\"a\": [1, 2]}, \"context\": {\"0\": 1}}",
+        "{\"from\": 0, \"to\": 0, \"action\": \"hold\"}", "{\"key\": \"\\u00e9\", \"value\": \"\\ud83d\\ude00\"}"};
+    char body[256];
+    for (int i = 0; i < 400; i++) {
+        size_t len;
+        if (tu_below(2)) {
+            len = tu_below(sizeof body);
+            for (size_t j = 0; j < len; j++)
+                body[j] = (char)tu_below(256);
+        } else {
+            const char *s = seeds[tu_below(3)];
+            len = strlen(s);
+            memcpy(body, s, len);
+            for (int k = 0; k < 3; k++)
+                body[tu_below(len)] = (char)tu_below(256);
+        }
+        const char *path = paths[tu_below(sizeof paths / sizeof paths[0])];
+        resp r;
+        request_on(f->c, f->base, tu_below(4) ? "POST" : "GET", path, body, (long)len, NULL, &r);
+        TU_CHECK(r.status >= 200 && r.status < 500);
+        TU_CHECK(r.status == 200 || (r.json && json_is_string(json_object_get(r.json, "error"))));
+        resp_free(&r);
+    }
+    json_t *st = status_json(f);
+    assert_non_null(json_object_get(st, "data"));
+    json_decref(st);
+}
+
+/* Allocations of this library failing one by one (failalloc.c: libcurl,
+ * libmicrohttpd and Jansson allocate on their own): every request is
+ * answered, 200 or 500, and a write that failed is not half made. */
+static void test_out_of_memory(void **state)
+{
+    fx *f = *state;
+    static const char *paths[] = {"/write", "/read/k1", "/status", "/metrics", "/read/k0"};
+    long answered_500 = 0, no_answer = 0;
+    for (long k = 0; k < 60; k++) {
+        for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+            char body[96];
+            snprintf(body, sizeof body, "{\"key\": \"k%ld\", \"value\": {\"n\": %ld}}", k % 2, k);
+            resp r;
+            tolerate_no_answer = true;
+            tu_fail_alloc_after(k);
+            request(f, p == 0 ? "POST" : "GET", paths[p], p == 0 ? body : NULL, &r);
+            tu_fail_alloc_off();
+            tolerate_no_answer = false;
+            if (r.status == 0)
+                no_answer++;
+            else if (r.status == 500)
+                answered_500++;
+            else if (!(r.status == 200 || (r.status == 404 && p > 0 && p != 2 && p != 3)))
+                fail_msg("%s with allocation %ld failing: %ld %s", paths[p], k, r.status, r.body ? r.body : "");
+            resp_free(&r);
+        }
+    }
+    assert_true(answered_500 > 0);
+    /* Only a response MHD could not make closes the connection unanswered. */
+    if (no_answer)
+        print_message("%ld requests unanswered\n", no_answer);
+    json_t *st = status_json(f);
+    assert_non_null(json_object_get(st, "data"));
+    json_decref(st);
+}
+
+/* ---- start and stop ---- */
+
+static void test_start_errors(void **state)
+{
+    fx *f = *state;
+    cw__http *h = NULL;
+    char err[256] = "";
+    /* The port this server holds: bound already. */
+    assert_int_equal(cw__http_start(&h, f->s, "127.0.0.1", cw__http_port(f->h), NULL, err, sizeof err), CW_EIO);
+    assert_null(h);
+    assert_true(strlen(err) > 0);
+    assert_non_null(strstr(err, "127.0.0.1"));
+    err[0] = '\0';
+    assert_int_equal(cw__http_start(&h, f->s, "no-such-host.invalid", 0, NULL, err, sizeof err), CW_EIO);
+    assert_true(strlen(err) > 0);
+    cw__http_options o;
+    cw__http_options_init(&o);
+    o.threads = 0;
+    assert_int_equal(cw__http_start(&h, f->s, "127.0.0.1", 0, &o, err, sizeof err), CW_EINVAL);
+    assert_int_equal(cw__http_start(&h, NULL, "127.0.0.1", 0, NULL, err, sizeof err), CW_EINVAL);
+    /* A second API on the same server, one thread, IPv6 loopback when there is one. */
+    o.threads = 1;
+    assert_int_equal(cw__http_start(&h, f->s, "127.0.0.1", 0, &o, err, sizeof err), CW_OK);
+    assert_true(cw__http_port(h) != cw__http_port(f->h));
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)cw__http_port(h));
+    resp r;
+    request_on(f->c, base, "GET", "/status", NULL, -1, NULL, &r);
+    expect_success(&r, "second API");
+    resp_free(&r);
+    cw__http_stop(h);
+    if (cw__http_start(&h, f->s, "::1", 0, &o, err, sizeof err) == CW_OK) {
+        snprintf(base, sizeof base, "http://[::1]:%u", (unsigned)cw__http_port(h));
+        request_on(f->c, base, "GET", "/status", NULL, -1, NULL, &r);
+        expect_success(&r, "IPv6");
+        resp_free(&r);
+        cw__http_stop(h);
+    }
+    cw__http_stop(NULL);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip_every_json_type, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_not_found, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_percent_encoded_keys, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_siblings_and_deletes, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests_change_nothing, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_body_limits, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_status_shape, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_replicate_and_link, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_random_input, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_memory, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_start_errors, setup_one, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}

@@ -1,0 +1,190 @@
+/* A replica adopting a peer's state (cw_node_install, src/replica/install.c):
+ * what a node restarted without its state does before it writes again. */
+#include "testutil.h"
+
+#include "node_internal.h"
+
+typedef struct outbox {
+    cw_msg *m[64];
+    size_t len;
+} outbox;
+
+static int keep(void *ctx, cw_msg *m)
+{
+    outbox *o = ctx;
+    if (o->len == 64)
+        return CW_EFULL;
+    o->m[o->len++] = cw_msg_ref(m);
+    return 0;
+}
+
+static int drop_to(void *ctx, uint32_t to, cw_msg *m)
+{
+    (void)ctx;
+    (void)to;
+    (void)m;
+    return 0;
+}
+
+static cw_node *make(cw_node_id self, outbox *box)
+{
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.self = self;
+    o.nodes = 3;
+    o.send = keep;
+    o.send_ctx = box;
+    o.send_to = drop_to;
+    cw_node *n;
+    assert_int_equal(cw_node_create(&n, &o), CW_OK);
+    return n;
+}
+
+typedef struct state {
+    cw_msg *v[64];
+    size_t len;
+} state;
+
+static void collect(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+{
+    (void)key;
+    (void)key_len;
+    state *s = ctx;
+    for (size_t i = 0; i < count; i++)
+        s->v[s->len++] = cw_msg_ref((cw_msg *)versions[i]);
+}
+
+static void release(outbox *b)
+{
+    for (size_t i = 0; i < b->len; i++)
+        cw_msg_unref(b->m[i]);
+    b->len = 0;
+}
+
+static void test_install_takes_a_peers_state(void **unused)
+{
+    (void)unused;
+    outbox b0 = {0}, b1 = {0}, b2 = {0};
+    cw_node *a = make(0, &b0), *b = make(1, &b1);
+    /* Node 1 wrote twice; node 0 applied both, wrote, deleted, and made a
+     * sibling of node 1's second write. */
+    assert_int_equal(cw_node_put(b, "k", 1, "b1", 2, NULL), CW_OK);
+    assert_int_equal(cw_node_put(a, "s", 1, "a-sib", 5, NULL), CW_OK); /* concurrent with b's "s" */
+    assert_int_equal(cw_node_put(b, "s", 1, "b-sib", 5, NULL), CW_OK);
+    for (size_t i = 0; i < b1.len; i++)
+        assert_int_equal(cw_node_receive(a, b1.m[i], NULL, NULL), CW_OK);
+    assert_int_equal(cw_node_put(a, "d", 1, "gone", 4, NULL), CW_OK);
+    assert_int_equal(cw_node_delete(a, "d", 1, NULL, NULL), CW_OK);
+    state st = {0};
+    cw_node_each_key(a, collect, &st);
+
+    cw_node *c = make(2, &b2);
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, st.v, st.len), CW_OK);
+    assert_true(cw__node_check(c));
+    for (uint32_t k = 0; k < 3; k++)
+        assert_int_equal(cw_node_counters(c)[k], cw_node_counters(a)[k]);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(c, "s", 1, &r), CW_OK);
+    assert_int_equal(r.count, 2); /* the siblings, as node 0 held them */
+    assert_int_equal(cw_node_get(c, "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_memory_equal(r.versions[0].value, "b1", 2);
+    assert_int_equal(cw_node_get(c, "d", 1, &r), CW_ENOTFOUND); /* the tombstone came too */
+    cw_read_destroy(&r);
+    /* The next write continues from the installed clock. */
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    assert_int_equal(cw_node_put(c, "k", 1, "c1", 2, &clock), CW_OK);
+    assert_int_equal(cw_vclock_get(&clock, 0), cw_node_counters(a)[0]);
+    assert_int_equal(cw_vclock_get(&clock, 2), 1);
+    cw_vclock_destroy(&clock);
+    /* A second install on a node that is no longer empty is refused. */
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, st.v, st.len), CW_EINVAL);
+    assert_true(cw__node_check(c));
+
+    for (size_t i = 0; i < st.len; i++)
+        cw_msg_unref(st.v[i]);
+    release(&b0);
+    release(&b1);
+    release(&b2);
+    cw_node_destroy(a);
+    cw_node_destroy(b);
+    cw_node_destroy(c);
+}
+
+static void test_install_refuses_an_inconsistent_state(void **unused)
+{
+    (void)unused;
+    outbox b0 = {0}, b1 = {0};
+    cw_node *a = make(0, &b0);
+    assert_int_equal(cw_node_put(a, "k", 1, "v", 1, NULL), CW_OK);
+    state st = {0};
+    cw_node_each_key(a, collect, &st);
+    cw_node *c = make(1, &b1);
+    uint64_t below[3] = {0, 0, 0}; /* the version is above this clock */
+    assert_int_equal(cw_node_install(c, below, 3, st.v, st.len), CW_EINVAL);
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 2, st.v, st.len), CW_EINVAL);
+    assert_int_equal(cw_node_install(c, NULL, 3, st.v, st.len), CW_EINVAL);
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, NULL, 1), CW_EINVAL);
+    /* Nothing changed: the node is still empty and installs a good one. */
+    assert_int_equal(cw_node_counters(c)[0], 0);
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, st.v, st.len), CW_OK);
+    assert_int_equal(cw_node_counters(c)[0], 1);
+    /* Installing nothing at a zero clock is allowed (a peer that has nothing). */
+    cw_node *e = make(2, &b1);
+    assert_int_equal(cw_node_install(e, below, 3, NULL, 0), CW_OK);
+    assert_true(cw__node_check(e));
+    for (size_t i = 0; i < st.len; i++)
+        cw_msg_unref(st.v[i]);
+    release(&b0);
+    release(&b1);
+    cw_node_destroy(a);
+    cw_node_destroy(c);
+    cw_node_destroy(e);
+}
+
+static void test_install_out_of_memory_leaves_the_node_empty(void **unused)
+{
+    (void)unused;
+    outbox b0 = {0}, b1 = {0};
+    cw_node *a = make(0, &b0);
+    char key[8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(cw_node_put(a, key, strlen(key), "v", 1, NULL), CW_OK);
+    }
+    state st = {0};
+    cw_node_each_key(a, collect, &st);
+    cw_node *c = make(1, &b1);
+    int rc = CW_ENOMEM;
+    for (int fail_at = 0; rc == CW_ENOMEM && fail_at < 200; fail_at++) {
+        tu_fail_alloc_after(fail_at);
+        rc = cw_node_install(c, cw_node_counters(a), 3, st.v, st.len);
+        tu_fail_alloc_off();
+        if (rc == CW_ENOMEM) {
+            assert_int_equal(cw_node_counters(c)[0], 0);
+            cw_node_stats s;
+            assert_int_equal(cw_node_get_stats(c, &s), CW_OK);
+            assert_int_equal(s.keys, 0);
+        }
+    }
+    assert_int_equal(rc, CW_OK);
+    assert_true(cw__node_check(c));
+    for (size_t i = 0; i < st.len; i++)
+        cw_msg_unref(st.v[i]);
+    release(&b0);
+    release(&b1);
+    cw_node_destroy(a);
+    cw_node_destroy(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_install_takes_a_peers_state),
+        cmocka_unit_test(test_install_refuses_an_inconsistent_state),
+        cmocka_unit_test(test_install_out_of_memory_leaves_the_node_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,976 @@
+// Node processes (`causeway node`, src/server): three processes on loopback,
+// written to at node 0 through libcauseway-client and through the HTTP API,
+// each figure beside its baseline from the same run:
+//
+//   raw_zmq_stream       one DEALER streaming to one ROUTER (two threads,
+//                        separate ZeroMQ contexts, loopback TCP), messages of
+//                        a replicated write's size and shape (one part: a
+//                        whole link frame, tag and codec bytes): the most
+//                        one link moves. deliveries_per_s of the nodes is
+//                        compared with it (vs_raw).
+//   raw_zmq_pingpong     the same socket pair, one message each way at a time:
+//                        the floor of any request/answer over ZeroMQ (p50/p99).
+//   client_put/T         T threads, each its own cw_client handle, put at
+//                        node 0 and wait for each answer. writes_per_s: puts
+//                        answered per second; deliveries_per_s: 2 x writes
+//                        over the time until nodes 1 and 2 report (status
+//                        clock, entry 0) that they applied every one.
+//   client_write_many/T/B  T threads, each sending batches of B puts with
+//                        cw_client_write_many (pipelined: one round trip a
+//                        batch); p50/p99 are a batch's.
+//   http_write/C/G       C threads, each one keep-alive connection, POST
+//                        /write at node 0; G the load generator: 0 libcurl
+//                        (an easy handle per thread), 1 plain sockets
+//                        (RawHttp: to see what libcurl itself costs).
+//   mhd_trivial/C/G      the same load generators against a libmicrohttpd
+//                        server in its own process with the node's threading
+//                        (pool of 2, epoll) that reads the body and answers a
+//                        constant write answer: what HTTP alone costs here.
+//   replication_latency  a put at node 0 through the client; from its answer
+//                        until a get at node 2 finds the key (unique keys),
+//                        polled with client gets at node 2 (get_rtt_us: one
+//                        such get when the key is there).
+//   flask_http_write/C   the HTTP load generator against the seed's system in
+//                        Python (bench/flask_node.py): only when
+//                        CAUSEWAY_BENCH_FLASK="PORT0,PORT1,PORT2" names three
+//                        running Flask nodes (bench/compare_flask.sh does).
+//                        cw_vs_flask: http_write's writes_per_s in this run
+//                        over this one's.
+//
+// Where the CPU goes, per write: cpu_us_node0, cpu_us_peers (nodes 1 and 2
+// together), cpu_us_loadgen (this process), cs_* the context switches
+// (/proc and getrusage, all threads).
+//
+// Every benchmark is one timed batch (Iterations(1), manual time = seconds
+// per write, so ns/op is ns per write); repeat with
+// --benchmark_repetitions. Nodes are started fresh for each batch (fork +
+// exec of $CAUSEWAY_BIN if set, else the one built here, CAUSEWAY_CLI_PATH; free
+// TCP ports) and stopped with SIGTERM. Load generator and nodes share the
+// machine's cores, as they would for the Python system.
+#include "bench_util.h"
+
+#include <array>
+
+#include <causeway/causeway.h>
+#include <causeway/client.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <zmq.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+constexpr uint32_t kNodes = 3;
+constexpr int kKeys = 1000;
+// Every write's value: a 16-character JSON string (stored as its JSON text,
+// so the client puts carry the same bytes the HTTP API stores).
+const char kValue[] = "\"0123456789abcdef\"";
+// Writes per batch; CAUSEWAY_BENCH_NODE_WRITES overrides the first two (to
+// profile a node under callgrind, which runs it ~50x slower).
+const uint64_t kLatencyWrites = 1000;
+
+uint64_t batch_writes() {
+    const char *e = std::getenv("CAUSEWAY_BENCH_NODE_WRITES");
+    return e && *e ? std::strtoull(e, nullptr, 10) : 40000;
+}
+
+const char *cli_path() {
+    const char *e = std::getenv("CAUSEWAY_BIN");
+#ifdef CAUSEWAY_CLI_PATH
+    return e && *e ? e : CAUSEWAY_CLI_PATH;
+#else
+    return e;
+#endif
+}
+
+// A free TCP port on 127.0.0.1 (bound and released: another process could
+// take it in between, which a bench run on this machine does not see).
+uint16_t free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (sockaddr *)&a, &len) != 0)
+        std::abort();
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string tcp(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
+struct Percentiles {
+    double p50_us = 0, p99_us = 0;
+};
+
+Percentiles percentiles(std::vector<double> &us) {
+    Percentiles p;
+    if (us.empty())
+        return p;
+    std::sort(us.begin(), us.end());
+    p.p50_us = us[us.size() / 2];
+    p.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+    return p;
+}
+
+// ---- three node processes ----
+
+struct Cluster {
+    pid_t pid[kNodes] = {};
+    uint16_t http[kNodes] = {};
+    std::string client[kNodes];
+    bool ok = false;
+
+    explicit Cluster(std::string &why) {
+        const char *bin = cli_path();
+        if (!bin) {
+            why = "no causeway binary (set CAUSEWAY_BIN)";
+            return;
+        }
+        std::string repl[kNodes];
+        for (uint32_t i = 0; i < kNodes; i++) {
+            repl[i] = tcp(free_port());
+            client[i] = tcp(free_port());
+        }
+        for (uint32_t i = 0; i < kNodes; i++) {
+            std::vector<std::string> args = {bin,      "node",      "--id",       std::to_string(i),
+                                             "--nodes", std::to_string(kNodes), "--listen", repl[i],
+                                             "--http",  "127.0.0.1:0",          "--client", client[i],
+                                             "--fresh"};
+            for (uint32_t j = 0; j < kNodes; j++)
+                if (j != i) {
+                    args.push_back("--peer");
+                    args.push_back(std::to_string(j) + "=" + repl[j]);
+                }
+            int fds[2];
+            if (pipe(fds) != 0)
+                std::abort();
+            pid[i] = fork();
+            if (pid[i] == 0) {
+                dup2(fds[1], 1);
+                close(fds[0]);
+                close(fds[1]);
+                std::vector<char *> argv;
+                for (auto &a : args)
+                    argv.push_back(const_cast<char *>(a.c_str()));
+                argv.push_back(nullptr);
+                execv(bin, argv.data());
+                _exit(127);
+            }
+            close(fds[1]);
+            // The node prints one line once it serves: "..., http HOST:PORT, ...".
+            std::string line;
+            char c;
+            pollfd pf{fds[0], POLLIN, 0};
+            while (line.find('\n') == std::string::npos && poll(&pf, 1, 5000) > 0 && read(fds[0], &c, 1) == 1)
+                line += c;
+            close(fds[0]);
+            size_t at = line.find("http 127.0.0.1:");
+            if (at == std::string::npos) {
+                why = "node " + std::to_string(i) + " did not start: '" + line + "'";
+                return;
+            }
+            http[i] = (uint16_t)std::atoi(line.c_str() + at + 15);
+        }
+        ok = true;
+    }
+
+    ~Cluster() {
+        for (uint32_t i = 0; i < kNodes; i++)
+            if (pid[i] > 0)
+                kill(pid[i], SIGTERM);
+        // A node stops within a second of SIGTERM; one that does not (a
+        // wrapper such as strace that holds the signal) is killed after 5 s.
+        auto give_up = Clock::now() + std::chrono::seconds(5);
+        for (uint32_t i = 0; i < kNodes; i++) {
+            while (pid[i] > 0 && waitpid(pid[i], nullptr, WNOHANG) == 0) {
+                if (Clock::now() > give_up)
+                    kill(pid[i], SIGKILL);
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+        }
+    }
+};
+
+// Where the CPU goes: CPU seconds and context switches (all threads) of each
+// node process and of this process (the load generator), read from /proc
+// and getrusage before and after a batch.
+struct Usage {
+    double cpu[kNodes + 1] = {};
+    double switches[kNodes + 1] = {};
+};
+
+void proc_usage(pid_t pid, double *cpu, double *switches) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+    *cpu = *switches = 0;
+    if (FILE *f = std::fopen(path, "r")) {
+        char line[1024];
+        if (std::fgets(line, sizeof line, f))
+            if (const char *p = std::strrchr(line, ')')) {
+                unsigned long ut = 0, st = 0;
+                // After ")": state ppid pgrp session tty tpgid flags minflt
+                // cminflt majflt cmajflt utime stime.
+                if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                    *cpu = double(ut + st) / double(sysconf(_SC_CLK_TCK));
+            }
+        std::fclose(f);
+    }
+    std::snprintf(path, sizeof path, "/proc/%d/task", int(pid));
+    if (DIR *d = opendir(path)) {
+        while (dirent *e = readdir(d)) {
+            if (e->d_name[0] == '.')
+                continue;
+            std::string st = std::string(path) + "/" + e->d_name + "/status";
+            if (FILE *f = std::fopen(st.c_str(), "r")) {
+                char line[256];
+                unsigned long v;
+                while (std::fgets(line, sizeof line, f))
+                    if (std::sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+                        std::sscanf(line, "nonvoluntary_ctxt_switches: %lu", &v) == 1)
+                        *switches += double(v);
+                std::fclose(f);
+            }
+        }
+        closedir(d);
+    }
+}
+
+Usage usage(const Cluster &cl) {
+    Usage u;
+    for (uint32_t i = 0; i < kNodes; i++)
+        proc_usage(cl.pid[i], &u.cpu[i], &u.switches[i]);
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    u.cpu[kNodes] = double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    u.switches[kNodes] = double(r.ru_nvcsw + r.ru_nivcsw);
+    return u;
+}
+
+// CPU us per write at node 0, at nodes 1 and 2 together, in the load
+// generator; context switches per write at node 0 and in the generator.
+void report_usage(benchmark::State &state, const Usage &a, const Usage &b, uint64_t writes) {
+    auto per = [&](double x) { return x / double(writes); };
+    state.counters["cpu_us_node0"] = per(b.cpu[0] - a.cpu[0]) * 1e6;
+    state.counters["cpu_us_peers"] = per(b.cpu[1] - a.cpu[1] + b.cpu[2] - a.cpu[2]) * 1e6;
+    state.counters["cpu_us_loadgen"] = per(b.cpu[kNodes] - a.cpu[kNodes]) * 1e6;
+    state.counters["cs_node0"] = per(b.switches[0] - a.switches[0]);
+    state.counters["cs_peers"] = per(b.switches[1] - a.switches[1] + b.switches[2] - a.switches[2]);
+    state.counters["cs_loadgen"] = per(b.switches[kNodes] - a.switches[kNodes]);
+}
+
+// Node j's count of node 0's writes applied (its status clock, entry 0).
+uint64_t applied_from_0(cw_client *c) {
+    cw_client_status st;
+    cw_client_status_init(&st);
+    uint64_t v = cw_client_get_status(c, &st) == CW_OK ? cw_vclock_get(&st.clock, 0) : 0;
+    cw_client_status_destroy(&st);
+    return v;
+}
+
+// Waits until nodes 1 and 2 have applied `want` writes of node 0 (10 s at
+// most); the time it returned.
+Clock::time_point wait_replicated(const Cluster &cl, uint64_t want, bool *all) {
+    cw_client *c[2] = {};
+    cw_client_open(&c[0], cl.client[1].c_str(), 2000);
+    cw_client_open(&c[1], cl.client[2].c_str(), 2000);
+    auto give_up = Clock::now() + std::chrono::seconds(60);
+    bool done = false;
+    while (!done && Clock::now() < give_up) {
+        done = applied_from_0(c[0]) >= want && applied_from_0(c[1]) >= want;
+        if (!done)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    auto t = Clock::now();
+    cw_client_close(c[0]);
+    cw_client_close(c[1]);
+    *all = done;
+    return t;
+}
+
+// Waits until every node's client endpoint answers (ZeroMQ connects in the
+// background) and the links are up: a put at node 0 reaches nodes 1 and 2.
+bool warm_up(const Cluster &cl) {
+    cw_client *c = nullptr;
+    cw_client_open(&c, cl.client[0].c_str(), 5000);
+    int rc = cw_client_put(c, "warm", 4, kValue, sizeof kValue - 1, nullptr, nullptr);
+    cw_client_close(c);
+    bool all = false;
+    if (rc == CW_OK)
+        wait_replicated(cl, 1, &all);
+    return all;
+}
+
+void key_of(uint64_t i, char *key, int *len) { *len = std::snprintf(key, 16, "k%03d", int(i % kKeys)); }
+
+void report(benchmark::State &state, uint64_t writes, double ack_s, double deliv_s, std::vector<double> &lat,
+            uint64_t failed) {
+    Percentiles p = percentiles(lat);
+    state.SetIterationTime(ack_s / double(writes));
+    state.counters["writes_per_s"] = double(writes) / ack_s;
+    if (deliv_s > 0)
+        state.counters["deliveries_per_s"] = 2.0 * double(writes) / deliv_s;
+    state.counters["p50_us"] = p.p50_us;
+    state.counters["p99_us"] = p.p99_us;
+    state.counters["failed"] = double(failed);
+}
+
+// The raw baseline's last figure, for vs_raw (benchmarks run in the order
+// they are registered, so it is measured first in the same run).
+double g_raw_msgs_per_s = 0;
+// http_write's writes_per_s by connection count, for cw_vs_flask.
+double g_cw_http[2][9] = {};
+double g_mhd_http[2][9] = {};
+
+// ---- 1. raw ZeroMQ DEALER -> ROUTER ----
+
+// The bytes of node 0's r-th replicated write in a 3-node group, encoded by
+// the codec, with the link's 1-byte channel in front (a part of its own).
+size_t replicated_write_size() {
+    const uint64_t clock[kNodes] = {20001, 20000, 20000};
+    const cw_hlc_timestamp ts = {1700000000123u, 0, 0};
+    cw_msg *m = nullptr;
+    if (cw_msg_create(&m, 0, &ts, clock, kNodes, "k123", 4, kValue, sizeof kValue - 1) != CW_OK)
+        std::abort();
+    size_t n = cw_msg_encoded_size(m);
+    cw_msg_unref(m);
+    return n + 1;
+}
+
+struct RawPair {
+    void *ctx_tx, *ctx_rx, *dealer, *router;
+    RawPair() {
+        ctx_tx = zmq_ctx_new();
+        ctx_rx = zmq_ctx_new();
+        router = zmq_socket(ctx_rx, ZMQ_ROUTER);
+        dealer = zmq_socket(ctx_tx, ZMQ_DEALER);
+        int hwm = 10000; // the node's default --hwm
+        zmq_setsockopt(router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(dealer, ZMQ_ROUTING_ID, "cw-node-0", 9);
+        if (zmq_bind(router, "tcp://127.0.0.1:*") != 0)
+            std::abort();
+        char ep[256];
+        size_t len = sizeof ep;
+        zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &len);
+        zmq_connect(dealer, ep);
+    }
+    ~RawPair() {
+        int zero = 0;
+        zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(dealer);
+        zmq_close(router);
+        zmq_ctx_term(ctx_tx);
+        zmq_ctx_term(ctx_rx);
+    }
+};
+
+// Receives one [id][frame] message; the frame's size.
+int raw_recv(void *router, uint8_t *buf, size_t cap) {
+    char id[32];
+    if (zmq_recv(router, id, sizeof id, 0) < 0)
+        return -1;
+    return zmq_recv(router, buf, cap, 0);
+}
+
+void raw_zmq_stream(benchmark::State &state) {
+    const size_t size = replicated_write_size(), payload = size;
+    const uint64_t msgs = 200000;
+    for (auto _ : state) {
+        RawPair p;
+        // Connect before timing: one message through.
+        std::vector<uint8_t> out(payload, 'x'), in(payload + 64);
+        zmq_send(p.dealer, out.data(), payload, 0);
+        raw_recv(p.router, in.data(), in.size());
+        std::vector<double> lat;
+        lat.reserve(msgs);
+        Clock::time_point t0 = Clock::now(), t1;
+        std::thread rx([&] {
+            for (uint64_t i = 0; i < msgs; i++) {
+                raw_recv(p.router, in.data(), in.size());
+                int64_t sent;
+                std::memcpy(&sent, in.data(), sizeof sent);
+                lat.push_back(double(Clock::now().time_since_epoch().count() - sent) / 1e3);
+            }
+            t1 = Clock::now();
+        });
+        for (uint64_t i = 0; i < msgs; i++) {
+            int64_t now = Clock::now().time_since_epoch().count();
+            std::memcpy(out.data(), &now, sizeof now);
+            zmq_send(p.dealer, out.data(), payload, 0);
+        }
+        rx.join();
+        double s = secs(t0, t1);
+        Percentiles pc = percentiles(lat);
+        state.SetIterationTime(s / double(msgs));
+        g_raw_msgs_per_s = double(msgs) / s;
+        state.counters["writes_per_s"] = g_raw_msgs_per_s;
+        state.counters["deliveries_per_s"] = g_raw_msgs_per_s;
+        state.counters["p50_us"] = pc.p50_us; // one way, queued behind the stream
+        state.counters["p99_us"] = pc.p99_us;
+        state.counters["msg_B"] = double(size);
+    }
+}
+
+void raw_zmq_pingpong(benchmark::State &state) {
+    const size_t payload = replicated_write_size();
+    const uint64_t rounds = 20000;
+    for (auto _ : state) {
+        RawPair p;
+        std::atomic<bool> stop{false};
+        std::thread echo([&] {
+            std::vector<uint8_t> buf(payload + 64);
+            while (true) {
+                zmq_msg_t id, body;
+                zmq_msg_init(&id);
+                zmq_msg_init(&body);
+                if (zmq_msg_recv(&id, p.router, 0) < 0 || zmq_msg_recv(&body, p.router, 0) < 0)
+                    break;
+                bool last = zmq_msg_size(&body) == 1;
+                zmq_msg_send(&id, p.router, ZMQ_SNDMORE);
+                zmq_msg_send(&body, p.router, 0);
+                if (last)
+                    break;
+            }
+        });
+        std::vector<uint8_t> out(payload, 'x'), in(payload + 64);
+        std::vector<double> lat;
+        lat.reserve(rounds);
+        Clock::time_point t0 = Clock::now();
+        for (uint64_t i = 0; i <= rounds; i++) {
+            auto a = Clock::now();
+            zmq_send(p.dealer, out.data(), payload, 0);
+            zmq_recv(p.dealer, in.data(), in.size(), 0);
+            if (i == 0)
+                t0 = Clock::now(); // the first round connects
+            else
+                lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+        }
+        double s = secs(t0, Clock::now());
+        zmq_send(p.dealer, "e", 1, 0);
+        echo.join();
+        stop = true;
+        Percentiles pc = percentiles(lat);
+        state.SetIterationTime(s / double(rounds));
+        state.counters["writes_per_s"] = double(rounds) / s;
+        state.counters["p50_us"] = pc.p50_us;
+        state.counters["p99_us"] = pc.p99_us;
+    }
+}
+
+// ---- 2. puts through libcauseway-client ----
+
+void client_put(benchmark::State &state) {
+    const int threads = int(state.range(0));
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why);
+        if (!cl.ok || !warm_up(cl)) {
+            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+            return;
+        }
+        const uint64_t base = 1, per = batch_writes() / threads, writes = per * threads;
+        std::vector<std::vector<double>> lat(threads);
+        std::atomic<uint64_t> failed{0};
+        std::atomic<int> ready{0};
+        std::atomic<bool> go{false};
+        std::vector<std::thread> ts;
+        for (int t = 0; t < threads; t++)
+            ts.emplace_back([&, t] {
+                cw_client *c = nullptr;
+                cw_client_open(&c, cl.client[0].c_str(), 5000);
+                cw_client_status st;
+                cw_client_status_init(&st);
+                cw_client_get_status(c, &st); // connected
+                cw_client_status_destroy(&st);
+                lat[t].reserve(per);
+                ready++;
+                while (!go.load())
+                    ;
+                for (uint64_t i = 0; i < per; i++) {
+                    char key[16];
+                    int len;
+                    key_of(i * threads + t, key, &len);
+                    auto a = Clock::now();
+                    failed += cw_client_put(c, key, size_t(len), kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
+                    lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+                }
+                cw_client_close(c);
+            });
+        while (ready.load() < threads)
+            std::this_thread::yield();
+        Usage u0 = usage(cl);
+        Clock::time_point t0 = Clock::now();
+        go = true;
+        for (auto &t : ts)
+            t.join();
+        Clock::time_point t_ack = Clock::now();
+        bool all = false;
+        Clock::time_point t_deliv = wait_replicated(cl, base + writes - failed, &all);
+        std::vector<double> merged;
+        for (auto &v : lat)
+            merged.insert(merged.end(), v.begin(), v.end());
+        report(state, writes, secs(t0, t_ack), all ? secs(t0, t_deliv) : 0, merged, failed);
+        report_usage(state, u0, usage(cl), writes);
+        if (g_raw_msgs_per_s > 0 && all)
+            state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
+    }
+}
+
+// ---- 2b. pipelined puts: cw_client_write_many ----
+
+void client_write_many(benchmark::State &state) {
+    const int threads = int(state.range(0));
+    const size_t batch = size_t(state.range(1));
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why);
+        if (!cl.ok || !warm_up(cl)) {
+            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+            return;
+        }
+        const uint64_t base = 1, per = batch_writes() / threads / batch * batch, writes = per * threads;
+        std::vector<std::vector<double>> lat(threads);
+        std::atomic<uint64_t> failed{0};
+        std::atomic<int> ready{0};
+        std::atomic<bool> go{false};
+        std::vector<std::thread> ts;
+        for (int t = 0; t < threads; t++)
+            ts.emplace_back([&, t] {
+                cw_client *c = nullptr;
+                cw_client_open(&c, cl.client[0].c_str(), 5000);
+                cw_client_status st;
+                cw_client_status_init(&st);
+                cw_client_get_status(c, &st); // connected
+                cw_client_status_destroy(&st);
+                std::vector<cw_client_write> w(batch);
+                std::vector<std::array<char, 16>> keys(batch);
+                lat[t].reserve(per / batch);
+                ready++;
+                while (!go.load())
+                    ;
+                for (uint64_t i = 0; i < per; i += batch) {
+                    for (size_t k = 0; k < batch; k++) {
+                        int len;
+                        key_of((i + k) * threads + t, keys[k].data(), &len);
+                        w[k] = cw_client_write{keys[k].data(), size_t(len), kValue, sizeof kValue - 1,
+                                               false, nullptr, nullptr, 0};
+                    }
+                    auto a = Clock::now();
+                    if (cw_client_write_many(c, w.data(), batch) != CW_OK)
+                        failed += batch;
+                    else
+                        for (auto &x : w)
+                            failed += x.result != CW_OK;
+                    lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+                }
+                cw_client_close(c);
+            });
+        while (ready.load() < threads)
+            std::this_thread::yield();
+        Usage u0 = usage(cl);
+        Clock::time_point t0 = Clock::now();
+        go = true;
+        for (auto &t : ts)
+            t.join();
+        Clock::time_point t_ack = Clock::now();
+        bool all = false;
+        Clock::time_point t_deliv = wait_replicated(cl, base + writes - failed, &all);
+        std::vector<double> merged;
+        for (auto &v : lat)
+            merged.insert(merged.end(), v.begin(), v.end());
+        // p50/p99 here: of a whole batch's round trip.
+        report(state, writes, secs(t0, t_ack), all ? secs(t0, t_deliv) : 0, merged, failed);
+        report_usage(state, u0, usage(cl), writes);
+        if (g_raw_msgs_per_s > 0 && all)
+            state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
+    }
+}
+
+// ---- 3. HTTP POST /write, keep-alive, libcurl ----
+
+size_t keep_body(char *p, size_t size, size_t n, void *ud) {
+    static_cast<std::string *>(ud)->append(p, size * n);
+    return size * n;
+}
+
+// A keep-alive HTTP/1.1 connection on a plain socket: the load generator
+// without libcurl, to see what libcurl itself costs. One request at a time.
+struct RawHttp {
+    int fd = -1;
+    std::string head, buf;
+    explicit RawHttp(uint16_t port) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(fd, (sockaddr *)&a, sizeof a) != 0) {
+            close(fd);
+            fd = -1;
+        }
+        head = "POST /write HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+               "\r\nContent-Type: application/json\r\nContent-Length: ";
+    }
+    ~RawHttp() {
+        if (fd >= 0)
+            close(fd);
+    }
+    // Sends one POST with body; true on a 200 answer read whole.
+    bool post(const char *body, size_t len) {
+        std::string req = head + std::to_string(len) + "\r\n\r\n";
+        req.append(body, len);
+        if (fd < 0 || send(fd, req.data(), req.size(), 0) != ssize_t(req.size()))
+            return false;
+        buf.clear();
+        size_t end = std::string::npos, need = 0;
+        char tmp[4096];
+        while (true) {
+            if (end == std::string::npos && (end = buf.find("\r\n\r\n")) != std::string::npos) {
+                size_t cl = buf.find("Content-Length: ");
+                if (cl == std::string::npos)
+                    cl = buf.find("content-length: ");
+                need = end + 4 + (cl == std::string::npos || cl > end ? 0 : std::strtoul(buf.c_str() + cl + 16, nullptr, 10));
+            }
+            if (end != std::string::npos && buf.size() >= need)
+                break;
+            ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+            if (n <= 0)
+                return false;
+            buf.append(tmp, size_t(n));
+        }
+        return buf.compare(0, 12, "HTTP/1.1 200") == 0;
+    }
+};
+
+enum Gen { kCurl = 0, kRawSocket = 1 };
+
+// `conns` threads, one connection each (a libcurl easy handle, or a plain
+// socket), POST /write to 127.0.0.1:port for `writes` writes in all.
+// Returns the seconds and fills lat (us per request) and failed (not 200).
+double http_load(uint16_t port, int conns, uint64_t writes, std::vector<double> &merged, uint64_t &failed_out,
+                 Gen gen = kCurl) {
+    const uint64_t per = writes / conns;
+    std::vector<std::vector<double>> lat(conns);
+    std::atomic<uint64_t> failed{0};
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> ts;
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/write";
+    for (int t = 0; t < conns; t++)
+        ts.emplace_back([&, t] {
+            CURL *h = gen == kCurl ? curl_easy_init() : nullptr;
+            RawHttp raw(gen == kRawSocket ? port : 0);
+            curl_slist *hdr = curl_slist_append(nullptr, "Content-Type: application/json");
+            std::string answer;
+            char body[96];
+            if (h) {
+                curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+                curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+            }
+            auto one = [&](uint64_t i) {
+                int n = std::snprintf(body, sizeof body, "{\"key\": \"k%03d\", \"value\": %s}", int(i % kKeys),
+                                      kValue);
+                if (!h)
+                    return raw.post(body, size_t(n));
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, long(n));
+                answer.clear();
+                long code = 0;
+                if (curl_easy_perform(h) != CURLE_OK ||
+                    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200)
+                    return false;
+                return true;
+            };
+            one(kKeys - 1 - t); // connects (not counted: not a measured write)
+            lat[t].reserve(per);
+            ready++;
+            while (!go.load())
+                ;
+            for (uint64_t i = 0; i < per; i++) {
+                auto a = Clock::now();
+                failed += !one(i * conns + t);
+                lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+            }
+            curl_slist_free_all(hdr);
+            if (h)
+                curl_easy_cleanup(h);
+        });
+    while (ready.load() < conns)
+        std::this_thread::yield();
+    Clock::time_point t0 = Clock::now();
+    go = true;
+    for (auto &t : ts)
+        t.join();
+    double s = secs(t0, Clock::now());
+    for (auto &v : lat)
+        merged.insert(merged.end(), v.begin(), v.end());
+    failed_out = failed;
+    return s;
+}
+
+void http_write(benchmark::State &state) {
+    const int conns = int(state.range(0));
+    const Gen gen = Gen(state.range(1));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why);
+        if (!cl.ok || !warm_up(cl)) {
+            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+            return;
+        }
+        const uint64_t writes = batch_writes() / conns * conns;
+        std::vector<double> lat;
+        uint64_t failed = 0;
+        Usage u0 = usage(cl);
+        Clock::time_point t0 = Clock::now();
+        // 1 warm-up write per connection, and the warm_up put, come before.
+        double s = http_load(cl.http[0], conns, writes, lat, failed, gen);
+        bool all = false;
+        Clock::time_point t_deliv = wait_replicated(cl, 1 + uint64_t(conns) + writes - failed, &all);
+        report(state, writes, s, all ? secs(t0, t_deliv) : 0, lat, failed);
+        report_usage(state, u0, usage(cl), writes);
+        g_cw_http[gen][conns] = double(writes) / s;
+        if (g_mhd_http[gen][conns] > 0)
+            state.counters["vs_mhd_trivial"] = g_cw_http[gen][conns] / g_mhd_http[gen][conns];
+        if (g_raw_msgs_per_s > 0 && all)
+            state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
+    }
+}
+
+// The HTTP baseline: libmicrohttpd as the node runs it (internal polling
+// threads, a pool of 2, epoll), reading each POST body and answering a
+// constant write answer, in a process of its own.
+MHD_Result trivial_answer(void *, MHD_Connection *conn, const char *, const char *, const char *,
+                          const char *, size_t *upload_size, void **con_cls) {
+    static int marker;
+    if (!*con_cls) {
+        *con_cls = &marker;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    static const char body[] = "{\"status\": \"success\", \"clock\": {\"0\": 1, \"1\": 0, \"2\": 0}}";
+    MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_Result rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+void mhd_trivial(benchmark::State &state) {
+    const int conns = int(state.range(0));
+    const Gen gen = Gen(state.range(1));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (auto _ : state) {
+        uint16_t port = free_port();
+        int fds[2];
+        if (pipe(fds) != 0)
+            std::abort();
+        // No thread of this process is running here (each benchmark joins
+        // its own), so the child may start threads of its own.
+        pid_t pid = fork();
+        if (pid == 0) {
+            MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, port, nullptr,
+                                             nullptr, trivial_answer, nullptr, MHD_OPTION_THREAD_POOL_SIZE,
+                                             (unsigned)2, MHD_OPTION_END);
+            char ok = d ? 1 : 0;
+            (void)!write(fds[1], &ok, 1);
+            if (!d)
+                _exit(1);
+            pause();
+            _exit(0);
+        }
+        close(fds[1]);
+        char ok = 0;
+        (void)!read(fds[0], &ok, 1);
+        close(fds[0]);
+        if (!ok) {
+            waitpid(pid, nullptr, 0);
+            state.SkipWithError("libmicrohttpd did not start");
+            return;
+        }
+        std::vector<double> lat;
+        uint64_t failed = 0;
+        const uint64_t writes = batch_writes() / conns * conns;
+        rusage r0{}, r1{};
+        getrusage(RUSAGE_SELF, &r0);
+        double srv0 = 0, srv1 = 0, sw;
+        proc_usage(pid, &srv0, &sw);
+        double s = http_load(port, conns, writes, lat, failed, gen);
+        getrusage(RUSAGE_SELF, &r1);
+        proc_usage(pid, &srv1, &sw);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        report(state, writes, s, 0, lat, failed);
+        auto cpu = [](const rusage &r) {
+            return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+        };
+        state.counters["cpu_us_server"] = (srv1 - srv0) / double(writes) * 1e6;
+        state.counters["cpu_us_loadgen"] = (cpu(r1) - cpu(r0)) / double(writes) * 1e6;
+        g_mhd_http[gen][conns] = double(writes) / s;
+    }
+}
+
+// ---- 4. replication latency ----
+
+void replication_latency(benchmark::State &state) {
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why);
+        if (!cl.ok || !warm_up(cl)) {
+            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+            return;
+        }
+        cw_client *c0 = nullptr, *c2 = nullptr;
+        cw_client_open(&c0, cl.client[0].c_str(), 5000);
+        cw_client_open(&c2, cl.client[2].c_str(), 5000);
+        cw_read r;
+        cw_read_init(&r);
+        std::vector<double> lat, get_rtt;
+        uint64_t failed = 0, polls = 0;
+        Clock::time_point t0 = Clock::now();
+        for (uint64_t i = 0; i < kLatencyWrites; i++) {
+            char key[32];
+            int len = std::snprintf(key, sizeof key, "lat-%llu", (unsigned long long)i);
+            if (cw_client_put(c0, key, size_t(len), kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK) {
+                failed++;
+                continue;
+            }
+            auto a = Clock::now(), b = a;
+            int rc;
+            while ((rc = cw_client_get(c2, key, size_t(len), &r)) == CW_ENOTFOUND &&
+                   Clock::now() - a < std::chrono::seconds(5))
+                polls++;
+            b = Clock::now();
+            if (rc != CW_OK) {
+                failed++;
+                continue;
+            }
+            lat.push_back(std::chrono::duration<double, std::micro>(b - a).count());
+            cw_client_get(c2, key, size_t(len), &r); // found: one get's round trip
+            get_rtt.push_back(std::chrono::duration<double, std::micro>(Clock::now() - b).count());
+        }
+        double s = secs(t0, Clock::now());
+        cw_read_destroy(&r);
+        cw_client_close(c0);
+        cw_client_close(c2);
+        Percentiles p = percentiles(lat), g = percentiles(get_rtt);
+        state.SetIterationTime(s / double(kLatencyWrites));
+        state.counters["p50_us"] = p.p50_us;
+        state.counters["p99_us"] = p.p99_us;
+        state.counters["get_rtt_us"] = g.p50_us;
+        state.counters["polls_per_write"] = double(polls) / double(kLatencyWrites);
+        state.counters["failed"] = double(failed);
+    }
+}
+
+// ---- the seed's system in Python, when it is running ----
+
+// Node j's count of node 0's writes, from its GET /status ("clock": {"0": N}).
+uint64_t flask_applied_from_0(uint16_t port) {
+    CURL *h = curl_easy_init();
+    std::string body;
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/status";
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    uint64_t v = 0;
+    if (curl_easy_perform(h) == CURLE_OK) {
+        json_error_t err;
+        json_t *root = json_loads(body.c_str(), 0, &err);
+        json_t *n = root ? json_object_get(json_object_get(root, "clock"), "0") : nullptr;
+        v = n ? uint64_t(json_integer_value(n)) : 0;
+        json_decref(root);
+    }
+    curl_easy_cleanup(h);
+    return v;
+}
+
+void flask_http_write(benchmark::State &state) {
+    const int conns = int(state.range(0));
+    const char *env = std::getenv("CAUSEWAY_BENCH_FLASK");
+    unsigned p[3];
+    if (!env || std::sscanf(env, "%u,%u,%u", &p[0], &p[1], &p[2]) != 3) {
+        state.SkipWithError("set CAUSEWAY_BENCH_FLASK=PORT0,PORT1,PORT2 (bench/compare_flask.sh)");
+        return;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    uint64_t writes = 1000;
+    if (const char *w = std::getenv("CAUSEWAY_BENCH_FLASK_WRITES"))
+        writes = std::strtoull(w, nullptr, 10);
+    writes = writes / conns * conns;
+    for (auto _ : state) {
+        uint64_t base = flask_applied_from_0(uint16_t(p[1]));
+        std::vector<double> lat;
+        uint64_t failed = 0;
+        Clock::time_point t0 = Clock::now();
+        double s = http_load(uint16_t(p[0]), conns, writes, lat, failed);
+        // Replication is synchronous there (the write answers after both
+        // POSTs to the peers), so this is one poll when every write arrived.
+        uint64_t want = base + uint64_t(conns) + writes - failed;
+        auto give_up = Clock::now() + std::chrono::seconds(30);
+        while ((flask_applied_from_0(uint16_t(p[1])) < want || flask_applied_from_0(uint16_t(p[2])) < want) &&
+               Clock::now() < give_up)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        bool all = Clock::now() < give_up;
+        report(state, writes, s, all ? secs(t0, Clock::now()) : 0, lat, failed);
+        if (g_cw_http[kCurl][conns] > 0)
+            state.counters["cw_vs_flask"] = g_cw_http[kCurl][conns] / (double(writes) / s);
+    }
+}
+
+int reg = [] {
+    auto one = [](const char *name, void (*fn)(benchmark::State &)) {
+        return benchmark::RegisterBenchmark(name, fn)->Iterations(1)->UseManualTime()->Unit(
+            benchmark::kNanosecond);
+    };
+    one("node_procs/raw_zmq_stream", raw_zmq_stream);
+    one("node_procs/raw_zmq_pingpong", raw_zmq_pingpong);
+    one("node_procs/client_put", client_put)->Arg(1)->Arg(8);
+    // Threads, writes per batch.
+    one("node_procs/client_write_many", client_write_many)->Args({1, 256})->Args({2, 256});
+    // Second argument: the load generator, 0 libcurl, 1 plain sockets.
+    one("node_procs/mhd_trivial", mhd_trivial)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
+    one("node_procs/http_write", http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
+    one("node_procs/replication_latency", replication_latency);
+    // Only beside running Flask nodes (bench/compare_flask.sh).
+    if (std::getenv("CAUSEWAY_BENCH_FLASK"))
+        one("node_procs/flask_http_write", flask_http_write)->Arg(1)->Arg(8);
+    return 0;
+}();
+
+} // namespace

@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,16 +45,6 @@ struct cw__clients {
     _Atomic bool stop;
     cw__out out;
 };
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    if (!err || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct status_ctx {
     cw_client_status *st;
@@ -198,7 +187,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
                       size_t errlen)
 {
     if (!out || !s || !endpoint || !*endpoint || max_frame == 0 || max_frame > INT64_MAX) {
-        set_err(err, errlen, "no client endpoint");
+        cw__server_err(err, errlen, "no client endpoint");
         return CW_EINVAL;
     }
     cw__clients *cl = calloc(1, sizeof *cl);
@@ -213,17 +202,17 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         zmq_setsockopt(cl->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0) {
-        set_err(err, errlen, "client socket: %s", zmq_strerror(zmq_errno()));
+        cw__server_err(err, errlen, "client socket: %s", zmq_strerror(zmq_errno()));
         cw__clients_stop(cl);
         return CW_EIO;
     }
     if (zmq_bind(cl->sock, endpoint) != 0) {
-        set_err(err, errlen, "cannot listen for clients on %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        cw__server_err(err, errlen, "cannot listen for clients on %s: %s", endpoint, zmq_strerror(zmq_errno()));
         cw__clients_stop(cl);
         return CW_EIO;
     }
     if (pthread_create(&cl->thread, NULL, clients_main, cl) != 0) {
-        set_err(err, errlen, "cannot start the client thread");
+        cw__server_err(err, errlen, "cannot start the client thread");
         cw__clients_stop(cl);
         return CW_ENOMEM;
     }

@@ -137,7 +137,7 @@ struct cw__server {
     uint64_t trace_flushed_ns; /* the loop's */
 };
 
-static void set_err(char *err, size_t len, const char *fmt, ...)
+void cw__server_err(char *err, size_t len, const char *fmt, ...)
 {
     if (!err || !len)
         return;
@@ -829,45 +829,45 @@ static int link_options(void *sock, const cw__server_options *o)
 static bool options_valid(const cw__server_options *o, char *err, size_t errlen)
 {
     if (o->nodes == 0 || o->nodes > CW_SERVER_MAX_NODES) {
-        set_err(err, errlen, "nodes must be 1..%u", CW_SERVER_MAX_NODES);
+        cw__server_err(err, errlen, "nodes must be 1..%u", CW_SERVER_MAX_NODES);
         return false;
     }
     if (o->self >= o->nodes) {
-        set_err(err, errlen, "id %u is not below nodes %u", o->self, o->nodes);
+        cw__server_err(err, errlen, "id %u is not below nodes %u", o->self, o->nodes);
         return false;
     }
     if (!o->listen || !*o->listen) {
-        set_err(err, errlen, "no endpoint to listen on");
+        cw__server_err(err, errlen, "no endpoint to listen on");
         return false;
     }
     for (uint32_t j = 0; j < o->nodes; j++)
         if (j != o->self && (!o->peers || !o->peers[j] || !*o->peers[j])) {
-            set_err(err, errlen, "no endpoint for peer %u", j);
+            cw__server_err(err, errlen, "no endpoint for peer %u", j);
             return false;
         }
     if (o->policy != CW_KEEP_SIBLINGS && o->policy != CW_LAST_WRITER_WINS) {
-        set_err(err, errlen, "policy must be siblings or lww");
+        cw__server_err(err, errlen, "policy must be siblings or lww");
         return false;
     }
     if (o->curve_secret) {
         uint8_t key[32];
         if (strlen(o->curve_secret) != 40 || !zmq_z85_decode(key, o->curve_secret)) {
-            set_err(err, errlen, "the CURVE secret key is not 40 characters of Z85");
+            cw__server_err(err, errlen, "the CURVE secret key is not 40 characters of Z85");
             return false;
         }
         for (uint32_t j = 0; j < o->nodes; j++)
             if (j != o->self && (!o->curve_peers || !o->curve_peers[j] || strlen(o->curve_peers[j]) != 40 ||
                                  !zmq_z85_decode(key, o->curve_peers[j]))) {
-                set_err(err, errlen, "no CURVE public key (40 characters of Z85) for peer %u", j);
+                cw__server_err(err, errlen, "no CURVE public key (40 characters of Z85) for peer %u", j);
                 return false;
             }
         if (!zmq_has("curve")) {
-            set_err(err, errlen, "this libzmq has no CURVE");
+            cw__server_err(err, errlen, "this libzmq has no CURVE");
             return false;
         }
     }
     if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms == 0 || o->heartbeat_ms > 600000u) {
-        set_err(err, errlen, "hwm must be 1..10000000 and heartbeat 1..600000 ms");
+        cw__server_err(err, errlen, "hwm must be 1..10000000 and heartbeat 1..600000 ms");
         return false;
     }
     return true;
@@ -912,14 +912,14 @@ static int open_links(cw__server *s, char *err, size_t errlen)
     const cw__server_options *o = &s->o;
     s->zctx = zmq_ctx_new();
     if (!s->zctx) {
-        set_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        cw__server_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
     char public_key[41] = "";
     if (o->curve_secret) {
         int rc = cw__auth_start(&s->auth, s->zctx, o->curve_peers, o->nodes);
         if (rc != CW_OK || zmq_curve_public(public_key, o->curve_secret) != 0) {
-            set_err(err, errlen, "CURVE authentication: %s", cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
+            cw__server_err(err, errlen, "CURVE authentication: %s", cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
             return rc != CW_OK ? rc : CW_EINVAL;
         }
     }
@@ -929,11 +929,11 @@ static int open_links(cw__server *s, char *err, size_t errlen)
          (sockopt_int(s->router, ZMQ_CURVE_SERVER, 1) != 0 ||
           zmq_setsockopt(s->router, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0 ||
           zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, "causeway", 8) != 0))) {
-        set_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));
+        cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
     if (zmq_bind(s->router, o->listen) != 0) {
-        set_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));
+        cw__server_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
     char id[32];
@@ -947,11 +947,11 @@ static int open_links(cw__server *s, char *err, size_t errlen)
             (o->curve_secret && (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, o->curve_peers[j], 41) != 0 ||
                                  zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, public_key, 41) != 0 ||
                                  zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0))) {
-            set_err(err, errlen, "DEALER socket for peer %u: %s", j, zmq_strerror(zmq_errno()));
+            cw__server_err(err, errlen, "DEALER socket for peer %u: %s", j, zmq_strerror(zmq_errno()));
             return CW_EIO;
         }
         if (zmq_connect(d, o->peers[j]) != 0) {
-            set_err(err, errlen, "cannot connect to peer %u at %s: %s", j, o->peers[j],
+            cw__server_err(err, errlen, "cannot connect to peer %u at %s: %s", j, o->peers[j],
                     zmq_strerror(zmq_errno()));
             return CW_EIO;
         }
@@ -963,7 +963,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
 {
     if (!out || !o || !options_valid(o, err, errlen)) {
         if (!o)
-            set_err(err, errlen, "no options");
+            cw__server_err(err, errlen, "no options");
         return CW_EINVAL;
     }
     cw__server *s = calloc(1, sizeof *s);
@@ -991,13 +991,13 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     }
     s->o.peers = (const char **)s->peers;
     if ((rc = make_node(s)) != CW_OK) {
-        set_err(err, errlen, "replica: %s", cw_strerror(rc));
+        cw__server_err(err, errlen, "replica: %s", cw_strerror(rc));
         goto fail;
     }
     cw__fault_options fo = {o->fault_seed, o->drop_probability, o->delay_probability, o->max_delay_us,
                             o->duplicate_probability};
     if ((rc = cw__faults_init(&s->faults, &fo, 1, deliver, s)) != CW_OK) {
-        set_err(err, errlen, "faults: %s", cw_strerror(rc));
+        cw__server_err(err, errlen, "faults: %s", cw_strerror(rc));
         goto fail;
     }
     s->faults.closing = &s->closing;
@@ -1010,7 +1010,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->o.curve_peers = NULL;
     s->joining = !o->fresh && o->nodes > 1;
     if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
-        set_err(err, errlen, "cannot start the loop thread");
+        cw__server_err(err, errlen, "cannot start the loop thread");
         rc = CW_ENOMEM;
         goto fail;
     }
@@ -1019,7 +1019,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     return CW_OK;
 fail:
     if (rc == CW_ENOMEM)
-        set_err(err, errlen, "out of memory");
+        cw__server_err(err, errlen, "out of memory");
     cw__server_stop(s);
     return rc;
 }

@@ -136,6 +136,10 @@ typedef struct cw__server_stats {
 } cw__server_stats;
 void cw__server_get_stats(cw__server *s, cw__server_stats *out);
 
+/* Writes a one-line reason into err (nullable, len bytes), as the start
+ * functions of the node's parts report failures. */
+__attribute__((format(printf, 3, 4))) void cw__server_err(char *err, size_t len, const char *fmt, ...);
+
 /* This node's id and group size. */
 cw_node_id cw__server_self(const cw__server *s);
 uint32_t cw__server_nodes(const cw__server *s);

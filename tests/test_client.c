@@ -173,6 +173,17 @@ static void test_no_node_times_out(void **state)
     assert_int_equal(cw_client_open(&c, ep, 100), CW_OK);
     assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, NULL), CW_ETIMEDOUT);
     cw_client_close(c);
+    /* Many calls to a node that is away: each gives up at its deadline;
+     * none waits on a queue (a queue of 1,000 requests once blocked the
+     * 1,000th call for good). */
+    assert_int_equal(cw_client_open(&c, ep, 1), CW_OK);
+    for (int i = 0; i < 1500; i++)
+        assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, NULL), CW_ETIMEDOUT);
+    cw_client_write w[3] = {{.key = "a", .key_len = 1}, {.key = "b", .key_len = 1}, {.key = "c", .key_len = 1}};
+    assert_int_equal(cw_client_write_many(c, w, 3), CW_ETIMEDOUT);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(w[i].result, CW_ETIMEDOUT);
+    cw_client_close(c);
     assert_int_equal(cw_client_open(&c, "nonsense://x", 100), CW_EIO);
     assert_int_equal(cw_client_open(&c, "", 100), CW_EINVAL);
 }

@@ -412,6 +412,62 @@ static void test_full_log_refuses_then_recovers(void **state)
     cluster_close(&c);
 }
 
+/* Sends raw parts to node 0's ROUTER as `name` (no CURVE). */
+static void poke(cluster *c, const char *name, const void *const *parts, const size_t *lens, int n)
+{
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 500;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, name, strlen(name));
+    assert_int_equal(zmq_connect(d, c->ep[0]), 0);
+    for (int i = 0; i < n; i++)
+        assert_true(zmq_send(d, parts[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+    sleep_ms(100);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+}
+
+/* Hostile messages on the replication endpoint: a snapshot answer nobody
+ * asked for with a part of the wrong size and parts after it, a join request
+ * of the wrong size, a multipart link frame, bytes that are no frame. None
+ * leaves the node reading out of step: it keeps replicating and stops at
+ * once. */
+static void test_hostile_link_messages(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    const void *join[] = {"J"};
+    size_t join_len[] = {1};
+    poke(&c, "cw-node-1", join, join_len, 1);
+    const void *multi[] = {"\0abc", "\0def"};
+    size_t multi_len[] = {4, 4};
+    poke(&c, "cw-node-2", multi, multi_len, 2);
+    const void *junk[] = {"\x07\x01\x02\x03"};
+    size_t junk_len[] = {4};
+    poke(&c, "cw-node-2", junk, junk_len, 1);
+    poke(&c, "cw-node-9", junk, junk_len, 1); /* not a peer at all */
+    put(c.s[1], "after", "1");
+    put(c.s[2], "after2", "2");
+    await_value(c.s[0], "after", "1");
+    await_value(c.s[0], "after2", "2");
+    cw__server_stats st;
+    cw__server_get_stats(c.s[0], &st);
+    assert_true(st.malformed >= 3);
+    assert_true(st.refused_peer >= 1);
+    /* Last, with nothing after it: a snapshot answer whose first part has
+     * the wrong size, and one part after it. Left unread, that part would be
+     * taken for the next message's routing id, and the loop would wait for
+     * a part that never comes: the stop below would never end. */
+    const void *snap[] = {"S", "xx", "junk"};
+    size_t snap_len[] = {1, 2, 4};
+    poke(&c, "cw-node-1", snap, snap_len, 3);
+    uint64_t t0 = now_ms();
+    cluster_close(&c);
+    assert_true(now_ms() - t0 < 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_replicate_refuses_malformed_and_own_writes),
         cmocka_unit_test(test_curve_admits_only_configured_peers),
         cmocka_unit_test(test_full_log_refuses_then_recovers),
+        cmocka_unit_test(test_hostile_link_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,9 +43,12 @@ CW_API void cw_client_close(cw_client *c);
 /* A put at the node: as cw_node_put_ctx there (context NULL: a plain put over
  * everything the node has). *clock_out (nullable, initialized) gets the
  * write's clock. Returns the node's answer: CW_OK, or its error (CW_EJOINING,
- * CW_ESTALLED, CW_EFULL: retry later; CW_EAHEAD: the context stayed ahead of
- * that node for a second; CW_ELIMIT, CW_EINVAL, CW_ENOMEM); or this call's:
- * CW_ETIMEDOUT (no answer in time: the write may or may not have been made),
+ * CW_ESTALLED, CW_EFULL: retry later; CW_EAHEAD: the context covers writes
+ * that node has not applied yet: retry in a moment (the node does not wait,
+ * so one client never holds up the others); CW_ECLOSED: the node is
+ * stopping; CW_ELIMIT, CW_EINVAL, CW_ENOMEM); or this call's: CW_ETIMEDOUT
+ * (no answer in time, or no connection to send on: the write may or may not
+ * have been made, but a request never waits queued for a node that is away),
  * CW_EIO (a socket error), CW_EBADMSG (an answer that does not decode),
  * CW_ENOMEM. */
 CW_API int cw_client_put(cw_client *c, const void *key, size_t key_len, const void *value, size_t value_len,
@@ -69,8 +72,9 @@ typedef struct cw_client_write {
  * request sent) gets CW_ETIMEDOUT (it may or may not have been made).
  * Returns CW_OK when every write was answered (look at each result),
  * CW_ETIMEDOUT if some were not, CW_EINVAL (NULL, or a key or value NULL
- * with a length), CW_EIO, CW_ENOMEM (then nothing or only some were sent:
- * the unsent have result CW_ENOMEM). */
+ * with a length); or CW_ETIMEDOUT, CW_EIO or CW_ENOMEM from sending: then
+ * only the writes before the one that could not be sent were sent, and the
+ * rest have that code as their result. */
 CW_API int cw_client_write_many(cw_client *c, cw_client_write *writes, size_t count);
 
 /* A delete at the node (a tombstone; cw_node_delete). As cw_client_put. */

@@ -4,6 +4,7 @@
  * runs until SIGTERM or SIGINT, then stops cleanly and exits 0. Bad
  * arguments exit 2 with the reason; an endpoint that cannot be bound exits 1.
  */
+#define _DEFAULT_SOURCE 1 /* explicit_bzero */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -123,12 +124,14 @@ static int read_secret(const char *path, char out[41])
     char line[256];
     bool ok = next_line(f, line, sizeof line) && z85_key(line);
     fclose(f);
+    if (ok)
+        memcpy(out, line, 41);
+    explicit_bzero(line, sizeof line);
     if (!ok) {
         fprintf(stderr, "causeway node: --curve-secret %s: expected a line with a secret key (40 characters of Z85)\n",
                 path);
         return CLI_USAGE;
     }
-    memcpy(out, line, 41);
     return CLI_OK;
 }
 
@@ -301,7 +304,7 @@ int cli_node(int argc, char **argv)
             }
         }
     }
-    char secret[41], *peer_key_store = NULL;
+    char secret[41] = "", *peer_key_store = NULL;
     const char **peer_keys = NULL;
     if (rc == CLI_OK && (curve_secret != NULL) != (curve_peers != NULL)) {
         fprintf(stderr, "causeway node: --curve-secret and --curve-peers go together\n");
@@ -374,6 +377,9 @@ int cli_node(int argc, char **argv)
     char err[256] = "";
     cw__server *s = NULL;
     rc = cw__server_start(&s, &so, err, sizeof err);
+    /* The secret is in the sockets now (or was refused): not a moment
+     * longer in this process's memory than that. */
+    explicit_bzero(secret, sizeof secret);
     free(peers);
     free(peer_key_store);
     free(peer_keys);
@@ -423,6 +429,7 @@ int cli_node(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop, &sig);
+    cw__server_close(s); /* requests waiting for an ahead context end now */
     cw__http_stop(h);
     cw__clients_stop(cl);
     cw__server_stop(s);

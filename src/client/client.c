@@ -57,9 +57,14 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
     c->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
     c->ctx = zmq_ctx_new();
-    int linger = 0;
+    /* Requests go only to a connected node (ZMQ_IMMEDIATE): one that is
+     * away does not collect requests to make minutes later, and a send
+     * that finds no connection gives up at the call's deadline. */
+    int linger = 0, immediate = 1;
     if (!c->ctx || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
-        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 || zmq_connect(c->sock, endpoint) != 0) {
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
+        zmq_connect(c->sock, endpoint) != 0) {
         int rc = c->ctx && zmq_errno() != ENOMEM ? CW_EIO : CW_ENOMEM;
         cw_client_close(c);
         return rc;
@@ -89,6 +94,25 @@ static uint64_t now_ms(void)
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
 }
 
+/* Sends the request in c->out without blocking past the deadline: CW_OK,
+ * CW_ETIMEDOUT (no connection, or the queue to the node full, until then),
+ * CW_EIO, CW_ENOMEM. */
+static int send_request(cw_client *c, uint64_t deadline)
+{
+    for (;;) {
+        if (zmq_send(c->sock, c->out.b, c->out.len, ZMQ_DONTWAIT) >= 0)
+            return CW_OK;
+        if (zmq_errno() != EAGAIN && zmq_errno() != EINTR)
+            return zmq_errno() == ENOMEM ? CW_ENOMEM : CW_EIO;
+        uint64_t now = now_ms();
+        if (now >= deadline)
+            return CW_ETIMEDOUT;
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll(&item, 1, (long)(deadline - now)) < 0 && zmq_errno() != EINTR)
+            return CW_EIO;
+    }
+}
+
 /* Sends a request and waits for its answer (invariant 1). On CW_OK, *in
  * reads the answer's body and *status is the node's code. */
 static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const void *value, size_t value_len,
@@ -104,9 +128,9 @@ static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const
     int rc = cw__request_encode(&c->out, op, id, key, key_len, value, value_len, context);
     if (rc != CW_OK)
         return rc;
-    if (zmq_send(c->sock, c->out.b, c->out.len, 0) < 0)
-        return zmq_errno() == ENOMEM ? CW_ENOMEM : CW_EIO;
     uint64_t deadline = now_ms() + c->timeout_ms;
+    if ((rc = send_request(c, deadline)) != CW_OK)
+        return rc;
     for (;;) {
         uint64_t now = now_ms();
         if (now >= deadline)
@@ -185,6 +209,7 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
     uint64_t first = c->next_id;
     size_t sent = 0;
     int rc = CW_OK;
+    uint64_t send_by = now_ms() + c->timeout_ms;
     for (; sent < count; sent++) {
         cw_client_write *x = &w[sent];
         x->result = CW_ETIMEDOUT;
@@ -193,8 +218,8 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         uint8_t op = x->tombstone ? CW__OP_DELETE : CW__OP_PUT;
         rc = cw__request_encode(&c->out, op, c->next_id, x->key, x->key_len, x->tombstone ? NULL : x->value,
                                 x->tombstone ? 0 : x->value_len, x->context);
-        if (rc == CW_OK && zmq_send(c->sock, c->out.b, c->out.len, 0) < 0)
-            rc = zmq_errno() == ENOMEM ? CW_ENOMEM : CW_EIO;
+        if (rc == CW_OK)
+            rc = send_request(c, send_by);
         if (rc != CW_OK)
             break;
         c->next_id++; /* invariant 2: one id per request sent */

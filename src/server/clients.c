@@ -89,7 +89,10 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     case CW__OP_DELETE: {
         cw_vclock clock;
         cw_vclock_init(&clock);
-        rc = cw__server_write(cl->s, r.key, r.key_len, r.value, r.value_len, ctx, r.op == CW__OP_DELETE, &clock);
+        /* Never waits for an ahead context: one client must not stall the
+         * others this thread serves. The client waits and retries. */
+        rc = cw__server_write_now(cl->s, r.key, r.key_len, r.value, r.value_len, ctx, r.op == CW__OP_DELETE,
+                                  &clock);
         cw__answer_head(o, r.op, r.id, rc);
         if (rc == CW_OK)
             cw__out_clock(o, &clock);

@@ -46,7 +46,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -65,8 +67,15 @@
 #define LOOP_MAX_WAIT_MS 10
 /* Messages the loop takes from the ROUTER before it takes the lock. */
 #define BATCH 512
-/* A joining node asks the peers that have not answered again this often. */
+/* A joining node asks the peers that have not answered again this often; a
+ * node answers one peer's requests at most this often. */
 #define JOIN_RETRY_NS 250000000u
+#define JOIN_ANSWER_NS 1000000000u
+/* What a snapshot answer may hold (more is refused): a bound on what a peer
+ * can make a joining node allocate. */
+#define SNAPSHOT_MAX_VERSIONS ((size_t)1 << 24)
+#define SNAPSHOT_MAX_BYTES ((uint64_t)4 << 30)
+#define SNAPSHOT_MAX_COUNTER ((uint64_t)1 << 62)
 #define DEFAULT_AHEAD_WAIT_MS 1000u
 /* Loss recovery's clocks for processes on one network: a message takes
  * ~60 us across loopback and well under a millisecond in a data centre, so
@@ -129,6 +138,9 @@ struct cw__server {
     uint8_t *answered;         /* [nodes] */
     uint32_t answers;
     uint64_t join_target;      /* the most of its own writes any peer knows of */
+    uint64_t join_nonce;       /* this round's request; answers carry it back */
+    uint64_t *answered_ns;     /* [nodes]: when each peer's join request was last answered */
+    bool closing_writes;       /* cw__server_close: waits end, writes refused */
     uint32_t join_rounds;      /* rounds that ended with that write not applied anywhere */
     uint64_t next_ask_ns;
     snapshot best;
@@ -370,11 +382,24 @@ static void snapshot_clear(snapshot *sn)
 /* Lock held: asks each peer that has not answered for a snapshot. */
 static void ask_peers(cw__server *s, uint64_t now)
 {
-    char ch = CH_JOIN;
+    uint8_t req[9] = {CH_JOIN};
+    cw__store_be(req + 1, s->join_nonce, 8);
     for (uint32_t j = 0; j < s->o.nodes; j++)
         if (j != s->o.self && !s->answered[j])
-            (void)zmq_send(s->dealer[j], &ch, 1, ZMQ_DONTWAIT);
+            (void)zmq_send(s->dealer[j], req, sizeof req, ZMQ_DONTWAIT);
     s->next_ask_ns = now + JOIN_RETRY_NS;
+}
+
+/* Lock held: forget this round's answers; the next asks every peer again
+ * under a new nonce, so an answer to this round that comes late is not
+ * taken for the next one's. */
+static void join_round_again(cw__server *s)
+{
+    snapshot_clear(&s->best);
+    memset(s->answered, 0, s->o.nodes);
+    s->answers = 0;
+    s->join_target = 0;
+    s->join_nonce++;
 }
 
 /* Lock held: every peer answered; adopt the best snapshot. */
@@ -385,11 +410,9 @@ static void finish_join(cw__server *s)
         rc = cw_node_install(s->node, s->best.clock, s->o.nodes, s->best.versions, s->best.count);
     if (rc == CW_OK && s->best.have && s->o.trace)
         trace_install(s, s->best.clock);
-    if (rc != CW_OK) { /* out of memory: ask again */
-        snapshot_clear(&s->best);
-        memset(s->answered, 0, s->o.nodes);
-        s->answers = 0;
-        s->join_target = 0;
+    if (rc != CW_OK) { /* out of memory, or an answer that is not a consistent state: ask again */
+        s->stats.malformed += rc == CW_EINVAL;
+        join_round_again(s);
         return;
     }
     snapshot_clear(&s->best);
@@ -443,8 +466,14 @@ static void count_versions(void *ctx, const void *key, size_t key_len, const cw_
 }
 
 /* Lock held: peer j restarted without its state and asks for this node's. */
-static void answer_join(cw__server *s, uint32_t j)
+static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
 {
+    /* One answer per peer per JOIN_ANSWER_NS: a joiner asks again every
+     * JOIN_RETRY_NS until answered, and requests that piled up while this
+     * node was away must not each copy the whole store. */
+    if (now - s->answered_ns[j] < JOIN_ANSWER_NS)
+        return;
+    s->answered_ns[j] = now;
     cw_node_peer_restarted(s->node, j);
     /* Its link state is new: the next frame must not need an old base. */
     link_flush(s, j);
@@ -452,7 +481,7 @@ static void answer_join(cw__server *s, uint32_t j)
     count_ctx cc = {0};
     cw_node_each_key(s->node, count_versions, &cc);
     const uint64_t *v = cw_node_counters(s->node);
-    size_t clen = (size_t)s->o.nodes * 8 + 8;
+    size_t clen = (size_t)s->o.nodes * 8 + 16;
     uint8_t *clock = malloc(clen);
     if (!clock)
         return; /* it asks again */
@@ -460,6 +489,7 @@ static void answer_join(cw__server *s, uint32_t j)
         cw__store_be(clock + (size_t)k * 8, v[k], 8);
     /* And the most of j's own writes this node knows of (applied or not). */
     cw__store_be(clock + (size_t)s->o.nodes * 8, cw_node_seen(s->node, j), 8);
+    cw__store_be(clock + (size_t)s->o.nodes * 8 + 8, nonce, 8);
     char ch = CH_SNAPSHOT;
     int more = ZMQ_SNDMORE;
     if (zmq_send(s->dealer[j], &ch, 1, ZMQ_DONTWAIT | more) != 1) {
@@ -530,67 +560,74 @@ static void discard_rest(void *sock)
     }
 }
 
-/* A snapshot answer from peer j (its first part read). Loop thread; takes
+/* A snapshot answer from peer j (its first part read): [clock: nodes x u64]
+ * [seen: u64][nonce: u64], then one part per version. Every part is read,
+ * whatever it holds (a message is never left half read: the next read would
+ * take its rest for a new message), but at most SNAPSHOT_MAX_VERSIONS
+ * versions and SNAPSHOT_MAX_BYTES bytes of them are kept; an answer beyond
+ * either, or not for this node's request, is refused. Loop thread; takes
  * the lock to file it. */
 static void take_snapshot(cw__server *s, uint32_t j)
 {
     snapshot sn = {0};
     bool ok = true;
+    uint64_t nonce = 0, bytes = 0;
+    size_t cap = 0, head = (size_t)s->o.nodes * 8 + 16;
     zmq_msg_t part;
     zmq_msg_init(&part);
-    if (zmq_msg_recv(&part, s->router, 0) < 0 || zmq_msg_size(&part) != (size_t)s->o.nodes * 8 + 8) {
+    if (zmq_msg_recv(&part, s->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part);
+        return; /* ZeroMQ delivers a message whole: not reached */
+    }
+    int more = zmq_msg_more(&part);
+    if (zmq_msg_size(&part) != head || !(sn.clock = malloc((size_t)s->o.nodes * 8))) {
         ok = false;
     } else {
         const uint8_t *p = zmq_msg_data(&part);
-        sn.clock = malloc((size_t)s->o.nodes * 8);
-        ok = sn.clock != NULL;
-        for (uint32_t k = 0; ok && k < s->o.nodes; k++)
+        for (uint32_t k = 0; k < s->o.nodes; k++) {
             sn.clock[k] = cw__load_be(p + (size_t)k * 8, 8);
+            ok &= sn.clock[k] <= SNAPSHOT_MAX_COUNTER; /* a counter counts writes */
+        }
         sn.seen_self = cw__load_be(p + (size_t)s->o.nodes * 8, 8);
-        ok = ok && sn.seen_self >= sn.clock[s->o.self];
+        nonce = cw__load_be(p + (size_t)s->o.nodes * 8 + 8, 8);
+        ok &= sn.seen_self >= sn.clock[s->o.self] && sn.seen_self <= SNAPSHOT_MAX_COUNTER;
     }
-    int more = ok && zmq_msg_more(&part);
     zmq_msg_close(&part);
-    size_t cap = 0;
-    while (ok && more) {
+    while (more) {
         zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, s->router, 0) < 0) {
+        if (zmq_msg_recv(&part, s->router, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&part);
             ok = false;
             break;
         }
         more = zmq_msg_more(&part);
+        size_t len = zmq_msg_size(&part);
+        bytes += len;
+        ok &= sn.count < SNAPSHOT_MAX_VERSIONS && bytes <= SNAPSHOT_MAX_BYTES;
         cw_msg *m = NULL;
         size_t used = 0;
-        int rc = cw_msg_decode(&m, zmq_msg_data(&part), zmq_msg_size(&part), &s->lim, &used);
-        if (rc == CW_OK && used != zmq_msg_size(&part)) {
-            cw_msg_unref(m);
-            rc = CW_EBADMSG;
-        }
-        zmq_msg_close(&part);
-        if (rc != CW_OK) {
+        if (ok && (cw_msg_decode(&m, zmq_msg_data(&part), len, &s->lim, &used) != CW_OK || used != len))
             ok = false;
-            break;
-        }
-        if (sn.count == cap) {
+        zmq_msg_close(&part);
+        if (ok && sn.count == cap) {
             size_t ncap = cap ? 2 * cap : 64;
             cw_msg **v = realloc(sn.versions, ncap * sizeof *v);
-            if (!v) {
-                cw_msg_unref(m);
+            if (v) {
+                sn.versions = v;
+                cap = ncap;
+            } else {
                 ok = false;
-                break;
             }
-            sn.versions = v;
-            cap = ncap;
         }
-        sn.versions[sn.count++] = m;
+        if (ok)
+            sn.versions[sn.count++] = m;
+        else if (m)
+            cw_msg_unref(m);
     }
-    if (more)
-        discard_rest(s->router);
     pthread_mutex_lock(&s->lock);
     if (!ok) {
         s->stats.malformed++;
-    } else if (s->joining && !s->answered[j]) {
+    } else if (s->joining && !s->answered[j] && nonce == s->join_nonce) {
         s->answered[j] = 1;
         s->answers++;
         if (sn.seen_self > s->join_target)
@@ -609,9 +646,7 @@ static void take_snapshot(cw__server *s, uint32_t j)
                  * applied yet (waiting in a buffer for what it depends on):
                  * installing now would give its seq again. Ask every peer
                  * again until one has applied it. */
-                snapshot_clear(&s->best);
-                memset(s->answered, 0, s->o.nodes);
-                s->answers = 0;
+                join_round_again(s);
                 s->join_rounds++;
             }
         }
@@ -681,7 +716,7 @@ static size_t take_batch(cw__server *s, uint32_t j, const uint8_t *b, size_t len
 /* Takes what waits at the ROUTER, up to BATCH link frames, into `in`.
  * Control messages are handled as they come (invariant 3). The count of
  * arrivals. */
-static size_t take_arrivals(cw__server *s, arrival *in, rx_counts *n)
+static size_t take_arrivals(cw__server *s, arrival *in, rx_counts *n, uint32_t *join_from, uint64_t *join_nonce)
 {
     size_t got = 0;
     while (got + BATCH_FRAMES <= BATCH) {
@@ -709,12 +744,13 @@ static size_t take_arrivals(cw__server *s, arrival *in, rx_counts *n)
             n->refused += j == s->o.nodes;
             continue;
         }
-        if (len == 1 && b[0] == CH_JOIN && !more) {
+        if (len == 9 && b[0] == CH_JOIN && !more) {
+            /* Answered once what came before it is delivered (the caller),
+             * so the snapshot holds every frame the old process sent. */
+            *join_from = j;
+            *join_nonce = cw__load_be(b + 1, 8);
             zmq_msg_close(&f);
-            pthread_mutex_lock(&s->lock);
-            answer_join(s, j);
-            pthread_mutex_unlock(&s->lock);
-            continue;
+            break;
         }
         if (len == 1 && b[0] == CH_SNAPSHOT && more) {
             zmq_msg_close(&f);
@@ -762,7 +798,9 @@ static void *loop_main(void *arg)
         if (zmq_poll(&item, 1, wait_ms) < 0 && zmq_errno() == ETERM)
             break;
         rx_counts counts = {0, 0, 0, 0};
-        size_t got = in ? take_arrivals(s, in, &counts) : 0;
+        uint32_t join_from = s->o.nodes;
+        uint64_t join_nonce = 0;
+        size_t got = in ? take_arrivals(s, in, &counts, &join_from, &join_nonce) : 0;
         now = mono_ns();
         pthread_mutex_lock(&s->lock);
         s->stats.received += counts.received;
@@ -785,6 +823,8 @@ static void *loop_main(void *arg)
             any |= cw__faults_take_released(&s->faults, 0);
             any |= cw__faults_release_due(&s->faults, 0);
         }
+        if (join_from != s->o.nodes)
+            answer_join(s, join_from, join_nonce, now);
         if (s->joining && now >= s->next_ask_ns)
             ask_peers(s, now);
         if (!s->joining)
@@ -924,7 +964,14 @@ static int open_links(cw__server *s, char *err, size_t errlen)
         }
     }
     s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
+    /* The largest part a peer sends: a batch of frames (BATCH_BYTES and the
+     * frame that passed it), a frame being at most one write at this node's
+     * limits with its clock and context. ZeroMQ drops a connection that
+     * sends more, before any of it is kept. */
+    int64_t max_part = (int64_t)(s->lim.max_key_len + s->lim.max_value_len + 16u * (size_t)o->nodes + 4096u) +
+                       BATCH_BYTES + 16;
     if (!s->router || link_options(s->router, o) != 0 || sockopt_int(s->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
+        zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &max_part, sizeof max_part) != 0 ||
         (o->curve_secret &&
          (sockopt_int(s->router, ZMQ_CURVE_SERVER, 1) != 0 ||
           zmq_setsockopt(s->router, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0 ||
@@ -971,7 +1018,11 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         return CW_ENOMEM;
     s->o = *o;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->applied, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a wall clock step does not stretch a wait */
+    pthread_cond_init(&s->applied, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = CW_ENOMEM;
     s->listen = dup_str(o->listen);
     s->peers = calloc(o->nodes, sizeof *s->peers);
@@ -980,7 +1031,8 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->out = calloc(o->nodes, sizeof *s->out);
     s->rx = calloc(o->nodes, sizeof *s->rx);
     s->answered = calloc(o->nodes, 1);
-    if (!s->listen || !s->peers || !s->dealer || !s->tx || !s->out || !s->rx || !s->answered)
+    s->answered_ns = calloc(o->nodes, sizeof *s->answered_ns);
+    if (!s->listen || !s->peers || !s->dealer || !s->tx || !s->out || !s->rx || !s->answered || !s->answered_ns)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++) {
@@ -1009,6 +1061,10 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->o.curve_secret = NULL;
     s->o.curve_peers = NULL;
     s->joining = !o->fresh && o->nodes > 1;
+    /* Each process asks under nonces of its own: an answer to an earlier
+     * process of this node (queued at a peer when it died) is not taken. */
+    if (getrandom(&s->join_nonce, sizeof s->join_nonce, 0) != (ssize_t)sizeof s->join_nonce)
+        s->join_nonce = mono_ns() ^ ((uint64_t)getpid() << 32);
     if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
         cw__server_err(err, errlen, "cannot start the loop thread");
         rc = CW_ENOMEM;
@@ -1063,6 +1119,7 @@ void cw__server_stop(cw__server *s)
     free(s->out);
     free(s->rx);
     free(s->answered);
+    free(s->answered_ns);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -1070,14 +1127,18 @@ void cw__server_stop(cw__server *s)
 
 /* ---- client operations ---- */
 
-int cw__server_write(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
-                     const cw_vclock *context, bool tombstone, cw_vclock *clock_out)
+static int write_at(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
+                    const cw_vclock *context, bool tombstone, cw_vclock *clock_out, bool wait_ahead)
 {
     pthread_mutex_lock(&s->lock);
     int rc;
     struct timespec until;
     bool waited = false;
     for (;;) {
+        if (s->closing_writes) {
+            rc = CW_ECLOSED;
+            break;
+        }
         if (s->joining) {
             rc = CW_EJOINING;
             break;
@@ -1088,14 +1149,14 @@ int cw__server_write(cw__server *s, const void *key, size_t key_len, const void 
             rc = cw_node_put_ctx(s->node, key, key_len, value, value_len, context, clock_out);
         else
             rc = cw_node_put(s->node, key, key_len, value, value_len, clock_out);
-        if (rc != CW_EAHEAD || s->o.ahead_wait_ms == 0) {
+        if (rc != CW_EAHEAD || !wait_ahead || s->o.ahead_wait_ms == 0) {
             if (rc == CW_OK && !s->sends_held)
                 link_flush_all(s);
             break;
         }
         /* The writes the context covers are on their way: wait for them. */
         if (!waited) {
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until); /* the condition variable's clock */
             uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)(s->o.ahead_wait_ms % 1000u) * 1000000u;
             until.tv_sec += (time_t)(s->o.ahead_wait_ms / 1000u + ns / 1000000000u);
             until.tv_nsec = (long)(ns % 1000000000u);
@@ -1108,6 +1169,26 @@ int cw__server_write(cw__server *s, const void *key, size_t key_len, const void 
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+int cw__server_write(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
+                     const cw_vclock *context, bool tombstone, cw_vclock *clock_out)
+{
+    return write_at(s, key, key_len, value, value_len, context, tombstone, clock_out, true);
+}
+
+int cw__server_write_now(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
+                         const cw_vclock *context, bool tombstone, cw_vclock *clock_out)
+{
+    return write_at(s, key, key_len, value, value_len, context, tombstone, clock_out, false);
+}
+
+void cw__server_close(cw__server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->closing_writes = true;
+    pthread_cond_broadcast(&s->applied); /* ends every wait for an ahead context */
+    pthread_mutex_unlock(&s->lock);
 }
 
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out)
@@ -1127,7 +1208,9 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
     int rc = cw_msg_decode(&m, bytes, len, &s->lim, &used);
     if (rc == CW_ENOMEM)
         return rc;
-    if (rc != CW_OK || used != len || (cw_msg_kind_of(m) == CW_MSG_WRITE && cw_msg_origin(m) == s->o.self)) {
+    /* Writes only: a pull or a report names its sender, which nothing here
+     * can check (the links check theirs). */
+    if (rc != CW_OK || used != len || cw_msg_kind_of(m) != CW_MSG_WRITE || cw_msg_origin(m) == s->o.self) {
         if (m)
             cw_msg_unref(m);
         return CW_EINVAL;

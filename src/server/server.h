@@ -92,6 +92,7 @@ void cw__server_stop(cw__server *s);
  * *clock_out (nullable, initialized by the caller) gets the write's clock.
  * CW_OK; CW_EJOINING (not yet accepting writes), CW_ESTALLED or CW_EFULL
  * (backpressure: retry later), CW_EAHEAD (the context stayed ahead),
+ * CW_ECLOSED (the node is stopping: cw__server_close),
  * CW_ELIMIT, CW_EINVAL, CW_ENOMEM. Any thread. */
 int cw__server_write(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
                      const cw_vclock *context, bool tombstone, cw_vclock *clock_out);
@@ -101,12 +102,21 @@ int cw__server_write(cw__server *s, const void *key, size_t key_len, const void 
  * what waits at each of its turns only when no hold is open. Any thread. */
 void cw__server_hold_sends(cw__server *s);
 void cw__server_release_sends(cw__server *s);
+/* As cw__server_write, but a context ahead of this node is refused at once
+ * (CW_EAHEAD) instead of waited for: for a thread that serves many clients
+ * and must not stall them all for one. */
+int cw__server_write_now(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
+                         const cw_vclock *context, bool tombstone, cw_vclock *clock_out);
+/* Refuses every write from now on (CW_ECLOSED) and ends the waits for ahead
+ * contexts, so the threads that serve clients finish at once: call it before
+ * stopping them, then stop the server. Any thread. */
+void cw__server_close(cw__server *s);
 /* cw_node_get under the lock (out: as cw_node_get). Any thread. */
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out);
-/* A message from a peer that came another way (HTTP POST /replicate): decoded
+/* A write from a peer that came another way (HTTP POST /replicate): decoded
  * (the codec's bytes, any format) and received as if it came on a link.
  * CW_OK (delivered, buffered or a duplicate); CW_EINVAL (malformed, not for
- * this group, or a write of this node's own: nothing changed), CW_EJOINING
+ * this group, not a write, or a write of this node's own: nothing changed), CW_EJOINING
  * (not taking anything yet), CW_EFULL, CW_ENOMEM. Any thread. */
 int cw__server_replicate(cw__server *s, const void *bytes, size_t len);
 /* Calls fn(ctx, node) under the lock, for reads of the whole replica (status,

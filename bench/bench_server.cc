@@ -16,7 +16,7 @@
 //                        over the time until nodes 1 and 2 report (status
 //                        clock, entry 0) that they applied every one.
 //   client_write_many/T/B  T threads, each sending batches of B puts with
-//                        cw_client_write_many (pipelined: one round trip a
+//                        cw_client_write_many (batch requests: one round trip a
 //                        batch); p50/p99 are a batch's.
 //   http_write/C/G       C threads, each one keep-alive connection, POST
 //                        /write at node 0; G the load generator: 0 libcurl

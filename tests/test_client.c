@@ -13,6 +13,7 @@
 #include <causeway/client.h>
 
 #include "clients.h"
+#include "proto.h"
 #include "server.h"
 
 typedef struct fixture {
@@ -138,6 +139,53 @@ static void test_write_many_pipelines_a_batch(void **state)
     assert_int_equal(cw_client_write_many(f->c, &bad, 1), CW_EINVAL);
 }
 
+/* A batch request with one malformed write is refused whole: no write of it
+ * is made (the node reads the batch through before it makes any). */
+static void test_malformed_batch_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, rcvtimeo = 2000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
+    assert_int_equal(zmq_connect(d, f->cli), 0);
+    cw__out o = {NULL, 0, 0, false};
+    cw__batch_begin(&o, 77);
+    cw__batch_add(&o, false, "a", 1, "1", 1, NULL);
+    cw__batch_add(&o, false, "b", 1, "2", 1, NULL);
+    assert_int_equal(cw__batch_end(&o, 2), CW_OK);
+    size_t second = 14 + 1 + 4 + 1 + 4 + 1 + 1; /* head, then the first write */
+    o.b[second] = 9;                             /* the second write's op: not a write */
+    assert_true(zmq_send(d, o.b, o.len, 0) >= 0);
+    uint8_t ans[64];
+    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    cw__in in = {ans, 14, 0};
+    uint8_t op;
+    uint64_t id;
+    int status;
+    assert_int_equal(cw__answer_take_head(&in, &op, &id, &status), CW_OK);
+    assert_int_equal(op, CW__OP_BATCH);
+    assert_int_equal(id, 77);
+    assert_int_equal(status, CW_EBADMSG);
+    /* A count above the limit, and a count that says more than is there. */
+    assert_int_equal(cw__batch_end(&o, CW__BATCH_MAX + 1), CW_OK);
+    o.b[second] = CW__OP_PUT;
+    assert_true(zmq_send(d, o.b, o.len, 0) >= 0);
+    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    assert_int_equal(cw__batch_end(&o, 3), CW_OK);
+    assert_true(zmq_send(d, o.b, o.len, 0) >= 0);
+    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    free(o.b);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    cw_client_status st;
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
+    assert_int_equal(st.writes, 0);
+    cw_client_status_destroy(&st);
+}
+
 static void test_node_errors_come_back(void **state)
 {
     fixture *f = *state;
@@ -227,6 +275,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_delete_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_many_pipelines_a_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),

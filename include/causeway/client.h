@@ -65,9 +65,11 @@ typedef struct cw_client_write {
     int result;                 /* out: as cw_client_put's return */
 } cw_client_write;
 
-/* Pipelined writes: sends every request before it waits for any answer, so
- * a batch costs about one round trip, not `count`. The node makes them in
- * order. Each write's own answer goes to writes[i].result (and clock_out);
+/* Batched writes: sends them as batch requests (up to 1,024 writes or
+ * 256 KiB each; a larger write goes alone) before it waits for any answer,
+ * so `count` writes cost about one round trip and a few messages, not
+ * `count` of each. The node makes them in order, and reads each batch whole
+ * before it makes any write of it. Each write's own answer goes to writes[i].result (and clock_out);
  * one not answered within the handle's timeout (counted from the last
  * request sent) gets CW_ETIMEDOUT (it may or may not have been made).
  * Returns CW_OK when every write was answered (look at each result),

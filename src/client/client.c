@@ -195,6 +195,49 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
     return take_write_answer(&in, clock_out);
 }
 
+/* A batch frame holds writes up to this many bytes (a write larger goes in
+ * a frame of its own), so every frame stays below what a node accepts. */
+#define BATCH_FRAME_BYTES (256u * 1024u)
+#define BATCH_FRAME_WRITES 1024u
+
+/* The answer to batch frame [first, first + n) of w: each write's result. */
+static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t n)
+{
+    uint32_t count;
+    if (status != CW_OK || !cw__in_u32(in, &count) || count != n) {
+        int rc = status != CW_OK ? (status > 0 ? CW_EBADMSG : status) : CW_EBADMSG;
+        for (size_t i = 0; i < n; i++)
+            w[i].result = rc;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t st;
+        if (!cw__in_u32(in, &st)) {
+            w[i].result = CW_EBADMSG;
+            continue;
+        }
+        int s = (int)(int32_t)st;
+        if (s != CW_OK) {
+            w[i].result = s > 0 ? CW_EBADMSG : s;
+            continue;
+        }
+        cw_vclock clock;
+        cw_vclock_init(&clock);
+        if (!cw__in_clock(in, &clock)) {
+            cw_vclock_destroy(&clock);
+            w[i].result = CW_EBADMSG;
+            continue;
+        }
+        if (w[i].clock_out) {
+            cw_vclock_destroy(w[i].clock_out);
+            *w[i].clock_out = clock;
+        } else {
+            cw_vclock_destroy(&clock);
+        }
+        w[i].result = CW_OK;
+    }
+}
+
 int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
 {
     if (!c || (count && !w))
@@ -206,36 +249,51 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         zmq_msg_close(&c->answer);
         c->have_answer = false;
     }
+    /* Frames of consecutive writes, each one request (one id): frame k
+     * holds w[start[k] .. start[k + 1]). */
+    size_t frames = 0, *start = malloc((count + 1) * sizeof *start);
+    if (!start)
+        return CW_ENOMEM;
     uint64_t first = c->next_id;
-    size_t sent = 0;
     int rc = CW_OK;
     uint64_t send_by = now_ms() + c->timeout_ms;
-    for (; sent < count; sent++) {
-        cw_client_write *x = &w[sent];
-        x->result = CW_ETIMEDOUT;
-        c->out.len = 0;
-        c->out.failed = false;
-        uint8_t op = x->tombstone ? CW__OP_DELETE : CW__OP_PUT;
-        rc = cw__request_encode(&c->out, op, c->next_id, x->key, x->key_len, x->tombstone ? NULL : x->value,
-                                x->tombstone ? 0 : x->value_len, x->context);
+    size_t i = 0;
+    while (i < count && rc == CW_OK) {
+        cw__batch_begin(&c->out, c->next_id);
+        size_t n = 0;
+        for (; i < count && n < BATCH_FRAME_WRITES; i++, n++) {
+            if (n && c->out.len >= BATCH_FRAME_BYTES)
+                break;
+            cw_client_write *x = &w[i];
+            x->result = CW_ETIMEDOUT;
+            cw__batch_add(&c->out, x->tombstone, x->key, x->key_len, x->value, x->value_len, x->context);
+        }
+        rc = cw__batch_end(&c->out, (uint32_t)n);
         if (rc == CW_OK)
             rc = send_request(c, send_by);
-        if (rc != CW_OK)
+        if (rc != CW_OK) {
+            i -= n; /* this frame did not go */
             break;
+        }
+        start[frames++] = i - n;
         c->next_id++; /* invariant 2: one id per request sent */
     }
-    for (size_t i = sent; i < count; i++)
-        w[i].result = rc;
-    size_t left = sent;
+    start[frames] = i;
+    for (size_t k = i; k < count; k++)
+        w[k].result = rc;
+    size_t left = frames;
+    uint8_t *done = calloc(frames ? frames : 1, 1);
     uint64_t deadline = now_ms() + c->timeout_ms;
-    while (left) {
+    while (left && done) {
         uint64_t now = now_ms();
         if (now >= deadline)
             break;
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, (long)(deadline - now));
-        if (n < 0 && zmq_errno() != EINTR)
-            return CW_EIO;
+        if (n < 0 && zmq_errno() != EINTR) {
+            rc = rc == CW_OK ? CW_EIO : rc;
+            break;
+        }
         if (n <= 0)
             continue;
         zmq_msg_t a;
@@ -248,17 +306,21 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         uint8_t op;
         uint64_t id;
         int status;
-        /* Answers to this batch have ids first .. first + sent - 1; any
+        /* Answers to this call have ids first .. first + frames - 1; any
          * other is a late answer to an earlier call (invariant 1). */
-        if (!zmq_msg_more(&a) && cw__answer_take_head(&in, &op, &id, &status) == CW_OK && id >= first &&
-            id - first < sent && w[id - first].result == CW_ETIMEDOUT &&
-            op == (w[id - first].tombstone ? CW__OP_DELETE : CW__OP_PUT)) {
-            cw_client_write *x = &w[id - first];
-            x->result = status != CW_OK ? (status > 0 ? CW_EBADMSG : status) : take_write_answer(&in, x->clock_out);
+        if (!zmq_msg_more(&a) && cw__answer_take_head(&in, &op, &id, &status) == CW_OK && op == CW__OP_BATCH &&
+            id >= first && id - first < frames && !done[id - first]) {
+            size_t k = (size_t)(id - first);
+            take_batch_answer(&in, status, w + start[k], start[k + 1] - start[k]);
+            done[k] = 1;
             left--;
         }
         zmq_msg_close(&a);
     }
+    if (!done && rc == CW_OK)
+        rc = CW_ENOMEM;
+    free(done);
+    free(start);
     if (rc != CW_OK)
         return rc;
     return left ? CW_ETIMEDOUT : CW_OK;

@@ -159,21 +159,82 @@ int cw__request_encode(cw__out *o, uint8_t op, uint64_t id, const void *key, siz
     return o->failed ? CW_ENOMEM : CW_OK;
 }
 
+/* [key blob][value blob][has_context u8][context]: a request's body. */
+static bool take_body(cw__in *in, cw__request *r)
+{
+    uint8_t has;
+    if (!cw__in_blob(in, &r->key, &r->key_len) || !cw__in_blob(in, &r->value, &r->value_len) ||
+        !cw__in_u8(in, &has) || has > 1)
+        return false;
+    r->has_context = has;
+    return !has || cw__in_clock(in, &r->context);
+}
+
 int cw__request_decode(cw__request *r, const uint8_t *b, size_t len)
 {
     memset(r, 0, sizeof *r);
     cw_vclock_init(&r->context);
     cw__in in = {b, len, 0};
-    uint8_t version, has;
+    uint8_t version;
     if (!cw__in_u8(&in, &version) || version != CW__PROTO_VERSION || !cw__in_u8(&in, &r->op) ||
-        r->op < CW__OP_PUT || r->op > CW__OP_STATUS || !cw__in_u64(&in, &r->id) ||
-        !cw__in_blob(&in, &r->key, &r->key_len) || !cw__in_blob(&in, &r->value, &r->value_len) ||
-        !cw__in_u8(&in, &has) || has > 1)
+        r->op < CW__OP_PUT || r->op > CW__OP_BATCH || !cw__in_u64(&in, &r->id))
         return CW_EBADMSG;
-    r->has_context = has;
-    if (has && !cw__in_clock(&in, &r->context))
+    if (r->op == CW__OP_BATCH) /* its writes are read by cw__batch_open/next */
+        return CW_OK;
+    if (!take_body(&in, r))
         return CW_EBADMSG;
     return in.pos == len ? CW_OK : CW_EBADMSG;
+}
+
+/* The head of a batch is 14 bytes: version, op, id, count. */
+#define BATCH_HEAD 14u
+
+void cw__batch_begin(cw__out *o, uint64_t id)
+{
+    o->len = 0;
+    o->failed = false;
+    cw__out_u8(o, CW__PROTO_VERSION);
+    cw__out_u8(o, CW__OP_BATCH);
+    cw__out_u64(o, id);
+    cw__out_u32(o, 0); /* the count, set by cw__batch_end */
+}
+
+void cw__batch_add(cw__out *o, bool tombstone, const void *key, size_t key_len, const void *value,
+                   size_t value_len, const cw_vclock *context)
+{
+    cw__out_u8(o, tombstone ? CW__OP_DELETE : CW__OP_PUT);
+    cw__out_blob(o, key, key_len);
+    cw__out_blob(o, tombstone ? NULL : value, tombstone ? 0 : value_len);
+    cw__out_u8(o, context != NULL);
+    if (context)
+        cw__out_clock(o, context);
+}
+
+int cw__batch_end(cw__out *o, uint32_t count)
+{
+    if (o->failed || o->len < BATCH_HEAD)
+        return CW_ENOMEM;
+    for (int i = 0; i < 4; i++)
+        o->b[10 + i] = (uint8_t)(count >> (8 * (3 - i)));
+    return CW_OK;
+}
+
+int cw__batch_open(const uint8_t *b, size_t len, uint32_t *count, cw__in *in)
+{
+    *in = (cw__in){b, len, 10};
+    if (len < BATCH_HEAD || b[1] != CW__OP_BATCH || !cw__in_u32(in, count) || *count == 0 ||
+        *count > CW__BATCH_MAX)
+        return CW_EBADMSG;
+    return CW_OK;
+}
+
+int cw__batch_next(cw__in *in, cw__request *r)
+{
+    memset(r, 0, sizeof *r);
+    cw_vclock_init(&r->context);
+    return cw__in_u8(in, &r->op) && (r->op == CW__OP_PUT || r->op == CW__OP_DELETE) && take_body(in, r)
+               ? CW_OK
+               : CW_EBADMSG;
 }
 
 void cw__request_destroy(cw__request *r) { cw_vclock_destroy(&r->context); }

@@ -21,7 +21,10 @@
 
 #define CW__PROTO_VERSION 1u
 
-enum { CW__OP_PUT = 1, CW__OP_DELETE = 2, CW__OP_GET = 3, CW__OP_STATUS = 4 };
+enum { CW__OP_PUT = 1, CW__OP_DELETE = 2, CW__OP_GET = 3, CW__OP_STATUS = 4, CW__OP_BATCH = 5 };
+
+/* A batch request carries at most this many writes. */
+#define CW__BATCH_MAX 4096u
 
 /* A growing output buffer. */
 typedef struct cw__out {
@@ -71,6 +74,24 @@ int  cw__request_encode(cw__out *o, uint8_t op, uint64_t id, const void *key, si
  * left over); CW_ENOMEM. r->context is initialized in every case. */
 int  cw__request_decode(cw__request *r, const uint8_t *b, size_t len);
 void cw__request_destroy(cw__request *r);
+
+/* A batch of writes (op 5): [version u8][op u8 = 5][id u64][count u32], then
+ * count writes, each [op u8: 1 put or 2 delete][key blob][value blob]
+ * [has_context u8][context clock, if has_context]; nothing after them.
+ * The answer: the head, then (status 0) [count u32] and each write's
+ * [status i32 as u32][clock, if its status is 0]. */
+void cw__batch_begin(cw__out *o, uint64_t id);
+/* Appends one write; the count is set by cw__batch_end. */
+void cw__batch_add(cw__out *o, bool tombstone, const void *key, size_t key_len, const void *value,
+                   size_t value_len, const cw_vclock *context);
+/* Writes the count at its place. CW_OK or CW_ENOMEM (the buffer failed). */
+int  cw__batch_end(cw__out *o, uint32_t count);
+/* After cw__request_decode gave op CW__OP_BATCH: the batch's count (1 ..
+ * CW__BATCH_MAX) and a reader at its first write. CW_EBADMSG otherwise. */
+int  cw__batch_open(const uint8_t *b, size_t len, uint32_t *count, cw__in *in);
+/* The next write of a batch into r (its context initialized; destroy r).
+ * CW_OK or CW_EBADMSG. */
+int  cw__batch_next(cw__in *in, cw__request *r);
 
 /* An answer: [version u8][op u8][id u64][status i32 as u32], then by op
  * when status is CW_OK (reads: also CW_ENOTFOUND):

@@ -14,8 +14,8 @@
  *  3. The thread holds no lock of its own: each request is one call into
  *     the server, which takes the server's lock.
  *  4. The requests waiting together (up to BURST) are served as one burst
- *     (cw__server_hold_sends): a pipelined client's writes reach each peer
- *     in a few link messages, not one message each.
+ *     (cw__server_hold_sends), and so is a batch request: the writes reach
+ *     each peer in a few link messages, not one message each.
  */
 #include "clients.h"
 
@@ -67,6 +67,41 @@ static void fill_status(void *ctx, cw_node *n)
         c->rc = cw_node_stable(n, &c->st->stable);
 }
 
+/* A batch of writes (proto.h): read whole first, so a malformed one changes
+ * nothing; then each write made in order, its status and clock answered. */
+static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t len)
+{
+    cw__out *o = &cl->out;
+    uint32_t count;
+    cw__in in;
+    int rc = cw__batch_open(b, len, &count, &in);
+    for (uint32_t i = 0; rc == CW_OK && i < count; i++) {
+        cw__request w;
+        rc = cw__batch_next(&in, &w);
+        cw__request_destroy(&w);
+    }
+    if (rc == CW_OK && in.pos != len)
+        rc = CW_EBADMSG;
+    cw__answer_head(o, CW__OP_BATCH, id, rc);
+    if (rc != CW_OK)
+        return;
+    cw__out_u32(o, count);
+    cw__batch_open(b, len, &count, &in);
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    for (uint32_t i = 0; i < count; i++) {
+        cw__request w;
+        cw__batch_next(&in, &w); /* read once already: it decodes */
+        int wrc = cw__server_write_now(cl->s, w.key, w.key_len, w.value, w.value_len,
+                                       w.has_context ? &w.context : NULL, w.op == CW__OP_DELETE, &clock);
+        cw__out_u32(o, (uint32_t)(int32_t)wrc);
+        if (wrc == CW_OK)
+            cw__out_clock(o, &clock);
+        cw__request_destroy(&w);
+    }
+    cw_vclock_destroy(&clock);
+}
+
 /* One request's answer into cl->out. */
 static void serve(cw__clients *cl, const uint8_t *b, size_t len)
 {
@@ -80,6 +115,11 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         for (size_t i = 2; len >= 10 && i < 10; i++)
             id = id << 8 | b[i];
         cw__answer_head(o, len >= 2 ? b[1] : 0, id, rc);
+        cw__request_destroy(&r);
+        return;
+    }
+    if (r.op == CW__OP_BATCH) {
+        serve_batch(cl, r.id, b, len);
         cw__request_destroy(&r);
         return;
     }

@@ -64,6 +64,16 @@ typedef enum cw_msg_kind {
 CW_API int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
                          const uint64_t *clock, uint32_t nodes, const void *key, size_t key_len,
                          const void *value, size_t value_len);
+/* As cw_msg_create, for a write with a context of its own (`context`:
+ * nodes counters, the versions it replaces; NULL: none, its clock without
+ * its own dot) that may be a delete (`tombstone`: its value is then empty,
+ * and value must be empty). For hosts and checkers that rebuild writes
+ * (from a trace, say) exactly as the replica made them. CW_EINVAL also for
+ * a context above the clock, or one that covers the write's own dot (as
+ * the decoder refuses them). */
+CW_API int cw_msg_create_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
+                               const uint64_t *clock, uint32_t nodes, const uint64_t *context, bool tombstone,
+                               const void *key, size_t key_len, const void *value, size_t value_len);
 /* Adds a reference; returns m. */
 CW_API cw_msg *cw_msg_ref(cw_msg *m);
 /* Drops a reference; the last one frees the message. NULL is ignored. */

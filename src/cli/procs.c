@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -58,7 +59,6 @@
 #include <causeway/causeway.h>
 #include <causeway/client.h>
 
-#include "../replica/msg_internal.h" /* cw__msg_write: tombstones and contexts rebuilt from traces */
 #include "cli.h"
 #include "progress.h"
 #include "report.h"
@@ -182,6 +182,7 @@ static int spawn(prun *r, uint32_t i)
     argv[a++] = "--nodes", argv[a++] = nodes;
     argv[a++] = "--listen", argv[a++] = p->listen;
     argv[a++] = "--client", argv[a++] = p->client;
+    argv[a++] = "--http", argv[a++] = "127.0.0.1:0"; /* for /admin/link (--partition): the port it prints */
     argv[a++] = "--trace", argv[a++] = p->trace;
     argv[a++] = "--seed", argv[a++] = p->seed;
     argv[a++] = "--drop", argv[a++] = drop;
@@ -867,7 +868,7 @@ static int build_writes(judge *J, pclient *cl, uint32_t nclients)
             }
             cw_hlc_timestamp ts;
             memset(&ts, 0, sizeof ts);
-            int rc = cw__msg_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del, e->key,
+            int rc = cw_msg_create_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del, e->key,
                                    strlen(e->key), NULL, 0);
             if (rc != CW_OK)
                 return rc;
@@ -1209,7 +1210,7 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
                 map_dot(J, &o, &s);
                 cw_hlc_timestamp ts;
                 memset(&ts, 0, sizeof ts);
-                rc = hc ? cw__msg_write(&m[cnt], (cw_node_id)o, &ts, hc, J->hn, NULL, false, key, strlen(key),
+                rc = hc ? cw_msg_create_write(&m[cnt], (cw_node_id)o, &ts, hc, J->hn, NULL, false, key, strlen(key),
                                         got->versions[v].value, got->versions[v].value_len)
                         : CW_ENOMEM;
                 cnt += rc == CW_OK;
@@ -1341,6 +1342,68 @@ static int start_nodes(prun *r)
     return CW_OK;
 }
 
+/* The HTTP port node i printed last (its line "..., http 127.0.0.1:PORT"
+ * in its output file: a restarted node prints a new one), or 0. */
+static unsigned http_port(const prun *r, uint32_t i)
+{
+    FILE *f = fopen(r->p[i].out, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    unsigned port = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *h = strstr(line, "http 127.0.0.1:");
+        if (h)
+            port = (unsigned)strtoul(h + 15, NULL, 10);
+    }
+    fclose(f);
+    return port;
+}
+
+static size_t discard_body(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+/* POST /admin/link at node `to`: what comes from `from` is cut, healed,
+ * held or released there. CW_OK or CW_EIO. */
+static int admin_link(const prun *r, uint32_t from, uint32_t to, const char *action)
+{
+    unsigned port = http_port(r, to);
+    CURL *h = port ? curl_easy_init() : NULL;
+    if (!h)
+        return CW_EIO;
+    char url[64], body[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/admin/link", port);
+    snprintf(body, sizeof body, "{\"from\": %u, \"to\": %u, \"action\": \"%s\"}", from, to, action);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
+    long code = 0;
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    return cc == CURLE_OK && code == 200 ? CW_OK : CW_EIO;
+}
+
+/* --partition: every link between the halves (nodes below n/2 and the rest)
+ * cut or held (on), or healed or released, both ways, at the receiving node. */
+static int partition_links(const prun *r, bool on)
+{
+    const char *action = r->o->part_hold ? (on ? "hold" : "release") : (on ? "cut" : "heal");
+    int rc = CW_OK;
+    for (uint32_t a = 0; a < r->n / 2; a++)
+        for (uint32_t b = r->n / 2; b < r->n; b++) {
+            int x = admin_link(r, a, b, action), y = admin_link(r, b, a, action);
+            if (rc == CW_OK)
+                rc = x != CW_OK ? x : y;
+        }
+    return rc;
+}
+
 /* Drives the clients and the faults until the clients are done. */
 static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
 {
@@ -1357,9 +1420,24 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     int rc = started == nc ? CW_OK : CW_ENOMEM;
     killer k = {r, (uint32_t)o->kill_node, CW_OK};
     pthread_t kth;
+    bool parted = false, healed = false;
     while (atomic_load(&r->running) > 0 || (o->stop_node >= 0 && stopped && !conted) ||
-           (o->kill_node >= 0 && !killed && now_s() - r->start < o->kill_at)) {
+           (o->kill_node >= 0 && !killed && now_s() - r->start < o->kill_at) || (parted && !healed)) {
         double t = now_s() - r->start;
+        if (o->part_len > 0 && !parted && t >= o->part_start) {
+            parted = true;
+            if (partition_links(r, true) != CW_OK && rc == CW_OK) {
+                fail_run(r, CW_EIO, "the partition could not be made through the nodes' /admin/link");
+                rc = CW_EIO;
+            }
+        }
+        if (parted && !healed && t >= o->part_start + o->part_len) {
+            healed = true;
+            if (partition_links(r, false) != CW_OK && rc == CW_OK) {
+                fail_run(r, CW_EIO, "the partition could not be healed through the nodes' /admin/link");
+                rc = CW_EIO;
+            }
+        }
         if (o->stop_node >= 0 && !stopped && t >= o->stop_at) {
             atomic_store(&r->win[0].from, now_s());
             kill(r->p[o->stop_node].pid, SIGSTOP);
@@ -1586,6 +1664,9 @@ int cli_procs_stress(const cli_procs_options *o)
         printf("; node %d stopped %g-%g s", o->stop_node, o->stop_at, o->cont_at);
     if (o->kill_node >= 0)
         printf("; node %d killed at %g s and restarted", o->kill_node, o->kill_at);
+    if (o->part_len > 0)
+        printf("; links between nodes 0-%u and %u-%u %s from %g s for %g s", r->n / 2 - 1, r->n / 2, r->n - 1,
+               o->part_hold ? "held" : "cut", o->part_start, o->part_len);
     printf("\n");
     if (o->kill_node >= 0) {
         printf("  lost with process    %llu writes of node %d's killed process reached no surviving node "

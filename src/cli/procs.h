@@ -19,6 +19,8 @@ typedef struct cli_procs_options {
     double stop_at, cont_at;
     int kill_node;                /* --kill I:A (-1: none): SIGKILL at A s, restarted at once */
     double kill_at;
+    double part_start, part_len;  /* --partition START:LEN (len 0: none): the halves' links cut or held */
+    bool part_hold;               /* --partition-kind hold: held (then released), not cut (then healed) */
     bool sabotage;                /* tamper with one write's clock as read from its trace (must FAIL) */
     const char *json, *history;
     const char *replay;           /* the command line that replays the run */

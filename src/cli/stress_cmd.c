@@ -458,7 +458,7 @@ static int parse(int argc, char **argv, opts *o)
             return cli_usage_error(&c, "--nodes %u: --processes gives %u", o->nodes, o->processes);
         o->nodes = o->processes;
         const char *bad = o->sessions ? "sessions" : o->policy == CW_LAST_WRITER_WINS ? "policy lww"
-                          : o->partition ? "partition" : o->sequential ? "sequential" : o->rate > 0 ? "rate"
+                          : o->sequential ? "sequential" : o->rate > 0 ? "rate"
                           : o->warmup > 0 ? "warmup" : o->sabotage_context ? "sabotage-context"
                           : o->value_size ? "value-size" : NULL;
         if (bad)
@@ -955,7 +955,9 @@ static int processes(const opts *o)
                            .seed = o->seed, .duration = o->duration, .key_dist = o->key_dist,
                            .zipf_theta = o->zipf_theta, .reads = o->reads, .rmw = o->rmw, .deletes = o->deletes,
                            .drop = o->drop, .delay = o->delay, .dup = o->dup, .max_delay_us = o->max_delay_us,
-                           .stop_node = -1, .kill_node = -1, .sabotage = o->sabotage, .json = o->json,
+                           .stop_node = -1, .kill_node = -1, .part_start = o->part_start,
+                           .part_len = o->partition ? o->part_len : 0, .part_hold = o->part_kind == PART_HOLD,
+                           .sabotage = o->sabotage, .json = o->json,
                            .history = o->history, .replay = o->replay};
     if (o->stop && !cli_procs_parse_stop(&p, o->stop)) {
         fprintf(stderr, "causeway stress: --stop '%.80s': expected I:A:B, node I below %u, seconds 0 <= A < B\n",

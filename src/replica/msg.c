@@ -140,6 +140,18 @@ int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
     return cw__msg_write(out, origin, ts, clock, nodes, NULL, false, key, key_len, value, value_len);
 }
 
+int cw_msg_create_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts, const uint64_t *clock,
+                        uint32_t nodes, const uint64_t *context, bool tombstone, const void *key, size_t key_len,
+                        const void *value, size_t value_len)
+{
+    if (!clock || origin >= nodes || (tombstone && value_len))
+        return CW_EINVAL;
+    for (uint32_t k = 0; context && k < nodes; k++)
+        if (context[k] > clock[k] || (k == origin && context[k] >= clock[k]))
+            return CW_EINVAL;
+    return cw__msg_write(out, origin, ts, clock, nodes, context, tombstone, key, key_len, value, value_len);
+}
+
 cw_msg *cw_msg_ref(cw_msg *m) { return cw__msg_ref(m); }
 
 void cw_msg_unref(cw_msg *m) { cw__msg_unref(m); }

@@ -36,7 +36,8 @@ static int setup(void **state)
     o.max_value_len = 1000;
     char err[200];
     assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
-    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 64 * 1024, err, sizeof err), CW_OK);
+    /* Room for a batch frame (256 KiB) and one more write, as a node has. */
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 300 * 1024, err, sizeof err), CW_OK);
     assert_int_equal(cw_client_open(&f->c, f->cli, 2000), CW_OK);
     *state = f;
     return 0;
@@ -128,10 +129,21 @@ static void test_write_many_pipelines_a_batch(void **state)
     }
     for (int i = 0; i < N; i++)
         cw_vclock_destroy(&clocks[i]);
+    /* More than one frame's worth (600 writes of 900 bytes: 540 KB): split
+     * into frames the node takes, every write made. */
+    enum { MANY = 600 };
+    static char pad[900];
+    memset(pad, 'p', sizeof pad);
+    static cw_client_write mix[MANY];
+    for (int i = 0; i < MANY; i++)
+        mix[i] = (cw_client_write){.key = "s", .key_len = 1, .value = pad, .value_len = sizeof pad};
+    assert_int_equal(cw_client_write_many(f->c, mix, MANY), CW_OK);
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(mix[i].result, CW_OK);
     cw_client_status st;
     cw_client_status_init(&st);
     assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
-    assert_int_equal(st.writes, N - 1);
+    assert_int_equal(st.writes, N - 1 + MANY);
     cw_client_status_destroy(&st);
     /* Nothing to send is an empty success; bad arguments change nothing. */
     assert_int_equal(cw_client_write_many(f->c, NULL, 0), CW_OK);

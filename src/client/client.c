@@ -195,8 +195,10 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
     return take_write_answer(&in, clock_out);
 }
 
-/* A batch frame holds writes up to this many bytes (a write larger goes in
- * a frame of its own), so every frame stays below what a node accepts. */
+/* A batch frame holds writes up to this many bytes (a write that would pass
+ * it starts a frame of its own), so every frame stays below what a node
+ * accepts: a frame of several writes is under this, a frame of one write is
+ * no larger than that write's put. */
 #define BATCH_FRAME_BYTES (256u * 1024u)
 #define BATCH_FRAME_WRITES 1024u
 
@@ -262,9 +264,14 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         cw__batch_begin(&c->out, c->next_id);
         size_t n = 0;
         for (; i < count && n < BATCH_FRAME_WRITES; i++, n++) {
-            if (n && c->out.len >= BATCH_FRAME_BYTES)
-                break;
             cw_client_write *x = &w[i];
+            /* A frame never passes BATCH_FRAME_BYTES by a write added to it:
+             * a large write goes in a frame of its own, as large as a single
+             * put (which the node takes), never on top of others. */
+            size_t size = 14 + x->key_len + (x->tombstone ? 0 : x->value_len) +
+                          (x->context ? cw_vclock_encoded_size(x->context) : 0);
+            if (n && c->out.len + size > BATCH_FRAME_BYTES)
+                break;
             x->result = CW_ETIMEDOUT;
             cw__batch_add(&c->out, x->tombstone, x->key, x->key_len, x->value, x->value_len, x->context);
         }

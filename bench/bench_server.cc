@@ -484,131 +484,108 @@ void raw_zmq_pingpong(benchmark::State &state) {
 
 // ---- 2. puts through libcauseway-client ----
 
-void client_put(benchmark::State &state) {
-    const int threads = int(state.range(0));
-    for (auto _ : state) {
-        std::string why;
-        Cluster cl(why);
-        if (!cl.ok || !warm_up(cl)) {
-            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
-            return;
-        }
-        const uint64_t base = 1, per = batch_writes() / threads, writes = per * threads;
-        std::vector<std::vector<double>> lat(threads);
-        std::atomic<uint64_t> failed{0};
-        std::atomic<int> ready{0};
-        std::atomic<bool> go{false};
-        std::vector<std::thread> ts;
-        for (int t = 0; t < threads; t++)
-            ts.emplace_back([&, t] {
-                cw_client *c = nullptr;
-                cw_client_open(&c, cl.client[0].c_str(), 5000);
-                cw_client_status st;
-                cw_client_status_init(&st);
-                cw_client_get_status(c, &st); // connected
-                cw_client_status_destroy(&st);
-                lat[t].reserve(per);
-                ready++;
-                while (!go.load())
-                    ;
-                for (uint64_t i = 0; i < per; i++) {
-                    char key[16];
-                    int len;
-                    key_of(i * threads + t, key, &len);
-                    auto a = Clock::now();
-                    failed += cw_client_put(c, key, size_t(len), kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
-                    lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
-                }
-                cw_client_close(c);
-            });
-        while (ready.load() < threads)
-            std::this_thread::yield();
-        Usage u0 = usage(cl);
-        Clock::time_point t0 = Clock::now();
-        go = true;
-        for (auto &t : ts)
-            t.join();
-        Clock::time_point t_ack = Clock::now();
-        bool all = false;
-        Clock::time_point t_deliv = wait_replicated(cl, base + writes - failed, &all);
-        std::vector<double> merged;
-        for (auto &v : lat)
-            merged.insert(merged.end(), v.begin(), v.end());
-        report(state, writes, secs(t0, t_ack), all ? secs(t0, t_deliv) : 0, merged, failed);
-        report_usage(state, u0, usage(cl), writes);
-        if (g_raw_msgs_per_s > 0 && all)
-            state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
+// One batch of `per` writes per thread at node 0 through libcauseway-client,
+// each thread with its own handle; `body(c, t, per, lat, failed)` makes
+// thread t's writes and records one latency per call. Reports writes/s,
+// deliveries/s (until nodes 1 and 2 have them all) and CPU per write.
+template <typename Body>
+void run_clients(benchmark::State &state, int threads, uint64_t per, Body body) {
+    std::string why;
+    Cluster cl(why);
+    if (!cl.ok || !warm_up(cl)) {
+        state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+        return;
     }
+    const uint64_t base = 1, writes = per * threads;
+    std::vector<std::vector<double>> lat(threads);
+    std::atomic<uint64_t> failed{0};
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; t++)
+        ts.emplace_back([&, t] {
+            cw_client *c = nullptr;
+            cw_client_open(&c, cl.client[0].c_str(), 5000);
+            cw_client_status st;
+            cw_client_status_init(&st);
+            cw_client_get_status(c, &st); // connected
+            cw_client_status_destroy(&st);
+            lat[t].reserve(per);
+            ready++;
+            while (!go.load())
+                ;
+            body(c, t, per, lat[t], failed);
+            cw_client_close(c);
+        });
+    while (ready.load() < threads)
+        std::this_thread::yield();
+    Usage u0 = usage(cl);
+    Clock::time_point t0 = Clock::now();
+    go = true;
+    for (auto &t : ts)
+        t.join();
+    Clock::time_point t_ack = Clock::now();
+    bool all = false;
+    Clock::time_point t_deliv = wait_replicated(cl, base + writes - failed, &all);
+    std::vector<double> merged;
+    for (auto &v : lat)
+        merged.insert(merged.end(), v.begin(), v.end());
+    report(state, writes, secs(t0, t_ack), all ? secs(t0, t_deliv) : 0, merged, failed);
+    report_usage(state, u0, usage(cl), writes);
+    if (g_raw_msgs_per_s > 0 && all)
+        state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
 }
 
-// ---- 2b. pipelined puts: cw_client_write_many ----
+double micros_since(Clock::time_point a) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - a).count();
+}
 
+void client_put(benchmark::State &state) {
+    const int threads = int(state.range(0));
+    for (auto _ : state)
+        run_clients(state, threads, batch_writes() / threads,
+                    [threads](cw_client *c, int t, uint64_t per, std::vector<double> &lat,
+                              std::atomic<uint64_t> &failed) {
+                        for (uint64_t i = 0; i < per; i++) {
+                            char key[16];
+                            int len;
+                            key_of(i * threads + t, key, &len);
+                            auto a = Clock::now();
+                            failed += cw_client_put(c, key, size_t(len), kValue, sizeof kValue - 1, nullptr,
+                                                    nullptr) != CW_OK;
+                            lat.push_back(micros_since(a));
+                        }
+                    });
+}
+
+// ---- 2b. batched puts: cw_client_write_many ----
+
+// p50/p99 here: of a whole batch's round trip.
 void client_write_many(benchmark::State &state) {
     const int threads = int(state.range(0));
     const size_t batch = size_t(state.range(1));
-    for (auto _ : state) {
-        std::string why;
-        Cluster cl(why);
-        if (!cl.ok || !warm_up(cl)) {
-            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
-            return;
-        }
-        const uint64_t base = 1, per = batch_writes() / threads / batch * batch, writes = per * threads;
-        std::vector<std::vector<double>> lat(threads);
-        std::atomic<uint64_t> failed{0};
-        std::atomic<int> ready{0};
-        std::atomic<bool> go{false};
-        std::vector<std::thread> ts;
-        for (int t = 0; t < threads; t++)
-            ts.emplace_back([&, t] {
-                cw_client *c = nullptr;
-                cw_client_open(&c, cl.client[0].c_str(), 5000);
-                cw_client_status st;
-                cw_client_status_init(&st);
-                cw_client_get_status(c, &st); // connected
-                cw_client_status_destroy(&st);
-                std::vector<cw_client_write> w(batch);
-                std::vector<std::array<char, 16>> keys(batch);
-                lat[t].reserve(per / batch);
-                ready++;
-                while (!go.load())
-                    ;
-                for (uint64_t i = 0; i < per; i += batch) {
-                    for (size_t k = 0; k < batch; k++) {
-                        int len;
-                        key_of((i + k) * threads + t, keys[k].data(), &len);
-                        w[k] = cw_client_write{keys[k].data(), size_t(len), kValue, sizeof kValue - 1,
-                                               false, nullptr, nullptr, 0};
-                    }
-                    auto a = Clock::now();
-                    if (cw_client_write_many(c, w.data(), batch) != CW_OK)
-                        failed += batch;
-                    else
-                        for (auto &x : w)
-                            failed += x.result != CW_OK;
-                    lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
-                }
-                cw_client_close(c);
-            });
-        while (ready.load() < threads)
-            std::this_thread::yield();
-        Usage u0 = usage(cl);
-        Clock::time_point t0 = Clock::now();
-        go = true;
-        for (auto &t : ts)
-            t.join();
-        Clock::time_point t_ack = Clock::now();
-        bool all = false;
-        Clock::time_point t_deliv = wait_replicated(cl, base + writes - failed, &all);
-        std::vector<double> merged;
-        for (auto &v : lat)
-            merged.insert(merged.end(), v.begin(), v.end());
-        // p50/p99 here: of a whole batch's round trip.
-        report(state, writes, secs(t0, t_ack), all ? secs(t0, t_deliv) : 0, merged, failed);
-        report_usage(state, u0, usage(cl), writes);
-        if (g_raw_msgs_per_s > 0 && all)
-            state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
-    }
+    for (auto _ : state)
+        run_clients(state, threads, batch_writes() / threads / batch * batch,
+                    [threads, batch](cw_client *c, int t, uint64_t per, std::vector<double> &lat,
+                                     std::atomic<uint64_t> &failed) {
+                        std::vector<cw_client_write> w(batch);
+                        std::vector<std::array<char, 16>> keys(batch);
+                        for (uint64_t i = 0; i < per; i += batch) {
+                            for (size_t k = 0; k < batch; k++) {
+                                int len;
+                                key_of((i + k) * threads + t, keys[k].data(), &len);
+                                w[k] = cw_client_write{keys[k].data(), size_t(len), kValue, sizeof kValue - 1,
+                                                       false, nullptr, nullptr, 0};
+                            }
+                            auto a = Clock::now();
+                            if (cw_client_write_many(c, w.data(), batch) != CW_OK)
+                                failed += batch;
+                            else
+                                for (auto &x : w)
+                                    failed += x.result != CW_OK;
+                            lat.push_back(micros_since(a));
+                        }
+                    });
 }
 
 // ---- 3. HTTP POST /write, keep-alive, libcurl ----

@@ -59,6 +59,28 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A DEALER on the node's client endpoint, for frames written by hand. */
+static void *raw_client(const fixture *f, void *ctx)
+{
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, rcvtimeo = 2000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
+    assert_int_equal(zmq_connect(d, f->cli), 0);
+    return d;
+}
+
+/* The writes the node has made, from its status. */
+static uint64_t node_writes(const fixture *f)
+{
+    cw_client_status st;
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
+    uint64_t w = st.writes;
+    cw_client_status_destroy(&st);
+    return w;
+}
+
 static void test_put_get_delete_round_trip(void **state)
 {
     fixture *f = *state;
@@ -140,11 +162,7 @@ static void test_write_many_pipelines_a_batch(void **state)
     assert_int_equal(cw_client_write_many(f->c, mix, MANY), CW_OK);
     for (int i = 0; i < MANY; i++)
         assert_int_equal(mix[i].result, CW_OK);
-    cw_client_status st;
-    cw_client_status_init(&st);
-    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
-    assert_int_equal(st.writes, N - 1 + MANY);
-    cw_client_status_destroy(&st);
+    assert_int_equal(node_writes(f), N - 1 + MANY);
     /* Nothing to send is an empty success; bad arguments change nothing. */
     assert_int_equal(cw_client_write_many(f->c, NULL, 0), CW_OK);
     cw_client_write bad = {.key = NULL, .key_len = 3};
@@ -157,11 +175,7 @@ static void test_malformed_batch_changes_nothing(void **state)
 {
     fixture *f = *state;
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0, rcvtimeo = 2000;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
-    assert_int_equal(zmq_connect(d, f->cli), 0);
+    void *d = raw_client(f, ctx);
     cw__out o = {NULL, 0, 0, false};
     cw__batch_begin(&o, 77);
     cw__batch_add(&o, false, "a", 1, "1", 1, NULL);
@@ -191,11 +205,7 @@ static void test_malformed_batch_changes_nothing(void **state)
     free(o.b);
     zmq_close(d);
     zmq_ctx_term(ctx);
-    cw_client_status st;
-    cw_client_status_init(&st);
-    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
-    assert_int_equal(st.writes, 0);
-    cw_client_status_destroy(&st);
+    assert_int_equal(node_writes(f), 0);
 }
 
 static void test_node_errors_come_back(void **state)
@@ -254,11 +264,7 @@ static void test_hostile_requests(void **state)
 {
     fixture *f = *state;
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0, rcvtimeo = 2000;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
-    assert_int_equal(zmq_connect(d, f->cli), 0);
+    void *d = raw_client(f, ctx);
     uint8_t frame[64];
     for (int i = 0; i < 300; i++) {
         size_t len = (size_t)tu_below(sizeof frame);
@@ -275,11 +281,7 @@ static void test_hostile_requests(void **state)
     }
     zmq_close(d);
     zmq_ctx_term(ctx);
-    cw_client_status st;
-    cw_client_status_init(&st);
-    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
-    assert_int_equal(st.writes, 0);
-    cw_client_status_destroy(&st);
+    assert_int_equal(node_writes(f), 0);
 }
 
 int main(void)

@@ -54,6 +54,13 @@ static void collect(void *ctx, const void *key, size_t key_len, const cw_msg *co
         s->v[s->len++] = cw_msg_ref((cw_msg *)versions[i]);
 }
 
+static void state_release(state *s)
+{
+    for (size_t i = 0; i < s->len; i++)
+        cw_msg_unref(s->v[i]);
+    s->len = 0;
+}
+
 static void release(outbox *b)
 {
     for (size_t i = 0; i < b->len; i++)
@@ -103,8 +110,7 @@ static void test_install_takes_a_peers_state(void **unused)
     assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, st.v, st.len), CW_EINVAL);
     assert_true(cw__node_check(c));
 
-    for (size_t i = 0; i < st.len; i++)
-        cw_msg_unref(st.v[i]);
+    state_release(&st);
     release(&b0);
     release(&b1);
     release(&b2);
@@ -135,8 +141,7 @@ static void test_install_refuses_an_inconsistent_state(void **unused)
     cw_node *e = make(2, &b1);
     assert_int_equal(cw_node_install(e, below, 3, NULL, 0), CW_OK);
     assert_true(cw__node_check(e));
-    for (size_t i = 0; i < st.len; i++)
-        cw_msg_unref(st.v[i]);
+    state_release(&st);
     release(&b0);
     release(&b1);
     cw_node_destroy(a);
@@ -171,8 +176,7 @@ static void test_install_out_of_memory_leaves_the_node_empty(void **unused)
     }
     assert_int_equal(rc, CW_OK);
     assert_true(cw__node_check(c));
-    for (size_t i = 0; i < st.len; i++)
-        cw_msg_unref(st.v[i]);
+    state_release(&st);
     release(&b0);
     release(&b1);
     cw_node_destroy(a);

@@ -490,6 +490,19 @@ static char *value_text(const json_t *v)
     return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
 
+/* request(), again every POLL_MS while the answer is `again` (503 while the
+ * nodes join, 404 until a write arrives) and the deadline has not passed.
+ * Whether an HTTP answer came. */
+static bool request_while(script *s, uint32_t at, const char *method, const char *path, json_t *body, long again,
+                          uint64_t deadline, reply *r)
+{
+    bool answered;
+    while ((answered = request(s->c, at, method, path, body, r)) && r->status == again && now_ms() < deadline &&
+           cluster_pause(s->c, POLL_MS))
+        ;
+    return answered;
+}
+
 /* POST /write {"key": key, "value": value} at node `at`, retried on 503
  * (nodes join) every 50 ms for up to 10 s; the clock must be `expect`. */
 static bool write_step(script *s, int step, uint32_t at, const char *key, int value, const char *note,
@@ -500,10 +513,7 @@ static bool write_step(script *s, int step, uint32_t at, const char *key, int va
     json_t *body = json_pack("{s:s,s:i}", "key", key, "value", value);
     reply r = {0};
     uint64_t deadline = now_ms() + WRITE_MS;
-    bool answered;
-    while ((answered = request(s->c, at, "POST", "/write", body, &r)) && r.status == 503 && now_ms() < deadline &&
-           cluster_pause(s->c, POLL_MS))
-        ;
+    bool answered = request_while(s, at, "POST", "/write", body, 503, deadline, &r);
     json_decref(body);
     bool ok;
     if (!answered)
@@ -531,10 +541,7 @@ static bool read_step(script *s, int step, uint32_t at, const char *key, int val
     snprintf(path, sizeof path, "/read/%s", key);
     reply r = {0};
     uint64_t deadline = now_ms() + SETTLE_MS;
-    bool answered;
-    while ((answered = request(s->c, at, "GET", path, NULL, &r)) && r.status == 404 && now_ms() < deadline &&
-           cluster_pause(s->c, POLL_MS))
-        ;
+    bool answered = request_while(s, at, "GET", path, NULL, 404, deadline, &r);
     json_t *v = json_object_get(r.json, "value");
     bool ok;
     if (!answered)

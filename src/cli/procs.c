@@ -62,6 +62,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "report.h"
+#include "vec.h"
 #include "workload.h"
 
 #define MAX_PROCS 64u
@@ -275,17 +276,24 @@ static uint64_t *counters_of(const cw_vclock *v, uint32_t n)
 
 static wrec *new_rec(pclient *c)
 {
-    if (c->nrec == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 256;
-        wrec *g = realloc(c->recs, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        c->recs = g;
-        c->cap = cap;
-    }
+    wrec *g = cw__vec_room(c->recs, c->nrec, &c->cap, sizeof *g);
+    if (!g)
+        return NULL;
+    c->recs = g;
     wrec *w = &c->recs[c->nrec++];
     memset(w, 0, sizeof *w);
     return w;
+}
+
+/* A read-modify-write's read into its record: the context it sent and the
+ * versions (dots) the read returned. */
+static void record_read(wrec *w, const cw_read *got, uint32_t n)
+{
+    w->context = counters_of(&got->context, n);
+    w->dots = got->count ? calloc(got->count, sizeof *w->dots) : NULL;
+    for (size_t v = 0; w->dots && v < got->count; v++)
+        w->dots[v] = (cw_history_dot){got->versions[v].origin, got->versions[v].seq};
+    w->ndots = w->dots ? got->count : 0;
 }
 
 static bool retryable(int rc) { return rc == CW_EJOINING || rc == CW_ESTALLED || rc == CW_EFULL; }
@@ -337,13 +345,8 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
             if (w) {
                 *w = (wrec){.node = c->node, .del = del, .ctx = rmw, .sent = t0, .done = t1};
                 memcpy(w->key, key, sizeof key);
-                if (rmw) {
-                    w->context = counters_of(&got.context, n);
-                    w->dots = got.count ? calloc(got.count, sizeof *w->dots) : NULL;
-                    for (size_t v = 0; w->dots && v < got.count; v++)
-                        w->dots[v] = (cw_history_dot){got.versions[v].origin, got.versions[v].seq};
-                    w->ndots = w->dots ? got.count : 0;
-                }
+                if (rmw)
+                    record_read(w, &got, n);
             }
             cw_vclock_destroy(&clock);
             cw_read_destroy(&got);
@@ -378,13 +381,8 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
                     .ctx = rmw, .sent = t0, .done = t1};
         memcpy(w->key, key, sizeof key);
         w->clock = counters_of(&clock, n);
-        if (rmw) {
-            w->context = counters_of(&got.context, n);
-            w->dots = got.count ? calloc(got.count, sizeof *w->dots) : NULL;
-            for (size_t v = 0; w->dots && v < got.count; v++)
-                w->dots[v] = (cw_history_dot){got.versions[v].origin, got.versions[v].seq};
-            w->ndots = w->dots ? got.count : 0;
-        }
+        if (rmw)
+            record_read(w, &got, n);
         cw_vclock_destroy(&clock);
         cw_read_destroy(&got);
         return 1;
@@ -497,14 +495,10 @@ typedef struct evlist {
 
 static event *push(evlist *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 1024;
-        event *g = realloc(l->ev, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        l->ev = g;
-        l->cap = cap;
-    }
+    event *g = cw__vec_room(l->ev, l->n, &l->cap, sizeof *g);
+    if (!g)
+        return NULL;
+    l->ev = g;
     event *e = &l->ev[l->n++];
     memset(e, 0, sizeof *e);
     return e;
@@ -1692,18 +1686,8 @@ int cli_procs_stress(const cli_procs_options *o)
            cli_duration(check * 1e9, took, sizeof took), (unsigned long long)J.trace_lines,
            cli_duration(conv * 1e9, cv, sizeof cv), cli_duration(secs * 1e9, ran, sizeof ran));
     if (!ok) {
-        char name[64];
-        const char *path = o->history;
-        if (!path) {
-            snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)o->seed);
-            path = name;
-        }
-        FILE *f = fopen(path, "w");
-        if (f) {
-            cw_history_write(J.h, f);
-            fclose(f);
-            printf("  history              %s; traces kept in %s\n", path, r->dir);
-        }
+        cli_write_history(o->history, o->seed, J.h);
+        printf("  processes' traces kept in %s\n", r->dir);
     }
     cli_print_verdict(ok, violation, o->replay, "the same workload and faults; process timings vary");
     if (o->json && write_json(r, &rep, &J, &fin, secs, ok, violation) != CW_OK) {

@@ -4,8 +4,12 @@
  *  1. A failure always prints a replay command, whole: every option that
  *     shaped the run, never an ellipsis (cli_command_line makes it).
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <causeway/error.h>
 
 #include "report.h"
 
@@ -63,4 +67,22 @@ void cli_print_verdict(bool ok, const char *violation, const char *replay, const
         printf("  violation            %s\n  replay               %s\n%s%s%s", violation ? violation : "(none recorded)",
                replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",
                note ? ")\n" : "");
+}
+
+void cli_write_history(const char *path, uint64_t seed, const cw_history *h)
+{
+    char name[64];
+    if (!path) {
+        snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)seed);
+        path = name;
+    }
+    FILE *f = fopen(path, "w");
+    int rc = f ? cw_history_write(h, f) : CW_EINVAL;
+    bool written = f && rc == CW_OK && !ferror(f);
+    if (f && fclose(f) != 0)
+        written = false;
+    if (written)
+        printf("  history              %s (what was checked; format: docs/formats.md)\n", path);
+    else
+        printf("  history              not written: %s: %s\n", path, strerror(errno));
 }

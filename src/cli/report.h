@@ -21,6 +21,11 @@ void cli_print_clients(const cw_history_report *rep, uint32_t clients, bool sess
  * session_ops, max_siblings, max_concurrent); false when out of memory. */
 bool cli_clients_json(const cw_history_report *rep, void *root);
 
+/* A failed run's history (what was checked; format: docs/formats.md) to
+ * `path`, or to causeway-stress-SEED.history when path is NULL, and a report
+ * line saying where, or why it could not be written. */
+void cli_write_history(const char *path, uint64_t seed, const cw_history *h);
+
 /* The verdict line; on a failure, the violation and the command that
  * replays the run (`replay`, with `note` after it: what a replay repeats). */
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note);

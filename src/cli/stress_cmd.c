@@ -789,26 +789,6 @@ static int drive(run *r)
     return replicate(r);
 }
 
-/* A failed run's history, to the --history file. */
-static void write_history(const opts *o, const cw_history *h)
-{
-    char name[64];
-    const char *path = o->history;
-    if (!path) {
-        snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)o->seed);
-        path = name;
-    }
-    FILE *f = fopen(path, "w");
-    int rc = f ? cw_history_write(h, f) : CW_EINVAL;
-    bool written = f && rc == CW_OK && !ferror(f);
-    if (f && fclose(f) != 0)
-        written = false;
-    if (written)
-        printf("  history              %s (what was checked; format: docs/formats.md)\n", path);
-    else
-        printf("  history              not written: %s: %s\n", path, strerror(errno));
-}
-
 /* One run with the parsed options: the exit status. */
 static int stress(opts o)
 {
@@ -937,7 +917,7 @@ static int stress(opts o)
            cli_duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes,
            cli_duration(secs * 1e9, ran, sizeof ran));
     if (!ok)
-        write_history(&o, r.h);
+        cli_write_history(o.history, o.seed, r.h);
     cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
     if (o.json && write_json(&o, &rep, &t, &ops, secs, check_secs, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);

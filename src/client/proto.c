@@ -16,6 +16,8 @@
 
 #include <causeway/error.h>
 
+#include "bytes.h"
+
 /* ---- output ---- */
 
 static uint8_t *room(cw__out *o, size_t n)
@@ -46,8 +48,8 @@ static uint8_t *room(cw__out *o, size_t n)
 static void out_be(cw__out *o, uint64_t v, int bytes)
 {
     uint8_t *p = room(o, (size_t)bytes);
-    for (int i = bytes - 1; p && i >= 0; i--)
-        *p++ = (uint8_t)(v >> (8 * i));
+    if (p)
+        cw__store_be(p, v, bytes);
 }
 
 void cw__out_u8(cw__out *o, uint8_t v) { out_be(o, v, 1); }
@@ -86,11 +88,8 @@ static bool in_be(cw__in *in, uint64_t *v, int bytes)
 {
     if (in->len - in->pos < (size_t)bytes)
         return false;
-    uint64_t x = 0;
-    for (int i = 0; i < bytes; i++)
-        x = x << 8 | in->b[in->pos + (size_t)i];
+    *v = cw__load_be(in->b + in->pos, bytes);
     in->pos += (size_t)bytes;
-    *v = x;
     return true;
 }
 

@@ -396,6 +396,20 @@ __attribute__((format(printf, 2, 3))) static void appendf(text *t, const char *f
     }
 }
 
+/* A 200 with t's text (taken) as its body; 500 if t ran out of memory. */
+static void succeed_text(reply *rep, text *t, const char *type)
+{
+    if (t->failed) {
+        free(t->p);
+        fail_rc(rep, CW_ENOMEM);
+        return;
+    }
+    rep->status = MHD_HTTP_OK;
+    rep->text = t->p;
+    rep->text_len = t->len;
+    rep->text_type = type;
+}
+
 /* {"status":"success","clock":CLOCK} written directly: the answer to every
  * write has this one shape, and building it through Jansson cost more than
  * the write itself (an object per counter, then a dump). */
@@ -411,15 +425,7 @@ static void succeed_with_clock(reply *rep, const cw_vclock *c, uint32_t nodes)
         appendf(&t, "%s\"%" PRIu32 "\":%" PRIu64, i ? "," : "", i, v);
     }
     appendf(&t, "}}");
-    if (t.failed) {
-        free(t.p);
-        fail_rc(rep, CW_ENOMEM);
-        return;
-    }
-    rep->status = MHD_HTTP_OK;
-    rep->text = t.p;
-    rep->text_len = t.len;
-    rep->text_type = "application/json";
+    succeed_text(rep, &t, "application/json");
 }
 
 /* ---- routes ---- */
@@ -729,15 +735,7 @@ static void do_metrics(cw__http *h, reply *rep)
     appendf(&t, "%s{quantile=\"0.99\"} %.9f\n", lat, (double)ns.buffering.p99_ns / 1e9);
     appendf(&t, "%s{quantile=\"0.999\"} %.9f\n", lat, (double)ns.buffering.p999_ns / 1e9);
     appendf(&t, "%s_count %" PRIu64 "\n", lat, ns.buffering.count);
-    if (t.failed) {
-        free(t.p);
-        fail_rc(rep, CW_ENOMEM);
-        return;
-    }
-    rep->status = MHD_HTTP_OK;
-    rep->text = t.p;
-    rep->text_len = t.len;
-    rep->text_type = "text/plain; version=0.0.4; charset=utf-8";
+    succeed_text(rep, &t, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* ---- MHD callbacks ---- */

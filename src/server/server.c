@@ -59,6 +59,8 @@
 #include "fault.h"
 #include "msg_internal.h"
 #include "now.h"
+#include "varint.h"
+#include "vec.h"
 #include "wire.h"
 
 #define DEFAULT_HWM 10000u
@@ -189,10 +191,10 @@ static void link_flush(cw__server *s, uint32_t j)
     size_t len = o->len;
     if (o->frames == 1) { /* [B][varint len][frame]: send the frame alone */
         size_t at = 1;
-        while (b[at] & 0x80)
-            at++;
-        b += at + 1;
-        len -= at + 1;
+        uint64_t flen;
+        cw__varint_take(b, len, &at, &flen); /* written by link_send: it reads */
+        b += at;
+        len -= at;
     }
     if (zmq_send(s->dealer[j], b, len, ZMQ_DONTWAIT) < 0) {
         s->stats.link_full += o->frames;
@@ -223,7 +225,7 @@ static void link_send(cw__server *s, uint32_t j, const cw_msg *m)
         return;
     }
     link_out *o = &s->out[j];
-    size_t need = o->len + (o->len ? 0 : 1) + 10 + len;
+    size_t need = o->len + (o->len ? 0 : 1) + CW__VARINT_MAX + len;
     if (need > o->cap) {
         size_t cap = o->cap ? o->cap : 4096;
         while (cap < need)
@@ -238,11 +240,7 @@ static void link_send(cw__server *s, uint32_t j, const cw_msg *m)
     }
     if (!o->len)
         o->b[o->len++] = CH_BATCH;
-    for (size_t v = len; ; v >>= 7) { /* LEB128 length */
-        o->b[o->len++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        if (v <= 0x7f)
-            break;
-    }
+    o->len = (size_t)(cw__varint_put(o->b + o->len, len) - o->b);
     memcpy(o->b + o->len, bytes, len);
     o->len += len;
     o->frames++;
@@ -537,9 +535,11 @@ static uint32_t peer_of(const cw__server *s, zmq_msg_t *id)
 static bool speaks_as(zmq_msg_t *frame, uint32_t j)
 {
     const char *user = zmq_msg_gets(frame, "User-Id");
-    char want[16];
-    snprintf(want, sizeof want, "%u", j);
-    return user && strcmp(user, want) == 0;
+    if (!user || *user < '0' || *user > '9')
+        return false;
+    char *end;
+    unsigned long id = strtoul(user, &end, 10); /* auth.c names connections by plain decimal ids */
+    return !*end && id == j;
 }
 
 /* Reads the rest of a multipart message into nothing. */
@@ -609,15 +609,11 @@ static void take_snapshot(cw__server *s, uint32_t j)
         if (ok && (cw_msg_decode(&m, zmq_msg_data(&part), len, &s->lim, &used) != CW_OK || used != len))
             ok = false;
         zmq_msg_close(&part);
-        if (ok && sn.count == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            cw_msg **v = realloc(sn.versions, ncap * sizeof *v);
-            if (v) {
+        if (ok) {
+            cw_msg **v = cw__vec_room(sn.versions, sn.count, &cap, sizeof *v);
+            if (v)
                 sn.versions = v;
-                cap = ncap;
-            } else {
-                ok = false;
-            }
+            ok = v != NULL;
         }
         if (ok)
             sn.versions[sn.count++] = m;
@@ -689,18 +685,7 @@ static size_t take_batch(cw__server *s, uint32_t j, const uint8_t *b, size_t len
     size_t at = 0, got = 0;
     while (at < len && got < BATCH_FRAMES) {
         uint64_t flen = 0;
-        unsigned shift = 0;
-        bool ok = false;
-        while (at < len && shift < 64) {
-            uint8_t c = b[at++];
-            flen |= (uint64_t)(c & 0x7f) << shift;
-            shift += 7;
-            if (!(c & 0x80)) {
-                ok = true;
-                break;
-            }
-        }
-        if (!ok || flen == 0 || flen > len - at) {
+        if (!cw__varint_take(b, len, &at, &flen) || flen == 0 || flen > len - at) {
             n->malformed++;
             return got;
         }
@@ -844,15 +829,6 @@ static void *loop_main(void *arg)
 }
 
 /* ---- lifecycle ---- */
-
-static char *dup_str(const char *p)
-{
-    size_t n = strlen(p) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, p, n);
-    return d;
-}
 
 static int sockopt_int(void *sock, int opt, int v) { return zmq_setsockopt(sock, opt, &v, sizeof v); }
 
@@ -1024,7 +1000,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     pthread_cond_init(&s->applied, &ca);
     pthread_condattr_destroy(&ca);
     int rc = CW_ENOMEM;
-    s->listen = dup_str(o->listen);
+    s->listen = strdup(o->listen);
     s->peers = calloc(o->nodes, sizeof *s->peers);
     s->dealer = calloc(o->nodes, sizeof *s->dealer);
     s->tx = calloc(o->nodes, sizeof *s->tx);
@@ -1036,7 +1012,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++) {
-        if (j != o->self && !(s->peers[j] = dup_str(o->peers[j])))
+        if (j != o->self && !(s->peers[j] = strdup(o->peers[j])))
             goto fail;
         if (cw__wire_tx_init(&s->tx[j], o->nodes) != CW_OK || cw__wire_rx_init(&s->rx[j], o->nodes) != CW_OK)
             goto fail;

@@ -61,42 +61,14 @@
 #include "bytes.h"
 #include "msg_internal.h"
 #include "splitmix.h"
+#include "varint.h"
 
 enum { TAG_WHOLE = 0, TAG_KEY = 1, TAG_DELTA = 2, NO_FRAME = -1 };
 
 /* Tag, epoch and the longest link seq (10 varint bytes). */
 #define COMPACT_HEAD (1u + 4u + 10u)
 
-/* ---- varints (LEB128, 7 bits a byte, low first) and zigzag ---- */
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* false: truncated, or more than 64 bits. */
-static bool take_varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return false;
-        uint8_t c = b[(*pos)++];
-        if (shift == 63 && c > 1)
-            return false;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
+/* ---- zigzag (varints: varint.h) ---- */
 
 /* A counter's change, modulo 2^64 (so every value is reachable from every
  * base), small either way: 0, -1, 1, -2, ... become 0, 1, 2, 3, ... */
@@ -132,13 +104,13 @@ static uint8_t *put_runs(uint8_t *p, const uint64_t *x, const uint64_t *r, uint3
             else
                 break;
         }
-        p = put_varint(p, end - i);
-        p = put_varint(p, i - prev_end);
+        p = cw__varint_put(p, end - i);
+        p = cw__varint_put(p, i - prev_end);
         for (uint32_t k = i; k < end; k++)
-            p = put_varint(p, zigzag(x[k] - ref_at(r, k)));
+            p = cw__varint_put(p, zigzag(x[k] - ref_at(r, k)));
         i = prev_end = end;
     }
-    return put_varint(p, 0);
+    return cw__varint_put(p, 0);
 }
 
 /* Fills x (n counters) from runs against r; false: malformed. */
@@ -151,14 +123,14 @@ static bool take_runs(const uint8_t *b, size_t len, size_t *pos, uint64_t *x, co
     uint64_t i = 0; /* <= n */
     for (;;) {
         uint64_t run, skip, z;
-        if (!take_varint(b, len, pos, &run))
+        if (!cw__varint_take(b, len, pos, &run))
             return false;
         if (run == 0)
             return true;
-        if (!take_varint(b, len, pos, &skip) || skip > n - i || run > n - i - skip)
+        if (!cw__varint_take(b, len, pos, &skip) || skip > n - i || run > n - i - skip)
             return false;
         for (i += skip; run; run--, i++) {
-            if (!take_varint(b, len, pos, &z))
+            if (!cw__varint_take(b, len, pos, &z))
                 return false;
             x[i] += unzigzag(z);
         }
@@ -318,7 +290,7 @@ int cw__wire_encode(cw__wire_tx *tx, const cw_msg *m, const uint8_t **bytes, siz
     uint8_t *p = tx->frame;
     *p++ = key ? TAG_KEY : TAG_DELTA;
     p = cw__store_be(p, tx->epoch, 4);
-    p = put_varint(p, tx->link_seq + 1);
+    p = cw__varint_put(p, tx->link_seq + 1);
     memcpy(p, w, plen);
     p += plen;
     p = put_runs(p, m->counters, key ? NULL : tx->base, tx->nodes);
@@ -391,7 +363,7 @@ int cw__wire_decode(cw__wire_rx *rx, const uint8_t *bytes, size_t len, const cw_
     uint32_t epoch = (uint32_t)cw__load_be(bytes + 1, 4);
     size_t pos = 5;
     uint64_t seq;
-    if (!take_varint(bytes, len, &pos, &seq) || seq == 0)
+    if (!cw__varint_take(bytes, len, &pos, &seq) || seq == 0)
         return CW_EBADMSG;
     if (tag == TAG_DELTA && (rx->link_seq == 0 || epoch != rx->epoch || seq != rx->link_seq + 1)) {
         rx->gaps++; /* invariant 3: not the base this delta was made against */

@@ -183,12 +183,139 @@ static void test_install_out_of_memory_leaves_the_node_empty(void **unused)
     cw_node_destroy(c);
 }
 
+typedef struct applied {
+    cw_msg *m[64];
+    size_t len;
+} applied;
+
+static void keep_applied(void *ctx, const cw_msg *m)
+{
+    applied *a = ctx;
+    a->m[a->len++] = cw_msg_ref((cw_msg *)m);
+}
+
+/* A node's saved state (node.h "Persisting a replica": its clock, its
+ * versions, every applied write not yet stable) taken back by a node
+ * created anew under the same id: the same data, the same log, and its own
+ * counter going on where it stopped. A log with a gap, or above the clock,
+ * is refused. */
+static void test_restore_takes_back_a_saved_state(void **unused)
+{
+    (void)unused;
+    outbox b0 = {0}, b1 = {0}, b2 = {0};
+    applied log = {0};
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 3;
+    o.send = keep;
+    o.send_ctx = &b0;
+    o.send_to = drop_to;
+    o.on_apply = keep_applied;
+    o.apply_ctx = &log;
+    cw_node *a, *b = make(1, &b1);
+    assert_int_equal(cw_node_create(&a, &o), CW_OK);
+    assert_int_equal(cw_node_put(a, "k", 1, "a1", 2, NULL), CW_OK);
+    assert_int_equal(cw_node_put(b, "k", 1, "b1", 2, NULL), CW_OK); /* concurrent: siblings */
+    assert_int_equal(cw_node_put(b, "j", 1, "b2", 2, NULL), CW_OK);
+    for (size_t i = 0; i < b1.len; i++)
+        assert_int_equal(cw_node_receive(a, b1.m[i], NULL, NULL), CW_OK);
+    assert_int_equal(cw_node_put(a, "k", 1, "a2", 2, NULL), CW_OK); /* replaces both */
+    assert_int_equal(cw_node_delete(a, "j", 1, NULL, NULL), CW_OK);
+    assert_int_equal(log.len, 5);
+    state st = {0};
+    cw_node_each_key(a, collect, &st);
+
+    o.send_ctx = &b2;
+    o.on_apply = NULL;
+    cw_node *c;
+    assert_int_equal(cw_node_create(&c, &o), CW_OK);
+    /* Refused, node unchanged: a gap in node 0's seqs, a write above the
+     * clock, a log that is not all writes. */
+    cw_msg *gap[] = {log.m[0], log.m[1], log.m[2], log.m[4]}; /* node 0's 1 and 3, not 2 */
+    assert_int_equal(cw_node_restore(c, cw_node_counters(a), 3, st.v, st.len, gap, 4), CW_EINVAL);
+    uint64_t low[3] = {1, 2, 0};
+    assert_int_equal(cw_node_restore(c, low, 3, NULL, 0, log.m, log.len), CW_EINVAL);
+    assert_int_equal(cw_node_counters(c)[0], 0);
+    /* Taken back, in any order. */
+    cw_msg *shuffled[] = {log.m[4], log.m[1], log.m[3], log.m[0], log.m[2]};
+    assert_int_equal(cw_node_restore(c, cw_node_counters(a), 3, st.v, st.len, shuffled, 5), CW_OK);
+    assert_true(cw__node_check(c));
+    cw_node_stats sa, sc;
+    assert_int_equal(cw_node_get_stats(a, &sa), CW_OK);
+    assert_int_equal(cw_node_get_stats(c, &sc), CW_OK);
+    assert_int_equal(sc.log_entries, sa.log_entries);
+    assert_int_equal(sc.keys, sa.keys);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(c, "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_memory_equal(r.versions[0].value, "a2", 2);
+    assert_int_equal(cw_node_get(c, "j", 1, &r), CW_ENOTFOUND);
+    cw_read_destroy(&r);
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    assert_int_equal(cw_node_put(c, "k", 1, "a3", 2, &clock), CW_OK);
+    assert_int_equal(cw_vclock_get(&clock, 0), 4); /* a made 3: no seq reused */
+    cw_vclock_destroy(&clock);
+
+    state_release(&st);
+    for (size_t i = 0; i < log.len; i++)
+        cw_msg_unref(log.m[i]);
+    release(&b0);
+    release(&b1);
+    release(&b2);
+    cw_node_destroy(a);
+    cw_node_destroy(b);
+    cw_node_destroy(c);
+}
+
+static void count_forgotten(void *ctx, const cw_msg *m)
+{
+    assert_true(cw_msg_tombstone(m));
+    ++*(int *)ctx;
+}
+
+static void versions_count(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+{
+    (void)key;
+    (void)key_len;
+    (void)versions;
+    *(size_t *)ctx = count;
+}
+
+/* on_forget hears of a tombstone leaving the store (on a single node, at
+ * once), and cw_node_key_versions then finds the key empty. */
+static void test_forget_hook_and_key_versions(void **unused)
+{
+    (void)unused;
+    int forgotten = 0;
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.on_forget = count_forgotten;
+    o.forget_ctx = &forgotten;
+    cw_node *n;
+    assert_int_equal(cw_node_create(&n, &o), CW_OK);
+    size_t count = 99;
+    assert_int_equal(cw_node_put(n, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_node_key_versions(n, "k", 1, versions_count, &count), CW_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(cw_node_delete(n, "k", 1, NULL, NULL), CW_OK);
+    assert_int_equal(forgotten, 1);
+    assert_int_equal(cw_node_key_versions(n, "k", 1, versions_count, &count), CW_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(cw_node_key_versions(n, NULL, 1, versions_count, &count), CW_EINVAL);
+    assert_int_equal(cw_node_key_versions(n, "k", 1, NULL, &count), CW_EINVAL);
+    cw_node_destroy(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_install_takes_a_peers_state),
         cmocka_unit_test(test_install_refuses_an_inconsistent_state),
         cmocka_unit_test(test_install_out_of_memory_leaves_the_node_empty),
+        cmocka_unit_test(test_restore_takes_back_a_saved_state),
+        cmocka_unit_test(test_forget_hook_and_key_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

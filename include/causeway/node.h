@@ -164,6 +164,12 @@ typedef struct cw_node_options {
     void *send_ctx;
     cw_apply_fn on_apply;          /* optional */
     void *apply_ctx;
+    /* Optional: called with each tombstone that leaves the store (causally
+     * stable, see cw_node_delete), the message borrowed for the call: the
+     * key's versions changed without a write. Same rules as on_apply. For
+     * a driver that persists the store ("Persisting a replica" below). */
+    cw_apply_fn on_forget;
+    void *forget_ctx;
     cw_wall_clock_fn wall_clock;   /* HLC wall clock (ms); NULL = CLOCK_REALTIME */
     void *wall_ctx;
     uint64_t max_drift_ms;         /* HLC drift bound; 0 = CW_HLC_DEFAULT_MAX_DRIFT_MS */
@@ -412,6 +418,39 @@ typedef void (*cw_key_fn)(void *ctx, const void *key, size_t key_len, const cw_m
                           size_t count);
 CW_API void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx);
 CW_API void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx);
+
+/* Persisting a replica. A driver that keeps a replica's state on disk (the
+ * node server's --data keeps it in LMDB) saves, at points where it has
+ * called nothing on the node yet to return:
+ *  - the clock (cw_node_counters);
+ *  - each key's versions (cw_node_key_versions), for every key an applied
+ *    write (on_apply) or a forgotten tombstone (on_forget) touched since it
+ *    last saved: a key with no version left is removed;
+ *  - the retransmission log: every write applied (on_apply) that is not yet
+ *    stable, removing those at or below cw_node_stable as it advances.
+ * Saved together (one transaction), these are a state cw_node_restore takes
+ * back. Save before anything the node sent since leaves the process (a
+ * write's message, a report of what it applied, a pull's answer): then no
+ * peer can hold, or count as stable, a write the saved state lacks, and a
+ * restarted node never reuses one of its own (node, seq) pairs. */
+
+/* The key's versions: calls fn once with them (borrowed for the call, in
+ * (timestamp, origin) order, tombstones included), count 0 when the key
+ * holds none. CW_EINVAL (NULL node or fn, NULL key with key_len > 0). */
+CW_API int cw_node_key_versions(const cw_node *n, const void *key, size_t key_len, cw_key_fn fn, void *ctx);
+
+/* Takes back a saved state (see above) on a node just created with the same
+ * self, nodes and policy: as cw_node_install with clock and versions, and
+ * then the retransmission log: `log` holds, for each origin, the writes it
+ * logged, each origin's seqs contiguous and ending at clock[origin] (any
+ * order across origins; borrowed, references taken). The node then goes on
+ * with its own counter where it stopped. CW_EINVAL (as cw_node_install, or
+ * a log write above the clock, not a write, or a gap in an origin's seqs),
+ * CW_ENOMEM (the node stays empty only for install's failures; destroy it
+ * and create another). Cost: one store insert per version, one log append
+ * per log write. */
+CW_API int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions,
+                           size_t count, cw_msg *const *log, size_t log_count);
 
 /* Writes the node's "system state" as text: its data with clocks (keys
  * sorted, so converged replicas dump identically; siblings marked), its

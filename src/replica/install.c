@@ -13,6 +13,9 @@
  *  3. The retransmission log starts above the clock for every origin: this
  *     node never claims to hold, for a pull, a write it did not apply
  *     itself. Tombstones installed wait for stability as applied ones do.
+ *  4. A restore (cw_node_restore) is an install of the node's own saved
+ *     state plus its saved log: per origin, seqs contiguous up to the
+ *     clock's entry, so the log's invariant (log.c 1) holds after it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,4 +87,56 @@ int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
     for (uint32_t k = 0; n->recovering && k < n->n; k++)
         cw__log_trim(&n->log, (cw_node_id)k, clock[k]); /* invariant 3 */
     return CW_OK;
+}
+
+static int by_dot(const void *a, const void *b)
+{
+    const cw_msg *x = *(cw_msg *const *)a, *y = *(cw_msg *const *)b;
+    if (x->origin != y->origin)
+        return x->origin < y->origin ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Each origin's logged seqs run without a gap or a repeat up to clock. */
+static bool log_consistent(const cw_node *n, const uint64_t *clock, cw_msg **sorted, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const cw_msg *m = sorted[i];
+        if (!m || !within(n, m, clock))
+            return false;
+        bool last = i + 1 == count || sorted[i + 1]->origin != m->origin;
+        if (last ? m->seq != clock[m->origin] : sorted[i + 1]->seq != m->seq + 1)
+            return false;
+    }
+    return true;
+}
+
+int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions,
+                    size_t count, cw_msg *const *log, size_t log_count)
+{
+    if (!n || !clock || nodes != n->n || (log_count && !log))
+        return CW_EINVAL;
+    for (size_t i = 0; i < log_count; i++)
+        if (!log[i] || log[i]->kind != CW_MSG_WRITE || log[i]->nodes != n->n)
+            return CW_EINVAL;
+    cw_msg **sorted = log_count ? malloc(log_count * sizeof *sorted) : NULL;
+    if (log_count && !sorted)
+        return CW_ENOMEM;
+    if (log_count)
+        memcpy(sorted, log, log_count * sizeof *sorted);
+    qsort(sorted, log_count, sizeof *sorted, by_dot);
+    int rc = log_consistent(n, clock, sorted, log_count) ? cw_node_install(n, clock, nodes, versions, count)
+                                                          : CW_EINVAL;
+    for (size_t i = 0; rc == CW_OK && i < log_count; i++) {
+        cw_msg *m = sorted[i];
+        cw_hlc_observe(&n->hlc, &m->ts); /* a superseded write of its own may be the latest */
+        if (!n->recovering)
+            continue; /* no log kept: nothing to serve */
+        if (i == 0 || sorted[i - 1]->origin != m->origin)
+            cw__log_rebase(&n->log, m->origin, m->seq - 1);
+        if ((rc = cw__log_reserve(&n->log, m->origin)) == CW_OK)
+            cw__log_append(&n->log, m);
+    }
+    free(sorted);
+    return rc;
 }

@@ -5,6 +5,7 @@
  *     seq & (cap - 1), each holding one reference; entries = sum of len.
  *  2. len <= cap; a full ring doubles before the append that needs it.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,4 +78,10 @@ void cw__log_trim(cw__log *l, cw_node_id origin, uint64_t seq)
     }
     if (r->base < seq) /* nothing held up to seq (e.g. a log that starts late) */
         r->base = seq;
+}
+
+void cw__log_rebase(cw__log *l, cw_node_id origin, uint64_t seq)
+{
+    assert(l->ring[origin].len == 0);
+    l->ring[origin].base = seq;
 }

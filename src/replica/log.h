@@ -39,5 +39,8 @@ void cw__log_append(cw__log *l, cw_msg *m);
 cw_msg *cw__log_at(const cw__log *l, cw_node_id origin, uint64_t seq);
 /* Drops origin's writes up to and including seq (they are stable). */
 void cw__log_trim(cw__log *l, cw_node_id origin, uint64_t seq);
+/* Origin's log, empty, starts after seq: its next append is seq + 1 (a
+ * restored log that starts below the clock). Precondition: empty. */
+void cw__log_rebase(cw__log *l, cw_node_id origin, uint64_t seq);
 
 #endif

@@ -866,6 +866,17 @@ void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx)
     cw__map_each(&n->store.keys, visit_key, &c);
 }
 
+int cw_node_key_versions(const cw_node *n, const void *key, size_t key_len, cw_key_fn fn, void *ctx)
+{
+    if (!n || !fn || (!key && key_len))
+        return CW_EINVAL;
+    if (!key)
+        key = "";
+    const cw__key *e = cw__store_find(&n->store, key, key_len);
+    fn(ctx, key, key_len, e ? (const cw_msg *const *)e->msgs : NULL, e ? e->count : 0);
+    return CW_OK;
+}
+
 void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx)
 {
     for (uint32_t o = 0; o < n->n; o++) {

@@ -165,6 +165,17 @@ void cw__recovery_destroy(struct cw_node *n)
 
 /* ---- the log ---- */
 
+/* A tombstone leaves the store; the driver hears of it (node.h on_forget). */
+static void forget(struct cw_node *n, cw_msg *m)
+{
+    cw__store_forget(&n->store, m);
+    if (n->opt.on_forget) {
+        n->in_callback++;
+        n->opt.on_forget(n->opt.forget_ctx, m);
+        n->in_callback--;
+    }
+}
+
 int cw__recovery_reserve(struct cw_node *n, const cw_msg *m)
 {
     cw__stability *st = &n->st;
@@ -181,7 +192,7 @@ void cw__recovery_applied(struct cw_node *n, cw_msg *m)
 {
     if (m->flags & CW__MSG_TOMBSTONE) {
         if (n->n == 1)
-            cw__store_forget(&n->store, m); /* stable at once, and nothing is concurrent */
+            forget(n, m); /* stable at once, and nothing is concurrent */
         else
             n->st.tombs[n->st.tombs_len++] = cw__msg_ref(m); /* room reserved */
     }
@@ -251,7 +262,7 @@ static void collect_tombstones(struct cw_node *n)
         if (!reached)
             break;
         for (size_t i = 0; i < h->len; i++) {
-            cw__store_forget(&n->store, h->msgs[i]);
+            forget(n, h->msgs[i]);
             cw__msg_unref(h->msgs[i]);
         }
         free(h->msgs);

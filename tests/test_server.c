@@ -28,6 +28,8 @@ typedef struct cluster {
     const char *peers[MAXN];
     uint32_t n;
     cw__server *s[MAXN];
+    bool durable;              /* each node keeps its state in data[i] */
+    char data[MAXN][128];
 } cluster;
 
 static uint64_t now_ms(void)
@@ -44,6 +46,7 @@ static void sleep_ms(unsigned ms)
 }
 
 static size_t max_log_option; /* 0: the default */
+static size_t map_size_option; /* 0: the default */
 
 static void start(cluster *c, uint32_t i, bool fresh)
 {
@@ -60,6 +63,10 @@ static void start(cluster *c, uint32_t i, bool fresh)
     }
     o.heartbeat_ms = 200;
     o.max_log = max_log_option;
+    if (c->durable) {
+        o.data_dir = c->data[i];
+        o.map_size = map_size_option;
+    }
     o.report_interval_ns = 20000000u;
     o.recovery_timeout_ns = 20000000u;
     char err[200] = "";
@@ -68,9 +75,10 @@ static void start(cluster *c, uint32_t i, bool fresh)
         fail_msg("server %u: %s (%s)", i, cw_strerror(rc), err);
 }
 
-static void cluster_open_with(cluster *c, uint32_t n, bool fresh, bool curve)
+static void cluster_open_with(cluster *c, uint32_t n, bool fresh, bool curve, bool durable)
 {
     memset(c, 0, sizeof *c);
+    c->durable = durable;
     c->n = n;
     c->curve = curve;
     for (uint32_t i = 0; curve && i < n; i++) {
@@ -81,13 +89,23 @@ static void cluster_open_with(cluster *c, uint32_t n, bool fresh, bool curve)
     assert_non_null(mkdtemp(c->dir));
     for (uint32_t i = 0; i < n; i++) {
         snprintf(c->ep[i], sizeof c->ep[i], "ipc://%s/node%u", c->dir, i);
+        snprintf(c->data[i], sizeof c->data[i], "%s/data%u", c->dir, i);
         c->peers[i] = c->ep[i];
     }
     for (uint32_t i = 0; i < n; i++)
         start(c, i, fresh);
 }
 
-static void cluster_open(cluster *c, uint32_t n, bool fresh) { cluster_open_with(c, n, fresh, false); }
+/* Every node keeps its state in a directory of its own; all start fresh. */
+static void cluster_open_durable(cluster *c, uint32_t n)
+{
+    cluster_open_with(c, n, true, false, true);
+}
+
+static void cluster_open(cluster *c, uint32_t n, bool fresh)
+{
+    cluster_open_with(c, n, fresh, false, false);
+}
 
 static void cluster_close(cluster *c)
 {
@@ -97,6 +115,11 @@ static void cluster_close(cluster *c)
         char p[200];
         snprintf(p, sizeof p, "%s/node%u", c->dir, i);
         unlink(p);
+        snprintf(p, sizeof p, "%s/data.mdb", c->data[i]);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/lock.mdb", c->data[i]);
+        unlink(p);
+        rmdir(c->data[i]);
     }
     rmdir(c->dir);
 }
@@ -371,7 +394,7 @@ static void test_curve_admits_only_configured_peers(void **state)
 {
     (void)state;
     cluster c;
-    cluster_open_with(&c, 3, true, true);
+    cluster_open_with(&c, 3, true, true, false);
     put(c.s[0], "x", "1");
     put(c.s[1], "y", "2");
     await_value(c.s[2], "x", "1");
@@ -500,6 +523,136 @@ static void test_hostile_link_messages(void **state)
     assert_true(now_ms() - t0 < 2000);
 }
 
+/* Durable state (--data): a node stopped and started again on its
+ * directory serves at once (no joining: it knows its own last seq), holds
+ * every write it answered, goes on with its own counter, and catches up on
+ * what its peers wrote while it was away; a peer that was away catches up
+ * from it. */
+static void test_durable_restart_takes_its_state_back(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 3);
+    char key[32];
+    uint64_t last = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        last = put(c.s[0], key, "v0");
+    }
+    put(c.s[1], "from1", "v1");
+    await_value(c.s[0], "from1", "v1");
+    await_value(c.s[2], "k39", "v0");
+    cw__server_stop(c.s[0]);
+    c.s[0] = NULL;
+    put(c.s[1], "while-away", "v1"); /* node 0 misses it */
+    start(&c, 0, false);
+    assert_false(joining(c.s[0]));
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    assert_int_equal(cw__server_write(c.s[0], "next", 4, "n", 1, NULL, false, &clock), CW_OK);
+    assert_int_equal(cw_vclock_get(&clock, 0), last + 1); /* no seq reused, none skipped */
+    cw_vclock_destroy(&clock);
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        await_value(c.s[0], key, "v0");
+    }
+    await_value(c.s[0], "from1", "v1");
+    await_value(c.s[0], "while-away", "v1");
+    /* Node 2 away while node 0 writes; back on its directory, it catches up. */
+    cw__server_stop(c.s[2]);
+    c.s[2] = NULL;
+    put(c.s[0], "while-2-away", "v0");
+    start(&c, 2, false);
+    assert_false(joining(c.s[2]));
+    await_value(c.s[2], "while-2-away", "v0");
+    await_value(c.s[2], "next", "n");
+    cluster_close(&c);
+}
+
+/* A full store (the LMDB map, as a full disk would) refuses writes with
+ * CW_EIO and loses nothing it answered: started again with room, the node
+ * holds every write it answered CW_OK, and takes writes again. */
+static void test_durable_full_map_refuses_and_keeps_what_it_answered(void **state)
+{
+    (void)state;
+    cluster c;
+    map_size_option = (size_t)1 << 20;
+    cluster_open_durable(&c, 1);
+    static char value[8192];
+    memset(value, 'x', sizeof value - 1);
+    char key[32];
+    int rc = CW_OK, answered = 0;
+    for (int i = 0; i < 1000 && rc == CW_OK; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        rc = cw__server_write(c.s[0], key, strlen(key), value, strlen(value), NULL, false, NULL);
+        answered += rc == CW_OK;
+    }
+    assert_int_equal(rc, CW_EIO);
+    assert_true(answered > 10);
+    /* Still refused, and reads still work. */
+    assert_int_equal(cw__server_write(c.s[0], "more", 4, "v", 1, NULL, false, NULL), CW_EIO);
+    cw__server_stats st;
+    cw__server_get_stats(c.s[0], &st);
+    assert_true(st.durable && st.save_failed && st.failed_saves >= 2);
+    await_value(c.s[0], "k0", value);
+    cw__server_stop(c.s[0]);
+    map_size_option = (size_t)64 << 20;
+    start(&c, 0, false);
+    for (int i = 0; i < answered; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        await_value(c.s[0], key, value);
+    }
+    assert_int_equal(cw__server_write(c.s[0], "more", 4, "v", 1, NULL, false, NULL), CW_OK);
+    map_size_option = 0;
+    cluster_close(&c);
+}
+
+/* A directory that is another node's, another group's or policy's, holds
+ * other files, or is not LMDB, is refused at start with a reason. */
+static void test_durable_refuses_a_foreign_directory(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 2);
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
+    cw__server_options o;
+    cw__server_options_init(&o);
+    o.self = 1;
+    o.nodes = 2;
+    o.listen = c.ep[1];
+    o.peers = c.peers;
+    o.data_dir = c.data[0]; /* node 0's */
+    char err[256] = "";
+    cw__server *s = NULL;
+    cw__server_stop(c.s[0]); /* LMDB: one environment open once per process */
+    c.s[0] = NULL;
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "holds node 0 of 2"));
+    o.self = 0;
+    o.policy = CW_LAST_WRITER_WINS;
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "policy siblings"));
+    char path[200];
+    snprintf(path, sizeof path, "%s/stranger", c.data[1]);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    o.data_dir = c.data[1];
+    o.self = 1;
+    o.policy = CW_KEEP_SIBLINGS;
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "not a Causeway state"));
+    unlink(path);
+    snprintf(path, sizeof path, "%s/data.mdb", c.data[1]);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not an LMDB file, not at all, but long enough to be read as one's header", f);
+    fclose(f);
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    cluster_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +664,9 @@ int main(void)
         cmocka_unit_test(test_curve_admits_only_configured_peers),
         cmocka_unit_test(test_full_log_refuses_then_recovers),
         cmocka_unit_test(test_hostile_link_messages),
+        cmocka_unit_test(test_durable_restart_takes_its_state_back),
+        cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
+        cmocka_unit_test(test_durable_refuses_a_foreign_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,8 +213,9 @@ int cli_node(int argc, char **argv)
              recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
-               *curve_peers = NULL;
-    int policy = 0;
+               *curve_peers = NULL, *data = NULL;
+    int policy = 0, sync_mode = 0;
+    uint64_t map_size = 0;
     double drop = 0, delay = 0, dup = 0;
     bool fresh = false;
     cli_opt opts[] = {
@@ -233,6 +234,15 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_TEXT("trace", &trace, "FILE",
                       "append this node's trace (JSON Lines: writes, applies, reads) to FILE")},
         {CLI_OPT_CHOICE("policy", &policy, "P", "how concurrent writes to a key resolve", "siblings|lww")},
+        {CLI_OPT_TEXT("data", &data, "DIR",
+                      "keep the replica's state (clock, store, log) in LMDB there: a write is answered\n"
+                      "once saved, and a restart on DIR comes back with every write it answered")},
+        {CLI_OPT_CHOICE("sync", &sync_mode, "MODE",
+                        "with --data: full (a save is on disk before the answer; survives a machine crash)\n"
+                        "or none (left to the kernel: survives a killed process, not a machine crash)",
+                        "full|none")},
+        {CLI_OPT_UINT("map-size", &map_size, "BYTES", "with --data: the LMDB map's size, its largest state (default 4 GiB)",
+                      (uint64_t)1 << 20, (uint64_t)1 << 40)},
         {CLI_OPT_UINT32("hwm", &hwm, "MSGS", "high-water mark of each link: beyond it a peer's messages wait in the log", 1,
                         10000000)},
         {CLI_OPT_UINT32("heartbeat-ms", &heartbeat, "MS", "ZeroMQ heartbeat interval (a peer silent 3x this is gone)",
@@ -265,7 +275,8 @@ int cli_node(int argc, char **argv)
         .details = "Give every other node with --peer J=ENDPOINT (repeated). The node prints one\n"
                    "line when it serves, runs until SIGTERM or SIGINT, then exits 0. Without --fresh\n"
                    "it answers writes with 503 until every peer has told it its state (so a\n"
-                   "restarted process never reuses one of its sequence numbers).",
+                   "restarted process never reuses one of its sequence numbers). With --data it\n"
+                   "takes its saved state back instead and serves at once.",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);
@@ -369,6 +380,9 @@ int cli_node(int argc, char **argv)
     so.recovery_timeout_ns = (uint64_t)recovery_ms * 1000000u;
     so.report_interval_ns = (uint64_t)report_ms * 1000000u;
     so.fresh = fresh;
+    so.data_dir = data;
+    so.sync_none = sync_mode == 1;
+    so.map_size = (size_t)map_size;
     so.fault_seed = seed;
     so.drop_probability = drop;
     so.delay_probability = delay;

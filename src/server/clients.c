@@ -102,6 +102,18 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
     cw_vclock_destroy(&clock);
 }
 
+/* With durable state a write is answered once saved (server.h
+ * cw__server_save): a save that fails turns the answer into CW_EIO (for a
+ * batch, the whole batch's). */
+static void answer_saved(cw__clients *cl, uint8_t op, uint64_t id)
+{
+    if (cw__server_save(cl->s) == CW_OK)
+        return;
+    cl->out.len = 0;
+    cl->out.failed = false;
+    cw__answer_head(&cl->out, op, id, CW_EIO);
+}
+
 /* One request's answer into cl->out. */
 static void serve(cw__clients *cl, const uint8_t *b, size_t len)
 {
@@ -120,6 +132,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     }
     if (r.op == CW__OP_BATCH) {
         serve_batch(cl, r.id, b, len);
+        answer_saved(cl, r.op, r.id);
         cw__request_destroy(&r);
         return;
     }
@@ -137,6 +150,8 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         if (rc == CW_OK)
             cw__out_clock(o, &clock);
         cw_vclock_destroy(&clock);
+        if (rc == CW_OK)
+            answer_saved(cl, r.op, r.id);
         break;
     }
     case CW__OP_GET: {

@@ -132,6 +132,7 @@ static unsigned status_of(int rc)
     case CW_EDRIFT:      /* the wall clock catches up: retry later */
     case CW_ETIMEDOUT:
     case CW_ECLOSED:
+    case CW_EIO:         /* durable state could not be saved: not accepting writes */
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     default:
         return MHD_HTTP_INTERNAL_SERVER_ERROR;

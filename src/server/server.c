@@ -35,12 +35,21 @@
  *     then each frame as [LEB128 length][frame]), at the burst's end or
  *     when BATCH_FRAMES or BATCH_BYTES are reached: one ZeroMQ message
  *     carries many writes. A write made alone goes out at once.
+ *  6. With durable state (--data), nothing leaves for a peer before the
+ *     state it reflects is saved (node.h "Persisting a replica"): every
+ *     flush of the links saves first (save_then_flush), frames wait in their
+ *     batch meanwhile (split into messages of BATCH_FRAMES/BATCH_BYTES when
+ *     they go), and a client's write is answered only once saved. A save
+ *     that fails drops what waits for the links (as a full link does: the
+ *     writes stay in the log, peers pull them once saving works again) and
+ *     the write gets CW_EIO.
  */
 #include "server.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,6 +65,7 @@
 
 #include "auth.h"
 #include "bytes.h"
+#include "durable.h"
 #include "fault.h"
 #include "msg_internal.h"
 #include "now.h"
@@ -147,6 +157,11 @@ struct cw__server {
     uint64_t next_ask_ns;
     snapshot best;
 
+    cw__durable *dur;          /* --data: the saved state; NULL in memory only */
+    uint64_t writes_made;      /* client writes made (durable: to know which a save covered) */
+    uint64_t writes_saved;     /* writes_made when the last save succeeded */
+    bool save_failed;          /* the last save failed: writes are refused until one works */
+
     cw__server_stats stats;    /* under the lock */
     uint64_t trace_flushed_ns; /* the loop's */
 };
@@ -178,31 +193,62 @@ uint32_t cw__server_nodes(const cw__server *s) { return s->o.nodes; }
 
 /* ---- links ---- */
 
-/* Hands peer j's coalesced frames to its DEALER as one message: the frame
- * itself when there is one, else the batch (invariant 5). A full link loses
- * the whole batch (link_full counts its frames); its link state restarts,
- * so the next frame needs no base the peer never got. Lock held. */
+/* Hands peer j's coalesced frames to its DEALER: a frame alone as itself,
+ * several as batches of at most BATCH_FRAMES frames and about BATCH_BYTES
+ * (invariant 5; with durable state a burst's frames may pile past that
+ * while they wait for the save). A full link loses the rest (link_full
+ * counts their frames) and its link state restarts, so the next frame
+ * needs no base the peer never got. Lock held. */
 static void link_flush(cw__server *s, uint32_t j)
+{
+    link_out *o = &s->out[j];
+    size_t at = 1;
+    uint32_t left = o->frames;
+    while (left) {
+        /* One message: frames from `start` until the bounds. */
+        size_t start = at, first_len = 0;
+        uint32_t n = 0;
+        while (n < left && (n == 0 || (n < BATCH_FRAMES && at - start < BATCH_BYTES))) {
+            uint64_t flen;
+            size_t frame_at = at;
+            cw__varint_take(o->b, o->len, &at, &flen); /* written by link_send: it reads */
+            if (n == 0)
+                first_len = at - frame_at;
+            at += (size_t)flen;
+            n++;
+        }
+        const uint8_t *b;
+        size_t len;
+        if (n == 1) { /* the frame alone, without its length */
+            b = o->b + start + first_len;
+            len = at - start - first_len;
+        } else { /* [B] then the frames: the byte before them is sent already (or is the B) */
+            o->b[start - 1] = CH_BATCH;
+            b = o->b + start - 1;
+            len = at - start + 1;
+        }
+        if (zmq_send(s->dealer[j], b, len, ZMQ_DONTWAIT) < 0) {
+            s->stats.link_full += left;
+            cw__wire_tx_reset(&s->tx[j]);
+            break;
+        }
+        s->stats.sent += n;
+        s->stats.wire_bytes_out += len;
+        left -= n;
+    }
+    o->len = 0;
+    o->frames = 0;
+}
+
+/* Drops what waits for peer j (a save failed: invariant 6), as a full link
+ * would. Lock held. */
+static void link_drop(cw__server *s, uint32_t j)
 {
     link_out *o = &s->out[j];
     if (!o->frames)
         return;
-    const uint8_t *b = o->b;
-    size_t len = o->len;
-    if (o->frames == 1) { /* [B][varint len][frame]: send the frame alone */
-        size_t at = 1;
-        uint64_t flen;
-        cw__varint_take(b, len, &at, &flen); /* written by link_send: it reads */
-        b += at;
-        len -= at;
-    }
-    if (zmq_send(s->dealer[j], b, len, ZMQ_DONTWAIT) < 0) {
-        s->stats.link_full += o->frames;
-        cw__wire_tx_reset(&s->tx[j]);
-    } else {
-        s->stats.sent += o->frames;
-        s->stats.wire_bytes_out += len;
-    }
+    s->stats.link_full += o->frames;
+    cw__wire_tx_reset(&s->tx[j]);
     o->len = 0;
     o->frames = 0;
 }
@@ -212,6 +258,33 @@ static void link_flush_all(cw__server *s)
     for (uint32_t j = 0; j < s->o.nodes; j++)
         if (j != s->o.self)
             link_flush(s, j);
+}
+
+/* Saves what changed (durable state), then hands what waits to the links
+ * (invariant 6); true when saved (or nothing to save). A failed save drops
+ * what waits and is reported on stderr once per run of failures. Lock
+ * held. */
+static bool save_then_flush(cw__server *s)
+{
+    if (s->dur && cw__durable_dirty(s->dur)) {
+        uint64_t made = s->writes_made;
+        char err[256] = "";
+        if (cw__durable_save(s->dur, s->node, err, sizeof err) != CW_OK) {
+            if (!s->save_failed)
+                fprintf(stderr, "causeway node %u: saving state failed: %s\n", s->o.self, err);
+            s->save_failed = true;
+            for (uint32_t j = 0; j < s->o.nodes; j++)
+                if (j != s->o.self)
+                    link_drop(s, j);
+            return false;
+        }
+        if (s->save_failed)
+            fprintf(stderr, "causeway node %u: saving state works again\n", s->o.self);
+        s->save_failed = false;
+        s->writes_saved = made;
+    }
+    link_flush_all(s);
+    return true;
 }
 
 /* Appends one frame for peer j to its batch (invariants 2 and 5). Lock
@@ -247,8 +320,8 @@ static void link_send(cw__server *s, uint32_t j, const cw_msg *m)
     /* The frame is as good as on the link: a batch that will not go restarts
      * the link's state (link_flush). */
     cw__wire_commit(&s->tx[j]);
-    if (o->frames >= BATCH_FRAMES || o->len >= BATCH_BYTES)
-        link_flush(s, j);
+    if (!s->dur && (o->frames >= BATCH_FRAMES || o->len >= BATCH_BYTES))
+        link_flush(s, j); /* durable: the frames wait for the save (invariant 6) */
 }
 
 /* cw_send_fn: a local write's first copy to every peer. Never refuses. */
@@ -335,6 +408,23 @@ static void trace_apply(void *ctx, const cw_msg *m)
     fputs("}\n", f);
 }
 
+/* cw_apply_fn: the trace and the saved state hear of every applied write. */
+static void on_applied(void *ctx, const cw_msg *m)
+{
+    cw__server *s = ctx;
+    if (s->o.trace)
+        trace_apply(ctx, m);
+    if (s->dur)
+        (void)cw__durable_note(s->dur, m, true); /* out of memory: saving stops (durable.h) */
+}
+
+/* cw_apply_fn for on_forget: a tombstone left the store. */
+static void on_forgot(void *ctx, const cw_msg *m)
+{
+    cw__server *s = ctx;
+    (void)cw__durable_note(s->dur, m, false);
+}
+
 static void trace_read(cw__server *s, const void *key, size_t key_len, const cw_read *r)
 {
     FILE *f = s->o.trace;
@@ -415,6 +505,8 @@ static void finish_join(cw__server *s)
     }
     snapshot_clear(&s->best);
     s->joining = false;
+    if (s->dur)
+        cw__durable_note_all(s->dur); /* the installed state is saved whole */
 }
 
 typedef struct snap_ctx {
@@ -471,6 +563,9 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
      * node was away must not each copy the whole store. */
     if (now - s->answered_ns[j] < JOIN_ANSWER_NS)
         return;
+    /* The snapshot must not show what is not saved (invariant 6). */
+    if (!save_then_flush(s))
+        return; /* it asks again */
     s->answered_ns[j] = now;
     cw_node_peer_restarted(s->node, j);
     /* Its link state is new: the next frame must not need an old base. */
@@ -815,7 +910,7 @@ static void *loop_main(void *arg)
         if (!s->joining)
             (void)cw_node_tick(s->node, now, NULL);
         if (!s->sends_held)
-            link_flush_all(s);
+            (void)save_then_flush(s);
         if (s->o.trace && now - s->trace_flushed_ns >= TRACE_FLUSH_NS) {
             fflush(s->o.trace);
             s->trace_flushed_ns = now;
@@ -909,9 +1004,13 @@ static int make_node(cw__server *s)
     no.report_interval_ns = o->report_interval_ns;
     no.send = on_send;
     no.send_ctx = s;
-    if (o->trace) {
-        no.on_apply = trace_apply;
+    if (o->trace || s->dur) {
+        no.on_apply = on_applied;
         no.apply_ctx = s;
+    }
+    if (s->dur) {
+        no.on_forget = on_forgot;
+        no.forget_ctx = s;
     }
     if (o->nodes > 1) {
         no.send_to = on_send_to;
@@ -1018,10 +1117,18 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
             goto fail;
     }
     s->o.peers = (const char **)s->peers;
+    s->o.data_dir = NULL; /* the caller's string: not kept */
+    if (o->data_dir &&
+        (rc = cw__durable_open(&s->dur, o->data_dir, o->self, o->nodes, o->policy,
+                               o->sync_none ? CW__SYNC_NONE : CW__SYNC_FULL, o->map_size, err, errlen)) != CW_OK)
+        goto fail_quiet;
     if ((rc = make_node(s)) != CW_OK) {
         cw__server_err(err, errlen, "replica: %s", cw_strerror(rc));
         goto fail;
     }
+    bool restored = false;
+    if (s->dur && (rc = cw__durable_load(s->dur, s->node, &s->lim, &restored, err, errlen)) != CW_OK)
+        goto fail_quiet;
     cw__fault_options fo = {o->fault_seed, o->drop_probability, o->delay_probability, o->max_delay_us,
                             o->duplicate_probability};
     if ((rc = cw__faults_init(&s->faults, &fo, 1, deliver, s)) != CW_OK) {
@@ -1036,7 +1143,9 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
      * may go (and the secret is not kept a moment longer than needed). */
     s->o.curve_secret = NULL;
     s->o.curve_peers = NULL;
-    s->joining = !o->fresh && o->nodes > 1;
+    /* A node that took its state back knows its own last seq: it saved
+     * every write before it left (invariant 6). */
+    s->joining = !o->fresh && !restored && o->nodes > 1;
     /* Each process asks under nonces of its own: an answer to an earlier
      * process of this node (queued at a peer when it died) is not taken. */
     if (getrandom(&s->join_nonce, sizeof s->join_nonce, 0) != (ssize_t)sizeof s->join_nonce)
@@ -1052,6 +1161,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
 fail:
     if (rc == CW_ENOMEM)
         cw__server_err(err, errlen, "out of memory");
+fail_quiet:
     cw__server_stop(s);
     return rc;
 }
@@ -1074,6 +1184,12 @@ void cw__server_stop(cw__server *s)
     cw__auth_stop(s->auth);
     if (s->zctx)
         zmq_ctx_term(s->zctx);
+    if (s->dur && s->node) { /* what the last turns applied; nothing is sent any more */
+        char err[256] = "";
+        if (cw__durable_save(s->dur, s->node, err, sizeof err) != CW_OK)
+            fprintf(stderr, "causeway node %u: saving state at stop failed: %s\n", s->o.self, err);
+    }
+    cw__durable_close(s->dur);
     cw_node_destroy(s->node);
     if (s->o.trace)
         fflush(s->o.trace);
@@ -1103,6 +1219,22 @@ void cw__server_stop(cw__server *s)
 
 /* ---- client operations ---- */
 
+/* A client write just made, with durable state: answered once saved
+ * (invariant 6). Writers that came meanwhile share the save: the lock is
+ * let go once before it, so their puts join this transaction (a group
+ * commit; a save with --sync full costs a disk flush). Within a burst
+ * (sends held) the burst's owner saves (cw__server_save). Lock held. */
+static int saved(cw__server *s)
+{
+    uint64_t mine = ++s->writes_made;
+    if (s->sends_held)
+        return CW_OK;
+    pthread_mutex_unlock(&s->lock);
+    sched_yield();
+    pthread_mutex_lock(&s->lock);
+    return s->writes_saved >= mine || save_then_flush(s) ? CW_OK : CW_EIO;
+}
+
 static int write_at(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
                     const cw_vclock *context, bool tombstone, cw_vclock *clock_out, bool wait_ahead)
 {
@@ -1119,6 +1251,10 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
             rc = CW_EJOINING;
             break;
         }
+        if (s->save_failed && !save_then_flush(s)) { /* saving does not work: take nothing */
+            rc = CW_EIO;
+            break;
+        }
         if (tombstone)
             rc = cw_node_delete(s->node, key, key_len, context, clock_out);
         else if (context)
@@ -1126,7 +1262,9 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
         else
             rc = cw_node_put(s->node, key, key_len, value, value_len, clock_out);
         if (rc != CW_EAHEAD || !wait_ahead || s->o.ahead_wait_ms == 0) {
-            if (rc == CW_OK && !s->sends_held)
+            if (rc == CW_OK && s->dur)
+                rc = saved(s);
+            else if (rc == CW_OK && !s->sends_held)
                 link_flush_all(s);
             break;
         }
@@ -1199,8 +1337,8 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
         rc = cw_node_receive(s->node, m, &res, NULL);
         if (rc == CW_OK)
             pthread_cond_broadcast(&s->applied);
-        if (!s->sends_held)
-            link_flush_all(s);
+        if (!s->sends_held && !save_then_flush(s) && rc == CW_OK)
+            rc = CW_EIO; /* taken, not saved: the peer sends it again */
     }
     pthread_mutex_unlock(&s->lock);
     cw_msg_unref(m);
@@ -1218,8 +1356,18 @@ void cw__server_release_sends(cw__server *s)
 {
     pthread_mutex_lock(&s->lock);
     if (s->sends_held && --s->sends_held == 0)
-        link_flush_all(s);
+        (void)save_then_flush(s);
     pthread_mutex_unlock(&s->lock);
+}
+
+int cw__server_save(cw__server *s)
+{
+    if (!s->dur)
+        return CW_OK;
+    pthread_mutex_lock(&s->lock);
+    int rc = save_then_flush(s) ? CW_OK : CW_EIO;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 void cw__server_with_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx)
@@ -1251,5 +1399,15 @@ void cw__server_get_stats(cw__server *s, cw__server_stats *out)
     out->joining = s->joining;
     out->faults_dropped = atomic_load_explicit(&s->faults.dropped, memory_order_relaxed);
     out->refused_peer += cw__auth_refused(s->auth);
+    out->durable = s->dur != NULL;
+    out->save_failed = s->save_failed;
+    if (s->dur) {
+        cw__durable_stats d;
+        cw__durable_get_stats(s->dur, &d);
+        out->saves = d.saves;
+        out->failed_saves = d.failed_saves;
+        out->map_used = d.map_used;
+        out->map_size = d.map_size;
+    }
     pthread_mutex_unlock(&s->lock);
 }

@@ -65,6 +65,14 @@ typedef struct cw__server_options {
      * killed loses at most its last 100 ms). The caller closes it after
      * cw__server_stop. */
     FILE *trace;
+    /* Durable state (durable.h): the directory, NULL to keep state in
+     * memory only; how saves reach the disk; the LMDB map's size (0: the
+     * default). A directory that holds a state is taken back at start
+     * (the node does not join: it knows its own last seq); a new one is
+     * filled as the node goes (joining first unless fresh). */
+    const char *data_dir;
+    int sync_none;                  /* 1: --sync none (durable.h) */
+    size_t map_size;
     uint64_t fault_seed;
     double drop_probability, delay_probability, duplicate_probability;
     uint32_t max_delay_us;
@@ -90,7 +98,9 @@ void cw__server_stop(cw__server *s);
  * this node waits up to ahead_wait_ms for the writes it covers to arrive
  * (the calling thread waits; the lock is free meanwhile).
  * *clock_out (nullable, initialized by the caller) gets the write's clock.
- * CW_OK; CW_EJOINING (not yet accepting writes), CW_ESTALLED or CW_EFULL
+ * CW_OK (with durable state: saved); CW_EJOINING (not yet accepting writes),
+ * CW_EIO (durable state could not be saved: the write may be kept or not,
+ * and writes are refused until a save works), CW_ESTALLED or CW_EFULL
  * (backpressure: retry later), CW_EAHEAD (the context stayed ahead),
  * CW_ECLOSED (the node is stopping: cw__server_close),
  * CW_ELIMIT, CW_EINVAL, CW_ENOMEM. Any thread. */
@@ -102,6 +112,12 @@ int cw__server_write(cw__server *s, const void *key, size_t key_len, const void 
  * what waits at each of its turns only when no hold is open. Any thread. */
 void cw__server_hold_sends(cw__server *s);
 void cw__server_release_sends(cw__server *s);
+/* With durable state: saves the writes made so far (also within a burst,
+ * whose writes are not saved before this or the release) and hands what
+ * waits to the links; call it before answering a burst's writes. CW_OK
+ * (also without durable state: nothing to do), CW_EIO (not saved: answer
+ * the writes with it). Any thread. */
+int cw__server_save(cw__server *s);
 /* As cw__server_write, but a context ahead of this node is refused at once
  * (CW_EAHEAD) instead of waited for: for a thread that serves many clients
  * and must not stall them all for one. */
@@ -143,6 +159,9 @@ typedef struct cw__server_stats {
     uint64_t wire_bytes_out;    /* bytes queued on links */
     uint64_t wire_bytes_in;     /* bytes taken from links */
     uint64_t faults_dropped;    /* messages lost to configured faults and cuts */
+    bool durable;               /* state saved in data_dir */
+    bool save_failed;           /* the last save failed: writes get CW_EIO */
+    uint64_t saves, failed_saves, map_used, map_size;
 } cw__server_stats;
 void cw__server_get_stats(cw__server *s, cw__server_stats *out);
 

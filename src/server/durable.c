@@ -1,0 +1,563 @@
+/* A node's replica state in LMDB (durable.h).
+ *
+ * Layout: three named databases in one environment.
+ *   meta  "format" -> FORMAT; "group" -> [self u32][nodes u32][policy u32];
+ *         "clock" -> nodes x u64; "stable" -> nodes x u64 (the log holds
+ *         nothing at or below it); all big-endian.
+ *   keys  store key -> [count u32] then count x ([len u32][codec bytes]):
+ *         the key's versions. LMDB keys are at most 511 bytes, so a store
+ *         key shorter than SHORT_KEY is kept as 'k' + key, a longer one as
+ *         'h' + its first PREFIX bytes + a 64-bit hash of all of it; the
+ *         versions name their key, so two long keys that meet there are
+ *         told apart, and refused (an error, never a mix-up).
+ *   log   [origin u32][seq u64] -> codec bytes: the retransmission log.
+ *
+ * Invariants:
+ *  1. What the environment holds is a state the replica was in: a save
+ *     writes every key an applied write or a forgotten tombstone touched,
+ *     the log's new entries and its trim, the clock and the stable clock,
+ *     in one transaction.
+ *  2. Per origin, the log holds seqs stable + 1 .. clock, with no gap:
+ *     writes are applied in seq order, each is logged unless already
+ *     stable, and the trim removes exactly those at or below the stable
+ *     clock it saves.
+ *  3. A failed save changes nothing on disk and forgets nothing noted.
+ */
+#include "durable.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include <causeway/error.h>
+
+#include "bytes.h"
+#include "map.h"
+#include "server.h"
+#include "vec.h"
+
+#define FORMAT "causeway-data 1"
+#define SHORT_KEY 480u
+#define PREFIX 400u
+
+typedef struct note {
+    cw_msg *msg;
+    bool applied;
+} note;
+
+struct cw__durable {
+    MDB_env *env;
+    MDB_dbi meta, keys, log;
+    cw_node_id self;
+    uint32_t nodes;
+    uint64_t *stable;          /* [nodes]: the stable clock last saved */
+    note *notes;
+    size_t notes_len, notes_cap;
+    bool all;                  /* the next save writes every key */
+    bool lost_note;            /* a change could not be noted: saving stops */
+    cw__durable_stats stats;
+};
+
+static int lmdb_error(int rc, char *err, size_t errlen, const char *what)
+{
+    cw__server_err(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    if (rc == ENOMEM)
+        return CW_ENOMEM;
+    return rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND
+               ? CW_EINVAL
+               : CW_EIO;
+}
+
+/* Whether dir holds anything but an LMDB environment's files. */
+static int dir_state(const char *dir, bool *has_env, bool *foreign)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    *has_env = *foreign = false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!strcmp(e->d_name, "data.mdb"))
+            *has_env = true;
+        else if (strcmp(e->d_name, "lock.mdb") != 0)
+            *foreign = true;
+    }
+    closedir(d);
+    return 0;
+}
+
+static void put_group(uint8_t *b, cw_node_id self, uint32_t nodes, cw_conflict_policy policy)
+{
+    cw__store_be(b, self, 4);
+    cw__store_be(b + 4, nodes, 4);
+    cw__store_be(b + 8, (uint64_t)policy, 4);
+}
+
+static int put_counters(MDB_txn *t, MDB_dbi db, const char *name, const uint64_t *c, uint32_t nodes)
+{
+    MDB_val k = {strlen(name), (void *)name}, v = {(size_t)nodes * 8, NULL};
+    int rc = mdb_put(t, db, &k, &v, MDB_RESERVE);
+    for (uint32_t i = 0; rc == 0 && i < nodes; i++)
+        cw__store_be((uint8_t *)v.mv_data + (size_t)i * 8, c[i], 8);
+    return rc;
+}
+
+/* A new environment gets its format and group; an old one must match. */
+static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, bool fresh_env, char *err,
+                      size_t errlen)
+{
+    uint8_t group[12];
+    put_group(group, d->self, d->nodes, policy);
+    MDB_val k = {6, "format"}, v;
+    int rc = mdb_get(t, d->meta, &k, &v);
+    if (rc == MDB_NOTFOUND && fresh_env) {
+        MDB_val f = {sizeof FORMAT - 1, FORMAT}, gk = {5, "group"}, g = {sizeof group, group};
+        uint64_t *zero = calloc(d->nodes, 8);
+        if (!zero)
+            return CW_ENOMEM;
+        if ((rc = mdb_put(t, d->meta, &k, &f, 0)) == 0 && (rc = mdb_put(t, d->meta, &gk, &g, 0)) == 0 &&
+            (rc = put_counters(t, d->meta, "clock", zero, d->nodes)) == 0)
+            rc = put_counters(t, d->meta, "stable", zero, d->nodes);
+        free(zero);
+        return rc ? lmdb_error(rc, err, errlen, "writing a new state") : CW_OK;
+    }
+    if (rc != 0 || v.mv_size != sizeof FORMAT - 1 || memcmp(v.mv_data, FORMAT, v.mv_size) != 0) {
+        cw__server_err(err, errlen, "not a Causeway data directory (no '%s' mark)", FORMAT);
+        return CW_EINVAL;
+    }
+    MDB_val gk = {5, "group"};
+    if (mdb_get(t, d->meta, &gk, &v) != 0 || v.mv_size != sizeof group) {
+        cw__server_err(err, errlen, "the data directory has no node id");
+        return CW_EINVAL;
+    }
+    if (memcmp(v.mv_data, group, sizeof group) != 0) {
+        const uint8_t *b = v.mv_data;
+        static const char *const names[] = {"siblings", "lww"};
+        uint64_t was = cw__load_be(b + 8, 4);
+        cw__server_err(err, errlen, "the data directory holds node %llu of %llu (policy %s), not node %u of %u (policy %s)",
+                       (unsigned long long)cw__load_be(b, 4), (unsigned long long)cw__load_be(b + 4, 4),
+                       was < 2 ? names[was] : "unknown", d->self, d->nodes, (unsigned)policy < 2 ? names[policy] : "unknown");
+        return CW_EINVAL;
+    }
+    return CW_OK;
+}
+
+int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32_t nodes,
+                     cw_conflict_policy policy, cw__sync_mode sync, size_t map_size, char *err, size_t errlen)
+{
+    if (!out || !dir || !*dir || self >= nodes) {
+        cw__server_err(err, errlen, "no data directory");
+        return CW_EINVAL;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        cw__server_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return CW_EIO;
+    }
+    bool has_env, foreign;
+    if (dir_state(dir, &has_env, &foreign) != 0) {
+        cw__server_err(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+        return CW_EIO;
+    }
+    if (foreign) {
+        cw__server_err(err, errlen, "%s holds files that are not a Causeway state (give an empty or new directory)",
+                       dir);
+        return CW_EINVAL;
+    }
+    cw__durable *d = calloc(1, sizeof *d);
+    if (!d || !(d->stable = calloc(nodes, sizeof *d->stable))) {
+        free(d);
+        return CW_ENOMEM;
+    }
+    d->self = self;
+    d->nodes = nodes;
+    int rc = mdb_env_create(&d->env);
+    unsigned flags = sync == CW__SYNC_NONE ? MDB_NOSYNC : 0;
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(d->env, 3);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(d->env, map_size ? map_size : CW_DURABLE_DEFAULT_MAP_SIZE);
+    if (rc == 0)
+        rc = mdb_env_open(d->env, dir, flags, 0600);
+    if (rc != 0) {
+        int r = lmdb_error(rc, err, errlen, dir);
+        cw__durable_close(d);
+        return r;
+    }
+    MDB_txn *t = NULL;
+    rc = mdb_txn_begin(d->env, NULL, 0, &t);
+    if (rc == 0 && (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &d->meta)) == 0 &&
+        (rc = mdb_dbi_open(t, "keys", MDB_CREATE, &d->keys)) == 0)
+        rc = mdb_dbi_open(t, "log", MDB_CREATE, &d->log);
+    int r = rc ? lmdb_error(rc, err, errlen, "opening the state") : check_meta(d, t, policy, !has_env, err, errlen);
+    if (r == CW_OK && (rc = mdb_txn_commit(t)) != 0)
+        r = lmdb_error(rc, err, errlen, "writing a new state");
+    else if (r != CW_OK && t)
+        mdb_txn_abort(t);
+    if (r != CW_OK) {
+        cw__durable_close(d);
+        return r;
+    }
+    *out = d;
+    return CW_OK;
+}
+
+void cw__durable_close(cw__durable *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->notes_len; i++)
+        cw_msg_unref(d->notes[i].msg);
+    free(d->notes);
+    if (d->env)
+        mdb_env_close(d->env);
+    free(d->stable);
+    free(d);
+}
+
+/* ---- loading ---- */
+
+typedef struct loaded {
+    cw_msg **v;
+    size_t len, cap;
+} loaded;
+
+static int take(loaded *l, const uint8_t *b, size_t len, const cw_msg_limits *lim)
+{
+    cw_msg *m = NULL;
+    size_t used = 0;
+    int rc = cw_msg_decode(&m, b, len, lim, &used);
+    if (rc == CW_ENOMEM)
+        return rc;
+    if (rc != CW_OK || used != len || cw_msg_kind_of(m) != CW_MSG_WRITE) {
+        if (m)
+            cw_msg_unref(m);
+        return CW_EINVAL;
+    }
+    cw_msg **room = cw__vec_room(l->v, l->len, &l->cap, sizeof *room);
+    if (!room) {
+        cw_msg_unref(m);
+        return CW_ENOMEM;
+    }
+    l->v = room;
+    l->v[l->len++] = m;
+    return CW_OK;
+}
+
+static void loaded_free(loaded *l)
+{
+    for (size_t i = 0; i < l->len; i++)
+        cw_msg_unref(l->v[i]);
+    free(l->v);
+}
+
+/* One key's record: [count][len][bytes]... */
+static int take_record(loaded *l, const MDB_val *v, const cw_msg_limits *lim)
+{
+    const uint8_t *b = v->mv_data;
+    size_t at = 4;
+    if (v->mv_size < 4)
+        return CW_EINVAL;
+    uint64_t count = cw__load_be(b, 4);
+    for (uint64_t i = 0; i < count; i++) {
+        if (v->mv_size - at < 4)
+            return CW_EINVAL;
+        uint64_t len = cw__load_be(b + at, 4);
+        at += 4;
+        if (len > v->mv_size - at)
+            return CW_EINVAL;
+        int rc = take(l, b + at, (size_t)len, lim);
+        if (rc != CW_OK)
+            return rc;
+        at += (size_t)len;
+    }
+    return at == v->mv_size ? CW_OK : CW_EINVAL;
+}
+
+static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, uint32_t nodes)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    if (mdb_get(t, db, &k, &v) != 0 || v.mv_size != (size_t)nodes * 8)
+        return CW_EINVAL;
+    for (uint32_t i = 0; i < nodes; i++)
+        c[i] = cw__load_be((const uint8_t *)v.mv_data + (size_t)i * 8, 8);
+    return CW_OK;
+}
+
+static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(t, db, &c) != 0)
+        return CW_EIO;
+    MDB_val k, v;
+    int rc = CW_OK, mrc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == CW_OK;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        rc = records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
+    mdb_cursor_close(c);
+    if (rc == CW_OK && mrc != MDB_NOTFOUND)
+        rc = CW_EIO;
+    return rc;
+}
+
+int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool *had_state, char *err,
+                     size_t errlen)
+{
+    *had_state = false;
+    MDB_txn *t;
+    int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0)
+        return lmdb_error(rc, err, errlen, "reading the state");
+    uint64_t *clock = calloc(d->nodes, sizeof *clock);
+    loaded versions = {0}, log = {0};
+    int r = clock ? CW_OK : CW_ENOMEM;
+    if (r == CW_OK && (read_counters(t, d->meta, "clock", clock, d->nodes) != CW_OK ||
+                       read_counters(t, d->meta, "stable", d->stable, d->nodes) != CW_OK)) {
+        cw__server_err(err, errlen, "the data directory's clock is damaged");
+        r = CW_EINVAL;
+    }
+    bool any = false;
+    for (uint32_t k = 0; r == CW_OK && k < d->nodes; k++)
+        any |= clock[k] != 0;
+    if (r == CW_OK && any) {
+        r = scan(t, d->keys, &versions, lim, true);
+        if (r == CW_OK)
+            r = scan(t, d->log, &log, lim, false);
+        if (r == CW_EINVAL)
+            cw__server_err(err, errlen, "a saved write does not decode under this node's limits (--nodes, "
+                                        "--max-key, --max-value as when it was saved?)");
+        else if (r == CW_EIO)
+            cw__server_err(err, errlen, "reading the saved state failed");
+        if (r == CW_OK && (r = cw_node_restore(n, clock, d->nodes, versions.v, versions.len, log.v, log.len)) ==
+                              CW_EINVAL)
+            cw__server_err(err, errlen, "the saved state is not consistent (clock, versions and log disagree)");
+        *had_state = r == CW_OK;
+    }
+    mdb_txn_abort(t);
+    loaded_free(&versions);
+    loaded_free(&log);
+    free(clock);
+    return r;
+}
+
+/* ---- saving ---- */
+
+int cw__durable_note(cw__durable *d, const cw_msg *m, bool applied)
+{
+    note *room = cw__vec_room(d->notes, d->notes_len, &d->notes_cap, sizeof *room);
+    if (!room) {
+        /* Its log entry would be missing (invariant 2): no save from now
+         * on, so the directory keeps its last consistent state. */
+        d->lost_note = true;
+        return CW_ENOMEM;
+    }
+    d->notes = room;
+    d->notes[d->notes_len++] = (note){cw_msg_ref((cw_msg *)m), applied};
+    return CW_OK;
+}
+
+void cw__durable_note_all(cw__durable *d) { d->all = true; }
+
+bool cw__durable_dirty(const cw__durable *d) { return d->notes_len || d->all; }
+
+static size_t db_key(uint8_t *out, const void *key, size_t key_len)
+{
+    if (key_len < SHORT_KEY) {
+        out[0] = 'k';
+        memcpy(out + 1, key, key_len);
+        return key_len + 1;
+    }
+    out[0] = 'h';
+    memcpy(out + 1, key, PREFIX);
+    cw__store_be(out + 1 + PREFIX, cw__hash_bytes(key, key_len), 8);
+    return 1 + PREFIX + 8;
+}
+
+typedef struct put_ctx {
+    cw__durable *d;
+    MDB_txn *t;
+    int rc;                    /* LMDB's */
+    bool collision;
+} put_ctx;
+
+/* Whether the record under a long key's database key is that key's. */
+static bool record_is(const MDB_val *v, const void *key, size_t key_len)
+{
+    const uint8_t *b = v->mv_data;
+    if (v->mv_size < 8 || cw__load_be(b, 4) == 0)
+        return true;
+    size_t len = (size_t)cw__load_be(b + 4, 4);
+    cw_msg *m = NULL;
+    cw_msg_limits lim = {65536u, SIZE_MAX, SIZE_MAX};
+    if (len > v->mv_size - 8 || cw_msg_decode(&m, b + 8, len, &lim, NULL) != CW_OK)
+        return true; /* not readable: overwritten, as it would be anyway */
+    size_t klen;
+    const void *k = cw_msg_key(m, &klen);
+    bool same = klen == key_len && memcmp(k, key, klen) == 0;
+    cw_msg_unref(m);
+    return same;
+}
+
+/* cw_key_fn: writes one key's versions (or removes the key). */
+static void put_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+{
+    put_ctx *c = ctx;
+    if (c->rc)
+        return;
+    uint8_t kb[1 + SHORT_KEY + 8];
+    MDB_val k = {db_key(kb, key, key_len), kb}, old;
+    if (key_len >= SHORT_KEY && mdb_get(c->t, c->d->keys, &k, &old) == 0 && !record_is(&old, key, key_len)) {
+        c->collision = true;
+        c->rc = MDB_KEYEXIST;
+        return;
+    }
+    if (!count) {
+        int rc = mdb_del(c->t, c->d->keys, &k, NULL);
+        c->rc = rc == MDB_NOTFOUND ? 0 : rc;
+        return;
+    }
+    size_t total = 4;
+    for (size_t i = 0; i < count; i++)
+        total += 4 + cw_msg_encoded_size(versions[i]);
+    MDB_val v = {total, NULL};
+    if ((c->rc = mdb_put(c->t, c->d->keys, &k, &v, MDB_RESERVE)) != 0)
+        return;
+    uint8_t *b = v.mv_data;
+    cw__store_be(b, count, 4);
+    size_t at = 4;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = 0;
+        (void)cw_msg_encode(versions[i], b + at + 4, total - at - 4, &len); /* sized above */
+        cw__store_be(b + at, len, 4);
+        at += 4 + len;
+    }
+}
+
+static int put_log(cw__durable *d, MDB_txn *t, const cw_msg *m)
+{
+    uint8_t kb[12];
+    cw__store_be(kb, cw_msg_origin(m), 4);
+    cw__store_be(kb + 4, cw_msg_seq(m), 8);
+    MDB_val k = {sizeof kb, kb}, v = {cw_msg_encoded_size(m), NULL};
+    int rc = mdb_put(t, d->log, &k, &v, MDB_RESERVE);
+    size_t len;
+    if (rc == 0)
+        (void)cw_msg_encode(m, v.mv_data, v.mv_size, &len);
+    return rc;
+}
+
+/* Removes origin's log entries at or below seq. */
+static int trim_log(cw__durable *d, MDB_txn *t, uint32_t origin, uint64_t seq)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, d->log, &c);
+    if (rc)
+        return rc;
+    uint8_t kb[12];
+    cw__store_be(kb, origin, 4);
+    cw__store_be(kb + 4, 0, 8);
+    MDB_val k = {sizeof kb, kb}, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *b = k.mv_data;
+        if (k.mv_size != 12 || cw__load_be(b, 4) != origin || cw__load_be(b + 4, 8) > seq)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
+{
+    if (!cw__durable_dirty(d))
+        return CW_OK;
+    if (d->lost_note) {
+        cw__server_err(err, errlen, "out of memory while noting a change: restart the node (it comes back at its "
+                                    "last saved state)");
+        d->stats.failed_saves++;
+        return CW_EIO;
+    }
+    cw_vclock sv;
+    cw_vclock_init(&sv);
+    uint64_t *stable = calloc(d->nodes, sizeof *stable);
+    if (!stable || cw_node_stable(n, &sv) != CW_OK) {
+        free(stable);
+        cw_vclock_destroy(&sv);
+        return CW_ENOMEM;
+    }
+    for (uint32_t k = 0; k < d->nodes; k++)
+        stable[k] = cw_vclock_get(&sv, k);
+    cw_vclock_destroy(&sv);
+    MDB_txn *t = NULL;
+    int rc = mdb_txn_begin(d->env, NULL, 0, &t);
+    put_ctx p = {d, t, rc, false};
+    if (!rc && d->all) { /* every key: those gone are found by a full rewrite */
+        rc = mdb_drop(t, d->keys, 0);
+        p.rc = rc;
+        if (!rc)
+            cw_node_each_key(n, put_key, &p);
+        rc = p.rc;
+    }
+    size_t logged = 0;
+    for (size_t i = 0; !rc && i < d->notes_len; i++) {
+        const cw_msg *m = d->notes[i].msg;
+        size_t klen;
+        const void *key = cw_msg_key(m, &klen);
+        if (!d->all) {
+            (void)cw_node_key_versions(n, key, klen, put_key, &p);
+            rc = p.rc;
+        }
+        if (!rc && d->notes[i].applied && cw_msg_seq(m) > stable[cw_msg_origin(m)]) {
+            rc = put_log(d, t, m);
+            logged++;
+        }
+    }
+    for (uint32_t k = 0; !rc && k < d->nodes; k++)
+        if (stable[k] > d->stable[k])
+            rc = trim_log(d, t, k, stable[k]);
+    if (!rc)
+        rc = put_counters(t, d->meta, "clock", cw_node_counters(n), d->nodes);
+    if (!rc)
+        rc = put_counters(t, d->meta, "stable", stable, d->nodes);
+    if (!rc)
+        rc = mdb_txn_commit(t); /* with CW__SYNC_FULL, on disk when it returns */
+    else if (t)
+        mdb_txn_abort(t);
+    if (rc) {
+        d->stats.failed_saves++;
+        free(stable);
+        if (p.collision) {
+            cw__server_err(err, errlen, "two keys longer than %u bytes share a storage key", SHORT_KEY);
+            return CW_EIO;
+        }
+        return lmdb_error(rc, err, errlen,
+                          rc == MDB_MAP_FULL ? "saving (the data map is full: a larger --map-size)" : "saving");
+    }
+    memcpy(d->stable, stable, (size_t)d->nodes * sizeof *stable);
+    free(stable);
+    for (size_t i = 0; i < d->notes_len; i++)
+        cw_msg_unref(d->notes[i].msg);
+    d->notes_len = 0;
+    d->all = false;
+    d->stats.saves++;
+    d->stats.saved_writes += logged;
+    return CW_OK;
+}
+
+void cw__durable_get_stats(const cw__durable *d, cw__durable_stats *out)
+{
+    *out = d->stats;
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &st) == 0) {
+        out->map_size = info.me_mapsize;
+        out->map_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    }
+}

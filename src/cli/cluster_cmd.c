@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,8 @@ typedef struct cluster {
     sigset_t sigs;       /* SIGINT, SIGTERM, SIGCHLD */
     CURL **curl;         /* one keep-alive handle per node */
     struct curl_slist *headers;
+    const char *data;    /* --data: node i keeps its state in DATA/node-i; NULL: in memory */
+    const char *sync;    /* --sync, with data */
 } cluster;
 
 static uint64_t now_ms(void)
@@ -193,7 +196,7 @@ static int check_ports(const cluster *c)
  * array (free with free_argv). */
 static char **node_argv(const cluster *c, const char *exe, uint32_t i, const char *policy)
 {
-    size_t cap = 12 + 2 * (size_t)c->n, k = 0;
+    size_t cap = 16 + 2 * (size_t)c->n, k = 0;
     char **v = calloc(cap, sizeof *v);
     if (!v)
         return NULL;
@@ -217,6 +220,15 @@ static char **node_argv(const cluster *c, const char *exe, uint32_t i, const cha
     ARG("127.0.0.1:%u", c->base + HTTP_OFFSET + i);
     ARG("--policy");
     ARG("%s", policy);
+    if (c->data) {
+        ARG("--data");
+        size_t len = strlen(c->data) + 32;
+        if ((v[k] = malloc(len)))
+            snprintf(v[k], len, "%s/node-%u", c->data, i);
+        k++;
+        ARG("--sync");
+        ARG("%s", c->sync);
+    }
 #undef ARG
     for (size_t j = 0; j < k; j++)
         if (!v[j]) {
@@ -833,8 +845,9 @@ static int run(cluster *c, const char *policy, bool scenario)
 int cli_cluster(int argc, char **argv)
 {
     uint32_t nodes = 0, base = 7000;
-    int policy = 0;
+    int policy = 0, sync_mode = 0;
     bool scenario = false;
+    const char *data = NULL;
     cli_opt opts[] = {
         {CLI_OPT_UINT32("nodes", &nodes, "N", "node processes to start (their ports must not overlap)", 1,
                         MAX_NODES),
@@ -844,6 +857,10 @@ int cli_cluster(int argc, char **argv)
         {CLI_OPT_FLAG("scenario", &scenario,
                       "run the causal key-value scenario against the nodes, then stop them")},
         {CLI_OPT_CHOICE("policy", &policy, "NAME", "how concurrent writes to a key resolve", "siblings|lww")},
+        {CLI_OPT_TEXT("data", &data, "DIR",
+                      "durable nodes: node i keeps its state in DIR/node-i (created if missing; a second\n"
+                      "run on DIR takes every node's state back)")},
+        {CLI_OPT_CHOICE("sync", &sync_mode, "MODE", "with --data: full or none (causeway node --help)", "full|none")},
     };
     cli_command cmd = {
         .path = "cluster",
@@ -862,7 +879,11 @@ int cli_cluster(int argc, char **argv)
                                nodes, nodes - 1, base + HTTP_OFFSET + nodes - 1);
     if (scenario && nodes < 3)
         return cli_usage_error(&cmd, "--scenario needs --nodes 3 or more (it uses nodes 0, 1 and 2)");
-    cluster c = {.n = nodes, .base = base};
+    if (data && mkdir(data, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "causeway cluster: --data %s: %s\n", data, strerror(errno));
+        return CLI_FAIL;
+    }
+    cluster c = {.n = nodes, .base = base, .data = data, .sync = sync_mode == 1 ? "none" : "full"};
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines interleave with the nodes' own output */
     rc = check_ports(&c);
     if (rc != CLI_OK)

@@ -282,6 +282,8 @@ static bool save_then_flush(cw__server *s)
             fprintf(stderr, "causeway node %u: saving state works again\n", s->o.self);
         s->save_failed = false;
         s->writes_saved = made;
+        if (s->o.trace) /* the trace holds at least the saved state when a kill comes */
+            fflush(s->o.trace);
     }
     link_flush_all(s);
     return true;
@@ -1129,6 +1131,8 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     bool restored = false;
     if (s->dur && (rc = cw__durable_load(s->dur, s->node, &s->lim, &restored, err, errlen)) != CW_OK)
         goto fail_quiet;
+    if (restored && o->trace) /* to a trace, a process that adopts a state: its own saved one */
+        trace_install(s, cw_node_counters(s->node));
     cw__fault_options fo = {o->fault_seed, o->drop_probability, o->delay_probability, o->max_delay_us,
                             o->duplicate_probability};
     if ((rc = cw__faults_init(&s->faults, &fo, 1, deliver, s)) != CW_OK) {

@@ -59,7 +59,8 @@ typedef struct cw__server_options {
     const char *curve_secret;
     const char **curve_peers;       /* [nodes]; [self] unused */
     /* Trace (JSON Lines, node-server.md "Traces"): every write made here,
-     * every remote write applied, every read, and a state install, in the
+     * every remote write applied, every read, and a state install (joined,
+     * or its own saved state taken back), in the
      * order this node did them; NULL: none. Written under the server's lock
      * and flushed by the loop at least every 100 ms and at stop (a process
      * killed loses at most its last 100 ms). The caller closes it after

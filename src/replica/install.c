@@ -124,7 +124,8 @@ int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
         return CW_ENOMEM;
     if (log_count)
         memcpy(sorted, log, log_count * sizeof *sorted);
-    qsort(sorted, log_count, sizeof *sorted, by_dot);
+    if (log_count)
+        qsort(sorted, log_count, sizeof *sorted, by_dot);
     int rc = log_consistent(n, clock, sorted, log_count) ? cw_node_install(n, clock, nodes, versions, count)
                                                           : CW_EINVAL;
     for (size_t i = 0; rc == CW_OK && i < log_count; i++) {

@@ -18,6 +18,14 @@
 //   client_write_many/T/B  T threads, each sending batches of B puts with
 //                        cw_client_write_many (batch requests: one round trip a
 //                        batch); p50/p99 are a batch's.
+//   durable_put/S/T/B    client_put (B 1) or client_write_many (B writes a
+//                        batch) with T threads, the nodes' state in memory
+//                        (S 0), in LMDB with --sync none (1) or --sync full
+//                        (2, a tenth of the writes); vs_memory: writes_per_s
+//                        over S 0's in this run.
+//   restart_recovery/K   node 0 holding K keys is SIGKILLed, misses 1000
+//                        writes, and is started again on its directory:
+//                        restart to serving, restart to caught up.
 //   http_write/C/G       C threads, each one keep-alive connection, POST
 //                        /write at node 0; G the load generator: 0 libcurl
 //                        (an easy handle per thread), 1 plain sockets
@@ -71,6 +79,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <sys/stat.h>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -139,64 +149,95 @@ Percentiles percentiles(std::vector<double> &us) {
 
 // ---- three node processes ----
 
+// Where the nodes keep their state: in memory, or in LMDB (--data) with
+// --sync none or --sync full.
+enum Store { kMemory = 0, kSyncNone = 1, kSyncFull = 2 };
+
 struct Cluster {
     pid_t pid[kNodes] = {};
     uint16_t http[kNodes] = {};
-    std::string client[kNodes];
+    std::string client[kNodes], repl[kNodes], data;
+    Store store = kMemory;
     bool ok = false;
 
-    explicit Cluster(std::string &why) {
-        const char *bin = cli_path();
-        if (!bin) {
+    explicit Cluster(std::string &why, Store st = kMemory) : store(st) {
+        if (!cli_path()) {
             why = "no causeway binary (set CAUSEWAY_BIN)";
             return;
         }
-        std::string repl[kNodes];
+        if (store != kMemory) {
+            char tmpl[] = "/tmp/cw-bench-data-XXXXXX"; // the machine's disk, as a user's would be
+            if (!mkdtemp(tmpl)) {
+                why = "no temporary directory";
+                return;
+            }
+            data = tmpl;
+        }
         for (uint32_t i = 0; i < kNodes; i++) {
             repl[i] = tcp(free_port());
             client[i] = tcp(free_port());
         }
-        for (uint32_t i = 0; i < kNodes; i++) {
-            std::vector<std::string> args = {bin,      "node",      "--id",       std::to_string(i),
-                                             "--nodes", std::to_string(kNodes), "--listen", repl[i],
-                                             "--http",  "127.0.0.1:0",          "--client", client[i],
-                                             "--fresh"};
-            for (uint32_t j = 0; j < kNodes; j++)
-                if (j != i) {
-                    args.push_back("--peer");
-                    args.push_back(std::to_string(j) + "=" + repl[j]);
-                }
-            int fds[2];
-            if (pipe(fds) != 0)
-                std::abort();
-            pid[i] = fork();
-            if (pid[i] == 0) {
-                dup2(fds[1], 1);
-                close(fds[0]);
-                close(fds[1]);
-                std::vector<char *> argv;
-                for (auto &a : args)
-                    argv.push_back(const_cast<char *>(a.c_str()));
-                argv.push_back(nullptr);
-                execv(bin, argv.data());
-                _exit(127);
-            }
-            close(fds[1]);
-            // The node prints one line once it serves: "..., http HOST:PORT, ...".
-            std::string line;
-            char c;
-            pollfd pf{fds[0], POLLIN, 0};
-            while (line.find('\n') == std::string::npos && poll(&pf, 1, 5000) > 0 && read(fds[0], &c, 1) == 1)
-                line += c;
-            close(fds[0]);
-            size_t at = line.find("http 127.0.0.1:");
-            if (at == std::string::npos) {
-                why = "node " + std::to_string(i) + " did not start: '" + line + "'";
+        for (uint32_t i = 0; i < kNodes; i++)
+            if (!spawn(i, true, why))
                 return;
-            }
-            http[i] = (uint16_t)std::atoi(line.c_str() + at + 15);
-        }
         ok = true;
+    }
+
+    // Starts node i (fresh: first start); true once it serves.
+    bool spawn(uint32_t i, bool fresh, std::string &why) {
+        const char *bin = cli_path();
+        std::vector<std::string> args = {bin,       "node",      "--id",   std::to_string(i), "--nodes",
+                                         std::to_string(kNodes), "--listen", repl[i],         "--http",
+                                         "127.0.0.1:0",          "--client", client[i]};
+        if (fresh)
+            args.push_back("--fresh");
+        if (store != kMemory) {
+            args.insert(args.end(), {"--data", data + "/node" + std::to_string(i), "--sync",
+                                     store == kSyncFull ? "full" : "none"});
+        }
+        for (uint32_t j = 0; j < kNodes; j++)
+            if (j != i) {
+                args.push_back("--peer");
+                args.push_back(std::to_string(j) + "=" + repl[j]);
+            }
+        int fds[2];
+        if (pipe(fds) != 0)
+            std::abort();
+        pid[i] = fork();
+        if (pid[i] == 0) {
+            dup2(fds[1], 1);
+            close(fds[0]);
+            close(fds[1]);
+            std::vector<char *> argv;
+            for (auto &a : args)
+                argv.push_back(const_cast<char *>(a.c_str()));
+            argv.push_back(nullptr);
+            execv(bin, argv.data());
+            _exit(127);
+        }
+        close(fds[1]);
+        // The node prints one line once it serves: "..., http HOST:PORT, ...".
+        std::string line;
+        char c;
+        pollfd pf{fds[0], POLLIN, 0};
+        while (line.find('\n') == std::string::npos && poll(&pf, 1, 60000) > 0 && read(fds[0], &c, 1) == 1)
+            line += c;
+        close(fds[0]);
+        size_t at = line.find("http 127.0.0.1:");
+        if (at == std::string::npos) {
+            why = "node " + std::to_string(i) + " did not start: '" + line + "'";
+            return false;
+        }
+        http[i] = (uint16_t)std::atoi(line.c_str() + at + 15);
+        return true;
+    }
+
+    void kill_node(uint32_t i) {
+        if (pid[i] > 0) {
+            kill(pid[i], SIGKILL);
+            waitpid(pid[i], nullptr, 0);
+            pid[i] = 0;
+        }
     }
 
     ~Cluster() {
@@ -212,6 +253,12 @@ struct Cluster {
                     kill(pid[i], SIGKILL);
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
             }
+        }
+        if (!data.empty()) {
+            for (uint32_t i = 0; i < kNodes; i++)
+                for (const char *f : {"/data.mdb", "/lock.mdb", ""})
+                    std::remove((data + "/node" + std::to_string(i) + f).c_str());
+            rmdir(data.c_str());
         }
     }
 };
@@ -284,13 +331,15 @@ void report_usage(benchmark::State &state, const Usage &a, const Usage &b, uint6
 }
 
 // Node j's count of node 0's writes applied (its status clock, entry 0).
-uint64_t applied_from_0(cw_client *c) {
+uint64_t applied_from(cw_client *c, cw_node_id origin) {
     cw_client_status st;
     cw_client_status_init(&st);
-    uint64_t v = cw_client_get_status(c, &st) == CW_OK ? cw_vclock_get(&st.clock, 0) : 0;
+    uint64_t v = cw_client_get_status(c, &st) == CW_OK ? cw_vclock_get(&st.clock, origin) : 0;
     cw_client_status_destroy(&st);
     return v;
 }
+
+uint64_t applied_from_0(cw_client *c) { return applied_from(c, 0); }
 
 // Waits until nodes 1 and 2 have applied `want` writes of node 0 (10 s at
 // most); the time it returned.
@@ -489,9 +538,9 @@ void raw_zmq_pingpong(benchmark::State &state) {
 // thread t's writes and records one latency per call. Reports writes/s,
 // deliveries/s (until nodes 1 and 2 have them all) and CPU per write.
 template <typename Body>
-void run_clients(benchmark::State &state, int threads, uint64_t per, Body body) {
+void run_clients(benchmark::State &state, int threads, uint64_t per, Body body, Store store = kMemory) {
     std::string why;
-    Cluster cl(why);
+    Cluster cl(why, store);
     if (!cl.ok || !warm_up(cl)) {
         state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
         return;
@@ -540,52 +589,150 @@ double micros_since(Clock::time_point a) {
     return std::chrono::duration<double, std::micro>(Clock::now() - a).count();
 }
 
+// Thread t of `threads` puts its share of the keys, one call at a time.
+auto put_body(int threads) {
+    return [threads](cw_client *c, int t, uint64_t per, std::vector<double> &lat, std::atomic<uint64_t> &failed) {
+        for (uint64_t i = 0; i < per; i++) {
+            char key[16];
+            int len;
+            key_of(i * threads + t, key, &len);
+            auto a = Clock::now();
+            failed += cw_client_put(c, key, size_t(len), kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
+            lat.push_back(micros_since(a));
+        }
+    };
+}
+
 void client_put(benchmark::State &state) {
     const int threads = int(state.range(0));
     for (auto _ : state)
-        run_clients(state, threads, batch_writes() / threads,
-                    [threads](cw_client *c, int t, uint64_t per, std::vector<double> &lat,
-                              std::atomic<uint64_t> &failed) {
-                        for (uint64_t i = 0; i < per; i++) {
-                            char key[16];
-                            int len;
-                            key_of(i * threads + t, key, &len);
-                            auto a = Clock::now();
-                            failed += cw_client_put(c, key, size_t(len), kValue, sizeof kValue - 1, nullptr,
-                                                    nullptr) != CW_OK;
-                            lat.push_back(micros_since(a));
-                        }
-                    });
+        run_clients(state, threads, batch_writes() / threads, put_body(threads));
 }
 
 // ---- 2b. batched puts: cw_client_write_many ----
 
 // p50/p99 here: of a whole batch's round trip.
+auto write_many_body(int threads, size_t batch) {
+    return [threads, batch](cw_client *c, int t, uint64_t per, std::vector<double> &lat,
+                            std::atomic<uint64_t> &failed) {
+        std::vector<cw_client_write> w(batch);
+        std::vector<std::array<char, 16>> keys(batch);
+        for (uint64_t i = 0; i < per; i += batch) {
+            for (size_t k = 0; k < batch; k++) {
+                int len;
+                key_of((i + k) * threads + t, keys[k].data(), &len);
+                w[k] = cw_client_write{keys[k].data(), size_t(len), kValue, sizeof kValue - 1, false, nullptr, nullptr, 0};
+            }
+            auto a = Clock::now();
+            if (cw_client_write_many(c, w.data(), batch) != CW_OK)
+                failed += batch;
+            else
+                for (auto &x : w)
+                    failed += x.result != CW_OK;
+            lat.push_back(micros_since(a));
+        }
+    };
+}
+
 void client_write_many(benchmark::State &state) {
     const int threads = int(state.range(0));
     const size_t batch = size_t(state.range(1));
     for (auto _ : state)
-        run_clients(state, threads, batch_writes() / threads / batch * batch,
-                    [threads, batch](cw_client *c, int t, uint64_t per, std::vector<double> &lat,
-                                     std::atomic<uint64_t> &failed) {
-                        std::vector<cw_client_write> w(batch);
-                        std::vector<std::array<char, 16>> keys(batch);
-                        for (uint64_t i = 0; i < per; i += batch) {
-                            for (size_t k = 0; k < batch; k++) {
-                                int len;
-                                key_of((i + k) * threads + t, keys[k].data(), &len);
-                                w[k] = cw_client_write{keys[k].data(), size_t(len), kValue, sizeof kValue - 1,
-                                                       false, nullptr, nullptr, 0};
-                            }
-                            auto a = Clock::now();
-                            if (cw_client_write_many(c, w.data(), batch) != CW_OK)
-                                failed += batch;
-                            else
-                                for (auto &x : w)
-                                    failed += x.result != CW_OK;
-                            lat.push_back(micros_since(a));
-                        }
-                    });
+        run_clients(state, threads, batch_writes() / threads / batch * batch, write_many_body(threads, batch));
+}
+
+// ---- 2c. durable nodes (--data): the same puts, in memory and in LMDB ----
+
+// writes_per_s of each (store, threads, batch) in this run; vs_memory is a
+// durable run's over the in-memory one's (registered first).
+std::map<std::array<int64_t, 3>, double> g_store_writes;
+
+// Args: store (0 memory, 1 --sync none, 2 --sync full), threads, batch (1:
+// cw_client_put, else cw_client_write_many batches). With --sync full every
+// save waits for the disk, so a tenth of the writes keeps a batch short.
+void durable_put(benchmark::State &state) {
+    const Store store = Store(state.range(0));
+    const int threads = int(state.range(1));
+    const size_t batch = size_t(state.range(2));
+    uint64_t writes = batch_writes() / (store == kSyncFull ? 10 : 1);
+    uint64_t per = writes / threads / batch * batch;
+    for (auto _ : state) {
+        if (batch == 1)
+            run_clients(state, threads, per, put_body(threads), store);
+        else
+            run_clients(state, threads, per, write_many_body(threads, batch), store);
+    }
+    auto it = state.counters.find("writes_per_s");
+    if (it == state.counters.end())
+        return;
+    g_store_writes[{int64_t(store), threads, int64_t(batch)}] = it->second;
+    auto mem = g_store_writes.find({int64_t(kMemory), threads, int64_t(batch)});
+    if (store != kMemory && mem != g_store_writes.end() && mem->second > 0)
+        state.counters["vs_memory"] = it->second / mem->second;
+}
+
+// Recovery after SIGKILL: node 0 holds `keys` keys (written through
+// write_many), is killed, misses 1000 writes made at node 1 meanwhile, and is
+// started again on its directory. restart_to_serving_ms: from the start to
+// the node's line (its state taken back: a read of the whole environment);
+// restart_to_caught_up_ms: until its clock holds node 1's writes (loss
+// recovery pulled them). data_mb: the environment's file.
+void restart_recovery(benchmark::State &state) {
+    const uint64_t keys = uint64_t(state.range(0));
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why, kSyncNone);
+        if (!cl.ok || !warm_up(cl)) {
+            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+            return;
+        }
+        cw_client *c0 = nullptr, *c1 = nullptr;
+        cw_client_open(&c0, cl.client[0].c_str(), 5000);
+        const size_t batch = 512;
+        std::vector<cw_client_write> w(batch);
+        std::vector<std::array<char, 16>> names(batch);
+        uint64_t failed = 0;
+        for (uint64_t i = 0; i < keys; i += batch) {
+            size_t n = size_t(std::min<uint64_t>(batch, keys - i));
+            for (size_t k = 0; k < n; k++) {
+                std::snprintf(names[k].data(), 16, "r%08llu", (unsigned long long)(i + k));
+                w[k] = cw_client_write{names[k].data(), 9, kValue, sizeof kValue - 1, false, nullptr, nullptr, 0};
+            }
+            if (cw_client_write_many(c0, w.data(), n) != CW_OK)
+                failed += n;
+        }
+        cw_client_close(c0);
+        bool all = false;
+        wait_replicated(cl, 1 + keys - failed, &all);
+        cl.kill_node(0);
+        cw_client_open(&c1, cl.client[1].c_str(), 5000);
+        for (int i = 0; i < 1000; i++)
+            failed += cw_client_put(c1, "missed", 6, kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
+        uint64_t want = applied_from(c1, 1);
+        cw_client_close(c1);
+        struct stat st {};
+        stat((cl.data + "/node0/data.mdb").c_str(), &st);
+        Clock::time_point t0 = Clock::now();
+        if (!cl.spawn(0, false, why)) {
+            state.SkipWithError(why.c_str());
+            return;
+        }
+        Clock::time_point t_serving = Clock::now();
+        cw_client_open(&c0, cl.client[0].c_str(), 5000);
+        auto give_up = Clock::now() + std::chrono::seconds(60);
+        while (applied_from(c0, 1) < want && Clock::now() < give_up)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        Clock::time_point t_caught = Clock::now();
+        bool caught = applied_from(c0, 1) >= want && applied_from(c0, 0) >= 1 + keys - failed;
+        cw_client_close(c0);
+        state.SetIterationTime(secs(t0, t_caught));
+        state.counters["restart_to_serving_ms"] = 1e3 * secs(t0, t_serving);
+        state.counters["restart_to_caught_up_ms"] = caught ? 1e3 * secs(t0, t_caught) : 0;
+        state.counters["data_mb"] = double(st.st_size) / 1e6;
+        state.counters["failed"] = double(failed);
+        if (!all || !caught)
+            state.SkipWithError("node 0 did not catch up");
+    }
 }
 
 // ---- 3. HTTP POST /write, keep-alive, libcurl ----
@@ -940,6 +1087,12 @@ int reg = [] {
     one("node_procs/client_put", client_put)->Arg(1)->Arg(8);
     // Threads, writes per batch.
     one("node_procs/client_write_many", client_write_many)->Args({1, 256})->Args({2, 256});
+    // Store (0 memory, 1 --sync none, 2 --sync full), threads, batch.
+    one("node_procs/durable_put", durable_put)
+        ->Args({0, 1, 1})->Args({1, 1, 1})->Args({2, 1, 1})
+        ->Args({0, 8, 1})->Args({1, 8, 1})->Args({2, 8, 1})
+        ->Args({0, 1, 256})->Args({1, 1, 256})->Args({2, 1, 256});
+    one("node_procs/restart_recovery", restart_recovery)->Arg(10000)->Arg(1000000);
     // Second argument: the load generator, 0 libcurl, 1 plain sockets.
     one("node_procs/mhd_trivial", mhd_trivial)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
     one("node_procs/http_write", http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});

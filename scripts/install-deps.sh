@@ -16,6 +16,7 @@ packages=(
   libcurl4-gnutls-dev                                # HTTP client of tests, cluster --scenario, bench
   curl                                               # the node tests' HTTP requests (tests/cli)
   liblmdb-dev                                        # causeway node --data: durable state
+  faketime                                           # tests/cli/clock_jump.sh: a wall-clock jump on one node
 )
 
 missing=()

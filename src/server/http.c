@@ -729,6 +729,14 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_wire_bytes_out_total", "counter", "Bytes queued on links.", ss.wire_bytes_out);
     metric(&t, "causeway_faults_dropped_total", "counter", "Messages lost to configured faults and cuts.",
            ss.faults_dropped);
+    if (ss.durable) {
+        metric(&t, "causeway_saves_total", "counter", "State saves committed (--data).", ss.saves);
+        metric(&t, "causeway_failed_saves_total", "counter", "State saves that failed (--data).", ss.failed_saves);
+        metric(&t, "causeway_save_failing", "gauge", "1 while saves fail and writes are refused.",
+               ss.save_failed ? 1 : 0);
+        metric(&t, "causeway_data_map_used_bytes", "gauge", "Bytes of the LMDB map in use.", ss.map_used);
+        metric(&t, "causeway_data_map_size_bytes", "gauge", "The LMDB map's size (--map-size).", ss.map_size);
+    }
     /* A summary without _sum: the latency histogram keeps no sum. */
     const char *lat = "causeway_buffering_latency_seconds";
     appendf(&t, "# HELP %s Remote writes' time from arrival to delivery.\n# TYPE %s summary\n", lat, lat);

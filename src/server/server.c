@@ -209,7 +209,7 @@ static void link_flush(cw__server *s, uint32_t j)
         size_t start = at, first_len = 0;
         uint32_t n = 0;
         while (n < left && (n == 0 || (n < BATCH_FRAMES && at - start < BATCH_BYTES))) {
-            uint64_t flen;
+            uint64_t flen = 0;
             size_t frame_at = at;
             cw__varint_take(o->b, o->len, &at, &flen); /* written by link_send: it reads */
             if (n == 0)

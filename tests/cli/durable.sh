@@ -86,6 +86,8 @@ for i in 0 1 2; do
   done
   [ "$ok" = 1 ] || fail "node $i lacks answered write $missing"
 done
+curl -s "localhost:$(cat "$dir/port0")/metrics" | grep -q '^causeway_saves_total [1-9]' ||
+  fail "node 0's /metrics shows no saves"
 for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
 for i in 0 1 2; do wait "${pids[$i]}" || fail "node $i exited $? on SIGTERM"; pids[$i]=x; done
 echo "durable.sh: PASS ($a0 writes to node 0 across 3 SIGKILLs, $a1 to node 1)"

@@ -15,7 +15,10 @@
  *     single byte 'J' is a join request; a message whose first part is the
  *     single byte 'S' is a snapshot answer ([clock: nodes x u64, big-endian]
  *     [one part per version: codec bytes]); one part that starts with 'B'
- *     is a batch of link frames (invariant 5). Anything else is malformed.
+ *     is a batch of link frames (invariant 5); one part of the single byte
+ *     'R' says the sender is a new process that took back its saved state
+ *     (--data): the link to it starts afresh, its next frame needs no base
+ *     the old process had. Anything else is malformed.
  *     The ROUTER sees each peer by the routing id its DEALER set,
  *     "cw-node-<id>"; any other sender is refused and counted.
  *  4. A node that is joining (started without state) makes no write and
@@ -99,7 +102,7 @@
 /* The trace reaches its file at least this often. */
 #define TRACE_FLUSH_NS 100000000u
 
-enum { CH_JOIN = 'J', CH_SNAPSHOT = 'S', CH_BATCH = 'B' };
+enum { CH_JOIN = 'J', CH_SNAPSHOT = 'S', CH_BATCH = 'B', CH_RESET = 'R' };
 /* A batch is handed to its link once it holds this many frames or bytes. */
 #define BATCH_FRAMES 128u
 #define BATCH_BYTES (64u * 1024u)
@@ -148,6 +151,7 @@ struct cw__server {
     /* Joining (invariant 4), under the lock. */
     bool joining;
     uint8_t *answered;         /* [nodes] */
+    uint8_t *reset;            /* [nodes]: peers that asked for a new link state this turn; the loop's */
     uint32_t answers;
     uint64_t join_target;      /* the most of its own writes any peer knows of */
     uint64_t join_nonce;       /* this round's request; answers carry it back */
@@ -798,7 +802,8 @@ static size_t take_batch(cw__server *s, uint32_t j, const uint8_t *b, size_t len
 /* Takes what waits at the ROUTER, up to BATCH link frames, into `in`.
  * Control messages are handled as they come (invariant 3). The count of
  * arrivals. */
-static size_t take_arrivals(cw__server *s, arrival *in, rx_counts *n, uint32_t *join_from, uint64_t *join_nonce)
+static size_t take_arrivals(cw__server *s, arrival *in, rx_counts *n, uint32_t *join_from, uint64_t *join_nonce,
+                            uint8_t *reset)
 {
     size_t got = 0;
     while (got + BATCH_FRAMES <= BATCH) {
@@ -833,6 +838,11 @@ static size_t take_arrivals(cw__server *s, arrival *in, rx_counts *n, uint32_t *
             *join_nonce = cw__load_be(b + 1, 8);
             zmq_msg_close(&f);
             break;
+        }
+        if (len == 1 && b[0] == CH_RESET && !more) {
+            reset[j] = 1; /* the link's state is the lock's: reset by the caller */
+            zmq_msg_close(&f);
+            continue;
         }
         if (len == 1 && b[0] == CH_SNAPSHOT && more) {
             zmq_msg_close(&f);
@@ -882,7 +892,7 @@ static void *loop_main(void *arg)
         rx_counts counts = {0, 0, 0, 0};
         uint32_t join_from = s->o.nodes;
         uint64_t join_nonce = 0;
-        size_t got = in ? take_arrivals(s, in, &counts, &join_from, &join_nonce) : 0;
+        size_t got = in ? take_arrivals(s, in, &counts, &join_from, &join_nonce, s->reset) : 0;
         now = mono_ns();
         pthread_mutex_lock(&s->lock);
         s->stats.received += counts.received;
@@ -913,6 +923,14 @@ static void *loop_main(void *arg)
             (void)cw_node_tick(s->node, now, NULL);
         if (!s->sends_held)
             (void)save_then_flush(s);
+        for (uint32_t j = 0; j < s->o.nodes; j++)
+            if (s->reset[j]) { /* after what was encoded for the old process left */
+                if (!s->sends_held)
+                    cw__wire_tx_reset(&s->tx[j]);
+                else
+                    link_drop(s, j); /* frames against the old state: peers pull them */
+                s->reset[j] = 0;
+            }
         if (s->o.trace && now - s->trace_flushed_ns >= TRACE_FLUSH_NS) {
             fflush(s->o.trace);
             s->trace_flushed_ns = now;
@@ -1108,8 +1126,9 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->out = calloc(o->nodes, sizeof *s->out);
     s->rx = calloc(o->nodes, sizeof *s->rx);
     s->answered = calloc(o->nodes, 1);
+    s->reset = calloc(o->nodes, 1);
     s->answered_ns = calloc(o->nodes, sizeof *s->answered_ns);
-    if (!s->listen || !s->peers || !s->dealer || !s->tx || !s->out || !s->rx || !s->answered || !s->answered_ns)
+    if (!s->listen || !s->peers || !s->dealer || !s->tx || !s->out || !s->rx || !s->answered || !s->answered_ns || !s->reset)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++) {
@@ -1143,6 +1162,12 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->faults_configured = true;
     if ((rc = open_links(s, err, errlen)) != CW_OK)
         goto fail;
+    if (restored) { /* peers' links to this process start afresh (invariant 3); queued until connected */
+        char r = CH_RESET;
+        for (uint32_t j = 0; j < o->nodes; j++)
+            if (j != o->self)
+                (void)zmq_send(s->dealer[j], &r, 1, ZMQ_DONTWAIT);
+    }
     /* The keys are in the sockets and the handler now: the caller's copies
      * may go (and the secret is not kept a moment longer than needed). */
     s->o.curve_secret = NULL;
@@ -1216,6 +1241,7 @@ void cw__server_stop(cw__server *s)
     free(s->rx);
     free(s->answered);
     free(s->answered_ns);
+    free(s->reset);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -15,6 +15,7 @@ packages=(
   libmicrohttpd-dev                                  # causeway node: the HTTP API
   libcurl4-gnutls-dev                                # HTTP client of tests, cluster --scenario, bench
   curl                                               # the node tests' HTTP requests (tests/cli)
+  iproute2 nftables                                  # tests/cli/netns.sh: namespaces, veth pairs, drop rules
 )
 
 missing=()

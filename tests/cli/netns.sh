@@ -14,11 +14,12 @@
 # With namespaces (root, `ip netns add` and veth pairs work): each node in a
 # network namespace of its own, the three joined in a full mesh of veth
 # pairs, one /30 a pair (10.231.P.1 and .2, P = 1 for 0-1, 2 for 0-2, 3 for
-# 1-2) and no forwarding, so node i reaches node j only over the i-j veth.
-# So "link down" (a: `ip link set` on the 0-1 veth) cuts exactly the pair
-# 0-1; 0-2 and 1-2 stay up. b is an nftables table in node 1's namespace
-# dropping everything in and out of its 1-2 veth (with no `nft` command,
-# blackhole routes on both sides instead, said so on a line). Replication
+# 1-2) and no route through a third node, so node i reaches node j only over
+# the i-j veth, and "link down" (a: `ip link set` on the 0-1 veth) cuts
+# exactly the pair 0-1; 0-2 and 1-2 stay up. b is an nftables table in node
+# 1's namespace dropping everything in and out of its 1-2 veth (with no `nft`
+# command, blackhole routes on both sides instead, said so on a line); nothing
+# is added to the host's own network namespace. Replication
 # listens on tcp://0.0.0.0:7000 and HTTP on 0.0.0.0:7100 in each namespace
 # (the test's curl runs in the node's namespace, on 127.0.0.1); the test
 # checks that each fault really stops a peer's HTTP port from answering, and
@@ -42,7 +43,9 @@
 # can run `causeway check` on them); this test does not read them.
 #
 # Everything made here (processes, namespaces with their veths and nft
-# tables) is named with this shell's PID and removed on exit, failed or not.
+# tables) is named with this shell's PID and removed on exit, failed, or
+# interrupted (SIGINT, SIGTERM; not SIGKILL). The whole run fails rather
+# than go on past CW_NETNS_BUDGET seconds (default 50).
 #   tests/cli/netns.sh CAUSEWAY
 set -euo pipefail
 cw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -83,14 +86,20 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+start_ms=$(now_ms)
+budget_end=$((start_ms + ${CW_NETNS_BUDGET:-50} * 1000))
+in_budget() { [ "$(now_ms)" -lt "$budget_end" ] || fail "out of time (CW_NETNS_BUDGET ${CW_NETNS_BUDGET:-50} s)"; }
 # await SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds.
 await() {
   local secs=$1 what=$2 limit=$(($(now_ms) + $1 * 1000))
   shift 2
   until "$@"; do
     [ "$(now_ms)" -lt "$limit" ] || fail "$what (not within $secs s)"
+    in_budget
     sleep 0.1
   done
 }
@@ -108,7 +117,7 @@ nsx() {
 }
 url() { echo "http://127.0.0.1:${port[$1]}$2"; }
 
-try() { "$@" 2>"$dir/try.err" || { reason="'$*' failed: $(head -c 200 "$dir/try.err" | tr '\n' ' ')"; return 1; }; }
+try() { "$@" 2>"$dir/try.err" || { reason="'$*' failed: $(head -c 200 "$dir/try.err" | tr '\n' ' ' | sed 's/ *$//')"; return 1; }; }
 setup_netns() { # the mesh; 1 with $reason set where this machine cannot make it
   [ "${CW_NETNS:-auto}" != off ] || { reason="CW_NETNS=off"; return 1; }
   [ "$(id -u)" = 0 ] || { reason="not root"; return 1; }
@@ -184,7 +193,10 @@ write_must() {
     code=$(post "$i" /write "{\"key\":\"$key\",\"value\":\"$value\"}" "$dir/must.body")
     case $code in
       200) echo "$key $value" >>"$dir/must$i"; return ;;
-      503 | 000) [ "$(now_ms)" -lt "$limit" ] || fail "write of $key at node $i: still $code after 10 s" ;;
+      503 | 000)
+        kill -0 "${node_pids[i]}" 2>/dev/null || fail "node $i is gone: $(wait "${node_pids[i]}"; echo "exit $?")"
+        [ "$(now_ms)" -lt "$limit" ] || fail "write of $key at node $i: still $code after 10 s"
+        in_budget ;;
       *) fail "write of $key at node $i answered $code: $(cat "$dir/must.body")" ;;
     esac
     sleep 0.1
@@ -310,8 +322,10 @@ rm -f "$dir/paused2"
 say "c. node 2 continued after $(($(now_ms) - t0)) ms"
 # It catches up: what 0 and 1 took while it was stopped reaches it.
 has() { [ "$(nsx "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$(url "$1" "/read/$2")")" = 200 ]; }
+t0=$(now_ms)
 await "$deadline_s" "node 2 did not catch up after SIGCONT" has 2 paused0
 await "$deadline_s" "node 2 did not catch up after SIGCONT" has 2 paused1
+say "c. node 2 has what 0 and 1 took meanwhile after $(($(now_ms) - t0)) ms"
 writes_during continued 2
 
 # Heal is complete: stop writing, then wait for one clock everywhere.
@@ -332,6 +346,7 @@ t0=$(now_ms)
 until converged; do
   [ $(($(now_ms) - t0)) -lt $((deadline_s * 1000)) ] ||
     fail "no convergence within $deadline_s s: $(for i in 0 1 2; do echo "node $i: $(status_of $i);"; done)"
+  in_budget
   sleep 0.1
 done
 say "converged in $(($(now_ms) - t0)) ms: clock $(status_of 0 | cut -d' ' -f1)"
@@ -375,4 +390,5 @@ for i in 0 1 2; do kill -TERM "${node_pids[i]}"; done
 for i in 0 1 2; do wait "${node_pids[i]}" || fail "node $i exited $? on SIGTERM"; done
 node_pids=()
 for i in 0 1 2; do [ -s "$traces/node$i.jsonl" ] || fail "node $i wrote no trace"; done
-say "PASS ($mode)"
+t=$((($(now_ms) - start_ms) / 100))
+say "PASS ($mode, ${t%?}.${t: -1} s)"

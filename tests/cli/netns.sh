@@ -375,15 +375,18 @@ for i in 0 1 2; do
   c=$(echo "$clock" | grep -o "\"$i\":[0-9]*" | cut -d: -f2)
   [ "$c" -ge "$n" ] || fail "clock $clock counts $c writes of node $i, which acknowledged $n"
 done
-say "$total acknowledged writes read back at all 3 nodes (per node: $(acked 0)+$(acked 1)+$(acked 2) by writers;" \
-  "503 answers: $(cat "$dir"/busy? 2>/dev/null | wc -l); other: $(cat "$dir"/other? 2>/dev/null | wc -l))"
+# A writer's request may go unanswered (000: node 2 stopped under it, or a
+# slow machine), never answered otherwise than 200 or 503.
+if cat "$dir"/other? 2>/dev/null | grep -v '^000 '; then fail "writers got the answers above"; fi
+say "$total acknowledged writes read back at all 3 nodes ($(acked 0)+$(acked 1)+$(acked 2) by the writers;" \
+  "503 answers: $(cat "$dir"/busy? 2>/dev/null | wc -l); unanswered: $(cat "$dir"/other? 2>/dev/null | wc -l))"
 metric() { nsx "$1" curl -s --max-time 3 "$(url "$1" /metrics)" | sed -n "s/^causeway_$2 //p" || true; }
 if [ $mode = loopback ]; then
   dropped=$(metric 1 faults_dropped_total)
   [ "${dropped:-0}" -gt 0 ] || fail "node 1 dropped nothing from node 0 while cut"
 fi
 say "loss recovery (pulls/recovered/retransmitted) at nodes 0 1 2:" \
-  "$(for i in 0 1 2; do echo -n " $(metric $i pulls_total)/$(metric $i recovered_total)/$(metric $i retransmitted_total)"; done)"
+  "$(for i in 0 1 2; do echo -n "$(metric $i pulls_total)/$(metric $i recovered_total)/$(metric $i retransmitted_total) "; done)"
 
 # SIGTERM: every node stops cleanly (and flushes its trace).
 for i in 0 1 2; do kill -TERM "${node_pids[i]}"; done

@@ -17,6 +17,7 @@ packages=(
   curl                                               # the node tests' HTTP requests (tests/cli)
   liblmdb-dev                                        # causeway node --data: durable state
   faketime                                           # tests/cli/clock_jump.sh: a wall-clock jump on one node
+  iproute2 nftables                                  # tests/cli/netns.sh: namespaces, veth pairs, drop rules
 )
 
 missing=()

@@ -16,6 +16,10 @@
  *  4. The requests waiting together (up to BURST) are served as one burst
  *     (cw__server_hold_sends), and so is a batch request: the writes reach
  *     each peer in a few link messages, not one message each.
+ *  5. A burst's answers go out at its end, after one save of its writes
+ *     (durable state: cw__server_save): many clients' writes share a disk
+ *     flush (a group commit). If that save fails, every answer that
+ *     reported a write made becomes CW_EIO.
  */
 #include "clients.h"
 
@@ -36,6 +40,15 @@
 /* Requests served in one burst, at most, before peers get what they made. */
 #define BURST 128u
 
+/* One request of a burst, answered at its end (invariant 5). */
+typedef struct pending {
+    zmq_msg_t id, answer;
+    uint8_t op;
+    uint64_t rid;
+    bool wrote;                /* the answer reports writes made: it waits for the save */
+    bool has_answer;           /* there is an answer to send */
+} pending;
+
 struct cw__clients {
     cw__server *s;
     void *ctx;
@@ -44,6 +57,8 @@ struct cw__clients {
     bool started;
     _Atomic bool stop;
     cw__out out;
+    bool wrote;                /* the request served last made writes */
+    pending burst[BURST];
 };
 
 typedef struct status_ctx {
@@ -102,24 +117,13 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
     cw_vclock_destroy(&clock);
 }
 
-/* With durable state a write is answered once saved (server.h
- * cw__server_save): a save that fails turns the answer into CW_EIO (for a
- * batch, the whole batch's). */
-static void answer_saved(cw__clients *cl, uint8_t op, uint64_t id)
-{
-    if (cw__server_save(cl->s) == CW_OK)
-        return;
-    cl->out.len = 0;
-    cl->out.failed = false;
-    cw__answer_head(&cl->out, op, id, CW_EIO);
-}
-
 /* One request's answer into cl->out. */
 static void serve(cw__clients *cl, const uint8_t *b, size_t len)
 {
     cw__out *o = &cl->out;
     o->len = 0;
     o->failed = false;
+    cl->wrote = false;
     cw__request r;
     int rc = cw__request_decode(&r, b, len);
     if (rc != CW_OK) {
@@ -132,7 +136,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     }
     if (r.op == CW__OP_BATCH) {
         serve_batch(cl, r.id, b, len);
-        answer_saved(cl, r.op, r.id);
+        cl->wrote = true;
         cw__request_destroy(&r);
         return;
     }
@@ -150,8 +154,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         if (rc == CW_OK)
             cw__out_clock(o, &clock);
         cw_vclock_destroy(&clock);
-        if (rc == CW_OK)
-            answer_saved(cl, r.op, r.id);
+        cl->wrote = rc == CW_OK;
         break;
     }
     case CW__OP_GET: {
@@ -189,21 +192,25 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     }
 }
 
-/* Serves one request that waits at the socket; false if none did. */
-static bool serve_one(cw__clients *cl)
+/* Serves one request that waits at the socket into p (its answer kept for
+ * the burst's end); false if none did (p then holds nothing). */
+static bool serve_one(cw__clients *cl, pending *p)
 {
-    zmq_msg_t id, req;
-    zmq_msg_init(&id);
+    zmq_msg_t req;
+    zmq_msg_init(&p->id);
+    zmq_msg_init(&p->answer);
     zmq_msg_init(&req);
-    if (zmq_msg_recv(&id, cl->sock, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&id);
+    p->wrote = false;
+    p->has_answer = false;
+    if (zmq_msg_recv(&p->id, cl->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&p->id);
+        zmq_msg_close(&p->answer);
         zmq_msg_close(&req);
         return false;
     }
-    if (!zmq_msg_more(&id) || zmq_msg_recv(&req, cl->sock, 0) < 0) {
-        zmq_msg_close(&id);
+    if (!zmq_msg_more(&p->id) || zmq_msg_recv(&req, cl->sock, 0) < 0) {
         zmq_msg_close(&req);
-        return true;
+        return true; /* nothing to answer */
     }
     bool extra = zmq_msg_more(&req);
     while (extra) { /* a request is one frame: drop the rest */
@@ -212,16 +219,51 @@ static bool serve_one(cw__clients *cl)
         extra = zmq_msg_recv(&part, cl->sock, 0) >= 0 && zmq_msg_more(&part);
         zmq_msg_close(&part);
     }
-    serve(cl, zmq_msg_data(&req), zmq_msg_size(&req));
+    const uint8_t *b = zmq_msg_data(&req);
+    size_t len = zmq_msg_size(&req);
+    serve(cl, b, len);
+    /* The answer's head names the op and the id: kept to answer CW_EIO. */
+    p->op = cl->out.len >= 2 ? cl->out.b[1] : 0;
+    p->rid = 0;
+    for (size_t i = 2; cl->out.len >= 10 && i < 10; i++)
+        p->rid = p->rid << 8 | cl->out.b[i];
+    p->wrote = cl->wrote;
     zmq_msg_close(&req);
-    /* The answer goes back to the same client; a client gone meanwhile
-     * is dropped by the ROUTER. */
-    if (zmq_msg_send(&id, cl->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&id);
-        return true;
+    if (zmq_msg_init_size(&p->answer, cl->out.len) != 0) {
+        zmq_msg_init(&p->answer);
+        return true; /* out of memory: the client times out */
     }
-    (void)zmq_send(cl->sock, cl->out.b, cl->out.len, ZMQ_DONTWAIT);
+    memcpy(zmq_msg_data(&p->answer), cl->out.b, cl->out.len);
+    p->has_answer = true;
     return true;
+}
+
+/* The burst's answers, each to the client that asked (invariants 1 and 5);
+ * a client gone meanwhile is dropped by the ROUTER. */
+static void answer_burst(cw__clients *cl, unsigned n, bool saved)
+{
+    for (unsigned k = 0; k < n; k++) {
+        pending *p = &cl->burst[k];
+        if (p->has_answer && p->wrote && !saved) {
+            cl->out.len = 0;
+            cl->out.failed = false;
+            cw__answer_head(&cl->out, p->op, p->rid, CW_EIO);
+            zmq_msg_close(&p->answer);
+            if (zmq_msg_init_size(&p->answer, cl->out.len) == 0)
+                memcpy(zmq_msg_data(&p->answer), cl->out.b, cl->out.len);
+            else {
+                zmq_msg_init(&p->answer);
+                p->has_answer = false;
+            }
+        }
+        if (p->has_answer && zmq_msg_send(&p->id, cl->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+            if (zmq_msg_send(&p->answer, cl->sock, ZMQ_DONTWAIT) < 0)
+                zmq_msg_close(&p->answer);
+        } else {
+            zmq_msg_close(&p->id);
+            zmq_msg_close(&p->answer);
+        }
+    }
 }
 
 static void *clients_main(void *arg)
@@ -234,9 +276,13 @@ static void *clients_main(void *arg)
         /* Every request waiting now is one burst (invariant 4): what their
          * writes send to peers leaves together at the end. */
         cw__server_hold_sends(cl->s);
-        for (unsigned k = 0; k < BURST && serve_one(cl); k++)
-            ;
+        unsigned n = 0;
+        bool wrote = false;
+        while (n < BURST && serve_one(cl, &cl->burst[n]))
+            wrote |= cl->burst[n++].wrote;
+        bool saved = !wrote || cw__server_save(cl->s) == CW_OK;
         cw__server_release_sends(cl->s);
+        answer_burst(cl, n, saved);
     }
     return NULL;
 }

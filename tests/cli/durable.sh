@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Durable nodes (--data) as a user meets them, with real SIGKILLs: three
 # nodes keep their state in directories of their own; clients write to
-# node 0 and node 1 over HTTP while node 0 is killed with SIGKILL and
-# started again on its directory, three times. At the end every write that
-# was answered 200 is at every node with its value, and no two answered
-# writes of node 0 share a sequence number (a restart never reuses one).
+# every node over HTTP while a node drawn at random is killed with SIGKILL
+# and started again on its directory, four times (node 0 at least once).
+# At the end every write that was answered 200 is at every node with its
+# value, and no two answered writes of one node share a sequence number (a
+# restart never reuses one).
 #   tests/cli/durable.sh CAUSEWAY
 set -euo pipefail
 cw=$1
@@ -23,7 +24,7 @@ start() { # start I [--fresh]: node I on its directory; its HTTP port in $dir/po
   local i=$1 peers=() j
   shift
   for j in 0 1 2; do [ "$j" != "$i" ] && peers+=(--peer "$j=$(ep "$j")"); done
-  rm -f "$dir/port$i"
+  rm -f "$dir/port$i" "$dir/out$i" # the old process's line must not be read for the new one's
   "$cw" node --id "$i" --nodes 3 --listen "$(ep "$i")" "${peers[@]}" --http 127.0.0.1:0 \
     --data "$dir/data$i" "$@" >"$dir/out$i" 2>>"$dir/err$i" &
   pids[$i]=$!
@@ -51,26 +52,28 @@ writer() { # writer I: writes w<I>-<n> to node I until $dir/stop; logs "key valu
 }
 
 for i in 0 1 2; do start "$i" --fresh; done
-touch "$dir/acked0" "$dir/acked1"
-writer 0 & writers+=($!)
-writer 1 & writers+=($!)
-for round in 1 2 3; do
-  sleep 0.7
-  kill -KILL "${pids[0]}"
-  wait "${pids[0]}" 2>/dev/null || true
-  pids[0]=x
+touch "$dir/acked0" "$dir/acked1" "$dir/acked2"
+for i in 0 1 2; do writer "$i" & writers+=($!); done
+for victim in 0 $((RANDOM % 3)) $((RANDOM % 3)) $((RANDOM % 3)); do
+  sleep 0.6
+  kill -KILL "${pids[$victim]}"
+  wait "${pids[$victim]}" 2>/dev/null || true
+  pids[$victim]=x
   sleep 0.2
-  start 0 # no --fresh: it takes its state back
+  start "$victim" # no --fresh: it takes its state back
+  echo "killed and restarted node $victim" >>"$dir/kills"
 done
 sleep 0.7
 touch "$dir/stop"
 for w in "${writers[@]}"; do wait "$w"; done
 writers=()
 
-a0=$(wc -l <"$dir/acked0") a1=$(wc -l <"$dir/acked1")
-[ "$a0" -gt 10 ] && [ "$a1" -gt 10 ] || fail "too few writes answered: node 0 $a0, node 1 $a1"
-dups=$(cut -d" " -f3 "$dir/acked0" | sort -n | uniq -d | head -3 | tr "\n" " ")
-[ -z "${dups// /}" ] || fail "node 0 answered two writes with one seq: $dups"
+for i in 0 1 2; do
+  a=$(wc -l <"$dir/acked$i")
+  [ "$a" -gt 10 ] || fail "too few writes answered at node $i: $a"
+  dups=$(cut -d" " -f3 "$dir/acked$i" | sort -n | uniq -d | head -3 | tr "\n" " ")
+  [ -z "${dups// /}" ] || fail "node $i answered two writes with one seq: $dups"
+done
 
 # Every answered write at every node: the whole state of each node, once.
 for i in 0 1 2; do
@@ -78,7 +81,7 @@ for i in 0 1 2; do
   ok=0
   for _ in $(seq 300); do
     curl -s "localhost:$port/status" >"$dir/status$i"
-    missing=$(cat "$dir/acked0" "$dir/acked1" | while read -r key value _; do
+    missing=$(cat "$dir/acked0" "$dir/acked1" "$dir/acked2" | while read -r key value _; do
       grep -q "\"$key\":{\"value\":$value," "$dir/status$i" || echo "$key"
     done | head -1)
     [ -z "$missing" ] && { ok=1; break; }
@@ -90,4 +93,4 @@ curl -s "localhost:$(cat "$dir/port0")/metrics" | grep -q '^causeway_saves_total
   fail "node 0's /metrics shows no saves"
 for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
 for i in 0 1 2; do wait "${pids[$i]}" || fail "node $i exited $? on SIGTERM"; pids[$i]=x; done
-echo "durable.sh: PASS ($a0 writes to node 0 across 3 SIGKILLs, $a1 to node 1)"
+echo "durable.sh: PASS ($(cat "$dir"/acked? | wc -l) writes answered across 4 SIGKILLs: $(cut -d' ' -f5 "$dir/kills" | tr '\n' ' '))"

@@ -256,7 +256,7 @@ struct Cluster {
         }
         if (!data.empty()) {
             for (uint32_t i = 0; i < kNodes; i++)
-                for (const char *f : {"/data.mdb", "/lock.mdb", ""})
+                for (const char *f : {"/data.mdb", "/lock.mdb", "/causeway.lock", ""})
                     std::remove((data + "/node" + std::to_string(i) + f).c_str());
             rmdir(data.c_str());
         }

@@ -119,6 +119,8 @@ static void cluster_close(cluster *c)
         unlink(p);
         snprintf(p, sizeof p, "%s/lock.mdb", c->data[i]);
         unlink(p);
+        snprintf(p, sizeof p, "%s/causeway.lock", c->data[i]);
+        unlink(p);
         rmdir(c->data[i]);
     }
     rmdir(c->dir);
@@ -625,7 +627,14 @@ static void test_durable_refuses_a_foreign_directory(void **state)
     o.data_dir = c.data[0]; /* node 0's */
     char err[256] = "";
     cw__server *s = NULL;
-    cw__server_stop(c.s[0]); /* LMDB: one environment open once per process */
+    /* While node 0 runs on it, no other process (or server) may. */
+    o.self = 0;
+    o.listen = "ipc:///nonexistent-dir/x";
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "in use by another process"));
+    o.self = 1;
+    o.listen = c.ep[1];
+    cw__server_stop(c.s[0]);
     c.s[0] = NULL;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "holds node 0 of 2"));

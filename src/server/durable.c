@@ -22,11 +22,18 @@
  *     stable, and the trim removes exactly those at or below the stable
  *     clock it saves.
  *  3. A failed save changes nothing on disk and forgets nothing noted.
+ *  4. One process at a time: LMDB lets many processes share an environment,
+ *     but two processes of one node would each save its state and undo the
+ *     other's; an exclusive lock on DIR/LOCK_FILE, held while open, refuses
+ *     the second.
  */
 #include "durable.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +49,7 @@
 #include "vec.h"
 
 #define FORMAT "causeway-data 1"
+#define LOCK_FILE "causeway.lock"
 #define SHORT_KEY 480u
 #define PREFIX 400u
 
@@ -60,6 +68,7 @@ struct cw__durable {
     size_t notes_len, notes_cap;
     bool all;                  /* the next save writes every key */
     bool lost_note;            /* a change could not be noted: saving stops */
+    int lock_fd;               /* invariant 4 */
     cw__durable_stats stats;
 };
 
@@ -86,7 +95,7 @@ static int dir_state(const char *dir, bool *has_env, bool *foreign)
             continue;
         if (!strcmp(e->d_name, "data.mdb"))
             *has_env = true;
-        else if (strcmp(e->d_name, "lock.mdb") != 0)
+        else if (strcmp(e->d_name, "lock.mdb") != 0 && strcmp(e->d_name, LOCK_FILE) != 0)
             *foreign = true;
     }
     closedir(d);
@@ -175,8 +184,20 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         free(d);
         return CW_ENOMEM;
     }
+    d->lock_fd = -1;
     d->self = self;
     d->nodes = nodes;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" LOCK_FILE, dir);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        cw__server_err(err, errlen, e == EWOULDBLOCK ? "%s is in use by another process (a node runs on it)"
+                                                     : "cannot lock %s: %s",
+                       dir, strerror(e));
+        cw__durable_close(d);
+        return e == EWOULDBLOCK ? CW_EINVAL : CW_EIO;
+    }
     int rc = mdb_env_create(&d->env);
     unsigned flags = sync == CW__SYNC_NONE ? MDB_NOSYNC : 0;
     if (rc == 0)
@@ -217,6 +238,8 @@ void cw__durable_close(cw__durable *d)
     free(d->notes);
     if (d->env)
         mdb_env_close(d->env);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd); /* and the lock with it */
     free(d->stable);
     free(d);
 }

@@ -542,6 +542,14 @@ static void test_durable_restart_takes_its_state_back(void **state)
         last = put(c.s[0], key, "v0");
     }
     put(c.s[1], "from1", "v1");
+    /* Keys past LMDB's key size are kept under a prefix and a hash: two
+     * that share the prefix stay apart. */
+    static char long_a[2000], long_b[2000];
+    memset(long_a, 'a', sizeof long_a - 1);
+    memcpy(long_b, long_a, sizeof long_b);
+    long_b[sizeof long_b - 2] = 'b';
+    put(c.s[0], long_a, "A");
+    last = put(c.s[0], long_b, "B");
     await_value(c.s[0], "from1", "v1");
     await_value(c.s[2], "k39", "v0");
     cw__server_stop(c.s[0]);
@@ -560,6 +568,8 @@ static void test_durable_restart_takes_its_state_back(void **state)
     }
     await_value(c.s[0], "from1", "v1");
     await_value(c.s[0], "while-away", "v1");
+    await_value(c.s[0], long_a, "A");
+    await_value(c.s[0], long_b, "B");
     /* Node 2 away while node 0 writes; back on its directory, it catches up. */
     cw__server_stop(c.s[2]);
     c.s[2] = NULL;

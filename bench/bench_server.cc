@@ -30,6 +30,9 @@
 //                        /write at node 0; G the load generator: 0 libcurl
 //                        (an easy handle per thread), 1 plain sockets
 //                        (RawHttp: to see what libcurl itself costs).
+//   http_write_durable/C/G/S  http_write with the nodes' state in LMDB (S 1
+//                        --sync none, 2 --sync full, a tenth of the writes);
+//                        vs_memory: over http_write/C/G of this run.
 //   mhd_trivial/C/G      the same load generators against a libmicrohttpd
 //                        server in its own process with the node's threading
 //                        (pool of 2, epoll) that reads the body and answers a
@@ -863,18 +866,18 @@ double http_load(uint16_t port, int conns, uint64_t writes, std::vector<double> 
     return s;
 }
 
-void http_write(benchmark::State &state) {
+void http_write_in(benchmark::State &state, Store store) {
     const int conns = int(state.range(0));
     const Gen gen = Gen(state.range(1));
     curl_global_init(CURL_GLOBAL_DEFAULT);
     for (auto _ : state) {
         std::string why;
-        Cluster cl(why);
+        Cluster cl(why, store);
         if (!cl.ok || !warm_up(cl)) {
             state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
             return;
         }
-        const uint64_t writes = batch_writes() / conns * conns;
+        const uint64_t writes = batch_writes() / (store == kSyncFull ? 10 : 1) / conns * conns;
         std::vector<double> lat;
         uint64_t failed = 0;
         Usage u0 = usage(cl);
@@ -885,6 +888,11 @@ void http_write(benchmark::State &state) {
         Clock::time_point t_deliv = wait_replicated(cl, 1 + uint64_t(conns) + writes - failed, &all);
         report(state, writes, s, all ? secs(t0, t_deliv) : 0, lat, failed);
         report_usage(state, u0, usage(cl), writes);
+        if (store != kMemory) { /* beside the in-memory row of the same run */
+            if (g_cw_http[gen][conns] > 0)
+                state.counters["vs_memory"] = double(writes) / s / g_cw_http[gen][conns];
+            continue;
+        }
         g_cw_http[gen][conns] = double(writes) / s;
         if (g_mhd_http[gen][conns] > 0)
             state.counters["vs_mhd_trivial"] = g_cw_http[gen][conns] / g_mhd_http[gen][conns];
@@ -892,6 +900,9 @@ void http_write(benchmark::State &state) {
             state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
     }
 }
+
+void http_write(benchmark::State &state) { http_write_in(state, kMemory); }
+void http_write_durable(benchmark::State &state) { http_write_in(state, Store(state.range(2))); }
 
 // The HTTP baseline: libmicrohttpd as the node runs it (internal polling
 // threads, a pool of 2, epoll), reading each POST body and answering a
@@ -1096,6 +1107,8 @@ int reg = [] {
     // Second argument: the load generator, 0 libcurl, 1 plain sockets.
     one("node_procs/mhd_trivial", mhd_trivial)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
     one("node_procs/http_write", http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
+    // Durable: connections, load generator, store (1 --sync none, 2 --sync full).
+    one("node_procs/http_write_durable", http_write_durable)->Args({8, 1, 1})->Args({8, 1, 2});
     one("node_procs/replication_latency", replication_latency);
     // Only beside running Flask nodes (bench/compare_flask.sh).
     if (std::getenv("CAUSEWAY_BENCH_FLASK"))

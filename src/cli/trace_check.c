@@ -1,0 +1,888 @@
+/* Judging replicas from their traces (see trace_check.h; the format and
+ * what is checked: docs/traces.md).
+ *
+ * Invariants:
+ *  1. Every number a trace gives is checked before it sizes or indexes
+ *     anything: node ids and dot origins below the node count (at most
+ *     CLI_TRACE_MAX_NODES), sequence numbers from 1, write tables sized by
+ *     the writes the traces hold (a dot above them is a skipped sequence
+ *     number, a violation), clocks and contexts as arrays of the node count.
+ *  2. The history is built from the traces, replayed in an order that keeps
+ *     each node's own order and puts every write before any apply of it
+ *     elsewhere (any such order gives the same verdict: the history judges
+ *     each node by its own sequence and each write by its origin's).
+ *  3. A restarted node (stress --kill, or a second "install" in a node's
+ *     trace) is two history nodes: the dead incarnation keeps its id x; the
+ *     new one starts empty, installs a peer's state ("install" CLOCK) and is
+ *     history node n, a replica of its own that starts by applying, in
+ *     causal order, every write at or below CLOCK. Its own writes (x, s),
+ *     s > CLOCK[x], are (n, s - CLOCK[x]) to the history, in every trace
+ *     and clock. The dead incarnation, having no final state, is brought up
+ *     to every write at the end, so the final checks judge its successor. A
+ *     write of the dead incarnation above CLOCK[x] reached no surviving
+ *     node: lost with the process, counted, and left out of the history (so
+ *     are the dead incarnation's reads that returned one). Its dot written
+ *     again by the new incarnation is a violation when a read had returned
+ *     the lost write.
+ *  4. The first violation is kept twice: as the judge's own text
+ *     (violation, for procs.c, which prints it as it always did) and, with
+ *     the history's, located at a trace line (first, for causeway check).
+ */
+#include "trace_check.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <causeway/causeway.h>
+
+#include "cli.h"
+#include "vec.h"
+
+#define HMAX CLI_TRACE_HMAX
+
+static void set_first(cli_trace_judge *J, const cli_trace_event *e, const char *rule, const char *text)
+{
+    if (J->first.rule)
+        return;
+    J->first.rule = rule;
+    J->first.file = e ? e->file : 0;
+    J->first.line = e ? e->line : 0;
+    J->first.node = e ? e->node : 0;
+    snprintf(J->first.text, sizeof J->first.text, "%s", text);
+}
+
+void cli_trace_violate(cli_trace_judge *J, const cli_trace_event *e, const char *rule, const char *fmt, ...)
+{
+    if (J->violation[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(J->violation, sizeof J->violation, fmt, ap);
+    va_end(ap);
+    set_first(J, e, rule, J->violation);
+}
+
+/* After the history judged event e: its first violation, if this was it. */
+static void history_judged(cli_trace_judge *J, const cli_trace_event *e, const char *rule)
+{
+    const char *v = cw_history_violation(J->h);
+    if (v)
+        set_first(J, e, rule, v);
+}
+
+void cli_trace_init(cli_trace_judge *J, uint32_t n)
+{
+    J->n = n;
+    J->kx = -1;
+    for (uint32_t x = 0; x < HMAX; x++)
+        J->ev[x].boundary = SIZE_MAX;
+}
+
+/* ---- reading ---- */
+
+static cli_trace_event *push(cli_trace_list *l)
+{
+    cli_trace_event *g = cw__vec_room(l->ev, l->n, &l->cap, sizeof *g);
+    if (!g)
+        return NULL;
+    l->ev = g;
+    cli_trace_event *e = &l->ev[l->n++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static void event_free(cli_trace_event *e)
+{
+    free(e->key);
+    free(e->clock);
+    free(e->context);
+    free(e->past);
+    free(e->dots);
+    if (e->own_read)
+        free((void *)e->read);
+}
+
+/* An id below n: a JSON integer, or (clock keys) its decimal text. */
+static bool id_of(json_int_t v, uint32_t n, uint32_t *out)
+{
+    if (v < 0 || (uint64_t)v >= n)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* A CLOCK: an object of decimal ids below n to counters >= 0; missing ids
+ * are 0. NULL with the reason in *why. */
+static uint64_t *clock_json(json_t *o, uint32_t n, const char **why)
+{
+    if (!json_is_object(o)) {
+        *why = "a clock is an object of node ids to counters";
+        return NULL;
+    }
+    uint64_t *c = calloc(n, sizeof *c);
+    if (!c) {
+        *why = "out of memory";
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        char *end;
+        errno = 0;
+        unsigned long long id = strtoull(k, &end, 10);
+        uint32_t x;
+        if (!*k || *end || k[0] == '-' || k[0] == '+' || errno || id > (unsigned long long)INT64_MAX ||
+            !id_of((json_int_t)id, n, &x)) {
+            *why = "a clock's key is not a node id in range";
+            free(c);
+            return NULL;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            *why = "a clock's counter is not a whole number >= 0";
+            free(c);
+            return NULL;
+        }
+        c[x] = (uint64_t)json_integer_value(v);
+    }
+    return c;
+}
+
+static bool dot_json(json_t *d, uint32_t n, uint32_t *o, uint64_t *s)
+{
+    if (!json_is_array(d) || json_array_size(d) != 2 || !json_is_integer(json_array_get(d, 0)) ||
+        !json_is_integer(json_array_get(d, 1)))
+        return false;
+    json_int_t b = json_integer_value(json_array_get(d, 1));
+    if (!id_of(json_integer_value(json_array_get(d, 0)), n, o) || b < 1)
+        return false;
+    *s = (uint64_t)b;
+    return true;
+}
+
+/* One trace line into e (file and line set by the caller); NULL, or why it
+ * is malformed. n bounds every id. */
+static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trace_event *e)
+{
+    json_error_t err;
+    json_t *j = json_loadb(line, len, 0, &err);
+    if (!j)
+        return "not JSON";
+    const char *why = NULL;
+    const char *op = json_string_value(json_object_get(j, "op"));
+    json_t *jn = json_object_get(j, "node");
+    if (!json_is_object(j) || !op)
+        why = "no \"op\" string";
+    else if (!json_is_integer(jn) || !id_of(json_integer_value(jn), n, &e->node))
+        why = "no \"node\" id in range";
+    else if (strcmp(op, "write") == 0) {
+        e->kind = CLI_EV_WRITE;
+        const char *k = json_string_value(json_object_get(j, "key"));
+        json_t *ctx = json_object_get(j, "context"), *del = json_object_get(j, "delete");
+        e->del = json_is_true(del);
+        if (!dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) || e->origin != e->node)
+            why = "a write's \"dot\" is not [its node, seq >= 1]";
+        else if (!k)
+            why = "a write has no \"key\" string";
+        else if (del && !json_is_boolean(del))
+            why = "\"delete\" is not true or false";
+        else if (!(e->key = strdup(k)))
+            why = "out of memory";
+        else if ((e->clock = clock_json(json_object_get(j, "clock"), n, &why)) && ctx)
+            e->context = clock_json(ctx, n, &why);
+    } else if (strcmp(op, "apply") == 0) {
+        e->kind = CLI_EV_APPLY;
+        if (!dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) || e->origin == e->node)
+            why = "an apply's \"dot\" is not [another node, seq >= 1]";
+    } else if (strcmp(op, "read") == 0) {
+        e->kind = CLI_EV_READ;
+        const char *k = json_string_value(json_object_get(j, "key"));
+        json_t *ds = json_object_get(j, "dots");
+        size_t nd = json_is_array(ds) ? json_array_size(ds) : 0;
+        if (!k || !json_is_array(ds))
+            why = "a read needs a \"key\" string and a \"dots\" array";
+        else if (!(e->key = strdup(k)) || (nd && !(e->dots = calloc(nd, sizeof *e->dots))))
+            why = "out of memory";
+        for (size_t i = 0; !why && i < nd; i++) {
+            uint32_t origin = 0;
+            if (!dot_json(json_array_get(ds, i), n, &origin, &e->dots[i].seq))
+                why = "a read's dot is not [node, seq >= 1]";
+            e->dots[i].origin = (cw_node_id)origin;
+        }
+        e->ndots = nd;
+    } else if (strcmp(op, "install") == 0) {
+        e->kind = CLI_EV_INSTALL;
+        e->clock = clock_json(json_object_get(j, "clock"), n, &why);
+    } else {
+        why = "\"op\" is not write, apply, read or install";
+    }
+    json_decref(j);
+    return why;
+}
+
+int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary, bool truncated, char *err,
+                   size_t cap)
+{
+    if (J->nfiles == CLI_TRACE_MAX_FILES) {
+        snprintf(err, cap, "%s: more than %u trace files", path, CLI_TRACE_MAX_FILES);
+        return CW_ELIMIT;
+    }
+    uint32_t file = J->nfiles;
+    J->files[J->nfiles++] = path;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, cap, "%s: %s", path, strerror(errno));
+        return CW_EIO;
+    }
+    size_t len = 0;
+    char *text = cli_read_all(f, &len);
+    fclose(f);
+    if (!text) {
+        snprintf(err, cap, "%s: cannot be read", path);
+        return CW_EIO;
+    }
+    uint32_t bound = node >= 0 ? J->n : CLI_TRACE_MAX_NODES;
+    cli_trace_list *l = node >= 0 ? &J->ev[node] : NULL;
+    int rc = CW_OK;
+    uint64_t line = 0;
+    for (size_t off = 0; off < len && rc == CW_OK;) {
+        char *nl = memchr(text + off, '\n', len - off);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        line++;
+        if (l && boundary >= 0 && off >= (size_t)boundary && l->boundary == SIZE_MAX) {
+            cli_trace_event *b = push(l);
+            if (!b) {
+                rc = CW_ENOMEM;
+                break;
+            }
+            b->kind = CLI_EV_BOUNDARY;
+            l->boundary = l->n - 1;
+        }
+        bool last_dead = boundary >= 0 && truncated && end + 1 == (size_t)boundary;
+        if (end > off) {
+            J->trace_lines++;
+            cli_trace_event e;
+            memset(&e, 0, sizeof e);
+            const char *why = parse_line(text + off, end - off, bound, &e);
+            e.file = file;
+            e.line = line;
+            if (!why && node >= 0 && e.node != (uint32_t)node)
+                why = "another node's line";
+            cli_trace_list *to = l ? l : why ? NULL : &J->ev[e.node];
+            cli_trace_event *slot = why ? NULL : push(to);
+            if (!why && !slot)
+                why = "out of memory";
+            if (slot) {
+                *slot = e;
+            } else {
+                event_free(&e);
+                if (strcmp(why, "out of memory") == 0) {
+                    rc = CW_ENOMEM;
+                } else if (node < 0) {
+                    snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text + off);
+                    rc = CW_EINVAL;
+                } else if (last_dead) {
+                    J->truncated++;
+                } else {
+                    text[end] = 0;
+                    cli_trace_violate(J, &e, "malformed line", "node %d's trace: a malformed line: %.120s", node,
+                                      text + off);
+                }
+            }
+        }
+        off = end + 1;
+    }
+    if (rc == CW_OK && l && boundary >= 0 && l->boundary == SIZE_MAX) {
+        cli_trace_event *b = push(l);
+        if (!b)
+            rc = CW_ENOMEM;
+        else {
+            b->kind = CLI_EV_BOUNDARY;
+            l->boundary = l->n - 1;
+        }
+    }
+    free(text);
+    if (rc == CW_ENOMEM)
+        snprintf(err, cap, "%s: out of memory", path);
+    return rc;
+}
+
+/* The highest id event e names (node, dot origins, clock entries set). */
+static uint32_t top_id(const cli_trace_event *e, uint32_t bound)
+{
+    uint32_t top = e->node > e->origin ? e->node : e->origin;
+    for (size_t d = 0; d < e->ndots; d++)
+        if (e->dots[d].origin > top)
+            top = e->dots[d].origin;
+    for (uint32_t k = top + 1; k < bound; k++)
+        if ((e->clock && e->clock[k]) || (e->context && e->context[k]))
+            top = k;
+    return top;
+}
+
+static bool shrink(uint64_t **c, uint32_t n)
+{
+    if (!*c)
+        return true;
+    uint64_t *s = realloc(*c, n * sizeof **c);
+    if (!s)
+        return false;
+    *c = s;
+    return true;
+}
+
+int cli_trace_nodes(cli_trace_judge *J, char *err, size_t cap)
+{
+    uint32_t top = 0;
+    bool any = false;
+    for (uint32_t x = 0; x < CLI_TRACE_MAX_NODES; x++)
+        for (size_t i = 0; i < J->ev[x].n; i++) {
+            uint32_t t = top_id(&J->ev[x].ev[i], CLI_TRACE_MAX_NODES);
+            top = t > top ? t : top;
+            any = true;
+        }
+    if (!any) {
+        snprintf(err, cap, "the traces hold no event");
+        return CW_EINVAL;
+    }
+    J->n = top + 1;
+    for (uint32_t x = 0; x < J->n; x++)
+        for (size_t i = 0; i < J->ev[x].n; i++)
+            if (!shrink(&J->ev[x].ev[i].clock, J->n) || !shrink(&J->ev[x].ev[i].context, J->n)) {
+                snprintf(err, cap, "out of memory");
+                return CW_ENOMEM;
+            }
+    /* A restart: an install after the node's first. The empty reads just
+     * before it were served while the new incarnation joined. */
+    for (uint32_t x = 0; x < J->n; x++) {
+        cli_trace_list *l = &J->ev[x];
+        size_t installs = 0, at = 0;
+        for (size_t i = 0; i < l->n; i++)
+            if (l->ev[i].kind == CLI_EV_INSTALL && installs++ == 1)
+                at = i;
+        if (installs > 2 || (installs == 2 && J->kx >= 0)) {
+            snprintf(err, cap, "%s:%llu: a second restart (node %u): the checker takes one restarted node, once",
+                     J->files[l->ev[at].file], (unsigned long long)l->ev[at].line, x);
+            return CW_EINVAL;
+        }
+        if (installs < 2)
+            continue;
+        while (at > 0 && l->ev[at - 1].kind == CLI_EV_READ && l->ev[at - 1].ndots == 0)
+            at--;
+        cli_trace_event *g = cw__vec_room(l->ev, l->n, &l->cap, sizeof *g);
+        if (!g) {
+            snprintf(err, cap, "out of memory");
+            return CW_ENOMEM;
+        }
+        l->ev = g;
+        memmove(l->ev + at + 1, l->ev + at, (l->n - at) * sizeof *l->ev);
+        memset(&l->ev[at], 0, sizeof l->ev[at]);
+        l->ev[at].kind = CLI_EV_BOUNDARY;
+        l->ev[at].node = x;
+        l->n++;
+        l->boundary = at;
+        J->kx = (int)x;
+    }
+    J->kx = -1; /* cli_trace_split finds it again */
+    return CW_OK;
+}
+
+/* ---- a restarted node (invariant 3) ---- */
+
+void cli_trace_map_dot(const cli_trace_judge *J, uint32_t *o, uint64_t *s)
+{
+    if (J->kx >= 0 && *o == (uint32_t)J->kx && *s > J->bound) {
+        *o = J->n;
+        *s -= J->bound;
+    }
+}
+
+uint64_t *cli_trace_map_clock(const cli_trace_judge *J, const uint64_t *c)
+{
+    uint64_t *m = c ? calloc(J->hn, sizeof *m) : NULL;
+    if (!m)
+        return NULL;
+    memcpy(m, c, J->n * sizeof *m);
+    if (J->kx >= 0 && m[J->kx] > J->bound) {
+        m[J->n] = m[J->kx] - J->bound;
+        m[J->kx] = J->bound;
+    }
+    return m;
+}
+
+static bool remap_clock(const cli_trace_judge *J, uint64_t **c)
+{
+    if (!*c)
+        return true;
+    uint64_t *m = cli_trace_map_clock(J, *c);
+    if (!m)
+        return false;
+    free(*c);
+    *c = m;
+    return true;
+}
+
+/* The dead incarnation's writes above what survived: lost; its reads of
+ * them: unjudged; the new incarnation's writes of those dots: checked. */
+static void mark_lost(cli_trace_judge *J, cli_trace_list *l, cli_trace_list *nl)
+{
+    uint32_t kx = (uint32_t)J->kx;
+    uint64_t dead_max = J->bound;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ev[i].kind == CLI_EV_WRITE && l->ev[i].seq > J->bound) {
+            l->ev[i].kind = CLI_EV_SKIP;
+            J->lost++;
+            if (l->ev[i].seq > dead_max)
+                dead_max = l->ev[i].seq;
+        }
+    /* A read by the dead process that returned one of its lost writes
+     * cannot be judged (the history never had that write): left out,
+     * counted, and the write counts as observed. */
+    for (size_t i = 0; i < l->n; i++) {
+        cli_trace_event *e = &l->ev[i];
+        for (size_t d = 0; e->kind == CLI_EV_READ && d < e->ndots; d++)
+            if (e->dots[d].origin == kx && e->dots[d].seq > J->bound) {
+                e->kind = CLI_EV_SKIP;
+                J->lost_reads++;
+                if (e->dots[d].seq > J->observed_max)
+                    J->observed_max = e->dots[d].seq;
+            }
+    }
+    for (size_t i = 0; i < nl->n; i++) {
+        cli_trace_event *e = &nl->ev[i];
+        if (e->kind == CLI_EV_WRITE && e->seq <= dead_max) {
+            J->reused++;
+            if (e->seq <= J->observed_max)
+                cli_trace_violate(J, e, "sequence number reused",
+                                  "node %u's restarted process wrote (%u, %llu) again: its killed process had "
+                                  "written it, and a read had returned it",
+                                  kx, kx, (unsigned long long)e->seq);
+        }
+    }
+    for (size_t i = 0; i < nl->n; i++)
+        if (nl->ev[i].kind == CLI_EV_WRITE && nl->ev[i].seq <= J->bound) {
+            cli_trace_violate(J, &nl->ev[i], "sequence number reused",
+                              "node %u's restarted process wrote (%u, %llu), which its killed process had "
+                              "written (a sequence number reused)",
+                              kx, kx, (unsigned long long)nl->ev[i].seq);
+            nl->ev[i].kind = CLI_EV_SKIP;
+        }
+}
+
+int cli_trace_split(cli_trace_judge *J)
+{
+    uint32_t n = J->n;
+    J->hn = n;
+    J->kx = -1;
+    for (uint32_t x = 0; x < n && J->kx < 0; x++)
+        if (J->ev[x].boundary != SIZE_MAX)
+            J->kx = (int)x;
+    if (J->kx >= 0) {
+        uint32_t kx = (uint32_t)J->kx;
+        cli_trace_list *l = &J->ev[kx], *nl = &J->ev[n];
+        size_t b = l->boundary;
+        for (size_t i = b + 1; i < l->n; i++)
+            if (l->ev[i].kind == CLI_EV_INSTALL) {
+                J->bound = l->ev[i].clock[kx];
+                break;
+            }
+        nl->cap = nl->n = l->n - b; /* its boundary first: the process starts joining */
+        if (!(nl->ev = malloc(nl->cap * sizeof *nl->ev)))
+            return CW_ENOMEM;
+        memcpy(nl->ev, l->ev + b, nl->n * sizeof *nl->ev);
+        nl->boundary = SIZE_MAX;
+        l->n = b;
+        l->boundary = SIZE_MAX;
+        J->hn = n + 1;
+        mark_lost(J, l, nl);
+    }
+    for (uint32_t x = 0; x < J->hn; x++)
+        for (size_t i = 0; i < J->ev[x].n; i++) {
+            cli_trace_event *e = &J->ev[x].ev[i];
+            if (e->kind == CLI_EV_WRITE || e->kind == CLI_EV_APPLY || e->kind == CLI_EV_SKIP)
+                cli_trace_map_dot(J, &e->origin, &e->seq);
+            for (size_t d = 0; d < e->ndots; d++) {
+                uint32_t o = e->dots[d].origin;
+                cli_trace_map_dot(J, &o, &e->dots[d].seq);
+                e->dots[d].origin = (cw_node_id)o;
+            }
+            if (!remap_clock(J, &e->clock) || !remap_clock(J, &e->context))
+                return CW_ENOMEM;
+        }
+    return CW_OK;
+}
+
+/* ---- the write table ---- */
+
+uint64_t cli_trace_max_writes(const cli_trace_judge *J)
+{
+    uint64_t most = 1;
+    for (uint32_t x = 0; x < J->hn; x++) {
+        uint64_t w = 0;
+        for (size_t i = 0; i < J->ev[x].n; i++)
+            w += J->ev[x].ev[i].kind == CLI_EV_WRITE;
+        most = w > most ? w : most;
+    }
+    return most;
+}
+
+int cli_trace_by_key(const void *a, const void *b)
+{
+    const cli_trace_event *x = *(const cli_trace_event *const *)a, *y = *(const cli_trace_event *const *)b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    if (x->node != y->node)
+        return x->node < y->node ? -1 : 1;
+    if (x->file != y->file)
+        return x->file < y->file ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* causeway check: a context write replaces the writes to its key that its
+ * context covers (the writes sorted by key, in all). O(W log W),
+ * plus O(writes to the key) per context write. */
+static int derive_reads(cli_trace_judge *J)
+{
+    size_t w = 0, at = 0;
+    for (uint32_t x = 0; x < J->hn; x++)
+        for (uint64_t s = 1; s <= J->maxseq[x]; s++)
+            w += J->wev[x][s] != NULL;
+    cli_trace_event **all = malloc((w ? w : 1) * sizeof *all);
+    if (!all)
+        return CW_ENOMEM;
+    for (uint32_t x = 0; x < J->hn; x++)
+        for (uint64_t s = 1; s <= J->maxseq[x]; s++)
+            if (J->wev[x][s])
+                all[at++] = J->wev[x][s];
+    qsort(all, w, sizeof *all, cli_trace_by_key);
+    J->by_key = all;
+    J->nwrites = w;
+    for (size_t lo = 0, hi; lo < w; lo = hi) {
+        for (hi = lo + 1; hi < w && strcmp(all[hi]->key, all[lo]->key) == 0;)
+            hi++;
+        for (size_t i = lo; i < hi; i++) {
+            cli_trace_event *e = all[i];
+            if (!e->context)
+                continue;
+            cw_history_dot *read = malloc((hi - lo) * sizeof *read);
+            if (!read)
+                return CW_ENOMEM;
+            size_t nr = 0;
+            for (size_t k = lo; k < hi; k++)
+                if (all[k]->seq <= e->context[all[k]->origin])
+                    read[nr++] = (cw_history_dot){(cw_node_id)all[k]->origin, all[k]->seq};
+            e->told = true;
+            e->own_read = true;
+            e->read = read;
+            e->nread = nr;
+        }
+    }
+    return CW_OK;
+}
+
+int cli_trace_table(cli_trace_judge *J, bool derive)
+{
+    uint32_t hn = J->hn;
+    for (uint32_t x = 0; x < hn; x++) {
+        cli_trace_list *l = &J->ev[x];
+        uint64_t count = 0;
+        for (size_t i = 0; i < l->n; i++)
+            count += l->ev[i].kind == CLI_EV_WRITE;
+        for (size_t i = 0; i < l->n; i++) { /* invariant 1: a dot above the writes held skips some */
+            cli_trace_event *e = &l->ev[i];
+            if (e->kind != CLI_EV_WRITE)
+                continue;
+            if (e->seq > count) {
+                cli_trace_violate(J, e, "sequence number skipped",
+                                  "node %u wrote dot (%u, %llu), but its traces hold %llu writes of it "
+                                  "(a sequence number skipped)",
+                                  x, x, (unsigned long long)e->seq, (unsigned long long)count);
+                e->kind = CLI_EV_SKIP;
+            } else if (e->seq > J->maxseq[x]) {
+                J->maxseq[x] = e->seq;
+            }
+        }
+        J->msgs[x] = calloc(J->maxseq[x] + 1, sizeof *J->msgs[x]);
+        J->wev[x] = calloc(J->maxseq[x] + 1, sizeof *J->wev[x]);
+        if (!J->msgs[x] || !J->wev[x])
+            return CW_ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+            cli_trace_event *e = &l->ev[i];
+            if (e->kind != CLI_EV_WRITE)
+                continue;
+            if (J->wev[x][e->seq]) {
+                cli_trace_violate(J, e, "sequence number reused",
+                                  "node %u wrote dot (%u, %llu) twice (a sequence number reused)", x, x,
+                                  (unsigned long long)e->seq);
+                e->kind = CLI_EV_SKIP;
+                continue;
+            }
+            J->wev[x][e->seq] = e;
+            uint64_t clock[HMAX];
+            memcpy(clock, e->clock, hn * sizeof *clock);
+            if (J->sabotage && x == 0 && hn > 1 && !J->sabotaged) {
+                clock[1]++; /* the checker must notice: a clock that is not the write's past */
+                J->sabotaged = true;
+            }
+            cw_hlc_timestamp ts;
+            memset(&ts, 0, sizeof ts);
+            int rc = cw_msg_create_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del,
+                                         e->key, strlen(e->key), NULL, 0);
+            if (rc == CW_EINVAL) { /* a context ahead of its own clock: no message can carry it */
+                cli_trace_violate(J, e, "context ahead of clock",
+                                  "node %u wrote (%u, %llu) with a context its clock does not cover", x, x,
+                                  (unsigned long long)e->seq);
+                J->wev[x][e->seq] = NULL;
+                e->kind = CLI_EV_SKIP;
+                continue;
+            }
+            if (rc != CW_OK)
+                return rc;
+        }
+    }
+    return derive ? derive_reads(J) : CW_OK;
+}
+
+/* ---- replay (invariant 2) ---- */
+
+enum { STEP_DONE, STEP_BLOCKED, STEP_STOP };
+
+uint64_t cli_trace_known(const cli_trace_judge *J, uint32_t k)
+{
+    uint64_t c[HMAX];
+    cw_history_applied_counts(J->h, k, c);
+    return c[k];
+}
+
+/* History node x comes to hold every write at or below C, applying those
+ * it lacks in causal order: a state installed (invariant 3). */
+static int install(cli_trace_judge *J, uint32_t x, const uint64_t *C, const cli_trace_event *at)
+{
+    uint32_t hn = J->hn;
+    uint64_t hc[HMAX];
+    for (uint32_t k = 0; k < hn; k++)
+        if (cli_trace_known(J, k) < C[k])
+            return STEP_BLOCKED;
+    cw_history_applied_counts(J->h, x, hc);
+    for (uint32_t k = 0; k < hn; k++)
+        if (k != x && C[k] < hc[k]) {
+            cli_trace_violate(J, at, "install", "history node %u installed a state without %llu writes of node %u "
+                              "it had applied", x, (unsigned long long)(hc[k] - C[k]), k);
+            return STEP_STOP;
+        }
+    if (hc[x] != C[x]) {
+        cli_trace_violate(J, at, "install", "history node %u installed its own writes up to %llu; its traces hold "
+                          "%llu", x, (unsigned long long)C[x], (unsigned long long)hc[x]);
+        return STEP_STOP;
+    }
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (uint32_t k = 0; k < hn; k++)
+            while (hc[k] < C[k]) {
+                const cli_trace_event *w = J->wev[k][hc[k] + 1];
+                bool ready = w != NULL;
+                for (uint32_t j = 0; j < hn && ready; j++)
+                    ready = j == k || w->clock[j] <= hc[j];
+                if (!ready)
+                    break;
+                cw_history_applied(J->h, x, J->msgs[k][hc[k] + 1]);
+                history_judged(J, at, "install");
+                hc[k]++;
+                progress = true;
+            }
+    }
+    for (uint32_t k = 0; k < hn; k++)
+        if (hc[k] < C[k]) {
+            cli_trace_violate(J, at, "install", "history node %u installed a state (clock entry %u: %llu) that is "
+                              "not causally closed", x, k, (unsigned long long)C[k]);
+            return STEP_STOP;
+        }
+    return STEP_DONE;
+}
+
+static int step_write(cli_trace_judge *J, uint32_t x, cli_trace_event *e)
+{
+    uint64_t had = cli_trace_known(J, x);
+    if (e->seq != had + 1) {
+        cli_trace_violate(J, e, e->seq <= had ? "sequence number reused" : "sequence number skipped",
+                          "history node %u wrote dot (%u, %llu) after its write %llu (a sequence number %s)", x, x,
+                          (unsigned long long)e->seq, (unsigned long long)had, e->seq <= had ? "reused" : "skipped");
+        return STEP_STOP;
+    }
+    uint64_t past[HMAX]; /* the true past, kept when the clock differs (for precision and recall) */
+    cw_history_applied_counts(J->h, x, past);
+    past[x] = e->seq;
+    if (memcmp(past, e->clock, J->hn * sizeof *past) != 0 && (e->past = malloc(J->hn * sizeof *past)))
+        memcpy(e->past, past, J->hn * sizeof *past);
+    cw_history_applied(J->h, x, J->msgs[x][e->seq]);
+    history_judged(J, e, "clock is not the causal past");
+    if (!e->told)
+        return STEP_DONE;
+    cw_history_dot *dots = e->nread ? calloc(e->nread, sizeof *dots) : NULL;
+    if (e->nread && !dots)
+        return STEP_STOP;
+    for (size_t d = 0; d < e->nread; d++) {
+        uint32_t o = e->read[d].origin;
+        uint64_t s = e->read[d].seq;
+        cli_trace_map_dot(J, &o, &s);
+        dots[d] = (cw_history_dot){(cw_node_id)o, s};
+    }
+    cw_history_write_info info = {CW_HISTORY_NO_CLIENT, e->del, true, dots, e->nread};
+    int rc = cw_history_wrote(J->h, (cw_node_id)x, e->seq, &info);
+    free(dots);
+    history_judged(J, e, "context covers an unapplied write");
+    return rc == CW_OK ? STEP_DONE : STEP_STOP;
+}
+
+static int step_read(cli_trace_judge *J, uint32_t x, cli_trace_event *e)
+{
+    uint32_t hn = J->hn;
+    uint64_t c[HMAX];
+    cw_history_applied_counts(J->h, x, c);
+    cli_trace_event **g = cw__vec_room(J->reads, J->nreads, &J->reads_cap, sizeof *g);
+    if (!g)
+        return STEP_STOP;
+    J->reads = g;
+    cw_read rd;
+    cw_read_init(&rd);
+    cw_value_version *v = e->ndots ? calloc(e->ndots, sizeof *v) : NULL;
+    if (e->ndots && !v)
+        return STEP_STOP;
+    int rc = CW_OK;
+    for (size_t i = 0; i < e->ndots; i++) { /* each version's clock: its write's, from the traces */
+        cw_history_dot d = e->dots[i];
+        v[i].origin = d.origin;
+        v[i].seq = d.seq;
+        cw_vclock_init(&v[i].clock);
+        cw_vclock_init(&v[i].context);
+        const cli_trace_event *w = d.origin < hn && d.seq <= J->maxseq[d.origin] ? J->wev[d.origin][d.seq] : NULL;
+        for (uint32_t k = 0; w && k < hn && rc == CW_OK; k++)
+            if (w->clock[k])
+                rc = cw_vclock_set(&v[i].clock, (cw_node_id)k, w->clock[k]);
+        if (rc == CW_OK && (!w || cw_vclock_get(&v[i].clock, d.origin) != d.seq)) /* the dot, as it says */
+            rc = cw_vclock_set(&v[i].clock, d.origin, d.seq);
+    }
+    rd.versions = v;
+    rd.count = e->ndots;
+    if (rc == CW_OK)
+        rc = cw_history_read(J->h, (cw_node_id)x, e->key, strlen(e->key), c, c, &rd);
+    if (rc == CW_OK)
+        J->reads[J->nreads++] = e;
+    for (size_t i = 0; i < e->ndots; i++)
+        cw_vclock_destroy(&v[i].clock);
+    free(v);
+    history_judged(J, e, "read siblings");
+    return rc == CW_OK ? STEP_DONE : STEP_STOP;
+}
+
+static int step(cli_trace_judge *J, uint32_t x, cli_trace_event *e, bool *joining)
+{
+    switch (e->kind) {
+    case CLI_EV_SKIP:
+        return STEP_DONE;
+    case CLI_EV_BOUNDARY:
+        *joining = true;
+        return STEP_DONE;
+    case CLI_EV_INSTALL: {
+        int rc = install(J, x, e->clock, e);
+        if (rc == STEP_DONE)
+            *joining = false;
+        return rc;
+    }
+    case CLI_EV_WRITE:
+        if (*joining) {
+            cli_trace_violate(J, e, "write while joining",
+                              "history node %u wrote (%u, %llu) before it installed its peers' state", x, x,
+                              (unsigned long long)e->seq);
+            return STEP_STOP;
+        }
+        return step_write(J, x, e);
+    case CLI_EV_APPLY: {
+        if (*joining) {
+            cli_trace_violate(J, e, "apply while joining",
+                              "history node %u applied (%u, %llu) before it installed its peers' state", x,
+                              e->origin, (unsigned long long)e->seq);
+            return STEP_STOP;
+        }
+        if (e->seq > cli_trace_known(J, e->origin))
+            return STEP_BLOCKED;
+        uint64_t c[HMAX];
+        cw_history_applied_counts(J->h, x, c);
+        cw_history_applied(J->h, x, J->msgs[e->origin][e->seq]);
+        history_judged(J, e, c[e->origin] >= e->seq ? "applied twice" : "causal order");
+        return STEP_DONE;
+    }
+    case CLI_EV_READ:
+        if (*joining) { /* a joining node holds nothing */
+            J->joining_reads++;
+            if (e->ndots)
+                cli_trace_violate(J, e, "read while joining",
+                                  "history node %u returned a version of %s while it held no state (joining)", x,
+                                  e->key);
+            return STEP_DONE;
+        }
+        return step_read(J, x, e);
+    }
+    return STEP_DONE;
+}
+
+void cli_trace_replay(cli_trace_judge *J)
+{
+    size_t pos[HMAX] = {0};
+    bool joining[HMAX] = {0};
+    for (;;) {
+        bool progress = false, left = false;
+        for (uint32_t x = 0; x < J->hn; x++) {
+            cli_trace_list *l = &J->ev[x];
+            while (pos[x] < l->n) {
+                int rc = step(J, x, &l->ev[pos[x]], &joining[x]);
+                if (rc == STEP_STOP)
+                    return;
+                if (rc == STEP_BLOCKED)
+                    break;
+                pos[x]++;
+                progress = true;
+            }
+            left |= pos[x] < l->n;
+        }
+        if (!left)
+            break;
+        if (!progress) {
+            for (uint32_t x = 0; x < J->hn; x++)
+                if (pos[x] < J->ev[x].n) {
+                    cli_trace_event *e = &J->ev[x].ev[pos[x]];
+                    cli_trace_violate(J, e, "unknown write", "history node %u %s (%u, %llu), a write no trace holds",
+                                      x, e->kind == CLI_EV_APPLY ? "applied" : "installed a state covering",
+                                      e->origin, (unsigned long long)e->seq);
+                    return;
+                }
+        }
+    }
+    if (J->kx >= 0) {
+        uint64_t all[HMAX];
+        for (uint32_t k = 0; k < J->hn; k++)
+            all[k] = cli_trace_known(J, k);
+        install(J, (uint32_t)J->kx, all, NULL);
+    }
+}
+
+void cli_trace_free(cli_trace_judge *J)
+{
+    for (uint32_t x = 0; x < HMAX; x++) {
+        for (size_t i = 0; i < J->ev[x].n; i++)
+            event_free(&J->ev[x].ev[i]);
+        free(J->ev[x].ev);
+        for (uint64_t s = 1; J->msgs[x] && s <= J->maxseq[x]; s++)
+            cw_msg_unref(J->msgs[x][s]);
+        free(J->msgs[x]);
+        free(J->wev[x]);
+    }
+    free(J->reads);
+    free(J->by_key);
+    cw_history_destroy(J->h);
+}

@@ -1,0 +1,182 @@
+#!/bin/sh
+# causeway check as a user meets it (docs/traces.md):
+#  - the traces of a real run (stress --processes --keep-traces) pass;
+#  - hand-written traces pass, and each planted violation exits 1 naming
+#    its rule, file and line: causal order, a clock that is not the causal
+#    past (a missed and a false concurrency: precision and recall drop), a
+#    read's siblings, a lost write, a write applied twice, divergence;
+#  - a toy replicated store that is not Causeway (toy_replicas.awk) passes,
+#    and fails with its planted bug;
+#  - malformed or hostile input exits 2 naming FILE:LINE.
+#   tests/cli/check.sh CAUSEWAY [real|planted|toy|malformed]  (default: all)
+set -eu
+cw=$1
+part=${2:-all}
+here=$(cd "$(dirname "$0")" && pwd)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+
+fail() { echo "FAIL: $*" >&2; cat out.txt err.txt >&2 2>/dev/null || true; exit 1; }
+
+# expect STATUS PATTERN TRACE...: causeway check exits STATUS and prints
+# PATTERN (a grep -E pattern) on stdout or stderr.
+expect() {
+  want=$1 pattern=$2
+  shift 2
+  status=0
+  "$cw" check "$@" >out.txt 2>err.txt || status=$?
+  [ "$status" = "$want" ] || fail "causeway check $* exited $status, not $want"
+  cat out.txt err.txt | grep -Eq -- "$pattern" || fail "causeway check $*: no /$pattern/"
+}
+
+real_run() {
+"$cw" stress --processes 3 --writes 300 --keys 4 --reads 0.3 --rmw 0.3 --deletes 0.1 --seed 61 \
+  --keep-traces >run.txt || { cat run.txt; fail "the stress run"; }
+kept=$(sed -n 's/.*traces kept in //p' run.txt)
+[ -n "$kept" ] && [ -f "$kept/trace-0.jsonl" ] || fail "stress --keep-traces kept no traces"
+expect 0 "concurrency +precision 1\.0000, recall 1\.0000.*" "$kept"/trace-*.jsonl
+grep -Eq "verdict +PASS" out.txt || fail "no PASS for the real run"
+rm -rf "$kept"
+}
+
+# Hand-written traces: 3 nodes, keys a and b.
+# a: (0,1) and (1,1) concurrent, then (2,1) replaces both with its context;
+# b: (1,2), then (2,2) deletes it. Every node ends reading both keys.
+traces() {
+cat >n0.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0, "1": 0, "2": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1, "1": 0, "2": 0}}
+{"node": 0, "op": "apply", "dot": [1, 1]}
+{"node": 0, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}
+{"node": 0, "op": "apply", "dot": [1, 2]}
+{"node": 0, "op": "apply", "dot": [2, 1]}
+{"node": 0, "op": "apply", "dot": [2, 2]}
+{"node": 0, "op": "read", "key": "a", "dots": [[2, 1]]}
+{"node": 0, "op": "read", "key": "b", "dots": []}
+EOF
+cat >n1.jsonl <<'EOF'
+{"node": 1, "op": "write", "dot": [1, 1], "key": "a", "clock": {"0": 0, "1": 1, "2": 0}}
+{"node": 1, "op": "apply", "dot": [0, 1]}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "b", "clock": {"0": 1, "1": 2, "2": 0}}
+{"node": 1, "op": "apply", "dot": [2, 1]}
+{"node": 1, "op": "apply", "dot": [2, 2]}
+{"node": 1, "op": "read", "key": "a", "dots": [[2, 1]]}
+{"node": 1, "op": "read", "key": "b", "dots": []}
+EOF
+cat >n2.jsonl <<'EOF'
+{"node": 2, "op": "apply", "dot": [0, 1]}
+{"node": 2, "op": "apply", "dot": [1, 1]}
+{"node": 2, "op": "apply", "dot": [1, 2]}
+{"node": 2, "op": "write", "dot": [2, 1], "key": "a", "clock": {"0": 1, "1": 2, "2": 1}, "context": {"0": 1, "1": 1, "2": 0}}
+{"node": 2, "op": "write", "dot": [2, 2], "key": "b", "clock": {"0": 1, "1": 2, "2": 2}, "delete": true}
+{"node": 2, "op": "read", "key": "a", "dots": [[2, 1]]}
+{"node": 2, "op": "read", "key": "b", "dots": []}
+EOF
+}
+
+planted() {
+traces
+expect 0 "concurrent pairs +1 of 4 same-key pairs" n0.jsonl n1.jsonl n2.jsonl
+grep -Eq "precision 1\.0000, recall 1\.0000" out.txt || fail "precision and recall of a correct trace"
+cat n0.jsonl n1.jsonl n2.jsonl >all.jsonl # one file for every node is as good
+expect 0 "verdict +PASS" all.jsonl
+
+# plant FILE LINE NEWTEXT: a copy of FILE (bad-FILE) with line LINE replaced
+# (NEWTEXT empty: deleted; "dup": the line twice).
+plant() {
+  awk -v n="$2" -v t="$3" 'NR == n { if (t == "dup") { print; print } else if (t != "") print t; next } { print }' \
+    "$1" >"bad-$1"
+}
+
+# Causal order: node 2 applies (1,2) before (0,1), which (1,2) depends on.
+plant n2.jsonl 1 ""
+printf '%s\n' '{"node": 2, "op": "apply", "dot": [0, 1]}' >>bad-n2.jsonl
+expect 1 "violation +\[causal order\] bad-n2.jsonl:2: node 2: .*before write 0\.1 it depends on" \
+  n0.jsonl n1.jsonl bad-n2.jsonl
+
+# Clocks that are not the causal past: (1,1) claims to follow (0,1) (a
+# concurrent pair missed) and (2,2) claims not to follow (1,2) (an ordered
+# pair called concurrent): precision and recall both fall to 0.
+plant n1.jsonl 1 '{"node": 1, "op": "write", "dot": [1, 1], "key": "a", "clock": {"0": 1, "1": 1, "2": 0}}'
+plant n2.jsonl 5 '{"node": 2, "op": "write", "dot": [2, 2], "key": "b", "clock": {"0": 1, "1": 1, "2": 2}, "delete": true}'
+expect 1 "violation +\[clock is not the causal past\] bad-n1.jsonl:1: node 1: write 1\.1 was stamped" \
+  n0.jsonl bad-n1.jsonl bad-n2.jsonl
+grep -Eq "precision 0\.0000, recall 0\.0000 \(the clocks' verdicts: 1 pairs called concurrent that are ordered, 1 concurrent pairs missed; 2 clocks" out.txt ||
+  fail "precision and recall of wrong clocks"
+
+# A read's siblings: node 0 returns (1,1) without its concurrent (0,1).
+plant n0.jsonl 4 '{"node": 0, "op": "read", "key": "a", "dots": [[1, 1]]}'
+expect 1 "violation +\[read siblings\] bad-n0.jsonl:4: node 0: node 0 read a key \(a\) without write 0\.1" \
+  bad-n0.jsonl n1.jsonl n2.jsonl
+
+# A lost write: node 1 never applies (2,2).
+plant n1.jsonl 5 ""
+expect 1 "violation +\[lost write\] bad-n1.jsonl:6: node 1: node 1's trace ends without write \(2, 2\) \(written at n2.jsonl:5\)" \
+  n0.jsonl bad-n1.jsonl n2.jsonl
+
+# A write applied twice: node 0 applies (1,1) again.
+plant n0.jsonl 3 dup
+expect 1 "violation +\[applied twice\] bad-n0.jsonl:4: node 0: .*applied twice" bad-n0.jsonl n1.jsonl n2.jsonl
+
+# Divergence: node 1 ends holding the siblings (2,1) replaced.
+plant n1.jsonl 6 '{"node": 1, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}'
+expect 1 "violation +\[divergence\] bad-n1.jsonl:6: node 1: nodes 0 and 1 end with different versions of a" \
+  n0.jsonl bad-n1.jsonl n2.jsonl
+
+}
+
+not_causeway() {
+awk -v seed=7 -f "$here/toy_replicas.awk" >toy.jsonl
+expect 0 "verdict +PASS" toy.jsonl
+awk -v seed=7 -v bug=1 -f "$here/toy_replicas.awk" >toy-bug.jsonl
+expect 1 "violation +\[clock is not the causal past\] toy-bug.jsonl:[0-9]+: " toy-bug.jsonl
+grep -Eq "precision 0\.[0-9]+, recall" out.txt || fail "the toy's bug leaves precision at 1"
+
+}
+
+malformed() {
+traces
+bad() { # bad LINE PATTERN: a trace of a good line, then LINE
+  head -n 1 n1.jsonl >hostile.jsonl
+  printf '%s\n' "$1" >>hostile.jsonl
+  expect 2 "causeway check: hostile.jsonl:2: .*$2" hostile.jsonl
+}
+bad '{"node": 0, "op": "write"' "not JSON"
+bad '{"node": 0, "op": "apply", "dot": [1, 99999999999999999999999]}' "not JSON"
+bad '{"node": 4294967296, "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
+bad '{"node": 64, "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
+bad '{"node": "0", "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
+bad '{"node": 0, "op": "apply", "dot": [1, 0]}' "an apply's \"dot\" is not"
+bad '{"node": 0, "op": "apply", "dot": [1, 1, 1]}' "an apply's \"dot\" is not"
+bad '{"node": 0, "op": "apply", "dot": [0, 1]}' "an apply's \"dot\" is not"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a"}' "a clock is an object"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": 5, "clock": {}}' "a write has no \"key\" string"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": -1}}' "counter is not a whole number"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"99": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"x": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "read", "key": "a", "dots": [[0]]}' "a read's dot is not"
+bad '{"node": 0, "op": "read", "key": "a"}' "a read needs"
+bad '{"node": 0, "op": "merge"}' "\"op\" is not"
+bad '[1, 2]' "no \"op\""
+bad "$(awk 'BEGIN { for (i = 0; i < 5000; i++) printf "["; for (i = 0; i < 5000; i++) printf "]" }')" "not JSON"
+expect 2 "nothing.jsonl: No such file" nothing.jsonl
+: >empty.jsonl
+expect 2 "the traces hold no event" empty.jsonl
+expect 2 "causeway check: expected TRACE.jsonl" # no trace at all
+# Huge but well-formed numbers are violations, not allocations or crashes.
+printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 9223372036854775807], "key": "a", "clock": {"0": 9223372036854775807}}' >huge.jsonl
+expect 1 "\[sequence number skipped\] huge.jsonl:1" huge.jsonl
+printf '%s\n' '{"node": 1, "op": "apply", "dot": [0, 9223372036854775807]}' >huge.jsonl
+expect 1 "\[unknown write\] huge.jsonl:1" huge.jsonl
+}
+
+case $part in
+  real) real_run ;;
+  planted) planted ;;
+  toy) not_causeway ;;
+  malformed) malformed ;;
+  all) real_run; planted; not_causeway; malformed ;;
+  *) fail "unknown part $part" ;;
+esac
+echo "check.sh $part: passed"

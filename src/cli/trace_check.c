@@ -360,13 +360,20 @@ int cli_trace_nodes(cli_trace_judge *J, char *err, size_t cap)
      * before it were served while the new incarnation joined. */
     for (uint32_t x = 0; x < J->n; x++) {
         cli_trace_list *l = &J->ev[x];
-        size_t installs = 0, at = 0;
-        for (size_t i = 0; i < l->n; i++)
-            if (l->ev[i].kind == CLI_EV_INSTALL && installs++ == 1)
+        size_t installs = 0, at = 0, again = 0; /* the second install, and the third */
+        for (size_t i = 0; i < l->n; i++) {
+            if (l->ev[i].kind != CLI_EV_INSTALL)
+                continue;
+            installs++;
+            if (installs == 2)
                 at = i;
+            else if (installs == 3)
+                again = i;
+        }
         if (installs > 2 || (installs == 2 && J->kx >= 0)) {
+            const cli_trace_event *e = &l->ev[installs > 2 ? again : at];
             snprintf(err, cap, "%s:%llu: a second restart (node %u): the checker takes one restarted node, once",
-                     J->files[l->ev[at].file], (unsigned long long)l->ev[at].line, x);
+                     J->files[e->file], (unsigned long long)e->line, x);
             return CW_EINVAL;
         }
         if (installs < 2)

@@ -4,7 +4,9 @@
 #  - hand-written traces pass, and each planted violation exits 1 naming
 #    its rule, file and line: causal order, a clock that is not the causal
 #    past (a missed and a false concurrency: precision and recall drop), a
-#    read's siblings, a lost write, a write applied twice, divergence;
+#    read's siblings, a lost write, a write applied twice, divergence; a
+#    restarted node passes, and fails when it writes again a lost dot that
+#    a read had returned;
 #  - a toy replicated store that is not Causeway (toy_replicas.awk) passes,
 #    and fails with its planted bug;
 #  - malformed or hostile input exits 2 naming FILE:LINE.
@@ -27,6 +29,7 @@ expect() {
   status=0
   "$cw" check "$@" >out.txt 2>err.txt || status=$?
   [ "$status" = "$want" ] || fail "causeway check $* exited $status, not $want"
+  ! grep -q "Sanitizer" err.txt || fail "causeway check $*: a sanitizer's report" # exit 1 would hide it
   cat out.txt err.txt | grep -Eq -- "$pattern" || fail "causeway check $*: no /$pattern/"
 }
 
@@ -124,6 +127,33 @@ plant n1.jsonl 6 '{"node": 1, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]
 expect 1 "violation +\[divergence\] bad-n1.jsonl:6: node 1: nodes 0 and 1 end with different versions of a" \
   n0.jsonl bad-n1.jsonl n2.jsonl
 
+
+# A restart: node 1 dies after writing (1,2), which reached no one, and its
+# new incarnation installs (0,1) and (1,1) and writes (1,2) again: lost
+# with the old process, no violation. Had a read returned the lost (1,2),
+# writing that dot again is one.
+cat >r0.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1, "1": 0}}
+{"node": 0, "op": "apply", "dot": [1, 1]}
+{"node": 0, "op": "apply", "dot": [1, 2]}
+{"node": 0, "op": "read", "key": "b", "dots": [[1, 1]]}
+{"node": 0, "op": "read", "key": "c", "dots": [[1, 2]]}
+EOF
+cat >r1.jsonl <<'EOF'
+{"node": 1, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 1, "op": "write", "dot": [1, 1], "key": "b", "clock": {"0": 0, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "b", "clock": {"0": 0, "1": 2}}
+{"node": 1, "op": "read", "key": "a", "dots": []}
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "c", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "read", "key": "b", "dots": [[1, 1]]}
+{"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
+EOF
+expect 0 "restart +node 1 restarted: .*up to 1\); 1 writes lost with the old one" r0.jsonl r1.jsonl
+plant r1.jsonl 3 dup
+plant bad-r1.jsonl 4 '{"node": 1, "op": "read", "key": "b", "dots": [[1, 2]]}'
+expect 1 "violation +\[sequence number reused\] bad-bad-r1.jsonl:7: node 1: .*wrote \(1, 2\) again" r0.jsonl bad-bad-r1.jsonl
 }
 
 not_causeway() {

@@ -160,7 +160,9 @@ not_causeway() {
 awk -v seed=7 -f "$here/toy_replicas.awk" >toy.jsonl
 expect 0 "verdict +PASS" toy.jsonl
 awk -v seed=7 -v bug=1 -f "$here/toy_replicas.awk" >toy-bug.jsonl
-expect 1 "violation +\[clock is not the causal past\] toy-bug.jsonl:[0-9]+: " toy-bug.jsonl
+expect 1 "violation +\[clock is not the causal past\] toy-bug.jsonl:[0-9]+: " --json toy.json toy-bug.jsonl
+grep -q '"verdict": "fail"' toy.json && grep -q '"rule": "clock is not the causal past"' toy.json &&
+  grep -q '"file": "toy-bug.jsonl"' toy.json || fail "the verdict as JSON"
 grep -Eq "precision 0\.[0-9]+, recall" out.txt || fail "the toy's bug leaves precision at 1"
 
 }

@@ -1095,7 +1095,8 @@ int cli_procs_stress(const cli_procs_options *o)
         if (r->p[i].status != 0) {
             ok = false;
             if (!J.t.violation[0])
-                snprintf(J.t.violation, sizeof J.t.violation, "node %u exited with status %d after SIGTERM (0 expected)",
+                snprintf(J.t.violation, sizeof J.t.violation,
+                         "node %u exited with status %d after SIGTERM (0 expected)",
                          i, r->p[i].status);
             violation = J.t.violation;
         }

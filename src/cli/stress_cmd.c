@@ -468,7 +468,8 @@ static int parse(int argc, char **argv, opts *o)
         if (bad)
             return cli_usage_error(&c, "--%s: not with --processes", bad);
     } else if (o->stop || o->kill || o->keep_traces) {
-        return cli_usage_error(&c, "--%s: applies to --processes only", o->stop ? "stop" : o->kill ? "kill" : "keep-traces");
+        return cli_usage_error(&c, "--%s: applies to --processes only",
+                               o->stop ? "stop" : o->kill ? "kill" : "keep-traces");
     }
 
     if (o->sabotage_context && o->rmw <= 0)

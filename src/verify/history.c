@@ -400,9 +400,11 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
         uint64_t seq = o < h->nodes ? cw_vclock_get(&r->versions[i].clock, o) : 0;
         rd.found[i] = (final_version){o, seq};
         if (o >= h->nodes || seq == 0 || seq > after[o])
-            first |= violate(h, "node %u read version %u.%llu of a key (%.*s%s), which it had not applied by the read's end",
-                    x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
-                    key_len > 24 ? "..." : "");
+            first |= violate(h,
+                             "node %u read version %u.%llu of a key (%.*s%s), which it had not applied by the "
+                             "read's end",
+                             x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
+                             key_len > 24 ? "..." : "");
     }
     pthread_mutex_lock(&h->lock);
     int rc = CW_OK;

@@ -282,8 +282,9 @@ static void print(const cli_trace_judge *J, const cw_history_report *rep, const 
            (unsigned long long)finals);
     if (J->kx >= 0)
         printf("  restart              node %d restarted: history node %u is its new incarnation (it installed "
-               "node %d's writes up to %llu); %llu writes lost with the old one\n",
-               J->kx, J->n, J->kx, (unsigned long long)J->bound, (unsigned long long)J->lost);
+               "node %d's writes up to %llu); %llu writes lost with the old one%s\n",
+               J->kx, J->n, J->kx, (unsigned long long)J->bound, (unsigned long long)J->lost,
+               J->truncated ? "; its last line, cut by the crash, dropped" : "");
     printf("  verdict              %s: causal order, exact concurrency, read siblings, convergence, no loss or "
            "double application%s\n", ok ? "PASS" : "FAIL", ok ? "" : " violated");
     if (!ok) {

@@ -224,6 +224,49 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
     return why;
 }
 
+/* One line into an event of its node's list (node >= 0: that node's, and
+ * the line must say so): the event, or NULL with why the line is malformed
+ * ("out of memory" when it is not). */
+static cli_trace_event *take_line(cli_trace_judge *J, const char *text, size_t len, uint32_t file, uint64_t line,
+                                  int node, const char **why)
+{
+    cli_trace_event e;
+    memset(&e, 0, sizeof e);
+    *why = parse_line(text, len, node >= 0 ? J->n : CLI_TRACE_MAX_NODES, &e);
+    e.file = file;
+    e.line = line;
+    if (!*why && node >= 0 && e.node != (uint32_t)node)
+        *why = "another node's line";
+    cli_trace_event *slot = *why ? NULL : push(&J->ev[e.node]);
+    if (!*why && !slot)
+        *why = "out of memory";
+    if (slot)
+        *slot = e;
+    else
+        event_free(&e);
+    return slot;
+}
+
+/* Whether node x's list holds an install before its last event. */
+static bool installed_before(const cli_trace_judge *J, uint32_t x)
+{
+    for (size_t i = 0; i + 1 < J->ev[x].n; i++)
+        if (J->ev[x].ev[i].kind == CLI_EV_INSTALL)
+            return true;
+    return false;
+}
+
+static void boundary_at(cli_trace_list *l, int *rc)
+{
+    cli_trace_event *b = push(l);
+    if (!b) {
+        *rc = CW_ENOMEM;
+        return;
+    }
+    b->kind = CLI_EV_BOUNDARY;
+    l->boundary = l->n - 1;
+}
+
 int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary, bool truncated, char *err,
                    size_t cap)
 {
@@ -245,66 +288,49 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
         snprintf(err, cap, "%s: cannot be read", path);
         return CW_EIO;
     }
-    uint32_t bound = node >= 0 ? J->n : CLI_TRACE_MAX_NODES;
     cli_trace_list *l = node >= 0 ? &J->ev[node] : NULL;
     int rc = CW_OK;
-    uint64_t line = 0;
+    uint64_t line = 0, cut = 0; /* cut: check's malformed line, forgiven if a restart follows it */
     for (size_t off = 0; off < len && rc == CW_OK;) {
         char *nl = memchr(text + off, '\n', len - off);
         size_t end = nl ? (size_t)(nl - text) : len;
         line++;
-        if (l && boundary >= 0 && off >= (size_t)boundary && l->boundary == SIZE_MAX) {
-            cli_trace_event *b = push(l);
-            if (!b) {
-                rc = CW_ENOMEM;
-                break;
-            }
-            b->kind = CLI_EV_BOUNDARY;
-            l->boundary = l->n - 1;
-        }
+        if (l && boundary >= 0 && off >= (size_t)boundary && l->boundary == SIZE_MAX)
+            boundary_at(l, &rc);
         bool last_dead = boundary >= 0 && truncated && end + 1 == (size_t)boundary;
-        if (end > off) {
-            J->trace_lines++;
-            cli_trace_event e;
-            memset(&e, 0, sizeof e);
-            const char *why = parse_line(text + off, end - off, bound, &e);
-            e.file = file;
-            e.line = line;
-            if (!why && node >= 0 && e.node != (uint32_t)node)
-                why = "another node's line";
-            cli_trace_list *to = l ? l : why ? NULL : &J->ev[e.node];
-            cli_trace_event *slot = why ? NULL : push(to);
-            if (!why && !slot)
-                why = "out of memory";
-            if (slot) {
-                *slot = e;
-            } else {
-                event_free(&e);
-                if (strcmp(why, "out of memory") == 0) {
-                    rc = CW_ENOMEM;
-                } else if (node < 0) {
-                    snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text + off);
-                    rc = CW_EINVAL;
-                } else if (last_dead) {
-                    J->truncated++;
-                } else {
-                    text[end] = 0;
-                    cli_trace_violate(J, &e, "malformed line", "node %d's trace: a malformed line: %.120s", node,
-                                      text + off);
-                }
-            }
+        const char *why = NULL;
+        const cli_trace_event *e = end > off ? take_line(J, text + off, end - off, file, line, node, &why) : NULL;
+        J->trace_lines += end > off;
+        text[end] = 0;
+        if (e && cut && !(e->kind == CLI_EV_READ && !e->ndots)) {
+            /* A line a crash cut short is the last of its incarnation: the
+             * restart's install follows it (after the empty reads the new
+             * incarnation served while it joined). */
+            if (e->kind == CLI_EV_INSTALL && installed_before(J, e->node))
+                J->truncated++;
+            else
+                rc = CW_EINVAL;
+            cut = rc == CW_OK ? 0 : cut;
+        } else if (why && strcmp(why, "out of memory") == 0) {
+            rc = CW_ENOMEM;
+        } else if (why && node < 0) {
+            if (cut)
+                rc = CW_EINVAL; /* the cut line's, in err */
+            else
+                snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text + off);
+            cut = line;
+        } else if (why && last_dead) {
+            J->truncated++;
+        } else if (why) {
+            cli_trace_violate(J, NULL, "malformed line", "node %d's trace: a malformed line: %.120s", node,
+                              text + off);
         }
         off = end + 1;
     }
-    if (rc == CW_OK && l && boundary >= 0 && l->boundary == SIZE_MAX) {
-        cli_trace_event *b = push(l);
-        if (!b)
-            rc = CW_ENOMEM;
-        else {
-            b->kind = CLI_EV_BOUNDARY;
-            l->boundary = l->n - 1;
-        }
-    }
+    if (rc == CW_OK && cut)
+        rc = CW_EINVAL;
+    if (rc == CW_OK && l && boundary >= 0 && l->boundary == SIZE_MAX)
+        boundary_at(l, &rc);
     free(text);
     if (rc == CW_ENOMEM)
         snprintf(err, cap, "%s: out of memory", path);

@@ -151,6 +151,10 @@ cat >r1.jsonl <<'EOF'
 {"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
 EOF
 expect 0 "restart +node 1 restarted: .*up to 1\); 1 writes lost with the old one" r0.jsonl r1.jsonl
+# The old incarnation's last line, cut by the crash, is dropped.
+plant r1.jsonl 3 dup
+plant bad-r1.jsonl 4 '{"node": 1, "op": "wri'
+expect 0 "restart +node 1 .*its last line, cut by the crash, dropped" r0.jsonl bad-bad-r1.jsonl
 plant r1.jsonl 3 dup
 plant bad-r1.jsonl 4 '{"node": 1, "op": "read", "key": "b", "dots": [[1, 2]]}'
 expect 1 "violation +\[sequence number reused\] bad-bad-r1.jsonl:7: node 1: .*wrote \(1, 2\) again" r0.jsonl bad-bad-r1.jsonl

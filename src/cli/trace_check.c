@@ -576,9 +576,46 @@ int cli_trace_by_key(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
+/* The first index in [a, b) (one origin's writes to one key, by seq)
+ * whose seq is above s. */
+static size_t first_above(cli_trace_event *const *w, size_t a, size_t b, uint64_t s)
+{
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (w[m]->seq <= s)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+/* What context write e replaced of origin o's writes to its key, the run
+ * [a, b): the writes its context covers, as few as give the same closure.
+ * The history takes replacement transitively (what a write replaced, its
+ * replacer replaced too), so of the covered writes, walking down from the
+ * last, one that a kept write replaces already is left out: every earlier
+ * one, after a plain write (its past holds them), or those a kept context
+ * write covers. Usually one dot an origin. */
+static size_t covered_of(cli_trace_event *const *w, size_t a, size_t b, uint32_t o, const cli_trace_event *e,
+                         cw_history_dot *out)
+{
+    size_t n = 0, i = first_above(w, a, b, e->context[o]);
+    uint64_t cover = 0;
+    while (i > a && w[i - 1]->seq > cover) {
+        const cli_trace_event *u = w[--i];
+        out[n++] = (cw_history_dot){(cw_node_id)o, u->seq};
+        if (!u->context)
+            break;
+        cover = u->context[o] > cover ? u->context[o] : cover;
+    }
+    return n;
+}
+
 /* causeway check: a context write replaces the writes to its key that its
- * context covers (the writes sorted by key, in all). O(W log W),
- * plus O(writes to the key) per context write. */
+ * context covers (covered_of). The writes sorted by key (then origin and,
+ * in a consistent trace, seq), O(W log W); then O(nodes log W) a context
+ * write, plus what it keeps. */
 static int derive_reads(cli_trace_judge *J)
 {
     size_t w = 0, at = 0;
@@ -586,8 +623,12 @@ static int derive_reads(cli_trace_judge *J)
         for (uint64_t s = 1; s <= J->maxseq[x]; s++)
             w += J->wev[x][s] != NULL;
     cli_trace_event **all = malloc((w ? w : 1) * sizeof *all);
-    if (!all)
+    cw_history_dot *scratch = malloc((w ? w : 1) * sizeof *scratch);
+    if (!all || !scratch) {
+        free(all);
+        free(scratch);
         return CW_ENOMEM;
+    }
     for (uint32_t x = 0; x < J->hn; x++)
         for (uint64_t s = 1; s <= J->maxseq[x]; s++)
             if (J->wev[x][s])
@@ -595,27 +636,37 @@ static int derive_reads(cli_trace_judge *J)
     qsort(all, w, sizeof *all, cli_trace_by_key);
     J->by_key = all;
     J->nwrites = w;
-    for (size_t lo = 0, hi; lo < w; lo = hi) {
-        for (hi = lo + 1; hi < w && strcmp(all[hi]->key, all[lo]->key) == 0;)
-            hi++;
-        for (size_t i = lo; i < hi; i++) {
+    int rc = CW_OK;
+    for (size_t lo = 0, hi; lo < w && rc == CW_OK; lo = hi) {
+        /* Where each origin's writes to the key start: each origin's are
+         * together, as their node's are (a restarted node's two
+         * incarnations, one after the other), so there are at most hn. */
+        size_t run[CLI_TRACE_HMAX + 1], runs = 0;
+        for (hi = lo; hi < w && strcmp(all[hi]->key, all[lo]->key) == 0; hi++)
+            if ((hi == lo || all[hi]->origin != all[hi - 1]->origin) && runs < CLI_TRACE_HMAX)
+                run[runs++] = hi;
+        run[runs] = hi;
+        for (size_t i = lo; i < hi && rc == CW_OK; i++) {
             cli_trace_event *e = all[i];
             if (!e->context)
                 continue;
-            cw_history_dot *read = malloc((hi - lo) * sizeof *read);
-            if (!read)
-                return CW_ENOMEM;
             size_t nr = 0;
-            for (size_t k = lo; k < hi; k++)
-                if (all[k]->seq <= e->context[all[k]->origin])
-                    read[nr++] = (cw_history_dot){(cw_node_id)all[k]->origin, all[k]->seq};
+            for (size_t r = 0; r < runs; r++)
+                nr += covered_of(all, run[r], run[r + 1], all[run[r]]->origin, e, scratch + nr);
+            cw_history_dot *read = malloc((nr ? nr : 1) * sizeof *read);
+            if (!read) {
+                rc = CW_ENOMEM;
+                break;
+            }
+            memcpy(read, scratch, nr * sizeof *read);
             e->told = true;
             e->own_read = true;
             e->read = read;
             e->nread = nr;
         }
     }
-    return CW_OK;
+    free(scratch);
+    return rc;
 }
 
 int cli_trace_table(cli_trace_judge *J, bool derive)

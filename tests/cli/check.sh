@@ -113,6 +113,11 @@ plant n0.jsonl 4 '{"node": 0, "op": "read", "key": "a", "dots": [[1, 1]]}'
 expect 1 "violation +\[read siblings\] bad-n0.jsonl:4: node 0: node 0 read a key \(a\) without write 0\.1" \
   bad-n0.jsonl n1.jsonl n2.jsonl
 
+# A context that did not cover (0,1): it stays a sibling of (2,1), and the
+# reads that miss it are lost updates.
+plant n2.jsonl 4 '{"node": 2, "op": "write", "dot": [2, 1], "key": "a", "clock": {"0": 1, "1": 2, "2": 1}, "context": {"0": 0, "1": 1, "2": 0}}'
+expect 1 "violation +\[read siblings\] bad-n2.jsonl:6: node 2: .*without write 0\.1.*lost update" n0.jsonl n1.jsonl bad-n2.jsonl
+
 # A lost write: node 1 never applies (2,2).
 plant n1.jsonl 5 ""
 expect 1 "violation +\[lost write\] bad-n1.jsonl:6: node 1: node 1's trace ends without write \(2, 2\) \(written at n2.jsonl:5\)" \

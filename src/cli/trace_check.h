@@ -76,7 +76,8 @@ typedef struct cli_trace_judge {
     char violation[512];           /* the judge's own first violation (procs.c prints it) */
     cli_trace_fault first;         /* the first violation, judge's or history's, located */
     bool sabotage, sabotaged;      /* --sabotage-history: one write's clock tampered with */
-    uint64_t trace_lines, truncated, joining_reads;
+    uint64_t trace_lines, joining_reads;
+    uint64_t truncated;            /* lines a kill cut short, dropped */
     uint64_t lost;                 /* writes lost with a killed process (reached no survivor) */
     uint64_t reused;               /* of their dots, written again by the new incarnation */
     uint64_t lost_reads;           /* reads by the killed process that returned a lost write (not judged) */
@@ -92,8 +93,10 @@ void cli_trace_init(cli_trace_judge *J, uint32_t n);
  * a malformed line is a violation, or, when the line ends at `boundary`
  * (the killed incarnation's end, or -1) and `truncated`, a line the kill
  * cut (counted). node -1 (check): lines name their node; a malformed line
- * is CW_EINVAL with the reason, "FILE:LINE: ...", in err. CW_EIO (err: the
- * file cannot be read), CW_ENOMEM, CW_ELIMIT (too many files). */
+ * is CW_EINVAL with the reason, "FILE:LINE: ...", in err, unless a crash
+ * cut it short: the restart's install follows it (after empty reads), and
+ * it is dropped (counted). CW_EIO (err: the file cannot be read),
+ * CW_ENOMEM, CW_ELIMIT (too many files). */
 int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary, bool truncated, char *err,
                    size_t cap);
 

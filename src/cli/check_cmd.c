@@ -76,7 +76,7 @@ static void count_pairs(const cli_trace_judge *J, uint64_t true_pairs, pairs *p)
 }
 
 /* Whether history node x ran to the end (a killed incarnation did not). */
-static bool ran_to_end(const cli_trace_judge *J, uint32_t x) { return J->kx < 0 || x != (uint32_t)J->kx; }
+static bool ran_to_end(const cli_trace_judge *J, uint32_t x) { return cli_trace_next(J, x) == UINT32_MAX; }
 
 /* The last event of node x's trace that is not a read, or NULL. */
 static const cli_trace_event *last_change(const cli_trace_judge *J, uint32_t x, size_t *after)
@@ -230,7 +230,7 @@ static int write_json(const char *path, const cli_trace_judge *J, const cw_histo
                              "precision", p->precision, "recall", p->recall, "false_concurrent",
                              (json_int_t)p->false_concurrent, "missed_concurrent", (json_int_t)p->missed_concurrent,
                              "final_keys_compared", (json_int_t)finals, "lost_with_process", (json_int_t)J->lost,
-                             "restarts", (json_int_t)(J->kx >= 0));
+                             "restarts", (json_int_t)J->restarts);
     if (root && f->rule) {
         json_object_set_new(root, "rule", json_string(f->rule));
         json_object_set_new(root, "violation", json_string(f->text));
@@ -278,13 +278,15 @@ static void print(const cli_trace_judge *J, const cw_history_report *rep, const 
            p->precision, p->recall, (unsigned long long)p->false_concurrent,
            (unsigned long long)p->missed_concurrent, (unsigned long long)p->wrong_writes);
     printf("  convergence          every write applied once at each of %u nodes%s; %llu keys' final reads "
-           "compared\n", J->hn - (J->kx >= 0), ok ? "" : " (unless a violation says otherwise)",
-           (unsigned long long)finals);
-    if (J->kx >= 0)
-        printf("  restart              node %d restarted: history node %u is its new incarnation (it installed "
-               "node %d's writes up to %llu); %llu writes lost with the old one%s\n",
-               J->kx, J->n, J->kx, (unsigned long long)J->bound, (unsigned long long)J->lost,
-               J->truncated ? "; its last line, cut by the crash, dropped" : "");
+           "compared\n", J->n, ok ? "" : " (unless a violation says otherwise)", (unsigned long long)finals);
+    for (uint32_t j = 0; j < J->restarts; j++)
+        printf("  restart              node %u restarted: history node %u is its new incarnation (it installed "
+               "node %u's writes up to %llu)\n",
+               J->inc_node[j], J->n + j, J->inc_node[j], (unsigned long long)J->inc_bound[j]);
+    if (J->restarts)
+        printf("  lost with processes  %llu writes reached no node that ran on; %llu of their dots written again%s\n",
+               (unsigned long long)J->lost, (unsigned long long)J->reused,
+               J->truncated ? "; a last line cut by a crash, dropped" : "");
     printf("  verdict              %s: causal order, exact concurrency, read siblings, convergence, no loss or "
            "double application%s\n", ok ? "PASS" : "FAIL", ok ? "" : " violated");
     if (!ok) {

@@ -11,19 +11,20 @@
  *     each node's own order and puts every write before any apply of it
  *     elsewhere (any such order gives the same verdict: the history judges
  *     each node by its own sequence and each write by its origin's).
- *  3. A restarted node (stress --kill, or a second "install" in a node's
- *     trace) is two history nodes: the dead incarnation keeps its id x; the
- *     new one starts empty, installs a peer's state ("install" CLOCK) and is
- *     history node n, a replica of its own that starts by applying, in
- *     causal order, every write at or below CLOCK. Its own writes (x, s),
- *     s > CLOCK[x], are (n, s - CLOCK[x]) to the history, in every trace
- *     and clock. The dead incarnation, having no final state, is brought up
- *     to every write at the end, so the final checks judge its successor. A
- *     write of the dead incarnation above CLOCK[x] reached no surviving
- *     node: lost with the process, counted, and left out of the history (so
- *     are the dead incarnation's reads that returned one). Its dot written
- *     again by the new incarnation is a violation when a read had returned
- *     the lost write.
+ *  3. Each restart of a node x (stress --kill, or in a trace an "install"
+ *     after x's first) begins a history node of its own: the dead
+ *     incarnation keeps its history node; the new one (restart j: history
+ *     node n + j) starts empty, installs a state ("install" CLOCK) and is a
+ *     replica of its own that starts by applying, in causal order, every
+ *     write at or below CLOCK. Its own writes (x, s), s > CLOCK[x], are
+ *     (n + j, s - CLOCK[x]) to the history, in every trace and clock (up
+ *     to the next incarnation's CLOCK[x]). A dead incarnation, having no
+ *     final state, is brought up to every write at the end, so the final
+ *     checks judge its successor. A write of the dead incarnation above the
+ *     next one's CLOCK[x] reached no surviving node: lost with the process,
+ *     counted, and left out of the history (so are the dead incarnation's
+ *     reads that returned one). Its dot written again by the new
+ *     incarnation is a violation when a read had returned the lost write.
  *  4. The first violation is kept twice: as the judge's own text
  *     (violation, for procs.c, which prints it as it always did) and, with
  *     the history's, located at a trace line (first, for causeway check).
@@ -384,66 +385,76 @@ int cli_trace_nodes(cli_trace_judge *J, char *err, size_t cap)
             }
     /* A restart: an install after the node's first. The empty reads just
      * before it were served while the new incarnation joined. */
+    uint32_t restarts = 0;
     for (uint32_t x = 0; x < J->n; x++) {
         cli_trace_list *l = &J->ev[x];
-        size_t installs = 0, at = 0, again = 0; /* the second install, and the third */
+        size_t installs = 0;
         for (size_t i = 0; i < l->n; i++) {
-            if (l->ev[i].kind != CLI_EV_INSTALL)
+            if (l->ev[i].kind != CLI_EV_INSTALL || installs++ == 0)
                 continue;
-            installs++;
-            if (installs == 2)
-                at = i;
-            else if (installs == 3)
-                again = i;
+            if (restarts++ == CLI_TRACE_MAX_RESTARTS) {
+                snprintf(err, cap, "%s:%llu: more than %u restarts in all", J->files[l->ev[i].file],
+                         (unsigned long long)l->ev[i].line, CLI_TRACE_MAX_RESTARTS);
+                return CW_ELIMIT;
+            }
+            size_t at = i;
+            while (at > 0 && l->ev[at - 1].kind == CLI_EV_READ && l->ev[at - 1].ndots == 0)
+                at--;
+            cli_trace_event *g = cw__vec_room(l->ev, l->n, &l->cap, sizeof *g);
+            if (!g) {
+                snprintf(err, cap, "out of memory");
+                return CW_ENOMEM;
+            }
+            l->ev = g;
+            memmove(l->ev + at + 1, l->ev + at, (l->n - at) * sizeof *l->ev);
+            memset(&l->ev[at], 0, sizeof l->ev[at]);
+            l->ev[at].kind = CLI_EV_BOUNDARY;
+            l->ev[at].node = x;
+            l->n++;
+            i++; /* the install, moved up by one */
         }
-        if (installs > 2 || (installs == 2 && J->kx >= 0)) {
-            const cli_trace_event *e = &l->ev[installs > 2 ? again : at];
-            snprintf(err, cap, "%s:%llu: a second restart (node %u): the checker takes one restarted node, once",
-                     J->files[e->file], (unsigned long long)e->line, x);
-            return CW_EINVAL;
-        }
-        if (installs < 2)
-            continue;
-        while (at > 0 && l->ev[at - 1].kind == CLI_EV_READ && l->ev[at - 1].ndots == 0)
-            at--;
-        cli_trace_event *g = cw__vec_room(l->ev, l->n, &l->cap, sizeof *g);
-        if (!g) {
-            snprintf(err, cap, "out of memory");
-            return CW_ENOMEM;
-        }
-        l->ev = g;
-        memmove(l->ev + at + 1, l->ev + at, (l->n - at) * sizeof *l->ev);
-        memset(&l->ev[at], 0, sizeof l->ev[at]);
-        l->ev[at].kind = CLI_EV_BOUNDARY;
-        l->ev[at].node = x;
-        l->n++;
-        l->boundary = at;
-        J->kx = (int)x;
     }
-    J->kx = -1; /* cli_trace_split finds it again */
     return CW_OK;
 }
 
-/* ---- a restarted node (invariant 3) ---- */
+/* ---- restarted nodes (invariant 3) ---- */
+
+/* Node x's incarnations are history nodes x, then n + j for each restart j
+ * of x, in order (inc_node[j] == x); each owns its node's writes above its
+ * low mark (the own writes it installed; 0 for the first). */
+static uint64_t low(const cli_trace_judge *J, uint32_t h) { return h < J->n ? 0 : J->inc_bound[h - J->n]; }
+
+uint32_t cli_trace_next(const cli_trace_judge *J, uint32_t h)
+{
+    uint32_t x = h < J->n ? h : J->inc_node[h - J->n];
+    for (uint32_t j = h < J->n ? 0 : h - J->n + 1; j < J->restarts; j++)
+        if (J->inc_node[j] == x)
+            return J->n + j;
+    return UINT32_MAX;
+}
 
 void cli_trace_map_dot(const cli_trace_judge *J, uint32_t *o, uint64_t *s)
 {
-    if (J->kx >= 0 && *o == (uint32_t)J->kx && *s > J->bound) {
-        *o = J->n;
-        *s -= J->bound;
-    }
+    if (*o >= J->n)
+        return; /* named already */
+    uint32_t h = *o;
+    for (uint32_t next = cli_trace_next(J, h); next != UINT32_MAX && *s > low(J, next);
+         next = cli_trace_next(J, next))
+        h = next;
+    *s -= low(J, h);
+    *o = h;
 }
 
 uint64_t *cli_trace_map_clock(const cli_trace_judge *J, const uint64_t *c)
 {
     uint64_t *m = c ? calloc(J->hn, sizeof *m) : NULL;
-    if (!m)
-        return NULL;
-    memcpy(m, c, J->n * sizeof *m);
-    if (J->kx >= 0 && m[J->kx] > J->bound) {
-        m[J->n] = m[J->kx] - J->bound;
-        m[J->kx] = J->bound;
-    }
+    for (uint32_t x = 0; m && x < J->n; x++)
+        for (uint32_t h = x; h != UINT32_MAX;) { /* each incarnation's share of c[x] */
+            uint32_t next = cli_trace_next(J, h);
+            uint64_t lo = low(J, h), hi = next == UINT32_MAX ? UINT64_MAX : low(J, next);
+            m[h] = c[x] <= lo ? 0 : (c[x] < hi ? c[x] : hi) - lo;
+            h = next;
+        }
     return m;
 }
 
@@ -459,14 +470,14 @@ static bool remap_clock(const cli_trace_judge *J, uint64_t **c)
     return true;
 }
 
-/* The dead incarnation's writes above what survived: lost; its reads of
- * them: unjudged; the new incarnation's writes of those dots: checked. */
-static void mark_lost(cli_trace_judge *J, cli_trace_list *l, cli_trace_list *nl)
+/* Node x's incarnation l ended; nl, the next, installed its own writes up
+ * to bound. The dead one's writes above bound: lost; its reads of them:
+ * unjudged; the new one's writes of those dots: checked. */
+static void mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trace_list *nl, uint64_t bound)
 {
-    uint32_t kx = (uint32_t)J->kx;
-    uint64_t dead_max = J->bound;
+    uint64_t dead_max = bound, observed_max = 0;
     for (size_t i = 0; i < l->n; i++)
-        if (l->ev[i].kind == CLI_EV_WRITE && l->ev[i].seq > J->bound) {
+        if (l->ev[i].kind == CLI_EV_WRITE && l->ev[i].seq > bound) {
             l->ev[i].kind = CLI_EV_SKIP;
             J->lost++;
             if (l->ev[i].seq > dead_max)
@@ -478,61 +489,91 @@ static void mark_lost(cli_trace_judge *J, cli_trace_list *l, cli_trace_list *nl)
     for (size_t i = 0; i < l->n; i++) {
         cli_trace_event *e = &l->ev[i];
         for (size_t d = 0; e->kind == CLI_EV_READ && d < e->ndots; d++)
-            if (e->dots[d].origin == kx && e->dots[d].seq > J->bound) {
+            if (e->dots[d].origin == x && e->dots[d].seq > bound) {
                 e->kind = CLI_EV_SKIP;
                 J->lost_reads++;
-                if (e->dots[d].seq > J->observed_max)
-                    J->observed_max = e->dots[d].seq;
+                if (e->dots[d].seq > observed_max)
+                    observed_max = e->dots[d].seq;
             }
     }
     for (size_t i = 0; i < nl->n; i++) {
         cli_trace_event *e = &nl->ev[i];
-        if (e->kind == CLI_EV_WRITE && e->seq <= dead_max) {
+        if (e->kind != CLI_EV_WRITE)
+            continue;
+        if (e->seq <= bound) {
+            cli_trace_violate(J, e, "sequence number reused",
+                              "node %u's restarted process wrote (%u, %llu), which its killed process had "
+                              "written (a sequence number reused)",
+                              x, x, (unsigned long long)e->seq);
+            e->kind = CLI_EV_SKIP;
+        } else if (e->seq <= dead_max) {
             J->reused++;
-            if (e->seq <= J->observed_max)
+            if (e->seq <= observed_max)
                 cli_trace_violate(J, e, "sequence number reused",
                                   "node %u's restarted process wrote (%u, %llu) again: its killed process had "
                                   "written it, and a read had returned it",
-                                  kx, kx, (unsigned long long)e->seq);
+                                  x, x, (unsigned long long)e->seq);
         }
     }
-    for (size_t i = 0; i < nl->n; i++)
-        if (nl->ev[i].kind == CLI_EV_WRITE && nl->ev[i].seq <= J->bound) {
-            cli_trace_violate(J, &nl->ev[i], "sequence number reused",
-                              "node %u's restarted process wrote (%u, %llu), which its killed process had "
-                              "written (a sequence number reused)",
-                              kx, kx, (unsigned long long)nl->ev[i].seq);
-            nl->ev[i].kind = CLI_EV_SKIP;
-        }
 }
 
-int cli_trace_split(cli_trace_judge *J)
+/* Node x's list cut at its boundaries: each later incarnation into a
+ * history node of its own (restart j: n + j), its low mark from its first
+ * install. CW_ENOMEM, CW_ELIMIT. */
+static int split_node(cli_trace_judge *J, uint32_t x)
 {
-    uint32_t n = J->n;
-    J->hn = n;
-    J->kx = -1;
-    for (uint32_t x = 0; x < n && J->kx < 0; x++)
-        if (J->ev[x].boundary != SIZE_MAX)
-            J->kx = (int)x;
-    if (J->kx >= 0) {
-        uint32_t kx = (uint32_t)J->kx;
-        cli_trace_list *l = &J->ev[kx], *nl = &J->ev[n];
-        size_t b = l->boundary;
-        for (size_t i = b + 1; i < l->n; i++)
+    cli_trace_list *l = &J->ev[x];
+    size_t cut = l->n;
+    uint64_t prev = 0;
+    uint32_t first = J->restarts;
+    for (size_t b = 0; b < l->n; b++) {
+        if (l->ev[b].kind != CLI_EV_BOUNDARY)
+            continue;
+        if (J->restarts == CLI_TRACE_MAX_RESTARTS)
+            return CW_ELIMIT;
+        if (cut == l->n)
+            cut = b;
+        uint32_t j = J->restarts++;
+        J->inc_node[j] = x;
+        J->inc_bound[j] = prev;
+        size_t e = b + 1;
+        while (e < l->n && l->ev[e].kind != CLI_EV_BOUNDARY)
+            e++;
+        for (size_t i = b + 1; i < e; i++)
             if (l->ev[i].kind == CLI_EV_INSTALL) {
-                J->bound = l->ev[i].clock[kx];
+                if (l->ev[i].clock[x] < prev)
+                    cli_trace_violate(J, &l->ev[i], "install", "node %u's new incarnation installed its own "
+                                      "writes up to %llu, fewer than the %llu its last one had installed", x,
+                                      (unsigned long long)l->ev[i].clock[x], (unsigned long long)prev);
+                else
+                    J->inc_bound[j] = prev = l->ev[i].clock[x];
                 break;
             }
-        nl->cap = nl->n = l->n - b; /* its boundary first: the process starts joining */
+        cli_trace_list *nl = &J->ev[J->n + j];
+        nl->cap = nl->n = e - b; /* its boundary first: the process starts joining */
         if (!(nl->ev = malloc(nl->cap * sizeof *nl->ev)))
             return CW_ENOMEM;
         memcpy(nl->ev, l->ev + b, nl->n * sizeof *nl->ev);
         nl->boundary = SIZE_MAX;
-        l->n = b;
-        l->boundary = SIZE_MAX;
-        J->hn = n + 1;
-        mark_lost(J, l, nl);
     }
+    l->n = cut;
+    l->boundary = SIZE_MAX;
+    for (uint32_t j = first; j < J->restarts; j++) /* each incarnation against the next */
+        mark_lost(J, x, j == first ? l : &J->ev[J->n + j - 1], &J->ev[J->n + j], J->inc_bound[j]);
+    return CW_OK;
+}
+
+int cli_trace_split(cli_trace_judge *J)
+{
+    J->restarts = 0;
+    for (uint32_t x = 0; x < J->n; x++) {
+        int rc = split_node(J, x);
+        if (rc != CW_OK)
+            return rc;
+    }
+    J->hn = J->n + J->restarts;
+    J->kx = J->restarts ? (int)J->inc_node[0] : -1;
+    J->bound = J->restarts ? J->inc_bound[0] : 0;
     for (uint32_t x = 0; x < J->hn; x++)
         for (size_t i = 0; i < J->ev[x].n; i++) {
             cli_trace_event *e = &J->ev[x].ev[i];
@@ -947,12 +988,12 @@ void cli_trace_replay(cli_trace_judge *J)
                 }
         }
     }
-    if (J->kx >= 0) {
-        uint64_t all[HMAX];
-        for (uint32_t k = 0; k < J->hn; k++)
-            all[k] = cli_trace_known(J, k);
-        install(J, (uint32_t)J->kx, all, NULL);
-    }
+    uint64_t all[HMAX];
+    for (uint32_t k = 0; k < J->hn; k++)
+        all[k] = cli_trace_known(J, k);
+    for (uint32_t x = 0; x < J->hn; x++) /* every incarnation that did not run to the end */
+        if (cli_trace_next(J, x) != UINT32_MAX)
+            install(J, x, all, NULL);
 }
 
 void cli_trace_free(cli_trace_judge *J)

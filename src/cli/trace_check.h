@@ -13,10 +13,11 @@
 
 #include <causeway/verify.h>
 
-/* Nodes a trace may name (ids 0..63); history nodes: one more, for a
- * restarted node's new incarnation. */
+/* Nodes a trace may name (ids 0..63), restarts in all; history nodes: one
+ * a node, and one more for each restart (its new incarnation). */
 #define CLI_TRACE_MAX_NODES 64u
-#define CLI_TRACE_HMAX (CLI_TRACE_MAX_NODES + 1)
+#define CLI_TRACE_MAX_RESTARTS 64u
+#define CLI_TRACE_HMAX (CLI_TRACE_MAX_NODES + CLI_TRACE_MAX_RESTARTS)
 /* Trace files one judge reads, at most. */
 #define CLI_TRACE_MAX_FILES 256u
 
@@ -59,12 +60,15 @@ typedef struct cli_trace_fault {
 
 typedef struct cli_trace_judge {
     uint32_t n;                    /* nodes */
-    uint32_t hn;                   /* history nodes: n, or n + 1 after a restart */
-    int kx;                        /* the restarted node, or -1 */
-    uint64_t bound;                /* kx's own writes its new incarnation installed */
+    uint32_t hn;                   /* history nodes: n + restarts */
+    uint32_t restarts;             /* restart j: history node n + j is node inc_node[j]'s new */
+    uint32_t inc_node[CLI_TRACE_MAX_RESTARTS]; /* incarnation, which installed its own writes */
+    uint64_t inc_bound[CLI_TRACE_MAX_RESTARTS]; /* up to inc_bound[j] (a node's in order) */
+    int kx;                        /* the first restart's node (procs.c kills one), or -1 */
+    uint64_t bound;                /* and its inc_bound */
     const char *files[CLI_TRACE_MAX_FILES]; /* borrowed names, for locations */
     uint32_t nfiles;
-    cli_trace_list ev[CLI_TRACE_HMAX]; /* [history node]: ev[n] is kx's new incarnation */
+    cli_trace_list ev[CLI_TRACE_HMAX]; /* [history node] */
     cw_msg **msgs[CLI_TRACE_HMAX];     /* [origin][seq]: the write fed to the history */
     cli_trace_event **wev[CLI_TRACE_HMAX]; /* [origin][seq]: its event */
     uint64_t maxseq[CLI_TRACE_HMAX];
@@ -81,7 +85,6 @@ typedef struct cli_trace_judge {
     uint64_t lost;                 /* writes lost with a killed process (reached no survivor) */
     uint64_t reused;               /* of their dots, written again by the new incarnation */
     uint64_t lost_reads;           /* reads by the killed process that returned a lost write (not judged) */
-    uint64_t observed_max;         /* the greatest lost seq such a read returned */
 } cli_trace_judge;
 
 /* Readies J (zeroed by the caller) for n nodes; n 0: taken from the traces
@@ -101,15 +104,19 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
                    size_t cap);
 
 /* After cli_trace_read with node -1: sets J->n from the ids the traces name,
- * and marks a node's restart (an install after its first: its trailing
- * empty reads before it are the new incarnation's, joining). CW_EINVAL with
- * the reason in err (no events, or more than one restart), CW_ENOMEM. */
+ * and marks each restart (an install after its node's first: the empty
+ * reads just before it are the new incarnation's, joining). CW_EINVAL with
+ * the reason in err (no events), CW_ELIMIT (too many restarts), CW_ENOMEM. */
 int cli_trace_nodes(cli_trace_judge *J, char *err, size_t cap);
 
-/* Splits a restarted node's incarnations (history node n is the new one),
- * marks the dead one's writes that reached no survivor as lost, and renames
- * every dot and clock (cli_trace_map_dot, cli_trace_map_clock). CW_ENOMEM. */
+/* Splits restarted nodes' incarnations (restart j: history node n + j),
+ * marks each dead one's writes that reached no survivor as lost, and
+ * renames every dot and clock (cli_trace_map_dot, cli_trace_map_clock).
+ * CW_ENOMEM, CW_ELIMIT. */
 int cli_trace_split(cli_trace_judge *J);
+
+/* History node h's next incarnation, or UINT32_MAX: h ran to the end. */
+uint32_t cli_trace_next(const cli_trace_judge *J, uint32_t h);
 
 /* A dot, a clock (malloc'd, hn counters; NULL when out of memory or c is
  * NULL) as the history names them after the split. */

@@ -155,11 +155,29 @@ cat >r1.jsonl <<'EOF'
 {"node": 1, "op": "read", "key": "b", "dots": [[1, 1]]}
 {"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
 EOF
-expect 0 "restart +node 1 restarted: .*up to 1\); 1 writes lost with the old one" r0.jsonl r1.jsonl
+expect 0 "restart +node 1 restarted: history node 2 .*up to 1\)" r0.jsonl r1.jsonl
+grep -Eq "lost with processes +1 writes reached no node that ran on; 1 of their dots written again" out.txt ||
+  fail "the lost write of the restart"
+# Node 1 restarts again: each incarnation installs more of its own writes.
+head -n 4 r1.jsonl >twice.jsonl
+cat >>twice.jsonl <<'EOF'
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "c", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "write", "dot": [1, 3], "key": "c", "clock": {"0": 1, "1": 3}}
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "write", "dot": [1, 3], "key": "d", "clock": {"0": 1, "1": 3}}
+{"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
+{"node": 1, "op": "read", "key": "d", "dots": [[1, 3]]}
+EOF
+head -n 4 r0.jsonl >twice0.jsonl
+printf '%s\n' '{"node": 0, "op": "apply", "dot": [1, 3]}' '{"node": 0, "op": "read", "key": "d", "dots": [[1, 3]]}' >>twice0.jsonl
+expect 0 "restart +node 1 restarted: history node 3 .*up to 2\)" twice0.jsonl twice.jsonl
+grep -Eq "lost with processes +2 writes" out.txt || fail "the lost writes of two restarts"
+
 # The old incarnation's last line, cut by the crash, is dropped.
 plant r1.jsonl 3 dup
 plant bad-r1.jsonl 4 '{"node": 1, "op": "wri'
-expect 0 "restart +node 1 .*its last line, cut by the crash, dropped" r0.jsonl bad-bad-r1.jsonl
+expect 0 "lost with processes .*a last line cut by a crash, dropped" r0.jsonl bad-bad-r1.jsonl
 plant r1.jsonl 3 dup
 plant bad-r1.jsonl 4 '{"node": 1, "op": "read", "key": "b", "dots": [[1, 2]]}'
 expect 1 "violation +\[sequence number reused\] bad-bad-r1.jsonl:7: node 1: .*wrote \(1, 2\) again" r0.jsonl bad-bad-r1.jsonl

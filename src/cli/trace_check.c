@@ -12,7 +12,7 @@
  *     elsewhere (any such order gives the same verdict: the history judges
  *     each node by its own sequence and each write by its origin's).
  *  3. Each restart of a node x (stress --kill, or in a trace an "install"
- *     after x's first) begins a history node of its own: the dead
+ *     after x did anything but read nothing) begins a history node of its own: the dead
  *     incarnation keeps its history node; the new one (restart j: history
  *     node n + j) starts empty, installs a state ("install" CLOCK) and is a
  *     replica of its own that starts by applying, in causal order, every
@@ -248,11 +248,12 @@ static cli_trace_event *take_line(cli_trace_judge *J, const char *text, size_t l
     return slot;
 }
 
-/* Whether node x's list holds an install before its last event. */
-static bool installed_before(const cli_trace_judge *J, uint32_t x)
+/* Whether node x did anything but read nothing before its last event (so
+ * that an install there is a restart: cli_trace_nodes). */
+static bool acted_before(const cli_trace_judge *J, uint32_t x)
 {
     for (size_t i = 0; i + 1 < J->ev[x].n; i++)
-        if (J->ev[x].ev[i].kind == CLI_EV_INSTALL)
+        if (!(J->ev[x].ev[i].kind == CLI_EV_READ && J->ev[x].ev[i].ndots == 0))
             return true;
     return false;
 }
@@ -307,7 +308,7 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
             /* A line a crash cut short is the last of its incarnation: the
              * restart's install follows it (after the empty reads the new
              * incarnation served while it joined). */
-            if (e->kind == CLI_EV_INSTALL && installed_before(J, e->node))
+            if (e->kind == CLI_EV_INSTALL && acted_before(J, e->node))
                 J->truncated++;
             else
                 rc = CW_EINVAL;
@@ -383,14 +384,18 @@ int cli_trace_nodes(cli_trace_judge *J, char *err, size_t cap)
                 snprintf(err, cap, "out of memory");
                 return CW_ENOMEM;
             }
-    /* A restart: an install after the node's first. The empty reads just
-     * before it were served while the new incarnation joined. */
+    /* A restart: an install after the node did anything but read nothing
+     * (an install that begins a node's trace is its start: it joined). The
+     * empty reads just before it were served while the new incarnation
+     * joined. */
     uint32_t restarts = 0;
     for (uint32_t x = 0; x < J->n; x++) {
         cli_trace_list *l = &J->ev[x];
-        size_t installs = 0;
+        bool acted = false;
         for (size_t i = 0; i < l->n; i++) {
-            if (l->ev[i].kind != CLI_EV_INSTALL || installs++ == 0)
+            bool was = acted;
+            acted |= !(l->ev[i].kind == CLI_EV_READ && l->ev[i].ndots == 0);
+            if (l->ev[i].kind != CLI_EV_INSTALL || !was)
                 continue;
             if (restarts++ == CLI_TRACE_MAX_RESTARTS) {
                 snprintf(err, cap, "%s:%llu: more than %u restarts in all", J->files[l->ev[i].file],

@@ -104,8 +104,9 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
                    size_t cap);
 
 /* After cli_trace_read with node -1: sets J->n from the ids the traces name,
- * and marks each restart (an install after its node's first: the empty
- * reads just before it are the new incarnation's, joining). CW_EINVAL with
+ * and marks each restart (an install after its node did anything but read
+ * nothing: the empty reads just before it are the new incarnation's,
+ * joining). CW_EINVAL with
  * the reason in err (no events), CW_ELIMIT (too many restarts), CW_ENOMEM. */
 int cli_trace_nodes(cli_trace_judge *J, char *err, size_t cap);
 

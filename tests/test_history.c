@@ -374,6 +374,45 @@ static void test_read_missing_own_write_is_caught(void **state)
     net_close(&t);
 }
 
+/* A node judged from a trace: its clock reported, its keys only in part
+ * (cw_history_final_clock_only), so no key it does not report is asked
+ * for; and the first violation, a read's, names that read's index
+ * (cw_history_violation_read). */
+static void test_partial_final_state(void **state)
+{
+    (void)state;
+    for (int bad = 0; bad < 2; bad++) {
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+        client_write(&t, 0, 0, "j", false, NULL, NULL, 0);
+        deliver_all(&t);
+        cw_read r;
+        cw_read_init(&r);
+        client_read(&t, 0, 1, "k", &r); /* read 0: right */
+        uint64_t counts[2];
+        cw_history_applied_counts(t.h, 1, counts);
+        cw_read none;
+        cw_read_init(&none);
+        if (bad) /* read 1: nothing, after applying write 0.2 to j */
+            assert_int_equal(cw_history_client_read(t.h, 0, 1, "j", 1, counts, counts, &none), CW_OK);
+        else
+            client_read(&t, 0, 1, "j", &r);
+        assert_int_equal(cw_history_final_node(t.h, t.n[0]), CW_OK);
+        assert_int_equal(cw_history_final_clock_only(t.h, 1, counts), CW_OK);
+        assert_int_equal(cw_history_final_clock_only(t.h, 2, counts), CW_EINVAL);
+        cw_history_report rep;
+        assert_int_equal(cw_history_verdict(t.h, &rep), !bad);
+        if (bad)
+            assert_int_equal(cw_history_violation_read(t.h), 1);
+        else
+            assert_int_equal(cw_history_violation_read(t.h), SIZE_MAX);
+        cw_read_destroy(&r);
+        cw_read_destroy(&none);
+        net_close(&t);
+    }
+}
+
 /* What a client tells must fit the write: a version its node had not
  * applied, a put told as a delete, a dot of another key, told twice. */
 static void test_bad_tellings_are_caught(void **state)
@@ -491,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_bad_tellings_are_caught),
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_history_text),
+        cmocka_unit_test(test_partial_final_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,6 +204,11 @@ CW_API int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const
                                 size_t count);
 /* Reports node x's final clock: `nodes` counters, copied. CW_EINVAL. */
 CW_API int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock);
+/* The same for a node whose final keys are known only in part (a node judged
+ * from a trace, whose last reads tell some keys): the verdict checks its
+ * clock and the keys reported with cw_history_final_key, and does not ask
+ * for the keys not reported. CW_EINVAL. */
+CW_API int cw_history_final_clock_only(cw_history *h, cw_node_id x, const uint64_t *clock);
 
 /* Reports the whole final state (every key and the clock) of a replica, as
  * cw_history_final_key and cw_history_final_clock for cw_node_self(node).
@@ -261,6 +266,12 @@ CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, vo
  * cw_history_destroy), or NULL if none. Later violations are counted, not
  * kept. */
 CW_API const char *cw_history_violation(const cw_history *h);
+/* Which read the first violation is about: its index among the reads
+ * recorded (cw_history_read, cw_history_client_read), in the order they
+ * were recorded, from 0; SIZE_MAX when the first violation is about no
+ * read (or there is none). Lets a caller name the read in its own terms
+ * (a trace's line). */
+CW_API size_t cw_history_violation_read(const cw_history *h);
 
 /* Writes the history as text to f, one record a line (the format is in
  * docs/formats.md, "Ground-truth history"): the group, the first violation,

@@ -16,6 +16,7 @@ int cli_bench(int argc, char **argv);
 int cli_node(int argc, char **argv);
 int cli_keygen(int argc, char **argv);
 int cli_cluster(int argc, char **argv);
+int cli_check(int argc, char **argv);
 
 /* Everything f holds from its position on, NUL-terminated (the text may hold
  * NULs of its own: *len_out counts them). NULL on a read error or out of

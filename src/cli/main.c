@@ -19,6 +19,7 @@ static void usage(FILE *to)
           "  clock         compare, merge, encode and decode clocks and X-VectorClock headers\n"
           "  node          one replica as a process: ZeroMQ replication, the HTTP API\n"
           "  cluster       N node processes on 127.0.0.1, and the causal key-value scenario\n"
+          "  check         judge replicas (any system's) from their JSON Lines traces\n"
           "  keygen        a CURVE key pair for encrypted, authenticated links\n"
           "  version       library version and the active SIMD path\n"
           "  help [CMD]    this list, or a command's options with their ranges and defaults\n"
@@ -48,7 +49,7 @@ static int version(int argc, char **argv)
 
 static const command commands[] = {
     {"demo", cli_demo}, {"stress", cli_stress}, {"sim", cli_sim}, {"bench", cli_bench},
-    {"clock", cli_clock}, {"node", cli_node}, {"cluster", cli_cluster}, {"keygen", cli_keygen}, {"version", version},
+    {"clock", cli_clock}, {"node", cli_node}, {"cluster", cli_cluster}, {"check", cli_check}, {"keygen", cli_keygen}, {"version", version},
 };
 
 static const command *find(const char *name)

@@ -8,29 +8,19 @@
  *  1. Every endpoint is an ipc:// socket in a fresh temporary directory
  *     (mkdtemp), with each node's trace; nothing collides with another run.
  *     The directory is removed after a passing run and kept (and named) after
- *     a failing one.
- *  2. The history is built from the traces alone, replayed in an order that
- *     keeps each node's own order and puts every write before any apply of
- *     it elsewhere (any such order gives the same verdict: the history judges
- *     each node by its own sequence and each write by its origin's). The
+ *     a failing one, or with --keep-traces.
+ *  2. The run is judged from the traces by trace_check.c (the history
+ *     built from them, replayed in each node's order; its invariants). The
  *     clients' records add only what a trace cannot say: which versions a
  *     read-modify-write read (cw_history_wrote), and they are matched to
  *     trace writes by dot (acknowledged) or by node, key, kind and context
  *     (timed out).
  *  3. A killed node's trace is cut at the kill (its size after waitpid: the
  *     dead process's incarnation ends there; a partial last line is ended and
- *     dropped). The new process starts empty, adopts a peer's state
- *     ("install" CLOCK) and is history node N (one more than the processes):
- *     a replica of its own that starts by applying, in causal order, every
- *     write at or below CLOCK. Its own writes (x, s), s > CLOCK[x], are
- *     (N, s - CLOCK[x]) to the history, in every trace and clock. The dead
- *     process stays history node x; having no final state, it is brought up
- *     to every write at the end, so the final checks judge its successor.
- *     A write of the dead process above CLOCK[x] reached no surviving node:
- *     lost with the process, counted, and left out of the history (so are
- *     the dead process's reads that returned one). A violation: such a
- *     write's dot written again by the new process when the lost write had
- *     been acknowledged to a client or returned by a read, or a lost write
+ *     dropped). The new process is history node N (trace_check.c, invariant
+ *     3). A violation besides the trace's: a write of the dead process lost
+ *     with it (it reached no surviving node) whose dot the new process wrote
+ *     again after it had been acknowledged to a client, or a lost write
  *     acknowledged more than LOST_GRACE_S before the kill.
  *  4. The node's trace reaches its file every 100 ms (server.h), so the
  *     killed node's own clients pause KILL_QUIET_S before the kill: every
@@ -62,10 +52,12 @@
 #include "cli.h"
 #include "progress.h"
 #include "report.h"
+#include "trace_check.h"
 #include "vec.h"
 #include "workload.h"
 
 #define MAX_PROCS 64u
+_Static_assert(MAX_PROCS <= CLI_TRACE_MAX_NODES, "every process's trace fits the judge");
 #define JOIN_DEADLINE_S 10.0
 #define CONVERGE_DEADLINE_S 30.0
 #define EXIT_DEADLINE_S 10.0
@@ -471,339 +463,29 @@ static void *killer_main(void *arg)
     return NULL;
 }
 
-/* ---- traces ---- */
-
-enum { EV_WRITE, EV_APPLY, EV_READ, EV_INSTALL, EV_BOUNDARY, EV_SKIP };
-
-typedef struct event {
-    uint8_t kind;
-    bool del;
-    uint32_t origin;
-    uint64_t seq;
-    char *key;
-    uint64_t *clock, *context;
-    cw_history_dot *dots;
-    size_t ndots;
-    wrec *rec;              /* WRITE: the client's record */
-} event;
-
-typedef struct evlist {
-    event *ev;
-    size_t n, cap;
-    size_t boundary;        /* index of EV_BOUNDARY, or SIZE_MAX */
-} evlist;
-
-static event *push(evlist *l)
-{
-    event *g = cw__vec_room(l->ev, l->n, &l->cap, sizeof *g);
-    if (!g)
-        return NULL;
-    l->ev = g;
-    event *e = &l->ev[l->n++];
-    memset(e, 0, sizeof *e);
-    return e;
-}
-
-static uint64_t *clock_json(json_t *o, uint32_t n)
-{
-    uint64_t *c = calloc(n, sizeof *c);
-    if (!c || !json_is_object(o)) {
-        free(c);
-        return NULL;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        char *end;
-        unsigned long id = strtoul(k, &end, 10);
-        if (*end || id >= n || !json_is_integer(v)) {
-            free(c);
-            return NULL;
-        }
-        c[id] = (uint64_t)json_integer_value(v);
-    }
-    return c;
-}
-
-static bool dot_json(json_t *d, uint32_t n, uint32_t *o, uint64_t *s)
-{
-    if (!json_is_array(d) || json_array_size(d) != 2 || !json_is_integer(json_array_get(d, 0)) ||
-        !json_is_integer(json_array_get(d, 1)))
-        return false;
-    json_int_t a = json_integer_value(json_array_get(d, 0)), b = json_integer_value(json_array_get(d, 1));
-    if (a < 0 || (uint64_t)a >= n || b < 1)
-        return false;
-    *o = (uint32_t)a;
-    *s = (uint64_t)b;
-    return true;
-}
-
-/* One trace line into an event; false when malformed. */
-static bool parse_line(const char *line, uint32_t node, uint32_t n, event *e)
-{
-    json_error_t err;
-    json_t *j = json_loads(line, 0, &err);
-    if (!j)
-        return false;
-    bool ok = false;
-    const char *op = json_string_value(json_object_get(j, "op"));
-    json_t *jn = json_object_get(j, "node");
-    if (!op || !json_is_integer(jn) || json_integer_value(jn) != (json_int_t)node)
-        goto out;
-    if (strcmp(op, "write") == 0) {
-        e->kind = EV_WRITE;
-        const char *k = json_string_value(json_object_get(j, "key"));
-        json_t *ctx = json_object_get(j, "context");
-        e->del = json_is_true(json_object_get(j, "delete"));
-        ok = dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) && e->origin == node && k &&
-             (e->key = strdup(k)) && (e->clock = clock_json(json_object_get(j, "clock"), n)) &&
-             (!ctx || (e->context = clock_json(ctx, n)));
-    } else if (strcmp(op, "apply") == 0) {
-        e->kind = EV_APPLY;
-        ok = dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) && e->origin != node;
-    } else if (strcmp(op, "read") == 0) {
-        e->kind = EV_READ;
-        const char *k = json_string_value(json_object_get(j, "key"));
-        json_t *ds = json_object_get(j, "dots");
-        ok = k && (e->key = strdup(k)) && json_is_array(ds);
-        size_t nd = ok ? json_array_size(ds) : 0;
-        if (ok && nd && !(e->dots = calloc(nd, sizeof *e->dots)))
-            ok = false;
-        for (size_t i = 0; ok && i < nd; i++) {
-            uint32_t origin = 0;
-            ok = dot_json(json_array_get(ds, i), n, &origin, &e->dots[i].seq);
-            e->dots[i].origin = (cw_node_id)origin;
-        }
-        e->ndots = nd;
-    } else if (strcmp(op, "install") == 0) {
-        e->kind = EV_INSTALL;
-        ok = (e->clock = clock_json(json_object_get(j, "clock"), n)) != NULL;
-    }
-out:
-    json_decref(j);
-    return ok;
-}
-
-static void event_free(event *e)
-{
-    free(e->key);
-    free(e->clock);
-    free(e->context);
-    free(e->dots);
-}
-
-/* ---- judging (invariants 2 and 3) ---- */
-
-/* History nodes: one per process, and one more for a killed node's
- * restarted process (invariant 3). */
-#define HMAX (MAX_PROCS + 1)
+/* ---- judging (invariants 2 and 3; trace_check.c) ---- */
 
 typedef struct judge {
+    cli_trace_judge t;
     prun *r;
-    uint32_t n;                    /* node processes */
-    uint32_t hn;                   /* history nodes: n, or n + 1 after a kill */
-    int kx;                        /* the killed node, or -1 */
-    uint64_t bound;                /* kx's own writes its restarted process installed */
-    evlist ev[HMAX];               /* [history node]: ev[n] is kx's restarted process */
-    cw_msg **msgs[HMAX];           /* [origin][seq]: the write fed to the history */
-    event **wev[HMAX];             /* [origin][seq]: its event */
-    uint64_t maxseq[HMAX];
-    cw_history *h;
-    char violation[512];
-    uint64_t trace_lines, truncated, joining_reads;
-    uint64_t lost, lost_acked, reused, maybe_made, maybe_not;
-    uint64_t lost_reads;           /* reads by the killed process that returned a lost write (not judged) */
-    uint64_t observed_max;         /* the greatest lost seq such a read returned */
+    uint64_t lost_acked, maybe_made, maybe_not;
     double lost_acked_oldest;      /* seconds before the kill */
-    bool sabotaged;                /* --sabotage-history: one write's clock tampered with */
 } judge;
 
-static void violate(judge *J, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void violate(judge *J, const char *fmt, ...)
-{
-    if (J->violation[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(J->violation, sizeof J->violation, fmt, ap);
-    va_end(ap);
-}
-
+/* Every node's trace, the killed one's cut at its kill (invariant 3). */
 static int read_traces(judge *J)
 {
     prun *r = J->r;
-    for (uint32_t x = 0; x < J->n; x++) {
-        evlist *l = &J->ev[x];
-        l->boundary = SIZE_MAX;
-        FILE *f = fopen(r->p[x].trace, "r");
-        if (!f) {
-            violate(J, "node %u left no trace (%s)", x, r->p[x].trace);
-            continue;
-        }
-        size_t len = 0;
-        char *text = cli_read_all(f, &len);
-        fclose(f);
-        if (!text)
-            return CW_ENOMEM;
-        long b = r->p[x].boundary;
-        size_t off = 0;
-        while (off < len) {
-            char *nl = memchr(text + off, '\n', len - off);
-            size_t end = nl ? (size_t)(nl - text) : len;
-            if (b >= 0 && off >= (size_t)b && l->boundary == SIZE_MAX) {
-                event *e = push(l);
-                if (!e)
-                    return CW_ENOMEM;
-                e->kind = EV_BOUNDARY;
-                l->boundary = l->n - 1;
-            }
-            text[end] = 0;
-            bool last_dead = b >= 0 && r->p[x].truncated && end + 1 == (size_t)b;
-            if (end > off) {
-                J->trace_lines++;
-                event *e = push(l);
-                if (!e)
-                    return CW_ENOMEM;
-                if (!parse_line(text + off, x, J->n, e)) {
-                    event_free(e);
-                    l->n--;
-                    if (last_dead)
-                        J->truncated++;
-                    else
-                        violate(J, "node %u's trace: a malformed line: %.120s", x, text + off);
-                }
-            }
-            off = end + 1;
-        }
-        if (b >= 0 && l->boundary == SIZE_MAX) {
-            event *e = push(l);
-            if (!e)
-                return CW_ENOMEM;
-            e->kind = EV_BOUNDARY;
-            l->boundary = l->n - 1;
-        }
-        free(text);
+    cli_trace_init(&J->t, r->n);
+    for (uint32_t x = 0; x < r->n; x++) {
+        char err[256];
+        int rc = cli_trace_read(&J->t, r->p[x].trace, (int)x, r->p[x].boundary, r->p[x].truncated, err,
+                                sizeof err);
+        if (rc == CW_EIO)
+            cli_trace_violate(&J->t, NULL, "no trace", "node %u left no trace (%s)", x, r->p[x].trace);
+        else if (rc != CW_OK)
+            return rc;
     }
-    return CW_OK;
-}
-
-/* A dot of the processes as the history names it: the killed node's
- * writes above bound are its restarted process's, history node n, numbered
- * from 1 there (invariant 3). */
-static void map_dot(const judge *J, uint32_t *o, uint64_t *s)
-{
-    if (J->kx >= 0 && *o == (uint32_t)J->kx && *s > J->bound) {
-        *o = J->n;
-        *s -= J->bound;
-    }
-}
-
-/* A clock of n counters as hn counters, the killed node's entry split at
- * bound; malloc'd, NULL when out of memory (or c NULL). */
-static uint64_t *map_clock(const judge *J, const uint64_t *c)
-{
-    uint64_t *m = c ? calloc(J->hn, sizeof *m) : NULL;
-    if (!m)
-        return NULL;
-    memcpy(m, c, J->n * sizeof *m);
-    if (J->kx >= 0 && m[J->kx] > J->bound) {
-        m[J->n] = m[J->kx] - J->bound;
-        m[J->kx] = J->bound;
-    }
-    return m;
-}
-
-static bool remap_clock(const judge *J, uint64_t **c)
-{
-    if (!*c)
-        return true;
-    uint64_t *m = map_clock(J, *c);
-    if (!m)
-        return false;
-    free(*c);
-    *c = m;
-    return true;
-}
-
-/* After a kill: the restarted process's events into their own history
- * node, the dead process's writes above what survived marked lost, and
- * every dot and clock renamed (map_dot, map_clock). */
-static int split_killed(judge *J)
-{
-    uint32_t n = J->n;
-    J->hn = n;
-    J->kx = -1;
-    for (uint32_t x = 0; x < n && J->kx < 0; x++)
-        if (J->ev[x].boundary != SIZE_MAX)
-            J->kx = (int)x;
-    if (J->kx >= 0) {
-        uint32_t kx = (uint32_t)J->kx;
-        evlist *l = &J->ev[kx], *nl = &J->ev[n];
-        size_t b = l->boundary;
-        for (size_t i = b + 1; i < l->n; i++)
-            if (l->ev[i].kind == EV_INSTALL) {
-                J->bound = l->ev[i].clock[kx];
-                break;
-            }
-        nl->cap = nl->n = l->n - b; /* its boundary first: the process starts joining */
-        if (!(nl->ev = malloc(nl->cap * sizeof *nl->ev)))
-            return CW_ENOMEM;
-        memcpy(nl->ev, l->ev + b, nl->n * sizeof *nl->ev);
-        nl->boundary = SIZE_MAX;
-        l->n = b;
-        l->boundary = SIZE_MAX;
-        J->hn = n + 1;
-        uint64_t dead_max = J->bound;
-        for (size_t i = 0; i < l->n; i++)
-            if (l->ev[i].kind == EV_WRITE && l->ev[i].seq > J->bound) { /* lost with the process */
-                l->ev[i].kind = EV_SKIP;
-                J->lost++;
-                if (l->ev[i].seq > dead_max)
-                    dead_max = l->ev[i].seq;
-            }
-        /* A read by the dead process that returned one of its lost writes
-         * cannot be judged (the history never had that write): left out,
-         * counted, and the write counts as observed. */
-        for (size_t i = 0; i < l->n; i++) {
-            event *e = &l->ev[i];
-            for (size_t d = 0; e->kind == EV_READ && d < e->ndots; d++)
-                if (e->dots[d].origin == kx && e->dots[d].seq > J->bound) {
-                    e->kind = EV_SKIP;
-                    J->lost_reads++;
-                    if (e->dots[d].seq > J->observed_max)
-                        J->observed_max = e->dots[d].seq;
-                }
-        }
-        for (size_t i = 0; i < nl->n; i++) {
-            event *e = &nl->ev[i];
-            if (e->kind == EV_WRITE && e->seq <= dead_max) {
-                J->reused++;
-                if (e->seq <= J->observed_max)
-                    violate(J, "node %u's restarted process wrote (%u, %llu) again: its killed process had "
-                               "written it, and a read had returned it", kx, kx, (unsigned long long)e->seq);
-            }
-        }
-        for (size_t i = 0; i < nl->n; i++)
-            if (nl->ev[i].kind == EV_WRITE && nl->ev[i].seq <= J->bound) {
-                violate(J, "node %u's restarted process wrote (%u, %llu), which its killed process had written "
-                           "(a sequence number reused)", kx, kx, (unsigned long long)nl->ev[i].seq);
-                nl->ev[i].kind = EV_SKIP;
-            }
-    }
-    for (uint32_t x = 0; x < J->hn; x++)
-        for (size_t i = 0; i < J->ev[x].n; i++) {
-            event *e = &J->ev[x].ev[i];
-            if (e->kind == EV_WRITE || e->kind == EV_APPLY || e->kind == EV_SKIP)
-                map_dot(J, &e->origin, &e->seq);
-            for (size_t d = 0; d < e->ndots; d++) {
-                uint32_t o = e->dots[d].origin;
-                map_dot(J, &o, &e->dots[d].seq);
-                e->dots[d].origin = (cw_node_id)o;
-            }
-            if (!remap_clock(J, &e->clock) || !remap_clock(J, &e->context))
-                return CW_ENOMEM;
-        }
     return CW_OK;
 }
 
@@ -819,7 +501,7 @@ static bool same_clock(const uint64_t *a, const uint64_t *b, uint32_t n)
  * traces one, cw_msg_context) its clock without its own dot. An empty
  * context is traced as none, so a context write that read nothing matches
  * too; that ambiguity only concerns timed-out writes to one key. */
-static bool plain_context(const event *e, uint32_t hn)
+static bool plain_context(const cli_trace_event *e, uint32_t hn)
 {
     if (!e->context)
         return true;
@@ -829,46 +511,23 @@ static bool plain_context(const event *e, uint32_t hn)
     return true;
 }
 
-/* Builds the write table and matches the clients' records to it. */
-static int build_writes(judge *J, pclient *cl, uint32_t nclients)
+/* A matched client record tells the history what its write read. */
+static void take_record(cli_trace_event *e, wrec *w)
 {
-    uint32_t hn = J->hn;
+    e->rec = w;
+    e->told = w->ctx;
+    e->read = w->dots;
+    e->nread = w->ndots;
+}
+
+/* Matches the clients' records to the trace writes (cli_trace_table made
+ * the table): acknowledged ones by dot, timed-out ones by node, key, kind
+ * and context (invariant 2). */
+static int match_clients(judge *J, pclient *cl, uint32_t nclients)
+{
+    cli_trace_judge *T = &J->t;
+    uint32_t hn = T->hn;
     prun *r = J->r;
-    for (uint32_t x = 0; x < hn; x++) {
-        evlist *l = &J->ev[x];
-        for (size_t i = 0; i < l->n; i++)
-            if (l->ev[i].kind == EV_WRITE && l->ev[i].seq > J->maxseq[x])
-                J->maxseq[x] = l->ev[i].seq;
-        J->msgs[x] = calloc(J->maxseq[x] + 1, sizeof *J->msgs[x]);
-        J->wev[x] = calloc(J->maxseq[x] + 1, sizeof *J->wev[x]);
-        if (!J->msgs[x] || !J->wev[x])
-            return CW_ENOMEM;
-        for (size_t i = 0; i < l->n; i++) {
-            event *e = &l->ev[i];
-            if (e->kind != EV_WRITE)
-                continue;
-            if (J->wev[x][e->seq]) {
-                violate(J, "node %u wrote dot (%u, %llu) twice (a sequence number reused)", x, x,
-                        (unsigned long long)e->seq);
-                e->kind = EV_SKIP;
-                continue;
-            }
-            J->wev[x][e->seq] = e;
-            uint64_t clock[HMAX];
-            memcpy(clock, e->clock, hn * sizeof *clock);
-            if (r->o->sabotage && x == 0 && hn > 1 && !J->sabotaged) {
-                clock[1]++; /* the checker must notice: a clock that is not the write's past */
-                J->sabotaged = true;
-            }
-            cw_hlc_timestamp ts;
-            memset(&ts, 0, sizeof ts);
-            int rc = cw_msg_create_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del, e->key,
-                                   strlen(e->key), NULL, 0);
-            if (rc != CW_OK)
-                return rc;
-        }
-    }
-    /* The clients' acknowledged writes, by dot (invariant 2). */
     for (uint32_t c = 0; c < nclients; c++)
         for (size_t i = 0; i < cl[c].nrec; i++) {
             wrec *w = &cl[c].recs[i];
@@ -876,26 +535,28 @@ static int build_writes(judge *J, pclient *cl, uint32_t nclients)
                 continue;
             uint32_t o = w->node;
             uint64_t s = w->seq;
-            map_dot(J, &o, &s);
-            uint64_t *wc = map_clock(J, w->clock);
+            cli_trace_map_dot(T, &o, &s);
+            uint64_t *wc = cli_trace_map_clock(T, w->clock);
             if (!wc)
                 return CW_ENOMEM;
-            event *e = s <= J->maxseq[o] ? J->wev[o][s] : NULL;
+            cli_trace_event *e = s <= T->maxseq[o] ? T->wev[o][s] : NULL;
             proc *p = &r->p[w->node];
             if (e && strcmp(e->key, w->key) == 0 && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
-                e->rec = w;
-            } else if (J->kx == (int)w->node && w->sent < p->killed_at && w->seq > J->bound) {
+                take_record(e, w);
+            } else if (T->kx == (int)w->node && w->sent < p->killed_at && w->seq > T->bound) {
                 J->lost_acked++; /* lost with the process (invariant 3) */
                 double age = p->killed_at - w->done;
                 if (age > J->lost_acked_oldest)
                     J->lost_acked_oldest = age;
                 if (e) /* the restarted process wrote this dot again */
-                    violate(J, "node %u's restarted process wrote (%u, %llu) again: its killed process had "
-                               "written it and acknowledged it to a client %.0f ms before the kill", w->node,
-                            w->node, (unsigned long long)w->seq, age * 1e3);
+                    cli_trace_violate(T, e, "sequence number reused",
+                                      "node %u's restarted process wrote (%u, %llu) again: its killed process had "
+                                      "written it and acknowledged it to a client %.0f ms before the kill",
+                                      w->node, w->node, (unsigned long long)w->seq, age * 1e3);
             } else {
-                violate(J, "node %u acknowledged write (%u, %llu) to key %s that its trace %s", w->node, w->node,
-                        (unsigned long long)w->seq, w->key, e ? "records differently" : "does not hold");
+                cli_trace_violate(T, e, "client", "node %u acknowledged write (%u, %llu) to key %s that its trace %s",
+                                  w->node, w->node, (unsigned long long)w->seq, w->key,
+                                  e ? "records differently" : "does not hold");
             }
             free(wc);
         }
@@ -905,20 +566,20 @@ static int build_writes(judge *J, pclient *cl, uint32_t nclients)
             wrec *w = &cl[c].recs[i];
             if (w->acked)
                 continue;
-            uint64_t *wctx = w->ctx ? map_clock(J, w->context) : NULL;
+            uint64_t *wctx = w->ctx ? cli_trace_map_clock(T, w->context) : NULL;
             if (w->ctx && !wctx)
                 return CW_ENOMEM;
             bool found = false;
             for (int pass = 0; pass < 2 && !found; pass++) {
-                uint32_t x = pass == 0 ? w->node : J->n;
-                if (pass == 1 && J->kx != (int)w->node)
+                uint32_t x = pass == 0 ? w->node : T->n;
+                if (pass == 1 && T->kx != (int)w->node)
                     break;
-                evlist *l = &J->ev[x];
+                cli_trace_list *l = &T->ev[x];
                 for (size_t k = 0; k < l->n && !found; k++) {
-                    event *e = &l->ev[k];
-                    if (e->kind == EV_WRITE && !e->rec && strcmp(e->key, w->key) == 0 && e->del == w->del &&
+                    cli_trace_event *e = &l->ev[k];
+                    if (e->kind == CLI_EV_WRITE && !e->rec && strcmp(e->key, w->key) == 0 && e->del == w->del &&
                         (w->ctx ? same_clock(e->context, wctx, hn) : plain_context(e, hn))) {
-                        e->rec = w;
+                        take_record(e, w);
                         found = true;
                     }
                 }
@@ -928,209 +589,13 @@ static int build_writes(judge *J, pclient *cl, uint32_t nclients)
             J->maybe_not += !found;
         }
     for (uint32_t x = 0; x < hn; x++)
-        for (size_t i = 0; i < J->ev[x].n; i++) {
-            event *e = &J->ev[x].ev[i];
-            if (e->kind == EV_WRITE && !e->rec)
-                violate(J, "history node %u's trace holds write (%u, %llu) to %s that no client made", x, x,
-                        (unsigned long long)e->seq, e->key);
+        for (size_t i = 0; i < T->ev[x].n; i++) {
+            cli_trace_event *e = &T->ev[x].ev[i];
+            if (e->kind == CLI_EV_WRITE && !e->rec)
+                cli_trace_violate(T, e, "client", "history node %u's trace holds write (%u, %llu) to %s that no "
+                                  "client made", x, x, (unsigned long long)e->seq, e->key);
         }
     return CW_OK;
-}
-
-enum { STEP_DONE, STEP_BLOCKED, STEP_STOP };
-
-static uint64_t known(const judge *J, uint32_t k)
-{
-    uint64_t c[HMAX];
-    cw_history_applied_counts(J->h, k, c);
-    return c[k];
-}
-
-/* History node x comes to hold every write at or below C, applying those
- * it lacks in causal order: a state installed (invariant 3). */
-static int install(judge *J, uint32_t x, const uint64_t *C)
-{
-    uint32_t hn = J->hn;
-    uint64_t hc[HMAX];
-    for (uint32_t k = 0; k < hn; k++)
-        if (known(J, k) < C[k])
-            return STEP_BLOCKED;
-    cw_history_applied_counts(J->h, x, hc);
-    for (uint32_t k = 0; k < hn; k++)
-        if (k != x && C[k] < hc[k]) {
-            violate(J, "history node %u installed a state without %llu writes of node %u it had applied", x,
-                    (unsigned long long)(hc[k] - C[k]), k);
-            return STEP_STOP;
-        }
-    if (hc[x] != C[x]) {
-        violate(J, "history node %u installed its own writes up to %llu; its traces hold %llu", x,
-                (unsigned long long)C[x], (unsigned long long)hc[x]);
-        return STEP_STOP;
-    }
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (uint32_t k = 0; k < hn; k++)
-            while (hc[k] < C[k]) {
-                const uint64_t *wc = J->wev[k][hc[k] + 1]->clock;
-                bool ready = true;
-                for (uint32_t j = 0; j < hn && ready; j++)
-                    ready = j == k || wc[j] <= hc[j];
-                if (!ready)
-                    break;
-                cw_history_applied(J->h, x, J->msgs[k][hc[k] + 1]);
-                hc[k]++;
-                progress = true;
-            }
-    }
-    for (uint32_t k = 0; k < hn; k++)
-        if (hc[k] < C[k]) {
-            violate(J, "history node %u installed a state (clock entry %u: %llu) that is not causally closed", x, k,
-                    (unsigned long long)C[k]);
-            return STEP_STOP;
-        }
-    return STEP_DONE;
-}
-
-static int step(judge *J, uint32_t x, event *e, bool *joining)
-{
-    uint32_t hn = J->hn;
-    switch (e->kind) {
-    case EV_SKIP:
-        return STEP_DONE;
-    case EV_BOUNDARY:
-        *joining = true;
-        return STEP_DONE;
-    case EV_INSTALL: {
-        int rc = install(J, x, e->clock);
-        if (rc == STEP_DONE)
-            *joining = false;
-        return rc;
-    }
-    case EV_WRITE: {
-        if (*joining) {
-            violate(J, "history node %u wrote (%u, %llu) before it installed its peers' state", x, x,
-                    (unsigned long long)e->seq);
-            return STEP_STOP;
-        }
-        if (e->seq != known(J, x) + 1) {
-            violate(J, "history node %u wrote dot (%u, %llu) after its write %llu (a sequence number %s)", x, x,
-                    (unsigned long long)e->seq, (unsigned long long)known(J, x),
-                    e->seq <= known(J, x) ? "reused" : "skipped");
-            return STEP_STOP;
-        }
-        cw_history_applied(J->h, x, J->msgs[x][e->seq]);
-        wrec *w = e->rec;
-        if (w && w->ctx) {
-            cw_history_dot *dots = w->ndots ? calloc(w->ndots, sizeof *dots) : NULL;
-            if (w->ndots && !dots)
-                return STEP_STOP;
-            for (size_t d = 0; d < w->ndots; d++) {
-                uint32_t o = w->dots[d].origin;
-                uint64_t s = w->dots[d].seq;
-                map_dot(J, &o, &s);
-                dots[d] = (cw_history_dot){(cw_node_id)o, s};
-            }
-            cw_history_write_info info = {CW_HISTORY_NO_CLIENT, w->del, true, dots, w->ndots};
-            int rc = cw_history_wrote(J->h, (cw_node_id)x, e->seq, &info);
-            free(dots);
-            if (rc != CW_OK)
-                return STEP_STOP;
-        }
-        return STEP_DONE;
-    }
-    case EV_APPLY:
-        if (*joining) {
-            violate(J, "history node %u applied (%u, %llu) before it installed its peers' state", x, e->origin,
-                    (unsigned long long)e->seq);
-            return STEP_STOP;
-        }
-        if (e->seq > known(J, e->origin))
-            return STEP_BLOCKED;
-        cw_history_applied(J->h, x, J->msgs[e->origin][e->seq]);
-        return STEP_DONE;
-    case EV_READ: {
-        if (*joining) { /* a joining node holds nothing */
-            J->joining_reads++;
-            if (e->ndots)
-                violate(J, "history node %u returned a version of %s while it held no state (joining)", x, e->key);
-            return STEP_DONE;
-        }
-        uint64_t c[HMAX];
-        cw_history_applied_counts(J->h, x, c);
-        cw_read rd;
-        cw_read_init(&rd);
-        cw_value_version *v = e->ndots ? calloc(e->ndots, sizeof *v) : NULL;
-        if (e->ndots && !v)
-            return STEP_STOP;
-        int rc = CW_OK;
-        for (size_t i = 0; i < e->ndots; i++) { /* each version's clock: its write's, from the traces */
-            cw_history_dot d = e->dots[i];
-            v[i].origin = d.origin;
-            v[i].seq = d.seq;
-            cw_vclock_init(&v[i].clock);
-            cw_vclock_init(&v[i].context);
-            const event *w = d.origin < hn && d.seq <= J->maxseq[d.origin] ? J->wev[d.origin][d.seq] : NULL;
-            for (uint32_t k = 0; w && k < hn && rc == CW_OK; k++)
-                if (w->clock[k])
-                    rc = cw_vclock_set(&v[i].clock, (cw_node_id)k, w->clock[k]);
-            if (!w && rc == CW_OK)
-                rc = cw_vclock_set(&v[i].clock, d.origin, d.seq);
-        }
-        rd.versions = v;
-        rd.count = e->ndots;
-        if (rc == CW_OK)
-            rc = cw_history_read(J->h, (cw_node_id)x, e->key, strlen(e->key), c, c, &rd);
-        for (size_t i = 0; i < e->ndots; i++)
-            cw_vclock_destroy(&v[i].clock);
-        free(v);
-        return rc == CW_OK ? STEP_DONE : STEP_STOP;
-    }
-    }
-    return STEP_DONE;
-}
-
-/* Replays every history node's events into the history (invariant 2);
- * then the killed node's dead process, which has no final state, is
- * brought up to every write so that the final checks (which want every
- * node to have applied every write) judge its live successor alone. */
-static void replay(judge *J)
-{
-    size_t pos[HMAX] = {0};
-    bool joining[HMAX] = {0};
-    for (;;) {
-        bool progress = false, left = false;
-        for (uint32_t x = 0; x < J->hn; x++) {
-            evlist *l = &J->ev[x];
-            while (pos[x] < l->n) {
-                int rc = step(J, x, &l->ev[pos[x]], &joining[x]);
-                if (rc == STEP_STOP)
-                    return;
-                if (rc == STEP_BLOCKED)
-                    break;
-                pos[x]++;
-                progress = true;
-            }
-            left |= pos[x] < l->n;
-        }
-        if (!left)
-            break;
-        if (!progress) {
-            for (uint32_t x = 0; x < J->hn; x++)
-                if (pos[x] < J->ev[x].n) {
-                    event *e = &J->ev[x].ev[pos[x]];
-                    violate(J, "history node %u %s (%u, %llu), a write no trace holds", x,
-                            e->kind == EV_APPLY ? "applied" : "installed a state covering", e->origin,
-                            (unsigned long long)e->seq);
-                    return;
-                }
-        }
-    }
-    if (J->kx >= 0) {
-        uint64_t all[HMAX];
-        for (uint32_t k = 0; k < J->hn; k++)
-            all[k] = known(J, k);
-        install(J, (uint32_t)J->kx, all);
-    }
 }
 
 /* ---- the end of the run ---- */
@@ -1180,14 +645,15 @@ static int final_reads(prun *r, cw_read *out)
 static int final_states(judge *J, const final *f, const cw_read *reads)
 {
     prun *r = J->r;
+    const cli_trace_judge *T = &J->t;
     uint32_t n = r->n, keys = r->o->keys;
-    for (uint32_t x = 0; x < J->hn; x++) {
-        uint32_t p = x < n ? x : (uint32_t)J->kx;
-        uint64_t *c = counters_of(&f->st[p].clock, n), *clock = c ? map_clock(J, c) : NULL;
+    for (uint32_t x = 0; x < T->hn; x++) {
+        uint32_t p = x < n ? x : (uint32_t)T->kx;
+        uint64_t *c = counters_of(&f->st[p].clock, n), *clock = c ? cli_trace_map_clock(T, c) : NULL;
         free(c);
         if (!clock)
             return CW_ENOMEM;
-        int rc = cw_history_final_clock(J->h, (cw_node_id)x, clock);
+        int rc = cw_history_final_clock(T->h, (cw_node_id)x, clock);
         free(clock);
         for (uint32_t k = 0; k < keys && rc == CW_OK; k++) {
             const cw_read *got = &reads[(size_t)p * keys + k];
@@ -1198,13 +664,13 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
             if (got->count > 64)
                 rc = CW_ELIMIT;
             for (size_t v = 0; rc == CW_OK && v < got->count; v++) {
-                uint64_t *vc = counters_of(&got->versions[v].clock, n), *hc = vc ? map_clock(J, vc) : NULL;
+                uint64_t *vc = counters_of(&got->versions[v].clock, n), *hc = vc ? cli_trace_map_clock(T, vc) : NULL;
                 uint32_t o = got->versions[v].origin;
                 uint64_t s = got->versions[v].seq;
-                map_dot(J, &o, &s);
+                cli_trace_map_dot(T, &o, &s);
                 cw_hlc_timestamp ts;
                 memset(&ts, 0, sizeof ts);
-                rc = hc ? cw_msg_create_write(&m[cnt], (cw_node_id)o, &ts, hc, J->hn, NULL, false, key, strlen(key),
+                rc = hc ? cw_msg_create_write(&m[cnt], (cw_node_id)o, &ts, hc, T->hn, NULL, false, key, strlen(key),
                                         got->versions[v].value, got->versions[v].value_len)
                         : CW_ENOMEM;
                 cnt += rc == CW_OK;
@@ -1212,7 +678,7 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
                 free(hc);
             }
             if (rc == CW_OK && cnt)
-                rc = cw_history_final_key(J->h, (cw_node_id)x, (const cw_msg *const *)m, cnt);
+                rc = cw_history_final_key(T->h, (cw_node_id)x, (const cw_msg *const *)m, cnt);
             for (size_t v = 0; v < cnt; v++)
                 cw_msg_unref(m[v]);
         }
@@ -1486,8 +952,8 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
         (json_int_t)o->seed, "duration", o->duration, "writes_checked", (json_int_t)rep->writes, "reads_checked",
         (json_int_t)rep->reads, "seconds", secs, "writes_per_s", rep->writes / secs, "concurrent_pairs",
         (json_int_t)rep->concurrent_pairs, "ordered_pairs", (json_int_t)rep->ordered_pairs, "lost_with_process",
-        (json_int_t)J->lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
-        (json_int_t)J->trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation);
+        (json_int_t)J->t.lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
+        (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation);
     if (!root)
         return CW_ENOMEM;
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
@@ -1509,16 +975,7 @@ static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J)
     free(cl);
     for (uint32_t x = 0; x < r->n; x++)
         cw_client_close(r->st[x]);
-    for (uint32_t x = 0; x < HMAX; x++) {
-        for (size_t i = 0; i < J->ev[x].n; i++)
-            event_free(&J->ev[x].ev[i]);
-        free(J->ev[x].ev);
-        for (uint64_t s = 1; J->msgs[x] && s <= J->maxseq[x]; s++)
-            cw_msg_unref(J->msgs[x][s]);
-        free(J->msgs[x]);
-        free(J->wev[x]);
-    }
-    cw_history_destroy(J->h);
+    cli_trace_free(&J->t);
 }
 
 int cli_procs_stress(const cli_procs_options *o)
@@ -1552,7 +1009,6 @@ int cli_procs_stress(const cli_procs_options *o)
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
     J.r = r;
-    J.n = r->n;
     uint32_t nc = o->clients;
     pclient *cl = calloc(nc, sizeof *cl);
     pthread_t *th = calloc(nc, sizeof *th);
@@ -1603,15 +1059,18 @@ int cli_procs_stress(const cli_procs_options *o)
     uint64_t max_writes = 1;
     for (uint32_t c = 0; c < nc; c++)
         max_writes += cl[c].nrec;
+    J.t.sabotage = o->sabotage;
     rc = read_traces(&J);
     if (rc == CW_OK)
-        rc = split_killed(&J);
+        rc = cli_trace_split(&J.t);
     if (rc == CW_OK)
-        rc = cw_history_create(&J.h, J.hn, max_writes, CW_KEEP_SIBLINGS);
+        rc = cw_history_create(&J.t.h, J.t.hn, max_writes, CW_KEEP_SIBLINGS);
     if (rc == CW_OK)
-        rc = build_writes(&J, cl, nc);
+        rc = cli_trace_table(&J.t, false);
     if (rc == CW_OK)
-        replay(&J);
+        rc = match_clients(&J, cl, nc);
+    if (rc == CW_OK)
+        cli_trace_replay(&J.t);
     if (rc == CW_OK)
         rc = final_states(&J, &fin, finals);
     for (size_t i = 0; i < nreads; i++)
@@ -1619,26 +1078,27 @@ int cli_procs_stress(const cli_procs_options *o)
     free(finals);
     cw_history_report rep;
     memset(&rep, 0, sizeof rep);
-    ok = rc == CW_OK && cw_history_verdict(J.h, &rep);
+    ok = rc == CW_OK && cw_history_verdict(J.t.h, &rep);
     double check = now_s() - c0;
-    const char *violation = J.violation[0] ? J.violation : cw_history_violation(J.h);
-    if (J.violation[0] || rc != CW_OK)
+    const char *violation = J.t.violation[0] ? J.t.violation : cw_history_violation(J.t.h);
+    if (J.t.violation[0] || rc != CW_OK)
         ok = false;
     if (J.lost_acked && J.lost_acked_oldest > LOST_GRACE_S) {
         ok = false;
-        if (!J.violation[0])
-            snprintf(J.violation, sizeof J.violation,
+        if (!J.t.violation[0])
+            snprintf(J.t.violation, sizeof J.t.violation,
                      "node %d's process lost a write acknowledged %.3f s before its kill (more than %g s)",
-                     J.kx, J.lost_acked_oldest, LOST_GRACE_S);
-        violation = J.violation;
+                     J.t.kx, J.lost_acked_oldest, LOST_GRACE_S);
+        violation = J.t.violation;
     }
     for (uint32_t i = 0; i < r->n; i++)
         if (r->p[i].status != 0) {
             ok = false;
-            if (!J.violation[0])
-                snprintf(J.violation, sizeof J.violation, "node %u exited with status %d after SIGTERM (0 expected)",
+            if (!J.t.violation[0])
+                snprintf(J.t.violation, sizeof J.t.violation,
+                         "node %u exited with status %d after SIGTERM (0 expected)",
                          i, r->p[i].status);
-            violation = J.violation;
+            violation = J.t.violation;
         }
     uint64_t reads = 0, retries = 0, timeouts = 0;
     for (uint32_t c = 0; c < nc; c++)
@@ -1651,7 +1111,7 @@ int cli_procs_stress(const cli_procs_options *o)
     printf("  reads                %llu checked from the traces (%llu client reads, %llu final reads; %llu at a "
            "joining node, empty)\n",
            (unsigned long long)rep.reads, (unsigned long long)reads, (unsigned long long)r->n * o->keys,
-           (unsigned long long)J.joining_reads);
+           (unsigned long long)J.t.joining_reads);
     printf("  faults               drop %g, delay %g (at most %u us), dup %g at every node", o->drop, o->delay,
            o->max_delay_us, o->dup);
     if (o->stop_node >= 0)
@@ -1666,12 +1126,12 @@ int cli_procs_stress(const cli_procs_options *o)
         printf("  lost with process    %llu writes of node %d's killed process reached no surviving node "
                "(%llu acknowledged, the oldest %.0f ms before the kill; %llu of their dots written again by the "
                "restarted process; %llu reads of them left unjudged)\n",
-               (unsigned long long)J.lost, o->kill_node, (unsigned long long)J.lost_acked,
-               J.lost_acked_oldest * 1e3, (unsigned long long)J.reused, (unsigned long long)J.lost_reads);
+               (unsigned long long)J.t.lost, o->kill_node, (unsigned long long)J.lost_acked,
+               J.lost_acked_oldest * 1e3, (unsigned long long)J.t.reused, (unsigned long long)J.t.lost_reads);
         printf("  restart              history node %u is node %d's restarted process (it installed node %d's "
                "writes up to %llu; its own dots (%d, s) are (%u, s - %llu) there)%s\n",
-               r->n, o->kill_node, o->kill_node, (unsigned long long)J.bound, o->kill_node, r->n,
-               (unsigned long long)J.bound, J.truncated ? "; the killed process's last trace line was cut" : "");
+               r->n, o->kill_node, o->kill_node, (unsigned long long)J.t.bound, o->kill_node, r->n,
+               (unsigned long long)J.t.bound, J.t.truncated ? "; the killed process's last trace line was cut" : "");
     }
     for (uint32_t i = 0; i < r->n; i++)
         printf("  node %-3u             %llu writes, %llu delivered, %llu retransmitted, %llu recovered%s; exit %d\n",
@@ -1683,18 +1143,18 @@ int cli_procs_stress(const cli_procs_options *o)
         cli_print_clients(&rep, nc, false);
     char took[32], cv[32], ran[32];
     printf("  check                %s over %llu trace lines (converged %s after the clients; the run: %s)\n",
-           cli_duration(check * 1e9, took, sizeof took), (unsigned long long)J.trace_lines,
+           cli_duration(check * 1e9, took, sizeof took), (unsigned long long)J.t.trace_lines,
            cli_duration(conv * 1e9, cv, sizeof cv), cli_duration(secs * 1e9, ran, sizeof ran));
-    if (!ok) {
-        cli_write_history(o->history, o->seed, J.h);
+    if (!ok)
+        cli_write_history(o->history, o->seed, J.t.h);
+    if (!ok || o->keep_traces)
         printf("  processes' traces kept in %s\n", r->dir);
-    }
     cli_print_verdict(ok, violation, o->replay, "the same workload and faults; process timings vary");
     if (o->json && write_json(r, &rep, &J, &fin, secs, ok, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
         ok = false;
     }
-    if (ok)
+    if (ok && !o->keep_traces)
         remove_dir(r);
     free(th);
     free_all(r, cl, nc, &J);

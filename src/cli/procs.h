@@ -22,6 +22,7 @@ typedef struct cli_procs_options {
     double part_start, part_len;  /* --partition START:LEN (len 0: none): the halves' links cut or held */
     bool part_hold;               /* --partition-kind hold: held (then released), not cut (then healed) */
     bool sabotage;                /* tamper with one write's clock as read from its trace (must FAIL) */
+    bool keep_traces;             /* keep the run's directory after a pass too (the traces, for causeway check) */
     const char *json, *history;
     const char *replay;           /* the command line that replays the run */
 } cli_procs_options;

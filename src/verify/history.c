@@ -113,6 +113,7 @@ struct cw_history {
     size_t *arena_len, *arena_cap;
     uint64_t **final_clock;   /* [x] */
     bool *has_final_clock;    /* [x] */
+    bool *keys_unknown;       /* [x]: its final keys were not reported (cw_history_final_clock_only) */
     read_rec *reads;          /* under lock */
     size_t read_count, read_cap;
     client_op *ops;           /* under lock */
@@ -122,18 +123,22 @@ struct cw_history {
     pthread_mutex_t lock;
     char violation[512];
     uint64_t violations;
+    size_t violation_read;    /* the read the first violation is about, or SIZE_MAX */
 };
 
-static void violate(cw_history *h, const char *fmt, ...)
+/* Returns whether this was the first violation (the one kept). */
+static bool violate(cw_history *h, const char *fmt, ...)
 {
     pthread_mutex_lock(&h->lock);
-    if (!h->violations++) {
+    bool first = !h->violations++;
+    if (first) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(h->violation, sizeof h->violation, fmt, ap);
         va_end(ap);
     }
     pthread_mutex_unlock(&h->lock);
+    return first;
 }
 
 /* Writes node o has made: a node applies each of its writes as it makes it. */
@@ -160,6 +165,7 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     h->nodes = nodes;
     h->max_writes = max_writes;
     h->policy = policy;
+    h->violation_read = SIZE_MAX;
     pthread_mutex_init(&h->lock, NULL);
     h->writes = calloc(nodes, sizeof *h->writes);
     h->applied = calloc(nodes, sizeof *h->applied);
@@ -172,9 +178,10 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     h->final_cap = calloc(nodes, sizeof *h->final_cap);
     h->final_clock = calloc(nodes, sizeof *h->final_clock);
     h->has_final_clock = calloc(nodes, sizeof *h->has_final_clock);
+    h->keys_unknown = calloc(nodes, sizeof *h->keys_unknown);
     bool ok = h->writes && h->applied && h->applications && h->finals && h->arena && h->arena_len &&
-              h->arena_cap &&
-              h->final_count && h->final_cap && h->final_clock && h->has_final_clock;
+              h->arena_cap && h->final_count && h->final_cap && h->final_clock && h->has_final_clock &&
+              h->keys_unknown;
     for (uint32_t i = 0; ok && i < nodes; i++) {
         h->writes[i] = calloc(max_writes / CHUNK + 1, sizeof **h->writes);
         h->applied[i] = calloc(nodes, sizeof **h->applied);
@@ -232,6 +239,7 @@ void cw_history_destroy(cw_history *h)
     free(h->final_cap);
     free(h->final_clock);
     free(h->has_final_clock);
+    free(h->keys_unknown);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -245,6 +253,11 @@ void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx
 const char *cw_history_violation(const cw_history *h)
 {
     return h->violations ? h->violation : NULL;
+}
+
+size_t cw_history_violation_read(const cw_history *h)
+{
+    return h->violation_read;
 }
 
 /* A new write at its origin x: its true past is what x has applied. */
@@ -364,6 +377,7 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
     memcpy(rd.key, key, key_len);
     memcpy(rd.before, before, h->nodes * sizeof *before);
     memcpy(rd.after, after, h->nodes * sizeof *after);
+    bool first = false; /* this read's violation is the history's first (cw_history_violation_read) */
     if (!r->count) { /* what it found is the tombstones its context covers (the sessions use them) */
         rd.ctx = rd.after + h->nodes;
         memset(rd.ctx, 0, h->nodes * sizeof *rd.ctx);
@@ -375,7 +389,7 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
             if (o < h->nodes)
                 rd.ctx[o] = seq;
             if (o >= h->nodes || seq > after[o]) /* the history's record, not the engine's word */
-                violate(h, "node %u read nothing of a key (%.*s%s) with a context covering write %u.%llu, "
+                first |= violate(h, "node %u read nothing of a key (%.*s%s) with a context covering write %u.%llu, "
                            "which it had not applied by the read's end",
                         x, (int)(key_len < 24 ? key_len : 24), (const char *)key, key_len > 24 ? "..." : "", o,
                         (unsigned long long)seq);
@@ -386,9 +400,11 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
         uint64_t seq = o < h->nodes ? cw_vclock_get(&r->versions[i].clock, o) : 0;
         rd.found[i] = (final_version){o, seq};
         if (o >= h->nodes || seq == 0 || seq > after[o])
-            violate(h, "node %u read version %u.%llu of a key (%.*s%s), which it had not applied by the read's end",
-                    x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
-                    key_len > 24 ? "..." : "");
+            first |= violate(h,
+                             "node %u read version %u.%llu of a key (%.*s%s), which it had not applied by the "
+                             "read's end",
+                             x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
+                             key_len > 24 ? "..." : "");
     }
     pthread_mutex_lock(&h->lock);
     int rc = CW_OK;
@@ -404,8 +420,11 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
     }
     if (rc == CW_OK && client != CW_HISTORY_NO_CLIENT)
         rc = log_op(h, (client_op){.client = client, .read = h->read_count});
-    if (rc == CW_OK)
+    if (rc == CW_OK) {
+        if (first)
+            h->violation_read = h->read_count;
         h->reads[h->read_count++] = rd;
+    }
     pthread_mutex_unlock(&h->lock);
     if (rc != CW_OK) {
         free(rd.key);
@@ -540,6 +559,14 @@ int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
     memcpy(h->final_clock[x], clock, h->nodes * sizeof *clock);
     h->has_final_clock[x] = true;
     return CW_OK;
+}
+
+int cw_history_final_clock_only(cw_history *h, cw_node_id x, const uint64_t *clock)
+{
+    int rc = cw_history_final_clock(h, x, clock);
+    if (rc == CW_OK)
+        h->keys_unknown[x] = true;
+    return rc;
 }
 
 typedef struct final_ctx {
@@ -1179,6 +1206,8 @@ static void check_finals(cw_history *h, uint32_t x, judge *J, cw_history_report 
         if (g)
             check_final_key(h, J, x, g, &f[i], rep);
     }
+    if (h->keys_unknown[x]) /* only the keys reported are judged, above */
+        return;
     if (held < ix->count) /* the first key not held that must be, by name */
         for (size_t k = 0; k < ix->count; k++, rep->check_steps++)
             if (ix->g[k].held_by != x + 1 && ix->g[k].live) {
@@ -1428,7 +1457,10 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
         rep->keys = J.ix.count;
         rep->reads = h->read_count;
         for (size_t i = 0; i < h->read_count; i++) {
+            uint64_t had = h->violations;
             check_read(h, &J, &h->reads[i], rep);
+            if (had == 0 && h->violations > 0 && h->violation_read == SIZE_MAX)
+                h->violation_read = i;
             if ((i + 1) % 65536 == 0 || i + 1 == h->read_count)
                 progress(h, "checking reads", i + 1, h->read_count);
         }

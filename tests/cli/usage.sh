@@ -105,6 +105,9 @@ expect 0 "--repetitions N.*from 1 to 1000; default 3" bench --help
 expect 0 "--seed S.*required.*--hold P.*default 0.*--max-unsent U.*default 4096" sim --help
 expect 0 "usage: causeway demo" demo --help
 expect 0 "usage: causeway demo" help demo
+expect 0 "usage: causeway check \\[options\\] TRACE.jsonl.*--json FILE" help check
+expect 2 "causeway check: expected TRACE.jsonl" check
+expect 2 "--keep-traces: applies to --processes only" stress --nodes 2 --writes 1 --keep-traces
 expect 0 "usage: causeway clock merge A \[B\.\.\.\]" clock merge --help
 expect 0 "usage: causeway clock merge" help clock merge
 expect 0 "commands:" help

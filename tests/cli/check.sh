@@ -1,0 +1,241 @@
+#!/bin/sh
+# causeway check as a user meets it (docs/traces.md):
+#  - the traces of a real run (stress --processes --keep-traces) pass;
+#  - hand-written traces pass, and each planted violation exits 1 naming
+#    its rule, file and line: causal order, a clock that is not the causal
+#    past (a missed and a false concurrency: precision and recall drop), a
+#    read's siblings, a lost write, a write applied twice, divergence; a
+#    restarted node passes, and fails when it writes again a lost dot that
+#    a read had returned;
+#  - a toy replicated store that is not Causeway (toy_replicas.awk) passes,
+#    and fails with its planted bug;
+#  - malformed or hostile input exits 2 naming FILE:LINE.
+#   tests/cli/check.sh CAUSEWAY [real|planted|toy|malformed]  (default: all)
+set -eu
+cw=$1
+part=${2:-all}
+here=$(cd "$(dirname "$0")" && pwd)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+
+fail() { echo "FAIL: $*" >&2; cat out.txt err.txt >&2 2>/dev/null || true; exit 1; }
+
+# expect STATUS PATTERN TRACE...: causeway check exits STATUS and prints
+# PATTERN (a grep -E pattern) on stdout or stderr.
+expect() {
+  want=$1 pattern=$2
+  shift 2
+  status=0
+  "$cw" check "$@" >out.txt 2>err.txt || status=$?
+  [ "$status" = "$want" ] || fail "causeway check $* exited $status, not $want"
+  ! grep -q "Sanitizer" err.txt || fail "causeway check $*: a sanitizer's report" # exit 1 would hide it
+  cat out.txt err.txt | grep -Eq -- "$pattern" || fail "causeway check $*: no /$pattern/"
+}
+
+real_run() {
+"$cw" stress --processes 3 --writes 300 --keys 4 --reads 0.3 --rmw 0.3 --deletes 0.1 --seed 61 \
+  --keep-traces >run.txt || { cat run.txt; fail "the stress run"; }
+kept=$(sed -n 's/.*traces kept in //p' run.txt)
+[ -n "$kept" ] && [ -f "$kept/trace-0.jsonl" ] || fail "stress --keep-traces kept no traces"
+expect 0 "concurrency +precision 1\.0000, recall 1\.0000.*" "$kept"/trace-*.jsonl
+grep -Eq "verdict +PASS" out.txt || fail "no PASS for the real run"
+rm -rf "$kept"
+}
+
+# Hand-written traces: 3 nodes, keys a and b.
+# a: (0,1) and (1,1) concurrent, then (2,1) replaces both with its context;
+# b: (1,2), then (2,2) deletes it. Every node ends reading both keys.
+traces() {
+cat >n0.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0, "1": 0, "2": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1, "1": 0, "2": 0}}
+{"node": 0, "op": "apply", "dot": [1, 1]}
+{"node": 0, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}
+{"node": 0, "op": "apply", "dot": [1, 2]}
+{"node": 0, "op": "apply", "dot": [2, 1]}
+{"node": 0, "op": "apply", "dot": [2, 2]}
+{"node": 0, "op": "read", "key": "a", "dots": [[2, 1]]}
+{"node": 0, "op": "read", "key": "b", "dots": []}
+EOF
+cat >n1.jsonl <<'EOF'
+{"node": 1, "op": "write", "dot": [1, 1], "key": "a", "clock": {"0": 0, "1": 1, "2": 0}}
+{"node": 1, "op": "apply", "dot": [0, 1]}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "b", "clock": {"0": 1, "1": 2, "2": 0}}
+{"node": 1, "op": "apply", "dot": [2, 1]}
+{"node": 1, "op": "apply", "dot": [2, 2]}
+{"node": 1, "op": "read", "key": "a", "dots": [[2, 1]]}
+{"node": 1, "op": "read", "key": "b", "dots": []}
+EOF
+cat >n2.jsonl <<'EOF'
+{"node": 2, "op": "apply", "dot": [0, 1]}
+{"node": 2, "op": "apply", "dot": [1, 1]}
+{"node": 2, "op": "apply", "dot": [1, 2]}
+{"node": 2, "op": "write", "dot": [2, 1], "key": "a", "clock": {"0": 1, "1": 2, "2": 1}, "context": {"0": 1, "1": 1, "2": 0}}
+{"node": 2, "op": "write", "dot": [2, 2], "key": "b", "clock": {"0": 1, "1": 2, "2": 2}, "delete": true}
+{"node": 2, "op": "read", "key": "a", "dots": [[2, 1]]}
+{"node": 2, "op": "read", "key": "b", "dots": []}
+EOF
+}
+
+planted() {
+traces
+expect 0 "concurrent pairs +1 of 4 same-key pairs" n0.jsonl n1.jsonl n2.jsonl
+grep -Eq "precision 1\.0000, recall 1\.0000" out.txt || fail "precision and recall of a correct trace"
+cat n0.jsonl n1.jsonl n2.jsonl >all.jsonl # one file for every node is as good
+expect 0 "verdict +PASS" all.jsonl
+
+# plant FILE LINE NEWTEXT: a copy of FILE (bad-FILE) with line LINE replaced
+# (NEWTEXT empty: deleted; "dup": the line twice).
+plant() {
+  awk -v n="$2" -v t="$3" 'NR == n { if (t == "dup") { print; print } else if (t != "") print t; next } { print }' \
+    "$1" >"bad-$1"
+}
+
+# Causal order: node 2 applies (1,2) before (0,1), which (1,2) depends on.
+plant n2.jsonl 1 ""
+printf '%s\n' '{"node": 2, "op": "apply", "dot": [0, 1]}' >>bad-n2.jsonl
+expect 1 "violation +\[causal order\] bad-n2.jsonl:2: node 2: .*before write 0\.1 it depends on" \
+  n0.jsonl n1.jsonl bad-n2.jsonl
+
+# Clocks that are not the causal past: (1,1) claims to follow (0,1) (a
+# concurrent pair missed) and (2,2) claims not to follow (1,2) (an ordered
+# pair called concurrent): precision and recall both fall to 0.
+plant n1.jsonl 1 '{"node": 1, "op": "write", "dot": [1, 1], "key": "a", "clock": {"0": 1, "1": 1, "2": 0}}'
+plant n2.jsonl 5 '{"node": 2, "op": "write", "dot": [2, 2], "key": "b", "clock": {"0": 1, "1": 1, "2": 2}, "delete": true}'
+expect 1 "violation +\[clock is not the causal past\] bad-n1.jsonl:1: node 1: write 1\.1 was stamped" \
+  n0.jsonl bad-n1.jsonl bad-n2.jsonl
+grep -Eq "precision 0\.0000, recall 0\.0000 \(the clocks' verdicts: 1 pairs called concurrent that are ordered, 1 concurrent pairs missed; 2 clocks" out.txt ||
+  fail "precision and recall of wrong clocks"
+
+# A read's siblings: node 0 returns (1,1) without its concurrent (0,1).
+plant n0.jsonl 4 '{"node": 0, "op": "read", "key": "a", "dots": [[1, 1]]}'
+expect 1 "violation +\[read siblings\] bad-n0.jsonl:4: node 0: node 0 read a key \(a\) without write 0\.1" \
+  bad-n0.jsonl n1.jsonl n2.jsonl
+
+# A context that did not cover (0,1): it stays a sibling of (2,1), and the
+# reads that miss it are lost updates.
+plant n2.jsonl 4 '{"node": 2, "op": "write", "dot": [2, 1], "key": "a", "clock": {"0": 1, "1": 2, "2": 1}, "context": {"0": 0, "1": 1, "2": 0}}'
+expect 1 "violation +\[read siblings\] bad-n2.jsonl:6: node 2: .*without write 0\.1.*lost update" n0.jsonl n1.jsonl bad-n2.jsonl
+
+# A lost write: node 1 never applies (2,2).
+plant n1.jsonl 5 ""
+expect 1 "violation +\[lost write\] bad-n1.jsonl:6: node 1: node 1's trace ends without write \(2, 2\) \(written at n2.jsonl:5\)" \
+  n0.jsonl bad-n1.jsonl n2.jsonl
+
+# A write applied twice: node 0 applies (1,1) again.
+plant n0.jsonl 3 dup
+expect 1 "violation +\[applied twice\] bad-n0.jsonl:4: node 0: .*applied twice" bad-n0.jsonl n1.jsonl n2.jsonl
+
+# Divergence: node 1 ends holding the siblings (2,1) replaced.
+plant n1.jsonl 6 '{"node": 1, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}'
+expect 1 "violation +\[divergence\] bad-n1.jsonl:6: node 1: nodes 0 and 1 end with different versions of a" \
+  n0.jsonl bad-n1.jsonl n2.jsonl
+
+
+# A restart: node 1 dies after writing (1,2), which reached no one, and its
+# new incarnation installs (0,1) and (1,1) and writes (1,2) again: lost
+# with the old process, no violation. Had a read returned the lost (1,2),
+# writing that dot again is one.
+cat >r0.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1, "1": 0}}
+{"node": 0, "op": "apply", "dot": [1, 1]}
+{"node": 0, "op": "apply", "dot": [1, 2]}
+{"node": 0, "op": "read", "key": "b", "dots": [[1, 1]]}
+{"node": 0, "op": "read", "key": "c", "dots": [[1, 2]]}
+EOF
+cat >r1.jsonl <<'EOF'
+{"node": 1, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 1, "op": "write", "dot": [1, 1], "key": "b", "clock": {"0": 0, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "b", "clock": {"0": 0, "1": 2}}
+{"node": 1, "op": "read", "key": "a", "dots": []}
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "c", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "read", "key": "b", "dots": [[1, 1]]}
+{"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
+EOF
+expect 0 "restart +node 1 restarted: history node 2 .*up to 1\)" r0.jsonl r1.jsonl
+grep -Eq "lost with processes +1 writes reached no node that ran on; 1 of their dots written again" out.txt ||
+  fail "the lost write of the restart"
+# Node 1 restarts again: each incarnation installs more of its own writes.
+head -n 4 r1.jsonl >twice.jsonl
+cat >>twice.jsonl <<'EOF'
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "c", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "write", "dot": [1, 3], "key": "c", "clock": {"0": 1, "1": 3}}
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "write", "dot": [1, 3], "key": "d", "clock": {"0": 1, "1": 3}}
+{"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
+{"node": 1, "op": "read", "key": "d", "dots": [[1, 3]]}
+EOF
+head -n 4 r0.jsonl >twice0.jsonl
+printf '%s\n' '{"node": 0, "op": "apply", "dot": [1, 3]}' '{"node": 0, "op": "read", "key": "d", "dots": [[1, 3]]}' >>twice0.jsonl
+expect 0 "restart +node 1 restarted: history node 3 .*up to 2\)" twice0.jsonl twice.jsonl
+grep -Eq "lost with processes +2 writes" out.txt || fail "the lost writes of two restarts"
+
+# The old incarnation's last line, cut by the crash, is dropped.
+plant r1.jsonl 3 dup
+plant bad-r1.jsonl 4 '{"node": 1, "op": "wri'
+expect 0 "lost with processes .*a last line cut by a crash, dropped" r0.jsonl bad-bad-r1.jsonl
+plant r1.jsonl 3 dup
+plant bad-r1.jsonl 4 '{"node": 1, "op": "read", "key": "b", "dots": [[1, 2]]}'
+expect 1 "violation +\[sequence number reused\] bad-bad-r1.jsonl:7: node 1: .*wrote \(1, 2\) again" r0.jsonl bad-bad-r1.jsonl
+}
+
+not_causeway() {
+awk -v seed=7 -f "$here/toy_replicas.awk" >toy.jsonl
+expect 0 "verdict +PASS" toy.jsonl
+awk -v seed=7 -v bug=1 -f "$here/toy_replicas.awk" >toy-bug.jsonl
+expect 1 "violation +\[clock is not the causal past\] toy-bug.jsonl:[0-9]+: " --json toy.json toy-bug.jsonl
+grep -q '"verdict": "fail"' toy.json && grep -q '"rule": "clock is not the causal past"' toy.json &&
+  grep -q '"file": "toy-bug.jsonl"' toy.json || fail "the verdict as JSON"
+grep -Eq "precision 0\.[0-9]+, recall" out.txt || fail "the toy's bug leaves precision at 1"
+
+}
+
+malformed() {
+traces
+bad() { # bad LINE PATTERN: a trace of a good line, then LINE
+  head -n 1 n1.jsonl >hostile.jsonl
+  printf '%s\n' "$1" >>hostile.jsonl
+  expect 2 "causeway check: hostile.jsonl:2: .*$2" hostile.jsonl
+}
+bad '{"node": 0, "op": "write"' "not JSON"
+bad '{"node": 0, "op": "apply", "dot": [1, 99999999999999999999999]}' "not JSON"
+bad '{"node": 4294967296, "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
+bad '{"node": 64, "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
+bad '{"node": "0", "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
+bad '{"node": 0, "op": "apply", "dot": [1, 0]}' "an apply's \"dot\" is not"
+bad '{"node": 0, "op": "apply", "dot": [1, 1, 1]}' "an apply's \"dot\" is not"
+bad '{"node": 0, "op": "apply", "dot": [0, 1]}' "an apply's \"dot\" is not"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a"}' "a clock is an object"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": 5, "clock": {}}' "a write has no \"key\" string"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": -1}}' "counter is not a whole number"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"99": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"x": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "read", "key": "a", "dots": [[0]]}' "a read's dot is not"
+bad '{"node": 0, "op": "read", "key": "a"}' "a read needs"
+bad '{"node": 0, "op": "merge"}' "\"op\" is not"
+bad '[1, 2]' "no \"op\""
+bad "$(awk 'BEGIN { for (i = 0; i < 5000; i++) printf "["; for (i = 0; i < 5000; i++) printf "]" }')" "not JSON"
+expect 2 "nothing.jsonl: No such file" nothing.jsonl
+: >empty.jsonl
+expect 2 "the traces hold no event" empty.jsonl
+expect 2 "causeway check: expected TRACE.jsonl" # no trace at all
+# Huge but well-formed numbers are violations, not allocations or crashes.
+printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 9223372036854775807], "key": "a", "clock": {"0": 9223372036854775807}}' >huge.jsonl
+expect 1 "\[sequence number skipped\] huge.jsonl:1" huge.jsonl
+printf '%s\n' '{"node": 1, "op": "apply", "dot": [0, 9223372036854775807]}' >huge.jsonl
+expect 1 "\[unknown write\] huge.jsonl:1" huge.jsonl
+}
+
+case $part in
+  real) real_run ;;
+  planted) planted ;;
+  toy) not_causeway ;;
+  malformed) malformed ;;
+  all) real_run; planted; not_causeway; malformed ;;
+  *) fail "unknown part $part" ;;
+esac
+echo "check.sh $part: passed"

@@ -73,7 +73,7 @@ _Static_assert(MAX_PROCS <= CLI_TRACE_MAX_NODES, "every process's trace fits the
 
 typedef struct proc {
     pid_t pid;
-    char listen[160], client[160], trace[160], out[160], seed[24], id[16];
+    char listen[160], client[160], trace[160], out[160], data[160], seed[24], id[16];
     char peer[MAX_PROCS][180];
     long boundary;          /* the dead incarnation's trace size (invariant 3), or -1 */
     bool truncated;         /* its last line was cut by the kill */
@@ -182,6 +182,8 @@ static int spawn(prun *r, uint32_t i)
     argv[a++] = "--delay", argv[a++] = delay;
     argv[a++] = "--max-delay-us", argv[a++] = mdu;
     argv[a++] = "--dup", argv[a++] = dup;
+    if (o->data)
+        argv[a++] = "--data", argv[a++] = p->data;
     for (uint32_t j = 0; j < r->n; j++)
         if (j != i)
             argv[a++] = "--peer", argv[a++] = p->peer[j];
@@ -414,10 +416,12 @@ static void *client_main(void *arg)
 static int kill_restart(prun *r, uint32_t i)
 {
     proc *p = &r->p[i];
-    atomic_store(&r->quiet[i], true);
-    while (atomic_load(&r->busy[i]) > 0)
-        sleep_s(0.002);
-    sleep_s(KILL_QUIET_S);
+    if (!r->o->data) { /* durable nodes are killed under load: a save flushes the trace */
+        atomic_store(&r->quiet[i], true);
+        while (atomic_load(&r->busy[i]) > 0)
+            sleep_s(0.002);
+        sleep_s(KILL_QUIET_S);
+    }
     atomic_store(&r->win[1].from, now_s());
     p->killed_at = now_s();
     kill(p->pid, SIGKILL);
@@ -722,6 +726,13 @@ static void remove_dir(prun *r)
         unlink(r->p[i].out);
         unlink(r->p[i].listen + 6);
         unlink(r->p[i].client + 6);
+        char f[200];
+        for (const char *const *name = (const char *const[]){"data.mdb", "lock.mdb", "causeway.lock", NULL}; *name;
+             name++) {
+            snprintf(f, sizeof f, "%s/%s", r->p[i].data, *name);
+            unlink(f);
+        }
+        rmdir(r->p[i].data);
     }
     rmdir(r->dir);
 }
@@ -778,6 +789,7 @@ static int start_nodes(prun *r)
         snprintf(p->client, sizeof p->client, "ipc://%s/c-%u", r->dir, i);
         snprintf(p->trace, sizeof p->trace, "%s/trace-%u.jsonl", r->dir, i);
         snprintf(p->out, sizeof p->out, "%s/out-%u.txt", r->dir, i);
+        snprintf(p->data, sizeof p->data, "%s/data-%u", r->dir, i);
         snprintf(p->seed, sizeof p->seed, "%llu", (unsigned long long)(r->o->seed + i));
         snprintf(p->id, sizeof p->id, "%u", i);
         for (uint32_t j = 0; j < r->n; j++)
@@ -1083,9 +1095,14 @@ int cli_procs_stress(const cli_procs_options *o)
     const char *violation = J.t.violation[0] ? J.t.violation : cw_history_violation(J.t.h);
     if (J.t.violation[0] || rc != CW_OK)
         ok = false;
-    if (J.lost_acked && J.lost_acked_oldest > LOST_GRACE_S) {
+    if (J.lost_acked && (o->data || J.lost_acked_oldest > LOST_GRACE_S)) {
         ok = false;
-        if (!J.t.violation[0])
+        if (!J.t.violation[0] && o->data)
+            snprintf(J.t.violation, sizeof J.t.violation,
+                     "node %d's durable process lost %llu acknowledged writes (the oldest acknowledged %.3f s before "
+                     "its kill)",
+                     J.t.kx, (unsigned long long)J.lost_acked, J.lost_acked_oldest);
+        else if (!J.t.violation[0])
             snprintf(J.t.violation, sizeof J.t.violation,
                      "node %d's process lost a write acknowledged %.3f s before its kill (more than %g s)",
                      J.t.kx, J.lost_acked_oldest, LOST_GRACE_S);

@@ -43,7 +43,7 @@ typedef struct opts {
     double delay, dup, drop;
     uint32_t max_delay_us;
     cw_conflict_policy policy;
-    bool sequential, sabotage, sabotage_context, keep_traces;
+    bool sequential, sabotage, sabotage_context, keep_traces, data;
     const char *json, *history;
     char *replay;            /* the command line that replays the run (malloc'd) */
     uint32_t processes;      /* --processes: node processes (procs.c), 0: in-process */
@@ -383,6 +383,10 @@ static int parse(int argc, char **argv, opts *o)
          .default_text = "none, one process"},
         {CLI_OPT_TEXT("stop", &o->stop, "I:A:B", "with --processes: SIGSTOP node I at A s, SIGCONT at B s")},
         {CLI_OPT_TEXT("kill", &o->kill, "I:A", "with --processes: SIGKILL node I at A s and restart it at once")},
+        {CLI_OPT_FLAG("data", &o->data,
+                      "with --processes: durable nodes, each keeping its state in the run's directory\n"
+                      "(--data); --kill then restarts the node on it under load, and an acknowledged\n"
+                      "write lost at any age is a violation")},
         {CLI_OPT_FLAG("keep-traces", &o->keep_traces,
                       "with --processes: keep the nodes' traces (trace-I.jsonl, for `causeway check`) after a "
                       "passing run too, and print their directory"),
@@ -467,9 +471,9 @@ static int parse(int argc, char **argv, opts *o)
                           : o->value_size ? "value-size" : NULL;
         if (bad)
             return cli_usage_error(&c, "--%s: not with --processes", bad);
-    } else if (o->stop || o->kill || o->keep_traces) {
+    } else if (o->stop || o->kill || o->keep_traces || o->data) {
         return cli_usage_error(&c, "--%s: applies to --processes only",
-                               o->stop ? "stop" : o->kill ? "kill" : "keep-traces");
+                               o->stop ? "stop" : o->kill ? "kill" : o->keep_traces ? "keep-traces" : "data");
     }
 
     if (o->sabotage_context && o->rmw <= 0)
@@ -942,7 +946,7 @@ static int processes(const opts *o)
                            .drop = o->drop, .delay = o->delay, .dup = o->dup, .max_delay_us = o->max_delay_us,
                            .stop_node = -1, .kill_node = -1, .part_start = o->part_start,
                            .part_len = o->partition ? o->part_len : 0, .part_hold = o->part_kind == PART_HOLD,
-                           .sabotage = o->sabotage, .keep_traces = o->keep_traces, .json = o->json,
+                           .sabotage = o->sabotage, .keep_traces = o->keep_traces, .data = o->data, .json = o->json,
                            .history = o->history, .replay = o->replay};
     if (o->stop && !cli_procs_parse_stop(&p, o->stop)) {
         fprintf(stderr, "causeway stress: --stop '%.80s': expected I:A:B, node I below %u, seconds 0 <= A < B\n",

@@ -108,6 +108,7 @@ expect 0 "usage: causeway demo" help demo
 expect 0 "usage: causeway check \\[options\\] TRACE.jsonl.*--json FILE" help check
 expect 2 "causeway check: expected TRACE.jsonl" check
 expect 2 "--keep-traces: applies to --processes only" stress --nodes 2 --writes 1 --keep-traces
+expect 2 "--data: applies to --processes only" stress --nodes 2 --writes 1 --data
 expect 0 "usage: causeway clock merge A \[B\.\.\.\]" clock merge --help
 expect 0 "usage: causeway clock merge" help clock merge
 expect 0 "commands:" help

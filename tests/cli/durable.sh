@@ -5,7 +5,7 @@
 # and started again on its directory, four times (node 0 at least once).
 # At the end every write that was answered 200 is at every node with its
 # value, and no two answered writes of one node share a sequence number (a
-# restart never reuses one).
+# restart never reuses one); and `causeway check` passes the nodes' traces.
 #   tests/cli/durable.sh CAUSEWAY
 set -euo pipefail
 cw=$1
@@ -26,7 +26,7 @@ start() { # start I [--fresh]: node I on its directory; its HTTP port in $dir/po
   for j in 0 1 2; do [ "$j" != "$i" ] && peers+=(--peer "$j=$(ep "$j")"); done
   rm -f "$dir/port$i" "$dir/out$i" # the old process's line must not be read for the new one's
   "$cw" node --id "$i" --nodes 3 --listen "$(ep "$i")" "${peers[@]}" --http 127.0.0.1:0 \
-    --data "$dir/data$i" "$@" >"$dir/out$i" 2>>"$dir/err$i" &
+    --data "$dir/data$i" --trace "$dir/trace$i.jsonl" "$@" >"$dir/out$i" 2>>"$dir/err$i" &
   pids[$i]=$!
   for _ in $(seq 200); do
     p=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out$i" | cut -d: -f2 || true)
@@ -93,4 +93,7 @@ curl -s "localhost:$(cat "$dir/port0")/metrics" | grep -q '^causeway_saves_total
   fail "node 0's /metrics shows no saves"
 for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
 for i in 0 1 2; do wait "${pids[$i]}" || fail "node $i exited $? on SIGTERM"; pids[$i]=x; done
+# The ground truth from the traces (each restart an install of the node's
+# saved state): causal order, clocks, nothing lost or applied twice.
+"$cw" check "$dir"/trace?.jsonl >"$dir/check" 2>&1 || { cat "$dir/check" >&2; fail "causeway check"; }
 echo "durable.sh: PASS ($(cat "$dir"/acked? | wc -l) writes answered across 4 SIGKILLs: $(cut -d' ' -f5 "$dir/kills" | tr '\n' ' '))"

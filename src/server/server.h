@@ -1,19 +1,22 @@
 /* One replica served to other processes: the node process's core.
  *
  * A server owns one replica (cw_node), its network links and its faults:
- *  - replication traffic on ZeroMQ: one ROUTER bound at `listen` takes what
- *    peers send; one DEALER per peer, connected to the peer's endpoint, takes
- *    what this node sends to it (a slow or absent peer fills only its own
- *    DEALER's queue, up to the high-water mark);
+ *  - replication traffic on the network transport (net.h: a cw__transport
+ *    over ZeroMQ, as the engine's workers run on the in-process one): one
+ *    ROUTER bound at `listen` takes what peers send; one DEALER per peer,
+ *    connected to the peer's endpoint, takes what this node sends to it (a
+ *    slow or absent peer fills only its own DEALER's queue, up to the
+ *    high-water mark);
  *  - one thread, the loop, receives from the ROUTER, runs the replica's ticks
  *    (loss recovery, stability) and the fault layer's timers;
  *  - client operations (write, read, status, replicate) come from any thread
  *    (the HTTP server's, the client socket's) and take the server's lock.
  *
- * Everything that touches the replica or a DEALER holds the lock, so the
- * replica sees one thread at a time and each ZeroMQ socket is used by one
- * thread at a time with the lock's barrier between (as ZeroMQ requires of a
- * socket that changes threads). The ROUTER is the loop's alone.
+ * Everything that touches the replica or the transport's send side (a
+ * DEALER) holds the lock, so the replica sees one thread at a time and each
+ * ZeroMQ socket is used by one thread at a time with the lock's barrier
+ * between (as ZeroMQ requires of a socket that changes threads). The
+ * transport's receive side (the ROUTER) is the loop's alone.
  *
  * Nothing accepted is lost at a full link: when a peer's DEALER is at its
  * high-water mark, the message for that peer is not queued (counted in

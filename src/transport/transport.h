@@ -1,9 +1,12 @@
 /* The transport: how messages move between the threads that host replicas.
- * A host (the engine today; the node server later) programs against this
- * interface only; the in-process implementation (inproc.c: per-pair SPSC
- * rings) is one, a network one (ZeroMQ) will be another.
+ * A host programs against this interface only. Two implementations: the
+ * in-process one (inproc.c: per-pair SPSC rings), which the engine runs on,
+ * and the network one (src/server/net.c: ZeroMQ, one endpoint per process),
+ * which the node server runs on; the network one lives with its host so
+ * that this library keeps no ZeroMQ dependency.
  *
- * Endpoints 0 .. endpoints-1 are the host's threads (the engine's workers).
+ * Endpoints 0 .. endpoints-1 are the host's threads (the engine's workers),
+ * or the processes (the nodes) for the network transport.
  * A message goes to an endpoint, not to a node: the receiving host fans it in
  * to the nodes it runs there, through the fault layer (fault.h), which sits
  * between arrival and delivery whatever the transport.
@@ -18,7 +21,14 @@
  *
  * Threads: send, send_all, flush, sending, take, park_prepare, park_cancel
  * and park_wait are the endpoint's own thread's (one thread per endpoint);
- * arrived and wake may be called from any thread.
+ * arrived and wake may be called from any thread. An implementation may
+ * narrow this where it says so (net.h: sends from any thread the host
+ * serializes, arrived on the receiving thread only).
+ *
+ * Loss: an implementation never drops a message unless its header says it
+ * may, and then only for a host that runs loss recovery (its replicas keep
+ * what they sent until stable and pull what is missing), which repairs the
+ * loss. inproc.c never drops; net.c drops what a full link refuses.
  */
 #ifndef CW_TRANSPORT_H
 #define CW_TRANSPORT_H
@@ -34,7 +44,8 @@ typedef struct cw__transport cw__transport;
 
 typedef struct cw__transport_ops {
     /* Sends m from endpoint `from` to endpoint `to`, taking a reference of its
-     * own. Never drops: a full link keeps it (and every later send from
+     * own (or copying m's bytes before it returns). Never drops (but see
+     * "Loss" above): a full link keeps it (and every later send from
      * `from`, in order) until flush moves it; out of memory, it waits. Does
      * not wake the receiver: call wake once after a batch of sends. */
     void (*send)(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m);
@@ -43,7 +54,8 @@ typedef struct cw__transport_ops {
     /* Retries the sends a full link kept, in order, waking each receiver it
      * reaches. Whether anything moved. */
     bool (*flush)(cw__transport *t, uint32_t from);
-    /* Whether sends from `from` wait for room (flush them). */
+    /* Whether sends from `from` wait for room (flush them); always false
+     * for an implementation that drops what a full link refuses. */
     bool (*sending)(const cw__transport *t, uint32_t from);
     /* Takes up to max arrivals at endpoint `at` into batch, each holding one
      * reference for the caller; links are visited round robin from where the

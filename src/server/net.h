@@ -1,0 +1,165 @@
+/* The network transport: cw__transport (transport.h) over ZeroMQ, for one
+ * process that hosts one endpoint, its node (endpoints = nodes; endpoint j
+ * is node j, in process j).
+ *
+ * One ROUTER bound at `listen` takes what peers send; one DEALER per peer,
+ * connected to the peer's endpoint with the routing id "cw-node-<self>",
+ * carries what this node sends it. A message for a peer is encoded at once
+ * for that peer's link (wire.h: compact frames, one state per link) and
+ * waits in the link's batch until flush (or until the batch is full, unless
+ * the options hold it); flush hands each batch to its DEALER.
+ *
+ * It lives in src/server, not src/transport, so that libcauseway keeps no
+ * ZeroMQ dependency; it programs against transport.h like inproc.c does.
+ *
+ * How it differs from inproc.c (transport.h says which contract is whose):
+ *  - It may lose a message: a link at its high-water mark does not take the
+ *    batch (counted in link_full) and sending() is always false; the host
+ *    runs loss recovery (its replica keeps every write in its
+ *    retransmission log until stable), which repairs the loss. send takes
+ *    no reference: it encodes the message before it returns.
+ *  - Threads: the send side (send, send_all, flush and every cw__net_ call
+ *    marked "send side") may run on any thread, one at a time, serialized
+ *    by the host (the node server's lock), with a barrier between threads
+ *    (a mutex's), as ZeroMQ requires of a socket that changes threads. The
+ *    receive side (take, arrived, park_prepare, park_cancel, park_wait and
+ *    the calls marked "receive side") is one thread's, the host's loop.
+ *    wake may be called from any thread.
+ *  - take also handles the link's control messages (a join request, a
+ *    snapshot answer, a reset: docs/node-server.md), calling the host's
+ *    callbacks (cw__net_control) on the receiving thread as each comes; a
+ *    join request ends the take, so the host handles it after every
+ *    arrival that came before it.
+ */
+#ifndef CW_NET_H
+#define CW_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <causeway/msg.h>
+
+#include "transport.h"
+
+/* A snapshot answer (a joining node's request answered): the sender's
+ * clock, the most of the receiver's own writes the sender knows of
+ * (applied, or waiting in a buffer), the request's nonce, and every version
+ * the sender holds. */
+typedef struct cw__net_snapshot {
+    uint64_t *clock;           /* nodes counters */
+    uint64_t seen;
+    uint64_t nonce;
+    cw_msg **versions;         /* count messages, one reference each */
+    size_t count;
+} cw__net_snapshot;
+
+/* Frees what sn holds and zeroes it. */
+void cw__net_snapshot_clear(cw__net_snapshot *sn);
+
+/* The host's handlers of control arrivals, called by take on the receiving
+ * thread (any of them may be NULL: the message is then ignored). */
+typedef struct cw__net_control {
+    void *ctx;
+    /* Peer `from` asks for this node's state (it started without its own),
+     * under `nonce`, which the answer carries back. */
+    void (*join)(void *ctx, uint32_t from, uint64_t nonce);
+    /* Peer `from` is a new process that took back its saved state: the link
+     * to it should start afresh (cw__net_reset or cw__net_drop). */
+    void (*reset)(void *ctx, uint32_t from);
+    /* Peer `from`'s snapshot answer, checked against the bounds (at most
+     * 2^24 versions and 4 GiB of them, counters below 2^62, seen at least
+     * the clock's entry for this node) and decoded; a malformed one is
+     * counted, not handed over. The handler may take what *sn holds
+     * (zeroing it); what it leaves is freed. */
+    void (*snapshot)(void *ctx, uint32_t from, cw__net_snapshot *sn);
+} cw__net_control;
+
+typedef struct cw__net_options {
+    uint32_t self, nodes;
+    const char *listen;                 /* ZeroMQ endpoint bound for arrivals */
+    const char *const *peers;           /* [nodes]: node j's endpoint; [self] unused */
+    uint32_t hwm;                       /* high-water mark of each link, messages */
+    uint32_t heartbeat_ms;              /* ZeroMQ heartbeat interval; timeout 3x */
+    /* CURVE, or NULL: this node's secret key and every peer's public key,
+     * Z85 (cw__net_check_keys). Used while opening only. */
+    const char *curve_secret;
+    const char *const *curve_peers;     /* [nodes]; [self] unused */
+    cw_msg_limits lim;                  /* what an arriving frame may hold */
+    /* true: frames wait in their batch until flush, however many (the host
+     * saves its state before it flushes); false: a batch that reaches
+     * CW__NET_BATCH_FRAMES or CW__NET_BATCH_BYTES goes at once. */
+    bool hold;
+    cw__net_control control;
+} cw__net_options;
+
+/* A batch is handed to its link once it holds this many frames or bytes;
+ * an arriving batch may hold at most CW__NET_BATCH_FRAMES. */
+#define CW__NET_BATCH_FRAMES 128u
+#define CW__NET_BATCH_BYTES (64u * 1024u)
+
+/* Opens the transport: starts the CURVE handler (with keys), binds the
+ * ROUTER, connects a DEALER to each peer (ZeroMQ connects in the
+ * background). CW_OK; CW_EIO (a socket could not be made, bound or
+ * connected: err says which and why), CW_EINVAL, CW_ENOMEM. err (nullable,
+ * errlen bytes) gets a one-line reason on failure. Destroy with
+ * cw__transport_destroy: it closes the links (what is still queued for
+ * peers is dropped after a short linger). */
+int cw__transport_net(cw__transport **out, const cw__net_options *o, char *err, size_t errlen);
+
+/* Whether secret (this node's) and peers[j] for every j but self are
+ * CURVE keys in Z85 and this libzmq has CURVE; false with err set if not. */
+bool cw__net_check_keys(const char *secret, const char *const *peers, uint32_t nodes, uint32_t self,
+                        char *err, size_t errlen);
+
+/* ---- the send side ---- */
+
+/* Peer j's link starts afresh: its next frame carries everything on its own
+ * (a batch that waits was encoded on the old state and still goes). */
+void cw__net_reset(cw__transport *t, uint32_t j);
+/* Drops the frames that wait for peer j (counted in link_full, as a full
+ * link loses them) and resets its link. */
+void cw__net_drop(cw__transport *t, uint32_t j);
+/* Hands what waits for peer j to its DEALER (flush, for one link). */
+void cw__net_flush_to(cw__transport *t, uint32_t j);
+/* Asks peer j for its state under `nonce` (a join request); a full link
+ * loses it. */
+void cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce);
+/* Tells peer j this is a new process that took back its saved state ('R');
+ * queued until connected. */
+void cw__net_send_reset(cw__transport *t, uint32_t j);
+
+/* A snapshot answer to peer j, sent as it is made: start, then add each of
+ * the `count` versions, then end. start is false when the link is full
+ * (nothing sent; the peer asks again); add and end are then not called. */
+typedef struct cw__net_snapshot_out {
+    uint32_t to;
+    size_t left;               /* versions still to add */
+    bool failed;
+} cw__net_snapshot_out;
+bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
+                            uint64_t seen, uint64_t nonce, size_t count);
+void cw__net_snapshot_add(cw__transport *t, cw__net_snapshot_out *so, const cw_msg *m);
+void cw__net_snapshot_end(cw__transport *t, cw__net_snapshot_out *so);
+
+/* What the links counted. The send side's fields are totals, read on the
+ * send side; the receive side's are what came since the last
+ * cw__net_take_rx_counts, taken on the receive side. */
+typedef struct cw__net_counts {
+    uint64_t sent;             /* frames queued on links */
+    uint64_t link_full;        /* frames lost to a full link (or memory) */
+    uint64_t bytes_out;        /* bytes queued on links */
+    uint64_t refused_handshake; /* CURVE connections refused (any thread) */
+    uint64_t received;         /* frames taken */
+    uint64_t malformed;        /* messages or frames that did not decode */
+    uint64_t refused;          /* messages from a process that is not a peer */
+    uint64_t bytes_in;         /* bytes taken */
+} cw__net_counts;
+/* Send side: sets out's send-side fields (sent, link_full, bytes_out,
+ * refused_handshake); leaves the others. */
+void cw__net_tx_counts(const cw__transport *t, cw__net_counts *out);
+/* Receive side: adds the counts since the last call to out's receive-side
+ * fields (received, malformed, refused, bytes_in) and starts them again. */
+void cw__net_take_rx_counts(cw__transport *t, cw__net_counts *out);
+
+#endif

@@ -1,0 +1,392 @@
+/* The network transport (src/server/net.c) on its own: two transports in
+ * one process, nodes 0 and 1, on ipc:// endpoints in a temporary directory.
+ * What one sends (alone, or coalesced into batches) the other takes in
+ * order; a sender that is not a peer is refused and counted; the control
+ * messages reach their handlers; park_wait returns on a wake and on its
+ * timeout. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "msg_internal.h"
+#include "net.h"
+#include "now.h"
+
+static const cw_hlc_timestamp TS = {1700000000123u, 7, 2};
+
+typedef struct heard {
+    uint32_t joins, resets, snapshots;
+    uint32_t from;
+    uint64_t nonce;
+    cw__net_snapshot sn;
+} heard;
+
+typedef struct pair {
+    char dir[64];
+    char ep[2][96];
+    const char *peers[2];
+    cw__transport *t[2];
+    heard heard[2];
+    uint64_t refused;          /* node 1's refused count, across takes */
+} pair;
+
+static void on_join(void *ctx, uint32_t from, uint64_t nonce)
+{
+    heard *h = ctx;
+    h->joins++;
+    h->from = from;
+    h->nonce = nonce;
+}
+
+static void on_reset(void *ctx, uint32_t from)
+{
+    heard *h = ctx;
+    h->resets++;
+    h->from = from;
+}
+
+static void on_snapshot(void *ctx, uint32_t from, cw__net_snapshot *sn)
+{
+    heard *h = ctx;
+    h->snapshots++;
+    h->from = from;
+    cw__net_snapshot_clear(&h->sn);
+    h->sn = *sn; /* taken */
+    memset(sn, 0, sizeof *sn);
+}
+
+static void open_pair(pair *p, bool hold)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->dir, sizeof p->dir, "/tmp/cw-test-net-XXXXXX");
+    assert_non_null(mkdtemp(p->dir));
+    for (uint32_t i = 0; i < 2; i++) {
+        snprintf(p->ep[i], sizeof p->ep[i], "ipc://%s/node%u", p->dir, i);
+        p->peers[i] = p->ep[i];
+    }
+    for (uint32_t i = 0; i < 2; i++) {
+        cw__net_options o = {
+            .self = i,
+            .nodes = 2,
+            .listen = p->ep[i],
+            .peers = p->peers,
+            .hwm = 10000,
+            .heartbeat_ms = 1000,
+            .lim = {2, 1024, 1 << 16},
+            .hold = hold,
+            .control = {&p->heard[i], on_join, on_reset, on_snapshot},
+        };
+        char err[256] = "";
+        assert_int_equal(cw__transport_net(&p->t[i], &o, err, sizeof err), CW_OK);
+        assert_int_equal(p->t[i]->endpoints, 2);
+    }
+}
+
+static void close_pair(pair *p)
+{
+    for (uint32_t i = 0; i < 2; i++) {
+        cw__transport_destroy(p->t[i]);
+        cw__net_snapshot_clear(&p->heard[i].sn);
+    }
+    char path[160];
+    for (uint32_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/node%u", p->dir, i);
+        unlink(path);
+    }
+    rmdir(p->dir);
+}
+
+/* Node origin's write number seq (its clock: seq at origin, 0 elsewhere). */
+static cw_msg *write_msg(cw_node_id origin, uint64_t seq)
+{
+    uint64_t clock[2] = {0, 0};
+    clock[origin] = seq;
+    char key[32], value[32];
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)seq);
+    snprintf(value, sizeof value, "v%llu", (unsigned long long)seq);
+    cw_msg *m = NULL;
+    assert_int_equal(cw__msg_write(&m, origin, &TS, clock, 2, NULL, false, key, strlen(key), value, strlen(value)),
+                     CW_OK);
+    return m;
+}
+
+/* Takes at node `at` until `want` messages came or 10 s passed, parking
+ * between takes; small takes, so a batch is handed over in pieces. */
+static size_t take_until(pair *p, uint32_t at, cw_msg **got, size_t want)
+{
+    size_t n = 0;
+    uint64_t until = cw__now_ns() + 10000000000u;
+    while (n < want && cw__now_ns() < until) {
+        size_t k = cw__transport_take(p->t[at], at, got + n, want - n < 7 ? want - n : 7);
+        n += k;
+        if (k == 0) {
+            uint32_t ticket = cw__transport_park_prepare(p->t[at], at);
+            if (cw__transport_arrived(p->t[at], at))
+                cw__transport_park_cancel(p->t[at], at);
+            else
+                cw__transport_park_wait(p->t[at], at, ticket, 100000000u);
+        }
+    }
+    return n;
+}
+
+/* Parks at node `at` for up to 10 s, taking, until pred holds. */
+static void turn_until(pair *p, uint32_t at, bool (*pred)(pair *p))
+{
+    uint64_t until = cw__now_ns() + 10000000000u;
+    cw_msg *m[8];
+    while (!pred(p) && cw__now_ns() < until) {
+        size_t k = cw__transport_take(p->t[at], at, m, 8);
+        for (size_t i = 0; i < k; i++)
+            cw_msg_unref(m[i]);
+        if (k == 0)
+            cw__transport_park_wait(p->t[at], at, cw__transport_park_prepare(p->t[at], at), 20000000u);
+    }
+}
+
+static void test_net_messages_arrive_in_order(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, false);
+    enum { N = 600 };
+    cw_msg *got[N];
+    /* Alone, then coalesced: a flush after every few sends, then many sends
+     * (several batches of CW__NET_BATCH_FRAMES) before one flush. */
+    uint64_t seq = 0;
+    for (int i = 0; i < 5; i++) {
+        cw_msg *m = write_msg(0, ++seq);
+        cw__transport_send_all(p.t[0], 0, m);
+        cw_msg_unref(m); /* the transport keeps no reference: the bytes are encoded */
+        assert_true(cw__transport_flush(p.t[0], 0));
+    }
+    assert_false(cw__transport_flush(p.t[0], 0)); /* nothing waits */
+    while (seq < N) {
+        cw_msg *m = write_msg(0, ++seq);
+        if (seq % 2)
+            cw__transport_send_all(p.t[0], 0, m);
+        else
+            cw__transport_send(p.t[0], 0, 1, m);
+        cw_msg_unref(m);
+        if (seq % 50 == 0)
+            (void)cw__transport_flush(p.t[0], 0);
+    }
+    (void)cw__transport_flush(p.t[0], 0);
+    assert_false(cw__transport_sending(p.t[0], 0));
+
+    size_t n = take_until(&p, 1, got, N);
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cw_msg_origin(got[i]), 0);
+        assert_int_equal(cw_msg_seq(got[i]), i + 1);
+        size_t klen = 0;
+        const uint8_t *key = cw_msg_key(got[i], &klen);
+        char want[32];
+        snprintf(want, sizeof want, "k%zu", i + 1);
+        assert_int_equal(klen, strlen(want));
+        assert_memory_equal(key, want, klen);
+        cw_msg_unref(got[i]);
+    }
+    cw__net_counts c = {0};
+    cw__net_tx_counts(p.t[0], &c);
+    assert_int_equal(c.sent, N);
+    assert_int_equal(c.link_full, 0);
+    assert_true(c.bytes_out > 0);
+    cw__net_take_rx_counts(p.t[1], &c);
+    assert_int_equal(c.received, N);
+    assert_int_equal(c.malformed, 0);
+    assert_int_equal(c.refused, 0);
+    assert_true(c.bytes_in > 0);
+    cw__net_counts again = {0};
+    cw__net_take_rx_counts(p.t[1], &again); /* taken: they start again */
+    assert_int_equal(again.received, 0);
+    close_pair(&p);
+}
+
+/* Held frames wait for flush, however many; a drop loses them (counted)
+ * and the link's next frame still decodes. */
+static void test_net_hold_and_drop(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, true);
+    uint64_t seq = 0;
+    for (int i = 0; i < 300; i++) {
+        cw_msg *m = write_msg(0, ++seq);
+        cw__transport_send_all(p.t[0], 0, m);
+        cw_msg_unref(m);
+    }
+    cw__net_counts c = {0};
+    cw__net_tx_counts(p.t[0], &c);
+    assert_int_equal(c.sent, 0); /* nothing handed over before flush */
+    cw__net_drop(p.t[0], 1);
+    cw__net_tx_counts(p.t[0], &c);
+    assert_int_equal(c.link_full, 300);
+    cw_msg *m = write_msg(0, ++seq);
+    cw__transport_send_all(p.t[0], 0, m);
+    cw_msg_unref(m);
+    assert_true(cw__transport_flush(p.t[0], 0));
+    cw_msg *got[1];
+    assert_int_equal(take_until(&p, 1, got, 1), 1);
+    assert_int_equal(cw_msg_seq(got[0]), seq);
+    cw_msg_unref(got[0]);
+    close_pair(&p);
+}
+
+static bool two_refused(pair *p)
+{
+    cw__net_counts c = {0};
+    cw__net_take_rx_counts(p->t[1], &c);
+    p->refused += c.refused;
+    return p->refused >= 2;
+}
+
+/* A process that is not a configured peer (another routing id, or a peer's
+ * id out of range or its own) is refused and counted; nothing is taken. */
+static void test_net_refuses_a_stranger(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, false);
+    void *ctx = zmq_ctx_new();
+    const char *ids[] = {"stranger", "cw-node-7"};
+    void *d[2];
+    for (int i = 0; i < 2; i++) {
+        d[i] = zmq_socket(ctx, ZMQ_DEALER);
+        assert_non_null(d[i]);
+        assert_int_equal(zmq_setsockopt(d[i], ZMQ_ROUTING_ID, ids[i], strlen(ids[i])), 0);
+        assert_int_equal(zmq_connect(d[i], p.ep[1]), 0);
+        cw_msg *m = write_msg(0, 1);
+        uint8_t buf[256];
+        size_t len = 0;
+        assert_int_equal(cw_msg_encode(m, buf + 1, sizeof buf - 1, &len), CW_OK);
+        buf[0] = 0; /* a whole frame: tag 0, the codec's bytes */
+        cw_msg_unref(m);
+        assert_int_equal(zmq_send(d[i], buf, len + 1, 0), (int)len + 1);
+    }
+    turn_until(&p, 1, two_refused);
+    assert_int_equal(p.refused, 2);
+    cw_msg *got[1];
+    assert_int_equal(cw__transport_take(p.t[1], 1, got, 1), 0);
+    for (int i = 0; i < 2; i++) {
+        int linger = 0;
+        zmq_setsockopt(d[i], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(d[i]);
+    }
+    zmq_ctx_term(ctx);
+    close_pair(&p);
+}
+
+static bool heard_all(pair *p)
+{
+    heard *h = &p->heard[1];
+    return h->joins && h->resets && h->snapshots;
+}
+
+/* A join request, a reset and a snapshot answer reach node 1's handlers. */
+static void test_net_control_messages(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, false);
+    cw__net_send_reset(p.t[0], 1);
+    cw__net_snapshot_out so;
+    uint64_t clock[2] = {3, 2};
+    assert_true(cw__net_snapshot_start(p.t[0], &so, 1, clock, 5, 42, 2));
+    cw_msg *v[2] = {write_msg(0, 3), write_msg(1, 2)};
+    cw__net_snapshot_add(p.t[0], &so, v[0]);
+    cw__net_snapshot_add(p.t[0], &so, v[1]);
+    cw__net_snapshot_end(p.t[0], &so);
+    cw__net_send_join(p.t[0], 1, 0x1122334455667788u);
+    turn_until(&p, 1, heard_all);
+    heard *h = &p.heard[1];
+    assert_int_equal(h->joins, 1);
+    assert_int_equal(h->resets, 1);
+    assert_int_equal(h->snapshots, 1);
+    assert_int_equal(h->from, 0);
+    assert_int_equal(h->nonce, 0x1122334455667788u);
+    assert_int_equal(h->sn.nonce, 42);
+    assert_int_equal(h->sn.seen, 5);
+    assert_int_equal(h->sn.clock[0], 3);
+    assert_int_equal(h->sn.clock[1], 2);
+    assert_int_equal(h->sn.count, 2);
+    assert_int_equal(cw_msg_seq(h->sn.versions[0]), 3);
+    assert_int_equal(cw_msg_origin(h->sn.versions[1]), 1);
+    cw_msg_unref(v[0]);
+    cw_msg_unref(v[1]);
+    close_pair(&p);
+}
+
+static void *wake_later(void *arg)
+{
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    cw__transport_wake(arg, 1);
+    return NULL;
+}
+
+/* park_wait returns at once after a wake (before or during the wait), and
+ * after its timeout when nothing comes. */
+static void test_net_park_wakes_and_times_out(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, false);
+    cw__transport *t = p.t[1];
+    assert_false(cw__transport_arrived(t, 1));
+
+    /* A wake between prepare and wait: the wait returns at once. */
+    uint32_t ticket = cw__transport_park_prepare(t, 1);
+    cw__transport_wake(t, 1);
+    uint64_t t0 = cw__now_ns();
+    cw__transport_park_wait(t, 1, ticket, 5000000000u);
+    assert_true(cw__now_ns() - t0 < 1000000000u);
+
+    /* A wake from another thread during the wait. */
+    pthread_t th;
+    t0 = cw__now_ns();
+    ticket = cw__transport_park_prepare(t, 1);
+    assert_int_equal(pthread_create(&th, NULL, wake_later, t), 0);
+    cw__transport_park_wait(t, 1, ticket, 10000000000u);
+    uint64_t waited = cw__now_ns() - t0;
+    pthread_join(th, NULL);
+    assert_true(waited >= 40000000u);
+    assert_true(waited < 5000000000u);
+
+    /* Nothing comes: the timeout. */
+    t0 = cw__now_ns();
+    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 50000000u);
+    waited = cw__now_ns() - t0;
+    assert_true(waited >= 45000000u);
+    assert_true(waited < 2000000000u);
+
+    /* Something arrives: the wait ends, and arrived says so. */
+    cw_msg *m = write_msg(0, 1);
+    cw__transport_send_all(p.t[0], 0, m);
+    cw_msg_unref(m);
+    (void)cw__transport_flush(p.t[0], 0);
+    t0 = cw__now_ns();
+    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
+    assert_true(cw__now_ns() - t0 < 5000000000u);
+    assert_true(cw__transport_arrived(t, 1));
+    cw_msg *got[1];
+    assert_int_equal(cw__transport_take(t, 1, got, 1), 1);
+    cw_msg_unref(got[0]);
+    close_pair(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_net_messages_arrive_in_order),
+        cmocka_unit_test(test_net_hold_and_drop),
+        cmocka_unit_test(test_net_refuses_a_stranger),
+        cmocka_unit_test(test_net_control_messages),
+        cmocka_unit_test(test_net_park_wakes_and_times_out),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

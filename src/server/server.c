@@ -189,6 +189,12 @@ static bool save_then_flush(cw__server *s)
     if (s->dur && cw__durable_dirty(s->dur)) {
         uint64_t made = s->writes_made;
         char err[256] = "";
+        /* The trace first: a kill after the save finds in the trace every
+         * write the saved state holds (a restart's install covers none it
+         * lacks); one before it leaves traced writes unsaved, which a
+         * trace reads as lost with the process (never answered). */
+        if (s->o.trace)
+            fflush(s->o.trace);
         if (cw__durable_save(s->dur, s->node, err, sizeof err) != CW_OK) {
             if (!s->save_failed)
                 fprintf(stderr, "causeway node %u: saving state failed: %s\n", s->o.self, err);
@@ -200,8 +206,6 @@ static bool save_then_flush(cw__server *s)
             fprintf(stderr, "causeway node %u: saving state works again\n", s->o.self);
         s->save_failed = false;
         s->writes_saved = made;
-        if (s->o.trace) /* the trace holds at least the saved state when a kill comes */
-            fflush(s->o.trace);
     }
     (void)cw__transport_flush(s->net, s->o.self);
     return true;

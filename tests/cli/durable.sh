@@ -89,8 +89,8 @@ for i in 0 1 2; do
   done
   [ "$ok" = 1 ] || fail "node $i lacks answered write $missing"
 done
-curl -s "localhost:$(cat "$dir/port0")/metrics" | grep -q '^causeway_saves_total [1-9]' ||
-  fail "node 0's /metrics shows no saves"
+curl -s "localhost:$(cat "$dir/port0")/metrics" >"$dir/metrics" # not piped to grep -q: pipefail
+grep -q '^causeway_saves_total [1-9]' "$dir/metrics" || fail "node 0's /metrics shows no saves"
 for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
 for i in 0 1 2; do wait "${pids[$i]}" || fail "node $i exited $? on SIGTERM"; pids[$i]=x; done
 # The ground truth from the traces (each restart an install of the node's

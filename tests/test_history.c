@@ -4,7 +4,7 @@
  * violation must be caught with a sentence that names it: a lost update,
  * a resurrected delete, too many siblings, each session guarantee broken,
  * a write that replaced what its node had not applied. Correct histories
- * (with LWW too) must pass. */
+ * (with LWW too, and LWW with no timestamps) must pass. */
 #include "testutil.h"
 
 #include <causeway/verify.h>
@@ -515,6 +515,69 @@ static void test_history_text(void **state)
     net_close(&t);
 }
 
+/* Last-writer-wins with no timestamps (cw_history_set_untimed, as causeway
+ * check --policy lww judges traces): nodes 0 and 1 write k at once, and
+ * after both applied both, a read of either one passes (which wins is not
+ * known), a read of both fails, and so does a read of nothing; a read of
+ * nothing passes when a maximal version is a delete. Final keys and client
+ * reads are refused; only a LWW history can be untimed. */
+static void test_untimed_lww(void **state)
+{
+    (void)state;
+    net s;
+    net_open(&s, 2, CW_KEEP_SIBLINGS);
+    assert_int_equal(cw_history_set_untimed(s.h), CW_EINVAL);
+    assert_int_equal(cw_history_set_untimed(NULL), CW_EINVAL);
+    net_close(&s);
+    for (int bad = 0; bad < 3; bad++) {
+        net t;
+        net_open(&t, 2, CW_LAST_WRITER_WINS);
+        assert_int_equal(cw_history_set_untimed(t.h), CW_OK);
+        client_write(&t, CW_HISTORY_NO_CLIENT, 0, "k", false, NULL, NULL, 0);
+        client_write(&t, CW_HISTORY_NO_CLIENT, 1, "k", false, NULL, NULL, 0);
+        client_write(&t, CW_HISTORY_NO_CLIENT, 0, "j", false, NULL, NULL, 0);
+        client_write(&t, CW_HISTORY_NO_CLIENT, 1, "j", true, NULL, NULL, 0);
+        cw_read r[2];
+        for (cw_node_id x = 0; x < 2; x++) { /* each node's own version of k, before the other's came */
+            cw_read_init(&r[x]);
+            assert_int_equal(cw_node_get(t.n[x], "k", 1, &r[x]), CW_OK);
+            assert_int_equal(r[x].count, 1);
+        }
+        deliver_all(&t);
+        uint64_t counts[2];
+        cw_history_applied_counts(t.h, 0, counts);
+        for (cw_node_id x = 0; x < 2; x++) /* either version, at either node */
+            assert_int_equal(cw_history_read(t.h, x, "k", 1, counts, counts, &r[1 - x]), CW_OK);
+        cw_read none;
+        cw_read_init(&none);
+        assert_int_equal(cw_history_read(t.h, 0, "j", 1, counts, counts, &none), CW_OK); /* the delete won */
+        assert_int_equal(cw_history_client_read(t.h, 0, 0, "j", 1, counts, counts, &none), CW_EINVAL);
+        cw_value_version both[2] = {r[0].versions[0], r[1].versions[0]}; /* borrowed */
+        cw_read two = {2, both, {0}};
+        if (bad == 1)
+            assert_int_equal(cw_history_read(t.h, 1, "k", 1, counts, counts, &two), CW_OK);
+        if (bad == 2)
+            assert_int_equal(cw_history_read(t.h, 1, "k", 1, counts, counts, &none), CW_OK);
+        assert_int_equal(cw_history_final_node(t.h, t.n[0]), CW_EINVAL);
+        for (cw_node_id x = 0; x < 2; x++)
+            assert_int_equal(cw_history_final_clock_only(t.h, x, counts), CW_OK);
+        cw_history_report rep;
+        bool ok = cw_history_verdict(t.h, &rep);
+        const char *v = cw_history_violation(t.h);
+        if (bad)
+            printf("# caught: %s\n", v ? v : "(none)");
+        assert_int_equal(ok, !bad);
+        if (bad == 1)
+            assert_non_null(strstr(v, "read 2 versions of a key (k); last-writer-wins keeps one"));
+        if (bad == 2)
+            assert_non_null(strstr(v, "read nothing of a key (k)"));
+        assert_int_equal(rep.concurrent_pairs, 2);
+        for (int x = 0; x < 2; x++)
+            cw_read_destroy(&r[x]);
+        net_close(&t);
+    }
+}
+
 int main(void)
 {
     printf("# seed %llu\n", (unsigned long long)tu_seed());
@@ -531,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_history_text),
         cmocka_unit_test(test_partial_final_state),
+        cmocka_unit_test(test_untimed_lww),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,22 @@ CW_API int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writ
 /* Frees the history. NULL is ignored. */
 CW_API void cw_history_destroy(cw_history *h);
 
+/* For a CW_LAST_WRITER_WINS history whose writes carry no timestamps (one
+ * judged from traces, which hold none): which of a key's maximal versions
+ * (those no write its node applied superseded) wins is not known, so the
+ * timestamp order is never consulted. A read then returns at most one
+ * version, one of the maximal ones (a live one, applied, not superseded by
+ * a write its node had applied before the read began), and finds nothing
+ * only when a maximal version is a delete or no live version is maximal;
+ * which of them it returns is not checked. Every rule that does not ask
+ * which version wins (causal order, clocks, applications, contexts) is
+ * unchanged. Such a history takes no final keys (cw_history_final_key and
+ * the final_node calls return CW_EINVAL: report clocks with
+ * cw_history_final_clock_only) and no client reads (cw_history_client_read
+ * with a client: CW_EINVAL). Call before recording anything. CW_EINVAL
+ * (NULL, or another policy). */
+CW_API int cw_history_set_untimed(cw_history *h);
+
 /* Records that node x applied m; x == cw_msg_origin(m) means m is x's new
  * write, which x applies as it makes it. m is read during the call only.
  * Returns true when the application is consistent with the history so far;

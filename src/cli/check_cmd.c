@@ -17,6 +17,10 @@
  *     can differ only when one of its writes has a clock other than its
  *     true past, so only those writes' pairs are compared: O(bad writes x
  *     writes to their key x nodes).
+ *  4. --policy lww changes only how reads are judged, by the history itself
+ *     (cli_trace_history: an untimed LWW history): one maximal version, or
+ *     nothing when one is a delete. Divergence is the same rule: final
+ *     reads of one version each must name the same one.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -231,6 +235,8 @@ static int write_json(const char *path, const cli_trace_judge *J, const cw_histo
                              (json_int_t)p->false_concurrent, "missed_concurrent", (json_int_t)p->missed_concurrent,
                              "final_keys_compared", (json_int_t)finals, "lost_with_process", (json_int_t)J->lost,
                              "restarts", (json_int_t)J->restarts);
+    if (root)
+        json_object_set_new(root, "policy", json_string(J->lww ? "lww" : "siblings"));
     if (root && f->rule) {
         json_object_set_new(root, "rule", json_string(f->rule));
         json_object_set_new(root, "violation", json_string(f->text));
@@ -255,7 +261,7 @@ static void verdict_violation(cli_trace_judge *J)
     if (!v || J->first.rule)
         return;
     if (r < J->nreads)
-        cli_trace_violate(J, J->reads[r], "read siblings", "%s", v);
+        cli_trace_violate(J, J->reads[r], cli_trace_read_rule(J), "%s", v);
     else
         cli_trace_violate(J, NULL, "final state", "%s", v);
 }
@@ -287,8 +293,9 @@ static void print(const cli_trace_judge *J, const cw_history_report *rep, const 
         printf("  lost with processes  %llu writes reached no node that ran on; %llu of their dots written again%s\n",
                (unsigned long long)J->lost, (unsigned long long)J->reused,
                J->truncated ? "; a last line cut by a crash, dropped" : "");
-    printf("  verdict              %s: causal order, exact concurrency, read siblings, convergence, no loss or "
-           "double application%s\n", ok ? "PASS" : "FAIL", ok ? "" : " violated");
+    printf("  verdict              %s: causal order, exact concurrency, %s, convergence, no loss or "
+           "double application%s\n", ok ? "PASS" : "FAIL",
+           J->lww ? "reads (last-writer-wins: one maximal version)" : "read siblings", ok ? "" : " violated");
     if (!ok) {
         char at[600];
         printf("  violation            [%s] %s%s\n", J->first.rule ? J->first.rule : "unknown",
@@ -313,7 +320,7 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
            (unsigned long long)J->trace_lines);
     rc = cli_trace_split(J);
     if (rc == CW_OK)
-        rc = cw_history_create(&J->h, J->hn, cli_trace_max_writes(J), CW_KEEP_SIBLINGS);
+        rc = cli_trace_history(J);
     if (rc == CW_OK)
         rc = cli_trace_table(J, true);
     uint64_t finals = 0;
@@ -346,8 +353,12 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
 int cli_check(int argc, char **argv)
 {
     const char *json = NULL;
+    int policy = 0;
     cli_opt opts[] = {
         {CLI_OPT_TEXT("json", &json, "FILE", "the verdict and the counts as JSON"), .output = true},
+        {CLI_OPT_CHOICE("policy", &policy, "NAME",
+                        "the nodes' conflict policy: siblings (reads return every maximal version) or lww (one)",
+                        "siblings|lww")},
     };
     cli_command c = {"check", "TRACE.jsonl...",
                      "judge replicas from their traces: causal order, exact concurrency (precision and recall), "
@@ -356,7 +367,9 @@ int cli_check(int argc, char **argv)
                      "install events, each naming its node; a node's events are taken in the order given\n"
                      "(files in argument order, lines in file order). Exit 0: every check holds; 1: a\n"
                      "violation, the first printed with its rule, file and line; 2: bad usage, or a trace\n"
-                     "that cannot be read or is malformed (FILE:LINE).\n",
+                     "that cannot be read or is malformed (FILE:LINE). --policy lww: a read returns one\n"
+                     "of the maximal versions, or nothing when one is a delete (which one wins is not\n"
+                     "checked: traces carry no timestamps).\n",
                      opts, sizeof opts / sizeof *opts, 1, -1};
     int first = 0;
     int rc = cli_parse(&c, argc, argv, &first);
@@ -367,6 +380,7 @@ int cli_check(int argc, char **argv)
     static cli_trace_judge J; /* large (per-node tables); one check per process */
     memset(&J, 0, sizeof J);
     cli_trace_init(&J, 0);
+    J.lww = policy == 1;
     int status = judge(&J, argv + first, argc - first, json);
     cli_trace_free(&J);
     return status;

@@ -778,6 +778,16 @@ int cli_trace_table(cli_trace_judge *J, bool derive)
     return derive ? derive_reads(J) : CW_OK;
 }
 
+int cli_trace_history(cli_trace_judge *J)
+{
+    int rc = cw_history_create(&J->h, J->hn, cli_trace_max_writes(J), J->lww ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS);
+    if (rc == CW_OK && J->lww)
+        rc = cw_history_set_untimed(J->h);
+    return rc;
+}
+
+const char *cli_trace_read_rule(const cli_trace_judge *J) { return J->lww ? "read lww" : "read siblings"; }
+
 /* ---- replay (invariant 2) ---- */
 
 enum { STEP_DONE, STEP_BLOCKED, STEP_STOP };
@@ -906,7 +916,7 @@ static int step_read(cli_trace_judge *J, uint32_t x, cli_trace_event *e)
     for (size_t i = 0; i < e->ndots; i++)
         cw_vclock_destroy(&v[i].clock);
     free(v);
-    history_judged(J, e, "read siblings");
+    history_judged(J, e, cli_trace_read_rule(J));
     return rc == CW_OK ? STEP_DONE : STEP_STOP;
 }
 

@@ -80,6 +80,7 @@ typedef struct cli_trace_judge {
     char violation[512];           /* the judge's own first violation (procs.c prints it) */
     cli_trace_fault first;         /* the first violation, judge's or history's, located */
     bool sabotage, sabotaged;      /* --sabotage-history: one write's clock tampered with */
+    bool lww;                      /* check --policy lww: reads judged by an untimed LWW history */
     uint64_t trace_lines, joining_reads;
     uint64_t truncated;            /* lines a kill cut short, dropped */
     uint64_t lost;                 /* writes lost with a killed process (reached no survivor) */
@@ -126,6 +127,14 @@ uint64_t *cli_trace_map_clock(const cli_trace_judge *J, const uint64_t *c);
 
 /* Counts every history node's writes (a bound for cw_history_create). */
 uint64_t cli_trace_max_writes(const cli_trace_judge *J);
+
+/* Creates J->h for J->hn history nodes: keep-siblings, or, with J->lww,
+ * last-writer-wins with the winner unknown (cw_history_set_untimed: traces
+ * carry no timestamps). CW_ENOMEM. */
+int cli_trace_history(cli_trace_judge *J);
+
+/* The rule a read's violation is named by: "read siblings", or "read lww". */
+const char *cli_trace_read_rule(const cli_trace_judge *J);
 
 /* Tables the writes (msgs, wev; a dot written twice is a violation), after
  * J->h is created. derive: each context write replaces the writes to its

@@ -104,6 +104,7 @@ struct cw_history {
     uint32_t nodes;
     uint64_t max_writes;
     cw_conflict_policy policy;
+    bool untimed;             /* cw_history_set_untimed: LWW, which maximal version wins unknown */
     record ***writes;         /* [origin][(seq - 1) / CHUNK][(seq - 1) % CHUNK], chunks NULL until used */
     _Atomic uint64_t **applied; /* [x][k] (invariant 2) */
     uint64_t *applications;   /* per x */
@@ -244,6 +245,14 @@ void cw_history_destroy(cw_history *h)
     free(h);
 }
 
+int cw_history_set_untimed(cw_history *h)
+{
+    if (!h || h->policy != CW_LAST_WRITER_WINS)
+        return CW_EINVAL;
+    h->untimed = true;
+    return CW_OK;
+}
+
 void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx)
 {
     h->progress = fn;
@@ -362,7 +371,8 @@ static int log_op(cw_history *h, client_op op)
 int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const void *key, size_t key_len,
                            const uint64_t *before, const uint64_t *after, const cw_read *r)
 {
-    if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r)
+    if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r ||
+        (h->untimed && client != CW_HISTORY_NO_CLIENT))
         return CW_EINVAL;
     read_rec rd = {x, cw__hash_bytes(key, key_len), malloc(key_len ? key_len : 1), key_len,
                    malloc((r->count ? 2 : 3) * h->nodes * sizeof *before), NULL, NULL, r->count,
@@ -510,6 +520,8 @@ static uint8_t *final_key_bytes(const cw_history *h, cw_node_id x, const final_k
 static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_len, const cw_msg *const *versions,
                      size_t count)
 {
+    if (h->untimed) /* which version a key ends with is not known */
+        return CW_EINVAL;
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
         final_key *grown = realloc(h->finals[x], cap * sizeof *grown);
@@ -831,6 +843,26 @@ static bool tombstone_within(const cw_history *h, const judge *J, const key_grou
     return false;
 }
 
+/* Whether some tombstone of group g within counts c is maximal there: no
+ * write within c superseded it. Of each origin's tombstones, only those
+ * from its last plain write to the key on can be (a plain write follows
+ * its node's earlier writes): O(nodes * (1 + t) * log w), t the context
+ * tombstones an origin wrote after its last plain write to the key. */
+static bool maximal_tombstone_within(const cw_history *h, const judge *J, const key_group *g, const uint64_t *c)
+{
+    for (uint32_t p = 0; p < h->nodes; p++) {
+        const write_ref *t = last_upto(J->tombs, g->tlo, g->thi, (cw_node_id)p, c[p]);
+        const write_ref *lp = last_upto(J->plain, g->plo, g->phi, (cw_node_id)p, c[p]);
+        for (size_t i = t ? (size_t)(t - J->tombs) + 1 : g->tlo;
+             i > g->tlo && J->tombs[i - 1].origin == p && (!lp || J->tombs[i - 1].seq >= lp->seq); i--) {
+            size_t at_i = find_ref(J->refs, g->lo, g->hi, (cw_node_id)p, J->tombs[i - 1].seq);
+            if (!superseded_within(h, J, g, at_i, c, NULL))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* The versions key g must end with, into want[g->want ..]: the writes no
  * write superseded (in (origin, seq) order), or under LWW the greatest of
  * them; each write's dead flag; and its pairs, counted. runs and upto have
@@ -898,7 +930,7 @@ static void check_key(const cw_history *h, judge *J, key_group *g, origin_run *r
         }
     if (live > rep->max_concurrent)
         rep->max_concurrent = live;
-    if (h->policy == CW_LAST_WRITER_WINS && n > 1) {
+    if (h->policy == CW_LAST_WRITER_WINS && !h->untimed && n > 1) {
         size_t best = 0;
         for (size_t i = 1; i < n; i++)
             if (ts_order(rec(h, (write_ref){out[i].origin, out[i].seq}), out[i].origin,
@@ -1094,6 +1126,13 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
     }
     if (!g || h->policy == CW_MERGE_CALLBACK)
         return;
+    if (h->untimed) { /* one of the maximal versions, or nothing when one is a delete */
+        if (rd->count > 1)
+            violate(h, "node %u read %zu versions of a key (%.*s%s); last-writer-wins keeps one", rd->x, rd->count,
+                    shown, (const char *)rd->key, more);
+        if (rd->count || maximal_tombstone_within(h, J, g, rd->after))
+            return;
+    }
     bool tomb_seen = rd->count == 0 && tombstone_within(h, J, g, rd->after, NULL);
     for (uint32_t o = 0; o < h->nodes; o++) {
         const write_ref *w = last_upto(J->refs, g->lo, g->hi, (cw_node_id)o, rd->before[o]);
@@ -1101,7 +1140,8 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
             continue;
         bool gone = superseded_within(h, J, g, (size_t)(w - J->refs), rd->after, NULL);
         if (rd->count == 0) {
-            if (tomb_seen && (gone || (h->policy == CW_LAST_WRITER_WINS && tombstone_within(h, J, g, rd->after, w))))
+            if (tomb_seen && (gone || (h->policy == CW_LAST_WRITER_WINS && !h->untimed &&
+                                       tombstone_within(h, J, g, rd->after, w))))
                 continue;
             violate(h, "node %u read nothing of a key (%.*s%s) after applying write %u.%llu to it", rd->x, shown,
                     (const char *)rd->key, more, o, (unsigned long long)w->seq);

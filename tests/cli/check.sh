@@ -9,14 +9,22 @@
 #    a read had returned;
 #  - a toy replicated store that is not Causeway (toy_replicas.awk) passes,
 #    and fails with its planted bug;
-#  - malformed or hostile input exits 2 naming FILE:LINE.
-#   tests/cli/check.sh CAUSEWAY [real|planted|toy|malformed]  (default: all)
+#  - malformed or hostile input exits 2 naming FILE:LINE;
+#  - --policy lww: the traces of three real `causeway node --policy lww`
+#    processes (concurrent writes and deletes to one key, links held) pass,
+#    and fail the siblings rule; hand-written LWW traces pass, and a read of
+#    two versions, of a replaced version, of one not applied, of nothing
+#    beside a live maximal version, and final reads that disagree each exit
+#    1 naming the rule.
+#   tests/cli/check.sh CAUSEWAY [real|planted|toy|malformed|lww]  (default: all)
 set -eu
 cw=$1
 part=${2:-all}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+pids=""
+trap 'for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
 cd "$dir"
 
 fail() { echo "FAIL: $*" >&2; cat out.txt err.txt >&2 2>/dev/null || true; exit 1; }
@@ -230,12 +238,126 @@ printf '%s\n' '{"node": 1, "op": "apply", "dot": [0, 9223372036854775807]}' >hug
 expect 1 "\[unknown write\] huge.jsonl:1" huge.jsonl
 }
 
+# Three `causeway node --policy lww` processes, each tracing; writes made
+# while every link is held (so they are truly concurrent), then released.
+lww_run() {
+for i in 0 1 2; do
+  peers=""
+  for j in 0 1 2; do [ "$j" != "$i" ] && peers="$peers --peer $j=ipc://$dir/r$j"; done
+  # shellcheck disable=SC2086 # $peers is words on purpose
+  "$cw" node --id "$i" --nodes 3 --listen "ipc://$dir/r$i" $peers --http 127.0.0.1:0 --policy lww \
+    --trace "$dir/t$i.jsonl" --fresh >"node$i.out" 2>"node$i.err" &
+  pids="$pids $!"
+done
+port() { node_http_port "node$1.out" || fail "node $1 did not start: $(cat "node$1.err")"; }
+P0=$(port 0) P1=$(port 1) P2=$(port 2)
+at() { case $1 in 0) echo "$P0" ;; 1) echo "$P1" ;; *) echo "$P2" ;; esac; }
+post() { # post NODE ROUTE BODY: 200 or fail (503 retried while the node joins)
+  for _ in $(seq 200); do
+    code=$(curl -s -o resp.txt -w '%{http_code}' -X POST "localhost:$(at "$1")/$2" -d "$3")
+    [ "$code" = 200 ] && return
+    [ "$code" = 503 ] || break
+    sleep 0.05
+  done
+  fail "POST /$2 $3 at node $1: $code $(cat resp.txt)"
+}
+links() { # links ACTION: every link, both ways, held or released
+  for to in 0 1 2; do for from in 0 1 2; do
+    [ "$from" = "$to" ] || post "$to" admin/link "{\"from\": $from, \"to\": $to, \"action\": \"$1\"}"
+  done; done
+}
+settle() { # settle CLOCK: every node's clock is CLOCK (every write applied everywhere)
+  for _ in $(seq 200); do
+    n=0
+    for i in 0 1 2; do
+      curl -s "localhost:$(at "$i")/status" | grep -q "\"clock\":$1" && n=$((n + 1))
+    done
+    [ "$n" = 3 ] && return
+    sleep 0.05
+  done
+  fail "the nodes did not reach clock $1"
+}
+post 0 write '{"key": "b", "value": 0}'
+post 0 write '{"key": "c", "value": 0}'
+settle '{"0":2,"1":0,"2":0}'
+links hold
+post 0 write '{"key": "a", "value": 0}'
+post 1 write '{"key": "a", "value": 1}'
+post 2 write '{"key": "a", "value": 2}'
+post 1 write '{"key": "b", "value": 1}'
+post 2 delete '{"key": "b"}'
+post 1 delete '{"key": "c"}'
+links release
+settle '{"0":3,"1":3,"2":2}'
+for i in 0 1 2; do for k in a b c d; do
+  code=$(curl -s -o resp.txt -w '%{http_code}' "localhost:$(at "$i")/read/$k")
+  [ "$code" = 200 ] || [ "$code" = 404 ] || fail "read $k at node $i: $code"
+done; done
+for p in $pids; do kill -TERM "$p"; done
+for p in $pids; do wait "$p" || fail "a node exited $? on SIGTERM"; done
+pids=""
+expect 0 "verdict +PASS: .*last-writer-wins" --policy lww --json lww.json t0.jsonl t1.jsonl t2.jsonl
+grep -Eq "concurrent pairs +([4-9]|[1-9][0-9]+) of" out.txt || fail "the run made too few concurrent writes"
+grep -Eq "reads +12 checked" out.txt || fail "every node's final reads"
+grep -q '"policy": "lww"' lww.json || fail "the policy in the JSON verdict"
+# Keep-siblings expects a, written at three nodes at once, to read as three.
+expect 1 "violation +\[read siblings\] t[0-2].jsonl:[0-9]+: " t0.jsonl t1.jsonl t2.jsonl
+}
+
+# Hand-written LWW traces: a written at nodes 0 and 1 at once, then by node
+# 0 having applied both; b written at node 0 and deleted at node 1 at once
+# (the delete wins: both nodes read b as not found).
+lww_planted() {
+cat >l0.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1, "1": 0}}
+{"node": 0, "op": "apply", "dot": [1, 1]}
+{"node": 0, "op": "read", "key": "a", "dots": [[1, 1]]}
+{"node": 0, "op": "write", "dot": [0, 2], "key": "a", "clock": {"0": 2, "1": 1}}
+{"node": 0, "op": "read", "key": "a", "dots": [[0, 2]]}
+{"node": 0, "op": "write", "dot": [0, 3], "key": "b", "clock": {"0": 3, "1": 1}}
+{"node": 0, "op": "apply", "dot": [1, 2]}
+{"node": 0, "op": "read", "key": "a", "dots": [[0, 2]]}
+{"node": 0, "op": "read", "key": "b", "dots": []}
+EOF
+cat >l1.jsonl <<'EOF'
+{"node": 1, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 1, "op": "write", "dot": [1, 1], "key": "a", "clock": {"0": 0, "1": 1}}
+{"node": 1, "op": "apply", "dot": [0, 1]}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "b", "clock": {"0": 1, "1": 2}, "delete": true}
+{"node": 1, "op": "apply", "dot": [0, 2]}
+{"node": 1, "op": "apply", "dot": [0, 3]}
+{"node": 1, "op": "read", "key": "a", "dots": [[0, 2]]}
+{"node": 1, "op": "read", "key": "b", "dots": []}
+EOF
+expect 0 "verdict +PASS" --policy lww l0.jsonl l1.jsonl
+grep -Eq "concurrent pairs +2 of 4" out.txt || fail "the LWW traces' concurrent pairs"
+expect 1 "violation +\[read siblings\] l0.jsonl:4: node 0: .*without write 0\.1" l0.jsonl l1.jsonl
+plant() { awk -v n="$2" -v t="$3" 'NR == n { print t; next } { print }' "$1" >"bad-$1"; }
+plant l0.jsonl 4 '{"node": 0, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}'
+expect 1 "violation +\[read lww\] bad-l0.jsonl:4: node 0: node 0 read 2 versions of a key \(a\); last-writer-wins keeps one" \
+  --policy lww bad-l0.jsonl l1.jsonl
+plant l0.jsonl 6 '{"node": 0, "op": "read", "key": "a", "dots": [[0, 1]]}'
+expect 1 "violation +\[read lww\] bad-l0.jsonl:6: node 0: .*version 0\.1 of a key \(a\) after applying write 0\.2" \
+  --policy lww bad-l0.jsonl l1.jsonl
+plant l0.jsonl 4 '{"node": 0, "op": "read", "key": "a", "dots": [[1, 2]]}'
+expect 1 "violation +\[read lww\] bad-l0.jsonl:4: node 0: " --policy lww bad-l0.jsonl l1.jsonl
+plant l0.jsonl 6 '{"node": 0, "op": "read", "key": "a", "dots": []}'
+expect 1 "violation +\[read lww\] bad-l0.jsonl:6: node 0: node 0 read nothing of a key \(a\) after applying write 0\.2" \
+  --policy lww bad-l0.jsonl l1.jsonl
+plant l1.jsonl 8 '{"node": 1, "op": "read", "key": "b", "dots": [[0, 3]]}'
+expect 1 "violation +\[divergence\] bad-l1.jsonl:8: node 1: nodes 0 and 1 end with different versions of b" \
+  --policy lww l0.jsonl bad-l1.jsonl
+expect 2 "siblings\|lww" --policy timestamps l0.jsonl
+}
+
 case $part in
   real) real_run ;;
   planted) planted ;;
   toy) not_causeway ;;
   malformed) malformed ;;
-  all) real_run; planted; not_causeway; malformed ;;
+  lww) lww_planted; lww_run ;;
+  all) real_run; planted; not_causeway; malformed; lww_planted; lww_run ;;
   *) fail "unknown part $part" ;;
 esac
 echo "check.sh $part: passed"

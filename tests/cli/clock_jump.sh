@@ -42,14 +42,8 @@ for i in 0 1 2; do
     --policy lww --fresh >"$dir/out$i" 2>"$dir/err$i" &
   pids+=($!)
 done
-port() {
-  for _ in $(seq 200); do
-    p=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out$1" | cut -d: -f2 || true)
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.05
-  done
-  fail "node $1 did not start: $(cat "$dir/err$1")"
-}
+. "$(dirname "$0")/lib.sh"
+port() { node_http_port "$dir/out$1" || fail "node $1 did not start: $(cat "$dir/err$1")"; }
 P=("$(port 0)" "$(port 1)" "$(port 2)")
 
 write() { # write NODE KEY VALUE: the HTTP status; the body in $dir/w

@@ -48,13 +48,9 @@ for i in 0 1; do
     --curve-secret "$dir/k$i" --curve-peers "$dir/peers" >"$dir/out$i" &
   pids+=($!)
 done
+. "$(dirname "$0")/lib.sh"
 port() { # the HTTP port node $1 printed
-  for _ in $(seq 100); do
-    p=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out$1" | cut -d: -f2 || true)
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.05
-  done
-  echo "FAIL: node $1 printed no HTTP port" >&2; exit 1
+  node_http_port "$dir/out$1" || { echo "FAIL: node $1 printed no HTTP port" >&2; exit 1; }
 }
 p0=$(port 0) p1=$(port 1)
 for _ in $(seq 200); do # 503 while the nodes join each other

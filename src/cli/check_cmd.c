@@ -362,7 +362,7 @@ int cli_check(int argc, char **argv)
     };
     cli_command c = {"check", "TRACE.jsonl...",
                      "judge replicas from their traces: causal order, exact concurrency (precision and recall), "
-                     "read siblings, convergence, no loss",
+                     "read siblings (--policy lww: one maximal version), convergence, no loss",
                      "Each TRACE is JSON Lines, one event a line (docs/traces.md): write, apply, read and\n"
                      "install events, each naming its node; a node's events are taken in the order given\n"
                      "(files in argument order, lines in file order). Exit 0: every check holds; 1: a\n"

@@ -75,7 +75,7 @@ static bool tolerate_no_answer;
  * len < 0: strlen(body). ch non-NULL: a chunked body instead. */
 /* Set: the next request asks "Expect: 100-continue" (its body waits for the
  * server's go-ahead). */
-static bool expect_continue;
+static _Thread_local bool expect_continue; /* per thread: test_many_clients requests from several */
 
 static void request_on(CURL *c, const char *base, const char *method, const char *path, const char *body,
                        long len, chunked *ch, resp *out)

@@ -12,7 +12,8 @@
 #     clock, so it refuses writes with 503 naming the drift, while nodes 0
 #     and 2 go on.
 #  3. Back to the true time: node 1 writes again.
-# All the while the nodes converge: the same data and clock at all three.
+# All the while the nodes converge: the same data and clock at all three;
+# and `causeway check --policy lww` passes the nodes' traces.
 # Skips (exit 0, saying so) where libfaketime is not installed.
 #   tests/cli/clock_jump.sh CAUSEWAY
 set -euo pipefail
@@ -39,7 +40,7 @@ for i in 0 1 2; do
   [ "$i" = 1 ] && env=(LD_PRELOAD="$ft" FAKETIME_TIMESTAMP_FILE="$dir/offset" FAKETIME_NO_CACHE=1
                        FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
   env "${env[@]}" "$cw" node --id "$i" --nodes 3 --listen "$(ep "$i")" "${peers[@]}" --http 127.0.0.1:0 \
-    --policy lww --fresh >"$dir/out$i" 2>"$dir/err$i" &
+    --policy lww --fresh --trace "$dir/trace$i.jsonl" >"$dir/out$i" 2>"$dir/err$i" &
   pids+=($!)
 done
 . "$(dirname "$0")/lib.sh"
@@ -102,5 +103,8 @@ for i in 0 1 2; do await_value "$i" y 4; done
 converged
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || fail "a node exited $? on SIGTERM"; done
+# The traces under last-writer-wins: causal order, clocks, reads of one
+# maximal version, convergence (which version wins is the reads' above).
+"$cw" check --policy lww "$dir"/trace?.jsonl >"$dir/check" 2>&1 || { cat "$dir/check" >&2; fail "causeway check"; }
 pids=()
 echo "clock_jump.sh: PASS"

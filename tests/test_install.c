@@ -256,6 +256,19 @@ static void test_restore_takes_back_a_saved_state(void **unused)
     cw_vclock_init(&clock);
     assert_int_equal(cw_node_put(c, "k", 1, "a3", 2, &clock), CW_OK);
     assert_int_equal(cw_vclock_get(&clock, 0), 4); /* a made 3: no seq reused */
+    /* A log that starts after node 0's first write: that one was stable,
+     * and stability goes on from there (node 2's, with nothing logged, is
+     * its whole clock). */
+    cw_node *d;
+    assert_int_equal(cw_node_create(&d, &o), CW_OK);
+    cw_msg *later[] = {log.m[1], log.m[2], log.m[3], log.m[4]}; /* node 0's 2 and 3, node 1's 1 and 2 */
+    assert_int_equal(cw_node_restore(d, cw_node_counters(a), 3, st.v, st.len, later, 4), CW_OK);
+    assert_int_equal(cw_node_stable(d, &clock), CW_OK);
+    assert_int_equal(cw_vclock_get(&clock, 0), 1);
+    assert_int_equal(cw_vclock_get(&clock, 1), 0);
+    assert_int_equal(cw_vclock_get(&clock, 2), 0);
+    assert_true(cw__node_check(d));
+    cw_node_destroy(d);
     cw_vclock_destroy(&clock);
 
     state_release(&st);

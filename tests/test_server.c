@@ -581,9 +581,39 @@ static void test_durable_restart_takes_its_state_back(void **state)
     cluster_close(&c);
 }
 
+static void *write_x(void *arg)
+{
+    cw__server *s = arg;
+    return (void *)(intptr_t)cw__server_write(s, "x", 1, "1", 1, NULL, false, NULL);
+}
+
+/* A burst that one thread holds open (the client endpoint's) covers only
+ * that thread's writes: another thread's write (an HTTP request's) is
+ * saved before it is answered, and a read sees no write not yet saved. */
+static void test_durable_write_saved_during_another_threads_burst(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 1);
+    cw__server_hold_sends(c.s[0]);
+    assert_int_equal(cw__server_write(c.s[0], "mine", 4, "m", 1, NULL, false, NULL), CW_OK);
+    cw__server_stats before, after;
+    cw__server_get_stats(c.s[0], &before);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_x, c.s[0]), 0);
+    void *rc;
+    pthread_join(t, &rc);
+    assert_int_equal((intptr_t)rc, CW_OK);
+    cw__server_get_stats(c.s[0], &after);
+    assert_true(after.saves > before.saves); /* saved before it was answered */
+    cw__server_release_sends(c.s[0]);
+    cluster_close(&c);
+}
+
 /* A full store (the LMDB map, as a full disk would) refuses writes with
  * CW_EIO and loses nothing it answered: started again with room, the node
- * holds every write it answered CW_OK, and takes writes again. */
+ * holds every write it answered CW_OK, and takes writes again. Meanwhile no
+ * read shows the write whose save failed. */
 static void test_durable_full_map_refuses_and_keeps_what_it_answered(void **state)
 {
     (void)state;
@@ -601,12 +631,16 @@ static void test_durable_full_map_refuses_and_keeps_what_it_answered(void **stat
     }
     assert_int_equal(rc, CW_EIO);
     assert_true(answered > 10);
-    /* Still refused, and reads still work. */
+    /* Still refused; and a read, which would show the unsaved write's dot
+     * (a kill would give it to another write), is refused too. */
     assert_int_equal(cw__server_write(c.s[0], "more", 4, "v", 1, NULL, false, NULL), CW_EIO);
     cw__server_stats st;
     cw__server_get_stats(c.s[0], &st);
     assert_true(st.durable && st.save_failed && st.failed_saves >= 2);
-    await_value(c.s[0], "k0", value);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw__server_read(c.s[0], "k0", 2, &r), CW_EIO);
+    cw_read_destroy(&r);
     cw__server_stop(c.s[0]);
     map_size_option = (size_t)64 << 20;
     start(&c, 0, false);
@@ -669,6 +703,14 @@ static void test_durable_refuses_a_foreign_directory(void **state)
     fputs("not an LMDB file, not at all, but long enough to be read as one's header", f);
     fclose(f);
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    /* A state cut short (LMDB maps the file: reading past its end would
+     * fault) is refused too. */
+    snprintf(path, sizeof path, "%s/data.mdb", c.data[0]);
+    assert_int_equal(truncate(path, 8192), 0);
+    o.data_dir = c.data[0];
+    o.self = 0;
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "shorter than the pages"));
     cluster_close(&c);
 }
 
@@ -686,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
         cmocka_unit_test(test_durable_refuses_a_foreign_directory),
+        cmocka_unit_test(test_durable_write_saved_during_another_threads_burst),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,13 +128,22 @@ int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
         qsort(sorted, log_count, sizeof *sorted, by_dot);
     int rc = log_consistent(n, clock, sorted, log_count) ? cw_node_install(n, clock, nodes, versions, count)
                                                           : CW_EINVAL;
+    /* The log held every applied write not yet stable: what it starts
+     * after, per origin, was the stable clock (all of the clock where it
+     * holds nothing), and stability goes on from there, not from zero (a
+     * node whose own writes passed max_log would refuse writes until
+     * every peer reported again). */
+    for (uint32_t k = 0; rc == CW_OK && n->recovering && k < n->n; k++)
+        n->st.stable[k] = clock[k];
     for (size_t i = 0; rc == CW_OK && i < log_count; i++) {
         cw_msg *m = sorted[i];
         cw_hlc_observe(&n->hlc, &m->ts); /* a superseded write of its own may be the latest */
         if (!n->recovering)
             continue; /* no log kept: nothing to serve */
-        if (i == 0 || sorted[i - 1]->origin != m->origin)
+        if (i == 0 || sorted[i - 1]->origin != m->origin) {
             cw__log_rebase(&n->log, m->origin, m->seq - 1);
+            n->st.stable[m->origin] = m->seq - 1;
+        }
         if ((rc = cw__log_reserve(&n->log, m->origin)) == CW_OK)
             cw__log_append(&n->log, m);
     }

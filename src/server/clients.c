@@ -176,7 +176,9 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         st.nodes = cw__server_nodes(cl->s);
         st.joining = ss.joining;
         status_ctx sc = {&st, CW_OK};
-        cw__server_with_node(cl->s, fill_status, &sc);
+        int src = cw__server_with_saved_node(cl->s, fill_status, &sc);
+        if (src != CW_OK)
+            sc.rc = src;
         cw__answer_head(o, r.op, r.id, sc.rc);
         if (sc.rc == CW_OK)
             cw__answer_status(o, &st);

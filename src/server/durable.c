@@ -2,14 +2,17 @@
  *
  * Layout: three named databases in one environment.
  *   meta  "format" -> FORMAT; "group" -> [self u32][nodes u32][policy u32];
+ *         "seed" -> 8 random bytes (the long keys' hash);
  *         "clock" -> nodes x u64; "stable" -> nodes x u64 (the log holds
  *         nothing at or below it); all big-endian.
  *   keys  store key -> [count u32] then count x ([len u32][codec bytes]):
  *         the key's versions. LMDB keys are at most 511 bytes, so a store
  *         key shorter than SHORT_KEY is kept as 'k' + key, a longer one as
- *         'h' + its first PREFIX bytes + a 64-bit hash of all of it; the
- *         versions name their key, so two long keys that meet there are
- *         told apart, and refused (an error, never a mix-up).
+ *         'h' + its first PREFIX bytes + a 64-bit hash of all of it under
+ *         the directory's own random seed ("seed" in meta) + a slot u32:
+ *         long keys that share prefix and hash (by chance, or made to)
+ *         take slots 0, 1, ... of one chain, told apart by the key their
+ *         versions carry. Nothing about a key's content can fail a save.
  *   log   [origin u32][seq u64] -> codec bytes: the retransmission log.
  *
  * Invariants:
@@ -33,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +56,8 @@
 #define LOCK_FILE "causeway.lock"
 #define SHORT_KEY 480u
 #define PREFIX 400u
+#define CHAIN (1u + PREFIX + 8u) /* a long key's database key before its slot */
+#define LONG_KEY (CHAIN + 4u)
 
 typedef struct note {
     cw_msg *msg;
@@ -69,6 +75,8 @@ struct cw__durable {
     bool all;                  /* the next save writes every key */
     bool lost_note;            /* a change could not be noted: saving stops */
     int lock_fd;               /* invariant 4 */
+    uint8_t seed[8];           /* the long keys' hash seed */
+    uint64_t saved_self;       /* this node's own counter in the saved state */
     cw__durable_stats stats;
 };
 
@@ -131,8 +139,14 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
         uint64_t *zero = calloc(d->nodes, 8);
         if (!zero)
             return CW_ENOMEM;
+        MDB_val sk = {4, "seed"}, sv = {sizeof d->seed, d->seed};
+        if (getrandom(d->seed, sizeof d->seed, 0) != (ssize_t)sizeof d->seed) {
+            free(zero);
+            cw__server_err(err, errlen, "no random seed: %s", strerror(errno));
+            return CW_EIO;
+        }
         if ((rc = mdb_put(t, d->meta, &k, &f, 0)) == 0 && (rc = mdb_put(t, d->meta, &gk, &g, 0)) == 0 &&
-            (rc = put_counters(t, d->meta, "clock", zero, d->nodes)) == 0)
+            (rc = mdb_put(t, d->meta, &sk, &sv, 0)) == 0 && (rc = put_counters(t, d->meta, "clock", zero, d->nodes)) == 0)
             rc = put_counters(t, d->meta, "stable", zero, d->nodes);
         free(zero);
         return rc ? lmdb_error(rc, err, errlen, "writing a new state") : CW_OK;
@@ -146,6 +160,12 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
         cw__server_err(err, errlen, "the data directory has no node id");
         return CW_EINVAL;
     }
+    MDB_val sk = {4, "seed"}, sv;
+    if (mdb_get(t, d->meta, &sk, &sv) != 0 || sv.mv_size != sizeof d->seed) {
+        cw__server_err(err, errlen, "the data directory has no seed");
+        return CW_EINVAL;
+    }
+    memcpy(d->seed, sv.mv_data, sizeof d->seed);
     if (memcmp(v.mv_data, group, sizeof group) != 0) {
         const uint8_t *b = v.mv_data;
         static const char *const names[] = {"siblings", "lww"};
@@ -211,8 +231,27 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         cw__durable_close(d);
         return r;
     }
+    /* LMDB maps the file: one shorter than its pages say (truncated) would
+     * fault when read (SIGBUS), so it is refused here. */
+    MDB_envinfo info;
+    MDB_stat est;
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (mdb_env_info(d->env, &info) != 0 || mdb_env_stat(d->env, &est) != 0 || stat(path, &sb) != 0 ||
+        (uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
+        cw__server_err(err, errlen, "%s is shorter than the pages it holds (truncated or damaged)", path);
+        cw__durable_close(d);
+        return CW_EINVAL;
+    }
     MDB_txn *t = NULL;
     rc = mdb_txn_begin(d->env, NULL, 0, &t);
+    /* An environment with nothing in it is new, even if a start was killed
+     * after LMDB made its file and before the first commit. */
+    MDB_dbi main_db;
+    MDB_stat mst;
+    if (rc == 0 && (rc = mdb_dbi_open(t, NULL, 0, &main_db)) == 0 && (rc = mdb_stat(t, main_db, &mst)) == 0 &&
+        mst.ms_entries == 0)
+        has_env = false;
     if (rc == 0 && (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &d->meta)) == 0 &&
         (rc = mdb_dbi_open(t, "keys", MDB_CREATE, &d->keys)) == 0)
         rc = mdb_dbi_open(t, "log", MDB_CREATE, &d->log);
@@ -353,14 +392,16 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
         if (r == CW_OK)
             r = scan(t, d->log, &log, lim, false);
         if (r == CW_EINVAL)
-            cw__server_err(err, errlen, "a saved write does not decode under this node's limits (--nodes, "
-                                        "--max-key, --max-value as when it was saved?)");
+            cw__server_err(err, errlen, "a saved write does not decode under this node's limits (the key and "
+                                        "value limits as when it was saved?)");
         else if (r == CW_EIO)
             cw__server_err(err, errlen, "reading the saved state failed");
         if (r == CW_OK && (r = cw_node_restore(n, clock, d->nodes, versions.v, versions.len, log.v, log.len)) ==
                               CW_EINVAL)
             cw__server_err(err, errlen, "the saved state is not consistent (clock, versions and log disagree)");
         *had_state = r == CW_OK;
+        if (r == CW_OK)
+            d->saved_self = clock[d->self];
     }
     mdb_txn_abort(t);
     loaded_free(&versions);
@@ -387,10 +428,28 @@ int cw__durable_note(cw__durable *d, const cw_msg *m, bool applied)
 
 void cw__durable_note_all(cw__durable *d) { d->all = true; }
 
-bool cw__durable_dirty(const cw__durable *d) { return d->notes_len || d->all; }
+bool cw__durable_dirty(const cw__durable *d) { return d->notes_len || d->all || d->lost_note; }
 
-static size_t db_key(uint8_t *out, const void *key, size_t key_len)
+uint64_t cw__durable_saved_self(const cw__durable *d) { return d->saved_self; }
+
+/* A long key's hash: the seed, then the key (durable.c's layout). */
+static uint64_t seeded_hash(const cw__durable *d, const void *key, size_t key_len, bool *ok)
 {
+    uint8_t *b = malloc(sizeof d->seed + key_len);
+    *ok = b != NULL;
+    if (!b)
+        return 0;
+    memcpy(b, d->seed, sizeof d->seed);
+    memcpy(b + sizeof d->seed, key, key_len);
+    uint64_t h = cw__hash_bytes(b, sizeof d->seed + key_len);
+    free(b);
+    return h;
+}
+
+/* The database key of a short key, or the chain (slot 0) of a long one. */
+static size_t db_key(const cw__durable *d, uint8_t *out, const void *key, size_t key_len, bool *ok)
+{
+    *ok = true;
     if (key_len < SHORT_KEY) {
         out[0] = 'k';
         memcpy(out + 1, key, key_len);
@@ -398,15 +457,15 @@ static size_t db_key(uint8_t *out, const void *key, size_t key_len)
     }
     out[0] = 'h';
     memcpy(out + 1, key, PREFIX);
-    cw__store_be(out + 1 + PREFIX, cw__hash_bytes(key, key_len), 8);
-    return 1 + PREFIX + 8;
+    cw__store_be(out + 1 + PREFIX, seeded_hash(d, key, key_len, ok), 8);
+    cw__store_be(out + CHAIN, 0, 4);
+    return LONG_KEY;
 }
 
 typedef struct put_ctx {
     cw__durable *d;
     MDB_txn *t;
     int rc;                    /* LMDB's */
-    bool collision;
 } put_ctx;
 
 /* Whether the record under a long key's database key is that key's. */
@@ -427,21 +486,56 @@ static bool record_is(const MDB_val *v, const void *key, size_t key_len)
     return same;
 }
 
+/* A long key's slot in its chain (the one whose versions name it, or a
+ * free one after the last: *found false), in kb[CHAIN..]. LMDB's. */
+static int find_slot(put_ctx *c, uint8_t *kb, const void *key, size_t key_len, bool *found)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->t, c->d->keys, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {LONG_KEY, kb}, v;
+    uint64_t next = 0;
+    *found = false;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != LONG_KEY || memcmp(k.mv_data, kb, CHAIN) != 0)
+            break;
+        uint64_t slot = cw__load_be((const uint8_t *)k.mv_data + CHAIN, 4);
+        if (record_is(&v, key, key_len)) {
+            cw__store_be(kb + CHAIN, slot, 4);
+            *found = true;
+            break;
+        }
+        next = slot + 1;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (!*found) {
+        if (next > UINT32_MAX)
+            return MDB_KEYEXIST; /* 2^32 long keys alike: refused */
+        cw__store_be(kb + CHAIN, next, 4);
+    }
+    return 0;
+}
+
 /* cw_key_fn: writes one key's versions (or removes the key). */
 static void put_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
 {
     put_ctx *c = ctx;
     if (c->rc)
         return;
-    uint8_t kb[1 + SHORT_KEY + 8];
-    MDB_val k = {db_key(kb, key, key_len), kb}, old;
-    if (key_len >= SHORT_KEY && mdb_get(c->t, c->d->keys, &k, &old) == 0 && !record_is(&old, key, key_len)) {
-        c->collision = true;
-        c->rc = MDB_KEYEXIST;
+    uint8_t kb[LONG_KEY > 1 + SHORT_KEY ? LONG_KEY : 1 + SHORT_KEY];
+    bool ok, found = true;
+    MDB_val k = {db_key(c->d, kb, key, key_len, &ok), kb};
+    if (!ok) {
+        c->rc = ENOMEM;
         return;
     }
+    if (key_len >= SHORT_KEY && (c->rc = find_slot(c, kb, key, key_len, &found)) != 0)
+        return;
     if (!count) {
-        int rc = mdb_del(c->t, c->d->keys, &k, NULL);
+        int rc = found ? mdb_del(c->t, c->d->keys, &k, NULL) : MDB_NOTFOUND;
         c->rc = rc == MDB_NOTFOUND ? 0 : rc;
         return;
     }
@@ -520,7 +614,7 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
     cw_vclock_destroy(&sv);
     MDB_txn *t = NULL;
     int rc = mdb_txn_begin(d->env, NULL, 0, &t);
-    put_ctx p = {d, t, rc, false};
+    put_ctx p = {d, t, rc};
     if (!rc && d->all) { /* every key: those gone are found by a full rewrite */
         rc = mdb_drop(t, d->keys, 0);
         p.rc = rc;
@@ -556,14 +650,11 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
     if (rc) {
         d->stats.failed_saves++;
         free(stable);
-        if (p.collision) {
-            cw__server_err(err, errlen, "two keys longer than %u bytes share a storage key", SHORT_KEY);
-            return CW_EIO;
-        }
         return lmdb_error(rc, err, errlen,
                           rc == MDB_MAP_FULL ? "saving (the data map is full: a larger --map-size)" : "saving");
     }
     memcpy(d->stable, stable, (size_t)d->nodes * sizeof *stable);
+    d->saved_self = cw_node_counters(n)[d->self];
     free(stable);
     for (size_t i = 0; i < d->notes_len; i++)
         cw_msg_unref(d->notes[i].msg);

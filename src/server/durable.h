@@ -60,8 +60,11 @@ int cw__durable_note(cw__durable *d, const cw_msg *m, bool applied);
 /* The next save writes the whole store (after an install, or a note that
  * could not be kept). */
 void cw__durable_note_all(cw__durable *d);
-/* Whether anything waits to be saved. */
+/* Whether anything waits to be saved (or a lost note keeps saves failing). */
 bool cw__durable_dirty(const cw__durable *d);
+/* This node's own counter in the saved state: its writes above it are not
+ * saved yet. */
+uint64_t cw__durable_saved_self(const cw__durable *d);
 
 /* Saves every change noted since the last save, the log's trim to the
  * stable clock, and the clock, in one transaction. CW_OK (also when

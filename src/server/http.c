@@ -660,8 +660,11 @@ static void status_fn(void *ctx, cw_node *n)
 static void do_status(cw__http *h, reply *rep)
 {
     status_ctx st = {.nodes = h->nodes, .data = json_object()};
-    if (st.data)
-        cw__server_with_node(h->server, status_fn, &st);
+    if (st.data && cw__server_with_saved_node(h->server, status_fn, &st) != CW_OK) {
+        json_decref(st.data);
+        fail_rc(rep, CW_EIO);
+        return;
+    }
     json_t *body = json_object();
     bool ok = body && st.data && st.clock && st.stable && !st.failed &&
               json_object_set_new(body, "node", json_integer(cw__server_self(h->server))) == 0 &&

@@ -92,6 +92,8 @@
  * stability (and the logs' size) following within a tenth of a second. */
 #define DEFAULT_RECOVERY_TIMEOUT_NS 10000000u
 #define DEFAULT_REPORT_INTERVAL_NS 50000000u
+/* While saves fail, the loop tries again this often (a writer tries at once). */
+#define SAVE_RETRY_NS 100000000u
 /* The trace reaches its file at least this often. */
 #define TRACE_FLUSH_NS 100000000u
 
@@ -139,6 +141,7 @@ struct cw__server {
     uint64_t writes_made;      /* client writes made (durable: to know which a save covered) */
     uint64_t writes_saved;     /* writes_made when the last save succeeded */
     bool save_failed;          /* the last save failed: writes are refused until one works */
+    uint64_t save_retry_ns;    /* while saves fail, the loop tries again from then on */
 
     cw__server_stats stats;    /* under the lock (the transport's send-side counts: cw__net_tx_counts) */
     uint64_t trace_flushed_ns; /* the loop's */
@@ -184,6 +187,14 @@ static void links_drop(cw__server *s)
  * (invariant 6); true when saved (or nothing to save). A failed save drops
  * what waits and is reported on stderr once per run of failures. Lock
  * held. */
+/* The burst this thread holds (cw__server_hold_sends), and how deep: only
+ * the holder's own writes wait for its burst's save; a write another
+ * thread makes meanwhile is saved before it is answered (invariant 6). */
+static _Thread_local const cw__server *tl_holding;
+static _Thread_local unsigned tl_depth;
+
+static bool held_here(const cw__server *s) { return tl_holding == s; }
+
 static bool save_then_flush(cw__server *s)
 {
     if (s->dur && cw__durable_dirty(s->dur)) {
@@ -199,6 +210,7 @@ static bool save_then_flush(cw__server *s)
             if (!s->save_failed)
                 fprintf(stderr, "causeway node %u: saving state failed: %s\n", s->o.self, err);
             s->save_failed = true;
+            s->save_retry_ns = cw__now_ns() + SAVE_RETRY_NS;
             links_drop(s);
             return false;
         }
@@ -562,7 +574,7 @@ static void *loop_main(void *arg)
             ask_peers(s, now);
         if (!s->joining)
             (void)cw_node_tick(s->node, now, NULL);
-        if (!s->sends_held)
+        if (!s->sends_held && (!s->save_failed || now >= s->save_retry_ns))
             (void)save_then_flush(s);
         for (uint32_t j = 0; j < s->o.nodes; j++)
             if (s->reset[j]) { /* after what was encoded for the old process left */
@@ -795,11 +807,12 @@ void cw__server_stop(cw__server *s)
  * (invariant 6). Writers that came meanwhile share the save: the lock is
  * let go once before it, so their puts join this transaction (a group
  * commit; a save with --sync full costs a disk flush). Within a burst
- * (sends held) the burst's owner saves (cw__server_save). Lock held. */
+ * this thread holds, the burst's end saves (cw__server_save); a burst
+ * another thread holds does not cover this write. Lock held. */
 static int saved(cw__server *s)
 {
     uint64_t mine = ++s->writes_made;
-    if (s->sends_held)
+    if (held_here(s))
         return CW_OK;
     pthread_mutex_unlock(&s->lock);
     sched_yield();
@@ -877,10 +890,27 @@ void cw__server_close(cw__server *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* With durable state, no one sees a write of this node's own before it is
+ * saved: its dot, read and then lost in a kill, would be given to another
+ * write after the restart, and a context that covered it would cover that
+ * one. So a read or a status that would show one saves first; CW_EIO if
+ * the save fails. Lock held. */
+static int own_writes_saved(cw__server *s)
+{
+    if (!s->dur || cw_node_counters(s->node)[s->o.self] <= cw__durable_saved_self(s->dur))
+        return CW_OK;
+    return save_then_flush(s) ? CW_OK : CW_EIO;
+}
+
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out)
 {
     pthread_mutex_lock(&s->lock);
-    int rc = cw_node_get(s->node, key, key_len, out);
+    int rc = own_writes_saved(s);
+    if (rc != CW_OK) {
+        pthread_mutex_unlock(&s->lock);
+        return rc;
+    }
+    rc = cw_node_get(s->node, key, key_len, out);
     if (s->o.trace && (rc == CW_OK || rc == CW_ENOTFOUND))
         trace_read(s, key, key_len, out);
     pthread_mutex_unlock(&s->lock);
@@ -909,7 +939,7 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
         rc = cw_node_receive(s->node, m, &res, NULL);
         if (rc == CW_OK)
             pthread_cond_broadcast(&s->applied);
-        if (!s->sends_held && !save_then_flush(s) && rc == CW_OK)
+        if (s->dur ? !held_here(s) && !save_then_flush(s) && rc == CW_OK : !s->sends_held && !save_then_flush(s))
             rc = CW_EIO; /* taken, not saved: the peer sends it again */
     }
     pthread_mutex_unlock(&s->lock);
@@ -922,10 +952,18 @@ void cw__server_hold_sends(cw__server *s)
     pthread_mutex_lock(&s->lock);
     s->sends_held++;
     pthread_mutex_unlock(&s->lock);
+    if (held_here(s))
+        tl_depth++;
+    else if (!tl_holding) { /* a thread holding two servers' sends saves the second's per write */
+        tl_holding = s;
+        tl_depth = 1;
+    }
 }
 
 void cw__server_release_sends(cw__server *s)
 {
+    if (held_here(s) && --tl_depth == 0)
+        tl_holding = NULL;
     pthread_mutex_lock(&s->lock);
     if (s->sends_held && --s->sends_held == 0)
         (void)save_then_flush(s);
@@ -947,6 +985,16 @@ void cw__server_with_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void
     pthread_mutex_lock(&s->lock);
     fn(ctx, s->node);
     pthread_mutex_unlock(&s->lock);
+}
+
+int cw__server_with_saved_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = own_writes_saved(s);
+    if (rc == CW_OK)
+        fn(ctx, s->node);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 int cw__server_link(cw__server *s, cw_node_id from, cw_node_id to, cw__link_action a)

@@ -131,7 +131,9 @@ int cw__server_write_now(cw__server *s, const void *key, size_t key_len, const v
  * contexts, so the threads that serve clients finish at once: call it before
  * stopping them, then stop the server. Any thread. */
 void cw__server_close(cw__server *s);
-/* cw_node_get under the lock (out: as cw_node_get). Any thread. */
+/* cw_node_get under the lock (out: as cw_node_get); with durable state a
+ * write of this node's own not yet saved is saved first (CW_EIO if that
+ * fails). Any thread. */
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out);
 /* A write from a peer that came another way (HTTP POST /replicate): decoded
  * (the codec's bytes, any format) and received as if it came on a link.
@@ -142,6 +144,11 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len);
 /* Calls fn(ctx, node) under the lock, for reads of the whole replica (status,
  * metrics, dumps). fn must not change the node. Any thread. */
 void cw__server_with_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx);
+/* As cw__server_with_node, for what shows dots (status): with durable
+ * state, a write of this node's own not yet saved is saved first, so no
+ * client sees a dot a kill could give to another write. CW_OK (fn was
+ * called), CW_EIO (that save failed: fn was not called). Any thread. */
+int cw__server_with_saved_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx);
 
 /* Test and demo faults on the link from -> to as this node sees it: what
  * arrives here from `from` (to must be this node; hold or cut the sending

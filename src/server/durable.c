@@ -29,6 +29,14 @@
  *     but two processes of one node would each save its state and undo the
  *     other's; an exclusive lock on DIR/LOCK_FILE, held while open, refuses
  *     the second.
+ *  5. While a process runs on DIR, meta "running" holds its sync mode and
+ *     the machine's boot id; a clean close flushes everything to disk and
+ *     removes it. Found at start with --sync none and another boot id, it
+ *     says the machine went down under a node whose last saves may not have
+ *     reached the disk, though peers may hold writes they carried: taking
+ *     that state back could reuse one of its sequence numbers, so the start
+ *     is refused (a SIGKILL on the same boot loses nothing: the kernel kept
+ *     the pages).
  */
 #include "durable.h"
 
@@ -77,6 +85,7 @@ struct cw__durable {
     int lock_fd;               /* invariant 4 */
     uint8_t seed[8];           /* the long keys' hash seed */
     uint64_t saved_self;       /* this node's own counter in the saved state */
+    bool running;              /* meta "running" is ours to remove at close (invariant 5) */
     cw__durable_stats stats;
 };
 
@@ -178,6 +187,42 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
     return CW_OK;
 }
 
+/* This boot of the machine (Linux), or "" where unknown. */
+static void boot_id(char out[40])
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(out, 40, f))
+            out[0] = 0;
+        fclose(f);
+    }
+    out[strcspn(out, "\n")] = 0;
+}
+
+/* Invariant 5: refuses a --sync none state the machine went down under,
+ * then marks this process's run. Write transaction t. */
+static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *err, size_t errlen)
+{
+    char boot[40], mark[48];
+    boot_id(boot);
+    MDB_val k = {7, "running"}, v;
+    if (mdb_get(t, d->meta, &k, &v) == 0 && v.mv_size >= 1 && ((const char *)v.mv_data)[0] == 'n' &&
+        (v.mv_size - 1 != strlen(boot) || memcmp((const char *)v.mv_data + 1, boot, v.mv_size - 1) != 0)) {
+        cw__server_err(err, errlen, "the machine went down while this node ran with --sync none: its last saves "
+                                    "may be lost, and its peers may hold writes it would number again; empty the "
+                                    "directory and start the node without --fresh (it joins)");
+        return CW_EINVAL;
+    }
+    int n = snprintf(mark, sizeof mark, "%c%s", sync == CW__SYNC_NONE ? 'n' : 'f', boot);
+    MDB_val mv = {(size_t)n, mark};
+    int rc = mdb_put(t, d->meta, &k, &mv, 0);
+    if (rc)
+        return lmdb_error(rc, err, errlen, "marking the run");
+    d->running = true;
+    return CW_OK;
+}
+
 int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32_t nodes,
                      cw_conflict_policy policy, cw__sync_mode sync, size_t map_size, char *err, size_t errlen)
 {
@@ -256,6 +301,8 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         (rc = mdb_dbi_open(t, "keys", MDB_CREATE, &d->keys)) == 0)
         rc = mdb_dbi_open(t, "log", MDB_CREATE, &d->log);
     int r = rc ? lmdb_error(rc, err, errlen, "opening the state") : check_meta(d, t, policy, !has_env, err, errlen);
+    if (r == CW_OK)
+        r = mark_running(d, t, sync, err, errlen);
     if (r == CW_OK && (rc = mdb_txn_commit(t)) != 0)
         r = lmdb_error(rc, err, errlen, "writing a new state");
     else if (r != CW_OK && t)
@@ -275,6 +322,15 @@ void cw__durable_close(cw__durable *d)
     for (size_t i = 0; i < d->notes_len; i++)
         cw_msg_unref(d->notes[i].msg);
     free(d->notes);
+    MDB_txn *t;
+    if (d->env && d->running && mdb_env_sync(d->env, 1) == 0 && mdb_txn_begin(d->env, NULL, 0, &t) == 0) {
+        MDB_val k = {7, "running"};
+        if (mdb_del(t, d->meta, &k, NULL) == 0)
+            (void)mdb_txn_commit(t);
+        else
+            mdb_txn_abort(t);
+        (void)mdb_env_sync(d->env, 1); /* a clean stop is on disk, whatever the mode */
+    }
     if (d->env)
         mdb_env_close(d->env);
     if (d->lock_fd >= 0)

@@ -45,6 +45,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -647,6 +648,16 @@ static int trim_log(cw__durable *d, MDB_txn *t, uint32_t origin, uint64_t seq)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Whether the file system under the environment has (almost) no room: a
+ * write that failed there reports EIO or ENOSPC alike. */
+static bool disk_full(const cw__durable *d)
+{
+    struct statvfs fs;
+    int fd = -1;
+    return mdb_env_get_fd(d->env, &fd) == 0 && fstatvfs(fd, &fs) == 0 &&
+           (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20);
+}
+
 int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
 {
     if (!cw__durable_dirty(d))
@@ -706,8 +717,9 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
     if (rc) {
         d->stats.failed_saves++;
         free(stable);
-        return lmdb_error(rc, err, errlen,
-                          rc == MDB_MAP_FULL ? "saving (the data map is full: a larger --map-size)" : "saving");
+        return lmdb_error(rc, err, errlen, rc == MDB_MAP_FULL ? "saving (the data map is full: a larger --map-size)"
+                                           : disk_full(d)     ? "saving (the disk holding the data directory is full)"
+                                                              : "saving");
     }
     memcpy(d->stable, stable, (size_t)d->nodes * sizeof *stable);
     d->saved_self = cw_node_counters(n)[d->self];

@@ -34,6 +34,7 @@
 
 #include <causeway/error.h>
 
+#include "bytes.h"
 #include "proto.h"
 
 #define POLL_MS 50
@@ -127,9 +128,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     cw__request r;
     int rc = cw__request_decode(&r, b, len);
     if (rc != CW_OK) {
-        uint64_t id = 0;
-        for (size_t i = 2; len >= 10 && i < 10; i++)
-            id = id << 8 | b[i];
+        uint64_t id = len >= 10 ? cw__load_be(b + 2, 8) : 0; /* the head, where readable */
         cw__answer_head(o, len >= 2 ? b[1] : 0, id, rc);
         cw__request_destroy(&r);
         return;
@@ -225,10 +224,12 @@ static bool serve_one(cw__clients *cl, pending *p)
     size_t len = zmq_msg_size(&req);
     serve(cl, b, len);
     /* The answer's head names the op and the id: kept to answer CW_EIO. */
-    p->op = cl->out.len >= 2 ? cl->out.b[1] : 0;
-    p->rid = 0;
-    for (size_t i = 2; cl->out.len >= 10 && i < 10; i++)
-        p->rid = p->rid << 8 | cl->out.b[i];
+    cw__in head = {cl->out.b, cl->out.len, 0};
+    int status;
+    if (cw__answer_take_head(&head, &p->op, &p->rid, &status) != CW_OK) { /* not reached: serve writes one */
+        p->op = 0;
+        p->rid = 0;
+    }
     p->wrote = cl->wrote;
     zmq_msg_close(&req);
     if (zmq_msg_init_size(&p->answer, cl->out.len) != 0) {

@@ -658,6 +658,20 @@ static bool disk_full(const cw__durable *d)
            (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20);
 }
 
+typedef struct key_ref {
+    const void *key;
+    size_t len;
+} key_ref;
+
+/* cw__map_eq: a noted write (the item) of the key looked up. */
+static bool same_key(const void *item, const void *lookup)
+{
+    const key_ref *k = lookup;
+    size_t len;
+    const void *key = cw_msg_key(item, &len);
+    return len == k->len && memcmp(key, k->key, len) == 0;
+}
+
 int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
 {
     if (!cw__durable_dirty(d))
@@ -690,19 +704,25 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
         rc = p.rc;
     }
     size_t logged = 0;
+    cw__map written; /* keys whose versions this save wrote already (a hot key is written once) */
+    cw__map_init(&written);
     for (size_t i = 0; !rc && i < d->notes_len; i++) {
         const cw_msg *m = d->notes[i].msg;
         size_t klen;
         const void *key = cw_msg_key(m, &klen);
-        if (!d->all) {
+        uint64_t h = cw__hash_bytes(key, klen);
+        key_ref kr = {key, klen};
+        if (!d->all && !cw__map_find(&written, h, same_key, &kr)) {
             (void)cw_node_key_versions(n, key, klen, put_key, &p);
             rc = p.rc;
+            (void)cw__map_insert(&written, h, (void *)m); /* out of memory: written again, no harm */
         }
         if (!rc && d->notes[i].applied && cw_msg_seq(m) > stable[cw_msg_origin(m)]) {
             rc = put_log(d, t, m);
             logged++;
         }
     }
+    cw__map_destroy(&written);
     for (uint32_t k = 0; !rc && k < d->nodes; k++)
         if (stable[k] > d->stable[k])
             rc = trim_log(d, t, k, stable[k]);

@@ -138,8 +138,6 @@ struct cw__server {
     snapshot best;
 
     cw__durable *dur;          /* --data: the saved state; NULL in memory only */
-    uint64_t writes_made;      /* client writes made (durable: to know which a save covered) */
-    uint64_t writes_saved;     /* writes_made when the last save succeeded */
     bool save_failed;          /* the last save failed: writes are refused until one works */
     uint64_t save_retry_ns;    /* while saves fail, the loop tries again from then on */
 
@@ -198,7 +196,6 @@ static bool held_here(const cw__server *s) { return tl_holding == s; }
 static bool save_then_flush(cw__server *s)
 {
     if (s->dur && cw__durable_dirty(s->dur)) {
-        uint64_t made = s->writes_made;
         char err[256] = "";
         /* The trace first: a kill after the save finds in the trace every
          * write the saved state holds (a restart's install covers none it
@@ -217,7 +214,6 @@ static bool save_then_flush(cw__server *s)
         if (s->save_failed)
             fprintf(stderr, "causeway node %u: saving state works again\n", s->o.self);
         s->save_failed = false;
-        s->writes_saved = made;
     }
     (void)cw__transport_flush(s->net, s->o.self);
     return true;
@@ -811,13 +807,13 @@ void cw__server_stop(cw__server *s)
  * another thread holds does not cover this write. Lock held. */
 static int saved(cw__server *s)
 {
-    uint64_t mine = ++s->writes_made;
+    uint64_t mine = cw_node_counters(s->node)[s->o.self]; /* the write's own seq */
     if (held_here(s))
         return CW_OK;
     pthread_mutex_unlock(&s->lock);
     sched_yield();
     pthread_mutex_lock(&s->lock);
-    return s->writes_saved >= mine || save_then_flush(s) ? CW_OK : CW_EIO;
+    return cw__durable_saved_self(s->dur) >= mine || save_then_flush(s) ? CW_OK : CW_EIO;
 }
 
 static int write_at(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,
@@ -939,7 +935,8 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
         rc = cw_node_receive(s->node, m, &res, NULL);
         if (rc == CW_OK)
             pthread_cond_broadcast(&s->applied);
-        if (s->dur ? !held_here(s) && !save_then_flush(s) && rc == CW_OK : !s->sends_held && !save_then_flush(s))
+        bool flush_now = s->dur ? !held_here(s) : !s->sends_held; /* else the burst's end saves and flushes */
+        if (flush_now && !save_then_flush(s) && rc == CW_OK)
             rc = CW_EIO; /* taken, not saved: the peer sends it again */
     }
     pthread_mutex_unlock(&s->lock);

@@ -428,6 +428,8 @@ static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req 
         rc = CW_ECLOSED;
     else if (e->nodes > 1) /* room for the record on_send starts */
         rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
+    if (rc == CW_OK && e->recovery)
+        cw__node_note_time(en->node, cw__now_ns()); /* the write's clock is a report: dated now */
     if (rc == CW_OK)
         rc = w->tombstone ? cw_node_delete(en->node, w->key, w->key_len, w->context, w->clock_out)
                           : cw_node_put_ctx(en->node, w->key, w->key_len, w->value, w->value_len, w->context,

@@ -27,6 +27,14 @@ size_t cw__node_footprint(uint32_t nodes);
 struct cw__histogram;
 void cw__node_add_buffering(const cw_node *n, struct cw__histogram *into);
 
+/* The host's time, on the clock its ticks read, told at a put: the write's
+ * clock goes out as this node's report (recovery.c, "Reports"), and is dated
+ * by it. Between ticks the replica's time is the last tick's, so without
+ * this a node writing without pause dated each write by its last tick and
+ * sent reports that its writes had made needless. An earlier time than the
+ * replica's is ignored (its time never goes back). */
+void cw__node_note_time(cw_node *n, uint64_t now_ns);
+
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);
 /* The peer a stability round has waited for over two report intervals, or

@@ -213,6 +213,12 @@ void cw__recovery_applied(struct cw_node *n, cw_msg *m)
         want_tick(n, n->reported_ns + n->opt.report_interval_ns);
 }
 
+void cw__node_note_time(cw_node *n, uint64_t now_ns)
+{
+    if (n && now_ns > n->now_ns)
+        n->now_ns = now_ns;
+}
+
 void cw__recovery_sent_clock(struct cw_node *n)
 {
     n->reported_total = n->applied_total;

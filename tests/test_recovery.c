@@ -1,0 +1,160 @@
+/* Reports and their timing (recovery.c, "Reports"), on two replicas in
+ * virtual time, ticked as the engine ticks them: only when their next tick
+ * is due. A node whose writes carry its clock sends no report; a node that
+ * stops writing, or only applies, reports within an interval. */
+#include "testutil.h"
+#include "msg_internal.h"
+#include "node_internal.h"
+
+enum { NODES = 2, MAXQ = 1024 };
+#define MS 1000000u
+#define INTERVAL (10 * MS)
+
+typedef struct pair {
+    cw_node *node[NODES];
+    cw_msg *q[NODES][MAXQ];    /* what each node has yet to receive */
+    size_t len[NODES];
+    uint64_t ns;
+    bool note_time;            /* the host tells the replica the time at a put */
+} pair;
+
+typedef struct end {
+    pair *p;
+    cw_node_id id;
+} end;
+
+static end ends[NODES];
+
+static int to_peer(void *ctx, uint32_t to, cw_msg *m)
+{
+    end *e = ctx;
+    uint32_t peer = 1 - e->id;
+    if (to != CW_NODE_ALL && to != peer)
+        return CW_OK;
+    assert_true(e->p->len[peer] < MAXQ);
+    e->p->q[peer][e->p->len[peer]++] = cw_msg_ref(m);
+    return CW_OK;
+}
+
+static int send_write(void *ctx, cw_msg *m) { return to_peer(ctx, CW_NODE_ALL, m); }
+
+static uint64_t pair_ns(void *ctx) { return ((pair *)ctx)->ns; }
+
+static void pair_open(pair *p, bool note_time)
+{
+    memset(p, 0, sizeof *p);
+    p->note_time = note_time;
+    for (uint32_t i = 0; i < NODES; i++) {
+        ends[i] = (end){p, (cw_node_id)i};
+        cw_node_options o;
+        cw_node_options_init(&o);
+        o.self = (cw_node_id)i;
+        o.nodes = NODES;
+        o.send = send_write;
+        o.send_to = to_peer;
+        o.send_ctx = o.send_to_ctx = &ends[i];
+        o.ns_clock = pair_ns;
+        o.ns_ctx = p;
+        o.report_interval_ns = INTERVAL;
+        assert_int_equal(cw_node_create(&p->node[i], &o), CW_OK);
+    }
+}
+
+static void pair_close(pair *p)
+{
+    for (uint32_t i = 0; i < NODES; i++) {
+        assert_true(cw__node_check(p->node[i]));
+        for (size_t k = 0; k < p->len[i]; k++)
+            cw_msg_unref(p->q[i][k]);
+        cw_node_destroy(p->node[i]);
+    }
+}
+
+/* One millisecond of the host's loop: deliveries, then the ticks that are
+ * due (and nothing else ticks a node). */
+static void step(pair *p)
+{
+    for (uint32_t i = 0; i < NODES; i++) {
+        size_t len = p->len[i];
+        p->len[i] = 0;
+        for (size_t k = 0; k < len; k++) {
+            assert_int_equal(cw_node_receive(p->node[i], p->q[i][k], NULL, NULL), CW_OK);
+            cw_msg_unref(p->q[i][k]);
+        }
+    }
+    for (uint32_t i = 0; i < NODES; i++)
+        if (cw_node_next_tick(p->node[i]) <= p->ns)
+            assert_int_equal(cw_node_tick(p->node[i], p->ns, NULL), CW_OK);
+    p->ns += MS;
+}
+
+static void write_at_0(pair *p, uint64_t k)
+{
+    char key[16];
+    int len = snprintf(key, sizeof key, "k%llu", (unsigned long long)(k % 4));
+    if (p->note_time)
+        cw__node_note_time(p->node[0], p->ns);
+    assert_int_equal(cw_node_put(p->node[0], key, (size_t)len, "v", 1, NULL), CW_OK);
+}
+
+static uint64_t reports(pair *p, cw_node_id at)
+{
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(p->node[at], &st), CW_OK);
+    return st.reports;
+}
+
+/* Node 0 writes every millisecond for 200 ms: each write carries its clock,
+ * so it never reports; node 1 only applies, so it reports about once an
+ * interval. Once node 0 stops, it reports within two intervals (its last
+ * clock may be the only word of a lost last write). */
+static void test_writes_are_reports(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    for (uint64_t k = 0; k < 200; k++) {
+        write_at_0(&p, k);
+        step(&p);
+    }
+    assert_int_equal(reports(&p, 0), 0);
+    uint64_t r1 = reports(&p, 1);
+    assert_true(r1 >= 200 / 10 - 2 && r1 <= 200 / 10 + 1);
+    for (int i = 0; i < 20 && reports(&p, 0) == 0; i++)
+        step(&p);
+    assert_int_equal(reports(&p, 0), 1);
+    /* Everything is stable in the end: the logs empty. */
+    for (int i = 0; i < 100; i++)
+        step(&p);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(p.node[0], &st), CW_OK);
+    assert_int_equal(st.log_entries, 0);
+    pair_close(&p);
+}
+
+/* The same writes, with the host not telling the time at a put: the
+ * replica's time is then its last tick's, so its writes look older than
+ * they are and it reports though it writes without pause. (What a host that
+ * ticks a node only when due, as the engine does, must avoid: at 64 nodes
+ * these reports were 0.06 a write, a 64th of all deliveries.) */
+static void test_without_the_time_writes_look_old(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, false);
+    for (uint64_t k = 0; k < 200; k++) {
+        write_at_0(&p, k);
+        step(&p);
+    }
+    assert_true(reports(&p, 0) >= 200 / 10 - 2);
+    pair_close(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_writes_are_reports),
+        cmocka_unit_test(test_without_the_time_writes_look_old),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -97,7 +97,7 @@ struct cw_node {
     uint32_t gap_count;
     bool *in_gaps;            /* per origin */
     cw__stability st;
-    uint64_t now_ns;          /* the latest tick's time */
+    uint64_t now_ns;          /* the latest tick's time, or a put's (cw__node_note_time) */
     uint64_t next_tick_ns;    /* when the next tick has work (UINT64_MAX: none) */
     uint64_t applied_total;   /* writes applied here, local and remote */
     uint64_t reported_total;  /* applied_total when the last clock went out */

@@ -8,7 +8,8 @@
  *  - a tick: pulls for gaps old enough to be losses, reports, rounds.
  *
  * Sans-I/O like the rest of the replica: time enters only through
- * cw_node_tick, output only through the send_to callback.
+ * cw_node_tick (and, from this library's own hosts, cw__node_note_time at a
+ * put), output only through the send_to callback.
  */
 #ifndef CW_RECOVERY_H
 #define CW_RECOVERY_H

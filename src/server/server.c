@@ -71,6 +71,7 @@
 #include "durable.h"
 #include "fault.h"
 #include "msg_internal.h"
+#include "node_internal.h"
 #include "net.h"
 #include "now.h"
 #include "transport.h"
@@ -836,6 +837,9 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
             rc = CW_EIO;
             break;
         }
+        /* The write's clock is this node's report: dated now, not by the
+         * loop's last tick (node_internal.h). */
+        cw__node_note_time(s->node, mono_ns());
         if (tombstone)
             rc = cw_node_delete(s->node, key, key_len, context, clock_out);
         else if (context)

@@ -151,9 +151,37 @@ static void test_without_the_time_writes_look_old(void **state)
     pair_close(&p);
 }
 
+/* A replica learns the time only from its host. Its first stability round
+ * opened before that (at create), and counts as opened at the first time it
+ * learns: neither the first put nor the first tick, at whatever clock
+ * reading, takes that round for stalled and names a peer as the blocker. */
+static void test_no_blocker_at_start(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    p.ns = 3600ull * 1000 * MS; /* a host's monotonic clock an hour after boot */
+    write_at_0(&p, 0);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(p.node[0], &st), CW_OK);
+    assert_int_equal(st.stability_blocker, CW_NODE_NONE);
+    assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
+    assert_int_equal(cw_node_get_stats(p.node[1], &st), CW_OK);
+    assert_int_equal(st.stability_blocker, CW_NODE_NONE);
+    /* A peer that stays silent is named once the round waited two
+     * intervals: node 0 holds its write unstable and never hears from
+     * node 1 (nothing is delivered). */
+    p.ns += 3 * INTERVAL;
+    assert_int_equal(cw_node_tick(p.node[0], p.ns, NULL), CW_OK);
+    assert_int_equal(cw_node_get_stats(p.node[0], &st), CW_OK);
+    assert_int_equal(st.stability_blocker, 1);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_blocker_at_start),
         cmocka_unit_test(test_writes_are_reports),
         cmocka_unit_test(test_without_the_time_writes_look_old),
     };

@@ -213,10 +213,23 @@ void cw__recovery_applied(struct cw_node *n, cw_msg *m)
         want_tick(n, n->reported_ns + n->opt.report_interval_ns);
 }
 
+/* The replica's time moves to now_ns if that is later. The first round
+ * opened before the replica knew any time (at create, as 0): it counts as
+ * opened at the first time it learns, so a round is not taken for stalled
+ * (and a peer named as the stability blocker) at the first tick or put. */
+static void advance(cw_node *n, uint64_t now_ns)
+{
+    if (now_ns <= n->now_ns)
+        return;
+    if (n->now_ns == 0 && n->st.open && n->st.opened_ns == 0)
+        n->st.opened_ns = now_ns;
+    n->now_ns = now_ns;
+}
+
 void cw__node_note_time(cw_node *n, uint64_t now_ns)
 {
-    if (n && now_ns > n->now_ns)
-        n->now_ns = now_ns;
+    if (n)
+        advance(n, now_ns);
 }
 
 void cw__recovery_sent_clock(struct cw_node *n)
@@ -618,9 +631,8 @@ int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns)
 {
     if (!n || n->in_callback)
         return CW_EINVAL;
-    if (now_ns < n->now_ns)
-        now_ns = n->now_ns; /* time never goes back here */
-    n->now_ns = now_ns;
+    advance(n, now_ns);
+    now_ns = n->now_ns; /* time never goes back here */
     n->next_tick_ns = UINT64_MAX;
     for (uint32_t i = 0; i < n->gap_count;) {
         cw_node_id o = (cw_node_id)n->gaps[i];

@@ -377,6 +377,15 @@ bool warm_up(const Cluster &cl) {
     return all;
 }
 
+// Whether cl started and replicates; if not, the benchmark is skipped with
+// the reason (why, from the cluster's start, or that replication never began).
+bool ready(benchmark::State &state, const Cluster &cl, const std::string &why) {
+    if (cl.ok && warm_up(cl))
+        return true;
+    state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+    return false;
+}
+
 void key_of(uint64_t i, char *key, int *len) { *len = std::snprintf(key, 16, "k%03d", int(i % kKeys)); }
 
 void report(benchmark::State &state, uint64_t writes, double ack_s, double deliv_s, std::vector<double> &lat,
@@ -544,10 +553,8 @@ template <typename Body>
 void run_clients(benchmark::State &state, int threads, uint64_t per, Body body, Store store = kMemory) {
     std::string why;
     Cluster cl(why, store);
-    if (!cl.ok || !warm_up(cl)) {
-        state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+    if (!ready(state, cl, why))
         return;
-    }
     const uint64_t base = 1, writes = per * threads;
     std::vector<std::vector<double>> lat(threads);
     std::atomic<uint64_t> failed{0};
@@ -685,10 +692,8 @@ void restart_recovery(benchmark::State &state) {
     for (auto _ : state) {
         std::string why;
         Cluster cl(why, kSyncNone);
-        if (!cl.ok || !warm_up(cl)) {
-            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+        if (!ready(state, cl, why))
             return;
-        }
         cw_client *c0 = nullptr, *c1 = nullptr;
         cw_client_open(&c0, cl.client[0].c_str(), 5000);
         const size_t batch = 512;
@@ -873,10 +878,8 @@ void http_write_in(benchmark::State &state, Store store) {
     for (auto _ : state) {
         std::string why;
         Cluster cl(why, store);
-        if (!cl.ok || !warm_up(cl)) {
-            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+        if (!ready(state, cl, why))
             return;
-        }
         const uint64_t writes = batch_writes() / (store == kSyncFull ? 10 : 1) / conns * conns;
         std::vector<double> lat;
         uint64_t failed = 0;
@@ -986,10 +989,8 @@ void replication_latency(benchmark::State &state) {
     for (auto _ : state) {
         std::string why;
         Cluster cl(why);
-        if (!cl.ok || !warm_up(cl)) {
-            state.SkipWithError(why.empty() ? "the nodes did not start replicating" : why.c_str());
+        if (!ready(state, cl, why))
             return;
-        }
         cw_client *c0 = nullptr, *c2 = nullptr;
         cw_client_open(&c0, cl.client[0].c_str(), 5000);
         cw_client_open(&c2, cl.client[2].c_str(), 5000);

@@ -97,12 +97,23 @@ static void write_at_0(pair *p, uint64_t k)
     assert_int_equal(cw_node_put(p->node[0], key, (size_t)len, "v", 1, NULL), CW_OK);
 }
 
-static uint64_t reports(pair *p, cw_node_id at)
+/* Node 0 writes, then a millisecond passes, `ms` times. */
+static void write_for(pair *p, uint64_t ms)
+{
+    for (uint64_t k = 0; k < ms; k++) {
+        write_at_0(p, k);
+        step(p);
+    }
+}
+
+static cw_node_stats stats(pair *p, cw_node_id at)
 {
     cw_node_stats st;
     assert_int_equal(cw_node_get_stats(p->node[at], &st), CW_OK);
-    return st.reports;
+    return st;
 }
+
+static uint64_t reports(pair *p, cw_node_id at) { return stats(p, at).reports; }
 
 /* Node 0 writes every millisecond for 200 ms: each write carries its clock,
  * so it never reports; node 1 only applies, so it reports about once an
@@ -113,10 +124,7 @@ static void test_writes_are_reports(void **state)
     (void)state;
     pair p;
     pair_open(&p, true);
-    for (uint64_t k = 0; k < 200; k++) {
-        write_at_0(&p, k);
-        step(&p);
-    }
+    write_for(&p, 200);
     assert_int_equal(reports(&p, 0), 0);
     uint64_t r1 = reports(&p, 1);
     assert_true(r1 >= 200 / 10 - 2 && r1 <= 200 / 10 + 1);
@@ -126,9 +134,7 @@ static void test_writes_are_reports(void **state)
     /* Everything is stable in the end: the logs empty. */
     for (int i = 0; i < 100; i++)
         step(&p);
-    cw_node_stats st;
-    assert_int_equal(cw_node_get_stats(p.node[0], &st), CW_OK);
-    assert_int_equal(st.log_entries, 0);
+    assert_int_equal(stats(&p, 0).log_entries, 0);
     pair_close(&p);
 }
 
@@ -143,10 +149,7 @@ static void test_without_the_time_writes_look_old(void **state)
     (void)state;
     pair p;
     pair_open(&p, false);
-    for (uint64_t k = 0; k < 200; k++) {
-        write_at_0(&p, k);
-        step(&p);
-    }
+    write_for(&p, 200);
     assert_true(reports(&p, 0) >= 200 / 10 - 2);
     pair_close(&p);
 }
@@ -162,19 +165,15 @@ static void test_no_blocker_at_start(void **state)
     pair_open(&p, true);
     p.ns = 3600ull * 1000 * MS; /* a host's monotonic clock an hour after boot */
     write_at_0(&p, 0);
-    cw_node_stats st;
-    assert_int_equal(cw_node_get_stats(p.node[0], &st), CW_OK);
-    assert_int_equal(st.stability_blocker, CW_NODE_NONE);
+    assert_int_equal(stats(&p, 0).stability_blocker, CW_NODE_NONE);
     assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
-    assert_int_equal(cw_node_get_stats(p.node[1], &st), CW_OK);
-    assert_int_equal(st.stability_blocker, CW_NODE_NONE);
+    assert_int_equal(stats(&p, 1).stability_blocker, CW_NODE_NONE);
     /* A peer that stays silent is named once the round waited two
      * intervals: node 0 holds its write unstable and never hears from
      * node 1 (nothing is delivered). */
     p.ns += 3 * INTERVAL;
     assert_int_equal(cw_node_tick(p.node[0], p.ns, NULL), CW_OK);
-    assert_int_equal(cw_node_get_stats(p.node[0], &st), CW_OK);
-    assert_int_equal(st.stability_blocker, 1);
+    assert_int_equal(stats(&p, 0).stability_blocker, 1);
     pair_close(&p);
 }
 

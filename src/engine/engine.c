@@ -55,7 +55,9 @@ static int on_send(void *ctx, cw_msg *m)
     cw_engine *e = en->e;
     if (e->nodes == 1) /* nobody to send to: nothing to keep */
         return CW_OK;
-    cw__writes_start(&en->writes, m->seq, cw__now_ns(), e->nodes - 1);
+    /* Called only inside a put (this never refuses, so no write waits to be
+     * sent later): the put's time is the write's birth. */
+    cw__writes_start(&en->writes, m->seq, en->put_ns, e->nodes - 1);
     /* Relaxed: each of these deliveries is counted done with a release after
      * the message crossed the transport; quiesce acquires that count before
      * it reads this one (invariant 3). */
@@ -227,9 +229,7 @@ static int open_node(cw_engine *e, uint32_t j)
     en->id = (cw_node_id)j;
     en->w = &e->w[j % e->workers];
     /* Adaptive (mutex.h): a put meets its worker's batch of deliveries
-     * often. Measured: 8 nodes, 2 workers, interleaved engine_e2e runs,
-     * 2.1-3.5M deliveries/s before, 2.6-3.6M after; 4 nodes 0.86-1.1M
-     * before, 2.1-2.2M after; 64 nodes unchanged. */
+     * often (docs/performance.md, "Locks that sleep"). */
     cw__mutex_init_adaptive(&en->lock);
     pthread_mutex_init(&en->room, NULL);
     pthread_condattr_t monotonic;
@@ -424,12 +424,14 @@ static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req 
     int rc = CW_OK;
     uint64_t tick = UINT64_MAX;
     pthread_mutex_lock(&en->lock);
-    if (atomic_load(&e->closed)) /* seq_cst: as in take_room */
+    if (atomic_load(&e->closed)) { /* seq_cst: as in take_room */
         rc = CW_ECLOSED;
-    else if (e->nodes > 1) /* room for the record on_send starts */
+    } else if (e->nodes > 1) { /* room for the record on_send starts, dated now */
         rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
-    if (rc == CW_OK && e->recovery)
-        cw__node_note_time(en->node, cw__now_ns()); /* the write's clock is a report: dated now */
+        en->put_ns = cw__now_ns();
+        if (e->recovery) /* the write's clock is a report: dated now too */
+            cw__node_note_time(en->node, en->put_ns);
+    }
     if (rc == CW_OK)
         rc = w->tombstone ? cw_node_delete(en->node, w->key, w->key_len, w->context, w->clock_out)
                           : cw_node_put_ctx(en->node, w->key, w->key_len, w->value, w->value_len, w->context,

@@ -30,6 +30,7 @@ typedef struct enode {
     worker *w;
     cw__histogram replication;      /* atomic adds from any worker */
     cw__writes writes;              /* its writes' records, for replication */
+    uint64_t put_ns;                /* the running put's time, read once (under lock) */
     _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
     cw__retry refused;              /* writes its replica refused for now; its worker's */
     uint64_t retried_at;            /* applied when refused was last offered; its worker's */

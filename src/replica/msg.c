@@ -25,10 +25,9 @@
 static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
 {
     size_t head = sizeof(cw_msg) + (size_t)nodes * sizeof(uint64_t);
-    if (key_len > SIZE_MAX - head - 64 || value_len > SIZE_MAX - head - 64 - key_len)
+    if (key_len > SIZE_MAX - head || value_len > SIZE_MAX - head - key_len)
         return NULL;
-    size_t size = (head + key_len + value_len + 63) & ~(size_t)63;
-    cw_msg *m = aligned_alloc(64, size);
+    cw_msg *m = malloc(head + key_len + value_len);
     if (!m)
         return NULL;
     atomic_init(&m->refs, 1);

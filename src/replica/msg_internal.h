@@ -26,9 +26,12 @@
  * best effort and repeated by the replicas. */
 #define cw__msg_counted(m) ((m)->kind == CW_MSG_WRITE && !((m)->flags & CW__MSG_RETRANSMITTED))
 
-/* Allocated 64-byte aligned; everything an arrival reads (origin, kind,
- * width, seq, timestamp, lengths) sits in the first cache line. The key and
- * value follow the counters. A pull keeps its request in counters[0..2]
+/* One malloc (16-byte aligned; the clock kernels load unaligned): 64-byte
+ * aligned_alloc took glibc's memalign path, which split and coalesced a
+ * chunk per message and cost twice the allocator's instructions a write
+ * (docs/performance.md, "Messages from plain malloc"). Everything an arrival
+ * reads (origin, kind, width, seq, timestamp, lengths) sits in the first 56
+ * bytes. The key and value follow the counters. A pull keeps its request in counters[0..2]
  * (origin, from, to); its `nodes` is still the group size. */
 struct cw_msg {
     _Atomic uint32_t refs;

@@ -1201,8 +1201,14 @@ static void test_context_writes_and_deletes(void **state)
 {
     (void)state;
     cw_engine *e = open_engine(3, 0, CW_KEEP_SIBLINGS);
+    /* a and b concurrent for sure: neither node may apply the other's
+     * write before its own put (a worker delivers as soon as it can). */
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, true), CW_OK);
+    assert_int_equal(cw_engine_hold_link(e, 1, 0, true), CW_OK);
     put(e, 0, "k", "a", "0:1");
     put(e, 1, "k", "b", "1:1");
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, false), CW_OK);
+    assert_int_equal(cw_engine_hold_link(e, 1, 0, false), CW_OK);
     assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
     cw_read r;
     cw_read_init(&r);

@@ -146,6 +146,72 @@ static void test_full_ring_keeps_the_rest_in_order(void **state)
     cw__transport_destroy(t);
 }
 
+/* Pulls and retransmitted copies sent to one endpoint overtake a backlog of
+ * writes on the link (so recovery does not wait behind it); a report keeps
+ * its place behind the writes it counts; once the recovery ring is full,
+ * recovery traffic waits in the link's order; nothing is lost or doubled. */
+static void test_recovery_traffic_overtakes_a_backlog(void **state)
+{
+    (void)state;
+    uint32_t fast = cw__inproc_fast_capacity(64); /* holds fast - 1 */
+    cw__transport *t = open_inproc(2, 64);
+    enum { WRITES = 40 };
+    cw_msg *w[WRITES];
+    for (int i = 0; i < WRITES; i++) {
+        w[i] = msg(0, (uint64_t)i + 1);
+        cw__transport_send(t, 0, 1, w[i]);
+    }
+    uint64_t applied[4] = {3, 0, 0, 0};
+    cw_msg *report = NULL, *answer = NULL;
+    assert_int_equal(cw__msg_report(&report, 4, 0, applied, 0), CW_OK);
+    cw__transport_send_all(t, 0, report);
+    assert_int_equal(cw__msg_retransmission(&answer, w[2], 1), CW_OK);
+    cw_msg **pulls = calloc(fast + 2, sizeof *pulls);
+    assert_non_null(pulls);
+    for (uint32_t i = 0; i < fast + 2; i++) { /* past the recovery ring's room */
+        assert_int_equal(cw__msg_pull(&pulls[i], 4, 0, 1, 2, i + 1, i + 1), CW_OK);
+        cw__transport_send(t, 0, 1, pulls[i]);
+    }
+    cw__transport_send(t, 0, 1, answer);
+    cw_msg *got[128];
+    size_t n = cw__transport_take(t, 1, got, 128);
+    assert_int_equal(n, WRITES + 1 + fast + 3);
+    size_t at = 0;
+    for (uint32_t i = 0; i + 1 < fast; i++) /* the recovery ring, first */
+        assert_ptr_equal(got[at++], pulls[i]);
+    for (int i = 0; i < WRITES; i++) /* then the link, in order */
+        assert_ptr_equal(got[at++], w[i]);
+    assert_ptr_equal(got[at++], report); /* behind the writes it counts */
+    for (uint32_t i = fast - 1; i < fast + 2; i++) /* what the full ring refused, in order */
+        assert_ptr_equal(got[at++], pulls[i]);
+    assert_ptr_equal(got[at++], answer);
+    for (size_t i = 0; i < n; i++)
+        cw_msg_unref(got[i]);
+    assert_int_equal(cw__transport_take(t, 1, got, 128), 0);
+    /* With room again, an answer overtakes the writes sent before it. */
+    cw__transport_send(t, 0, 1, w[0]);
+    cw__transport_send(t, 0, 1, answer);
+    assert_int_equal(cw__transport_take(t, 1, got, 128), 2);
+    assert_ptr_equal(got[0], answer);
+    assert_ptr_equal(got[1], w[0]);
+    cw_msg_unref(got[0]);
+    cw_msg_unref(got[1]);
+    for (int i = 0; i < WRITES; i++) {
+        assert_int_equal(refs(w[i]), 1);
+        cw_msg_unref(w[i]);
+    }
+    for (uint32_t i = 0; i < fast + 2; i++) {
+        assert_int_equal(refs(pulls[i]), 1);
+        cw_msg_unref(pulls[i]);
+    }
+    assert_int_equal(refs(answer), 1);
+    assert_int_equal(refs(report), 1);
+    cw_msg_unref(answer);
+    cw_msg_unref(report);
+    free(pulls);
+    cw__transport_destroy(t);
+}
+
 /* Destroy drops what is still in flight (rings and pending sends): with
  * AddressSanitizer, a leak fails this test. */
 static void test_destroy_drops_what_is_in_flight(void **state)
@@ -408,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_handoff_keeps_order_between_threads),
         cmocka_unit_test(test_full_ring_keeps_the_rest_in_order),
+        cmocka_unit_test(test_recovery_traffic_overtakes_a_backlog),
         cmocka_unit_test(test_destroy_drops_what_is_in_flight),
         cmocka_unit_test(test_send_all_reaches_every_other_endpoint_once),
         cmocka_unit_test(test_take_batches_round_robin),

@@ -251,13 +251,14 @@ static int open_node(cw_engine *e, uint32_t j)
 
 /* The memory an engine takes before any write, in bytes: every replica's
  * footprint (quadratic in the node count: each replica keeps per-sender
- * state), every node's outbox, and the rings between every pair of workers.
- * Double arithmetic: nothing here can wrap, and a rough figure is enough. */
+ * state), every node's outbox, and the rings (both lanes) between every
+ * pair of workers. Double arithmetic: nothing here can wrap, and a rough
+ * figure is enough. */
 static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, uint32_t ring_capacity)
 {
     double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1);
     return nodes * per_node + workers * (sizeof(worker) + 8.0 * ((double)capacity + 1)) +
-           (double)workers * workers * 8.0 * ring_capacity;
+           (double)workers * workers * 8.0 * (ring_capacity + cw__inproc_fast_capacity(ring_capacity));
 }
 
 static double physical_bytes(void)

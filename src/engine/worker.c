@@ -364,6 +364,12 @@ static bool drain_inbound(worker *w)
             break;
         did = true;
         take_in(w, batch, count);
+        /* Recovery traffic between this worker's own nodes (a pull, its
+         * answer) goes between batches too, not once a pass: at 64 nodes a
+         * pass of full batches outlasted the pull's timeout, and pulls
+         * repeated (docs/performance.md, "A lane for recovery traffic"). */
+        if (w->e->recovery)
+            take_local(w);
     }
     return did;
 }

@@ -25,6 +25,16 @@
  *  4. Everything a sender wrote before a send is visible to the receiver
  *     after it takes the message (queue.h: the ring publishes the slot
  *     after writing it).
+ *  5. Recovery traffic sent to one endpoint (a pull, a retransmitted copy:
+ *     is_recovery) goes on a second ring per pair, ep[to].fast[from], which
+ *     take empties before any other, so a pull and its answer do not wait
+ *     behind a backlog of writes (under load the writes' rings hold tens of
+ *     milliseconds of deliveries). They may overtake the link's earlier
+ *     messages; the replicas need no order among them (a pull is repeated,
+ *     an answer that comes twice is a duplicate). A full fast ring sends
+ *     on the ordinary path (invariant 2). Writes and reports keep their
+ *     link's order: a report that overtook the writes it counts would be
+ *     taken for their loss.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -46,6 +56,7 @@ typedef struct outgoing {
 typedef struct endpoint {
     cw__parker park;
     cw__queue **in;             /* in[from], NULL for from == this endpoint */
+    cw__queue **fast;           /* fast[from]: recovery traffic (invariant 5) */
     uint32_t next_from;         /* where the next take starts */
     outgoing *pending;          /* sends a full ring refused, in order */
     size_t plen, pcap;
@@ -72,7 +83,11 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
     return true;
 }
 
-static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
+/* Whether m may take the fast ring (invariant 5). */
+static bool is_recovery(const cw_msg *m) { return m->kind == CW_MSG_PULL || (m->flags & CW__MSG_RETRANSMITTED); }
+
+/* Sends m in its link's order (invariant 2). */
+static void send_ordered(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
     cw__msg_ref(m);
     while (!push_out(inproc_of(t), from, to, m)) { /* out of memory: wait for it rather than lose the write */
@@ -84,11 +99,22 @@ static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
     }
 }
 
+static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
+{
+    if (is_recovery(m)) {
+        cw__msg_ref(m); /* the ring's (invariant 3), before the receiver can take it */
+        if (cw__queue_push(inproc_of(t)->ep[to].fast[from], m))
+            return;
+        cw__msg_unref(m); /* full: the caller's reference still holds it */
+    }
+    send_ordered(t, from, to, m);
+}
+
 static void send_all(cw__transport *t, uint32_t from, cw_msg *m)
 {
     for (uint32_t to = 0; to < t->endpoints; to++)
         if (to != from)
-            send_one(t, from, to, m);
+            send_ordered(t, from, to, m);
 }
 
 static bool flush(cw__transport *t, uint32_t from)
@@ -115,6 +141,11 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
     endpoint *ep = &inproc_of(t)->ep[at];
     uint32_t n = t->endpoints, from = ep->next_from;
     size_t count = 0;
+    for (uint32_t f = 0; f < n && count < max; f++) { /* recovery traffic first (invariant 5) */
+        void *m;
+        while (ep->fast[f] && count < max && cw__queue_pop(ep->fast[f], &m))
+            batch[count++] = m;
+    }
     for (uint32_t k = 0; k < n && count < max; k++, from = from + 1 < n ? from + 1 : 0) {
         cw__queue *q = ep->in[from];
         void *m;
@@ -129,7 +160,7 @@ static bool arrived(const cw__transport *t, uint32_t at)
 {
     const endpoint *ep = &inproc_of_const(t)->ep[at];
     for (uint32_t from = 0; from < t->endpoints; from++)
-        if (ep->in[from] && cw__queue_size(ep->in[from]))
+        if (ep->in[from] && (cw__queue_size(ep->in[from]) || cw__queue_size(ep->fast[from])))
             return true;
     return false;
 }
@@ -157,9 +188,14 @@ static void destroy(cw__transport *t)
             void *m;
             while (ep->in[from] && cw__queue_pop(ep->in[from], &m))
                 cw__msg_unref(m);
+            while (ep->fast && ep->fast[from] && cw__queue_pop(ep->fast[from], &m))
+                cw__msg_unref(m);
             cw__queue_destroy(ep->in[from]);
+            if (ep->fast)
+                cw__queue_destroy(ep->fast[from]);
         }
         free(ep->in);
+        free(ep->fast);
         for (size_t i = 0; i < ep->plen; i++)
             cw__msg_unref(ep->pending[i].msg);
         free(ep->pending);
@@ -195,10 +231,12 @@ int cw__transport_inproc(cw__transport **out, uint32_t endpoints, uint32_t ring_
     for (uint32_t e = 0; rc == CW_OK && e < endpoints; e++) {
         endpoint *ep = &p->ep[e];
         ep->in = calloc(endpoints, sizeof *ep->in);
-        if (!ep->in)
+        ep->fast = calloc(endpoints, sizeof *ep->fast);
+        if (!ep->in || !ep->fast)
             rc = CW_ENOMEM;
         for (uint32_t from = 0; rc == CW_OK && from < endpoints; from++)
-            if (from != e && !(ep->in[from] = cw__queue_create(ring_capacity)))
+            if (from != e && (!(ep->in[from] = cw__queue_create(ring_capacity)) ||
+                              !(ep->fast[from] = cw__queue_create(cw__inproc_fast_capacity(ring_capacity)))))
                 rc = CW_ENOMEM;
     }
     if (rc != CW_OK) {

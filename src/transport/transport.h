@@ -47,7 +47,10 @@ typedef struct cw__transport_ops {
      * own (or copying m's bytes before it returns). Never drops (but see
      * "Loss" above): a full link keeps it (and every later send from
      * `from`, in order) until flush moves it; out of memory, it waits. Does
-     * not wake the receiver: call wake once after a batch of sends. */
+     * not wake the receiver: call wake once after a batch of sends. A link
+     * keeps the order of what is sent on it, except that an implementation
+     * may carry recovery traffic (a pull, a retransmitted copy) ahead of
+     * the rest: inproc.c does. */
     void (*send)(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m);
     /* send to every endpoint but `from` (a fan-out). */
     void (*send_all)(cw__transport *t, uint32_t from, cw_msg *m);
@@ -97,10 +100,20 @@ static inline bool cw__closing(const _Atomic bool *closing)
 }
 
 /* The in-process transport (inproc.c): a bounded SPSC ring for every ordered
- * pair of endpoints, each holding at least ring_capacity - 1 messages.
+ * pair of endpoints, each holding at least ring_capacity - 1 messages, and
+ * beside it a ring of cw__inproc_fast_capacity(ring_capacity) for recovery
+ * traffic sent to one endpoint (pulls and retransmitted copies), which take
+ * empties first and which may overtake the link's earlier messages.
  * CW_OK, CW_EINVAL (no endpoints), or CW_ENOMEM. Destroy with
  * cw__transport_destroy. */
 int cw__transport_inproc(cw__transport **out, uint32_t endpoints, uint32_t ring_capacity);
+
+/* The recovery ring's room beside a ring of ring_capacity: a quarter, at
+ * least 16 (beyond it recovery traffic waits in the link's order). */
+static inline uint32_t cw__inproc_fast_capacity(uint32_t ring_capacity)
+{
+    return ring_capacity / 4 > 16 ? ring_capacity / 4 : 16;
+}
 
 static inline void cw__transport_send(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {

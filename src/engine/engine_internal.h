@@ -57,8 +57,10 @@ struct worker {
     cw_msg **local;                 /* recovery traffic for its own nodes, sent by
                                        them (send_to); its thread's only */
     size_t local_len, local_cap;
-    cw_msg **spare;                 /* the other list, swapped in while one is taken */
+    cw_msg **spare;                 /* the other list, swapped in while one is taken
+                                       (NULL while a take runs) */
     size_t spare_cap;
+    bool nested;                    /* handing over recovery traffic within a batch */
     /* When one of its nodes next wants a tick (UINT64_MAX: none): lowered
      * by its thread after deliveries and by puts (an atomic minimum), taken
      * whole by its thread before it ticks. */

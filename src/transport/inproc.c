@@ -136,16 +136,23 @@ static bool flush(cw__transport *t, uint32_t from)
 
 static bool sending(const cw__transport *t, uint32_t from) { return inproc_of_const(t)->ep[from].plen > 0; }
 
-static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
+static size_t take_recovery(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
 {
     endpoint *ep = &inproc_of(t)->ep[at];
-    uint32_t n = t->endpoints, from = ep->next_from;
     size_t count = 0;
-    for (uint32_t f = 0; f < n && count < max; f++) { /* recovery traffic first (invariant 5) */
+    for (uint32_t f = 0; f < t->endpoints && count < max; f++) {
         void *m;
         while (ep->fast[f] && count < max && cw__queue_pop(ep->fast[f], &m))
             batch[count++] = m;
     }
+    return count;
+}
+
+static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
+{
+    endpoint *ep = &inproc_of(t)->ep[at];
+    uint32_t n = t->endpoints, from = ep->next_from;
+    size_t count = take_recovery(t, at, batch, max); /* recovery traffic first (invariant 5) */
     for (uint32_t k = 0; k < n && count < max; k++, from = from + 1 < n ? from + 1 : 0) {
         cw__queue *q = ep->in[from];
         void *m;
@@ -210,6 +217,7 @@ static const cw__transport_ops inproc_ops = {
     .flush = flush,
     .sending = sending,
     .take = take,
+    .take_recovery = take_recovery,
     .arrived = arrived,
     .wake = wake,
     .park_prepare = park_prepare,

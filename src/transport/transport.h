@@ -64,6 +64,10 @@ typedef struct cw__transport_ops {
      * reference for the caller; links are visited round robin from where the
      * last take stopped, so no sender starves. The count taken. */
     size_t (*take)(cw__transport *t, uint32_t at, cw_msg **batch, size_t max);
+    /* Takes only recovery traffic carried ahead of the rest (see send), as
+     * take does; NULL for an implementation without such a lane. For a
+     * host that looks for it more often than it takes a batch. */
+    size_t (*take_recovery)(cw__transport *t, uint32_t at, cw_msg **batch, size_t max);
     /* Whether anything waits to be taken at `at` (an estimate: exact when
      * the senders are idle). */
     bool (*arrived)(const cw__transport *t, uint32_t at);
@@ -131,6 +135,10 @@ static inline bool cw__transport_sending(const cw__transport *t, uint32_t from)
 static inline size_t cw__transport_take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
 {
     return t->ops->take(t, at, batch, max);
+}
+static inline size_t cw__transport_take_recovery(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
+{
+    return t->ops->take_recovery ? t->ops->take_recovery(t, at, batch, max) : 0;
 }
 static inline bool cw__transport_arrived(const cw__transport *t, uint32_t at)
 {

@@ -177,12 +177,62 @@ static void test_no_blocker_at_start(void **state)
     pair_close(&p);
 }
 
+/* Node 0 makes three writes; node 1 gets the first and the third now and
+ * the second only later (held back) or never (lost), as the test says.
+ * Returns the milliseconds until node 1 pulled the second (it runs until
+ * node 1 has all three), and the held-back write in *held (NULL: lost). */
+static uint64_t gap_then_pull(pair *p, bool hold, cw_msg **held)
+{
+    uint64_t pulls = stats(p, 1).pulls, start = p->ns;
+    for (uint64_t k = 0; k < 3; k++)
+        write_at_0(p, k);
+    size_t at = p->len[1] - 2; /* the second of the three */
+    if (hold)
+        *held = p->q[1][at];
+    else
+        cw_msg_unref(p->q[1][at]);
+    p->q[1][at] = p->q[1][at + 1];
+    p->len[1]--;
+    uint64_t waited = 0;
+    for (int i = 0; i < 1000 && (stats(p, 1).pulls == pulls || stats(p, 1).delivered < stats(p, 0).writes); i++) {
+        step(p);
+        if (!waited && stats(p, 1).pulls > pulls)
+            waited = (p->ns - start) / MS;
+    }
+    assert_int_equal(stats(p, 1).delivered, stats(p, 0).writes);
+    return waited;
+}
+
+/* An answer may overtake its write (transport.h: recovery traffic may go
+ * ahead of a link's backlog). The write then comes second, a duplicate,
+ * and says the pull was needless: the write was late, not lost. Node 1's
+ * timeout for node 0 grows, so node 0's next gap, a real loss, waits four
+ * times as long before it is pulled. */
+static void test_a_write_after_its_answer_slows_pulls(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    cw_msg *late = NULL;
+    uint64_t first = gap_then_pull(&p, true, &late);
+    assert_true(first > 0);
+    assert_int_equal(stats(&p, 1).recovered, 1);
+    uint64_t dups = stats(&p, 1).duplicates;
+    assert_int_equal(cw_node_receive(p.node[1], late, NULL, NULL), CW_OK); /* the write itself, after its answer */
+    cw_msg_unref(late);
+    assert_int_equal(stats(&p, 1).duplicates, dups + 1);
+    uint64_t second = gap_then_pull(&p, false, NULL);
+    assert_true(second >= 3 * first);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_blocker_at_start),
         cmocka_unit_test(test_writes_are_reports),
         cmocka_unit_test(test_without_the_time_writes_look_old),
+        cmocka_unit_test(test_a_write_after_its_answer_slows_pulls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

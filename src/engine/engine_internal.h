@@ -54,13 +54,15 @@ struct worker {
     size_t refused;                 /* writes its nodes refused for now, waiting */
     bool nomem;                     /* one of them for memory (CW_ENOMEM) */
     _Atomic uint64_t consumed;
-    cw_msg **local;                 /* recovery traffic for its own nodes, sent by
-                                       them (send_to); its thread's only */
+    cw_msg **local;                 /* what its nodes send each other through send_to:
+                                       recovery traffic, and the writes a node sends
+                                       ahead of it (send_outbox_first); its thread's only */
     size_t local_len, local_cap;
-    cw_msg **spare;                 /* the other list, swapped in while one is taken
-                                       (NULL while a take runs) */
+    cw_msg **spare;                 /* the other list, swapped in while one is taken */
     size_t spare_cap;
     bool nested;                    /* handing over recovery traffic within a batch */
+    bool holds_own;                 /* a batch in hand holds writes of its own nodes
+                                       (send_outboxes, take_local) */
     /* When one of its nodes next wants a tick (UINT64_MAX: none): lowered
      * by its thread after deliveries and by puts (an atomic minimum), taken
      * whole by its thread before it ticks. */

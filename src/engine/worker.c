@@ -289,11 +289,9 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     return 0;
 }
 
-/* Hands the recovery traffic this worker's nodes sent each other to them,
- * oldest first; what those deliveries send waits for the next take. May run
- * within itself once (recovery_between): the list being taken is no one's
- * spare meanwhile, so an inner take starts a list of its own, and the outer
- * one frees its list if the inner one left a spare. */
+/* Hands what this worker's nodes sent each other (w->local) to them, oldest
+ * first; what those deliveries send waits for the next take. Never within
+ * itself (holds_own: recovery_between). */
 static bool take_local(worker *w)
 {
     if (!w->local_len)
@@ -303,34 +301,36 @@ static bool take_local(worker *w)
     w->local = w->spare;
     w->local_cap = w->spare_cap;
     w->local_len = 0;
-    w->spare = NULL;
-    w->spare_cap = 0;
+    w->holds_own = true; /* the list may hold its nodes' writes */
     take_in(w, batch, n); /* in batches, as arrivals are */
-    if (w->spare) {
-        free(batch);
-    } else {
-        w->spare = batch;
-        w->spare_cap = cap;
-    }
+    w->holds_own = false;
+    w->spare = batch;
+    w->spare_cap = cap;
     return true;
 }
 
 /* Hands its nodes the recovery traffic that came while this worker delivers
  * a batch: pulls and answers from other workers (the transport's lane) and
- * between its own nodes (its local list). Called between two nodes' shares
- * of a batch, with no node's lock held, and not within itself: a pull and
- * its answer each wait for one node's share of a batch, not for whole
- * batches (at 64 nodes a batch is ~2,000 deliveries). */
+ * what its own nodes sent each other (its local list). Called between two
+ * nodes' shares of a batch, with no node's lock held, and not within
+ * itself: a pull and its answer each wait for one node's share of a batch,
+ * not for whole batches (at 64 nodes a batch is ~2,000 deliveries). The
+ * local list waits while the batch holds writes of this worker's own nodes
+ * (holds_own): an answer sends its node's newer writes ahead of itself
+ * (send_outbox_first), through that list, and they must not reach their
+ * node's siblings before the older ones in hand. */
 static void recovery_between(worker *w)
 {
     cw_msg *batch[INBOUND_BATCH];
     size_t n = cw__transport_take_recovery(w->e->t, w->id, batch, INBOUND_BATCH);
-    if (!n && !w->local_len)
+    bool local = w->local_len && !w->holds_own;
+    if (!n && !local)
         return;
     w->nested = true;
     if (n)
         take_in(w, batch, n);
-    take_local(w);
+    if (w->local_len && !w->holds_own)
+        take_local(w);
     w->nested = false;
 }
 
@@ -382,7 +382,9 @@ static bool send_outboxes(worker *w)
         for (size_t i = 0; i < n; i++)
             cw__transport_send_all(e->t, w->id, w->taken[i]);
         wake_others(w); /* once per batch, not per write */
+        w->holds_own = true;
         take_in(w, w->taken, n); /* this worker's own nodes; consumes the outbox's references */
+        w->holds_own = false;
     }
     return true;
 }

@@ -436,8 +436,7 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     if (seq <= have || (head && n->buf.heads[o].msg) || (slot && slot->msg == m) ||
         (slot && slot->msg && slot->msg->seq == seq)) {
         n->duplicates++;
-        if (m->flags & CW__MSG_RETRANSMITTED)
-            cw__recovery_late_answer(n, m);
+        cw__recovery_twice(n, m);
         if (result)
             *result = CW_RECEIVE_DUPLICATE;
         return CW_OK;

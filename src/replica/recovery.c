@@ -30,12 +30,12 @@
  * shows a loss for sure; only an origin silent for two report intervals
  * (cut off, gone) is pulled around.
  *
- * The timeout adapts per origin to the network it meets: an answer that
- * arrives after the write itself came (a duplicate) says the write was late,
- * not lost, and doubles that origin's timeout (up to 32 times the option);
- * an answer that is applied halves it back. Under queueing deeper than the
- * timeout (many nodes on few cores) the pulls of writes merely late stop,
- * and under real loss the timeout stays near the option.
+ * The timeout adapts per origin to the network it meets: a write that comes
+ * twice, once itself and once as an answer, in either order, says it was
+ * late, not lost, and doubles that origin's timeout (up to 32 times the
+ * option); an answer that is applied halves it back. Under queueing deeper
+ * than the timeout (many nodes on few cores) the pulls of writes merely
+ * late stop, and under real loss the timeout stays near the option.
  *
  * Reports. A node that has sent no clock (write or report) for a report
  * interval sends its clock to every peer if it applied anything since, or
@@ -361,14 +361,23 @@ void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin)
     n->gap[origin].heard_ns = n->now_ns ? n->now_ns : 1; /* 0: never heard */
 }
 
-void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m)
+void cw__recovery_twice(struct cw_node *n, const cw_msg *m)
 {
-    /* Late only if the copy applied was the write's own (a second answer
-     * to a pull repeated after its answer was lost says nothing). */
+    /* Which copy came first says whether a pull was needless. Two answers
+     * (a pull repeated after its answer was lost) or two first copies (a
+     * duplicating network) say nothing. */
     const cw_msg *had = n->recovering ? cw__log_at(&n->log, m->origin, m->seq) : NULL;
+    if (!had)
+        return;
+    bool answer_now = m->flags & CW__MSG_RETRANSMITTED, answer_then = had->flags & CW__MSG_RETRANSMITTED;
+    /* The write came first, then the answer: late, not lost. The answer
+     * came first and the write after (an answer may overtake the link's
+     * backlog: transport.h): late too, and applying the answer took one
+     * step off (apply), so this puts two back. */
+    uint32_t up = answer_now && !answer_then ? 1 : !answer_now && answer_then ? 2 : 0;
     cw__gap *g = &n->gap[m->origin];
-    if (had && !(had->flags & CW__MSG_RETRANSMITTED) && g->slow < MAX_BACKOFF_SHIFT) /* with the back-off, never past it in all: tick_gap */
-        g->slow++; /* the write came on its own first: it was late, not lost */
+    /* With the back-off, never past MAX_BACKOFF_SHIFT in all: tick_gap. */
+    g->slow = (uint8_t)(g->slow + up < MAX_BACKOFF_SHIFT ? g->slow + up : MAX_BACKOFF_SHIFT);
 }
 
 void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32_t holder)

@@ -34,9 +34,9 @@ void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq
 /* A message from origin itself (its own write's first copy, or its
  * report) arrived: it still talks to this node. */
 void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin);
-/* A retransmitted copy of origin's came after the write itself (a duplicate):
- * the pull was early; that origin's timeout grows. */
-void cw__recovery_late_answer(struct cw_node *n, const cw_msg *m);
+/* A write came again (a duplicate, m): if one of its two copies was an
+ * answer to a pull, the pull was early, and that origin's timeout grows. */
+void cw__recovery_twice(struct cw_node *n, const cw_msg *m);
 /* Seq `seq` of origin exists and `holder` has applied it (a buffered write's
  * own seq, or its blocker's counter). */
 void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32_t holder);

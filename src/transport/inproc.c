@@ -27,9 +27,9 @@
  *     after writing it).
  *  5. Recovery traffic sent to one endpoint (a pull, a retransmitted copy:
  *     is_recovery) goes on a second ring per pair, ep[to].fast[from], which
- *     take empties before any other, so a pull and its answer do not wait
- *     behind a backlog of writes (under load the writes' rings hold tens of
- *     milliseconds of deliveries). They may overtake the link's earlier
+ *     take serves first (up to half a batch, and take_recovery alone), so
+ *     a pull and its answer do not wait behind a backlog of writes (under
+ *     load the writes' rings hold tens of milliseconds of deliveries). They may overtake the link's earlier
  *     messages; the replicas need no order among them (a pull is repeated,
  *     an answer that comes twice is a duplicate). A full fast ring sends
  *     on the ordinary path (invariant 2). Writes and reports keep their
@@ -152,7 +152,9 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
 {
     endpoint *ep = &inproc_of(t)->ep[at];
     uint32_t n = t->endpoints, from = ep->next_from;
-    size_t count = take_recovery(t, at, batch, max); /* recovery traffic first (invariant 5) */
+    /* Recovery traffic first (invariant 5), at most half the batch: a flood
+     * of it does not hold back the writes. */
+    size_t count = take_recovery(t, at, batch, max > 1 ? max / 2 : max);
     for (uint32_t k = 0; k < n && count < max; k++, from = from + 1 < n ? from + 1 : 0) {
         cw__queue *q = ep->in[from];
         void *m;

@@ -105,9 +105,10 @@ static inline bool cw__closing(const _Atomic bool *closing)
 
 /* The in-process transport (inproc.c): a bounded SPSC ring for every ordered
  * pair of endpoints, each holding at least ring_capacity - 1 messages, and
- * beside it a ring of cw__inproc_fast_capacity(ring_capacity) for recovery
- * traffic sent to one endpoint (pulls and retransmitted copies), which take
- * empties first and which may overtake the link's earlier messages.
+ * beside it one holding cw__inproc_fast_capacity(ring_capacity) - 1 for
+ * recovery traffic sent to one endpoint (pulls and retransmitted copies),
+ * which take serves first (up to half its batch) and which may overtake the
+ * link's earlier messages.
  * CW_OK, CW_EINVAL (no endpoints), or CW_ENOMEM. Destroy with
  * cw__transport_destroy. */
 int cw__transport_inproc(cw__transport **out, uint32_t endpoints, uint32_t ring_capacity);

@@ -218,13 +218,44 @@ static void test_destroy_drops_what_is_in_flight(void **state)
 {
     (void)state;
     cw__transport *t = open_inproc(2, 4);
-    cw_msg *m = msg(0, 1);
+    cw_msg *m = msg(0, 1), *pull = NULL;
     for (int i = 0; i < 10; i++)
         cw__transport_send(t, 0, 1, m);
     assert_int_equal(refs(m), 11);
+    /* ... and the recovery lane, full and past it. */
+    assert_int_equal(cw__msg_pull(&pull, 4, 0, 1, 2, 1, 1), CW_OK);
+    for (int i = 0; i < 40; i++)
+        cw__transport_send(t, 0, 1, pull);
+    assert_int_equal(refs(pull), 41);
     cw__transport_destroy(t);
     assert_int_equal(refs(m), 1);
+    assert_int_equal(refs(pull), 1);
     cw_msg_unref(m);
+    cw_msg_unref(pull);
+}
+
+/* take_recovery takes the recovery lane alone, and leaves the writes. */
+static void test_take_recovery_takes_the_lane_alone(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(3, 64);
+    cw_msg *w = msg(0, 1), *pull = NULL, *got[8];
+    assert_int_equal(cw__msg_pull(&pull, 4, 2, 1, 0, 1, 1), CW_OK);
+    cw__transport_send(t, 0, 1, w);
+    cw__transport_send(t, 2, 1, pull);
+    assert_int_equal(cw__transport_take_recovery(t, 1, got, 8), 1);
+    assert_ptr_equal(got[0], pull);
+    cw_msg_unref(got[0]);
+    assert_int_equal(cw__transport_take_recovery(t, 1, got, 8), 0);
+    assert_true(cw__transport_arrived(t, 1));
+    assert_int_equal(cw__transport_take(t, 1, got, 8), 1);
+    assert_ptr_equal(got[0], w);
+    cw_msg_unref(got[0]);
+    assert_int_equal(refs(w), 1);
+    assert_int_equal(refs(pull), 1);
+    cw_msg_unref(w);
+    cw_msg_unref(pull);
+    cw__transport_destroy(t);
 }
 
 /* ---- fan-out and batches ---- */
@@ -475,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_handoff_keeps_order_between_threads),
         cmocka_unit_test(test_full_ring_keeps_the_rest_in_order),
         cmocka_unit_test(test_recovery_traffic_overtakes_a_backlog),
+        cmocka_unit_test(test_take_recovery_takes_the_lane_alone),
         cmocka_unit_test(test_destroy_drops_what_is_in_flight),
         cmocka_unit_test(test_send_all_reaches_every_other_endpoint_once),
         cmocka_unit_test(test_take_batches_round_robin),

@@ -323,14 +323,12 @@ static void recovery_between(worker *w)
 {
     cw_msg *batch[INBOUND_BATCH];
     size_t n = cw__transport_take_recovery(w->e->t, w->id, batch, INBOUND_BATCH);
-    bool local = w->local_len && !w->holds_own;
-    if (!n && !local)
+    if (!n && (!w->local_len || w->holds_own))
         return;
     w->nested = true;
-    if (n)
-        take_in(w, batch, n);
-    if (w->local_len && !w->holds_own)
-        take_local(w);
+    take_in(w, batch, n);
+    if (!w->holds_own)
+        take_local(w); /* nothing if the list is empty */
     w->nested = false;
 }
 

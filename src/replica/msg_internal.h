@@ -31,8 +31,8 @@
  * chunk per message and cost twice the allocator's instructions a write
  * (docs/performance.md, "Messages from plain malloc"). Everything an arrival
  * reads (origin, kind, width, seq, timestamp, lengths) sits in the first 56
- * bytes. The key and value follow the counters. A pull keeps its request in counters[0..2]
- * (origin, from, to); its `nodes` is still the group size. */
+ * bytes. The key and value follow the counters. A pull keeps its request in
+ * counters[0..2] (origin, from, to); its `nodes` is still the group size. */
 struct cw_msg {
     _Atomic uint32_t refs;
     cw_node_id origin;         /* a write's origin; a pull's or report's sender */

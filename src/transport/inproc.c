@@ -29,12 +29,12 @@
  *     is_recovery) goes on a second ring per pair, ep[to].fast[from], which
  *     take serves first (up to half a batch, and take_recovery alone), so
  *     a pull and its answer do not wait behind a backlog of writes (under
- *     load the writes' rings hold tens of milliseconds of deliveries). They may overtake the link's earlier
- *     messages; the replicas need no order among them (a pull is repeated,
- *     an answer that comes twice is a duplicate). A full fast ring sends
- *     on the ordinary path (invariant 2). Writes and reports keep their
- *     link's order: a report that overtook the writes it counts would be
- *     taken for their loss.
+ *     load the writes' rings hold tens of milliseconds of deliveries). They
+ *     may overtake the link's earlier messages; the replicas need no order
+ *     among them (a pull is repeated, an answer that comes twice is a
+ *     duplicate). A full fast ring sends on the ordinary path (invariant
+ *     2). Writes and reports keep their link's order: a report that
+ *     overtook the writes it counts would be taken for their loss.
  */
 #include <sched.h>
 #include <stdlib.h>

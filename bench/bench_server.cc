@@ -26,10 +26,12 @@
 //   restart_recovery/K   node 0 holding K keys is SIGKILLed, misses 1000
 //                        writes, and is started again on its directory:
 //                        restart to serving, restart to caught up.
-//   http_write/C/G       C threads, each one keep-alive connection, POST
-//                        /write at node 0; G the load generator: 0 libcurl
-//                        (an easy handle per thread), 1 plain sockets
-//                        (RawHttp: to see what libcurl itself costs).
+//   http_write/C/G       C keep-alive connections, POST /write at node 0,
+//                        each waiting for its answer before the next; G the
+//                        load generator: 0 libcurl (a thread and an easy
+//                        handle per connection), 1 plain sockets (a thread
+//                        each: what libcurl itself costs), 2 plain sockets
+//                        on one thread with epoll (as wrk drives them).
 //   http_write_durable/C/G/S  http_write with the nodes' state in LMDB (S 1
 //                        --sync none, 2 --sync full, a tenth of the writes);
 //                        vs_memory: over http_write/C/G of this run.
@@ -41,12 +43,12 @@
 //                        until a get at node 2 finds the key (unique keys),
 //                        polled with client gets at node 2 (get_rtt_us: one
 //                        such get when the key is there).
-//   flask_http_write/C   the HTTP load generator against the seed's system in
+//   flask_http_write/C/G the HTTP load generator G against the seed's system in
 //                        Python (bench/flask_node.py): only when
 //                        CAUSEWAY_BENCH_FLASK="PORT0,PORT1,PORT2" names three
 //                        running Flask nodes (bench/compare_flask.sh does).
-//                        cw_vs_flask: http_write's writes_per_s in this run
-//                        over this one's.
+//                        cw_vs_flask: http_write/C/G's writes_per_s in this
+//                        run over this one's (the same generator).
 //
 // Where the CPU goes, per write: cpu_us_node0, cpu_us_peers (nodes 1 and 2
 // together), cpu_us_loadgen (this process), cs_* the context switches
@@ -75,7 +77,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -87,6 +91,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -403,9 +409,18 @@ void report(benchmark::State &state, uint64_t writes, double ack_s, double deliv
 // The raw baseline's last figure, for vs_raw (benchmarks run in the order
 // they are registered, so it is measured first in the same run).
 double g_raw_msgs_per_s = 0;
-// http_write's writes_per_s by connection count, for cw_vs_flask.
-double g_cw_http[2][9] = {};
-double g_mhd_http[2][9] = {};
+// The load generators: a libcurl easy handle per connection and a thread
+// each; a plain socket per connection and a thread each; or one thread
+// driving every connection through epoll, each connection with one request
+// in flight (what wrk does: the generator that takes least from the cores
+// it shares with the nodes).
+enum Gen { kCurl = 0, kRawSocket = 1, kEpoll = 2 };
+constexpr int kGens = 3;
+
+// http_write's writes_per_s by generator and connection count, for
+// cw_vs_flask.
+double g_cw_http[kGens][9] = {};
+double g_mhd_http[kGens][9] = {};
 
 // ---- 1. raw ZeroMQ DEALER -> ROUTER ----
 
@@ -752,10 +767,28 @@ size_t keep_body(char *p, size_t size, size_t n, void *ud) {
 
 // A keep-alive HTTP/1.1 connection on a plain socket: the load generator
 // without libcurl, to see what libcurl itself costs. One request at a time.
+// Like libcurl, it connects again when an answer says "Connection: close"
+// (Werkzeug's server closes after every answer).
 struct RawHttp {
     int fd = -1;
+    uint16_t port = 0;
     std::string head, buf;
-    explicit RawHttp(uint16_t port) {
+    size_t end = std::string::npos, need = 0; // the answer's head end, whole size
+    explicit RawHttp(uint16_t p) : port(p) {
+        head = "POST /write HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+               "\r\nContent-Type: application/json\r\nContent-Length: ";
+        if (port)
+            open_socket();
+    }
+    ~RawHttp() { drop(); }
+    RawHttp(const RawHttp &) = delete;
+    RawHttp &operator=(const RawHttp &) = delete;
+    void drop() {
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    void open_socket() {
         fd = socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
@@ -763,51 +796,146 @@ struct RawHttp {
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, (sockaddr *)&a, sizeof a) != 0) {
-            close(fd);
-            fd = -1;
-        }
-        head = "POST /write HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-               "\r\nContent-Type: application/json\r\nContent-Length: ";
+        if (connect(fd, (sockaddr *)&a, sizeof a) != 0)
+            drop();
     }
-    ~RawHttp() {
-        if (fd >= 0)
-            close(fd);
+    // Where the value of header `name` (lower case, with ": ") starts in the
+    // answer's head, or npos.
+    size_t header(const char *name) const {
+        size_t n = std::strlen(name);
+        for (size_t at = buf.find("\r\n"); at != std::string::npos && at < end; at = buf.find("\r\n", at + 2))
+            if (at + 2 + n <= end && strncasecmp(buf.c_str() + at + 2, name, n) == 0)
+                return at + 2 + n;
+        return std::string::npos;
     }
-    // Sends one POST with body; true on a 200 answer read whole.
-    bool post(const char *body, size_t len) {
+    // Sends one POST with body (connecting first if the last answer
+    // closed); false if it could not.
+    bool send_request(const char *body, size_t len) {
+        if (fd < 0)
+            open_socket();
         std::string req = head + std::to_string(len) + "\r\n\r\n";
         req.append(body, len);
-        if (fd < 0 || send(fd, req.data(), req.size(), 0) != ssize_t(req.size()))
-            return false;
         buf.clear();
-        size_t end = std::string::npos, need = 0;
-        char tmp[4096];
-        while (true) {
-            if (end == std::string::npos && (end = buf.find("\r\n\r\n")) != std::string::npos) {
-                size_t cl = buf.find("Content-Length: ");
-                if (cl == std::string::npos)
-                    cl = buf.find("content-length: ");
-                need = end + 4 + (cl == std::string::npos || cl > end ? 0 : std::strtoul(buf.c_str() + cl + 16, nullptr, 10));
-            }
-            if (end != std::string::npos && buf.size() >= need)
-                break;
-            ssize_t n = recv(fd, tmp, sizeof tmp, 0);
-            if (n <= 0)
-                return false;
-            buf.append(tmp, size_t(n));
+        end = std::string::npos;
+        if (fd < 0 || send(fd, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
+            drop();
+            return false;
         }
-        return buf.compare(0, 12, "HTTP/1.1 200") == 0;
+        return true;
+    }
+    // Reads what the socket has (blocking if nothing): 1 when the answer is
+    // whole (*ok: a 200), 0 when more is to come, -1 when the connection
+    // failed or closed early.
+    int receive(bool *ok) {
+        char tmp[4096];
+        ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+        if (n <= 0) {
+            drop();
+            return -1;
+        }
+        buf.append(tmp, size_t(n));
+        if (end == std::string::npos) {
+            if ((end = buf.find("\r\n\r\n")) == std::string::npos)
+                return 0;
+            size_t cl = header("content-length: ");
+            need = end + 4 + (cl == std::string::npos ? 0 : std::strtoul(buf.c_str() + cl, nullptr, 10));
+        }
+        if (buf.size() < need)
+            return 0;
+        size_t conn = header("connection: ");
+        if (conn != std::string::npos && strncasecmp(buf.c_str() + conn, "close", 5) == 0)
+            drop();
+        *ok = buf.compare(0, 12, "HTTP/1.1 200") == 0;
+        return 1;
+    }
+    // One POST and its whole answer; true on a 200.
+    bool post(const char *body, size_t len) {
+        if (!send_request(body, len))
+            return false;
+        bool ok = false;
+        int r;
+        while ((r = receive(&ok)) == 0)
+            ;
+        return r == 1 && ok;
     }
 };
 
-enum Gen { kCurl = 0, kRawSocket = 1 };
+// The body of write i.
+int write_body(char *body, size_t cap, uint64_t i) {
+    return std::snprintf(body, cap, "{\"key\": \"k%03d\", \"value\": %s}", int(i % kKeys), kValue);
+}
+
+// kEpoll: `conns` connections, one thread. Same contract as http_load.
+double http_load_epoll(uint16_t port, int conns, uint64_t writes, std::vector<double> &lat, uint64_t &failed) {
+    const uint64_t per = writes / conns;
+    std::vector<std::unique_ptr<RawHttp>> c;
+    std::vector<uint64_t> done(conns, 0);
+    std::vector<Clock::time_point> sent(conns);
+    char body[96];
+    failed = 0;
+    for (int t = 0; t < conns; t++) { /* connects and warms up, not counted */
+        c.emplace_back(new RawHttp(port));
+        c[t]->post(body, size_t(write_body(body, sizeof body, kKeys - 1 - t)));
+    }
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    // Registers connection t's socket (again after a reconnection).
+    auto watch = [&](int t) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u32 = uint32_t(t);
+        return c[t]->fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, c[t]->fd, &ev) == 0;
+    };
+    // Sends connection t's next write; false when it has none left.
+    std::function<bool(int)> next = [&](int t) {
+        while (done[t] < per) {
+            int was = c[t]->fd;
+            sent[t] = Clock::now();
+            int n = write_body(body, sizeof body, done[t] * uint64_t(conns) + uint64_t(t));
+            if (c[t]->send_request(body, size_t(n)) && (c[t]->fd == was || watch(t)))
+                return true;
+            failed++;
+            done[t]++;
+        }
+        return false;
+    };
+    lat.reserve(writes);
+    Clock::time_point t0 = Clock::now();
+    int busy = 0;
+    for (int t = 0; t < conns; t++)
+        if (watch(t) || c[t]->fd < 0)
+            busy += next(t);
+    epoll_event evs[64];
+    while (busy > 0) {
+        int n = epoll_wait(ep, evs, 64, 30000);
+        if (n <= 0)
+            break; /* 30 s without an answer: the rest fail */
+        for (int k = 0; k < n; k++) {
+            int t = int(evs[k].data.u32);
+            bool ok = false;
+            int r = c[t]->receive(&ok);
+            if (r == 0)
+                continue;
+            lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - sent[t]).count());
+            failed += r < 0 || !ok;
+            done[t]++;
+            if (!next(t))
+                busy--;
+        }
+    }
+    double s = secs(t0, Clock::now());
+    for (int t = 0; t < conns; t++)
+        failed += per - done[t];
+    close(ep);
+    return s;
+}
 
 // `conns` threads, one connection each (a libcurl easy handle, or a plain
 // socket), POST /write to 127.0.0.1:port for `writes` writes in all.
 // Returns the seconds and fills lat (us per request) and failed (not 200).
 double http_load(uint16_t port, int conns, uint64_t writes, std::vector<double> &merged, uint64_t &failed_out,
                  Gen gen = kCurl) {
+    if (gen == kEpoll)
+        return http_load_epoll(port, conns, writes, merged, failed_out);
     const uint64_t per = writes / conns;
     std::vector<std::vector<double>> lat(conns);
     std::atomic<uint64_t> failed{0};
@@ -832,8 +960,7 @@ double http_load(uint16_t port, int conns, uint64_t writes, std::vector<double> 
                 curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
             }
             auto one = [&](uint64_t i) {
-                int n = std::snprintf(body, sizeof body, "{\"key\": \"k%03d\", \"value\": %s}", int(i % kKeys),
-                                      kValue);
+                int n = write_body(body, sizeof body, i);
                 if (!h)
                     return raw.post(body, size_t(n));
                 curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, long(n));
@@ -1058,6 +1185,7 @@ uint64_t flask_applied_from_0(uint16_t port) {
 
 void flask_http_write(benchmark::State &state) {
     const int conns = int(state.range(0));
+    const Gen gen = Gen(state.range(1));
     const char *env = std::getenv("CAUSEWAY_BENCH_FLASK");
     unsigned p[3];
     if (!env || std::sscanf(env, "%u,%u,%u", &p[0], &p[1], &p[2]) != 3) {
@@ -1074,7 +1202,7 @@ void flask_http_write(benchmark::State &state) {
         std::vector<double> lat;
         uint64_t failed = 0;
         Clock::time_point t0 = Clock::now();
-        double s = http_load(uint16_t(p[0]), conns, writes, lat, failed);
+        double s = http_load(uint16_t(p[0]), conns, writes, lat, failed, gen);
         // Replication is synchronous there (the write answers after both
         // POSTs to the peers), so this is one poll when every write arrived.
         uint64_t want = base + uint64_t(conns) + writes - failed;
@@ -1084,8 +1212,8 @@ void flask_http_write(benchmark::State &state) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         bool all = Clock::now() < give_up;
         report(state, writes, s, all ? secs(t0, Clock::now()) : 0, lat, failed);
-        if (g_cw_http[kCurl][conns] > 0)
-            state.counters["cw_vs_flask"] = g_cw_http[kCurl][conns] / (double(writes) / s);
+        if (g_cw_http[gen][conns] > 0)
+            state.counters["cw_vs_flask"] = g_cw_http[gen][conns] / (double(writes) / s);
     }
 }
 
@@ -1105,15 +1233,15 @@ int reg = [] {
         ->Args({0, 8, 1})->Args({1, 8, 1})->Args({2, 8, 1})
         ->Args({0, 1, 256})->Args({1, 1, 256})->Args({2, 1, 256});
     one("node_procs/restart_recovery", restart_recovery)->Arg(10000)->Arg(1000000);
-    // Second argument: the load generator, 0 libcurl, 1 plain sockets.
-    one("node_procs/mhd_trivial", mhd_trivial)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
-    one("node_procs/http_write", http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1});
+    // Second argument: the load generator, 0 libcurl, 1 plain sockets, 2 epoll.
+    one("node_procs/mhd_trivial", mhd_trivial)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});
+    one("node_procs/http_write", http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});
     // Durable: connections, load generator, store (1 --sync none, 2 --sync full).
     one("node_procs/http_write_durable", http_write_durable)->Args({8, 1, 1})->Args({8, 1, 2});
     one("node_procs/replication_latency", replication_latency);
     // Only beside running Flask nodes (bench/compare_flask.sh).
     if (std::getenv("CAUSEWAY_BENCH_FLASK"))
-        one("node_procs/flask_http_write", flask_http_write)->Arg(1)->Arg(8);
+        one("node_procs/flask_http_write", flask_http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});
     return 0;
 }();
 

@@ -17,9 +17,11 @@ The readiness rule is the standard one (the sender's entry is the next one
 from it, every other entry already seen); the seed's listing leaves the
 sender's entry to its caller.
 
-Served by Flask's own (Werkzeug) server, threaded, HTTP/1.1 keep-alive, as
-the seed runs it. Per-request logging is off (it would be a cost of the
-terminal, not of the system).
+Served by Flask's own (Werkzeug) server, threaded, as the seed runs it.
+Werkzeug's server (2.2 in Debian 12, 3.x too) answers HTTP/1.1 but closes
+every connection after one answer ("Connection: close"), so a keep-alive
+client reconnects for each write. Per-request logging is off (it would be a
+cost of the terminal, not of the system).
 
   flask_node.py ID PORT0,PORT1,PORT2      (node ID serves 127.0.0.1:PORT<ID>)
 """

@@ -87,6 +87,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <sys/stat.h>
 #include <atomic>
 #include <chrono>
@@ -128,16 +129,33 @@ const char *cli_path() {
 
 // A free TCP port on 127.0.0.1 (bound and released: another process could
 // take it in between, which a bench run on this machine does not see).
+// A port on 127.0.0.1 that nothing listens on now, below the range the
+// kernel takes outgoing connections' ports from (ip_local_port_range): a
+// port taken from that range (bind to port 0) can be taken again by any
+// connection made before the node binds it, such as the Flask nodes'
+// replication requests (one connection each), and the node then fails.
 uint16_t free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (sockaddr *)&a, &len) != 0)
-        std::abort();
-    close(fd);
-    return ntohs(a.sin_port);
+    static std::mt19937 rng{std::random_device{}()};
+    unsigned low = 32768;
+    if (FILE *f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+        if (std::fscanf(f, "%u", &low) != 1)
+            low = 32768;
+        std::fclose(f);
+    }
+    const unsigned first = 10000, last = low > first + 1000 ? low - 1 : 65535;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(uint16_t(first + rng() % (last - first + 1)));
+        bool ok = fd >= 0 && bind(fd, (sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return ntohs(a.sin_port);
+    }
+    std::abort();
 }
 
 std::string tcp(uint16_t port) { return "tcp://127.0.0.1:" + std::to_string(port); }

@@ -226,6 +226,47 @@ static void test_a_write_after_its_answer_slows_pulls(void **state)
     pair_close(&p);
 }
 
+/* The host's transport says a message from node 0 to node 1 was lost (a
+ * link that numbers its messages sees that when the next one comes): the
+ * gap node 0's next write shows is then pulled at node 1's next tick, not
+ * after the timeout. The same word with no gap (a lost report) changes
+ * nothing. */
+static void test_a_loss_the_host_reports_is_pulled_at_once(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    write_for(&p, 3);
+    uint64_t tick = cw_node_next_tick(p.node[1]);
+    cw__node_link_lost(p.node[1], 0);
+    assert_int_equal(cw_node_next_tick(p.node[1]), tick);
+    uint64_t timed = gap_then_pull(&p, false, NULL); /* no word: the timeout */
+    assert_true(timed >= 2);
+
+    uint64_t pulls = stats(&p, 1).pulls;
+    for (uint64_t k = 0; k < 3; k++)
+        write_at_0(&p, k);
+    cw_msg_unref(p.q[1][p.len[1] - 2]); /* the second is lost */
+    p.q[1][p.len[1] - 2] = p.q[1][p.len[1] - 1];
+    p.len[1]--;
+    for (size_t k = 0; k < p.len[1]; k++) {
+        assert_int_equal(cw_node_receive(p.node[1], p.q[1][k], NULL, NULL), CW_OK);
+        cw_msg_unref(p.q[1][k]);
+    }
+    p.len[1] = 0;
+    assert_int_equal(stats(&p, 1).buffered, 1);
+    assert_true(cw_node_next_tick(p.node[1]) > p.ns); /* the gap waits its timeout */
+    cw__node_link_lost(p.node[1], 0);
+    assert_true(cw_node_next_tick(p.node[1]) <= p.ns);
+    assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
+    assert_int_equal(stats(&p, 1).pulls, pulls + 1);
+    for (int i = 0; i < 3; i++)
+        step(&p);
+    assert_int_equal(stats(&p, 1).delivered, stats(&p, 0).writes);
+    assert_int_equal(stats(&p, 1).buffered, 0);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_writes_are_reports),
         cmocka_unit_test(test_without_the_time_writes_look_old),
         cmocka_unit_test(test_a_write_after_its_answer_slows_pulls),
+        cmocka_unit_test(test_a_loss_the_host_reports_is_pulled_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

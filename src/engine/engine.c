@@ -175,6 +175,7 @@ static void destroy(cw_engine *e)
         for (size_t i = 0; i < en->out_len; i++)
             cw__msg_unref(en->outbox[i]);
         free(en->outbox);
+        free(en->lost_from);
         cw__writes_destroy(&en->writes);
         cw__retry_release(&en->refused, e->nodes);
         cw_node_destroy(en->node);
@@ -246,6 +247,9 @@ static int open_node(cw_engine *e, uint32_t j)
     no.apply_ctx = en;
     if (!en->outbox)
         return CW_ENOMEM;
+    if (e->recovery && e->o.drop_probability > 0 &&
+        !(en->lost_from = calloc(((size_t)e->nodes + 63) / 64, sizeof *en->lost_from)))
+        return CW_ENOMEM;
     return cw_node_create(&en->node, &no);
 }
 
@@ -256,7 +260,8 @@ static int open_node(cw_engine *e, uint32_t j)
  * figure is enough. */
 static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, uint32_t ring_capacity)
 {
-    double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1);
+    double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1) +
+                      ((double)nodes + 63) / 64 * 8; /* lost_from */
     return nodes * per_node + workers * (sizeof(worker) + 8.0 * ((double)capacity + 1)) +
            (double)workers * workers * 8.0 * (ring_capacity + cw__inproc_fast_capacity(ring_capacity));
 }

@@ -34,6 +34,9 @@ typedef struct enode {
     _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
     cw__retry refused;              /* writes its replica refused for now; its worker's */
     uint64_t retried_at;            /* applied when refused was last offered; its worker's */
+    uint64_t *lost_from;            /* with drops: a bit per origin whose write to this node
+                                       was dropped, until that origin's next write comes
+                                       (deliver_batch); its worker's */
     /* Put backpressure, on lines of their own: every worker applying a
      * write's last copy decrements in_flight, and must not take the line of
      * the node's lock (or its worker's fields) from their users each time. */

@@ -157,16 +157,36 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         if (e->recovery && !w->nested)
             recovery_between(w);
-        size_t k = 0;
-        for (size_t i = 0; i < count; i++)
-            if (is_for(batch[i], j) &&
-                !(drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){batch[i], (cw_node_id)j, 0})))
-                mine[k++] = batch[i];
         enode *en = &e->node[j];
+        size_t k = 0;
+        cw_node_id told[INBOUND_BATCH]; /* origins whose loss this batch shows */
+        size_t tell = 0;
+        for (size_t i = 0; i < count; i++) {
+            cw_msg *m = batch[i];
+            if (!is_for(m, j))
+                continue;
+            if (drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0})) {
+                if (en->lost_from && cw__msg_counted(m))
+                    en->lost_from[m->origin >> 6] |= (uint64_t)1 << (m->origin & 63);
+                continue;
+            }
+            if (en->lost_from && cw__msg_counted(m) &&
+                (en->lost_from[m->origin >> 6] & ((uint64_t)1 << (m->origin & 63)))) {
+                en->lost_from[m->origin >> 6] &= ~((uint64_t)1 << (m->origin & 63));
+                told[tell++] = m->origin;
+            }
+            mine[k++] = m;
+        }
         for (size_t at = 0; at < k;) {
             size_t taken = 0;
             pthread_mutex_lock(&en->lock);
             int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
+            /* A link that numbers its messages would see each loss when the
+             * origin's next message came: tell the replica, after that
+             * message, which shows the gap (cw__node_link_lost). */
+            for (size_t i = 0; i < tell; i++)
+                cw__node_link_lost(en->node, told[i]);
+            tell = 0;
             uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
             pthread_mutex_unlock(&en->lock);
             cw__worker_want_tick(w, tick);

@@ -35,6 +35,16 @@ void cw__node_add_buffering(const cw_node *n, struct cw__histogram *into);
  * replica's is ignored (its time never goes back). */
 void cw__node_note_time(cw_node *n, uint64_t now_ns);
 
+/* The host's transport lost a message `from` sent this node, and a later
+ * one has come since (a link that numbers its messages sees the skip; the
+ * engine's fault layer decides its drops itself). If from's own writes have
+ * a gap here (a write of from's past V + 1 arrived), the gap is a loss,
+ * not a write still on its way: it is pulled at the next tick, without
+ * waiting out recovery_timeout (recovery.c, "Gaps"). Without such a gap it
+ * does nothing: what was lost was a report, a pull or an answer, which the
+ * replicas repeat. Wants a tick now (cw_node_next_tick). */
+void cw__node_link_lost(cw_node *n, cw_node_id from);
+
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);
 /* The peer a stability round has waited for over two report intervals, or

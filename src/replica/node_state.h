@@ -33,6 +33,8 @@ typedef struct cw__gap {
     uint32_t attempts;        /* pulls sent since V[origin] last moved */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
     bool choked;              /* an answer was refused for a full buffer since V moved */
+    bool lost;                /* the host said a message from the origin was lost
+                                 while this gap was open: a loss, not a delay */
     uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
                                  raised by answers that came too late (the write
                                  was there already), lowered by answers used */

@@ -13,7 +13,10 @@
  * window of what was asked slides on without asking again (tick_gap). An
  * answer is a copy of each
  * write asked for, marked retransmitted, sent only to the asker; copies of
- * writes that arrived meanwhile are dropped as duplicates.
+ * writes that arrived meanwhile are dropped as duplicates. A host whose
+ * transport knows a message from o was lost (cw__node_link_lost: a link that
+ * numbers its messages sees the skip when the next one comes) makes o's gap
+ * a loss: it is pulled at the next tick, not after the timeout.
  *
  * Stability. Every node's applied clock only grows, so any clock a peer once
  * sent (a report, or a write's clock, which is what its origin had applied)
@@ -230,6 +233,17 @@ void cw__node_note_time(cw_node *n, uint64_t now_ns)
 {
     if (n)
         advance(n, now_ns);
+}
+
+void cw__node_link_lost(cw_node *n, cw_node_id from)
+{
+    if (!n || !n->recovering || from >= n->n || from == n->opt.self)
+        return;
+    cw__gap *g = &n->gap[from];
+    if (!n->in_gaps[from] || g->strong_seen <= n->clock.counters[from])
+        return;
+    g->lost = true;
+    want_tick(n, n->now_ns);
 }
 
 void cw__recovery_sent_clock(struct cw_node *n)
@@ -476,8 +490,10 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
     cw__gap *g = &n->gap[origin];
     uint64_t v = n->clock.counters[origin];
-    if (g->seen <= v)
+    if (g->seen <= v) {
+        g->lost = false;
         return false;
+    }
     /* Only others say the writes exist (a write waiting on them, a report),
      * and the origin itself still talks to this node: its writes come in
      * order on its link, so a lost one shows as a gap in what it sends (a
@@ -499,7 +515,13 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         g->mark_seq = g->seen;
         g->mark_ns = now;
     }
-    if (now - g->mark_ns < timeout) {
+    /* A loss the host reported (cw__node_link_lost) is not waited out:
+     * every write known to exist now is asked for. (Asking only for those
+     * the origin itself vouched for measured no better: docs/performance.md,
+     * "A loss signal from the transport".) */
+    if (g->lost)
+        g->mark_seq = g->seen;
+    if (now - g->mark_ns < timeout && !g->lost) {
         want_tick(n, g->mark_ns + timeout);
         return true;
     }
@@ -529,6 +551,7 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     g->target = pull_target(n, origin, g);
     if (n->recovering)
         g->pulled_upto = pull_missing(n, origin, g, v + 1, g->target);
+    g->lost = false;
     g->pulled_v = v;
     uint32_t shift = base + g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT - base;
     g->attempts++;

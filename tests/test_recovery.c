@@ -267,6 +267,31 @@ static void test_a_loss_the_host_reports_is_pulled_at_once(void **state)
     pair_close(&p);
 }
 
+/* A host waiting for the replicas to agree (the engine's quiesce) asks a
+ * node for its report now: it goes at the next tick, though the node
+ * reported a moment ago; without the request the next one waits for its
+ * interval. */
+static void test_a_report_asked_for_goes_at_once(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    write_for(&p, 3);
+    while (reports(&p, 1) == 0) /* node 1 only applies: it reports within an interval */
+        step(&p);
+    uint64_t sent = reports(&p, 1);
+    step(&p);
+    assert_int_equal(reports(&p, 1), sent);
+    assert_true(cw_node_next_tick(p.node[1]) > p.ns);
+    cw__node_report_now(p.node[1]);
+    assert_true(cw_node_next_tick(p.node[1]) <= p.ns);
+    step(&p);
+    assert_int_equal(reports(&p, 1), sent + 1);
+    step(&p);
+    assert_int_equal(reports(&p, 1), sent + 1); /* once, then the interval again */
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_without_the_time_writes_look_old),
         cmocka_unit_test(test_a_write_after_its_answer_slows_pulls),
         cmocka_unit_test(test_a_loss_the_host_reports_is_pulled_at_once),
+        cmocka_unit_test(test_a_report_asked_for_goes_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

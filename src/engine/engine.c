@@ -615,6 +615,7 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
     if (rc != CW_OK)
         return rc;
     uint64_t deadline = cw__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    bool asked = false;
     for (;;) {
         uint64_t consumed = 0;
         for (uint32_t v = 0; v < e->workers; v++) /* acquire: pairs with deliver's release */
@@ -628,6 +629,18 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
          * miss writes that recovery will bring (invariant 6). */
         if (produced == consumed && (!cw__faults_dropped(&e->faults) || cw__engine_recovered(e, &rc)))
             break;
+        /* Every delivery owed is done but a loss is not yet repaired: have
+         * every node report now, so a peer that lost a node's last writes
+         * learns of them without waiting for its report interval. */
+        if (produced == consumed && !asked && e->recovery) {
+            /* Relaxed: the wakes' fence orders it before their look at
+             * sleeping, and a parking worker's fence orders its has_work
+             * look after (park.c, invariant 1). */
+            atomic_fetch_add_explicit(&e->reports_asked, 1, memory_order_relaxed);
+            for (uint32_t v = 0; v < e->workers; v++)
+                cw__transport_wake(e->t, v);
+            asked = true;
+        }
         int refused = atomic_load(&e->refused_rc); /* seq_cst: see worker.c refused_for_good */
         if (refused) { /* a message that will never be delivered: say so, do not wait */
             rc = refused;

@@ -34,9 +34,12 @@ typedef struct enode {
     _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
     cw__retry refused;              /* writes its replica refused for now; its worker's */
     uint64_t retried_at;            /* applied when refused was last offered; its worker's */
-    uint64_t *lost_from;            /* with drops: a bit per origin whose write to this node
-                                       was dropped, until that origin's next write comes
-                                       (deliver_batch); its worker's */
+    _Atomic uint64_t *lost_from;    /* with drops: a bit per node whose message to this one
+                                       was dropped (a write's first copy, decided by this
+                                       node's worker, or an answer to a pull, decided by
+                                       the sender's), until that node's next message
+                                       comes (deliver_batch); relaxed: a hint, ordered
+                                       before that message by the ring that carries it */
     /* Put backpressure, on lines of their own: every worker applying a
      * write's last copy decrements in_flight, and must not take the line of
      * the node's lock (or its worker's fields) from their users each time. */
@@ -70,6 +73,7 @@ struct worker {
      * by its thread after deliveries and by puts (an atomic minimum), taken
      * whole by its thread before it ticks. */
     _Atomic uint64_t tick_due;
+    uint64_t reports_seen;          /* the engine's reports_asked it last acted on */
 };
 
 struct cw_engine {
@@ -92,10 +96,22 @@ struct cw_engine {
     _Atomic uint32_t active;
     _Atomic bool stop;
     bool recovery;                  /* loss recovery on (nodes > 1) */
+    /* Raised by quiesce to have every node report now (a hint: workers
+     * compare it with what they last acted on; the replicas' state it
+     * concerns is taken under their locks). */
+    _Atomic uint64_t reports_asked;
     uint64_t stall_timeout_ns;      /* a put's wait for stability */
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
     bool down;
 };
+
+/* A message from `from` to en was dropped (en->lost_from set): en's replica
+ * hears of it with from's next message (deliver_batch). Any thread. */
+static inline void cw__engine_note_lost(enode *en, cw_node_id from)
+{
+    /* Relaxed: see lost_from. */
+    atomic_fetch_or_explicit(&en->lost_from[from >> 6], (uint64_t)1 << (from & 63), memory_order_relaxed);
+}
 
 /* A worker thread's body (pthread_create's start routine); arg is its
  * worker. Runs until the engine's stop flag is set and it is woken. */

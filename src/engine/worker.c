@@ -167,13 +167,18 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
                 continue;
             if (drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0})) {
                 if (en->lost_from && cw__msg_counted(m))
-                    en->lost_from[m->origin >> 6] |= (uint64_t)1 << (m->origin & 63);
+                    cw__engine_note_lost(en, m->origin);
                 continue;
             }
-            if (en->lost_from && cw__msg_counted(m) &&
-                (en->lost_from[m->origin >> 6] & ((uint64_t)1 << (m->origin & 63)))) {
-                en->lost_from[m->origin >> 6] &= ~((uint64_t)1 << (m->origin & 63));
-                told[tell++] = m->origin;
+            /* A message its origin sent itself (not a retransmitted copy,
+             * whose sender it does not name) after one that was lost. */
+            if (en->lost_from && !(m->flags & CW__MSG_RETRANSMITTED)) {
+                _Atomic uint64_t *word = &en->lost_from[m->origin >> 6];
+                uint64_t bit = (uint64_t)1 << (m->origin & 63);
+                /* Relaxed: see lost_from (engine_internal.h). */
+                if ((atomic_load_explicit(word, memory_order_relaxed) & bit) &&
+                    (atomic_fetch_and_explicit(word, ~bit, memory_order_relaxed) & bit))
+                    told[tell++] = m->origin;
             }
             mine[k++] = m;
         }
@@ -182,8 +187,9 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             pthread_mutex_lock(&en->lock);
             int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
             /* A link that numbers its messages would see each loss when the
-             * origin's next message came: tell the replica, after that
-             * message, which shows the gap (cw__node_link_lost). */
+             * origin's next message came (a write, a report, a pull): tell
+             * the replica, after that message, which shows the gap
+             * (cw__node_link_lost). */
             for (size_t i = 0; i < tell; i++)
                 cw__node_link_lost(en->node, told[i]);
             tell = 0;
@@ -297,8 +303,11 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     if (to >= e->nodes || to == en->id)
         return CW_EINVAL;
     /* A retransmitted copy's link is its sender's: decided here (fault.h). */
-    if ((m->flags & CW__MSG_RETRANSMITTED) && cw__faults_send_lost(&e->faults, w->id, en->id, (cw_node_id)to))
+    if ((m->flags & CW__MSG_RETRANSMITTED) && cw__faults_send_lost(&e->faults, w->id, en->id, (cw_node_id)to)) {
+        if (e->node[to].lost_from) /* the receiver hears of it with en's next message */
+            cw__engine_note_lost(&e->node[to], en->id);
         return 0; /* sent, and lost on the way */
+    }
     worker *tw = e->node[to].w;
     if (tw == w) {
         send_local(w, cw__msg_ref(m));
@@ -482,10 +491,32 @@ static bool retry_refused(worker *w, bool all)
     return took;
 }
 
+/* Asks each of this worker's nodes for its report now, when quiesce asked
+ * (cw__node_report_now); tick_nodes sends them. Whether it was asked. */
+static bool ask_reports(worker *w)
+{
+    cw_engine *e = w->e;
+    /* Relaxed: a hint (engine_internal.h); the nodes are read under their locks. */
+    uint64_t asked = atomic_load_explicit(&e->reports_asked, memory_order_relaxed);
+    if (asked == w->reports_seen)
+        return false;
+    w->reports_seen = asked;
+    for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
+        enode *en = &e->node[j];
+        pthread_mutex_lock(&en->lock);
+        cw__node_report_now(en->node);
+        uint64_t tick = cw_node_next_tick(en->node);
+        pthread_mutex_unlock(&en->lock);
+        cw__worker_want_tick(w, tick);
+    }
+    return true;
+}
+
 static bool has_work(worker *w)
 {
     /* Relaxed: hints; the work itself is taken with its own ordering. */
     if (atomic_load_explicit(&w->outbox_dirty, memory_order_relaxed) ||
+        atomic_load_explicit(&w->e->reports_asked, memory_order_relaxed) != w->reports_seen ||
         atomic_load_explicit(&w->e->stop, memory_order_relaxed) || w->local_len ||
         atomic_load_explicit(&w->tick_due, memory_order_relaxed) <= cw__now_ns())
         return true;
@@ -511,6 +542,7 @@ void *cw__worker_main(void *arg)
             did |= retry_refused(w, w->nomem);
         if (e->recovery) {
             did |= take_local(w);
+            did |= ask_reports(w);
             did |= tick_nodes(w, cw__now_ns());
         }
         if (did) {

@@ -107,6 +107,7 @@ struct cw_node {
     uint64_t wanted_ns;       /* a peer asked for reports (flag) at this tick time */
     bool wanted;              /* ... since this node's last report */
     bool wrote_last;          /* the last clock out was a write of its own's */
+    bool report_now;          /* the host asked for a report at the next tick */
     uint64_t retransmitted, recovered, pulls, reports;
 };
 

@@ -239,10 +239,30 @@ void cw__node_link_lost(cw_node *n, cw_node_id from)
 {
     if (!n || !n->recovering || from >= n->n || from == n->opt.self)
         return;
+    bool any = false;
     cw__gap *g = &n->gap[from];
-    if (!n->in_gaps[from] || g->strong_seen <= n->clock.counters[from])
+    if (n->in_gaps[from] && g->strong_seen > n->clock.counters[from]) {
+        g->lost = true;
+        any = true;
+    }
+    /* What was lost may be answers `from` was sending: the windows pulled
+     * from it are asked for again now (from the next peer: tick_gap). */
+    for (uint32_t i = 0; i < n->gap_count; i++) {
+        cw__gap *h = &n->gap[n->gaps[i]];
+        if (h->target == from && h->pulled_upto > n->clock.counters[n->gaps[i]] && h->pull_next_ns > n->now_ns) {
+            h->pull_next_ns = n->now_ns;
+            any = true;
+        }
+    }
+    if (any)
+        want_tick(n, n->now_ns);
+}
+
+void cw__node_report_now(cw_node *n)
+{
+    if (!n || !n->recovering)
         return;
-    g->lost = true;
+    n->report_now = true;
     want_tick(n, n->now_ns);
 }
 
@@ -572,7 +592,7 @@ static void maybe_report(struct cw_node *n, uint64_t now)
     /* Writes waiting for stability: logged ones, and tombstones waiting to
      * be collected (they need rounds after they became stable). */
     bool unstable = n->log.entries > 0 || n->st.tombs_len || n->st.groups_len;
-    if (!n->recovering || !(n->applied_total != n->reported_total || unstable || n->wanted))
+    if (!n->recovering || !(n->applied_total != n->reported_total || unstable || n->wanted || n->report_now))
         return;
     /* After this node's own writes stop, its last clock is reported soon:
      * a peer that lost its last write learns of it only from this report.
@@ -585,7 +605,7 @@ static void maybe_report(struct cw_node *n, uint64_t now)
                                                                                        : n->opt.stability_interval_ns);
         interval = tail < interval ? tail : interval;
     }
-    uint64_t due = n->reported_ns + interval;
+    uint64_t due = n->report_now ? now : n->reported_ns + interval;
     if (now < due) {
         want_tick(n, due);
         return;
@@ -601,6 +621,7 @@ static void maybe_report(struct cw_node *n, uint64_t now)
     cw__msg_unref(m);
     /* Sent or refused, the next try is an interval away. */
     n->reported_ns = now;
+    n->report_now = false;
     if (rc == 0) {
         n->reports++;
         n->reported_total = n->applied_total;

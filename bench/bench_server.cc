@@ -34,7 +34,8 @@
 //                        on one thread with epoll (as wrk drives them).
 //   http_write_durable/C/G/S  http_write with the nodes' state in LMDB (S 1
 //                        --sync none, 2 --sync full, a tenth of the writes);
-//                        vs_memory: over http_write/C/G of this run.
+//                        vs_memory: over http_write/C/G of this run (the
+//                        median of its repetitions).
 //   mhd_trivial/C/G      the same load generators against a libmicrohttpd
 //                        server in its own process with the node's threading
 //                        (pool of 2, epoll) that reads the body and answers a
@@ -47,8 +48,9 @@
 //                        Python (bench/flask_node.py): only when
 //                        CAUSEWAY_BENCH_FLASK="PORT0,PORT1,PORT2" names three
 //                        running Flask nodes (bench/compare_flask.sh does).
-//                        cw_vs_flask: http_write/C/G's writes_per_s in this
-//                        run over this one's (the same generator).
+//                        cw_vs_flask: the median of http_write/C/G's
+//                        writes_per_s over its repetitions in this run, over
+//                        this one's (the same generator).
 //
 // Where the CPU goes, per write: cpu_us_node0, cpu_us_peers (nodes 1 and 2
 // together), cpu_us_loadgen (this process), cs_* the context switches
@@ -435,10 +437,18 @@ double g_raw_msgs_per_s = 0;
 enum Gen { kCurl = 0, kRawSocket = 1, kEpoll = 2 };
 constexpr int kGens = 3;
 
-// http_write's writes_per_s by generator and connection count, for
-// cw_vs_flask.
-double g_cw_http[kGens][9] = {};
-double g_mhd_http[kGens][9] = {};
+// writes_per_s of every repetition so far of http_write and mhd_trivial, by
+// generator and connection count: the ratios later benchmarks report divide
+// by their median (one repetition alone moves by 20-40% on a shared host).
+std::vector<double> g_cw_http[kGens][9], g_mhd_http[kGens][9];
+
+double median_of(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 // ---- 1. raw ZeroMQ DEALER -> ROUTER ----
 
@@ -1037,13 +1047,13 @@ void http_write_in(benchmark::State &state, Store store) {
         report(state, writes, s, all ? secs(t0, t_deliv) : 0, lat, failed);
         report_usage(state, u0, usage(cl), writes);
         if (store != kMemory) { /* beside the in-memory row of the same run */
-            if (g_cw_http[gen][conns] > 0)
-                state.counters["vs_memory"] = double(writes) / s / g_cw_http[gen][conns];
+            if (double m = median_of(g_cw_http[gen][conns]); m > 0)
+                state.counters["vs_memory"] = double(writes) / s / m;
             continue;
         }
-        g_cw_http[gen][conns] = double(writes) / s;
-        if (g_mhd_http[gen][conns] > 0)
-            state.counters["vs_mhd_trivial"] = g_cw_http[gen][conns] / g_mhd_http[gen][conns];
+        g_cw_http[gen][conns].push_back(double(writes) / s);
+        if (double m = median_of(g_mhd_http[gen][conns]); m > 0)
+            state.counters["vs_mhd_trivial"] = double(writes) / s / m;
         if (g_raw_msgs_per_s > 0 && all)
             state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
     }
@@ -1124,7 +1134,7 @@ void mhd_trivial(benchmark::State &state) {
         };
         state.counters["cpu_us_server"] = (srv1 - srv0) / double(writes) * 1e6;
         state.counters["cpu_us_loadgen"] = (cpu(r1) - cpu(r0)) / double(writes) * 1e6;
-        g_mhd_http[gen][conns] = double(writes) / s;
+        g_mhd_http[gen][conns].push_back(double(writes) / s);
     }
 }
 
@@ -1230,8 +1240,8 @@ void flask_http_write(benchmark::State &state) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         bool all = Clock::now() < give_up;
         report(state, writes, s, all ? secs(t0, Clock::now()) : 0, lat, failed);
-        if (g_cw_http[gen][conns] > 0)
-            state.counters["cw_vs_flask"] = g_cw_http[gen][conns] / (double(writes) / s);
+        if (double m = median_of(g_cw_http[gen][conns]); m > 0)
+            state.counters["cw_vs_flask"] = m / (double(writes) / s);
     }
 }
 

@@ -188,9 +188,9 @@ CW_API int  cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, boo
  * release, and quiesce does not tell those apart from the rest. After every
  * cut is healed and quiesce returns, every node has applied every accepted
  * write. Once only lost writes remain, it has every node send its clock
- * report at once (not after its report interval), so losses at the end of
- * a run are found and pulled without that wait. CW_ETIMEDOUT after
- * timeout_ms. */
+ * report at once (not after its report interval; at most once a report
+ * interval, across calls), so losses at the end of a run are found and
+ * pulled without that wait. CW_ETIMEDOUT after timeout_ms. */
 CW_API int  cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms);
 
 /* The causally stable clock known at `node` (sparse copy): writes that every

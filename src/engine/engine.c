@@ -303,6 +303,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->outbox_limit = capacity;
     e->ring_capacity = ring;
     e->recovery = o->nodes > 1 && !o->no_recovery;
+    e->ask_interval_ns = (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
     e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->drop_probability, o->delay_probability, o->max_delay_us,
@@ -632,7 +633,13 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
         /* Every delivery owed is done but a loss is not yet repaired: have
          * every node report now, so a peer that lost a node's last writes
          * learns of them without waiting for its report interval. */
-        if (produced == consumed && !asked && e->recovery) {
+        uint64_t now = cw__now_ns();
+        if (produced == consumed && !asked && e->recovery &&
+            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >= e->ask_interval_ns) {
+            /* Relaxed: a time read as a hint, so that callers looping on
+             * short quiesces ask at most once a report interval (an ask is
+             * a message from every node to every other). */
+            atomic_store_explicit(&e->reports_asked_ns, now, memory_order_relaxed);
             /* Relaxed: the wakes' fence orders it before their look at
              * sleeping, and a parking worker's fence orders its has_work
              * look after (park.c, invariant 1). */

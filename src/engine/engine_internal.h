@@ -34,12 +34,9 @@ typedef struct enode {
     _Atomic uint64_t applied;       /* other nodes' writes applied here (written under lock) */
     cw__retry refused;              /* writes its replica refused for now; its worker's */
     uint64_t retried_at;            /* applied when refused was last offered; its worker's */
-    _Atomic uint64_t *lost_from;    /* with drops: a bit per node whose message to this one
-                                       was dropped (a write's first copy, decided by this
-                                       node's worker, or an answer to a pull, decided by
-                                       the sender's), until that node's next message
-                                       comes (deliver_batch); relaxed: a hint, ordered
-                                       before that message by the ring that carries it */
+    uint64_t *lost_from;            /* with drops: a bit per origin whose write's first copy
+                                       to this node was dropped, until the next message that
+                                       origin sent itself comes (deliver_batch); its worker's */
     /* Put backpressure, on lines of their own: every worker applying a
      * write's last copy decrements in_flight, and must not take the line of
      * the node's lock (or its worker's fields) from their users each time. */
@@ -100,18 +97,12 @@ struct cw_engine {
      * compare it with what they last acted on; the replicas' state it
      * concerns is taken under their locks). */
     _Atomic uint64_t reports_asked;
+    _Atomic uint64_t reports_asked_ns; /* when quiesce last asked */
+    uint64_t ask_interval_ns;       /* at most one ask a report interval */
     uint64_t stall_timeout_ns;      /* a put's wait for stability */
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
     bool down;
 };
-
-/* A message from `from` to en was dropped (en->lost_from set): en's replica
- * hears of it with from's next message (deliver_batch). Any thread. */
-static inline void cw__engine_note_lost(enode *en, cw_node_id from)
-{
-    /* Relaxed: see lost_from. */
-    atomic_fetch_or_explicit(&en->lost_from[from >> 6], (uint64_t)1 << (from & 63), memory_order_relaxed);
-}
 
 /* A worker thread's body (pthread_create's start routine); arg is its
  * worker. Runs until the engine's stop flag is set and it is woken. */

@@ -145,6 +145,13 @@ static void fan_in(worker *w, cw_msg *m)
 
 static void recovery_between(worker *w);
 
+/* A loss a message in a batch shows: its origin, and the message's place
+ * among what the node is handed. */
+typedef struct shown_loss {
+    cw_node_id origin;
+    size_t at;
+} shown_loss;
+
 /* Delivers a batch of inbound messages (each holding one reference, which
  * this consumes) to every local node but each message's origin: one lock and
  * one cw_node_receive_many a node, one count of consumed deliveries a node.
@@ -159,26 +166,23 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             recovery_between(w);
         enode *en = &e->node[j];
         size_t k = 0;
-        cw_node_id told[INBOUND_BATCH]; /* origins whose loss this batch shows */
-        size_t tell = 0;
+        shown_loss told[INBOUND_BATCH]; /* losses this batch shows */
+        size_t tell = 0, told_done = 0;
         for (size_t i = 0; i < count; i++) {
             cw_msg *m = batch[i];
             if (!is_for(m, j))
                 continue;
             if (drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0})) {
                 if (en->lost_from && cw__msg_counted(m))
-                    cw__engine_note_lost(en, m->origin);
+                    en->lost_from[m->origin >> 6] |= (uint64_t)1 << (m->origin & 63);
                 continue;
             }
             /* A message its origin sent itself (not a retransmitted copy,
              * whose sender it does not name) after one that was lost. */
-            if (en->lost_from && !(m->flags & CW__MSG_RETRANSMITTED)) {
-                _Atomic uint64_t *word = &en->lost_from[m->origin >> 6];
-                uint64_t bit = (uint64_t)1 << (m->origin & 63);
-                /* Relaxed: see lost_from (engine_internal.h). */
-                if ((atomic_load_explicit(word, memory_order_relaxed) & bit) &&
-                    (atomic_fetch_and_explicit(word, ~bit, memory_order_relaxed) & bit))
-                    told[tell++] = m->origin;
+            uint64_t bit = (uint64_t)1 << (m->origin & 63);
+            if (en->lost_from && !(m->flags & CW__MSG_RETRANSMITTED) && (en->lost_from[m->origin >> 6] & bit)) {
+                en->lost_from[m->origin >> 6] &= ~bit;
+                told[tell++] = (shown_loss){m->origin, k};
             }
             mine[k++] = m;
         }
@@ -188,11 +192,10 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
             /* A link that numbers its messages would see each loss when the
              * origin's next message came (a write, a report, a pull): tell
-             * the replica, after that message, which shows the gap
-             * (cw__node_link_lost). */
-            for (size_t i = 0; i < tell; i++)
-                cw__node_link_lost(en->node, told[i]);
-            tell = 0;
+             * the replica, once it has taken that message, which shows the
+             * gap (cw__node_link_lost). */
+            for (; told_done < tell && told[told_done].at < at + taken; told_done++)
+                cw__node_link_lost(en->node, told[told_done].origin);
             uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
             pthread_mutex_unlock(&en->lock);
             cw__worker_want_tick(w, tick);
@@ -213,6 +216,10 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             if (done)
                 atomic_fetch_add_explicit(&w->consumed, done, memory_order_release);
         }
+        /* A message that would have told of a loss and was not taken (kept
+         * for a retry, or refused): the next one from its origin tells. */
+        for (; told_done < tell; told_done++)
+            en->lost_from[told[told_done].origin >> 6] |= (uint64_t)1 << (told[told_done].origin & 63);
     }
     for (size_t i = 0; i < count; i++)
         cw__msg_unref(batch[i]);
@@ -303,11 +310,8 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     if (to >= e->nodes || to == en->id)
         return CW_EINVAL;
     /* A retransmitted copy's link is its sender's: decided here (fault.h). */
-    if ((m->flags & CW__MSG_RETRANSMITTED) && cw__faults_send_lost(&e->faults, w->id, en->id, (cw_node_id)to)) {
-        if (e->node[to].lost_from) /* the receiver hears of it with en's next message */
-            cw__engine_note_lost(&e->node[to], en->id);
+    if ((m->flags & CW__MSG_RETRANSMITTED) && cw__faults_send_lost(&e->faults, w->id, en->id, (cw_node_id)to))
         return 0; /* sent, and lost on the way */
-    }
     worker *tw = e->node[to].w;
     if (tw == w) {
         send_local(w, cw__msg_ref(m));

@@ -37,15 +37,13 @@ void cw__node_note_time(cw_node *n, uint64_t now_ns);
 
 /* The host's transport lost a message `from` sent this node, and a later
  * one has come since (a link that numbers its messages sees the skip; the
- * engine's fault layer decides its drops itself). What was lost may be:
- *  - one of from's own writes: if they have a gap here that from itself
- *    vouched for (its later write or its report came), the gap is a loss,
- *    not a write still on its way, and is pulled at the next tick without
- *    waiting out recovery_timeout (recovery.c, "Gaps");
- *  - answers to this node's pulls: windows pulled from `from` and not yet
- *    answered are asked for again at the next tick (from the next peer).
- * Otherwise it does nothing (a lost report or pull is repeated by its
- * sender). Wants a tick now when it did something (cw_node_next_tick). */
+ * engine's fault layer decides its drops itself). If from's own writes have
+ * a gap here that from itself vouched for (its later write or its report
+ * came), the gap is a loss, not a write still on its way: it is pulled at
+ * the next tick without waiting out recovery_timeout (recovery.c, "Gaps"),
+ * and the tick is wanted now (cw_node_next_tick). Otherwise it does
+ * nothing: what was lost may have been a report, a pull or an answer, which
+ * the replicas repeat after their timeouts. */
 void cw__node_link_lost(cw_node *n, cw_node_id from);
 
 /* The host asks for this node's report at its next tick, whatever its

@@ -239,23 +239,11 @@ void cw__node_link_lost(cw_node *n, cw_node_id from)
 {
     if (!n || !n->recovering || from >= n->n || from == n->opt.self)
         return;
-    bool any = false;
     cw__gap *g = &n->gap[from];
-    if (n->in_gaps[from] && g->strong_seen > n->clock.counters[from]) {
-        g->lost = true;
-        any = true;
-    }
-    /* What was lost may be answers `from` was sending: the windows pulled
-     * from it are asked for again now (from the next peer: tick_gap). */
-    for (uint32_t i = 0; i < n->gap_count; i++) {
-        cw__gap *h = &n->gap[n->gaps[i]];
-        if (h->target == from && h->pulled_upto > n->clock.counters[n->gaps[i]] && h->pull_next_ns > n->now_ns) {
-            h->pull_next_ns = n->now_ns;
-            any = true;
-        }
-    }
-    if (any)
-        want_tick(n, n->now_ns);
+    if (!n->in_gaps[from] || g->strong_seen <= n->clock.counters[from])
+        return;
+    g->lost = true;
+    want_tick(n, n->now_ns);
 }
 
 void cw__node_report_now(cw_node *n)
@@ -514,6 +502,8 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         g->lost = false;
         return false;
     }
+    if (g->strong_seen <= v)
+        g->lost = false; /* what the origin vouched for came: that loss is repaired */
     /* Only others say the writes exist (a write waiting on them, a report),
      * and the origin itself still talks to this node: its writes come in
      * order on its link, so a lost one shows as a gap in what it sends (a

@@ -1126,6 +1126,44 @@ static void test_write_arrives_through_a_relay(void **state)
     cw_engine_close(e);
 }
 
+/* The fault layer tells a replica of a write dropped on its way to it when
+ * the origin's next message arrives (docs/recovery.md, "The loss signal"),
+ * and the replica pulls it then: with a 20 s recovery timeout, dropped
+ * writes are still recovered within seconds. Pulls and answers may be lost
+ * too, and those wait out the timeout, so the test asks only that writes
+ * are recovered, not all of them: of the ~60 losses, some pull and answer
+ * get through. Without the signal nothing is recovered before 20 s. */
+static void test_a_dropped_write_is_pulled_without_the_timeout(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 4;
+    o.seed = 5;
+    o.drop_probability = 0.05;
+    o.recovery_timeout_us = 20000000;
+    o.report_interval_us = 20000000;
+    cw_engine *e = NULL;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    for (uint32_t i = 0; i < 400; i++) {
+        char key[16];
+        int len = snprintf(key, sizeof key, "k%u", i % 50);
+        assert_int_equal(cw_engine_put(e, i % 4, key, (size_t)len, "v", 1, NULL), CW_OK);
+    }
+    uint64_t recovered = 0;
+    for (int waited = 0; waited < 500 && !recovered; waited++) {
+        for (uint32_t j = 0; j < o.nodes; j++) {
+            cw_node_stats st;
+            assert_int_equal(cw_engine_stats(e, j, &st), CW_OK);
+            recovered += st.recovered;
+        }
+        if (!recovered)
+            usleep(10000);
+    }
+    assert_true(recovered > 0);
+    cw_engine_close(e);
+}
+
 /* Backpressure, then a clear error: a node whose writes some node never
  * acknowledges (cut off) gets CW_ESTALLED once max_log of its writes are
  * unstable, after stall_timeout_ms, and so it does once inbox_capacity of
@@ -1469,6 +1507,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stress_with_cuts),
         cmocka_unit_test(test_cut_node_catches_up),
         cmocka_unit_test(test_write_arrives_through_a_relay),
+        cmocka_unit_test(test_a_dropped_write_is_pulled_without_the_timeout),
         cmocka_unit_test(test_stalled_stability_refuses_puts),
         cmocka_unit_test(test_context_writes_and_deletes),
         cmocka_unit_test(test_read_modify_write_sessions),

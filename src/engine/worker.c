@@ -211,15 +211,15 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
                 refused_for_good(e, rc); /* not delivered: neither counted nor retried */
                 at++;
             }
+            /* The message the node did not take (kept for a retry, or
+             * refused) tells of no loss: the next one from its origin will. */
+            for (; told_done < tell && told[told_done].at < at; told_done++)
+                en->lost_from[told[told_done].origin >> 6] |= (uint64_t)1 << (told[told_done].origin & 63);
             /* Release: these deliveries' effects come before they are
              * counted, for quiesce. */
             if (done)
                 atomic_fetch_add_explicit(&w->consumed, done, memory_order_release);
         }
-        /* A message that would have told of a loss and was not taken (kept
-         * for a retry, or refused): the next one from its origin tells. */
-        for (; told_done < tell; told_done++)
-            en->lost_from[told[told_done].origin >> 6] |= (uint64_t)1 << (told[told_done].origin & 63);
     }
     for (size_t i = 0; i < count; i++)
         cw__msg_unref(batch[i]);

@@ -177,6 +177,21 @@ static void test_no_blocker_at_start(void **state)
     pair_close(&p);
 }
 
+/* Node 0 makes three writes, and node 1's copy of the second leaves its
+ * queue: into *held (held back), or lost (held NULL). */
+static void three_writes_second_missing(pair *p, cw_msg **held)
+{
+    for (uint64_t k = 0; k < 3; k++)
+        write_at_0(p, k);
+    size_t at = p->len[1] - 2; /* the second of the three */
+    if (held)
+        *held = p->q[1][at];
+    else
+        cw_msg_unref(p->q[1][at]);
+    p->q[1][at] = p->q[1][at + 1];
+    p->len[1]--;
+}
+
 /* Node 0 makes three writes; node 1 gets the first and the third now and
  * the second only later (held back) or never (lost), as the test says.
  * Returns the milliseconds until node 1 pulled the second (it runs until
@@ -184,15 +199,7 @@ static void test_no_blocker_at_start(void **state)
 static uint64_t gap_then_pull(pair *p, bool hold, cw_msg **held)
 {
     uint64_t pulls = stats(p, 1).pulls, start = p->ns;
-    for (uint64_t k = 0; k < 3; k++)
-        write_at_0(p, k);
-    size_t at = p->len[1] - 2; /* the second of the three */
-    if (hold)
-        *held = p->q[1][at];
-    else
-        cw_msg_unref(p->q[1][at]);
-    p->q[1][at] = p->q[1][at + 1];
-    p->len[1]--;
+    three_writes_second_missing(p, hold ? held : NULL);
     uint64_t waited = 0;
     for (int i = 0; i < 1000 && (stats(p, 1).pulls == pulls || stats(p, 1).delivered < stats(p, 0).writes); i++) {
         step(p);
@@ -244,11 +251,7 @@ static void test_a_loss_the_host_reports_is_pulled_at_once(void **state)
     assert_true(timed >= 2);
 
     uint64_t pulls = stats(&p, 1).pulls;
-    for (uint64_t k = 0; k < 3; k++)
-        write_at_0(&p, k);
-    cw_msg_unref(p.q[1][p.len[1] - 2]); /* the second is lost */
-    p.q[1][p.len[1] - 2] = p.q[1][p.len[1] - 1];
-    p.len[1]--;
+    three_writes_second_missing(&p, NULL); /* the second is lost */
     for (size_t k = 0; k < p.len[1]; k++) {
         assert_int_equal(cw_node_receive(p.node[1], p.q[1][k], NULL, NULL), CW_OK);
         cw_msg_unref(p.q[1][k]);

@@ -43,6 +43,7 @@
 #include <causeway/engine.h>
 #include <causeway/error.h>
 
+#include "bits.h"
 #include "engine_internal.h"
 #include "msg_internal.h"
 #include "mutex.h"
@@ -190,6 +191,12 @@ static void destroy(cw_engine *e)
     free(e);
 }
 
+/* An idle node's clock report interval (engine.h: 0 = 10 ms). */
+static uint64_t report_interval_ns(const cw_engine_options *o)
+{
+    return (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
+}
+
 /* The options of the engine's node `self`, but its callbacks' contexts. */
 static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_options *no)
 {
@@ -212,7 +219,7 @@ static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_op
         no->recovery_timeout_ns = o->recovery_timeout_us
                                       ? (uint64_t)o->recovery_timeout_us * 1000u
                                       : 2000000u + 2000u * (uint64_t)o->max_delay_us;
-        no->report_interval_ns = (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
+        no->report_interval_ns = report_interval_ns(o);
         /* A round costs O(nodes) per peer heard at every node, nodes^3 in
          * all: paced at 20 ns x nodes^3 (5 ms at 64 nodes), so rounds take
          * about the same share of the CPU at any size. */
@@ -248,7 +255,7 @@ static int open_node(cw_engine *e, uint32_t j)
     if (!en->outbox)
         return CW_ENOMEM;
     if (e->recovery && e->o.drop_probability > 0 &&
-        !(en->lost_from = calloc(((size_t)e->nodes + 63) / 64, sizeof *en->lost_from)))
+        !(en->lost_from = calloc(cw__bits_words(e->nodes), sizeof *en->lost_from)))
         return CW_ENOMEM;
     return cw_node_create(&en->node, &no);
 }
@@ -261,7 +268,7 @@ static int open_node(cw_engine *e, uint32_t j)
 static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, uint32_t ring_capacity)
 {
     double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1) +
-                      ((double)nodes + 63) / 64 * 8; /* lost_from */
+                      8.0 * (double)cw__bits_words(nodes); /* lost_from */
     return nodes * per_node + workers * (sizeof(worker) + 8.0 * ((double)capacity + 1)) +
            (double)workers * workers * 8.0 * (ring_capacity + cw__inproc_fast_capacity(ring_capacity));
 }
@@ -303,7 +310,6 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->outbox_limit = capacity;
     e->ring_capacity = ring;
     e->recovery = o->nodes > 1 && !o->no_recovery;
-    e->ask_interval_ns = (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
     e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->drop_probability, o->delay_probability, o->max_delay_us,
@@ -635,15 +641,14 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
          * learns of them without waiting for its report interval. */
         uint64_t now = cw__now_ns();
         if (produced == consumed && !asked && e->recovery &&
-            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >= e->ask_interval_ns) {
-            /* Relaxed: a time read as a hint, so that callers looping on
-             * short quiesces ask at most once a report interval (an ask is
-             * a message from every node to every other). */
+            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >= report_interval_ns(&e->o)) {
+            /* Relaxed: callers looping on short quiesces ask at most once
+             * a report interval (an ask is a message from every node to
+             * every other), a hint if two race; and the wakes' fence
+             * orders it before their look at sleeping, as a parking
+             * worker's fence orders its has_work look after (park.c,
+             * invariant 1). */
             atomic_store_explicit(&e->reports_asked_ns, now, memory_order_relaxed);
-            /* Relaxed: the wakes' fence orders it before their look at
-             * sleeping, and a parking worker's fence orders its has_work
-             * look after (park.c, invariant 1). */
-            atomic_fetch_add_explicit(&e->reports_asked, 1, memory_order_relaxed);
             for (uint32_t v = 0; v < e->workers; v++)
                 cw__transport_wake(e->t, v);
             asked = true;

@@ -70,7 +70,7 @@ struct worker {
      * by its thread after deliveries and by puts (an atomic minimum), taken
      * whole by its thread before it ticks. */
     _Atomic uint64_t tick_due;
-    uint64_t reports_seen;          /* the engine's reports_asked it last acted on */
+    uint64_t reports_seen;          /* the engine's reports_asked_ns it last acted on */
 };
 
 struct cw_engine {
@@ -93,12 +93,10 @@ struct cw_engine {
     _Atomic uint32_t active;
     _Atomic bool stop;
     bool recovery;                  /* loss recovery on (nodes > 1) */
-    /* Raised by quiesce to have every node report now (a hint: workers
-     * compare it with what they last acted on; the replicas' state it
-     * concerns is taken under their locks). */
-    _Atomic uint64_t reports_asked;
-    _Atomic uint64_t reports_asked_ns; /* when quiesce last asked */
-    uint64_t ask_interval_ns;       /* at most one ask a report interval */
+    /* When quiesce last asked every node to report now (0: never). A hint:
+     * workers compare it with the ask they last acted on; the replicas'
+     * state it concerns is taken under their locks. */
+    _Atomic uint64_t reports_asked_ns;
     uint64_t stall_timeout_ns;      /* a put's wait for stability */
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
     bool down;

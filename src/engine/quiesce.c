@@ -19,6 +19,7 @@
 
 #include <causeway/error.h>
 
+#include "bits.h"
 #include "engine_internal.h"
 
 typedef struct links {
@@ -28,15 +29,12 @@ typedef struct links {
     bool any_cut;
 } links;
 
-static void set_bit(uint64_t *b, size_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
-static bool get_bit(const uint64_t *b, size_t i) { return b[i >> 6] >> (i & 63) & 1; }
-
 static void note_link(void *ctx, cw_node_id from, cw_node_id to, bool held, bool cut)
 {
     links *l = ctx;
     size_t i = (size_t)from * l->nodes + to;
     if (cut) {
-        set_bit(l->cut, i);
+        cw__bit_set(l->cut, i);
         l->any_cut = true;
     }
     if (held)
@@ -53,7 +51,7 @@ static uint32_t find(uint32_t *parent, uint32_t a)
 bool cw__engine_recovered(cw_engine *e, int *rc)
 {
     uint32_t n = e->nodes;
-    size_t cells = (size_t)n * n, words = (cells + 63) / 64;
+    size_t cells = (size_t)n * n, words = cw__bits_words(cells);
     uint64_t *v = malloc(cells * sizeof *v), *most = malloc(n * sizeof *most);
     uint32_t *parent = malloc(n * sizeof *parent);
     links l = {n, calloc(words, sizeof *l.cut), calloc(n, sizeof *l.held_into), false};
@@ -72,7 +70,7 @@ bool cw__engine_recovered(cw_engine *e, int *rc)
     }
     for (uint32_t a = 0; l.any_cut && a < n; a++)
         for (uint32_t b = a + 1; b < n; b++)
-            if (!get_bit(l.cut, (size_t)a * n + b) && !get_bit(l.cut, (size_t)b * n + a)) {
+            if (!cw__bit_get(l.cut, (size_t)a * n + b) && !cw__bit_get(l.cut, (size_t)b * n + a)) {
                 uint32_t ra = find(parent, a), rb = find(parent, b);
                 if (ra != rb)
                     parent[ra] = rb;

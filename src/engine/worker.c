@@ -41,6 +41,7 @@
 
 #include <causeway/error.h>
 
+#include "bits.h"
 #include "engine_internal.h"
 #include "msg_internal.h"
 #include "vec.h"
@@ -174,16 +175,13 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
                 continue;
             if (drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0})) {
                 if (en->lost_from && cw__msg_counted(m))
-                    en->lost_from[m->origin >> 6] |= (uint64_t)1 << (m->origin & 63);
+                    cw__bit_set(en->lost_from, m->origin);
                 continue;
             }
             /* A message its origin sent itself (not a retransmitted copy,
              * whose sender it does not name) after one that was lost. */
-            uint64_t bit = (uint64_t)1 << (m->origin & 63);
-            if (en->lost_from && !(m->flags & CW__MSG_RETRANSMITTED) && (en->lost_from[m->origin >> 6] & bit)) {
-                en->lost_from[m->origin >> 6] &= ~bit;
+            if (en->lost_from && !(m->flags & CW__MSG_RETRANSMITTED) && cw__bit_take(en->lost_from, m->origin))
                 told[tell++] = (shown_loss){m->origin, k};
-            }
             mine[k++] = m;
         }
         for (size_t at = 0; at < k;) {
@@ -214,7 +212,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             /* The message the node did not take (kept for a retry, or
              * refused) tells of no loss: the next one from its origin will. */
             for (; told_done < tell && told[told_done].at < at; told_done++)
-                en->lost_from[told[told_done].origin >> 6] |= (uint64_t)1 << (told[told_done].origin & 63);
+                cw__bit_set(en->lost_from, told[told_done].origin);
             /* Release: these deliveries' effects come before they are
              * counted, for quiesce. */
             if (done)
@@ -501,7 +499,7 @@ static bool ask_reports(worker *w)
 {
     cw_engine *e = w->e;
     /* Relaxed: a hint (engine_internal.h); the nodes are read under their locks. */
-    uint64_t asked = atomic_load_explicit(&e->reports_asked, memory_order_relaxed);
+    uint64_t asked = atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed);
     if (asked == w->reports_seen)
         return false;
     w->reports_seen = asked;
@@ -520,7 +518,7 @@ static bool has_work(worker *w)
 {
     /* Relaxed: hints; the work itself is taken with its own ordering. */
     if (atomic_load_explicit(&w->outbox_dirty, memory_order_relaxed) ||
-        atomic_load_explicit(&w->e->reports_asked, memory_order_relaxed) != w->reports_seen ||
+        atomic_load_explicit(&w->e->reports_asked_ns, memory_order_relaxed) != w->reports_seen ||
         atomic_load_explicit(&w->e->stop, memory_order_relaxed) || w->local_len ||
         atomic_load_explicit(&w->tick_due, memory_order_relaxed) <= cw__now_ns())
         return true;

@@ -10,6 +10,13 @@
 //                        compared with it (vs_raw).
 //   raw_zmq_pingpong     the same socket pair, one message each way at a time:
 //                        the floor of any request/answer over ZeroMQ (p50/p99).
+//   tcp_pingpong         one loopback TCP connection between two processes,
+//                        blocking sockets, a POST /write's bytes one way and a
+//                        write answer's back, one at a time: the floor of any
+//                        server that sleeps while it waits for a request, at
+//                        one connection (what the kernel's wake-ups cost on
+//                        these cores; flask_http_write/1/G's floor_vs_flask
+//                        divides it by Flask's rate).
 //   client_put/T         T threads, each its own cw_client handle, put at
 //                        node 0 and wait for each answer. writes_per_s: puts
 //                        answered per second; deliveries_per_s: 2 x writes
@@ -586,6 +593,89 @@ void raw_zmq_pingpong(benchmark::State &state) {
     }
 }
 
+// The bytes of one POST /write as the plain-socket generators send it, and
+// of the node's answer to it (both within a few bytes of the real ones).
+std::string sample_request();
+constexpr char kSampleAnswer[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 56\r\nContent-Type: application/json\r\n"
+    "Date: Tue, 01 Dec 2026 00:00:00 GMT\r\n\r\n"
+    "{\"status\": \"success\", \"clock\": {\"0\": 1, \"1\": 0, \"2\": 0}}";
+
+// The round trips per second one connection allows here, whatever runs at
+// either end. tcp_pingpong's last figure, for floor_vs_flask.
+double g_tcp_round_trips_per_s = 0;
+
+void tcp_pingpong(benchmark::State &state) {
+    const std::string req = sample_request();
+    const size_t answer = sizeof kSampleAnswer - 1;
+    const uint64_t rounds = 20000;
+    for (auto _ : state) {
+        int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t alen = sizeof a;
+        if (ls < 0 || bind(ls, (sockaddr *)&a, sizeof a) != 0 || listen(ls, 1) != 0 ||
+            getsockname(ls, (sockaddr *)&a, &alen) != 0) {
+            state.SkipWithError("no loopback socket");
+            return;
+        }
+        // No thread of this process is running here, so the child may do
+        // anything; it answers each request's bytes once they have all come.
+        pid_t pid = fork();
+        if (pid == 0) {
+            int c = accept(ls, nullptr, nullptr);
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            std::vector<char> buf(req.size());
+            for (;;) {
+                for (size_t got = 0; got < req.size();) {
+                    ssize_t r = read(c, buf.data() + got, req.size() - got);
+                    if (r <= 0)
+                        _exit(0);
+                    got += size_t(r);
+                }
+                if (write(c, kSampleAnswer, answer) != ssize_t(answer))
+                    _exit(1);
+            }
+        }
+        close(ls);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        bool ok = connect(fd, (sockaddr *)&a, sizeof a) == 0;
+        std::vector<char> in(answer);
+        std::vector<double> lat;
+        lat.reserve(rounds);
+        Clock::time_point t0 = Clock::now();
+        for (uint64_t i = 0; i <= rounds && ok; i++) {
+            auto at = Clock::now();
+            ok = write(fd, req.data(), req.size()) == ssize_t(req.size());
+            for (size_t got = 0; ok && got < answer;) {
+                ssize_t r = read(fd, in.data() + got, answer - got);
+                ok = r > 0;
+                got += ok ? size_t(r) : 0;
+            }
+            if (i == 0)
+                t0 = Clock::now(); // the first round warms the connection
+            else
+                lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - at).count());
+        }
+        double s = secs(t0, Clock::now());
+        close(fd);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        if (!ok) {
+            state.SkipWithError("the echo process went away");
+            return;
+        }
+        Percentiles pc = percentiles(lat);
+        state.SetIterationTime(s / double(rounds));
+        state.counters["writes_per_s"] = double(rounds) / s;
+        state.counters["p50_us"] = pc.p50_us;
+        state.counters["p99_us"] = pc.p99_us;
+        g_tcp_round_trips_per_s = double(rounds) / s;
+    }
+}
+
 // ---- 2. puts through libcauseway-client ----
 
 // One batch of `per` writes per thread at node 0 through libcauseway-client,
@@ -891,6 +981,13 @@ struct RawHttp {
 // The body of write i.
 int write_body(char *body, size_t cap, uint64_t i) {
     return std::snprintf(body, cap, "{\"key\": \"k%03d\", \"value\": %s}", int(i % kKeys), kValue);
+}
+
+std::string sample_request() {
+    char body[128];
+    int n = write_body(body, sizeof body, 7);
+    RawHttp h(0); // its head only: port 0 opens no socket
+    return h.head + std::to_string(n) + "\r\n\r\n" + std::string(body, size_t(n));
 }
 
 // kEpoll: `conns` connections, one thread. Same contract as http_load.
@@ -1242,6 +1339,8 @@ void flask_http_write(benchmark::State &state) {
         report(state, writes, s, all ? secs(t0, Clock::now()) : 0, lat, failed);
         if (double m = median_of(g_cw_http[gen][conns]); m > 0)
             state.counters["cw_vs_flask"] = m / (double(writes) / s);
+        if (conns == 1 && g_tcp_round_trips_per_s > 0) /* what no server could beat at one connection */
+            state.counters["floor_vs_flask"] = g_tcp_round_trips_per_s / (double(writes) / s);
     }
 }
 
@@ -1252,6 +1351,7 @@ int reg = [] {
     };
     one("node_procs/raw_zmq_stream", raw_zmq_stream);
     one("node_procs/raw_zmq_pingpong", raw_zmq_pingpong);
+    one("node_procs/tcp_pingpong", tcp_pingpong);
     one("node_procs/client_put", client_put)->Arg(1)->Arg(8);
     // Threads, writes per batch.
     one("node_procs/client_write_many", client_write_many)->Args({1, 256})->Args({2, 256});

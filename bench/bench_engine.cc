@@ -1,6 +1,6 @@
 // Engine benchmarks: the worker-to-worker queue beside raw ck_ring (same run),
-// end-to-end replication at 2..1024 nodes with and without faults, and the
-// CPU an idle engine uses.
+// end-to-end replication at 2..1024 nodes with and without faults, the CPU
+// an idle engine uses, and how much of two cores the machine gives.
 #include "bench_util.h"
 #include "queue_pair.h"
 
@@ -71,8 +71,66 @@ uint64_t cpu_ns() {
            uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
 }
 
+// How many cores' work the machine does with T busy threads: T threads run
+// the same fixed loop (no memory traffic, no sharing) for 300 ms; the loops
+// they finish per second over one thread's, measured just before. On a
+// virtual machine whose CPUs share host cores the two-thread figure is
+// below 2 (cores_of_work), and so is the CPU time the threads are given
+// over the wall time (cpu_busy: getrusage, which leaves out time the host
+// took back). A cap computed as 2 x a one-thread rate assumes 2.
+double spin_loops_per_s(int threads, double *busy) {
+    std::atomic<bool> stop{false};
+    std::vector<uint64_t> done(size_t(threads) * 8, 0); // a line each
+    std::vector<std::thread> t;
+    uint64_t cpu0 = 0;
+    {
+        rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        cpu0 = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+               uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < threads; i++)
+        t.emplace_back([&stop, &done, i] {
+            uint64_t n = 0;
+            while (!stop.load(std::memory_order_relaxed)) { // relaxed: a flag read, nothing it orders
+                for (int k = 0; k < 1000; k++)
+                    __asm__ volatile("" ::: "memory");
+                n++;
+            }
+            done[size_t(i) * 8] = n;
+        });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop.store(true, std::memory_order_relaxed);
+    for (auto &x : t)
+        x.join(); // join orders each thread's count before the sum
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    uint64_t total = 0;
+    for (int i = 0; i < threads; i++)
+        total += done[size_t(i) * 8];
+    rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t cpu1 = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+                    uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+    *busy = double(cpu1 - cpu0) / 1e9 / wall;
+    return double(total) / wall;
+}
+
+void machine_cores(benchmark::State &state) {
+    int threads = int(state.range(0));
+    double one = 0, many = 0, busy1 = 0, busy = 0;
+    for (auto _ : state) {
+        one = spin_loops_per_s(1, &busy1);
+        many = spin_loops_per_s(threads, &busy);
+        state.SetIterationTime(0.6);
+    }
+    state.counters["cores_of_work"] = many / one;
+    state.counters["cpu_busy"] = busy;
+}
+
 // One client thread writes W writes at nodes in turn, then waits for
-// quiescence; the time covers both.
+// quiescence; the time covers both. cpu_busy: the process's CPU time over
+// that time (getrusage: what the machine gave the client and the workers).
 void engine_e2e(benchmark::State &state) {
     uint32_t nodes = uint32_t(state.range(0));
     bool faults = state.range(1) != 0;
@@ -80,6 +138,7 @@ void engine_e2e(benchmark::State &state) {
     uint64_t writes = cwbench::e2e_writes(nodes);
     cw_latency repl{}, buf{};
     uint64_t deliveries = 0;
+    double busy_cpu = 0, busy_wall = 0;
     for (auto _ : state) {
         cw_engine_options o;
         cw_engine_options_init(&o);
@@ -96,10 +155,13 @@ void engine_e2e(benchmark::State &state) {
             state.SkipWithError("open failed");
             return;
         }
+        uint64_t c0 = cpu_ns();
         auto t0 = std::chrono::steady_clock::now();
         cwbench::e2e_put_burst(e, nodes, writes);
         int rc = cw_engine_quiesce(e, 600000);
         auto t1 = std::chrono::steady_clock::now();
+        busy_cpu += double(cpu_ns() - c0) / 1e9;
+        busy_wall += std::chrono::duration<double>(t1 - t0).count();
         if (rc != CW_OK)
             state.SkipWithError("quiesce timed out");
         state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
@@ -116,6 +178,7 @@ void engine_e2e(benchmark::State &state) {
     state.counters["buf_p50_us"] = double(buf.p50_ns) / 1e3;
     state.counters["buf_p99_us"] = double(buf.p99_ns) / 1e3;
     state.counters["buf_p999_us"] = double(buf.p999_ns) / 1e3;
+    state.counters["cpu_busy"] = busy_wall > 0 ? busy_cpu / busy_wall : 0;
 }
 
 // cw_engine_get at node 0 of an engine with `nodes` nodes, each read timed
@@ -266,6 +329,8 @@ struct Register {
         b->ArgNames({"nodes", "faults", "workers"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",
                                         engine_get_idle, {8}, false);
+        benchmark::RegisterBenchmark("machine_cores", machine_cores)
+            ->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         benchmark::RegisterBenchmark("engine_idle", engine_idle)
             ->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
     }

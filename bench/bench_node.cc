@@ -121,12 +121,18 @@ const std::vector<cw_msg *> &arrivals(size_t p) {
     return cache.emplace(p, std::move(order)).first->second;
 }
 
-cw_node *receiver() {
+int ignore_to(void *, uint32_t, cw_msg *) { return CW_OK; }
+
+// The receiving replica; with `logged`, recovery is on as the engine runs
+// it (a send_to: every applied write is kept in the retransmission log).
+cw_node *receiver(bool logged = false) {
     cw_node_options o;
     cw_node_options_init(&o);
     o.self = kReceiver;
     o.nodes = kNodes;
     o.send = ignore;
+    if (logged)
+        o.send_to = ignore_to;
     cw_node *n = nullptr;
     cw_node_create(&n, &o);
     return n;
@@ -169,12 +175,13 @@ void drain(benchmark::State &state, bool batched) {
 
 // The replica's own rate on one core, with nothing buffered: the same
 // writes arriving in the order they were made, in batches of kBatch. This
-// bounds what the threaded engine can deliver per core.
-void replica_in_order(benchmark::State &state) {
+// bounds what the threaded engine can deliver per core. (replica_in_order_logged:
+// with the retransmission log the engine keeps, recovery on.)
+void in_order(benchmark::State &state, bool logged) {
     const std::vector<cw_msg *> &in = history(size_t(state.range(0)));
     size_t total = in.size();
     for (auto _ : state) {
-        cw_node *n = receiver();
+        cw_node *n = receiver(logged);
         auto t0 = std::chrono::steady_clock::now();
         for (size_t i = 0; i < total; i += kBatch)
             cw_node_receive_many(n, in.data() + i, std::min(kBatch, total - i), nullptr, nullptr);
@@ -191,6 +198,8 @@ void replica_in_order(benchmark::State &state) {
     state.counters["deliveries_per_s"] =
         benchmark::Counter(double(state.iterations()) * double(total), benchmark::Counter::kIsRate);
 }
+void replica_in_order(benchmark::State &state) { in_order(state, false); }
+void replica_in_order_logged(benchmark::State &state) { in_order(state, true); }
 
 void buffer_drain(benchmark::State &state) { drain(state, true); }
 void buffer_drain_single(benchmark::State &state) { drain(state, false); }
@@ -242,6 +251,8 @@ struct Register {
                                         {100, 1000, 10000, 100000, 1000000}, "naive", naive_drain,
                                         {100, 1000, 10000}, true);
         benchmark::RegisterBenchmark("replica_in_order", replica_in_order)
+            ->Arg(10000)->UseManualTime()->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark("replica_in_order_logged", replica_in_order_logged)
             ->Arg(10000)->UseManualTime()->Unit(benchmark::kMillisecond);
         // The same naive runs stand beside the one-call-per-message feed.
         auto *single = benchmark::RegisterBenchmark("buffer_drain_single", buffer_drain_single);

@@ -611,6 +611,104 @@ static void test_refused_writes_retried_in_linear_time(void **state)
     cw_engine_close(b.e);
 }
 
+/* Clients putting at one node while its worker is busy delivering to it (one
+ * worker, another client writing at the other nodes): each put is made
+ * exactly once, as its caller asked, and its clock_out is its own write's,
+ * whoever made it (a put that finds the node's lock taken is made by the
+ * lock's holder: engine.c, "Combining"). */
+enum { BUSY_CLIENTS = 3, BUSY_PUTS = 2000 };
+
+typedef struct busy_client {
+    cw_engine *e;
+    int id;
+    uint64_t seq[BUSY_PUTS]; /* node 0's entry of each put's clock_out */
+} busy_client;
+
+static void *busy_node_client(void *arg)
+{
+    busy_client *c = arg;
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    for (int i = 0; i < BUSY_PUTS; i++) {
+        char k[32], v[32];
+        int kl = snprintf(k, sizeof k, "c%d-%d", c->id, i), vl = snprintf(v, sizeof v, "v%d-%d", c->id, i);
+        if (cw_engine_put(c->e, 0, k, (size_t)kl, v, (size_t)vl, &clock) != CW_OK)
+            break;
+        c->seq[i] = cw_vclock_get(&clock, 0);
+    }
+    cw_vclock_destroy(&clock);
+    return NULL;
+}
+
+typedef struct busy_other {
+    cw_engine *e;
+    atomic_bool stop;
+} busy_other;
+
+static void *busy_other_writer(void *arg)
+{
+    busy_other *o = arg;
+    for (unsigned i = 0; !atomic_load(&o->stop); i++) /* seq_cst: a test's flag */
+        if (cw_engine_put(o->e, 1 + i % 3, "o", 1, "x", 1, NULL) != CW_OK)
+            break;
+    return NULL;
+}
+
+static void test_puts_at_a_busy_node_each_made_once(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(4, 1, CW_KEEP_SIBLINGS);
+    busy_other other = {e, false};
+    static busy_client c[BUSY_CLIENTS];
+    pthread_t oth, th[BUSY_CLIENTS];
+    pthread_create(&oth, NULL, busy_other_writer, &other);
+    for (int i = 0; i < BUSY_CLIENTS; i++) {
+        c[i] = (busy_client){.e = e, .id = i};
+        pthread_create(&th[i], NULL, busy_node_client, &c[i]);
+    }
+    for (int i = 0; i < BUSY_CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&other.stop, true);
+    pthread_join(oth, NULL);
+    assert_int_equal(cw_engine_quiesce(e, 20000), CW_OK);
+    /* Node 0's writes are these clients' alone: seqs 1..all, each once,
+     * each client's in the order it made them. */
+    static bool seen[BUSY_CLIENTS * BUSY_PUTS + 1];
+    for (int i = 0; i < BUSY_CLIENTS; i++)
+        for (int j = 0; j < BUSY_PUTS; j++) {
+            uint64_t s = c[i].seq[j];
+            assert_true(s >= 1 && s <= BUSY_CLIENTS * BUSY_PUTS);
+            assert_false(seen[s]);
+            seen[s] = true;
+            if (j)
+                assert_true(s > c[i].seq[j - 1]);
+        }
+    cw_vclock at3;
+    cw_vclock_init(&at3);
+    assert_int_equal(cw_engine_clock(e, 3, &at3), CW_OK);
+    assert_int_equal(cw_vclock_get(&at3, 0), BUSY_CLIENTS * BUSY_PUTS);
+    cw_vclock_destroy(&at3);
+    /* Each key holds its own value at every node, dated by its own write. */
+    for (int i = 0; i < BUSY_CLIENTS; i++)
+        for (int j = 0; j < BUSY_PUTS; j += 97) {
+            char k[32], v[32];
+            int kl = snprintf(k, sizeof k, "c%d-%d", i, j);
+            snprintf(v, sizeof v, "v%d-%d", i, j);
+            for (cw_node_id at = 0; at < 4; at += 3) {
+                cw_read r;
+                cw_read_init(&r);
+                assert_int_equal(cw_engine_get(e, at, k, (size_t)kl, &r), CW_OK);
+                assert_int_equal(r.count, 1);
+                assert_int_equal(r.versions[0].value_len, strlen(v));
+                assert_memory_equal(r.versions[0].value, v, strlen(v));
+                assert_int_equal(r.versions[0].origin, 0);
+                assert_int_equal(r.versions[0].seq, c[i].seq[j]);
+                cw_read_destroy(&r);
+            }
+        }
+    cw_engine_close(e);
+}
+
 /* A failed call changes nothing: stats leaves its output as it was, a put
  * leaves the node's clock, when memory runs out at any allocation. */
 static void test_out_of_memory_changes_nothing(void **state)
@@ -1496,6 +1594,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_memory_bounded_with_slow_receivers),
         cmocka_unit_test(test_held_link_blocks_puts),
         cmocka_unit_test(test_refused_writes_wait_idle),
+        cmocka_unit_test(test_puts_at_a_busy_node_each_made_once),
         cmocka_unit_test(test_refused_writes_retried_in_linear_time),
         cmocka_unit_test(test_out_of_memory_changes_nothing),
         cmocka_unit_test(test_hold_catches_delayed_messages),

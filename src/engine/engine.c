@@ -3,7 +3,8 @@
  *
  * Invariants:
  *  1. A node's cw_node is touched only under its lock: by its worker
- *     delivering, or by a client's put/get/stats.
+ *     delivering, or by a client's put/get/stats (a put that found the lock
+ *     taken may be made by the lock's holder for it: "Combining" below).
  *  2. A node has at most inbox_capacity writes in flight: made, not yet
  *     applied at every other node. A put takes a write's room before it
  *     makes the write (take_room) and the write's last application gives it
@@ -40,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ck_pr.h>
+
 #include <causeway/engine.h>
 #include <causeway/error.h>
 
@@ -47,6 +50,14 @@
 #include "engine_internal.h"
 #include "msg_internal.h"
 #include "mutex.h"
+
+/* Combining moves a put's work onto the lock's holder, most often the
+ * node's worker. With many nodes the workers bound the run (nodes - 1
+ * deliveries a put) and a put seldom finds its node's lock taken: there it
+ * measured no better, once worse (64 nodes: -17% in one phase of the host,
+ * equal in another), against +11-30% at 4-16 (docs/performance.md,
+ * "Combining"). Engines of more nodes than this lock as before. */
+#define COMBINE_MAX_NODES 16u
 
 /* ---- callbacks from the replicas (under the node's lock) ---- */
 
@@ -310,6 +321,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->outbox_limit = capacity;
     e->ring_capacity = ring;
     e->recovery = o->nodes > 1 && !o->no_recovery;
+    e->combine = o->nodes <= COMBINE_MAX_NODES;
     e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->drop_probability, o->delay_probability, o->max_delay_us,
@@ -430,13 +442,11 @@ typedef struct write_req {
     cw_vclock *clock_out;
 } write_req;
 
-/* One attempt at a write (its room taken): CW_ESTALLED if the node's own
- * writes wait for stability. */
-static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req *w)
+/* The write itself, under en's lock: CW_ESTALLED if the node's own writes
+ * wait for stability. *tick: the node's next tick after it. */
+static int put_locked(cw_engine *e, enode *en, cw_node_id node, const write_req *w, uint64_t *tick)
 {
     int rc = CW_OK;
-    uint64_t tick = UINT64_MAX;
-    pthread_mutex_lock(&en->lock);
     if (atomic_load(&e->closed)) { /* seq_cst: as in take_room */
         rc = CW_ECLOSED;
     } else if (e->nodes > 1) { /* room for the record on_send starts, dated now */
@@ -449,14 +459,109 @@ static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req 
         rc = w->tombstone ? cw_node_delete(en->node, w->key, w->key_len, w->context, w->clock_out)
                           : cw_node_put_ctx(en->node, w->key, w->key_len, w->value, w->value_len, w->context,
                                             w->clock_out);
-    if (e->recovery)
-        tick = cw_node_next_tick(en->node);
-    pthread_mutex_unlock(&en->lock);
+    *tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
+    return rc;
+}
+
+/* Combining. A put that finds its node's lock taken (most often by the
+ * node's worker, delivering a batch) offers itself in en->combine, and
+ * whoever holds the lock makes it before letting go (cw__engine_serve_put):
+ * the worker makes the write with the node's state in its own cache, and
+ * the client neither sleeps on the lock nor costs the worker a wake-up.
+ * The offer is one slot: a put that finds it taken waits on the lock.
+ * While offered, the client spins on done, trying the lock now and then;
+ * past COMBINE_SPIN_NS (a preempted holder) it sleeps on the lock. Once it
+ * holds the lock, no holder is making its put: it was made (done), or it
+ * is still in the slot, and the client takes it back and makes it itself.
+ * The holder writes nothing of the call after done: the caller may return
+ * at once. */
+#define COMBINE_SPIN_NS 20000u
+
+struct cw__put_call {
+    const write_req *w;
+    cw_node_id node;
+    int rc;
+    uint64_t tick;
+    _Atomic uint32_t done;
+};
+
+void cw__engine_serve_put(enode *en)
+{
+    /* Relaxed: a look before the exchange, which orders what matters. */
+    if (!atomic_load_explicit(&en->combine, memory_order_relaxed))
+        return;
+    /* Acquire: pairs with the offering put's release compare-exchange: the
+     * call, its request and the buffers those point to are visible here. */
+    struct cw__put_call *c = atomic_exchange_explicit(&en->combine, NULL, memory_order_acquire);
+    if (!c)
+        return;
+    c->rc = put_locked(en->e, en, c->node, c->w, &c->tick);
+    /* Release: the put's results (rc, tick, its clock_out) come before done,
+     * which the caller reads with acquire. */
+    atomic_store_explicit(&c->done, 1, memory_order_release);
+}
+
+/* Waits for the put offered in c to be made, or for en's lock: true when
+ * made (the lock not held), false with the lock held and c taken back. */
+static bool await_combined(enode *en, struct cw__put_call *c)
+{
+    uint64_t since = 0;
+    bool locked = false;
+    for (unsigned i = 1; !locked; i++) {
+        /* Acquire: pairs with cw__engine_serve_put's release of done. */
+        if (atomic_load_explicit(&c->done, memory_order_acquire))
+            return true;
+        ck_pr_stall();
+        if (i % 16)
+            continue;
+        locked = pthread_mutex_trylock(&en->lock) == 0;
+        uint64_t now = cw__now_ns();
+        if (!since)
+            since = now;
+        else if (!locked && now - since > COMBINE_SPIN_NS) {
+            pthread_mutex_lock(&en->lock);
+            locked = true;
+        }
+    }
+    /* Acquire: as above; a holder that made the put did so before it let
+     * the lock go. */
+    if (atomic_load_explicit(&c->done, memory_order_acquire)) {
+        pthread_mutex_unlock(&en->lock);
+        return true;
+    }
+    /* Still offered: only a holder of the lock takes from the slot, and
+     * other puts cannot replace a call in it. Relaxed: the lock orders it. */
+    atomic_store_explicit(&en->combine, NULL, memory_order_relaxed);
+    return false;
+}
+
+/* One attempt at a write (its room taken): CW_ESTALLED if the node's own
+ * writes wait for stability. */
+static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req *w)
+{
+    struct cw__put_call c = {w, node, CW_OK, UINT64_MAX, 0};
+    bool made = false;
+    if (!e->combine) {
+        pthread_mutex_lock(&en->lock);
+    } else if (pthread_mutex_trylock(&en->lock) != 0) {
+        struct cw__put_call *none = NULL;
+        /* Release: the call and its request, for the holder's acquire exchange. */
+        if (atomic_compare_exchange_strong_explicit(&en->combine, &none, &c, memory_order_release,
+                                                    memory_order_relaxed))
+            made = await_combined(en, &c);
+        else
+            pthread_mutex_lock(&en->lock);
+    }
+    if (!made) {
+        c.rc = put_locked(e, en, node, w, &c.tick);
+        cw__engine_serve_put(en); /* another client's, offered meanwhile */
+        pthread_mutex_unlock(&en->lock);
+    }
     /* A tick brought forward (a stalled put wants a report out): the worker
      * may be parked past it. */
-    if (e->recovery && cw__worker_want_tick(en->w, tick))
+    if (e->recovery && cw__worker_want_tick(en->w, c.tick))
         cw__transport_wake(e->t, en->w->id);
-    return rc;
+    return c.rc;
 }
 
 static int engine_write(cw_engine *e, cw_node_id node, const write_req *w)

@@ -37,6 +37,8 @@ typedef struct enode {
     uint64_t *lost_from;            /* with drops: a bit per origin whose write's first copy
                                        to this node was dropped, until the next message that
                                        origin sent itself comes (deliver_batch); its worker's */
+    _Atomic(struct cw__put_call *) combine; /* a put that found the lock taken, for its
+                                       holder to make (engine.c, "Combining") */
     /* Put backpressure, on lines of their own: every worker applying a
      * write's last copy decrements in_flight, and must not take the line of
      * the node's lock (or its worker's fields) from their users each time. */
@@ -93,6 +95,8 @@ struct cw_engine {
     _Atomic uint32_t active;
     _Atomic bool stop;
     bool recovery;                  /* loss recovery on (nodes > 1) */
+    bool combine;                   /* puts that find their node's lock taken are made by
+                                       its holder (engine.c, "Combining") */
     /* When quiesce last asked every node to report now (0: never). A hint:
      * workers compare it with the ask they last acted on; the replicas'
      * state it concerns is taken under their locks. */
@@ -120,5 +124,9 @@ bool cw__worker_want_tick(worker *w, uint64_t at);
 /* A replica's send_to (under its node's lock, on its worker's thread):
  * recovery traffic to one node or to all. */
 int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m);
+
+/* Makes the put waiting at en for its lock, if any (engine.c, "Combining").
+ * en's lock held; called before letting it go. */
+void cw__engine_serve_put(enode *en);
 
 #endif

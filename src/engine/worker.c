@@ -8,6 +8,8 @@
  * Invariants:
  *  1. Worker w is transport endpoint w and fault lane w; it runs nodes
  *     w, w + workers, ... and touches each only under the node's lock.
+ *     While delivering under a node's lock it also makes the put a client
+ *     offered there (engine.c, "Combining"), pausing the batch for it.
  *  2. A write crosses the transport once per destination worker, carrying
  *     one reference; that worker fans it out to its nodes (all but the
  *     write's origin), and delivers its own nodes' writes to its other nodes
@@ -66,6 +68,14 @@
 #define INBOUND_ROUNDS 4
 
 /* ---- delivery ---- */
+
+/* Whether a client's put waits for en's lock (engine.c, "Combining").
+ * Relaxed: a look; cw__engine_serve_put's exchange orders the call. */
+static bool put_waits(void *ctx)
+{
+    enode *en = ctx;
+    return atomic_load_explicit(&en->combine, memory_order_relaxed) != NULL;
+}
 
 /* A write its replica refused for now (rc: CW_EFULL, CW_ENOMEM): kept, with
  * its own reference, among the node's refused writes. r.msg is borrowed. */
@@ -186,8 +196,17 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
         }
         for (size_t at = 0; at < k;) {
             size_t taken = 0;
+            int rc = CW_OK;
             pthread_mutex_lock(&en->lock);
-            int rc = cw_node_receive_many(en->node, mine + at, k - at, &taken, NULL);
+            /* The replica pauses when a client's put waits for the lock,
+             * which is made then (engine.c, "Combining"). */
+            while (rc == CW_OK && taken < k - at) {
+                size_t got = 0;
+                rc = cw__node_receive_many_pausable(en->node, mine + at + taken, k - at - taken, &got, NULL,
+                                                    e->combine ? put_waits : NULL, en);
+                taken += got;
+                cw__engine_serve_put(en);
+            }
             /* A link that numbers its messages would see each loss when the
              * origin's next message came (a write, a report, a pull): tell
              * the replica, once it has taken that message, which shows the

@@ -488,6 +488,15 @@ static void prefetch_slot(const cw_node *n, const cw_msg *m)
 
 int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken, size_t *delivered)
 {
+    return cw__node_receive_many_pausable(n, msgs, count, taken, delivered, NULL, NULL);
+}
+
+/* How often cw__node_receive_many_pausable asks whether to pause. */
+#define PAUSE_EVERY 16
+
+int cw__node_receive_many_pausable(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken,
+                                   size_t *delivered, bool (*pause)(void *ctx), void *pause_ctx)
+{
     if (taken)
         *taken = 0;
     if (delivered)
@@ -506,6 +515,8 @@ int cw_node_receive_many(cw_node *n, cw_msg *const *msgs, size_t count, size_t *
     for (size_t i = 0; i < count && i < RECEIVE_AHEAD; i++)
         prefetch_slot(n, msgs[i]);
     for (size_t i = 0; i < count && rc == CW_OK; i++) {
+        if (pause && i % PAUSE_EVERY == PAUSE_EVERY - 1 && pause(pause_ctx))
+            break;
         if (i + HEADERS_AHEAD < count)
             __builtin_prefetch(msgs[i + HEADERS_AHEAD], 1);
         if (i + RECEIVE_AHEAD < count)

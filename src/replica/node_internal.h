@@ -53,6 +53,14 @@ void cw__node_link_lost(cw_node *n, cw_node_id from);
  * Wants a tick now. */
 void cw__node_report_now(cw_node *n);
 
+/* cw_node_receive_many that also stops, between arrivals, once
+ * pause(pause_ctx) says so (asked every PAUSE_EVERY arrivals: 16): rc
+ * CW_OK with *taken < count, the rest left to the caller. A host whose
+ * clients wait for the node's lock uses it to let them in (the engine's
+ * combining). */
+int cw__node_receive_many_pausable(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken,
+                                   size_t *delivered, bool (*pause)(void *ctx), void *pause_ctx);
+
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);
 /* The peer a stability round has waited for over two report intervals, or

@@ -10,7 +10,10 @@
  * is inside the engine and the workers have stopped. cw_engine_close frees
  * the engine (shutting it down first if needed) and must come after every
  * thread has stopped calling. Each node's state is changed by one thread at a
- * time (its worker, or a client's put under the node's lock).
+ * time (its worker, or a client's put under the node's lock). A put that
+ * finds its node's lock taken may be made for its caller by the thread
+ * holding it (the node's worker, or another caller's put), which then also
+ * runs the put's on_apply; the call returns once it is made.
  *
  * Placement: node j runs on worker j mod workers. A write made at node i is
  * one message, allocated once, shared by reference among every receiver;
@@ -34,7 +37,8 @@ extern "C" {
 typedef struct cw_engine cw_engine;
 
 /* Called for every write applied at any node, local or remote, on the
- * applying thread, under that node's lock (do not call back into the engine). */
+ * applying thread, under that node's lock (do not call back into the engine).
+ * For a local write that is not always the put's caller (see "Threads"). */
 typedef void (*cw_engine_apply_fn)(void *ctx, cw_node_id node, const cw_msg *msg);
 
 typedef struct cw_engine_options {

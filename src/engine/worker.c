@@ -113,6 +113,7 @@ void cw__engine_deliver(void *host, uint32_t lane, cw__route r)
     enode *en = &e->node[r.to];
     pthread_mutex_lock(&en->lock);
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
+    cw__engine_serve_put(en); /* a client's put waiting for this lock */
     uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
     pthread_mutex_unlock(&en->lock);
     cw__worker_want_tick(w, tick);
@@ -402,6 +403,7 @@ static bool tick_nodes(worker *w, uint64_t now)
             cw_node_tick(en->node, now, &at);
             did = true;
         }
+        cw__engine_serve_put(en); /* a client's put waiting for this lock */
         pthread_mutex_unlock(&en->lock);
         next = at < next ? at : next;
     }
@@ -421,6 +423,7 @@ static bool send_outboxes(worker *w)
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         enode *en = &e->node[j];
         pthread_mutex_lock(&en->lock);
+        cw__engine_serve_put(en); /* first: its write leaves with the others */
         size_t n = en->out_len; /* take it whole: O(1) a write */
         memcpy(w->taken, en->outbox, n * sizeof *w->taken);
         en->out_len = 0;
@@ -526,6 +529,7 @@ static bool ask_reports(worker *w)
         enode *en = &e->node[j];
         pthread_mutex_lock(&en->lock);
         cw__node_report_now(en->node);
+        cw__engine_serve_put(en);
         uint64_t tick = cw_node_next_tick(en->node);
         pthread_mutex_unlock(&en->lock);
         cw__worker_want_tick(w, tick);

@@ -63,7 +63,16 @@ for victim in 0 $((RANDOM % 3)) $((RANDOM % 3)) $((RANDOM % 3)); do
   start "$victim" # no --fresh: it takes its state back
   echo "killed and restarted node $victim" >>"$dir/kills"
 done
+# Writers go on until every node answered more than 10 writes (slow builds,
+# such as ThreadSanitizer's, restart nodes slowly), at least 0.7 s more,
+# at most 20 s more.
 sleep 0.7
+for _ in $(seq 200); do
+  enough=1
+  for i in 0 1 2; do [ "$(wc -l <"$dir/acked$i")" -gt 10 ] || enough=0; done
+  [ "$enough" = 1 ] && break
+  sleep 0.1
+done
 touch "$dir/stop"
 for w in "${writers[@]}"; do wait "$w"; done
 writers=()

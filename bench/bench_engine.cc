@@ -82,13 +82,7 @@ double spin_loops_per_s(int threads, double *busy) {
     std::atomic<bool> stop{false};
     std::vector<uint64_t> done(size_t(threads) * 8, 0); // a line each
     std::vector<std::thread> t;
-    uint64_t cpu0 = 0;
-    {
-        rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        cpu0 = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
-               uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
-    }
+    uint64_t cpu0 = cpu_ns();
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < threads; i++)
         t.emplace_back([&stop, &done, i] {
@@ -108,11 +102,7 @@ double spin_loops_per_s(int threads, double *busy) {
     uint64_t total = 0;
     for (int i = 0; i < threads; i++)
         total += done[size_t(i) * 8];
-    rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    uint64_t cpu1 = uint64_t(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
-                    uint64_t(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
-    *busy = double(cpu1 - cpu0) / 1e9 / wall;
+    *busy = double(cpu_ns() - cpu0) / 1e9 / wall;
     return double(total) / wall;
 }
 

@@ -444,13 +444,13 @@ typedef struct write_req {
 
 /* The write itself, under en's lock: CW_ESTALLED if the node's own writes
  * wait for stability. *tick: the node's next tick after it. */
-static int put_locked(cw_engine *e, enode *en, cw_node_id node, const write_req *w, uint64_t *tick)
+static int put_locked(cw_engine *e, enode *en, const write_req *w, uint64_t *tick)
 {
     int rc = CW_OK;
     if (atomic_load(&e->closed)) { /* seq_cst: as in take_room */
         rc = CW_ECLOSED;
     } else if (e->nodes > 1) { /* room for the record on_send starts, dated now */
-        rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[node] + 1);
+        rc = cw__writes_reserve(&en->writes, cw_node_counters(en->node)[en->id] + 1);
         en->put_ns = cw__now_ns();
         if (e->recovery) /* the write's clock is a report: dated now too */
             cw__node_note_time(en->node, en->put_ns);
@@ -464,8 +464,9 @@ static int put_locked(cw_engine *e, enode *en, cw_node_id node, const write_req 
 }
 
 /* Combining. A put that finds its node's lock taken (most often by the
- * node's worker, delivering a batch) offers itself in en->combine, and
- * whoever holds the lock makes it before letting go (cw__engine_serve_put):
+ * node's worker, delivering a batch) offers itself in en->combine, and the
+ * holder makes it before letting go (cw__engine_unlock_serving: the
+ * worker's holds and other puts; a read lets go plainly):
  * the worker makes the write with the node's state in its own cache, and
  * the client neither sleeps on the lock nor costs the worker a wake-up.
  * The offer is one slot: a put that finds it taken waits on the lock.
@@ -479,7 +480,6 @@ static int put_locked(cw_engine *e, enode *en, cw_node_id node, const write_req 
 
 struct cw__put_call {
     const write_req *w;
-    cw_node_id node;
     int rc;
     uint64_t tick;
     _Atomic uint32_t done;
@@ -495,7 +495,7 @@ void cw__engine_serve_put(enode *en)
     struct cw__put_call *c = atomic_exchange_explicit(&en->combine, NULL, memory_order_acquire);
     if (!c)
         return;
-    c->rc = put_locked(en->e, en, c->node, c->w, &c->tick);
+    c->rc = put_locked(en->e, en, c->w, &c->tick);
     /* Release: the put's results (rc, tick, its clock_out) come before done,
      * which the caller reads with acquire. */
     atomic_store_explicit(&c->done, 1, memory_order_release);
@@ -526,7 +526,7 @@ static bool await_combined(enode *en, struct cw__put_call *c)
     /* Acquire: as above; a holder that made the put did so before it let
      * the lock go. */
     if (atomic_load_explicit(&c->done, memory_order_acquire)) {
-        pthread_mutex_unlock(&en->lock);
+        cw__engine_unlock_serving(en);
         return true;
     }
     /* Still offered: only a holder of the lock takes from the slot, and
@@ -537,9 +537,9 @@ static bool await_combined(enode *en, struct cw__put_call *c)
 
 /* One attempt at a write (its room taken): CW_ESTALLED if the node's own
  * writes wait for stability. */
-static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req *w)
+static int write_once(cw_engine *e, enode *en, const write_req *w)
 {
-    struct cw__put_call c = {w, node, CW_OK, UINT64_MAX, 0};
+    struct cw__put_call c = {w, CW_OK, UINT64_MAX, 0};
     bool made = false;
     if (!e->combine) {
         pthread_mutex_lock(&en->lock);
@@ -553,9 +553,8 @@ static int write_once(cw_engine *e, enode *en, cw_node_id node, const write_req 
             pthread_mutex_lock(&en->lock);
     }
     if (!made) {
-        c.rc = put_locked(e, en, node, w, &c.tick);
-        cw__engine_serve_put(en); /* another client's, offered meanwhile */
-        pthread_mutex_unlock(&en->lock);
+        c.rc = put_locked(e, en, w, &c.tick);
+        cw__engine_unlock_serving(en); /* another client's put, offered meanwhile */
     }
     /* A tick brought forward (a stalled put wants a report out): the worker
      * may be parked past it. */
@@ -576,7 +575,7 @@ static int engine_write(cw_engine *e, cw_node_id node, const write_req *w)
         leave(e);
         return rc;
     }
-    rc = write_once(e, en, node, w);
+    rc = write_once(e, en, w);
     /* Stability backpressure: the node's own writes not yet stable reached
      * max_log. Its worker's ticks and deliveries move stability; this put
      * sleeps between looks (it cannot know when), up to stall_timeout. */
@@ -593,7 +592,7 @@ static int engine_write(cw_engine *e, cw_node_id node, const write_req *w)
         struct timespec ts = {0, (long)wait_ns};
         nanosleep(&ts, NULL);
         wait_ns = wait_ns < 1000000 ? wait_ns * 2 : 1000000;
-        rc = write_once(e, en, node, w);
+        rc = write_once(e, en, w);
     }
     if (rc != CW_OK && e->nodes > 1)
         give_room(e, en); /* no write made (room is a leaf lock) */

@@ -126,7 +126,16 @@ bool cw__worker_want_tick(worker *w, uint64_t at);
 int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m);
 
 /* Makes the put waiting at en for its lock, if any (engine.c, "Combining").
- * en's lock held; called before letting it go. */
+ * en's lock held. */
 void cw__engine_serve_put(enode *en);
+
+/* Lets go of en's lock, making the put waiting there first: every worker
+ * hold and every put ends this way, so an offered put waits for at most
+ * one of them (reads let go plainly: the put takes the lock itself). */
+static inline void cw__engine_unlock_serving(enode *en)
+{
+    cw__engine_serve_put(en);
+    pthread_mutex_unlock(&en->lock);
+}
 
 #endif

@@ -113,9 +113,8 @@ void cw__engine_deliver(void *host, uint32_t lane, cw__route r)
     enode *en = &e->node[r.to];
     pthread_mutex_lock(&en->lock);
     int rc = cw_node_receive(en->node, r.msg, NULL, NULL);
-    cw__engine_serve_put(en); /* a client's put waiting for this lock */
     uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
-    pthread_mutex_unlock(&en->lock);
+    cw__engine_unlock_serving(en);
     cw__worker_want_tick(w, tick);
     bool counted = cw__msg_counted(r.msg);
     if ((rc == CW_EFULL || rc == CW_ENOMEM) && counted) {
@@ -215,7 +214,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             for (; told_done < tell && told[told_done].at < at + taken; told_done++)
                 cw__node_link_lost(en->node, told[told_done].origin);
             uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;
-            pthread_mutex_unlock(&en->lock);
+            cw__engine_unlock_serving(en);
             cw__worker_want_tick(w, tick);
             size_t done = 0; /* deliveries owed among those taken (invariant 4) */
             for (size_t i = at; i < at + taken; i++)
@@ -403,8 +402,7 @@ static bool tick_nodes(worker *w, uint64_t now)
             cw_node_tick(en->node, now, &at);
             did = true;
         }
-        cw__engine_serve_put(en); /* a client's put waiting for this lock */
-        pthread_mutex_unlock(&en->lock);
+        cw__engine_unlock_serving(en);
         next = at < next ? at : next;
     }
     cw__worker_want_tick(w, next);
@@ -423,11 +421,10 @@ static bool send_outboxes(worker *w)
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         enode *en = &e->node[j];
         pthread_mutex_lock(&en->lock);
-        cw__engine_serve_put(en); /* first: its write leaves with the others */
         size_t n = en->out_len; /* take it whole: O(1) a write */
         memcpy(w->taken, en->outbox, n * sizeof *w->taken);
         en->out_len = 0;
-        pthread_mutex_unlock(&en->lock);
+        cw__engine_unlock_serving(en); /* a put made here leaves at the next pass */
         if (!n)
             continue;
         for (size_t i = 0; i < n; i++)
@@ -529,9 +526,8 @@ static bool ask_reports(worker *w)
         enode *en = &e->node[j];
         pthread_mutex_lock(&en->lock);
         cw__node_report_now(en->node);
-        cw__engine_serve_put(en);
         uint64_t tick = cw_node_next_tick(en->node);
-        pthread_mutex_unlock(&en->lock);
+        cw__engine_unlock_serving(en);
         cw__worker_want_tick(w, tick);
     }
     return true;

@@ -106,16 +106,52 @@ double spin_loops_per_s(int threads, double *busy) {
     return double(total) / wall;
 }
 
+// What moving one cache line between two threads costs here, one way: the
+// threads take turns writing a counter the other waits for (each waits by
+// spinning, and yields after a while so one CPU still finishes). Every
+// line an engine's client writes and a worker then reads, or two workers
+// write in turn, pays this; 40-100 ns is usual between two cores of one
+// machine, and this host gives from that to ~250 ns depending on its phase
+// (docs/performance.md, "How much of two cores the machine gives").
+double line_transfer_ns() {
+    constexpr long kTurns = 200000;
+    alignas(64) static std::atomic<long> turn;
+    turn.store(0, std::memory_order_relaxed);
+    auto await = [](long v) {
+        for (int spins = 0; turn.load(std::memory_order_acquire) != v;)
+            if (++spins % 4096 == 0)
+                std::this_thread::yield();
+    };
+    // Acquire/release: each turn's store is seen by the other before it
+    // answers; what is measured is the line's trip, not the ordering.
+    std::thread other([&await] {
+        for (long i = 0; i < kTurns; i++) {
+            await(2 * i + 1);
+            turn.store(2 * i + 2, std::memory_order_release);
+        }
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < kTurns; i++) {
+        turn.store(2 * i + 1, std::memory_order_release);
+        await(2 * i + 2);
+    }
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    other.join();
+    return s / double(kTurns) / 2 * 1e9;
+}
+
 void machine_cores(benchmark::State &state) {
     int threads = int(state.range(0));
-    double one = 0, many = 0, busy1 = 0, busy = 0;
+    double one = 0, many = 0, busy1 = 0, busy = 0, line = 0;
     for (auto _ : state) {
         one = spin_loops_per_s(1, &busy1);
         many = spin_loops_per_s(threads, &busy);
+        line = line_transfer_ns();
         state.SetIterationTime(0.6);
     }
     state.counters["cores_of_work"] = many / one;
     state.counters["cpu_busy"] = busy;
+    state.counters["line_transfer_ns"] = line;
 }
 
 // One client thread writes W writes at nodes in turn, then waits for

@@ -240,6 +240,103 @@ static void test_bad_arguments_and_close(void **state)
     cw_vclock_destroy(&c);
 }
 
+/* What a callback's calls back into its own engine returned, and into
+ * another engine. */
+typedef struct reentry {
+    cw_engine *e, *other;
+    cw_node_id at; /* the node whose first application calls back */
+    _Atomic int calls;
+    int put, get, quiesce, stats, each, other_put;
+} reentry;
+
+static void count_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t n)
+{
+    (void)key, (void)key_len, (void)versions, (void)n;
+    reentry *r = ctx;
+    cw_read rd;
+    cw_read_init(&rd);
+    r->get = cw_engine_get(r->e, 0, "k", 1, &rd); /* from inside each_key's fn */
+    cw_read_destroy(&rd);
+}
+
+static void call_back_in(void *ctx, cw_node_id node, const cw_msg *m)
+{
+    (void)m;
+    reentry *r = ctx;
+    if (node != r->at || atomic_fetch_add(&r->calls, 1) != 0)
+        return;
+    cw_read rd;
+    cw_read_init(&rd);
+    cw_node_stats st;
+    r->put = cw_engine_put(r->e, node, "z", 1, "v", 1, NULL);
+    r->get = cw_engine_get(r->e, node, "k", 1, &rd);
+    r->quiesce = cw_engine_quiesce(r->e, 100);
+    r->stats = cw_engine_stats(r->e, node, &st);
+    r->each = cw_engine_each_key(r->e, node, count_key, r);
+    cw_engine_shutdown(r->e); /* does nothing here */
+    cw_engine_close(r->e);    /* nor this */
+    r->other_put = cw_engine_put(r->other, 0, "o", 1, "v", 1, NULL);
+    cw_read_destroy(&rd);
+}
+
+/* A callback that calls back into its own engine gets CW_EINVAL, where it
+ * used to wait for the lock it ran under: a put's on_apply, a worker's
+ * on_apply, each_key's fn. The engine works on; another engine may be
+ * called. */
+static void test_callbacks_calling_back_get_an_error(void **state)
+{
+    (void)state;
+    reentry r = {0}; /* r.at 0: the put's own application, on this thread */
+    r.other = open_engine(1, 1, CW_KEEP_SIBLINGS);
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 3;
+    o.on_apply = call_back_in;
+    o.apply_ctx = &r;
+    assert_int_equal(cw_engine_open(&r.e, &o), CW_OK);
+    put(r.e, 0, "k", "v", "0:1"); /* its on_apply runs in this put */
+    assert_int_equal(r.put, CW_EINVAL);
+    assert_int_equal(r.get, CW_EINVAL);
+    assert_int_equal(r.quiesce, CW_EINVAL);
+    assert_int_equal(r.stats, CW_EINVAL);
+    assert_int_equal(r.each, CW_EINVAL);
+    assert_int_equal(r.other_put, CW_OK);
+    assert_int_equal(cw_engine_quiesce(r.e, 10000), CW_OK); /* the workers' on_apply returned too */
+    expect_read(r.e, 2, "k", "v", "0:1");
+    expect_read(r.other, 0, "o", "v", "0:1");
+
+    /* A worker's on_apply: node 2's application of a write from node 0. */
+    atomic_store(&r.calls, 0);
+    r.at = 2;
+    r.put = r.get = r.quiesce = r.stats = r.each = r.other_put = -1;
+    cw_engine *first = r.e;
+    assert_int_equal(cw_engine_open(&r.e, &o), CW_OK);
+    put(r.e, 0, "k", "w", "0:1");
+    assert_int_equal(cw_engine_quiesce(r.e, 10000), CW_OK);
+    assert_int_equal(atomic_load(&r.calls), 1);
+    assert_int_equal(r.put, CW_EINVAL);
+    assert_int_equal(r.get, CW_EINVAL);
+    assert_int_equal(r.quiesce, CW_EINVAL);
+    assert_int_equal(r.stats, CW_EINVAL);
+    assert_int_equal(r.each, CW_EINVAL);
+    assert_int_equal(r.other_put, CW_OK);
+    expect_read(r.e, 1, "k", "w", "0:1");
+
+    /* each_key's fn, called from a client thread. */
+    r.get = -1;
+    cw_engine *third = r.e;
+    r.e = first;
+    assert_int_equal(cw_engine_each_key(first, 0, count_key, &r), CW_OK);
+    assert_int_equal(r.get, CW_EINVAL);
+    cw_read rd;
+    cw_read_init(&rd);
+    assert_int_equal(cw_engine_get(first, 0, "k", 1, &rd), CW_OK); /* outside: fine */
+    cw_read_destroy(&rd);
+    cw_engine_close(first);
+    cw_engine_close(third);
+    cw_engine_close(r.other);
+}
+
 /* A hold placed while messages are still delayed in flight keeps them too. */
 static void test_hold_catches_delayed_messages(void **state)
 {
@@ -1591,6 +1688,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_siblings_then_resolving_write),
         cmocka_unit_test(test_last_writer_wins_converges),
         cmocka_unit_test(test_bad_arguments_and_close),
+        cmocka_unit_test(test_callbacks_calling_back_get_an_error),
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_replication_counted_past_a_long_hold),
         cmocka_unit_test(test_write_records_follow_writes_in_flight),

@@ -37,8 +37,11 @@ extern "C" {
 typedef struct cw_engine cw_engine;
 
 /* Called for every write applied at any node, local or remote, on the
- * applying thread, under that node's lock (do not call back into the engine).
- * For a local write that is not always the put's caller (see "Threads"). */
+ * applying thread, under that node's lock. For a local write that is not
+ * always the put's caller (see "Threads"). It must not call back into the
+ * same engine (it would wait for the lock it runs under, or for the worker
+ * it runs on): every such call returns CW_EINVAL, and cw_engine_shutdown and
+ * cw_engine_close do nothing. Calls into another engine are allowed. */
 typedef void (*cw_engine_apply_fn)(void *ctx, cw_node_id node, const cw_msg *msg);
 
 typedef struct cw_engine_options {
@@ -105,10 +108,12 @@ CW_API void cw_engine_options_init(cw_engine_options *o);
 CW_API int  cw_engine_open(cw_engine **out, const cw_engine_options *o);
 /* Refuses new calls (CW_ECLOSED), waits for calls in progress, stops the
  * workers. Undelivered messages stay undelivered. Safe at any time and from
- * any thread, also while others are calling; idempotent. */
+ * any thread, also while others are calling; idempotent. From inside one of
+ * the engine's own callbacks it does nothing (see cw_engine_apply_fn). */
 CW_API void cw_engine_shutdown(cw_engine *e);
 /* Shuts down if needed, then frees everything, including undelivered
- * messages. No thread may use e afterwards. NULL is ignored. */
+ * messages. No thread may use e afterwards. NULL is ignored, and so is a
+ * call from inside one of e's callbacks. */
 CW_API void cw_engine_close(cw_engine *e);
 
 /* put: returns once the write is applied at `node`; *clock_out (nullable)
@@ -218,7 +223,8 @@ CW_API int  cw_engine_latency(cw_engine *e, cw_latency *replication, cw_latency 
 CW_API int  cw_engine_dump(cw_engine *e, FILE *out);
 
 /* Calls fn for every key node holds, with its versions (see cw_node_each_key),
- * under the node's lock: fn must not call back into the engine. */
+ * under the node's lock: fn must not call back into the engine (as for
+ * on_apply, such calls return CW_EINVAL). */
 CW_API int  cw_engine_each_key(cw_engine *e, cw_node_id node, cw_key_fn fn, void *ctx);
 
 /* Workers the engine runs. */

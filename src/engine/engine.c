@@ -143,13 +143,30 @@ static void give_room(cw_engine *e, enode *en)
     }
 }
 
+/* The engine whose callback (on_apply, each_key's fn) this thread is
+ * running, if any. Such a callback runs under a node's lock, on a worker or
+ * inside a caller's put, so a call back into that engine would wait for the
+ * lock it holds, or for the worker it runs on: every call checks this and
+ * returns CW_EINVAL instead of hanging (engine.h). */
+static _Thread_local const cw_engine *tl_callback_of;
+
+/* Runs one of e's user callbacks with this thread marked as inside it (a
+ * callback of another engine may be running around it). */
+#define IN_CALLBACK(e, call)                                  \
+    do {                                                      \
+        const cw_engine *outer_ = tl_callback_of;             \
+        tl_callback_of = (e);                                 \
+        call;                                                 \
+        tl_callback_of = outer_;                              \
+    } while (0)
+
 static void on_apply(void *ctx, const cw_msg *m)
 {
     enode *en = ctx;
     cw_engine *e = en->e;
     uint64_t born;
     if (e->o.on_apply) /* first: a write's room comes back after its last callback returned */
-        e->o.on_apply(e->o.apply_ctx, en->id, m);
+        IN_CALLBACK(e, e->o.on_apply(e->o.apply_ctx, en->id, m));
     if (m->origin != en->id)
         /* Relaxed: a hint to en's worker that its buffer may have room for
          * the writes it refused (worker.c invariant 3); the retry itself
@@ -376,6 +393,8 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 /* Every API call runs between enter and leave, so close can wait for them. */
 static int enter(cw_engine *e)
 {
+    if (tl_callback_of == e)
+        return CW_EINVAL; /* a call from inside one of e's callbacks */
     atomic_fetch_add_explicit(&e->active, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&e->closed, memory_order_seq_cst)) {
         atomic_fetch_sub_explicit(&e->active, 1, memory_order_release); /* as leave */
@@ -393,7 +412,7 @@ static void leave(cw_engine *e)
 
 void cw_engine_shutdown(cw_engine *e)
 {
-    if (!e)
+    if (!e || tl_callback_of == e) /* it would wait for the call or worker it runs on */
         return;
     pthread_mutex_lock(&e->shutdown_lock);
     if (e->down) {
@@ -422,7 +441,7 @@ void cw_engine_shutdown(cw_engine *e)
 
 void cw_engine_close(cw_engine *e)
 {
-    if (!e)
+    if (!e || tl_callback_of == e) /* as shutdown */
         return;
     cw_engine_shutdown(e);
     destroy(e);
@@ -880,6 +899,7 @@ int cw_engine_dump(cw_engine *e, FILE *out)
 }
 
 typedef struct each_arg {
+    const cw_engine *e;
     cw_key_fn fn;
     void *ctx;
 } each_arg;
@@ -887,7 +907,7 @@ typedef struct each_arg {
 static int each_of(cw_node *n, void *arg)
 {
     each_arg *a = arg;
-    cw_node_each_key(n, a->fn, a->ctx);
+    IN_CALLBACK(a->e, cw_node_each_key(n, a->fn, a->ctx));
     return CW_OK;
 }
 
@@ -895,6 +915,6 @@ int cw_engine_each_key(cw_engine *e, cw_node_id node, cw_key_fn fn, void *ctx)
 {
     if (!fn)
         return CW_EINVAL;
-    each_arg a = {fn, ctx};
+    each_arg a = {e, fn, ctx};
     return with_node(e, node, each_of, &a);
 }

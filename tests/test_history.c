@@ -415,6 +415,28 @@ static void test_partial_final_state(void **state)
 
 /* What a client tells must fit the write: a version its node had not
  * applied, a put told as a delete, a dot of another key, told twice. */
+/* NULL and out-of-range arguments are answered, not dereferenced: a node
+ * the history does not have applied nothing. */
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    cw_history *h = NULL;
+    assert_int_equal(cw_history_create(&h, 2, 10, CW_KEEP_SIBLINGS), CW_OK);
+    uint64_t row[2] = {7, 7};
+    cw_history_applied_counts(h, 2, row);
+    assert_int_equal(row[0], 0);
+    assert_int_equal(row[1], 0);
+    cw_history_applied_counts(h, 0, NULL);
+    cw_history_applied_counts(NULL, 0, row);
+    cw_history_report rep;
+    assert_false(cw_history_verdict(NULL, &rep));
+    assert_false(cw_history_verdict(h, NULL));
+    assert_non_null(cw_history_violation(NULL));
+    assert_null(cw_history_violation(h));
+    assert_int_equal(cw_history_violation_read(NULL), SIZE_MAX);
+    cw_history_destroy(h);
+}
+
 static void test_bad_tellings_are_caught(void **state)
 {
     (void)state;
@@ -591,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_session_through_delete),
         cmocka_unit_test(test_context_ahead_of_node_is_caught),
         cmocka_unit_test(test_bad_tellings_are_caught),
+        cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_history_text),
         cmocka_unit_test(test_partial_final_state),

@@ -133,10 +133,27 @@ static void test_install_refuses_an_inconsistent_state(void **unused)
     assert_int_equal(cw_node_install(c, cw_node_counters(a), 2, st.v, st.len), CW_EINVAL);
     assert_int_equal(cw_node_install(c, NULL, 3, st.v, st.len), CW_EINVAL);
     assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, NULL, 1), CW_EINVAL);
+    /* The same write twice (a dot is one version of one key): it used to
+     * be kept as two siblings with one dot, breaking the store. */
+    cw_msg *twice[2] = {st.v[0], st.v[0]};
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, twice, 2), CW_EINVAL);
+    /* A version beside one that covers it (no replica holds both), given
+     * newest first and oldest first: the store cannot see it either way. */
+    assert_int_equal(cw_node_put(a, "k", 1, "w", 1, NULL), CW_OK);
+    state both = {0};
+    cw_node_each_key(a, collect, &both);
+    assert_int_equal(both.len, 1);
+    both.v[1] = cw_msg_ref(st.v[0]); /* k = v (0:1), which k = w (0:2) replaced */
+    both.len = 2;
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, both.v, 2), CW_EINVAL);
+    cw_msg *older_first[2] = {both.v[1], both.v[0]};
+    assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, older_first, 2), CW_EINVAL);
+    state_release(&both);
+    assert_true(cw__node_check(c));
     /* Nothing changed: the node is still empty and installs a good one. */
     assert_int_equal(cw_node_counters(c)[0], 0);
     assert_int_equal(cw_node_install(c, cw_node_counters(a), 3, st.v, st.len), CW_OK);
-    assert_int_equal(cw_node_counters(c)[0], 1);
+    assert_int_equal(cw_node_counters(c)[0], 2);
     /* Installing nothing at a zero clock is allowed (a peer that has nothing). */
     cw_node *e = make(2, &b1);
     assert_int_equal(cw_node_install(e, below, 3, NULL, 0), CW_OK);

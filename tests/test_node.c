@@ -825,6 +825,169 @@ static void test_callbacks_cannot_reenter(void **state)
     net_close(&n);
 }
 
+/* The walks lend the caller's function what the node holds; a call from it
+ * that would change the node returns CW_EINVAL, so the walk neither reads
+ * freed versions nor skips keys (a delete inside each_key used to free the
+ * versions it was handing out, and a delete of every visited key left 17 of
+ * 100 keys unvisited). */
+typedef struct walker {
+    cw_node *node;
+    cw_msg *missing; /* for each_pending: the write the buffered one waits on */
+    size_t visited;
+    int rc[4];
+} walker;
+
+static void change_from_walk(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+{
+    walker *w = ctx;
+    w->visited++;
+    w->rc[0] = cw_node_delete(w->node, key, key_len, NULL, NULL);
+    w->rc[1] = cw_node_put(w->node, key, key_len, "new", 3, NULL);
+    w->rc[2] = cw_node_tick(w->node, 1, NULL);
+    cw_node_destroy(w->node); /* does nothing here */
+    for (size_t i = 0; i < count; i++) { /* still what the node holds */
+        size_t len = 0;
+        assert_memory_equal(cw_msg_value(versions[i], &len), "v", 1);
+        assert_int_equal(len, 1);
+    }
+}
+
+static void receive_from_walk(void *ctx, const cw_msg *m)
+{
+    (void)m;
+    walker *w = ctx;
+    w->visited++;
+    w->rc[3] = cw_node_receive(w->node, w->missing, NULL, NULL);
+}
+
+static int merge_changing(void *ctx, const cw_value_version *siblings, size_t count, void **value_out,
+                          size_t *len_out)
+{
+    (void)siblings, (void)count;
+    walker *w = ctx;
+    w->rc[1] = cw_node_put(w->node, "other", 5, "v", 1, NULL);
+    if (!(*value_out = malloc(1)))
+        return CW_ENOMEM;
+    memcpy(*value_out, "m", 1);
+    *len_out = 1;
+    return CW_OK;
+}
+
+static void test_walks_cannot_change_the_node(void **state)
+{
+    (void)state;
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 1;
+    cw_node *a;
+    assert_int_equal(cw_node_create(&a, &o), CW_OK);
+    char key[8];
+    for (int i = 0; i < 100; i++) {
+        int len = snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(cw_node_put(a, key, (size_t)len, "v", 1, NULL), CW_OK);
+    }
+    walker w = {.node = a};
+    cw_node_each_key(a, change_from_walk, &w);
+    assert_int_equal(w.visited, 100);
+    assert_int_equal(w.rc[0], CW_EINVAL);
+    assert_int_equal(w.rc[1], CW_EINVAL);
+    assert_int_equal(w.rc[2], CW_EINVAL);
+    w = (walker){.node = a};
+    assert_int_equal(cw_node_key_versions(a, "k7", 2, change_from_walk, &w), CW_OK);
+    assert_int_equal(w.visited, 1);
+    assert_int_equal(w.rc[1], CW_EINVAL);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(a, &st), CW_OK);
+    assert_int_equal(st.writes, 100); /* nothing the walks tried was made */
+    assert_true(cw__node_check(a));
+    cw_node_each_key(NULL, change_from_walk, &w); /* ignored */
+    cw_node_each_key(a, NULL, &w);
+    cw_node_each_pending(NULL, receive_from_walk, &w);
+    cw_node_destroy(a);
+
+    /* each_pending: node 1 holds node 0's second write, waiting on the first. */
+    net n;
+    net_open(&n, 2, CW_KEEP_SIBLINGS, 0, NULL);
+    put(&n, 0, "x", "1", "0:1");
+    put(&n, 0, "x", "2", "0:2");
+    deliver(&n, 1, 1, NULL);
+    w = (walker){.node = n.node[1], .missing = queued(&n, 1, 0)};
+    cw_node_each_pending(n.node[1], receive_from_walk, &w);
+    assert_int_equal(w.visited, 1);
+    assert_int_equal(w.rc[3], CW_EINVAL);
+    deliver(&n, 1, 0, NULL); /* outside the walk: both apply */
+    expect_read(&n, 1, "x", "2", "0:2");
+    net_close(&n);
+
+    /* A read's merge function. */
+    cw_node_options_init(&o);
+    o.nodes = 1;
+    o.policy = CW_MERGE_CALLBACK;
+    o.merge = merge_changing;
+    o.merge_ctx = &w;
+    assert_int_equal(cw_node_create(&a, &o), CW_OK);
+    w = (walker){.node = a};
+    cw_vclock none;
+    cw_vclock_init(&none);
+    assert_int_equal(cw_node_put_ctx(a, "k", 1, "a", 1, &none, NULL), CW_OK);
+    assert_int_equal(cw_node_put_ctx(a, "k", 1, "b", 1, &none, NULL), CW_OK);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(a, "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(w.rc[1], CW_EINVAL);
+    cw_read_destroy(&r);
+    cw_vclock_destroy(&none);
+    cw_node_destroy(a);
+}
+
+/* Times near 2^64 are refused, not wrapped: a tick at 2^64 - 16 used to
+ * make every next tick due at once (a pull and a report on every tick). */
+static int count_sent_to(void *ctx, uint32_t to, cw_msg *m)
+{
+    (void)to, (void)m;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+static void test_times_that_would_wrap_are_refused(void **state)
+{
+    (void)state;
+    uint64_t sent = 0;
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 2;
+    o.send = keep_last;
+    o.send_ctx = &sent_last[0];
+    o.send_to = count_sent_to;
+    o.send_to_ctx = &sent;
+    cw_node *a = NULL;
+    o.recovery_timeout_ns = CW_NODE_MAX_INTERVAL_NS + 1;
+    assert_int_equal(cw_node_create(&a, &o), CW_EINVAL);
+    o.recovery_timeout_ns = 0;
+    o.report_interval_ns = UINT64_MAX;
+    assert_int_equal(cw_node_create(&a, &o), CW_EINVAL);
+    o.report_interval_ns = 0;
+    o.stability_interval_ns = CW_NODE_MAX_INTERVAL_NS + 1;
+    assert_int_equal(cw_node_create(&a, &o), CW_EINVAL);
+    o.stability_interval_ns = CW_NODE_MAX_INTERVAL_NS;
+    o.recovery_timeout_ns = CW_NODE_MAX_INTERVAL_NS;
+    o.report_interval_ns = CW_NODE_MAX_INTERVAL_NS;
+    assert_int_equal(cw_node_create(&a, &o), CW_OK);
+    uint64_t next = 0;
+    assert_int_equal(cw_node_tick(a, UINT64_MAX - 16, &next), CW_EINVAL);
+    assert_int_equal(cw_node_tick(a, CW_NODE_MAX_TIME_NS + 1, &next), CW_EINVAL);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(cw_node_tick(a, CW_NODE_MAX_TIME_NS, &next), CW_OK);
+        assert_true(next > CW_NODE_MAX_TIME_NS); /* later, not wrapped to the past */
+    }
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(a, &st), CW_OK);
+    assert_true(st.reports <= 1);
+    assert_true(sent <= 1);
+    cw_node_destroy(a);
+}
+
 /* A message built by hand, as a hostile or broken peer could send it. */
 static cw_msg *forged(cw_node_id origin, const uint64_t *clock, uint32_t nodes)
 {
@@ -1094,6 +1257,8 @@ int main(void)
         cmocka_unit_test(test_drift_applied_and_bounded_at_origin),
         cmocka_unit_test(test_lww_converges_with_skewed_clocks),
         cmocka_unit_test(test_callbacks_cannot_reenter),
+        cmocka_unit_test(test_walks_cannot_change_the_node),
+        cmocka_unit_test(test_times_that_would_wrap_are_refused),
         cmocka_unit_test(test_far_ahead_seq_is_refused_at_once),
         cmocka_unit_test(test_write_waiting_on_own_counter_is_released),
         cmocka_unit_test(test_empty_key_as_null),

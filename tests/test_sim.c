@@ -427,6 +427,66 @@ static void test_sim_bad_options(void **state)
     assert_null(h);
 }
 
+/* The embedder's send calling the simulator back: every call is refused,
+ * where a nested write used to overwrite the outer one's read and make a
+ * correct run report a violation. */
+typedef struct nested {
+    cw_sim *s;
+    int rc[6];
+    size_t taken;
+} nested;
+
+static int send_calling_back(void *ctx, cw_node_id from, cw_msg *m)
+{
+    (void)from, (void)m;
+    nested *n = ctx;
+    cw_sim_report rep;
+    n->rc[0] = cw_sim_write(n->s, CW_SIM_ANY_NODE, NULL);
+    n->rc[1] = cw_sim_receive(n->s, 0, m, NULL);
+    n->rc[2] = cw_sim_tick(n->s, CW_SIM_ANY_NODE, NULL);
+    n->rc[3] = cw_sim_flush(n->s, CW_SIM_ANY_NODE);
+    n->rc[4] = cw_sim_finish(n->s, &rep);
+    cw_sim_destroy(n->s); /* does nothing here */
+    n->taken++;
+    return 0; /* taken and dropped: the run's verdict is not the point */
+}
+
+static void test_send_cannot_call_the_simulator(void **state)
+{
+    (void)state;
+    nested n = {0};
+    cw_sim_options o;
+    cw_sim_options_init(&o);
+    o.nodes = 3;
+    o.writes = 5;
+    o.rmw_probability = 1;
+    o.send = send_calling_back;
+    o.send_ctx = &n;
+    assert_int_equal(cw_sim_create(&n.s, &o), CW_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(cw_sim_write(n.s, (uint32_t)(i % 3), NULL), CW_OK);
+    assert_int_equal(n.taken, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(n.rc[i], CW_EINVAL);
+    cw_sim_destroy(n.s);
+}
+
+/* More keys than 16 bits of a key index name: every one is its own key. */
+static void test_keys_beyond_65536_are_distinct(void **state)
+{
+    (void)state;
+    cw_sim_options o;
+    cw_sim_options_init(&o);
+    o.nodes = 2;
+    o.writes = 70000;
+    o.keys = 1u << 24;
+    o.sequential = true;
+    cw_sim_report r;
+    assert_int_equal(cw_sim_run(&o, &r), CW_OK);
+    assert_true(r.truth.ok);
+    assert_true(r.truth.keys > 69000); /* ~150 draws repeat; 16 bits gave at most 65,536 */
+}
+
 /* ---- clients: read-modify-write with contexts, deletes, sessions ---- */
 
 /* Seeded runs whose clients read-modify-write and delete, with sessions or
@@ -980,6 +1040,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_loss_is_recovered),
         cmocka_unit_test(test_embedder_transport),
         cmocka_unit_test(test_sim_bad_options),
+        cmocka_unit_test(test_send_cannot_call_the_simulator),
+        cmocka_unit_test(test_keys_beyond_65536_are_distinct),
         cmocka_unit_test(test_contexts_deletes_sessions),
         cmocka_unit_test(test_clients_replay),
         cmocka_unit_test(test_checker_catches_violations),

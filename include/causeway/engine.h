@@ -38,10 +38,13 @@ typedef struct cw_engine cw_engine;
 
 /* Called for every write applied at any node, local or remote, on the
  * applying thread, under that node's lock. For a local write that is not
- * always the put's caller (see "Threads"). It must not call back into the
- * same engine (it would wait for the lock it runs under, or for the worker
- * it runs on): every such call returns CW_EINVAL, and cw_engine_shutdown and
- * cw_engine_close do nothing. Calls into another engine are allowed. */
+ * always the put's caller (see "Threads"). It must not call into an engine,
+ * this one or another (it would wait for the lock it runs under, for the
+ * worker it runs on, or for another engine's worker waiting on this one):
+ * every such call returns CW_EINVAL, and cw_engine_shutdown and
+ * cw_engine_close do nothing. The same holds for the merge function
+ * (CW_MERGE_CALLBACK) and cw_engine_each_key's fn. To act on a write in
+ * another engine, hand it to a thread of your own. */
 typedef void (*cw_engine_apply_fn)(void *ctx, cw_node_id node, const cw_msg *msg);
 
 typedef struct cw_engine_options {
@@ -108,12 +111,12 @@ CW_API void cw_engine_options_init(cw_engine_options *o);
 CW_API int  cw_engine_open(cw_engine **out, const cw_engine_options *o);
 /* Refuses new calls (CW_ECLOSED), waits for calls in progress, stops the
  * workers. Undelivered messages stay undelivered. Safe at any time and from
- * any thread, also while others are calling; idempotent. From inside one of
- * the engine's own callbacks it does nothing (see cw_engine_apply_fn). */
+ * any thread, also while others are calling; idempotent. From inside an
+ * engine's callback it does nothing (see cw_engine_apply_fn). */
 CW_API void cw_engine_shutdown(cw_engine *e);
 /* Shuts down if needed, then frees everything, including undelivered
  * messages. No thread may use e afterwards. NULL is ignored, and so is a
- * call from inside one of e's callbacks. */
+ * call from inside an engine's callback. */
 CW_API void cw_engine_close(cw_engine *e);
 
 /* put: returns once the write is applied at `node`; *clock_out (nullable)

@@ -35,6 +35,14 @@
  * it at the time it returns (or earlier), with its own clock.
  *
  * Threads: a cw_node is not thread-safe; one thread drives it at a time.
+ *
+ * Callbacks (send, send_to, on_apply, on_forget, the merge function, and the
+ * function cw_node_each_key, cw_node_key_versions or cw_node_each_pending
+ * calls) run while the node is in the middle of a call, with what it holds
+ * lent to them: they may read the node, never change it. While one runs,
+ * every call that would change it (put, delete, receive, flush, tick,
+ * install, restore) returns CW_EINVAL, and cw_node_peer_restarted and
+ * cw_node_destroy do nothing.
  */
 #ifndef CAUSEWAY_NODE_H
 #define CAUSEWAY_NODE_H
@@ -205,6 +213,12 @@ typedef struct cw_node_options {
  * 16 * nodes ring slots of 16 bytes) is then at most ~256 GiB, and no size
  * computed from it can wrap. */
 #define CW_NODE_MAX_BUFFERED_LIMIT ((size_t)1 << 32)
+/* The longest recovery_timeout_ns, report_interval_ns and
+ * stability_interval_ns accepted (2^42 ns, about 73 minutes), and the
+ * latest time cw_node_tick takes (2^62 ns, 146 years of a monotonic clock):
+ * times computed from them (a doubled timeout, a deadline) never wrap. */
+#define CW_NODE_MAX_INTERVAL_NS ((uint64_t)1 << 42)
+#define CW_NODE_MAX_TIME_NS ((uint64_t)1 << 62)
 
 /* Sets every default (nodes = 1, self = 0). */
 CW_API void cw_node_options_init(cw_node_options *o);
@@ -213,10 +227,12 @@ typedef struct cw_node cw_node;
 
 /* CW_EINVAL on bad options (self >= nodes, nodes out of range, missing send
  * or merge callback, unknown policy, max_buffered 0 or above
- * CW_NODE_MAX_BUFFERED_LIMIT), CW_ENOMEM. Destroy with cw_node_destroy. */
+ * CW_NODE_MAX_BUFFERED_LIMIT, a time option above CW_NODE_MAX_INTERVAL_NS),
+ * CW_ENOMEM. Destroy with cw_node_destroy. */
 CW_API int  cw_node_create(cw_node **out, const cw_node_options *o);
 /* Frees the node and releases every message it holds, including those that
- * wait to be sent (flush first to send them). NULL is ignored. */
+ * wait to be sent (flush first to send them). NULL is ignored, and so is a
+ * call from inside one of the node's callbacks. */
 CW_API void cw_node_destroy(cw_node *n);
 
 /* A local write: ticks the own entry, stamps the write with the clock and an
@@ -335,7 +351,8 @@ CW_API int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out
  * opens the next stability round. *next_ns (nullable) gets the time the
  * next tick has work (UINT64_MAX: none until something arrives); a receive
  * or put may bring it forward (cw_node_next_tick). Cheap when nothing is
- * due. CW_EINVAL (NULL, or called from a callback). */
+ * due. CW_EINVAL (NULL, called from a callback, or now_ns beyond
+ * CW_NODE_MAX_TIME_NS). */
 CW_API int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns);
 /* When the next tick has work, as it stands now (UINT64_MAX: none). */
 CW_API uint64_t cw_node_next_tick(const cw_node *n);
@@ -369,7 +386,8 @@ CW_API uint64_t cw_node_seen(const cw_node *n, cw_node_id origin);
 /* Peer `peer` restarted without its state (it asked for a snapshot): what it
  * said it had applied before no longer holds, so the open stability round
  * starts over and nothing it lost becomes stable on its old word. Call it
- * before answering the peer. Ignored for self or an id out of range. */
+ * before answering the peer. Ignored for self, an id out of range, or from
+ * inside a callback. */
 CW_API void cw_node_peer_restarted(cw_node *n, cw_node_id peer);
 
 /* The node's clock (sparse copy). */

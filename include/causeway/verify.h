@@ -149,7 +149,8 @@ CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 /* Node x's applied counts now: `nodes` counters into out, how many writes of
  * each node x has applied. Any thread, during the run: each count covers
  * only applications that happened (and, on an engine, the store updates
- * before them). Cost: O(nodes). */
+ * before them). A node x the history does not have gets zeros; NULL is
+ * ignored. Cost: O(nodes). */
 CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out);
 
 /* Records a read of `key` at node x, to be judged by the verdict: `before`
@@ -256,7 +257,8 @@ typedef struct cw_history_report {
 } cw_history_report;
 
 /* Runs the final checks, once every node has reported its keys and clock,
- * and fills *report. Returns report->ok. Call it once per history. Cost, for
+ * and fills *report. Returns report->ok (false, *report untouched, for a
+ * NULL history or report). Call it once per history. Cost, for
  * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups
  * counted as O(1) (the writes grouped by key through a table; per key, each
  * write against each node that wrote the key, never each pair of writes;
@@ -279,8 +281,8 @@ typedef void (*cw_history_progress_fn)(void *ctx, const char *phase, uint64_t do
 CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx);
 
 /* The first violation found, as a sentence owned by the history (valid until
- * cw_history_destroy), or NULL if none. Later violations are counted, not
- * kept. */
+ * cw_history_destroy), or NULL if none (for a NULL history, a sentence
+ * saying so). Later violations are counted, not kept. */
 CW_API const char *cw_history_violation(const cw_history *h);
 /* Which read the first violation is about: its index among the reads
  * recorded (cw_history_read, cw_history_client_read), in the order they
@@ -308,7 +310,10 @@ typedef struct cw_sim cw_sim;
  * of cw_send_fn (0: taken, carried to every other node, taking its own
  * references; negative: refused, not taken, offered again by cw_sim_flush).
  * The transport later hands each message to each other node with
- * cw_sim_receive. */
+ * cw_sim_receive, after the callback returned: called from inside a
+ * simulator's call, neither callback may call the simulator (cw_sim_write,
+ * _receive, _tick, _flush and _finish return CW_EINVAL then, and
+ * cw_sim_destroy does nothing). */
 typedef int (*cw_sim_send_fn)(void *ctx, cw_node_id from, cw_msg *msg);
 /* The embedder's transport for the replicas' loss recovery: called with
  * each recovery message (a pull, a write sent again, a report) of node
@@ -338,7 +343,8 @@ typedef struct cw_sim_options {
     size_t max_unsent;             /* per replica: refused writes kept (cw_node_options) */
     bool sequential;               /* built-in: each write reaches every node before the next */
     uint64_t recovery_timeout_ns;  /* the replicas' recovery_timeout_ns and report_interval_ns */
-    uint64_t report_interval_ns;   /* (cw_node_options) on the simulated clock, each 0 or >= 1 ms;
+    uint64_t report_interval_ns;   /* (cw_node_options) on the simulated clock, each 0 or 1 ms to
+                                      CW_NODE_MAX_INTERVAL_NS;
                                       0: the replicas' defaults (50 and 100 ms) */
     /* Clients (see cw_sim_write): with none of these set, every write is a
      * plain put by no client, as it always was (the same seed, the same run). */

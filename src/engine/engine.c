@@ -143,21 +143,22 @@ static void give_room(cw_engine *e, enode *en)
     }
 }
 
-/* The engine whose callback (on_apply, each_key's fn) this thread is
- * running, if any. Such a callback runs under a node's lock, on a worker or
- * inside a caller's put, so a call back into that engine would wait for the
- * lock it holds, or for the worker it runs on: every call checks this and
- * returns CW_EINVAL instead of hanging (engine.h). */
-static _Thread_local const cw_engine *tl_callback_of;
+/* How many engine callbacks (on_apply, the merge function, each_key's fn)
+ * this thread is running, of any engine. Such a callback runs under a node's
+ * lock, on a worker or inside a caller's call, so a call back into its own
+ * engine would wait for the lock it holds or for the worker it runs on, and
+ * a call into another engine whose callbacks call back (on another worker)
+ * would wait on that engine's lock while it waits on this one's: every call
+ * from inside any engine's callback returns CW_EINVAL instead (engine.h). */
+static _Thread_local unsigned tl_in_callbacks;
 
-/* Runs one of e's user callbacks with this thread marked as inside it (a
- * callback of another engine may be running around it). */
-#define IN_CALLBACK(e, call)                                  \
-    do {                                                      \
-        const cw_engine *outer_ = tl_callback_of;             \
-        tl_callback_of = (e);                                 \
-        call;                                                 \
-        tl_callback_of = outer_;                              \
+/* Runs one of the user's callbacks (or a call that runs one) with this
+ * thread marked as inside it. */
+#define IN_CALLBACK(call)      \
+    do {                       \
+        tl_in_callbacks++;     \
+        call;                  \
+        tl_in_callbacks--;     \
     } while (0)
 
 static void on_apply(void *ctx, const cw_msg *m)
@@ -166,7 +167,7 @@ static void on_apply(void *ctx, const cw_msg *m)
     cw_engine *e = en->e;
     uint64_t born;
     if (e->o.on_apply) /* first: a write's room comes back after its last callback returned */
-        IN_CALLBACK(e, e->o.on_apply(e->o.apply_ctx, en->id, m));
+        IN_CALLBACK(e->o.on_apply(e->o.apply_ctx, en->id, m));
     if (m->origin != en->id)
         /* Relaxed: a hint to en's worker that its buffer may have room for
          * the writes it refused (worker.c invariant 3); the retry itself
@@ -220,6 +221,14 @@ static void destroy(cw_engine *e)
 }
 
 /* An idle node's clock report interval (engine.h: 0 = 10 ms). */
+/* The engine's options in microseconds go beyond what a replica takes
+ * (uint32 us is up to 71 minutes, a node's intervals at most ~73, and a
+ * computed timeout or pace can pass both): held to the replica's bound. */
+static uint64_t at_most_interval(uint64_t ns)
+{
+    return ns < CW_NODE_MAX_INTERVAL_NS ? ns : CW_NODE_MAX_INTERVAL_NS;
+}
+
 static uint64_t report_interval_ns(const cw_engine_options *o)
 {
     return (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
@@ -244,15 +253,15 @@ static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_op
     no->on_apply = on_apply;
     if (o->nodes > 1 && !o->no_recovery) { /* loss recovery and stability (engine.h) */
         no->send_to = cw__engine_send_to;
-        no->recovery_timeout_ns = o->recovery_timeout_us
-                                      ? (uint64_t)o->recovery_timeout_us * 1000u
-                                      : 2000000u + 2000u * (uint64_t)o->max_delay_us;
-        no->report_interval_ns = report_interval_ns(o);
+        no->recovery_timeout_ns = at_most_interval(o->recovery_timeout_us
+                                                       ? (uint64_t)o->recovery_timeout_us * 1000u
+                                                       : 2000000u + 2000u * (uint64_t)o->max_delay_us);
+        no->report_interval_ns = at_most_interval(report_interval_ns(o));
         /* A round costs O(nodes) per peer heard at every node, nodes^3 in
          * all: paced at 20 ns x nodes^3 (5 ms at 64 nodes), so rounds take
          * about the same share of the CPU at any size. */
         uint64_t n = o->nodes, pace = n * n * n * 20u;
-        no->stability_interval_ns = pace > 100000u ? pace : 100000u;
+        no->stability_interval_ns = at_most_interval(pace > 100000u ? pace : 100000u);
         uint64_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096u;
         no->max_log = o->max_log ? o->max_log : 2 * capacity;
     }
@@ -393,8 +402,8 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 /* Every API call runs between enter and leave, so close can wait for them. */
 static int enter(cw_engine *e)
 {
-    if (tl_callback_of == e)
-        return CW_EINVAL; /* a call from inside one of e's callbacks */
+    if (tl_in_callbacks)
+        return CW_EINVAL; /* a call from inside an engine's callback */
     atomic_fetch_add_explicit(&e->active, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&e->closed, memory_order_seq_cst)) {
         atomic_fetch_sub_explicit(&e->active, 1, memory_order_release); /* as leave */
@@ -412,7 +421,7 @@ static void leave(cw_engine *e)
 
 void cw_engine_shutdown(cw_engine *e)
 {
-    if (!e || tl_callback_of == e) /* it would wait for the call or worker it runs on */
+    if (!e || tl_in_callbacks) /* it would wait for the call or worker it runs on */
         return;
     pthread_mutex_lock(&e->shutdown_lock);
     if (e->down) {
@@ -441,7 +450,7 @@ void cw_engine_shutdown(cw_engine *e)
 
 void cw_engine_close(cw_engine *e)
 {
-    if (!e || tl_callback_of == e) /* as shutdown */
+    if (!e || tl_in_callbacks) /* as shutdown */
         return;
     cw_engine_shutdown(e);
     destroy(e);
@@ -704,7 +713,7 @@ int cw_engine_get(cw_engine *e, cw_node_id node, const void *key, size_t key_len
     if (rc != CW_OK)
         return rc;
     pthread_mutex_lock(&e->node[node].lock);
-    rc = cw_node_get(e->node[node].node, key, key_len, out);
+    IN_CALLBACK(rc = cw_node_get(e->node[node].node, key, key_len, out)); /* the merge function's */
     pthread_mutex_unlock(&e->node[node].lock);
     leave(e);
     return rc;
@@ -899,7 +908,6 @@ int cw_engine_dump(cw_engine *e, FILE *out)
 }
 
 typedef struct each_arg {
-    const cw_engine *e;
     cw_key_fn fn;
     void *ctx;
 } each_arg;
@@ -907,7 +915,7 @@ typedef struct each_arg {
 static int each_of(cw_node *n, void *arg)
 {
     each_arg *a = arg;
-    IN_CALLBACK(a->e, cw_node_each_key(n, a->fn, a->ctx));
+    IN_CALLBACK(cw_node_each_key(n, a->fn, a->ctx));
     return CW_OK;
 }
 
@@ -915,6 +923,6 @@ int cw_engine_each_key(cw_engine *e, cw_node_id node, cw_key_fn fn, void *ctx)
 {
     if (!fn)
         return CW_EINVAL;
-    each_arg a = {e, fn, ctx};
+    each_arg a = {fn, ctx};
     return with_node(e, node, each_of, &a);
 }

@@ -50,6 +50,80 @@ static bool within(const cw_node *n, const cw_msg *m, const uint64_t *clock)
     return true;
 }
 
+static int by_dot(const void *a, const void *b)
+{
+    const cw_msg *x = *(cw_msg *const *)a, *y = *(cw_msg *const *)b;
+    if (x->origin != y->origin)
+        return x->origin < y->origin ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Whether two versions are one write: the same dot (origin, seq). A dot is
+ * one write, so it is at most one version of one key (invariant 2).
+ * CW_ENOMEM if the sort's copy cannot be had. */
+static int dots_repeat(cw_msg *const *versions, size_t count, bool *repeat)
+{
+    *repeat = false;
+    if (count < 2)
+        return CW_OK;
+    cw_msg **sorted = malloc(count * sizeof *sorted);
+    if (!sorted)
+        return CW_ENOMEM;
+    memcpy(sorted, versions, count * sizeof *sorted);
+    qsort(sorted, count, sizeof *sorted, by_dot);
+    for (size_t i = 1; i < count && !*repeat; i++)
+        *repeat = by_dot(&sorted[i - 1], &sorted[i]) == 0;
+    free(sorted);
+    return CW_OK;
+}
+
+/* A look over the installed store for invariant 2: how many versions it
+ * kept, and whether a key kept one that another of its versions covers
+ * (applied before the version covering it, the store could not tell). */
+typedef struct cover_check {
+    uint32_t n;
+    size_t kept;
+    bool covered;
+    uint64_t *best, *second; /* [n]: per origin, the two greatest seqs a version covers */
+    uint32_t *who;           /* [n]: the version that covers best */
+} cover_check;
+
+/* The greatest seq of `origin` that version m covers (cw__msg_covers). */
+static uint64_t covers_up_to(const cw_msg *m, cw_node_id origin)
+{
+    const uint64_t *c = cw__msg_context(m);
+    return c ? c[origin] : origin == m->origin ? m->seq - 1 : m->counters[origin];
+}
+
+/* O(versions x nodes): linear in the counters the versions carry. */
+static void check_key(void *item, void *ctx)
+{
+    const cw__key *e = item;
+    cover_check *c = ctx;
+    c->kept += e->count;
+    if (e->count < 2 || c->covered)
+        return;
+    for (uint32_t o = 0; o < c->n; o++) {
+        c->best[o] = c->second[o] = 0;
+        c->who[o] = UINT32_MAX;
+    }
+    for (uint32_t i = 0; i < e->count; i++)
+        for (uint32_t o = 0; o < c->n; o++) {
+            uint64_t up = covers_up_to(e->msgs[i], (cw_node_id)o);
+            if (up > c->best[o]) {
+                c->second[o] = c->best[o];
+                c->best[o] = up;
+                c->who[o] = i;
+            } else if (up > c->second[o]) {
+                c->second[o] = up;
+            }
+        }
+    for (uint32_t i = 0; i < e->count && !c->covered; i++) {
+        cw_node_id o = e->msgs[i]->origin;
+        c->covered = (c->who[o] == i ? c->second[o] : c->best[o]) >= e->msgs[i]->seq;
+    }
+}
+
 int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions, size_t count)
 {
     if (!n || !clock || nodes != n->n || (count && !versions) || !fresh(n))
@@ -60,6 +134,12 @@ int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
             return CW_EINVAL;
         tombs += (versions[i]->flags & CW__MSG_TOMBSTONE) != 0;
     }
+    bool repeat;
+    int rc = dots_repeat(versions, count, &repeat);
+    if (rc != CW_OK)
+        return rc;
+    if (repeat)
+        return CW_EINVAL;
     if (tombs && n->n > 1) {
         cw_msg **t = realloc(n->st.tombs, tombs * sizeof *t);
         if (!t)
@@ -67,13 +147,33 @@ int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
         n->st.tombs = t;
         n->st.tombs_cap = tombs;
     }
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count && rc == CW_OK; i++) {
         bool conflict;
-        if (cw__store_apply(&n->store, versions[i], n->opt.policy, &conflict) != CW_OK) {
-            cw__store_destroy(&n->store); /* back to empty (invariant 1) */
-            cw__store_init(&n->store);
-            return CW_ENOMEM;
-        }
+        rc = cw__store_apply(&n->store, versions[i], n->opt.policy, &conflict);
+    }
+    /* Every version kept, and none covering another, as the peer held them
+     * (invariant 2): a version another replaced, a second version of a
+     * last-writer-wins key, or one a version beside it covers is not a
+     * state any replica held. */
+    cover_check c = {.n = n->n};
+    if (rc == CW_OK && count > 1) {
+        c.best = malloc((size_t)n->n * sizeof *c.best);
+        c.second = malloc((size_t)n->n * sizeof *c.second);
+        c.who = malloc((size_t)n->n * sizeof *c.who);
+        if (!c.best || !c.second || !c.who)
+            rc = CW_ENOMEM;
+    }
+    if (rc == CW_OK)
+        cw__map_each(&n->store.keys, check_key, &c);
+    free(c.best);
+    free(c.second);
+    free(c.who);
+    if (rc == CW_OK && (c.kept != count || c.covered))
+        rc = CW_EINVAL;
+    if (rc != CW_OK) {
+        cw__store_destroy(&n->store); /* back to empty (invariant 1) */
+        cw__store_init(&n->store);
+        return rc;
     }
     for (size_t i = 0; i < count; i++) {
         cw_msg *m = versions[i];
@@ -87,14 +187,6 @@ int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
     for (uint32_t k = 0; n->recovering && k < n->n; k++)
         cw__log_trim(&n->log, (cw_node_id)k, clock[k]); /* invariant 3 */
     return CW_OK;
-}
-
-static int by_dot(const void *a, const void *b)
-{
-    const cw_msg *x = *(cw_msg *const *)a, *y = *(cw_msg *const *)b;
-    if (x->origin != y->origin)
-        return x->origin < y->origin ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Each origin's logged seqs run without a gap or a repeat up to clock. */

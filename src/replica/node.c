@@ -54,12 +54,13 @@
 
 
 /* In debug builds every call ends with the full invariant check for groups
- * of up to 16 nodes, and every 1024th call beyond (the check costs
- * O(store * nodes), too much to run on each delivery of 1024 replicas). */
+ * of up to 16 nodes holding up to 4096 keys, and every 1024th call beyond
+ * (the check costs O(store * nodes), too much to run on each delivery of
+ * 1024 replicas, or of a store of 100,000 keys). */
 #ifndef NDEBUG
 static bool check_now(cw_node *n)
 {
-    return n->n <= 16 || (++n->checks & 1023) == 0;
+    return (n->n <= 16 && n->store.keys.count <= 4096) || (++n->checks & 1023) == 0;
 }
 #endif
 
@@ -89,7 +90,9 @@ bool cw__node_options_valid(const cw_node_options *o)
 {
     return o->nodes > 0 && o->nodes <= CW_VCLOCK_MAX_ENTRIES && o->self < o->nodes && (o->nodes == 1 || o->send) &&
            (unsigned)o->policy <= CW_MERGE_CALLBACK && (o->policy != CW_MERGE_CALLBACK || o->merge) &&
-           o->max_buffered > 0 && o->max_buffered <= CW_NODE_MAX_BUFFERED_LIMIT && o->max_unsent > 0;
+           o->max_buffered > 0 && o->max_buffered <= CW_NODE_MAX_BUFFERED_LIMIT && o->max_unsent > 0 &&
+           o->recovery_timeout_ns <= CW_NODE_MAX_INTERVAL_NS && o->report_interval_ns <= CW_NODE_MAX_INTERVAL_NS &&
+           o->stability_interval_ns <= CW_NODE_MAX_INTERVAL_NS;
 }
 
 size_t cw__node_footprint(uint32_t nodes)
@@ -145,7 +148,7 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
 
 void cw_node_destroy(cw_node *n)
 {
-    if (!n)
+    if (!n || n->in_callback) /* from a callback: the caller below still uses it */
         return;
     for (size_t i = 0; i < n->work_count; i++)
         cw__msg_unref(n->work[i].msg);
@@ -755,13 +758,28 @@ cw_order cw_version_compare(const cw_value_version *a, const cw_value_version *b
     return CW_CONCURRENT;
 }
 
+/* A walk over the node's state (each_key, key_versions, each_pending, a
+ * read's merge) hands the caller's function what the node holds, borrowed:
+ * a call from it that changed the node would free or move what the walk is
+ * at. So the walk counts as a callback, and every call that changes the
+ * node refuses (CW_EINVAL) while it runs. The mark is bookkeeping, not the
+ * node's state, which the walk leaves as it was: that is why these take a
+ * const node, and why marking it casts the const away (every node is
+ * allocated writable by cw_node_create). */
+static unsigned *walk_mark(const cw_node *n)
+{
+    return &((cw_node *)(uintptr_t)n)->in_callback;
+}
+
 /* Replaces siblings by the merge callback's value, with the merged clock and
  * context and the greatest (timestamp, origin). */
 static int merge_siblings(const cw_node *n, cw_read *r)
 {
     void *value = NULL;
     size_t len = 0;
+    ++*walk_mark(n);
     int rc = n->opt.merge(n->opt.merge_ctx, r->versions, r->count, &value, &len);
+    --*walk_mark(n);
     if (rc != CW_OK)
         return rc;
     cw_value_version *last = &r->versions[r->count - 1];
@@ -872,8 +890,12 @@ static void visit_key(void *item, void *ctx)
 
 void cw_node_each_key(const cw_node *n, cw_key_fn fn, void *ctx)
 {
+    if (!n || !fn)
+        return;
     each_key_ctx c = {fn, ctx};
+    ++*walk_mark(n);
     cw__map_each(&n->store.keys, visit_key, &c);
+    --*walk_mark(n);
 }
 
 int cw_node_key_versions(const cw_node *n, const void *key, size_t key_len, cw_key_fn fn, void *ctx)
@@ -883,12 +905,17 @@ int cw_node_key_versions(const cw_node *n, const void *key, size_t key_len, cw_k
     if (!key)
         key = "";
     const cw__key *e = cw__store_find(&n->store, key, key_len);
+    ++*walk_mark(n);
     fn(ctx, key, key_len, e ? (const cw_msg *const *)e->msgs : NULL, e ? e->count : 0);
+    --*walk_mark(n);
     return CW_OK;
 }
 
 void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *msg), void *ctx)
 {
+    if (!n || !fn)
+        return;
+    ++*walk_mark(n);
     for (uint32_t o = 0; o < n->n; o++) {
         const cw__ring *r = &n->buf.rings[o];
         for (uint64_t i = 0; r->count && i < r->cap; i++)
@@ -899,6 +926,7 @@ void cw_node_each_pending(const cw_node *n, void (*fn)(void *ctx, const cw_msg *
     }
     for (size_t i = 0; i < n->work_count; i++)
         fn(ctx, n->work[i].msg);
+    --*walk_mark(n);
 }
 
 /* ---- invariant checker (invariants 2-4, and the store's) ---- */

@@ -232,7 +232,7 @@ static void advance(cw_node *n, uint64_t now_ns)
 void cw__node_note_time(cw_node *n, uint64_t now_ns)
 {
     if (n)
-        advance(n, now_ns);
+        advance(n, now_ns < CW_NODE_MAX_TIME_NS ? now_ns : CW_NODE_MAX_TIME_NS);
 }
 
 void cw__node_link_lost(cw_node *n, cw_node_id from)
@@ -360,7 +360,7 @@ uint64_t cw_node_seen(const cw_node *n, cw_node_id origin)
 
 void cw_node_peer_restarted(cw_node *n, cw_node_id peer)
 {
-    if (!n || peer >= n->n || peer == n->opt.self || !n->st.open)
+    if (!n || peer >= n->n || peer == n->opt.self || !n->st.open || n->in_callback)
         return;
     cw__stability *st = &n->st;
     /* The open round may hold the peer's old word: start it over, so every
@@ -672,7 +672,7 @@ int cw__recovery_pull(struct cw_node *n, const cw_msg *p)
 
 int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns)
 {
-    if (!n || n->in_callback)
+    if (!n || n->in_callback || now_ns > CW_NODE_MAX_TIME_NS)
         return CW_EINVAL;
     advance(n, now_ns);
     now_ns = n->now_ns; /* time never goes back here */

@@ -261,12 +261,14 @@ void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx
 
 const char *cw_history_violation(const cw_history *h)
 {
+    if (!h)
+        return "no history (NULL)";
     return h->violations ? h->violation : NULL;
 }
 
 size_t cw_history_violation_read(const cw_history *h)
 {
-    return h->violation_read;
+    return h ? h->violation_read : SIZE_MAX;
 }
 
 /* A new write at its origin x: its true past is what x has applied. */
@@ -353,6 +355,12 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
 
 void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out)
 {
+    if (!h || !out)
+        return;
+    if (x >= h->nodes) { /* a node the history does not have applied nothing */
+        memset(out, 0, (size_t)h->nodes * sizeof *out);
+        return;
+    }
     for (uint32_t k = 0; k < h->nodes; k++) /* acquire: pairs with the application's release */
         out[k] = atomic_load_explicit(&h->applied[x][k], memory_order_acquire);
 }
@@ -1467,6 +1475,8 @@ static bool check_sessions(cw_history *h, const judge *J, cw_history_report *rep
 
 bool cw_history_verdict(cw_history *h, cw_history_report *rep)
 {
+    if (!h || !rep)
+        return false;
     *rep = (cw_history_report){0};
     for (uint32_t x = 0; x < h->nodes; x++) {
         rep->writes += made(h, x);

@@ -77,6 +77,7 @@ struct cw_sim {
     uint64_t *seen;               /* [client * nodes + k]: what client has seen (invariant 4) */
     cw_node_id *last;             /* [client]: the node it used last */
     cw_history_dot *dots;         /* scratch: a read's versions */
+    unsigned in_send;             /* the embedder's send or send_to runs: no call may enter */
     uint64_t *row;                /* scratch: nodes counters */
     cw_sim_report rep;
 };
@@ -114,7 +115,12 @@ static int offer(void *ctx, cw_msg *m)
 {
     replica *r = ctx;
     cw_sim *s = r->s;
-    int rc = chance(s, s->o.refuse_probability) ? CW_EFULL : s->o.send(s->o.send_ctx, r->id, m);
+    int rc = CW_EFULL;
+    if (!chance(s, s->o.refuse_probability)) {
+        s->in_send++;
+        rc = s->o.send(s->o.send_ctx, r->id, m);
+        s->in_send--;
+    }
     if (rc != 0) {
         s->rep.send_refusals++;
         return rc;
@@ -134,7 +140,12 @@ static int offer_to(void *ctx, uint32_t to, cw_msg *m)
         violatef(s, "node %u sent a recovery message (kind %d) to node %u", r->id, (int)cw_msg_kind_of(m), to);
         return CW_EINVAL;
     }
-    int rc = chance(s, s->o.refuse_probability) ? CW_EFULL : s->o.send_to(s->o.send_ctx, r->id, to, m);
+    int rc = CW_EFULL;
+    if (!chance(s, s->o.refuse_probability)) {
+        s->in_send++;
+        rc = s->o.send_to(s->o.send_ctx, r->id, to, m);
+        s->in_send--;
+    }
     if (rc != 0)
         s->rep.send_refusals++;
     return rc;
@@ -170,6 +181,7 @@ static bool options_valid(const cw_sim_options *o)
            probability(o->drop_probability, 1, false) && probability(o->partition_probability, 1, true) &&
            o->partition_steps > 0 && (o->recovery_timeout_ns == 0 || o->recovery_timeout_ns >= 1000000u) &&
            (o->report_interval_ns == 0 || o->report_interval_ns >= 1000000u) &&
+           o->recovery_timeout_ns <= CW_NODE_MAX_INTERVAL_NS && o->report_interval_ns <= CW_NODE_MAX_INTERVAL_NS &&
            probability(o->rmw_probability, 1, true) && probability(o->delete_probability, 1, true) &&
            o->clients <= 4096 && (!o->sessions || o->clients > 0);
 }
@@ -226,7 +238,7 @@ int cw_sim_create(cw_sim **out, const cw_sim_options *o)
 
 void cw_sim_destroy(cw_sim *s)
 {
-    if (!s)
+    if (!s || s->in_send)
         return;
     for (uint32_t i = 0; s->r && i < s->o.nodes; i++)
         cw_node_destroy(s->r[i].node);
@@ -309,7 +321,7 @@ static int client_write(cw_sim *s, uint32_t c, cw_node_id x, const uint8_t *key,
 
 int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
 {
-    if (!s || (at != CW_SIM_ANY_NODE && at >= s->o.nodes))
+    if (!s || s->in_send || (at != CW_SIM_ANY_NODE && at >= s->o.nodes))
         return CW_EINVAL;
     if (s->made >= s->o.writes)
         return CW_ELIMIT;
@@ -317,7 +329,7 @@ int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
     cw_node_id x = (cw_node_id)(at == CW_SIM_ANY_NODE ? below(s, s->o.nodes) : at);
     uint32_t k = (uint32_t)below(s, s->o.keys);
     /* Binary keys and values: NUL bytes inside, and empty values. */
-    uint8_t key[6] = {'k', (uint8_t)k, 0, (uint8_t)(k >> 8), 0, '!'};
+    uint8_t key[8] = {'k', (uint8_t)k, 0, (uint8_t)(k >> 8), 0, (uint8_t)(k >> 16), (uint8_t)(k >> 24), '!'};
     uint8_t value[16];
     size_t len = below(s, sizeof value + 1);
     for (size_t i = 0; i < len; i++)
@@ -364,7 +376,7 @@ static int receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *resul
 
 int cw_sim_receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *result)
 {
-    if (!s || to >= s->o.nodes)
+    if (!s || s->in_send || to >= s->o.nodes)
         return CW_EINVAL;
     s->now_ms++;
     return receive(s, to, m, result);
@@ -385,7 +397,7 @@ static int tick_due(cw_sim *s)
 
 int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending)
 {
-    if (!s || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
+    if (!s || s->in_send || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
         return CW_EINVAL;
     s->now_ms++;
     int rc = node == CW_SIM_ANY_NODE ? tick_due(s) : cw_node_tick(s->r[node].node, now_ns(s), NULL);
@@ -402,7 +414,7 @@ int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending)
 
 int cw_sim_flush(cw_sim *s, uint32_t node)
 {
-    if (!s || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
+    if (!s || s->in_send || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
         return CW_EINVAL;
     if (node != CW_SIM_ANY_NODE)
         return cw_node_flush(s->r[node].node, NULL);
@@ -417,7 +429,7 @@ int cw_sim_flush(cw_sim *s, uint32_t node)
 
 int cw_sim_finish(cw_sim *s, cw_sim_report *report)
 {
-    if (!s || !report)
+    if (!s || !report || s->in_send)
         return CW_EINVAL;
     for (uint32_t i = 0; i < s->o.nodes; i++) {
         int rc = cw_history_final_node(s->h, s->r[i].node);

@@ -46,7 +46,11 @@ CW_API void cw_client_close(cw_client *c);
  * CW_ESTALLED, CW_EFULL: retry later; CW_EAHEAD: the context covers writes
  * that node has not applied yet: retry in a moment (the node does not wait,
  * so one client never holds up the others); CW_ECLOSED: the node is
- * stopping; CW_ELIMIT, CW_EINVAL, CW_ENOMEM); or this call's: CW_ETIMEDOUT
+ * stopping; CW_EIO: a node with --data cannot save, and took nothing;
+ * CW_EUNSAVED: it made the write but could not save it, so the write takes
+ * effect if a later save succeeds and is gone if the node stops first (do
+ * not simply retry: that may write twice); CW_ELIMIT, CW_EINVAL,
+ * CW_ENOMEM); or this call's: CW_ETIMEDOUT
  * (no answer in time, or no connection to send on: the write may or may not
  * have been made, but a request never waits queued for a node that is away),
  * CW_EIO (a socket error), CW_EBADMSG (an answer that does not decode),

@@ -24,14 +24,15 @@ extern "C" {
     XX(ELIMIT,     -7, "more than 65,536 entries, or another configured limit, exceeded") \
     XX(ENOTFOUND,  -8, "key not present")                                              \
     XX(ETIMEDOUT,  -9, "a wait ran out of time")                                       \
-    XX(ECLOSED,   -10, "the engine is shutting down")                                  \
+    XX(ECLOSED,   -10, "shutting down: the engine or node is closing")                  \
     XX(EDRIFT,    -11, "a timestamp is further ahead of the wall clock than the allowed drift") \
     XX(EFULL,     -12, "full: a bounded buffer or queue has no room (backpressure); retry once it drains") \
     XX(EBADMSG,   -13, "malformed binary message")                                   \
     XX(ESTALLED,  -14, "stalled: some node has not applied or acknowledged this node's writes (cut off or held back), so no room came") \
     XX(EAHEAD,    -15, "the context covers writes this node has not applied yet: wait for them first") \
     XX(EJOINING,  -16, "joining: this node does not accept writes until its peers have told it its own last sequence number") \
-    XX(EIO,       -17, "a network or operating-system call failed")
+    XX(EIO,       -17, "a network or operating-system call failed")                     \
+    XX(EUNSAVED,  -18, "made but not saved: the write is in memory and takes effect if a later save succeeds, or is gone if the node stops first (its outcome is unknown)")
 
 enum {
 #define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),

@@ -824,8 +824,11 @@ static int run(cluster *c, const char *policy, bool scenario)
     fflush(stdout);
     if (rc == CLI_OK)
         rc = curl_open(c);
-    if (rc == CLI_OK)
+    bool stopped_starting = false; /* SIGINT or SIGTERM while the nodes came up: a stop, not a failure */
+    if (rc == CLI_OK) {
         rc = wait_ready(c);
+        stopped_starting = rc != CLI_OK && c->stop_signal && !c->died;
+    }
     if (rc == CLI_OK)
         rc = scenario ? run_scenario(c) : run_until_signal(c);
     cluster_stop(c);
@@ -839,6 +842,8 @@ static int run(cluster *c, const char *policy, bool scenario)
     while (sigtimedwait(&c->sigs, NULL, &zero) > 0)
         ;
     sigprocmask(SIG_SETMASK, &old, NULL);
+    if (stopped_starting)
+        return CLI_OK;
     return rc == CLI_OK && c->died ? CLI_FAIL : rc;
 }
 

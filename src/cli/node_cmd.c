@@ -66,6 +66,18 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
 }
 
 /* HOST:PORT (the last colon splits; [v6]:port too). */
+/* Whether a tcp:// endpoint's port, when it is a number, is one (ZeroMQ
+ * takes tcp://host:99999 and binds some other port). */
+static bool tcp_port_ok(const char *endpoint)
+{
+    if (!endpoint || strncmp(endpoint, "tcp://", 6) != 0)
+        return true;
+    const char *colon = strrchr(endpoint + 6, ':');
+    if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        return true; /* "*", a name, or malformed: ZeroMQ says */
+    return strlen(colon + 1) <= 5 && strtoul(colon + 1, NULL, 10) <= 65535;
+}
+
 static int split_host_port(const char *text, char *host, size_t cap, uint16_t *port)
 {
     const char *colon = strrchr(text, ':');
@@ -214,7 +226,7 @@ int cli_node(int argc, char **argv)
     uint64_t max_log = 0, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
                *curve_peers = NULL, *data = NULL;
-    int policy = 0, sync_mode = 0;
+    int policy = 0, sync_mode = -1; /* -1: not given (full) */
     uint64_t map_size = 0;
     double drop = 0, delay = 0, dup = 0;
     bool fresh = false;
@@ -304,6 +316,13 @@ int cli_node(int argc, char **argv)
     } else if (http && split_host_port(http, host, sizeof host, &port) != CLI_OK) {
         fprintf(stderr, "causeway node: --http '%.80s': expected HOST:PORT\n", http);
         rc = CLI_USAGE;
+    } else if (!data && (sync_mode >= 0 || map_size)) {
+        fprintf(stderr, "causeway node: --sync and --map-size go with --data\n");
+        rc = CLI_USAGE;
+    } else if (!tcp_port_ok(listen) || !tcp_port_ok(client)) {
+        fprintf(stderr, "causeway node: --%s '%.80s': the port must be 0 to 65535\n",
+                tcp_port_ok(listen) ? "client" : "listen", tcp_port_ok(listen) ? client : listen);
+        rc = CLI_USAGE;
     } else {
         for (uint32_t j = 0; j < CW_SERVER_MAX_NODES && rc == CLI_OK; j++) {
             if (j < nodes && j != id && !peers[j]) {
@@ -311,6 +330,9 @@ int cli_node(int argc, char **argv)
                 rc = CLI_USAGE;
             } else if (peers[j] && (j >= nodes || j == id)) {
                 fprintf(stderr, "causeway node: --peer %u: not a peer of node %u in a group of %u\n", j, id, nodes);
+                rc = CLI_USAGE;
+            } else if (peers[j] && !tcp_port_ok(peers[j])) {
+                fprintf(stderr, "causeway node: --peer %u='%.80s': the port must be 0 to 65535\n", j, peers[j]);
                 rc = CLI_USAGE;
             }
         }

@@ -331,10 +331,11 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
                      : cw_client_put(c->c, key, strlen(key), tag, (size_t)len, rmw ? &got.context : NULL, &clock);
         double t1 = now_s();
         bool excuse = excused(r, c->node, t0, t1);
-        if (retryable(rc) || (rc == CW_EAHEAD && excuse) || (rc == CW_ETIMEDOUT && excuse)) {
-            /* A put that timed out may have been made: kept as a "maybe"
-             * for the trace to settle (invariant 2). */
-            bool maybe = rc == CW_ETIMEDOUT;
+        if (retryable(rc) || (rc == CW_EAHEAD && excuse) || (rc == CW_ETIMEDOUT && excuse) || rc == CW_EUNSAVED) {
+            /* A put that timed out, or that a node made but could not save,
+             * may have taken effect: kept as a "maybe" for the trace to
+             * settle (invariant 2). */
+            bool maybe = rc == CW_ETIMEDOUT || rc == CW_EUNSAVED;
             wrec *w = maybe ? new_rec(c) : NULL;
             if (w) {
                 *w = (wrec){.node = c->node, .del = del, .ctx = rmw, .sent = t0, .done = t1};

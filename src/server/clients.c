@@ -19,7 +19,8 @@
  *  5. A burst's answers go out at its end, after one save of its writes
  *     (durable state: cw__server_save): many clients' writes share a disk
  *     flush (a group commit). If that save fails, every answer that
- *     reported a write made becomes CW_EIO.
+ *     reported a write made becomes CW_EUNSAVED (made, not saved: its
+ *     outcome is unknown).
  */
 #include "clients.h"
 
@@ -223,7 +224,7 @@ static bool serve_one(cw__clients *cl, pending *p)
     const uint8_t *b = zmq_msg_data(&req);
     size_t len = zmq_msg_size(&req);
     serve(cl, b, len);
-    /* The answer's head names the op and the id: kept to answer CW_EIO. */
+    /* The answer's head names the op and the id: kept to answer CW_EUNSAVED. */
     cw__in head = {cl->out.b, cl->out.len, 0};
     int status;
     if (cw__answer_take_head(&head, &p->op, &p->rid, &status) != CW_OK) { /* not reached: serve writes one */
@@ -250,7 +251,7 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
         if (p->has_answer && p->wrote && !saved) {
             cl->out.len = 0;
             cl->out.failed = false;
-            cw__answer_head(&cl->out, p->op, p->rid, CW_EIO);
+            cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
             zmq_msg_close(&p->answer);
             if (zmq_msg_init_size(&p->answer, cl->out.len) == 0)
                 memcpy(zmq_msg_data(&p->answer), cl->out.b, cl->out.len);

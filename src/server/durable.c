@@ -63,6 +63,10 @@
 
 #define FORMAT "causeway-data 1"
 #define LOCK_FILE "causeway.lock"
+#define PATH_BUF 4096u
+/* The largest counter a saved clock may hold: the HTTP API's JSON carries
+ * counters as signed 64-bit integers. */
+#define MAX_COUNTER ((uint64_t)INT64_MAX)
 #define SHORT_KEY 480u
 #define PREFIX 400u
 #define CHAIN (1u + PREFIX + 8u) /* a long key's database key before its slot */
@@ -231,6 +235,13 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         cw__server_err(err, errlen, "no data directory");
         return CW_EINVAL;
     }
+    /* Every path made below (DIR/causeway.lock, DIR/data.mdb and LMDB's own)
+     * fits PATH_BUF: a longer one cut short named another file. */
+    if (strlen(dir) + sizeof "/" LOCK_FILE > PATH_BUF) {
+        cw__server_err(err, errlen, "the data directory's path is too long (at most %zu bytes)",
+                       PATH_BUF - sizeof "/" LOCK_FILE);
+        return CW_EINVAL;
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         cw__server_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return CW_EIO;
@@ -253,7 +264,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
     d->lock_fd = -1;
     d->self = self;
     d->nodes = nodes;
-    char path[4096];
+    char path[PATH_BUF];
     snprintf(path, sizeof path, "%s/" LOCK_FILE, dir);
     d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -384,6 +395,8 @@ static int take_record(loaded *l, const MDB_val *v, const cw_msg_limits *lim)
     if (v->mv_size < 4)
         return CW_EINVAL;
     uint64_t count = cw__load_be(b, 4);
+    if (count == 0) /* a key with no version left is removed, never saved empty */
+        return CW_EINVAL;
     for (uint64_t i = 0; i < count; i++) {
         if (v->mv_size - at < 4)
             return CW_EINVAL;
@@ -441,9 +454,22 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
         cw__server_err(err, errlen, "the data directory's clock is damaged");
         r = CW_EINVAL;
     }
-    bool any = false;
-    for (uint32_t k = 0; r == CW_OK && k < d->nodes; k++)
+    bool any = false, huge = false;
+    for (uint32_t k = 0; r == CW_OK && k < d->nodes; k++) {
         any |= clock[k] != 0;
+        huge |= clock[k] > MAX_COUNTER || d->stable[k] > clock[k];
+    }
+    MDB_stat ks, ls;
+    if (r == CW_OK && !any &&
+        (mdb_stat(t, d->keys, &ks) != 0 || mdb_stat(t, d->log, &ls) != 0 || ks.ms_entries || ls.ms_entries)) {
+        cw__server_err(err, errlen, "the data directory's clock is zero but it holds writes (damaged)");
+        r = CW_EINVAL;
+    }
+    if (r == CW_OK && huge) { /* JSON carries counters below 2^63; stable is at or below the clock */
+        cw__server_err(err, errlen, "the data directory's clock is damaged (a counter of 2^63 or more, or stable "
+                                    "above it)");
+        r = CW_EINVAL;
+    }
     if (r == CW_OK && any) {
         r = scan(t, d->keys, &versions, lim, true);
         if (r == CW_OK)

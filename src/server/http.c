@@ -44,12 +44,14 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -71,6 +73,11 @@ struct cw__http {
     pthread_mutex_t log_lock;
     bool starting;
     char start_log[200];
+    /* Requests begun and not yet completed (answer sent, or the client
+     * gone): stop waits for them a little, so the answers that
+     * cw__server_close ended (503) reach their clients. Relaxed: a count
+     * looked at, nothing it orders. */
+    _Atomic unsigned in_progress;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -134,6 +141,8 @@ static unsigned status_of(int rc)
     case CW_ECLOSED:
     case CW_EIO:         /* durable state could not be saved: not accepting writes */
         return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case CW_EUNSAVED:    /* made, not saved: not "retry" (a retry may write twice) */
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
     default:
         return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -843,6 +852,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_reply(c, &rep);
         }
         *req_cls = r;
+        atomic_fetch_add_explicit(&h->in_progress, 1, memory_order_relaxed);
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared) {
             errno = 0;
@@ -871,14 +881,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode why)
 {
-    (void)cls;
     (void)c;
     (void)why;
+    cw__http *h = cls;
     request *r = *req_cls;
     if (r) {
         free(r->body);
         free(r);
         *req_cls = NULL;
+        atomic_fetch_sub_explicit(&h->in_progress, 1, memory_order_relaxed);
     }
 }
 
@@ -993,10 +1004,21 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     return CW_OK;
 }
 
+/* How long stop waits for requests in progress to be answered. */
+#define STOP_WAIT_NS 1000000000u
+
 void cw__http_stop(cw__http *h)
 {
     if (!h)
         return;
+    /* The requests under way (a write that waited for an ahead context,
+     * ended by cw__server_close) get their answers out before the
+     * connections close: at most STOP_WAIT_NS, for a client that sends
+     * slowly. */
+    for (unsigned waited_ms = 0; atomic_load_explicit(&h->in_progress, memory_order_relaxed) &&
+                                 waited_ms < STOP_WAIT_NS / 1000000u;
+         waited_ms++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     MHD_stop_daemon(h->daemon);
     pthread_mutex_destroy(&h->log_lock);
     free(h);

@@ -56,9 +56,10 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
 /* The port bound (the one chosen when started with port 0). */
 uint16_t cw__http_port(const cw__http *h);
 
-/* Stops serving (requests in progress are finished or dropped; open
- * connections are closed) and frees h. NULL is ignored. Stop the HTTP API
- * before the server it serves. */
+/* Stops serving and frees h: requests in progress get up to a second to
+ * be answered (after cw__server_close, a write waiting for an ahead context
+ * is answered 503 at once), then open connections are closed. NULL is
+ * ignored. Stop the HTTP API before the server it serves. */
 void cw__http_stop(cw__http *h);
 
 #endif

@@ -847,8 +847,8 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
         else
             rc = cw_node_put(s->node, key, key_len, value, value_len, clock_out);
         if (rc != CW_EAHEAD || !wait_ahead || s->o.ahead_wait_ms == 0) {
-            if (rc == CW_OK && s->dur)
-                rc = saved(s);
+            if (rc == CW_OK && s->dur && saved(s) != CW_OK)
+                rc = CW_EUNSAVED; /* made, in memory: answered as neither taken nor refused */
             else if (rc == CW_OK && !s->sends_held)
                 (void)cw__transport_flush(s->net, s->o.self);
             break;
@@ -893,8 +893,9 @@ void cw__server_close(cw__server *s)
 /* With durable state, no one sees a write of this node's own before it is
  * saved: its dot, read and then lost in a kill, would be given to another
  * write after the restart, and a context that covered it would cover that
- * one. So a read or a status that would show one saves first; CW_EIO if
- * the save fails. Lock held. */
+ * one. So a status, which shows the node's clock, saves first while one is
+ * not saved (a read does when it shows one: cw__server_read); CW_EIO if the
+ * save fails. Lock held. */
 static int own_writes_saved(cw__server *s)
 {
     if (!s->dur || cw_node_counters(s->node)[s->o.self] <= cw__durable_saved_self(s->dur))
@@ -905,12 +906,14 @@ static int own_writes_saved(cw__server *s)
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out)
 {
     pthread_mutex_lock(&s->lock);
-    int rc = own_writes_saved(s);
-    if (rc != CW_OK) {
-        pthread_mutex_unlock(&s->lock);
-        return rc;
-    }
-    rc = cw_node_get(s->node, key, key_len, out);
+    int rc = cw_node_get(s->node, key, key_len, out);
+    /* Only a read that shows one of this node's writes not yet saved waits
+     * for a save (its context names every version's dot: a write of its own
+     * not saved is in it, or in none), so reads of other keys go on while
+     * saving fails. */
+    if ((rc == CW_OK || rc == CW_ENOTFOUND) && s->dur &&
+        cw_vclock_get(&out->context, s->o.self) > cw__durable_saved_self(s->dur) && !save_then_flush(s))
+        rc = CW_EIO;
     if (s->o.trace && (rc == CW_OK || rc == CW_ENOTFOUND))
         trace_read(s, key, key_len, out);
     pthread_mutex_unlock(&s->lock);

@@ -26,6 +26,9 @@ expect_usage "expected J=ENDPOINT" node --id 0 --nodes 2 --listen "$(ep r0)" --p
 expect_usage "node 1 given twice" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=a --peer 1=b
 expect_usage "not a peer of node 0" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=a --peer 0=b
 expect_usage "expected HOST:PORT" node --id 0 --nodes 1 --listen "$(ep r0)" --http nowhere
+expect_usage "port must be 0 to 65535" node --id 0 --nodes 1 --listen tcp://127.0.0.1:99999
+expect_usage "port must be 0 to 65535" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1:70000
+expect_usage "go with --data" node --id 0 --nodes 1 --listen "$(ep r0)" --sync none
 expect_usage "go together" node --id 0 --nodes 1 --listen "$(ep r0)" --curve-secret /dev/null
 
 # Keys: one pair per node; a key file never overwritten.
@@ -65,6 +68,21 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 grep -q '"value":\[1,"two"\]' "$dir/r" || { echo "FAIL: node 1 read: $(cat "$dir/r")" >&2; exit 1; }
+# A write whose context is ahead waits (--ahead-wait-ms); SIGTERM answers it
+# 503 before the node goes, instead of closing its connection unanswered.
+"$cw" node --id 0 --nodes 2 --listen "$(ep a0)" --peer 1="$(ep a1)" --http 127.0.0.1:0 --fresh \
+  --ahead-wait-ms 60000 --data "$dir/d2" >"$dir/out2" &
+waiter=$!
+pa=$(node_http_port "$dir/out2") || { echo "FAIL: the waiting node printed no HTTP port" >&2; exit 1; }
+curl -s -o "$dir/ahead" -w '%{http_code}' -m 20 -X POST "localhost:$pa/write" \
+  -d '{"key": "a", "value": 1, "context": {"1": 5}}' >"$dir/ahead_code" &
+curler=$!
+sleep 0.5
+kill -TERM "$waiter"
+wait "$waiter" || { echo "FAIL: the waiting node exited $? on SIGTERM" >&2; exit 1; }
+wait "$curler" || true
+[ "$(cat "$dir/ahead_code")" = 503 ] ||
+  { echo "FAIL: the waiting write got '$(cat "$dir/ahead_code")': $(cat "$dir/ahead")" >&2; exit 1; }
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a node exited $? on SIGTERM" >&2; exit 1; }; done
 pids=()

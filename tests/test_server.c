@@ -971,6 +971,28 @@ static void test_durable_refuses_a_damaged_state(void **state)
     cluster_close(&c);
 }
 
+/* A data directory removed under a running node: saves fail (LMDB would
+ * write on into the unlinked file and a restart would find nothing), so the
+ * write that finds it gets CW_EUNSAVED and later ones CW_EIO, not 200s a
+ * restart loses. */
+static void test_durable_directory_removed_under_the_node(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 1);
+    assert_int_equal(cw__server_write(c.s[0], "x", 1, "1", 1, NULL, false, NULL), CW_OK);
+    const char *files[] = {"data.mdb", "lock.mdb", "causeway.lock"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "%s/%s", c.data[0], files[i]);
+        assert_int_equal(unlink(p), 0);
+    }
+    assert_int_equal(rmdir(c.data[0]), 0);
+    assert_int_equal(cw__server_write(c.s[0], "y", 1, "2", 1, NULL, false, NULL), CW_EUNSAVED);
+    assert_int_equal(cw__server_write(c.s[0], "z", 1, "3", 1, NULL, false, NULL), CW_EIO);
+    cluster_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -989,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_durable_sync_none_after_a_machine_crash),
         cmocka_unit_test(test_durable_long_keys_that_collide),
         cmocka_unit_test(test_durable_refuses_a_damaged_state),
+        cmocka_unit_test(test_durable_directory_removed_under_the_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -475,8 +475,8 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
         if (r == CW_OK)
             r = scan(t, d->log, &log, lim, false);
         if (r == CW_EINVAL)
-            cw__server_err(err, errlen, "a saved write does not decode under this node's limits (the key and "
-                                        "value limits as when it was saved?)");
+            cw__server_err(err, errlen, "a saved write does not decode (damaged, or saved under larger key and "
+                                        "value limits than this node's)");
         else if (r == CW_EIO)
             cw__server_err(err, errlen, "reading the saved state failed");
         if (r == CW_OK && (r = cw_node_restore(n, clock, d->nodes, versions.v, versions.len, log.v, log.len)) ==
@@ -705,6 +705,16 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
     if (d->lost_note) {
         cw__server_err(err, errlen, "out of memory while noting a change: restart the node (it comes back at its "
                                     "last saved state)");
+        d->stats.failed_saves++;
+        return CW_EIO;
+    }
+    /* A directory removed under the node (its lock file gone with it) would
+     * take every save from now on with it: LMDB writes on into the
+     * unlinked file, and a restart finds nothing. */
+    struct stat lock_st;
+    if (fstat(d->lock_fd, &lock_st) != 0 || lock_st.st_nlink == 0) {
+        cw__server_err(err, errlen, "the data directory (its " LOCK_FILE ") was removed under the node: saves "
+                                    "would be lost; stop the node and restart it on a directory");
         d->stats.failed_saves++;
         return CW_EIO;
     }

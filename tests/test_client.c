@@ -284,6 +284,97 @@ static void test_hostile_requests(void **state)
     assert_int_equal(node_writes(f), 0);
 }
 
+/* A client-served node with --data in f->dir/data and a 1 MiB map. */
+static void open_durable(fixture *f)
+{
+    snprintf(f->rep, sizeof f->rep, "ipc://%s/rep", f->dir);
+    snprintf(f->cli, sizeof f->cli, "ipc://%s/cli", f->dir);
+    char data[128];
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    cw__server_options o;
+    cw__server_options_init(&o);
+    o.listen = f->rep;
+    o.fresh = true;
+    o.data_dir = data;
+    o.map_size = (size_t)1 << 20;
+    o.max_key_len = 64;
+    o.max_value_len = 100000;
+    char err[200];
+    assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 300 * 1024, err, sizeof err), CW_OK);
+    assert_int_equal(cw_client_open(&f->c, f->cli, 5000), CW_OK);
+}
+
+static void close_durable(fixture *f)
+{
+    cw_client_close(f->c);
+    cw__clients_stop(f->cl);
+    cw__server_stop(f->s);
+    const char *files[] = {"data/data.mdb", "data/lock.mdb", "data/causeway.lock", "data", "rep", "cli"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char p[200];
+        snprintf(p, sizeof p, "%s/%s", f->dir, files[i]);
+        if (unlink(p) != 0)
+            rmdir(p);
+    }
+}
+
+/* 10 KB puts until one is not saved (CW_EUNSAVED): how many were. */
+static int fill(fixture *f, int at_most)
+{
+    static char v[10000];
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < at_most; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "f%d", i);
+        int rc = cw_client_put(f->c, key, strlen(key), v, sizeof v, NULL, NULL);
+        if (rc == CW_EUNSAVED)
+            return i;
+        assert_int_equal(rc, CW_OK);
+    }
+    return at_most;
+}
+
+/* A node with --data whose save fails at the end of a batch: each write the
+ * batch made answers CW_EUNSAVED (made, outcome unknown), a write refused in
+ * it keeps its own code, and writes after it get CW_EIO (not made). A batch
+ * used to answer CW_EUNSAVED for every write, made or not. */
+static void test_batch_not_saved_says_which_writes_were_made(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    snprintf(f.dir, sizeof f.dir, "/tmp/cw-test-client-XXXXXX");
+    assert_non_null(mkdtemp(f.dir));
+    /* How many 10 KB writes the map takes; then, afresh, two fewer, so
+     * the batch's 120 KB cannot be saved. */
+    open_durable(&f);
+    int room = fill(&f, 1000);
+    assert_true(room > 2 && room < 1000);
+    close_durable(&f);
+    open_durable(&f);
+    assert_int_equal(fill(&f, room - 2), room - 2);
+    static char big[60000];
+    memset(big, 'v', sizeof big);
+    char long_key[65];
+    memset(long_key, 'k', sizeof long_key);
+    cw_client_write w[3] = {
+        {"b0", 2, big, sizeof big, false, NULL, NULL, 0},
+        {long_key, sizeof long_key, "v", 1, false, NULL, NULL, 0}, /* above max_key_len: refused */
+        {"b1", 2, big, sizeof big, false, NULL, NULL, 0},
+    };
+    assert_int_equal(cw_client_write_many(f.c, w, 3), CW_OK);
+    assert_int_equal(w[0].result, CW_EUNSAVED);
+    assert_int_equal(w[1].result, CW_ELIMIT);
+    assert_int_equal(w[2].result, CW_EUNSAVED);
+    assert_int_equal(cw_client_put(f.c, "after", 5, "v", 1, NULL, NULL), CW_EIO); /* not made */
+    cw_client_write more[2] = {{"m0", 2, "v", 1, false, NULL, NULL, 0}, {"m1", 2, "v", 1, false, NULL, NULL, 0}};
+    assert_int_equal(cw_client_write_many(f.c, more, 2), CW_OK);
+    assert_int_equal(more[0].result, CW_EIO);
+    assert_int_equal(more[1].result, CW_EIO);
+    close_durable(&f);
+    rmdir(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
+        cmocka_unit_test(test_batch_not_saved_says_which_writes_were_made),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

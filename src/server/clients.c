@@ -18,9 +18,9 @@
  *     each peer in a few link messages, not one message each.
  *  5. A burst's answers go out at its end, after one save of its writes
  *     (durable state: cw__server_save): many clients' writes share a disk
- *     flush (a group commit). If that save fails, every answer that
- *     reported a write made becomes CW_EUNSAVED (made, not saved: its
- *     outcome is unknown).
+ *     flush (a group commit). If that save fails, every write an answer
+ *     reported made becomes CW_EUNSAVED (made, not saved: its outcome is
+ *     unknown); a write it reported refused keeps its code.
  */
 #include "clients.h"
 
@@ -114,6 +114,7 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
         cw__out_u32(o, (uint32_t)(int32_t)wrc);
         if (wrc == CW_OK)
             cw__out_clock(o, &clock);
+        cl->wrote |= wrc == CW_OK;
         cw__request_destroy(&w);
     }
     cw_vclock_destroy(&clock);
@@ -135,8 +136,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         return;
     }
     if (r.op == CW__OP_BATCH) {
-        serve_batch(cl, r.id, b, len);
-        cl->wrote = true;
+        serve_batch(cl, r.id, b, len); /* sets wrote if it made a write */
         cw__request_destroy(&r);
         return;
     }
@@ -242,6 +242,41 @@ static bool serve_one(cw__clients *cl, pending *p)
     return true;
 }
 
+/* An answer whose writes were made but not saved (invariant 5), into o:
+ * each write it reported made (CW_OK, with its clock) is CW_EUNSAVED
+ * instead; a write it reported refused keeps its code. False if the answer
+ * does not read as one this endpoint wrote. */
+static bool unsaved_answer(cw__out *o, const uint8_t *b, size_t len)
+{
+    cw__in in = {b, len, 0};
+    uint8_t op;
+    uint64_t id;
+    int status;
+    o->len = 0;
+    o->failed = false;
+    if (cw__answer_take_head(&in, &op, &id, &status) != CW_OK)
+        return false;
+    if (op != CW__OP_BATCH || status != CW_OK) { /* a put or delete: made, or the answer stays */
+        cw__answer_head(o, op, id, status == CW_OK ? CW_EUNSAVED : status);
+        return !o->failed;
+    }
+    uint32_t count;
+    if (!cw__in_u32(&in, &count))
+        return false;
+    cw__answer_head(o, op, id, CW_OK);
+    cw__out_u32(o, count);
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        uint32_t rc;
+        ok = cw__in_u32(&in, &rc) && ((int32_t)rc != CW_OK || cw__in_clock(&in, &clock));
+        cw__out_u32(o, (int32_t)rc == CW_OK ? (uint32_t)(int32_t)CW_EUNSAVED : rc);
+    }
+    cw_vclock_destroy(&clock);
+    return ok && !o->failed;
+}
+
 /* The burst's answers, each to the client that asked (invariants 1 and 5);
  * a client gone meanwhile is dropped by the ROUTER. */
 static void answer_burst(cw__clients *cl, unsigned n, bool saved)
@@ -249,9 +284,11 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
     for (unsigned k = 0; k < n; k++) {
         pending *p = &cl->burst[k];
         if (p->has_answer && p->wrote && !saved) {
-            cl->out.len = 0;
-            cl->out.failed = false;
-            cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
+            if (!unsaved_answer(&cl->out, zmq_msg_data(&p->answer), zmq_msg_size(&p->answer))) {
+                cl->out.len = 0; /* not reached: this endpoint wrote the answer; the smallest true one */
+                cl->out.failed = false;
+                cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
+            }
             zmq_msg_close(&p->answer);
             if (zmq_msg_init_size(&p->answer, cl->out.len) == 0)
                 memcpy(zmq_msg_data(&p->answer), cl->out.b, cl->out.len);

@@ -164,6 +164,9 @@ static json_int_t clock_at(const json_t *clock, uint32_t nodes, unsigned id)
     return json_integer_value(v);
 }
 
+/* Server options a test sets before its setup runs. */
+static uint32_t ahead_wait_option = 1000, ahead_waiters_option = UINT32_MAX;
+
 static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_options *ho, size_t max_value_len)
 {
     tu_fail_alloc_off();
@@ -176,6 +179,8 @@ static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_o
     o.listen = "tcp://127.0.0.1:*";
     o.fresh = true;
     o.max_value_len = max_value_len;
+    o.ahead_wait_ms = ahead_wait_option;
+    o.ahead_waiters_max = ahead_waiters_option;
     const char *peers[2] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"};
     o.peers = peers;
     char err[256] = "";
@@ -801,6 +806,62 @@ static void test_many_clients(void **state)
     json_decref(st);
 }
 
+/* A write whose context is ahead holds its HTTP thread while it waits: at
+ * most threads - 1 wait at once, so the other thread serves everyone else
+ * (two such writes used to stall every client for the whole wait). */
+typedef struct waiter {
+    const char *base;
+    long status;
+} waiter;
+
+static void *post_ahead(void *arg)
+{
+    waiter *w = arg;
+    CURL *c = curl_easy_init();
+    resp r;
+    request_on(c, w->base, "POST", "/write", "{\"key\": \"a\", \"value\": 1, \"context\": {\"0\": 99}}", -1, NULL,
+               &r);
+    w->status = r.status;
+    resp_free(&r);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static int setup_waiting(void **state)
+{
+    ahead_wait_option = 3000;
+    ahead_waiters_option = 1; /* the node sets --http-threads - 1: two threads here */
+    int rc = start(state, 1, 0, NULL, 0);
+    ahead_wait_option = 1000;
+    ahead_waiters_option = UINT32_MAX;
+    return rc;
+}
+
+static void test_waiting_writes_leave_a_thread(void **state)
+{
+    fx *f = *state;
+    waiter first = {f->base, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_ahead, &first), 0);
+    struct timespec pause = {0, 300 * 1000000L};
+    nanosleep(&pause, NULL); /* it waits now */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    waiter second = {f->base, 0};
+    post_ahead(&second);
+    assert_int_equal(second.status, 409); /* at once, not after 3 s */
+    resp r;
+    request(f, "GET", "/status", NULL, &r);
+    expect_success(&r, "status while a write waits");
+    resp_free(&r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (s > 2.0)
+        fail_msg("a second ahead write and a status took %.2f s while the first waited", s);
+    pthread_join(t, NULL);
+    assert_int_equal(first.status, 409); /* after its wait */
+}
+
 /* Random and mutated bodies on every route: never a crash, never a 5xx,
  * and a request that fails changes nothing it should not. */
 static void test_random_input(void **state)
@@ -929,6 +990,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_random_input, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, setup_one, teardown),

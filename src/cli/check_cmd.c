@@ -58,7 +58,7 @@ static void count_pairs(const cli_trace_judge *J, uint64_t true_pairs, pairs *p)
 {
     cli_trace_event **w = J->by_key;
     for (size_t lo = 0, hi; lo < J->nwrites; lo = hi) {
-        for (hi = lo + 1; hi < J->nwrites && strcmp(w[hi]->key, w[lo]->key) == 0;)
+        for (hi = lo + 1; hi < J->nwrites && cli_trace_same_key(w[hi], w[lo]);)
             hi++;
         for (size_t i = lo; i < hi; i++) {
             if (!w[i]->past)
@@ -156,7 +156,7 @@ static int check_finals(cli_trace_judge *J, uint64_t *finals)
     }
     qsort(r, at, sizeof *r, cli_trace_by_key);
     for (size_t lo = 0, hi; lo < at; lo = hi) {
-        for (hi = lo + 1; hi < at && strcmp(r[hi]->key, r[lo]->key) == 0;)
+        for (hi = lo + 1; hi < at && cli_trace_same_key(r[hi], r[lo]);)
             hi++;
         const cli_trace_event *ref = NULL;
         bool compared = false;

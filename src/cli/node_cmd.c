@@ -265,7 +265,8 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_UINT("max-body", &max_body, "BYTES", "largest HTTP request body (413 above)", 64,
                       (uint64_t)1 << 30)},
         {CLI_OPT_UINT32("ahead-wait-ms", &ahead_wait, "MS",
-                        "a write whose context is ahead of this node waits this long for it (then 409)", 0, 60000)},
+                        "a write whose context is ahead of this node waits this long for it (then 409);\n"
+                        "at most --http-threads - 1 such writes wait at once (the others: 409 at once)", 0, 60000)},
         {CLI_OPT_UINT32("recovery-timeout-ms", &recovery_ms, "MS",
                         "a write missing this long is pulled from a peer (loss recovery)", 1, 600000)},
         {CLI_OPT_UINT32("report-interval-ms", &report_ms, "MS",
@@ -399,6 +400,7 @@ int cli_node(int argc, char **argv)
     so.heartbeat_ms = heartbeat;
     so.max_log = (size_t)max_log;
     so.ahead_wait_ms = ahead_wait;
+    so.ahead_waiters_max = http_threads - 1; /* an HTTP thread always serves others */
     so.recovery_timeout_ns = (uint64_t)recovery_ms * 1000000u;
     so.report_interval_ns = (uint64_t)report_ms * 1000000u;
     so.fresh = fresh;

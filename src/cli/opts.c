@@ -338,7 +338,14 @@ void cli_help(const cli_command *c, FILE *to)
         char head[64], range[96], def[96];
         snprintf(head, sizeof head, "--%s%s%s", o->name, o->kind == CLI_FLAG ? "" : " ",
                  o->kind == CLI_FLAG ? "" : o->arg);
-        fprintf(to, "  %-22s %s\n", head, o->help);
+        fprintf(to, "  %-22s ", head);
+        for (const char *h = o->help; *h; h++) { /* a help of several lines: each under the first */
+            if (*h == '\n' && h[1])
+                fprintf(to, "\n  %-22s ", "");
+            else
+                fputc(*h, to);
+        }
+        fputc('\n', to);
         range_text(o, range, sizeof range);
         default_text(o, def, sizeof def);
         if (o->kind != CLI_FLAG)

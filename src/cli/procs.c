@@ -546,7 +546,7 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
                 return CW_ENOMEM;
             cli_trace_event *e = s <= T->maxseq[o] ? T->wev[o][s] : NULL;
             proc *p = &r->p[w->node];
-            if (e && strcmp(e->key, w->key) == 0 && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
+            if (e && e->key_len == strlen(w->key) && memcmp(e->key, w->key, e->key_len) == 0 && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
                 take_record(e, w);
             } else if (T->kx == (int)w->node && w->sent < p->killed_at && w->seq > T->bound) {
                 J->lost_acked++; /* lost with the process (invariant 3) */
@@ -582,7 +582,8 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
                 cli_trace_list *l = &T->ev[x];
                 for (size_t k = 0; k < l->n && !found; k++) {
                     cli_trace_event *e = &l->ev[k];
-                    if (e->kind == CLI_EV_WRITE && !e->rec && strcmp(e->key, w->key) == 0 && e->del == w->del &&
+                    if (e->kind == CLI_EV_WRITE && !e->rec && e->key_len == strlen(w->key) &&
+                        memcmp(e->key, w->key, e->key_len) == 0 && e->del == w->del &&
                         (w->ctx ? same_clock(e->context, wctx, hn) : plain_context(e, hn))) {
                         take_record(e, w);
                         found = true;

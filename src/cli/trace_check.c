@@ -165,12 +165,34 @@ static bool dot_json(json_t *d, uint32_t n, uint32_t *o, uint64_t *s)
     return true;
 }
 
+/* A JSON string's bytes, NUL bytes included, and a NUL after them. */
+static char *key_copy(const json_t *s, size_t *len)
+{
+    *len = json_string_length(s);
+    char *k = malloc(*len + 1);
+    if (k) {
+        memcpy(k, json_string_value(s), *len);
+        k[*len] = '\0';
+    }
+    return k;
+}
+
+/* Orders keys as bytes (a NUL is a byte like any other). */
+static int key_order(const cli_trace_event *x, const cli_trace_event *y)
+{
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+bool cli_trace_same_key(const cli_trace_event *a, const cli_trace_event *b) { return key_order(a, b) == 0; }
+
 /* One trace line into e (file and line set by the caller); NULL, or why it
  * is malformed. n bounds every id. */
 static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trace_event *e)
 {
     json_error_t err;
-    json_t *j = json_loadb(line, len, 0, &err);
+    json_t *j = json_loadb(line, len, JSON_ALLOW_NUL, &err); /* keys are bytes: "\u0000" among them */
     if (!j)
         return "not JSON";
     const char *why = NULL;
@@ -182,7 +204,8 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
         why = "no \"node\" id in range";
     else if (strcmp(op, "write") == 0) {
         e->kind = CLI_EV_WRITE;
-        const char *k = json_string_value(json_object_get(j, "key"));
+        json_t *jk = json_object_get(j, "key");
+        const char *k = json_string_value(jk);
         json_t *ctx = json_object_get(j, "context"), *del = json_object_get(j, "delete");
         e->del = json_is_true(del);
         if (!dot_json(json_object_get(j, "dot"), n, &e->origin, &e->seq) || e->origin != e->node)
@@ -191,7 +214,7 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
             why = "a write has no \"key\" string";
         else if (del && !json_is_boolean(del))
             why = "\"delete\" is not true or false";
-        else if (!(e->key = strdup(k)))
+        else if (!(e->key = key_copy(jk, &e->key_len)))
             why = "out of memory";
         else if ((e->clock = clock_json(json_object_get(j, "clock"), n, &why)) && ctx)
             e->context = clock_json(ctx, n, &why);
@@ -201,12 +224,13 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
             why = "an apply's \"dot\" is not [another node, seq >= 1]";
     } else if (strcmp(op, "read") == 0) {
         e->kind = CLI_EV_READ;
-        const char *k = json_string_value(json_object_get(j, "key"));
+        json_t *jk = json_object_get(j, "key");
+        const char *k = json_string_value(jk);
         json_t *ds = json_object_get(j, "dots");
         size_t nd = json_is_array(ds) ? json_array_size(ds) : 0;
         if (!k || !json_is_array(ds))
             why = "a read needs a \"key\" string and a \"dots\" array";
-        else if (!(e->key = strdup(k)) || (nd && !(e->dots = calloc(nd, sizeof *e->dots))))
+        else if (!(e->key = key_copy(jk, &e->key_len)) || (nd && !(e->dots = calloc(nd, sizeof *e->dots))))
             why = "out of memory";
         for (size_t i = 0; !why && i < nd; i++) {
             uint32_t origin = 0;
@@ -612,7 +636,7 @@ uint64_t cli_trace_max_writes(const cli_trace_judge *J)
 int cli_trace_by_key(const void *a, const void *b)
 {
     const cli_trace_event *x = *(const cli_trace_event *const *)a, *y = *(const cli_trace_event *const *)b;
-    int c = strcmp(x->key, y->key);
+    int c = key_order(x, y);
     if (c)
         return c;
     if (x->node != y->node)
@@ -688,7 +712,7 @@ static int derive_reads(cli_trace_judge *J)
          * together, as their node's are (a restarted node's two
          * incarnations, one after the other), so there are at most hn. */
         size_t run[CLI_TRACE_HMAX + 1], runs = 0;
-        for (hi = lo; hi < w && strcmp(all[hi]->key, all[lo]->key) == 0; hi++)
+        for (hi = lo; hi < w && key_order(all[hi], all[lo]) == 0; hi++)
             if ((hi == lo || all[hi]->origin != all[hi - 1]->origin) && runs < CLI_TRACE_HMAX)
                 run[runs++] = hi;
         run[runs] = hi;
@@ -762,7 +786,7 @@ int cli_trace_table(cli_trace_judge *J, bool derive)
             cw_hlc_timestamp ts;
             memset(&ts, 0, sizeof ts);
             int rc = cw_msg_create_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del,
-                                         e->key, strlen(e->key), NULL, 0);
+                                         e->key, e->key_len, NULL, 0);
             if (rc == CW_EINVAL) { /* a context ahead of its own clock: no message can carry it */
                 cli_trace_violate(J, e, "context ahead of clock",
                                   "node %u wrote (%u, %llu) with a context its clock does not cover", x, x,
@@ -910,7 +934,7 @@ static int step_read(cli_trace_judge *J, uint32_t x, cli_trace_event *e)
     rd.versions = v;
     rd.count = e->ndots;
     if (rc == CW_OK)
-        rc = cw_history_read(J->h, (cw_node_id)x, e->key, strlen(e->key), c, c, &rd);
+        rc = cw_history_read(J->h, (cw_node_id)x, e->key, e->key_len, c, c, &rd);
     if (rc == CW_OK)
         J->reads[J->nreads++] = e;
     for (size_t i = 0; i < e->ndots; i++)

@@ -33,7 +33,8 @@ typedef struct cli_trace_event {
     uint64_t seq;
     uint32_t file;              /* where: index into the judge's files, and the line from 1 */
     uint64_t line;
-    char *key;
+    char *key;                  /* key_len bytes (NUL bytes may be among them), then a NUL */
+    size_t key_len;
     uint64_t *clock, *context;  /* n counters (hn after cli_trace_split) */
     uint64_t *past;             /* WRITE replayed with a clock other than its true past: that past */
     cw_history_dot *dots;       /* READ: the versions returned */
@@ -150,6 +151,8 @@ void cli_trace_replay(cli_trace_judge *J);
 /* Writes of history node k that some node applied: how far k wrote. */
 uint64_t cli_trace_known(const cli_trace_judge *J, uint32_t k);
 
+/* Whether two events name the same key (bytes, NUL bytes included). */
+bool cli_trace_same_key(const cli_trace_event *a, const cli_trace_event *b);
 /* qsort's order of event pointers: by key, then node, then where in the
  * traces (file, line): a node's own order. */
 int cli_trace_by_key(const void *a, const void *b);

@@ -134,6 +134,7 @@ struct cw__server {
     uint64_t join_nonce;       /* this round's request; answers carry it back */
     uint64_t *answered_ns;     /* [nodes]: when each peer's join request was last answered */
     bool closing_writes;       /* cw__server_close: waits end, writes refused */
+    uint32_t ahead_waiters;    /* writes waiting for an ahead context (ahead_waiters_max) */
     uint32_t join_rounds;      /* rounds that ended with that write not applied anywhere */
     uint64_t next_ask_ns;
     snapshot best;
@@ -164,6 +165,7 @@ void cw__server_options_init(cw__server_options *o)
     o->hwm = DEFAULT_HWM;
     o->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     o->ahead_wait_ms = DEFAULT_AHEAD_WAIT_MS;
+    o->ahead_waiters_max = UINT32_MAX;
     o->recovery_timeout_ns = DEFAULT_RECOVERY_TIMEOUT_NS;
     o->report_interval_ns = DEFAULT_REPORT_INTERVAL_NS;
 }
@@ -853,8 +855,13 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
                 (void)cw__transport_flush(s->net, s->o.self);
             break;
         }
-        /* The writes the context covers are on their way: wait for them. */
+        /* The writes the context covers are on their way: wait for them,
+         * unless as many writes wait already as may (each holds a thread
+         * that serves other clients too). */
         if (!waited) {
+            if (s->ahead_waiters >= s->o.ahead_waiters_max)
+                break; /* rc is CW_EAHEAD */
+            s->ahead_waiters++;
             clock_gettime(CLOCK_MONOTONIC, &until); /* the condition variable's clock */
             uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)(s->o.ahead_wait_ms % 1000u) * 1000000u;
             until.tv_sec += (time_t)(s->o.ahead_wait_ms / 1000u + ns / 1000000000u);
@@ -866,6 +873,8 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
             break;
         }
     }
+    if (waited)
+        s->ahead_waiters--;
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

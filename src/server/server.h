@@ -50,6 +50,9 @@ typedef struct cw__server_options {
     size_t max_key_len, max_value_len;
     uint64_t recovery_timeout_ns;   /* default 10 ms; 0: the replica's (node.h) */
     uint32_t ahead_wait_ms;         /* a write whose context is ahead waits this long (default 1000; 0: none) */
+    uint32_t ahead_waiters_max;     /* writes that may wait so at once; more get CW_EAHEAD at once
+                                       (default UINT32_MAX: no bound; the HTTP API's threads - 1, so
+                                       one always serves) */
     uint64_t report_interval_ns;    /* default 50 ms; 0: the replica's (node.h) */
     /* Without durable state a node starts by asking its peers for its own
      * last sequence number and refuses writes (CW_EJOINING) until every peer
@@ -103,9 +106,11 @@ void cw__server_stop(cw__server *s);
  * (the calling thread waits; the lock is free meanwhile).
  * *clock_out (nullable, initialized by the caller) gets the write's clock.
  * CW_OK (with durable state: saved); CW_EJOINING (not yet accepting writes),
- * CW_EIO (durable state could not be saved: the write may be kept or not,
- * and writes are refused until a save works), CW_ESTALLED or CW_EFULL
- * (backpressure: retry later), CW_EAHEAD (the context stayed ahead),
+ * CW_EIO (durable state cannot be saved: nothing made, writes are refused
+ * until a save works), CW_EUNSAVED (made, and its save failed: it takes
+ * effect if a later save succeeds), CW_ESTALLED or CW_EFULL (backpressure:
+ * retry later), CW_EAHEAD (the context stayed ahead, or ahead_waiters_max
+ * writes wait already),
  * CW_ECLOSED (the node is stopping: cw__server_close),
  * CW_ELIMIT, CW_EINVAL, CW_ENOMEM. Any thread. */
 int cw__server_write(cw__server *s, const void *key, size_t key_len, const void *value, size_t value_len,

@@ -92,6 +92,17 @@ expect 0 "concurrent pairs +1 of 4 same-key pairs" n0.jsonl n1.jsonl n2.jsonl
 grep -Eq "precision 1\.0000, recall 1\.0000" out.txt || fail "precision and recall of a correct trace"
 cat n0.jsonl n1.jsonl n2.jsonl >all.jsonl # one file for every node is as good
 expect 0 "verdict +PASS" all.jsonl
+# Keys are bytes: two keys that differ after a NUL are two keys (as a node's
+# trace writes them), not one whose reads would look stale.
+cat >nul.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "k\u0000a", "clock": {"0": 1}}
+{"node": 0, "op": "write", "dot": [0, 2], "key": "k\u0000b", "clock": {"0": 2}}
+{"node": 0, "op": "read", "key": "k\u0000a", "dots": [[0, 1]]}
+{"node": 0, "op": "read", "key": "k\u0000b", "dots": [[0, 2]]}
+EOF
+expect 0 "verdict +PASS" nul.jsonl
+grep -Eq "writes +2 \(2 keys" out.txt || fail "keys that differ after a NUL were merged"
 
 # plant FILE LINE NEWTEXT: a copy of FILE (bad-FILE) with line LINE replaced
 # (NEWTEXT empty: deleted; "dup": the line twice).

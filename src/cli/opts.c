@@ -173,6 +173,8 @@ int cli_parse(cli_command *c, int argc, char **argv, int *operands)
         cli_opt *o = find(c, name, eq ? (size_t)(eq - name) : strlen(name));
         if (!o)
             return cli_usage_error(c, "unknown option %s", cli_quote(a, q, sizeof q));
+        if (o->seen) /* the last would win: a second --kill would be dropped unsaid */
+            return cli_usage_error(c, "--%s given twice", o->name);
         if (o->kind == CLI_FLAG) {
             if (eq)
                 return cli_usage_error(c, "--%s takes no value", o->name);

@@ -50,6 +50,7 @@ expect 2 "--nodes needs a value" stress --writes 1 --nodes
 expect 2 "--workers 3: expected at most --nodes \(2\)" stress --nodes 2 --writes 1 --workers 3
 expect 2 "--policy 'fifo': expected one of siblings\|lww" stress --nodes 2 --writes 1 --policy fifo
 expect 2 "unknown option '--nodez'" stress --nodez 2 --writes 1
+expect 2 "--kill given twice" stress --processes 3 --writes 10 --kill 0:1 --kill 1:1
 expect 2 "unexpected argument 'extra'" stress --nodes 2 --writes 1 extra
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it: No such file" \
   stress --nodes 2 --writes 1 --json "$scratch/no/such/dir/x.json"

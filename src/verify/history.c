@@ -376,6 +376,15 @@ static int log_op(cw_history *h, client_op op)
     return CW_OK;
 }
 
+/* Orders versions by (origin, seq). */
+static int by_version(const void *a, const void *b)
+{
+    const final_version *x = a, *y = b;
+    if (x->origin != y->origin)
+        return x->origin < y->origin ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const void *key, size_t key_len,
                            const uint64_t *before, const uint64_t *after, const cw_read *r)
 {
@@ -423,6 +432,25 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
                              "read's end",
                              x, o, (unsigned long long)seq, (int)(key_len < 24 ? key_len : 24), (const char *)key,
                              key_len > 24 ? "..." : "");
+    }
+    if (r->count > 1) { /* a version is one write: a read that returns it twice is wrong */
+        final_version *sorted = malloc(r->count * sizeof *sorted);
+        if (!sorted) {
+            free(rd.key);
+            free(rd.before);
+            free(rd.found);
+            return CW_ENOMEM;
+        }
+        memcpy(sorted, rd.found, r->count * sizeof *sorted);
+        qsort(sorted, r->count, sizeof *sorted, by_version);
+        for (size_t i = 1; i < r->count; i++)
+            if (by_version(&sorted[i - 1], &sorted[i]) == 0) {
+                first |= violate(h, "node %u read version %u.%llu of a key (%.*s%s) twice", x, sorted[i].origin,
+                                 (unsigned long long)sorted[i].seq, (int)(key_len < 24 ? key_len : 24),
+                                 (const char *)key, key_len > 24 ? "..." : "");
+                break;
+            }
+        free(sorted);
     }
     pthread_mutex_lock(&h->lock);
     int rc = CW_OK;

@@ -103,6 +103,13 @@ cat >nul.jsonl <<'EOF'
 EOF
 expect 0 "verdict +PASS" nul.jsonl
 grep -Eq "writes +2 \(2 keys" out.txt || fail "keys that differ after a NUL were merged"
+# A read that returns one version twice is wrong (a version is one write).
+cat >twice.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1}}
+{"node": 0, "op": "read", "key": "a", "dots": [[0, 1], [0, 1]]}
+EOF
+expect 1 "violation +\[read siblings\] twice.jsonl:3: node 0: node 0 read version 0\.1 of a key \(a\) twice" twice.jsonl
 
 # plant FILE LINE NEWTEXT: a copy of FILE (bad-FILE) with line LINE replaced
 # (NEWTEXT empty: deleted; "dup": the line twice).

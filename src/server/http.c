@@ -537,6 +537,11 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
 /* POST /replicate: the codec's bytes, as if they came on a link. */
 static void do_replicate(cw__http *h, const request *r, reply *rep)
 {
+    if (h->o.no_replicate) {
+        fail(rep, MHD_HTTP_FORBIDDEN, "this node authenticates its peers (CURVE): no write in a peer's name "
+                                      "over HTTP");
+        return;
+    }
     int rc = cw__server_replicate(h->server, r->len ? r->body : "", r->len);
     if (rc == CW_EINVAL)
         fail(rep, MHD_HTTP_BAD_REQUEST, "malformed message, or not for this group");

@@ -68,6 +68,10 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 grep -q '"value":\[1,"two"\]' "$dir/r" || { echo "FAIL: node 1 read: $(cat "$dir/r")" >&2; exit 1; }
+# With CURVE no write in a peer's name comes over HTTP, which cannot check it.
+code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "localhost:$p1/replicate" \
+  -H 'Content-Type: application/octet-stream' --data-binary 'anything')
+[ "$code" = 403 ] || { echo "FAIL: POST /replicate with CURVE got $code: $(cat "$dir/rep")" >&2; exit 1; }
 # A write whose context is ahead waits (--ahead-wait-ms); SIGTERM answers it
 # 503 before the node goes, instead of closing its connection unanswered.
 "$cw" node --id 0 --nodes 2 --listen "$(ep a0)" --peer 1="$(ep a1)" --http 127.0.0.1:0 --fresh \

@@ -7,6 +7,8 @@
  * (with LWW too, and LWW with no timestamps) must pass. */
 #include "testutil.h"
 
+#include "physmem.h"
+
 #include <causeway/verify.h>
 
 enum { MAX_NODES = 3, MAX_SENT = 64 };
@@ -435,6 +437,13 @@ static void test_bad_arguments(void **state)
     assert_null(cw_history_violation(h));
     assert_int_equal(cw_history_violation_read(NULL), SIZE_MAX);
     cw_history_destroy(h);
+    /* 65,536 nodes: 64 GiB of counters, refused on a machine with less
+     * (it used to be allocated and left to the kernel's overcommit). */
+    h = NULL;
+    if (cw__physical_bytes() < 65536.0 * 65536.0 * 16.0) {
+        assert_int_equal(cw_history_create(&h, 65536, 10, CW_KEEP_SIBLINGS), CW_ELIMIT);
+        assert_null(h);
+    }
 }
 
 static void test_bad_tellings_are_caught(void **state)

@@ -2,6 +2,8 @@
  * ground-truth checker itself (it must catch each kind of violation).
  * `test_sim --long` runs the long, labelled variant. */
 #include "testutil.h"
+#include "node_internal.h"
+#include "physmem.h"
 
 #include <causeway/verify.h>
 
@@ -425,6 +427,14 @@ static void test_sim_bad_options(void **state)
     cw_history *h = NULL;
     assert_int_equal(cw_history_create(&h, 0, 1, CW_KEEP_SIBLINGS), CW_EINVAL);
     assert_null(h);
+    /* 65,536 replicas would take ~650 GB: refused up front, as the engine does. */
+    cw_sim_options_init(&o);
+    o.send = bytes_send;
+    o.nodes = 65536;
+    if (cw__physical_bytes() < 65536.0 * (double)cw__node_footprint(65536)) {
+        assert_int_equal(cw_sim_create(&s, &o), CW_ELIMIT);
+        assert_ptr_equal(s, (cw_sim *)&o); /* untouched */
+    }
 }
 
 /* The embedder's send calling the simulator back: every call is refused,

@@ -112,9 +112,10 @@ typedef struct cw_history cw_history;
 /* A history for a group of `nodes` replicas resolving conflicts by `policy`,
  * in which no node makes more than max_writes_per_node writes. Records are
  * allocated as writes are made, 4,096 at a time per node; up front, one
- * pointer per 4,096 of max_writes_per_node per node. CW_EINVAL
- * (NULL out, nodes 0 or above 65,536, unknown policy), CW_ENOMEM. Destroy
- * with cw_history_destroy. */
+ * pointer per 4,096 of max_writes_per_node per node, and two nodes x nodes
+ * tables of counters. CW_EINVAL (NULL out, nodes 0 or above 65,536, unknown
+ * policy), CW_ELIMIT (that would pass this machine's physical memory),
+ * CW_ENOMEM. Destroy with cw_history_destroy. */
 CW_API int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes_per_node,
                              cw_conflict_policy policy);
 /* Frees the history. NULL is ignored. */
@@ -433,7 +434,9 @@ CW_API int cw_sim_run(const cw_sim_options *o, cw_sim_report *report);
  * o->send_to, the replicas' loss recovery is on: the embedder also carries
  * what send_to takes and calls cw_sim_tick as time passes (the replicas
  * pull what they miss and report what they applied only when ticked).
- * CW_EINVAL (bad options, no send), CW_ENOMEM. Destroy with cw_sim_destroy. */
+ * CW_EINVAL (bad options, no send), CW_ELIMIT (the replicas and the history
+ * would pass this machine's physical memory: quadratic in nodes), CW_ENOMEM.
+ * Destroy with cw_sim_destroy. */
 CW_API int cw_sim_create(cw_sim **out, const cw_sim_options *o);
 /* Frees the simulator, its replicas and every message they hold. NULL is
  * ignored. The embedder releases the references its transport took. */

@@ -50,6 +50,7 @@
 #include "engine_internal.h"
 #include "msg_internal.h"
 #include "mutex.h"
+#include "physmem.h"
 
 /* Combining moves a put's work onto the lock's holder, most often the
  * node's worker. With many nodes the workers bound the run (nodes - 1
@@ -310,12 +311,6 @@ static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, u
            (double)workers * workers * 8.0 * (ring_capacity + cw__inproc_fast_capacity(ring_capacity));
 }
 
-static double physical_bytes(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
-}
-
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 {
     if (!out || !o || o->workers > o->nodes || o->inbox_capacity > CW_ENGINE_MAX_INBOX_CAPACITY ||
@@ -335,7 +330,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     uint32_t workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
     uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
     uint32_t ring = capacity / workers > 64 ? capacity / workers : 64;
-    double have = physical_bytes();
+    double have = cw__physical_bytes();
     if (have > 0 && fixed_bytes(o->nodes, workers, capacity, ring) > have)
         return CW_ELIMIT; /* could never work here: say so now, not after swapping */
     cw_engine *e = calloc(1, sizeof *e);

@@ -40,6 +40,7 @@
 #include <causeway/verify.h>
 
 #include "map.h"
+#include "physmem.h"
 #include "vec.h"
 
 typedef struct record {
@@ -160,6 +161,11 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
 {
     if (!out || nodes == 0 || nodes > CW_VCLOCK_MAX_ENTRIES || (unsigned)policy > CW_MERGE_CALLBACK)
         return CW_EINVAL;
+    /* Two nodes x nodes tables of counters, and the chunk pointers: refused
+     * when they pass this machine's memory (65,536 nodes: 64 GiB). */
+    double phys = cw__physical_bytes(), n = nodes;
+    if (phys > 0 && n * n * 16.0 + n * ((double)max_writes / CHUNK + 1) * 8.0 > phys)
+        return CW_ELIMIT;
     cw_history *h = calloc(1, sizeof *h);
     if (!h)
         return CW_ENOMEM;

@@ -43,6 +43,8 @@
 #include <causeway/error.h>
 #include <causeway/verify.h>
 
+#include "node_internal.h"
+#include "physmem.h"
 #include "splitmix.h"
 
 typedef struct replica {
@@ -190,6 +192,12 @@ int cw_sim_create(cw_sim **out, const cw_sim_options *o)
 {
     if (!out || !options_valid(o))
         return CW_EINVAL;
+    /* The replicas' memory, quadratic in the group (each keeps state for
+     * every sender): refused when it passes this machine's, as
+     * cw_engine_open does. */
+    double phys = cw__physical_bytes();
+    if (phys > 0 && (double)o->nodes * (double)cw__node_footprint(o->nodes) > phys)
+        return CW_ELIMIT;
     cw_sim *s = calloc(1, sizeof *s);
     if (!s)
         return CW_ENOMEM;

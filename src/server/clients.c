@@ -36,6 +36,7 @@
 #include <causeway/error.h>
 
 #include "bytes.h"
+#include "endpoint.h"
 #include "proto.h"
 
 #define POLL_MS 50
@@ -355,6 +356,11 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         zmq_setsockopt(cl->sock, ZMQ_SNDHWM, &snd_hwm, sizeof snd_hwm) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0) {
         cw__server_err(err, errlen, "client socket: %s", zmq_strerror(zmq_errno()));
+        cw__clients_stop(cl);
+        return CW_EIO;
+    }
+    if (cw__endpoint_in_use(endpoint)) {
+        cw__server_err(err, errlen, "cannot listen for clients on %s: another process serves it", endpoint);
         cw__clients_stop(cl);
         return CW_EIO;
     }

@@ -57,6 +57,7 @@
 
 #include "auth.h"
 #include "bytes.h"
+#include "endpoint.h"
 #include "msg_internal.h"
 #include "server.h"
 #include "varint.h"
@@ -735,6 +736,10 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
           zmq_setsockopt(p->router, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0 ||
           zmq_setsockopt(p->router, ZMQ_ZAP_DOMAIN, "causeway", 8) != 0))) {
         cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));
+        return CW_EIO;
+    }
+    if (cw__endpoint_in_use(o->listen)) {
+        cw__server_err(err, errlen, "cannot listen on %s: another process serves it", o->listen);
         return CW_EIO;
     }
     if (zmq_bind(p->router, o->listen) != 0) {

@@ -68,6 +68,12 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 grep -q '"value":\[1,"two"\]' "$dir/r" || { echo "FAIL: node 1 read: $(cat "$dir/r")" >&2; exit 1; }
+# A running node's ipc endpoint is not taken over by a second process
+# (ZeroMQ would remove its socket file and bind anew).
+status=0
+"$cw" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" --fresh 2>"$dir/taken" >/dev/null || status=$?
+[ "$status" = 1 ] && grep -q "another process serves it" "$dir/taken" ||
+  { echo "FAIL: a node on a served endpoint exited $status: $(cat "$dir/taken")" >&2; exit 1; }
 # With CURVE no write in a peer's name comes over HTTP, which cannot check it.
 code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "localhost:$p1/replicate" \
   -H 'Content-Type: application/octet-stream' --data-binary 'anything')

@@ -169,6 +169,26 @@ static void test_write_many_pipelines_a_batch(void **state)
     assert_int_equal(cw_client_write_many(f->c, &bad, 1), CW_EINVAL);
 }
 
+/* A call of more batches than a burst answers at once (150,000 writes:
+ * 147 requests, all sent before any answer is read): every write is
+ * answered. A node that queued at most 64 answers a client dropped about
+ * half of them (the calls timed out on writes that were made). */
+static void test_write_many_of_many_batches_loses_no_answer(void **state)
+{
+    fixture *f = *state;
+    enum { N = 150000 };
+    cw_client_write *w = calloc(N, sizeof *w);
+    assert_non_null(w);
+    static const char *keys[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < N; i++)
+        w[i] = (cw_client_write){.key = keys[i % 4], .key_len = 1, .value = "x", .value_len = 1};
+    assert_int_equal(cw_client_write_many(f->c, w, N), CW_OK);
+    for (int i = 0; i < N; i++)
+        if (w[i].result != CW_OK)
+            fail_msg("write %d of %d: %s", i, N, cw_strerror(w[i].result));
+    free(w);
+}
+
 /* A batch request with one malformed write is refused whole: no write of it
  * is made (the node reads the batch through before it makes any). */
 static void test_malformed_batch_changes_nothing(void **state)
@@ -380,6 +400,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_delete_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_many_pipelines_a_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_many_of_many_batches_loses_no_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),

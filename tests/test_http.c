@@ -829,7 +829,7 @@ static void *post_ahead(void *arg)
 
 static int setup_waiting(void **state)
 {
-    ahead_wait_option = 3000;
+    ahead_wait_option = 6000;
     ahead_waiters_option = 1; /* the node sets --http-threads - 1: two threads here */
     int rc = start(state, 1, 0, NULL, 0);
     ahead_wait_option = 1000;
@@ -843,20 +843,20 @@ static void test_waiting_writes_leave_a_thread(void **state)
     waiter first = {f->base, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, post_ahead, &first), 0);
-    struct timespec pause = {0, 300 * 1000000L};
-    nanosleep(&pause, NULL); /* it waits now */
+    struct timespec pause = {1, 0};
+    nanosleep(&pause, NULL); /* it waits now (it has 6 s to) */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     waiter second = {f->base, 0};
     post_ahead(&second);
-    assert_int_equal(second.status, 409); /* at once, not after 3 s */
+    assert_int_equal(second.status, 409); /* at once, not after 6 s */
     resp r;
     request(f, "GET", "/status", NULL, &r);
     expect_success(&r, "status while a write waits");
     resp_free(&r);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (s > 2.0)
+    if (s > 3.0)
         fail_msg("a second ahead write and a status took %.2f s while the first waited", s);
     pthread_join(t, NULL);
     assert_int_equal(first.status, 409); /* after its wait */

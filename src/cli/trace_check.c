@@ -196,9 +196,10 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
     if (!j)
         return "not JSON";
     const char *why = NULL;
-    const char *op = json_string_value(json_object_get(j, "op"));
+    json_t *jop = json_object_get(j, "op");
+    const char *op = json_string_value(jop);
     json_t *jn = json_object_get(j, "node");
-    if (!json_is_object(j) || !op)
+    if (!json_is_object(j) || !op || strlen(op) != json_string_length(jop)) /* "write\u0000x" is no op */
         why = "no \"op\" string";
     else if (!json_is_integer(jn) || !id_of(json_integer_value(jn), n, &e->node))
         why = "no \"node\" id in range";

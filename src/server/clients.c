@@ -341,14 +341,15 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         return CW_ENOMEM;
     cl->s = s;
     int64_t maxmsg = (int64_t)max_frame;
-    /* Per client connection, at most rcv_hwm requests wait to be served
-     * and snd_hwm answers wait for a client that does not read them
-     * (beyond that the ROUTER drops that client's answers: it times out;
-     * others are not held up). ZeroMQ counts messages, not bytes: with
-     * 10,000 a client that never read its answers to gets of a 1 MB key
-     * held 1.7 GB here (64: 145 MB of RSS). A client that reads (libcauseway-
-     * client's socket takes its answers as they come) never reaches it. */
-    int linger = 0, rcv_hwm = 256, snd_hwm = 64;
+    /* Per client connection, at most this many requests wait to be served
+     * and this many answers wait to be sent. cw_client_write_many sends
+     * every batch request before it reads an answer, and a burst answers
+     * up to BURST at once, so a smaller bound drops the answers of a client
+     * that does read them (64 dropped half of a 150,000-write call's). A
+     * client that never reads can make the node hold this many answers
+     * (gets of a large key: gigabytes); bounding that needs backpressure
+     * per client, not a smaller count. */
+    int linger = 0, rcv_hwm = 10000, snd_hwm = 10000;
     cl->ctx = zmq_ctx_new();
     if (!cl->ctx || !(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||

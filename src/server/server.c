@@ -53,6 +53,7 @@
  */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -196,6 +197,14 @@ static _Thread_local unsigned tl_depth;
 
 static bool held_here(const cw__server *s) { return tl_holding == s; }
 
+/* Hands what the links hold to ZeroMQ. With durable state only what is
+ * saved may leave (invariant 6): debug builds check it at every flush. */
+static void flush_links(cw__server *s)
+{
+    assert(!s->dur || !cw__durable_dirty(s->dur));
+    (void)cw__transport_flush(s->net, s->o.self);
+}
+
 static bool save_then_flush(cw__server *s)
 {
     if (s->dur && cw__durable_dirty(s->dur)) {
@@ -218,7 +227,7 @@ static bool save_then_flush(cw__server *s)
             fprintf(stderr, "causeway node %u: saving state works again\n", s->o.self);
         s->save_failed = false;
     }
-    (void)cw__transport_flush(s->net, s->o.self);
+    flush_links(s);
     return true;
 }
 
@@ -849,10 +858,12 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
         else
             rc = cw_node_put(s->node, key, key_len, value, value_len, clock_out);
         if (rc != CW_EAHEAD || !wait_ahead || s->o.ahead_wait_ms == 0) {
-            if (rc == CW_OK && s->dur && saved(s) != CW_OK)
-                rc = CW_EUNSAVED; /* made, in memory: answered as neither taken nor refused */
-            else if (rc == CW_OK && !s->sends_held)
-                (void)cw__transport_flush(s->net, s->o.self);
+            if (rc == CW_OK && s->dur) { /* saved (and flushed) by saved(), never flushed unsaved */
+                if (saved(s) != CW_OK)
+                    rc = CW_EUNSAVED; /* made, in memory: answered as neither taken nor refused */
+            } else if (rc == CW_OK && !s->sends_held) {
+                flush_links(s);
+            }
             break;
         }
         /* The writes the context covers are on their way: wait for them,

@@ -87,7 +87,7 @@ pa=$(node_http_port "$dir/out2") || { echo "FAIL: the waiting node printed no HT
 curl -s -o "$dir/ahead" -w '%{http_code}' -m 20 -X POST "localhost:$pa/write" \
   -d '{"key": "a", "value": 1, "context": {"1": 5}}' >"$dir/ahead_code" &
 curler=$!
-sleep 0.5
+sleep 1.5 # the write waits now (60 s)
 kill -TERM "$waiter"
 wait "$waiter" || { echo "FAIL: the waiting node exited $? on SIGTERM" >&2; exit 1; }
 wait "$curler" || true

@@ -290,11 +290,7 @@ static int merge_calling_back(void *ctx, const cw_value_version *siblings, size_
     r->get = cw_engine_get(r->e, 0, "k", 1, &rd);
     r->put = cw_engine_put(r->e, 0, "z", 1, "v", 1, NULL);
     cw_read_destroy(&rd);
-    if (!(*value_out = malloc(1)))
-        return CW_ENOMEM;
-    memcpy(*value_out, "m", 1);
-    *len_out = 1;
-    return CW_OK;
+    return tu_merged_m(value_out, len_out);
 }
 
 /* A callback that calls into an engine gets CW_EINVAL, where it used to wait

@@ -866,11 +866,7 @@ static int merge_changing(void *ctx, const cw_value_version *siblings, size_t co
     (void)siblings, (void)count;
     walker *w = ctx;
     w->rc[1] = cw_node_put(w->node, "other", 5, "v", 1, NULL);
-    if (!(*value_out = malloc(1)))
-        return CW_ENOMEM;
-    memcpy(*value_out, "m", 1);
-    *len_out = 1;
-    return CW_OK;
+    return tu_merged_m(value_out, len_out);
 }
 
 static void test_walks_cannot_change_the_node(void **state)

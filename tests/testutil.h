@@ -90,6 +90,16 @@ static inline void tu_random_clock(cw_vclock *c, uint32_t universe, double densi
     }
 }
 
+/* A merge function's result: the value "m" (malloc'd), CW_OK or CW_ENOMEM. */
+static inline int tu_merged_m(void **value_out, size_t *len_out)
+{
+    if (!(*value_out = malloc(1)))
+        return CW_ENOMEM;
+    memcpy(*value_out, "m", 1);
+    *len_out = 1;
+    return CW_OK;
+}
+
 /* True when a and b hold the same entries. */
 static inline bool tu_clock_equal(const cw_vclock *a, const cw_vclock *b)
 {

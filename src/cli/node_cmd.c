@@ -65,7 +65,6 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
     return CLI_OK;
 }
 
-/* HOST:PORT (the last colon splits; [v6]:port too). */
 /* Whether a tcp:// endpoint's port, when it is a number, is one (ZeroMQ
  * takes tcp://host:99999 and binds some other port). */
 static bool tcp_port_ok(const char *endpoint)
@@ -78,6 +77,7 @@ static bool tcp_port_ok(const char *endpoint)
     return strlen(colon + 1) <= 5 && strtoul(colon + 1, NULL, 10) <= 65535;
 }
 
+/* HOST:PORT (the last colon splits; [v6]:port too). */
 static int split_host_port(const char *text, char *host, size_t cap, uint16_t *port)
 {
     const char *colon = strrchr(text, ':');
@@ -320,9 +320,11 @@ int cli_node(int argc, char **argv)
     } else if (!data && (sync_mode >= 0 || map_size)) {
         fprintf(stderr, "causeway node: --sync and --map-size go with --data\n");
         rc = CLI_USAGE;
-    } else if (!tcp_port_ok(listen) || !tcp_port_ok(client)) {
-        fprintf(stderr, "causeway node: --%s '%.80s': the port must be 0 to 65535\n",
-                tcp_port_ok(listen) ? "client" : "listen", tcp_port_ok(listen) ? client : listen);
+    } else if (!tcp_port_ok(listen)) {
+        fprintf(stderr, "causeway node: --listen '%.80s': the port must be 0 to 65535\n", listen);
+        rc = CLI_USAGE;
+    } else if (!tcp_port_ok(client)) {
+        fprintf(stderr, "causeway node: --client '%.80s': the port must be 0 to 65535\n", client);
         rc = CLI_USAGE;
     } else {
         for (uint32_t j = 0; j < CW_SERVER_MAX_NODES && rc == CLI_OK; j++) {

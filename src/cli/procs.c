@@ -494,6 +494,13 @@ static int read_traces(judge *J)
     return CW_OK;
 }
 
+/* Whether trace event e names key k (a C string: the run's keys hold no
+ * NUL; a trace's may, and then it is another key). */
+static bool names_key(const cli_trace_event *e, const char *k)
+{
+    return e->key_len == strlen(k) && memcmp(e->key, k, e->key_len) == 0;
+}
+
 static bool same_clock(const uint64_t *a, const uint64_t *b, uint32_t n)
 {
     for (uint32_t k = 0; k < n; k++)
@@ -546,7 +553,7 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
                 return CW_ENOMEM;
             cli_trace_event *e = s <= T->maxseq[o] ? T->wev[o][s] : NULL;
             proc *p = &r->p[w->node];
-            if (e && e->key_len == strlen(w->key) && memcmp(e->key, w->key, e->key_len) == 0 && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
+            if (e && names_key(e, w->key) && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
                 take_record(e, w);
             } else if (T->kx == (int)w->node && w->sent < p->killed_at && w->seq > T->bound) {
                 J->lost_acked++; /* lost with the process (invariant 3) */
@@ -582,8 +589,7 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
                 cli_trace_list *l = &T->ev[x];
                 for (size_t k = 0; k < l->n && !found; k++) {
                     cli_trace_event *e = &l->ev[k];
-                    if (e->kind == CLI_EV_WRITE && !e->rec && e->key_len == strlen(w->key) &&
-                        memcmp(e->key, w->key, e->key_len) == 0 && e->del == w->del &&
+                    if (e->kind == CLI_EV_WRITE && !e->rec && names_key(e, w->key) && e->del == w->del &&
                         (w->ctx ? same_clock(e->context, wctx, hn) : plain_context(e, hn))) {
                         take_record(e, w);
                         found = true;

@@ -221,15 +221,15 @@ static void destroy(cw_engine *e)
     free(e);
 }
 
-/* An idle node's clock report interval (engine.h: 0 = 10 ms). */
-/* The engine's options in microseconds go beyond what a replica takes
- * (uint32 us is up to 71 minutes, a node's intervals at most ~73, and a
- * computed timeout or pace can pass both): held to the replica's bound. */
+/* A replica's interval at most CW_NODE_MAX_INTERVAL_NS: a timeout or pace
+ * computed from the engine's options (2 ms + 2 x max_delay_us, 20 ns x
+ * nodes^3) can pass it. */
 static uint64_t at_most_interval(uint64_t ns)
 {
     return ns < CW_NODE_MAX_INTERVAL_NS ? ns : CW_NODE_MAX_INTERVAL_NS;
 }
 
+/* An idle node's clock report interval (engine.h: 0 = 10 ms). */
 static uint64_t report_interval_ns(const cw_engine_options *o)
 {
     return (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;

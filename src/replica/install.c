@@ -156,18 +156,17 @@ int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
      * last-writer-wins key, or one a version beside it covers is not a
      * state any replica held. */
     cover_check c = {.n = n->n};
-    if (rc == CW_OK && count > 1) {
-        c.best = malloc((size_t)n->n * sizeof *c.best);
-        c.second = malloc((size_t)n->n * sizeof *c.second);
-        c.who = malloc((size_t)n->n * sizeof *c.who);
-        if (!c.best || !c.second || !c.who)
+    if (rc == CW_OK && count > 1) { /* best, second, then who: one block */
+        if (!(c.best = malloc((size_t)n->n * (2 * sizeof *c.best + sizeof *c.who))))
             rc = CW_ENOMEM;
+        else {
+            c.second = c.best + n->n;
+            c.who = (uint32_t *)(c.second + n->n);
+        }
     }
     if (rc == CW_OK)
         cw__map_each(&n->store.keys, check_key, &c);
     free(c.best);
-    free(c.second);
-    free(c.who);
     if (rc == CW_OK && (c.kept != count || c.covered))
         rc = CW_EINVAL;
     if (rc != CW_OK) {

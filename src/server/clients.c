@@ -286,7 +286,7 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
         pending *p = &cl->burst[k];
         if (p->has_answer && p->wrote && !saved) {
             if (!unsaved_answer(&cl->out, zmq_msg_data(&p->answer), zmq_msg_size(&p->answer))) {
-                cl->out.len = 0; /* not reached: this endpoint wrote the answer; the smallest true one */
+                cl->out.len = 0; /* out of memory (the answer is this endpoint's own): the head alone */
                 cl->out.failed = false;
                 cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
             }

@@ -324,7 +324,7 @@ static void *client_main(void *arg)
     uint64_t rng = o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
     double interval = o->rate > 0 ? o->clients / o->rate : 0, due = r->start + interval * c->id / o->clients;
     double warm = r->start + o->warmup;
-    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(r, op); op++) {
+    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(r, op) && !atomic_load(&r->failed); op++) {
         double began = cli_seconds();
         if (interval > 0) {
             wait_until(due);
@@ -758,9 +758,18 @@ static int drive(run *r)
         bool ok = true;
         for (uint32_t i = 0; i < o->clients && ok; i++)
             ok = client_init(&c[i], r, i, o->writes / o->clients + (i < o->writes % o->clients));
+        /* A thread that cannot start (no memory for its stack) fails the
+         * run: the clients already running stop at their next operation,
+         * and only they are waited for and joined. */
+        uint32_t started = 0;
         atomic_store(&r->running, ok ? o->clients : 0);
-        for (uint32_t i = 0; i < o->clients && ok; i++)
-            pthread_create(&th[i], NULL, client_main, &c[i]);
+        for (; started < o->clients && ok; started++)
+            if (pthread_create(&th[started], NULL, client_main, &c[started]) != 0) {
+                int none = 0;
+                atomic_compare_exchange_strong(&r->failed, &none, CW_ENOMEM);
+                atomic_fetch_sub(&r->running, o->clients - started);
+                break;
+            }
         bool parted = false;
         while (atomic_load(&r->running) > 0) {
             double now = cli_seconds() - r->start;
@@ -781,7 +790,7 @@ static int drive(run *r)
         if (parted) /* the run ended inside the window: let replication finish */
             partition(r, false);
         for (uint32_t i = 0; i < o->clients; i++) {
-            if (ok)
+            if (i < started)
                 pthread_join(th[i], NULL);
             if (c[i].latency)
                 cw__hist_merge(&r->latency, c[i].latency);

@@ -228,6 +228,48 @@ static void test_malformed_batch_changes_nothing(void **state)
     assert_int_equal(node_writes(f), 0);
 }
 
+/* The status of the answer to one raw request frame. */
+static int raw_status(void *d, const cw__out *o)
+{
+    assert_true(zmq_send(d, o->b, o->len, 0) >= 0);
+    uint8_t ans[256];
+    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    cw__in in = {ans, 14, 0};
+    uint8_t op;
+    uint64_t id;
+    int status;
+    assert_int_equal(cw__answer_take_head(&in, &op, &id, &status), CW_OK);
+    return status;
+}
+
+/* A delete that carries a value is malformed (CW_EBADMSG), alone or in a
+ * batch, and makes nothing: the node once made it a delete and dropped the
+ * value without a word. */
+static void test_delete_with_a_value_is_refused(void **state)
+{
+    fixture *f = *state;
+    void *ctx = zmq_ctx_new();
+    void *d = raw_client(f, ctx);
+    cw__out o = {NULL, 0, 0, false};
+    assert_int_equal(cw__request_encode(&o, CW__OP_DELETE, 5, "a", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(raw_status(d, &o), CW_EBADMSG);
+    o.len = 0;
+    assert_int_equal(cw__request_encode(&o, CW__OP_DELETE, 6, "a", 1, NULL, 0, NULL), CW_OK);
+    assert_int_equal(raw_status(d, &o), CW_OK); /* the same delete without it is one */
+    cw__batch_begin(&o, 7);
+    cw__batch_add(&o, false, "b", 1, "2", 1, NULL);
+    cw__out_u8(&o, CW__OP_DELETE); /* by hand: cw__batch_add never writes a delete's value */
+    cw__out_blob(&o, "b", 1);
+    cw__out_blob(&o, "v", 1);
+    cw__out_u8(&o, 0);
+    assert_int_equal(cw__batch_end(&o, 2), CW_OK);
+    assert_int_equal(raw_status(d, &o), CW_EBADMSG);
+    free(o.b);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    assert_int_equal(node_writes(f), 1);
+}
+
 static void test_node_errors_come_back(void **state)
 {
     fixture *f = *state;
@@ -402,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_many_pipelines_a_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_many_of_many_batches_loses_no_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),

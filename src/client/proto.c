@@ -158,12 +158,14 @@ int cw__request_encode(cw__out *o, uint8_t op, uint64_t id, const void *key, siz
     return o->failed ? CW_ENOMEM : CW_OK;
 }
 
-/* [key blob][value blob][has_context u8][context]: a request's body. */
+/* [key blob][value blob][has_context u8][context]: a request's body. A
+ * delete carries no value: one that does is malformed, not a delete whose
+ * value is dropped without a word. */
 static bool take_body(cw__in *in, cw__request *r)
 {
     uint8_t has;
     if (!cw__in_blob(in, &r->key, &r->key_len) || !cw__in_blob(in, &r->value, &r->value_len) ||
-        !cw__in_u8(in, &has) || has > 1)
+        (r->op == CW__OP_DELETE && r->value_len) || !cw__in_u8(in, &has) || has > 1)
         return false;
     r->has_context = has;
     return !has || cw__in_clock(in, &r->context);

@@ -71,7 +71,7 @@ typedef struct cw__request {
 int  cw__request_encode(cw__out *o, uint8_t op, uint64_t id, const void *key, size_t key_len, const void *value,
                         size_t value_len, const cw_vclock *context);
 /* CW_OK; CW_EBADMSG (unknown version or op, lengths past the frame, bytes
- * left over); CW_ENOMEM. r->context is initialized in every case. */
+ * left over, a delete with a value); CW_ENOMEM. r->context is initialized in every case. */
 int  cw__request_decode(cw__request *r, const uint8_t *b, size_t len);
 void cw__request_destroy(cw__request *r);
 

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -166,6 +167,7 @@ static json_int_t clock_at(const json_t *clock, uint32_t nodes, unsigned id)
 
 /* Server options a test sets before its setup runs. */
 static uint32_t ahead_wait_option = 1000, ahead_waiters_option = UINT32_MAX;
+static const char *data_dir_option;  /* durable state here, in a 1 MiB map */
 
 static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_options *ho, size_t max_value_len)
 {
@@ -181,6 +183,10 @@ static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_o
     o.max_value_len = max_value_len;
     o.ahead_wait_ms = ahead_wait_option;
     o.ahead_waiters_max = ahead_waiters_option;
+    if (data_dir_option) {
+        o.data_dir = data_dir_option;
+        o.map_size = (size_t)1 << 20;
+    }
     const char *peers[2] = {"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"};
     o.peers = peers;
     char err[256] = "";
@@ -862,6 +868,77 @@ static void test_waiting_writes_leave_a_thread(void **state)
     assert_int_equal(first.status, 409); /* after its wait */
 }
 
+/* A node with --data in a fresh directory whose 1 MiB map soon fills. */
+static char durable_dir[64];
+
+static int setup_durable(void **state)
+{
+    snprintf(durable_dir, sizeof durable_dir, "/tmp/cw-test-http-XXXXXX");
+    assert_non_null(mkdtemp(durable_dir));
+    char data[96];
+    snprintf(data, sizeof data, "%s/data", durable_dir);
+    data_dir_option = data;
+    int rc = start(state, 1, 0, NULL, 100000);
+    data_dir_option = NULL;
+    return rc;
+}
+
+static int teardown_durable(void **state)
+{
+    teardown(state);
+    const char *files[] = {"data/data.mdb", "data/lock.mdb", "data/causeway.lock", "data"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", durable_dir, files[i]);
+        if (unlink(p) != 0)
+            rmdir(p);
+    }
+    rmdir(durable_dir);
+    return 0;
+}
+
+/* A write made but not saved (the map is full) answers 500 with the reason,
+ * not 503: a client must not take it for refused and retry it (a retry may
+ * write twice). Writes after it are refused (503: not made). */
+static void test_a_write_not_saved_is_500_not_503(void **state)
+{
+    fx *f = *state;
+    static char body[10100];
+    char value[10001];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    long status = 200;
+    int made = 0;
+    for (; made < 1000; made++) {
+        snprintf(body, sizeof body, "{\"key\": \"f%d\", \"value\": \"%s\"}", made, value);
+        resp w;
+        request(f, "POST", "/write", body, &w);
+        status = w.status;
+        if (status != 200) {
+            expect_error(&w, 500, "the write whose save failed");
+            assert_string_equal(json_string_value(json_object_get(w.json, "error")), cw_strerror(CW_EUNSAVED));
+            resp_free(&w);
+            break;
+        }
+        resp_free(&w);
+    }
+    assert_int_equal(status, 500);
+    assert_true(made > 10); /* the map took some: it is the full map that failed */
+    resp after, st;
+    write_key(f, "\"after\"", "1", &after);
+    expect_error(&after, 503, "a write after the failed save");
+    resp_free(&after);
+    /* The status shows the node's clock, with the unsaved write's dot in
+     * it: refused too, saying why. /metrics shows no clock and answers. */
+    request(f, "GET", "/status", NULL, &st);
+    expect_error(&st, 503, "status after the failed save");
+    assert_non_null(strstr(json_string_value(json_object_get(st.json, "error")), "could not be saved"));
+    resp_free(&st);
+    request(f, "GET", "/metrics", NULL, &st);
+    assert_int_equal(st.status, 200);
+    resp_free(&st);
+}
+
 /* Random and mutated bodies on every route: never a crash, never a 5xx,
  * and a request that fails changes nothing it should not. */
 static void test_random_input(void **state)
@@ -991,6 +1068,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
+        cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),
         cmocka_unit_test_setup_teardown(test_random_input, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, setup_one, teardown),

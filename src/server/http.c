@@ -150,7 +150,12 @@ static unsigned status_of(int rc)
 
 static void fail_rc(reply *rep, int rc)
 {
-    fail(rep, status_of(rc), "%s", rc == CW_EAHEAD ? "context ahead of this node" : cw_strerror(rc));
+    /* CW_EIO reaches a route only from a save that failed (server.h). */
+    const char *why = rc == CW_EAHEAD ? "context ahead of this node"
+                      : rc == CW_EIO  ? "this node's state could not be saved to its data directory (its log says "
+                                        "why): it takes no writes, and shows nothing unsaved, until a save works"
+                                      : cw_strerror(rc);
+    fail(rep, status_of(rc), "%s", why);
 }
 
 static void succeed(reply *rep, json_t *j)

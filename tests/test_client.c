@@ -4,6 +4,7 @@
  * node that does not answer, and hostile requests on the raw socket. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -187,6 +188,35 @@ static void test_write_many_of_many_batches_loses_no_answer(void **state)
         if (w[i].result != CW_OK)
             fail_msg("write %d of %d: %s", i, N, cw_strerror(w[i].result));
     free(w);
+}
+
+/* A call the node serves steadily but for longer than the handle's
+ * timeout: each answer restarts the timeout, so every write is answered.
+ * When the call sent every frame before it read an answer, the timeout ran
+ * from the last frame sent, and the node's backlog outlasted it. */
+static void test_a_long_write_many_does_not_time_out(void **state)
+{
+    fixture *f = *state;
+    enum { N = 600000 };
+    cw_client *c;
+    assert_int_equal(cw_client_open(&c, f->cli, 300), CW_OK);
+    cw_client_write *w = calloc(N, sizeof *w);
+    assert_non_null(w);
+    static const char *keys[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < N; i++)
+        w[i] = (cw_client_write){.key = keys[i % 4], .key_len = 1, .value = "x", .value_len = 1};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = cw_client_write_many(c, w, N);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    print_message("# %d writes in %.2f s with a 0.3 s timeout\n", N, took);
+    assert_int_equal(rc, CW_OK);
+    for (int i = 0; i < N; i++)
+        if (w[i].result != CW_OK)
+            fail_msg("write %d of %d: %s", i, N, cw_strerror(w[i].result));
+    free(w);
+    cw_client_close(c);
 }
 
 /* A batch request with one malformed write is refused whole: no write of it
@@ -443,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get_delete_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_many_pipelines_a_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_many_of_many_batches_loses_no_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_long_write_many_does_not_time_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),

@@ -70,12 +70,14 @@ typedef struct cw_client_write {
 } cw_client_write;
 
 /* Batched writes: sends them as batch requests (up to 1,024 writes or
- * 256 KiB each; a larger write goes alone) before it waits for any answer,
- * so `count` writes cost about one round trip and a few messages, not
- * `count` of each. The node makes them in order, and reads each batch whole
- * before it makes any write of it. Each write's own answer goes to writes[i].result (and clock_out);
- * one not answered within the handle's timeout (counted from the last
- * request sent) gets CW_ETIMEDOUT (it may or may not have been made).
+ * 256 KiB each; a larger write goes alone), up to 32 requests ahead of
+ * their answers, so `count` writes cost about one round trip and a few
+ * messages, not `count` of each. The node makes them in order, and reads
+ * each batch whole before it makes any write of it. Each write's own
+ * answer goes to writes[i].result (and clock_out). The handle's timeout
+ * runs from the last request sent or answer read: when it passes, a write
+ * sent and not answered gets CW_ETIMEDOUT (it may or may not have been
+ * made), and so does a write not yet sent (not made).
  * Returns CW_OK when every write was answered (look at each result),
  * CW_ETIMEDOUT if some were not, CW_EINVAL (NULL, or a key or value NULL
  * with a length); or CW_ETIMEDOUT, CW_EIO or CW_ENOMEM from sending: then

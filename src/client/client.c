@@ -240,6 +240,37 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
     }
 }
 
+/* Batch requests in flight at once, at most. The node queues a bounded
+ * number of answers per connection (clients.c: 10,000) and drops what comes
+ * beyond, so a call that sent every frame before reading any would lose
+ * the answers of a large one (over ~10M writes); and each answer read
+ * restarts the timeout, so a call that the node serves steadily never
+ * times out for being long. 32 frames keep the link busy: a burst at the
+ * node serves up to 128 requests of all its clients. */
+#define BATCH_WINDOW 32u
+
+/* The next frame of writes w[*i ..] into c->out: up to BATCH_FRAME_WRITES
+ * writes and BATCH_FRAME_BYTES (a larger write alone); *i moves past them.
+ * Each gets CW_ETIMEDOUT until its answer comes. */
+static int batch_frame(cw_client *c, cw_client_write *w, size_t count, size_t *i)
+{
+    cw__batch_begin(&c->out, c->next_id);
+    size_t n = 0;
+    for (; *i < count && n < BATCH_FRAME_WRITES; ++*i, n++) {
+        cw_client_write *x = &w[*i];
+        /* A frame never passes BATCH_FRAME_BYTES by a write added to it:
+         * a large write goes in a frame of its own, as large as a single
+         * put (which the node takes), never on top of others. */
+        size_t size = 14 + x->key_len + (x->tombstone ? 0 : x->value_len) +
+                      (x->context ? cw_vclock_encoded_size(x->context) : 0);
+        if (n && c->out.len + size > BATCH_FRAME_BYTES)
+            break;
+        x->result = CW_ETIMEDOUT;
+        cw__batch_add(&c->out, x->tombstone, x->key, x->key_len, x->value, x->value_len, x->context);
+    }
+    return cw__batch_end(&c->out, (uint32_t)n);
+}
+
 int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
 {
     if (!c || (count && !w))
@@ -252,46 +283,37 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         c->have_answer = false;
     }
     /* Frames of consecutive writes, each one request (one id): frame k
-     * holds w[start[k] .. start[k + 1]). */
-    size_t frames = 0, *start = malloc((count + 1) * sizeof *start);
-    if (!start)
+     * holds w[start[k] .. start[k + 1]). At most one frame a write. */
+    size_t *start = malloc((count + 1) * sizeof *start);
+    uint8_t *done = calloc(count ? count : 1, 1);
+    if (!start || !done) {
+        free(start);
+        free(done);
         return CW_ENOMEM;
-    uint64_t first = c->next_id;
-    int rc = CW_OK;
-    uint64_t send_by = now_ms() + c->timeout_ms;
-    size_t i = 0;
-    while (i < count && rc == CW_OK) {
-        cw__batch_begin(&c->out, c->next_id);
-        size_t n = 0;
-        for (; i < count && n < BATCH_FRAME_WRITES; i++, n++) {
-            cw_client_write *x = &w[i];
-            /* A frame never passes BATCH_FRAME_BYTES by a write added to it:
-             * a large write goes in a frame of its own, as large as a single
-             * put (which the node takes), never on top of others. */
-            size_t size = 14 + x->key_len + (x->tombstone ? 0 : x->value_len) +
-                          (x->context ? cw_vclock_encoded_size(x->context) : 0);
-            if (n && c->out.len + size > BATCH_FRAME_BYTES)
-                break;
-            x->result = CW_ETIMEDOUT;
-            cw__batch_add(&c->out, x->tombstone, x->key, x->key_len, x->value, x->value_len, x->context);
-        }
-        rc = cw__batch_end(&c->out, (uint32_t)n);
-        if (rc == CW_OK)
-            rc = send_request(c, send_by);
-        if (rc != CW_OK) {
-            i -= n; /* this frame did not go */
-            break;
-        }
-        start[frames++] = i - n;
-        c->next_id++; /* invariant 2: one id per request sent */
     }
-    start[frames] = i;
-    for (size_t k = i; k < count; k++)
-        w[k].result = rc;
-    size_t left = frames;
-    uint8_t *done = calloc(frames ? frames : 1, 1);
-    uint64_t deadline = now_ms() + c->timeout_ms;
-    while (left && done) {
+    start[0] = 0;
+    uint64_t first = c->next_id;
+    int rc = CW_OK;                  /* from sending: no frame goes after it */
+    size_t i = 0, frames = 0, left = 0;
+    uint64_t deadline = now_ms() + c->timeout_ms; /* restarted by each frame sent and each answer read */
+    for (;;) {
+        if (rc == CW_OK && i < count && left < BATCH_WINDOW) {
+            size_t from = i;
+            rc = batch_frame(c, w, count, &i);
+            if (rc == CW_OK)
+                rc = send_request(c, now_ms() + c->timeout_ms);
+            if (rc != CW_OK) {
+                i = from; /* this frame did not go */
+                continue;
+            }
+            start[++frames] = i;
+            c->next_id++; /* invariant 2: one id per request sent */
+            left++;
+            deadline = now_ms() + c->timeout_ms;
+            continue;
+        }
+        if (!left)
+            break;
         uint64_t now = now_ms();
         if (now >= deadline)
             break;
@@ -321,16 +343,19 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
             take_batch_answer(&in, status, w + start[k], start[k + 1] - start[k]);
             done[k] = 1;
             left--;
+            deadline = now_ms() + c->timeout_ms;
         }
         zmq_msg_close(&a);
     }
-    if (!done && rc == CW_OK)
-        rc = CW_ENOMEM;
+    /* Writes never sent: the sending error, or (the node stopped answering
+     * while the window was full) CW_ETIMEDOUT; either way not made. */
+    for (size_t k = i; k < count; k++)
+        w[k].result = rc != CW_OK ? rc : CW_ETIMEDOUT;
     free(done);
     free(start);
     if (rc != CW_OK)
         return rc;
-    return left ? CW_ETIMEDOUT : CW_OK;
+    return left || i < count ? CW_ETIMEDOUT : CW_OK;
 }
 
 int cw_client_put(cw_client *c, const void *key, size_t key_len, const void *value, size_t value_len,

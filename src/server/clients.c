@@ -342,10 +342,10 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     cl->s = s;
     int64_t maxmsg = (int64_t)max_frame;
     /* Per client connection, at most this many requests wait to be served
-     * and this many answers wait to be sent. cw_client_write_many sends
-     * every batch request before it reads an answer, and a burst answers
-     * up to BURST at once, so a smaller bound drops the answers of a client
-     * that does read them (64 dropped half of a 150,000-write call's). A
+     * and this many answers wait to be sent (beyond it the ROUTER drops an
+     * answer). cw_client_write_many keeps 32 batch requests ahead of their
+     * answers, and a burst answers up to BURST at once; when it sent every
+     * request first, 64 dropped half of a 150,000-write call's answers. A
      * client that never reads can make the node hold this many answers
      * (gets of a large key: gigabytes); bounding that needs backpressure
      * per client, not a smaller count. */

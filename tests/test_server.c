@@ -527,6 +527,37 @@ static void test_hostile_link_messages(void **state)
     assert_true(now_ms() - t0 < 2000);
 }
 
+/* A report in which a peer claims node 1 made 2^64 - 1 writes (a buggy or
+ * hostile peer: nobody applied them) does not keep node 1 out once it
+ * restarts without state: a joining node's peers tell it the last seq they
+ * hold (applied or buffered), not the last one someone named. Before, node 0
+ * answered 2^64 - 1, which node 1 refuses as malformed: it asked for ever. */
+static void test_absurd_report_does_not_keep_a_restarted_node_out(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    put(c.s[1], "a", "1");
+    await_value(c.s[0], "a", "1");
+    cw__server_stop(c.s[2]); /* its name is borrowed (test_hostile_link_messages) */
+    c.s[2] = NULL;
+    /* A whole frame: a report from node 2, {1: 2^64 - 1}. */
+    const uint8_t report[] = {0, 2, 2, 0, 0, 2, 0, 0, 0, 1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const void *parts[] = {report};
+    size_t lens[] = {sizeof report};
+    uint64_t before = malformed(c.s[0]);
+    poke(&c, "cw-node-2", parts, lens, 1);
+    assert_int_equal(malformed(c.s[0]), before); /* a well-formed report */
+    start(&c, 2, false);
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
+    start(&c, 1, false);
+    assert_int_equal(put(c.s[1], "a", "2"), 2);
+    await_value(c.s[0], "a", "2");
+    await_value(c.s[2], "a", "2");
+    cluster_close(&c);
+}
+
 /* Durable state (--data): a node stopped and started again on its
  * directory serves at once (no joining: it knows its own last seq), holds
  * every write it answered, goes on with its own counter, and catches up on
@@ -1044,6 +1075,7 @@ int main(void)
         cmocka_unit_test(test_curve_admits_only_configured_peers),
         cmocka_unit_test(test_full_log_refuses_then_recovers),
         cmocka_unit_test(test_hostile_link_messages),
+        cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
         cmocka_unit_test(test_durable_refuses_a_foreign_directory),

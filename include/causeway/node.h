@@ -378,10 +378,11 @@ CW_API int cw_node_stable(const cw_node *n, cw_vclock *out);
  * (the node stays empty). Cost: one store insert per version. */
 CW_API int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions,
                            size_t count);
-/* The highest seq of origin's writes this node knows to exist: applied
- * here, waiting in its buffer, or named by a buffered write or a peer's
- * report (at least its clock's entry). A restarted node must not write
- * again under any seq a peer has seen. */
+/* The highest seq of origin's writes this node holds: applied here or
+ * waiting in its buffer (at least its clock's entry). A seq only named by a
+ * buffered write's clock or a peer's report is not counted: the peer that
+ * applied it holds it. A restarted node must not write again under any seq
+ * a peer holds. */
 CW_API uint64_t cw_node_seen(const cw_node *n, cw_node_id origin);
 /* Peer `peer` restarted without its state (it asked for a snapshot): what it
  * said it had applied before no longer holds, so the open stability round

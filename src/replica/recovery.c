@@ -354,8 +354,12 @@ uint64_t cw_node_seen(const cw_node *n, cw_node_id origin)
 {
     if (!n || origin >= n->n)
         return 0;
+    /* Only what is here (applied or buffered): a seq that a report or a
+     * buffered write's clock names was applied by a peer, whose own answer
+     * to the joiner holds it; taking their word here would let one report
+     * of an absurd counter keep the joiner out for ever. */
     uint64_t v = n->clock.counters[origin];
-    return n->recovering && n->gap[origin].seen > v ? n->gap[origin].seen : v;
+    return n->gap[origin].held > v ? n->gap[origin].held : v;
 }
 
 void cw_node_peer_restarted(cw_node *n, cw_node_id peer)

@@ -558,6 +558,74 @@ static void test_absurd_report_does_not_keep_a_restarted_node_out(void **state)
     cluster_close(&c);
 }
 
+/* The snapshot answers node 0 sends to node 2's endpoint (a ROUTER the
+ * test binds there) within ms milliseconds. */
+static int snapshots_within(void *router, unsigned ms)
+{
+    int count = 0;
+    uint64_t deadline = now_ms() + ms;
+    while (now_ms() < deadline) {
+        zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 50) <= 0)
+            continue;
+        bool first = true, snapshot = false;
+        for (int more = 1; more;) { /* [routing id][channel][...] */
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            assert_true(zmq_msg_recv(&part, router, 0) >= 0);
+            if (!first && !snapshot && zmq_msg_size(&part) == 1 && *(char *)zmq_msg_data(&part) == 'S')
+                snapshot = true;
+            first = false;
+            more = zmq_msg_more(&part);
+            zmq_msg_close(&part);
+        }
+        count += snapshot;
+    }
+    return count;
+}
+
+/* A joiner asks every 250 ms until its answer comes; a store copy may take
+ * longer than that to reach it. Node 0 answers one round (nonce) once, not
+ * once a second: each copy waited in its memory beside the others (one
+ * store copy a second, for as long as the joiner read slowly). A new round
+ * is answered (after a second). */
+static void test_a_join_round_is_answered_once(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    put(c.s[0], "a", "1");
+    cw__server_stop(c.s[2]);
+    c.s[2] = NULL;
+    char path[200];
+    snprintf(path, sizeof path, "%s/node2", c.dir);
+    unlink(path);
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER); /* where node 0's answers to node 2 go */
+    assert_int_equal(zmq_bind(router, c.ep[2]), 0);
+    void *d = zmq_socket(ctx, ZMQ_DEALER); /* node 2's requests */
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-2", 9);
+    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    uint8_t join[9] = {'J', 0, 0, 0, 0, 0, 0, 0, 7};
+    int answers = 0;
+    for (int i = 0; i < 10; i++) { /* 2.5 s of one round's requests */
+        assert_true(zmq_send(d, join, sizeof join, 0) == sizeof join);
+        answers += snapshots_within(router, 250);
+    }
+    answers += snapshots_within(router, 300);
+    assert_int_equal(answers, 1);
+    join[8] = 8; /* the next round */
+    assert_true(zmq_send(d, join, sizeof join, 0) == sizeof join);
+    assert_int_equal(snapshots_within(router, 1500), 1);
+    zmq_close(d);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    cluster_close(&c);
+}
+
 /* Durable state (--data): a node stopped and started again on its
  * directory serves at once (no joining: it knows its own last seq), holds
  * every write it answered, goes on with its own counter, and catches up on
@@ -1076,6 +1144,7 @@ int main(void)
         cmocka_unit_test(test_full_log_refuses_then_recovers),
         cmocka_unit_test(test_hostile_link_messages),
         cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
+        cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
         cmocka_unit_test(test_durable_refuses_a_foreign_directory),

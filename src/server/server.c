@@ -87,6 +87,10 @@
  * node answers one peer's requests at most this often. */
 #define JOIN_RETRY_NS 250000000u
 #define JOIN_ANSWER_NS 1000000000u
+/* A round's request answered once is answered again only after this long,
+ * doubled each time up to JOIN_AGAIN_MAX_NS (answer_join). */
+#define JOIN_AGAIN_NS 4000000000u
+#define JOIN_AGAIN_MAX_NS 64000000000u
 #define DEFAULT_AHEAD_WAIT_MS 1000u
 /* Loss recovery's clocks for processes on one network: a message takes
  * ~60 us across loopback and well under a millisecond in a data centre, so
@@ -103,6 +107,13 @@ typedef struct snapshot {
     bool have;
     cw__net_snapshot sn;       /* sn.seen: the most of the joiner's writes the peer knows of */
 } snapshot;
+
+/* The last join request of a peer this node answered (answer_join). */
+typedef struct join_answer {
+    uint64_t at_ns;            /* when (0: never) */
+    uint64_t nonce;            /* the request's round */
+    uint64_t again_ns;         /* the same round is answered again after this long */
+} join_answer;
 
 struct cw__server {
     cw__server_options o;
@@ -133,7 +144,7 @@ struct cw__server {
     uint32_t answers;
     uint64_t join_target;      /* the most of its own writes any peer knows of */
     uint64_t join_nonce;       /* this round's request; answers carry it back */
-    uint64_t *answered_ns;     /* [nodes]: when each peer's join request was last answered */
+    join_answer *answered_join; /* [nodes]: each peer's last join request answered */
     bool closing_writes;       /* cw__server_close: waits end, writes refused */
     uint32_t ahead_waiters;    /* writes waiting for an ahead context (ahead_waiters_max) */
     uint32_t join_rounds;      /* rounds that ended with that write not applied anywhere */
@@ -444,13 +455,20 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
 {
     /* One answer per peer per JOIN_ANSWER_NS: a joiner asks again every
      * JOIN_RETRY_NS until answered, and requests that piled up while this
-     * node was away must not each copy the whole store. */
-    if (now - s->answered_ns[j] < JOIN_ANSWER_NS)
+     * node was away must not each copy the whole store. And one answer per
+     * round (nonce): a store copy may take longer than that to cross a slow
+     * link or reach a joiner that reads slowly, and each copy answered to
+     * the same round would wait in this node's memory beside the others.
+     * The round is answered again only in case its answer was lost with a
+     * connection, after JOIN_AGAIN_NS, then twice as long each time. */
+    join_answer *a = &s->answered_join[j];
+    bool again = a->at_ns && a->nonce == nonce;
+    if (a->at_ns && now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS))
         return;
     /* The snapshot must not show what is not saved (invariant 6). */
     if (!save_then_flush(s))
         return; /* it asks again */
-    s->answered_ns[j] = now;
+    a->at_ns = now;
     cw_node_peer_restarted(s->node, j);
     /* Its link state is new: the next frame must not need an old base. */
     cw__net_flush_to(s->net, j);
@@ -463,6 +481,8 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), cw_node_seen(s->node, j), nonce,
                                 cc.versions))
         return; /* full link (or out of memory): it asks again */
+    a->again_ns = !again ? JOIN_AGAIN_NS : a->again_ns < JOIN_AGAIN_MAX_NS / 2 ? 2 * a->again_ns : JOIN_AGAIN_MAX_NS;
+    a->nonce = nonce;
     if (cc.versions)
         cw_node_each_key(s->node, send_versions, &c);
     cw__net_snapshot_end(s->net, &c.out);
@@ -698,8 +718,8 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->peers = calloc(o->nodes, sizeof *s->peers);
     s->answered = calloc(o->nodes, 1);
     s->reset = calloc(o->nodes, 1);
-    s->answered_ns = calloc(o->nodes, sizeof *s->answered_ns);
-    if (!s->listen || !s->peers || !s->answered || !s->answered_ns || !s->reset)
+    s->answered_join = calloc(o->nodes, sizeof *s->answered_join);
+    if (!s->listen || !s->peers || !s->answered || !s->answered_join || !s->reset)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
@@ -802,7 +822,7 @@ void cw__server_stop(cw__server *s)
     free(s->peers);
     free(s->listen);
     free(s->answered);
-    free(s->answered_ns);
+    free(s->answered_join);
     free(s->reset);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);

@@ -21,6 +21,14 @@
  *     flush (a group commit). If that save fails, every write an answer
  *     reported made becomes CW_EUNSAVED (made, not saved: its outcome is
  *     unknown); a write it reported refused keeps its code.
+ *  6. A client that does not read its answers is not served: at most
+ *     ANSWERS_QUEUED answers wait for a connection, and those of a burst
+ *     that find them full are parked here until they go; meanwhile that
+ *     client's requests are dropped unserved (nothing made). So a
+ *     connection holds at most ANSWERS_QUEUED + BURST answers, and every
+ *     request served is answered. (Invariant 1 holds for a client that
+ *     reads; a parked answer may reach it after a later one: answers are
+ *     matched by id.)
  */
 #include "clients.h"
 
@@ -38,10 +46,16 @@
 #include "bytes.h"
 #include "endpoint.h"
 #include "proto.h"
+#include "vec.h"
 
 #define POLL_MS 50
 /* Requests served in one burst, at most, before peers get what they made. */
 #define BURST 128u
+/* Answers queued per client connection (ZMQ_SNDHWM): cw_client_write_many
+ * keeps 32 requests ahead of their answers, a plain call one. */
+#define ANSWERS_QUEUED 64
+/* How often parked answers are tried again while the socket is quiet. */
+#define PARKED_POLL_MS 5
 
 /* One request of a burst, answered at its end (invariant 5). */
 typedef struct pending {
@@ -51,6 +65,11 @@ typedef struct pending {
     bool wrote;                /* the answer reports writes made: it waits for the save */
     bool has_answer;           /* there is an answer to send */
 } pending;
+
+/* An answer waiting for its client to read (invariant 6). */
+typedef struct parked {
+    zmq_msg_t id, answer;
+} parked;
 
 struct cw__clients {
     cw__server *s;
@@ -62,7 +81,68 @@ struct cw__clients {
     cw__out out;
     bool wrote;                /* the request served last made writes */
     pending burst[BURST];
+    parked **parked;           /* [n_parked], each its own allocation: zmq_msg_t is not moved by copy */
+    size_t n_parked, parked_cap;
+    _Atomic uint64_t unserved; /* requests dropped: their client had an answer parked */
 };
+
+/* The parked answer of the client named by id, or NULL. */
+static parked *parked_of(cw__clients *cl, zmq_msg_t *id)
+{
+    for (size_t k = 0; k < cl->n_parked; k++)
+        if (zmq_msg_size(&cl->parked[k]->id) == zmq_msg_size(id) &&
+            memcmp(zmq_msg_data(&cl->parked[k]->id), zmq_msg_data(id), zmq_msg_size(id)) == 0)
+            return cl->parked[k];
+    return NULL;
+}
+
+/* Sends an answer to its client: false if the client's queue is full
+ * (nothing sent); true if it went or the client is gone. The caller closes
+ * both messages either way. */
+static bool send_answer(cw__clients *cl, zmq_msg_t *id, zmq_msg_t *answer)
+{
+    if (zmq_msg_send(id, cl->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return zmq_errno() != EAGAIN; /* EHOSTUNREACH: gone */
+    (void)zmq_msg_send(answer, cl->sock, ZMQ_DONTWAIT); /* the routing frame took the room */
+    return true;
+}
+
+static void parked_free(parked *pk)
+{
+    zmq_msg_close(&pk->id);
+    zmq_msg_close(&pk->answer);
+    free(pk);
+}
+
+/* Parks the answer in p (invariant 6); the messages are moved out of p.
+ * Out of memory: the answer is dropped (its client times out). */
+static void park(cw__clients *cl, pending *p)
+{
+    parked **grown = cw__vec_room(cl->parked, cl->n_parked, &cl->parked_cap, sizeof *cl->parked);
+    parked *pk = grown ? malloc(sizeof *pk) : NULL;
+    if (grown)
+        cl->parked = grown;
+    if (!pk)
+        return;
+    zmq_msg_init(&pk->id);
+    zmq_msg_init(&pk->answer);
+    zmq_msg_move(&pk->id, &p->id);
+    zmq_msg_move(&pk->answer, &p->answer);
+    cl->parked[cl->n_parked++] = pk;
+}
+
+/* Tries every parked answer again; those sent (or whose client is gone)
+ * leave the list, in order. */
+static void send_parked(cw__clients *cl)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < cl->n_parked; k++)
+        if (send_answer(cl, &cl->parked[k]->id, &cl->parked[k]->answer))
+            parked_free(cl->parked[k]);
+        else
+            cl->parked[kept++] = cl->parked[k];
+    cl->n_parked = kept;
+}
 
 typedef struct status_ctx {
     cw_client_status *st;
@@ -222,6 +302,11 @@ static bool serve_one(cw__clients *cl, pending *p)
         extra = zmq_msg_recv(&part, cl->sock, 0) >= 0 && zmq_msg_more(&part);
         zmq_msg_close(&part);
     }
+    if (parked_of(cl, &p->id)) { /* invariant 6: not served */
+        atomic_fetch_add_explicit(&cl->unserved, 1, memory_order_relaxed); /* a count, orders nothing */
+        zmq_msg_close(&req);
+        return true;
+    }
     const uint8_t *b = zmq_msg_data(&req);
     size_t len = zmq_msg_size(&req);
     serve(cl, b, len);
@@ -298,13 +383,12 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
                 p->has_answer = false;
             }
         }
-        if (p->has_answer && zmq_msg_send(&p->id, cl->sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
-            if (zmq_msg_send(&p->answer, cl->sock, ZMQ_DONTWAIT) < 0)
-                zmq_msg_close(&p->answer);
-        } else {
-            zmq_msg_close(&p->id);
-            zmq_msg_close(&p->answer);
-        }
+        /* A client with an answer parked gets the rest of the burst's
+         * parked behind it, even if its queue has room by now. */
+        if (p->has_answer && (parked_of(cl, &p->id) || !send_answer(cl, &p->id, &p->answer)))
+            park(cl, p); /* its queue is full (invariant 6) */
+        zmq_msg_close(&p->id);
+        zmq_msg_close(&p->answer);
     }
 }
 
@@ -312,8 +396,10 @@ static void *clients_main(void *arg)
 {
     cw__clients *cl = arg;
     while (!atomic_load_explicit(&cl->stop, memory_order_acquire)) { /* pairs with cw__clients_stop */
+        if (cl->n_parked)
+            send_parked(cl);
         zmq_pollitem_t item = {cl->sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, POLL_MS) <= 0)
+        if (zmq_poll(&item, 1, cl->n_parked ? PARKED_POLL_MS : POLL_MS) <= 0)
             continue;
         /* Every request waiting now is one burst (invariant 4): what their
          * writes send to peers leaves together at the end. */
@@ -341,17 +427,15 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         return CW_ENOMEM;
     cl->s = s;
     int64_t maxmsg = (int64_t)max_frame;
-    /* Per client connection, at most this many requests wait to be served
-     * and this many answers wait to be sent (beyond it the ROUTER drops an
-     * answer). cw_client_write_many keeps 32 batch requests ahead of their
-     * answers, and a burst answers up to BURST at once; when it sent every
-     * request first, 64 dropped half of a 150,000-write call's answers. A
-     * client that never reads can make the node hold this many answers
-     * (gets of a large key: gigabytes); bounding that needs backpressure
-     * per client, not a smaller count. */
-    int linger = 0, rcv_hwm = 10000, snd_hwm = 10000;
+    /* Per client connection, at most rcv_hwm requests wait to be served
+     * (beyond, ZeroMQ stops reading that connection) and ANSWERS_QUEUED
+     * answers wait to be sent; an answer beyond it is parked and its
+     * client not served (invariant 6: ZMQ_ROUTER_MANDATORY makes the send
+     * say so instead of dropping the answer). */
+    int linger = 0, rcv_hwm = 1000, snd_hwm = ANSWERS_QUEUED, mandatory = 1;
     cl->ctx = zmq_ctx_new();
     if (!cl->ctx || !(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
+        zmq_setsockopt(cl->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_SNDHWM, &snd_hwm, sizeof snd_hwm) != 0 ||
@@ -380,6 +464,11 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     return CW_OK;
 }
 
+uint64_t cw__clients_unserved(const cw__clients *cl)
+{
+    return atomic_load_explicit(&cl->unserved, memory_order_relaxed);
+}
+
 void cw__clients_stop(cw__clients *cl)
 {
     if (!cl)
@@ -387,6 +476,9 @@ void cw__clients_stop(cw__clients *cl)
     atomic_store_explicit(&cl->stop, true, memory_order_release); /* pairs with clients_main's acquire */
     if (cl->started)
         pthread_join(cl->thread, NULL);
+    for (size_t k = 0; k < cl->n_parked; k++)
+        parked_free(cl->parked[k]);
+    free(cl->parked);
     if (cl->sock)
         zmq_close(cl->sock);
     if (cl->ctx)

@@ -20,5 +20,8 @@ int  cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, s
                        size_t errlen);
 /* Stops serving (within ~50 ms) and frees the handle. NULL is ignored. */
 void cw__clients_stop(cw__clients *cl);
+/* Requests dropped unserved because their client did not read its answers
+ * (clients.c, invariant 6). Any thread. */
+uint64_t cw__clients_unserved(const cw__clients *cl);
 
 #endif

@@ -421,8 +421,10 @@ typedef struct cw_sim_report {
  * with the history's verdict. Then the run is checked against its history.
  * Returns CW_OK when the run completed (report->truth.ok says whether it
  * was correct), or CW_EINVAL (bad options, or o->send or o->send_to set),
- * CW_ENOMEM, CW_ETIMEDOUT (writes could not be made: every put refused for
- * too long), or a replica's error; *report is then unchanged.
+ * CW_ELIMIT (the replicas and the history would pass this machine's
+ * physical memory: quadratic in nodes), CW_ENOMEM, CW_ETIMEDOUT (writes
+ * could not be made: every put refused for too long), or a replica's
+ * error; *report is then unchanged.
  * Single-threaded; cost grows with writes * nodes. */
 CW_API int cw_sim_run(const cw_sim_options *o, cw_sim_report *report);
 

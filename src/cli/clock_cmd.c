@@ -36,6 +36,12 @@ static const char *operand_text(const char *arg, char **owned)
     *owned = NULL;
     if (strcmp(arg, "-") != 0 && arg[0] != '@')
         return arg;
+    static bool stdin_read; /* a second "-" would read nothing: the empty clock, silently */
+    if (strcmp(arg, "-") == 0 && stdin_read) {
+        fprintf(stderr, "causeway %s: '-' given twice: standard input holds one operand\n", current);
+        return NULL;
+    }
+    stdin_read |= strcmp(arg, "-") == 0;
     FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg + 1, "rb");
     if (!f) {
         char q[96];

@@ -65,16 +65,27 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
     return CLI_OK;
 }
 
-/* Whether a tcp:// endpoint's port, when it is a number, is one (ZeroMQ
- * takes tcp://host:99999 and binds some other port). */
-static bool tcp_port_ok(const char *endpoint)
+/* What is wrong with a ZeroMQ endpoint given as an option, or NULL: the
+ * transport (tcp:// or ipc://), a tcp:// one's HOST:PORT, and its port
+ * when a number (ZeroMQ takes tcp://host:99999 and binds some other port).
+ * A name that does not resolve is left to ZeroMQ (exit 1 at start). */
+static const char *endpoint_problem(const char *endpoint)
 {
-    if (!endpoint || strncmp(endpoint, "tcp://", 6) != 0)
-        return true;
+    if (!endpoint)
+        return NULL;
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        return endpoint[6] ? NULL : "expected ipc://PATH";
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return "expected tcp://HOST:PORT or ipc://PATH";
     const char *colon = strrchr(endpoint + 6, ':');
-    if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-        return true; /* "*", a name, or malformed: ZeroMQ says */
-    return strlen(colon + 1) <= 5 && strtoul(colon + 1, NULL, 10) <= 65535;
+    if (!colon || colon == endpoint + 6 || !colon[1])
+        return "expected tcp://HOST:PORT";
+    if (strcmp(colon + 1, "*") == 0)
+        return NULL;
+    if (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
+        strtoul(colon + 1, NULL, 10) > 65535)
+        return "the port must be 0 to 65535 (or *)";
+    return NULL;
 }
 
 /* HOST:PORT (the last colon splits; [v6]:port too). */
@@ -320,11 +331,11 @@ int cli_node(int argc, char **argv)
     } else if (!data && (sync_mode >= 0 || map_size)) {
         fprintf(stderr, "causeway node: --sync and --map-size go with --data\n");
         rc = CLI_USAGE;
-    } else if (!tcp_port_ok(listen)) {
-        fprintf(stderr, "causeway node: --listen '%.80s': the port must be 0 to 65535\n", listen);
+    } else if (endpoint_problem(listen)) {
+        fprintf(stderr, "causeway node: --listen '%.80s': %s\n", listen, endpoint_problem(listen));
         rc = CLI_USAGE;
-    } else if (!tcp_port_ok(client)) {
-        fprintf(stderr, "causeway node: --client '%.80s': the port must be 0 to 65535\n", client);
+    } else if (endpoint_problem(client)) {
+        fprintf(stderr, "causeway node: --client '%.80s': %s\n", client, endpoint_problem(client));
         rc = CLI_USAGE;
     } else {
         for (uint32_t j = 0; j < CW_SERVER_MAX_NODES && rc == CLI_OK; j++) {
@@ -334,8 +345,8 @@ int cli_node(int argc, char **argv)
             } else if (peers[j] && (j >= nodes || j == id)) {
                 fprintf(stderr, "causeway node: --peer %u: not a peer of node %u in a group of %u\n", j, id, nodes);
                 rc = CLI_USAGE;
-            } else if (peers[j] && !tcp_port_ok(peers[j])) {
-                fprintf(stderr, "causeway node: --peer %u='%.80s': the port must be 0 to 65535\n", j, peers[j]);
+            } else if (peers[j] && endpoint_problem(peers[j])) {
+                fprintf(stderr, "causeway node: --peer %u='%.80s': %s\n", j, peers[j], endpoint_problem(peers[j]));
                 rc = CLI_USAGE;
             }
         }

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -154,9 +155,29 @@ static void fail_run(prun *r, int rc, const char *fmt, ...)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* The node processes of the run, for on_stop_signal: a pid is stored
+ * before its slot is used and cleared once reaped. */
+static volatile sig_atomic_t child_pid[MAX_PROCS];
+static pthread_t main_thread;
+
+/* SIGINT, SIGTERM or SIGHUP to this command (not to its process group: a
+ * `kill PID`, a supervisor): the nodes get SIGTERM, then the command ends by
+ * the signal as before. Async-signal-safe calls only. */
+static void on_stop_signal(int sig)
+{
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        if (child_pid[i] > 0)
+            kill((pid_t)child_pid[i], SIGTERM);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* fork + exec of this executable as `node`; the child resets its signal
  * mask and dispositions (the parent's threads may block some) and uses only
- * async-signal-safe calls. */
+ * async-signal-safe calls. A node started from the main thread also asks
+ * for SIGTERM should this command die first, SIGKILL and abort included
+ * (PR_SET_PDEATHSIG fires when the forking thread ends: a node restarted by
+ * the killer thread relies on on_stop_signal alone). */
 static int spawn(prun *r, uint32_t i)
 {
     const cli_procs_options *o = r->o;
@@ -190,10 +211,14 @@ static int spawn(prun *r, uint32_t i)
     argv[a] = NULL;
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
+    bool from_main = pthread_equal(pthread_self(), main_thread);
     pid_t pid = fork();
     if (pid < 0)
         return CW_EIO;
     if (pid == 0) {
+        if (from_main && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
+            _exit(127); /* the command died before prctl */
         sigset_t none;
         sigemptyset(&none);
         struct sigaction dfl;
@@ -212,6 +237,7 @@ static int spawn(prun *r, uint32_t i)
         _exit(127);
     }
     p->pid = pid;
+    child_pid[i] = pid;
     return CW_OK;
 }
 
@@ -227,6 +253,7 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
             break;
         int status;
         if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
+            child_pid[i] = 0;
             r->p[i].pid = 0;
             rc = CW_EIO;
             break;
@@ -428,6 +455,7 @@ static int kill_restart(prun *r, uint32_t i)
     kill(p->pid, SIGKILL);
     int status;
     waitpid(p->pid, &status, 0);
+    child_pid[i] = 0;
     p->pid = 0;
     FILE *f = fopen(p->trace, "a+");
     if (!f)
@@ -723,6 +751,7 @@ static void stop_all(prun *r)
         } else {
             r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
+        child_pid[i] = 0;
         r->p[i].pid = 0;
     }
 }
@@ -1028,6 +1057,17 @@ int cli_procs_stress(const cli_procs_options *o)
            o->clients, (unsigned long long)o->seed);
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
+    main_thread = pthread_self();
+    struct sigaction stop_sa;
+    memset(&stop_sa, 0, sizeof stop_sa);
+    stop_sa.sa_handler = on_stop_signal;
+    sigemptyset(&stop_sa.sa_mask);
+    for (int s = 0; s < 3; s++) {
+        int sig = s == 0 ? SIGINT : s == 1 ? SIGTERM : SIGHUP;
+        struct sigaction was;
+        if (sigaction(sig, NULL, &was) == 0 && was.sa_handler != SIG_IGN) /* nohup's stays ignored */
+            sigaction(sig, &stop_sa, NULL);
+    }
     J.r = r;
     uint32_t nc = o->clients;
     pclient *cl = calloc(nc, sizeof *cl);

@@ -6,6 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The most final reads (--processes x --keys): every key is read at every
+ * node at the end, one request each, results held together. */
+#define CLI_PROCS_MAX_READS (1u << 20)
+
 typedef struct cli_procs_options {
     uint32_t nodes, keys, clients;
     uint64_t writes, seed;        /* writes: in all, or at most with duration */

@@ -151,6 +151,14 @@ static int sim(const sim_opts *o)
     cw_sim_report r;
     int rc = cw_sim_run(s, &r);
     double secs = cli_seconds() - t0;
+    if (rc == CW_ELIMIT || rc == CW_ENOMEM) { /* not run: no verdict to replay */
+        fprintf(stderr, "causeway sim: cannot run %u nodes and %llu writes: %s\n", s->nodes,
+                (unsigned long long)s->writes,
+                rc == CW_ELIMIT ? "the replicas and the history would pass this machine's physical memory "
+                                  "(quadratic in --nodes)"
+                                : cw_strerror(rc));
+        return CLI_FAIL;
+    }
     if (rc != CW_OK) {
         /* A stuck schedule is the simulator's liveness verdict: a failure to replay. */
         printf("  verdict              FAIL: %s\n  replay               %s\n", cw_strerror(rc), o->replay);

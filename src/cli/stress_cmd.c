@@ -470,9 +470,14 @@ static int parse(int argc, char **argv, opts *o)
         const char *bad = o->sessions ? "sessions" : o->policy == CW_LAST_WRITER_WINS ? "policy lww"
                           : o->sequential ? "sequential" : o->rate > 0 ? "rate"
                           : o->warmup > 0 ? "warmup" : o->sabotage_context ? "sabotage-context"
-                          : o->value_size ? "value-size" : NULL;
+                          : o->value_size ? "value-size" : cli_seen(&c, "workers") ? "workers" : NULL;
         if (bad)
             return cli_usage_error(&c, "--%s: not with --processes", bad);
+        /* Every key is read at every node at the end (procs.c, final_reads):
+         * nodes x keys reads and results, whatever --writes is. */
+        if ((uint64_t)o->keys * o->nodes > CLI_PROCS_MAX_READS)
+            return cli_usage_error(&c, "--keys %u: expected at most %u with --processes %u (every key is read at "
+                                       "every node at the end)", o->keys, CLI_PROCS_MAX_READS / o->nodes, o->nodes);
     } else if (o->stop || o->kill || o->keep_traces || o->data) {
         return cli_usage_error(&c, "--%s: applies to --processes only",
                                o->stop ? "stop" : o->kill ? "kill" : o->keep_traces ? "keep-traces" : "data");
@@ -988,9 +993,12 @@ static char **nodes_from_processes(int *argc, char **argv)
     char **v = n ? malloc((size_t)(*argc + 3) * sizeof *v) : NULL;
     if (!v)
         return NULL;
-    memcpy(v, argv, (size_t)*argc * sizeof *v);
-    v[(*argc)++] = "--nodes";
-    v[(*argc)++] = (char *)n;
+    /* In front: appended, it became the value of an option given last
+     * without one (`--writes` read '--nodes'). */
+    v[0] = "--nodes";
+    v[1] = (char *)n;
+    memcpy(v + 2, argv, (size_t)*argc * sizeof *v);
+    *argc += 2;
     v[*argc] = NULL;
     return v;
 }

@@ -50,7 +50,15 @@ expect 2 "--nodes needs a value" stress --writes 1 --nodes
 expect 2 "--workers 3: expected at most --nodes \(2\)" stress --nodes 2 --writes 1 --workers 3
 expect 2 "--policy 'fifo': expected one of siblings\|lww" stress --nodes 2 --writes 1 --policy fifo
 expect 2 "unknown option '--nodez'" stress --nodez 2 --writes 1
+# --processes reads every key at every node at the end: --keys is bounded
+# (10,000,000 keys at 2 nodes used to run for minutes after a 10-write run).
+expect 2 "--keys 10000000: expected at most 524288 with --processes 2" stress --processes 2 --writes 10 --keys 10000000
+expect 2 "--keys 1000000000: expected at most 16384 with --processes 64" stress --processes 64 --writes 10 --keys 1000000000
 expect 2 "--kill given twice" stress --processes 3 --writes 10 --kill 0:1 --kill 1:1
+# --workers is the in-process engine's; a missing value is named as missing
+# (--nodes N, implied by --processes, was appended and taken for it).
+expect 2 "--workers: not with --processes" stress --processes 2 --writes 5 --workers 1
+expect 2 "--writes needs a value" stress --processes 3 --writes
 expect 2 "unexpected argument 'extra'" stress --nodes 2 --writes 1 extra
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it: No such file" \
   stress --nodes 2 --writes 1 --json "$scratch/no/such/dir/x.json"
@@ -78,6 +86,9 @@ expect 2 "--refuse '1': expected a number from 0 to 0.99" sim --seed 1 --refuse 
 expect 2 "--max-buffered '0': expected a whole number from 1 to 4294967296" sim --seed 1 --max-buffered 0
 expect 2 "--policy 'fifo': expected one of siblings\|lww" sim --seed 1 --policy fifo
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it" sim --seed 1 --json "$scratch/no/such/dir/x.json"
+# A group too large for this machine (~650 GB at 65,536 nodes) is refused,
+# not reported as a failed verdict to replay.
+expect 1 "cannot run 65536 nodes and 1 writes: .*physical memory" sim --seed 1 --nodes 65536 --writes 1
 expect 2 "unexpected argument 'extra'" demo extra
 expect 2 "--repetitions '0': expected a whole number from 1 to 1000" bench --repetitions 0
 expect 2 "--repetitions '-1': expected" bench --repetitions -1
@@ -144,6 +155,11 @@ expect 0 "^1:3,2:5[[:space:]]*$" clock merge @"$scratch/c.txt" 1:3
 out=$(printf '1:2,2:5\n' | "$cw" clock compare - 1:2)
 [ "$out" = AFTER ] || { echo "FAIL: clock compare - 1:2 read '$out'"; failures=$((failures + 1)); }
 expect 1 "cannot read '$scratch/none'" clock compare @"$scratch/none" 1:1
+# Standard input holds one operand: a second '-' used to read nothing, the
+# empty clock (compare - - printed AFTER).
+out=$(echo 1:1 | "$cw" clock compare - - 2>&1)
+status=$?
+[ $status = 1 ] && grep -q "'-' given twice" <<<"$out" || { echo "FAIL: clock compare - - -> $status: $out"; failures=$((failures + 1)); }
 
 # Output that cannot be written is a failure, not a silent success.
 if [ -w /dev/full ]; then

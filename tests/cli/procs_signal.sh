@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# causeway stress --processes leaves no node process behind when the command
+# alone gets SIGTERM, SIGINT or SIGHUP (kill PID, a supervisor: not the
+# process group a terminal's ^C reaches) or SIGKILL, also after a node was
+# killed and restarted (--kill).
+#   tests/cli/procs_signal.sh CAUSEWAY
+set -uo pipefail
+cw=$1
+failures=0
+alive() { # the pids given that still run (not zombies)
+  local n=0 st
+  for k in "$@"; do
+    st=$(ps -o stat= -p "$k" 2>/dev/null)
+    [ -n "$st" ] && [ "${st#Z}" = "$st" ] && n=$((n + 1))
+  done
+  echo $n
+}
+run() { # SIGNAL WAIT ARGS...
+  local sig=$1 wait=$2
+  shift 2
+  env --default-signal=INT "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >/dev/null 2>&1 &
+  local pid=$! kids="" t=0
+  sleep "$wait"
+  kids=$(pgrep -P "$pid" | tr '\n' ' ')
+  kill -"$sig" "$pid"
+  wait "$pid" 2>/dev/null
+  for t in $(seq 50); do
+    [ "$(alive $kids)" = 0 ] && break
+    sleep 0.1
+  done
+  local left
+  left=$(alive $kids)
+  if [ -z "$kids" ] || [ "$left" != 0 ]; then
+    echo "FAIL: SIG$sig to causeway stress --processes 3 $*: nodes [$kids], $left still running 5 s later"
+    for k in $kids; do kill -TERM "$k" 2>/dev/null; done
+    failures=$((failures + 1))
+  fi
+}
+run TERM 2.5
+run INT 2.5
+run HUP 2.5
+run KILL 2.5
+run TERM 4 --kill 1:1
+if [ "$failures" -ne 0 ]; then
+  echo "procs_signal.sh: $failures check(s) failed"
+  exit 1
+fi
+echo "procs_signal.sh: every check passed"

@@ -240,10 +240,10 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
     }
 }
 
-/* Batch requests in flight at once, at most. The node queues a bounded
- * number of answers per connection (clients.c: 10,000) and drops what comes
- * beyond, so a call that sent every frame before reading any would lose
- * the answers of a large one (over ~10M writes); and each answer read
+/* Batch requests in flight at once, at most. The node queues 64 answers
+ * per connection, and stops serving a client whose answers pass that
+ * (clients.c, invariant 6), so a call that sent every frame before reading
+ * any would have its later frames dropped unserved; and each answer read
  * restarts the timeout, so a call that the node serves steadily never
  * times out for being long. 32 frames keep the link busy: a burst at the
  * node serves up to 128 requests of all its clients. */

@@ -481,11 +481,14 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), cw_node_seen(s->node, j), nonce,
                                 cc.versions))
         return; /* full link (or out of memory): it asks again */
-    a->again_ns = !again ? JOIN_AGAIN_NS : a->again_ns < JOIN_AGAIN_MAX_NS / 2 ? 2 * a->again_ns : JOIN_AGAIN_MAX_NS;
-    a->nonce = nonce;
     if (cc.versions)
         cw_node_each_key(s->node, send_versions, &c);
+    bool whole = !c.out.failed && !c.out.left;
     cw__net_snapshot_end(s->net, &c.out);
+    if (!whole)
+        return; /* cut short (the joiner refuses it): it asks again, answered in JOIN_ANSWER_NS */
+    a->again_ns = !again ? JOIN_AGAIN_NS : a->again_ns < JOIN_AGAIN_MAX_NS / 2 ? 2 * a->again_ns : JOIN_AGAIN_MAX_NS;
+    a->nonce = nonce;
 }
 
 /* ---- the loop ---- */

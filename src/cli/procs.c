@@ -156,8 +156,17 @@ static void fail_run(prun *r, int rc, const char *fmt, ...)
 }
 
 /* The node processes of the run, for on_stop_signal: a pid is stored
- * before its slot is used and cleared once reaped. */
-static volatile sig_atomic_t child_pid[MAX_PROCS];
+ * when its node starts and cleared once reaped. Written by the main and
+ * the killer thread, read by the handler on any thread: atomics (lock-free,
+ * so async-signal-safe), relaxed, as each is one value on its own and
+ * orders nothing else. */
+static _Atomic int child_pid[MAX_PROCS];
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "child_pid is read in a signal handler");
+
+static void set_child(uint32_t i, pid_t pid)
+{
+    atomic_store_explicit(&child_pid[i], (int)pid, memory_order_relaxed);
+}
 static pthread_t main_thread;
 
 /* SIGINT, SIGTERM or SIGHUP to this command (not to its process group: a
@@ -165,9 +174,11 @@ static pthread_t main_thread;
  * the signal as before. Async-signal-safe calls only. */
 static void on_stop_signal(int sig)
 {
-    for (uint32_t i = 0; i < MAX_PROCS; i++)
-        if (child_pid[i] > 0)
-            kill((pid_t)child_pid[i], SIGTERM);
+    for (uint32_t i = 0; i < MAX_PROCS; i++) {
+        int pid = atomic_load_explicit(&child_pid[i], memory_order_relaxed);
+        if (pid > 0)
+            kill((pid_t)pid, SIGTERM);
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -237,7 +248,7 @@ static int spawn(prun *r, uint32_t i)
         _exit(127);
     }
     p->pid = pid;
-    child_pid[i] = pid;
+    set_child(i, pid);
     return CW_OK;
 }
 
@@ -253,7 +264,7 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
             break;
         int status;
         if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
-            child_pid[i] = 0;
+            set_child(i, 0);
             r->p[i].pid = 0;
             rc = CW_EIO;
             break;
@@ -455,7 +466,7 @@ static int kill_restart(prun *r, uint32_t i)
     kill(p->pid, SIGKILL);
     int status;
     waitpid(p->pid, &status, 0);
-    child_pid[i] = 0;
+    set_child(i, 0);
     p->pid = 0;
     FILE *f = fopen(p->trace, "a+");
     if (!f)
@@ -751,7 +762,7 @@ static void stop_all(prun *r)
         } else {
             r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
-        child_pid[i] = 0;
+        set_child(i, 0);
         r->p[i].pid = 0;
     }
 }

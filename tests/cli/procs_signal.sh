@@ -7,11 +7,26 @@
 set -uo pipefail
 cw=$1
 failures=0
+# From /proc, not ps or pgrep (procps is not installed everywhere).
+# Builtins only: a fork per /proc entry is slow on a busy machine.
+stat_of() { # sets st_state and st_ppid from /proc/$1/stat (after the name's ')')
+  local s rest
+  read -r s <"/proc/$1/stat" 2>/dev/null || return 1
+  rest=${s##*) }
+  st_state=${rest%% *}
+  rest=${rest#* }
+  st_ppid=${rest%% *}
+}
+children_of() { # the pids whose parent is $1
+  local f
+  for f in /proc/[0-9]*; do
+    stat_of "${f#/proc/}" && [ "$st_ppid" = "$1" ] && echo "${f#/proc/}"
+  done
+}
 alive() { # the pids given that still run (not zombies)
-  local n=0 st
+  local n=0
   for k in "$@"; do
-    st=$(ps -o stat= -p "$k" 2>/dev/null)
-    [ -n "$st" ] && [ "${st#Z}" = "$st" ] && n=$((n + 1))
+    stat_of "$k" && [ "$st_state" != Z ] && n=$((n + 1))
   done
   echo $n
 }
@@ -21,7 +36,7 @@ run() { # SIGNAL WAIT ARGS...
   env --default-signal=INT "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >/dev/null 2>&1 &
   local pid=$! kids="" t=0
   sleep "$wait"
-  kids=$(pgrep -P "$pid" | tr '\n' ' ')
+  kids=$(children_of "$pid" | tr '\n' ' ')
   kill -"$sig" "$pid"
   wait "$pid" 2>/dev/null
   for t in $(seq 50); do

@@ -500,7 +500,8 @@ static void test_a_client_that_does_not_read_is_not_served(void **state)
         answered++;
         zmq_msg_close(&a);
     }
-    print_message("# %d gets answered, %llu not served\n", answered, (unsigned long long)cw__clients_unserved(f.cl));
+    print_message("# %d gets answered, %llu not served\n", answered,
+                  (unsigned long long)cw__clients_unserved(f.cl));
     assert_int_equal((uint64_t)answered + cw__clients_unserved(f.cl), N);
     assert_true(answered < N);
     out.len = 0; /* served again */

@@ -65,18 +65,20 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
     return CLI_OK;
 }
 
-/* What is wrong with a ZeroMQ endpoint given as an option, or NULL: the
- * transport (tcp:// or ipc://), a tcp:// one's HOST:PORT, and its port
- * when a number (ZeroMQ takes tcp://host:99999 and binds some other port).
- * A name that does not resolve is left to ZeroMQ (exit 1 at start). */
+/* What is wrong with a ZeroMQ endpoint given as an option, or NULL:
+ * TRANSPORT://ADDRESS, and a tcp:// one's HOST:PORT with its port, when a
+ * number, a port (ZeroMQ takes tcp://host:99999 and binds some other
+ * port). Other transports (ipc, ws, ...) and names that do not resolve are
+ * left to ZeroMQ (exit 1 at start). */
 static const char *endpoint_problem(const char *endpoint)
 {
     if (!endpoint)
         return NULL;
-    if (strncmp(endpoint, "ipc://", 6) == 0)
-        return endpoint[6] ? NULL : "expected ipc://PATH";
+    const char *sep = strstr(endpoint, "://");
+    if (!sep || sep == endpoint || !sep[3])
+        return "expected TRANSPORT://ADDRESS, e.g. tcp://HOST:PORT or ipc://PATH";
     if (strncmp(endpoint, "tcp://", 6) != 0)
-        return "expected tcp://HOST:PORT or ipc://PATH";
+        return NULL;
     const char *colon = strrchr(endpoint + 6, ':');
     if (!colon || colon == endpoint + 6 || !colon[1])
         return "expected tcp://HOST:PORT";

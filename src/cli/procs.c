@@ -176,8 +176,10 @@ static void on_stop_signal(int sig)
 {
     for (uint32_t i = 0; i < MAX_PROCS; i++) {
         int pid = atomic_load_explicit(&child_pid[i], memory_order_relaxed);
-        if (pid > 0)
+        if (pid > 0) {
             kill((pid_t)pid, SIGTERM);
+            kill((pid_t)pid, SIGCONT); /* one stopped by --stop takes its SIGTERM only once continued */
+        }
     }
     signal(sig, SIG_DFL);
     raise(sig);

@@ -151,12 +151,11 @@ static int sim(const sim_opts *o)
     cw_sim_report r;
     int rc = cw_sim_run(s, &r);
     double secs = cli_seconds() - t0;
-    if (rc == CW_ELIMIT || rc == CW_ENOMEM) { /* not run: no verdict to replay */
-        fprintf(stderr, "causeway sim: cannot run %u nodes and %llu writes: %s\n", s->nodes,
-                (unsigned long long)s->writes,
-                rc == CW_ELIMIT ? "the replicas and the history would pass this machine's physical memory "
-                                  "(quadratic in --nodes)"
-                                : cw_strerror(rc));
+    if (rc == CW_ELIMIT || rc == CW_ENOMEM) { /* a limit or memory, not a verdict on the replicas */
+        fprintf(stderr, "causeway sim: the run stopped: %s%s\n", cw_strerror(rc),
+                rc == CW_ELIMIT ? " (a group whose memory, quadratic in --nodes, would pass this machine's is "
+                                  "refused before it starts)"
+                                : "");
         return CLI_FAIL;
     }
     if (rc != CW_OK) {

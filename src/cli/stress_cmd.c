@@ -399,7 +399,8 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_REAL("duration", &o->duration, "SECONDS", "write for this long instead of until --writes", 0.001,
                       86400),
          .default_text = "none"},
-        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys", 1, 1000000000)},
+        {CLI_OPT_UINT32("keys", &o->keys, "K", "distinct keys (with --processes N: K x N at most 2^20)", 1,
+                        1000000000)},
         {CLI_OPT_CHOICE("key-dist", &o->key_dist, "NAME",
                         "how keys are chosen (zipfian: YCSB's generator, key k0 the most popular)",
                         "uniform|zipfian")},
@@ -432,7 +433,7 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_UINT32("value-size", &o->value_size, "BYTES", "bytes in each value (the write's tag, padded)", 1,
                         CW_NODE_DEFAULT_MAX_VALUE_LEN),
          .default_text = "the tag alone, w<i>@<node>"},
-        {CLI_OPT_UINT32("workers", &o->workers, "T", "worker threads (at most N)", 0, 65536),
+        {CLI_OPT_UINT32("workers", &o->workers, "T", "worker threads (at most N; not with --processes)", 0, 65536),
          .default_text = "0, one per online CPU, at most N"},
         {CLI_OPT_UINT32("clients", &o->clients, "C", "client threads writing concurrently", 1, 256)},
         {CLI_OPT_REAL("delay", &o->delay, "P", "probability that a message is delayed (reorders)", 0, 1)},
@@ -982,22 +983,28 @@ static int processes(const opts *o)
 static char **nodes_from_processes(int *argc, char **argv)
 {
     const char *n = NULL;
+    int after = 0; /* where "--nodes N" goes: right after --processes N */
     for (int i = 0; i < *argc; i++) {
         if (strcmp(argv[i], "--nodes") == 0 || strncmp(argv[i], "--nodes=", 8) == 0 || strcmp(argv[i], "--") == 0)
             return NULL;
-        if (strcmp(argv[i], "--processes") == 0 && i + 1 < *argc)
+        if (strcmp(argv[i], "--processes") == 0 && i + 1 < *argc) {
             n = argv[i + 1];
-        else if (strncmp(argv[i], "--processes=", 12) == 0)
+            after = i + 2;
+        } else if (strncmp(argv[i], "--processes=", 12) == 0) {
             n = argv[i] + 12;
+            after = i + 1;
+        }
     }
     char **v = n ? malloc((size_t)(*argc + 3) * sizeof *v) : NULL;
     if (!v)
         return NULL;
-    /* In front: appended, it became the value of an option given last
-     * without one (`--writes` read '--nodes'). */
-    v[0] = "--nodes";
-    v[1] = (char *)n;
-    memcpy(v + 2, argv, (size_t)*argc * sizeof *v);
+    /* There, a bad N is named as --processes' (it is read first), and an
+     * option given last without a value is named as such (appended,
+     * "--nodes" became its value). */
+    memcpy(v, argv, (size_t)after * sizeof *v);
+    v[after] = "--nodes";
+    v[after + 1] = (char *)n;
+    memcpy(v + after + 2, argv + after, (size_t)(*argc - after) * sizeof *v);
     *argc += 2;
     v[*argc] = NULL;
     return v;

@@ -30,9 +30,9 @@ expect_usage "port must be 0 to 65535" node --id 0 --nodes 1 --listen tcp://127.
 expect_usage "port must be 0 to 65535" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1:70000
 # A malformed endpoint is a usage error naming its option (it was exit 1,
 # "cannot listen on garbage: Invalid argument").
-expect_usage "--listen 'garbage': expected tcp://HOST:PORT or ipc://PATH" node --id 0 --nodes 1 --listen garbage
+expect_usage "--listen 'garbage': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen garbage
 expect_usage "--peer 1='tcp://127.0.0.1': expected tcp://HOST:PORT" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1
-expect_usage "--client 'x': expected tcp://HOST:PORT or ipc://PATH" node --id 0 --nodes 1 --listen "$(ep r0)" --client x
+expect_usage "--client 'x': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen "$(ep r0)" --client x
 expect_usage "go with --data" node --id 0 --nodes 1 --listen "$(ep r0)" --sync none
 expect_usage "go together" node --id 0 --nodes 1 --listen "$(ep r0)" --curve-secret /dev/null
 

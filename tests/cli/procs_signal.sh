@@ -7,6 +7,8 @@
 set -uo pipefail
 cw=$1
 failures=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 # From /proc, not ps or pgrep (procps is not installed everywhere).
 # Builtins only: a fork per /proc entry is slow on a busy machine.
 stat_of() { # sets st_state and st_ppid from /proc/$1/stat (after the name's ')')
@@ -33,8 +35,10 @@ alive() { # the pids given that still run (not zombies)
 run() { # SIGNAL WAIT ARGS...
   local sig=$1 wait=$2
   shift 2
-  env --default-signal=INT "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >/dev/null 2>&1 &
-  local pid=$! kids="" t=0
+  # Every signal at its default (a runner may ignore SIGHUP, which the
+  # command then leaves ignored); stdout names the run's directory.
+  env --default-signal "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >"$out" 2>&1 &
+  local pid=$! kids="" t=0 run_dir
   sleep "$wait"
   kids=$(children_of "$pid" | tr '\n' ' ')
   kill -"$sig" "$pid"
@@ -45,9 +49,11 @@ run() { # SIGNAL WAIT ARGS...
   done
   local left
   left=$(alive $kids)
+  run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
+  case $run_dir in /tmp/causeway-stress-*) rm -rf "$run_dir" ;; esac # a signalled run leaves it
   if [ -z "$kids" ] || [ "$left" != 0 ]; then
     echo "FAIL: SIG$sig to causeway stress --processes 3 $*: nodes [$kids], $left still running 5 s later"
-    for k in $kids; do kill -TERM "$k" 2>/dev/null; done
+    for k in $kids; do kill -TERM "$k" 2>/dev/null; kill -CONT "$k" 2>/dev/null; done
     failures=$((failures + 1))
   fi
 }
@@ -56,6 +62,7 @@ run INT 2.5
 run HUP 2.5
 run KILL 2.5
 run TERM 4 --kill 1:1
+run TERM 3 --stop 1:1:20 # node 1 stopped: it takes its SIGTERM once continued
 if [ "$failures" -ne 0 ]; then
   echo "procs_signal.sh: $failures check(s) failed"
   exit 1

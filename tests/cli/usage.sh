@@ -59,6 +59,7 @@ expect 2 "--kill given twice" stress --processes 3 --writes 10 --kill 0:1 --kill
 # (--nodes N, implied by --processes, was appended and taken for it).
 expect 2 "--workers: not with --processes" stress --processes 2 --writes 5 --workers 1
 expect 2 "--writes needs a value" stress --processes 3 --writes
+expect 2 "--processes 'abc': expected a whole number from 2 to 64" stress --processes abc --writes 5
 expect 2 "unexpected argument 'extra'" stress --nodes 2 --writes 1 extra
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it: No such file" \
   stress --nodes 2 --writes 1 --json "$scratch/no/such/dir/x.json"
@@ -88,7 +89,7 @@ expect 2 "--policy 'fifo': expected one of siblings\|lww" sim --seed 1 --policy 
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it" sim --seed 1 --json "$scratch/no/such/dir/x.json"
 # A group too large for this machine (~650 GB at 65,536 nodes) is refused,
 # not reported as a failed verdict to replay.
-expect 1 "cannot run 65536 nodes and 1 writes: .*physical memory" sim --seed 1 --nodes 65536 --writes 1
+expect 1 "the run stopped: .*quadratic in --nodes" sim --seed 1 --nodes 65536 --writes 1
 expect 2 "unexpected argument 'extra'" demo extra
 expect 2 "--repetitions '0': expected a whole number from 1 to 1000" bench --repetitions 0
 expect 2 "--repetitions '-1': expected" bench --repetitions -1

@@ -278,6 +278,27 @@ static void test_a_long_write_many_does_not_time_out(void **state)
     rmdir(dir);
 }
 
+/* Sends one raw request frame; the status of its answer, and its op and
+ * id (both nullable). */
+static int raw_status_of(void *d, const cw__out *o, uint8_t *op_out, uint64_t *id_out)
+{
+    assert_true(zmq_send(d, o->b, o->len, 0) >= 0);
+    uint8_t ans[256];
+    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    cw__in in = {ans, 14, 0};
+    uint8_t op;
+    uint64_t id;
+    int status;
+    assert_int_equal(cw__answer_take_head(&in, &op, &id, &status), CW_OK);
+    if (op_out)
+        *op_out = op;
+    if (id_out)
+        *id_out = id;
+    return status;
+}
+
+static int raw_status(void *d, const cw__out *o) { return raw_status_of(d, o, NULL, NULL); }
+
 /* A batch request with one malformed write is refused whole: no write of it
  * is made (the node reads the batch through before it makes any). */
 static void test_malformed_batch_changes_nothing(void **state)
@@ -292,43 +313,21 @@ static void test_malformed_batch_changes_nothing(void **state)
     assert_int_equal(cw__batch_end(&o, 2), CW_OK);
     size_t second = 14 + 1 + 4 + 1 + 4 + 1 + 1; /* head, then the first write */
     o.b[second] = 9;                             /* the second write's op: not a write */
-    assert_true(zmq_send(d, o.b, o.len, 0) >= 0);
-    uint8_t ans[64];
-    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
-    cw__in in = {ans, 14, 0};
     uint8_t op;
     uint64_t id;
-    int status;
-    assert_int_equal(cw__answer_take_head(&in, &op, &id, &status), CW_OK);
+    assert_int_equal(raw_status_of(d, &o, &op, &id), CW_EBADMSG);
     assert_int_equal(op, CW__OP_BATCH);
     assert_int_equal(id, 77);
-    assert_int_equal(status, CW_EBADMSG);
     /* A count above the limit, and a count that says more than is there. */
     assert_int_equal(cw__batch_end(&o, CW__BATCH_MAX + 1), CW_OK);
     o.b[second] = CW__OP_PUT;
-    assert_true(zmq_send(d, o.b, o.len, 0) >= 0);
-    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    raw_status(d, &o);
     assert_int_equal(cw__batch_end(&o, 3), CW_OK);
-    assert_true(zmq_send(d, o.b, o.len, 0) >= 0);
-    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
+    raw_status(d, &o);
     free(o.b);
     zmq_close(d);
     zmq_ctx_term(ctx);
     assert_int_equal(node_writes(f), 0);
-}
-
-/* The status of the answer to one raw request frame. */
-static int raw_status(void *d, const cw__out *o)
-{
-    assert_true(zmq_send(d, o->b, o->len, 0) >= 0);
-    uint8_t ans[256];
-    assert_true(zmq_recv(d, ans, sizeof ans, 0) >= 14);
-    cw__in in = {ans, 14, 0};
-    uint8_t op;
-    uint64_t id;
-    int status;
-    assert_int_equal(cw__answer_take_head(&in, &op, &id, &status), CW_OK);
-    return status;
 }
 
 /* A delete that carries a value is malformed (CW_EBADMSG), alone or in a

@@ -1053,6 +1053,30 @@ static void test_write_waiting_on_own_counter_is_released(void **state)
     net_close(&n);
 }
 
+/* cw_node_seen counts what the node holds of an origin: applied, or
+ * waiting in its buffer; not a seq another write's clock only names. */
+static void test_seen_counts_what_is_held(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    uint64_t c3[3] = {3, 0, 0}, c1[3] = {0, 0, 1}, named[3] = {7, 0, 2};
+    cw_msg *third = forged(0, c3, 3), *first = forged(2, c1, 3), *after = forged(2, named, 3);
+    cw_receive_result res;
+    assert_int_equal(cw_node_receive(n.node[1], third, &res, NULL), CW_OK);
+    assert_int_equal(res, CW_RECEIVE_BUFFERED);
+    assert_int_equal(cw_node_seen(n.node[1], 0), 3);
+    assert_int_equal(cw_node_receive(n.node[1], first, &res, NULL), CW_OK);
+    assert_int_equal(cw_node_receive(n.node[1], after, &res, NULL), CW_OK); /* waits on 0:7 */
+    assert_int_equal(res, CW_RECEIVE_BUFFERED);
+    assert_int_equal(cw_node_seen(n.node[1], 0), 3); /* 0:7 is only named */
+    assert_int_equal(cw_node_seen(n.node[1], 2), 2);
+    cw_msg_unref(third);
+    cw_msg_unref(first);
+    cw_msg_unref(after);
+    net_close(&n);
+}
+
 /* The empty key may be passed as NULL (key_len 0), as the docs allow. */
 static void test_empty_key_as_null(void **state)
 {
@@ -1257,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_times_that_would_wrap_are_refused),
         cmocka_unit_test(test_far_ahead_seq_is_refused_at_once),
         cmocka_unit_test(test_write_waiting_on_own_counter_is_released),
+        cmocka_unit_test(test_seen_counts_what_is_held),
         cmocka_unit_test(test_empty_key_as_null),
         cmocka_unit_test(test_enomem_changes_nothing),
         cmocka_unit_test(test_checker_detects_corruption),

@@ -474,6 +474,19 @@ static void poke(cluster *c, const char *name, const void *const *parts, const s
     zmq_ctx_term(ctx);
 }
 
+/* Three fresh nodes; node `writer` writes key=value, seen at node 0; then
+ * node 2 stops, so that a test can speak in its name (poke: with
+ * ZMQ_ROUTER_HANDOVER a second connection under a live peer's name
+ * displaces the first). */
+static void open_without_node2(cluster *c, uint32_t writer, const char *key, const char *value)
+{
+    cluster_open(c, 3, true);
+    put(c->s[writer], key, value);
+    await_value(c->s[0], key, value);
+    cw__server_stop(c->s[2]);
+    c->s[2] = NULL;
+}
+
 /* Hostile messages on the replication endpoint: a snapshot answer nobody
  * asked for with a part of the wrong size and parts after it, a join request
  * of the wrong size, a multipart link frame, bytes that are no frame. None
@@ -486,11 +499,7 @@ static void test_hostile_link_messages(void **state)
 {
     (void)state;
     cluster c;
-    cluster_open(&c, 3, true);
-    put(c.s[2], "before", "0");
-    await_value(c.s[0], "before", "0");
-    cw__server_stop(c.s[2]);
-    c.s[2] = NULL;
+    open_without_node2(&c, 2, "before", "0");
     const void *join[] = {"J"};
     size_t join_len[] = {1};
     poke(&c, "cw-node-2", join, join_len, 1);
@@ -536,11 +545,7 @@ static void test_absurd_report_does_not_keep_a_restarted_node_out(void **state)
 {
     (void)state;
     cluster c;
-    cluster_open(&c, 3, true);
-    put(c.s[1], "a", "1");
-    await_value(c.s[0], "a", "1");
-    cw__server_stop(c.s[2]); /* its name is borrowed (test_hostile_link_messages) */
-    c.s[2] = NULL;
+    open_without_node2(&c, 1, "a", "1");
     /* A whole frame: a report from node 2, {1: 2^64 - 1}. */
     const uint8_t report[] = {0, 2, 2, 0, 0, 2, 0, 0, 0, 1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     const void *parts[] = {report};
@@ -593,10 +598,7 @@ static void test_a_join_round_is_answered_once(void **state)
 {
     (void)state;
     cluster c;
-    cluster_open(&c, 3, true);
-    put(c.s[0], "a", "1");
-    cw__server_stop(c.s[2]);
-    c.s[2] = NULL;
+    open_without_node2(&c, 0, "a", "1");
     char path[200];
     snprintf(path, sizeof path, "%s/node2", c.dir);
     unlink(path);

@@ -461,8 +461,6 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     }
     if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
         return rc;
-    if (seq > n->gap[o].held)
-        n->gap[o].held = seq;
     cw__recovery_saw(n, o, seq, o);
     if (!(m->flags & CW__MSG_RETRANSMITTED))
         cw__recovery_sent_before(n, o, seq - 1); /* its link is in order: seq - 1 went first */

@@ -20,7 +20,6 @@
  * recovery of the ones it misses (recovery.c). */
 typedef struct cw__gap {
     uint64_t seen;            /* the highest seq of this origin known to exist */
-    uint64_t held;            /* the highest seq of this origin buffered here (cw_node_seen) */
     uint64_t strong_seen;     /* ... that the origin itself sent before a message that
                                  came (its later write, buffered, or its report) */
     uint64_t heard_ns;        /* when the origin itself last sent here (0: never) */

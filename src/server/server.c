@@ -475,8 +475,8 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     cw__net_reset(s->net, j);
     count_ctx cc = {0};
     cw_node_each_key(s->node, count_versions, &cc);
-    /* The clock, and the most of j's own writes this node knows of (applied
-     * or not). */
+    /* The clock, and the last of j's own writes this node holds (applied
+     * or buffered: cw_node_seen). */
     snap_ctx c = {s->net, {0}};
     if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), cw_node_seen(s->node, j), nonce,
                                 cc.versions))
@@ -487,7 +487,7 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     cw__net_snapshot_end(s->net, &c.out);
     if (!whole)
         return; /* cut short (the joiner refuses it): it asks again, answered in JOIN_ANSWER_NS */
-    a->again_ns = !again ? JOIN_AGAIN_NS : a->again_ns < JOIN_AGAIN_MAX_NS / 2 ? 2 * a->again_ns : JOIN_AGAIN_MAX_NS;
+    a->again_ns = !again ? JOIN_AGAIN_NS : 2 * a->again_ns < JOIN_AGAIN_MAX_NS ? 2 * a->again_ns : JOIN_AGAIN_MAX_NS;
     a->nonce = nonce;
 }
 

@@ -28,6 +28,7 @@
  */
 #include "procs.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <curl/curl.h>
@@ -129,6 +130,11 @@ struct prun {
     _Atomic int failed;
     char failure[256];
     pthread_mutex_t lock;
+    /* A restart's fork, asked of the main thread by the killer thread
+     * (spawn_on_main): node + 1, 0 when done. seq_cst, so the store of 0
+     * publishes respawn_rc and the node's pid to the killer that reads 0. */
+    _Atomic uint32_t respawn;
+    int respawn_rc;
 };
 
 static double now_s(void) { return cli_seconds(); }
@@ -187,10 +193,10 @@ static void on_stop_signal(int sig)
 
 /* fork + exec of this executable as `node`; the child resets its signal
  * mask and dispositions (the parent's threads may block some) and uses only
- * async-signal-safe calls. A node started from the main thread also asks
+ * async-signal-safe calls. Every node is forked by the main thread and asks
  * for SIGTERM should this command die first, SIGKILL and abort included
- * (PR_SET_PDEATHSIG fires when the forking thread ends: a node restarted by
- * the killer thread relies on on_stop_signal alone). */
+ * (PR_SET_PDEATHSIG fires when the forking thread ends, so a node the
+ * killer thread forked would outlive the command: spawn_on_main). */
 static int spawn(prun *r, uint32_t i)
 {
     const cli_procs_options *o = r->o;
@@ -225,12 +231,12 @@ static int spawn(prun *r, uint32_t i)
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
-    bool from_main = pthread_equal(pthread_self(), main_thread);
+    assert(pthread_equal(pthread_self(), main_thread));
     pid_t pid = fork();
     if (pid < 0)
         return CW_EIO;
     if (pid == 0) {
-        if (from_main && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent))
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
             _exit(127); /* the command died before prctl */
         sigset_t none;
         sigemptyset(&none);
@@ -252,6 +258,28 @@ static int spawn(prun *r, uint32_t i)
     p->pid = pid;
     set_child(i, pid);
     return CW_OK;
+}
+
+/* spawn(r, i) on the main thread, which serve_respawn runs while the
+ * killer thread waits here. */
+static int spawn_on_main(prun *r, uint32_t i)
+{
+    if (pthread_equal(pthread_self(), main_thread))
+        return spawn(r, i);
+    atomic_store(&r->respawn, i + 1);
+    while (atomic_load(&r->respawn) != 0)
+        sleep_s(0.001);
+    return r->respawn_rc;
+}
+
+/* The main thread's side of spawn_on_main. */
+static void serve_respawn(prun *r)
+{
+    uint32_t want = atomic_load(&r->respawn);
+    if (want) {
+        r->respawn_rc = spawn(r, want - 1);
+        atomic_store(&r->respawn, 0);
+    }
 }
 
 /* Waits until node i answers its status with joining false. */
@@ -485,7 +513,7 @@ static int kill_restart(prun *r, uint32_t i)
         }
     }
     fclose(f);
-    int rc = spawn(r, i);
+    int rc = spawn_on_main(r, i);
     if (rc == CW_OK)
         rc = wait_joined(r, i, now_s() + JOIN_DEADLINE_S);
     atomic_store(&r->win[1].to, now_s());
@@ -497,6 +525,7 @@ typedef struct killer {
     prun *r;
     uint32_t node;
     int rc;
+    _Atomic bool done; /* seq_cst: rc is written before it */
 } killer;
 
 /* The kill on its own thread, so that the driver keeps time for --stop
@@ -506,6 +535,7 @@ static void *killer_main(void *arg)
 {
     killer *k = arg;
     k->rc = kill_restart(k->r, k->node);
+    atomic_store(&k->done, true);
     return NULL;
 }
 
@@ -940,7 +970,7 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     atomic_fetch_sub(&r->running, nc - started);
     bool stopped = false, conted = false, killed = false, joined_thread = false;
     int rc = started == nc ? CW_OK : CW_ENOMEM;
-    killer k = {r, (uint32_t)o->kill_node, CW_OK};
+    killer k = {r, (uint32_t)o->kill_node, CW_OK, false};
     pthread_t kth;
     bool parted = false, healed = false;
     while (atomic_load(&r->running) > 0 || (o->stop_node >= 0 && stopped && !conted) ||
@@ -977,7 +1007,12 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
             else
                 k.rc = kill_restart(r, k.node);
         }
+        serve_respawn(r);
         sleep_s(0.005);
+    }
+    while (joined_thread && !atomic_load(&k.done)) {
+        serve_respawn(r);
+        sleep_s(0.001);
     }
     if (joined_thread)
         pthread_join(kth, NULL);

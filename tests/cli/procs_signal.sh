@@ -62,6 +62,7 @@ run INT 2.5
 run HUP 2.5
 run KILL 2.5
 run TERM 4 --kill 1:1
+run KILL 4 --kill 1:1 # the restarted node too (forked by the main thread)
 run TERM 3 --stop 1:1:20 # node 1 stopped: it takes its SIGTERM once continued
 if [ "$failures" -ne 0 ]; then
   echo "procs_signal.sh: $failures check(s) failed"

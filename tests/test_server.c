@@ -16,6 +16,7 @@
 
 #include "testutil.h"
 
+#include "crc32c.h"
 #include "map.h"
 #include "server.h"
 
@@ -684,21 +685,62 @@ static void test_durable_restart_takes_its_state_back(void **state)
     cluster_close(&c);
 }
 
-/* Writes meta record `name` of node 0's stopped state directly. */
-static void set_meta(cluster *c, const char *name, const void *bytes, size_t len)
-{
+/* One database of a stopped node's LMDB state, open in a transaction. */
+typedef struct state_txn {
     MDB_env *env;
     MDB_txn *t;
-    MDB_dbi meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 3), 0);
-    assert_int_equal(mdb_env_open(env, c->data[0], 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
-    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    MDB_dbi dbi;
+} state_txn;
+
+static state_txn state_open(const char *dir, const char *db, bool rdonly)
+{
+    state_txn s;
+    assert_int_equal(mdb_env_create(&s.env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(s.env, 3), 0);
+    assert_int_equal(mdb_env_open(s.env, dir, rdonly ? MDB_RDONLY : 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(s.env, NULL, rdonly ? MDB_RDONLY : 0, &s.t), 0);
+    assert_int_equal(mdb_dbi_open(s.t, db, 0, &s.dbi), 0);
+    return s;
+}
+
+/* Commits (or, read-only, ends) the transaction and closes the state. */
+static void state_close(state_txn *s, bool rdonly)
+{
+    if (rdonly)
+        mdb_txn_abort(s->t);
+    else
+        assert_int_equal(mdb_txn_commit(s->t), 0);
+    mdb_env_close(s->env);
+}
+
+/* A record's value as durable.c saves it: its bytes, then the CRC-32C of
+ * its database key and bytes, big-endian (out: len + 4 bytes). */
+static size_t sealed(uint8_t *out, const void *key, size_t key_len, const void *bytes, size_t len)
+{
+    memcpy(out, bytes, len);
+    uint32_t crc = cw__crc32c(cw__crc32c(0, key, key_len), bytes, len);
+    for (int i = 0; i < 4; i++)
+        out[len + (size_t)i] = (uint8_t)(crc >> (24 - 8 * i));
+    return len + 4;
+}
+
+/* Writes meta record `name` of node 0's stopped state directly, sealed
+ * (raw: as given, the way damage would). */
+static void set_meta_as(cluster *c, const char *name, const void *bytes, size_t len, bool raw)
+{
+    state_txn st = state_open(c->data[0], "meta", false);
+    uint8_t buf[256];
+    assert_true(len + 4 <= sizeof buf);
     MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)bytes};
-    assert_int_equal(mdb_put(t, meta, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(t), 0);
-    mdb_env_close(env);
+    if (!raw)
+        v = (MDB_val){sealed(buf, name, strlen(name), bytes, len), buf};
+    assert_int_equal(mdb_put(st.t, st.dbi, &k, &v, 0), 0);
+    state_close(&st, false);
+}
+
+static void set_meta(cluster *c, const char *name, const void *bytes, size_t len)
+{
+    set_meta_as(c, name, bytes, len, false);
 }
 
 /* Node 0's run mark (durable.c invariant 5) as a process that was killed
@@ -975,32 +1017,31 @@ static void test_durable_refuses_a_foreign_directory(void **state)
 }
 
 /* Puts (len > 0) or deletes (val NULL) one record of a node's LMDB state,
- * as damage on disk would; the old value goes to old (cap bytes; *old_len). */
+ * sealed as durable.c seals it, so that only what the test changed is
+ * damaged; the old value, its seal checked and taken off, goes to old (cap
+ * bytes; *old_len). */
 static void rewrite(const char *dir, const char *db, const void *key, size_t key_len, const void *val, size_t len,
                     uint8_t *old, size_t cap, size_t *old_len)
 {
-    MDB_env *env;
-    MDB_txn *t;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 3), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
-    assert_int_equal(mdb_dbi_open(t, db, 0, &dbi), 0);
+    state_txn st = state_open(dir, db, false);
     MDB_val k = {key_len, (void *)key}, v;
-    if (old && mdb_get(t, dbi, &k, &v) == 0) {
-        assert_true(v.mv_size <= cap);
-        memcpy(old, v.mv_data, v.mv_size);
-        *old_len = v.mv_size;
+    if (old && mdb_get(st.t, st.dbi, &k, &v) == 0) {
+        assert_true(v.mv_size >= 4 && v.mv_size - 4 <= cap);
+        uint8_t again[1024];
+        assert_true(v.mv_size <= sizeof again);
+        assert_memory_equal(again, v.mv_data, sealed(again, key, key_len, v.mv_data, v.mv_size - 4));
+        memcpy(old, v.mv_data, v.mv_size - 4);
+        *old_len = v.mv_size - 4;
     }
     if (val) {
-        MDB_val nv = {len, (void *)val};
-        assert_int_equal(mdb_put(t, dbi, &k, &nv, 0), 0);
+        uint8_t buf[1024];
+        assert_true(len + 4 <= sizeof buf);
+        MDB_val nv = {sealed(buf, key, key_len, val, len), buf};
+        assert_int_equal(mdb_put(st.t, st.dbi, &k, &nv, 0), 0);
     } else {
-        assert_int_equal(mdb_del(t, dbi, &k, NULL), 0);
+        assert_int_equal(mdb_del(st.t, st.dbi, &k, NULL), 0);
     }
-    assert_int_equal(mdb_txn_commit(t), 0);
-    mdb_env_close(env);
+    state_close(&st, false);
 }
 
 static void expect_refused(cluster *c, const char *why)
@@ -1018,6 +1059,16 @@ static void expect_refused(cluster *c, const char *why)
         fail_msg("refused for '%s', not '%s'", err, why);
 }
 
+/* A durable cluster of n nodes whose node 0 wrote x=1 and y=2 and stopped. */
+static void open_stopped_with_xy(cluster *c, uint32_t n)
+{
+    cluster_open_durable(c, n);
+    assert_int_equal(cw__server_write(c->s[0], "x", 1, "1", 1, NULL, false, NULL), CW_OK);
+    assert_int_equal(cw__server_write(c->s[0], "y", 1, "2", 1, NULL, false, NULL), CW_OK);
+    cw__server_stop(c->s[0]);
+    c->s[0] = NULL;
+}
+
 /* A state damaged on disk in ways LMDB cannot see is refused at start with
  * a reason, not taken in: a saved clock of zero beside saved writes (their
  * writes were thrown away and the seqs made again), a counter JSON cannot
@@ -1028,11 +1079,7 @@ static void test_durable_refuses_a_damaged_state(void **state)
 {
     (void)state;
     cluster c;
-    cluster_open_durable(&c, 1);
-    assert_int_equal(cw__server_write(c.s[0], "x", 1, "1", 1, NULL, false, NULL), CW_OK);
-    assert_int_equal(cw__server_write(c.s[0], "y", 1, "2", 1, NULL, false, NULL), CW_OK);
-    cw__server_stop(c.s[0]);
-    c.s[0] = NULL;
+    open_stopped_with_xy(&c, 1);
     uint8_t clock[8], zero[8] = {0}, huge[8] = {0x80, 0, 0, 0, 0, 0, 0, 1}, rec[256], empty[4] = {0};
     size_t clock_len = 0, rec_len = 0;
     rewrite(c.data[0], "meta", "clock", 5, zero, 8, clock, sizeof clock, &clock_len);
@@ -1069,6 +1116,79 @@ static void test_durable_refuses_a_damaged_state(void **state)
     cw__server *s = NULL;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "too long"));
+    cluster_close(&c);
+}
+
+/* Flips the low bit of the last byte before the seal of one record of a
+ * stopped node's state, as a failing medium would: the seal is left as it
+ * was. Flipped twice, the record is whole again. */
+static void flip(const char *dir, const char *db, const void *key, size_t key_len)
+{
+    state_txn st = state_open(dir, db, false);
+    MDB_val k = {key_len, (void *)key}, v;
+    assert_int_equal(mdb_get(st.t, st.dbi, &k, &v), 0);
+    uint8_t buf[1024];
+    assert_true(v.mv_size > 4 && v.mv_size <= sizeof buf);
+    memcpy(buf, v.mv_data, v.mv_size);
+    buf[v.mv_size - 5] ^= 1;
+    MDB_val nv = {v.mv_size, buf};
+    assert_int_equal(mdb_put(st.t, st.dbi, &k, &nv, 0), 0);
+    state_close(&st, false);
+}
+
+/* The database keys of every record of db in a stopped node's state (at
+ * most 16, each under 64 bytes), but the format mark. */
+static size_t records_of(const char *dir, const char *db, char keys[16][64], size_t lens[16])
+{
+    state_txn st = state_open(dir, db, true);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(st.t, st.dbi, &cur), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 6 && memcmp(k.mv_data, "format", 6) == 0)
+            continue;
+        assert_true(n < 16 && k.mv_size < 64);
+        memcpy(keys[n], k.mv_data, k.mv_size);
+        lens[n++] = k.mv_size;
+    }
+    mdb_cursor_close(cur);
+    state_close(&st, true);
+    return n;
+}
+
+/* Every record a node saved ends in a checksum of its key and bytes: one
+ * bit flipped in any record (the node id, the seed, the clocks, a key's
+ * versions, a log entry) refuses the start and says so, where the state
+ * was taken in before (a value changed) or refused for another reason.
+ * Undone, the state is taken back. A directory of the format before checksums is
+ * refused with a reason. */
+static void test_durable_refuses_a_record_that_fails_its_checksum(void **state)
+{
+    (void)state;
+    cluster c;
+    open_stopped_with_xy(&c, 2);
+    static const char *const dbs[] = {"meta", "keys", "log"};
+    char keys[16][64];
+    size_t lens[16], damaged = 0, log_records = 0;
+    for (size_t d = 0; d < 3; d++) {
+        size_t n = records_of(c.data[0], dbs[d], keys, lens);
+        for (size_t i = 0; i < n; i++) {
+            flip(c.data[0], dbs[d], keys[i], lens[i]);
+            expect_refused(&c, "checksum does not match");
+            flip(c.data[0], dbs[d], keys[i], lens[i]);
+            damaged++;
+        }
+        log_records += d == 2 ? n : 0;
+    }
+    assert_true(damaged >= 6 + log_records); /* group, seed, clock, stable, x, y, the log */
+    start(&c, 0, false);
+    await_value(c.s[0], "x", "1");
+    await_value(c.s[0], "y", "2");
+    cw__server_stop(c.s[0]);
+    c.s[0] = NULL;
+    set_meta_as(&c, "format", "causeway-data 1", 15, true);
+    expect_refused(&c, "format 'causeway-data 1' (records without checksums)");
     cluster_close(&c);
 }
 
@@ -1154,6 +1274,7 @@ int main(void)
         cmocka_unit_test(test_durable_sync_none_after_a_machine_crash),
         cmocka_unit_test(test_durable_long_keys_that_collide),
         cmocka_unit_test(test_durable_refuses_a_damaged_state),
+        cmocka_unit_test(test_durable_refuses_a_record_that_fails_its_checksum),
         cmocka_unit_test(test_durable_directory_removed_under_the_node),
         cmocka_unit_test(test_durable_writers_on_threads_send_only_saved),
     };

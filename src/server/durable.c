@@ -14,6 +14,11 @@
  *         take slots 0, 1, ... of one chain, told apart by the key their
  *         versions carry. Nothing about a key's content can fail a save.
  *   log   [origin u32][seq u64] -> codec bytes: the retransmission log.
+ *   Every value but the format mark ends in a seal: the CRC-32C of its
+ *   database key and of its bytes before the seal (4 bytes, big-endian).
+ *   LMDB checks no data, so a bit flipped on the medium would otherwise be
+ *   taken in as a state; a record whose seal does not match is refused at
+ *   start (invariant 6).
  *
  * Invariants:
  *  1. What the environment holds is a state the replica was in: a save
@@ -37,6 +42,8 @@
  *     that state back could reuse one of its sequence numbers, so the start
  *     is refused (a SIGKILL on the same boot loses nothing: the kernel kept
  *     the pages).
+ *  6. Nothing read back is used before its seal matched: a damaged record
+ *     refuses the start with a reason, and nothing of the state is loaded.
  */
 #include "durable.h"
 
@@ -57,11 +64,14 @@
 #include <causeway/error.h>
 
 #include "bytes.h"
+#include "crc32c.h"
 #include "map.h"
 #include "server.h"
 #include "vec.h"
 
-#define FORMAT "causeway-data 1"
+#define FORMAT "causeway-data 2"
+#define FORMAT_1 "causeway-data 1" /* the same layout without seals */
+#define SEAL 4u
 #define LOCK_FILE "causeway.lock"
 #define PATH_BUF 4096u
 /* The largest counter a saved clock may hold: the HTTP API's JSON carries
@@ -104,6 +114,52 @@ static int lmdb_error(int rc, char *err, size_t errlen, const char *what)
                : CW_EIO;
 }
 
+/* ---- seals (the layout above) ---- */
+
+static uint32_t seal_of(const MDB_val *k, const void *b, size_t len)
+{
+    return cw__crc32c(cw__crc32c(0, k->mv_data, k->mv_size), b, len);
+}
+
+/* v was reserved SEAL bytes longer than its content: writes the seal. */
+static void seal(const MDB_val *k, const MDB_val *v)
+{
+    size_t len = v->mv_size - SEAL;
+    cw__store_be((uint8_t *)v->mv_data + len, seal_of(k, v->mv_data, len), SEAL);
+}
+
+/* Whether v ends in the seal of k and its content; if so, v is the content. */
+static bool unseal(const MDB_val *k, MDB_val *v)
+{
+    if (v->mv_size < SEAL)
+        return false;
+    size_t len = v->mv_size - SEAL;
+    if (cw__load_be((const uint8_t *)v->mv_data + len, SEAL) != seal_of(k, v->mv_data, len))
+        return false;
+    v->mv_size = len;
+    return true;
+}
+
+/* mdb_put of len bytes from b, sealed. LMDB's. */
+static int put_sealed(MDB_txn *t, MDB_dbi db, const MDB_val *k, const void *b, size_t len)
+{
+    MDB_val v = {len + SEAL, NULL};
+    int rc = mdb_put(t, db, (MDB_val *)k, &v, MDB_RESERVE);
+    if (rc == 0) {
+        memcpy(v.mv_data, b, len);
+        seal(k, &v);
+    }
+    return rc;
+}
+
+/* mdb_get whose value must be sealed: 0, MDB_NOTFOUND, or MDB_CORRUPTED
+ * when the seal does not match. */
+static int get_sealed(MDB_txn *t, MDB_dbi db, const MDB_val *k, MDB_val *v)
+{
+    int rc = mdb_get(t, db, (MDB_val *)k, v);
+    return rc == 0 && !unseal(k, v) ? MDB_CORRUPTED : rc;
+}
+
 /* Whether dir holds anything but an LMDB environment's files. */
 static int dir_state(const char *dir, bool *has_env, bool *foreign)
 {
@@ -133,10 +189,12 @@ static void put_group(uint8_t *b, cw_node_id self, uint32_t nodes, cw_conflict_p
 
 static int put_counters(MDB_txn *t, MDB_dbi db, const char *name, const uint64_t *c, uint32_t nodes)
 {
-    MDB_val k = {strlen(name), (void *)name}, v = {(size_t)nodes * 8, NULL};
+    MDB_val k = {strlen(name), (void *)name}, v = {(size_t)nodes * 8 + SEAL, NULL};
     int rc = mdb_put(t, db, &k, &v, MDB_RESERVE);
     for (uint32_t i = 0; rc == 0 && i < nodes; i++)
         cw__store_be((uint8_t *)v.mv_data + (size_t)i * 8, c[i], 8);
+    if (rc == 0)
+        seal(&k, &v);
     return rc;
 }
 
@@ -149,34 +207,46 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
     MDB_val k = {6, "format"}, v;
     int rc = mdb_get(t, d->meta, &k, &v);
     if (rc == MDB_NOTFOUND && fresh_env) {
-        MDB_val f = {sizeof FORMAT - 1, FORMAT}, gk = {5, "group"}, g = {sizeof group, group};
+        MDB_val f = {sizeof FORMAT - 1, FORMAT}, gk = {5, "group"};
         uint64_t *zero = calloc(d->nodes, 8);
         if (!zero)
             return CW_ENOMEM;
-        MDB_val sk = {4, "seed"}, sv = {sizeof d->seed, d->seed};
+        MDB_val sk = {4, "seed"};
         if (getrandom(d->seed, sizeof d->seed, 0) != (ssize_t)sizeof d->seed) {
             free(zero);
             cw__server_err(err, errlen, "no random seed: %s", strerror(errno));
             return CW_EIO;
         }
-        if ((rc = mdb_put(t, d->meta, &k, &f, 0)) == 0 && (rc = mdb_put(t, d->meta, &gk, &g, 0)) == 0 &&
-            (rc = mdb_put(t, d->meta, &sk, &sv, 0)) == 0 && (rc = put_counters(t, d->meta, "clock", zero, d->nodes)) == 0)
+        if ((rc = mdb_put(t, d->meta, &k, &f, 0)) == 0 && (rc = put_sealed(t, d->meta, &gk, group, sizeof group)) == 0 &&
+            (rc = put_sealed(t, d->meta, &sk, d->seed, sizeof d->seed)) == 0 &&
+            (rc = put_counters(t, d->meta, "clock", zero, d->nodes)) == 0)
             rc = put_counters(t, d->meta, "stable", zero, d->nodes);
         free(zero);
         return rc ? lmdb_error(rc, err, errlen, "writing a new state") : CW_OK;
+    }
+    if (rc == 0 && v.mv_size == sizeof FORMAT_1 - 1 && memcmp(v.mv_data, FORMAT_1, v.mv_size) == 0) {
+        cw__server_err(err, errlen, "the data directory is in format '%s' (records without checksums), which this "
+                                    "causeway does not read: move it aside and start the node on an empty "
+                                    "directory without --fresh (it joins, and its peers give it its state)",
+                       FORMAT_1);
+        return CW_EINVAL;
     }
     if (rc != 0 || v.mv_size != sizeof FORMAT - 1 || memcmp(v.mv_data, FORMAT, v.mv_size) != 0) {
         cw__server_err(err, errlen, "not a Causeway data directory (no '%s' mark)", FORMAT);
         return CW_EINVAL;
     }
     MDB_val gk = {5, "group"};
-    if (mdb_get(t, d->meta, &gk, &v) != 0 || v.mv_size != sizeof group) {
-        cw__server_err(err, errlen, "the data directory has no node id");
+    if ((rc = get_sealed(t, d->meta, &gk, &v)) != 0 || v.mv_size != sizeof group) {
+        cw__server_err(err, errlen, rc == MDB_CORRUPTED ? "the data directory's node id is damaged (its checksum "
+                                                          "does not match)"
+                                                        : "the data directory has no node id");
         return CW_EINVAL;
     }
     MDB_val sk = {4, "seed"}, sv;
-    if (mdb_get(t, d->meta, &sk, &sv) != 0 || sv.mv_size != sizeof d->seed) {
-        cw__server_err(err, errlen, "the data directory has no seed");
+    if ((rc = get_sealed(t, d->meta, &sk, &sv)) != 0 || sv.mv_size != sizeof d->seed) {
+        cw__server_err(err, errlen, rc == MDB_CORRUPTED ? "the data directory's seed is damaged (its checksum does "
+                                                          "not match)"
+                                                        : "the data directory has no seed");
         return CW_EINVAL;
     }
     memcpy(d->seed, sv.mv_data, sizeof d->seed);
@@ -212,7 +282,12 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
     char boot[40], mark[48];
     boot_id(boot);
     MDB_val k = {7, "running"}, v;
-    if (mdb_get(t, d->meta, &k, &v) == 0 && v.mv_size >= 1 && ((const char *)v.mv_data)[0] == 'n' &&
+    int got = get_sealed(t, d->meta, &k, &v);
+    if (got == MDB_CORRUPTED) {
+        cw__server_err(err, errlen, "the data directory's run mark is damaged (its checksum does not match)");
+        return CW_EINVAL;
+    }
+    if (got == 0 && v.mv_size >= 1 && ((const char *)v.mv_data)[0] == 'n' &&
         (v.mv_size - 1 != strlen(boot) || memcmp((const char *)v.mv_data + 1, boot, v.mv_size - 1) != 0)) {
         cw__server_err(err, errlen, "the machine went down while this node ran with --sync none: its last saves "
                                     "may be lost, and its peers may hold writes it would number again; empty the "
@@ -220,8 +295,7 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
         return CW_EINVAL;
     }
     int n = snprintf(mark, sizeof mark, "%c%s", sync == CW__SYNC_NONE ? 'n' : 'f', boot);
-    MDB_val mv = {(size_t)n, mark};
-    int rc = mdb_put(t, d->meta, &k, &mv, 0);
+    int rc = put_sealed(t, d->meta, &k, mark, (size_t)n);
     if (rc)
         return lmdb_error(rc, err, errlen, "marking the run");
     d->running = true;
@@ -412,17 +486,23 @@ static int take_record(loaded *l, const MDB_val *v, const cw_msg_limits *lim)
     return at == v->mv_size ? CW_OK : CW_EINVAL;
 }
 
-static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, uint32_t nodes)
+/* CW_EINVAL if missing or of another size, *damaged set too if its seal
+ * does not match. */
+static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, uint32_t nodes, bool *damaged)
 {
     MDB_val k = {strlen(name), (void *)name}, v;
-    if (mdb_get(t, db, &k, &v) != 0 || v.mv_size != (size_t)nodes * 8)
+    int rc = get_sealed(t, db, &k, &v);
+    *damaged |= rc == MDB_CORRUPTED;
+    if (rc != 0 || v.mv_size != (size_t)nodes * 8)
         return CW_EINVAL;
     for (uint32_t i = 0; i < nodes; i++)
         c[i] = cw__load_be((const uint8_t *)v.mv_data + (size_t)i * 8, 8);
     return CW_OK;
 }
 
-static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records)
+/* Takes every record of db (key records, or log entries). CW_EINVAL with
+ * *damaged set: a seal did not match. */
+static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records, bool *damaged)
 {
     MDB_cursor *c;
     if (mdb_cursor_open(t, db, &c) != 0)
@@ -430,8 +510,14 @@ static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, boo
     MDB_val k, v;
     int rc = CW_OK, mrc;
     for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == CW_OK;
-         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        rc = records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (!unseal(&k, &v)) {
+            *damaged = true;
+            rc = CW_EINVAL;
+        } else {
+            rc = records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
+        }
+    }
     mdb_cursor_close(c);
     if (rc == CW_OK && mrc != MDB_NOTFOUND)
         rc = CW_EIO;
@@ -449,9 +535,11 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
     uint64_t *clock = calloc(d->nodes, sizeof *clock);
     loaded versions = {0}, log = {0};
     int r = clock ? CW_OK : CW_ENOMEM;
-    if (r == CW_OK && (read_counters(t, d->meta, "clock", clock, d->nodes) != CW_OK ||
-                       read_counters(t, d->meta, "stable", d->stable, d->nodes) != CW_OK)) {
-        cw__server_err(err, errlen, "the data directory's clock is damaged");
+    bool sealed_wrong = false;
+    if (r == CW_OK && (read_counters(t, d->meta, "clock", clock, d->nodes, &sealed_wrong) != CW_OK ||
+                       read_counters(t, d->meta, "stable", d->stable, d->nodes, &sealed_wrong) != CW_OK)) {
+        cw__server_err(err, errlen, sealed_wrong ? "the data directory's clock is damaged (its checksum does not match)"
+                                                 : "the data directory's clock is damaged");
         r = CW_EINVAL;
     }
     bool any = false, huge = false;
@@ -471,10 +559,13 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
         r = CW_EINVAL;
     }
     if (r == CW_OK && any) {
-        r = scan(t, d->keys, &versions, lim, true);
+        bool damaged = false;
+        r = scan(t, d->keys, &versions, lim, true, &damaged);
         if (r == CW_OK)
-            r = scan(t, d->log, &log, lim, false);
-        if (r == CW_EINVAL)
+            r = scan(t, d->log, &log, lim, false, &damaged);
+        if (damaged)
+            cw__server_err(err, errlen, "a saved record is damaged (its checksum does not match)");
+        else if (r == CW_EINVAL)
             cw__server_err(err, errlen, "a saved write does not decode (damaged, or saved under larger key and "
                                         "value limits than this node's)");
         else if (r == CW_EIO)
@@ -625,7 +716,7 @@ static void put_key(void *ctx, const void *key, size_t key_len, const cw_msg *co
     size_t total = 4;
     for (size_t i = 0; i < count; i++)
         total += 4 + cw_msg_encoded_size(versions[i]);
-    MDB_val v = {total, NULL};
+    MDB_val v = {total + SEAL, NULL};
     if ((c->rc = mdb_put(c->t, c->d->keys, &k, &v, MDB_RESERVE)) != 0)
         return;
     uint8_t *b = v.mv_data;
@@ -637,6 +728,7 @@ static void put_key(void *ctx, const void *key, size_t key_len, const cw_msg *co
         cw__store_be(b + at, len, 4);
         at += 4 + len;
     }
+    seal(&k, &v);
 }
 
 static int put_log(cw__durable *d, MDB_txn *t, const cw_msg *m)
@@ -644,11 +736,13 @@ static int put_log(cw__durable *d, MDB_txn *t, const cw_msg *m)
     uint8_t kb[12];
     cw__store_be(kb, cw_msg_origin(m), 4);
     cw__store_be(kb + 4, cw_msg_seq(m), 8);
-    MDB_val k = {sizeof kb, kb}, v = {cw_msg_encoded_size(m), NULL};
+    MDB_val k = {sizeof kb, kb}, v = {cw_msg_encoded_size(m) + SEAL, NULL};
     int rc = mdb_put(t, d->log, &k, &v, MDB_RESERVE);
     size_t len;
-    if (rc == 0)
-        (void)cw_msg_encode(m, v.mv_data, v.mv_size, &len);
+    if (rc == 0) {
+        (void)cw_msg_encode(m, v.mv_data, v.mv_size - SEAL, &len);
+        seal(&k, &v);
+    }
     return rc;
 }
 

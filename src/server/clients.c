@@ -54,6 +54,13 @@
 /* Answers queued per client connection (ZMQ_SNDHWM): cw_client_write_many
  * keeps 32 requests ahead of their answers, a plain call one. */
 #define ANSWERS_QUEUED 64
+/* Request bytes queued per client connection, at most: ZMQ_RCVHWM counts
+ * frames, so it is this over the largest frame (max_frame), from
+ * REQUESTS_QUEUED_MIN to REQUESTS_QUEUED_MAX. 1,000 frames of the default
+ * limits' 1 MiB value let one client pin a gigabyte at the node. */
+#define REQUEST_BYTES_QUEUED ((size_t)64 << 20)
+#define REQUESTS_QUEUED_MIN 2
+#define REQUESTS_QUEUED_MAX 1000
 /* How often parked answers are tried again while the socket is quiet. */
 #define PARKED_POLL_MS 5
 
@@ -428,11 +435,15 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     cl->s = s;
     int64_t maxmsg = (int64_t)max_frame;
     /* Per client connection, at most rcv_hwm requests wait to be served
-     * (beyond, ZeroMQ stops reading that connection) and ANSWERS_QUEUED
-     * answers wait to be sent; an answer beyond it is parked and its
-     * client not served (invariant 6: ZMQ_ROUTER_MANDATORY makes the send
-     * say so instead of dropping the answer). */
-    int linger = 0, rcv_hwm = 1000, snd_hwm = ANSWERS_QUEUED, mandatory = 1;
+     * (beyond, ZeroMQ stops reading that connection: REQUEST_BYTES_QUEUED)
+     * and ANSWERS_QUEUED answers wait to be sent; an answer beyond it is
+     * parked and its client not served (invariant 6: ZMQ_ROUTER_MANDATORY
+     * makes the send say so instead of dropping the answer). */
+    size_t by_bytes = REQUEST_BYTES_QUEUED / max_frame;
+    int rcv_hwm = by_bytes < REQUESTS_QUEUED_MIN   ? REQUESTS_QUEUED_MIN
+                  : by_bytes > REQUESTS_QUEUED_MAX ? REQUESTS_QUEUED_MAX
+                                                   : (int)by_bytes;
+    int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1;
     cl->ctx = zmq_ctx_new();
     if (!cl->ctx || !(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(cl->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||

@@ -26,6 +26,7 @@
  *     killed node's own clients pause KILL_QUIET_S before the kill: every
  *     write the dead process made is then in its trace.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include "procs.h"
 
 #include <assert.h>
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -135,6 +137,8 @@ struct prun {
      * publishes respawn_rc and the node's pid to the killer that reads 0. */
     _Atomic uint32_t respawn;
     int respawn_rc;
+    int keeper_fd;                  /* the pipe to the keeper, or -1 */
+    pid_t keeper;
 };
 
 static double now_s(void) { return cli_seconds(); }
@@ -161,34 +165,126 @@ static void fail_run(prun *r, int rc, const char *fmt, ...)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* The node processes of the run, for on_stop_signal: a pid is stored
- * when its node starts and cleared once reaped. Written by the main and
- * the killer thread, read by the handler on any thread: atomics (lock-free,
- * so async-signal-safe), relaxed, as each is one value on its own and
- * orders nothing else. */
-static _Atomic int child_pid[MAX_PROCS];
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "child_pid is read in a signal handler");
-
-static void set_child(uint32_t i, pid_t pid)
-{
-    atomic_store_explicit(&child_pid[i], (int)pid, memory_order_relaxed);
-}
 static pthread_t main_thread;
 
-/* SIGINT, SIGTERM or SIGHUP to this command (not to its process group: a
- * `kill PID`, a supervisor): the nodes get SIGTERM, then the command ends by
- * the signal as before. Async-signal-safe calls only. */
-static void on_stop_signal(int sig)
+/* ---- the keeper ----
+ * A process forked before any thread starts that outlives this command to
+ * tidy after it. The command tells it each node's pid as the node starts
+ * and ends (a record on a pipe, written by the main and killer threads:
+ * each record is one write of at most PIPE_BUF bytes, so records do not
+ * interleave). When the pipe ends without the KEEPER_DONE record (this
+ * command died: any signal, SIGKILL included), the keeper stops the nodes
+ * still running (SIGTERM, and SIGCONT for one stopped by --stop), waits up
+ * to EXIT_DEADLINE_S for them, SIGKILLs any left and removes the run's
+ * directory. A run that ends tidies in its own way (keeper_done). */
+typedef struct keeper_rec {
+    uint32_t node;                  /* KEEPER_DONE: the run ended */
+    int32_t pid;                    /* 0: the node's process ended */
+} keeper_rec;
+#define KEEPER_DONE UINT32_MAX
+_Static_assert(sizeof(keeper_rec) <= PIPE_BUF, "a record is one atomic write");
+
+static void tell_keeper(prun *r, uint32_t node, pid_t pid)
 {
-    for (uint32_t i = 0; i < MAX_PROCS; i++) {
-        int pid = atomic_load_explicit(&child_pid[i], memory_order_relaxed);
-        if (pid > 0) {
-            kill((pid_t)pid, SIGTERM);
-            kill((pid_t)pid, SIGCONT); /* one stopped by --stop takes its SIGTERM only once continued */
-        }
+    keeper_rec k = {node, (int32_t)pid};
+    ssize_t w;
+    do
+        w = r->keeper_fd >= 0 ? write(r->keeper_fd, &k, sizeof k) : (ssize_t)sizeof k;
+    while (w < 0 && errno == EINTR); /* a keeper gone (EPIPE; SIGPIPE is ignored) tidies nothing */
+}
+
+/* Whether pid runs (exists and is not a zombie its new parent has yet to reap). */
+static bool running(pid_t pid)
+{
+    char path[32], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, line, sizeof line - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    line[n] = 0;
+    const char *state = strrchr(line, ')');
+    return state && state[1] == ' ' && state[2] != 'Z';
+}
+
+static void remove_dir(prun *r);
+
+_Noreturn static void keeper_main(prun *r, int fd)
+{
+    signal(SIGINT, SIG_IGN); /* a terminal's ^C reaches the whole group: the keeper tidies after it */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) { /* a pipe reading the command's output ends with the command */
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (null > 2)
+            close(null);
     }
-    signal(sig, SIG_DFL);
-    raise(sig);
+    pid_t pid[MAX_PROCS] = {0};
+    keeper_rec k;
+    ssize_t got;
+    while ((got = read(fd, &k, sizeof k)) == (ssize_t)sizeof k || (got < 0 && errno == EINTR)) {
+        if (got < 0)
+            continue;
+        if (k.node == KEEPER_DONE)
+            _exit(0);
+        if (k.node < MAX_PROCS)
+            pid[k.node] = (pid_t)k.pid;
+    }
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        if (pid[i] > 0) {
+            kill(pid[i], SIGTERM);
+            kill(pid[i], SIGCONT); /* one stopped by --stop takes its SIGTERM once continued */
+        }
+    double deadline = now_s() + EXIT_DEADLINE_S;
+    for (uint32_t i = 0; i < MAX_PROCS; i++) {
+        while (pid[i] > 0 && running(pid[i]) && now_s() < deadline)
+            sleep_s(0.01);
+        if (pid[i] > 0 && running(pid[i]))
+            kill(pid[i], SIGKILL);
+    }
+    remove_dir(r);
+    _exit(0);
+}
+
+/* Forks the keeper (before any thread of this command starts). */
+static int start_keeper(prun *r)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) /* the nodes, exec'd, hold no end: the pipe ends with this command */
+        return CW_EIO;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return CW_EIO;
+    }
+    if (pid == 0) {
+        close(fds[1]);
+        keeper_main(r, fds[0]);
+    }
+    close(fds[0]);
+    r->keeper_fd = fds[1];
+    r->keeper = pid;
+    return CW_OK;
+}
+
+/* The run ended (nothing for the keeper to do): it exits, and is reaped. */
+static void keeper_done(prun *r)
+{
+    if (r->keeper_fd < 0)
+        return;
+    tell_keeper(r, KEEPER_DONE, 0);
+    close(r->keeper_fd);
+    r->keeper_fd = -1;
+    waitpid(r->keeper, NULL, 0);
 }
 
 /* fork + exec of this executable as `node`; the child resets its signal
@@ -256,7 +352,7 @@ static int spawn(prun *r, uint32_t i)
         _exit(127);
     }
     p->pid = pid;
-    set_child(i, pid);
+    tell_keeper(r, i, pid);
     return CW_OK;
 }
 
@@ -294,7 +390,7 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
             break;
         int status;
         if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
-            set_child(i, 0);
+            tell_keeper(r, i, 0);
             r->p[i].pid = 0;
             rc = CW_EIO;
             break;
@@ -496,7 +592,7 @@ static int kill_restart(prun *r, uint32_t i)
     kill(p->pid, SIGKILL);
     int status;
     waitpid(p->pid, &status, 0);
-    set_child(i, 0);
+    tell_keeper(r, i, 0);
     p->pid = 0;
     FILE *f = fopen(p->trace, "a+");
     if (!f)
@@ -794,7 +890,7 @@ static void stop_all(prun *r)
         } else {
             r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
-        set_child(i, 0);
+        tell_keeper(r, i, 0);
         r->p[i].pid = 0;
     }
 }
@@ -874,6 +970,10 @@ static int start_nodes(prun *r)
         snprintf(p->id, sizeof p->id, "%u", i);
         for (uint32_t j = 0; j < r->n; j++)
             snprintf(p->peer[j], sizeof p->peer[j], "%u=ipc://%s/r-%u", j, r->dir, j);
+    }
+    if (start_keeper(r) != CW_OK) {
+        remove_dir(r);
+        return CW_EIO;
     }
     for (uint32_t i = 0; i < r->n; i++) {
         int rc = spawn(r, i);
@@ -1106,16 +1206,7 @@ int cli_procs_stress(const cli_procs_options *o)
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
     main_thread = pthread_self();
-    struct sigaction stop_sa;
-    memset(&stop_sa, 0, sizeof stop_sa);
-    stop_sa.sa_handler = on_stop_signal;
-    sigemptyset(&stop_sa.sa_mask);
-    for (int s = 0; s < 3; s++) {
-        int sig = s == 0 ? SIGINT : s == 1 ? SIGTERM : SIGHUP;
-        struct sigaction was;
-        if (sigaction(sig, NULL, &was) == 0 && was.sa_handler != SIG_IGN) /* nohup's stays ignored */
-            sigaction(sig, &stop_sa, NULL);
-    }
+    r->keeper_fd = -1;
     J.r = r;
     uint32_t nc = o->clients;
     pclient *cl = calloc(nc, sizeof *cl);
@@ -1161,6 +1252,7 @@ int cli_procs_stress(const cli_procs_options *o)
         free(th);
         free_all(r, cl, nc, &J);
         pthread_mutex_destroy(&r->lock);
+        keeper_done(r);
         return CLI_FAIL;
     }
     double c0 = now_s();
@@ -1274,5 +1366,6 @@ int cli_procs_stress(const cli_procs_options *o)
     for (uint32_t i = 0; i < MAX_PROCS; i++)
         cw_client_status_destroy(&fin.st[i]);
     pthread_mutex_destroy(&r->lock);
+    keeper_done(r);
     return ok ? CLI_OK : CLI_FAIL;
 }

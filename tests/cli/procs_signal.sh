@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# causeway stress --processes leaves no node process behind when the command
-# alone gets SIGTERM, SIGINT or SIGHUP (kill PID, a supervisor: not the
-# process group a terminal's ^C reaches) or SIGKILL, also after a node was
-# killed and restarted (--kill).
+# causeway stress --processes leaves no node process and no run directory
+# behind when the command alone gets SIGTERM, SIGINT or SIGHUP (kill PID, a
+# supervisor: not the process group a terminal's ^C reaches) or SIGKILL,
+# also after a node was killed and restarted (--kill) or while one is
+# stopped (--stop).
 #   tests/cli/procs_signal.sh CAUSEWAY
 set -uo pipefail
 cw=$1
@@ -40,20 +41,21 @@ run() { # SIGNAL WAIT ARGS...
   env --default-signal "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >"$out" 2>&1 &
   local pid=$! kids="" t=0 run_dir
   sleep "$wait"
-  kids=$(children_of "$pid" | tr '\n' ' ')
+  kids=$(children_of "$pid" | tr '\n' ' ') # the nodes and the keeper
+  run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
   kill -"$sig" "$pid"
   wait "$pid" 2>/dev/null
   for t in $(seq 50); do
-    [ "$(alive $kids)" = 0 ] && break
+    [ "$(alive $kids)" = 0 ] && [ ! -e "$run_dir" ] && break
     sleep 0.1
   done
   local left
   left=$(alive $kids)
-  run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
-  case $run_dir in /tmp/causeway-stress-*) rm -rf "$run_dir" ;; esac # a signalled run leaves it
-  if [ -z "$kids" ] || [ "$left" != 0 ]; then
-    echo "FAIL: SIG$sig to causeway stress --processes 3 $*: nodes [$kids], $left still running 5 s later"
+  if [ -z "$kids" ] || [ "$left" != 0 ] || [ -z "$run_dir" ] || [ -e "$run_dir" ]; then
+    echo "FAIL: SIG$sig to causeway stress --processes 3 $*: children [$kids], $left still running 5 s later;" \
+      "run directory '$run_dir' $([ -e "$run_dir" ] && echo "still there" || echo "gone or not printed")"
     for k in $kids; do kill -TERM "$k" 2>/dev/null; kill -CONT "$k" 2>/dev/null; done
+    case $run_dir in /tmp/causeway-stress-*) rm -rf "$run_dir" ;; esac
     failures=$((failures + 1))
   fi
 }

@@ -193,21 +193,30 @@ static void tell_keeper(prun *r, uint32_t node, pid_t pid)
     while (w < 0 && errno == EINTR); /* a keeper gone (EPIPE; SIGPIPE is ignored) tidies nothing */
 }
 
-/* Whether pid runs (exists and is not a zombie its new parent has yet to reap). */
-static bool running(pid_t pid)
+/* pid's start time (/proc/PID/stat field 22, clock ticks after boot) if it
+ * runs (exists and is not a zombie its new parent has yet to reap), else 0.
+ * The keeper signals a pid only while it has the start time its node had:
+ * never a process that took the pid of a node reaped meanwhile. */
+static unsigned long long started_at(pid_t pid)
 {
-    char path[32], line[512];
+    char path[32], line[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        return false;
+        return 0;
     ssize_t n = read(fd, line, sizeof line - 1);
     close(fd);
     if (n <= 0)
-        return false;
+        return 0;
     line[n] = 0;
-    const char *state = strrchr(line, ')');
-    return state && state[1] == ' ' && state[2] != 'Z';
+    const char *f = strrchr(line, ')'); /* the name may hold spaces and ')' */
+    if (!f || f[1] != ' ' || f[2] == 'Z')
+        return 0;
+    f += 2; /* field 3, the state */
+    for (int k = 3; k < 22 && f; k++)
+        if ((f = strchr(f, ' ')))
+            f++;
+    return f ? strtoull(f, NULL, 10) : 0;
 }
 
 static void remove_dir(prun *r);
@@ -226,6 +235,7 @@ _Noreturn static void keeper_main(prun *r, int fd)
             close(null);
     }
     pid_t pid[MAX_PROCS] = {0};
+    unsigned long long start[MAX_PROCS] = {0};
     keeper_rec k;
     ssize_t got;
     while ((got = read(fd, &k, sizeof k)) == (ssize_t)sizeof k || (got < 0 && errno == EINTR)) {
@@ -233,19 +243,21 @@ _Noreturn static void keeper_main(prun *r, int fd)
             continue;
         if (k.node == KEEPER_DONE)
             _exit(0);
-        if (k.node < MAX_PROCS)
+        if (k.node < MAX_PROCS) {
             pid[k.node] = (pid_t)k.pid;
+            start[k.node] = k.pid > 0 ? started_at((pid_t)k.pid) : 0; /* 0: gone already */
+        }
     }
     for (uint32_t i = 0; i < MAX_PROCS; i++)
-        if (pid[i] > 0) {
+        if (start[i] && started_at(pid[i]) == start[i]) {
             kill(pid[i], SIGTERM);
             kill(pid[i], SIGCONT); /* one stopped by --stop takes its SIGTERM once continued */
         }
     double deadline = now_s() + EXIT_DEADLINE_S;
     for (uint32_t i = 0; i < MAX_PROCS; i++) {
-        while (pid[i] > 0 && running(pid[i]) && now_s() < deadline)
+        while (start[i] && started_at(pid[i]) == start[i] && now_s() < deadline)
             sleep_s(0.01);
-        if (pid[i] > 0 && running(pid[i]))
+        if (start[i] && started_at(pid[i]) == start[i])
             kill(pid[i], SIGKILL);
     }
     remove_dir(r);
@@ -258,6 +270,17 @@ static int start_keeper(prun *r)
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) /* the nodes, exec'd, hold no end: the pipe ends with this command */
         return CW_EIO;
+    for (int e = 0; e < 2; e++) /* a closed 0, 1 or 2 given to the pipe: the keeper's dup2s would take it */
+        if (fds[e] <= 2) {
+            int hi = fcntl(fds[e], F_DUPFD_CLOEXEC, 3);
+            if (hi < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return CW_EIO;
+            }
+            close(fds[e]);
+            fds[e] = hi;
+        }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();

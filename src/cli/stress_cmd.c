@@ -975,6 +975,11 @@ static int processes(const opts *o)
                 o->nodes);
         return CLI_USAGE;
     }
+    if (p.stop_node >= 0 && p.stop_node == p.kill_node) { /* stopped while killed and restarted: not one fault */
+        fprintf(stderr, "causeway stress: --stop and --kill name the same node %d: give them two nodes\n",
+                p.kill_node);
+        return CLI_USAGE;
+    }
     return cli_procs_stress(&p);
 }
 

@@ -45,14 +45,16 @@ run() { # SIGNAL WAIT ARGS...
   run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
   kill -"$sig" "$pid"
   wait "$pid" 2>/dev/null
-  for t in $(seq 50); do
+  # A node under a sanitizer on a busy machine may take seconds to stop;
+  # the keeper SIGKILLs any left after 10 s (EXIT_DEADLINE_S), then tidies.
+  for t in $(seq 150); do
     [ "$(alive $kids)" = 0 ] && [ ! -e "$run_dir" ] && break
     sleep 0.1
   done
   local left
   left=$(alive $kids)
   if [ -z "$kids" ] || [ "$left" != 0 ] || [ -z "$run_dir" ] || [ -e "$run_dir" ]; then
-    echo "FAIL: SIG$sig to causeway stress --processes 3 $*: children [$kids], $left still running 5 s later;" \
+    echo "FAIL: SIG$sig to causeway stress --processes 3 $*: children [$kids], $left still running 15 s later;" \
       "run directory '$run_dir' $([ -e "$run_dir" ] && echo "still there" || echo "gone or not printed")"
     for k in $kids; do kill -TERM "$k" 2>/dev/null; kill -CONT "$k" 2>/dev/null; done
     case $run_dir in /tmp/causeway-stress-*) rm -rf "$run_dir" ;; esac

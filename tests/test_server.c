@@ -1161,8 +1161,7 @@ static size_t records_of(const char *dir, const char *db, char keys[16][64], siz
  * bit flipped in any record (the node id, the seed, the clocks, a key's
  * versions, a log entry) refuses the start and says so, where the state
  * was taken in before (a value changed) or refused for another reason.
- * Undone, the state is taken back. A directory of the format before checksums is
- * refused with a reason. */
+ * Undone, the state is taken back. */
 static void test_durable_refuses_a_record_that_fails_its_checksum(void **state)
 {
     (void)state;
@@ -1185,10 +1184,53 @@ static void test_durable_refuses_a_record_that_fails_its_checksum(void **state)
     start(&c, 0, false);
     await_value(c.s[0], "x", "1");
     await_value(c.s[0], "y", "2");
+    cluster_close(&c);
+}
+
+/* Takes the seal off every record of db in a stopped node's state (but the
+ * format mark's, which has none): the format before checksums. */
+static void unseal_db(const char *dir, const char *db)
+{
+    char keys[16][64];
+    size_t lens[16], n = records_of(dir, db, keys, lens);
+    state_txn st = state_open(dir, db, false);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = {lens[i], keys[i]}, v;
+        assert_int_equal(mdb_get(st.t, st.dbi, &k, &v), 0);
+        uint8_t buf[1024];
+        assert_true(v.mv_size > 4 && v.mv_size <= sizeof buf);
+        memcpy(buf, v.mv_data, v.mv_size - 4);
+        MDB_val nv = {v.mv_size - 4, buf};
+        assert_int_equal(mdb_put(st.t, st.dbi, &k, &nv, 0), 0);
+    }
+    state_close(&st, false);
+}
+
+/* A data directory of the format before checksums ('causeway-data 1') is
+ * upgraded at start, in the open's one transaction: every record gets its
+ * seal and the state comes back whole; from then on a damaged record is
+ * caught. */
+static void test_durable_upgrades_a_directory_without_checksums(void **state)
+{
+    (void)state;
+    cluster c;
+    open_stopped_with_xy(&c, 2);
+    unseal_db(c.data[0], "meta");
+    unseal_db(c.data[0], "keys");
+    unseal_db(c.data[0], "log");
+    set_meta_as(&c, "format", "causeway-data 1", 15, true);
+    start(&c, 0, false);
+    await_value(c.s[0], "x", "1");
+    await_value(c.s[0], "y", "2");
+    assert_int_equal(cw__server_write(c.s[0], "z", 1, "3", 1, NULL, false, NULL), CW_OK);
     cw__server_stop(c.s[0]);
     c.s[0] = NULL;
-    set_meta_as(&c, "format", "causeway-data 1", 15, true);
-    expect_refused(&c, "format 'causeway-data 1' (records without checksums)");
+    flip(c.data[0], "keys", "kx", 2);
+    expect_refused(&c, "checksum does not match");
+    flip(c.data[0], "keys", "kx", 2);
+    start(&c, 0, false);
+    await_value(c.s[0], "x", "1");
+    await_value(c.s[0], "z", "3");
     cluster_close(&c);
 }
 
@@ -1275,6 +1317,7 @@ int main(void)
         cmocka_unit_test(test_durable_long_keys_that_collide),
         cmocka_unit_test(test_durable_refuses_a_damaged_state),
         cmocka_unit_test(test_durable_refuses_a_record_that_fails_its_checksum),
+        cmocka_unit_test(test_durable_upgrades_a_directory_without_checksums),
         cmocka_unit_test(test_durable_directory_removed_under_the_node),
         cmocka_unit_test(test_durable_writers_on_threads_send_only_saved),
     };

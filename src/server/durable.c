@@ -18,7 +18,8 @@
  *   database key and of its bytes before the seal (4 bytes, big-endian).
  *   LMDB checks no data, so a bit flipped on the medium would otherwise be
  *   taken in as a state; a record whose seal does not match is refused at
- *   start (invariant 6).
+ *   start (invariant 6). Format 1 (FORMAT_1) is this layout without seals:
+ *   its records get them when the environment is opened (seal_all).
  *
  * Invariants:
  *  1. What the environment holds is a state the replica was in: a save
@@ -198,7 +199,52 @@ static int put_counters(MDB_txn *t, MDB_dbi db, const char *name, const uint64_t
     return rc;
 }
 
-/* A new environment gets its format and group; an old one must match. */
+/* Format 1 to FORMAT, in the open's write transaction t: every record of
+ * db (but the format mark) gets its seal, through a cursor that replaces
+ * each value where it is. LMDB's. */
+static int seal_all(MDB_txn *t, MDB_dbi db)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, db, &c);
+    if (rc)
+        return rc;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 6 && memcmp(k.mv_data, "format", 6) == 0)
+            continue;
+        if (v.mv_size + SEAL > cap) {
+            size_t want = (v.mv_size + SEAL) * 2;
+            uint8_t *b = realloc(buf, want);
+            if (!b) {
+                rc = ENOMEM;
+                break;
+            }
+            buf = b;
+            cap = want;
+        }
+        /* k and v point into a page the put rewrites: both copied first. */
+        uint8_t kb[512]; /* LMDB keys are at most 511 bytes */
+        if (k.mv_size > sizeof kb) {
+            rc = MDB_BAD_VALSIZE;
+            break;
+        }
+        memcpy(kb, k.mv_data, k.mv_size);
+        memcpy(buf, v.mv_data, v.mv_size);
+        MDB_val kc = {k.mv_size, kb}, nv = {v.mv_size + SEAL, buf};
+        seal(&kc, &nv);
+        if ((rc = mdb_cursor_put(c, &kc, &nv, MDB_CURRENT)) != 0)
+            break;
+    }
+    free(buf);
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A new environment gets its format and group; an old one must match. A
+ * format-1 one is sealed (format 2) in the same transaction, so it is
+ * upgraded whole or not at all. */
 static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, bool fresh_env, char *err,
                       size_t errlen)
 {
@@ -225,11 +271,11 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
         return rc ? lmdb_error(rc, err, errlen, "writing a new state") : CW_OK;
     }
     if (rc == 0 && v.mv_size == sizeof FORMAT_1 - 1 && memcmp(v.mv_data, FORMAT_1, v.mv_size) == 0) {
-        cw__server_err(err, errlen, "the data directory is in format '%s' (records without checksums), which this "
-                                    "causeway does not read: move it aside and start the node on an empty "
-                                    "directory without --fresh (it joins, and its peers give it its state)",
-                       FORMAT_1);
-        return CW_EINVAL;
+        MDB_val f = {sizeof FORMAT - 1, FORMAT};
+        if ((rc = seal_all(t, d->meta)) != 0 || (rc = seal_all(t, d->keys)) != 0 ||
+            (rc = seal_all(t, d->log)) != 0 || (rc = mdb_put(t, d->meta, &k, &f, 0)) != 0)
+            return lmdb_error(rc, err, errlen, "adding checksums to a format-1 data directory");
+        rc = mdb_get(t, d->meta, &k, &v);
     }
     if (rc != 0 || v.mv_size != sizeof FORMAT - 1 || memcmp(v.mv_data, FORMAT, v.mv_size) != 0) {
         cw__server_err(err, errlen, "not a Causeway data directory (no '%s' mark)", FORMAT);

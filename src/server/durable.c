@@ -273,8 +273,16 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
     if (rc == 0 && v.mv_size == sizeof FORMAT_1 - 1 && memcmp(v.mv_data, FORMAT_1, v.mv_size) == 0) {
         MDB_val f = {sizeof FORMAT - 1, FORMAT};
         if ((rc = seal_all(t, d->meta)) != 0 || (rc = seal_all(t, d->keys)) != 0 ||
-            (rc = seal_all(t, d->log)) != 0 || (rc = mdb_put(t, d->meta, &k, &f, 0)) != 0)
+            (rc = seal_all(t, d->log)) != 0 || (rc = mdb_put(t, d->meta, &k, &f, 0)) != 0) {
+            if (rc == MDB_MAP_FULL) { /* every page is rewritten, and the old ones are freed only at commit */
+                cw__server_err(err, errlen, "adding checksums to a format-1 data directory rewrites all of it in one "
+                                            "transaction, which needs free map space about the size of its data: "
+                                            "start once with --map-size at least twice data.mdb's size (nothing "
+                                            "was changed)");
+                return CW_EIO;
+            }
             return lmdb_error(rc, err, errlen, "adding checksums to a format-1 data directory");
+        }
         rc = mdb_get(t, d->meta, &k, &v);
     }
     if (rc != 0 || v.mv_size != sizeof FORMAT - 1 || memcmp(v.mv_data, FORMAT, v.mv_size) != 0) {

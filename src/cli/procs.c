@@ -187,10 +187,9 @@ _Static_assert(sizeof(keeper_rec) <= PIPE_BUF, "a record is one atomic write");
 static void tell_keeper(prun *r, uint32_t node, pid_t pid)
 {
     keeper_rec k = {node, (int32_t)pid};
-    ssize_t w;
-    do
-        w = r->keeper_fd >= 0 ? write(r->keeper_fd, &k, sizeof k) : (ssize_t)sizeof k;
-    while (w < 0 && errno == EINTR); /* a keeper gone (EPIPE; SIGPIPE is ignored) tidies nothing */
+    if (r->keeper_fd >= 0) /* a keeper gone (EPIPE; SIGPIPE is ignored) tidies nothing */
+        while (write(r->keeper_fd, &k, sizeof k) < 0 && errno == EINTR) {
+        }
 }
 
 /* pid's start time (/proc/PID/stat field 22, clock ticks after boot) if it
@@ -218,6 +217,9 @@ static unsigned long long started_at(pid_t pid)
             f++;
     return f ? strtoull(f, NULL, 10) : 0;
 }
+
+/* Whether the process that had start time `start` (0: none) runs as pid. */
+static bool still_runs(pid_t pid, unsigned long long start) { return start && started_at(pid) == start; }
 
 static void remove_dir(prun *r);
 
@@ -249,15 +251,15 @@ _Noreturn static void keeper_main(prun *r, int fd)
         }
     }
     for (uint32_t i = 0; i < MAX_PROCS; i++)
-        if (start[i] && started_at(pid[i]) == start[i]) {
+        if (still_runs(pid[i], start[i])) {
             kill(pid[i], SIGTERM);
             kill(pid[i], SIGCONT); /* one stopped by --stop takes its SIGTERM once continued */
         }
     double deadline = now_s() + EXIT_DEADLINE_S;
     for (uint32_t i = 0; i < MAX_PROCS; i++) {
-        while (start[i] && started_at(pid[i]) == start[i] && now_s() < deadline)
+        while (still_runs(pid[i], start[i]) && now_s() < deadline)
             sleep_s(0.01);
-        if (start[i] && started_at(pid[i]) == start[i])
+        if (still_runs(pid[i], start[i]))
             kill(pid[i], SIGKILL);
     }
     remove_dir(r);

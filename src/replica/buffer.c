@@ -124,3 +124,14 @@ cw__head *cw__waiting_take(cw__buffer *b, cw_node_id node, uint64_t counter)
     b->waiters[node] -= h != NULL;
     return h;
 }
+
+uint64_t cw__buffer_last_seq(const cw__buffer *b, cw_node_id origin)
+{
+    uint64_t last = 0;
+    const cw__ring *r = &b->rings[origin];
+    for (uint64_t i = 0; r->count && i < r->cap; i++)
+        if (r->slots[i].msg && r->slots[i].msg->seq > last)
+            last = r->slots[i].msg->seq;
+    const cw_msg *head = b->heads[origin].msg;
+    return head && head->seq > last ? head->seq : last;
+}

@@ -68,6 +68,10 @@ uint64_t cw__ring_cap_for(const cw__ring *r, uint64_t span);
  * CW_ENOMEM leave r unchanged. */
 int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span);
 
+/* The highest seq of origin's writes buffered (its ring and its head), or 0.
+ * A walk over the ring: for rare questions (a join answer), not deliveries. */
+uint64_t cw__buffer_last_seq(const cw__buffer *b, cw_node_id origin);
+
 /* Waiting table: file a head under (head->node, head->counter); take one
  * filed under (node, counter). The table never needs to grow past `nodes`
  * entries, reserved at init, so filing cannot fail. */

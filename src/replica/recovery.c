@@ -358,16 +358,11 @@ uint64_t cw_node_seen(const cw_node *n, cw_node_id origin)
      * yet applied): a seq that a report or a buffered write's clock names
      * was applied by a peer, whose own answer to the joiner holds it;
      * taking their word here would let one report of an absurd counter
-     * keep the joiner out for ever. A walk over origin's ring: this is
-     * asked once a join answer, not on a delivery. */
-    uint64_t v = n->clock.counters[origin];
-    const cw__ring *r = &n->buf.rings[origin];
-    for (uint64_t i = 0; r->count && i < r->cap; i++)
-        if (r->slots[i].msg && r->slots[i].msg->seq > v)
-            v = r->slots[i].msg->seq;
-    const cw_msg *head = n->buf.heads[origin].msg;
-    if (head && head->seq > v)
-        v = head->seq;
+     * keep the joiner out for ever. Asked once a join answer, not on a
+     * delivery. */
+    uint64_t v = n->clock.counters[origin], buffered = cw__buffer_last_seq(&n->buf, origin);
+    if (buffered > v)
+        v = buffered;
     for (size_t i = 0; i < n->work_count; i++)
         if (n->work[i].msg->origin == origin && n->work[i].msg->seq > v)
             v = n->work[i].msg->seq;

@@ -161,6 +161,13 @@ static int get_sealed(MDB_txn *t, MDB_dbi db, const MDB_val *k, MDB_val *v)
     return rc == 0 && !unseal(k, v) ? MDB_CORRUPTED : rc;
 }
 
+/* The start's refusal for a record whose seal does not match: CW_EINVAL. */
+static int refuse_damaged(char *err, size_t errlen, const char *what)
+{
+    cw__server_err(err, errlen, "%s is damaged (its checksum does not match)", what);
+    return CW_EINVAL;
+}
+
 /* Whether dir holds anything but an LMDB environment's files. */
 static int dir_state(const char *dir, bool *has_env, bool *foreign)
 {
@@ -290,17 +297,17 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
         return CW_EINVAL;
     }
     MDB_val gk = {5, "group"};
-    if ((rc = get_sealed(t, d->meta, &gk, &v)) != 0 || v.mv_size != sizeof group) {
-        cw__server_err(err, errlen, rc == MDB_CORRUPTED ? "the data directory's node id is damaged (its checksum "
-                                                          "does not match)"
-                                                        : "the data directory has no node id");
+    if ((rc = get_sealed(t, d->meta, &gk, &v)) == MDB_CORRUPTED)
+        return refuse_damaged(err, errlen, "the data directory's node id");
+    if (rc != 0 || v.mv_size != sizeof group) {
+        cw__server_err(err, errlen, "the data directory has no node id");
         return CW_EINVAL;
     }
     MDB_val sk = {4, "seed"}, sv;
-    if ((rc = get_sealed(t, d->meta, &sk, &sv)) != 0 || sv.mv_size != sizeof d->seed) {
-        cw__server_err(err, errlen, rc == MDB_CORRUPTED ? "the data directory's seed is damaged (its checksum does "
-                                                          "not match)"
-                                                        : "the data directory has no seed");
+    if ((rc = get_sealed(t, d->meta, &sk, &sv)) == MDB_CORRUPTED)
+        return refuse_damaged(err, errlen, "the data directory's seed");
+    if (rc != 0 || sv.mv_size != sizeof d->seed) {
+        cw__server_err(err, errlen, "the data directory has no seed");
         return CW_EINVAL;
     }
     memcpy(d->seed, sv.mv_data, sizeof d->seed);
@@ -337,10 +344,8 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
     boot_id(boot);
     MDB_val k = {7, "running"}, v;
     int got = get_sealed(t, d->meta, &k, &v);
-    if (got == MDB_CORRUPTED) {
-        cw__server_err(err, errlen, "the data directory's run mark is damaged (its checksum does not match)");
-        return CW_EINVAL;
-    }
+    if (got == MDB_CORRUPTED)
+        return refuse_damaged(err, errlen, "the data directory's run mark");
     if (got == 0 && v.mv_size >= 1 && ((const char *)v.mv_data)[0] == 'n' &&
         (v.mv_size - 1 != strlen(boot) || memcmp((const char *)v.mv_data + 1, boot, v.mv_size - 1) != 0)) {
         cw__server_err(err, errlen, "the machine went down while this node ran with --sync none: its last saves "
@@ -540,13 +545,14 @@ static int take_record(loaded *l, const MDB_val *v, const cw_msg_limits *lim)
     return at == v->mv_size ? CW_OK : CW_EINVAL;
 }
 
-/* CW_EINVAL if missing or of another size, *damaged set too if its seal
- * does not match. */
-static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, uint32_t nodes, bool *damaged)
+/* CW_EBADMSG if its seal does not match, CW_EINVAL if missing or of
+ * another size. */
+static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, uint32_t nodes)
 {
     MDB_val k = {strlen(name), (void *)name}, v;
     int rc = get_sealed(t, db, &k, &v);
-    *damaged |= rc == MDB_CORRUPTED;
+    if (rc == MDB_CORRUPTED)
+        return CW_EBADMSG;
     if (rc != 0 || v.mv_size != (size_t)nodes * 8)
         return CW_EINVAL;
     for (uint32_t i = 0; i < nodes; i++)
@@ -554,9 +560,9 @@ static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, 
     return CW_OK;
 }
 
-/* Takes every record of db (key records, or log entries). CW_EINVAL with
- * *damaged set: a seal did not match. */
-static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records, bool *damaged)
+/* Takes every record of db (key records, or log entries). CW_EBADMSG: a
+ * seal did not match; CW_EINVAL: a record does not decode. */
+static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records)
 {
     MDB_cursor *c;
     if (mdb_cursor_open(t, db, &c) != 0)
@@ -564,14 +570,8 @@ static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, boo
     MDB_val k, v;
     int rc = CW_OK, mrc;
     for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == CW_OK;
-         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (!unseal(&k, &v)) {
-            *damaged = true;
-            rc = CW_EINVAL;
-        } else {
-            rc = records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
-        }
-    }
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        rc = !unseal(&k, &v) ? CW_EBADMSG : records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
     mdb_cursor_close(c);
     if (rc == CW_OK && mrc != MDB_NOTFOUND)
         rc = CW_EIO;
@@ -589,12 +589,12 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
     uint64_t *clock = calloc(d->nodes, sizeof *clock);
     loaded versions = {0}, log = {0};
     int r = clock ? CW_OK : CW_ENOMEM;
-    bool sealed_wrong = false;
-    if (r == CW_OK && (read_counters(t, d->meta, "clock", clock, d->nodes, &sealed_wrong) != CW_OK ||
-                       read_counters(t, d->meta, "stable", d->stable, d->nodes, &sealed_wrong) != CW_OK)) {
-        cw__server_err(err, errlen, sealed_wrong ? "the data directory's clock is damaged (its checksum does not match)"
-                                                 : "the data directory's clock is damaged");
-        r = CW_EINVAL;
+    if (r == CW_OK && ((r = read_counters(t, d->meta, "clock", clock, d->nodes)) != CW_OK ||
+                       (r = read_counters(t, d->meta, "stable", d->stable, d->nodes)) != CW_OK)) {
+        if (r == CW_EBADMSG)
+            r = refuse_damaged(err, errlen, "the data directory's clock");
+        else
+            cw__server_err(err, errlen, "the data directory's clock is damaged");
     }
     bool any = false, huge = false;
     for (uint32_t k = 0; r == CW_OK && k < d->nodes; k++) {
@@ -613,12 +613,11 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
         r = CW_EINVAL;
     }
     if (r == CW_OK && any) {
-        bool damaged = false;
-        r = scan(t, d->keys, &versions, lim, true, &damaged);
+        r = scan(t, d->keys, &versions, lim, true);
         if (r == CW_OK)
-            r = scan(t, d->log, &log, lim, false, &damaged);
-        if (damaged)
-            cw__server_err(err, errlen, "a saved record is damaged (its checksum does not match)");
+            r = scan(t, d->log, &log, lim, false);
+        if (r == CW_EBADMSG)
+            r = refuse_damaged(err, errlen, "a saved record");
         else if (r == CW_EINVAL)
             cw__server_err(err, errlen, "a saved write does not decode (damaged, or saved under larger key and "
                                         "value limits than this node's)");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -23,6 +24,49 @@
 #include "http.h"
 #include "opts.h"
 #include "server.h"
+
+/* Open files a node needs at most: its own (stdio, the trace, LMDB's two
+ * files, ZeroMQ's threads and their wake-up descriptors: 64 covers them),
+ * three a peer (its DEALER's wake-up descriptor and connection, and the
+ * peer's connection into the ROUTER), and the connections HTTP and the
+ * client endpoint take (HTTP's limit, and as many again for clients).
+ * Measured: 23 + 1 a peer before any peer is up. */
+#define NODE_OWN_FILES 64u
+#define FILES_PER_PEER 3u
+
+/* A node runs out of descriptors only as a clear error before it serves:
+ * ZeroMQ aborts the process when it cannot make one it needs (a
+ * reconnection's, a socket's). The soft limit is raised as far as needed,
+ * up to the hard one; a hard limit below the need is refused. */
+static int ensure_open_files(uint32_t nodes, bool http, bool client)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    rlim_t need = NODE_OWN_FILES + (rlim_t)FILES_PER_PEER * (nodes - 1) + (http ? ho.max_connections : 0) +
+                  (client ? ho.max_connections : 0);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "causeway node: open files limit: %s\n", strerror(errno));
+        return CLI_FAIL;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return CLI_OK;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        fprintf(stderr,
+                "causeway node: a node of %u may need %llu open files (%u a peer%s); this process may open "
+                "at most %llu (ulimit -Hn)\n",
+                nodes, (unsigned long long)need, FILES_PER_PEER,
+                http || client ? ", and its HTTP and client connections" : "", (unsigned long long)rl.rlim_max);
+        return CLI_FAIL;
+    }
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n", (unsigned long long)need,
+                strerror(errno));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
 
 /* --peer J=ENDPOINT, repeated: taken out of argv before the option table
  * parses the rest (the table holds one value per option). */
@@ -376,6 +420,13 @@ int cli_node(int argc, char **argv)
         free(peer_key_store);
         free(peer_keys);
         return rc;
+    }
+
+    if (ensure_open_files(nodes, http != NULL, client != NULL) != CLI_OK) {
+        free(peers);
+        free(peer_key_store);
+        free(peer_keys);
+        return CLI_FAIL;
     }
 
     /* Signals are taken by sigwait below, on this thread only: blocked

@@ -714,6 +714,13 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
+    /* A socket a peer, the ROUTER and the ZAP handler's: ZeroMQ's default
+     * limit (1,023 sockets a context) would refuse the last peers of a
+     * group of 1,024. Set before the first socket, as ZeroMQ requires. */
+    if (zmq_ctx_set(p->zctx, ZMQ_MAX_SOCKETS, (int)o->nodes + 8) != 0) {
+        cw__server_err(err, errlen, "zmq_ctx_set: %s", zmq_strerror(zmq_errno()));
+        return CW_EIO;
+    }
     char public_key[41] = "";
     if (o->curve_secret) {
         int rc = cw__auth_start(&p->auth, p->zctx, o->curve_peers, o->nodes);

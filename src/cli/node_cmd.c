@@ -25,45 +25,60 @@
 #include "opts.h"
 #include "server.h"
 
-/* Open files a node needs at most: its own (stdio, the trace, LMDB's two
- * files, ZeroMQ's threads and their wake-up descriptors: 64 covers them),
- * three a peer (its DEALER's wake-up descriptor and connection, and the
- * peer's connection into the ROUTER), and the connections HTTP and the
- * client endpoint take (HTTP's limit, and as many again for clients).
- * Measured: 23 + 1 a peer before any peer is up. */
+/* Open files a node needs: its own (stdio, the trace, LMDB's two files,
+ * ZeroMQ's threads and their wake-up descriptors: 64 covers them; measured,
+ * 23 and 1 a peer before any peer is up), three a peer (its DEALER's
+ * wake-up descriptor and connection, and the peer's connection into the
+ * ROUTER), two an HTTP thread (libmicrohttpd's epoll and wake-up
+ * descriptors), HTTP's connection limit, and as many again for clients. */
 #define NODE_OWN_FILES 64u
 #define FILES_PER_PEER 3u
+#define FILES_PER_HTTP_THREAD 2u
+/* The soft limit a node takes when the hard one is unlimited. */
+#define FILES_UNLIMITED_TAKE 65536u
 
-/* A node runs out of descriptors only as a clear error before it serves:
- * ZeroMQ aborts the process when it cannot make one it needs (a
- * reconnection's, a socket's). The soft limit is raised as far as needed,
- * up to the hard one; a hard limit below the need is refused. */
-static int ensure_open_files(uint32_t nodes, bool http, bool client)
+/* ZeroMQ aborts the process when it cannot make a descriptor it needs (a
+ * socket's, a reconnection's, an accepted ipc connection's), so a node
+ * starts only where the hard limit leaves room for what it needs, and then
+ * takes all the room there is: the soft limit goes up to the hard one.
+ * Client connections are not bounded (the endpoint is for trusted
+ * clients); the room beyond the need is what a burst of them uses. */
+static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, bool client)
 {
     cw__http_options ho;
     cw__http_options_init(&ho);
-    rlim_t need = NODE_OWN_FILES + (rlim_t)FILES_PER_PEER * (nodes - 1) + (http ? ho.max_connections : 0) +
+    rlim_t need = NODE_OWN_FILES + (rlim_t)FILES_PER_PEER * (nodes - 1) +
+                  (http ? ho.max_connections + (rlim_t)FILES_PER_HTTP_THREAD * http_threads : 0) +
                   (client ? ho.max_connections : 0);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         fprintf(stderr, "causeway node: open files limit: %s\n", strerror(errno));
         return CLI_FAIL;
     }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return CLI_OK;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        char why[160];
+        int len = snprintf(why, sizeof why, "%u of its own", NODE_OWN_FILES);
+        if (nodes > 1)
+            len += snprintf(why + len, sizeof why - (size_t)len, ", %u a peer", FILES_PER_PEER);
+        if (http)
+            len += snprintf(why + len, sizeof why - (size_t)len, ", %u an HTTP thread and %u HTTP connections",
+                            FILES_PER_HTTP_THREAD, ho.max_connections);
+        if (client)
+            (void)snprintf(why + len, sizeof why - (size_t)len, ", %u client connections", ho.max_connections);
         fprintf(stderr,
-                "causeway node: a node of %u may need %llu open files (%u a peer%s); this process may open "
-                "at most %llu (ulimit -Hn)\n",
-                nodes, (unsigned long long)need, FILES_PER_PEER,
-                http || client ? ", and its HTTP and client connections" : "", (unsigned long long)rl.rlim_max);
+                "causeway node: a node of %u may need %llu open files (%s); this process may open at most %llu "
+                "(ulimit -Hn)\n",
+                nodes, (unsigned long long)need, why, (unsigned long long)rl.rlim_max);
         return CLI_FAIL;
     }
-    rl.rlim_cur = need;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n", (unsigned long long)need,
-                strerror(errno));
-        return CLI_FAIL;
+    rlim_t take = rl.rlim_max != RLIM_INFINITY ? rl.rlim_max : need > FILES_UNLIMITED_TAKE ? need : FILES_UNLIMITED_TAKE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < take) {
+        rl.rlim_cur = take;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n", (unsigned long long)take,
+                    strerror(errno));
+            return CLI_FAIL;
+        }
     }
     return CLI_OK;
 }
@@ -422,7 +437,7 @@ int cli_node(int argc, char **argv)
         return rc;
     }
 
-    if (ensure_open_files(nodes, http != NULL, client != NULL) != CLI_OK) {
+    if (ensure_open_files(nodes, http != NULL, http_threads, client != NULL) != CLI_OK) {
         free(peers);
         free(peer_key_store);
         free(peer_keys);

@@ -2,9 +2,13 @@
  * endpoint (src/server/clients.c), in one process over ipc://: every call,
  * bytes carried exactly, contexts and siblings, errors the node gives, a
  * node that does not answer, and hostile requests on the raw socket. */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -434,6 +438,33 @@ static void test_hostile_requests(void **state)
     assert_int_equal(node_writes(f), 0);
 }
 
+/* A connection that never speaks ZeroMQ is closed once the handshake
+ * interval passes (5 s): with ZeroMQ's default (30 s) a flood of them held
+ * the node's descriptors that long. The node serves on. */
+static void test_a_silent_connection_is_closed(void **state)
+{
+    fixture *f = *state;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/cli", f->dir);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* ZeroMQ's greeting comes at once; then the end, or nothing for 20 s. */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char buf[256];
+    ssize_t n = 1;
+    while (n > 0 && poll(&p, 1, 20000) == 1)
+        n = read(fd, buf, sizeof buf);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    TU_CHECK(n == 0 || (n < 0 && errno == ECONNRESET));
+    TU_CHECK(secs < 15.0);
+    close(fd);
+    assert_int_equal(node_writes(f), 0);
+}
+
 /* A client that sends requests and does not read their answers: the node
  * holds a bounded number of its answers (64 queued, and those of one burst
  * parked), and drops its later requests unserved (nothing made), instead of
@@ -624,6 +655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
         cmocka_unit_test(test_a_client_that_does_not_read_is_not_served),
         cmocka_unit_test(test_batch_not_saved_says_which_writes_were_made),
     };

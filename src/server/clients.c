@@ -63,6 +63,11 @@
 #define REQUESTS_QUEUED_MAX 1000
 /* How often parked answers are tried again while the socket is quiet. */
 #define PARKED_POLL_MS 5
+/* A connection that has not finished ZeroMQ's handshake this long after it
+ * was accepted is closed (ZMQ_HANDSHAKE_IVL; ZeroMQ's default, 30 s, let a
+ * connection that never speaks hold one of the node's descriptors that
+ * long). libcauseway-client's handshake is one round trip. */
+#define HANDSHAKE_MS 5000
 
 /* One request of a burst, answered at its end (invariant 5). */
 typedef struct pending {
@@ -443,14 +448,15 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     int rcv_hwm = by_bytes < REQUESTS_QUEUED_MIN   ? REQUESTS_QUEUED_MIN
                   : by_bytes > REQUESTS_QUEUED_MAX ? REQUESTS_QUEUED_MAX
                                                    : (int)by_bytes;
-    int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1;
+    int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1, handshake = HANDSHAKE_MS;
     cl->ctx = zmq_ctx_new();
     if (!cl->ctx || !(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(cl->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_SNDHWM, &snd_hwm, sizeof snd_hwm) != 0 ||
-        zmq_setsockopt(cl->sock, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0) {
+        zmq_setsockopt(cl->sock, ZMQ_RCVHWM, &rcv_hwm, sizeof rcv_hwm) != 0 ||
+        zmq_setsockopt(cl->sock, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0) {
         cw__server_err(err, errlen, "client socket: %s", zmq_strerror(zmq_errno()));
         cw__clients_stop(cl);
         return CW_EIO;

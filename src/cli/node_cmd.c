@@ -34,8 +34,6 @@
 #define NODE_OWN_FILES 64u
 #define FILES_PER_PEER 3u
 #define FILES_PER_HTTP_THREAD 2u
-/* The soft limit a node takes when the hard one is unlimited. */
-#define FILES_UNLIMITED_TAKE 65536u
 
 /* ZeroMQ aborts the process when it cannot make a descriptor it needs (a
  * socket's, a reconnection's, an accepted ipc connection's), so a node
@@ -55,7 +53,7 @@ static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, b
         fprintf(stderr, "causeway node: open files limit: %s\n", strerror(errno));
         return CLI_FAIL;
     }
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+    if (rl.rlim_max < need) { /* RLIM_INFINITY is the largest rlim_t */
         char why[160];
         int len = snprintf(why, sizeof why, "%u of its own", NODE_OWN_FILES);
         if (nodes > 1)
@@ -71,12 +69,11 @@ static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, b
                 nodes, (unsigned long long)need, why, (unsigned long long)rl.rlim_max);
         return CLI_FAIL;
     }
-    rlim_t take = rl.rlim_max != RLIM_INFINITY ? rl.rlim_max : need > FILES_UNLIMITED_TAKE ? need : FILES_UNLIMITED_TAKE;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < take) {
-        rl.rlim_cur = take;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n", (unsigned long long)take,
-                    strerror(errno));
+            fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n",
+                    (unsigned long long)rl.rlim_max, strerror(errno));
             return CLI_FAIL;
         }
     }
@@ -430,18 +427,13 @@ int cli_node(int argc, char **argv)
         if (rc == CLI_OK)
             rc = read_peer_keys(curve_peers, nodes, id, peer_key_store, peer_keys);
     }
+    if (rc == CLI_OK)
+        rc = ensure_open_files(nodes, http != NULL, http_threads, client != NULL);
     if (rc != CLI_OK) {
         free(peers);
         free(peer_key_store);
         free(peer_keys);
         return rc;
-    }
-
-    if (ensure_open_files(nodes, http != NULL, http_threads, client != NULL) != CLI_OK) {
-        free(peers);
-        free(peer_key_store);
-        free(peer_keys);
-        return CLI_FAIL;
     }
 
     /* Signals are taken by sigwait below, on this thread only: blocked

@@ -24,7 +24,11 @@
 //                        clock, entry 0) that they applied every one.
 //   client_write_many/T/B  T threads, each sending batches of B puts with
 //                        cw_client_write_many (batch requests: one round trip a
-//                        batch); p50/p99 are a batch's.
+//                        batch); p50/p99 are a batch's. As many writes as the
+//                        raw stream sends messages (200,000), and a raw stream
+//                        of that size runs just before each batch, before the
+//                        nodes start: vs_raw is deliveries_per_s over it
+//                        (raw_msgs_per_s), the baseline beside each figure.
 //   durable_put/S/T/B    client_put (B 1) or client_write_many (B writes a
 //                        batch) with T threads, the nodes' state in memory
 //                        (S 0), in LMDB with --sync none (1) or --sync full
@@ -508,42 +512,57 @@ int raw_recv(void *router, uint8_t *buf, size_t cap) {
     return zmq_recv(router, buf, cap, 0);
 }
 
-void raw_zmq_stream(benchmark::State &state) {
-    const size_t size = replicated_write_size(), payload = size;
-    const uint64_t msgs = 200000;
-    for (auto _ : state) {
-        RawPair p;
-        // Connect before timing: one message through.
-        std::vector<uint8_t> out(payload, 'x'), in(payload + 64);
-        zmq_send(p.dealer, out.data(), payload, 0);
-        raw_recv(p.router, in.data(), in.size());
-        std::vector<double> lat;
-        lat.reserve(msgs);
-        Clock::time_point t0 = Clock::now(), t1;
-        std::thread rx([&] {
-            for (uint64_t i = 0; i < msgs; i++) {
-                raw_recv(p.router, in.data(), in.size());
-                int64_t sent;
-                std::memcpy(&sent, in.data(), sizeof sent);
-                lat.push_back(double(Clock::now().time_since_epoch().count() - sent) / 1e3);
-            }
-            t1 = Clock::now();
-        });
+// Messages a raw stream sends, and writes a batched run makes: the same
+// count, so that both amortize their start (a fresh socket pair, fresh node
+// processes) over the same work. CAUSEWAY_BENCH_NODE_WRITES overrides it too.
+uint64_t stream_writes() {
+    const char *e = std::getenv("CAUSEWAY_BENCH_NODE_WRITES");
+    return e && *e ? std::strtoull(e, nullptr, 10) : 200000;
+}
+
+// One raw stream of `msgs` messages on a fresh socket pair: messages/s, and
+// the one-way latency of each (queued behind the stream) into lat.
+double raw_stream(uint64_t msgs, std::vector<double> &lat) {
+    const size_t payload = replicated_write_size();
+    RawPair p;
+    // Connect before timing: one message through.
+    std::vector<uint8_t> out(payload, 'x'), in(payload + 64);
+    zmq_send(p.dealer, out.data(), payload, 0);
+    raw_recv(p.router, in.data(), in.size());
+    lat.clear();
+    lat.reserve(msgs);
+    Clock::time_point t0 = Clock::now(), t1;
+    std::thread rx([&] {
         for (uint64_t i = 0; i < msgs; i++) {
-            int64_t now = Clock::now().time_since_epoch().count();
-            std::memcpy(out.data(), &now, sizeof now);
-            zmq_send(p.dealer, out.data(), payload, 0);
+            raw_recv(p.router, in.data(), in.size());
+            int64_t sent;
+            std::memcpy(&sent, in.data(), sizeof sent);
+            lat.push_back(double(Clock::now().time_since_epoch().count() - sent) / 1e3);
         }
-        rx.join();
-        double s = secs(t0, t1);
+        t1 = Clock::now();
+    });
+    for (uint64_t i = 0; i < msgs; i++) {
+        int64_t now = Clock::now().time_since_epoch().count();
+        std::memcpy(out.data(), &now, sizeof now);
+        zmq_send(p.dealer, out.data(), payload, 0);
+    }
+    rx.join();
+    return double(msgs) / secs(t0, t1);
+}
+
+void raw_zmq_stream(benchmark::State &state) {
+    const uint64_t msgs = stream_writes();
+    for (auto _ : state) {
+        std::vector<double> lat;
+        double rate = raw_stream(msgs, lat);
         Percentiles pc = percentiles(lat);
-        state.SetIterationTime(s / double(msgs));
-        g_raw_msgs_per_s = double(msgs) / s;
-        state.counters["writes_per_s"] = g_raw_msgs_per_s;
-        state.counters["deliveries_per_s"] = g_raw_msgs_per_s;
+        state.SetIterationTime(1.0 / rate);
+        g_raw_msgs_per_s = rate;
+        state.counters["writes_per_s"] = rate;
+        state.counters["deliveries_per_s"] = rate;
         state.counters["p50_us"] = pc.p50_us; // one way, queued behind the stream
         state.counters["p99_us"] = pc.p99_us;
-        state.counters["msg_B"] = double(size);
+        state.counters["msg_B"] = double(replicated_write_size());
     }
 }
 
@@ -682,8 +701,18 @@ void tcp_pingpong(benchmark::State &state) {
 // each thread with its own handle; `body(c, t, per, lat, failed)` makes
 // thread t's writes and records one latency per call. Reports writes/s,
 // deliveries/s (until nodes 1 and 2 have them all) and CPU per write.
+// With raw_msgs > 0 a raw stream of that many messages runs first, before
+// the nodes start, and vs_raw divides by it (the baseline measured beside
+// each batch); else by the raw_zmq_stream benchmark's last figure.
 template <typename Body>
-void run_clients(benchmark::State &state, int threads, uint64_t per, Body body, Store store = kMemory) {
+void run_clients(benchmark::State &state, int threads, uint64_t per, Body body, Store store = kMemory,
+                 uint64_t raw_msgs = 0) {
+    double raw = g_raw_msgs_per_s;
+    if (raw_msgs) {
+        std::vector<double> lat;
+        raw = raw_stream(raw_msgs, lat);
+        state.counters["raw_msgs_per_s"] = raw;
+    }
     std::string why;
     Cluster cl(why, store);
     if (!ready(state, cl, why))
@@ -724,8 +753,8 @@ void run_clients(benchmark::State &state, int threads, uint64_t per, Body body, 
         merged.insert(merged.end(), v.begin(), v.end());
     report(state, writes, secs(t0, t_ack), all ? secs(t0, t_deliv) : 0, merged, failed);
     report_usage(state, u0, usage(cl), writes);
-    if (g_raw_msgs_per_s > 0 && all)
-        state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / g_raw_msgs_per_s;
+    if (raw > 0 && all)
+        state.counters["vs_raw"] = 2.0 * double(writes) / secs(t0, t_deliv) / raw;
 }
 
 double micros_since(Clock::time_point a) {
@@ -781,7 +810,8 @@ void client_write_many(benchmark::State &state) {
     const int threads = int(state.range(0));
     const size_t batch = size_t(state.range(1));
     for (auto _ : state)
-        run_clients(state, threads, batch_writes() / threads / batch * batch, write_many_body(threads, batch));
+        run_clients(state, threads, stream_writes() / threads / batch * batch, write_many_body(threads, batch), kMemory,
+                    stream_writes());
 }
 
 // ---- 2c. durable nodes (--data): the same puts, in memory and in LMDB ----

@@ -153,10 +153,11 @@ static void test_net_messages_arrive_in_order(void **state)
     (void)state;
     pair p;
     open_pair(&p, false);
-    enum { N = 600 };
+    enum { COALESCED = 600, N = COALESCED + 2 * CW__NET_BATCH_FRAMES + 100 };
     cw_msg *got[N];
-    /* Alone, then coalesced: a flush after every few sends, then many sends
-     * (several batches of CW__NET_BATCH_FRAMES) before one flush. */
+    /* Alone, then coalesced: a flush after every 50 sends, then many sends
+     * (batches that reach CW__NET_BATCH_FRAMES and go at once) before one
+     * flush. */
     uint64_t seq = 0;
     for (int i = 0; i < 5; i++) {
         cw_msg *m = write_msg(0, ++seq);
@@ -172,7 +173,7 @@ static void test_net_messages_arrive_in_order(void **state)
         else
             cw__transport_send(p.t[0], 0, 1, m);
         cw_msg_unref(m);
-        if (seq % 50 == 0)
+        if (seq % 50 == 0 && seq <= COALESCED)
             (void)cw__transport_flush(p.t[0], 0);
     }
     (void)cw__transport_flush(p.t[0], 0);
@@ -234,6 +235,33 @@ static void test_net_hold_and_drop(void **state)
     assert_int_equal(take_until(&p, 1, got, 1), 1);
     assert_int_equal(cw_msg_seq(got[0]), seq);
     cw_msg_unref(got[0]);
+    close_pair(&p);
+}
+
+/* Held frames past a batch's bounds leave, at flush, as several batches,
+ * each within CW__NET_BATCH_FRAMES (what a receiver takes), all in order. */
+static void test_net_held_frames_split_into_batches(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, true);
+    enum { N = 2 * CW__NET_BATCH_FRAMES + 7 };
+    static cw_msg *got[N];
+    for (uint64_t seq = 1; seq <= N; seq++) {
+        cw_msg *m = write_msg(0, seq);
+        cw__transport_send(p.t[0], 0, 1, m);
+        cw_msg_unref(m);
+    }
+    assert_true(cw__transport_flush(p.t[0], 0));
+    assert_int_equal(take_until(&p, 1, got, N), N);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(cw_msg_seq(got[i]), i + 1);
+        cw_msg_unref(got[i]);
+    }
+    cw__net_counts c = {0};
+    cw__net_take_rx_counts(p.t[1], &c);
+    assert_int_equal(c.received, N);
+    assert_int_equal(c.malformed, 0);
     close_pair(&p);
 }
 
@@ -384,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_messages_arrive_in_order),
         cmocka_unit_test(test_net_hold_and_drop),
+        cmocka_unit_test(test_net_held_frames_split_into_batches),
         cmocka_unit_test(test_net_refuses_a_stranger),
         cmocka_unit_test(test_net_control_messages),
         cmocka_unit_test(test_net_park_wakes_and_times_out),

@@ -8,13 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -26,79 +24,6 @@
 #include "http.h"
 #include "opts.h"
 #include "server.h"
-
-/* The allocator of a node process. A node frees at the rate it allocates
- * (messages, link batches, requests and answers, ZeroMQ's copies of them),
- * from several threads. glibc's defaults hand the top of a heap back to the
- * kernel once 128 KiB of it are free and take it back, page by page, when
- * the next burst comes: under batched writes node 0 spent 7-11% of its
- * main thread growing heaps (sysmalloc and its page faults), and the peers
- * set up as below spent 1.10-1.35 us of CPU a write against 1.35-1.60
- * with the defaults (docs/performance.md, "Node processes"). So a node
- * keeps up to TRIM_THRESHOLD of free memory at the top of a heap, grows
- * one by TOP_PAD beyond what it needs, and serves blocks up to
- * MMAP_THRESHOLD (a batch, a large value) from its heaps, not from a
- * mapping of their own made and unmade each time; what it keeps goes back
- * to the kernel once the node is idle (trim_when_idle). */
-#define TOP_PAD ((size_t)16 << 20)
-#define TRIM_THRESHOLD ((size_t)64 << 20)
-#define MMAP_THRESHOLD ((size_t)4 << 20)
-
-static void allocator_for_a_server(void)
-{
-    /* Each is a hint: a libc that refuses one keeps its default, which
-     * serves as well, only slower. */
-    (void)mallopt(M_TOP_PAD, (int)TOP_PAD);
-    (void)mallopt(M_TRIM_THRESHOLD, (int)TRIM_THRESHOLD);
-    (void)mallopt(M_MMAP_THRESHOLD, (int)MMAP_THRESHOLD);
-}
-
-static void add_activity(void *ctx, cw_node *n)
-{
-    cw_node_stats st;
-    if (cw_node_get_stats(n, &st) == CW_OK)
-        *(uint64_t *)ctx += st.writes + st.delivered;
-}
-
-/* What the node has done: its writes, the writes it applied, the messages
- * its links carried. It moves while the node works. */
-static uint64_t activity(cw__server *s)
-{
-    cw__server_stats st;
-    cw__server_get_stats(s, &st);
-    uint64_t a = st.received + st.sent;
-    cw__server_with_node(s, add_activity, &a);
-    return a;
-}
-
-/* Waits for SIGTERM or SIGINT (blocked in every thread: stop). Once a
- * second it looks at the node's activity; the first look that finds it
- * still after it moved gives the free memory the allocator kept back to
- * the kernel (malloc_trim), so a node that took a burst does not hold the
- * burst's memory while idle. */
-static int trim_when_idle(cw__server *s, const sigset_t *stop)
-{
-    const struct timespec second = {1, 0};
-    uint64_t seen = activity(s);
-    bool moved = true; /* starting took memory too */
-    for (;;) {
-        int sig = sigtimedwait(stop, NULL, &second);
-        if (sig > 0)
-            return sig;
-        if (errno != EAGAIN && errno != EINTR) { /* cannot time the wait: wait only */
-            (void)sigwait(stop, &sig);
-            return sig;
-        }
-        uint64_t now = activity(s);
-        if (now != seen) {
-            seen = now;
-            moved = true;
-        } else if (moved) {
-            (void)malloc_trim(0);
-            moved = false;
-        }
-    }
-}
 
 /* Open files a node needs: its own (stdio, the trace, LMDB's two files,
  * ZeroMQ's threads and their wake-up descriptors: 64 covers them; measured,
@@ -519,7 +444,6 @@ int cli_node(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    allocator_for_a_server();
 
     FILE *trace_file = NULL;
     if (trace && !(trace_file = fopen(trace, "a"))) {
@@ -615,7 +539,8 @@ int cli_node(int argc, char **argv)
     printf("\n");
     fflush(stdout);
 
-    (void)trim_when_idle(s, &stop);
+    int sig = 0;
+    sigwait(&stop, &sig);
     cw__server_close(s); /* requests waiting for an ahead context end now */
     cw__http_stop(h);
     cw__clients_stop(cl);

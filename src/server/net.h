@@ -94,12 +94,9 @@ typedef struct cw__net_options {
 } cw__net_options;
 
 /* A batch is handed to its link once it holds this many frames or bytes;
- * an arriving batch may hold at most CW__NET_BATCH_FRAMES. As much as one
- * client batch request makes at most (1,024 writes, 256 KiB: client.c), so
- * such a request leaves for each peer as one message, and each peer wakes
- * once for it (docs/performance.md, "Node processes"). */
-#define CW__NET_BATCH_FRAMES 1024u
-#define CW__NET_BATCH_BYTES (256u * 1024u)
+ * an arriving batch may hold at most CW__NET_BATCH_FRAMES. */
+#define CW__NET_BATCH_FRAMES 128u
+#define CW__NET_BATCH_BYTES (64u * 1024u)
 
 /* Opens the transport: starts the CURVE handler (with keys), binds the
  * ROUTER, connects a DEALER to each peer (ZeroMQ connects in the

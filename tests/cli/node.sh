@@ -130,37 +130,6 @@ wait "$waiter" || { echo "FAIL: the waiting node exited $? on SIGTERM" >&2; exit
 wait "$curler" || true
 [ "$(cat "$dir/ahead_code")" = 503 ] ||
   { echo "FAIL: the waiting write got '$(cat "$dir/ahead_code")': $(cat "$dir/ahead")" >&2; exit 1; }
-# A node gives the memory a burst of writes took back once it is idle: 200
-# writes of 500 KB over 8 keys from 4 connections, then the node's resident
-# size falls by 2 MiB or more within 4 s (it fell by 5-6 MiB here; without
-# the idle trim it stayed where the burst left it). Sanitizers replace the
-# allocator (their runtimes, linked either way, name __asan_init or
-# __tsan_init), so their builds skip it.
-if grep -qa -e __asan_init -e __tsan_init "$cw"; then
-  echo "node.sh: idle memory check skipped (sanitizer build)"
-else
-  "$cw" node --id 0 --nodes 1 --listen "$(ep m0)" --http 127.0.0.1:0 >"$dir/out3" &
-  mem=$!
-  pids+=($mem)
-  pm=$(node_http_port "$dir/out3") || { echo "FAIL: the burst's node printed no HTTP port" >&2; exit 1; }
-  value=$(head -c 512000 /dev/zero | tr '\0' x)
-  for k in 0 1 2 3 4 5 6 7; do printf '{"key":"k%d","value":"%s"}' $k "$value" >"$dir/body$k"; done
-  for t in 0 1 2 3; do
-    (for i in $(seq 50); do
-      curl -s -o /dev/null -f -d @"$dir/body$((t * 2 + i % 2))" "localhost:$pm/write" || exit 1
-    done) &
-  done
-  for t in 0 1 2 3; do wait -n || { echo "FAIL: a burst write failed" >&2; exit 1; }; done
-  rss() { awk '/^VmRSS/ {print $2}' "/proc/$mem/status"; }
-  busy=$(rss) idle=$busy
-  for _ in $(seq 40); do
-    idle=$(rss)
-    [ $((busy - idle)) -ge 2048 ] && break
-    sleep 0.1
-  done
-  [ $((busy - idle)) -ge 2048 ] ||
-    { echo "FAIL: resident ${busy} kB after the burst, ${idle} kB 4 s later" >&2; exit 1; }
-fi
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a node exited $? on SIGTERM" >&2; exit 1; }; done
 pids=()

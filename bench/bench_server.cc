@@ -514,10 +514,12 @@ int raw_recv(void *router, uint8_t *buf, size_t cap) {
 
 // Messages a raw stream sends, and writes a batched run makes: the same
 // count, so that both amortize their start (a fresh socket pair, fresh node
-// processes) over the same work. CAUSEWAY_BENCH_NODE_WRITES overrides it too.
+// processes) over the same work. CAUSEWAY_BENCH_NODE_WRITES overrides it too
+// (a count that is not a positive number keeps the default).
 uint64_t stream_writes() {
     const char *e = std::getenv("CAUSEWAY_BENCH_NODE_WRITES");
-    return e && *e ? std::strtoull(e, nullptr, 10) : 200000;
+    uint64_t n = e && *e ? std::strtoull(e, nullptr, 10) : 0;
+    return n ? n : 200000;
 }
 
 // One raw stream of `msgs` messages on a fresh socket pair: messages/s, and

@@ -122,14 +122,19 @@ constexpr int kKeys = 1000;
 // Every write's value: a 16-character JSON string (stored as its JSON text,
 // so the client puts carry the same bytes the HTTP API stores).
 const char kValue[] = "\"0123456789abcdef\"";
-// Writes per batch; CAUSEWAY_BENCH_NODE_WRITES overrides the first two (to
-// profile a node under callgrind, which runs it ~50x slower).
+// Writes of a replication latency batch.
 const uint64_t kLatencyWrites = 1000;
 
-uint64_t batch_writes() {
+// Writes of a batch: dflt, or CAUSEWAY_BENCH_NODE_WRITES where it is a
+// positive count (to profile a node under callgrind, which runs it ~50x
+// slower).
+uint64_t node_writes(uint64_t dflt) {
     const char *e = std::getenv("CAUSEWAY_BENCH_NODE_WRITES");
-    return e && *e ? std::strtoull(e, nullptr, 10) : 40000;
+    uint64_t n = e && *e ? std::strtoull(e, nullptr, 10) : 0;
+    return n ? n : dflt;
 }
+
+uint64_t batch_writes() { return node_writes(40000); }
 
 const char *cli_path() {
     const char *e = std::getenv("CAUSEWAY_BIN");
@@ -514,13 +519,8 @@ int raw_recv(void *router, uint8_t *buf, size_t cap) {
 
 // Messages a raw stream sends, and writes a batched run makes: the same
 // count, so that both amortize their start (a fresh socket pair, fresh node
-// processes) over the same work. CAUSEWAY_BENCH_NODE_WRITES overrides it too
-// (a count that is not a positive number keeps the default).
-uint64_t stream_writes() {
-    const char *e = std::getenv("CAUSEWAY_BENCH_NODE_WRITES");
-    uint64_t n = e && *e ? std::strtoull(e, nullptr, 10) : 0;
-    return n ? n : 200000;
-}
+// processes) over the same work.
+uint64_t stream_writes() { return node_writes(200000); }
 
 // One raw stream of `msgs` messages on a fresh socket pair: messages/s, and
 // the one-way latency of each (queued behind the stream) into lat.
@@ -554,6 +554,7 @@ double raw_stream(uint64_t msgs, std::vector<double> &lat) {
 
 void raw_zmq_stream(benchmark::State &state) {
     const uint64_t msgs = stream_writes();
+    const size_t size = replicated_write_size();
     for (auto _ : state) {
         std::vector<double> lat;
         double rate = raw_stream(msgs, lat);
@@ -564,7 +565,7 @@ void raw_zmq_stream(benchmark::State &state) {
         state.counters["deliveries_per_s"] = rate;
         state.counters["p50_us"] = pc.p50_us; // one way, queued behind the stream
         state.counters["p99_us"] = pc.p99_us;
-        state.counters["msg_B"] = double(replicated_write_size());
+        state.counters["msg_B"] = double(size);
     }
 }
 

@@ -246,7 +246,7 @@ static void test_net_held_frames_split_into_batches(void **state)
     pair p;
     open_pair(&p, true);
     enum { N = 2 * CW__NET_BATCH_FRAMES + 7 };
-    static cw_msg *got[N];
+    cw_msg *got[N];
     for (uint64_t seq = 1; seq <= N; seq++) {
         cw_msg *m = write_msg(0, seq);
         cw__transport_send(p.t[0], 0, 1, m);

@@ -407,6 +407,75 @@ static void test_net_park_wakes_and_times_out(void **state)
     close_pair(&p);
 }
 
+static void *send_later(void *arg)
+{
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    cw__transport *from = arg;
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        cw_msg *m = write_msg(0, seq);
+        cw__transport_send_all(from, 0, m);
+        cw_msg_unref(m);
+    }
+    (void)cw__transport_flush(from, 0);
+    return NULL;
+}
+
+/* The loop's parking without a look first (net.h): after a take that
+ * emptied the ROUTER, a message that comes during park_wait ends it at once;
+ * a take that stopped at max leaves the rest, and park_wait does not sleep
+ * on it. */
+static void test_net_park_after_a_take(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, false);
+    cw__transport *t = p.t[1];
+    cw_msg *got[4];
+    assert_int_equal(cw__transport_take(t, 1, got, 4), 0); /* empties it */
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, send_later, p.t[0]), 0);
+    uint64_t t0 = cw__now_ns();
+    size_t n = 0;
+    /* The three may come in more than one wake: each park ends at once. */
+    while (n < 3 && cw__now_ns() - t0 < 5000000000u) {
+        cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
+        n += cw__transport_take(t, 1, got + n, 1); /* one at a time: may leave the rest */
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(n, 3);
+    assert_true(cw__now_ns() - t0 < 5000000000u);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cw_msg_seq(got[i]), i + 1);
+        cw_msg_unref(got[i]);
+    }
+
+    /* Two waiting, one taken: park returns at once for the other. */
+    for (uint64_t seq = 4; seq <= 5; seq++) {
+        cw_msg *m = write_msg(0, seq);
+        cw__transport_send_all(p.t[0], 0, m);
+        cw_msg_unref(m);
+    }
+    (void)cw__transport_flush(p.t[0], 0);
+    n = 0;
+    t0 = cw__now_ns();
+    while (n < 1 && cw__now_ns() - t0 < 5000000000u) {
+        cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
+        n += cw__transport_take(t, 1, got, 1);
+    }
+    assert_int_equal(n, 1);
+    t0 = cw__now_ns();
+    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
+    assert_true(cw__now_ns() - t0 < 1000000000u);
+    assert_int_equal(cw__transport_take(t, 1, got + 1, 1), 1);
+    assert_int_equal(cw_msg_seq(got[0]), 4);
+    assert_int_equal(cw_msg_seq(got[1]), 5);
+    cw_msg_unref(got[0]);
+    cw_msg_unref(got[1]);
+    close_pair(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_net_refuses_a_stranger),
         cmocka_unit_test(test_net_control_messages),
         cmocka_unit_test(test_net_park_wakes_and_times_out),
+        cmocka_unit_test(test_net_park_after_a_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -97,6 +98,8 @@ typedef struct net {
     cw__net_counts tx_n;
     /* The receive side. */
     void *router;
+    int router_fd;             /* the ROUTER's ZMQ_FD: readable when libzmq has news for it */
+    bool rx_drained;           /* the last take ended on an empty ROUTER (park_wait) */
     cw__wire_rx *rx;           /* [nodes] */
     cw_msg **pend;             /* [BATCH_FRAMES]: a batch's frames decoded, not yet taken */
     size_t pend_at, pend_len;
@@ -504,9 +507,13 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
     zmq_msg_t id, f;
     zmq_msg_init(&id);
     if (zmq_msg_recv(&id, p->router, ZMQ_DONTWAIT) < 0) {
+        /* Empty: libzmq has just processed what its I/O thread told the
+         * ROUTER, so a message that comes after this will signal ZMQ_FD. */
+        p->rx_drained = zmq_errno() == EAGAIN;
         zmq_msg_close(&id);
         return false;
     }
+    p->rx_drained = false;
     uint32_t j = peer_of(p, &id);
     zmq_msg_close(&id);
     zmq_msg_init(&f);
@@ -567,18 +574,26 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
     return got;
 }
 
-static bool router_readable(const net *p)
+/* A look at the ROUTER (ZMQ_EVENTS): libzmq processes what its I/O thread
+ * told the socket, which resets ZMQ_FD, so a look that finds messages marks
+ * the ROUTER not drained (park_wait must not sleep on ZMQ_FD then), and one
+ * that finds none leaves every link's pipe asking to be signalled. */
+static bool look(net *p)
 {
     int events = 0;
     size_t len = sizeof events;
-    return zmq_getsockopt(p->router, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+    bool yes = zmq_getsockopt(p->router, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+    p->rx_drained = !yes;
+    return yes;
 }
 
 static bool arrived(const cw__transport *t, uint32_t at)
 {
-    const net *p = net_of_const(t);
+    /* The receiving thread's own state (invariant 1), which a look changes:
+     * the transport is not const to its receiving thread. */
+    net *p = (net *)net_of_const(t);
     (void)at;
-    return p->pend_at < p->pend_len || router_readable(p);
+    return p->pend_at < p->pend_len || look(p);
 }
 
 static void wake(cw__transport *t, uint32_t at)
@@ -612,18 +627,40 @@ static void park_wait(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t t
     net *p = net_of(t);
     (void)at;
     (void)ticket;
-    if (p->pend_at < p->pend_len)
+    if (p->pend_at < p->pend_len || !p->rx_drained)
         return;
-    long ms = -1;
-    if (timeout_ns) {
-        uint64_t m = (timeout_ns + 999999u) / 1000000u;
-        ms = m > 3600000u ? 3600000 : (long)m;
-    }
-    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake_fd, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, 2, ms) > 0 && (items[1].revents & ZMQ_POLLIN)) {
-        uint64_t v;
-        ssize_t n = read(p->wake_fd, &v, sizeof v); /* empties the counter: the wake is consumed */
-        (void)n;
+    /* The last take (or look) found the ROUTER empty, and libzmq processed
+     * then what its I/O thread had told it: a message that came since made
+     * the I/O thread signal the ROUTER's mailbox, whose descriptor ZMQ_FD
+     * is, and it stays readable until a look processes that. So this sleeps
+     * on ZMQ_FD and the eventfd directly, and looks only when ZMQ_FD says
+     * there is news: zmq_poll would look before sleeping too, each look a
+     * poll and a getpid in libzmq (docs/performance.md, "Fewer looks at an
+     * idle ROUTER"). News that brings no message (a connection's commands)
+     * is slept through, as zmq_poll does, until the timeout. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, waited = 0;
+    for (;;) {
+        int ms = -1;
+        if (timeout_ns) {
+            uint64_t m = (timeout_ns - waited + 999999u) / 1000000u;
+            ms = m > 3600000u ? 3600000 : (int)m;
+        }
+        struct pollfd fds[2] = {{p->router_fd, POLLIN, 0}, {p->wake_fd, POLLIN, 0}};
+        int n = poll(fds, 2, ms);
+        if (n > 0 && (fds[1].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t r = read(p->wake_fd, &v, sizeof v); /* empties the counter: the wake is consumed */
+            (void)r;
+            return;
+        }
+        if (n == 0 || (n < 0 && errno != EINTR) || (n > 0 && look(p)))
+            return; /* the timeout, an error (the caller's loop comes back), or messages */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        waited = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - start;
+        if (timeout_ns && waited >= timeout_ns)
+            return;
     }
 }
 
@@ -751,6 +788,11 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     }
     if (zmq_bind(p->router, o->listen) != 0) {
         cw__server_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));
+        return CW_EIO;
+    }
+    size_t fdlen = sizeof p->router_fd;
+    if (zmq_getsockopt(p->router, ZMQ_FD, &p->router_fd, &fdlen) != 0) {
+        cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
     char id[32];

@@ -25,6 +25,11 @@
  *    receive side (take, arrived, park_prepare, park_cancel, park_wait and
  *    the calls marked "receive side") is one thread's, the host's loop.
  *    wake may be called from any thread.
+ *  - park_wait returns at once while the last take left messages behind (it
+ *    stopped at max, or at a join request), and otherwise sleeps on the
+ *    ROUTER's ZMQ_FD until something came, a wake, or the timeout. So the
+ *    host parks without calling arrived first: arrived looks at the ROUTER,
+ *    two system calls inside libzmq (net.c, park_wait).
  *  - take also handles the link's control messages (a join request, a
  *    snapshot answer, a reset: docs/node-server.md), calling the host's
  *    callbacks (cw__net_control) on the receiving thread as each comes; a

@@ -569,9 +569,11 @@ static void *loop_main(void *arg)
         if (wait_ms > LOOP_MAX_WAIT_MS)
             wait_ms = LOOP_MAX_WAIT_MS;
         uint32_t ticket = cw__transport_park_prepare(s->net, self);
-        if (wait_ms == 0 || cw__transport_arrived(s->net, self))
+        if (wait_ms == 0)
             cw__transport_park_cancel(s->net, self);
-        else /* until an arrival, a wake (cw__server_stop) or the timeout */
+        else /* until an arrival, a wake (cw__server_stop) or the timeout; at once
+              * if the last take left messages, or more came since (net.c: no
+              * look at the ROUTER first, which costs two system calls) */
             cw__transport_park_wait(s->net, self, ticket, (uint64_t)wait_ms * 1000000u);
         s->join_from = s->o.nodes;
         size_t got = in ? cw__transport_take(s->net, self, in, BATCH) : 0;

@@ -620,8 +620,8 @@ static void park_cancel(cw__transport *t, uint32_t at)
     (void)at;
 }
 
-/* zmq_poll on the ROUTER and the eventfd: returns on an arrival, a wake or
- * the timeout (rounded up to whole milliseconds). */
+/* Returns on an arrival, a wake or the timeout (rounded up to whole
+ * milliseconds); at once while the last take left messages (net.h). */
 static void park_wait(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t timeout_ns)
 {
     net *p = net_of(t);

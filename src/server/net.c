@@ -655,7 +655,7 @@ static void park_wait(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t t
             (void)r;
             return;
         }
-        if (n == 0 || (n < 0 && errno != EINTR) || (n > 0 && look(p)))
+        if (n == 0 || (n < 0 && errno != EINTR) || (n > 0 && (fds[0].revents & ~POLLIN)) || (n > 0 && look(p)))
             return; /* the timeout, an error (the caller's loop comes back), or messages */
         clock_gettime(CLOCK_MONOTONIC, &ts);
         waited = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - start;

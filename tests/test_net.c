@@ -349,6 +349,17 @@ static void test_net_control_messages(void **state)
     close_pair(&p);
 }
 
+/* Sends node 0's writes first..last to every endpoint, and flushes. */
+static void send_writes(cw__transport *from, uint64_t first, uint64_t last)
+{
+    for (uint64_t seq = first; seq <= last; seq++) {
+        cw_msg *m = write_msg(0, seq);
+        cw__transport_send_all(from, 0, m);
+        cw_msg_unref(m);
+    }
+    (void)cw__transport_flush(from, 0);
+}
+
 static void *wake_later(void *arg)
 {
     struct timespec ts = {0, 50000000};
@@ -393,10 +404,7 @@ static void test_net_park_wakes_and_times_out(void **state)
     assert_true(waited < 2000000000u);
 
     /* Something arrives: the wait ends, and arrived says so. */
-    cw_msg *m = write_msg(0, 1);
-    cw__transport_send_all(p.t[0], 0, m);
-    cw_msg_unref(m);
-    (void)cw__transport_flush(p.t[0], 0);
+    send_writes(p.t[0], 1, 1);
     t0 = cw__now_ns();
     cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
     assert_true(cw__now_ns() - t0 < 5000000000u);
@@ -411,13 +419,7 @@ static void *send_later(void *arg)
 {
     struct timespec ts = {0, 50000000};
     nanosleep(&ts, NULL);
-    cw__transport *from = arg;
-    for (uint64_t seq = 1; seq <= 3; seq++) {
-        cw_msg *m = write_msg(0, seq);
-        cw__transport_send_all(from, 0, m);
-        cw_msg_unref(m);
-    }
-    (void)cw__transport_flush(from, 0);
+    send_writes(arg, 1, 3);
     return NULL;
 }
 
@@ -452,12 +454,7 @@ static void test_net_park_after_a_take(void **state)
     }
 
     /* Two waiting, one taken: park returns at once for the other. */
-    for (uint64_t seq = 4; seq <= 5; seq++) {
-        cw_msg *m = write_msg(0, seq);
-        cw__transport_send_all(p.t[0], 0, m);
-        cw_msg_unref(m);
-    }
-    (void)cw__transport_flush(p.t[0], 0);
+    send_writes(p.t[0], 4, 5);
     n = 0;
     t0 = cw__now_ns();
     while (n < 1 && cw__now_ns() - t0 < 5000000000u) {

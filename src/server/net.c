@@ -49,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -60,6 +59,7 @@
 #include "bytes.h"
 #include "endpoint.h"
 #include "msg_internal.h"
+#include "now.h"
 #include "server.h"
 #include "varint.h"
 #include "vec.h"
@@ -638,10 +638,8 @@ static void park_wait(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t t
      * poll and a getpid in libzmq (docs/performance.md, "Fewer looks at an
      * idle ROUTER"). News that brings no message (a connection's commands)
      * is slept through, as zmq_poll does, until the timeout. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, waited = 0;
-    for (;;) {
+    uint64_t start = cw__now_ns();
+    for (uint64_t waited = 0; !timeout_ns || waited < timeout_ns; waited = cw__now_ns() - start) {
         int ms = -1;
         if (timeout_ns) {
             uint64_t m = (timeout_ns - waited + 999999u) / 1000000u;
@@ -649,17 +647,17 @@ static void park_wait(cw__transport *t, uint32_t at, uint32_t ticket, uint64_t t
         }
         struct pollfd fds[2] = {{p->router_fd, POLLIN, 0}, {p->wake_fd, POLLIN, 0}};
         int n = poll(fds, 2, ms);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n > 0 && (fds[1].revents & POLLIN)) {
             uint64_t v;
             ssize_t r = read(p->wake_fd, &v, sizeof v); /* empties the counter: the wake is consumed */
             (void)r;
             return;
         }
-        if (n == 0 || (n < 0 && errno != EINTR) || (n > 0 && (fds[0].revents & ~POLLIN)) || (n > 0 && look(p)))
-            return; /* the timeout, an error (the caller's loop comes back), or messages */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        waited = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - start;
-        if (timeout_ns && waited >= timeout_ns)
+        /* The timeout, an error (the caller's loop comes back), ZMQ_FD in
+         * error, or news that brought messages. */
+        if (n <= 0 || (fds[0].revents & ~POLLIN) || look(p))
             return;
     }
 }

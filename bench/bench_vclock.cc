@@ -354,7 +354,16 @@ void text_baseline(benchmark::State &state) {
 // ids are shared. Counters are random.
 
 constexpr size_t kPoolEntries = size_t(1) << 18;
-const std::initializer_list<int64_t> kPlainSizes = {1, 2, 4, 8, 16, 64, 256, 1024, 4096, 65536};
+
+// Clocks of n entries a pool holds: the largest power of two whose entries fit
+// in kPoolEntries, so rotate()'s mask visits every clock of the pool.
+size_t pool_clocks(size_t n) {
+    size_t clocks = 1;
+    while (clocks * 2 * n <= kPoolEntries)
+        clocks *= 2;
+    return clocks;
+}
+const std::initializer_list<int64_t> kPlainSizes = {1, 2, 3, 4, 6, 8, 16, 64, 256, 1024, 4096, 65536};
 
 struct DensePool {
     // Each side one 64-byte-aligned block, as cw_dclock_init's memory is;
@@ -371,7 +380,7 @@ DensePool &dense_pool(size_t n) {
     if (!slot) {
         slot.reset(new DensePool);
         DensePool &d = *slot;
-        d.clocks = kPoolEntries / n;
+        d.clocks = pool_clocks(n);
         for (auto **v : {&d.a, &d.b, &d.sup, &d.m})
             *v = static_cast<uint64_t *>(std::aligned_alloc(64, kPoolEntries * sizeof(uint64_t)));
         Rng rng(n * 13 + 1);
@@ -390,7 +399,8 @@ DensePool &dense_pool(size_t n) {
     return *slot;
 }
 
-// Runs op(p) once an iteration over clocks p = 0, 1, ... of a pool, in order.
+// Runs op(p) once an iteration over clocks p = 0, 1, ... of a pool, in order
+// (clocks is a power of two: pool_clocks).
 template <class Op>
 void rotate(benchmark::State &state, size_t clocks, Op op) {
     size_t i = 0;
@@ -460,7 +470,7 @@ SparsePool &sparse_pool(Shape shape, size_t n) {
     if (!slot) {
         slot.reset(new SparsePool);
         SparsePool &s = *slot;
-        s.clocks = kPoolEntries / n;
+        s.clocks = pool_clocks(n);
         Rng rng(n * 11 + shape);
         for (size_t p = 0; p < s.clocks; p++) {
             cw_vclock a, b, sup;

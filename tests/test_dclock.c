@@ -125,6 +125,53 @@ static void test_every_small_n_on_every_path(void **state)
     cw_isa_select(CW_ISA_SCALAR);
 }
 
+/* What a call through a pointer or an unoptimised build reaches: the
+ * library's out-of-line cw_dclock_merge and cw_dclock_compare. */
+static int (*volatile merge_out_of_line)(cw_dclock *, const cw_dclock *) = cw_dclock_merge;
+static cw_order (*volatile compare_out_of_line)(const cw_dclock *, const cw_dclock *) = cw_dclock_compare;
+
+/* The inline small-clock paths (dclock.h) and the library's definitions give
+ * the same answers, and both refuse what the contract refuses: clocks of 0 to
+ * 12 counters, of equal and unequal n, NULL arguments. */
+static void test_inline_and_out_of_line_agree(void **state)
+{
+    (void)state;
+    enum { MAXN = 12 };
+    uint64_t a[MAXN], b[MAXN], d1[MAXN], d2[MAXN], padded[MAXN];
+    for (size_t na = 0; na <= MAXN; na++) {
+        for (size_t nb = 0; nb <= MAXN; nb++) {
+            for (int rep = 0; rep < 20; rep++) {
+                int style = (int)tu_below(3);
+                fill(a, na, style);
+                fill(b, nb, style);
+                cw_dclock ca = {a, (uint32_t)na}, cb = {b, (uint32_t)nb};
+                /* Compare: the shorter clock reads as zeros past its end. */
+                size_t n = na > nb ? na : nb;
+                memset(d1, 0, sizeof d1), memset(padded, 0, sizeof padded);
+                memcpy(d1, a, na * 8), memcpy(padded, b, nb * 8);
+                cw_order want = ref_order(d1, padded, n);
+                TU_CHECK(cw_dclock_compare(&ca, &cb) == want);
+                TU_CHECK(compare_out_of_line(&ca, &cb) == want);
+                /* Merge: CW_EINVAL, nothing written, when b is wider. */
+                memcpy(d1, a, na * 8), memcpy(d2, a, na * 8);
+                cw_dclock v1 = {d1, (uint32_t)na}, v2 = {d2, (uint32_t)na};
+                int rc = cw_dclock_merge(&v1, &cb);
+                TU_CHECK(rc == (nb > na ? CW_EINVAL : CW_OK));
+                TU_CHECK(merge_out_of_line(&v2, &cb) == rc);
+                for (size_t i = 0; i < na; i++) {
+                    uint64_t expect = rc == CW_OK && i < nb && b[i] > a[i] ? b[i] : a[i];
+                    TU_CHECK(d1[i] == expect && d2[i] == expect);
+                }
+            }
+        }
+    }
+    cw_dclock one = {a, 1};
+    assert_int_equal(cw_dclock_merge(NULL, &one), CW_EINVAL);
+    assert_int_equal(cw_dclock_merge(&one, NULL), CW_EINVAL);
+    assert_int_equal(merge_out_of_line(NULL, &one), CW_EINVAL);
+    assert_int_equal(merge_out_of_line(&one, NULL), CW_EINVAL);
+}
+
 static void test_isa_api(void **state)
 {
     (void)state;
@@ -291,6 +338,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_agree_on_every_path),
         cmocka_unit_test(test_every_small_n_on_every_path),
+        cmocka_unit_test(test_inline_and_out_of_line_agree),
         cmocka_unit_test(test_isa_api),
         cmocka_unit_test(test_init_merge_compare),
         cmocka_unit_test(test_deliverable_rule),

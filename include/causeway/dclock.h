@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <causeway/error.h>
 #include <causeway/export.h>
 #include <causeway/vclock.h>
 
@@ -34,10 +35,12 @@ CW_API int  cw_dclock_copy(cw_dclock *dst, const cw_dclock *src);
 /* Zeroes every counter. */
 CW_API void cw_dclock_clear(cw_dclock *c);
 
-/* dst = pointwise max(dst, src). CW_EINVAL if src->n > dst->n. O(n), vectorised. */
+/* dst = pointwise max(dst, src). CW_EINVAL if src->n > dst->n. O(n), vectorised;
+ * inline below 8 counters (below). */
 CW_API int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src);
 /* 4-way comparison; a shorter clock reads as zeros past its end. O(n),
- * vectorised, stopping early once the pair is concurrent. */
+ * vectorised, stopping early once the pair is concurrent; inline for two
+ * clocks of the same n below 5 (below). */
 CW_API cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b);
 
 /* Causal delivery (Birman-Schiper-Stephenson). A write from `sender` stamped
@@ -79,6 +82,51 @@ CW_API bool        cw_isa_supported(cw_isa isa);       /* by this CPU */
 /* Switches every kernel to isa, for tests and benchmarks that compare paths.
  * CW_EINVAL if this CPU lacks it. Safe while other threads run clock code. */
 CW_API int         cw_isa_select(cw_isa isa);
+
+/* ---- Inline merge and compare of small clocks ----
+ * Most groups are small, and there a call costs more than the work. Merge of
+ * up to 7 counters and compare of up to 4 run in the caller as the plain
+ * loop a user would write (the vector kernels win from 8 and 5, measured:
+ * docs/performance.md, "Clocks beside plain C"); anything else, errors
+ * included, calls the library's general entry points below, which only
+ * these two call. The library also defines both functions out of line
+ * (CW__DCLOCK_DEFINE, set by dclock.c alone), so a call through a pointer or
+ * from an unoptimised build runs the same code. */
+CW_API int cw__dclock_merge_general(cw_dclock *dst, const cw_dclock *src);
+CW_API cw_order cw__dclock_compare_general(const cw_dclock *a, const cw_dclock *b);
+
+#if defined(CW__DCLOCK_DEFINE)
+#  define CW__DCLOCK_INLINE CW_API
+#elif defined(__GNUC__)
+/* GNU inline: a definition for inlining only, never emitted by the caller. */
+#  define CW__DCLOCK_INLINE extern inline __attribute__((gnu_inline))
+#else
+#  define CW__DCLOCK_INLINE static inline
+#endif
+
+CW__DCLOCK_INLINE int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src)
+{
+    if (dst && src && src->n < 8 && src->n <= dst->n) {
+        uint64_t *d = dst->counters;
+        const uint64_t *s = src->counters;
+        for (uint32_t i = 0; i < src->n; i++)
+            d[i] = d[i] < s[i] ? s[i] : d[i];
+        return CW_OK;
+    }
+    return cw__dclock_merge_general(dst, src);
+}
+
+CW__DCLOCK_INLINE cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b)
+{
+    if (a->n == b->n && a->n < 5) {
+        const uint64_t *x = a->counters, *y = b->counters;
+        unsigned lt = 0, gt = 0;
+        for (uint32_t i = 0; i < a->n; i++)
+            lt |= x[i] < y[i], gt |= x[i] > y[i];
+        return (cw_order)(lt | gt << 1);
+    }
+    return cw__dclock_compare_general(a, b);
+}
 
 #ifdef __cplusplus
 }

@@ -6,11 +6,16 @@
  *     table (kernels.c), so every instruction-set path gives the same answer;
  *     merge and compare take inline scalar loops below the table's measured
  *     crossover (kernels.h), where a call and vector set-up cost more.
+ *  3. cw_dclock_merge and cw_dclock_compare are defined in the public header,
+ *     inline in the caller for small clocks; this file emits their
+ *     out-of-line definitions (CW__DCLOCK_DEFINE) and the general paths
+ *     they call for everything else.
  */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define CW__DCLOCK_DEFINE /* the out-of-line cw_dclock_merge and cw_dclock_compare */
 #include <causeway/dclock.h>
 #include <causeway/error.h>
 
@@ -57,7 +62,7 @@ void cw_dclock_clear(cw_dclock *c)
         memset(c->counters, 0, (size_t)c->n * sizeof *c->counters);
 }
 
-int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src)
+int cw__dclock_merge_general(cw_dclock *dst, const cw_dclock *src)
 {
     if (!dst || !src || src->n > dst->n)
         return CW_EINVAL;
@@ -90,7 +95,7 @@ __attribute__((noinline)) static cw_order compare_unequal(const cw_dclock *a, co
     return (cw_order)o;
 }
 
-cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b)
+cw_order cw__dclock_compare_general(const cw_dclock *a, const cw_dclock *b)
 {
     assert(a && b);
     if (a->n != b->n)

@@ -109,7 +109,8 @@ CW__DCLOCK_INLINE int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src)
     if (dst && src && src->n < 8 && src->n <= dst->n) {
         uint64_t *d = dst->counters;
         const uint64_t *s = src->counters;
-        for (uint32_t i = 0; i < src->n; i++)
+        uint32_t i; /* declared apart: the header also builds as C89 */
+        for (i = 0; i < src->n; i++)
             d[i] = d[i] < s[i] ? s[i] : d[i];
         return CW_OK;
     }
@@ -121,7 +122,8 @@ CW__DCLOCK_INLINE cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock
     if (a->n == b->n && a->n < 5) {
         const uint64_t *x = a->counters, *y = b->counters;
         unsigned lt = 0, gt = 0;
-        for (uint32_t i = 0; i < a->n; i++)
+        uint32_t i;
+        for (i = 0; i < a->n; i++)
             lt |= x[i] < y[i], gt |= x[i] > y[i];
         return (cw_order)(lt | gt << 1);
     }

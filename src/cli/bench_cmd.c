@@ -299,7 +299,7 @@ static int write_tables(json_t *benches, const char *dir, long workers)
     for (size_t k = 0; k < sizeof vs_plain / sizeof vs_plain[0]; k++)
         fprintf(f, " %s plain:%s", vs_plain[k], vs_plain[k]);
     fputs(" (CPU ns)\n", f);
-    static const int plain_sizes[] = {1, 2, 4, 8, 16, 64, 256, 1024, 4096, 65536};
+    static const int plain_sizes[] = {1, 2, 3, 4, 6, 8, 16, 64, 256, 1024, 4096, 65536}; /* bench_vclock.cc's kPlainSizes */
     for (size_t i = 0; i < sizeof plain_sizes / sizeof plain_sizes[0]; i++) {
         fprintf(f, "%d", plain_sizes[i]);
         for (size_t k = 0; k < sizeof vs_plain / sizeof vs_plain[0]; k++) {

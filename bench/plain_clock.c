@@ -1,7 +1,8 @@
 /* The plain baseline (see plain_clock.h): written as a careful C programmer
  * would, without Causeway's tricks. Where the obvious form has a known
  * pitfall that costs more than it saves, the baseline avoids it, so the
- * library is compared with a fair opponent rather than a weak one:
+ * library is compared with a fair opponent rather than a weak one (the dense
+ * loops are in plain_clock.h, inline in the caller):
  *  - dense merge stores unconditionally (`dst = max`), which compiles to a
  *    conditional move; `if (src > dst) dst = src` mispredicts on random data.
  *  - compare accumulates both order bits without branching and stops once
@@ -61,23 +62,5 @@ unsigned plain_sparse_compare(const uint16_t *aid, const uint64_t *ac, size_t na
     }
     gt |= i < na;
     lt |= j < nb;
-    return lt | gt << 1;
-}
-
-void plain_dense_merge(uint64_t *dst, const uint64_t *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = dst[i] < src[i] ? src[i] : dst[i];
-}
-
-unsigned plain_dense_compare(const uint64_t *a, const uint64_t *b, size_t n)
-{
-    unsigned lt = 0, gt = 0;
-    for (size_t i = 0; i < n; i++) {
-        lt |= a[i] < b[i];
-        gt |= a[i] > b[i];
-        if (lt & gt)
-            return 3;
-    }
     return lt | gt << 1;
 }

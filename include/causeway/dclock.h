@@ -1,7 +1,8 @@
 /* Dense vector clock: n counters for a known membership 0..n-1, the engine's
  * hot-path form. Merge, compare and the causal-delivery check are vectorised
  * (AVX-512 or AVX2 where the CPU has them, chosen at run time; portable C
- * otherwise), so the library runs on any x86-64 and elsewhere.
+ * otherwise), so the library runs on any x86-64 and elsewhere; merge and
+ * compare of small clocks run inline in the caller (end of this header).
  *
  * Ownership: cw_dclock_init allocates n zeroed counters; cw_dclock_destroy
  * frees them. A cw_dclock may also be a view over caller memory (set the two
@@ -14,7 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <causeway/error.h>
 #include <causeway/export.h>
 #include <causeway/vclock.h>
 
@@ -84,24 +84,29 @@ CW_API bool        cw_isa_supported(cw_isa isa);       /* by this CPU */
 CW_API int         cw_isa_select(cw_isa isa);
 
 /* ---- Inline merge and compare of small clocks ----
- * Most groups are small, and there a call costs more than the work. Merge of
- * up to 7 counters and compare of up to 4 run in the caller as the plain
- * loop a user would write (the vector kernels win from 8 and 5, measured:
- * docs/performance.md, "Clocks beside plain C"); anything else, errors
- * included, calls the library's general entry points below, which only
- * these two call. The library also defines both functions out of line
- * (CW__DCLOCK_DEFINE, set by dclock.c alone), so a call through a pointer or
- * from an unoptimised build runs the same code. */
+ * Most groups are small, and there a call costs more than the work. Under
+ * GCC and clang, merge of up to 7 counters and compare of two clocks of up
+ * to 4 run in the caller as the plain loop a user would write; anything
+ * else, errors included, calls the library's general entry points below,
+ * which only these two call. The limits count the call the general path
+ * costs: on an AVX-512 host (whose table runs the AVX2 kernels below 32
+ * counters) the kernels through a call were slower than this loop up to 7
+ * counters for merge and faster from 5 for compare (docs/performance.md,
+ * "Clocks beside plain C"). Callers compile the limits and the two entry
+ * points into their code, so changing either is an ABI change. The library
+ * defines both functions out of line too (CW__DCLOCK_DEFINE, set by dclock.c
+ * alone): a call through a pointer, from an unoptimised build or from
+ * another compiler runs the same code. */
 CW_API int cw__dclock_merge_general(cw_dclock *dst, const cw_dclock *src);
 CW_API cw_order cw__dclock_compare_general(const cw_dclock *a, const cw_dclock *b);
 
+#if defined(CW__DCLOCK_DEFINE) || defined(__GNUC__)
 #if defined(CW__DCLOCK_DEFINE)
 #  define CW__DCLOCK_INLINE CW_API
-#elif defined(__GNUC__)
-/* GNU inline: a definition for inlining only, never emitted by the caller. */
-#  define CW__DCLOCK_INLINE extern inline __attribute__((gnu_inline))
 #else
-#  define CW__DCLOCK_INLINE static inline
+/* GNU inline: a definition for inlining only, never emitted by the caller
+ * (__inline__, which -std=c89 accepts too). */
+#  define CW__DCLOCK_INLINE extern __inline__ __attribute__((gnu_inline))
 #endif
 
 CW__DCLOCK_INLINE int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src)
@@ -109,10 +114,10 @@ CW__DCLOCK_INLINE int cw_dclock_merge(cw_dclock *dst, const cw_dclock *src)
     if (dst && src && src->n < 8 && src->n <= dst->n) {
         uint64_t *d = dst->counters;
         const uint64_t *s = src->counters;
-        uint32_t i; /* declared apart: the header also builds as C89 */
+        uint32_t i; /* declared apart: the header also builds in C89 mode */
         for (i = 0; i < src->n; i++)
             d[i] = d[i] < s[i] ? s[i] : d[i];
-        return CW_OK;
+        return 0; /* CW_OK */
     }
     return cw__dclock_merge_general(dst, src);
 }
@@ -123,12 +128,21 @@ CW__DCLOCK_INLINE cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock
         const uint64_t *x = a->counters, *y = b->counters;
         unsigned lt = 0, gt = 0;
         uint32_t i;
-        for (i = 0; i < a->n; i++)
-            lt |= x[i] < y[i], gt |= x[i] > y[i];
+        for (i = 0; i < a->n; i++) {
+            lt |= x[i] < y[i];
+            gt |= x[i] > y[i];
+        }
+        /* The order's bits as a value, not a branch on them: a branch would
+         * mispredict whenever the order of successive pairs varies. */
+#ifdef __cplusplus
+        return static_cast<cw_order>(lt | gt << 1);
+#else
         return (cw_order)(lt | gt << 1);
+#endif
     }
     return cw__dclock_compare_general(a, b);
 }
+#endif
 
 #ifdef __cplusplus
 }

@@ -21,10 +21,6 @@ if [ -n "$private" ]; then echo "private headers installed: $private" >&2; exit 
 # 1. pkg-config, shared library.
 PKG_CONFIG_PATH=$pcdir cc -std=c11 -Wall -Werror "$src/tests/install/consumer.c" \
   $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs causeway) -o "$work/pc_consumer"
-# 1b. Optimised: the small dense clocks' inline merge and compare run in it.
-PKG_CONFIG_PATH=$pcdir cc -std=c11 -O2 -Wall -Werror "$src/tests/install/consumer.c" \
-  $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs causeway) -o "$work/pc_consumer_o2"
-"$work/pc_consumer_o2"
 "$work/pc_consumer"
 # 1b. Optimised: the small dense clocks' inline merge and compare run in it.
 PKG_CONFIG_PATH=$pcdir cc -std=c11 -O2 -Wall -Werror "$src/tests/install/consumer.c" \

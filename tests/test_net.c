@@ -360,10 +360,26 @@ static void send_writes(cw__transport *from, uint64_t first, uint64_t last)
     (void)cw__transport_flush(from, 0);
 }
 
-static void *wake_later(void *arg)
+/* Parks node 1's loop on t (prepare, then wait up to timeout_ns) and
+ * returns how long it waited, in ns. */
+static uint64_t park_for(cw__transport *t, uint64_t timeout_ns)
+{
+    uint64_t t0 = cw__now_ns();
+    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), timeout_ns);
+    return cw__now_ns() - t0;
+}
+
+/* 50 ms: what a helper thread sleeps, so that its action comes while the
+ * test is parked. */
+static void nap(void)
 {
     struct timespec ts = {0, 50000000};
     nanosleep(&ts, NULL);
+}
+
+static void *wake_later(void *arg)
+{
+    nap();
     cw__transport_wake(arg, 1);
     return NULL;
 }
@@ -397,17 +413,13 @@ static void test_net_park_wakes_and_times_out(void **state)
     assert_true(waited < 5000000000u);
 
     /* Nothing comes: the timeout. */
-    t0 = cw__now_ns();
-    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 50000000u);
-    waited = cw__now_ns() - t0;
+    waited = park_for(t, 50000000u);
     assert_true(waited >= 45000000u);
     assert_true(waited < 2000000000u);
 
     /* Something arrives: the wait ends, and arrived says so. */
     send_writes(p.t[0], 1, 1);
-    t0 = cw__now_ns();
-    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
-    assert_true(cw__now_ns() - t0 < 5000000000u);
+    assert_true(park_for(t, 10000000000u) < 5000000000u);
     assert_true(cw__transport_arrived(t, 1));
     cw_msg *got[1];
     assert_int_equal(cw__transport_take(t, 1, got, 1), 1);
@@ -417,8 +429,7 @@ static void test_net_park_wakes_and_times_out(void **state)
 
 static void *send_later(void *arg)
 {
-    struct timespec ts = {0, 50000000};
-    nanosleep(&ts, NULL);
+    nap();
     send_writes(arg, 1, 3);
     return NULL;
 }
@@ -442,7 +453,7 @@ static void test_net_park_after_a_take(void **state)
     size_t n = 0;
     /* The three may come in more than one wake: each park ends at once. */
     while (n < 3 && cw__now_ns() - t0 < 5000000000u) {
-        cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
+        (void)park_for(t, 10000000000u);
         n += cw__transport_take(t, 1, got + n, 1); /* one at a time: may leave the rest */
     }
     pthread_join(th, NULL);
@@ -458,13 +469,11 @@ static void test_net_park_after_a_take(void **state)
     n = 0;
     t0 = cw__now_ns();
     while (n < 1 && cw__now_ns() - t0 < 5000000000u) {
-        cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
+        (void)park_for(t, 10000000000u);
         n += cw__transport_take(t, 1, got, 1);
     }
     assert_int_equal(n, 1);
-    t0 = cw__now_ns();
-    cw__transport_park_wait(t, 1, cw__transport_park_prepare(t, 1), 10000000000u);
-    assert_true(cw__now_ns() - t0 < 1000000000u);
+    assert_true(park_for(t, 10000000000u) < 1000000000u);
     assert_int_equal(cw__transport_take(t, 1, got + 1, 1), 1);
     assert_int_equal(cw_msg_seq(got[0]), 4);
     assert_int_equal(cw_msg_seq(got[1]), 5);

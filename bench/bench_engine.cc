@@ -1,5 +1,6 @@
 // Engine benchmarks: the worker-to-worker queue beside raw ck_ring (same run),
-// end-to-end replication at 2..1024 nodes with and without faults, the CPU
+// end-to-end replication at 2..1024 nodes with and without faults beside
+// the same workload driven on one thread (replicas_one_thread), the CPU
 // an idle engine uses, and how much of two cores the machine gives.
 #include "bench_util.h"
 #include "queue_pair.h"
@@ -207,6 +208,127 @@ void engine_e2e(benchmark::State &state) {
     state.counters["cpu_busy"] = busy_wall > 0 ? busy_cpu / busy_wall : 0;
 }
 
+// engine_e2e's workload with no threads: one thread drives every replica
+// through the public node API, as the engine configures them (recovery on,
+// its report, stability and log options). It makes the writes at nodes in
+// turn and, after every kE2eBatch of them, hands the batch to every node but
+// each write's origin (cw_node_receive_many), then the recovery traffic
+// they sent (reports), then ticks every node. No locks, no transport, no
+// cache line crosses a core: what the replicas cost on one core for the
+// workload, the baseline engine_e2e's threads are measured against.
+constexpr size_t kE2eBatch = 64;
+
+struct OneThread {
+    std::vector<cw_node *> nodes;
+    std::vector<cw_msg *> written;                       // this batch's writes (a reference each)
+    std::vector<std::pair<uint32_t, cw_msg *>> traffic;  // recovery traffic (a reference each)
+    static int on_send(void *ctx, cw_msg *m) {
+        static_cast<OneThread *>(ctx)->written.push_back(cw_msg_ref(m));
+        return CW_OK;
+    }
+    static int on_send_to(void *ctx, uint32_t to, cw_msg *m) {
+        static_cast<OneThread *>(ctx)->traffic.emplace_back(to, cw_msg_ref(m));
+        return CW_OK;
+    }
+};
+
+uint64_t mono_ns() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// Hands the batch's writes to every node but their origin, then the
+// recovery traffic (to one node, or to all but its sender), then ticks
+// every node. The deliveries owed; -1 if a node refused one.
+int64_t one_thread_deliver(OneThread &c) {
+    uint32_t n = uint32_t(c.nodes.size());
+    std::vector<cw_msg *> mine;
+    int64_t delivered = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        mine.clear();
+        for (cw_msg *m : c.written)
+            if (cw_msg_origin(m) != j)
+                mine.push_back(m);
+        size_t taken = 0;
+        if (cw_node_receive_many(c.nodes[j], mine.data(), mine.size(), &taken, nullptr) != CW_OK ||
+            taken != mine.size())
+            return -1;
+        delivered += int64_t(taken);
+    }
+    for (cw_msg *m : c.written)
+        cw_msg_unref(m);
+    c.written.clear();
+    uint64_t now = mono_ns();
+    for (size_t at = 0; at < c.traffic.size(); at++) { // grows while delivered: answers
+        auto [to, m] = c.traffic[at];
+        for (uint32_t j = 0; j < n; j++)
+            if ((to == CW_NODE_ALL ? j != cw_msg_origin(m) : j == to))
+                cw_node_receive(c.nodes[j], m, nullptr, nullptr);
+        cw_msg_unref(m);
+    }
+    c.traffic.clear();
+    for (cw_node *node : c.nodes)
+        if (cw_node_next_tick(node) <= now)
+            cw_node_tick(node, now, nullptr);
+    return delivered;
+}
+
+void replicas_one_thread(benchmark::State &state) {
+    uint32_t nodes = uint32_t(state.range(0));
+    uint64_t writes = cwbench::e2e_writes(nodes);
+    static const char value[32] = "0123456789abcdef0123456789abcde";
+    uint64_t deliveries = 0;
+    for (auto _ : state) {
+        OneThread c;
+        for (uint32_t j = 0; j < nodes; j++) {
+            cw_node_options o;
+            cw_node_options_init(&o);
+            o.self = j;
+            o.nodes = nodes;
+            o.send = OneThread::on_send;
+            o.send_ctx = &c;
+            o.send_to = OneThread::on_send_to;
+            o.send_to_ctx = &c;
+            // The engine's defaults (engine.c, node_options).
+            o.recovery_timeout_ns = 2000000;
+            o.report_interval_ns = 10000000;
+            uint64_t pace = uint64_t(nodes) * nodes * nodes * 20;
+            o.stability_interval_ns = pace > 100000 ? pace : 100000;
+            o.max_log = 2 * 4096;
+            cw_node *node = nullptr;
+            if (cw_node_create(&node, &o) != CW_OK) {
+                state.SkipWithError("cw_node_create failed");
+                return;
+            }
+            c.nodes.push_back(node);
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        int64_t owed = 0;
+        for (uint64_t i = 0; i < writes && owed >= 0; i++) {
+            char key[16];
+            int len = std::snprintf(key, sizeof key, "k%llu", (unsigned long long)(i % 100));
+            if (cw_node_put(c.nodes[i % nodes], key, size_t(len), value, sizeof value, nullptr) != CW_OK)
+                owed = -1;
+            else if (c.written.size() == kE2eBatch || i + 1 == writes) {
+                int64_t d = one_thread_deliver(c);
+                owed = d < 0 ? d : owed + d;
+            }
+        }
+        auto t1 = std::chrono::steady_clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        if (owed != int64_t(writes * (nodes - 1)))
+            state.SkipWithError("a write was refused or not delivered");
+        deliveries += writes * (nodes - 1);
+        for (cw_msg *m : c.written)
+            cw_msg_unref(m);
+        for (auto &t : c.traffic)
+            cw_msg_unref(t.second);
+        for (cw_node *node : c.nodes)
+            cw_node_destroy(node);
+    }
+    state.counters["deliveries_per_s"] = benchmark::Counter(double(deliveries), benchmark::Counter::kIsRate);
+}
+
 // cw_engine_get at node 0 of an engine with `nodes` nodes, each read timed
 // on its own: while another client thread keeps writing at every node (so
 // node 0's worker is applying writes under the node's lock), and, as the
@@ -353,6 +475,10 @@ struct Register {
             b->Args({8, 0, 2})->Args({8, 0, 1})->Args({16, 0, 2});
         }
         b->ArgNames({"nodes", "faults", "workers"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+        auto *one = benchmark::RegisterBenchmark("replicas_one_thread", replicas_one_thread);
+        for (int64_t n : {2, 4, 8, 16, 64})
+            one->Arg(n);
+        one->ArgName("nodes")->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",
                                         engine_get_idle, {8}, false);
         benchmark::RegisterBenchmark("machine_cores", machine_cores)

@@ -298,6 +298,8 @@ void replicas_one_thread(benchmark::State &state) {
             cw_node *node = nullptr;
             if (cw_node_create(&node, &o) != CW_OK) {
                 state.SkipWithError("cw_node_create failed");
+                for (cw_node *made : c.nodes)
+                    cw_node_destroy(made);
                 return;
             }
             c.nodes.push_back(node);
@@ -459,6 +461,16 @@ bool e2e_grid_from_env(benchmark::internal::Benchmark *b) {
     return true;
 }
 
+// The node counts of CAUSEWAY_BENCH_E2E (checked by e2e_grid_from_env), for
+// replicas_one_thread to run at the same sizes.
+bool e2e_nodes_from_env(std::vector<int64_t> &nodes) {
+    const char *env = std::getenv("CAUSEWAY_BENCH_E2E");
+    if (!env)
+        return false;
+    std::string spec(env);
+    return parse_list(spec.substr(0, spec.find(';')).c_str(), nodes);
+}
+
 struct Register {
     Register() {
         cwbench::register_with_baseline("queue_handoff", queue_handoff_cw, {4096}, "ck_ring",
@@ -476,7 +488,8 @@ struct Register {
         }
         b->ArgNames({"nodes", "faults", "workers"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         auto *one = benchmark::RegisterBenchmark("replicas_one_thread", replicas_one_thread);
-        for (int64_t n : {2, 4, 8, 16, 64})
+        std::vector<int64_t> sizes;
+        for (int64_t n : e2e_nodes_from_env(sizes) ? sizes : std::vector<int64_t>{2, 4, 8, 16, 64})
             one->Arg(n);
         one->ArgName("nodes")->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",

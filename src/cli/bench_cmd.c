@@ -198,7 +198,8 @@ static int write_engine_tables(json_t *benches, const char *dir, long workers)
         free(runs);
         return -1;
     }
-    fputs("# nodes deliveries_per_s deliveries_per_s_faults repl_p50_us repl_p99_us repl_p999_us\n", f);
+    fputs("# nodes deliveries_per_s deliveries_per_s_faults repl_p50_us repl_p99_us repl_p999_us "
+          "deliveries_per_s_one_thread\n", f);
     for (size_t i = 0; i < count; i++) {
         if (runs[i].workers != workers || (i > 0 && runs[i - 1].nodes == runs[i].nodes &&
                                            runs[i - 1].workers == workers))
@@ -214,6 +215,9 @@ static int write_engine_tables(json_t *benches, const char *dir, long workers)
         put_value(f, value_of(benches, name, "repl_p50_us"));
         put_value(f, value_of(benches, name, "repl_p99_us"));
         put_value(f, value_of(benches, name, "repl_p999_us"));
+        /* The same workload with every replica on one thread, no engine. */
+        snprintf(name, sizeof name, "replicas_one_thread/nodes:%ld/iterations:1/manual_time", runs[i].nodes);
+        put_value(f, value_of(benches, name, "deliveries_per_s"));
         fputc('\n', f);
     }
     fclose(f);
@@ -415,7 +419,8 @@ static const struct plot {
     {"engine.png",
      "set title 'End-to-end replication: deliveries per second'\n"
      "set logscale x\nset xlabel 'nodes'\nset ylabel 'deliveries/s'\nset format y '%.1s%c'\nset yrange [0:*]\n"
-     "plot 'engine.dat' u 1:2:xtic(1) w lp t 'no faults', '' u 1:3 w lp t 'delay 10% + duplicates 5%'\n"},
+     "plot 'engine.dat' u 1:2:xtic(1) w lp t 'engine, no faults', '' u 1:3 w lp t 'engine, delay 10% + duplicates 5%', "
+     "'' u 1:7 w lp t 'one thread driving every replica (no engine)'\n"},
     {"latency.png",
      "set title 'Replication latency (put to applied at every node)'\n"
      "set logscale xy\nset xlabel 'nodes'\nset ylabel 'microseconds'\n"
@@ -486,7 +491,7 @@ int cli_bench(int argc, char **argv)
     bool list = false;
     cli_opt t[] = {
         {CLI_OPT_TEXT("filter", &filter, "REGEX", "run only the benchmarks whose names match"),
-         .default_text = "all, or ^engine_e2e/ with --nodes, --workers or --faults"},
+         .default_text = "all, or ^(engine_e2e|replicas_one_thread)/ with --nodes, --workers or --faults"},
         {CLI_OPT_TEXT("out", &dir, "DIR", "where the JSON, tables (*.dat, *.csv) and plots go")},
         {CLI_OPT_REAL("min-time", &min_time, "S", "least time each benchmark runs, seconds", 0.001, 3600)},
         {CLI_OPT_UINT32("repetitions", &reps, "N", "runs of each benchmark; tables show the median", 1, 1000)},
@@ -504,7 +509,8 @@ int cli_bench(int argc, char **argv)
                                 "run) and draws the plots with gnuplot.",
                      .details = "--nodes, --workers and --faults choose the end-to-end runs (engine_e2e: one\n"
                                 "client writes at every node in turn, then waits for quiescence) instead of\n"
-                                "the default grid. The benchmark binary is $CAUSEWAY_BENCH, else\n"
+                                "the default grid, beside the same workload with every replica driven by one\n"
+                                "thread (replicas_one_thread). The benchmark binary is $CAUSEWAY_BENCH, else\n"
                                 "causeway-bench beside this command, else bench/causeway_bench of a build tree.\n"};
     int rc = cli_parse(&c, argc, argv, NULL);
     if (rc != CLI_OK)
@@ -525,7 +531,7 @@ int cli_bench(int argc, char **argv)
         if (setenv("CAUSEWAY_BENCH_E2E", grid, 1) != 0)
             return CLI_FAIL;
         if (!c.opts[0].seen)
-            filter = "^engine_e2e/";
+            filter = "^(engine_e2e|replicas_one_thread)/";
     }
     char bench[PATH_MAX];
     if (!find_bench(bench, sizeof bench)) {

@@ -66,6 +66,9 @@ if [ -x "$prefix/bin/causeway-bench" ]; then
   (cd "$work" && "$prefix/bin/causeway" bench --nodes 2,4 --workers 0 --faults off --min-time 0.01 \
      --repetitions 1 --out e2e >/dev/null)
   test "$(wc -l <"$work/e2e/e2e.csv")" = 3 && test -s "$work/e2e/engine.png" && test -s "$work/e2e/engine.csv"
+  # Beside each engine row, the same workload on one thread (column 7, a rate).
+  awk '!/^#/ { rows++; if ($7 !~ /^[0-9.e+]+$/ || $7 <= 0) bad = 1 } END { exit !(rows == 2 && !bad) }' \
+    "$work/e2e/engine.dat" || { echo "engine.dat lacks the one-thread rates:" >&2; cat "$work/e2e/engine.dat" >&2; exit 1; }
   # A filter that matches nothing is the user's error, named as such (exit 2).
   set +e
   msg=$("$prefix/bin/causeway" bench --filter 'no_such_benchmark' --out "$work/none" 2>&1)

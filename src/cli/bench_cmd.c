@@ -419,6 +419,7 @@ static const struct plot {
     {"engine.png",
      "set title 'End-to-end replication: deliveries per second'\n"
      "set logscale x\nset xlabel 'nodes'\nset ylabel 'deliveries/s'\nset format y '%.1s%c'\nset yrange [0:*]\n"
+     "set key top right\n"
      "plot 'engine.dat' u 1:2:xtic(1) w lp t 'engine, no faults', '' u 1:3 w lp t 'engine, delay 10% + duplicates 5%', "
      "'' u 1:7 w lp t 'one thread driving every replica (no engine)'\n"},
     {"latency.png",

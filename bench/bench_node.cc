@@ -55,15 +55,24 @@ int collect(void *ctx, cw_msg *m) {
 
 int ignore(void *, cw_msg *) { return CW_OK; }
 
-// The inputs of the last size asked for, and only those: a history of 10^6
-// writes holds ~190 MB of messages, and keeping every size alive for the
-// rest of the process made the benchmarks that run after this file's slower
-// (engine_e2e at 8 nodes by 15-25%, replicas_one_thread by a third).
+// The inputs of the last size asked for, and only those; a history above
+// kStream writes is released as soon as its run ends (drain). A history of
+// 10^6 writes holds ~190 MB of messages, and keeping it for the rest of the
+// process slowed every benchmark after this file's (docs/performance.md,
+// "The engine beside one thread").
 struct Inputs {
     size_t history_p = 0;
     std::vector<cw_msg *> history;   // one reference each
     size_t arrivals_p = 0;
     std::vector<cw_msg *> arrivals;  // borrowed from history
+    void release() {
+        for (cw_msg *m : history)
+            cw_msg_unref(m);
+        history.clear();
+        arrivals.clear();
+        history_p = arrivals_p = 0;
+    }
+    ~Inputs() { release(); }
 };
 
 Inputs &inputs() {
@@ -78,11 +87,7 @@ const std::vector<cw_msg *> &history(size_t p) {
     Inputs &in = inputs();
     if (in.history_p == p && !in.history.empty())
         return in.history;
-    for (cw_msg *m : in.history)
-        cw_msg_unref(m);
-    in.history.clear();
-    in.arrivals.clear();
-    in.history_p = in.arrivals_p = 0;
+    in.release();
     Gen g;
     void *ctx[kWriters][2];
     for (uint32_t w = 0; w < kWriters; w++) {
@@ -195,6 +200,8 @@ void drain(benchmark::State &state, bool batched) {
     state.counters["buf_p50_ns"] = double(st.buffering.p50_ns);
     state.counters["buf_p99_ns"] = double(st.buffering.p99_ns);
     state.counters["buf_p999_ns"] = double(st.buffering.p999_ns);
+    if (size_t(state.range(0)) > kStream) // not kept for whatever runs next
+        inputs().release();
 }
 
 // The replica's own rate on one core, with nothing buffered: the same

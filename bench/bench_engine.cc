@@ -1,8 +1,10 @@
 // Engine benchmarks: the worker-to-worker queue beside raw ck_ring (same run),
 // end-to-end replication at 2..1024 nodes with and without faults beside
-// the same workload driven on one thread (replicas_one_thread), the CPU
+// the same workload driven on one thread (replicas_one_thread; on two,
+// bench_two_threads.cc), the CPU
 // an idle engine uses, and how much of two cores the machine gives.
 #include "bench_util.h"
+#include "now.h"
 #include "queue_pair.h"
 
 #include <causeway/causeway.h>
@@ -232,11 +234,6 @@ struct OneThread {
     }
 };
 
-uint64_t mono_ns() {
-    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
 // Hands the batch's writes to every node but their origin, then the
 // recovery traffic (to one node, or to all but its sender), then ticks
 // every node. The writes applied; -1 if a node refused one.
@@ -258,7 +255,7 @@ int64_t one_thread_deliver(OneThread &c) {
     for (cw_msg *m : c.written)
         cw_msg_unref(m);
     c.written.clear();
-    uint64_t now = mono_ns();
+    uint64_t now = cw__now_ns();
     for (size_t at = 0; at < c.traffic.size(); at++) { // grows while delivered: answers
         auto [to, m] = c.traffic[at];
         for (uint32_t j = 0; j < n; j++)
@@ -277,24 +274,16 @@ void replicas_one_thread(benchmark::State &state) {
     uint32_t nodes = uint32_t(state.range(0));
     uint64_t writes = cwbench::e2e_writes(nodes);
     static const char value[32] = "0123456789abcdef0123456789abcde";
-    uint64_t deliveries = 0;
+    uint64_t deliveries = 0, conflicts = 0;
     for (auto _ : state) {
         OneThread c;
         for (uint32_t j = 0; j < nodes; j++) {
             cw_node_options o;
-            cw_node_options_init(&o);
-            o.self = j;
-            o.nodes = nodes;
+            cwbench::e2e_node_options(&o, j, nodes);
             o.send = OneThread::on_send;
             o.send_ctx = &c;
             o.send_to = OneThread::on_send_to;
             o.send_to_ctx = &c;
-            // The engine's defaults (engine.c, node_options).
-            o.recovery_timeout_ns = 2000000;
-            o.report_interval_ns = 10000000;
-            uint64_t pace = uint64_t(nodes) * nodes * nodes * 20;
-            o.stability_interval_ns = pace > 100000 ? pace : 100000;
-            o.max_log = 2 * 4096;
             cw_node *node = nullptr;
             if (cw_node_create(&node, &o) != CW_OK) {
                 state.SkipWithError("cw_node_create failed");
@@ -325,10 +314,15 @@ void replicas_one_thread(benchmark::State &state) {
             cw_msg_unref(m);
         for (auto &t : c.traffic)
             cw_msg_unref(t.second);
-        for (cw_node *node : c.nodes)
+        for (cw_node *node : c.nodes) {
+            cw_node_stats st;
+            if (cw_node_get_stats(node, &st) == CW_OK)
+                conflicts += st.conflicts;
             cw_node_destroy(node);
+        }
     }
     state.counters["deliveries_per_s"] = benchmark::Counter(double(deliveries), benchmark::Counter::kIsRate);
+    state.counters["conflicts_per_delivery"] = deliveries ? double(conflicts) / double(deliveries) : 0;
 }
 
 // cw_engine_get at node 0 of an engine with `nodes` nodes, each read timed

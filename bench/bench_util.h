@@ -34,6 +34,22 @@ inline uint64_t e2e_writes(uint32_t nodes) {
     return nodes >= 256 ? 400 : nodes >= 64 ? 4000 : 100000 / nodes + 20000;
 }
 
+// A node of the end-to-end workload driven without the engine
+// (replicas_one_thread, replicas_two_threads): `self` of `nodes`, with the
+// engine's node options (engine.c, node_options: recovery on, its report,
+// stability and log settings), which must change with them. The caller
+// sets the callbacks.
+inline void e2e_node_options(cw_node_options *o, uint32_t self, uint32_t nodes) {
+    cw_node_options_init(o);
+    o->self = self;
+    o->nodes = nodes;
+    o->recovery_timeout_ns = 2000000;
+    o->report_interval_ns = 10000000;
+    uint64_t pace = uint64_t(nodes) * nodes * nodes * 20;
+    o->stability_interval_ns = pace > 100000 ? pace : 100000;
+    o->max_log = 2 * 4096;
+}
+
 // One client thread makes `writes` writes at nodes 0, 1, ..., nodes - 1 in
 // turn, 32-byte values over 100 keys; each put returns once its node applied
 // it. Returns the puts that failed.

@@ -1,8 +1,8 @@
 // Engine benchmarks: the worker-to-worker queue beside raw ck_ring (same run),
 // end-to-end replication at 2..1024 nodes with and without faults beside
 // the same workload driven on one thread (replicas_one_thread; on two,
-// bench_two_threads.cc), the CPU
-// an idle engine uses, and how much of two cores the machine gives.
+// bench_two_threads.cc), the CPU an idle engine uses, and how much of two
+// cores the machine gives.
 #include "bench_util.h"
 #include "now.h"
 #include "queue_pair.h"

@@ -309,7 +309,8 @@ void replicas_one_thread(benchmark::State &state) {
         state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
         if (owed != int64_t(writes * (nodes - 1)))
             state.SkipWithError("a write was refused or not applied at once");
-        deliveries += writes * (nodes - 1);
+        else
+            deliveries += writes * (nodes - 1);
         for (cw_msg *m : c.written)
             cw_msg_unref(m);
         for (auto &t : c.traffic)

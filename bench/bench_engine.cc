@@ -242,13 +242,8 @@ int64_t one_thread_deliver(OneThread &c) {
     std::vector<cw_msg *> mine;
     int64_t delivered = 0;
     for (uint32_t j = 0; j < n; j++) {
-        mine.clear();
-        for (cw_msg *m : c.written)
-            if (cw_msg_origin(m) != j)
-                mine.push_back(m);
-        size_t taken = 0, applied = 0;
-        if (cw_node_receive_many(c.nodes[j], mine.data(), mine.size(), &taken, &applied) != CW_OK ||
-            taken != mine.size())
+        size_t applied = 0;
+        if (!cwbench::e2e_receive_writes(c.nodes[j], j, c.written.data(), c.written.size(), mine, &applied))
             return -1;
         delivered += int64_t(applied);
     }
@@ -259,7 +254,7 @@ int64_t one_thread_deliver(OneThread &c) {
     for (size_t at = 0; at < c.traffic.size(); at++) { // grows while delivered: answers
         auto [to, m] = c.traffic[at];
         for (uint32_t j = 0; j < n; j++)
-            if ((to == CW_NODE_ALL ? j != cw_msg_origin(m) : j == to))
+            if (cwbench::e2e_is_for(to, j, m))
                 cw_node_receive(c.nodes[j], m, nullptr, nullptr);
         cw_msg_unref(m);
     }

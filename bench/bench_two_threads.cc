@@ -110,24 +110,20 @@ struct alignas(64) Half { // its own lines: the two halves sit side by side
 
     // Hands writes (borrowed) to this half's nodes but each one's origin.
     void deliver_writes(cw_msg *const *msgs, size_t count) {
-        for (uint32_t j = self; j < nodes; j += 2) {
-            mine.clear();
-            for (size_t i = 0; i < count; i++)
-                if (cw_msg_origin(msgs[i]) != j)
-                    mine.push_back(msgs[i]);
-            size_t taken = 0;
-            if (cw_node_receive_many((*all)[j], mine.data(), mine.size(), &taken, nullptr) != CW_OK ||
-                taken != mine.size())
-                failed = true;
-        }
+        for (uint32_t j = self; j < nodes; j += 2)
+            failed |= !cwbench::e2e_receive_writes((*all)[j], j, msgs, count, mine, nullptr);
+    }
+    // Hands m (borrowed), sent `to`, to this half's nodes it is for.
+    void deliver_one(uint32_t to, cw_msg *m) {
+        for (uint32_t j = self; j < nodes; j += 2)
+            if (cwbench::e2e_is_for(to, j, m))
+                cw_node_receive((*all)[j], m, nullptr, nullptr);
     }
     // Recovery traffic its nodes sent (it grows while delivered: answers).
     void route_traffic() {
         for (size_t at = 0; at < traffic.size(); at++) {
             auto [to, m] = traffic[at];
-            for (uint32_t j = self; j < nodes; j += 2)
-                if (to == CW_NODE_ALL ? j != cw_msg_origin(m) : j == to)
-                    cw_node_receive((*all)[j], m, nullptr, nullptr);
+            deliver_one(to, m);
             if (to == CW_NODE_ALL || !owns(to))
                 waiting.push_back({to, cw_msg_ref(m)});
             cw_msg_unref(m);
@@ -154,23 +150,20 @@ struct alignas(64) Half { // its own lines: the two halves sit side by side
     bool take() {
         Item got[kTakeBatch];
         size_t n = in->take(got, kTakeBatch);
-        std::vector<cw_msg *> &run = run_of_writes;
         for (size_t i = 0; i <= n; i++) {
             bool write = i < n && got[i].to == CW_NODE_ALL && cw_msg_kind_of(got[i].msg) == CW_MSG_WRITE;
             if (write) {
-                run.push_back(adopt(got[i].msg));
+                run_of_writes.push_back(adopt(got[i].msg));
                 continue;
             }
-            deliver_writes(run.data(), run.size()); // a run of writes, in the link's order
-            for (cw_msg *m : run)
+            deliver_writes(run_of_writes.data(), run_of_writes.size()); // in the link's order
+            for (cw_msg *m : run_of_writes)
                 cw_msg_unref(m);
-            run.clear();
+            run_of_writes.clear();
             if (i == n)
                 break;
             cw_msg *m = adopt(got[i].msg);
-            for (uint32_t j = self; j < nodes; j += 2)
-                if (got[i].to == CW_NODE_ALL ? j != cw_msg_origin(m) : j == got[i].to)
-                    cw_node_receive((*all)[j], m, nullptr, nullptr);
+            deliver_one(got[i].to, m);
             cw_msg_unref(m);
         }
         return n > 0;

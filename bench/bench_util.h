@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "splitmix.h"
 
@@ -48,6 +49,26 @@ inline void e2e_node_options(cw_node_options *o, uint32_t self, uint32_t nodes) 
     uint64_t pace = uint64_t(nodes) * nodes * nodes * 20;
     o->stability_interval_ns = pace > 100000 ? pace : 100000;
     o->max_log = 2 * 4096;
+}
+
+// Whether node j takes m, sent `to` one node or to CW_NODE_ALL (every node
+// but its origin): how the drivers without an engine route traffic.
+inline bool e2e_is_for(uint32_t to, uint32_t j, const cw_msg *m) {
+    return to == CW_NODE_ALL ? j != cw_msg_origin(m) : j == to;
+}
+
+// Hands node j (of a driver without an engine) the writes among msgs
+// (borrowed) that are not its own, through `scratch`. False if it refused
+// any; *applied (nullable) gets the writes it applied.
+inline bool e2e_receive_writes(cw_node *node, uint32_t j, cw_msg *const *msgs, size_t count,
+                               std::vector<cw_msg *> &scratch, size_t *applied) {
+    scratch.clear();
+    for (size_t i = 0; i < count; i++)
+        if (cw_msg_origin(msgs[i]) != j)
+            scratch.push_back(msgs[i]);
+    size_t taken = 0;
+    return cw_node_receive_many(node, scratch.data(), scratch.size(), &taken, applied) == CW_OK &&
+           taken == scratch.size();
 }
 
 // One client thread makes `writes` writes at nodes 0, 1, ..., nodes - 1 in

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "replica_options.h"
 #include "splitmix.h"
 
 namespace cwbench {
@@ -37,18 +38,14 @@ inline uint64_t e2e_writes(uint32_t nodes) {
 
 // A node of the end-to-end workload driven without the engine
 // (replicas_one_thread, replicas_two_threads): `self` of `nodes`, with the
-// engine's node options (engine.c, node_options: recovery on, its report,
-// stability and log settings), which must change with them. The caller
-// sets the callbacks.
+// options the engine gives its replicas by default (replica_options.h:
+// recovery on, its report, stability and log settings). The caller sets
+// the callbacks, send_to among them (recovery on).
 inline void e2e_node_options(cw_node_options *o, uint32_t self, uint32_t nodes) {
-    cw_node_options_init(o);
-    o->self = self;
-    o->nodes = nodes;
-    o->recovery_timeout_ns = 2000000;
-    o->report_interval_ns = 10000000;
-    uint64_t pace = uint64_t(nodes) * nodes * nodes * 20;
-    o->stability_interval_ns = pace > 100000 ? pace : 100000;
-    o->max_log = 2 * 4096;
+    cw_engine_options e;
+    cw_engine_options_init(&e);
+    e.nodes = nodes;
+    cw__engine_replica_options(&e, cw_node_id(self), o);
 }
 
 // Whether node j takes m, sent `to` one node or to CW_NODE_ALL (every node

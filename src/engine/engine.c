@@ -51,6 +51,7 @@
 #include "msg_internal.h"
 #include "mutex.h"
 #include "physmem.h"
+#include "replica_options.h"
 
 /* Combining moves a put's work onto the lock's holder, most often the
  * node's worker. With many nodes the workers bound the run (nodes - 1
@@ -221,51 +222,15 @@ static void destroy(cw_engine *e)
     free(e);
 }
 
-/* A replica's interval at most CW_NODE_MAX_INTERVAL_NS: a timeout or pace
- * computed from the engine's options (2 ms + 2 x max_delay_us, 20 ns x
- * nodes^3) can pass it. */
-static uint64_t at_most_interval(uint64_t ns)
-{
-    return ns < CW_NODE_MAX_INTERVAL_NS ? ns : CW_NODE_MAX_INTERVAL_NS;
-}
-
-/* An idle node's clock report interval (engine.h: 0 = 10 ms). */
-static uint64_t report_interval_ns(const cw_engine_options *o)
-{
-    return (uint64_t)(o->report_interval_us ? o->report_interval_us : 10000u) * 1000u;
-}
-
-/* The options of the engine's node `self`, but its callbacks' contexts. */
+/* The options of the engine's node `self` (replica_options.h) with the
+ * engine's callbacks, but their contexts. */
 static void node_options(const cw_engine_options *o, cw_node_id self, cw_node_options *no)
 {
-    cw_node_options_init(no);
-    no->self = self;
-    no->nodes = o->nodes;
-    no->policy = o->policy;
-    no->merge = o->merge;
-    no->merge_ctx = o->merge_ctx;
-    if (o->max_key_len)
-        no->max_key_len = o->max_key_len;
-    if (o->max_value_len)
-        no->max_value_len = o->max_value_len;
-    if (o->max_buffered)
-        no->max_buffered = o->max_buffered;
+    cw__engine_replica_options(o, self, no);
     no->send = on_send;
     no->on_apply = on_apply;
-    if (o->nodes > 1 && !o->no_recovery) { /* loss recovery and stability (engine.h) */
+    if (cw__engine_recovers(o))
         no->send_to = cw__engine_send_to;
-        no->recovery_timeout_ns = at_most_interval(o->recovery_timeout_us
-                                                       ? (uint64_t)o->recovery_timeout_us * 1000u
-                                                       : 2000000u + 2000u * (uint64_t)o->max_delay_us);
-        no->report_interval_ns = at_most_interval(report_interval_ns(o));
-        /* A round costs O(nodes) per peer heard at every node, nodes^3 in
-         * all: paced at 20 ns x nodes^3 (5 ms at 64 nodes), so rounds take
-         * about the same share of the CPU at any size. */
-        uint64_t n = o->nodes, pace = n * n * n * 20u;
-        no->stability_interval_ns = at_most_interval(pace > 100000u ? pace : 100000u);
-        uint64_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096u;
-        no->max_log = o->max_log ? o->max_log : 2 * capacity;
-    }
 }
 
 static int open_node(cw_engine *e, uint32_t j)
@@ -341,7 +306,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->workers = workers;
     e->outbox_limit = capacity;
     e->ring_capacity = ring;
-    e->recovery = o->nodes > 1 && !o->no_recovery;
+    e->recovery = cw__engine_recovers(o);
     e->combine = o->nodes <= COMBINE_MAX_NODES;
     e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
     pthread_mutex_init(&e->shutdown_lock, NULL);
@@ -768,7 +733,7 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
          * learns of them without waiting for its report interval. */
         uint64_t now = cw__now_ns();
         if (produced == consumed && !asked && e->recovery &&
-            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >= report_interval_ns(&e->o)) {
+            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >= cw__engine_report_interval_ns(&e->o)) {
             /* Relaxed: callers looping on short quiesces ask at most once
              * a report interval (an ask is a message from every node to
              * every other), a hint if two race; and the wakes' fence

@@ -226,8 +226,9 @@ static int write_engine_tables(json_t *benches, const char *dir, long workers)
         free(runs);
         return -1;
     }
-    fputs("nodes,faults,workers,deliveries_per_s,repl_p50_us,repl_p99_us,repl_p999_us\n", f);
-    static const char *const cols[] = {"deliveries_per_s", "repl_p50_us", "repl_p99_us", "repl_p999_us"};
+    fputs("nodes,faults,workers,deliveries_per_s,repl_p50_us,repl_p99_us,repl_p999_us,line_transfer_ns\n", f);
+    static const char *const cols[] = {"deliveries_per_s", "repl_p50_us", "repl_p99_us", "repl_p999_us",
+                                       "line_transfer_ns"};
     for (size_t i = 0; i < count; i++) {
         fprintf(f, "%ld,%ld,%ld", runs[i].nodes, runs[i].faults, runs[i].workers);
         for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {

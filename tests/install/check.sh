@@ -66,6 +66,9 @@ if [ -x "$prefix/bin/causeway-bench" ]; then
   (cd "$work" && "$prefix/bin/causeway" bench --nodes 2,4 --workers 0 --faults off --min-time 0.01 \
      --repetitions 1 --out e2e >/dev/null)
   test "$(wc -l <"$work/e2e/e2e.csv")" = 3 && test -s "$work/e2e/engine.png" && test -s "$work/e2e/engine.csv"
+  # Each run carries the host's phase: a line's trip between cores in ns, measured before it.
+  awk -F, 'NR > 1 { rows++; if ($8 !~ /^[0-9.e+]+$/ || $8 <= 0) bad = 1 } END { exit !(rows == 2 && !bad) }' \
+    "$work/e2e/e2e.csv" || { echo "e2e.csv lacks line_transfer_ns:" >&2; cat "$work/e2e/e2e.csv" >&2; exit 1; }
   # Beside each engine row, the same workload on one thread (column 7, a rate).
   awk '!/^#/ { rows++; if ($7 !~ /^[0-9.e+]+$/ || $7 <= 0) bad = 1 } END { exit !(rows == 2 && !bad) }' \
     "$work/e2e/engine.dat" || { echo "engine.dat lacks the one-thread rates:" >&2; cat "$work/e2e/engine.dat" >&2; exit 1; }

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cassert>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -114,11 +115,15 @@ double spin_loops_per_s(int threads, double *busy) {
 // spinning, and yields after a while so one CPU still finishes). Every
 // line an engine's client writes and a worker then reads, or two workers
 // write in turn, pays this; 40-100 ns is usual between two cores of one
-// machine, and this host gives from that to ~250 ns depending on its phase
-// (docs/performance.md, "How much of two cores the machine gives").
-double line_transfer_ns(long turns = 200000) {
+// machine, and this host's phases give it from ~35 to ~250 ns
+// (docs/performance.md, "How much of two cores the machine gives" and "Two
+// phases of one host"). At most `turns` turns and about max_ms: on CPUs
+// other processes keep busy a turn can take a scheduler's time slice.
+double line_transfer_ns(long turns = 200000, long max_ms = 1000) {
+    assert(turns >= 10);
     alignas(64) static std::atomic<long> turn;
     turn.store(0, std::memory_order_relaxed);
+    std::atomic<long> last{turns}; // the turns both threads take: lowered once time is up
     auto await = [](long v) {
         for (int spins = 0; turn.load(std::memory_order_acquire) != v;)
             if (++spins % 4096 == 0)
@@ -126,24 +131,29 @@ double line_transfer_ns(long turns = 200000) {
     };
     // Acquire/release: each turn's store is seen by the other before it
     // answers; what is measured is the line's trip, not the ordering.
-    std::thread other([&await, turns] {
-        for (long i = 0; i < turns; i++) {
+    // `last` is read by the other thread only after a turn's acquire, which
+    // orders the main thread's earlier store of it.
+    std::thread other([&await, &last] {
+        for (long i = 0; i < last.load(std::memory_order_relaxed); i++) {
             await(2 * i + 1);
             turn.store(2 * i + 2, std::memory_order_release);
         }
     });
     // The first tenth is not timed: the other thread may not have started.
-    long warm = turns / 10;
-    auto t0 = std::chrono::steady_clock::now();
-    for (long i = 0; i < turns; i++) {
+    long warm = turns / 10, done = 0;
+    auto start = std::chrono::steady_clock::now(), t0 = start;
+    for (long i = 0; i < last.load(std::memory_order_relaxed); i++) {
         if (i == warm)
             t0 = std::chrono::steady_clock::now();
+        if (i > warm && i % 1024 == 0 && std::chrono::steady_clock::now() - start > std::chrono::milliseconds(max_ms))
+            last.store(i + 1, std::memory_order_relaxed); // this turn is the last
         turn.store(2 * i + 1, std::memory_order_release);
         await(2 * i + 2);
+        done = i + 1;
     }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     other.join();
-    return s / double(turns - warm) / 2 * 1e9;
+    return s / double(done - warm) / 2 * 1e9;
 }
 
 void machine_cores(benchmark::State &state) {
@@ -160,17 +170,17 @@ void machine_cores(benchmark::State &state) {
     state.counters["line_transfer_ns"] = line;
 }
 
-// Turns of line_transfer_ns that engine_e2e takes before each run (~10 ms):
-// this host moves between phases where a line crosses cores in ~35 ns and
-// in ~210 ns, and the engine's rate follows (docs/performance.md, "Two
-// phases of one host"), so each figure carries the phase it ran in.
-constexpr long kPhaseTurns = 20000;
+// Turns of line_transfer_ns that engine_e2e takes before each run (~10 ms,
+// at most 50 ms): the engine's rate follows this host's phase
+// (docs/performance.md, "Two phases of one host"), so each figure carries
+// the phase it ran in.
+constexpr long kPhaseTurns = 20000, kPhaseMs = 50;
 
 // One client thread writes W writes at nodes in turn, then waits for
 // quiescence; the time covers both. cpu_busy: the process's CPU time over
 // that time (getrusage: what the machine gave the client and the workers).
 // line_transfer_ns: a line's trip between the cores, measured just before
-// each run (the median over runs).
+// the run.
 void engine_e2e(benchmark::State &state) {
     uint32_t nodes = uint32_t(state.range(0));
     bool faults = state.range(1) != 0;
@@ -179,9 +189,9 @@ void engine_e2e(benchmark::State &state) {
     cw_latency repl{}, buf{};
     uint64_t deliveries = 0;
     double busy_cpu = 0, busy_wall = 0;
-    std::vector<double> line;
+    double line = 0;
     for (auto _ : state) {
-        line.push_back(line_transfer_ns(kPhaseTurns)); // untimed: manual time below
+        line = line_transfer_ns(kPhaseTurns, kPhaseMs); // untimed: manual time below
         cw_engine_options o;
         cw_engine_options_init(&o);
         o.nodes = nodes;
@@ -221,8 +231,7 @@ void engine_e2e(benchmark::State &state) {
     state.counters["buf_p99_us"] = double(buf.p99_ns) / 1e3;
     state.counters["buf_p999_us"] = double(buf.p999_ns) / 1e3;
     state.counters["cpu_busy"] = busy_wall > 0 ? busy_cpu / busy_wall : 0;
-    std::sort(line.begin(), line.end());
-    state.counters["line_transfer_ns"] = line.empty() ? 0 : line[line.size() / 2];
+    state.counters["line_transfer_ns"] = line;
 }
 
 // engine_e2e's workload with no threads: one thread drives every replica

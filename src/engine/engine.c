@@ -293,7 +293,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
     uint32_t workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
-    uint32_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096;
+    uint32_t capacity = cw__engine_inbox_capacity(o);
     uint32_t ring = capacity / workers > 64 ? capacity / workers : 64;
     double have = cw__physical_bytes();
     if (have > 0 && fixed_bytes(o->nodes, workers, capacity, ring) > have)
@@ -732,8 +732,8 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
          * every node report now, so a peer that lost a node's last writes
          * learns of them without waiting for its report interval. */
         uint64_t now = cw__now_ns();
-        if (produced == consumed && !asked && e->recovery &&
-            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >= cw__engine_report_interval_ns(&e->o)) {
+        uint64_t asked_ns = atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed);
+        if (produced == consumed && !asked && e->recovery && now - asked_ns >= cw__engine_report_interval_ns(&e->o)) {
             /* Relaxed: callers looping on short quiesces ask at most once
              * a report interval (an ask is a message from every node to
              * every other), a hint if two race; and the wakes' fence

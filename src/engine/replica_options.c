@@ -1,5 +1,15 @@
-/* The options of the engine's replicas (replica_options.h). */
+/* The options of the engine's replicas (replica_options.h).
+ *
+ * Invariants:
+ *  1. Every interval given to a replica is at most CW_NODE_MAX_INTERVAL_NS,
+ *     whatever the engine's options (cw_node_create refuses more).
+ *  2. With recovery off the replica keeps the node defaults for every
+ *     recovery setting (cw_node_options_init): it has no send_to, so none
+ *     of them applies.
+ */
 #include "replica_options.h"
+
+#include <assert.h>
 
 /* A replica's interval at most CW_NODE_MAX_INTERVAL_NS: a timeout or pace
  * computed from the engine's options (2 ms + 2 x max_delay_us, 20 ns x
@@ -16,6 +26,7 @@ uint64_t cw__engine_report_interval_ns(const cw_engine_options *o)
 
 void cw__engine_replica_options(const cw_engine_options *o, cw_node_id self, cw_node_options *no)
 {
+    assert(o && no);
     cw_node_options_init(no);
     no->self = self;
     no->nodes = o->nodes;
@@ -39,6 +50,5 @@ void cw__engine_replica_options(const cw_engine_options *o, cw_node_id self, cw_
      * same share of the CPU at any size. */
     uint64_t n = o->nodes, pace = n * n * n * 20u;
     no->stability_interval_ns = at_most_interval(pace > 100000u ? pace : 100000u);
-    uint64_t capacity = o->inbox_capacity ? o->inbox_capacity : 4096u;
-    no->max_log = o->max_log ? o->max_log : 2 * capacity;
+    no->max_log = o->max_log ? o->max_log : 2 * (size_t)cw__engine_inbox_capacity(o);
 }

@@ -1,8 +1,8 @@
 // Engine benchmarks: the worker-to-worker queue beside raw ck_ring (same run),
 // end-to-end replication at 2..1024 nodes with and without faults beside
 // the same workload driven on one thread (replicas_one_thread; on two,
-// bench_two_threads.cc), the CPU an idle engine uses, and how much of two
-// cores the machine gives.
+// bench_two_threads.cc), each put's latency in that workload, the CPU an
+// idle engine uses, and how much of two cores the machine gives.
 #include "bench_util.h"
 #include "now.h"
 #include "queue_pair.h"
@@ -413,6 +413,57 @@ void engine_get(benchmark::State &state, bool writing) {
 void engine_get_writing(benchmark::State &s) { engine_get(s, true); }
 void engine_get_idle(benchmark::State &s) { engine_get(s, false); }
 
+// engine_e2e's workload with each put timed on its own (two clock reads a
+// put: its rate is not engine_e2e's): over the runs, a put's mean, p50,
+// p99 and p999 in ns, and slow_put_share, the share of all put time spent
+// in puts over 10 us (a put whose node's worker was switched out while it
+// held the node's lock waits for the scheduler: docs/performance.md, "Two
+// phases of one host"). line_transfer_ns: the host's phase before the
+// last run.
+void engine_put_latency(benchmark::State &state) {
+    uint32_t nodes = uint32_t(state.range(0));
+    uint64_t writes = cwbench::e2e_writes(nodes);
+    std::vector<uint64_t> all, one(writes);
+    double line = 0;
+    for (auto _ : state) {
+        line = line_transfer_ns(kPhaseTurns, kPhaseMs); // untimed: manual time below
+        cw_engine_options o;
+        cw_engine_options_init(&o);
+        o.nodes = nodes;
+        o.seed = 7;
+        cw_engine *e = nullptr;
+        if (cw_engine_open(&e, &o) != CW_OK) {
+            state.SkipWithError("open failed");
+            return;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        uint64_t failed = cwbench::e2e_put_burst(e, nodes, writes, one.data());
+        int rc = cw_engine_quiesce(e, 600000);
+        state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        cw_engine_close(e);
+        if (failed || rc != CW_OK) {
+            state.SkipWithError(failed ? "a put failed" : "quiesce timed out");
+            return;
+        }
+        all.insert(all.end(), one.begin(), one.end());
+    }
+    if (all.empty())
+        return;
+    std::sort(all.begin(), all.end());
+    double total = 0, slow = 0;
+    for (uint64_t ns : all) {
+        total += double(ns);
+        slow += ns > 10000 ? double(ns) : 0;
+    }
+    auto at = [&](double q) { return double(all[size_t(q * double(all.size() - 1))]); };
+    state.counters["put_mean_ns"] = total / double(all.size());
+    state.counters["put_p50_ns"] = at(0.50);
+    state.counters["put_p99_ns"] = at(0.99);
+    state.counters["put_p999_ns"] = at(0.999);
+    state.counters["slow_put_share"] = total > 0 ? slow / total : 0;
+    state.counters["line_transfer_ns"] = line;
+}
+
 // CPU used by an engine with nothing to do, as % of one core over 1 s.
 void engine_idle(benchmark::State &state) {
     double pct = 0;
@@ -521,6 +572,8 @@ struct Register {
         }
         cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",
                                         engine_get_idle, {8}, false);
+        benchmark::RegisterBenchmark("engine_put_latency", engine_put_latency)
+            ->Arg(8)->Arg(64)->ArgName("nodes")->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
         benchmark::RegisterBenchmark("machine_cores", machine_cores)
             ->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         benchmark::RegisterBenchmark("engine_idle", engine_idle)

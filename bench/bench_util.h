@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "now.h"
 #include "replica_options.h"
 #include "splitmix.h"
 
@@ -70,14 +71,18 @@ inline bool e2e_receive_writes(cw_node *node, uint32_t j, cw_msg *const *msgs, s
 
 // One client thread makes `writes` writes at nodes 0, 1, ..., nodes - 1 in
 // turn, 32-byte values over 100 keys; each put returns once its node applied
-// it. Returns the puts that failed.
-inline uint64_t e2e_put_burst(cw_engine *e, uint32_t nodes, uint64_t writes) {
+// it. put_ns (nullable): each put's duration, `writes` of them. Returns the
+// puts that failed.
+inline uint64_t e2e_put_burst(cw_engine *e, uint32_t nodes, uint64_t writes, uint64_t *put_ns = nullptr) {
     static const char value[32] = "0123456789abcdef0123456789abcde";
     uint64_t failed = 0;
     for (uint64_t i = 0; i < writes; i++) {
         char key[16];
         int len = std::snprintf(key, sizeof key, "k%llu", (unsigned long long)(i % 100));
+        uint64_t t0 = put_ns ? cw__now_ns() : 0;
         failed += cw_engine_put(e, cw_node_id(i % nodes), key, size_t(len), value, sizeof value, nullptr) != CW_OK;
+        if (put_ns)
+            put_ns[i] = cw__now_ns() - t0;
     }
     return failed;
 }

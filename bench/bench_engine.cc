@@ -12,8 +12,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cassert>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -140,7 +140,7 @@ double line_transfer_ns(long turns = 200000, long max_ms = 1000) {
         }
     });
     // The first tenth is not timed: the other thread may not have started.
-    long warm = turns / 10, done = 0;
+    long warm = turns / 10;
     auto start = std::chrono::steady_clock::now(), t0 = start;
     for (long i = 0; i < last.load(std::memory_order_relaxed); i++) {
         if (i == warm)
@@ -149,11 +149,10 @@ double line_transfer_ns(long turns = 200000, long max_ms = 1000) {
             last.store(i + 1, std::memory_order_relaxed); // this turn is the last
         turn.store(2 * i + 1, std::memory_order_release);
         await(2 * i + 2);
-        done = i + 1;
     }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     other.join();
-    return s / double(done - warm) / 2 * 1e9;
+    return s / double(last.load(std::memory_order_relaxed) - warm) / 2 * 1e9;
 }
 
 void machine_cores(benchmark::State &state) {
@@ -176,60 +175,82 @@ void machine_cores(benchmark::State &state) {
 // the phase it ran in.
 constexpr long kPhaseTurns = 20000, kPhaseMs = 50;
 
-// One client thread writes W writes at nodes in turn, then waits for
-// quiescence; the time covers both. cpu_busy: the process's CPU time over
-// that time (getrusage: what the machine gave the client and the workers).
-// line_transfer_ns: a line's trip between the cores, measured just before
-// the run.
+// One run of engine_e2e's workload on a new engine (seed 7; with faults:
+// 10% of messages delayed up to 100 us, 5% duplicated): one client thread
+// writes at nodes in turn, then waits for quiescence. put_ns (nullable):
+// each put's duration. error: why the run does not count (the engine is
+// closed either way).
+struct E2eRun {
+    double seconds = 0, cpu_seconds = 0; // puts and quiescence; the process's CPU meanwhile
+    cw_latency repl{}, buf{};
+    const char *error = nullptr;
+};
+
+E2eRun e2e_engine_run(uint32_t nodes, uint32_t workers, bool faults, uint64_t writes, uint64_t *put_ns = nullptr) {
+    E2eRun r;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = nodes;
+    o.workers = workers;
+    o.seed = 7;
+    if (faults) {
+        o.delay_probability = 0.1;
+        o.max_delay_us = 100;
+        o.duplicate_probability = 0.05;
+    }
+    cw_engine *e = nullptr;
+    if (cw_engine_open(&e, &o) != CW_OK) {
+        r.error = "open failed";
+        return r;
+    }
+    uint64_t c0 = cpu_ns();
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t failed = cwbench::e2e_put_burst(e, nodes, writes, put_ns);
+    int rc = cw_engine_quiesce(e, 600000);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_seconds = double(cpu_ns() - c0) / 1e9;
+    if (failed)
+        r.error = "a put failed";
+    else if (rc != CW_OK)
+        r.error = "quiesce timed out";
+    cw_engine_latency(e, &r.repl, &r.buf);
+    cw_engine_close(e);
+    return r;
+}
+
+// engine_e2e: e2e_engine_run's time and deliveries. cpu_busy: the process's
+// CPU time over that time (getrusage: what the machine gave the client and
+// the workers). line_transfer_ns: a line's trip between the cores, measured
+// just before the run.
 void engine_e2e(benchmark::State &state) {
     uint32_t nodes = uint32_t(state.range(0));
     bool faults = state.range(1) != 0;
     uint32_t workers = uint32_t(state.range(2));
     uint64_t writes = cwbench::e2e_writes(nodes);
-    cw_latency repl{}, buf{};
+    E2eRun r;
     uint64_t deliveries = 0;
-    double busy_cpu = 0, busy_wall = 0;
-    double line = 0;
+    double busy_cpu = 0, busy_wall = 0, line = 0;
     for (auto _ : state) {
         line = line_transfer_ns(kPhaseTurns, kPhaseMs); // untimed: manual time below
-        cw_engine_options o;
-        cw_engine_options_init(&o);
-        o.nodes = nodes;
-        o.workers = workers;
-        o.seed = 7;
-        if (faults) {
-            o.delay_probability = 0.1;
-            o.max_delay_us = 100;
-            o.duplicate_probability = 0.05;
-        }
-        cw_engine *e = nullptr;
-        if (cw_engine_open(&e, &o) != CW_OK) {
-            state.SkipWithError("open failed");
+        r = e2e_engine_run(nodes, workers, faults, writes);
+        if (r.error) {
+            state.SkipWithError(r.error);
             return;
         }
-        uint64_t c0 = cpu_ns();
-        auto t0 = std::chrono::steady_clock::now();
-        cwbench::e2e_put_burst(e, nodes, writes);
-        int rc = cw_engine_quiesce(e, 600000);
-        auto t1 = std::chrono::steady_clock::now();
-        busy_cpu += double(cpu_ns() - c0) / 1e9;
-        busy_wall += std::chrono::duration<double>(t1 - t0).count();
-        if (rc != CW_OK)
-            state.SkipWithError("quiesce timed out");
-        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
-        cw_engine_latency(e, &repl, &buf);
+        busy_cpu += r.cpu_seconds;
+        busy_wall += r.seconds;
+        state.SetIterationTime(r.seconds);
         deliveries += writes * (nodes - 1);
-        cw_engine_close(e);
     }
     state.counters["writes_per_s"] =
         benchmark::Counter(double(state.iterations() * writes), benchmark::Counter::kIsRate);
     state.counters["deliveries_per_s"] = benchmark::Counter(double(deliveries), benchmark::Counter::kIsRate);
-    state.counters["repl_p50_us"] = double(repl.p50_ns) / 1e3;
-    state.counters["repl_p99_us"] = double(repl.p99_ns) / 1e3;
-    state.counters["repl_p999_us"] = double(repl.p999_ns) / 1e3;
-    state.counters["buf_p50_us"] = double(buf.p50_ns) / 1e3;
-    state.counters["buf_p99_us"] = double(buf.p99_ns) / 1e3;
-    state.counters["buf_p999_us"] = double(buf.p999_ns) / 1e3;
+    state.counters["repl_p50_us"] = double(r.repl.p50_ns) / 1e3;
+    state.counters["repl_p99_us"] = double(r.repl.p99_ns) / 1e3;
+    state.counters["repl_p999_us"] = double(r.repl.p999_ns) / 1e3;
+    state.counters["buf_p50_us"] = double(r.buf.p50_ns) / 1e3;
+    state.counters["buf_p99_us"] = double(r.buf.p99_ns) / 1e3;
+    state.counters["buf_p999_us"] = double(r.buf.p999_ns) / 1e3;
     state.counters["cpu_busy"] = busy_wall > 0 ? busy_cpu / busy_wall : 0;
     state.counters["line_transfer_ns"] = line;
 }
@@ -400,14 +421,9 @@ void engine_get(benchmark::State &state, bool writing) {
     cw_engine_close(e);
     if (ns.empty())
         return;
-    auto pct = [&](double q) {
-        auto at = ns.begin() + ptrdiff_t(q * double(ns.size() - 1));
-        std::nth_element(ns.begin(), at, ns.end());
-        return double(*at);
-    };
-    state.counters["get_p50_ns"] = pct(0.50);
-    state.counters["get_p99_ns"] = pct(0.99);
-    state.counters["get_p999_ns"] = pct(0.999);
+    state.counters["get_p50_ns"] = cwbench::quantile(ns, 0.50);
+    state.counters["get_p99_ns"] = cwbench::quantile(ns, 0.99);
+    state.counters["get_p999_ns"] = cwbench::quantile(ns, 0.999);
     state.counters["writes_per_s"] = double(written.load()) / seconds;
 }
 void engine_get_writing(benchmark::State &s) { engine_get(s, true); }
@@ -427,39 +443,23 @@ void engine_put_latency(benchmark::State &state) {
     double line = 0;
     for (auto _ : state) {
         line = line_transfer_ns(kPhaseTurns, kPhaseMs); // untimed: manual time below
-        cw_engine_options o;
-        cw_engine_options_init(&o);
-        o.nodes = nodes;
-        o.seed = 7;
-        cw_engine *e = nullptr;
-        if (cw_engine_open(&e, &o) != CW_OK) {
-            state.SkipWithError("open failed");
+        E2eRun r = e2e_engine_run(nodes, 0, false, writes, one.data());
+        if (r.error) {
+            state.SkipWithError(r.error);
             return;
         }
-        auto t0 = std::chrono::steady_clock::now();
-        uint64_t failed = cwbench::e2e_put_burst(e, nodes, writes, one.data());
-        int rc = cw_engine_quiesce(e, 600000);
-        state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        cw_engine_close(e);
-        if (failed || rc != CW_OK) {
-            state.SkipWithError(failed ? "a put failed" : "quiesce timed out");
-            return;
-        }
+        state.SetIterationTime(r.seconds);
         all.insert(all.end(), one.begin(), one.end());
     }
-    if (all.empty())
-        return;
-    std::sort(all.begin(), all.end());
     double total = 0, slow = 0;
     for (uint64_t ns : all) {
         total += double(ns);
         slow += ns > 10000 ? double(ns) : 0;
     }
-    auto at = [&](double q) { return double(all[size_t(q * double(all.size() - 1))]); };
-    state.counters["put_mean_ns"] = total / double(all.size());
-    state.counters["put_p50_ns"] = at(0.50);
-    state.counters["put_p99_ns"] = at(0.99);
-    state.counters["put_p999_ns"] = at(0.999);
+    state.counters["put_mean_ns"] = all.empty() ? 0 : total / double(all.size());
+    state.counters["put_p50_ns"] = cwbench::quantile(all, 0.50);
+    state.counters["put_p99_ns"] = cwbench::quantile(all, 0.99);
+    state.counters["put_p999_ns"] = cwbench::quantile(all, 0.999);
     state.counters["slow_put_share"] = total > 0 ? slow / total : 0;
     state.counters["line_transfer_ns"] = line;
 }

@@ -54,15 +54,6 @@ template <class T> double median(std::vector<T> v) {
     return v.size() % 2 ? double(v[h]) : (double(v[h - 1]) + double(v[h])) / 2;
 }
 
-// The q-quantile of v (reorders v).
-template <class T> double quantile(std::vector<T> &v, double q) {
-    if (v.empty())
-        return 0;
-    auto at = v.begin() + ptrdiff_t(q * double(v.size() - 1));
-    std::nth_element(v.begin(), at, v.end());
-    return double(*at);
-}
-
 // One engine configuration: drop < 0 is no_recovery.
 cw_engine_options options(uint32_t nodes, double drop) {
     cw_engine_options o;
@@ -359,10 +350,10 @@ void recovery_latency(benchmark::State &state) {
         state.counters["pulls_per_write"] = double(t.pulls) / double(writes);
     }
     state.counters["recovered"] = double(retrans.size());
-    state.counters["recovered_p50_us"] = quantile(retrans, 0.50) / 1e3;
-    state.counters["recovered_p99_us"] = quantile(retrans, 0.99) / 1e3;
-    state.counters["first_copy_p50_us"] = quantile(first, 0.50) / 1e3;
-    state.counters["first_copy_p99_us"] = quantile(first, 0.99) / 1e3;
+    state.counters["recovered_p50_us"] = cwbench::quantile(retrans, 0.50) / 1e3;
+    state.counters["recovered_p99_us"] = cwbench::quantile(retrans, 0.99) / 1e3;
+    state.counters["first_copy_p50_us"] = cwbench::quantile(first, 0.50) / 1e3;
+    state.counters["first_copy_p99_us"] = cwbench::quantile(first, 0.99) / 1e3;
     state.counters["repl_p50_us"] = double(repl.p50_ns) / 1e3;
     state.counters["repl_p99_us"] = double(repl.p99_ns) / 1e3;
 }

@@ -7,6 +7,8 @@
 
 #include <causeway/causeway.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -67,6 +69,15 @@ inline bool e2e_receive_writes(cw_node *node, uint32_t j, cw_msg *const *msgs, s
     size_t taken = 0;
     return cw_node_receive_many(node, scratch.data(), scratch.size(), &taken, applied) == CW_OK &&
            taken == scratch.size();
+}
+
+// The q-quantile of v (reorders v); 0 for none.
+template <class T> double quantile(std::vector<T> &v, double q) {
+    if (v.empty())
+        return 0;
+    auto at = v.begin() + ptrdiff_t(q * double(v.size() - 1));
+    std::nth_element(v.begin(), at, v.end());
+    return double(*at);
 }
 
 // One client thread makes `writes` writes at nodes 0, 1, ..., nodes - 1 in

@@ -732,8 +732,9 @@ int cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms)
          * every node report now, so a peer that lost a node's last writes
          * learns of them without waiting for its report interval. */
         uint64_t now = cw__now_ns();
-        uint64_t asked_ns = atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed);
-        if (produced == consumed && !asked && e->recovery && now - asked_ns >= cw__engine_report_interval_ns(&e->o)) {
+        if (produced == consumed && !asked && e->recovery &&
+            now - atomic_load_explicit(&e->reports_asked_ns, memory_order_relaxed) >=
+                cw__engine_report_interval_ns(&e->o)) {
             /* Relaxed: callers looping on short quiesces ask at most once
              * a report interval (an ask is a message from every node to
              * every other), a hint if two race; and the wakes' fence

@@ -348,6 +348,8 @@ void text_baseline(benchmark::State &state) {
 //   vclock_merge:        copy a, then merge b (a fresh a+b, as a user makes
 //                        one from two clocks: cw_vclock_copy + cw_vclock_merge);
 //                        plain writes the same union into an output array.
+//   vclock_join:         the same fresh a+b in one call (cw_vclock_join),
+//                        beside the same plain code.
 //   vclock_compare:      a vs the merge of a and b, no early exit.
 // The vclock ones come with identical ids, and with `_half`, where each id of
 // the union is in a only, b only or both (1/3 each): ~50% of either clock's
@@ -500,7 +502,8 @@ SparsePool &sparse_pool(Shape shape, size_t n) {
 }
 
 // Whether the plain code gives the library's answers on every pair of the
-// pool (checked once per pool, outside the timing).
+// pool, and the library's join the merge's (checked once per pool, outside
+// the timing).
 bool plain_agrees(SparsePool &s) {
     static std::map<SparsePool *, bool> checked;
     auto it = checked.find(&s);
@@ -514,7 +517,8 @@ bool plain_agrees(SparsePool &s) {
         ok = k == sup.size && std::equal(sup.ids, sup.ids + k, s.out_ids.data()) &&
              std::equal(sup.counters, sup.counters + k, s.out_counters.data()) &&
              plain_sparse_compare(a.ids, a.counters, a.size, sup.ids, sup.counters, sup.size) ==
-                 unsigned(cw_vclock_compare(&a, &sup));
+                 unsigned(cw_vclock_compare(&a, &sup)) &&
+             cw_vclock_join(&s.out, &a, &b) == CW_OK && cw_vclock_compare(&s.out, &sup) == CW_EQUAL;
     }
     return checked[&s] = ok;
 }
@@ -524,7 +528,7 @@ bool plain_agrees(SparsePool &s) {
 SparsePool &plain_pool(Shape shape, benchmark::State &state) {
     SparsePool &s = sparse_pool(shape, size_t(state.range(0)));
     if (!plain_agrees(s))
-        state.SkipWithError("plain merge or compare disagrees with the library");
+        state.SkipWithError("plain code and library disagree (merge, join or compare)");
     return s;
 }
 
@@ -534,6 +538,16 @@ void vclock_merge(benchmark::State &state) {
     rotate(state, s.clocks, [&](size_t p) {
         cw_vclock_copy(&s.out, &s.a[p]);
         cw_vclock_merge(&s.out, &s.b[p]);
+        benchmark::ClobberMemory();
+    });
+}
+
+// A fresh a+b in one call (cw_vclock_join), beside the same plain walk.
+template <Shape S>
+void vclock_join(benchmark::State &state) {
+    SparsePool &s = sparse_pool(S, size_t(state.range(0)));
+    rotate(state, s.clocks, [&](size_t p) {
+        cw_vclock_join(&s.out, &s.a[p], &s.b[p]);
         benchmark::ClobberMemory();
     });
 }
@@ -619,6 +633,8 @@ struct Register {
         register_plain("dclock_compare", dclock_compare, plain_dclock_compare);
         register_plain("vclock_merge", vclock_merge<kIdentical>, plain_vclock_merge<kIdentical>);
         register_plain("vclock_merge_half", vclock_merge<kOverlap>, plain_vclock_merge<kOverlap>);
+        register_plain("vclock_join", vclock_join<kIdentical>, plain_vclock_merge<kIdentical>);
+        register_plain("vclock_join_half", vclock_join<kOverlap>, plain_vclock_merge<kOverlap>);
         register_plain("vclock_compare", vclock_compare<kIdentical>, plain_vclock_compare<kIdentical>);
         register_plain("vclock_compare_half", vclock_compare<kOverlap>, plain_vclock_compare<kOverlap>);
     }

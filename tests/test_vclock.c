@@ -75,6 +75,41 @@ static void test_merge_examples(void **state)
     cw_vclock_destroy(&x);
 }
 
+/* Join: out = max(a, b), with out a third clock or either input. */
+static void test_join_examples_and_aliases(void **state)
+{
+    (void)state;
+    cw_vclock a, b, out;
+    cw_vclock_init(&a);
+    cw_vclock_init(&b);
+    cw_vclock_init(&out);
+    tu_parse(&a, "1:5,3:1,9:2");
+    tu_parse(&b, "0:1,3:4,9:2,12:7");
+    tu_parse(&out, "2:9,4:9,6:9,8:9,10:9,11:9,13:9"); /* replaced, not merged into */
+    assert_int_equal(cw_vclock_join(&out, &a, &b), CW_OK);
+    tu_assert_clock(&out, "0:1,1:5,3:4,9:2,12:7");
+    assert_int_equal(cw_vclock_join(&out, &b, &a), CW_OK);
+    tu_assert_clock(&out, "0:1,1:5,3:4,9:2,12:7");
+    assert_int_equal(cw_vclock_join(&out, &a, &a), CW_OK);
+    tu_assert_clock(&out, "1:5,3:1,9:2");
+    cw_vclock_clear(&b);
+    assert_int_equal(cw_vclock_join(&out, &b, &b), CW_OK); /* two empty clocks */
+    assert_int_equal(cw_vclock_size(&out), 0);
+    tu_parse(&b, "0:1,3:4,9:2,12:7");
+    /* out may be either input: then it is a merge into it */
+    assert_int_equal(cw_vclock_join(&a, &a, &b), CW_OK);
+    tu_assert_clock(&a, "0:1,1:5,3:4,9:2,12:7");
+    tu_parse(&a, "1:5,3:1,9:2");
+    assert_int_equal(cw_vclock_join(&b, &a, &b), CW_OK);
+    tu_assert_clock(&b, "0:1,1:5,3:4,9:2,12:7");
+    assert_int_equal(cw_vclock_join(NULL, &a, &b), CW_EINVAL);
+    assert_int_equal(cw_vclock_join(&out, NULL, &b), CW_EINVAL);
+    assert_int_equal(cw_vclock_join(&out, &a, NULL), CW_EINVAL);
+    cw_vclock_destroy(&a);
+    cw_vclock_destroy(&b);
+    cw_vclock_destroy(&out);
+}
+
 static void test_get_set_increment(void **state)
 {
     (void)state;
@@ -131,7 +166,20 @@ static void test_all_65536_ids(void **state)
     for (uint32_t id = 1; id < 65536; id += 2)
         assert_int_equal(cw_vclock_set(&b, (cw_node_id)id, id + 1), CW_OK);
     assert_int_equal(cw_vclock_compare(&a, &b), CW_CONCURRENT);
+    /* join of the two halves into a third clock: every id, room for no more */
+    cw_vclock j;
+    cw_vclock_init(&j);
+    assert_int_equal(cw_vclock_join(&j, &a, &b), CW_OK);
+    assert_int_equal(cw_vclock_size(&j), 65536);
+    assert_true(j.cap <= CW_VCLOCK_MAX_ENTRIES);
+    assert_true(cw__vclock_is_canonical(&j));
     assert_int_equal(cw_vclock_merge(&a, &b), CW_OK);
+    assert_true(tu_clock_equal(&j, &a));
+    assert_int_equal(cw_vclock_join(&j, &a, &a), CW_OK); /* two full clocks, the same ids */
+    assert_true(tu_clock_equal(&j, &a));
+    assert_int_equal(cw_vclock_join(&j, &b, &a), CW_OK); /* half and full */
+    assert_true(tu_clock_equal(&j, &a));
+    cw_vclock_destroy(&j);
     assert_int_equal(cw_vclock_size(&a), 65536);
     assert_true(cw__vclock_is_canonical(&a));
     for (uint32_t id = 0; id < 65536; id++)
@@ -174,7 +222,7 @@ static void test_enomem_changes_nothing(void **state)
     for (uint32_t id = 0; id < 200; id += 3)
         assert_int_equal(cw_vclock_set(&big, (cw_node_id)id, id + 2), CW_OK);
 
-    enum { MERGE, COPY, SET, INCREMENT, PARSE, DECODE, DECODE_UNSORTED, PARSE_UNSORTED, OPS };
+    enum { MERGE, JOIN, COPY, SET, INCREMENT, PARSE, DECODE, DECODE_UNSORTED, PARSE_UNSORTED, OPS };
     uint8_t enc[4096], unsorted[34] = {0, 0, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0, 0,
                                        0, 0, 0, 7, 0, 2, 0, 0, 0, 0, 0, 0, 0, 5};
     size_t enc_len;
@@ -187,6 +235,7 @@ static void test_enomem_changes_nothing(void **state)
             int rc;
             switch (op) {
             case MERGE: rc = cw_vclock_merge(&work, &big); break;
+            case JOIN: rc = cw_vclock_join(&work, &small, &big); break;
             case COPY: rc = cw_vclock_copy(&work, &big); break;
             case SET: rc = cw_vclock_set(&work, 2, 1) | cw_vclock_set(&work, 3, 1) |
                            cw_vclock_set(&work, 5, 1); break;
@@ -266,7 +315,7 @@ static void random_pair(cw_vclock *a, cw_vclock *b)
     }
 }
 
-/* Merge and compare at every size from 0 to 70 (inline moves of 1, 2-4 and
+/* Merge, join and compare at every size from 0 to 70 (inline moves of 1, 2-4 and
  * 5-8 entries, inline id comparison up to 32, memcmp above), on every
  * instruction-set path: same ids, same size with different ids, and
  * different sizes; merging into a clock with room (in place) and without
@@ -314,6 +363,20 @@ static void test_every_small_n_on_every_path(void **state)
                 }
                 TU_CHECK(cw_vclock_merge(&x, &b) == CW_OK);
                 check_is_max(&x, da, db);
+                /* join into a fresh clock, or into one that holds other
+                 * entries (odd ids, more than the result has while the
+                 * universe allows), both ways round */
+                for (int way = 0; way < 2; way++) {
+                    if (in_place) {
+                        cw_vclock_clear(&x);
+                        for (uint32_t id = 1; id < UNIVERSE && x.size <= a.size + b.size; id += 2)
+                            cw_vclock_set(&x, (cw_node_id)id, 7);
+                    } else {
+                        cw_vclock_destroy(&x);
+                    }
+                    TU_CHECK(cw_vclock_join(&x, way ? &b : &a, way ? &a : &b) == CW_OK);
+                    check_is_max(&x, da, db);
+                }
             }
         }
     }
@@ -361,6 +424,10 @@ static void test_property_merge_laws(void **state)
         cw_vclock_copy(&x, &a);
         TU_CHECK(cw_vclock_merge(&x, &b) == CW_OK);
         check_is_max(&x, da, db);
+        /* join gives the same clock, into a clock that held anything */
+        cw_vclock_copy(&y, &c);
+        TU_CHECK(cw_vclock_join(&y, &a, &b) == CW_OK);
+        TU_CHECK(tu_clock_equal(&x, &y));
         /* an upper bound of both inputs */
         TU_CHECK((cw_vclock_compare(&x, &a) & CW_BEFORE) == 0);
         TU_CHECK((cw_vclock_compare(&x, &b) & CW_BEFORE) == 0);
@@ -396,6 +463,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare_examples),
         cmocka_unit_test(test_merge_examples),
+        cmocka_unit_test(test_join_examples_and_aliases),
         cmocka_unit_test(test_get_set_increment),
         cmocka_unit_test(test_increment_overflow_refused),
         cmocka_unit_test(test_all_65536_ids),

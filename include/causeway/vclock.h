@@ -76,6 +76,15 @@ CW_API int cw_vclock_increment(cw_vclock *c, cw_node_id id);
  * O(size(dst) + size(src)); identical membership takes a vectorised path. */
 CW_API int cw_vclock_merge(cw_vclock *dst, const cw_vclock *src);
 
+/* out = pointwise max(a, b) over the union of ids: a fresh merge of two
+ * clocks in one walk, without copying a first (cw_vclock_copy then
+ * cw_vclock_merge gives the same clock). out's old entries are replaced; it
+ * grows to size(a) + size(b) entries at most (never past 65,536). out may be
+ * a or b (then it is cw_vclock_merge). CW_EINVAL on NULL, CW_ENOMEM; out is
+ * unchanged on failure. O(size(a) + size(b)); identical membership takes a
+ * vectorised path. */
+CW_API int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const cw_vclock *b);
+
 /* 4-way comparison of a and b (see cw_order). O(size(a) + size(b)); stops
  * early once the pair is known to be concurrent. NULL counts as empty. */
 CW_API cw_order cw_vclock_compare(const cw_vclock *a, const cw_vclock *b);

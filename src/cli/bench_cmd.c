@@ -299,7 +299,8 @@ static int write_tables(json_t *benches, const char *dir, long workers)
     if (!(f = fopen(path, "w")))
         return -1;
     static const char *const vs_plain[] = {"dclock_merge", "dclock_compare", "vclock_merge", "vclock_merge_half",
-                                           "vclock_compare", "vclock_compare_half"};
+                                           "vclock_compare", "vclock_compare_half", "vclock_join",
+                                           "vclock_join_half"};
     fputs("# n", f);
     for (size_t k = 0; k < sizeof vs_plain / sizeof vs_plain[0]; k++)
         fprintf(f, " %s plain:%s", vs_plain[k], vs_plain[k]);
@@ -369,7 +370,9 @@ static const char plot_common[] =
     "set linetype 4 lc rgb '#862e9c' pt 13 ps 1.1 dt 5 lw 1.5\n"
     "set linetype 5 lc rgb '#495057' pt 1 ps 1.0 dt 3 lw 2\n"
     "set linetype 6 lc rgb '#e67700' pt 2 ps 1.0 dt 6 lw 2\n"
-    "set linetype cycle 6\n"
+    "set linetype 7 lc rgb '#0b7285' pt 11 ps 1.1 dt 1 lw 2.5\n"
+    "set linetype 8 lc rgb '#c2255c' pt 3 ps 1.0 dt 2 lw 2.5\n"
+    "set linetype cycle 8\n"
     "set autoscale xfix\nset offsets graph 0.03, graph 0.03, 0, 0\n"
     "set format y '%.0s%c'\nset bmargin 5\n";
 
@@ -411,6 +414,7 @@ static const struct plot {
      "plot 'plain.dat' u 1:($3/$2) w lp t 'dense merge', '' u 1:($5/$4) w lp t 'dense compare',"
      " '' u 1:($7/$6) w lp t 'sparse copy+merge, same ids', '' u 1:($9/$8) w lp t 'sparse copy+merge, ~50% overlap',"
      " '' u 1:($11/$10) w lp t 'sparse compare, same ids', '' u 1:($13/$12) w lp t 'sparse compare, ~50% overlap',"
+     " '' u 1:($15/$14) w lp t 'sparse join, same ids', '' u 1:($17/$16) w lp t 'sparse join, ~50% overlap',"
      " 1 w l lc rgb 'black' dt 1 lw 1 t 'level with plain C'\n"},
     {"buffer.png",
      "set title 'Causal buffer: ns per delivered write, blocks of P writes in random order'\n"

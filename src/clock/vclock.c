@@ -10,7 +10,8 @@
  * Costs: get is a binary search; merge and compare are one linear walk, with a
  * vectorised path when both clocks have the same ids (the common case inside
  * one cluster); merge grows capacity to size(dst) + size(src) at most once and
- * then merges in place. Small clocks (the usual group is 3 to 16 nodes) take
+ * then merges in place; join writes the union of two clocks straight into a
+ * third. Small clocks (the usual group is 3 to 16 nodes) take
  * paths that never call out: copies and moves of up to 8 entries and id
  * comparisons of up to 32 are inline, same-id merges of up to 8 entries and
  * compares below the kernel crossover are scalar loops, and everything else
@@ -376,6 +377,52 @@ int cw_vclock_merge(cw_vclock *dst, const cw_vclock *src)
         cw__max_u64_inline(dst->counters, src->counters, na);
     else
         cw__max_u64(dst->counters, src->counters, na);
+    return CW_OK;
+}
+
+/* out = max(a, b) in one walk, straight into out's memory: no copy of a
+ * first and no lifting of its entries above room for b's, as
+ * cw_vclock_copy + cw_vclock_merge need. The walk is merge_forward's,
+ * branch-free in how the two id sets interleave; the same ids take the
+ * copy and vectorised max of a merge. Beside the plain two-pointer walk
+ * (bench vclock_join_half, docs/performance.md "A fresh merge in one
+ * call"), ahead from a union of ~3 ids, level or behind at 1-2, where the
+ * walk's one or two steps cost less than the call's checks. */
+int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
+{
+    if (!out || !a || !b)
+        return CW_EINVAL;
+    if (out == a)
+        return cw_vclock_merge(out, b);
+    if (out == b)
+        return cw_vclock_merge(out, a);
+    size_t na = a->size, nb = b->size;
+    if (na == nb && (na <= SMALL_IDS ? ids_equal_small(a->ids, b->ids, na)
+                                     : memcmp(a->ids, b->ids, na * sizeof *a->ids) == 0)) {
+        /* The same ids (common inside a cluster): a's entries, then the max,
+         * inline up to SMALL_MOVE as in cw_vclock_merge. */
+        if (na > out->cap) {
+            int rc = grow(out, na, false);
+            if (rc != CW_OK)
+                return rc;
+        }
+        move_entries(out->ids, out->counters, a->ids, a->counters, na);
+        if (na <= SMALL_MOVE)
+            cw__max_u64_inline(out->counters, b->counters, na);
+        else
+            cw__max_u64(out->counters, b->counters, na);
+        out->size = (uint32_t)na;
+        return CW_OK;
+    }
+    size_t total = na + nb;
+    if (total > out->cap) { /* room for the union, at most every possible id */
+        int rc = grow(out, total < CW_VCLOCK_MAX_ENTRIES ? total : CW_VCLOCK_MAX_ENTRIES, false);
+        if (rc != CW_OK)
+            return rc;
+    }
+    out->size = (uint32_t)merge_forward(out->ids, out->counters, a->ids, a->counters, na, b->ids,
+                                        b->counters, nb);
+    assert(cw__vclock_is_canonical(out));
     return CW_OK;
 }
 

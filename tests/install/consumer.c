@@ -16,6 +16,11 @@ int main(void)
         return 1;
     cw_order o = cw_vclock_compare(&a, &b);
     cw_vclock_merge(&a, &b);
+    cw_vclock j; /* a fresh max of two clocks: a already holds it */
+    cw_vclock_init(&j);
+    if (cw_vclock_join(&j, &a, &b) != CW_OK || cw_vclock_compare(&j, &a) != CW_EQUAL)
+        return 1;
+    cw_vclock_destroy(&j);
     char buf[64];
     size_t len;
     cw_vclock_format(&a, buf, sizeof buf, &len);

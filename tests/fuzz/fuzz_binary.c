@@ -1,6 +1,10 @@
 /* Fuzz target: the binary clock decoder. A decode either yields a canonical
  * clock that re-encodes to a form decoding to the same clock, having consumed
- * no more than it was given, or fails with CW_ETRUNC / CW_ELIMIT untouched. */
+ * no more than it was given, or fails with CW_ETRUNC / CW_ELIMIT untouched.
+ * When the bytes after the first clock decode to a second one, the two are
+ * merged both ways (copy + merge, and join into a third clock): the same
+ * canonical clock, AFTER or EQUAL to each input, each entry the larger of
+ * the two. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (!cw__vclock_is_canonical(&c) || consumed > size || consumed < 4)
             abort();
+        size_t first = consumed; /* where a second clock may start */
         size_t len = cw_vclock_encoded_size(&c);
         uint8_t *buf = malloc(len);
         size_t used;
@@ -32,6 +37,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cw_vclock_compare(&c, &again) != CW_EQUAL)
             abort();
         free(buf);
+        cw_vclock d, merged, joined;
+        cw_vclock_init(&d);
+        cw_vclock_init(&merged);
+        cw_vclock_init(&joined);
+        if (cw_vclock_decode(&d, data + first, size - first, NULL) == CW_OK) {
+            if (cw_vclock_copy(&merged, &c) != CW_OK || cw_vclock_merge(&merged, &d) != CW_OK ||
+                cw_vclock_join(&joined, &c, &d) != CW_OK || !cw__vclock_is_canonical(&joined) ||
+                cw_vclock_compare(&joined, &merged) != CW_EQUAL ||
+                (cw_vclock_compare(&joined, &c) & CW_BEFORE) || (cw_vclock_compare(&joined, &d) & CW_BEFORE))
+                abort();
+            for (uint32_t i = 0; i < joined.size; i++) { /* the least such clock */
+                uint64_t x = cw_vclock_get(&c, joined.ids[i]), y = cw_vclock_get(&d, joined.ids[i]);
+                if (joined.counters[i] != (x > y ? x : y))
+                    abort();
+            }
+        }
+        cw_vclock_destroy(&d);
+        cw_vclock_destroy(&merged);
+        cw_vclock_destroy(&joined);
     }
     cw_vclock_destroy(&c);
     cw_vclock_destroy(&again);

@@ -386,8 +386,9 @@ static uint64_t tiny_no_counter;
 static const cw_vclock tiny_none = {&tiny_no_counter, &tiny_no_id, 0, 1};
 
 /* join of two clocks of at most one entry each into out (room for 2), with
- * no branch on their sizes or ids: whether a tiny clock is empty, or shares
- * the other's id, is a coin flip a branch would mispredict half the time.
+ * no branch on their sizes or ids: in a small group whether a one-entry
+ * clock is empty, or shares the other's id, can be a coin flip, which a
+ * branch mispredicts half the time.
  * An empty side reads tiny_none's entry as an id above every id (bit 16);
  * the smaller id goes first and the larger second, and the size counts the
  * real entries less one if both are the same id. */
@@ -408,9 +409,9 @@ static inline uint32_t join_tiny(cw_vclock *out, const cw_vclock *a, const cw_vc
     return na + nb - (uint32_t)((x == y) & (x < 0x10000u));
 }
 
-/* cw_vclock_join past its front: out is neither a nor b, and the clocks are
- * not both of at most one entry. Out of line, so the front's tiny path saves
- * no registers. */
+/* cw_vclock_join past its front: out is neither a nor b, and either a
+ * clock has more than one entry or out has room for fewer than two. Out of
+ * line, so the front's tiny path saves no registers. */
 __attribute__((noinline)) static int join_general(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
 {
     size_t na = a->size, nb = b->size;
@@ -450,7 +451,8 @@ __attribute__((noinline)) static int join_general(cw_vclock *out, const cw_vcloc
  * copy and vectorised max of a merge; two clocks of at most one entry
  * take join_tiny. Beside the plain two-pointer walk (bench vclock_join,
  * docs/performance.md "A fresh merge in one call"): ahead at every n with
- * ~50% of ids shared, about level below 16 entries with the same ids. */
+ * ~50% of ids shared; with the same ids level or behind below 16 entries
+ * (0.84-0.89x at one), where the plain walk never mispredicts. */
 int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
 {
     if (!out || !a || !b)

@@ -3,8 +3,8 @@
  * no more than it was given, or fails with CW_ETRUNC / CW_ELIMIT untouched.
  * When the bytes after the first clock decode to a second one, the two are
  * merged both ways (copy + merge, and join into a third clock, fresh and
- * then with room unless both are empty): the same canonical clock, AFTER or EQUAL to each input, each
- * entry the larger of the two. */
+ * then with room unless both are empty): the same canonical clock, AFTER
+ * or EQUAL to each input, each entry the larger of the two. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

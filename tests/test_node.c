@@ -317,6 +317,204 @@ static void test_receive_many_stops_at_first_error(void **state)
     net_close(&n);
 }
 
+/* A pause that says yes while *ctx is set, counting how often it was asked. */
+typedef struct pauser {
+    bool yes;
+    unsigned asked;
+} pauser;
+
+static bool pause_when(void *ctx)
+{
+    pauser *p = ctx;
+    p->asked++;
+    return p->yes;
+}
+
+/* The writes of the drain tests: W writes at node 0, each to a new key
+ * (applying one allocates), queued for nodes 1 and 2. */
+enum { W = 40 };
+
+static void open_with_drain_writes(net *n)
+{
+    net_open(n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    char key[8];
+    for (int i = 0; i < W; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(cw_node_put(n->node[0], key, strlen(key), "v", 1, NULL), CW_OK);
+    }
+}
+
+/* One write recovered can release every write buffered behind it. A host
+ * whose client waits for the node (the engine's combining) gets a pause
+ * within that drain: the node stops after 16 writes, takes no arrival
+ * until it has applied the rest (a copy of a released write would not be
+ * seen as a duplicate), lets a local write in meanwhile, and a call with
+ * no messages finishes it, with the same end as without pauses. */
+static void test_a_long_drain_pauses_for_the_host(void **state)
+{
+    (void)state;
+    net n;
+    open_with_drain_writes(&n);
+    char key[8];
+    cw_node *r = n.node[2];
+    for (size_t k = 1; k < W; k++) /* writes 2..W wait for write 1 */
+        assert_int_equal(deliver(&n, 2, k, NULL), CW_RECEIVE_BUFFERED);
+    assert_int_equal(stat_buffered(&n, 2), W - 1);
+
+    pauser p = {true, 0};
+    cw_msg *first = queued(&n, 2, 0);
+    size_t taken = 99, delivered = 99;
+    assert_int_equal(cw__node_receive_many_pausable(r, &first, 1, &taken, &delivered, pause_when, &p), CW_OK);
+    assert_int_equal(taken, 1);
+    assert_int_equal(delivered, 16); /* write 1 and 15 it released */
+    assert_true(cw__node_paused(r));
+    assert_int_equal(p.asked, 1);
+    assert_int_equal(stat_buffered(&n, 2), W - 16); /* the rest still count as buffered */
+
+    /* Out of memory, what it left stays for the next call: an arrival is
+     * refused with the error (its host keeps it), a call without one is not. */
+    cw_msg *copy = queued(&n, 2, W - 1);
+    assert_true(cw__node_check(r));
+    p.yes = false;
+    tu_fail_alloc_after(0);
+    assert_int_equal(cw__node_receive_many_pausable(r, &copy, 1, &taken, &delivered, pause_when, &p), CW_ENOMEM);
+    assert_int_equal(taken, 0);
+    assert_int_equal(delivered, 0);
+    assert_int_equal(cw__node_receive_many_pausable(r, NULL, 0, &taken, &delivered, pause_when, &p), CW_OK);
+    assert_int_equal(delivered, 0);
+    tu_fail_alloc_off();
+    assert_int_equal(stat_buffered(&n, 2), W - 16);
+    assert_true(cw__node_check(r));
+
+    /* While paused no arrival is taken, not even a copy of the write the
+     * drain stopped before (write 32: released, so neither applied nor
+     * buffered). */
+    p.yes = true;
+    copy = queued(&n, 2, 31);
+    assert_int_equal(cw__node_receive_many_pausable(r, &copy, 1, &taken, &delivered, pause_when, &p), CW_OK);
+    assert_int_equal(taken, 0);
+    assert_int_equal(delivered, 15);
+    assert_true(cw__node_paused(r));
+    expect_clock(&n, 2, "0:31");
+
+    /* A local write gets in; its clock has what was applied so far. */
+    put(&n, 2, "mine", "m", "0:31,2:1");
+    assert_true(cw__node_paused(r));
+    p.yes = false; /* 15 more, with no message */
+    p.asked = 0;
+    assert_int_equal(cw__node_receive_many_pausable(r, NULL, 0, &taken, &delivered, pause_when, &p), CW_OK);
+    assert_int_equal(taken, 0);
+    assert_int_equal(delivered, W - 31);
+    assert_int_equal(p.asked, 0); /* 9 left: never asked */
+    assert_false(cw__node_paused(r));
+    assert_int_equal(stat_buffered(&n, 2), 0);
+    expect_clock(&n, 2, "0:40,2:1");
+    /* The copy now is a duplicate. */
+    assert_int_equal(deliver(&n, 2, 31, NULL), CW_RECEIVE_DUPLICATE);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(r, &st), CW_OK);
+    assert_int_equal(st.delivered, W);
+    assert_int_equal(st.duplicates, 1);
+
+    /* A write with a context that covers writes a paused drain left is
+     * made after them, not refused as ahead of the node. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(cw_node_put(n.node[0], "c", 1, "v", 1, NULL), CW_OK);
+    for (size_t k = W + 1; k < W + 20; k++)
+        assert_int_equal(deliver(&n, 2, k, NULL), CW_RECEIVE_BUFFERED);
+    cw_msg *next = queued(&n, 2, W);
+    p.yes = true;
+    assert_int_equal(cw__node_receive_many_pausable(r, &next, 1, &taken, &delivered, pause_when, &p), CW_OK);
+    assert_true(cw__node_paused(r));
+    cw_vclock ctx, out;
+    cw_vclock_init(&ctx);
+    cw_vclock_init(&out);
+    assert_int_equal(cw_vclock_set(&ctx, 0, W + 20), CW_OK);
+    assert_int_equal(cw_node_put_ctx(r, "c", 1, "w", 1, &ctx, &out), CW_OK);
+    assert_false(cw__node_paused(r));
+    tu_assert_clock(&out, "0:60,2:2");
+    cw_vclock_destroy(&ctx);
+    cw_vclock_destroy(&out);
+
+    /* The same writes at node 1 without a pause end in the same store. */
+    size_t all = 0;
+    for (size_t k = W; k-- > 0;) {
+        size_t d = 0;
+        deliver(&n, 1, k, &d);
+        all += d;
+    }
+    assert_int_equal(all, W);
+    for (int i = 0; i < W; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cw_read a, b;
+        cw_read_init(&a);
+        cw_read_init(&b);
+        assert_int_equal(cw_node_get(n.node[1], key, strlen(key), &a), CW_OK);
+        assert_int_equal(cw_node_get(r, key, strlen(key), &b), CW_OK);
+        assert_int_equal(a.count, 1);
+        assert_int_equal(b.count, 1);
+        assert_int_equal(cw_vclock_compare(&a.versions[0].clock, &b.versions[0].clock), CW_EQUAL);
+        cw_read_destroy(&a);
+        cw_read_destroy(&b);
+    }
+    net_close(&n);
+}
+
+/* The clock of test_a_drain_out_of_memory_takes_no_arrival: its first
+ * reading (a drain's) makes every allocation fail, its second lets them
+ * succeed again. */
+static uint64_t failing_then_not_ns(void *ctx)
+{
+    unsigned *readings = ctx;
+    if (*readings == 1)
+        tu_fail_alloc_after(0);
+    else if (*readings == 2)
+        tu_fail_alloc_off();
+    ++*readings;
+    return 1000;
+}
+
+/* A drain that ran out of memory leaves released writes on the work stack;
+ * the next arrival of the same batch waits for them, even when the drain
+ * that applies them stops for the host's pause, so a copy of one of them is
+ * never applied twice. */
+static void test_a_drain_out_of_memory_takes_no_arrival(void **state)
+{
+    (void)state;
+    net n;
+    open_with_drain_writes(&n);
+    unsigned readings = 99;
+    cw_node *r = outsider(&n, failing_then_not_ns, &readings);
+    for (size_t k = 1; k < W; k++)
+        assert_int_equal(cw_node_receive(r, queued(&n, 2, k), NULL, NULL), CW_OK);
+    /* Write 1 is applied; the drain after it fails at once (write 2 stays
+     * on the stack); the next drain applies 2..16 and stops for the pause,
+     * with write 17 on the stack: the copy of 17 must wait. */
+    cw_msg *batch[2] = {queued(&n, 2, 0), queued(&n, 2, 16)};
+    pauser p = {true, 0};
+    size_t taken = 99, delivered = 99;
+    readings = 1;
+    assert_int_equal(cw__node_receive_many_pausable(r, batch, 2, &taken, &delivered, pause_when, &p), CW_OK);
+    tu_fail_alloc_off();
+    assert_int_equal(readings, 3);
+    assert_int_equal(taken, 1);
+    assert_int_equal(delivered, 16);
+    assert_true(cw__node_paused(r));
+    assert_true(cw__node_check(r));
+    p.yes = false;
+    assert_int_equal(cw__node_receive_many_pausable(r, batch + 1, 1, &taken, &delivered, pause_when, &p), CW_OK);
+    assert_int_equal(taken, 1); /* a duplicate now */
+    assert_int_equal(delivered, W - 16);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(r, &st), CW_OK);
+    assert_int_equal(st.delivered, W);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.buffered, 0);
+    assert_true(cw__node_check(r));
+    cw_node_destroy(r);
+    net_close(&n);
+}
+
 static uint64_t ticking_ns(void *ctx)
 {
     uint64_t *t = ctx;
@@ -1265,6 +1463,8 @@ int main(void)
         cmocka_unit_test(test_receive_many_matches_single_receives),
         cmocka_unit_test(test_receive_many_stops_at_first_error),
         cmocka_unit_test(test_receive_many_batch_shares_arrival_time),
+        cmocka_unit_test(test_a_long_drain_pauses_for_the_host),
+        cmocka_unit_test(test_a_drain_out_of_memory_takes_no_arrival),
         cmocka_unit_test(test_duplicates_are_dropped_and_counted),
         cmocka_unit_test(test_backpressure_when_full),
         cmocka_unit_test(test_send_refused_then_flushed),

@@ -196,10 +196,13 @@ static void destroy(cw_engine *e)
 {
     for (uint32_t v = 0; e->w && v < e->workers; v++) {
         free(e->w[v].taken);
-        for (size_t i = 0; i < e->w[v].local_len; i++)
-            cw__msg_unref(e->w[v].local[i]);
-        free(e->w[v].local);
-        free(e->w[v].spare);
+        cw__local_list *lists[] = {&e->w[v].local, &e->w[v].fast};
+        for (size_t l = 0; l < 2; l++) {
+            for (size_t i = 0; i < lists[l]->len; i++)
+                cw__msg_unref(lists[l]->msgs[i]);
+            free(lists[l]->msgs);
+            free(lists[l]->spare);
+        }
     }
     cw__transport_destroy(e->t);
     for (uint32_t j = 0; e->node && j < e->nodes; j++) {

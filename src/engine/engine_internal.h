@@ -48,6 +48,16 @@ typedef struct enode {
     pthread_cond_t space;           /* in_flight fell to the low water (put backpressure) */
 } enode; /* a multiple of 64 bytes (the alignment): nodes in an array share no line */
 
+/* A worker's list of messages its own nodes sent each other (one reference
+ * each), and the other array, swapped in while one is handed over. */
+typedef struct cw__local_list {
+    cw_msg **msgs;
+    size_t len, cap;
+    cw_msg **spare;
+    size_t spare_cap;
+    bool in_hand;                   /* being handed over (not again within that) */
+} cw__local_list;
+
 struct worker {
     cw_engine *e;
     uint32_t id;                    /* also its transport endpoint */
@@ -59,12 +69,13 @@ struct worker {
     size_t refused;                 /* writes its nodes refused for now, waiting */
     bool nomem;                     /* one of them for memory (CW_ENOMEM) */
     _Atomic uint64_t consumed;
-    cw_msg **local;                 /* what its nodes send each other through send_to:
-                                       recovery traffic, and the writes a node sends
-                                       ahead of it (send_outbox_first); its thread's only */
-    size_t local_len, local_cap;
-    cw_msg **spare;                 /* the other list, swapped in while one is taken */
-    size_t spare_cap;
+    /* What its nodes send each other through send_to, its thread's only:
+     * local holds reports and the writes a node sends ahead of them
+     * (send_outbox_first), in the order sent; fast holds pulls and
+     * retransmitted copies, which keep no order with anything (the
+     * transport's recovery lane, inproc.c invariant 5) and so are handed
+     * over even while a batch holds its nodes' writes (recovery_between). */
+    cw__local_list local, fast;
     bool nested;                    /* handing over recovery traffic within a batch */
     bool holds_own;                 /* a batch in hand holds writes of its own nodes
                                        (send_outboxes, take_local) */

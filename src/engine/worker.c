@@ -3,13 +3,18 @@
  * full link kept, takes a bounded number of arrival batches, releases due
  * delays, and offers refused writes again where room may have come; a pass
  * that did nothing spins, yields, then parks. Recovery traffic (pulls,
- * their answers) is also handed over between two nodes' shares of a batch.
+ * their answers) is also handed over between two nodes' shares of a batch:
+ * from other workers through the transport's recovery lane, between its own
+ * nodes through the worker's fast list.
  *
  * Invariants:
  *  1. Worker w is transport endpoint w and fault lane w; it runs nodes
  *     w, w + workers, ... and touches each only under the node's lock.
  *     While delivering under a node's lock it also makes the put a client
- *     offered there (engine.c, "Combining"), pausing the batch for it.
+ *     offered there (engine.c, "Combining"), pausing the batch, or the
+ *     drain of the writes one arrival released, for it; it applies what a
+ *     paused drain left before it lets go of the lock (what a drain out of
+ *     memory left waits for the node's next delivery, as before).
  *  2. A write crosses the transport once per destination worker, carrying
  *     one reference; that worker fans it out to its nodes (all but the
  *     write's origin), and delivers its own nodes' writes to its other nodes
@@ -199,14 +204,17 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             int rc = CW_OK;
             pthread_mutex_lock(&en->lock);
             /* The replica pauses when a client's put waits for the lock,
-             * which is made then (engine.c, "Combining"). */
-            while (rc == CW_OK && taken < k - at) {
+             * which is made then (engine.c, "Combining"), also within the
+             * writes one arrival releases; what a pause left is applied
+             * before the lock goes (node_internal.h). */
+            while (rc == CW_OK && (taken < k - at || cw__node_paused(en->node))) {
                 size_t got = 0;
                 rc = cw__node_receive_many_pausable(en->node, mine + at + taken, k - at - taken, &got, NULL,
                                                     e->combine ? put_waits : NULL, en);
                 taken += got;
                 cw__engine_serve_put(en);
             }
+            assert(!cw__node_paused(en->node)); /* an error comes with no pause */
             /* A link that numbers its messages would see each loss when the
              * origin's next message came (a write, a report, a pull): tell
              * the replica, once it has taken that message, which shows the
@@ -280,17 +288,20 @@ static void wake_others(worker *w)
             cw__transport_wake(w->e->t, v);
 }
 
-/* Keeps m (one reference, moved in) for this worker's own nodes. Out of
- * memory it is lost: recovery traffic is best effort. */
+/* Keeps m (one reference, moved in) for this worker's own nodes: pulls and
+ * retransmitted copies on the fast list, the rest on the ordered one. Out
+ * of memory it is lost: recovery traffic is best effort. */
 static void send_local(worker *w, cw_msg *m)
 {
-    cw_msg **room = cw__vec_room(w->local, w->local_len, &w->local_cap, sizeof *room);
+    bool fast = m->kind == CW_MSG_PULL || (m->flags & CW__MSG_RETRANSMITTED);
+    cw__local_list *l = fast ? &w->fast : &w->local;
+    cw_msg **room = cw__vec_room(l->msgs, l->len, &l->cap, sizeof *room);
     if (!room) {
         cw__msg_unref(m);
         return;
     }
-    w->local = room;
-    w->local[w->local_len++] = m;
+    l->msgs = room;
+    l->msgs[l->len++] = m;
 }
 
 /* Sends the writes waiting in en's outbox (under en's lock, on its worker):
@@ -339,46 +350,66 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     return 0;
 }
 
-/* Hands what this worker's nodes sent each other (w->local) to them, oldest
- * first; what those deliveries send waits for the next take. Never within
- * itself (holds_own: recovery_between). */
+/* Hands the messages on l to this worker's nodes, oldest first; what those
+ * deliveries send waits for the next take. A take of l within its own
+ * hand-over (a nested recovery_between) does nothing (in_hand). */
+static bool take_list(worker *w, cw__local_list *l)
+{
+    if (!l->len || l->in_hand)
+        return false;
+    cw_msg **batch = l->msgs;
+    size_t n = l->len, cap = l->cap;
+    l->msgs = l->spare;
+    l->cap = l->spare_cap;
+    l->len = 0;
+    l->in_hand = true;
+    take_in(w, batch, n); /* in batches, as arrivals are */
+    l->in_hand = false;
+    l->spare = batch;
+    l->spare_cap = cap;
+    return true;
+}
+
+/* Hands what this worker's nodes sent each other to them: recovery traffic
+ * (the fast list), then the ordered list. Within a hand-over of either,
+ * that list's own take does nothing (in_hand); the ordered list also waits
+ * while holds_own (recovery_between). */
 static bool take_local(worker *w)
 {
-    if (!w->local_len)
-        return false;
-    cw_msg **batch = w->local;
-    size_t n = w->local_len, cap = w->local_cap;
-    w->local = w->spare;
-    w->local_cap = w->spare_cap;
-    w->local_len = 0;
+    bool did = take_list(w, &w->fast);
+    if (!w->local.len)
+        return did;
     w->holds_own = true; /* the list may hold its nodes' writes */
-    take_in(w, batch, n); /* in batches, as arrivals are */
+    did |= take_list(w, &w->local);
     w->holds_own = false;
-    w->spare = batch;
-    w->spare_cap = cap;
-    return true;
+    return did;
 }
 
 /* Hands its nodes the recovery traffic that came while this worker delivers
  * a batch: pulls and answers from other workers (the transport's lane) and
- * what its own nodes sent each other (its local list). Called between two
- * nodes' shares of a batch, with no node's lock held, and not within
- * itself: a pull and its answer each wait for one node's share of a batch,
- * not for whole batches (at 64 nodes a batch is ~2,000 deliveries). The
- * local list waits while the batch holds writes of this worker's own nodes
- * (holds_own): an answer sends its node's newer writes ahead of itself
- * (send_outbox_first), through that list, and they must not reach their
- * node's siblings before the older ones in hand. */
+ * from its own nodes (the fast list), then the rest its own nodes sent each
+ * other (the local list). Called between two nodes' shares of a batch,
+ * with no node's lock held, and not within itself: a pull and its answer
+ * each wait for one node's share of a batch, not for whole batches (at 64
+ * nodes a batch is ~2,000 deliveries). The local list waits while the
+ * batch holds writes of this worker's own nodes (holds_own): an answer
+ * sends its node's newer writes ahead of itself (send_outbox_first),
+ * through that list, and they must not reach their node's siblings before
+ * the older ones in hand. The fast list need not: a pull or a
+ * retransmitted copy keeps no order with writes (with one worker its
+ * answers waited for the end of every pass; docs/performance.md, "A drain
+ * that lets the client in"). */
 static void recovery_between(worker *w)
 {
     cw_msg *batch[INBOUND_BATCH];
     size_t n = cw__transport_take_recovery(w->e->t, w->id, batch, INBOUND_BATCH);
-    if (!n && (!w->local_len || w->holds_own))
+    if (!n && !w->fast.len && (!w->local.len || w->holds_own))
         return;
     w->nested = true;
     take_in(w, batch, n);
+    take_list(w, &w->fast); /* keeps no order: even while holds_own */
     if (!w->holds_own)
-        take_local(w); /* nothing if the list is empty */
+        take_local(w); /* nothing if the lists are empty */
     w->nested = false;
 }
 
@@ -538,7 +569,7 @@ static bool has_work(worker *w)
     /* Relaxed: hints; the work itself is taken with its own ordering. */
     if (atomic_load_explicit(&w->outbox_dirty, memory_order_relaxed) ||
         atomic_load_explicit(&w->e->reports_asked_ns, memory_order_relaxed) != w->reports_seen ||
-        atomic_load_explicit(&w->e->stop, memory_order_relaxed) || w->local_len ||
+        atomic_load_explicit(&w->e->stop, memory_order_relaxed) || w->local.len || w->fast.len ||
         atomic_load_explicit(&w->tick_due, memory_order_relaxed) <= cw__now_ns())
         return true;
     return cw__transport_arrived(w->e->t, w->id) || cw__faults_pending(&w->e->faults, w->id, cw__now_ns());

@@ -53,13 +53,22 @@ void cw__node_link_lost(cw_node *n, cw_node_id from);
  * Wants a tick now. */
 void cw__node_report_now(cw_node *n);
 
-/* cw_node_receive_many that also stops, between arrivals, once
- * pause(pause_ctx) says so (asked every PAUSE_EVERY arrivals: 16): rc
- * CW_OK with *taken < count, the rest left to the caller. A host whose
- * clients wait for the node's lock uses it to let them in (the engine's
- * combining). */
+/* cw_node_receive_many that also stops once pause(pause_ctx) says so,
+ * asked every PAUSE_EVERY (16) arrivals and every 16 writes a drain
+ * applies (the writes one arrival releases from the buffer): rc CW_OK with
+ * *taken < count, the rest left to the caller. A host whose clients wait
+ * for the node's lock uses it to let them in (the engine's combining).
+ * When a drain stopped, cw__node_paused is true until a later call of this
+ * (count 0 to finish it) has applied the rest: the host calls it again
+ * before it lets go of the node. Meanwhile it may make a local write at the
+ * node, and nothing else: a plain put leaves the rest for that call; a put
+ * or delete with a context applies the rest first (without pausing), so
+ * that a context covering them is not refused as ahead. No arrival is
+ * taken while a drain's rest waits (paused, or out of memory: then the
+ * first arrival is refused with CW_ENOMEM). */
 int cw__node_receive_many_pausable(cw_node *n, cw_msg *const *msgs, size_t count, size_t *taken,
                                    size_t *delivered, bool (*pause)(void *ctx), void *pause_ctx);
+bool cw__node_paused(const cw_node *n);
 
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);

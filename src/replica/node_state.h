@@ -78,6 +78,11 @@ struct cw_node {
     cw__buffer buf;
     cw__slot *work;           /* released writes being applied (a stack) */
     size_t work_count, work_cap;
+    /* While cw__node_receive_many_pausable runs: its host's pause, asked
+     * between applications of released writes too (NULL otherwise). */
+    bool (*pause)(void *ctx);
+    void *pause_ctx;
+    bool paused;              /* a drain stopped for the pause, work left (node.c, drain) */
     uint64_t wall_seen;       /* the latest wall-clock reading, for drift checks */
     /* While cw_node_receive_many runs: its messages arrived together, so the
      * clock is read once, by the first one buffered (0: not read yet). */

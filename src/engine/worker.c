@@ -293,8 +293,7 @@ static void wake_others(worker *w)
  * of memory it is lost: recovery traffic is best effort. */
 static void send_local(worker *w, cw_msg *m)
 {
-    bool fast = m->kind == CW_MSG_PULL || (m->flags & CW__MSG_RETRANSMITTED);
-    cw__local_list *l = fast ? &w->fast : &w->local;
+    cw__local_list *l = cw__msg_unordered(m) ? &w->fast : &w->local;
     cw_msg **room = cw__vec_room(l->msgs, l->len, &l->cap, sizeof *room);
     if (!room) {
         cw__msg_unref(m);
@@ -371,13 +370,13 @@ static bool take_list(worker *w, cw__local_list *l)
 }
 
 /* Hands what this worker's nodes sent each other to them: recovery traffic
- * (the fast list), then the ordered list. Within a hand-over of either,
- * that list's own take does nothing (in_hand); the ordered list also waits
- * while holds_own (recovery_between). */
+ * (the fast list), then the ordered list, which waits while a batch in hand
+ * holds its nodes' writes (holds_own: recovery_between). Within a hand-over
+ * of either, that list's own take does nothing (in_hand). */
 static bool take_local(worker *w)
 {
     bool did = take_list(w, &w->fast);
-    if (!w->local.len)
+    if (w->holds_own || !w->local.len)
         return did;
     w->holds_own = true; /* the list may hold its nodes' writes */
     did |= take_list(w, &w->local);
@@ -407,9 +406,7 @@ static void recovery_between(worker *w)
         return;
     w->nested = true;
     take_in(w, batch, n);
-    take_list(w, &w->fast); /* keeps no order: even while holds_own */
-    if (!w->holds_own)
-        take_local(w); /* nothing if the lists are empty */
+    take_local(w); /* the fast list even while holds_own: it keeps no order */
     w->nested = false;
 }
 

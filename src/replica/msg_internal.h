@@ -26,6 +26,11 @@
  * best effort and repeated by the replicas. */
 #define cw__msg_counted(m) ((m)->kind == CW_MSG_WRITE && !((m)->flags & CW__MSG_RETRANSMITTED))
 
+/* A pull or a retransmitted copy: traffic that keeps no order with writes
+ * or reports, so a host may carry it ahead of them (the in-process
+ * transport's recovery lane, the engine's fast list). */
+#define cw__msg_unordered(m) ((m)->kind == CW_MSG_PULL || ((m)->flags & CW__MSG_RETRANSMITTED))
+
 /* One malloc (16-byte aligned; the clock kernels load unaligned): 64-byte
  * aligned_alloc took glibc's memalign path, which split and coalesced a
  * chunk per message and cost twice the allocator's instructions a write

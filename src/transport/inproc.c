@@ -26,15 +26,15 @@
  *     after it takes the message (queue.h: the ring publishes the slot
  *     after writing it).
  *  5. Recovery traffic sent to one endpoint (a pull, a retransmitted copy:
- *     is_recovery) goes on a second ring per pair, ep[to].fast[from], which
- *     take serves first (up to half a batch, and take_recovery alone), so
- *     a pull and its answer do not wait behind a backlog of writes (under
+ *     cw__msg_unordered) goes on a second ring per pair, ep[to].fast[from],
+ *     which take serves first (up to half a batch, and take_recovery alone),
+ *     so a pull and its answer do not wait behind a backlog of writes (under
  *     load the writes' rings hold tens of milliseconds of deliveries). They
  *     may overtake the link's earlier messages; the replicas need no order
  *     among them (a pull is repeated, an answer that comes twice is a
- *     duplicate). A full fast ring sends on the ordinary path (invariant
- *     2). Writes and reports keep their link's order: a report that
- *     overtook the writes it counts would be taken for their loss.
+ *     duplicate). A full fast ring sends on the ordinary path (invariant 2).
+ *     Writes and reports keep their link's order: a report that overtook the
+ *     writes it counts would be taken for their loss.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -83,9 +83,6 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
     return true;
 }
 
-/* Whether m may take the fast ring (invariant 5). */
-static bool is_recovery(const cw_msg *m) { return m->kind == CW_MSG_PULL || (m->flags & CW__MSG_RETRANSMITTED); }
-
 /* Sends m in its link's order (invariant 2). */
 static void send_ordered(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
@@ -101,7 +98,7 @@ static void send_ordered(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m
 
 static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
-    if (is_recovery(m)) {
+    if (cw__msg_unordered(m)) {
         cw__msg_ref(m); /* the ring's (invariant 3), before the receiver can take it */
         if (cw__queue_push(inproc_of(t)->ep[to].fast[from], m))
             return;

@@ -16,12 +16,14 @@ void *__wrap_calloc(size_t n, size_t size);
 void tu_fail_alloc_after(long k);
 void tu_fail_alloc_off(void);
 long tu_alloc_count(void);
+void tu_fail_realloc(int on);
 
 /* Tests that inject failures do so from one thread, but threaded tests
  * allocate through here too: the counters are atomics, relaxed because they
  * only count and publish no other data. */
 static _Atomic long budget = -1; /* allocations left before failing; -1 = never fail */
 static _Atomic long count;
+static _Atomic int realloc_fails; /* every realloc fails, whatever the budget */
 
 void tu_fail_alloc_after(long k)
 {
@@ -30,6 +32,7 @@ void tu_fail_alloc_after(long k)
 }
 
 void tu_fail_alloc_off(void) { atomic_store_explicit(&budget, -1, memory_order_relaxed); }
+void tu_fail_realloc(int on) { atomic_store_explicit(&realloc_fails, on, memory_order_relaxed); }
 long tu_alloc_count(void) { return atomic_load_explicit(&count, memory_order_relaxed); }
 
 static int should_fail(void)
@@ -46,7 +49,14 @@ static int should_fail(void)
 
 void *__wrap_malloc(size_t size) { return should_fail() ? NULL : __real_malloc(size); }
 void *__wrap_calloc(size_t n, size_t size) { return should_fail() ? NULL : __real_calloc(n, size); }
-void *__wrap_realloc(void *p, size_t size) { return should_fail() ? NULL : __real_realloc(p, size); }
+void *__wrap_realloc(void *p, size_t size)
+{
+    if (atomic_load_explicit(&realloc_fails, memory_order_relaxed) && size) {
+        atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
+        return NULL;
+    }
+    return should_fail() ? NULL : __real_realloc(p, size);
+}
 void *__wrap_aligned_alloc(size_t align, size_t size)
 {
     return should_fail() ? NULL : __real_aligned_alloc(align, size);

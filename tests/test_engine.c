@@ -10,7 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine_internal.h" /* the fault layer's count of losses */
+#include "engine_internal.h" /* the fault layer's count of losses; a node's outbox */
+#include "msg_internal.h"
 #include "tsan.h"
 #include "testutil.h"
 #include "writes.h"
@@ -1083,6 +1084,49 @@ static void test_out_of_memory_never_hangs_shutdown(void **state)
     cw_engine_close(a.e);
 }
 
+/* A node's send (a report, a pull, an answer) first sends the writes
+ * waiting in its outbox; when the worker's list for its own nodes has no
+ * room for them and cannot grow, the send is refused and the writes stay in
+ * the outbox, in order, for the worker's next pass. (They were dropped: the
+ * replicas still converged through recovery, but the deliveries owed were
+ * never counted, so quiesce timed out for ever.) The engine is shut down
+ * first, so this thread stands in for its one worker. */
+static void test_a_send_without_room_for_the_outbox_refuses(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(2, 1, CW_KEEP_SIBLINGS);
+    cw_engine_shutdown(e);
+    enode *en = &e->node[0];
+    worker *w = en->w;
+    assert_int_equal(w->local.cap, 0); /* nothing was sent: the list has no room yet */
+    cw_msg *writes[3], *report;
+    cw_hlc_timestamp ts = {1, 0, 0};
+    for (uint64_t i = 0; i < 3; i++) {
+        uint64_t clock[2] = {i + 1, 0};
+        assert_int_equal(cw__msg_write(&writes[i], 0, &ts, clock, 2, NULL, false, "k", 1, "v", 1), CW_OK);
+        en->outbox[en->out_len++] = writes[i]; /* the outbox's reference */
+    }
+    uint64_t applied[2] = {3, 0};
+    assert_int_equal(cw__msg_report(&report, 2, 0, applied, 0), CW_OK);
+    pthread_mutex_lock(&en->lock);
+    tu_fail_realloc(1);
+    int rc = cw__engine_send_to(en, CW_NODE_ALL, report);
+    tu_fail_realloc(0);
+    assert_int_equal(rc, CW_ENOMEM);
+    assert_int_equal(en->out_len, 3);
+    assert_int_equal(w->local.len, 0);
+    /* With memory, the writes go first, in the order made, then the report. */
+    assert_int_equal(cw__engine_send_to(en, CW_NODE_ALL, report), 0);
+    pthread_mutex_unlock(&en->lock);
+    assert_int_equal(en->out_len, 0);
+    assert_int_equal(w->local.len, 4);
+    for (size_t i = 0; i < 3; i++)
+        assert_ptr_equal(w->local.msgs[i], writes[i]);
+    assert_ptr_equal(w->local.msgs[3], report);
+    cw__msg_unref(report);
+    cw_engine_close(e); /* frees what the list holds */
+}
+
 /* ---- stress: concurrent client threads, faults, ground truth ---- */
 
 typedef struct stress {
@@ -1744,6 +1788,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_shutdown_interrupts_quiesce),
         cmocka_unit_test(test_out_of_memory_never_hangs_shutdown),
+        cmocka_unit_test(test_a_send_without_room_for_the_outbox_refuses),
         cmocka_unit_test(test_stress_quick),
         cmocka_unit_test(test_stress_with_loss),
         cmocka_unit_test(test_stress_with_cuts),

@@ -21,7 +21,9 @@
  *     directly.
  *  3. Nothing accepted is lost: the transport keeps what a full link refuses
  *     (transport.h) while the worker keeps consuming, so two workers full
- *     towards each other still drain each other; a write a replica refuses
+ *     towards each other still drain each other; a node's writes stay in its
+ *     outbox when the worker's local list cannot grow for them (its send is
+ *     refused instead: send_outbox_first); a write a replica refuses
  *     for now (CW_EFULL, CW_ENOMEM) waits among its node's refused writes
  *     (retry.h), which hold writes in flight only, so engine.c invariant 2
  *     bounds them too. They are offered again only after their node applied
@@ -288,18 +290,31 @@ static void wake_others(worker *w)
             cw__transport_wake(w->e->t, v);
 }
 
+/* Room on l for n more messages, or false (out of memory; l unchanged). */
+static bool local_room(cw__local_list *l, size_t n)
+{
+    while (l->cap - l->len < n) {
+        cw_msg **room = cw__vec_room(l->msgs, l->cap, &l->cap, sizeof *room); /* doubles */
+        if (!room)
+            return false;
+        l->msgs = room;
+    }
+    return true;
+}
+
 /* Keeps m (one reference, moved in) for this worker's own nodes: pulls and
- * retransmitted copies on the fast list, the rest on the ordered one. Out
- * of memory it is lost: recovery traffic is best effort. */
+ * retransmitted copies on the fast list, reports on the ordered one. Out of
+ * memory it is lost: these are recovery traffic and reports, which the
+ * replicas send again. (Writes come through send_outbox_first, which never
+ * loses one.) */
 static void send_local(worker *w, cw_msg *m)
 {
+    assert(!cw__msg_counted(m));
     cw__local_list *l = cw__msg_unordered(m) ? &w->fast : &w->local;
-    cw_msg **room = cw__vec_room(l->msgs, l->len, &l->cap, sizeof *room);
-    if (!room) {
+    if (!local_room(l, 1)) {
         cw__msg_unref(m);
         return;
     }
-    l->msgs = room;
     l->msgs[l->len++] = m;
 }
 
@@ -307,19 +322,25 @@ static void send_local(worker *w, cw_msg *m)
  * before anything else en sends, so its messages leave in the order it made
  * them. A report that overtook the writes it counts would make every peer
  * pull them as lost. This worker's own nodes get them through the local
- * list, ahead of what follows. */
-static void send_outbox_first(enode *en)
+ * list, ahead of what follows. False, with nothing sent, when the local list
+ * has no room for them (out of memory): the writes stay in the outbox for
+ * the worker's next pass (its flag is still set), and the caller refuses
+ * what it was to send after them. */
+static bool send_outbox_first(enode *en)
 {
     cw_engine *e = en->e;
     worker *w = en->w;
     if (!en->out_len)
-        return;
+        return true;
+    if (!local_room(&w->local, en->out_len))
+        return false;
     for (size_t i = 0; i < en->out_len; i++) {
         cw__transport_send_all(e->t, w->id, en->outbox[i]);
-        send_local(w, en->outbox[i]); /* the outbox's reference moves */
+        w->local.msgs[w->local.len++] = en->outbox[i]; /* the outbox's reference moves */
     }
     en->out_len = 0;
     wake_others(w);
+    return true;
 }
 
 int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
@@ -327,7 +348,8 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     enode *en = ctx;
     cw_engine *e = en->e;
     worker *w = en->w;
-    send_outbox_first(en);
+    if (!send_outbox_first(en))
+        return CW_ENOMEM; /* refused: the replica sends m again */
     if (to == CW_NODE_ALL) {
         cw__transport_send_all(e->t, w->id, m);
         wake_others(w);

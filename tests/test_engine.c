@@ -1090,7 +1090,10 @@ static void test_out_of_memory_never_hangs_shutdown(void **state)
  * the outbox, in order, for the worker's next pass. (They were dropped: the
  * replicas still converged through recovery, but the deliveries owed were
  * never counted, so quiesce timed out for ever.) The engine is shut down
- * first, so this thread stands in for its one worker. */
+ * first, so this thread stands in for its one worker; the outbox is filled
+ * by hand, so this covers the refusal and the order of the later send, not
+ * the pass that would take the writes (with reallocs failing while puts go
+ * on, the puts' own arrays fail first and this path is not reached). */
 static void test_a_send_without_room_for_the_outbox_refuses(void **state)
 {
     (void)state;

@@ -113,8 +113,9 @@ static inline bool tu_clock_equal(const cw_vclock *a, const cw_vclock *b)
 void tu_fail_alloc_after(long k);
 void tu_fail_alloc_off(void);
 long tu_alloc_count(void);
-/* tu_fail_realloc(1): every realloc (growing an array) fails, while malloc
- * and calloc go on, until tu_fail_realloc(0). */
+/* tu_fail_realloc(1): every realloc of a nonzero size fails (realloc(NULL, n)
+ * too), in every thread, while malloc, calloc and aligned_alloc go on, until
+ * tu_fail_realloc(0). */
 void tu_fail_realloc(int on);
 
 #endif

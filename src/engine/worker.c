@@ -290,7 +290,8 @@ static void wake_others(worker *w)
             cw__transport_wake(w->e->t, v);
 }
 
-/* Room on l for n more messages, or false (out of memory; l unchanged). */
+/* Room on l for n more messages, or false out of memory (l's messages and
+ * length unchanged; its array may have grown). */
 static bool local_room(cw__local_list *l, size_t n)
 {
     while (l->cap - l->len < n) {
@@ -323,9 +324,10 @@ static void send_local(worker *w, cw_msg *m)
  * them. A report that overtook the writes it counts would make every peer
  * pull them as lost. This worker's own nodes get them through the local
  * list, ahead of what follows. False, with nothing sent, when the local list
- * has no room for them (out of memory): the writes stay in the outbox for
- * the worker's next pass (its flag is still set), and the caller refuses
- * what it was to send after them. */
+ * has no room for them (out of memory): the writes stay in the outbox, and
+ * the caller refuses what it was to send after them. A pass takes them:
+ * each put sets the worker's flag after its write is in the outbox, and the
+ * flag is cleared only by send_outboxes, which then takes every outbox. */
 static bool send_outbox_first(enode *en)
 {
     cw_engine *e = en->e;
@@ -470,6 +472,11 @@ static bool send_outboxes(worker *w)
     cw_engine *e = w->e;
     for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
         enode *en = &e->node[j];
+        /* Older writes of this node that a send took from its outbox
+         * (send_outbox_first, from a tick or an answer) may wait on the
+         * local list: they reach its siblings before the newer ones taken
+         * here, which would otherwise wait in their buffers for them. */
+        take_local(w);
         pthread_mutex_lock(&en->lock);
         size_t n = en->out_len; /* take it whole: O(1) a write */
         memcpy(w->taken, en->outbox, n * sizeof *w->taken);

@@ -564,6 +564,69 @@ static void test_absurd_report_does_not_keep_a_restarted_node_out(void **state)
     cluster_close(&c);
 }
 
+/* One origin's entry in a node's stable clock: the node's log has let go
+ * of that origin's writes up to it. */
+typedef struct stable_view {
+    cw_node_id origin;
+    uint64_t seq;
+} stable_view;
+
+static void stable_of(void *ctx, cw_node *n)
+{
+    stable_view *v = ctx;
+    cw_vclock st;
+    cw_vclock_init(&st);
+    v->seq = cw_node_stable(n, &st) == CW_OK ? cw_vclock_get(&st, v->origin) : 0;
+    cw_vclock_destroy(&st);
+}
+
+static void await_stable(cw__server *s, cw_node_id origin, uint64_t seq)
+{
+    uint64_t deadline = now_ms() + 10000;
+    for (;;) {
+        stable_view v = {origin, 0};
+        cw__server_with_node(s, stable_of, &v);
+        if (v.seq >= seq)
+            return;
+        if (now_ms() > deadline)
+            fail_msg("node %u: origin %u's seq %llu never stable", cw__server_self(s), origin,
+                     (unsigned long long)seq);
+        sleep_ms(5);
+    }
+}
+
+/* A joining node answers a join request with its empty state (it must
+ * answer: two nodes restarted at once each wait for the other). The joiner
+ * must not install that state when a peer with the writes answers too,
+ * even after it: a write stable before the restart is in no log any more,
+ * so a node that installed nothing would never get it. Here node 0's answer
+ * comes second for sure: it answered node 2's last process a moment ago
+ * and answers one peer at most once a second (JOIN_ANSWER_NS), while node
+ * 1, joining because node 2 is down, answers at once. */
+static void test_a_joiner_takes_the_state_of_a_peer_that_has_it(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    put(c.s[0], "a", "1");
+    for (uint32_t i = 0; i < 3; i++)
+        await_value(c.s[i], "a", "1");
+    await_stable(c.s[0], 0, 1); /* node 0's log let go of it */
+    cw__server_stop(c.s[2]);
+    start(&c, 2, false); /* node 0 answers node 2 now */
+    await_value(c.s[2], "a", "1");
+    cw__server_stop(c.s[1]);
+    cw__server_stop(c.s[2]);
+    c.s[1] = c.s[2] = NULL;
+    start(&c, 1, false); /* joining until node 2 answers */
+    start(&c, 2, false); /* node 1 answers at once, node 0 within about a second */
+    await_value(c.s[2], "a", "1");
+    await_value(c.s[1], "a", "1");
+    assert_int_equal(put(c.s[2], "b", "2"), 1);
+    await_value(c.s[0], "b", "2");
+    cluster_close(&c);
+}
+
 /* The snapshot answers node 0 sends to node 2's endpoint (a ROUTER the
  * test binds there) within ms milliseconds. */
 static int snapshots_within(void *router, unsigned ms)
@@ -1308,6 +1371,7 @@ int main(void)
         cmocka_unit_test(test_full_log_refuses_then_recovers),
         cmocka_unit_test(test_hostile_link_messages),
         cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
+        cmocka_unit_test(test_a_joiner_takes_the_state_of_a_peer_that_has_it),
         cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),

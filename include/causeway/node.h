@@ -365,7 +365,10 @@ CW_API int cw_node_stable(const cw_node *n, cw_vclock *out);
  * peer holds of its own, or it would reuse a (node, seq) pair; and it must
  * hold everything that may already be stable, which no log keeps any more.
  * So it asks every peer for its state and installs the one that holds the
- * most of its own writes (the node server does this: src/server).
+ * most of its own writes; of those, the one that holds the most writes in
+ * all (a peer restarted at the same time answers with its empty state,
+ * which must not win because it came first). The node server does this
+ * (src/server).
  *
  * cw_node_install adopts a peer's state: `clock` (nodes counters, the peer's
  * clock) and the versions its store held at that clock (every message

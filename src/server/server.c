@@ -27,7 +27,9 @@
  *  4. A node that is joining (started without state) makes no write and
  *     applies nothing from its links; it asks every peer for a snapshot and,
  *     once every peer has answered, installs the one that holds most of its
- *     own writes (cw_node_install), if that one holds every write of its own
+ *     own writes (cw_node_install; of those, the one that holds most writes
+ *     in all: a peer joining too answers with its empty state,
+ *     better_snapshot), if that one holds every write of its own
  *     any peer knows of (cw_node_seen: applied, or waiting in a buffer);
  *     else it asks every peer again. So its next write's seq is one no peer
  *     has seen. (A write of its own that waits at a peer for a write lost
@@ -514,6 +516,29 @@ static void on_reset(void *ctx, uint32_t j)
     s->reset[j] = 1;
 }
 
+/* The writes a snapshot's clock counts, over every origin (saturating: a
+ * tie-break, exact below 2^64). */
+static uint64_t writes_in(const cw__net_snapshot *sn, uint32_t nodes)
+{
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < nodes; k++)
+        total = total + sn->clock[k] < total ? UINT64_MAX : total + sn->clock[k];
+    return total;
+}
+
+/* Whether answer a is a better state to install than b (invariant 4): more
+ * of the joiner's own writes, or as many and more writes in all. The second
+ * rule matters: a peer that is joining too answers with its empty state (it
+ * must answer, or two nodes restarted together would wait for each other),
+ * and a joiner that installed that one, because it came first, would never
+ * get the writes that were stable before it restarted: no log holds them. */
+static bool better_snapshot(const cw__net_snapshot *a, const cw__net_snapshot *b, cw_node_id self, uint32_t nodes)
+{
+    if (a->clock[self] != b->clock[self])
+        return a->clock[self] > b->clock[self];
+    return writes_in(a, nodes) > writes_in(b, nodes);
+}
+
 /* A snapshot answer from peer j (checked by the transport): filed under the
  * lock if it answers this node's current request (invariant 4). */
 static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
@@ -526,7 +551,7 @@ static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
         s->answers++;
         if (sn->seen > s->join_target)
             s->join_target = sn->seen;
-        if (!s->best.have || sn->clock[self] > s->best.sn.clock[self]) {
+        if (!s->best.have || better_snapshot(sn, &s->best.sn, self, s->o.nodes)) {
             snapshot_clear(&s->best);
             s->best.sn = *sn;
             s->best.have = true;

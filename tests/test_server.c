@@ -627,6 +627,100 @@ static void test_a_joiner_takes_the_state_of_a_peer_that_has_it(void **state)
     cluster_close(&c);
 }
 
+/* What node s reads for key, for a failure's report: the first version's
+ * value and dot. */
+static const char *shown(cw__server *s, const char *key, char *out, size_t len)
+{
+    cw_read r;
+    cw_read_init(&r);
+    if (cw__server_read(s, key, strlen(key), &r) != CW_OK || r.count == 0)
+        snprintf(out, len, "-");
+    else
+        snprintf(out, len, "%.*s (%u:%llu)%s", (int)r.versions[0].value_len, (const char *)r.versions[0].value,
+                 r.versions[0].origin, (unsigned long long)r.versions[0].seq, r.count > 1 ? " +siblings" : "");
+    cw_read_destroy(&r);
+    return out;
+}
+
+/* Whether nodes a and b read the same versions (dots) of key. */
+static bool same_versions(cw__server *a, cw__server *b, const char *key)
+{
+    cw_read r[2];
+    cw_read_init(&r[0]);
+    cw_read_init(&r[1]);
+    int ra = cw__server_read(a, key, strlen(key), &r[0]), rb = cw__server_read(b, key, strlen(key), &r[1]);
+    bool same = ra == rb && r[0].count == r[1].count;
+    for (size_t x = 0; same && x < r[0].count; x++)
+        same = r[0].versions[x].origin == r[1].versions[x].origin && r[0].versions[x].seq == r[1].versions[x].seq;
+    cw_read_destroy(&r[0]);
+    cw_read_destroy(&r[1]);
+    return same;
+}
+
+/* Every node of a 3-node cluster ends with the same clock, nothing
+ * buffered, and the same versions of each key. */
+static void await_converged(cluster *c, const char *const *keys, size_t nkeys)
+{
+    uint64_t deadline = now_ms() + 10000;
+    for (;;) {
+        node_view v[3];
+        bool same = true;
+        for (uint32_t i = 0; i < 3; i++) {
+            v[i] = look(c->s[i]);
+            same &= v[i].buffered == 0 && memcmp(v[i].counters, v[0].counters, sizeof v[0].counters) == 0;
+        }
+        for (size_t k = 0; k < nkeys && same; k++)
+            same = same_versions(c->s[0], c->s[1], keys[k]) && same_versions(c->s[0], c->s[2], keys[k]);
+        if (same)
+            return;
+        if (now_ms() > deadline) {
+            for (uint32_t i = 0; i < 3; i++) {
+                print_message("node %u: clock %llu,%llu,%llu buffered %llu", i, (unsigned long long)v[i].counters[0],
+                              (unsigned long long)v[i].counters[1], (unsigned long long)v[i].counters[2],
+                              (unsigned long long)v[i].buffered);
+                for (size_t k = 0; k < nkeys; k++) {
+                    char out[64];
+                    print_message(" %s=%s", keys[k], shown(c->s[i], keys[k], out, sizeof out));
+                }
+                print_message("\n");
+            }
+            fail_msg("the nodes did not converge in 10 s");
+        }
+        sleep_ms(10);
+    }
+}
+
+/* A write of node 1's old process that its peers' fault layers keep (a held
+ * link) has arrived there: the peers count it when they tell node 1's new
+ * process which of its writes they hold, so the new process never numbers
+ * a write with its seq. Before, they answered seq 1, node 1 wrote y as seq 2
+ * too, and the nodes ended with the same clock but different writes under
+ * (1, 2). */
+static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    put(c.s[1], "x", "base");
+    for (uint32_t i = 0; i < 3; i++)
+        await_value(c.s[i], "x", "base");
+    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HOLD), CW_OK);
+    assert_int_equal(cw__server_link(c.s[2], 1, 2, CW__LINK_HOLD), CW_OK);
+    assert_int_equal(put(c.s[1], "x", "old"), 2); /* reaches both peers, kept there */
+    sleep_ms(100);
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
+    start(&c, 1, false);
+    sleep_ms(300); /* node 1 has its answers (and asks again while the holds last) */
+    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_RELEASE), CW_OK);
+    assert_int_equal(cw__server_link(c.s[2], 1, 2, CW__LINK_RELEASE), CW_OK);
+    assert_int_equal(put(c.s[1], "y", "new"), 3);
+    const char *keys[] = {"x", "y"};
+    await_converged(&c, keys, 2);
+    await_value(c.s[1], "x", "old");
+    cluster_close(&c);
+}
+
 /* The snapshot answers node 0 sends to node 2's endpoint (a ROUTER the
  * test binds there) within ms milliseconds. */
 static int snapshots_within(void *router, unsigned ms)
@@ -1372,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_hostile_link_messages),
         cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
         cmocka_unit_test(test_a_joiner_takes_the_state_of_a_peer_that_has_it),
+        cmocka_unit_test(test_a_held_write_of_the_old_process_keeps_its_seq),
         cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),

@@ -30,7 +30,8 @@
  *     own writes (cw_node_install; of those, the one that holds most writes
  *     in all: a peer joining too answers with its empty state,
  *     better_snapshot), if that one holds every write of its own
- *     any peer knows of (cw_node_seen: applied, or waiting in a buffer);
+ *     any peer knows of (cw_node_seen: applied, or waiting in a buffer;
+ *     or kept by the peer's fault layer, cw__faults_parked_seq);
  *     else it asks every peer again. So its next write's seq is one no peer
  *     has seen. (A write of its own that waits at a peer for a write lost
  *     with the old process keeps it joining: it never writes over it.)
@@ -477,10 +478,12 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     cw__net_reset(s->net, j);
     count_ctx cc = {0};
     cw_node_each_key(s->node, count_versions, &cc);
-    /* The clock, and the last of j's own writes this node holds (applied
-     * or buffered: cw_node_seen). */
+    /* The clock, and the last of j's own writes this node holds: applied
+     * or buffered (cw_node_seen), or kept by the fault layer (held or
+     * delayed: they came, and j must not number a write with their seqs). */
+    uint64_t seen = cw_node_seen(s->node, j), parked = cw__faults_parked_seq(&s->faults, 0, j, s->o.self);
     snap_ctx c = {s->net, {0}};
-    if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), cw_node_seen(s->node, j), nonce,
+    if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), parked > seen ? parked : seen, nonce,
                                 cc.versions))
         return; /* full link (or out of memory): it asks again */
     if (cc.versions)

@@ -452,3 +452,29 @@ uint64_t cw__faults_dropped(const cw__faults *f)
 {
     return atomic_load_explicit(&f->dropped, memory_order_relaxed);
 }
+
+/* The highest seq above v of origin's writes for `to` among n routes. */
+static uint64_t highest_write(const cw__route *r, size_t n, cw_node_id origin, cw_node_id to, uint64_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i].to == to && r[i].msg->kind == CW_MSG_WRITE && r[i].msg->origin == origin && r[i].msg->seq > v)
+            v = r[i].msg->seq;
+    return v;
+}
+
+uint64_t cw__faults_parked_seq(cw__faults *f, uint32_t lane, cw_node_id origin, cw_node_id to)
+{
+    cw__fault_lane *ln = &f->lane[lane];
+    uint64_t v = 0;
+    for (size_t i = 0; i < ln->dlen; i++) /* the heap: this thread's (invariant 4) */
+        v = highest_write(&ln->delayed[i].r, 1, origin, to, v);
+    pthread_mutex_lock(&ln->released_lock);
+    v = highest_write(ln->released.r, ln->released.len, origin, to, v);
+    pthread_mutex_unlock(&ln->released_lock);
+    pthread_mutex_lock(&f->holds_lock);
+    hold *h = link_find(f, origin, to); /* links are keyed by the writes' origin (link_takes) */
+    if (h)
+        v = highest_write(h->q.r, h->q.len, origin, to, v);
+    pthread_mutex_unlock(&f->holds_lock);
+    return v;
+}

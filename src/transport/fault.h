@@ -147,6 +147,13 @@ bool cw__faults_send_lost(cw__faults *f, uint32_t lane, cw_node_id from, cw_node
 void cw__faults_each_link(cw__faults *f, void (*fn)(void *ctx, cw_node_id from, cw_node_id to, bool held, bool cut),
                           void *ctx);
 
+/* The highest seq of origin's writes this layer keeps from node `to`:
+ * delayed, released from a hold and not yet delivered, or kept on the held
+ * link origin -> to; 0 if none. They have arrived but the replica has not
+ * seen them, so a host that tells a restarted origin which of its own
+ * writes it holds counts them too. The lane's thread. */
+uint64_t cw__faults_parked_seq(cw__faults *f, uint32_t lane, cw_node_id origin, cw_node_id to);
+
 /* For quiescence (cw_engine_quiesce): read parked and lost with the
  * deliveries done, before injected with the deliveries owed. Acquire: pairs
  * with the releases that count them. */

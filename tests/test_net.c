@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "bytes.h"
 #include "msg_internal.h"
 #include "net.h"
 #include "now.h"
@@ -324,10 +325,10 @@ static void test_net_control_messages(void **state)
     cw__net_send_reset(p.t[0], 1);
     cw__net_snapshot_out so;
     uint64_t clock[2] = {3, 2};
-    assert_true(cw__net_snapshot_start(p.t[0], &so, 1, clock, 5, 42, 2));
-    cw_msg *v[2] = {write_msg(0, 3), write_msg(1, 2)};
-    cw__net_snapshot_add(p.t[0], &so, v[0]);
-    cw__net_snapshot_add(p.t[0], &so, v[1]);
+    assert_true(cw__net_snapshot_start(p.t[0], &so, 1, clock, 5, 42, 2, 1));
+    cw_msg *v[3] = {write_msg(0, 3), write_msg(1, 2), write_msg(0, 2)};
+    for (int i = 0; i < 3; i++) /* two versions, then one log write */
+        cw__net_snapshot_add(p.t[0], &so, v[i]);
     cw__net_snapshot_end(p.t[0], &so);
     cw__net_send_join(p.t[0], 1, 0x1122334455667788u);
     turn_until(&p, 1, heard_all);
@@ -344,9 +345,84 @@ static void test_net_control_messages(void **state)
     assert_int_equal(h->sn.count, 2);
     assert_int_equal(cw_msg_seq(h->sn.versions[0]), 3);
     assert_int_equal(cw_msg_origin(h->sn.versions[1]), 1);
-    cw_msg_unref(v[0]);
-    cw_msg_unref(v[1]);
+    assert_int_equal(h->sn.log_count, 1);
+    assert_int_equal(cw_msg_seq(h->sn.log[0]), 2);
+    for (int i = 0; i < 3; i++)
+        cw_msg_unref(v[i]);
     close_pair(&p);
+}
+
+static void send_writes(cw__transport *from, uint64_t first, uint64_t last);
+
+static bool snapshot_or_malformed(pair *p)
+{
+    cw__net_counts c = {0};
+    cw__net_take_rx_counts(p->t[1], &c);
+    p->refused += c.malformed; /* here: the malformed count */
+    return p->heard[1].snapshots || p->refused;
+}
+
+/* Node 1 takes one snapshot answer sent raw in node 0's name: the head
+ * (head_len bytes: clock {3, 2}, seen 5, nonce 42, then `declared` versions
+ * if head_len has room), then `parts` copies of node 0's write 3. Returns
+ * whether it reached the handler (else it was counted malformed). */
+static bool raw_snapshot(size_t head_len, uint64_t declared, int parts, heard *out)
+{
+    pair p;
+    open_pair(&p, false);
+    /* Node 0's own connection first: connected later, it would take the
+     * name over from the raw one (ZMQ_ROUTER_HANDOVER), and what came on
+     * the raw one would count as a stranger's. */
+    send_writes(p.t[0], 1, 1);
+    cw_msg *got[1];
+    assert_int_equal(take_until(&p, 1, got, 1), 1);
+    cw_msg_unref(got[0]);
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    assert_int_equal(zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-0", 9), 0);
+    assert_int_equal(zmq_connect(d, p.ep[1]), 0);
+    uint8_t head[40];
+    const uint64_t fields[5] = {3, 2, 5, 42, declared};
+    for (int k = 0; k < 5; k++)
+        cw__store_be(head + 8 * k, fields[k], 8);
+    cw_msg *m = write_msg(0, 3);
+    uint8_t buf[256];
+    size_t len = 0;
+    assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
+    cw_msg_unref(m);
+    assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(d, head, head_len, parts ? ZMQ_SNDMORE : 0), (int)head_len);
+    for (int i = 0; i < parts; i++)
+        assert_int_equal(zmq_send(d, buf, len, i + 1 < parts ? ZMQ_SNDMORE : 0), (int)len);
+    turn_until(&p, 1, snapshot_or_malformed);
+    bool taken = p.heard[1].snapshots == 1;
+    *out = p.heard[1];
+    memset(&p.heard[1].sn, 0, sizeof p.heard[1].sn); /* now the caller's */
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    close_pair(&p);
+    return taken;
+}
+
+/* A snapshot's head says how many of its parts are versions; the rest are
+ * log writes. A head without that field (a node of an earlier release) is
+ * versions only; one that declares more versions than come is refused. */
+static void test_net_snapshot_versions_and_log(void **state)
+{
+    (void)state;
+    heard h;
+    assert_true(raw_snapshot(40, 1, 3, &h));
+    assert_int_equal(h.sn.count, 1);
+    assert_int_equal(h.sn.log_count, 2);
+    cw__net_snapshot_clear(&h.sn);
+    assert_true(raw_snapshot(32, 0, 2, &h));
+    assert_int_equal(h.sn.count, 2);
+    assert_int_equal(h.sn.log_count, 0);
+    cw__net_snapshot_clear(&h.sn);
+    assert_false(raw_snapshot(40, 3, 2, &h));
+    assert_false(raw_snapshot(40, ((uint64_t)1 << 24) + 1, 0, &h));
 }
 
 /* Sends node 0's writes first..last to every endpoint, and flushes. */
@@ -490,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_net_held_frames_split_into_batches),
         cmocka_unit_test(test_net_refuses_a_stranger),
         cmocka_unit_test(test_net_control_messages),
+        cmocka_unit_test(test_net_snapshot_versions_and_log),
         cmocka_unit_test(test_net_park_wakes_and_times_out),
         cmocka_unit_test(test_net_park_after_a_take),
     };

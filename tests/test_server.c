@@ -721,6 +721,50 @@ static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
     cluster_close(&c);
 }
 
+/* Every node reads a=0; then node 0 is cut off from nodes 1 and 2 while
+ * node 1 writes w=1 (its seq 1) and node 2 applies it: w is in node 1's and
+ * node 2's logs only, and not stable. */
+static void write_w_behind_a_cut(cluster *c)
+{
+    put(c->s[0], "a", "0");
+    for (uint32_t i = 0; i < 3; i++)
+        await_value(c->s[i], "a", "0");
+    assert_int_equal(cw__server_link(c->s[0], 1, 0, CW__LINK_CUT), CW_OK);
+    assert_int_equal(cw__server_link(c->s[0], 2, 0, CW__LINK_CUT), CW_OK);
+    assert_int_equal(put(c->s[1], "w", "1"), 1);
+    await_value(c->s[2], "w", "1");
+}
+
+/* A write not yet stable reaches a node that restarts without state with
+ * its peer's log as well as its store: node 0 is cut off while node 1
+ * writes w and node 2 applies it; node 2 restarts and installs node 1's
+ * state, then node 1 restarts and installs node 2's. No process that
+ * applied w itself is left, yet once the cut heals node 0 pulls w from a
+ * log and the nodes converge. Before, an installed state came without a
+ * log: node 0 never got w, and node 1's later write waited in its buffer
+ * for good. */
+static void test_a_joiner_takes_the_log_of_writes_not_yet_stable(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    write_w_behind_a_cut(&c);
+    cw__server_stop(c.s[2]);
+    c.s[2] = NULL;
+    start(&c, 2, false);
+    await_value(c.s[2], "w", "1"); /* installed from node 1 */
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
+    start(&c, 1, false);
+    assert_int_equal(put(c.s[1], "q", "2"), 2); /* installed from node 2 */
+    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HEAL), CW_OK);
+    assert_int_equal(cw__server_link(c.s[0], 2, 0, CW__LINK_HEAL), CW_OK);
+    const char *keys[] = {"a", "w", "q"};
+    await_converged(&c, keys, 3);
+    await_value(c.s[0], "w", "1");
+    cluster_close(&c);
+}
+
 /* The snapshot answers node 0 sends to node 2's endpoint (a ROUTER the
  * test binds there) within ms milliseconds. */
 static int snapshots_within(void *router, unsigned ms)
@@ -1028,6 +1072,52 @@ static void test_durable_sync_none_after_a_machine_crash(void **state)
     cw__server *s = NULL;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "machine went down"));
+    cluster_close(&c);
+}
+
+/* Empties node i's data directory (a new disk): it joins when it starts. */
+static void empty_data(cluster *c, uint32_t i)
+{
+    const char *files[] = {"data.mdb", "lock.mdb", "causeway.lock"};
+    for (int k = 0; k < 3; k++) {
+        char path[300];
+        snprintf(path, sizeof path, "%s/%s", c->data[i], files[k]);
+        unlink(path);
+    }
+}
+
+/* A durable node that joins (its directory emptied: a new disk) saves the
+ * log it installs with the state, and serves it after its next start on
+ * the directory. w is not stable (node 0 is cut off), so node 1's answer
+ * to node 2 brings it in its log; then node 1 joins anew from node 2, and
+ * once the cut heals node 0 can only pull w from a log that node 2 took
+ * back from its directory. (Saving the installed store alone, the saved
+ * log lacked w, and the directory read as if w were stable.) */
+static void test_durable_join_saves_the_installed_log(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 3);
+    write_w_behind_a_cut(&c);
+    cw__server_stop(c.s[2]);
+    c.s[2] = NULL;
+    empty_data(&c, 2);
+    start(&c, 2, false); /* an empty directory: it joins */
+    await_value(c.s[2], "w", "1");
+    cw__server_stop(c.s[2]); /* saves at stop */
+    c.s[2] = NULL;
+    start(&c, 2, false); /* takes its saved state back */
+    assert_false(joining(c.s[2]));
+    await_value(c.s[2], "w", "1");
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
+    empty_data(&c, 1);
+    start(&c, 1, false); /* joins: node 2's state holds w, node 0's does not */
+    await_value(c.s[1], "w", "1");
+    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HEAL), CW_OK);
+    assert_int_equal(cw__server_link(c.s[0], 2, 0, CW__LINK_HEAL), CW_OK);
+    const char *keys[] = {"a", "w"};
+    await_converged(&c, keys, 2);
     cluster_close(&c);
 }
 
@@ -1467,12 +1557,14 @@ int main(void)
         cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
         cmocka_unit_test(test_a_joiner_takes_the_state_of_a_peer_that_has_it),
         cmocka_unit_test(test_a_held_write_of_the_old_process_keeps_its_seq),
+        cmocka_unit_test(test_a_joiner_takes_the_log_of_writes_not_yet_stable),
         cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
         cmocka_unit_test(test_durable_refuses_a_foreign_directory),
         cmocka_unit_test(test_durable_write_saved_during_another_threads_burst),
         cmocka_unit_test(test_durable_sync_none_after_a_machine_crash),
+        cmocka_unit_test(test_durable_join_saves_the_installed_log),
         cmocka_unit_test(test_durable_long_keys_that_collide),
         cmocka_unit_test(test_durable_refuses_a_damaged_state),
         cmocka_unit_test(test_durable_refuses_a_record_that_fails_its_checksum),

@@ -367,8 +367,9 @@ CW_API int cw_node_stable(const cw_node *n, cw_vclock *out);
  * So it asks every peer for its state and installs the one that holds the
  * most of its own writes; of those, the one that holds the most writes in
  * all (a peer restarted at the same time answers with its empty state,
- * which must not win because it came first). The node server does this
- * (src/server).
+ * which must not win because it came first). It takes that peer's
+ * retransmission log with it (cw_node_restore), since a write not yet
+ * stable may be in no other log. The node server does this (src/server).
  *
  * cw_node_install adopts a peer's state: `clock` (nodes counters, the peer's
  * clock) and the versions its store held at that clock (every message

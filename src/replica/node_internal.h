@@ -70,6 +70,15 @@ int cw__node_receive_many_pausable(cw_node *n, cw_msg *const *msgs, size_t count
                                    size_t *delivered, bool (*pause)(void *ctx), void *pause_ctx);
 bool cw__node_paused(const cw_node *n);
 
+/* The writes the retransmission log holds (applied, not yet stable), and
+ * each of them in turn: per origin in seq order, each origin's run ending
+ * at the clock's entry, so that cw_node_restore takes them back (a peer
+ * restarted without state installs them with a snapshot: the writes are
+ * in no other log once their last logger restarted). fn's message is
+ * borrowed for the call. */
+size_t cw__node_logged(const cw_node *n);
+void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *m), void *ctx);
+
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);
 /* The peer a stability round has waited for over two report intervals, or

@@ -727,6 +727,17 @@ int cw_node_stable(const cw_node *n, cw_vclock *out)
     return cw_dclock_to_sparse(&d, out);
 }
 
+size_t cw__node_logged(const cw_node *n) { return n->recovering ? n->log.entries : 0; }
+
+void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *m), void *ctx)
+{
+    for (uint32_t o = 0; n->recovering && o < n->n; o++) {
+        const cw__log_ring *r = &n->log.ring[o];
+        for (uint64_t s = r->base + 1; s <= r->base + r->len; s++)
+            fn(ctx, cw__log_at(&n->log, (cw_node_id)o, s));
+    }
+}
+
 const uint64_t *cw__node_stable_counters(const cw_node *n)
 {
     return n->n == 1 ? n->clock.counters : n->st.stable;

@@ -24,8 +24,8 @@
  * Invariants:
  *  1. What the environment holds is a state the replica was in: a save
  *     writes every key an applied write or a forgotten tombstone touched,
- *     the log's new entries and its trim, the clock and the stable clock,
- *     in one transaction.
+ *     the log's new entries and its trim (after an install: every key and
+ *     the whole log), the clock and the stable clock, in one transaction.
  *  2. Per origin, the log holds seqs stable + 1 .. clock, with no gap:
  *     writes are applied in seq order, each is logged unless already
  *     stable, and the trim removes exactly those at or below the stable
@@ -67,6 +67,7 @@
 #include "bytes.h"
 #include "crc32c.h"
 #include "map.h"
+#include "node_internal.h"
 #include "server.h"
 #include "vec.h"
 
@@ -96,7 +97,7 @@ struct cw__durable {
     uint64_t *stable;          /* [nodes]: the stable clock last saved */
     note *notes;
     size_t notes_len, notes_cap;
-    bool all;                  /* the next save writes every key */
+    bool all;                  /* the next save writes every key, and the whole log */
     bool lost_note;            /* a change could not be noted: saving stops */
     int lock_fd;               /* invariant 4 */
     uint8_t seed[8];           /* the long keys' hash seed */
@@ -799,6 +800,14 @@ static int put_log(cw__durable *d, MDB_txn *t, const cw_msg *m)
     return rc;
 }
 
+/* cw__node_each_logged's fn: one log entry into the transaction. */
+static void put_logged(void *ctx, const cw_msg *m)
+{
+    put_ctx *p = ctx;
+    if (!p->rc)
+        p->rc = put_log(p->d, p->t, m);
+}
+
 /* Removes origin's log entries at or below seq. */
 static int trim_log(cw__durable *d, MDB_txn *t, uint32_t origin, uint64_t seq)
 {
@@ -885,6 +894,12 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
         if (!rc)
             cw_node_each_key(n, put_key, &p);
         rc = p.rc;
+        /* And the whole log: an installed state brings a log that no
+         * applied write noted (invariant 2). */
+        if (!rc && !(rc = mdb_drop(t, d->log, 0)))
+            cw__node_each_logged(n, put_logged, &p);
+        if (!rc)
+            rc = p.rc;
     }
     size_t logged = 0;
     cw__map written; /* keys whose versions this save wrote already (a hot key is written once) */

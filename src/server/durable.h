@@ -57,8 +57,8 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
  * save succeeds any more: the directory keeps its last consistent state,
  * and the node must be restarted to save again). */
 int cw__durable_note(cw__durable *d, const cw_msg *m, bool applied);
-/* The next save writes the whole store (after an install, or a note that
- * could not be kept). */
+/* The next save writes the whole store and the whole retransmission log
+ * (after an install, or a note that could not be kept). */
 void cw__durable_note_all(cw__durable *d);
 /* Whether anything waits to be saved (or a lost note keeps saves failing). */
 bool cw__durable_dirty(const cw__durable *d);

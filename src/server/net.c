@@ -25,8 +25,10 @@
  *     link frame (wire.h: its first byte is its tag, 0..2); one part of
  *     nine bytes starting 'J' is a join request ([J][nonce: u64]); a
  *     message whose first part is the single byte 'S' is a snapshot answer
- *     ([clock: nodes x u64][seen: u64][nonce: u64], all big-endian, then
- *     one part per version: codec bytes); one part that starts with 'B' is
+ *     ([clock: nodes x u64][seen: u64][nonce: u64][versions: u64], all
+ *     big-endian, then one part per version, then one per log write: codec
+ *     bytes; a head without its versions field, from a node of an earlier
+ *     release, has versions only); one part that starts with 'B' is
  *     a batch of link frames (invariant 4); one part of the single byte 'R'
  *     says the sender is a new process that took back its saved state: the
  *     link to it starts afresh. Anything else is malformed. The ROUTER sees
@@ -113,7 +115,10 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 {
     for (size_t i = 0; i < sn->count; i++)
         cw_msg_unref(sn->versions[i]);
+    for (size_t i = 0; i < sn->log_count; i++)
+        cw_msg_unref(sn->log[i]);
     free(sn->versions);
+    free(sn->log);
     free(sn->clock);
     memset(sn, 0, sizeof *sn);
 }
@@ -270,11 +275,11 @@ void cw__net_send_reset(cw__transport *t, uint32_t j)
 }
 
 bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
-                            uint64_t seen, uint64_t nonce, size_t count)
+                            uint64_t seen, uint64_t nonce, size_t count, size_t log_count)
 {
     net *p = net_of(t);
     uint32_t nodes = t->endpoints;
-    size_t clen = (size_t)nodes * 8 + 16;
+    size_t clen = (size_t)nodes * 8 + 24;
     uint8_t *head = malloc(clen);
     if (!head)
         return false;
@@ -282,14 +287,15 @@ bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t
         cw__store_be(head + (size_t)k * 8, clock[k], 8);
     cw__store_be(head + (size_t)nodes * 8, seen, 8);
     cw__store_be(head + (size_t)nodes * 8 + 8, nonce, 8);
+    cw__store_be(head + (size_t)nodes * 8 + 16, count, 8);
     char ch = CH_SNAPSHOT;
     if (zmq_send(p->dealer[to], &ch, 1, ZMQ_DONTWAIT | ZMQ_SNDMORE) != 1) {
         free(head);
         return false; /* full link */
     }
-    (void)zmq_send(p->dealer[to], head, clen, count ? ZMQ_SNDMORE : 0);
+    (void)zmq_send(p->dealer[to], head, clen, count + log_count ? ZMQ_SNDMORE : 0);
     free(head);
-    *so = (cw__net_snapshot_out){to, count, false};
+    *so = (cw__net_snapshot_out){to, count + log_count, false};
     return true;
 }
 
@@ -393,15 +399,16 @@ static void discard_rest(void *sock)
 
 /* A snapshot answer from peer j (its first part read): every part is read,
  * whatever it holds (invariant 5), but at most SNAPSHOT_MAX_VERSIONS
- * versions and SNAPSHOT_MAX_BYTES bytes of them are kept; an answer beyond
+ * versions and log writes and SNAPSHOT_MAX_BYTES bytes of them are kept;
+ * an answer short of the versions it declares, or beyond
  * either is refused (malformed). A good one goes to the host's handler. */
 static void take_snapshot(net *p, uint32_t j)
 {
     uint32_t nodes = p->base.endpoints;
     cw__net_snapshot sn = {0};
     bool ok = true;
-    uint64_t bytes = 0;
-    size_t cap = 0, head = (size_t)nodes * 8 + 16;
+    uint64_t bytes = 0, versions = UINT64_MAX; /* parts that are versions (the rest: log writes) */
+    size_t cap = 0, log_cap = 0, head = (size_t)nodes * 8 + 16;
     zmq_msg_t part;
     zmq_msg_init(&part);
     if (zmq_msg_recv(&part, p->router, ZMQ_DONTWAIT) < 0) {
@@ -409,7 +416,8 @@ static void take_snapshot(net *p, uint32_t j)
         return; /* ZeroMQ delivers a message whole: not reached */
     }
     int more = zmq_msg_more(&part);
-    if (zmq_msg_size(&part) != head || !(sn.clock = malloc((size_t)nodes * 8))) {
+    size_t size = zmq_msg_size(&part);
+    if ((size != head && size != head + 8) || !(sn.clock = malloc((size_t)nodes * 8))) {
         ok = false;
     } else {
         const uint8_t *b = zmq_msg_data(&part);
@@ -420,6 +428,10 @@ static void take_snapshot(net *p, uint32_t j)
         sn.seen = cw__load_be(b + (size_t)nodes * 8, 8);
         sn.nonce = cw__load_be(b + (size_t)nodes * 8 + 8, 8);
         ok &= sn.seen >= sn.clock[p->self] && sn.seen <= SNAPSHOT_MAX_COUNTER;
+        if (size == head + 8) {
+            versions = cw__load_be(b + (size_t)nodes * 8 + 16, 8);
+            ok &= versions <= SNAPSHOT_MAX_VERSIONS;
+        }
     }
     zmq_msg_close(&part);
     while (more) {
@@ -432,23 +444,28 @@ static void take_snapshot(net *p, uint32_t j)
         more = zmq_msg_more(&part);
         size_t len = zmq_msg_size(&part);
         bytes += len;
-        ok &= sn.count < SNAPSHOT_MAX_VERSIONS && bytes <= SNAPSHOT_MAX_BYTES;
+        ok &= sn.count + sn.log_count < SNAPSHOT_MAX_VERSIONS && bytes <= SNAPSHOT_MAX_BYTES;
         cw_msg *m = NULL;
         size_t used = 0;
         if (ok && (cw_msg_decode(&m, zmq_msg_data(&part), len, &p->lim, &used) != CW_OK || used != len))
             ok = false;
         zmq_msg_close(&part);
+        bool logged = sn.count == versions;
         if (ok) {
-            cw_msg **v = cw__vec_room(sn.versions, sn.count, &cap, sizeof *v);
+            cw_msg ***arr = logged ? &sn.log : &sn.versions;
+            cw_msg **v = cw__vec_room(*arr, logged ? sn.log_count : sn.count, logged ? &log_cap : &cap, sizeof *v);
             if (v)
-                sn.versions = v;
+                *arr = v;
             ok = v != NULL;
         }
-        if (ok)
+        if (ok && logged)
+            sn.log[sn.log_count++] = m;
+        else if (ok)
             sn.versions[sn.count++] = m;
         else if (m)
             cw_msg_unref(m);
     }
+    ok &= versions == UINT64_MAX || sn.count == versions; /* every version it declared came */
     if (!ok)
         p->rx_n.malformed++;
     else if (p->control.snapshot)

@@ -49,14 +49,17 @@
 
 /* A snapshot answer (a joining node's request answered): the sender's
  * clock, the most of the receiver's own writes the sender knows of
- * (applied, or waiting in a buffer), the request's nonce, and every version
- * the sender holds. */
+ * (applied, or waiting in a buffer), the request's nonce, every version
+ * the sender holds, and its retransmission log (the writes it applied that
+ * are not yet stable: cw_node_restore's `log`). */
 typedef struct cw__net_snapshot {
     uint64_t *clock;           /* nodes counters */
     uint64_t seen;
     uint64_t nonce;
     cw_msg **versions;         /* count messages, one reference each */
     size_t count;
+    cw_msg **log;              /* log_count messages, one reference each */
+    size_t log_count;
 } cw__net_snapshot;
 
 /* Frees what sn holds and zeroes it. */
@@ -135,15 +138,16 @@ void cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce);
 void cw__net_send_reset(cw__transport *t, uint32_t j);
 
 /* A snapshot answer to peer j, sent as it is made: start, then add each of
- * the `count` versions, then end. start is false when the link is full
- * (nothing sent; the peer asks again); add and end are then not called. */
+ * the `count` versions, then each of the `log_count` log writes, then end.
+ * start is false when the link is full (nothing sent; the peer asks again);
+ * add and end are then not called. */
 typedef struct cw__net_snapshot_out {
     uint32_t to;
-    size_t left;               /* versions still to add */
+    size_t left;               /* versions and log writes still to add */
     bool failed;
 } cw__net_snapshot_out;
 bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
-                            uint64_t seen, uint64_t nonce, size_t count);
+                            uint64_t seen, uint64_t nonce, size_t count, size_t log_count);
 void cw__net_snapshot_add(cw__transport *t, cw__net_snapshot_out *so, const cw_msg *m);
 void cw__net_snapshot_end(cw__transport *t, cw__net_snapshot_out *so);
 

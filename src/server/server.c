@@ -27,12 +27,13 @@
  *  4. A node that is joining (started without state) makes no write and
  *     applies nothing from its links; it asks every peer for a snapshot and,
  *     once every peer has answered, installs the one that holds most of its
- *     own writes (cw_node_install; of those, the one that holds most writes
- *     in all: a peer joining too answers with its empty state,
- *     better_snapshot), if that one holds every write of its own
- *     any peer knows of (cw_node_seen: applied, or waiting in a buffer;
- *     or kept by the peer's fault layer, cw__faults_parked_seq);
- *     else it asks every peer again. So its next write's seq is one no peer
+ *     own writes (of those, the one that holds most writes in all: a peer
+ *     joining too answers with its empty state; better_snapshot), if that
+ *     one holds every write of its own any peer knows of (cw_node_seen:
+ *     applied, or waiting in a buffer; or kept by the peer's fault layer,
+ *     cw__faults_parked_seq); else it asks every peer again. It installs
+ *     the peer's retransmission log with it (cw_node_restore): a write not
+ *     yet stable may be in no other log once its other loggers restarted. So its next write's seq is one no peer
  *     has seen. (A write of its own that waits at a peer for a write lost
  *     with the old process keeps it joining: it never writes over it.)
  *     A peer that gets a join request forgets what the node said it applied
@@ -410,8 +411,12 @@ static void join_round_again(cw__server *s)
 static void finish_join(cw__server *s)
 {
     int rc = CW_OK;
+    /* With the peer's log: the writes it applied that are not yet stable
+     * may be in no other log (their other loggers restarted too), and a
+     * node that lacks one could then never pull it. */
     if (s->best.have)
-        rc = cw_node_install(s->node, s->best.sn.clock, s->o.nodes, s->best.sn.versions, s->best.sn.count);
+        rc = cw_node_restore(s->node, s->best.sn.clock, s->o.nodes, s->best.sn.versions, s->best.sn.count,
+                             s->best.sn.log, s->best.sn.log_count);
     if (rc == CW_OK && s->best.have && s->o.trace)
         trace_install(s, s->best.sn.clock);
     if (rc != CW_OK) { /* out of memory, or an answer that is not a consistent state: ask again */
@@ -438,6 +443,12 @@ static void send_versions(void *ctx, const void *key, size_t key_len, const cw_m
     snap_ctx *c = ctx;
     for (size_t i = 0; i < count && !c->out.failed; i++)
         cw__net_snapshot_add(c->net, &c->out, versions[i]);
+}
+
+static void send_logged(void *ctx, const cw_msg *m)
+{
+    snap_ctx *c = ctx;
+    cw__net_snapshot_add(c->net, &c->out, m);
 }
 
 typedef struct count_ctx {
@@ -483,11 +494,14 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
      * delayed: they came, and j must not number a write with their seqs). */
     uint64_t seen = cw_node_seen(s->node, j), parked = cw__faults_parked_seq(&s->faults, 0, j, s->o.self);
     snap_ctx c = {s->net, {0}};
+    size_t logged = cw__node_logged(s->node);
     if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), parked > seen ? parked : seen, nonce,
-                                cc.versions))
+                                cc.versions, logged))
         return; /* full link (or out of memory): it asks again */
     if (cc.versions)
         cw_node_each_key(s->node, send_versions, &c);
+    if (logged) /* what cw_node_restore takes back with the versions (finish_join) */
+        cw__node_each_logged(s->node, send_logged, &c);
     bool whole = !c.out.failed && !c.out.left;
     cw__net_snapshot_end(s->net, &c.out);
     if (!whole)

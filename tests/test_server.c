@@ -723,7 +723,7 @@ static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
 
 /* Every node reads a=0; then node 0 is cut off from nodes 1 and 2 while
  * node 1 writes w=1 (its seq 1) and node 2 applies it: w is in node 1's and
- * node 2's logs only, and not stable. */
+ * node 2's logs only, and not stable. Then node 2 stops. */
 static void write_w_behind_a_cut(cluster *c)
 {
     put(c->s[0], "a", "0");
@@ -733,6 +733,19 @@ static void write_w_behind_a_cut(cluster *c)
     assert_int_equal(cw__server_link(c->s[0], 2, 0, CW__LINK_CUT), CW_OK);
     assert_int_equal(put(c->s[1], "w", "1"), 1);
     await_value(c->s[2], "w", "1");
+    cw__server_stop(c->s[2]);
+    c->s[2] = NULL;
+}
+
+/* Ends write_w_behind_a_cut's cut, after node 1 wrote q: every node ends
+ * with the same a, w and q, node 0 with w too. */
+static void heal_and_converge(cluster *c)
+{
+    assert_int_equal(cw__server_link(c->s[0], 1, 0, CW__LINK_HEAL), CW_OK);
+    assert_int_equal(cw__server_link(c->s[0], 2, 0, CW__LINK_HEAL), CW_OK);
+    const char *keys[] = {"a", "w", "q"};
+    await_converged(c, keys, 3);
+    await_value(c->s[0], "w", "1");
 }
 
 /* A write not yet stable reaches a node that restarts without state with
@@ -749,19 +762,43 @@ static void test_a_joiner_takes_the_log_of_writes_not_yet_stable(void **state)
     cluster c;
     cluster_open(&c, 3, true);
     write_w_behind_a_cut(&c);
-    cw__server_stop(c.s[2]);
-    c.s[2] = NULL;
     start(&c, 2, false);
     await_value(c.s[2], "w", "1"); /* installed from node 1 */
     cw__server_stop(c.s[1]);
     c.s[1] = NULL;
     start(&c, 1, false);
     assert_int_equal(put(c.s[1], "q", "2"), 2); /* installed from node 2 */
-    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HEAL), CW_OK);
-    assert_int_equal(cw__server_link(c.s[0], 2, 0, CW__LINK_HEAL), CW_OK);
-    const char *keys[] = {"a", "w", "q"};
-    await_converged(&c, keys, 3);
-    await_value(c.s[0], "w", "1");
+    heal_and_converge(&c);
+    cluster_close(&c);
+}
+
+/* A node that is joining tells a peer restarted meanwhile as much of the
+ * peer's writes as the answers it has taken hold: it may install one of
+ * them. Node 1's w (seq 1) is at node 2 only (node 0 is cut off). Node 2
+ * restarts and takes node 1's answer, which holds w, then waits for node
+ * 0's, due about a second later (node 0 answered node 2's name just
+ * before). Node 1 restarts meanwhile: node 0 holds none of its writes, and
+ * node 2, still joining, used to say it held none either, so node 1 wrote
+ * q under seq 1 again while node 2 went on to install w under that dot.
+ * Now node 1 joins once node 2 has w and gives q seq 2. */
+static void test_a_joining_peer_tells_what_its_answers_hold(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    write_w_behind_a_cut(&c);
+    const uint8_t join[9] = {'J', 0, 0, 0, 0, 0, 0, 0, 1};
+    const void *parts[] = {join};
+    size_t lens[] = {sizeof join};
+    poke(&c, "cw-node-2", parts, lens, 1); /* node 0 answers node 2 next in a second */
+    start(&c, 2, false);                   /* node 1 answers at once, with w */
+    sleep_ms(100);
+    assert_true(joining(c.s[2]));
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
+    start(&c, 1, false);
+    assert_int_equal(put(c.s[1], "q", "2"), 2);
+    heal_and_converge(&c);
     cluster_close(&c);
 }
 
@@ -1099,8 +1136,6 @@ static void test_durable_join_saves_the_installed_log(void **state)
     cluster c;
     cluster_open_durable(&c, 3);
     write_w_behind_a_cut(&c);
-    cw__server_stop(c.s[2]);
-    c.s[2] = NULL;
     empty_data(&c, 2);
     start(&c, 2, false); /* an empty directory: it joins */
     await_value(c.s[2], "w", "1");
@@ -1558,6 +1593,7 @@ int main(void)
         cmocka_unit_test(test_a_joiner_takes_the_state_of_a_peer_that_has_it),
         cmocka_unit_test(test_a_held_write_of_the_old_process_keeps_its_seq),
         cmocka_unit_test(test_a_joiner_takes_the_log_of_writes_not_yet_stable),
+        cmocka_unit_test(test_a_joining_peer_tells_what_its_answers_hold),
         cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),

@@ -29,16 +29,18 @@
  *     once every peer has answered, installs the one that holds most of its
  *     own writes (of those, the one that holds most writes in all: a peer
  *     joining too answers with its empty state; better_snapshot), if that
- *     one holds every write of its own any peer knows of (cw_node_seen:
- *     applied, or waiting in a buffer; or kept by the peer's fault layer,
- *     cw__faults_parked_seq); else it asks every peer again. It installs
- *     the peer's retransmission log with it (cw_node_restore): a write not
- *     yet stable may be in no other log once its other loggers restarted. So its next write's seq is one no peer
- *     has seen. (A write of its own that waits at a peer for a write lost
- *     with the old process keeps it joining: it never writes over it.)
- *     A peer that gets a join request forgets what the node said it applied
- *     before (cw_node_peer_restarted), so nothing the node lost becomes
- *     stable on its old word.
+ *     one holds every write of its own any peer knows of; else it asks
+ *     every peer again. What a peer knows of: applied, or waiting in a
+ *     buffer (cw_node_seen); kept by its fault layer
+ *     (cw__faults_parked_seq); and, while the peer is joining itself, held
+ *     by the answers it has taken, one of which it may install. So its next
+ *     write's seq is one no peer has seen. (A write of its own that waits at
+ *     a peer for a write lost with the old process keeps it joining: it
+ *     never writes over it.) It installs the chosen peer's retransmission
+ *     log too (cw_node_restore): a write not yet stable may be in no other
+ *     log once its other loggers restarted. A peer that gets a join request
+ *     forgets what the node said it applied before (cw_node_peer_restarted),
+ *     so nothing the node lost becomes stable on its old word.
  *  5. Frames for a peer coalesce while a burst is under way (a batch of
  *     client writes between cw__server_hold_sends and its release, one turn
  *     of the loop) and go to the DEALER as one message (net.c's invariant
@@ -142,6 +144,7 @@ struct cw__server {
     /* Joining (invariant 4), under the lock. */
     bool joining;
     uint8_t *answered;         /* [nodes] */
+    uint64_t *taken;           /* [nodes]: per origin, the most this round's answers hold */
     uint8_t *reset;            /* [nodes]: peers that asked for a new link state this turn; the loop's */
     uint32_t join_from;        /* a join request this turn (nodes: none); the loop's */
     uint64_t join_from_nonce;  /* its nonce; the loop's */
@@ -402,6 +405,7 @@ static void join_round_again(cw__server *s)
 {
     snapshot_clear(&s->best);
     memset(s->answered, 0, s->o.nodes);
+    memset(s->taken, 0, s->o.nodes * sizeof *s->taken);
     s->answers = 0;
     s->join_target = 0;
     s->join_nonce++;
@@ -493,6 +497,10 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
      * or buffered (cw_node_seen), or kept by the fault layer (held or
      * delayed: they came, and j must not number a write with their seqs). */
     uint64_t seen = cw_node_seen(s->node, j), parked = cw__faults_parked_seq(&s->faults, 0, j, s->o.self);
+    /* Joining, this node may install an answer it holds already: it must
+     * not tell j less of j's writes than that answer holds. */
+    if (s->joining && s->taken[j] > seen)
+        seen = s->taken[j];
     snap_ctx c = {s->net, {0}};
     size_t logged = cw__node_logged(s->node);
     if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), parked > seen ? parked : seen, nonce,
@@ -566,6 +574,9 @@ static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
     if (s->joining && !s->answered[j] && sn->nonce == s->join_nonce) {
         s->answered[j] = 1;
         s->answers++;
+        for (uint32_t k = 0; k < s->o.nodes; k++)
+            if (sn->clock[k] > s->taken[k])
+                s->taken[k] = sn->clock[k];
         if (sn->seen > s->join_target)
             s->join_target = sn->seen;
         if (!s->best.have || better_snapshot(sn, &s->best.sn, self, s->o.nodes)) {
@@ -763,9 +774,10 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->listen = strdup(o->listen);
     s->peers = calloc(o->nodes, sizeof *s->peers);
     s->answered = calloc(o->nodes, 1);
+    s->taken = calloc(o->nodes, sizeof *s->taken);
     s->reset = calloc(o->nodes, 1);
     s->answered_join = calloc(o->nodes, sizeof *s->answered_join);
-    if (!s->listen || !s->peers || !s->answered || !s->answered_join || !s->reset)
+    if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
@@ -868,6 +880,7 @@ void cw__server_stop(cw__server *s)
     free(s->peers);
     free(s->listen);
     free(s->answered);
+    free(s->taken);
     free(s->answered_join);
     free(s->reset);
     pthread_cond_destroy(&s->applied);

@@ -211,6 +211,32 @@ static void keep_applied(void *ctx, const cw_msg *m)
     a->m[a->len++] = cw_msg_ref((cw_msg *)m);
 }
 
+/* Node 0 of 3, with recovery on, keeping what it sends in *out and every
+ * write it applies in *log (what a driver saves as its log). */
+static cw_node_options logging_options(outbox *out, applied *log)
+{
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 3;
+    o.send = keep;
+    o.send_ctx = out;
+    o.send_to = drop_to;
+    o.on_apply = keep_applied;
+    o.apply_ctx = log;
+    return o;
+}
+
+/* A new node with o's options but sending to *out and keeping no log of
+ * its own: the node a saved state is taken back on. */
+static cw_node *empty_like(cw_node_options o, outbox *out)
+{
+    o.send_ctx = out;
+    o.on_apply = NULL;
+    cw_node *c;
+    assert_int_equal(cw_node_create(&c, &o), CW_OK);
+    return c;
+}
+
 /* A node's saved state (node.h "Persisting a replica": its clock, its
  * versions, every applied write not yet stable) taken back by a node
  * created anew under the same id: the same data, the same log, and its own
@@ -221,14 +247,7 @@ static void test_restore_takes_back_a_saved_state(void **unused)
     (void)unused;
     outbox b0 = {0}, b1 = {0}, b2 = {0};
     applied log = {0};
-    cw_node_options o;
-    cw_node_options_init(&o);
-    o.nodes = 3;
-    o.send = keep;
-    o.send_ctx = &b0;
-    o.send_to = drop_to;
-    o.on_apply = keep_applied;
-    o.apply_ctx = &log;
+    cw_node_options o = logging_options(&b0, &log);
     cw_node *a, *b = make(1, &b1);
     assert_int_equal(cw_node_create(&a, &o), CW_OK);
     assert_int_equal(cw_node_put(a, "k", 1, "a1", 2, NULL), CW_OK);
@@ -242,10 +261,7 @@ static void test_restore_takes_back_a_saved_state(void **unused)
     state st = {0};
     cw_node_each_key(a, collect, &st);
 
-    o.send_ctx = &b2;
-    o.on_apply = NULL;
-    cw_node *c;
-    assert_int_equal(cw_node_create(&c, &o), CW_OK);
+    cw_node *c = empty_like(o, &b2);
     /* Refused, node unchanged: a gap in node 0's seqs, a write above the
      * clock, a log that is not all writes. */
     cw_msg *gap[] = {log.m[0], log.m[1], log.m[2], log.m[4]}; /* node 0's 1 and 3, not 2 */
@@ -338,6 +354,57 @@ static void test_forget_hook_and_key_versions(void **unused)
     cw_node_destroy(n);
 }
 
+/* A restore that runs out of memory anywhere leaves the node empty, so the
+ * same node can take the state again (a node restarted without state asks
+ * its peers again). Before, the log's rings grew after the install: a
+ * failure there left the node holding the clock, and every later try was
+ * refused as a node that is not empty. */
+static void test_restore_out_of_memory_leaves_the_node_empty(void **unused)
+{
+    (void)unused;
+    outbox b0 = {0}, b2 = {0};
+    applied log = {0};
+    cw_node_options o = logging_options(&b0, &log);
+    cw_node *a;
+    assert_int_equal(cw_node_create(&a, &o), CW_OK);
+    char key[8];
+    for (int i = 0; i < 40; i++) { /* past a ring's first 16 slots */
+        snprintf(key, sizeof key, "k%d", i % 5);
+        assert_int_equal(cw_node_put(a, key, strlen(key), "v", 1, NULL), CW_OK);
+    }
+    state st = {0};
+    cw_node_each_key(a, collect, &st);
+    cw_node *c = empty_like(o, &b2);
+    int rc = CW_ENOMEM, failures = 0;
+    for (int fail_at = 0; rc == CW_ENOMEM && fail_at < 200; fail_at++) {
+        tu_fail_alloc_after(fail_at);
+        rc = cw_node_restore(c, cw_node_counters(a), 3, st.v, st.len, log.m, log.len);
+        tu_fail_alloc_off();
+        if (rc == CW_ENOMEM) {
+            failures++;
+            assert_int_equal(cw_node_counters(c)[0], 0);
+            cw_node_stats s;
+            assert_int_equal(cw_node_get_stats(c, &s), CW_OK);
+            assert_int_equal(s.keys, 0);
+            assert_int_equal(s.log_entries, 0);
+        }
+    }
+    assert_int_equal(rc, CW_OK);
+    assert_true(failures > 2); /* the sort's copy, the ring, the store */
+    assert_true(cw__node_check(c));
+    cw_node_stats sa, sc;
+    assert_int_equal(cw_node_get_stats(a, &sa), CW_OK);
+    assert_int_equal(cw_node_get_stats(c, &sc), CW_OK);
+    assert_int_equal(sc.log_entries, sa.log_entries);
+    state_release(&st);
+    for (size_t i = 0; i < log.len; i++)
+        cw_msg_unref(log.m[i]);
+    release(&b0);
+    release(&b2);
+    cw_node_destroy(a);
+    cw_node_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_install_refuses_an_inconsistent_state),
         cmocka_unit_test(test_install_out_of_memory_leaves_the_node_empty),
         cmocka_unit_test(test_restore_takes_back_a_saved_state),
+        cmocka_unit_test(test_restore_out_of_memory_leaves_the_node_empty),
         cmocka_unit_test(test_forget_hook_and_key_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -467,11 +467,13 @@ CW_API int cw_node_key_versions(const cw_node *n, const void *key, size_t key_le
  * then the retransmission log: `log` holds, for each origin, the writes it
  * logged, each origin's seqs contiguous and ending at clock[origin] (any
  * order across origins; borrowed, references taken). The node then goes on
- * with its own counter where it stopped. CW_EINVAL (as cw_node_install, or
- * a log write above the clock, not a write, or a gap in an origin's seqs),
- * CW_ENOMEM (the node stays empty only for install's failures; destroy it
- * and create another). Cost: one store insert per version, one log append
- * per log write. */
+ * with its own counter where it stopped. A node restarted without state
+ * takes a peer's state and log the same way (the node server does), so
+ * that it can serve writes not yet stable. CW_EINVAL (as cw_node_install,
+ * or a log write above the clock, not a write, or a gap in an origin's
+ * seqs), CW_ENOMEM; on either the node stays empty and may take a state
+ * again. Cost: one store insert per version, one log append per log
+ * write. */
 CW_API int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *const *versions,
                            size_t count, cw_msg *const *log, size_t log_count);
 

@@ -10,12 +10,17 @@
  *     below the clock, with its clock and context at or below it; versions
  *     of one key are installed as the peer held them (no one of them covers
  *     another, so applying them in any order keeps them all).
- *  3. The retransmission log starts above the clock for every origin: this
- *     node never claims to hold, for a pull, a write it did not apply
- *     itself. Tombstones installed wait for stability as applied ones do.
- *  4. A restore (cw_node_restore) is an install of the node's own saved
- *     state plus its saved log: per origin, seqs contiguous up to the
+ *  3. An install alone starts the retransmission log above the clock for
+ *     every origin: this node never claims to hold, for a pull, a write
+ *     that came without its log. Tombstones installed wait for stability
+ *     as applied ones do.
+ *  4. A restore (cw_node_restore) is an install plus a log: the node's own
+ *     saved one, or the log of the peer whose state it installs (a node
+ *     restarted without state). Per origin, seqs contiguous up to the
  *     clock's entry, so the log's invariant (log.c 1) holds after it.
+ *  5. Both change nothing unless they succeed: every check and allocation
+ *     comes first (a failed store apply is undone), so a node that could
+ *     not take a state stays empty and may try again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +222,16 @@ int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
         memcpy(sorted, log, log_count * sizeof *sorted);
     if (log_count)
         qsort(sorted, log_count, sizeof *sorted, by_dot);
-    int rc = log_consistent(n, clock, sorted, log_count) ? cw_node_install(n, clock, nodes, versions, count)
-                                                          : CW_EINVAL;
+    int rc = log_consistent(n, clock, sorted, log_count) ? CW_OK : CW_EINVAL;
+    /* Room for every origin's run first, so that nothing fails once the
+     * install has changed the node (invariant 5). */
+    for (size_t i = 0, run = 1; rc == CW_OK && n->recovering && i < log_count; i++, run++)
+        if (i + 1 == log_count || sorted[i + 1]->origin != sorted[i]->origin) {
+            rc = cw__log_reserve_n(&n->log, sorted[i]->origin, run);
+            run = 0;
+        }
+    if (rc == CW_OK)
+        rc = cw_node_install(n, clock, nodes, versions, count);
     /* The log held every applied write not yet stable: what it starts
      * after, per origin, was the stable clock (all of the clock where it
      * holds nothing), and stability goes on from there, not from zero (a

@@ -30,13 +30,17 @@ void cw__log_destroy(cw__log *l)
     *l = (cw__log){0};
 }
 
-int cw__log_reserve(cw__log *l, cw_node_id origin)
+int cw__log_reserve(cw__log *l, cw_node_id origin) { return cw__log_reserve_n(l, origin, 1); }
+
+int cw__log_reserve_n(cw__log *l, cw_node_id origin, uint64_t n)
 {
     cw__log_ring *r = &l->ring[origin];
-    if (r->len < r->cap)
+    if (n <= r->cap - r->len)
         return CW_OK;
     uint64_t cap = r->cap ? r->cap * 2 : 16;
-    if (cap > SIZE_MAX / sizeof(cw_msg *))
+    while (cap - r->len < n && cap <= SIZE_MAX / sizeof(cw_msg *))
+        cap *= 2;
+    if (cap - r->len < n || cap > SIZE_MAX / sizeof(cw_msg *))
         return CW_ENOMEM;
     cw_msg **slot = calloc((size_t)cap, sizeof *slot);
     if (!slot)

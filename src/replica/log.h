@@ -33,6 +33,8 @@ int  cw__log_init(cw__log *l, uint32_t nodes);
 void cw__log_destroy(cw__log *l);
 /* Room for origin's next append. CW_OK, CW_ENOMEM (unchanged). */
 int  cw__log_reserve(cw__log *l, cw_node_id origin);
+/* Room for origin's next n appends. CW_OK, CW_ENOMEM (unchanged). */
+int  cw__log_reserve_n(cw__log *l, cw_node_id origin, uint64_t n);
 /* Appends m (origin's seq base + len + 1, room reserved), taking a reference. */
 void cw__log_append(cw__log *l, cw_msg *m);
 /* origin's write seq, or NULL if not held (trimmed, or not applied yet). */

@@ -421,6 +421,13 @@ static void finish_join(cw__server *s)
     if (s->best.have)
         rc = cw_node_restore(s->node, s->best.sn.clock, s->o.nodes, s->best.sn.versions, s->best.sn.count,
                              s->best.sn.log, s->best.sn.log_count);
+    if (rc == CW_EINVAL && s->best.sn.log_count) {
+        /* A log that does not fit the clock (no honest peer sends one):
+         * counted, and the state taken without it, as before logs came
+         * with answers, rather than that answer winning every round. */
+        s->stats.malformed++;
+        rc = cw_node_install(s->node, s->best.sn.clock, s->o.nodes, s->best.sn.versions, s->best.sn.count);
+    }
     if (rc == CW_OK && s->best.have && s->o.trace)
         trace_install(s, s->best.sn.clock);
     if (rc != CW_OK) { /* out of memory, or an answer that is not a consistent state: ask again */

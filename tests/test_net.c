@@ -416,10 +416,15 @@ static void test_net_snapshot_versions_and_log(void **state)
     assert_true(raw_snapshot(40, 1, 3, &h));
     assert_int_equal(h.sn.count, 1);
     assert_int_equal(h.sn.log_count, 2);
+    assert_true(h.sn.with_log);
     cw__net_snapshot_clear(&h.sn);
     assert_true(raw_snapshot(32, 0, 2, &h));
     assert_int_equal(h.sn.count, 2);
     assert_int_equal(h.sn.log_count, 0);
+    assert_false(h.sn.with_log); /* an earlier release's: installed without a log */
+    cw__net_snapshot_clear(&h.sn);
+    assert_true(raw_snapshot(40, 0, 0, &h)); /* a log, empty: everything it held was stable */
+    assert_true(h.sn.with_log);
     cw__net_snapshot_clear(&h.sn);
     assert_false(raw_snapshot(40, 3, 2, &h));
     assert_false(raw_snapshot(40, ((uint64_t)1 << 24) + 1, 0, &h));

@@ -429,6 +429,7 @@ static void take_snapshot(net *p, uint32_t j)
         sn.nonce = cw__load_be(b + (size_t)nodes * 8 + 8, 8);
         ok &= sn.seen >= sn.clock[p->self] && sn.seen <= SNAPSHOT_MAX_COUNTER;
         if (size == head + 8) {
+            sn.with_log = true;
             versions = cw__load_be(b + (size_t)nodes * 8 + 16, 8);
             ok &= versions <= SNAPSHOT_MAX_VERSIONS;
         }

@@ -60,6 +60,8 @@ typedef struct cw__net_snapshot {
     size_t count;
     cw_msg **log;              /* log_count messages, one reference each */
     size_t log_count;
+    bool with_log;             /* the answer has a log, empty or not (an earlier
+                                  release's has none: its stable clock is unknown) */
 } cw__net_snapshot;
 
 /* Frees what sn holds and zeroes it. */

@@ -418,15 +418,17 @@ static void finish_join(cw__server *s)
     /* With the peer's log: the writes it applied that are not yet stable
      * may be in no other log (their other loggers restarted too), and a
      * node that lacks one could then never pull it. */
-    if (s->best.have)
-        rc = cw_node_restore(s->node, s->best.sn.clock, s->o.nodes, s->best.sn.versions, s->best.sn.count,
-                             s->best.sn.log, s->best.sn.log_count);
-    if (rc == CW_EINVAL && s->best.sn.log_count) {
-        /* A log that does not fit the clock (no honest peer sends one):
-         * counted, and the state taken without it, as before logs came
-         * with answers, rather than that answer winning every round. */
-        s->stats.malformed++;
-        rc = cw_node_install(s->node, s->best.sn.clock, s->o.nodes, s->best.sn.versions, s->best.sn.count);
+    const cw__net_snapshot *b = &s->best.sn;
+    if (s->best.have && b->with_log)
+        rc = cw_node_restore(s->node, b->clock, s->o.nodes, b->versions, b->count, b->log, b->log_count);
+    if (s->best.have && (!b->with_log || (rc == CW_EINVAL && b->log_count))) {
+        /* An answer without a log (an earlier release's), or with one that
+         * does not fit its clock (no honest peer sends one: counted): the
+         * state alone, its log starting above the clock and nothing taken
+         * as stable (cw_node_restore would take what a log starts after as
+         * the stable clock), rather than that answer winning every round. */
+        s->stats.malformed += b->with_log;
+        rc = cw_node_install(s->node, b->clock, s->o.nodes, b->versions, b->count);
     }
     if (rc == CW_OK && s->best.have && s->o.trace)
         trace_install(s, s->best.sn.clock);

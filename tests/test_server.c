@@ -803,6 +803,127 @@ static void test_a_joining_peer_tells_what_its_answers_hold(void **state)
     cluster_close(&c);
 }
 
+/* The nonce of the next join request node 0 sends to a ROUTER the test
+ * bound at a peer's endpoint. */
+static uint64_t join_request_from_node0(void *router)
+{
+    uint64_t deadline = now_ms() + 5000;
+    while (now_ms() < deadline) {
+        zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 50) <= 0)
+            continue;
+        char id[32] = "";
+        uint8_t body[16];
+        int idn = zmq_recv(router, id, sizeof id - 1, 0), n = -1, more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(router, ZMQ_RCVMORE, &more, &ml);
+        if (more)
+            n = zmq_recv(router, body, sizeof body, 0);
+        for (zmq_getsockopt(router, ZMQ_RCVMORE, &more, &ml); more; zmq_getsockopt(router, ZMQ_RCVMORE, &more, &ml)) {
+            uint8_t rest[256];
+            (void)zmq_recv(router, rest, sizeof rest, 0);
+        }
+        if (idn == 9 && memcmp(id, "cw-node-0", 9) == 0 && n == 9 && body[0] == 'J') {
+            uint64_t nonce = 0;
+            for (int i = 1; i < 9; i++)
+                nonce = nonce << 8 | body[i];
+            return nonce;
+        }
+    }
+    fail_msg("no join request from node 0");
+    return 0;
+}
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* Node 1, played by the test, answers node 0's join with a state holding
+ * x = (1:1), which node 2 never gets: with a head of an earlier release (no
+ * log), or of this one with a log that does not fit its clock (a write
+ * above it). Node 0 installs that state (it holds the most writes) without
+ * a log, and must take none of it as stable: x is not at node 2. Before,
+ * it took x as stable at once (the earlier release's answer), or after a
+ * restart from its directory (the log that did not fit: the saved stable
+ * clock was read but not given back to the replica). */
+static void joins_from_a_state_without_its_log(bool durable)
+{
+    cluster c;
+    memset(&c, 0, sizeof c);
+    c.n = 3;
+    c.durable = durable;
+    snprintf(c.dir, sizeof c.dir, "/tmp/cw-test-server-XXXXXX");
+    assert_non_null(mkdtemp(c.dir));
+    for (uint32_t i = 0; i < 3; i++) {
+        snprintf(c.ep[i], sizeof c.ep[i], "ipc://%s/node%u", c.dir, i);
+        snprintf(c.data[i], sizeof c.data[i], "%s/data%u", c.dir, i);
+        c.peers[i] = c.ep[i];
+    }
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
+    assert_int_equal(zmq_bind(router, c.ep[1]), 0); /* node 1 is the test */
+    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    start(&c, 2, true);
+    start(&c, 0, false); /* joins */
+    uint64_t nonce = join_request_from_node0(router);
+    uint64_t clock[3] = {0, 1, 0}, above[3] = {0, 2, 0};
+    cw_hlc_timestamp ts = {1, 0, 1}, ts2 = {2, 0, 1};
+    cw_msg *x, *beyond;
+    assert_int_equal(cw_msg_create(&x, 1, &ts, clock, 3, "x", 1, "1", 1), CW_OK);
+    assert_int_equal(cw_msg_create(&beyond, 1, &ts2, above, 3, "x", 1, "2", 1), CW_OK);
+    uint8_t xb[256], bb[256], head[48];
+    size_t xl, bl;
+    assert_int_equal(cw_msg_encode(x, xb, sizeof xb, &xl), CW_OK);
+    assert_int_equal(cw_msg_encode(beyond, bb, sizeof bb, &bl), CW_OK);
+    cw_msg_unref(x);
+    cw_msg_unref(beyond);
+    for (int k = 0; k < 3; k++)
+        put_be64(head + 8 * k, clock[k]);
+    put_be64(head + 24, 0);     /* seen */
+    put_be64(head + 32, nonce);
+    put_be64(head + 40, 1);     /* versions (this release's head) */
+    assert_true(zmq_send(d, "S", 1, ZMQ_SNDMORE) == 1);
+    assert_true(zmq_send(d, head, durable ? 48 : 40, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(d, xb, xl, durable ? ZMQ_SNDMORE : 0) >= 0);
+    if (durable)
+        assert_true(zmq_send(d, bb, bl, 0) >= 0); /* the log: a write above the clock */
+    await_value(c.s[0], "x", "1");
+    stable_view v = {1, 0};
+    cw__server_with_node(c.s[0], stable_of, &v);
+    assert_int_equal(v.seq, 0);
+    if (durable) {
+        cw__server_stop(c.s[0]);
+        c.s[0] = NULL;
+        start(&c, 0, false); /* from its directory */
+        assert_false(joining(c.s[0]));
+        cw__server_with_node(c.s[0], stable_of, &v);
+        assert_int_equal(v.seq, 0);
+    }
+    assert_int_equal(look(c.s[2]).counters[1], 0);
+    zmq_close(d);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    cluster_close(&c);
+}
+
+static void test_an_answer_without_a_log_takes_nothing_as_stable(void **state)
+{
+    (void)state;
+    joins_from_a_state_without_its_log(false);
+}
+
+static void test_a_restart_keeps_the_saved_stable_clock(void **state)
+{
+    (void)state;
+    joins_from_a_state_without_its_log(true);
+}
+
 /* The snapshot answers node 0 sends to node 2's endpoint (a ROUTER the
  * test binds there) within ms milliseconds. */
 static int snapshots_within(void *router, unsigned ms)
@@ -1595,6 +1716,8 @@ int main(void)
         cmocka_unit_test(test_a_held_write_of_the_old_process_keeps_its_seq),
         cmocka_unit_test(test_a_joiner_takes_the_log_of_writes_not_yet_stable),
         cmocka_unit_test(test_a_joining_peer_tells_what_its_answers_hold),
+        cmocka_unit_test(test_an_answer_without_a_log_takes_nothing_as_stable),
+        cmocka_unit_test(test_a_restart_keeps_the_saved_stable_clock),
         cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),

@@ -81,6 +81,10 @@ void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *
 
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);
+/* Lowers the stable clock to at most cap, per origin: a saved stable clock
+ * that cw_node_restore's log alone would overstate (a state installed
+ * without a log saves a stable clock below where its log starts). */
+void cw__node_cap_stable(cw_node *n, const uint64_t *cap);
 /* The peer a stability round has waited for over two report intervals, or
  * CW_NODE_NONE. */
 uint32_t cw__node_stability_blocker(const cw_node *n);

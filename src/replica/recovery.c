@@ -758,3 +758,10 @@ uint32_t cw__node_stability_blocker(const cw_node *n)
             return k;
     return CW_NODE_NONE;
 }
+
+void cw__node_cap_stable(cw_node *n, const uint64_t *cap)
+{
+    for (uint32_t k = 0; n->recovering && k < n->n; k++)
+        if (n->st.stable[k] > cap[k])
+            n->st.stable[k] = cap[k];
+}

@@ -627,6 +627,8 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
         if (r == CW_OK && (r = cw_node_restore(n, clock, d->nodes, versions.v, versions.len, log.v, log.len)) ==
                               CW_EINVAL)
             cw__server_err(err, errlen, "the saved state is not consistent (clock, versions and log disagree)");
+        if (r == CW_OK) /* the saved stable clock, not only what the log starts after (a log-less install) */
+            cw__node_cap_stable(n, d->stable);
         *had_state = r == CW_OK;
         if (r == CW_OK)
             d->saved_self = clock[d->self];

@@ -78,22 +78,29 @@ static void start(cluster *c, uint32_t i, bool fresh)
         fail_msg("server %u: %s (%s)", i, cw_strerror(rc), err);
 }
 
-static void cluster_open_with(cluster *c, uint32_t n, bool fresh, bool curve, bool durable)
+/* A cluster of n nodes, none started: a directory of its own, each node's
+ * endpoint and data directory in it. */
+static void cluster_paths(cluster *c, uint32_t n, bool durable)
 {
     memset(c, 0, sizeof *c);
     c->durable = durable;
     c->n = n;
-    c->curve = curve;
-    for (uint32_t i = 0; curve && i < n; i++) {
-        assert_int_equal(zmq_curve_keypair(c->public_key[i], c->secret[i]), 0);
-        c->curve_peers[i] = c->public_key[i];
-    }
     snprintf(c->dir, sizeof c->dir, "/tmp/cw-test-server-XXXXXX");
     assert_non_null(mkdtemp(c->dir));
     for (uint32_t i = 0; i < n; i++) {
         snprintf(c->ep[i], sizeof c->ep[i], "ipc://%s/node%u", c->dir, i);
         snprintf(c->data[i], sizeof c->data[i], "%s/data%u", c->dir, i);
         c->peers[i] = c->ep[i];
+    }
+}
+
+static void cluster_open_with(cluster *c, uint32_t n, bool fresh, bool curve, bool durable)
+{
+    cluster_paths(c, n, durable);
+    c->curve = curve;
+    for (uint32_t i = 0; curve && i < n; i++) {
+        assert_int_equal(zmq_curve_keypair(c->public_key[i], c->secret[i]), 0);
+        c->curve_peers[i] = c->public_key[i];
     }
     for (uint32_t i = 0; i < n; i++)
         start(c, i, fresh);
@@ -201,14 +208,7 @@ static void test_join_waits_for_every_peer(void **state)
 {
     (void)state;
     cluster c;
-    memset(&c, 0, sizeof c);
-    c.n = 3;
-    snprintf(c.dir, sizeof c.dir, "/tmp/cw-test-server-XXXXXX");
-    assert_non_null(mkdtemp(c.dir));
-    for (uint32_t i = 0; i < 3; i++) {
-        snprintf(c.ep[i], sizeof c.ep[i], "ipc://%s/node%u", c.dir, i);
-        c.peers[i] = c.ep[i];
-    }
+    cluster_paths(&c, 3, false);
     /* Nodes 0 and 1 only: node 2 has not answered, so neither may write. */
     start(&c, 0, false);
     start(&c, 1, false);
@@ -564,6 +564,14 @@ static void test_absurd_report_does_not_keep_a_restarted_node_out(void **state)
     cluster_close(&c);
 }
 
+/* Node `writer` of a 3-node cluster writes key=value; every node reads it. */
+static void put_everywhere(cluster *c, uint32_t writer, const char *key, const char *value)
+{
+    put(c->s[writer], key, value);
+    for (uint32_t i = 0; i < 3; i++)
+        await_value(c->s[i], key, value);
+}
+
 /* One origin's entry in a node's stable clock: the node's log has let go
  * of that origin's writes up to it. */
 typedef struct stable_view {
@@ -608,9 +616,7 @@ static void test_a_joiner_takes_the_state_of_a_peer_that_has_it(void **state)
     (void)state;
     cluster c;
     cluster_open(&c, 3, true);
-    put(c.s[0], "a", "1");
-    for (uint32_t i = 0; i < 3; i++)
-        await_value(c.s[i], "a", "1");
+    put_everywhere(&c, 0, "a", "1");
     await_stable(c.s[0], 0, 1); /* node 0's log let go of it */
     cw__server_stop(c.s[2]);
     start(&c, 2, false); /* node 0 answers node 2 now */
@@ -701,9 +707,7 @@ static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
     (void)state;
     cluster c;
     cluster_open(&c, 3, true);
-    put(c.s[1], "x", "base");
-    for (uint32_t i = 0; i < 3; i++)
-        await_value(c.s[i], "x", "base");
+    put_everywhere(&c, 1, "x", "base");
     assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HOLD), CW_OK);
     assert_int_equal(cw__server_link(c.s[2], 1, 2, CW__LINK_HOLD), CW_OK);
     assert_int_equal(put(c.s[1], "x", "old"), 2); /* reaches both peers, kept there */
@@ -726,9 +730,7 @@ static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
  * node 2's logs only, and not stable. Then node 2 stops. */
 static void write_w_behind_a_cut(cluster *c)
 {
-    put(c->s[0], "a", "0");
-    for (uint32_t i = 0; i < 3; i++)
-        await_value(c->s[i], "a", "0");
+    put_everywhere(c, 0, "a", "0");
     assert_int_equal(cw__server_link(c->s[0], 1, 0, CW__LINK_CUT), CW_OK);
     assert_int_equal(cw__server_link(c->s[0], 2, 0, CW__LINK_CUT), CW_OK);
     assert_int_equal(put(c->s[1], "w", "1"), 1);
@@ -851,16 +853,7 @@ static void put_be64(uint8_t *b, uint64_t v)
 static void joins_from_a_state_without_its_log(bool durable)
 {
     cluster c;
-    memset(&c, 0, sizeof c);
-    c.n = 3;
-    c.durable = durable;
-    snprintf(c.dir, sizeof c.dir, "/tmp/cw-test-server-XXXXXX");
-    assert_non_null(mkdtemp(c.dir));
-    for (uint32_t i = 0; i < 3; i++) {
-        snprintf(c.ep[i], sizeof c.ep[i], "ipc://%s/node%u", c.dir, i);
-        snprintf(c.data[i], sizeof c.data[i], "%s/data%u", c.dir, i);
-        c.peers[i] = c.ep[i];
-    }
+    cluster_paths(&c, 3, durable);
     void *ctx = zmq_ctx_new();
     void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;

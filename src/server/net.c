@@ -113,12 +113,9 @@ static const net *net_of_const(const cw__transport *t) { return (const net *)t; 
 
 void cw__net_snapshot_clear(cw__net_snapshot *sn)
 {
-    for (size_t i = 0; i < sn->count; i++)
+    for (size_t i = 0; i < sn->count + sn->log_count; i++) /* the log follows the versions */
         cw_msg_unref(sn->versions[i]);
-    for (size_t i = 0; i < sn->log_count; i++)
-        cw_msg_unref(sn->log[i]);
     free(sn->versions);
-    free(sn->log);
     free(sn->clock);
     memset(sn, 0, sizeof *sn);
 }
@@ -408,7 +405,7 @@ static void take_snapshot(net *p, uint32_t j)
     cw__net_snapshot sn = {0};
     bool ok = true;
     uint64_t bytes = 0, versions = UINT64_MAX; /* parts that are versions (the rest: log writes) */
-    size_t cap = 0, log_cap = 0, head = (size_t)nodes * 8 + 16;
+    size_t cap = 0, parts = 0, head = (size_t)nodes * 8 + 16;
     zmq_msg_t part;
     zmq_msg_init(&part);
     if (zmq_msg_recv(&part, p->router, ZMQ_DONTWAIT) < 0) {
@@ -445,28 +442,29 @@ static void take_snapshot(net *p, uint32_t j)
         more = zmq_msg_more(&part);
         size_t len = zmq_msg_size(&part);
         bytes += len;
-        ok &= sn.count + sn.log_count < SNAPSHOT_MAX_VERSIONS && bytes <= SNAPSHOT_MAX_BYTES;
+        ok &= parts < SNAPSHOT_MAX_VERSIONS && bytes <= SNAPSHOT_MAX_BYTES;
         cw_msg *m = NULL;
         size_t used = 0;
         if (ok && (cw_msg_decode(&m, zmq_msg_data(&part), len, &p->lim, &used) != CW_OK || used != len))
             ok = false;
         zmq_msg_close(&part);
-        bool logged = sn.count == versions;
         if (ok) {
-            cw_msg ***arr = logged ? &sn.log : &sn.versions;
-            cw_msg **v = cw__vec_room(*arr, logged ? sn.log_count : sn.count, logged ? &log_cap : &cap, sizeof *v);
+            cw_msg **v = cw__vec_room(sn.versions, parts, &cap, sizeof *v);
             if (v)
-                *arr = v;
+                sn.versions = v;
             ok = v != NULL;
         }
-        if (ok && logged)
-            sn.log[sn.log_count++] = m;
-        else if (ok)
-            sn.versions[sn.count++] = m;
+        if (ok)
+            sn.versions[parts++] = m;
         else if (m)
             cw_msg_unref(m);
     }
-    ok &= versions == UINT64_MAX || sn.count == versions; /* every version it declared came */
+    /* The versions, then the log in the same array; every version it
+     * declared came (an earlier release's head declares none: all versions). */
+    ok &= versions == UINT64_MAX || parts >= versions;
+    sn.count = ok && versions != UINT64_MAX ? (size_t)versions : parts;
+    sn.log = sn.versions ? sn.versions + sn.count : NULL;
+    sn.log_count = parts - sn.count;
     if (!ok)
         p->rx_n.malformed++;
     else if (p->control.snapshot)

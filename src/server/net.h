@@ -58,7 +58,8 @@ typedef struct cw__net_snapshot {
     uint64_t nonce;
     cw_msg **versions;         /* count messages, one reference each */
     size_t count;
-    cw_msg **log;              /* log_count messages, one reference each */
+    cw_msg **log;              /* log_count messages, one reference each: the tail
+                                  of versions' array (freed with it) */
     size_t log_count;
     bool with_log;             /* the answer has a log, empty or not (an earlier
                                   release's has none: its stable clock is unknown) */

@@ -477,6 +477,19 @@ static void count_versions(void *ctx, const void *key, size_t key_len, const cw_
     ((count_ctx *)ctx)->versions += count;
 }
 
+/* Lock held: the last of j's own writes this node holds (invariant 4):
+ * applied or buffered (cw_node_seen); kept by the fault layer (held or
+ * delayed: they came, and j must not number a write with their seqs); and,
+ * while this node is joining, held by an answer it has taken and may
+ * install. */
+static uint64_t seen_of(cw__server *s, uint32_t j)
+{
+    uint64_t seen = cw_node_seen(s->node, j), parked = cw__faults_parked_seq(&s->faults, 0, j, s->o.self);
+    if (parked > seen)
+        seen = parked;
+    return s->joining && s->taken[j] > seen ? s->taken[j] : seen;
+}
+
 /* Lock held: peer j restarted without its state and asks for this node's. */
 static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
 {
@@ -502,18 +515,10 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     cw__net_reset(s->net, j);
     count_ctx cc = {0};
     cw_node_each_key(s->node, count_versions, &cc);
-    /* The clock, and the last of j's own writes this node holds: applied
-     * or buffered (cw_node_seen), or kept by the fault layer (held or
-     * delayed: they came, and j must not number a write with their seqs). */
-    uint64_t seen = cw_node_seen(s->node, j), parked = cw__faults_parked_seq(&s->faults, 0, j, s->o.self);
-    /* Joining, this node may install an answer it holds already: it must
-     * not tell j less of j's writes than that answer holds. */
-    if (s->joining && s->taken[j] > seen)
-        seen = s->taken[j];
     snap_ctx c = {s->net, {0}};
     size_t logged = cw__node_logged(s->node);
-    if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), parked > seen ? parked : seen, nonce,
-                                cc.versions, logged))
+    if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), seen_of(s, j), nonce, cc.versions,
+                                logged))
         return; /* full link (or out of memory): it asks again */
     if (cc.versions)
         cw_node_each_key(s->node, send_versions, &c);

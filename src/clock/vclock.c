@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <causeway/error.h>
+#define CW__VCLOCK_DEFINE /* cw_vclock_join's inline front, emitted here */
 #include <causeway/vclock.h>
 
 #include "kernels.h"
@@ -386,38 +387,8 @@ int cw_vclock_merge(cw_vclock *dst, const cw_vclock *src)
     return CW_OK;
 }
 
-/* Read in place of an empty clock by join_tiny (never written). */
-static cw_node_id tiny_no_id;
-static uint64_t tiny_no_counter;
-static const cw_vclock tiny_none = {&tiny_no_counter, &tiny_no_id, 0, 1};
-
-/* join of two clocks of at most one entry each into out (room for 2), with
- * no branch on their sizes or ids: in a small group whether a one-entry
- * clock is empty, or shares the other's id, can be a coin flip, which a
- * branch mispredicts half the time.
- * An empty side reads tiny_none's entry as an id above every id (bit 16);
- * the smaller id goes first and the larger second, and the size counts the
- * real entries less one if both are the same id. */
-static inline uint32_t join_tiny(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
-{
-    uint32_t na = a->size, nb = b->size;
-    uintptr_t has_a = 0 - (uintptr_t)na, has_b = 0 - (uintptr_t)nb;
-    const cw_vclock *ea = (const cw_vclock *)(((uintptr_t)a & has_a) | ((uintptr_t)&tiny_none & ~has_a));
-    const cw_vclock *eb = (const cw_vclock *)(((uintptr_t)b & has_b) | ((uintptr_t)&tiny_none & ~has_b));
-    uint32_t x = ea->ids[0] | (na ^ 1u) << 16, y = eb->ids[0] | (nb ^ 1u) << 16;
-    uint64_t ca = ea->counters[0], cb = eb->counters[0];
-    uint64_t a_first = 0 - (uint64_t)(x < y), b_first = 0 - (uint64_t)(y < x), same = ~(a_first | b_first);
-    uint64_t larger = ca > cb ? ca : cb;
-    out->ids[0] = (cw_node_id)(x < y ? x : y);
-    out->counters[0] = (ca & a_first) | (cb & b_first) | (larger & same);
-    out->ids[1] = (cw_node_id)(x < y ? y : x);
-    out->counters[1] = (cb & a_first) | (ca & b_first);
-    return na + nb - (uint32_t)((x == y) & (x < 0x10000u));
-}
-
-/* cw_vclock_join past its front: out is neither a nor b, and either a
- * clock has more than one entry or out has room for fewer than two. Out of
- * line, so the front's tiny path saves no registers. */
+/* cw__vclock_join_general past its checks: out is neither a nor b. Out
+ * of line, so the checks save no registers. */
 __attribute__((noinline)) static int join_general(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
 {
     size_t na = a->size, nb = b->size;
@@ -447,12 +418,13 @@ __attribute__((noinline)) static int join_general(cw_vclock *out, const cw_vcloc
  * first and no lifting of its entries above room for b's, as
  * cw_vclock_copy + cw_vclock_merge need. The walk is merge_forward's,
  * branch-free in how the two id sets interleave; the same ids take the
- * copy and vectorised max of a merge; two clocks of at most one entry
- * take join_tiny. Beside the plain two-pointer walk (bench vclock_join,
- * docs/performance.md "A fresh merge in one call"): ahead at every n with
- * ~50% of ids shared; with the same ids level or behind below 16 entries
- * (0.84-0.89x at one), where the plain walk never mispredicts. */
-int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
+ * copy and vectorised max of a merge. cw_vclock_join (vclock.h) is the
+ * front every caller inlines: it handles the small joins itself (two clocks
+ * of the same 1 to 8 ids; two of at most one entry each) and calls this for
+ * the rest, so here a pair of small clocks is a different-id pair, or one
+ * whose out has no room. Beside the plain two-pointer walk (bench
+ * vclock_join, docs/performance.md "Small joins in the caller"). */
+int cw__vclock_join_general(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
 {
     if (!out || !a || !b)
         return CW_EINVAL;
@@ -460,11 +432,6 @@ int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
         return cw_vclock_merge(out, b);
     if (out == b)
         return cw_vclock_merge(out, a);
-    if ((a->size | b->size) <= 1 && out->cap >= 2) {
-        out->size = join_tiny(out, a, b);
-        assert(cw__vclock_is_canonical(out));
-        return CW_OK;
-    }
     return join_general(out, a, b);
 }
 

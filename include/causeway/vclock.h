@@ -127,9 +127,9 @@ CW_API int cw_vclock_decode(cw_vclock *out, const uint8_t *buf, size_t len, size
  * two words, then each id and the larger counter written), and two clocks
  * of at most one entry each (no branch on their sizes or ids). A call, its
  * argument checks and the library's size dispatch cost more than that work
- * (docs/performance.md, "Small joins in the caller"). Everything else,
- * errors included, calls cw__vclock_join_general, which gives the same
- * clock. These limits are compiled into callers: changing them is an ABI
+ * (docs/performance.md, "Small joins in the caller"; GCC inlines this,
+ * clang does not). Everything else, errors included, calls
+ * cw__vclock_join_general, which gives the same clock. These limits are compiled into callers: changing them is an ABI
  * change. The library defines cw_vclock_join out of line too
  * (CW__VCLOCK_DEFINE, set by vclock.c alone), so a call through a pointer,
  * from an unoptimised build or from another compiler runs the same code. */
@@ -141,6 +141,15 @@ CW_API int cw__vclock_join_general(cw_vclock *out, const cw_vclock *a, const cw_
 #else
 /* GNU inline: a definition for inlining only, never emitted by the caller. */
 #  define CW__VCLOCK_INLINE extern __inline__ __attribute__((gnu_inline))
+#endif
+#ifdef __cplusplus /* C-style casts warn under -Wold-style-cast */
+#  define CW__VCLOCK_AS(T, v) static_cast<T>(v)
+#  define CW__VCLOCK_BITS(p) reinterpret_cast<uintptr_t>(p)
+#  define CW__VCLOCK_PTR(T, u) reinterpret_cast<T>(u)
+#else
+#  define CW__VCLOCK_AS(T, v) ((T)(v))
+#  define CW__VCLOCK_BITS(p) ((uintptr_t)(p))
+#  define CW__VCLOCK_PTR(T, u) ((T)(u))
 #endif
 
 CW__VCLOCK_INLINE int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
@@ -159,26 +168,31 @@ CW__VCLOCK_INLINE int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const c
         if ((na | nb) <= 1u && out->cap >= 2u) {
             /* At most one entry a side, with no branch on the sizes or ids,
              * which in a small group are a coin flip. An empty side reads
-             * as an id above every id (bit 16) with counter 0, selected by
-             * masks: the compiler makes a conditional expression a branch
-             * on each size. */
-            static const cw_node_id no_id = 0;
-            static const uint64_t no_counter = 0;
-            uintptr_t has_a = 0 - (uintptr_t)na, has_b = 0 - (uintptr_t)nb;
-            uintptr_t none_id = (uintptr_t)&no_id, none_c = (uintptr_t)&no_counter;
-            const cw_node_id *pa = (const cw_node_id *)(((uintptr_t)ai & has_a) | (none_id & ~has_a));
-            const cw_node_id *pb = (const cw_node_id *)(((uintptr_t)bi & has_b) | (none_id & ~has_b));
-            const uint64_t *qa = (const uint64_t *)(((uintptr_t)a->counters & has_a) | (none_c & ~has_a));
-            const uint64_t *qb = (const uint64_t *)(((uintptr_t)b->counters & has_b) | (none_c & ~has_b));
+             * zeros from the stack, its id marked above every id (bit 16);
+             * the pointers are chosen by masks, as the compiler makes a
+             * conditional expression a branch on each size. (No static
+             * object: a C++ caller would give it a unique symbol.) */
+            const cw_node_id no_id = 0;
+            const uint64_t no_counter = 0;
+            /* all ones for one entry, 0 for none */
+            uintptr_t has_a = 0 - CW__VCLOCK_AS(uintptr_t, na), has_b = 0 - CW__VCLOCK_AS(uintptr_t, nb);
+            const cw_node_id *pa = CW__VCLOCK_PTR(const cw_node_id *, (CW__VCLOCK_BITS(ai) & has_a) |
+                                                                         (CW__VCLOCK_BITS(&no_id) & ~has_a));
+            const cw_node_id *pb = CW__VCLOCK_PTR(const cw_node_id *, (CW__VCLOCK_BITS(bi) & has_b) |
+                                                                         (CW__VCLOCK_BITS(&no_id) & ~has_b));
+            const uint64_t *qa = CW__VCLOCK_PTR(const uint64_t *, (CW__VCLOCK_BITS(a->counters) & has_a) |
+                                                                     (CW__VCLOCK_BITS(&no_counter) & ~has_a));
+            const uint64_t *qb = CW__VCLOCK_PTR(const uint64_t *, (CW__VCLOCK_BITS(b->counters) & has_b) |
+                                                                     (CW__VCLOCK_BITS(&no_counter) & ~has_b));
             uint32_t x = *pa | (na ^ 1u) << 16, y = *pb | (nb ^ 1u) << 16;
             uint64_t ca = *qa, cb = *qb;
-            uint64_t a_first = 0 - (uint64_t)(x < y), b_first = 0 - (uint64_t)(y < x);
+            uint64_t a_first = 0 - CW__VCLOCK_AS(uint64_t, x < y), b_first = 0 - CW__VCLOCK_AS(uint64_t, y < x);
             uint64_t same = ~(a_first | b_first), larger = ca < cb ? cb : ca;
-            out->ids[0] = (cw_node_id)(x < y ? x : y);
+            out->ids[0] = CW__VCLOCK_AS(cw_node_id, x < y ? x : y);
             out->counters[0] = (ca & a_first) | (cb & b_first) | (larger & same);
-            out->ids[1] = (cw_node_id)(x < y ? y : x);
+            out->ids[1] = CW__VCLOCK_AS(cw_node_id, x < y ? y : x);
             out->counters[1] = (cb & a_first) | (ca & b_first);
-            out->size = na + nb - (uint32_t)((x == y) & (x < 0x10000u));
+            out->size = na + nb - CW__VCLOCK_AS(uint32_t, (x == y) & (x < 0x10000u));
             return 0;
         }
         if (na == nb && na - 2u <= 6u && na <= out->cap) { /* 2 to 8 entries each */
@@ -187,23 +201,32 @@ CW__VCLOCK_INLINE int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const c
             uint32_t k = na > 4u ? na - 4u : na - 2u; /* the second word's first id */
             uint64_t a0, a1, b0, b1;
             if (na > 4u) {
-                memcpy(&a0, ai, 8), memcpy(&a1, ai + k, 8);
-                memcpy(&b0, bi, 8), memcpy(&b1, bi + k, 8);
+                memcpy(&a0, ai, 8);
+                memcpy(&a1, ai + k, 8);
+                memcpy(&b0, bi, 8);
+                memcpy(&b1, bi + k, 8);
             } else {
                 uint32_t w[4];
-                memcpy(&w[0], ai, 4), memcpy(&w[1], ai + k, 4);
-                memcpy(&w[2], bi, 4), memcpy(&w[3], bi + k, 4);
-                a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
+                memcpy(&w[0], ai, 4);
+                memcpy(&w[1], ai + k, 4);
+                memcpy(&w[2], bi, 4);
+                memcpy(&w[3], bi + k, 4);
+                a0 = w[0];
+                a1 = w[1];
+                b0 = w[2];
+                b1 = w[3];
             }
             if (((a0 ^ b0) | (a1 ^ b1)) == 0) {
                 const uint64_t *ac = a->counters, *bc = b->counters;
                 uint64_t *oc = out->counters;
                 uint32_t i;
                 if (na > 4u) {
-                    memcpy(out->ids, &a0, 8), memcpy(out->ids + k, &a1, 8);
+                    memcpy(out->ids, &a0, 8);
+                    memcpy(out->ids + k, &a1, 8);
                 } else {
-                    uint32_t w0 = (uint32_t)a0, w1 = (uint32_t)a1;
-                    memcpy(out->ids, &w0, 4), memcpy(out->ids + k, &w1, 4);
+                    uint32_t w0 = CW__VCLOCK_AS(uint32_t, a0), w1 = CW__VCLOCK_AS(uint32_t, a1);
+                    memcpy(out->ids, &w0, 4);
+                    memcpy(out->ids + k, &w1, 4);
                 }
                 for (i = 0; i < na; i++)
                     oc[i] = ac[i] < bc[i] ? bc[i] : ac[i];

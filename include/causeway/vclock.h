@@ -134,6 +134,14 @@ CW_API int cw_vclock_decode(cw_vclock *out, const uint8_t *buf, size_t len, size
  * (CW__VCLOCK_DEFINE, set by vclock.c alone), so a call through a pointer,
  * from an unoptimised build or from another compiler runs the same code. */
 CW_API int cw__vclock_join_general(cw_vclock *out, const cw_vclock *a, const cw_vclock *b);
+/* What the front's one-entry path reads for an empty side: zeros, defined
+ * once in the library (a static object in an inline function would get a
+ * unique symbol from g++, which keeps a shared object from being unloaded). */
+typedef struct cw__vclock_empty {
+    uint64_t counter;
+    cw_node_id id;
+} cw__vclock_empty;
+CW_API extern const cw__vclock_empty cw__vclock_no_entry;
 
 #if defined(CW__VCLOCK_DEFINE) || defined(__GNUC__)
 #if defined(CW__VCLOCK_DEFINE)
@@ -168,22 +176,19 @@ CW__VCLOCK_INLINE int cw_vclock_join(cw_vclock *out, const cw_vclock *a, const c
         if ((na | nb) <= 1u && out->cap >= 2u) {
             /* At most one entry a side, with no branch on the sizes or ids,
              * which in a small group are a coin flip. An empty side reads
-             * zeros from the stack, its id marked above every id (bit 16);
-             * the pointers are chosen by masks, as the compiler makes a
-             * conditional expression a branch on each size. (No static
-             * object: a C++ caller would give it a unique symbol.) */
-            const cw_node_id no_id = 0;
-            const uint64_t no_counter = 0;
+             * cw__vclock_no_entry's zeros, its id marked above every id
+             * (bit 16); the pointers are chosen by masks, as the compiler
+             * makes a conditional expression a branch on each size. */
             /* all ones for one entry, 0 for none */
             uintptr_t has_a = 0 - CW__VCLOCK_AS(uintptr_t, na), has_b = 0 - CW__VCLOCK_AS(uintptr_t, nb);
-            const cw_node_id *pa = CW__VCLOCK_PTR(const cw_node_id *, (CW__VCLOCK_BITS(ai) & has_a) |
-                                                                         (CW__VCLOCK_BITS(&no_id) & ~has_a));
-            const cw_node_id *pb = CW__VCLOCK_PTR(const cw_node_id *, (CW__VCLOCK_BITS(bi) & has_b) |
-                                                                         (CW__VCLOCK_BITS(&no_id) & ~has_b));
-            const uint64_t *qa = CW__VCLOCK_PTR(const uint64_t *, (CW__VCLOCK_BITS(a->counters) & has_a) |
-                                                                     (CW__VCLOCK_BITS(&no_counter) & ~has_a));
-            const uint64_t *qb = CW__VCLOCK_PTR(const uint64_t *, (CW__VCLOCK_BITS(b->counters) & has_b) |
-                                                                     (CW__VCLOCK_BITS(&no_counter) & ~has_b));
+            uintptr_t no_id = CW__VCLOCK_BITS(&cw__vclock_no_entry.id);
+            uintptr_t no_counter = CW__VCLOCK_BITS(&cw__vclock_no_entry.counter);
+            const cw_node_id *pa = CW__VCLOCK_PTR(const cw_node_id *, (CW__VCLOCK_BITS(ai) & has_a) | (no_id & ~has_a));
+            const cw_node_id *pb = CW__VCLOCK_PTR(const cw_node_id *, (CW__VCLOCK_BITS(bi) & has_b) | (no_id & ~has_b));
+            const uint64_t *qa =
+                CW__VCLOCK_PTR(const uint64_t *, (CW__VCLOCK_BITS(a->counters) & has_a) | (no_counter & ~has_a));
+            const uint64_t *qb =
+                CW__VCLOCK_PTR(const uint64_t *, (CW__VCLOCK_BITS(b->counters) & has_b) | (no_counter & ~has_b));
             uint32_t x = *pa | (na ^ 1u) << 16, y = *pb | (nb ^ 1u) << 16;
             uint64_t ca = *qa, cb = *qb;
             uint64_t a_first = 0 - CW__VCLOCK_AS(uint64_t, x < y), b_first = 0 - CW__VCLOCK_AS(uint64_t, y < x);

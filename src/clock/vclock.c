@@ -424,6 +424,8 @@ __attribute__((noinline)) static int join_general(cw_vclock *out, const cw_vcloc
  * the rest, so here a pair of small clocks is a different-id pair, or one
  * whose out has no room. Beside the plain two-pointer walk (bench
  * vclock_join, docs/performance.md "Small joins in the caller"). */
+const cw__vclock_empty cw__vclock_no_entry = {0, 0};
+
 int cw__vclock_join_general(cw_vclock *out, const cw_vclock *a, const cw_vclock *b)
 {
     if (!out || !a || !b)

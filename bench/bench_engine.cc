@@ -7,6 +7,10 @@
 #include "now.h"
 #include "queue_pair.h"
 
+extern "C" {
+#include "node_internal.h" // cw__node_link_lost: what a numbering link tells a replica
+}
+
 #include <causeway/causeway.h>
 
 #include <sys/resource.h>
@@ -269,6 +273,13 @@ struct OneThread {
     std::vector<cw_node *> nodes;
     std::vector<cw_msg *> written;                       // this batch's writes (a reference each)
     std::vector<std::pair<uint32_t, cw_msg *>> traffic;  // recovery traffic (a reference each)
+    // Loss (replicas_one_thread_loss): each message for each node is lost
+    // with probability drop, decided by the seed; lost[o * n + j] marks a
+    // write of o lost on its way to j, told to j (cw__node_link_lost) when
+    // once it took o's next write, as a link that numbers its messages does.
+    double drop = 0;
+    uint64_t seed = 0;
+    std::vector<uint8_t> lost;
     static int on_send(void *ctx, cw_msg *m) {
         static_cast<OneThread *>(ctx)->written.push_back(cw_msg_ref(m));
         return CW_OK;
@@ -277,6 +288,7 @@ struct OneThread {
         static_cast<OneThread *>(ctx)->traffic.emplace_back(to, cw_msg_ref(m));
         return CW_OK;
     }
+    bool dropped() { return drop > 0 && double(cw__splitmix64(&seed) >> 11) * 0x1p-53 < drop; }
 };
 
 // Hands the batch's writes to every node but their origin, then the
@@ -284,13 +296,38 @@ struct OneThread {
 // every node. The writes applied; -1 if a node refused one.
 int64_t one_thread_deliver(OneThread &c) {
     uint32_t n = uint32_t(c.nodes.size());
-    std::vector<cw_msg *> mine;
+    std::vector<cw_msg *> mine, kept;
+    std::vector<uint32_t> shown; // origins whose next write showed j a loss
     int64_t delivered = 0;
     for (uint32_t j = 0; j < n; j++) {
         size_t applied = 0;
-        if (!cwbench::e2e_receive_writes(c.nodes[j], j, c.written.data(), c.written.size(), mine, &applied))
+        cw_msg *const *batch = c.written.data();
+        size_t count = c.written.size();
+        if (c.drop > 0) {
+            kept.clear();
+            for (cw_msg *m : c.written) {
+                uint32_t o = cw_msg_origin(m);
+                if (o == j)
+                    continue;
+                uint8_t &lost = c.lost[size_t(o) * n + j];
+                if (c.dropped()) {
+                    lost = 1;
+                    continue;
+                }
+                if (lost)
+                    shown.push_back(o);
+                lost = 0;
+                kept.push_back(m);
+            }
+            batch = kept.data();
+            count = kept.size();
+        }
+        if (!cwbench::e2e_receive_writes(c.nodes[j], j, batch, count, mine, &applied))
             return -1;
         delivered += int64_t(applied);
+        for (uint32_t o : shown) // once it took the message that shows the gap, as the engine's worker
+            cw__node_link_lost(c.nodes[j], o);
+        shown.clear();
     }
     for (cw_msg *m : c.written)
         cw_msg_unref(m);
@@ -299,8 +336,11 @@ int64_t one_thread_deliver(OneThread &c) {
     for (size_t at = 0; at < c.traffic.size(); at++) { // grows while delivered: answers
         auto [to, m] = c.traffic[at];
         for (uint32_t j = 0; j < n; j++)
-            if (cwbench::e2e_is_for(to, j, m))
-                cw_node_receive(c.nodes[j], m, nullptr, nullptr);
+            if (cwbench::e2e_is_for(to, j, m) && !c.dropped()) {
+                size_t applied = 0;
+                cw_node_receive(c.nodes[j], m, nullptr, &applied);
+                delivered += int64_t(applied);
+            }
         cw_msg_unref(m);
     }
     c.traffic.clear();
@@ -310,13 +350,36 @@ int64_t one_thread_deliver(OneThread &c) {
     return delivered;
 }
 
-void replicas_one_thread(benchmark::State &state) {
+uint64_t thread_cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+// The writes node `node` has applied, all origins together.
+uint64_t applied_total(cw_node *node, uint32_t nodes) {
+    const uint64_t *v = cw_node_counters(node);
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < nodes; k++)
+        sum += v[k];
+    return sum;
+}
+
+// replicas_one_thread, and with drop > 0 replicas_one_thread_loss: the same
+// workload with each message for each node lost with probability drop, the
+// replicas repairing it as they do in the engine (a skip on a link told,
+// pulls, answers, reports; ticks at real time after each batch), and the
+// run ending once every node applied every write (at most 10 s).
+void one_thread_run(benchmark::State &state, double drop) {
     uint32_t nodes = uint32_t(state.range(0));
     uint64_t writes = cwbench::e2e_writes(nodes);
     static const char value[32] = "0123456789abcdef0123456789abcde";
-    uint64_t deliveries = 0, conflicts = 0;
+    uint64_t deliveries = 0, conflicts = 0, pulls = 0, retransmitted = 0, runs = 0, cpu = 0;
     for (auto _ : state) {
         OneThread c;
+        c.drop = drop;
+        c.seed = 0x5eed0000u + runs++;
+        c.lost.assign(size_t(nodes) * nodes, 0);
         for (uint32_t j = 0; j < nodes; j++) {
             cw_node_options o;
             cwbench::e2e_node_options(&o, j, nodes);
@@ -334,6 +397,7 @@ void replicas_one_thread(benchmark::State &state) {
             c.nodes.push_back(node);
         }
         auto t0 = std::chrono::steady_clock::now();
+        uint64_t cpu0 = thread_cpu_ns();
         int64_t owed = 0; // writes applied so far; -1 once one was refused
         for (uint64_t i = 0; i < writes && owed >= 0; i++) {
             char key[16];
@@ -345,10 +409,29 @@ void replicas_one_thread(benchmark::State &state) {
                 owed = d < 0 ? d : owed + d;
             }
         }
+        // With loss, repairs go on after the last write: tick and deliver
+        // until every node has every write.
+        bool complete = owed == int64_t(writes * (nodes - 1));
+        while (owed >= 0 && !complete && drop > 0 &&
+               std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+            // Nothing in flight: sleep to the first tick due (a wait the CPU
+            // time leaves out; the wall time keeps it).
+            uint64_t next = UINT64_MAX, now = cw__now_ns();
+            for (cw_node *node : c.nodes)
+                next = std::min(next, cw_node_next_tick(node));
+            if (c.traffic.empty() && next > now && next != UINT64_MAX)
+                std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(next - now, 1000000)));
+            int64_t d = one_thread_deliver(c);
+            owed = d < 0 ? d : owed + d;
+            complete = true;
+            for (uint32_t j = 0; j < nodes && complete; j++)
+                complete = applied_total(c.nodes[j], nodes) == writes;
+        }
         auto t1 = std::chrono::steady_clock::now();
+        cpu += thread_cpu_ns() - cpu0;
         state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
-        if (owed != int64_t(writes * (nodes - 1)))
-            state.SkipWithError("a write was refused or not applied at once");
+        if (!complete)
+            state.SkipWithError("a write was refused or never applied");
         else
             deliveries += writes * (nodes - 1);
         for (cw_msg *m : c.written)
@@ -357,14 +440,23 @@ void replicas_one_thread(benchmark::State &state) {
             cw_msg_unref(t.second);
         for (cw_node *node : c.nodes) {
             cw_node_stats st;
-            if (cw_node_get_stats(node, &st) == CW_OK)
+            if (cw_node_get_stats(node, &st) == CW_OK) {
                 conflicts += st.conflicts;
+                pulls += st.pulls;
+                retransmitted += st.retransmitted;
+            }
             cw_node_destroy(node);
         }
     }
     state.counters["deliveries_per_s"] = benchmark::Counter(double(deliveries), benchmark::Counter::kIsRate);
     state.counters["conflicts_per_delivery"] = deliveries ? double(conflicts) / double(deliveries) : 0;
+    state.counters["cpu_ns_per_delivery"] = deliveries ? double(cpu) / double(deliveries) : 0;
+    state.counters["pulls_per_delivery"] = deliveries ? double(pulls) / double(deliveries) : 0;
+    state.counters["retransmitted_per_delivery"] = deliveries ? double(retransmitted) / double(deliveries) : 0;
 }
+
+void replicas_one_thread(benchmark::State &state) { one_thread_run(state, 0); }
+void replicas_one_thread_loss(benchmark::State &state) { one_thread_run(state, double(state.range(1)) / 1000); }
 
 // cw_engine_get at node 0 of an engine with `nodes` nodes, each read timed
 // on its own: while another client thread keeps writing at every node (so
@@ -570,6 +662,11 @@ struct Register {
                 one->Arg(n);
             one->ArgName("nodes")->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         }
+        auto *loss = benchmark::RegisterBenchmark("replicas_one_thread_loss", replicas_one_thread_loss);
+        for (int64_t n : {8, 64})
+            for (int64_t d : {0, 1, 10, 100})
+                loss->Args({n, d});
+        loss->ArgNames({"nodes", "drop_permille"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
         cwbench::register_with_baseline("engine_get_while_writing", engine_get_writing, {8}, "no_writer",
                                         engine_get_idle, {8}, false);
         benchmark::RegisterBenchmark("engine_put_latency", engine_put_latency)

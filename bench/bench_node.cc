@@ -16,7 +16,8 @@
 // write is measured for P = 10^2 .. 10^6, beside a naive buffer that
 // rescans everything it holds after each arrival until nothing more is
 // deliverable (the seed store's approach, clock work only: it does not
-// even apply writes to a store).
+// even apply writes to a store). buffer_one_lost: the cost of releasing
+// n - 2 writes that all wait for one, at n nodes.
 #include "bench_util.h"
 
 #include <causeway/causeway.h>
@@ -276,6 +277,70 @@ void naive_drain(benchmark::State &state) {
         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// One write lost, everyone waiting on it: a receiver in a group of n gets
+// one write from each of the other n - 2 senders, each made after origin 0's
+// first write (and so blocked on it), and then that write, which releases
+// them all. What a repaired loss costs the buffer at n nodes, per write
+// delivered: each blocked head is filed under the same (node, counter).
+void buffer_one_lost(benchmark::State &state) {
+    uint32_t nodes = uint32_t(state.range(0));
+    std::vector<cw_msg *> in; // the n - 2 blocked writes, then the one they wait for
+    std::vector<uint64_t> clock(nodes, 0);
+    for (uint32_t s = 1; s + 1 <= nodes - 1; s++) {
+        std::fill(clock.begin(), clock.end(), 0);
+        clock[0] = 1;
+        clock[s] = 1;
+        cw_hlc_timestamp ts = {1000 + s, 0, cw_node_id(s)};
+        char key[16]; // a key each: no siblings, so the store's work stays one version a write
+        int len = std::snprintf(key, sizeof key, "k%u", unsigned(s));
+        cw_msg *m = nullptr;
+        if (cw_msg_create(&m, cw_node_id(s), &ts, clock.data(), nodes, key, size_t(len), "v", 1) != CW_OK) {
+            state.SkipWithError("cw_msg_create failed");
+            return;
+        }
+        in.push_back(m);
+    }
+    std::fill(clock.begin(), clock.end(), 0);
+    clock[0] = 1;
+    cw_hlc_timestamp ts0 = {1000, 0, 0};
+    cw_msg *first = nullptr;
+    if (cw_msg_create(&first, 0, &ts0, clock.data(), nodes, "k", 1, "v", 1) != CW_OK) {
+        state.SkipWithError("cw_msg_create failed");
+        for (cw_msg *m : in)
+            cw_msg_unref(m);
+        return;
+    }
+    in.push_back(first);
+    for (auto _ : state) {
+        cw_node_options o;
+        cw_node_options_init(&o);
+        o.self = nodes - 1;
+        o.nodes = nodes;
+        o.send = ignore;
+        cw_node *n = nullptr;
+        if (cw_node_create(&n, &o) != CW_OK) {
+            state.SkipWithError("cw_node_create failed");
+            break;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        for (size_t i = 0; i < in.size(); i += kBatch)
+            cw_node_receive_many(n, in.data() + i, std::min(kBatch, in.size() - i), nullptr, nullptr);
+        auto t1 = std::chrono::steady_clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        cw_node_stats st;
+        cw_node_get_stats(n, &st);
+        cw_node_destroy(n);
+        if (st.delivered != in.size() || st.max_buffered != in.size() - 1) {
+            state.SkipWithError("the blocked writes were not all held, then all delivered");
+            break;
+        }
+    }
+    state.counters["time_per_entry"] = benchmark::Counter(double(state.iterations()) * double(in.size()),
+                                                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    for (cw_msg *m : in)
+        cw_msg_unref(m);
+}
+
 struct Register {
     Register() {
         cwbench::register_with_baseline("buffer_drain", buffer_drain,
@@ -293,6 +358,8 @@ struct Register {
         for (int64_t p : {100, 1000, 10000})
             cwbench::baselines()["buffer_drain_single/" + std::to_string(p)] =
                 "naive:buffer_drain/" + std::to_string(p);
+        benchmark::RegisterBenchmark("buffer_one_lost", buffer_one_lost)
+            ->Arg(8)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096)->ArgName("nodes")->UseManualTime();
     }
 } registered;
 

@@ -1,6 +1,6 @@
 /* The causal delivery buffer (src/replica/buffer.h): its rings keep every
  * held write at its seq's slot across growth, a failed growth changes
- * nothing, the waiting table files and takes heads by (node, counter), and
+ * nothing, the waiting lists file and take heads by node and counter, and
  * destroying it releases what it holds. Then the rule the replica builds on
  * it: whatever the arrival order, no buffered write is ever deliverable, and
  * everything is delivered in the end. */
@@ -104,39 +104,49 @@ static void test_init_allocation_failure(void **state)
     }
 }
 
-/* Heads filed under one (node, counter) come back one each, then none; the
- * per-node count of waiters follows. Filing never allocates (room for one
- * head per sender is reserved at init). */
-static void test_waiting_table(void **state)
+/* Heads filed under one node come back by counter, those of one counter in
+ * the order filed, whatever order they were filed in; none comes back
+ * before V[node] reaches its counter. Filing never allocates (one head per
+ * sender is preallocated at init). */
+static void test_waiting_lists(void **state)
 {
     (void)state;
     enum { N = 8 };
     cw__buffer b;
     assert_int_equal(cw__buffer_init(&b, N), CW_OK);
     tu_fail_alloc_after(0);
+    /* Senders 0..6 wait on node 7 at counters 6, 5, 9, 5, 6, 5, 7: filed
+     * from the end, later and earlier than those already there. */
+    static const uint64_t at[N - 1] = {6, 5, 9, 5, 6, 5, 7};
     for (cw_node_id o = 0; o < N - 1; o++) {
-        b.heads[o] = (cw__head){NULL, o, N - 1, o < 4 ? 5 : 6, 0};
+        b.heads[o] = (cw__head){NULL, o, N - 1, at[o], 0, 0, 0};
         cw__waiting_put(&b, &b.heads[o]);
     }
     tu_fail_alloc_off();
-    assert_int_equal(b.waiters[N - 1], N - 1);
-    assert_null(cw__waiting_take(&b, 0, 5));      /* nobody waits on node 0 */
-    assert_null(cw__waiting_take(&b, N - 1, 4));  /* nor on counter 4 */
-    bool seen[N] = {false};
-    for (int i = 0; i < 4; i++) {
-        cw__head *h = cw__waiting_take(&b, N - 1, 5);
+    assert_null(cw__waiting_take(&b, 0, 100));    /* nobody waits on node 0 */
+    assert_null(cw__waiting_take(&b, N - 1, 4));  /* nor on node 7 below 5 */
+    static const uint32_t order[N - 1] = {1, 3, 5, 0, 4, 6, 2};
+    for (int i = 0; i < 6; i++) {
+        cw__head *h = cw__waiting_take(&b, N - 1, at[order[i]]);
         assert_non_null(h);
-        assert_true(h->counter == 5 && !seen[h - b.heads]);
-        seen[h - b.heads] = true;
+        assert_int_equal(h - b.heads, order[i]);
+        if (i == 2 || i == 4)                     /* counter 5 and 6 done */
+            assert_null(cw__waiting_take(&b, N - 1, at[order[i]]));
     }
-    assert_null(cw__waiting_take(&b, N - 1, 5));
-    assert_int_equal(b.waiters[N - 1], 3);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(cw__waiting_take(&b, N - 1, 6)->counter, 6);
-    assert_int_equal(b.waiters[N - 1], 0);
+    assert_null(cw__waiting_take(&b, N - 1, 8));
+    /* A node's entry that jumped (more than one write applied at once)
+     * releases what waited below it too. */
+    assert_int_equal(cw__waiting_take(&b, N - 1, 20) - b.heads, 2);
+    assert_null(cw__waiting_take(&b, N - 1, 20));
+    /* Emptied, the list takes heads again. */
+    b.heads[3].counter = 11;
+    cw__waiting_put(&b, &b.heads[3]);
+    assert_int_equal(cw__waiting_take(&b, N - 1, 11) - b.heads, 3);
+    assert_int_equal(b.waiting[N - 1].first, CW__NO_HEAD);
+    assert_int_equal(b.waiting[N - 1].last, CW__NO_HEAD);
     /* A head holding a message is released by destroy. */
     cw_msg *held = msg_seq(N, 2, 1);
-    b.heads[2] = (cw__head){cw_msg_ref(held), 0, 0, 1, 0};
+    b.heads[2] = (cw__head){cw_msg_ref(held), 0, 0, 1, 0, 0, 0};
     cw__buffer_destroy(&b, N);
     assert_int_equal(atomic_load(&held->refs), 1);
     cw_msg_unref(held);
@@ -284,7 +294,7 @@ int main(void)
         cmocka_unit_test(test_ring_growth_keeps_writes),
         cmocka_unit_test(test_ring_growth_failure_changes_nothing),
         cmocka_unit_test(test_init_allocation_failure),
-        cmocka_unit_test(test_waiting_table),
+        cmocka_unit_test(test_waiting_lists),
         cmocka_unit_test(test_no_deliverable_write_left_buffered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

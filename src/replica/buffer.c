@@ -4,7 +4,9 @@
  * Invariants:
  *  1. A ring's occupied slots hold seqs in [first, first + cap) for the
  *     sender's current first = V[origin] + 2, each at slot seq & (cap - 1).
- *  2. The waiting table has room for every sender's head (reserved at init).
+ *  2. waiting[k] links, first to last by counter (ties in the order filed),
+ *     exactly the heads filed under k and not yet taken; each head's prev
+ *     and next name its neighbours there (CW__NO_HEAD at the ends).
  */
 #include "buffer.h"
 
@@ -15,34 +17,18 @@
 
 #include "msg_internal.h"
 
-typedef struct key {
-    cw_node_id node;
-    uint64_t counter;
-} key;
-
-static bool head_eq(const void *item, const void *k)
-{
-    const cw__head *h = item;
-    const key *want = k;
-    return h->node == want->node && h->counter == want->counter;
-}
-
-static uint64_t key_hash(cw_node_id node, uint64_t counter)
-{
-    return cw__hash_u64(counter * 0x9e3779b97f4a7c15u ^ node);
-}
-
 int cw__buffer_init(cw__buffer *b, uint32_t nodes)
 {
     *b = (cw__buffer){0};
     b->rings = calloc(nodes, sizeof *b->rings);
     b->heads = calloc(nodes, sizeof *b->heads);
-    b->waiters = calloc(nodes, sizeof *b->waiters);
-    cw__map_init(&b->waiting);
-    if (!b->rings || !b->heads || !b->waiters || cw__map_reserve(&b->waiting, nodes) != CW_OK) {
+    b->waiting = malloc(nodes * sizeof *b->waiting);
+    if (!b->rings || !b->heads || !b->waiting) {
         cw__buffer_destroy(b, 0);
         return CW_ENOMEM;
     }
+    for (uint32_t k = 0; k < nodes; k++)
+        b->waiting[k] = (cw__waitlist){CW__NO_HEAD, CW__NO_HEAD};
     return CW_OK;
 }
 
@@ -58,8 +44,7 @@ void cw__buffer_destroy(cw__buffer *b, uint32_t nodes)
         cw__msg_unref(b->heads[o].msg);
     free(b->rings);
     free(b->heads);
-    free(b->waiters);
-    cw__map_destroy(&b->waiting);
+    free(b->waiting);
     *b = (cw__buffer){0};
 }
 
@@ -111,17 +96,26 @@ int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span)
 
 void cw__waiting_put(cw__buffer *b, cw__head *h)
 {
-    cw__map_insert(&b->waiting, key_hash(h->node, h->counter), h); /* room reserved at init */
-    b->waiters[h->node]++;
+    uint32_t self = (uint32_t)(h - b->heads);
+    cw__waitlist *l = &b->waiting[h->node];
+    uint32_t before = l->last;
+    while (before != CW__NO_HEAD && b->heads[before].counter > h->counter)
+        before = b->heads[before].prev;
+    uint32_t after = before == CW__NO_HEAD ? l->first : b->heads[before].next;
+    h->prev = before;
+    h->next = after;
+    *(before == CW__NO_HEAD ? &l->first : &b->heads[before].next) = self;
+    *(after == CW__NO_HEAD ? &l->last : &b->heads[after].prev) = self;
 }
 
 cw__head *cw__waiting_take(cw__buffer *b, cw_node_id node, uint64_t counter)
 {
-    if (!b->waiters[node]) /* the common case: nobody waits on this node */
-        return NULL;
-    key k = {node, counter};
-    cw__head *h = cw__map_remove(&b->waiting, key_hash(node, counter), head_eq, &k);
-    b->waiters[node] -= h != NULL;
+    cw__waitlist *l = &b->waiting[node];
+    if (l->first == CW__NO_HEAD || b->heads[l->first].counter > counter)
+        return NULL; /* the common case: nobody waits on this node */
+    cw__head *h = &b->heads[l->first];
+    l->first = h->next;
+    *(h->next == CW__NO_HEAD ? &l->last : &b->heads[h->next].prev) = CW__NO_HEAD;
     return h;
 }
 

@@ -2,13 +2,20 @@
  *   rings[origin]   writes that are not their sender's next (seq > V[origin] + 1),
  *                   at slot seq mod cap: each waits, implicitly, for V[origin]
  *                   to reach seq - 1, and is found by direct indexing when it does;
- *   waiting         (node, counter) -> the sender's-next write (head) of some
- *                   sender, blocked on another node's entry: V[node] must reach
- *                   counter. A sender has at most one head, so heads live in a
- *                   preallocated array (one per sender) and the table holds at
- *                   most `nodes` entries.
+ *   waiting[node]   the sender's-next writes (heads) of some senders, blocked on
+ *                   another node's entry: V[node] must reach each one's counter.
+ *                   A sender has at most one head, so heads live in a
+ *                   preallocated array (one per sender), and each node's list
+ *                   links the heads blocked on it, in counter order.
  * No buffered write costs an allocation of its own; ring slots are the only
- * memory that grows, bounded in total (see node.c). */
+ * memory that grows, bounded in total (see node.c).
+ *
+ * Why lists and not a table keyed by (node, counter): after one lost write
+ * every sender's head waits for that same write, so all of them share one
+ * key. In an open-addressing table they made one probe run, and each take
+ * shifted the rest of it back: n^2 / 2 slot moves to release n heads (at 64
+ * nodes and 1% loss, 16% of a replica's time; docs/performance.md, "Heads
+ * that wait for the same write"). A list takes each from its front. */
 #ifndef CW_BUFFER_H
 #define CW_BUFFER_H
 
@@ -16,8 +23,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <causeway/msg.h>
-
-#include "map.h"
 
 typedef struct cw__slot {
     cw_msg *msg;          /* NULL when empty */
@@ -37,13 +42,21 @@ typedef struct cw__head {
     cw_node_id node;      /* blocked on V[node] reaching counter */
     uint64_t counter;
     uint32_t scan_from;   /* dependencies below this index are known met */
+    uint32_t prev, next;  /* senders of the heads before and after it in waiting[node] */
 } cw__head;
+
+/* No head: the end of a list. */
+#define CW__NO_HEAD UINT32_MAX
+
+/* The heads blocked on one node, by counter (ties in the order filed). */
+typedef struct cw__waitlist {
+    uint32_t first, last; /* senders; CW__NO_HEAD when empty */
+} cw__waitlist;
 
 typedef struct cw__buffer {
     cw__ring *rings;      /* per sender */
     cw__head *heads;      /* per sender */
-    cw__map waiting;      /* of cw__head, several may share a key */
-    uint32_t *waiters;    /* per node k: heads filed under (k, *); 0 skips the lookup */
+    cw__waitlist *waiting; /* per node */
     size_t count;         /* buffered writes */
     size_t high_water;
     uint64_t ring_slots;  /* slots allocated over all rings */
@@ -72,9 +85,11 @@ int cw__ring_fit(cw__buffer *b, cw__ring *r, uint64_t first, uint64_t span);
  * A walk over the ring: for rare questions (a join answer), not deliveries. */
 uint64_t cw__buffer_last_seq(const cw__buffer *b, cw_node_id origin);
 
-/* Waiting table: file a head under (head->node, head->counter); take one
- * filed under (node, counter). The table never needs to grow past `nodes`
- * entries, reserved at init, so filing cannot fail. */
+/* Waiting lists: file a head (one of b->heads) under head->node by
+ * head->counter; take one filed under node with a counter at or below
+ * `counter` (V[node] has reached it), or NULL. Filing walks back from the
+ * list's end past the heads with larger counters (usually none: counters a
+ * node is waited at grow); taking is O(1). Neither allocates. */
 void cw__waiting_put(cw__buffer *b, cw__head *h);
 cw__head *cw__waiting_take(cw__buffer *b, cw_node_id node, uint64_t counter);
 

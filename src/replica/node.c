@@ -7,19 +7,22 @@
  *     next (seq > V[j] + 1); a waiting head has a registered blocker k with
  *     m[k] > V[k], and every entry below k is met.
  *  3. Every buffered write is reachable from exactly one index entry: its
- *     sender's ring at its seq, or (as its sender's head) the waiting table
- *     under (blocker, counter).
+ *     sender's ring at its seq, or (as its sender's head) its blocker's
+ *     waiting list, by counter.
  *  4. The node clock equals the merge of all applied writes: V[k] is the
  *     number of writes from k applied here, counting those a state install
  *     (install.c) stands for (each origin's writes apply in
  *     sequence order, and invariant 1 puts every other entry of a write's
  *     clock at or below V).
  *  5. The buffer never rescans: after a write from o reaches V[o] = c, only
- *     waiting(o, c) and ring slot c + 1 of o are looked at, and a re-examined
- *     head resumes its scan at its blocker (V only grows, so entries below
- *     stay met). Work per delivered write is O(nodes) vector work plus O(1)
- *     index operations, whatever the number of buffered writes; no buffered
- *     write has an allocation of its own.
+ *     the front of o's waiting list (the heads waiting for c) and ring slot
+ *     c + 1 of o are looked at, and a re-examined head resumes its scan at
+ *     its blocker (V only grows, so entries below stay met). Work per
+ *     delivered write is O(nodes) vector work plus O(1) index operations
+ *     (filing a head walks back past the heads waiting on the same node for
+ *     later counters: none, unless the heads came in that order), whatever
+ *     the number of buffered writes; no buffered write has an allocation of
+ *     its own.
  *  6. A failed call changes nothing: the memory any step could need (ring
  *     slots, the work stack) is reserved when a write enters the buffer.
  *  7. Memory is bounded: at most max_buffered writes wait, and the rings hold
@@ -99,10 +102,7 @@ bool cw__node_options_valid(const cw_node_options *o)
 
 size_t cw__node_footprint(uint32_t nodes)
 {
-    /* The waiting table reserves twice its entries, rounded up to a power
-     * of two: at most 4 slots a sender. */
-    size_t per_sender = 2 * sizeof(uint64_t) + sizeof(cw__ring) + sizeof(cw__head) + sizeof(uint32_t) +
-                        4 * sizeof(cw__map_slot) +
+    size_t per_sender = 2 * sizeof(uint64_t) + sizeof(cw__ring) + sizeof(cw__head) + sizeof(cw__waitlist) +
                         /* recovery: gap state, the gap list, the log's ring,
                          * stable and the round's minimum, a bit heard */
                         sizeof(cw__gap) + sizeof(uint32_t) + sizeof(bool) + sizeof(cw__log_ring) +
@@ -259,7 +259,7 @@ static uint32_t next_blocker(const cw_node *n, const cw_msg *m, uint32_t from)
 }
 
 /* The head of sender o (its next write), arrived at `arrived`: release it to
- * the work stack (returns true), or file it in the waiting table under its
+ * the work stack (returns true), or file it in the waiting list of its
  * first unmet dependency at or after `from` (returns false). */
 static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
 {
@@ -272,7 +272,7 @@ static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
     }
     /* m's origin had applied k's write m[k], which has not come here. */
     cw__recovery_saw(n, (cw_node_id)k, m->counters[k], m->origin);
-    *h = (cw__head){m, arrived, (cw_node_id)k, m->counters[k], k};
+    *h = (cw__head){m, arrived, (cw_node_id)k, m->counters[k], k, CW__NO_HEAD, CW__NO_HEAD}; /* linked by the put */
     cw__waiting_put(&n->buf, h);
     return false;
 }
@@ -983,20 +983,25 @@ typedef struct check_ctx {
     size_t heads;
 } check_ctx;
 
-static void check_waiting(void *item, void *ctx)
+/* Every head in node k's waiting list is its sender's next write, blocked
+ * first on k's entry, linked both ways, in counter order. */
+static void check_waiting(check_ctx *c, cw_node_id k)
 {
-    const cw__head *h = item;
-    check_ctx *c = ctx;
     const cw_node *n = c->n;
-    c->ok &= h->msg != NULL;
-    if (!h->msg)
-        return;
-    cw_node_id o = cw_msg_origin(h->msg);
-    const uint64_t *m = cw_msg_counters(h->msg, NULL);
-    c->ok &= &n->buf.heads[o] == h && cw_msg_seq(h->msg) == n->clock.counters[o] + 1 &&
-             h->node != o && h->counter == m[h->node] && m[h->node] > n->clock.counters[h->node] &&
-             next_blocker(n, h->msg, 0) == h->node;
-    c->heads++;
+    const cw__waitlist *l = &n->buf.waiting[k];
+    uint32_t prev = CW__NO_HEAD;
+    for (uint32_t s = l->first; s != CW__NO_HEAD && c->ok; prev = s, s = n->buf.heads[s].next) {
+        const cw__head *h = &n->buf.heads[s];
+        c->ok &= s < n->n && h->msg != NULL && h->prev == prev && h->node == k &&
+                 c->heads < n->n && (prev == CW__NO_HEAD || n->buf.heads[prev].counter <= h->counter);
+        if (!c->ok)
+            return;
+        const uint64_t *m = cw_msg_counters(h->msg, NULL);
+        c->ok &= cw_msg_origin(h->msg) == s && cw_msg_seq(h->msg) == n->clock.counters[s] + 1 && s != k &&
+                 h->counter == m[k] && m[k] > n->clock.counters[k] && next_blocker(n, h->msg, 0) == k;
+        c->heads++;
+    }
+    c->ok &= l->last == prev;
 }
 
 /* Every ring holds only later writes of its sender, each at its seq's slot. */
@@ -1048,7 +1053,8 @@ bool cw__node_check(const cw_node *n)
     for (uint32_t k = 0; k < n->n; k++)
         c.ok &= n->clock.counters[k] == n->applied_from[k];
     size_t in_rings = check_rings(n, &c.ok);
-    cw__map_each(&n->buf.waiting, check_waiting, &c);
+    for (cw_node_id k = 0; k < n->n; k++)
+        check_waiting(&c, k);
     size_t heads = 0;
     for (uint32_t k = 0; k < n->n; k++)
         heads += n->buf.heads[k].msg != NULL;

@@ -18,6 +18,7 @@
 #include <causeway/msg.h>
 
 #include "bytes.h"
+#include "map.h"
 #include "msg_internal.h"
 #include "vclock_internal.h"
 
@@ -39,6 +40,7 @@ static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
     m->ts = (cw_hlc_timestamp){0};
     m->key_len = key_len;
     m->value_len = value_len;
+    m->key_hash = 0; /* set once the key is in */
     return m;
 }
 
@@ -100,6 +102,7 @@ int cw__msg_retransmission(cw_msg **out, const cw_msg *m, uint32_t dest)
     c->dest = dest;
     c->seq = m->seq;
     c->ts = m->ts;
+    c->key_hash = m->key_hash;
     memcpy(c->counters, m->counters, body);
     *out = c;
     return CW_OK;
@@ -126,6 +129,7 @@ int cw__msg_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts, c
         memcpy(m->counters + nodes, context, (size_t)nodes * sizeof *context);
     if (key_len)
         memcpy(cw__msg_key_ptr(m), key, key_len);
+    m->key_hash = cw__hash_bytes(cw__msg_key_ptr(m), key_len);
     if (value_len)
         memcpy(cw__msg_value_ptr(m), value, value_len);
     *out = m;
@@ -451,6 +455,7 @@ static int decode_write(cw_msg **out, const uint8_t *buf, size_t len, size_t pos
     m->seq = m->counters[origin];
     cw_hlc_decode(&m->ts, buf + ts_at, CW_HLC_BINARY_SIZE);
     memcpy(cw__msg_key_ptr(m), buf + key_at, key_len);
+    m->key_hash = cw__hash_bytes(cw__msg_key_ptr(m), key_len);
     memcpy(cw__msg_value_ptr(m), buf + value_at, value_len);
     *out = m;
     if (consumed)

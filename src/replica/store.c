@@ -117,7 +117,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
 {
     size_t key_len = m->key_len;
     const void *key = cw__msg_key_ptr(m);
-    uint64_t hash = cw__hash_bytes(key, key_len);
+    uint64_t hash = m->key_hash; /* cw__hash_bytes(key, key_len), made with m */
     lookup l = {key, key_len};
     cw__key *e = cw__map_find(&s->keys, hash, key_eq, &l);
     *conflict = false;
@@ -165,7 +165,7 @@ void cw__store_forget(cw__store *s, const cw_msg *m)
 {
     size_t key_len = m->key_len;
     const void *key = cw__msg_key_ptr(m);
-    uint64_t hash = cw__hash_bytes(key, key_len);
+    uint64_t hash = m->key_hash; /* cw__hash_bytes(key, key_len), made with m */
     lookup l = {key, key_len};
     cw__key *e = cw__map_find(&s->keys, hash, key_eq, &l);
     if (!e)

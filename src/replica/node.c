@@ -18,11 +18,12 @@
  *     the front of o's waiting list (the heads waiting for c) and ring slot
  *     c + 1 of o are looked at, and a re-examined head resumes its scan at
  *     its blocker (V only grows, so entries below stay met). Work per
- *     delivered write is O(nodes) vector work plus O(1) index operations
- *     (filing a head walks back past the heads waiting on the same node for
- *     later counters: none, unless the heads came in that order), whatever
- *     the number of buffered writes; no buffered write has an allocation of
- *     its own.
+ *     delivered write is O(nodes) vector work plus O(1) index operations,
+ *     whatever the number of buffered writes, but for one step: filing a
+ *     head walks back past the heads waiting on the same node for later
+ *     counters, none when heads reach that node's list in counter order (as
+ *     after a lost write), up to nodes - 2 when they come in falling order;
+ *     no buffered write has an allocation of its own.
  *  6. A failed call changes nothing: the memory any step could need (ring
  *     slots, the work stack) is reserved when a write enters the buffer.
  *  7. Memory is bounded: at most max_buffered writes wait, and the rings hold

@@ -17,8 +17,8 @@ bool cw__node_options_valid(const cw_node_options *o);
 
 /* The memory a new replica of a group of `nodes` takes before it holds any
  * write: its clock, what it has applied per origin, and the causal buffer's
- * per-sender indexes (a ring, a head, a waiter count and room in the waiting
- * table for each sender). Linear in nodes, so N replicas in one process take
+ * per-sender indexes (a ring, a head and a waiting list for each sender).
+ * Linear in nodes, so N replicas in one process take
  * N times this: quadratic in the group size. */
 size_t cw__node_footprint(uint32_t nodes);
 

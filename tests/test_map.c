@@ -219,6 +219,36 @@ static void test_hash_bytes(void **state)
         assert_true(seen[i - 1] != seen[i]);
 }
 
+/* Keys chosen to collide under the hash every process shares (the same
+ * low bits, so one probe run in a table) do not collide under the key hash,
+ * whose seed is this process's: a client cannot flood a store's table. */
+static void test_key_hash_is_seeded(void **state)
+{
+    (void)state;
+    enum { KEYS = 64, BITS = 10 };
+    const uint64_t mask = (1u << BITS) - 1;
+    char found[KEYS][24];
+    size_t n = 0;
+    uint64_t target = cw__hash_bytes("k0", 2) & mask;
+    for (uint64_t i = 0; n < KEYS && i < ((uint64_t)KEYS << (BITS + 4)); i++) {
+        int len = snprintf(found[n], sizeof found[n], "k%llu", (unsigned long long)i);
+        if ((cw__hash_bytes(found[n], (size_t)len) & mask) == target)
+            n++;
+    }
+    assert_int_equal(n, KEYS); /* the attack works on the shared hash */
+    uint64_t low[KEYS];
+    for (size_t k = 0; k < KEYS; k++)
+        low[k] = cw__hash_key(found[k], strlen(found[k])) & mask;
+    qsort(low, KEYS, sizeof *low, cmp_u64);
+    size_t distinct = 1;
+    for (size_t k = 1; k < KEYS; k++)
+        distinct += low[k] != low[k - 1];
+    /* 64 random picks of 1,024 slots: ~62 distinct; fewer than 48 has a
+     * chance below 10^-20. */
+    assert_true(distinct >= 48);
+    assert_true(cw__hash_key("k0", 2) == cw__hash_key("k0", 2)); /* stable within the process */
+}
+
 int main(void)
 {
     printf("# seed %llu\n", (unsigned long long)tu_seed());
@@ -228,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_growth_keeps_items),
         cmocka_unit_test(test_reserve_and_allocation_failure),
         cmocka_unit_test(test_hash_bytes),
+        cmocka_unit_test(test_key_hash_is_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

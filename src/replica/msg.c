@@ -129,7 +129,7 @@ int cw__msg_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts, c
         memcpy(m->counters + nodes, context, (size_t)nodes * sizeof *context);
     if (key_len)
         memcpy(cw__msg_key_ptr(m), key, key_len);
-    m->key_hash = cw__hash_bytes(cw__msg_key_ptr(m), key_len);
+    m->key_hash = cw__hash_key(cw__msg_key_ptr(m), key_len);
     if (value_len)
         memcpy(cw__msg_value_ptr(m), value, value_len);
     *out = m;
@@ -455,7 +455,7 @@ static int decode_write(cw_msg **out, const uint8_t *buf, size_t len, size_t pos
     m->seq = m->counters[origin];
     cw_hlc_decode(&m->ts, buf + ts_at, CW_HLC_BINARY_SIZE);
     memcpy(cw__msg_key_ptr(m), buf + key_at, key_len);
-    m->key_hash = cw__hash_bytes(cw__msg_key_ptr(m), key_len);
+    m->key_hash = cw__hash_key(cw__msg_key_ptr(m), key_len);
     memcpy(cw__msg_value_ptr(m), buf + value_at, value_len);
     *out = m;
     if (consumed)

@@ -49,9 +49,9 @@ struct cw_msg {
     uint64_t seq;              /* counters[origin] (writes) */
     cw_hlc_timestamp ts;
     size_t key_len, value_len;
-    uint64_t key_hash;         /* cw__hash_bytes of the key (writes), made once with
+    uint64_t key_hash;         /* cw__hash_key of the key (writes), made once with
                                   the message for every store that looks it up; not
-                                  on the wire */
+                                  on the wire (the seed is this process's) */
     uint64_t counters[];       /* nodes counters, then key bytes, then value bytes */
 };
 

@@ -56,7 +56,7 @@ void cw__store_destroy(cw__store *s)
 const cw__key *cw__store_find(const cw__store *s, const void *key, size_t key_len)
 {
     lookup l = {key, key_len};
-    return cw__map_find(&s->keys, cw__hash_bytes(key, key_len), key_eq, &l);
+    return cw__map_find(&s->keys, cw__hash_key(key, key_len), key_eq, &l);
 }
 
 int cw__version_order(const cw__version *a, const cw__version *b)
@@ -117,7 +117,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
 {
     size_t key_len = m->key_len;
     const void *key = cw__msg_key_ptr(m);
-    uint64_t hash = m->key_hash; /* cw__hash_bytes(key, key_len), made with m */
+    uint64_t hash = m->key_hash; /* cw__hash_key(key, key_len), made with m */
     lookup l = {key, key_len};
     cw__key *e = cw__map_find(&s->keys, hash, key_eq, &l);
     *conflict = false;
@@ -165,7 +165,7 @@ void cw__store_forget(cw__store *s, const cw_msg *m)
 {
     size_t key_len = m->key_len;
     const void *key = cw__msg_key_ptr(m);
-    uint64_t hash = m->key_hash; /* cw__hash_bytes(key, key_len), made with m */
+    uint64_t hash = m->key_hash; /* cw__hash_key(key, key_len), made with m */
     lookup l = {key, key_len};
     cw__key *e = cw__map_find(&s->keys, hash, key_eq, &l);
     if (!e)

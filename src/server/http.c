@@ -31,8 +31,9 @@
  *     such a key is named "0x" and its bytes in lowercase hex (as
  *     cw_node_dump shows keys that are not printable). If a text key of the
  *     same name exists, the text key wins and the other is left out,
- *     whatever order the keys are visited in. GET /read/ reaches every key
- *     by its bytes (%00 included).
+ *     whatever order the keys are visited in. The keys are listed in the
+ *     byte order of their names. GET /read/ reaches every key by its bytes
+ *     (%00 included).
  *  6. Every error body is {"status": "error", "error": "<reason>"}, the
  *     reason made valid UTF-8 (bytes that are not become '?').
  *  7. The server's lock is taken by the cw__server calls only; what runs in
@@ -676,6 +677,35 @@ static void status_fn(void *ctx, cw_node *n)
         st->failed = true;
 }
 
+static int by_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* obj's members in the byte order of their names (invariant 5: no name holds
+ * a NUL), as a new object; NULL when out of memory. The store's own order is
+ * its hash table's, which differs between processes: sorted, two nodes that
+ * hold the same data show the same text. */
+static json_t *sorted_object(json_t *obj)
+{
+    size_t n = json_object_size(obj), k = 0;
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    json_t *out = names ? json_object() : NULL;
+    if (!out) {
+        free(names);
+        return NULL;
+    }
+    for (void *it = json_object_iter(obj); it && k < n; it = json_object_iter_next(obj, it))
+        names[k++] = json_object_iter_key(it);
+    qsort(names, k, sizeof *names, by_name);
+    bool ok = true;
+    for (size_t i = 0; ok && i < k; i++)
+        ok = json_object_set(out, names[i], json_object_get(obj, names[i])) == 0;
+    free(names);
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 static void do_status(cw__http *h, reply *rep)
 {
     status_ctx st = {.nodes = h->nodes, .data = json_object()};
@@ -683,6 +713,11 @@ static void do_status(cw__http *h, reply *rep)
         json_decref(st.data);
         fail_rc(rep, CW_EIO);
         return;
+    }
+    if (st.data) { /* outside the node's lock */
+        json_t *sorted = sorted_object(st.data);
+        json_decref(st.data);
+        st.data = sorted;
     }
     json_t *body = json_object();
     bool ok = body && st.data && st.clock && st.stable && !st.failed &&

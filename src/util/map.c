@@ -8,8 +8,11 @@
  */
 #include "map.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include <causeway/error.h>
 
@@ -140,14 +143,14 @@ static uint64_t fold_mul(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-uint64_t cw__hash_bytes(const void *data, size_t len)
+static uint64_t hash_seeded(const void *data, size_t len, uint64_t seed)
 {
     /* One folded multiply per 8-byte word, the length first and the tail
      * word last, finished with a 64-bit mixer. (A plain multiply, as in
      * FNV, carries a difference only upwards: differences in the top bits
      * of two words cancelled, and such keys collided.) */
     const unsigned char *p = data;
-    uint64_t h = fold_mul(len ^ 0xcbf29ce484222325u, 0x9e3779b97f4a7c15u);
+    uint64_t h = fold_mul(len ^ 0xcbf29ce484222325u ^ seed, 0x9e3779b97f4a7c15u);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -157,4 +160,29 @@ uint64_t cw__hash_bytes(const void *data, size_t len)
     }
     h = fold_mul(h ^ tail_word(p, len), 0xbf58476d1ce4e5b9u);
     return cw__hash_u64(h);
+}
+
+uint64_t cw__hash_bytes(const void *data, size_t len) { return hash_seeded(data, len, 0); }
+
+/* The process's key seed, drawn once; pthread_once orders the draw before
+ * every use. Without the kernel's randomness (an old kernel, a sandbox),
+ * the time and an address: not secret, but not known in advance either. */
+static uint64_t key_seed;
+static pthread_once_t key_seed_once = PTHREAD_ONCE_INIT;
+
+static void draw_key_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = cw__hash_u64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&s);
+    }
+    key_seed = s;
+}
+
+uint64_t cw__hash_key(const void *data, size_t len)
+{
+    pthread_once(&key_seed_once, draw_key_seed);
+    return hash_seeded(data, len, key_seed);
 }

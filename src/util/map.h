@@ -39,8 +39,13 @@ int cw__map_reserve(cw__map *m, size_t extra);
 /* Calls fn(item, ctx) for every item, in no particular order. */
 void cw__map_each(const cw__map *m, void (*fn)(void *item, void *ctx), void *ctx);
 
-/* 64-bit hashes. */
+/* 64-bit hashes. cw__hash_bytes is the same in every process. */
 uint64_t cw__hash_bytes(const void *data, size_t len);
+/* For keys that come from outside (clients, peers) into a table: seeded with
+ * a random value drawn once per process, so that no one can choose keys that
+ * collide in a table and make each lookup walk all of them (hash flooding).
+ * Never stored or sent: another process hashes the same key differently. */
+uint64_t cw__hash_key(const void *data, size_t len);
 static inline uint64_t cw__hash_u64(uint64_t x)
 {
     x ^= x >> 33;

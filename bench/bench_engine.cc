@@ -275,8 +275,8 @@ struct OneThread {
     std::vector<std::pair<uint32_t, cw_msg *>> traffic;  // recovery traffic (a reference each)
     // Loss (replicas_one_thread_loss): each message for each node is lost
     // with probability drop, decided by the seed; lost[o * n + j] marks a
-    // write of o lost on its way to j, told to j (cw__node_link_lost) when
-    // once it took o's next write, as a link that numbers its messages does.
+    // write of o lost on its way to j, told to j (cw__node_link_lost) once
+    // j has taken o's next write, as a link that numbers its messages does.
     double drop = 0;
     uint64_t seed = 0;
     std::vector<uint8_t> lost;

@@ -14,8 +14,9 @@
  * every sender's head waits for that same write, so all of them share one
  * key. In an open-addressing table they made one probe run, and each take
  * shifted the rest of it back: n^2 / 2 slot moves to release n heads (at 64
- * nodes and 1% loss, 16% of a replica's time; docs/performance.md, "Heads
- * that wait for the same write"). A list takes each from its front. */
+ * nodes and 1% loss, 16% of a replica's time; docs/performance.md, "Loss on
+ * one thread, and heads that wait for the same write"). A list takes each
+ * from its front. */
 #ifndef CW_BUFFER_H
 #define CW_BUFFER_H
 

@@ -67,6 +67,7 @@
 #include "bytes.h"
 #include "crc32c.h"
 #include "map.h"
+#include "msg_internal.h"
 #include "node_internal.h"
 #include "server.h"
 #include "vec.h"
@@ -910,7 +911,7 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
         const cw_msg *m = d->notes[i].msg;
         size_t klen;
         const void *key = cw_msg_key(m, &klen);
-        uint64_t h = cw__hash_key(key, klen); /* seeded: the keys are clients' */
+        uint64_t h = m->key_hash; /* cw__hash_key of the key, made with the message */
         key_ref kr = {key, klen};
         if (!d->all && !cw__map_find(&written, h, same_key, &kr)) {
             (void)cw_node_key_versions(n, key, klen, put_key, &p);

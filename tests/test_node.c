@@ -1384,15 +1384,16 @@ static void test_many_siblings_then_resolving_write(void **state)
     net_close(&n);
 }
 
-/* Key x at node `at` holds exactly the siblings a (0:1) and b (1:1). */
-static void expect_siblings_ab(net *n, cw_node_id at)
+/* Key x at node `at` holds exactly the first `count` of the siblings a
+ * (0:1), b (1:1) and c (2:1). */
+static void expect_siblings(net *n, cw_node_id at, size_t count)
 {
     cw_read r;
     cw_read_init(&r);
     assert_int_equal(cw_node_get(n->node[at], "x", 1, &r), CW_OK);
-    assert_int_equal(r.count, 2);
-    const char *want[2] = {"a", "b"}, *clock[2] = {"0:1", "1:1"};
-    for (int i = 0; i < 2; i++) {
+    assert_int_equal(r.count, count);
+    const char *want[3] = {"a", "b", "c"}, *clock[3] = {"0:1", "1:1", "2:1"};
+    for (size_t i = 0; i < count; i++) {
         assert_int_equal(r.versions[i].value_len, 1);
         assert_memory_equal(r.versions[i].value, want[i], 1);
         tu_assert_clock(&r.versions[i].clock, clock[i]);
@@ -1400,38 +1401,42 @@ static void expect_siblings_ab(net *n, cw_node_id at)
     cw_read_destroy(&r);
 }
 
-/* A key that holds one version receives a concurrent one and must make room
- * for a second: when that allocation fails the write is refused with
- * CW_ENOMEM and the replica is exactly as it was; the retry succeeds. */
+/* A key that holds two siblings (all the room a key has inside itself)
+ * receives a third, concurrent one and must allocate room for it: when that
+ * allocation fails the write is refused with CW_ENOMEM and the replica is
+ * exactly as it was; the retry succeeds. */
 static void test_enomem_growing_siblings(void **state)
 {
     (void)state;
     for (long k = 0;; k++) {
         net n;
-        net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+        net_open(&n, 4, CW_KEEP_SIBLINGS, 0, NULL);
         put(&n, 0, "x", "a", "0:1");
         put(&n, 1, "x", "b", "1:1");
-        deliver(&n, 2, 0, NULL); /* node 2 holds x = a */
+        put(&n, 2, "x", "c", "2:1");
+        deliver(&n, 3, 0, NULL);
+        deliver(&n, 3, 1, NULL); /* node 3 holds x = a, b */
+        expect_siblings(&n, 3, 2);
         cw_node_stats before, after;
-        cw_node_get_stats(n.node[2], &before);
+        cw_node_get_stats(n.node[3], &before);
         tu_fail_alloc_after(k);
-        int rc = cw_node_receive(n.node[2], queued(&n, 2, 1), NULL, NULL); /* x = b, concurrent */
+        int rc = cw_node_receive(n.node[3], queued(&n, 3, 2), NULL, NULL); /* x = c, concurrent */
         tu_fail_alloc_off();
         if (rc == CW_OK) {
-            expect_siblings_ab(&n, 2);
+            expect_siblings(&n, 3, 3);
             net_close(&n);
             assert_true(k > 0); /* growing the key allocated, and its failure was seen */
             break;
         }
         assert_int_equal(rc, CW_ENOMEM);
-        cw_node_get_stats(n.node[2], &after);
+        cw_node_get_stats(n.node[3], &after);
         assert_memory_equal(&before, &after, sizeof before);
-        expect_clock(&n, 2, "0:1");
-        expect_read(&n, 2, "x", "a", "0:1");
-        assert_true(cw__node_check(n.node[2]));
-        assert_int_equal(cw_node_receive(n.node[2], queued(&n, 2, 1), NULL, NULL), CW_OK); /* the retry */
-        expect_clock(&n, 2, "0:1,1:1");
-        expect_siblings_ab(&n, 2);
+        expect_clock(&n, 3, "0:1,1:1");
+        expect_siblings(&n, 3, 2);
+        assert_true(cw__node_check(n.node[3]));
+        assert_int_equal(cw_node_receive(n.node[3], queued(&n, 3, 2), NULL, NULL), CW_OK); /* the retry */
+        expect_clock(&n, 3, "0:1,1:1,2:1");
+        expect_siblings(&n, 3, 3);
         net_close(&n);
         assert_true(k < 20);
     }

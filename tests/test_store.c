@@ -194,7 +194,7 @@ static void test_allocation_failure_changes_nothing(void **state)
     cw_msg *a = mk("k", 1, 0, "0:1", 100), *b = mk("k", 1, 1, "1:1", 200), *c = mk("k", 1, 2, "2:1", 300),
            *n = mk("new", 3, 3, "3:1", 400);
     apply(&s, a, CW_KEEP_SIBLINGS, false);
-    apply(&s, b, CW_KEEP_SIBLINGS, true); /* two versions: the inline room is outgrown */
+    apply(&s, b, CW_KEEP_SIBLINGS, true); /* two versions: the inline room is full */
     cw_msg *before[3] = {a, b, c};
     for (int op = 0; op < 2; op++) {
         cw_msg *m = op == 0 ? c : n;
@@ -225,6 +225,81 @@ static void test_allocation_failure_changes_nothing(void **state)
     cw_msg_unref(n);
 }
 
+/* A key's own room holds its version and the next write while the store
+ * decides, and two siblings: overwriting a key, or a first conflict on it,
+ * needs no memory at all (so cannot fail for want of it). */
+static void test_overwrite_needs_no_memory(void **state)
+{
+    (void)state;
+    cw__store s;
+    cw__store_init(&s);
+    cw_msg *w[40];
+    char clock[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(clock, sizeof clock, "0:%d", i + 1);
+        w[i] = mk("k", 1, 0, clock, 100 + (uint64_t)i);
+        bool conflict = true;
+        if (i) /* the key exists: every allocation fails from here */
+            tu_fail_alloc_after(0);
+        int rc = cw__store_apply(&s, w[i], CW_KEEP_SIBLINGS, &conflict);
+        tu_fail_alloc_off();
+        assert_int_equal(rc, CW_OK);
+        assert_false(conflict);
+        expect_versions(&s, "k", &w[i], 1);
+    }
+    /* A write concurrent with the last one: two siblings, still no memory. */
+    cw_msg *b = mk("k", 1, 1, "0:39,1:1", 500);
+    bool conflict = false;
+    tu_fail_alloc_after(0);
+    int rc = cw__store_apply(&s, b, CW_KEEP_SIBLINGS, &conflict);
+    tu_fail_alloc_off();
+    assert_int_equal(rc, CW_OK);
+    assert_true(conflict);
+    cw_msg *both[2] = {w[39], b};
+    expect_versions(&s, "k", both, 2);
+    /* One that follows both: one version again, in the same room. */
+    cw_msg *c = mk("k", 1, 2, "0:40,1:1,2:1", 600);
+    tu_fail_alloc_after(0);
+    rc = cw__store_apply(&s, c, CW_KEEP_SIBLINGS, &conflict);
+    tu_fail_alloc_off();
+    assert_int_equal(rc, CW_OK);
+    assert_false(conflict);
+    expect_versions(&s, "k", &c, 1);
+    /* Three siblings outgrow the room; once one write follows them all, the
+     * key is back in its own room: the next overwrite needs no memory. */
+    cw_msg *d = mk("k", 1, 3, "0:40,1:1,2:1,3:1", 700), *e = mk("k", 1, 4, "0:40,1:1,2:1,4:1", 710),
+           *f = mk("k", 1, 5, "0:40,1:1,2:1,5:1", 720);
+    apply(&s, d, CW_KEEP_SIBLINGS, false);
+    apply(&s, e, CW_KEEP_SIBLINGS, true);
+    apply(&s, f, CW_KEEP_SIBLINGS, true);
+    cw_msg *three[3] = {d, e, f};
+    expect_versions(&s, "k", three, 3);
+    const cw__key *ke = cw__store_find(&s, "k", 1);
+    assert_ptr_not_equal(ke->meta, ke->meta_in);
+    cw_msg *g = mk("k", 1, 0, "0:41,1:1,2:1,3:1,4:1,5:1", 800), *h = mk("k", 1, 0, "0:42,1:1,2:1,3:1,4:1,5:1", 810);
+    apply(&s, g, CW_KEEP_SIBLINGS, false);
+    expect_versions(&s, "k", &g, 1);
+    assert_ptr_equal(ke->meta, ke->meta_in); /* the same key: only its versions moved */
+    assert_ptr_equal(ke->msgs, ke->msg_in);
+    tu_fail_alloc_after(0);
+    rc = cw__store_apply(&s, h, CW_KEEP_SIBLINGS, &conflict);
+    tu_fail_alloc_off();
+    assert_int_equal(rc, CW_OK);
+    expect_versions(&s, "k", &h, 1);
+    cw_msg *later[5] = {d, e, f, g, h};
+    cw__store_destroy(&s);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(refs(later[i]), 1);
+        cw_msg_unref(later[i]);
+    }
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(refs(w[i]), 1);
+        cw_msg_unref(w[i]);
+    }
+    cw_msg_unref(b);
+    cw_msg_unref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_last_writer_wins),
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_allocation_failure_changes_nothing),
+        cmocka_unit_test(test_overwrite_needs_no_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

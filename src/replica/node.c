@@ -1033,6 +1033,10 @@ static void check_key(void *item, void *ctx)
     check_ctx *c = ctx;
     const uint64_t *v = c->n->clock.counters;
     c->ok &= e->count >= 1 && (c->n->opt.policy != CW_LAST_WRITER_WINS || e->count == 1);
+    /* Versions in the key's own room exactly when they fit (store.c). */
+    bool in_room = e->meta == e->meta_in && e->msgs == e->msg_in;
+    c->ok &= e->count <= e->cap && in_room == (e->count <= CW__KEY_INLINE) &&
+             (!in_room || e->cap == CW__KEY_INLINE);
     for (uint32_t i = 0; i < e->count; i++) {
         const cw__version *x = &e->meta[i];
         const uint64_t *m = cw_msg_counters(e->msgs[i], NULL);

@@ -6,6 +6,10 @@
  *  3. Versions are ordered by (timestamp, origin), so every replica holding
  *     the same set reads it in the same order.
  *  4. msgs[i] and meta[i] describe the same version; they move together.
+ *  5. They are in the key's own room (cap CW__KEY_INLINE) exactly when
+ *     count <= CW__KEY_INLINE, else in one block of cap >= count: an apply
+ *     or a forget that leaves few enough versions moves them back
+ *     (inline_again).
  * Cost of an apply: O(1) per version the key holds (see store.h), and no
  * access to the stored messages.
  */
@@ -42,7 +46,7 @@ static void free_key(void *item, void *ctx)
     cw__key *e = item;
     for (uint32_t i = 0; i < e->count; i++)
         cw__msg_unref(e->msgs[i]);
-    if (e->meta != &e->meta1)
+    if (e->meta != e->meta_in)
         free(e->meta);
     free(e);
 }
@@ -79,12 +83,12 @@ static int new_key(cw__store *s, uint64_t hash, cw_msg *m)
         free(e);
         return CW_ENOMEM;
     }
-    *e = (cw__key){.hash = hash, .count = 1, .cap = 1, .key_len = key_len};
-    e->msgs = &e->msg1;
-    e->meta = &e->meta1;
+    *e = (cw__key){.hash = hash, .count = 1, .cap = CW__KEY_INLINE, .key_len = key_len};
+    e->msgs = e->msg_in;
+    e->meta = e->meta_in;
     memcpy(e->key, key, key_len);
-    e->msg1 = cw__msg_ref(m);
-    e->meta1 = version_of(m);
+    e->msg_in[0] = cw__msg_ref(m);
+    e->meta_in[0] = version_of(m);
     cw__map_insert(&s->keys, hash, e); /* cannot fail: reserved */
     return CW_OK;
 }
@@ -105,12 +109,27 @@ static int reserve_version(cw__key *e)
     cw_msg **msgs = (cw_msg **)(void *)(meta + cap);
     memcpy(meta, e->meta, e->count * sizeof *meta);
     memcpy(msgs, e->msgs, e->count * sizeof *msgs);
-    if (e->meta != &e->meta1)
+    if (e->meta != e->meta_in)
         free(e->meta);
     e->meta = meta;
     e->msgs = msgs;
     e->cap = cap;
     return CW_OK;
+}
+
+/* Versions that fit in the key's own room again go back there, and the
+ * block is freed: a key that had siblings for a while (a partition, a lost
+ * write) reads as few lines as any other once they are resolved. */
+static void inline_again(cw__key *e)
+{
+    if (e->meta == e->meta_in || e->count > CW__KEY_INLINE)
+        return;
+    memcpy(e->meta_in, e->meta, e->count * sizeof *e->meta);
+    memcpy(e->msg_in, e->msgs, e->count * sizeof *e->msgs);
+    free(e->meta);
+    e->meta = e->meta_in;
+    e->msgs = e->msg_in;
+    e->cap = CW__KEY_INLINE;
 }
 
 int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *conflict)
@@ -123,8 +142,17 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     *conflict = false;
     if (!e)
         return new_key(s, hash, m);
-    if (reserve_version(e) != CW_OK)
-        return CW_ENOMEM;
+    /* Room for one more only if m joins every version it does not cover
+     * and they fill the room: counted before any change, so that CW_ENOMEM
+     * leaves the key as it was. A key whose versions fit in its own room
+     * (most keys, and most of the time) never gets here. */
+    if (e->count == e->cap && policy != CW_LAST_WRITER_WINS) {
+        uint32_t left = 0;
+        for (uint32_t i = 0; i < e->count; i++)
+            left += !cw__msg_covers(m, e->meta[i].origin, e->meta[i].seq);
+        if (left == e->cap && reserve_version(e) != CW_OK)
+            return CW_ENOMEM;
+    }
     /* Drop what m's context covers; keep the rest, as its siblings. */
     uint32_t kept = 0;
     for (uint32_t i = 0; i < e->count; i++) {
@@ -158,6 +186,7 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
     }
     e->msgs[at] = cw__msg_ref(m);
     e->meta[at] = nv;
+    inline_again(e);
     return CW_OK;
 }
 
@@ -176,6 +205,7 @@ void cw__store_forget(cw__store *s, const cw_msg *m)
             memmove(e->msgs + i, e->msgs + i + 1, (e->count - i - 1) * sizeof *e->msgs);
             memmove(e->meta + i, e->meta + i + 1, (e->count - i - 1) * sizeof *e->meta);
             e->count--;
+            inline_again(e);
             break;
         }
     if (!e->count) {

@@ -21,16 +21,22 @@ typedef struct cw__version {
     uint64_t seq;
 } cw__version;
 
+/* Versions a key holds inside itself, where msgs and meta point while cap
+ * is this: one, and the next write while the store decides what it
+ * replaces, or two siblings. */
+#define CW__KEY_INLINE 2
+
 typedef struct cw__key {
     uint64_t hash;
     uint32_t count, cap;      /* versions */
     cw_msg **msgs;            /* the versions, ordered by (timestamp, origin) */
     cw__version *meta;        /* meta[i] describes msgs[i] */
-    /* Room for one version inside the key, where msgs and meta point while
-     * cap is 1: most keys hold one version, so a new key is one allocation.
-     * Beyond that, one block holds cap metas, then cap message pointers. */
-    cw_msg *msg1;
-    cw__version meta1;
+    /* Room for CW__KEY_INLINE versions inside the key: a new key is one
+     * allocation, and a write that replaces the one version, or joins it
+     * as a sibling, reads and writes only the key's own lines. Beyond
+     * that, one block holds cap metas, then cap message pointers. */
+    cw_msg *msg_in[CW__KEY_INLINE];
+    cw__version meta_in[CW__KEY_INLINE];
     size_t key_len;
     uint8_t key[];
 } cw__key;

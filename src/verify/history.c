@@ -306,7 +306,7 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     r->past[x] = seq;
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
-    r->hash = cw__hash_bytes(key, key_len);
+    r->hash = cw__hash_key(key, key_len);
     r->ts = cw_msg_timestamp(m);
     r->client = CW_HISTORY_NO_CLIENT;
     r->flags = cw_msg_tombstone(m) ? TOMBSTONE : 0;
@@ -397,7 +397,7 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
     if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r ||
         (h->untimed && client != CW_HISTORY_NO_CLIENT))
         return CW_EINVAL;
-    read_rec rd = {x, cw__hash_bytes(key, key_len), malloc(key_len ? key_len : 1), key_len,
+    read_rec rd = {x, cw__hash_key(key, key_len), malloc(key_len ? key_len : 1), key_len,
                    malloc((r->count ? 2 : 3) * h->nodes * sizeof *before), NULL, NULL, r->count,
                    malloc((r->count ? r->count : 1) * sizeof *rd.found)};
     if (!rd.key || !rd.before || !rd.found) {
@@ -585,7 +585,7 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
         h->arena_cap[x] = cap;
     }
     final_key *f = &h->finals[x][h->final_count[x]];
-    *f = (final_key){cw__hash_bytes(key, key_len), at, key_len, count};
+    *f = (final_key){cw__hash_key(key, key_len), at, key_len, count};
     final_version *v = final_versions(h, x, f);
     for (size_t i = 0; i < count; i++)
         v[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};

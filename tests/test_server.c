@@ -739,6 +739,43 @@ static void write_w_behind_a_cut(cluster *c)
     c->s[2] = NULL;
 }
 
+/* A cut link at a node process loses the sender's retransmitted copies
+ * too: node 0 cuts the link from node 1, node 1 writes w, node 2 applies w
+ * and writes v after it (v reaches node 0 and waits there for w), then node
+ * 2 stops. Node 1 is the only process left that holds w, and node 0 pulls
+ * it from node 1: the answers cross the cut link, so w must not arrive
+ * until the cut heals. Before, a copy answering a pull was not cut even
+ * when the cut link's sender sent it, and node 0 applied w through the cut. */
+static void test_a_cut_link_loses_the_senders_copies(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    put_everywhere(&c, 0, "a", "0");
+    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_CUT), CW_OK);
+    uint64_t w = put(c.s[1], "w", "1");
+    await_value(c.s[2], "w", "1");
+    put(c.s[2], "v", "2");
+    uint64_t deadline = now_ms() + 10000;
+    while (look(c.s[0]).buffered == 0) { /* v waits for w */
+        if (now_ms() > deadline)
+            fail_msg("v never reached node 0");
+        sleep_ms(5);
+    }
+    cw__server_stop(c.s[2]);
+    c.s[2] = NULL;
+    /* Many report intervals and recovery timeouts (20 ms each): node 0
+     * asks node 1 for w over and over; none of its answers may arrive. */
+    sleep_ms(600);
+    node_view v = look(c.s[0]);
+    assert_true(v.counters[1] < w);
+    assert_int_equal(v.buffered, 1);
+    assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HEAL), CW_OK);
+    await_value(c.s[0], "w", "1");
+    await_value(c.s[0], "v", "2");
+    cluster_close(&c);
+}
+
 /* Ends write_w_behind_a_cut's cut, after node 1 wrote q: every node ends
  * with the same a, w and q, node 0 with w too. */
 static void heal_and_converge(cluster *c)
@@ -1699,6 +1736,7 @@ int main(void)
         cmocka_unit_test(test_join_waits_for_every_peer),
         cmocka_unit_test(test_replicates_and_converges),
         cmocka_unit_test(test_held_link_buffers_the_dependent_write),
+        cmocka_unit_test(test_a_cut_link_loses_the_senders_copies),
         cmocka_unit_test(test_restart_without_state_never_reuses_a_seq),
         cmocka_unit_test(test_replicate_refuses_malformed_and_own_writes),
         cmocka_unit_test(test_curve_admits_only_configured_peers),

@@ -423,7 +423,7 @@ static void decide(uint64_t seed, uint8_t decisions[400], record *rec, uint64_t 
     for (int i = 0; i < 400; i++) {
         cw_msg *m = msg((cw_node_id)(i % 2), (uint64_t)i / 4 + 1);
         size_t before = rec->got.len;
-        cw__faults_route(&f, 0, (cw__route){m, (cw_node_id)(2 + i / 2 % 2), 0}, true);
+        cw__faults_route(&f, 0, (cw__route){m, (cw_node_id)(2 + i / 2 % 2), 0, false, 0}, true);
         uint8_t d = (uint8_t)(rec->got.len - before); /* delivered now: 0, 1 or 2 copies */
         d |= (uint8_t)((cw__faults_injected(&f) > *injected) << 2);
         *injected = cw__faults_injected(&f);
@@ -475,8 +475,8 @@ static void test_hold_keeps_order_until_released(void **state)
     assert_false(cw__faults_direct(&f));
     for (uint64_t s = 1; s <= 50; s++) {
         cw_msg *m0 = msg(0, s), *m1 = msg(1, s);
-        cw__faults_route(&f, 1, (cw__route){m0, 3, 0}, true); /* held */
-        cw__faults_route(&f, 1, (cw__route){m1, 3, 0}, true); /* another link: delivered */
+        cw__faults_route(&f, 1, (cw__route){m0, 3, 0, false, 0}, true); /* held */
+        cw__faults_route(&f, 1, (cw__route){m1, 3, 0, false, 0}, true); /* another link: delivered */
         cw_msg_unref(m0);
         cw_msg_unref(m1);
     }
@@ -499,6 +499,55 @@ static void test_hold_keeps_order_until_released(void **state)
     cw__routes_release(&rec.got);
 }
 
+/* Whether routing r through f delivered it (rec counts deliveries). */
+static bool delivered(cw__faults *f, record *rec, cw__route r)
+{
+    size_t before = rec->got.len;
+    cw__faults_route(f, 0, r, true);
+    return rec->got.len > before;
+}
+
+/* A cut link loses what crosses it: a write's first copy by its origin's
+ * link; a retransmitted copy by the link from whoever sent it, when the
+ * route names that sender (a node process's links know it), so a cut from
+ * node 0 also stops copies node 0 sends in answer to a pull, and not those
+ * another node relays; a copy whose sender is unknown had its cut decided
+ * where it was sent (the engine's). Drop decides copies the same way. */
+static void test_cut_decides_copies_by_their_sender(void **state)
+{
+    (void)state;
+    record rec = {{0}};
+    cw__faults f;
+    cw__fault_options o = {.seed = 7};
+    assert_int_equal(cw__faults_init(&f, &o, 1, record_delivery, &rec), CW_OK);
+    assert_int_equal(cw__faults_cut(&f, 0, 3, true), CW_OK);
+    cw_msg *w0 = msg(0, 1), *w1 = msg(1, 1), *c0 = NULL, *c1 = NULL;
+    assert_int_equal(cw__msg_retransmission(&c0, w0, 3), CW_OK);
+    assert_int_equal(cw__msg_retransmission(&c1, w1, 3), CW_OK);
+    assert_false(delivered(&f, &rec, (cw__route){w0, 3, 0, false, 0})); /* the first copy, by its origin */
+    assert_true(delivered(&f, &rec, (cw__route){w1, 3, 0, false, 0}));
+    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, false, 0}));  /* sender unknown: decided where sent */
+    assert_false(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 0}));  /* node 0 answers: cut */
+    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 1}));   /* node 1 relays 0's write */
+    assert_false(delivered(&f, &rec, (cw__route){c1, 3, 0, true, 0}));  /* 1's write, sent by node 0 */
+    assert_true(delivered(&f, &rec, (cw__route){c1, 3, 0, true, 2}));
+    assert_int_equal(cw__faults_cut(&f, 0, 3, false), CW_OK); /* healed */
+    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 0}));
+    cw__faults_destroy(&f);
+
+    o.drop_probability = 1; /* every route drawn is lost */
+    assert_int_equal(cw__faults_init(&f, &o, 1, record_delivery, &rec), CW_OK);
+    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, false, 0})); /* dropped, if at all, where sent */
+    assert_false(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 1}));
+    assert_false(delivered(&f, &rec, (cw__route){w1, 3, 0, false, 0}));
+    cw__faults_destroy(&f);
+    cw__routes_release(&rec.got);
+    cw_msg_unref(w0);
+    cw_msg_unref(w1);
+    cw_msg_unref(c0);
+    cw_msg_unref(c1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_park_loses_no_wake_up),
         cmocka_unit_test(test_fault_decisions_follow_the_seed),
         cmocka_unit_test(test_hold_keeps_order_until_released),
+        cmocka_unit_test(test_cut_decides_copies_by_their_sender),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

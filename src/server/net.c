@@ -105,6 +105,8 @@ typedef struct net {
     cw__wire_rx *rx;           /* [nodes] */
     cw_msg **pend;             /* [BATCH_FRAMES]: a batch's frames decoded, not yet taken */
     size_t pend_at, pend_len;
+    uint32_t pend_from;        /* the peer that sent them */
+    uint32_t from[CW__NET_TAKE_MAX]; /* the sender of each message the last take gave */
     cw__net_counts rx_n;
 } net;
 
@@ -499,6 +501,7 @@ static void take_batch(net *p, uint32_t j, const uint8_t *b, size_t len)
 {
     size_t at = 0;
     p->pend_at = p->pend_len = 0;
+    p->pend_from = j;
     while (at < len && p->pend_len < BATCH_FRAMES) {
         uint64_t flen = 0;
         if (!cw__varint_take(b, len, &at, &flen) || flen == 0 || flen > len - at) {
@@ -570,7 +573,7 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
         p->rx_n.malformed++;
         return true;
     } else if (take_frame(p, j, b, len, &batch[*got])) {
-        ++*got;
+        p->from[(*got)++] = j;
     }
     zmq_msg_close(&f);
     return go_on;
@@ -581,14 +584,20 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
     net *p = net_of(t);
     (void)at;
     size_t got = 0;
+    if (max > CW__NET_TAKE_MAX)
+        max = CW__NET_TAKE_MAX; /* the senders' room (cw__net_senders) */
     for (;;) {
-        while (got < max && p->pend_at < p->pend_len)
+        while (got < max && p->pend_at < p->pend_len) {
+            p->from[got] = p->pend_from;
             batch[got++] = p->pend[p->pend_at++];
+        }
         if (got == max || !take_message(p, batch, &got))
             break;
     }
     return got;
 }
+
+const uint32_t *cw__net_senders(const cw__transport *t) { return net_of_const(t)->from; }
 
 /* A look at the ROUTER (ZMQ_EVENTS): libzmq processes what its I/O thread
  * told the socket, which resets ZMQ_FD, so a look that finds messages marks

@@ -154,6 +154,16 @@ bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t
 void cw__net_snapshot_add(cw__transport *t, cw__net_snapshot_out *so, const cw_msg *m);
 void cw__net_snapshot_end(cw__transport *t, cw__net_snapshot_out *so);
 
+/* The most messages one take gives (a larger max is taken as this). */
+#define CW__NET_TAKE_MAX 512u
+
+/* The peer that sent each message the last take gave, in the same order:
+ * valid until the next take (the receive side's). A write's first copy, a
+ * pull and a report come only from the node they name; a retransmitted
+ * copy from whichever peer answered (the fault layer's cut decides it by
+ * that link: fault.h). */
+const uint32_t *cw__net_senders(const cw__transport *t);
+
 /* What the links counted. The send side's fields are totals, read on the
  * send side; the receive side's are what came since the last
  * cw__net_take_rx_counts, taken on the receive side. */

@@ -88,7 +88,7 @@
 /* The loop looks at the clock at least this often (stop, ticks, faults). */
 #define LOOP_MAX_WAIT_MS 10
 /* Messages the loop takes from the transport before it takes the lock. */
-#define BATCH 512
+#define BATCH CW__NET_TAKE_MAX
 /* A joining node asks the peers that have not answered again this often; a
  * node answers one peer's requests at most this often. */
 #define JOIN_RETRY_NS 250000000u
@@ -644,6 +644,7 @@ static void *loop_main(void *arg)
             cw__transport_park_wait(s->net, self, ticket, (uint64_t)wait_ms * 1000000u);
         s->join_from = s->o.nodes;
         size_t got = cw__transport_take(s->net, self, in, BATCH);
+        const uint32_t *sender = cw__net_senders(s->net);
         cw__net_counts counts = {0};
         cw__net_take_rx_counts(s->net, &counts);
         now = mono_ns();
@@ -655,7 +656,7 @@ static void *loop_main(void *arg)
         bool any = false;
         for (size_t i = 0; i < got; i++) {
             if (!s->joining) {
-                cw__route r = {in[i], self, 0};
+                cw__route r = {in[i], self, 0, true, (cw_node_id)sender[i]};
                 if (s->faults_configured && !cw__faults_direct(&s->faults))
                     cw__faults_route(&s->faults, 0, r, s->faults.on);
                 else

@@ -201,8 +201,13 @@ static bool link_takes(cw__faults *f, cw__route r)
     bool counted = cw__msg_counted(r.msg);
     pthread_mutex_lock(&f->holds_lock);
     hold *h = link_find(f, r.msg->origin, r.to);
-    /* A retransmitted copy's sender decided its cut (fault.h). */
+    /* A retransmitted copy: its sender's link decides its cut if the route
+     * names it, else the host decided it where the copy was sent (fault.h). */
     bool cut = h && h->cut && !retransmitted;
+    if (retransmitted && r.sender_known) {
+        const hold *via = r.sender == r.msg->origin ? h : link_find(f, r.sender, r.to);
+        cut = via && via->cut;
+    }
     bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
     bool lost = cut || (h && h->held && !counted);
     while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
@@ -232,8 +237,9 @@ bool cw__faults_drop_only(const cw__faults *f)
 
 bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r)
 {
-    /* A retransmitted copy's drop was decided where it was sent (fault.h). */
-    if (f->o.drop_probability == 0 || (r.msg->flags & CW__MSG_RETRANSMITTED) ||
+    /* A retransmitted copy's drop was decided where it was sent, unless
+     * the route names its sender (fault.h). */
+    if (f->o.drop_probability == 0 || ((r.msg->flags & CW__MSG_RETRANSMITTED) && !r.sender_known) ||
         fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DROP) >= f->o.drop_probability)
         return false;
     lose(f, r.msg);
@@ -251,13 +257,13 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
         /* Relaxed: the duplicate's delivery is counted with a release after
          * this, which quiescence reads first (invariant 3). */
         atomic_fetch_add_explicit(&f->injected, 1, memory_order_relaxed);
-        cw__faults_route(f, lane, (cw__route){r.msg, r.to, 1}, true);
+        cw__faults_route(f, lane, (cw__route){r.msg, r.to, 1, r.sender_known, r.sender}, true);
     }
     if (faults && f->o.delay_probability > 0 && f->o.max_delay_us &&
         fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DELAY) < f->o.delay_probability) {
         uint64_t delay =
             (uint64_t)(fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DELAY_LENGTH) * f->o.max_delay_us * 1000.0);
-        heap_push(f, lane, (cw__timed){cw__now_ns() + delay, (cw__route){cw__msg_ref(r.msg), r.to, r.copy}});
+        heap_push(f, lane, (cw__timed){cw__now_ns() + delay, (cw__route){cw__msg_ref(r.msg), r.to, r.copy, r.sender_known, r.sender}});
         return;
     }
     f->deliver(f->host, lane, r);

@@ -11,10 +11,13 @@
  * link, never duplicated, and never counted here.
  *
  * A link is named by its sender: a message's origin, except for a
- * retransmitted copy (its origin is the write's, not its sender's), whose
- * drop and cut the host decides where it is sent (cw__faults_send_lost).
- * A hold keys every message by origin, retransmitted copies too: a held
- * link from o to j delays o's writes to j by whatever path they take.
+ * retransmitted copy (its origin is the write's, not its sender's). A
+ * copy's drop and cut the host decides where it is sent
+ * (cw__faults_send_lost), unless the route names the sender (a host whose
+ * link knows who sent each arrival): then they are decided on arrival, the
+ * cut by the link from that sender, as for any other message. A hold keys every message by origin, retransmitted copies too:
+ * a held link from o to j delays o's writes to j by whatever path they
+ * take.
  *
  * A lane is one receiving thread (the engine's worker); its delay heap and
  * its list of released messages are that thread's. The host supplies the
@@ -37,6 +40,11 @@ typedef struct cw__route {
     cw_msg *msg;
     cw_node_id to;
     uint32_t copy;        /* 0: the original; 1: an injected duplicate */
+    /* Who sent a retransmitted copy, when the host's link knows it (a node
+     * process's ROUTER does; the engine's rings do not, and decide where a
+     * copy is sent instead): then the link from that sender decides its cut. */
+    bool sender_known;
+    cw_node_id sender;
 } cw__route;
 
 /* A growing list of routes, each owning one reference. */

@@ -548,6 +548,56 @@ static void test_cut_decides_copies_by_their_sender(void **state)
     cw_msg_unref(c1);
 }
 
+/* A peer that restarted without its state: the reports and pulls its old
+ * process sent, still in the delay heap, are dropped; its writes and
+ * everyone else's messages stay, and the heap stays in order. */
+static void test_forget_reports_of_a_restarted_peer(void **state)
+{
+    (void)state;
+    record rec = {{0}};
+    cw__faults f;
+    cw__fault_options o = {.seed = 9, .delay_probability = 1, .max_delay_us = 2000};
+    assert_int_equal(cw__faults_init(&f, &o, 1, record_delivery, &rec), CW_OK);
+    uint64_t applied[4] = {3, 1, 2, 0};
+    cw_msg *kept[12], *gone[12];
+    size_t nk = 0, ng = 0;
+    for (int i = 0; i < 6; i++) {
+        cw_msg *w = msg(2, (uint64_t)i + 1), *r2 = NULL, *p2 = NULL, *r1 = NULL;
+        assert_int_equal(cw__msg_report(&r2, 4, 2, applied, 0), CW_OK);
+        assert_int_equal(cw__msg_pull(&p2, 4, 2, 3, 0, 1, 2), CW_OK);
+        assert_int_equal(cw__msg_report(&r1, 4, 1, applied, 0), CW_OK);
+        cw_msg *all[4] = {w, r2, p2, r1};
+        for (int k = 0; k < 4; k++)
+            cw__faults_route(&f, 0, (cw__route){all[k], 3, 0, false, 0}, true);
+        kept[nk++] = w;
+        kept[nk++] = r1;
+        gone[ng++] = r2;
+        gone[ng++] = p2;
+    }
+    assert_int_equal(rec.got.len, 0); /* every one delayed */
+    assert_int_equal(cw__faults_forget_reports_of(&f, 0, 2), 12);
+    assert_int_equal(f.lane[0].dlen, 12);
+    for (size_t i = 1; i < f.lane[0].dlen; i++) /* still a heap */
+        assert_true(f.lane[0].delayed[(i - 1) / 2].due_ns <= f.lane[0].delayed[i].due_ns);
+    for (size_t i = 0; i < ng; i++)
+        assert_int_equal(refs(gone[i]), 1); /* only ours left */
+    assert_int_equal(cw__faults_forget_reports_of(&f, 0, 2), 0);
+    while (cw__faults_next_due(&f, 0))
+        if (!cw__faults_release_due(&f, 0))
+            sched_yield();
+    assert_int_equal(rec.got.len, 12);
+    for (size_t i = 0; i < rec.got.len; i++) {
+        const cw_msg *m = rec.got.r[i].msg;
+        assert_true(cw_msg_origin(m) != 2 || cw_msg_kind_of(m) == CW_MSG_WRITE);
+    }
+    cw__faults_destroy(&f);
+    cw__routes_release(&rec.got);
+    for (size_t i = 0; i < nk; i++)
+        cw_msg_unref(kept[i]);
+    for (size_t i = 0; i < ng; i++)
+        cw_msg_unref(gone[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_fault_decisions_follow_the_seed),
         cmocka_unit_test(test_hold_keeps_order_until_released),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),
+        cmocka_unit_test(test_forget_reports_of_a_restarted_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

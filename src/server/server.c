@@ -510,6 +510,8 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
         return; /* it asks again */
     a->at_ns = now;
     cw_node_peer_restarted(s->node, j);
+    if (s->faults_configured) /* the old process's reports must not count either */
+        cw__faults_forget_reports_of(&s->faults, 0, j);
     /* Its link state is new: the next frame must not need an old base. */
     cw__net_flush_to(s->net, j);
     cw__net_reset(s->net, j);

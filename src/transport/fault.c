@@ -149,24 +149,47 @@ static void heap_push(cw__faults *f, uint32_t lane, cw__timed t)
     ln->delayed[i] = t;
 }
 
-static cw__timed heap_pop(cw__fault_lane *ln)
+/* Puts t at i or below, where the heap below i is in order. */
+static void sift_down(cw__fault_lane *ln, size_t i, cw__timed t)
 {
-    cw__timed top = ln->delayed[0], last = ln->delayed[--ln->dlen];
-    size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= ln->dlen)
             break;
         if (c + 1 < ln->dlen && ln->delayed[c + 1].due_ns < ln->delayed[c].due_ns)
             c++;
-        if (ln->delayed[c].due_ns >= last.due_ns)
+        if (ln->delayed[c].due_ns >= t.due_ns)
             break;
         ln->delayed[i] = ln->delayed[c];
         i = c;
     }
+    ln->delayed[i] = t;
+}
+
+static cw__timed heap_pop(cw__fault_lane *ln)
+{
+    cw__timed top = ln->delayed[0], last = ln->delayed[--ln->dlen];
     if (ln->dlen)
-        ln->delayed[i] = last;
+        sift_down(ln, 0, last);
     return top;
+}
+
+size_t cw__faults_forget_reports_of(cw__faults *f, uint32_t lane, cw_node_id origin)
+{
+    cw__fault_lane *ln = &f->lane[lane];
+    size_t kept = 0;
+    for (size_t i = 0; i < ln->dlen; i++) { /* the heap: this thread's (invariant 4) */
+        const cw_msg *m = ln->delayed[i].r.msg;
+        if (m->origin == origin && m->kind != CW_MSG_WRITE)
+            cw__msg_unref(ln->delayed[i].r.msg);
+        else
+            ln->delayed[kept++] = ln->delayed[i];
+    }
+    size_t gone = ln->dlen - kept;
+    ln->dlen = kept;
+    for (size_t i = kept / 2; gone && i-- > 0;) /* in heap order again */
+        sift_down(ln, i, ln->delayed[i]);
+    return gone;
 }
 
 /* ---- routing ---- */

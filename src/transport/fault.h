@@ -155,6 +155,19 @@ bool cw__faults_send_lost(cw__faults *f, uint32_t lane, cw_node_id from, cw_node
 void cw__faults_each_link(cw__faults *f, void (*fn)(void *ctx, cw_node_id from, cw_node_id to, bool held, bool cut),
                           void *ctx);
 
+/* Origin restarted without its state: drops the reports and pulls of
+ * origin that lane's delay heap holds, sent by the process that is gone.
+ * A report counts in a stability round as what its sender has applied; the
+ * new process may have installed less (a snapshot from a peer that lacked
+ * a write the old one had), so the old word, arriving after the peer
+ * answered the new process, could make a write stable that the new process
+ * never gets. (The old process's writes are kept: the new process's
+ * installed state holds each of them that any peer knows of, with its
+ * causal past, so their clocks say nothing false; and over the network the
+ * old connection's later messages come under another routing id, refused:
+ * net.h.) Returns how many were dropped. The lane's thread. */
+size_t cw__faults_forget_reports_of(cw__faults *f, uint32_t lane, cw_node_id origin);
+
 /* The highest seq of origin's writes this layer keeps from node `to`:
  * delayed, released from a hold and not yet delivered, or kept on the held
  * link origin -> to; 0 if none. They have arrived but the replica has not

@@ -225,9 +225,9 @@ static void test_allocation_failure_changes_nothing(void **state)
     cw_msg_unref(n);
 }
 
-/* A key's own room holds its version and the next write while the store
- * decides, and two siblings: overwriting a key, or a first conflict on it,
- * needs no memory at all (so cannot fail for want of it). */
+/* A key's own room holds two versions: overwriting a key's one version, or
+ * a first conflict on it, needs no memory at all (so cannot fail for want
+ * of it). */
 static void test_overwrite_needs_no_memory(void **state)
 {
     (void)state;

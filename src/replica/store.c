@@ -119,7 +119,9 @@ static int reserve_version(cw__key *e)
 
 /* Versions that fit in the key's own room again go back there, and the
  * block is freed: a key that had siblings for a while (a partition, a lost
- * write) reads as few lines as any other once they are resolved. */
+ * write) reads as few lines as any other once they are resolved. (A key
+ * that swings between two and three versions pays a malloc and a free a
+ * swing.) */
 static void inline_again(cw__key *e)
 {
     if (e->meta == e->meta_in || e->count > CW__KEY_INLINE)
@@ -144,8 +146,8 @@ int cw__store_apply(cw__store *s, cw_msg *m, cw_conflict_policy policy, bool *co
         return new_key(s, hash, m);
     /* Room for one more only if m joins every version it does not cover
      * and they fill the room: counted before any change, so that CW_ENOMEM
-     * leaves the key as it was. A key whose versions fit in its own room
-     * (most keys, and most of the time) never gets here. */
+     * leaves the key as it was. A key with room to spare (one version: most
+     * keys, most of the time) skips the count. */
     if (e->count == e->cap && policy != CW_LAST_WRITER_WINS) {
         uint32_t left = 0;
         for (uint32_t i = 0; i < e->count; i++)

@@ -22,8 +22,8 @@ typedef struct cw__version {
 } cw__version;
 
 /* Versions a key holds inside itself, where msgs and meta point while cap
- * is this: one, and the next write while the store decides what it
- * replaces, or two siblings. */
+ * is this: two, so a write that replaces the key's one version, or joins it
+ * as a sibling, needs no memory. */
 #define CW__KEY_INLINE 2
 
 typedef struct cw__key {

@@ -17,7 +17,8 @@
 // rescans everything it holds after each arrival until nothing more is
 // deliverable (the seed store's approach, clock work only: it does not
 // even apply writes to a store). buffer_one_lost: the cost of releasing
-// n - 2 writes that all wait for one, at n nodes.
+// n - 2 writes that all wait for one, at n nodes; buffer_falling_waits: n - 2
+// writes that wait on one node for falling counters.
 #include "bench_util.h"
 
 #include <causeway/causeway.h>
@@ -277,45 +278,45 @@ void naive_drain(benchmark::State &state) {
         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-// One write lost, everyone waiting on it: a receiver in a group of n gets
-// one write from each of the other n - 2 senders, each made after origin 0's
-// first write (and so blocked on it), and then that write, which releases
-// them all. What a repaired loss costs the buffer at n nodes, per write
-// delivered: each blocked head is filed under the same (node, counter).
-void buffer_one_lost(benchmark::State &state) {
-    uint32_t nodes = uint32_t(state.range(0));
-    std::vector<cw_msg *> in; // the n - 2 blocked writes, then the one they wait for
-    std::vector<uint64_t> clock(nodes, 0);
-    for (uint32_t s = 1; s + 1 <= nodes - 1; s++) {
-        std::fill(clock.begin(), clock.end(), 0);
-        clock[0] = 1;
-        clock[s] = 1;
-        cw_hlc_timestamp ts = {1000 + s, 0, cw_node_id(s)};
-        char key[16]; // a key each: no siblings, so the store's work stays one version a write
-        int len = std::snprintf(key, sizeof key, "k%u", unsigned(s));
-        cw_msg *m = nullptr;
-        if (cw_msg_create(&m, cw_node_id(s), &ts, clock.data(), nodes, key, size_t(len), "v", 1) != CW_OK) {
-            state.SkipWithError("cw_msg_create failed");
-            return;
-        }
-        in.push_back(m);
-    }
-    std::fill(clock.begin(), clock.end(), 0);
-    clock[0] = 1;
-    cw_hlc_timestamp ts0 = {1000, 0, 0};
-    cw_msg *first = nullptr;
-    if (cw_msg_create(&first, 0, &ts0, clock.data(), nodes, "k", 1, "v", 1) != CW_OK) {
-        state.SkipWithError("cw_msg_create failed");
+// Writes for one receiver (node n - 1 of n), made one by one: each takes a
+// reference, and the last one made has the largest timestamp.
+struct Arrivals {
+    uint32_t nodes;
+    std::vector<uint64_t> clock; // the next write's clock, set by the caller
+    std::vector<cw_msg *> in;
+    bool ok = true;
+    explicit Arrivals(uint32_t n) : nodes(n), clock(n, 0) {}
+    ~Arrivals() {
         for (cw_msg *m : in)
             cw_msg_unref(m);
-        return;
     }
-    in.push_back(first);
+    // A write of origin with the current clock, to a key of its own unless
+    // shared (a key each: no siblings, so the store's work stays one
+    // version a write).
+    void add(cw_node_id origin, bool shared_key) {
+        char key[16];
+        int len = shared_key ? std::snprintf(key, sizeof key, "k")
+                             : std::snprintf(key, sizeof key, "k%u", unsigned(origin));
+        cw_hlc_timestamp ts = {1000 + in.size(), 0, origin};
+        cw_msg *m = nullptr;
+        ok = ok && cw_msg_create(&m, origin, &ts, clock.data(), nodes, key, size_t(len), "v", 1) == CW_OK;
+        if (m)
+            in.push_back(m);
+    }
+};
+
+// Times a fresh receiver taking a.in in batches, per write delivered; every
+// write must be delivered, and `blocked` of them held at once.
+void time_arrivals(benchmark::State &state, const Arrivals &a, uint64_t blocked) {
     for (auto _ : state) {
+        if (!a.ok) {
+            state.SkipWithError("cw_msg_create failed");
+            break;
+        }
         cw_node_options o;
         cw_node_options_init(&o);
-        o.self = nodes - 1;
-        o.nodes = nodes;
+        o.self = a.nodes - 1;
+        o.nodes = a.nodes;
         o.send = ignore;
         cw_node *n = nullptr;
         if (cw_node_create(&n, &o) != CW_OK) {
@@ -323,22 +324,63 @@ void buffer_one_lost(benchmark::State &state) {
             break;
         }
         auto t0 = std::chrono::steady_clock::now();
-        for (size_t i = 0; i < in.size(); i += kBatch)
-            cw_node_receive_many(n, in.data() + i, std::min(kBatch, in.size() - i), nullptr, nullptr);
+        for (size_t i = 0; i < a.in.size(); i += kBatch)
+            cw_node_receive_many(n, a.in.data() + i, std::min(kBatch, a.in.size() - i), nullptr, nullptr);
         auto t1 = std::chrono::steady_clock::now();
         state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
         cw_node_stats st;
         cw_node_get_stats(n, &st);
         cw_node_destroy(n);
-        if (st.delivered != in.size() || st.max_buffered != in.size() - 1) {
+        if (st.delivered != a.in.size() || st.max_buffered != blocked) {
             state.SkipWithError("the blocked writes were not all held, then all delivered");
             break;
         }
     }
-    state.counters["time_per_entry"] = benchmark::Counter(double(state.iterations()) * double(in.size()),
+    state.counters["time_per_entry"] = benchmark::Counter(double(state.iterations()) * double(a.in.size()),
                                                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    for (cw_msg *m : in)
-        cw_msg_unref(m);
+}
+
+// One write lost, everyone waiting on it: a receiver in a group of n gets
+// one write from each of the other n - 2 senders, each made after origin 0's
+// first write (and so blocked on it), and then that write, which releases
+// them all. What a repaired loss costs the buffer at n nodes, per write
+// delivered: each blocked head is filed under the same (node, counter).
+void buffer_one_lost(benchmark::State &state) {
+    uint32_t nodes = uint32_t(state.range(0));
+    Arrivals a(nodes); // the n - 2 blocked writes, then the one they wait for
+    for (uint32_t s = 1; s + 1 <= nodes - 1; s++) {
+        std::fill(a.clock.begin(), a.clock.end(), 0);
+        a.clock[0] = 1;
+        a.clock[s] = 1;
+        a.add(cw_node_id(s), false);
+    }
+    std::fill(a.clock.begin(), a.clock.end(), 0);
+    a.clock[0] = 1;
+    a.add(0, true);
+    time_arrivals(state, a, nodes - 2);
+}
+
+// Heads filed in falling counter order: a receiver in a group of n gets one
+// write from each of n - 2 senders, sender s's made after origin 0's write
+// n - 1 - s (so each waits on node 0, for a smaller counter than the one
+// before it), then origin 0's writes 1 .. n - 2 in order, each releasing one.
+// The order a waiting list meets when later senders saw less of a lagging
+// node; per write delivered.
+void buffer_falling_waits(benchmark::State &state) {
+    uint32_t nodes = uint32_t(state.range(0));
+    Arrivals a(nodes); // n - 2 blocked writes, then origin 0's n - 2
+    for (uint32_t s = 1; s + 1 <= nodes - 1; s++) {
+        std::fill(a.clock.begin(), a.clock.end(), 0);
+        a.clock[0] = nodes - 1 - s;
+        a.clock[s] = 1;
+        a.add(cw_node_id(s), false);
+    }
+    std::fill(a.clock.begin(), a.clock.end(), 0);
+    for (uint32_t c = 1; c + 1 <= nodes - 1; c++) {
+        a.clock[0] = c;
+        a.add(0, true);
+    }
+    time_arrivals(state, a, nodes - 2);
 }
 
 struct Register {
@@ -360,6 +402,8 @@ struct Register {
                 "naive:buffer_drain/" + std::to_string(p);
         benchmark::RegisterBenchmark("buffer_one_lost", buffer_one_lost)
             ->Arg(8)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096)->ArgName("nodes")->UseManualTime();
+        benchmark::RegisterBenchmark("buffer_falling_waits", buffer_falling_waits)
+            ->Arg(64)->Arg(1024)->Arg(4096)->ArgName("nodes")->UseManualTime();
     }
 } registered;
 

@@ -144,6 +144,17 @@ static void test_waiting_lists(void **state)
     assert_int_equal(cw__waiting_take(&b, N - 1, 11) - b.heads, 3);
     assert_int_equal(b.waiting[N - 1].first, CW__NO_HEAD);
     assert_int_equal(b.waiting[N - 1].last, CW__NO_HEAD);
+    /* Falling counters go first one by one; a tie with the first goes
+     * after it (filing order among equals). */
+    static const uint64_t fall[5] = {9, 8, 7, 7, 6};
+    for (cw_node_id o = 0; o < 5; o++) {
+        b.heads[o].counter = fall[o];
+        cw__waiting_put(&b, &b.heads[o]);
+    }
+    static const uint32_t fall_order[5] = {4, 2, 3, 1, 0};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(cw__waiting_take(&b, N - 1, 9) - b.heads, fall_order[i]);
+    assert_null(cw__waiting_take(&b, N - 1, 9));
     /* A head holding a message is released by destroy. */
     cw_msg *held = msg_seq(N, 2, 1);
     b.heads[2] = (cw__head){cw_msg_ref(held), 0, 0, 1, 0, 0, 0};

@@ -99,8 +99,11 @@ void cw__waiting_put(cw__buffer *b, cw__head *h)
     uint32_t self = (uint32_t)(h - b->heads);
     cw__waitlist *l = &b->waiting[h->node];
     uint32_t before = l->last;
-    while (before != CW__NO_HEAD && b->heads[before].counter > h->counter)
-        before = b->heads[before].prev;
+    if (l->first != CW__NO_HEAD && b->heads[l->first].counter > h->counter)
+        before = CW__NO_HEAD; /* below every head: first (falling order, O(1)) */
+    else
+        while (before != CW__NO_HEAD && b->heads[before].counter > h->counter)
+            before = b->heads[before].prev;
     uint32_t after = before == CW__NO_HEAD ? l->first : b->heads[before].next;
     h->prev = before;
     h->next = after;

@@ -90,7 +90,9 @@ uint64_t cw__buffer_last_seq(const cw__buffer *b, cw_node_id origin);
  * head->counter; take one filed under node with a counter at or below
  * `counter` (V[node] has reached it), or NULL. Filing walks back from the
  * list's end past the heads with larger counters (usually none: counters a
- * node is waited at grow); taking is O(1). Neither allocates. */
+ * node is waited at grow), or goes first at once when every head there has
+ * a larger one (falling order); only a counter between the list's ends
+ * walks. Taking is O(1). Neither allocates. */
 void cw__waiting_put(cw__buffer *b, cw__head *h);
 cw__head *cw__waiting_take(cw__buffer *b, cw_node_id node, uint64_t counter);
 

@@ -2,6 +2,9 @@
  * under the half-full bound, colliding hashes, removal inside a probe run
  * (backward shift), reserve-then-insert that cannot fail, allocation failure
  * leaving the table unchanged, and the byte hash. */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "testutil.h"
 
 #include "map.h"
@@ -34,6 +37,54 @@ static void check_table(const cw__map *m, item *items, const bool *present, size
 static uint64_t good_hash(uint64_t k) { return cw__hash_u64(k); }
 /* Eight distinct hashes for every key: long collision runs. */
 static uint64_t bad_hash(uint64_t k) { return k % 8; }
+
+/* A key's hash in a new process (fork) that first fixes the seed, or, with
+ * fix false, leaves it to the draw; *took is what each fix returned (bit 0:
+ * the first, bit 1: a second one with another seed). */
+static uint64_t hash_in_child(bool fix, uint64_t seed, uint64_t *took)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint64_t out[2] = {0, 0};
+        if (fix)
+            out[1] = cw__hash_key_fix_seed(seed);
+        out[0] = cw__hash_key("key", 3);
+        if (fix)
+            out[1] |= (uint64_t)cw__hash_key_fix_seed(seed + 1) << 1;
+        _exit(write(fd[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
+    }
+    uint64_t in[2] = {0, 0};
+    assert_int_equal(read(fd[0], in, sizeof in), (ssize_t)sizeof in);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd[0]);
+    close(fd[1]);
+    *took = in[1];
+    return in[0];
+}
+
+/* Two processes hash a key differently (each draws its seed), unless each
+ * fixes the same seed first, as a fuzz target's replay does; a seed can be
+ * fixed only before the first key is hashed. Runs first: this process must
+ * not have hashed a key when it forks. */
+static void test_key_seed_fixed_before_first_use(void **state)
+{
+    (void)state;
+    uint64_t took = 0;
+    uint64_t a = hash_in_child(true, 7, &took);
+    assert_int_equal(took, 1); /* the first fix holds, a second is refused */
+    uint64_t b = hash_in_child(true, 7, &took);
+    assert_int_equal(took, 1);
+    assert_true(a == b);
+    assert_true(hash_in_child(true, 8, &took) != a);
+    assert_true(hash_in_child(false, 0, &took) != hash_in_child(false, 0, &took));
+    (void)cw__hash_key("key", 3); /* this process draws its own */
+    assert_false(cw__hash_key_fix_seed(7));
+}
 
 static void test_insert_find_remove(void **state)
 {
@@ -253,6 +304,7 @@ int main(void)
 {
     printf("# seed %llu\n", (unsigned long long)tu_seed());
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_seed_fixed_before_first_use),
         cmocka_unit_test(test_insert_find_remove),
         cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_growth_keeps_items),

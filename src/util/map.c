@@ -169,9 +169,17 @@ uint64_t cw__hash_bytes(const void *data, size_t len) { return hash_seeded(data,
  * the time and an address: not secret, but not known in advance either. */
 static uint64_t key_seed;
 static pthread_once_t key_seed_once = PTHREAD_ONCE_INIT;
+/* A seed given before the first draw (cw__hash_key_fix_seed), written by the
+ * thread that then runs the draw: pthread_once orders both before every use. */
+static bool seed_given;
+static uint64_t given_seed;
 
 static void draw_key_seed(void)
 {
+    if (seed_given) {
+        key_seed = given_seed;
+        return;
+    }
     uint64_t s = 0;
     if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
         struct timespec ts;
@@ -179,6 +187,16 @@ static void draw_key_seed(void)
         s = cw__hash_u64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&s);
     }
     key_seed = s;
+}
+
+bool cw__hash_key_fix_seed(uint64_t seed)
+{
+    if (!seed_given) { /* the first seed given is the one a draw takes */
+        given_seed = seed;
+        seed_given = true;
+    }
+    pthread_once(&key_seed_once, draw_key_seed);
+    return key_seed == seed;
 }
 
 uint64_t cw__hash_key(const void *data, size_t len)

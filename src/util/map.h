@@ -46,6 +46,12 @@ uint64_t cw__hash_bytes(const void *data, size_t len);
  * collide in a table and make each lookup walk all of them (hash flooding).
  * Never stored or sent: another process hashes the same key differently. */
 uint64_t cw__hash_key(const void *data, size_t len);
+/* Makes cw__hash_key's seed `seed` if no key was hashed yet in this process,
+ * so that a fuzz target's replay lays its tables out as the run that found
+ * an input did: true if keys now hash with it, false if a seed was drawn
+ * already. Call it before any other thread hashes a key, and never in a
+ * process that takes keys from others: a known seed is what flooding needs. */
+bool cw__hash_key_fix_seed(uint64_t seed);
 static inline uint64_t cw__hash_u64(uint64_t x)
 {
     x ^= x >> 33;

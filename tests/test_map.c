@@ -56,13 +56,13 @@ static uint64_t hash_in_child(bool fix, uint64_t seed, uint64_t *took)
             out[1] |= (uint64_t)cw__hash_key_fix_seed(seed + 1) << 1;
         _exit(write(fd[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
     }
+    close(fd[1]); /* a child that dies before writing ends the read */
     uint64_t in[2] = {0, 0};
     assert_int_equal(read(fd[0], in, sizeof in), (ssize_t)sizeof in);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(fd[0]);
-    close(fd[1]);
     *took = in[1];
     return in[0];
 }

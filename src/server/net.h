@@ -36,11 +36,12 @@
  *    join request ends the take, so the host handles it after every
  *    arrival that came before it.
  *  - A restarted peer's new connection takes over its routing id
- *    (ZMQ_ROUTER_HANDOVER): libzmq gives the old connection, whose unread
- *    messages it still delivers, an id of its own, which no peer has. So
- *    nothing the old process sent is taken as that peer's after the new
- *    process's first message (its join request): it is refused, as from a
- *    process that is not a peer.
+ *    (ZMQ_ROUTER_HANDOVER): libzmq drops the old connection's unread
+ *    messages (while that connection is open) or delivers them under an id
+ *    of its own, which no peer has. So nothing the old process sent is
+ *    taken as that peer's after the new process's first message (its join
+ *    request): it is gone, or refused as from a process that is not a
+ *    peer.
  */
 #ifndef CW_NET_H
 #define CW_NET_H

@@ -169,8 +169,9 @@ uint64_t cw__hash_bytes(const void *data, size_t len) { return hash_seeded(data,
  * the time and an address: not secret, but not known in advance either. */
 static uint64_t key_seed;
 static pthread_once_t key_seed_once = PTHREAD_ONCE_INIT;
-/* A seed given before the first draw (cw__hash_key_fix_seed), written by the
- * thread that then runs the draw: pthread_once orders both before every use. */
+/* A seed given before the first draw (cw__hash_key_fix_seed): written, then
+ * read by the draw, on the calling thread, which no other thread hashes or
+ * fixes beside (map.h); pthread_once orders the draw before every use. */
 static bool seed_given;
 static uint64_t given_seed;
 

@@ -49,8 +49,9 @@ uint64_t cw__hash_key(const void *data, size_t len);
 /* Makes cw__hash_key's seed `seed` if no key was hashed yet in this process,
  * so that a fuzz target's replay lays its tables out as the run that found
  * an input did: true if keys now hash with it, false if a seed was drawn
- * already. Call it before any other thread hashes a key, and never in a
- * process that takes keys from others: a known seed is what flooding needs. */
+ * already. Call it before any other thread hashes a key or fixes a seed
+ * (one thread, or after a happens-before with it), and never in a process
+ * that takes keys from others: a known seed is what flooding needs. */
 bool cw__hash_key_fix_seed(uint64_t seed);
 static inline uint64_t cw__hash_u64(uint64_t x)
 {

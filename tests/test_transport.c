@@ -575,7 +575,9 @@ static void test_forget_reports_of_a_restarted_peer(void **state)
         gone[ng++] = p2;
     }
     assert_int_equal(rec.got.len, 0); /* every one delayed */
+    assert_int_equal(cw__faults_dropped(&f), 0);
     assert_int_equal(cw__faults_forget_reports_of(&f, 0, 2), 12);
+    assert_int_equal(cw__faults_dropped(&f), 12); /* lost, and counted as such */
     assert_int_equal(f.lane[0].dlen, 12);
     for (size_t i = 1; i < f.lane[0].dlen; i++) /* still a heap */
         assert_true(f.lane[0].delayed[(i - 1) / 2].due_ns <= f.lane[0].delayed[i].due_ns);

@@ -187,6 +187,8 @@ size_t cw__faults_forget_reports_of(cw__faults *f, uint32_t lane, cw_node_id ori
     }
     size_t gone = ln->dlen - kept;
     ln->dlen = kept;
+    /* Relaxed: a statistic, as lose()'s (dropped counts every message lost). */
+    atomic_fetch_add_explicit(&f->dropped, gone, memory_order_relaxed);
     for (size_t i = kept / 2; gone && i-- > 0;) /* in heap order again */
         sift_down(ln, i, ln->delayed[i]);
     return gone;

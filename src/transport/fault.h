@@ -165,8 +165,8 @@ void cw__faults_each_link(cw__faults *f, void (*fn)(void *ctx, cw_node_id from, 
  * installed state holds each of them that any peer knows of, with its
  * causal past, so their clocks say nothing false; and over the network the
  * old connection's later messages are dropped or come under another
- * routing id, refused: net.h.) Returns how many were dropped. The lane's
- * thread. */
+ * routing id, refused: net.h.) Returns how many were dropped, which
+ * cw__faults_dropped counts too. The lane's thread. */
 size_t cw__faults_forget_reports_of(cw__faults *f, uint32_t lane, cw_node_id origin);
 
 /* The highest seq of origin's writes this layer keeps from node `to`:

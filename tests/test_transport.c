@@ -423,7 +423,7 @@ static void decide(uint64_t seed, uint8_t decisions[400], record *rec, uint64_t 
     for (int i = 0; i < 400; i++) {
         cw_msg *m = msg((cw_node_id)(i % 2), (uint64_t)i / 4 + 1);
         size_t before = rec->got.len;
-        cw__faults_route(&f, 0, (cw__route){m, (cw_node_id)(2 + i / 2 % 2), 0, false, 0}, true);
+        cw__faults_route(&f, 0, (cw__route){.msg = m, .to = (cw_node_id)(2 + i / 2 % 2)}, true);
         uint8_t d = (uint8_t)(rec->got.len - before); /* delivered now: 0, 1 or 2 copies */
         d |= (uint8_t)((cw__faults_injected(&f) > *injected) << 2);
         *injected = cw__faults_injected(&f);
@@ -475,8 +475,8 @@ static void test_hold_keeps_order_until_released(void **state)
     assert_false(cw__faults_direct(&f));
     for (uint64_t s = 1; s <= 50; s++) {
         cw_msg *m0 = msg(0, s), *m1 = msg(1, s);
-        cw__faults_route(&f, 1, (cw__route){m0, 3, 0, false, 0}, true); /* held */
-        cw__faults_route(&f, 1, (cw__route){m1, 3, 0, false, 0}, true); /* another link: delivered */
+        cw__faults_route(&f, 1, (cw__route){.msg = m0, .to = 3}, true); /* held */
+        cw__faults_route(&f, 1, (cw__route){.msg = m1, .to = 3}, true); /* another link: delivered */
         cw_msg_unref(m0);
         cw_msg_unref(m1);
     }
@@ -524,22 +524,22 @@ static void test_cut_decides_copies_by_their_sender(void **state)
     cw_msg *w0 = msg(0, 1), *w1 = msg(1, 1), *c0 = NULL, *c1 = NULL;
     assert_int_equal(cw__msg_retransmission(&c0, w0, 3), CW_OK);
     assert_int_equal(cw__msg_retransmission(&c1, w1, 3), CW_OK);
-    assert_false(delivered(&f, &rec, (cw__route){w0, 3, 0, false, 0})); /* the first copy, by its origin */
-    assert_true(delivered(&f, &rec, (cw__route){w1, 3, 0, false, 0}));
-    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, false, 0}));  /* sender unknown: decided where sent */
-    assert_false(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 0}));  /* node 0 answers: cut */
-    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 1}));   /* node 1 relays 0's write */
-    assert_false(delivered(&f, &rec, (cw__route){c1, 3, 0, true, 0}));  /* 1's write, sent by node 0 */
-    assert_true(delivered(&f, &rec, (cw__route){c1, 3, 0, true, 2}));
+    assert_false(delivered(&f, &rec, (cw__route){.msg = w0, .to = 3})); /* the first copy, by its origin */
+    assert_true(delivered(&f, &rec, (cw__route){.msg = w1, .to = 3}));
+    assert_true(delivered(&f, &rec, (cw__route){.msg = c0, .to = 3}));  /* sender unknown: decided where sent */
+    assert_false(delivered(&f, &rec, (cw__route){.msg = c0, .to = 3, .sender_known = true, .sender = 0}));  /* node 0 answers: cut */
+    assert_true(delivered(&f, &rec, (cw__route){.msg = c0, .to = 3, .sender_known = true, .sender = 1}));   /* node 1 relays 0's write */
+    assert_false(delivered(&f, &rec, (cw__route){.msg = c1, .to = 3, .sender_known = true, .sender = 0}));  /* 1's write, sent by node 0 */
+    assert_true(delivered(&f, &rec, (cw__route){.msg = c1, .to = 3, .sender_known = true, .sender = 2}));
     assert_int_equal(cw__faults_cut(&f, 0, 3, false), CW_OK); /* healed */
-    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 0}));
+    assert_true(delivered(&f, &rec, (cw__route){.msg = c0, .to = 3, .sender_known = true, .sender = 0}));
     cw__faults_destroy(&f);
 
     o.drop_probability = 1; /* every route drawn is lost */
     assert_int_equal(cw__faults_init(&f, &o, 1, record_delivery, &rec), CW_OK);
-    assert_true(delivered(&f, &rec, (cw__route){c0, 3, 0, false, 0})); /* dropped, if at all, where sent */
-    assert_false(delivered(&f, &rec, (cw__route){c0, 3, 0, true, 1}));
-    assert_false(delivered(&f, &rec, (cw__route){w1, 3, 0, false, 0}));
+    assert_true(delivered(&f, &rec, (cw__route){.msg = c0, .to = 3})); /* dropped, if at all, where sent */
+    assert_false(delivered(&f, &rec, (cw__route){.msg = c0, .to = 3, .sender_known = true, .sender = 1}));
+    assert_false(delivered(&f, &rec, (cw__route){.msg = w1, .to = 3}));
     cw__faults_destroy(&f);
     cw__routes_release(&rec.got);
     cw_msg_unref(w0);
@@ -568,7 +568,7 @@ static void test_forget_reports_of_a_restarted_peer(void **state)
         assert_int_equal(cw__msg_report(&r1, 4, 1, applied, 0), CW_OK);
         cw_msg *all[4] = {w, r2, p2, r1};
         for (int k = 0; k < 4; k++)
-            cw__faults_route(&f, 0, (cw__route){all[k], 3, 0, false, 0}, true);
+            cw__faults_route(&f, 0, (cw__route){.msg = all[k], .to = 3}, true);
         kept[nk++] = w;
         kept[nk++] = r1;
         gone[ng++] = r2;

@@ -152,11 +152,11 @@ static void fan_in(worker *w, cw_msg *m)
     cw_engine *e = w->e;
     if (m->dest != CW__MSG_ALL) {
         if (m->dest < e->nodes && m->dest % e->workers == w->id && is_for(m, m->dest))
-            cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)m->dest, 0, false, 0}, true);
+            cw__faults_route(&e->faults, w->id, (cw__route){.msg = m, .to = (cw_node_id)m->dest}, true);
     } else {
         for (uint32_t j = w->id; j < e->nodes; j += e->workers)
             if (j != m->origin)
-                cw__faults_route(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0, false, 0}, true);
+                cw__faults_route(&e->faults, w->id, (cw__route){.msg = m, .to = (cw_node_id)j}, true);
     }
     cw__msg_unref(m);
 }
@@ -190,7 +190,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             cw_msg *m = batch[i];
             if (!is_for(m, j))
                 continue;
-            if (drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){m, (cw_node_id)j, 0, false, 0})) {
+            if (drops && cw__faults_dropped_here(&e->faults, w->id, (cw__route){.msg = m, .to = (cw_node_id)j})) {
                 if (en->lost_from && cw__msg_counted(m))
                     cw__bit_set(en->lost_from, m->origin);
                 continue;
@@ -233,7 +233,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             if (rc != CW_OK && !cw__msg_counted(mine[at])) {
                 at++; /* recovery traffic refused: best effort, repeated by the replicas */
             } else if (rc == CW_EFULL || rc == CW_ENOMEM) {
-                keep_for_retry(w, (cw__route){mine[at++], (cw_node_id)j, 0, false, 0}, rc);
+                keep_for_retry(w, (cw__route){.msg = mine[at++], .to = (cw_node_id)j}, rc);
             } else if (rc != CW_OK) {
                 refused_for_good(e, rc); /* not delivered: neither counted nor retried */
                 at++;

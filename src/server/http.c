@@ -784,7 +784,9 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_malformed_total", "counter", "Messages that did not decode.", ss.malformed);
     metric(&t, "causeway_wire_bytes_in_total", "counter", "Bytes taken from links.", ss.wire_bytes_in);
     metric(&t, "causeway_wire_bytes_out_total", "counter", "Bytes queued on links.", ss.wire_bytes_out);
-    metric(&t, "causeway_faults_dropped_total", "counter", "Messages lost to configured faults and cuts (with a restarted peer's reports and pulls that a delay still held).",
+    metric(&t, "causeway_faults_dropped_total", "counter",
+           "Messages lost to configured faults and cuts (with a restarted peer's reports and pulls that a delay "
+           "still held).",
            ss.faults_dropped);
     if (ss.durable) {
         metric(&t, "causeway_saves_total", "counter", "State saves committed (--data).", ss.saves);

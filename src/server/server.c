@@ -658,7 +658,7 @@ static void *loop_main(void *arg)
         bool any = false;
         for (size_t i = 0; i < got; i++) {
             if (!s->joining) {
-                cw__route r = {in[i], self, 0, true, (cw_node_id)sender[i]};
+                cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
                 if (s->faults_configured && !cw__faults_direct(&s->faults))
                     cw__faults_route(&s->faults, 0, r, s->faults.on);
                 else

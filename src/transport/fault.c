@@ -218,21 +218,27 @@ static void lose(cw__faults *f, const cw_msg *m)
     atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed);
 }
 
+/* The link whose cut decides r's fate, given h, its origin's: that one, or
+ * for a retransmitted copy its sender's if the route names it; NULL if the
+ * host decided where the copy was sent (fault.h). Under holds_lock. */
+static const hold *cut_by(const cw__faults *f, cw__route r, const hold *h)
+{
+    if (!(r.msg->flags & CW__MSG_RETRANSMITTED))
+        return h;
+    if (!r.sender_known)
+        return NULL;
+    return r.sender == r.msg->origin ? h : link_find(f, r.sender, r.to);
+}
+
 /* The link's hold and cut, for a route arriving: true if the route was kept
  * (parked on a held link) or lost; r.msg is borrowed. */
 static bool link_takes(cw__faults *f, cw__route r)
 {
-    bool retransmitted = !!(r.msg->flags & CW__MSG_RETRANSMITTED);
     bool counted = cw__msg_counted(r.msg);
     pthread_mutex_lock(&f->holds_lock);
     hold *h = link_find(f, r.msg->origin, r.to);
-    /* A retransmitted copy: its sender's link decides its cut if the route
-     * names it, else the host decided it where the copy was sent (fault.h). */
-    bool cut = h && h->cut && !retransmitted;
-    if (retransmitted && r.sender_known) {
-        const hold *via = r.sender == r.msg->origin ? h : link_find(f, r.sender, r.to);
-        cut = via && via->cut;
-    }
+    const hold *by = cut_by(f, r, h);
+    bool cut = by && by->cut;
     bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
     bool lost = cut || (h && h->held && !counted);
     while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
@@ -282,13 +288,17 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
         /* Relaxed: the duplicate's delivery is counted with a release after
          * this, which quiescence reads first (invariant 3). */
         atomic_fetch_add_explicit(&f->injected, 1, memory_order_relaxed);
-        cw__faults_route(f, lane, (cw__route){r.msg, r.to, 1, r.sender_known, r.sender}, true);
+        cw__route dup = r;
+        dup.copy = 1;
+        cw__faults_route(f, lane, dup, true);
     }
     if (faults && f->o.delay_probability > 0 && f->o.max_delay_us &&
         fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DELAY) < f->o.delay_probability) {
         uint64_t delay =
             (uint64_t)(fault_draw(f, lane, r.msg, r.to, r.copy, DRAW_DELAY_LENGTH) * f->o.max_delay_us * 1000.0);
-        heap_push(f, lane, (cw__timed){cw__now_ns() + delay, (cw__route){cw__msg_ref(r.msg), r.to, r.copy, r.sender_known, r.sender}});
+        cw__route later = r;
+        later.msg = cw__msg_ref(r.msg);
+        heap_push(f, lane, (cw__timed){cw__now_ns() + delay, later});
         return;
     }
     f->deliver(f->host, lane, r);

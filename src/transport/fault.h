@@ -15,9 +15,9 @@
  * copy's drop and cut the host decides where it is sent
  * (cw__faults_send_lost), unless the route names the sender (a host whose
  * link knows who sent each arrival): then they are decided on arrival, the
- * cut by the link from that sender, as for any other message. A hold keys every message by origin, retransmitted copies too:
- * a held link from o to j delays o's writes to j by whatever path they
- * take.
+ * cut by the link from that sender, as for any other message. A hold keys
+ * every message by origin, retransmitted copies too: a held link from o to
+ * j delays o's writes to j by whatever path they take.
  *
  * A lane is one receiving thread (the engine's worker); its delay heap and
  * its list of released messages are that thread's. The host supplies the

@@ -40,6 +40,7 @@
 #include <causeway/verify.h>
 
 #include "map.h"
+#include "msg_internal.h"
 #include "physmem.h"
 #include "vec.h"
 
@@ -306,7 +307,7 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     r->past[x] = seq;
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
-    r->hash = cw__hash_key(key, key_len);
+    r->hash = m->key_hash; /* cw__hash_key of the key, made with the write */
     r->ts = cw_msg_timestamp(m);
     r->client = CW_HISTORY_NO_CLIENT;
     r->flags = cw_msg_tombstone(m) ? TOMBSTONE : 0;

@@ -907,6 +907,53 @@ static void test_drift_applied_and_bounded_at_origin(void **state)
     net_close(&n);
 }
 
+/* With siblings nothing converges by timestamps, so one write stamped far
+ * ahead (its origin's clock is years wrong) must not stop every other node's
+ * writes: a receiver applies it and counts it, and its HLC follows it only up
+ * to the drift bound, so its own puts go on at once, stamped within the
+ * bound. A later write still replaces it everywhere by its clock, and a node
+ * that installs a state holding it treats it the same way. */
+static void test_drift_with_siblings_stops_no_put(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 3, CW_KEEP_SIBLINGS, 0, NULL);
+    uint64_t base = n.wall, ahead = UINT64_C(1000) * 3600 * 24 * 365 * 100; /* a century */
+    n.wall = base + ahead;
+    put(&n, 0, "k", "v", "0:1");
+    n.wall = base;
+    cw_msg *w0 = cw_msg_ref(queued(&n, 1, 0));
+    assert_int_equal(deliver(&n, 1, 0, NULL), CW_RECEIVE_DELIVERED);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(n.node[1], &st), CW_OK);
+    assert_int_equal(st.clock_anomalies, 1);
+    put(&n, 1, "k", "y", "0:1,1:1");
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(n.node[1], "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1); /* y replaced v: its clock covers it */
+    assert_true(r.versions[0].timestamp.wall_ms <= base + CW_HLC_DEFAULT_MAX_DRIFT_MS);
+    assert_true(r.versions[0].timestamp.wall_ms >= base);
+    cw_read_destroy(&r);
+    /* The origin, its clock back, is where the bound holds: its HLC is its
+     * own, a century ahead. */
+    assert_int_equal(cw_node_put(n.node[0], "k", 1, "x", 1, NULL), CW_EDRIFT);
+    assert_int_equal(deliver(&n, 0, 0, NULL), CW_RECEIVE_DELIVERED); /* y */
+    cw_read_init(&r);
+    assert_int_equal(cw_node_get(n.node[0], "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_memory_equal(r.versions[0].value, "y", 1);
+    cw_read_destroy(&r);
+    /* Node 2 takes node 0's first state instead of applying the write. */
+    uint64_t clock[3] = {1, 0, 0};
+    assert_int_equal(cw_node_install(n.node[2], clock, 3, &w0, 1), CW_OK);
+    assert_int_equal(cw_node_get_stats(n.node[2], &st), CW_OK);
+    assert_int_equal(st.clock_anomalies, 1);
+    put(&n, 2, "k", "z", "0:1,2:1");
+    cw_msg_unref(w0);
+    net_close(&n);
+}
+
 /* Skewed clocks under last-writer-wins: node1 runs 100 s ahead (beyond the
  * bound), node2 50 ms ahead. node1's w1 is applied at node0, whose later
  * overwrite w2 must beat w1 everywhere; node2's w3 is concurrent with both.
@@ -1480,6 +1527,7 @@ int main(void)
         cmocka_unit_test(test_policies_converge),
         cmocka_unit_test(test_binary_keys_limits_and_bad_arguments),
         cmocka_unit_test(test_drift_applied_and_bounded_at_origin),
+        cmocka_unit_test(test_drift_with_siblings_stops_no_put),
         cmocka_unit_test(test_lww_converges_with_skewed_clocks),
         cmocka_unit_test(test_callbacks_cannot_reenter),
         cmocka_unit_test(test_walks_cannot_change_the_node),

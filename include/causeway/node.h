@@ -314,12 +314,15 @@ typedef enum cw_receive_result {
  * CW_EFULL (it would have to wait and the buffer holds max_buffered writes, or
  * holding it would pass the buffer's memory budget of 4 * max_buffered +
  * 16 * nodes index slots: backpressure; deliver other messages and retry; a
- * deliverable write is never refused), CW_ENOMEM. A write whose HLC timestamp
- * is further ahead of this node's wall clock than max_drift_ms is applied all
- * the same (its origin accepted it) and counted in clock_anomalies. This
- * node's HLC follows it, as it follows every applied write (so last-writer-
- * wins extends causality at every replica): until the wall clock catches up,
- * this node's puts fail with CW_EDRIFT. */
+ * deliverable write is never refused), CW_ENOMEM. This node's HLC follows
+ * every applied write's timestamp (so last-writer-wins extends causality at
+ * every replica). A write whose timestamp is further ahead of this node's wall
+ * clock than max_drift_ms is applied all the same (its origin accepted it) and
+ * counted in clock_anomalies. Under CW_LAST_WRITER_WINS the HLC follows it
+ * whole, which convergence needs, so this node's puts fail with CW_EDRIFT
+ * until the wall clock catches up; under CW_KEEP_SIBLINGS, where no
+ * timestamp decides what converges, it follows it only up to the bound and
+ * puts go on. The same holds for the versions a node installs. */
 CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
 
 /* Takes count messages in order, exactly as count calls to cw_node_receive
@@ -415,9 +418,9 @@ typedef struct cw_node_stats {
     uint64_t conflicts;     /* writes that created or joined siblings */
     uint64_t keys;          /* keys in the store */
     uint64_t rejected_full; /* receives refused with CW_EFULL */
-    uint64_t clock_anomalies; /* remote writes applied whose HLC timestamp was
-                                 further ahead of this node's wall clock than
-                                 max_drift_ms (applied and followed) */
+    uint64_t clock_anomalies; /* writes applied or installed whose HLC
+                                 timestamp was further ahead of this node's
+                                 wall clock than max_drift_ms (cw_node_receive) */
     uint64_t unsent;        /* local writes whose messages wait to be sent now */
     uint64_t send_refusals; /* times send refused a message (each retry counts) */
     uint64_t retransmitted; /* writes this node sent again on request */

@@ -181,7 +181,7 @@ int cw_node_install(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
     }
     for (size_t i = 0; i < count; i++) {
         cw_msg *m = versions[i];
-        cw_hlc_observe(&n->hlc, &m->ts);
+        cw__node_follow(n, &m->ts);
         if ((m->flags & CW__MSG_TOMBSTONE) && n->n > 1)
             n->st.tombs[n->st.tombs_len++] = cw__msg_ref(m);
     }
@@ -241,7 +241,7 @@ int cw_node_restore(cw_node *n, const uint64_t *clock, uint32_t nodes, cw_msg *c
         n->st.stable[k] = clock[k];
     for (size_t i = 0; rc == CW_OK && i < log_count; i++) {
         cw_msg *m = sorted[i];
-        cw_hlc_observe(&n->hlc, &m->ts); /* a superseded write of its own may be the latest */
+        cw__node_follow(n, &m->ts); /* a superseded write of its own may be the latest */
         if (!n->recovering)
             continue; /* no log kept: nothing to serve */
         if (i == 0 || sorted[i - 1]->origin != m->origin) {

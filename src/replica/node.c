@@ -195,6 +195,25 @@ static bool within_drift(cw_node *n, const cw_hlc_timestamp *ts)
     return ts->wall_ms <= n->wall_seen || ts->wall_ms - n->wall_seen <= n->hlc.max_drift_ms;
 }
 
+bool cw__node_follow(cw_node *n, const cw_hlc_timestamp *ts)
+{
+    if (within_drift(n, ts)) {
+        cw_hlc_observe(&n->hlc, ts);
+        return true;
+    }
+    n->clock_anomalies++;
+    if (n->opt.policy == CW_LAST_WRITER_WINS) {
+        cw_hlc_observe(&n->hlc, ts);
+        return false;
+    }
+    /* within_drift read the wall clock: wall_seen + max_drift_ms is below
+     * ts->wall_ms, so below 2^48. Counter 0, so the next put here is within
+     * the bound (its wall part is at most max_drift_ms ahead). */
+    cw_hlc_timestamp bound = {.wall_ms = n->wall_seen + n->hlc.max_drift_ms, .counter = 0, .node = ts->node};
+    cw_hlc_observe(&n->hlc, &bound);
+    return false;
+}
+
 /* ---- applying writes ---- */
 
 /* How far ahead a cascade along one sender's ring starts loading: messages
@@ -222,17 +241,7 @@ static int apply(cw_node *n, cw_msg *m, bool remote, uint64_t arrived_ns, uint64
          * put every other entry of m at or below V. */
         assert(cw__kernels()->first_gt_u64(m->counters, n->clock.counters, n->n) == o);
         n->clock.counters[o] = m->seq;
-        /* Keeps local timestamps above every applied write's, so last-writer-
-         * wins extends causality: a write made here after this one must win
-         * over it and over everything it beat, at every replica, whatever
-         * the order they arrive in. So even a timestamp beyond the drift
-         * bound (its origin's wall clock jumped ahead) is followed; it is
-         * applied, since its origin accepted the write and dropping it would
-         * diverge the replicas for good, and counted. Following it can make
-         * this node's own puts fail with CW_EDRIFT until its wall clock
-         * catches up: the bound is enforced where writes are made. */
-        n->clock_anomalies += !within_drift(n, &m->ts);
-        cw_hlc_observe(&n->hlc, &m->ts);
+        cw__node_follow(n, &m->ts);
         n->delivered++;
         cw__hist_add(&n->buffering, arrived_ns && now_ns > arrived_ns ? now_ns - arrived_ns : 0);
     }

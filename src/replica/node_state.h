@@ -116,4 +116,25 @@ struct cw_node {
     uint64_t retransmitted, recovered, pulls, reports;
 };
 
+/* Takes in the HLC timestamp of a write applied here, from a peer (delivered,
+ * or in a peer's state installed at a join) or from this node's own saved
+ * state (node.c). Later local timestamps are above it, so a write made here
+ * after it wins over it and over everything it beat under last-writer-wins,
+ * at every replica, whatever the order they arrive in.
+ *
+ * A timestamp further ahead of the wall clock than max_drift_ms (its
+ * origin's clock is wrong, or the write is hostile) is taken in all the same
+ * (its origin accepted the write, and leaving it out would diverge the
+ * replicas for good) and counted in clock_anomalies; returns false. How far
+ * the HLC follows it depends on the policy:
+ *  - last-writer-wins needs the property above for convergence (a write
+ *    made here after it, arriving where it had beaten a concurrent write,
+ *    must beat that one too), so the HLC follows it whole, and this node's
+ *    puts fail with CW_EDRIFT until the wall clock catches up;
+ *  - with siblings nothing converges by timestamps (a later write replaces
+ *    what its clock covers, whatever the times), so the HLC follows it only
+ *    up to the bound: puts go on. One write stamped years ahead would
+ *    otherwise refuse every put at every node that applied it, for years. */
+bool cw__node_follow(struct cw_node *n, const cw_hlc_timestamp *ts);
+
 #endif

@@ -766,6 +766,9 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_conflicts_total", "counter", "Writes that created or joined siblings.", ns.conflicts);
     metric(&t, "causeway_rejected_full_total", "counter", "Receives refused because the causal buffer was full.",
            ns.rejected_full);
+    metric(&t, "causeway_clock_anomalies_total", "counter",
+           "Writes taken in whose timestamp was more than the drift bound (60 s) ahead of the wall clock.",
+           ns.clock_anomalies);
     metric(&t, "causeway_pulls_total", "counter", "Pulls sent for missing writes.", ns.pulls);
     metric(&t, "causeway_reports_total", "counter", "Stability reports sent.", ns.reports);
     metric(&t, "causeway_buffered", "gauge", "Remote writes waiting in the causal buffer.", ns.buffered);

@@ -294,14 +294,21 @@ static void collect_tombstones(struct cw_node *n)
         free(g.bar);
         free(g.msgs);
     }
-    size_t done = 0;
-    for (; done < st->groups_len; done++) {
-        cw__tomb_group *h = &st->groups[done];
+    /* Every group is looked at, not only the oldest: with honest peers a
+     * later group's bar is never below an earlier one's (clocks only grow),
+     * but a report of writes no node made (a peer whose state is wrong)
+     * raises one group's bar beyond reach, and must not keep every later
+     * delete in the store with it. */
+    size_t waiting = 0;
+    for (size_t j = 0; j < st->groups_len; j++) {
+        cw__tomb_group *h = &st->groups[j];
         bool reached = true;
         for (uint32_t k = 0; k < n->n && reached; k++)
             reached = st->stable[k] >= h->bar[k];
-        if (!reached)
-            break;
+        if (!reached) {
+            st->groups[waiting++] = *h; /* oldest first still */
+            continue;
+        }
         for (size_t i = 0; i < h->len; i++) {
             forget(n, h->msgs[i]);
             cw__msg_unref(h->msgs[i]);
@@ -309,10 +316,7 @@ static void collect_tombstones(struct cw_node *n)
         free(h->msgs);
         free(h->bar);
     }
-    if (done) {
-        st->groups_len -= done;
-        memmove(st->groups, st->groups + done, st->groups_len * sizeof *st->groups);
-    }
+    st->groups_len = waiting;
 }
 
 /* Every peer has been heard: stable moves up to the round's minimum, the

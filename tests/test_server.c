@@ -18,6 +18,7 @@
 
 #include "crc32c.h"
 #include "map.h"
+#include "msg_internal.h"
 #include "server.h"
 
 #define MAXN 4
@@ -513,6 +514,36 @@ static void test_hostile_link_messages(void **state)
     poke(&c, "cw-node-9", junk, junk_len, 1); /* not a peer at all */
     assert_true(await_above(malformed, c.s[0], 2));
     assert_true(await_above(refused, c.s[0], 0));
+    /* A well-formed first copy of node 1's write, sent by node 2: refused as
+     * a peer speaking for another, not counted as malformed. */
+    cw_hlc_timestamp ts = {1700000000000u, 0, 1};
+    uint64_t clock[3] = {0, 7, 0};
+    cw_msg *forged;
+    assert_int_equal(cw_msg_create(&forged, 1, &ts, clock, 3, "k", 1, "v", 1), CW_OK);
+    uint8_t frame[128] = {0}; /* tag 0: a whole frame, then the codec's bytes */
+    size_t flen;
+    assert_int_equal(cw_msg_encode(forged, frame + 1, sizeof frame - 1, &flen), CW_OK);
+    cw_msg_unref(forged);
+    const void *forged_part[] = {frame};
+    size_t forged_len[] = {flen + 1};
+    uint64_t refused_before = refused(c.s[0]), malformed_before = malformed(c.s[0]);
+    poke(&c, "cw-node-2", forged_part, forged_len, 1);
+    assert_true(await_above(refused, c.s[0], refused_before));
+    assert_int_equal(malformed(c.s[0]), malformed_before);
+    /* A retransmitted copy of node 0's own write, relayed by node 2: it
+     * decodes, and the replica refuses it: counted as malformed. */
+    uint64_t own_clock[3] = {9, 0, 0};
+    cw_msg *own, *copy;
+    assert_int_equal(cw_msg_create(&own, 0, &ts, own_clock, 3, "k", 1, "v", 1), CW_OK);
+    assert_int_equal(cw__msg_retransmission(&copy, own, 0), CW_OK);
+    cw_msg_unref(own);
+    assert_int_equal(cw_msg_encode(copy, frame + 1, sizeof frame - 1, &flen), CW_OK);
+    cw_msg_unref(copy);
+    forged_len[0] = flen + 1;
+    refused_before = refused(c.s[0]);
+    poke(&c, "cw-node-2", forged_part, forged_len, 1);
+    assert_true(await_above(malformed, c.s[0], malformed_before));
+    assert_int_equal(refused(c.s[0]), refused_before);
     /* Node 0 still reads in step: node 1's write arrives, and node 2 joins
      * again from both and replicates. */
     put(c.s[1], "after", "1");

@@ -483,7 +483,8 @@ static bool take_frame(net *p, uint32_t j, const uint8_t *b, size_t len, cw_msg 
      * names its sender: a peer may not speak for another (invariant 5). */
     if (rc == CW_OK && !cw_msg_retransmitted(m) && cw_msg_origin(m) != j) {
         cw_msg_unref(m);
-        rc = CW_EINVAL;
+        p->rx_n.refused++; /* well formed, but not this peer's to send */
+        return false;
     }
     if (rc != CW_OK) {
         p->rx_n.malformed += rc != CW_ENOTFOUND; /* a frame after a lost one is counted by the link */

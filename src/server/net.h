@@ -181,7 +181,8 @@ typedef struct cw__net_counts {
     uint64_t refused_handshake; /* CURVE connections refused (any thread) */
     uint64_t received;         /* frames taken */
     uint64_t malformed;        /* messages or frames that did not decode */
-    uint64_t refused;          /* messages from a process that is not a peer */
+    uint64_t refused;          /* messages from a process that is not a peer, and
+                                  a peer's first copies of another node's writes */
     uint64_t bytes_in;         /* bytes taken */
 } cw__net_counts;
 /* Send side: sets out's send-side fields (sent, link_full, bytes_out,

@@ -378,7 +378,11 @@ static void deliver(void *host, uint32_t lane, cw__route r)
     (void)lane;
     cw__server *s = host;
     cw_receive_result res;
-    (void)cw_node_receive(s->node, r.msg, &res, NULL);
+    /* CW_EFULL and CW_ENOMEM lose the message (the replica counts a full
+     * buffer; recovery brings it again). CW_EINVAL is a message that decoded
+     * but is not this node's to take (a copy of its own write): counted. */
+    if (cw_node_receive(s->node, r.msg, &res, NULL) == CW_EINVAL)
+        s->stats.malformed++;
 }
 
 /* ---- joining (invariant 4) ---- */

@@ -171,7 +171,8 @@ typedef struct cw__server_stats {
     uint64_t link_full;         /* messages not queued: the peer's link at its high-water mark */
     uint64_t refused_peer;      /* messages from a process that is not a configured peer
                                    (with CURVE: also connections refused at the handshake) */
-    uint64_t malformed;         /* messages that did not decode */
+    uint64_t malformed;         /* messages that did not decode, or that the
+                                   replica refused (a copy of its own write) */
     uint64_t wire_bytes_out;    /* bytes queued on links */
     uint64_t wire_bytes_in;     /* bytes taken from links */
     uint64_t faults_dropped;    /* messages lost to configured faults and cuts */

@@ -45,6 +45,15 @@
 
 #define HMAX CLI_TRACE_HMAX
 
+/* A message quotes a trace's bytes (a line, a key): control characters in
+ * it become '?', so a hostile trace cannot drive the terminal it is read on. */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static void set_first(cli_trace_judge *J, const cli_trace_event *e, const char *rule, const char *text)
 {
     if (J->first.rule)
@@ -54,6 +63,7 @@ static void set_first(cli_trace_judge *J, const cli_trace_event *e, const char *
     J->first.line = e ? e->line : 0;
     J->first.node = e ? e->node : 0;
     snprintf(J->first.text, sizeof J->first.text, "%s", text);
+    printable(J->first.text);
 }
 
 void cli_trace_violate(cli_trace_judge *J, const cli_trace_event *e, const char *rule, const char *fmt, ...)
@@ -64,6 +74,7 @@ void cli_trace_violate(cli_trace_judge *J, const cli_trace_event *e, const char 
     va_start(ap, fmt);
     vsnprintf(J->violation, sizeof J->violation, fmt, ap);
     va_end(ap);
+    printable(J->violation);
     set_first(J, e, rule, J->violation);
 }
 
@@ -133,11 +144,14 @@ static uint64_t *clock_json(json_t *o, uint32_t n, const char **why)
     json_t *v;
     json_object_foreach(o, k, v)
     {
-        char *end;
+        /* A node id in decimal as the trace format writes it: digits only,
+         * no leading zero (so no two keys name one node), not what strtoull
+         * would also take (blanks, signs, "01"). */
+        size_t digits = strspn(k, "0123456789");
         errno = 0;
-        unsigned long long id = strtoull(k, &end, 10);
+        unsigned long long id = digits ? strtoull(k, NULL, 10) : 0;
         uint32_t x;
-        if (!*k || *end || k[0] == '-' || k[0] == '+' || errno || id > (unsigned long long)INT64_MAX ||
+        if (!digits || k[digits] || (k[0] == '0' && digits > 1) || errno || id > (unsigned long long)INT64_MAX ||
             !id_of((json_int_t)id, n, &x)) {
             *why = "a clock's key is not a node id in range";
             free(c);
@@ -192,9 +206,11 @@ bool cli_trace_same_key(const cli_trace_event *a, const cli_trace_event *b) { re
 static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trace_event *e)
 {
     json_error_t err;
-    json_t *j = json_loadb(line, len, JSON_ALLOW_NUL, &err); /* keys are bytes: "\u0000" among them */
+    /* Keys are bytes ("\u0000" among them); a name given twice in one object
+     * is refused rather than read as its last value. */
+    json_t *j = json_loadb(line, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
     if (!j)
-        return "not JSON";
+        return json_error_code(&err) == json_error_duplicate_key ? "a name given twice in one object" : "not JSON";
     const char *why = NULL;
     json_t *jop = json_object_get(j, "op");
     const char *op = json_string_value(jop);
@@ -341,10 +357,17 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
         } else if (why && strcmp(why, "out of memory") == 0) {
             rc = CW_ENOMEM;
         } else if (why && node < 0) {
-            if (cut)
+            if (cut) {
                 rc = CW_EINVAL; /* the cut line's, in err */
-            else
+            } else {
                 snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text + off);
+                printable(err);
+                /* Only a line that is not JSON can be one a crash cut short
+                 * (no strict prefix of a line's object is JSON): a whole
+                 * object that is malformed waits for no restart. */
+                if (strcmp(why, "not JSON") != 0)
+                    rc = CW_EINVAL;
+            }
             cut = line;
         } else if (why && last_dead) {
             J->truncated++;
@@ -1021,9 +1044,17 @@ void cli_trace_replay(cli_trace_judge *J)
             for (uint32_t x = 0; x < J->hn; x++)
                 if (pos[x] < J->ev[x].n) {
                     cli_trace_event *e = &J->ev[x].ev[pos[x]];
+                    uint32_t o = e->origin;
+                    uint64_t seq = e->seq;
+                    if (e->kind == CLI_EV_INSTALL) /* the first write its clock covers that none made */
+                        for (o = 0; o < J->hn; o++)
+                            if ((seq = cli_trace_known(J, o)) < e->clock[o]) {
+                                seq++;
+                                break;
+                            }
                     cli_trace_violate(J, e, "unknown write", "history node %u %s (%u, %llu), a write no trace holds",
-                                      x, e->kind == CLI_EV_APPLY ? "applied" : "installed a state covering",
-                                      e->origin, (unsigned long long)e->seq);
+                                      x, e->kind == CLI_EV_APPLY ? "applied" : "installed a state covering", o,
+                                      (unsigned long long)seq);
                     return;
                 }
         }

@@ -240,11 +240,38 @@ bad '{"node": 0, "op": "write", "dot": [0, 1], "key": 5, "clock": {}}' "a write 
 bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": -1}}' "counter is not a whole number"
 bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"99": 1}}' "key is not a node id"
 bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"x": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {" 1": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"01": 1}}' "key is not a node id"
+bad '{"node": 0, "op": "write", "dot": [0, 1], "key": "a", "clock": {"0": 1, "0": 2}}' "a name given twice"
+bad '{"node": 0, "node": 1, "op": "apply", "dot": [1, 1]}' "a name given twice"
+# A message quotes the line with its control characters as '?'.
+bad "$(printf '\033[31mRED\033]0;title\007')" "not JSON: \?\[31mRED\?\]0;title\?"
+! grep -q "$(printf '\033')" err.txt || fail "an escape reached the terminal"
 bad '{"node": 0, "op": "read", "key": "a", "dots": [[0]]}' "a read's dot is not"
 bad '{"node": 0, "op": "read", "key": "a"}' "a read needs"
 bad '{"node": 0, "op": "merge"}' "\"op\" is not"
 bad '[1, 2]' "no \"op\""
 bad "$(awk 'BEGIN { for (i = 0; i < 5000; i++) printf "["; for (i = 0; i < 5000; i++) printf "]" }')" "not JSON"
+# A whole JSON line that is malformed is no line a crash cut short, even
+# when a restart's install follows it: exit 2, not a PASS that hides it.
+cat >forgive.jsonl <<'EOF'
+{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {"0": 1}}
+{"node": 1, "op": "apply", "dot": [0, 1]}
+{"node": 1, "op": "write", "dot": [1, 1], "key": "k", "clock": {"0": 1, "1": 1}, "delete": "yes"}
+{"node": 0, "op": "install", "clock": {"0": 1}}
+{"node": 0, "op": "read", "key": "k", "dots": [[0, 1]]}
+EOF
+expect 2 "causeway check: forgive.jsonl:3: " forgive.jsonl
+# An install of writes no trace holds names the first one missing.
+printf '%s\n' '{"node": 0, "op": "install", "clock": {"1": 3}}' '{"node": 0, "op": "read", "key": "k", "dots": []}' >inst.jsonl
+expect 1 "\[unknown write\] inst.jsonl:1: .*a state covering \(1, 1\)" inst.jsonl
+# Writes to one key nearly all with wrong clocks: the verdict at once,
+# precision and recall said not measured (their pairs grow as the square).
+awk 'BEGIN { for (i = 1; i <= 4000; i++)
+  printf "{\"node\": 0, \"op\": \"write\", \"dot\": [0, %d], \"key\": \"k\", \"clock\": {\"0\": %d, \"1\": 1}}\n", i, i }' >square.jsonl
+expect 1 "precision and recall not measured: 4000 clocks" square.jsonl
+"$cw" check --json square.json square.jsonl >/dev/null 2>&1 || true
+grep -q '"precision": null' square.json || fail "--json: precision is not null when not measured"
 expect 2 "nothing.jsonl: No such file" nothing.jsonl
 : >empty.jsonl
 expect 2 "the traces hold no event" empty.jsonl

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "testutil.h"
 #include "node_internal.h"
+#include "msg_internal.h"
 
 /* A tiny network: every sent message, per destination, in send order. */
 enum { MAXN = 8, MAXQ = 64 };
@@ -610,6 +611,72 @@ static void test_backpressure_when_full(void **state)
     cw_node_get_stats(n.node[1], &st);
     assert_int_equal(st.rejected_full, 1);
     net_close(&n);
+}
+
+static int send_nowhere(void *ctx, cw_msg *m)
+{
+    (void)ctx;
+    (void)m;
+    return CW_OK;
+}
+
+/* Writes that wait hold memory: past max_buffered_bytes a write that would
+ * wait is refused (CW_EFULL, counted), however few writes wait, so a peer
+ * sending large writes that can never be delivered cannot fill memory up to
+ * max_buffered of them. One write larger than the budget still waits in an
+ * empty buffer, and a deliverable write is never refused. */
+static void test_backpressure_by_bytes(void **state)
+{
+    (void)state;
+    enum { VALUE = 64 * 1024 };
+    static char value[VALUE];
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 2;
+    o.self = 1;
+    o.send = send_nowhere;
+    cw_hlc_timestamp ts = {1700000000000u, 0, 0};
+    cw_msg *w[8];
+    for (uint64_t i = 0; i < 8; i++) { /* node 0's writes 1..8 */
+        uint64_t clock[2] = {i + 1, 0};
+        assert_int_equal(cw_msg_create(&w[i], 0, &ts, clock, 2, "k", 1, value, VALUE), CW_OK);
+    }
+    size_t one = cw__msg_bytes(w[1]);
+    o.max_buffered_bytes = 3 * one; /* three of them wait, not four */
+    cw_node *n;
+    assert_int_equal(cw_node_create(&n, &o), CW_OK);
+    cw_receive_result r;
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(cw_node_receive(n, w[i], &r, NULL), CW_OK);
+        assert_int_equal(r, CW_RECEIVE_BUFFERED);
+    }
+    assert_int_equal(cw_node_receive(n, w[4], &r, NULL), CW_EFULL);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(n, &st), CW_OK);
+    assert_int_equal(st.buffered, 3);
+    assert_int_equal(st.buffered_bytes, 3 * one);
+    assert_int_equal(st.rejected_full, 1);
+    assert_true(cw__node_check(n));
+    size_t delivered;
+    assert_int_equal(cw_node_receive(n, w[0], &r, &delivered), CW_OK); /* deliverable: never refused */
+    assert_int_equal(delivered, 4);
+    assert_int_equal(cw_node_get_stats(n, &st), CW_OK);
+    assert_int_equal(st.buffered_bytes, 0);
+    assert_int_equal(cw_node_receive(n, w[5], &r, NULL), CW_OK); /* the budget is free again */
+    assert_int_equal(r, CW_RECEIVE_BUFFERED);
+    cw_node_destroy(n);
+    /* A budget below one write: the first that waits is held, the next not. */
+    o.max_buffered_bytes = one / 2;
+    assert_int_equal(cw_node_create(&n, &o), CW_OK);
+    assert_int_equal(cw_node_receive(n, w[1], &r, NULL), CW_OK);
+    assert_int_equal(r, CW_RECEIVE_BUFFERED);
+    assert_int_equal(cw_node_receive(n, w[2], &r, NULL), CW_EFULL);
+    assert_int_equal(cw_node_receive(n, w[0], &r, &delivered), CW_OK);
+    assert_int_equal(delivered, 2);
+    assert_true(cw__node_check(n));
+    cw_node_destroy(n);
+    for (int i = 0; i < 8; i++)
+        cw_msg_unref(w[i]);
 }
 
 static uint64_t stat_unsent(net *n, cw_node_id at, uint64_t *refusals)
@@ -1519,6 +1586,7 @@ int main(void)
         cmocka_unit_test(test_a_drain_out_of_memory_takes_no_arrival),
         cmocka_unit_test(test_duplicates_are_dropped_and_counted),
         cmocka_unit_test(test_backpressure_when_full),
+        cmocka_unit_test(test_backpressure_by_bytes),
         cmocka_unit_test(test_send_refused_then_flushed),
         cmocka_unit_test(test_put_full_when_unsent_at_limit),
         cmocka_unit_test(test_siblings_then_resolving_write),

@@ -200,11 +200,19 @@ typedef struct cw_node_options {
     uint64_t stability_interval_ns; /* a stability round opens this long after the last
                                       closed (each round costs O(nodes) per peer heard);
                                       0: report_interval_ns */
+    size_t max_buffered_bytes;     /* bytes the buffered writes may hold (their clocks,
+                                      keys and values): past it a write that would wait
+                                      is refused with CW_EFULL, unless the buffer is
+                                      empty; 0 = CW_NODE_DEFAULT_MAX_BUFFERED_BYTES */
 } cw_node_options;
 
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
 #define CW_NODE_DEFAULT_MAX_VALUE_LEN (1u << 20)
 #define CW_NODE_DEFAULT_MAX_BUFFERED (1u << 20)
+/* 256 MiB: a write that cannot be delivered yet waits in memory, so without
+ * it the count alone (1,048,576 writes of up to max_value_len each) would
+ * let the buffer reach a terabyte. */
+#define CW_NODE_DEFAULT_MAX_BUFFERED_BYTES ((size_t)256 << 20)
 #define CW_NODE_DEFAULT_MAX_UNSENT 4096u
 #define CW_NODE_DEFAULT_MAX_LOG (1u << 20)
 #define CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS 50000000u
@@ -311,10 +319,10 @@ typedef enum cw_receive_result {
  * released. Errors, node unchanged and the message not taken:
  * CW_EINVAL (NULL, or a message for another group size or from self),
  * CW_ELIMIT (key or value above this node's limits),
- * CW_EFULL (it would have to wait and the buffer holds max_buffered writes, or
- * holding it would pass the buffer's memory budget of 4 * max_buffered +
- * 16 * nodes index slots: backpressure; deliver other messages and retry; a
- * deliverable write is never refused), CW_ENOMEM. This node's HLC follows
+ * CW_EFULL (it would have to wait and the buffer holds max_buffered writes,
+ * or max_buffered_bytes with it, or holding it would pass the buffer's memory
+ * budget of 4 * max_buffered + 16 * nodes index slots: backpressure; deliver
+ * other messages and retry; a deliverable write is never refused), CW_ENOMEM. This node's HLC follows
  * every applied write's timestamp (so last-writer-wins extends causality at
  * every replica). A write whose timestamp is further ahead of this node's wall
  * clock than max_drift_ms is applied all the same (its origin accepted it) and
@@ -414,6 +422,8 @@ typedef struct cw_node_stats {
     uint64_t delivered;     /* remote writes applied */
     uint64_t buffered;      /* remote writes waiting in the causal buffer now */
     uint64_t max_buffered;  /* high-water mark of buffered */
+    uint64_t buffered_bytes; /* what the writes waiting in the buffer hold now
+                                (max_buffered_bytes counts it) */
     uint64_t duplicates;    /* arrivals dropped as already delivered or buffered */
     uint64_t conflicts;     /* writes that created or joined siblings */
     uint64_t keys;          /* keys in the store */

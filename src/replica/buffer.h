@@ -59,6 +59,7 @@ typedef struct cw__buffer {
     cw__head *heads;      /* per sender */
     cw__waitlist *waiting; /* per node */
     size_t count;         /* buffered writes */
+    size_t bytes;         /* their cw__msg_bytes */
     size_t high_water;
     uint64_t ring_slots;  /* slots allocated over all rings */
 } cw__buffer;

@@ -129,6 +129,14 @@ static inline void cw__msg_unref(cw_msg *m)
  * the store looks up. Fixed offsets, not the key's address: that would read
  * m->nodes, the very miss this hides. (A prefetch past a shorter message
  * is a harmless hint.) */
+/* The bytes a write holds in memory: its header, clock (and context), key
+ * and value. What the causal buffer's byte budget counts. */
+static inline size_t cw__msg_bytes(const cw_msg *m)
+{
+    size_t clocks = (m->flags & CW__MSG_CONTEXT) ? 2u : 1u;
+    return sizeof(cw_msg) + clocks * (size_t)m->nodes * sizeof(uint64_t) + m->key_len + m->value_len;
+}
+
 static inline void cw__msg_prefetch(const cw_msg *m)
 {
     __builtin_prefetch(m);

@@ -26,9 +26,10 @@
  *     no buffered write has an allocation of its own.
  *  6. A failed call changes nothing: the memory any step could need (ring
  *     slots, the work stack) is reserved when a write enters the buffer.
- *  7. Memory is bounded: at most max_buffered writes wait, and the rings hold
- *     at most 4 * max_buffered + 16 * nodes slots in total (CW_EFULL beyond
- *     either).
+ *  7. Memory is bounded: at most max_buffered writes wait, holding at most
+ *     max_buffered_bytes (buf.bytes, cw__msg_bytes of each) unless one write
+ *     alone is larger, and the rings hold at most 4 * max_buffered + 16 *
+ *     nodes slots in total (CW_EFULL beyond any of them).
  *  8. Every local write is taken by send exactly once, in sequence order: the
  *     unsent queue holds this node's own writes V[self] - len + 1 .. V[self],
  *     oldest first, each offered again only by cw_node_flush; a write joins
@@ -86,6 +87,7 @@ void cw_node_options_init(cw_node_options *o)
     o->max_key_len = CW_NODE_DEFAULT_MAX_KEY_LEN;
     o->max_value_len = CW_NODE_DEFAULT_MAX_VALUE_LEN;
     o->max_buffered = CW_NODE_DEFAULT_MAX_BUFFERED;
+    o->max_buffered_bytes = CW_NODE_DEFAULT_MAX_BUFFERED_BYTES;
     o->max_unsent = CW_NODE_DEFAULT_MAX_UNSENT;
     o->max_log = CW_NODE_DEFAULT_MAX_LOG;
     o->recovery_timeout_ns = CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS;
@@ -131,6 +133,8 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
         n->opt.report_interval_ns = CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
     if (!n->opt.stability_interval_ns)
         n->opt.stability_interval_ns = n->opt.report_interval_ns;
+    if (!n->opt.max_buffered_bytes)
+        n->opt.max_buffered_bytes = CW_NODE_DEFAULT_MAX_BUFFERED_BYTES;
     n->applied_from = calloc(o->nodes, sizeof *n->applied_from);
     n->work_cap = 16;
     n->work = malloc(n->work_cap * sizeof *n->work);
@@ -287,6 +291,15 @@ static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
     return false;
 }
 
+/* m left the buffer for the work stack (released: true) or stays. */
+static void unbuffer(cw_node *n, const cw_msg *m, bool released)
+{
+    if (released) {
+        n->buf.count--;
+        n->buf.bytes -= cw__msg_bytes(m);
+    }
+}
+
 /* Starts loading the write buffered at seq in ring r (cap > 0), if any. */
 static void prefetch_buffered(cw__ring *r, uint64_t seq)
 {
@@ -300,8 +313,10 @@ static void prefetch_buffered(cw__ring *r, uint64_t seq)
 static void release(cw_node *n, cw_node_id o, uint64_t c)
 {
     cw__head *h;
-    while ((h = cw__waiting_take(&n->buf, o, c)) != NULL)
-        n->buf.count -= file_head(n, h->msg, h->arrived_ns, h->scan_from);
+    while ((h = cw__waiting_take(&n->buf, o, c)) != NULL) {
+        cw_msg *m = h->msg; /* file_head clears h when it releases m */
+        unbuffer(n, m, file_head(n, m, h->arrived_ns, h->scan_from));
+    }
     cw__ring *r = &n->buf.rings[o];
     cw__slot *s = r->count ? cw__ring_at(r, c + 1) : NULL;
     if (s && s->msg) { /* the sender's next write is here: it is now the head */
@@ -316,7 +331,7 @@ static void release(cw_node *n, cw_node_id o, uint64_t c)
             prefetch_buffered(r, c + 2);
             prefetch_buffered(r, c + CASCADE_AHEAD);
         }
-        n->buf.count -= file_head(n, next.msg, next.arrived_ns, 0);
+        unbuffer(n, next.msg, file_head(n, next.msg, next.arrived_ns, 0));
     }
 }
 
@@ -406,7 +421,13 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
     cw_node_id o = m->origin;
     uint64_t seq = m->seq, first = n->clock.counters[o] + 2;
     cw__ring *r = &n->buf.rings[o];
-    if (n->buf.count >= n->opt.max_buffered || (!head && !ring_budget_allows(n, r, seq - first + 1))) {
+    size_t bytes = cw__msg_bytes(m);
+    /* The byte budget admits any one write into an empty buffer: a write
+     * larger than it is still delivered, in its turn. */
+    if (n->buf.count >= n->opt.max_buffered ||
+        (n->buf.count && (n->buf.bytes > n->opt.max_buffered_bytes ||
+                          bytes > n->opt.max_buffered_bytes - n->buf.bytes)) ||
+        (!head && !ring_budget_allows(n, r, seq - first + 1))) {
         n->rejected_full++;
         if (m->flags & CW__MSG_RETRANSMITTED)
             n->gap[o].choked = true; /* answers that cannot wait here: ask for one at a time */
@@ -419,6 +440,7 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
         return rc;
     uint64_t now = arrival_ns(n);
     n->buf.count++;
+    n->buf.bytes += bytes;
     if (n->buf.count > n->buf.high_water)
         n->buf.high_water = n->buf.count;
     if (head) {
@@ -908,6 +930,7 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
         .delivered = n->delivered,
         .buffered = n->buf.count + n->work_count,
         .max_buffered = n->buf.high_water,
+        .buffered_bytes = n->buf.bytes,
         .duplicates = n->duplicates,
         .conflicts = n->conflicts,
         .keys = n->store.keys.count,
@@ -1073,6 +1096,14 @@ bool cw__node_check(const cw_node *n)
     for (uint32_t k = 0; k < n->n; k++)
         heads += n->buf.heads[k].msg != NULL;
     c.ok &= heads == c.heads && n->buf.count == in_rings + heads;
+    size_t bytes = 0; /* invariant 7: what the buffered writes hold */
+    for (uint32_t k = 0; k < n->n; k++) {
+        const cw__ring *r = &n->buf.rings[k];
+        bytes += n->buf.heads[k].msg ? cw__msg_bytes(n->buf.heads[k].msg) : 0;
+        for (uint64_t i = 0; i < r->cap; i++)
+            bytes += r->slots[i].msg ? cw__msg_bytes(r->slots[i].msg) : 0;
+    }
+    c.ok &= bytes == n->buf.bytes && (n->buf.count <= 1 || bytes <= n->opt.max_buffered_bytes);
     /* Invariant 8: the queue holds the newest local writes, in order. */
     c.ok &= n->unsent_len <= n->unsent_cap && n->unsent_len <= n->opt.max_unsent &&
             n->unsent_len <= n->clock.counters[n->opt.self];

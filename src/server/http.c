@@ -772,6 +772,9 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_pulls_total", "counter", "Pulls sent for missing writes.", ns.pulls);
     metric(&t, "causeway_reports_total", "counter", "Stability reports sent.", ns.reports);
     metric(&t, "causeway_buffered", "gauge", "Remote writes waiting in the causal buffer.", ns.buffered);
+    metric(&t, "causeway_buffered_bytes", "gauge",
+           "Bytes the writes waiting in the causal buffer hold (at most 256 MiB: then refused, and pulled later).",
+           ns.buffered_bytes);
     metric(&t, "causeway_log_entries", "gauge", "Writes kept for retransmission until causally stable.",
            ns.log_entries);
     metric(&t, "causeway_keys", "gauge", "Keys in the store.", ns.keys);

@@ -3,9 +3,14 @@
  * input, the shapes of node-server.md, body limits, percent-encoded keys,
  * keep-alive, and many clients at once. A bad request must change nothing:
  * the tests compare /status before and after. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -835,6 +840,64 @@ static void test_many_clients(void **state)
     json_decref(st);
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The default connection limit (256) reached with keep-alive connections,
+ * each thread at its share (128): every request sent on them at once is
+ * answered at once, and a stop with them all still open is prompt. (On
+ * epoll, libmicrohttpd 0.9.75 slept its whole timeout when exactly its
+ * batch of 128 connections was ready, and those requests waited 60 s to be
+ * closed unanswered; and the stop waited as long.) */
+static void test_a_full_house_is_answered_and_stops(void **state)
+{
+    fx *f = *state;
+    enum { CONNS = 256 };
+    int fd[CONNS];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < CONNS; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd[i] >= 0);
+        assert_int_equal(connect(fd[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL); /* every connection accepted first */
+    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < CONNS; i++)
+        assert_int_equal(send(fd[i], get, sizeof get - 1, 0), (ssize_t)(sizeof get - 1));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int answered = 0;
+    bool seen[CONNS] = {0};
+    while (answered < CONNS && seconds_since(&t0) < 10) {
+        struct pollfd p[CONNS];
+        for (int i = 0; i < CONNS; i++)
+            p[i] = (struct pollfd){.fd = seen[i] ? -1 : fd[i], .events = POLLIN};
+        if (poll(p, CONNS, 100) <= 0)
+            continue;
+        for (int i = 0; i < CONNS; i++)
+            if (p[i].revents) {
+                char buf[4096];
+                ssize_t got = recv(fd[i], buf, sizeof buf, 0);
+                assert_true(got > 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0); /* answered, not closed */
+                seen[i] = true;
+                answered++;
+            }
+    }
+    assert_int_equal(answered, CONNS);
+    assert_true(seconds_since(&t0) < 5);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cw__http_stop(f->h); /* every connection still open, idle */
+    f->h = NULL;
+    assert_true(seconds_since(&t0) < 5);
+    for (int i = 0; i < CONNS; i++)
+        close(fd[i]);
+}
+
 /* A write whose context is ahead holds its HTTP thread while it waits: at
  * most threads - 1 wait at once, so the other thread serves everyone else
  * (two such writes used to stall every client for the whole wait). */
@@ -1091,6 +1154,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),
         cmocka_unit_test_setup_teardown(test_random_input, setup_one, teardown),

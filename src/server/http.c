@@ -1016,10 +1016,17 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     bool v6 = res->ai_family == AF_INET6;
     freeaddrinfo(res);
 
-    /* One internal polling thread per pool member, each with its own epoll
-     * set (poll where MHD has no epoll); keep-alive is MHD's default. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-                     (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL) |
+    /* One internal polling thread per pool member; keep-alive is MHD's
+     * default. poll(), not epoll: libmicrohttpd 0.9.75's epoll loop waits
+     * again, for its whole timeout, when exactly 128 (its batch) of its
+     * edge-triggered connections are ready at once, and a thread at its
+     * share of the connection limit (256 / 2 threads) has no listen socket
+     * left to wake it: those 128 requests went unanswered until the idle
+     * timeout (60 s) closed them. poll() waits over at most a thread's share
+     * of max_connections. An inter-thread channel (ITC) wakes each thread
+     * at stop: without it MHD shuts the listen socket down to wake them,
+     * which a thread at its limit no longer watches (the stop took 60 s). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_ITC |
                      (v6 ? MHD_USE_IPv6 : 0);
     /* A pool of one is no pool (MHD warns about it): the option is left out. */
     struct MHD_OptionItem pool[] = {

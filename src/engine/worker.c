@@ -352,15 +352,15 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     worker *w = en->w;
     if (!send_outbox_first(en))
         return CW_ENOMEM; /* refused: the replica sends m again */
-    /* Reports, pulls and their answers are refused while this worker's links
-     * are full (sends wait on its pending list): the replica sends them again
-     * at a later tick, and the list, which holds writes bounded by
-     * inbox_capacity, holds no recovery traffic without bound. (With many
-     * nodes, reports every interval outran what the cores could deliver, and
-     * the list grew by ~90 MB/s at 1000 nodes after one write.) */
-    if (cw__transport_sending(e->t, w->id))
-        return CW_EFULL;
     if (to == CW_NODE_ALL) {
+        /* A report is refused while this worker's links are full (sends wait
+         * on its pending list): the replica reports again an interval later.
+         * The list holds writes bounded by inbox_capacity and the pulls and
+         * answers that gaps ask for (backing off), but reports come every
+         * interval from every node whatever the cores deliver: at 1000 nodes
+         * they grew the list by ~90 MB/s after a single write. */
+        if (cw__transport_sending(e->t, w->id))
+            return CW_EFULL;
         cw__transport_send_all(e->t, w->id, m);
         wake_others(w);
         send_local(w, cw__msg_ref(m));

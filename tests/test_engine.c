@@ -185,6 +185,8 @@ static void test_bad_arguments_and_close(void **state)
     o.duplicate_probability = 0;
     o.drop_probability = 1.01;
     assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
+    o.drop_probability = 1; /* nothing would ever arrive: quiesce could never return */
+    assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);
     o.drop_probability = 0.1; /* a loss the replicas cannot recover */
     o.no_recovery = true;
     assert_int_equal(cw_engine_open(&e, &o), CW_EINVAL);

@@ -475,6 +475,9 @@ static void test_bad_tellings_are_caught(void **state)
     assert_int_equal(cw_history_wrote(h, 0, 1, NULL), CW_EINVAL);
     cw_history_write_info w = {0, false, true, NULL, 1};
     assert_int_equal(cw_history_wrote(h, 0, 1, &w), CW_EINVAL);
+    uint64_t zero[2] = {0, 0};
+    cw_read no_versions = {.count = 1, .versions = NULL}; /* a count with nothing behind it */
+    assert_int_equal(cw_history_read(h, 0, "k", 1, zero, zero, &no_versions), CW_EINVAL);
     w.read_count = 0;
     assert_int_equal(cw_history_wrote(h, 0, 1, &w), CW_OK); /* never made: a violation */
     assert_non_null(strstr(cw_history_violation(h), "never made"));

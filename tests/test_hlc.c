@@ -128,6 +128,8 @@ static void test_text_form(void **state)
     assert_int_equal(len, CW_HLC_TEXT_MAX);
     assert_int_equal(cw_hlc_format(&t, buf, len, &len), CW_ENOSPC);
     assert_int_equal(len, CW_HLC_TEXT_MAX);
+    t.wall_ms = CW_HLC_MAX_WALL + 1; /* no such timestamp: its text would not parse back */
+    assert_int_equal(cw_hlc_format(&t, buf, sizeof buf, &len), CW_EINVAL);
     const char *bad[] = {"", "1.2", "1@2", ".1@2", "1.@2", "1.2@", "a.1@2", "1.2@3@4", "1.65536@0",
                          "1.1@65536", "281474976710656.0@0", "-1.0@0", "1. 2@3", "1.2.3@4"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -424,6 +424,12 @@ static void test_sim_bad_options(void **state)
         o.send_to = bad[i].send_to ? bytes_send_to : NULL;
         assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
     }
+    /* Every delivery kept in flight: pulls and reports would never leave, the
+     * network would never go quiet, and the run would end blaming the
+     * replicas. */
+    cw_sim_options_init(&o);
+    o.duplicate_probability = 1;
+    assert_int_equal(cw_sim_run(&o, &r), CW_EINVAL);
     cw_history *h = NULL;
     assert_int_equal(cw_history_create(&h, 0, 1, CW_KEEP_SIBLINGS), CW_EINVAL);
     assert_null(h);

@@ -61,8 +61,8 @@ typedef struct cw_engine_options {
     double   delay_probability;     /* 0..1: a message is held back ... */
     uint32_t max_delay_us;          /* ... for up to this long (reorders) */
     double   duplicate_probability; /* 0..1: a message is delivered twice */
-    double   drop_probability;      /* 0..1: a message is lost in transit (each copy
-                                       to each node, recovery traffic too); replicas
+    double   drop_probability;      /* 0..1, below 1: a message is lost in transit (each
+                                       copy to each node, recovery traffic too); replicas
                                        detect the gap and recover the write */
     cw_merge_fn merge;              /* for CW_MERGE_CALLBACK */
     void *merge_ctx;

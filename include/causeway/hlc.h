@@ -69,7 +69,8 @@ CW_API void cw_hlc_observe(cw_hlc *h, const cw_hlc_timestamp *seen);
 /* -1, 0 or 1 by (wall, counter, node). */
 CW_API int cw_hlc_compare(const cw_hlc_timestamp *a, const cw_hlc_timestamp *b);
 
-/* Text: writes the form and a NUL; *len_out as cw_vclock_format (CW_ENOSPC). */
+/* Text: writes the form and a NUL; *len_out as cw_vclock_format (CW_ENOSPC).
+ * CW_EINVAL if wall_ms >= 2^48 (no such timestamp), as cw_hlc_encode. */
 CW_API int cw_hlc_format(const cw_hlc_timestamp *t, char *buf, size_t cap, size_t *len_out);
 /* Parses DIGITS.DIGITS@DIGITS (any number of leading zeros). CW_EPARSE on
  * anything else or a part out of range. */

@@ -167,7 +167,8 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * the dots it covers (checked now: each one x had applied by the read's
  * end), for the session checks (see above). Any thread (a lock). CW_EINVAL,
  * CW_ENOMEM. Memory: O(nodes) per read; the verdict's cost: O(nodes * log w)
- * per read of a key written w times. */
+ * per read of a key written w times. CW_EINVAL also for r->count > 0 with
+ * r->versions NULL. */
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
                            const uint64_t *after, const cw_read *r);
 
@@ -330,7 +331,9 @@ typedef struct cw_sim_options {
     uint32_t keys;                 /* distinct keys written, >= 1 */
     uint64_t seed;                 /* every random choice; the same seed replays the run */
     cw_conflict_policy policy;     /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
-    double duplicate_probability;  /* built-in network: a delivered message stays in flight once more */
+    double duplicate_probability;  /* built-in network: a delivered message stays in flight once more;
+                                      below 1 (at 1 a pull or report, never a duplicate, stays for
+                                      ever, and the network never goes quiet) */
     double hold_probability;       /* built-in network: each step, toggle a hold on a random link */
     double refuse_probability;     /* any transport: a send (of a write, or through send_to) is
                                       refused (CW_EFULL) before it is offered; below 1 */

@@ -53,7 +53,7 @@ static json_t *load_bench_json(const char *path, json_error_t *err)
     if (!f)
         return NULL;
     size_t len = 0;
-    char *text = cli_read_all(f, &len);
+    char *text = cli_read_all(f, SIZE_MAX, &len);
     fclose(f);
     if (!text)
         return NULL;

@@ -19,8 +19,8 @@ int cli_cluster(int argc, char **argv);
 int cli_check(int argc, char **argv);
 
 /* Everything f holds from its position on, NUL-terminated (the text may hold
- * NULs of its own: *len_out counts them). NULL on a read error or out of
- * memory. Free the result. */
-char *cli_read_all(FILE *f, size_t *len_out);
+ * NULs of its own: *len_out counts them). NULL on a read error, out of
+ * memory, or past max bytes (errno EFBIG). Free the result. */
+char *cli_read_all(FILE *f, size_t max, size_t *len_out);
 
 #endif

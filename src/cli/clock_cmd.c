@@ -12,6 +12,12 @@
 #include "cli.h"
 #include "opts.h"
 
+/* The most an operand read from a file or standard input may hold: the
+ * longest clock text (65,536 entries of "65535:18446744073709551615,", about
+ * 1.8 MB) or header, with room to spare; an endless input (/dev/zero, a pipe
+ * that never closes) is refused rather than read until memory runs out. */
+#define CLOCK_TEXT_MAX ((size_t)64 << 20)
+
 /* The subcommand being run, for its messages. */
 static const char *current = "clock";
 
@@ -51,13 +57,15 @@ static const char *operand_text(const char *arg, char **owned)
     }
     size_t len = 0;
     errno = 0;
-    char *text = cli_read_all(f, &len);
+    char *text = cli_read_all(f, CLOCK_TEXT_MAX, &len);
     int err = text ? 0 : errno;
     if (f != stdin)
         fclose(f);
     if (!text) {
         fprintf(stderr, "causeway %s: cannot read %s: %s\n", current,
-                strcmp(arg, "-") == 0 ? "standard input" : arg + 1, err ? strerror(err) : "read error");
+                strcmp(arg, "-") == 0 ? "standard input" : arg + 1,
+                err == EFBIG ? "more than 64 MiB, longer than any clock or header"
+                             : err ? strerror(err) : "read error");
         return NULL;
     }
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))

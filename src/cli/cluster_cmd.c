@@ -850,7 +850,7 @@ static int run(cluster *c, const char *policy, bool scenario)
 int cli_cluster(int argc, char **argv)
 {
     uint32_t nodes = 0, base = 7000;
-    int policy = 0, sync_mode = 0;
+    int policy = 0, sync_mode = -1; /* -1: not given (full) */
     bool scenario = false;
     const char *data = NULL;
     cli_opt opts[] = {
@@ -882,6 +882,8 @@ int cli_cluster(int argc, char **argv)
     if ((uint64_t)base + HTTP_OFFSET + nodes - 1 > 65535)
         return cli_usage_error(&cmd, "--base-port %u with --nodes %u: node %u's HTTP port %u is above 65535", base,
                                nodes, nodes - 1, base + HTTP_OFFSET + nodes - 1);
+    if (sync_mode >= 0 && !data)
+        return cli_usage_error(&cmd, "--sync goes with --data (a node without it saves nothing)");
     if (scenario && nodes < 3)
         return cli_usage_error(&cmd, "--scenario needs --nodes 3 or more (it uses nodes 0, 1 and 2)");
     if (data && mkdir(data, 0700) != 0 && errno != EEXIST) {

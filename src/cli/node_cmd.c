@@ -341,7 +341,7 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_UINT32("report-interval-ms", &report_ms, "MS",
                         "a node silent this long tells its peers what it applied (stability)", 1, 600000)},
         {CLI_OPT_UINT32("http-threads", &http_threads, "N", "threads serving HTTP requests", 1, 64)},
-        {CLI_OPT_REAL("drop", &drop, "P", "fault: lose each arriving message with probability P", 0, 1)},
+        {CLI_OPT_REAL("drop", &drop, "P", "fault: lose each arriving message with probability P", 0, 0.9)},
         {CLI_OPT_REAL("delay", &delay, "P", "fault: delay each arriving message with probability P", 0, 1)},
         {CLI_OPT_UINT32("max-delay-us", &delay_us, "US", "fault: the longest delay", 0, 10000000)},
         {CLI_OPT_REAL("dup", &dup, "P", "fault: deliver each arriving message twice with probability P", 0, 1)},

@@ -154,10 +154,12 @@ int cli_parse(cli_command *c, int argc, char **argv, int *operands)
 {
     char q[96];
     int i = 0;
+    bool ended = false; /* "--": what follows is operands, whatever it looks like */
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
             i++;
+            ended = true;
             break;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -193,6 +195,14 @@ int cli_parse(cli_command *c, int argc, char **argv, int *operands)
     for (size_t k = 0; k < c->count; k++)
         if (c->opts[k].required && !c->opts[k].seen)
             return cli_usage_error(c, "--%s is required", c->opts[k].name);
+    /* An option after the operands would be taken for one (a trace file
+     * named --policy): say where it goes instead. */
+    for (int k = i; !ended && k < argc; k++) {
+        const char *a = argv[k], *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && a[2] && find(c, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2)))
+            return cli_usage_error(c, "%s after %s: options go before %s", cli_quote(a, q, sizeof q),
+                                   argv[i], c->operands ? c->operands : "the arguments");
+    }
     int n = argc - i;
     if (n < c->min_operands || (c->max_operands >= 0 && n > c->max_operands)) {
         if (n > 0 && c->max_operands == 0)

@@ -56,7 +56,7 @@ static int parse(int argc, char **argv, sim_opts *o)
         {CLI_OPT_UINT32("keys", &s->keys, "K", "distinct keys, chosen uniformly", 1, 1000000000)},
         {CLI_OPT_CHOICE("policy", &policy, "NAME", "what a key keeps of concurrent writes", "siblings|lww")},
         {CLI_OPT_REAL("dup", &s->duplicate_probability, "P",
-                      "probability that a delivered message stays in flight once more", 0, 1)},
+                      "probability that a delivered message stays in flight once more", 0, 0.99)},
         {CLI_OPT_REAL("hold", &s->hold_probability, "P",
                       "probability, each step, of holding or releasing a random link", 0, 1)},
         {CLI_OPT_REAL("refuse", &s->refuse_probability, "P", "probability that a send is refused (retried)",

@@ -440,7 +440,7 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_UINT32("max-delay-us", &o->max_delay_us, "U", "longest delay, microseconds", 0, 10000000)},
         {CLI_OPT_REAL("dup", &o->dup, "P", "probability that a message is delivered twice", 0, 1)},
         {CLI_OPT_REAL("drop", &o->drop, "P",
-                      "probability that a message copy is lost (the replicas recover it)", 0, 1)},
+                      "probability that a message copy is lost (the replicas recover it)", 0, 0.9)},
         {CLI_OPT_CHOICE("policy", &policy, "NAME", "what a key keeps of concurrent writes", "siblings|lww")},
         {CLI_OPT_FLAG("sequential", &o->sequential,
                       "one write at a time, each delivered everywhere before the next")},

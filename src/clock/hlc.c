@@ -123,7 +123,9 @@ int cw_hlc_compare(const cw_hlc_timestamp *a, const cw_hlc_timestamp *b)
 
 int cw_hlc_format(const cw_hlc_timestamp *t, char *buf, size_t cap, size_t *len_out)
 {
-    if (!t || !len_out || (!buf && cap))
+    /* Beyond 2^48 - 1 no timestamp exists (its text would not parse back,
+     * and would pass CW_HLC_TEXT_MAX). */
+    if (!t || !len_out || (!buf && cap) || t->wall_ms > CW_HLC_MAX_WALL)
         return CW_EINVAL;
     unsigned ww = cw__decimal_len(t->wall_ms), cw = cw__decimal_len(t->counter);
     unsigned nw = cw__decimal_len(t->node);

@@ -281,8 +281,10 @@ static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, u
 
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
 {
+    /* drop_probability 1 loses everything: quiesce could never return. (The
+     * fault layer itself takes 1, for tests that lose every route.) */
     if (!out || !o || o->workers > o->nodes || o->inbox_capacity > CW_ENGINE_MAX_INBOX_CAPACITY ||
-        (o->no_recovery && o->drop_probability != 0))
+        (o->no_recovery && o->drop_probability != 0) || o->drop_probability == 1)
         return CW_EINVAL;
     cw_node_options no; /* the node's own checks: nodes, policy, merge, limits */
     node_options(o, 0, &no);

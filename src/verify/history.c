@@ -395,7 +395,7 @@ static int by_version(const void *a, const void *b)
 int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const void *key, size_t key_len,
                            const uint64_t *before, const uint64_t *after, const cw_read *r)
 {
-    if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r ||
+    if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r || (r->count && !r->versions) ||
         (h->untimed && client != CW_HISTORY_NO_CLIENT))
         return CW_EINVAL;
     read_rec rd = {x, cw__hash_key(key, key_len), malloc(key_len ? key_len : 1), key_len,

@@ -178,7 +178,7 @@ static bool options_valid(const cw_sim_options *o)
 {
     return o && o->send && o->nodes > 0 && o->nodes <= CW_VCLOCK_MAX_ENTRIES && o->keys > 0 &&
            (o->policy == CW_KEEP_SIBLINGS || o->policy == CW_LAST_WRITER_WINS) && o->max_buffered > 0 &&
-           o->max_unsent > 0 && probability(o->duplicate_probability, 1, true) &&
+           o->max_unsent > 0 && probability(o->duplicate_probability, 1, false) &&
            probability(o->hold_probability, 1, true) && probability(o->refuse_probability, 1, false) &&
            probability(o->drop_probability, 1, false) && probability(o->partition_probability, 1, true) &&
            o->partition_steps > 0 && (o->recovery_timeout_ns == 0 || o->recovery_timeout_ns >= 1000000u) &&

@@ -33,6 +33,12 @@ expect 2 "--clients '4294967297': expected a whole number from 1 to 256" stress 
 expect 2 "--delay '': expected a number from 0 to 1" stress --nodes 2 --writes 1 --delay ""
 expect 2 "--delay '1.5': expected a number from 0 to 1" stress --nodes 2 --writes 1 --delay 1.5
 expect 2 "--dup 'nan': expected" stress --nodes 2 --writes 1 --dup nan
+# Certain loss would never end (nothing can be recovered): refused at once.
+expect 2 "--drop '1': expected a number from 0 to 0.9" stress --nodes 2 --writes 1 --drop 1
+expect 2 "--dup '1': expected a number from 0 to 0.99" sim --seed 1 --dup 1
+expect 2 "--sync goes with --data" cluster --nodes 3 --sync none
+expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1
+expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww
 expect 2 "--keys '-1': expected a whole number from 1" stress --nodes 2 --writes 1 --keys -1
 expect 2 "--max-delay-us '-1': expected a whole number from 0" stress --nodes 2 --writes 1 --max-delay-us -1
 expect 2 "--writes '-1': expected a whole number from 1" stress --nodes 2 --writes -1

@@ -559,6 +559,16 @@ static void test_body_limits(void **state)
     memcpy(body + n + 2000, "\"}", 3);
     request_on(f->c, f->base, "POST", "/write", body, -1, NULL, &r);
     expect_error(&r, 413, "value above max_value_len");
+    /* The error names the limit passed: 2002 bytes as compact JSON (quotes). */
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")),
+                        "the value is 2002 bytes as compact JSON; the limit is 1000");
+    resp_free(&r);
+    n = snprintf(body, big + 64, "{\"key\": \"");
+    memset(body + n, 'k', 4097);
+    memcpy(body + n + 4097, "\", \"value\": 1}", 15);
+    request_on(f->c, f->base, "POST", "/write", body, -1, NULL, &r);
+    expect_error(&r, 413, "key above max_key_len");
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), "the key is 4097 bytes; the limit is 4096");
     resp_free(&r);
     free(body);
     /* The connection is still usable, and nothing changed. */
@@ -624,6 +634,37 @@ static void test_status_shape(void **state)
 /* /status lists the keys in the byte order of their names, whatever order
  * the store's hash table (seeded per process) visits them in: two nodes
  * with the same data show the same text. */
+/* A value nested as deep as the body may be would nest three levels deeper
+ * in /status, past what Jansson (and so every client of /status built on
+ * it) reads: the deepest /status can carry is taken, one level more is 400. */
+static void write_nested(fx *f, int depth, resp *r)
+{
+    size_t cap = 64 + 2 * (size_t)depth;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    int n = snprintf(body, cap, "{\"key\": \"deep\", \"value\": ");
+    memset(body + n, '[', (size_t)depth);
+    memset(body + n + depth, ']', (size_t)depth);
+    memcpy(body + n + 2 * depth, "}", 2);
+    request(f, "POST", "/write", body, r);
+    free(body);
+}
+
+static void test_deep_values_keep_status_readable(void **state)
+{
+    fx *f = *state;
+    resp r;
+    write_nested(f, 2046, &r);
+    expect_error(&r, 400, "a value /status could not carry");
+    resp_free(&r);
+    write_nested(f, 2045, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *st = status_json(f); /* fails the test if Jansson cannot read it */
+    assert_non_null(json_object_get(json_object_get(st, "data"), "deep"));
+    json_decref(st);
+}
+
 static void test_status_lists_keys_in_order(void **state)
 {
     fx *f = *state;
@@ -1154,6 +1195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_deep_values_keep_status_readable, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),

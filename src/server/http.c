@@ -447,6 +447,35 @@ static void succeed_with_clock(reply *rep, const cw_vclock *c, uint32_t nodes)
 /* ---- routes ---- */
 
 /* POST /write and POST /delete. */
+/* How deep a stored value may nest: GET /status puts it three levels down
+ * ({"data": {KEY: {"value": ...}}}), and Jansson, which reads the bodies
+ * here and in causeway cluster, reads at most 2048 levels: a value nested
+ * deeper would make every /status unreadable. */
+#define VALUE_MAX_DEPTH (2048 - 3)
+
+/* Whether v nests deeper than `left` levels (v itself is one). */
+static bool deeper_than(json_t *v, int left)
+{
+    if (!json_is_array(v) && !json_is_object(v))
+        return left < 1;
+    if (left < 1)
+        return true;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (deeper_than(json_array_get(v, i), left - 1))
+                return true;
+        return false;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        if (deeper_than(x, left - 1))
+            return true;
+    }
+    return false;
+}
+
 static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
 {
     json_t *doc = parse_body(r, rep);
@@ -472,6 +501,11 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
         fail(rep, MHD_HTTP_BAD_REQUEST, "missing \"value\"");
         goto out;
     }
+    if (!tombstone && deeper_than(value, VALUE_MAX_DEPTH)) {
+        fail(rep, MHD_HTTP_BAD_REQUEST, "\"value\" nests more than %d levels deep (GET /status wraps it in 3 more)",
+             VALUE_MAX_DEPTH);
+        goto out;
+    }
     /* "context": null is the same as no context. */
     if (ctx && !json_is_null(ctx)) {
         if (parse_clock(ctx, h->nodes, &context, rep) != CW_OK)
@@ -485,8 +519,21 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
             goto out;
         }
     }
-    int rc = cw__server_write(h->server, json_string_value(key), json_string_length(key), stored,
-                              stored ? strlen(stored) : 0, has_context ? &context : NULL, tombstone, &clock);
+    /* The replica would refuse these as CW_ELIMIT; say which limit. A value
+     * is stored as compact JSON, escapes included. */
+    size_t key_len = json_string_length(key), stored_len = stored ? strlen(stored) : 0;
+    if (key_len > cw__server_max_key_len(h->server)) {
+        fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the key is %zu bytes; the limit is %zu", key_len,
+             cw__server_max_key_len(h->server));
+        goto out;
+    }
+    if (stored_len > cw__server_max_value_len(h->server)) {
+        fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the value is %zu bytes as compact JSON; the limit is %zu", stored_len,
+             cw__server_max_value_len(h->server));
+        goto out;
+    }
+    int rc = cw__server_write(h->server, json_string_value(key), key_len, stored, stored_len,
+                              has_context ? &context : NULL, tombstone, &clock);
     if (rc != CW_OK) {
         fail_rc(rep, rc);
         goto out;

@@ -189,5 +189,8 @@ __attribute__((format(printf, 3, 4))) void cw__server_err(char *err, size_t len,
 /* This node's id and group size. */
 cw_node_id cw__server_self(const cw__server *s);
 uint32_t cw__server_nodes(const cw__server *s);
+/* The longest key and value this node's replica takes, in bytes. */
+size_t cw__server_max_key_len(const cw__server *s);
+size_t cw__server_max_value_len(const cw__server *s);
 
 #endif

@@ -387,6 +387,20 @@ static void test_node_errors_come_back(void **state)
     cw_client_status_destroy(&st);
     assert_int_equal(cw_client_put(NULL, "k", 1, "v", 1, NULL, NULL), CW_EINVAL);
     assert_int_equal(cw_client_get(f->c, NULL, 3, NULL), CW_EINVAL);
+    /* Larger than any node takes: the node's socket would drop the request
+     * unanswered, so the client says so at once instead of timing out. */
+    size_t huge = CW_NODE_DEFAULT_MAX_VALUE_LEN + 8192;
+    char *v = calloc(1, huge), key[CW_NODE_DEFAULT_MAX_KEY_LEN + 1];
+    assert_non_null(v);
+    memset(key, 'k', sizeof key);
+    assert_int_equal(cw_client_put(f->c, "k", 1, v, huge, NULL, NULL), CW_ELIMIT);
+    assert_int_equal(cw_client_delete(f->c, key, sizeof key, NULL, NULL), CW_ELIMIT);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_client_get(f->c, key, sizeof key, &r), CW_ELIMIT);
+    cw_read_destroy(&r);
+    free(v);
+    assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, NULL, NULL), CW_OK); /* the connection serves on */
 }
 
 static void test_no_node_times_out(void **state)

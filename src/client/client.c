@@ -20,6 +20,15 @@
 
 #include "proto.h"
 
+/* Whether a node can take this key and value: a node takes keys and values
+ * up to the replica's default limits (causeway node sets no others), and its
+ * socket drops a larger request unanswered, which would leave the caller to
+ * time out (and wonder whether it was made) for a request that cannot be. */
+static bool within_limits(size_t key_len, size_t value_len)
+{
+    return key_len <= CW_NODE_DEFAULT_MAX_KEY_LEN && value_len <= CW_NODE_DEFAULT_MAX_VALUE_LEN;
+}
+
 #define DEFAULT_TIMEOUT_MS 5000u
 
 struct cw_client {
@@ -185,6 +194,8 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
 {
     if (!c || (!key && key_len) || (!value && value_len))
         return CW_EINVAL;
+    if (!within_limits(key_len, value_len))
+        return CW_ELIMIT;
     cw__in in;
     int status;
     int rc = call(c, op, key, key_len, value, value_len, context, &in, &status);
@@ -373,6 +384,8 @@ int cw_client_get(cw_client *c, const void *key, size_t key_len, cw_read *out)
 {
     if (!c || !out || (!key && key_len))
         return CW_EINVAL;
+    if (!within_limits(key_len, 0))
+        return CW_ELIMIT;
     cw__in in;
     int status;
     int rc = call(c, CW__OP_GET, key, key_len, NULL, 0, NULL, &in, &status);

@@ -428,7 +428,9 @@ typedef struct cw_sim_report {
  * physical memory: quadratic in nodes), CW_ENOMEM, CW_ETIMEDOUT (writes
  * could not be made: every put refused for too long), or a replica's
  * error; *report is then unchanged.
- * Single-threaded; cost grows with writes * nodes. */
+ * Single-threaded; cost grows with writes * nodes, and with nodes^3 while
+ * replicas report (each reports an O(nodes) clock to every other every
+ * report interval): one write took 2 s at 512 nodes, 24 s at 1024. */
 CW_API int cw_sim_run(const cw_sim_options *o, cw_sim_report *report);
 
 /* A simulator for the embedder's own loop and transport (o->send required):

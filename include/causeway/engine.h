@@ -97,9 +97,9 @@ CW_API void cw_engine_options_init(cw_engine_options *o);
 
 /* Starts the workers. CW_EINVAL on bad options (nodes 0 or > 65536,
  * probabilities outside 0..1, drop_probability 1, workers > nodes,
- * inbox_capacity above CW_ENGINE_MAX_INBOX_CAPACITY), CW_ENOMEM, CW_ELIMIT if threads cannot be
- * started or the engine's fixed memory would exceed this machine's physical
- * memory. Close with cw_engine_close.
+ * inbox_capacity above CW_ENGINE_MAX_INBOX_CAPACITY), CW_ENOMEM, CW_ELIMIT
+ * if threads cannot be started or the engine's fixed memory would exceed
+ * this machine's physical memory. Close with cw_engine_close.
  * Cost: every replica keeps state for every sender, so N replicas in one
  * process allocate memory quadratic in N before any write: about 150 x N^2
  * bytes, plus 8 x (inbox_capacity + 1) bytes a node for its outbox (32 KiB

@@ -9,11 +9,13 @@
  *
  * Invariants:
  *  1. A request holds at most max_body bytes of body, in its own context:
- *     one that declares more (Content-Length) is answered 413 on the first
- *     call, before any body is read (MHD then closes the connection); one
- *     that sends more without declaring it (chunked) has the rest discarded
- *     as it comes and is answered 413 at its end. Nothing grows past
- *     max_body.
+ *     one that declares more (Content-Length) and waits for a go-ahead
+ *     (Expect: 100-continue), or declares more than DISCARD_MAX, is answered
+ *     413 on the first call, before any body is read (MHD then closes the
+ *     connection); any other that sends more (declared, or chunked) has the
+ *     rest discarded as it comes and is answered 413 at its end, so the
+ *     answer is not lost to a reset while the body still arrives. Nothing
+ *     grows past max_body. Content-Length given twice is 400.
  *  2. A bad request changes nothing: the body, the key, the value and the
  *     context are parsed and checked in full before the server is called.
  *  3. Keys are bytes with a length, never C strings: from JSON with
@@ -50,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -936,6 +939,19 @@ static void too_large(const cw__http *h, reply *rep)
     fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large (the limit is %zu bytes)", h->o.max_body);
 }
 
+/* The most body a request declared too large is read (and discarded) for,
+ * so its 413 reaches a client that sends without waiting for a go-ahead;
+ * past it the connection is closed at once. */
+#define DISCARD_MAX ((unsigned long long)64 << 20)
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    *(unsigned *)cls += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
@@ -953,14 +969,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         *req_cls = r;
         atomic_fetch_add_explicit(&h->in_progress, 1, memory_order_relaxed);
+        unsigned lengths = 0;
+        (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
+        if (lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
+            r->too_large = true; /* nothing of the body is kept */
+            fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
+            return send_reply(c, &rep);
+        }
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared) {
             errno = 0;
             unsigned long long n = strtoull(declared, NULL, 10);
             if (n > h->o.max_body || errno == ERANGE) {
-                r->too_large = true;
-                too_large(h, &rep);
-                return send_reply(c, &rep);
+                r->too_large = true; /* what comes is discarded: 413 at its end */
+                const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+                if ((expect && strcasecmp(expect, "100-continue") == 0) || n > DISCARD_MAX || errno == ERANGE) {
+                    too_large(h, &rep);
+                    return send_reply(c, &rep);
+                }
             }
         }
         return MHD_YES;

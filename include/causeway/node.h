@@ -328,9 +328,10 @@ typedef enum cw_receive_result {
  * clock than max_drift_ms is applied all the same (its origin accepted it) and
  * counted in clock_anomalies. Under CW_LAST_WRITER_WINS the HLC follows it
  * whole, which convergence needs, so this node's puts fail with CW_EDRIFT
- * until the wall clock catches up; under CW_KEEP_SIBLINGS, where no
- * timestamp decides what converges, it follows it only up to the bound and
- * puts go on. The same holds for the versions a node installs. */
+ * until the wall clock catches up; under the other policies, where no
+ * timestamp decides what converges (a sibling's timestamp only orders it),
+ * it follows it only up to the bound and puts go on. The same holds for the
+ * versions a node installs or restores. */
 CW_API int cw_node_receive(cw_node *n, cw_msg *msg, cw_receive_result *result, size_t *delivered);
 
 /* Takes count messages in order, exactly as count calls to cw_node_receive
@@ -423,7 +424,8 @@ typedef struct cw_node_stats {
     uint64_t buffered;      /* remote writes waiting in the causal buffer now */
     uint64_t max_buffered;  /* high-water mark of buffered */
     uint64_t buffered_bytes; /* what the writes waiting in the buffer hold now
-                                (max_buffered_bytes counts it) */
+                                (max_buffered_bytes counts it; writes released
+                                and being applied, which buffered counts, not) */
     uint64_t duplicates;    /* arrivals dropped as already delivered or buffered */
     uint64_t conflicts;     /* writes that created or joined siblings */
     uint64_t keys;          /* keys in the store */

@@ -124,11 +124,6 @@ static inline void cw__msg_unref(cw_msg *m)
         free(m);
 }
 
-/* Starts loading the lines a delivery of m will read: its first three
- * lines, which hold the header, the counters and, up to 9 nodes, the key
- * the store looks up. Fixed offsets, not the key's address: that would read
- * m->nodes, the very miss this hides. (A prefetch past a shorter message
- * is a harmless hint.) */
 /* The bytes a write holds in memory: its header, clock (and context), key
  * and value. What the causal buffer's byte budget counts. */
 static inline size_t cw__msg_bytes(const cw_msg *m)
@@ -137,6 +132,11 @@ static inline size_t cw__msg_bytes(const cw_msg *m)
     return sizeof(cw_msg) + clocks * (size_t)m->nodes * sizeof(uint64_t) + m->key_len + m->value_len;
 }
 
+/* Starts loading the lines a delivery of m will read: its first three
+ * lines, which hold the header, the counters and, up to 9 nodes, the key
+ * the store looks up. Fixed offsets, not the key's address: that would read
+ * m->nodes, the very miss this hides. (A prefetch past a shorter message
+ * is a harmless hint.) */
 static inline void cw__msg_prefetch(const cw_msg *m)
 {
     __builtin_prefetch(m);

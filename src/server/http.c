@@ -340,9 +340,46 @@ static char *hex_name(const void *bytes, size_t len, size_t *out_len)
 }
 
 /* A stored value as JSON (invariant 4); NULL on ENOMEM. */
+/* How deep a value may nest where it is shown: GET /status puts a sibling's
+ * value five levels down ({"data": {KEY: {"siblings": [{"value": V}]}}}),
+ * and Jansson, which reads the answers here and in causeway cluster, reads
+ * at most 2048 levels: a value nested deeper would make every /status
+ * unreadable. */
+#define VALUE_MAX_DEPTH (2048 - 5)
+
+/* Whether v nests arrays and objects more than `left` deep. */
+static bool deeper_than(json_t *v, int left)
+{
+    if (!json_is_array(v) && !json_is_object(v))
+        return false;
+    if (left < 1)
+        return true;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (deeper_than(json_array_get(v, i), left - 1))
+                return true;
+        return false;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        if (deeper_than(x, left - 1))
+            return true;
+    }
+    return false;
+}
+
+/* A stored value as JSON: its text parsed, or (not JSON, or nested beyond
+ * VALUE_MAX_DEPTH: a write that came from a peer or a client, which no
+ * HTTP check saw) the text as a string, or its bytes in hex. */
 static json_t *value_json(const void *bytes, size_t len)
 {
     json_t *j = json_loadb(len ? bytes : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (j && deeper_than(j, VALUE_MAX_DEPTH)) {
+        json_decref(j);
+        j = NULL;
+    }
     if (!j)
         j = json_stringn(len ? bytes : "", len); /* NULL when not UTF-8 */
     if (!j) {
@@ -450,35 +487,6 @@ static void succeed_with_clock(reply *rep, const cw_vclock *c, uint32_t nodes)
 /* ---- routes ---- */
 
 /* POST /write and POST /delete. */
-/* How deep a stored value may nest: GET /status puts it three levels down
- * ({"data": {KEY: {"value": ...}}}), and Jansson, which reads the bodies
- * here and in causeway cluster, reads at most 2048 levels: a value nested
- * deeper would make every /status unreadable. */
-#define VALUE_MAX_DEPTH (2048 - 3)
-
-/* Whether v nests deeper than `left` levels (v itself is one). */
-static bool deeper_than(json_t *v, int left)
-{
-    if (!json_is_array(v) && !json_is_object(v))
-        return left < 1;
-    if (left < 1)
-        return true;
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (deeper_than(json_array_get(v, i), left - 1))
-                return true;
-        return false;
-    }
-    const char *k;
-    json_t *x;
-    json_object_foreach(v, k, x)
-    {
-        if (deeper_than(x, left - 1))
-            return true;
-    }
-    return false;
-}
-
 static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
 {
     json_t *doc = parse_body(r, rep);
@@ -505,7 +513,7 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
         goto out;
     }
     if (!tombstone && deeper_than(value, VALUE_MAX_DEPTH)) {
-        fail(rep, MHD_HTTP_BAD_REQUEST, "\"value\" nests more than %d levels deep (GET /status wraps it in 3 more)",
+        fail(rep, MHD_HTTP_BAD_REQUEST, "\"value\" nests more than %d levels deep (GET /status wraps it in 5 more)",
              VALUE_MAX_DEPTH);
         goto out;
     }

@@ -845,15 +845,19 @@ static int stress(opts o)
     }
     eo.on_apply = on_apply;
     eo.apply_ctx = &r;
-    const char *step = rc == CW_OK ? "cannot start the engine" : "cannot make the ground-truth history";
+    bool engine = rc == CW_OK;
+    const char *step = engine ? "cannot start the engine" : "cannot make the ground-truth history";
     if (rc == CW_OK)
         rc = cw_engine_open(&r.e, &eo);
     if (rc != CW_OK) {
         /* Out of memory (an address-space limit, say) or no more threads:
          * name the step and the sizes, then the reason. */
+        const char *why = rc != CW_ELIMIT ? ""
+                          : engine ? " (too little memory for the engine, or its threads could not start)"
+                                   : " (it would pass this machine's physical memory: it grows with nodes^2 "
+                                     "and with writes x nodes)";
         fprintf(stderr, "causeway stress: %s for %u nodes and %llu writes: %s%s\n", step, o.nodes,
-                (unsigned long long)o.writes, cw_strerror(rc),
-                rc == CW_ELIMIT ? " (too little memory for the engine, or its threads could not start)" : "");
+                (unsigned long long)o.writes, cw_strerror(rc), why);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;

@@ -322,11 +322,11 @@ typedef enum cw_receive_result {
  * CW_EFULL (it would have to wait and the buffer holds max_buffered writes,
  * or max_buffered_bytes with it, or holding it would pass the buffer's memory
  * budget of 4 * max_buffered + 16 * nodes index slots: backpressure; deliver
- * other messages and retry; a deliverable write is never refused), CW_ENOMEM. This node's HLC follows
- * every applied write's timestamp (so last-writer-wins extends causality at
- * every replica). A write whose timestamp is further ahead of this node's wall
- * clock than max_drift_ms is applied all the same (its origin accepted it) and
- * counted in clock_anomalies. Under CW_LAST_WRITER_WINS the HLC follows it
+ * other messages and retry; a deliverable write is never refused), CW_ENOMEM.
+ * This node's HLC follows every applied write's timestamp (so last-writer-
+ * wins extends causality at every replica). A write whose timestamp is
+ * further ahead of this node's wall clock than max_drift_ms is applied all
+ * the same (its origin accepted it) and counted in clock_anomalies. Under CW_LAST_WRITER_WINS the HLC follows it
  * whole, which convergence needs, so this node's puts fail with CW_EDRIFT
  * until the wall clock catches up; under the other policies, where no
  * timestamp decides what converges (a sibling's timestamp only orders it),

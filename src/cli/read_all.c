@@ -1,12 +1,11 @@
 /* Whole files into memory, for the commands that read one (a clock or
  * header operand, Google Benchmark's JSON). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
-
-#include <errno.h>
 
 char *cli_read_all(FILE *f, size_t max, size_t *len_out)
 {

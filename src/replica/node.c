@@ -291,13 +291,11 @@ static bool file_head(cw_node *n, cw_msg *m, uint64_t arrived, uint32_t from)
     return false;
 }
 
-/* m left the buffer for the work stack (released: true) or stays. */
-static void unbuffer(cw_node *n, const cw_msg *m, bool released)
+/* m left the buffer for the work stack. */
+static void unbuffer(cw_node *n, const cw_msg *m)
 {
-    if (released) {
-        n->buf.count--;
-        n->buf.bytes -= cw__msg_bytes(m);
-    }
+    n->buf.count--;
+    n->buf.bytes -= cw__msg_bytes(m);
 }
 
 /* Starts loading the write buffered at seq in ring r (cap > 0), if any. */
@@ -315,7 +313,8 @@ static void release(cw_node *n, cw_node_id o, uint64_t c)
     cw__head *h;
     while ((h = cw__waiting_take(&n->buf, o, c)) != NULL) {
         cw_msg *m = h->msg; /* file_head clears h when it releases m */
-        unbuffer(n, m, file_head(n, m, h->arrived_ns, h->scan_from));
+        if (file_head(n, m, h->arrived_ns, h->scan_from))
+            unbuffer(n, m);
     }
     cw__ring *r = &n->buf.rings[o];
     cw__slot *s = r->count ? cw__ring_at(r, c + 1) : NULL;
@@ -331,7 +330,8 @@ static void release(cw_node *n, cw_node_id o, uint64_t c)
             prefetch_buffered(r, c + 2);
             prefetch_buffered(r, c + CASCADE_AHEAD);
         }
-        unbuffer(n, next.msg, file_head(n, next.msg, next.arrived_ns, 0));
+        if (file_head(n, next.msg, next.arrived_ns, 0))
+            unbuffer(n, next.msg);
     }
 }
 
@@ -1038,7 +1038,8 @@ static void check_waiting(check_ctx *c, cw_node_id k)
 }
 
 /* Every ring holds only later writes of its sender, each at its seq's slot. */
-static size_t check_rings(const cw_node *n, bool *ok)
+/* The writes in the rings, and (into *bytes) what they hold. */
+static size_t check_rings(const cw_node *n, bool *ok, size_t *bytes)
 {
     size_t total = 0;
     for (uint32_t o = 0; o < n->n; o++) {
@@ -1052,6 +1053,7 @@ static size_t check_rings(const cw_node *n, bool *ok)
             *ok &= cw_msg_origin(m) == o && (seq & (r->cap - 1)) == i &&
                    seq > n->clock.counters[o] + 1 && seq - n->clock.counters[o] - 2 < r->cap;
             count++;
+            *bytes += cw__msg_bytes(m);
         }
         *ok &= count == r->count;
         total += count;
@@ -1089,20 +1091,17 @@ bool cw__node_check(const cw_node *n)
     check_ctx c = {n, true, 0};
     for (uint32_t k = 0; k < n->n; k++)
         c.ok &= n->clock.counters[k] == n->applied_from[k];
-    size_t in_rings = check_rings(n, &c.ok);
+    size_t bytes = 0; /* invariant 7: what the buffered writes hold */
+    size_t in_rings = check_rings(n, &c.ok, &bytes);
     for (cw_node_id k = 0; k < n->n; k++)
         check_waiting(&c, k);
     size_t heads = 0;
     for (uint32_t k = 0; k < n->n; k++)
-        heads += n->buf.heads[k].msg != NULL;
+        if (n->buf.heads[k].msg) {
+            heads++;
+            bytes += cw__msg_bytes(n->buf.heads[k].msg);
+        }
     c.ok &= heads == c.heads && n->buf.count == in_rings + heads;
-    size_t bytes = 0; /* invariant 7: what the buffered writes hold */
-    for (uint32_t k = 0; k < n->n; k++) {
-        const cw__ring *r = &n->buf.rings[k];
-        bytes += n->buf.heads[k].msg ? cw__msg_bytes(n->buf.heads[k].msg) : 0;
-        for (uint64_t i = 0; i < r->cap; i++)
-            bytes += r->slots[i].msg ? cw__msg_bytes(r->slots[i].msg) : 0;
-    }
     c.ok &= bytes == n->buf.bytes && (n->buf.count <= 1 || bytes <= n->opt.max_buffered_bytes);
     /* Invariant 8: the queue holds the newest local writes, in order. */
     c.ok &= n->unsent_len <= n->unsent_cap && n->unsent_len <= n->opt.max_unsent &&

@@ -134,10 +134,10 @@ struct cw_node {
  *  - under the other policies nothing converges by timestamps (a later
  *    write replaces what its clock covers, whatever the times; a sibling's
  *    timestamp only orders it), so the HLC follows it only up to the bound:
- *    puts go on. A node that restores its own writes stamped ahead (its
- *    clock was wrong, then set right) then stamps new ones below them:
- *    under siblings, only their order among siblings shows it. One write stamped years ahead would
- *    otherwise refuse every put at every node that applied it, for years. */
+ *    puts go on. One write stamped years ahead would otherwise refuse every
+ *    put at every node that applied it, for years. A node that restores its
+ *    own writes stamped ahead (its clock was wrong, then set right) then
+ *    stamps new ones below them: only their order among siblings shows it. */
 bool cw__node_follow(struct cw_node *n, const cw_hlc_timestamp *ts);
 
 #endif

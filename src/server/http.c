@@ -339,7 +339,6 @@ static char *hex_name(const void *bytes, size_t len, size_t *out_len)
     return s;
 }
 
-/* A stored value as JSON (invariant 4); NULL on ENOMEM. */
 /* How deep a value may nest where it is shown: GET /status puts a sibling's
  * value five levels down ({"data": {KEY: {"siblings": [{"value": V}]}}}),
  * and Jansson, which reads the answers here and in causeway cluster, reads
@@ -370,9 +369,10 @@ static bool deeper_than(json_t *v, int left)
     return false;
 }
 
-/* A stored value as JSON: its text parsed, or (not JSON, or nested beyond
- * VALUE_MAX_DEPTH: a write that came from a peer or a client, which no
- * HTTP check saw) the text as a string, or its bytes in hex. */
+/* A stored value as JSON (invariant 4): its text parsed, or (not JSON, or
+ * nested beyond VALUE_MAX_DEPTH: a write that came from a peer or a client,
+ * which no HTTP check saw) the text as a string, or its bytes in hex; NULL
+ * on ENOMEM. */
 static json_t *value_json(const void *bytes, size_t len)
 {
     json_t *j = json_loadb(len ? bytes : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);

@@ -399,7 +399,22 @@ static void test_node_errors_come_back(void **state)
     cw_read_init(&r);
     assert_int_equal(cw_client_get(f->c, key, sizeof key, &r), CW_ELIMIT);
     cw_read_destroy(&r);
+    /* In a batch such a write gets its own CW_ELIMIT, unsent, and the
+     * writes around it are made, in order. */
+    cw_client_write w[5] = {
+        {"a", 1, "v", 1, false, NULL, NULL, 0},   {"b", 1, v, huge, false, NULL, NULL, 0},
+        {"c", 1, "v", 1, false, NULL, NULL, 0},   {key, sizeof key, NULL, 0, true, NULL, NULL, 0},
+        {key, sizeof key, "v", 1, false, NULL, NULL, 0},
+    };
+    assert_int_equal(cw_client_write_many(f->c, w, 5), CW_OK);
+    int want[5] = {CW_OK, CW_ELIMIT, CW_OK, CW_ELIMIT, CW_ELIMIT};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(w[i].result, want[i]);
     free(v);
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(f->c, &st), CW_OK);
+    assert_int_equal(st.writes, 2);
+    cw_client_status_destroy(&st);
     assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, NULL, NULL), CW_OK); /* the connection serves on */
 }
 

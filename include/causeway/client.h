@@ -80,7 +80,9 @@ typedef struct cw_client_write {
  * answer goes to writes[i].result (and clock_out). The handle's timeout
  * runs from the last request sent or answer read: when it passes, a write
  * sent and not answered gets CW_ETIMEDOUT (it may or may not have been
- * made), and so does a write not yet sent (not made).
+ * made), and so does a write not yet sent (not made). A write whose key or
+ * value is larger than a node takes gets CW_ELIMIT and is not sent; the
+ * others go on.
  * Returns CW_OK when every write was answered (look at each result),
  * CW_ETIMEDOUT if some were not, CW_EINVAL (NULL, or a key or value NULL
  * with a length); or CW_ETIMEDOUT, CW_EIO or CW_ENOMEM from sending: then

@@ -260,14 +260,22 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
  * node serves up to 128 requests of all its clients. */
 #define BATCH_WINDOW 32u
 
+/* A write the node would refuse unread (its socket drops the request):
+ * never sent, answered CW_ELIMIT here as a single put would be. */
+static bool write_fits(const cw_client_write *x)
+{
+    return within_limits(x->key_len, x->tombstone ? 0 : x->value_len);
+}
+
 /* The next frame of writes w[*i ..] into c->out: up to BATCH_FRAME_WRITES
- * writes and BATCH_FRAME_BYTES (a larger write alone); *i moves past them.
- * Each gets CW_ETIMEDOUT until its answer comes. */
+ * writes and BATCH_FRAME_BYTES (a larger write alone), ending before a
+ * write that does not fit; *i moves past them. Each gets CW_ETIMEDOUT until
+ * its answer comes. */
 static int batch_frame(cw_client *c, cw_client_write *w, size_t count, size_t *i)
 {
     cw__batch_begin(&c->out, c->next_id);
     size_t n = 0;
-    for (; *i < count && n < BATCH_FRAME_WRITES; ++*i, n++) {
+    for (; *i < count && n < BATCH_FRAME_WRITES && write_fits(&w[*i]); ++*i, n++) {
         cw_client_write *x = &w[*i];
         /* A frame never passes BATCH_FRAME_BYTES by a write added to it:
          * a large write goes in a frame of its own, as large as a single
@@ -294,20 +302,22 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         c->have_answer = false;
     }
     /* Frames of consecutive writes, each one request (one id): frame k
-     * holds w[start[k] .. start[k + 1]). At most one frame a write. */
-    size_t *start = malloc((count + 1) * sizeof *start);
+     * holds w[start[k] .. end[k]). At most one frame a write. */
+    size_t *start = malloc((count ? count : 1) * 2 * sizeof *start);
     uint8_t *done = calloc(count ? count : 1, 1);
     if (!start || !done) {
         free(start);
         free(done);
         return CW_ENOMEM;
     }
-    start[0] = 0;
+    size_t *end = start + (count ? count : 1);
     uint64_t first = c->next_id;
     int rc = CW_OK;                  /* from sending: no frame goes after it */
     size_t i = 0, frames = 0, left = 0;
     uint64_t deadline = now_ms() + c->timeout_ms; /* restarted by each frame sent and each answer read */
     for (;;) {
+        while (rc == CW_OK && i < count && !write_fits(&w[i]))
+            w[i++].result = CW_ELIMIT;
         if (rc == CW_OK && i < count && left < BATCH_WINDOW) {
             size_t from = i;
             rc = batch_frame(c, w, count, &i);
@@ -317,7 +327,8 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
                 i = from; /* this frame did not go */
                 continue;
             }
-            start[++frames] = i;
+            start[frames] = from;
+            end[frames++] = i;
             c->next_id++; /* invariant 2: one id per request sent */
             left++;
             deadline = now_ms() + c->timeout_ms;
@@ -351,7 +362,7 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         if (!zmq_msg_more(&a) && cw__answer_take_head(&in, &op, &id, &status) == CW_OK && op == CW__OP_BATCH &&
             id >= first && id - first < frames && !done[id - first]) {
             size_t k = (size_t)(id - first);
-            take_batch_answer(&in, status, w + start[k], start[k + 1] - start[k]);
+            take_batch_answer(&in, status, w + start[k], end[k] - start[k]);
             done[k] = 1;
             left--;
             deadline = now_ms() + c->timeout_ms;
@@ -361,7 +372,7 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
     /* Writes never sent: the sending error, or (the node stopped answering
      * while the window was full) CW_ETIMEDOUT; either way not made. */
     for (size_t k = i; k < count; k++)
-        w[k].result = rc != CW_OK ? rc : CW_ETIMEDOUT;
+        w[k].result = !write_fits(&w[k]) ? CW_ELIMIT : rc != CW_OK ? rc : CW_ETIMEDOUT;
     free(done);
     free(start);
     if (rc != CW_OK)

@@ -699,6 +699,71 @@ static void test_too_large_is_answered_not_reset(void **state)
     assert_non_null(strstr(text, "Content-Length given twice"));
 }
 
+/* /status answers held at once (from setup_status_budget: any one). */
+static int setup_status_budget(void **state)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.status_held_max = 1;
+    return start(state, 1, 0, &ho, 0);
+}
+
+/* Slow readers of /status cannot pile up copies of the store: while one
+ * reader leaves a 12 MB answer unread (more than the kernel's buffers
+ * take), /status past the bound is 503 with Retry-After, other routes are
+ * served, and once that reader goes, /status is answered again. */
+static void test_slow_status_readers_are_bounded(void **state)
+{
+    fx *f = *state;
+    size_t vlen = (1u << 20) - 16;
+    char *body = malloc(vlen + 64);
+    assert_non_null(body);
+    for (int i = 0; i < 12; i++) {
+        int at = snprintf(body, 64, "{\"key\": \"k%d\", \"value\": \"", i);
+        memset(body + at, 'v', vlen);
+        strcpy(body + at + vlen, "\"}");
+        resp r;
+        request(f, "POST", "/write", body, &r);
+        expect_success(&r, "write");
+        resp_free(&r);
+    }
+    free(body);
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int small = 4096;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *get = "GET /status HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, get, strlen(get), MSG_NOSIGNAL), (ssize_t)strlen(get));
+    char head[64];
+    assert_true(recv(fd, head, sizeof head, MSG_WAITALL) == (ssize_t)sizeof head);
+    assert_memory_equal(head, "HTTP/1.1 200", 12);
+
+    resp r;
+    request(f, "GET", "/status", NULL, &r);
+    expect_error(&r, 503, "a second /status while the first is unread");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "/status answers"));
+    resp_free(&r);
+    request(f, "GET", "/read/k3", NULL, &r);
+    expect_success(&r, "a read meanwhile");
+    resp_free(&r);
+
+    close(fd); /* the reader goes: its answer is freed */
+    long status = 0;
+    for (int i = 0; i < 500 && status != 200; i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        request(f, "GET", "/status", NULL, &r);
+        status = r.status;
+        if (status == 200)
+            assert_int_equal(json_object_size(json_object_get(r.json, "data")), 12);
+        resp_free(&r);
+    }
+    assert_int_equal(status, 200);
+}
+
 /* A value nested as deep as the body may be would nest up to five levels
  * deeper in /status (a sibling's value), past what Jansson (and so every
  * client of /status built on it) reads: the deepest /status can carry is
@@ -1279,6 +1344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_is_answered_not_reset, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_deep_values_keep_status_readable, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),

@@ -41,6 +41,12 @@
  *  7. The server's lock is taken by the cw__server calls only; what runs in
  *     cw__server_with_node's callback touches the node alone (the lock is
  *     not recursive), and server statistics are read outside it.
+ *  8. /status answers (a copy of the whole store as JSON text) hold at most
+ *     o.status_held_max bytes at once between them, from the text made until
+ *     MHD frees it (sent, or the client gone), besides those begun while it
+ *     was under the bound (at most one a pool thread): past it /status is
+ *     503 with Retry-After. Slow readers of a large store cannot pile up
+ *     copies of it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -82,6 +88,9 @@ struct cw__http {
      * cw__server_close ended (503) reach their clients. Relaxed: a count
      * looked at, nothing it orders. */
     _Atomic unsigned in_progress;
+    /* Bytes of /status answers made and not yet freed by MHD (invariant
+     * 8). Relaxed: a bound looked at, nothing it orders. */
+    _Atomic size_t status_held;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -100,6 +109,7 @@ typedef struct reply {
     size_t text_len;
     const char *text_type;
     const char *allow;      /* 405: the methods the route takes */
+    _Atomic size_t *held;   /* a /status answer: its bytes count here (invariant 8) */
     char error[240];
 } reply;
 
@@ -109,6 +119,7 @@ void cw__http_options_init(cw__http_options *o)
     o->threads = 2;
     o->max_connections = 256;
     o->idle_timeout_s = 60;
+    o->status_held_max = CW_HTTP_DEFAULT_STATUS_HELD;
 }
 
 uint16_t cw__http_port(const cw__http *h) { return h->port; }
@@ -222,6 +233,45 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
     return ok;
 }
 
+/* A /status answer's text and where its bytes are counted (invariant 8). */
+typedef struct held_body {
+    char *text;
+    size_t len;
+    _Atomic size_t *held;
+} held_body;
+
+/* MHD is done with a /status answer. */
+static void held_free(void *cls)
+{
+    held_body *b = cls;
+    atomic_fetch_sub_explicit(b->held, b->len, memory_order_relaxed);
+    free(b->text);
+    free(b);
+}
+
+/* A response of len bytes of dump (malloc'd, taken), counted in *held until
+ * MHD frees it when held is not NULL. NULL on ENOMEM (dump freed). */
+static struct MHD_Response *dump_response(char *dump, size_t len, _Atomic size_t *held)
+{
+    if (!held) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(len, dump, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(dump);
+        return resp;
+    }
+    held_body *b = malloc(sizeof *b);
+    struct MHD_Response *resp =
+        b ? MHD_create_response_from_buffer_with_free_callback_cls(len, dump, held_free, b) : NULL;
+    if (!resp) {
+        free(b);
+        free(dump);
+        return NULL;
+    }
+    *b = (held_body){dump, len, held};
+    atomic_fetch_add_explicit(held, len, memory_order_relaxed);
+    return resp;
+}
+
 /* Queues rep's response and frees what it holds. */
 static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
 {
@@ -239,9 +289,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
     unsigned status = rep->status;
     struct MHD_Response *resp;
     if (dump) {
-        resp = MHD_create_response_from_buffer(strlen(dump), dump, MHD_RESPMEM_MUST_FREE);
-        if (!resp)
-            free(dump);
+        resp = dump_response(dump, strlen(dump), status == MHD_HTTP_OK ? rep->held : NULL);
     } else {
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         resp = MHD_create_response_from_buffer(sizeof no_memory - 1, no_memory, MHD_RESPMEM_PERSISTENT);
@@ -766,6 +814,13 @@ static json_t *sorted_object(json_t *obj)
 
 static void do_status(cw__http *h, reply *rep)
 {
+    if (atomic_load_explicit(&h->status_held, memory_order_relaxed) >= h->o.status_held_max) {
+        fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+             "/status answers being sent hold %zu bytes already, the most they may: try again when they are read",
+             h->o.status_held_max);
+        return;
+    }
+    rep->held = &h->status_held;
     status_ctx st = {.nodes = h->nodes, .data = json_object()};
     if (st.data && cw__server_with_saved_node(h->server, status_fn, &st) != CW_OK) {
         json_decref(st.data);
@@ -1069,6 +1124,8 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     cw__http_options_init(&opts);
     if (o)
         opts = *o;
+    if (!opts.status_held_max)
+        opts.status_held_max = CW_HTTP_DEFAULT_STATUS_HELD;
     if (!out || !s)
         return start_failed(CW_EINVAL, err, errlen, "no server");
     if (!opts.threads || !opts.max_body || !opts.max_connections)

@@ -33,7 +33,7 @@ typedef struct fx {
 typedef struct resp {
     long status;
     char *body;
-    size_t len;
+    size_t len, cap;
     char type[128];
     long connects;   /* new connections this request opened */
     json_t *json;    /* the body parsed, when it is JSON */
@@ -49,13 +49,19 @@ static void resp_free(resp *r)
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     resp *r = ud;
-    char *grown = __real_realloc(r->body, r->len + size * n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + r->len, p, size * n);
+    if (r->len + size * n + 1 > r->cap) { /* doubling: a body of megabytes is not copied a thousand times */
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + size * n + 1)
+            cap *= 2;
+        char *grown = __real_realloc(r->body, cap);
+        if (!grown)
+            return 0;
+        r->body = grown;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, p, size * n);
     r->len += size * n;
-    grown[r->len] = '\0';
-    r->body = grown;
+    r->body[r->len] = '\0';
     return size * n;
 }
 

@@ -8,8 +8,8 @@
  * host's every client behind one slow or absent peer. So a full link drops
  * (counted in link_full) and the host's replica, which keeps each of its
  * writes in its retransmission log until every node has applied it, has the
- * peer pull it later. What bounds memory is then the replica's max_log, not
- * a queue here.
+ * peer pull it later. What bounds memory is then the replica's max_log, and
+ * here LINK_QUEUED_MAX bytes a link (invariant 6).
  *
  * Invariants:
  *  1. The send side (the DEALERs, each link's batch and wire tx state, the
@@ -43,11 +43,18 @@
  *  5. A message is never left half read: the next read would take its rest
  *     for a new message. A frame's write is taken only from its origin,
  *     unless retransmitted (a peer may not speak for another).
+ *  6. A link's messages in ZeroMQ's queue hold at most LINK_QUEUED_MAX bytes
+ *     (out.queued), besides the one that passes it: each batch is handed
+ *     over as a block of its own, which libzmq gives back (released) once
+ *     written or dropped. A link over the bound is full, as at its
+ *     high-water mark. Snapshot answers are not counted: a joiner asks for
+ *     one at a time.
  */
 #include "net.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -70,6 +77,11 @@
 #define ID_PREFIX "cw-node-"
 enum { CH_JOIN = 'J', CH_SNAPSHOT = 'S', CH_BATCH = 'B', CH_RESET = 'R' };
 #define BATCH_FRAMES CW__NET_BATCH_FRAMES
+/* The most a link holds in ZeroMQ's queue, in bytes: its high-water mark
+ * counts messages, and 10,000 of them of a 1 MiB write each, kept for a
+ * slow or absent peer (or answers to its repeated pulls), would be 10 GB.
+ * Past it a link is full (invariant 6). */
+#define LINK_QUEUED_MAX ((size_t)64 << 20)
 #define BATCH_BYTES CW__NET_BATCH_BYTES
 /* What a snapshot answer may hold (more is refused): a bound on what a peer
  * can make a joining node allocate. */
@@ -82,6 +94,10 @@ typedef struct link_out {
     uint8_t *b;                /* [CH_BATCH][varint len][frame]... */
     size_t len, cap;
     uint32_t frames;
+    /* Bytes handed to this link's DEALER that ZeroMQ has not yet released
+     * (written to the kernel, or dropped): added by the sending thread,
+     * taken off by libzmq's I/O thread (released). */
+    _Atomic size_t queued;
 } link_out;
 
 typedef struct net {
@@ -124,6 +140,54 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* ---- the send side ---- */
 
+/* libzmq is done with a block link_hand gave it (on its I/O thread, or in
+ * zmq_msg_close on ours). The acquire load comes before the block is
+ * touched: it pairs with link_hand's release add, made after the block was
+ * written and before zmq_msg_send (every later change of the count is a
+ * read-modify-write, so the release sequence holds), and orders the
+ * sender's writes before this read of the size and the free. libzmq's own
+ * hand-off orders them for the machine too, but in code ThreadSanitizer
+ * does not see: with the size read first, TSan found a race, and even a
+ * suppressed report stopped this I/O thread, and so every link of the
+ * node, for up to a second while it symbolized the stacks. The count goes
+ * down by what link_hand added for the block. */
+static void released(void *data, void *hint)
+{
+    _Atomic size_t *queued = hint;
+    (void)atomic_load_explicit(queued, memory_order_acquire);
+    size_t *block = (size_t *)data - 1;
+    atomic_fetch_sub_explicit(queued, *block, memory_order_relaxed); /* a count: the acquire above orders */
+    free(block);
+}
+
+/* Hands len bytes to peer j's DEALER as one message, counted in the link's
+ * queued bytes until libzmq releases them (invariant 6). False if the link
+ * is full (its high-water mark, or its bytes) or memory is short. */
+static bool link_hand(net *p, uint32_t j, const uint8_t *b, size_t len)
+{
+    link_out *o = &p->out[j];
+    size_t queued = atomic_load_explicit(&o->queued, memory_order_relaxed); /* a bound, not an order */
+    if (queued && len > LINK_QUEUED_MAX - (queued < LINK_QUEUED_MAX ? queued : LINK_QUEUED_MAX))
+        return false;
+    size_t *block = malloc(sizeof *block + len);
+    if (!block)
+        return false;
+    *block = len;
+    memcpy(block + 1, b, len);
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, block + 1, len, released, &o->queued) != 0) {
+        free(block);
+        return false;
+    }
+    /* Release: the block's bytes before released's acquire frees it. */
+    atomic_fetch_add_explicit(&o->queued, len, memory_order_release);
+    if (zmq_msg_send(&m, p->dealer[j], ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m); /* released now: the count goes back down */
+        return false;
+    }
+    return true;
+}
+
 /* Hands peer j's coalesced frames to its DEALER: a frame alone as itself,
  * several as batches of at most BATCH_FRAMES frames and about BATCH_BYTES
  * (invariant 4; held frames may pile past that while they wait for flush).
@@ -157,7 +221,7 @@ static bool link_flush(net *p, uint32_t j)
             b = o->b + start - 1;
             len = at - start + 1;
         }
-        if (zmq_send(p->dealer[j], b, len, ZMQ_DONTWAIT) < 0) {
+        if (!link_hand(p, j, b, len)) {
             p->tx_n.link_full += left;
             cw__wire_tx_reset(&p->tx[j]);
             break;

@@ -44,8 +44,7 @@ static int setup(void **state)
     o.max_value_len = 1000;
     char err[200];
     assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
-    /* Room for a batch frame (256 KiB) and one more write, as a node has. */
-    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 300 * 1024, err, sizeof err), CW_OK);
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, CW__CLIENTS_MAX_FRAME, err, sizeof err), CW_OK);
     assert_int_equal(cw_client_open(&f->c, f->cli, 2000), CW_OK);
     *state = f;
     return 0;
@@ -283,6 +282,102 @@ static void test_a_long_write_many_does_not_time_out(void **state)
     rmdir(dir);
 }
 
+/* A stand-in for a broken node: a ROUTER that answers each of its requests
+ * with the next of `answers`, a head (the request's op and id, a status)
+ * and raw body bytes. */
+typedef struct bad_answer {
+    int32_t status;
+    const uint8_t *body;
+    size_t body_len;
+} bad_answer;
+
+typedef struct bad_node {
+    void *ctx, *router;
+    const bad_answer *answers;
+    int count;
+} bad_node;
+
+static void *bad_node_main(void *arg)
+{
+    bad_node *bn = arg;
+    cw__out o = {NULL, 0, 0, false};
+    for (int k = 0; k < bn->count; k++) {
+        zmq_msg_t id, req;
+        zmq_msg_init(&id);
+        zmq_msg_init(&req);
+        if (zmq_msg_recv(&id, bn->router, 0) < 0 || zmq_msg_recv(&req, bn->router, 0) < 0 ||
+            zmq_msg_size(&req) < 10)
+            break;
+        const uint8_t *r = zmq_msg_data(&req);
+        o.len = 0;
+        cw__answer_head(&o, r[1], cw__load_be(r + 2, 8), bn->answers[k].status);
+        cw__out_bytes(&o, bn->answers[k].body, bn->answers[k].body_len);
+        bool sent = !o.failed && zmq_msg_send(&id, bn->router, ZMQ_SNDMORE) >= 0 &&
+                    zmq_send(bn->router, o.b, o.len, 0) >= 0;
+        zmq_msg_close(&id);
+        zmq_msg_close(&req);
+        if (!sent)
+            break;
+    }
+    free(o.b);
+    return NULL;
+}
+
+/* Answers a node cannot have sent are malformed answers (CW_EBADMSG), never
+ * taken for what they claim: a status code error.h does not have (before,
+ * handed to the caller as it came), a node id outside its group (before,
+ * cut to 16 bits), and a batch answer with bytes after its last result (a
+ * misread answer: before, its results were taken). */
+static void test_a_broken_node_is_not_believed(void **state)
+{
+    (void)state;
+    char dir[64], ep[128];
+    snprintf(dir, sizeof dir, "/tmp/cw-test-client-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(ep, sizeof ep, "ipc://%s/bad", dir);
+    /* A status: node 70000 of 3, not joining, six counts, two empty clocks. */
+    uint8_t status_body[4 + 4 + 1 + 48 + 4 + 4] = {0};
+    cw__store_be(status_body, 70000, 4);
+    cw__store_be(status_body + 4, 3, 4);
+    /* A batch of two: each OK with an empty clock, then one byte more. */
+    uint8_t batch_body[4 + 2 * (4 + 4) + 1] = {0};
+    cw__store_be(batch_body, 2, 4);
+    /* The same two results, whole: taken. */
+    const bad_answer answers[] = {
+        {-12345, NULL, 0},
+        {CW_OK, status_body, sizeof status_body},
+        {CW_OK, batch_body, sizeof batch_body},
+        {CW_OK, batch_body, sizeof batch_body - 1},
+    };
+    bad_node bn = {zmq_ctx_new(), NULL, answers, 4};
+    bn.router = zmq_socket(bn.ctx, ZMQ_ROUTER);
+    assert_int_equal(zmq_bind(bn.router, ep), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bad_node_main, &bn), 0);
+    cw_client *c;
+    assert_int_equal(cw_client_open(&c, ep, 5000), CW_OK);
+    assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, NULL), CW_EBADMSG);
+    cw_client_status st;
+    cw_client_status_init(&st);
+    assert_int_equal(cw_client_get_status(c, &st), CW_EBADMSG);
+    cw_client_status_destroy(&st);
+    cw_client_write w[2] = {{"a", 1, "1", 1, false, NULL, NULL, 0}, {"b", 1, "2", 1, false, NULL, NULL, 0}};
+    assert_int_equal(cw_client_write_many(c, w, 2), CW_OK);
+    assert_int_equal(w[0].result, CW_EBADMSG);
+    assert_int_equal(w[1].result, CW_EBADMSG);
+    assert_int_equal(cw_client_write_many(c, w, 2), CW_OK);
+    assert_int_equal(w[0].result, CW_OK);
+    assert_int_equal(w[1].result, CW_OK);
+    pthread_join(th, NULL);
+    cw_client_close(c);
+    zmq_close(bn.router);
+    zmq_ctx_term(bn.ctx);
+    char path[160];
+    snprintf(path, sizeof path, "%s/bad", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* Sends one raw request frame; the status of its answer, and its op and
  * id (both nullable). */
 static int raw_status_of(void *d, const cw__out *o, uint8_t *op_out, uint64_t *id_out)
@@ -375,6 +470,9 @@ static void test_node_errors_come_back(void **state)
     assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, &ahead, NULL), CW_EAHEAD);
     cw_vclock_clear(&ahead);
     cw_vclock_set(&ahead, 7, 1); /* an id outside the group */
+    assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, &ahead, NULL), CW_EINVAL);
+    for (uint32_t id = 1; id < CW_VCLOCK_MAX_ENTRIES; id++) /* about as wide as a clock can be: answered, not dropped */
+        cw_vclock_set(&ahead, (cw_node_id)id, 1);
     assert_int_equal(cw_client_put(f->c, "k", 1, "v", 1, &ahead, NULL), CW_EINVAL);
     cw_vclock_destroy(&ahead);
     cw_client_status st;
@@ -678,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_many_pipelines_a_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_many_of_many_batches_loses_no_answer, setup, teardown),
         cmocka_unit_test(test_a_long_write_many_does_not_time_out),
+        cmocka_unit_test(test_a_broken_node_is_not_believed),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),

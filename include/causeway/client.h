@@ -30,6 +30,11 @@ extern "C" {
 
 typedef struct cw_client cw_client;
 
+/* The largest answer a handle takes, in bytes: a larger one (a key whose
+ * live versions pass it, or a node that is not one) is refused as it
+ * arrives, and the call gets CW_ETIMEDOUT. */
+#define CW_CLIENT_MAX_ANSWER ((int64_t)256 << 20)
+
 /* Connects to a node's client endpoint. ZeroMQ connects in the background,
  * so an unreachable node shows up as CW_ETIMEDOUT from the first call.
  * timeout_ms: how long each call waits for its answer (0: 5000).

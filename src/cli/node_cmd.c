@@ -502,10 +502,7 @@ int cli_node(int argc, char **argv)
     }
     cw__clients *cl = NULL;
     if (client) {
-        /* The largest request: a key and a value at the node's limits, and a
-         * context of every node (10 bytes an entry), with room for the rest. */
-        size_t max_frame = CW_NODE_DEFAULT_MAX_KEY_LEN + CW_NODE_DEFAULT_MAX_VALUE_LEN + 10u * nodes + 4096u;
-        rc = cw__clients_start(&cl, s, client, max_frame, err, sizeof err);
+        rc = cw__clients_start(&cl, s, client, CW__CLIENTS_MAX_FRAME, err, sizeof err);
         if (rc != CW_OK) {
             fprintf(stderr, "causeway node: --client %s: %s\n", client, err[0] ? err : cw_strerror(rc));
             cw__server_stop(s);

@@ -69,10 +69,16 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
     /* Requests go only to a connected node (ZMQ_IMMEDIATE): one that is
      * away does not collect requests to make minutes later, and a send
      * that finds no connection gives up at the call's deadline. */
+    /* An answer larger than CW_CLIENT_MAX_ANSWER is refused by the socket
+     * (ZeroMQ drops the connection as the frame's size arrives): what a
+     * node, or whatever answers in its place, claims to send cannot make
+     * this process allocate more. */
     int linger = 0, immediate = 1;
+    int64_t max_answer = CW_CLIENT_MAX_ANSWER;
     if (!c->ctx || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_answer, sizeof max_answer) != 0 ||
         zmq_connect(c->sock, endpoint) != 0) {
         int rc = c->ctx && zmq_errno() != ENOMEM ? CW_EIO : CW_ENOMEM;
         cw_client_close(c);
@@ -202,7 +208,7 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
     if (rc != CW_OK)
         return rc;
     if (status != CW_OK)
-        return status > 0 ? CW_EBADMSG : status;
+        return status; /* a code error.h knows (cw__answer_take_head) */
     return take_write_answer(&in, clock_out);
 }
 
@@ -213,35 +219,31 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
 #define BATCH_FRAME_BYTES (256u * 1024u)
 #define BATCH_FRAME_WRITES 1024u
 
-/* The answer to batch frame [first, first + n) of w: each write's result. */
+/* The answer to batch frame [first, first + n) of w: each write's result.
+ * An answer that does not decode whole gives every write of the frame
+ * CW_EBADMSG (made or not, unknown; a clock_out may have changed): once one
+ * result is misread, the bytes after it cannot be trusted. */
 static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t n)
 {
     uint32_t count;
     if (status != CW_OK || !cw__in_u32(in, &count) || count != n) {
-        int rc = status != CW_OK ? (status > 0 ? CW_EBADMSG : status) : CW_EBADMSG;
+        int rc = status != CW_OK ? status : CW_EBADMSG;
         for (size_t i = 0; i < n; i++)
             w[i].result = rc;
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
         uint32_t st;
-        if (!cw__in_u32(in, &st)) {
-            w[i].result = CW_EBADMSG;
-            continue;
-        }
-        int s = (int)(int32_t)st;
-        if (s != CW_OK) {
-            w[i].result = s > 0 ? CW_EBADMSG : s;
+        ok = cw__in_u32(in, &st) && cw__code_known((int32_t)st);
+        if (!ok || st != 0) {
+            w[i].result = (int)(int32_t)st;
             continue;
         }
         cw_vclock clock;
         cw_vclock_init(&clock);
-        if (!cw__in_clock(in, &clock)) {
-            cw_vclock_destroy(&clock);
-            w[i].result = CW_EBADMSG;
-            continue;
-        }
-        if (w[i].clock_out) {
+        ok = cw__in_clock(in, &clock);
+        if (ok && w[i].clock_out) {
             cw_vclock_destroy(w[i].clock_out);
             *w[i].clock_out = clock;
         } else {
@@ -249,6 +251,9 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
         }
         w[i].result = CW_OK;
     }
+    if (!ok || in->pos != in->len)
+        for (size_t i = 0; i < n; i++)
+            w[i].result = CW_EBADMSG;
 }
 
 /* Batch requests in flight at once, at most. The node queues 64 answers
@@ -403,7 +408,7 @@ int cw_client_get(cw_client *c, const void *key, size_t key_len, cw_read *out)
     if (rc != CW_OK)
         return rc;
     if (status != CW_OK && status != CW_ENOTFOUND)
-        return status > 0 ? CW_EBADMSG : status;
+        return status; /* a code error.h knows (cw__answer_take_head) */
     rc = cw__answer_take_read(&in, out);
     return rc == CW_OK ? status : rc;
 }
@@ -418,6 +423,6 @@ int cw_client_get_status(cw_client *c, cw_client_status *out)
     if (rc != CW_OK)
         return rc;
     if (status != CW_OK)
-        return status > 0 ? CW_EBADMSG : status;
+        return status; /* a code error.h knows (cw__answer_take_head) */
     return cw__answer_take_status(&in, out);
 }

@@ -278,12 +278,23 @@ void cw__answer_status(cw__out *o, const cw_client_status *s)
     cw__out_clock(o, &s->stable);
 }
 
+bool cw__code_known(int32_t s)
+{
+    switch (s) {
+#define CW_KNOWN_(name, code, text) case CW_##name:
+        CW_ERROR_MAP(CW_KNOWN_)
+#undef CW_KNOWN_
+        return true;
+    }
+    return false;
+}
+
 int cw__answer_take_head(cw__in *in, uint8_t *op, uint64_t *id, int *status)
 {
     uint8_t version;
     uint32_t st;
     if (!cw__in_u8(in, &version) || version != CW__PROTO_VERSION || !cw__in_u8(in, op) || !cw__in_u64(in, id) ||
-        !cw__in_u32(in, &st))
+        !cw__in_u32(in, &st) || !cw__code_known((int32_t)st))
         return CW_EBADMSG;
     *status = (int)(int32_t)st;
     return CW_OK;
@@ -354,7 +365,8 @@ int cw__answer_take_status(cw__in *in, cw_client_status *out)
     uint8_t joining;
     uint32_t node = 0;
     uint64_t v[6];
-    bool ok = cw__in_u32(in, &node) && cw__in_u32(in, &s.nodes) && cw__in_u8(in, &joining) && joining <= 1;
+    bool ok = cw__in_u32(in, &node) && cw__in_u32(in, &s.nodes) && s.nodes <= CW_VCLOCK_MAX_ENTRIES &&
+              node < s.nodes && cw__in_u8(in, &joining) && joining <= 1;
     s.node = (cw_node_id)node;
     for (int i = 0; ok && i < 6; i++)
         ok = cw__in_u64(in, &v[i]);

@@ -103,7 +103,11 @@ int  cw__batch_next(cw__in *in, cw__request *r);
 void cw__answer_head(cw__out *o, uint8_t op, uint64_t id, int status);
 void cw__answer_read(cw__out *o, const cw_read *r);
 void cw__answer_status(cw__out *o, const cw_client_status *s);
-/* Reads the head; CW_EBADMSG if it is not one. */
+/* A code this library knows (error.h): any other status in an answer makes
+ * it a malformed answer, not an error to hand the caller. */
+bool cw__code_known(int32_t status);
+/* Reads the head; CW_EBADMSG if it is not one, or its status is not a code
+ * error.h knows. */
 int  cw__answer_take_head(cw__in *in, uint8_t *op, uint64_t *id, int *status);
 /* The rest of a get's answer into out (replaced on CW_OK only). */
 int  cw__answer_take_read(cw__in *in, cw_read *out);

@@ -8,7 +8,17 @@
 
 #include <stddef.h>
 
+#include <causeway/node.h>
+#include <causeway/vclock.h>
+
 #include "server.h"
+
+/* The largest request a node must take to answer every well-formed one: a
+ * key and a value at the node's default limits, a context as large as any
+ * clock (CW_VCLOCK_MAX_ENTRIES entries of 10 bytes: one wider than the group
+ * is answered CW_EINVAL, not dropped by the socket), and the rest. */
+#define CW__CLIENTS_MAX_FRAME                                                                                  \
+    ((size_t)CW_NODE_DEFAULT_MAX_KEY_LEN + CW_NODE_DEFAULT_MAX_VALUE_LEN + 4u + 10u * CW_VCLOCK_MAX_ENTRIES + 4096u)
 
 typedef struct cw__clients cw__clients;
 

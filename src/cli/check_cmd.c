@@ -6,7 +6,9 @@
  * Invariants:
  *  1. Exit 0: no violation; 1: a violation, the first one printed with its
  *     rule and, where it has one, its trace's file and line; 2: bad usage,
- *     or a trace that cannot be read or is malformed (FILE:LINE and why).
+ *     or a trace that cannot be read or is malformed (FILE:LINE and why);
+ *     3: no verdict could be given or written (out of memory, --json not
+ *     written), so that 1 always means a violation.
  *  2. The first violation is the first found in this order: while the
  *     traces are replayed (each node in its own order, every write before
  *     its applications), then lost writes, then divergent final reads, then
@@ -329,7 +331,8 @@ static void print(const cli_trace_judge *J, const cw_history_report *rep, const 
     }
 }
 
-/* Reads and judges the traces: CLI_OK, CLI_FAIL, or CLI_USAGE (err). */
+/* Reads and judges the traces: CLI_OK, CLI_FAIL (a violation), CLI_USAGE
+ * (err), or CLI_ERROR. */
 static int judge(cli_trace_judge *J, char **files, int count, const char *json)
 {
     char err[512] = "";
@@ -340,7 +343,7 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
         rc = cli_trace_nodes(J, err, sizeof err);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway check: %s\n", err);
-        return rc == CW_ENOMEM ? CLI_FAIL : CLI_USAGE;
+        return rc == CW_ENOMEM ? CLI_ERROR : CLI_USAGE;
     }
     printf("causeway check: %d trace file%s, %u nodes, %llu lines\n", count, count == 1 ? "" : "s", J->n,
            (unsigned long long)J->trace_lines);
@@ -359,7 +362,7 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
         rc = final_clocks(J);
     if (rc != CW_OK) {
         fprintf(stderr, "causeway check: %s\n", cw_strerror(rc));
-        return CLI_FAIL;
+        return CLI_ERROR;
     }
     cw_history_report rep;
     cw_history_verdict(J->h, &rep);
@@ -371,7 +374,7 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
     print(J, &rep, &t, &p, finals, ok);
     if (json && write_json(json, J, &rep, &t, &p, finals, ok) != CW_OK) {
         fprintf(stderr, "causeway check: cannot write %s\n", json);
-        return CLI_FAIL;
+        return CLI_ERROR;
     }
     return ok ? CLI_OK : CLI_FAIL;
 }
@@ -393,7 +396,8 @@ int cli_check(int argc, char **argv)
                      "install events, each naming its node; a node's events are taken in the order given\n"
                      "(files in argument order, lines in file order). Exit 0: every check holds; 1: a\n"
                      "violation, the first printed with its rule, file and line; 2: bad usage, or a trace\n"
-                     "that cannot be read or is malformed (FILE:LINE). --policy lww: a read returns one\n"
+                     "that cannot be read or is malformed (FILE:LINE); 3: no verdict could be given or\n"
+                     "written (out of memory, --json not written). --policy lww: a read returns one\n"
                      "of the maximal versions, or nothing when one is a delete (which one wins is not\n"
                      "checked: traces carry no timestamps).\n",
                      opts, sizeof opts / sizeof *opts, 1, -1};

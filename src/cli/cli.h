@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Exit statuses. */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+/* Exit statuses. CLI_ERROR: a command whose 1 means a verdict (check) could
+ * not reach one (out of memory, its report not written). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_ERROR = 3 };
 
 int cli_clock(int argc, char **argv);
 int cli_demo(int argc, char **argv);

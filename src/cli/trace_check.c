@@ -310,6 +310,63 @@ static void boundary_at(cli_trace_list *l, int *rc)
     l->boundary = l->n - 1;
 }
 
+/* Lines of a file, each at most CLI_TRACE_MAX_LINE bytes, read through one
+ * buffer: memory is the longest line, not the file. */
+typedef struct line_reader {
+    FILE *f;
+    char *b;
+    size_t start, fill, cap; /* unread bytes are b[start, fill) */
+} line_reader;
+
+/* The next line (without its newline, NUL-terminated in place) in *line and
+ * *len, valid until the next call: CW_OK; CW_ENOTFOUND at the end;
+ * CW_ELIMIT (a line longer than CLI_TRACE_MAX_LINE), CW_EIO, CW_ENOMEM. */
+static int next_line(line_reader *r, char **line, size_t *len)
+{
+    for (size_t scanned = 0;;) {
+        char *nl = r->fill > r->start + scanned ? memchr(r->b + r->start + scanned, '\n', r->fill - r->start - scanned)
+                                                : NULL;
+        if (nl) {
+            *line = r->b + r->start;
+            *len = (size_t)(nl - *line);
+            if (*len > CLI_TRACE_MAX_LINE)
+                return CW_ELIMIT;
+            *nl = '\0';
+            r->start += *len + 1;
+            return CW_OK;
+        }
+        scanned = r->fill - r->start;
+        if (scanned > CLI_TRACE_MAX_LINE)
+            return CW_ELIMIT;
+        if (r->start) { /* the line so far to the front */
+            memmove(r->b, r->b + r->start, scanned);
+            r->fill = scanned;
+            r->start = 0;
+        }
+        if (r->cap - r->fill < 65536) {
+            size_t cap = r->cap ? r->cap * 2 : 131072;
+            char *b = realloc(r->b, cap);
+            if (!b)
+                return CW_ENOMEM;
+            r->b = b;
+            r->cap = cap;
+        }
+        size_t got = fread(r->b + r->fill, 1, r->cap - r->fill - 1, r->f);
+        if (got == 0) {
+            if (ferror(r->f))
+                return CW_EIO;
+            if (!scanned)
+                return CW_ENOTFOUND;
+            *line = r->b; /* the last line, with no newline */
+            *len = scanned;
+            r->b[scanned] = '\0';
+            r->start = r->fill = 0;
+            return CW_OK;
+        }
+        r->fill += got;
+    }
+}
+
 int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary, bool truncated, char *err,
                    size_t cap)
 {
@@ -324,27 +381,34 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
         snprintf(err, cap, "%s: %s", path, strerror(errno));
         return CW_EIO;
     }
-    size_t len = 0;
-    char *text = cli_read_all(f, SIZE_MAX, &len); /* memory grows with the events: docs/traces.md */
-    fclose(f);
-    if (!text) {
-        snprintf(err, cap, "%s: cannot be read", path);
-        return CW_EIO;
-    }
+    /* Memory grows with the events (docs/traces.md), not with the file. */
+    line_reader rd = {f, NULL, 0, 0, 0};
     cli_trace_list *l = node >= 0 ? &J->ev[node] : NULL;
     int rc = CW_OK;
     uint64_t line = 0, cut = 0; /* cut: check's malformed line, forgiven if a restart follows it */
-    for (size_t off = 0; off < len && rc == CW_OK;) {
-        char *nl = memchr(text + off, '\n', len - off);
-        size_t end = nl ? (size_t)(nl - text) : len;
+    char *text;
+    size_t len;
+    for (size_t off = 0; rc == CW_OK; ) {
+        int got = next_line(&rd, &text, &len);
+        if (got == CW_ENOTFOUND)
+            break;
         line++;
+        if (got != CW_OK) {
+            if (got == CW_ELIMIT)
+                snprintf(err, cap, "%s:%llu: a line longer than %zu bytes: not a trace", path,
+                         (unsigned long long)line, CLI_TRACE_MAX_LINE);
+            else if (got == CW_EIO)
+                snprintf(err, cap, "%s: cannot be read: %s", path, strerror(errno));
+            rc = got == CW_ELIMIT ? CW_EINVAL : got;
+            break;
+        }
+        size_t end = off + len;
         if (l && boundary >= 0 && off >= (size_t)boundary && l->boundary == SIZE_MAX)
             boundary_at(l, &rc);
         bool last_dead = boundary >= 0 && truncated && end + 1 == (size_t)boundary;
         const char *why = NULL;
-        const cli_trace_event *e = end > off ? take_line(J, text + off, end - off, file, line, node, &why) : NULL;
-        J->trace_lines += end > off;
-        text[end] = 0;
+        const cli_trace_event *e = len ? take_line(J, text, len, file, line, node, &why) : NULL;
+        J->trace_lines += len > 0;
         if (e && cut && !(e->kind == CLI_EV_READ && !e->ndots)) {
             /* A line a crash cut short is the last of its incarnation: the
              * restart's install follows it (after the empty reads the new
@@ -360,7 +424,7 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
             if (cut) {
                 rc = CW_EINVAL; /* the cut line's, in err */
             } else {
-                snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text + off);
+                snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text);
                 printable(err);
                 /* Only a line that is not JSON can be one a crash cut short
                  * (no strict prefix of a line's object is JSON): a whole
@@ -373,15 +437,16 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
             J->truncated++;
         } else if (why) {
             cli_trace_violate(J, NULL, "malformed line", "node %d's trace: a malformed line: %.120s", node,
-                              text + off);
+                              text);
         }
         off = end + 1;
     }
+    free(rd.b);
+    fclose(f);
     if (rc == CW_OK && cut)
         rc = CW_EINVAL;
     if (rc == CW_OK && l && boundary >= 0 && l->boundary == SIZE_MAX)
         boundary_at(l, &rc);
-    free(text);
     if (rc == CW_ENOMEM)
         snprintf(err, cap, "%s: out of memory", path);
     return rc;

@@ -20,6 +20,11 @@
 #define CLI_TRACE_HMAX (CLI_TRACE_MAX_NODES + CLI_TRACE_MAX_RESTARTS)
 /* Trace files one judge reads, at most. */
 #define CLI_TRACE_MAX_FILES 256u
+/* The longest trace line read, in bytes (its newline aside): a node writes
+ * lines of a few KiB at most (a clock of 64 nodes, a key of 4 KiB escaped,
+ * a read's few dots); a longer one is malformed, so that a file that is not
+ * a trace (/dev/zero) is refused, not read until memory runs out. */
+#define CLI_TRACE_MAX_LINE ((size_t)1 << 20)
 
 enum { CLI_EV_WRITE, CLI_EV_APPLY, CLI_EV_READ, CLI_EV_INSTALL, CLI_EV_BOUNDARY, CLI_EV_SKIP };
 

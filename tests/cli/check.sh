@@ -281,6 +281,14 @@ printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 9223372036854775807], "key"
 expect 1 "\[sequence number skipped\] huge.jsonl:1" huge.jsonl
 printf '%s\n' '{"node": 1, "op": "apply", "dot": [0, 9223372036854775807]}' >huge.jsonl
 expect 1 "\[unknown write\] huge.jsonl:1" huge.jsonl
+# A file that is not a trace is refused at its first overlong line, not read
+# until memory runs out; a line over 1 MiB is no line a node writes.
+expect 2 "causeway check: /dev/zero:1: a line longer than 1048576 bytes" /dev/zero
+head -n 1 n1.jsonl >long.jsonl
+awk 'BEGIN { printf "{\"node\": 1, \"op\": \"read\", \"key\": \""; for (i = 0; i < 1100; i++) printf "%01000d", 0; print "\", \"dots\": []}" }' >>long.jsonl
+expect 2 "causeway check: long.jsonl:2: a line longer than" long.jsonl
+# A verdict that cannot be written is exit 3, never 1 (a violation).
+expect 3 "cannot write /dev/full" --json /dev/full n0.jsonl n1.jsonl n2.jsonl
 }
 
 # Three `causeway node --policy lww` processes, each tracing; writes made

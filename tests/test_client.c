@@ -326,8 +326,9 @@ static void *bad_node_main(void *arg)
 /* Answers a node cannot have sent are malformed answers (CW_EBADMSG), never
  * taken for what they claim: a status code error.h does not have (before,
  * handed to the caller as it came), a node id outside its group (before,
- * cut to 16 bits), and a batch answer with bytes after its last result (a
- * misread answer: before, its results were taken). */
+ * cut to 16 bits), a batch answer with bytes after its last result (a
+ * misread answer: before, its results were taken), and a batch answer with
+ * a status error.h does not have (before, dropped: the call timed out). */
 static void test_a_broken_node_is_not_believed(void **state)
 {
     (void)state;
@@ -348,8 +349,9 @@ static void test_a_broken_node_is_not_believed(void **state)
         {CW_OK, status_body, sizeof status_body},
         {CW_OK, batch_body, sizeof batch_body},
         {CW_OK, batch_body, sizeof batch_body - 1},
+        {-12345, NULL, 0}, /* a batch's: its writes at once, not at the timeout */
     };
-    bad_node bn = {zmq_ctx_new(), NULL, answers, 4};
+    bad_node bn = {zmq_ctx_new(), NULL, answers, 5};
     bn.router = zmq_socket(bn.ctx, ZMQ_ROUTER);
     assert_int_equal(zmq_bind(bn.router, ep), 0);
     pthread_t th;
@@ -368,6 +370,9 @@ static void test_a_broken_node_is_not_believed(void **state)
     assert_int_equal(cw_client_write_many(c, w, 2), CW_OK);
     assert_int_equal(w[0].result, CW_OK);
     assert_int_equal(w[1].result, CW_OK);
+    assert_int_equal(cw_client_write_many(c, w, 2), CW_OK);
+    assert_int_equal(w[0].result, CW_EBADMSG);
+    assert_int_equal(w[1].result, CW_EBADMSG);
     pthread_join(th, NULL);
     cw_client_close(c);
     zmq_close(bn.router);
@@ -487,7 +492,7 @@ static void test_node_errors_come_back(void **state)
     assert_int_equal(cw_client_get(f->c, NULL, 3, NULL), CW_EINVAL);
     /* Larger than any node takes: the node's socket would drop the request
      * unanswered, so the client says so at once instead of timing out. */
-    size_t huge = CW_NODE_DEFAULT_MAX_VALUE_LEN + 8192;
+    size_t huge = CW__CLIENTS_MAX_FRAME + 1; /* what the node's socket takes, and one byte */
     char *v = calloc(1, huge), key[CW_NODE_DEFAULT_MAX_KEY_LEN + 1];
     assert_non_null(v);
     memset(key, 'k', sizeof key);

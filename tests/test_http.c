@@ -753,6 +753,9 @@ static void test_slow_status_readers_are_bounded(void **state)
     expect_error(&r, 503, "a second /status while the first is unread");
     assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "/status answers"));
     resp_free(&r);
+    char text[1024] = "";
+    assert_int_equal(raw_status(f, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n", 0, text, sizeof text), 503);
+    assert_non_null(strstr(text, "\r\nRetry-After: 1\r\n"));
     request(f, "GET", "/read/k3", NULL, &r);
     expect_success(&r, "a read meanwhile");
     resp_free(&r);

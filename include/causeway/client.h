@@ -61,7 +61,8 @@ CW_API void cw_client_close(cw_client *c);
  * the request unanswered), CW_ETIMEDOUT
  * (no answer in time, or no connection to send on: the write may or may not
  * have been made, but a request never waits queued for a node that is away),
- * CW_EIO (a socket error), CW_EBADMSG (an answer that does not decode),
+ * CW_EIO (a socket error), CW_EBADMSG (an answer that does not decode, or
+ * whose code error.h does not have: a node newer than this library may),
  * CW_ENOMEM. */
 CW_API int cw_client_put(cw_client *c, const void *key, size_t key_len, const void *value, size_t value_len,
                          const cw_vclock *context, cw_vclock *clock_out);
@@ -87,12 +88,14 @@ typedef struct cw_client_write {
  * sent and not answered gets CW_ETIMEDOUT (it may or may not have been
  * made), and so does a write not yet sent (not made). A write whose key or
  * value is larger than a node takes gets CW_ELIMIT and is not sent; the
- * others go on.
+ * others go on. A batch answer that does not decode whole gives each write
+ * of its batch CW_EBADMSG (made or not, unknown; its clock_out may have
+ * changed).
  * Returns CW_OK when every write was answered (look at each result),
  * CW_ETIMEDOUT if some were not, CW_EINVAL (NULL, or a key or value NULL
  * with a length); or CW_ETIMEDOUT, CW_EIO or CW_ENOMEM from sending: then
  * only the writes before the one that could not be sent were sent, and the
- * rest have that code as their result. */
+ * rest have that code as their result (or CW_ELIMIT, those too large). */
 CW_API int cw_client_write_many(cw_client *c, cw_client_write *writes, size_t count);
 
 /* A delete at the node (a tombstone; cw_node_delete). As cw_client_put. */

@@ -234,7 +234,7 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
     }
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++) {
-        uint32_t st;
+        uint32_t st = 0;
         ok = cw__in_u32(in, &st) && cw__code_known((int32_t)st);
         if (!ok || st != 0) {
             w[i].result = (int)(int32_t)st;
@@ -359,15 +359,18 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
             continue;
         }
         cw__in in = {zmq_msg_data(&a), zmq_msg_size(&a), 0};
-        uint8_t op;
-        uint64_t id;
-        int status;
+        uint8_t op = 0;
+        uint64_t id = 0;
+        int status = CW_OK;
         /* Answers to this call have ids first .. first + frames - 1; any
-         * other is a late answer to an earlier call (invariant 1). */
-        if (!zmq_msg_more(&a) && cw__answer_take_head(&in, &op, &id, &status) == CW_OK && op == CW__OP_BATCH &&
-            id >= first && id - first < frames && !done[id - first]) {
+         * other is a late answer to an earlier call (invariant 1). A head
+         * whose op and id name a frame of this call but whose status does
+         * not decode answers that frame CW_EBADMSG, as a single call's. */
+        int head = zmq_msg_more(&a) ? CW_EBADMSG : cw__answer_take_head(&in, &op, &id, &status);
+        if ((head == CW_OK || head == CW_EBADMSG) && op == CW__OP_BATCH && id >= first && id - first < frames &&
+            !done[id - first]) {
             size_t k = (size_t)(id - first);
-            take_batch_answer(&in, status, w + start[k], end[k] - start[k]);
+            take_batch_answer(&in, head == CW_OK ? status : CW_EBADMSG, w + start[k], end[k] - start[k]);
             done[k] = 1;
             left--;
             deadline = now_ms() + c->timeout_ms;

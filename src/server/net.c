@@ -140,8 +140,9 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* ---- the send side ---- */
 
-/* libzmq is done with a block link_hand gave it (on its I/O thread, or in
- * zmq_msg_close on ours). The acquire load comes before the block is
+/* libzmq is done with a block link_hand gave it (on its I/O thread, its
+ * reaper thread for what a closed socket still held, or in zmq_msg_close on
+ * ours). The acquire load comes before the block is
  * touched: it pairs with link_hand's release add, made after the block was
  * written and before zmq_msg_send (every later change of the count is a
  * read-modify-write, so the release sequence holds), and orders the
@@ -762,8 +763,11 @@ static void destroy(cw__transport *t)
     if (p->router)
         zmq_close(p->router);
     cw__auth_stop(p->auth);
-    if (p->zctx)
-        zmq_ctx_term(p->zctx);
+    /* Only once the context is gone has libzmq released every block
+     * link_hand gave it (released() writes into p->out): retried if a
+     * signal interrupts it. */
+    while (p->zctx && zmq_ctx_term(p->zctx) != 0 && zmq_errno() == EINTR) {
+    }
     for (uint32_t j = 0; j < nodes; j++) {
         if (p->tx)
             cw__wire_tx_destroy(&p->tx[j]);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1082,11 +1083,9 @@ static void test_durable_restart_takes_its_state_back(void **state)
     put(c.s[1], "while-away", "v1"); /* node 0 misses it */
     start(&c, 0, false);
     assert_false(joining(c.s[0]));
-    cw_vclock clock;
-    cw_vclock_init(&clock);
-    assert_int_equal(cw__server_write(c.s[0], "next", 4, "n", 1, NULL, false, &clock), CW_OK);
-    assert_int_equal(cw_vclock_get(&clock, 0), last + 1); /* no seq reused, none skipped */
-    cw_vclock_destroy(&clock);
+    /* Writes wait to hear both peers (invariant 4b), then go on: no seq
+     * reused, none skipped. */
+    assert_int_equal(put(c.s[0], "next", "n"), last + 1);
     for (int i = 0; i < 40; i++) {
         snprintf(key, sizeof key, "k%d", i);
         await_value(c.s[0], key, "v0");
@@ -1304,6 +1303,75 @@ static void empty_data(cluster *c, uint32_t i)
         snprintf(path, sizeof path, "%s/%s", c->data[i], files[k]);
         unlink(path);
     }
+}
+
+/* Copies file name from directory `from` to directory `to`. */
+static void copy_file(const char *from, const char *to, const char *name)
+{
+    char a[300], b[300];
+    snprintf(a, sizeof a, "%s/%s", from, name);
+    snprintf(b, sizeof b, "%s/%s", to, name);
+    FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* Waits (up to 10 s) for a write at s to be refused for good: CW_EBEHIND. */
+static void await_behind(cw__server *s)
+{
+    uint64_t deadline = now_ms() + 10000;
+    int rc;
+    while ((rc = cw__server_write(s, "after", 5, "x", 1, NULL, false, NULL)) != CW_EBEHIND) {
+        if (now_ms() > deadline)
+            fail_msg("node %u: a write got %s, not CW_EBEHIND", cw__server_self(s), cw_strerror(rc));
+        sleep_ms(5);
+    }
+    cw__server_stats st;
+    cw__server_get_stats(s, &st);
+    assert_true(st.behind);
+}
+
+/* A node is never behind itself (server.c, invariant 4b). Node 0's
+ * directory put back to an earlier copy (a restored backup) says it made
+ * one write where its peers hold two: it takes no write, not even before
+ * its peers speak, so seq 2 is never given twice (before, its next write
+ * was seq 2 again, answered 200, and dropped at every peer as a duplicate:
+ * the replicas differed for good). */
+static void test_a_node_behind_itself_takes_no_writes(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 3);
+    assert_int_equal(put(c.s[0], "a", "1"), 1);
+    cw__server_stop(c.s[0]);
+    c.s[0] = NULL;
+    char backup[160];
+    snprintf(backup, sizeof backup, "%s/backup", c.dir);
+    assert_int_equal(mkdir(backup, 0700), 0);
+    copy_file(c.data[0], backup, "data.mdb");
+    start(&c, 0, false);
+    assert_int_equal(put(c.s[0], "b", "2"), 2);
+    await_value(c.s[1], "b", "2");
+    await_value(c.s[2], "b", "2");
+    cw__server_stop(c.s[0]);
+    c.s[0] = NULL;
+    copy_file(backup, c.data[0], "data.mdb");
+    start(&c, 0, false);
+    await_behind(c.s[0]);
+    assert_int_equal(look(c.s[0]).counters[0], 1);
+    assert_int_equal(look(c.s[1]).counters[0], 2);
+    await_value(c.s[1], "b", "2");
+    char p[300];
+    snprintf(p, sizeof p, "%s/data.mdb", backup);
+    unlink(p);
+    rmdir(backup);
+    cluster_close(&c);
 }
 
 /* A durable node that joins (its directory emptied: a new disk) saves the
@@ -1687,7 +1755,7 @@ static void test_durable_upgrades_a_directory_without_checksums(void **state)
     start(&c, 0, false);
     await_value(c.s[0], "x", "1");
     await_value(c.s[0], "y", "2");
-    assert_int_equal(cw__server_write(c.s[0], "z", 1, "3", 1, NULL, false, NULL), CW_OK);
+    put(c.s[0], "z", "3");
     cw__server_stop(c.s[0]);
     c.s[0] = NULL;
     flip(c.data[0], "keys", "kx", 2);
@@ -1782,6 +1850,7 @@ int main(void)
         cmocka_unit_test(test_a_restart_keeps_the_saved_stable_clock),
         cmocka_unit_test(test_a_join_round_is_answered_once),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
+        cmocka_unit_test(test_a_node_behind_itself_takes_no_writes),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
         cmocka_unit_test(test_durable_refuses_a_foreign_directory),
         cmocka_unit_test(test_durable_write_saved_during_another_threads_burst),

@@ -52,6 +52,10 @@ void cw__node_link_lost(cw_node *n, cw_node_id from);
  * a host waiting for the replicas to agree, such as the engine's quiesce.
  * Wants a tick now. */
 void cw__node_report_now(cw_node *n);
+/* cw__node_report_now, the report asking every peer to report back (as a
+ * node with writes not yet stable does): for a host that must hear what
+ * its peers have applied of its own writes (server.c, invariant 4b). */
+void cw__node_ask_reports(cw_node *n);
 
 /* cw_node_receive_many that also stops once pause(pause_ctx) says so,
  * asked every PAUSE_EVERY (16) arrivals and every 16 writes a drain

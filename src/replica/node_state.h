@@ -113,6 +113,7 @@ struct cw_node {
     bool wanted;              /* ... since this node's last report */
     bool wrote_last;          /* the last clock out was a write of its own's */
     bool report_now;          /* the host asked for a report at the next tick */
+    bool ask_reports;         /* ... and for the peers' reports in answer */
     uint64_t retransmitted, recovered, pulls, reports;
 };
 

@@ -254,6 +254,14 @@ void cw__node_report_now(cw_node *n)
     want_tick(n, n->now_ns);
 }
 
+void cw__node_ask_reports(cw_node *n)
+{
+    if (!n || !n->recovering)
+        return;
+    n->ask_reports = true;
+    cw__node_report_now(n);
+}
+
 void cw__recovery_sent_clock(struct cw_node *n)
 {
     n->reported_total = n->applied_total;
@@ -616,7 +624,8 @@ static void maybe_report(struct cw_node *n, uint64_t now)
         return;
     }
     cw_msg *m;
-    if (cw__msg_report(&m, n->n, n->opt.self, n->clock.counters, unstable ? CW__MSG_WANTS_REPORTS : 0) != CW_OK) {
+    bool ask = unstable || n->ask_reports;
+    if (cw__msg_report(&m, n->n, n->opt.self, n->clock.counters, ask ? CW__MSG_WANTS_REPORTS : 0) != CW_OK) {
         want_tick(n, now + n->opt.report_interval_ns); /* out of memory: next interval */
         return;
     }
@@ -632,6 +641,7 @@ static void maybe_report(struct cw_node *n, uint64_t now)
         n->reported_total = n->applied_total;
         n->wanted = false;
         n->wrote_last = false;
+        n->ask_reports = false;
     }
     if (unstable || n->wanted)
         want_tick(n, now + n->opt.report_interval_ns);

@@ -157,6 +157,7 @@ static unsigned status_of(int rc)
     case CW_EIO:         /* durable state could not be saved: not accepting writes */
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     case CW_EUNSAVED:    /* made, not saved: not "retry" (a retry may write twice) */
+    case CW_EBEHIND:     /* for good: the node must join anew */
         return MHD_HTTP_INTERNAL_SERVER_ERROR;
     default:
         return MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -893,7 +894,10 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_keys", "gauge", "Keys in the store.", ns.keys);
     metric(&t, "causeway_unsent", "gauge", "Local writes whose messages wait to be sent.", ns.unsent);
     metric(&t, "causeway_joining", "gauge", "1 while writes are refused until the peers answer.",
-           ss.joining ? 1 : 0);
+           ss.joining || ss.verifying ? 1 : 0);
+    metric(&t, "causeway_behind", "gauge",
+           "1 once a peer held a write of this node that it had not made: writes refused for good.",
+           ss.behind ? 1 : 0);
     metric(&t, "causeway_messages_received_total", "counter", "Messages taken from links.", ss.received);
     metric(&t, "causeway_messages_sent_total", "counter", "Messages queued on links.", ss.sent);
     metric(&t, "causeway_link_full_total", "counter",

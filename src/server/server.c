@@ -47,6 +47,16 @@
  *     4) when the burst ends and the transport is flushed, or when a batch
  *     is full: one ZeroMQ message carries many writes. A write made alone
  *     goes out at once.
+ *  4b. A node is never behind itself: no peer can have applied a write of
+ *     this node that this node has not made. A message from a peer whose
+ *     clock says so (a write that depends on such a write, or a report)
+ *     proves this node's state older than what it numbered before (a --data
+ *     directory restored from an earlier copy, a --fresh start after it
+ *     ran, a second process with its id): from then on it makes no write
+ *     (CW_EBEHIND), which would reuse a seq its peers hold. A node that took
+ *     its saved state back makes no write until it has heard from every
+ *     peer or VERIFY_NS passed, so that with its peers up the evidence
+ *     comes before its first write.
  *  6. With durable state (--data), nothing leaves for a peer before the
  *     state it reflects is saved (node.h "Persisting a replica"): the
  *     transport holds every frame until flushed (cw__net_options.hold),
@@ -104,6 +114,10 @@
  * stability (and the logs' size) following within a tenth of a second. */
 #define DEFAULT_RECOVERY_TIMEOUT_NS 10000000u
 #define DEFAULT_REPORT_INTERVAL_NS 50000000u
+/* A node that took its saved state back takes writes once every peer has
+ * spoken (peers report every report interval) or after the longer of this
+ * and four report intervals (invariant 4b). */
+#define VERIFY_NS 1000000000u
 /* While saves fail, the loop tries again this often (a writer tries at once). */
 #define SAVE_RETRY_NS 100000000u
 /* The trace reaches its file at least this often. */
@@ -157,6 +171,13 @@ struct cw__server {
     uint32_t join_rounds;      /* rounds that ended with that write not applied anywhere */
     uint64_t next_ask_ns;
     snapshot best;
+
+    /* Invariant 4b, under the lock. */
+    bool verifying;            /* state taken back: writes wait to hear every peer */
+    uint64_t verify_until_ns;  /* ... or until then */
+    uint8_t *heard;            /* [nodes]: peers heard from since the start */
+    uint64_t verify_ask_ns;    /* while verifying, the peers' reports are asked for again then */
+    bool behind;               /* a peer holds a write of this node it has not made */
 
     cw__durable *dur;          /* --data: the saved state; NULL in memory only */
     bool save_failed;          /* the last save failed: writes are refused until one works */
@@ -385,6 +406,49 @@ static void deliver(void *host, uint32_t lane, cw__route r)
      * but is not this node's to take (a copy of its own write): counted. */
     if (cw_node_receive(s->node, r.msg, &res, NULL) == CW_EINVAL)
         s->stats.malformed++;
+}
+
+/* ---- a node never behind itself (invariant 4b) ---- */
+
+/* Lock held: a link message m from peer `from` (nodes: not known). */
+static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
+{
+    cw_msg_kind kind = cw_msg_kind_of(m);
+    if (kind == CW_MSG_REPORT && from < s->o.nodes) /* what the peer has applied, as it sends */
+        s->heard[from] = 1;
+    if (s->behind || (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT))
+        return;
+    uint32_t n = 0;
+    const uint64_t *c = cw_msg_counters(m, &n);
+    uint64_t own = cw_node_counters(s->node)[s->o.self];
+    if (s->o.self >= n || c[s->o.self] <= own)
+        return;
+    s->behind = true;
+    fprintf(stderr,
+            "causeway node %u: node %u holds this node's write %" PRIu64 ", but this node has made only %" PRIu64
+            ": its state is older than what it numbered before (a --data directory restored from an earlier "
+            "copy, a --fresh start after it ran, or a second process with its id). It takes no writes; stop it, "
+            "move its directory aside, and start it without --fresh to join.\n",
+            (unsigned)s->o.self, (unsigned)(from < s->o.nodes ? from : cw_msg_origin(m)), c[s->o.self], own);
+}
+
+/* Lock held: a node that took its state back stops waiting once every
+ * peer has reported, or at verify_until_ns; meanwhile it asks for their
+ * reports every report interval (a peer with nothing unstable reports only
+ * when asked, and a report may be lost). */
+static void verify_end(cw__server *s, uint64_t now)
+{
+    if (!s->verifying)
+        return;
+    bool all = true;
+    for (uint32_t j = 0; all && j < s->o.nodes; j++)
+        all = j == s->o.self || s->heard[j];
+    if (all || now >= s->verify_until_ns) {
+        s->verifying = false;
+    } else if (now >= s->verify_ask_ns) {
+        cw__node_ask_reports(s->node);
+        s->verify_ask_ns = now + s->o.report_interval_ns;
+    }
 }
 
 /* ---- joining (invariant 4) ---- */
@@ -664,6 +728,7 @@ static void *loop_main(void *arg)
         bool any = false;
         for (size_t i = 0; i < got; i++) {
             if (!s->joining) {
+                check_own(s, in[i], sender[i]);
                 cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
                 if (s->faults_configured && !cw__faults_direct(&s->faults))
                     cw__faults_route(&s->faults, 0, r, s->faults.on);
@@ -681,6 +746,7 @@ static void *loop_main(void *arg)
             answer_join(s, s->join_from, s->join_from_nonce, now);
         if (s->joining && now >= s->next_ask_ns)
             ask_peers(s, now);
+        verify_end(s, now);
         if (!s->joining)
             (void)cw_node_tick(s->node, now, NULL);
         if (!s->sends_held && (!s->save_failed || now >= s->save_retry_ns))
@@ -800,7 +866,8 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->taken = calloc(o->nodes, sizeof *s->taken);
     s->reset = calloc(o->nodes, 1);
     s->answered_join = calloc(o->nodes, sizeof *s->answered_join);
-    if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset)
+    s->heard = calloc(o->nodes, 1);
+    if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
@@ -855,6 +922,9 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     /* A node that took its state back knows its own last seq: it saved
      * every write before it left (invariant 6). */
     s->joining = !o->fresh && !restored && o->nodes > 1;
+    s->verifying = restored && o->nodes > 1; /* invariant 4b */
+    uint64_t verify_ns = 4 * o->report_interval_ns > VERIFY_NS ? 4 * o->report_interval_ns : VERIFY_NS;
+    s->verify_until_ns = mono_ns() + verify_ns;
     /* Each process asks under nonces of its own: an answer to an earlier
      * process of this node (queued at a peer when it died) is not taken. */
     if (getrandom(&s->join_nonce, sizeof s->join_nonce, 0) != (ssize_t)sizeof s->join_nonce)
@@ -906,6 +976,7 @@ void cw__server_stop(cw__server *s)
     free(s->taken);
     free(s->answered_join);
     free(s->reset);
+    free(s->heard);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -942,7 +1013,11 @@ static int write_at(cw__server *s, const void *key, size_t key_len, const void *
             rc = CW_ECLOSED;
             break;
         }
-        if (s->joining) {
+        if (s->behind) {
+            rc = CW_EBEHIND;
+            break;
+        }
+        if (s->joining || s->verifying) {
             rc = CW_EJOINING;
             break;
         }
@@ -1143,6 +1218,8 @@ void cw__server_get_stats(cw__server *s, cw__server_stats *out)
     pthread_mutex_lock(&s->lock);
     *out = s->stats;
     out->joining = s->joining;
+    out->verifying = s->verifying;
+    out->behind = s->behind;
     out->faults_dropped = atomic_load_explicit(&s->faults.dropped, memory_order_relaxed);
     cw__net_counts net = {0};
     cw__net_tx_counts(s->net, &net);

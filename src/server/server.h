@@ -166,6 +166,10 @@ int cw__server_link(cw__server *s, cw_node_id from, cw_node_id to, cw__link_acti
 
 typedef struct cw__server_stats {
     bool joining;               /* writes refused until the peers answer */
+    bool verifying;             /* a state taken back: writes refused until every peer is
+                                   heard, or a second (server.c, invariant 4b) */
+    bool behind;                /* a peer holds a write of this node that it has not made:
+                                   writes refused for good (CW_EBEHIND) */
     uint64_t received;          /* messages taken from links */
     uint64_t sent;              /* messages queued on links */
     uint64_t link_full;         /* messages not queued: the peer's link at its high-water mark */

@@ -1546,6 +1546,14 @@ static void test_durable_refuses_a_foreign_directory(void **state)
     o.self = 0;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "shorter than the pages"));
+    /* Cut to nothing, or gone, in a directory that held a state: a state
+     * lost, never a new one (before, both started at seq 1 as new). */
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "its data.mdb is empty"));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "its data.mdb is gone"));
     cluster_close(&c);
 }
 

@@ -45,6 +45,14 @@
  *     the pages).
  *  6. Nothing read back is used before its seal matched: a damaged record
  *     refuses the start with a reason, and nothing of the state is loaded.
+ *     LMDB's own structure carries no seal: a page that is not what its
+ *     tree says fails an LMDB assertion, which would abort the process;
+ *     lmdb_assert ends it instead with the reason and exit status 2, as a
+ *     damaged directory is refused. A cursor's MDB_CORRUPTED is refused so.
+ *  7. LOCK_FILE holds STATE_MARK once a state was committed in DIR: a
+ *     data.mdb then missing or empty is a state lost (truncated, deleted),
+ *     refused, never taken for a new one; with no mark (a first start
+ *     killed before its first commit) an empty environment is new.
  */
 #include "durable.h"
 
@@ -106,6 +114,42 @@ struct cw__durable {
     bool running;              /* meta "running" is ours to remove at close (invariant 5) */
     cw__durable_stats stats;
 };
+
+/* Invariant 6: LMDB found its structure damaged (it aborts when this
+ * returns). */
+static void lmdb_assert(MDB_env *env, const char *msg)
+{
+    const char *path = NULL;
+    (void)mdb_env_get_path(env, &path);
+    fprintf(stderr,
+            "causeway node: %s is damaged (LMDB: %s): move it aside and start the node on an empty directory "
+            "without --fresh; it joins, and its peers give it its state\n",
+            path ? path : "the data directory", msg);
+    _exit(2);
+}
+
+/* Invariant 7. */
+#define STATE_MARK "causeway state\n"
+
+static bool has_mark(int fd)
+{
+    char b[sizeof STATE_MARK - 1];
+    return pread(fd, b, sizeof b, 0) == (ssize_t)sizeof b && memcmp(b, STATE_MARK, sizeof b) == 0;
+}
+
+/* Best effort: without the mark a lost data.mdb is taken for a new state,
+ * as before the mark existed. */
+static void put_mark(int fd, bool sync)
+{
+    if (has_mark(fd) || pwrite(fd, STATE_MARK, sizeof STATE_MARK - 1, 0) != (ssize_t)sizeof STATE_MARK - 1)
+        return;
+    if (sync)
+        (void)fdatasync(fd);
+}
+
+/* The least free space a start needs (LMDB writes its lock file through a
+ * memory map: with no room a store into it is SIGBUS, not an error). */
+#define START_FREE_BYTES ((uint64_t)1 << 20)
 
 static int lmdb_error(int rc, char *err, size_t errlen, const char *what)
 {
@@ -410,8 +454,25 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         cw__durable_close(d);
         return e == EWOULDBLOCK ? CW_EINVAL : CW_EIO;
     }
+    bool marked = has_mark(d->lock_fd);
+    if (marked && !has_env) {
+        cw__server_err(err, errlen,
+                       "%s held a state, but its data.mdb is gone (deleted or moved): move the directory aside and "
+                       "start the node on an empty one without --fresh; it joins",
+                       dir);
+        cw__durable_close(d);
+        return CW_EINVAL;
+    }
+    struct statvfs fs;
+    if (fstatvfs(d->lock_fd, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < START_FREE_BYTES) {
+        cw__server_err(err, errlen, "%s: the disk is full (less than 1 MiB free)", dir);
+        cw__durable_close(d);
+        return CW_EIO;
+    }
     int rc = mdb_env_create(&d->env);
     unsigned flags = sync == CW__SYNC_NONE ? MDB_NOSYNC : 0;
+    if (rc == 0)
+        rc = mdb_env_set_assert(d->env, lmdb_assert);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(d->env, 3);
     if (rc == 0)
@@ -442,8 +503,18 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
     MDB_dbi main_db;
     MDB_stat mst;
     if (rc == 0 && (rc = mdb_dbi_open(t, NULL, 0, &main_db)) == 0 && (rc = mdb_stat(t, main_db, &mst)) == 0 &&
-        mst.ms_entries == 0)
+        mst.ms_entries == 0) {
+        if (marked) {
+            mdb_txn_abort(t);
+            cw__server_err(err, errlen,
+                           "%s held a state, but its data.mdb is empty (truncated): move the directory aside and "
+                           "start the node on an empty one without --fresh; it joins",
+                           dir);
+            cw__durable_close(d);
+            return CW_EINVAL;
+        }
         has_env = false;
+    }
     if (rc == 0 && (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &d->meta)) == 0 &&
         (rc = mdb_dbi_open(t, "keys", MDB_CREATE, &d->keys)) == 0)
         rc = mdb_dbi_open(t, "log", MDB_CREATE, &d->log);
@@ -458,6 +529,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         cw__durable_close(d);
         return r;
     }
+    put_mark(d->lock_fd, sync != CW__SYNC_NONE);
     *out = d;
     return CW_OK;
 }
@@ -562,8 +634,9 @@ static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, 
     return CW_OK;
 }
 
-/* Takes every record of db (key records, or log entries). CW_EBADMSG: a
- * seal did not match; CW_EINVAL: a record does not decode. */
+/* Takes every record of db (key records, or log entries). CW_ETRUNC: LMDB
+ * found a page damaged (invariant 6); CW_EBADMSG: a seal did not match;
+ * CW_EINVAL: a record does not decode. */
 static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records)
 {
     MDB_cursor *c;
@@ -576,7 +649,7 @@ static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, boo
         rc = !unseal(&k, &v) ? CW_EBADMSG : records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
     mdb_cursor_close(c);
     if (rc == CW_OK && mrc != MDB_NOTFOUND)
-        rc = CW_EIO;
+        rc = mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND ? CW_ETRUNC : CW_EIO;
     return rc;
 }
 
@@ -625,6 +698,12 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
                                         "value limits than this node's)");
         else if (r == CW_EIO)
             cw__server_err(err, errlen, "reading the saved state failed");
+        if (r == CW_ETRUNC) { /* invariant 6: LMDB's structure */
+            cw__server_err(err, errlen, "the data file is damaged (LMDB found a page that is not what it should "
+                                        "be): move the directory aside and start the node on an empty one "
+                                        "without --fresh; it joins");
+            r = CW_EINVAL;
+        }
         if (r == CW_OK && (r = cw_node_restore(n, clock, d->nodes, versions.v, versions.len, log.v, log.len)) ==
                               CW_EINVAL)
             cw__server_err(err, errlen, "the saved state is not consistent (clock, versions and log disagree)");

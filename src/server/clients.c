@@ -267,7 +267,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         cw__server_get_stats(cl->s, &ss);
         st.node = cw__server_self(cl->s);
         st.nodes = cw__server_nodes(cl->s);
-        st.joining = ss.joining;
+        st.joining = ss.joining || ss.verifying; /* writes refused until then, either way */
         status_ctx sc = {&st, CW_OK};
         int src = cw__server_with_saved_node(cl->s, fill_status, &sc);
         if (src != CW_OK)

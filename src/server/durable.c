@@ -100,6 +100,7 @@ typedef struct note {
 
 struct cw__durable {
     MDB_env *env;
+    bool starting;             /* opened and not yet loaded: what lmdb_assert says */
     MDB_dbi meta, keys, log;
     cw_node_id self;
     uint32_t nodes;
@@ -121,10 +122,20 @@ static void lmdb_assert(MDB_env *env, const char *msg)
 {
     const char *path = NULL;
     (void)mdb_env_get_path(env, &path);
-    fprintf(stderr,
-            "causeway node: %s is damaged (LMDB: %s): move it aside and start the node on an empty directory "
-            "without --fresh; it joins, and its peers give it its state\n",
-            path ? path : "the data directory", msg);
+    const cw__durable *d = mdb_env_get_userctx(env);
+    if (!path)
+        path = "the data directory";
+    if (!d || d->starting)
+        fprintf(stderr,
+                "causeway node: %s is damaged (LMDB failed an assertion: %s): move it aside and start the node "
+                "on an empty directory without --fresh; it joins, and its peers give it its state\n",
+                path, msg);
+    else
+        fprintf(stderr,
+                "causeway node: LMDB failed an assertion on %s (%s): the node stops here; every write it answered "
+                "is saved. Start it again on the directory; if it is refused as damaged, move it aside and start "
+                "the node on an empty one without --fresh to join\n",
+                path, msg);
     _exit(2);
 }
 
@@ -471,6 +482,9 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
     }
     int rc = mdb_env_create(&d->env);
     unsigned flags = sync == CW__SYNC_NONE ? MDB_NOSYNC : 0;
+    d->starting = true;
+    if (rc == 0)
+        rc = mdb_env_set_userctx(d->env, d);
     if (rc == 0)
         rc = mdb_env_set_assert(d->env, lmdb_assert);
     if (rc == 0)
@@ -717,6 +731,7 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
     loaded_free(&versions);
     loaded_free(&log);
     free(clock);
+    d->starting = false;
     return r;
 }
 

@@ -414,7 +414,10 @@ static void deliver(void *host, uint32_t lane, cw__route r)
 static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
 {
     cw_msg_kind kind = cw_msg_kind_of(m);
-    if (kind == CW_MSG_REPORT && from < s->o.nodes) /* what the peer has applied, as it sends */
+    /* What the peer has applied as it sends: a report, or its own write
+     * (which stands for its report: a peer writing steadily reports none). */
+    if (from < s->o.nodes && (kind == CW_MSG_REPORT || (kind == CW_MSG_WRITE && cw_msg_origin(m) == from &&
+                                                        !cw_msg_retransmitted(m))))
         s->heard[from] = 1;
     if (s->behind || (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT))
         return;
@@ -427,8 +430,8 @@ static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
     fprintf(stderr,
             "causeway node %u: node %u holds this node's write %" PRIu64 ", but this node has made only %" PRIu64
             ": its state is older than what it numbered before (a --data directory restored from an earlier "
-            "copy, a --fresh start after it ran, or a second process with its id). It takes no writes; stop it, "
-            "move its directory aside, and start it without --fresh to join.\n",
+            "copy, a --fresh start after it ran, or a second process with its id). It takes no writes; stop it "
+            "and start it without --fresh on an empty state (with --data: move its directory aside), to join.\n",
             (unsigned)s->o.self, (unsigned)(from < s->o.nodes ? from : cw_msg_origin(m)), c[s->o.self], own);
 }
 
@@ -1135,6 +1138,7 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
     if (s->joining) {
         rc = CW_EJOINING;
     } else {
+        check_own(s, m, cw_msg_origin(m));
         cw_receive_result res;
         rc = cw_node_receive(s->node, m, &res, NULL);
         if (rc == CW_OK)

@@ -3,9 +3,9 @@
 # of one with 300 keys saved is stopped, and each page of its data.mdb in
 # turn is zeroed in a copy of the directory, which a node is then started
 # on. Every start must end in a refusal (exit 1 or 2, with a reason on
-# stderr) or serve (still running when `timeout` stops it): never killed by
-# a signal (LMDB asserts on a page its tree does not expect, and aborted
-# the process before). At least one page must be refused as damaged.
+# stderr) or serve with all 300 keys: never be killed by a signal (LMDB
+# asserts on a page its tree does not expect, and aborted the process
+# before). At least one page must be refused as damaged.
 #   tests/cli/damaged.sh CAUSEWAY
 set -euo pipefail
 cw=$1
@@ -13,7 +13,7 @@ dir=$(mktemp -d)
 pid=x
 cleanup() {
   [ "$pid" != x ] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$dir"
+  [ -n "${KEEP:-}" ] && echo "kept $dir" >&2 || rm -rf "$dir"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -34,6 +34,8 @@ for i in $(seq 300); do
   args+=(-s -o /dev/null -X POST "localhost:$port/write" -d "{\"key\": \"key-$i\", \"value\": \"value of key $i, long enough to fill pages\"}")
 done
 curl "${args[@]}"
+keys=$(curl -s "localhost:$port/metrics" | grep '^causeway_keys ' || true)
+[ "$keys" = "causeway_keys 300" ] || fail "300 keys written, the node holds: $keys"
 kill -TERM "$pid"
 wait "$pid" || fail "the node did not stop cleanly"
 pid=x
@@ -45,14 +47,30 @@ for p in $(seq 2 $((pages - 1))); do
   rm -rf "$dir/copy"
   cp -r "$dir/base" "$dir/copy"
   dd if=/dev/zero of="$dir/copy/data.mdb" bs=4096 seek="$p" count=1 conv=notrunc status=none
-  status=0
-  timeout 1 "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --data "$dir/copy" >/dev/null 2>"$dir/err" ||
-    status=$?
-  case $status in
-    124) ;; # served until stopped: the page was not in use
-    1 | 2) [ -s "$dir/err" ] || fail "page $p: refused (exit $status) without a reason" ;;
-    *) fail "page $p zeroed: exit $status ($(head -c 300 "$dir/err"))" ;;
-  esac
+  "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --http 127.0.0.1:0 --data "$dir/copy" \
+    >"$dir/out" 2>"$dir/err" &
+  pid=$!
+  port=
+  for _ in $(seq 200); do # served (its port printed), or ended
+    port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
+    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null || fail "page $p zeroed: neither served nor refused in 10 s"
+  if [ -n "$port" ]; then # the page was not in use: every key is there
+    curl -s "localhost:$port/metrics" | grep -q '^causeway_keys 300$' ||
+      fail "page $p zeroed: the node serves without its 300 keys"
+    kill -TERM "$pid"
+    wait "$pid" || fail "page $p zeroed: the node served, then did not stop cleanly"
+  else
+    status=0
+    wait "$pid" || status=$?
+    case $status in
+      1 | 2) [ -s "$dir/err" ] || fail "page $p: refused (exit $status) without a reason" ;;
+      *) fail "page $p zeroed: exit $status ($(head -c 300 "$dir/err"))" ;;
+    esac
+  fi
+  pid=x
   ! grep -q "Sanitizer" "$dir/err" || fail "page $p: a sanitizer's report: $(head -c 600 "$dir/err")"
   grep -q "damaged" "$dir/err" && damaged=$((damaged + 1))
 done

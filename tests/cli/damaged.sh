@@ -47,6 +47,7 @@ for p in $(seq 2 $((pages - 1))); do
   rm -rf "$dir/copy"
   cp -r "$dir/base" "$dir/copy"
   dd if=/dev/zero of="$dir/copy/data.mdb" bs=4096 seek="$p" count=1 conv=notrunc status=none
+  rm -f "$dir/out" # the last node's port line must not be read for this one's (the shell may look first)
   "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --http 127.0.0.1:0 --data "$dir/copy" \
     >"$dir/out" 2>"$dir/err" &
   pid=$!

@@ -307,7 +307,7 @@ P0=$(port 0) P1=$(port 1) P2=$(port 2)
 at() { case $1 in 0) echo "$P0" ;; 1) echo "$P1" ;; *) echo "$P2" ;; esac; }
 post() { # post NODE ROUTE BODY: 200 or fail (503 retried while the node joins)
   for _ in $(seq 200); do
-    code=$(curl -s -o resp.txt -w '%{http_code}' -X POST "localhost:$(at "$1")/$2" -d "$3")
+    code=$(curl -s -o resp.txt -w '%{http_code}' -X POST "127.0.0.1:$(at "$1")/$2" -d "$3")
     [ "$code" = 200 ] && return
     [ "$code" = 503 ] || break
     sleep 0.05
@@ -323,7 +323,7 @@ settle() { # settle CLOCK: every node's clock is CLOCK (every write applied ever
   for _ in $(seq 200); do
     n=0
     for i in 0 1 2; do
-      curl -s "localhost:$(at "$i")/status" | grep -q "\"clock\":$1" && n=$((n + 1))
+      curl -s "127.0.0.1:$(at "$i")/status" | grep -q "\"clock\":$1" && n=$((n + 1))
     done
     [ "$n" = 3 ] && return
     sleep 0.05
@@ -343,7 +343,7 @@ post 1 delete '{"key": "c"}'
 links release
 settle '{"0":3,"1":3,"2":2}'
 for i in 0 1 2; do for k in a b c d; do
-  code=$(curl -s -o resp.txt -w '%{http_code}' "localhost:$(at "$i")/read/$k")
+  code=$(curl -s -o resp.txt -w '%{http_code}' "127.0.0.1:$(at "$i")/read/$k")
   [ "$code" = 200 ] || [ "$code" = 404 ] || fail "read $k at node $i: $code"
 done; done
 for p in $pids; do kill -TERM "$p"; done

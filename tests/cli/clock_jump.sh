@@ -48,16 +48,16 @@ port() { node_http_port "$dir/out$1" || fail "node $1 did not start: $(cat "$dir
 P=("$(port 0)" "$(port 1)" "$(port 2)")
 
 write() { # write NODE KEY VALUE: the HTTP status; the body in $dir/w
-  curl -s -o "$dir/w" -w '%{http_code}' -X POST "localhost:${P[$1]}/write" -d "{\"key\": \"$2\", \"value\": $3}"
+  curl -s -o "$dir/w" -w '%{http_code}' -X POST "127.0.0.1:${P[$1]}/write" -d "{\"key\": \"$2\", \"value\": $3}"
 }
-value_at() { curl -s "localhost:${P[$1]}/read/$2" | grep -o '"value":[^,]*' | cut -d: -f2; }
+value_at() { curl -s "127.0.0.1:${P[$1]}/read/$2" | grep -o '"value":[^,]*' | cut -d: -f2; }
 await_value() { # await_value NODE KEY VALUE
   for _ in $(seq 200); do [ "$(value_at "$1" "$2")" = "$3" ] && return; sleep 0.05; done
   fail "node $1 reads $2 as '$(value_at "$1" "$2")', not $3"
 }
 converged() { # every node's data and clock the same
   for _ in $(seq 200); do
-    for i in 0 1 2; do curl -s "localhost:${P[$i]}/status" | sed 's/"node":[0-9]*,//; s/"stable":{[^}]*}//' >"$dir/s$i"; done
+    for i in 0 1 2; do curl -s "127.0.0.1:${P[$i]}/status" | sed 's/"node":[0-9]*,//; s/"stable":{[^}]*}//' >"$dir/s$i"; done
     cmp -s "$dir/s0" "$dir/s1" && cmp -s "$dir/s0" "$dir/s2" && return
     sleep 0.05
   done
@@ -72,7 +72,7 @@ for i in 0 1 2; do await_value "$i" x 0; done
 # node 1's, wins everywhere. Then node 0 writes x having seen it: its
 # clock followed node 1's, so that write wins.
 link() { # link AT FROM ACTION
-  curl -s -o /dev/null -w '%{http_code}' -X POST "localhost:${P[$1]}/admin/link" \
+  curl -s -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:${P[$1]}/admin/link" \
     -d "{\"from\": $2, \"to\": $1, \"action\": \"$3\"}" | grep -q 200 || fail "admin/link $*"
 }
 echo "+30" >"$dir/offset"

@@ -42,7 +42,7 @@ writer() { # writer I: writes w<I>-<n> to node I until $dir/stop; logs "key valu
     n=$((n + 1))
     port=$(cat "$dir/port$i" 2>/dev/null || true)
     [ -z "$port" ] && { sleep 0.02; continue; }
-    code=$(curl -s -m 2 -o "$dir/ans$i" -w '%{http_code}' -X POST "localhost:$port/write" \
+    code=$(curl -s -m 2 -o "$dir/ans$i" -w '%{http_code}' -X POST "127.0.0.1:$port/write" \
       -d "{\"key\": \"w$i-$n\", \"value\": $n}" || true)
     if [ "$code" = 200 ]; then
       seq=$(grep -o "\"$i\":[0-9]*" "$dir/ans$i" | head -1 | cut -d: -f2)
@@ -89,7 +89,7 @@ for i in 0 1 2; do
   port=$(cat "$dir/port$i")
   ok=0
   for _ in $(seq 300); do
-    curl -s "localhost:$port/status" >"$dir/status$i"
+    curl -s "127.0.0.1:$port/status" >"$dir/status$i"
     missing=$(cat "$dir/acked0" "$dir/acked1" "$dir/acked2" | while read -r key value _; do
       grep -q "\"$key\":{\"value\":$value," "$dir/status$i" || echo "$key"
     done | head -1)
@@ -98,7 +98,7 @@ for i in 0 1 2; do
   done
   [ "$ok" = 1 ] || fail "node $i lacks answered write $missing"
 done
-curl -s "localhost:$(cat "$dir/port0")/metrics" >"$dir/metrics" # not piped to grep -q: pipefail
+curl -s "127.0.0.1:$(cat "$dir/port0")/metrics" >"$dir/metrics" # not piped to grep -q: pipefail
 grep -q '^causeway_saves_total [1-9]' "$dir/metrics" || fail "node 0's /metrics shows no saves"
 for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
 for i in 0 1 2; do wait "${pids[$i]}" || fail "node $i exited $? on SIGTERM"; pids[$i]=x; done

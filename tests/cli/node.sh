@@ -59,7 +59,7 @@ if [ "$hard" = unlimited ] || [ "$hard" -ge 4096 ]; then
   big=$!
   pids+=("$big")
   pb=$(node_http_port "$dir/big.out" 60) || { echo "FAIL: a node of 1,024 did not serve: $(cat "$dir/big.out")" >&2; exit 1; }
-  curl -s "localhost:$pb/status" | grep -q '"1023":0' || { echo "FAIL: a node of 1,024: no status" >&2; exit 1; }
+  curl -s "127.0.0.1:$pb/status" | grep -q '"1023":0' || { echo "FAIL: a node of 1,024: no status" >&2; exit 1; }
   [ "$hard" = unlimited ] || [ "$(awk '/Max open files/ {print $4}' "/proc/$big/limits")" = "$hard" ] ||
     { echo "FAIL: a node of 1,024 did not take the hard limit: $(grep 'open files' "/proc/$big/limits")" >&2; exit 1; }
   kill -TERM "$big"
@@ -94,13 +94,13 @@ port() { # the HTTP port node $1 printed
 }
 p0=$(port 0) p1=$(port 1)
 for _ in $(seq 200); do # 503 while the nodes join each other
-  code=$(curl -s -o "$dir/w" -w '%{http_code}' -X POST "localhost:$p0/write" -d '{"key": "k", "value": [1, "two"]}')
+  code=$(curl -s -o "$dir/w" -w '%{http_code}' -X POST "127.0.0.1:$p0/write" -d '{"key": "k", "value": [1, "two"]}')
   [ "$code" = 200 ] && break
   sleep 0.05
 done
 grep -q '"clock":{"0":1,"1":0}' "$dir/w" || { echo "FAIL: write answered: $(cat "$dir/w")" >&2; exit 1; }
 for _ in $(seq 200); do
-  curl -s "localhost:$p1/read/k" >"$dir/r"
+  curl -s "127.0.0.1:$p1/read/k" >"$dir/r"
   grep -q '"value":\[1,"two"\]' "$dir/r" && break
   sleep 0.05
 done
@@ -112,7 +112,7 @@ status=0
 [ "$status" = 1 ] && grep -q "another process serves it" "$dir/taken" ||
   { echo "FAIL: a node on a served endpoint exited $status: $(cat "$dir/taken")" >&2; exit 1; }
 # With CURVE no write in a peer's name comes over HTTP, which cannot check it.
-code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "localhost:$p1/replicate" \
+code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "127.0.0.1:$p1/replicate" \
   -H 'Content-Type: application/octet-stream' --data-binary 'anything')
 [ "$code" = 403 ] || { echo "FAIL: POST /replicate with CURVE got $code: $(cat "$dir/rep")" >&2; exit 1; }
 # A write whose context is ahead waits (--ahead-wait-ms); SIGTERM answers it
@@ -121,7 +121,7 @@ code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "localhost:$p1/replicate"
   --ahead-wait-ms 60000 --data "$dir/d2" >"$dir/out2" &
 waiter=$!
 pa=$(node_http_port "$dir/out2") || { echo "FAIL: the waiting node printed no HTTP port" >&2; exit 1; }
-curl -s -o "$dir/ahead" -w '%{http_code}' -m 20 -X POST "localhost:$pa/write" \
+curl -s -o "$dir/ahead" -w '%{http_code}' -m 20 -X POST "127.0.0.1:$pa/write" \
   -d '{"key": "a", "value": 1, "context": {"1": 5}}' >"$dir/ahead_code" &
 curler=$!
 sleep 1.5 # the write waits now (60 s)

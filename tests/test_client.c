@@ -196,49 +196,86 @@ static void test_write_many_of_many_batches_loses_no_answer(void **state)
     free(w);
 }
 
-/* A stand-in for a node that serves batches slowly: a ROUTER that answers
- * each batch request ANSWER_MS after the one before, every write made. */
-enum { ANSWER_MS = 50 };
-typedef struct slow_node {
+/* A stand-in for a node: a ROUTER on a directory of its own, served by a
+ * thread that answers `requests` requests, each with what answer() writes
+ * into o (the k-th request's bytes given; false: stop). */
+typedef bool (*fake_answer_fn)(void *ctx, int k, const uint8_t *req, size_t len, cw__out *o);
+typedef struct fake_node {
+    char dir[64], ep[128];
     void *ctx, *router;
-    int frames;                /* batch requests to answer, then it ends */
-} slow_node;
+    int requests;
+    fake_answer_fn answer;
+    void *answer_ctx;
+    pthread_t th;
+} fake_node;
 
-static void *slow_node_main(void *arg)
+static void *fake_node_main(void *arg)
 {
-    slow_node *sn = arg;
+    fake_node *f = arg;
     cw__out o = {NULL, 0, 0, false};
-    cw_vclock clock;
-    cw_vclock_init(&clock);
-    cw_vclock_set(&clock, 0, 1);
-    for (int k = 0; k < sn->frames; k++) {
+    for (int k = 0; k < f->requests; k++) {
         zmq_msg_t id, req;
         zmq_msg_init(&id);
         zmq_msg_init(&req);
-        if (zmq_msg_recv(&id, sn->router, 0) < 0 || zmq_msg_recv(&req, sn->router, 0) < 0)
+        if (zmq_msg_recv(&id, f->router, 0) < 0 || zmq_msg_recv(&req, f->router, 0) < 0)
             break;
-        nanosleep(&(struct timespec){0, ANSWER_MS * 1000000L}, NULL);
-        uint32_t count = 0;
-        cw__in in;
-        if (cw__batch_open(zmq_msg_data(&req), zmq_msg_size(&req), &count, &in) != CW_OK)
-            break; /* not a batch: the call waits out its timeout, and the test fails there */
         o.len = 0;
-        cw__answer_head(&o, CW__OP_BATCH, cw__load_be((const uint8_t *)zmq_msg_data(&req) + 2, 8), CW_OK);
-        cw__out_u32(&o, count);
-        for (uint32_t w = 0; w < count; w++) {
-            cw__out_u32(&o, 0);
-            cw__out_clock(&o, &clock);
-        }
-        bool sent = !o.failed && zmq_msg_send(&id, sn->router, ZMQ_SNDMORE) >= 0 &&
-                    zmq_send(sn->router, o.b, o.len, 0) >= 0;
+        bool sent = f->answer(f->answer_ctx, k, zmq_msg_data(&req), zmq_msg_size(&req), &o) && !o.failed &&
+                    zmq_msg_send(&id, f->router, ZMQ_SNDMORE) >= 0 && zmq_send(f->router, o.b, o.len, 0) >= 0;
         zmq_msg_close(&id);
         zmq_msg_close(&req);
         if (!sent)
             break;
     }
-    cw_vclock_destroy(&clock);
     free(o.b);
     return NULL;
+}
+
+static void fake_node_start(fake_node *f, int requests, fake_answer_fn answer, void *answer_ctx)
+{
+    snprintf(f->dir, sizeof f->dir, "/tmp/cw-test-client-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->ep, sizeof f->ep, "ipc://%s/node", f->dir);
+    f->ctx = zmq_ctx_new();
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    assert_int_equal(zmq_bind(f->router, f->ep), 0);
+    f->requests = requests;
+    f->answer = answer;
+    f->answer_ctx = answer_ctx;
+    assert_int_equal(pthread_create(&f->th, NULL, fake_node_main, f), 0);
+}
+
+/* Once it has answered its requests. */
+static void fake_node_stop(fake_node *f)
+{
+    pthread_join(f->th, NULL);
+    zmq_close(f->router);
+    zmq_ctx_term(f->ctx);
+    char path[160];
+    snprintf(path, sizeof path, "%s/node", f->dir);
+    unlink(path);
+    rmdir(f->dir);
+}
+
+/* A node that serves batches slowly: each batch request answered
+ * ANSWER_MS after the one before, every write made. */
+enum { ANSWER_MS = 50 };
+
+static bool answer_slowly(void *ctx, int k, const uint8_t *req, size_t len, cw__out *o)
+{
+    (void)k;
+    nanosleep(&(struct timespec){0, ANSWER_MS * 1000000L}, NULL);
+    uint32_t count = 0;
+    cw__in in;
+    if (cw__batch_open(req, len, &count, &in) != CW_OK)
+        return false; /* not a batch: the call waits out its timeout, and the test fails there */
+    cw__answer_head(o, CW__OP_BATCH, cw__load_be(req + 2, 8), CW_OK);
+    cw__out_u32(o, count);
+    for (uint32_t w = 0; w < count; w++) {
+        cw__out_u32(o, 0);
+        cw__out_clock(o, ctx);
+    }
+    return true;
 }
 
 /* A call that a node serves steadily, but for longer than the handle's
@@ -249,18 +286,14 @@ static void *slow_node_main(void *arg)
 static void test_a_long_write_many_does_not_time_out(void **state)
 {
     (void)state;
-    char dir[64], ep[128];
-    snprintf(dir, sizeof dir, "/tmp/cw-test-client-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(ep, sizeof ep, "ipc://%s/slow", dir);
     enum { FRAMES = 40, N = FRAMES * 1024 };
-    slow_node sn = {zmq_ctx_new(), NULL, FRAMES + 1};
-    sn.router = zmq_socket(sn.ctx, ZMQ_ROUTER);
-    assert_int_equal(zmq_bind(sn.router, ep), 0);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, slow_node_main, &sn), 0);
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    cw_vclock_set(&clock, 0, 1);
+    fake_node f;
+    fake_node_start(&f, FRAMES + 1, answer_slowly, &clock);
     cw_client *c;
-    assert_int_equal(cw_client_open(&c, ep, 500), CW_OK);
+    assert_int_equal(cw_client_open(&c, f.ep, 500), CW_OK);
     cw_client_write one = {.key = "w", .key_len = 1, .value = "x", .value_len = 1};
     assert_int_equal(cw_client_write_many(c, &one, 1), CW_OK); /* connected: the first answer came */
     cw_client_write *w = calloc(N, sizeof *w);
@@ -272,55 +305,27 @@ static void test_a_long_write_many_does_not_time_out(void **state)
         if (w[i].result != CW_OK)
             fail_msg("write %d of %d: %s", i, N, cw_strerror(w[i].result));
     free(w);
-    pthread_join(th, NULL);
+    fake_node_stop(&f);
     cw_client_close(c);
-    zmq_close(sn.router);
-    zmq_ctx_term(sn.ctx);
-    char path[160];
-    snprintf(path, sizeof path, "%s/slow", dir);
-    unlink(path);
-    rmdir(dir);
+    cw_vclock_destroy(&clock);
 }
 
-/* A stand-in for a broken node: a ROUTER that answers each of its requests
- * with the next of `answers`, a head (the request's op and id, a status)
- * and raw body bytes. */
+/* A broken node: its k-th answer is a head (the request's op and id, a
+ * status) and raw body bytes, the k-th of an array. */
 typedef struct bad_answer {
     int32_t status;
     const uint8_t *body;
     size_t body_len;
 } bad_answer;
 
-typedef struct bad_node {
-    void *ctx, *router;
-    const bad_answer *answers;
-    int count;
-} bad_node;
-
-static void *bad_node_main(void *arg)
+static bool answer_badly(void *ctx, int k, const uint8_t *req, size_t len, cw__out *o)
 {
-    bad_node *bn = arg;
-    cw__out o = {NULL, 0, 0, false};
-    for (int k = 0; k < bn->count; k++) {
-        zmq_msg_t id, req;
-        zmq_msg_init(&id);
-        zmq_msg_init(&req);
-        if (zmq_msg_recv(&id, bn->router, 0) < 0 || zmq_msg_recv(&req, bn->router, 0) < 0 ||
-            zmq_msg_size(&req) < 10)
-            break;
-        const uint8_t *r = zmq_msg_data(&req);
-        o.len = 0;
-        cw__answer_head(&o, r[1], cw__load_be(r + 2, 8), bn->answers[k].status);
-        cw__out_bytes(&o, bn->answers[k].body, bn->answers[k].body_len);
-        bool sent = !o.failed && zmq_msg_send(&id, bn->router, ZMQ_SNDMORE) >= 0 &&
-                    zmq_send(bn->router, o.b, o.len, 0) >= 0;
-        zmq_msg_close(&id);
-        zmq_msg_close(&req);
-        if (!sent)
-            break;
-    }
-    free(o.b);
-    return NULL;
+    const bad_answer *a = (const bad_answer *)ctx + k;
+    if (len < 10)
+        return false;
+    cw__answer_head(o, req[1], cw__load_be(req + 2, 8), a->status);
+    cw__out_bytes(o, a->body, a->body_len);
+    return true;
 }
 
 /* Answers a node cannot have sent are malformed answers (CW_EBADMSG), never
@@ -332,10 +337,6 @@ static void *bad_node_main(void *arg)
 static void test_a_broken_node_is_not_believed(void **state)
 {
     (void)state;
-    char dir[64], ep[128];
-    snprintf(dir, sizeof dir, "/tmp/cw-test-client-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(ep, sizeof ep, "ipc://%s/bad", dir);
     /* A status: node 70000 of 3, not joining, six counts, two empty clocks. */
     uint8_t status_body[4 + 4 + 1 + 48 + 4 + 4] = {0};
     cw__store_be(status_body, 70000, 4);
@@ -344,20 +345,17 @@ static void test_a_broken_node_is_not_believed(void **state)
     uint8_t batch_body[4 + 2 * (4 + 4) + 1] = {0};
     cw__store_be(batch_body, 2, 4);
     /* The same two results, whole: taken. */
-    const bad_answer answers[] = {
+    bad_answer answers[] = {
         {-12345, NULL, 0},
         {CW_OK, status_body, sizeof status_body},
         {CW_OK, batch_body, sizeof batch_body},
         {CW_OK, batch_body, sizeof batch_body - 1},
         {-12345, NULL, 0}, /* a batch's: its writes at once, not at the timeout */
     };
-    bad_node bn = {zmq_ctx_new(), NULL, answers, 5};
-    bn.router = zmq_socket(bn.ctx, ZMQ_ROUTER);
-    assert_int_equal(zmq_bind(bn.router, ep), 0);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, bad_node_main, &bn), 0);
+    fake_node f;
+    fake_node_start(&f, 5, answer_badly, answers);
     cw_client *c;
-    assert_int_equal(cw_client_open(&c, ep, 5000), CW_OK);
+    assert_int_equal(cw_client_open(&c, f.ep, 5000), CW_OK);
     assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, NULL), CW_EBADMSG);
     cw_client_status st;
     cw_client_status_init(&st);
@@ -373,14 +371,8 @@ static void test_a_broken_node_is_not_believed(void **state)
     assert_int_equal(cw_client_write_many(c, w, 2), CW_OK);
     assert_int_equal(w[0].result, CW_EBADMSG);
     assert_int_equal(w[1].result, CW_EBADMSG);
-    pthread_join(th, NULL);
+    fake_node_stop(&f);
     cw_client_close(c);
-    zmq_close(bn.router);
-    zmq_ctx_term(bn.ctx);
-    char path[160];
-    snprintf(path, sizeof path, "%s/bad", dir);
-    unlink(path);
-    rmdir(dir);
 }
 
 /* Sends one raw request frame; the status of its answer, and its op and

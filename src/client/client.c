@@ -68,11 +68,11 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
     c->ctx = zmq_ctx_new();
     /* Requests go only to a connected node (ZMQ_IMMEDIATE): one that is
      * away does not collect requests to make minutes later, and a send
-     * that finds no connection gives up at the call's deadline. */
-    /* An answer larger than CW_CLIENT_MAX_ANSWER is refused by the socket
-     * (ZeroMQ drops the connection as the frame's size arrives): what a
-     * node, or whatever answers in its place, claims to send cannot make
-     * this process allocate more. */
+     * that finds no connection gives up at the call's deadline. An answer
+     * larger than CW_CLIENT_MAX_ANSWER is refused by the socket (ZeroMQ
+     * drops the connection as the frame's size arrives): what a node, or
+     * whatever answers in its place, claims to send cannot make this
+     * process allocate more. */
     int linger = 0, immediate = 1;
     int64_t max_answer = CW_CLIENT_MAX_ANSWER;
     if (!c->ctx || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||

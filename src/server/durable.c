@@ -116,6 +116,10 @@ struct cw__durable {
     cw__durable_stats stats;
 };
 
+/* What a node whose directory cannot be taken back does: its peers give it
+ * its state. */
+#define REJOIN "move the directory aside and start the node on an empty one without --fresh; it joins"
+
 /* Invariant 6: LMDB found its structure damaged (it aborts when this
  * returns). */
 static void lmdb_assert(MDB_env *env, const char *msg)
@@ -126,15 +130,11 @@ static void lmdb_assert(MDB_env *env, const char *msg)
     if (!path)
         path = "the data directory";
     if (!d || d->starting)
-        fprintf(stderr,
-                "causeway node: %s is damaged (LMDB failed an assertion: %s): move it aside and start the node "
-                "on an empty directory without --fresh; it joins, and its peers give it its state\n",
-                path, msg);
+        fprintf(stderr, "causeway node: %s is damaged (LMDB failed an assertion: %s): " REJOIN "\n", path, msg);
     else
         fprintf(stderr,
                 "causeway node: LMDB failed an assertion on %s (%s): the node stops here; every write it answered "
-                "is saved. Start it again on the directory; if it is refused as damaged, move it aside and start "
-                "the node on an empty one without --fresh to join\n",
+                "is saved. Start it again on the directory; if it is refused as damaged, " REJOIN "\n",
                 path, msg);
     _exit(2);
 }
@@ -156,6 +156,14 @@ static void put_mark(int fd, bool sync)
         return;
     if (sync)
         (void)fdatasync(fd);
+}
+
+/* Invariant 7: dir held a state, and its data.mdb is `how`. */
+static int refuse_lost(cw__durable *d, const char *dir, const char *how, char *err, size_t errlen)
+{
+    cw__server_err(err, errlen, "%s held a state, but its data.mdb is %s: " REJOIN, dir, how);
+    cw__durable_close(d);
+    return CW_EINVAL;
 }
 
 /* The least free space a start needs (LMDB writes its lock file through a
@@ -466,14 +474,8 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         return e == EWOULDBLOCK ? CW_EINVAL : CW_EIO;
     }
     bool marked = has_mark(d->lock_fd);
-    if (marked && !has_env) {
-        cw__server_err(err, errlen,
-                       "%s held a state, but its data.mdb is gone (deleted or moved): move the directory aside and "
-                       "start the node on an empty one without --fresh; it joins",
-                       dir);
-        cw__durable_close(d);
-        return CW_EINVAL;
-    }
+    if (marked && !has_env)
+        return refuse_lost(d, dir, "gone (deleted or moved)", err, errlen);
     struct statvfs fs;
     if (fstatvfs(d->lock_fd, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < START_FREE_BYTES) {
         cw__server_err(err, errlen, "%s: the disk is full (less than 1 MiB free)", dir);
@@ -520,12 +522,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         mst.ms_entries == 0) {
         if (marked) {
             mdb_txn_abort(t);
-            cw__server_err(err, errlen,
-                           "%s held a state, but its data.mdb is empty (truncated): move the directory aside and "
-                           "start the node on an empty one without --fresh; it joins",
-                           dir);
-            cw__durable_close(d);
-            return CW_EINVAL;
+            return refuse_lost(d, dir, "empty (truncated)", err, errlen);
         }
         has_env = false;
     }
@@ -714,8 +711,7 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
             cw__server_err(err, errlen, "reading the saved state failed");
         if (r == CW_ETRUNC) { /* invariant 6: LMDB's structure */
             cw__server_err(err, errlen, "the data file is damaged (LMDB found a page that is not what it should "
-                                        "be): move the directory aside and start the node on an empty one "
-                                        "without --fresh; it joins");
+                                        "be): " REJOIN);
             r = CW_EINVAL;
         }
         if (r == CW_OK && (r = cw_node_restore(n, clock, d->nodes, versions.v, versions.len, log.v, log.len)) ==

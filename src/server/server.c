@@ -410,17 +410,17 @@ static void deliver(void *host, uint32_t lane, cw__route r)
 
 /* ---- a node never behind itself (invariant 4b) ---- */
 
-/* Lock held: a link message m from peer `from` (nodes: not known). */
+/* Lock held: a message m from peer `from` (a link's sender, or a write's
+ * origin). */
 static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
 {
     cw_msg_kind kind = cw_msg_kind_of(m);
-    /* What the peer has applied as it sends: a report, or its own write
-     * (which stands for its report: a peer writing steadily reports none). */
-    if (from < s->o.nodes && (kind == CW_MSG_REPORT || (kind == CW_MSG_WRITE && cw_msg_origin(m) == from &&
-                                                        !cw_msg_retransmitted(m))))
-        s->heard[from] = 1;
     if (s->behind || (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT))
         return;
+    /* What the peer has applied as it sends: a report, or its own write
+     * (which stands for its report: a peer writing steadily reports none). */
+    if (s->verifying && (kind == CW_MSG_REPORT || (cw_msg_origin(m) == from && !cw_msg_retransmitted(m))))
+        s->heard[from] = 1;
     uint32_t n = 0;
     const uint64_t *c = cw_msg_counters(m, &n);
     uint64_t own = cw_node_counters(s->node)[s->o.self];
@@ -432,7 +432,7 @@ static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
             ": its state is older than what it numbered before (a --data directory restored from an earlier "
             "copy, a --fresh start after it ran, or a second process with its id). It takes no writes; stop it "
             "and start it without --fresh on an empty state (with --data: move its directory aside), to join.\n",
-            (unsigned)s->o.self, (unsigned)(from < s->o.nodes ? from : cw_msg_origin(m)), c[s->o.self], own);
+            (unsigned)s->o.self, (unsigned)from, c[s->o.self], own);
 }
 
 /* Lock held: a node that took its state back stops waiting once every

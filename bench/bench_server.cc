@@ -847,6 +847,25 @@ void durable_put(benchmark::State &state) {
         state.counters["vs_memory"] = it->second / mem->second;
 }
 
+// Writes keys "r00000000", "r00000001", ... (`keys` of them) through c in
+// batches of 512; the writes that failed.
+uint64_t write_keys(cw_client *c, uint64_t keys) {
+    const size_t batch = 512;
+    std::vector<cw_client_write> w(batch);
+    std::vector<std::array<char, 16>> names(batch);
+    uint64_t failed = 0;
+    for (uint64_t i = 0; i < keys; i += batch) {
+        size_t n = size_t(std::min<uint64_t>(batch, keys - i));
+        for (size_t k = 0; k < n; k++) {
+            std::snprintf(names[k].data(), 16, "r%08llu", (unsigned long long)(i + k));
+            w[k] = cw_client_write{names[k].data(), 9, kValue, sizeof kValue - 1, false, nullptr, nullptr, 0};
+        }
+        if (cw_client_write_many(c, w.data(), n) != CW_OK)
+            failed += n;
+    }
+    return failed;
+}
+
 // Recovery after SIGKILL: node 0 holds `keys` keys (written through
 // write_many), is killed, misses 1000 writes made at node 1 meanwhile, and is
 // started again on its directory. restart_to_serving_ms: from the start to
@@ -862,19 +881,7 @@ void restart_recovery(benchmark::State &state) {
             return;
         cw_client *c0 = nullptr, *c1 = nullptr;
         cw_client_open(&c0, cl.client[0].c_str(), 5000);
-        const size_t batch = 512;
-        std::vector<cw_client_write> w(batch);
-        std::vector<std::array<char, 16>> names(batch);
-        uint64_t failed = 0;
-        for (uint64_t i = 0; i < keys; i += batch) {
-            size_t n = size_t(std::min<uint64_t>(batch, keys - i));
-            for (size_t k = 0; k < n; k++) {
-                std::snprintf(names[k].data(), 16, "r%08llu", (unsigned long long)(i + k));
-                w[k] = cw_client_write{names[k].data(), 9, kValue, sizeof kValue - 1, false, nullptr, nullptr, 0};
-            }
-            if (cw_client_write_many(c0, w.data(), n) != CW_OK)
-                failed += n;
-        }
+        uint64_t failed = write_keys(c0, keys);
         cw_client_close(c0);
         bool all = false;
         wait_replicated(cl, 1 + keys - failed, &all);
@@ -1377,6 +1384,72 @@ void flask_http_write(benchmark::State &state) {
     }
 }
 
+// ---- /status of a large store beside a client's puts ----
+
+// Node 0 holds `keys` keys (written through write_many), and a client puts
+// at it without pause while this thread asks for GET /status kStatusGets
+// times in a row. status_ms: a /status's median time, the whole answer
+// read. put_max_ms, put_p99_us: of the puts made while the /status
+// requests ran (the time writes wait for the node's lock while /status
+// takes the store); put_p99_alone_us: the same client's puts just before,
+// with no /status under way. status_mb: one answer's size.
+constexpr int kStatusGets = 3;
+
+void status_stall(benchmark::State &state) {
+    const uint64_t keys = uint64_t(state.range(0));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why);
+        if (!ready(state, cl, why))
+            return;
+        cw_client *c = nullptr;
+        cw_client_open(&c, cl.client[0].c_str(), 10000);
+        std::atomic<uint64_t> failed{write_keys(c, keys)};
+        std::atomic<int> phase{0}; // 0 alone, 1 beside /status, 2 stop
+        std::vector<double> alone, beside;
+        std::thread putter([&] {
+            while (phase.load() < 2) {
+                int ph = phase.load();
+                auto a = Clock::now();
+                failed += cw_client_put(c, "probe", 5, kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
+                (ph == 0 ? alone : beside).push_back(micros_since(a));
+            }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        phase = 1;
+        std::vector<double> ms;
+        double mb = 0;
+        CURL *h = curl_easy_init();
+        std::string url = "http://127.0.0.1:" + std::to_string(cl.http[0]) + "/status";
+        for (int g = 0; g < kStatusGets; g++) {
+            std::string body;
+            curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+            curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+            long code = 0;
+            auto a = Clock::now();
+            if (curl_easy_perform(h) != CURLE_OK ||
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200)
+                failed++;
+            ms.push_back(micros_since(a) / 1000);
+            mb = double(body.size()) / 1e6;
+        }
+        curl_easy_cleanup(h);
+        phase = 2;
+        putter.join();
+        cw_client_close(c);
+        Percentiles pa = percentiles(alone), pb = percentiles(beside);
+        state.SetIterationTime(median_of(ms) / 1000);
+        state.counters["status_ms"] = median_of(ms);
+        state.counters["status_mb"] = mb;
+        state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()
+        state.counters["put_p99_us"] = pb.p99_us;
+        state.counters["put_p99_alone_us"] = pa.p99_us;
+        state.counters["failed"] = double(failed);
+    }
+}
+
 int reg = [] {
     auto one = [](const char *name, void (*fn)(benchmark::State &)) {
         return benchmark::RegisterBenchmark(name, fn)->Iterations(1)->UseManualTime()->Unit(
@@ -1400,6 +1473,7 @@ int reg = [] {
     // Durable: connections, load generator, store (1 --sync none, 2 --sync full).
     one("node_procs/http_write_durable", http_write_durable)->Args({8, 1, 1})->Args({8, 1, 2});
     one("node_procs/replication_latency", replication_latency);
+    one("node_procs/status_stall", status_stall)->Arg(100000)->Arg(300000);
     // Only beside running Flask nodes (bench/compare_flask.sh).
     if (std::getenv("CAUSEWAY_BENCH_FLASK"))
         one("node_procs/flask_http_write", flask_http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});

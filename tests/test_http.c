@@ -841,6 +841,57 @@ static void test_status_lists_keys_in_order(void **state)
     json_decref(st);
 }
 
+/* Node 0's write with this clock, key and value, encoded into buf; its
+ * length. */
+static size_t encoded_write(const uint64_t clock[2], const char *key, size_t key_len, const char *value,
+                            size_t value_len, uint8_t buf[256])
+{
+    cw_hlc_timestamp ts = {.wall_ms = 1000, .counter = 0, .node = 0};
+    cw_msg *m;
+    assert_int_equal(cw_msg_create(&m, 0, &ts, clock, 2, key, key_len, value, value_len), CW_OK);
+    size_t len;
+    assert_int_equal(cw_msg_encode(m, buf, 256, &len), CW_OK);
+    cw_msg_unref(m);
+    return len;
+}
+
+/* Node 0's write with this clock, key (text) and value, taken by POST
+ * /replicate at node 1 of 2. */
+static void replicate(fx *f, const uint64_t clock[2], const char *key, const char *value, size_t value_len)
+{
+    uint8_t buf[256];
+    size_t len = encoded_write(clock, key, strlen(key), value, value_len, buf);
+    resp r;
+    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
+    expect_success(&r, "replicate");
+    resp_free(&r);
+}
+
+/* A key that is not text shows in /status by its "0x" hex name, unless a
+ * text key has that name: then the text key alone is shown under it,
+ * whichever was written first. */
+static void test_status_text_key_wins_its_name(void **state)
+{
+    fx *f = *state; /* node 1 of 2 */
+    static const char *const bin[] = {"\xff\x01", "\xfe"}, *const name[] = {"0xff01", "0xfe"};
+    for (uint64_t i = 0; i < 2; i++) {
+        if (i == 1) /* the text key first */
+            write_ctx(f, "/write", name[i], "\"text\"", NULL, 200);
+        uint64_t clock[2] = {i + 1, i == 1};
+        replicate(f, clock, bin[i], "\"bytes\"", 7);
+        if (i == 0) /* the text key after */
+            write_ctx(f, "/write", name[i], "\"text\"", NULL, 200);
+    }
+    json_t *st = status_json(f);
+    json_t *data = json_object_get(st, "data");
+    assert_int_equal(json_object_size(data), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(json_string_value(json_object_get(json_object_get(data, name[i]), "value")), "text");
+    json_decref(st);
+    expect_read(f, "/read/%FF%01", "\"bytes\"");
+    expect_read(f, "/read/%FE", "\"bytes\"");
+}
+
 /* Node 1 of 2 takes node 0's writes by POST /replicate. Keys that are not
  * UTF-8 (they come from a peer, never from JSON) show in /status as "0x"
  * hex; a value that is not JSON as a string, or in hex. */
@@ -848,14 +899,9 @@ static void test_replicate_and_link(void **state)
 {
     fx *f = *state; /* node 1 of 2 */
     uint64_t clock[2] = {1, 0};
-    cw_hlc_timestamp ts = {.wall_ms = 1000, .counter = 0, .node = 0};
-    cw_msg *m;
     /* Node 0's first write, key not UTF-8, value not JSON. */
-    assert_int_equal(cw_msg_create(&m, 0, &ts, clock, 2, "\xff\x01", 2, "not json", 8), CW_OK);
     uint8_t buf[256];
-    size_t len;
-    assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
-    cw_msg_unref(m);
+    size_t len = encoded_write(clock, "\xff\x01", 2, "not json", 8, buf);
     resp r;
     request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
     expect_success(&r, "replicate");
@@ -869,12 +915,7 @@ static void test_replicate_and_link(void **state)
     resp_free(&r);
     /* Node 0's second write: a text key, a value that is neither JSON nor UTF-8. */
     clock[0] = 2;
-    assert_int_equal(cw_msg_create(&m, 0, &ts, clock, 2, "t", 1, "\xc3\x28", 2), CW_OK);
-    assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
-    cw_msg_unref(m);
-    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
-    expect_success(&r, "replicate 2");
-    resp_free(&r);
+    replicate(f, clock, "t", "\xc3\x28", 2);
 
     json_t *st = status_json(f);
     json_t *data = json_object_get(st, "data");
@@ -1348,6 +1389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_shape, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_status_lists_keys_in_order, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_and_link, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_status_text_key_wins_its_name, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),

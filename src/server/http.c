@@ -47,6 +47,13 @@
  *     was under the bound (at most one a pool thread): past it /status is
  *     503 with Retry-After. Slow readers of a large store cannot pile up
  *     copies of it.
+ *  9. /status holds the server's lock only to take a reference to each
+ *     key's live versions (a pointer and a count each), with the clocks and
+ *     the pending count, all from one moment: names, order, JSON and text
+ *     are made after it is let go, so a large store's /status keeps writes
+ *     and replication waiting for a walk of its pointers, not for its JSON
+ *     (bench: node_procs/status_stall). A key replaced meanwhile is shown
+ *     as taken; its versions live until the answer is made.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,7 +75,9 @@
 
 #include <causeway/error.h>
 
+#include "decimal.h"
 #include "http.h"
+#include "vec.h"
 
 struct cw__http {
     struct MHD_Daemon *daemon;
@@ -279,9 +288,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
     static char no_memory[] = "{\"status\":\"error\",\"error\":\"memory allocation failed\"}";
     if (rep->text) {
         struct MHD_Response *resp =
-            MHD_create_response_from_buffer(rep->text_len, rep->text, MHD_RESPMEM_MUST_FREE);
-        if (!resp)
-            free(rep->text);
+            dump_response(rep->text, rep->text_len, rep->status == MHD_HTTP_OK ? rep->held : NULL);
         return queue(c, rep->status, resp, rep->text_type, NULL);
     }
     json_t *j = rep->json ? rep->json : error_body(rep->error);
@@ -290,7 +297,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
     unsigned status = rep->status;
     struct MHD_Response *resp;
     if (dump) {
-        resp = dump_response(dump, strlen(dump), status == MHD_HTTP_OK ? rep->held : NULL);
+        resp = dump_response(dump, strlen(dump), NULL);
     } else {
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         resp = MHD_create_response_from_buffer(sizeof no_memory - 1, no_memory, MHD_RESPMEM_PERSISTENT);
@@ -476,6 +483,38 @@ typedef struct text {
     bool failed;
 } text;
 
+/* Room for n more bytes and a NUL in t (doubling); false (t failed) when
+ * memory ran out. */
+static bool text_room(text *t, size_t n)
+{
+    if (t->failed)
+        return false;
+    if (n < t->cap - t->len)
+        return true;
+    if (n > SIZE_MAX / 2 - t->len) {
+        t->failed = true;
+        return false;
+    }
+    size_t cap = t->cap * 2 > t->len + n + 1 ? t->cap * 2 : t->len + n + 1024;
+    char *grown = realloc(t->p, cap);
+    if (!grown) {
+        t->failed = true;
+        return false;
+    }
+    t->p = grown;
+    t->cap = cap;
+    return true;
+}
+
+static void append(text *t, const char *bytes, size_t n)
+{
+    if (text_room(t, n)) {
+        memcpy(t->p + t->len, bytes, n);
+        t->len += n;
+        t->p[t->len] = '\0';
+    }
+}
+
 __attribute__((format(printf, 2, 3))) static void appendf(text *t, const char *fmt, ...)
 {
     for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
@@ -483,21 +522,13 @@ __attribute__((format(printf, 2, 3))) static void appendf(text *t, const char *f
         va_start(ap, fmt);
         int n = vsnprintf(t->p ? t->p + t->len : NULL, t->cap - t->len, fmt, ap);
         va_end(ap);
-        if (n < 0) {
+        if (n < 0)
             t->failed = true;
-        } else if ((size_t)n < t->cap - t->len) {
+        else if ((size_t)n < t->cap - t->len)
             t->len += (size_t)n;
-            return;
-        } else {
-            size_t cap = t->cap * 2 > t->len + (size_t)n + 1 ? t->cap * 2 : t->len + (size_t)n + 1024;
-            char *grown = realloc(t->p, cap);
-            if (!grown)
-                t->failed = true;
-            else {
-                t->p = grown;
-                t->cap = cap;
-            }
-        }
+        else if (text_room(t, (size_t)n))
+            continue;
+        return;
     }
 }
 
@@ -699,118 +730,195 @@ static void do_link(cw__http *h, const request *r, reply *rep)
     json_decref(doc);
 }
 
-/* GET /status, gathered under the server's lock (invariant 7). */
+/* GET /status (invariant 9): under the server's lock, a reference to each
+ * key's live versions, the clocks and the pending count; outside it, the
+ * names, the order and the JSON. */
+typedef struct status_key {
+    size_t first, count; /* its versions in status_ctx.versions */
+    const char *name;    /* the key's bytes (text), or hex */
+    size_t name_len;
+    char *hex;           /* malloc'd: the name of a key that is not text */
+} status_key;
+
 typedef struct status_ctx {
     uint32_t nodes;
-    json_t *data, *clock, *stable;
+    status_key *keys;
+    size_t keys_len, keys_cap;
+    cw_msg **versions; /* references taken */
+    size_t versions_len, versions_cap;
+    cw_vclock clock, stable;
     uint64_t pending;
     bool failed;
 } status_ctx;
 
-static void status_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+/* Lock held: one key of the store, its versions kept by reference (a count
+ * is not a message's content: msg.h lets any holder take one). */
+static void status_take_key(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
+                            size_t count)
 {
+    (void)key; /* every version carries it */
+    (void)key_len;
     status_ctx *st = ctx;
-    json_t *siblings = json_array();
-    cw_vclock clock;
-    cw_vclock_init(&clock);
-    bool ok = siblings != NULL;
-    for (size_t i = 0; ok && i < count; i++) {
+    size_t first = st->versions_len;
+    for (size_t i = 0; i < count && !st->failed; i++) {
         if (cw_msg_tombstone(versions[i]))
             continue;
-        size_t len;
-        const void *value = cw_msg_value(versions[i], &len);
-        ok = cw_msg_clock(versions[i], &clock) == CW_OK &&
-             json_array_append_new(siblings, version_json(value, len, &clock, st->nodes)) == 0;
-    }
-    cw_vclock_destroy(&clock);
-    size_t live = json_array_size(siblings);
-    if (!ok || live == 0) {
-        st->failed |= !ok;
-        json_decref(siblings);
-        return; /* only tombstones: the key is not shown */
-    }
-    json_t *entry;
-    if (live == 1) {
-        entry = json_incref(json_array_get(siblings, 0));
-        json_decref(siblings);
-    } else {
-        entry = json_object();
-        if (entry && json_object_set_new(entry, "siblings", siblings) != 0) {
-            json_decref(entry);
-            entry = NULL;
-        } else if (!entry) {
-            json_decref(siblings);
+        cw_msg **grown = cw__vec_room(st->versions, st->versions_len, &st->versions_cap, sizeof *grown);
+        if (!grown) {
+            st->failed = true;
+            break;
         }
+        st->versions = grown;
+        st->versions[st->versions_len++] = cw_msg_ref((cw_msg *)versions[i]);
     }
-    if (!entry) {
+    if (st->failed || st->versions_len == first)
+        return; /* only tombstones: the key is not shown */
+    status_key *k = cw__vec_room(st->keys, st->keys_len, &st->keys_cap, sizeof *k);
+    if (!k) {
         st->failed = true;
         return;
     }
-    /* Invariant 5: text keys by their text (a text key replaces a hex one
-     * of the same name), other keys in hex unless the name is taken. */
-    json_t *probe = key_len && memchr(key, '\0', key_len) ? NULL : json_stringn(key_len ? key : "", key_len);
-    if (probe) { /* UTF-8 without NUL */
-        json_decref(probe);
-        st->failed |= json_object_setn_new(st->data, key_len ? key : "", key_len, entry) != 0;
-        return;
-    }
-    size_t name_len;
-    char *name = hex_name(key, key_len, &name_len);
-    if (!name)
-        st->failed = true;
-    if (!name || json_object_getn(st->data, name, name_len)) {
-        json_decref(entry);
-    } else {
-        st->failed |= json_object_setn_new(st->data, name, name_len, entry) != 0;
-    }
-    free(name);
+    st->keys = k;
+    st->keys[st->keys_len++] = (status_key){.first = first, .count = st->versions_len - first};
 }
 
-static void status_fn(void *ctx, cw_node *n)
+static void status_take(void *ctx, cw_node *n)
 {
     status_ctx *st = ctx;
-    cw_node_each_key(n, status_key, st);
-    cw_vclock c;
-    cw_vclock_init(&c);
-    if (cw_node_clock(n, &c) == CW_OK)
-        st->clock = clock_json(&c, st->nodes);
-    if (cw_node_stable(n, &c) == CW_OK)
-        st->stable = clock_json(&c, st->nodes);
-    cw_vclock_destroy(&c);
+    cw_node_each_key(n, status_take_key, st);
     cw_node_stats stats;
-    if (cw_node_get_stats(n, &stats) == CW_OK)
-        st->pending = stats.buffered;
-    else
-        st->failed = true;
+    st->failed |= cw_node_clock(n, &st->clock) != CW_OK || cw_node_stable(n, &st->stable) != CW_OK ||
+                  cw_node_get_stats(n, &stats) != CW_OK;
+    st->pending = st->failed ? 0 : stats.buffered;
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
-/* obj's members in the byte order of their names (invariant 5: no name holds
- * a NUL), as a new object; NULL when out of memory. The store's own order is
- * its hash table's, which differs between processes: sorted, two nodes that
- * hold the same data show the same text. */
-static json_t *sorted_object(json_t *obj)
+static void status_release(status_ctx *st)
 {
-    size_t n = json_object_size(obj), k = 0;
-    const char **names = malloc((n ? n : 1) * sizeof *names);
-    json_t *out = names ? json_object() : NULL;
-    if (!out) {
-        free(names);
-        return NULL;
+    for (size_t i = 0; i < st->versions_len; i++)
+        cw_msg_unref(st->versions[i]);
+    for (size_t i = 0; i < st->keys_len; i++)
+        free(st->keys[i].hex);
+    free(st->versions);
+    free(st->keys);
+    cw_vclock_destroy(&st->clock);
+    cw_vclock_destroy(&st->stable);
+}
+
+/* The name key k is shown by (invariant 5): its text when that is UTF-8
+ * without NUL, else "0x" and its bytes in hex. false on ENOMEM. */
+static bool status_name(status_ctx *st, status_key *k)
+{
+    size_t len;
+    const char *key = cw_msg_key(st->versions[k->first], &len);
+    json_t *probe = len && memchr(key, '\0', len) ? NULL : json_stringn(len ? key : "", len);
+    if (probe) { /* UTF-8 without NUL */
+        json_decref(probe);
+        k->name = len ? key : "";
+        k->name_len = len;
+        return true;
     }
-    for (void *it = json_object_iter(obj); it && k < n; it = json_object_iter_next(obj, it))
-        names[k++] = json_object_iter_key(it);
-    qsort(names, k, sizeof *names, by_name);
-    bool ok = true;
-    for (size_t i = 0; ok && i < k; i++)
-        ok = json_object_set(out, names[i], json_object_get(obj, names[i])) == 0;
-    free(names);
-    if (!ok) {
-        json_decref(out);
-        return NULL;
+    k->hex = hex_name(key, len, &k->name_len);
+    k->name = k->hex;
+    return k->hex != NULL;
+}
+
+/* By name in byte order (a shorter name before the longer one it begins),
+ * then a text key before a hex-named one of the same name. */
+static int by_name(const void *pa, const void *pb)
+{
+    const status_key *a = pa, *b = pb;
+    int c = memcmp(a->name, b->name, a->name_len < b->name_len ? a->name_len : b->name_len);
+    if (c)
+        return c;
+    if (a->name_len != b->name_len)
+        return a->name_len < b->name_len ? -1 : 1;
+    return (a->hex != NULL) - (b->hex != NULL);
+}
+
+/* j's compact JSON text at t's end (Jansson writes it, so strings and
+ * numbers read as in every other answer here); j is released. */
+static void append_json(text *t, json_t *j)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    size_t n = j ? json_dumpb(j, NULL, 0, flags) : 0;
+    if (n == 0 || !text_room(t, n))
+        t->failed = true;
+    else
+        t->len += json_dumpb(j, t->p + t->len, n, flags);
+    json_decref(j);
+}
+
+/* A CLOCK (clock_json's shape) from a message's dense counters. */
+static void append_clock(text *t, const uint64_t *c, uint32_t n, uint32_t nodes)
+{
+    append(t, "{", 1);
+    for (uint32_t i = 0; i < nodes && !t->failed; i++) {
+        uint64_t v = i < n ? c[i] : 0;
+        unsigned ilen = cw__decimal_len(i), vlen = cw__decimal_len(v);
+        if (!text_room(t, ilen + vlen + 4))
+            break;
+        char *o = t->p + t->len;
+        *o++ = i ? ',' : '"';
+        if (i)
+            *o++ = '"';
+        cw__decimal_write(o, ilen, i);
+        o += ilen;
+        *o++ = '"';
+        *o++ = ':';
+        cw__decimal_write(o, vlen, v);
+        t->len = (size_t)(o + vlen - t->p);
     }
-    return out;
+    append(t, "}", 1);
+}
+
+/* {"value":V,"clock":C} of a version (version_json's shape). */
+static void append_version(text *t, const cw_msg *m, uint32_t nodes)
+{
+    size_t len;
+    const void *value = cw_msg_value(m, &len);
+    uint32_t n = 0;
+    const uint64_t *c = cw_msg_counters(m, &n);
+    append(t, "{\"value\":", 9);
+    append_json(t, value_json(value, len));
+    append(t, ",\"clock\":", 9);
+    append_clock(t, c, n, nodes);
+    append(t, "}", 1);
+}
+
+/* "data": every key taken, as "NAME":ENTRY in the order of their names
+ * (a hex name left out where a text key has it), ENTRY its one version or
+ * {"siblings":[...]}. */
+static void append_data(text *t, status_ctx *st)
+{
+    for (size_t i = 0; i < st->keys_len; i++)
+        if (!status_name(st, &st->keys[i]))
+            t->failed = true;
+    if (t->failed)
+        return;
+    if (st->keys_len)
+        qsort(st->keys, st->keys_len, sizeof *st->keys, by_name);
+    append(t, "{", 1);
+    bool first = true;
+    for (size_t i = 0; i < st->keys_len && !t->failed; i++) {
+        const status_key *k = &st->keys[i];
+        if (i > 0 && k->hex && k->name_len == k[-1].name_len && memcmp(k->name, k[-1].name, k->name_len) == 0)
+            continue; /* sorted after the text key of its name */
+        if (!first)
+            append(t, ",", 1);
+        first = false;
+        append_json(t, json_stringn(k->name, k->name_len));
+        append(t, ":", 1);
+        if (k->count > 1)
+            append(t, "{\"siblings\":[", 13);
+        for (size_t v = 0; v < k->count; v++) {
+            if (v)
+                append(t, ",", 1);
+            append_version(t, st->versions[k->first + v], st->nodes);
+        }
+        if (k->count > 1)
+            append(t, "]}", 2);
+    }
+    append(t, "}", 1);
 }
 
 static void do_status(cw__http *h, reply *rep)
@@ -821,32 +929,30 @@ static void do_status(cw__http *h, reply *rep)
              h->o.status_held_max);
         return;
     }
-    rep->held = &h->status_held;
-    status_ctx st = {.nodes = h->nodes, .data = json_object()};
-    if (st.data && cw__server_with_saved_node(h->server, status_fn, &st) != CW_OK) {
-        json_decref(st.data);
+    status_ctx st = {.nodes = h->nodes};
+    cw_vclock_init(&st.clock);
+    cw_vclock_init(&st.stable);
+    if (cw__server_with_saved_node(h->server, status_take, &st) != CW_OK) {
+        status_release(&st);
         fail_rc(rep, CW_EIO);
         return;
     }
-    if (st.data) { /* outside the node's lock */
-        json_t *sorted = sorted_object(st.data);
-        json_decref(st.data);
-        st.data = sorted;
+    text t = {.failed = st.failed};
+    appendf(&t, "{\"node\":%" PRIu32 ",\"clock\":", (uint32_t)cw__server_self(h->server));
+    append_json(&t, clock_json(&st.clock, st.nodes));
+    appendf(&t, ",\"pending\":%" PRIu64 ",\"data\":", st.pending);
+    append_data(&t, &st);
+    append(&t, ",\"stable\":", 10);
+    append_json(&t, clock_json(&st.stable, st.nodes));
+    append(&t, "}", 1);
+    status_release(&st);
+    if (!t.failed && t.len + 1 < t.cap) { /* held counts what it keeps (invariant 8) */
+        char *fit = realloc(t.p, t.len + 1);
+        t.p = fit ? fit : t.p;
+        t.cap = fit ? t.len + 1 : t.cap;
     }
-    json_t *body = json_object();
-    bool ok = body && st.data && st.clock && st.stable && !st.failed &&
-              json_object_set_new(body, "node", json_integer(cw__server_self(h->server))) == 0 &&
-              json_object_set(body, "clock", st.clock) == 0 &&
-              json_object_set_new(body, "pending", json_integer((json_int_t)st.pending)) == 0 &&
-              json_object_set(body, "data", st.data) == 0 && json_object_set(body, "stable", st.stable) == 0;
-    json_decref(st.data);
-    json_decref(st.clock);
-    json_decref(st.stable);
-    if (!ok) {
-        json_decref(body);
-        body = NULL;
-    }
-    succeed(rep, body);
+    rep->held = &h->status_held;
+    succeed_text(rep, &t, "application/json");
 }
 
 /* GET /metrics: Prometheus text exposition format 0.0.4. */

@@ -656,6 +656,47 @@ static void test_held_link_blocks_puts(void **state)
     cw_engine_close(h.e);
 }
 
+/* A write the replica would refuse is refused at once, with its own code,
+ * even when its node has no room and a good put would wait: with a held
+ * link keeping node 0's two writes in flight (inbox_capacity 2), a key or
+ * value over the limits, a context naming a node out of range, and a
+ * context ahead of the node get CW_ELIMIT, CW_EINVAL and CW_EAHEAD, where
+ * they used to wait the stall timeout and get CW_ESTALLED. */
+static void test_bad_writes_refused_before_they_wait(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 2;
+    o.inbox_capacity = 2;
+    o.stall_timeout_ms = 200;
+    o.max_key_len = 8;
+    o.max_value_len = 8;
+    cw_engine *e;
+    assert_int_equal(cw_engine_open(&e, &o), CW_OK);
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, true), CW_OK);
+    put(e, 0, "a", "1", "0:1");
+    put(e, 0, "b", "2", "0:2");
+    cw_vclock foreign, ahead;
+    cw_vclock_init(&foreign);
+    cw_vclock_init(&ahead);
+    assert_int_equal(cw_vclock_set(&foreign, 9, 1), CW_OK);
+    assert_int_equal(cw_vclock_set(&ahead, 1, 50), CW_OK);
+    assert_int_equal(cw_engine_put(e, 0, "too-long-key", 12, "v", 1, NULL), CW_ELIMIT);
+    assert_int_equal(cw_engine_put(e, 0, "k", 1, "too-long-value", 14, NULL), CW_ELIMIT);
+    assert_int_equal(cw_engine_put_ctx(e, 0, "k", 1, "v", 1, &foreign, NULL), CW_EINVAL);
+    assert_int_equal(cw_engine_put_ctx(e, 0, "k", 1, "v", 1, &ahead, NULL), CW_EAHEAD);
+    assert_int_equal(cw_engine_delete(e, 0, "k", 1, &ahead, NULL), CW_EAHEAD);
+    /* A good write does wait, then stalls: there was no room. */
+    assert_int_equal(cw_engine_put(e, 0, "k", 1, "v", 1, NULL), CW_ESTALLED);
+    assert_int_equal(cw_engine_hold_link(e, 0, 1, false), CW_OK);
+    assert_int_equal(cw_engine_quiesce(e, 5000), CW_OK);
+    expect_clock(e, 1, "0:2");
+    cw_vclock_destroy(&foreign);
+    cw_vclock_destroy(&ahead);
+    cw_engine_close(e);
+}
+
 /* CPU time this process has used, in seconds (every thread's). */
 static double cpu_seconds(void)
 {
@@ -1785,6 +1826,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_write_records_follow_writes_in_flight),
         cmocka_unit_test(test_memory_bounded_with_slow_receivers),
         cmocka_unit_test(test_held_link_blocks_puts),
+        cmocka_unit_test(test_bad_writes_refused_before_they_wait),
         cmocka_unit_test(test_refused_writes_wait_idle),
         cmocka_unit_test(test_puts_at_a_busy_node_each_made_once),
         cmocka_unit_test(test_refused_writes_retried_in_linear_time),

@@ -140,6 +140,9 @@ CW_API void cw_engine_close(cw_engine *e);
  * back). So memory is bounded by the options whatever the speed of writers
  * and receivers: at most nodes x max_log messages alive (2 x inbox_capacity
  * each by default), each shared by its receivers and logs.
+ * A write that would be refused whatever it waited for (a key or value
+ * over max_key_len or max_value_len, a context naming a node out of range
+ * or ahead of the node) is refused before it waits.
  * CW_EINVAL (node out of range, NULL key with length), CW_ELIMIT,
  * CW_EOVERFLOW, CW_ENOMEM, CW_ECLOSED, CW_ESTALLED. */
 CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,

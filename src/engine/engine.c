@@ -276,7 +276,30 @@ static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, u
     double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1) +
                       8.0 * (double)cw__bits_words(nodes); /* lost_from */
     return nodes * per_node + workers * (sizeof(worker) + 8.0 * ((double)capacity + 1)) +
-           (double)workers * workers * 8.0 * (ring_capacity + cw__inproc_fast_capacity(ring_capacity));
+           (double)workers * workers * (double)cw__inproc_pair_bytes(ring_capacity);
+}
+
+/* The workers, inbox capacity and ring capacity of an engine opened with o
+ * (valid options). */
+static void shape(const cw_engine_options *o, uint32_t *workers, uint32_t *capacity, uint32_t *ring)
+{
+    /* Default: one worker per online CPU, at most one per node. More workers
+     * than cores only add threads that take a core from one with work and
+     * must be woken: on 2 cores, quiet, the same engine with 2 workers
+     * against one per node delivered 4.2M vs 3.6M/s at 8 nodes and 8.7M vs
+     * 4.2M/s at 64 (engine_e2e; docs/performance.md). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
+    *workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
+    *capacity = cw__engine_inbox_capacity(o);
+    *ring = *capacity / *workers > 64 ? *capacity / *workers : 64;
+}
+
+double cw__engine_fixed_bytes(const cw_engine_options *o)
+{
+    uint32_t workers, capacity, ring;
+    shape(o, &workers, &capacity, &ring);
+    return fixed_bytes(o->nodes, workers, capacity, ring);
 }
 
 int cw_engine_open(cw_engine **out, const cw_engine_options *o)
@@ -290,16 +313,8 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     node_options(o, 0, &no);
     if (!cw__node_options_valid(&no))
         return CW_EINVAL;
-    /* Default: one worker per online CPU, at most one per node. More workers
-     * than cores only add threads that take a core from one with work and
-     * must be woken: on 2 cores, quiet, the same engine with 2 workers
-     * against one per node delivered 4.2M vs 3.6M/s at 8 nodes and 8.7M vs
-     * 4.2M/s at 64 (engine_e2e; docs/performance.md). */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    uint32_t ncpu = cpus > 0 ? (uint32_t)cpus : 1;
-    uint32_t workers = o->workers ? o->workers : o->nodes < ncpu ? o->nodes : ncpu;
-    uint32_t capacity = cw__engine_inbox_capacity(o);
-    uint32_t ring = capacity / workers > 64 ? capacity / workers : 64;
+    uint32_t workers, capacity, ring;
+    shape(o, &workers, &capacity, &ring);
     double have = cw__physical_bytes();
     if (have > 0 && fixed_bytes(o->nodes, workers, capacity, ring) > have)
         return CW_ELIMIT; /* could never work here: say so now, not after swapping */

@@ -118,6 +118,11 @@ struct cw_engine {
     bool down;
 };
 
+/* The memory an engine opened with o (valid options) takes before any
+ * write, as cw_engine_open estimates it against the machine's (CW_ELIMIT
+ * above it). */
+double cw__engine_fixed_bytes(const cw_engine_options *o);
+
 /* A worker thread's body (pthread_create's start routine); arg is its
  * worker. Runs until the engine's stop flag is set and it is woken. */
 void *cw__worker_main(void *arg);

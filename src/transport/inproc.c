@@ -225,6 +225,12 @@ static const cw__transport_ops inproc_ops = {
     .destroy = destroy,
 };
 
+size_t cw__inproc_pair_bytes(uint32_t ring_capacity)
+{
+    return cw__queue_bytes(ring_capacity) + cw__queue_bytes(cw__inproc_fast_capacity(ring_capacity)) +
+           2 * sizeof(cw__queue *);
+}
+
 int cw__transport_inproc(cw__transport **out, uint32_t endpoints, uint32_t ring_capacity)
 {
     if (!out || endpoints == 0)

@@ -26,6 +26,9 @@ typedef struct cw__queue {
 
 /* capacity is rounded up to a power of two; the queue holds capacity - 1. */
 cw__queue *cw__queue_create(uint32_t capacity);
+/* What cw__queue_create(capacity) takes from the allocator, its headers
+ * and alignment counted: for estimates of an engine's fixed memory. */
+size_t cw__queue_bytes(uint32_t capacity);
 void cw__queue_destroy(cw__queue *q);
 
 /* Producer thread only. ck_ring orders the slot write before publishing the

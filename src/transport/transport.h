@@ -119,6 +119,9 @@ static inline uint32_t cw__inproc_fast_capacity(uint32_t ring_capacity)
 {
     return ring_capacity / 4 > 16 ? ring_capacity / 4 : 16;
 }
+/* The bytes cw__transport_inproc takes for each ordered pair of endpoints:
+ * its two rings, their headers, and the pointers to them. */
+size_t cw__inproc_pair_bytes(uint32_t ring_capacity);
 
 static inline void cw__transport_send(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {

@@ -328,7 +328,9 @@ typedef enum cw_receive_result {
  * further ahead of this node's wall clock than max_drift_ms is applied all
  * the same (its origin accepted it) and counted in clock_anomalies. Under CW_LAST_WRITER_WINS the HLC follows it
  * whole, which convergence needs, so this node's puts fail with CW_EDRIFT
- * until the wall clock catches up; under the other policies, where no
+ * until the wall clock catches up (with CW_EOVERFLOW for good after a
+ * timestamp at the top of the HLC's range, CW_HLC_MAX_WALL with its
+ * counter full: no later timestamp exists); under the other policies, where no
  * timestamp decides what converges (a sibling's timestamp only orders it),
  * it follows it only up to the bound and puts go on. The same holds for the
  * versions a node installs or restores. */

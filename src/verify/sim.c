@@ -690,13 +690,16 @@ static void describe(cw_sim *s, uint32_t x, char *buf, size_t cap)
  * and every write to reach every node many times over, and for many
  * rounds of the longest pull back-off and of reports.
  *
- * Loss and refusals stretch the per-write part: a lost write comes back
- * only when its pull and the answer both get through, each past a refusal
- * and a drop, so a pull succeeds with p = ((1 - refuse)(1 - drop))^2 and
- * takes 1/p tries on average. (At refuse and drop 0.3, p = 0.24: a
- * two-node run of 390 writes with a one-write buffer recovered at about
- * two writes a second, one hole of each pulled window at a time, and
- * needed ~180,000 steps, past the unscaled bound of 167,800.) */
+ * Loss and refusals stretch both parts: a lost write comes back only when
+ * its pull and the answer both get through, each past a refusal and a
+ * drop, so a pull succeeds with p = ((1 - refuse)(1 - drop))^2 and takes
+ * 1/p tries on average, the later ones a whole back-off apart. (At refuse
+ * and drop 0.3, p = 0.24: a two-node run of 390 writes with a one-write
+ * buffer recovered at about two writes a second, one hole of each pulled
+ * window at a time, and needed ~180,000 steps, past the unscaled bound of
+ * 167,800. At drop 0.9, p = 0.01: three nodes and 5 writes needed more
+ * than the 203,800 steps the back-off part gave unscaled, and every seed
+ * tried was reported as not converging.) */
 static uint64_t settle_budget(const cw_sim *s)
 {
     uint64_t ms = 1000000u;
@@ -704,10 +707,12 @@ static uint64_t settle_budget(const cw_sim *s)
     uint64_t interval = s->o.report_interval_ns ? s->o.report_interval_ns : CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
     uint64_t backoff = (timeout << 5) / ms, report = interval / ms;
     double hop = (1 - s->o.refuse_probability) * (1 - s->o.drop_probability); /* both < 1: options */
-    double per_writes = 50 / (hop * hop) * (double)s->o.writes * (double)s->o.nodes;
-    if (per_writes > 1e15) /* options near certain loss: a bound no run reaches, without overflow */
-        per_writes = 1e15;
-    return 20000 + 20 * (uint64_t)s->net->len + (uint64_t)per_writes + 64 * (backoff + report);
+    double tries = 1 / (hop * hop);
+    double per_writes = 50 * tries * (double)s->o.writes * (double)s->o.nodes;
+    double rounds = 64 * tries * (double)(backoff + report);
+    if (per_writes + rounds > 1e15) /* options near certain loss: a bound no run reaches, without overflow */
+        return (uint64_t)1e15;
+    return 20000 + 20 * (uint64_t)s->net->len + (uint64_t)per_writes + (uint64_t)rounds;
 }
 
 enum settle_goal { UNTIL_APPLIED, UNTIL_QUIET };

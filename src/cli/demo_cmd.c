@@ -35,10 +35,13 @@ static void write_step(cw_engine *e, int step, cw_node_id at, const char *key, c
 {
     cw_vclock c;
     cw_vclock_init(&c);
-    char text[64], what[96];
+    char text[64] = "", what[96];
     int rc = cw_engine_put(e, at, key, strlen(key), value, strlen(value), &c);
     snprintf(what, sizeof what, "write %s=%s at node%u%s", key, value, at, note);
-    printf("%d. %-42s clock %s\n", step, what, clock_text(&c, text, sizeof text));
+    if (rc == CW_OK)
+        printf("%d. %-42s clock %s\n", step, what, clock_text(&c, text, sizeof text));
+    else
+        printf("%d. %-42s %s\n", step, what, cw_strerror(rc));
     check(rc == CW_OK && strcmp(text, expect) == 0, what);
     cw_vclock_destroy(&c);
 }
@@ -63,6 +66,18 @@ static void read_step(cw_engine *e, int step, cw_node_id at, const char *key, co
         check(0, what);
     }
     cw_read_destroy(&r);
+}
+
+/* Waits until every write reached every node it can; a failure is a
+ * failed check with its reason. */
+static void quiesce(cw_engine *e)
+{
+    int rc = cw_engine_quiesce(e, 10000);
+    if (rc != CW_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "writes delivered within 10 s (%s)", cw_strerror(rc));
+        check(0, what);
+    }
 }
 
 static uint64_t pending(cw_engine *e, cw_node_id at)
@@ -94,23 +109,25 @@ int cli_demo(int argc, char **argv)
            "The link node0 -> node2 is held, so node2 receives y before x.\n\n");
     cw_engine_hold_link(e, 0, 2, true);
     write_step(e, 1, 0, "x", "1", "", "0:1");
-    cw_engine_quiesce(e, 10000);
+    quiesce(e);
     read_step(e, 2, 1, "x", "1", "0:1");
     write_step(e, 3, 1, "y", "2", " (depends on x)", "0:1,1:1");
-    cw_engine_quiesce(e, 10000);
+    quiesce(e);
     uint64_t p = pending(e, 2);
     printf("4. %-42s node2 buffers it (pending writes: %llu)\n", "y reaches node2 before x",
            (unsigned long long)p);
     check(p == 1, "node2 buffers y");
     cw_engine_hold_link(e, 0, 2, false);
-    cw_engine_quiesce(e, 10000);
+    quiesce(e);
     p = pending(e, 2);
     printf("5. %-42s node2 applies x, then y (pending writes: %llu)\n", "release node0 -> node2: x arrives",
            (unsigned long long)p);
     check(p == 0, "node2 delivers x then y");
     read_step(e, 6, 2, "y", "2", "0:1,1:1");
     printf("\nCausal consistency verified: node2 applied y only after x.\n\n");
-    cw_engine_dump(e, stdout);
+    if ((rc = cw_engine_dump(e, stdout)) != CW_OK)
+        fprintf(stderr, "causeway demo: the nodes' state could not be printed: %s\n", cw_strerror(rc));
+    check(rc == CW_OK, "every node's state printed");
     for (cw_node_id i = 0; i < 3; i++) {
         cw_vclock c;
         cw_vclock_init(&c);

@@ -169,23 +169,62 @@ static int split_host_port(const char *text, char *host, size_t cap, uint16_t *p
     return CLI_OK;
 }
 
-/* The next line of f that is not blank or a comment, trimmed, into buf;
- * false at the end. */
-static bool next_line(FILE *f, char *buf, size_t cap)
+/* Key files are a line or a line a node: anything larger is not one (an
+ * endless device such as /dev/zero is refused, not read forever), and no
+ * line of one is longer than KEY_LINE_MAX (a longer line is refused whole,
+ * never read as two). */
+#define KEY_FILE_MAX (1u << 20)
+#define KEY_LINE_MAX 255
+
+/* The text of key file `path` (option opt), NUL-terminated; NULL with the
+ * reason printed and *rc set: CLI_FAIL when it cannot be read, CLI_USAGE
+ * when it is not a text file of at most KEY_FILE_MAX bytes. */
+static char *read_key_file(const char *opt, const char *path, size_t *len, int *rc)
 {
-    while (fgets(buf, (int)cap, f)) {
-        size_t n = strlen(buf);
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-            buf[--n] = 0;
-        char *p = buf;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p && *p != '#') {
-            memmove(buf, p, strlen(p) + 1);
-            return true;
-        }
+    FILE *f = fopen(path, "r");
+    char *text = f ? cli_read_all(f, KEY_FILE_MAX, len) : NULL;
+    int err = errno;
+    if (f)
+        fclose(f);
+    if (!text) {
+        *rc = err == EFBIG ? CLI_USAGE : CLI_FAIL;
+        fprintf(stderr, "causeway node: %s %s: %s\n", opt, path,
+                err == EFBIG ? "larger than 1 MiB: not a key file" : strerror(err));
+        return NULL;
     }
-    return false;
+    if (memchr(text, '\0', *len)) {
+        explicit_bzero(text, *len);
+        free(text);
+        *rc = CLI_USAGE;
+        fprintf(stderr, "causeway node: %s %s: holds a NUL byte: not a key file\n", opt, path);
+        return NULL;
+    }
+    return text;
+}
+
+/* The next line of *text (moved past it) that is not blank or a '#'
+ * comment, trimmed and NUL-terminated in place, and its number in *lineno;
+ * NULL at the end, or with *too_long at a line over KEY_LINE_MAX. */
+static char *next_line(char **text, unsigned *lineno, bool *too_long)
+{
+    while (**text) {
+        char *line = *text, *nl = strchr(line, '\n');
+        *text = nl ? nl + 1 : line + strlen(line);
+        ++*lineno;
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n > KEY_LINE_MAX) {
+            *too_long = true;
+            return NULL;
+        }
+        while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+            n--;
+        line[n] = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line && *line != '#')
+            return line;
+    }
+    return NULL;
 }
 
 static bool z85_key(const char *k)
@@ -194,20 +233,24 @@ static bool z85_key(const char *k)
     return strlen(k) == 40 && zmq_z85_decode(bin, k) != NULL;
 }
 
-/* --curve-secret FILE: one line, this node's secret key in Z85. */
-static int read_secret(const char *path, char out[41])
+/* --curve-secret FILE: one line, this node's secret key in Z85; its public
+ * key into pub. */
+static int read_secret(const char *path, char out[41], char pub[41])
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "causeway node: --curve-secret %s: %s\n", path, strerror(errno));
-        return CLI_USAGE;
-    }
-    char line[256];
-    bool ok = next_line(f, line, sizeof line) && z85_key(line);
-    fclose(f);
+    size_t len = 0;
+    int rc = CLI_OK;
+    char *text = read_key_file("--curve-secret", path, &len, &rc);
+    if (!text)
+        return rc;
+    char *at = text, *line;
+    unsigned lineno = 0;
+    bool too_long = false;
+    bool ok = (line = next_line(&at, &lineno, &too_long)) != NULL && z85_key(line) &&
+              zmq_curve_public(pub, line) == 0;
     if (ok)
         memcpy(out, line, 41);
-    explicit_bzero(line, sizeof line);
+    explicit_bzero(text, len);
+    free(text);
     if (!ok) {
         fprintf(stderr, "causeway node: --curve-secret %s: expected a line with a secret key (40 characters of Z85)\n",
                 path);
@@ -217,33 +260,69 @@ static int read_secret(const char *path, char out[41])
 }
 
 /* --curve-peers FILE: lines "J KEY", node J's public key in Z85, for every
- * peer. keys[j] points into store (nodes x 41 bytes). */
-static int read_peer_keys(const char *path, uint32_t nodes, uint32_t self, char *store, const char **keys)
+ * peer (a line for this node itself may be there, with its own public key
+ * `own`: one file can serve every node). keys[j] points into store (nodes x
+ * 41 bytes). A node listed twice, a key given to two nodes, or this node's
+ * own key given to a peer is refused: the handshake would admit the wrong
+ * node under an id, and its messages would be refused for good. */
+static int read_peer_keys(const char *path, uint32_t nodes, uint32_t self, const char own[41], char *store,
+                          const char **keys)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "causeway node: --curve-peers %s: %s\n", path, strerror(errno));
-        return CLI_USAGE;
-    }
-    char line[256];
+    size_t len = 0;
     int rc = CLI_OK;
+    char *text = read_key_file("--curve-peers", path, &len, &rc);
+    if (!text)
+        return rc;
+    unsigned *line_of = calloc(nodes, sizeof *line_of); /* where node j's key is, 0: not yet */
+    if (!line_of) {
+        free(text);
+        fprintf(stderr, "causeway node: out of memory\n");
+        return CLI_FAIL;
+    }
+    char *at = text, *line;
     unsigned lineno = 0;
-    while (rc == CLI_OK && next_line(f, line, sizeof line)) {
-        lineno++;
+    bool too_long = false;
+    while (rc == CLI_OK && (line = next_line(&at, &lineno, &too_long)) != NULL) {
         char *end;
         unsigned long j = strtoul(line, &end, 10);
         while (*end == ' ' || *end == '\t')
             end++;
-        if (end == line || line[0] < '0' || line[0] > '9' || j >= nodes || !z85_key(end)) {
-            fprintf(stderr, "causeway node: --curve-peers %s: entry %u: expected 'J KEY' with J below %u and a public "
+        rc = CLI_USAGE;
+        if (end == line || line[0] < '0' || line[0] > '9' || j >= nodes || !z85_key(end))
+            fprintf(stderr, "causeway node: --curve-peers %s: line %u: expected 'J KEY' with J below %u and a public "
                             "key of 40 characters of Z85\n", path, lineno, nodes);
-            rc = CLI_USAGE;
-        } else if (j != self) {
-            memcpy(store + j * 41, end, 41);
-            keys[j] = store + j * 41;
+        else if (line_of[j])
+            fprintf(stderr, "causeway node: --curve-peers %s: line %u: node %lu is listed already, on line %u\n",
+                    path, lineno, j, line_of[j]);
+        else if (j == self && strcmp(end, own) != 0)
+            fprintf(stderr, "causeway node: --curve-peers %s: line %u: node %lu is this node, and this is not the "
+                            "public key of its --curve-secret\n", path, lineno, j);
+        else if (j != self && strcmp(end, own) == 0)
+            fprintf(stderr, "causeway node: --curve-peers %s: line %u: node %lu is given this node's own public key\n",
+                    path, lineno, j);
+        else
+            rc = CLI_OK;
+        for (uint32_t k = 0; rc == CLI_OK && k < nodes; k++)
+            if (keys[k] && strcmp(keys[k], end) == 0) {
+                fprintf(stderr, "causeway node: --curve-peers %s: line %u: node %lu is given the key of node %u (line "
+                                "%u): each node needs its own\n", path, lineno, j, k, line_of[k]);
+                rc = CLI_USAGE;
+            }
+        if (rc == CLI_OK) {
+            line_of[j] = lineno;
+            if (j != self) {
+                memcpy(store + j * 41, end, 41);
+                keys[j] = store + j * 41;
+            }
         }
     }
-    fclose(f);
+    if (too_long) {
+        fprintf(stderr, "causeway node: --curve-peers %s: line %u is longer than %u characters\n", path, lineno,
+                KEY_LINE_MAX);
+        rc = CLI_USAGE;
+    }
+    free(text);
+    free(line_of);
     for (uint32_t j = 0; rc == CLI_OK && j < nodes; j++)
         if (j != self && !keys[j]) {
             fprintf(stderr, "causeway node: --curve-peers %s: no key for node %u\n", path, j);
@@ -422,10 +501,11 @@ int cli_node(int argc, char **argv)
             fprintf(stderr, "causeway node: out of memory\n");
             rc = CLI_FAIL;
         }
+        char own[41];
         if (rc == CLI_OK)
-            rc = read_secret(curve_secret, secret);
+            rc = read_secret(curve_secret, secret, own);
         if (rc == CLI_OK)
-            rc = read_peer_keys(curve_peers, nodes, id, peer_key_store, peer_keys);
+            rc = read_peer_keys(curve_peers, nodes, id, own, peer_key_store, peer_keys);
     }
     if (rc == CLI_OK)
         rc = ensure_open_files(nodes, http != NULL, http_threads, client != NULL);

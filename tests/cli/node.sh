@@ -81,6 +81,38 @@ expect_usage "expected a line with a secret key" node --id 0 --nodes 2 --listen 
 printf '0 %s\n' "$(cat "$dir/p0")" >"$dir/half"
 expect_usage "no key for node 1" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" \
   --curve-secret "$dir/k0" --curve-peers "$dir/half"
+# Key files that would admit the wrong node, or are no key files at all, are
+# refused at start: an endless one was read forever (100% of a core), and
+# the rest started a node its peers' messages could never reach.
+curve0() { # curve0 SECRET PEERS: node 0 of 2 with these key files, at most 10 s
+  timeout 10 "$cw" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" --curve-secret "$1" --curve-peers "$2"
+}
+expect_curve() { # expect_curve STATUS PATTERN SECRET PEERS
+  local status=0
+  curve0 "$3" "$4" >/dev/null 2>"$dir/err" || status=$?
+  if [ "$status" != "$1" ] || ! grep -q -- "$2" "$dir/err"; then
+    echo "FAIL: key files $3 and $4 gave exit $status:" >&2; cat "$dir/err" >&2; exit 1
+  fi
+}
+expect_curve 2 "larger than 1 MiB" /dev/zero "$dir/peers"
+expect_curve 2 "larger than 1 MiB" "$dir/k0" /dev/zero
+expect_curve 1 "No such file" "$dir/nosuch" "$dir/peers"
+expect_curve 1 "Is a directory" "$dir/k0" "$dir"
+printf '1 %s\n1 %s\n' "$(cat "$dir/p1")" "$(cat "$dir/p1")" >"$dir/twice"
+expect_curve 2 "line 2: node 1 is listed already, on line 1" "$dir/k0" "$dir/twice"
+printf '1 %s\n' "$(cat "$dir/p0")" >"$dir/own"
+expect_curve 2 "node 1 is given this node's own public key" "$dir/k0" "$dir/own"
+printf '0 %s\n1 %s\n' "$(cat "$dir/p1")" "$(cat "$dir/p1")" >"$dir/self"
+expect_curve 2 "node 0 is this node, and this is not the public key" "$dir/k0" "$dir/self"
+"$cw" keygen "$dir/k2" >"$dir/p2"
+printf '0 %s\n1 %s\n2 %s\n' "$(cat "$dir/p0")" "$(cat "$dir/p1")" "$(cat "$dir/p1")" >"$dir/shared"
+status=0
+timeout 10 "$cw" node --id 0 --nodes 3 --listen "$(ep r0)" --peer 1="$(ep r1)" --peer 2="$(ep r2)" \
+  --curve-secret "$dir/k0" --curve-peers "$dir/shared" >/dev/null 2>"$dir/err" || status=$?
+[ "$status" = 2 ] && grep -q "node 2 is given the key of node 1 (line 2)" "$dir/err" ||
+  { echo "FAIL: a key given to two nodes gave exit $status:" >&2; cat "$dir/err" >&2; exit 1; }
+{ printf '# %0300d\n' 0; cat "$dir/peers"; } >"$dir/long"
+expect_curve 2 "line 1 is longer than 255 characters" "$dir/k0" "$dir/long"
 
 # Two nodes with CURVE; HTTP on ports the system picks, read from each node's line.
 for i in 0 1; do

@@ -13,7 +13,8 @@
  *     replica itself (CW_ELIMIT).
  *  3. The thread holds no lock of its own: each request is one call into
  *     the server, which takes the server's lock.
- *  4. The requests waiting together (up to BURST) are served as one burst
+ *  4. The requests waiting together (up to BURST, and until they made
+ *     BURST_WRITES writes) are served as one burst
  *     (cw__server_hold_sends), and so is a batch request: the writes reach
  *     each peer in a few link messages, not one message each.
  *  5. A burst's answers go out at its end, after one save of its writes
@@ -51,6 +52,12 @@
 #define POLL_MS 50
 /* Requests served in one burst, at most, before peers get what they made. */
 #define BURST 128u
+/* A burst ends once its requests made this many writes: a pipelined client
+ * (cw_client_write_many keeps 32 batch requests of up to 1,024 writes
+ * ahead) gets answers, and a durable node saves, every few thousand writes,
+ * not once per 32,768 (which a slow node took longer than the client's
+ * timeout to make). */
+#define BURST_WRITES 4096u
 /* Answers queued per client connection (ZMQ_SNDHWM): cw_client_write_many
  * keeps 32 requests ahead of their answers, a plain call one. */
 #define ANSWERS_QUEUED 64
@@ -92,6 +99,7 @@ struct cw__clients {
     _Atomic bool stop;
     cw__out out;
     bool wrote;                /* the request served last made writes */
+    size_t made;               /* ... and how many */
     pending burst[BURST];
     parked **parked;           /* [n_parked], each its own allocation: zmq_msg_t is not moved by copy */
     size_t n_parked, parked_cap;
@@ -208,6 +216,7 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
         if (wrc == CW_OK)
             cw__out_clock(o, &clock);
         cl->wrote |= wrc == CW_OK;
+        cl->made += wrc == CW_OK;
         cw__request_destroy(&w);
     }
     cw_vclock_destroy(&clock);
@@ -220,6 +229,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     o->len = 0;
     o->failed = false;
     cl->wrote = false;
+    cl->made = 0;
     cw__request r;
     int rc = cw__request_decode(&r, b, len);
     if (rc != CW_OK) {
@@ -248,6 +258,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
             cw__out_clock(o, &clock);
         cw_vclock_destroy(&clock);
         cl->wrote = rc == CW_OK;
+        cl->made = rc == CW_OK;
         break;
     }
     case CW__OP_GET: {
@@ -297,6 +308,7 @@ static bool serve_one(cw__clients *cl, pending *p)
     zmq_msg_init(&req);
     p->wrote = false;
     p->has_answer = false;
+    cl->made = 0;
     if (zmq_msg_recv(&p->id, cl->sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&p->id);
         zmq_msg_close(&p->answer);
@@ -418,8 +430,11 @@ static void *clients_main(void *arg)
         cw__server_hold_sends(cl->s);
         unsigned n = 0;
         bool wrote = false;
-        while (n < BURST && serve_one(cl, &cl->burst[n]))
+        size_t made = 0;
+        while (n < BURST && made < BURST_WRITES && serve_one(cl, &cl->burst[n])) {
             wrote |= cl->burst[n++].wrote;
+            made += cl->made;
+        }
         bool saved = !wrote || cw__server_save(cl->s) == CW_OK;
         cw__server_release_sends(cl->s);
         answer_burst(cl, n, saved);

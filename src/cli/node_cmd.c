@@ -485,7 +485,16 @@ int cli_node(int argc, char **argv)
             } else if (peers[j] && endpoint_problem(peers[j])) {
                 fprintf(stderr, "causeway node: --peer %u='%.80s': %s\n", j, peers[j], endpoint_problem(peers[j]));
                 rc = CLI_USAGE;
+            } else if (peers[j] && strcmp(peers[j], listen) == 0) {
+                /* Spelled the same: this node would send node j's messages to itself. */
+                fprintf(stderr, "causeway node: --peer %u='%.80s' is this node's own --listen\n", j, peers[j]);
+                rc = CLI_USAGE;
             }
+            for (uint32_t k = 0; peers[j] && k < j && rc == CLI_OK; k++)
+                if (peers[k] && strcmp(peers[k], peers[j]) == 0) {
+                    fprintf(stderr, "causeway node: --peer %u and --peer %u are both '%.80s'\n", k, j, peers[j]);
+                    rc = CLI_USAGE;
+                }
         }
     }
     char secret[41] = "", *peer_key_store = NULL;

@@ -26,6 +26,9 @@ expect_usage "must be below --nodes 2" node --id 2 --nodes 2 --listen "$(ep r0)"
 expect_usage "expected J=ENDPOINT" node --id 0 --nodes 2 --listen "$(ep r0)" --peer x="$(ep r1)"
 expect_usage "node 1 given twice" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=a --peer 1=b
 expect_usage "not a peer of node 0" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=a --peer 0=b
+expect_usage "is this node's own --listen" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r0)"
+expect_usage "--peer 1 and --peer 2 are both" node --id 0 --nodes 3 --listen "$(ep r0)" --peer 1="$(ep r1)" \
+  --peer 2="$(ep r1)"
 expect_usage "expected HOST:PORT" node --id 0 --nodes 1 --listen "$(ep r0)" --http nowhere
 expect_usage "port must be 0 to 65535" node --id 0 --nodes 1 --listen tcp://127.0.0.1:99999
 expect_usage "port must be 0 to 65535" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1:70000

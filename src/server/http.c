@@ -1008,7 +1008,9 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_messages_sent_total", "counter", "Messages queued on links.", ss.sent);
     metric(&t, "causeway_link_full_total", "counter",
            "Messages not queued because the peer's link was at its high-water mark.", ss.link_full);
-    metric(&t, "causeway_refused_peer_total", "counter", "Messages from a process that is not a configured peer.",
+    metric(&t, "causeway_refused_peer_total", "counter",
+           "Messages and connections from a process that is not a configured peer (a CURVE key no peer has, a "
+           "handshake that failed or was closed halfway).",
            ss.refused_peer);
     metric(&t, "causeway_malformed_total", "counter", "Messages that did not decode.", ss.malformed);
     metric(&t, "causeway_wire_bytes_in_total", "counter", "Bytes taken from links.", ss.wire_bytes_in);

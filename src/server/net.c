@@ -67,6 +67,7 @@
 #include "auth.h"
 #include "bytes.h"
 #include "endpoint.h"
+#include "handshakes.h"
 #include "msg_internal.h"
 #include "now.h"
 #include "server.h"
@@ -108,6 +109,7 @@ typedef struct net {
     cw__net_control control;
     void *zctx;
     cw__auth *auth;            /* CURVE's peer check, or NULL */
+    cw__handshakes *handshakes; /* the ROUTER's handshakes that failed inside libzmq */
     int wake_fd;               /* an eventfd: wake makes it readable */
     /* The send side (invariant 1). */
     void **dealer;             /* [nodes]; NULL at self */
@@ -400,7 +402,7 @@ void cw__net_tx_counts(const cw__transport *t, cw__net_counts *out)
     out->sent = p->tx_n.sent;
     out->link_full = p->tx_n.link_full;
     out->bytes_out = p->tx_n.bytes_out;
-    out->refused_handshake = cw__auth_refused(p->auth);
+    out->refused_handshake = cw__auth_refused(p->auth) + cw__handshakes_failed(p->handshakes);
 }
 
 /* ---- the receive side ---- */
@@ -760,6 +762,7 @@ static void destroy(cw__transport *t)
     for (uint32_t j = 0; p->dealer && j < nodes; j++)
         if (p->dealer[j])
             zmq_close(p->dealer[j]);
+    cw__handshakes_stop(p->handshakes, p->router);
     if (p->router)
         zmq_close(p->router);
     cw__auth_stop(p->auth);
@@ -843,7 +846,8 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
-    /* A socket a peer, the ROUTER and the ZAP handler's: ZeroMQ's default
+    /* A socket a peer, the ROUTER, the ZAP handler's and the ROUTER's
+     * monitor's two: ZeroMQ's default
      * limit (1,023 sockets a context) would refuse the last peers of a
      * group of 1,024. Set before the first socket, as ZeroMQ requires. */
     if (zmq_ctx_set(p->zctx, ZMQ_MAX_SOCKETS, (int)o->nodes + 8) != 0) {
@@ -877,6 +881,11 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     if (cw__endpoint_in_use(o->listen)) {
         cw__server_err(err, errlen, "cannot listen on %s: another process serves it", o->listen);
         return CW_EIO;
+    }
+    int rc = cw__handshakes_start(&p->handshakes, p->zctx, p->router, o->self);
+    if (rc != CW_OK) {
+        cw__server_err(err, errlen, "ROUTER socket's monitor: %s", cw_strerror(rc));
+        return rc;
     }
     if (zmq_bind(p->router, o->listen) != 0) {
         cw__server_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));

@@ -178,7 +178,8 @@ typedef struct cw__net_counts {
     uint64_t sent;             /* frames queued on links */
     uint64_t link_full;        /* frames lost to a full link (or memory) */
     uint64_t bytes_out;        /* bytes queued on links */
-    uint64_t refused_handshake; /* CURVE connections refused (any thread) */
+    uint64_t refused_handshake; /* connections refused at the handshake: a CURVE key no
+                                   peer has, or inside libzmq (handshakes.h) */
     uint64_t received;         /* frames taken */
     uint64_t malformed;        /* messages or frames that did not decode */
     uint64_t refused;          /* messages from a process that is not a peer, and

@@ -121,7 +121,7 @@ expect_curve 2 "line 1 is longer than 255 characters" "$dir/k0" "$dir/long"
 for i in 0 1; do
   j=$((1 - i))
   "$cw" node --id $i --nodes 2 --listen "$(ep r$i)" --peer $j="$(ep r$j)" --http 127.0.0.1:0 \
-    --curve-secret "$dir/k$i" --curve-peers "$dir/peers" >"$dir/out$i" &
+    --curve-secret "$dir/k$i" --curve-peers "$dir/peers" >"$dir/out$i" 2>"$dir/err$i" &
   pids+=($!)
 done
 port() { # the HTTP port node $1 printed
@@ -150,6 +150,20 @@ status=0
 code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "127.0.0.1:$p1/replicate" \
   -H 'Content-Type: application/octet-stream' --data-binary 'anything')
 [ "$code" = 403 ] || { echo "FAIL: POST /replicate with CURVE got $code: $(cat "$dir/rep")" >&2; exit 1; }
+# A peer without CURVE fails its handshake inside libzmq, before any key is
+# checked: node 0 counts it and says so (it used to split the group silently).
+"$cw" node --id 1 --nodes 2 --listen "$(ep x1)" --peer 0="$(ep r0)" --fresh >/dev/null 2>&1 &
+plain=$!
+for _ in $(seq 100); do
+  grep -q "failed its handshake: it .*security mechanism" "$dir/err0" && break
+  sleep 0.05
+done
+kill -TERM "$plain"
+wait "$plain" || true
+grep -q "failed its handshake: it .*security mechanism" "$dir/err0" ||
+  { echo "FAIL: node 0 said nothing of a peer without CURVE: $(cat "$dir/err0")" >&2; exit 1; }
+curl -s "127.0.0.1:$p0/metrics" | grep -q '^causeway_refused_peer_total [1-9]' ||
+  { echo "FAIL: node 0 did not count a peer without CURVE" >&2; exit 1; }
 # A write whose context is ahead waits (--ahead-wait-ms); SIGTERM answers it
 # 503 before the node goes, instead of closing its connection unanswered.
 "$cw" node --id 0 --nodes 2 --listen "$(ep a0)" --peer 1="$(ep a1)" --http 127.0.0.1:0 --fresh \

@@ -48,7 +48,7 @@ cw__queue *cw__queue_create(uint32_t capacity)
     cw__queue *q = aligned_alloc(64, block_bytes(size));
     if (!q)
         return NULL;
-    memset(q, 0, block_bytes(size));
+    memset(q, 0, HEAD_BYTES); /* the slots are written before they are read: left untouched until used */
     ck_ring_init(&q->ring, size);
     q->buffer = (struct ck_ring_buffer *)((char *)q + HEAD_BYTES);
     return q;

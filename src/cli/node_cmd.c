@@ -212,6 +212,8 @@ static char *next_line(char **text, unsigned *lineno, bool *too_long)
         *text = nl ? nl + 1 : line + strlen(line);
         ++*lineno;
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n && line[n - 1] == '\r') /* a CRLF line is as long as its LF twin */
+            n--;
         if (n > KEY_LINE_MAX) {
             *too_long = true;
             return NULL;
@@ -285,10 +287,11 @@ static int read_peer_keys(const char *path, uint32_t nodes, uint32_t self, const
     while (rc == CLI_OK && (line = next_line(&at, &lineno, &too_long)) != NULL) {
         char *end;
         unsigned long j = strtoul(line, &end, 10);
+        bool apart = *end == ' ' || *end == '\t'; /* "J KEY": a key glued to J is not J's */
         while (*end == ' ' || *end == '\t')
             end++;
         rc = CLI_USAGE;
-        if (end == line || line[0] < '0' || line[0] > '9' || j >= nodes || !z85_key(end))
+        if (end == line || line[0] < '0' || line[0] > '9' || !apart || j >= nodes || !z85_key(end))
             fprintf(stderr, "causeway node: --curve-peers %s: line %u: expected 'J KEY' with J below %u and a public "
                             "key of 40 characters of Z85\n", path, lineno, nodes);
         else if (line_of[j])
@@ -519,6 +522,7 @@ int cli_node(int argc, char **argv)
     if (rc == CLI_OK)
         rc = ensure_open_files(nodes, http != NULL, http_threads, client != NULL);
     if (rc != CLI_OK) {
+        explicit_bzero(secret, sizeof secret);
         free(peers);
         free(peer_key_store);
         free(peer_keys);
@@ -537,6 +541,7 @@ int cli_node(int argc, char **argv)
     FILE *trace_file = NULL;
     if (trace && !(trace_file = fopen(trace, "a"))) {
         fprintf(stderr, "causeway node: --trace %s: %s\n", trace, strerror(errno));
+        explicit_bzero(secret, sizeof secret);
         free(peers);
         free(peer_key_store);
         free(peer_keys);

@@ -74,15 +74,15 @@ static void take_event(cw__handshakes *h)
         if (!h->said_ns || now - h->said_ns >= WARN_EVERY_NS) {
             const char *why =
                 event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                    ? "it closed during the handshake (the other side refused this node's security mechanism: CURVE on "
-                      "one node and not the other? Or a probe of the port)"
+                    ? "it closed during the handshake (a probe of the port, or a peer that refused this node's "
+                      "security mechanism)"
                 : value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                     ? "it speaks another security mechanism (CURVE on one node and not the other?)"
                     : "it does not speak ZMTP";
             char more[64] = "";
             if (h->said_ns)
                 snprintf(more, sizeof more, " (%" PRIu64 " failed since the last note)", failed - h->said_failed);
-            fprintf(stderr, "causeway node %" PRIu32 ": a connection to %.*s failed its handshake: %s%s\n", h->self,
+            fprintf(stderr, "causeway node %" PRIu32 ": a connection to its %.*s failed its handshake: %s%s\n", h->self,
                     (int)(zmq_msg_size(&addr) < 200 ? zmq_msg_size(&addr) : 200), (const char *)zmq_msg_data(&addr),
                     why, more);
             h->said_ns = now;

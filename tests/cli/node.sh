@@ -13,7 +13,7 @@ trap cleanup EXIT
 expect_usage() { # expect_usage PATTERN ARGS...: exit 2 and PATTERN on stderr
   local pattern=$1 status=0
   shift
-  "$cw" "$@" >/dev/null 2>"$dir/err" || status=$?
+  timeout 10 "$cw" "$@" >/dev/null 2>"$dir/err" || status=$?
   if [ "$status" != 2 ] || ! grep -q -- "$pattern" "$dir/err"; then
     echo "FAIL: causeway $* gave exit $status:" >&2; cat "$dir/err" >&2; exit 1
   fi
@@ -103,6 +103,8 @@ expect_curve 1 "No such file" "$dir/nosuch" "$dir/peers"
 expect_curve 1 "Is a directory" "$dir/k0" "$dir"
 printf '1 %s\n1 %s\n' "$(cat "$dir/p1")" "$(cat "$dir/p1")" >"$dir/twice"
 expect_curve 2 "line 2: node 1 is listed already, on line 1" "$dir/k0" "$dir/twice"
+printf '1%s\n' "$(cat "$dir/p1")" >"$dir/glued"
+expect_curve 2 "line 1: expected 'J KEY'" "$dir/k0" "$dir/glued"
 printf '1 %s\n' "$(cat "$dir/p0")" >"$dir/own"
 expect_curve 2 "node 1 is given this node's own public key" "$dir/k0" "$dir/own"
 printf '0 %s\n1 %s\n' "$(cat "$dir/p1")" "$(cat "$dir/p1")" >"$dir/self"
@@ -140,6 +142,22 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 grep -q '"value":\[1,"two"\]' "$dir/r" || { echo "FAIL: node 1 read: $(cat "$dir/r")" >&2; exit 1; }
+# A peer without CURVE fails its handshake inside libzmq, before any key is
+# checked: node 0 counts it and says so (it used to split the group
+# silently). First of any handshake here: the note comes at most every 10 s.
+refused() { curl -s "127.0.0.1:$p0/metrics" | awk '/^causeway_refused_peer_total/ {print $2}'; }
+before=$(refused)
+"$cw" node --id 1 --nodes 2 --listen "$(ep x1)" --peer 0="$(ep r0)" --fresh >/dev/null 2>&1 &
+plain=$!
+for _ in $(seq 100); do
+  grep -q "failed its handshake" "$dir/err0" && [ "$(refused)" -gt "$before" ] && break
+  sleep 0.05
+done
+kill -TERM "$plain"
+wait "$plain" || true
+grep -q "failed its handshake: it .*security mechanism" "$dir/err0" ||
+  { echo "FAIL: node 0 said nothing of a peer without CURVE: $(cat "$dir/err0")" >&2; exit 1; }
+[ "$(refused)" -gt "$before" ] || { echo "FAIL: node 0 did not count a peer without CURVE" >&2; exit 1; }
 # A running node's ipc endpoint is not taken over by a second process
 # (ZeroMQ would remove its socket file and bind anew).
 status=0
@@ -150,20 +168,6 @@ status=0
 code=$(curl -s -o "$dir/rep" -w '%{http_code}' -X POST "127.0.0.1:$p1/replicate" \
   -H 'Content-Type: application/octet-stream' --data-binary 'anything')
 [ "$code" = 403 ] || { echo "FAIL: POST /replicate with CURVE got $code: $(cat "$dir/rep")" >&2; exit 1; }
-# A peer without CURVE fails its handshake inside libzmq, before any key is
-# checked: node 0 counts it and says so (it used to split the group silently).
-"$cw" node --id 1 --nodes 2 --listen "$(ep x1)" --peer 0="$(ep r0)" --fresh >/dev/null 2>&1 &
-plain=$!
-for _ in $(seq 100); do
-  grep -q "failed its handshake: it .*security mechanism" "$dir/err0" && break
-  sleep 0.05
-done
-kill -TERM "$plain"
-wait "$plain" || true
-grep -q "failed its handshake: it .*security mechanism" "$dir/err0" ||
-  { echo "FAIL: node 0 said nothing of a peer without CURVE: $(cat "$dir/err0")" >&2; exit 1; }
-curl -s "127.0.0.1:$p0/metrics" | grep -q '^causeway_refused_peer_total [1-9]' ||
-  { echo "FAIL: node 0 did not count a peer without CURVE" >&2; exit 1; }
 # A write whose context is ahead waits (--ahead-wait-ms); SIGTERM answers it
 # 503 before the node goes, instead of closing its connection unanswered.
 "$cw" node --id 0 --nodes 2 --listen "$(ep a0)" --peer 1="$(ep a1)" --http 127.0.0.1:0 --fresh \

@@ -209,9 +209,9 @@ static char *next_line(char **text, unsigned *lineno, bool *too_long)
 {
     while (**text) {
         char *line = *text, *nl = strchr(line, '\n');
-        *text = nl ? nl + 1 : line + strlen(line);
-        ++*lineno;
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        *text = line + n + (nl != NULL);
+        ++*lineno;
         if (n && line[n - 1] == '\r') /* a CRLF line is as long as its LF twin */
             n--;
         if (n > KEY_LINE_MAX) {

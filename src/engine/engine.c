@@ -329,8 +329,6 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     e->recovery = cw__engine_recovers(o);
     e->combine = o->nodes <= COMBINE_MAX_NODES;
     e->stall_timeout_ns = (uint64_t)(o->stall_timeout_ms ? o->stall_timeout_ms : 10000u) * 1000000u;
-    e->max_key_len = no.max_key_len;
-    e->max_value_len = no.max_value_len;
     pthread_mutex_init(&e->shutdown_lock, NULL);
     cw__fault_options fo = {o->seed, o->drop_probability, o->delay_probability, o->max_delay_us,
                             o->duplicate_probability};
@@ -573,31 +571,19 @@ static int write_once(cw_engine *e, enode *en, const write_req *w)
     return c.rc;
 }
 
-/* What the replica would refuse w for however long it waited for room,
- * checked before it waits (invariant 2), so that a bad write is answered
- * at once, not after the stall timeout: a key or value over the limits
- * (CW_ELIMIT), a context naming a node out of range (CW_EINVAL), or, when
- * there is no room now, a context ahead of the node (CW_EAHEAD, under its
- * lock; with room the put itself finds it). */
+/* What the replica would refuse w for however long it waited for room
+ * (cw__node_write_refused), checked before it waits (invariant 2), so that
+ * a bad write is answered at once, not after the stall timeout. Whether the
+ * context is ahead is asked only when there is no room now, under the
+ * node's lock; with room the put itself finds it. */
 static int refused_now(cw_engine *e, enode *en, const write_req *w)
 {
-    if (w->key_len > e->max_key_len || w->value_len > e->max_value_len)
-        return CW_ELIMIT;
-    const cw_vclock *c = w->context;
-    if (!c)
-        return CW_OK;
-    for (uint32_t i = 0; i < c->size; i++)
-        if (c->ids[i] >= e->nodes)
-            return CW_EINVAL;
+    int rc = cw__node_write_refused(en->node, w->key_len, w->value_len, w->context, false);
     /* Relaxed: a hint only; take_room decides under its own lock. */
-    if (atomic_load_explicit(&en->in_flight, memory_order_relaxed) < e->outbox_limit)
-        return CW_OK;
-    int rc = CW_OK;
+    if (rc != CW_OK || !w->context || atomic_load_explicit(&en->in_flight, memory_order_relaxed) < e->outbox_limit)
+        return rc;
     pthread_mutex_lock(&en->lock);
-    const uint64_t *v = cw_node_counters(en->node);
-    for (uint32_t i = 0; i < c->size && rc == CW_OK; i++)
-        if (c->counters[i] > v[c->ids[i]])
-            rc = CW_EAHEAD;
+    rc = cw__node_write_refused(en->node, 0, 0, w->context, true);
     pthread_mutex_unlock(&en->lock);
     return rc;
 }

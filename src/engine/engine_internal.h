@@ -113,7 +113,6 @@ struct cw_engine {
      * state it concerns is taken under their locks. */
     _Atomic uint64_t reports_asked_ns;
     uint64_t stall_timeout_ns;      /* a put's wait for stability */
-    size_t max_key_len, max_value_len; /* the replicas' (a put over them is refused before it waits) */
     pthread_mutex_t shutdown_lock;  /* one shutdown at a time */
     bool down;
 };

@@ -663,22 +663,33 @@ int cw_node_flush(cw_node *n, size_t *sent)
 
 size_t cw_node_unsent(const cw_node *n) { return n ? n->unsent_len : 0; }
 
+int cw__node_write_refused(const cw_node *n, size_t key_len, size_t value_len, const cw_vclock *context,
+                           bool ahead_too)
+{
+    if (key_len > n->opt.max_key_len || value_len > n->opt.max_value_len)
+        return CW_ELIMIT;
+    for (uint32_t i = 0; context && i < context->size; i++) {
+        if (context->ids[i] >= n->n)
+            return CW_EINVAL;
+        if (ahead_too && context->counters[i] > n->clock.counters[context->ids[i]])
+            return CW_EAHEAD;
+    }
+    return CW_OK;
+}
+
 /* The dense form of a client's context in n->context (n->n counters).
  * CW_EINVAL (an id out of range), CW_EAHEAD (it covers writes this node has
  * not applied), CW_ENOMEM. */
 static int dense_context(cw_node *n, const cw_vclock *context)
 {
+    int rc = cw__node_write_refused(n, 0, 0, context, true);
+    if (rc != CW_OK)
+        return rc;
     if (!n->context && !(n->context = malloc((size_t)n->n * sizeof *n->context)))
         return CW_ENOMEM;
     memset(n->context, 0, (size_t)n->n * sizeof *n->context);
-    for (uint32_t i = 0; i < context->size; i++) {
-        cw_node_id id = context->ids[i];
-        if (id >= n->n)
-            return CW_EINVAL;
-        if (context->counters[i] > n->clock.counters[id])
-            return CW_EAHEAD;
-        n->context[id] = context->counters[i];
-    }
+    for (uint32_t i = 0; i < context->size; i++)
+        n->context[context->ids[i]] = context->counters[i];
     return CW_OK;
 }
 
@@ -689,13 +700,14 @@ static int write_local(cw_node *n, const void *key, size_t key_len, const void *
 {
     if (!n || (!key && key_len) || (!value && value_len) || n->in_callback)
         return CW_EINVAL;
-    if (key_len > n->opt.max_key_len || value_len > n->opt.max_value_len)
-        return CW_ELIMIT;
+    int rc = cw__node_write_refused(n, key_len, value_len, NULL, false);
+    if (rc != CW_OK)
+        return rc;
     /* A drain paused for its host's client (this put) is finished by the
      * host after it: a plain write need not wait for it. A write with a
      * context does, first, so that a context covering those writes is not
      * taken for one ahead of the node (CW_EAHEAD). */
-    int rc = n->paused && !context ? CW_OK : drain(n, NULL);
+    rc = n->paused && !context ? CW_OK : drain(n, NULL);
     if (rc != CW_OK)
         return rc;
     if (context && (rc = dense_context(n, context)) != CW_OK)

@@ -74,6 +74,15 @@ int cw__node_receive_many_pausable(cw_node *n, cw_msg *const *msgs, size_t count
                                    size_t *delivered, bool (*pause)(void *ctx), void *pause_ctx);
 bool cw__node_paused(const cw_node *n);
 
+/* What a local write (put or delete) of these sizes with this context
+ * (nullable) is refused for, however long it waits: CW_ELIMIT (a key or
+ * value over the node's limits), CW_EINVAL (a context naming a node out of
+ * range) or, with ahead_too, CW_EAHEAD (a context covering writes the node
+ * has not applied: read under whatever guards its clock); else CW_OK. The
+ * limits and ids need no lock: they are the node's fixed options. */
+int cw__node_write_refused(const cw_node *n, size_t key_len, size_t value_len, const cw_vclock *context,
+                           bool ahead_too);
+
 /* The writes the retransmission log holds (applied, not yet stable), and
  * each of them in turn: per origin in seq order, each origin's run ending
  * at the clock's entry, so that cw_node_restore takes them back (a peer

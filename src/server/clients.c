@@ -98,8 +98,7 @@ struct cw__clients {
     bool started;
     _Atomic bool stop;
     cw__out out;
-    bool wrote;                /* the request served last made writes */
-    size_t made;               /* ... and how many */
+    size_t made;               /* writes the request served last made (serve_one zeroes it) */
     pending burst[BURST];
     parked **parked;           /* [n_parked], each its own allocation: zmq_msg_t is not moved by copy */
     size_t n_parked, parked_cap;
@@ -215,7 +214,6 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
         cw__out_u32(o, (uint32_t)(int32_t)wrc);
         if (wrc == CW_OK)
             cw__out_clock(o, &clock);
-        cl->wrote |= wrc == CW_OK;
         cl->made += wrc == CW_OK;
         cw__request_destroy(&w);
     }
@@ -228,8 +226,6 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     cw__out *o = &cl->out;
     o->len = 0;
     o->failed = false;
-    cl->wrote = false;
-    cl->made = 0;
     cw__request r;
     int rc = cw__request_decode(&r, b, len);
     if (rc != CW_OK) {
@@ -239,7 +235,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         return;
     }
     if (r.op == CW__OP_BATCH) {
-        serve_batch(cl, r.id, b, len); /* sets wrote if it made a write */
+        serve_batch(cl, r.id, b, len); /* counts its writes made */
         cw__request_destroy(&r);
         return;
     }
@@ -257,7 +253,6 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         if (rc == CW_OK)
             cw__out_clock(o, &clock);
         cw_vclock_destroy(&clock);
-        cl->wrote = rc == CW_OK;
         cl->made = rc == CW_OK;
         break;
     }
@@ -341,7 +336,7 @@ static bool serve_one(cw__clients *cl, pending *p)
         p->op = 0;
         p->rid = 0;
     }
-    p->wrote = cl->wrote;
+    p->wrote = cl->made > 0;
     zmq_msg_close(&req);
     if (zmq_msg_init_size(&p->answer, cl->out.len) != 0) {
         zmq_msg_init(&p->answer);
@@ -429,13 +424,12 @@ static void *clients_main(void *arg)
          * writes send to peers leaves together at the end. */
         cw__server_hold_sends(cl->s);
         unsigned n = 0;
-        bool wrote = false;
         size_t made = 0;
         while (n < BURST && made < BURST_WRITES && serve_one(cl, &cl->burst[n])) {
-            wrote |= cl->burst[n++].wrote;
+            n++;
             made += cl->made;
         }
-        bool saved = !wrote || cw__server_save(cl->s) == CW_OK;
+        bool saved = !made || cw__server_save(cl->s) == CW_OK;
         cw__server_release_sends(cl->s);
         answer_burst(cl, n, saved);
     }

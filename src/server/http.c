@@ -546,21 +546,54 @@ static void succeed_text(reply *rep, text *t, const char *type)
     rep->text_type = type;
 }
 
+/* "i":v at t's end, after a comma unless i is 0: one member of a CLOCK
+ * (clock_json's shape) written directly. */
+static void append_counter(text *t, uint32_t i, uint64_t v)
+{
+    unsigned ilen = cw__decimal_len(i), vlen = cw__decimal_len(v);
+    if (!text_room(t, ilen + vlen + 4))
+        return;
+    char *o = t->p + t->len;
+    if (i)
+        *o++ = ',';
+    *o++ = '"';
+    cw__decimal_write(o, ilen, i);
+    o += ilen;
+    *o++ = '"';
+    *o++ = ':';
+    cw__decimal_write(o, vlen, v);
+    t->len = (size_t)(o + vlen - t->p);
+    t->p[t->len] = '\0';
+}
+
+/* A CLOCK from a sparse clock. */
+static void append_clock(text *t, const cw_vclock *c, uint32_t nodes)
+{
+    append(t, "{", 1);
+    for (uint32_t i = 0, e = 0; i < nodes && !t->failed; i++)
+        append_counter(t, i, e < c->size && c->ids[e] == i ? c->counters[e++] : 0);
+    append(t, "}", 1);
+}
+
+/* A CLOCK from a message's dense counters (n of them). */
+static void append_dense_clock(text *t, const uint64_t *c, uint32_t n, uint32_t nodes)
+{
+    append(t, "{", 1);
+    for (uint32_t i = 0; i < nodes && !t->failed; i++)
+        append_counter(t, i, i < n ? c[i] : 0);
+    append(t, "}", 1);
+}
+
 /* {"status":"success","clock":CLOCK} written directly: the answer to every
  * write has this one shape, and building it through Jansson cost more than
  * the write itself (an object per counter, then a dump). */
 static void succeed_with_clock(reply *rep, const cw_vclock *c, uint32_t nodes)
 {
     text t = {NULL, 0, 0, false};
-    appendf(&t, "{\"status\":\"success\",\"clock\":{");
-    uint32_t e = 0;
-    for (uint32_t i = 0; i < nodes && !t.failed; i++) {
-        uint64_t v = 0;
-        if (e < c->size && c->ids[e] == i)
-            v = c->counters[e++];
-        appendf(&t, "%s\"%" PRIu32 "\":%" PRIu64, i ? "," : "", i, v);
-    }
-    appendf(&t, "}}");
+    static const char head[] = "{\"status\":\"success\",\"clock\":";
+    append(&t, head, sizeof head - 1);
+    append_clock(&t, c, nodes);
+    append(&t, "}", 1);
     succeed_text(rep, &t, "application/json");
 }
 
@@ -848,29 +881,6 @@ static void append_json(text *t, json_t *j)
     json_decref(j);
 }
 
-/* A CLOCK (clock_json's shape) from a message's dense counters. */
-static void append_clock(text *t, const uint64_t *c, uint32_t n, uint32_t nodes)
-{
-    append(t, "{", 1);
-    for (uint32_t i = 0; i < nodes && !t->failed; i++) {
-        uint64_t v = i < n ? c[i] : 0;
-        unsigned ilen = cw__decimal_len(i), vlen = cw__decimal_len(v);
-        if (!text_room(t, ilen + vlen + 4))
-            break;
-        char *o = t->p + t->len;
-        *o++ = i ? ',' : '"';
-        if (i)
-            *o++ = '"';
-        cw__decimal_write(o, ilen, i);
-        o += ilen;
-        *o++ = '"';
-        *o++ = ':';
-        cw__decimal_write(o, vlen, v);
-        t->len = (size_t)(o + vlen - t->p);
-    }
-    append(t, "}", 1);
-}
-
 /* {"value":V,"clock":C} of a version (version_json's shape). */
 static void append_version(text *t, const cw_msg *m, uint32_t nodes)
 {
@@ -881,7 +891,7 @@ static void append_version(text *t, const cw_msg *m, uint32_t nodes)
     append(t, "{\"value\":", 9);
     append_json(t, value_json(value, len));
     append(t, ",\"clock\":", 9);
-    append_clock(t, c, n, nodes);
+    append_dense_clock(t, c, n, nodes);
     append(t, "}", 1);
 }
 
@@ -939,11 +949,11 @@ static void do_status(cw__http *h, reply *rep)
     }
     text t = {.failed = st.failed};
     appendf(&t, "{\"node\":%" PRIu32 ",\"clock\":", (uint32_t)cw__server_self(h->server));
-    append_json(&t, clock_json(&st.clock, st.nodes));
+    append_clock(&t, &st.clock, st.nodes);
     appendf(&t, ",\"pending\":%" PRIu64 ",\"data\":", st.pending);
     append_data(&t, &st);
     append(&t, ",\"stable\":", 10);
-    append_json(&t, clock_json(&st.stable, st.nodes));
+    append_clock(&t, &st.stable, st.nodes);
     append(&t, "}", 1);
     status_release(&st);
     if (!t.failed && t.len + 1 < t.cap) { /* held counts what it keeps (invariant 8) */

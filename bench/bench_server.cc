@@ -1450,6 +1450,68 @@ void status_stall(benchmark::State &state) {
     }
 }
 
+// ---- a join beside a client's puts ----
+
+// Node 0 holds `keys` keys (written through write_many); node 2 is killed
+// and started again without state, so it joins: nodes 0 and 1 each answer
+// with a copy of their store. With `load` 1 a client puts at node 0
+// without pause meanwhile (0: no client). join_ms: from the start to node 2
+// holding every key; put_max_ms, put_p99_us: of the puts made meanwhile
+// (the time writes wait for node 0's lock while it answers);
+// put_p99_alone_us: the same client's puts just before, node 2 up;
+// puts_meanwhile: the puts made in join_ms.
+void join_stall(benchmark::State &state) {
+    const uint64_t keys = uint64_t(state.range(0));
+    const bool load = state.range(1) != 0;
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why);
+        if (!ready(state, cl, why))
+            return;
+        cw_client *c = nullptr, *c2 = nullptr;
+        cw_client_open(&c, cl.client[0].c_str(), 10000);
+        std::atomic<uint64_t> failed{write_keys(c, keys)};
+        bool all = false;
+        wait_replicated(cl, 1 + keys - failed, &all);
+        std::atomic<int> phase{0}; // 0 alone, 1 beside the join, 2 stop
+        std::vector<double> alone, beside;
+        std::thread putter([&] {
+            while (load && phase.load() < 2) {
+                int ph = phase.load();
+                auto a = Clock::now();
+                failed += cw_client_put(c, "probe", 5, kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
+                (ph == 0 ? alone : beside).push_back(micros_since(a));
+            }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        cl.kill_node(2);
+        phase = 1;
+        Clock::time_point t0 = Clock::now();
+        bool up = cl.spawn(2, false, why);
+        cw_client_open(&c2, cl.client[2].c_str(), 5000);
+        auto give_up = Clock::now() + std::chrono::seconds(120);
+        // Every key and the warm-up write of node 0 (its probes come on top).
+        while (up && applied_from(c2, 0) < 1 + keys && Clock::now() < give_up)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        Clock::time_point t1 = Clock::now();
+        bool joined = up && applied_from(c2, 0) >= 1 + keys;
+        phase = 2;
+        putter.join();
+        cw_client_close(c2);
+        cw_client_close(c);
+        Percentiles pa = percentiles(alone), pb = percentiles(beside);
+        state.SetIterationTime(secs(t0, t1));
+        state.counters["join_ms"] = 1e3 * secs(t0, t1);
+        state.counters["puts_meanwhile"] = double(beside.size());
+        state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()
+        state.counters["put_p99_us"] = pb.p99_us;
+        state.counters["put_p99_alone_us"] = pa.p99_us;
+        state.counters["failed"] = double(failed);
+        if (!all || !joined)
+            state.SkipWithError(up ? "node 2 did not join" : why.c_str());
+    }
+}
+
 int reg = [] {
     auto one = [](const char *name, void (*fn)(benchmark::State &)) {
         return benchmark::RegisterBenchmark(name, fn)->Iterations(1)->UseManualTime()->Unit(
@@ -1474,6 +1536,8 @@ int reg = [] {
     one("node_procs/http_write_durable", http_write_durable)->Args({8, 1, 1})->Args({8, 1, 2});
     one("node_procs/replication_latency", replication_latency);
     one("node_procs/status_stall", status_stall)->Arg(100000)->Arg(300000);
+    // Keys, a client putting meanwhile (1) or not (0).
+    one("node_procs/join_stall", join_stall)->Args({100000, 1})->Args({300000, 1})->Args({300000, 0});
     // Only beside running Flask nodes (bench/compare_flask.sh).
     if (std::getenv("CAUSEWAY_BENCH_FLASK"))
         one("node_procs/flask_http_write", flask_http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});

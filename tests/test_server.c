@@ -7,6 +7,7 @@
  * replica snapshot installed only on an empty node. */
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -458,6 +459,66 @@ static void test_full_log_refuses_then_recovers(void **state)
     }
     await_value(c.s[2], "after", "v");
     max_log_option = 0;
+    cluster_close(&c);
+}
+
+/* A node answers a joiner's request by sending a copy of its store after it
+ * lets its lock go (server.c invariant 7), with the joiner's link lent to
+ * that copy; its clients' writes go on meanwhile, and those the lent link
+ * did not carry reach the joiner later (it pulls them). Node 0 holds
+ * JOIN_KEYS keys; a thread puts at node 0 while node 2 restarts without
+ * state and joins, and for as long again after; node 2 ends with every
+ * one of node 0's writes. (Under ThreadSanitizer this is also the check
+ * that the copy's sending and the writers' frames keep apart.) */
+#define JOIN_KEYS 3000
+
+typedef struct join_writer {
+    cw__server *s;
+    _Atomic bool stop;
+    uint64_t last; /* the seq of its last write */
+} join_writer;
+
+static void *write_during_join(void *arg)
+{
+    join_writer *w = arg;
+    char key[32];
+    for (int i = 0; !atomic_load(&w->stop); i++) {
+        snprintf(key, sizeof key, "w%d", i % 100);
+        w->last = put(w->s, key, "during");
+    }
+    return NULL;
+}
+
+static void test_writes_go_on_while_a_peer_joins(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, true);
+    char key[32];
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        put(c.s[0], key, "v");
+    }
+    await_value(c.s[2], "k2999", "v");
+    cw__server_stop(c.s[2]);
+    c.s[2] = NULL;
+    join_writer w = {.s = c.s[0]};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_during_join, &w), 0);
+    uint64_t t0 = now_ms();
+    start(&c, 2, false);
+    while (joining(c.s[2]) && now_ms() < t0 + 10000)
+        sleep_ms(1);
+    assert_false(joining(c.s[2]));
+    sleep_ms(now_ms() - t0 + 50);
+    atomic_store(&w.stop, true);
+    pthread_join(t, NULL);
+    assert_true(w.last > JOIN_KEYS);
+    uint64_t deadline = now_ms() + 10000;
+    while (look(c.s[2]).counters[0] < w.last && now_ms() < deadline)
+        sleep_ms(5);
+    assert_int_equal(look(c.s[2]).counters[0], w.last);
+    assert_int_equal(look(c.s[2]).keys, look(c.s[0]).keys);
     cluster_close(&c);
 }
 
@@ -1857,6 +1918,7 @@ int main(void)
         cmocka_unit_test(test_an_answer_without_a_log_takes_nothing_as_stable),
         cmocka_unit_test(test_a_restart_keeps_the_saved_stable_clock),
         cmocka_unit_test(test_a_join_round_is_answered_once),
+        cmocka_unit_test(test_writes_go_on_while_a_peer_joins),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_a_node_behind_itself_takes_no_writes),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),

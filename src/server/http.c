@@ -1017,7 +1017,7 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_messages_received_total", "counter", "Messages taken from links.", ss.received);
     metric(&t, "causeway_messages_sent_total", "counter", "Messages queued on links.", ss.sent);
     metric(&t, "causeway_link_full_total", "counter",
-           "Messages not queued because the peer's link was at its high-water mark.", ss.link_full);
+           "Messages not queued because the peer's link was full or lent to a snapshot answer.", ss.link_full);
     metric(&t, "causeway_refused_peer_total", "counter",
            "Messages and connections from a process that is not a configured peer (a CURVE key no peer has, a "
            "handshake that failed or was closed halfway).",

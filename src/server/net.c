@@ -16,7 +16,11 @@
  *     send-side counts) is used by one thread at a time, serialized by the
  *     host; the receive side (the ROUTER, each link's wire rx state, the
  *     decoded frames not yet taken, the receive-side counts) is the
- *     receiving thread's alone. wake touches only the eventfd.
+ *     receiving thread's alone. wake touches only the eventfd. A link lent
+ *     for a snapshot answer (cw__net_lend) is the exception: its DEALER is
+ *     the borrowing thread's alone, used without the host's serialization,
+ *     and the send side does not touch it until cw__net_return (a frame
+ *     for it is lost as at a full link).
  *  2. A message for a peer is encoded for that peer's link at once and
  *     committed to the link's state; if its batch then does not go (a full
  *     link, a drop), the link's state restarts, so the next frame needs no
@@ -99,6 +103,8 @@ typedef struct link_out {
      * (written to the kernel, or dropped): added by the sending thread,
      * taken off by libzmq's I/O thread (released). */
     _Atomic size_t queued;
+    /* Lent for a snapshot answer (invariant 1): the DEALER is not ours. */
+    bool lent;
 } link_out;
 
 typedef struct net {
@@ -169,6 +175,8 @@ static void released(void *data, void *hint)
 static bool link_hand(net *p, uint32_t j, const uint8_t *b, size_t len)
 {
     link_out *o = &p->out[j];
+    if (o->lent)
+        return false;
     size_t queued = atomic_load_explicit(&o->queued, memory_order_relaxed); /* a bound, not an order */
     if (queued && len > LINK_QUEUED_MAX - (queued < LINK_QUEUED_MAX ? queued : LINK_QUEUED_MAX))
         return false;
@@ -329,16 +337,24 @@ void cw__net_drop(cw__transport *t, uint32_t j)
 
 void cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce)
 {
+    net *p = net_of(t);
     uint8_t req[9] = {CH_JOIN};
     cw__store_be(req + 1, nonce, 8);
-    (void)zmq_send(net_of(t)->dealer[j], req, sizeof req, ZMQ_DONTWAIT);
+    if (!p->out[j].lent)
+        (void)zmq_send(p->dealer[j], req, sizeof req, ZMQ_DONTWAIT);
 }
 
 void cw__net_send_reset(cw__transport *t, uint32_t j)
 {
+    net *p = net_of(t);
     char r = CH_RESET;
-    (void)zmq_send(net_of(t)->dealer[j], &r, 1, ZMQ_DONTWAIT);
+    if (!p->out[j].lent)
+        (void)zmq_send(p->dealer[j], &r, 1, ZMQ_DONTWAIT);
 }
+
+void cw__net_lend(cw__transport *t, uint32_t j) { net_of(t)->out[j].lent = true; }
+
+void cw__net_return(cw__transport *t, uint32_t j) { net_of(t)->out[j].lent = false; }
 
 bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
                             uint64_t seen, uint64_t nonce, size_t count, size_t log_count)

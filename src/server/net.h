@@ -147,10 +147,21 @@ void cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce);
  * queued until connected. */
 void cw__net_send_reset(cw__transport *t, uint32_t j);
 
+/* Lends peer j's link for a snapshot answer (net.c's invariant 1): from
+ * this call (the send side's) until cw__net_return (the send side's again),
+ * the borrowing thread alone uses j's DEALER, through the snapshot calls
+ * below, without the host's serialization of the send side; frames for j
+ * meanwhile are lost as at a full link (counted in link_full; the peer pulls
+ * the writes), and join and reset messages to j are not sent. The host
+ * orders the calls with the borrower's (a lock both take). */
+void cw__net_lend(cw__transport *t, uint32_t j);
+void cw__net_return(cw__transport *t, uint32_t j);
+
 /* A snapshot answer to peer j, sent as it is made: start, then add each of
  * the `count` versions, then each of the `log_count` log writes, then end.
  * start is false when the link is full (nothing sent; the peer asks again);
- * add and end are then not called. */
+ * add and end are then not called. Called on the send side, or by the
+ * thread j's link is lent to. */
 typedef struct cw__net_snapshot_out {
     uint32_t to;
     size_t left;               /* versions and log writes still to add */

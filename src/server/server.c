@@ -6,8 +6,9 @@
  *
  * Invariants:
  *  1. s->lock guards the replica, the transport's send side (net.h: every
- *     DEALER, each link's batch and frame state), the fault layer's lane,
- *     the join state and the counters. The transport's receive side (the
+ *     DEALER but one lent for a snapshot answer (invariant 7), each link's
+ *     batch and frame state), the fault layer's lane, the join state and
+ *     the counters. The transport's receive side (the
  *     ROUTER, each link's rx frame state) is the loop's alone, used without
  *     the lock; the control handlers it calls (on_join, on_reset,
  *     on_snapshot) run on the loop.
@@ -66,6 +67,14 @@
  *     that fails drops what waits for the links (cw__net_drop, as a full
  *     link does: the writes stay in the log, peers pull them once saving
  *     works again) and the write gets CW_EIO.
+ *  7. A snapshot answer is taken under the lock (its head, and a reference
+ *     to each version and log write: a message is immutable) and sent by
+ *     the loop after it lets the lock go, on the joiner's link lent to it
+ *     (cw__net_lend), so a store of any size stalls no writer and no
+ *     replication for longer than taking the references. Frames for the
+ *     joiner meanwhile are lost as at a full link; a joiner applies nothing
+ *     from its links until it installs an answer, and pulls what came
+ *     after the answer was taken.
  */
 #include "server.h"
 
@@ -516,30 +525,33 @@ static void finish_join(cw__server *s)
         cw__durable_note_all(s->dur); /* the installed state is saved whole */
 }
 
-typedef struct snap_ctx {
-    cw__transport *net;
-    cw__net_snapshot_out out;
-} snap_ctx;
+/* A snapshot answer (invariant 7): its head and a reference to each version
+ * and log write, taken under the lock; sent by the loop without it. */
+typedef struct snapshot_out {
+    uint32_t to;               /* nodes: none */
+    uint64_t nonce, seen;
+    bool again;                /* the round was answered before */
+    uint64_t *clock;           /* [nodes] */
+    cw_msg **msgs;             /* the versions, then the log writes */
+    size_t versions, logged, len;
+} snapshot_out;
 
-static void send_versions(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
+static void take_versions(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                           size_t count)
 {
     (void)key;
     (void)key_len;
-    snap_ctx *c = ctx;
-    for (size_t i = 0; i < count && !c->out.failed; i++)
-        cw__net_snapshot_add(c->net, &c->out, versions[i]);
+    snapshot_out *o = ctx;
+    for (size_t i = 0; i < count && o->len < o->versions; i++)
+        o->msgs[o->len++] = cw_msg_ref((cw_msg *)versions[i]); /* immutable: a reference is a copy */
 }
 
-static void send_logged(void *ctx, const cw_msg *m)
+static void take_logged(void *ctx, const cw_msg *m)
 {
-    snap_ctx *c = ctx;
-    cw__net_snapshot_add(c->net, &c->out, m);
+    snapshot_out *o = ctx;
+    if (o->len < o->versions + o->logged)
+        o->msgs[o->len++] = cw_msg_ref((cw_msg *)m);
 }
-
-typedef struct count_ctx {
-    size_t versions;
-} count_ctx;
 
 static void count_versions(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                            size_t count)
@@ -547,7 +559,16 @@ static void count_versions(void *ctx, const void *key, size_t key_len, const cw_
     (void)key;
     (void)key_len;
     (void)versions;
-    ((count_ctx *)ctx)->versions += count;
+    ((snapshot_out *)ctx)->versions += count;
+}
+
+static void snapshot_out_clear(snapshot_out *o, uint32_t nodes)
+{
+    for (size_t i = 0; i < o->len; i++)
+        cw_msg_unref(o->msgs[i]);
+    free(o->msgs);
+    free(o->clock);
+    *o = (snapshot_out){.to = nodes};
 }
 
 /* Lock held: the last of j's own writes this node holds (invariant 4):
@@ -563,8 +584,10 @@ static uint64_t seen_of(cw__server *s, uint32_t j)
     return s->joining && s->taken[j] > seen ? s->taken[j] : seen;
 }
 
-/* Lock held: peer j restarted without its state and asks for this node's. */
-static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
+/* Lock held: peer j restarted without its state and asks for this node's.
+ * Takes the answer into *o and lends j's link for it (send_snapshot sends
+ * it); o->to stays nodes when there is none to send now. */
+static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now, snapshot_out *o)
 {
     /* One answer per peer per JOIN_ANSWER_NS: a joiner asks again every
      * JOIN_RETRY_NS until answered, and requests that piled up while this
@@ -588,23 +611,56 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     /* Its link state is new: the next frame must not need an old base. */
     cw__net_flush_to(s->net, j);
     cw__net_reset(s->net, j);
-    count_ctx cc = {0};
-    cw_node_each_key(s->node, count_versions, &cc);
-    snap_ctx c = {s->net, {0}};
-    size_t logged = cw__node_logged(s->node);
-    if (!cw__net_snapshot_start(s->net, &c.out, j, cw_node_counters(s->node), seen_of(s, j), nonce, cc.versions,
-                                logged))
-        return; /* full link (or out of memory): it asks again */
-    if (cc.versions)
-        cw_node_each_key(s->node, send_versions, &c);
-    if (logged) /* what cw_node_restore takes back with the versions (finish_join) */
-        cw__node_each_logged(s->node, send_logged, &c);
-    bool whole = !c.out.failed && !c.out.left;
-    cw__net_snapshot_end(s->net, &c.out);
-    if (!whole)
-        return; /* cut short (the joiner refuses it): it asks again, answered in JOIN_ANSWER_NS */
-    a->again_ns = !again ? JOIN_AGAIN_NS : 2 * a->again_ns < JOIN_AGAIN_MAX_NS ? 2 * a->again_ns : JOIN_AGAIN_MAX_NS;
-    a->nonce = nonce;
+    cw_node_each_key(s->node, count_versions, o);
+    o->logged = cw__node_logged(s->node);
+    size_t all = o->versions + o->logged;
+    o->clock = malloc((size_t)s->o.nodes * sizeof *o->clock);
+    o->msgs = all ? malloc(all * sizeof *o->msgs) : NULL; /* all <= what the store and log hold: no overflow */
+    if (!o->clock || (all && !o->msgs)) {
+        snapshot_out_clear(o, s->o.nodes);
+        return; /* out of memory: it asks again, answered in JOIN_ANSWER_NS */
+    }
+    memcpy(o->clock, cw_node_counters(s->node), (size_t)s->o.nodes * sizeof *o->clock);
+    if (o->versions)
+        cw_node_each_key(s->node, take_versions, o);
+    if (o->logged) /* what cw_node_restore takes back with the versions (finish_join) */
+        cw__node_each_logged(s->node, take_logged, o);
+    o->to = j;
+    o->nonce = nonce;
+    o->seen = seen_of(s, j);
+    o->again = again;
+    cw__net_lend(s->net, j);
+}
+
+/* Lock not held: sends the answer answer_join took (invariant 7), then,
+ * under the lock, gives the link back. */
+static void send_snapshot(cw__server *s, snapshot_out *o)
+{
+    cw__net_snapshot_out out;
+    bool whole = false;
+    if (cw__net_snapshot_start(s->net, &out, o->to, o->clock, o->seen, o->nonce, o->versions, o->logged)) {
+        for (size_t i = 0; i < o->len && !out.failed; i++) {
+            if (atomic_load_explicit(&s->stop, memory_order_relaxed)) /* a flag: nothing to order */
+                break; /* cut short: end refuses it */
+            cw__net_snapshot_add(s->net, &out, o->msgs[i]);
+        }
+        whole = !out.failed && !out.left;
+        cw__net_snapshot_end(s->net, &out);
+    } /* else a full link: it asks again */
+    uint32_t j = o->to;
+    uint64_t nonce = o->nonce;
+    bool again = o->again;
+    snapshot_out_clear(o, s->o.nodes); /* the references go without the lock (cw_msg_unref is atomic) */
+    pthread_mutex_lock(&s->lock);
+    cw__net_return(s->net, j);
+    join_answer *a = &s->answered_join[j];
+    if (whole) { /* else cut short (the joiner refuses it): it asks again, answered in JOIN_ANSWER_NS */
+        a->again_ns = !again ? JOIN_AGAIN_NS
+                      : 2 * a->again_ns < JOIN_AGAIN_MAX_NS ? 2 * a->again_ns
+                                                            : JOIN_AGAIN_MAX_NS;
+        a->nonce = nonce;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- the loop ---- */
@@ -745,8 +801,9 @@ static void *loop_main(void *arg)
             any |= cw__faults_take_released(&s->faults, 0);
             any |= cw__faults_release_due(&s->faults, 0);
         }
+        snapshot_out answer = {.to = s->o.nodes};
         if (s->join_from != s->o.nodes)
-            answer_join(s, s->join_from, s->join_from_nonce, now);
+            answer_join(s, s->join_from, s->join_from_nonce, now, &answer);
         if (s->joining && now >= s->next_ask_ns)
             ask_peers(s, now);
         verify_end(s, now);
@@ -769,6 +826,8 @@ static void *loop_main(void *arg)
         if (any)
             pthread_cond_broadcast(&s->applied);
         pthread_mutex_unlock(&s->lock);
+        if (answer.to != s->o.nodes)
+            send_snapshot(s, &answer);
     }
     return NULL;
 }

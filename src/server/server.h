@@ -172,7 +172,7 @@ typedef struct cw__server_stats {
                                    writes refused for good (CW_EBEHIND) */
     uint64_t received;          /* messages taken from links */
     uint64_t sent;              /* messages queued on links */
-    uint64_t link_full;         /* messages not queued: the peer's link at its high-water mark */
+    uint64_t link_full;         /* messages not queued: the peer's link full, or lent to a snapshot answer */
     uint64_t refused_peer;      /* messages from a process that is not a configured peer
                                    (with CURVE: also connections refused at the handshake) */
     uint64_t malformed;         /* messages that did not decode, or that the

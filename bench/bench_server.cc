@@ -1452,6 +1452,22 @@ void status_stall(benchmark::State &state) {
 
 // ---- a join beside a client's puts ----
 
+// A process's peak resident size (VmHWM), MB; 0 if unknown.
+double peak_mb(pid_t pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+    double mb = 0;
+    if (FILE *f = std::fopen(path, "r")) {
+        char line[256];
+        unsigned long kb;
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "VmHWM: %lu kB", &kb) == 1)
+                mb = double(kb) / 1024;
+        std::fclose(f);
+    }
+    return mb;
+}
+
 // Node 0 holds `keys` keys (written through write_many); node 2 is killed
 // and started again without state, so it joins: nodes 0 and 1 each answer
 // with a copy of their store. With `load` 1 a client puts at node 0
@@ -1459,7 +1475,9 @@ void status_stall(benchmark::State &state) {
 // holding every key; put_max_ms, put_p99_us: of the puts made meanwhile
 // (the time writes wait for node 0's lock while it answers);
 // put_p99_alone_us: the same client's puts just before, node 2 up;
-// puts_meanwhile: the puts made in join_ms.
+// puts_meanwhile: the puts made in join_ms; joiner_peak_mb and
+// answerer_peak_mb: node 2's and node 0's peak resident size (VmHWM) once
+// node 2 holds every key.
 void join_stall(benchmark::State &state) {
     const uint64_t keys = uint64_t(state.range(0));
     const bool load = state.range(1) != 0;
@@ -1495,6 +1513,7 @@ void join_stall(benchmark::State &state) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         Clock::time_point t1 = Clock::now();
         bool joined = up && applied_from(c2, 0) >= 1 + keys;
+        double joiner_mb = peak_mb(cl.pid[2]), answerer_mb = peak_mb(cl.pid[0]);
         phase = 2;
         putter.join();
         cw_client_close(c2);
@@ -1503,6 +1522,8 @@ void join_stall(benchmark::State &state) {
         state.SetIterationTime(secs(t0, t1));
         state.counters["join_ms"] = 1e3 * secs(t0, t1);
         state.counters["puts_meanwhile"] = double(beside.size());
+        state.counters["joiner_peak_mb"] = joiner_mb;
+        state.counters["answerer_peak_mb"] = answerer_mb;
         state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()
         state.counters["put_p99_us"] = pb.p99_us;
         state.counters["put_p99_alone_us"] = pa.p99_us;

@@ -1488,9 +1488,10 @@ void join_stall(benchmark::State &state) {
             return;
         cw_client *c = nullptr, *c2 = nullptr;
         cw_client_open(&c, cl.client[0].c_str(), 10000);
-        std::atomic<uint64_t> failed{write_keys(c, keys)};
+        const uint64_t written = keys - write_keys(c, keys);
+        std::atomic<uint64_t> failed{keys - written};
         bool all = false;
-        wait_replicated(cl, 1 + keys - failed, &all);
+        wait_replicated(cl, 1 + written, &all);
         std::atomic<int> phase{0}; // 0 alone, 1 beside the join, 2 stop
         std::vector<double> alone, beside;
         std::thread putter([&] {
@@ -1509,10 +1510,10 @@ void join_stall(benchmark::State &state) {
         cw_client_open(&c2, cl.client[2].c_str(), 5000);
         auto give_up = Clock::now() + std::chrono::seconds(120);
         // Every key and the warm-up write of node 0 (its probes come on top).
-        while (up && applied_from(c2, 0) < 1 + keys && Clock::now() < give_up)
+        while (up && applied_from(c2, 0) < 1 + written && Clock::now() < give_up)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         Clock::time_point t1 = Clock::now();
-        bool joined = up && applied_from(c2, 0) >= 1 + keys;
+        bool joined = up && applied_from(c2, 0) >= 1 + written;
         double joiner_mb = peak_mb(cl.pid[2]), answerer_mb = peak_mb(cl.pid[0]);
         phase = 2;
         putter.join();

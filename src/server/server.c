@@ -26,8 +26,9 @@
  *     them are net.c's (its invariant 3); what a control message means is
  *     decided here.
  *  4. A node that is joining (started without state) makes no write and
- *     applies nothing from its links; it asks every peer for a snapshot and,
- *     once every peer has answered, installs the one that holds most of its
+ *     applies nothing from its links; it asks every peer for a snapshot
+ *     (JOIN_ASKS at a time, so that no more whole copies of a store come
+ *     at once) and, once every peer has answered, installs the one that holds most of its
  *     own writes (of those, the one that holds most writes in all: a peer
  *     joining too answers with its empty state; better_snapshot), if that
  *     one holds every write of its own any peer knows of; else it asks
@@ -70,11 +71,13 @@
  *  7. A snapshot answer is taken under the lock (its head, and a reference
  *     to each version and log write: a message is immutable) and sent by
  *     the loop after it lets the lock go, on the joiner's link lent to it
- *     (cw__net_lend), so a store of any size stalls no writer and no
- *     replication for longer than taking the references. Frames for the
- *     joiner meanwhile are lost as at a full link; a joiner applies nothing
- *     from its links until it installs an answer, and pulls what came
- *     after the answer was taken.
+ *     (cw__net_lend), so a store of any size holds the lock only while the
+ *     references are taken: a writer that does not wait for the loop goes
+ *     on. The loop itself (replication into this node, ticks, and writes
+ *     waiting for an ahead context) waits for the copy to be handed to
+ *     ZeroMQ. Frames for the joiner meanwhile are lost as at a full link;
+ *     a joiner applies nothing from its links until it installs an answer,
+ *     and pulls what came after the answer was taken.
  */
 #include "server.h"
 
@@ -111,6 +114,11 @@
 /* A joining node asks the peers that have not answered again this often; a
  * node answers one peer's requests at most this often. */
 #define JOIN_RETRY_NS 250000000u
+/* A joining node asks at most this many peers at a time: each answers with
+ * a whole copy of its store, and in a large group the copies that came
+ * together would wait in the joiner's memory at once. The next peer is
+ * asked as soon as an answer comes. */
+#define JOIN_ASKS 2u
 #define JOIN_ANSWER_NS 1000000000u
 /* A round's request answered once is answered again only after this long,
  * doubled each time up to JOIN_AGAIN_MAX_NS (answer_join). */
@@ -471,12 +479,19 @@ static void snapshot_clear(snapshot *sn)
     sn->have = false;
 }
 
-/* Lock held: asks each peer that has not answered for a snapshot. */
+/* Lock held: asks the first JOIN_ASKS peers that have not answered, from
+ * the one after this node on (so the joiners of a group start at different
+ * peers), for a snapshot. */
 static void ask_peers(cw__server *s, uint64_t now)
 {
-    for (uint32_t j = 0; j < s->o.nodes; j++)
-        if (j != s->o.self && !s->answered[j])
+    uint32_t asked = 0;
+    for (uint32_t i = 1; i < s->o.nodes && asked < JOIN_ASKS; i++) {
+        uint32_t j = (s->o.self + i) % s->o.nodes;
+        if (!s->answered[j]) {
             cw__net_send_join(s->net, j, s->join_nonce);
+            asked++;
+        }
+    }
     s->next_ask_ns = now + JOIN_RETRY_NS;
 }
 
@@ -654,6 +669,7 @@ static void send_snapshot(cw__server *s, snapshot_out *o)
     pthread_mutex_lock(&s->lock);
     cw__net_return(s->net, j);
     join_answer *a = &s->answered_join[j];
+    a->at_ns = mono_ns(); /* the waits of answer_join count from the end of a long copy */
     if (whole) { /* else cut short (the joiner refuses it): it asks again, answered in JOIN_ANSWER_NS */
         a->again_ns = !again ? JOIN_AGAIN_NS
                       : 2 * a->again_ns < JOIN_AGAIN_MAX_NS ? 2 * a->again_ns
@@ -719,6 +735,7 @@ static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
     if (s->joining && !s->answered[j] && sn->nonce == s->join_nonce) {
         s->answered[j] = 1;
         s->answers++;
+        s->next_ask_ns = 0; /* the next peer at once (ask_peers) */
         for (uint32_t k = 0; k < s->o.nodes; k++)
             if (sn->clock[k] > s->taken[k])
                 s->taken[k] = sn->clock[k];

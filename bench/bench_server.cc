@@ -1475,7 +1475,9 @@ double peak_mb(pid_t pid) {
 // holding every key; put_max_ms, put_p99_us: of the puts made meanwhile
 // (the time writes wait for node 0's lock while it answers);
 // put_p99_alone_us: the same client's puts just before, node 2 up;
-// puts_meanwhile: the puts made in join_ms; joiner_peak_mb and
+// puts_meanwhile: the puts made in join_ms; into0_max_ms: with load, the
+// longest a write at node 1 took to be applied at node 0 during the join
+// (node 0's loop applies it); joiner_peak_mb and
 // answerer_peak_mb: node 2's and node 0's peak resident size (VmHWM) once
 // node 2 holds every key.
 void join_stall(benchmark::State &state) {
@@ -1502,6 +1504,30 @@ void join_stall(benchmark::State &state) {
                 (ph == 0 ? alone : beside).push_back(micros_since(a));
             }
         });
+        // Replication into node 0 meanwhile: node 1's writes, each until
+        // node 0 has applied it (node 0's loop applies what comes).
+        std::vector<double> into0;
+        std::thread relay([&] {
+            cw_client *c1 = nullptr, *c0 = nullptr;
+            cw_client_open(&c1, cl.client[1].c_str(), 10000);
+            cw_client_open(&c0, cl.client[0].c_str(), 10000);
+            while (load && phase.load() < 2) {
+                auto a = Clock::now();
+                cw_vclock clock;
+                cw_vclock_init(&clock);
+                if (cw_client_put(c1, "relay", 5, kValue, sizeof kValue - 1, nullptr, &clock) == CW_OK) {
+                    uint64_t seq = cw_vclock_get(&clock, 1);
+                    while (applied_from(c0, 1) < seq && phase.load() < 2)
+                        std::this_thread::sleep_for(std::chrono::microseconds(200));
+                    if (phase.load() == 1)
+                        into0.push_back(micros_since(a));
+                }
+                cw_vclock_destroy(&clock);
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            }
+            cw_client_close(c0);
+            cw_client_close(c1);
+        });
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         cl.kill_node(2);
         phase = 1;
@@ -1517,12 +1543,14 @@ void join_stall(benchmark::State &state) {
         double joiner_mb = peak_mb(cl.pid[2]), answerer_mb = peak_mb(cl.pid[0]);
         phase = 2;
         putter.join();
+        relay.join();
         cw_client_close(c2);
         cw_client_close(c);
         Percentiles pa = percentiles(alone), pb = percentiles(beside);
         state.SetIterationTime(secs(t0, t1));
         state.counters["join_ms"] = 1e3 * secs(t0, t1);
         state.counters["puts_meanwhile"] = double(beside.size());
+        state.counters["into0_max_ms"] = into0.empty() ? 0 : *std::max_element(into0.begin(), into0.end()) / 1000;
         state.counters["joiner_peak_mb"] = joiner_mb;
         state.counters["answerer_peak_mb"] = answerer_mb;
         state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()

@@ -69,15 +69,14 @@
  *     link does: the writes stay in the log, peers pull them once saving
  *     works again) and the write gets CW_EIO.
  *  7. A snapshot answer is taken under the lock (its head, and a reference
- *     to each version and log write: a message is immutable) and sent by
- *     the loop after it lets the lock go, on the joiner's link lent to it
- *     (cw__net_lend), so a store of any size holds the lock only while the
- *     references are taken: a writer that does not wait for the loop goes
- *     on. The loop itself (replication into this node, ticks, and writes
- *     waiting for an ahead context) waits for the copy to be handed to
- *     ZeroMQ. Frames for the joiner meanwhile are lost as at a full link;
- *     a joiner applies nothing from its links until it installs an answer,
- *     and pulls what came after the answer was taken.
+ *     to each version and log write: a message is immutable) and sent by a
+ *     thread of its own, on the joiner's link lent to it (cw__net_lend), so
+ *     a store of any size holds the lock only while the references are
+ *     taken, and the loop goes on meanwhile. One answer is sent at a time
+ *     (answer_busy): another joiner's request waits, and it asks again.
+ *     Frames for the joiner meanwhile are lost as at a full link; a joiner
+ *     applies nothing from its links until it installs an answer, and
+ *     pulls what came after the answer was taken.
  */
 #include "server.h"
 
@@ -152,6 +151,17 @@ typedef struct join_answer {
     uint64_t again_ns;         /* the same round is answered again after this long */
 } join_answer;
 
+/* A snapshot answer (invariant 7): its head and a reference to each version
+ * and log write, taken under the lock; sent by the loop without it. */
+typedef struct snapshot_out {
+    uint32_t to;               /* nodes: none */
+    uint64_t nonce, seen;
+    bool again;                /* the round was answered before */
+    uint64_t *clock;           /* [nodes] */
+    cw_msg **msgs;             /* the versions, then the log writes */
+    size_t versions, logged, len;
+} snapshot_out;
+
 struct cw__server {
     cw__server_options o;
     char *listen;
@@ -188,6 +198,11 @@ struct cw__server {
     uint32_t join_rounds;      /* rounds that ended with that write not applied anywhere */
     uint64_t next_ask_ns;
     snapshot best;
+    /* The join answer being sent (invariant 7): one at a time. */
+    bool answer_busy;          /* taken and not yet sent; under the lock */
+    snapshot_out answer;       /* the sender's alone while answer_busy */
+    pthread_t answer_thread;
+    bool answer_joinable;      /* answer_thread started, not yet joined; the loop's */
 
     /* Invariant 4b, under the lock. */
     bool verifying;            /* state taken back: writes wait to hear every peer */
@@ -540,16 +555,6 @@ static void finish_join(cw__server *s)
         cw__durable_note_all(s->dur); /* the installed state is saved whole */
 }
 
-/* A snapshot answer (invariant 7): its head and a reference to each version
- * and log write, taken under the lock; sent by the loop without it. */
-typedef struct snapshot_out {
-    uint32_t to;               /* nodes: none */
-    uint64_t nonce, seen;
-    bool again;                /* the round was answered before */
-    uint64_t *clock;           /* [nodes] */
-    cw_msg **msgs;             /* the versions, then the log writes */
-    size_t versions, logged, len;
-} snapshot_out;
 
 static void take_versions(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                           size_t count)
@@ -614,8 +619,8 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now,
      * connection, after JOIN_AGAIN_NS, then twice as long each time. */
     join_answer *a = &s->answered_join[j];
     bool again = a->at_ns && a->nonce == nonce;
-    if (a->at_ns && now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS))
-        return;
+    if (s->answer_busy || (a->at_ns && now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS)))
+        return; /* (while another answer is sent, it asks again) */
     /* The snapshot must not show what is not saved (invariant 6). */
     if (!save_then_flush(s))
         return; /* it asks again */
@@ -645,10 +650,12 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now,
     o->seen = seen_of(s, j);
     o->again = again;
     cw__net_lend(s->net, j);
+    s->answer_busy = true;
 }
 
 /* Lock not held: sends the answer answer_join took (invariant 7), then,
- * under the lock, gives the link back. */
+ * under the lock, gives the link back. On its own thread (answer_main), or
+ * the loop's if that could not start. */
 static void send_snapshot(cw__server *s, snapshot_out *o)
 {
     cw__net_snapshot_out out;
@@ -676,7 +683,32 @@ static void send_snapshot(cw__server *s, snapshot_out *o)
                                                             : JOIN_AGAIN_MAX_NS;
         a->nonce = nonce;
     }
+    s->answer_busy = false;
     pthread_mutex_unlock(&s->lock);
+}
+
+static void *answer_main(void *arg)
+{
+    cw__server *s = arg;
+    send_snapshot(s, &s->answer);
+    return NULL;
+}
+
+/* The loop, lock not held: sends the answer answer_join took, on a thread
+ * of its own so the loop goes on meanwhile (the thread before it ended:
+ * answer_busy was false). */
+static void start_answer(cw__server *s, snapshot_out *o)
+{
+    if (s->answer_joinable) {
+        pthread_join(s->answer_thread, NULL);
+        s->answer_joinable = false;
+    }
+    s->answer = *o; /* the sender's until it clears answer_busy (pthread_create orders the copy) */
+    *o = (snapshot_out){.to = s->o.nodes};
+    if (pthread_create(&s->answer_thread, NULL, answer_main, s) == 0)
+        s->answer_joinable = true;
+    else
+        send_snapshot(s, &s->answer); /* no thread: the loop sends it */
 }
 
 /* ---- the loop ---- */
@@ -844,7 +876,7 @@ static void *loop_main(void *arg)
             pthread_cond_broadcast(&s->applied);
         pthread_mutex_unlock(&s->lock);
         if (answer.to != s->o.nodes)
-            send_snapshot(s, &answer);
+            start_answer(s, &answer);
     }
     return NULL;
 }
@@ -1034,6 +1066,8 @@ void cw__server_stop(cw__server *s)
         cw__transport_wake(s->net, s->o.self); /* the loop need not wait out its poll */
     if (s->loop_started)
         pthread_join(s->loop, NULL);
+    if (s->answer_joinable) /* it sees stop, and stops sending */
+        pthread_join(s->answer_thread, NULL);
     if (s->faults_configured)
         cw__faults_destroy(&s->faults);
     cw__transport_destroy(s->net); /* the links close after a short linger */

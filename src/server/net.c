@@ -335,13 +335,12 @@ void cw__net_drop(cw__transport *t, uint32_t j)
     o->frames = 0;
 }
 
-void cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce)
+bool cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce)
 {
     net *p = net_of(t);
     uint8_t req[9] = {CH_JOIN};
     cw__store_be(req + 1, nonce, 8);
-    if (!p->out[j].lent)
-        (void)zmq_send(p->dealer[j], req, sizeof req, ZMQ_DONTWAIT);
+    return !p->out[j].lent && zmq_send(p->dealer[j], req, sizeof req, ZMQ_DONTWAIT) == (int)sizeof req;
 }
 
 void cw__net_send_reset(cw__transport *t, uint32_t j)

@@ -140,9 +140,9 @@ void cw__net_reset(cw__transport *t, uint32_t j);
 void cw__net_drop(cw__transport *t, uint32_t j);
 /* Hands what waits for peer j to its DEALER (flush, for one link). */
 void cw__net_flush_to(cw__transport *t, uint32_t j);
-/* Asks peer j for its state under `nonce` (a join request); a full link
- * loses it. */
-void cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce);
+/* Asks peer j for its state under `nonce` (a join request); false if it
+ * did not go (a full link, or one lent: cw__net_lend). */
+bool cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce);
 /* Tells peer j this is a new process that took back its saved state ('R');
  * queued until connected. */
 void cw__net_send_reset(cw__transport *t, uint32_t j);

@@ -72,8 +72,10 @@
  *     to each version and log write: a message is immutable) and sent by a
  *     thread of its own, on the joiner's link lent to it (cw__net_lend), so
  *     a store of any size holds the lock only while the references are
- *     taken, and the loop goes on meanwhile. One answer is sent at a time
- *     (answer_busy): another joiner's request waits, and it asks again.
+ *     taken, and the loop goes on meanwhile. One answer is encoded at a
+ *     time (answer_busy; copies handed to ZeroMQ for different joiners may
+ *     still wait there together): another joiner's request is not
+ *     answered meanwhile, and it asks again.
  *     Frames for the joiner meanwhile are lost as at a full link; a joiner
  *     applies nothing from its links until it installs an answer, and
  *     pulls what came after the answer was taken.
@@ -502,10 +504,8 @@ static void ask_peers(cw__server *s, uint64_t now)
     uint32_t asked = 0;
     for (uint32_t i = 1; i < s->o.nodes && asked < JOIN_ASKS; i++) {
         uint32_t j = (s->o.self + i) % s->o.nodes;
-        if (!s->answered[j]) {
-            cw__net_send_join(s->net, j, s->join_nonce);
+        if (!s->answered[j] && cw__net_send_join(s->net, j, s->join_nonce))
             asked++;
-        }
     }
     s->next_ask_ns = now + JOIN_RETRY_NS;
 }
@@ -619,7 +619,10 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now,
      * connection, after JOIN_AGAIN_NS, then twice as long each time. */
     join_answer *a = &s->answered_join[j];
     bool again = a->at_ns && a->nonce == nonce;
-    if (s->answer_busy || (a->at_ns && now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS)))
+    /* (now was read before the lock: the sender may have set at_ns since,
+     * at the end of its copy, so now < at_ns is "not yet" too.) */
+    if (s->answer_busy ||
+        (a->at_ns && (now < a->at_ns || now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS))))
         return; /* (while another answer is sent, it asks again) */
     /* The snapshot must not show what is not saved (invariant 6). */
     if (!save_then_flush(s))

@@ -350,6 +350,53 @@ static void test_a_joiner_asks_every_peer_of_a_larger_group(void **state)
     cluster_close(&c);
 }
 
+/* Three of four nodes restart without state at once, while node 0 holds
+ * a store: each joiner asks two peers at a time, the joiners answer each
+ * other with what they have taken, node 0 sends one copy at a time and
+ * answers the others in turn (server.c invariants 4 and 7). Every joiner
+ * ends holding the store and goes on numbering its own writes where its
+ * old process stopped. */
+static void test_three_of_four_restart_at_once(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 4, true);
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        put(c.s[0], key, "v");
+    }
+    for (uint32_t i = 1; i < 4; i++) {
+        snprintf(key, sizeof key, "mine%u", i);
+        put(c.s[i], key, "1");
+        assert_int_equal(put(c.s[i], key, "2"), 2);
+    }
+    for (uint32_t i = 1; i < 4; i++)
+        for (uint32_t j = 1; j < 4; j++) {
+            snprintf(key, sizeof key, "mine%u", j);
+            await_value(c.s[i], key, "2");
+        }
+    await_value(c.s[3], "k2999", "v");
+    for (uint32_t i = 1; i < 4; i++) {
+        cw__server_stop(c.s[i]);
+        c.s[i] = NULL;
+    }
+    for (uint32_t i = 1; i < 4; i++)
+        start(&c, i, false);
+    for (uint32_t i = 1; i < 4; i++) {
+        snprintf(key, sizeof key, "mine%u", i);
+        assert_int_equal(put(c.s[i], key, "3"), 3); /* waits out the join */
+    }
+    for (uint32_t i = 0; i < 4; i++) {
+        await_value(c.s[i], "k2999", "v");
+        for (uint32_t j = 1; j < 4; j++) {
+            snprintf(key, sizeof key, "mine%u", j);
+            await_value(c.s[i], key, "3");
+        }
+    }
+    cluster_close(&c);
+}
+
 static void test_replicate_refuses_malformed_and_own_writes(void **state)
 {
     (void)state;
@@ -1945,6 +1992,7 @@ int main(void)
         cmocka_unit_test(test_a_cut_link_loses_the_senders_copies),
         cmocka_unit_test(test_restart_without_state_never_reuses_a_seq),
         cmocka_unit_test(test_a_joiner_asks_every_peer_of_a_larger_group),
+        cmocka_unit_test(test_three_of_four_restart_at_once),
         cmocka_unit_test(test_replicate_refuses_malformed_and_own_writes),
         cmocka_unit_test(test_curve_admits_only_configured_peers),
         cmocka_unit_test(test_full_log_refuses_then_recovers),

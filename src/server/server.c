@@ -74,8 +74,9 @@
  *     a store of any size holds the lock only while the references are
  *     taken, and the loop goes on meanwhile. One answer is encoded at a
  *     time (answer_busy; copies handed to ZeroMQ for different joiners may
- *     still wait there together): another joiner's request is not
- *     answered meanwhile, and it asks again.
+ *     still wait there together): the first request of another joiner that
+ *     comes meanwhile is answered next (join_next), later ones when they
+ *     ask again.
  *     Frames for the joiner meanwhile are lost as at a full link; a joiner
  *     applies nothing from its links until it installs an answer, and
  *     pulls what came after the answer was taken.
@@ -191,6 +192,9 @@ struct cw__server {
     uint8_t *reset;            /* [nodes]: peers that asked for a new link state this turn; the loop's */
     uint32_t join_from;        /* a join request this turn (nodes: none); the loop's */
     uint64_t join_from_nonce;  /* its nonce; the loop's */
+    uint32_t join_next;        /* the first request that came while an answer was sent,
+                                  answered next (nodes: none); the loop's */
+    uint64_t join_next_nonce;
     uint32_t answers;
     uint64_t join_target;      /* the most of its own writes any peer knows of */
     uint64_t join_nonce;       /* this round's request; answers carry it back */
@@ -623,7 +627,7 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now,
      * at the end of its copy, so now < at_ns is "not yet" too.) */
     if (s->answer_busy ||
         (a->at_ns && (now < a->at_ns || now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS))))
-        return; /* (while another answer is sent, it asks again) */
+        return; /* (while another answer is sent the loop keeps one request: join_next) */
     /* The snapshot must not show what is not saved (invariant 6). */
     if (!save_then_flush(s))
         return; /* it asks again */
@@ -854,7 +858,19 @@ static void *loop_main(void *arg)
             any |= cw__faults_release_due(&s->faults, 0);
         }
         snapshot_out answer = {.to = s->o.nodes};
-        if (s->join_from != s->o.nodes)
+        if (s->join_from != s->o.nodes && s->answer_busy) {
+            /* Kept, so joiners are answered in the order they asked (the
+             * first to ask; the same joiner's later request replaces its own). */
+            if (s->join_next == s->o.nodes || s->join_next == s->join_from) {
+                s->join_next = s->join_from;
+                s->join_next_nonce = s->join_from_nonce;
+            }
+        } else if (s->join_from == s->o.nodes && s->join_next != s->o.nodes && !s->answer_busy) {
+            s->join_from = s->join_next;
+            s->join_from_nonce = s->join_next_nonce;
+            s->join_next = s->o.nodes;
+        }
+        if (s->join_from != s->o.nodes && !s->answer_busy)
             answer_join(s, s->join_from, s->join_from_nonce, now, &answer);
         if (s->joining && now >= s->next_ask_ns)
             ask_peers(s, now);
@@ -980,6 +996,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->taken = calloc(o->nodes, sizeof *s->taken);
     s->reset = calloc(o->nodes, 1);
     s->answered_join = calloc(o->nodes, sizeof *s->answered_join);
+    s->join_next = o->nodes;
     s->heard = calloc(o->nodes, 1);
     if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard)
         goto fail;

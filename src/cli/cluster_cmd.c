@@ -50,7 +50,7 @@
 #define HTTP_OFFSET 100u
 #define MAX_NODES HTTP_OFFSET
 #define POLL_MS 50
-#define READY_MS 10000   /* every node serves HTTP */
+#define READY_MS 10000   /* every node serves HTTP and has joined its peers */
 #define WRITE_MS 10000   /* a write retried on 503 while nodes join */
 #define SETTLE_MS 5000   /* a replicated write shows up */
 #define STOP_MS 5000     /* SIGTERM before SIGKILL */
@@ -430,7 +430,10 @@ static int wait_ready(cluster *c)
         while (!request(c, i, "GET", "/metrics", NULL, &r) || !joined(&r)) {
             if (now_ms() >= deadline) {
                 if (r.status == 200)
-                    snprintf(r.text, sizeof r.text, "still joining its peers");
+                    snprintf(r.text, sizeof r.text, "%s",
+                             r.body && memmem(r.body, r.body_len, "\ncauseway_joining 1\n", 20)
+                                 ? "causeway_joining 1 (joining its peers, or verifying its saved state)"
+                                 : "no causeway_joining 0 in its metrics");
                 else if (r.status)
                     snprintf(r.text, sizeof r.text, "status %ld", r.status);
                 fprintf(stderr, "causeway cluster: node %u is not ready after 10 s: %s: %s\n", i, r.what,

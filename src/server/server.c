@@ -75,7 +75,8 @@
  *     taken, and the loop goes on meanwhile. One answer is encoded at a
  *     time (answer_busy; copies handed to ZeroMQ for different joiners may
  *     still wait there together): the first request of another joiner that
- *     comes meanwhile is answered next (join_next), later ones when they
+ *     comes meanwhile is kept and answered next (join_next; dropped if the
+ *     joiner has not asked again for JOIN_KEEP_NS), later ones when they
  *     ask again.
  *     Frames for the joiner meanwhile are lost as at a full link; a joiner
  *     applies nothing from its links until it installs an answer, and
@@ -121,6 +122,9 @@
  * together would wait in the joiner's memory at once. The next peer is
  * asked as soon as an answer comes. */
 #define JOIN_ASKS 2u
+/* A request kept while another answer is sent (join_next) is dropped when
+ * older than this: a joiner still waiting asks every JOIN_RETRY_NS. */
+#define JOIN_KEEP_NS (2u * JOIN_RETRY_NS)
 #define JOIN_ANSWER_NS 1000000000u
 /* A round's request answered once is answered again only after this long,
  * doubled each time up to JOIN_AGAIN_MAX_NS (answer_join). */
@@ -192,9 +196,11 @@ struct cw__server {
     uint8_t *reset;            /* [nodes]: peers that asked for a new link state this turn; the loop's */
     uint32_t join_from;        /* a join request this turn (nodes: none); the loop's */
     uint64_t join_from_nonce;  /* its nonce; the loop's */
-    uint32_t join_next;        /* the first request that came while an answer was sent,
-                                  answered next (nodes: none); the loop's */
+    uint32_t join_next;        /* a request to answer once no answer is sent (nodes: none);
+                                  the loop's, as the three below */
     uint64_t join_next_nonce;
+    uint64_t join_next_ns;     /* when it came */
+    uint32_t answering;        /* the joiner whose answer is sent, while answer_busy */
     uint32_t answers;
     uint64_t join_target;      /* the most of its own writes any peer knows of */
     uint64_t join_nonce;       /* this round's request; answers carry it back */
@@ -858,20 +864,25 @@ static void *loop_main(void *arg)
             any |= cw__faults_release_due(&s->faults, 0);
         }
         snapshot_out answer = {.to = s->o.nodes};
-        if (s->join_from != s->o.nodes && s->answer_busy) {
-            /* Kept, so joiners are answered in the order they asked (the
-             * first to ask; the same joiner's later request replaces its own). */
-            if (s->join_next == s->o.nodes || s->join_next == s->join_from) {
-                s->join_next = s->join_from;
-                s->join_next_nonce = s->join_from_nonce;
-            }
-        } else if (s->join_from == s->o.nodes && s->join_next != s->o.nodes && !s->answer_busy) {
-            s->join_from = s->join_next;
-            s->join_from_nonce = s->join_next_nonce;
+        /* Join requests (invariant 7): kept in join_next (the first joiner
+         * to ask; its own later request replaces it; not the joiner whose
+         * answer is being sent), and answered once no answer is. A kept
+         * request the joiner has not made again for JOIN_KEEP_NS is stale. */
+        if (s->join_next != s->o.nodes && now - s->join_next_ns > JOIN_KEEP_NS)
             s->join_next = s->o.nodes;
+        if (s->join_from != s->o.nodes && !(s->answer_busy && s->join_from == s->answering) &&
+            (s->join_next == s->o.nodes || s->join_next == s->join_from)) {
+            s->join_next = s->join_from;
+            s->join_next_nonce = s->join_from_nonce;
+            s->join_next_ns = now;
         }
-        if (s->join_from != s->o.nodes && !s->answer_busy)
-            answer_join(s, s->join_from, s->join_from_nonce, now, &answer);
+        if (!s->answer_busy && s->join_next != s->o.nodes) {
+            uint32_t j = s->join_next;
+            s->join_next = s->o.nodes;
+            answer_join(s, j, s->join_next_nonce, now, &answer);
+            if (answer.to != s->o.nodes)
+                s->answering = answer.to;
+        }
         if (s->joining && now >= s->next_ask_ns)
             ask_peers(s, now);
         verify_end(s, now);

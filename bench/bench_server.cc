@@ -1384,7 +1384,40 @@ void flask_http_write(benchmark::State &state) {
     }
 }
 
-// ---- /status of a large store beside a client's puts ----
+// ---- /status, and a join, beside a client's puts ----
+
+// A client putting at a node without pause, on a thread of its own (none if
+// `on` is false): each put's time goes to `alone` until beside() and to
+// `beside` after, until stop(). report() sets put_max_ms and put_p99_us (of
+// the puts beside) and put_p99_alone_us.
+struct Prober {
+    std::atomic<int> phase{0}; // 0 alone, 1 beside, 2 stopped
+    std::vector<double> alone, beside;
+    std::thread t;
+    Prober(cw_client *c, std::atomic<uint64_t> &failed, bool on = true) {
+        t = std::thread([this, c, &failed, on] {
+            while (on && phase.load() < 2) {
+                int ph = phase.load();
+                auto a = Clock::now();
+                failed += cw_client_put(c, "probe", 5, kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
+                (ph == 0 ? alone : beside).push_back(micros_since(a));
+            }
+        });
+    }
+    void start_beside() { phase = 1; }
+    bool stopped() const { return phase.load() == 2; }
+    bool during() const { return phase.load() == 1; }
+    void stop() {
+        phase = 2;
+        t.join();
+    }
+    void report(benchmark::State &state) {
+        Percentiles pa = percentiles(alone), pb = percentiles(beside);
+        state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()
+        state.counters["put_p99_us"] = pb.p99_us;
+        state.counters["put_p99_alone_us"] = pa.p99_us;
+    }
+};
 
 // Node 0 holds `keys` keys (written through write_many), and a client puts
 // at it without pause while this thread asks for GET /status kStatusGets
@@ -1406,18 +1439,9 @@ void status_stall(benchmark::State &state) {
         cw_client *c = nullptr;
         cw_client_open(&c, cl.client[0].c_str(), 10000);
         std::atomic<uint64_t> failed{write_keys(c, keys)};
-        std::atomic<int> phase{0}; // 0 alone, 1 beside /status, 2 stop
-        std::vector<double> alone, beside;
-        std::thread putter([&] {
-            while (phase.load() < 2) {
-                int ph = phase.load();
-                auto a = Clock::now();
-                failed += cw_client_put(c, "probe", 5, kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
-                (ph == 0 ? alone : beside).push_back(micros_since(a));
-            }
-        });
+        Prober probe(c, failed);
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        phase = 1;
+        probe.start_beside();
         std::vector<double> ms;
         double mb = 0;
         CURL *h = curl_easy_init();
@@ -1436,21 +1460,15 @@ void status_stall(benchmark::State &state) {
             mb = double(body.size()) / 1e6;
         }
         curl_easy_cleanup(h);
-        phase = 2;
-        putter.join();
+        probe.stop();
         cw_client_close(c);
-        Percentiles pa = percentiles(alone), pb = percentiles(beside);
         state.SetIterationTime(median_of(ms) / 1000);
         state.counters["status_ms"] = median_of(ms);
         state.counters["status_mb"] = mb;
-        state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()
-        state.counters["put_p99_us"] = pb.p99_us;
-        state.counters["put_p99_alone_us"] = pa.p99_us;
+        probe.report(state);
         state.counters["failed"] = double(failed);
     }
 }
-
-// ---- a join beside a client's puts ----
 
 // A process's peak resident size (VmHWM), MB; 0 if unknown.
 double peak_mb(pid_t pid) {
@@ -1494,16 +1512,7 @@ void join_stall(benchmark::State &state) {
         std::atomic<uint64_t> failed{keys - written};
         bool all = false;
         wait_replicated(cl, 1 + written, &all);
-        std::atomic<int> phase{0}; // 0 alone, 1 beside the join, 2 stop
-        std::vector<double> alone, beside;
-        std::thread putter([&] {
-            while (load && phase.load() < 2) {
-                int ph = phase.load();
-                auto a = Clock::now();
-                failed += cw_client_put(c, "probe", 5, kValue, sizeof kValue - 1, nullptr, nullptr) != CW_OK;
-                (ph == 0 ? alone : beside).push_back(micros_since(a));
-            }
-        });
+        Prober probe(c, failed, load);
         // Replication into node 0 meanwhile: node 1's writes, each until
         // node 0 has applied it (node 0's loop applies what comes).
         std::vector<double> into0;
@@ -1511,15 +1520,15 @@ void join_stall(benchmark::State &state) {
             cw_client *c1 = nullptr, *c0 = nullptr;
             cw_client_open(&c1, cl.client[1].c_str(), 10000);
             cw_client_open(&c0, cl.client[0].c_str(), 10000);
-            while (load && phase.load() < 2) {
+            while (load && !probe.stopped()) {
                 auto a = Clock::now();
                 cw_vclock clock;
                 cw_vclock_init(&clock);
                 if (cw_client_put(c1, "relay", 5, kValue, sizeof kValue - 1, nullptr, &clock) == CW_OK) {
                     uint64_t seq = cw_vclock_get(&clock, 1);
-                    while (applied_from(c0, 1) < seq && phase.load() < 2)
+                    while (applied_from(c0, 1) < seq && !probe.stopped())
                         std::this_thread::sleep_for(std::chrono::microseconds(200));
-                    if (phase.load() == 1)
+                    if (probe.during())
                         into0.push_back(micros_since(a));
                 }
                 cw_vclock_destroy(&clock);
@@ -1530,7 +1539,7 @@ void join_stall(benchmark::State &state) {
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         cl.kill_node(2);
-        phase = 1;
+        probe.start_beside();
         Clock::time_point t0 = Clock::now();
         bool up = cl.spawn(2, false, why);
         cw_client_open(&c2, cl.client[2].c_str(), 5000);
@@ -1541,21 +1550,17 @@ void join_stall(benchmark::State &state) {
         Clock::time_point t1 = Clock::now();
         bool joined = up && applied_from(c2, 0) >= 1 + written;
         double joiner_mb = peak_mb(cl.pid[2]), answerer_mb = peak_mb(cl.pid[0]);
-        phase = 2;
-        putter.join();
+        probe.stop();
         relay.join();
         cw_client_close(c2);
         cw_client_close(c);
-        Percentiles pa = percentiles(alone), pb = percentiles(beside);
         state.SetIterationTime(secs(t0, t1));
         state.counters["join_ms"] = 1e3 * secs(t0, t1);
-        state.counters["puts_meanwhile"] = double(beside.size());
+        state.counters["puts_meanwhile"] = double(probe.beside.size());
         state.counters["into0_max_ms"] = into0.empty() ? 0 : *std::max_element(into0.begin(), into0.end()) / 1000;
         state.counters["joiner_peak_mb"] = joiner_mb;
         state.counters["answerer_peak_mb"] = answerer_mb;
-        state.counters["put_max_ms"] = beside.empty() ? 0 : beside.back() / 1000; // sorted by percentiles()
-        state.counters["put_p99_us"] = pb.p99_us;
-        state.counters["put_p99_alone_us"] = pa.p99_us;
+        probe.report(state);
         state.counters["failed"] = double(failed);
         if (!all || !joined)
             state.SkipWithError(up ? "node 2 did not join" : why.c_str());

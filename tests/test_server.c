@@ -139,6 +139,15 @@ static void cluster_close(cluster *c)
     rmdir(c->dir);
 }
 
+/* Stops node i and starts it again without --fresh: from its directory
+ * when durable, else it joins its peers. */
+static void restart(cluster *c, uint32_t i)
+{
+    cw__server_stop(c->s[i]);
+    c->s[i] = NULL;
+    start(c, i, false);
+}
+
 /* A put that retries while the node is joining; the write's own seq. */
 static uint64_t put(cw__server *s, const char *key, const char *value)
 {
@@ -314,9 +323,7 @@ static void test_restart_without_state_never_reuses_a_seq(void **state)
     await_value(c.s[2], "a", "19");
     await_value(c.s[1], "z", "from0");
     /* Node 1 loses everything and comes back. */
-    cw__server_stop(c.s[1]);
-    c.s[1] = NULL;
-    start(&c, 1, false);
+    restart(&c, 1);
     assert_int_equal(put(c.s[1], "a", "after"), 21);
     /* It got its state back from its peers. */
     await_value(c.s[1], "b", "18");
@@ -340,9 +347,7 @@ static void test_a_joiner_asks_every_peer_of_a_larger_group(void **state)
     for (uint32_t i = 0; i < 3; i++)
         await_value(c.s[i], "mine", "1");
     await_value(c.s[3], "z", "from0");
-    cw__server_stop(c.s[3]);
-    c.s[3] = NULL;
-    start(&c, 3, false);
+    restart(&c, 3);
     assert_int_equal(put(c.s[3], "mine", "2"), 2);
     await_value(c.s[3], "z", "from0");
     for (uint32_t i = 0; i < 3; i++)
@@ -733,9 +738,7 @@ static void test_absurd_report_does_not_keep_a_restarted_node_out(void **state)
     poke(&c, "cw-node-2", parts, lens, 1);
     assert_int_equal(malformed(c.s[0]), before); /* a well-formed report */
     start(&c, 2, false);
-    cw__server_stop(c.s[1]);
-    c.s[1] = NULL;
-    start(&c, 1, false);
+    restart(&c, 1);
     assert_int_equal(put(c.s[1], "a", "2"), 2);
     await_value(c.s[0], "a", "2");
     await_value(c.s[2], "a", "2");
@@ -890,9 +893,7 @@ static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
     assert_int_equal(cw__server_link(c.s[2], 1, 2, CW__LINK_HOLD), CW_OK);
     assert_int_equal(put(c.s[1], "x", "old"), 2); /* reaches both peers, kept there */
     sleep_ms(100);
-    cw__server_stop(c.s[1]);
-    c.s[1] = NULL;
-    start(&c, 1, false);
+    restart(&c, 1);
     sleep_ms(300); /* node 1 has its answers (and asks again while the holds last) */
     assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_RELEASE), CW_OK);
     assert_int_equal(cw__server_link(c.s[2], 1, 2, CW__LINK_RELEASE), CW_OK);
@@ -981,9 +982,7 @@ static void test_a_joiner_takes_the_log_of_writes_not_yet_stable(void **state)
     write_w_behind_a_cut(&c);
     start(&c, 2, false);
     await_value(c.s[2], "w", "1"); /* installed from node 1 */
-    cw__server_stop(c.s[1]);
-    c.s[1] = NULL;
-    start(&c, 1, false);
+    restart(&c, 1);
     assert_int_equal(put(c.s[1], "q", "2"), 2); /* installed from node 2 */
     heal_and_converge(&c);
     cluster_close(&c);
@@ -1012,9 +1011,7 @@ static void test_a_joining_peer_tells_what_its_answers_hold(void **state)
     sleep_ms(100);
     if (!joining(c.s[2])) /* a stall of a second (a loaded host): the order this needs passed */
         print_message("node 2 joined already: the case is not exercised this run\n");
-    cw__server_stop(c.s[1]);
-    c.s[1] = NULL;
-    start(&c, 1, false);
+    restart(&c, 1);
     assert_int_equal(put(c.s[1], "q", "2"), 2);
     heal_and_converge(&c);
     cluster_close(&c);
@@ -1106,9 +1103,7 @@ static void joins_from_a_state_without_its_log(bool durable)
     cw__server_with_node(c.s[0], stable_of, &v);
     assert_int_equal(v.seq, 0);
     if (durable) {
-        cw__server_stop(c.s[0]);
-        c.s[0] = NULL;
-        start(&c, 0, false); /* from its directory */
+        restart(&c, 0); /* from its directory */
         assert_false(joining(c.s[0]));
         cw__server_with_node(c.s[0], stable_of, &v);
         assert_int_equal(v.seq, 0);

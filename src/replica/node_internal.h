@@ -83,13 +83,12 @@ bool cw__node_paused(const cw_node *n);
 int cw__node_write_refused(const cw_node *n, size_t key_len, size_t value_len, const cw_vclock *context,
                            bool ahead_too);
 
-/* The writes the retransmission log holds (applied, not yet stable), and
- * each of them in turn: per origin in seq order, each origin's run ending
+/* Each write the retransmission log holds (applied, not yet stable) in
+ * turn: per origin in seq order, each origin's run ending
  * at the clock's entry, so that cw_node_restore takes them back (a peer
  * restarted without state installs them with a snapshot: the writes are
  * in no other log once their last logger restarted). fn's message is
  * borrowed for the call. */
-size_t cw__node_logged(const cw_node *n);
 void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *m), void *ctx);
 
 /* The stable clock's counters (the node's own when it is alone). */

@@ -741,8 +741,6 @@ int cw_node_stable(const cw_node *n, cw_vclock *out)
     return cw_dclock_to_sparse(&d, out);
 }
 
-size_t cw__node_logged(const cw_node *n) { return n->recovering ? n->log.entries : 0; }
-
 void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *m), void *ctx)
 {
     for (uint32_t o = 0; n->recovering && o < n->n; o++) {

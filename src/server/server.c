@@ -107,6 +107,7 @@
 #include "net.h"
 #include "now.h"
 #include "transport.h"
+#include "vec.h"
 
 #define DEFAULT_HWM 10000u
 #define DEFAULT_HEARTBEAT_MS 1000u
@@ -159,14 +160,15 @@ typedef struct join_answer {
 } join_answer;
 
 /* A snapshot answer (invariant 7): its head and a reference to each version
- * and log write, taken under the lock; sent by the loop without it. */
+ * and log write, taken under the lock; sent by its thread without it. */
 typedef struct snapshot_out {
-    uint32_t to;               /* nodes: none */
+    uint32_t to;
     uint64_t nonce, seen;
     bool again;                /* the round was answered before */
+    bool failed;               /* out of memory while taking it */
     uint64_t *clock;           /* [nodes] */
     cw_msg **msgs;             /* the versions, then the log writes */
-    size_t versions, logged, len;
+    size_t versions, len, cap;
 } snapshot_out;
 
 struct cw__server {
@@ -212,7 +214,7 @@ struct cw__server {
     snapshot best;
     /* The join answer being sent (invariant 7): one at a time. */
     bool answer_busy;          /* taken and not yet sent; under the lock */
-    snapshot_out answer;       /* the sender's alone while answer_busy */
+    snapshot_out answer;       /* taken under the lock; the sender's alone while answer_busy */
     pthread_t answer_thread;
     bool answer_joinable;      /* answer_thread started, not yet joined; the loop's */
 
@@ -566,39 +568,35 @@ static void finish_join(cw__server *s)
 }
 
 
+/* Takes a reference to m into the answer ctx (a snapshot_out). */
+static void take(void *ctx, const cw_msg *m)
+{
+    snapshot_out *o = ctx;
+    cw_msg **grown = o->failed ? NULL : cw__vec_room(o->msgs, o->len, &o->cap, sizeof *grown);
+    if (!grown) {
+        o->failed = true;
+        return;
+    }
+    o->msgs = grown;
+    o->msgs[o->len++] = cw_msg_ref((cw_msg *)m); /* immutable: a reference is a copy */
+}
+
 static void take_versions(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
                           size_t count)
 {
     (void)key;
     (void)key_len;
-    snapshot_out *o = ctx;
-    for (size_t i = 0; i < count && o->len < o->versions; i++)
-        o->msgs[o->len++] = cw_msg_ref((cw_msg *)versions[i]); /* immutable: a reference is a copy */
+    for (size_t i = 0; i < count; i++)
+        take(ctx, versions[i]);
 }
 
-static void take_logged(void *ctx, const cw_msg *m)
-{
-    snapshot_out *o = ctx;
-    if (o->len < o->versions + o->logged)
-        o->msgs[o->len++] = cw_msg_ref((cw_msg *)m);
-}
-
-static void count_versions(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions,
-                           size_t count)
-{
-    (void)key;
-    (void)key_len;
-    (void)versions;
-    ((snapshot_out *)ctx)->versions += count;
-}
-
-static void snapshot_out_clear(snapshot_out *o, uint32_t nodes)
+static void snapshot_out_clear(snapshot_out *o)
 {
     for (size_t i = 0; i < o->len; i++)
         cw_msg_unref(o->msgs[i]);
     free(o->msgs);
     free(o->clock);
-    *o = (snapshot_out){.to = nodes};
+    *o = (snapshot_out){0};
 }
 
 /* Lock held: the last of j's own writes this node holds (invariant 4):
@@ -614,10 +612,10 @@ static uint64_t seen_of(cw__server *s, uint32_t j)
     return s->joining && s->taken[j] > seen ? s->taken[j] : seen;
 }
 
-/* Lock held: peer j restarted without its state and asks for this node's.
- * Takes the answer into *o and lends j's link for it (send_snapshot sends
- * it); o->to stays nodes when there is none to send now. */
-static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now, snapshot_out *o)
+/* Lock held, no answer being sent: peer j restarted without its state and
+ * asks for this node's. True if it took the answer into s->answer and lent
+ * j's link for it (start_answer sends it). */
+static bool answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
 {
     /* One answer per peer per JOIN_ANSWER_NS: a joiner asks again every
      * JOIN_RETRY_NS until answered, and requests that piled up while this
@@ -631,12 +629,11 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now,
     bool again = a->at_ns && a->nonce == nonce;
     /* (now was read before the lock: the sender may have set at_ns since,
      * at the end of its copy, so now < at_ns is "not yet" too.) */
-    if (s->answer_busy ||
-        (a->at_ns && (now < a->at_ns || now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS))))
-        return; /* (while another answer is sent the loop keeps one request: join_next) */
+    if (a->at_ns && (now < a->at_ns || now - a->at_ns < (again ? a->again_ns : JOIN_ANSWER_NS)))
+        return false;
     /* The snapshot must not show what is not saved (invariant 6). */
     if (!save_then_flush(s))
-        return; /* it asks again */
+        return false; /* it asks again */
     a->at_ns = now;
     cw_node_peer_restarted(s->node, j);
     if (s->faults_configured) /* the old process's reports must not count either */
@@ -644,36 +641,37 @@ static void answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now,
     /* Its link state is new: the next frame must not need an old base. */
     cw__net_flush_to(s->net, j);
     cw__net_reset(s->net, j);
-    cw_node_each_key(s->node, count_versions, o);
-    o->logged = cw__node_logged(s->node);
-    size_t all = o->versions + o->logged;
+    snapshot_out *o = &s->answer;
+    cw_node_each_key(s->node, take_versions, o);
+    o->versions = o->len;
+    /* What cw_node_restore takes back with the versions (finish_join). */
+    cw__node_each_logged(s->node, take, o);
     o->clock = malloc((size_t)s->o.nodes * sizeof *o->clock);
-    o->msgs = all ? malloc(all * sizeof *o->msgs) : NULL; /* all <= what the store and log hold: no overflow */
-    if (!o->clock || (all && !o->msgs)) {
-        snapshot_out_clear(o, s->o.nodes);
-        return; /* out of memory: it asks again, answered in JOIN_ANSWER_NS */
+    if (o->failed || !o->clock) {
+        snapshot_out_clear(o);
+        return false; /* out of memory: it asks again, answered in JOIN_ANSWER_NS */
     }
     memcpy(o->clock, cw_node_counters(s->node), (size_t)s->o.nodes * sizeof *o->clock);
-    if (o->versions)
-        cw_node_each_key(s->node, take_versions, o);
-    if (o->logged) /* what cw_node_restore takes back with the versions (finish_join) */
-        cw__node_each_logged(s->node, take_logged, o);
     o->to = j;
     o->nonce = nonce;
     o->seen = seen_of(s, j);
     o->again = again;
     cw__net_lend(s->net, j);
     s->answer_busy = true;
+    s->answering = j;
+    return true;
 }
 
 /* Lock not held: sends the answer answer_join took (invariant 7), then,
  * under the lock, gives the link back. On its own thread (answer_main), or
  * the loop's if that could not start. */
-static void send_snapshot(cw__server *s, snapshot_out *o)
+static void send_snapshot(cw__server *s)
 {
+    snapshot_out *o = &s->answer;
     cw__net_snapshot_out out;
     bool whole = false;
-    if (cw__net_snapshot_start(s->net, &out, o->to, o->clock, o->seen, o->nonce, o->versions, o->logged)) {
+    if (cw__net_snapshot_start(s->net, &out, o->to, o->clock, o->seen, o->nonce, o->versions,
+                               o->len - o->versions)) {
         for (size_t i = 0; i < o->len && !out.failed; i++) {
             if (atomic_load_explicit(&s->stop, memory_order_relaxed)) /* a flag: nothing to order */
                 break; /* cut short: end refuses it */
@@ -685,7 +683,7 @@ static void send_snapshot(cw__server *s, snapshot_out *o)
     uint32_t j = o->to;
     uint64_t nonce = o->nonce;
     bool again = o->again;
-    snapshot_out_clear(o, s->o.nodes); /* the references go without the lock (cw_msg_unref is atomic) */
+    snapshot_out_clear(o); /* the references go without the lock (cw_msg_unref is atomic) */
     pthread_mutex_lock(&s->lock);
     cw__net_return(s->net, j);
     join_answer *a = &s->answered_join[j];
@@ -702,26 +700,20 @@ static void send_snapshot(cw__server *s, snapshot_out *o)
 
 static void *answer_main(void *arg)
 {
-    cw__server *s = arg;
-    send_snapshot(s, &s->answer);
+    send_snapshot(arg);
     return NULL;
 }
 
 /* The loop, lock not held: sends the answer answer_join took, on a thread
- * of its own so the loop goes on meanwhile (the thread before it ended:
- * answer_busy was false). */
-static void start_answer(cw__server *s, snapshot_out *o)
+ * of its own so the loop goes on meanwhile. The thread before it is done
+ * (answer_busy was false), and only its return is left to join. */
+static void start_answer(cw__server *s)
 {
-    if (s->answer_joinable) {
+    if (s->answer_joinable)
         pthread_join(s->answer_thread, NULL);
-        s->answer_joinable = false;
-    }
-    s->answer = *o; /* the sender's until it clears answer_busy (pthread_create orders the copy) */
-    *o = (snapshot_out){.to = s->o.nodes};
-    if (pthread_create(&s->answer_thread, NULL, answer_main, s) == 0)
-        s->answer_joinable = true;
-    else
-        send_snapshot(s, &s->answer); /* no thread: the loop sends it */
+    s->answer_joinable = pthread_create(&s->answer_thread, NULL, answer_main, s) == 0;
+    if (!s->answer_joinable)
+        send_snapshot(s); /* no thread: the loop sends it */
 }
 
 /* ---- the loop ---- */
@@ -863,7 +855,7 @@ static void *loop_main(void *arg)
             any |= cw__faults_take_released(&s->faults, 0);
             any |= cw__faults_release_due(&s->faults, 0);
         }
-        snapshot_out answer = {.to = s->o.nodes};
+        bool answer = false;
         /* Join requests (invariant 7): kept in join_next (the first joiner
          * to ask; its own later request replaces it; not the joiner whose
          * answer is being sent), and answered once no answer is. A kept
@@ -879,9 +871,7 @@ static void *loop_main(void *arg)
         if (!s->answer_busy && s->join_next != s->o.nodes) {
             uint32_t j = s->join_next;
             s->join_next = s->o.nodes;
-            answer_join(s, j, s->join_next_nonce, now, &answer);
-            if (answer.to != s->o.nodes)
-                s->answering = answer.to;
+            answer = answer_join(s, j, s->join_next_nonce, now);
         }
         if (s->joining && now >= s->next_ask_ns)
             ask_peers(s, now);
@@ -905,8 +895,8 @@ static void *loop_main(void *arg)
         if (any)
             pthread_cond_broadcast(&s->applied);
         pthread_mutex_unlock(&s->lock);
-        if (answer.to != s->o.nodes)
-            start_answer(s, &answer);
+        if (answer)
+            start_answer(s);
     }
     return NULL;
 }

@@ -199,13 +199,16 @@ Percentiles percentiles(std::vector<double> &us) {
 enum Store { kMemory = 0, kSyncNone = 1, kSyncFull = 2 };
 
 struct Cluster {
-    pid_t pid[kNodes] = {};
-    uint16_t http[kNodes] = {};
-    std::string client[kNodes], repl[kNodes], data;
+    uint32_t n;
+    std::vector<pid_t> pid;
+    std::vector<uint16_t> http;
+    std::vector<std::string> client, repl;
+    std::string data;
     Store store = kMemory;
     bool ok = false;
 
-    explicit Cluster(std::string &why, Store st = kMemory) : store(st) {
+    explicit Cluster(std::string &why, Store st = kMemory, uint32_t nodes = kNodes)
+        : n(nodes), pid(nodes), http(nodes), client(nodes), repl(nodes), store(st) {
         if (!cli_path()) {
             why = "no causeway binary (set CAUSEWAY_BIN)";
             return;
@@ -218,11 +221,11 @@ struct Cluster {
             }
             data = tmpl;
         }
-        for (uint32_t i = 0; i < kNodes; i++) {
+        for (uint32_t i = 0; i < n; i++) {
             repl[i] = tcp(free_port());
             client[i] = tcp(free_port());
         }
-        for (uint32_t i = 0; i < kNodes; i++)
+        for (uint32_t i = 0; i < n; i++)
             if (!spawn(i, true, why))
                 return;
         ok = true;
@@ -232,7 +235,7 @@ struct Cluster {
     bool spawn(uint32_t i, bool fresh, std::string &why) {
         const char *bin = cli_path();
         std::vector<std::string> args = {bin,       "node",      "--id",   std::to_string(i), "--nodes",
-                                         std::to_string(kNodes), "--listen", repl[i],         "--http",
+                                         std::to_string(n),      "--listen", repl[i],         "--http",
                                          "127.0.0.1:0",          "--client", client[i]};
         if (fresh)
             args.push_back("--fresh");
@@ -240,7 +243,7 @@ struct Cluster {
             args.insert(args.end(), {"--data", data + "/node" + std::to_string(i), "--sync",
                                      store == kSyncFull ? "full" : "none"});
         }
-        for (uint32_t j = 0; j < kNodes; j++)
+        for (uint32_t j = 0; j < n; j++)
             if (j != i) {
                 args.push_back("--peer");
                 args.push_back(std::to_string(j) + "=" + repl[j]);
@@ -286,13 +289,13 @@ struct Cluster {
     }
 
     ~Cluster() {
-        for (uint32_t i = 0; i < kNodes; i++)
+        for (uint32_t i = 0; i < n; i++)
             if (pid[i] > 0)
                 kill(pid[i], SIGTERM);
         // A node stops within a second of SIGTERM; one that does not (a
         // wrapper such as strace that holds the signal) is killed after 5 s.
         auto give_up = Clock::now() + std::chrono::seconds(5);
-        for (uint32_t i = 0; i < kNodes; i++) {
+        for (uint32_t i = 0; i < n; i++) {
             while (pid[i] > 0 && waitpid(pid[i], nullptr, WNOHANG) == 0) {
                 if (Clock::now() > give_up)
                     kill(pid[i], SIGKILL);
@@ -300,7 +303,7 @@ struct Cluster {
             }
         }
         if (!data.empty()) {
-            for (uint32_t i = 0; i < kNodes; i++)
+            for (uint32_t i = 0; i < n; i++)
                 for (const char *f : {"/data.mdb", "/lock.mdb", "/causeway.lock", ""})
                     std::remove((data + "/node" + std::to_string(i) + f).c_str());
             rmdir(data.c_str());
@@ -386,28 +389,30 @@ uint64_t applied_from(cw_client *c, cw_node_id origin) {
 
 uint64_t applied_from_0(cw_client *c) { return applied_from(c, 0); }
 
-// Waits until nodes 1 and 2 have applied `want` writes of node 0 (10 s at
-// most); the time it returned.
+// Waits until every node but node 0 has applied `want` writes of node 0
+// (60 s at most); the time it returned.
 Clock::time_point wait_replicated(const Cluster &cl, uint64_t want, bool *all) {
-    cw_client *c[2] = {};
-    cw_client_open(&c[0], cl.client[1].c_str(), 2000);
-    cw_client_open(&c[1], cl.client[2].c_str(), 2000);
+    std::vector<cw_client *> c(cl.n, nullptr);
+    for (uint32_t i = 1; i < cl.n; i++)
+        cw_client_open(&c[i], cl.client[i].c_str(), 2000);
     auto give_up = Clock::now() + std::chrono::seconds(60);
     bool done = false;
     while (!done && Clock::now() < give_up) {
-        done = applied_from_0(c[0]) >= want && applied_from_0(c[1]) >= want;
+        done = true;
+        for (uint32_t i = 1; done && i < cl.n; i++)
+            done = applied_from_0(c[i]) >= want;
         if (!done)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     auto t = Clock::now();
-    cw_client_close(c[0]);
-    cw_client_close(c[1]);
+    for (uint32_t i = 1; i < cl.n; i++)
+        cw_client_close(c[i]);
     *all = done;
     return t;
 }
 
 // Waits until every node's client endpoint answers (ZeroMQ connects in the
-// background) and the links are up: a put at node 0 reaches nodes 1 and 2.
+// background) and the links are up: a put at node 0 reaches every other node.
 bool warm_up(const Cluster &cl) {
     cw_client *c = nullptr;
     cw_client_open(&c, cl.client[0].c_str(), 5000);
@@ -1498,12 +1503,34 @@ double peak_mb(pid_t pid) {
 // (node 0's loop applies it); joiner_peak_mb and
 // answerer_peak_mb: node 2's and node 0's peak resident size (VmHWM) once
 // node 2 holds every key.
-void join_stall(benchmark::State &state) {
-    const uint64_t keys = uint64_t(state.range(0));
-    const bool load = state.range(1) != 0;
+// A counter of node i's GET /metrics (-1: none; a node of an earlier
+// release may not have it).
+double metric_of(const Cluster &cl, uint32_t i, const char *name) {
+    CURL *h = curl_easy_init();
+    std::string body;
+    std::string url = "http://127.0.0.1:" + std::to_string(cl.http[i]) + "/metrics";
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    double v = -1;
+    if (curl_easy_perform(h) == CURLE_OK) {
+        std::string line = std::string("\n") + name + " ";
+        size_t at = body.find(line);
+        if (at != std::string::npos)
+            v = std::strtod(body.c_str() + at + line.size(), nullptr);
+    }
+    curl_easy_cleanup(h);
+    return v;
+}
+
+// KEYS keys at node 0 of a group of NODES; the last node is killed and
+// started again without state, and joins. With LOAD, a client puts at node
+// 0 throughout, and node 1 writes to node 0 (into0_max_ms).
+void join_run(benchmark::State &state, uint64_t keys, bool load, uint32_t nodes) {
+    const uint32_t joiner = nodes - 1;
     for (auto _ : state) {
         std::string why;
-        Cluster cl(why);
+        Cluster cl(why, kMemory, nodes);
         if (!ready(state, cl, why))
             return;
         cw_client *c = nullptr, *c2 = nullptr;
@@ -1538,18 +1565,23 @@ void join_stall(benchmark::State &state) {
             cw_client_close(c1);
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        cl.kill_node(2);
+        cl.kill_node(joiner);
         probe.start_beside();
         Clock::time_point t0 = Clock::now();
-        bool up = cl.spawn(2, false, why);
-        cw_client_open(&c2, cl.client[2].c_str(), 5000);
+        bool up = cl.spawn(joiner, false, why);
+        cw_client_open(&c2, cl.client[joiner].c_str(), 5000);
         auto give_up = Clock::now() + std::chrono::seconds(120);
         // Every key and the warm-up write of node 0 (its probes come on top).
         while (up && applied_from(c2, 0) < 1 + written && Clock::now() < give_up)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         Clock::time_point t1 = Clock::now();
         bool joined = up && applied_from(c2, 0) >= 1 + written;
-        double joiner_mb = peak_mb(cl.pid[2]), answerer_mb = peak_mb(cl.pid[0]);
+        double joiner_mb = peak_mb(cl.pid[joiner]), answerer_mb = peak_mb(cl.pid[0]);
+        double copies = 0;
+        for (uint32_t i = 0; i < joiner && copies >= 0; i++) {
+            double c_i = metric_of(cl, i, "causeway_join_copies_total");
+            copies = c_i < 0 ? -1 : copies + c_i;
+        }
         probe.stop();
         relay.join();
         cw_client_close(c2);
@@ -1560,11 +1592,19 @@ void join_stall(benchmark::State &state) {
         state.counters["into0_max_ms"] = into0.empty() ? 0 : *std::max_element(into0.begin(), into0.end()) / 1000;
         state.counters["joiner_peak_mb"] = joiner_mb;
         state.counters["answerer_peak_mb"] = answerer_mb;
+        state.counters["copies_sent"] = copies; // whole snapshots the peers sent (-1: not counted)
         probe.report(state);
         state.counters["failed"] = double(failed);
         if (!all || !joined)
-            state.SkipWithError(up ? "node 2 did not join" : why.c_str());
+            state.SkipWithError(up ? "the restarted node did not join" : why.c_str());
     }
+}
+
+void join_stall(benchmark::State &state) { join_run(state, uint64_t(state.range(0)), state.range(1) != 0, kNodes); }
+
+// A join in a larger group: NODES, KEYS, no client.
+void join_group(benchmark::State &state) {
+    join_run(state, uint64_t(state.range(1)), false, uint32_t(state.range(0)));
 }
 
 int reg = [] {
@@ -1593,6 +1633,8 @@ int reg = [] {
     one("node_procs/status_stall", status_stall)->Arg(100000)->Arg(300000);
     // Keys, a client putting meanwhile (1) or not (0).
     one("node_procs/join_stall", join_stall)->Args({100000, 1})->Args({300000, 1})->Args({300000, 0});
+    // Nodes, keys.
+    one("node_procs/join_group", join_group)->Args({8, 200000})->Args({16, 100000});
     // Only beside running Flask nodes (bench/compare_flask.sh).
     if (std::getenv("CAUSEWAY_BENCH_FLASK"))
         one("node_procs/flask_http_write", flask_http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});

@@ -20,7 +20,7 @@
 static const cw_hlc_timestamp TS = {1700000000123u, 7, 2};
 
 typedef struct heard {
-    uint32_t joins, resets, snapshots;
+    uint32_t joins, heads, resets, snapshots;
     uint32_t from;
     uint64_t nonce;
     cw__net_snapshot sn;
@@ -35,10 +35,11 @@ typedef struct pair {
     uint64_t refused;          /* node 1's refused count, across takes */
 } pair;
 
-static void on_join(void *ctx, uint32_t from, uint64_t nonce)
+static void on_join(void *ctx, uint32_t from, uint64_t nonce, bool head_only)
 {
     heard *h = ctx;
-    h->joins++;
+    h->joins += !head_only;
+    h->heads += head_only;
     h->from = from;
     h->nonce = nonce;
 }
@@ -365,7 +366,7 @@ static void test_net_control_messages(void **state)
     for (int i = 0; i < 3; i++) /* two versions, then one log write */
         cw__net_snapshot_add(p.t[0], &so, v[i]);
     cw__net_snapshot_end(p.t[0], &so);
-    cw__net_send_join(p.t[0], 1, 0x1122334455667788u);
+    cw__net_send_join(p.t[0], 1, 0x1122334455667788u, false);
     turn_until(&p, 1, heard_all);
     heard *h = &p.heard[1];
     assert_int_equal(h->joins, 1);
@@ -399,9 +400,10 @@ static bool snapshot_or_malformed(pair *p)
 
 /* Node 1 takes one snapshot answer sent raw in node 0's name: the head
  * (head_len bytes: clock {3, 2}, seen 5, nonce 42, then `declared` versions
- * if head_len has room), then `parts` copies of node 0's write 3. Returns
- * whether it reached the handler (else it was counted malformed). */
-static bool raw_snapshot(size_t head_len, uint64_t declared, int parts, heard *out)
+ * and `flags` if head_len has room), then `parts` copies of node 0's write
+ * 3. Returns whether it reached the handler (else it was counted
+ * malformed). */
+static bool raw_snapshot(size_t head_len, uint64_t declared, uint64_t flags, int parts, heard *out)
 {
     pair p;
     open_pair(&p, false);
@@ -416,9 +418,9 @@ static bool raw_snapshot(size_t head_len, uint64_t declared, int parts, heard *o
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     assert_int_equal(zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-0", 9), 0);
     assert_int_equal(zmq_connect(d, p.ep[1]), 0);
-    uint8_t head[40];
-    const uint64_t fields[5] = {3, 2, 5, 42, declared};
-    for (int k = 0; k < 5; k++)
+    uint8_t head[48];
+    const uint64_t fields[6] = {3, 2, 5, 42, declared, flags};
+    for (int k = 0; k < 6; k++)
         cw__store_be(head + 8 * k, fields[k], 8);
     cw_msg *m = write_msg(0, 3);
     uint8_t buf[256];
@@ -448,21 +450,64 @@ static void test_net_snapshot_versions_and_log(void **state)
 {
     (void)state;
     heard h;
-    assert_true(raw_snapshot(40, 1, 3, &h));
+    assert_true(raw_snapshot(40, 1, 0, 3, &h));
     assert_int_equal(h.sn.count, 1);
     assert_int_equal(h.sn.log_count, 2);
     assert_true(h.sn.with_log);
     cw__net_snapshot_clear(&h.sn);
-    assert_true(raw_snapshot(32, 0, 2, &h));
+    assert_true(raw_snapshot(32, 0, 0, 2, &h));
     assert_int_equal(h.sn.count, 2);
     assert_int_equal(h.sn.log_count, 0);
     assert_false(h.sn.with_log); /* an earlier release's: installed without a log */
     cw__net_snapshot_clear(&h.sn);
-    assert_true(raw_snapshot(40, 0, 0, &h)); /* a log, empty: everything it held was stable */
+    assert_true(raw_snapshot(40, 0, 0, 0, &h)); /* a log, empty: everything it held was stable */
     assert_true(h.sn.with_log);
+    assert_false(h.sn.head_only);
     cw__net_snapshot_clear(&h.sn);
-    assert_false(raw_snapshot(40, 3, 2, &h));
-    assert_false(raw_snapshot(40, ((uint64_t)1 << 24) + 1, 0, &h));
+    assert_false(raw_snapshot(40, 3, 0, 2, &h));
+    assert_false(raw_snapshot(40, ((uint64_t)1 << 24) + 1, 0, 0, &h));
+    /* The answer to a head request: the head alone, flagged. */
+    assert_true(raw_snapshot(48, 0, 1, 0, &h));
+    assert_true(h.sn.head_only);
+    assert_int_equal(h.sn.count + h.sn.log_count, 0);
+    assert_int_equal(h.sn.clock[0], 3);
+    assert_int_equal(h.sn.seen, 5);
+    cw__net_snapshot_clear(&h.sn);
+    assert_false(raw_snapshot(48, 0, 1, 1, &h)); /* a head alone with a part after it */
+    assert_false(raw_snapshot(48, 1, 1, 0, &h)); /* ... declaring a version */
+    assert_false(raw_snapshot(48, 0, 2, 0, &h)); /* flags this release does not know */
+}
+
+static bool heard_head(pair *p) { return p->heard[1].heads && p->heard[1].snapshots; }
+
+/* A head request reaches node 1's join handler as one; the head answer
+ * reaches its snapshot handler with no versions and no log. */
+static void test_net_head_request_and_answer(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, false);
+    uint64_t clock[2] = {7, 4};
+    assert_true(cw__net_send_join(p.t[0], 1, 99, true));
+    assert_true(cw__net_send_head(p.t[0], 1, clock, 9, 99));
+    turn_until(&p, 1, heard_head);
+    heard *h = &p.heard[1];
+    assert_int_equal(h->heads, 1);
+    assert_int_equal(h->joins, 0);
+    assert_int_equal(h->nonce, 99);
+    assert_true(h->sn.head_only);
+    assert_true(h->sn.with_log);
+    assert_int_equal(h->sn.count + h->sn.log_count, 0);
+    assert_int_equal(h->sn.clock[0], 7);
+    assert_int_equal(h->sn.clock[1], 4);
+    assert_int_equal(h->sn.seen, 9);
+    assert_int_equal(h->sn.nonce, 99);
+    /* A lent link sends neither. */
+    cw__net_lend(p.t[0], 1);
+    assert_false(cw__net_send_join(p.t[0], 1, 100, true));
+    assert_false(cw__net_send_head(p.t[0], 1, clock, 9, 100));
+    cw__net_return(p.t[0], 1);
+    close_pair(&p);
 }
 
 /* Sends node 0's writes first..last to every endpoint, and flushes. */
@@ -608,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_net_refuses_a_stranger),
         cmocka_unit_test(test_net_control_messages),
         cmocka_unit_test(test_net_snapshot_versions_and_log),
+        cmocka_unit_test(test_net_head_request_and_answer),
         cmocka_unit_test(test_net_park_wakes_and_times_out),
         cmocka_unit_test(test_net_park_after_a_take),
     };

@@ -23,7 +23,7 @@
 #include "msg_internal.h"
 #include "server.h"
 
-#define MAXN 4
+#define MAXN 6
 
 typedef struct cluster {
     char secret[MAXN][41], public_key[MAXN][41];
@@ -194,7 +194,7 @@ static void view(void *ctx, cw_node *n)
     node_view *v = ctx;
     const uint64_t *c = cw_node_counters(n);
     memset(v, 0, sizeof *v);
-    for (uint32_t k = 0; k < 3; k++) /* every test's group has 3 nodes */
+    for (uint32_t k = 0; k < 3; k++) /* the tests that look at a view have 3 nodes */
         v->counters[k] = c[k];
     cw_node_stats st;
     cw_node_get_stats(n, &st);
@@ -230,6 +230,25 @@ static void test_join_waits_for_every_peer(void **state)
     start(&c, 2, false);
     assert_int_equal(put(c.s[0], "k", "v"), 1);
     await_value(c.s[2], "k", "v");
+    cluster_close(&c);
+}
+
+/* A group starting together without --fresh: every peer's head is empty,
+ * so each node installs the empty state without asking for a copy. */
+static void test_a_group_starting_together_sends_no_copy(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open(&c, 3, false);
+    assert_int_equal(put(c.s[0], "k", "v"), 1);
+    await_value(c.s[1], "k", "v");
+    await_value(c.s[2], "k", "v");
+    for (uint32_t i = 0; i < 3; i++) {
+        cw__server_stats st;
+        cw__server_get_stats(c.s[i], &st);
+        assert_false(st.joining);
+        assert_int_equal(st.join_copies, 0);
+    }
     cluster_close(&c);
 }
 
@@ -333,26 +352,111 @@ static void test_restart_without_state_never_reuses_a_seq(void **state)
     cluster_close(&c);
 }
 
-/* In a group of four a joiner has more peers than it asks at a time
- * (server.c JOIN_ASKS): it asks the third as answers come, and takes writes
- * only once every peer has answered, never reusing a seq. A joiner that
- * asked only the first two would never take a write. */
-static void test_a_joiner_asks_every_peer_of_a_larger_group(void **state)
+static cw__server_stats stats_of(cw__server *s)
+{
+    cw__server_stats st;
+    cw__server_get_stats(s, &st);
+    return st;
+}
+
+/* In a group of six a joiner asks every peer for the head of its state
+ * (server.c invariant 4), takes writes only once every peer has answered,
+ * never reusing a seq, and takes one whole copy: the chosen peer's. A
+ * joiner that asked only some peers would never take a write; one that
+ * took every peer's copy, as joiners did before heads, costs five. */
+static void test_a_joiner_asks_every_peer_and_takes_one_copy(void **state)
 {
     (void)state;
     cluster c;
-    cluster_open(&c, 4, true);
-    put(c.s[3], "mine", "1");
+    cluster_open(&c, 6, true);
+    put(c.s[5], "mine", "1");
     put(c.s[0], "z", "from0");
-    for (uint32_t i = 0; i < 3; i++)
+    for (uint32_t i = 0; i < 5; i++)
         await_value(c.s[i], "mine", "1");
-    await_value(c.s[3], "z", "from0");
-    restart(&c, 3);
-    assert_int_equal(put(c.s[3], "mine", "2"), 2);
-    await_value(c.s[3], "z", "from0");
-    for (uint32_t i = 0; i < 3; i++)
+    await_value(c.s[5], "z", "from0");
+    restart(&c, 5);
+    assert_int_equal(put(c.s[5], "mine", "2"), 2);
+    await_value(c.s[5], "z", "from0");
+    for (uint32_t i = 0; i < 5; i++)
         await_value(c.s[i], "mine", "2");
+    uint64_t copies = 0;
+    for (uint32_t i = 0; i < 5; i++) {
+        cw__server_stats st = stats_of(c.s[i]);
+        assert_true(st.join_heads >= 1);
+        copies += st.join_copies;
+    }
+    assert_int_equal(copies, 1);
     cluster_close(&c);
+}
+
+/* Reads one message from router: [routing id][first part][...]; the first
+ * part into first (up to 16 bytes), its length returned (-1: none within
+ * ms). */
+static int raw_take(void *router, unsigned ms, uint8_t first[16])
+{
+    zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, (long)ms) <= 0)
+        return -1;
+    int len = -1;
+    for (int k = 0, more = 1; more; k++) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        assert_true(zmq_msg_recv(&part, router, 0) >= 0);
+        if (k == 1) {
+            len = (int)zmq_msg_size(&part);
+            memcpy(first, zmq_msg_data(&part), len < 16 ? (size_t)len : 16);
+        }
+        more = zmq_msg_more(&part);
+        zmq_msg_close(&part);
+    }
+    return len;
+}
+
+/* A peer of an earlier release answers no head request (it refuses one as
+ * malformed): the joiner asks it for a whole snapshot after HEAD_WAIT_NS
+ * (server.c), and joins. Node 1 is played here by raw sockets that answer
+ * only a join request, as such a node does: with an empty store, in the
+ * form of a release before logs. A joiner that only asked for heads would
+ * wait for node 1 for ever. */
+static void test_a_peer_of_an_earlier_release_answers_a_joiner(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_paths(&c, 3, false);
+    start(&c, 0, true);
+    put(c.s[0], "a", "1");
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
+    assert_int_equal(zmq_bind(router, c.ep[1]), 0);
+    assert_int_equal(zmq_connect(d, c.ep[2]), 0);
+    start(&c, 2, false);
+    int heads = 0, joins = 0;
+    uint64_t deadline = now_ms() + 10000;
+    while (joining(c.s[2]) && now_ms() < deadline) {
+        uint8_t b[16];
+        int len = raw_take(router, 20, b);
+        heads += len == 9 && b[0] == 'H';
+        if (len == 9 && b[0] == 'J') {
+            joins++;
+            uint8_t head[3 * 8 + 16] = {0}; /* clock {0, 0, 0}, seen 0, then the nonce */
+            memcpy(head + 32, b + 1, 8);
+            assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
+            assert_int_equal(zmq_send(d, head, sizeof head, 0), (int)sizeof head);
+        }
+    }
+    assert_false(joining(c.s[2]));
+    assert_true(heads >= 1);
+    assert_true(joins >= 1);
+    await_value(c.s[2], "a", "1");
+    assert_int_equal(stats_of(c.s[0]).join_copies, 1);
+    zmq_close(d);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    cluster_close(&c); /* node 1 never started: its server is NULL */
 }
 
 /* Three of four nodes restart without state at once, while node 0 holds
@@ -657,6 +761,9 @@ static void test_hostile_link_messages(void **state)
     const void *join[] = {"J"};
     size_t join_len[] = {1};
     poke(&c, "cw-node-2", join, join_len, 1);
+    const void *head_req[] = {"H\0\0\0\0\0\0\0\0\0"}; /* a head request a byte too long */
+    size_t head_req_len[] = {10};
+    poke(&c, "cw-node-2", head_req, head_req_len, 1);
     const void *multi[] = {"\0abc", "\0def"};
     size_t multi_len[] = {4, 4};
     poke(&c, "cw-node-2", multi, multi_len, 2);
@@ -664,7 +771,7 @@ static void test_hostile_link_messages(void **state)
     size_t junk_len[] = {4};
     poke(&c, "cw-node-2", junk, junk_len, 1);
     poke(&c, "cw-node-9", junk, junk_len, 1); /* not a peer at all */
-    assert_true(await_above(malformed, c.s[0], 2));
+    assert_true(await_above(malformed, c.s[0], 3));
     assert_true(await_above(refused, c.s[0], 0));
     /* A well-formed first copy of node 1's write, sent by node 2: refused as
      * a peer speaking for another, not counted as malformed. */
@@ -1982,11 +2089,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_waits_for_every_peer),
+        cmocka_unit_test(test_a_group_starting_together_sends_no_copy),
         cmocka_unit_test(test_replicates_and_converges),
         cmocka_unit_test(test_held_link_buffers_the_dependent_write),
         cmocka_unit_test(test_a_cut_link_loses_the_senders_copies),
         cmocka_unit_test(test_restart_without_state_never_reuses_a_seq),
-        cmocka_unit_test(test_a_joiner_asks_every_peer_of_a_larger_group),
+        cmocka_unit_test(test_a_joiner_asks_every_peer_and_takes_one_copy),
+        cmocka_unit_test(test_a_peer_of_an_earlier_release_answers_a_joiner),
         cmocka_unit_test(test_three_of_four_restart_at_once),
         cmocka_unit_test(test_replicate_refuses_malformed_and_own_writes),
         cmocka_unit_test(test_curve_admits_only_configured_peers),

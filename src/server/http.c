@@ -1029,6 +1029,10 @@ static void do_metrics(cw__http *h, reply *rep)
            "Messages lost to configured faults and cuts (with a restarted peer's reports and pulls that a delay "
            "still held).",
            ss.faults_dropped);
+    metric(&t, "causeway_join_heads_total", "counter",
+           "Restarted peers' requests for the head of this node's state answered (its clock).", ss.join_heads);
+    metric(&t, "causeway_join_copies_total", "counter",
+           "Whole copies of this node's state sent to restarted peers.", ss.join_copies);
     if (ss.durable) {
         metric(&t, "causeway_saves_total", "counter", "State saves committed (--data).", ss.saves);
         metric(&t, "causeway_failed_saves_total", "counter", "State saves that failed (--data).", ss.failed_saves);

@@ -27,12 +27,15 @@
  *     base the peer never got.
  *  3. Between nodes, a ZeroMQ message of one part of two bytes or more is a
  *     link frame (wire.h: its first byte is its tag, 0..2); one part of
- *     nine bytes starting 'J' is a join request ([J][nonce: u64]); a
- *     message whose first part is the single byte 'S' is a snapshot answer
- *     ([clock: nodes x u64][seen: u64][nonce: u64][versions: u64], all
- *     big-endian, then one part per version, then one per log write: codec
- *     bytes; a head without its versions field, from a node of an earlier
- *     release, has versions only); one part that starts with 'B' is
+ *     nine bytes starting 'J' is a join request ([J][nonce: u64]), and
+ *     one starting 'H' a head request (the same, for the answer's head
+ *     alone); a message whose first part is the single byte 'S' is a
+ *     snapshot answer ([clock: nodes x u64][seen: u64][nonce: u64]
+ *     [versions: u64], all big-endian, then one part per version, then one
+ *     per log write: codec bytes; a head without its versions field, from
+ *     a node of an earlier release, has versions only; the answer to a head
+ *     request is the head alone, with versions 0 and a last field [flags:
+ *     u64] of 1); one part that starts with 'B' is
  *     a batch of link frames (invariant 4); one part of the single byte 'R'
  *     says the sender is a new process that took back its saved state: the
  *     link to it starts afresh. Anything else is malformed. The ROUTER sees
@@ -80,7 +83,9 @@
 #include "wire.h"
 
 #define ID_PREFIX "cw-node-"
-enum { CH_JOIN = 'J', CH_SNAPSHOT = 'S', CH_BATCH = 'B', CH_RESET = 'R' };
+enum { CH_JOIN = 'J', CH_HEAD = 'H', CH_SNAPSHOT = 'S', CH_BATCH = 'B', CH_RESET = 'R' };
+/* A snapshot head's flags (invariant 3): the answer to a head request. */
+#define HEAD_ONLY 1u
 #define BATCH_FRAMES CW__NET_BATCH_FRAMES
 /* The most a link holds in ZeroMQ's queue, in bytes: its high-water mark
  * counts messages, and 10,000 of them of a 1 MiB write each, kept for a
@@ -335,10 +340,10 @@ void cw__net_drop(cw__transport *t, uint32_t j)
     o->frames = 0;
 }
 
-bool cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce)
+bool cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce, bool head_only)
 {
     net *p = net_of(t);
-    uint8_t req[9] = {CH_JOIN};
+    uint8_t req[9] = {head_only ? CH_HEAD : CH_JOIN};
     cw__store_be(req + 1, nonce, 8);
     return !p->out[j].lent && zmq_send(p->dealer[j], req, sizeof req, ZMQ_DONTWAIT) == (int)sizeof req;
 }
@@ -355,12 +360,13 @@ void cw__net_lend(cw__transport *t, uint32_t j) { net_of(t)->out[j].lent = true;
 
 void cw__net_return(cw__transport *t, uint32_t j) { net_of(t)->out[j].lent = false; }
 
-bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
-                            uint64_t seen, uint64_t nonce, size_t count, size_t log_count)
+/* Sends a snapshot answer's first two parts ('S' and its head: invariant
+ * 3), the head with a flags field when head_only; more: parts follow. */
+static bool send_head(net *p, uint32_t to, const uint64_t *clock, uint64_t seen, uint64_t nonce, size_t count,
+                      bool head_only, bool more)
 {
-    net *p = net_of(t);
-    uint32_t nodes = t->endpoints;
-    size_t clen = (size_t)nodes * 8 + 24;
+    uint32_t nodes = p->base.endpoints;
+    size_t clen = (size_t)nodes * 8 + (head_only ? 32 : 24);
     uint8_t *head = malloc(clen);
     if (!head)
         return false;
@@ -369,15 +375,29 @@ bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t
     cw__store_be(head + (size_t)nodes * 8, seen, 8);
     cw__store_be(head + (size_t)nodes * 8 + 8, nonce, 8);
     cw__store_be(head + (size_t)nodes * 8 + 16, count, 8);
+    if (head_only)
+        cw__store_be(head + (size_t)nodes * 8 + 24, HEAD_ONLY, 8);
     char ch = CH_SNAPSHOT;
-    if (zmq_send(p->dealer[to], &ch, 1, ZMQ_DONTWAIT | ZMQ_SNDMORE) != 1) {
-        free(head);
-        return false; /* full link */
-    }
-    (void)zmq_send(p->dealer[to], head, clen, count + log_count ? ZMQ_SNDMORE : 0);
+    bool sent = zmq_send(p->dealer[to], &ch, 1, ZMQ_DONTWAIT | ZMQ_SNDMORE) == 1; /* else a full link */
+    if (sent) /* a message's later parts always go: ZeroMQ takes a message whole */
+        (void)zmq_send(p->dealer[to], head, clen, more ? ZMQ_SNDMORE : 0);
     free(head);
+    return sent;
+}
+
+bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
+                            uint64_t seen, uint64_t nonce, size_t count, size_t log_count)
+{
+    if (!send_head(net_of(t), to, clock, seen, nonce, count, false, count + log_count > 0))
+        return false;
     *so = (cw__net_snapshot_out){to, count + log_count, false};
     return true;
+}
+
+bool cw__net_send_head(cw__transport *t, uint32_t to, const uint64_t *clock, uint64_t seen, uint64_t nonce)
+{
+    net *p = net_of(t);
+    return !p->out[to].lent && send_head(p, to, clock, seen, nonce, 0, true, false);
 }
 
 void cw__net_snapshot_add(cw__transport *t, cw__net_snapshot_out *so, const cw_msg *m)
@@ -498,7 +518,7 @@ static void take_snapshot(net *p, uint32_t j)
     }
     int more = zmq_msg_more(&part);
     size_t size = zmq_msg_size(&part);
-    if ((size != head && size != head + 8) || !(sn.clock = malloc((size_t)nodes * 8))) {
+    if ((size != head && size != head + 8 && size != head + 16) || !(sn.clock = malloc((size_t)nodes * 8))) {
         ok = false;
     } else {
         const uint8_t *b = zmq_msg_data(&part);
@@ -509,10 +529,14 @@ static void take_snapshot(net *p, uint32_t j)
         sn.seen = cw__load_be(b + (size_t)nodes * 8, 8);
         sn.nonce = cw__load_be(b + (size_t)nodes * 8 + 8, 8);
         ok &= sn.seen >= sn.clock[p->self] && sn.seen <= SNAPSHOT_MAX_COUNTER;
-        if (size == head + 8) {
+        if (size >= head + 8) {
             sn.with_log = true;
             versions = cw__load_be(b + (size_t)nodes * 8 + 16, 8);
             ok &= versions <= SNAPSHOT_MAX_VERSIONS;
+        }
+        if (size == head + 16) { /* a head alone: nothing follows */
+            sn.head_only = true;
+            ok &= cw__load_be(b + (size_t)nodes * 8 + 24, 8) == HEAD_ONLY && versions == 0 && !more;
         }
     }
     zmq_msg_close(&part);
@@ -635,11 +659,11 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
         p->rx_n.refused += j == nodes;
         return true;
     }
-    if (len == 9 && b[0] == CH_JOIN && !more) {
+    if (len == 9 && (b[0] == CH_JOIN || b[0] == CH_HEAD) && !more) {
         /* Handled once what came before it is delivered (the host, after
          * this take), so a snapshot holds every frame the old process sent. */
         if (p->control.join)
-            p->control.join(p->control.ctx, j, cw__load_be(b + 1, 8));
+            p->control.join(p->control.ctx, j, cw__load_be(b + 1, 8), b[0] == CH_HEAD);
         go_on = false;
     } else if (len == 1 && b[0] == CH_RESET && !more) {
         if (p->control.reset)

@@ -70,6 +70,8 @@ typedef struct cw__net_snapshot {
     size_t log_count;
     bool with_log;             /* the answer has a log, empty or not (an earlier
                                   release's has none: its stable clock is unknown) */
+    bool head_only;            /* an answer to a head request: clock, seen and
+                                  nonce, no versions and no log */
 } cw__net_snapshot;
 
 /* Frees what sn holds and zeroes it. */
@@ -80,8 +82,9 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn);
 typedef struct cw__net_control {
     void *ctx;
     /* Peer `from` asks for this node's state (it started without its own),
-     * under `nonce`, which the answer carries back. */
-    void (*join)(void *ctx, uint32_t from, uint64_t nonce);
+     * under `nonce`, which the answer carries back; with head_only, for
+     * the answer's head alone (its clock and seen: cw__net_send_head). */
+    void (*join)(void *ctx, uint32_t from, uint64_t nonce, bool head_only);
     /* Peer `from` is a new process that took back its saved state: the link
      * to it should start afresh (cw__net_reset or cw__net_drop). */
     void (*reset)(void *ctx, uint32_t from);
@@ -140,9 +143,11 @@ void cw__net_reset(cw__transport *t, uint32_t j);
 void cw__net_drop(cw__transport *t, uint32_t j);
 /* Hands what waits for peer j to its DEALER (flush, for one link). */
 void cw__net_flush_to(cw__transport *t, uint32_t j);
-/* Asks peer j for its state under `nonce` (a join request); false if it
- * did not go (a full link, or one lent: cw__net_lend). */
-bool cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce);
+/* Asks peer j for its state under `nonce` (a join request), or with
+ * head_only for the head of its answer alone; false if it did not go (a
+ * full link, or one lent: cw__net_lend). A node of an earlier release
+ * refuses a head request as malformed. */
+bool cw__net_send_join(cw__transport *t, uint32_t j, uint64_t nonce, bool head_only);
 /* Tells peer j this is a new process that took back its saved state ('R');
  * queued until connected. */
 void cw__net_send_reset(cw__transport *t, uint32_t j);
@@ -169,6 +174,10 @@ typedef struct cw__net_snapshot_out {
 } cw__net_snapshot_out;
 bool cw__net_snapshot_start(cw__transport *t, cw__net_snapshot_out *so, uint32_t to, const uint64_t *clock,
                             uint64_t seen, uint64_t nonce, size_t count, size_t log_count);
+/* The answer to a head request from peer j: the head alone, marked so (its
+ * receiver hands it over with head_only). False if it did not go (a full
+ * link, a lent one, out of memory): the peer asks again. Send side. */
+bool cw__net_send_head(cw__transport *t, uint32_t to, const uint64_t *clock, uint64_t seen, uint64_t nonce);
 void cw__net_snapshot_add(cw__transport *t, cw__net_snapshot_out *so, const cw_msg *m);
 void cw__net_snapshot_end(cw__transport *t, cw__net_snapshot_out *so);
 

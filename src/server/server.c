@@ -26,22 +26,30 @@
  *     them are net.c's (its invariant 3); what a control message means is
  *     decided here.
  *  4. A node that is joining (started without state) makes no write and
- *     applies nothing from its links; it asks every peer for a snapshot
- *     (JOIN_ASKS at a time, so that no more whole copies of a store come
- *     at once) and, once every peer has answered, installs the one that holds most of its
- *     own writes (of those, the one that holds most writes in all: a peer
+ *     applies nothing from its links; it asks every peer for the head of a
+ *     snapshot (its clock, and what it knows of the joiner's writes; a
+ *     peer of an earlier release, which answers no head request, for a
+ *     whole snapshot, JOIN_ASKS at a time) and, once every peer has
+ *     answered, takes the state of the one that holds most of its own
+ *     writes (of those, the one that holds most writes in all: a peer
  *     joining too answers with its empty state; better_snapshot), if that
  *     one holds every write of its own any peer knows of; else it asks
+ *     every peer again. Only that peer sends its whole state (copy_from;
+ *     none when its answer was whole already, or empty), and the joiner
+ *     installs it if it still holds every such write (it holds at least
+ *     its head: a state only grows, unless the peer restarted), else asks
  *     every peer again. What a peer knows of: applied, or waiting in a
  *     buffer (cw_node_seen); kept by its fault layer
  *     (cw__faults_parked_seq); and, while the peer is joining itself, held
- *     by the answers it has taken, one of which it may install. So its next
+ *     by the answers it has taken (it may install the state of one of their
+ *     peers, which may have grown since: node-server.md asks that nodes
+ *     without state restart one at a time). So its next
  *     write's seq is one no peer has seen. (A write of its own that waits at
  *     a peer for a write lost with the old process keeps it joining: it
  *     never writes over it.) It installs the chosen peer's retransmission
  *     log too (cw_node_restore): a write not yet stable may be in no other
  *     log once its other loggers restarted. A peer that gets a join request
- *     forgets what the node said it applied before (cw_node_peer_restarted),
+ *     (for a head or a whole snapshot) forgets what the node said it applied before (cw_node_peer_restarted),
  *     so nothing the node lost becomes stable on its old word.
  *  5. Frames for a peer coalesce while a burst is under way (a batch of
  *     client writes between cw__server_hold_sends and its release, one turn
@@ -118,11 +126,17 @@
 /* A joining node asks the peers that have not answered again this often; a
  * node answers one peer's requests at most this often. */
 #define JOIN_RETRY_NS 250000000u
-/* A joining node asks at most this many peers at a time: each answers with
- * a whole copy of its store, and in a large group the copies that came
- * together would wait in the joiner's memory at once. The next peer is
- * asked as soon as an answer comes. */
+/* A joining node asks at most this many peers at a time for a whole copy
+ * of their store (those of an earlier release, which answer no head
+ * request: HEAD_WAIT_NS): in a large group the copies that came together
+ * would wait in the joiner's memory at once. The next peer is asked as
+ * soon as an answer comes. */
 #define JOIN_ASKS 2u
+/* A joining node asks the peers for the heads of their answers (again
+ * every JOIN_RETRY_NS) for this long from a round's start; a peer that has
+ * not answered by then is asked for a whole copy instead (a node of an
+ * earlier release refuses a head request as malformed). */
+#define HEAD_WAIT_NS (4u * JOIN_RETRY_NS)
 /* A request kept while another answer is sent (join_next) is dropped when
  * older than this: a joiner still waiting asks every JOIN_RETRY_NS. */
 #define JOIN_KEEP_NS (2u * JOIN_RETRY_NS)
@@ -149,7 +163,9 @@
 
 typedef struct snapshot {
     bool have;
-    cw__net_snapshot sn;       /* sn.seen: the most of the joiner's writes the peer knows of */
+    uint32_t from;             /* the peer that answered */
+    cw__net_snapshot sn;       /* sn.seen: the most of the joiner's writes the peer knows of;
+                                  sn.head_only: no versions or log (invariant 4) */
 } snapshot;
 
 /* The last join request of a peer this node answered (answer_join). */
@@ -194,10 +210,14 @@ struct cw__server {
     /* Joining (invariant 4), under the lock. */
     bool joining;
     uint8_t *answered;         /* [nodes] */
+    uint64_t round_ns;         /* when this round's first requests went (0: not yet) */
+    uint32_t copy_from;        /* every head is in: the peer whose whole state is asked for
+                                  (nodes: none yet) */
     uint64_t *taken;           /* [nodes]: per origin, the most this round's answers hold */
     uint8_t *reset;            /* [nodes]: peers that asked for a new link state this turn; the loop's */
     uint32_t join_from;        /* a join request this turn (nodes: none); the loop's */
     uint64_t join_from_nonce;  /* its nonce; the loop's */
+    bool join_from_head;       /* for the head alone (answer_head); the loop's */
     uint32_t join_next;        /* a request to answer once no answer is sent (nodes: none);
                                   the loop's, as the three below */
     uint64_t join_next_nonce;
@@ -508,18 +528,27 @@ static void snapshot_clear(snapshot *sn)
     sn->have = false;
 }
 
-/* Lock held: asks the first JOIN_ASKS peers that have not answered, from
- * the one after this node on (so the joiners of a group start at different
- * peers), for a snapshot. */
+/* Lock held: once every head is in, asks the chosen peer for its whole
+ * state; before, asks every peer that has not answered for its head, or,
+ * HEAD_WAIT_NS into the round, the first JOIN_ASKS of them for a whole
+ * snapshot, from the one after this node on (so the joiners of a group
+ * start at different peers). */
 static void ask_peers(cw__server *s, uint64_t now)
 {
+    s->next_ask_ns = now + JOIN_RETRY_NS;
+    if (s->copy_from != s->o.nodes) {
+        (void)cw__net_send_join(s->net, s->copy_from, s->join_nonce, false);
+        return;
+    }
+    if (!s->round_ns)
+        s->round_ns = now;
+    bool heads = now - s->round_ns < HEAD_WAIT_NS;
     uint32_t asked = 0;
-    for (uint32_t i = 1; i < s->o.nodes && asked < JOIN_ASKS; i++) {
+    for (uint32_t i = 1; i < s->o.nodes && asked < (heads ? s->o.nodes : JOIN_ASKS); i++) {
         uint32_t j = (s->o.self + i) % s->o.nodes;
-        if (!s->answered[j] && cw__net_send_join(s->net, j, s->join_nonce))
+        if (!s->answered[j] && cw__net_send_join(s->net, j, s->join_nonce, heads))
             asked++;
     }
-    s->next_ask_ns = now + JOIN_RETRY_NS;
 }
 
 /* Lock held: forget this round's answers; the next asks every peer again
@@ -529,6 +558,8 @@ static void join_round_again(cw__server *s)
 {
     snapshot_clear(&s->best);
     memset(s->answered, 0, s->o.nodes);
+    s->round_ns = 0;
+    s->copy_from = s->o.nodes;
     memset(s->taken, 0, s->o.nodes * sizeof *s->taken);
     s->answers = 0;
     s->join_target = 0;
@@ -662,6 +693,23 @@ static bool answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     return true;
 }
 
+/* Lock held: peer j restarted without its state and asks for the head of
+ * this node's (invariant 4): its clock and what it knows of j's writes,
+ * taken as for a whole answer (answer_join) but sent at once, under the
+ * lock. Not while j's link is lent to a whole answer for it: j asks
+ * again. */
+static void answer_head(cw__server *s, uint32_t j, uint64_t nonce)
+{
+    if ((s->answer_busy && s->answering == j) || !save_then_flush(s))
+        return;
+    cw_node_peer_restarted(s->node, j);
+    if (s->faults_configured)
+        cw__faults_forget_reports_of(&s->faults, 0, j);
+    cw__net_flush_to(s->net, j);
+    cw__net_reset(s->net, j);
+    s->stats.join_heads += cw__net_send_head(s->net, j, cw_node_counters(s->node), seen_of(s, j), nonce);
+}
+
 /* Lock not held: sends the answer answer_join took (invariant 7), then,
  * under the lock, gives the link back. On its own thread (answer_main), or
  * the loop's if that could not start. */
@@ -688,6 +736,7 @@ static void send_snapshot(cw__server *s)
     cw__net_return(s->net, j);
     join_answer *a = &s->answered_join[j];
     a->at_ns = mono_ns(); /* the waits of answer_join count from the end of a long copy */
+    s->stats.join_copies += whole;
     if (whole) { /* else cut short (the joiner refuses it): it asks again, answered in JOIN_ANSWER_NS */
         a->again_ns = !again ? JOIN_AGAIN_NS
                       : 2 * a->again_ns < JOIN_AGAIN_MAX_NS ? 2 * a->again_ns
@@ -724,11 +773,12 @@ static void start_answer(cw__server *s)
 /* Peer j asks for this node's state: answered by the loop once what came
  * before it is delivered (the take ends at it), so the snapshot holds every
  * frame the old process sent. */
-static void on_join(void *ctx, uint32_t j, uint64_t nonce)
+static void on_join(void *ctx, uint32_t j, uint64_t nonce, bool head_only)
 {
     cw__server *s = ctx;
     s->join_from = j;
     s->join_from_nonce = nonce;
+    s->join_from_head = head_only;
 }
 
 /* Peer j is a new process: its link restarts at the end of the turn (the
@@ -769,31 +819,43 @@ static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
     cw__server *s = ctx;
     cw_node_id self = s->o.self;
     pthread_mutex_lock(&s->lock);
-    if (s->joining && !s->answered[j] && sn->nonce == s->join_nonce) {
+    bool copy = s->copy_from != s->o.nodes; /* every head is in: only copy_from's whole state counts */
+    if (s->joining && sn->nonce == s->join_nonce &&
+        (copy ? j == s->copy_from && !sn->head_only : !s->answered[j])) {
         s->answered[j] = 1;
-        s->answers++;
-        s->next_ask_ns = 0; /* the next peer at once (ask_peers) */
+        s->answers += !copy;
+        if (!sn->head_only) /* a whole answer: the next peer asked for one at once (ask_peers) */
+            s->next_ask_ns = 0;
         for (uint32_t k = 0; k < s->o.nodes; k++)
             if (sn->clock[k] > s->taken[k])
                 s->taken[k] = sn->clock[k];
         if (sn->seen > s->join_target)
             s->join_target = sn->seen;
-        if (!s->best.have || better_snapshot(sn, &s->best.sn, self, s->o.nodes)) {
+        /* The best so far; as good and whole beats a head (no copy to ask
+         * for); the chosen peer's whole state replaces its head. */
+        if (copy || !s->best.have || better_snapshot(sn, &s->best.sn, self, s->o.nodes) ||
+            (s->best.sn.head_only && !sn->head_only && !better_snapshot(&s->best.sn, sn, self, s->o.nodes))) {
             snapshot_clear(&s->best);
             s->best.sn = *sn;
             s->best.have = true;
+            s->best.from = j;
             memset(sn, 0, sizeof *sn);
         }
         if (s->answers == s->o.nodes - 1) {
-            if (s->best.sn.clock[self] >= s->join_target) {
-                finish_join(s);
-            } else {
+            s->copy_from = s->o.nodes;
+            if (s->best.sn.clock[self] < s->join_target) {
                 /* A peer knows of a write of this node's that no peer has
                  * applied yet (waiting in a buffer for what it depends on):
                  * installing now would give its seq again. Ask every peer
                  * again until one has applied it. */
                 join_round_again(s);
                 s->join_rounds++;
+                s->next_ask_ns = 0;
+            } else if (s->best.sn.head_only && writes_in(&s->best.sn, s->o.nodes)) {
+                s->copy_from = s->best.from;
+                s->next_ask_ns = 0; /* asked at once (ask_peers) */
+            } else {
+                finish_join(s); /* a whole state, or an empty one (no peer has applied a write) */
             }
         }
     }
@@ -862,6 +924,10 @@ static void *loop_main(void *arg)
          * request the joiner has not made again for JOIN_KEEP_NS is stale. */
         if (s->join_next != s->o.nodes && now - s->join_next_ns > JOIN_KEEP_NS)
             s->join_next = s->o.nodes;
+        if (s->join_from != s->o.nodes && s->join_from_head) { /* a head is answered at once */
+            answer_head(s, s->join_from, s->join_from_nonce);
+            s->join_from = s->o.nodes;
+        }
         if (s->join_from != s->o.nodes && !(s->answer_busy && s->join_from == s->answering) &&
             (s->join_next == s->o.nodes || s->join_next == s->join_from)) {
             s->join_next = s->join_from;
@@ -994,6 +1060,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->listen = strdup(o->listen);
     s->peers = calloc(o->nodes, sizeof *s->peers);
     s->answered = calloc(o->nodes, 1);
+    s->copy_from = o->nodes;
     s->taken = calloc(o->nodes, sizeof *s->taken);
     s->reset = calloc(o->nodes, 1);
     s->answered_join = calloc(o->nodes, sizeof *s->answered_join);

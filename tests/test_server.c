@@ -18,6 +18,7 @@
 
 #include "testutil.h"
 
+#include "bytes.h"
 #include "crc32c.h"
 #include "map.h"
 #include "msg_internal.h"
@@ -753,6 +754,94 @@ static void open_without_node2(cluster *c, uint32_t writer, const char *key, con
  * a second connection under a live peer's name displaces the first, and
  * ZeroMQ renames what arrived on the displaced one, so it would count as a
  * stranger's message instead of reaching the parser. */
+/* A process flooding head requests in a peer's name is answered at most
+ * once every HEAD_ANSWER_NS (100 ms: server.c): each answer starts the
+ * peer's stability round over if its old word was heard, and a flood must
+ * not keep that round from closing. */
+static void test_head_requests_are_answered_at_a_bounded_rate(void **state)
+{
+    (void)state;
+    cluster c;
+    open_without_node2(&c, 0, "a", "0");
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-2", 9);
+    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    uint8_t h[9] = {'H', 0, 0, 0, 0, 0, 0, 0, 1};
+    uint64_t t0 = now_ms();
+    int sent = 0;
+    while (now_ms() - t0 < 1000) {
+        sent += zmq_send(d, h, sizeof h, ZMQ_DONTWAIT) == (int)sizeof h;
+        if (sent % 64 == 0)
+            sleep_ms(1);
+    }
+    uint64_t elapsed = now_ms() - t0;
+    sleep_ms(200);
+    uint64_t answered = stats_of(c.s[0]).join_heads;
+    assert_true(sent > 100);
+    assert_true(answered >= 1);
+    assert_true(answered <= (elapsed + 200) / 100 + 2);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    cluster_close(&c);
+}
+
+/* The chosen peer's whole state holds less than its head did (it
+ * restarted without state in between): the joiner does not install it,
+ * and asks every peer again. Node 1 is played by raw sockets: its first
+ * head says {2, 5, 0}, more than node 0's {2, 0, 0}; its whole answer is
+ * empty, and from then on its heads are too. The joiner ends with node 0's
+ * state; had it installed the empty copy, node 0's writes, stable before,
+ * would be in no log to pull. */
+static void test_a_copy_smaller_than_its_head_is_not_installed(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_paths(&c, 3, false);
+    start(&c, 0, true);
+    put(c.s[0], "a", "1");
+    put(c.s[0], "b", "1");
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
+    assert_int_equal(zmq_bind(router, c.ep[1]), 0);
+    assert_int_equal(zmq_connect(d, c.ep[2]), 0);
+    start(&c, 2, false);
+    bool emptied = false;
+    uint64_t deadline = now_ms() + 10000;
+    while (joining(c.s[2]) && now_ms() < deadline) {
+        uint8_t b[16];
+        int len = raw_take(router, 20, b);
+        if (len != 9 || (b[0] != 'H' && b[0] != 'J'))
+            continue;
+        uint8_t head[3 * 8 + 32] = {0}; /* clock, seen, nonce, versions, flags */
+        if (b[0] == 'H' && !emptied) {
+            cw__store_be(head, 2, 8);
+            cw__store_be(head + 8, 5, 8);
+        }
+        memcpy(head + 32, b + 1, 8);
+        if (b[0] == 'H')
+            cw__store_be(head + 48, 1, 8); /* a head alone */
+        emptied |= b[0] == 'J';
+        assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
+        assert_int_equal(zmq_send(d, head, b[0] == 'H' ? sizeof head : sizeof head - 8, 0),
+                         (int)(b[0] == 'H' ? sizeof head : sizeof head - 8));
+    }
+    assert_true(emptied);
+    assert_false(joining(c.s[2]));
+    assert_int_equal(look(c.s[2]).counters[0], 2);
+    await_value(c.s[2], "a", "1");
+    zmq_close(d);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    cluster_close(&c);
+}
+
 static void test_hostile_link_messages(void **state)
 {
     (void)state;
@@ -1001,7 +1090,13 @@ static void test_a_held_write_of_the_old_process_keeps_its_seq(void **state)
     assert_int_equal(put(c.s[1], "x", "old"), 2); /* reaches both peers, kept there */
     sleep_ms(100);
     restart(&c, 1);
-    sleep_ms(300); /* node 1 has its answers (and asks again while the holds last) */
+    uint64_t heads = stats_of(c.s[0]).join_heads + stats_of(c.s[2]).join_heads;
+    sleep_ms(1000); /* node 1 has its answers, and asks again while the holds last */
+    /* A round every JOIN_RETRY_NS (250 ms), not one as soon as the last: so
+     * a few heads from each peer, where they answered thousands a second. */
+    heads = stats_of(c.s[0]).join_heads + stats_of(c.s[2]).join_heads - heads;
+    assert_true(heads <= 12);
+    assert_true(joining(c.s[1]));
     assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_RELEASE), CW_OK);
     assert_int_equal(cw__server_link(c.s[2], 1, 2, CW__LINK_RELEASE), CW_OK);
     assert_int_equal(put(c.s[1], "y", "new"), 3);
@@ -1622,6 +1717,83 @@ static void test_a_node_behind_itself_takes_no_writes(void **state)
     cluster_close(&c);
 }
 
+static uint64_t received(cw__server *s) { return stats_of(s).received; }
+
+/* A node that took its saved state back waits for every peer's answer to a
+ * head request of its own (server.c invariant 4b), not for any word from
+ * the peer: a peer's queue can hold a message made before the node's old
+ * process stopped, which says less than the peer holds. Node 0's directory
+ * is older than its last run; node 1 is played by raw sockets whose first
+ * word is such a stale write, and which then answer the head request with
+ * what node 1 holds. Had that write ended the wait, node 0 would have taken
+ * a write under a seq node 1 holds. */
+static void test_a_stale_word_does_not_end_a_restored_nodes_wait(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 2);
+    assert_int_equal(put(c.s[0], "a", "1"), 1);
+    cw__server_stop(c.s[0]);
+    c.s[0] = NULL;
+    char backup[160];
+    snprintf(backup, sizeof backup, "%s/backup", c.dir);
+    assert_int_equal(mkdir(backup, 0700), 0);
+    copy_file(c.data[0], backup, "data.mdb");
+    start(&c, 0, false);
+    assert_int_equal(put(c.s[0], "b", "2"), 2);
+    await_value(c.s[1], "b", "2");
+    for (uint32_t i = 0; i < 2; i++) {
+        cw__server_stop(c.s[i]);
+        c.s[i] = NULL;
+    }
+    copy_file(backup, c.data[0], "data.mdb");
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
+    assert_int_equal(zmq_bind(router, c.ep[1]), 0);
+    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    start(&c, 0, false);
+    /* The stale word: a write of node 1's made after node 0's first write
+     * only (tag 0: a whole frame, then the codec's bytes). */
+    cw_hlc_timestamp ts = {1700000000000u, 0, 1};
+    uint64_t clock[2] = {1, 1};
+    cw_msg *stale;
+    assert_int_equal(cw_msg_create(&stale, 1, &ts, clock, 2, "s", 1, "v", 1), CW_OK);
+    uint8_t frame[128] = {0};
+    size_t flen;
+    assert_int_equal(cw_msg_encode(stale, frame + 1, sizeof frame - 1, &flen), CW_OK);
+    cw_msg_unref(stale);
+    assert_int_equal(zmq_send(d, frame, flen + 1, 0), (int)flen + 1);
+    assert_true(await_above(received, c.s[0], 0));
+    sleep_ms(100); /* a few turns of node 0's loop */
+    assert_int_equal(cw__server_write(c.s[0], "x", 1, "y", 1, NULL, false, NULL), CW_EJOINING);
+    /* Node 0's head request, answered with what node 1 holds: node 0's
+     * writes 1 and 2. */
+    uint8_t b[16];
+    int len;
+    uint64_t deadline = now_ms() + 10000;
+    while ((len = raw_take(router, 50, b)) != 9 || b[0] != 'H')
+        assert_true(now_ms() < deadline);
+    uint8_t head[2 * 8 + 32] = {0};
+    const uint64_t fields[6] = {2, 0, 2, cw__load_be(b + 1, 8), 0, 1}; /* clock, seen, nonce, versions, flags */
+    for (int k = 0; k < 6; k++)
+        cw__store_be(head + 8 * k, fields[k], 8);
+    assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(d, head, sizeof head, 0), (int)sizeof head);
+    await_behind(c.s[0]);
+    zmq_close(d);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    char p[300];
+    snprintf(p, sizeof p, "%s/data.mdb", backup);
+    unlink(p);
+    rmdir(backup);
+    cluster_close(&c);
+}
+
 /* A durable node that joins (its directory emptied: a new disk) saves the
  * log it installs with the state, and serves it after its next start on
  * the directory. w is not stable (node 0 is cut off), so node 1's answer
@@ -2101,6 +2273,8 @@ int main(void)
         cmocka_unit_test(test_curve_admits_only_configured_peers),
         cmocka_unit_test(test_full_log_refuses_then_recovers),
         cmocka_unit_test(test_hostile_link_messages),
+        cmocka_unit_test(test_head_requests_are_answered_at_a_bounded_rate),
+        cmocka_unit_test(test_a_copy_smaller_than_its_head_is_not_installed),
         cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
         cmocka_unit_test(test_a_joiner_takes_the_state_of_a_peer_that_has_it),
         cmocka_unit_test(test_a_held_write_of_the_old_process_keeps_its_seq),
@@ -2112,6 +2286,7 @@ int main(void)
         cmocka_unit_test(test_writes_go_on_while_a_peer_joins),
         cmocka_unit_test(test_durable_restart_takes_its_state_back),
         cmocka_unit_test(test_a_node_behind_itself_takes_no_writes),
+        cmocka_unit_test(test_a_stale_word_does_not_end_a_restored_nodes_wait),
         cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
         cmocka_unit_test(test_durable_refuses_a_foreign_directory),
         cmocka_unit_test(test_durable_write_saved_during_another_threads_burst),

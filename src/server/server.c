@@ -36,9 +36,10 @@
  *     one holds every write of its own any peer knows of; else it asks
  *     every peer again. Only that peer sends its whole state (copy_from;
  *     none when its answer was whole already, or empty), and the joiner
- *     installs it if it still holds every such write (it holds at least
- *     its head: a state only grows, unless the peer restarted), else asks
- *     every peer again. What a peer knows of: applied, or waiting in a
+ *     installs it if it holds the chosen head (a state only grows, unless
+ *     the peer restarted: holds) and every such write, else asks every
+ *     peer again; a whole answer from another peer that holds the chosen
+ *     head serves as well. Rounds are a JOIN_RETRY_NS apart. What a peer knows of: applied, or waiting in a
  *     buffer (cw_node_seen); kept by its fault layer
  *     (cw__faults_parked_seq); and, while the peer is joining itself, held
  *     by the answers it has taken (it may install the state of one of their
@@ -64,8 +65,11 @@
  *     directory restored from an earlier copy, a --fresh start after it
  *     ran, a second process with its id): from then on it makes no write
  *     (CW_EBEHIND), which would reuse a seq its peers hold. A node that took
- *     its saved state back makes no write until it has heard from every
- *     peer or VERIFY_NS passed, so that with its peers up the evidence
+ *     its saved state back makes no write until every peer has answered a
+ *     head request of its own (the most of this node's writes the peer
+ *     holds, applied or waiting, as a joiner asks: fresh, where a report
+ *     may have waited in the peer's queue since before the old process
+ *     stopped) or VERIFY_NS passed, so that with its peers up the evidence
  *     comes before its first write.
  *  6. With durable state (--data), nothing leaves for a peer before the
  *     state it reflects is saved (node.h "Persisting a replica"): the
@@ -137,6 +141,8 @@
  * not answered by then is asked for a whole copy instead (a node of an
  * earlier release refuses a head request as malformed). */
 #define HEAD_WAIT_NS (4u * JOIN_RETRY_NS)
+/* A node answers one peer's head requests at most this often. */
+#define HEAD_ANSWER_NS 100000000u
 /* A request kept while another answer is sent (join_next) is dropped when
  * older than this: a joiner still waiting asks every JOIN_RETRY_NS. */
 #define JOIN_KEEP_NS (2u * JOIN_RETRY_NS)
@@ -153,8 +159,8 @@
 #define DEFAULT_RECOVERY_TIMEOUT_NS 10000000u
 #define DEFAULT_REPORT_INTERVAL_NS 50000000u
 /* A node that took its saved state back takes writes once every peer has
- * spoken (peers report every report interval) or after the longer of this
- * and four report intervals (invariant 4b). */
+ * answered its head request (asked again every report interval) or after
+ * the longer of this and four report intervals (invariant 4b). */
 #define VERIFY_NS 1000000000u
 /* While saves fail, the loop tries again this often (a writer tries at once). */
 #define SAVE_RETRY_NS 100000000u
@@ -173,6 +179,8 @@ typedef struct join_answer {
     uint64_t at_ns;            /* when (0: never) */
     uint64_t nonce;            /* the request's round */
     uint64_t again_ns;         /* the same round is answered again after this long */
+    uint64_t head_ns;          /* the last head request answered (answer_head): when (0: never) */
+    uint64_t head_nonce;       /* ... and its round */
 } join_answer;
 
 /* A snapshot answer (invariant 7): its head and a reference to each version
@@ -241,7 +249,7 @@ struct cw__server {
     /* Invariant 4b, under the lock. */
     bool verifying;            /* state taken back: writes wait to hear every peer */
     uint64_t verify_until_ns;  /* ... or until then */
-    uint8_t *heard;            /* [nodes]: peers heard from since the start */
+    uint8_t *heard;            /* [nodes]: peers that answered a head request of this process */
     uint64_t verify_ask_ns;    /* while verifying, the peers' reports are asked for again then */
     bool behind;               /* a peer holds a write of this node it has not made */
 
@@ -476,21 +484,11 @@ static void deliver(void *host, uint32_t lane, cw__route r)
 
 /* ---- a node never behind itself (invariant 4b) ---- */
 
-/* Lock held: a message m from peer `from` (a link's sender, or a write's
- * origin). */
-static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
+/* Lock held: peer `from` holds this node's writes up to seq `held`. */
+static void check_held(cw__server *s, uint32_t from, uint64_t held)
 {
-    cw_msg_kind kind = cw_msg_kind_of(m);
-    if (s->behind || (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT))
-        return;
-    /* What the peer has applied as it sends: a report, or its own write
-     * (which stands for its report: a peer writing steadily reports none). */
-    if (s->verifying && (kind == CW_MSG_REPORT || (cw_msg_origin(m) == from && !cw_msg_retransmitted(m))))
-        s->heard[from] = 1;
-    uint32_t n = 0;
-    const uint64_t *c = cw_msg_counters(m, &n);
     uint64_t own = cw_node_counters(s->node)[s->o.self];
-    if (s->o.self >= n || c[s->o.self] <= own)
+    if (s->behind || held <= own)
         return;
     s->behind = true;
     fprintf(stderr,
@@ -498,13 +496,30 @@ static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
             ": its state is older than what it numbered before (a --data directory restored from an earlier "
             "copy, a --fresh start after it ran, or a second process with its id). It takes no writes; stop it "
             "and start it without --fresh on an empty state (with --data: move its directory aside), to join.\n",
-            (unsigned)s->o.self, (unsigned)from, c[s->o.self], own);
+            (unsigned)s->o.self, (unsigned)from, held, own);
+}
+
+/* Lock held: a message m from peer `from` (a link's sender, or a write's
+ * origin): what the peer had applied when it made m (a report, or a write
+ * that depends on what it applied). */
+static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
+{
+    cw_msg_kind kind = cw_msg_kind_of(m);
+    if (s->behind || (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT))
+        return;
+    uint32_t n = 0;
+    const uint64_t *c = cw_msg_counters(m, &n);
+    if (s->o.self < n)
+        check_held(s, from, c[s->o.self]);
 }
 
 /* Lock held: a node that took its state back stops waiting once every
- * peer has reported, or at verify_until_ns; meanwhile it asks for their
- * reports every report interval (a peer with nothing unstable reports only
- * when asked, and a report may be lost). */
+ * peer has answered its head request (what it holds of this node's
+ * writes, asked for now: a report may have waited in the peer's queue
+ * since before this node's old process stopped, and say less), or at
+ * verify_until_ns (a peer of an earlier release answers no head request).
+ * Meanwhile it asks again every report interval, and asks for reports too,
+ * which the earlier release's peers answer (check_own). */
 static void verify_end(cw__server *s, uint64_t now)
 {
     if (!s->verifying)
@@ -515,6 +530,9 @@ static void verify_end(cw__server *s, uint64_t now)
     if (all || now >= s->verify_until_ns) {
         s->verifying = false;
     } else if (now >= s->verify_ask_ns) {
+        for (uint32_t j = 0; j < s->o.nodes; j++)
+            if (j != s->o.self && !s->heard[j])
+                (void)cw__net_send_join(s->net, j, s->join_nonce, true);
         cw__node_ask_reports(s->node);
         s->verify_ask_ns = now + s->o.report_interval_ns;
     }
@@ -693,21 +711,32 @@ static bool answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     return true;
 }
 
-/* Lock held: peer j restarted without its state and asks for the head of
- * this node's (invariant 4): its clock and what it knows of j's writes,
- * taken as for a whole answer (answer_join) but sent at once, under the
- * lock. Not while j's link is lent to a whole answer for it: j asks
- * again. */
-static void answer_head(cw__server *s, uint32_t j, uint64_t nonce)
+/* Lock held, on the loop: peer j, a new process (joining, or verifying a
+ * state it took back: invariants 4 and 4b), asks for the head of this
+ * node's state: its clock and what it knows of j's writes, taken as for a
+ * whole answer (answer_join) but sent at once, under the lock. At most one
+ * a HEAD_ANSWER_NS for each peer (j asks again: a request flood must not
+ * keep its stability round from closing), and the old process's word is
+ * forgotten once a round (nonce). Not while j's link is lent to a whole
+ * answer for it. */
+static void answer_head(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
 {
-    if ((s->answer_busy && s->answering == j) || !save_then_flush(s))
+    join_answer *a = &s->answered_join[j];
+    if ((a->head_ns && now - a->head_ns < HEAD_ANSWER_NS) || (s->answer_busy && s->answering == j) ||
+        !save_then_flush(s))
         return;
-    cw_node_peer_restarted(s->node, j);
-    if (s->faults_configured)
-        cw__faults_forget_reports_of(&s->faults, 0, j);
-    cw__net_flush_to(s->net, j);
-    cw__net_reset(s->net, j);
-    s->stats.join_heads += cw__net_send_head(s->net, j, cw_node_counters(s->node), seen_of(s, j), nonce);
+    if (!a->head_ns || a->head_nonce != nonce) {
+        cw_node_peer_restarted(s->node, j);
+        if (s->faults_configured)
+            cw__faults_forget_reports_of(&s->faults, 0, j);
+        cw__net_flush_to(s->net, j);
+        cw__net_reset(s->net, j); /* its link state is new: the next frame must not need an old base */
+    }
+    if (cw__net_send_head(s->net, j, cw_node_counters(s->node), seen_of(s, j), nonce)) {
+        s->stats.join_heads++;
+        a->head_ns = now;
+        a->head_nonce = nonce;
+    }
 }
 
 /* Lock not held: sends the answer answer_join took (invariant 7), then,
@@ -799,6 +828,15 @@ static uint64_t writes_in(const cw__net_snapshot *sn, uint32_t nodes)
     return total;
 }
 
+/* Whether a's clock holds b's: every entry at least as high. */
+static bool holds(const cw__net_snapshot *a, const cw__net_snapshot *b, uint32_t nodes)
+{
+    for (uint32_t k = 0; k < nodes; k++)
+        if (a->clock[k] < b->clock[k])
+            return false;
+    return true;
+}
+
 /* Whether answer a is a better state to install than b (invariant 4): more
  * of the joiner's own writes, or as many and more writes in all. The second
  * rule matters: a peer that is joining too answers with its empty state (it
@@ -818,47 +856,65 @@ static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
 {
     cw__server *s = ctx;
     cw_node_id self = s->o.self;
+    uint32_t nodes = s->o.nodes;
     pthread_mutex_lock(&s->lock);
-    bool copy = s->copy_from != s->o.nodes; /* every head is in: only copy_from's whole state counts */
-    if (s->joining && sn->nonce == s->join_nonce &&
-        (copy ? j == s->copy_from && !sn->head_only : !s->answered[j])) {
-        s->answered[j] = 1;
-        s->answers += !copy;
-        if (!sn->head_only) /* a whole answer: the next peer asked for one at once (ask_peers) */
-            s->next_ask_ns = 0;
-        for (uint32_t k = 0; k < s->o.nodes; k++)
-            if (sn->clock[k] > s->taken[k])
-                s->taken[k] = sn->clock[k];
-        if (sn->seen > s->join_target)
-            s->join_target = sn->seen;
-        /* The best so far; as good and whole beats a head (no copy to ask
-         * for); the chosen peer's whole state replaces its head. */
-        if (copy || !s->best.have || better_snapshot(sn, &s->best.sn, self, s->o.nodes) ||
-            (s->best.sn.head_only && !sn->head_only && !better_snapshot(&s->best.sn, sn, self, s->o.nodes))) {
-            snapshot_clear(&s->best);
-            s->best.sn = *sn;
-            s->best.have = true;
-            s->best.from = j;
-            memset(sn, 0, sizeof *sn);
-        }
-        if (s->answers == s->o.nodes - 1) {
-            s->copy_from = s->o.nodes;
-            if (s->best.sn.clock[self] < s->join_target) {
-                /* A peer knows of a write of this node's that no peer has
-                 * applied yet (waiting in a buffer for what it depends on):
-                 * installing now would give its seq again. Ask every peer
-                 * again until one has applied it. */
-                join_round_again(s);
-                s->join_rounds++;
-                s->next_ask_ns = 0;
-            } else if (s->best.sn.head_only && writes_in(&s->best.sn, s->o.nodes)) {
-                s->copy_from = s->best.from;
-                s->next_ask_ns = 0; /* asked at once (ask_peers) */
-            } else {
-                finish_join(s); /* a whole state, or an empty one (no peer has applied a write) */
-            }
-        }
+    if (!s->joining && sn->head_only && sn->nonce == s->join_nonce) {
+        /* An answer to this process's head request (verify_end): what the
+         * peer holds of this node's writes now (invariant 4b). */
+        s->heard[j] = 1;
+        check_held(s, j, sn->seen);
     }
+    /* This round's answers only, and a peer's head once (its whole answer,
+     * to a request made when its head was late, may still come). */
+    if (!s->joining || sn->nonce != s->join_nonce || (sn->head_only && s->answered[j]))
+        goto out;
+    bool copy = s->copy_from != nodes; /* every head is in: a whole state holding the chosen head */
+    if (copy && (sn->head_only || !holds(sn, &s->best.sn, nodes))) {
+        if (j == s->copy_from && !sn->head_only) { /* the chosen peer holds less now: it restarted */
+            join_round_again(s);
+            s->next_ask_ns = mono_ns() + JOIN_RETRY_NS;
+        }
+        goto out;
+    }
+    if (!s->answered[j]) {
+        s->answered[j] = 1;
+        s->answers++;
+    }
+    if (!sn->head_only && !copy) /* a whole answer: the next peer asked for one at once (ask_peers) */
+        s->next_ask_ns = 0;
+    for (uint32_t k = 0; k < nodes; k++)
+        if (sn->clock[k] > s->taken[k])
+            s->taken[k] = sn->clock[k];
+    if (sn->seen > s->join_target)
+        s->join_target = sn->seen;
+    /* The best so far; as good and whole beats a head (no copy to ask for);
+     * a whole state that holds the chosen head replaces it. */
+    if (copy || !s->best.have || better_snapshot(sn, &s->best.sn, self, nodes) ||
+        (s->best.sn.head_only && !sn->head_only && !better_snapshot(&s->best.sn, sn, self, nodes))) {
+        snapshot_clear(&s->best);
+        s->best.sn = *sn;
+        s->best.have = true;
+        s->best.from = j;
+        memset(sn, 0, sizeof *sn);
+    }
+    if (!copy && s->answers < nodes - 1)
+        goto out;
+    s->copy_from = nodes;
+    if (s->best.sn.clock[self] < s->join_target) {
+        /* A peer knows of a write of this node's that no peer has applied
+         * yet (waiting in a buffer for what it depends on): installing now
+         * would give its seq again. Ask every peer again, a round every
+         * JOIN_RETRY_NS, until one has applied it. */
+        join_round_again(s);
+        s->join_rounds++;
+        s->next_ask_ns = mono_ns() + JOIN_RETRY_NS;
+    } else if (s->best.sn.head_only && writes_in(&s->best.sn, nodes)) {
+        s->copy_from = s->best.from;
+        s->next_ask_ns = 0; /* asked at once (ask_peers) */
+    } else {
+        finish_join(s); /* a whole state, or an empty one (no peer has applied a write) */
+    }
+out:
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -925,7 +981,7 @@ static void *loop_main(void *arg)
         if (s->join_next != s->o.nodes && now - s->join_next_ns > JOIN_KEEP_NS)
             s->join_next = s->o.nodes;
         if (s->join_from != s->o.nodes && s->join_from_head) { /* a head is answered at once */
-            answer_head(s, s->join_from, s->join_from_nonce);
+            answer_head(s, s->join_from, s->join_from_nonce, now);
             s->join_from = s->o.nodes;
         }
         if (s->join_from != s->o.nodes && !(s->answer_busy && s->join_from == s->answering) &&

@@ -390,6 +390,36 @@ static void test_a_joiner_asks_every_peer_and_takes_one_copy(void **state)
     cluster_close(&c);
 }
 
+/* Raw sockets playing node `self` of c: a ROUTER bound at its endpoint
+ * (what its peers send it) and a DEALER in its name connected to node
+ * `to`. */
+typedef struct raw_peer {
+    void *ctx, *router, *d;
+} raw_peer;
+
+static raw_peer raw_open(cluster *c, uint32_t self, uint32_t to)
+{
+    char id[16];
+    int id_len = snprintf(id, sizeof id, "cw-node-%u", self);
+    raw_peer r = {zmq_ctx_new(), NULL, NULL};
+    r.router = zmq_socket(r.ctx, ZMQ_ROUTER);
+    r.d = zmq_socket(r.ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(r.d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(r.d, ZMQ_ROUTING_ID, id, (size_t)id_len);
+    assert_int_equal(zmq_bind(r.router, c->ep[self]), 0);
+    assert_int_equal(zmq_connect(r.d, c->ep[to]), 0);
+    return r;
+}
+
+static void raw_close(raw_peer *r)
+{
+    zmq_close(r->d);
+    zmq_close(r->router);
+    zmq_ctx_term(r->ctx);
+}
+
 /* Reads one message from router: [routing id][first part][...]; the first
  * part into first (up to 16 bytes), its length returned (-1: none within
  * ms). */
@@ -426,14 +456,8 @@ static void test_a_peer_of_an_earlier_release_answers_a_joiner(void **state)
     cluster_paths(&c, 3, false);
     start(&c, 0, true);
     put(c.s[0], "a", "1");
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
-    assert_int_equal(zmq_bind(router, c.ep[1]), 0);
-    assert_int_equal(zmq_connect(d, c.ep[2]), 0);
+    raw_peer r = raw_open(&c, 1, 2);
+    void *router = r.router, *d = r.d;
     start(&c, 2, false);
     int heads = 0, joins = 0;
     uint64_t deadline = now_ms() + 10000;
@@ -454,9 +478,7 @@ static void test_a_peer_of_an_earlier_release_answers_a_joiner(void **state)
     assert_true(joins >= 1);
     await_value(c.s[2], "a", "1");
     assert_int_equal(stats_of(c.s[0]).join_copies, 1);
-    zmq_close(d);
-    zmq_close(router);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     cluster_close(&c); /* node 1 never started: its server is NULL */
 }
 
@@ -803,14 +825,8 @@ static void test_a_copy_smaller_than_its_head_is_not_installed(void **state)
     start(&c, 0, true);
     put(c.s[0], "a", "1");
     put(c.s[0], "b", "1");
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
-    assert_int_equal(zmq_bind(router, c.ep[1]), 0);
-    assert_int_equal(zmq_connect(d, c.ep[2]), 0);
+    raw_peer r = raw_open(&c, 1, 2);
+    void *router = r.router, *d = r.d;
     start(&c, 2, false);
     bool emptied = false;
     uint64_t deadline = now_ms() + 10000;
@@ -836,9 +852,7 @@ static void test_a_copy_smaller_than_its_head_is_not_installed(void **state)
     assert_false(joining(c.s[2]));
     assert_int_equal(look(c.s[2]).counters[0], 2);
     await_value(c.s[2], "a", "1");
-    zmq_close(d);
-    zmq_close(router);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     cluster_close(&c);
 }
 
@@ -1268,14 +1282,8 @@ static void joins_from_a_state_without_its_log(bool durable)
 {
     cluster c;
     cluster_paths(&c, 3, durable);
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
-    assert_int_equal(zmq_bind(router, c.ep[1]), 0); /* node 1 is the test */
-    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    raw_peer r = raw_open(&c, 1, 0); /* node 1 is the test */
+    void *router = r.router, *d = r.d;
     start(&c, 2, true);
     start(&c, 0, false); /* joins */
     uint64_t nonce = join_request_from_node0(router);
@@ -1311,9 +1319,7 @@ static void joins_from_a_state_without_its_log(bool durable)
         assert_int_equal(v.seq, 0);
     }
     assert_int_equal(look(c.s[2]).counters[1], 0);
-    zmq_close(d);
-    zmq_close(router);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     cluster_close(&c);
 }
 
@@ -1368,15 +1374,8 @@ static void test_a_join_round_is_answered_once(void **state)
     char path[200];
     snprintf(path, sizeof path, "%s/node2", c.dir);
     unlink(path);
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER); /* where node 0's answers to node 2 go */
-    assert_int_equal(zmq_bind(router, c.ep[2]), 0);
-    void *d = zmq_socket(ctx, ZMQ_DEALER); /* node 2's requests */
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-2", 9);
-    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    raw_peer r = raw_open(&c, 2, 0); /* node 0's answers to node 2 come to r.router */
+    void *router = r.router, *d = r.d;
     uint8_t join[9] = {'J', 0, 0, 0, 0, 0, 0, 0, 7};
     int answers = 0;
     for (int i = 0; i < 10; i++) { /* 2.5 s of one round's requests */
@@ -1388,9 +1387,7 @@ static void test_a_join_round_is_answered_once(void **state)
     join[8] = 8; /* the next round */
     assert_true(zmq_send(d, join, sizeof join, 0) == sizeof join);
     assert_int_equal(snapshots_within(router, 1500), 1);
-    zmq_close(d);
-    zmq_close(router);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     cluster_close(&c);
 }
 
@@ -1747,14 +1744,8 @@ static void test_a_stale_word_does_not_end_a_restored_nodes_wait(void **state)
         c.s[i] = NULL;
     }
     copy_file(backup, c.data[0], "data.mdb");
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER), *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-1", 9);
-    assert_int_equal(zmq_bind(router, c.ep[1]), 0);
-    assert_int_equal(zmq_connect(d, c.ep[0]), 0);
+    raw_peer r = raw_open(&c, 1, 0);
+    void *router = r.router, *d = r.d;
     start(&c, 0, false);
     /* The stale word: a write of node 1's made after node 0's first write
      * only (tag 0: a whole frame, then the codec's bytes). */
@@ -1784,9 +1775,7 @@ static void test_a_stale_word_does_not_end_a_restored_nodes_wait(void **state)
     assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
     assert_int_equal(zmq_send(d, head, sizeof head, 0), (int)sizeof head);
     await_behind(c.s[0]);
-    zmq_close(d);
-    zmq_close(router);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     char p[300];
     snprintf(p, sizeof p, "%s/data.mdb", backup);
     unlink(p);

@@ -1033,6 +1033,9 @@ static void do_metrics(cw__http *h, reply *rep)
            "Restarted peers' requests for the head of this node's state answered (its clock).", ss.join_heads);
     metric(&t, "causeway_join_copies_total", "counter",
            "Whole copies of this node's state sent to restarted peers.", ss.join_copies);
+    metric(&t, "causeway_verify_timeouts_total", "counter",
+           "1 if the check of the state taken back (--data) ended at its bound, not on every peer's answer.",
+           ss.verify_timeouts);
     if (ss.durable) {
         metric(&t, "causeway_saves_total", "counter", "State saves committed (--data).", ss.saves);
         metric(&t, "causeway_failed_saves_total", "counter", "State saves that failed (--data).", ss.failed_saves);

@@ -39,8 +39,8 @@
  *     installs it if it holds the chosen head (a state only grows, unless
  *     the peer restarted: holds) and every such write, else asks every
  *     peer again; a whole answer from another peer that holds the chosen
- *     head serves as well. Rounds are a JOIN_RETRY_NS apart. What a peer knows of: applied, or waiting in a
- *     buffer (cw_node_seen); kept by its fault layer
+ *     head serves as well. Rounds are a JOIN_RETRY_NS apart. What a peer
+ *     knows of: applied, or waiting in a buffer (cw_node_seen); kept by its fault layer
  *     (cw__faults_parked_seq); and, while the peer is joining itself, held
  *     by the answers it has taken (it may install the state of one of their
  *     peers, which may have grown since: node-server.md asks that nodes
@@ -127,8 +127,9 @@
 #define LOOP_MAX_WAIT_MS 10
 /* Messages the loop takes from the transport before it takes the lock. */
 #define BATCH CW__NET_TAKE_MAX
-/* A joining node asks the peers that have not answered again this often; a
- * node answers one peer's requests at most this often. */
+/* A joining node asks the peers that have not answered again this often,
+ * and starts a round that failed over after as long; a node that took its
+ * state back asks again for the heads it waits for as often. */
 #define JOIN_RETRY_NS 250000000u
 /* A joining node asks at most this many peers at a time for a whole copy
  * of their store (those of an earlier release, which answer no head
@@ -518,8 +519,9 @@ static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
  * writes, asked for now: a report may have waited in the peer's queue
  * since before this node's old process stopped, and say less), or at
  * verify_until_ns (a peer of an earlier release answers no head request).
- * Meanwhile it asks again every report interval, and asks for reports too,
- * which the earlier release's peers answer (check_own). */
+ * Meanwhile it asks again every JOIN_RETRY_NS (an earlier release's peer
+ * counts each request malformed), and asks for reports too, which such
+ * peers answer (check_own). */
 static void verify_end(cw__server *s, uint64_t now)
 {
     if (!s->verifying)
@@ -529,12 +531,13 @@ static void verify_end(cw__server *s, uint64_t now)
         all = j == s->o.self || s->heard[j];
     if (all || now >= s->verify_until_ns) {
         s->verifying = false;
+        s->stats.verify_timeouts += !all;
     } else if (now >= s->verify_ask_ns) {
         for (uint32_t j = 0; j < s->o.nodes; j++)
             if (j != s->o.self && !s->heard[j])
                 (void)cw__net_send_join(s->net, j, s->join_nonce, true);
         cw__node_ask_reports(s->node);
-        s->verify_ask_ns = now + s->o.report_interval_ns;
+        s->verify_ask_ns = now + JOIN_RETRY_NS;
     }
 }
 

@@ -182,6 +182,8 @@ typedef struct cw__server_stats {
     uint64_t faults_dropped;    /* messages lost to configured faults and cuts */
     uint64_t join_heads;        /* joining peers' head requests answered (invariant 4) */
     uint64_t join_copies;       /* whole snapshot answers sent to joining peers */
+    uint64_t verify_timeouts;   /* a state taken back whose wait for every peer's head ended
+                                   at its bound (invariant 4b): 0 or 1 */
     bool durable;               /* state saved in data_dir */
     bool save_failed;           /* the last save failed: writes get CW_EIO */
     uint64_t saves, failed_saves, map_used, map_size;

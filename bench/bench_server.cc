@@ -1577,7 +1577,7 @@ void join_run(benchmark::State &state, uint64_t keys, bool load, uint32_t nodes)
         Clock::time_point t1 = Clock::now();
         bool joined = up && applied_from(c2, 0) >= 1 + written;
         double joiner_mb = peak_mb(cl.pid[joiner]), answerer_mb = peak_mb(cl.pid[0]);
-        double copies = 0;
+        double copies = 0, copies0 = metric_of(cl, 0, "causeway_join_copies_total");
         for (uint32_t i = 0; i < joiner && copies >= 0; i++) {
             double c_i = metric_of(cl, i, "causeway_join_copies_total");
             copies = c_i < 0 ? -1 : copies + c_i;
@@ -1593,6 +1593,10 @@ void join_run(benchmark::State &state, uint64_t keys, bool load, uint32_t nodes)
         state.counters["joiner_peak_mb"] = joiner_mb;
         state.counters["answerer_peak_mb"] = answerer_mb;
         state.counters["copies_sent"] = copies; // whole snapshots the peers sent (-1: not counted)
+        // Node 0's: whether the client's puts (put_max_ms) ran beside a copy
+        // of node 0's (the joiner takes one peer's: of equal states, the
+        // first head's).
+        state.counters["copies_from_0"] = copies0;
         probe.report(state);
         state.counters["failed"] = double(failed);
         if (!all || !joined)

@@ -731,6 +731,11 @@ static void test_writes_go_on_while_a_peer_joins(void **state)
     await_value(c.s[2], key, "v");
     cw__server_stop(c.s[2]);
     c.s[2] = NULL;
+    /* Node 1 keeps node 0's writes from now on: node 0's state is the
+     * larger, so node 2 takes node 0's copy (of two peers with the same
+     * state it takes the first head that comes). */
+    assert_int_equal(cw__server_link(c.s[1], 0, 1, CW__LINK_HOLD), CW_OK);
+    put(c.s[0], "ahead", "v");
     cw__server_stats before;
     cw__server_get_stats(c.s[0], &before);
     join_writer w = {.s = c.s[0], .failed = CW_OK};
@@ -746,10 +751,14 @@ static void test_writes_go_on_while_a_peer_joins(void **state)
     pthread_join(t, NULL);
     assert_int_equal(w.failed, CW_OK);
     assert_true(w.last > JOIN_KEYS);
-    cw__server_stats after;
-    cw__server_get_stats(c.s[0], &after);
-    assert_true(after.link_full > before.link_full);
     uint64_t deadline = now_ms() + 10000;
+    while (stats_of(c.s[0]).join_copies < 1 && now_ms() < deadline) /* counted once sent (await_copies) */
+        sleep_ms(5);
+    cw__server_stats after = stats_of(c.s[0]);
+    assert_int_equal(after.join_copies, 1);
+    assert_true(after.link_full > before.link_full);
+    assert_int_equal(cw__server_link(c.s[1], 0, 1, CW__LINK_RELEASE), CW_OK);
+    deadline = now_ms() + 10000;
     while (look(c.s[2]).counters[0] < w.last && now_ms() < deadline)
         sleep_ms(5);
     assert_int_equal(look(c.s[2]).counters[0], w.last);

@@ -27,31 +27,31 @@
  *     decided here.
  *  4. A node that is joining (started without state) makes no write and
  *     applies nothing from its links; it asks every peer for the head of a
- *     snapshot (its clock, and what it knows of the joiner's writes; a
- *     peer of an earlier release, which answers no head request, for a
- *     whole snapshot, JOIN_ASKS at a time) and, once every peer has
- *     answered, takes the state of the one that holds most of its own
- *     writes (of those, the one that holds most writes in all: a peer
- *     joining too answers with its empty state; better_snapshot), if that
- *     one holds every write of its own any peer knows of; else it asks
- *     every peer again. Only that peer sends its whole state (copy_from;
- *     none when its answer was whole already, or empty), and the joiner
- *     installs it if it holds the chosen head (a state only grows, unless
- *     the peer restarted: holds) and every such write, else asks every
- *     peer again; a whole answer from another peer that holds the chosen
- *     head serves as well. Rounds are a JOIN_RETRY_NS apart. What a peer
- *     knows of: applied, or waiting in a buffer (cw_node_seen); kept by its fault layer
- *     (cw__faults_parked_seq); and, while the peer is joining itself, held
- *     by the answers it has taken (it may install the state of one of their
- *     peers, which may have grown since: node-server.md asks that nodes
- *     without state restart one at a time). So its next
+ *     snapshot (its clock, and what it knows of the joiner's writes; a peer
+ *     of an earlier release, which answers no head request, for a whole
+ *     snapshot, JOIN_ASKS at a time) and, once every peer has answered, takes
+ *     the state of the one that holds most of its own writes (of those, the
+ *     one that holds most writes in all: a peer joining too answers with its
+ *     empty state; better_snapshot), if that one holds every write of its own
+ *     any peer knows of; else it asks every peer again. Only that peer sends
+ *     its whole state (copy_from; none when its answer was whole already, or
+ *     empty), and the joiner installs it if it holds the chosen head (a state
+ *     only grows, unless the peer restarted: holds) and every such write,
+ *     else asks every peer again; a whole answer from another peer that holds
+ *     the chosen head serves as well. Rounds are a JOIN_RETRY_NS apart. What
+ *     a peer knows of: applied, or waiting in a buffer (cw_node_seen); kept
+ *     by its fault layer (cw__faults_parked_seq); and, while the peer is
+ *     joining itself, held by the answers it has taken (it may install the
+ *     state of one of their peers, which may have grown since: node-server.md
+ *     asks that nodes without state restart one at a time). So its next
  *     write's seq is one no peer has seen. (A write of its own that waits at
- *     a peer for a write lost with the old process keeps it joining: it
- *     never writes over it.) It installs the chosen peer's retransmission
- *     log too (cw_node_restore): a write not yet stable may be in no other
- *     log once its other loggers restarted. A peer that gets a join request
- *     (for a head or a whole snapshot) forgets what the node said it applied before (cw_node_peer_restarted),
- *     so nothing the node lost becomes stable on its old word.
+ *     a peer for a write lost with the old process keeps it joining: it never
+ *     writes over it.) It installs the chosen peer's retransmission log too
+ *     (cw_node_restore): a write not yet stable may be in no other log once
+ *     its other loggers restarted. A peer that gets a join request (for a
+ *     head or a whole snapshot) forgets what the node said it applied before
+ *     (cw_node_peer_restarted), so nothing the node lost becomes stable on
+ *     its old word.
  *  5. Frames for a peer coalesce while a burst is under way (a batch of
  *     client writes between cw__server_hold_sends and its release, one turn
  *     of the loop) and go to the DEALER as one message (net.c's invariant
@@ -160,8 +160,8 @@
 #define DEFAULT_RECOVERY_TIMEOUT_NS 10000000u
 #define DEFAULT_REPORT_INTERVAL_NS 50000000u
 /* A node that took its saved state back takes writes once every peer has
- * answered its head request (asked again every report interval) or after
- * the longer of this and four report intervals (invariant 4b). */
+ * answered its head request (asked again every JOIN_RETRY_NS) or after the
+ * longer of this and four report intervals (invariant 4b). */
 #define VERIFY_NS 1000000000u
 /* While saves fail, the loop tries again this often (a writer tries at once). */
 #define SAVE_RETRY_NS 100000000u

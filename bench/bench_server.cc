@@ -1577,10 +1577,11 @@ void join_run(benchmark::State &state, uint64_t keys, bool load, uint32_t nodes)
         Clock::time_point t1 = Clock::now();
         bool joined = up && applied_from(c2, 0) >= 1 + written;
         double joiner_mb = peak_mb(cl.pid[joiner]), answerer_mb = peak_mb(cl.pid[0]);
-        double copies = 0, copies0 = metric_of(cl, 0, "causeway_join_copies_total");
+        double copies = 0, copies0 = -1;
         for (uint32_t i = 0; i < joiner && copies >= 0; i++) {
             double c_i = metric_of(cl, i, "causeway_join_copies_total");
             copies = c_i < 0 ? -1 : copies + c_i;
+            copies0 = i == 0 ? c_i : copies0;
         }
         probe.stop();
         relay.join();

@@ -461,6 +461,50 @@ static int raw_take(void *router, unsigned ms, uint8_t first[16])
     return len;
 }
 
+/* The nonce of the next request of `kind` ('J': a whole snapshot, 'H': a
+ * head) that comes to router (within 10 s). */
+static uint64_t raw_request(void *router, char kind)
+{
+    uint8_t b[16];
+    uint64_t deadline = now_ms() + 10000;
+    while (raw_take(router, 50, b) != 9 || b[0] != (uint8_t)kind)
+        if (now_ms() > deadline)
+            fail_msg("no '%c' request came", kind);
+    return cw__load_be(b + 1, 8);
+}
+
+/* What a raw answer's head carries besides the clock, seen and nonce
+ * (server.c's net.c, invariant 3). */
+typedef enum raw_form {
+    RAW_EARLIER,   /* nothing: a release before logs, its parts all versions */
+    RAW_WHOLE,     /* the versions it declares, then log writes */
+    RAW_HEAD_ONLY, /* versions 0 and flags 1: the answer to a head request */
+} raw_form;
+
+/* Sends an answer's first parts on d: 'S', then its head; `more`: parts
+ * follow. */
+static void raw_answer(void *d, const uint64_t *clock, uint32_t nodes, uint64_t seen, uint64_t nonce,
+                       raw_form form, uint64_t versions, bool more)
+{
+    uint8_t head[MAXN * 8 + 32];
+    size_t len = (size_t)nodes * 8;
+    for (uint32_t k = 0; k < nodes; k++)
+        cw__store_be(head + 8 * k, clock[k], 8);
+    cw__store_be(head + len, seen, 8);
+    cw__store_be(head + len + 8, nonce, 8);
+    len += 16;
+    if (form != RAW_EARLIER) {
+        cw__store_be(head + len, form == RAW_WHOLE ? versions : 0, 8);
+        len += 8;
+    }
+    if (form == RAW_HEAD_ONLY) {
+        cw__store_be(head + len, 1, 8);
+        len += 8;
+    }
+    assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(d, head, len, more ? ZMQ_SNDMORE : 0), (int)len);
+}
+
 /* A peer of an earlier release answers no head request (it refuses one as
  * malformed): the joiner asks it for a whole snapshot after HEAD_WAIT_NS
  * (server.c), and joins. Node 1 is played here by raw sockets that answer
@@ -485,10 +529,8 @@ static void test_a_peer_of_an_earlier_release_answers_a_joiner(void **state)
         heads += len == 9 && b[0] == 'H';
         if (len == 9 && b[0] == 'J') {
             joins++;
-            uint8_t head[3 * 8 + 16] = {0}; /* clock {0, 0, 0}, seen 0, then the nonce */
-            memcpy(head + 32, b + 1, 8);
-            assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
-            assert_int_equal(zmq_send(d, head, sizeof head, 0), (int)sizeof head);
+            const uint64_t none[3] = {0, 0, 0};
+            raw_answer(d, none, 3, 0, cw__load_be(b + 1, 8), RAW_EARLIER, 0, false);
         }
     }
     assert_false(joining(c.s[2]));
@@ -862,18 +904,13 @@ static void test_a_copy_smaller_than_its_head_is_not_installed(void **state)
         int len = raw_take(router, 20, b);
         if (len != 9 || (b[0] != 'H' && b[0] != 'J'))
             continue;
-        uint8_t head[3 * 8 + 32] = {0}; /* clock, seen, nonce, versions, flags */
-        if (b[0] == 'H' && !emptied) {
-            cw__store_be(head, 2, 8);
-            cw__store_be(head + 8, 5, 8);
-        }
-        memcpy(head + 32, b + 1, 8);
+        const uint64_t first[3] = {2, 5, 0}, none[3] = {0, 0, 0};
+        uint64_t nonce = cw__load_be(b + 1, 8);
         if (b[0] == 'H')
-            cw__store_be(head + 48, 1, 8); /* a head alone */
+            raw_answer(d, emptied ? none : first, 3, 0, nonce, RAW_HEAD_ONLY, 0, false);
+        else
+            raw_answer(d, none, 3, 0, nonce, RAW_WHOLE, 0, false);
         emptied |= b[0] == 'J';
-        assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
-        assert_int_equal(zmq_send(d, head, b[0] == 'H' ? sizeof head : sizeof head - 8, 0),
-                         (int)(b[0] == 'H' ? sizeof head : sizeof head - 8));
     }
     assert_true(emptied);
     assert_false(joining(c.s[2]));
@@ -1261,43 +1298,6 @@ static void test_a_joining_peer_tells_what_its_answers_hold(void **state)
     cluster_close(&c);
 }
 
-/* The nonce of the next join request node 0 sends to a ROUTER the test
- * bound at a peer's endpoint. */
-static uint64_t join_request_from_node0(void *router)
-{
-    uint64_t deadline = now_ms() + 5000;
-    while (now_ms() < deadline) {
-        zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, 50) <= 0)
-            continue;
-        char id[32] = "";
-        uint8_t body[16];
-        int idn = zmq_recv(router, id, sizeof id - 1, 0), n = -1, more = 0;
-        size_t ml = sizeof more;
-        zmq_getsockopt(router, ZMQ_RCVMORE, &more, &ml);
-        if (more)
-            n = zmq_recv(router, body, sizeof body, 0);
-        for (zmq_getsockopt(router, ZMQ_RCVMORE, &more, &ml); more; zmq_getsockopt(router, ZMQ_RCVMORE, &more, &ml)) {
-            uint8_t rest[256];
-            (void)zmq_recv(router, rest, sizeof rest, 0);
-        }
-        if (idn == 9 && memcmp(id, "cw-node-0", 9) == 0 && n == 9 && body[0] == 'J') {
-            uint64_t nonce = 0;
-            for (int i = 1; i < 9; i++)
-                nonce = nonce << 8 | body[i];
-            return nonce;
-        }
-    }
-    fail_msg("no join request from node 0");
-    return 0;
-}
-
-static void put_be64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
 /* Node 1, played by the test, answers node 0's join with a state holding
  * x = (1:1), which node 2 never gets: with a head of an earlier release (no
  * log), or of this one with a log that does not fit its clock (a write
@@ -1314,25 +1314,19 @@ static void joins_from_a_state_without_its_log(bool durable)
     void *router = r.router, *d = r.d;
     start(&c, 2, true);
     start(&c, 0, false); /* joins */
-    uint64_t nonce = join_request_from_node0(router);
+    uint64_t nonce = raw_request(router, 'J');
     uint64_t clock[3] = {0, 1, 0}, above[3] = {0, 2, 0};
     cw_hlc_timestamp ts = {1, 0, 1}, ts2 = {2, 0, 1};
     cw_msg *x, *beyond;
     assert_int_equal(cw_msg_create(&x, 1, &ts, clock, 3, "x", 1, "1", 1), CW_OK);
     assert_int_equal(cw_msg_create(&beyond, 1, &ts2, above, 3, "x", 1, "2", 1), CW_OK);
-    uint8_t xb[256], bb[256], head[48];
+    uint8_t xb[256], bb[256];
     size_t xl, bl;
     assert_int_equal(cw_msg_encode(x, xb, sizeof xb, &xl), CW_OK);
     assert_int_equal(cw_msg_encode(beyond, bb, sizeof bb, &bl), CW_OK);
     cw_msg_unref(x);
     cw_msg_unref(beyond);
-    for (int k = 0; k < 3; k++)
-        put_be64(head + 8 * k, clock[k]);
-    put_be64(head + 24, 0);     /* seen */
-    put_be64(head + 32, nonce);
-    put_be64(head + 40, 1);     /* versions (this release's head) */
-    assert_true(zmq_send(d, "S", 1, ZMQ_SNDMORE) == 1);
-    assert_true(zmq_send(d, head, durable ? 48 : 40, ZMQ_SNDMORE) >= 0);
+    raw_answer(d, clock, 3, 0, nonce, durable ? RAW_WHOLE : RAW_EARLIER, 1, true);
     assert_true(zmq_send(d, xb, xl, durable ? ZMQ_SNDMORE : 0) >= 0);
     if (durable)
         assert_true(zmq_send(d, bb, bl, 0) >= 0); /* the log: a write above the clock */
@@ -1715,34 +1709,42 @@ static void await_behind(cw__server *s)
  * its peers speak, so seq 2 is never given twice (before, its next write
  * was seq 2 again, answered 200, and dropped at every peer as a duplicate:
  * the replicas differed for good). */
+/* A durable cluster c whose node 0 wrote a = 1 (seq 1), was copied into
+ * c->dir/backup, then wrote b = 2 (seq 2), which every other node holds;
+ * node 0 is left stopped with its directory put back to the copy. */
+static void make_node0_older(cluster *c)
+{
+    assert_int_equal(put(c->s[0], "a", "1"), 1);
+    cw__server_stop(c->s[0]);
+    c->s[0] = NULL;
+    char backup[160];
+    snprintf(backup, sizeof backup, "%s/backup", c->dir);
+    assert_int_equal(mkdir(backup, 0700), 0);
+    copy_file(c->data[0], backup, "data.mdb");
+    start(c, 0, false);
+    assert_int_equal(put(c->s[0], "b", "2"), 2);
+    for (uint32_t i = 1; i < c->n; i++)
+        await_value(c->s[i], "b", "2");
+    cw__server_stop(c->s[0]);
+    c->s[0] = NULL;
+    copy_file(backup, c->data[0], "data.mdb");
+    char p[300];
+    snprintf(p, sizeof p, "%s/data.mdb", backup);
+    unlink(p);
+    rmdir(backup);
+}
+
 static void test_a_node_behind_itself_takes_no_writes(void **state)
 {
     (void)state;
     cluster c;
     cluster_open_durable(&c, 3);
-    assert_int_equal(put(c.s[0], "a", "1"), 1);
-    cw__server_stop(c.s[0]);
-    c.s[0] = NULL;
-    char backup[160];
-    snprintf(backup, sizeof backup, "%s/backup", c.dir);
-    assert_int_equal(mkdir(backup, 0700), 0);
-    copy_file(c.data[0], backup, "data.mdb");
-    start(&c, 0, false);
-    assert_int_equal(put(c.s[0], "b", "2"), 2);
-    await_value(c.s[1], "b", "2");
-    await_value(c.s[2], "b", "2");
-    cw__server_stop(c.s[0]);
-    c.s[0] = NULL;
-    copy_file(backup, c.data[0], "data.mdb");
+    make_node0_older(&c);
     start(&c, 0, false);
     await_behind(c.s[0]);
     assert_int_equal(look(c.s[0]).counters[0], 1);
     assert_int_equal(look(c.s[1]).counters[0], 2);
     await_value(c.s[1], "b", "2");
-    char p[300];
-    snprintf(p, sizeof p, "%s/data.mdb", backup);
-    unlink(p);
-    rmdir(backup);
     cluster_close(&c);
 }
 
@@ -1761,21 +1763,9 @@ static void test_a_stale_word_does_not_end_a_restored_nodes_wait(void **state)
     (void)state;
     cluster c;
     cluster_open_durable(&c, 2);
-    assert_int_equal(put(c.s[0], "a", "1"), 1);
-    cw__server_stop(c.s[0]);
-    c.s[0] = NULL;
-    char backup[160];
-    snprintf(backup, sizeof backup, "%s/backup", c.dir);
-    assert_int_equal(mkdir(backup, 0700), 0);
-    copy_file(c.data[0], backup, "data.mdb");
-    start(&c, 0, false);
-    assert_int_equal(put(c.s[0], "b", "2"), 2);
-    await_value(c.s[1], "b", "2");
-    for (uint32_t i = 0; i < 2; i++) {
-        cw__server_stop(c.s[i]);
-        c.s[i] = NULL;
-    }
-    copy_file(backup, c.data[0], "data.mdb");
+    make_node0_older(&c);
+    cw__server_stop(c.s[1]);
+    c.s[1] = NULL;
     raw_peer r = raw_open(&c, 1, 0);
     void *router = r.router, *d = r.d;
     start(&c, 0, false);
@@ -1795,23 +1785,10 @@ static void test_a_stale_word_does_not_end_a_restored_nodes_wait(void **state)
     assert_int_equal(cw__server_write(c.s[0], "x", 1, "y", 1, NULL, false, NULL), CW_EJOINING);
     /* Node 0's head request, answered with what node 1 holds: node 0's
      * writes 1 and 2. */
-    uint8_t b[16];
-    int len;
-    uint64_t deadline = now_ms() + 10000;
-    while ((len = raw_take(router, 50, b)) != 9 || b[0] != 'H')
-        assert_true(now_ms() < deadline);
-    uint8_t head[2 * 8 + 32] = {0};
-    const uint64_t fields[6] = {2, 0, 2, cw__load_be(b + 1, 8), 0, 1}; /* clock, seen, nonce, versions, flags */
-    for (int k = 0; k < 6; k++)
-        cw__store_be(head + 8 * k, fields[k], 8);
-    assert_int_equal(zmq_send(d, "S", 1, ZMQ_SNDMORE), 1);
-    assert_int_equal(zmq_send(d, head, sizeof head, 0), (int)sizeof head);
+    const uint64_t held[2] = {2, 0};
+    raw_answer(d, held, 2, 2, raw_request(router, 'H'), RAW_HEAD_ONLY, 0, false);
     await_behind(c.s[0]);
     raw_close(&r);
-    char p[300];
-    snprintf(p, sizeof p, "%s/data.mdb", backup);
-    unlink(p);
-    rmdir(backup);
     cluster_close(&c);
 }
 

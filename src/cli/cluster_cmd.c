@@ -411,11 +411,10 @@ static void curl_close(cluster *c)
     curl_global_cleanup();
 }
 
-/* Whether a GET /metrics answer says the node has joined its peers. */
-static bool joined(const reply *r)
+/* Whether a 200 answer's body holds `line` ("\nNAME VALUE\n": a metric). */
+static bool has_line(const reply *r, const char *line)
 {
-    static const char line[] = "\ncauseway_joining 0\n";
-    return r->status == 200 && r->body && memmem(r->body, r->body_len, line, sizeof line - 1);
+    return r->status == 200 && r->body && memmem(r->body, r->body_len, line, strlen(line));
 }
 
 /* Every node serves HTTP and has joined its peers (GET /metrics:
@@ -427,11 +426,11 @@ static int wait_ready(cluster *c)
     uint64_t deadline = now_ms() + READY_MS;
     reply r = {0};
     for (uint32_t i = 0; i < c->n; i++) {
-        while (!request(c, i, "GET", "/metrics", NULL, &r) || !joined(&r)) {
+        while (!request(c, i, "GET", "/metrics", NULL, &r) || !has_line(&r, "\ncauseway_joining 0\n")) {
             if (now_ms() >= deadline) {
                 if (r.status == 200)
                     snprintf(r.text, sizeof r.text, "%s",
-                             r.body && memmem(r.body, r.body_len, "\ncauseway_joining 1\n", 20)
+                             has_line(&r, "\ncauseway_joining 1\n")
                                  ? "causeway_joining 1 (joining its peers, or verifying its saved state)"
                                  : "no causeway_joining 0 in its metrics");
                 else if (r.status)

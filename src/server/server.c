@@ -664,6 +664,19 @@ static uint64_t seen_of(cw__server *s, uint32_t j)
     return s->joining && s->taken[j] > seen ? s->taken[j] : seen;
 }
 
+/* Lock held: peer j is a new process that asks for this node's state (a
+ * whole answer or its head): what its old process said it applied no
+ * longer counts (invariant 4; nor its reports a delay still holds), and
+ * its link state is new, so the next frame must not need an old base. */
+static void forget_old_process(cw__server *s, uint32_t j)
+{
+    cw_node_peer_restarted(s->node, j);
+    if (s->faults_configured)
+        cw__faults_forget_reports_of(&s->faults, 0, j);
+    cw__net_flush_to(s->net, j);
+    cw__net_reset(s->net, j);
+}
+
 /* Lock held, no answer being sent: peer j restarted without its state and
  * asks for this node's. True if it took the answer into s->answer and lent
  * j's link for it (start_answer sends it). */
@@ -687,12 +700,7 @@ static bool answer_join(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     if (!save_then_flush(s))
         return false; /* it asks again */
     a->at_ns = now;
-    cw_node_peer_restarted(s->node, j);
-    if (s->faults_configured) /* the old process's reports must not count either */
-        cw__faults_forget_reports_of(&s->faults, 0, j);
-    /* Its link state is new: the next frame must not need an old base. */
-    cw__net_flush_to(s->net, j);
-    cw__net_reset(s->net, j);
+    forget_old_process(s, j);
     snapshot_out *o = &s->answer;
     cw_node_each_key(s->node, take_versions, o);
     o->versions = o->len;
@@ -728,13 +736,8 @@ static void answer_head(cw__server *s, uint32_t j, uint64_t nonce, uint64_t now)
     if ((a->head_ns && now - a->head_ns < HEAD_ANSWER_NS) || (s->answer_busy && s->answering == j) ||
         !save_then_flush(s))
         return;
-    if (!a->head_ns || a->head_nonce != nonce) {
-        cw_node_peer_restarted(s->node, j);
-        if (s->faults_configured)
-            cw__faults_forget_reports_of(&s->faults, 0, j);
-        cw__net_flush_to(s->net, j);
-        cw__net_reset(s->net, j); /* its link state is new: the next frame must not need an old base */
-    }
+    if (!a->head_ns || a->head_nonce != nonce)
+        forget_old_process(s, j);
     if (cw__net_send_head(s->net, j, cw_node_counters(s->node), seen_of(s, j), nonce)) {
         s->stats.join_heads++;
         a->head_ns = now;

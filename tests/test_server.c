@@ -611,6 +611,25 @@ static void test_replicate_refuses_malformed_and_own_writes(void **state)
         cw_msg_unref(m);
     }
     await_value(c.s[0], "h", "v");
+    /* A write in node 1's name that depends on a write of node 0's that node
+     * 0 never made: refused, and node 0 still takes writes (from a link this
+     * would say node 0 is behind itself; HTTP cannot tell who sent it). */
+    cw_hlc_timestamp ts = {2, 0, 1};
+    uint64_t clock[3] = {1000000, 2, 0};
+    cw_msg *m;
+    assert_int_equal(cw_msg_create(&m, 1, &ts, clock, 3, "f", 1, "v", 1), CW_OK);
+    uint8_t buf[256];
+    size_t len;
+    assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
+    assert_int_equal(cw__server_replicate(c.s[0], buf, len), CW_EBADMSG);
+    cw_msg_unref(m);
+    cw__server_stats st;
+    cw__server_get_stats(c.s[0], &st);
+    assert_false(st.behind);
+    cw_vclock clock_out;
+    cw_vclock_init(&clock_out);
+    assert_int_equal(cw__server_write(c.s[0], "after", 5, "1", 1, NULL, false, &clock_out), CW_OK);
+    cw_vclock_destroy(&clock_out);
     cluster_close(&c);
 }
 

@@ -30,6 +30,15 @@
  *     request served is answered. (Invariant 1 holds for a client that
  *     reads; a parked answer may reach it after a later one: answers are
  *     matched by id.)
+ *  7. Answers hold at most ANSWERS_HELD bytes between them, besides the one
+ *     that passes it: every answer counts in `held` from when it is made
+ *     until libzmq has written it out (or dropped it with its connection),
+ *     parked ones too. A read whose answer is over SMALL_ANSWER bytes (a
+ *     key's versions: its siblings can make it as large as the store) is
+ *     answered CW_EFULL instead while they hold that much, so clients that
+ *     do not read cannot make the node keep up to ANSWERS_QUEUED + BURST
+ *     copies of such a key each. Other answers are small, or report writes
+ *     made: always sent.
  */
 #include "clients.h"
 
@@ -45,6 +54,7 @@
 #include <causeway/error.h>
 
 #include "bytes.h"
+#include "counted.h"
 #include "endpoint.h"
 #include "proto.h"
 #include "vec.h"
@@ -68,6 +78,9 @@
 #define REQUEST_BYTES_QUEUED ((size_t)64 << 20)
 #define REQUESTS_QUEUED_MIN 2
 #define REQUESTS_QUEUED_MAX 1000
+/* Invariant 7. The node's HTTP /status answers are held to the same. */
+#define ANSWERS_HELD ((size_t)64 << 20)
+#define SMALL_ANSWER ((size_t)64 << 10)
 /* How often parked answers are tried again while the socket is quiet. */
 #define PARKED_POLL_MS 5
 /* A connection that has not finished ZeroMQ's handshake this long after it
@@ -103,6 +116,8 @@ struct cw__clients {
     parked **parked;           /* [n_parked], each its own allocation: zmq_msg_t is not moved by copy */
     size_t n_parked, parked_cap;
     _Atomic uint64_t unserved; /* requests dropped: their client had an answer parked */
+    _Atomic size_t held;       /* bytes of answers libzmq has not yet released (invariant 7) */
+    _Atomic uint64_t refused_large; /* reads answered CW_EFULL (invariant 7) */
 };
 
 /* The parked answer of the client named by id, or NULL. */
@@ -264,6 +279,12 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         if (rc == CW_OK || rc == CW_ENOTFOUND)
             cw__answer_read(o, &rd);
         cw_read_destroy(&rd);
+        /* Invariant 7 (relaxed: a bound, not an order). */
+        if (o->len > SMALL_ANSWER && atomic_load_explicit(&cl->held, memory_order_relaxed) >= ANSWERS_HELD) {
+            o->len = 0;
+            cw__answer_head(o, r.op, r.id, CW_EFULL);
+            atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */
+        }
         break;
     }
     default: { /* CW__OP_STATUS */
@@ -338,11 +359,10 @@ static bool serve_one(cw__clients *cl, pending *p)
     }
     p->wrote = cl->made > 0;
     zmq_msg_close(&req);
-    if (zmq_msg_init_size(&p->answer, cl->out.len) != 0) {
+    if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, &cl->held)) {
         zmq_msg_init(&p->answer);
         return true; /* out of memory: the client times out */
     }
-    memcpy(zmq_msg_data(&p->answer), cl->out.b, cl->out.len);
     p->has_answer = true;
     return true;
 }
@@ -395,9 +415,7 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
                 cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
             }
             zmq_msg_close(&p->answer);
-            if (zmq_msg_init_size(&p->answer, cl->out.len) == 0)
-                memcpy(zmq_msg_data(&p->answer), cl->out.b, cl->out.len);
-            else {
+            if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, &cl->held)) {
                 zmq_msg_init(&p->answer);
                 p->has_answer = false;
             }
@@ -425,7 +443,11 @@ static void *clients_main(void *arg)
         cw__server_hold_sends(cl->s);
         unsigned n = 0;
         size_t made = 0;
-        while (n < BURST && made < BURST_WRITES && serve_one(cl, &cl->burst[n])) {
+        /* A stop ends the burst too: its answers can be large (a key's
+         * siblings), and 128 of them took seconds. (Relaxed: it only ends the
+         * burst early; the loop's acquire load above orders the stop.) */
+        while (n < BURST && made < BURST_WRITES && !atomic_load_explicit(&cl->stop, memory_order_relaxed) &&
+               serve_one(cl, &cl->burst[n])) {
             n++;
             made += cl->made;
         }
@@ -493,6 +515,11 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
 uint64_t cw__clients_unserved(const cw__clients *cl)
 {
     return atomic_load_explicit(&cl->unserved, memory_order_relaxed);
+}
+
+uint64_t cw__clients_refused_large(const cw__clients *cl)
+{
+    return atomic_load_explicit(&cl->refused_large, memory_order_relaxed);
 }
 
 void cw__clients_stop(cw__clients *cl)

@@ -33,5 +33,8 @@ void cw__clients_stop(cw__clients *cl);
 /* Requests dropped unserved because their client did not read its answers
  * (clients.c, invariant 6). Any thread. */
 uint64_t cw__clients_unserved(const cw__clients *cl);
+/* Reads answered CW_EFULL because the answers not yet written out to their
+ * clients held 64 MiB (clients.c, invariant 7). Any thread. */
+uint64_t cw__clients_refused_large(const cw__clients *cl);
 
 #endif

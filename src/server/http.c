@@ -41,12 +41,14 @@
  *  7. The server's lock is taken by the cw__server calls only; what runs in
  *     cw__server_with_node's callback touches the node alone (the lock is
  *     not recursive), and server statistics are read outside it.
- *  8. /status answers (a copy of the whole store as JSON text) hold at most
- *     o.status_held_max bytes at once between them, from the text made until
- *     MHD frees it (sent, or the client gone), besides those begun while it
- *     was under the bound (at most one a pool thread): past it /status is
- *     503 with Retry-After. Slow readers of a large store cannot pile up
- *     copies of it.
+ *  8. Large answers, /status (a copy of the whole store as JSON text) and
+ *     a /read whose versions' values pass SMALL_READ bytes (a key's
+ *     siblings can make it as large as the store), hold at most
+ *     o.answers_held_max bytes at once between them, from the text made
+ *     until MHD frees it (sent, or the client gone), besides those begun
+ *     while it was under the bound (at most one a pool thread): past it such
+ *     an answer is 503 with Retry-After. Slow readers cannot pile up copies
+ *     of a large store or key.
  *  9. /status holds the server's lock only to take a reference to each
  *     key's live versions (a pointer and a count each), with the clocks and
  *     the pending count, all from one moment: names, order, JSON and text
@@ -99,7 +101,7 @@ struct cw__http {
     _Atomic unsigned in_progress;
     /* Bytes of /status answers made and not yet freed by MHD (invariant
      * 8). Relaxed: a bound looked at, nothing it orders. */
-    _Atomic size_t status_held;
+    _Atomic size_t answers_held;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -118,7 +120,7 @@ typedef struct reply {
     size_t text_len;
     const char *text_type;
     const char *allow;      /* 405: the methods the route takes */
-    _Atomic size_t *held;   /* a /status answer: its bytes count here (invariant 8) */
+    _Atomic size_t *held;   /* a large answer: its bytes count here (invariant 8) */
     char error[240];
 } reply;
 
@@ -128,7 +130,7 @@ void cw__http_options_init(cw__http_options *o)
     o->threads = 2;
     o->max_connections = 256;
     o->idle_timeout_s = 60;
-    o->status_held_max = CW_HTTP_DEFAULT_STATUS_HELD;
+    o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
 }
 
 uint16_t cw__http_port(const cw__http *h) { return h->port; }
@@ -243,14 +245,14 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
     return ok;
 }
 
-/* A /status answer's text and where its bytes are counted (invariant 8). */
+/* A large answer's text and where its bytes are counted (invariant 8). */
 typedef struct held_body {
     char *text;
     size_t len;
     _Atomic size_t *held;
 } held_body;
 
-/* MHD is done with a /status answer. */
+/* MHD is done with a large answer. */
 static void held_free(void *cls)
 {
     held_body *b = cls;
@@ -297,7 +299,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
     unsigned status = rep->status;
     struct MHD_Response *resp;
     if (dump) {
-        resp = dump_response(dump, strlen(dump), NULL);
+        resp = dump_response(dump, strlen(dump), rep->status == MHD_HTTP_OK ? rep->held : NULL);
     } else {
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         resp = MHD_create_response_from_buffer(sizeof no_memory - 1, no_memory, MHD_RESPMEM_PERSISTENT);
@@ -670,6 +672,31 @@ out:
     json_decref(doc);
 }
 
+/* A read whose values hold more is a large answer (invariant 8). */
+#define SMALL_READ ((size_t)64 << 10)
+
+/* The bytes of a read's values: what its answer holds, and more. */
+static size_t read_bytes(const cw_read *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->count; i++)
+        n += r->versions[i].value_len;
+    return n;
+}
+
+/* Invariant 8: whether large answers hold too much to make another (rep
+ * then says so). */
+static bool too_much_held(cw__http *h, reply *rep)
+{
+    if (atomic_load_explicit(&h->answers_held, memory_order_relaxed) < h->o.answers_held_max) /* a bound, not an order */
+        return false;
+    fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+         "large answers (/status, and reads of large keys) being sent hold %zu bytes already, the most they may: "
+         "try again when they are read",
+         h->o.answers_held_max);
+    return true;
+}
+
 /* GET /read/<key>; raw is the path after "/read/", still percent-encoded. */
 static void do_read(cw__http *h, const char *raw, reply *rep)
 {
@@ -682,12 +709,13 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     cw_read r;
     cw_read_init(&r);
     int rc = cw__server_read(h->server, key, key_len, &r);
+    bool large = false;
     free(key);
     if (rc == CW_ENOTFOUND) {
         fail(rep, MHD_HTTP_NOT_FOUND, "not found");
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
-    } else {
+    } else if (!(large = read_bytes(&r) > SMALL_READ) || !too_much_held(h, rep)) {
         json_t *body = success_body();
         json_t *first = r.count ? version_json(r.versions[0].value, r.versions[0].value_len,
                                                &r.versions[0].clock, h->nodes)
@@ -707,6 +735,8 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
             body = NULL;
         }
         succeed(rep, body);
+        if (large)
+            rep->held = &h->answers_held;
     }
     cw_read_destroy(&r);
 }
@@ -722,6 +752,8 @@ static void do_replicate(cw__http *h, const request *r, reply *rep)
     int rc = cw__server_replicate(h->server, r->len ? r->body : "", r->len);
     if (rc == CW_EINVAL)
         fail(rep, MHD_HTTP_BAD_REQUEST, "malformed message, or not for this group");
+    else if (rc == CW_EBADMSG)
+        fail(rep, MHD_HTTP_BAD_REQUEST, "the write depends on writes of this node that it has not made");
     else if (rc != CW_OK)
         fail_rc(rep, rc);
     else
@@ -933,12 +965,8 @@ static void append_data(text *t, status_ctx *st)
 
 static void do_status(cw__http *h, reply *rep)
 {
-    if (atomic_load_explicit(&h->status_held, memory_order_relaxed) >= h->o.status_held_max) {
-        fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
-             "/status answers being sent hold %zu bytes already, the most they may: try again when they are read",
-             h->o.status_held_max);
+    if (too_much_held(h, rep))
         return;
-    }
     status_ctx st = {.nodes = h->nodes};
     cw_vclock_init(&st.clock);
     cw_vclock_init(&st.stable);
@@ -961,7 +989,7 @@ static void do_status(cw__http *h, reply *rep)
         t.p = fit ? fit : t.p;
         t.cap = fit ? t.len + 1 : t.cap;
     }
-    rep->held = &h->status_held;
+    rep->held = &h->answers_held;
     succeed_text(rep, &t, "application/json");
 }
 
@@ -1253,8 +1281,8 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     cw__http_options_init(&opts);
     if (o)
         opts = *o;
-    if (!opts.status_held_max)
-        opts.status_held_max = CW_HTTP_DEFAULT_STATUS_HELD;
+    if (!opts.answers_held_max)
+        opts.answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
     if (!out || !s)
         return start_failed(CW_EINVAL, err, errlen, "no server");
     if (!opts.threads || !opts.max_body || !opts.max_connections)

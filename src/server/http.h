@@ -36,8 +36,9 @@ typedef struct cw__http_options {
     unsigned threads;            /* libmicrohttpd threads (default 2; 1: no pool) */
     unsigned max_connections;    /* open connections at once (default 256) */
     unsigned idle_timeout_s;     /* an idle keep-alive connection is closed after (default 60) */
-    size_t status_held_max;      /* bytes /status answers hold at once before more are 503
-                                    (default CW_HTTP_DEFAULT_STATUS_HELD: 64 MiB; 0 as the default) */
+    size_t answers_held_max;     /* bytes large answers (/status, /read of a large key) hold at
+                                    once before more are 503 (default CW_HTTP_DEFAULT_ANSWERS_HELD:
+                                    64 MiB; 0 as the default) */
     bool no_replicate;           /* POST /replicate answers 403: a node that authenticates its peers
                                     (CURVE) takes no write in a peer's name from HTTP, which cannot
                                     check it */
@@ -45,7 +46,7 @@ typedef struct cw__http_options {
 
 #define CW_HTTP_DEFAULT_MAX_BODY ((size_t)CW_NODE_DEFAULT_MAX_VALUE_LEN + 64u * 1024u)
 
-#define CW_HTTP_DEFAULT_STATUS_HELD ((size_t)64 << 20)
+#define CW_HTTP_DEFAULT_ANSWERS_HELD ((size_t)64 << 20)
 
 /* Sets every default. */
 void cw__http_options_init(cw__http_options *o);

@@ -73,6 +73,7 @@
 
 #include "auth.h"
 #include "bytes.h"
+#include "counted.h"
 #include "endpoint.h"
 #include "handshakes.h"
 #include "msg_internal.h"
@@ -153,27 +154,6 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* ---- the send side ---- */
 
-/* libzmq is done with a block link_hand gave it (on its I/O thread, its
- * reaper thread for what a closed socket still held, or in zmq_msg_close on
- * ours). The acquire load comes before the block is
- * touched: it pairs with link_hand's release add, made after the block was
- * written and before zmq_msg_send (every later change of the count is a
- * read-modify-write, so the release sequence holds), and orders the
- * sender's writes before this read of the size and the free. libzmq's own
- * hand-off orders them for the machine too, but in code ThreadSanitizer
- * does not see: with the size read first, TSan found a race, and even a
- * suppressed report stopped this I/O thread, and so every link of the
- * node, for up to a second while it symbolized the stacks. The count goes
- * down by what link_hand added for the block. */
-static void released(void *data, void *hint)
-{
-    _Atomic size_t *queued = hint;
-    (void)atomic_load_explicit(queued, memory_order_acquire);
-    size_t *block = (size_t *)data - 1;
-    atomic_fetch_sub_explicit(queued, *block, memory_order_relaxed); /* a count: the acquire above orders */
-    free(block);
-}
-
 /* Hands len bytes to peer j's DEALER as one message, counted in the link's
  * queued bytes until libzmq releases them (invariant 6). False if the link
  * is full (its high-water mark, or its bytes) or memory is short. */
@@ -185,18 +165,9 @@ static bool link_hand(net *p, uint32_t j, const uint8_t *b, size_t len)
     size_t queued = atomic_load_explicit(&o->queued, memory_order_relaxed); /* a bound, not an order */
     if (queued && len > LINK_QUEUED_MAX - (queued < LINK_QUEUED_MAX ? queued : LINK_QUEUED_MAX))
         return false;
-    size_t *block = malloc(sizeof *block + len);
-    if (!block)
-        return false;
-    *block = len;
-    memcpy(block + 1, b, len);
     zmq_msg_t m;
-    if (zmq_msg_init_data(&m, block + 1, len, released, &o->queued) != 0) {
-        free(block);
+    if (!cw__counted_msg(&m, b, len, &o->queued))
         return false;
-    }
-    /* Release: the block's bytes before released's acquire frees it. */
-    atomic_fetch_add_explicit(&o->queued, len, memory_order_release);
     if (zmq_msg_send(&m, p->dealer[j], ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m); /* released now: the count goes back down */
         return false;

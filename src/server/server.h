@@ -143,8 +143,11 @@ int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out
 /* A write from a peer that came another way (HTTP POST /replicate): decoded
  * (the codec's bytes, any format) and received as if it came on a link.
  * CW_OK (delivered, buffered or a duplicate); CW_EINVAL (malformed, not for
- * this group, not a write, or a write of this node's own: nothing changed), CW_EJOINING
- * (not taking anything yet), CW_EFULL, CW_ENOMEM. Any thread. */
+ * this group, not a write, or a write of this node's own: nothing changed);
+ * CW_EBADMSG (it depends on writes of this node that it has not made: HTTP
+ * cannot tell a forged write from a sign that this node is behind itself,
+ * so it is refused and changes nothing); CW_EJOINING (not taking anything
+ * yet), CW_EFULL, CW_ENOMEM. Any thread. */
 int cw__server_replicate(cw__server *s, const void *bytes, size_t len);
 /* Calls fn(ctx, node) under the lock, for reads of the whole replica (status,
  * metrics, dumps). fn must not change the node. Any thread. */

@@ -95,7 +95,10 @@ enum { CH_JOIN = 'J', CH_HEAD = 'H', CH_SNAPSHOT = 'S', CH_BATCH = 'B', CH_RESET
 #define LINK_QUEUED_MAX ((size_t)64 << 20)
 #define BATCH_BYTES CW__NET_BATCH_BYTES
 /* What a snapshot answer may hold (more is refused): a bound on what a peer
- * can make a joining node allocate. */
+ * can make a joining node keep. libzmq holds a multipart message whole
+ * before it is read, and bounds only each part (ZMQ_MAXMSGSIZE): what a
+ * sender that never ends a message makes libzmq hold, nothing here can
+ * bound (docs/node-server.md, "Links"). */
 #define SNAPSHOT_MAX_VERSIONS ((size_t)1 << 24)
 #define SNAPSHOT_MAX_BYTES ((uint64_t)4 << 30)
 #define SNAPSHOT_MAX_COUNTER ((uint64_t)1 << 62)

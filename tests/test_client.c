@@ -695,9 +695,10 @@ static void test_a_client_that_does_not_read_is_not_served(void **state)
  * that passes it (clients.c, invariant 7): one client that leaves 40 gets
  * unread of a key with three siblings of 1 MB would make the node keep
  * every answer of 3 MB (up to 192: 64 queued, a burst's parked); more
- * siblings make each as large as the store. Past the bound a large read is CW_EFULL
- * (retry later), small reads and writes are served, and once that client
- * goes the large read is served again. */
+ * siblings make each as large as the store. Past the bound a large read is
+ * CW_EFULL (retry later), small reads and writes are served, and once that
+ * client goes the large read is served again and every byte counted is
+ * given back. */
 static void test_answers_held_for_clients_are_bounded(void **state)
 {
     (void)state;
@@ -715,10 +716,17 @@ static void test_answers_held_for_clients_are_bounded(void **state)
     void *d = unread_gets(f, ctx, 40);
     for (int waited = 0; cw__clients_refused_large(f->cl) == 0 && waited < 20000; waited += 10)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
-    assert_true(cw__clients_refused_large(f->cl) > 0);
+    assert_true(cw__clients_refused_large(f->cl) > 0); /* of its own gets, served in one burst */
+    size_t held = cw__clients_held(f->cl);
+    print_message("# held %zu bytes\n", held);
+    assert_true(held > CW__CLIENTS_ANSWERS_HELD / 2 && held <= CW__CLIENTS_ANSWERS_HELD + 3100000);
     cw_read rd;
     cw_read_init(&rd);
-    assert_int_equal(cw_client_get(f->c, "k", 1, &rd), CW_EFULL);
+    /* Refused while that much is held; served if that client's libzmq
+     * took an answer or two meanwhile: either way held stays bounded. */
+    int rc = cw_client_get(f->c, "k", 1, &rd);
+    assert_true(rc == CW_EFULL || rc == CW_OK);
+    assert_true(cw__clients_held(f->cl) <= CW__CLIENTS_ANSWERS_HELD + 2 * 3100000);
     assert_int_equal(cw_client_get(f->c, "s", 1, &rd), CW_OK);
     assert_int_equal(rd.count, 1);
     assert_memory_equal(rd.versions[0].value, "small", 5);
@@ -726,7 +734,7 @@ static void test_answers_held_for_clients_are_bounded(void **state)
     print_message("# large gets refused: %llu\n", (unsigned long long)cw__clients_refused_large(f->cl));
     zmq_close(d); /* it goes: libzmq drops what it held for it */
     zmq_ctx_term(ctx);
-    int rc = CW_EFULL;
+    rc = CW_EFULL;
     for (int waited = 0; rc == CW_EFULL && waited < 20000; waited += 10) {
         rc = cw_client_get(f->c, "k", 1, &rd);
         if (rc == CW_EFULL)
@@ -736,6 +744,9 @@ static void test_answers_held_for_clients_are_bounded(void **state)
     assert_int_equal(rd.count, 3);
     assert_int_equal(rd.versions[0].value_len, 1000000);
     cw_read_destroy(&rd);
+    for (int waited = 0; cw__clients_held(f->cl) && waited < 20000; waited += 10) /* every count comes back */
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    assert_int_equal(cw__clients_held(f->cl), 0);
     void *st = f;
     teardown(&st);
 }

@@ -79,7 +79,7 @@
 #define REQUESTS_QUEUED_MIN 2
 #define REQUESTS_QUEUED_MAX 1000
 /* Invariant 7. The node's HTTP /status answers are held to the same. */
-#define ANSWERS_HELD ((size_t)64 << 20)
+#define ANSWERS_HELD CW__CLIENTS_ANSWERS_HELD
 #define SMALL_ANSWER ((size_t)64 << 10)
 /* How often parked answers are tried again while the socket is quiet. */
 #define PARKED_POLL_MS 5
@@ -520,6 +520,11 @@ uint64_t cw__clients_unserved(const cw__clients *cl)
 uint64_t cw__clients_refused_large(const cw__clients *cl)
 {
     return atomic_load_explicit(&cl->refused_large, memory_order_relaxed);
+}
+
+size_t cw__clients_held(const cw__clients *cl)
+{
+    return atomic_load_explicit(&cl->held, memory_order_relaxed); /* a count, orders nothing */
 }
 
 void cw__clients_stop(cw__clients *cl)

@@ -20,6 +20,10 @@
 #define CW__CLIENTS_MAX_FRAME                                                                                  \
     ((size_t)CW_NODE_DEFAULT_MAX_KEY_LEN + CW_NODE_DEFAULT_MAX_VALUE_LEN + 4u + 10u * CW_VCLOCK_MAX_ENTRIES + 4096u)
 
+/* Bytes of answers not yet written out that stop large reads (clients.c,
+ * invariant 7). */
+#define CW__CLIENTS_ANSWERS_HELD ((size_t)64 << 20)
+
 typedef struct cw__clients cw__clients;
 
 /* Binds endpoint and starts serving s. max_frame: the largest request
@@ -36,5 +40,9 @@ uint64_t cw__clients_unserved(const cw__clients *cl);
 /* Reads answered CW_EFULL because the answers not yet written out to their
  * clients held 64 MiB (clients.c, invariant 7). Any thread. */
 uint64_t cw__clients_refused_large(const cw__clients *cl);
+/* Bytes of answers made and not yet written out to their clients (or
+ * dropped with their connections): at most CW__CLIENTS_ANSWERS_HELD and
+ * one answer more (clients.c, invariant 7). Any thread. */
+size_t cw__clients_held(const cw__clients *cl);
 
 #endif

@@ -38,11 +38,11 @@ void cw__clients_stop(cw__clients *cl);
  * (clients.c, invariant 6). Any thread. */
 uint64_t cw__clients_unserved(const cw__clients *cl);
 /* Reads answered CW_EFULL because the answers not yet written out to their
- * clients held 64 MiB (clients.c, invariant 7). Any thread. */
+ * clients held CW__CLIENTS_ANSWERS_HELD (clients.c, invariant 7). Any
+ * thread. */
 uint64_t cw__clients_refused_large(const cw__clients *cl);
 /* Bytes of answers made and not yet written out to their clients (or
- * dropped with their connections): at most CW__CLIENTS_ANSWERS_HELD and
- * one answer more (clients.c, invariant 7). Any thread. */
+ * dropped with their connections; clients.c, invariant 7). Any thread. */
 size_t cw__clients_held(const cw__clients *cl);
 
 #endif

@@ -42,8 +42,8 @@
  *     cw__server_with_node's callback touches the node alone (the lock is
  *     not recursive), and server statistics are read outside it.
  *  8. Large answers, /status (a copy of the whole store as JSON text) and
- *     a /read whose versions' values pass SMALL_READ bytes (a key's
- *     siblings can make it as large as the store), hold at most
+ *     a /read whose answer passes SMALL_READ bytes (a key's siblings can
+ *     make it as large as the store), hold at most
  *     o.answers_held_max bytes at once between them, from the text made
  *     until MHD frees it (sent, or the client gone), besides those begun
  *     while it was under the bound (at most one a pool thread): past it such
@@ -672,17 +672,8 @@ out:
     json_decref(doc);
 }
 
-/* A read whose values hold more is a large answer (invariant 8). */
+/* A read whose answer's text is longer is a large answer (invariant 8). */
 #define SMALL_READ ((size_t)64 << 10)
-
-/* The bytes of a read's values: what its answer holds, and more. */
-static size_t read_bytes(const cw_read *r)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->count; i++)
-        n += r->versions[i].value_len;
-    return n;
-}
 
 /* Invariant 8: whether large answers hold too much to make another (rep
  * then says so). */
@@ -709,13 +700,12 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     cw_read r;
     cw_read_init(&r);
     int rc = cw__server_read(h->server, key, key_len, &r);
-    bool large = false;
     free(key);
     if (rc == CW_ENOTFOUND) {
         fail(rep, MHD_HTTP_NOT_FOUND, "not found");
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
-    } else if (!(large = read_bytes(&r) > SMALL_READ) || !too_much_held(h, rep)) {
+    } else {
         json_t *body = success_body();
         json_t *first = r.count ? version_json(r.versions[0].value, r.versions[0].value_len,
                                                &r.versions[0].clock, h->nodes)
@@ -730,13 +720,19 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
                 ok = json_array_append_new(siblings, version_json(r.versions[i].value, r.versions[i].value_len,
                                                                   &r.versions[i].clock, h->nodes)) == 0;
         }
-        if (!ok) {
-            json_decref(body);
-            body = NULL;
+        /* The text, whose length says whether it is large (escapes, hex
+         * and every sibling's clock make it longer than the values). */
+        text t = {.p = ok ? json_dumps(body, JSON_COMPACT) : NULL};
+        json_decref(body);
+        t.len = t.p ? strlen(t.p) : 0;
+        t.failed = !t.p;
+        if (t.len > SMALL_READ && too_much_held(h, rep)) {
+            free(t.p);
+        } else {
+            succeed_text(rep, &t, "application/json");
+            if (t.len > SMALL_READ)
+                rep->held = &h->answers_held;
         }
-        succeed(rep, body);
-        if (large)
-            rep->held = &h->answers_held;
     }
     cw_read_destroy(&r);
 }

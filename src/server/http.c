@@ -99,8 +99,8 @@ struct cw__http {
      * cw__server_close ended (503) reach their clients. Relaxed: a count
      * looked at, nothing it orders. */
     _Atomic unsigned in_progress;
-    /* Bytes of /status answers made and not yet freed by MHD (invariant
-     * 8). Relaxed: a bound looked at, nothing it orders. */
+    /* Bytes of large answers (/status, large reads) made and not yet freed
+     * by MHD (invariant 8). Relaxed: a bound looked at, nothing it orders. */
     _Atomic size_t answers_held;
 };
 

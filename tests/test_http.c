@@ -791,6 +791,14 @@ static void test_slow_status_readers_are_bounded(void **state)
     request(f, "GET", "/read/small", NULL, &r);
     expect_success(&r, "a small read meanwhile");
     resp_free(&r);
+    request(f, "GET", "/metrics", NULL, &r); /* what holds, and what was refused */
+    const char *at = r.body ? strstr(r.body, "\ncauseway_http_large_answers_refused_total ") : NULL;
+    assert_non_null(at);
+    assert_true(strtoull(at + strlen("\ncauseway_http_large_answers_refused_total "), NULL, 10) >= 3);
+    at = strstr(r.body, "\ncauseway_http_large_answers_held_bytes ");
+    assert_non_null(at);
+    assert_true(strtoull(at + strlen("\ncauseway_http_large_answers_held_bytes "), NULL, 10) > 12000000);
+    resp_free(&r);
     close(fd); /* the reader goes: its answer is freed */
     await_served(f, "/status");
 
@@ -1007,8 +1015,10 @@ static void test_metrics(void **state)
                                      "causeway_duplicates_total", "causeway_retransmitted_total",
                                      "causeway_recovered_total", "causeway_link_full_total",
                                      "causeway_refused_peer_total", "causeway_malformed_total",
-                                     "causeway_wire_bytes_in_total", "causeway_wire_bytes_out_total"};
-    static const char *gauges[] = {"causeway_buffered", "causeway_log_entries", "causeway_joining"};
+                                     "causeway_wire_bytes_in_total", "causeway_wire_bytes_out_total",
+                                     "causeway_http_large_answers_refused_total"};
+    static const char *gauges[] = {"causeway_buffered", "causeway_log_entries", "causeway_joining",
+                                   "causeway_http_large_answers_held_bytes"};
     char line[160];
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         snprintf(line, sizeof line, "# TYPE %s counter\n", counters[i]);

@@ -612,6 +612,7 @@ int cli_node(int argc, char **argv)
         ho.max_body = (size_t)max_body;
         ho.threads = http_threads;
         ho.no_replicate = curve_secret != NULL; /* its links are authenticated: HTTP must not bypass them */
+        ho.clients = cl;
         rc = cw__http_start(&h, s, host, port, &ho, err, sizeof err);
         if (rc != CW_OK) {
             fprintf(stderr, "causeway node: --http %s: %s\n", http, err[0] ? err : cw_strerror(rc));

@@ -102,6 +102,7 @@ struct cw__http {
     /* Bytes of large answers (/status, large reads) made and not yet freed
      * by MHD (invariant 8). Relaxed: a bound looked at, nothing it orders. */
     _Atomic size_t answers_held;
+    _Atomic uint64_t answers_refused; /* 503s for it (invariant 8); a count, orders nothing */
 };
 
 /* One request's state, from its headers to its completion. */
@@ -131,6 +132,8 @@ void cw__http_options_init(cw__http_options *o)
     o->max_connections = 256;
     o->idle_timeout_s = 60;
     o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
+    o->no_replicate = false;
+    o->clients = NULL;
 }
 
 uint16_t cw__http_port(const cw__http *h) { return h->port; }
@@ -681,6 +684,7 @@ static bool too_much_held(cw__http *h, reply *rep)
 {
     if (atomic_load_explicit(&h->answers_held, memory_order_relaxed) < h->o.answers_held_max) /* a bound, not an order */
         return false;
+    atomic_fetch_add_explicit(&h->answers_refused, 1, memory_order_relaxed);
     fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
          "large answers (/status, and reads of large keys) being sent hold %zu bytes already, the most they may: "
          "try again when they are read",
@@ -1057,6 +1061,23 @@ static void do_metrics(cw__http *h, reply *rep)
            "Restarted peers' requests for the head of this node's state answered (its clock).", ss.join_heads);
     metric(&t, "causeway_join_copies_total", "counter",
            "Whole copies of this node's state sent to restarted peers.", ss.join_copies);
+    metric(&t, "causeway_http_large_answers_held_bytes", "gauge",
+           "Bytes of large HTTP answers (/status, reads over 64 KiB) not yet taken by their clients.",
+           atomic_load_explicit(&h->answers_held, memory_order_relaxed));
+    metric(&t, "causeway_http_large_answers_refused_total", "counter",
+           "Large HTTP answers refused (503) while those not yet taken held their bound (64 MiB).",
+           atomic_load_explicit(&h->answers_refused, memory_order_relaxed));
+    if (h->o.clients) {
+        metric(&t, "causeway_client_answers_held_bytes", "gauge",
+               "Bytes of the client endpoint's answers not yet written out to their clients.",
+               cw__clients_held(h->o.clients));
+        metric(&t, "causeway_client_large_reads_refused_total", "counter",
+               "Client reads over 4 KiB answered CW_EFULL while answers not yet written out held 64 MiB.",
+               cw__clients_refused_large(h->o.clients));
+        metric(&t, "causeway_client_requests_unserved_total", "counter",
+               "Client requests dropped unserved because their client did not read its answers.",
+               cw__clients_unserved(h->o.clients));
+    }
     metric(&t, "causeway_verify_timeouts_total", "counter",
            "1 if the check of the state taken back (--data) ended at its bound, not on every peer's answer.",
            ss.verify_timeouts);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clients.h"
 #include "server.h"
 
 typedef struct cw__http cw__http;
@@ -42,6 +43,8 @@ typedef struct cw__http_options {
     bool no_replicate;           /* POST /replicate answers 403: a node that authenticates its peers
                                     (CURVE) takes no write in a peer's name from HTTP, which cannot
                                     check it */
+    const cw__clients *clients;  /* the node's client endpoint, whose counts /metrics shows (NULL:
+                                    none); it must outlive the handle */
 } cw__http_options;
 
 #define CW_HTTP_DEFAULT_MAX_BODY ((size_t)CW_NODE_DEFAULT_MAX_VALUE_LEN + 64u * 1024u)

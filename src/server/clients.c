@@ -32,11 +32,11 @@
  *     matched by id.)
  *  7. Every answer counts in `held` from when it is made until libzmq has
  *     written it out (or dropped it with its connection), parked ones too.
- *     While held is ANSWERS_HELD or more, a read whose answer is over
+ *     While held is CW__CLIENTS_ANSWERS_HELD or more, a read whose answer is over
  *     SMALL_ANSWER bytes (a key's versions: its siblings can make it as
  *     large as the store) is answered CW_EFULL instead, so clients that do
  *     not read cannot make the node keep up to ANSWERS_QUEUED + BURST
- *     copies of such a key each: reads hold at most ANSWERS_HELD bytes and
+ *     copies of such a key each: reads hold at most that many bytes and
  *     one answer more, besides the small ones, which invariant 6 bounds per
  *     connection (ANSWERS_QUEUED + BURST of at most SMALL_ANSWER). Answers
  *     that report writes made are always sent.
@@ -79,8 +79,8 @@
 #define REQUEST_BYTES_QUEUED ((size_t)64 << 20)
 #define REQUESTS_QUEUED_MIN 2
 #define REQUESTS_QUEUED_MAX 1000
-/* Invariant 7 (the node's HTTP answers have a budget of their own). */
-#define ANSWERS_HELD CW__CLIENTS_ANSWERS_HELD
+/* Invariant 7 (with CW__CLIENTS_ANSWERS_HELD; the node's HTTP answers
+ * have a budget of their own). */
 #define SMALL_ANSWER ((size_t)4 << 10)
 /* How often parked answers are tried again while the socket is quiet. */
 #define PARKED_POLL_MS 5
@@ -281,7 +281,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
             cw__answer_read(o, &rd);
         cw_read_destroy(&rd);
         /* Invariant 7 (relaxed: a bound, not an order). */
-        if (o->len > SMALL_ANSWER && atomic_load_explicit(&cl->held, memory_order_relaxed) >= ANSWERS_HELD) {
+        if (o->len > SMALL_ANSWER && atomic_load_explicit(&cl->held, memory_order_relaxed) >= CW__CLIENTS_ANSWERS_HELD) {
             o->len = 0;
             cw__answer_head(o, r.op, r.id, CW_EFULL);
             atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */

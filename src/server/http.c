@@ -121,7 +121,7 @@ typedef struct reply {
     size_t text_len;
     const char *text_type;
     const char *allow;      /* 405: the methods the route takes */
-    _Atomic size_t *held;   /* a large answer: its bytes count here (invariant 8) */
+    _Atomic size_t *held;   /* a large answer (text): its bytes count here (invariant 8) */
     char error[240];
 } reply;
 
@@ -302,7 +302,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
     unsigned status = rep->status;
     struct MHD_Response *resp;
     if (dump) {
-        resp = dump_response(dump, strlen(dump), rep->status == MHD_HTTP_OK ? rep->held : NULL);
+        resp = dump_response(dump, strlen(dump), NULL);
     } else {
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         resp = MHD_create_response_from_buffer(sizeof no_memory - 1, no_memory, MHD_RESPMEM_PERSISTENT);
@@ -730,12 +730,12 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         json_decref(body);
         t.len = t.p ? strlen(t.p) : 0;
         t.failed = !t.p;
-        if (t.len > SMALL_READ && too_much_held(h, rep)) {
+        bool large = t.len > SMALL_READ;
+        if (large && too_much_held(h, rep)) {
             free(t.p);
         } else {
             succeed_text(rep, &t, "application/json");
-            if (t.len > SMALL_READ)
-                rep->held = &h->answers_held;
+            rep->held = large ? &h->answers_held : NULL;
         }
     }
     cw_read_destroy(&r);

@@ -485,12 +485,31 @@ static void deliver(void *host, uint32_t lane, cw__route r)
 
 /* ---- a node never behind itself (invariant 4b) ---- */
 
+/* Lock held: the seq of this node's last write that m's sender had applied
+ * when it made m (0 for a message that carries no clock of writes). */
+static uint64_t own_in(const cw__server *s, const cw_msg *m)
+{
+    cw_msg_kind kind = cw_msg_kind_of(m);
+    if (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT)
+        return 0;
+    uint32_t n = 0;
+    const uint64_t *c = cw_msg_counters(m, &n);
+    return s->o.self < n ? c[s->o.self] : 0;
+}
+
+/* Lock held: whether a peer that holds this node's writes up to seq `held`
+ * holds one this node has not made. */
+static bool beyond_own(const cw__server *s, uint64_t held)
+{
+    return held > cw_node_counters(s->node)[s->o.self];
+}
+
 /* Lock held: peer `from` holds this node's writes up to seq `held`. */
 static void check_held(cw__server *s, uint32_t from, uint64_t held)
 {
-    uint64_t own = cw_node_counters(s->node)[s->o.self];
-    if (s->behind || held <= own)
+    if (s->behind || !beyond_own(s, held))
         return;
+    uint64_t own = cw_node_counters(s->node)[s->o.self];
     s->behind = true;
     fprintf(stderr,
             "causeway node %u: node %u holds this node's write %" PRIu64 ", but this node has made only %" PRIu64
@@ -505,13 +524,7 @@ static void check_held(cw__server *s, uint32_t from, uint64_t held)
  * that depends on what it applied). */
 static void check_own(cw__server *s, const cw_msg *m, uint32_t from)
 {
-    cw_msg_kind kind = cw_msg_kind_of(m);
-    if (s->behind || (kind != CW_MSG_WRITE && kind != CW_MSG_REPORT))
-        return;
-    uint32_t n = 0;
-    const uint64_t *c = cw_msg_counters(m, &n);
-    if (s->o.self < n)
-        check_held(s, from, c[s->o.self]);
+    check_held(s, from, own_in(s, m));
 }
 
 /* Lock held: a node that took its state back stops waiting once every
@@ -1395,11 +1408,9 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
         return CW_EINVAL;
     }
     pthread_mutex_lock(&s->lock);
-    uint32_t n = 0;
-    const uint64_t *c = cw_msg_counters(m, &n);
     if (s->joining) {
         rc = CW_EJOINING;
-    } else if (s->o.self < n && c[s->o.self] > cw_node_counters(s->node)[s->o.self]) {
+    } else if (beyond_own(s, own_in(s, m))) {
         /* It depends on writes of this node that this node has not made.
          * From a link that says this node's state is older than what it
          * numbered before (check_own); from HTTP, which cannot tell who

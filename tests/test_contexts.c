@@ -52,7 +52,9 @@ static int on_send_to(void *ctx, uint32_t to, cw_msg *m)
 
 static uint64_t net_ns(void *ctx) { return ((net *)ctx)->ns; }
 
-static void net_open(net *n, uint32_t nodes, cw_conflict_policy policy, cw_merge_fn merge)
+/* max_siblings 0: the default. */
+static void net_open_bounded(net *n, uint32_t nodes, cw_conflict_policy policy, cw_merge_fn merge,
+                             size_t max_siblings)
 {
     memset(n, 0, sizeof *n);
     n->nodes = nodes;
@@ -70,8 +72,14 @@ static void net_open(net *n, uint32_t nodes, cw_conflict_policy policy, cw_merge
         o.ns_clock = net_ns;
         o.ns_ctx = n;
         o.report_interval_ns = 1000000;
+        o.max_siblings = max_siblings;
         assert_int_equal(cw_node_create(&n->node[i], &o), CW_OK);
     }
+}
+
+static void net_open(net *n, uint32_t nodes, cw_conflict_policy policy, cw_merge_fn merge)
+{
+    net_open_bounded(n, nodes, policy, merge, 0);
 }
 
 static void net_close(net *n)
@@ -358,6 +366,92 @@ static void test_context_ahead_is_refused(void **state)
     net_close(&n);
 }
 
+/* How many versions node `at` holds live for key. */
+static size_t live_count(net *n, cw_node_id at, const char *key)
+{
+    cw_read r;
+    cw_read_init(&r);
+    int rc = cw_node_get(n->node[at], key, strlen(key), &r);
+    assert_true(rc == CW_OK || rc == CW_ENOTFOUND);
+    size_t count = r.count;
+    cw_read_destroy(&r);
+    return count;
+}
+
+/* A client that writes with a context covering too few of a key's versions
+ * (an empty one: it never reads) is refused once the key would hold more
+ * than max_siblings live versions, and the refusal changes nothing. A write
+ * that covers enough, a plain put, a delete and every write from a peer
+ * still go, and a read's context resolves any number. */
+static void test_siblings_are_bounded(void **state)
+{
+    (void)state;
+    net n;
+    net_open_bounded(&n, 2, CW_KEEP_SIBLINGS, NULL, 3);
+    cw_vclock none, clock, after;
+    cw_vclock_init(&none);
+    cw_vclock_init(&clock);
+    cw_vclock_init(&after);
+    put_ctx(&n, 0, "k", "a", &none);
+    put_ctx(&n, 0, "k", "b", &none);
+    put_ctx(&n, 0, "k", "c", &none);
+    assert_int_equal(cw_node_clock(n.node[0], &clock), CW_OK);
+    size_t queued = n.len[1];
+    assert_int_equal(cw_node_put_ctx(n.node[0], "k", 1, "d", 1, &none, NULL), CW_ESIBLINGS);
+    assert_int_equal(cw_node_clock(n.node[0], &after), CW_OK);
+    assert_int_equal(cw_vclock_compare(&clock, &after), CW_EQUAL);
+    assert_int_equal(n.len[1], queued);
+    expect_values(&n, 0, "k", "a|b|c");
+    /* Other keys are not held back; a tombstone adds no live version. */
+    put_ctx(&n, 0, "other", "x", &none);
+    assert_int_equal(cw_node_delete(n.node[0], "k", 1, &none, NULL), CW_OK);
+    expect_values(&n, 0, "k", "a|b|c");
+    /* A context that covers one version (a's dot) leaves two and itself. */
+    cw_vclock one;
+    cw_vclock_init(&one);
+    assert_int_equal(cw_vclock_set(&one, 0, 1), CW_OK);
+    put_ctx(&n, 0, "k", "d", &one);
+    expect_values(&n, 0, "k", "b|c|d");
+    /* Node 1, not having heard of them, writes three of its own: from node
+     * 0 they are a peer's writes, never refused, and both nodes then hold
+     * six. */
+    put_ctx(&n, 1, "k", "x", &none);
+    put_ctx(&n, 1, "k", "y", &none);
+    put_ctx(&n, 1, "k", "z", &none);
+    settle(&n);
+    for (cw_node_id i = 0; i < 2; i++)
+        expect_values(&n, i, "k", "b|c|d|x|y|z");
+    assert_int_equal(cw_node_put_ctx(n.node[0], "k", 1, "e", 1, &one, NULL), CW_ESIBLINGS);
+    /* A read's context covers them all. */
+    cw_read r;
+    cw_read_init(&r);
+    read_key(&n, 1, "k", &r, CW_OK);
+    put_ctx(&n, 1, "k", "e", &r.context);
+    settle(&n);
+    for (cw_node_id i = 0; i < 2; i++)
+        expect_values(&n, i, "k", "e");
+    /* So does a plain put, whatever the key holds. */
+    put_ctx(&n, 0, "k", "f", &none);
+    put_ctx(&n, 0, "k", "g", &none);
+    assert_int_equal(live_count(&n, 0, "k"), 3);
+    put_ctx(&n, 0, "k", "h", NULL);
+    expect_values(&n, 0, "k", "h");
+    cw_read_destroy(&r);
+    cw_vclock_destroy(&one);
+    cw_vclock_destroy(&none);
+    cw_vclock_destroy(&clock);
+    cw_vclock_destroy(&after);
+    net_close(&n);
+    /* Last-writer-wins keeps one version: nothing to bound. */
+    net_open_bounded(&n, 1, CW_LAST_WRITER_WINS, NULL, 1);
+    cw_vclock_init(&none);
+    put_ctx(&n, 0, "k", "a", &none);
+    put_ctx(&n, 0, "k", "b", &none);
+    assert_int_equal(live_count(&n, 0, "k"), 1);
+    cw_vclock_destroy(&none);
+    net_close(&n);
+}
+
 /* Context writes and tombstones cross the codec (format 3) intact, and
  * plain writes keep format 1. */
 static void test_codec_format_3(void **state)
@@ -499,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_lww_tombstone_competes),
         cmocka_unit_test(test_merge_skips_tombstones),
         cmocka_unit_test(test_context_ahead_is_refused),
+        cmocka_unit_test(test_siblings_are_bounded),
         cmocka_unit_test(test_codec_format_3),
         cmocka_unit_test(test_tombstones_collected_once_stable),
     };

@@ -685,9 +685,10 @@ static void test_fixed_memory_estimate_covers_open(void **state)
 /* A write the replica would refuse is refused at once, with its own code,
  * even when its node has no room and a good put would wait: with a held
  * link keeping node 0's two writes in flight (inbox_capacity 2), a key or
- * value over the limits, a context naming a node out of range, and a
- * context ahead of the node get CW_ELIMIT, CW_EINVAL and CW_EAHEAD, where
- * they used to wait the stall timeout and get CW_ESTALLED. */
+ * value over the limits, a context naming a node out of range, a context
+ * ahead of the node, and one that would pass max_siblings get CW_ELIMIT,
+ * CW_EINVAL, CW_EAHEAD and CW_ESIBLINGS, where they used to wait the stall
+ * timeout and get CW_ESTALLED. */
 static void test_bad_writes_refused_before_they_wait(void **state)
 {
     (void)state;
@@ -698,14 +699,19 @@ static void test_bad_writes_refused_before_they_wait(void **state)
     o.stall_timeout_ms = 200;
     o.max_key_len = 8;
     o.max_value_len = 8;
+    o.max_siblings = 1;
     cw_engine *e;
     assert_int_equal(cw_engine_open(&e, &o), CW_OK);
     assert_int_equal(cw_engine_hold_link(e, 0, 1, true), CW_OK);
     put(e, 0, "a", "1", "0:1");
     put(e, 0, "b", "2", "0:2");
-    cw_vclock foreign, ahead;
+    cw_vclock foreign, ahead, none;
     cw_vclock_init(&foreign);
     cw_vclock_init(&ahead);
+    cw_vclock_init(&none);
+    /* A second live version of a (max_siblings 1), from a context that
+     * covers nothing; a delete adds none and would wait like a good write. */
+    assert_int_equal(cw_engine_put_ctx(e, 0, "a", 1, "v", 1, &none, NULL), CW_ESIBLINGS);
     assert_int_equal(cw_vclock_set(&foreign, 9, 1), CW_OK);
     assert_int_equal(cw_vclock_set(&ahead, 1, 50), CW_OK);
     assert_int_equal(cw_engine_put(e, 0, "too-long-key", 12, "v", 1, NULL), CW_ELIMIT);
@@ -720,6 +726,7 @@ static void test_bad_writes_refused_before_they_wait(void **state)
     expect_clock(e, 1, "0:2");
     cw_vclock_destroy(&foreign);
     cw_vclock_destroy(&ahead);
+    cw_vclock_destroy(&none);
     cw_engine_close(e);
 }
 

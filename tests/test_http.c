@@ -179,6 +179,7 @@ static json_int_t clock_at(const json_t *clock, uint32_t nodes, unsigned id)
 /* Server options a test sets before its setup runs. */
 static uint32_t ahead_wait_option = 1000, ahead_waiters_option = UINT32_MAX;
 static const char *data_dir_option;  /* durable state here, in a 1 MiB map */
+static size_t max_siblings_option;   /* 0: the node's default */
 
 static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_options *ho, size_t max_value_len)
 {
@@ -194,6 +195,7 @@ static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_o
     o.max_value_len = max_value_len;
     o.ahead_wait_ms = ahead_wait_option;
     o.ahead_waiters_max = ahead_waiters_option;
+    o.max_siblings = max_siblings_option;
     if (data_dir_option) {
         o.data_dir = data_dir_option;
         o.map_size = (size_t)1 << 20;
@@ -217,13 +219,17 @@ static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_o
 
 static int setup_one(void **state) { return start(state, 1, 0, NULL, 0); }
 
-/* A small body limit and value limit, to reach them cheaply. */
+/* A small body limit, value limit and siblings limit (2), to reach them
+ * cheaply. */
 static int setup_small(void **state)
 {
     cw__http_options ho;
     cw__http_options_init(&ho);
     ho.max_body = 64 * 1024;
-    return start(state, 1, 0, &ho, 1000);
+    max_siblings_option = 2;
+    int rc = start(state, 1, 0, &ho, 1000);
+    max_siblings_option = 0;
+    return rc;
 }
 
 /* Node 1 of 2; its peer (node 0) is never there. */
@@ -424,6 +430,35 @@ static void test_siblings_and_deletes(void **state)
     json_decref(first);
     json_decref(both);
     json_decref(one);
+}
+
+/* A client that writes with an empty context never replaces what it wrote:
+ * past --max-siblings (2 here) such a write is 409 and changes nothing,
+ * while a write with a read's context resolves them. */
+static void test_siblings_limit(void **state)
+{
+    fx *f = *state;
+    json_t *none = json_object();
+    write_ctx(f, "/write", "k", "1", none, 200);
+    write_ctx(f, "/write", "k", "2", none, 200);
+    json_t *before = read_json(f, "/read/k");
+    assert_int_equal(json_array_size(json_object_get(before, "siblings")), 2);
+    json_t *third = json_pack("{s:s,s:i,s:o}", "key", "k", "value", 3, "context", json_object());
+    char *text = json_dumps(third, JSON_COMPACT);
+    json_decref(third);
+    resp r;
+    request(f, "POST", "/write", text, &r);
+    expect_error(&r, 409, "a third sibling");
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), cw_strerror(CW_ESIBLINGS));
+    resp_free(&r);
+    free(text);
+    json_t *after = read_json(f, "/read/k");
+    assert_true(json_equal(before, after));
+    write_ctx(f, "/write", "k", "3", json_object_get(after, "context"), 200);
+    expect_read(f, "/read/k", "3");
+    json_decref(none);
+    json_decref(before);
+    json_decref(after);
 }
 
 /* ---- bad requests ---- */
@@ -1436,6 +1471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_siblings_and_deletes, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests_change_nothing, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_body_limits, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_siblings_limit, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_status_shape, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_status_lists_keys_in_order, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_and_link, setup_two, teardown),

@@ -51,7 +51,9 @@ CW_API void cw_client_close(cw_client *c);
  * CW_ESTALLED, CW_EFULL: retry later; CW_EAHEAD: the context covers writes
  * that node has not applied yet: retry in a moment (the node does not wait,
  * so one client never holds up the others); CW_ECLOSED: the node is
- * stopping; CW_EIO: a node with --data cannot save, and took nothing;
+ * stopping; CW_ESIBLINGS: the context covers too few of the key's versions
+ * and the key would pass the node's --max-siblings: read the key and write
+ * with the read's context; CW_EIO: a node with --data cannot save, and took nothing;
  * CW_EUNSAVED: it made the write but could not save it, so the write takes
  * effect if a later save succeeds and is gone if the node stops first (do
  * not simply retry: that may write twice); CW_ELIMIT, CW_EINVAL,

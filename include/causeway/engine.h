@@ -69,6 +69,9 @@ typedef struct cw_engine_options {
     size_t max_key_len;             /* 0 = CW_NODE_DEFAULT_MAX_KEY_LEN */
     size_t max_value_len;           /* 0 = CW_NODE_DEFAULT_MAX_VALUE_LEN */
     size_t max_buffered;            /* per node causal buffer; 0 = CW_NODE_DEFAULT_MAX_BUFFERED */
+    size_t max_siblings;            /* live versions a put with a context may leave its key
+                                       with, else CW_ESIBLINGS (cw_node_options);
+                                       0 = CW_NODE_DEFAULT_MAX_SIBLINGS */
     cw_engine_apply_fn on_apply;    /* optional: see cw_engine_apply_fn */
     void *apply_ctx;
     /* Loss recovery and causal stability (cw_node_options; on whenever
@@ -156,7 +159,10 @@ CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t
  * that reads, resolves and writes never erases a write it did not see.
  * NULL context: the node's whole clock, which is cw_engine_put. The node
  * must have applied what the context covers: CW_EAHEAD if not (call
- * cw_engine_wait_for with the context first). Otherwise as cw_engine_put. */
+ * cw_engine_wait_for with the context first). CW_ESIBLINGS if the key
+ * would then hold more than max_siblings live versions (the context covers
+ * too few: read the key and write with the read's context). Otherwise as
+ * cw_engine_put. */
 CW_API int  cw_engine_put_ctx(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                               const void *value, size_t value_len, const cw_vclock *context,
                               cw_vclock *clock_out);

@@ -204,6 +204,13 @@ typedef struct cw_node_options {
                                       keys and values): past it a write that would wait
                                       is refused with CW_EFULL, unless the buffer is
                                       empty; 0 = CW_NODE_DEFAULT_MAX_BUFFERED_BYTES */
+    size_t max_siblings;           /* live versions a put with a context may leave its
+                                      key with (the ones its context does not cover,
+                                      and itself): past it the put is refused with
+                                      CW_ESIBLINGS; 0 = CW_NODE_DEFAULT_MAX_SIBLINGS.
+                                      Writes from peers are never refused, so a key
+                                      holds at most nodes x max_siblings (at most
+                                      max_siblings of each origin) */
 } cw_node_options;
 
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
@@ -214,6 +221,11 @@ typedef struct cw_node_options {
  * let the buffer reach a terabyte. */
 #define CW_NODE_DEFAULT_MAX_BUFFERED_BYTES ((size_t)256 << 20)
 #define CW_NODE_DEFAULT_MAX_UNSENT 4096u
+/* Siblings come from concurrent writes, so a key holds about as many as
+ * clients wrote it at once; far more means a client writes with a context
+ * that covers nothing it replaces (an empty one, or one never read), and
+ * every read and write of the key then pays for all of them. */
+#define CW_NODE_DEFAULT_MAX_SIBLINGS 1024u
 #define CW_NODE_DEFAULT_MAX_LOG (1u << 20)
 #define CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS 50000000u
 #define CW_NODE_DEFAULT_REPORT_INTERVAL_NS 100000000u
@@ -270,8 +282,13 @@ CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *
  * (cw_node_put). The context must be at or below this node's clock:
  * CW_EAHEAD if it covers a write this node has not applied yet (wait for
  * it: cw_engine_wait_for; a write may not replace what its node has not
- * seen, or replicas would disagree on what survives). Otherwise as
- * cw_node_put; CW_EINVAL also for an id >= nodes in the context.
+ * seen, or replicas would disagree on what survives). CW_ESIBLINGS if the
+ * key would then hold more than max_siblings live versions (those the
+ * context does not cover, and this one): a client writing with an empty or
+ * made-up context instead of a read's. A plain put always fits, and so does
+ * a put with the context of a read of the key, unless max_siblings
+ * concurrent writes to it arrived since. Otherwise as cw_node_put; CW_EINVAL
+ * also for an id >= nodes in the context.
  * Policies: CW_KEEP_SIBLINGS keeps every version no context covers;
  * CW_LAST_WRITER_WINS first drops what the context covers, then keeps the
  * greatest (timestamp, origin) of what is left and the new write (a

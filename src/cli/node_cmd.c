@@ -374,7 +374,7 @@ int cli_node(int argc, char **argv)
 {
     uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 1000, delay_us = 0, ahead_wait = 1000, http_threads = 2,
              recovery_ms = 10, report_ms = 50;
-    uint64_t max_log = 0, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
+    uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
                *curve_peers = NULL, *data = NULL;
     int policy = 0, sync_mode = -1; /* -1: not given (full) */
@@ -413,6 +413,9 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_UINT("max-log", &max_log, "WRITES",
                       "own writes not yet applied everywhere before writes get 503 (default 1048576)", 1,
                       (uint64_t)1 << 32)},
+        {CLI_OPT_UINT("max-siblings", &max_siblings, "N",
+                      "live versions a write with a context may leave its key with (409 above): a client\n"
+                      "writing with a context that covers too few of them, not a read's", 1, (uint64_t)1 << 32)},
         {CLI_OPT_UINT("max-body", &max_body, "BYTES", "largest HTTP request body (413 above)", 64,
                       (uint64_t)1 << 30)},
         {CLI_OPT_UINT32("ahead-wait-ms", &ahead_wait, "MS",
@@ -566,6 +569,7 @@ int cli_node(int argc, char **argv)
     so.hwm = hwm;
     so.heartbeat_ms = heartbeat;
     so.max_log = (size_t)max_log;
+    so.max_siblings = (size_t)max_siblings;
     so.ahead_wait_ms = ahead_wait;
     so.ahead_waiters_max = http_threads - 1; /* an HTTP thread always serves others */
     so.recovery_timeout_ns = (uint64_t)recovery_ms * 1000000u;

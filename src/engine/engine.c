@@ -574,8 +574,9 @@ static int write_once(cw_engine *e, enode *en, const write_req *w)
 /* What the replica would refuse w for however long it waited for room
  * (cw__node_write_refused), checked before it waits (invariant 2), so that
  * a bad write is answered at once, not after the stall timeout. Whether the
- * context is ahead is asked only when there is no room now, under the
- * node's lock; with room the put itself finds it. */
+ * context is ahead, or leaves too many siblings, is asked only when there
+ * is no room now, under the node's lock; with room the put itself finds
+ * it. */
 static int refused_now(cw_engine *e, enode *en, const write_req *w)
 {
     int rc = cw__node_write_refused(en->node, w->key_len, w->value_len, w->context, false);
@@ -584,6 +585,8 @@ static int refused_now(cw_engine *e, enode *en, const write_req *w)
         return rc;
     pthread_mutex_lock(&en->lock);
     rc = cw__node_write_refused(en->node, 0, 0, w->context, true);
+    if (rc == CW_OK && !w->tombstone && cw__node_too_many_siblings(en->node, w->key, w->key_len, w->context))
+        rc = CW_ESIBLINGS;
     pthread_mutex_unlock(&en->lock);
     return rc;
 }

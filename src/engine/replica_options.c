@@ -39,6 +39,8 @@ void cw__engine_replica_options(const cw_engine_options *o, cw_node_id self, cw_
         no->max_value_len = o->max_value_len;
     if (o->max_buffered)
         no->max_buffered = o->max_buffered;
+    if (o->max_siblings)
+        no->max_siblings = o->max_siblings;
     if (!cw__engine_recovers(o))
         return;
     /* Loss recovery and stability (engine.h). */

@@ -90,6 +90,7 @@ void cw_node_options_init(cw_node_options *o)
     o->max_buffered_bytes = CW_NODE_DEFAULT_MAX_BUFFERED_BYTES;
     o->max_unsent = CW_NODE_DEFAULT_MAX_UNSENT;
     o->max_log = CW_NODE_DEFAULT_MAX_LOG;
+    o->max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS;
     o->recovery_timeout_ns = CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS;
     o->report_interval_ns = CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
 }
@@ -127,6 +128,8 @@ int cw_node_create(cw_node **out, const cw_node_options *o)
     /* 0 takes the default, for options filled before these fields existed. */
     if (!n->opt.max_log)
         n->opt.max_log = CW_NODE_DEFAULT_MAX_LOG;
+    if (!n->opt.max_siblings)
+        n->opt.max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS;
     if (!n->opt.recovery_timeout_ns)
         n->opt.recovery_timeout_ns = CW_NODE_DEFAULT_RECOVERY_TIMEOUT_NS;
     if (!n->opt.report_interval_ns)
@@ -693,6 +696,24 @@ static int dense_context(cw_node *n, const cw_vclock *context)
     return CW_OK;
 }
 
+/* The live versions a put with this context would leave: those it does not
+ * cover, and itself, at most max_siblings. (Each origin's live versions then
+ * stay within max_siblings at every node: no later arrival there shows more
+ * of them than its last write left.) The context is sparse, so the engine
+ * can ask before a put waits; the versions are read only past max_siblings
+ * versions. A tombstone adds no live version, and under last-writer-wins
+ * one survives. */
+bool cw__node_too_many_siblings(const cw_node *n, const void *key, size_t key_len, const cw_vclock *context)
+{
+    const cw__key *k = n->opt.policy == CW_LAST_WRITER_WINS ? NULL : cw__store_find(&n->store, key, key_len);
+    if (!k || k->count < n->opt.max_siblings)
+        return false;
+    size_t left = 0;
+    for (uint32_t i = 0; i < k->count; i++)
+        left += !k->meta[i].tombstone && cw_vclock_get(context, k->meta[i].origin) < k->meta[i].seq;
+    return left >= n->opt.max_siblings;
+}
+
 /* A local write: a put (value), with the client's context or without (the
  * node's clock), or a delete (tombstone). */
 static int write_local(cw_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
@@ -712,6 +733,8 @@ static int write_local(cw_node *n, const void *key, size_t key_len, const void *
         return rc;
     if (context && (rc = dense_context(n, context)) != CW_OK)
         return rc;
+    if (context && !tombstone && cw__node_too_many_siblings(n, key, key_len, context))
+        return CW_ESIBLINGS;
     uint64_t *v = n->clock.counters;
     cw_node_id self = n->opt.self;
     if (v[self] == UINT64_MAX)

@@ -161,6 +161,7 @@ static unsigned status_of(int rc)
     case CW_ELIMIT:
         return MHD_HTTP_CONTENT_TOO_LARGE;
     case CW_EAHEAD:
+    case CW_ESIBLINGS:   /* read the key and write with the read's context */
         return MHD_HTTP_CONFLICT;
     case CW_EJOINING:
     case CW_ESTALLED:

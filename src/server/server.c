@@ -1092,6 +1092,8 @@ static int make_node(cw__server *s)
         no.max_buffered = o->max_buffered;
     if (o->max_log)
         no.max_log = o->max_log;
+    if (o->max_siblings)
+        no.max_siblings = o->max_siblings;
     no.recovery_timeout_ns = o->recovery_timeout_ns;
     no.report_interval_ns = o->report_interval_ns;
     no.send = on_send;

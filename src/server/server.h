@@ -46,6 +46,7 @@ typedef struct cw__server_options {
     uint32_t hwm;                   /* high-water mark of each link, messages (default 10,000) */
     uint32_t heartbeat_ms;          /* ZeroMQ heartbeat interval (default 1000; timeout 3x) */
     size_t max_log;                 /* own writes not yet stable before writes are refused */
+    size_t max_siblings;            /* cw_node_options.max_siblings; 0 = its default */
     size_t max_buffered;            /* writes the causal buffer holds */
     size_t max_key_len, max_value_len;
     uint64_t recovery_timeout_ns;   /* default 10 ms; 0: the replica's (node.h) */

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "testutil.h"
+#include "free_port.h"
 
 #include <causeway/client.h>
 
@@ -44,7 +45,7 @@ static int setup(void **state)
     o.max_value_len = 1000;
     char err[200];
     assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
-    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, CW__CLIENTS_MAX_FRAME, err, sizeof err), CW_OK);
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, CW__CLIENTS_MAX_FRAME, NULL, err, sizeof err), CW_OK);
     assert_int_equal(cw_client_open(&f->c, f->cli, 2000), CW_OK);
     *state = f;
     return 0;
@@ -455,6 +456,37 @@ static void test_delete_with_a_value_is_refused(void **state)
     assert_int_equal(node_writes(f), 1);
 }
 
+/* --client-allow: the endpoint takes connections only from the addresses
+ * it lists. One that lists 10.0.0.0/8 refuses this process (127.0.0.1) at
+ * the handshake, so its calls time out and nothing is made, and counts the
+ * refusals; one that lists 127.0.0.1 serves it. */
+static void test_client_allow_refuses_other_addresses(void **state)
+{
+    fixture *f = *state;
+    const char *lists[2] = {"10.0.0.0/8", "127.0.0.1"};
+    for (int admitted = 0; admitted < 2; admitted++) {
+        cw__allow allow;
+        char err[200], ep[64];
+        assert_int_equal(cw__allow_parse(&allow, lists[admitted], err, sizeof err), CW_OK);
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", tu_free_port());
+        cw__clients *cl;
+        cw_client *c;
+        assert_int_equal(cw__clients_start(&cl, f->s, ep, CW__CLIENTS_MAX_FRAME, &allow, err, sizeof err), CW_OK);
+        assert_int_equal(cw_client_open(&c, ep, admitted ? 5000 : 500), CW_OK);
+        assert_int_equal(cw_client_put(c, "allowed", 7, "1", 1, NULL, NULL), admitted ? CW_OK : CW_ETIMEDOUT);
+        if (admitted)
+            assert_int_equal(cw__clients_refused(cl), 0);
+        else
+            assert_true(cw__clients_refused(cl) > 0);
+        cw_client_close(c);
+        cw__clients_stop(cl);
+        cw_read r;
+        cw_read_init(&r);
+        assert_int_equal(cw__server_read(f->s, "allowed", 7, &r), admitted ? CW_OK : CW_ENOTFOUND);
+        cw_read_destroy(&r);
+    }
+}
+
 static void test_node_errors_come_back(void **state)
 {
     fixture *f = *state;
@@ -611,7 +643,7 @@ static fixture *open_node(size_t max_value_len, size_t max_frame)
     o.max_value_len = max_value_len;
     char err[200];
     assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
-    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, max_frame, err, sizeof err), CW_OK);
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, max_frame, NULL, err, sizeof err), CW_OK);
     assert_int_equal(cw_client_open(&f->c, f->cli, 30000), CW_OK); /* slow under sanitizers */
     return f;
 }
@@ -768,7 +800,7 @@ static void open_durable(fixture *f)
     o.max_value_len = 100000;
     char err[200];
     assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
-    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 300 * 1024, err, sizeof err), CW_OK);
+    assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 300 * 1024, NULL, err, sizeof err), CW_OK);
     assert_int_equal(cw_client_open(&f->c, f->cli, 5000), CW_OK);
 }
 
@@ -853,6 +885,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_allow_refuses_other_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),

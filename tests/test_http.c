@@ -971,6 +971,41 @@ static void test_status_text_key_wins_its_name(void **state)
 /* Node 1 of 2 takes node 0's writes by POST /replicate. Keys that are not
  * UTF-8 (they come from a peer, never from JSON) show in /status as "0x"
  * hex; a value that is not JSON as a string, or in hex. */
+/* With --allow, POST /replicate is taken only from the addresses it lists,
+ * as the node's links are: from elsewhere 403 before the body is read, and
+ * nothing changes. */
+static void test_replicate_only_from_allowed_addresses(void **state)
+{
+    (void)state;
+    const char *lists[2] = {"10.0.0.0/8,fd00::/8", "192.168.0.0/16,127.0.0.1"};
+    for (int admitted = 0; admitted < 2; admitted++) {
+        cw__allow allow;
+        char err[160];
+        assert_int_equal(cw__allow_parse(&allow, lists[admitted], err, sizeof err), CW_OK);
+        cw__http_options ho;
+        cw__http_options_init(&ho);
+        ho.replicate_allow = &allow;
+        void *st = NULL;
+        start(&st, 2, 1, &ho, 0); /* node 1 of 2 */
+        fx *f = st;
+        uint64_t clock[2] = {1, 0};
+        uint8_t buf[256];
+        size_t len = encoded_write(clock, "r", 1, "1", 1, buf);
+        resp r;
+        request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
+        if (admitted) {
+            expect_success(&r, "replicate from an allowed address");
+            expect_read(f, "/read/r", "1");
+        } else {
+            expect_error(&r, 403, "replicate from another address");
+            assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "--allow"));
+            expect_missing(f, "/read/r");
+        }
+        resp_free(&r);
+        teardown(&st);
+    }
+}
+
 static void test_replicate_and_link(void **state)
 {
     fx *f = *state; /* node 1 of 2 */
@@ -1475,6 +1510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_shape, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_status_lists_keys_in_order, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_and_link, setup_two, teardown),
+        cmocka_unit_test(test_replicate_only_from_allowed_addresses),
         cmocka_unit_test_setup_teardown(test_status_text_key_wins_its_name, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),

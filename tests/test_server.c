@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "testutil.h"
+#include "free_port.h"
 
 #include "bytes.h"
 #include "crc32c.h"
@@ -53,6 +54,7 @@ static void sleep_ms(unsigned ms)
 }
 
 static size_t max_log_option; /* 0: the default */
+static const cw__allow *allow_option[MAXN]; /* node i's --allow; NULL: none */
 static size_t map_size_option; /* 0: the default */
 
 static void start(cluster *c, uint32_t i, bool fresh)
@@ -70,6 +72,7 @@ static void start(cluster *c, uint32_t i, bool fresh)
     }
     o.heartbeat_ms = 200;
     o.max_log = max_log_option;
+    o.allow = allow_option[i];
     if (c->durable) {
         o.data_dir = c->data[i];
         o.map_size = map_size_option;
@@ -703,6 +706,42 @@ static void test_curve_admits_only_configured_peers(void **state)
     /* The cluster still works. */
     put(c.s[2], "z", "3");
     await_value(c.s[0], "z", "3");
+    cluster_close(&c);
+}
+
+/* --allow: a node takes replication connections only from the addresses
+ * it lists, with or without CURVE. Node 0 lists 10.0.0.0/8, so node 1's
+ * writes (from 127.0.0.1) never reach it, and the refused connections are
+ * counted; node 2 lists 127.0.0.1 and gets every write; node 0's own writes
+ * still reach everyone (its links connect out). */
+static void test_an_allow_list_refuses_other_addresses(void **state)
+{
+    (void)state;
+    cw__allow away, here;
+    char err[160];
+    assert_int_equal(cw__allow_parse(&away, "10.0.0.0/8", err, sizeof err), CW_OK);
+    assert_int_equal(cw__allow_parse(&here, "127.0.0.1,::1", err, sizeof err), CW_OK);
+    cluster c;
+    cluster_paths(&c, 3, false);
+    for (uint32_t i = 0; i < 3; i++)
+        snprintf(c.ep[i], sizeof c.ep[i], "tcp://127.0.0.1:%u", tu_free_port());
+    allow_option[0] = &away;
+    allow_option[2] = &here;
+    for (uint32_t i = 0; i < 3; i++)
+        start(&c, i, true);
+    allow_option[0] = allow_option[2] = NULL;
+    put(c.s[0], "from0", "a");
+    put(c.s[1], "from1", "b");
+    await_value(c.s[1], "from0", "a");
+    await_value(c.s[2], "from0", "a");
+    await_value(c.s[2], "from1", "b");
+    assert_true(await_above(refused, c.s[0], 0));
+    sleep_ms(300);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw__server_read(c.s[0], "from1", 5, &r), CW_ENOTFOUND);
+    cw_read_destroy(&r);
+    assert_int_equal(refused(c.s[2]), 0);
     cluster_close(&c);
 }
 
@@ -2288,6 +2327,7 @@ int main(void)
         cmocka_unit_test(test_three_of_four_restart_at_once),
         cmocka_unit_test(test_replicate_refuses_malformed_and_own_writes),
         cmocka_unit_test(test_curve_admits_only_configured_peers),
+        cmocka_unit_test(test_an_allow_list_refuses_other_addresses),
         cmocka_unit_test(test_full_log_refuses_then_recovers),
         cmocka_unit_test(test_hostile_link_messages),
         cmocka_unit_test(test_head_requests_are_answered_at_a_bounded_rate),

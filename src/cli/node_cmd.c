@@ -80,6 +80,26 @@ static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, b
     return CLI_OK;
 }
 
+/* --allow or --client-allow RANGES (text; NULL: not given) for the endpoint
+ * it guards, into *out. An ipc:// endpoint has no addresses to check: its
+ * file's permissions say who may connect. */
+static int take_allow(const char *option, const char *text, const char *endpoint, cw__allow *out)
+{
+    char why[160];
+    if (!text)
+        return CLI_OK;
+    if (endpoint && strncmp(endpoint, "tcp://", 6) != 0) {
+        fprintf(stderr, "causeway node: %s checks the addresses of TCP connections; '%.80s' is not tcp:// (the "
+                        "file of an ipc:// endpoint has permissions for that)\n", option, endpoint);
+        return CLI_USAGE;
+    }
+    if (cw__allow_parse(out, text, why, sizeof why) != CW_OK) {
+        fprintf(stderr, "causeway node: %s: %s\n", option, why);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 /* --peer J=ENDPOINT, repeated: taken out of argv before the option table
  * parses the rest (the table holds one value per option). */
 static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, uint32_t *given)
@@ -376,7 +396,7 @@ int cli_node(int argc, char **argv)
              recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
-               *curve_peers = NULL, *data = NULL;
+               *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL;
     int policy = 0, sync_mode = -1; /* -1: not given (full) */
     uint64_t map_size = 0;
     double drop = 0, delay = 0, dup = 0;
@@ -394,6 +414,11 @@ int cli_node(int argc, char **argv)
                       "encrypt and authenticate links with CURVE: this node's secret key (causeway keygen)")},
         {CLI_OPT_TEXT("curve-peers", &curve_peers, "FILE",
                       "with --curve-secret: lines 'J KEY', every peer's public key; no other key is admitted")},
+        {CLI_OPT_TEXT("allow", &allow_text, "RANGES",
+                      "take replication connections (and HTTP POST /replicate) only from these addresses,\n"
+                      "comma-separated CIDR ranges (10.0.0.0/8,192.168.1.7,::1); others are refused")},
+        {CLI_OPT_TEXT("client-allow", &client_allow_text, "RANGES",
+                      "with --client: take client connections only from these addresses (as --allow)")},
         {CLI_OPT_TEXT("trace", &trace, "FILE",
                       "append this node's trace (JSON Lines: writes, applies, reads) to FILE")},
         {CLI_OPT_CHOICE("policy", &policy, "P", "how concurrent writes to a key resolve", "siblings|lww")},
@@ -503,6 +528,15 @@ int cli_node(int argc, char **argv)
                 }
         }
     }
+    cw__allow allow, client_allow;
+    if (rc == CLI_OK)
+        rc = take_allow("--allow", allow_text, listen, &allow);
+    if (rc == CLI_OK && client_allow_text && !client) {
+        fprintf(stderr, "causeway node: --client-allow goes with --client\n");
+        rc = CLI_USAGE;
+    }
+    if (rc == CLI_OK)
+        rc = take_allow("--client-allow", client_allow_text, client, &client_allow);
     char secret[41] = "", *peer_key_store = NULL;
     const char **peer_keys = NULL;
     if (rc == CLI_OK && (curve_secret != NULL) != (curve_peers != NULL)) {
@@ -569,6 +603,7 @@ int cli_node(int argc, char **argv)
     so.hwm = hwm;
     so.heartbeat_ms = heartbeat;
     so.max_log = (size_t)max_log;
+    so.allow = allow_text ? &allow : NULL;
     so.max_siblings = (size_t)max_siblings;
     so.ahead_wait_ms = ahead_wait;
     so.ahead_waiters_max = http_threads - 1; /* an HTTP thread always serves others */
@@ -600,7 +635,8 @@ int cli_node(int argc, char **argv)
     }
     cw__clients *cl = NULL;
     if (client) {
-        rc = cw__clients_start(&cl, s, client, CW__CLIENTS_MAX_FRAME, err, sizeof err);
+        rc = cw__clients_start(&cl, s, client, CW__CLIENTS_MAX_FRAME, client_allow_text ? &client_allow : NULL, err,
+                               sizeof err);
         if (rc != CW_OK) {
             fprintf(stderr, "causeway node: --client %s: %s\n", client, err[0] ? err : cw_strerror(rc));
             cw__server_stop(s);
@@ -617,6 +653,7 @@ int cli_node(int argc, char **argv)
         ho.threads = http_threads;
         ho.no_replicate = curve_secret != NULL; /* its links are authenticated: HTTP must not bypass them */
         ho.clients = cl;
+        ho.replicate_allow = allow_text ? &allow : NULL;
         rc = cw__http_start(&h, s, host, port, &ho, err, sizeof err);
         if (rc != CW_OK) {
             fprintf(stderr, "causeway node: --http %s: %s\n", http, err[0] ? err : cw_strerror(rc));

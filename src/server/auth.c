@@ -1,9 +1,11 @@
 /* A ZAP handler for CURVE links (auth.h).
  *
  * Invariants:
- *  1. A connection is admitted only when its CURVE public key is exactly one
- *     configured node's; every other request (another mechanism, a key
- *     nobody configured, a malformed request) is answered 400 and counted.
+ *  1. A connection is admitted only when its address is in the allow-list
+ *     (if there is one) and, with keys, its CURVE public key is exactly one
+ *     configured node's, or without keys its mechanism is NULL; every other
+ *     request (another mechanism, a key nobody configured, an address
+ *     outside the list, a malformed request) is answered 400 and counted.
  *  2. The handler answers every request it reads (ZeroMQ waits for it), on
  *     its own thread, and touches nothing of the server's.
  */
@@ -25,9 +27,11 @@
 
 struct cw__auth {
     void *sock;
-    uint8_t (*keys)[KEY_BYTES];
+    uint8_t (*keys)[KEY_BYTES]; /* NULL: plain links */
     bool *admitted;
     uint32_t count;
+    bool has_allow;
+    cw__allow allow;
     pthread_t thread;
     bool started;
     _Atomic bool stop;
@@ -60,6 +64,27 @@ static void send_str(void *sock, const char *s, bool more)
     (void)zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
 }
 
+static bool is_text(zmq_msg_t *m, const char *s)
+{
+    size_t len = strlen(s);
+    return zmq_msg_size(m) == len && memcmp(zmq_msg_data(m), s, len) == 0;
+}
+
+/* Whether the request's address frame names an address the list admits
+ * (invariant 1); any address without a list. */
+static bool address_admitted(const cw__auth *a, zmq_msg_t *frame)
+{
+    if (!a->has_allow)
+        return true;
+    char text[64];
+    size_t len = zmq_msg_size(frame);
+    if (len >= sizeof text)
+        return false;
+    memcpy(text, zmq_msg_data(frame), len);
+    text[len] = '\0';
+    return cw__allow_admits(&a->allow, text);
+}
+
 static void *auth_main(void *arg)
 {
     cw__auth *a = arg;
@@ -74,23 +99,28 @@ static void *auth_main(void *arg)
         /* version, request id, domain, address, routing id, mechanism, key */
         int kept = n < 8 ? n : 8;
         long who = -1;
-        if (n == 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
-            zmq_msg_size(&part[6]) == KEY_BYTES)
+        bool plain = false;
+        bool from_allowed = n >= 6 && address_admitted(a, &part[3]); /* else refused, whatever the key */
+        if (from_allowed && !a->keys)
+            plain = n == 6 && is_text(&part[5], "NULL");
+        else if (from_allowed && n == 7 && is_text(&part[5], "CURVE") && zmq_msg_size(&part[6]) == KEY_BYTES)
             for (uint32_t j = 0; j < a->count && who < 0; j++)
                 if (a->admitted[j] && memcmp(a->keys[j], zmq_msg_data(&part[6]), KEY_BYTES) == 0)
                     who = (long)j;
+        bool ok = plain || who >= 0;
         send_str(a->sock, "1.0", true);
         if (kept >= 2)
             (void)zmq_send(a->sock, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
         else
             send_str(a->sock, "", true);
-        char id[24];
-        snprintf(id, sizeof id, "%ld", who);
-        send_str(a->sock, who >= 0 ? "200" : "400", true);
-        send_str(a->sock, who >= 0 ? "OK" : "not a configured peer", true);
-        send_str(a->sock, who >= 0 ? id : "", true);
+        char id[24] = "";
+        if (who >= 0)
+            snprintf(id, sizeof id, "%ld", who);
+        send_str(a->sock, ok ? "200" : "400", true);
+        send_str(a->sock, ok ? "OK" : "not admitted", true);
+        send_str(a->sock, id, true);
         send_str(a->sock, "", false);
-        if (who < 0)
+        if (!ok)
             atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed); /* a count only */
         for (int i = 0; i < kept; i++)
             zmq_msg_close(&part[i]);
@@ -98,19 +128,24 @@ static void *auth_main(void *arg)
     return NULL;
 }
 
-int cw__auth_start(cw__auth **out, void *zctx, const char *const *keys_z85, uint32_t count)
+int cw__auth_start(cw__auth **out, void *zctx, const char *const *keys_z85, uint32_t count,
+                   const cw__allow *allow)
 {
     cw__auth *a = calloc(1, sizeof *a);
     if (!a)
         return CW_ENOMEM;
-    a->count = count;
-    a->keys = calloc(count ? count : 1, sizeof *a->keys);
+    if (allow) {
+        a->has_allow = true;
+        a->allow = *allow;
+    }
+    a->count = keys_z85 ? count : 0;
+    a->keys = keys_z85 ? calloc(count ? count : 1, sizeof *a->keys) : NULL;
     a->admitted = calloc(count ? count : 1, sizeof *a->admitted);
-    if (!a->keys || !a->admitted) {
+    if ((keys_z85 && !a->keys) || !a->admitted) {
         cw__auth_stop(a);
         return CW_ENOMEM;
     }
-    for (uint32_t j = 0; j < count; j++) {
+    for (uint32_t j = 0; j < a->count; j++) {
         if (!keys_z85[j])
             continue;
         if (strlen(keys_z85[j]) != 40 || !zmq_z85_decode(a->keys[j], keys_z85[j])) {

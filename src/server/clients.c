@@ -54,6 +54,7 @@
 
 #include <causeway/error.h>
 
+#include "auth.h"
 #include "bytes.h"
 #include "counted.h"
 #include "endpoint.h"
@@ -118,6 +119,7 @@ struct cw__clients {
     size_t n_parked, parked_cap;
     _Atomic uint64_t unserved; /* requests dropped: their client had an answer parked */
     _Atomic size_t held;       /* bytes of answers libzmq has not yet released (invariant 7) */
+    cw__auth *auth;            /* the address allow-list's handler, or NULL */
     _Atomic uint64_t refused_large; /* reads answered CW_EFULL (invariant 7) */
 };
 
@@ -459,8 +461,8 @@ static void *clients_main(void *arg)
     return NULL;
 }
 
-int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame, char *err,
-                      size_t errlen)
+int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame,
+                      const cw__allow *allow, char *err, size_t errlen)
 {
     if (!out || !s || !endpoint || !*endpoint || max_frame == 0 || max_frame > INT64_MAX) {
         cw__server_err(err, errlen, "no client endpoint");
@@ -482,7 +484,14 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
                                                    : (int)by_bytes;
     int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1, handshake = HANDSHAKE_MS;
     cl->ctx = zmq_ctx_new();
-    if (!cl->ctx || !(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
+    int rc = !cl->ctx ? CW_EIO : allow ? cw__auth_start(&cl->auth, cl->ctx, NULL, 0, allow) : CW_OK;
+    if (rc != CW_OK) {
+        cw__server_err(err, errlen, "client socket's address check: %s", cw_strerror(rc));
+        cw__clients_stop(cl);
+        return rc;
+    }
+    if (!(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
+        (allow && zmq_setsockopt(cl->sock, ZMQ_ZAP_DOMAIN, "causeway-clients", 16) != 0) ||
         zmq_setsockopt(cl->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
@@ -523,6 +532,11 @@ uint64_t cw__clients_refused_large(const cw__clients *cl)
     return atomic_load_explicit(&cl->refused_large, memory_order_relaxed);
 }
 
+uint64_t cw__clients_refused(const cw__clients *cl)
+{
+    return cw__auth_refused(cl->auth);
+}
+
 size_t cw__clients_held(const cw__clients *cl)
 {
     return atomic_load_explicit(&cl->held, memory_order_relaxed); /* a count, orders nothing */
@@ -540,6 +554,7 @@ void cw__clients_stop(cw__clients *cl)
     free(cl->parked);
     if (cl->sock)
         zmq_close(cl->sock);
+    cw__auth_stop(cl->auth); /* its socket too must be closed before the context ends */
     /* Only once the context is gone has libzmq released every answer
      * (counted.c writes into cl->held): retried if a signal interrupts it. */
     while (cl->ctx && zmq_ctx_term(cl->ctx) != 0 && zmq_errno() == EINTR) {

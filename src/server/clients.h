@@ -11,6 +11,7 @@
 #include <causeway/node.h>
 #include <causeway/vclock.h>
 
+#include "allow.h"
 #include "server.h"
 
 /* The largest request a node must take to answer every well-formed one: a
@@ -27,11 +28,15 @@
 typedef struct cw__clients cw__clients;
 
 /* Binds endpoint and starts serving s. max_frame: the largest request
- * accepted (a client that sends more is disconnected by ZeroMQ). s must
- * outlive the handle. CW_OK; CW_EINVAL; CW_EIO (err says which endpoint and
- * why); CW_ENOMEM. Stop with cw__clients_stop, before the server. */
-int  cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame, char *err,
-                       size_t errlen);
+ * accepted (a client that sends more is disconnected by ZeroMQ). allow:
+ * NULL, or the only addresses client connections are taken from (others
+ * are refused at their handshake, auth.h; copied). s must outlive the
+ * handle. CW_OK; CW_EINVAL; CW_EIO (err says which endpoint and why);
+ * CW_ENOMEM. Stop with cw__clients_stop, before the server. */
+int  cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame,
+                       const cw__allow *allow, char *err, size_t errlen);
+/* Connections refused for their address so far. Any thread. */
+uint64_t cw__clients_refused(const cw__clients *cl);
 /* Stops serving (within ~50 ms) and frees the handle. NULL is ignored. */
 void cw__clients_stop(cw__clients *cl);
 /* Requests dropped unserved because their client did not read its answers

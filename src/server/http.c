@@ -57,9 +57,11 @@
  *     (bench: node_procs/status_stall). A key replaced meanwhile is shown
  *     as taken; its versions live until the answer is made.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -127,13 +129,12 @@ typedef struct reply {
 
 void cw__http_options_init(cw__http_options *o)
 {
+    *o = (cw__http_options){0}; /* every field, those added later too */
     o->max_body = CW_HTTP_DEFAULT_MAX_BODY;
     o->threads = 2;
     o->max_connections = 256;
     o->idle_timeout_s = 60;
     o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
-    o->no_replicate = false;
-    o->clients = NULL;
 }
 
 uint16_t cw__http_port(const cw__http *h) { return h->port; }
@@ -1048,8 +1049,8 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_link_full_total", "counter",
            "Messages not queued because the peer's link was full or lent to a snapshot answer.", ss.link_full);
     metric(&t, "causeway_refused_peer_total", "counter",
-           "Messages and connections from a process that is not a configured peer (a CURVE key no peer has, a "
-           "handshake that failed or was closed halfway).",
+           "Messages and connections from a process that is not a configured peer (a CURVE key no peer has, an "
+           "address --allow does not name, a handshake that failed or was closed halfway).",
            ss.refused_peer);
     metric(&t, "causeway_malformed_total", "counter", "Messages that did not decode.", ss.malformed);
     metric(&t, "causeway_wire_bytes_in_total", "counter", "Bytes taken from links.", ss.wire_bytes_in);
@@ -1078,6 +1079,9 @@ static void do_metrics(cw__http *h, reply *rep)
         metric(&t, "causeway_client_requests_unserved_total", "counter",
                "Client requests dropped unserved because their client did not read its answers.",
                cw__clients_unserved(h->o.clients));
+        metric(&t, "causeway_client_refused_connections_total", "counter",
+               "Client connections refused at their handshake: an address --client-allow does not name.",
+               cw__clients_refused(h->o.clients));
     }
     metric(&t, "causeway_verify_timeouts_total", "counter",
            "1 if the check of the state taken back (--data) ended at its bound, not on every peer's answer.",
@@ -1190,6 +1194,21 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* Whether the connection's peer may POST /replicate (replicate_allow). */
+static bool may_replicate(const cw__http *h, struct MHD_Connection *c)
+{
+    if (!h->o.replicate_allow)
+        return true;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    char addr[INET6_ADDRSTRLEN] = "";
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, sizeof addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, sizeof addr);
+    return cw__allow_admits(h->o.replicate_allow, addr);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
@@ -1212,6 +1231,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
+            return send_reply(c, &rep);
+        }
+        if (strcmp(url, "/replicate") == 0 && !may_replicate(h, c)) {
+            r->too_large = true; /* nothing of the body is kept */
+            fail(&rep, MHD_HTTP_FORBIDDEN, "POST /replicate is taken only from the addresses --allow names");
             return send_reply(c, &rep);
         }
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -123,7 +123,8 @@ typedef struct net {
     bool hold;
     cw__net_control control;
     void *zctx;
-    cw__auth *auth;            /* CURVE's peer check, or NULL */
+    cw__auth *auth;            /* CURVE's peer check and the allow-list, or NULL */
+    bool curve;                /* links are CURVE: a peer speaks only as its key's node */
     cw__handshakes *handshakes; /* the ROUTER's handshakes that failed inside libzmq */
     int wake_fd;               /* an eventfd: wake makes it readable */
     /* The send side (invariant 1). */
@@ -620,7 +621,7 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
     int rc = zmq_msg_recv(&f, p->router, 0);
     /* The routing id frame is the ROUTER's own; the connection's properties
      * come with the frames the peer sent. */
-    if (j != nodes && p->auth && (rc < 0 || !speaks_as(&f, j)))
+    if (j != nodes && p->curve && (rc < 0 || !speaks_as(&f, j)))
         j = nodes; /* a peer's key, another peer's name */
     bool more = rc >= 0 && zmq_msg_more(&f);
     size_t len = rc >= 0 ? zmq_msg_size(&f) : 0;
@@ -854,6 +855,7 @@ static int link_options(void *sock, const cw__net_options *o)
 
 static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen)
 {
+    p->curve = o->curve_secret != NULL;
     p->zctx = zmq_ctx_new();
     if (!p->zctx) {
         cw__server_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
@@ -868,10 +870,10 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         return CW_EIO;
     }
     char public_key[41] = "";
-    if (o->curve_secret) {
-        int rc = cw__auth_start(&p->auth, p->zctx, o->curve_peers, o->nodes);
-        if (rc != CW_OK || zmq_curve_public(public_key, o->curve_secret) != 0) {
-            cw__server_err(err, errlen, "CURVE authentication: %s", cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
+    if (o->curve_secret || o->allow) {
+        int rc = cw__auth_start(&p->auth, p->zctx, o->curve_secret ? o->curve_peers : NULL, o->nodes, o->allow);
+        if (rc != CW_OK || (o->curve_secret && zmq_curve_public(public_key, o->curve_secret) != 0)) {
+            cw__server_err(err, errlen, "ZAP authentication: %s", cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
             return rc != CW_OK ? rc : CW_EINVAL;
         }
     }
@@ -884,10 +886,9 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
                        BATCH_BYTES + 16;
     if (!p->router || link_options(p->router, o) != 0 || sockopt_int(p->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &max_part, sizeof max_part) != 0 ||
-        (o->curve_secret &&
-         (sockopt_int(p->router, ZMQ_CURVE_SERVER, 1) != 0 ||
-          zmq_setsockopt(p->router, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0 ||
-          zmq_setsockopt(p->router, ZMQ_ZAP_DOMAIN, "causeway", 8) != 0))) {
+        (o->curve_secret && (sockopt_int(p->router, ZMQ_CURVE_SERVER, 1) != 0 ||
+                             zmq_setsockopt(p->router, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0)) ||
+        (p->auth && zmq_setsockopt(p->router, ZMQ_ZAP_DOMAIN, "causeway", 8) != 0)) {
         cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }

@@ -52,6 +52,7 @@
 
 #include <causeway/msg.h>
 
+#include "allow.h"
 #include "transport.h"
 
 /* A snapshot answer (a joining node's request answered): the sender's
@@ -106,6 +107,10 @@ typedef struct cw__net_options {
      * Z85 (cw__net_check_keys). Used while opening only. */
     const char *curve_secret;
     const char *const *curve_peers;     /* [nodes]; [self] unused */
+    /* NULL, or the addresses the ROUTER takes connections from (a
+     * connection from elsewhere is refused at its handshake, with or
+     * without CURVE). Used while opening only. */
+    const cw__allow *allow;
     cw_msg_limits lim;                  /* what an arriving frame may hold */
     /* true: frames wait in their batch until flush, however many (the host
      * saves its state before it flushes); false: a batch that reaches
@@ -199,7 +204,8 @@ typedef struct cw__net_counts {
     uint64_t link_full;        /* frames lost to a full link (or memory) */
     uint64_t bytes_out;        /* bytes queued on links */
     uint64_t refused_handshake; /* connections refused at the handshake: a CURVE key no
-                                   peer has, or inside libzmq (handshakes.h) */
+                                   peer has, an address outside the allow-list, or inside
+                                   libzmq (handshakes.h) */
     uint64_t received;         /* frames taken */
     uint64_t malformed;        /* messages or frames that did not decode */
     uint64_t refused;          /* messages from a process that is not a peer, and

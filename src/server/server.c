@@ -1181,6 +1181,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         .heartbeat_ms = o->heartbeat_ms,
         .curve_secret = o->curve_secret,
         .curve_peers = o->curve_peers,
+        .allow = o->allow,
         .lim = s->lim,
         .hold = s->dur != NULL, /* frames wait for the save (invariant 6) */
         .control = {.ctx = s, .join = on_join, .reset = on_reset, .snapshot = on_snapshot},
@@ -1195,6 +1196,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
      * may go (and the secret is not kept a moment longer than needed). */
     s->o.curve_secret = NULL;
     s->o.curve_peers = NULL;
+    s->o.allow = NULL;
     /* A node that took its state back knows its own last seq: it saved
      * every write before it left (invariant 6). */
     s->joining = !o->fresh && !restored && o->nodes > 1;

@@ -35,6 +35,8 @@
 
 #include <causeway/node.h>
 
+#include "allow.h"
+
 typedef struct cw__server cw__server;
 
 typedef struct cw__server_options {
@@ -65,6 +67,9 @@ typedef struct cw__server_options {
      * only from the node whose key it came with. NULL: plain TCP. */
     const char *curve_secret;
     const char **curve_peers;       /* [nodes]; [self] unused */
+    /* NULL, or the only addresses replication connections are taken from
+     * (allow.h; with CURVE or without): used while starting only. */
+    const cw__allow *allow;
     /* Trace (JSON Lines, node-server.md "Traces"): every write made here,
      * every remote write applied, every read, and a state install (joined,
      * or its own saved state taken back), in the

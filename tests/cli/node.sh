@@ -39,6 +39,14 @@ expect_usage "--peer 1='tcp://127.0.0.1': expected tcp://HOST:PORT" node --id 0 
 expect_usage "--client 'x': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen "$(ep r0)" --client x
 expect_usage "go with --data" node --id 0 --nodes 1 --listen "$(ep r0)" --sync none
 expect_usage "go together" node --id 0 --nodes 1 --listen "$(ep r0)" --curve-secret /dev/null
+# --allow and --client-allow: ranges checked before anything starts.
+tcp=tcp://127.0.0.1:1
+expect_usage "--allow: '10.0.0.1/8': bits set beyond the /8 prefix" node --id 0 --nodes 1 --listen $tcp --allow 10.0.0.1/8
+expect_usage "--allow: 'localhost': not an IPv4 or IPv6 address" node --id 0 --nodes 1 --listen $tcp --allow 10.0.0.0/8,localhost
+expect_usage "--allow checks the addresses of TCP connections" node --id 0 --nodes 1 --listen "$(ep r0)" --allow 127.0.0.1
+expect_usage "--client-allow goes with --client" node --id 0 --nodes 1 --listen $tcp --client-allow 127.0.0.1
+expect_usage "--client-allow: '::1/129': the prefix" node --id 0 --nodes 1 --listen $tcp --client tcp://127.0.0.1:2 \
+  --client-allow ::1/129
 
 # Open files. A hard limit below what a node may need is refused before it
 # serves, naming the need (ZeroMQ aborted such a process once it ran out:

@@ -402,9 +402,14 @@ static void test_siblings_are_bounded(void **state)
     assert_int_equal(cw_vclock_compare(&clock, &after), CW_EQUAL);
     assert_int_equal(n.len[1], queued);
     expect_values(&n, 0, "k", "a|b|c");
-    /* Other keys are not held back; a tombstone adds no live version. */
+    /* Other keys are not held back. A delete that covers nothing would
+     * leave a fourth version, a tombstone: tombstones count, or deletes
+     * with an empty context would pile them up until stable. */
     put_ctx(&n, 0, "other", "x", &none);
-    assert_int_equal(cw_node_delete(n.node[0], "k", 1, &none, NULL), CW_OK);
+    assert_int_equal(cw_node_delete(n.node[0], "k", 1, &none, NULL), CW_ESIBLINGS);
+    cw_node_stats st;
+    assert_int_equal(cw_node_get_stats(n.node[0], &st), CW_OK);
+    assert_int_equal(st.siblings_refused, 2);
     expect_values(&n, 0, "k", "a|b|c");
     /* A context that covers one version (a's dot) leaves two and itself. */
     cw_vclock one;
@@ -436,6 +441,18 @@ static void test_siblings_are_bounded(void **state)
     assert_int_equal(live_count(&n, 0, "k"), 3);
     put_ctx(&n, 0, "k", "h", NULL);
     expect_values(&n, 0, "k", "h");
+    /* A tombstone its context does not cover counts like a sibling: h, a
+     * tombstone and i leave no room for j, though two are live; a read's
+     * context covers the tombstone too. */
+    assert_int_equal(cw_node_delete(n.node[0], "k", 1, &none, NULL), CW_OK);
+    put_ctx(&n, 0, "k", "i", &none);
+    expect_values(&n, 0, "k", "h|i");
+    assert_int_equal(cw_node_put_ctx(n.node[0], "k", 1, "j", 1, &none, NULL), CW_ESIBLINGS);
+    cw_read_destroy(&r);
+    cw_read_init(&r);
+    read_key(&n, 0, "k", &r, CW_OK);
+    assert_int_equal(cw_node_delete(n.node[0], "k", 1, &r.context, NULL), CW_OK);
+    expect_values(&n, 0, "k", "");
     cw_read_destroy(&r);
     cw_vclock_destroy(&one);
     cw_vclock_destroy(&none);

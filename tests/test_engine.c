@@ -709,9 +709,10 @@ static void test_bad_writes_refused_before_they_wait(void **state)
     cw_vclock_init(&foreign);
     cw_vclock_init(&ahead);
     cw_vclock_init(&none);
-    /* A second live version of a (max_siblings 1), from a context that
-     * covers nothing; a delete adds none and would wait like a good write. */
+    /* A second version of a (max_siblings 1), from a context that
+     * covers nothing, and a tombstone from one (both would keep a). */
     assert_int_equal(cw_engine_put_ctx(e, 0, "a", 1, "v", 1, &none, NULL), CW_ESIBLINGS);
+    assert_int_equal(cw_engine_delete(e, 0, "a", 1, &none, NULL), CW_ESIBLINGS);
     assert_int_equal(cw_vclock_set(&foreign, 9, 1), CW_OK);
     assert_int_equal(cw_vclock_set(&ahead, 1, 50), CW_OK);
     assert_int_equal(cw_engine_put(e, 0, "too-long-key", 12, "v", 1, NULL), CW_ELIMIT);

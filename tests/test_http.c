@@ -423,10 +423,18 @@ static void test_siblings_and_deletes(void **state)
     write_ctx(f, "/write", "n", "1", null_ctx, 200);
     json_decref(null_ctx);
     expect_read(f, "/read/n", "1");
-    /* A context ahead of this node (it waits, then gives up): 409. */
-    json_t *ahead = json_pack("{s:i}", "0", 1000);
-    write_ctx(f, "/write", "k", "2", ahead, 409);
-    json_decref(ahead);
+    /* A context ahead of this node (it waits, then gives up): 409, told
+     * apart from other 409s by its code. */
+    resp r;
+    request(f, "POST", "/write", "{\"key\": \"k\", \"value\": 2, \"context\": {\"0\": 1000}}", &r);
+    expect_error(&r, 409, "context ahead");
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_EAHEAD");
+    resp_free(&r);
+    /* An error the HTTP layer finds itself has no code. */
+    request(f, "POST", "/write", "{\"value\": 2}", &r);
+    expect_error(&r, 400, "no key");
+    assert_null(json_object_get(r.json, "code"));
+    resp_free(&r);
     json_decref(first);
     json_decref(both);
     json_decref(one);
@@ -450,10 +458,18 @@ static void test_siblings_limit(void **state)
     request(f, "POST", "/write", text, &r);
     expect_error(&r, 409, "a third sibling");
     assert_string_equal(json_string_value(json_object_get(r.json, "error")), cw_strerror(CW_ESIBLINGS));
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_ESIBLINGS");
     resp_free(&r);
     free(text);
+    /* A delete with a context that covers neither would leave a third
+     * version (a tombstone) too. */
+    write_ctx(f, "/delete", "k", NULL, none, 409);
     json_t *after = read_json(f, "/read/k");
     assert_true(json_equal(before, after));
+    resp m;
+    request(f, "GET", "/metrics", NULL, &m);
+    assert_non_null(strstr(m.body, "\ncauseway_refused_siblings_total 2\n"));
+    resp_free(&m);
     write_ctx(f, "/write", "k", "3", json_object_get(after, "context"), 200);
     expect_read(f, "/read/k", "3");
     json_decref(none);

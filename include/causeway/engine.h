@@ -69,7 +69,7 @@ typedef struct cw_engine_options {
     size_t max_key_len;             /* 0 = CW_NODE_DEFAULT_MAX_KEY_LEN */
     size_t max_value_len;           /* 0 = CW_NODE_DEFAULT_MAX_VALUE_LEN */
     size_t max_buffered;            /* per node causal buffer; 0 = CW_NODE_DEFAULT_MAX_BUFFERED */
-    size_t max_siblings;            /* live versions a put with a context may leave its key
+    size_t max_siblings;            /* versions a write with a context may leave its key
                                        with, else CW_ESIBLINGS (cw_node_options);
                                        0 = CW_NODE_DEFAULT_MAX_SIBLINGS */
     cw_engine_apply_fn on_apply;    /* optional: see cw_engine_apply_fn */
@@ -160,9 +160,9 @@ CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t
  * NULL context: the node's whole clock, which is cw_engine_put. The node
  * must have applied what the context covers: CW_EAHEAD if not (call
  * cw_engine_wait_for with the context first). CW_ESIBLINGS if the key
- * would then hold more than max_siblings live versions (the context covers
- * too few: read the key and write with the read's context). Otherwise as
- * cw_engine_put. */
+ * would then hold more than max_siblings versions (the context covers too
+ * few: read the key and write with the read's context; deletes too).
+ * Otherwise as cw_engine_put. */
 CW_API int  cw_engine_put_ctx(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                               const void *value, size_t value_len, const cw_vclock *context,
                               cw_vclock *clock_out);

@@ -204,13 +204,17 @@ typedef struct cw_node_options {
                                       keys and values): past it a write that would wait
                                       is refused with CW_EFULL, unless the buffer is
                                       empty; 0 = CW_NODE_DEFAULT_MAX_BUFFERED_BYTES */
-    size_t max_siblings;           /* live versions a put with a context may leave its
-                                      key with (the ones its context does not cover,
-                                      and itself): past it the put is refused with
+    size_t max_siblings;           /* versions a write with a context may leave its key
+                                      with (those its context does not cover, siblings
+                                      and tombstones not yet collected, and itself):
+                                      past it the put or delete is refused with
                                       CW_ESIBLINGS; 0 = CW_NODE_DEFAULT_MAX_SIBLINGS.
-                                      Writes from peers are never refused, so a key
-                                      holds at most nodes x max_siblings (at most
-                                      max_siblings of each origin) */
+                                      Writes from peers are never refused: with the
+                                      same max_siblings at every node (and peers that
+                                      keep to it), a key holds at most max_siblings of
+                                      each origin, nodes x max_siblings in all. A
+                                      bound on versions, not bytes: each may be a
+                                      max_value_len value */
 } cw_node_options;
 
 #define CW_NODE_DEFAULT_MAX_KEY_LEN 4096u
@@ -283,11 +287,11 @@ CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *
  * CW_EAHEAD if it covers a write this node has not applied yet (wait for
  * it: cw_engine_wait_for; a write may not replace what its node has not
  * seen, or replicas would disagree on what survives). CW_ESIBLINGS if the
- * key would then hold more than max_siblings live versions (those the
- * context does not cover, and this one): a client writing with an empty or
- * made-up context instead of a read's. A plain put always fits, and so does
- * a put with the context of a read of the key, unless max_siblings
- * concurrent writes to it arrived since. Otherwise as cw_node_put; CW_EINVAL
+ * key would then hold more than max_siblings versions (those the context
+ * does not cover, tombstones too, and this one): a client writing with an
+ * empty or made-up context instead of a read's. A plain put always fits,
+ * and so does a put with the context of a read of the key, unless
+ * max_siblings concurrent writes to it arrived since. Otherwise as cw_node_put; CW_EINVAL
  * also for an id >= nodes in the context.
  * Policies: CW_KEEP_SIBLINGS keeps every version no context covers;
  * CW_LAST_WRITER_WINS first drops what the context covers, then keeps the
@@ -297,7 +301,7 @@ CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *
 CW_API int cw_node_put_ctx(cw_node *n, const void *key, size_t key_len, const void *value,
                            size_t value_len, const cw_vclock *context, cw_vclock *clock_out);
 /* A delete: a tombstone under the same rule as cw_node_put_ctx (NULL
- * context: the node's clock). Reads hide it: the key reads as CW_ENOTFOUND
+ * context: the node's clock; CW_ESIBLINGS as there). Reads hide it: the key reads as CW_ENOTFOUND
  * unless a version the delete did not cover is still there (add-wins
  * against a concurrent put). Tombstones leave the store once causally stable
  * and no write concurrent with them can still arrive. */
@@ -454,6 +458,7 @@ typedef struct cw_node_stats {
                                  wall clock than max_drift_ms (cw_node_receive) */
     uint64_t unsent;        /* local writes whose messages wait to be sent now */
     uint64_t send_refusals; /* times send refused a message (each retry counts) */
+    uint64_t siblings_refused; /* local writes refused with CW_ESIBLINGS */
     uint64_t retransmitted; /* writes this node sent again on request */
     uint64_t recovered;     /* writes that reached this node only by a retransmission */
     uint64_t log_entries;   /* writes kept for retransmission, until stable */

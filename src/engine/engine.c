@@ -585,7 +585,7 @@ static int refused_now(cw_engine *e, enode *en, const write_req *w)
         return rc;
     pthread_mutex_lock(&en->lock);
     rc = cw__node_write_refused(en->node, 0, 0, w->context, true);
-    if (rc == CW_OK && !w->tombstone && cw__node_too_many_siblings(en->node, w->key, w->key_len, w->context))
+    if (rc == CW_OK && cw__node_too_many_siblings(en->node, w->key, w->key_len, w->context))
         rc = CW_ESIBLINGS;
     pthread_mutex_unlock(&en->lock);
     return rc;

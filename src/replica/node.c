@@ -696,13 +696,15 @@ static int dense_context(cw_node *n, const cw_vclock *context)
     return CW_OK;
 }
 
-/* The live versions a put with this context would leave: those it does not
- * cover, and itself, at most max_siblings. (Each origin's live versions then
- * stay within max_siblings at every node: no later arrival there shows more
- * of them than its last write left.) The context is sparse, so the engine
- * can ask before a put waits; the versions are read only past max_siblings
- * versions. A tombstone adds no live version, and under last-writer-wins
- * one survives. */
+/* The versions a write with this context would leave its key with: those
+ * it does not cover, live or tombstones, and itself, at most max_siblings.
+ * (Each origin's versions of the key then stay within max_siblings at every
+ * node: a write's message carries its clock, so a node applies it only
+ * after whatever its origin had replaced.) Tombstones count: deletes with a
+ * context that covers nothing would otherwise pile up until stable. The
+ * context is sparse, so the engine can ask before a put waits; the versions
+ * are read only past max_siblings versions. Under last-writer-wins one
+ * version survives. */
 bool cw__node_too_many_siblings(const cw_node *n, const void *key, size_t key_len, const cw_vclock *context)
 {
     const cw__key *k = n->opt.policy == CW_LAST_WRITER_WINS ? NULL : cw__store_find(&n->store, key, key_len);
@@ -710,7 +712,7 @@ bool cw__node_too_many_siblings(const cw_node *n, const void *key, size_t key_le
         return false;
     size_t left = 0;
     for (uint32_t i = 0; i < k->count; i++)
-        left += !k->meta[i].tombstone && cw_vclock_get(context, k->meta[i].origin) < k->meta[i].seq;
+        left += cw_vclock_get(context, k->meta[i].origin) < k->meta[i].seq;
     return left >= n->opt.max_siblings;
 }
 
@@ -733,8 +735,10 @@ static int write_local(cw_node *n, const void *key, size_t key_len, const void *
         return rc;
     if (context && (rc = dense_context(n, context)) != CW_OK)
         return rc;
-    if (context && !tombstone && cw__node_too_many_siblings(n, key, key_len, context))
+    if (context && cw__node_too_many_siblings(n, key, key_len, context)) {
+        n->siblings_refused++;
         return CW_ESIBLINGS;
+    }
     uint64_t *v = n->clock.counters;
     cw_node_id self = n->opt.self;
     if (v[self] == UINT64_MAX)
@@ -972,6 +976,7 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
         .rejected_full = n->rejected_full,
         .unsent = n->unsent_len,
         .send_refusals = n->send_refusals,
+        .siblings_refused = n->siblings_refused,
         .clock_anomalies = n->clock_anomalies,
         .retransmitted = n->retransmitted,
         .recovered = n->recovered,

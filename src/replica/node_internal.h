@@ -82,9 +82,9 @@ bool cw__node_paused(const cw_node *n);
  * limits and ids need no lock: they are the node's fixed options. */
 int cw__node_write_refused(const cw_node *n, size_t key_len, size_t value_len, const cw_vclock *context,
                            bool ahead_too);
-/* Whether a put (not a delete) with this context, valid and not ahead,
- * would leave its key with more than max_siblings live versions: refused
- * with CW_ESIBLINGS. Read under whatever guards the node's store. */
+/* Whether a write (put or delete) with this context, valid and not ahead,
+ * would leave its key with more than max_siblings versions: refused with
+ * CW_ESIBLINGS. Read under whatever guards the node's store. */
 bool cw__node_too_many_siblings(const cw_node *n, const void *key, size_t key_len, const cw_vclock *context);
 
 /* Each write the retransmission log holds (applied, not yet stable) in

@@ -37,7 +37,10 @@
  *     byte order of their names. GET /read/ reaches every key by its bytes
  *     (%00 included).
  *  6. Every error body is {"status": "error", "error": "<reason>"}, the
- *     reason made valid UTF-8 (bytes that are not become '?').
+ *     reason made valid UTF-8 (bytes that are not become '?'), and, when a
+ *     library call gave the error, "code": its name in error.h
+ *     ("CW_ESIBLINGS"), so a client can tell two errors of one status
+ *     apart (409: wait, or read first).
  *  7. The server's lock is taken by the cw__server calls only; what runs in
  *     cw__server_with_node's callback touches the node alone (the lock is
  *     not recursive), and server statistics are read outside it.
@@ -124,6 +127,7 @@ typedef struct reply {
     const char *text_type;
     const char *allow;      /* 405: the methods the route takes */
     _Atomic size_t *held;   /* a large answer (text): its bytes count here (invariant 8) */
+    int code;               /* the library's error code behind the error, or CW_OK */
     char error[240];
 } reply;
 
@@ -148,6 +152,7 @@ __attribute__((format(printf, 3, 4))) static void fail(reply *rep, unsigned stat
     vsnprintf(rep->error, sizeof rep->error, fmt, ap);
     va_end(ap);
     rep->status = status;
+    rep->code = CW_OK; /* fail_rc names it */
 }
 
 /* The HTTP status of a server error. */
@@ -188,6 +193,7 @@ static void fail_rc(reply *rep, int rc)
                                         "why): it takes no writes, and shows nothing unsaved, until a save works"
                                       : cw_strerror(rc);
     fail(rep, status_of(rc), "%s", why);
+    rep->code = rc;
 }
 
 static void succeed(reply *rep, json_t *j)
@@ -209,7 +215,20 @@ static json_t *success_body(void)
     return j;
 }
 
-static json_t *error_body(const char *reason)
+/* An error code's name in error.h ("CW_EAHEAD"), or NULL. */
+static const char *code_name(int code)
+{
+    switch (code) {
+#define CW_NAME_(name, value, text) \
+    case CW_##name:                 \
+        return "CW_" #name;
+        CW_ERROR_MAP(CW_NAME_)
+#undef CW_NAME_
+    }
+    return NULL;
+}
+
+static json_t *error_body(const char *reason, int code)
 {
     json_t *msg = json_string(reason);
     if (!msg) {
@@ -228,6 +247,11 @@ static json_t *error_body(const char *reason)
         return NULL;
     }
     if (json_object_set_new(j, "error", msg) != 0) { /* msg is taken even then */
+        json_decref(j);
+        return NULL;
+    }
+    const char *name = code != CW_OK ? code_name(code) : NULL;
+    if (name && json_object_set_new(j, "code", json_string(name)) != 0) {
         json_decref(j);
         return NULL;
     }
@@ -298,7 +322,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
             dump_response(rep->text, rep->text_len, rep->status == MHD_HTTP_OK ? rep->held : NULL);
         return queue(c, rep->status, resp, rep->text_type, NULL);
     }
-    json_t *j = rep->json ? rep->json : error_body(rep->error);
+    json_t *j = rep->json ? rep->json : error_body(rep->error, rep->code);
     char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     unsigned status = rep->status;
@@ -1038,6 +1062,10 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_log_entries", "gauge", "Writes kept for retransmission until causally stable.",
            ns.log_entries);
     metric(&t, "causeway_keys", "gauge", "Keys in the store.", ns.keys);
+    metric(&t, "causeway_refused_siblings_total", "counter",
+           "Writes refused (409, CW_ESIBLINGS) because their context covered too few of the key's versions and "
+           "the key would pass --max-siblings.",
+           ns.siblings_refused);
     metric(&t, "causeway_unsent", "gauge", "Local writes whose messages wait to be sent.", ns.unsent);
     metric(&t, "causeway_joining", "gauge", "1 while writes are refused until the peers answer.",
            ss.joining || ss.verifying ? 1 : 0);

@@ -39,6 +39,10 @@ static void test_ranges_parse_and_admit(void **state)
     assert_false(cw__allow_admits(&a, "fe80::1"));
     assert_true(cw__allow_admits(&a, "::1"));
     assert_false(cw__allow_admits(&a, "::2"));
+    /* A link-local peer comes with its zone, which names no address. */
+    assert_true(cw__allow_admits(&a, "fd12::1%eth0"));
+    assert_false(cw__allow_admits(&a, "fe80::1%eth0"));
+    assert_false(cw__allow_admits(&a, "%eth0"));
     /* What a dual-stack socket reports for an IPv4 peer. */
     assert_true(cw__allow_admits(&a, "::ffff:10.1.2.3"));
     assert_false(cw__allow_admits(&a, "::ffff:11.1.2.3"));

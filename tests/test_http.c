@@ -313,6 +313,7 @@ static void expect_missing(fx *f, const char *path)
     resp r;
     request(f, "GET", path, NULL, &r);
     expect_error(&r, 404, path);
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_ENOTFOUND");
     resp_free(&r);
 }
 
@@ -1015,8 +1016,21 @@ static void test_replicate_only_from_allowed_addresses(void **state)
         } else {
             expect_error(&r, 403, "replicate from another address");
             assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "--allow"));
+            assert_null(json_object_get(r.json, "code"));
             expect_missing(f, "/read/r");
         }
+        resp_free(&r);
+        /* A link cut is an operator's, and taken from the same addresses. */
+        const char *cut = "{\"from\": 0, \"to\": 1, \"action\": \"cut\"}";
+        request(f, "POST", "/admin/link", cut, &r);
+        if (admitted)
+            expect_success(&r, "cut from an allowed address");
+        else
+            expect_error(&r, 403, "cut from another address");
+        resp_free(&r);
+        /* Other methods are not writes: 405 as anywhere. */
+        request(f, "GET", "/replicate", NULL, &r);
+        expect_error(&r, 405, "GET /replicate");
         resp_free(&r);
         teardown(&st);
     }
@@ -1039,6 +1053,7 @@ static void test_replicate_and_link(void **state)
     resp_free(&r);
     request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len - 1, NULL, &r);
     expect_error(&r, 400, "replicate truncated");
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_EINVAL");
     resp_free(&r);
     /* A write of node 0's that depends on a write node 1 never made: 400,
      * and node 1 goes on taking writes (the write of "w" below). */

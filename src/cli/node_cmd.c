@@ -415,8 +415,8 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_TEXT("curve-peers", &curve_peers, "FILE",
                       "with --curve-secret: lines 'J KEY', every peer's public key; no other key is admitted")},
         {CLI_OPT_TEXT("allow", &allow_text, "RANGES",
-                      "take replication connections (and HTTP POST /replicate) only from these addresses,\n"
-                      "comma-separated CIDR ranges (10.0.0.0/8,192.168.1.7,::1); others are refused")},
+                      "take replication connections (and HTTP POST /replicate, /admin/link) only from these\n"
+                      "addresses: comma-separated CIDR ranges (10.0.0.0/8,192.168.1.7); others are refused")},
         {CLI_OPT_TEXT("client-allow", &client_allow_text, "RANGES",
                       "with --client: take client connections only from these addresses (as --allow)")},
         {CLI_OPT_TEXT("trace", &trace, "FILE",
@@ -439,8 +439,9 @@ int cli_node(int argc, char **argv)
                       "own writes not yet applied everywhere before writes get 503 (default 1048576)", 1,
                       (uint64_t)1 << 32)},
         {CLI_OPT_UINT("max-siblings", &max_siblings, "N",
-                      "live versions a write with a context may leave its key with (409 above): a client\n"
-                      "writing with a context that covers too few of them, not a read's", 1, (uint64_t)1 << 32)},
+                      "versions (siblings, tombstones) a write with a context may leave its key with (409\n"
+                      "above): a client writing with a context that covers too few of them, not a read's", 1,
+                      (uint64_t)1 << 32)},
         {CLI_OPT_UINT("max-body", &max_body, "BYTES", "largest HTTP request body (413 above)", 64,
                       (uint64_t)1 << 30)},
         {CLI_OPT_UINT32("ahead-wait-ms", &ahead_wait, "MS",

@@ -121,7 +121,13 @@ int cw__allow_parse(cw__allow *a, const char *list, char *err, size_t errlen)
 bool cw__allow_admits(const cw__allow *a, const char *address)
 {
     cw__allow_range r;
-    if (!a || !address || !parse_address(address, &r))
+    char bare[64];
+    size_t len = address ? strcspn(address, "%") : 0; /* fe80::1%eth0: the zone names no address */
+    if (!a || !address || len >= sizeof bare)
+        return false;
+    memcpy(bare, address, len);
+    bare[len] = '\0';
+    if (!parse_address(bare, &r))
         return false;
     for (uint32_t i = 0; i < a->count; i++)
         if (a->range[i].v6 == r.v6 && same_prefix(a->range[i].addr, r.addr, a->range[i].bits))

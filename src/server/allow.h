@@ -33,8 +33,9 @@ typedef struct cw__allow {
 int cw__allow_parse(cw__allow *a, const char *list, char *err, size_t errlen);
 
 /* Whether the address (text, as ZeroMQ's ZAP request gives it: 127.0.0.1,
- * ::1, an IPv4 address mapped into IPv6) lies in one of the ranges. An
- * address that does not parse is not admitted. */
+ * ::1, an IPv4 address mapped into IPv6, fe80::1%eth0 with its zone, which
+ * is ignored) lies in one of the ranges. An address that does not parse is
+ * not admitted. */
 bool cw__allow_admits(const cw__allow *a, const char *address);
 
 #endif

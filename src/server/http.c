@@ -37,10 +37,12 @@
  *     byte order of their names. GET /read/ reaches every key by its bytes
  *     (%00 included).
  *  6. Every error body is {"status": "error", "error": "<reason>"}, the
- *     reason made valid UTF-8 (bytes that are not become '?'), and, when a
- *     library call gave the error, "code": its name in error.h
- *     ("CW_ESIBLINGS"), so a client can tell two errors of one status
- *     apart (409: wait, or read first).
+ *     reason made valid UTF-8 (bytes that are not become '?'), and, when
+ *     the error has a code in error.h (a library call gave it, or memory
+ *     ran out), "code": its name ("CW_ESIBLINGS"), so a client can tell two
+ *     errors of one status apart (409: wait, or read first); errors of the
+ *     request itself (bad JSON, a route or method unknown, a body too
+ *     large) have none.
  *  7. The server's lock is taken by the cw__server calls only; what runs in
  *     cw__server_with_node's callback touches the node alone (the lock is
  *     not recursive), and server statistics are read outside it.
@@ -185,6 +187,17 @@ static unsigned status_of(int rc)
     }
 }
 
+/* fail, for an error a library call gave (invariant 6: its code goes too). */
+__attribute__((format(printf, 4, 5))) static void fail_code(reply *rep, unsigned status, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rep->error, sizeof rep->error, fmt, ap);
+    va_end(ap);
+    rep->status = status;
+    rep->code = rc;
+}
+
 static void fail_rc(reply *rep, int rc)
 {
     /* CW_EIO reaches a route only from a save that failed (server.h). */
@@ -192,8 +205,7 @@ static void fail_rc(reply *rep, int rc)
                       : rc == CW_EIO  ? "this node's state could not be saved to its data directory (its log says "
                                         "why): it takes no writes, and shows nothing unsaved, until a save works"
                                       : cw_strerror(rc);
-    fail(rep, status_of(rc), "%s", why);
-    rep->code = rc;
+    fail_code(rep, status_of(rc), rc, "%s", why);
 }
 
 static void succeed(reply *rep, json_t *j)
@@ -732,7 +744,7 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     int rc = cw__server_read(h->server, key, key_len, &r);
     free(key);
     if (rc == CW_ENOTFOUND) {
-        fail(rep, MHD_HTTP_NOT_FOUND, "not found");
+        fail_code(rep, MHD_HTTP_NOT_FOUND, rc, "not found");
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
     } else {
@@ -777,9 +789,9 @@ static void do_replicate(cw__http *h, const request *r, reply *rep)
     }
     int rc = cw__server_replicate(h->server, r->len ? r->body : "", r->len);
     if (rc == CW_EINVAL)
-        fail(rep, MHD_HTTP_BAD_REQUEST, "malformed message, or not for this group");
+        fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "malformed message, or not for this group");
     else if (rc == CW_EBADMSG)
-        fail(rep, MHD_HTTP_BAD_REQUEST, "the write depends on writes of this node that it has not made");
+        fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "the write depends on writes of this node that it has not made");
     else if (rc != CW_OK)
         fail_rc(rep, rc);
     else
@@ -812,7 +824,7 @@ static void do_link(cw__http *h, const request *r, reply *rep)
         int rc = cw__server_link(h->server, (cw_node_id)json_integer_value(from),
                                  (cw_node_id)json_integer_value(to), actions[a].action);
         if (rc == CW_EINVAL)
-            fail(rep, MHD_HTTP_BAD_REQUEST, "bad link: neither end is this node, or from == to");
+            fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "bad link: neither end is this node, or from == to");
         else if (rc != CW_OK)
             fail_rc(rep, rc);
         else
@@ -1222,7 +1234,8 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* Whether the connection's peer may POST /replicate (replicate_allow). */
+/* Whether the connection's peer may POST /replicate or /admin/link (a
+ * write in a peer's name, or a link cut: replicate_allow). */
 static bool may_replicate(const cw__http *h, struct MHD_Connection *c)
 {
     if (!h->o.replicate_allow)
@@ -1261,9 +1274,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
             return send_reply(c, &rep);
         }
-        if (strcmp(url, "/replicate") == 0 && !may_replicate(h, c)) {
+        if ((strcmp(url, "/replicate") == 0 || strcmp(url, "/admin/link") == 0) && strcmp(method, "POST") == 0 &&
+            !may_replicate(h, c)) {
             r->too_large = true; /* nothing of the body is kept */
-            fail(&rep, MHD_HTTP_FORBIDDEN, "POST /replicate is taken only from the addresses --allow names");
+            fail(&rep, MHD_HTTP_FORBIDDEN, "POST %s is taken only from the addresses --allow names", url);
             return send_reply(c, &rep);
         }
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

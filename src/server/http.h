@@ -45,9 +45,10 @@ typedef struct cw__http_options {
                                     check it */
     const cw__clients *clients;  /* the node's client endpoint, whose counts /metrics shows (NULL:
                                     none); it must outlive the handle */
-    const cw__allow *replicate_allow; /* NULL, or the only addresses POST /replicate is taken from
-                                    (others: 403 before the body is read), as the node's links
-                                    take connections (--allow); it must outlive the handle */
+    const cw__allow *replicate_allow; /* NULL, or the only addresses POST /replicate and POST
+                                    /admin/link are taken from (others: 403 before the body is
+                                    read), as the node's links take connections (--allow); it
+                                    must outlive the handle */
 } cw__http_options;
 
 #define CW_HTTP_DEFAULT_MAX_BODY ((size_t)CW_NODE_DEFAULT_MAX_VALUE_LEN + 64u * 1024u)

@@ -853,6 +853,14 @@ static int link_options(void *sock, const cw__net_options *o)
            sockopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) | sockopt_int(sock, ZMQ_HEARTBEAT_TTL, 3 * hb);
 }
 
+/* A connection to the ROUTER that has not finished ZeroMQ's handshake this
+ * long after it was accepted is closed (ZeroMQ's default is 30 s). Until
+ * then libzmq may hold one part it read, up to ZMQ_MAXMSGSIZE, also for a
+ * connection the ZAP handler refused: measured, 200 such connections each
+ * sending most of a 1.1 MB part held 260 MB for the whole 30 s. A peer's
+ * handshake (with CURVE too) takes a few round trips. */
+#define HANDSHAKE_MS 5000
+
 static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen)
 {
     p->curve = o->curve_secret != NULL;
@@ -885,6 +893,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     int64_t max_part = (int64_t)(o->lim.max_key_len + o->lim.max_value_len + 16u * (size_t)o->nodes + 4096u) +
                        BATCH_BYTES + 16;
     if (!p->router || link_options(p->router, o) != 0 || sockopt_int(p->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
+        sockopt_int(p->router, ZMQ_HANDSHAKE_IVL, HANDSHAKE_MS) != 0 ||
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &max_part, sizeof max_part) != 0 ||
         (o->curve_secret && (sockopt_int(p->router, ZMQ_CURVE_SERVER, 1) != 0 ||
                              zmq_setsockopt(p->router, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0)) ||

@@ -459,21 +459,25 @@ static void test_delete_with_a_value_is_refused(void **state)
 /* --client-allow: the endpoint takes connections only from the addresses
  * it lists. One that lists 10.0.0.0/8 refuses this process (127.0.0.1) at
  * the handshake, so its calls time out and nothing is made, and counts the
- * refusals; one that lists 127.0.0.1 serves it. */
+ * refusals; one that lists 127.0.0.1 serves it, and so does one on IPv6
+ * that lists ::1. */
 static void test_client_allow_refuses_other_addresses(void **state)
 {
     fixture *f = *state;
-    const char *lists[2] = {"10.0.0.0/8", "127.0.0.1"};
-    for (int admitted = 0; admitted < 2; admitted++) {
+    const char *lists[3] = {"10.0.0.0/8", "127.0.0.1", "::1"};
+    const char *hosts[3] = {"127.0.0.1", "127.0.0.1", "[::1]"};
+    for (int i = 0; i < 3; i++) {
+        bool admitted = i > 0;
         cw__allow allow;
-        char err[200], ep[64];
-        assert_int_equal(cw__allow_parse(&allow, lists[admitted], err, sizeof err), CW_OK);
-        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", tu_free_port());
+        char err[200], ep[64], key[16];
+        assert_int_equal(cw__allow_parse(&allow, lists[i], err, sizeof err), CW_OK);
+        snprintf(ep, sizeof ep, "tcp://%s:%u", hosts[i], tu_free_port());
+        snprintf(key, sizeof key, "allowed%d", i);
         cw__clients *cl;
         cw_client *c;
         assert_int_equal(cw__clients_start(&cl, f->s, ep, CW__CLIENTS_MAX_FRAME, &allow, err, sizeof err), CW_OK);
         assert_int_equal(cw_client_open(&c, ep, admitted ? 5000 : 500), CW_OK);
-        assert_int_equal(cw_client_put(c, "allowed", 7, "1", 1, NULL, NULL), admitted ? CW_OK : CW_ETIMEDOUT);
+        assert_int_equal(cw_client_put(c, key, strlen(key), "1", 1, NULL, NULL), admitted ? CW_OK : CW_ETIMEDOUT);
         if (admitted)
             assert_int_equal(cw__clients_refused(cl), 0);
         else
@@ -482,7 +486,7 @@ static void test_client_allow_refuses_other_addresses(void **state)
         cw__clients_stop(cl);
         cw_read r;
         cw_read_init(&r);
-        assert_int_equal(cw__server_read(f->s, "allowed", 7, &r), admitted ? CW_OK : CW_ENOTFOUND);
+        assert_int_equal(cw__server_read(f->s, key, strlen(key), &r), admitted ? CW_OK : CW_ENOTFOUND);
         cw_read_destroy(&r);
     }
 }

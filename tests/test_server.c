@@ -743,6 +743,35 @@ static void test_an_allow_list_refuses_other_addresses(void **state)
     cw_read_destroy(&r);
     assert_int_equal(refused(c.s[2]), 0);
     cluster_close(&c);
+    /* Over IPv6: nodes on [::1], each listing ::1, and a node on every
+     * address that lists 127.0.0.1 takes an IPv4 peer (its address comes
+     * as ::ffff:127.0.0.1). */
+    cw__allow v6, v4;
+    assert_int_equal(cw__allow_parse(&v6, "::1", err, sizeof err), CW_OK);
+    assert_int_equal(cw__allow_parse(&v4, "127.0.0.1", err, sizeof err), CW_OK);
+    cluster_paths(&c, 3, false);
+    unsigned port = tu_free_port();
+    snprintf(c.ep[0], sizeof c.ep[0], "tcp://[::1]:%u", tu_free_port());
+    snprintf(c.ep[1], sizeof c.ep[1], "tcp://[::1]:%u", tu_free_port());
+    snprintf(c.ep[2], sizeof c.ep[2], "tcp://127.0.0.1:%u", port);
+    allow_option[0] = allow_option[1] = &v6;
+    allow_option[2] = &v4;
+    for (uint32_t i = 0; i < 3; i++) {
+        if (i == 2) /* bound on every address, reached as 127.0.0.1 */
+            snprintf(c.ep[2], sizeof c.ep[2], "tcp://*:%u", port);
+        start(&c, i, true);
+        if (i == 2)
+            snprintf(c.ep[2], sizeof c.ep[2], "tcp://127.0.0.1:%u", port);
+    }
+    allow_option[0] = allow_option[1] = allow_option[2] = NULL;
+    put(c.s[0], "v6", "a");
+    put(c.s[2], "v4", "b");
+    await_value(c.s[1], "v6", "a");
+    await_value(c.s[2], "v6", "a");
+    await_value(c.s[0], "v4", "b");
+    await_value(c.s[1], "v4", "b");
+    assert_int_equal(refused(c.s[0]) + refused(c.s[1]) + refused(c.s[2]), 0);
+    cluster_close(&c);
 }
 
 /* A node whose writes a peer never confirms refuses writes once max_log of

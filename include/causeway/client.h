@@ -35,7 +35,8 @@ typedef struct cw_client cw_client;
  * arrives, and the call gets CW_ETIMEDOUT. */
 #define CW_CLIENT_MAX_ANSWER ((int64_t)256 << 20)
 
-/* Connects to a node's client endpoint. ZeroMQ connects in the background,
+/* Connects to a node's client endpoint (tcp://HOST:PORT, an IPv6 host in
+ * brackets: tcp://[::1]:7002; or ipc://PATH). ZeroMQ connects in the background,
  * so an unreachable node shows up as CW_ETIMEDOUT from the first call.
  * timeout_ms: how long each call waits for its answer (0: 5000).
  * CW_OK; CW_EINVAL (NULL, empty endpoint), CW_EIO (a malformed endpoint or

@@ -72,12 +72,15 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
      * larger than CW_CLIENT_MAX_ANSWER is refused by the socket (ZeroMQ
      * drops the connection as the frame's size arrives): what a node, or
      * whatever answers in its place, claims to send cannot make this
-     * process allocate more. */
-    int linger = 0, immediate = 1;
+     * process allocate more. IPv6 only for an IPv6 literal (tcp://[::1]:
+     * PORT): with it on, a host name such as localhost could resolve to ::1
+     * and miss a node bound on 127.0.0.1. */
+    int linger = 0, immediate = 1, ipv6 = strncmp(endpoint, "tcp://[", 7) == 0;
     int64_t max_answer = CW_CLIENT_MAX_ANSWER;
     if (!c->ctx || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_IPV6, &ipv6, sizeof ipv6) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_answer, sizeof max_answer) != 0 ||
         zmq_connect(c->sock, endpoint) != 0) {
         int rc = c->ctx && zmq_errno() != ENOMEM ? CW_EIO : CW_ENOMEM;

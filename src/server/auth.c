@@ -1,4 +1,5 @@
-/* A ZAP handler for CURVE links (auth.h).
+/* A ZAP handler for a node's ZeroMQ endpoints: CURVE keys and address
+ * allow-lists (auth.h).
  *
  * Invariants:
  *  1. A connection is admitted only when its address is in the allow-list

@@ -482,7 +482,8 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     int rcv_hwm = by_bytes < REQUESTS_QUEUED_MIN   ? REQUESTS_QUEUED_MIN
                   : by_bytes > REQUESTS_QUEUED_MAX ? REQUESTS_QUEUED_MAX
                                                    : (int)by_bytes;
-    int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1, handshake = HANDSHAKE_MS;
+    int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1, handshake = HANDSHAKE_MS,
+        ipv6 = cw__endpoint_ipv6(endpoint);
     cl->ctx = zmq_ctx_new();
     int rc = !cl->ctx ? CW_EIO : allow ? cw__auth_start(&cl->auth, cl->ctx, NULL, 0, allow) : CW_OK;
     if (rc != CW_OK) {
@@ -493,6 +494,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     if (!(cl->sock = zmq_socket(cl->ctx, ZMQ_ROUTER)) ||
         (allow && zmq_setsockopt(cl->sock, ZMQ_ZAP_DOMAIN, "causeway-clients", 16) != 0) ||
         zmq_setsockopt(cl->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
+        zmq_setsockopt(cl->sock, ZMQ_IPV6, &ipv6, sizeof ipv6) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(cl->sock, ZMQ_SNDHWM, &snd_hwm, sizeof snd_hwm) != 0 ||

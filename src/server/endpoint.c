@@ -29,3 +29,8 @@ bool cw__endpoint_in_use(const char *endpoint)
     close(fd);
     return taken;
 }
+
+bool cw__endpoint_ipv6(const char *endpoint)
+{
+    return endpoint && (strncmp(endpoint, "tcp://[", 7) == 0 || strncmp(endpoint, "tcp://*:", 8) == 0);
+}

@@ -154,7 +154,7 @@ __attribute__((format(printf, 3, 4))) static void fail(reply *rep, unsigned stat
     vsnprintf(rep->error, sizeof rep->error, fmt, ap);
     va_end(ap);
     rep->status = status;
-    rep->code = CW_OK; /* fail_rc names it */
+    rep->code = CW_OK; /* an error with a code goes through fail_code */
 }
 
 /* The HTTP status of a server error. */

@@ -844,11 +844,13 @@ bool cw__net_check_keys(const char *secret, const char *const *peers, uint32_t n
 static int sockopt_int(void *sock, int opt, int v) { return zmq_setsockopt(sock, opt, &v, sizeof v); }
 
 /* The options every link socket gets: bounded queues, heartbeats, no linger
- * past a short grace at close. */
-static int link_options(void *sock, const cw__net_options *o)
+ * past a short grace at close, and IPv6 for an endpoint that needs it
+ * (cw__endpoint_ipv6). */
+static int link_options(void *sock, const cw__net_options *o, const char *endpoint)
 {
     int hb = (int)o->heartbeat_ms;
-    return sockopt_int(sock, ZMQ_SNDHWM, (int)o->hwm) | sockopt_int(sock, ZMQ_RCVHWM, (int)o->hwm) |
+    return sockopt_int(sock, ZMQ_IPV6, cw__endpoint_ipv6(endpoint)) | sockopt_int(sock, ZMQ_SNDHWM, (int)o->hwm) |
+           sockopt_int(sock, ZMQ_RCVHWM, (int)o->hwm) |
            sockopt_int(sock, ZMQ_LINGER, 100) | sockopt_int(sock, ZMQ_HEARTBEAT_IVL, hb) |
            sockopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) | sockopt_int(sock, ZMQ_HEARTBEAT_TTL, 3 * hb);
 }
@@ -892,7 +894,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
      * sends more, before any of it is kept. */
     int64_t max_part = (int64_t)(o->lim.max_key_len + o->lim.max_value_len + 16u * (size_t)o->nodes + 4096u) +
                        BATCH_BYTES + 16;
-    if (!p->router || link_options(p->router, o) != 0 || sockopt_int(p->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
+    if (!p->router || link_options(p->router, o, o->listen) != 0 || sockopt_int(p->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
         sockopt_int(p->router, ZMQ_HANDSHAKE_IVL, HANDSHAKE_MS) != 0 ||
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &max_part, sizeof max_part) != 0 ||
         (o->curve_secret && (sockopt_int(p->router, ZMQ_CURVE_SERVER, 1) != 0 ||
@@ -926,7 +928,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
             continue;
         void *d = zmq_socket(p->zctx, ZMQ_DEALER);
         p->dealer[j] = d;
-        if (!d || link_options(d, o) != 0 || zmq_setsockopt(d, ZMQ_ROUTING_ID, id, (size_t)idlen) != 0 ||
+        if (!d || link_options(d, o, o->peers[j]) != 0 || zmq_setsockopt(d, ZMQ_ROUTING_ID, id, (size_t)idlen) != 0 ||
             (o->curve_secret && (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, o->curve_peers[j], 41) != 0 ||
                                  zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, public_key, 41) != 0 ||
                                  zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, o->curve_secret, 41) != 0))) {

@@ -9,9 +9,14 @@
  *     outside the list, a malformed request) is answered 400 and counted.
  *  2. The handler answers every request it reads (ZeroMQ waits for it), on
  *     its own thread, and touches nothing of the server's.
+ *  3. A refusal is said on stderr, with the address and why, at most once
+ *     every SAY_EVERY_NS (with how many came since): a peer left out of
+ *     --allow by mistake is otherwise only a counter, and a flood of
+ *     strangers does not flood the log.
  */
 #include "auth.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,8 +28,11 @@
 
 #include <causeway/error.h>
 
+#include "now.h"
+
 #define POLL_MS 50
 #define KEY_BYTES 32
+#define SAY_EVERY_NS (10 * 1000000000ull)
 
 struct cw__auth {
     void *sock;
@@ -37,6 +45,7 @@ struct cw__auth {
     bool started;
     _Atomic bool stop;
     _Atomic uint64_t refused;
+    uint64_t said_ns, said_refused; /* invariant 3; the handler's thread only */
 };
 
 /* Reads one request's frames (at most 8 kept); how many, or -1. */
@@ -86,6 +95,27 @@ static bool address_admitted(const cw__auth *a, zmq_msg_t *frame)
     return cw__allow_admits(&a->allow, text);
 }
 
+/* Invariant 3: says why a connection was refused, now and then. */
+static void say_refused(cw__auth *a, zmq_msg_t *part, int n, bool from_allowed, uint64_t refused)
+{
+    uint64_t now = cw__now_ns();
+    if (a->said_ns && now - a->said_ns < SAY_EVERY_NS)
+        return;
+    const char *why = !from_allowed ? "its address is not in the allow-list"
+                      : a->keys     ? "its CURVE key is no configured peer's"
+                                    : "it asked for a security mechanism this endpoint does not take";
+    int len = n >= 4 ? (int)(zmq_msg_size(&part[3]) < 64 ? zmq_msg_size(&part[3]) : 64) : 0;
+    const char *addr = n >= 4 ? (const char *)zmq_msg_data(&part[3]) : "";
+    bool clients = n >= 3 && zmq_msg_size(&part[2]) == 16 && memcmp(zmq_msg_data(&part[2]), "causeway-clients", 16) == 0;
+    char more[64] = "";
+    if (a->said_ns)
+        snprintf(more, sizeof more, " (%" PRIu64 " refused since the last note)", refused - a->said_refused);
+    fprintf(stderr, "causeway node: refused a %s connection from %.*s: %s%s\n", clients ? "client" : "replication", len,
+            addr, why, more);
+    a->said_ns = now;
+    a->said_refused = refused;
+}
+
 static void *auth_main(void *arg)
 {
     cw__auth *a = arg;
@@ -122,7 +152,8 @@ static void *auth_main(void *arg)
         send_str(a->sock, id, true);
         send_str(a->sock, "", false);
         if (!ok)
-            atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed); /* a count only */
+            say_refused(a, part, kept, from_allowed,
+                        atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed) + 1); /* a count only */
         for (int i = 0; i < kept; i++)
             zmq_msg_close(&part[i]);
     }

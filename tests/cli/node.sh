@@ -191,6 +191,26 @@ wait "$waiter" || { echo "FAIL: the waiting node exited $? on SIGTERM" >&2; exit
 wait "$curler" || true
 [ "$(cat "$dir/ahead_code")" = 503 ] ||
   { echo "FAIL: the waiting write got '$(cat "$dir/ahead_code")': $(cat "$dir/ahead")" >&2; exit 1; }
+# --allow: a peer outside the list is refused at its handshake, and the node
+# says so on stderr (a peer left out by mistake was only a counter). TCP,
+# on a random port, tried again if it is taken.
+for _ in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 20000))
+  "$cw" node --id 0 --nodes 2 --listen tcp://127.0.0.1:$port --peer 1="$(ep q1)" --fresh --allow 10.0.0.0/8 \
+    >"$dir/outq" 2>"$dir/errq" &
+  guarded=$!
+  for _ in $(seq 100); do grep -q "causeway node 0 of 2" "$dir/outq" && break; kill -0 "$guarded" 2>/dev/null || break; sleep 0.05; done
+  grep -q "causeway node 0 of 2" "$dir/outq" && break
+  wait "$guarded" || true
+done
+pids+=("$guarded")
+"$cw" node --id 1 --nodes 2 --listen "$(ep q1)" --peer 0=tcp://127.0.0.1:$port --fresh >/dev/null 2>&1 &
+stranger=$!
+for _ in $(seq 100); do grep -q "refused a replication connection" "$dir/errq" && break; sleep 0.05; done
+kill -TERM "$stranger"
+wait "$stranger" || true
+grep -q "refused a replication connection from 127.0.0.1: its address is not in the allow-list" "$dir/errq" ||
+  { echo "FAIL: a node with --allow said nothing of a refused peer: $(cat "$dir/errq")" >&2; exit 1; }
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a node exited $? on SIGTERM" >&2; exit 1; }; done
 pids=()

@@ -49,14 +49,17 @@ static bool same_prefix(const uint8_t *a, const uint8_t *b, unsigned bits)
     return !rest || ((a[whole] ^ b[whole]) & mask) == 0;
 }
 
-static int parse_range(const char *text, cw__allow_range *r, char *err, size_t errlen)
+/* Parses the range of len bytes at at (an item of a list) into r. */
+static int parse_range(const char *at, size_t len, cw__allow_range *r, char *err, size_t errlen)
 {
-    char buf[RANGE_TEXT_MAX + 1];
-    size_t len = strlen(text);
     if (len == 0 || len > RANGE_TEXT_MAX) {
-        snprintf(err, errlen, "'%.60s': expected ADDRESS or ADDRESS/BITS", text);
+        snprintf(err, errlen, "'%.*s%s': expected ADDRESS or ADDRESS/BITS", (int)(len < 60 ? len : 60), at,
+                 len > 60 ? "..." : "");
         return CW_EINVAL;
     }
+    char text[RANGE_TEXT_MAX + 1], buf[RANGE_TEXT_MAX + 1];
+    memcpy(text, at, len);
+    text[len] = '\0';
     memcpy(buf, text, len + 1);
     char *slash = strchr(buf, '/');
     if (slash)
@@ -95,18 +98,11 @@ int cw__allow_parse(cw__allow *a, const char *list, char *err, size_t errlen)
     for (;;) {
         const char *comma = strchr(at, ',');
         size_t len = comma ? (size_t)(comma - at) : strlen(at);
-        char item[RANGE_TEXT_MAX + 2];
-        if (len > RANGE_TEXT_MAX) {
-            snprintf(err, errlen, "'%.60s...': expected ADDRESS or ADDRESS/BITS", at);
-            return CW_EINVAL;
-        }
-        memcpy(item, at, len);
-        item[len] = '\0';
         if (next.count == CW__ALLOW_MAX) {
             snprintf(err, errlen, "more than %u ranges", CW__ALLOW_MAX);
             return CW_EINVAL;
         }
-        int rc = parse_range(item, &next.range[next.count], err, errlen);
+        int rc = parse_range(at, len, &next.range[next.count], err, errlen);
         if (rc != CW_OK)
             return rc;
         next.count++;

@@ -147,14 +147,22 @@ uint16_t cw__http_port(const cw__http *h) { return h->port; }
 
 /* ---- replies ---- */
 
+/* An error: its status, the error.h code behind it (CW_OK: none; invariant
+ * 6) and its reason. */
+static void vfail(reply *rep, unsigned status, int code, const char *fmt, va_list ap)
+{
+    vsnprintf(rep->error, sizeof rep->error, fmt, ap);
+    rep->status = status;
+    rep->code = code;
+}
+
+/* An error of the request itself: no code. */
 __attribute__((format(printf, 3, 4))) static void fail(reply *rep, unsigned status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rep->error, sizeof rep->error, fmt, ap);
+    vfail(rep, status, CW_OK, fmt, ap);
     va_end(ap);
-    rep->status = status;
-    rep->code = CW_OK; /* an error with a code goes through fail_code */
 }
 
 /* The HTTP status of a server error. */
@@ -187,15 +195,13 @@ static unsigned status_of(int rc)
     }
 }
 
-/* fail, for an error a library call gave (invariant 6: its code goes too). */
+/* An error a library call gave, rc its code. */
 __attribute__((format(printf, 4, 5))) static void fail_code(reply *rep, unsigned status, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rep->error, sizeof rep->error, fmt, ap);
+    vfail(rep, status, rc, fmt, ap);
     va_end(ap);
-    rep->status = status;
-    rep->code = rc;
 }
 
 static void fail_rc(reply *rep, int rc)

@@ -88,6 +88,9 @@ static bool tolerate_no_answer;
 /* Set: the next request asks "Expect: 100-continue" (its body waits for the
  * server's go-ahead). */
 static _Thread_local bool expect_continue; /* per thread: test_many_clients requests from several */
+/* Set: requests leave from this local address (a loopback one other than
+ * 127.0.0.1, to be told apart by an allow-list). */
+static const char *source_option;
 
 static void request_on(CURL *c, const char *base, const char *method, const char *path, const char *body,
                        long len, chunked *ch, resp *out)
@@ -123,6 +126,8 @@ static void request_on(CURL *c, const char *base, const char *method, const char
      * (sanitized) server must not make it. */
     curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 30000L);
     expect_continue = false;
+    if (source_option)
+        curl_easy_setopt(c, CURLOPT_INTERFACE, source_option);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
@@ -985,9 +990,6 @@ static void test_status_text_key_wins_its_name(void **state)
     expect_read(f, "/read/%FE", "\"bytes\"");
 }
 
-/* Node 1 of 2 takes node 0's writes by POST /replicate. Keys that are not
- * UTF-8 (they come from a peer, never from JSON) show in /status as "0x"
- * hex; a value that is not JSON as a string, or in hex. */
 /* With --allow, POST /replicate is taken only from the addresses it lists,
  * as the node's links are: from elsewhere 403 before the body is read, and
  * nothing changes. */
@@ -1034,6 +1036,52 @@ static void test_replicate_only_from_allowed_addresses(void **state)
         resp_free(&r);
         teardown(&st);
     }
+}
+
+/* Node 1 of 2 takes node 0's writes by POST /replicate. Keys that are not
+ * UTF-8 (they come from a peer, never from JSON) show in /status as "0x"
+ * hex; a value that is not JSON as a string, or in hex. */
+/* With --http-allow, a connection from elsewhere is closed as it is
+ * accepted: no answer, nothing changes, and it is counted. From 127.0.0.2
+ * (loopback too) the same server answers. */
+static void test_connections_only_from_allowed_addresses(void **state)
+{
+    fx *f = *state; /* node 0 of 1, its own API open to all */
+    cw__allow allow;
+    char err[160];
+    assert_int_equal(cw__allow_parse(&allow, "10.0.0.0/8,127.0.0.2", err, sizeof err), CW_OK);
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.allow = &allow;
+    cw__http *h = NULL;
+    assert_int_equal(cw__http_start(&h, f->s, "127.0.0.1", 0, &ho, err, sizeof err), CW_OK);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)cw__http_port(h));
+    resp r;
+    tolerate_no_answer = true;
+    for (int i = 0; i < 3; i++) {
+        request_on(f->c, base, "POST", "/write", "{\"key\": \"a\", \"value\": 1}", -1, NULL, &r);
+        assert_int_equal(r.status, 0);
+        resp_free(&r);
+    }
+    tolerate_no_answer = false;
+    expect_missing(f, "/read/a");
+    source_option = "127.0.0.2";
+    request_on(f->c, base, "POST", "/write", "{\"key\": \"a\", \"value\": 1}", -1, NULL, &r);
+    expect_success(&r, "a write from an allowed address");
+    resp_free(&r);
+    request_on(f->c, base, "GET", "/metrics", NULL, -1, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "# TYPE causeway_http_refused_connections_total counter\n"));
+    assert_non_null(strstr(r.body, "\ncauseway_http_refused_connections_total 3\n"));
+    resp_free(&r);
+    source_option = NULL;
+    cw__http_stop(h);
+    expect_read(f, "/read/a", "1");
+    /* Without a list the metric is not shown. */
+    request(f, "GET", "/metrics", NULL, &r);
+    assert_null(strstr(r.body, "causeway_http_refused_connections_total"));
+    resp_free(&r);
 }
 
 static void test_replicate_and_link(void **state)
@@ -1542,6 +1590,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_lists_keys_in_order, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_and_link, setup_two, teardown),
         cmocka_unit_test(test_replicate_only_from_allowed_addresses),
+        cmocka_unit_test_setup_teardown(test_connections_only_from_allowed_addresses, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_status_text_key_wins_its_name, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),

@@ -80,9 +80,9 @@ static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, b
     return CLI_OK;
 }
 
-/* --allow or --client-allow RANGES (text; NULL: not given) for the endpoint
- * it guards, into *out. An ipc:// endpoint has no addresses to check: its
- * file's permissions say who may connect. */
+/* --allow, --client-allow or --http-allow RANGES (text; NULL: not given) for
+ * the endpoint it guards (NULL: HTTP), into *out. An ipc:// endpoint has no
+ * addresses to check: its file's permissions say who may connect. */
 static int take_allow(const char *option, const char *text, const char *endpoint, cw__allow *out)
 {
     char why[160];
@@ -396,7 +396,8 @@ int cli_node(int argc, char **argv)
              recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
-               *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL;
+               *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL,
+               *http_allow_text = NULL;
     int policy = 0, sync_mode = -1; /* -1: not given (full) */
     uint64_t map_size = 0;
     double drop = 0, delay = 0, dup = 0;
@@ -419,6 +420,9 @@ int cli_node(int argc, char **argv)
                       "addresses: comma-separated CIDR ranges (10.0.0.0/8,192.168.1.7); others are refused")},
         {CLI_OPT_TEXT("client-allow", &client_allow_text, "RANGES",
                       "with --client: take client connections only from these addresses (as --allow)")},
+        {CLI_OPT_TEXT("http-allow", &http_allow_text, "RANGES",
+                      "with --http: take HTTP connections only from these addresses (as --allow); others\n"
+                      "are closed as they are accepted")},
         {CLI_OPT_TEXT("trace", &trace, "FILE",
                       "append this node's trace (JSON Lines: writes, applies, reads) to FILE")},
         {CLI_OPT_CHOICE("policy", &policy, "P", "how concurrent writes to a key resolve", "siblings|lww")},
@@ -529,7 +533,7 @@ int cli_node(int argc, char **argv)
                 }
         }
     }
-    cw__allow allow, client_allow;
+    cw__allow allow, client_allow, http_allow;
     if (rc == CLI_OK)
         rc = take_allow("--allow", allow_text, listen, &allow);
     if (rc == CLI_OK && client_allow_text && !client) {
@@ -538,6 +542,12 @@ int cli_node(int argc, char **argv)
     }
     if (rc == CLI_OK)
         rc = take_allow("--client-allow", client_allow_text, client, &client_allow);
+    if (rc == CLI_OK && http_allow_text && !http) {
+        fprintf(stderr, "causeway node: --http-allow goes with --http\n");
+        rc = CLI_USAGE;
+    }
+    if (rc == CLI_OK)
+        rc = take_allow("--http-allow", http_allow_text, NULL, &http_allow);
     char secret[41] = "", *peer_key_store = NULL;
     const char **peer_keys = NULL;
     if (rc == CLI_OK && (curve_secret != NULL) != (curve_peers != NULL)) {
@@ -655,6 +665,7 @@ int cli_node(int argc, char **argv)
         ho.no_replicate = curve_secret != NULL; /* its links are authenticated: HTTP must not bypass them */
         ho.clients = cl;
         ho.replicate_allow = allow_text ? &allow : NULL;
+        ho.allow = http_allow_text ? &http_allow : NULL;
         rc = cw__http_start(&h, s, host, port, &ho, err, sizeof err);
         if (rc != CW_OK) {
             fprintf(stderr, "causeway node: --http %s: %s\n", http, err[0] ? err : cw_strerror(rc));

@@ -61,6 +61,9 @@
  *     and replication waiting for a walk of its pointers, not for its JSON
  *     (bench: node_procs/status_stall). A key replaced meanwhile is shown
  *     as taken; its versions live until the answer is made.
+ * 10. With o.allow, a connection from an address outside it is closed by
+ *     MHD's accept policy (on_accept), before any byte of it is read; no
+ *     request of it reaches on_request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,6 +89,7 @@
 
 #include "decimal.h"
 #include "http.h"
+#include "now.h"
 #include "vec.h"
 
 struct cw__http {
@@ -110,6 +114,11 @@ struct cw__http {
      * by MHD (invariant 8). Relaxed: a bound looked at, nothing it orders. */
     _Atomic size_t answers_held;
     _Atomic uint64_t answers_refused; /* 503s for it (invariant 8); a count, orders nothing */
+    /* Connections closed at accept (o.allow; a count, orders nothing), and
+     * when the last was said on stderr and how many had been by then
+     * (under log_lock: MHD's pool threads accept concurrently). */
+    _Atomic uint64_t refused;
+    uint64_t said_ns, said_refused;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -1115,6 +1124,10 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_http_large_answers_refused_total", "counter",
            "Large HTTP answers refused (503) while those not yet taken held their bound (64 MiB).",
            atomic_load_explicit(&h->answers_refused, memory_order_relaxed));
+    if (h->o.allow)
+        metric(&t, "causeway_http_refused_connections_total", "counter",
+               "HTTP connections closed as they were accepted: their address is not in --http-allow.",
+               atomic_load_explicit(&h->refused, memory_order_relaxed));
     if (h->o.clients) {
         metric(&t, "causeway_client_answers_held_bytes", "gauge",
                "Bytes of the client endpoint's answers not yet written out to their clients.",
@@ -1240,6 +1253,16 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* A peer's address as text ("" if it is neither IPv4 nor IPv6). */
+static void address_text(const struct sockaddr *sa, char addr[INET6_ADDRSTRLEN])
+{
+    addr[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, INET6_ADDRSTRLEN);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, INET6_ADDRSTRLEN);
+}
+
 /* Whether the connection's peer may POST /replicate or /admin/link (a
  * write in a peer's name, or a link cut: replicate_allow). */
 static bool may_replicate(const cw__http *h, struct MHD_Connection *c)
@@ -1247,13 +1270,41 @@ static bool may_replicate(const cw__http *h, struct MHD_Connection *c)
     if (!h->o.replicate_allow)
         return true;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    char addr[INET6_ADDRSTRLEN] = "";
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, sizeof addr);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, sizeof addr);
+    char addr[INET6_ADDRSTRLEN];
+    address_text(ci ? ci->client_addr : NULL, addr);
     return cw__allow_admits(h->o.replicate_allow, addr);
+}
+
+/* How often a refused connection is said on stderr, at most. */
+#define SAY_REFUSED_NS (10ull * 1000000000u)
+
+/* MHD's accept policy: with o.allow, a connection from elsewhere is closed
+ * before MHD reads from it. Refusals are counted, and said on stderr now
+ * and then (a peer left out by mistake would otherwise see only resets). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+    cw__http *h = cls;
+    (void)len;
+    if (!h->o.allow)
+        return MHD_YES;
+    char addr[INET6_ADDRSTRLEN];
+    address_text(sa, addr);
+    if (cw__allow_admits(h->o.allow, addr))
+        return MHD_YES;
+    uint64_t refused = atomic_fetch_add_explicit(&h->refused, 1, memory_order_relaxed) + 1; /* a count only */
+    uint64_t now = cw__now_ns();
+    pthread_mutex_lock(&h->log_lock);
+    if (!h->said_ns || now - h->said_ns >= SAY_REFUSED_NS) {
+        char more[64] = "";
+        if (h->said_ns)
+            snprintf(more, sizeof more, " (%" PRIu64 " refused since the last note)", refused - h->said_refused);
+        fprintf(stderr, "causeway node: refused an HTTP connection from %s: its address is not in --http-allow%s\n",
+                addr[0] ? addr : "an address that is not IP", more);
+        h->said_ns = now;
+        h->said_refused = refused;
+    }
+    pthread_mutex_unlock(&h->log_lock);
+    return MHD_NO;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -1418,7 +1469,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         {opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)opts.threads, NULL},
         {MHD_OPTION_END, 0, NULL}};
     h->starting = true;
-    h->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+    h->daemon = MHD_start_daemon(flags, port, on_accept, h, on_request, h,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
                                  MHD_OPTION_ARRAY, pool,

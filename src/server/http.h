@@ -49,6 +49,11 @@ typedef struct cw__http_options {
                                     /admin/link are taken from (others: 403 before the body is
                                     read), as the node's links take connections (--allow); it
                                     must outlive the handle */
+    const cw__allow *allow;      /* NULL, or the only addresses any HTTP connection is taken
+                                    from (--http-allow): one from elsewhere is closed as it is
+                                    accepted, before a byte of it is read, counted
+                                    (causeway_http_refused_connections_total) and said on
+                                    stderr at most every 10 s; it must outlive the handle */
 } cw__http_options;
 
 #define CW_HTTP_DEFAULT_MAX_BODY ((size_t)CW_NODE_DEFAULT_MAX_VALUE_LEN + 64u * 1024u)

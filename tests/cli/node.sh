@@ -47,6 +47,9 @@ expect_usage "--allow checks the addresses of TCP connections" node --id 0 --nod
 expect_usage "--client-allow goes with --client" node --id 0 --nodes 1 --listen $tcp --client-allow 127.0.0.1
 expect_usage "--client-allow: '::1/129': the prefix" node --id 0 --nodes 1 --listen $tcp --client tcp://127.0.0.1:2 \
   --client-allow ::1/129
+expect_usage "--http-allow goes with --http" node --id 0 --nodes 1 --listen $tcp --http-allow 127.0.0.1
+expect_usage "--http-allow: 'x': not an IPv4 or IPv6 address" node --id 0 --nodes 1 --listen $tcp --http 127.0.0.1:0 \
+  --http-allow x
 
 # Open files. A hard limit below what a node may need is refused before it
 # serves, naming the need (ZeroMQ aborted such a process once it ran out:
@@ -211,6 +214,19 @@ kill -TERM "$stranger"
 wait "$stranger" || true
 grep -q "refused a replication connection from 127.0.0.1: its address is not in the allow-list" "$dir/errq" ||
   { echo "FAIL: a node with --allow said nothing of a refused peer: $(cat "$dir/errq")" >&2; exit 1; }
+# --http-allow: HTTP from elsewhere is closed unanswered and said on
+# stderr; from 127.0.0.2 (loopback too) the same port answers.
+"$cw" node --id 0 --nodes 1 --listen "$(ep h0)" --http 127.0.0.1:0 --http-allow 127.0.0.2 --fresh \
+  >"$dir/outh" 2>"$dir/errh" &
+pids+=($!)
+ph=$(node_http_port "$dir/outh") || { echo "FAIL: the node with --http-allow printed no HTTP port" >&2; exit 1; }
+if curl -s -m 5 -o /dev/null "127.0.0.1:$ph/status"; then
+  echo "FAIL: --http-allow 127.0.0.2 answered 127.0.0.1" >&2; exit 1
+fi
+[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "127.0.0.1:$ph/status")" = 200 ] ||
+  { echo "FAIL: --http-allow 127.0.0.2 did not answer 127.0.0.2" >&2; exit 1; }
+grep -q "refused an HTTP connection from 127.0.0.1: its address is not in --http-allow" "$dir/errh" ||
+  { echo "FAIL: a node with --http-allow said nothing of a refused connection: $(cat "$dir/errh")" >&2; exit 1; }
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a node exited $? on SIGTERM" >&2; exit 1; }; done
 pids=()

@@ -672,13 +672,20 @@ static void *unread_gets(const fixture *f, void *ctx, uint64_t n)
     return d;
 }
 
-static void test_a_client_that_does_not_read_is_not_served(void **state)
+/* A node whose key "k" holds one value of 100,000 bytes. */
+static fixture *open_with_key_of_100k(void)
 {
-    (void)state;
     fixture *f = open_node(100000, 300 * 1024);
     static char big[100000];
     memset(big, 'v', sizeof big);
     assert_int_equal(cw_client_put(f->c, "k", 1, big, sizeof big, NULL, NULL), CW_OK);
+    return f;
+}
+
+static void test_a_client_that_does_not_read_is_not_served(void **state)
+{
+    (void)state;
+    fixture *f = open_with_key_of_100k();
     void *ctx = zmq_ctx_new();
     enum { N = 600 };
     void *d = unread_gets(f, ctx, N); /* 60 MB of answers asked for */
@@ -727,17 +734,20 @@ static void test_a_client_that_does_not_read_is_not_served(void **state)
     teardown(&st);
 }
 
-/* Answers to clients that do not read hold at most 64 MiB besides the one
- * that passes it (clients.c, invariant 7): one client that leaves 40 gets
- * unread of a key with three siblings of 1 MB would make the node keep
- * every answer of 3 MB (up to 192: 64 queued, a burst's parked); more
- * siblings make each as large as the store. Past the bound a large read is
- * CW_EFULL (retry later), small reads and writes are served, and once that
- * client goes the large read is served again and every byte counted is
- * given back. */
+/* Answers to clients that do not read are bounded (clients.c, invariant
+ * 7): one client that leaves 40 gets unread of a key with three siblings of
+ * 1 MB would make the node keep every answer of 3 MB (up to 192: 64
+ * queued, a burst's parked); more siblings make each as large as the
+ * store. One such client holds at most its connection's share (16 MiB)
+ * and one answer more, and another client's large read is still served;
+ * five of them hold at most 64 MiB and one answer more between them, past
+ * which a large read is CW_EFULL (retry later). Small reads and writes are
+ * served throughout, and once those clients go every byte counted is given
+ * back. */
 static void test_answers_held_for_clients_are_bounded(void **state)
 {
     (void)state;
+    enum { ANSWER = 3100000, STRANGERS = 5 };
     fixture *f = open_node(1000000, CW__CLIENTS_MAX_FRAME);
     char *big = malloc(1000000);
     assert_non_null(big);
@@ -749,26 +759,40 @@ static void test_answers_held_for_clients_are_bounded(void **state)
     free(big);
     assert_int_equal(cw_client_put(f->c, "s", 1, "small", 5, NULL, NULL), CW_OK);
     void *ctx = zmq_ctx_new();
-    void *d = unread_gets(f, ctx, 40);
+    void *d[STRANGERS];
+    d[0] = unread_gets(f, ctx, 40);
     for (int waited = 0; cw__clients_refused_large(f->cl) == 0 && waited < 20000; waited += 10)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
     assert_true(cw__clients_refused_large(f->cl) > 0); /* of its own gets, served in one burst */
     size_t held = cw__clients_held(f->cl);
-    print_message("# held %zu bytes\n", held);
-    assert_true(held > CW__CLIENTS_ANSWERS_HELD / 2 && held <= CW__CLIENTS_ANSWERS_HELD + 3100000);
+    print_message("# one client that does not read: held %zu bytes\n", held);
+    assert_true(held >= CW__CLIENTS_CONNECTION_HELD / 2 && held <= CW__CLIENTS_CONNECTION_HELD + ANSWER);
     cw_read rd;
     cw_read_init(&rd);
-    /* Refused while that much is held; served if that client's libzmq
+    assert_int_equal(cw_client_get(f->c, "k", 1, &rd), CW_OK); /* the others' large reads go on */
+    assert_int_equal(rd.count, 3);
+    /* More of them: the total is bounded. */
+    for (int i = 1; i < STRANGERS; i++)
+        d[i] = unread_gets(f, ctx, 40);
+    /* Their shares (5 x 16 MiB) pass the total: it is reached, and held. */
+    for (int waited = 0; cw__clients_held(f->cl) < CW__CLIENTS_ANSWERS_HELD && waited < 20000; waited += 10)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    nanosleep(&(struct timespec){0, 100000000}, NULL); /* their gets not served yet would be now */
+    held = cw__clients_held(f->cl);
+    print_message("# %d clients that do not read: held %zu bytes\n", STRANGERS, held);
+    assert_true(held >= CW__CLIENTS_ANSWERS_HELD && held <= CW__CLIENTS_ANSWERS_HELD + ANSWER);
+    /* Refused while that much is held; served if those clients' libzmq
      * took an answer or two meanwhile: either way held stays bounded. */
     int rc = cw_client_get(f->c, "k", 1, &rd);
     assert_true(rc == CW_EFULL || rc == CW_OK);
-    assert_true(cw__clients_held(f->cl) <= CW__CLIENTS_ANSWERS_HELD + 2 * 3100000);
+    assert_true(cw__clients_held(f->cl) <= CW__CLIENTS_ANSWERS_HELD + 2 * ANSWER);
     assert_int_equal(cw_client_get(f->c, "s", 1, &rd), CW_OK);
     assert_int_equal(rd.count, 1);
     assert_memory_equal(rd.versions[0].value, "small", 5);
     assert_int_equal(cw_client_put(f->c, "s", 1, "again", 5, NULL, NULL), CW_OK);
     print_message("# large gets refused: %llu\n", (unsigned long long)cw__clients_refused_large(f->cl));
-    zmq_close(d); /* it goes: libzmq drops what it held for it */
+    for (int i = 0; i < STRANGERS; i++)
+        zmq_close(d[i]); /* they go: libzmq drops what it held for them */
     zmq_ctx_term(ctx);
     rc = CW_EFULL;
     for (int waited = 0; rc == CW_EFULL && waited < 20000; waited += 10) {
@@ -783,6 +807,46 @@ static void test_answers_held_for_clients_are_bounded(void **state)
     for (int waited = 0; cw__clients_held(f->cl) && waited < 20000; waited += 10) /* every count comes back */
         nanosleep(&(struct timespec){0, 10000000}, NULL);
     assert_int_equal(cw__clients_held(f->cl), 0);
+    void *st = f;
+    teardown(&st);
+}
+
+/* Connections come and go, some leaving answers unread: what the node
+ * keeps of each (its share of the answers held, clients.c invariant 7) is
+ * forgotten once its answers are released, so it stays bounded however
+ * many connections came, and every byte counted comes back. */
+static void test_connections_are_forgotten(void **state)
+{
+    (void)state;
+    fixture *f = open_with_key_of_100k();
+    void *ctx = zmq_ctx_new();
+    for (int i = 0; i < 300; i++) {
+        bool reads = i % 2 == 0;
+        int gets = reads ? 1 + i % 3 : 8; /* 800 KB: more than the sockets' buffers take */
+        void *d = unread_gets(f, ctx, (uint64_t)gets);
+        if (reads) {
+            for (int k = 0; k < gets; k++) {
+                zmq_msg_t a;
+                zmq_msg_init(&a);
+                assert_true(zmq_msg_recv(&a, d, 0) > 100000);
+                zmq_msg_close(&a);
+            }
+        } else { /* leaves with answers held for it */
+            for (int waited = 0; cw__clients_held(f->cl) == 0 && waited < 1000; waited += 1)
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+        zmq_close(d);
+    }
+    zmq_ctx_term(ctx);
+    for (int waited = 0; cw__clients_held(f->cl) && waited < 20000; waited += 10)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    assert_int_equal(cw__clients_held(f->cl), 0);
+    cw_read rd;
+    cw_read_init(&rd);
+    assert_int_equal(cw_client_get(f->c, "k", 1, &rd), CW_OK);
+    cw_read_destroy(&rd);
+    print_message("# 301 connections, %zu kept track of\n", cw__clients_tracked(f->cl));
+    assert_true(cw__clients_tracked(f->cl) <= 2 * CW__CLIENTS_CONNS_SWEEP_MIN);
     void *st = f;
     teardown(&st);
 }
@@ -895,6 +959,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
         cmocka_unit_test(test_a_client_that_does_not_read_is_not_served),
         cmocka_unit_test(test_answers_held_for_clients_are_bounded),
+        cmocka_unit_test(test_connections_are_forgotten),
         cmocka_unit_test(test_batch_not_saved_says_which_writes_were_made),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,16 +30,22 @@
  *     request served is answered. (Invariant 1 holds for a client that
  *     reads; a parked answer may reach it after a later one: answers are
  *     matched by id.)
- *  7. Every answer counts in `held` from when it is made until libzmq has
- *     written it out (or dropped it with its connection), parked ones too.
- *     While held is CW__CLIENTS_ANSWERS_HELD or more, a read whose answer is over
- *     SMALL_ANSWER bytes (a key's versions: its siblings can make it as
- *     large as the store) is answered CW_EFULL instead, so clients that do
- *     not read cannot make the node keep up to ANSWERS_QUEUED + BURST
+ *  7. Every answer counts in `held`, and in its connection's share of it
+ *     (conn: by routing id), from when it is made until libzmq has written
+ *     it out (or dropped it with its connection), parked ones too. While
+ *     held is CW__CLIENTS_ANSWERS_HELD or more, or the asking connection's
+ *     share is CW__CLIENTS_CONNECTION_HELD or more, a read whose answer is
+ *     over SMALL_ANSWER bytes (a key's versions: its siblings can make it
+ *     as large as the store) is answered CW_EFULL instead, so clients that
+ *     do not read cannot make the node keep up to ANSWERS_QUEUED + BURST
  *     copies of such a key each: reads hold at most that many bytes and
  *     one answer more, besides the small ones, which invariant 6 bounds per
- *     connection (ANSWERS_QUEUED + BURST of at most SMALL_ANSWER). Answers
- *     that report writes made are always sent.
+ *     connection (ANSWERS_QUEUED + BURST of at most SMALL_ANSWER). One
+ *     client that stops reading holds at most its share and one answer
+ *     more, so the others' large reads go on. Answers that report writes
+ *     made are always sent. A connection's entry lives while its answers
+ *     hold bytes (counted.h says when it may be freed), and entries with
+ *     none are swept as new connections come.
  */
 #include "clients.h"
 
@@ -58,6 +64,7 @@
 #include "bytes.h"
 #include "counted.h"
 #include "endpoint.h"
+#include "map.h"
 #include "proto.h"
 #include "vec.h"
 
@@ -91,8 +98,17 @@
  * long). libcauseway-client's handshake is one round trip. */
 #define HANDSHAKE_MS 5000
 
+/* A client connection's share of the answers held (invariant 7). */
+typedef struct conn {
+    cw__count held;            /* total: the endpoint's held */
+    uint64_t hash;             /* of its routing id (cw__hash_key) */
+    size_t id_len;
+    uint8_t id[];              /* its routing id */
+} conn;
+
 /* One request of a burst, answered at its end (invariant 5). */
 typedef struct pending {
+    conn *conn;                /* whose share its answer counts in; NULL: the total alone */
     zmq_msg_t id, answer;
     uint8_t op;
     uint64_t rid;
@@ -118,7 +134,12 @@ struct cw__clients {
     parked **parked;           /* [n_parked], each its own allocation: zmq_msg_t is not moved by copy */
     size_t n_parked, parked_cap;
     _Atomic uint64_t unserved; /* requests dropped: their client had an answer parked */
-    _Atomic size_t held;       /* bytes of answers libzmq has not yet released (invariant 7) */
+    cw__count held;            /* bytes of answers libzmq has not yet released (invariant 7) */
+    cw__map conns;             /* routing id -> conn, the clients thread's */
+    conn *asking;              /* the entry of the request being served (NULL: none) */
+    conn **conn_list;          /* [n_conns]: the same entries, for the sweep */
+    size_t n_conns, conns_cap, sweep_at;
+    _Atomic size_t tracked;    /* n_conns, for other threads (a count: orders nothing) */
     cw__auth *auth;            /* the address allow-list's handler, or NULL */
     _Atomic uint64_t refused_large; /* reads answered CW_EFULL (invariant 7) */
 };
@@ -180,6 +201,73 @@ static void send_parked(cw__clients *cl)
             cl->parked[kept++] = cl->parked[k];
     cl->n_parked = kept;
 }
+
+typedef struct id_key {
+    const void *b;
+    size_t len;
+} id_key;
+
+static bool conn_eq(const void *item, const void *key)
+{
+    const conn *c = item;
+    const id_key *k = key;
+    return c->id_len == k->len && memcmp(c->id, k->b, k->len) == 0;
+}
+
+/* Frees the entries whose answers hold nothing (invariant 7). */
+static void sweep_conns(cw__clients *cl)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < cl->n_conns; k++) {
+        conn *c = cl->conn_list[k];
+        /* Acquire: pairs with the release decrement that left 0, the last
+         * touch of c by the thread that released its last answer. */
+        if (atomic_load_explicit(&c->held.bytes, memory_order_acquire) == 0) {
+            id_key key = {c->id, c->id_len};
+            (void)cw__map_remove(&cl->conns, c->hash, conn_eq, &key);
+            free(c);
+        } else {
+            cl->conn_list[kept++] = c;
+        }
+    }
+    cl->n_conns = kept;
+    atomic_store_explicit(&cl->tracked, kept, memory_order_relaxed);
+    cl->sweep_at = kept < CW__CLIENTS_CONNS_SWEEP_MIN / 2 ? CW__CLIENTS_CONNS_SWEEP_MIN : 2 * kept;
+}
+
+/* The entry of the connection named by id, made if it has none; NULL if
+ * memory is short (its answers then count in the total alone). */
+static conn *conn_of(cw__clients *cl, zmq_msg_t *id)
+{
+    id_key key = {zmq_msg_data(id), zmq_msg_size(id)};
+    uint64_t hash = cw__hash_key(key.b, key.len);
+    conn *c = cw__map_find(&cl->conns, hash, conn_eq, &key);
+    if (c)
+        return c;
+    if (cl->n_conns >= cl->sweep_at)
+        sweep_conns(cl);
+    conn **grown = cw__vec_room(cl->conn_list, cl->n_conns, &cl->conns_cap, sizeof *grown);
+    if (!grown)
+        return NULL;
+    cl->conn_list = grown;
+    if (!(c = malloc(sizeof *c + key.len)))
+        return NULL;
+    atomic_init(&c->held.bytes, 0);
+    c->held.total = &cl->held;
+    c->hash = hash;
+    c->id_len = key.len;
+    memcpy(c->id, key.b, key.len);
+    if (cw__map_insert(&cl->conns, hash, c) != CW_OK) {
+        free(c);
+        return NULL;
+    }
+    cl->conn_list[cl->n_conns++] = c;
+    atomic_store_explicit(&cl->tracked, cl->n_conns, memory_order_relaxed);
+    return c;
+}
+
+/* Where an answer for p counts. */
+static cw__count *count_of(cw__clients *cl, pending *p) { return p->conn ? &p->conn->held : &cl->held; }
 
 typedef struct status_ctx {
     cw_client_status *st;
@@ -283,7 +371,10 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
             cw__answer_read(o, &rd);
         cw_read_destroy(&rd);
         /* Invariant 7 (relaxed: a bound, not an order). */
-        if (o->len > SMALL_ANSWER && atomic_load_explicit(&cl->held, memory_order_relaxed) >= CW__CLIENTS_ANSWERS_HELD) {
+        if (o->len > SMALL_ANSWER &&
+            (atomic_load_explicit(&cl->held.bytes, memory_order_relaxed) >= CW__CLIENTS_ANSWERS_HELD ||
+             (cl->asking && atomic_load_explicit(&cl->asking->held.bytes, memory_order_relaxed) >=
+                                CW__CLIENTS_CONNECTION_HELD))) {
             o->len = 0;
             cw__answer_head(o, r.op, r.id, CW_EFULL);
             atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */
@@ -327,6 +418,7 @@ static bool serve_one(cw__clients *cl, pending *p)
     zmq_msg_init(&req);
     p->wrote = false;
     p->has_answer = false;
+    p->conn = NULL;
     cl->made = 0;
     if (zmq_msg_recv(&p->id, cl->sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&p->id);
@@ -352,7 +444,9 @@ static bool serve_one(cw__clients *cl, pending *p)
     }
     const uint8_t *b = zmq_msg_data(&req);
     size_t len = zmq_msg_size(&req);
+    cl->asking = p->conn = conn_of(cl, &p->id);
     serve(cl, b, len);
+    cl->asking = NULL;
     /* The answer's head names the op and the id: kept to answer CW_EUNSAVED. */
     cw__in head = {cl->out.b, cl->out.len, 0};
     int status;
@@ -362,7 +456,7 @@ static bool serve_one(cw__clients *cl, pending *p)
     }
     p->wrote = cl->made > 0;
     zmq_msg_close(&req);
-    if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, &cl->held)) {
+    if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, count_of(cl, p))) {
         zmq_msg_init(&p->answer);
         return true; /* out of memory: the client times out */
     }
@@ -418,7 +512,7 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
                 cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
             }
             zmq_msg_close(&p->answer);
-            if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, &cl->held)) {
+            if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, count_of(cl, p))) {
                 zmq_msg_init(&p->answer);
                 p->has_answer = false;
             }
@@ -472,6 +566,8 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     if (!cl)
         return CW_ENOMEM;
     cl->s = s;
+    cw__map_init(&cl->conns);
+    cl->sweep_at = CW__CLIENTS_CONNS_SWEEP_MIN;
     int64_t maxmsg = (int64_t)max_frame;
     /* Per client connection, at most rcv_hwm requests wait to be served
      * (beyond, ZeroMQ stops reading that connection: REQUEST_BYTES_QUEUED)
@@ -541,7 +637,12 @@ uint64_t cw__clients_refused(const cw__clients *cl)
 
 size_t cw__clients_held(const cw__clients *cl)
 {
-    return atomic_load_explicit(&cl->held, memory_order_relaxed); /* a count, orders nothing */
+    return atomic_load_explicit(&cl->held.bytes, memory_order_relaxed); /* a count, orders nothing */
+}
+
+size_t cw__clients_tracked(const cw__clients *cl)
+{
+    return atomic_load_explicit(&cl->tracked, memory_order_relaxed); /* a count, orders nothing */
 }
 
 void cw__clients_stop(cw__clients *cl)
@@ -561,6 +662,10 @@ void cw__clients_stop(cw__clients *cl)
      * (counted.c writes into cl->held): retried if a signal interrupts it. */
     while (cl->ctx && zmq_ctx_term(cl->ctx) != 0 && zmq_errno() == EINTR) {
     }
+    for (size_t k = 0; k < cl->n_conns; k++)
+        free(cl->conn_list[k]);
+    free(cl->conn_list);
+    cw__map_destroy(&cl->conns);
     free(cl->out.b);
     free(cl);
 }

@@ -24,6 +24,12 @@
 /* Bytes of answers not yet written out that stop large reads (clients.c,
  * invariant 7). */
 #define CW__CLIENTS_ANSWERS_HELD ((size_t)64 << 20)
+/* A connection's share of it: past this, that connection's large reads
+ * are refused while others' go on (clients.c, invariant 7). */
+#define CW__CLIENTS_CONNECTION_HELD ((size_t)16 << 20)
+/* Connections whose answers hold nothing are forgotten once this many
+ * are kept track of (or twice those that hold some). */
+#define CW__CLIENTS_CONNS_SWEEP_MIN 64u
 
 typedef struct cw__clients cw__clients;
 
@@ -43,11 +49,15 @@ void cw__clients_stop(cw__clients *cl);
  * (clients.c, invariant 6). Any thread. */
 uint64_t cw__clients_unserved(const cw__clients *cl);
 /* Reads answered CW_EFULL because the answers not yet written out to their
- * clients held CW__CLIENTS_ANSWERS_HELD (clients.c, invariant 7). Any
- * thread. */
+ * clients held CW__CLIENTS_ANSWERS_HELD, or the asking connection's held
+ * CW__CLIENTS_CONNECTION_HELD (clients.c, invariant 7). Any thread. */
 uint64_t cw__clients_refused_large(const cw__clients *cl);
 /* Bytes of answers made and not yet written out to their clients (or
  * dropped with their connections; clients.c, invariant 7). Any thread. */
 size_t cw__clients_held(const cw__clients *cl);
+/* Connections whose share of that is kept track of (clients.c, invariant
+ * 7): those with answers held, and at most CW__CLIENTS_CONNS_SWEEP_MIN or
+ * as many again besides. Any thread. */
+size_t cw__clients_tracked(const cw__clients *cl);
 
 #endif

@@ -1,7 +1,8 @@
 /* Counted ZeroMQ messages (counted.h).
  *
- * Invariant: *count holds the bytes of every message made on it that
- * libzmq has not yet released. Each message's block carries its length
+ * Invariant: a count holds the bytes of every message made on it that
+ * libzmq has not yet released, and its total those of every message made
+ * on any count that names it. Each message's block carries its length
  * before its bytes, so the release takes off exactly what was added. */
 #include "counted.h"
 
@@ -22,14 +23,20 @@
  * link of the node, for up to a second while it symbolized the stacks. */
 static void released(void *data, void *hint)
 {
-    _Atomic size_t *count = hint;
-    (void)atomic_load_explicit(count, memory_order_acquire);
+    cw__count *count = hint;
+    (void)atomic_load_explicit(&count->bytes, memory_order_acquire);
     size_t *block = (size_t *)data - 1;
-    atomic_fetch_sub_explicit(count, *block, memory_order_relaxed); /* a count: the acquire above orders */
+    size_t len = *block;
     free(block);
+    cw__count *total = count->total; /* read before the decrement: after it, count may be freed */
+    /* Release: this thread's last touch of count comes before an owner's
+     * acquire load that reads the 0 it leaves (counted.h). */
+    atomic_fetch_sub_explicit(&count->bytes, len, memory_order_release);
+    if (total)
+        atomic_fetch_sub_explicit(&total->bytes, len, memory_order_relaxed); /* a count: orders nothing */
 }
 
-bool cw__counted_msg(zmq_msg_t *m, const void *b, size_t len, _Atomic size_t *count)
+bool cw__counted_msg(zmq_msg_t *m, const void *b, size_t len, cw__count *count)
 {
     if (len > SIZE_MAX - sizeof(size_t))
         return false;
@@ -43,7 +50,10 @@ bool cw__counted_msg(zmq_msg_t *m, const void *b, size_t len, _Atomic size_t *co
         free(block);
         return false;
     }
-    /* Release: the block's bytes before released's acquire frees it. */
-    atomic_fetch_add_explicit(count, len, memory_order_release);
+    if (count->total)
+        atomic_fetch_add_explicit(&count->total->bytes, len, memory_order_relaxed); /* a count: orders nothing */
+    /* Release: the block's bytes (and count->total) before released's
+     * acquire reads them. */
+    atomic_fetch_add_explicit(&count->bytes, len, memory_order_release);
     return true;
 }

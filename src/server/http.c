@@ -1133,7 +1133,8 @@ static void do_metrics(cw__http *h, reply *rep)
                "Bytes of the client endpoint's answers not yet written out to their clients.",
                cw__clients_held(h->o.clients));
         metric(&t, "causeway_client_large_reads_refused_total", "counter",
-               "Client reads over 4 KiB answered CW_EFULL while answers not yet written out held 64 MiB.",
+               "Client reads over 4 KiB answered CW_EFULL while answers not yet written out held 64 MiB, or "
+               "16 MiB for the asking connection.",
                cw__clients_refused_large(h->o.clients));
         metric(&t, "causeway_client_requests_unserved_total", "counter",
                "Client requests dropped unserved because their client did not read its answers.",

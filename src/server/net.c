@@ -111,7 +111,7 @@ typedef struct link_out {
     /* Bytes handed to this link's DEALER that ZeroMQ has not yet released
      * (written to the kernel, or dropped): added by the sending thread,
      * taken off by libzmq's I/O thread (released). */
-    _Atomic size_t queued;
+    cw__count queued;                /* total: NULL */
     /* Lent for a snapshot answer (invariant 1): the DEALER is not ours. */
     bool lent;
 } link_out;
@@ -166,7 +166,7 @@ static bool link_hand(net *p, uint32_t j, const uint8_t *b, size_t len)
     link_out *o = &p->out[j];
     if (o->lent)
         return false;
-    size_t queued = atomic_load_explicit(&o->queued, memory_order_relaxed); /* a bound, not an order */
+    size_t queued = atomic_load_explicit(&o->queued.bytes, memory_order_relaxed); /* a bound, not an order */
     if (queued && len > LINK_QUEUED_MAX - (queued < LINK_QUEUED_MAX ? queued : LINK_QUEUED_MAX))
         return false;
     zmq_msg_t m;

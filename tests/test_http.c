@@ -807,19 +807,13 @@ static void await_served(fx *f, const char *path)
     assert_int_equal(status, 200);
 }
 
-/* Slow readers cannot pile up copies of the store or of a large key (here
- * twelve siblings of 1 MB): while one reader leaves a 12 MB /status unread,
- * /status and reads of large keys past the bound are 503 with Retry-After,
- * other routes (a small key) are served, and once that reader goes, they
- * are answered again. A slow reader of a large key holds the bound the
- * same way. */
-static void test_slow_status_readers_are_bounded(void **state)
+/* n siblings of 1 MB under key "k" (the context names no version). */
+static void write_siblings_of_1mb(fx *f, int n)
 {
-    fx *f = *state;
     size_t vlen = (1u << 20) - 16;
     char *body = malloc(vlen + 64);
     assert_non_null(body);
-    for (int i = 0; i < 12; i++) { /* twelve siblings of 1 MB: the context names no version */
+    for (int i = 0; i < n; i++) {
         int at = snprintf(body, 64, "{\"key\": \"k\", \"context\": {}, \"value\": \"");
         memset(body + at, 'v', vlen);
         strcpy(body + at + vlen, "\"}");
@@ -829,6 +823,18 @@ static void test_slow_status_readers_are_bounded(void **state)
         resp_free(&r);
     }
     free(body);
+}
+
+/* Slow readers cannot pile up copies of the store or of a large key (here
+ * twelve siblings of 1 MB): while one reader leaves a 12 MB /status unread,
+ * /status and reads of large keys past the bound are 503 with Retry-After,
+ * other routes (a small key) are served, and once that reader goes, they
+ * are answered again. A slow reader of a large key holds the bound the
+ * same way. */
+static void test_slow_status_readers_are_bounded(void **state)
+{
+    fx *f = *state;
+    write_siblings_of_1mb(f, 12);
     resp r;
     request(f, "POST", "/write", "{\"key\": \"small\", \"value\": 1}", &r);
     expect_success(&r, "write");
@@ -869,6 +875,55 @@ static void test_slow_status_readers_are_bounded(void **state)
     close(fd);
     await_served(f, "/read/k");
     await_served(f, "/status");
+}
+
+/* Node 1 of 2, large answers held at once: any one. */
+static int setup_two_budget(void **state)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.answers_held_max = 1;
+    return start(state, 2, 1, &ho, 0);
+}
+
+/* A read is large by its text too: 50,000 bytes that are not UTF-8 show
+ * as 100,000 hex digits, past 64 KiB, so while a /status is unread its
+ * read is 503 as a large key's is; a small key is served. */
+static void test_a_read_large_by_its_text_is_bounded(void **state)
+{
+    fx *f = *state; /* node 1 of 2 */
+    write_siblings_of_1mb(f, 12);
+    size_t vlen = 50000, cap = vlen + 1024;
+    char *value = malloc(vlen);
+    uint8_t *buf = malloc(cap);
+    assert_non_null(value);
+    assert_non_null(buf);
+    memset(value, 0xff, vlen);
+    uint64_t clock[2] = {1, 0};
+    cw_hlc_timestamp ts = {.wall_ms = 1000, .counter = 0, .node = 0};
+    cw_msg *m;
+    assert_int_equal(cw_msg_create(&m, 0, &ts, clock, 2, "b", 1, value, vlen), CW_OK);
+    size_t len;
+    assert_int_equal(cw_msg_encode(m, buf, cap, &len), CW_OK);
+    cw_msg_unref(m);
+    resp r;
+    request_on(f->c, f->base, "POST", "/replicate", (const char *)buf, (long)len, NULL, &r);
+    expect_success(&r, "replicate");
+    resp_free(&r);
+    free(buf);
+    free(value);
+    request(f, "GET", "/read/b", NULL, &r);
+    expect_success(&r, "the read alone");
+    assert_true(r.len > 100000);
+    resp_free(&r);
+    write_ctx(f, "/write", "small", "1", NULL, 200);
+    int fd = slow_reader(f, "/status");
+    request(f, "GET", "/read/b", NULL, &r);
+    expect_error(&r, 503, "a read large by its text while /status is unread");
+    resp_free(&r);
+    expect_read(f, "/read/small", "1");
+    close(fd);
+    await_served(f, "/read/b");
 }
 
 /* A value nested as deep as the body may be would nest up to five levels
@@ -1572,6 +1627,14 @@ static void test_start_errors(void **state)
         resp_free(&r);
         cw__http_stop(h);
     }
+    /* The IPv6 wildcard takes IPv4 too, as a ZeroMQ endpoint on * does. */
+    if (cw__http_start(&h, f->s, "::", 0, &o, err, sizeof err) == CW_OK) {
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)cw__http_port(h));
+        request_on(f->c, base, "GET", "/status", NULL, -1, NULL, &r);
+        expect_success(&r, "IPv4 on the IPv6 wildcard");
+        resp_free(&r);
+        cw__http_stop(h);
+    }
     cw__http_stop(NULL);
 }
 
@@ -1598,6 +1661,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_large_is_answered_not_reset, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_deep_values_keep_status_readable, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
+        cmocka_unit_test_setup_teardown(test_a_read_large_by_its_text_is_bounded, setup_two_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),

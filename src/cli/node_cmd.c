@@ -678,7 +678,7 @@ int cli_node(int argc, char **argv)
     }
     printf("causeway node %u of %u: replication %s", id, nodes, listen);
     if (h)
-        printf(", http %s:%u", host, (unsigned)cw__http_port(h));
+        printf(strchr(host, ':') ? ", http [%s]:%u" : ", http %s:%u", host, (unsigned)cw__http_port(h));
     if (cl)
         printf(", client %s", client);
     printf("\n");

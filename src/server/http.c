@@ -47,13 +47,14 @@
  *     cw__server_with_node's callback touches the node alone (the lock is
  *     not recursive), and server statistics are read outside it.
  *  8. Large answers, /status (a copy of the whole store as JSON text) and
- *     a /read whose answer passes SMALL_READ bytes (a key's siblings can
- *     make it as large as the store), hold at most
+ *     a /read whose values or answer pass SMALL_READ bytes (a key's
+ *     siblings can make it as large as the store), hold at most
  *     o.answers_held_max bytes at once between them, from the text made
  *     until MHD frees it (sent, or the client gone), besides those begun
  *     while it was under the bound (at most one a pool thread): past it such
- *     an answer is 503 with Retry-After. Slow readers cannot pile up copies
- *     of a large store or key.
+ *     an answer is 503 with Retry-After, a read large by its values before
+ *     its text is made. Slow readers cannot pile up copies of a large
+ *     store or key.
  *  9. /status holds the server's lock only to take a reference to each
  *     key's live versions (a pointer and a count each), with the clocks and
  *     the pending count, all from one moment: names, order, JSON and text
@@ -745,6 +746,16 @@ static bool too_much_held(cw__http *h, reply *rep)
     return true;
 }
 
+/* The bytes of a read's values: past SMALL_READ, its answer is large
+ * whatever its text (invariant 8). */
+static size_t values_bytes(const cw_read *r)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < r->count; i++)
+        sum += r->versions[i].value_len;
+    return sum;
+}
+
 /* GET /read/<key>; raw is the path after "/read/", still percent-encoded. */
 static void do_read(cw__http *h, const char *raw, reply *rep)
 {
@@ -762,6 +773,8 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         fail_code(rep, MHD_HTTP_NOT_FOUND, rc, "not found");
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
+    } else if (values_bytes(&r) > SMALL_READ && too_much_held(h, rep)) {
+        /* Large by its values: refused before its text is made. */
     } else {
         json_t *body = success_body();
         json_t *first = r.count ? version_json(r.versions[0].value, r.versions[0].value_len,
@@ -777,14 +790,15 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
                 ok = json_array_append_new(siblings, version_json(r.versions[i].value, r.versions[i].value_len,
                                                                   &r.versions[i].clock, h->nodes)) == 0;
         }
-        /* The text, whose length says whether it is large (escapes, hex
-         * and every sibling's clock make it longer than the values). */
+        /* The text, whose length says whether a read of small values is
+         * large too (escapes, hex and every sibling's clock make it longer
+         * than the values). */
         text t = {.p = ok ? json_dumps(body, JSON_COMPACT) : NULL};
         json_decref(body);
         t.len = t.p ? strlen(t.p) : 0;
         t.failed = !t.p;
-        bool large = t.len > SMALL_READ;
-        if (large && too_much_held(h, rep)) {
+        bool by_values = values_bytes(&r) > SMALL_READ, large = by_values || t.len > SMALL_READ;
+        if (large && !by_values && too_much_held(h, rep)) {
             free(t.p);
         } else {
             succeed_text(rep, &t, "application/json");
@@ -1292,9 +1306,11 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
     address_text(sa, addr);
     if (cw__allow_admits(h->o.allow, addr))
         return MHD_YES;
-    uint64_t refused = atomic_fetch_add_explicit(&h->refused, 1, memory_order_relaxed) + 1; /* a count only */
-    uint64_t now = cw__now_ns();
+    atomic_fetch_add_explicit(&h->refused, 1, memory_order_relaxed); /* a count only */
+    /* The count and the time read under the lock: pool threads refusing
+     * together then say them in order. */
     pthread_mutex_lock(&h->log_lock);
+    uint64_t now = cw__now_ns(), refused = atomic_load_explicit(&h->refused, memory_order_relaxed);
     if (!h->said_ns || now - h->said_ns >= SAY_REFUSED_NS) {
         char more[64] = "";
         if (h->said_ns)
@@ -1451,6 +1467,10 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     h->nodes = cw__server_nodes(s);
     memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
     bool v6 = res->ai_family == AF_INET6;
+    /* The IPv6 wildcard takes IPv4 too (as a ZeroMQ endpoint on * does):
+     * an IPv4 client's address then comes mapped (::ffff:a.b.c.d), which
+     * the allow-list matches as IPv4. */
+    bool both = v6 && IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)(const void *)res->ai_addr)->sin6_addr);
     freeaddrinfo(res);
 
     /* One internal polling thread per pool member; keep-alive is MHD's
@@ -1464,7 +1484,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
      * at stop: without it MHD shuts the listen socket down to wake them,
      * which a thread at its limit no longer watches (the stop took 60 s). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_ITC |
-                     (v6 ? MHD_USE_IPv6 : 0);
+                     (both ? MHD_USE_DUAL_STACK : v6 ? MHD_USE_IPv6 : 0);
     /* A pool of one is no pool (MHD warns about it): the option is left out. */
     struct MHD_OptionItem pool[] = {
         {opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)opts.threads, NULL},

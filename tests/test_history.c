@@ -206,6 +206,42 @@ static void test_lost_update_is_caught(void **state)
     net_close(&t);
 }
 
+/* A node's own writes can be siblings of each other: a write with a
+ * context that covers nothing (0.3) leaves 0.1 live. A read at that node
+ * that returned 0.3 alone lost 0.1, though 0.3 is its origin's last write
+ * to the key (the node's final state is right: only the read is wrong). */
+static void test_a_read_without_an_earlier_sibling_is_caught(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    cw_read r;
+    cw_read_init(&r);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    client_write(&t, 0, 0, "j", false, NULL, NULL, 0);
+    cw_vclock empty;
+    cw_vclock_init(&empty);
+    cw_history_dot d3 = client_write(&t, 1, 0, "k", false, &empty, NULL, 0);
+    assert_int_equal(d3.seq, 3);
+    deliver_all(&t);
+    client_read(&t, 2, 0, "k", &r); /* both, as the node holds them */
+    assert_int_equal(r.count, 2);
+    size_t count = r.count, at3 = r.versions[0].seq == 3 ? 0 : 1;
+    cw_value_version first = r.versions[0];
+    r.versions[0] = r.versions[at3];
+    r.versions[at3] = first;
+    r.count = 1; /* as if it returned 0.3 alone */
+    uint64_t counts[MAX_NODES];
+    cw_history_applied_counts(t.h, 0, counts);
+    assert_int_equal(cw_history_read(t.h, 0, "k", 1, counts, counts, &r), CW_OK);
+    r.count = count;
+    expect_violation(&t, "node 0 read a key (k) without write 0.1, which it had applied before the read began and "
+                         "no write ever superseded (a lost update)");
+    cw_vclock_destroy(&empty);
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
 /* Client 0 deletes what it read (0.1) but the replica is given no context
  * that covers it: the delete does not replace 0.1, which stays live. */
 static void test_resurrected_delete_is_caught(void **state)
@@ -618,6 +654,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_correct_history_passes),
         cmocka_unit_test(test_lost_update_is_caught),
+        cmocka_unit_test(test_a_read_without_an_earlier_sibling_is_caught),
         cmocka_unit_test(test_resurrected_delete_is_caught),
         cmocka_unit_test(test_too_many_siblings_is_caught),
         cmocka_unit_test(test_session_violations_are_caught),

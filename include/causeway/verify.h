@@ -160,14 +160,18 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * the call. Checked: (1) now, each version returned is one x had applied by
  * the read's end (its seq <= after[origin]); (2) in the verdict, each is a
  * write to that key, and none is causally before a write to that key that x
- * had applied before the read began (counted in before); (3) a read that
- * found nothing came before x applied any write to the key. So a read sees
- * no write its node has not applied, no version its node has overwritten,
- * and nothing lost. A read that found nothing (count 0) keeps r->context,
+ * had applied before the read began (counted in before); the last write of
+ * each node to the key that x had applied before it began, unless one x had
+ * applied by its end replaced it, and every write x had applied before it
+ * began that no write ever replaced, are among them; (3) a read that found
+ * nothing came before x applied any write to the key. So a read sees no
+ * write its node has not applied, no version its node has overwritten, and
+ * nothing lost (an earlier write of a node, a sibling of its later ones
+ * that a write replaced only after the read, is not looked for). A read that found nothing (count 0) keeps r->context,
  * the dots it covers (checked now: each one x had applied by the read's
  * end), for the session checks (see above). Any thread (a lock). CW_EINVAL,
  * CW_ENOMEM. Memory: O(nodes) per read; the verdict's cost: O(nodes * log w)
- * per read of a key written w times. CW_EINVAL also for r->count > 0 with
+ * per read of a key written w times, and O(its final versions). CW_EINVAL also for r->count > 0 with
  * r->versions NULL. */
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
                            const uint64_t *after, const cw_read *r);

@@ -1134,9 +1134,11 @@ static bool found_in(const read_rec *rd, write_ref w)
  * read began; the last write of each node to the key that its node had
  * applied when the read began is among them, unless a write applied by the
  * read's end superseded it (LWW: the version returned is at least as
- * great); a read that found nothing found a key no live write it had
- * applied was left in, or a delete covered it. O(nodes * log w) a version
- * for a key written w times. */
+ * great), and so is every write applied before the read began that no
+ * write ever superseded (keeping siblings: an origin's earlier write can
+ * be a sibling of its last); a read that found nothing found a key no live
+ * write it had applied was left in, or a delete covered it. O(nodes *
+ * log w) a version for a key written w times, and O(final versions). */
 static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_history_report *rep)
 {
     const key_group *g = find_group(&J->ix, rd->hash, rd->key, rd->key_len);
@@ -1205,6 +1207,22 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
         violate(h, "node %u read a key (%.*s%s) without write %u.%llu, which it had applied before the read "
                    "began and no write it applied superseded (a lost update)", rd->x, shown, (const char *)rd->key, more, o,
                 (unsigned long long)w->seq);
+        return;
+    }
+    /* Not only an origin's last write can be live: one whose later writes
+     * to the key had contexts that did not cover it is a sibling of them.
+     * Those that no write ever superseded (the key's final versions) are
+     * live at every read after they were applied. O(final versions). */
+    if (h->policy != CW_KEEP_SIBLINGS)
+        return;
+    const final_version *want = J->want + g->want;
+    for (size_t j = 0; j < g->n; j++) {
+        write_ref w = {want[j].origin, want[j].seq};
+        if (w.seq > rd->before[w.origin] || is_tombstone(h, w.origin, w.seq) || found_in(rd, w))
+            continue;
+        violate(h, "node %u read a key (%.*s%s) without write %u.%llu, which it had applied before the read "
+                   "began and no write ever superseded (a lost update)", rd->x, shown, (const char *)rd->key, more,
+                w.origin, (unsigned long long)w.seq);
         return;
     }
 }

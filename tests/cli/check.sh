@@ -144,6 +144,16 @@ expect 1 "violation +\[read siblings\] bad-n0.jsonl:4: node 0: node 0 read a key
 plant n2.jsonl 4 '{"node": 2, "op": "write", "dot": [2, 1], "key": "a", "clock": {"0": 1, "1": 2, "2": 1}, "context": {"0": 0, "1": 1, "2": 0}}'
 expect 1 "violation +\[read siblings\] bad-n2.jsonl:6: node 2: .*without write 0\.1.*lost update" n0.jsonl n1.jsonl bad-n2.jsonl
 
+# A node's own writes can be siblings: (0,3)'s empty context left (0,1)
+# live, and a read of (0,3) alone lost it, though (0,3) is node 0's last.
+printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {"0": 1}}' \
+  '{"node": 0, "op": "write", "dot": [0, 2], "key": "j", "clock": {"0": 2}}' \
+  '{"node": 0, "op": "write", "dot": [0, 3], "key": "k", "clock": {"0": 3}, "context": {}}' \
+  '{"node": 0, "op": "read", "key": "k", "dots": [[0, 3]]}' >own.jsonl
+expect 1 "violation +\[read siblings\] own.jsonl:4: node 0: .*without write 0\.1.*lost update" own.jsonl
+sed -i 's/"dots": \[\[0, 3\]\]/"dots": [[0, 1], [0, 3]]/' own.jsonl
+expect 0 "verdict +PASS" own.jsonl
+
 # A lost write: node 1 never applies (2,2).
 plant n1.jsonl 5 ""
 expect 1 "violation +\[lost write\] bad-n1.jsonl:6: node 1: node 1's trace ends without write \(2, 2\) \(written at n2.jsonl:5\)" \

@@ -1069,18 +1069,39 @@ static int admin_link(const prun *r, uint32_t from, uint32_t to, const char *act
     return cc == CURLE_OK && code == 200 ? CW_OK : CW_EIO;
 }
 
-/* --partition: every link between the halves (nodes below n/2 and the rest)
- * cut or held (on), or healed or released, both ways, at the receiving node. */
-static int partition_links(const prun *r, bool on)
+/* --partition at node `to`: its links from the other half (nodes below
+ * n/2 and the rest) cut or held (on), or healed or released. */
+static int partition_at(const prun *r, uint32_t to, bool on)
 {
     const char *action = r->o->part_hold ? (on ? "hold" : "release") : (on ? "cut" : "heal");
     int rc = CW_OK;
-    for (uint32_t a = 0; a < r->n / 2; a++)
-        for (uint32_t b = r->n / 2; b < r->n; b++) {
-            int x = admin_link(r, a, b, action), y = admin_link(r, b, a, action);
+    for (uint32_t from = 0; from < r->n; from++)
+        if ((from < r->n / 2) != (to < r->n / 2)) {
+            int x = admin_link(r, from, to, action);
             if (rc == CW_OK)
-                rc = x != CW_OK ? x : y;
+                rc = x;
         }
+    return rc;
+}
+
+/* Brings each node's links to the partition's state now (want): parted[j]
+ * says what node j was last told. A node stopped by --stop, or being
+ * restarted by --kill, is told once it runs again: it cannot answer
+ * /admin/link meanwhile (a restarted process starts with every link
+ * whole, so its entry is reset by the caller). */
+static int partition_sync(prun *r, bool *parted, bool want, int paused, int restarting)
+{
+    int rc = CW_OK;
+    for (uint32_t j = 0; j < r->n; j++) {
+        if (parted[j] == want || (int)j == paused || (int)j == restarting)
+            continue;
+        parted[j] = want;
+        if (partition_at(r, j, want) != CW_OK && rc == CW_OK) {
+            fail_run(r, CW_EIO, "the partition could not be %s at node %u through its /admin/link",
+                     want ? "made" : "healed", j);
+            rc = CW_EIO;
+        }
+    }
     return rc;
 }
 
@@ -1100,24 +1121,26 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     int rc = started == nc ? CW_OK : CW_ENOMEM;
     killer k = {r, (uint32_t)o->kill_node, CW_OK, false};
     pthread_t kth;
-    bool parted = false, healed = false;
+    bool parted = false, healed = false, restart_seen = false;
+    bool *part_at = calloc(r->n, sizeof *part_at); /* what each node was last told (partition_sync) */
+    if (!part_at && rc == CW_OK)
+        rc = CW_ENOMEM;
     while (atomic_load(&r->running) > 0 || (o->stop_node >= 0 && stopped && !conted) ||
            (o->kill_node >= 0 && !killed && now_s() - r->start < o->kill_at) || (parted && !healed)) {
         double t = now_s() - r->start;
-        if (o->part_len > 0 && !parted && t >= o->part_start) {
+        if (o->part_len > 0 && !parted && t >= o->part_start)
             parted = true;
-            if (partition_links(r, true) != CW_OK && rc == CW_OK) {
-                fail_run(r, CW_EIO, "the partition could not be made through the nodes' /admin/link");
-                rc = CW_EIO;
-            }
-        }
-        if (parted && !healed && t >= o->part_start + o->part_len) {
+        if (parted && !healed && t >= o->part_start + o->part_len)
             healed = true;
-            if (partition_links(r, false) != CW_OK && rc == CW_OK) {
-                fail_run(r, CW_EIO, "the partition could not be healed through the nodes' /admin/link");
-                rc = CW_EIO;
-            }
+        if (killed && !restart_seen && atomic_load(&k.done)) {
+            restart_seen = true;
+            if (part_at)
+                part_at[k.node] = false; /* a new process: every link whole */
         }
+        if (part_at && o->part_len > 0 &&
+            partition_sync(r, part_at, parted && !healed, stopped && !conted ? o->stop_node : -1,
+                           killed && !restart_seen ? o->kill_node : -1) != CW_OK && rc == CW_OK)
+            rc = CW_EIO;
         if (o->stop_node >= 0 && !stopped && t >= o->stop_at) {
             atomic_store(&r->win[0].from, now_s());
             kill(r->p[o->stop_node].pid, SIGSTOP);
@@ -1152,6 +1175,13 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
         kill(r->p[o->stop_node].pid, SIGCONT);
         atomic_store(&r->win[0].to, now_s());
     }
+    if (killed && !restart_seen && k.rc == CW_OK && part_at)
+        part_at[k.node] = false; /* restarted after the loop ended */
+    /* The partition healed at every node, the one continued or restarted
+     * last included. */
+    if (part_at && o->part_len > 0 && partition_sync(r, part_at, false, -1, -1) != CW_OK && rc == CW_OK)
+        rc = CW_EIO;
+    free(part_at);
     for (uint32_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     if (rc == CW_OK && atomic_load(&r->failed))

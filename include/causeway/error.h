@@ -34,7 +34,7 @@ extern "C" {
     XX(EIO,       -17, "a network or operating-system call failed")                     \
     XX(EUNSAVED,  -18, "made but not saved: the write is in memory and takes effect if a later save succeeds, or is gone if the node stops first (its outcome is unknown)") \
     XX(EBEHIND,   -19, "this node's state is older than its peers' record of it (restored from an earlier copy, started --fresh after it ran, or a second process with its id): it takes no writes; start it on an empty state without --fresh to join") \
-    XX(ESIBLINGS, -20, "the write would leave its key with more than max_siblings versions (its context covers too few): read the key and write with the read's context")
+    XX(ESIBLINGS, -20, "the write would leave its key with more than max_siblings versions (its context covers too few): read the key again and write with that read's context (versions written meanwhile need a fresh read)")
 
 enum {
 #define CW_ERROR_ENUM_(name, code, text) CW_##name = (code),

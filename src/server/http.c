@@ -187,7 +187,7 @@ static unsigned status_of(int rc)
     case CW_ELIMIT:
         return MHD_HTTP_CONTENT_TOO_LARGE;
     case CW_EAHEAD:
-    case CW_ESIBLINGS:   /* read the key and write with the read's context */
+    case CW_ESIBLINGS:   /* read the key again and write with that read's context */
         return MHD_HTTP_CONFLICT;
     case CW_EJOINING:
     case CW_ESTALLED:

@@ -41,6 +41,7 @@
 #include <causeway/causeway.h>
 
 #include "cli.h"
+#include "map.h"
 #include "vec.h"
 
 #define HMAX CLI_TRACE_HMAX
@@ -588,18 +589,33 @@ static bool remap_clock(const cli_trace_judge *J, uint64_t **c)
     return true;
 }
 
+static bool same_key(const void *item, const void *probe)
+{
+    const cli_trace_event *a = item, *b = probe;
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
 /* Node x's incarnation l ended; nl, the next, installed its own writes up
- * to bound. The dead one's writes above bound: lost; its reads of them:
- * unjudged; the new one's writes of those dots: checked. */
-static void mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trace_list *nl, uint64_t bound)
+ * to bound. The dead one's writes above bound: lost; its reads of them, and
+ * its reads of a key after a lost write of its own to that key (a lost
+ * delete or put changed what it held, which the history never had):
+ * unjudged; the new one's writes of those dots: checked. CW_ENOMEM. */
+static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trace_list *nl, uint64_t bound)
 {
     uint64_t dead_max = bound, observed_max = 0;
+    cw__map lost_keys; /* the first lost write to each key, by its key */
+    cw__map_init(&lost_keys);
+    int rc = CW_OK;
     for (size_t i = 0; i < l->n; i++)
         if (l->ev[i].kind == CLI_EV_WRITE && l->ev[i].seq > bound) {
-            l->ev[i].kind = CLI_EV_SKIP;
+            cli_trace_event *e = &l->ev[i];
+            uint64_t hash = cw__hash_key(e->key, e->key_len);
+            if (rc == CW_OK && !cw__map_find(&lost_keys, hash, same_key, e))
+                rc = cw__map_insert(&lost_keys, hash, e);
+            e->kind = CLI_EV_SKIP;
             J->lost++;
-            if (l->ev[i].seq > dead_max)
-                dead_max = l->ev[i].seq;
+            if (e->seq > dead_max)
+                dead_max = e->seq;
         }
     /* A read by the dead process that returned one of its lost writes
      * cannot be judged (the history never had that write): left out,
@@ -614,6 +630,17 @@ static void mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_tra
                     observed_max = e->dots[d].seq;
             }
     }
+    for (size_t i = 0; rc == CW_OK && lost_keys.count && i < l->n; i++) {
+        cli_trace_event *e = &l->ev[i];
+        if (e->kind != CLI_EV_READ)
+            continue;
+        const cli_trace_event *w = cw__map_find(&lost_keys, cw__hash_key(e->key, e->key_len), same_key, e);
+        if (w && w < e) {
+            e->kind = CLI_EV_SKIP;
+            J->lost_reads++;
+        }
+    }
+    cw__map_destroy(&lost_keys);
     for (size_t i = 0; i < nl->n; i++) {
         cli_trace_event *e = &nl->ev[i];
         if (e->kind != CLI_EV_WRITE)
@@ -633,6 +660,7 @@ static void mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_tra
                                   x, x, (unsigned long long)e->seq);
         }
     }
+    return rc;
 }
 
 /* Node x's list cut at its boundaries: each later incarnation into a
@@ -676,8 +704,11 @@ static int split_node(cli_trace_judge *J, uint32_t x)
     }
     l->n = cut;
     l->boundary = SIZE_MAX;
-    for (uint32_t j = first; j < J->restarts; j++) /* each incarnation against the next */
-        mark_lost(J, x, j == first ? l : &J->ev[J->n + j - 1], &J->ev[J->n + j], J->inc_bound[j]);
+    for (uint32_t j = first; j < J->restarts; j++) { /* each incarnation against the next */
+        int rc = mark_lost(J, x, j == first ? l : &J->ev[J->n + j - 1], &J->ev[J->n + j], J->inc_bound[j]);
+        if (rc != CW_OK)
+            return rc;
+    }
     return CW_OK;
 }
 

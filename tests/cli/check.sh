@@ -154,6 +154,21 @@ expect 1 "violation +\[read siblings\] own.jsonl:4: node 0: .*without write 0\.1
 sed -i 's/"dots": \[\[0, 3\]\]/"dots": [[0, 1], [0, 3]]/' own.jsonl
 expect 0 "verdict +PASS" own.jsonl
 
+# A node killed after a plain delete that reached no peer: the delete is
+# lost with it, so its read that found nothing after it cannot be judged
+# (node 0's 0.1 is live again to the ground truth).
+printf '%s\n' '{"node": 0, "op": "install", "clock": {"0": 0, "1": 0}}' \
+  '{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {"0": 1, "1": 0}}' >lost0.jsonl
+printf '%s\n' '{"node": 1, "op": "install", "clock": {"0": 0, "1": 0}}' \
+  '{"node": 1, "op": "apply", "dot": [0, 1]}' \
+  '{"node": 1, "op": "write", "dot": [1, 1], "key": "k", "clock": {"0": 1, "1": 1}, "delete": true}' \
+  '{"node": 1, "op": "read", "key": "k", "dots": []}' \
+  '{"node": 1, "op": "write", "dot": [1, 2], "key": "z", "clock": {"0": 1, "1": 2}}' \
+  '{"node": 1, "op": "install", "clock": {"0": 1, "1": 0}}' \
+  '{"node": 1, "op": "read", "key": "k", "dots": [[0, 1]]}' >lost1.jsonl
+expect 0 "verdict +PASS" lost0.jsonl lost1.jsonl
+grep -Eq "lost with processes +2 writes" out.txt || fail "the delete and write lost with node 1's process"
+
 # A lost write: node 1 never applies (2,2).
 plant n1.jsonl 5 ""
 expect 1 "violation +\[lost write\] bad-n1.jsonl:6: node 1: node 1's trace ends without write \(2, 2\) \(written at n2.jsonl:5\)" \

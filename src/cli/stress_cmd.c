@@ -984,6 +984,18 @@ static int processes(const opts *o)
                 p.kill_node);
         return CLI_USAGE;
     }
+    uint32_t half = o->nodes / 2, k = (uint32_t)p.kill_node;
+    bool alone = p.kill_node >= 0 && (k < half ? half == 1 : o->nodes - half == 1);
+    if (alone && !o->data && p.part_len > 0 && p.kill_at >= p.part_start && p.kill_at - 0.25 < p.part_start + p.part_len) {
+        /* its writes meanwhile reach no peer, die with it, and its restart
+         * numbers new writes with their dots, which reads had returned */
+        fprintf(stderr, "causeway stress: --kill %d:%g: node %d is alone in its half of --partition then, so "
+                        "without --data its writes reach no peer and are lost with it, and its restart gives their "
+                        "sequence numbers to new writes (a violation by design, node-server.md \"Known limits\"): "
+                        "give --data, or kill it outside the partition\n",
+                p.kill_node, p.kill_at, p.kill_node);
+        return CLI_USAGE;
+    }
     return cli_procs_stress(&p);
 }
 

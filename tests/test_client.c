@@ -740,14 +740,14 @@ static void test_a_client_that_does_not_read_is_not_served(void **state)
  * queued, a burst's parked); more siblings make each as large as the
  * store. One such client holds at most its connection's share (16 MiB)
  * and one answer more, and another client's large read is still served;
- * five of them hold at most 64 MiB and one answer more between them, past
+ * eight of them hold at most 64 MiB and one answer more between them, past
  * which a large read is CW_EFULL (retry later). Small reads and writes are
  * served throughout, and once those clients go every byte counted is given
  * back. */
 static void test_answers_held_for_clients_are_bounded(void **state)
 {
     (void)state;
-    enum { ANSWER = 3100000, STRANGERS = 5 };
+    enum { ANSWER = 3100000, STRANGERS = 8 };
     fixture *f = open_node(1000000, CW__CLIENTS_MAX_FRAME);
     char *big = malloc(1000000);
     assert_non_null(big);
@@ -774,13 +774,20 @@ static void test_answers_held_for_clients_are_bounded(void **state)
     /* More of them: the total is bounded. */
     for (int i = 1; i < STRANGERS; i++)
         d[i] = unread_gets(f, ctx, 40);
-    /* Their shares (5 x 16 MiB) pass the total: it is reached, and held. */
-    for (int waited = 0; cw__clients_held(f->cl) < CW__CLIENTS_ANSWERS_HELD && waited < 20000; waited += 10)
-        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    /* Their shares (8 x 16 MiB, less the answers the kernel's buffers take
+     * off the node: one or so a connection) pass the total: it is
+     * reached, and no more than one answer past it is held. */
+    size_t peak = 0;
+    for (int waited = 0; peak < CW__CLIENTS_ANSWERS_HELD && waited < 20000; waited += 10) {
+        held = cw__clients_held(f->cl);
+        peak = held > peak ? held : peak;
+        if (peak < CW__CLIENTS_ANSWERS_HELD)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
     nanosleep(&(struct timespec){0, 100000000}, NULL); /* their gets not served yet would be now */
     held = cw__clients_held(f->cl);
-    print_message("# %d clients that do not read: held %zu bytes\n", STRANGERS, held);
-    assert_true(held >= CW__CLIENTS_ANSWERS_HELD && held <= CW__CLIENTS_ANSWERS_HELD + ANSWER);
+    print_message("# %d clients that do not read: held %zu bytes (at most %zu)\n", STRANGERS, held, peak);
+    assert_true(peak >= CW__CLIENTS_ANSWERS_HELD && held <= CW__CLIENTS_ANSWERS_HELD + ANSWER);
     /* Refused while that much is held; served if those clients' libzmq
      * took an answer or two meanwhile: either way held stays bounded. */
     int rc = cw_client_get(f->c, "k", 1, &rd);

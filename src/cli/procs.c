@@ -23,7 +23,7 @@
  *     again after it had been acknowledged to a client, or a lost write
  *     acknowledged more than LOST_GRACE_S before the kill.
  *  4. The node's trace reaches its file every 100 ms (server.h), so the
- *     killed node's own clients pause KILL_QUIET_S before the kill: every
+ *     killed node's own clients pause CLI_PROCS_KILL_QUIET_S before the kill: every
  *     write the dead process made is then in its trace.
  */
 #define _GNU_SOURCE /* pipe2 */
@@ -71,7 +71,6 @@ _Static_assert(MAX_PROCS <= CLI_TRACE_MAX_NODES, "every process's trace fits the
  * extended by this much (the node works off its backlog after SIGCONT). */
 #define FAULT_GRACE_S 1.0
 #define LOST_GRACE_S 1.0
-#define KILL_QUIET_S 0.25
 
 /* ---- node processes ---- */
 
@@ -613,7 +612,7 @@ static int kill_restart(prun *r, uint32_t i)
         atomic_store(&r->quiet[i], true);
         while (atomic_load(&r->busy[i]) > 0)
             sleep_s(0.002);
-        sleep_s(KILL_QUIET_S);
+        sleep_s(CLI_PROCS_KILL_QUIET_S);
     }
     atomic_store(&r->win[1].from, now_s());
     p->killed_at = now_s();
@@ -1151,7 +1150,7 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
             atomic_store(&r->win[0].to, now_s());
             conted = true;
         }
-        if (o->kill_node >= 0 && !killed && t >= o->kill_at - KILL_QUIET_S) {
+        if (o->kill_node >= 0 && !killed && t >= o->kill_at - CLI_PROCS_KILL_QUIET_S) {
             killed = true;
             if (pthread_create(&kth, NULL, killer_main, &k) == 0)
                 joined_thread = true;

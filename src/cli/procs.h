@@ -9,6 +9,9 @@
 /* The most final reads (--processes x --keys): every key is read at every
  * node at the end, one request each, results held together. */
 #define CLI_PROCS_MAX_READS (1u << 20)
+/* --kill without --data: the killed node's own clients pause this long
+ * (seconds) before the kill, so its writes reach its peers. */
+#define CLI_PROCS_KILL_QUIET_S 0.25
 
 typedef struct cli_procs_options {
     uint32_t nodes, keys, clients;

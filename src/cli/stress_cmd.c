@@ -986,7 +986,9 @@ static int processes(const opts *o)
     }
     uint32_t half = o->nodes / 2, k = (uint32_t)p.kill_node;
     bool alone = p.kill_node >= 0 && (k < half ? half == 1 : o->nodes - half == 1);
-    if (alone && !o->data && p.part_len > 0 && p.kill_at >= p.part_start && p.kill_at - 0.25 < p.part_start + p.part_len) {
+    bool in_partition = p.part_len > 0 && p.kill_at >= p.part_start &&
+                        p.kill_at - CLI_PROCS_KILL_QUIET_S < p.part_start + p.part_len;
+    if (alone && !o->data && in_partition) {
         /* its writes meanwhile reach no peer, die with it, and its restart
          * numbers new writes with their dots, which reads had returned */
         fprintf(stderr, "causeway stress: --kill %d:%g: node %d is alone in its half of --partition then, so "

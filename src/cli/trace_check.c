@@ -629,13 +629,10 @@ static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trac
                 if (e->dots[d].seq > observed_max)
                     observed_max = e->dots[d].seq;
             }
-    }
-    for (size_t i = 0; rc == CW_OK && lost_keys.count && i < l->n; i++) {
-        cli_trace_event *e = &l->ev[i];
-        if (e->kind != CLI_EV_READ)
-            continue;
-        const cli_trace_event *w = cw__map_find(&lost_keys, cw__hash_key(e->key, e->key_len), same_key, e);
-        if (w && w < e) {
+        const cli_trace_event *w = e->kind == CLI_EV_READ && rc == CW_OK && lost_keys.count
+                                       ? cw__map_find(&lost_keys, cw__hash_key(e->key, e->key_len), same_key, e)
+                                       : NULL;
+        if (w && w < e) { /* after a lost write of its own to the key */
             e->kind = CLI_EV_SKIP;
             J->lost_reads++;
         }

@@ -10,7 +10,7 @@
  *  2. The handler answers every request it reads (ZeroMQ waits for it), on
  *     its own thread, and touches nothing of the server's.
  *  3. A refusal is said on stderr, with the address and why, at most once
- *     every SAY_EVERY_NS (with how many came since): a peer left out of
+ *     every CW__NOTE_EVERY_NS (note.h) (with how many came since): a peer left out of
  *     --allow by mistake is otherwise only a counter, and a flood of
  *     strangers does not flood the log.
  */
@@ -28,11 +28,10 @@
 
 #include <causeway/error.h>
 
-#include "now.h"
+#include "note.h"
 
 #define POLL_MS 50
 #define KEY_BYTES 32
-#define SAY_EVERY_NS (10 * 1000000000ull)
 
 struct cw__auth {
     void *sock;
@@ -45,7 +44,7 @@ struct cw__auth {
     bool started;
     _Atomic bool stop;
     _Atomic uint64_t refused;
-    uint64_t said_ns, said_refused; /* invariant 3; the handler's thread only */
+    cw__note said;                  /* invariant 3; the handler's thread only */
 };
 
 /* Reads one request's frames (at most 8 kept); how many, or -1. */
@@ -98,8 +97,8 @@ static bool address_admitted(const cw__auth *a, zmq_msg_t *frame)
 /* Invariant 3: says why a connection was refused, now and then. */
 static void say_refused(cw__auth *a, zmq_msg_t *part, int n, bool from_allowed, uint64_t refused)
 {
-    uint64_t now = cw__now_ns();
-    if (a->said_ns && now - a->said_ns < SAY_EVERY_NS)
+    char more[64];
+    if (!cw__note_due(&a->said, refused, "refused", more, sizeof more))
         return;
     const char *why = !from_allowed ? "its address is not in the allow-list"
                       : a->keys     ? "its CURVE key is no configured peer's"
@@ -107,13 +106,8 @@ static void say_refused(cw__auth *a, zmq_msg_t *part, int n, bool from_allowed, 
     int len = n >= 4 ? (int)(zmq_msg_size(&part[3]) < 64 ? zmq_msg_size(&part[3]) : 64) : 0;
     const char *addr = n >= 4 ? (const char *)zmq_msg_data(&part[3]) : "";
     bool clients = n >= 3 && zmq_msg_size(&part[2]) == 16 && memcmp(zmq_msg_data(&part[2]), "causeway-clients", 16) == 0;
-    char more[64] = "";
-    if (a->said_ns)
-        snprintf(more, sizeof more, " (%" PRIu64 " refused since the last note)", refused - a->said_refused);
     fprintf(stderr, "causeway node: refused a %s connection from %.*s: %s%s\n", clients ? "client" : "replication", len,
             addr, why, more);
-    a->said_ns = now;
-    a->said_refused = refused;
 }
 
 static void *auth_main(void *arg)

@@ -25,14 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
 #include <causeway/error.h>
 
+#include "note.h"
+
 #define POLL_MS 50
-#define WARN_EVERY_NS (10 * 1000000000ull)
 
 struct cw__handshakes {
     void *sock; /* the monitor's PAIR: the thread's alone once it runs */
@@ -41,15 +41,8 @@ struct cw__handshakes {
     bool started, monitoring;
     _Atomic bool stop;
     _Atomic uint64_t failed;
-    uint64_t said_ns, said_failed; /* the thread's: the last warning, and the count then */
+    cw__note said;    /* the thread's: the last warning, and the count then */
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /* One event, its two frames read whole (a frame never left half read). */
 static void take_event(cw__handshakes *h)
@@ -70,8 +63,8 @@ static void take_event(cw__handshakes *h)
     }
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         uint64_t failed = atomic_fetch_add_explicit(&h->failed, 1, memory_order_relaxed) + 1; /* a count only */
-        uint64_t now = mono_ns();
-        if (!h->said_ns || now - h->said_ns >= WARN_EVERY_NS) {
+        char more[64];
+        if (cw__note_due(&h->said, failed, "failed", more, sizeof more)) {
             const char *why =
                 event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                     ? "it closed during the handshake (a probe of the port, or a peer that refused this node's "
@@ -79,14 +72,9 @@ static void take_event(cw__handshakes *h)
                 : value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                     ? "it speaks another security mechanism (CURVE on one node and not the other?)"
                     : "it does not speak ZMTP";
-            char more[64] = "";
-            if (h->said_ns)
-                snprintf(more, sizeof more, " (%" PRIu64 " failed since the last note)", failed - h->said_failed);
             fprintf(stderr, "causeway node %" PRIu32 ": a connection to its %.*s failed its handshake: %s%s\n", h->self,
                     (int)(zmq_msg_size(&addr) < 200 ? zmq_msg_size(&addr) : 200), (const char *)zmq_msg_data(&addr),
                     why, more);
-            h->said_ns = now;
-            h->said_failed = failed;
         }
     }
     while (zmq_msg_more(&addr)) { /* not the version-1 shape: drop the rest */

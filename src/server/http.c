@@ -90,7 +90,7 @@
 
 #include "decimal.h"
 #include "http.h"
-#include "now.h"
+#include "note.h"
 #include "vec.h"
 
 struct cw__http {
@@ -119,7 +119,7 @@ struct cw__http {
      * when the last was said on stderr and how many had been by then
      * (under log_lock: MHD's pool threads accept concurrently). */
     _Atomic uint64_t refused;
-    uint64_t said_ns, said_refused;
+    cw__note said;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -769,11 +769,12 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     cw_read_init(&r);
     int rc = cw__server_read(h->server, key, key_len, &r);
     free(key);
+    bool by_values = rc == CW_OK && values_bytes(&r) > SMALL_READ;
     if (rc == CW_ENOTFOUND) {
         fail_code(rep, MHD_HTTP_NOT_FOUND, rc, "not found");
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
-    } else if (values_bytes(&r) > SMALL_READ && too_much_held(h, rep)) {
+    } else if (by_values && too_much_held(h, rep)) {
         /* Large by its values: refused before its text is made. */
     } else {
         json_t *body = success_body();
@@ -797,7 +798,7 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         json_decref(body);
         t.len = t.p ? strlen(t.p) : 0;
         t.failed = !t.p;
-        bool by_values = values_bytes(&r) > SMALL_READ, large = by_values || t.len > SMALL_READ;
+        bool large = by_values || t.len > SMALL_READ;
         if (large && !by_values && too_much_held(h, rep)) {
             free(t.p);
         } else {
@@ -1290,12 +1291,6 @@ static bool may_replicate(const cw__http *h, struct MHD_Connection *c)
     return cw__allow_admits(h->o.replicate_allow, addr);
 }
 
-/* How often a refused connection is said on stderr, at most. */
-#define SAY_REFUSED_NS (10ull * 1000000000u)
-
-/* MHD's accept policy: with o.allow, a connection from elsewhere is closed
- * before MHD reads from it. Refusals are counted, and said on stderr now
- * and then (a peer left out by mistake would otherwise see only resets). */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
     cw__http *h = cls;
@@ -1307,19 +1302,13 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
     if (cw__allow_admits(h->o.allow, addr))
         return MHD_YES;
     atomic_fetch_add_explicit(&h->refused, 1, memory_order_relaxed); /* a count only */
-    /* The count and the time read under the lock: pool threads refusing
-     * together then say them in order. */
+    /* The count read under the lock: pool threads refusing together then
+     * say it in order. */
+    char more[64];
     pthread_mutex_lock(&h->log_lock);
-    uint64_t now = cw__now_ns(), refused = atomic_load_explicit(&h->refused, memory_order_relaxed);
-    if (!h->said_ns || now - h->said_ns >= SAY_REFUSED_NS) {
-        char more[64] = "";
-        if (h->said_ns)
-            snprintf(more, sizeof more, " (%" PRIu64 " refused since the last note)", refused - h->said_refused);
+    if (cw__note_due(&h->said, atomic_load_explicit(&h->refused, memory_order_relaxed), "refused", more, sizeof more))
         fprintf(stderr, "causeway node: refused an HTTP connection from %s: its address is not in --http-allow%s\n",
                 addr[0] ? addr : "an address that is not IP", more);
-        h->said_ns = now;
-        h->said_refused = refused;
-    }
     pthread_mutex_unlock(&h->log_lock);
     return MHD_NO;
 }

@@ -242,6 +242,55 @@ static void test_a_read_without_an_earlier_sibling_is_caught(void **state)
     net_close(&t);
 }
 
+/* The same read, but a later write (0.3, whose client read both) replaces
+ * 0.1 and 0.2 after the read: 0.1 was live when the read began and ended,
+ * so the read lost it, though it is no final version. A second read of the
+ * key at node 1, whose counts are not a chain with node 0's, judges alone. */
+static void test_a_read_without_a_sibling_replaced_later_is_caught(void **state)
+{
+    (void)state;
+    for (int wrong = 0; wrong < 2; wrong++) {
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        cw_read r;
+        cw_read_init(&r);
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+        cw_vclock empty;
+        cw_vclock_init(&empty);
+        client_write(&t, 1, 0, "k", false, &empty, NULL, 0);
+        deliver_all(&t);
+        client_read(&t, 3, 1, "k", &r);
+        assert_int_equal(r.count, 2);
+        uint64_t counts[MAX_NODES];
+        cw_history_applied_counts(t.h, 0, counts);
+        assert_int_equal(cw_node_get(t.n[0], "k", 1, &r), CW_OK);
+        assert_int_equal(r.count, 2);
+        size_t count = r.count, at2 = r.versions[0].seq == 2 ? 0 : 1;
+        cw_value_version first = r.versions[0];
+        r.versions[0] = r.versions[at2];
+        r.versions[at2] = first;
+        r.count = wrong ? 1 : 2; /* wrong: as if it returned 0.2 alone */
+        assert_int_equal(cw_history_read(t.h, 0, "k", 1, counts, counts, &r), CW_OK);
+        r.count = count;
+        cw_history_dot d[2];
+        client_write(&t, 2, 0, "k", false, &r.context, d, dots_of(&r, d)); /* replaces both */
+        deliver_all(&t);
+        client_read(&t, 3, 1, "k", &r);
+        assert_int_equal(r.count, 1);
+        if (wrong) {
+            expect_violation(&t, "node 0 read a key (k) without write 0.1, which it had applied before the read "
+                                 "began and no write it had applied by the read's end superseded (a lost update)");
+        } else {
+            cw_history_report rep;
+            assert_true(net_verdict(&t, &rep));
+            assert_int_equal(rep.reads, 3);
+        }
+        cw_vclock_destroy(&empty);
+        cw_read_destroy(&r);
+        net_close(&t);
+    }
+}
+
 /* Client 0 deletes what it read (0.1) but the replica is given no context
  * that covers it: the delete does not replace 0.1, which stays live. */
 static void test_resurrected_delete_is_caught(void **state)
@@ -655,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_correct_history_passes),
         cmocka_unit_test(test_lost_update_is_caught),
         cmocka_unit_test(test_a_read_without_an_earlier_sibling_is_caught),
+        cmocka_unit_test(test_a_read_without_a_sibling_replaced_later_is_caught),
         cmocka_unit_test(test_resurrected_delete_is_caught),
         cmocka_unit_test(test_too_many_siblings_is_caught),
         cmocka_unit_test(test_session_violations_are_caught),

@@ -162,17 +162,24 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * write to that key, and none is causally before a write to that key that x
  * had applied before the read began (counted in before); the last write of
  * each node to the key that x had applied before it began, unless one x had
- * applied by its end replaced it, and every write x had applied before it
- * began that no write ever replaced, are among them; (3) a read that found
- * nothing came before x applied any write to the key. So a read sees no
- * write its node has not applied, no version its node has overwritten, and
- * nothing lost (an earlier write of a node, a sibling of its later ones
- * that a write replaced only after the read, is not looked for). A read that found nothing (count 0) keeps r->context,
- * the dots it covers (checked now: each one x had applied by the read's
- * end), for the session checks (see above). Any thread (a lock). CW_EINVAL,
- * CW_ENOMEM. Memory: O(nodes) per read; the verdict's cost: O(nodes * log w)
- * per read of a key written w times, and O(its final versions). CW_EINVAL also for r->count > 0 with
- * r->versions NULL. */
+ * applied by its end replaced it, is among them, and under
+ * CW_KEEP_SIBLINGS so is every write x had applied before it began that no
+ * write x had applied by its end replaced (a node's earlier write can be a
+ * sibling of its later ones); (3) a read that found nothing came before x
+ * applied any write to the key. So a read sees no write its node has not
+ * applied, no version its node has overwritten, and nothing lost. The
+ * reads at one node are judged in the order of their `before` counts, which
+ * grow along one chain when each is taken at a moment (as
+ * cw_history_applied_counts between applications gives them); where two
+ * are not ordered (read at once by two threads while x applied writes), a
+ * lost sibling can go unseen there, and nothing correct is ever reported.
+ * A read that found nothing (count 0) keeps r->context, the dots it covers
+ * (checked now: each one x had applied by the read's end), for the session
+ * checks (see above). Any thread (a lock). CW_EINVAL, CW_ENOMEM. Memory:
+ * O(nodes) per read; the verdict's cost: O(nodes * log w) per read of a key
+ * written w times, O(log r) to order r reads, O(the versions live at the
+ * read's start) to judge it, and O(w) for each node that reads the key.
+ * CW_EINVAL also for r->count > 0 with r->versions NULL. */
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
                            const uint64_t *after, const cw_read *r);
 

@@ -1134,11 +1134,10 @@ static bool found_in(const read_rec *rd, write_ref w)
  * read began; the last write of each node to the key that its node had
  * applied when the read began is among them, unless a write applied by the
  * read's end superseded it (LWW: the version returned is at least as
- * great), and so is every write applied before the read began that no
- * write ever superseded (keeping siblings: an origin's earlier write can
- * be a sibling of its last); a read that found nothing found a key no live
- * write it had applied was left in, or a delete covered it. O(nodes *
- * log w) a version for a key written w times, and O(final versions). */
+ * great); a read that found nothing found a key no live write it had
+ * applied was left in, or a delete covered it. O(nodes * log w) a version
+ * for a key written w times. (Keeping siblings, an origin's earlier write
+ * can be live too: check_live_versions looks for those.) */
 static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_history_report *rep)
 {
     const key_group *g = find_group(&J->ix, rd->hash, rd->key, rd->key_len);
@@ -1209,22 +1208,236 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
                 (unsigned long long)w->seq);
         return;
     }
-    /* Not only an origin's last write can be live: one whose later writes
-     * to the key had contexts that did not cover it is a sibling of them.
-     * Those that no write ever superseded (the key's final versions) are
-     * live at every read after they were applied. O(final versions). */
-    if (h->policy != CW_KEEP_SIBLINGS)
-        return;
-    const final_version *want = J->want + g->want;
-    for (size_t j = 0; j < g->n; j++) {
-        write_ref w = {want[j].origin, want[j].seq};
-        if (w.seq > rd->before[w.origin] || is_tombstone(h, w.origin, w.seq) || found_in(rd, w))
-            continue;
-        violate(h, "node %u read a key (%.*s%s) without write %u.%llu, which it had applied before the read "
-                   "began and no write ever superseded (a lost update)", rd->x, shown, (const char *)rd->key, more,
-                w.origin, (unsigned long long)w.seq);
-        return;
+}
+
+/* ---- every live version read ----
+ *
+ * Keeping siblings, a read must return every write its node had applied
+ * before it began that no write applied by its end superseded: not only
+ * each origin's last (check_read), since an origin's later write whose
+ * context did not cover its earlier one leaves both live. Asking that of
+ * each read alone would walk its key's history each time. Instead the
+ * reads of one key at one node are taken in the order of their `before`
+ * counts (a node applies one write at a time, so its counts grow along one
+ * chain, and their sum orders them), and a sweep keeps the live set of the
+ * counts S seen so far (their pointwise maximum): each write joins it once,
+ * when S first covers it (of an origin's writes passed at once, only those
+ * from the last plain one on: a plain write supersedes its origin's
+ * earlier ones), and leaves it once superseded within S. A read is then
+ * judged against the live set alone: O(its size) supersession questions.
+ * Where reads' counts are not a chain (two reads at a node snapshotting at
+ * once, a node restarted without its state), S may run ahead of a read's
+ * `before`, and a write superseded within S but not within that read's
+ * counts is not looked for there: a missed violation, never a false one,
+ * as every write judged missing was applied by the read's start and not
+ * superseded by its end. */
+
+typedef struct read_order {
+    uint32_t x, group;
+    uint64_t sum;             /* of the read's `before` */
+    size_t i;                 /* in h->reads */
+} read_order;
+
+static int by_key_node_counts(const void *a, const void *b)
+{
+    const read_order *p = a, *q = b;
+    if (p->group != q->group)
+        return p->group < q->group ? -1 : 1;
+    if (p->x != q->x)
+        return p->x < q->x ? -1 : 1;
+    if (p->sum != q->sum)
+        return p->sum < q->sum ? -1 : 1;
+    return (p->i > q->i) - (p->i < q->i);
+}
+
+/* One origin's writes to the sweep's key, with a cursor into each of the
+ * verdict's arrays of them (all, plain, tombstones): its first write there
+ * that S does not cover. */
+typedef struct sweep_run {
+    cw_node_id origin;
+    size_t ref, ref_end;      /* J->refs */
+    size_t plain, plain_end;  /* J->plain */
+    size_t tomb, tomb_end;    /* J->tombs */
+} sweep_run;
+
+/* The sweep's state for one key at one node: its origins' runs, S, what
+ * the plain writes within S supersede, and the live set. */
+typedef struct live_sweep {
+    sweep_run *runs;          /* [d], by origin */
+    size_t d;
+    uint64_t *seen;           /* S, nodes counters (only the key's origins' entries used) */
+    uint64_t *cover;          /* [o]: o's writes up to this seq are superseded by a plain write within S */
+    size_t *live;             /* refs indexes */
+    size_t n_live, live_cap;
+} live_sweep;
+
+/* Starts the sweep of key g's writes, S empty. */
+static void sweep_open(const judge *J, const key_group *g, live_sweep *sw)
+{
+    sw->d = 0;
+    sw->n_live = 0;
+    for (size_t i = g->lo; i < g->hi; i++) {
+        if (i == g->lo || J->refs[i].origin != J->refs[i - 1].origin) {
+            cw_node_id o = J->refs[i].origin;
+            sw->runs[sw->d++] = (sweep_run){o, i, i, g->phi, g->phi, g->thi, g->thi};
+            sw->seen[o] = sw->cover[o] = 0;
+        }
+        sw->runs[sw->d - 1].ref_end = i + 1;
     }
+    /* Both arrays are in (origin, seq) order too, their origins among the runs'. */
+    size_t j = 0;
+    for (size_t i = g->plo; i < g->phi; i++) {
+        while (sw->runs[j].origin != J->plain[i].origin)
+            j++;
+        if (sw->runs[j].plain == g->phi)
+            sw->runs[j].plain = i;
+        sw->runs[j].plain_end = i + 1;
+    }
+    j = 0;
+    for (size_t i = g->tlo; i < g->thi; i++) {
+        while (sw->runs[j].origin != J->tombs[i].origin)
+            j++;
+        if (sw->runs[j].tomb == g->thi)
+            sw->runs[j].tomb = i;
+        sw->runs[j].tomb_end = i + 1;
+    }
+}
+
+/* Whether refs[i] was superseded within S: superseded_within(S) in O(its
+ * context readers). A plain write supersedes the writes its past covers
+ * (its origin's earlier ones among them) and pasts grow along an origin's
+ * writes, so the plain writes within S supersede exactly cover[o] of o's. */
+static bool superseded_in_sweep(const judge *J, const live_sweep *sw, size_t i)
+{
+    write_ref v = J->refs[i];
+    if (v.seq <= sw->cover[v.origin])
+        return true;
+    for (size_t k = J->rd_at[i]; k < J->rd_at[i + 1]; k++)
+        if (J->rd[k].seq <= sw->seen[J->rd[k].origin])
+            return true;
+    return false;
+}
+
+/* Moves S up to the read's `before` and adds what that applied to the live
+ * set: of an origin's writes passed at once, those from the last plain one
+ * on (it supersedes the others), but deletes (reads hide them). The
+ * cursors only move forward, so a key's sweep at a node passes each of its
+ * writes once. False when out of memory. */
+static bool sweep_to(const cw_history *h, const judge *J, live_sweep *sw, const uint64_t *before)
+{
+    const write_ref *refs = J->refs;
+    for (size_t j = 0; j < sw->d; j++) {
+        sweep_run *r = &sw->runs[j];
+        cw_node_id o = r->origin;
+        uint64_t b = before[o];
+        if (b <= sw->seen[o])
+            continue;
+        sw->seen[o] = b;
+        size_t start = r->ref;
+        while (r->ref < r->ref_end && refs[r->ref].seq <= b)
+            r->ref++;
+        uint64_t last_plain = 0;
+        while (r->plain < r->plain_end && J->plain[r->plain].seq <= b)
+            last_plain = J->plain[r->plain++].seq;
+        if (last_plain) {
+            while (refs[start].seq != last_plain)
+                start++;
+            const uint64_t *past = rec(h, refs[start])->past;
+            for (size_t k = 0; k < sw->d; k++) {
+                cw_node_id p = sw->runs[k].origin;
+                uint64_t c = p == o ? last_plain - 1 : past[p];
+                if (c > sw->cover[p])
+                    sw->cover[p] = c;
+            }
+        }
+        for (size_t i = start; i < r->ref; i++) {
+            while (r->tomb < r->tomb_end && J->tombs[r->tomb].seq < refs[i].seq)
+                r->tomb++;
+            if (r->tomb < r->tomb_end && J->tombs[r->tomb].seq == refs[i].seq)
+                continue;
+            size_t *grown = cw__vec_room(sw->live, sw->n_live, &sw->live_cap, sizeof *grown);
+            if (!grown)
+                return false;
+            sw->live = grown;
+            sw->live[sw->n_live++] = i;
+        }
+    }
+    return true;
+}
+
+/* Drops from the live set what S superseded, and judges read rd (i in
+ * h->reads) against the rest: each write applied before it began and not
+ * superseded by its end is among its versions. */
+static void judge_live(cw_history *h, const judge *J, const key_group *g, live_sweep *sw, const read_rec *rd,
+                       size_t i, bool judged)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < sw->n_live; k++) {
+        size_t at_i = sw->live[k];
+        if (superseded_in_sweep(J, sw, at_i))
+            continue;
+        sw->live[kept++] = at_i;
+        write_ref w = J->refs[at_i];
+        if (judged || w.seq > rd->before[w.origin] || found_in(rd, w) ||
+            superseded_within(h, J, g, at_i, rd->after, NULL))
+            continue;
+        int shown = (int)(rd->key_len < 24 ? rd->key_len : 24);
+        if (violate(h, "node %u read a key (%.*s%s) without write %u.%llu, which it had applied before the read "
+                       "began and %s superseded (a lost update)", rd->x, shown, (const char *)rd->key,
+                    rd->key_len > 24 ? "..." : "", w.origin, (unsigned long long)w.seq,
+                    J->dead[at_i] ? "no write it had applied by the read's end" : "no write ever"))
+            h->violation_read = i;
+        judged = true; /* one violation a read */
+    }
+    sw->n_live = kept;
+}
+
+/* Every live version read (above), for reads not already found wrong
+ * (judged[i]). False when out of memory. */
+static bool check_live_versions(cw_history *h, const judge *J, const bool *judged)
+{
+    if (h->policy != CW_KEEP_SIBLINGS || !h->read_count)
+        return true;
+    read_order *order = malloc(h->read_count * sizeof *order);
+    live_sweep sw = {malloc(h->nodes * sizeof *sw.runs), 0, calloc(h->nodes, sizeof *sw.seen),
+                     calloc(h->nodes, sizeof *sw.cover), NULL, 0, 0};
+    bool ok = order && sw.runs && sw.seen && sw.cover;
+    size_t n = 0;
+    for (size_t i = 0; ok && i < h->read_count; i++) {
+        const read_rec *rd = &h->reads[i];
+        const key_group *g = find_group(&J->ix, rd->hash, rd->key, rd->key_len);
+        if (!g)
+            continue;
+        uint64_t sum = 0;
+        for (uint32_t o = 0; o < h->nodes; o++)
+            sum += rd->before[o];
+        order[n++] = (read_order){rd->x, (uint32_t)(g - J->ix.g), sum, i};
+    }
+    if (ok)
+        qsort(order, n, sizeof *order, by_key_node_counts);
+    for (size_t k = 0; ok && k < n; k++) {
+        /* The reads are taken out of their order in memory: start loading a
+         * later one's record, and a nearer one's counts, ahead of use. */
+        if (k + 8 < n)
+            __builtin_prefetch(&h->reads[order[k + 8].i]);
+        if (k + 4 < n)
+            __builtin_prefetch(h->reads[order[k + 4].i].before);
+        const key_group *g = &J->ix.g[order[k].group];
+        if (k == 0 || order[k].x != order[k - 1].x || order[k].group != order[k - 1].group)
+            sweep_open(J, g, &sw);
+        const read_rec *rd = &h->reads[order[k].i];
+        ok = sweep_to(h, J, &sw, rd->before);
+        if (ok)
+            judge_live(h, J, g, &sw, rd, order[k].i, judged[order[k].i]);
+        if ((k + 1) % 65536 == 0 || k + 1 == n)
+            progress(h, "checking reads' siblings", k + 1, n);
+    }
+    free(order);
+    free(sw.runs);
+    free(sw.seen);
+    free(sw.cover);
+    free(sw.live);
+    return ok;
 }
 
 /* Why node x's version v of key g is not one it should hold, into why. */
@@ -1559,14 +1772,19 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
     } else {
         rep->keys = J.ix.count;
         rep->reads = h->read_count;
-        for (size_t i = 0; i < h->read_count; i++) {
+        bool *judged = calloc(h->read_count ? h->read_count : 1, sizeof *judged); /* found wrong already */
+        for (size_t i = 0; judged && i < h->read_count; i++) {
             uint64_t had = h->violations;
             check_read(h, &J, &h->reads[i], rep);
+            judged[i] = h->violations > had;
             if (had == 0 && h->violations > 0 && h->violation_read == SIZE_MAX)
                 h->violation_read = i;
             if ((i + 1) % 65536 == 0 || i + 1 == h->read_count)
                 progress(h, "checking reads", i + 1, h->read_count);
         }
+        if (!judged || !check_live_versions(h, &J, judged))
+            violate(h, "out of memory checking reads");
+        free(judged);
         if (!check_sessions(h, &J, rep))
             violate(h, "out of memory checking sessions");
         for (uint32_t x = 0; x < h->nodes; x++) {

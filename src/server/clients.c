@@ -36,7 +36,8 @@
  *     held is CW__CLIENTS_ANSWERS_HELD or more, or the asking connection's
  *     share is CW__CLIENTS_CONNECTION_HELD or more, a read whose answer is
  *     over SMALL_ANSWER bytes (a key's versions: its siblings can make it
- *     as large as the store) is answered CW_EFULL instead, so clients that
+ *     as large as the store) is answered CW_EFULL instead (before it is
+ *     encoded when its values alone are over SMALL_ANSWER), so clients that
  *     do not read cannot make the node keep up to ANSWERS_QUEUED + BURST
  *     copies of such a key each: reads hold at most that many bytes and
  *     one answer more, besides the small ones, which invariant 6 bounds per
@@ -326,6 +327,15 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
     cw_vclock_destroy(&clock);
 }
 
+/* Whether a large answer now would pass invariant 7's bounds: the total,
+ * or the asking connection's share (relaxed: a bound, not an order). */
+static bool answers_full(cw__clients *cl)
+{
+    return atomic_load_explicit(&cl->held.bytes, memory_order_relaxed) >= CW__CLIENTS_ANSWERS_HELD ||
+           (cl->asking &&
+            atomic_load_explicit(&cl->asking->held.bytes, memory_order_relaxed) >= CW__CLIENTS_CONNECTION_HELD);
+}
+
 /* One request's answer into cl->out. */
 static void serve(cw__clients *cl, const uint8_t *b, size_t len)
 {
@@ -366,19 +376,23 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         cw_read rd;
         cw_read_init(&rd);
         rc = r.value_len || r.has_context ? CW_EINVAL : cw__server_read(cl->s, r.key, r.key_len, &rd);
-        cw__answer_head(o, r.op, r.id, rc);
-        if (rc == CW_OK || rc == CW_ENOTFOUND)
+        size_t values = 0;
+        for (size_t i = 0; rc == CW_OK && i < rd.count; i++)
+            values += rd.versions[i].value_len; /* each in memory: no wrap */
+        /* Large by its values: refused before it is encoded (a key's
+         * siblings can make that a copy of megabytes a refusal). */
+        bool refused = values > SMALL_ANSWER && answers_full(cl);
+        cw__answer_head(o, r.op, r.id, refused ? CW_EFULL : rc);
+        if (!refused && (rc == CW_OK || rc == CW_ENOTFOUND))
             cw__answer_read(o, &rd);
         cw_read_destroy(&rd);
-        /* Invariant 7 (relaxed: a bound, not an order). */
-        if (o->len > SMALL_ANSWER &&
-            (atomic_load_explicit(&cl->held.bytes, memory_order_relaxed) >= CW__CLIENTS_ANSWERS_HELD ||
-             (cl->asking && atomic_load_explicit(&cl->asking->held.bytes, memory_order_relaxed) >=
-                                CW__CLIENTS_CONNECTION_HELD))) {
+        if (!refused && o->len > SMALL_ANSWER && answers_full(cl)) { /* large by its clocks */
             o->len = 0;
             cw__answer_head(o, r.op, r.id, CW_EFULL);
-            atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */
+            refused = true;
         }
+        if (refused)
+            atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */
         break;
     }
     default: { /* CW__OP_STATUS */

@@ -859,7 +859,7 @@ static void test_connections_are_forgotten(void **state)
 }
 
 /* A client-served node with --data in f->dir/data and a 1 MiB map. */
-static void open_durable(fixture *f)
+static void open_durable_sized(fixture *f, size_t map_size)
 {
     snprintf(f->rep, sizeof f->rep, "ipc://%s/rep", f->dir);
     snprintf(f->cli, sizeof f->cli, "ipc://%s/cli", f->dir);
@@ -870,13 +870,18 @@ static void open_durable(fixture *f)
     o.listen = f->rep;
     o.fresh = true;
     o.data_dir = data;
-    o.map_size = (size_t)1 << 20;
+    o.map_size = map_size;
     o.max_key_len = 64;
     o.max_value_len = 100000;
     char err[200];
     assert_int_equal(cw__server_start(&f->s, &o, err, sizeof err), CW_OK);
     assert_int_equal(cw__clients_start(&f->cl, f->s, f->cli, 300 * 1024, NULL, err, sizeof err), CW_OK);
     assert_int_equal(cw_client_open(&f->c, f->cli, 5000), CW_OK);
+}
+
+static void open_durable(fixture *f)
+{
+    open_durable_sized(f, (size_t)1 << 20);
 }
 
 static void close_durable(fixture *f)
@@ -949,6 +954,39 @@ static void test_batch_not_saved_says_which_writes_were_made(void **state)
     rmdir(f.dir);
 }
 
+/* A burst ends once its requests made 4,096 writes (clients.c invariant
+ * 4), and a durable node saves a burst's writes once, before its answers:
+ * a pipelined cw_client_write_many of 32 batches of 1,024 writes is saved
+ * (and answered) every few batches, not once after all of them (which, on
+ * a slow node, took longer than the client's timeout). */
+static void test_a_pipelined_write_many_is_saved_in_bursts(void **state)
+{
+    (void)state;
+    enum { BATCH = 1024, N = 32 * BATCH, MOST_A_SAVE = 4096 + BATCH };
+    fixture f = {0};
+    snprintf(f.dir, sizeof f.dir, "/tmp/cw-test-client-XXXXXX");
+    assert_non_null(mkdtemp(f.dir));
+    open_durable_sized(&f, (size_t)64 << 20);
+    cw_client_write *w = calloc(N, sizeof *w);
+    assert_non_null(w);
+    static const char *keys[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < N; i++)
+        w[i] = (cw_client_write){.key = keys[i % 4], .key_len = 1, .value = "x", .value_len = 1};
+    cw__server_stats before, after;
+    cw__server_get_stats(f.s, &before);
+    assert_int_equal(cw_client_write_many(f.c, w, N), CW_OK);
+    cw__server_get_stats(f.s, &after);
+    for (int i = 0; i < N; i++)
+        if (w[i].result != CW_OK)
+            fail_msg("write %d of %d: %s", i, N, cw_strerror(w[i].result));
+    uint64_t saves = after.saves - before.saves;
+    print_message("# %d pipelined writes: %llu saves\n", N, (unsigned long long)saves);
+    assert_true(saves >= (N + MOST_A_SAVE - 1) / MOST_A_SAVE);
+    free(w);
+    close_durable(&f);
+    rmdir(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -968,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_answers_held_for_clients_are_bounded),
         cmocka_unit_test(test_connections_are_forgotten),
         cmocka_unit_test(test_batch_not_saved_says_which_writes_were_made),
+        cmocka_unit_test(test_a_pipelined_write_many_is_saved_in_bursts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

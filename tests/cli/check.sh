@@ -153,6 +153,14 @@ printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {"
 expect 1 "violation +\[read siblings\] own.jsonl:4: node 0: .*without write 0\.1.*lost update" own.jsonl
 sed -i 's/"dots": \[\[0, 3\]\]/"dots": [[0, 1], [0, 3]]/' own.jsonl
 expect 0 "verdict +PASS" own.jsonl
+# The same, but (0,4) with a context covering both replaces them after the
+# read: (0,1) is no final version, yet the read had lost it.
+sed 's/"dots": \[\[0, 1\], \[0, 3\]\]/"dots": [[0, 3]]/' own.jsonl >later.jsonl
+printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 4], "key": "k", "clock": {"0": 4}, "context": {"0": 3}}' >>later.jsonl
+expect 1 "violation +\[read siblings\] later.jsonl:4: node 0: .*without write 0\.1.*by the read's end superseded" later.jsonl
+cp own.jsonl later.jsonl
+printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 4], "key": "k", "clock": {"0": 4}, "context": {"0": 3}}' >>later.jsonl
+expect 0 "verdict +PASS" later.jsonl
 
 # A node killed after a plain delete that reached no peer: the delete is
 # lost with it, so its read that found nothing after it cannot be judged

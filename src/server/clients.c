@@ -380,7 +380,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         for (size_t i = 0; rc == CW_OK && i < rd.count; i++)
             values += rd.versions[i].value_len; /* each in memory: no wrap */
         /* Large by its values: refused before it is encoded (a key's
-         * siblings can make that a copy of megabytes a refusal). */
+         * siblings can make each such refusal a copy of megabytes). */
         bool refused = values > SMALL_ANSWER && answers_full(cl);
         cw__answer_head(o, r.op, r.id, refused ? CW_EFULL : rc);
         if (!refused && (rc == CW_OK || rc == CW_ENOTFOUND))

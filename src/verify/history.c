@@ -1226,11 +1226,11 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
  * earlier ones), and leaves it once superseded within S. A read is then
  * judged against the live set alone: O(its size) supersession questions.
  * Where reads' counts are not a chain (two reads at a node snapshotting at
- * once, a node restarted without its state), S may run ahead of a read's
- * `before`, and a write superseded within S but not within that read's
- * counts is not looked for there: a missed violation, never a false one,
- * as every write judged missing was applied by the read's start and not
- * superseded by its end. */
+ * once while it applies writes, or counts a caller took out of order), S
+ * may run ahead of a read's `before`, and a write superseded within S but
+ * not within that read's counts is not looked for there: a missed
+ * violation, never a false one, as every write judged missing was applied
+ * by the read's start and not superseded by its end. */
 
 typedef struct read_order {
     uint32_t x, group;

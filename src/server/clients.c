@@ -376,12 +376,9 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         cw_read rd;
         cw_read_init(&rd);
         rc = r.value_len || r.has_context ? CW_EINVAL : cw__server_read(cl->s, r.key, r.key_len, &rd);
-        size_t values = 0;
-        for (size_t i = 0; rc == CW_OK && i < rd.count; i++)
-            values += rd.versions[i].value_len; /* each in memory: no wrap */
         /* Large by its values: refused before it is encoded (a key's
          * siblings can make each such refusal a copy of megabytes). */
-        bool refused = values > SMALL_ANSWER && answers_full(cl);
+        bool refused = rc == CW_OK && cw__read_values_bytes(&rd) > SMALL_ANSWER && answers_full(cl);
         cw__answer_head(o, r.op, r.id, refused ? CW_EFULL : rc);
         if (!refused && (rc == CW_OK || rc == CW_ENOTFOUND))
             cw__answer_read(o, &rd);

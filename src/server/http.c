@@ -746,16 +746,6 @@ static bool too_much_held(cw__http *h, reply *rep)
     return true;
 }
 
-/* The bytes of a read's values: past SMALL_READ, its answer is large
- * whatever its text (invariant 8). */
-static size_t values_bytes(const cw_read *r)
-{
-    size_t sum = 0;
-    for (size_t i = 0; i < r->count; i++)
-        sum += r->versions[i].value_len;
-    return sum;
-}
-
 /* GET /read/<key>; raw is the path after "/read/", still percent-encoded. */
 static void do_read(cw__http *h, const char *raw, reply *rep)
 {
@@ -769,7 +759,8 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     cw_read_init(&r);
     int rc = cw__server_read(h->server, key, key_len, &r);
     free(key);
-    bool by_values = rc == CW_OK && values_bytes(&r) > SMALL_READ;
+    /* Past SMALL_READ of values, its answer is large whatever its text (invariant 8). */
+    bool by_values = rc == CW_OK && cw__read_values_bytes(&r) > SMALL_READ;
     if (rc == CW_ENOTFOUND) {
         fail_code(rep, MHD_HTTP_NOT_FOUND, rc, "not found");
     } else if (rc != CW_OK) {

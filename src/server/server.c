@@ -1397,6 +1397,14 @@ int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out
     return rc;
 }
 
+size_t cw__read_values_bytes(const cw_read *r)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < r->count; i++)
+        sum += r->versions[i].value_len;
+    return sum;
+}
+
 int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
 {
     cw_msg *m = NULL;

@@ -146,6 +146,11 @@ void cw__server_close(cw__server *s);
  * write of this node's own not yet saved is saved first (CW_EIO if that
  * fails). Any thread. */
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out);
+/* The bytes of a read's values (0 for one that found nothing): at least
+ * what any answer of it carries, so the answers' budgets can refuse a large
+ * read before it is encoded. Each value is in memory, so the sum cannot
+ * wrap. */
+size_t cw__read_values_bytes(const cw_read *r);
 /* A write from a peer that came another way (HTTP POST /replicate): decoded
  * (the codec's bytes, any format) and received as if it came on a link.
  * CW_OK (delivered, buffered or a duplicate); CW_EINVAL (malformed, not for

@@ -1263,7 +1263,8 @@ typedef struct sweep_run {
 /* The sweep's state for one key at one node: its origins' runs, S, what
  * the plain writes within S supersede, and the live set. */
 typedef struct live_sweep {
-    sweep_run *runs;          /* [d], by origin */
+    sweep_run *first;         /* [d], by origin: the key's runs, cursors at their first writes */
+    sweep_run *runs;          /* [d]: the same, cursors where this node's sweep is */
     size_t d;
     uint64_t *seen;           /* S, nodes counters (only the key's origins' entries used) */
     uint64_t *cover;          /* [o]: o's writes up to this seq are superseded by a plain write within S */
@@ -1271,36 +1272,42 @@ typedef struct live_sweep {
     size_t n_live, live_cap;
 } live_sweep;
 
-/* Starts the sweep of key g's writes, S empty. */
-static void sweep_open(const judge *J, const key_group *g, live_sweep *sw)
+/* Finds key g's runs, once for all the nodes that read it. */
+static void sweep_key(const judge *J, const key_group *g, live_sweep *sw)
 {
+    sweep_run *runs = sw->first;
     sw->d = 0;
-    sw->n_live = 0;
     for (size_t i = g->lo; i < g->hi; i++) {
-        if (i == g->lo || J->refs[i].origin != J->refs[i - 1].origin) {
-            cw_node_id o = J->refs[i].origin;
-            sw->runs[sw->d++] = (sweep_run){o, i, i, g->phi, g->phi, g->thi, g->thi};
-            sw->seen[o] = sw->cover[o] = 0;
-        }
-        sw->runs[sw->d - 1].ref_end = i + 1;
+        if (i == g->lo || J->refs[i].origin != J->refs[i - 1].origin)
+            runs[sw->d++] = (sweep_run){J->refs[i].origin, i, i, g->phi, g->phi, g->thi, g->thi};
+        runs[sw->d - 1].ref_end = i + 1;
     }
     /* Both arrays are in (origin, seq) order too, their origins among the runs'. */
     size_t j = 0;
     for (size_t i = g->plo; i < g->phi; i++) {
-        while (sw->runs[j].origin != J->plain[i].origin)
+        while (runs[j].origin != J->plain[i].origin)
             j++;
-        if (sw->runs[j].plain == g->phi)
-            sw->runs[j].plain = i;
-        sw->runs[j].plain_end = i + 1;
+        if (runs[j].plain == g->phi)
+            runs[j].plain = i;
+        runs[j].plain_end = i + 1;
     }
     j = 0;
     for (size_t i = g->tlo; i < g->thi; i++) {
-        while (sw->runs[j].origin != J->tombs[i].origin)
+        while (runs[j].origin != J->tombs[i].origin)
             j++;
-        if (sw->runs[j].tomb == g->thi)
-            sw->runs[j].tomb = i;
-        sw->runs[j].tomb_end = i + 1;
+        if (runs[j].tomb == g->thi)
+            runs[j].tomb = i;
+        runs[j].tomb_end = i + 1;
     }
+}
+
+/* Starts a node's sweep of the key: S empty, nothing live. */
+static void sweep_node(live_sweep *sw)
+{
+    memcpy(sw->runs, sw->first, sw->d * sizeof *sw->runs);
+    for (size_t j = 0; j < sw->d; j++)
+        sw->seen[sw->runs[j].origin] = sw->cover[sw->runs[j].origin] = 0;
+    sw->n_live = 0;
 }
 
 /* Whether refs[i] was superseded within S: superseded_within(S) in O(its
@@ -1399,9 +1406,9 @@ static bool check_live_versions(cw_history *h, const judge *J, const bool *judge
     if (h->policy != CW_KEEP_SIBLINGS || !h->read_count)
         return true;
     read_order *order = malloc(h->read_count * sizeof *order);
-    live_sweep sw = {malloc(h->nodes * sizeof *sw.runs), 0, calloc(h->nodes, sizeof *sw.seen),
-                     calloc(h->nodes, sizeof *sw.cover), NULL, 0, 0};
-    bool ok = order && sw.runs && sw.seen && sw.cover;
+    live_sweep sw = {malloc(h->nodes * sizeof *sw.first), malloc(h->nodes * sizeof *sw.runs), 0,
+                     calloc(h->nodes, sizeof *sw.seen), calloc(h->nodes, sizeof *sw.cover), NULL, 0, 0};
+    bool ok = order && sw.first && sw.runs && sw.seen && sw.cover;
     size_t n = 0;
     for (size_t i = 0; ok && i < h->read_count; i++) {
         const read_rec *rd = &h->reads[i];
@@ -1423,8 +1430,11 @@ static bool check_live_versions(cw_history *h, const judge *J, const bool *judge
         if (k + 4 < n)
             __builtin_prefetch(h->reads[order[k + 4].i].before);
         const key_group *g = &J->ix.g[order[k].group];
-        if (k == 0 || order[k].x != order[k - 1].x || order[k].group != order[k - 1].group)
-            sweep_open(J, g, &sw);
+        bool new_key = k == 0 || order[k].group != order[k - 1].group;
+        if (new_key)
+            sweep_key(J, g, &sw);
+        if (new_key || order[k].x != order[k - 1].x)
+            sweep_node(&sw);
         const read_rec *rd = &h->reads[order[k].i];
         ok = sweep_to(h, J, &sw, rd->before);
         if (ok)
@@ -1433,6 +1443,7 @@ static bool check_live_versions(cw_history *h, const judge *J, const bool *judge
             progress(h, "checking reads' siblings", k + 1, n);
     }
     free(order);
+    free(sw.first);
     free(sw.runs);
     free(sw.seen);
     free(sw.cover);

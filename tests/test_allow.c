@@ -52,14 +52,28 @@ static void test_ranges_parse_and_admit(void **state)
     assert_false(cw__allow_admits(&a, "10.0.0.1/8"));
     assert_false(cw__allow_admits(NULL, "10.0.0.1"));
     assert_false(cw__allow_admits(&a, NULL));
-    /* /0 admits every address of its family; a mapped range is IPv4. */
+    /* 0.0.0.0/0 admits every IPv4 address, mapped too, and no IPv6 one. */
     assert_int_equal(cw__allow_parse(&a, "0.0.0.0/0", err, sizeof err), CW_OK);
     assert_true(cw__allow_admits(&a, "203.0.113.9"));
+    assert_true(cw__allow_admits(&a, "::ffff:203.0.113.9"));
     assert_false(cw__allow_admits(&a, "2001:db8::1"));
-    assert_int_equal(cw__allow_parse(&a, "::ffff:127.0.0.0/104", err, sizeof err), CW_EINVAL);
+    /* A range written in IPv6 counts its bits in IPv6 and admits the IPv4
+     * addresses mapped into it. */
+    assert_int_equal(cw__allow_parse(&a, "::ffff:127.0.0.0/104", err, sizeof err), CW_OK);
+    assert_true(cw__allow_admits(&a, "127.0.0.1"));
+    assert_true(cw__allow_admits(&a, "::ffff:127.255.0.9"));
+    assert_false(cw__allow_admits(&a, "128.0.0.1"));
+    assert_false(cw__allow_admits(&a, "::1"));
     assert_int_equal(cw__allow_parse(&a, "::ffff:127.0.0.1", err, sizeof err), CW_OK);
     assert_true(cw__allow_admits(&a, "127.0.0.1"));
     assert_false(cw__allow_admits(&a, "127.0.0.2"));
+    assert_int_equal(cw__allow_parse(&a, "::ffff:0:0/96", err, sizeof err), CW_OK);
+    assert_true(cw__allow_admits(&a, "198.51.100.1"));
+    assert_false(cw__allow_admits(&a, "2001:db8::1"));
+    assert_int_equal(cw__allow_parse(&a, "::/0", err, sizeof err), CW_OK);
+    assert_true(cw__allow_admits(&a, "198.51.100.1"));
+    assert_true(cw__allow_admits(&a, "::ffff:198.51.100.1"));
+    assert_true(cw__allow_admits(&a, "2001:db8::1"));
 }
 
 static void test_bad_lists_are_refused_with_a_reason(void **state)
@@ -71,6 +85,7 @@ static void test_bad_lists_are_refused_with_a_reason(void **state)
     expect_refused("localhost", "not an IPv4 or IPv6 address");
     expect_refused("10.0.0", "not an IPv4 or IPv6 address");
     expect_refused("10.0.0.1/8", "bits set beyond the /8 prefix");
+    expect_refused("::ffff:10.0.0.0/8", "bits set beyond the /8 prefix"); /* IPv6 bits: /104 */
     expect_refused("10.0.0.0/33", "from 0 to 32");
     expect_refused("fd00::/129", "from 0 to 128");
     expect_refused("10.0.0.0/", "from 0 to 32");

@@ -3,8 +3,11 @@
  * Invariants:
  *  1. A range is kept as its address with every bit beyond its prefix
  *     zero, so an address lies in it when the two agree on the prefix.
- *  2. An IPv4 address mapped into IPv6 (::ffff:a.b.c.d, what a dual-stack
- *     socket reports) is compared as the IPv4 address it carries.
+ *  2. A connection's address mapped into IPv6 (::ffff:a.b.c.d, what a
+ *     dual-stack socket reports for an IPv4 peer) is the IPv4 address it
+ *     carries. An IPv4 address lies in an IPv4 range by its 32 bits, and in
+ *     an IPv6 range as the address mapped into IPv6 (::ffff:10.0.0.0/104 is
+ *     10.0.0.0/8; ::/0 is every address of both families).
  */
 #include "allow.h"
 
@@ -21,22 +24,16 @@
 
 static const uint8_t V4_MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-/* Parses an address into r (invariant 2): false if it is neither form. */
+/* Parses an address into r, in the family it is written in: false if it is
+ * neither form. */
 static bool parse_address(const char *text, cw__allow_range *r)
 {
     memset(r->addr, 0, sizeof r->addr);
-    if (inet_pton(AF_INET, text, r->addr) == 1) {
-        r->v6 = false;
+    r->v6 = false;
+    if (inet_pton(AF_INET, text, r->addr) == 1)
         return true;
-    }
-    if (inet_pton(AF_INET6, text, r->addr) != 1)
-        return false;
-    r->v6 = memcmp(r->addr, V4_MAPPED, sizeof V4_MAPPED) != 0;
-    if (!r->v6) {
-        memmove(r->addr, r->addr + 12, 4);
-        memset(r->addr + 4, 0, 12);
-    }
-    return true;
+    r->v6 = true;
+    return inet_pton(AF_INET6, text, r->addr) == 1;
 }
 
 /* Whether a and b agree on their first `bits` bits. */
@@ -125,8 +122,18 @@ bool cw__allow_admits(const cw__allow *a, const char *address)
     bare[len] = '\0';
     if (!parse_address(bare, &r))
         return false;
-    for (uint32_t i = 0; i < a->count; i++)
-        if (a->range[i].v6 == r.v6 && same_prefix(a->range[i].addr, r.addr, a->range[i].bits))
+    uint8_t v4[4], as_v6[16]; /* invariant 2: the address in each family it has */
+    bool ipv4 = !r.v6 || memcmp(r.addr, V4_MAPPED, sizeof V4_MAPPED) == 0;
+    memcpy(v4, r.v6 ? r.addr + 12 : r.addr, sizeof v4);
+    memcpy(as_v6, r.addr, sizeof as_v6);
+    if (!r.v6) {
+        memcpy(as_v6, V4_MAPPED, sizeof V4_MAPPED);
+        memcpy(as_v6 + 12, v4, sizeof v4);
+    }
+    for (uint32_t i = 0; i < a->count; i++) {
+        const cw__allow_range *g = &a->range[i];
+        if (g->v6 ? same_prefix(g->addr, as_v6, g->bits) : ipv4 && same_prefix(g->addr, v4, g->bits))
             return true;
+    }
     return false;
 }

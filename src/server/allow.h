@@ -27,15 +27,18 @@ typedef struct cw__allow {
 } cw__allow;
 
 /* Parses a comma-separated list of ranges, each ADDRESS or ADDRESS/BITS
- * (192.168.1.0/24, 10.0.0.7, ::1, fd00::/8). Bits beyond the prefix must be
- * zero (10.0.0.1/8 is refused: it reads as a typo). CW_OK, or CW_EINVAL
- * with the reason in err (and *a unchanged). */
+ * (192.168.1.0/24, 10.0.0.7, ::1, fd00::/8). BITS counts in the family the
+ * address is written in: ::ffff:10.0.0.0/104 (IPv6) is 10.0.0.0/8 (IPv4).
+ * Bits beyond the prefix must be zero (10.0.0.1/8 is refused: it reads as a
+ * typo). CW_OK, or CW_EINVAL with the reason in err (and *a unchanged). */
 int cw__allow_parse(cw__allow *a, const char *list, char *err, size_t errlen);
 
 /* Whether the address (text, as ZeroMQ's ZAP request gives it: 127.0.0.1,
  * ::1, an IPv4 address mapped into IPv6, fe80::1%eth0 with its zone, which
- * is ignored) lies in one of the ranges. An address that does not parse is
- * not admitted. */
+ * is ignored) lies in one of the ranges. An IPv4 address, mapped or not,
+ * lies in an IPv4 range by its 32 bits and in an IPv6 range as it maps into
+ * IPv6 (::/0 admits every address). An address that does not parse is not
+ * admitted. */
 bool cw__allow_admits(const cw__allow *a, const char *address);
 
 #endif

@@ -573,6 +573,11 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         cw__server_err(err, errlen, "no client endpoint");
         return CW_EINVAL;
     }
+    char bind_to[CW__ENDPOINT_MAX], why[CW__ENDPOINT_MAX + 64];
+    if (cw__endpoint_to_bind(endpoint, bind_to, why, sizeof why) != CW_OK) {
+        cw__server_err(err, errlen, "cannot listen for clients on %.200s: %s", endpoint, why);
+        return CW_EIO;
+    }
     cw__clients *cl = calloc(1, sizeof *cl);
     if (!cl)
         return CW_ENOMEM;
@@ -590,7 +595,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
                   : by_bytes > REQUESTS_QUEUED_MAX ? REQUESTS_QUEUED_MAX
                                                    : (int)by_bytes;
     int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1, handshake = HANDSHAKE_MS,
-        ipv6 = cw__endpoint_ipv6(endpoint);
+        ipv6 = cw__endpoint_ipv6(bind_to);
     cl->ctx = zmq_ctx_new();
     int rc = !cl->ctx ? CW_EIO : allow ? cw__auth_start(&cl->auth, cl->ctx, NULL, 0, allow) : CW_OK;
     if (rc != CW_OK) {
@@ -616,7 +621,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         cw__clients_stop(cl);
         return CW_EIO;
     }
-    if (zmq_bind(cl->sock, endpoint) != 0) {
+    if (zmq_bind(cl->sock, bind_to) != 0) {
         cw__server_err(err, errlen, "cannot listen for clients on %s: %s", endpoint, zmq_strerror(zmq_errno()));
         cw__clients_stop(cl);
         return CW_EIO;

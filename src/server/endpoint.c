@@ -1,11 +1,17 @@
 /* See endpoint.h. */
 #include "endpoint.h"
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <causeway/error.h>
 
 bool cw__endpoint_in_use(const char *endpoint)
 {
@@ -33,4 +39,58 @@ bool cw__endpoint_in_use(const char *endpoint)
 bool cw__endpoint_ipv6(const char *endpoint)
 {
     return endpoint && (strncmp(endpoint, "tcp://[", 7) == 0 || strncmp(endpoint, "tcp://*:", 8) == 0);
+}
+
+/* Whether ZeroMQ binds this host itself: the wildcard, an IPv4 address, an
+ * IPv6 one in brackets, or a network interface's name. */
+static bool binds_as_given(const char *host)
+{
+    unsigned char a[sizeof(struct in6_addr)];
+    return strcmp(host, "*") == 0 || host[0] == '[' || inet_pton(AF_INET, host, a) == 1 ||
+           (strlen(host) < IF_NAMESIZE && if_nametoindex(host) != 0);
+}
+
+int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errlen)
+{
+    size_t len = endpoint ? strlen(endpoint) : 0;
+    if (!endpoint || !out || len >= CW__ENDPOINT_MAX) {
+        snprintf(err, errlen, "an endpoint is at most %u characters", CW__ENDPOINT_MAX - 1);
+        return CW_EINVAL;
+    }
+    memcpy(out, endpoint, len + 1);
+    const char *colon = strrchr(endpoint, ':');
+    if (strncmp(endpoint, "tcp://", 6) != 0 || !colon || colon < endpoint + 6)
+        return CW_OK;
+    char host[CW__ENDPOINT_MAX];
+    size_t hl = (size_t)(colon - (endpoint + 6));
+    memcpy(host, endpoint + 6, hl);
+    host[hl] = '\0';
+    if (hl == 0 || binds_as_given(host))
+        return CW_OK;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0 || !res) {
+        snprintf(err, errlen, "host %s: %s", host, gai ? gai_strerror(gai) : "no address");
+        return CW_EINVAL;
+    }
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    char text[INET6_ADDRSTRLEN] = "";
+    const void *addr = pick->ai_family == AF_INET
+                           ? (const void *)&((const struct sockaddr_in *)(const void *)pick->ai_addr)->sin_addr
+                           : (const void *)&((const struct sockaddr_in6 *)(const void *)pick->ai_addr)->sin6_addr;
+    bool v6 = pick->ai_family == AF_INET6;
+    bool named = (v6 || pick->ai_family == AF_INET) && inet_ntop(pick->ai_family, addr, text, sizeof text);
+    freeaddrinfo(res);
+    if (!named) {
+        snprintf(err, errlen, "host %s: no IPv4 or IPv6 address", host);
+        return CW_EINVAL;
+    }
+    snprintf(out, CW__ENDPOINT_MAX, v6 ? "tcp://[%s]%s" : "tcp://%s%s", text, colon);
+    return CW_OK;
 }

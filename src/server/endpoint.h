@@ -2,16 +2,34 @@
  * whether one it is about to bind is already served by another (ZeroMQ binds
  * an ipc:// path by removing whatever socket file is there: a second node
  * started on a running node's endpoint would take its traffic without a
- * word), and whether its socket needs IPv6. */
+ * word), the address a host name binds to, and whether its socket needs
+ * IPv6. */
 #ifndef CW_ENDPOINT_H
 #define CW_ENDPOINT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+/* Room for any endpoint cw__endpoint_to_bind gives: "tcp://", a host name
+ * of at most 253 characters or an address in brackets, ':' and a port. */
+#define CW__ENDPOINT_MAX 272u
 
 /* True for an ipc:// endpoint (a path, or @name for Linux's abstract
  * namespace) that a process accepts connections on now; false for any
  * other endpoint (tcp:// binds fail by themselves when taken). */
 bool cw__endpoint_in_use(const char *endpoint);
+
+/* The endpoint to bind for `endpoint`, into out (CW__ENDPOINT_MAX bytes).
+ * ZeroMQ resolves a host name only to connect (it binds "tcp://localhost:P"
+ * as a network interface named localhost, and fails), so a tcp:// endpoint
+ * whose host is neither '*', an address nor a network interface's name
+ * (tcp://lo:7001, which ZeroMQ binds itself) is resolved here: to its first
+ * IPv4 address, as a peer's host name is resolved to connect (see
+ * cw__endpoint_ipv6), else to its first IPv6 one in brackets. Any other
+ * endpoint is copied as it is. CW_OK; CW_EINVAL with the reason in err for
+ * a name that does not resolve or an endpoint longer than
+ * CW__ENDPOINT_MAX - 1 (its caller says it cannot be bound). */
+int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errlen);
 
 /* True for a tcp:// endpoint whose host is an IPv6 literal in brackets
  * (tcp://[::1]:7001) or the wildcard '*' (every address, which then takes

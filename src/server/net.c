@@ -866,6 +866,11 @@ static int link_options(void *sock, const cw__net_options *o, const char *endpoi
 static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen)
 {
     p->curve = o->curve_secret != NULL;
+    char bind_to[CW__ENDPOINT_MAX], why[CW__ENDPOINT_MAX + 64];
+    if (cw__endpoint_to_bind(o->listen, bind_to, why, sizeof why) != CW_OK) {
+        cw__server_err(err, errlen, "cannot listen on %.200s: %s", o->listen, why);
+        return CW_EIO;
+    }
     p->zctx = zmq_ctx_new();
     if (!p->zctx) {
         cw__server_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
@@ -894,7 +899,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
      * sends more, before any of it is kept. */
     int64_t max_part = (int64_t)(o->lim.max_key_len + o->lim.max_value_len + 16u * (size_t)o->nodes + 4096u) +
                        BATCH_BYTES + 16;
-    if (!p->router || link_options(p->router, o, o->listen) != 0 || sockopt_int(p->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
+    if (!p->router || link_options(p->router, o, bind_to) != 0 || sockopt_int(p->router, ZMQ_ROUTER_HANDOVER, 1) != 0 ||
         sockopt_int(p->router, ZMQ_HANDSHAKE_IVL, HANDSHAKE_MS) != 0 ||
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &max_part, sizeof max_part) != 0 ||
         (o->curve_secret && (sockopt_int(p->router, ZMQ_CURVE_SERVER, 1) != 0 ||
@@ -912,7 +917,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "ROUTER socket's monitor: %s", cw_strerror(rc));
         return rc;
     }
-    if (zmq_bind(p->router, o->listen) != 0) {
+    if (zmq_bind(p->router, bind_to) != 0) {
         cw__server_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));
         return CW_EIO;
     }

@@ -50,6 +50,21 @@ expect_usage "--client-allow: '::1/129': the prefix" node --id 0 --nodes 1 --lis
 expect_usage "--http-allow goes with --http" node --id 0 --nodes 1 --listen $tcp --http-allow 127.0.0.1
 expect_usage "--http-allow: 'x': not an IPv4 or IPv6 address" node --id 0 --nodes 1 --listen $tcp --http 127.0.0.1:0 \
   --http-allow x
+# A host name is bound at its address (ZeroMQ resolves names only to
+# connect: it failed with "No such device"); one that does not resolve is
+# refused with the name.
+status=0
+timeout 10 "$cw" node --id 0 --nodes 1 --fresh --listen tcp://no-such-host.invalid:7001 2>"$dir/err" || status=$?
+[ "$status" = 1 ] && grep -q "cannot listen on tcp://no-such-host.invalid:7001: host no-such-host.invalid" "$dir/err" ||
+  { echo "FAIL: a name that does not resolve gave exit $status: $(cat "$dir/err")" >&2; exit 1; }
+"$cw" node --id 0 --nodes 1 --fresh --listen tcp://localhost:0 --client tcp://localhost:0 \
+  --http 127.0.0.1:0 >"$dir/named" 2>"$dir/named_err" &
+named=$!
+pn=$(node_http_port "$dir/named") || { echo "FAIL: a node on host names did not serve: $(cat "$dir/named_err")" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$pn/write" -d '{"key": "k", "value": 1}')
+[ "$code" = 200 ] || { echo "FAIL: a write to a node on host names got $code" >&2; exit 1; }
+kill -TERM "$named"
+wait "$named" || { echo "FAIL: the node on host names exited $? on SIGTERM" >&2; exit 1; }
 
 # Open files. A hard limit below what a node may need is refused before it
 # serves, naming the need (ZeroMQ aborted such a process once it ran out:

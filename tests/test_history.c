@@ -7,6 +7,9 @@
  * (with LWW too, and LWW with no timestamps) must pass. */
 #include "testutil.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "physmem.h"
 
 #include <causeway/verify.h>
@@ -702,6 +705,109 @@ static void test_untimed_lww(void **state)
     }
 }
 
+/* cw_history_applied_counts from another thread while node 0 applies: the
+ * counts are the row as it stood at one moment, so the `before` counts of
+ * reads at one node grow along one chain (the sweep of live versions
+ * relies on it). Node 0 of 64 applies the writes of nodes 1 and 63 in
+ * turn (1.1, 63.1, 1.2, 63.2, ...), so its row is always (k, k) or
+ * (k + 1, k) there; a row read count by count while it moves could show
+ * 63's count above 1's (entry 1 read before two applications, entry 63
+ * after). */
+enum { SNAP_NODES = 64, SNAP_A = 1, SNAP_B = 63, SNAP_WRITES = 16000 };
+
+typedef struct snap_origin {
+    cw_msg *m[SNAP_WRITES];
+    size_t count;
+    cw_history *h;
+    cw_node_id id;
+} snap_origin;
+
+static int snap_send(void *ctx, cw_msg *m)
+{
+    snap_origin *o = ctx;
+    if (o && o->count < SNAP_WRITES)
+        o->m[o->count++] = cw_msg_ref(m);
+    return 0;
+}
+
+static void snap_apply(void *ctx, const cw_msg *m)
+{
+    snap_origin *o = ctx;
+    assert_true(cw_history_applied(o->h, o->id, m));
+}
+
+typedef struct snap_run {
+    cw_node *to;
+    snap_origin *a, *b;
+    atomic_bool done; /* release: the applier's last application before it */
+} snap_run;
+
+static void *snap_applier(void *arg)
+{
+    snap_run *r = arg;
+    for (size_t k = 0; k < SNAP_WRITES; k++) {
+        assert_int_equal(cw_node_receive(r->to, r->a->m[k], NULL, NULL), CW_OK);
+        assert_int_equal(cw_node_receive(r->to, r->b->m[k], NULL, NULL), CW_OK);
+    }
+    atomic_store_explicit(&r->done, true, memory_order_release);
+    return NULL;
+}
+
+static void test_applied_counts_are_one_moment_of_a_moving_row(void **state)
+{
+    (void)state;
+    cw_history *h;
+    assert_int_equal(cw_history_create(&h, SNAP_NODES, SNAP_WRITES, CW_KEEP_SIBLINGS), CW_OK);
+    snap_origin *of = calloc(3, sizeof *of); /* node 0, node SNAP_A, node SNAP_B */
+    assert_non_null(of);
+    cw_node *n[3];
+    const cw_node_id ids[3] = {0, SNAP_A, SNAP_B};
+    for (int i = 0; i < 3; i++) {
+        of[i].h = h;
+        of[i].id = ids[i];
+        cw_node_options o;
+        cw_node_options_init(&o);
+        o.self = ids[i];
+        o.nodes = SNAP_NODES;
+        o.send = snap_send;
+        o.send_ctx = i ? &of[i] : NULL;
+        o.on_apply = snap_apply;
+        o.apply_ctx = &of[i];
+        assert_int_equal(cw_node_create(&n[i], &o), CW_OK);
+    }
+    for (size_t k = 0; k < SNAP_WRITES; k++) /* 1's and 63's writes, concurrent with each other */
+        for (int i = 1; i < 3; i++)
+            assert_int_equal(cw_node_put(n[i], "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(of[1].count, SNAP_WRITES);
+    assert_int_equal(of[2].count, SNAP_WRITES);
+
+    snap_run r = {.to = n[0], .a = &of[1], .b = &of[2]};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, snap_applier, &r), 0);
+    uint64_t counts[SNAP_NODES];
+    size_t snapshots = 0, moving = 0, torn = 0;
+    while (!atomic_load_explicit(&r.done, memory_order_acquire)) {
+        cw_history_applied_counts(h, 0, counts);
+        uint64_t a = counts[SNAP_A], b = counts[SNAP_B];
+        torn += !(b <= a && a <= b + 1);
+        moving += a > 0 && b < SNAP_WRITES;
+        snapshots++;
+    }
+    pthread_join(t, NULL);
+    printf("# %zu snapshots, %zu while the row moved, %zu not a moment of it\n", snapshots, moving, torn);
+    assert_int_equal(torn, 0);
+    cw_history_applied_counts(h, 0, counts);
+    assert_int_equal(counts[SNAP_A], SNAP_WRITES);
+    assert_int_equal(counts[SNAP_B], SNAP_WRITES);
+    for (int i = 0; i < 3; i++) {
+        for (size_t k = 0; k < of[i].count; k++)
+            cw_msg_unref(of[i].m[k]);
+        cw_node_destroy(n[i]);
+    }
+    free(of);
+    cw_history_destroy(h);
+}
+
 int main(void)
 {
     printf("# seed %llu\n", (unsigned long long)tu_seed());
@@ -722,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_history_text),
         cmocka_unit_test(test_partial_final_state),
         cmocka_unit_test(test_untimed_lww),
+        cmocka_unit_test(test_applied_counts_are_one_moment_of_a_moving_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

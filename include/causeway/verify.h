@@ -150,8 +150,13 @@ CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 /* Node x's applied counts now: `nodes` counters into out, how many writes of
  * each node x has applied. Any thread, during the run: each count covers
  * only applications that happened (and, on an engine, the store updates
- * before them). A node x the history does not have gets zeros; NULL is
- * ignored. Cost: O(nodes). */
+ * before them), and the counts are x's row as it stood at one moment
+ * between x's applications, so two calls for one node, from any threads,
+ * give counts ordered one below the other. (A row that changes through 64
+ * reads of it in one call is given from the last read, each count between
+ * the row's states at the call's start and end.) A node x the history
+ * does not have gets zeros; NULL is ignored. Cost: O(nodes), a few times
+ * over while x applies writes. */
 CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_t *out);
 
 /* Records a read of `key` at node x, to be judged by the verdict: `before`
@@ -170,9 +175,9 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * applied, no version its node has overwritten, and nothing lost. The
  * reads at one node are judged in the order of their `before` counts, which
  * grow along one chain when each is taken at a moment (as
- * cw_history_applied_counts between applications gives them); where two
- * are not ordered (read at once by two threads while x applied writes), a
- * lost sibling can go unseen there, and nothing correct is ever reported.
+ * cw_history_applied_counts gives them, from any thread); where two are
+ * not ordered (counts a caller made up), a lost sibling can go unseen
+ * there, and nothing correct is ever reported.
  * A read that found nothing (count 0) keeps r->context, the dots it covers
  * (checked now: each one x had applied by the read's end), for the session
  * checks (see above). Any thread (a lock). CW_EINVAL, CW_ENOMEM. Memory:

@@ -1445,12 +1445,20 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     h->server = s;
     h->o = opts;
     h->nodes = cw__server_nodes(s);
-    memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
-    bool v6 = res->ai_family == AF_INET6;
+    /* A host name binds at its first IPv4 address, as the ZeroMQ endpoints
+     * do (cw__endpoint_to_bind), else at its first address. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    memcpy(&h->addr, pick->ai_addr, pick->ai_addrlen);
+    bool v6 = pick->ai_family == AF_INET6;
     /* The IPv6 wildcard takes IPv4 too (as a ZeroMQ endpoint on * does):
      * an IPv4 client's address then comes mapped (::ffff:a.b.c.d), which
      * the allow-list matches as IPv4. */
-    bool both = v6 && IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)(const void *)res->ai_addr)->sin6_addr);
+    bool both = v6 && IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)(const void *)pick->ai_addr)->sin6_addr);
     freeaddrinfo(res);
 
     /* One internal polling thread per pool member; keep-alive is MHD's

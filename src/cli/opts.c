@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -371,6 +372,7 @@ void cli_help(const cli_command *c, FILE *to)
 
 int cli_check_writable(const cli_command *c, const char *opt, const char *path)
 {
+    bool existed = access(path, F_OK) == 0;
     FILE *f = fopen(path, "a");
     if (!f) {
         char q[96];
@@ -378,6 +380,8 @@ int cli_check_writable(const cli_command *c, const char *opt, const char *path)
                                strerror(errno));
     }
     fclose(f);
+    if (!existed) /* made only to ask: the command writes it when it has something */
+        unlink(path);
     return CLI_OK;
 }
 

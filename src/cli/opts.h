@@ -92,8 +92,9 @@ char *cli_command_line(const cli_command *c);
 /* Whether option --name was given (after cli_parse). */
 bool cli_seen(const cli_command *c, const char *name);
 
-/* Checks, before a run, that option --opt's file can be written (opening it
- * to append creates it). CLI_OK, or a usage error naming the reason. */
+/* Checks, before a run, that option --opt's file can be written: opened to
+ * append, and removed again if that made it (the command writes it when it
+ * has something to say). CLI_OK, or a usage error naming the reason. */
 int cli_check_writable(const cli_command *c, const char *opt, const char *path);
 
 /* Quotes user input for an error message: at most 40 characters of it, then

@@ -73,6 +73,7 @@ typedef struct run {
     uint64_t max_log;        /* the most log entries seen at one node (sample_logs, collect) */
     uint32_t next_sample;    /* the node sample_logs looks at next */
     double settled;          /* seconds from quiescence until every log drained, or -1: not in SETTLE_S */
+    bool parted;             /* --partition: its window began before the run ended */
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
     _Atomic uint64_t done;       /* writes made */
     _Atomic uint64_t reads;      /* reads made (and recorded) */
@@ -295,10 +296,10 @@ static int step(client *c, uint64_t *rng, uint64_t *i)
     return put_one(c, rng, (*i)++);
 }
 
-/* --duration is over (checked every 64 operations: a clock read each). */
-static bool time_up(const run *r, uint64_t op)
+/* --duration is over at time now (cli_seconds). */
+static bool time_up(const run *r, double now)
 {
-    return r->end > 0 && op % 64 == 0 && cli_seconds() >= r->end;
+    return r->end > 0 && now >= r->end;
 }
 
 /* Sleeps until cli_seconds() reaches t (at once if it has). */
@@ -324,8 +325,12 @@ static void *client_main(void *arg)
     uint64_t rng = o->seed ^ (0x9e3779b97f4a7c15u * (c->id + 1));
     double interval = o->rate > 0 ? o->clients / o->rate : 0, due = r->start + interval * c->id / o->clients;
     double warm = r->start + o->warmup;
-    for (uint64_t i = 0, op = 0; i < c->writes && !time_up(r, op) && !atomic_load(&r->failed); op++) {
+    for (uint64_t i = 0; i < c->writes && !atomic_load(&r->failed);) {
         double began = cli_seconds();
+        if (time_up(r, interval > 0 ? due : began)) { /* the next one is due after the end: none */
+            wait_until(r->end);
+            break;
+        }
         if (interval > 0) {
             wait_until(due);
             began = due;
@@ -518,6 +523,11 @@ static int parse(int argc, char **argv, opts *o)
                                CLI_ZIPFIAN_MAX_KEYS);
     if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
         return rc;
+    if (o->history && (rc = cli_check_writable(&c, "history", o->history)) != CLI_OK) /* the evidence of a failure */
+        return rc;
+    if (o->partition && o->duration > 0 && o->part_start >= o->duration)
+        return cli_usage_error(&c, "--partition %s: starts at or after the run's end (--duration %g)", o->partition,
+                               o->duration);
     if (!(o->replay = cli_command_line(&c))) {
         fprintf(stderr, "causeway stress: %s\n", cw_strerror(CW_ENOMEM));
         return CLI_FAIL;
@@ -575,11 +585,11 @@ static json_t *latency_json(const cw_latency *l)
 }
 
 static int write_json(const opts *o, const cw_history_report *rep, const totals *t, const cw_latency *ops,
-                      double secs, double check_secs, const char *violation)
+                      double secs, double check_secs, const char *violation, bool parted)
 {
     json_t *root = json_pack(
         "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:I,"
-        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*}",
+        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:b}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
@@ -595,7 +605,7 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         (json_int_t)rep->ordered_pairs, "operation_latency", latency_json(ops),
         "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
-        "violation", violation);
+        "violation", violation, "partition_made", o->part_len > 0 && parted);
     json_t *blocker = t->blocked == 0 ? json_null()
                                       : json_pack("{s:I,s:I,s:I}", "node", (json_int_t)t->blocked_at, "waits_for",
                                                   (json_int_t)t->blocker, "nodes", (json_int_t)t->blocked);
@@ -636,15 +646,16 @@ static void print_latency(const char *name, const cw_latency *l)
 
 /* Loss recovery's lines: what was lost, what was recovered, what the logs
  * and stability came to. */
-static void print_recovery(const opts *o, const totals *t)
+static void print_recovery(const opts *o, const totals *t, bool parted)
 {
     char buf[32];
     char lost[64] = "no message lost";
-    if (o->drop > 0 && o->part_len > 0 && o->part_kind == PART_CUT)
+    bool cut = parted && o->part_kind == PART_CUT;
+    if (o->drop > 0 && cut)
         snprintf(lost, sizeof lost, "drop %g and a cut partition", o->drop);
     else if (o->drop > 0)
         snprintf(lost, sizeof lost, "drop %g", o->drop);
-    else if (o->part_len > 0 && o->part_kind == PART_CUT)
+    else if (cut)
         snprintf(lost, sizeof lost, "a cut partition");
     printf("  recovery             %s: %llu writes recovered, %llu retransmitted, %llu pulls, %llu reports\n",
            lost, (unsigned long long)t->recovered, (unsigned long long)t->retransmitted,
@@ -742,8 +753,14 @@ static int drive(run *r)
         client c;
         if (!client_init(&c, r, 0, o->writes))
             return CW_ENOMEM;
-        for (uint64_t i = 0, op = 0; i < o->writes && !time_up(r, op); op++) {
+        double warm = r->start + o->warmup;
+        for (uint64_t i = 0; i < o->writes;) {
+            double began = cli_seconds();
+            if (time_up(r, began))
+                break;
             int rc = step(&c, &rng, &i);
+            if (rc == CW_OK && began >= warm) /* the operation, as the clients time theirs */
+                cw__hist_add(c.latency, (uint64_t)((cli_seconds() - began) * 1e9));
             if (rc == CW_OK)
                 rc = cw_engine_quiesce(r->e, 600000);
             if (rc != CW_OK) {
@@ -752,6 +769,9 @@ static int drive(run *r)
             }
             cli_progress_update(&r->progress, "writing", i, o->writes, "writes");
         }
+        r->last_op = cli_seconds();
+        if (c.latency)
+            cw__hist_merge(&r->latency, c.latency);
         client_free(&c);
     } else {
         pthread_t *th = calloc(o->clients, sizeof *th);
@@ -782,6 +802,7 @@ static int drive(run *r)
             bool part = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
             if (part != parted && ok && partition(r, part) == CW_OK)
                 parted = part;
+            r->parted |= parted;
             sample_logs(r);
             if (!r->progress.tty)
                 ;
@@ -916,7 +937,9 @@ static int stress(opts o)
     cw_latency ops;
     cw__hist_latency(&r.latency, &ops);
     char window[96] = "";
-    if (o.warmup > 0)
+    if (o.warmup > 0 && ops.count == 0)
+        snprintf(window, sizeof window, "; none after the %g s warmup: the run ended within it", o.warmup);
+    else if (o.warmup > 0)
         snprintf(window, sizeof window, " after a %g s warmup, %.0f ops/s", o.warmup,
                  ops.count / (r.last_op - r.start - o.warmup > 0 ? r.last_op - r.start - o.warmup : 1e-9));
     char loop[64];
@@ -926,10 +949,13 @@ static int stress(opts o)
         snprintf(loop, sizeof loop, "closed loop, from each start");
     print_latency("operations", &ops);
     printf("                       (%s%s)\n", loop, window);
-    if (o.part_len > 0)
+    if (o.part_len > 0 && r.parted)
         printf("  partition            links between nodes 0-%u and %u-%u %s from %g s for %g s\n",
                o.nodes / 2 - 1, o.nodes / 2, o.nodes - 1, o.part_kind == PART_HOLD ? "held" : "cut",
                o.part_start, o.part_len);
+    else if (o.part_len > 0)
+        printf("  partition            none: the writes ended at %.3f s, before the window's start (%g s)\n", secs,
+               o.part_start);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,
@@ -940,7 +966,7 @@ static int stress(opts o)
         cli_print_clients(&rep, o.sequential ? 1 : o.clients, o.sessions);
     printf("  duplicates dropped   %llu\n", (unsigned long long)t.duplicates);
     printf("  buffered high-water  %llu\n", (unsigned long long)t.max_buffered);
-    print_recovery(&o, &t);
+    print_recovery(&o, &t, r.parted);
     char took[32];
     char ran[32];
     printf("  check                %s (ground truth over %llu writes at %u nodes; the run: %s)\n",
@@ -949,7 +975,7 @@ static int stress(opts o)
     if (!ok)
         cli_write_history(o.history, o.seed, r.h);
     cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
-    if (o.json && write_json(&o, &rep, &t, &ops, secs, check_secs, violation) != CW_OK) {
+    if (o.json && write_json(&o, &rep, &t, &ops, secs, check_secs, violation, r.parted) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         ok = false;
     }

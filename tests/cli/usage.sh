@@ -55,6 +55,10 @@ expect 1 "holds a NUL byte" clock compare @"$scratch/nul.txt" 1:2
 expect 2 "--nodes is required" stress --writes 1
 expect 2 "--nodes needs a value" stress --writes 1 --nodes
 expect 2 "--workers 3: expected at most --nodes \(2\)" stress --nodes 2 --writes 1 --workers 3
+# Known before the run, not after it: the history's file (the evidence of a
+# failure), a partition that would begin after --duration.
+expect 2 "--history '/nonexistent/h': cannot write it" stress --nodes 2 --writes 1 --history /nonexistent/h
+expect 2 "--partition 1:1: starts at or after the run's end \(--duration 1\)" stress --nodes 2 --duration 1 --partition 1:1
 expect 2 "--policy 'fifo': expected one of siblings\|lww" stress --nodes 2 --writes 1 --policy fifo
 expect 2 "unknown option '--nodez'" stress --nodez 2 --writes 1
 # --processes reads every key at every node at the end: --keys is bounded

@@ -1,5 +1,6 @@
 /* causeway: the command-line front end. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,19 +62,24 @@ static const command *find(const char *name)
 }
 
 /* What the command wrote must have reached its output: a full disk or a
- * closed pipe is a failure (exit 1), not a success with the output lost. */
-static int finish(int status)
+ * closed pipe is a failure (exit 1; 3 for check, whose 1 is a violation),
+ * not a success with the output lost. */
+static int finish(int status, bool verdict_is_one)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "causeway: cannot write the output: %s\n", strerror(errno));
-        return status == CLI_OK ? CLI_FAIL : status;
+        return status != CLI_OK ? status : verdict_is_one ? CLI_ERROR : CLI_FAIL;
     }
     return status;
 }
 
 static int dispatch(int argc, char **argv);
 
-int main(int argc, char **argv) { return finish(dispatch(argc, argv)); }
+int main(int argc, char **argv)
+{
+    int status = dispatch(argc, argv);
+    return finish(status, argc > 1 && strcmp(argv[1], "check") == 0);
+}
 
 static int dispatch(int argc, char **argv)
 {

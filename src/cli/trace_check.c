@@ -408,8 +408,12 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
             boundary_at(l, &rc);
         bool last_dead = boundary >= 0 && truncated && end + 1 == (size_t)boundary;
         const char *why = NULL;
-        const cli_trace_event *e = len ? take_line(J, text, len, file, line, node, &why) : NULL;
-        J->trace_lines += len > 0;
+        size_t lead = 0; /* a line of JSON's whitespace only (CRLF's last line) is empty too */
+        while (lead < len && (text[lead] == ' ' || text[lead] == '\t' || text[lead] == '\r'))
+            lead++;
+        bool blank = lead == len;
+        const cli_trace_event *e = !blank ? take_line(J, text, len, file, line, node, &why) : NULL;
+        J->trace_lines += !blank;
         if (e && cut && !(e->kind == CLI_EV_READ && !e->ndots)) {
             /* A line a crash cut short is the last of its incarnation: the
              * restart's install follows it (after the empty reads the new

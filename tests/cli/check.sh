@@ -190,6 +190,23 @@ expect 1 "violation +\[applied twice\] bad-n0.jsonl:4: node 0: .*applied twice" 
 plant n1.jsonl 6 '{"node": 1, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}'
 expect 1 "violation +\[divergence\] bad-n1.jsonl:6: node 1: nodes 0 and 1 end with different versions of a" \
   n0.jsonl bad-n1.jsonl n2.jsonl
+# Final reads compare as sets: the same siblings in another order agree,
+# and a final read without one of them is a violation.
+cat >sib0.jsonl <<'EOF'
+{"node": 0, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 0, "op": "write", "dot": [0, 1], "key": "s", "clock": {"0": 1, "1": 0}}
+{"node": 0, "op": "apply", "dot": [1, 1]}
+{"node": 0, "op": "read", "key": "s", "dots": [[0, 1], [1, 1]]}
+EOF
+cat >sib1.jsonl <<'EOF'
+{"node": 1, "op": "install", "clock": {"0": 0, "1": 0}}
+{"node": 1, "op": "write", "dot": [1, 1], "key": "s", "clock": {"0": 0, "1": 1}}
+{"node": 1, "op": "apply", "dot": [0, 1]}
+{"node": 1, "op": "read", "key": "s", "dots": [[1, 1], [0, 1]]}
+EOF
+expect 0 "verdict +PASS" sib0.jsonl sib1.jsonl
+plant sib1.jsonl 4 '{"node": 1, "op": "read", "key": "s", "dots": [[1, 1]]}'
+expect 1 "violation +\[(divergence|read siblings)\]" sib0.jsonl bad-sib1.jsonl
 
 
 # A restart: node 1 dies after writing (1,2), which reached no one, and its
@@ -320,8 +337,16 @@ expect 2 "causeway check: /dev/zero:1: a line longer than 1048576 bytes" /dev/ze
 head -n 1 n1.jsonl >long.jsonl
 awk 'BEGIN { printf "{\"node\": 1, \"op\": \"read\", \"key\": \""; for (i = 0; i < 1100; i++) printf "%01000d", 0; print "\", \"dots\": []}" }' >>long.jsonl
 expect 2 "causeway check: long.jsonl:2: a line longer than" long.jsonl
-# A verdict that cannot be written is exit 3, never 1 (a violation).
+# A verdict that cannot be written is exit 3, never 1 (a violation): its
+# --json file, and its report on standard output.
 expect 3 "cannot write /dev/full" --json /dev/full n0.jsonl n1.jsonl n2.jsonl
+status=0
+"$cw" check n0.jsonl n1.jsonl n2.jsonl >/dev/full 2>err.txt || status=$?
+[ "$status" = 3 ] && grep -q "cannot write the output" err.txt ||
+  fail "a report that could not be written exited $status: $(cat err.txt)"
+# Lines of whitespace only (a CRLF file's last line among them) are empty.
+{ sed 's/$/\r/' n0.jsonl; printf '  \t\r\n\r\n'; } >crlf.jsonl
+expect 0 "verdict +PASS" crlf.jsonl n1.jsonl n2.jsonl
 }
 
 # Three `causeway node --policy lww` processes, each tracing; writes made

@@ -60,6 +60,10 @@ rm -rf build/bench-smoke
 build/release/causeway bench --filter 'dense_merge/64$|memcpy:dense_merge/64$|buffer_drain/100/|queue_handoff' \
   --min-time 0.01 --repetitions 1 --out build/bench-smoke >/dev/null
 for png in clocks buffer queue; do test -s "build/bench-smoke/$png.png"; done
+# --list with a filter that matches nothing is the user's mistake too (exit 2).
+status=0
+build/release/causeway bench --list --filter 'no_such_benchmark' >/dev/null 2>&1 || status=$?
+test "$status" = 2
 tests/install/check.sh build/release .   # the installed package, causeway-bench included
 done_step
 begin "build without tests (what a packager configures)"

@@ -466,10 +466,11 @@ static int draw_plots(void)
 }
 
 /* Checks a list "8,16,64" of whole numbers within [lo, hi] (at most 32 of
- * them); the first goes to *first. */
-static bool list_ok(const char *text, long lo, long hi, long *first)
+ * them); the first goes to *first, the largest to *most. */
+static bool list_ok(const char *text, long lo, long hi, long *first, long *most)
 {
     int count = 0;
+    *most = lo;
     for (const char *p = text; *p; count++) {
         char *end;
         if (*p < '0' || *p > '9' || count == 32)
@@ -480,6 +481,7 @@ static bool list_ok(const char *text, long lo, long hi, long *first)
             return false;
         if (count == 0)
             *first = v;
+        *most = v > *most ? v : *most;
         p = *end ? end + 1 : end;
         if (*end == ',' && !*p)
             return false;
@@ -522,13 +524,16 @@ int cli_bench(int argc, char **argv)
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
     char quoted[96];
-    long first_nodes = 0, first_workers = 0;
-    if (!list_ok(nodes, 2, 4096, &first_nodes))
+    long first_nodes = 0, first_workers = 0, most_nodes = 0, most_workers = 0;
+    if (!list_ok(nodes, 2, 4096, &first_nodes, &most_nodes))
         return cli_usage_error(&c, "--nodes %s: expected whole numbers from 2 to 4096, joined by commas",
                                cli_quote(nodes, quoted, sizeof quoted));
-    if (!list_ok(workers, 0, 4096, &first_workers))
+    if (!list_ok(workers, 0, 4096, &first_workers, &most_workers))
         return cli_usage_error(&c, "--workers %s: expected whole numbers from 0 to 4096, joined by commas",
                                cli_quote(workers, quoted, sizeof quoted));
+    if (most_workers > most_nodes) /* a run has at most a worker a node: it would run nowhere */
+        return cli_usage_error(&c, "--workers %ld: above every --nodes value (at most %ld)", most_workers,
+                               most_nodes);
     bool e2e = c.opts[4].seen || c.opts[5].seen || c.opts[6].seen;
     if (e2e) {
         static const char *const fault_lists[] = {"0", "1", "0,1"};
@@ -541,18 +546,19 @@ int cli_bench(int argc, char **argv)
     }
     char bench[PATH_MAX];
     if (!find_bench(bench, sizeof bench)) {
-        fputs("causeway bench: causeway-bench not found (set CAUSEWAY_BENCH)\n", stderr);
+        const char *env = getenv("CAUSEWAY_BENCH");
+        if (env)
+            fprintf(stderr, "causeway bench: CAUSEWAY_BENCH=%s: not an executable file\n",
+                    cli_quote(env, quoted, sizeof quoted));
+        else
+            fputs("causeway bench: causeway-bench not found (set CAUSEWAY_BENCH)\n", stderr);
         return CLI_FAIL;
     }
     char a_filter[512], a_out[PATH_MAX + 32], a_min[64], a_reps[64], json_path[PATH_MAX];
     if ((size_t)snprintf(a_filter, sizeof a_filter, "--benchmark_filter=%s", filter) >= sizeof a_filter)
         return cli_usage_error(&c, "--filter: longer than %zu characters", sizeof a_filter - 20);
-    if (list) {
-        char *largs[] = {bench, a_filter, "--benchmark_list_tests=true", NULL};
-        return run(largs, false) == 0 ? CLI_OK : CLI_FAIL;
-    }
     /* A filter that matches nothing is the user's mistake: say so before the
-     * harness calls it "wrong arguments". */
+     * harness calls it "wrong arguments" (or, listing, exits 0). */
     size_t matched = 0;
     char *largs[] = {bench, a_filter, "--benchmark_list_tests=true", NULL};
     if (run_counting(largs, true, &matched) != 0 || matched == 0) {
@@ -560,10 +566,13 @@ int cli_bench(int argc, char **argv)
         return cli_usage_error(&c, "--filter %s matches no benchmark (or is not a valid regex); "
                                "'causeway bench --list' shows them", cli_quote(filter, q, sizeof q));
     }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (list)
+        return run(largs, false) == 0 ? CLI_OK : CLI_FAIL;
+    struct stat st;
+    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         char q[96];
-        return cli_usage_error(&c, "--out %s: cannot create it: %s", cli_quote(dir, q, sizeof q),
-                               strerror(errno));
+        return cli_usage_error(&c, "--out %s: cannot create it as a directory: %s", cli_quote(dir, q, sizeof q),
+                               errno == EEXIST || errno == 0 ? "a file of that name exists" : strerror(errno));
     }
     snprintf(json_path, sizeof json_path, "%s/bench.json", dir);
     snprintf(a_out, sizeof a_out, "--benchmark_out=%s", json_path);
@@ -587,10 +596,13 @@ int cli_bench(int argc, char **argv)
     if (chdir(dir) != 0)
         return CLI_FAIL;
     printf("\n");
-    if (draw_plots() == 0) {
-        fputs("causeway bench: no plot drawn (is gnuplot installed? apt-get install gnuplot-nox)\n", stderr);
+    char *probe[] = {"gnuplot", "-e", "exit", NULL};
+    int drawn = draw_plots();
+    if (drawn == 0 && run(probe, true) != 0) { /* without data for any plot, none is drawn either */
+        fputs("causeway bench: no plot drawn: gnuplot did not run (apt-get install gnuplot-nox)\n", stderr);
         return CLI_FAIL;
     }
-    printf("wrote %s/bench.json, its tables (*.dat, *.csv, e2e.csv) and the plots above\n", dir);
+    printf("wrote %s/bench.json, its tables (*.dat, *.csv, e2e.csv)%s\n", dir,
+           drawn ? " and the plots above" : "; the benchmarks run feed no plot");
     return CLI_OK;
 }

@@ -112,6 +112,7 @@ expect 2 "--nodes '1': expected whole numbers from 2 to 4096" bench --nodes 1
 expect 2 "--nodes '8,,16': expected whole numbers" bench --nodes 8,,16
 expect 2 "--nodes '8,': expected whole numbers" bench --nodes 8,
 expect 2 "--workers '-1': expected whole numbers from 0 to 4096" bench --workers -1
+expect 2 "--workers 8: above every --nodes value \(at most 2\)" bench --nodes 2 --workers 8
 expect 2 "--faults 'maybe': expected one of off\|on\|both" bench --faults maybe
 expect 0 "--nodes LIST.*--faults WHICH.*one of off\|on\|both; default both" bench --help
 expect 2 "unknown command 'frob'" frob

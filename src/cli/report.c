@@ -76,13 +76,18 @@ void cli_write_history(const char *path, uint64_t seed, const cw_history *h)
         snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)seed);
         path = name;
     }
+    errno = 0;
     FILE *f = fopen(path, "w");
-    int rc = f ? cw_history_write(h, f) : CW_EINVAL;
+    int rc = f ? cw_history_write(h, f) : CW_EIO;
+    int err = errno; /* the call that failed set it, if it was the system's */
     bool written = f && rc == CW_OK && !ferror(f);
-    if (f && fclose(f) != 0)
+    if (f && fclose(f) != 0 && written) {
         written = false;
+        err = errno;
+    }
     if (written)
         printf("  history              %s (what was checked; format: docs/formats.md)\n", path);
     else
-        printf("  history              not written: %s: %s\n", path, strerror(errno));
+        printf("  history              not written: %s: %s\n", path,
+               rc != CW_OK && rc != CW_EIO ? cw_strerror(rc) : err ? strerror(err) : "write error");
 }

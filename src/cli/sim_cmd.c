@@ -97,6 +97,8 @@ static int parse(int argc, char **argv, sim_opts *o)
         s->clients = 4;
     if (s->sessions && s->sequential)
         return cli_usage_error(&c, "--sessions: not with --sequential (one write at a time, each delivered)");
+    if (cli_seen(&c, "partition-steps") && !(s->partition_probability > 0))
+        return cli_usage_error(&c, "--partition-steps: applies to --partitions only");
     s->max_buffered = (size_t)o->max_buffered;
     s->max_unsent = o->max_unsent;
     if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK)

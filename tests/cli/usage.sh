@@ -98,6 +98,7 @@ expect 2 "--seed is required" sim --nodes 3
 expect 2 "--nodes '0': expected a whole number from 1 to 65536" sim --seed 1 --nodes 0
 expect 2 "--writes '100000001': expected a whole number from 1 to 100000000" sim --seed 1 --writes 100000001
 expect 2 "--refuse '1': expected a number from 0 to 0.99" sim --seed 1 --refuse 1
+expect 2 "--partition-steps: applies to --partitions only" sim --seed 1 --partition-steps 5
 expect 2 "--max-buffered '0': expected a whole number from 1 to 4294967296" sim --seed 1 --max-buffered 0
 expect 2 "--policy 'fifo': expected one of siblings\|lww" sim --seed 1 --policy fifo
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it" sim --seed 1 --json "$scratch/no/such/dir/x.json"

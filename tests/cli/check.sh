@@ -278,7 +278,8 @@ bad() { # bad LINE PATTERN: a trace of a good line, then LINE
   expect 2 "causeway check: hostile.jsonl:2: .*$2" hostile.jsonl
 }
 bad '{"node": 0, "op": "write"' "not JSON"
-bad '{"node": 0, "op": "apply", "dot": [1, 99999999999999999999999]}' "not JSON"
+bad '{"node": 0, "op": "apply", "dot": [1, 99999999999999999999999]}' "a number above 2\^63 - 1"
+bad '{"node": 18446744073709551616, "op": "apply", "dot": [1, 1]}' "a number above 2\^63 - 1"
 bad '{"node": 4294967296, "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
 bad '{"node": 64, "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"
 bad '{"node": "0", "op": "apply", "dot": [1, 1]}' "no \"node\" id in range"

@@ -894,7 +894,7 @@ int cli_cluster(int argc, char **argv)
                    "with --scenario, run the causal key-value scenario over HTTP and check every step.",
         .details = "Node i replicates on tcp://127.0.0.1:(P+i) and serves HTTP on 127.0.0.1:(P+100+i).\n"
                    "A busy port, a node that does not serve within 10 s or one that dies exits 1;\n"
-                   "a failed check of the scenario exits 1 naming it. The nodes are stopped either way.",
+                   "a failed check of the scenario exits 1 naming it. The nodes are stopped either way.\n",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     int rc = cli_parse(&cmd, argc, argv, NULL);

@@ -433,15 +433,16 @@ int cli_node(int argc, char **argv)
                         "with --data: full (a save is on disk before the answer; survives a machine crash)\n"
                         "or none (left to the kernel: survives a killed process, not a machine crash)",
                         "full|none")},
-        {CLI_OPT_UINT("map-size", &map_size, "BYTES", "with --data: the LMDB map's size, its largest state (default 4 GiB)",
-                      (uint64_t)1 << 20, (uint64_t)1 << 40)},
+        {CLI_OPT_UINT("map-size", &map_size, "BYTES", "with --data: the LMDB map's size, its largest state",
+                      (uint64_t)1 << 20, (uint64_t)1 << 40),
+         .default_text = "4294967296 (4 GiB)"},
         {CLI_OPT_UINT32("hwm", &hwm, "MSGS", "high-water mark of each link: beyond it a peer's messages wait in the log", 1,
                         10000000)},
         {CLI_OPT_UINT32("heartbeat-ms", &heartbeat, "MS", "ZeroMQ heartbeat interval (a peer silent 3x this is gone)",
                         1, 600000)},
         {CLI_OPT_UINT("max-log", &max_log, "WRITES",
-                      "own writes not yet applied everywhere before writes get 503 (default 1048576)", 1,
-                      (uint64_t)1 << 32)},
+                      "own writes not yet applied everywhere before writes get 503", 1, (uint64_t)1 << 32),
+         .default_text = "1048576"},
         {CLI_OPT_UINT("max-siblings", &max_siblings, "N",
                       "versions (siblings, tombstones) a write with a context may leave its key with (409\n"
                       "above): a client writing with a context that covers too few of them, not a read's", 1,
@@ -458,7 +459,8 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_UINT32("http-threads", &http_threads, "N", "threads serving HTTP requests", 1, 64)},
         {CLI_OPT_REAL("drop", &drop, "P", "fault: lose each arriving message with probability P", 0, 0.9)},
         {CLI_OPT_REAL("delay", &delay, "P", "fault: delay each arriving message with probability P", 0, 1)},
-        {CLI_OPT_UINT32("max-delay-us", &delay_us, "US", "fault: the longest delay", 0, 10000000)},
+        {CLI_OPT_UINT32("max-delay-us", &delay_us, "US", "fault: the longest delay (needed by --delay)", 0,
+                        10000000)},
         {CLI_OPT_REAL("dup", &dup, "P", "fault: deliver each arriving message twice with probability P", 0, 1)},
         {CLI_OPT_UINT("seed", &seed, "S", "seed of the faults", 0, UINT64_MAX)},
         {CLI_OPT_FLAG("fresh", &fresh,
@@ -473,7 +475,7 @@ int cli_node(int argc, char **argv)
                    "line when it serves, runs until SIGTERM or SIGINT, then exits 0. Without --fresh\n"
                    "it answers writes with 503 until every peer has told it its state (so a\n"
                    "restarted process never reuses one of its sequence numbers). With --data it\n"
-                   "takes its saved state back instead and serves at once.",
+                   "takes its saved state back instead and serves at once.\n",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);
@@ -503,6 +505,9 @@ int cli_node(int argc, char **argv)
         rc = CLI_USAGE;
     } else if (!data && (sync_mode >= 0 || map_size)) {
         fprintf(stderr, "causeway node: --sync and --map-size go with --data\n");
+        rc = CLI_USAGE;
+    } else if (delay > 0 && delay_us == 0) { /* a delay of 0 us delays nothing */
+        fprintf(stderr, "causeway node: --delay %g: give --max-delay-us, the longest delay\n", delay);
         rc = CLI_USAGE;
     } else if (endpoint_problem(listen)) {
         fprintf(stderr, "causeway node: --listen '%.80s': %s\n", listen, endpoint_problem(listen));

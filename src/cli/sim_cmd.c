@@ -82,7 +82,7 @@ static int parse(int argc, char **argv, sim_opts *o)
          .conditional = true},
         {CLI_OPT_UINT32("clients", &s->clients, "C", "clients making the writes, each write by a random one", 1,
                         4096),
-         .conditional = true},
+         .conditional = true, .default_text = "none (each node writes), 4 with --sessions"},
         {CLI_OPT_FLAG("sessions", &s->sessions,
                       "clients keep sessions: each acts at a node that has applied what it has seen")},
         {CLI_OPT_TEXT("json", &o->json, "FILE", "also write the results as JSON to FILE"), .output = true},

@@ -489,6 +489,8 @@ static int parse(int argc, char **argv, opts *o)
                                o->stop ? "stop" : o->kill ? "kill" : o->keep_traces ? "keep-traces" : "data");
     }
 
+    if (o->delay > 0 && o->max_delay_us == 0) /* a delay of 0 us delays nothing */
+        return cli_usage_error(&c, "--delay %g: --max-delay-us 0 delays nothing", o->delay);
     if (o->sabotage_context && o->rmw <= 0)
         return cli_usage_error(&c, "--sabotage-context: applies to --rmw only");
     if (o->workers > o->nodes)

@@ -32,6 +32,7 @@ expect 2 "--nodes '4294967297': expected a whole number from 1 to 65536" stress 
 expect 2 "--clients '4294967297': expected a whole number from 1 to 256" stress --nodes 2 --writes 1 --clients 4294967297
 expect 2 "--delay '': expected a number from 0 to 1" stress --nodes 2 --writes 1 --delay ""
 expect 2 "--delay '1.5': expected a number from 0 to 1" stress --nodes 2 --writes 1 --delay 1.5
+expect 2 "--delay 0.5: --max-delay-us 0 delays nothing" stress --nodes 2 --writes 1 --delay 0.5 --max-delay-us 0
 expect 2 "--dup 'nan': expected" stress --nodes 2 --writes 1 --dup nan
 # Certain loss would never end (nothing can be recovered): refused at once.
 expect 2 "--drop '1': expected a number from 0 to 0.9" stress --nodes 2 --writes 1 --drop 1

@@ -55,6 +55,17 @@ static void printable(char *s)
             *s = '?';
 }
 
+/* The first bytes of a line of len bytes, into q (cap bytes), a NUL among
+ * them as '?' (a quote would otherwise end there; printable does the rest). */
+static const char *quote_line(const char *text, size_t len, char *q, size_t cap)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        q[i] = text[i] ? text[i] : '?';
+    q[n] = '\0';
+    return q;
+}
+
 static void set_first(cli_trace_judge *J, const cli_trace_event *e, const char *rule, const char *text)
 {
     if (J->first.rule)
@@ -431,7 +442,9 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
             if (cut) {
                 rc = CW_EINVAL; /* the cut line's, in err */
             } else {
-                snprintf(err, cap, "%s:%llu: %s: %.80s", path, (unsigned long long)line, why, text);
+                char q[81];
+                snprintf(err, cap, "%s:%llu: %s: %s", path, (unsigned long long)line, why,
+                         quote_line(text, len, q, sizeof q));
                 printable(err);
                 /* Only a line that is not JSON can be one a crash cut short
                  * (no strict prefix of a line's object is JSON): a whole
@@ -443,8 +456,9 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
         } else if (why && last_dead) {
             J->truncated++;
         } else if (why) {
-            cli_trace_violate(J, NULL, "malformed line", "node %d's trace: a malformed line: %.120s", node,
-                              text);
+            char q[121];
+            cli_trace_violate(J, NULL, "malformed line", "node %d's trace: a malformed line: %s", node,
+                              quote_line(text, len, q, sizeof q));
         }
         off = end + 1;
     }

@@ -299,6 +299,10 @@ bad '{"node": 0, "node": 1, "op": "apply", "dot": [1, 1]}' "a name given twice"
 bad "$(printf '\033[31mRED\033]0;title\007')" "not JSON: \?\[31mRED\?\]0;title\?"
 ! grep -q "$(printf '\033')" err.txt || fail "an escape reached the terminal"
 bad '{"node": 0, "op": "read", "key": "a", "dots": [[0]]}' "a read's dot is not"
+# A NUL in a line is quoted as '?', not where the quote ends.
+head -n 1 n1.jsonl >hostile.jsonl
+printf '{"node": 1, "op": "apply", "dot": [0, 1]}\000tail\n' >>hostile.jsonl
+expect 2 "causeway check: hostile.jsonl:2: not JSON: .*\]\}\?tail" hostile.jsonl
 bad '{"node": 0, "op": "read", "key": "a"}' "a read needs"
 bad '{"node": 0, "op": "merge"}' "\"op\" is not"
 bad '[1, 2]' "no \"op\""

@@ -72,6 +72,25 @@ static void test_a_name_that_does_not_resolve_is_refused_with_the_name(void **st
     memcpy(longest + sizeof longest - 6, ":7001", 5);
     assert_int_equal(cw__endpoint_to_bind(longest, out, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "at most"));
+
+    /* An endpoint that its address in brackets makes too long is refused,
+     * not cut. */
+    char port[CW__ENDPOINT_MAX];
+    int n = snprintf(port, sizeof port, "tcp://::1:");
+    memset(port + n, '9', CW__ENDPOINT_MAX - 2 - (size_t)n);
+    port[CW__ENDPOINT_MAX - 2] = '\0';
+    assert_int_equal(cw__endpoint_to_bind(port, out, err, sizeof err), CW_EINVAL);
+    assert_non_null(strstr(err, "pass"));
+}
+
+static void test_a_link_local_address_keeps_its_scope(void **state)
+{
+    (void)state;
+    char out[CW__ENDPOINT_MAX], err[160] = "";
+    assert_int_equal(cw__endpoint_to_bind("tcp://fe80::1%lo:7001", out, err, sizeof err), CW_OK);
+    assert_string_equal(out, "tcp://[fe80::1%lo]:7001");
+    assert_int_equal(cw__endpoint_to_bind("tcp://::1:7001", out, err, sizeof err), CW_OK);
+    assert_string_equal(out, "tcp://[::1]:7001");
 }
 
 static void test_an_ipc_endpoint_served_by_another_process_is_in_use(void **state)
@@ -111,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_a_host_name_binds_to_its_address),
         cmocka_unit_test(test_addresses_interfaces_and_other_transports_bind_as_given),
         cmocka_unit_test(test_a_name_that_does_not_resolve_is_refused_with_the_name),
+        cmocka_unit_test(test_a_link_local_address_keeps_its_scope),
         cmocka_unit_test(test_an_ipc_endpoint_served_by_another_process_is_in_use),
         cmocka_unit_test(test_ipv6_is_on_for_bracketed_addresses_and_the_wildcard),
     };

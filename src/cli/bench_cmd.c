@@ -596,10 +596,11 @@ int cli_bench(int argc, char **argv)
     if (chdir(dir) != 0)
         return CLI_FAIL;
     printf("\n");
-    char *probe[] = {"gnuplot", "-e", "exit", NULL};
+    char *probe[] = {"gnuplot", "-e", "set terminal pngcairo", NULL}; /* the plots' terminal (plot_common) */
     int drawn = draw_plots();
     if (drawn == 0 && run(probe, true) != 0) { /* without data for any plot, none is drawn either */
-        fputs("causeway bench: no plot drawn: gnuplot did not run (apt-get install gnuplot-nox)\n", stderr);
+        fputs("causeway bench: no plot drawn: gnuplot did not run, or has no pngcairo terminal "
+              "(apt-get install gnuplot-nox)\n", stderr);
         return CLI_FAIL;
     }
     printf("wrote %s/bench.json, its tables (*.dat, *.csv, e2e.csv)%s\n", dir,

@@ -1,5 +1,6 @@
 /* causeway: the command-line front end. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,9 +62,11 @@ static const command *find(const char *name)
     return NULL;
 }
 
-/* What the command wrote must have reached its output: a full disk or a
- * closed pipe is a failure (exit 1; 3 for check, whose 1 is a violation),
- * not a success with the output lost. */
+/* What the command wrote must have reached its output: a full disk, or a
+ * closed stream, is a failure (exit 1; 3 for check, whose 1 is a
+ * violation), not a success with the output lost. (A closed pipe ends
+ * other commands by SIGPIPE, as a pipeline's `| head` expects; check
+ * ignores it, so that its exit status still says there was no verdict.) */
 static int finish(int status, bool verdict_is_one)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -77,8 +80,11 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+    bool check = argc > 1 && strcmp(argv[1], "check") == 0;
+    if (check)
+        signal(SIGPIPE, SIG_IGN);
     int status = dispatch(argc, argv);
-    return finish(status, argc > 1 && strcmp(argv[1], "check") == 0);
+    return finish(status, check);
 }
 
 static int dispatch(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -372,16 +373,28 @@ void cli_help(const cli_command *c, FILE *to)
 
 int cli_check_writable(const cli_command *c, const char *opt, const char *path)
 {
-    bool existed = access(path, F_OK) == 0;
-    FILE *f = fopen(path, "a");
-    if (!f) {
+    /* O_EXCL makes a file only where nothing is, and follows no link: a
+     * file made here is a regular file this call made, and it goes again
+     * (the command writes it when it has something to say). What is there
+     * already is opened to append, nothing more; a link to nothing gets its
+     * target made, and kept. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+        return CLI_OK;
+    }
+    if (errno == EEXIST) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    }
+    if (fd < 0) {
         char q[96];
         return cli_usage_error(c, "--%s %s: cannot write it: %s", opt, cli_quote(path, q, sizeof q),
                                strerror(errno));
     }
-    fclose(f);
-    if (!existed) /* made only to ask: the command writes it when it has something */
-        unlink(path);
+    close(fd);
     return CLI_OK;
 }
 

@@ -93,8 +93,9 @@ char *cli_command_line(const cli_command *c);
 bool cli_seen(const cli_command *c, const char *name);
 
 /* Checks, before a run, that option --opt's file can be written: opened to
- * append, and removed again if that made it (the command writes it when it
- * has something to say). CLI_OK, or a usage error naming the reason. */
+ * append if it is there, else made and removed again (the command writes it
+ * when it has something to say); a link to nothing gets its target made.
+ * CLI_OK, or a usage error naming the reason. */
 int cli_check_writable(const cli_command *c, const char *opt, const char *path);
 
 /* Quotes user input for an error message: at most 40 characters of it, then

@@ -69,11 +69,16 @@ void cli_print_verdict(bool ok, const char *violation, const char *replay, const
                note ? ")\n" : "");
 }
 
+void cli_default_history(char *out, size_t cap, uint64_t seed)
+{
+    snprintf(out, cap, "causeway-stress-%llu.history", (unsigned long long)seed);
+}
+
 void cli_write_history(const char *path, uint64_t seed, const cw_history *h)
 {
     char name[64];
     if (!path) {
-        snprintf(name, sizeof name, "causeway-stress-%llu.history", (unsigned long long)seed);
+        cli_default_history(name, sizeof name, seed);
         path = name;
     }
     errno = 0;

@@ -25,6 +25,8 @@ bool cli_clients_json(const cw_history_report *rep, void *root);
  * `path`, or to causeway-stress-SEED.history when path is NULL, and a report
  * line saying where, or why it could not be written. */
 void cli_write_history(const char *path, uint64_t seed, const cw_history *h);
+/* The name cli_write_history writes to when it is given none, into out. */
+void cli_default_history(char *out, size_t cap, uint64_t seed);
 
 /* The verdict line; on a failure, the violation and the command that
  * replays the run (`replay`, with `note` after it: what a replay repeats). */

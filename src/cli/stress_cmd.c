@@ -327,7 +327,8 @@ static void *client_main(void *arg)
     double warm = r->start + o->warmup;
     for (uint64_t i = 0; i < c->writes && !atomic_load(&r->failed);) {
         double began = cli_seconds();
-        if (time_up(r, interval > 0 ? due : began)) { /* the next one is due after the end: none */
+        /* None due after the end, and none begun after it by a client behind schedule. */
+        if (time_up(r, interval > 0 && due > began ? due : began)) {
             wait_until(r->end);
             break;
         }
@@ -525,7 +526,11 @@ static int parse(int argc, char **argv, opts *o)
                                CLI_ZIPFIAN_MAX_KEYS);
     if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
         return rc;
-    if (o->history && (rc = cli_check_writable(&c, "history", o->history)) != CLI_OK) /* the evidence of a failure */
+    /* The evidence of a failure: its file, named or the default one here. */
+    char default_history[64];
+    cli_default_history(default_history, sizeof default_history, o->seed);
+    if ((rc = cli_check_writable(&c, o->history ? "history" : "history (not given: the default)",
+                                 o->history ? o->history : default_history)) != CLI_OK)
         return rc;
     if (o->partition && o->duration > 0 && o->part_start >= o->duration)
         return cli_usage_error(&c, "--partition %s: starts at or after the run's end (--duration %g)", o->partition,
@@ -940,7 +945,7 @@ static int stress(opts o)
     cw__hist_latency(&r.latency, &ops);
     char window[96] = "";
     if (o.warmup > 0 && ops.count == 0)
-        snprintf(window, sizeof window, "; none after the %g s warmup: the run ended within it", o.warmup);
+        snprintf(window, sizeof window, "; no operation began after the %g s warmup", o.warmup);
     else if (o.warmup > 0)
         snprintf(window, sizeof window, " after a %g s warmup, %.0f ops/s", o.warmup,
                  ops.count / (r.last_op - r.start - o.warmup > 0 ? r.last_op - r.start - o.warmup : 1e-9));
@@ -956,8 +961,8 @@ static int stress(opts o)
                o.nodes / 2 - 1, o.nodes / 2, o.nodes - 1, o.part_kind == PART_HOLD ? "held" : "cut",
                o.part_start, o.part_len);
     else if (o.part_len > 0)
-        printf("  partition            none: the writes ended at %.3f s, before the window's start (%g s)\n", secs,
-               o.part_start);
+        printf("  partition            none: the writes ended (at %.3f s) before it was made (its window from %g s)\n",
+               r.last_op - r.start, o.part_start);
     print_latency("replication", &t.replication);
     print_latency("buffering", &t.buffering);
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)t.conflicts,

@@ -223,7 +223,7 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
     json_t *j = json_loadb(line, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
     if (!j) /* "not JSON" only for text a crash may have cut (see cli_trace_read's loop) */
         return json_error_code(&err) == json_error_duplicate_key      ? "a name given twice in one object"
-               : json_error_code(&err) == json_error_numeric_overflow ? "a number above 2^63 - 1"
+               : json_error_code(&err) == json_error_numeric_overflow ? "a number out of range (integers from -2^63 to 2^63 - 1)"
                                                                        : "not JSON";
     const char *why = NULL;
     json_t *jop = json_object_get(j, "op");

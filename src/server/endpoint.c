@@ -80,17 +80,21 @@ int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errl
             pick = ai;
             break;
         }
-    char text[INET6_ADDRSTRLEN] = "";
-    const void *addr = pick->ai_family == AF_INET
-                           ? (const void *)&((const struct sockaddr_in *)(const void *)pick->ai_addr)->sin_addr
-                           : (const void *)&((const struct sockaddr_in6 *)(const void *)pick->ai_addr)->sin6_addr;
+    /* The address as text, a link-local one with its scope (fe80::1%eth0). */
+    char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 1] = "";
     bool v6 = pick->ai_family == AF_INET6;
-    bool named = (v6 || pick->ai_family == AF_INET) && inet_ntop(pick->ai_family, addr, text, sizeof text);
+    bool named = (v6 || pick->ai_family == AF_INET) &&
+                 getnameinfo(pick->ai_addr, pick->ai_addrlen, text, sizeof text, NULL, 0, NI_NUMERICHOST) == 0;
     freeaddrinfo(res);
     if (!named) {
         snprintf(err, errlen, "host %s: no IPv4 or IPv6 address", host);
         return CW_EINVAL;
     }
-    snprintf(out, CW__ENDPOINT_MAX, v6 ? "tcp://[%s]%s" : "tcp://%s%s", text, colon);
+    int made = snprintf(out, CW__ENDPOINT_MAX, v6 ? "tcp://[%s]%s" : "tcp://%s%s", text, colon);
+    if (made < 0 || (size_t)made >= CW__ENDPOINT_MAX) {
+        memcpy(out, endpoint, len + 1);
+        snprintf(err, errlen, "host %s: its address and port pass %u characters", host, CW__ENDPOINT_MAX - 1);
+        return CW_EINVAL;
+    }
     return CW_OK;
 }

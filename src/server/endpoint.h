@@ -10,8 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Room for any endpoint cw__endpoint_to_bind gives: "tcp://", a host name
- * of at most 253 characters or an address in brackets, ':' and a port. */
+/* Room for the endpoints cw__endpoint_to_bind takes and gives: "tcp://", a
+ * host name of at most 253 characters or an address in brackets, ':' and a
+ * port (a longer one is refused). */
 #define CW__ENDPOINT_MAX 272u
 
 /* True for an ipc:// endpoint (a path, or @name for Linux's abstract

@@ -167,6 +167,18 @@ replay=$(cd "$scratch" && "$cw" stress --nodes 4 --writes 300 --keys 3 --delay 0
 (cd "$scratch" && timeout 60 "$cw" $replay >/dev/null 2>&1)
 [ $? = 1 ] && [ -s "$scratch/causeway-stress-21.history" ] || { echo "FAIL: the replay '$replay' did not fail the same way"; failures=$((failures + 1)); }
 
+# Asking whether --history can be written changes nothing there: a file
+# that is there keeps its bytes, a link to nothing stays a link, and a path
+# with nothing at it stays empty after a run that passes.
+echo keep >"$scratch/kept.history"
+ln -s "$scratch/target.history" "$scratch/link.history"
+for f in kept link fresh; do
+  "$cw" stress --nodes 2 --writes 20 --seed 5 --history "$scratch/$f.history" >/dev/null ||
+    { echo "FAIL: stress --history $f.history"; failures=$((failures + 1)); }
+done
+[ "$(cat "$scratch/kept.history")" = keep ] && [ -L "$scratch/link.history" ] && [ ! -e "$scratch/fresh.history" ] ||
+  { echo "FAIL: checking --history changed what was there:"; ls -la "$scratch"; failures=$((failures + 1)); }
+
 # Clocks from standard input and from a file.
 printf '1:2,2:5\n' >"$scratch/c.txt"
 expect 0 "^1:3,2:5[[:space:]]*$" clock merge @"$scratch/c.txt" 1:3

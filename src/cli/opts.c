@@ -371,7 +371,7 @@ void cli_help(const cli_command *c, FILE *to)
         fprintf(to, "\n%s", c->details);
 }
 
-int cli_check_writable(const cli_command *c, const char *opt, const char *path)
+int cli_writable(const char *path)
 {
     /* O_EXCL makes a file only where nothing is, and follows no link: a
      * file made here is a regular file this call made, and it goes again
@@ -382,19 +382,26 @@ int cli_check_writable(const cli_command *c, const char *opt, const char *path)
     if (fd >= 0) {
         close(fd);
         unlink(path);
-        return CLI_OK;
+        return 0;
     }
     if (errno == EEXIST) {
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT)
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
     }
-    if (fd < 0) {
-        char q[96];
-        return cli_usage_error(c, "--%s %s: cannot write it: %s", opt, cli_quote(path, q, sizeof q),
-                               strerror(errno));
-    }
+    if (fd < 0)
+        return errno ? errno : EIO;
     close(fd);
+    return 0;
+}
+
+int cli_check_writable(const cli_command *c, const char *opt, const char *path)
+{
+    int err = cli_writable(path);
+    if (err) {
+        char q[96];
+        return cli_usage_error(c, "--%s %s: cannot write it: %s", opt, cli_quote(path, q, sizeof q), strerror(err));
+    }
     return CLI_OK;
 }
 

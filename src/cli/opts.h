@@ -92,10 +92,12 @@ char *cli_command_line(const cli_command *c);
 /* Whether option --name was given (after cli_parse). */
 bool cli_seen(const cli_command *c, const char *name);
 
-/* Checks, before a run, that option --opt's file can be written: opened to
- * append if it is there, else made and removed again (the command writes it
- * when it has something to say); a link to nothing gets its target made.
- * CLI_OK, or a usage error naming the reason. */
+/* Whether a file can be written at path: opened to append if it is there,
+ * else made and removed again (the command writes it when it has something
+ * to say); a link to nothing gets its target made. 0, or why not (errno). */
+int cli_writable(const char *path);
+/* cli_writable for option --opt's file, before a run: CLI_OK, or a usage
+ * error naming the reason. */
 int cli_check_writable(const cli_command *c, const char *opt, const char *path);
 
 /* Quotes user input for an error message: at most 40 characters of it, then

@@ -526,12 +526,17 @@ static int parse(int argc, char **argv, opts *o)
                                CLI_ZIPFIAN_MAX_KEYS);
     if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
         return rc;
-    /* The evidence of a failure: its file, named or the default one here. */
+    /* The evidence of a failure: a --history that cannot be written is
+     * refused; the default one here is only warned of (a run from a
+     * directory it cannot write in still runs). */
     char default_history[64];
     cli_default_history(default_history, sizeof default_history, o->seed);
-    if ((rc = cli_check_writable(&c, o->history ? "history" : "history (not given: the default)",
-                                 o->history ? o->history : default_history)) != CLI_OK)
+    int cannot = o->history ? 0 : cli_writable(default_history);
+    if (o->history && (rc = cli_check_writable(&c, "history", o->history)) != CLI_OK)
         return rc;
+    if (cannot)
+        fprintf(stderr, "causeway stress: a failed run could not write its history to %s here (%s): give --history FILE\n",
+                default_history, strerror(cannot));
     if (o->partition && o->duration > 0 && o->part_start >= o->duration)
         return cli_usage_error(&c, "--partition %s: starts at or after the run's end (--duration %g)", o->partition,
                                o->duration);

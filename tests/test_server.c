@@ -1389,8 +1389,25 @@ static void test_a_joining_peer_tells_what_its_answers_hold(void **state)
     if (!joining(c.s[2])) /* a stall of a second (a loaded host): the order this needs passed */
         print_message("node 2 joined already: the case is not exercised this run\n");
     restart(&c, 1);
-    assert_int_equal(put(c.s[1], "q", "2"), 2);
-    heal_and_converge(&c);
+    uint64_t seq = put(c.s[1], "q", "2");
+    if (seq == 2) {
+        heal_and_converge(&c);
+    } else {
+        /* A slow host (ThreadSanitizer in CI): node 2 began a new round
+         * (every 250 ms) before node 1 restarted, which forgets the answers
+         * it took, so no live process held w and seq 1 was free again. Then
+         * w must be gone everywhere: a node 2 that installed w (1.1) beside
+         * q (1.1) is the bug this test is for, and the nodes would differ. */
+        print_message("node 2 forgot w with its round (seq %llu): the case is not exercised this run\n",
+                      (unsigned long long)seq);
+        assert_int_equal(seq, 1);
+        assert_int_equal(cw__server_link(c.s[0], 1, 0, CW__LINK_HEAL), CW_OK);
+        assert_int_equal(cw__server_link(c.s[0], 2, 0, CW__LINK_HEAL), CW_OK);
+        const char *keys[] = {"a", "w", "q"};
+        await_converged(&c, keys, 3);
+        char out[64];
+        assert_string_equal(shown(c.s[0], "w", out, sizeof out), "-");
+    }
     cluster_close(&c);
 }
 

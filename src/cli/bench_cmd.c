@@ -569,10 +569,11 @@ int cli_bench(int argc, char **argv)
     if (list)
         return run(largs, false) == 0 ? CLI_OK : CLI_FAIL;
     struct stat st;
-    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    bool made = mkdir(dir, 0755) == 0 || errno == EEXIST;
+    if (!made || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         char q[96];
         return cli_usage_error(&c, "--out %s: cannot create it as a directory: %s", cli_quote(dir, q, sizeof q),
-                               errno == EEXIST || errno == 0 ? "a file of that name exists" : strerror(errno));
+                               made ? "a file of that name exists" : strerror(errno));
     }
     snprintf(json_path, sizeof json_path, "%s/bench.json", dir);
     snprintf(a_out, sizeof a_out, "--benchmark_out=%s", json_path);

@@ -83,9 +83,8 @@ void cli_write_history(const char *path, uint64_t seed, const cw_history *h)
     }
     errno = 0;
     FILE *f = fopen(path, "w");
-    int rc = f ? cw_history_write(h, f) : CW_EIO;
-    int err = errno; /* the call that failed set it, if it was the system's */
-    bool written = f && rc == CW_OK && !ferror(f);
+    bool written = f && cw_history_write(h, f) == CW_OK && !ferror(f);
+    int err = errno; /* set by the call that failed, fopen's or a write's */
     if (f && fclose(f) != 0 && written) {
         written = false;
         err = errno;
@@ -93,6 +92,5 @@ void cli_write_history(const char *path, uint64_t seed, const cw_history *h)
     if (written)
         printf("  history              %s (what was checked; format: docs/formats.md)\n", path);
     else
-        printf("  history              not written: %s: %s\n", path,
-               rc != CW_OK && rc != CW_EIO ? cw_strerror(rc) : err ? strerror(err) : "write error");
+        printf("  history              not written: %s: %s\n", path, strerror(err ? err : EIO));
 }

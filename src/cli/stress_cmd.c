@@ -73,7 +73,7 @@ typedef struct run {
     uint64_t max_log;        /* the most log entries seen at one node (sample_logs, collect) */
     uint32_t next_sample;    /* the node sample_logs looks at next */
     double settled;          /* seconds from quiescence until every log drained, or -1: not in SETTLE_S */
-    bool parted;             /* --partition: its window began before the run ended */
+    bool parted;             /* --partition: its window began before the writes ended (false without one) */
     bool sabotaged;          /* --sabotage-history: the application left out (node N-1's thread) */
     _Atomic uint64_t done;       /* writes made */
     _Atomic uint64_t reads;      /* reads made (and recorded) */
@@ -531,10 +531,10 @@ static int parse(int argc, char **argv, opts *o)
      * directory it cannot write in still runs). */
     char default_history[64];
     cli_default_history(default_history, sizeof default_history, o->seed);
-    int cannot = o->history ? 0 : cli_writable(default_history);
+    int cannot;
     if (o->history && (rc = cli_check_writable(&c, "history", o->history)) != CLI_OK)
         return rc;
-    if (cannot)
+    if (!o->history && (cannot = cli_writable(default_history)) != 0)
         fprintf(stderr, "causeway stress: a failed run could not write its history to %s here (%s): give --history FILE\n",
                 default_history, strerror(cannot));
     if (o->partition && o->duration > 0 && o->part_start >= o->duration)
@@ -617,7 +617,7 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         (json_int_t)rep->ordered_pairs, "operation_latency", latency_json(ops),
         "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
-        "violation", violation, "partition_made", o->part_len > 0 && parted);
+        "violation", violation, "partition_made", parted);
     json_t *blocker = t->blocked == 0 ? json_null()
                                       : json_pack("{s:I,s:I,s:I}", "node", (json_int_t)t->blocked_at, "waits_for",
                                                   (json_int_t)t->blocker, "nodes", (json_int_t)t->blocked);

@@ -122,17 +122,14 @@ bool cw__allow_admits(const cw__allow *a, const char *address)
     bare[len] = '\0';
     if (!parse_address(bare, &r))
         return false;
-    uint8_t v4[4], as_v6[16]; /* invariant 2: the address in each family it has */
-    bool ipv4 = !r.v6 || memcmp(r.addr, V4_MAPPED, sizeof V4_MAPPED) == 0;
-    memcpy(v4, r.v6 ? r.addr + 12 : r.addr, sizeof v4);
-    memcpy(as_v6, r.addr, sizeof as_v6);
-    if (!r.v6) {
-        memcpy(as_v6, V4_MAPPED, sizeof V4_MAPPED);
-        memcpy(as_v6 + 12, v4, sizeof v4);
-    }
+    uint8_t as_v6[16]; /* invariant 2: as IPv6, an IPv4 address mapped; its last 4 bytes then as IPv4 */
+    memcpy(as_v6, r.v6 ? r.addr : V4_MAPPED, r.v6 ? sizeof as_v6 : sizeof V4_MAPPED);
+    if (!r.v6)
+        memcpy(as_v6 + sizeof V4_MAPPED, r.addr, 4);
+    bool ipv4 = memcmp(as_v6, V4_MAPPED, sizeof V4_MAPPED) == 0;
     for (uint32_t i = 0; i < a->count; i++) {
         const cw__allow_range *g = &a->range[i];
-        if (g->v6 ? same_prefix(g->addr, as_v6, g->bits) : ipv4 && same_prefix(g->addr, v4, g->bits))
+        if (g->v6 ? same_prefix(g->addr, as_v6, g->bits) : ipv4 && same_prefix(g->addr, as_v6 + 12, g->bits))
             return true;
     }
     return false;

@@ -50,6 +50,14 @@ static bool binds_as_given(const char *host)
            (strlen(host) < IF_NAMESIZE && if_nametoindex(host) != 0);
 }
 
+const struct addrinfo *cw__endpoint_bind_pick(const struct addrinfo *res)
+{
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET)
+            return ai;
+    return res;
+}
+
 int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errlen)
 {
     size_t len = endpoint ? strlen(endpoint) : 0;
@@ -74,12 +82,7 @@ int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errl
         snprintf(err, errlen, "host %s: %s", host, gai ? gai_strerror(gai) : "no address");
         return CW_EINVAL;
     }
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
+    const struct addrinfo *pick = cw__endpoint_bind_pick(res);
     /* The address as text, a link-local one with its scope (fe80::1%eth0). */
     char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 1] = "";
     bool v6 = pick->ai_family == AF_INET6;

@@ -32,6 +32,12 @@ bool cw__endpoint_in_use(const char *endpoint);
  * CW__ENDPOINT_MAX - 1 (its caller says it cannot be bound). */
 int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errlen);
 
+/* Of getaddrinfo's answers for a host to bind, the one it binds at: the
+ * first IPv4 address, else the first answer (the HTTP API's host, as
+ * cw__endpoint_to_bind for a ZeroMQ endpoint). */
+struct addrinfo;
+const struct addrinfo *cw__endpoint_bind_pick(const struct addrinfo *res);
+
 /* True for a tcp:// endpoint whose host is an IPv6 literal in brackets
  * (tcp://[::1]:7001) or the wildcard '*' (every address, which then takes
  * both families, an IPv4 peer's address as ::ffff:a.b.c.d): its socket gets

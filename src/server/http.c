@@ -89,6 +89,7 @@
 #include <causeway/error.h>
 
 #include "decimal.h"
+#include "endpoint.h"
 #include "http.h"
 #include "note.h"
 #include "vec.h"
@@ -1445,14 +1446,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     h->server = s;
     h->o = opts;
     h->nodes = cw__server_nodes(s);
-    /* A host name binds at its first IPv4 address, as the ZeroMQ endpoints
-     * do (cw__endpoint_to_bind), else at its first address. */
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
+    const struct addrinfo *pick = cw__endpoint_bind_pick(res); /* a host name: its IPv4 address first */
     memcpy(&h->addr, pick->ai_addr, pick->ai_addrlen);
     bool v6 = pick->ai_family == AF_INET6;
     /* The IPv6 wildcard takes IPv4 too (as a ZeroMQ endpoint on * does):

@@ -57,7 +57,22 @@ static size_t max_log_option; /* 0: the default */
 static const cw__allow *allow_option[MAXN]; /* node i's --allow; NULL: none */
 static size_t map_size_option; /* 0: the default */
 
-static void start(cluster *c, uint32_t i, bool fresh)
+/* Every node a test started and has not stopped: a test that fails stops
+ * them in its teardown, so that no node of it (an allow-list, a peer of
+ * its endpoints) goes on running into the tests after it. */
+static cw__server *live[4 * MAXN];
+
+static void stop_server(cw__server *s)
+{
+    for (size_t k = 0; s && k < sizeof live / sizeof live[0]; k++)
+        if (live[k] == s)
+            live[k] = NULL;
+    cw__server_stop(s);
+}
+
+/* Starts node i of c with this file's options; its error code, and why in
+ * err when not CW_OK. */
+static int start_rc(cluster *c, uint32_t i, bool fresh, char *err, size_t err_len)
 {
     cw__server_options o;
     cw__server_options_init(&o);
@@ -79,10 +94,69 @@ static void start(cluster *c, uint32_t i, bool fresh)
     }
     o.report_interval_ns = 20000000u;
     o.recovery_timeout_ns = 20000000u;
-    char err[200] = "";
-    int rc = cw__server_start(&c->s[i], &o, err, sizeof err);
+    err[0] = '\0';
+    int rc = cw__server_start(&c->s[i], &o, err, err_len);
+    if (rc != CW_OK)
+        return rc;
+    size_t k = 0;
+    while (k < sizeof live / sizeof live[0] && live[k])
+        k++;
+    assert_true(k < sizeof live / sizeof live[0]);
+    live[k] = c->s[i];
+    return CW_OK;
+}
+
+static void start(cluster *c, uint32_t i, bool fresh)
+{
+    char err[200];
+    int rc = start_rc(c, i, fresh, err, sizeof err);
     if (rc != CW_OK)
         fail_msg("server %u: %s (%s)", i, cw_strerror(rc), err);
+}
+
+/* A test's teardown: the nodes a failed test left running stop, and the
+ * options go back to their defaults. */
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof live / sizeof live[0]; k++)
+        if (live[k])
+            stop_server(live[k]);
+    max_log_option = 0;
+    map_size_option = 0;
+    memset(allow_option, 0, sizeof allow_option);
+    return 0;
+}
+
+/* Starts every node of c (fresh) on a TCP port free a moment ago: node i
+ * at host[i] (an address, "[::1]" for IPv6), binding bind_host[i] instead
+ * when that is not NULL ("*": every address). A port taken between its
+ * probe and its bind starts the whole cluster again on new ports. */
+static void start_on_ports(cluster *c, const char *const *host, const char *const *bind_host)
+{
+    for (int t = 0;; t++) {
+        unsigned port[MAXN];
+        tu_free_ports(c->n, port);
+        for (uint32_t i = 0; i < c->n; i++)
+            snprintf(c->ep[i], sizeof c->ep[i], "tcp://%s:%u", host[i], port[i]);
+        uint32_t i = 0;
+        char err[200] = "";
+        int rc = CW_OK;
+        for (; i < c->n && rc == CW_OK; i++) {
+            if (bind_host && bind_host[i])
+                snprintf(c->ep[i], sizeof c->ep[i], "tcp://%s:%u", bind_host[i], port[i]);
+            rc = start_rc(c, i, true, err, sizeof err);
+            snprintf(c->ep[i], sizeof c->ep[i], "tcp://%s:%u", host[i], port[i]);
+        }
+        if (rc == CW_OK)
+            return;
+        if (!tu_in_use(err) || t + 1 == TU_PORT_TRIES)
+            fail_msg("server %u: %s (%s)", i - 1, cw_strerror(rc), err);
+        for (uint32_t j = 0; j + 1 < i; j++) {
+            stop_server(c->s[j]);
+            c->s[j] = NULL;
+        }
+    }
 }
 
 /* A cluster of n nodes, none started: a directory of its own, each node's
@@ -127,7 +201,7 @@ static void cluster_open(cluster *c, uint32_t n, bool fresh)
 static void cluster_close(cluster *c)
 {
     for (uint32_t i = 0; i < c->n; i++)
-        cw__server_stop(c->s[i]);
+        stop_server(c->s[i]);
     for (uint32_t i = 0; i < c->n; i++) {
         char p[200];
         snprintf(p, sizeof p, "%s/node%u", c->dir, i);
@@ -147,7 +221,7 @@ static void cluster_close(cluster *c)
  * when durable, else it joins its peers. */
 static void restart(cluster *c, uint32_t i)
 {
-    cw__server_stop(c->s[i]);
+    stop_server(c->s[i]);
     c->s[i] = NULL;
     start(c, i, false);
 }
@@ -411,6 +485,20 @@ static void test_a_joiner_asks_every_peer_and_takes_one_copy(void **state)
     cluster_close(&c);
 }
 
+/* A DEALER in the name id, lingering linger_ms at close; a send that
+ * cannot be queued within 10 s fails instead of blocking (a node that never
+ * takes the connection would otherwise hang the test until ctest's
+ * timeout). */
+static void *dealer(void *ctx, const char *id, size_t id_len, int linger_ms)
+{
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int send_timeout_ms = 10000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    zmq_setsockopt(d, ZMQ_SNDTIMEO, &send_timeout_ms, sizeof send_timeout_ms);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, id, id_len);
+    return d;
+}
+
 /* Raw sockets playing node `self` of c: a ROUTER bound at its endpoint
  * (what its peers send it) and a DEALER in its name connected to node
  * `to`. */
@@ -424,11 +512,9 @@ static raw_peer raw_open(cluster *c, uint32_t self, uint32_t to)
     int id_len = snprintf(id, sizeof id, "cw-node-%u", self);
     raw_peer r = {zmq_ctx_new(), NULL, NULL};
     r.router = zmq_socket(r.ctx, ZMQ_ROUTER);
-    r.d = zmq_socket(r.ctx, ZMQ_DEALER);
+    r.d = dealer(r.ctx, id, (size_t)id_len, 0);
     int linger = 0;
     zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(r.d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(r.d, ZMQ_ROUTING_ID, id, (size_t)id_len);
     assert_int_equal(zmq_bind(r.router, c->ep[self]), 0);
     assert_int_equal(zmq_connect(r.d, c->ep[to]), 0);
     return r;
@@ -573,7 +659,7 @@ static void test_three_of_four_restart_at_once(void **state)
         }
     await_value(c.s[3], "k2999", "v");
     for (uint32_t i = 1; i < 4; i++) {
-        cw__server_stop(c.s[i]);
+        stop_server(c.s[i]);
         c.s[i] = NULL;
     }
     for (uint32_t i = 1; i < 4; i++)
@@ -667,10 +753,7 @@ static bool await_above(uint64_t (*stat)(cw__server *), cw__server *s, uint64_t 
 static void send_as(cluster *c, const char *name, const char *pub, const char *sec)
 {
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 200;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, name, strlen(name));
+    void *d = dealer(ctx, name, strlen(name), 200);
     zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, c->public_key[0], 41);
     zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 41);
     zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 41);
@@ -723,12 +806,10 @@ static void test_an_allow_list_refuses_other_addresses(void **state)
     assert_int_equal(cw__allow_parse(&here, "127.0.0.1,::1", err, sizeof err), CW_OK);
     cluster c;
     cluster_paths(&c, 3, false);
-    for (uint32_t i = 0; i < 3; i++)
-        snprintf(c.ep[i], sizeof c.ep[i], "tcp://127.0.0.1:%u", tu_free_port());
+    const char *const v4_hosts[3] = {"127.0.0.1", "127.0.0.1", "127.0.0.1"};
     allow_option[0] = &away;
     allow_option[2] = &here;
-    for (uint32_t i = 0; i < 3; i++)
-        start(&c, i, true);
+    start_on_ports(&c, v4_hosts, NULL);
     allow_option[0] = allow_option[2] = NULL;
     put(c.s[0], "from0", "a");
     put(c.s[1], "from1", "b");
@@ -750,19 +831,11 @@ static void test_an_allow_list_refuses_other_addresses(void **state)
     assert_int_equal(cw__allow_parse(&v6, "::1", err, sizeof err), CW_OK);
     assert_int_equal(cw__allow_parse(&v4, "127.0.0.1", err, sizeof err), CW_OK);
     cluster_paths(&c, 3, false);
-    unsigned port = tu_free_port();
-    snprintf(c.ep[0], sizeof c.ep[0], "tcp://[::1]:%u", tu_free_port());
-    snprintf(c.ep[1], sizeof c.ep[1], "tcp://[::1]:%u", tu_free_port());
-    snprintf(c.ep[2], sizeof c.ep[2], "tcp://127.0.0.1:%u", port);
+    const char *const mixed_hosts[3] = {"[::1]", "[::1]", "127.0.0.1"};
+    const char *const mixed_binds[3] = {NULL, NULL, "*"}; /* node 2: every address, reached as 127.0.0.1 */
     allow_option[0] = allow_option[1] = &v6;
     allow_option[2] = &v4;
-    for (uint32_t i = 0; i < 3; i++) {
-        if (i == 2) /* bound on every address, reached as 127.0.0.1 */
-            snprintf(c.ep[2], sizeof c.ep[2], "tcp://*:%u", port);
-        start(&c, i, true);
-        if (i == 2)
-            snprintf(c.ep[2], sizeof c.ep[2], "tcp://127.0.0.1:%u", port);
-    }
+    start_on_ports(&c, mixed_hosts, mixed_binds);
     allow_option[0] = allow_option[1] = allow_option[2] = NULL;
     put(c.s[0], "v6", "a");
     put(c.s[2], "v4", "b");
@@ -783,7 +856,7 @@ static void test_full_log_refuses_then_recovers(void **state)
     cluster c;
     max_log_option = 8;
     cluster_open(&c, 3, true);
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[2]);
     c.s[2] = NULL;
     uint64_t accepted = 0;
     int rc = CW_OK;
@@ -858,7 +931,7 @@ static void test_writes_go_on_while_a_peer_joins(void **state)
     }
     snprintf(key, sizeof key, "k%d", JOIN_KEYS - 1);
     await_value(c.s[2], key, "v");
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[2]);
     c.s[2] = NULL;
     /* Node 1 keeps node 0's writes from now on: node 0's state is the
      * larger, so node 2 takes node 0's copy (of two peers with the same
@@ -899,10 +972,7 @@ static void test_writes_go_on_while_a_peer_joins(void **state)
 static void poke(cluster *c, const char *name, const void *const *parts, const size_t *lens, int n)
 {
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 500;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, name, strlen(name));
+    void *d = dealer(ctx, name, strlen(name), 500);
     assert_int_equal(zmq_connect(d, c->ep[0]), 0);
     for (int i = 0; i < n; i++)
         assert_true(zmq_send(d, parts[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
@@ -920,7 +990,7 @@ static void open_without_node2(cluster *c, uint32_t writer, const char *key, con
     cluster_open(c, 3, true);
     put(c->s[writer], key, value);
     await_value(c->s[0], key, value);
-    cw__server_stop(c->s[2]);
+    stop_server(c->s[2]);
     c->s[2] = NULL;
 }
 
@@ -942,10 +1012,7 @@ static void test_head_requests_are_answered_at_a_bounded_rate(void **state)
     cluster c;
     open_without_node2(&c, 0, "a", "0");
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d, ZMQ_ROUTING_ID, "cw-node-2", 9);
+    void *d = dealer(ctx, "cw-node-2", 9, 0);
     assert_int_equal(zmq_connect(d, c.ep[0]), 0);
     uint8_t h[9] = {'H', 0, 0, 0, 0, 0, 0, 0, 1};
     uint64_t t0 = now_ms();
@@ -1069,7 +1136,7 @@ static void test_hostile_link_messages(void **state)
      * the wrong size, and one part after it. Left unread, that part would be
      * taken for the next message's routing id, and the loop would wait for
      * a part that never comes: the stop below would never end. */
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[2]);
     c.s[2] = NULL;
     const void *snap[] = {"S", "xx", "junk"};
     size_t snap_len[] = {1, 2, 4};
@@ -1160,11 +1227,11 @@ static void test_a_joiner_takes_the_state_of_a_peer_that_has_it(void **state)
     cluster_open(&c, 3, true);
     put_everywhere(&c, 0, "a", "1");
     await_stable(c.s[0], 0, 1); /* node 0's log let go of it */
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[2]);
     start(&c, 2, false); /* node 0 answers node 2 now */
     await_value(c.s[2], "a", "1");
-    cw__server_stop(c.s[1]);
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[1]);
+    stop_server(c.s[2]);
     c.s[1] = c.s[2] = NULL;
     start(&c, 1, false); /* joining until node 2 answers */
     start(&c, 2, false); /* node 1 answers at once, node 0 within about a second */
@@ -1282,7 +1349,7 @@ static void write_w_behind_a_cut(cluster *c)
     assert_int_equal(cw__server_link(c->s[0], 2, 0, CW__LINK_CUT), CW_OK);
     assert_int_equal(put(c->s[1], "w", "1"), 1);
     await_value(c->s[2], "w", "1");
-    cw__server_stop(c->s[2]);
+    stop_server(c->s[2]);
     c->s[2] = NULL;
 }
 
@@ -1309,7 +1376,7 @@ static void test_a_cut_link_loses_the_senders_copies(void **state)
             fail_msg("v never reached node 0");
         sleep_ms(5);
     }
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[2]);
     c.s[2] = NULL;
     /* Many report intervals and recovery timeouts (20 ms each): node 0
      * asks node 1 for w over and over; none of its answers may arrive. */
@@ -1553,7 +1620,7 @@ static void test_durable_restart_takes_its_state_back(void **state)
     last = put(c.s[0], long_b, "B");
     await_value(c.s[0], "from1", "v1");
     await_value(c.s[2], "k39", "v0");
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     put(c.s[1], "while-away", "v1"); /* node 0 misses it */
     start(&c, 0, false);
@@ -1572,7 +1639,7 @@ static void test_durable_restart_takes_its_state_back(void **state)
     await_value(c.s[0], long_a, "A");
     await_value(c.s[0], long_b, "B");
     /* Node 2 away while node 0 writes; back on its directory, it catches up. */
-    cw__server_stop(c.s[2]);
+    stop_server(c.s[2]);
     c.s[2] = NULL;
     put(c.s[0], "while-2-away", "v0");
     start(&c, 2, false);
@@ -1690,7 +1757,7 @@ static void test_durable_long_keys_that_collide(void **state)
     enum { L = 512 };
     cluster c;
     cluster_open_durable(&c, 1);
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     uint8_t seed[8] = {0};
     set_meta(&c, "seed", seed, sizeof seed);
@@ -1715,14 +1782,14 @@ static void test_durable_long_keys_that_collide(void **state)
     assert_int_equal(read_key(c.s[0], ka, L, v, sizeof v), CW_OK);
     assert_string_equal(v, "A");
     assert_int_equal(cw__server_write(c.s[0], ka, L, NULL, 0, NULL, true, NULL), CW_OK); /* delete a */
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     start(&c, 0, false);
     assert_int_equal(read_key(c.s[0], ka, L, v, sizeof v), CW_ENOTFOUND);
     assert_int_equal(read_key(c.s[0], kb, L, v, sizeof v), CW_OK);
     assert_string_equal(v, "B");
     assert_int_equal(write_key(c.s[0], ka, L, "A2"), CW_OK);
     assert_int_equal(write_key(c.s[0], kb, L, "B2"), CW_OK);
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     start(&c, 0, false);
     assert_int_equal(read_key(c.s[0], ka, L, v, sizeof v), CW_OK);
     assert_string_equal(v, "A2");
@@ -1741,7 +1808,7 @@ static void test_durable_sync_none_after_a_machine_crash(void **state)
     cluster c;
     cluster_open_durable(&c, 1);
     put(c.s[0], "k", "v");
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     char boot[64] = "", mark[80];
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
@@ -1755,11 +1822,11 @@ static void test_durable_sync_none_after_a_machine_crash(void **state)
     leave_run_mark(&c, mark);
     start(&c, 0, false);
     await_value(c.s[0], "k", "v");
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     leave_run_mark(&c, "f00000000-another-boot"); /* --sync full: everything answered is on disk */
     start(&c, 0, false);
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     leave_run_mark(&c, "n00000000-another-boot");
     cw__server_options o;
@@ -1828,7 +1895,7 @@ static void await_behind(cw__server *s)
 static void make_node0_older(cluster *c)
 {
     assert_int_equal(put(c->s[0], "a", "1"), 1);
-    cw__server_stop(c->s[0]);
+    stop_server(c->s[0]);
     c->s[0] = NULL;
     char backup[160];
     snprintf(backup, sizeof backup, "%s/backup", c->dir);
@@ -1838,7 +1905,7 @@ static void make_node0_older(cluster *c)
     assert_int_equal(put(c->s[0], "b", "2"), 2);
     for (uint32_t i = 1; i < c->n; i++)
         await_value(c->s[i], "b", "2");
-    cw__server_stop(c->s[0]);
+    stop_server(c->s[0]);
     c->s[0] = NULL;
     copy_file(backup, c->data[0], "data.mdb");
     char p[300];
@@ -1877,7 +1944,7 @@ static void test_a_stale_word_does_not_end_a_restored_nodes_wait(void **state)
     cluster c;
     cluster_open_durable(&c, 2);
     make_node0_older(&c);
-    cw__server_stop(c.s[1]);
+    stop_server(c.s[1]);
     c.s[1] = NULL;
     raw_peer r = raw_open(&c, 1, 0);
     void *router = r.router, *d = r.d;
@@ -1921,12 +1988,12 @@ static void test_durable_join_saves_the_installed_log(void **state)
     empty_data(&c, 2);
     start(&c, 2, false); /* an empty directory: it joins */
     await_value(c.s[2], "w", "1");
-    cw__server_stop(c.s[2]); /* saves at stop */
+    stop_server(c.s[2]); /* saves at stop */
     c.s[2] = NULL;
     start(&c, 2, false); /* takes its saved state back */
     assert_false(joining(c.s[2]));
     await_value(c.s[2], "w", "1");
-    cw__server_stop(c.s[1]);
+    stop_server(c.s[1]);
     c.s[1] = NULL;
     empty_data(&c, 1);
     start(&c, 1, false); /* joins: node 2's state holds w, node 0's does not */
@@ -2004,7 +2071,7 @@ static void test_durable_full_map_refuses_and_keeps_what_it_answered(void **stat
     assert_int_equal(cw__server_read(c.s[0], "k0", 2, &r), CW_OK);
     assert_int_equal(cw__server_read(c.s[0], "more", 4, &r), CW_ENOTFOUND);
     cw_read_destroy(&r);
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     map_size_option = (size_t)64 << 20;
     start(&c, 0, false);
     for (int i = 0; i < answered; i++) {
@@ -2026,7 +2093,7 @@ static void test_durable_refuses_a_foreign_directory(void **state)
     (void)state;
     cluster c;
     cluster_open_durable(&c, 2);
-    cw__server_stop(c.s[1]);
+    stop_server(c.s[1]);
     c.s[1] = NULL;
     cw__server_options o;
     cw__server_options_init(&o);
@@ -2044,7 +2111,7 @@ static void test_durable_refuses_a_foreign_directory(void **state)
     assert_non_null(strstr(err, "in use by another process"));
     o.self = 1;
     o.listen = c.ep[1];
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "holds node 0 of 2"));
@@ -2137,7 +2204,7 @@ static void open_stopped_with_xy(cluster *c, uint32_t n)
     cluster_open_durable(c, n);
     assert_int_equal(cw__server_write(c->s[0], "x", 1, "1", 1, NULL, false, NULL), CW_OK);
     assert_int_equal(cw__server_write(c->s[0], "y", 1, "2", 1, NULL, false, NULL), CW_OK);
-    cw__server_stop(c->s[0]);
+    stop_server(c->s[0]);
     c->s[0] = NULL;
 }
 
@@ -2295,7 +2362,7 @@ static void test_durable_upgrades_a_directory_without_checksums(void **state)
     await_value(c.s[0], "x", "1");
     await_value(c.s[0], "y", "2");
     put(c.s[0], "z", "3");
-    cw__server_stop(c.s[0]);
+    stop_server(c.s[0]);
     c.s[0] = NULL;
     flip(c.data[0], "keys", "kx", 2);
     expect_refused(&c, "checksum does not match");
@@ -2371,45 +2438,45 @@ static void test_durable_writers_on_threads_send_only_saved(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_join_waits_for_every_peer),
-        cmocka_unit_test(test_a_group_starting_together_sends_no_copy),
-        cmocka_unit_test(test_replicates_and_converges),
-        cmocka_unit_test(test_held_link_buffers_the_dependent_write),
-        cmocka_unit_test(test_a_cut_link_loses_the_senders_copies),
-        cmocka_unit_test(test_restart_without_state_never_reuses_a_seq),
-        cmocka_unit_test(test_a_joiner_asks_every_peer_and_takes_one_copy),
-        cmocka_unit_test(test_a_peer_of_an_earlier_release_answers_a_joiner),
-        cmocka_unit_test(test_three_of_four_restart_at_once),
-        cmocka_unit_test(test_replicate_refuses_malformed_and_own_writes),
-        cmocka_unit_test(test_curve_admits_only_configured_peers),
-        cmocka_unit_test(test_an_allow_list_refuses_other_addresses),
-        cmocka_unit_test(test_full_log_refuses_then_recovers),
-        cmocka_unit_test(test_hostile_link_messages),
-        cmocka_unit_test(test_head_requests_are_answered_at_a_bounded_rate),
-        cmocka_unit_test(test_a_copy_smaller_than_its_head_is_not_installed),
-        cmocka_unit_test(test_absurd_report_does_not_keep_a_restarted_node_out),
-        cmocka_unit_test(test_a_joiner_takes_the_state_of_a_peer_that_has_it),
-        cmocka_unit_test(test_a_held_write_of_the_old_process_keeps_its_seq),
-        cmocka_unit_test(test_a_joiner_takes_the_log_of_writes_not_yet_stable),
-        cmocka_unit_test(test_a_joining_peer_tells_what_its_answers_hold),
-        cmocka_unit_test(test_an_answer_without_a_log_takes_nothing_as_stable),
-        cmocka_unit_test(test_a_restart_keeps_the_saved_stable_clock),
-        cmocka_unit_test(test_a_join_round_is_answered_once),
-        cmocka_unit_test(test_writes_go_on_while_a_peer_joins),
-        cmocka_unit_test(test_durable_restart_takes_its_state_back),
-        cmocka_unit_test(test_a_node_behind_itself_takes_no_writes),
-        cmocka_unit_test(test_a_stale_word_does_not_end_a_restored_nodes_wait),
-        cmocka_unit_test(test_durable_full_map_refuses_and_keeps_what_it_answered),
-        cmocka_unit_test(test_durable_refuses_a_foreign_directory),
-        cmocka_unit_test(test_durable_write_saved_during_another_threads_burst),
-        cmocka_unit_test(test_durable_sync_none_after_a_machine_crash),
-        cmocka_unit_test(test_durable_join_saves_the_installed_log),
-        cmocka_unit_test(test_durable_long_keys_that_collide),
-        cmocka_unit_test(test_durable_refuses_a_damaged_state),
-        cmocka_unit_test(test_durable_refuses_a_record_that_fails_its_checksum),
-        cmocka_unit_test(test_durable_upgrades_a_directory_without_checksums),
-        cmocka_unit_test(test_durable_directory_removed_under_the_node),
-        cmocka_unit_test(test_durable_writers_on_threads_send_only_saved),
+        cmocka_unit_test_teardown(test_join_waits_for_every_peer, teardown),
+        cmocka_unit_test_teardown(test_a_group_starting_together_sends_no_copy, teardown),
+        cmocka_unit_test_teardown(test_replicates_and_converges, teardown),
+        cmocka_unit_test_teardown(test_held_link_buffers_the_dependent_write, teardown),
+        cmocka_unit_test_teardown(test_a_cut_link_loses_the_senders_copies, teardown),
+        cmocka_unit_test_teardown(test_restart_without_state_never_reuses_a_seq, teardown),
+        cmocka_unit_test_teardown(test_a_joiner_asks_every_peer_and_takes_one_copy, teardown),
+        cmocka_unit_test_teardown(test_a_peer_of_an_earlier_release_answers_a_joiner, teardown),
+        cmocka_unit_test_teardown(test_three_of_four_restart_at_once, teardown),
+        cmocka_unit_test_teardown(test_replicate_refuses_malformed_and_own_writes, teardown),
+        cmocka_unit_test_teardown(test_curve_admits_only_configured_peers, teardown),
+        cmocka_unit_test_teardown(test_an_allow_list_refuses_other_addresses, teardown),
+        cmocka_unit_test_teardown(test_full_log_refuses_then_recovers, teardown),
+        cmocka_unit_test_teardown(test_hostile_link_messages, teardown),
+        cmocka_unit_test_teardown(test_head_requests_are_answered_at_a_bounded_rate, teardown),
+        cmocka_unit_test_teardown(test_a_copy_smaller_than_its_head_is_not_installed, teardown),
+        cmocka_unit_test_teardown(test_absurd_report_does_not_keep_a_restarted_node_out, teardown),
+        cmocka_unit_test_teardown(test_a_joiner_takes_the_state_of_a_peer_that_has_it, teardown),
+        cmocka_unit_test_teardown(test_a_held_write_of_the_old_process_keeps_its_seq, teardown),
+        cmocka_unit_test_teardown(test_a_joiner_takes_the_log_of_writes_not_yet_stable, teardown),
+        cmocka_unit_test_teardown(test_a_joining_peer_tells_what_its_answers_hold, teardown),
+        cmocka_unit_test_teardown(test_an_answer_without_a_log_takes_nothing_as_stable, teardown),
+        cmocka_unit_test_teardown(test_a_restart_keeps_the_saved_stable_clock, teardown),
+        cmocka_unit_test_teardown(test_a_join_round_is_answered_once, teardown),
+        cmocka_unit_test_teardown(test_writes_go_on_while_a_peer_joins, teardown),
+        cmocka_unit_test_teardown(test_durable_restart_takes_its_state_back, teardown),
+        cmocka_unit_test_teardown(test_a_node_behind_itself_takes_no_writes, teardown),
+        cmocka_unit_test_teardown(test_a_stale_word_does_not_end_a_restored_nodes_wait, teardown),
+        cmocka_unit_test_teardown(test_durable_full_map_refuses_and_keeps_what_it_answered, teardown),
+        cmocka_unit_test_teardown(test_durable_refuses_a_foreign_directory, teardown),
+        cmocka_unit_test_teardown(test_durable_write_saved_during_another_threads_burst, teardown),
+        cmocka_unit_test_teardown(test_durable_sync_none_after_a_machine_crash, teardown),
+        cmocka_unit_test_teardown(test_durable_join_saves_the_installed_log, teardown),
+        cmocka_unit_test_teardown(test_durable_long_keys_that_collide, teardown),
+        cmocka_unit_test_teardown(test_durable_refuses_a_damaged_state, teardown),
+        cmocka_unit_test_teardown(test_durable_refuses_a_record_that_fails_its_checksum, teardown),
+        cmocka_unit_test_teardown(test_durable_upgrades_a_directory_without_checksums, teardown),
+        cmocka_unit_test_teardown(test_durable_directory_removed_under_the_node, teardown),
+        cmocka_unit_test_teardown(test_durable_writers_on_threads_send_only_saved, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

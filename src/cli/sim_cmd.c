@@ -154,10 +154,10 @@ static int sim(const sim_opts *o)
     int rc = cw_sim_run(s, &r);
     double secs = cli_seconds() - t0;
     if (rc == CW_ELIMIT || rc == CW_ENOMEM) { /* a limit or memory, not a verdict on the replicas */
-        fprintf(stderr, "causeway sim: the run stopped: %s%s\n", cw_strerror(rc),
-                rc == CW_ELIMIT ? " (a group whose memory, quadratic in --nodes, would pass this machine's is "
-                                  "refused before it starts)"
-                                : "");
+        fprintf(stderr, "causeway sim: the run stopped: %s\n",
+                rc == CW_ELIMIT ? "the group's memory, quadratic in --nodes, would pass this machine's (refused "
+                                  "before it starts)"
+                                : cw_strerror(rc));
         return CLI_FAIL;
     }
     if (rc != CW_OK) {

@@ -597,7 +597,7 @@ static json_t *latency_json(const cw_latency *l)
 }
 
 static int write_json(const opts *o, const cw_history_report *rep, const totals *t, const cw_latency *ops,
-                      double secs, double check_secs, const char *violation, bool parted)
+                      uint64_t made, double secs, double check_secs, const char *violation, bool parted)
 {
     json_t *root = json_pack(
         "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:I,"
@@ -610,7 +610,7 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads, "rate", o->rate,
         "warmup", o->warmup, "partition_start", o->part_start, "partition_seconds", o->part_len,
         "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
-        rep->writes / secs, "deliveries_per_s",
+        made / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
         "concurrent_pairs", (json_int_t)rep->concurrent_pairs, "ordered_pairs",
@@ -885,12 +885,12 @@ static int stress(opts o)
     if (rc != CW_OK) {
         /* Out of memory (an address-space limit, say) or no more threads:
          * name the step and the sizes, then the reason. */
-        const char *why = rc != CW_ELIMIT ? ""
-                          : engine ? " (too little memory for the engine, or its threads could not start)"
-                                   : " (it would pass this machine's physical memory: it grows with nodes^2 "
+        const char *why = rc != CW_ELIMIT ? cw_strerror(rc)
+                          : engine ? "too little memory for the engine, or its threads could not start"
+                                   : "it would pass this machine's physical memory (it grows with nodes^2 "
                                      "and with writes x nodes)";
-        fprintf(stderr, "causeway stress: %s for %u nodes and %llu writes: %s%s\n", step, o.nodes,
-                (unsigned long long)o.writes, cw_strerror(rc), why);
+        fprintf(stderr, "causeway stress: %s for %u nodes and %llu writes: %s\n", step, o.nodes,
+                (unsigned long long)o.writes, why);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;
@@ -939,8 +939,9 @@ static int stress(opts o)
     cli_progress_end(&r.progress);
     double check_secs = cli_seconds() - c0 + collect_secs;
     const char *violation = cw_history_violation(r.h);
-    printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n",
-           (unsigned long long)rep.writes, secs, rep.writes / secs, t.delivered / secs);
+    uint64_t made = atomic_load(&r.done); /* the verdict stops at a violation: rep.writes is what it checked */
+    printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n", (unsigned long long)made,
+           secs, made / secs, t.delivered / secs);
     printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o.keys);
     if (o.reads > 0)
         printf("  reads                %llu checked: each saw only writes its node had applied, none it had\n"
@@ -981,13 +982,18 @@ static int stress(opts o)
     print_recovery(&o, &t, r.parted);
     char took[32];
     char ran[32];
-    printf("  check                %s (ground truth over %llu writes at %u nodes; the run: %s)\n",
-           cli_duration(check_secs * 1e9, took, sizeof took), (unsigned long long)rep.writes, o.nodes,
-           cli_duration(secs * 1e9, ran, sizeof ran));
+    char over[80];
+    if (rep.writes < made)
+        snprintf(over, sizeof over, "%llu of the %llu writes, up to the violation", (unsigned long long)rep.writes,
+                 (unsigned long long)made);
+    else
+        snprintf(over, sizeof over, "%llu writes", (unsigned long long)rep.writes);
+    printf("  check                %s (ground truth over %s at %u nodes; the run: %s)\n",
+           cli_duration(check_secs * 1e9, took, sizeof took), over, o.nodes, cli_duration(secs * 1e9, ran, sizeof ran));
     if (!ok)
         cli_write_history(o.history, o.seed, r.h);
     cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
-    if (o.json && write_json(&o, &rep, &t, &ops, secs, check_secs, violation, r.parted) != CW_OK) {
+    if (o.json && write_json(&o, &rep, &t, &ops, made, secs, check_secs, violation, r.parted) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         ok = false;
     }

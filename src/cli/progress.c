@@ -1,17 +1,22 @@
 /* Progress lines for long phases (see progress.h).
  *
  * Invariants:
- *  1. Nothing is written unless stderr is a terminal: piped and logged
- *     output carries the report only.
- *  2. A phase younger than a second draws nothing; after that a line is
- *     drawn at most every 200 ms (a redraw costs a write(2); a caller may
- *     update as often as it likes).
+ *  1. On a terminal, a phase younger than a second draws nothing; after
+ *     that one line is redrawn in place at most every 200 ms (a redraw
+ *     costs a write(2); a caller may update as often as it likes), and it
+ *     is cleared when the phase ends.
+ *  2. Off a terminal (a log, a pipe), a phase younger than LOG_AFTER_S
+ *     writes nothing, so a short run's stderr stays empty; a longer one
+ *     writes a whole line every LOG_AFTER_S, so that a log shows a slow run
+ *     (heavy loss, a long partition) is alive. Lines stay: nothing to clear.
  */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "progress.h"
+
+#define LOG_AFTER_S 10.0
 
 double cli_seconds(void)
 {
@@ -28,22 +33,21 @@ void cli_progress_init(cli_progress *p)
 void cli_progress_update(cli_progress *p, const char *phase, uint64_t done, uint64_t total,
                          const char *what)
 {
-    if (!p->tty)
-        return;
     double now = cli_seconds();
     if (phase != p->phase) {
         cli_progress_end(p);
         p->phase = phase;
-        p->start = now;
+        p->start = p->last = now;
         return;
     }
-    if (now - p->start < 1.0 || now - p->last < 0.2)
+    double first = p->tty ? 1.0 : LOG_AFTER_S, every = p->tty ? 0.2 : LOG_AFTER_S;
+    if (now - p->start < first || now - p->last < every)
         return;
     p->last = now;
-    p->shown = true;
-    fprintf(stderr, "\r  %s: %llu/%llu %s (%.0f%%), %.0f s\033[K", phase, (unsigned long long)done,
-            (unsigned long long)total, what, total ? 100.0 * (double)done / (double)total : 100.0,
-            now - p->start);
+    p->shown = p->tty;
+    fprintf(stderr, "%s  %s: %llu/%llu %s (%.0f%%), %.0f s%s", p->tty ? "\r" : "", phase, (unsigned long long)done,
+            (unsigned long long)total, what, total ? 100.0 * (double)done / (double)total : 100.0, now - p->start,
+            p->tty ? "\033[K" : "\n");
     fflush(stderr);
 }
 

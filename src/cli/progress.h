@@ -1,9 +1,11 @@
 /* A progress line on stderr for the command's long phases.
  *
- * Shown only when stderr is a terminal, only once a phase has lasted a
- * second, and redrawn at most every 200 ms; cleared when the phase ends, so
- * that what stays on the screen is the command's report. Not thread-safe:
- * the thread that runs the phases updates it. */
+ * On a terminal: shown once a phase has lasted a second, redrawn in place
+ * at most every 200 ms, and cleared when the phase ends, so that what stays
+ * on the screen is the command's report. Off a terminal: a whole line every
+ * ten seconds of a phase that lasts that long, so that a log shows a slow
+ * run is alive. Not thread-safe: the thread that runs the phases updates
+ * it. */
 #ifndef CW_CLI_PROGRESS_H
 #define CW_CLI_PROGRESS_H
 

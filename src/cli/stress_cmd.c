@@ -816,9 +816,7 @@ static int drive(run *r)
                 parted = part;
             r->parted |= parted;
             sample_logs(r);
-            if (!r->progress.tty)
-                ;
-            else if (r->end > 0)
+            if (r->end > 0)
                 cli_progress_update(&r->progress, "writing", (uint64_t)(o->duration - (r->end - cli_seconds())),
                                     (uint64_t)o->duration, "seconds");
             else

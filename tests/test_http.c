@@ -237,6 +237,16 @@ static int setup_small(void **state)
     return rc;
 }
 
+/* Node 1 of 2 (its peer never there, so no tombstone is ever collected),
+ * a key holding one version at most. */
+static int setup_two_one_sibling(void **state)
+{
+    max_siblings_option = 1;
+    int rc = start(state, 2, 1, NULL, 0);
+    max_siblings_option = 0;
+    return rc;
+}
+
 /* Node 1 of 2; its peer (node 0) is never there. */
 static int setup_two(void **state) { return start(state, 2, 1, NULL, 0); }
 
@@ -298,6 +308,7 @@ static void test_not_found(void **state)
     request(f, "GET", "/read/never-written", NULL, &r);
     expect_error(&r, 404, "read of a missing key");
     assert_string_equal(json_string_value(json_object_get(r.json, "error")), "not found");
+    assert_int_equal(clock_at(json_object_get(r.json, "context"), 1, 0), 0); /* covers nothing */
     resp_free(&r);
 }
 
@@ -481,6 +492,32 @@ static void test_siblings_limit(void **state)
     json_decref(none);
     json_decref(before);
     json_decref(after);
+}
+
+/* A deleted key reads as 404 with the read's context, which covers its
+ * tombstone: a write with it replaces the tombstone, where one with an
+ * empty context would be its sibling, past --max-siblings (1 here) while
+ * the tombstone is not collected (node 0 never confirms it). */
+static void test_a_deleted_key_reads_with_its_context(void **state)
+{
+    fx *f = *state;
+    write_ctx(f, "/write", "t", "1", NULL, 200);
+    json_t *one = read_json(f, "/read/t");
+    write_ctx(f, "/delete", "t", NULL, json_object_get(one, "context"), 200);
+    json_t *none = json_object();
+    write_ctx(f, "/write", "t", "2", none, 409);
+    resp r;
+    request(f, "GET", "/read/t", NULL, &r);
+    expect_error(&r, 404, "read of a deleted key");
+    assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_ENOTFOUND");
+    json_t *ctx = json_incref(json_object_get(r.json, "context"));
+    resp_free(&r);
+    assert_int_equal(clock_at(ctx, 2, 1), 2); /* the write and its tombstone */
+    write_ctx(f, "/write", "t", "2", ctx, 200);
+    expect_read(f, "/read/t", "2");
+    json_decref(ctx);
+    json_decref(none);
+    json_decref(one);
 }
 
 /* ---- bad requests ---- */
@@ -1643,6 +1680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_found, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_percent_encoded_keys, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_siblings_and_deletes, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_a_deleted_key_reads_with_its_context, setup_two_one_sibling, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests_change_nothing, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_body_limits, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_siblings_limit, setup_small, teardown),

@@ -763,7 +763,17 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     /* Past SMALL_READ of values, its answer is large whatever its text (invariant 8). */
     bool by_values = rc == CW_OK && cw__read_values_bytes(&r) > SMALL_READ;
     if (rc == CW_ENOTFOUND) {
-        fail_code(rep, MHD_HTTP_NOT_FOUND, rc, "not found");
+        /* With the read's context: a deleted key's covers its tombstones,
+         * which a write must cover to replace them (--max-siblings counts
+         * them until they are collected). */
+        json_t *body = error_body("not found", rc);
+        if (body && json_object_set_new(body, "context", clock_json(&r.context, h->nodes)) == 0) {
+            rep->status = MHD_HTTP_NOT_FOUND;
+            rep->json = body;
+        } else {
+            json_decref(body);
+            fail_rc(rep, CW_ENOMEM);
+        }
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
     } else if (by_values && too_much_held(h, rep)) {
@@ -846,7 +856,10 @@ static void do_link(cw__http *h, const request *r, reply *rep)
         int rc = cw__server_link(h->server, (cw_node_id)json_integer_value(from),
                                  (cw_node_id)json_integer_value(to), actions[a].action);
         if (rc == CW_EINVAL)
-            fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "bad link: neither end is this node, or from == to");
+            fail_code(rep, MHD_HTTP_BAD_REQUEST, rc,
+                      "bad link: \"to\" must be this node (%" PRIu32 ": a node holds or cuts the links into it), "
+                      "and \"from\" another",
+                      cw__server_self(h->server));
         else if (rc != CW_OK)
             fail_rc(rep, rc);
         else

@@ -5,11 +5,13 @@
  * the tests compare /status before and after. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -771,6 +773,58 @@ static int raw_status(fx *f, const char *head, size_t body_len, char *text, size
     }
     close(fd);
     return status;
+}
+
+/* Sends raw bytes on a new connection and reads until the server closes
+ * it (or 5 s pass: then fails); what came, into text. */
+static void raw_until_closed(fx *f, const char *bytes, char *text, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {5, 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    assert_int_equal(send(fd, bytes, strlen(bytes), MSG_NOSIGNAL), (ssize_t)strlen(bytes));
+    size_t len = 0;
+    for (;;) {
+        ssize_t got = recv(fd, text + len, cap - 1 - len, 0);
+        if (got == 0 || (got < 0 && errno == ECONNRESET))
+            break;
+        if (got < 0)
+            fail_msg("the connection stayed open (%s); so far: %.*s", strerror(errno), (int)len, text);
+        len += (size_t)got;
+        assert_true(len < cap - 1);
+    }
+    text[len] = '\0';
+    close(fd);
+}
+
+/* A request framed both by Content-Length and by Transfer-Encoding (how a
+ * request is smuggled past a proxy that reads the other framing) is 400 and
+ * its connection closes, so a request after it on that connection is not
+ * served; a transfer coding other than chunked is 501 at once (it was left
+ * waiting for a body it could not frame). */
+static void test_a_body_framed_twice_or_by_another_coding_is_refused(void **state)
+{
+    fx *f = *state;
+    char text[4096];
+    raw_until_closed(f,
+                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "0\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
+                     text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
+    assert_non_null(strstr(text, "both Content-Length and Transfer-Encoding"));
+    assert_null(strstr(text + 12, "HTTP/1.1 ")); /* one answer: the pipelined request was not read */
+    raw_until_closed(f, "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nxyz", text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 501", 12) == 0);
+    /* chunked alone is served, and the connection stays for the next. */
+    assert_int_equal(raw_status(f,
+                                "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "1c\r\n{\"key\": \"c\", \"value\": 12345}\r\n0\r\n\r\n",
+                                0, NULL, 0),
+                     200);
 }
 
 /* A body declared over max_body and sent at once, without waiting for a
@@ -1681,6 +1735,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_percent_encoded_keys, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_siblings_and_deletes, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_a_deleted_key_reads_with_its_context, setup_two_one_sibling, teardown),
+        cmocka_unit_test_setup_teardown(test_a_body_framed_twice_or_by_another_coding_is_refused, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests_change_nothing, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_body_limits, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_siblings_limit, setup_small, teardown),

@@ -1342,6 +1342,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
             return send_reply(c, &rep);
         }
+        /* Answered before the body, so the connection closes after the
+         * answer (an early answer: MHD reads nothing more of it). Both
+         * framings in one request is how a request is smuggled past a
+         * proxy that reads the other one (RFC 9112, 6.1 and 6.3); a coding
+         * other than chunked would leave MHD waiting for a body it cannot
+         * frame. */
+        const char *coding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (coding && (lengths || strcasecmp(coding, "chunked") != 0)) {
+            r->too_large = true;
+            if (lengths)
+                fail(&rep, MHD_HTTP_BAD_REQUEST, "both Content-Length and Transfer-Encoding: which frames the body?");
+            else
+                fail(&rep, MHD_HTTP_NOT_IMPLEMENTED, "Transfer-Encoding: only chunked is taken");
+            return send_reply(c, &rep);
+        }
         if ((strcmp(url, "/replicate") == 0 || strcmp(url, "/admin/link") == 0) && strcmp(method, "POST") == 0 &&
             !may_replicate(h, c)) {
             r->too_large = true; /* nothing of the body is kept */

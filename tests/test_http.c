@@ -801,11 +801,12 @@ static void raw_until_closed(fx *f, const char *bytes, char *text, size_t cap)
     close(fd);
 }
 
-/* A request framed both by Content-Length and by Transfer-Encoding (how a
- * request is smuggled past a proxy that reads the other framing) is 400 and
- * its connection closes, so a request after it on that connection is not
- * served; a transfer coding other than chunked is 501 at once (it was left
- * waiting for a body it could not frame). */
+/* A request framed both by Content-Length and by Transfer-Encoding, or by
+ * Transfer-Encoding on two lines (how a request is smuggled past a proxy
+ * that reads the other framing), is 400 and its connection closes, so a
+ * request after it on that connection is not served; a transfer coding
+ * other than chunked is refused at once (501; libmicrohttpd 1.0 answers 400
+ * itself), where it was left waiting for a body it could not frame. */
 static void test_a_body_framed_twice_or_by_another_coding_is_refused(void **state)
 {
     fx *f = *state;
@@ -817,9 +818,15 @@ static void test_a_body_framed_twice_or_by_another_coding_is_refused(void **stat
     assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
     assert_non_null(strstr(text, "both Content-Length and Transfer-Encoding"));
     assert_null(strstr(text + 12, "HTTP/1.1 ")); /* one answer: the pipelined request was not read */
+    raw_until_closed(f,
+                     "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
+                     "0\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
+                     text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
+    assert_null(strstr(text + 12, "HTTP/1.1 "));
     raw_until_closed(f, "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nxyz", text, sizeof text);
-    assert_true(strncmp(text, "HTTP/1.1 501", 12) == 0);
-    /* chunked alone is served, and the connection stays for the next. */
+    assert_true(strncmp(text, "HTTP/1.1 501", 12) == 0 || strncmp(text, "HTTP/1.1 400", 12) == 0);
+    /* chunked alone is served. */
     assert_int_equal(raw_status(f,
                                 "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                                 "1c\r\n{\"key\": \"c\", \"value\": 12345}\r\n0\r\n\r\n",

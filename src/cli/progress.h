@@ -24,7 +24,8 @@ double cli_seconds(void);
 
 void cli_progress_init(cli_progress *p);
 /* Reports `done` of `total` units of `what` in phase `phase` (a static
- * string; a new pointer starts a new phase and its one-second grace). */
+ * string; a new pointer starts a new phase, drawn nothing for its first
+ * second on a terminal, its first ten seconds off one). */
 void cli_progress_update(cli_progress *p, const char *phase, uint64_t done, uint64_t total,
                          const char *what);
 /* Ends the phase: clears the line if one is shown. */

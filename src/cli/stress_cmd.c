@@ -937,7 +937,7 @@ static int stress(opts o)
     cli_progress_end(&r.progress);
     double check_secs = cli_seconds() - c0 + collect_secs;
     const char *violation = cw_history_violation(r.h);
-    uint64_t made = atomic_load(&r.done); /* the verdict stops at a violation: rep.writes is what it checked */
+    uint64_t made = atomic_load(&r.done); /* rep.writes: those the history recorded (see below) */
     printf("  writes               %llu in %.3f s: %.0f writes/s, %.0f deliveries/s\n", (unsigned long long)made,
            secs, made / secs, t.delivered / secs);
     printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o.keys);
@@ -981,13 +981,13 @@ static int stress(opts o)
     char took[32];
     char ran[32];
     char over[80];
-    if (rep.writes < made)
-        snprintf(over, sizeof over, "%llu of the %llu writes, up to the violation", (unsigned long long)rep.writes,
-                 (unsigned long long)made);
+    if (rep.writes < made) /* the history records none of a node's writes after its violation */
+        snprintf(over, sizeof over, "%llu of the %llu writes (none of a node's after its violation)",
+                 (unsigned long long)rep.writes, (unsigned long long)made);
     else
         snprintf(over, sizeof over, "%llu writes", (unsigned long long)rep.writes);
-    printf("  check                %s (ground truth over %s at %u nodes; the run: %s)\n",
-           cli_duration(check_secs * 1e9, took, sizeof took), over, o.nodes, cli_duration(secs * 1e9, ran, sizeof ran));
+    printf("  check                %s (ground truth at %u nodes over %s; the run: %s)\n",
+           cli_duration(check_secs * 1e9, took, sizeof took), o.nodes, over, cli_duration(secs * 1e9, ran, sizeof ran));
     if (!ok)
         cli_write_history(o.history, o.seed, r.h);
     cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");

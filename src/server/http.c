@@ -1266,11 +1266,19 @@ static void too_large(const cw__http *h, reply *rep)
  * past it the connection is closed at once. */
 #define DISCARD_MAX ((unsigned long long)64 << 20)
 
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* The framing header lines of a request: Content-Length and
+ * Transfer-Encoding, each counted. */
+typedef struct framing {
+    unsigned lengths, codings;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     (void)value;
-    *(unsigned *)cls += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
+    framing *f = cls;
+    f->lengths += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
+    f->codings += strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0;
     return MHD_YES;
 }
 
@@ -1335,24 +1343,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         *req_cls = r;
         atomic_fetch_add_explicit(&h->in_progress, 1, memory_order_relaxed);
-        unsigned lengths = 0;
-        (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
-        if (lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
+        framing f = {0, 0};
+        (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+        if (f.lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
             return send_reply(c, &rep);
         }
         /* Answered before the body, so the connection closes after the
-         * answer (an early answer: MHD reads nothing more of it). Both
-         * framings in one request is how a request is smuggled past a
-         * proxy that reads the other one (RFC 9112, 6.1 and 6.3); a coding
-         * other than chunked would leave MHD waiting for a body it cannot
-         * frame. */
+         * answer (an early answer: MHD reads nothing more of it). Two
+         * framings in one request (both headers, or Transfer-Encoding on
+         * two lines, which MHD reads the first of and a proxy may join) are
+         * how a request is smuggled past a proxy that reads the other one
+         * (RFC 9112, 6.1 and 6.3); a coding other than chunked would leave
+         * MHD waiting for a body it cannot frame. */
         const char *coding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        if (coding && (lengths || strcasecmp(coding, "chunked") != 0)) {
+        if (coding && (f.lengths || f.codings > 1 || strcasecmp(coding, "chunked") != 0)) {
             r->too_large = true;
-            if (lengths)
+            if (f.lengths)
                 fail(&rep, MHD_HTTP_BAD_REQUEST, "both Content-Length and Transfer-Encoding: which frames the body?");
+            else if (f.codings > 1)
+                fail(&rep, MHD_HTTP_BAD_REQUEST, "Transfer-Encoding given twice");
             else
                 fail(&rep, MHD_HTTP_NOT_IMPLEMENTED, "Transfer-Encoding: only chunked is taken");
             return send_reply(c, &rep);

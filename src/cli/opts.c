@@ -119,7 +119,7 @@ static int set_value(const cli_command *c, cli_opt *o, const char *v)
         errno = 0;
         double x = *v ? strtod(v, &end) : NAN;
         if (!*v || *end || errno == ERANGE || !isfinite(x) || x < o->rmin || x > o->rmax ||
-            *v == ' ' || *v == '\t')
+            *v == ' ' || *v == '\t' || strpbrk(v, "xX")) /* decimal only, as the whole numbers: no hex float */
             return cli_usage_error(c, "--%s %s: expected %s", o->name, cli_quote(v, q, sizeof q), range);
         *(double *)o->dest = x;
         break;

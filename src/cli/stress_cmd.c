@@ -980,7 +980,7 @@ static int stress(opts o)
     print_recovery(&o, &t, r.parted);
     char took[32];
     char ran[32];
-    char over[80];
+    char over[128];
     if (rep.writes < made) /* the history records none of a node's writes after its violation */
         snprintf(over, sizeof over, "%llu of the %llu writes (none of a node's after its violation)",
                  (unsigned long long)rep.writes, (unsigned long long)made);

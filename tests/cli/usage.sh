@@ -37,6 +37,8 @@ expect 2 "--dup 'nan': expected" stress --nodes 2 --writes 1 --dup nan
 # Certain loss would never end (nothing can be recovered): refused at once.
 expect 2 "--drop '1': expected a number from 0 to 0.9" stress --nodes 2 --writes 1 --drop 1
 expect 2 "--dup '1': expected a number from 0 to 0.99" sim --seed 1 --dup 1
+# Decimal numbers only, as with whole numbers: no hex float.
+expect 2 "--drop '0x0.1p0': expected a number from 0 to 0.9" stress --nodes 2 --writes 1 --drop 0x0.1p0
 expect 2 "--sync goes with --data" cluster --nodes 3 --sync none
 expect 1 "cannot make the ground-truth history for 65536 nodes and 1 writes: .*it would pass this machine's physical memory" stress --nodes 65536 --writes 1
 expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1

@@ -736,6 +736,20 @@ static void test_status_shape(void **state)
     json_decref(rs);
 }
 
+/* A TCP connection to the node's HTTP port, its receive buffer rcvbuf
+ * bytes (0: the kernel's default). */
+static int raw_connect(fx *f, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    if (rcvbuf)
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
 /* /status lists the keys in the byte order of their names, whatever order
  * the store's hash table (seeded per process) visits them in: two nodes
  * with the same data show the same text. */
@@ -745,11 +759,7 @@ static void test_status_shape(void **state)
  * after sending, so a reset the server caused comes first. */
 static int raw_status(fx *f, const char *head, size_t body_len, char *text, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = raw_connect(f, 0);
     int status = 0;
     if (send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head)) {
         static char body[64 * 1024];
@@ -779,11 +789,7 @@ static int raw_status(fx *f, const char *head, size_t body_len, char *text, size
  * it (or 5 s pass: then fails); what came, into text. */
 static void raw_until_closed(fx *f, const char *bytes, char *text, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = raw_connect(f, 0);
     struct timeval tv = {5, 0};
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
     assert_int_equal(send(fd, bytes, strlen(bytes), MSG_NOSIGNAL), (ssize_t)strlen(bytes));
@@ -873,13 +879,7 @@ static int setup_status_budget(void **state)
  * answer, leaving the rest unread (more than the kernel's buffers take). */
 static int slow_reader(fx *f, const char *path)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    int small = 4096;
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = raw_connect(f, 4096);
     char get[128];
     int len = snprintf(get, sizeof get, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
     assert_int_equal(send(fd, get, (size_t)len, MSG_NOSIGNAL), (ssize_t)len);

@@ -60,11 +60,12 @@ static size_t map_size_option; /* 0: the default */
 /* Every node a test started and has not stopped: a test that fails stops
  * them in its teardown, so that no node of it (an allow-list, a peer of
  * its endpoints) goes on running into the tests after it. */
-static cw__server *live[4 * MAXN];
+#define LIVE_MAX (4 * MAXN)
+static cw__server *live[LIVE_MAX];
 
 static void stop_server(cw__server *s)
 {
-    for (size_t k = 0; s && k < sizeof live / sizeof live[0]; k++)
+    for (size_t k = 0; s && k < LIVE_MAX; k++)
         if (live[k] == s)
             live[k] = NULL;
     cw__server_stop(s);
@@ -99,9 +100,9 @@ static int start_rc(cluster *c, uint32_t i, bool fresh, char *err, size_t err_le
     if (rc != CW_OK)
         return rc;
     size_t k = 0;
-    while (k < sizeof live / sizeof live[0] && live[k])
+    while (k < LIVE_MAX && live[k])
         k++;
-    assert_true(k < sizeof live / sizeof live[0]);
+    assert_true(k < LIVE_MAX);
     live[k] = c->s[i];
     return CW_OK;
 }
@@ -119,9 +120,10 @@ static void start(cluster *c, uint32_t i, bool fresh)
 static int teardown(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < sizeof live / sizeof live[0]; k++)
-        if (live[k])
-            stop_server(live[k]);
+    for (size_t k = 0; k < LIVE_MAX; k++) {
+        cw__server_stop(live[k]); /* NULL: nothing */
+        live[k] = NULL;
+    }
     max_log_option = 0;
     map_size_option = 0;
     memset(allow_option, 0, sizeof allow_option);
@@ -139,20 +141,22 @@ static void start_on_ports(cluster *c, const char *const *host, const char *cons
         tu_free_ports(c->n, port);
         for (uint32_t i = 0; i < c->n; i++)
             snprintf(c->ep[i], sizeof c->ep[i], "tcp://%s:%u", host[i], port[i]);
-        uint32_t i = 0;
         char err[200] = "";
         int rc = CW_OK;
-        for (; i < c->n && rc == CW_OK; i++) {
-            if (bind_host && bind_host[i])
+        uint32_t i = 0;
+        for (; i < c->n; i++) {
+            if (bind_host && bind_host[i]) /* bound so, reached as host[i] by its peers */
                 snprintf(c->ep[i], sizeof c->ep[i], "tcp://%s:%u", bind_host[i], port[i]);
             rc = start_rc(c, i, true, err, sizeof err);
             snprintf(c->ep[i], sizeof c->ep[i], "tcp://%s:%u", host[i], port[i]);
+            if (rc != CW_OK)
+                break;
         }
-        if (rc == CW_OK)
+        if (i == c->n)
             return;
         if (!tu_in_use(err) || t + 1 == TU_PORT_TRIES)
-            fail_msg("server %u: %s (%s)", i - 1, cw_strerror(rc), err);
-        for (uint32_t j = 0; j + 1 < i; j++) {
+            fail_msg("server %u: %s (%s)", i, cw_strerror(rc), err);
+        for (uint32_t j = 0; j < i; j++) {
             stop_server(c->s[j]);
             c->s[j] = NULL;
         }

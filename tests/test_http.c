@@ -750,9 +750,6 @@ static int raw_connect(fx *f, int rcvbuf)
     return fd;
 }
 
-/* /status lists the keys in the byte order of their names, whatever order
- * the store's hash table (seeded per process) visits them in: two nodes
- * with the same data show the same text. */
 /* Sends raw bytes on a new connection and reads the answer's status
  * (0: the connection closed or reset without one), and its text into
  * `text` (cap bytes, nullable). A client slow to read: it reads 100 ms
@@ -1072,6 +1069,9 @@ static void test_deep_values_keep_status_readable(void **state)
     free(text);
 }
 
+/* /status lists the keys in the byte order of their names, whatever order
+ * the store's hash table (seeded per process) visits them in: two nodes
+ * with the same data show the same text. */
 static void test_status_lists_keys_in_order(void **state)
 {
     fx *f = *state;

@@ -5,6 +5,7 @@
  * a sequence number and gets the data back, replication and convergence of
  * concurrent writers, a held link buffering a dependent write, and a
  * replica snapshot installed only on an empty node. */
+#include <dirent.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -115,14 +116,59 @@ static void start(cluster *c, uint32_t i, bool fresh)
         fail_msg("server %u: %s (%s)", i, cw_strerror(rc), err);
 }
 
-/* A test's teardown: the nodes a failed test left running stop, and the
- * options go back to their defaults. */
+/* The scratch directory of every cluster made and not closed: a test that
+ * fails leaves its files there, and its teardown removes them. */
+#define SCRATCH_MAX 8
+static char scratch[SCRATCH_MAX][64];
+
+static void scratch_keep(const char *dir)
+{
+    size_t k = 0;
+    while (k < SCRATCH_MAX && scratch[k][0])
+        k++;
+    assert_true(k < SCRATCH_MAX);
+    snprintf(scratch[k], sizeof scratch[k], "%s", dir);
+}
+
+static void scratch_forget(const char *dir)
+{
+    for (size_t k = 0; k < SCRATCH_MAX; k++)
+        if (strcmp(scratch[k], dir) == 0)
+            scratch[k][0] = '\0';
+}
+
+/* Removes path and, when it is a directory (not a link to one), all in it. */
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    DIR *d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[512];
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", path, e->d_name) < sizeof p)
+            remove_tree(p);
+    }
+    if (d)
+        closedir(d);
+    remove(path);
+}
+
+/* A test's teardown: the nodes a failed test left running stop, its
+ * scratch directories go, and the options go back to their defaults. */
 static int teardown(void **state)
 {
     (void)state;
     for (size_t k = 0; k < LIVE_MAX; k++) {
         cw__server_stop(live[k]); /* NULL: nothing */
         live[k] = NULL;
+    }
+    for (size_t k = 0; k < SCRATCH_MAX; k++) {
+        if (scratch[k][0])
+            remove_tree(scratch[k]);
+        scratch[k][0] = '\0';
     }
     max_log_option = 0;
     map_size_option = 0;
@@ -172,6 +218,7 @@ static void cluster_paths(cluster *c, uint32_t n, bool durable)
     c->n = n;
     snprintf(c->dir, sizeof c->dir, "/tmp/cw-test-server-XXXXXX");
     assert_non_null(mkdtemp(c->dir));
+    scratch_keep(c->dir);
     for (uint32_t i = 0; i < n; i++) {
         snprintf(c->ep[i], sizeof c->ep[i], "ipc://%s/node%u", c->dir, i);
         snprintf(c->data[i], sizeof c->data[i], "%s/data%u", c->dir, i);
@@ -219,6 +266,7 @@ static void cluster_close(cluster *c)
         rmdir(c->data[i]);
     }
     rmdir(c->dir);
+    scratch_forget(c->dir);
 }
 
 /* Stops node i and starts it again without --fresh: from its directory
@@ -1892,12 +1940,6 @@ static void await_behind(cw__server *s)
     assert_true(st.behind);
 }
 
-/* A node is never behind itself (server.c, invariant 4b). Node 0's
- * directory put back to an earlier copy (a restored backup) says it made
- * one write where its peers hold two: it takes no write, not even before
- * its peers speak, so seq 2 is never given twice (before, its next write
- * was seq 2 again, answered 200, and dropped at every peer as a duplicate:
- * the replicas differed for good). */
 /* A durable cluster c whose node 0 wrote a = 1 (seq 1), was copied into
  * c->dir/backup, then wrote b = 2 (seq 2), which every other node holds;
  * node 0 is left stopped with its directory put back to the copy. */
@@ -1923,6 +1965,12 @@ static void make_node0_older(cluster *c)
     rmdir(backup);
 }
 
+/* A node is never behind itself (server.c, invariant 4b). Node 0's
+ * directory put back to an earlier copy (a restored backup) says it made
+ * one write where its peers hold two: it takes no write, not even before
+ * its peers speak, so seq 2 is never given twice (before, its next write
+ * was seq 2 again, answered 200, and dropped at every peer as a duplicate:
+ * the replicas differed for good). */
 static void test_a_node_behind_itself_takes_no_writes(void **state)
 {
     (void)state;

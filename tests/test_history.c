@@ -578,7 +578,7 @@ static void test_bad_tellings_are_caught(void **state)
 }
 
 /* A tombstone collected (absent from the final state) is as good as one
- * held; a live version absent is not. */
+ * held; a live version absent is not, nor one version held twice. */
 static void test_collected_tombstones(void **state)
 {
     (void)state;
@@ -613,6 +613,18 @@ static void test_collected_tombstones(void **state)
         assert_int_equal(cw_history_final_clock(t.h, x, cw_node_counters(t.n[x])), CW_OK);
     assert_false(cw_history_verdict(t.h, &rep));
     assert_non_null(strstr(cw_history_violation(t.h), "holds 0 version(s) of a key (k)"));
+    net_close(&t);
+    /* And a version reported twice is said to be held twice. */
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    const cw_msg *twice[2] = {t.sent[0], t.sent[0]};
+    assert_int_equal(cw_history_final_key(t.h, 0, twice, 2), CW_OK);
+    assert_int_equal(cw_history_final_key(t.h, 1, twice, 1), CW_OK);
+    for (cw_node_id x = 0; x < 2; x++)
+        assert_int_equal(cw_history_final_clock(t.h, x, cw_node_counters(t.n[x])), CW_OK);
+    assert_false(cw_history_verdict(t.h, &rep));
+    assert_non_null(strstr(cw_history_violation(t.h), "version 0.1 is held twice"));
     net_close(&t);
 }
 
@@ -656,6 +668,11 @@ static void test_untimed_lww(void **state)
     assert_int_equal(cw_history_set_untimed(s.h), CW_EINVAL);
     assert_int_equal(cw_history_set_untimed(NULL), CW_EINVAL);
     net_close(&s);
+    net w; /* a write already recorded was judged with its timestamp */
+    net_open(&w, 2, CW_LAST_WRITER_WINS);
+    client_write(&w, CW_HISTORY_NO_CLIENT, 0, "k", false, NULL, NULL, 0);
+    assert_int_equal(cw_history_set_untimed(w.h), CW_EINVAL);
+    net_close(&w);
     for (int bad = 0; bad < 3; bad++) {
         net t;
         net_open(&t, 2, CW_LAST_WRITER_WINS);

@@ -24,6 +24,7 @@ typedef struct end {
 } end;
 
 static end ends[NODES];
+static size_t max_buffered_option; /* 0: the default; pair_open's nodes take it */
 
 static int to_peer(void *ctx, uint32_t to, cw_msg *m)
 {
@@ -56,6 +57,8 @@ static void pair_open(pair *p, bool note_time)
         o.ns_clock = pair_ns;
         o.ns_ctx = p;
         o.report_interval_ns = INTERVAL;
+        if (max_buffered_option)
+            o.max_buffered = max_buffered_option;
         assert_int_equal(cw_node_create(&p->node[i], &o), CW_OK);
     }
 }
@@ -295,6 +298,60 @@ static void test_a_report_asked_for_goes_at_once(void **state)
     pair_close(&p);
 }
 
+static void expect_stable(pair *p, cw_node_id at, const char *text)
+{
+    cw_vclock c;
+    cw_vclock_init(&c);
+    assert_int_equal(cw_node_stable(p->node[at], &c), CW_OK);
+    tu_assert_clock(&c, text);
+    cw_vclock_destroy(&c);
+}
+
+/* A receive refused for want of room (CW_EFULL) changes nothing, as
+ * node.h says: the write it refused is not heard either. Its clock would
+ * close the stability round it arrives in (node 0 is node 1's one peer),
+ * make node 1's own write stable and trim it from node 1's log. Once the
+ * write is taken on a retry, it does. */
+static void test_a_refused_write_is_not_heard(void **state)
+{
+    (void)state;
+    pair p;
+    max_buffered_option = 1;
+    pair_open(&p, true);
+    max_buffered_option = 0;
+    assert_int_equal(cw_node_put(p.node[1], "a", 1, "1", 1, NULL), CW_OK); /* 1:1 */
+    assert_int_equal(p.len[0], 1);
+    assert_int_equal(cw_node_receive(p.node[0], p.q[0][0], NULL, NULL), CW_OK);
+    cw_msg_unref(p.q[0][0]);
+    p.len[0] = 0;
+    for (int i = 0; i < 3; i++) /* 0:1 to 0:3, each after 1:1 */
+        assert_int_equal(cw_node_put(p.node[0], "b", 1, "x", 1, NULL), CW_OK);
+    assert_int_equal(p.len[1], 3);
+    cw_msg **w = p.q[1];
+    assert_int_equal(cw_node_receive(p.node[1], w[1], NULL, NULL), CW_OK); /* 0:2 waits for 0:1 */
+    p.ns += 3 * INTERVAL; /* a stability round opens at node 1 */
+    assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
+    expect_stable(&p, 1, "");
+    assert_int_equal(stats(&p, 1).log_entries, 1);
+
+    cw_receive_result r = 99;
+    assert_int_equal(cw_node_receive(p.node[1], w[2], &r, NULL), CW_EFULL); /* 0:3: no room */
+    assert_int_equal(r, 99);
+    expect_stable(&p, 1, "");
+    assert_int_equal(stats(&p, 1).log_entries, 1);
+    assert_int_equal(stats(&p, 1).rejected_full, 1);
+
+    assert_int_equal(cw_node_receive(p.node[1], w[0], NULL, NULL), CW_OK); /* 0:1, then 0:2 */
+    assert_int_equal(cw_node_receive(p.node[1], w[2], &r, NULL), CW_OK);   /* the retry */
+    assert_int_equal(r, CW_RECEIVE_DELIVERED);
+    expect_stable(&p, 1, "1:1");
+    assert_int_equal(stats(&p, 1).log_entries, 3); /* 1:1 trimmed; 0:1 to 0:3 not yet stable */
+    for (int i = 0; i < 3; i++)
+        cw_msg_unref(w[i]);
+    p.len[1] = 0;
+    pair_close(&p);
+}
+
 static void put_then_delete(pair *p, const char *key)
 {
     cw__node_note_time(p->node[0], p->ns);
@@ -346,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_a_write_after_its_answer_slows_pulls),
         cmocka_unit_test(test_a_loss_the_host_reports_is_pulled_at_once),
         cmocka_unit_test(test_a_report_asked_for_goes_at_once),
+        cmocka_unit_test(test_a_refused_write_is_not_heard),
         cmocka_unit_test(test_an_unreachable_bar_holds_back_only_its_own_deletes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

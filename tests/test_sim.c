@@ -379,6 +379,17 @@ static void run_byte_transport(uint64_t seed, uint32_t nodes, bool lossy, bool r
         idle = moved ? 0 : idle + 1;
     }
     assert_int_equal(cw_sim_finish(s, rep), CW_OK);
+    /* Ended: the same report again (the final states are recorded once),
+     * and the run takes nothing more. */
+    cw_sim_report again;
+    assert_int_equal(cw_sim_finish(s, &again), CW_OK);
+    assert_int_equal(again.truth.ok, rep->truth.ok);
+    assert_string_equal(again.violation, rep->violation);
+    assert_int_equal(again.deliveries, rep->deliveries);
+    assert_int_equal(again.conflicts, rep->conflicts);
+    assert_int_equal(cw_sim_write(s, CW_SIM_ANY_NODE, NULL), CW_EINVAL);
+    assert_int_equal(cw_sim_tick(s, CW_SIM_ANY_NODE, NULL), CW_EINVAL);
+    assert_int_equal(cw_sim_flush(s, CW_SIM_ANY_NODE), CW_EINVAL);
     cw_sim_destroy(s);
     for (uint32_t i = 0; i < nodes * nodes; i++) /* what a lossy run left stuck */
         for (link *l = &bn.links[i]; l->count; l->count--, l->head = (l->head + 1) % LINK_FRAMES)

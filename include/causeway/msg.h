@@ -106,7 +106,9 @@ CW_API int cw_msg_pull_range(const cw_msg *m, cw_node_id *origin, uint64_t *from
 
 /* Bytes cw_msg_encode writes. */
 CW_API size_t cw_msg_encoded_size(const cw_msg *m);
-/* Encodes into buf[0..cap); *len_out: bytes written, or needed on CW_ENOSPC. */
+/* Encodes into buf[0..cap); *len_out: bytes written, or needed on CW_ENOSPC.
+ * CW_ELIMIT: a key or value of more than UINT32_MAX bytes (its length is a
+ * u32 on the wire). */
 CW_API int cw_msg_encode(const cw_msg *m, uint8_t *buf, size_t cap, size_t *len_out);
 
 /* What a receiver accepts. */

@@ -164,7 +164,11 @@ typedef struct cw_node_options {
     cw_merge_fn merge;             /* required for CW_MERGE_CALLBACK */
     void *merge_ctx;
     size_t max_key_len;            /* default 4096 bytes */
-    size_t max_value_len;          /* default 1 MiB */
+    size_t max_value_len;          /* default 1 MiB. The wire form (msg.h) carries
+                                      keys and values of up to UINT32_MAX bytes:
+                                      cw_msg_encode refuses a larger one (CW_ELIMIT),
+                                      so limits above that suit only a host that
+                                      never encodes, as the engine */
     size_t max_buffered;           /* writes the causal buffer holds; default 1,048,576,
                                       at most CW_NODE_MAX_BUFFERED_LIMIT (2^32) */
     size_t max_unsent;             /* refused local writes kept to send again; default 4096 */

@@ -134,7 +134,8 @@ CW_API void cw_history_destroy(cw_history *h);
  * the final_node calls return CW_EINVAL: report clocks with
  * cw_history_final_clock_only) and no client reads (cw_history_client_read
  * with a client: CW_EINVAL). Call before recording anything. CW_EINVAL
- * (NULL, or another policy). */
+ * (NULL, another policy, or something already recorded: a write made, a
+ * read, a final state, a violation; the history stays as it was). */
 CW_API int cw_history_set_untimed(cw_history *h);
 
 /* Records that node x applied m; x == cw_msg_origin(m) means m is x's new
@@ -512,9 +513,13 @@ CW_API int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending);
 CW_API uint64_t cw_sim_random(cw_sim *s);
 
 /* Ends the run: reports every replica's final state to the history and
- * fills *report with the verdict. Call once, when every message has been
+ * fills *report with the verdict. Call when every message has been
  * received everywhere and nothing waits to be sent (else the verdict finds
- * lost writes). CW_ENOMEM (report unchanged). */
+ * lost writes). A later call gives the same report; cw_sim_write,
+ * cw_sim_receive, cw_sim_tick and cw_sim_flush then return CW_EINVAL (the
+ * final states are recorded). CW_ENOMEM (report unchanged; part of the
+ * final states may be recorded, so the run cannot be judged again: every
+ * later call, this one included, returns CW_EINVAL). */
 CW_API int cw_sim_finish(cw_sim *s, cw_sim_report *report);
 
 #ifdef __cplusplus

@@ -464,6 +464,18 @@ static int receive_control(cw_node *n, const cw_msg *m, cw_receive_result *resul
     return rc;
 }
 
+/* A write taken (applied, buffered or found a duplicate) says what its
+ * origin had applied, and, sent by the origin itself, that the origin still
+ * talks to this node. Only once taken: a refused receive changes nothing
+ * (node.h), and hearing can close a stability round (trims the log, forgets
+ * tombstones). */
+static void heard(cw_node *n, const cw_msg *m)
+{
+    cw__recovery_heard(n, m->origin, m->counters);
+    if (!(m->flags & CW__MSG_RETRANSMITTED))
+        cw__recovery_heard_origin(n, m->origin);
+}
+
 int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *delivered)
 {
     if (!n || !m || n->in_callback)
@@ -480,17 +492,13 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
         return rc;
     if (m->kind != CW_MSG_WRITE)
         return receive_control(n, m, result);
-    /* Whatever becomes of it, the write says what its origin had applied. */
-    cw__recovery_heard(n, o, m->counters);
-    if (!(m->flags & CW__MSG_RETRANSMITTED))
-        cw__recovery_heard_origin(n, o); /* the origin itself still talks to this node */
-
     uint64_t seq = m->seq, have = n->clock.counters[o];
     bool head = seq == have + 1;
     cw__slot *slot = head ? NULL : cw__ring_at(&n->buf.rings[o], seq);
     if (seq <= have || (head && n->buf.heads[o].msg) || (slot && slot->msg == m) ||
         (slot && slot->msg && slot->msg->seq == seq)) {
         n->duplicates++;
+        heard(n, m);
         cw__recovery_twice(n, m);
         if (result)
             *result = CW_RECEIVE_DUPLICATE;
@@ -501,6 +509,7 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     if (head && blocker == n->n) { /* deliverable now: apply, then what it releases */
         if ((rc = reserve_work(n)) != CW_OK || (rc = apply(n, m, true, 0, 0)) != CW_OK)
             return rc;
+        heard(n, m);
         if (delivered)
             (*delivered)++;
         if (result)
@@ -513,6 +522,7 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     }
     if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
         return rc;
+    heard(n, m);
     cw__recovery_saw(n, o, seq, o);
     if (!(m->flags & CW__MSG_RETRANSMITTED))
         cw__recovery_sent_before(n, o, seq - 1); /* its link is in order: seq - 1 went first */

@@ -254,9 +254,22 @@ void cw_history_destroy(cw_history *h)
     free(h);
 }
 
+/* Whether anything was recorded: a write made, a read, a final state, or a
+ * violation (an application of a write never made is one). */
+static bool recorded(cw_history *h)
+{
+    pthread_mutex_lock(&h->lock);
+    bool any = h->read_count || h->op_count || h->violations;
+    pthread_mutex_unlock(&h->lock);
+    for (uint32_t x = 0; x < h->nodes && !any; x++)
+        any = made(h, x) || h->final_count[x] || h->has_final_clock[x];
+    return any;
+}
+
 int cw_history_set_untimed(cw_history *h)
 {
-    if (!h || h->policy != CW_LAST_WRITER_WINS)
+    /* Records already made were judged as timed: the history would mix both. */
+    if (!h || h->policy != CW_LAST_WRITER_WINS || (!h->untimed && recorded(h)))
         return CW_EINVAL;
     h->untimed = true;
     return CW_OK;
@@ -1498,10 +1511,13 @@ static void explain_extra(const cw_history *h, const judge *J, const key_group *
             snprintf(why, cap, "version %u.%llu was superseded by write %u.%llu, %s (too many siblings)", v.origin,
                      (unsigned long long)v.seq, by.origin, (unsigned long long)by.seq,
                      b->flags & CONTEXT ? "whose client read it" : "which follows it");
-    } else if (g->n) {
+    } else if (g->n && h->policy == CW_LAST_WRITER_WINS) {
         const final_version *w = J->want + g->want;
         snprintf(why, cap, "version %u.%llu loses to write %u.%llu (last-writer-wins)", v.origin,
                  (unsigned long long)v.seq, w->origin, (unsigned long long)w->seq);
+    } else {
+        snprintf(why, cap, "version %u.%llu is not one of the versions it should hold", v.origin,
+                 (unsigned long long)v.seq);
     }
 }
 
@@ -1520,6 +1536,10 @@ static void check_final_key(cw_history *h, const judge *J, uint32_t x, const key
         if (c == 0) {
             i++;
             j++;
+        } else if (c < 0 && i && cmp_version(&held[i], &held[i - 1]) == 0) {
+            snprintf(why, sizeof why, "version %u.%llu is held twice", held[i].origin,
+                     (unsigned long long)held[i].seq);
+            i++;
         } else if (c < 0) {
             explain_extra(h, J, g, held[i++], why, sizeof why);
         } else {

@@ -80,6 +80,7 @@ struct cw_sim {
     cw_node_id *last;             /* [client]: the node it used last */
     cw_history_dot *dots;         /* scratch: a read's versions */
     unsigned in_send;             /* the embedder's send or send_to runs: no call may enter */
+    int finished;                 /* cw_sim_finish called: 0 not yet, 1 done (rep final), -1 failed */
     uint64_t *row;                /* scratch: nodes counters */
     cw_sim_report rep;
 };
@@ -329,7 +330,7 @@ static int client_write(cw_sim *s, uint32_t c, cw_node_id x, const uint8_t *key,
 
 int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
 {
-    if (!s || s->in_send || (at != CW_SIM_ANY_NODE && at >= s->o.nodes))
+    if (!s || s->in_send || s->finished || (at != CW_SIM_ANY_NODE && at >= s->o.nodes))
         return CW_EINVAL;
     if (s->made >= s->o.writes)
         return CW_ELIMIT;
@@ -384,7 +385,7 @@ static int receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *resul
 
 int cw_sim_receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *result)
 {
-    if (!s || s->in_send || to >= s->o.nodes)
+    if (!s || s->in_send || s->finished || to >= s->o.nodes)
         return CW_EINVAL;
     s->now_ms++;
     return receive(s, to, m, result);
@@ -405,7 +406,7 @@ static int tick_due(cw_sim *s)
 
 int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending)
 {
-    if (!s || s->in_send || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
+    if (!s || s->in_send || s->finished || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
         return CW_EINVAL;
     s->now_ms++;
     int rc = node == CW_SIM_ANY_NODE ? tick_due(s) : cw_node_tick(s->r[node].node, now_ns(s), NULL);
@@ -422,7 +423,7 @@ int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending)
 
 int cw_sim_flush(cw_sim *s, uint32_t node)
 {
-    if (!s || s->in_send || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
+    if (!s || s->in_send || s->finished || (node != CW_SIM_ANY_NODE && node >= s->o.nodes))
         return CW_EINVAL;
     if (node != CW_SIM_ANY_NODE)
         return cw_node_flush(s->r[node].node, NULL);
@@ -437,8 +438,13 @@ int cw_sim_flush(cw_sim *s, uint32_t node)
 
 int cw_sim_finish(cw_sim *s, cw_sim_report *report)
 {
-    if (!s || !report || s->in_send)
+    if (!s || !report || s->in_send || s->finished < 0)
         return CW_EINVAL;
+    if (s->finished) { /* the replicas' final states are in the history once */
+        *report = s->rep;
+        return CW_OK;
+    }
+    s->finished = -1; /* a failure below leaves part of a final state recorded */
     for (uint32_t i = 0; i < s->o.nodes; i++) {
         int rc = cw_history_final_node(s->h, s->r[i].node);
         if (rc != CW_OK)
@@ -460,6 +466,8 @@ int cw_sim_finish(cw_sim *s, cw_sim_report *report)
         rep.truth.ok = false; /* found by the simulator: a message taken twice or skipped, no convergence */
     else if (v)
         snprintf(rep.violation, sizeof rep.violation, "%s (seed %llu)", v, (unsigned long long)s->o.seed);
+    s->rep = rep;
+    s->finished = 1;
     *report = rep;
     return CW_OK;
 }

@@ -736,7 +736,9 @@ static void test_replicate_refuses_malformed_and_own_writes(void **state)
     cluster c;
     cluster_open(&c, 3, true);
     uint8_t junk[] = {1, 2, 3, 4, 5};
-    assert_int_equal(cw__server_replicate(c.s[0], junk, sizeof junk), CW_EINVAL);
+    const char *why = NULL;
+    assert_int_equal(cw__server_replicate(c.s[0], junk, sizeof junk, &why), CW_EINVAL);
+    assert_non_null(strstr(why, "malformed"));
     /* A write node 1 made, handed to node 0 by hand, is received like one
      * from a link; one claiming to be node 0's own is refused. */
     for (cw_node_id origin = 0; origin < 2; origin++) {
@@ -748,7 +750,10 @@ static void test_replicate_refuses_malformed_and_own_writes(void **state)
         uint8_t buf[256];
         size_t len;
         assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
-        assert_int_equal(cw__server_replicate(c.s[0], buf, len), origin == 0 ? CW_EINVAL : CW_OK);
+        why = NULL;
+        assert_int_equal(cw__server_replicate(c.s[0], buf, len, &why), origin == 0 ? CW_EINVAL : CW_OK);
+        if (origin == 0) /* the answer says why */
+            assert_non_null(strstr(why, "a write of this node's own"));
         cw_msg_unref(m);
     }
     await_value(c.s[0], "h", "v");
@@ -762,7 +767,7 @@ static void test_replicate_refuses_malformed_and_own_writes(void **state)
     uint8_t buf[256];
     size_t len;
     assert_int_equal(cw_msg_encode(m, buf, sizeof buf, &len), CW_OK);
-    assert_int_equal(cw__server_replicate(c.s[0], buf, len), CW_EBADMSG);
+    assert_int_equal(cw__server_replicate(c.s[0], buf, len, NULL), CW_EBADMSG);
     cw_msg_unref(m);
     cw__server_stats st;
     cw__server_get_stats(c.s[0], &st);

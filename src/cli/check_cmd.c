@@ -345,8 +345,8 @@ static void print(const cli_trace_judge *J, const cw_history_report *rep, const 
                (unsigned long long)J->lost, (unsigned long long)J->reused,
                J->truncated ? "; a last line cut by a crash, dropped" : "");
     printf("  verdict              %s: causal order, exact concurrency, %s, convergence, no loss or "
-           "double application%s\n", ok ? "PASS" : "FAIL",
-           J->lww ? "reads (last-writer-wins: one maximal version)" : "read siblings", ok ? "" : " violated");
+           "double application%s\n", ok ? "PASS" : "FAIL: the violation below (checked",
+           J->lww ? "reads (last-writer-wins: one maximal version)" : "read siblings", ok ? "" : ")");
     if (!ok) {
         char at[600];
         printf("  violation            [%s] %s%s\n", J->first.rule ? J->first.rule : "unknown",

@@ -31,7 +31,7 @@ static int fail(const char *what, const char *input, int rc)
 
 static const char clock_form[] =
     "a clock is ID:COUNTER pairs joined by commas, e.g. 1:2,5:1; ids 0 to 65535, counters\n"
-    "1 to 2^64-1; \"\" is the empty clock";
+    "0 to 2^64-1 (a counter of 0 is the same as none); \"\" is the empty clock";
 
 /* An operand's text: itself, or all of standard input for "-", or a file's
  * contents for "@FILE" (a large clock does not fit on a command line).

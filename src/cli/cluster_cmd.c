@@ -185,8 +185,9 @@ static int check_ports(const cluster *c)
         int rc = bind(fd, (struct sockaddr *)&a, sizeof a), err = errno;
         close(fd);
         if (rc != 0) {
-            fprintf(stderr, "causeway cluster: port %u (node %u's %s) is %s: %s\n", port, i, what,
-                    err == EADDRINUSE ? "busy" : "not usable", strerror(err));
+            fprintf(stderr, "causeway cluster: port %u (node %u's %s) is %s: %s%s\n", port, i, what,
+                    err == EADDRINUSE ? "busy" : "not usable", strerror(err),
+                    err == EADDRINUSE ? "; choose other ports with --base-port" : "");
             return CLI_FAIL;
         }
     }

@@ -97,7 +97,8 @@ static int dispatch(int argc, char **argv)
     if (strcmp(cmd, "--version") == 0)
         cmd = "version";
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        if (argc < 3) {
+        if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0 ||
+            strcmp(argv[2], "help") == 0) {
             usage(stdout);
             return CLI_OK;
         }

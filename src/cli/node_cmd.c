@@ -460,7 +460,8 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_REAL("drop", &drop, "P", "fault: lose each arriving message with probability P", 0, 0.9)},
         {CLI_OPT_REAL("delay", &delay, "P", "fault: delay each arriving message with probability P", 0, 1)},
         {CLI_OPT_UINT32("max-delay-us", &delay_us, "US", "fault: the longest delay (needed by --delay)", 0,
-                        10000000)},
+                        10000000),
+         .default_text = "0 (no delay: give it with --delay)"},
         {CLI_OPT_REAL("dup", &dup, "P", "fault: deliver each arriving message twice with probability P", 0, 1)},
         {CLI_OPT_UINT("seed", &seed, "S", "seed of the faults", 0, UINT64_MAX)},
         {CLI_OPT_FLAG("fresh", &fresh,
@@ -471,11 +472,18 @@ int cli_node(int argc, char **argv)
         .path = "node",
         .summary = "One replica as a process: replication with its peers over ZeroMQ, the key-value\n"
                    "HTTP API (POST /write, GET /read/KEY, POST /delete, GET /status, GET /metrics).",
-        .details = "Give every other node with --peer J=ENDPOINT (repeated). The node prints one\n"
-                   "line when it serves, runs until SIGTERM or SIGINT, then exits 0. Without --fresh\n"
-                   "it answers writes with 503 until every peer has told it its state (so a\n"
-                   "restarted process never reuses one of its sequence numbers). With --data it\n"
-                   "takes its saved state back instead and serves at once.\n",
+        .details = "peers:\n"
+                   "  --peer J=ENDPOINT      node J's replication endpoint (its --listen); required once\n"
+                   "                         for every other node J below --nodes\n"
+                   "\n"
+                   "The node prints one line when it serves, runs until SIGTERM or SIGINT, then\n"
+                   "exits 0. Without --fresh it answers writes with 503 until every peer has told\n"
+                   "it its state (so a restarted process never reuses one of its sequence numbers).\n"
+                   "With --data it takes its saved state back instead and serves at once.\n"
+                   "\n"
+                   "Exit status: 0 stopped by SIGTERM or SIGINT, 1 it could not start (an endpoint\n"
+                   "that cannot be bound, a key file that cannot be read, a trace that cannot be\n"
+                   "written, too few open files), 2 a bad option.\n",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);

@@ -352,7 +352,10 @@ void cli_help(const cli_command *c, FILE *to)
         char head[64], range[96], def[96];
         snprintf(head, sizeof head, "--%s%s%s", o->name, o->kind == CLI_FLAG ? "" : " ",
                  o->kind == CLI_FLAG ? "" : o->arg);
-        fprintf(to, "  %-22s ", head);
+        if (strlen(head) > 22) /* too long for the column: the help starts under it */
+            fprintf(to, "  %s\n  %-22s ", head, "");
+        else
+            fprintf(to, "  %-22s ", head);
         for (const char *h = o->help; *h; h++) { /* a help of several lines: each under the first */
             if (*h == '\n' && h[1])
                 fprintf(to, "\n  %-22s ", "");

@@ -1258,8 +1258,8 @@ int cli_procs_stress(const cli_procs_options *o)
         snprintf(amount, sizeof amount, "writes for %g s (at most %llu)", o->duration, (unsigned long long)o->writes);
     else
         snprintf(amount, sizeof amount, "%llu writes", (unsigned long long)o->writes);
-    printf("causeway stress: %u node processes, %s over %u keys by %u clients, seed %llu\n", r->n, amount, o->keys,
-           o->clients, (unsigned long long)o->seed);
+    printf("causeway stress: %u node processes, %s over %u key%s by %u client%s, seed %llu\n", r->n, amount,
+           o->keys, o->keys == 1 ? "" : "s", o->clients, o->clients == 1 ? "" : "s", (unsigned long long)o->seed);
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
     main_thread = pthread_self();

@@ -39,10 +39,10 @@ void cli_print_clients(const cw_history_report *rep, uint32_t clients, bool sess
            "what each client read)\n",
            (unsigned long long)rep->context_writes, (unsigned long long)rep->deletes,
            (unsigned long long)rep->superseded);
-    printf("  siblings             at most %llu live versions of a key (%u client%s; at most %llu truly "
-           "concurrent writes left)\n",
-           (unsigned long long)rep->max_siblings, clients, clients == 1 ? "" : "s",
-           (unsigned long long)rep->max_concurrent);
+    printf("  siblings             at most %llu live version%s of a key (%u client%s; at most %llu truly "
+           "concurrent write%s left)\n",
+           (unsigned long long)rep->max_siblings, rep->max_siblings == 1 ? "" : "s", clients, clients == 1 ? "" : "s",
+           (unsigned long long)rep->max_concurrent, rep->max_concurrent == 1 ? "" : "s");
     if (sessions)
         printf("  sessions             %llu client operations checked: read-your-writes, monotonic reads, "
                "monotonic writes, writes-follow-reads\n", (unsigned long long)rep->session_ops);
@@ -62,7 +62,7 @@ bool cli_clients_json(const cw_history_report *rep, void *root)
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note)
 {
     printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
-           ok ? "PASS" : "FAIL", ok ? "" : " violated");
+           ok ? "PASS" : "FAIL: the violation below (checked", ok ? "" : ")");
     if (!ok)
         printf("  violation            %s\n  replay               %s\n%s%s%s", violation ? violation : "(none recorded)",
                replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",

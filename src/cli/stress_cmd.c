@@ -393,8 +393,8 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_TEXT("kill", &o->kill, "I:A", "with --processes: SIGKILL node I at A s and restart it at once")},
         {CLI_OPT_FLAG("data", &o->data,
                       "with --processes: durable nodes, each keeping its state in the run's directory\n"
-                      "(--data); --kill then restarts the node on it under load, and an acknowledged\n"
-                      "write lost at any age is a violation")},
+                      "(causeway node --data); --kill then restarts the node on it under load, and an\n"
+                      "acknowledged write lost at any age is a violation")},
         {CLI_OPT_FLAG("keep-traces", &o->keep_traces,
                       "with --processes: keep the nodes' traces (trace-I.jsonl, for `causeway check`) after a "
                       "passing run too, and print their directory"),
@@ -907,8 +907,8 @@ static int stress(opts o)
         snprintf(dist, sizeof dist, " (zipfian, theta %g)", o.zipf_theta);
     if (o.value_size)
         snprintf(size, sizeof size, ", values of %u bytes", o.value_size);
-    printf("causeway stress: %u nodes on %u workers, %s over %u keys%s%s, %s, policy %s, seed %llu\n", o.nodes,
-           o.workers, amount, o.keys, dist, size, o.sequential ? "one writer at a time" : "concurrent writers",
+    printf("causeway stress: %u nodes on %u workers, %s over %u key%s%s%s, %s, policy %s, seed %llu\n", o.nodes,
+           o.workers, amount, o.keys, o.keys == 1 ? "" : "s", dist, size, o.sequential ? "one writer at a time" : "concurrent writers",
            o.policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)o.seed);
     double t0 = cli_seconds();
     r.start = t0;

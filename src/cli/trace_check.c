@@ -232,7 +232,7 @@ static const char *parse_line(const char *line, size_t len, uint32_t n, cli_trac
     if (!json_is_object(j) || !op || strlen(op) != json_string_length(jop)) /* "write\u0000x" is no op */
         why = "no \"op\" string";
     else if (!json_is_integer(jn) || !id_of(json_integer_value(jn), n, &e->node))
-        why = "no \"node\" id in range";
+        why = "no \"node\" id in range (an integer from 0, below 64 and the group's size)";
     else if (strcmp(op, "write") == 0) {
         e->kind = CLI_EV_WRITE;
         json_t *jk = json_object_get(j, "key");

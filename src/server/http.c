@@ -218,10 +218,15 @@ __attribute__((format(printf, 4, 5))) static void fail_code(reply *rep, unsigned
 static void fail_rc(reply *rep, int rc)
 {
     /* CW_EIO reaches a route only from a save that failed (server.h). */
-    const char *why = rc == CW_EAHEAD ? "context ahead of this node"
-                      : rc == CW_EIO  ? "this node's state could not be saved to its data directory (its log says "
-                                        "why): it takes no writes, and shows nothing unsaved, until a save works"
-                                      : cw_strerror(rc);
+    const char *why = rc == CW_EAHEAD ? "context ahead of this node: it has not yet applied writes the context "
+                                        "covers; retry, or read the key at this node and write with that "
+                                        "read's context"
+                      : rc == CW_ESIBLINGS ? "the write would leave its key with more than --max-siblings versions "
+                                             "(its context covers too few): read the key again and write with "
+                                             "that read's context (versions written meanwhile need a fresh read)"
+                      : rc == CW_EIO ? "this node's state could not be saved to its data directory (its log says "
+                                       "why): it takes no writes, and shows nothing unsaved, until a save works"
+                                     : cw_strerror(rc);
     fail_code(rep, status_of(rc), rc, "%s", why);
 }
 
@@ -819,9 +824,10 @@ static void do_replicate(cw__http *h, const request *r, reply *rep)
                                       "over HTTP");
         return;
     }
-    int rc = cw__server_replicate(h->server, r->len ? r->body : "", r->len);
+    const char *why = "";
+    int rc = cw__server_replicate(h->server, r->len ? r->body : "", r->len, &why);
     if (rc == CW_EINVAL)
-        fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "malformed message, or not for this group");
+        fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "%s", why);
     else if (rc == CW_EBADMSG)
         fail_code(rep, MHD_HTTP_BAD_REQUEST, rc, "the write depends on writes of this node that it has not made");
     else if (rc != CW_OK)

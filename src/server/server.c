@@ -1405,7 +1405,7 @@ size_t cw__read_values_bytes(const cw_read *r)
     return sum;
 }
 
-int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
+int cw__server_replicate(cw__server *s, const void *bytes, size_t len, const char **why)
 {
     cw_msg *m = NULL;
     size_t used = 0;
@@ -1414,9 +1414,18 @@ int cw__server_replicate(cw__server *s, const void *bytes, size_t len)
         return rc;
     /* Writes only: a pull or a report names its sender, which nothing here
      * can check (the links check theirs). */
-    if (rc != CW_OK || used != len || cw_msg_kind_of(m) != CW_MSG_WRITE || cw_msg_origin(m) == s->o.self) {
+    const char *refused = NULL;
+    if (rc != CW_OK || used != len)
+        refused = "malformed message, or not for this group";
+    else if (cw_msg_kind_of(m) != CW_MSG_WRITE)
+        refused = "not a write: a pull or a report names its sender, which HTTP cannot check";
+    else if (cw_msg_origin(m) == s->o.self)
+        refused = "a write of this node's own: only this node makes them";
+    if (refused) {
         if (m)
             cw_msg_unref(m);
+        if (why)
+            *why = refused;
         return CW_EINVAL;
     }
     pthread_mutex_lock(&s->lock);

@@ -154,12 +154,13 @@ size_t cw__read_values_bytes(const cw_read *r);
 /* A write from a peer that came another way (HTTP POST /replicate): decoded
  * (the codec's bytes, any format) and received as if it came on a link.
  * CW_OK (delivered, buffered or a duplicate); CW_EINVAL (malformed, not for
- * this group, not a write, or a write of this node's own: nothing changed);
- * CW_EBADMSG (it depends on writes of this node that it has not made: HTTP
- * cannot tell a forged write from a sign that this node is behind itself,
- * so it is refused and changes nothing); CW_EJOINING (not taking anything
- * yet), CW_EFULL, CW_ENOMEM. Any thread. */
-int cw__server_replicate(cw__server *s, const void *bytes, size_t len);
+ * this group, not a write, or a write of this node's own: nothing changed;
+ * *why, nullable, then says which, for the client); CW_EBADMSG (it depends
+ * on writes of this node that it has not made: HTTP cannot tell a forged
+ * write from a sign that this node is behind itself, so it is refused and
+ * changes nothing); CW_EJOINING (not taking anything yet), CW_EFULL,
+ * CW_ENOMEM. Any thread. */
+int cw__server_replicate(cw__server *s, const void *bytes, size_t len, const char **why);
 /* Calls fn(ctx, node) under the lock, for reads of the whole replica (status,
  * metrics, dumps). fn must not change the node. Any thread. */
 void cw__server_with_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx);

@@ -232,7 +232,8 @@ static void *fake_node_main(void *arg)
     return NULL;
 }
 
-static void fake_node_start(fake_node *f, int requests, fake_answer_fn answer, void *answer_ctx)
+/* Its ROUTER bound on a directory of its own; no thread yet. */
+static void fake_node_bind(fake_node *f)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/cw-test-client-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -240,6 +241,11 @@ static void fake_node_start(fake_node *f, int requests, fake_answer_fn answer, v
     f->ctx = zmq_ctx_new();
     f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
     assert_int_equal(zmq_bind(f->router, f->ep), 0);
+}
+
+static void fake_node_start(fake_node *f, int requests, fake_answer_fn answer, void *answer_ctx)
+{
+    fake_node_bind(f);
     f->requests = requests;
     f->answer = answer;
     f->answer_ctx = answer_ctx;
@@ -374,6 +380,144 @@ static void test_a_broken_node_is_not_believed(void **state)
     assert_int_equal(w[1].result, CW_EBADMSG);
     fake_node_stop(&f);
     cw_client_close(c);
+}
+
+/* A node that misbehaves in turn (hostile_main): request k's routing id
+ * (the connection it came on) is kept in ids[k]. */
+enum { HOSTILE_CALLS = 4 };
+typedef struct hostile {
+    fake_node f;
+    uint8_t ids[HOSTILE_CALLS][8];
+    size_t id_len[HOSTILE_CALLS];
+} hostile;
+
+/* The answer to a put, op and id taken from its request: made, at 0:1. */
+static void send_put_answer(void *router, zmq_msg_t *id, const uint8_t *req)
+{
+    cw__out o = {NULL, 0, 0, false};
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    cw_vclock_set(&clock, 0, 1);
+    cw__answer_head(&o, req[1], cw__load_be(req + 2, 8), CW_OK);
+    cw__out_clock(&o, &clock);
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, id);
+    assert_true(zmq_msg_send(&copy, router, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(router, o.b, o.len, 0) >= 0);
+    cw_vclock_destroy(&clock);
+    free(o.b);
+}
+
+/* Request 0: no answer. Request 1: a frame that is no answer, then this
+ * put's answer as a message of two parts, then its answer. Request 2: an
+ * answer over CW_CLIENT_MAX_ANSWER (libzmq ends the connection for good).
+ * Request 3: its answer. */
+static void *hostile_main(void *arg)
+{
+    hostile *h = arg;
+    void *r = h->f.router;
+    for (int k = 0; k < HOSTILE_CALLS; k++) {
+        zmq_msg_t id, req;
+        zmq_msg_init(&id);
+        zmq_msg_init(&req);
+        if (zmq_msg_recv(&id, r, 0) < 0 || zmq_msg_recv(&req, r, 0) < 0 || zmq_msg_size(&req) < 10 ||
+            zmq_msg_size(&id) > sizeof h->ids[k])
+            break;
+        h->id_len[k] = zmq_msg_size(&id);
+        memcpy(h->ids[k], zmq_msg_data(&id), h->id_len[k]);
+        const uint8_t *q = zmq_msg_data(&req);
+        if (k == 1) {
+            zmq_msg_t copy;
+            zmq_msg_init(&copy);
+            zmq_msg_copy(&copy, &id);
+            zmq_msg_send(&copy, r, ZMQ_SNDMORE);
+            zmq_send(r, "junk", 4, 0);
+            cw__out o = {NULL, 0, 0, false};
+            cw__answer_head(&o, q[1], cw__load_be(q + 2, 8), CW_OK);
+            zmq_msg_init(&copy);
+            zmq_msg_copy(&copy, &id);
+            zmq_msg_send(&copy, r, ZMQ_SNDMORE);
+            zmq_send(r, o.b, o.len, ZMQ_SNDMORE); /* a head of this call's, a part after it */
+            zmq_send(r, "tail", 4, 0);
+            free(o.b);
+            send_put_answer(r, &id, q);
+        } else if (k == 2) {
+            zmq_msg_t big;
+            zmq_msg_init_size(&big, (size_t)CW_CLIENT_MAX_ANSWER + 1); /* not touched: sent only in part */
+            zmq_msg_send(&id, r, ZMQ_SNDMORE);
+            zmq_msg_init(&id);
+            zmq_msg_send(&big, r, 0);
+        } else if (k == 3) {
+            send_put_answer(r, &id, q);
+        }
+        zmq_msg_close(&id);
+        zmq_msg_close(&req);
+    }
+    return NULL;
+}
+
+/* A call that times out leaves the handle on a new connection (the zguide's
+ * Lazy Pirate), so an answer over CW_CLIENT_MAX_ANSWER, which makes libzmq
+ * end the connection for good, costs that call alone (before, every later
+ * call timed out); and a frame that is no answer of the call's, or a
+ * message of several parts, is dropped, not taken for its answer (before,
+ * CW_EBADMSG). */
+static void test_a_hostile_node_costs_one_call(void **state)
+{
+    (void)state;
+    hostile h;
+    memset(&h, 0, sizeof h);
+    fake_node *f = &h.f;
+    fake_node_bind(f);
+    assert_int_equal(pthread_create(&f->th, NULL, hostile_main, &h), 0);
+    cw_client *c;
+    assert_int_equal(cw_client_open(&c, f->ep, 300), CW_OK);
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, &clock), CW_ETIMEDOUT);
+    assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, &clock), CW_OK);
+    tu_assert_clock(&clock, "0:1");
+    assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, NULL), CW_ETIMEDOUT);
+    assert_int_equal(cw_client_put(c, "k", 1, "v", 1, NULL, &clock), CW_OK);
+    cw_vclock_destroy(&clock);
+    fake_node_stop(f); /* joins its thread: h.ids are read after */
+    cw_client_close(c);
+    /* The call after the timeout came on a new connection. */
+    assert_false(h.id_len[0] == h.id_len[1] && memcmp(h.ids[0], h.ids[1], h.id_len[0]) == 0);
+}
+
+/* Out of memory while reading an answer's clock is CW_ENOMEM, not a
+ * malformed answer (CW_EBADMSG, before: the caller was told the node had
+ * sent bytes that do not decode, when its write had been made). */
+static void test_no_memory_for_an_answer_is_not_a_bad_answer(void **state)
+{
+    (void)state;
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    cw_vclock_set(&clock, 0, 7);
+    cw__out o = {NULL, 0, 0, false};
+    cw__out_u32(&o, 0);   /* node 0 */
+    cw__out_u32(&o, 3);   /* of 3 */
+    cw__out_u8(&o, 0);    /* not joining */
+    for (int i = 0; i < 6; i++)
+        cw__out_u64(&o, (uint64_t)i);
+    cw__out_clock(&o, &clock);
+    cw__out_clock(&o, &clock);
+    assert_false(o.failed);
+    cw_client_status st;
+    cw_client_status_init(&st);
+    cw__in in = {o.b, o.len, 0};
+    tu_fail_alloc_after(0);
+    int rc = cw__answer_take_status(&in, &st);
+    tu_fail_alloc_off();
+    assert_int_equal(rc, CW_ENOMEM);
+    in.pos = 0;
+    assert_int_equal(cw__answer_take_status(&in, &st), CW_OK);
+    tu_assert_clock(&st.stable, "0:7");
+    cw_client_status_destroy(&st);
+    cw_vclock_destroy(&clock);
+    free(o.b);
 }
 
 /* Sends one raw request frame; the status of its answer, and its op and
@@ -677,6 +821,35 @@ static void *unread_gets(const fixture *f, void *ctx, uint64_t n)
     }
     free(out.b);
     return d;
+}
+
+/* A key whose versions pass what a client takes (CW_CLIENT_MAX_ANSWER:
+ * 257 siblings of 1 MiB, each written with an empty context) is answered
+ * CW_ELIMIT by the node, and the handle serves the next call at once
+ * (before, the node sent it, the client's socket refused the frame and
+ * ended its connection for good: every later call timed out). */
+static void test_a_read_larger_than_a_client_takes_is_refused(void **state)
+{
+    (void)state;
+    enum { MIB = 1 << 20, SIBLINGS = (int)(CW_CLIENT_MAX_ANSWER / MIB) + 1 };
+    fixture *f = open_node(MIB, CW__CLIENTS_MAX_FRAME);
+    char *v = malloc(MIB);
+    assert_non_null(v);
+    memset(v, 'v', MIB);
+    cw_vclock none;
+    cw_vclock_init(&none);
+    for (int i = 0; i < SIBLINGS; i++)
+        assert_int_equal(cw_client_put(f->c, "big", 3, v, MIB, &none, NULL), CW_OK);
+    free(v);
+    cw_vclock_destroy(&none);
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_client_get(f->c, "big", 3, &r), CW_ELIMIT);
+    assert_int_equal(r.count, 0);
+    assert_int_equal(cw_client_put(f->c, "small", 5, "v", 1, NULL, NULL), CW_OK);
+    assert_int_equal(cw_client_get(f->c, "small", 5, &r), CW_OK);
+    cw_read_destroy(&r);
+    teardown((void **)&f);
 }
 
 /* A node whose key "k" holds one value of 100,000 bytes. */
@@ -1002,6 +1175,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_many_of_many_batches_loses_no_answer, setup, teardown),
         cmocka_unit_test(test_a_long_write_many_does_not_time_out),
         cmocka_unit_test(test_a_broken_node_is_not_believed),
+        cmocka_unit_test(test_a_hostile_node_costs_one_call),
+        cmocka_unit_test(test_no_memory_for_an_answer_is_not_a_bad_answer),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
@@ -1009,6 +1184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
+        cmocka_unit_test(test_a_read_larger_than_a_client_takes_is_refused),
         cmocka_unit_test(test_a_client_that_does_not_read_is_not_served),
         cmocka_unit_test(test_answers_held_for_clients_are_bounded),
         cmocka_unit_test(test_connections_are_forgotten),

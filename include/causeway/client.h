@@ -11,7 +11,16 @@
  * handle's timeout. A handle is one connection, for one thread at
  * a time; open one per thread for parallel requests. Answers are matched to
  * requests by an id, so an answer that comes after its call timed out is
- * dropped, never taken for a later call's.
+ * dropped, never taken for a later call's, and so is anything else that
+ * arrives and is no answer of the call's. After a call times out the handle
+ * drops its connection and the next call connects anew (what the old one
+ * had queued, both ways, goes with it).
+ *
+ * Memory: at most 34 whole answers of up to CW_CLIENT_MAX_ANSWER wait in a
+ * handle, and a get's answer takes about 100 bytes a version beside its
+ * bytes once decoded. An endpoint that is not a node can do more: a message
+ * of many parts that never ends is held by libzmq whole. Connect only to
+ * endpoints you trust.
  */
 #ifndef CAUSEWAY_CLIENT_H
 #define CAUSEWAY_CLIENT_H
@@ -30,9 +39,10 @@ extern "C" {
 
 typedef struct cw_client cw_client;
 
-/* The largest answer a handle takes, in bytes: a larger one (a key whose
- * live versions pass it, or a node that is not one) is refused as it
- * arrives, and the call gets CW_ETIMEDOUT. */
+/* The largest answer a handle takes, in bytes. A node answers a get whose
+ * answer would pass it with CW_ELIMIT; a larger answer from an endpoint
+ * that is not a node is refused as it arrives, and the call gets
+ * CW_ETIMEDOUT. */
 #define CW_CLIENT_MAX_ANSWER ((int64_t)256 << 20)
 
 /* Connects to a node's client endpoint (tcp://HOST:PORT, an IPv6 host in
@@ -106,7 +116,9 @@ CW_API int cw_client_delete(cw_client *c, const void *key, size_t key_len, const
                             cw_vclock *clock_out);
 /* The key's versions at the node, as cw_node_get there: out (initialized
  * with cw_read_init) is replaced on CW_OK and on CW_ENOTFOUND, untouched on
- * any other code. Errors as cw_client_put. */
+ * any other code. Errors as cw_client_put, and CW_ELIMIT from the node: the
+ * key's versions pass CW_CLIENT_MAX_ANSWER (a node's --max-siblings, times
+ * the largest value, can keep every key below it). */
 CW_API int cw_client_get(cw_client *c, const void *key, size_t key_len, cw_read *out);
 
 /* What a node says of itself. */

@@ -4,8 +4,15 @@
  * Invariants:
  *  1. One request in flight per handle: a call sends its request and takes
  *     answers until the one with its id comes, dropping any other (an answer
- *     to an earlier call that timed out), or the timeout passes.
+ *     to an earlier call that timed out, or a frame that is no answer of
+ *     this call's, all its parts), or the timeout passes.
  *  2. Ids grow by one per request and are never reused by a handle.
+ *  3. A call that times out closes the DEALER and the next call opens a
+ *     new one on the endpoint (the zguide's "Lazy Pirate"): what the old
+ *     one queued or received goes with it, and a connection libzmq gave up
+ *     on (an answer over CW_CLIENT_MAX_ANSWER ends it for good) is not
+ *     kept. Ids go on growing, so a late answer is never taken for a later
+ *     call's.
  */
 #include <causeway/client.h>
 
@@ -33,7 +40,8 @@ static bool within_limits(size_t key_len, size_t value_len)
 
 struct cw_client {
     void *ctx;
-    void *sock;
+    void *sock;                /* NULL after a timeout, until the next call (invariant 3) */
+    char *endpoint;
     uint64_t next_id;
     uint32_t timeout_ms;
     cw__out out;
@@ -56,6 +64,61 @@ void cw_client_status_destroy(cw_client_status *s)
     cw_vclock_destroy(&s->stable);
 }
 
+/* Batch requests in flight at once, at most. The node queues 64 answers
+ * per connection, and stops serving a client whose answers pass that
+ * (clients.c, invariant 6), so a call that sent every frame before reading
+ * any would have its later frames dropped unserved; and each answer read
+ * restarts the timeout, so a call that the node serves steadily never
+ * times out for being long. 32 frames keep the link busy: a burst at the
+ * node serves up to 128 requests of all its clients. */
+#define BATCH_WINDOW 32u
+
+/* Answers queued in the socket, at most (ZMQ_RCVHWM): cw_client_write_many
+ * has BATCH_WINDOW requests in flight, a plain call one. */
+#define ANSWERS_QUEUED (BATCH_WINDOW + 2)
+
+/* Opens c->sock on c->endpoint: CW_OK, CW_EIO (a malformed endpoint or a
+ * socket error; c->sock NULL), CW_ENOMEM. */
+static int open_socket(cw_client *c)
+{
+    /* Requests go only to a connected node (ZMQ_IMMEDIATE): one that is
+     * away does not collect requests to make minutes later, and a send
+     * that finds no connection gives up at the call's deadline. An answer
+     * larger than CW_CLIENT_MAX_ANSWER is refused by the socket (ZeroMQ
+     * drops the connection as the frame's size arrives, for good: the
+     * call times out and invariant 3 opens a new one), and at most
+     * ANSWERS_QUEUED whole answers wait in it. IPv6 only for an IPv6
+     * literal (tcp://[::1]:PORT): with it on, a host name such as
+     * localhost could resolve to ::1 and miss a node bound on 127.0.0.1. */
+    int linger = 0, immediate = 1, queued = ANSWERS_QUEUED, ipv6 = strncmp(c->endpoint, "tcp://[", 7) == 0;
+    int64_t max_answer = CW_CLIENT_MAX_ANSWER;
+    if (!(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_IPV6, &ipv6, sizeof ipv6) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_answer, sizeof max_answer) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_RCVHWM, &queued, sizeof queued) != 0 ||
+        zmq_connect(c->sock, c->endpoint) != 0) {
+        int rc = zmq_errno() == ENOMEM ? CW_ENOMEM : CW_EIO;
+        if (c->sock)
+            zmq_close(c->sock);
+        c->sock = NULL;
+        return rc;
+    }
+    return CW_OK;
+}
+
+/* Invariant 3: after a timeout the socket goes; the next call opens one. */
+static void drop_socket(cw_client *c)
+{
+    if (c->sock)
+        zmq_close(c->sock); /* ZMQ_LINGER 0: what it queued goes with it */
+    c->sock = NULL;
+}
+
+/* The socket for the next request, opened again after a timeout. */
+static int ready(cw_client *c) { return c->sock ? CW_OK : open_socket(c); }
+
 int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
 {
     if (!out || !endpoint || !*endpoint)
@@ -65,25 +128,10 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
         return CW_ENOMEM;
     c->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
-    c->ctx = zmq_ctx_new();
-    /* Requests go only to a connected node (ZMQ_IMMEDIATE): one that is
-     * away does not collect requests to make minutes later, and a send
-     * that finds no connection gives up at the call's deadline. An answer
-     * larger than CW_CLIENT_MAX_ANSWER is refused by the socket (ZeroMQ
-     * drops the connection as the frame's size arrives): what a node, or
-     * whatever answers in its place, claims to send cannot make this
-     * process allocate more. IPv6 only for an IPv6 literal (tcp://[::1]:
-     * PORT): with it on, a host name such as localhost could resolve to ::1
-     * and miss a node bound on 127.0.0.1. */
-    int linger = 0, immediate = 1, ipv6 = strncmp(endpoint, "tcp://[", 7) == 0;
-    int64_t max_answer = CW_CLIENT_MAX_ANSWER;
-    if (!c->ctx || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
-        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_IPV6, &ipv6, sizeof ipv6) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_answer, sizeof max_answer) != 0 ||
-        zmq_connect(c->sock, endpoint) != 0) {
-        int rc = c->ctx && zmq_errno() != ENOMEM ? CW_EIO : CW_ENOMEM;
+    c->endpoint = strdup(endpoint);
+    c->ctx = c->endpoint ? zmq_ctx_new() : NULL;
+    int rc = !c->ctx ? CW_ENOMEM : open_socket(c);
+    if (rc != CW_OK) {
         cw_client_close(c);
         return rc;
     }
@@ -97,10 +145,10 @@ void cw_client_close(cw_client *c)
         return;
     if (c->have_answer)
         zmq_msg_close(&c->answer);
-    if (c->sock)
-        zmq_close(c->sock);
+    drop_socket(c);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
+    free(c->endpoint);
     free(c->out.b);
     free(c);
 }
@@ -131,8 +179,29 @@ static int send_request(cw_client *c, uint64_t deadline)
     }
 }
 
-/* Sends a request and waits for its answer (invariant 1). On CW_OK, *in
- * reads the answer's body and *status is the node's code. */
+/* Takes the next message from the socket into *a (initialized by this):
+ * true when it is one frame, false when there was none or it had more
+ * parts (all of them dropped: no answer has more than one). */
+static bool take_frame(cw_client *c, zmq_msg_t *a)
+{
+    zmq_msg_init(a);
+    if (zmq_msg_recv(a, c->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(a);
+        return false;
+    }
+    bool several = zmq_msg_more(a), more = several;
+    while (more) { /* a message's parts come together: the rest is there */
+        zmq_msg_close(a);
+        zmq_msg_init(a);
+        more = zmq_msg_recv(a, c->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(a);
+    }
+    if (several)
+        zmq_msg_close(a);
+    return !several;
+}
+
+/* Sends a request and waits for its answer (invariants 1 and 3). On CW_OK,
+ * *in reads the answer's body and *status is the node's code. */
 static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const void *value, size_t value_len,
                 const cw_vclock *context, cw__in *in, int *status)
 {
@@ -140,19 +209,26 @@ static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const
         zmq_msg_close(&c->answer);
         c->have_answer = false;
     }
+    int rc = ready(c);
+    if (rc != CW_OK)
+        return rc;
     uint64_t id = c->next_id++;
     c->out.len = 0;
     c->out.failed = false;
-    int rc = cw__request_encode(&c->out, op, id, key, key_len, value, value_len, context);
-    if (rc != CW_OK)
+    if ((rc = cw__request_encode(&c->out, op, id, key, key_len, value, value_len, context)) != CW_OK)
         return rc;
     uint64_t deadline = now_ms() + c->timeout_ms;
-    if ((rc = send_request(c, deadline)) != CW_OK)
+    if ((rc = send_request(c, deadline)) != CW_OK) {
+        if (rc == CW_ETIMEDOUT)
+            drop_socket(c);
         return rc;
+    }
     for (;;) {
         uint64_t now = now_ms();
-        if (now >= deadline)
+        if (now >= deadline) {
+            drop_socket(c);
             return CW_ETIMEDOUT;
+        }
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, (long)(deadline - now));
         if (n < 0) {
@@ -160,23 +236,25 @@ static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const
                 continue;
             return CW_EIO;
         }
-        if (n == 0)
+        zmq_msg_t a;
+        if (n == 0 || !take_frame(c, &a))
             continue;
-        zmq_msg_init(&c->answer);
-        if (zmq_msg_recv(&c->answer, c->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&c->answer);
-            continue;
+        /* Only a frame whose op and id are this call's answers it; a status
+         * that does not decode then makes it CW_EBADMSG. Any other frame is
+         * dropped (invariant 1). */
+        *in = (cw__in){zmq_msg_data(&a), zmq_msg_size(&a), 0};
+        uint8_t aop = 0;
+        uint64_t aid = 0;
+        int head = cw__answer_take_head(in, &aop, &aid, status);
+        if (aid == id && aop == op && (head == CW_OK || head == CW_EBADMSG)) {
+            zmq_msg_init(&c->answer);
+            zmq_msg_move(&c->answer, &a); /* a small message's bytes move with it */
+            zmq_msg_close(&a);
+            c->have_answer = true;
+            in->b = zmq_msg_data(&c->answer); /* *in reads it until the next call */
+            return head;
         }
-        c->have_answer = true;
-        *in = (cw__in){zmq_msg_data(&c->answer), zmq_msg_size(&c->answer), 0};
-        uint8_t aop;
-        uint64_t aid;
-        if (zmq_msg_more(&c->answer) || cw__answer_take_head(in, &aop, &aid, status) != CW_OK)
-            return CW_EBADMSG;
-        if (aid == id && aop == op)
-            return CW_OK;
-        zmq_msg_close(&c->answer); /* an answer to a call that gave up */
-        c->have_answer = false;
+        zmq_msg_close(&a);
     }
 }
 
@@ -185,9 +263,12 @@ static int take_write_answer(cw__in *in, cw_vclock *clock_out)
 {
     cw_vclock clock;
     cw_vclock_init(&clock);
-    if (!cw__in_clock(in, &clock) || in->pos != in->len) {
+    int rc = cw__in_clock(in, &clock);
+    if (rc == CW_OK && in->pos != in->len)
+        rc = CW_EBADMSG;
+    if (rc != CW_OK) {
         cw_vclock_destroy(&clock);
-        return CW_EBADMSG;
+        return rc; /* CW_ENOMEM: the node made the write; its clock could not be kept */
     }
     if (clock_out) {
         cw_vclock_destroy(clock_out);
@@ -225,7 +306,9 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
 /* The answer to batch frame [first, first + n) of w: each write's result.
  * An answer that does not decode whole gives every write of the frame
  * CW_EBADMSG (made or not, unknown; a clock_out may have changed): once one
- * result is misread, the bytes after it cannot be trusted. */
+ * result is misread, the bytes after it cannot be trusted. Out of memory
+ * for a write's clock gives it and the writes after it CW_ENOMEM (made or
+ * not, unknown to this process: their results could not be read). */
 static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t n)
 {
     uint32_t count;
@@ -245,7 +328,13 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
         }
         cw_vclock clock;
         cw_vclock_init(&clock);
-        ok = cw__in_clock(in, &clock);
+        int rc = cw__in_clock(in, &clock);
+        if (rc == CW_ENOMEM) {
+            for (size_t k = i; k < n; k++)
+                w[k].result = CW_ENOMEM;
+            return;
+        }
+        ok = rc == CW_OK;
         if (ok && w[i].clock_out) {
             cw_vclock_destroy(w[i].clock_out);
             *w[i].clock_out = clock;
@@ -259,14 +348,6 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
             w[i].result = CW_EBADMSG;
 }
 
-/* Batch requests in flight at once, at most. The node queues 64 answers
- * per connection, and stops serving a client whose answers pass that
- * (clients.c, invariant 6), so a call that sent every frame before reading
- * any would have its later frames dropped unserved; and each answer read
- * restarts the timeout, so a call that the node serves steadily never
- * times out for being long. 32 frames keep the link busy: a burst at the
- * node serves up to 128 requests of all its clients. */
-#define BATCH_WINDOW 32u
 
 /* A write the node would refuse unread (its socket drops the request):
  * never sent, answered CW_ELIMIT here as a single put would be. */
@@ -309,6 +390,12 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         zmq_msg_close(&c->answer);
         c->have_answer = false;
     }
+    int rc = ready(c);
+    if (rc != CW_OK) {
+        for (size_t k = 0; k < count; k++)
+            w[k].result = !write_fits(&w[k]) ? CW_ELIMIT : rc;
+        return rc;
+    }
     /* Frames of consecutive writes, each one request (one id): frame k
      * holds w[start[k] .. end[k]). At most one frame a write. */
     size_t *start = malloc((count ? count : 1) * 2 * sizeof *start);
@@ -320,7 +407,7 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
     }
     size_t *end = start + (count ? count : 1);
     uint64_t first = c->next_id;
-    int rc = CW_OK;                  /* from sending: no frame goes after it */
+    /* rc, from sending: no frame goes after it */
     size_t i = 0, frames = 0, left = 0;
     uint64_t deadline = now_ms() + c->timeout_ms; /* restarted by each frame sent and each answer read */
     for (;;) {
@@ -356,11 +443,8 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         if (n <= 0)
             continue;
         zmq_msg_t a;
-        zmq_msg_init(&a);
-        if (zmq_msg_recv(&a, c->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
+        if (!take_frame(c, &a))
             continue;
-        }
         cw__in in = {zmq_msg_data(&a), zmq_msg_size(&a), 0};
         uint8_t op = 0;
         uint64_t id = 0;
@@ -369,7 +453,7 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
          * other is a late answer to an earlier call (invariant 1). A head
          * whose op and id name a frame of this call but whose status does
          * not decode answers that frame CW_EBADMSG, as a single call's. */
-        int head = zmq_msg_more(&a) ? CW_EBADMSG : cw__answer_take_head(&in, &op, &id, &status);
+        int head = cw__answer_take_head(&in, &op, &id, &status);
         if ((head == CW_OK || head == CW_EBADMSG) && op == CW__OP_BATCH && id >= first && id - first < frames &&
             !done[id - first]) {
             size_t k = (size_t)(id - first);
@@ -386,6 +470,8 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         w[k].result = !write_fits(&w[k]) ? CW_ELIMIT : rc != CW_OK ? rc : CW_ETIMEDOUT;
     free(done);
     free(start);
+    if (rc == CW_ETIMEDOUT || (rc == CW_OK && (left || i < count)))
+        drop_socket(c); /* invariant 3 */
     if (rc != CW_OK)
         return rc;
     return left || i < count ? CW_ETIMEDOUT : CW_OK;

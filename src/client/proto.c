@@ -127,19 +127,20 @@ bool cw__in_blob(cw__in *in, const uint8_t **p, size_t *n)
     return true;
 }
 
-bool cw__in_clock(cw__in *in, cw_vclock *out)
+int cw__in_clock(cw__in *in, cw_vclock *out)
 {
     size_t used = 0;
     cw_vclock c;
     cw_vclock_init(&c);
-    if (cw_vclock_decode(&c, in->b + in->pos, in->len - in->pos, &used) != CW_OK) {
+    int rc = cw_vclock_decode(&c, in->b + in->pos, in->len - in->pos, &used);
+    if (rc != CW_OK) {
         cw_vclock_destroy(&c);
-        return false;
+        return rc == CW_ENOMEM ? CW_ENOMEM : CW_EBADMSG;
     }
     in->pos += used;
     cw_vclock_destroy(out);
     *out = c;
-    return true;
+    return CW_OK;
 }
 
 /* ---- requests ---- */
@@ -168,7 +169,7 @@ static bool take_body(cw__in *in, cw__request *r)
         (r->op == CW__OP_DELETE && r->value_len) || !cw__in_u8(in, &has) || has > 1)
         return false;
     r->has_context = has;
-    return !has || cw__in_clock(in, &r->context);
+    return !has || cw__in_clock(in, &r->context) == CW_OK;
 }
 
 int cw__request_decode(cw__request *r, const uint8_t *b, size_t len)
@@ -325,11 +326,12 @@ int cw__answer_take_read(cw__in *in, cw_read *out)
         const uint8_t *value;
         size_t vlen;
         if (!cw__in_u32(in, &origin) || !cw__in_u64(in, &v->seq) || !cw__in_u64(in, &v->timestamp.wall_ms) ||
-            !cw__in_u16(in, &v->timestamp.counter) || !cw__in_blob(in, &value, &vlen) ||
-            !cw__in_clock(in, &v->clock) || !cw__in_clock(in, &v->context)) {
+            !cw__in_u16(in, &v->timestamp.counter) || !cw__in_blob(in, &value, &vlen)) {
             rc = CW_EBADMSG;
             break;
         }
+        if ((rc = cw__in_clock(in, &v->clock)) != CW_OK || (rc = cw__in_clock(in, &v->context)) != CW_OK)
+            break;
         if (origin > UINT16_MAX) { /* ids are 16 bits (vclock.h) */
             rc = CW_EBADMSG;
             break;
@@ -345,8 +347,8 @@ int cw__answer_take_read(cw__in *in, cw_read *out)
             memcpy(v->value, value, vlen);
         v->value_len = vlen;
     }
-    if (rc == CW_OK && !cw__in_clock(in, &r.context))
-        rc = CW_EBADMSG;
+    if (rc == CW_OK)
+        rc = cw__in_clock(in, &r.context);
     if (rc == CW_OK && in->pos != in->len)
         rc = CW_EBADMSG;
     if (rc != CW_OK) {
@@ -370,10 +372,14 @@ int cw__answer_take_status(cw__in *in, cw_client_status *out)
     s.node = (cw_node_id)node;
     for (int i = 0; ok && i < 6; i++)
         ok = cw__in_u64(in, &v[i]);
-    ok = ok && cw__in_clock(in, &s.clock) && cw__in_clock(in, &s.stable) && in->pos == in->len;
-    if (!ok) {
+    int rc = ok ? cw__in_clock(in, &s.clock) : CW_EBADMSG;
+    if (rc == CW_OK)
+        rc = cw__in_clock(in, &s.stable);
+    if (rc == CW_OK && in->pos != in->len)
+        rc = CW_EBADMSG;
+    if (rc != CW_OK) {
         cw_client_status_destroy(&s);
-        return CW_EBADMSG;
+        return rc;
     }
     s.joining = joining;
     s.writes = v[0];

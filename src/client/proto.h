@@ -54,8 +54,9 @@ bool cw__in_u32(cw__in *in, uint32_t *v);
 bool cw__in_u64(cw__in *in, uint64_t *v);
 /* A u32 length and that many bytes, pointed to inside the frame. */
 bool cw__in_blob(cw__in *in, const uint8_t **p, size_t *n);
-/* A clock into out (initialized). */
-bool cw__in_clock(cw__in *in, cw_vclock *out);
+/* A clock into out (initialized): CW_OK, CW_EBADMSG (it does not decode;
+ * out unchanged), CW_ENOMEM (out unchanged). */
+int cw__in_clock(cw__in *in, cw_vclock *out);
 
 /* A request: [version u8][op u8][id u64][key blob][value blob]
  * [has_context u8][context clock, if has_context]. */

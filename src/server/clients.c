@@ -59,6 +59,7 @@
 
 #include <zmq.h>
 
+#include <causeway/client.h>
 #include <causeway/error.h>
 
 #include "auth.h"
@@ -376,14 +377,24 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         cw_read rd;
         cw_read_init(&rd);
         rc = r.value_len || r.has_context ? CW_EINVAL : cw__server_read(cl->s, r.key, r.key_len, &rd);
+        /* Larger than a client takes (CW_CLIENT_MAX_ANSWER: its socket
+         * would refuse the frame, and the call time out): CW_ELIMIT, by its
+         * values before it is encoded, else by its text. */
+        size_t values = rc == CW_OK ? cw__read_values_bytes(&rd) : 0;
+        int limit = values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : CW_OK;
         /* Large by its values: refused before it is encoded (a key's
          * siblings can make each such refusal a copy of megabytes). */
-        bool refused = rc == CW_OK && cw__read_values_bytes(&rd) > SMALL_ANSWER && answers_full(cl);
-        cw__answer_head(o, r.op, r.id, refused ? CW_EFULL : rc);
-        if (!refused && (rc == CW_OK || rc == CW_ENOTFOUND))
+        bool refused = !limit && values > SMALL_ANSWER && answers_full(cl);
+        cw__answer_head(o, r.op, r.id, limit ? limit : refused ? CW_EFULL : rc);
+        if (!limit && !refused && (rc == CW_OK || rc == CW_ENOTFOUND))
             cw__answer_read(o, &rd);
         cw_read_destroy(&rd);
-        if (!refused && o->len > SMALL_ANSWER && answers_full(cl)) { /* large by its clocks */
+        if (!limit && !refused && o->len > (size_t)CW_CLIENT_MAX_ANSWER) {
+            o->len = 0;
+            cw__answer_head(o, r.op, r.id, CW_ELIMIT);
+            limit = CW_ELIMIT;
+        }
+        if (!limit && !refused && o->len > SMALL_ANSWER && answers_full(cl)) { /* large by its clocks */
             o->len = 0;
             cw__answer_head(o, r.op, r.id, CW_EFULL);
             refused = true;
@@ -503,7 +514,7 @@ static bool unsaved_answer(cw__out *o, const uint8_t *b, size_t len)
     bool ok = true;
     for (uint32_t i = 0; ok && i < count; i++) {
         uint32_t rc;
-        ok = cw__in_u32(&in, &rc) && ((int32_t)rc != CW_OK || cw__in_clock(&in, &clock));
+        ok = cw__in_u32(&in, &rc) && ((int32_t)rc != CW_OK || cw__in_clock(&in, &clock) == CW_OK);
         cw__out_u32(o, (int32_t)rc == CW_OK ? (uint32_t)(int32_t)CW_EUNSAVED : rc);
     }
     cw_vclock_destroy(&clock);

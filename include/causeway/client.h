@@ -12,9 +12,9 @@
  * a time; open one per thread for parallel requests. Answers are matched to
  * requests by an id, so an answer that comes after its call timed out is
  * dropped, never taken for a later call's, and so is anything else that
- * arrives and is no answer of the call's. After a call times out the handle
- * drops its connection and the next call connects anew (what the old one
- * had queued, both ways, goes with it).
+ * arrives and is no answer of the call's. A handle keeps one connection,
+ * and the node makes its requests in the order sent: a request that timed
+ * out is never made after a later call's.
  *
  * Memory: at most 34 whole answers of up to CW_CLIENT_MAX_ANSWER wait in a
  * handle, and a get's answer takes about 100 bytes a version beside its
@@ -40,9 +40,10 @@ extern "C" {
 typedef struct cw_client cw_client;
 
 /* The largest answer a handle takes, in bytes. A node answers a get whose
- * answer would pass it with CW_ELIMIT; a larger answer from an endpoint
- * that is not a node is refused as it arrives, and the call gets
- * CW_ETIMEDOUT. */
+ * answer would pass it with CW_ELIMIT. A larger answer from an endpoint
+ * that is not a node is refused as it arrives: libzmq ends the connection
+ * for good, so that call and every later one on the handle get
+ * CW_ETIMEDOUT; open a new handle. */
 #define CW_CLIENT_MAX_ANSWER ((int64_t)256 << 20)
 
 /* Connects to a node's client endpoint (tcp://HOST:PORT, an IPv6 host in
@@ -76,7 +77,8 @@ CW_API void cw_client_close(cw_client *c);
  * have been made, but a request never waits queued for a node that is away),
  * CW_EIO (a socket error), CW_EBADMSG (an answer that does not decode, or
  * whose code error.h does not have: a node newer than this library may),
- * CW_ENOMEM. */
+ * CW_ENOMEM (out of memory here: before the request was sent, nothing was
+ * made; while reading the answer, the write may have been made). */
 CW_API int cw_client_put(cw_client *c, const void *key, size_t key_len, const void *value, size_t value_len,
                          const cw_vclock *context, cw_vclock *clock_out);
 /* One write of a pipelined batch (cw_client_write_many). */
@@ -103,7 +105,8 @@ typedef struct cw_client_write {
  * value is larger than a node takes gets CW_ELIMIT and is not sent; the
  * others go on. A batch answer that does not decode whole gives each write
  * of its batch CW_EBADMSG (made or not, unknown; its clock_out may have
- * changed).
+ * changed); out of memory while reading a write's result gives it and the
+ * writes after it in its batch CW_ENOMEM (made or not, unknown).
  * Returns CW_OK when every write was answered (look at each result),
  * CW_ETIMEDOUT if some were not, CW_EINVAL (NULL, or a key or value NULL
  * with a length); or CW_ETIMEDOUT, CW_EIO or CW_ENOMEM from sending: then
@@ -117,8 +120,8 @@ CW_API int cw_client_delete(cw_client *c, const void *key, size_t key_len, const
 /* The key's versions at the node, as cw_node_get there: out (initialized
  * with cw_read_init) is replaced on CW_OK and on CW_ENOTFOUND, untouched on
  * any other code. Errors as cw_client_put, and CW_ELIMIT from the node: the
- * key's versions pass CW_CLIENT_MAX_ANSWER (a node's --max-siblings, times
- * the largest value, can keep every key below it). */
+ * key's versions with their clocks pass CW_CLIENT_MAX_ANSWER (a key holds
+ * up to nodes x --max-siblings versions: node.h, max_siblings). */
 CW_API int cw_client_get(cw_client *c, const void *key, size_t key_len, cw_read *out);
 
 /* What a node says of itself. */

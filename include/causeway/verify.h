@@ -476,7 +476,8 @@ CW_API void cw_sim_destroy(cw_sim *s);
  * seen. Every read and write is recorded with the history (cw_history_wrote,
  * cw_history_client_read). *made
  * (nullable) gets the node written at. Advances the simulated clock by 1 ms.
- * CW_EINVAL (at out of range), CW_ELIMIT (o->writes made already),
+ * CW_EINVAL (at out of range, or after cw_sim_finish), CW_ELIMIT (o->writes
+ * made already),
  * CW_EFULL (max_unsent messages of that node wait: flush first; no write
  * made), CW_ENOMEM. */
 #define CW_SIM_ANY_NODE UINT32_MAX
@@ -488,12 +489,14 @@ CW_API int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made);
  * hold it now; keep it in flight and hand it over again later (after
  * others), or, with send_to, drop it (it is pulled again; a FIFO link that
  * keeps it at its head can block the very write the replica waits for).
- * Advances the simulated clock by 1 ms. */
+ * Advances the simulated clock by 1 ms. CW_EINVAL (to out of range, or
+ * after cw_sim_finish). */
 CW_API int cw_sim_receive(cw_sim *s, cw_node_id to, cw_msg *m, cw_receive_result *result);
 
 /* Offers node's refused messages to the send callback again (see
  * cw_node_flush); node CW_SIM_ANY_NODE flushes every node. Returns 0 when
- * none is left waiting, else the refusal's code. */
+ * none is left waiting, else the refusal's code; CW_EINVAL (node out of
+ * range, or after cw_sim_finish). */
 CW_API int cw_sim_flush(cw_sim *s, uint32_t node);
 
 /* Advances the simulated clock by 1 ms and ticks `node` (cw_node_tick at
@@ -504,7 +507,7 @@ CW_API int cw_sim_flush(cw_sim *s, uint32_t node);
  * alone will not make it send anything, so a loop whose transport is empty
  * and whose nodes have nothing unsent may stop. Without send_to nothing is
  * ever pending. Returns 0 or the replica's error; CW_EINVAL (node out of
- * range). */
+ * range, or after cw_sim_finish). */
 CW_API int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending);
 
 /* The next number of the run's seeded stream, for the embedder's own

@@ -481,9 +481,10 @@ int cli_node(int argc, char **argv)
                    "it its state (so a restarted process never reuses one of its sequence numbers).\n"
                    "With --data it takes its saved state back instead and serves at once.\n"
                    "\n"
-                   "Exit status: 0 stopped by SIGTERM or SIGINT, 1 it could not start (an endpoint\n"
-                   "that cannot be bound, a key file that cannot be read, a trace that cannot be\n"
-                   "written, too few open files), 2 a bad option.\n",
+                   "Exit status: 0 stopped by SIGTERM or SIGINT; 1 it could not start or stop\n"
+                   "cleanly (an endpoint that cannot be bound, a key file that cannot be read, a\n"
+                   "saved state that cannot be taken back, a trace that cannot be written, too few\n"
+                   "open files); 2 bad arguments.\n",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);

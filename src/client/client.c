@@ -7,12 +7,14 @@
  *     to an earlier call that timed out, or a frame that is no answer of
  *     this call's, all its parts), or the timeout passes.
  *  2. Ids grow by one per request and are never reused by a handle.
- *  3. A call that times out closes the DEALER and the next call opens a
- *     new one on the endpoint (the zguide's "Lazy Pirate"): what the old
- *     one queued or received goes with it, and a connection libzmq gave up
- *     on (an answer over CW_CLIENT_MAX_ANSWER ends it for good) is not
- *     kept. Ids go on growing, so a late answer is never taken for a later
- *     call's.
+ *  3. One connection for the handle's life, never a new one after a
+ *     timeout: the node serves a connection's requests in order, so a
+ *     request that timed out is never made after a later call's (requests
+ *     already sent on an old connection are still served, beside a new
+ *     one's). libzmq ends the connection for good on an answer over
+ *     CW_CLIENT_MAX_ANSWER; no node sends one (it answers such a get
+ *     CW_ELIMIT), and after one from whatever else answers, every call
+ *     times out: only a new handle helps.
  */
 #include <causeway/client.h>
 
@@ -40,7 +42,7 @@ static bool within_limits(size_t key_len, size_t value_len)
 
 struct cw_client {
     void *ctx;
-    void *sock;                /* NULL after a timeout, until the next call (invariant 3) */
+    void *sock;
     char *endpoint;
     uint64_t next_id;
     uint32_t timeout_ms;
@@ -85,9 +87,8 @@ static int open_socket(cw_client *c)
      * away does not collect requests to make minutes later, and a send
      * that finds no connection gives up at the call's deadline. An answer
      * larger than CW_CLIENT_MAX_ANSWER is refused by the socket (ZeroMQ
-     * drops the connection as the frame's size arrives, for good: the
-     * call times out and invariant 3 opens a new one), and at most
-     * ANSWERS_QUEUED whole answers wait in it. IPv6 only for an IPv6
+     * drops the connection as the frame's size arrives, for good:
+     * invariant 3), and at most ANSWERS_QUEUED whole answers wait in it. IPv6 only for an IPv6
      * literal (tcp://[::1]:PORT): with it on, a host name such as
      * localhost could resolve to ::1 and miss a node bound on 127.0.0.1. */
     int linger = 0, immediate = 1, queued = ANSWERS_QUEUED, ipv6 = strncmp(c->endpoint, "tcp://[", 7) == 0;
@@ -107,17 +108,6 @@ static int open_socket(cw_client *c)
     }
     return CW_OK;
 }
-
-/* Invariant 3: after a timeout the socket goes; the next call opens one. */
-static void drop_socket(cw_client *c)
-{
-    if (c->sock)
-        zmq_close(c->sock); /* ZMQ_LINGER 0: what it queued goes with it */
-    c->sock = NULL;
-}
-
-/* The socket for the next request, opened again after a timeout. */
-static int ready(cw_client *c) { return c->sock ? CW_OK : open_socket(c); }
 
 int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
 {
@@ -145,7 +135,8 @@ void cw_client_close(cw_client *c)
         return;
     if (c->have_answer)
         zmq_msg_close(&c->answer);
-    drop_socket(c);
+    if (c->sock)
+        zmq_close(c->sock);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     free(c->endpoint);
@@ -200,7 +191,7 @@ static bool take_frame(cw_client *c, zmq_msg_t *a)
     return !several;
 }
 
-/* Sends a request and waits for its answer (invariants 1 and 3). On CW_OK,
+/* Sends a request and waits for its answer (invariant 1). On CW_OK,
  * *in reads the answer's body and *status is the node's code. */
 static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const void *value, size_t value_len,
                 const cw_vclock *context, cw__in *in, int *status)
@@ -209,26 +200,19 @@ static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const
         zmq_msg_close(&c->answer);
         c->have_answer = false;
     }
-    int rc = ready(c);
-    if (rc != CW_OK)
-        return rc;
     uint64_t id = c->next_id++;
     c->out.len = 0;
     c->out.failed = false;
-    if ((rc = cw__request_encode(&c->out, op, id, key, key_len, value, value_len, context)) != CW_OK)
+    int rc = cw__request_encode(&c->out, op, id, key, key_len, value, value_len, context);
+    if (rc != CW_OK)
         return rc;
     uint64_t deadline = now_ms() + c->timeout_ms;
-    if ((rc = send_request(c, deadline)) != CW_OK) {
-        if (rc == CW_ETIMEDOUT)
-            drop_socket(c);
+    if ((rc = send_request(c, deadline)) != CW_OK)
         return rc;
-    }
     for (;;) {
         uint64_t now = now_ms();
-        if (now >= deadline) {
-            drop_socket(c);
+        if (now >= deadline)
             return CW_ETIMEDOUT;
-        }
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, (long)(deadline - now));
         if (n < 0) {
@@ -390,12 +374,6 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         zmq_msg_close(&c->answer);
         c->have_answer = false;
     }
-    int rc = ready(c);
-    if (rc != CW_OK) {
-        for (size_t k = 0; k < count; k++)
-            w[k].result = !write_fits(&w[k]) ? CW_ELIMIT : rc;
-        return rc;
-    }
     /* Frames of consecutive writes, each one request (one id): frame k
      * holds w[start[k] .. end[k]). At most one frame a write. */
     size_t *start = malloc((count ? count : 1) * 2 * sizeof *start);
@@ -403,11 +381,13 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
     if (!start || !done) {
         free(start);
         free(done);
+        for (size_t k = 0; k < count; k++) /* none sent */
+            w[k].result = !write_fits(&w[k]) ? CW_ELIMIT : CW_ENOMEM;
         return CW_ENOMEM;
     }
     size_t *end = start + (count ? count : 1);
     uint64_t first = c->next_id;
-    /* rc, from sending: no frame goes after it */
+    int rc = CW_OK;                  /* from sending: no frame goes after it */
     size_t i = 0, frames = 0, left = 0;
     uint64_t deadline = now_ms() + c->timeout_ms; /* restarted by each frame sent and each answer read */
     for (;;) {
@@ -470,8 +450,6 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
         w[k].result = !write_fits(&w[k]) ? CW_ELIMIT : rc != CW_OK ? rc : CW_ETIMEDOUT;
     free(done);
     free(start);
-    if (rc == CW_ETIMEDOUT || (rc == CW_OK && (left || i < count)))
-        drop_socket(c); /* invariant 3 */
     if (rc != CW_OK)
         return rc;
     return left || i < count ? CW_ETIMEDOUT : CW_OK;

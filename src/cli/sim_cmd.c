@@ -147,7 +147,8 @@ static int sim(const sim_opts *o)
 {
     const cw_sim_options *s = &o->sim;
     printf("causeway sim: %u nodes, %llu writes over %u key%s, %s, policy %s, seed %llu\n", s->nodes,
-           (unsigned long long)s->writes, s->keys, s->keys == 1 ? "" : "s", s->sequential ? "one write at a time" : "seeded schedule",
+           (unsigned long long)s->writes, s->keys, s->keys == 1 ? "" : "s",
+           s->sequential ? "one write at a time" : "seeded schedule",
            s->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)s->seed);
     double t0 = cli_seconds();
     cw_sim_report r;

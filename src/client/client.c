@@ -43,7 +43,6 @@ static bool within_limits(size_t key_len, size_t value_len)
 struct cw_client {
     void *ctx;
     void *sock;
-    char *endpoint;
     uint64_t next_id;
     uint32_t timeout_ms;
     cw__out out;
@@ -79,19 +78,20 @@ void cw_client_status_destroy(cw_client_status *s)
  * has BATCH_WINDOW requests in flight, a plain call one. */
 #define ANSWERS_QUEUED (BATCH_WINDOW + 2)
 
-/* Opens c->sock on c->endpoint: CW_OK, CW_EIO (a malformed endpoint or a
- * socket error; c->sock NULL), CW_ENOMEM. */
-static int open_socket(cw_client *c)
+/* Opens c->sock, connected to endpoint: CW_OK, CW_EIO (a malformed
+ * endpoint or a socket error; c->sock NULL), CW_ENOMEM. */
+static int open_socket(cw_client *c, const char *endpoint)
 {
     /* Requests go only to a connected node (ZMQ_IMMEDIATE): one that is
      * away does not collect requests to make minutes later, and a send
      * that finds no connection gives up at the call's deadline. An answer
      * larger than CW_CLIENT_MAX_ANSWER is refused by the socket (ZeroMQ
      * drops the connection as the frame's size arrives, for good:
-     * invariant 3), and at most ANSWERS_QUEUED whole answers wait in it. IPv6 only for an IPv6
-     * literal (tcp://[::1]:PORT): with it on, a host name such as
-     * localhost could resolve to ::1 and miss a node bound on 127.0.0.1. */
-    int linger = 0, immediate = 1, queued = ANSWERS_QUEUED, ipv6 = strncmp(c->endpoint, "tcp://[", 7) == 0;
+     * invariant 3), and at most ANSWERS_QUEUED whole answers wait in it.
+     * IPv6 only for an IPv6 literal (tcp://[::1]:PORT): with it on, a host
+     * name such as localhost could resolve to ::1 and miss a node bound on
+     * 127.0.0.1. */
+    int linger = 0, immediate = 1, queued = ANSWERS_QUEUED, ipv6 = strncmp(endpoint, "tcp://[", 7) == 0;
     int64_t max_answer = CW_CLIENT_MAX_ANSWER;
     if (!(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
@@ -99,7 +99,7 @@ static int open_socket(cw_client *c)
         zmq_setsockopt(c->sock, ZMQ_IPV6, &ipv6, sizeof ipv6) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_answer, sizeof max_answer) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_RCVHWM, &queued, sizeof queued) != 0 ||
-        zmq_connect(c->sock, c->endpoint) != 0) {
+        zmq_connect(c->sock, endpoint) != 0) {
         int rc = zmq_errno() == ENOMEM ? CW_ENOMEM : CW_EIO;
         if (c->sock)
             zmq_close(c->sock);
@@ -118,9 +118,8 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
         return CW_ENOMEM;
     c->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
-    c->endpoint = strdup(endpoint);
-    c->ctx = c->endpoint ? zmq_ctx_new() : NULL;
-    int rc = !c->ctx ? CW_ENOMEM : open_socket(c);
+    c->ctx = zmq_ctx_new();
+    int rc = !c->ctx ? CW_ENOMEM : open_socket(c, endpoint);
     if (rc != CW_OK) {
         cw_client_close(c);
         return rc;
@@ -139,7 +138,6 @@ void cw_client_close(cw_client *c)
         zmq_close(c->sock);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
-    free(c->endpoint);
     free(c->out.b);
     free(c);
 }
@@ -331,7 +329,6 @@ static void take_batch_answer(cw__in *in, int status, cw_client_write *w, size_t
         for (size_t i = 0; i < n; i++)
             w[i].result = CW_EBADMSG;
 }
-
 
 /* A write the node would refuse unread (its socket drops the request):
  * never sent, answered CW_ELIMIT here as a single put would be. */

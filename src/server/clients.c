@@ -377,28 +377,29 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         cw_read rd;
         cw_read_init(&rd);
         rc = r.value_len || r.has_context ? CW_EINVAL : cw__server_read(cl->s, r.key, r.key_len, &rd);
-        /* Larger than a client takes (CW_CLIENT_MAX_ANSWER: its socket
-         * would refuse the frame, and the call time out): CW_ELIMIT, by its
-         * values before it is encoded, else by its text. */
+        /* The answer's code: CW_ELIMIT when larger than a client takes
+         * (CW_CLIENT_MAX_ANSWER: its socket would refuse the frame, and the
+         * call time out), CW_EFULL when large and the answers' budget is
+         * spent; judged by its values before it is encoded (a key's
+         * siblings can make each such refusal a copy of megabytes), then
+         * by its text (large by its clocks). */
         size_t values = rc == CW_OK ? cw__read_values_bytes(&rd) : 0;
-        int limit = values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : CW_OK;
-        /* Large by its values: refused before it is encoded (a key's
-         * siblings can make each such refusal a copy of megabytes). */
-        bool refused = !limit && values > SMALL_ANSWER && answers_full(cl);
-        cw__answer_head(o, r.op, r.id, limit ? limit : refused ? CW_EFULL : rc);
-        if (!limit && !refused && (rc == CW_OK || rc == CW_ENOTFOUND))
+        int answer = values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT
+                     : values > SMALL_ANSWER && answers_full(cl) ? CW_EFULL
+                                                                 : rc;
+        cw__answer_head(o, r.op, r.id, answer);
+        if (answer == rc && (rc == CW_OK || rc == CW_ENOTFOUND))
             cw__answer_read(o, &rd);
         cw_read_destroy(&rd);
-        if (!limit && !refused && o->len > (size_t)CW_CLIENT_MAX_ANSWER) {
-            o->len = 0;
-            cw__answer_head(o, r.op, r.id, CW_ELIMIT);
-            limit = CW_ELIMIT;
+        if (answer == rc && o->len > SMALL_ANSWER) {
+            int late = o->len > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : answers_full(cl) ? CW_EFULL : CW_OK;
+            if (late != CW_OK) {
+                o->len = 0;
+                cw__answer_head(o, r.op, r.id, late);
+                answer = late;
+            }
         }
-        if (!limit && !refused && o->len > SMALL_ANSWER && answers_full(cl)) { /* large by its clocks */
-            o->len = 0;
-            cw__answer_head(o, r.op, r.id, CW_EFULL);
-            refused = true;
-        }
+        bool refused = answer == CW_EFULL && rc != CW_EFULL;
         if (refused)
             atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */
         break;

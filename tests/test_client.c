@@ -518,6 +518,68 @@ static void test_no_memory_for_an_answer_is_not_a_bad_answer(void **state)
     free(o.b);
 }
 
+/* The node reading a request whose context it has no memory for answers
+ * CW_ENOMEM, not CW_EBADMSG: the request was good, and the client may send
+ * it again. A batch is read whole before any write of it is made
+ * (clients.c), so such a batch makes none. */
+static void test_no_memory_for_a_request_is_not_a_bad_request(void **state)
+{
+    (void)state;
+    cw_vclock ctx;
+    cw_vclock_init(&ctx);
+    cw_vclock_set(&ctx, 0, 7);
+    cw_vclock_set(&ctx, 2, 3);
+    cw__out put = {NULL, 0, 0, false}, batch = {NULL, 0, 0, false};
+    assert_int_equal(cw__request_encode(&put, CW__OP_PUT, 9, "k", 1, "v", 1, &ctx), CW_OK);
+    cw__batch_begin(&batch, 10);
+    cw__batch_add(&batch, false, "a", 1, "1", 1, NULL);
+    cw__batch_add(&batch, true, "b", 1, NULL, 0, &ctx);
+    assert_int_equal(cw__batch_end(&batch, 2), CW_OK);
+    int short_of_memory = 0;
+    for (long k = 0;; k++) {
+        cw__request r;
+        tu_fail_alloc_after(k);
+        int rc = cw__request_decode(&r, put.b, put.len);
+        tu_fail_alloc_off();
+        assert_true(rc == CW_OK || rc == CW_ENOMEM);
+        if (rc == CW_OK) {
+            assert_true(r.has_context);
+            assert_int_equal(cw_vclock_compare(&r.context, &ctx), CW_EQUAL);
+        }
+        cw__request_destroy(&r);
+        if (rc == CW_OK)
+            break;
+        short_of_memory++;
+    }
+    for (long k = 0;; k++) {
+        cw__request r;
+        uint32_t count;
+        cw__in in;
+        assert_int_equal(cw__request_decode(&r, batch.b, batch.len), CW_OK);
+        cw__request_destroy(&r);
+        assert_int_equal(cw__batch_open(batch.b, batch.len, &count, &in), CW_OK);
+        assert_int_equal(count, 2);
+        assert_int_equal(cw__batch_next(&in, &r), CW_OK); /* no context: nothing to allocate */
+        cw__request_destroy(&r);
+        tu_fail_alloc_after(k);
+        int rc = cw__batch_next(&in, &r);
+        tu_fail_alloc_off();
+        assert_true(rc == CW_OK || rc == CW_ENOMEM);
+        if (rc == CW_OK) {
+            assert_int_equal(r.op, CW__OP_DELETE);
+            assert_int_equal(cw_vclock_compare(&r.context, &ctx), CW_EQUAL);
+        }
+        cw__request_destroy(&r);
+        if (rc == CW_OK)
+            break;
+        short_of_memory++;
+    }
+    assert_true(short_of_memory >= 2); /* each context's decode did run short */
+    free(put.b);
+    free(batch.b);
+    cw_vclock_destroy(&ctx);
+}
+
 /* Sends one raw request frame; the status of its answer, and its op and
  * id (both nullable). */
 static int raw_status_of(void *d, const cw__out *o, uint8_t *op_out, uint64_t *id_out)
@@ -850,6 +912,42 @@ static void test_a_read_larger_than_a_client_takes_is_refused(void **state)
     teardown((void **)&f);
 }
 
+/* A read over the bytes a host would answer is refused on the values'
+ * size alone, before any copy of them: no allocation is made (with every
+ * allocation failing, a copy would give CW_ENOMEM), and the read is left as
+ * it was. A tombstone's value is not counted. Each refusal of a large key
+ * (CW_ELIMIT, or CW_EFULL while answers hold their budget) once cost a
+ * copy of all its siblings under the server's lock. */
+static void test_a_read_too_large_is_refused_before_its_copy(void **state)
+{
+    (void)state;
+    fixture *f = open_node(1000, CW__CLIENTS_MAX_FRAME);
+    static char v[1000];
+    memset(v, 'v', sizeof v);
+    cw_vclock none;
+    cw_vclock_init(&none);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(cw_client_put(f->c, "k", 1, v, sizeof v, &none, NULL), CW_OK);
+    assert_int_equal(cw_client_delete(f->c, "gone", 4, NULL, NULL), CW_OK);
+    cw_vclock_destroy(&none);
+    cw_read r;
+    cw_read_init(&r);
+    size_t values = 0;
+    tu_fail_alloc_after(0);
+    int rc = cw__server_read_at_most(f->s, "k", 1, 2999, &values, &r);
+    tu_fail_alloc_off();
+    assert_int_equal(rc, CW_ELIMIT);
+    assert_int_equal(values, 3000);
+    assert_int_equal(r.count, 0);
+    assert_int_equal(cw__server_read_at_most(f->s, "k", 1, 3000, &values, &r), CW_OK);
+    assert_int_equal(r.count, 3);
+    assert_int_equal(cw__server_read_at_most(f->s, "gone", 4, 0, &values, &r), CW_ENOTFOUND);
+    assert_int_equal(values, 0);
+    assert_int_equal(cw__server_read_at_most(f->s, "never", 5, 0, &values, &r), CW_ENOTFOUND);
+    cw_read_destroy(&r);
+    teardown((void **)&f);
+}
+
 /* A node whose key "k" holds one value of 100,000 bytes. */
 static fixture *open_with_key_of_100k(void)
 {
@@ -1175,6 +1273,7 @@ int main(void)
         cmocka_unit_test(test_a_broken_node_is_not_believed),
         cmocka_unit_test(test_frames_that_are_not_the_answer_are_dropped),
         cmocka_unit_test(test_no_memory_for_an_answer_is_not_a_bad_answer),
+        cmocka_unit_test(test_no_memory_for_a_request_is_not_a_bad_request),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
@@ -1183,6 +1282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
         cmocka_unit_test(test_a_read_larger_than_a_client_takes_is_refused),
+        cmocka_unit_test(test_a_read_too_large_is_refused_before_its_copy),
         cmocka_unit_test(test_a_client_that_does_not_read_is_not_served),
         cmocka_unit_test(test_answers_held_for_clients_are_bounded),
         cmocka_unit_test(test_connections_are_forgotten),

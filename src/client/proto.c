@@ -162,14 +162,14 @@ int cw__request_encode(cw__out *o, uint8_t op, uint64_t id, const void *key, siz
 /* [key blob][value blob][has_context u8][context]: a request's body. A
  * delete carries no value: one that does is malformed, not a delete whose
  * value is dropped without a word. */
-static bool take_body(cw__in *in, cw__request *r)
+static int take_body(cw__in *in, cw__request *r)
 {
     uint8_t has;
     if (!cw__in_blob(in, &r->key, &r->key_len) || !cw__in_blob(in, &r->value, &r->value_len) ||
         (r->op == CW__OP_DELETE && r->value_len) || !cw__in_u8(in, &has) || has > 1)
-        return false;
+        return CW_EBADMSG;
     r->has_context = has;
-    return !has || cw__in_clock(in, &r->context) == CW_OK;
+    return has ? cw__in_clock(in, &r->context) : CW_OK; /* CW_ENOMEM passes through */
 }
 
 int cw__request_decode(cw__request *r, const uint8_t *b, size_t len)
@@ -183,8 +183,9 @@ int cw__request_decode(cw__request *r, const uint8_t *b, size_t len)
         return CW_EBADMSG;
     if (r->op == CW__OP_BATCH) /* its writes are read by cw__batch_open/next */
         return CW_OK;
-    if (!take_body(&in, r))
-        return CW_EBADMSG;
+    int rc = take_body(&in, r);
+    if (rc != CW_OK)
+        return rc;
     return in.pos == len ? CW_OK : CW_EBADMSG;
 }
 
@@ -234,9 +235,9 @@ int cw__batch_next(cw__in *in, cw__request *r)
 {
     memset(r, 0, sizeof *r);
     cw_vclock_init(&r->context);
-    return cw__in_u8(in, &r->op) && (r->op == CW__OP_PUT || r->op == CW__OP_DELETE) && take_body(in, r)
-               ? CW_OK
-               : CW_EBADMSG;
+    if (!cw__in_u8(in, &r->op) || (r->op != CW__OP_PUT && r->op != CW__OP_DELETE))
+        return CW_EBADMSG;
+    return take_body(in, r);
 }
 
 void cw__request_destroy(cw__request *r) { cw_vclock_destroy(&r->context); }

@@ -91,7 +91,7 @@ int  cw__batch_end(cw__out *o, uint32_t count);
  * CW__BATCH_MAX) and a reader at its first write. CW_EBADMSG otherwise. */
 int  cw__batch_open(const uint8_t *b, size_t len, uint32_t *count, cw__in *in);
 /* The next write of a batch into r (its context initialized; destroy r).
- * CW_OK or CW_EBADMSG. */
+ * CW_OK, CW_EBADMSG, or CW_ENOMEM (its context could not be held). */
 int  cw__batch_next(cw__in *in, cw__request *r);
 
 /* An answer: [version u8][op u8][id u64][status i32 as u32], then by op

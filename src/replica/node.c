@@ -968,6 +968,16 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
     return r.count ? CW_OK : CW_ENOTFOUND; /* deleted: the context still covers the tombstones */
 }
 
+size_t cw__node_live_bytes(const cw_node *n, const void *key, size_t key_len)
+{
+    const cw__key *e = cw__store_find(&n->store, key, key_len);
+    size_t sum = 0;
+    for (uint32_t i = 0; e && i < e->count; i++)
+        if (!e->meta[i].tombstone)
+            sum += e->msgs[i]->value_len;
+    return sum;
+}
+
 /* ---- statistics, iteration, dump ---- */
 
 int cw_node_get_stats(const cw_node *n, cw_node_stats *out)

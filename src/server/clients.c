@@ -36,8 +36,8 @@
  *     held is CW__CLIENTS_ANSWERS_HELD or more, or the asking connection's
  *     share is CW__CLIENTS_CONNECTION_HELD or more, a read whose answer is
  *     over SMALL_ANSWER bytes (a key's versions: its siblings can make it
- *     as large as the store) is answered CW_EFULL instead (before it is
- *     encoded when its values alone are over SMALL_ANSWER), so clients that
+ *     as large as the store) is answered CW_EFULL instead (before its
+ *     values are copied when they alone are over SMALL_ANSWER), so clients that
  *     do not read cannot make the node keep up to ANSWERS_QUEUED + BURST
  *     copies of such a key each: reads hold at most that many bytes and
  *     one answer more, besides the small ones, which invariant 6 bounds per
@@ -292,40 +292,43 @@ static void fill_status(void *ctx, cw_node *n)
         c->rc = cw_node_stable(n, &c->st->stable);
 }
 
-/* A batch of writes (proto.h): read whole first, so a malformed one changes
- * nothing; then each write made in order, its status and clock answered. */
+/* A batch of writes (proto.h): read whole first, once, so a malformed one
+ * (CW_EBADMSG) or one whose contexts do not fit in memory (CW_ENOMEM)
+ * changes nothing; then each write made in order, its status and clock
+ * answered. */
 static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t len)
 {
     cw__out *o = &cl->out;
-    uint32_t count;
+    uint32_t count, read = 0;
     cw__in in;
+    cw__request *w = NULL;
     int rc = cw__batch_open(b, len, &count, &in);
-    for (uint32_t i = 0; rc == CW_OK && i < count; i++) {
-        cw__request w;
-        rc = cw__batch_next(&in, &w);
-        cw__request_destroy(&w);
-    }
+    if (rc == CW_OK && !(w = calloc(count, sizeof *w))) /* count <= CW__BATCH_MAX */
+        rc = CW_ENOMEM;
+    while (rc == CW_OK && read < count)
+        if ((rc = cw__batch_next(&in, &w[read++])) != CW_OK)
+            break;
     if (rc == CW_OK && in.pos != len)
         rc = CW_EBADMSG;
     cw__answer_head(o, CW__OP_BATCH, id, rc);
-    if (rc != CW_OK)
-        return;
-    cw__out_u32(o, count);
-    cw__batch_open(b, len, &count, &in);
-    cw_vclock clock;
-    cw_vclock_init(&clock);
-    for (uint32_t i = 0; i < count; i++) {
-        cw__request w;
-        cw__batch_next(&in, &w); /* read once already: it decodes */
-        int wrc = cw__server_write_now(cl->s, w.key, w.key_len, w.value, w.value_len,
-                                       w.has_context ? &w.context : NULL, w.op == CW__OP_DELETE, &clock);
-        cw__out_u32(o, (uint32_t)(int32_t)wrc);
-        if (wrc == CW_OK)
-            cw__out_clock(o, &clock);
-        cl->made += wrc == CW_OK;
-        cw__request_destroy(&w);
+    if (rc == CW_OK) {
+        cw__out_u32(o, count);
+        cw_vclock clock;
+        cw_vclock_init(&clock);
+        for (uint32_t i = 0; i < count; i++) {
+            int wrc = cw__server_write_now(cl->s, w[i].key, w[i].key_len, w[i].value, w[i].value_len,
+                                           w[i].has_context ? &w[i].context : NULL, w[i].op == CW__OP_DELETE,
+                                           &clock);
+            cw__out_u32(o, (uint32_t)(int32_t)wrc);
+            if (wrc == CW_OK)
+                cw__out_clock(o, &clock);
+            cl->made += wrc == CW_OK;
+        }
+        cw_vclock_destroy(&clock);
     }
-    cw_vclock_destroy(&clock);
+    for (uint32_t i = 0; i < read; i++) /* each one read was initialized, a failed one too */
+        cw__request_destroy(&w[i]);
+    free(w);
 }
 
 /* Whether a large answer now would pass invariant 7's bounds: the total,
@@ -376,31 +379,31 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     case CW__OP_GET: {
         cw_read rd;
         cw_read_init(&rd);
-        rc = r.value_len || r.has_context ? CW_EINVAL : cw__server_read(cl->s, r.key, r.key_len, &rd);
         /* The answer's code: CW_ELIMIT when larger than a client takes
          * (CW_CLIENT_MAX_ANSWER: its socket would refuse the frame, and the
          * call time out), CW_EFULL when large and the answers' budget is
-         * spent; judged by its values before it is encoded (a key's
+         * spent; judged by its values before they are copied (a key's
          * siblings can make each such refusal a copy of megabytes), then
          * by its text (large by its clocks). */
-        size_t values = rc == CW_OK ? cw__read_values_bytes(&rd) : 0;
-        int answer = values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT
-                     : values > SMALL_ANSWER && answers_full(cl) ? CW_EFULL
-                                                                 : rc;
-        cw__answer_head(o, r.op, r.id, answer);
-        if (answer == rc && (rc == CW_OK || rc == CW_ENOTFOUND))
+        size_t values = 0;
+        bool full = answers_full(cl);
+        rc = r.value_len || r.has_context
+                 ? CW_EINVAL
+                 : cw__server_read_at_most(cl->s, r.key, r.key_len, full ? SMALL_ANSWER : CW_CLIENT_MAX_ANSWER,
+                                           &values, &rd);
+        int answer = rc != CW_ELIMIT ? rc : values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : CW_EFULL;
+        if (answer == CW_OK || answer == CW_ENOTFOUND) {
+            cw__answer_head(o, r.op, r.id, answer);
             cw__answer_read(o, &rd);
-        cw_read_destroy(&rd);
-        if (answer == rc && o->len > SMALL_ANSWER) {
-            int late = o->len > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : answers_full(cl) ? CW_EFULL : CW_OK;
-            if (late != CW_OK) {
-                o->len = 0;
-                cw__answer_head(o, r.op, r.id, late);
-                answer = late;
-            }
+            if (o->len > SMALL_ANSWER)
+                answer = o->len > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : answers_full(cl) ? CW_EFULL : answer;
         }
-        bool refused = answer == CW_EFULL && rc != CW_EFULL;
-        if (refused)
+        cw_read_destroy(&rd);
+        if (answer != CW_OK && answer != CW_ENOTFOUND) { /* refused, or failed: the head alone */
+            o->len = 0;
+            cw__answer_head(o, r.op, r.id, answer);
+        }
+        if (answer == CW_EFULL) /* only the answers' budget gives it */
             atomic_fetch_add_explicit(&cl->refused_large, 1, memory_order_relaxed); /* a count, orders nothing */
         break;
     }

@@ -53,7 +53,7 @@
  *     until MHD frees it (sent, or the client gone), besides those begun
  *     while it was under the bound (at most one a pool thread): past it such
  *     an answer is 503 with Retry-After, a read large by its values before
- *     its text is made. Slow readers cannot pile up copies of a large
+ *     they are copied. Slow readers cannot pile up copies of a large
  *     store or key.
  *  9. /status holds the server's lock only to take a reference to each
  *     key's live versions (a pointer and a count each), with the clocks and
@@ -763,11 +763,19 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     size_t key_len = MHD_http_unescape(key);
     cw_read r;
     cw_read_init(&r);
-    int rc = cw__server_read(h->server, key, key_len, &r);
+    /* Past SMALL_READ of values, its answer is large whatever its text
+     * (invariant 8): refused before the values are copied while large
+     * answers hold their most. */
+    size_t values = 0;
+    bool full = atomic_load_explicit(&h->answers_held, memory_order_relaxed) >= h->o.answers_held_max;
+    int rc = cw__server_read_at_most(h->server, key, key_len, full ? SMALL_READ : SIZE_MAX, &values, &r);
+    if (rc == CW_ELIMIT && !too_much_held(h, rep)) /* they went out meanwhile */
+        rc = cw__server_read_at_most(h->server, key, key_len, SIZE_MAX, &values, &r);
     free(key);
-    /* Past SMALL_READ of values, its answer is large whatever its text (invariant 8). */
-    bool by_values = rc == CW_OK && cw__read_values_bytes(&r) > SMALL_READ;
-    if (rc == CW_ENOTFOUND) {
+    bool by_values = values > SMALL_READ;
+    if (rc == CW_ELIMIT) {
+        /* Large, and large answers hold their most (rep says so). */
+    } else if (rc == CW_ENOTFOUND) {
         /* With the read's context: a deleted key's covers its tombstones,
          * which a write must cover to replace them (--max-siblings counts
          * them until they are collected). */
@@ -782,7 +790,8 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
     } else if (rc != CW_OK) {
         fail_rc(rep, rc);
     } else if (by_values && too_much_held(h, rep)) {
-        /* Large by its values: refused before its text is made. */
+        /* Large by its values: refused before its text is made (the
+         * budget filled since the look above). */
     } else {
         json_t *body = success_body();
         json_t *first = r.count ? version_json(r.versions[0].value, r.versions[0].value_len,

@@ -103,6 +103,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1380,9 +1381,15 @@ static int own_writes_saved(cw__server *s)
     return save_then_flush(s) ? CW_OK : CW_EIO;
 }
 
-int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out)
+int cw__server_read_at_most(cw__server *s, const void *key, size_t key_len, size_t most, size_t *values,
+                            cw_read *out)
 {
     pthread_mutex_lock(&s->lock);
+    *values = cw__node_live_bytes(s->node, key, key_len);
+    if (*values > most) { /* refused before the copy: a large key's siblings make it one of megabytes */
+        pthread_mutex_unlock(&s->lock);
+        return CW_ELIMIT;
+    }
     int rc = cw_node_get(s->node, key, key_len, out);
     /* Only a read that shows one of this node's writes not yet saved waits
      * for a save (its context names every version's dot: a write of its own
@@ -1397,12 +1404,10 @@ int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out
     return rc;
 }
 
-size_t cw__read_values_bytes(const cw_read *r)
+int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out)
 {
-    size_t sum = 0;
-    for (size_t i = 0; i < r->count; i++)
-        sum += r->versions[i].value_len;
-    return sum;
+    size_t values;
+    return cw__server_read_at_most(s, key, key_len, SIZE_MAX, &values, out);
 }
 
 int cw__server_replicate(cw__server *s, const void *bytes, size_t len, const char **why)

@@ -146,11 +146,14 @@ void cw__server_close(cw__server *s);
  * write of this node's own not yet saved is saved first (CW_EIO if that
  * fails). Any thread. */
 int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out);
-/* The bytes of a read's values (0 for one that found nothing): at least
- * what any answer of it carries, so the answers' budgets can refuse a large
- * read before it is encoded. Each value is in memory, so the sum cannot
- * wrap. */
-size_t cw__read_values_bytes(const cw_read *r);
+/* As cw__server_read, if the bytes of the key's live values, which *values
+ * always gets (0 for none), are at most `most`; else CW_ELIMIT, and nothing
+ * is copied (out unchanged): a host refuses a read too large to answer, or
+ * to answer now, before it pays for a copy (a key's siblings can make it
+ * one of megabytes). Those bytes are at least what any answer of the read
+ * carries; each value is in memory, so the sum cannot wrap. */
+int cw__server_read_at_most(cw__server *s, const void *key, size_t key_len, size_t most, size_t *values,
+                            cw_read *out);
 /* A write from a peer that came another way (HTTP POST /replicate): decoded
  * (the codec's bytes, any format) and received as if it came on a link.
  * CW_OK (delivered, buffered or a duplicate); CW_EINVAL (malformed, not for

@@ -55,6 +55,22 @@
 //                        until a get at node 2 finds the key (unique keys),
 //                        polled with client gets at node 2 (get_rtt_us: one
 //                        such get when the key is there).
+//   unread_gets/C/G      node 0 holds a key of one 1,000,000-byte value; C
+//                        connections (raw DEALERs that take one message and
+//                        4 KiB of socket buffer) each ask for it G times and
+//                        read nothing, while a client that reads gets it and
+//                        a small key. node0_mb: node 0's resident size
+//                        once those requests are served or dropped (its
+//                        peak, node0_peak_mb), beside node0_before_mb, the
+//                        same just before they came; held_mb: the answers
+//                        node 0 holds for its clients (/metrics), against
+//                        held_bound_mb, what it promises (64 MiB and one
+//                        answer: node-server.md); asked_mb: the answers
+//                        asked for. reader_big_ok: whether the reading
+//                        client's get of the large key was served (1) or
+//                        refused CW_EFULL (0); reader_small_ms: its get of a
+//                        small key; node0_cpu_ms: node 0's CPU time while
+//                        it dealt with the requests.
 //   flask_http_write/C/G the HTTP load generator G against the seed's system in
 //                        Python (bench/flask_node.py): only when
 //                        CAUSEWAY_BENCH_FLASK="PORT0,PORT1,PORT2" names three
@@ -1612,6 +1628,113 @@ void join_group(benchmark::State &state) {
     join_run(state, uint64_t(state.range(1)), false, uint32_t(state.range(0)));
 }
 
+// A process's resident size now (VmRSS), MB; 0 if unknown.
+double rss_mb(pid_t pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+    double mb = 0;
+    if (FILE *f = std::fopen(path, "r")) {
+        char line[256];
+        unsigned long kb;
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "VmRSS: %lu kB", &kb) == 1)
+                mb = double(kb) / 1024;
+        std::fclose(f);
+    }
+    return mb;
+}
+
+// A client-protocol get of key (src/client/proto.h: version 1, op 3, the
+// id, the key and an empty value as big-endian length-prefixed blobs, no
+// context), encoded here as any client in another language would.
+std::string get_request(uint64_t id, const std::string &key) {
+    std::string b = {char(1), char(3)};
+    for (int i = 7; i >= 0; i--)
+        b += char(id >> (8 * i));
+    for (int i = 3; i >= 0; i--)
+        b += char(uint32_t(key.size()) >> (8 * i));
+    b += key;
+    b.append(5, '\0'); // an empty value, no context
+    return b;
+}
+
+void unread_gets(benchmark::State &state) {
+    const int conns = int(state.range(0)), gets = int(state.range(1));
+    const size_t kBig = 1000000;
+    for (auto _ : state) {
+        std::string why;
+        Cluster cl(why, kMemory, 1);
+        if (!ready(state, cl, why))
+            return;
+        cw_client *c = nullptr;
+        cw_client_open(&c, cl.client[0].c_str(), 30000);
+        std::string big(kBig, 'v');
+        bool wrote = cw_client_put(c, "big", 3, big.data(), big.size(), nullptr, nullptr) == CW_OK &&
+                     cw_client_put(c, "small", 5, kValue, sizeof kValue - 1, nullptr, nullptr) == CW_OK;
+        cw_read rd;
+        cw_read_init(&rd);
+        cw_client_get(c, "big", 3, &rd); // one answer of it made before
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        double before = rss_mb(cl.pid[0]), cpu0 = 0, cpu1 = 0, sw;
+        proc_usage(cl.pid[0], &cpu0, &sw);
+        void *ctx = zmq_ctx_new();
+        std::vector<void *> d;
+        Clock::time_point t0 = Clock::now();
+        for (int i = 0; i < conns; i++) {
+            void *s = zmq_socket(ctx, ZMQ_DEALER);
+            int linger = 0, hwm = 1, buf = 4096;
+            zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+            zmq_setsockopt(s, ZMQ_RCVBUF, &buf, sizeof buf);
+            zmq_connect(s, cl.client[0].c_str());
+            for (int g = 0; g < gets; g++) {
+                std::string req = get_request(uint64_t(1000 + g), "big");
+                zmq_send(s, req.data(), req.size(), 0);
+            }
+            d.push_back(s);
+        }
+        // Until the node has dealt with them: its counters of refused and
+        // unserved requests and its held bytes still for half a second (at
+        // most 30 s).
+        std::string last;
+        auto still_since = Clock::now(), give_up = Clock::now() + std::chrono::seconds(30);
+        while (Clock::now() < give_up && Clock::now() - still_since < std::chrono::milliseconds(500)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            std::string now = std::to_string(metric_of(cl, 0, "causeway_client_large_reads_refused_total")) + " " +
+                              std::to_string(metric_of(cl, 0, "causeway_client_requests_unserved_total")) + " " +
+                              std::to_string(metric_of(cl, 0, "causeway_client_answers_held_bytes"));
+            if (now != last)
+                still_since = Clock::now();
+            last = now;
+        }
+        Clock::time_point t1 = Clock::now();
+        proc_usage(cl.pid[0], &cpu1, &sw);
+        int big_rc = cw_client_get(c, "big", 3, &rd);
+        auto a = Clock::now();
+        int small_rc = cw_client_get(c, "small", 5, &rd);
+        double small_ms = 1e3 * secs(a, Clock::now());
+        state.SetIterationTime(secs(t0, t1));
+        state.counters["node0_before_mb"] = before;
+        state.counters["node0_mb"] = rss_mb(cl.pid[0]);
+        state.counters["node0_peak_mb"] = peak_mb(cl.pid[0]);
+        state.counters["held_mb"] = metric_of(cl, 0, "causeway_client_answers_held_bytes") / 1048576;
+        state.counters["held_bound_mb"] = 64 + double(kBig) / 1048576;
+        state.counters["asked_mb"] = double(conns) * gets * double(kBig) / 1048576;
+        state.counters["refused"] = metric_of(cl, 0, "causeway_client_large_reads_refused_total");
+        state.counters["unserved"] = metric_of(cl, 0, "causeway_client_requests_unserved_total");
+        state.counters["reader_big_ok"] = big_rc == CW_OK;
+        state.counters["reader_small_ms"] = small_ms;
+        state.counters["node0_cpu_ms"] = 1e3 * (cpu1 - cpu0);
+        for (void *s : d)
+            zmq_close(s);
+        zmq_ctx_term(ctx);
+        cw_read_destroy(&rd);
+        cw_client_close(c);
+        if (!wrote || small_rc != CW_OK || (big_rc != CW_OK && big_rc != CW_EFULL))
+            state.SkipWithError("the reading client was not served");
+    }
+}
+
 int reg = [] {
     auto one = [](const char *name, void (*fn)(benchmark::State &)) {
         return benchmark::RegisterBenchmark(name, fn)->Iterations(1)->UseManualTime()->Unit(
@@ -1640,6 +1763,8 @@ int reg = [] {
     one("node_procs/join_stall", join_stall)->Args({100000, 1})->Args({300000, 1})->Args({300000, 0});
     // Nodes, keys.
     one("node_procs/join_group", join_group)->Args({8, 200000})->Args({16, 100000});
+    // Connections that do not read, gets each.
+    one("node_procs/unread_gets", unread_gets)->Args({1, 3000})->Args({8, 400});
     // Only beside running Flask nodes (bench/compare_flask.sh).
     if (std::getenv("CAUSEWAY_BENCH_FLASK"))
         one("node_procs/flask_http_write", flask_http_write)->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})->Args({1, 2})->Args({8, 2});

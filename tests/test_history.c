@@ -628,6 +628,37 @@ static void test_collected_tombstones(void **state)
     net_close(&t);
 }
 
+/* A history is judged once: a second verdict gives the same report (a
+ * second run of the checks would count each violation again), and final
+ * states reported after it are refused, not silently left unjudged. */
+static void test_a_history_is_judged_once(void **state)
+{
+    (void)state;
+    for (int bad = 0; bad < 2; bad++) {
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+        deliver_all(&t);
+        const cw_msg *held[1] = {t.sent[0]};
+        for (cw_node_id x = 0; x < 2 - bad; x++) /* bad: node 1 reports the key missing */
+            assert_int_equal(cw_history_final_key(t.h, x, held, 1), CW_OK);
+        for (cw_node_id x = 0; x < 2; x++)
+            assert_int_equal(cw_history_final_clock(t.h, x, cw_node_counters(t.n[x])), CW_OK);
+        cw_history_report first, again;
+        assert_int_equal(cw_history_verdict(t.h, &first), !bad);
+        memset(&again, 0xa5, sizeof again);
+        assert_int_equal(cw_history_verdict(t.h, &again), !bad);
+        assert_memory_equal(&first, &again, sizeof first);
+        if (bad)
+            assert_non_null(strstr(cw_history_violation(t.h), "holds 0 version(s) of a key (k)"));
+        assert_int_equal(cw_history_final_key(t.h, 1, held, 1), CW_EINVAL);
+        assert_int_equal(cw_history_final_clock(t.h, 1, cw_node_counters(t.n[1])), CW_EINVAL);
+        assert_int_equal(cw_history_final_node(t.h, t.n[1]), CW_EINVAL);
+        assert_int_equal(cw_history_verdict(t.h, &again), !bad);
+        net_close(&t);
+    }
+}
+
 /* The history as text names how each told write was made. */
 static void test_history_text(void **state)
 {
@@ -849,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_bad_tellings_are_caught),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_collected_tombstones),
+        cmocka_unit_test(test_a_history_is_judged_once),
         cmocka_unit_test(test_history_text),
         cmocka_unit_test(test_partial_final_state),
         cmocka_unit_test(test_untimed_lww),

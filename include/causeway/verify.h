@@ -235,10 +235,12 @@ CW_API int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, 
  * messages of the writes the node holds for that key (borrowed for the
  * call), tombstones not yet collected among them. Call once for every key x
  * holds (cw_node_each_key gives exactly these). CW_EINVAL (NULL, x out of range,
- * count 0), CW_ENOMEM; the history is then unchanged. */
+ * count 0, or after cw_history_verdict), CW_ENOMEM; the history is then
+ * unchanged. */
 CW_API int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions,
                                 size_t count);
-/* Reports node x's final clock: `nodes` counters, copied. CW_EINVAL. */
+/* Reports node x's final clock: `nodes` counters, copied. CW_EINVAL (NULL,
+ * x out of range, or after cw_history_verdict). */
 CW_API int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock);
 /* The same for a node whose final keys are known only in part (a node judged
  * from a trace, whose last reads tell some keys): the verdict checks its
@@ -277,7 +279,9 @@ typedef struct cw_history_report {
 
 /* Runs the final checks, once every node has reported its keys and clock,
  * and fills *report. Returns report->ok (false, *report untouched, for a
- * NULL history or report). Call it once per history. Cost, for
+ * NULL history or report). It judges a history once: a later call gives
+ * the same report, and the final-state calls (cw_history_final_*) then
+ * return CW_EINVAL; events recorded after it are not judged. Cost, for
  * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups
  * counted as O(1) (the writes grouped by key through a table; per key, each
  * write against each node that wrote the key, never each pair of writes;

@@ -129,6 +129,8 @@ struct cw_history {
     char violation[512];
     uint64_t violations;
     size_t violation_read;    /* the read the first violation is about, or SIZE_MAX */
+    bool judged;              /* cw_history_verdict ran: its report is kept, final states refused */
+    cw_history_report judgement;
 };
 
 /* Returns whether this was the first violation (the one kept). */
@@ -604,7 +606,7 @@ static uint8_t *final_key_bytes(const cw_history *h, cw_node_id x, const final_k
 static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_len, const cw_msg *const *versions,
                      size_t count)
 {
-    if (h->untimed) /* which version a key ends with is not known */
+    if (h->untimed || h->judged) /* which version a key ends with is not known; or judged already */
         return CW_EINVAL;
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
@@ -650,7 +652,7 @@ int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versi
 
 int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
 {
-    if (!h || x >= h->nodes || !clock)
+    if (!h || x >= h->nodes || !clock || h->judged)
         return CW_EINVAL;
     memcpy(h->final_clock[x], clock, h->nodes * sizeof *clock);
     h->has_final_clock[x] = true;
@@ -1803,6 +1805,10 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
 {
     if (!h || !rep)
         return false;
+    if (h->judged) { /* the same answer: judging again would count every violation twice */
+        *rep = h->judgement;
+        return rep->ok;
+    }
     *rep = (cw_history_report){0};
     for (uint32_t x = 0; x < h->nodes; x++) {
         rep->writes += made(h, x);
@@ -1863,6 +1869,8 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
     free(J.ix.g);
     cw__map_destroy(&J.ix.map);
     rep->ok = h->violations == 0;
+    h->judged = true;
+    h->judgement = *rep;
     return rep->ok;
 }
 

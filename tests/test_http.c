@@ -865,6 +865,31 @@ static void test_too_large_is_answered_not_reset(void **state)
     assert_non_null(strstr(text, "Content-Length given twice"));
 }
 
+/* RFC 9112, 3.2: an HTTP/1.1 request without a Host line, or with two, is
+ * 400 (once served); HTTP/1.0 needs none. */
+static void test_http_1_1_without_host_is_refused(void **state)
+{
+    fx *f = *state;
+    char text[1024] = "";
+    assert_int_equal(raw_status(f, "GET /status HTTP/1.1\r\n\r\n", 0, text, sizeof text), 400);
+    assert_non_null(strstr(text, "an HTTP/1.1 request without Host"));
+    assert_int_equal(raw_status(f, "POST /write HTTP/1.1\r\nContent-Length: 25\r\n\r\n{\"key\": \"h\", \"value\": 1}", 0,
+                                text, sizeof text),
+                     400);
+    assert_int_equal(raw_status(f, "GET /status HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 0, text, sizeof text),
+                     400);
+    assert_non_null(strstr(text, "Host given twice"));
+    assert_int_equal(raw_status(f, "GET /status HTTP/1.1\r\nhost: x\r\n\r\n", 0, NULL, 0), 200);
+    /* HTTP/1.0 needs no Host (MHD answers it in HTTP/1.0 or 1.1). */
+    int fd = raw_connect(f, 0);
+    const char *get = "GET /read/h HTTP/1.0\r\n\r\n";
+    assert_int_equal(send(fd, get, strlen(get), MSG_NOSIGNAL), (ssize_t)strlen(get));
+    char head[16] = "";
+    assert_true(recv(fd, head, 12, MSG_WAITALL) == 12);
+    close(fd);
+    assert_memory_equal(head + 8, " 404", 4); /* not found: the POST above was refused, nothing made */
+}
+
 /* /status answers held at once (from setup_status_budget: any one). */
 static int setup_status_budget(void **state)
 {
@@ -1758,6 +1783,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_is_answered_not_reset, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_http_1_1_without_host_is_refused, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_deep_values_keep_status_readable, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_read_large_by_its_text_is_bounded, setup_two_budget, teardown),

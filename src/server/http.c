@@ -1281,10 +1281,10 @@ static void too_large(const cw__http *h, reply *rep)
  * past it the connection is closed at once. */
 #define DISCARD_MAX ((unsigned long long)64 << 20)
 
-/* The framing header lines of a request: Content-Length and
- * Transfer-Encoding, each counted. */
+/* The framing header lines of a request, Content-Length and
+ * Transfer-Encoding, and its Host lines, each counted. */
 typedef struct framing {
-    unsigned lengths, codings;
+    unsigned lengths, codings, hosts;
 } framing;
 
 static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -1294,6 +1294,7 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     framing *f = cls;
     f->lengths += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
     f->codings += strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0;
+    f->hosts += strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0;
     return MHD_YES;
 }
 
@@ -1344,7 +1345,6 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
-    (void)version;
     cw__http *h = cls;
     request *r = *req_cls;
     reply rep = {0};
@@ -1358,11 +1358,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         *req_cls = r;
         atomic_fetch_add_explicit(&h->in_progress, 1, memory_order_relaxed);
-        framing f = {0, 0};
+        framing f = {0, 0, 0};
         (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
         if (f.lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
+            return send_reply(c, &rep);
+        }
+        /* RFC 9112, 3.2: an HTTP/1.1 request without a Host line, or with
+         * more than one, is answered 400 (an HTTP/1.0 one may have none). */
+        if (f.hosts > 1 || (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)) {
+            r->too_large = true; /* nothing of the body is kept */
+            fail(&rep, MHD_HTTP_BAD_REQUEST, f.hosts ? "Host given twice" : "an HTTP/1.1 request without Host");
             return send_reply(c, &rep);
         }
         /* Answered before the body, so the connection closes after the

@@ -100,6 +100,7 @@ void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *
  * large to answer before it pays for the copy. Each value is in memory, so
  * the sum cannot wrap. */
 size_t cw__node_live_bytes(const cw_node *n, const void *key, size_t key_len);
+
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);
 /* Lowers the stable clock to at most cap, per origin: a saved stable clock

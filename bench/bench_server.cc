@@ -1671,6 +1671,11 @@ void unread_gets(benchmark::State &state) {
         std::string big(kBig, 'v');
         bool wrote = cw_client_put(c, "big", 3, big.data(), big.size(), nullptr, nullptr) == CW_OK &&
                      cw_client_put(c, "small", 5, kValue, sizeof kValue - 1, nullptr, nullptr) == CW_OK;
+        if (!wrote) {
+            cw_client_close(c);
+            state.SkipWithError("the node did not take the key");
+            return;
+        }
         cw_read rd;
         cw_read_init(&rd);
         cw_client_get(c, "big", 3, &rd); // one answer of it made before
@@ -1679,19 +1684,23 @@ void unread_gets(benchmark::State &state) {
         proc_usage(cl.pid[0], &cpu0, &sw);
         void *ctx = zmq_ctx_new();
         std::vector<void *> d;
+        bool sent = true;
         Clock::time_point t0 = Clock::now();
         for (int i = 0; i < conns; i++) {
             void *s = zmq_socket(ctx, ZMQ_DEALER);
-            int linger = 0, hwm = 1, buf = 4096;
+            // A send waits at most 10 s: a node that died meanwhile leaves
+            // a DEALER's queue full for good.
+            int linger = 0, hwm = 1, buf = 4096, sndtimeo = 10000;
             zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
             zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
             zmq_setsockopt(s, ZMQ_RCVBUF, &buf, sizeof buf);
+            zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
             zmq_connect(s, cl.client[0].c_str());
-            for (int g = 0; g < gets; g++) {
-                std::string req = get_request(uint64_t(1000 + g), "big");
-                zmq_send(s, req.data(), req.size(), 0);
-            }
             d.push_back(s);
+            for (int g = 0; g < gets && sent; g++) {
+                std::string req = get_request(uint64_t(1000 + g), "big");
+                sent = zmq_send(s, req.data(), req.size(), 0) >= 0;
+            }
         }
         // Until the node has dealt with them: its counters of refused and
         // unserved requests and its held bytes still for half a second (at
@@ -1730,7 +1739,9 @@ void unread_gets(benchmark::State &state) {
         zmq_ctx_term(ctx);
         cw_read_destroy(&rd);
         cw_client_close(c);
-        if (!wrote || small_rc != CW_OK || (big_rc != CW_OK && big_rc != CW_EFULL))
+        if (!sent)
+            state.SkipWithError("the node stopped taking requests");
+        else if (small_rc != CW_OK || (big_rc != CW_OK && big_rc != CW_EFULL))
             state.SkipWithError("the reading client was not served");
     }
 }

@@ -632,6 +632,83 @@ static void test_malformed_batch_changes_nothing(void **state)
     assert_int_equal(node_writes(f), 0);
 }
 
+/* A node that cannot grow its answer while it serves a batch (every
+ * realloc failing) still answers it whole: each write has the room for its
+ * status and clock before it is made, so a write is either reported made
+ * with its clock or CW_ENOMEM and not made. (The node once made them all and
+ * sent an answer cut short, which the client read as CW_EBADMSG for every
+ * write: made or not, unknown.) A batch that claims more writes than its
+ * bytes can hold is malformed before anything is sized by its count. */
+static void test_a_batch_answer_has_room_before_its_writes(void **state)
+{
+    fixture *f = *state;
+    void *ctx = zmq_ctx_new();
+    void *d = raw_client(f, ctx);
+    /* A batch of 100 first, with memory: the node's arrays grow for such
+     * writes, and its answer buffer to 2 KiB (an answer of 1,818 bytes).
+     * Then 150, with no buffer able to grow: room for the head and 150
+     * statuses, not for 150 clocks too. */
+    enum { WARM = 100, N = 150 };
+    cw__out o = {NULL, 0, 0, false};
+    cw__batch_begin(&o, 77);
+    for (int i = 0; i < WARM; i++)
+        cw__batch_add(&o, false, "key", 3, "value", 5, NULL);
+    assert_int_equal(cw__batch_end(&o, WARM), CW_OK);
+    assert_int_equal(raw_status(d, &o), CW_OK);
+    cw__batch_begin(&o, 78);
+    for (int i = 0; i < N; i++)
+        cw__batch_add(&o, false, "key", 3, "value", 5, NULL);
+    assert_int_equal(cw__batch_end(&o, N), CW_OK);
+    uint64_t before = node_writes(f);
+    tu_fail_realloc(1);
+    assert_true(zmq_send(d, o.b, o.len, 0) >= 0); /* libzmq's own allocations are not this one's */
+    zmq_msg_t a;
+    zmq_msg_init(&a);
+    int got = zmq_msg_recv(&a, d, 0);
+    tu_fail_realloc(0);
+    assert_true(got >= 14);
+    cw__in in = {zmq_msg_data(&a), zmq_msg_size(&a), 0};
+    uint8_t op;
+    uint64_t id;
+    int status;
+    assert_int_equal(cw__answer_take_head(&in, &op, &id, &status), CW_OK);
+    assert_int_equal(id, 78);
+    assert_int_equal(status, CW_OK);
+    uint32_t count;
+    assert_true(cw__in_u32(&in, &count));
+    assert_int_equal(count, N);
+    uint64_t made = 0, refused = 0;
+    cw_vclock clock;
+    cw_vclock_init(&clock);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t rc;
+        assert_true(cw__in_u32(&in, &rc));
+        if ((int32_t)rc == CW_OK) {
+            assert_int_equal(cw__in_clock(&in, &clock), CW_OK);
+            made++;
+        } else {
+            assert_int_equal((int32_t)rc, CW_ENOMEM);
+            refused++;
+        }
+    }
+    assert_int_equal(in.pos, in.len);
+    zmq_msg_close(&a);
+    print_message("# %llu made, %llu refused\n", (unsigned long long)made, (unsigned long long)refused);
+    assert_true(made > 0 && refused > 0);            /* the answer did run out of room */
+    assert_int_equal(node_writes(f), before + made); /* and only the writes reported made were made */
+    /* 3 writes claimed in the bytes of 2. */
+    o.len = 14 + 2 * 10;
+    assert_int_equal(cw__batch_end(&o, 3), CW_OK);
+    uint32_t n;
+    assert_int_equal(cw__batch_open(o.b, o.len, &n, &in), CW_EBADMSG);
+    assert_int_equal(cw__batch_end(&o, 2), CW_OK);
+    assert_int_equal(cw__batch_open(o.b, o.len, &n, &in), CW_OK);
+    cw_vclock_destroy(&clock);
+    free(o.b);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+}
+
 /* A delete that carries a value is malformed (CW_EBADMSG), alone or in a
  * batch, and makes nothing: the node once made it a delete and dropped the
  * value without a word. */
@@ -1275,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_no_memory_for_an_answer_is_not_a_bad_answer),
         cmocka_unit_test(test_no_memory_for_a_request_is_not_a_bad_request),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_batch_answer_has_room_before_its_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_a_value_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_allow_refuses_other_addresses, setup, teardown),

@@ -82,6 +82,21 @@ void cw__out_clock(cw__out *o, const cw_vclock *c)
         o->failed = true;
 }
 
+bool cw__out_reserve(cw__out *o, size_t n)
+{
+    if (o->failed)
+        return false;
+    size_t len = o->len;
+    if (!room(o, n)) {
+        o->failed = false; /* nothing was written: o is as it was */
+        return false;
+    }
+    o->len = len;
+    return true;
+}
+
+size_t cw__clock_room(uint32_t nodes) { return 4 + 10 * (size_t)nodes; }
+
 /* ---- input (invariant 1) ---- */
 
 static bool in_be(cw__in *in, uint64_t *v, int bytes)
@@ -225,8 +240,10 @@ int cw__batch_end(cw__out *o, uint32_t count)
 int cw__batch_open(const uint8_t *b, size_t len, uint32_t *count, cw__in *in)
 {
     *in = (cw__in){b, len, 10};
+    /* The smallest write is 10 bytes (op, two empty blobs, no context): a
+     * count the frame cannot hold is refused before anything is sized by it. */
     if (len < BATCH_HEAD || b[1] != CW__OP_BATCH || !cw__in_u32(in, count) || *count == 0 ||
-        *count > CW__BATCH_MAX)
+        *count > CW__BATCH_MAX || *count > (len - BATCH_HEAD) / 10)
         return CW_EBADMSG;
     return CW_OK;
 }

@@ -41,6 +41,15 @@ void cw__out_bytes(cw__out *o, const void *p, size_t n);
 /* u32 length, then the bytes. */
 void cw__out_blob(cw__out *o, const void *p, size_t n);
 void cw__out_clock(cw__out *o, const cw_vclock *c);
+/* Makes room for n more bytes without writing them, so the puts that
+ * follow, up to n bytes, cannot fail; false (o unchanged) if memory ran
+ * out. */
+bool cw__out_reserve(cw__out *o, size_t n);
+/* The most bytes cw__out_clock writes for a clock of a group of `nodes`
+ * (cw_vclock_encoded_size of a clock with every entry set). */
+size_t cw__clock_room(uint32_t nodes);
+/* The bytes of an answer's head. */
+#define CW__ANSWER_HEAD 14u
 
 /* A reader over one frame. */
 typedef struct cw__in {

@@ -50,6 +50,7 @@
  */
 #include "clients.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -295,7 +296,10 @@ static void fill_status(void *ctx, cw_node *n)
 /* A batch of writes (proto.h): read whole first, once, so a malformed one
  * (CW_EBADMSG) or one whose contexts do not fit in memory (CW_ENOMEM)
  * changes nothing; then each write made in order, its status and clock
- * answered. */
+ * answered. Each write is made only once its answer has room (with room
+ * for every later status): a write made whose answer could not be written
+ * would be neither reported made nor not; one without room is CW_ENOMEM,
+ * not made. */
 static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t len)
 {
     cw__out *o = &cl->out;
@@ -310,21 +314,28 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
             break;
     if (rc == CW_OK && in.pos != len)
         rc = CW_EBADMSG;
+    if (rc == CW_OK && !cw__out_reserve(o, CW__ANSWER_HEAD + 4 + 4 * (size_t)count))
+        rc = CW_ENOMEM;
     cw__answer_head(o, CW__OP_BATCH, id, rc);
     if (rc == CW_OK) {
         cw__out_u32(o, count);
+        size_t clock_room = cw__clock_room(cw__server_nodes(cl->s));
         cw_vclock clock;
         cw_vclock_init(&clock);
         for (uint32_t i = 0; i < count; i++) {
-            int wrc = cw__server_write_now(cl->s, w[i].key, w[i].key_len, w[i].value, w[i].value_len,
-                                           w[i].has_context ? &w[i].context : NULL, w[i].op == CW__OP_DELETE,
-                                           &clock);
+            /* The room reserved before holds this status in any case. */
+            bool room = cw__out_reserve(o, 4 + clock_room + 4 * (size_t)(count - i - 1));
+            int wrc = !room ? CW_ENOMEM
+                            : cw__server_write_now(cl->s, w[i].key, w[i].key_len, w[i].value, w[i].value_len,
+                                                   w[i].has_context ? &w[i].context : NULL,
+                                                   w[i].op == CW__OP_DELETE, &clock);
             cw__out_u32(o, (uint32_t)(int32_t)wrc);
             if (wrc == CW_OK)
                 cw__out_clock(o, &clock);
             cl->made += wrc == CW_OK;
         }
         cw_vclock_destroy(&clock);
+        assert(!o->failed); /* every put above had its room */
     }
     for (uint32_t i = 0; i < read; i++) /* each one read was initialized, a failed one too */
         cw__request_destroy(&w[i]);
@@ -354,21 +365,23 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         cw__request_destroy(&r);
         return;
     }
-    if (r.op == CW__OP_BATCH) {
-        serve_batch(cl, r.id, b, len); /* counts its writes made */
-        cw__request_destroy(&r);
-        return;
-    }
     const cw_vclock *ctx = r.has_context ? &r.context : NULL;
     switch (r.op) {
+    case CW__OP_BATCH:
+        serve_batch(cl, r.id, b, len); /* counts its writes made; out of memory only before any */
+        break;
     case CW__OP_PUT:
     case CW__OP_DELETE: {
         cw_vclock clock;
         cw_vclock_init(&clock);
         /* Never waits for an ahead context: one client must not stall the
-         * others this thread serves. The client waits and retries. */
-        rc = cw__server_write_now(cl->s, r.key, r.key_len, r.value, r.value_len, ctx, r.op == CW__OP_DELETE,
-                                  &clock);
+         * others this thread serves. The client waits and retries. Made
+         * only once its answer has room (see serve_batch): CW_ENOMEM from
+         * here means not made. */
+        rc = !cw__out_reserve(o, CW__ANSWER_HEAD + cw__clock_room(cw__server_nodes(cl->s)))
+                 ? CW_ENOMEM
+                 : cw__server_write_now(cl->s, r.key, r.key_len, r.value, r.value_len, ctx,
+                                        r.op == CW__OP_DELETE, &clock);
         cw__answer_head(o, r.op, r.id, rc);
         if (rc == CW_OK)
             cw__out_clock(o, &clock);

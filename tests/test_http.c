@@ -1702,6 +1702,16 @@ static void test_out_of_memory(void **state)
                 answered_500++;
             else if (!(r.status == 200 || (r.status == 404 && p > 0 && p != 2 && p != 3)))
                 fail_msg("%s with allocation %ld failing: %ld %s", paths[p], k, r.status, r.body ? r.body : "");
+            if (p == 0 && r.status == 500) { /* a write answered as failed was not made */
+                char path[16];
+                snprintf(path, sizeof path, "/read/k%ld", k % 2);
+                resp now;
+                request(f, "GET", path, NULL, &now);
+                json_t *n = now.json ? json_object_get(json_object_get(now.json, "value"), "n") : NULL;
+                if (n && json_integer_value(n) == k)
+                    fail_msg("POST /write of n = %ld answered 500, yet made", k);
+                resp_free(&now);
+            }
             resp_free(&r);
         }
     }

@@ -652,14 +652,25 @@ static void append_dense_clock(text *t, const uint64_t *c, uint32_t n, uint32_t 
 /* {"status":"success","clock":CLOCK} written directly: the answer to every
  * write has this one shape, and building it through Jansson cost more than
  * the write itself (an object per counter, then a dump). */
-static void succeed_with_clock(reply *rep, const cw_vclock *c, uint32_t nodes)
+static const char write_head[] = "{\"status\":\"success\",\"clock\":";
+
+/* Room in t for a write's answer (succeed_with_clock) in a group of
+ * `nodes`: a write is made only once its answer has room, so a write made
+ * is never answered as if it had failed for want of memory. False if
+ * memory ran out. */
+static bool reserve_write_answer(text *t, uint32_t nodes)
 {
-    text t = {NULL, 0, 0, false};
-    static const char head[] = "{\"status\":\"success\",\"clock\":";
-    append(&t, head, sizeof head - 1);
-    append_clock(&t, c, nodes);
-    append(&t, "}", 1);
-    succeed_text(rep, &t, "application/json");
+    /* Each member: "i":v and a comma, i at most 10 digits, v 20. */
+    return text_room(t, sizeof write_head + 2 + (size_t)nodes * (10 + 20 + 4));
+}
+
+/* t: reserved by reserve_write_answer (taken). */
+static void succeed_with_clock(reply *rep, text *t, const cw_vclock *c, uint32_t nodes)
+{
+    append(t, write_head, sizeof write_head - 1);
+    append_clock(t, c, nodes);
+    append(t, "}", 1);
+    succeed_text(rep, t, "application/json");
 }
 
 /* ---- routes ---- */
@@ -721,13 +732,17 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
              cw__server_max_value_len(h->server));
         goto out;
     }
-    int rc = cw__server_write(h->server, json_string_value(key), key_len, stored, stored_len,
-                              has_context ? &context : NULL, tombstone, &clock);
+    text answer = {NULL, 0, 0, false};
+    int rc = !reserve_write_answer(&answer, h->nodes)
+                 ? CW_ENOMEM
+                 : cw__server_write(h->server, json_string_value(key), key_len, stored, stored_len,
+                                    has_context ? &context : NULL, tombstone, &clock);
     if (rc != CW_OK) {
+        free(answer.p);
         fail_rc(rep, rc);
         goto out;
     }
-    succeed_with_clock(rep, &clock, h->nodes);
+    succeed_with_clock(rep, &answer, &clock, h->nodes); /* cannot run out: reserved */
 out:
     free(stored);
     cw_vclock_destroy(&context);

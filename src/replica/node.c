@@ -354,6 +354,8 @@ static int drain(cw_node *n, size_t *delivered)
     uint64_t now = 0;
     unsigned applied = 0;
     n->paused = false;
+    if (!n->work_count) /* nothing changes: nothing to check (a refused or duplicate receive starts here) */
+        return CW_OK;
     while (n->work_count) {
         if (n->pause && ++applied % PAUSE_EVERY == 0 && n->pause(n->pause_ctx)) {
             n->paused = true;

@@ -575,6 +575,13 @@ static void test_no_memory_for_a_request_is_not_a_bad_request(void **state)
         short_of_memory++;
     }
     assert_true(short_of_memory >= 2); /* each context's decode did run short */
+    /* The room the node reserves for a clock is what a full one encodes to. */
+    cw_vclock full;
+    cw_vclock_init(&full);
+    for (cw_node_id i = 0; i < 5; i++)
+        assert_int_equal(cw_vclock_set(&full, i, UINT64_MAX - i), CW_OK);
+    assert_int_equal(cw__clock_room(5), cw_vclock_encoded_size(&full));
+    cw_vclock_destroy(&full);
     free(put.b);
     free(batch.b);
     cw_vclock_destroy(&ctx);

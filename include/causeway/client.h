@@ -69,8 +69,11 @@ CW_API void cw_client_close(cw_client *c);
  * CW_EUNSAVED: it made the write but could not save it, so the write takes
  * effect if a later save succeeds and is gone if the node stops first (do
  * not simply retry: that may write twice); CW_ELIMIT, CW_EINVAL,
- * CW_ENOMEM: the node ran out of memory and made nothing, as with its
- * other errors); or this call's: CW_ELIMIT (a key above
+ * CW_ENOMEM: the node ran out of memory and made nothing; but this library
+ * gives the same code when it runs out while reading an answer, when the
+ * write may have been made (below), so a caller cannot tell the two apart
+ * and should take CW_ENOMEM as "may have been made"); or this call's:
+ * CW_ELIMIT (a key above
  * CW_NODE_DEFAULT_MAX_KEY_LEN or a value above CW_NODE_DEFAULT_MAX_VALUE_LEN,
  * more than a node takes: refused before it is sent, as the node would drop
  * the request unanswered), CW_ETIMEDOUT

@@ -245,12 +245,13 @@ CW_API int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *c
 /* The same for a node whose final keys are known only in part (a node judged
  * from a trace, whose last reads tell some keys): the verdict checks its
  * clock and the keys reported with cw_history_final_key, and does not ask
- * for the keys not reported. CW_EINVAL. */
+ * for the keys not reported. CW_EINVAL (as cw_history_final_clock). */
 CW_API int cw_history_final_clock_only(cw_history *h, cw_node_id x, const uint64_t *clock);
 
 /* Reports the whole final state (every key and the clock) of a replica, as
  * cw_history_final_key and cw_history_final_clock for cw_node_self(node).
- * CW_EINVAL (NULL, or a node from another group size), CW_ENOMEM (the keys
+ * CW_EINVAL (NULL, a node from another group size, or after
+ * cw_history_verdict), CW_ENOMEM (the keys
  * reported before it stay reported: destroy the history). */
 CW_API int cw_history_final_node(cw_history *h, const cw_node *node);
 /* The same for node x of an engine, after cw_engine_quiesce. CW_EINVAL,
@@ -281,7 +282,9 @@ typedef struct cw_history_report {
  * and fills *report. Returns report->ok (false, *report untouched, for a
  * NULL history or report). It judges a history once: a later call gives
  * the same report, and the final-state calls (cw_history_final_*) then
- * return CW_EINVAL; events recorded after it are not judged. Cost, for
+ * return CW_EINVAL. Events recorded after it are not in that report
+ * (their checks as they are recorded still run: cw_history_violation
+ * says what they found). Cost, for
  * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups
  * counted as O(1) (the writes grouped by key through a table; per key, each
  * write against each node that wrote the key, never each pair of writes;

@@ -7,7 +7,10 @@
  *     checked against the least bytes each item needs before any array of
  *     that count is made.
  *  3. An output buffer that ran out of memory stays failed: the encoder
- *     finishes without writing and the caller sees CW_ENOMEM once.
+ *     finishes without writing and the caller sees CW_ENOMEM once. A
+ *     reservation that fails (cw__out_reserve) writes nothing and leaves
+ *     the buffer as it was, not failed; one that succeeds makes the puts
+ *     it covers unable to fail.
  */
 #include "proto.h"
 

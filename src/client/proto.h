@@ -97,7 +97,9 @@ void cw__batch_add(cw__out *o, bool tombstone, const void *key, size_t key_len, 
 /* Writes the count at its place. CW_OK or CW_ENOMEM (the buffer failed). */
 int  cw__batch_end(cw__out *o, uint32_t count);
 /* After cw__request_decode gave op CW__OP_BATCH: the batch's count (1 ..
- * CW__BATCH_MAX) and a reader at its first write. CW_EBADMSG otherwise. */
+ * CW__BATCH_MAX, and at most a write for every 10 bytes after the head:
+ * the smallest write's size) and a reader at its first write. CW_EBADMSG
+ * otherwise. */
 int  cw__batch_open(const uint8_t *b, size_t len, uint32_t *count, cw__in *in);
 /* The next write of a batch into r (its context initialized; destroy r).
  * CW_OK, CW_EBADMSG, or CW_ENOMEM (its context could not be held). */

@@ -96,9 +96,10 @@ bool cw__node_too_many_siblings(const cw_node *n, const void *key, size_t key_le
 void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *m), void *ctx);
 
 /* The bytes of the key's live values (0 if none): what cw_node_get would
- * copy of them, found without copying, so a host can refuse a read too
- * large to answer before it pays for the copy. Each value is in memory, so
- * the sum cannot wrap. */
+ * copy of them (before a CW_MERGE_CALLBACK merge, whose value may be of
+ * any size), found without copying, so a host can refuse a read too large
+ * to answer before it pays for the copy. Each value is in memory, so the
+ * sum cannot wrap. */
 size_t cw__node_live_bytes(const cw_node *n, const void *key, size_t key_len);
 
 /* The stable clock's counters (the node's own when it is alone). */

@@ -6,7 +6,9 @@
  *  1. Every request gets exactly one answer, to the client that sent it:
  *     a malformed one too (CW_EBADMSG, with the id when its head was
  *     readable), so a client never waits out its timeout for a reason the
- *     node knew.
+ *     node knew. A write is made only once its answer has room, so an
+ *     answer never runs out of memory after a write was made: a write is
+ *     answered made, with its clock, or CW_ENOMEM and not made.
  *  2. A request is bounded before it is read: the socket refuses frames
  *     above max_frame (ZMQ_MAXMSGSIZE drops the connection that sends one),
  *     and the key and value are checked against the node's limits by the
@@ -299,7 +301,7 @@ static void fill_status(void *ctx, cw_node *n)
  * answered. Each write is made only once its answer has room (with room
  * for every later status): a write made whose answer could not be written
  * would be neither reported made nor not; one without room is CW_ENOMEM,
- * not made. */
+ * not made, and so is every write after it. */
 static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t len)
 {
     cw__out *o = &cl->out;
@@ -322,9 +324,12 @@ static void serve_batch(cw__clients *cl, uint64_t id, const uint8_t *b, size_t l
         size_t clock_room = cw__clock_room(cw__server_nodes(cl->s));
         cw_vclock clock;
         cw_vclock_init(&clock);
+        bool room = true;
         for (uint32_t i = 0; i < count; i++) {
-            /* The room reserved before holds this status in any case. */
-            bool room = cw__out_reserve(o, 4 + clock_room + 4 * (size_t)(count - i - 1));
+            /* The room reserved before holds this status in any case. Once
+             * a write had none, neither do those after it, so the writes
+             * made are the batch's first ones, in order. */
+            room = room && cw__out_reserve(o, 4 + clock_room + 4 * (size_t)(count - i - 1));
             int wrc = !room ? CW_ENOMEM
                             : cw__server_write_now(cl->s, w[i].key, w[i].key_len, w[i].value, w[i].value_len,
                                                    w[i].has_context ? &w[i].context : NULL,
@@ -368,7 +373,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     const cw_vclock *ctx = r.has_context ? &r.context : NULL;
     switch (r.op) {
     case CW__OP_BATCH:
-        serve_batch(cl, r.id, b, len); /* counts its writes made; out of memory only before any */
+        serve_batch(cl, r.id, b, len); /* counts its writes made; its answer never runs out of memory after one */
         break;
     case CW__OP_PUT:
     case CW__OP_DELETE: {

@@ -1381,8 +1381,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_reply(c, &rep);
         }
         /* RFC 9112, 3.2: an HTTP/1.1 request without a Host line, or with
-         * more than one, is answered 400 (an HTTP/1.0 one may have none). */
-        if (f.hosts > 1 || (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)) {
+         * more than one, is answered 400 (an HTTP/1.0 one may have none;
+         * MHD serves a later 1.x as 1.1). */
+        if (f.hosts > 1 || (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)) {
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, f.hosts ? "Host given twice" : "an HTTP/1.1 request without Host");
             return send_reply(c, &rep);

@@ -151,7 +151,8 @@ int cw__server_read(cw__server *s, const void *key, size_t key_len, cw_read *out
  * is copied (out unchanged): a host refuses a read too large to answer, or
  * to answer now, before it pays for a copy (a key's siblings can make it
  * one of megabytes). Those bytes are at least what any answer of the read
- * carries; each value is in memory, so the sum cannot wrap. */
+ * carries (a node server never merges siblings by callback); each value is
+ * in memory, so the sum cannot wrap. */
 int cw__server_read_at_most(cw__server *s, const void *key, size_t key_len, size_t most, size_t *values,
                             cw_read *out);
 /* A write from a peer that came another way (HTTP POST /replicate): decoded

@@ -1491,21 +1491,26 @@ void status_stall(benchmark::State &state) {
     }
 }
 
-// A process's peak resident size (VmHWM), MB; 0 if unknown.
-double peak_mb(pid_t pid) {
+// A size line of a process's /proc status (field "VmHWM": its peak
+// resident size; "VmRSS": its resident size now), MB; 0 if unknown.
+double proc_mb(pid_t pid, const char *field) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
     double mb = 0;
+    size_t flen = std::strlen(field);
     if (FILE *f = std::fopen(path, "r")) {
         char line[256];
         unsigned long kb;
         while (std::fgets(line, sizeof line, f))
-            if (std::sscanf(line, "VmHWM: %lu kB", &kb) == 1)
+            if (std::strncmp(line, field, flen) == 0 && line[flen] == ':' &&
+                std::sscanf(line + flen + 1, " %lu kB", &kb) == 1)
                 mb = double(kb) / 1024;
         std::fclose(f);
     }
     return mb;
 }
+
+double peak_mb(pid_t pid) { return proc_mb(pid, "VmHWM"); }
 
 // Node 0 holds `keys` keys (written through write_many); node 2 is killed
 // and started again without state, so it joins: nodes 0 and 1 each answer
@@ -1628,22 +1633,6 @@ void join_group(benchmark::State &state) {
     join_run(state, uint64_t(state.range(1)), false, uint32_t(state.range(0)));
 }
 
-// A process's resident size now (VmRSS), MB; 0 if unknown.
-double rss_mb(pid_t pid) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
-    double mb = 0;
-    if (FILE *f = std::fopen(path, "r")) {
-        char line[256];
-        unsigned long kb;
-        while (std::fgets(line, sizeof line, f))
-            if (std::sscanf(line, "VmRSS: %lu kB", &kb) == 1)
-                mb = double(kb) / 1024;
-        std::fclose(f);
-    }
-    return mb;
-}
-
 // A client-protocol get of key (src/client/proto.h: version 1, op 3, the
 // id, the key and an empty value as big-endian length-prefixed blobs, no
 // context), encoded here as any client in another language would.
@@ -1680,7 +1669,7 @@ void unread_gets(benchmark::State &state) {
         cw_read_init(&rd);
         cw_client_get(c, "big", 3, &rd); // one answer of it made before
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        double before = rss_mb(cl.pid[0]), cpu0 = 0, cpu1 = 0, sw;
+        double before = proc_mb(cl.pid[0], "VmRSS"), cpu0 = 0, cpu1 = 0, sw;
         proc_usage(cl.pid[0], &cpu0, &sw);
         void *ctx = zmq_ctx_new();
         std::vector<void *> d;
@@ -1724,7 +1713,7 @@ void unread_gets(benchmark::State &state) {
         double small_ms = 1e3 * secs(a, Clock::now());
         state.SetIterationTime(secs(t0, t1));
         state.counters["node0_before_mb"] = before;
-        state.counters["node0_mb"] = rss_mb(cl.pid[0]);
+        state.counters["node0_mb"] = proc_mb(cl.pid[0], "VmRSS");
         state.counters["node0_peak_mb"] = peak_mb(cl.pid[0]);
         state.counters["held_mb"] = metric_of(cl, 0, "causeway_client_answers_held_bytes") / 1048576;
         state.counters["held_bound_mb"] = 64 + double(kBig) / 1048576;

@@ -945,8 +945,9 @@ static int read_context(const cw_node *n, const cw__key *e, cw_vclock *out)
     return rc;
 }
 
-int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
+int cw__node_get_at_most(cw_node *n, const void *key, size_t key_len, size_t most, size_t *values, cw_read *out)
 {
+    *values = 0;
     if (!n || !out || (!key && key_len))
         return CW_EINVAL;
     const cw__key *e = cw__store_find(&n->store, key, key_len);
@@ -954,6 +955,11 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
         cw_read_destroy(out);
         return CW_ENOTFOUND;
     }
+    for (uint32_t i = 0; i < e->count; i++)
+        if (!e->meta[i].tombstone)
+            *values += e->msgs[i]->value_len;
+    if (*values > most) /* refused before anything is copied */
+        return CW_ELIMIT;
     cw_read r = {0, calloc(e->count, sizeof(cw_value_version)), {0}};
     if (!r.versions)
         return CW_ENOMEM;
@@ -972,14 +978,10 @@ int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
     return r.count ? CW_OK : CW_ENOTFOUND; /* deleted: the context still covers the tombstones */
 }
 
-size_t cw__node_live_bytes(const cw_node *n, const void *key, size_t key_len)
+int cw_node_get(cw_node *n, const void *key, size_t key_len, cw_read *out)
 {
-    const cw__key *e = cw__store_find(&n->store, key, key_len);
-    size_t sum = 0;
-    for (uint32_t i = 0; e && i < e->count; i++)
-        if (!e->meta[i].tombstone)
-            sum += e->msgs[i]->value_len;
-    return sum;
+    size_t values;
+    return cw__node_get_at_most(n, key, key_len, SIZE_MAX, &values, out);
 }
 
 /* ---- statistics, iteration, dump ---- */

@@ -95,12 +95,13 @@ bool cw__node_too_many_siblings(const cw_node *n, const void *key, size_t key_le
  * borrowed for the call. */
 void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *m), void *ctx);
 
-/* The bytes of the key's live values (0 if none): what cw_node_get would
- * copy of them (before a CW_MERGE_CALLBACK merge, whose value may be of
- * any size), found without copying, so a host can refuse a read too large
- * to answer before it pays for the copy. Each value is in memory, so the
- * sum cannot wrap. */
-size_t cw__node_live_bytes(const cw_node *n, const void *key, size_t key_len);
+/* cw_node_get, if the bytes of the key's live values, which *values always
+ * gets (0 for none), are at most `most`; else CW_ELIMIT, nothing copied and
+ * out unchanged, so a host refuses a read too large to answer before it
+ * pays for the copy. Those bytes are what the read copies (before a
+ * CW_MERGE_CALLBACK merge, whose value may be of any size); each value is
+ * in memory, so the sum cannot wrap. */
+int cw__node_get_at_most(cw_node *n, const void *key, size_t key_len, size_t most, size_t *values, cw_read *out);
 
 /* The stable clock's counters (the node's own when it is alone). */
 const uint64_t *cw__node_stable_counters(const cw_node *n);

@@ -1385,12 +1385,8 @@ int cw__server_read_at_most(cw__server *s, const void *key, size_t key_len, size
                             cw_read *out)
 {
     pthread_mutex_lock(&s->lock);
-    *values = cw__node_live_bytes(s->node, key, key_len);
-    if (*values > most) { /* refused before the copy: a large key's siblings make it one of megabytes */
-        pthread_mutex_unlock(&s->lock);
-        return CW_ELIMIT;
-    }
-    int rc = cw_node_get(s->node, key, key_len, out);
+    /* CW_ELIMIT: refused before the copy (a large key's siblings make it one of megabytes). */
+    int rc = cw__node_get_at_most(s->node, key, key_len, most, values, out);
     /* Only a read that shows one of this node's writes not yet saved waits
      * for a save (its context names every version's dot: a write of its own
      * not saved is in it, or in none), so reads of other keys go on while

@@ -121,6 +121,14 @@ struct cw__http {
      * (under log_lock: MHD's pool threads accept concurrently). */
     _Atomic uint64_t refused;
     cw__note said;
+    /* Answers made at start, for when memory runs out while an answer is
+     * made (libmicrohttpd allocates a response and each of its headers):
+     * queued as they are, they need no allocation. A write already made
+     * gets made_unanswered (200, its clock unknown), never a closed
+     * connection a client would take for "maybe not made" and retry.
+     * Responses are reference-counted by MHD: one serves every
+     * connection, every thread. */
+    struct MHD_Response *made_unanswered, *no_memory;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -141,6 +149,7 @@ typedef struct reply {
     const char *allow;      /* 405: the methods the route takes */
     _Atomic size_t *held;   /* a large answer (text): its bytes count here (invariant 8) */
     int code;               /* the library's error code behind the error, or CW_OK */
+    bool made;              /* a write was made: answered 200 whatever memory is left */
     char error[240];
 } reply;
 
@@ -292,11 +301,13 @@ static json_t *error_body(const char *reason, int code)
     return j;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp,
-                             const char *type, const char *allow)
+/* Queues resp (taken; NULL when it could not be made) with its headers.
+ * False if memory ran out on the way. */
+static bool queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *resp, const char *type,
+                  const char *allow)
 {
     if (!resp)
-        return MHD_NO; /* no memory: closing the connection is all that is left */
+        return false;
     enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (ok == MHD_YES && allow)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
@@ -305,7 +316,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
-    return ok;
+    return ok == MHD_YES;
 }
 
 /* A large answer's text and where its bytes are counted (invariant 8). */
@@ -347,27 +358,38 @@ static struct MHD_Response *dump_response(char *dump, size_t len, _Atomic size_t
     return resp;
 }
 
-/* Queues rep's response and frees what it holds. */
-static enum MHD_Result send_reply(struct MHD_Connection *c, reply *rep)
+/* Queues rep's response and frees what it holds. An answer that cannot be
+ * made for want of memory is one of those made at start: a write made is
+ * still 200, anything else 500 CW_ENOMEM. */
+static enum MHD_Result send_reply(cw__http *h, struct MHD_Connection *c, reply *rep)
 {
-    static char no_memory[] = "{\"status\":\"error\",\"error\":\"memory allocation failed\"}";
+    bool queued;
     if (rep->text) {
         struct MHD_Response *resp =
             dump_response(rep->text, rep->text_len, rep->status == MHD_HTTP_OK ? rep->held : NULL);
-        return queue(c, rep->status, resp, rep->text_type, NULL);
-    }
-    json_t *j = rep->json ? rep->json : error_body(rep->error, rep->code);
-    char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    unsigned status = rep->status;
-    struct MHD_Response *resp;
-    if (dump) {
-        resp = dump_response(dump, strlen(dump), NULL);
+        queued = queue(c, rep->status, resp, rep->text_type, NULL);
     } else {
-        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        resp = MHD_create_response_from_buffer(sizeof no_memory - 1, no_memory, MHD_RESPMEM_PERSISTENT);
+        json_t *j = rep->json ? rep->json : error_body(rep->error, rep->code);
+        char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        queued = dump && queue(c, rep->status, dump_response(dump, strlen(dump), NULL), "application/json", rep->allow);
     }
-    return queue(c, status, resp, "application/json", rep->allow);
+    if (queued)
+        return MHD_YES;
+    return rep->made ? MHD_queue_response(c, MHD_HTTP_OK, h->made_unanswered)
+                     : MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, h->no_memory);
+}
+
+/* One of the answers made at start (made_unanswered, no_memory); NULL on
+ * ENOMEM. */
+static struct MHD_Response *spare_answer(const char *body)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
+    return resp;
 }
 
 /* ---- JSON <-> clocks, keys and values ---- */
@@ -743,6 +765,7 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
         goto out;
     }
     succeed_with_clock(rep, &answer, &clock, h->nodes); /* cannot run out: reserved */
+    rep->made = true;
 out:
     free(stored);
     cw_vclock_destroy(&context);
@@ -1369,7 +1392,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r) {
             /* Answered now, so MHD asks no more of this request. */
             fail_rc(&rep, CW_ENOMEM);
-            return send_reply(c, &rep);
+            return send_reply(h, c, &rep);
         }
         *req_cls = r;
         atomic_fetch_add_explicit(&h->in_progress, 1, memory_order_relaxed);
@@ -1378,7 +1401,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (f.lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");
-            return send_reply(c, &rep);
+            return send_reply(h, c, &rep);
         }
         /* RFC 9112, 3.2: an HTTP/1.1 request without a Host line, or with
          * more than one, is answered 400 (an HTTP/1.0 one may have none;
@@ -1386,7 +1409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (f.hosts > 1 || (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)) {
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, f.hosts ? "Host given twice" : "an HTTP/1.1 request without Host");
-            return send_reply(c, &rep);
+            return send_reply(h, c, &rep);
         }
         /* Answered before the body, so the connection closes after the
          * answer (an early answer: MHD reads nothing more of it). Two
@@ -1404,13 +1427,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 fail(&rep, MHD_HTTP_BAD_REQUEST, "Transfer-Encoding given twice");
             else
                 fail(&rep, MHD_HTTP_NOT_IMPLEMENTED, "Transfer-Encoding: only chunked is taken");
-            return send_reply(c, &rep);
+            return send_reply(h, c, &rep);
         }
         if ((strcmp(url, "/replicate") == 0 || strcmp(url, "/admin/link") == 0) && strcmp(method, "POST") == 0 &&
             !may_replicate(h, c)) {
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_FORBIDDEN, "POST %s is taken only from the addresses --allow names", url);
-            return send_reply(c, &rep);
+            return send_reply(h, c, &rep);
         }
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared) {
@@ -1421,7 +1444,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
                 if ((expect && strcasecmp(expect, "100-continue") == 0) || n > DISCARD_MAX || errno == ERANGE) {
                     too_large(h, &rep);
-                    return send_reply(c, &rep);
+                    return send_reply(h, c, &rep);
                 }
             }
         }
@@ -1438,7 +1461,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         fail_rc(&rep, CW_ENOMEM);
     else
         route(h, url, method, r, &rep);
-    return send_reply(c, &rep);
+    return send_reply(h, c, &rep);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode why)
@@ -1490,6 +1513,17 @@ __attribute__((format(printf, 4, 5))) static int start_failed(int rc, char *err,
     return rc;
 }
 
+/* Frees h, its daemon stopped or never started. */
+static void destroy(cw__http *h)
+{
+    if (h->made_unanswered)
+        MHD_destroy_response(h->made_unanswered);
+    if (h->no_memory)
+        MHD_destroy_response(h->no_memory);
+    pthread_mutex_destroy(&h->log_lock);
+    free(h);
+}
+
 int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t port, const cw__http_options *o,
                    char *err, size_t errlen)
 {
@@ -1517,6 +1551,13 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     cw__http *h = calloc(1, sizeof *h);
     if (!h || pthread_mutex_init(&h->log_lock, NULL) != 0) {
         free(h);
+        freeaddrinfo(res);
+        return start_failed(CW_ENOMEM, err, errlen, "%s", cw_strerror(CW_ENOMEM));
+    }
+    h->made_unanswered = spare_answer("{\"status\":\"success\",\"clock\":null}");
+    h->no_memory = spare_answer("{\"status\":\"error\",\"error\":\"memory allocation failed\",\"code\":\"CW_ENOMEM\"}");
+    if (!h->made_unanswered || !h->no_memory) {
+        destroy(h);
         freeaddrinfo(res);
         return start_failed(CW_ENOMEM, err, errlen, "%s", cw_strerror(CW_ENOMEM));
     }
@@ -1570,8 +1611,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     if (!h->daemon) {
         int rc = start_failed(CW_EIO, err, errlen, "HTTP %s:%u: %s", host ? host : "*", (unsigned)port,
                               h->start_log[0] ? h->start_log : strerror(saved_errno));
-        pthread_mutex_destroy(&h->log_lock);
-        free(h);
+        destroy(h);
         return rc;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -1596,6 +1636,5 @@ void cw__http_stop(cw__http *h)
          waited_ms++)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     MHD_stop_daemon(h->daemon);
-    pthread_mutex_destroy(&h->log_lock);
-    free(h);
+    destroy(h);
 }

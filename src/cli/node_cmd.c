@@ -392,7 +392,7 @@ int cli_keygen(int argc, char **argv)
 
 int cli_node(int argc, char **argv)
 {
-    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 1000, delay_us = 0, ahead_wait = 1000, http_threads = 2,
+    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, delay_us = 0, ahead_wait = 1000, http_threads = 2,
              recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
@@ -438,8 +438,11 @@ int cli_node(int argc, char **argv)
          .default_text = "4294967296 (4 GiB)"},
         {CLI_OPT_UINT32("hwm", &hwm, "MSGS", "high-water mark of each link: beyond it a peer's messages wait in the log", 1,
                         10000000)},
-        {CLI_OPT_UINT32("heartbeat-ms", &heartbeat, "MS", "ZeroMQ heartbeat interval (a peer silent 3x this is gone)",
-                        1, 600000)},
+        {CLI_OPT_UINT32("heartbeat-ms", &heartbeat, "MS",
+                        "ZeroMQ heartbeat interval (a peer silent 3x this is gone); 0: off. On with libzmq 4.3.4, a "
+                        "heartbeat that times out on a full link can abort the node",
+                        0, 600000),
+         .default_text = "0 (off)"},
         {CLI_OPT_UINT("max-log", &max_log, "WRITES",
                       "own writes not yet applied everywhere before writes get 503", 1, (uint64_t)1 << 32),
          .default_text = "1048576"},

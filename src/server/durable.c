@@ -49,6 +49,16 @@
  *     tree says fails an LMDB assertion, which would abort the process;
  *     lmdb_assert ends it instead with the reason and exit status 2, as a
  *     damaged directory is refused. A cursor's MDB_CORRUPTED is refused so.
+ *     LMDB reads its pages through a memory map and trusts the offsets in
+ *     them: a page past the file's end (a truncated file) faults with
+ *     SIGBUS, and a damaged offset can send a read anywhere (SIGSEGV).
+ *     While a state is opened and read back (the guard, below), such a
+ *     fault ends the process so too. Before anything is written to an
+ *     environment, every page of every tree in it has been read under the
+ *     guard (walk_all): a write on a damaged page would take the damage
+ *     further. (A file may end before the last page LMDB counts: a page
+ *     freed in the transaction that took it is never written. That is not
+ *     damage, and no tree reaches it.)
  *  7. LOCK_FILE holds STATE_MARK once a state was committed in DIR: a
  *     data.mdb then missing or empty is a state lost (truncated, deleted),
  *     refused, never taken for a new one; with no mark (a first start
@@ -59,6 +69,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/statvfs.h>
@@ -426,6 +438,115 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
     return CW_OK;
 }
 
+/* ---- faults while a state is read (invariant 6) ---- */
+
+/* One guard at a time in a process (the signal handlers are the
+ * process's); what the handler says is made before, as only write and
+ * _exit may be called there. */
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction guard_was_segv, guard_was_bus;
+static char guard_note[PATH_BUF + 64];
+static size_t guard_note_len;
+
+static void write_all(const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void on_fault(int sig)
+{
+    static const char bus[] = " is damaged (reading it faulted past the file's end: truncated): " REJOIN "\n";
+    static const char segv[] = " is damaged (reading it faulted: a page's contents point outside it): " REJOIN "\n";
+    write_all(guard_note, guard_note_len);
+    if (sig == SIGBUS)
+        write_all(bus, sizeof bus - 1);
+    else
+        write_all(segv, sizeof segv - 1);
+    _exit(2);
+}
+
+static void guard_begin(const char *dir)
+{
+    pthread_mutex_lock(&guard_lock);
+    int n = snprintf(guard_note, sizeof guard_note, "causeway node: %s/data.mdb", dir);
+    guard_note_len = n < 0 ? 0 : (size_t)n < sizeof guard_note ? (size_t)n : sizeof guard_note - 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGSEGV, &sa, &guard_was_segv);
+    (void)sigaction(SIGBUS, &sa, &guard_was_bus);
+}
+
+static void guard_end(void)
+{
+    (void)sigaction(SIGSEGV, &guard_was_segv, NULL);
+    (void)sigaction(SIGBUS, &guard_was_bus, NULL);
+    pthread_mutex_unlock(&guard_lock);
+}
+
+/* Reads each page of a value (or key): one byte a page is enough to fault
+ * a page that is not there. */
+static unsigned touch(const MDB_val *v)
+{
+    const volatile uint8_t *p = v->mv_data;
+    unsigned sum = 0;
+    for (size_t i = 0; i < v->mv_size; i += 4096)
+        sum += p[i];
+    return v->mv_size ? sum + p[v->mv_size - 1] : sum;
+}
+
+/* Reads every record of db, each page of its keys and values: CW_OK, or
+ * CW_ETRUNC when LMDB finds a page damaged. Faults end the process (the
+ * guard). */
+static int walk(MDB_txn *t, MDB_dbi db, unsigned *sum)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(t, db, &c) != 0)
+        return CW_EIO;
+    MDB_val k, v;
+    int mrc;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        *sum += touch(&k) + touch(&v);
+    mdb_cursor_close(c);
+    return mrc == MDB_NOTFOUND ? CW_OK : mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND ? CW_ETRUNC : CW_EIO;
+}
+
+/* Invariant 6: every tree of the environment read whole (the free pages'
+ * list, the main database, and each of the node's databases that exists),
+ * before anything is written to it. Under the guard. */
+static int walk_all(cw__durable *d, char *err, size_t errlen)
+{
+    MDB_txn *t;
+    int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0)
+        return lmdb_error(rc, err, errlen, "reading the state");
+    unsigned sum = 0;
+    MDB_dbi main_db, db;
+    int r = walk(t, 0, &sum); /* 0: LMDB's free pages */
+    if (r == CW_OK)
+        r = mdb_dbi_open(t, NULL, 0, &main_db) != 0 ? CW_EIO : walk(t, main_db, &sum);
+    static const char *const names[] = {"meta", "keys", "log"};
+    for (size_t i = 0; r == CW_OK && i < sizeof names / sizeof names[0]; i++) {
+        int o = mdb_dbi_open(t, names[i], 0, &db);
+        r = o == MDB_NOTFOUND ? CW_OK : o != 0 ? (o == MDB_INCOMPATIBLE || o == MDB_CORRUPTED ? CW_ETRUNC : CW_EIO)
+                                               : walk(t, db, &sum);
+    }
+    mdb_txn_abort(t); /* handles opened here close with it: the write transaction opens its own */
+    if (r == CW_ETRUNC)
+        cw__server_err(err, errlen, "the data file is damaged (LMDB found a page that is not what it should be): "
+                                    REJOIN);
+    else if (r != CW_OK)
+        cw__server_err(err, errlen, "reading the saved state failed");
+    return r == CW_OK ? CW_OK : CW_EINVAL;
+}
+
 int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32_t nodes,
                      cw_conflict_policy policy, cw__sync_mode sync, size_t map_size, char *err, size_t errlen)
 {
@@ -493,24 +614,20 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         rc = mdb_env_set_maxdbs(d->env, 3);
     if (rc == 0)
         rc = mdb_env_set_mapsize(d->env, map_size ? map_size : CW_DURABLE_DEFAULT_MAP_SIZE);
+    guard_begin(dir); /* invariant 6: until the environment is opened, read whole and marked */
     if (rc == 0)
         rc = mdb_env_open(d->env, dir, flags, 0600);
     if (rc != 0) {
+        guard_end();
         int r = lmdb_error(rc, err, errlen, dir);
         cw__durable_close(d);
         return r;
     }
-    /* LMDB maps the file: one shorter than its pages say (truncated) would
-     * fault when read (SIGBUS), so it is refused here. */
-    MDB_envinfo info;
-    MDB_stat est;
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    if (mdb_env_info(d->env, &info) != 0 || mdb_env_stat(d->env, &est) != 0 || stat(path, &sb) != 0 ||
-        (uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
-        cw__server_err(err, errlen, "%s is shorter than the pages it holds (truncated or damaged)", path);
+    int r = walk_all(d, err, errlen);
+    if (r != CW_OK) {
+        guard_end();
         cw__durable_close(d);
-        return CW_EINVAL;
+        return r;
     }
     MDB_txn *t = NULL;
     rc = mdb_txn_begin(d->env, NULL, 0, &t);
@@ -522,6 +639,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         mst.ms_entries == 0) {
         if (marked) {
             mdb_txn_abort(t);
+            guard_end();
             return refuse_lost(d, dir, "empty (truncated)", err, errlen);
         }
         has_env = false;
@@ -529,13 +647,14 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
     if (rc == 0 && (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &d->meta)) == 0 &&
         (rc = mdb_dbi_open(t, "keys", MDB_CREATE, &d->keys)) == 0)
         rc = mdb_dbi_open(t, "log", MDB_CREATE, &d->log);
-    int r = rc ? lmdb_error(rc, err, errlen, "opening the state") : check_meta(d, t, policy, !has_env, err, errlen);
+    r = rc ? lmdb_error(rc, err, errlen, "opening the state") : check_meta(d, t, policy, !has_env, err, errlen);
     if (r == CW_OK)
         r = mark_running(d, t, sync, err, errlen);
     if (r == CW_OK && (rc = mdb_txn_commit(t)) != 0)
         r = lmdb_error(rc, err, errlen, "writing a new state");
     else if (r != CW_OK && t)
         mdb_txn_abort(t);
+    guard_end();
     if (r != CW_OK) {
         cw__durable_close(d);
         return r;
@@ -672,6 +791,9 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
     int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &t);
     if (rc != 0)
         return lmdb_error(rc, err, errlen, "reading the state");
+    const char *dir = NULL;
+    (void)mdb_env_get_path(d->env, &dir);
+    guard_begin(dir ? dir : "the data directory"); /* invariant 6 */
     uint64_t *clock = calloc(d->nodes, sizeof *clock);
     loaded versions = {0}, log = {0};
     int r = clock ? CW_OK : CW_ENOMEM;
@@ -724,6 +846,7 @@ int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool 
             d->saved_self = clock[d->self];
     }
     mdb_txn_abort(t);
+    guard_end();
     loaded_free(&versions);
     loaded_free(&log);
     free(clock);
@@ -964,6 +1087,17 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
     if (fstat(d->lock_fd, &lock_st) != 0 || lock_st.st_nlink == 0) {
         cw__server_err(err, errlen, "the data directory (its " LOCK_FILE ") was removed under the node: saves "
                                     "would be lost; stop the node and restart it on a directory");
+        d->stats.failed_saves++;
+        return CW_EIO;
+    }
+    /* So would data.mdb removed alone: a restart refuses the directory
+     * (invariant 7), and every write saved into the unlinked file is gone. */
+    int data_fd = -1;
+    struct stat data_st;
+    if (mdb_env_get_fd(d->env, &data_fd) != 0 || fstat(data_fd, &data_st) != 0 || data_st.st_nlink == 0) {
+        cw__server_err(err, errlen, "the data directory's data.mdb was removed under the node: saves would be "
+                                    "lost; stop the node, and restart it on an empty directory without --fresh "
+                                    "(it joins)");
         d->stats.failed_saves++;
         return CW_EIO;
     }

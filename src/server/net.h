@@ -102,7 +102,16 @@ typedef struct cw__net_options {
     const char *listen;                 /* ZeroMQ endpoint bound for arrivals */
     const char *const *peers;           /* [nodes]: node j's endpoint; [self] unused */
     uint32_t hwm;                       /* high-water mark of each link, messages */
-    uint32_t heartbeat_ms;              /* ZeroMQ heartbeat interval; timeout 3x */
+    /* ZeroMQ heartbeat interval, timeout 3x; 0: off. libzmq 4.3.4 (Debian
+     * 12's) can abort the process ("Assertion failed: !_io_error",
+     * stream_engine_base.cpp:331; libzmq issues 3937, 4364, 4841) when a
+     * heartbeat times out on a link whose queue is full, as a peer paused
+     * (SIGSTOP) makes it: with heartbeats of 100 ms and --hwm 5 a healthy
+     * node aborted within one or two pauses, without them none did in 120
+     * (tests/cli/paused.sh). Without heartbeats a peer that stops
+     * answering is noticed by TCP alone; what its links drop meanwhile is
+     * pulled again, as after any loss. */
+    uint32_t heartbeat_ms;
     /* CURVE, or NULL: this node's secret key and every peer's public key,
      * Z85 (cw__net_check_keys). Used while opening only. */
     const char *curve_secret;

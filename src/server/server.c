@@ -123,7 +123,9 @@
 #include "vec.h"
 
 #define DEFAULT_HWM 10000u
-#define DEFAULT_HEARTBEAT_MS 1000u
+/* ZeroMQ heartbeats off (net.h, heartbeat_ms): libzmq 4.3.4 can abort the
+ * process when one times out on a link whose queue is full. */
+#define DEFAULT_HEARTBEAT_MS 0u
 /* The loop looks at the clock at least this often (stop, ticks, faults). */
 #define LOOP_MAX_WAIT_MS 10
 /* Messages the loop takes from the transport before it takes the lock. */
@@ -1070,8 +1072,8 @@ static bool options_valid(const cw__server_options *o, char *err, size_t errlen)
     }
     if (o->curve_secret && !cw__net_check_keys(o->curve_secret, o->curve_peers, o->nodes, o->self, err, errlen))
         return false;
-    if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms == 0 || o->heartbeat_ms > 600000u) {
-        cw__server_err(err, errlen, "hwm must be 1..10000000 and heartbeat 1..600000 ms");
+    if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms > 600000u) {
+        cw__server_err(err, errlen, "hwm must be 1..10000000 and heartbeat 0..600000 ms (0: off)");
         return false;
     }
     return true;

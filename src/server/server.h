@@ -46,7 +46,7 @@ typedef struct cw__server_options {
     const char **peers;             /* peers[j]: node j's endpoint (nodes entries; peers[self] unused) */
     cw_conflict_policy policy;      /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
     uint32_t hwm;                   /* high-water mark of each link, messages (default 10,000) */
-    uint32_t heartbeat_ms;          /* ZeroMQ heartbeat interval (default 1000; timeout 3x) */
+    uint32_t heartbeat_ms;          /* ZeroMQ heartbeat interval, timeout 3x; 0 (the default): off (net.h) */
     size_t max_log;                 /* own writes not yet stable before writes are refused */
     size_t max_siblings;            /* cw_node_options.max_siblings; 0 = its default */
     size_t max_buffered;            /* writes the causal buffer holds */

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A damaged --data directory is refused with a reason, never a crash: a node
 # of one with 300 keys saved is stopped, and each page of its data.mdb in
-# turn is zeroed in a copy of the directory, which a node is then started
-# on. Every start must end in a refusal (exit 1 or 2, with a reason on
-# stderr) or serve with all 300 keys: never be killed by a signal (LMDB
-# asserts on a page its tree does not expect, and aborted the process
-# before). At least one page must be refused as damaged.
+# turn is damaged in a copy of the directory, which a node is then started
+# on: zeroed; with one bit flipped in its first record's offset (byte 17,
+# which LMDB trusts: a read then lands outside the page); or the file cut
+# short at that page. Every start must end in a refusal (exit 1 or 2, with
+# a reason on stderr) or serve with all 300 keys: never be killed by a
+# signal (LMDB asserts on a page its tree does not expect and aborted the
+# process; a flipped offset or a cut file faulted, SIGSEGV or SIGBUS). In
+# each way at least one page must be refused as damaged.
 #   tests/cli/damaged.sh CAUSEWAY
 set -euo pipefail
 cw=$1
@@ -42,38 +45,52 @@ pid=x
 
 pages=$(($(stat -c %s "$dir/base/data.mdb") / 4096))
 [ "$pages" -ge 8 ] || fail "only $pages pages: the test needs a tree of several"
-damaged=0
-for p in $(seq 2 $((pages - 1))); do
-  rm -rf "$dir/copy"
-  cp -r "$dir/base" "$dir/copy"
-  dd if=/dev/zero of="$dir/copy/data.mdb" bs=4096 seek="$p" count=1 conv=notrunc status=none
-  rm -f "$dir/out" # the last node's port line must not be read for this one's (the shell may look first)
-  "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --http 127.0.0.1:0 --data "$dir/copy" \
-    >"$dir/out" 2>"$dir/err" &
-  pid=$!
-  port=
-  for _ in $(seq 200); do # served (its port printed), or ended
-    port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
-    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null || fail "page $p zeroed: neither served nor refused in 10 s"
-  if [ -n "$port" ]; then # the page was not in use: every key is there
-    keys=$(curl -s "127.0.0.1:$port/metrics" | grep '^causeway_keys ' || true)
-    [ "$keys" = "causeway_keys 300" ] || fail "page $p zeroed: the node serves without its 300 keys: '$keys'"
-    kill -TERM "$pid"
-    wait "$pid" || fail "page $p zeroed: the node served, then did not stop cleanly"
-  else
-    status=0
-    wait "$pid" || status=$?
-    case $status in
-      1 | 2) [ -s "$dir/err" ] || fail "page $p: refused (exit $status) without a reason" ;;
-      *) fail "page $p zeroed: exit $status ($(head -c 300 "$dir/err"))" ;;
+summary=
+for how in zero flip cut; do
+  damaged=0
+  for p in $(seq 2 $((pages - 1))); do
+    rm -rf "$dir/copy"
+    cp -r "$dir/base" "$dir/copy"
+    case $how in
+      zero) dd if=/dev/zero of="$dir/copy/data.mdb" bs=4096 seek="$p" count=1 conv=notrunc status=none ;;
+      flip)
+        at=$((p * 4096 + 17))
+        byte=$(od -An -tu1 -j "$at" -N1 "$dir/copy/data.mdb" | tr -d ' ')
+        printf "$(printf '\\%03o' $((byte ^ 64)))" |
+          dd of="$dir/copy/data.mdb" bs=1 seek="$at" count=1 conv=notrunc status=none
+        ;;
+      cut) truncate -s $((p * 4096)) "$dir/copy/data.mdb" ;;
     esac
-  fi
-  pid=x
-  ! grep -q "Sanitizer" "$dir/err" || fail "page $p: a sanitizer's report: $(head -c 600 "$dir/err")"
-  grep -q "damaged" "$dir/err" && damaged=$((damaged + 1))
+    what="page $p ($how)"
+    rm -f "$dir/out" # the last node's port line must not be read for this one's (the shell may look first)
+    "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --http 127.0.0.1:0 --data "$dir/copy" \
+      >"$dir/out" 2>"$dir/err" &
+    pid=$!
+    port=
+    for _ in $(seq 200); do # served (its port printed), or ended
+      port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
+      [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null && break
+      sleep 0.05
+    done
+    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null || fail "$what: neither served nor refused in 10 s"
+    if [ -n "$port" ]; then # the page was not in use: every key is there
+      keys=$(curl -s "127.0.0.1:$port/metrics" | grep '^causeway_keys ' || true)
+      [ "$keys" = "causeway_keys 300" ] || fail "$what: the node serves without its 300 keys: '$keys'"
+      kill -TERM "$pid"
+      wait "$pid" || fail "$what: the node served, then did not stop cleanly"
+    else
+      status=0
+      wait "$pid" || status=$?
+      case $status in
+        1 | 2) [ -s "$dir/err" ] || fail "$what: refused (exit $status) without a reason" ;;
+        *) fail "$what: exit $status ($(head -c 300 "$dir/err"))" ;;
+      esac
+    fi
+    pid=x
+    ! grep -q "Sanitizer" "$dir/err" || fail "$what: a sanitizer's report: $(head -c 600 "$dir/err")"
+    grep -q "damaged" "$dir/err" && damaged=$((damaged + 1))
+  done
+  [ "$damaged" -gt 0 ] || fail "no page of $pages damaged so ($how) was refused as damaged"
+  summary="$summary $how: $damaged refused as damaged;"
 done
-[ "$damaged" -gt 0 ] || fail "no zeroed page of $pages was refused as damaged"
-echo "damaged.sh: $((pages - 2)) pages zeroed one at a time, $damaged refused as damaged, none crashed"
+echo "damaged.sh: $((pages - 2)) pages damaged one at a time in three ways, none crashed:$summary"

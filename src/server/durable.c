@@ -441,8 +441,10 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
 /* ---- faults while a state is read (invariant 6) ---- */
 
 /* One guard at a time in a process (the signal handlers are the
- * process's); what the handler says is made before, as only write and
- * _exit may be called there. */
+ * process's, so a fault on another thread meanwhile is reported as the
+ * directory's too: a node opens its state before it starts its threads);
+ * what the handler says is made before, as only write and _exit may be
+ * called there. */
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction guard_was_segv, guard_was_bus;
 static char guard_note[PATH_BUF + 64];

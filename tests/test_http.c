@@ -1607,17 +1607,24 @@ static int teardown_durable(void **state)
 /* A write made but not saved (the map is full) answers 500 with the reason,
  * not 503: a client must not take it for refused and retry it (a retry may
  * write twice). Writes after it are refused (503: not made). */
+/* The body of write n of a run that fills a durable node's 1 MiB map: a
+ * value of 10,000 bytes. */
+static const char *filling_write(int n)
+{
+    static char body[10100], value[10001];
+    if (!value[0])
+        memset(value, 'v', sizeof value - 1);
+    snprintf(body, sizeof body, "{\"key\": \"f%d\", \"value\": \"%s\"}", n, value);
+    return body;
+}
+
 static void test_a_write_not_saved_is_500_not_503(void **state)
 {
     fx *f = *state;
-    static char body[10100];
-    char value[10001];
-    memset(value, 'v', sizeof value - 1);
-    value[sizeof value - 1] = '\0';
     long status = 200;
     int made = 0;
     for (; made < 1000; made++) {
-        snprintf(body, sizeof body, "{\"key\": \"f%d\", \"value\": \"%s\"}", made, value);
+        const char *body = filling_write(made);
         resp w;
         request(f, "POST", "/write", body, &w);
         status = w.status;
@@ -1791,6 +1798,30 @@ static void test_a_write_made_is_answered_when_its_answer_cannot_be(void **state
     }
 }
 
+/* A write made and not saved (the map full) whose answer libmicrohttpd
+ * cannot make is still answered CW_EUNSAVED ("made but not saved", do not
+ * simply retry), never CW_ENOMEM, which says not made. */
+static void test_a_write_not_saved_says_so_when_its_answer_cannot_be_made(void **state)
+{
+    fx *f = *state;
+    resp w = {0};
+    int made = 0;
+    atomic_store_explicit(&mhd_fails, 1, memory_order_relaxed);
+    for (; made < 1000; made++) {
+        request(f, "POST", "/write", filling_write(made), &w);
+        if (w.status != 200)
+            break;
+        assert_true(json_is_null(json_object_get(w.json, "clock"))); /* made, its answer the one made at start */
+        resp_free(&w);
+    }
+    atomic_store_explicit(&mhd_fails, 0, memory_order_relaxed);
+    expect_error(&w, 500, "the write whose save failed");
+    assert_string_equal(json_string_value(json_object_get(w.json, "code")), "CW_EUNSAVED");
+    assert_string_equal(json_string_value(json_object_get(w.json, "error")), cw_strerror(CW_EUNSAVED));
+    assert_true(made > 10);
+    resp_free(&w);
+}
+
 /* ---- start and stop ---- */
 
 static void test_start_errors(void **state)
@@ -1870,6 +1901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_input, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_made_is_answered_when_its_answer_cannot_be, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_a_write_not_saved_says_so_when_its_answer_cannot_be_made, setup_durable,
+                                        teardown_durable),
         cmocka_unit_test_setup_teardown(test_start_errors, setup_one, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

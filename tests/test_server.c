@@ -88,7 +88,6 @@ static int start_rc(cluster *c, uint32_t i, bool fresh, char *err, size_t err_le
         o.curve_secret = c->secret[i];
         o.curve_peers = c->curve_peers;
     }
-    o.heartbeat_ms = 200;
     o.max_log = max_log_option;
     o.allow = allow_option[i];
     if (c->durable) {

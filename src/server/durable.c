@@ -53,10 +53,13 @@
  *     them: a page past the file's end (a truncated file) faults with
  *     SIGBUS, and a damaged offset can send a read anywhere (SIGSEGV).
  *     While a state is opened and read back (the guard, below), such a
- *     fault ends the process so too. Before anything is written to an
- *     environment, every page of every tree in it has been read under the
- *     guard (walk_all): a write on a damaged page would take the damage
- *     further. (A file may end before the last page LMDB counts: a page
+ *     fault in LMDB's map ends the process so too. Before anything is
+ *     written to an environment, a cursor has visited every record of every
+ *     tree in it, reading each page of its keys and values, under the guard
+ *     (walk_all): a write on a damaged page would take the damage further.
+ *     (That visits every page, not every byte: the keys in branch pages are
+ *     not read, and damage LMDB reads past may still mislead a later
+ *     write.) (A file may end before the last page LMDB counts: a page
  *     freed in the transaction that took it is never written. That is not
  *     damage, and no tree reaches it.)
  *  7. LOCK_FILE holds STATE_MARK once a state was committed in DIR: a
@@ -64,16 +67,21 @@
  *     refused, never taken for a new one; with no mark (a first start
  *     killed before its first commit) an empty environment is new.
  */
+#define _GNU_SOURCE /* realpath */
 #include "durable.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/statvfs.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,14 +449,34 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
 /* ---- faults while a state is read (invariant 6) ---- */
 
 /* One guard at a time in a process (the signal handlers are the
- * process's, so a fault on another thread meanwhile is reported as the
- * directory's too: a node opens its state before it starts its threads);
- * what the handler says is made before, as only write and _exit may be
- * called there. */
+ * process's). It ends the process only for a fault that is the file's (a
+ * read in LMDB's map of data.mdb, or any fault in LMDB's code: on_fault);
+ * any other (a null pointer in the node's own code, lock.mdb's map on a
+ * full disk) puts the handler that was there back and returns, so the
+ * access faults again under it (a crash, a sanitizer's report) and is not
+ * taken for damage. What the handler says is made before, as only write,
+ * sigaction and _exit are called there; the map's bounds are lock-free
+ * atomics, which a handler may read. */
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction guard_was_segv, guard_was_bus;
 static char guard_note[PATH_BUF + 64];
 static size_t guard_note_len;
+static _Atomic uintptr_t guard_map_lo, guard_map_hi; /* [lo, hi): the map; 0, 0 until known */
+static _Atomic uintptr_t guard_code_lo, guard_code_hi; /* LMDB's code, likewise */
+
+/* Where the interrupted thread was, when this machine says (0: unknown). */
+static uintptr_t fault_pc(const void *ctx)
+{
+    const ucontext_t *u = ctx;
+#if defined(__x86_64__)
+    return (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)u->uc_mcontext.pc;
+#else
+    (void)u;
+    return 0;
+#endif
+}
 
 static void write_all(const char *p, size_t n)
 {
@@ -461,10 +489,27 @@ static void write_all(const char *p, size_t n)
     }
 }
 
-static void on_fault(int sig)
+static void on_fault(int sig, siginfo_t *info, void *ctx)
 {
-    static const char bus[] = " is damaged (reading it faulted past the file's end: truncated): " REJOIN "\n";
+    static const char bus[] = " is damaged (reading it faulted: the file is cut short, or unreadable, an I/O "
+                              "error): " REJOIN "\n";
     static const char segv[] = " is damaged (reading it faulted: a page's contents point outside it): " REJOIN "\n";
+    /* Relaxed: set on this thread before the reads that fault, or not at all. */
+    uintptr_t at = (uintptr_t)info->si_addr, pc = fault_pc(ctx),
+              lo = atomic_load_explicit(&guard_map_lo, memory_order_relaxed),
+              hi = atomic_load_explicit(&guard_map_hi, memory_order_relaxed),
+              code_lo = atomic_load_explicit(&guard_code_lo, memory_order_relaxed),
+              code_hi = atomic_load_explicit(&guard_code_hi, memory_order_relaxed);
+    /* The file's: a read in its map (a page past its end, or one a damaged
+     * offset points to), or any fault in LMDB's own code (a pointer it
+     * made of a damaged offset lands anywhere: a low address, or one the
+     * CPU refuses, SI_KERNEL). A fault elsewhere (a null pointer in the
+     * node's own code, another map) is not. */
+    bool in_map = at >= lo && at < hi, in_lmdb = pc >= code_lo && pc < code_hi;
+    if (!in_map && !in_lmdb && info->si_code != SI_KERNEL) {
+        (void)sigaction(sig, sig == SIGBUS ? &guard_was_bus : &guard_was_segv, NULL);
+        return; /* faults again, under the handler that was there */
+    }
     write_all(guard_note, guard_note_len);
     if (sig == SIGBUS)
         write_all(bus, sizeof bus - 1);
@@ -473,14 +518,55 @@ static void on_fault(int sig)
     _exit(2);
 }
 
+/* From /proc/self/maps: the map of dir's data.mdb (LMDB does not say where
+ * it mapped the file: MDB_envinfo's me_mapaddr is only a fixed map's), its
+ * whole length, past the file's end too; and the mapping of LMDB's code
+ * (the one that holds mdb_cursor_get). What is not found (no /proc, the
+ * file not mapped yet) stays unknown: then only faults at an address the
+ * kernel does not give are taken for damage. */
+static void guard_map(const char *dir)
+{
+    char real[PATH_MAX], want[PATH_MAX + 16], line[PATH_MAX + 256];
+    bool have_dir = realpath(dir, real) != NULL;
+    snprintf(want, sizeof want, "%s/data.mdb", have_dir ? real : "");
+    uintptr_t code = (uintptr_t)&mdb_cursor_get;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        int at = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) < 2 || !at)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        if (have_dir && strcmp(line + at, want) == 0) {
+            atomic_store_explicit(&guard_map_lo, (uintptr_t)lo, memory_order_relaxed);
+            atomic_store_explicit(&guard_map_hi, (uintptr_t)hi, memory_order_relaxed);
+        }
+        if (code >= lo && code < hi) {
+            atomic_store_explicit(&guard_code_lo, (uintptr_t)lo, memory_order_relaxed);
+            atomic_store_explicit(&guard_code_hi, (uintptr_t)hi, memory_order_relaxed);
+        }
+    }
+    fclose(f);
+}
+
+/* The guard for dir's environment, its map looked up now (once LMDB has
+ * mapped the file) or later (guard_map). */
 static void guard_begin(const char *dir)
 {
     pthread_mutex_lock(&guard_lock);
     int n = snprintf(guard_note, sizeof guard_note, "causeway node: %s/data.mdb", dir);
     guard_note_len = n < 0 ? 0 : (size_t)n < sizeof guard_note ? (size_t)n : sizeof guard_note - 1;
+    atomic_store_explicit(&guard_map_lo, 0, memory_order_relaxed);
+    atomic_store_explicit(&guard_map_hi, 0, memory_order_relaxed);
+    atomic_store_explicit(&guard_code_lo, 0, memory_order_relaxed);
+    atomic_store_explicit(&guard_code_hi, 0, memory_order_relaxed);
+    guard_map(dir);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fault;
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGSEGV, &sa, &guard_was_segv);
     (void)sigaction(SIGBUS, &sa, &guard_was_bus);
@@ -504,20 +590,25 @@ static unsigned touch(const MDB_val *v)
     return v->mv_size ? sum + p[v->mv_size - 1] : sum;
 }
 
-/* Reads every record of db, each page of its keys and values: CW_OK, or
- * CW_ETRUNC when LMDB finds a page damaged. Faults end the process (the
- * guard). */
+/* Reads every record of db, each page of its keys and values: CW_OK,
+ * CW_ETRUNC when LMDB finds a page damaged (a tree deeper than LMDB's
+ * cursor, CURSOR_FULL, is a loop in a damaged one), CW_ENOMEM, CW_EIO.
+ * Faults in the map end the process (the guard). */
 static int walk(MDB_txn *t, MDB_dbi db, unsigned *sum)
 {
     MDB_cursor *c;
-    if (mdb_cursor_open(t, db, &c) != 0)
-        return CW_EIO;
+    int mrc = mdb_cursor_open(t, db, &c);
+    if (mrc != 0)
+        return mrc == ENOMEM ? CW_ENOMEM : CW_EIO;
     MDB_val k, v;
-    int mrc;
     for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
         *sum += touch(&k) + touch(&v);
     mdb_cursor_close(c);
-    return mrc == MDB_NOTFOUND ? CW_OK : mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND ? CW_ETRUNC : CW_EIO;
+    if (mrc == MDB_NOTFOUND)
+        return CW_OK;
+    if (mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND || mrc == MDB_CURSOR_FULL)
+        return CW_ETRUNC;
+    return mrc == ENOMEM ? CW_ENOMEM : CW_EIO;
 }
 
 /* Invariant 6: every tree of the environment read whole (the free pages'
@@ -544,9 +635,11 @@ static int walk_all(cw__durable *d, char *err, size_t errlen)
     if (r == CW_ETRUNC)
         cw__server_err(err, errlen, "the data file is damaged (LMDB found a page that is not what it should be): "
                                     REJOIN);
+    else if (r == CW_ENOMEM)
+        cw__server_err(err, errlen, "reading the saved state: %s", cw_strerror(CW_ENOMEM));
     else if (r != CW_OK)
         cw__server_err(err, errlen, "reading the saved state failed");
-    return r == CW_OK ? CW_OK : CW_EINVAL;
+    return r == CW_OK || r == CW_ENOMEM ? r : CW_EINVAL;
 }
 
 int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32_t nodes,
@@ -616,7 +709,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         rc = mdb_env_set_maxdbs(d->env, 3);
     if (rc == 0)
         rc = mdb_env_set_mapsize(d->env, map_size ? map_size : CW_DURABLE_DEFAULT_MAP_SIZE);
-    guard_begin(dir); /* invariant 6: until the environment is opened, read whole and marked */
+    guard_begin(dir); /* invariant 6: until the environment is opened, walked and marked */
     if (rc == 0)
         rc = mdb_env_open(d->env, dir, flags, 0600);
     if (rc != 0) {
@@ -625,6 +718,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         cw__durable_close(d);
         return r;
     }
+    guard_map(dir);
     int r = walk_all(d, err, errlen);
     if (r != CW_OK) {
         guard_end();

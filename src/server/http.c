@@ -125,10 +125,11 @@ struct cw__http {
      * made (libmicrohttpd allocates a response and each of its headers):
      * queued as they are, they need no allocation. A write already made
      * gets made_unanswered (200, its clock unknown), never a closed
-     * connection a client would take for "maybe not made" and retry.
-     * Responses are reference-counted by MHD: one serves every
-     * connection, every thread. */
-    struct MHD_Response *made_unanswered, *no_memory;
+     * connection a client would take for "maybe not made" and retry; one
+     * made and not saved gets made_unsaved (500 CW_EUNSAVED, as when its
+     * answer could be made). Responses are reference-counted by MHD: one
+     * serves every connection, every thread. */
+    struct MHD_Response *made_unanswered, *made_unsaved, *no_memory;
 };
 
 /* One request's state, from its headers to its completion. */
@@ -138,6 +139,10 @@ typedef struct request {
     bool too_large;    /* more than max_body came: the rest is discarded */
     bool no_memory;    /* the body could not be kept */
 } request;
+
+/* Whether a request made a write (its answer must say so even when it
+ * cannot be made: struct cw__http, the answers made at start). */
+typedef enum made_as { NOT_MADE, MADE, MADE_UNSAVED } made_as;
 
 /* What a route answers: a JSON body, a text body, or an error reason. */
 typedef struct reply {
@@ -149,7 +154,7 @@ typedef struct reply {
     const char *allow;      /* 405: the methods the route takes */
     _Atomic size_t *held;   /* a large answer (text): its bytes count here (invariant 8) */
     int code;               /* the library's error code behind the error, or CW_OK */
-    bool made;              /* a write was made: answered 200 whatever memory is left */
+    made_as made;           /* what a write was: answered so whatever memory is left */
     char error[240];
 } reply;
 
@@ -360,7 +365,8 @@ static struct MHD_Response *dump_response(char *dump, size_t len, _Atomic size_t
 
 /* Queues rep's response and frees what it holds. An answer that cannot be
  * made for want of memory is one of those made at start: a write made is
- * still 200, anything else 500 CW_ENOMEM. */
+ * still 200, one made and not saved 500 CW_EUNSAVED, anything else 500
+ * CW_ENOMEM. */
 static enum MHD_Result send_reply(cw__http *h, struct MHD_Connection *c, reply *rep)
 {
     bool queued;
@@ -376,15 +382,21 @@ static enum MHD_Result send_reply(cw__http *h, struct MHD_Connection *c, reply *
     }
     if (queued)
         return MHD_YES;
-    return rep->made ? MHD_queue_response(c, MHD_HTTP_OK, h->made_unanswered)
-                     : MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, h->no_memory);
+    if (rep->made == MADE)
+        return MHD_queue_response(c, MHD_HTTP_OK, h->made_unanswered);
+    return MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              rep->made == MADE_UNSAVED ? h->made_unsaved : h->no_memory);
 }
 
-/* One of the answers made at start (made_unanswered, no_memory); NULL on
- * ENOMEM. */
-static struct MHD_Response *spare_answer(const char *body)
+/* One of the answers made at start (struct cw__http): j's text (j taken;
+ * NULL: none), or NULL on ENOMEM. */
+static struct MHD_Response *spare_answer(json_t *j)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    struct MHD_Response *resp = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp)
+        free(text);
     if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) {
         MHD_destroy_response(resp);
         resp = NULL;
@@ -762,10 +774,12 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
     if (rc != CW_OK) {
         free(answer.p);
         fail_rc(rep, rc);
+        if (rc == CW_EUNSAVED)
+            rep->made = MADE_UNSAVED;
         goto out;
     }
     succeed_with_clock(rep, &answer, &clock, h->nodes); /* cannot run out: reserved */
-    rep->made = true;
+    rep->made = MADE;
 out:
     free(stored);
     cw_vclock_destroy(&context);
@@ -1518,6 +1532,8 @@ static void destroy(cw__http *h)
 {
     if (h->made_unanswered)
         MHD_destroy_response(h->made_unanswered);
+    if (h->made_unsaved)
+        MHD_destroy_response(h->made_unsaved);
     if (h->no_memory)
         MHD_destroy_response(h->no_memory);
     pthread_mutex_destroy(&h->log_lock);
@@ -1554,9 +1570,10 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         freeaddrinfo(res);
         return start_failed(CW_ENOMEM, err, errlen, "%s", cw_strerror(CW_ENOMEM));
     }
-    h->made_unanswered = spare_answer("{\"status\":\"success\",\"clock\":null}");
-    h->no_memory = spare_answer("{\"status\":\"error\",\"error\":\"memory allocation failed\",\"code\":\"CW_ENOMEM\"}");
-    if (!h->made_unanswered || !h->no_memory) {
+    h->made_unanswered = spare_answer(json_pack("{s:s, s:n}", "status", "success", "clock"));
+    h->made_unsaved = spare_answer(error_body(cw_strerror(CW_EUNSAVED), CW_EUNSAVED));
+    h->no_memory = spare_answer(error_body(cw_strerror(CW_ENOMEM), CW_ENOMEM));
+    if (!h->made_unanswered || !h->made_unsaved || !h->no_memory) {
         destroy(h);
         freeaddrinfo(res);
         return start_failed(CW_ENOMEM, err, errlen, "%s", cw_strerror(CW_ENOMEM));

@@ -77,6 +77,7 @@ for i in 0 1 2; do kill -0 "${pids[i]}" 2>/dev/null || fail "node $i died"; done
 
 # They converge: the same clock everywhere, nothing pending.
 # A node's clock and pending count, as /status begins: {"node":I,"clock":{...},"pending":N
+# (another order of those fields finds nothing, and fails the test, never passes it).
 clock() { curl -s "127.0.0.1:${http[$1]}/status" | grep -o '^{"node":[0-9]*,"clock":{[^}]*},"pending":[0-9]*' |
   sed -E 's/^\{"node":[0-9]+,//'; }
 for _ in $(seq 300); do

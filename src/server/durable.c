@@ -53,15 +53,16 @@
  *     them: a page past the file's end (a truncated file) faults with
  *     SIGBUS, and a damaged offset can send a read anywhere (SIGSEGV).
  *     While a state is opened and read back (the guard, below), such a
- *     fault in LMDB's map ends the process so too. Before anything is
+ *     fault (in the file's map, or in LMDB's code) ends the process so
+ *     too. Before anything is
  *     written to an environment, a cursor has visited every record of every
  *     tree in it, reading each page of its keys and values, under the guard
  *     (walk_all): a write on a damaged page would take the damage further.
- *     (That visits every page, not every byte: the keys in branch pages are
+ *     That visits every page, not every byte: the keys in branch pages are
  *     not read, and damage LMDB reads past may still mislead a later
- *     write.) (A file may end before the last page LMDB counts: a page
- *     freed in the transaction that took it is never written. That is not
- *     damage, and no tree reaches it.)
+ *     write. A file may end before the last page LMDB counts (a page freed
+ *     in the transaction that took it is never written): that is not
+ *     damage, and no tree reaches it.
  *  7. LOCK_FILE holds STATE_MARK once a state was committed in DIR: a
  *     data.mdb then missing or empty is a state lost (truncated, deleted),
  *     refused, never taken for a new one; with no mark (a first start
@@ -593,7 +594,7 @@ static unsigned touch(const MDB_val *v)
 /* Reads every record of db, each page of its keys and values: CW_OK,
  * CW_ETRUNC when LMDB finds a page damaged (a tree deeper than LMDB's
  * cursor, CURSOR_FULL, is a loop in a damaged one), CW_ENOMEM, CW_EIO.
- * Faults in the map end the process (the guard). */
+ * A fault on the way ends the process (the guard). */
 static int walk(MDB_txn *t, MDB_dbi db, unsigned *sum)
 {
     MDB_cursor *c;
@@ -611,7 +612,7 @@ static int walk(MDB_txn *t, MDB_dbi db, unsigned *sum)
     return mrc == ENOMEM ? CW_ENOMEM : CW_EIO;
 }
 
-/* Invariant 6: every tree of the environment read whole (the free pages'
+/* Invariant 6: every tree of the environment visited (the free pages'
  * list, the main database, and each of the node's databases that exists),
  * before anything is written to it. Under the guard. */
 static int walk_all(cw__durable *d, char *err, size_t errlen)

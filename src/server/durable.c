@@ -580,36 +580,48 @@ static void guard_end(void)
     pthread_mutex_unlock(&guard_lock);
 }
 
-/* Reads each page of a value (or key): one byte a page is enough to fault
- * a page that is not there. */
-static unsigned touch(const MDB_val *v)
-{
-    const volatile uint8_t *p = v->mv_data;
-    unsigned sum = 0;
-    for (size_t i = 0; i < v->mv_size; i += 4096)
-        sum += p[i];
-    return v->mv_size ? sum + p[v->mv_size - 1] : sum;
-}
-
-/* Reads every record of db, each page of its keys and values: CW_OK,
- * CW_ETRUNC when LMDB finds a page damaged (a tree deeper than LMDB's
- * cursor, CURSOR_FULL, is a loop in a damaged one), CW_ENOMEM, CW_EIO.
- * A fault on the way ends the process (the guard). */
-static int walk(MDB_txn *t, MDB_dbi db, unsigned *sum)
+/* Hands every record of db to fn, in order, until fn gives other than
+ * CW_OK (then that). CW_OK; CW_ETRUNC when LMDB finds a page damaged
+ * (invariant 6; a tree deeper than LMDB's cursor, CURSOR_FULL, is a loop in
+ * a damaged one); CW_ENOMEM; CW_EIO. */
+static int each_record(MDB_txn *t, MDB_dbi db, int (*fn)(void *ctx, MDB_val *k, MDB_val *v), void *ctx)
 {
     MDB_cursor *c;
     int mrc = mdb_cursor_open(t, db, &c);
     if (mrc != 0)
         return mrc == ENOMEM ? CW_ENOMEM : CW_EIO;
     MDB_val k, v;
-    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        *sum += touch(&k) + touch(&v);
+    int rc = CW_OK;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == CW_OK;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        rc = fn(ctx, &k, &v);
     mdb_cursor_close(c);
-    if (mrc == MDB_NOTFOUND)
-        return CW_OK;
+    if (rc != CW_OK || mrc == MDB_NOTFOUND)
+        return rc;
     if (mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND || mrc == MDB_CURSOR_FULL)
         return CW_ETRUNC;
     return mrc == ENOMEM ? CW_ENOMEM : CW_EIO;
+}
+
+/* Reads each page of v: one byte a page is enough to fault a page that is
+ * not there (volatile: the reads are made though nothing uses them). */
+static void touch(const MDB_val *v)
+{
+    const volatile uint8_t *p = v->mv_data;
+    for (size_t i = 0; i < v->mv_size; i += 4096)
+        (void)p[i];
+    if (v->mv_size)
+        (void)p[v->mv_size - 1];
+}
+
+/* each_record's fn for walk_all: a record's key and value read. A fault on
+ * the way ends the process (the guard). */
+static int touch_record(void *ctx, MDB_val *k, MDB_val *v)
+{
+    (void)ctx;
+    touch(k);
+    touch(v);
+    return CW_OK;
 }
 
 /* Invariant 6: every tree of the environment visited (the free pages'
@@ -621,16 +633,19 @@ static int walk_all(cw__durable *d, char *err, size_t errlen)
     int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &t);
     if (rc != 0)
         return lmdb_error(rc, err, errlen, "reading the state");
-    unsigned sum = 0;
     MDB_dbi main_db, db;
-    int r = walk(t, 0, &sum); /* 0: LMDB's free pages */
+    int r = each_record(t, 0, touch_record, NULL); /* 0: LMDB's free pages */
     if (r == CW_OK)
-        r = mdb_dbi_open(t, NULL, 0, &main_db) != 0 ? CW_EIO : walk(t, main_db, &sum);
+        r = mdb_dbi_open(t, NULL, 0, &main_db) != 0 ? CW_EIO : each_record(t, main_db, touch_record, NULL);
     static const char *const names[] = {"meta", "keys", "log"};
     for (size_t i = 0; r == CW_OK && i < sizeof names / sizeof names[0]; i++) {
         int o = mdb_dbi_open(t, names[i], 0, &db);
-        r = o == MDB_NOTFOUND ? CW_OK : o != 0 ? (o == MDB_INCOMPATIBLE || o == MDB_CORRUPTED ? CW_ETRUNC : CW_EIO)
-                                               : walk(t, db, &sum);
+        if (o == 0)
+            r = each_record(t, db, touch_record, NULL);
+        else if (o == MDB_INCOMPATIBLE || o == MDB_CORRUPTED) /* its record in the main tree is not a tree's */
+            r = CW_ETRUNC;
+        else if (o != MDB_NOTFOUND) /* not there: a new environment's */
+            r = CW_EIO;
     }
     mdb_txn_abort(t); /* handles opened here close with it: the write transaction opens its own */
     if (r == CW_ETRUNC)
@@ -861,23 +876,27 @@ static int read_counters(MDB_txn *t, MDB_dbi db, const char *name, uint64_t *c, 
     return CW_OK;
 }
 
-/* Takes every record of db (key records, or log entries). CW_ETRUNC: LMDB
- * found a page damaged (invariant 6); CW_EBADMSG: a seal did not match;
- * CW_EINVAL: a record does not decode. */
+/* What scan takes records into. */
+typedef struct scanning {
+    loaded *l;
+    const cw_msg_limits *lim;
+    bool records; /* key records, else log entries */
+} scanning;
+
+static int take_one(void *ctx, MDB_val *k, MDB_val *v)
+{
+    scanning *sc = ctx;
+    if (!unseal(k, v))
+        return CW_EBADMSG;
+    return sc->records ? take_record(sc->l, v, sc->lim) : take(sc->l, v->mv_data, v->mv_size, sc->lim);
+}
+
+/* Takes every record of db (key records, or log entries). As each_record;
+ * CW_EBADMSG: a seal did not match; CW_EINVAL: a record does not decode. */
 static int scan(MDB_txn *t, MDB_dbi db, loaded *l, const cw_msg_limits *lim, bool records)
 {
-    MDB_cursor *c;
-    if (mdb_cursor_open(t, db, &c) != 0)
-        return CW_EIO;
-    MDB_val k, v;
-    int rc = CW_OK, mrc;
-    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == CW_OK;
-         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        rc = !unseal(&k, &v) ? CW_EBADMSG : records ? take_record(l, &v, lim) : take(l, v.mv_data, v.mv_size, lim);
-    mdb_cursor_close(c);
-    if (rc == CW_OK && mrc != MDB_NOTFOUND)
-        rc = mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND ? CW_ETRUNC : CW_EIO;
-    return rc;
+    scanning sc = {l, lim, records};
+    return each_record(t, db, take_one, &sc);
 }
 
 int cw__durable_load(cw__durable *d, cw_node *n, const cw_msg_limits *lim, bool *had_state, char *err,

@@ -392,7 +392,7 @@ int cli_keygen(int argc, char **argv)
 
 int cli_node(int argc, char **argv)
 {
-    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, delay_us = 0, ahead_wait = 1000, http_threads = 2,
+    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, link_timeout = 30000, delay_us = 0, ahead_wait = 1000, http_threads = 2,
              recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
@@ -443,6 +443,10 @@ int cli_node(int argc, char **argv)
                         "heartbeat that times out on a full link can abort the node",
                         0, 600000),
          .default_text = "0 (off)"},
+        {CLI_OPT_UINT32("link-timeout-ms", &link_timeout, "MS",
+                        "TCP links: data unacknowledged (or a connect unfinished) this long closes the\n"
+                        "connection and ZeroMQ makes it anew: a long cut is back within about this long; 0: off",
+                        0, 600000)},
         {CLI_OPT_UINT("max-log", &max_log, "WRITES",
                       "own writes not yet applied everywhere before writes get 503", 1, (uint64_t)1 << 32),
          .default_text = "1048576"},
@@ -630,6 +634,7 @@ int cli_node(int argc, char **argv)
     so.policy = policy == 1 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
     so.hwm = hwm;
     so.heartbeat_ms = heartbeat;
+    so.link_timeout_ms = link_timeout;
     so.max_log = (size_t)max_log;
     so.allow = allow_text ? &allow : NULL;
     so.max_siblings = (size_t)max_siblings;

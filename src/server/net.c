@@ -844,16 +844,19 @@ bool cw__net_check_keys(const char *secret, const char *const *peers, uint32_t n
 static int sockopt_int(void *sock, int opt, int v) { return zmq_setsockopt(sock, opt, &v, sizeof v); }
 
 /* The options every link socket gets: bounded queues, heartbeats if asked
- * for (net.h: off by default), no linger past a short grace at close, and
- * IPv6 for an endpoint that needs it (cw__endpoint_ipv6). */
+ * for (net.h: off by default), TCP's own timeout on unacknowledged data and
+ * on connecting (net.h, link_timeout_ms), no linger past a short grace at
+ * close, and IPv6 for an endpoint that needs it (cw__endpoint_ipv6). */
 static int link_options(void *sock, const cw__net_options *o, const char *endpoint)
 {
-    int hb = (int)o->heartbeat_ms;
+    int hb = (int)o->heartbeat_ms, lt = (int)o->link_timeout_ms;
     int rc = sockopt_int(sock, ZMQ_IPV6, cw__endpoint_ipv6(endpoint)) | sockopt_int(sock, ZMQ_SNDHWM, (int)o->hwm) |
              sockopt_int(sock, ZMQ_RCVHWM, (int)o->hwm) | sockopt_int(sock, ZMQ_LINGER, 100);
     if (hb)
         rc |= sockopt_int(sock, ZMQ_HEARTBEAT_IVL, hb) | sockopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) |
               sockopt_int(sock, ZMQ_HEARTBEAT_TTL, 3 * hb);
+    if (lt)
+        rc |= sockopt_int(sock, ZMQ_TCP_MAXRT, lt) | sockopt_int(sock, ZMQ_CONNECT_TIMEOUT, lt);
     return rc;
 }
 

@@ -126,6 +126,10 @@
 /* ZeroMQ heartbeats off (net.h, heartbeat_ms): libzmq 4.3.4 can abort the
  * process when one times out on a link whose queue is full. */
 #define DEFAULT_HEARTBEAT_MS 0u
+/* As Cassandra's internode links (internode_tcp_user_timeout_in_ms): long
+ * enough that a peer busy for seconds keeps its connection, short enough
+ * that a link cut for minutes is back within this long of healing. */
+#define DEFAULT_LINK_TIMEOUT_MS 30000u
 /* The loop looks at the clock at least this often (stop, ticks, faults). */
 #define LOOP_MAX_WAIT_MS 10
 /* Messages the loop takes from the transport before it takes the lock. */
@@ -282,6 +286,7 @@ void cw__server_options_init(cw__server_options *o)
     o->policy = CW_KEEP_SIBLINGS;
     o->hwm = DEFAULT_HWM;
     o->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    o->link_timeout_ms = DEFAULT_LINK_TIMEOUT_MS;
     o->ahead_wait_ms = DEFAULT_AHEAD_WAIT_MS;
     o->ahead_waiters_max = UINT32_MAX;
     o->recovery_timeout_ns = DEFAULT_RECOVERY_TIMEOUT_NS;
@@ -1072,8 +1077,8 @@ static bool options_valid(const cw__server_options *o, char *err, size_t errlen)
     }
     if (o->curve_secret && !cw__net_check_keys(o->curve_secret, o->curve_peers, o->nodes, o->self, err, errlen))
         return false;
-    if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms > 600000u) {
-        cw__server_err(err, errlen, "hwm must be 1..10000000 and heartbeat 0..600000 ms (0: off)");
+    if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms > 600000u || o->link_timeout_ms > 600000u) {
+        cw__server_err(err, errlen, "hwm must be 1..10000000, heartbeat and link timeout 0..600000 ms (0: off)");
         return false;
     }
     return true;
@@ -1182,6 +1187,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         .peers = (const char *const *)s->peers,
         .hwm = o->hwm,
         .heartbeat_ms = o->heartbeat_ms,
+        .link_timeout_ms = o->link_timeout_ms,
         .curve_secret = o->curve_secret,
         .curve_peers = o->curve_peers,
         .allow = o->allow,

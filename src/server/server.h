@@ -47,6 +47,8 @@ typedef struct cw__server_options {
     cw_conflict_policy policy;      /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
     uint32_t hwm;                   /* high-water mark of each link, messages (default 10,000) */
     uint32_t heartbeat_ms;          /* ZeroMQ heartbeat interval, timeout 3x; 0 (the default): off (net.h) */
+    uint32_t link_timeout_ms;       /* TCP links: unacknowledged data or a connect this long closes the
+                                       connection, which ZeroMQ makes anew (net.h); default 30,000; 0: off */
     size_t max_log;                 /* own writes not yet stable before writes are refused */
     size_t max_siblings;            /* cw_node_options.max_siblings; 0 = its default */
     size_t max_buffered;            /* writes the causal buffer holds */

@@ -141,6 +141,9 @@ expect 0 "usage: causeway <command>" help --help
 # for the column has its help on the next line.
 expect 0 "--peer J=ENDPOINT +node J's replication endpoint.*Exit status: 0 stopped by SIGTERM or SIGINT; 1 .*2 bad arguments" node --help
 expect 0 "  --recovery-timeout-ms MS[[:cntrl:]] {25}a write missing this long" node --help
+expect 0 "  --link-timeout-ms MS +TCP links: .*default 30000" node --help
+expect 2 "--link-timeout-ms '600001': expected a whole number from 0 to 600000" node --id 0 --nodes 1 \
+  --listen "ipc://$scratch/n" --link-timeout-ms 600001
 expect 0 "usage: causeway demo" help demo
 expect 0 "usage: causeway check \\[options\\] TRACE.jsonl.*--json FILE" help check
 expect 2 "causeway check: expected TRACE.jsonl" check

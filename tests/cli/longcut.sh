@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# A link cut for longer than TCP's retransmissions keep up with is back soon
+# after it heals. Two `causeway node` processes, each in a network namespace
+# of its own, joined by one veth pair (10.232.0.1 and .2); every packet on
+# it is dropped for CW_LONGCUT_S seconds (default 14) by an nftables table
+# in node 1's namespace (blackhole routes on both sides where there is no
+# `nft`), while a writer at each node keeps writing. Both nodes must go on
+# acknowledging writes through the cut. After it heals, each must read the
+# other's last write within CW_LONGCUT_BOUND seconds (default 6).
+#
+# Why: TCP retransmits unacknowledged data at intervals that double while a
+# cut lasts (from 200 ms: 0.2, 0.6, 1.4, 3.0, 6.2, 12.6, 25.4 s after the
+# first loss), and a connection resumes only at its next retransmission: 11
+# s or more after a cut of 14 s. The nodes run with `--link-timeout-ms 1000`
+# (CW_LONGCUT_ARGS replaces it): the kernel closes a connection whose data
+# stays unacknowledged a second, ZeroMQ connects anew every second while
+# the peer cannot be reached, and the first attempt after healing gets
+# through. With CW_LONGCUT_ARGS='--link-timeout-ms 0' the bound fails.
+#
+# Needs root, `ip netns` and veth pairs; without them it prints
+#   longcut: SKIPPED (REASON)
+# and exits 77 (ctest reports the test as skipped). Everything it makes is
+# named with this shell's PID and removed on exit (not on SIGKILL); the run
+# fails rather than go on past CW_LONGCUT_BUDGET seconds (default 60).
+#   tests/cli/longcut.sh CAUSEWAY
+set -euo pipefail
+cw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+P=$$
+dir=$(mktemp -d)
+cut_s=${CW_LONGCUT_S:-14}
+bound_s=${CW_LONGCUT_BOUND:-6}
+read -r -a node_args <<<"${CW_LONGCUT_ARGS---link-timeout-ms 1000}"
+tag=$P-$RANDOM
+made_ns=()
+node_pids=()
+writer_pids=()
+
+say() { echo "longcut: $*"; }
+fail() {
+  echo "longcut: FAIL: $*" >&2
+  for i in 0 1; do
+    [ -s "$dir/out$i" ] && { echo "--- node $i said:" >&2; tail -n 20 "$dir/out$i" >&2; }
+  done
+  exit 1
+}
+cleanup() {
+  set +e
+  touch "$dir/stop"
+  for p in "${writer_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${node_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for _ in $(seq 30); do
+    local alive=0
+    for p in "${node_pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${node_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  for n in "${made_ns[@]}"; do ip netns del "$n" || echo "longcut: could not delete namespace $n" >&2; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+start_ms=$(now_ms)
+budget_end=$((start_ms + ${CW_LONGCUT_BUDGET:-60} * 1000))
+in_budget() { [ "$(now_ms)" -lt "$budget_end" ] || fail "out of time (CW_LONGCUT_BUDGET ${CW_LONGCUT_BUDGET:-60} s)"; }
+await() { # await SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds
+  local limit=$(($(now_ms) + $1 * 1000)) what=$2
+  shift 2
+  until "$@"; do
+    [ "$(now_ms)" -lt "$limit" ] || fail "$what"
+    in_budget
+    sleep 0.1
+  done
+}
+
+ns() { echo "cwl${P}n$1"; }
+veth() { echo "c${P}l$1"; }
+addr() { echo "10.232.0.$(($1 + 1))"; }
+skip() {
+  echo "longcut: SKIPPED ($1)"
+  exit 77
+}
+try() { "$@" 2>"$dir/try.err" || skip "'$*' failed: $(head -c 200 "$dir/try.err" | tr '\n' ' ' | sed 's/ *$//')"; }
+[ "$(id -u)" = 0 ] || skip "not root"
+command -v ip >/dev/null || skip "no ip command (iproute2)"
+for i in 0 1; do
+  try ip netns add "$(ns $i)"
+  made_ns+=("$(ns $i)")
+  try ip -n "$(ns $i)" link set lo up
+done
+try ip link add "$(veth 0)" netns "$(ns 0)" type veth peer name "$(veth 1)" netns "$(ns 1)"
+for i in 0 1; do
+  try ip -n "$(ns $i)" addr add "$(addr $i)/30" dev "$(veth $i)"
+  try ip -n "$(ns $i)" link set "$(veth $i)" up
+done
+
+for i in 0 1; do
+  j=$((1 - i))
+  ip netns exec "$(ns $i)" "$cw" node --id "$i" --nodes 2 --fresh --listen tcp://0.0.0.0:7000 \
+    --http 127.0.0.1:7100 --peer "$j=tcp://$(addr $j):7000" "${node_args[@]}" >"$dir/out$i" 2>&1 &
+  node_pids[i]=$!
+done
+served() { grep -q "http .*:7100" "$dir/out$1"; }
+for i in 0 1; do await 10 "node $i printed no serving line" served "$i"; done
+say "nodes serving (${node_args[*]:-default options})"
+
+# at I CURL-ARGS...: curl in node I's namespace against its HTTP API.
+at() {
+  local i=$1
+  shift
+  ip netns exec "$(ns "$i")" curl -s --max-time 3 "$@"
+}
+write() { # write I KEY: the HTTP status of a write at node I (000: none)
+  local code
+  code=$(at "$1" -o "$dir/wbody$1" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d "{\"key\":\"$2\",\"value\":\"v-$2-$tag\"}" "http://127.0.0.1:7100/write") || true
+  echo "${code:-000}"
+}
+has() { [ "$(at "$1" -o /dev/null -w '%{http_code}' "http://127.0.0.1:7100/read/$2")" = 200 ]; }
+# Writers: a write every 50 ms at each node; the acknowledged keys in order.
+writer() {
+  local i=$1 n=0 code
+  while [ ! -e "$dir/stop" ]; do
+    n=$((n + 1))
+    code=$(write "$i" "w$i-$n")
+    case $code in
+      200) echo "w$i-$n" >>"$dir/acked$i" ;;
+      *) echo "$code $(cat "$dir/wbody$i" 2>/dev/null)" >>"$dir/other$i" ;;
+    esac
+    sleep 0.05
+  done
+}
+acked() { if [ -f "$dir/acked$1" ]; then wc -l <"$dir/acked$1"; else echo 0; fi; }
+last_acked() { tail -n 1 "$dir/acked$1"; }
+for i in 0 1; do
+  writer "$i" >"$dir/writer$i.log" 2>&1 &
+  writer_pids[i]=$!
+done
+await 10 "the writers got no acknowledgements" eval '[ "$(acked 0)" -ge 3 ] && [ "$(acked 1)" -ge 3 ]'
+for i in 0 1; do
+  k=$(last_acked "$i")
+  await 10 "node $((1 - i)) never read $k, written at node $i before any cut" has $((1 - i)) "$k"
+done
+say "links up: each node reads the other's writes"
+
+# The cut.
+if command -v nft >/dev/null; then
+  how="nftables table cwl$P in node 1's namespace"
+  ip netns exec "$(ns 1)" nft -f - <<EOF
+table inet cwl$P {
+  chain in { type filter hook input priority 0; policy accept; iifname "$(veth 1)" drop; }
+  chain out { type filter hook output priority 0; policy accept; oifname "$(veth 1)" drop; }
+}
+EOF
+else
+  how="blackhole routes (no nft command here)"
+  ip -n "$(ns 0)" route add blackhole "$(addr 1)/32"
+  ip -n "$(ns 1)" route add blackhole "$(addr 0)/32"
+fi
+t_cut=$(now_ms)
+marks=("$(acked 0)" "$(acked 1)")
+say "cut: every packet between the nodes dropped ($how) for $cut_s s"
+sleep "$cut_s"
+for i in 0 1; do
+  [ "$(acked "$i")" -ge $((marks[i] + 10)) ] || fail "node $i acknowledged $(($(acked "$i") - marks[i])) writes in the cut"
+done
+k0=$(last_acked 0) k1=$(last_acked 1)
+has 1 "$k0" && fail "node 1 read $k0, written at node 0 during the cut: nothing was cut"
+if [ "$how" = "${how#nft}" ]; then
+  ip -n "$(ns 0)" route del blackhole "$(addr 1)/32"
+  ip -n "$(ns 1)" route del blackhole "$(addr 0)/32"
+else
+  ip netns exec "$(ns 1)" nft delete table inet "cwl$P"
+fi
+t_heal=$(now_ms)
+say "healed after $((t_heal - t_cut)) ms; $(($(acked 0) - marks[0])) and $(($(acked 1) - marks[1])) writes acknowledged in the cut"
+
+# Back within the bound: each node reads the other's last write of the cut.
+both() { has 1 "$k0" && has 0 "$k1"; }
+limit=$((t_heal + bound_s * 1000))
+until both; do
+  [ "$(now_ms)" -lt "$limit" ] ||
+    fail "$k0 (node 0) at node 1: $(has 1 "$k0" && echo read || echo missing); $k1 (node 1) at node 0:" \
+      "$(has 0 "$k1" && echo read || echo missing), $bound_s s after healing"
+  sleep 0.05
+done
+say "each node read the other's last write of the cut $(($(now_ms) - t_heal)) ms after healing (bound $bound_s s)"
+
+# Then everything: one clock, nothing pending, every acknowledged write.
+touch "$dir/stop"
+for p in "${writer_pids[@]}"; do wait "$p"; done
+writer_pids=()
+status_of() { at "$1" http://127.0.0.1:7100/status | sed -n 's/^{"node":[0-9]*,"clock":\({[^}]*}\),"pending":\([0-9]*\),.*/\1 \2/p' || true; }
+converged() {
+  local s0 s1
+  s0=$(status_of 0) s1=$(status_of 1)
+  [ -n "$s0" ] && [ "$s0" = "$s1" ] && [ "${s0##* }" = 0 ]
+}
+await 15 "no convergence: node 0 $(status_of 0), node 1 $(status_of 1)" converged
+for i in 0 1; do
+  for k in $(cat "$dir/acked$i"); do has $((1 - i)) "$k" || fail "node $((1 - i)) lost $k, acknowledged at node $i"; done
+done
+if cat "$dir"/other? 2>/dev/null | grep .; then fail "writers got the answers above (only 200 is expected)"; fi
+for i in 0 1; do kill -TERM "${node_pids[i]}"; done
+for i in 0 1; do wait "${node_pids[i]}" || fail "node $i exited $? on SIGTERM"; done
+node_pids=()
+say "PASS ($(($(acked 0) + $(acked 1))) acknowledged writes at both nodes; $((($(now_ms) - start_ms) / 1000)) s)"

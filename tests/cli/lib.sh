@@ -11,3 +11,17 @@ node_http_port() {
   done
   return 1
 }
+
+# stop_pids PID...: SIGCONT and SIGTERM to each, up to 3 s for all to exit,
+# then SIGKILL to any left. Never fails (for cleanup traps).
+stop_pids() {
+  for p in "$@"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+  for _ in $(seq 30); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for p in "$@"; do kill -KILL "$p" 2>/dev/null; done
+  return 0
+}

@@ -47,18 +47,12 @@ cleanup() {
   set +e
   touch "$dir/stop"
   for p in "${writer_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${node_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 30); do
-    local alive=0
-    for p in "${node_pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${node_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  stop_pids "${node_pids[@]}"
   wait 2>/dev/null
   for n in "${made_ns[@]}"; do ip netns del "$n" || echo "longcut: could not delete namespace $n" >&2; done
   rm -rf "$dir"
 }
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -104,7 +98,7 @@ for i in 0 1; do
     --http 127.0.0.1:7100 --peer "$j=tcp://$(addr $j):7000" "${node_args[@]}" >"$dir/out$i" 2>&1 &
   node_pids[i]=$!
 done
-served() { grep -q "http .*:7100" "$dir/out$1"; }
+served() { grep -qs "http .*:7100" "$dir/out$1"; }
 for i in 0 1; do await 10 "node $i printed no serving line" served "$i"; done
 say "nodes serving (${node_args[*]:-default options})"
 

@@ -71,19 +71,13 @@ cleanup() {
   set +e
   touch "$dir/stop"
   for p in "${writer_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${node_pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 30); do
-    local alive=0
-    for p in "${node_pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${node_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  stop_pids "${node_pids[@]}"
   wait 2>/dev/null
   # A namespace takes its veths and nft tables with it.
   for n in "${made_ns[@]}"; do ip netns del "$n" || echo "netns: could not delete namespace $n" >&2; done
   rm -rf "$dir"
 }
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

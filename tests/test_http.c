@@ -189,6 +189,7 @@ static json_int_t clock_at(const json_t *clock, uint32_t nodes, unsigned id)
 static uint32_t ahead_wait_option = 1000, ahead_waiters_option = UINT32_MAX;
 static const char *data_dir_option;  /* durable state here, in a 1 MiB map */
 static size_t max_siblings_option;   /* 0: the node's default */
+static size_t max_log_option;        /* 0: the node's default */
 
 static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_options *ho, size_t max_value_len)
 {
@@ -205,6 +206,7 @@ static int start(void **state, uint32_t nodes, cw_node_id self, const cw__http_o
     o.ahead_wait_ms = ahead_wait_option;
     o.ahead_waiters_max = ahead_waiters_option;
     o.max_siblings = max_siblings_option;
+    o.max_log = max_log_option;
     if (data_dir_option) {
         o.data_dir = data_dir_option;
         o.map_size = (size_t)1 << 20;
@@ -253,6 +255,15 @@ static int setup_two_one_sibling(void **state)
 
 /* Node 1 of 2; its peer (node 0) is never there. */
 static int setup_two(void **state) { return start(state, 2, 1, NULL, 0); }
+
+/* The same, with room for 4 writes not yet stable. */
+static int setup_two_small_log(void **state)
+{
+    max_log_option = 4;
+    int rc = start(state, 2, 1, NULL, 0);
+    max_log_option = 0;
+    return rc;
+}
 
 static int teardown(void **state)
 {
@@ -1370,6 +1381,10 @@ static void test_metrics(void **state)
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.99\"} "));
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.999\"} "));
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds_count 0\n"));
+    /* One node: nothing to wait for, no peer to hear from. */
+    assert_non_null(strstr(r.body, "# TYPE causeway_stability_blocker gauge\ncauseway_stability_blocker -1\n"));
+    assert_non_null(strstr(r.body, "# TYPE causeway_peer_silence_seconds gauge\n"));
+    assert_null(strstr(r.body, "\ncauseway_peer_silence_seconds{"));
     /* Every line is a comment or "name[{labels}] value". */
     for (char *p = r.body; *p;) {
         char *nl = strchr(p, '\n');
@@ -1384,6 +1399,49 @@ static void test_metrics(void **state)
         }
         p = nl + 1;
     }
+    resp_free(&r);
+}
+
+/* Node 1 of 2 with room for 4 writes not yet stable, node 0 never there:
+ * the writes after those 4 are 503 stalled, and once stability has waited
+ * on node 0 (two report intervals) the answer names it and how long it
+ * has been silent, as /metrics does. */
+static void test_a_stall_names_the_node_it_waits_for(void **state)
+{
+    fx *f = *state;
+    resp r;
+    int made = 0;
+    for (;;) {
+        write_key(f, "\"s\"", "1", &r);
+        if (r.status != 200)
+            break;
+        resp_free(&r);
+        assert_true(++made <= 4);
+    }
+    assert_int_equal(made, 4);
+    const char *why = "";
+    for (int tries = 0;; tries++) { /* the blocker is named after two report intervals, the silence at 1 s */
+        expect_error(&r, 503, "a write past --max-log");
+        assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_ESTALLED");
+        why = json_string_value(json_object_get(r.json, "error"));
+        if (strstr(why, "(cut off, stopped or gone)") || tries == 100)
+            break;
+        resp_free(&r);
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        write_key(f, "\"s\"", "1", &r);
+    }
+    if (!strstr(why, "stalled: node 0 has not said it applied this node's writes, so no room came; nothing heard "
+                     "from it for ") ||
+        !strstr(why, " s (cut off, stopped or gone)"))
+        fail_msg("the stall's reason: %s", why);
+    resp_free(&r);
+    request(f, "GET", "/metrics", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\ncauseway_stability_blocker 0\n"));
+    const char *q = strstr(r.body, "\ncauseway_peer_silence_seconds{peer=\"0\"} ");
+    assert_non_null(q);
+    assert_true(strtod(q + strlen("\ncauseway_peer_silence_seconds{peer=\"0\"} "), NULL) >= 1.0);
+    assert_null(strstr(r.body, "causeway_peer_silence_seconds{peer=\"1\"}")); /* itself */
     resp_free(&r);
 }
 
@@ -1888,6 +1946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connections_only_from_allowed_addresses, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_status_text_key_wins_its_name, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_a_stall_names_the_node_it_waits_for, setup_two_small_log, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_is_answered_not_reset, setup_small, teardown),

@@ -244,6 +244,37 @@ static void fail_rc(reply *rep, int rc)
     fail_code(rep, status_of(rc), rc, "%s", why);
 }
 
+static void stats_fn(void *ctx, cw_node *n)
+{
+    cw_node_stats *st = ctx;
+    if (cw_node_get_stats(n, st) != CW_OK) {
+        memset(st, 0, sizeof *st);
+        st->stability_blocker = CW_NODE_NONE;
+    }
+}
+
+/* A write's failure; a stall names the node holding stability back and how
+ * long it has been silent, so whoever runs the group knows where to look. */
+static void fail_write(cw__http *h, reply *rep, int rc)
+{
+    cw_node_stats ns;
+    memset(&ns, 0, sizeof ns);
+    ns.stability_blocker = CW_NODE_NONE;
+    if (rc == CW_ESTALLED)
+        cw__server_with_node(h->server, stats_fn, &ns);
+    uint32_t b = ns.stability_blocker;
+    if (rc != CW_ESTALLED || b == CW_NODE_NONE || b >= h->nodes) {
+        fail_rc(rep, rc);
+        return;
+    }
+    double silent = (double)cw__server_silence(h->server, b) / 1e9;
+    fail_code(rep, status_of(rc), rc,
+              "stalled: node %" PRIu32 " has not said it applied this node's writes, so no room came; nothing "
+              "heard from it for %.1f s (%s)",
+              b, silent,
+              silent >= 1.0 ? "cut off, stopped or gone" : "it reports: it is behind, or its links hold them back");
+}
+
 static void succeed(reply *rep, json_t *j)
 {
     rep->status = j ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -773,7 +804,7 @@ static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
                                     has_context ? &context : NULL, tombstone, &clock);
     if (rc != CW_OK) {
         free(answer.p);
-        fail_rc(rep, rc);
+        fail_write(h, rep, rc);
         if (rc == CW_EUNSAVED)
             rep->made = MADE_UNSAVED;
         goto out;
@@ -1139,12 +1170,6 @@ static void metric(text *t, const char *name, const char *type, const char *help
     appendf(t, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, value);
 }
 
-static void stats_fn(void *ctx, cw_node *n)
-{
-    if (cw_node_get_stats(n, ctx) != CW_OK)
-        memset(ctx, 0, sizeof(cw_node_stats));
-}
-
 static void do_metrics(cw__http *h, reply *rep)
 {
     cw_node_stats ns;
@@ -1181,6 +1206,20 @@ static void do_metrics(cw__http *h, reply *rep)
            "the key would pass --max-siblings.",
            ns.siblings_refused);
     metric(&t, "causeway_unsent", "gauge", "Local writes whose messages wait to be sent.", ns.unsent);
+    appendf(&t,
+            "# HELP causeway_stability_blocker The node whose word stability has waited for over two report "
+            "intervals; -1: none.\n# TYPE causeway_stability_blocker gauge\ncauseway_stability_blocker %lld\n",
+            ns.stability_blocker == CW_NODE_NONE ? -1LL : (long long)ns.stability_blocker);
+    const char *quiet = "causeway_peer_silence_seconds";
+    appendf(&t,
+            "# HELP %s Seconds since a message from each peer was last taken from its link (since the start "
+            "if none was). An idle group is silent; a peer that takes this node's writes reports within "
+            "--report-interval-ms.\n# TYPE %s gauge\n",
+            quiet, quiet);
+    for (uint32_t j = 0; j < h->nodes; j++)
+        if (j != cw__server_self(h->server))
+            appendf(&t, "%s{peer=\"%" PRIu32 "\"} %.3f\n", quiet, j,
+                    (double)cw__server_silence(h->server, j) / 1e9);
     metric(&t, "causeway_joining", "gauge", "1 while writes are refused until the peers answer.",
            ss.joining || ss.verifying ? 1 : 0);
     metric(&t, "causeway_behind", "gauge",

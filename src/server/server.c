@@ -258,6 +258,8 @@ struct cw__server {
     bool verifying;            /* state taken back: writes wait to hear every peer */
     uint64_t verify_until_ns;  /* ... or until then */
     uint8_t *heard;            /* [nodes]: peers that answered a head request of this process */
+    uint64_t *last_ns;         /* [nodes]: when a message from each peer was last taken (the
+                                  start until one is); under the lock */
     uint64_t verify_ask_ns;    /* while verifying, the peers' reports are asked for again then */
     bool behind;               /* a peer holds a write of this node it has not made */
 
@@ -985,6 +987,8 @@ static void *loop_main(void *arg)
         s->stats.wire_bytes_in += counts.bytes_in;
         bool any = false;
         for (size_t i = 0; i < got; i++) {
+            if (sender[i] < s->o.nodes)
+                s->last_ns[sender[i]] = now;
             if (!s->joining) {
                 check_own(s, in[i], sender[i]);
                 cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
@@ -1151,8 +1155,12 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->answered_join = calloc(o->nodes, sizeof *s->answered_join);
     s->join_next = o->nodes;
     s->heard = calloc(o->nodes, 1);
-    if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard)
+    s->last_ns = malloc(o->nodes * sizeof *s->last_ns);
+    if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard ||
+        !s->last_ns)
         goto fail;
+    for (uint32_t j = 0; j < o->nodes; j++)
+        s->last_ns[j] = mono_ns();
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
         if (j != o->self && !(s->peers[j] = strdup(o->peers[j])))
@@ -1266,6 +1274,7 @@ void cw__server_stop(cw__server *s)
     free(s->answered_join);
     free(s->reset);
     free(s->heard);
+    free(s->last_ns);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -1524,6 +1533,16 @@ int cw__server_link(cw__server *s, cw_node_id from, cw_node_id to, cw__link_acti
         rc = cw__faults_cut(&s->faults, from, to, a == CW__LINK_CUT);
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+uint64_t cw__server_silence(cw__server *s, uint32_t j)
+{
+    if (j >= s->o.nodes || j == s->o.self)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    uint64_t now = mono_ns(), last = s->last_ns[j];
+    pthread_mutex_unlock(&s->lock);
+    return now > last ? now - last : 0;
 }
 
 void cw__server_get_stats(cw__server *s, cw__server_stats *out)

@@ -210,6 +210,13 @@ typedef struct cw__server_stats {
     uint64_t saves, failed_saves, map_used, map_size;
 } cw__server_stats;
 void cw__server_get_stats(cw__server *s, cw__server_stats *out);
+/* Nanoseconds since a message from peer j was last taken from its link
+ * (since the start if none was); 0 for this node or j out of range. A peer
+ * sends only when it has writes, pulls or reports to send, so an idle group
+ * is silent; but a live peer that takes this node's writes reports within
+ * a report interval, so while those wait on it a silence of seconds is a
+ * peer cut off, stopped or gone. */
+uint64_t cw__server_silence(cw__server *s, uint32_t j);
 
 /* Writes a one-line reason into err (nullable, len bytes), as the start
  * functions of the node's parts report failures. */

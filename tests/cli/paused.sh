@@ -7,6 +7,9 @@
 # on acknowledging writes during each pause, and afterwards all three must
 # hold the same clock with nothing pending. CW_PAUSED_ARGS adds options to
 # every node (CW_PAUSED_ARGS='--heartbeat-ms 1000' brings the abort back).
+# At the end of each pause a running node's /metrics must name the paused
+# one as the node stability waits for, silent for 3 s or more, and its other
+# peer as heard within the last second.
 # (With ZeroMQ heartbeats on, as
 # the default was, libzmq 4.3.4 aborted a healthy node within a round or
 # two: "Assertion failed: !_io_error (src/stream_engine_base.cpp:331)",
@@ -68,6 +71,16 @@ for round in 1 2; do
         fail "round $round, node $v paused: node $i acknowledged no write in 4 s"
       fi
     done
+    # A running node's /metrics names the paused one: stability waits for
+    # it, silent ~4 s; the other running peer, which takes its writes, not.
+    u=$(((v + 1) % 3)) w=$(((v + 2) % 3))
+    curl -s -m 5 "127.0.0.1:${http[u]}/metrics" >"$dir/metrics"
+    grep -qx "causeway_stability_blocker $v" "$dir/metrics" ||
+      fail "round $round, node $v paused: node $u's $(grep '^causeway_stability_blocker' "$dir/metrics")"
+    awk -v v="$v" -v w="$w" '$1 == "causeway_peer_silence_seconds{peer=\"" v "\"}" { sv = $2 }
+      $1 == "causeway_peer_silence_seconds{peer=\"" w "\"}" { sw = $2 }
+      END { exit !(sv >= 3 && sw != "" && sw < 1) }' "$dir/metrics" ||
+      fail "round $round, node $v paused: node $u's silences: $(grep '^causeway_peer_silence' "$dir/metrics" | tr '\n' ' ')"
     kill -CONT "${pids[v]}"
   done
 done

@@ -855,8 +855,19 @@ static int link_options(void *sock, const cw__net_options *o, const char *endpoi
     if (hb)
         rc |= sockopt_int(sock, ZMQ_HEARTBEAT_IVL, hb) | sockopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) |
               sockopt_int(sock, ZMQ_HEARTBEAT_TTL, 3 * hb);
-    if (lt)
-        rc |= sockopt_int(sock, ZMQ_TCP_MAXRT, lt) | sockopt_int(sock, ZMQ_CONNECT_TIMEOUT, lt);
+    if (lt) {
+        /* Keepalive probes after the timeout's idleness (whole seconds): a
+         * connection whose far end the timeout closed (the kernel sends no
+         * reset then) is answered with a reset and closed, where nothing
+         * else would ever close it (the ROUTER's side sends no data, and
+         * libzmq keeps the old connection's engine when a reconnect takes
+         * over its routing id). With TCP_USER_TIMEOUT set, Linux ends a
+         * connection whose probes go unanswered once that timeout passed. */
+        int idle = (lt + 999) / 1000;
+        rc |= sockopt_int(sock, ZMQ_TCP_MAXRT, lt) | sockopt_int(sock, ZMQ_CONNECT_TIMEOUT, lt) |
+              sockopt_int(sock, ZMQ_TCP_KEEPALIVE, 1) | sockopt_int(sock, ZMQ_TCP_KEEPALIVE_IDLE, idle) |
+              sockopt_int(sock, ZMQ_TCP_KEEPALIVE_INTVL, idle) | sockopt_int(sock, ZMQ_TCP_KEEPALIVE_CNT, 3);
+    }
     return rc;
 }
 

@@ -121,9 +121,11 @@ typedef struct cw__net_options {
      * reached and the link is back within about this long after it heals.
      * Without it TCP's retransmissions back off while a cut lasts, and the
      * link resumes only at the next one: measured, 12.5 s after a 14 s
-     * cut, and 1.1 s with 1000 ms here (tests/cli/longcut.sh). Unlike heartbeats it adds no timer to
-     * libzmq's engine, whose abort above comes from one. What the closed
-     * connection held is lost and pulled again, as after any loss. */
+     * cut, and 1.1 s with 1000 ms here (tests/cli/longcut.sh). Keepalive
+     * probes after as long idle close a connection whose far end the
+     * timeout closed (link_options). No timer goes into libzmq's engine,
+     * whose abort above comes from one. What a closed connection held is
+     * lost and pulled again, as after any loss. */
     uint32_t link_timeout_ms;
     /* CURVE, or NULL: this node's secret key and every peer's public key,
      * Z85 (cw__net_check_keys). Used while opening only. */

@@ -1381,10 +1381,15 @@ static void test_metrics(void **state)
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.99\"} "));
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.999\"} "));
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds_count 0\n"));
-    /* One node: nothing to wait for, no peer to hear from. */
-    assert_non_null(strstr(r.body, "# TYPE causeway_stability_blocker gauge\ncauseway_stability_blocker -1\n"));
-    assert_non_null(strstr(r.body, "# TYPE causeway_peer_silence_seconds gauge\n"));
-    assert_null(strstr(r.body, "\ncauseway_peer_silence_seconds{"));
+    /* One node: the per-peer families, with no peer in them. */
+    static const char *per_peer[] = {"causeway_stability_waits_for", "causeway_peer_heard",
+                                     "causeway_peer_silence_seconds"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(line, sizeof line, "# TYPE %s gauge\n", per_peer[i]);
+        assert_non_null(strstr(r.body, line));
+        snprintf(line, sizeof line, "\n%s{", per_peer[i]);
+        assert_null(strstr(r.body, line));
+    }
     /* Every line is a comment or "name[{labels}] value". */
     for (char *p = r.body; *p;) {
         char *nl = strchr(p, '\n');
@@ -1404,8 +1409,9 @@ static void test_metrics(void **state)
 
 /* Node 1 of 2 with room for 4 writes not yet stable, node 0 never there:
  * the writes after those 4 are 503 stalled, and once stability has waited
- * on node 0 (two report intervals) the answer names it and how long it
- * has been silent, as /metrics does. */
+ * on node 0 (two report intervals) the answer names it and says nothing
+ * has come from it, as /metrics does. (paused.sh sees a peer heard, then
+ * silent.) */
 static void test_a_stall_names_the_node_it_waits_for(void **state)
 {
     fx *f = *state;
@@ -1420,7 +1426,7 @@ static void test_a_stall_names_the_node_it_waits_for(void **state)
     }
     assert_int_equal(made, 4);
     const char *why = "";
-    for (int tries = 0;; tries++) { /* the blocker is named after two report intervals, the silence at 1 s */
+    for (int tries = 0;; tries++) { /* the blocker is named after two report intervals */
         expect_error(&r, 503, "a write past --max-log");
         assert_string_equal(json_string_value(json_object_get(r.json, "code")), "CW_ESTALLED");
         why = json_string_value(json_object_get(r.json, "error"));
@@ -1430,18 +1436,22 @@ static void test_a_stall_names_the_node_it_waits_for(void **state)
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
         write_key(f, "\"s\"", "1", &r);
     }
-    if (!strstr(why, "stalled: node 0 has not said it applied this node's writes, so no room came; nothing heard "
-                     "from it for ") ||
-        !strstr(why, " s (cut off, stopped or gone)"))
+    if (!strstr(why, "stalled: --max-log of this node's writes wait for node 0 to confirm them; nothing has come "
+                     "from it since this node started, ") ||
+        !strstr(why, " s ago (cut off, stopped or gone)"))
         fail_msg("the stall's reason: %s", why);
+    double said = strtod(strstr(why, "started, ") + strlen("started, "), NULL);
+    assert_true(said > 0.0);
     resp_free(&r);
     request(f, "GET", "/metrics", NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "\ncauseway_stability_blocker 0\n"));
+    assert_non_null(strstr(r.body, "\ncauseway_stability_waits_for{peer=\"0\"} 1\n"));
+    assert_non_null(strstr(r.body, "\ncauseway_peer_heard{peer=\"0\"} 0\n"));
     const char *q = strstr(r.body, "\ncauseway_peer_silence_seconds{peer=\"0\"} ");
     assert_non_null(q);
-    assert_true(strtod(q + strlen("\ncauseway_peer_silence_seconds{peer=\"0\"} "), NULL) >= 1.0);
-    assert_null(strstr(r.body, "causeway_peer_silence_seconds{peer=\"1\"}")); /* itself */
+    /* said was rounded to 0.1 s, and the silence has only grown since. */
+    assert_true(strtod(q + strlen("\ncauseway_peer_silence_seconds{peer=\"0\"} "), NULL) >= said - 0.05);
+    assert_null(strstr(r.body, "{peer=\"1\"}")); /* itself */
     resp_free(&r);
 }
 

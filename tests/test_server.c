@@ -905,14 +905,17 @@ static void test_an_allow_list_refuses_other_addresses(void **state)
 }
 
 /* A node whose writes a peer never confirms refuses writes once max_log of
- * them wait (backpressure, not loss); when the peer is back every write
- * accepted before is everywhere and writes are taken again. */
+ * them wait (backpressure, not loss), and says which peer they wait for and
+ * when it last heard from it; when the peer is back every write accepted
+ * before is everywhere and writes are taken again. */
 static void test_full_log_refuses_then_recovers(void **state)
 {
     (void)state;
     cluster c;
     max_log_option = 8;
     cluster_open(&c, 3, true);
+    assert_int_equal(cw__server_write(c.s[2], "from2", 5, "v", 1, NULL, false, NULL), CW_OK);
+    await_value(c.s[0], "from2", "v"); /* node 0 has heard from node 2 */
     stop_server(c.s[2]);
     c.s[2] = NULL;
     uint64_t accepted = 0;
@@ -925,6 +928,19 @@ static void test_full_log_refuses_then_recovers(void **state)
     }
     assert_int_equal(rc, CW_ESTALLED);
     assert_int_equal(accepted, 8);
+    /* Named once stability has waited two report intervals for it. */
+    cw__peer_word w = {.heard = false, .silence_ns = 0};
+    uint32_t waits = CW_NODE_NONE;
+    for (uint64_t until = now_ms() + 5000; (waits = cw__server_waits_for(c.s[0], &w)) == CW_NODE_NONE &&
+                                           now_ms() < until;)
+        sleep_ms(10);
+    assert_int_equal(waits, 2);
+    assert_true(w.heard);
+    sleep_ms(200);
+    cw__peer_word later = cw__server_peer_word(c.s[0], 2);
+    assert_true(later.heard);
+    assert_true(later.silence_ns >= w.silence_ns + 150000000u); /* nothing came meanwhile */
+    assert_true(cw__server_peer_word(c.s[0], 1).heard);
     /* Node 2 comes back without its state, joins, and confirms. */
     start(&c, 2, false);
     uint64_t deadline = now_ms() + 10000;
@@ -938,6 +954,11 @@ static void test_full_log_refuses_then_recovers(void **state)
         await_value(c.s[1], key, "v");
     }
     await_value(c.s[2], "after", "v");
+    for (uint64_t until = now_ms() + 5000; (waits = cw__server_waits_for(c.s[0], &w)) != CW_NODE_NONE &&
+                                           now_ms() < until;)
+        sleep_ms(10);
+    assert_int_equal(waits, CW_NODE_NONE);
+    assert_true(cw__server_peer_word(c.s[0], 2).silence_ns < later.silence_ns); /* heard again */
     max_log_option = 0;
     cluster_close(&c);
 }

@@ -444,8 +444,9 @@ int cli_node(int argc, char **argv)
                         0, 600000),
          .default_text = "0 (off)"},
         {CLI_OPT_UINT32("link-timeout-ms", &link_timeout, "MS",
-                        "TCP links: data unacknowledged (or a connect unfinished) this long closes the\n"
-                        "connection and ZeroMQ makes it anew: a long cut is back within about this long; 0: off",
+                        "TCP links: data unacknowledged this long (a peer cut off, gone, or stopped with full\n"
+                        "buffers) closes the connection and ZeroMQ makes it anew, so a cut link is back within\n"
+                        "about this long of healing; 0: off, else at least 1000",
                         0, 600000)},
         {CLI_OPT_UINT("max-log", &max_log, "WRITES",
                       "own writes not yet applied everywhere before writes get 503", 1, (uint64_t)1 << 32),
@@ -521,6 +522,12 @@ int cli_node(int argc, char **argv)
         rc = CLI_USAGE;
     } else if (!data && (sync_mode >= 0 || map_size)) {
         fprintf(stderr, "causeway node: --sync and --map-size go with --data\n");
+        rc = CLI_USAGE;
+    } else if (link_timeout > 0 && link_timeout < 1000) {
+        /* Below a second it would give up on connections whose round trip
+         * or TCP's 200 ms retransmission floor is longer. */
+        fprintf(stderr, "causeway node: --link-timeout-ms '%u': expected 0 (off) or a whole number from 1000 to "
+                        "600000\n", link_timeout);
         rc = CLI_USAGE;
     } else if (delay > 0 && delay_us == 0) { /* a delay of 0 us delays nothing */
         fprintf(stderr, "causeway node: --delay %g: give --max-delay-us, the longest delay\n", delay);

@@ -253,26 +253,35 @@ static void stats_fn(void *ctx, cw_node *n)
     }
 }
 
-/* A write's failure; a stall names the node holding stability back and how
- * long it has been silent, so whoever runs the group knows where to look. */
+/* A write's failure; a stall names the node holding stability back and
+ * what was last heard from it, so whoever runs the group knows where to
+ * look. A peer that takes this node's writes reports within a report
+ * interval: silent for four of them (and a second) it is taken to be cut
+ * off, stopped or gone. */
 static void fail_write(cw__http *h, reply *rep, int rc)
 {
-    cw_node_stats ns;
-    memset(&ns, 0, sizeof ns);
-    ns.stability_blocker = CW_NODE_NONE;
-    if (rc == CW_ESTALLED)
-        cw__server_with_node(h->server, stats_fn, &ns);
-    uint32_t b = ns.stability_blocker;
-    if (rc != CW_ESTALLED || b == CW_NODE_NONE || b >= h->nodes) {
+    cw__peer_word w;
+    uint32_t b = rc == CW_ESTALLED ? cw__server_waits_for(h->server, &w) : CW_NODE_NONE;
+    if (b == CW_NODE_NONE) {
         fail_rc(rep, rc);
         return;
     }
-    double silent = (double)cw__server_silence(h->server, b) / 1e9;
-    fail_code(rep, status_of(rc), rc,
-              "stalled: node %" PRIu32 " has not said it applied this node's writes, so no room came; nothing "
-              "heard from it for %.1f s (%s)",
-              b, silent,
-              silent >= 1.0 ? "cut off, stopped or gone" : "it reports: it is behind, or its links hold them back");
+    uint64_t quiet_ns = 4 * cw__server_report_interval_ns(h->server);
+    if (quiet_ns < 1000000000u)
+        quiet_ns = 1000000000u;
+    double secs = (double)w.silence_ns / 1e9;
+    const char *why = w.silence_ns < quiet_ns ? "it is heard from: it is behind, or its links hold them back"
+                                              : "cut off, stopped or gone";
+    if (w.heard)
+        fail_code(rep, status_of(rc), rc,
+                  "stalled: --max-log of this node's writes wait for node %" PRIu32 " to confirm them; the last "
+                  "word from it came %.1f s ago (%s)",
+                  b, secs, why);
+    else
+        fail_code(rep, status_of(rc), rc,
+                  "stalled: --max-log of this node's writes wait for node %" PRIu32 " to confirm them; nothing "
+                  "has come from it since this node started, %.1f s ago (cut off, stopped or gone)",
+                  b, secs);
 }
 
 static void succeed(reply *rep, json_t *j)
@@ -1206,20 +1215,33 @@ static void do_metrics(cw__http *h, reply *rep)
            "the key would pass --max-siblings.",
            ns.siblings_refused);
     metric(&t, "causeway_unsent", "gauge", "Local writes whose messages wait to be sent.", ns.unsent);
-    appendf(&t,
-            "# HELP causeway_stability_blocker The node whose word stability has waited for over two report "
-            "intervals; -1: none.\n# TYPE causeway_stability_blocker gauge\ncauseway_stability_blocker %lld\n",
-            ns.stability_blocker == CW_NODE_NONE ? -1LL : (long long)ns.stability_blocker);
-    const char *quiet = "causeway_peer_silence_seconds";
-    appendf(&t,
-            "# HELP %s Seconds since a message from each peer was last taken from its link (since the start "
-            "if none was). An idle group is silent; a peer that takes this node's writes reports within "
-            "--report-interval-ms.\n# TYPE %s gauge\n",
-            quiet, quiet);
-    for (uint32_t j = 0; j < h->nodes; j++)
-        if (j != cw__server_self(h->server))
-            appendf(&t, "%s{peer=\"%" PRIu32 "\"} %.3f\n", quiet, j,
-                    (double)cw__server_silence(h->server, j) / 1e9);
+    /* Per peer: whether stability waits for it (0 or 1), whether anything
+     * came from it since the start, and for how long nothing has. */
+    const char *fam[3][2] = {
+        {"causeway_stability_waits_for",
+         "1 for the peer whose word stability has waited for over two report intervals (writes wait on it "
+         "once --max-log of them do), 0 for the others."},
+        {"causeway_peer_heard", "1 once a message from the peer has been taken since this node started."},
+        {"causeway_peer_silence_seconds",
+         "Seconds since a message from the peer was last taken (since this node started, if none was). An "
+         "idle group is silent; a peer that takes this node's writes reports within --report-interval-ms."}};
+    uint32_t self = cw__server_self(h->server);
+    for (int f = 0; f < 3; f++) {
+        appendf(&t, "# HELP %s %s\n# TYPE %s gauge\n", fam[f][0], fam[f][1], fam[f][0]);
+        for (uint32_t j = 0; j < h->nodes; j++) {
+            if (j == self)
+                continue;
+            if (f == 0) {
+                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %d\n", fam[f][0], j, ns.stability_blocker == j);
+                continue;
+            }
+            cw__peer_word w = cw__server_peer_word(h->server, j);
+            if (f == 1)
+                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %d\n", fam[f][0], j, w.heard);
+            else
+                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %.3f\n", fam[f][0], j, (double)w.silence_ns / 1e9);
+        }
+    }
     metric(&t, "causeway_joining", "gauge", "1 while writes are refused until the peers answer.",
            ss.joining || ss.verifying ? 1 : 0);
     metric(&t, "causeway_behind", "gauge",

@@ -126,9 +126,9 @@
 /* ZeroMQ heartbeats off (net.h, heartbeat_ms): libzmq 4.3.4 can abort the
  * process when one times out on a link whose queue is full. */
 #define DEFAULT_HEARTBEAT_MS 0u
-/* As Cassandra's internode links (internode_tcp_user_timeout_in_ms): long
- * enough that a peer busy for seconds keeps its connection, short enough
- * that a link cut for minutes is back within this long of healing. */
+/* Long enough that a peer busy for seconds keeps its connection, short
+ * enough that a link cut for minutes is back within this long of healing
+ * (net.h, link_timeout_ms). */
 #define DEFAULT_LINK_TIMEOUT_MS 30000u
 /* The loop looks at the clock at least this often (stop, ticks, faults). */
 #define LOOP_MAX_WAIT_MS 10
@@ -258,8 +258,9 @@ struct cw__server {
     bool verifying;            /* state taken back: writes wait to hear every peer */
     uint64_t verify_until_ns;  /* ... or until then */
     uint8_t *heard;            /* [nodes]: peers that answered a head request of this process */
-    uint64_t *last_ns;         /* [nodes]: when a message from each peer was last taken (the
-                                  start until one is); under the lock */
+    uint64_t *last_ns;         /* [nodes]: when a message from each peer was last taken (link
+                                  frames, join requests and answers); 0: none yet; under the lock */
+    uint64_t start_ns;
     uint64_t verify_ask_ns;    /* while verifying, the peers' reports are asked for again then */
     bool behind;               /* a peer holds a write of this node it has not made */
 
@@ -887,6 +888,8 @@ static void on_snapshot(void *ctx, uint32_t j, cw__net_snapshot *sn)
     cw_node_id self = s->o.self;
     uint32_t nodes = s->o.nodes;
     pthread_mutex_lock(&s->lock);
+    if (j < nodes)
+        s->last_ns[j] = mono_ns();
     if (!s->joining && sn->head_only && sn->nonce == s->join_nonce) {
         /* An answer to this process's head request (verify_end): what the
          * peer holds of this node's writes now (invariant 4b). */
@@ -1033,6 +1036,8 @@ static void *loop_main(void *arg)
             (void)cw_node_tick(s->node, now, NULL);
         if (!s->sends_held && (!s->save_failed || now >= s->save_retry_ns))
             (void)save_then_flush(s);
+        if (s->join_from != s->o.nodes)
+            s->last_ns[s->join_from] = now;
         for (uint32_t j = 0; j < s->o.nodes; j++)
             if (s->reset[j]) { /* after what was encoded for the old process left */
                 if (!s->sends_held)
@@ -1081,8 +1086,11 @@ static bool options_valid(const cw__server_options *o, char *err, size_t errlen)
     }
     if (o->curve_secret && !cw__net_check_keys(o->curve_secret, o->curve_peers, o->nodes, o->self, err, errlen))
         return false;
-    if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms > 600000u || o->link_timeout_ms > 600000u) {
-        cw__server_err(err, errlen, "hwm must be 1..10000000, heartbeat and link timeout 0..600000 ms (0: off)");
+    if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms > 600000u || o->link_timeout_ms > 600000u ||
+        (o->link_timeout_ms > 0 && o->link_timeout_ms < 1000u)) {
+        cw__server_err(err, errlen,
+                       "hwm must be 1..10000000, heartbeat 0..600000 ms and link timeout 0 or 1000..600000 ms "
+                       "(0: off)");
         return false;
     }
     return true;
@@ -1155,12 +1163,11 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->answered_join = calloc(o->nodes, sizeof *s->answered_join);
     s->join_next = o->nodes;
     s->heard = calloc(o->nodes, 1);
-    s->last_ns = malloc(o->nodes * sizeof *s->last_ns);
+    s->last_ns = calloc(o->nodes, sizeof *s->last_ns);
+    s->start_ns = mono_ns();
     if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard ||
         !s->last_ns)
         goto fail;
-    for (uint32_t j = 0; j < o->nodes; j++)
-        s->last_ns[j] = mono_ns();
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
         if (j != o->self && !(s->peers[j] = strdup(o->peers[j])))
@@ -1535,14 +1542,42 @@ int cw__server_link(cw__server *s, cw_node_id from, cw_node_id to, cw__link_acti
     return rc;
 }
 
-uint64_t cw__server_silence(cw__server *s, uint32_t j)
+/* Lock held. */
+static cw__peer_word peer_word(const cw__server *s, uint32_t j, uint64_t now)
 {
+    cw__peer_word w = {.heard = s->last_ns[j] != 0};
+    uint64_t since = w.heard ? s->last_ns[j] : s->start_ns;
+    w.silence_ns = now > since ? now - since : 0;
+    return w;
+}
+
+cw__peer_word cw__server_peer_word(cw__server *s, uint32_t j)
+{
+    cw__peer_word w = {.heard = true};
     if (j >= s->o.nodes || j == s->o.self)
-        return 0;
+        return w;
     pthread_mutex_lock(&s->lock);
-    uint64_t now = mono_ns(), last = s->last_ns[j];
+    w = peer_word(s, j, mono_ns());
     pthread_mutex_unlock(&s->lock);
-    return now > last ? now - last : 0;
+    return w;
+}
+
+uint32_t cw__server_waits_for(cw__server *s, cw__peer_word *w)
+{
+    cw_node_stats ns;
+    pthread_mutex_lock(&s->lock);
+    uint32_t b = cw_node_get_stats(s->node, &ns) == CW_OK ? ns.stability_blocker : CW_NODE_NONE;
+    if (b >= s->o.nodes || b == s->o.self)
+        b = CW_NODE_NONE;
+    else
+        *w = peer_word(s, b, mono_ns());
+    pthread_mutex_unlock(&s->lock);
+    return b;
+}
+
+uint64_t cw__server_report_interval_ns(const cw__server *s)
+{
+    return s->o.report_interval_ns ? s->o.report_interval_ns : CW_NODE_DEFAULT_REPORT_INTERVAL_NS;
 }
 
 void cw__server_get_stats(cw__server *s, cw__server_stats *out)

@@ -210,13 +210,25 @@ typedef struct cw__server_stats {
     uint64_t saves, failed_saves, map_used, map_size;
 } cw__server_stats;
 void cw__server_get_stats(cw__server *s, cw__server_stats *out);
-/* Nanoseconds since a message from peer j was last taken from its link
- * (since the start if none was); 0 for this node or j out of range. A peer
+/* What this node last heard from a peer: whether any message came from it
+ * since the start (link frames, join requests and answers), and the
+ * nanoseconds since the last one, or since the start if none came. A peer
  * sends only when it has writes, pulls or reports to send, so an idle group
- * is silent; but a live peer that takes this node's writes reports within
- * a report interval, so while those wait on it a silence of seconds is a
- * peer cut off, stopped or gone. */
-uint64_t cw__server_silence(cw__server *s, uint32_t j);
+ * is silent; but a live peer that takes this node's writes reports within a
+ * report interval, so while those wait on it a silence of several
+ * intervals is a peer cut off, stopped or gone. */
+typedef struct cw__peer_word {
+    bool heard;
+    uint64_t silence_ns;
+} cw__peer_word;
+/* Peer j's; for this node or j out of range, heard with no silence. */
+cw__peer_word cw__server_peer_word(cw__server *s, uint32_t j);
+/* The node stability has waited for over two report intervals
+ * (cw_node_stats.stability_blocker), with what was last heard from it in
+ * *w, under one look; CW_NODE_NONE (*w untouched) if none. */
+uint32_t cw__server_waits_for(cw__server *s, cw__peer_word *w);
+/* How often a node silent that long tells its peers what it applied. */
+uint64_t cw__server_report_interval_ns(const cw__server *s);
 
 /* Writes a one-line reason into err (nullable, len bytes), as the start
  * functions of the node's parts report failures. */

@@ -15,13 +15,13 @@ node_http_port() {
 # stop_pids PID...: SIGCONT and SIGTERM to each, up to 3 s for all to exit,
 # then SIGKILL to any left. Never fails (for cleanup traps).
 stop_pids() {
-  for p in "$@"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+  for _sp_pid in "$@"; do kill -CONT "$_sp_pid" 2>/dev/null; kill -TERM "$_sp_pid" 2>/dev/null; done
   for _ in $(seq 30); do
-    alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
+    _sp_alive=0
+    for _sp_pid in "$@"; do kill -0 "$_sp_pid" 2>/dev/null && _sp_alive=1; done
+    [ "$_sp_alive" = 0 ] && break
     sleep 0.1
   done
-  for p in "$@"; do kill -KILL "$p" 2>/dev/null; done
+  for _sp_pid in "$@"; do kill -KILL "$_sp_pid" 2>/dev/null; done
   return 0
 }

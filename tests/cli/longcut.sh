@@ -30,6 +30,13 @@ P=$$
 dir=$(mktemp -d)
 cut_s=${CW_LONGCUT_S:-14}
 bound_s=${CW_LONGCUT_BOUND:-6}
+# TCP alone would retransmit 12.6 and 25.4 s into the cut: a heal between
+# them, bound_s and a second before the second, tells the two apart.
+late=$((25400 - bound_s * 1000 - 1000))
+if [ $((cut_s * 1000)) -lt 12600 ] || [ $((cut_s * 1000)) -ge "$late" ]; then
+  echo "longcut: CW_LONGCUT_S $cut_s with CW_LONGCUT_BOUND $bound_s cannot tell the option from TCP alone" >&2
+  exit 2
+fi
 read -r -a node_args <<<"${CW_LONGCUT_ARGS---link-timeout-ms 1000}"
 tag=$P-$RANDOM
 made_ns=()
@@ -62,11 +69,13 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 start_ms=$(now_ms)
 budget_end=$((start_ms + ${CW_LONGCUT_BUDGET:-60} * 1000))
 in_budget() { [ "$(now_ms)" -lt "$budget_end" ] || fail "out of time (CW_LONGCUT_BUDGET ${CW_LONGCUT_BUDGET:-60} s)"; }
-await() { # await SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds
+# await SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds; else
+# fails saying WHAT, and what `why` prints then if it is defined.
+await() {
   local limit=$(($(now_ms) + $1 * 1000)) what=$2
   shift 2
   until "$@"; do
-    [ "$(now_ms)" -lt "$limit" ] || fail "$what"
+    [ "$(now_ms)" -lt "$limit" ] || fail "$what$(declare -F why >/dev/null && echo ": $(why)")"
     in_budget
     sleep 0.1
   done
@@ -166,10 +175,7 @@ done
 k0=$(last_acked 0) k1=$(last_acked 1)
 has 1 "$k0" && fail "node 1 read $k0, written at node 0 during the cut: nothing was cut"
 has 0 "$k1" && fail "node 0 read $k1, written at node 1 during the cut: nothing was cut"
-# TCP alone retransmits 25.4 s after the first loss: a heal later than
-# 25.4 - bound s into the cut could pass the bound without the option.
-late=$((cut_s * 1000 + 4000))
-[ $(($(now_ms) - t_cut)) -le $late ] || fail "the heal came $(($(now_ms) - t_cut)) ms into the cut (over $late): too late to tell"
+[ $(($(now_ms) - t_cut)) -lt $late ] || fail "the heal came $(($(now_ms) - t_cut)) ms into the cut (not under $late): too late to tell"
 if [ "$how" = "${how#nft}" ]; then
   ip -n "$(ns 0)" route del blackhole "$(addr 1)/32"
   ip -n "$(ns 1)" route del blackhole "$(addr 0)/32"
@@ -200,7 +206,9 @@ converged() {
   s0=$(status_of 0) s1=$(status_of 1)
   [ -n "$s0" ] && [ "$s0" = "$s1" ] && [ "${s0##* }" = 0 ]
 }
-await 15 "no convergence: node 0 $(status_of 0), node 1 $(status_of 1)" converged
+why() { echo "node 0 $(status_of 0), node 1 $(status_of 1)"; }
+await 15 "no convergence" converged
+unset -f why
 for i in 0 1; do
   for k in $(cat "$dir/acked$i"); do has $((1 - i)) "$k" || fail "node $((1 - i)) lost $k, acknowledged at node $i"; done
 done
@@ -211,7 +219,9 @@ if cat "$dir"/other? 2>/dev/null | grep .; then fail "writers got the answers ab
 links() { ip netns exec "$(ns "$1")" ss -Htn state established '( sport = :7000 or dport = :7000 )' | wc -l; }
 two_links() { [ "$(links 0)" = 2 ] && [ "$(links 1)" = 2 ]; }
 if command -v ss >/dev/null; then
-  await 10 "connections left over: $(links 0) in node 0's namespace, $(links 1) in node 1's (2 each expected)" two_links
+  why() { echo "$(links 0) in node 0's namespace, $(links 1) in node 1's (2 each expected)"; }
+  await 10 "connections left over" two_links
+  unset -f why
 else
   say "no ss command: not counting connections"
 fi

@@ -75,8 +75,8 @@ for round in 1 2; do
     # it, silent ~4 s; the other running peer, which takes its writes, not.
     u=$(((v + 1) % 3)) w=$(((v + 2) % 3))
     curl -s -m 5 "127.0.0.1:${http[u]}/metrics" >"$dir/metrics"
-    grep -qx "causeway_stability_blocker $v" "$dir/metrics" ||
-      fail "round $round, node $v paused: node $u's $(grep '^causeway_stability_blocker' "$dir/metrics")"
+    grep -qx "causeway_stability_waits_for{peer=\"$v\"} 1" "$dir/metrics" ||
+      fail "round $round, node $v paused: node $u's $(grep '^causeway_stability_waits_for' "$dir/metrics" | tr '\n' ' ')"
     awk -v v="$v" -v w="$w" '$1 == "causeway_peer_silence_seconds{peer=\"" v "\"}" { sv = $2 }
       $1 == "causeway_peer_silence_seconds{peer=\"" w "\"}" { sw = $2 }
       END { exit !(sv >= 3 && sw != "" && sw < 1) }' "$dir/metrics" ||

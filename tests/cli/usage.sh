@@ -144,6 +144,8 @@ expect 0 "  --recovery-timeout-ms MS[[:cntrl:]] {25}a write missing this long" n
 expect 0 "  --link-timeout-ms MS +TCP links: .*default 30000" node --help
 expect 2 "--link-timeout-ms '600001': expected a whole number from 0 to 600000" node --id 0 --nodes 1 \
   --listen "ipc://$scratch/n" --link-timeout-ms 600001
+expect 2 "--link-timeout-ms '999': expected 0 \\(off\\) or a whole number from 1000 to 600000" node --id 0 \
+  --nodes 1 --listen "ipc://$scratch/n" --link-timeout-ms 999
 expect 0 "usage: causeway demo" help demo
 expect 0 "usage: causeway check \\[options\\] TRACE.jsonl.*--json FILE" help check
 expect 2 "causeway check: expected TRACE.jsonl" check

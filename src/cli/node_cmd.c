@@ -392,8 +392,8 @@ int cli_keygen(int argc, char **argv)
 
 int cli_node(int argc, char **argv)
 {
-    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, link_timeout = 30000, delay_us = 0, ahead_wait = 1000, http_threads = 2,
-             recovery_ms = 10, report_ms = 50;
+    uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, link_timeout = 30000, delay_us = 0, ahead_wait = 1000,
+             http_threads = 2, recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
                *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL,

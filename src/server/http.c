@@ -260,7 +260,7 @@ static void stats_fn(void *ctx, cw_node *n)
  * off, stopped or gone. */
 static void fail_write(cw__http *h, reply *rep, int rc)
 {
-    cw__peer_word w;
+    cw__peer_word w = {.heard = false, .silence_ns = 0};
     uint32_t b = rc == CW_ESTALLED ? cw__server_waits_for(h->server, &w) : CW_NODE_NONE;
     if (b == CW_NODE_NONE) {
         fail_rc(rep, rc);

@@ -989,6 +989,8 @@ static void *loop_main(void *arg)
         s->stats.refused_peer += counts.refused;
         s->stats.wire_bytes_in += counts.bytes_in;
         bool any = false;
+        if (s->join_from != s->o.nodes) /* a join request came in this take (on_join) */
+            s->last_ns[s->join_from] = now;
         for (size_t i = 0; i < got; i++) {
             if (sender[i] < s->o.nodes)
                 s->last_ns[sender[i]] = now;
@@ -1036,8 +1038,6 @@ static void *loop_main(void *arg)
             (void)cw_node_tick(s->node, now, NULL);
         if (!s->sends_held && (!s->save_failed || now >= s->save_retry_ns))
             (void)save_then_flush(s);
-        if (s->join_from != s->o.nodes)
-            s->last_ns[s->join_from] = now;
         for (uint32_t j = 0; j < s->o.nodes; j++)
             if (s->reset[j]) { /* after what was encoded for the old process left */
                 if (!s->sends_held)

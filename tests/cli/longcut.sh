@@ -133,6 +133,7 @@ writer() {
     code=$(write "$i" "w$i-$n")
     case $code in
       200) echo "w$i-$n" >>"$dir/acked$i" ;;
+      000) echo "$n" >>"$dir/unanswered$i" ;; # curl gave up (a slow machine): not acknowledged
       *) echo "$code $(cat "$dir/wbody$i" 2>/dev/null)" >>"$dir/other$i" ;;
     esac
     sleep 0.05
@@ -212,7 +213,7 @@ unset -f why
 for i in 0 1; do
   for k in $(cat "$dir/acked$i"); do has $((1 - i)) "$k" || fail "node $((1 - i)) lost $k, acknowledged at node $i"; done
 done
-if cat "$dir"/other? 2>/dev/null | grep .; then fail "writers got the answers above (only 200 is expected)"; fi
+if cat "$dir"/other? 2>/dev/null | grep .; then fail "writers got the answers above (only 200, or none, is expected)"; fi
 # No connection outlives the cut: each namespace ends with two, node i's
 # link to its peer and the peer's link to it. (A sender's timeout closes its
 # side without a word to the other; keepalive probes find and close that.)

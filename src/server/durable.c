@@ -1186,34 +1186,33 @@ static bool same_key(const void *item, const void *lookup)
     return len == k->len && memcmp(key, k->key, len) == 0;
 }
 
+/* Whether the file open at fd has no name left (removed under the node). */
+static bool unlinked(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) != 0 || st.st_nlink == 0;
+}
+
 int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
 {
     if (!cw__durable_dirty(d))
         return CW_OK;
-    if (d->lost_note) {
-        cw__server_err(err, errlen, "out of memory while noting a change: restart the node (it comes back at its "
-                                    "last saved state)");
-        d->stats.failed_saves++;
-        return CW_EIO;
-    }
-    /* A directory removed under the node (its lock file gone with it) would
-     * take every save from now on with it: LMDB writes on into the
-     * unlinked file, and a restart finds nothing. */
-    struct stat lock_st;
-    if (fstat(d->lock_fd, &lock_st) != 0 || lock_st.st_nlink == 0) {
-        cw__server_err(err, errlen, "the data directory (its " LOCK_FILE ") was removed under the node: saves "
-                                    "would be lost; stop the node and restart it on a directory");
-        d->stats.failed_saves++;
-        return CW_EIO;
-    }
-    /* So would data.mdb removed alone: a restart refuses the directory
-     * (invariant 7), and every write saved into the unlinked file is gone. */
+    /* A directory removed under the node (its lock file gone with it), or
+     * data.mdb removed alone, would take every save from now on with it:
+     * LMDB writes on into the unlinked file, and a restart finds nothing
+     * (or refuses the directory: invariant 7). */
     int data_fd = -1;
-    struct stat data_st;
-    if (mdb_env_get_fd(d->env, &data_fd) != 0 || fstat(data_fd, &data_st) != 0 || data_st.st_nlink == 0) {
-        cw__server_err(err, errlen, "the data directory's data.mdb was removed under the node: saves would be "
-                                    "lost; stop the node, and restart it on an empty directory without --fresh "
-                                    "(it joins)");
+    const char *refused =
+        d->lost_note ? "out of memory while noting a change: restart the node (it comes back at its last saved "
+                       "state)"
+        : unlinked(d->lock_fd) ? "the data directory (its " LOCK_FILE ") was removed under the node: saves would "
+                                 "be lost; stop the node and restart it on a directory"
+        : mdb_env_get_fd(d->env, &data_fd) != 0 || unlinked(data_fd)
+            ? "the data directory's data.mdb was removed under the node: saves would be lost; stop the node, and "
+              "restart it on an empty directory without --fresh (it joins)"
+            : NULL;
+    if (refused) {
+        cw__server_err(err, errlen, "%s", refused);
         d->stats.failed_saves++;
         return CW_EIO;
     }

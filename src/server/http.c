@@ -244,15 +244,6 @@ static void fail_rc(reply *rep, int rc)
     fail_code(rep, status_of(rc), rc, "%s", why);
 }
 
-static void stats_fn(void *ctx, cw_node *n)
-{
-    cw_node_stats *st = ctx;
-    if (cw_node_get_stats(n, st) != CW_OK) {
-        memset(st, 0, sizeof *st);
-        st->stability_blocker = CW_NODE_NONE;
-    }
-}
-
 /* A write's failure; a stall names the node holding stability back and
  * what was last heard from it, so whoever runs the group knows where to
  * look. A peer that takes this node's writes reports within a report
@@ -269,19 +260,13 @@ static void fail_write(cw__http *h, reply *rep, int rc)
     uint64_t quiet_ns = 4 * cw__server_report_interval_ns(h->server);
     if (quiet_ns < 1000000000u)
         quiet_ns = 1000000000u;
-    double secs = (double)w.silence_ns / 1e9;
-    const char *why = w.silence_ns < quiet_ns ? "it is heard from: it is behind, or its links hold them back"
-                                              : "cut off, stopped or gone";
-    if (w.heard)
-        fail_code(rep, status_of(rc), rc,
-                  "stalled: --max-log of this node's writes wait for node %" PRIu32 " to confirm them; the last "
-                  "word from it came %.1f s ago (%s)",
-                  b, secs, why);
-    else
-        fail_code(rep, status_of(rc), rc,
-                  "stalled: --max-log of this node's writes wait for node %" PRIu32 " to confirm them; nothing "
-                  "has come from it since this node started, %.1f s ago (cut off, stopped or gone)",
-                  b, secs);
+    fail_code(rep, status_of(rc), rc,
+              "stalled: --max-log of this node's writes wait for node %" PRIu32 " to confirm them; %s %.1f s "
+              "ago (%s)",
+              b, w.heard ? "the last word from it came" : "nothing has come from it since this node started,",
+              (double)w.silence_ns / 1e9,
+              w.heard && w.silence_ns < quiet_ns ? "it is heard from: it is behind, or its links hold them back"
+                                                 : "cut off, stopped or gone");
 }
 
 static void succeed(reply *rep, json_t *j)
@@ -434,7 +419,8 @@ static struct MHD_Response *spare_answer(json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    struct MHD_Response *resp = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    struct MHD_Response *resp =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp)
         free(text);
     if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) {
@@ -1177,6 +1163,15 @@ static void do_status(cw__http *h, reply *rep)
 static void metric(text *t, const char *name, const char *type, const char *help, uint64_t value)
 {
     appendf(t, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, value);
+}
+
+static void stats_fn(void *ctx, cw_node *n)
+{
+    cw_node_stats *st = ctx;
+    if (cw_node_get_stats(n, st) != CW_OK) {
+        memset(st, 0, sizeof *st);
+        st->stability_blocker = CW_NODE_NONE;
+    }
 }
 
 static void do_metrics(cw__http *h, reply *rep)

@@ -44,42 +44,12 @@ node_pids=()
 writer_pids=()
 
 say() { echo "longcut: $*"; }
-fail() {
-  echo "longcut: FAIL: $*" >&2
-  for i in 0 1; do
-    [ -s "$dir/out$i" ] && { echo "--- node $i said:" >&2; tail -n 20 "$dir/out$i" >&2; }
-  done
-  exit 1
-}
-cleanup() {
-  set +e
-  touch "$dir/stop"
-  for p in "${writer_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  stop_pids "${node_pids[@]}"
-  wait 2>/dev/null
-  for n in "${made_ns[@]}"; do ip netns del "$n" || echo "longcut: could not delete namespace $n" >&2; done
-  rm -rf "$dir"
-}
-. "$(dirname "$0")/lib.sh"
-trap cleanup EXIT
+fail() { run_fail longcut 2 "$*"; }
+. "$(dirname "$0")/nsrun.bash"
+trap 'run_cleanup longcut' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-start_ms=$(now_ms)
-budget_end=$((start_ms + ${CW_LONGCUT_BUDGET:-60} * 1000))
-in_budget() { [ "$(now_ms)" -lt "$budget_end" ] || fail "out of time (CW_LONGCUT_BUDGET ${CW_LONGCUT_BUDGET:-60} s)"; }
-# await SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds; else
-# fails saying WHAT, and what `why` prints then if it is defined.
-await() {
-  local limit=$(($(now_ms) + $1 * 1000)) what=$2
-  shift 2
-  until "$@"; do
-    [ "$(now_ms)" -lt "$limit" ] || fail "$what$(declare -F why >/dev/null && echo ": $(why)")"
-    in_budget
-    sleep 0.1
-  done
-}
+budget_start "${CW_LONGCUT_BUDGET:-60}" CW_LONGCUT_BUDGET
 
 ns() { echo "cwl${P}n$1"; }
 veth() { echo "c${P}l$1"; }

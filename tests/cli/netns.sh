@@ -59,43 +59,13 @@ writer_pids=()
 port=()
 
 say() { echo "netns: $*"; }
-fail() {
-  echo "netns: FAIL: $*" >&2
-  for i in 0 1 2; do
-    [ -s "$dir/out$i" ] && { echo "--- node $i said:" >&2; tail -n 20 "$dir/out$i" >&2; }
-  done
-  exit 1
-}
+fail() { run_fail netns 3 "$*"; }
 
-cleanup() {
-  set +e
-  touch "$dir/stop"
-  for p in "${writer_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  stop_pids "${node_pids[@]}"
-  wait 2>/dev/null
-  # A namespace takes its veths and nft tables with it.
-  for n in "${made_ns[@]}"; do ip netns del "$n" || echo "netns: could not delete namespace $n" >&2; done
-  rm -rf "$dir"
-}
-. "$(dirname "$0")/lib.sh"
-trap cleanup EXIT
+. "$(dirname "$0")/nsrun.bash"
+trap 'run_cleanup netns' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-start_ms=$(now_ms)
-budget_end=$((start_ms + ${CW_NETNS_BUDGET:-50} * 1000))
-in_budget() { [ "$(now_ms)" -lt "$budget_end" ] || fail "out of time (CW_NETNS_BUDGET ${CW_NETNS_BUDGET:-50} s)"; }
-# await SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds.
-await() {
-  local secs=$1 what=$2 limit=$(($(now_ms) + $1 * 1000))
-  shift 2
-  until "$@"; do
-    [ "$(now_ms)" -lt "$limit" ] || fail "$what (not within $secs s)"
-    in_budget
-    sleep 0.1
-  done
-}
+budget_start "${CW_NETNS_BUDGET:-50}" CW_NETNS_BUDGET
 
 # Names: namespace of node I, node I's veth toward J, its address there.
 ns() { echo "cwt${P}n$1"; }

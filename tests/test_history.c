@@ -619,6 +619,19 @@ static void test_collected_tombstones(void **state)
     client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
     deliver_all(&t);
     const cw_msg *twice[2] = {t.sent[0], t.sent[0]};
+    /* Versions that cannot be this group's key are refused, nothing recorded. */
+    uint64_t c3[3] = {1, 0, 0}, c2[2] = {1, 0};
+    cw_hlc_timestamp ts = {1, 0, 0};
+    cw_msg *wider, *other_key;
+    assert_int_equal(cw_msg_create(&wider, 0, &ts, c3, 3, "k", 1, "v", 1), CW_OK);
+    assert_int_equal(cw_msg_create(&other_key, 0, &ts, c2, 2, "j", 1, "v", 1), CW_OK);
+    const cw_msg *refused[][2] = {{NULL, NULL}, {t.sent[0], NULL}, {wider, NULL}, {t.sent[0], wider},
+                                  {t.sent[0], other_key}};
+    size_t counts[] = {1, 2, 1, 2, 2};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        assert_int_equal(cw_history_final_key(t.h, 0, refused[i], counts[i]), CW_EINVAL);
+    cw_msg_unref(wider);
+    cw_msg_unref(other_key);
     assert_int_equal(cw_history_final_key(t.h, 0, twice, 2), CW_OK);
     assert_int_equal(cw_history_final_key(t.h, 1, twice, 1), CW_OK);
     for (cw_node_id x = 0; x < 2; x++)

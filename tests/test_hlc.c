@@ -65,6 +65,27 @@ static void test_update_rules(void **state)
     assert_int_equal(t.wall_ms, 7000);
 }
 
+/* observe adopts a seen timestamp without an event: the next one is later
+ * than it, an older one changes nothing, and NULL arguments do nothing. */
+static void test_observe(void **state)
+{
+    (void)state;
+    uint64_t wall = 1000;
+    cw_hlc h;
+    assert_int_equal(cw_hlc_init(&h, 1, fake_now, &wall, 0), CW_OK);
+    cw_hlc_timestamp seen = {1500, 4, 2}, t;
+    cw_hlc_observe(&h, &seen);
+    assert_int_equal(cw_hlc_now(&h, &t), CW_OK);
+    assert_int_equal(t.wall_ms, 1500);
+    assert_int_equal(t.counter, 5);
+    cw_hlc_timestamp older = {1200, 9, 2}, before = h.last;
+    cw_hlc_observe(&h, &older);
+    assert_ts_equal(h.last, before);
+    cw_hlc_observe(&h, NULL);
+    cw_hlc_observe(NULL, &seen);
+    assert_ts_equal(h.last, before);
+}
+
 static void test_counter_exhaustion_and_overflow(void **state)
 {
     (void)state;
@@ -182,6 +203,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_now_is_monotonic_and_tracks_wall),
         cmocka_unit_test(test_update_rules),
+        cmocka_unit_test(test_observe),
         cmocka_unit_test(test_counter_exhaustion_and_overflow),
         cmocka_unit_test(test_causality_property),
         cmocka_unit_test(test_text_form),

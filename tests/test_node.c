@@ -870,6 +870,71 @@ static void test_policies_converge(void **state)
     converge_concurrent(CW_MERGE_CALLBACK, concat_merge, "from1|from0", "0:1,1:1");
 }
 
+/* What merge_results' callback answers, by the test's choice. */
+static enum {
+    MERGE_PICK_FIRST, MERGE_PICK_LAST, MERGE_PICK_PREFIX, MERGE_POSITIVE, MERGE_NULL_WITH_LENGTH,
+    MERGE_PAST_SIBLING, MERGE_ERROR, MERGE_EMPTY
+} merge_mode;
+
+static int mode_merge(void *ctx, const cw_value_version *v, size_t count, void **out, size_t *len)
+{
+    (void)ctx;
+    switch (merge_mode) {
+    case MERGE_PICK_FIRST: *out = v[0].value; *len = v[0].value_len; return CW_OK;
+    case MERGE_PICK_LAST: *out = v[count - 1].value; *len = v[count - 1].value_len; return CW_OK;
+    case MERGE_PICK_PREFIX: *out = v[0].value; *len = 3; return CW_OK;
+    case MERGE_POSITIVE: return 7;
+    case MERGE_NULL_WITH_LENGTH: *out = NULL; *len = 5; return CW_OK;
+    case MERGE_PAST_SIBLING: *out = v[0].value; *len = v[0].value_len + 1; return CW_OK;
+    case MERGE_ERROR: *out = v[0].value; *len = 1; return CW_ENOMEM; /* left in *out: not taken */
+    case MERGE_EMPTY: *out = NULL; *len = 0; return CW_OK;
+    }
+    return CW_EINVAL;
+}
+
+/* A merge that picks a sibling hands back the read's own copy of its value:
+ * the read keeps it (no double free); a result that breaks the callback's
+ * contract fails the read with CW_EINVAL, leaves the caller's read as it
+ * was, and changes nothing at the node. */
+static void test_merge_callback_results(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 2, CW_MERGE_CALLBACK, 0, mode_merge);
+    n.wall += 5;
+    put(&n, 0, "k", "from0", "0:1");
+    n.wall -= 5;
+    put(&n, 1, "k", "from1", "1:1");
+    deliver(&n, 0, 0, NULL);
+    deliver(&n, 1, 0, NULL);
+    merge_mode = MERGE_PICK_FIRST;
+    expect_read(&n, 0, "k", "from1", "0:1,1:1"); /* siblings in (timestamp, origin) order */
+    merge_mode = MERGE_PICK_LAST;
+    expect_read(&n, 1, "k", "from0", "0:1,1:1");
+    merge_mode = MERGE_PICK_PREFIX;
+    expect_read(&n, 0, "k", "fro", "0:1,1:1");
+    merge_mode = MERGE_EMPTY;
+    expect_read(&n, 0, "k", "", "0:1,1:1");
+
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_node_put(n.node[0], "other", 5, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_node_get(n.node[0], "other", 5, &r), CW_OK);
+    int bad[] = {MERGE_POSITIVE, MERGE_NULL_WITH_LENGTH, MERGE_PAST_SIBLING, MERGE_ERROR};
+    int want[] = {CW_EINVAL, CW_EINVAL, CW_EINVAL, CW_ENOMEM};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        merge_mode = bad[i];
+        assert_int_equal(cw_node_get(n.node[0], "k", 1, &r), want[i]);
+        assert_int_equal(r.count, 1); /* the read of "other", untouched */
+        assert_int_equal(r.versions[0].value_len, 1);
+        assert_memory_equal(r.versions[0].value, "v", 1);
+    }
+    cw_read_destroy(&r);
+    merge_mode = MERGE_PICK_LAST;
+    expect_read(&n, 0, "k", "from0", "0:1,1:1"); /* the node's siblings as they were */
+    net_close(&n);
+}
+
 static void test_binary_keys_limits_and_bad_arguments(void **state)
 {
     (void)state;
@@ -928,6 +993,9 @@ static void test_binary_keys_limits_and_bad_arguments(void **state)
     assert_int_equal(cw_node_create(&node, &o), CW_OK); /* one node needs no network */
     assert_int_equal(cw_node_put(node, "k", 1, "v", 1, NULL), CW_OK);
     cw_node_destroy(node);
+    assert_null(cw_node_counters(NULL));
+    o.max_unsent = 0; /* a refused write must be kept */
+    assert_int_equal(cw_node_create(&node, &o), CW_EINVAL);
     cw_node_destroy(NULL);
 }
 
@@ -1593,6 +1661,7 @@ int main(void)
         cmocka_unit_test(test_many_siblings_then_resolving_write),
         cmocka_unit_test(test_enomem_growing_siblings),
         cmocka_unit_test(test_policies_converge),
+        cmocka_unit_test(test_merge_callback_results),
         cmocka_unit_test(test_binary_keys_limits_and_bad_arguments),
         cmocka_unit_test(test_drift_applied_and_bounded_at_origin),
         cmocka_unit_test(test_drift_with_siblings_stops_no_put),

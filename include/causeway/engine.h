@@ -200,8 +200,11 @@ CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bo
 /* Cuts (cut true) or heals the link from `from` to `to`: while cut, every
  * message from `from` to `to` is lost (a partition; hold_link delays
  * instead). Cut both ways for a two-way partition. Healing it lets loss
- * recovery catch up. Unlike a hold, a cut does not keep `from`'s puts from
- * going on at once: its writes wait, in flight, until they are recovered.
+ * recovery catch up. `from`'s writes that `to` lost stay in flight
+ * (cw_engine_put) until `to` has recovered them, so, as behind a hold, puts
+ * at `from` block once inbox_capacity of them wait (CW_ESTALLED after
+ * stall_timeout_ms); a put at any other node goes on, unless its writes wait
+ * too (they depend on `from`'s at `to`).
  * CW_EINVAL (a node out of range, from == to, or no_recovery), CW_ENOMEM,
  * CW_ECLOSED. */
 CW_API int  cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, bool cut);

@@ -63,7 +63,8 @@ CW_API int cw_hlc_update(cw_hlc *h, const cw_hlc_timestamp *remote, cw_hlc_times
 
 /* Adopts a timestamp seen without an event of its own (e.g. a replicated
  * write being applied): later timestamps from h are greater than it. Reads no
- * clock and checks no drift; the caller checked it on arrival. */
+ * clock and checks no drift; the caller checked it on arrival. A NULL h or
+ * seen does nothing. */
 CW_API void cw_hlc_observe(cw_hlc *h, const cw_hlc_timestamp *seen);
 
 /* -1, 0 or 1 by (wall, counter, node). */

@@ -107,9 +107,17 @@ CW_API void cw_read_destroy(cw_read *r);
 
 /* Resolves siblings for CW_MERGE_CALLBACK. Called by a read with the
  * siblings in (timestamp, origin) order, count >= 2; writes a malloc'd value
- * to *value_out / *len_out and returns 0, or a CW_E* code. Every replica that
- * holds the same siblings calls it with the same input, so a deterministic
- * callback gives the same answer everywhere. */
+ * to *value_out / *len_out and returns 0, or a negative CW_E* code, which
+ * the read returns. The read takes the value: it is the callback's own
+ * allocation, or one sibling's `value` handed back as it is (a merge that
+ * picks one sibling need not copy it; *len_out at most that sibling's
+ * value_len). A NULL value with a length, or a length past the sibling's,
+ * fails the read with CW_EINVAL (the read frees a value of the callback's
+ * own). On an error return the read takes nothing from *value_out: free
+ * what you allocated first. A positive return fails the read with
+ * CW_EINVAL. Every replica that holds the same siblings calls it with the
+ * same input, so a deterministic callback gives the same answer
+ * everywhere. */
 typedef int (*cw_merge_fn)(void *ctx, const cw_value_version *siblings, size_t count,
                            void **value_out, size_t *len_out);
 
@@ -171,7 +179,8 @@ typedef struct cw_node_options {
                                       never encodes, as the engine */
     size_t max_buffered;           /* writes the causal buffer holds; default 1,048,576,
                                       at most CW_NODE_MAX_BUFFERED_LIMIT (2^32) */
-    size_t max_unsent;             /* refused local writes kept to send again; default 4096 */
+    size_t max_unsent;             /* refused local writes kept to send again; default 4096
+                                      (0 is refused: a refused write must be kept) */
     cw_send_fn send;               /* required when nodes > 1 */
     void *send_ctx;
     cw_apply_fn on_apply;          /* optional */
@@ -255,7 +264,7 @@ typedef struct cw_node cw_node;
 
 /* CW_EINVAL on bad options (self >= nodes, nodes out of range, missing send
  * or merge callback, unknown policy, max_buffered 0 or above
- * CW_NODE_MAX_BUFFERED_LIMIT, a time option above CW_NODE_MAX_INTERVAL_NS),
+ * CW_NODE_MAX_BUFFERED_LIMIT, max_unsent 0, a time option above CW_NODE_MAX_INTERVAL_NS),
  * CW_ENOMEM. Destroy with cw_node_destroy. */
 CW_API int  cw_node_create(cw_node **out, const cw_node_options *o);
 /* Frees the node and releases every message it holds, including those that
@@ -436,8 +445,10 @@ CW_API void cw_node_peer_restarted(cw_node *n, cw_node_id peer);
 
 /* The node's clock (sparse copy). */
 CW_API int cw_node_clock(const cw_node *n, cw_vclock *out);
-/* The node's clock as n counters, valid until the next put/receive. */
+/* The node's clock as n counters, valid until the next put/receive (NULL
+ * for a NULL node). */
 CW_API const uint64_t *cw_node_counters(const cw_node *n);
+/* The node's own id; n must not be NULL (every id is a valid one). */
 CW_API cw_node_id cw_node_self(const cw_node *n);
 
 /* Latency distribution in nanoseconds (percentiles within ~6%). */

@@ -234,9 +234,10 @@ CW_API int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, 
 /* Reports one key of node x's final state: count >= 1 versions, the
  * messages of the writes the node holds for that key (borrowed for the
  * call), tombstones not yet collected among them. Call once for every key x
- * holds (cw_node_each_key gives exactly these). CW_EINVAL (NULL, x out of range,
- * count 0, or after cw_history_verdict), CW_ENOMEM; the history is then
- * unchanged. */
+ * holds (cw_node_each_key gives exactly these). CW_EINVAL (NULL, a NULL
+ * version, x out of range, count 0, a version that is no write of this
+ * group's size or not of the first version's key, or after
+ * cw_history_verdict), CW_ENOMEM; the history is then unchanged. */
 CW_API int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions,
                                 size_t count);
 /* Reports node x's final clock: `nodes` counters, copied. CW_EINVAL (NULL,

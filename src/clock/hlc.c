@@ -105,6 +105,8 @@ int cw_hlc_update(cw_hlc *h, const cw_hlc_timestamp *remote, cw_hlc_timestamp *o
 
 void cw_hlc_observe(cw_hlc *h, const cw_hlc_timestamp *seen)
 {
+    if (!h || !seen)
+        return;
     if (seen->wall_ms > h->last.wall_ms ||
         (seen->wall_ms == h->last.wall_ms && seen->counter > h->last.counter)) {
         h->last.wall_ms = seen->wall_ms;

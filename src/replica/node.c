@@ -176,7 +176,7 @@ void cw_node_destroy(cw_node *n)
 }
 
 cw_node_id cw_node_self(const cw_node *n) { return n->opt.self; }
-const uint64_t *cw_node_counters(const cw_node *n) { return n->clock.counters; }
+const uint64_t *cw_node_counters(const cw_node *n) { return n ? n->clock.counters : NULL; }
 
 int cw_node_clock(const cw_node *n, cw_vclock *out)
 {
@@ -903,7 +903,9 @@ static unsigned *walk_mark(const cw_node *n)
 }
 
 /* Replaces siblings by the merge callback's value, with the merged clock and
- * context and the greatest (timestamp, origin). */
+ * context and the greatest (timestamp, origin). The value is the callback's
+ * own allocation, or one of the siblings' values handed back (a merge that
+ * picks one): the read then keeps that one instead of freeing it. */
 static int merge_siblings(const cw_node *n, cw_read *r)
 {
     void *value = NULL;
@@ -911,16 +913,28 @@ static int merge_siblings(const cw_node *n, cw_read *r)
     ++*walk_mark(n);
     int rc = n->opt.merge(n->opt.merge_ctx, r->versions, r->count, &value, &len);
     --*walk_mark(n);
-    if (rc != CW_OK)
-        return rc;
+    if (rc != CW_OK) /* the node takes nothing from *value_out */
+        return rc < 0 ? rc : CW_EINVAL;
+    size_t own = r->count; /* the sibling whose value came back, if any */
+    for (size_t i = 0; i < r->count; i++)
+        if (value && value == r->versions[i].value)
+            own = i;
+    if ((!value && len) || (own < r->count && len > r->versions[own].value_len)) {
+        if (own == r->count)
+            free(value);
+        return CW_EINVAL;
+    }
     cw_value_version *last = &r->versions[r->count - 1];
     for (size_t i = 0; i + 1 < r->count && rc == CW_OK; i++)
         if ((rc = cw_vclock_merge(&last->clock, &r->versions[i].clock)) == CW_OK)
             rc = cw_vclock_merge(&last->context, &r->versions[i].context);
     if (rc != CW_OK) {
-        free(value);
+        if (own == r->count)
+            free(value);
         return rc;
     }
+    if (own < r->count)
+        r->versions[own].value = NULL; /* moved into the merged version */
     for (size_t i = 0; i + 1 < r->count; i++)
         destroy_version(&r->versions[i]);
     free(last->value);

@@ -643,10 +643,19 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
 
 int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versions, size_t count)
 {
-    if (!h || x >= h->nodes || !versions || count == 0)
+    if (!h || x >= h->nodes || !versions || count == 0 || !versions[0])
         return CW_EINVAL;
-    size_t key_len;
+    size_t key_len, other_len;
     const void *key = cw_msg_key(versions[0], &key_len);
+    for (size_t i = 0; i < count; i++) { /* writes of this group, all of one key */
+        uint32_t nodes;
+        if (!versions[i] || cw_msg_kind_of(versions[i]) != CW_MSG_WRITE)
+            return CW_EINVAL;
+        const void *other = cw_msg_key(versions[i], &other_len);
+        if (!cw_msg_counters(versions[i], &nodes) || nodes != h->nodes || other_len != key_len ||
+            (key_len && memcmp(other, key, key_len) != 0))
+            return CW_EINVAL;
+    }
     return add_final(h, x, key, key_len, versions, count);
 }
 

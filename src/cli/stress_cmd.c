@@ -480,6 +480,8 @@ static int parse(int argc, char **argv, opts *o)
                           : o->value_size ? "value-size" : cli_seen(&c, "workers") ? "workers" : NULL;
         if (bad)
             return cli_usage_error(&c, "--%s: not with --processes", bad);
+        for (size_t i = 0; i < c.count; i++) /* nor in the command that replays the run */
+            t[i].conditional |= strcmp(t[i].name, "workers") == 0;
         /* Every key is read at every node at the end (procs.c, final_reads):
          * nodes x keys reads and results, whatever --writes is. */
         if ((uint64_t)o->keys * o->nodes > CLI_PROCS_MAX_READS)

@@ -487,12 +487,14 @@ int cli_node(int argc, char **argv)
                    "The node prints one line when it serves, runs until SIGTERM or SIGINT, then\n"
                    "exits 0. Without --fresh it answers writes with 503 until every peer has told\n"
                    "it its state (so a restarted process never reuses one of its sequence numbers).\n"
-                   "With --data it takes its saved state back instead and serves at once.\n"
+                   "With --data it takes its saved state back instead, and answers writes with 503\n"
+                   "until every peer has said it holds no later write of this node (a peer that\n"
+                   "does not answer: 1 s), so it never serves from a state older than its last.\n"
                    "\n"
                    "Exit status: 0 stopped by SIGTERM or SIGINT; 1 it could not start or stop\n"
                    "cleanly (an endpoint that cannot be bound, a key file that cannot be read, a\n"
-                   "saved state that cannot be taken back, a trace that cannot be written, too few\n"
-                   "open files); 2 bad arguments.\n",
+                   "trace that cannot be written, too few open files); 2 bad arguments, or a --data\n"
+                   "DIR that cannot be taken back (another node's, damaged, or in use).\n",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -60,6 +61,7 @@ typedef struct cluster {
     pid_t *pid;          /* 0: not started or reaped */
     int stop_signal;     /* SIGINT or SIGTERM taken, 0 if none */
     bool died;           /* a child died, or did not stop cleanly */
+    bool serving;        /* every node answered: the start is over */
     bool stopping;
     sigset_t sigs;       /* SIGINT, SIGTERM, SIGCHLD */
     CURL **curl;         /* one keep-alive handle per node */
@@ -102,12 +104,13 @@ static uint32_t cluster_reap(cluster *c)
         bool clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
                      (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
         if (!c->stopping && !c->stop_signal) {
-            fprintf(stderr, "causeway cluster: node %u (pid %ld) %s unexpectedly\n", i, (long)c->pid[i],
-                    status_text(status, text, sizeof text));
+            fprintf(stderr, "causeway cluster: node %u (pid %ld) %s %s\n", i, (long)c->pid[i],
+                    status_text(status, text, sizeof text),
+                    c->serving ? "unexpectedly" : "before it served (its reason, if it gave one, is above)");
             c->died = true;
         } else if (!clean && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)) {
-            fprintf(stderr, "causeway cluster: node %u (pid %ld) %s on SIGTERM (want exit 0)\n", i,
-                    (long)c->pid[i], status_text(status, text, sizeof text));
+            fprintf(stderr, "causeway cluster: node %u (pid %ld) %s as the nodes stopped (want exit 0; a reason it "
+                    "gave is above)\n", i, (long)c->pid[i], status_text(status, text, sizeof text));
             c->died = true;
         }
         c->pid[i] = 0;
@@ -131,8 +134,8 @@ static bool cluster_pause(cluster *c, uint32_t ms)
 /* Stops every child still running: SIGTERM, up to 5 s, then SIGKILL. */
 static void cluster_stop(cluster *c)
 {
+    cluster_reap(c); /* those that ended before the stop: not its failures */
     c->stopping = true;
-    cluster_reap(c);
     for (uint32_t i = 0; i < c->n; i++)
         if (c->pid[i] > 0)
             kill(c->pid[i], SIGTERM);
@@ -163,6 +166,26 @@ static void cluster_stop(cluster *c)
         c->pid[i] = 0;
         c->died = true;
     }
+}
+
+/* The first node directory below data that holds anything (a state from
+ * an earlier run), into path; false if none does. */
+static bool node_dir_used(const char *data, uint32_t nodes, char *path, size_t cap)
+{
+    for (uint32_t i = 0; i < nodes; i++) {
+        snprintf(path, cap, "%s/node-%u", data, i);
+        DIR *d = opendir(path);
+        if (!d)
+            continue;
+        const struct dirent *e;
+        bool used = false;
+        while (!used && (e = readdir(d)) != NULL)
+            used = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        closedir(d);
+        if (used)
+            return true;
+    }
+    return false;
 }
 
 /* Binds a TCP socket to each port the cluster needs; CLI_FAIL naming the
@@ -840,8 +863,8 @@ static int run(cluster *c, const char *policy, bool scenario)
     for (uint32_t i = 0; i < c->n && rc == CLI_OK; i++) {
         rc = spawn(c, exe, i, policy);
         if (rc == CLI_OK)
-            printf("node %u: replication tcp://127.0.0.1:%u, http http://127.0.0.1:%u (pid %ld)\n", i, c->base + i,
-                   c->base + HTTP_OFFSET + i, (long)c->pid[i]);
+            printf("node %u: starting (pid %ld): replication tcp://127.0.0.1:%u, http http://127.0.0.1:%u\n", i,
+                   (long)c->pid[i], c->base + i, c->base + HTTP_OFFSET + i);
     }
     fflush(stdout);
     if (rc == CLI_OK)
@@ -850,6 +873,7 @@ static int run(cluster *c, const char *policy, bool scenario)
     if (rc == CLI_OK) {
         rc = wait_ready(c);
         stopped_starting = rc != CLI_OK && c->stop_signal && !c->died;
+        c->serving = rc == CLI_OK;
     }
     if (rc == CLI_OK)
         rc = scenario ? run_scenario(c) : run_until_signal(c);
@@ -908,6 +932,10 @@ int cli_cluster(int argc, char **argv)
         return cli_usage_error(&cmd, "--sync goes with --data (a node without it saves nothing)");
     if (scenario && nodes < 3)
         return cli_usage_error(&cmd, "--scenario needs --nodes 3 or more (it uses nodes 0, 1 and 2)");
+    char used[4200];
+    if (scenario && data && node_dir_used(data, nodes, used, sizeof used))
+        return cli_usage_error(&cmd, "--scenario --data %s: %s holds an earlier run's state, and the scenario checks "
+                                     "clocks from empty nodes: give a new or empty directory", data, used);
     if (data && mkdir(data, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "causeway cluster: --data %s: %s\n", data, strerror(errno));
         return CLI_FAIL;

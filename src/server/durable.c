@@ -401,8 +401,13 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
         const uint8_t *b = v.mv_data;
         static const char *const names[] = {"siblings", "lww"};
         uint64_t was = cw__load_be(b + 8, 4);
-        cw__server_err(err, errlen, "the data directory holds node %llu of %llu (policy %s), not node %u of %u (policy %s)",
-                       (unsigned long long)cw__load_be(b, 4), (unsigned long long)cw__load_be(b + 4, 4),
+        const char *path = NULL;
+        if (mdb_env_get_path(d->env, &path) != 0 || !path)
+            path = "the data directory";
+        cw__server_err(err, errlen,
+                       "%s holds node %llu of %llu (policy %s), not node %u of %u (policy %s): give each node its own "
+                       "directory, and the options its state was made with",
+                       path, (unsigned long long)cw__load_be(b, 4), (unsigned long long)cw__load_be(b + 4, 4),
                        was < 2 ? names[was] : "unknown", d->self, d->nodes, (unsigned)policy < 2 ? names[policy] : "unknown");
         return CW_EINVAL;
     }

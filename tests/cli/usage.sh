@@ -40,6 +40,11 @@ expect 2 "--dup '1': expected a number from 0 to 0.99" sim --seed 1 --dup 1
 # Decimal numbers only, as with whole numbers: no hex float.
 expect 2 "--drop '0x0.1p0': expected a number from 0 to 0.9" stress --nodes 2 --writes 1 --drop 0x0.1p0
 expect 2 "--sync goes with --data" cluster --nodes 3 --sync none
+# The scenario checks clocks from empty nodes: an earlier run's state is
+# refused before anything starts, naming the directory that holds it.
+mkdir -p "$scratch/sc/node-1" && : >"$scratch/sc/node-1/data.mdb"
+expect 2 "--scenario --data $scratch/sc: $scratch/sc/node-1 holds an earlier run's state" \
+  cluster --nodes 3 --base-port 1 --scenario --data "$scratch/sc"
 expect 1 "cannot make the ground-truth history for 65536 nodes and 1 writes: .*it would pass this machine's physical memory" stress --nodes 65536 --writes 1
 expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1
 expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww

@@ -8,9 +8,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace cwbench {
 
@@ -50,6 +53,8 @@ void register_with_baseline(const std::string &name, void (*fn)(benchmark::State
 
 class RatioReporter : public benchmark::ConsoleReporter {
   public:
+    explicit RatioReporter(OutputOptions o) : ConsoleReporter(o) {}
+
     void ReportRuns(const std::vector<Run> &runs) override {
         for (const Run &r : runs) {
             // With --benchmark_repetitions the median stands for the row;
@@ -76,12 +81,15 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
     void Finalize() override {
         ConsoleReporter::Finalize();
-        std::printf("\n| benchmark | ns/op | ns/entry | baseline ns | ratio vs baseline |\n"
-                    "|---|---:|---:|---:|---:|\n");
+        bool header = false; // only for a run that holds a benchmark beside its baseline
         for (const std::string &name : order_) {
             auto b = baselines().find(name);
             if (b == baselines().end() || !rows_.count(b->second))
                 continue;
+            if (!header)
+                std::printf("\n| benchmark | ns/op | ns/entry | baseline ns | ratio vs baseline |\n"
+                            "|---|---:|---:|---:|---:|\n");
+            header = true;
             const Row &m = rows_[name], &base = rows_[b->second];
             char per[32] = "";
             if (m.ns_per_entry >= 0)
@@ -103,11 +111,28 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 } // namespace cwbench
 
+// A reporter of our own ignores --benchmark_color: colours as the library's
+// own would (auto: only into a terminal; true/yes/1 or false/no/0 forced).
+static benchmark::ConsoleReporter::OutputOptions console_options(int argc, char **argv) {
+    bool color = isatty(STDOUT_FILENO);
+    const char flag[] = "--benchmark_color=";
+    for (int i = 1; i < argc; i++)
+        if (std::strncmp(argv[i], flag, sizeof flag - 1) == 0) {
+            const char *v = argv[i] + sizeof flag - 1;
+            if (!std::strcmp(v, "true") || !std::strcmp(v, "yes") || !std::strcmp(v, "1"))
+                color = true;
+            else if (!std::strcmp(v, "false") || !std::strcmp(v, "no") || !std::strcmp(v, "0"))
+                color = false;
+        }
+    return color ? benchmark::ConsoleReporter::OO_ColorTabular : benchmark::ConsoleReporter::OO_Tabular;
+}
+
 int main(int argc, char **argv) {
+    benchmark::ConsoleReporter::OutputOptions options = console_options(argc, argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv))
         return 1;
-    cwbench::RatioReporter reporter;
+    cwbench::RatioReporter reporter(options);
     benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
     return 0;

@@ -551,7 +551,9 @@ int cli_bench(int argc, char **argv)
             fprintf(stderr, "causeway bench: CAUSEWAY_BENCH=%s: not an executable file\n",
                     cli_quote(env, quoted, sizeof quoted));
         else
-            fputs("causeway bench: causeway-bench not found (set CAUSEWAY_BENCH)\n", stderr);
+            fputs("causeway bench: the benchmark program is not built: neither causeway-bench beside this program nor "
+                  "bench/causeway_bench in its build tree. Build it (cmake -DCAUSEWAY_BUILD_BENCH=ON, or the release "
+                  "preset; scripts/run.sh does both) or set CAUSEWAY_BENCH to it\n", stderr);
         return CLI_FAIL;
     }
     char a_filter[512], a_out[PATH_MAX + 32], a_min[64], a_reps[64], json_path[PATH_MAX];
@@ -579,8 +581,11 @@ int cli_bench(int argc, char **argv)
     snprintf(a_out, sizeof a_out, "--benchmark_out=%s", json_path);
     snprintf(a_min, sizeof a_min, "--benchmark_min_time=%g", min_time);
     snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%u", reps);
+    /* Google Benchmark colours its table when TERM names a colour terminal,
+     * even into a file: only a terminal gets colours. */
     char *args[] = {bench, a_filter, a_out, "--benchmark_out_format=json", a_min, a_reps,
-                    "--benchmark_report_aggregates_only=true", NULL};
+                    "--benchmark_report_aggregates_only=true",
+                    isatty(STDOUT_FILENO) ? "--benchmark_color=auto" : "--benchmark_color=false", NULL};
     if (!getenv("CAUSEWAY_BENCH_REUSE") && run(args, false) != 0) { /* REUSE: re-plot an existing run */
         fputs("causeway bench: the benchmark run failed\n", stderr);
         return CLI_FAIL;

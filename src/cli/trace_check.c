@@ -1165,9 +1165,12 @@ void cli_trace_replay(cli_trace_judge *J)
                                 seq++;
                                 break;
                             }
-                    cli_trace_violate(J, e, "unknown write", "history node %u %s (%u, %llu), a write no trace holds",
+                    bool untraced = o < J->n && J->ev[o].n == 0; /* its origin's trace was not given */
+                    cli_trace_violate(J, e, "unknown write", "history node %u %s (%u, %llu), a write no trace holds%s",
                                       x, e->kind == CLI_EV_APPLY ? "applied" : "installed a state covering", o,
-                                      (unsigned long long)seq);
+                                      (unsigned long long)seq,
+                                      untraced ? " (no trace of its node was given: check every node's trace together)"
+                                               : "");
                     return;
                 }
         }

@@ -92,6 +92,9 @@ expect 0 "concurrent pairs +1 of 4 same-key pairs" n0.jsonl n1.jsonl n2.jsonl
 grep -Eq "precision 1\.0000, recall 1\.0000" out.txt || fail "precision and recall of a correct trace"
 cat n0.jsonl n1.jsonl n2.jsonl >all.jsonl # one file for every node is as good
 expect 0 "verdict +PASS" all.jsonl
+# One node's trace alone: the writes it applied come from traces not given,
+# and the violation says so.
+expect 1 "unknown write.*a write no trace holds \(no trace of its node was given: check every node's trace together\)" n0.jsonl
 # Keys are bytes: two keys that differ after a NUL are two keys (as a node's
 # trace writes them), not one whose reads would look stale.
 cat >nul.jsonl <<'EOF'

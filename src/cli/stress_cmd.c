@@ -603,7 +603,7 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
 {
     json_t *root = json_pack(
         "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:I,"
-        "s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:b}",
+        "s:f,s:f,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:b}",
         "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
         (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
         "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
@@ -611,7 +611,8 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
         o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads, "rate", o->rate,
         "warmup", o->warmup, "partition_start", o->part_start, "partition_seconds", o->part_len,
-        "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs, "writes_per_s",
+        "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs, "writes_made",
+        (json_int_t)made, "writes_per_s",
         made / secs, "deliveries_per_s",
         t->delivered / secs, "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,

@@ -1396,10 +1396,11 @@ int cli_procs_stress(const cli_procs_options *o)
                (unsigned long long)J.t.bound, J.t.truncated ? "; the killed process's last trace line was cut" : "");
     }
     for (uint32_t i = 0; i < r->n; i++)
-        printf("  node %-3u             %llu writes, %llu delivered, %llu retransmitted, %llu recovered%s; exit %d\n",
-               i, (unsigned long long)fin.st[i].writes, (unsigned long long)fin.st[i].delivered,
+        printf("  node %-3u             %s%llu writes, %llu delivered, %llu retransmitted, %llu recovered; exit %d\n",
+               i, (int)i == o->kill_node ? "its restarted process alone: " : "",
+               (unsigned long long)fin.st[i].writes, (unsigned long long)fin.st[i].delivered,
                (unsigned long long)fin.st[i].retransmitted, (unsigned long long)fin.st[i].recovered,
-               (int)i == o->kill_node ? " (since its restart)" : "", r->p[i].status);
+               r->p[i].status);
     cli_print_pairs(&rep);
     if (o->rmw > 0 || o->deletes > 0)
         cli_print_clients(&rep, nc, false);

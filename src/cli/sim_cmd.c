@@ -167,8 +167,9 @@ static int sim(const sim_opts *o)
         return CLI_FAIL;
     }
     char took[32];
-    printf("  writes               %llu, %llu deliveries, simulated in %s\n", (unsigned long long)r.truth.writes,
-           (unsigned long long)r.deliveries, cli_duration(secs * 1e9, took, sizeof took));
+    printf("  writes               %llu, %llu messages received (writes, pulls and reports), simulated in %s\n",
+           (unsigned long long)r.truth.writes, (unsigned long long)r.deliveries,
+           cli_duration(secs * 1e9, took, sizeof took));
     printf("  conflicts            %llu (%s, summed over nodes)\n", (unsigned long long)r.conflicts,
            s->policy == CW_LAST_WRITER_WINS ? "writes concurrent with the version they met; one was kept"
                                             : "writes that created or joined siblings");

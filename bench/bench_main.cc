@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <strings.h>
 #include <unistd.h>
 
 namespace cwbench {
@@ -112,17 +113,21 @@ class RatioReporter : public benchmark::ConsoleReporter {
 } // namespace cwbench
 
 // A reporter of our own ignores --benchmark_color: colours as the library's
-// own would (auto: only into a terminal; true/yes/1 or false/no/0 forced).
+// own would. "auto" (the default): only into a terminal; otherwise the
+// library's reading of a flag's truth: empty, or one of 0 f n, or false no
+// off in any case, is false; anything else true.
 static benchmark::ConsoleReporter::OutputOptions console_options(int argc, char **argv) {
     bool color = isatty(STDOUT_FILENO);
     const char flag[] = "--benchmark_color=";
     for (int i = 1; i < argc; i++)
         if (std::strncmp(argv[i], flag, sizeof flag - 1) == 0) {
             const char *v = argv[i] + sizeof flag - 1;
-            if (!std::strcmp(v, "true") || !std::strcmp(v, "yes") || !std::strcmp(v, "1"))
-                color = true;
-            else if (!std::strcmp(v, "false") || !std::strcmp(v, "no") || !std::strcmp(v, "0"))
+            if (!strcasecmp(v, "auto"))
+                color = isatty(STDOUT_FILENO);
+            else if (!v[0] || (!v[1] && std::strchr("0fFnN", v[0])))
                 color = false;
+            else
+                color = strcasecmp(v, "false") && strcasecmp(v, "no") && strcasecmp(v, "off");
         }
     return color ? benchmark::ConsoleReporter::OO_ColorTabular : benchmark::ConsoleReporter::OO_Tabular;
 }

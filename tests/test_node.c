@@ -873,7 +873,7 @@ static void test_policies_converge(void **state)
 /* What merge_results' callback answers, by the test's choice. */
 static enum {
     MERGE_PICK_FIRST, MERGE_PICK_LAST, MERGE_PICK_PREFIX, MERGE_POSITIVE, MERGE_NULL_WITH_LENGTH,
-    MERGE_PAST_SIBLING, MERGE_ERROR, MERGE_EMPTY
+    MERGE_PAST_SIBLING, MERGE_INTO_SIBLING, MERGE_ERROR, MERGE_EMPTY
 } merge_mode;
 
 static int mode_merge(void *ctx, const cw_value_version *v, size_t count, void **out, size_t *len)
@@ -886,6 +886,7 @@ static int mode_merge(void *ctx, const cw_value_version *v, size_t count, void *
     case MERGE_POSITIVE: return 7;
     case MERGE_NULL_WITH_LENGTH: *out = NULL; *len = 5; return CW_OK;
     case MERGE_PAST_SIBLING: *out = v[0].value; *len = v[0].value_len + 1; return CW_OK;
+    case MERGE_INTO_SIBLING: *out = (char *)v[0].value + 1; *len = 2; return CW_OK;
     case MERGE_ERROR: *out = v[0].value; *len = 1; return CW_ENOMEM; /* left in *out: not taken */
     case MERGE_EMPTY: *out = NULL; *len = 0; return CW_OK;
     }
@@ -920,8 +921,8 @@ static void test_merge_callback_results(void **state)
     cw_read_init(&r);
     assert_int_equal(cw_node_put(n.node[0], "other", 5, "v", 1, NULL), CW_OK);
     assert_int_equal(cw_node_get(n.node[0], "other", 5, &r), CW_OK);
-    int bad[] = {MERGE_POSITIVE, MERGE_NULL_WITH_LENGTH, MERGE_PAST_SIBLING, MERGE_ERROR};
-    int want[] = {CW_EINVAL, CW_EINVAL, CW_EINVAL, CW_ENOMEM};
+    int bad[] = {MERGE_POSITIVE, MERGE_NULL_WITH_LENGTH, MERGE_PAST_SIBLING, MERGE_INTO_SIBLING, MERGE_ERROR};
+    int want[] = {CW_EINVAL, CW_EINVAL, CW_EINVAL, CW_EINVAL, CW_ENOMEM};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         merge_mode = bad[i];
         assert_int_equal(cw_node_get(n.node[0], "k", 1, &r), want[i]);

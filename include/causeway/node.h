@@ -111,9 +111,9 @@ CW_API void cw_read_destroy(cw_read *r);
  * the read returns. The read takes the value: it is the callback's own
  * allocation, or one sibling's `value` handed back as it is (a merge that
  * picks one sibling need not copy it; *len_out at most that sibling's
- * value_len). A NULL value with a length, or a length past the sibling's,
- * fails the read with CW_EINVAL (the read frees a value of the callback's
- * own). On an error return the read takes nothing from *value_out: free
+ * value_len). A NULL value with a length, a pointer into a sibling's value
+ * past its start, or a length past the sibling's fails the read with
+ * CW_EINVAL. On an error return the read takes nothing from *value_out: free
  * what you allocated first. A positive return fails the read with
  * CW_EINVAL. Every replica that holds the same siblings calls it with the
  * same input, so a deterministic callback gives the same answer

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -134,7 +135,14 @@ static bool cluster_pause(cluster *c, uint32_t ms)
 /* Stops every child still running: SIGTERM, up to 5 s, then SIGKILL. */
 static void cluster_stop(cluster *c)
 {
-    cluster_reap(c); /* those that ended before the stop: not its failures */
+    /* Those that ended before the stop are not its failures, unless they
+     * ended on a SIGINT or SIGTERM (a terminal's ^C) not taken yet. */
+    struct timespec zero = {0, 0};
+    int sig;
+    while ((sig = sigtimedwait(&c->sigs, NULL, &zero)) > 0)
+        if (sig == SIGINT || sig == SIGTERM)
+            c->stop_signal = sig;
+    cluster_reap(c);
     c->stopping = true;
     for (uint32_t i = 0; i < c->n; i++)
         if (c->pid[i] > 0)
@@ -910,7 +918,7 @@ int cli_cluster(int argc, char **argv)
         {CLI_OPT_CHOICE("policy", &policy, "NAME", "how concurrent writes to a key resolve", "siblings|lww")},
         {CLI_OPT_TEXT("data", &data, "DIR",
                       "durable nodes: node i keeps its state in DIR/node-i (created if missing; a second\n"
-                      "run on DIR takes every node's state back)")},
+                      "run on DIR takes every node's state back; --scenario wants a new or empty DIR)")},
         {CLI_OPT_CHOICE("sync", &sync_mode, "MODE", "with --data: full or none (causeway node --help)", "full|none")},
     };
     cli_command cmd = {
@@ -932,7 +940,7 @@ int cli_cluster(int argc, char **argv)
         return cli_usage_error(&cmd, "--sync goes with --data (a node without it saves nothing)");
     if (scenario && nodes < 3)
         return cli_usage_error(&cmd, "--scenario needs --nodes 3 or more (it uses nodes 0, 1 and 2)");
-    char used[4200];
+    char used[PATH_MAX + sizeof "/node-4294967295"];
     if (scenario && data && node_dir_used(data, nodes, used, sizeof used))
         return cli_usage_error(&cmd, "--scenario --data %s: %s holds an earlier run's state, and the scenario checks "
                                      "clocks from empty nodes: give a new or empty directory", data, used);

@@ -6,6 +6,7 @@
  */
 #define _DEFAULT_SOURCE 1 /* explicit_bzero */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -489,12 +490,14 @@ int cli_node(int argc, char **argv)
                    "it its state (so a restarted process never reuses one of its sequence numbers).\n"
                    "With --data it takes its saved state back instead, and answers writes with 503\n"
                    "until every peer has said it holds no later write of this node (a peer that\n"
-                   "does not answer: 1 s), so it never serves from a state older than its last.\n"
+                   "does not answer: 1 s, or four report intervals if longer), so it never serves\n"
+                   "from a state older than its last.\n"
                    "\n"
                    "Exit status: 0 stopped by SIGTERM or SIGINT; 1 it could not start or stop\n"
                    "cleanly (an endpoint that cannot be bound, a key file that cannot be read, a\n"
-                   "trace that cannot be written, too few open files); 2 bad arguments, or a --data\n"
-                   "DIR that cannot be taken back (another node's, damaged, or in use).\n",
+                   "trace that cannot be written, a --data DIR that cannot be created, read or\n"
+                   "saved to, too few open files); 2 bad arguments, or a --data DIR that cannot be\n"
+                   "taken back (another node's, damaged, or in use).\n",
         .opts = opts,
         .count = sizeof opts / sizeof opts[0]};
     const char **peers = calloc(CW_SERVER_MAX_NODES, sizeof *peers);
@@ -660,7 +663,7 @@ int cli_node(int argc, char **argv)
     so.delay_probability = delay;
     so.max_delay_us = delay_us;
     so.duplicate_probability = dup;
-    char err[256] = "";
+    char err[PATH_MAX + 512] = ""; /* a reason may name the --data directory */
     cw__server *s = NULL;
     rc = cw__server_start(&s, &so, err, sizeof err);
     /* The secret is in the sockets now (or was refused): not a moment

@@ -916,14 +916,16 @@ static int merge_siblings(const cw_node *n, cw_read *r)
     if (rc != CW_OK) /* the node takes nothing from *value_out */
         return rc < 0 ? rc : CW_EINVAL;
     size_t own = r->count; /* the sibling whose value came back, if any */
-    for (size_t i = 0; i < r->count; i++)
+    bool inside = false;   /* a pointer into a sibling's value: no allocation of its own */
+    for (size_t i = 0; i < r->count; i++) {
+        uintptr_t v = (uintptr_t)value, at = (uintptr_t)r->versions[i].value;
         if (value && value == r->versions[i].value)
             own = i;
-    if ((!value && len) || (own < r->count && len > r->versions[own].value_len)) {
-        if (own == r->count)
-            free(value);
-        return CW_EINVAL;
+        else if (value && r->versions[i].value && v > at && v - at < r->versions[i].value_len)
+            inside = true;
     }
+    if ((!value && len) || inside || (own < r->count && len > r->versions[own].value_len))
+        return CW_EINVAL; /* nothing of the callback's own to free */
     cw_value_version *last = &r->versions[r->count - 1];
     for (size_t i = 0; i + 1 < r->count && rc == CW_OK; i++)
         if ((rc = cw_vclock_merge(&last->clock, &r->versions[i].clock)) == CW_OK)

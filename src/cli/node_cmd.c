@@ -147,6 +147,14 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
  * number, a port (ZeroMQ takes tcp://host:99999 and binds some other
  * port). Other transports (ipc, ws, ...) and names that do not resolve are
  * left to ZeroMQ (exit 1 at start). */
+/* Whether a tcp:// endpoint asks for port 0 (any free port): the line a
+ * node prints then names the port the system chose. */
+static bool port_zero(const char *endpoint)
+{
+    size_t n = strlen(endpoint);
+    return strncmp(endpoint, "tcp://", 6) == 0 && n > 8 && strcmp(endpoint + n - 2, ":0") == 0;
+}
+
 static const char *endpoint_problem(const char *endpoint)
 {
     if (!endpoint)
@@ -710,11 +718,11 @@ int cli_node(int argc, char **argv)
             return CLI_FAIL;
         }
     }
-    printf("causeway node %u of %u: replication %s", id, nodes, listen);
+    printf("causeway node %u of %u: replication %s", id, nodes, port_zero(listen) ? cw__server_bound(s) : listen);
     if (h)
         printf(strchr(host, ':') ? ", http [%s]:%u" : ", http %s:%u", host, (unsigned)cw__http_port(h));
     if (cl)
-        printf(", client %s", client);
+        printf(", client %s", port_zero(client) ? cw__clients_bound(cl) : client);
     printf("\n");
     fflush(stdout);
 

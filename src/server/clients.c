@@ -130,6 +130,7 @@ struct cw__clients {
     cw__server *s;
     void *ctx;
     void *sock;
+    char bound[256];           /* the endpoint bound (a port 0 made real); written before the thread */
     pthread_t thread;
     bool started;
     _Atomic bool stop;
@@ -659,6 +660,9 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         cw__clients_stop(cl);
         return CW_EIO;
     }
+    size_t boundlen = sizeof cl->bound;
+    if (zmq_getsockopt(cl->sock, ZMQ_LAST_ENDPOINT, cl->bound, &boundlen) != 0)
+        snprintf(cl->bound, sizeof cl->bound, "%s", endpoint);
     if (pthread_create(&cl->thread, NULL, clients_main, cl) != 0) {
         cw__server_err(err, errlen, "cannot start the client thread");
         cw__clients_stop(cl);
@@ -678,6 +682,8 @@ uint64_t cw__clients_refused_large(const cw__clients *cl)
 {
     return atomic_load_explicit(&cl->refused_large, memory_order_relaxed);
 }
+
+const char *cw__clients_bound(const cw__clients *cl) { return cl->bound; }
 
 uint64_t cw__clients_refused(const cw__clients *cl)
 {

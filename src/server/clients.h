@@ -41,6 +41,9 @@ typedef struct cw__clients cw__clients;
  * CW_ENOMEM. Stop with cw__clients_stop, before the server. */
 int  cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, size_t max_frame,
                        const cw__allow *allow, char *err, size_t errlen);
+/* The endpoint bound, as libzmq says it (a port 0 made real). Any thread:
+ * written before the client thread starts, never after. */
+const char *cw__clients_bound(const cw__clients *cl);
 /* Connections refused for their address so far. Any thread. */
 uint64_t cw__clients_refused(const cw__clients *cl);
 /* Stops serving (within ~50 ms) and frees the handle. NULL is ignored. */

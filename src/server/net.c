@@ -134,6 +134,7 @@ typedef struct net {
     cw__net_counts tx_n;
     /* The receive side. */
     void *router;
+    char bound[256];           /* the endpoint the ROUTER bound (a port 0 made real) */
     int router_fd;             /* the ROUTER's ZMQ_FD: readable when libzmq has news for it */
     bool rx_drained;           /* the last take ended on an empty ROUTER (park_wait) */
     cw__wire_rx *rx;           /* [nodes] */
@@ -680,6 +681,7 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
 }
 
 const uint32_t *cw__net_senders(const cw__transport *t) { return net_of_const(t)->from; }
+const char *cw__net_bound(const cw__transport *t) { return net_of_const(t)->bound; }
 
 /* A look at the ROUTER (ZMQ_EVENTS): libzmq processes what its I/O thread
  * told the socket, which resets ZMQ_FD, so a look that finds messages marks
@@ -937,6 +939,9 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
+    size_t boundlen = sizeof p->bound;
+    if (zmq_getsockopt(p->router, ZMQ_LAST_ENDPOINT, p->bound, &boundlen) != 0)
+        snprintf(p->bound, sizeof p->bound, "%s", o->listen);
     size_t fdlen = sizeof p->router_fd;
     if (zmq_getsockopt(p->router, ZMQ_FD, &p->router_fd, &fdlen) != 0) {
         cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));

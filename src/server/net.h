@@ -219,6 +219,9 @@ void cw__net_snapshot_end(cw__transport *t, cw__net_snapshot_out *so);
  * copy from whichever peer answered (the fault layer's cut decides it by
  * that link: fault.h). */
 const uint32_t *cw__net_senders(const cw__transport *t);
+/* The endpoint the ROUTER bound, as libzmq says it (ZMQ_LAST_ENDPOINT: the
+ * port the system chose for a port 0; a host name resolved). */
+const char *cw__net_bound(const cw__transport *t);
 
 /* What the links counted. The send side's fields are totals, read on the
  * send side; the receive side's are what came since the last

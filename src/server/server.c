@@ -297,6 +297,7 @@ void cw__server_options_init(cw__server_options *o)
 }
 
 cw_node_id cw__server_self(const cw__server *s) { return s->o.self; }
+const char *cw__server_bound(const cw__server *s) { return cw__net_bound(s->net); }
 uint32_t cw__server_nodes(const cw__server *s) { return s->o.nodes; }
 size_t cw__server_max_key_len(const cw__server *s) { return s->lim.max_key_len; }
 size_t cw__server_max_value_len(const cw__server *s) { return s->lim.max_value_len; }

@@ -236,6 +236,8 @@ __attribute__((format(printf, 3, 4))) void cw__server_err(char *err, size_t len,
 
 /* This node's id and group size. */
 cw_node_id cw__server_self(const cw__server *s);
+/* The replication endpoint bound (cw__net_bound: a port 0 made real). */
+const char *cw__server_bound(const cw__server *s);
 uint32_t cw__server_nodes(const cw__server *s);
 /* The longest key and value this node's replica takes, in bytes. */
 size_t cw__server_max_key_len(const cw__server *s);

@@ -64,6 +64,9 @@ named=$!
 pn=$(node_http_port "$dir/named") || { echo "FAIL: a node on host names did not serve: $(cat "$dir/named_err")" >&2; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$pn/write" -d '{"key": "k", "value": 1}')
 [ "$code" = 200 ] || { echo "FAIL: a write to a node on host names got $code" >&2; exit 1; }
+# Port 0 is any free port: the line names the ports the system chose.
+grep -Eq 'replication tcp://127\.0\.0\.1:[1-9][0-9]*, http 127\.0\.0\.1:[1-9][0-9]*, client tcp://127\.0\.0\.1:[1-9][0-9]*$' \
+  "$dir/named" || { echo "FAIL: port 0's chosen ports not named: $(cat "$dir/named")" >&2; exit 1; }
 kill -TERM "$named"
 wait "$named" || { echo "FAIL: the node on host names exited $? on SIGTERM" >&2; exit 1; }
 

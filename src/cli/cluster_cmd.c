@@ -19,8 +19,8 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
-#include <limits.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -6,9 +6,9 @@
  */
 #define _DEFAULT_SOURCE 1 /* explicit_bzero */
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,11 +142,6 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
     return CLI_OK;
 }
 
-/* What is wrong with a ZeroMQ endpoint given as an option, or NULL:
- * TRANSPORT://ADDRESS, and a tcp:// one's HOST:PORT with its port, when a
- * number, a port (ZeroMQ takes tcp://host:99999 and binds some other
- * port). Other transports (ipc, ws, ...) and names that do not resolve are
- * left to ZeroMQ (exit 1 at start). */
 /* Whether a tcp:// endpoint asks for port 0 (any free port): the line a
  * node prints then names the port the system chose. */
 static bool port_zero(const char *endpoint)
@@ -155,6 +150,11 @@ static bool port_zero(const char *endpoint)
     return strncmp(endpoint, "tcp://", 6) == 0 && n > 8 && strcmp(endpoint + n - 2, ":0") == 0;
 }
 
+/* What is wrong with a ZeroMQ endpoint given as an option, or NULL:
+ * TRANSPORT://ADDRESS, and a tcp:// one's HOST:PORT with its port, when a
+ * number, a port (ZeroMQ takes tcp://host:99999 and binds some other
+ * port). Other transports (ipc, ws, ...) and names that do not resolve are
+ * left to ZeroMQ (exit 1 at start). */
 static const char *endpoint_problem(const char *endpoint)
 {
     if (!endpoint)

@@ -581,11 +581,8 @@ int cli_bench(int argc, char **argv)
     snprintf(a_out, sizeof a_out, "--benchmark_out=%s", json_path);
     snprintf(a_min, sizeof a_min, "--benchmark_min_time=%g", min_time);
     snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%u", reps);
-    /* Google Benchmark colours its table when TERM names a colour terminal,
-     * even into a file: only a terminal gets colours. */
     char *args[] = {bench, a_filter, a_out, "--benchmark_out_format=json", a_min, a_reps,
-                    "--benchmark_report_aggregates_only=true",
-                    isatty(STDOUT_FILENO) ? "--benchmark_color=auto" : "--benchmark_color=false", NULL};
+                    "--benchmark_report_aggregates_only=true", NULL};
     if (!getenv("CAUSEWAY_BENCH_REUSE") && run(args, false) != 0) { /* REUSE: re-plot an existing run */
         fputs("causeway bench: the benchmark run failed\n", stderr);
         return CLI_FAIL;

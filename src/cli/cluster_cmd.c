@@ -120,14 +120,30 @@ static uint32_t cluster_reap(cluster *c)
     return reaped;
 }
 
+/* Takes a signal, waiting up to t for one (a SIGINT or SIGTERM is a stop);
+ * the signal, or -1 if none came. */
+static int take_signal(cluster *c, const struct timespec *t)
+{
+    int sig = sigtimedwait(&c->sigs, NULL, t);
+    if (sig == SIGINT || sig == SIGTERM)
+        c->stop_signal = sig;
+    return sig;
+}
+
+/* Takes every signal pending, without waiting. */
+static void take_pending(cluster *c)
+{
+    const struct timespec zero = {0, 0};
+    while (take_signal(c, &zero) > 0)
+        ;
+}
+
 /* Waits up to ms for a signal. False when the cluster must stop: SIGINT or
  * SIGTERM was taken, or a child died. */
 static bool cluster_pause(cluster *c, uint32_t ms)
 {
     struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    int sig = sigtimedwait(&c->sigs, NULL, &t);
-    if (sig == SIGINT || sig == SIGTERM)
-        c->stop_signal = sig;
+    take_signal(c, &t);
     cluster_reap(c);
     return !c->stop_signal && !c->died;
 }
@@ -137,11 +153,7 @@ static void cluster_stop(cluster *c)
 {
     /* Those that ended before the stop are not its failures, unless they
      * ended on a SIGINT or SIGTERM (a terminal's ^C) not taken yet. */
-    struct timespec zero = {0, 0};
-    int sig;
-    while ((sig = sigtimedwait(&c->sigs, NULL, &zero)) > 0)
-        if (sig == SIGINT || sig == SIGTERM)
-            c->stop_signal = sig;
+    take_pending(c);
     cluster_reap(c);
     c->stopping = true;
     for (uint32_t i = 0; i < c->n; i++)
@@ -892,9 +904,7 @@ static int run(cluster *c, const char *policy, bool scenario)
     /* A second SIGINT or SIGTERM may have come during the stop: taken here,
      * or unblocking it would end the command with the signal's default
      * action instead of its exit status. */
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&c->sigs, NULL, &zero) > 0)
-        ;
+    take_pending(c);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (stopped_starting)
         return CLI_OK;

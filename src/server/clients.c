@@ -130,7 +130,7 @@ struct cw__clients {
     cw__server *s;
     void *ctx;
     void *sock;
-    char bound[256];           /* the endpoint bound (a port 0 made real); written before the thread */
+    char bound[CW__ENDPOINT_MAX]; /* the endpoint bound (a port 0 made real); written before the thread */
     pthread_t thread;
     bool started;
     _Atomic bool stop;
@@ -660,9 +660,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         cw__clients_stop(cl);
         return CW_EIO;
     }
-    size_t boundlen = sizeof cl->bound;
-    if (zmq_getsockopt(cl->sock, ZMQ_LAST_ENDPOINT, cl->bound, &boundlen) != 0)
-        snprintf(cl->bound, sizeof cl->bound, "%s", endpoint);
+    cw__endpoint_bound(cl->sock, endpoint, cl->bound);
     if (pthread_create(&cl->thread, NULL, clients_main, cl) != 0) {
         cw__server_err(err, errlen, "cannot start the client thread");
         cw__clients_stop(cl);

@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include <causeway/error.h>
 
 bool cw__endpoint_in_use(const char *endpoint)
@@ -100,4 +102,11 @@ int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errl
         return CW_EINVAL;
     }
     return CW_OK;
+}
+
+void cw__endpoint_bound(void *sock, const char *given, char *out)
+{
+    size_t len = CW__ENDPOINT_MAX;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, out, &len) != 0)
+        snprintf(out, CW__ENDPOINT_MAX, "%s", given);
 }

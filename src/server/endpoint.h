@@ -2,8 +2,8 @@
  * whether one it is about to bind is already served by another (ZeroMQ binds
  * an ipc:// path by removing whatever socket file is there: a second node
  * started on a running node's endpoint would take its traffic without a
- * word), the address a host name binds to, and whether its socket needs
- * IPv6. */
+ * word), the address a host name binds to, whether its socket needs IPv6,
+ * and what it bound. */
 #ifndef CW_ENDPOINT_H
 #define CW_ENDPOINT_H
 
@@ -31,6 +31,11 @@ bool cw__endpoint_in_use(const char *endpoint);
  * a name that does not resolve or an endpoint longer than
  * CW__ENDPOINT_MAX - 1 (its caller says it cannot be bound). */
 int cw__endpoint_to_bind(const char *endpoint, char *out, char *err, size_t errlen);
+
+/* The endpoint a socket bound, as libzmq says it (ZMQ_LAST_ENDPOINT: the
+ * port the system chose for a port 0, a host name resolved), into out
+ * (CW__ENDPOINT_MAX bytes); `given` if libzmq cannot say. */
+void cw__endpoint_bound(void *sock, const char *given, char *out);
 
 /* Of getaddrinfo's answers for a host to bind, the one it binds at: the
  * first IPv4 address, else the first answer (the HTTP API's host, as

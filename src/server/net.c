@@ -134,7 +134,7 @@ typedef struct net {
     cw__net_counts tx_n;
     /* The receive side. */
     void *router;
-    char bound[256];           /* the endpoint the ROUTER bound (a port 0 made real) */
+    char bound[CW__ENDPOINT_MAX]; /* the endpoint the ROUTER bound (a port 0 made real) */
     int router_fd;             /* the ROUTER's ZMQ_FD: readable when libzmq has news for it */
     bool rx_drained;           /* the last take ended on an empty ROUTER (park_wait) */
     cw__wire_rx *rx;           /* [nodes] */
@@ -939,9 +939,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "cannot listen on %s: %s", o->listen, zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
-    size_t boundlen = sizeof p->bound;
-    if (zmq_getsockopt(p->router, ZMQ_LAST_ENDPOINT, p->bound, &boundlen) != 0)
-        snprintf(p->bound, sizeof p->bound, "%s", o->listen);
+    cw__endpoint_bound(p->router, o->listen, p->bound);
     size_t fdlen = sizeof p->router_fd;
     if (zmq_getsockopt(p->router, ZMQ_FD, &p->router_fd, &fdlen) != 0) {
         cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));

@@ -244,6 +244,20 @@ static void test_deliverable_rule(void **state)
     assert_int_equal(cw_dclock_deliverable(&local, &y, 1, &dep), CW_DELIVER_WAIT);
     assert_int_equal(dep.node, 1);
     assert_int_equal(dep.counter, 2);
+    /* Wrong arguments are refused, *wait_for untouched: a sender past the
+     * group (as a message from the wire may name), clocks of two sizes, NULL. */
+    cw_dclock wide;
+    assert_int_equal(cw_dclock_init(&wide, 4), CW_OK);
+    wide.counters[3] = 1;
+    assert_int_equal(cw_dclock_deliverable(&local, &y, 3, &dep), CW_DELIVER_INVALID);
+    assert_int_equal(cw_dclock_deliverable(&local, &y, UINT16_MAX, &dep), CW_DELIVER_INVALID);
+    assert_int_equal(cw_dclock_deliverable(&local, &wide, 3, &dep), CW_DELIVER_INVALID);
+    assert_int_equal(cw_dclock_deliverable(&wide, &local, 0, &dep), CW_DELIVER_INVALID);
+    assert_int_equal(cw_dclock_deliverable(NULL, &y, 1, &dep), CW_DELIVER_INVALID);
+    assert_int_equal(cw_dclock_deliverable(&local, NULL, 1, &dep), CW_DELIVER_INVALID);
+    assert_int_equal(dep.node, 1);
+    assert_int_equal(dep.counter, 2);
+    cw_dclock_destroy(&wide);
     cw_dclock_destroy(&local);
     cw_dclock_destroy(&y);
     cw_dclock_destroy(&x);

@@ -47,6 +47,7 @@ CW_API cw_order cw_dclock_compare(const cw_dclock *a, const cw_dclock *b);
  * `msg` is deliverable at a node whose clock is `local` when
  *   msg[sender] == local[sender] + 1  and  msg[k] <= local[k] for every k != sender. */
 typedef enum cw_delivery {
+    CW_DELIVER_INVALID = -1,   /* the call's arguments are wrong (below) */
     CW_DELIVER_READY = 0,      /* deliverable now */
     CW_DELIVER_WAIT = 1,       /* a dependency is missing: see *wait_for */
     CW_DELIVER_DUPLICATE = 2   /* msg[sender] <= local[sender]: already delivered */
@@ -58,10 +59,12 @@ typedef struct cw_dependency {
     uint64_t counter;
 } cw_dependency;
 
-/* Classifies msg against local (same n; sender < n). On CW_DELIVER_WAIT,
- * *wait_for (nullable) names the first unmet dependency: the sender itself
- * (counter msg[sender]-1) when earlier writes from it are missing, else the
- * lowest k != sender with msg[k] > local[k] (counter msg[k]). O(n), vectorised. */
+/* Classifies msg against local. On CW_DELIVER_WAIT, *wait_for (nullable)
+ * names the first unmet dependency: the sender itself (counter msg[sender]-1)
+ * when earlier writes from it are missing, else the lowest k != sender with
+ * msg[k] > local[k] (counter msg[k]). CW_DELIVER_INVALID, *wait_for untouched,
+ * when local or msg is NULL, their n differ, or sender >= n (a sender read
+ * from the wire is checked here, not trusted). O(n), vectorised. */
 CW_API cw_delivery cw_dclock_deliverable(const cw_dclock *local, const cw_dclock *msg,
                                          cw_node_id sender, cw_dependency *wait_for);
 

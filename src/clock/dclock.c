@@ -106,7 +106,8 @@ cw_order cw__dclock_compare_general(const cw_dclock *a, const cw_dclock *b)
 cw_delivery cw_dclock_deliverable(const cw_dclock *local, const cw_dclock *msg,
                                   cw_node_id sender, cw_dependency *wait_for)
 {
-    assert(local && msg && local->n == msg->n && sender < local->n);
+    if (!local || !msg || local->n != msg->n || sender >= local->n)
+        return CW_DELIVER_INVALID;
     const uint64_t *m = msg->counters, *l = local->counters;
     if (m[sender] <= l[sender])
         return CW_DELIVER_DUPLICATE;

@@ -545,6 +545,9 @@ int cli_node(int argc, char **argv)
     } else if (delay > 0 && delay_us == 0) { /* a delay of 0 us delays nothing */
         fprintf(stderr, "causeway node: --delay %g: give --max-delay-us, the longest delay\n", delay);
         rc = CLI_USAGE;
+    } else if (delay == 0 && cli_seen(&cmd, "max-delay-us")) {
+        fprintf(stderr, "causeway node: --max-delay-us: applies to --delay only\n");
+        rc = CLI_USAGE;
     } else if (endpoint_problem(listen)) {
         fprintf(stderr, "causeway node: --listen '%.80s': %s\n", listen, endpoint_problem(listen));
         rc = CLI_USAGE;

@@ -339,8 +339,8 @@ static int spawn(prun *r, uint32_t i)
     argv[a++] = "--trace", argv[a++] = p->trace;
     argv[a++] = "--seed", argv[a++] = p->seed;
     argv[a++] = "--drop", argv[a++] = drop;
-    argv[a++] = "--delay", argv[a++] = delay;
-    argv[a++] = "--max-delay-us", argv[a++] = mdu;
+    if (o->delay > 0)
+        argv[a++] = "--delay", argv[a++] = delay, argv[a++] = "--max-delay-us", argv[a++] = mdu;
     argv[a++] = "--dup", argv[a++] = dup;
     if (o->data)
         argv[a++] = "--data", argv[a++] = p->data;

@@ -443,7 +443,8 @@ static int parse(int argc, char **argv, opts *o)
          .default_text = "0, one per online CPU, at most N"},
         {CLI_OPT_UINT32("clients", &o->clients, "C", "client threads writing concurrently", 1, 256)},
         {CLI_OPT_REAL("delay", &o->delay, "P", "probability that a message is delayed (reorders)", 0, 1)},
-        {CLI_OPT_UINT32("max-delay-us", &o->max_delay_us, "U", "longest delay, microseconds", 0, 10000000)},
+        {CLI_OPT_UINT32("max-delay-us", &o->max_delay_us, "U", "longest delay, microseconds (with --delay)", 0,
+                        10000000)},
         {CLI_OPT_REAL("dup", &o->dup, "P", "probability that a message is delivered twice", 0, 1)},
         {CLI_OPT_REAL("drop", &o->drop, "P",
                       "probability that a message copy is lost (the replicas recover it)", 0, 0.9)},
@@ -494,6 +495,10 @@ static int parse(int argc, char **argv, opts *o)
 
     if (o->delay > 0 && o->max_delay_us == 0) /* a delay of 0 us delays nothing */
         return cli_usage_error(&c, "--delay %g: --max-delay-us 0 delays nothing", o->delay);
+    if (o->delay == 0 && cli_seen(&c, "max-delay-us"))
+        return cli_usage_error(&c, "--max-delay-us: applies to --delay only");
+    for (size_t i = 0; i < c.count; i++) /* and the replay line carries it only with --delay */
+        t[i].conditional |= o->delay == 0 && strcmp(t[i].name, "max-delay-us") == 0;
     if (o->sabotage_context && o->rmw <= 0)
         return cli_usage_error(&c, "--sabotage-context: applies to --rmw only");
     if (o->workers > o->nodes)

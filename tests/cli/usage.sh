@@ -50,6 +50,8 @@ expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1
 expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww
 expect 2 "--keys '-1': expected a whole number from 1" stress --nodes 2 --writes 1 --keys -1
 expect 2 "--max-delay-us '-1': expected a whole number from 0" stress --nodes 2 --writes 1 --max-delay-us -1
+expect 2 "--max-delay-us: applies to --delay only" stress --nodes 2 --writes 1 --max-delay-us 500
+expect 2 "--max-delay-us: applies to --delay only" stress --nodes 2 --writes 1 --delay 0 --max-delay-us 500
 expect 2 "--writes '-1': expected a whole number from 1" stress --nodes 2 --writes -1
 expect 2 "--writes ' 5': expected" stress --nodes 2 --writes " 5"
 expect 2 "--seed '0x10': expected a whole number" stress --nodes 2 --writes 1 --seed 0x10

@@ -1221,6 +1221,13 @@ static void do_metrics(cw__http *h, reply *rep)
          "Seconds since a message from the peer was last taken (since this node started, if none was). An "
          "idle group is silent; a peer that takes this node's writes reports within --report-interval-ms."}};
     uint32_t self = cw__server_self(h->server);
+    cw__peer_word *words = malloc(h->nodes * sizeof *words); /* one moment for both families */
+    if (!words) {
+        free(t.p);
+        fail_rc(rep, CW_ENOMEM);
+        return;
+    }
+    cw__server_peer_words(h->server, words);
     for (int f = 0; f < 3; f++) {
         appendf(&t, "# HELP %s %s\n# TYPE %s gauge\n", fam[f][0], fam[f][1], fam[f][0]);
         for (uint32_t j = 0; j < h->nodes; j++) {
@@ -1230,13 +1237,13 @@ static void do_metrics(cw__http *h, reply *rep)
                 appendf(&t, "%s{peer=\"%" PRIu32 "\"} %d\n", fam[f][0], j, ns.stability_blocker == j);
                 continue;
             }
-            cw__peer_word w = cw__server_peer_word(h->server, j);
             if (f == 1)
-                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %d\n", fam[f][0], j, w.heard);
+                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %d\n", fam[f][0], j, words[j].heard);
             else
-                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %.3f\n", fam[f][0], j, (double)w.silence_ns / 1e9);
+                appendf(&t, "%s{peer=\"%" PRIu32 "\"} %.3f\n", fam[f][0], j, (double)words[j].silence_ns / 1e9);
         }
     }
+    free(words);
     metric(&t, "causeway_joining", "gauge", "1 while writes are refused until the peers answer.",
            ss.joining || ss.verifying ? 1 : 0);
     metric(&t, "causeway_behind", "gauge",

@@ -1552,15 +1552,13 @@ static cw__peer_word peer_word(const cw__server *s, uint32_t j, uint64_t now)
     return w;
 }
 
-cw__peer_word cw__server_peer_word(cw__server *s, uint32_t j)
+void cw__server_peer_words(cw__server *s, cw__peer_word *out)
 {
-    cw__peer_word w = {.heard = true};
-    if (j >= s->o.nodes || j == s->o.self)
-        return w;
     pthread_mutex_lock(&s->lock);
-    w = peer_word(s, j, mono_ns());
+    uint64_t now = mono_ns();
+    for (uint32_t j = 0; j < s->o.nodes; j++)
+        out[j] = j == s->o.self ? (cw__peer_word){.heard = true} : peer_word(s, j, now);
     pthread_mutex_unlock(&s->lock);
-    return w;
 }
 
 uint32_t cw__server_waits_for(cw__server *s, cw__peer_word *w)

@@ -221,8 +221,9 @@ typedef struct cw__peer_word {
     bool heard;
     uint64_t silence_ns;
 } cw__peer_word;
-/* Peer j's; for this node or j out of range, heard with no silence. */
-cw__peer_word cw__server_peer_word(cw__server *s, uint32_t j);
+/* Every peer's into out[j], j < the group's size, from one look (one
+ * moment for all); this node's entry is heard with no silence. */
+void cw__server_peer_words(cw__server *s, cw__peer_word *out);
 /* The node stability has waited for over two report intervals
  * (cw_node_stats.stability_blocker), with what was last heard from it in
  * *w, under one look; CW_NODE_NONE (*w untouched) if none. */

@@ -1014,6 +1014,85 @@ static void test_slow_status_readers_are_bounded(void **state)
     await_served(f, "/status");
 }
 
+/* Bodies held at once: two half-sent bodies of 30,000 bytes (32 KiB of
+ * room each), and each body at most 40,000 bytes. */
+static int setup_bodies_budget(void **state)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.max_body = 40000;
+    ho.bodies_held_max = 65536;
+    return start(state, 1, 0, &ho, 0);
+}
+
+/* A gauge or counter of /metrics. */
+static uint64_t metric_of(fx *f, const char *name)
+{
+    resp r;
+    request(f, "GET", "/metrics", NULL, &r);
+    char line[128];
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *at = r.body ? strstr(r.body, line) : NULL;
+    assert_non_null(at);
+    uint64_t v = strtoull(at + strlen(line), NULL, 10);
+    resp_free(&r);
+    return v;
+}
+
+/* Waits (up to 5 s) for the bodies being received to hold `bytes`. */
+static void await_bodies_held(fx *f, uint64_t bytes)
+{
+    uint64_t held = 0;
+    for (int i = 0; i < 500 && (held = metric_of(f, "causeway_http_bodies_held_bytes")) != bytes; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    assert_int_equal(held, bytes);
+}
+
+/* A connection that sends a POST's headers and `sent` bytes of its body,
+ * and no more. */
+static int slow_sender(fx *f, size_t declared, size_t sent)
+{
+    int fd = raw_connect(f, 0);
+    char head[160];
+    int len = snprintf(head, sizeof head, "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", declared);
+    assert_int_equal(send(fd, head, (size_t)len, MSG_NOSIGNAL), (ssize_t)len);
+    static char body[64 * 1024];
+    memset(body, ' ', sizeof body);
+    assert_true(sent <= sizeof body);
+    assert_int_equal(send(fd, body, sent, MSG_NOSIGNAL), (ssize_t)sent);
+    return fd;
+}
+
+/* Slow senders of large bodies cannot make the node hold connections x
+ * --max-body: the bodies being received hold a bound between them, and a
+ * request whose body would pass it is 503 (with Retry-After), changing
+ * nothing, until they complete or go. */
+static void test_slow_senders_of_bodies_are_bounded(void **state)
+{
+    fx *f = *state;
+    int a = slow_sender(f, 39000, 30000), b = slow_sender(f, 39000, 30000);
+    await_bodies_held(f, 65536);
+    resp r;
+    request(f, "POST", "/write", "{\"key\": \"k\", \"value\": 1}", &r);
+    expect_error(&r, 503, "a write while two half-sent bodies hold the bound");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "bodies of requests"));
+    resp_free(&r);
+    char text[1024] = "";
+    assert_int_equal(raw_status(f, "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", 5, text,
+                                sizeof text), 503);
+    assert_non_null(strstr(text, "\r\nRetry-After: 1\r\n"));
+    expect_missing(f, "/read/k");
+    assert_int_equal(metric_of(f, "causeway_http_bodies_refused_total"), 2);
+    close(a); /* one sender goes: its room is free again */
+    await_bodies_held(f, 32768);
+    request(f, "POST", "/write", "{\"key\": \"k\", \"value\": 1}", &r);
+    expect_success(&r, "a write once a sender went");
+    resp_free(&r);
+    expect_read(f, "/read/k", "1");
+    close(b);
+    await_bodies_held(f, 0);
+}
+
 /* Node 1 of 2, large answers held at once: any one. */
 static int setup_two_budget(void **state)
 {
@@ -1360,9 +1439,10 @@ static void test_metrics(void **state)
                                      "causeway_recovered_total", "causeway_link_full_total",
                                      "causeway_refused_peer_total", "causeway_malformed_total",
                                      "causeway_wire_bytes_in_total", "causeway_wire_bytes_out_total",
-                                     "causeway_http_large_answers_refused_total"};
+                                     "causeway_http_large_answers_refused_total",
+                                     "causeway_http_bodies_refused_total"};
     static const char *gauges[] = {"causeway_buffered", "causeway_log_entries", "causeway_joining",
-                                   "causeway_http_large_answers_held_bytes"};
+                                   "causeway_http_large_answers_held_bytes", "causeway_http_bodies_held_bytes"};
     char line[160];
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         snprintf(line, sizeof line, "# TYPE %s counter\n", counters[i]);
@@ -1964,6 +2044,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deep_values_keep_status_readable, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_read_large_by_its_text_is_bounded, setup_two_budget, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_senders_of_bodies_are_bounded, setup_bodies_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),

@@ -15,7 +15,12 @@
  *     connection); any other that sends more (declared, or chunked) has the
  *     rest discarded as it comes and is answered 413 at its end, so the
  *     answer is not lost to a reset while the body still arrives. Nothing
- *     grows past max_body. Content-Length given twice is 400.
+ *     grows past max_body. Content-Length given twice is 400. The bodies
+ *     of all requests being received hold at most o.bodies_held_max bytes
+ *     between them (the room each has grown, counted from its growth until
+ *     the request completes): a body that would pass it is discarded as it
+ *     comes, like one too large, and answered 503 at its end. Slow senders
+ *     of large bodies cannot make the node hold max_connections x max_body.
  *  2. A bad request changes nothing: the body, the key, the value and the
  *     context are parsed and checked in full before the server is called.
  *  3. Keys are bytes with a length, never C strings: from JSON with
@@ -116,6 +121,11 @@ struct cw__http {
      * by MHD (invariant 8). Relaxed: a bound looked at, nothing it orders. */
     _Atomic size_t answers_held;
     _Atomic uint64_t answers_refused; /* 503s for it (invariant 8); a count, orders nothing */
+    /* Bytes request bodies being received have grown (invariant 1), and the
+     * requests refused (503) for the bound on them. Relaxed: a bound and a
+     * count, nothing they order. */
+    _Atomic size_t bodies_held;
+    _Atomic uint64_t bodies_refused;
     /* Connections closed at accept (o.allow; a count, orders nothing), and
      * when the last was said on stderr and how many had been by then
      * (under log_lock: MHD's pool threads accept concurrently). */
@@ -138,6 +148,7 @@ typedef struct request {
     size_t len, cap;
     bool too_large;    /* more than max_body came: the rest is discarded */
     bool no_memory;    /* the body could not be kept */
+    bool held_full;    /* bodies held their bound (invariant 1): the rest is discarded */
 } request;
 
 /* Whether a request made a write (its answer must say so even when it
@@ -166,6 +177,7 @@ void cw__http_options_init(cw__http_options *o)
     o->max_connections = 256;
     o->idle_timeout_s = 60;
     o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
+    o->bodies_held_max = CW_HTTP_DEFAULT_BODIES_HELD;
 }
 
 uint16_t cw__http_port(const cw__http *h) { return h->port; }
@@ -1274,6 +1286,13 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_http_large_answers_refused_total", "counter",
            "Large HTTP answers refused (503) while those not yet taken held their bound (64 MiB).",
            atomic_load_explicit(&h->answers_refused, memory_order_relaxed));
+    metric(&t, "causeway_http_bodies_held_bytes", "gauge",
+           "Bytes the bodies of HTTP requests being received hold.",
+           atomic_load_explicit(&h->bodies_held, memory_order_relaxed));
+    metric(&t, "causeway_http_bodies_refused_total", "counter",
+           "HTTP requests refused (503) because the bodies being received held their bound (64 MiB, or "
+           "--max-body if larger).",
+           atomic_load_explicit(&h->bodies_refused, memory_order_relaxed));
     if (h->o.allow)
         metric(&t, "causeway_http_refused_connections_total", "counter",
                "HTTP connections closed as they were accepted: their address is not in --http-allow.",
@@ -1353,30 +1372,56 @@ static void route(cw__http *h, const char *url, const char *method, const reques
     }
 }
 
-/* Keeps piece in r's body, up to max_body (invariant 1). */
-static void take_upload(const cw__http *h, request *r, const char *piece, size_t n)
+/* Lets go of r's body and what it counted among the bodies held. */
+static void drop_body(cw__http *h, request *r)
 {
-    if (r->too_large || r->no_memory)
+    free(r->body);
+    atomic_fetch_sub_explicit(&h->bodies_held, r->cap, memory_order_relaxed); /* a bound only */
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
+/* Counts `more` bytes of body among those held, if the bound has room for
+ * them (invariant 1). */
+static bool hold_more(cw__http *h, size_t more)
+{
+    size_t held = atomic_load_explicit(&h->bodies_held, memory_order_relaxed);
+    do {
+        if (more > h->o.bodies_held_max - held) /* held never passes the bound */
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&h->bodies_held, &held, held + more, memory_order_relaxed,
+                                                    memory_order_relaxed)); /* a bound, not an order */
+    return true;
+}
+
+/* Keeps piece in r's body, up to max_body and within the bodies' bound
+ * (invariant 1). */
+static void take_upload(cw__http *h, request *r, const char *piece, size_t n)
+{
+    if (r->too_large || r->no_memory || r->held_full)
         return;
     if (n > h->o.max_body - r->len) {
         r->too_large = true;
-        free(r->body);
-        r->body = NULL;
-        r->len = r->cap = 0;
+        drop_body(h, r);
         return;
     }
     if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 4096;
-        if (cap < r->len + n)
-            cap = r->len + n;
+        size_t cap = r->cap ? r->cap : 4096; /* powers of two: the room a body takes is its length's */
+        while (cap < r->len + n && cap <= SIZE_MAX / 2)
+            cap *= 2;
         if (cap > h->o.max_body)
             cap = h->o.max_body;
+        if (!hold_more(h, cap - r->cap)) {
+            r->held_full = true;
+            atomic_fetch_add_explicit(&h->bodies_refused, 1, memory_order_relaxed); /* a count only */
+            drop_body(h, r);
+            return;
+        }
         char *grown = realloc(r->body, cap);
         if (!grown) {
             r->no_memory = true;
-            free(r->body);
-            r->body = NULL;
-            r->len = r->cap = 0;
+            atomic_fetch_sub_explicit(&h->bodies_held, cap - r->cap, memory_order_relaxed); /* a bound only */
+            drop_body(h, r);
             return;
         }
         r->body = grown;
@@ -1536,6 +1581,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         too_large(h, &rep);
     else if (r->no_memory)
         fail_rc(&rep, CW_ENOMEM);
+    else if (r->held_full)
+        fail(&rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+             "the bodies of requests being received hold %zu bytes already, the most they may: try again",
+             h->o.bodies_held_max);
     else
         route(h, url, method, r, &rep);
     return send_reply(h, c, &rep);
@@ -1548,7 +1597,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     cw__http *h = cls;
     request *r = *req_cls;
     if (r) {
-        free(r->body);
+        drop_body(h, r);
         free(r);
         *req_cls = NULL;
         atomic_fetch_sub_explicit(&h->in_progress, 1, memory_order_relaxed);
@@ -1612,6 +1661,10 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         opts = *o;
     if (!opts.answers_held_max)
         opts.answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
+    if (!opts.bodies_held_max)
+        opts.bodies_held_max = CW_HTTP_DEFAULT_BODIES_HELD;
+    if (opts.bodies_held_max < opts.max_body)
+        opts.bodies_held_max = opts.max_body;
     if (!out || !s)
         return start_failed(CW_EINVAL, err, errlen, "no server");
     if (!opts.threads || !opts.max_body || !opts.max_connections)

@@ -40,6 +40,11 @@ typedef struct cw__http_options {
     size_t answers_held_max;     /* bytes large answers (/status, /read of a large key) hold at
                                     once before more are 503 (default CW_HTTP_DEFAULT_ANSWERS_HELD:
                                     64 MiB; 0 as the default) */
+    size_t bodies_held_max;      /* bytes the bodies of requests being received hold at once between
+                                    them before a body that would pass it is discarded and its
+                                    request answered 503 (default CW_HTTP_DEFAULT_BODIES_HELD: 64
+                                    MiB; 0 as the default; raised to max_body when below it, so a
+                                    body of max_body always fits alone) */
     bool no_replicate;           /* POST /replicate answers 403: a node that authenticates its peers
                                     (CURVE) takes no write in a peer's name from HTTP, which cannot
                                     check it */
@@ -59,6 +64,8 @@ typedef struct cw__http_options {
 #define CW_HTTP_DEFAULT_MAX_BODY ((size_t)CW_NODE_DEFAULT_MAX_VALUE_LEN + 64u * 1024u)
 
 #define CW_HTTP_DEFAULT_ANSWERS_HELD ((size_t)64 << 20)
+
+#define CW_HTTP_DEFAULT_BODIES_HELD ((size_t)64 << 20)
 
 /* Sets every default. */
 void cw__http_options_init(cw__http_options *o);

@@ -1672,6 +1672,7 @@ static void test_a_full_house_is_answered_and_stops(void **state)
  * (two such writes used to stall every client for the whole wait). */
 typedef struct waiter {
     const char *base;
+    const char *body; /* NULL: a write whose context is ahead */
     long status;
 } waiter;
 
@@ -1680,8 +1681,8 @@ static void *post_ahead(void *arg)
     waiter *w = arg;
     CURL *c = curl_easy_init();
     resp r;
-    request_on(c, w->base, "POST", "/write", "{\"key\": \"a\", \"value\": 1, \"context\": {\"0\": 99}}", -1, NULL,
-               &r);
+    request_on(c, w->base, "POST", "/write",
+               w->body ? w->body : "{\"key\": \"a\", \"value\": 1, \"context\": {\"0\": 99}}", -1, NULL, &r);
     w->status = r.status;
     resp_free(&r);
     curl_easy_cleanup(c);
@@ -1701,14 +1702,14 @@ static int setup_waiting(void **state)
 static void test_waiting_writes_leave_a_thread(void **state)
 {
     fx *f = *state;
-    waiter first = {f->base, 0};
+    waiter first = {f->base, NULL, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, post_ahead, &first), 0);
     struct timespec pause = {1, 0};
     nanosleep(&pause, NULL); /* it waits now (it has 6 s to) */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    waiter second = {f->base, 0};
+    waiter second = {f->base, NULL, 0};
     post_ahead(&second);
     assert_int_equal(second.status, 409); /* at once, not after 6 s */
     resp r;
@@ -1721,6 +1722,97 @@ static void test_waiting_writes_leave_a_thread(void **state)
         fail_msg("a second ahead write and a status took %.2f s while the first waited", s);
     pthread_join(t, NULL);
     assert_int_equal(first.status, 409); /* after its wait */
+}
+
+/* Bodies up to 4 MiB, values up to the default 1 MiB. */
+static int setup_large_bodies(void **state)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.max_body = (size_t)4 << 20;
+    return start(state, 1, 0, &ho, 0);
+}
+
+/* A body is weighed before it is parsed: one heavier than any write (its
+ * value's compact JSON, its key, a whole context) is 413 before Jansson
+ * builds it (a 1.2 MB array of zeros takes ~30 MB parsed), and whitespace
+ * weighs nothing, so a large body that is a small write is taken. */
+static void test_a_body_heavier_than_any_write_is_not_parsed(void **state)
+{
+    fx *f = *state;
+    size_t zeros = 600000, len = 0;
+    char *body = malloc(2 * zeros + 64);
+    assert_non_null(body);
+    len += (size_t)sprintf(body, "{\"key\": \"w\", \"value\": [");
+    for (size_t i = 0; i < zeros; i++)
+        body[len++] = '0', body[len++] = ',';
+    len += (size_t)sprintf(body + len - 1, "]}") - 1;
+    resp r;
+    request_on(f->c, f->base, "POST", "/write", body, (long)len, NULL, &r);
+    expect_error(&r, 413, "a body heavier than any write");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "weighs"));
+    resp_free(&r);
+    free(body);
+    expect_missing(f, "/read/w");
+
+    size_t pad = (size_t)3 << 20;
+    body = malloc(pad + 64);
+    assert_non_null(body);
+    len = (size_t)sprintf(body, "{\"key\": \"p\", \"value\":");
+    memset(body + len, ' ', pad);
+    len += pad;
+    len += (size_t)sprintf(body + len, "[1,\t2]}");
+    request_on(f->c, f->base, "POST", "/write", body, (long)len, NULL, &r);
+    expect_success(&r, "3 MiB of whitespace around a small value");
+    resp_free(&r);
+    free(body);
+    expect_read(f, "/read/p", "[1, 2]");
+}
+
+/* Values up to 1,000 bytes (so the heaviest write weighs 5,368), the
+ * bodies being read at most that between them, and a write ahead of the
+ * node waiting 3 s on one of two threads. */
+static int setup_parse_budget(void **state)
+{
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    ho.parse_max = 1;
+    ahead_wait_option = 3000;
+    ahead_waiters_option = 1;
+    int rc = start(state, 1, 0, &ho, 1000);
+    ahead_wait_option = 1000;
+    ahead_waiters_option = UINT32_MAX;
+    return rc;
+}
+
+/* The JSON bodies being read or used weigh at most a bound between them:
+ * while a write of weight ~4,940 waits (its context ahead), another of
+ * ~920 is 503, a light one is taken, and the second is taken once the
+ * first is answered. */
+static void test_bodies_being_read_weigh_a_bound(void **state)
+{
+    fx *f = *state;
+    static char ahead[5200], other[1000], key[4001], value[901];
+    memset(key, 'k', 4000);
+    memset(value, 'v', 900);
+    snprintf(ahead, sizeof ahead, "{\"key\": \"%s\", \"value\": \"%s\", \"context\": {\"0\": 99}}", key, value);
+    snprintf(other, sizeof other, "{\"key\": \"o\", \"value\": \"%s\"}", value);
+    waiter first = {f->base, ahead, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_ahead, &first), 0);
+    nanosleep(&(struct timespec){1, 0}, NULL); /* it waits now (for 3 s) */
+    waiter second = {f->base, other, 0};
+    post_ahead(&second);
+    assert_int_equal(second.status, 503);
+    write_ctx(f, "/write", "small", "1", NULL, 200); /* a light write fits beside it */
+    expect_missing(f, "/read/o");
+    pthread_join(t, NULL);
+    assert_int_equal(first.status, 409);
+    post_ahead(&second);
+    assert_int_equal(second.status, 200);
+    char want[910];
+    snprintf(want, sizeof want, "\"%s\"", value);
+    expect_read(f, "/read/o", want);
 }
 
 /* A node with --data in a fresh directory whose 1 MiB map soon fills. */
@@ -2045,6 +2137,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_read_large_by_its_text_is_bounded, setup_two_budget, teardown),
         cmocka_unit_test_setup_teardown(test_slow_senders_of_bodies_are_bounded, setup_bodies_budget, teardown),
+        cmocka_unit_test_setup_teardown(test_a_body_heavier_than_any_write_is_not_parsed, setup_large_bodies,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bodies_being_read_weigh_a_bound, setup_parse_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),

@@ -21,6 +21,11 @@
  *     the request completes): a body that would pass it is discarded as it
  *     comes, like one too large, and answered 503 at its end. Slow senders
  *     of large bodies cannot make the node hold max_connections x max_body.
+ *     A JSON body is weighed before it is parsed (json_weight): one heavier
+ *     than any write can be (json_max) is 413, and the bodies being parsed
+ *     or used weigh at most parse_max between them (503 past it), so what
+ *     Jansson builds from them (up to ~80 bytes a unit) stays bounded
+ *     however large max_body is.
  *  2. A bad request changes nothing: the body, the key, the value and the
  *     context are parsed and checked in full before the server is called.
  *  3. Keys are bytes with a length, never C strings: from JSON with
@@ -126,6 +131,11 @@ struct cw__http {
      * count, nothing they order. */
     _Atomic size_t bodies_held;
     _Atomic uint64_t bodies_refused;
+    /* The weight (json_weight) of the JSON bodies being parsed or used, and
+     * its bounds: a request's (json_max: the heaviest a write can be) and
+     * all of theirs (parse_max) (invariant 1). Relaxed: a bound only. */
+    _Atomic size_t parsing;
+    size_t json_max, parse_max;
     /* Connections closed at accept (o.allow; a count, orders nothing), and
      * when the last was said on stderr and how many had been by then
      * (under log_lock: MHD's pool threads accept concurrently). */
@@ -149,6 +159,7 @@ typedef struct request {
     bool too_large;    /* more than max_body came: the rest is discarded */
     bool no_memory;    /* the body could not be kept */
     bool held_full;    /* bodies held their bound (invariant 1): the rest is discarded */
+    size_t weight;     /* its JSON's weight, counted in `parsing` until it completes */
 } request;
 
 /* Whether a request made a write (its answer must say so even when it
@@ -178,6 +189,7 @@ void cw__http_options_init(cw__http_options *o)
     o->idle_timeout_s = 60;
     o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
     o->bodies_held_max = CW_HTTP_DEFAULT_BODIES_HELD;
+    o->parse_max = CW_HTTP_DEFAULT_PARSE_MAX;
 }
 
 uint16_t cw__http_port(const cw__http *h) { return h->port; }
@@ -596,9 +608,65 @@ static json_t *version_json(const void *value, size_t value_len, const cw_vclock
     return j;
 }
 
-/* Parses a request body that must be a JSON object. NULL with rep failed. */
-static json_t *parse_body(const request *r, reply *rep)
+/* What the JSON text at p takes at least once parsed, in units: each byte
+ * outside strings that is not whitespace, each number or literal as one
+ * however long, and each string as its two quotes and one a byte or
+ * escape. A write's value weighs at most its compact JSON's length (the
+ * limit the node keeps values to), its key at most its bytes and quotes,
+ * and Jansson takes up to ~80 bytes of memory a unit (1 MiB of
+ * `[{},{},...]` took 78 MB; of `[0,0,...]`, 23 MB). */
+static size_t json_weight(const char *p, size_t n)
 {
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        w++;
+        if (c == '"') { /* a string, to its closing quote */
+            w++;
+            for (i++; i < n && p[i] != '"'; i++, w++)
+                if (p[i] == '\\')
+                    i += i + 1 < n && p[i + 1] == 'u' ? 5 : 1;
+        } else if (!memchr("{}[],:", c, 6)) { /* a number or a literal: one unit */
+            while (i + 1 < n && !memchr("{}[],:\" \t\n\r", p[i + 1], 11))
+                i++;
+        }
+    }
+    return w;
+}
+
+/* Counts `more` in *held if it stays at most max then; false if not. */
+static bool hold_more(_Atomic size_t *held, size_t max, size_t more)
+{
+    size_t now = atomic_load_explicit(held, memory_order_relaxed);
+    do {
+        if (more > max - now) /* *held never passes max */
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(held, &now, now + more, memory_order_relaxed,
+                                                    memory_order_relaxed)); /* a bound, not an order */
+    return true;
+}
+
+/* Parses a request body that must be a JSON object, once it is weighed
+ * (invariant 1). NULL with rep failed. */
+static json_t *parse_body(cw__http *h, request *r, reply *rep)
+{
+    size_t weight = json_weight(r->body, r->len);
+    if (weight > h->json_max) {
+        fail(rep, MHD_HTTP_CONTENT_TOO_LARGE,
+             "the body's JSON weighs %zu (its bytes outside whitespace, each number and escape as one); no request "
+             "weighs more than %zu",
+             weight, h->json_max);
+        return NULL;
+    }
+    if (!hold_more(&h->parsing, h->parse_max, weight)) {
+        fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+             "the JSON bodies being read weigh %zu between them already, the most they may: try again",
+             h->parse_max);
+        return NULL;
+    }
+    r->weight = weight; /* counted until the request completes */
     json_error_t e;
     json_t *j = json_loadb(r->len ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
     if (!j) {
@@ -748,9 +816,9 @@ static void succeed_with_clock(reply *rep, text *t, const cw_vclock *c, uint32_t
 /* ---- routes ---- */
 
 /* POST /write and POST /delete. */
-static void do_write(cw__http *h, const request *r, bool tombstone, reply *rep)
+static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
 {
-    json_t *doc = parse_body(r, rep);
+    json_t *doc = parse_body(h, r, rep);
     if (!doc)
         return;
     char *stored = NULL;
@@ -936,14 +1004,14 @@ static void do_replicate(cw__http *h, const request *r, reply *rep)
 }
 
 /* POST /admin/link {"from": I, "to": J, "action": ...}. */
-static void do_link(cw__http *h, const request *r, reply *rep)
+static void do_link(cw__http *h, request *r, reply *rep)
 {
     static const struct {
         const char *name;
         cw__link_action action;
     } actions[] = {{"hold", CW__LINK_HOLD}, {"release", CW__LINK_RELEASE}, {"cut", CW__LINK_CUT},
                    {"heal", CW__LINK_HEAL}};
-    json_t *doc = parse_body(r, rep);
+    json_t *doc = parse_body(h, r, rep);
     if (!doc)
         return;
     json_t *from = json_object_get(doc, "from"), *to = json_object_get(doc, "to");
@@ -1336,7 +1404,7 @@ static void do_metrics(cw__http *h, reply *rep)
 /* ---- MHD callbacks ---- */
 
 /* Routes by path and method; the request's body is complete. */
-static void route(cw__http *h, const char *url, const char *method, const request *r, reply *rep)
+static void route(cw__http *h, const char *url, const char *method, request *r, reply *rep)
 {
     bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
@@ -1381,19 +1449,6 @@ static void drop_body(cw__http *h, request *r)
     r->len = r->cap = 0;
 }
 
-/* Counts `more` bytes of body among those held, if the bound has room for
- * them (invariant 1). */
-static bool hold_more(cw__http *h, size_t more)
-{
-    size_t held = atomic_load_explicit(&h->bodies_held, memory_order_relaxed);
-    do {
-        if (more > h->o.bodies_held_max - held) /* held never passes the bound */
-            return false;
-    } while (!atomic_compare_exchange_weak_explicit(&h->bodies_held, &held, held + more, memory_order_relaxed,
-                                                    memory_order_relaxed)); /* a bound, not an order */
-    return true;
-}
-
 /* Keeps piece in r's body, up to max_body and within the bodies' bound
  * (invariant 1). */
 static void take_upload(cw__http *h, request *r, const char *piece, size_t n)
@@ -1411,7 +1466,7 @@ static void take_upload(cw__http *h, request *r, const char *piece, size_t n)
             cap *= 2;
         if (cap > h->o.max_body)
             cap = h->o.max_body;
-        if (!hold_more(h, cap - r->cap)) {
+        if (!hold_more(&h->bodies_held, h->o.bodies_held_max, cap - r->cap)) {
             r->held_full = true;
             atomic_fetch_add_explicit(&h->bodies_refused, 1, memory_order_relaxed); /* a count only */
             drop_body(h, r);
@@ -1598,6 +1653,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     request *r = *req_cls;
     if (r) {
         drop_body(h, r);
+        atomic_fetch_sub_explicit(&h->parsing, r->weight, memory_order_relaxed); /* a bound only */
         free(r);
         *req_cls = NULL;
         atomic_fetch_sub_explicit(&h->in_progress, 1, memory_order_relaxed);
@@ -1665,6 +1721,8 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         opts.bodies_held_max = CW_HTTP_DEFAULT_BODIES_HELD;
     if (opts.bodies_held_max < opts.max_body)
         opts.bodies_held_max = opts.max_body;
+    if (!opts.parse_max)
+        opts.parse_max = CW_HTTP_DEFAULT_PARSE_MAX;
     if (!out || !s)
         return start_failed(CW_EINVAL, err, errlen, "no server");
     if (!opts.threads || !opts.max_body || !opts.max_connections)
@@ -1697,6 +1755,10 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     h->server = s;
     h->o = opts;
     h->nodes = cw__server_nodes(s);
+    /* The heaviest write: its value, its key, a context naming every node
+     * ("65535":N, at most 10 units an entry), and the members' names. */
+    h->json_max = cw__server_max_value_len(s) + cw__server_max_key_len(s) + 16 * (size_t)h->nodes + 256;
+    h->parse_max = opts.parse_max > h->json_max ? opts.parse_max : h->json_max;
     const struct addrinfo *pick = cw__endpoint_bind_pick(res); /* a host name: its IPv4 address first */
     memcpy(&h->addr, pick->ai_addr, pick->ai_addrlen);
     bool v6 = pick->ai_family == AF_INET6;

@@ -45,6 +45,11 @@ typedef struct cw__http_options {
                                     request answered 503 (default CW_HTTP_DEFAULT_BODIES_HELD: 64
                                     MiB; 0 as the default; raised to max_body when below it, so a
                                     body of max_body always fits alone) */
+    size_t parse_max;            /* the weight (units of JSON text: bytes outside whitespace, a number
+                                    or an escape as one) the JSON bodies being read hold at once
+                                    before another is 503 (default CW_HTTP_DEFAULT_PARSE_MAX: 4 Mi
+                                    units, which Jansson may make up to ~320 MB of; 0 as the
+                                    default; raised to the heaviest write when below it) */
     bool no_replicate;           /* POST /replicate answers 403: a node that authenticates its peers
                                     (CURVE) takes no write in a peer's name from HTTP, which cannot
                                     check it */
@@ -66,6 +71,8 @@ typedef struct cw__http_options {
 #define CW_HTTP_DEFAULT_ANSWERS_HELD ((size_t)64 << 20)
 
 #define CW_HTTP_DEFAULT_BODIES_HELD ((size_t)64 << 20)
+
+#define CW_HTTP_DEFAULT_PARSE_MAX ((size_t)4 << 20)
 
 /* Sets every default. */
 void cw__http_options_init(cw__http_options *o);

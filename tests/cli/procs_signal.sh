@@ -41,8 +41,14 @@ run() { # SIGNAL WAIT ARGS...
   env --default-signal "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >"$out" 2>&1 &
   local pid=$! kids="" t=0 run_dir
   sleep "$wait"
+  # On a loaded machine the nodes may not have started yet: wait (up to 20
+  # s) for the line that names the run's directory before signalling.
+  for t in $(seq 200); do
+    run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
+    [ -n "$run_dir" ] && break
+    sleep 0.1
+  done
   kids=$(children_of "$pid" | tr '\n' ' ') # the nodes and the keeper
-  run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
   kill -"$sig" "$pid"
   wait "$pid" 2>/dev/null
   # A node under a sanitizer on a busy machine may take seconds to stop;

@@ -1284,10 +1284,17 @@ int cli_procs_stress(const cli_procs_options *o)
     if (rc == CW_OK && (rc = converge(r, &fin, &conv)) != CW_OK) {
         where = "convergence (same clock at every node, nothing buffered)";
         for (uint32_t i = 0; i < r->n; i++) {
-            char clock[256] = "";
-            cw_vclock_format(&fin.st[i].clock, clock, sizeof clock, NULL);
-            fprintf(stderr, "causeway stress: node %u: clock %s, %llu buffered, %s\n", i, clock,
-                    (unsigned long long)fin.st[i].buffered, fin.st[i].joining ? "joining" : "serving");
+            size_t len = 0;
+            (void)cw_vclock_format(&fin.st[i].clock, NULL, 0, &len); /* measure only */
+            char *clock = malloc(len + 1);
+            if (!clock || cw_vclock_format(&fin.st[i].clock, clock, len + 1, &len) != CW_OK) {
+                free(clock);
+                clock = NULL;
+            }
+            fprintf(stderr, "causeway stress: node %u: clock %s, %llu buffered, %s\n", i,
+                    clock ? clock : "(out of memory)", (unsigned long long)fin.st[i].buffered,
+                    fin.st[i].joining ? "joining" : "serving");
+            free(clock);
         }
     }
     size_t nreads = (size_t)r->n * o->keys;

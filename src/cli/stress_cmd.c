@@ -1047,6 +1047,16 @@ static int processes(const opts *o)
                 p.kill_node, p.kill_at, p.kill_node);
         return CLI_USAGE;
     }
+    if (p.kill_node >= 0 && !o->data && o->drop > 0) {
+        /* a write of the killed node lost on every link dies with it, and
+         * its later writes that reached a peer wait there for it for good */
+        fprintf(stderr, "causeway stress: --kill %d:%g with --drop %g: without --data a write of node %d that is "
+                        "lost on every link dies with it, and its later writes that reached a peer wait there for "
+                        "it for good, so the node never joins again (node-server.md \"Known limits\"): give --data, "
+                        "or no --drop\n",
+                p.kill_node, p.kill_at, o->drop, p.kill_node);
+        return CLI_USAGE;
+    }
     return cli_procs_stress(&p);
 }
 

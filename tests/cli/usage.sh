@@ -79,6 +79,8 @@ expect 2 "--kill given twice" stress --processes 3 --writes 10 --kill 0:1 --kill
 expect 2 "--stop and --kill name the same node 1" stress --processes 3 --writes 10 --stop 1:1:2 --kill 1:1.5
 expect 2 "node 0 is alone in its half of --partition then, so without --data" stress --processes 3 --writes 10 \
   --partition 0.3:2 --kill 0:1.5
+expect 2 "--kill 0:0.5 with --drop 0.3: without --data a write of node 0 that is lost on every link" stress \
+  --processes 3 --duration 1 --kill 0:0.5 --drop 0.3
 # --workers is the in-process engine's; a missing value is named as missing
 # (--nodes N, implied by --processes, was appended and taken for it).
 expect 2 "--workers: not with --processes" stress --processes 2 --writes 5 --workers 1

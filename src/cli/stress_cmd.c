@@ -387,10 +387,12 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true},
         {CLI_OPT_UINT32("processes", &o->processes, "N",
                         "run the replicas as N `causeway node` processes (ipc endpoints, traces checked); "
-                        "gives --nodes", 2, 64),
+                        "gives --nodes; not with --workers, --sessions, --policy lww, --sequential, --rate, "
+                        "--warmup, --value-size", 2, 64),
          .default_text = "none, one process"},
         {CLI_OPT_TEXT("stop", &o->stop, "I:A:B", "with --processes: SIGSTOP node I at A s, SIGCONT at B s")},
-        {CLI_OPT_TEXT("kill", &o->kill, "I:A", "with --processes: SIGKILL node I at A s and restart it at once")},
+        {CLI_OPT_TEXT("kill", &o->kill, "I:A",
+                      "with --processes: SIGKILL node I at A s and restart it at once (with --drop, --data too)")},
         {CLI_OPT_FLAG("data", &o->data,
                       "with --processes: durable nodes, each keeping its state in the run's directory\n"
                       "(causeway node --data); --kill then restarts the node on it under load, and an\n"

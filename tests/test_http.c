@@ -1767,52 +1767,73 @@ static void test_a_body_heavier_than_any_write_is_not_parsed(void **state)
     resp_free(&r);
     free(body);
     expect_read(f, "/read/p", "[1, 2]");
+
+    /* A number weighs one unit up to 1 KiB, then its length: Jansson
+     * copies a token whole (a number of 2 MiB digits took 2x its length). */
+    body = malloc((size_t)2 << 20 | 64);
+    assert_non_null(body);
+    len = (size_t)sprintf(body, "{\"key\": \"n\", \"value\": 1.");
+    memset(body + len, '0', (size_t)2 << 20);
+    len += (size_t)2 << 20;
+    len += (size_t)sprintf(body + len, "}");
+    request_on(f->c, f->base, "POST", "/write", body, (long)len, NULL, &r);
+    expect_error(&r, 413, "a number of 2 MiB digits");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "error")), "weighs"));
+    resp_free(&r);
+    len = (size_t)sprintf(body, "{\"key\": \"n\", \"value\": 1.%01000d}", 0);
+    request_on(f->c, f->base, "POST", "/write", body, (long)len, NULL, &r);
+    expect_success(&r, "a number of 1,002 characters");
+    resp_free(&r);
+    free(body);
+    expect_read(f, "/read/n", "1.0");
 }
 
-/* Values up to 1,000 bytes (so the heaviest write weighs 5,368), the
- * bodies being read at most that between them, and a write ahead of the
- * node waiting 3 s on one of two threads. */
+/* Eight HTTP threads; the JSON bodies being parsed weigh at most the
+ * heaviest write's weight between them (~1.05 Mi units). */
 static int setup_parse_budget(void **state)
 {
     cw__http_options ho;
     cw__http_options_init(&ho);
     ho.parse_max = 1;
-    ahead_wait_option = 3000;
-    ahead_waiters_option = 1;
-    int rc = start(state, 1, 0, &ho, 1000);
-    ahead_wait_option = 1000;
-    ahead_waiters_option = UINT32_MAX;
-    return rc;
+    ho.threads = 8;
+    return start(state, 1, 0, &ho, 0);
 }
 
-/* The JSON bodies being read or used weigh at most a bound between them:
- * while a write of weight ~4,940 waits (its context ahead), another of
- * ~920 is 503, a light one is taken, and the second is taken once the
- * first is answered. */
+/* The JSON bodies being parsed weigh at most a bound between them: eight
+ * clients at once writing values of 300,000 zeros (~600,000 units each,
+ * more than half the bound; tens of ms to parse) are each taken or told
+ * 503 for the bound, never anything else, and some are told 503 while
+ * another parses. Up to ten rounds, to meet a moment when two overlap. */
 static void test_bodies_being_read_weigh_a_bound(void **state)
 {
     fx *f = *state;
-    static char ahead[5200], other[1000], key[4001], value[901];
-    memset(key, 'k', 4000);
-    memset(value, 'v', 900);
-    snprintf(ahead, sizeof ahead, "{\"key\": \"%s\", \"value\": \"%s\", \"context\": {\"0\": 99}}", key, value);
-    snprintf(other, sizeof other, "{\"key\": \"o\", \"value\": \"%s\"}", value);
-    waiter first = {f->base, ahead, 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, post_ahead, &first), 0);
-    nanosleep(&(struct timespec){1, 0}, NULL); /* it waits now (for 3 s) */
-    waiter second = {f->base, other, 0};
-    post_ahead(&second);
-    assert_int_equal(second.status, 503);
-    write_ctx(f, "/write", "small", "1", NULL, 200); /* a light write fits beside it */
-    expect_missing(f, "/read/o");
-    pthread_join(t, NULL);
-    assert_int_equal(first.status, 409);
-    post_ahead(&second);
-    assert_int_equal(second.status, 200);
-    char want[910];
-    snprintf(want, sizeof want, "\"%s\"", value);
-    expect_read(f, "/read/o", want);
+    enum { CLIENTS = 8, ZEROS = 300000 };
+    char *body = malloc(2 * ZEROS + 64);
+    assert_non_null(body);
+    size_t len = (size_t)sprintf(body, "{\"key\": \"z\", \"value\": [");
+    for (size_t i = 0; i < ZEROS; i++)
+        body[len++] = '0', body[len++] = ',';
+    strcpy(body + len - 1, "]}");
+    waiter w[CLIENTS];
+    int refused = 0, taken = 0;
+    for (int round = 0; round < 10 && !refused; round++) {
+        pthread_t t[CLIENTS];
+        for (int i = 0; i < CLIENTS; i++) {
+            w[i] = (waiter){f->base, body, 0};
+            assert_int_equal(pthread_create(&t[i], NULL, post_ahead, &w[i]), 0);
+        }
+        for (int i = 0; i < CLIENTS; i++) {
+            pthread_join(t[i], NULL);
+            if (w[i].status != 200 && w[i].status != 503)
+                fail_msg("a heavy write among others: status %ld", w[i].status);
+            refused += w[i].status == 503;
+            taken += w[i].status == 200;
+        }
+    }
+    free(body);
+    assert_true(refused > 0);
+    assert_true(taken > 0);
+    write_ctx(f, "/write", "small", "1", NULL, 200); /* the bound let go of them all */
 }
 
 /* A node with --data in a fresh directory whose 1 MiB map soon fills. */

@@ -22,10 +22,11 @@
  *     comes, like one too large, and answered 503 at its end. Slow senders
  *     of large bodies cannot make the node hold max_connections x max_body.
  *     A JSON body is weighed before it is parsed (json_weight): one heavier
- *     than any write can be (json_max) is 413, and the bodies being parsed
- *     or used weigh at most parse_max between them (503 past it), so what
- *     Jansson builds from them (up to ~80 bytes a unit) stays bounded
- *     however large max_body is.
+ *     than any write can be (json_max) is 413, and the bodies parsed and
+ *     not yet let go (unparse: a write lets go before it may wait) weigh
+ *     at most parse_max between them (503 past it), so what Jansson builds
+ *     from them (up to ~86 bytes a unit) stays bounded however large
+ *     max_body is.
  *  2. A bad request changes nothing: the body, the key, the value and the
  *     context are parsed and checked in full before the server is called.
  *  3. Keys are bytes with a length, never C strings: from JSON with
@@ -608,12 +609,17 @@ static json_t *version_json(const void *value, size_t value_len, const cw_vclock
     return j;
 }
 
+/* A number or literal longer than this weighs its length: Jansson copies
+ * a token whole, however long. */
+#define SHORT_TOKEN 1024
+
 /* What the JSON text at p takes at least once parsed, in units: each byte
  * outside strings that is not whitespace, each number or literal as one
- * however long, and each string as its two quotes and one a byte or
- * escape. A write's value weighs at most its compact JSON's length (the
- * limit the node keeps values to), its key at most its bytes and quotes,
- * and Jansson takes up to ~80 bytes of memory a unit (1 MiB of
+ * (its length past SHORT_TOKEN), and each string as its two quotes and
+ * one a byte or escape. A write's value weighs at most its compact JSON's
+ * length (the limit the node keeps values to; a number dumps to at least a
+ * byte, and to fewer than SHORT_TOKEN), its key at most its bytes and
+ * quotes, and Jansson takes up to ~86 bytes of memory a unit (1 MiB of
  * `[{},{},...]` took 78 MB; of `[0,0,...]`, 23 MB). */
 static size_t json_weight(const char *p, size_t n)
 {
@@ -628,9 +634,12 @@ static size_t json_weight(const char *p, size_t n)
             for (i++; i < n && p[i] != '"'; i++, w++)
                 if (p[i] == '\\')
                     i += i + 1 < n && p[i + 1] == 'u' ? 5 : 1;
-        } else if (!memchr("{}[],:", c, 6)) { /* a number or a literal: one unit */
+        } else if (!memchr("{}[],:", c, 6)) { /* a number or a literal: one unit if short */
+            size_t from = i;
             while (i + 1 < n && !memchr("{}[],:\" \t\n\r", p[i + 1], 11))
                 i++;
+            if (i + 1 - from > SHORT_TOKEN)
+                w += i - from;
         }
     }
     return w;
@@ -648,8 +657,16 @@ static bool hold_more(_Atomic size_t *held, size_t max, size_t more)
     return true;
 }
 
+/* Lets go of doc (nullable), parsed by parse_body, and of r's weight. */
+static void unparse(cw__http *h, request *r, json_t *doc)
+{
+    json_decref(doc);
+    atomic_fetch_sub_explicit(&h->parsing, r->weight, memory_order_relaxed); /* a bound only */
+    r->weight = 0;
+}
+
 /* Parses a request body that must be a JSON object, once it is weighed
- * (invariant 1). NULL with rep failed. */
+ * (invariant 1); its weight counts until unparse. NULL with rep failed. */
 static json_t *parse_body(cw__http *h, request *r, reply *rep)
 {
     size_t weight = json_weight(r->body, r->len);
@@ -666,16 +683,17 @@ static json_t *parse_body(cw__http *h, request *r, reply *rep)
              h->parse_max);
         return NULL;
     }
-    r->weight = weight; /* counted until the request completes */
+    r->weight = weight;
     json_error_t e;
     json_t *j = json_loadb(r->len ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
     if (!j) {
         fail(rep, MHD_HTTP_BAD_REQUEST, "bad JSON: %s", e.text);
+        unparse(h, r, NULL);
         return NULL;
     }
     if (!json_is_object(j)) {
         fail(rep, MHD_HTTP_BAD_REQUEST, "bad request: expected a JSON object");
-        json_decref(j);
+        unparse(h, r, j);
         return NULL;
     }
     return j;
@@ -821,7 +839,7 @@ static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
     json_t *doc = parse_body(h, r, rep);
     if (!doc)
         return;
-    char *stored = NULL;
+    char *stored = NULL, *key_copy = NULL;
     bool has_context = false;
     cw_vclock context, clock;
     cw_vclock_init(&context);
@@ -872,10 +890,20 @@ static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
              cw__server_max_value_len(h->server));
         goto out;
     }
+    /* The parsed request goes before the write, which may wait (a context
+     * ahead): only its key and value wait with it (invariant 1). */
+    key_copy = malloc(key_len ? key_len : 1);
+    if (!key_copy) {
+        fail_rc(rep, CW_ENOMEM);
+        goto out;
+    }
+    memcpy(key_copy, json_string_value(key), key_len);
+    unparse(h, r, doc);
+    doc = NULL;
     text answer = {NULL, 0, 0, false};
     int rc = !reserve_write_answer(&answer, h->nodes)
                  ? CW_ENOMEM
-                 : cw__server_write(h->server, json_string_value(key), key_len, stored, stored_len,
+                 : cw__server_write(h->server, key_copy, key_len, stored, stored_len,
                                     has_context ? &context : NULL, tombstone, &clock);
     if (rc != CW_OK) {
         free(answer.p);
@@ -888,9 +916,10 @@ static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
     rep->made = MADE;
 out:
     free(stored);
+    free(key_copy);
     cw_vclock_destroy(&context);
     cw_vclock_destroy(&clock);
-    json_decref(doc);
+    unparse(h, r, doc);
 }
 
 /* A read whose answer's text is longer is a large answer (invariant 8). */
@@ -1038,7 +1067,7 @@ static void do_link(cw__http *h, request *r, reply *rep)
         else
             succeed(rep, success_body());
     }
-    json_decref(doc);
+    unparse(h, r, doc);
 }
 
 /* GET /status (invariant 9): under the server's lock, a reference to each

@@ -45,10 +45,10 @@ typedef struct cw__http_options {
                                     request answered 503 (default CW_HTTP_DEFAULT_BODIES_HELD: 64
                                     MiB; 0 as the default; raised to max_body when below it, so a
                                     body of max_body always fits alone) */
-    size_t parse_max;            /* the weight (units of JSON text: bytes outside whitespace, a number
-                                    or an escape as one) the JSON bodies being read hold at once
-                                    before another is 503 (default CW_HTTP_DEFAULT_PARSE_MAX: 4 Mi
-                                    units, which Jansson may make up to ~320 MB of; 0 as the
+    size_t parse_max;            /* the weight (units of JSON text: bytes outside whitespace, a short
+                                    number or an escape as one) the JSON bodies being parsed hold
+                                    at once before another is 503 (default CW_HTTP_DEFAULT_PARSE_MAX:
+                                    4 Mi units, which Jansson may make up to ~360 MB of; 0 as the
                                     default; raised to the heaviest write when below it) */
     bool no_replicate;           /* POST /replicate answers 403: a node that authenticates its peers
                                     (CURVE) takes no write in a peer's name from HTTP, which cannot

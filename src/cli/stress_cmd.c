@@ -388,7 +388,7 @@ static int parse(int argc, char **argv, opts *o)
         {CLI_OPT_UINT32("processes", &o->processes, "N",
                         "run the replicas as N `causeway node` processes (ipc endpoints, traces checked); "
                         "gives --nodes; not with --workers, --sessions, --policy lww, --sequential, --rate, "
-                        "--warmup, --value-size", 2, 64),
+                        "--warmup, --value-size, --sabotage-context", 2, 64),
          .default_text = "none, one process"},
         {CLI_OPT_TEXT("stop", &o->stop, "I:A:B", "with --processes: SIGSTOP node I at A s, SIGCONT at B s")},
         {CLI_OPT_TEXT("kill", &o->kill, "I:A",

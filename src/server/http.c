@@ -18,15 +18,16 @@
  *     grows past max_body. Content-Length given twice is 400. The bodies
  *     of all requests being received hold at most o.bodies_held_max bytes
  *     between them (the room each has grown, counted from its growth until
- *     the request completes): a body that would pass it is discarded as it
+ *     the body is let go): a body that would pass it is discarded as it
  *     comes, like one too large, and answered 503 at its end. Slow senders
  *     of large bodies cannot make the node hold max_connections x max_body.
  *     A JSON body is weighed before it is parsed (json_weight): one heavier
  *     than any write can be (json_max) is 413, and the bodies parsed and
- *     not yet let go (unparse: a write lets go before it may wait) weigh
- *     at most parse_max between them (503 past it), so what Jansson builds
- *     from them (up to ~86 bytes a unit) stays bounded however large
- *     max_body is.
+ *     not yet let go (release_json: a write lets go before it may wait)
+ *     weigh at most o.parse_max between them (503 past it), so what Jansson
+ *     builds from them (up to ~86 bytes a unit) stays bounded however
+ *     large max_body is. A body is let go as soon as it is parsed, or once
+ *     its route has run: a write that waits holds neither.
  *  2. A bad request changes nothing: the body, the key, the value and the
  *     context are parsed and checked in full before the server is called.
  *  3. Keys are bytes with a length, never C strings: from JSON with
@@ -132,11 +133,13 @@ struct cw__http {
      * count, nothing they order. */
     _Atomic size_t bodies_held;
     _Atomic uint64_t bodies_refused;
-    /* The weight (json_weight) of the JSON bodies being parsed or used, and
-     * its bounds: a request's (json_max: the heaviest a write can be) and
-     * all of theirs (parse_max) (invariant 1). Relaxed: a bound only. */
+    /* The weight (json_weight) of the JSON bodies parsed and not yet let
+     * go, the requests refused (503) for its bound (o.parse_max), and the
+     * heaviest a write can be (json_max) (invariant 1). Relaxed: a bound
+     * and a count, nothing they order. */
     _Atomic size_t parsing;
-    size_t json_max, parse_max;
+    _Atomic uint64_t parsing_refused;
+    size_t json_max;
     /* Connections closed at accept (o.allow; a count, orders nothing), and
      * when the last was said on stderr and how many had been by then
      * (under log_lock: MHD's pool threads accept concurrently). */
@@ -609,14 +612,24 @@ static json_t *version_json(const void *value, size_t value_len, const cw_vclock
     return j;
 }
 
+/* Lets go of r's body and what it counted among the bodies held. */
+static void drop_body(cw__http *h, request *r)
+{
+    free(r->body);
+    atomic_fetch_sub_explicit(&h->bodies_held, r->cap, memory_order_relaxed); /* a bound only */
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
 /* A number or literal longer than this weighs its length: Jansson copies
  * a token whole, however long. */
 #define SHORT_TOKEN 1024
 
 /* What the JSON text at p takes at least once parsed, in units: each byte
- * outside strings that is not whitespace, each number or literal as one
- * (its length past SHORT_TOKEN), and each string as its two quotes and
- * one a byte or escape. A write's value weighs at most its compact JSON's
+ * outside strings that is not whitespace; each number or literal as one,
+ * or as its whole length when that is over SHORT_TOKEN; and each string as
+ * its two quotes and one unit for each byte or escape inside. A write's
+ * value weighs at most its compact JSON's
  * length (the limit the node keeps values to; a number dumps to at least a
  * byte, and to fewer than SHORT_TOKEN), its key at most its bytes and
  * quotes, and Jansson takes up to ~86 bytes of memory a unit (1 MiB of
@@ -658,7 +671,7 @@ static bool hold_more(_Atomic size_t *held, size_t max, size_t more)
 }
 
 /* Lets go of doc (nullable), parsed by parse_body, and of r's weight. */
-static void unparse(cw__http *h, request *r, json_t *doc)
+static void release_json(cw__http *h, request *r, json_t *doc)
 {
     json_decref(doc);
     atomic_fetch_sub_explicit(&h->parsing, r->weight, memory_order_relaxed); /* a bound only */
@@ -677,23 +690,25 @@ static json_t *parse_body(cw__http *h, request *r, reply *rep)
              weight, h->json_max);
         return NULL;
     }
-    if (!hold_more(&h->parsing, h->parse_max, weight)) {
+    if (!hold_more(&h->parsing, h->o.parse_max, weight)) {
+        atomic_fetch_add_explicit(&h->parsing_refused, 1, memory_order_relaxed); /* a count only */
         fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
              "the JSON bodies being read weigh %zu between them already, the most they may: try again",
-             h->parse_max);
+             h->o.parse_max);
         return NULL;
     }
     r->weight = weight;
     json_error_t e;
     json_t *j = json_loadb(r->len ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    drop_body(h, r); /* Jansson copied what it keeps */
     if (!j) {
         fail(rep, MHD_HTTP_BAD_REQUEST, "bad JSON: %s", e.text);
-        unparse(h, r, NULL);
+        release_json(h, r, NULL);
         return NULL;
     }
     if (!json_is_object(j)) {
         fail(rep, MHD_HTTP_BAD_REQUEST, "bad request: expected a JSON object");
-        unparse(h, r, j);
+        release_json(h, r, j);
         return NULL;
     }
     return j;
@@ -898,7 +913,7 @@ static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
         goto out;
     }
     memcpy(key_copy, json_string_value(key), key_len);
-    unparse(h, r, doc);
+    release_json(h, r, doc);
     doc = NULL;
     text answer = {NULL, 0, 0, false};
     int rc = !reserve_write_answer(&answer, h->nodes)
@@ -919,7 +934,7 @@ out:
     free(key_copy);
     cw_vclock_destroy(&context);
     cw_vclock_destroy(&clock);
-    unparse(h, r, doc);
+    release_json(h, r, doc);
 }
 
 /* A read whose answer's text is longer is a large answer (invariant 8). */
@@ -1067,7 +1082,7 @@ static void do_link(cw__http *h, request *r, reply *rep)
         else
             succeed(rep, success_body());
     }
-    unparse(h, r, doc);
+    release_json(h, r, doc);
 }
 
 /* GET /status (invariant 9): under the server's lock, a reference to each
@@ -1384,8 +1399,16 @@ static void do_metrics(cw__http *h, reply *rep)
            "Large HTTP answers refused (503) while those not yet taken held their bound (64 MiB).",
            atomic_load_explicit(&h->answers_refused, memory_order_relaxed));
     metric(&t, "causeway_http_bodies_held_bytes", "gauge",
-           "Bytes the bodies of HTTP requests being received hold.",
+           "Bytes the bodies of HTTP requests being received or read hold.",
            atomic_load_explicit(&h->bodies_held, memory_order_relaxed));
+    metric(&t, "causeway_http_json_weight_held", "gauge",
+           "Weight (bytes outside whitespace, a short number or an escape as one) of the JSON bodies being "
+           "parsed.",
+           atomic_load_explicit(&h->parsing, memory_order_relaxed));
+    metric(&t, "causeway_http_json_weight_refused_total", "counter",
+           "HTTP requests refused (503) because the JSON bodies being parsed held their bound (4 Mi units, or "
+           "the heaviest write's weight if more).",
+           atomic_load_explicit(&h->parsing_refused, memory_order_relaxed));
     metric(&t, "causeway_http_bodies_refused_total", "counter",
            "HTTP requests refused (503) because the bodies being received held their bound (64 MiB, or "
            "--max-body if larger).",
@@ -1430,6 +1453,18 @@ static void do_metrics(cw__http *h, reply *rep)
     succeed_text(rep, &t, "text/plain; version=0.0.4; charset=utf-8");
 }
 
+/* The heaviest a write's JSON can weigh (json_weight): its value, its key,
+ * a context naming every node ("65535":N, at most 10 units an entry), and
+ * the members' names; SIZE_MAX if that does not fit. */
+static size_t heaviest_write(const cw__server *s)
+{
+    size_t parts[] = {cw__server_max_value_len(s), cw__server_max_key_len(s), 16 * (size_t)cw__server_nodes(s), 256};
+    size_t sum = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        sum = parts[i] > SIZE_MAX - sum ? SIZE_MAX : sum + parts[i];
+    return sum;
+}
+
 /* ---- MHD callbacks ---- */
 
 /* Routes by path and method; the request's body is complete. */
@@ -1467,15 +1502,6 @@ static void route(cw__http *h, const char *url, const char *method, request *r, 
     case 5: do_metrics(h, rep); break;
     default: do_read(h, url + 6, rep); break;
     }
-}
-
-/* Lets go of r's body and what it counted among the bodies held. */
-static void drop_body(cw__http *h, request *r)
-{
-    free(r->body);
-    atomic_fetch_sub_explicit(&h->bodies_held, r->cap, memory_order_relaxed); /* a bound only */
-    r->body = NULL;
-    r->len = r->cap = 0;
 }
 
 /* Keeps piece in r's body, up to max_body and within the bodies' bound
@@ -1671,6 +1697,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
              h->o.bodies_held_max);
     else
         route(h, url, method, r, &rep);
+    drop_body(h, r); /* the answer is made: the body is no longer needed */
     return send_reply(h, c, &rep);
 }
 
@@ -1682,7 +1709,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     request *r = *req_cls;
     if (r) {
         drop_body(h, r);
-        atomic_fetch_sub_explicit(&h->parsing, r->weight, memory_order_relaxed); /* a bound only */
+        release_json(h, r, NULL);
         free(r);
         *req_cls = NULL;
         atomic_fetch_sub_explicit(&h->in_progress, 1, memory_order_relaxed);
@@ -1752,6 +1779,9 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         opts.bodies_held_max = opts.max_body;
     if (!opts.parse_max)
         opts.parse_max = CW_HTTP_DEFAULT_PARSE_MAX;
+    size_t json_max = s ? heaviest_write(s) : 0;
+    if (opts.parse_max < json_max)
+        opts.parse_max = json_max;
     if (!out || !s)
         return start_failed(CW_EINVAL, err, errlen, "no server");
     if (!opts.threads || !opts.max_body || !opts.max_connections)
@@ -1784,10 +1814,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
     h->server = s;
     h->o = opts;
     h->nodes = cw__server_nodes(s);
-    /* The heaviest write: its value, its key, a context naming every node
-     * ("65535":N, at most 10 units an entry), and the members' names. */
-    h->json_max = cw__server_max_value_len(s) + cw__server_max_key_len(s) + 16 * (size_t)h->nodes + 256;
-    h->parse_max = opts.parse_max > h->json_max ? opts.parse_max : h->json_max;
+    h->json_max = json_max;
     const struct addrinfo *pick = cw__endpoint_bind_pick(res); /* a host name: its IPv4 address first */
     memcpy(&h->addr, pick->ai_addr, pick->ai_addrlen);
     bool v6 = pick->ai_family == AF_INET6;

@@ -40,14 +40,14 @@ run() { # SIGNAL WAIT ARGS...
   # command then leaves ignored); stdout names the run's directory.
   env --default-signal "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >"$out" 2>&1 &
   local pid=$! kids="" t=0 run_dir
-  sleep "$wait"
-  # On a loaded machine the nodes may not have started yet: wait (up to 20
-  # s) for the line that names the run's directory before signalling.
+  # The line that names the run's directory comes as the writes begin (up
+  # to 20 s on a loaded machine): --kill and --stop times count from it.
   for t in $(seq 200); do
     run_dir=$(sed -n 's|^  processes  *\(/[^ ]*\) .*|\1|p' "$out")
     [ -n "$run_dir" ] && break
     sleep 0.1
   done
+  sleep "$wait"
   kids=$(children_of "$pid" | tr '\n' ' ') # the nodes and the keeper
   kill -"$sig" "$pid"
   wait "$pid" 2>/dev/null

@@ -1728,6 +1728,31 @@ static void test_waiting_writes_leave_a_thread(void **state)
     assert_int_equal(first.status, 409); /* after its wait */
 }
 
+/* A write that waits for a context ahead has let go of its body: beside
+ * one padded to 39,000 bytes (40,000 of the bound's 65,536 while it was
+ * read), another padded to 30,000 is taken while the first waits. */
+static void test_a_waiting_write_holds_no_body(void **state)
+{
+    fx *f = *state;
+    static char ahead[39100], other[30100];
+    int len = snprintf(ahead, sizeof ahead, "{\"key\": \"a\", \"value\": 1, \"context\": {\"0\": 99}");
+    memset(ahead + len, ' ', 39000 - (size_t)len);
+    strcpy(ahead + 39000, "}");
+    len = snprintf(other, sizeof other, "{\"key\": \"b\", \"value\": 2");
+    memset(other + len, ' ', 30000 - (size_t)len);
+    strcpy(other + 30000, "}");
+    waiter first = {f->base, ahead, 0, ""};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, post_ahead, &first), 0);
+    nanosleep(&(struct timespec){0, 400 * 1000 * 1000}, NULL); /* it waits now (for 1 s) */
+    waiter second = {f->base, other, 0, ""};
+    post_ahead(&second);
+    assert_int_equal(second.status, 200);
+    pthread_join(t, NULL);
+    assert_int_equal(first.status, 409);
+    expect_read(f, "/read/b", "2");
+}
+
 /* Bodies up to 4 MiB, values up to the default 1 MiB. */
 static int setup_large_bodies(void **state)
 {
@@ -2162,6 +2187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_read_large_by_its_text_is_bounded, setup_two_budget, teardown),
         cmocka_unit_test_setup_teardown(test_slow_senders_of_bodies_are_bounded, setup_bodies_budget, teardown),
+        cmocka_unit_test_setup_teardown(test_a_waiting_write_holds_no_body, setup_bodies_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_body_heavier_than_any_write_is_not_parsed, setup_large_bodies,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bodies_being_read_weigh_a_bound, setup_parse_budget, teardown),

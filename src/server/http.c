@@ -163,7 +163,7 @@ typedef struct request {
     bool too_large;    /* more than max_body came: the rest is discarded */
     bool no_memory;    /* the body could not be kept */
     bool held_full;    /* bodies held their bound (invariant 1): the rest is discarded */
-    size_t weight;     /* its JSON's weight, counted in `parsing` until it completes */
+    size_t weight;     /* its JSON's weight, counted in `parsing` until release_json */
 } request;
 
 /* Whether a request made a write (its answer must say so even when it
@@ -629,10 +629,10 @@ static void drop_body(cw__http *h, request *r)
  * outside strings that is not whitespace; each number or literal as one,
  * or as its whole length when that is over SHORT_TOKEN; and each string as
  * its two quotes and one unit for each byte or escape inside. A write's
- * value weighs at most its compact JSON's
- * length (the limit the node keeps values to; a number dumps to at least a
- * byte, and to fewer than SHORT_TOKEN), its key at most its bytes and
- * quotes, and Jansson takes up to ~86 bytes of memory a unit (1 MiB of
+ * value weighs at most its compact JSON's length (the limit the node keeps
+ * values to; a short number dumps to at least a byte) unless it spells a
+ * number in more than SHORT_TOKEN characters, its key at most its bytes
+ * and quotes, and Jansson takes up to ~86 bytes of memory a unit (1 MiB of
  * `[{},{},...]` took 78 MB; of `[0,0,...]`, 23 MB). */
 static size_t json_weight(const char *p, size_t n)
 {
@@ -679,7 +679,8 @@ static void release_json(cw__http *h, request *r, json_t *doc)
 }
 
 /* Parses a request body that must be a JSON object, once it is weighed
- * (invariant 1); its weight counts until unparse. NULL with rep failed. */
+ * (invariant 1); its weight counts until release_json, its body is let go.
+ * NULL with rep failed. */
 static json_t *parse_body(cw__http *h, request *r, reply *rep)
 {
     size_t weight = json_weight(r->body, r->len);
@@ -1401,6 +1402,10 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_http_bodies_held_bytes", "gauge",
            "Bytes the bodies of HTTP requests being received or read hold.",
            atomic_load_explicit(&h->bodies_held, memory_order_relaxed));
+    metric(&t, "causeway_http_bodies_refused_total", "counter",
+           "HTTP requests refused (503) because the bodies being received held their bound (64 MiB, or "
+           "--max-body if larger).",
+           atomic_load_explicit(&h->bodies_refused, memory_order_relaxed));
     metric(&t, "causeway_http_json_weight_held", "gauge",
            "Weight (bytes outside whitespace, a short number or an escape as one) of the JSON bodies being "
            "parsed.",
@@ -1409,10 +1414,6 @@ static void do_metrics(cw__http *h, reply *rep)
            "HTTP requests refused (503) because the JSON bodies being parsed held their bound (4 Mi units, or "
            "the heaviest write's weight if more).",
            atomic_load_explicit(&h->parsing_refused, memory_order_relaxed));
-    metric(&t, "causeway_http_bodies_refused_total", "counter",
-           "HTTP requests refused (503) because the bodies being received held their bound (64 MiB, or "
-           "--max-body if larger).",
-           atomic_load_explicit(&h->bodies_refused, memory_order_relaxed));
     if (h->o.allow)
         metric(&t, "causeway_http_refused_connections_total", "counter",
                "HTTP connections closed as they were accepted: their address is not in --http-allow.",

@@ -905,6 +905,20 @@ static void test_http_1_1_without_host_is_refused(void **state)
     assert_memory_equal(head + 8, " 404", 4); /* not found: the POST above was refused, nothing made */
 }
 
+/* A gauge or counter of /metrics. */
+static uint64_t metric_of(fx *f, const char *name)
+{
+    resp r;
+    request(f, "GET", "/metrics", NULL, &r);
+    char line[128];
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *at = r.body ? strstr(r.body, line) : NULL;
+    assert_non_null(at);
+    uint64_t v = strtoull(at + strlen(line), NULL, 10);
+    resp_free(&r);
+    return v;
+}
+
 /* /status answers held at once (from setup_status_budget: any one). */
 static int setup_status_budget(void **state)
 {
@@ -991,14 +1005,9 @@ static void test_slow_status_readers_are_bounded(void **state)
     request(f, "GET", "/read/small", NULL, &r);
     expect_success(&r, "a small read meanwhile");
     resp_free(&r);
-    request(f, "GET", "/metrics", NULL, &r); /* what holds, and what was refused */
-    const char *at = r.body ? strstr(r.body, "\ncauseway_http_large_answers_refused_total ") : NULL;
-    assert_non_null(at);
-    assert_true(strtoull(at + strlen("\ncauseway_http_large_answers_refused_total "), NULL, 10) >= 3);
-    at = strstr(r.body, "\ncauseway_http_large_answers_held_bytes ");
-    assert_non_null(at);
-    assert_true(strtoull(at + strlen("\ncauseway_http_large_answers_held_bytes "), NULL, 10) > 12000000);
-    resp_free(&r);
+    /* what holds, and what was refused */
+    assert_true(metric_of(f, "causeway_http_large_answers_refused_total") >= 3);
+    assert_true(metric_of(f, "causeway_http_large_answers_held_bytes") > 12000000);
     close(fd); /* the reader goes: its answer is freed */
     await_served(f, "/status");
 
@@ -1023,20 +1032,6 @@ static int setup_bodies_budget(void **state)
     ho.max_body = 40000;
     ho.bodies_held_max = 65536;
     return start(state, 1, 0, &ho, 0);
-}
-
-/* A gauge or counter of /metrics. */
-static uint64_t metric_of(fx *f, const char *name)
-{
-    resp r;
-    request(f, "GET", "/metrics", NULL, &r);
-    char line[128];
-    snprintf(line, sizeof line, "\n%s ", name);
-    const char *at = r.body ? strstr(r.body, line) : NULL;
-    assert_non_null(at);
-    uint64_t v = strtoull(at + strlen(line), NULL, 10);
-    resp_free(&r);
-    return v;
 }
 
 /* Waits (up to 5 s) for the bodies being received to hold `bytes`. */

@@ -415,3 +415,10 @@ bool cli_seen(const cli_command *c, const char *name)
             return c->opts[i].seen;
     return false;
 }
+
+void cli_conditional(cli_command *c, const char *name)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->opts[i].name, name) == 0)
+            c->opts[i].conditional = true;
+}

@@ -92,6 +92,10 @@ char *cli_command_line(const cli_command *c);
 /* Whether option --name was given (after cli_parse). */
 bool cli_seen(const cli_command *c, const char *name);
 
+/* Marks option --name conditional once the parse shows it means nothing in
+ * this run: cli_command_line then leaves it out unless it was given. */
+void cli_conditional(cli_command *c, const char *name);
+
 /* Whether a file can be written at path: opened to append if it is there,
  * else made and removed again (the command writes it when it has something
  * to say); a link to nothing gets its target made. 0, or why not (errno). */

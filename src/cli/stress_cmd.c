@@ -483,8 +483,7 @@ static int parse(int argc, char **argv, opts *o)
                           : o->value_size ? "value-size" : cli_seen(&c, "workers") ? "workers" : NULL;
         if (bad)
             return cli_usage_error(&c, "--%s: not with --processes", bad);
-        for (size_t i = 0; i < c.count; i++) /* nor in the command that replays the run */
-            t[i].conditional |= strcmp(t[i].name, "workers") == 0;
+        cli_conditional(&c, "workers"); /* nor in the command that replays the run */
         /* Every key is read at every node at the end (procs.c, final_reads):
          * nodes x keys reads and results, whatever --writes is. */
         if ((uint64_t)o->keys * o->nodes > CLI_PROCS_MAX_READS)
@@ -499,8 +498,8 @@ static int parse(int argc, char **argv, opts *o)
         return cli_usage_error(&c, "--delay %g: --max-delay-us 0 delays nothing", o->delay);
     if (o->delay == 0 && cli_seen(&c, "max-delay-us"))
         return cli_usage_error(&c, "--max-delay-us: applies to --delay only");
-    for (size_t i = 0; i < c.count; i++) /* and the replay line carries it only with --delay */
-        t[i].conditional |= o->delay == 0 && strcmp(t[i].name, "max-delay-us") == 0;
+    if (o->delay == 0) /* and the replay line carries it only with --delay */
+        cli_conditional(&c, "max-delay-us");
     if (o->sabotage_context && o->rmw <= 0)
         return cli_usage_error(&c, "--sabotage-context: applies to --rmw only");
     if (o->workers > o->nodes)

@@ -45,6 +45,13 @@ void cw__node_note_time(cw_node *n, uint64_t now_ns);
  * nothing: what was lost may have been a report, a pull or an answer, which
  * the replicas repeat after their timeouts. */
 void cw__node_link_lost(cw_node *n, cw_node_id from);
+/* A copy that answered this node's pull for origin's writes was lost on
+ * its way (a later message from the same peer showed it; a node process's
+ * fault layer decides such drops itself). If a pulled window of origin's
+ * is still missing writes, they are asked of the same peer again at the
+ * next tick, without waiting out the window's timeout or backing off, and
+ * the tick is wanted now. Otherwise it does nothing. */
+void cw__node_answer_lost(cw_node *n, cw_node_id origin);
 
 /* The host asks for this node's report at its next tick, whatever its
  * interval (a report lets a peer that lost this node's last writes learn

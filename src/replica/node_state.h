@@ -27,6 +27,7 @@ typedef struct cw__gap {
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */
     uint64_t pulled_upto;     /* the highest seq the window asked for */
+    uint64_t window_v;        /* V[origin] when the window was asked whole (a full pull) */
     uint32_t target;          /* the peer the window's pulls went to */
     uint64_t pull_next_ns;    /* no pull before this (back-off) */
     uint32_t seen_from;       /* a node that holds `seen` (it said so) */
@@ -35,6 +36,7 @@ typedef struct cw__gap {
     bool choked;              /* an answer was refused for a full buffer since V moved */
     bool lost;                /* the host said a message from the origin was lost
                                  while this gap was open: a loss, not a delay */
+    bool answer_lost;         /* an answer to the window's pulls was lost (cw__node_answer_lost) */
     uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
                                  raised by answers that came too late (the write
                                  was there already), lowered by answers used */

@@ -16,7 +16,10 @@
  * writes that arrived meanwhile are dropped as duplicates. A host whose
  * transport knows a message from o was lost (cw__node_link_lost: a link that
  * numbers its messages sees the skip when the next one comes) makes o's gap
- * a loss: it is pulled at the next tick, not after the timeout.
+ * a loss: it is pulled at the next tick, not after the timeout. A host that
+ * knows an answer to a pull for o was lost (cw__node_answer_lost) has what
+ * the window still misses asked of the same peer at the next tick, with no
+ * back-off: that peer answers.
  *
  * Stability. Every node's applied clock only grows, so any clock a peer once
  * sent (a report, or a write's clock, which is what its origin had applied)
@@ -82,9 +85,11 @@
  * pull is answered with (a pull from the wire may ask for any range). */
 #define PULL_SPAN 256u
 /* A gap's first pulls ask for this many seqs past V; each window answered
- * whole doubles it, up to PULL_SPAN, and a timeout sets it back. So a write
- * merely late costs a few copies, and a backlog (a node back from a cut)
- * still streams in at full windows. */
+ * whole doubles it, up to PULL_SPAN, and so does one that timed out after
+ * some of its answers were used (the others lost: a lossy network, where
+ * few windows are answered whole); one that timed out with none used sets
+ * it back. So a write merely late costs a few copies, and a backlog (a node
+ * back from a cut) still streams in at full windows. */
 #define PULL_MIN_SPAN 16u
 /* Pulls one origin's gap sends in one tick (one per missing run). */
 #define PULL_RUNS 16u
@@ -243,6 +248,15 @@ void cw__node_link_lost(cw_node *n, cw_node_id from)
     if (!n->in_gaps[from] || g->strong_seen <= n->clock.counters[from])
         return;
     g->lost = true;
+    want_tick(n, n->now_ns);
+}
+
+void cw__node_answer_lost(cw_node *n, cw_node_id origin)
+{
+    if (!n || !n->recovering || origin >= n->n || origin == n->opt.self || !n->in_gaps[origin] ||
+        n->gap[origin].pulled_upto <= n->clock.counters[origin]) /* no window out: it came anyway */
+        return;
+    n->gap[origin].answer_lost = true;
     want_tick(n, n->now_ns);
 }
 
@@ -522,11 +536,13 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     cw__gap *g = &n->gap[origin];
     uint64_t v = n->clock.counters[origin];
     if (g->seen <= v) {
-        g->lost = false;
+        g->lost = g->answer_lost = false;
         return false;
     }
     if (g->strong_seen <= v)
         g->lost = false; /* what the origin vouched for came: that loss is repaired */
+    if (g->pulled_upto <= v)
+        g->answer_lost = false; /* the window came whole after all */
     /* Only others say the writes exist (a write waiting on them, a report),
      * and the origin itself still talks to this node: its writes come in
      * order on its link, so a lost one shows as a gap in what it sends (a
@@ -554,13 +570,27 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * "A loss signal from the transport".) */
     if (g->lost)
         g->mark_seq = g->seen;
-    if (now - g->mark_ns < timeout && !g->lost) {
+    if (now - g->mark_ns < timeout && !g->lost && !g->answer_lost) {
         want_tick(n, g->mark_ns + timeout);
         return true;
     }
     bool moved = v != g->pulled_v;
     if (moved)
         g->attempts = 0; /* progress: the next back-off starts short */
+    /* An answer of the window's was lost (cw__node_answer_lost): its peer
+     * answers, so what the window still misses is asked of it again now,
+     * with no back-off. */
+    if (g->answer_lost && g->pulled_upto > v) {
+        g->answer_lost = false;
+        g->pulled_v = v;
+        uint64_t upto = n->recovering ? pull_missing(n, origin, g, v + 1, g->target) : 0;
+        if (upto > g->pulled_upto)
+            g->pulled_upto = upto;
+        g->pull_next_ns = now + timeout;
+        want_tick(n, g->pull_next_ns);
+        return true;
+    }
+    g->answer_lost = false;
     if (g->pulled_upto > v && now < g->pull_next_ns) { /* answers on their way */
         if (moved && n->recovering) {
             if (v >= g->pulled_upto && g->span < PULL_SPAN)
@@ -577,15 +607,16 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     }
     if (moved)
         g->choked = false;
-    if (g->pulled_upto > v || !g->span) /* a window timed out (or the first): start small */
-        g->span = g->choked ? 1 : PULL_MIN_SPAN; /* answers were refused (a full buffer): one */
-    else if (moved && v >= g->pulled_upto && g->span < PULL_SPAN)
+    bool timed_out = g->pulled_upto > v;
+    if (!g->span || (timed_out && (g->choked || v == g->window_v)))
+        g->span = g->choked ? 1 : PULL_MIN_SPAN;
+    else if ((timed_out || moved) && g->span < PULL_SPAN)
         g->span *= 2;
     g->target = pull_target(n, origin, g);
     if (n->recovering)
         g->pulled_upto = pull_missing(n, origin, g, v + 1, g->target);
     g->lost = false;
-    g->pulled_v = v;
+    g->pulled_v = g->window_v = v;
     uint32_t shift = base + g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT - base;
     g->attempts++;
     g->pull_next_ns = now + (timeout << shift);

@@ -93,6 +93,21 @@
  *     Frames for the joiner meanwhile are lost as at a full link; a joiner
  *     applies nothing from its links until it installs an answer, and
  *     pulls what came after the answer was taken.
+ *  8. When drop is the only fault injected (--drop without --delay or
+ *     --dup, and no link held or cut), a write the fault layer drops on
+ *     arrival is told to the replica when a later message on its link
+ *     comes, as a link that numbers its messages would see it
+ *     (drop_or_deliver): ZeroMQ keeps a link's order, so that message
+ *     shows the loss. A write's own copy is told when its origin's next
+ *     message of its own comes (a write, report or pull), as a loss of
+ *     that origin's (cw__node_link_lost: the gap is pulled at the next
+ *     tick, not after the recovery timeout); a copy answering this node's
+ *     pull, when the peer's next message comes, as a lost answer
+ *     (cw__node_answer_lost: asked of that peer again at once, with no
+ *     back-off). Only the last such answer a peer sent is remembered
+ *     until its next message; an earlier one, like a dropped pull or
+ *     report, waits out the timeout. With other faults messages may come
+ *     out of order, and the timeout decides.
  */
 #include "server.h"
 
@@ -113,6 +128,7 @@
 
 #include <causeway/error.h>
 
+#include "bits.h"
 #include "durable.h"
 #include "fault.h"
 #include "msg_internal.h"
@@ -214,6 +230,10 @@ struct cw__server {
     cw_node *node;
     cw__faults faults;
     bool faults_configured;
+    uint64_t *lost_from;       /* [bits of nodes]: origins with a write dropped here since their
+                                  last message (drop_or_deliver); the loop's */
+    uint32_t *answer_lost;     /* [nodes]: per peer, the origin of an answer from it dropped here
+                                  since its last message (nodes: none); the loop's */
 
     cw__transport *net;        /* net.h: send side under the lock, receive side the loop's */
     unsigned sends_held;       /* cw__server_hold_sends depth: frames wait for the release */
@@ -493,6 +513,33 @@ static void deliver(void *host, uint32_t lane, cw__route r)
      * but is not this node's to take (a copy of its own write): counted. */
     if (cw_node_receive(s->node, r.msg, &res, NULL) == CW_EINVAL)
         s->stats.malformed++;
+}
+
+/* Lock held, the loop's: an arrival when drop is the only fault
+ * (cw__faults_drop_only), so what comes from a peer comes in the order it
+ * was sent. A write dropped here is told to the replica once the next
+ * message on its link comes (invariant 8). */
+static void drop_or_deliver(cw__server *s, cw__route r)
+{
+    const cw_msg *m = r.msg;
+    uint32_t from = r.sender; /* the peer whose link it came on (the loop's routes name it) */
+    if (cw__faults_dropped_here(&s->faults, 0, r)) {
+        if (cw__msg_counted(m))
+            cw__bit_set(s->lost_from, m->origin);
+        else if (m->kind == CW_MSG_WRITE && from < s->o.nodes)
+            s->answer_lost[from] = m->origin; /* a copy that answered a pull */
+        return;
+    }
+    /* A copy a peer retransmitted need not come from its origin. */
+    bool shows = !(m->flags & CW__MSG_RETRANSMITTED) && cw__bit_take(s->lost_from, m->origin);
+    uint32_t answer_of = from < s->o.nodes ? s->answer_lost[from] : s->o.nodes;
+    if (answer_of != s->o.nodes)
+        s->answer_lost[from] = s->o.nodes;
+    deliver(s, 0, r);
+    if (shows)
+        cw__node_link_lost(s->node, m->origin);
+    if (answer_of != s->o.nodes)
+        cw__node_answer_lost(s->node, (cw_node_id)answer_of);
 }
 
 /* ---- a node never behind itself (invariant 4b) ---- */
@@ -990,6 +1037,7 @@ static void *loop_main(void *arg)
         s->stats.refused_peer += counts.refused;
         s->stats.wire_bytes_in += counts.bytes_in;
         bool any = false;
+        bool drops = s->faults_configured && cw__faults_drop_only(&s->faults);
         if (s->join_from != s->o.nodes) /* a join request came in this take (on_join) */
             s->last_ns[s->join_from] = now;
         for (size_t i = 0; i < got; i++) {
@@ -998,7 +1046,9 @@ static void *loop_main(void *arg)
             if (!s->joining) {
                 check_own(s, in[i], sender[i]);
                 cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
-                if (s->faults_configured && !cw__faults_direct(&s->faults))
+                if (drops)
+                    drop_or_deliver(s, r);
+                else if (s->faults_configured && !cw__faults_direct(&s->faults))
                     cw__faults_route(&s->faults, 0, r, s->faults.on);
                 else
                     deliver(s, 0, r);
@@ -1165,9 +1215,13 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->join_next = o->nodes;
     s->heard = calloc(o->nodes, 1);
     s->last_ns = calloc(o->nodes, sizeof *s->last_ns);
+    s->lost_from = calloc(cw__bits_words(o->nodes), sizeof *s->lost_from);
+    s->answer_lost = calloc(o->nodes, sizeof *s->answer_lost);
+    for (uint32_t j = 0; s->answer_lost && j < o->nodes; j++)
+        s->answer_lost[j] = o->nodes;
     s->start_ns = mono_ns();
     if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard ||
-        !s->last_ns)
+        !s->last_ns || !s->lost_from || !s->answer_lost)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
@@ -1283,6 +1337,8 @@ void cw__server_stop(cw__server *s)
     free(s->reset);
     free(s->heard);
     free(s->last_ns);
+    free(s->lost_from);
+    free(s->answer_lost);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);

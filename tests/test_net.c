@@ -247,20 +247,37 @@ static void test_net_link_bytes_are_bounded(void **state)
 
 /* Held frames wait for flush, however many; a drop loses them (counted)
  * and the link's next frame still decodes. */
+/* Frames held until flush; a drop loses them (as a full link does), and the
+ * receiver sees that loss when the next frame comes (cw__net_losses_shown). */
 static void test_net_hold_and_drop(void **state)
 {
     (void)state;
     pair p;
     open_pair(&p, true);
     uint64_t seq = 0;
+    cw_msg *got[1];
+    for (int i = 0; i < 4; i++) {
+        cw_msg *m = write_msg(0, ++seq);
+        cw__transport_send_all(p.t[0], 0, m);
+        cw_msg_unref(m);
+    }
+    assert_true(cw__transport_flush(p.t[0], 0));
+    for (int i = 0; i < 4; i++) { /* one a take: the flags are the last take's */
+        assert_int_equal(take_until(&p, 1, got, 1), 1);
+        assert_false(cw__net_losses_shown(p.t[1])[0]);
+        cw_msg_unref(got[0]);
+    }
+    cw__net_counts c = {0};
+    cw__net_tx_counts(p.t[0], &c);
+    uint64_t sent = c.sent;
     for (int i = 0; i < 300; i++) {
         cw_msg *m = write_msg(0, ++seq);
         cw__transport_send_all(p.t[0], 0, m);
         cw_msg_unref(m);
     }
-    cw__net_counts c = {0};
+    memset(&c, 0, sizeof c);
     cw__net_tx_counts(p.t[0], &c);
-    assert_int_equal(c.sent, 0); /* nothing handed over before flush */
+    assert_int_equal(c.sent, sent); /* nothing handed over before flush */
     cw__net_drop(p.t[0], 1);
     cw__net_tx_counts(p.t[0], &c);
     assert_int_equal(c.link_full, 300);
@@ -268,9 +285,9 @@ static void test_net_hold_and_drop(void **state)
     cw__transport_send_all(p.t[0], 0, m);
     cw_msg_unref(m);
     assert_true(cw__transport_flush(p.t[0], 0));
-    cw_msg *got[1];
     assert_int_equal(take_until(&p, 1, got, 1), 1);
     assert_int_equal(cw_msg_seq(got[0]), seq);
+    assert_true(cw__net_losses_shown(p.t[1])[0]); /* 300 frames before it were lost */
     cw_msg_unref(got[0]);
     close_pair(&p);
 }

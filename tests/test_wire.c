@@ -300,6 +300,7 @@ static void test_lost_frame_until_key(void **state)
         assert_int_equal(send_one(&tx, &rx, m, NULL), i == 0 ? 1 : 2);
         cw_msg_unref(m);
     }
+    assert_false(cw__wire_take_lost(&rx)); /* nothing lost so far */
     /* Frame 11 is lost; 12 .. 64 are refused; 65 is a key frame. */
     cw_msg *m = moving_write(nodes, c, 3);
     put_frame(&tx, m, &frame);
@@ -317,12 +318,16 @@ static void test_lost_frame_until_key(void **state)
             refused++;
             assert_int_equal(rx.gaps, refused);
             assert_int_equal(rx.link_seq, 10); /* nothing changed */
+            if (seq == 12)
+                assert_true(cw__wire_take_lost(&rx)); /* the refusal shows the loss */
         } else {
             assert_int_equal(frame[0], seq % CW__WIRE_KEY_EVERY == 1 ? 1 : 2);
             assert_int_equal(rc, CW_OK);
             assert_same(got, m);
             cw_msg_unref(got);
             assert_int_equal(rx.link_seq, seq);
+            /* The refusals after the first look showed a loss; then none. */
+            assert_int_equal(cw__wire_take_lost(&rx), seq == CW__WIRE_KEY_EVERY + 1);
         }
         cw_msg_unref(m);
     }
@@ -334,6 +339,7 @@ static void test_lost_frame_until_key(void **state)
     assert_int_equal(frame[0], 0);
     assert_int_equal(cw__wire_decode(&rx, frame, len, &lim, &got), CW_OK);
     assert_same(got, pull);
+    assert_false(cw__wire_take_lost(&rx));
     cw_msg_unref(got);
     cw_msg_unref(pull);
     m = moving_write(nodes, c, 3);
@@ -386,6 +392,7 @@ static void test_encode_without_commit(void **state)
     cw__wire_commit(&tx);
     assert_int_equal(tx.link_seq, 6);
     assert_int_equal(rx.gaps, 0);
+    assert_false(cw__wire_take_lost(&rx)); /* a frame never committed was never sent */
     cw__wire_tx_destroy(&tx);
     cw__wire_rx_destroy(&rx);
 }
@@ -413,14 +420,17 @@ static void test_reset_and_restarts(void **state)
         put_frame(&tx, m, &frame);
         cw_msg_unref(m);
     }
+    assert_false(cw__wire_take_lost(&rx));
     cw__wire_tx_reset(&tx);
     m = moving_write(nodes, c, 2);
     assert_int_equal(send_one(&tx, &rx, m, NULL), 1);
     cw_msg_unref(m);
     assert_int_equal(rx.link_seq, 8); /* the seq goes on */
+    assert_true(cw__wire_take_lost(&rx)); /* 6 and 7 never came */
     m = moving_write(nodes, c, 2);
     assert_int_equal(send_one(&tx, &rx, m, NULL), 2);
     cw_msg_unref(m);
+    assert_false(cw__wire_take_lost(&rx));
 
     /* The receiver restarted: no base, deltas refused until a key frame. */
     cw__wire_rx_destroy(&rx);
@@ -457,7 +467,9 @@ static void test_reset_and_restarts(void **state)
     len = put_frame(&tx2, m, &frame);
     cw_msg_unref(m);
     assert_int_equal(frame[0], 2);
+    assert_false(cw__wire_take_lost(&rx));
     assert_int_equal(cw__wire_decode(&rx, frame, len, &lim, &got), CW_ENOTFOUND);
+    assert_true(cw__wire_take_lost(&rx));
     free(frame);
     cw__wire_tx_destroy(&tx2);
     cw__wire_tx_destroy(&tx);

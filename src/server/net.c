@@ -141,7 +141,9 @@ typedef struct net {
     cw_msg **pend;             /* [BATCH_FRAMES]: a batch's frames decoded, not yet taken */
     size_t pend_at, pend_len;
     uint32_t pend_from;        /* the peer that sent them */
+    bool pend_shows[BATCH_FRAMES]; /* each: its link lost a frame before it (cw__wire_take_lost) */
     uint32_t from[CW__NET_TAKE_MAX]; /* the sender of each message the last take gave */
+    bool shows[CW__NET_TAKE_MAX];    /* ... and whether it shows a loss (cw__net_losses_shown) */
     cw__net_counts rx_n;
 } net;
 
@@ -556,8 +558,9 @@ static void take_snapshot(net *p, uint32_t j)
     cw__net_snapshot_clear(&sn);
 }
 
-/* Decodes one link frame from peer j into *out; false if it is refused. */
-static bool take_frame(net *p, uint32_t j, const uint8_t *b, size_t len, cw_msg **out)
+/* Decodes one link frame from peer j into *out, and into *shows whether
+ * the link lost a frame before it; false if it is refused. */
+static bool take_frame(net *p, uint32_t j, const uint8_t *b, size_t len, cw_msg **out, bool *shows)
 {
     cw_msg *m = NULL;
     int rc = cw__wire_decode(&p->rx[j], b, len, &p->lim, &m);
@@ -574,6 +577,7 @@ static bool take_frame(net *p, uint32_t j, const uint8_t *b, size_t len, cw_msg 
     }
     p->rx_n.received++;
     *out = m;
+    *shows = cw__wire_take_lost(&p->rx[j]);
     return true;
 }
 
@@ -591,7 +595,7 @@ static void take_batch(net *p, uint32_t j, const uint8_t *b, size_t len)
             p->rx_n.malformed++;
             return;
         }
-        if (take_frame(p, j, b + at, (size_t)flen, &p->pend[p->pend_len]))
+        if (take_frame(p, j, b + at, (size_t)flen, &p->pend[p->pend_len], &p->pend_shows[p->pend_len]))
             p->pend_len++;
         at += (size_t)flen;
     }
@@ -655,7 +659,7 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
         discard_rest(p->router);
         p->rx_n.malformed++;
         return true;
-    } else if (take_frame(p, j, b, len, &batch[*got])) {
+    } else if (take_frame(p, j, b, len, &batch[*got], &p->shows[*got])) {
         p->from[(*got)++] = j;
     }
     zmq_msg_close(&f);
@@ -672,6 +676,7 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
     for (;;) {
         while (got < max && p->pend_at < p->pend_len) {
             p->from[got] = p->pend_from;
+            p->shows[got] = p->pend_shows[p->pend_at];
             batch[got++] = p->pend[p->pend_at++];
         }
         if (got == max || !take_message(p, batch, &got))
@@ -681,6 +686,7 @@ static size_t take(cw__transport *t, uint32_t at, cw_msg **batch, size_t max)
 }
 
 const uint32_t *cw__net_senders(const cw__transport *t) { return net_of_const(t)->from; }
+const bool *cw__net_losses_shown(const cw__transport *t) { return net_of_const(t)->shows; }
 const char *cw__net_bound(const cw__transport *t) { return net_of_const(t)->bound; }
 
 /* A look at the ROUTER (ZMQ_EVENTS): libzmq processes what its I/O thread

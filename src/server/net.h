@@ -219,6 +219,11 @@ void cw__net_snapshot_end(cw__transport *t, cw__net_snapshot_out *so);
  * copy from whichever peer answered (the fault layer's cut decides it by
  * that link: fault.h). */
 const uint32_t *cw__net_senders(const cw__transport *t);
+/* For each message the last take gave, in the same order: whether its link
+ * lost a frame before it that the sender meant for this node (wire.h,
+ * cw__wire_take_lost: a frame dropped at the sender's full link, or lost
+ * in ZeroMQ's queue when a connection broke). Valid until the next take. */
+const bool *cw__net_losses_shown(const cw__transport *t);
 /* The endpoint the ROUTER bound, as libzmq says it (ZMQ_LAST_ENDPOINT: the
  * port the system chose for a port 0; a host name resolved). */
 const char *cw__net_bound(const cw__transport *t);

@@ -93,21 +93,25 @@
  *     Frames for the joiner meanwhile are lost as at a full link; a joiner
  *     applies nothing from its links until it installs an answer, and
  *     pulls what came after the answer was taken.
- *  8. When drop is the only fault injected (--drop without --delay or
- *     --dup, and no link held or cut), a write the fault layer drops on
- *     arrival is told to the replica when a later message on its link
- *     comes, as a link that numbers its messages would see it
- *     (drop_or_deliver): ZeroMQ keeps a link's order, so that message
- *     shows the loss. A write's own copy is told when its origin's next
- *     message of its own comes (a write, report or pull), as a loss of
- *     that origin's (cw__node_link_lost: the gap is pulled at the next
- *     tick, not after the recovery timeout); a copy answering this node's
- *     pull, when the peer's next message comes, as a lost answer
- *     (cw__node_answer_lost: asked of that peer again at once, with no
- *     back-off). Only the last such answer a peer sent is remembered
- *     until its next message; an earlier one, like a dropped pull or
- *     report, waits out the timeout. With other faults messages may come
- *     out of order, and the timeout decides.
+ *  8. A loss is told to the replica when a later message on its link
+ *     comes (arrive), so the replica pulls at once rather than after its
+ *     recovery timeout and back-off. Two kinds of loss show so:
+ *     - a compact frame the link lost (net.h, cw__net_losses_shown: a
+ *       frame dropped at the sender's full link, or lost with a broken
+ *       connection), told as a loss of the sender's own writes
+ *       (cw__node_link_lost) once the sender's next message of its own
+ *       comes (a write, report or pull: the one that showed it, or after);
+ *     - with drop the only fault injected (--drop without --delay or
+ *       --dup, and no link held or cut, so ZeroMQ's order holds), a
+ *       message the fault layer drops on arrival: a write's own copy told
+ *       as above, when its origin's next message of its own comes; a copy
+ *       answering this node's pull told as a lost answer
+ *       (cw__node_answer_lost: asked of that peer again at once, with no
+ *       back-off) when that peer's next message comes. Only the last such
+ *       answer a peer sent is remembered until its next message.
+ *     Other losses (whole frames, which are not numbered; pulls, reports,
+ *     earlier answers; drops among delayed or duplicated messages) wait
+ *     out the timeout.
  */
 #include "server.h"
 
@@ -230,8 +234,8 @@ struct cw__server {
     cw_node *node;
     cw__faults faults;
     bool faults_configured;
-    uint64_t *lost_from;       /* [bits of nodes]: origins with a write dropped here since their
-                                  last message (drop_or_deliver); the loop's */
+    uint64_t *lost_from;       /* [bits of nodes]: origins with a write lost on the way here since
+                                  their last message of their own (arrive); the loop's */
     uint32_t *answer_lost;     /* [nodes]: per peer, the origin of an answer from it dropped here
                                   since its last message (nodes: none); the loop's */
 
@@ -515,30 +519,37 @@ static void deliver(void *host, uint32_t lane, cw__route r)
         s->stats.malformed++;
 }
 
-/* Lock held, the loop's: an arrival when drop is the only fault
- * (cw__faults_drop_only), so what comes from a peer comes in the order it
- * was sent. A write dropped here is told to the replica once the next
- * message on its link comes (invariant 8). */
-static void drop_or_deliver(cw__server *s, cw__route r)
+/* Lock held, the loop's: one arrival from peer r.sender, through the fault
+ * layer to the replica. A message its link lost before this one
+ * (shows_loss, the wire's numbering), or one the fault layer drops here
+ * when drop is its only fault (drops: cw__faults_drop_only, so what comes
+ * from a peer comes in the order it was sent), is told to the replica once
+ * a later message on that link comes (invariant 8). */
+static void arrive(cw__server *s, cw__route r, bool drops, bool shows_loss)
 {
     const cw_msg *m = r.msg;
-    uint32_t from = r.sender; /* the peer whose link it came on (the loop's routes name it) */
-    if (cw__faults_dropped_here(&s->faults, 0, r)) {
+    uint32_t from = r.sender, none = s->o.nodes;
+    if (shows_loss && from < none)
+        cw__bit_set(s->lost_from, from); /* what from sent itself, or an answer: shown by from's next own */
+    if (drops && cw__faults_dropped_here(&s->faults, 0, r)) {
         if (cw__msg_counted(m))
             cw__bit_set(s->lost_from, m->origin);
-        else if (m->kind == CW_MSG_WRITE && from < s->o.nodes)
+        else if (m->kind == CW_MSG_WRITE && from < none)
             s->answer_lost[from] = m->origin; /* a copy that answered a pull */
         return;
     }
     /* A copy a peer retransmitted need not come from its origin. */
     bool shows = !(m->flags & CW__MSG_RETRANSMITTED) && cw__bit_take(s->lost_from, m->origin);
-    uint32_t answer_of = from < s->o.nodes ? s->answer_lost[from] : s->o.nodes;
-    if (answer_of != s->o.nodes)
-        s->answer_lost[from] = s->o.nodes;
-    deliver(s, 0, r);
+    uint32_t answer_of = from < none ? s->answer_lost[from] : none;
+    if (answer_of != none)
+        s->answer_lost[from] = none;
+    if (!drops && s->faults_configured && !cw__faults_direct(&s->faults))
+        cw__faults_route(&s->faults, 0, r, s->faults.on);
+    else
+        deliver(s, 0, r);
     if (shows)
         cw__node_link_lost(s->node, m->origin);
-    if (answer_of != s->o.nodes)
+    if (answer_of != none)
         cw__node_answer_lost(s->node, (cw_node_id)answer_of);
 }
 
@@ -1028,6 +1039,7 @@ static void *loop_main(void *arg)
         s->join_from = s->o.nodes;
         size_t got = cw__transport_take(s->net, self, in, BATCH);
         const uint32_t *sender = cw__net_senders(s->net);
+        const bool *shown = cw__net_losses_shown(s->net);
         cw__net_counts counts = {0};
         cw__net_take_rx_counts(s->net, &counts);
         now = mono_ns();
@@ -1046,12 +1058,7 @@ static void *loop_main(void *arg)
             if (!s->joining) {
                 check_own(s, in[i], sender[i]);
                 cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
-                if (drops)
-                    drop_or_deliver(s, r);
-                else if (s->faults_configured && !cw__faults_direct(&s->faults))
-                    cw__faults_route(&s->faults, 0, r, s->faults.on);
-                else
-                    deliver(s, 0, r);
+                arrive(s, r, drops, shown[i]);
                 any = true;
             }
             cw_msg_unref(in[i]);

@@ -31,7 +31,7 @@
  *     decodes again within CW__WIRE_KEY_EVERY compact frames.
  *  5. Encoding does not move the sender's state; cw__wire_commit does, for
  *     the last encoded frame only. A decode that fails changes nothing but
- *     rx->gaps.
+ *     rx->gaps and rx->lost.
  *  6. The epoch tells two states of one sender apart (a restarted process
  *     numbers its frames from 1 again): a delta never decodes against a
  *     base from another epoch. Epochs are 32 random bits, so a restarted
@@ -39,6 +39,14 @@
  *     predecessor's epoch and reached the receiver's seq (about 2^-32).
  *  7. Decoding reads only bytes[0..len): every varint, run and length is
  *     checked against the bytes and the group size before it is used.
+ *  8. Compact frames are numbered without a hole at the sender (link_seq
+ *     counts every one committed, also those a full link then dropped:
+ *     cw__wire_tx_reset keeps the count), so a receiver that decodes one
+ *     numbered past the one it expects, or refuses a delta, knows the link
+ *     lost a frame (rx->lost, cw__wire_take_lost). A receiver with no base
+ *     from that sender state expects its frame 1, so its first frames from
+ *     a sender that numbered on before it started show a loss that may not
+ *     be its own: harmless, as a host only pulls sooner what it misses.
  *
  * Cost: an encode is one codec encode plus O(nodes) to write the runs and
  * copy the clock; a compact decode is O(nodes) plus one codec decode of the
@@ -367,6 +375,7 @@ int cw__wire_decode(cw__wire_rx *rx, const uint8_t *bytes, size_t len, const cw_
         return CW_EBADMSG;
     if (tag == TAG_DELTA && (rx->link_seq == 0 || epoch != rx->epoch || seq != rx->link_seq + 1)) {
         rx->gaps++; /* invariant 3: not the base this delta was made against */
+        rx->lost = true;
         return CW_ENOTFOUND;
     }
     const uint8_t *prefix = bytes + pos;
@@ -394,8 +403,18 @@ int cw__wire_decode(cw__wire_rx *rx, const uint8_t *bytes, size_t len, const cw_
     int rc = decode_whole(rx->buf, clen, lim, out);
     if (rc != CW_OK)
         return rc;
+    /* Invariant 8: the frame this link should have brought next. */
+    uint64_t expected = rx->link_seq && epoch == rx->epoch ? rx->link_seq + 1 : 1;
+    rx->lost |= seq > expected;
     memcpy(rx->base, clock, (size_t)nodes * sizeof *clock);
     rx->link_seq = seq;
     rx->epoch = epoch;
     return CW_OK;
+}
+
+bool cw__wire_take_lost(cw__wire_rx *rx)
+{
+    bool lost = rx->lost;
+    rx->lost = false;
+    return lost;
 }

@@ -14,6 +14,7 @@
 #ifndef CW_WIRE_H
 #define CW_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,7 @@ typedef struct cw__wire_rx {
     size_t cap;
     uint64_t link_seq;           /* link seq of the last compact frame decoded; 0: no base */
     uint64_t gaps;               /* messages refused because one before them was lost */
+    bool lost;                   /* a compact frame was lost since cw__wire_take_lost last looked */
 } cw__wire_rx;
 
 /* CW_OK, CW_EINVAL (nodes 0 or above CW_VCLOCK_MAX_ENTRIES), CW_ENOMEM. */
@@ -75,5 +77,12 @@ void cw__wire_tx_reset(cw__wire_tx *tx);
  * CW_ENOMEM. */
 int  cw__wire_decode(cw__wire_rx *rx, const uint8_t *bytes, size_t len, const cw_msg_limits *lim,
                      cw_msg **out);
+/* Whether the link lost a compact frame (one was refused for want of its
+ * base, or one came numbered past the next expected: the sender dropped
+ * frames, or restarted numbering from its first compact frame unseen here)
+ * since the last call; clears it. Whole frames are not numbered: their loss
+ * does not show. A host asks after each message decoded: a message the link
+ * lost came before it. */
+bool cw__wire_take_lost(cw__wire_rx *rx);
 
 #endif

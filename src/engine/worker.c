@@ -195,9 +195,11 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
                     cw__bit_set(en->lost_from, m->origin);
                 continue;
             }
-            /* A message its origin sent itself (not a retransmitted copy,
-             * whose sender it does not name) after one that was lost. */
-            if (en->lost_from && !(m->flags & CW__MSG_RETRANSMITTED) && cw__bit_take(en->lost_from, m->origin))
+            /* A write or report its origin sent itself after one that was
+             * lost (a retransmitted copy does not name its sender, and a
+             * pull says nothing of the writes before it). */
+            if (en->lost_from && (cw__msg_counted(m) || m->kind == CW_MSG_REPORT) &&
+                cw__bit_take(en->lost_from, m->origin))
                 told[tell++] = (shown_loss){m->origin, k};
             mine[k++] = m;
         }
@@ -218,9 +220,9 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
             }
             assert(!cw__node_paused(en->node)); /* an error comes with no pause */
             /* A link that numbers its messages would see each loss when the
-             * origin's next message came (a write, a report, a pull): tell
-             * the replica, once it has taken that message, which shows the
-             * gap (cw__node_link_lost). */
+             * origin's next message came: tell the replica, once it has
+             * taken the origin's next write or report, which shows the gap
+             * (cw__node_link_lost). */
             for (; told_done < tell && told[told_done].at < at + taken; told_done++)
                 cw__node_link_lost(en->node, told[told_done].origin);
             uint64_t tick = e->recovery ? cw_node_next_tick(en->node) : UINT64_MAX;

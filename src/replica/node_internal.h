@@ -43,15 +43,18 @@ void cw__node_note_time(cw_node *n, uint64_t now_ns);
  * the next tick without waiting out recovery_timeout (recovery.c, "Gaps"),
  * and the tick is wanted now (cw_node_next_tick). Otherwise it does
  * nothing: what was lost may have been a report, a pull or an answer, which
- * the replicas repeat after their timeouts. */
+ * the replicas repeat after their timeouts (a host that knows which answer
+ * it lost says so: cw__node_answer_lost). */
 void cw__node_link_lost(cw_node *n, cw_node_id from);
-/* A copy that answered this node's pull for origin's writes was lost on
- * its way (a later message from the same peer showed it; a node process's
- * fault layer decides such drops itself). If a pulled window of origin's
- * is still missing writes, they are asked of the same peer again at the
- * next tick, without waiting out the window's timeout or backing off, and
- * the tick is wanted now. Otherwise it does nothing. */
-void cw__node_answer_lost(cw_node *n, cw_node_id origin);
+/* The copy of origin's write `seq` that peer `from` sent in answer to this
+ * node's pull was lost on its way, and a later message from `from` has come
+ * since (a link that numbers its messages sees the skip; a node process's
+ * fault layer decides such drops itself). If origin's pulled window went to
+ * `from` and still misses writes up to seq, those are asked of `from` again
+ * at the next tick (its answers come in order, so any it sent before seq
+ * came or were lost too), without waiting out the window's timeout, which
+ * stays as it was; the tick is wanted now. Otherwise it does nothing. */
+void cw__node_answer_lost(cw_node *n, cw_node_id from, cw_node_id origin, uint64_t seq);
 
 /* The host asks for this node's report at its next tick, whatever its
  * interval (a report lets a peer that lost this node's last writes learn

@@ -36,7 +36,9 @@ typedef struct cw__gap {
     bool choked;              /* an answer was refused for a full buffer since V moved */
     bool lost;                /* the host said a message from the origin was lost
                                  while this gap was open: a loss, not a delay */
-    bool answer_lost;         /* an answer to the window's pulls was lost (cw__node_answer_lost) */
+    uint64_t answer_lost;     /* the highest seq whose answer from the window's peer was lost
+                                 (cw__node_answer_lost); 0: none */
+    bool window_lossy;        /* the host said an answer to this window was lost */
     uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
                                  raised by answers that came too late (the write
                                  was there already), lowered by answers used */

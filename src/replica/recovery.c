@@ -17,9 +17,9 @@
  * transport knows a message from o was lost (cw__node_link_lost: a link that
  * numbers its messages sees the skip when the next one comes) makes o's gap
  * a loss: it is pulled at the next tick, not after the timeout. A host that
- * knows an answer to a pull for o was lost (cw__node_answer_lost) has what
- * the window still misses asked of the same peer at the next tick, with no
- * back-off: that peer answers.
+ * knows the window's peer lost its answer of o's write s on the way
+ * (cw__node_answer_lost) has what the window misses up to s asked of that
+ * peer again at the next tick: it answers, and in order.
  *
  * Stability. Every node's applied clock only grows, so any clock a peer once
  * sent (a report, or a write's clock, which is what its origin had applied)
@@ -86,10 +86,10 @@
 #define PULL_SPAN 256u
 /* A gap's first pulls ask for this many seqs past V; each window answered
  * whole doubles it, up to PULL_SPAN, and so does one that timed out after
- * some of its answers were used (the others lost: a lossy network, where
- * few windows are answered whole); one that timed out with none used sets
- * it back. So a write merely late costs a few copies, and a backlog (a node
- * back from a cut) still streams in at full windows. */
+ * V moved when the host said some of its answers were lost
+ * (cw__node_answer_lost); any other timeout sets it back. So a write merely
+ * late costs a few copies, a backlog (a node back from a cut) still streams
+ * in at full windows, and so does one over a lossy link. */
 #define PULL_MIN_SPAN 16u
 /* Pulls one origin's gap sends in one tick (one per missing run). */
 #define PULL_RUNS 16u
@@ -248,15 +248,6 @@ void cw__node_link_lost(cw_node *n, cw_node_id from)
     if (!n->in_gaps[from] || g->strong_seen <= n->clock.counters[from])
         return;
     g->lost = true;
-    want_tick(n, n->now_ns);
-}
-
-void cw__node_answer_lost(cw_node *n, cw_node_id origin)
-{
-    if (!n || !n->recovering || origin >= n->n || origin == n->opt.self || !n->in_gaps[origin] ||
-        n->gap[origin].pulled_upto <= n->clock.counters[origin]) /* no window out: it came anyway */
-        return;
-    n->gap[origin].answer_lost = true;
     want_tick(n, n->now_ns);
 }
 
@@ -469,6 +460,19 @@ static bool held(const struct cw_node *n, cw_node_id origin, uint64_t seq)
     return s && s->msg && s->msg->seq == seq;
 }
 
+void cw__node_answer_lost(cw_node *n, cw_node_id from, cw_node_id origin, uint64_t seq)
+{
+    if (!n || !n->recovering || origin >= n->n || origin == n->opt.self || !n->in_gaps[origin])
+        return;
+    cw__gap *g = &n->gap[origin];
+    if (from != g->target || seq > g->pulled_upto || held(n, origin, seq)) /* held: also at or below V */
+        return;
+    if (seq > g->answer_lost)
+        g->answer_lost = seq;
+    g->window_lossy = true;
+    want_tick(n, n->now_ns);
+}
+
 /* Who the attempt'th pull for origin's writes goes to: the origin, then the
  * node that said it holds them, then every peer in turn. */
 static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw__gap *g)
@@ -495,14 +499,16 @@ static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_
     return rc == 0;
 }
 
-/* Pulls every missing run of origin's from `from` up to the mark, at most
- * the gap's span (PULL_MIN_SPAN .. PULL_SPAN) seqs past V, from `to`. (The
+/* Pulls every missing run of origin's from `from` up to the mark and
+ * `until`, at most the gap's span (PULL_MIN_SPAN .. PULL_SPAN) seqs past V,
+ * from `to`. (The
  * answers come in order, so each applies as the one before it did, buffer
  * room or not.) The highest seq asked for (from - 1 if none). */
-static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap *g, uint64_t from, uint32_t to)
+static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap *g, uint64_t from, uint64_t until,
+                             uint32_t to)
 {
     uint64_t v = n->clock.counters[origin];
-    uint64_t last = min_u64(g->mark_seq, v + g->span), asked = from - 1;
+    uint64_t last = min_u64(min_u64(g->mark_seq, v + g->span), until), asked = from - 1;
     uint32_t runs = 0;
     for (uint64_t s = from; s <= last && runs < PULL_RUNS;) {
         if (held(n, origin, s)) {
@@ -526,7 +532,9 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  *
  * A window is what the last full pull asked for, V+1 .. pulled_upto. While
  * its answers may still come (before pull_next_ns) nothing in it is asked
- * again; if V moved meanwhile (answers are arriving) the window slides: only
+ * again, unless the host says the window's peer lost one of them
+ * (cw__node_answer_lost); if V moved meanwhile (answers are arriving) the
+ * window slides: only
  * the seqs past it are asked for, from the same peer. Once it times out, the
  * whole window is asked for again, from the next peer, the timeout doubling
  * while V does not move. So a backlog streams in, each write asked for once
@@ -536,13 +544,14 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     cw__gap *g = &n->gap[origin];
     uint64_t v = n->clock.counters[origin];
     if (g->seen <= v) {
-        g->lost = g->answer_lost = false;
+        g->lost = false;
+        g->answer_lost = 0;
         return false;
     }
     if (g->strong_seen <= v)
         g->lost = false; /* what the origin vouched for came: that loss is repaired */
-    if (g->pulled_upto <= v)
-        g->answer_lost = false; /* the window came whole after all */
+    if (g->answer_lost <= v)
+        g->answer_lost = 0; /* it came after all */
     /* Only others say the writes exist (a write waiting on them, a report),
      * and the origin itself still talks to this node: its writes come in
      * order on its link, so a lost one shows as a gap in what it sends (a
@@ -577,26 +586,19 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     bool moved = v != g->pulled_v;
     if (moved)
         g->attempts = 0; /* progress: the next back-off starts short */
-    /* An answer of the window's was lost (cw__node_answer_lost): its peer
-     * answers, so what the window still misses is asked of it again now,
-     * with no back-off. */
-    if (g->answer_lost && g->pulled_upto > v) {
-        g->answer_lost = false;
-        g->pulled_v = v;
-        uint64_t upto = n->recovering ? pull_missing(n, origin, g, v + 1, g->target) : 0;
-        if (upto > g->pulled_upto)
-            g->pulled_upto = upto;
-        g->pull_next_ns = now + timeout;
-        want_tick(n, g->pull_next_ns);
-        return true;
-    }
-    g->answer_lost = false;
+    /* An answer from the window's peer was lost (cw__node_answer_lost): that
+     * peer answers, in order, so what the window misses up to it is asked of
+     * it again now; the window's timeout and back-off stay. (A window timed
+     * out is asked again whole below.) */
+    if (g->answer_lost && now < g->pull_next_ns)
+        (void)pull_missing(n, origin, g, v + 1, g->answer_lost, g->target);
+    g->answer_lost = 0;
     if (g->pulled_upto > v && now < g->pull_next_ns) { /* answers on their way */
         if (moved && n->recovering) {
             if (v >= g->pulled_upto && g->span < PULL_SPAN)
                 g->span *= 2; /* the whole window came: a backlog, not a stray */
             g->pulled_v = v;
-            uint64_t upto = pull_missing(n, origin, g, g->pulled_upto + 1, g->target);
+            uint64_t upto = pull_missing(n, origin, g, g->pulled_upto + 1, UINT64_MAX, g->target);
             if (upto > g->pulled_upto) {
                 g->pulled_upto = upto;
                 g->pull_next_ns = now + timeout;
@@ -605,17 +607,22 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->pull_next_ns);
         return true;
     }
+    /* The window's span (PULL_MIN_SPAN): one answered whole doubles, and so
+     * does one that timed out after V moved with the host saying some of
+     * its answers were lost (a lossy network, where few windows are
+     * answered whole); any other window that timed out starts small (one
+     * whose answers were refused for a full buffer, at one seq). */
+    bool timed_out = g->pulled_upto > v, refused = g->choked;
     if (moved)
         g->choked = false;
-    bool timed_out = g->pulled_upto > v;
-    if (!g->span || (timed_out && (g->choked || v == g->window_v)))
+    if (!g->span || (timed_out && (refused || v == g->window_v || !g->window_lossy)))
         g->span = g->choked ? 1 : PULL_MIN_SPAN;
     else if ((timed_out || moved) && g->span < PULL_SPAN)
         g->span *= 2;
     g->target = pull_target(n, origin, g);
     if (n->recovering)
-        g->pulled_upto = pull_missing(n, origin, g, v + 1, g->target);
-    g->lost = false;
+        g->pulled_upto = pull_missing(n, origin, g, v + 1, UINT64_MAX, g->target);
+    g->lost = g->window_lossy = false;
     g->pulled_v = g->window_v = v;
     uint32_t shift = base + g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT - base;
     g->attempts++;

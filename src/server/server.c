@@ -99,19 +99,21 @@
  *     - a compact frame the link lost (net.h, cw__net_losses_shown: a
  *       frame dropped at the sender's full link, or lost with a broken
  *       connection), told as a loss of the sender's own writes
- *       (cw__node_link_lost) once the sender's next message of its own
- *       comes (a write, report or pull: the one that showed it, or after);
+ *       (cw__node_link_lost) once the replica has taken the sender's next
+ *       write or report (the message that showed it, or a later one);
  *     - with drop the only fault injected (--drop without --delay or
  *       --dup, and no link held or cut, so ZeroMQ's order holds), a
- *       message the fault layer drops on arrival: a write's own copy told
- *       as above, when its origin's next message of its own comes; a copy
- *       answering this node's pull told as a lost answer
- *       (cw__node_answer_lost: asked of that peer again at once, with no
- *       back-off) when that peer's next message comes. Only the last such
- *       answer a peer sent is remembered until its next message.
- *     Other losses (whole frames, which are not numbered; pulls, reports,
- *     earlier answers; drops among delayed or duplicated messages) wait
- *     out the timeout.
+ *       message the fault layer drops on arrival: a write's own copy, told
+ *       as above once its origin's next write or report is taken; a copy
+ *       answering this node's pull, told as a lost answer
+ *       (cw__node_answer_lost, with the write's seq: what the window misses
+ *       up to it is asked of the window's peer again at once) when that
+ *       peer's next message comes. Per peer, only its last answer dropped
+ *       before its next message is remembered; one of another origin
+ *       before it waits out its window's timeout.
+ *     Other losses (whole frames, which are not numbered; pulls and
+ *     reports; drops among delayed or duplicated messages) wait out the
+ *     timeout. A peer's restart (forget_old_process) forgets its losses.
  */
 #include "server.h"
 
@@ -223,6 +225,12 @@ typedef struct snapshot_out {
     size_t versions, len, cap;
 } snapshot_out;
 
+/* A copy answering this node's pull that the fault layer dropped (arrive). */
+typedef struct lost_answer {
+    uint32_t origin;           /* the write's origin; nodes: none */
+    uint64_t seq;
+} lost_answer;
+
 struct cw__server {
     cw__server_options o;
     char *listen;
@@ -236,8 +244,8 @@ struct cw__server {
     bool faults_configured;
     uint64_t *lost_from;       /* [bits of nodes]: origins with a write lost on the way here since
                                   their last message of their own (arrive); the loop's */
-    uint32_t *answer_lost;     /* [nodes]: per peer, the origin of an answer from it dropped here
-                                  since its last message (nodes: none); the loop's */
+    lost_answer *lost_answer;  /* [nodes]: per peer, its last answer to a pull dropped here since
+                                  its last message (origin nodes: none); the loop's */
 
     cw__transport *net;        /* net.h: send side under the lock, receive side the loop's */
     unsigned sends_held;       /* cw__server_hold_sends depth: frames wait for the release */
@@ -507,16 +515,23 @@ static void trace_install(cw__server *s, const uint64_t *clock)
 /* The fault layer's delivery (fault.h): the message reaches the replica.
  * Lock held. A full buffer refuses it: not taken, so as lost; the replica
  * pulls it again once it has room. */
+/* The replica's receive: CW_EFULL and CW_ENOMEM lose the message (the
+ * replica counts a full buffer; recovery brings it again). CW_EINVAL is a
+ * message that decoded but is not this node's to take (a copy of its own
+ * write): counted. */
+static int receive(cw__server *s, cw_msg *m)
+{
+    cw_receive_result res;
+    int rc = cw_node_receive(s->node, m, &res, NULL);
+    if (rc == CW_EINVAL)
+        s->stats.malformed++;
+    return rc;
+}
+
 static void deliver(void *host, uint32_t lane, cw__route r)
 {
     (void)lane;
-    cw__server *s = host;
-    cw_receive_result res;
-    /* CW_EFULL and CW_ENOMEM lose the message (the replica counts a full
-     * buffer; recovery brings it again). CW_EINVAL is a message that decoded
-     * but is not this node's to take (a copy of its own write): counted. */
-    if (cw_node_receive(s->node, r.msg, &res, NULL) == CW_EINVAL)
-        s->stats.malformed++;
+    (void)receive(host, r.msg);
 }
 
 /* Lock held, the loop's: one arrival from peer r.sender, through the fault
@@ -530,27 +545,34 @@ static void arrive(cw__server *s, cw__route r, bool drops, bool shows_loss)
     const cw_msg *m = r.msg;
     uint32_t from = r.sender, none = s->o.nodes;
     if (shows_loss && from < none)
-        cw__bit_set(s->lost_from, from); /* what from sent itself, or an answer: shown by from's next own */
+        cw__bit_set(s->lost_from, from);
     if (drops && cw__faults_dropped_here(&s->faults, 0, r)) {
         if (cw__msg_counted(m))
             cw__bit_set(s->lost_from, m->origin);
-        else if (m->kind == CW_MSG_WRITE && from < none)
-            s->answer_lost[from] = m->origin; /* a copy that answered a pull */
+        else if (m->kind == CW_MSG_WRITE && from < none) /* a copy that answered a pull */
+            s->lost_answer[from] = (lost_answer){m->origin, m->seq};
         return;
     }
-    /* A copy a peer retransmitted need not come from its origin. */
-    bool shows = !(m->flags & CW__MSG_RETRANSMITTED) && cw__bit_take(s->lost_from, m->origin);
-    uint32_t answer_of = from < none ? s->answer_lost[from] : none;
-    if (answer_of != none)
-        s->answer_lost[from] = none;
-    if (!drops && s->faults_configured && !cw__faults_direct(&s->faults))
+    /* What shows a loss of the origin's writes: its next write or report
+     * (a copy retransmitted need not come from its origin, and a pull says
+     * nothing of the writes before it). */
+    bool shows = (cw__msg_counted(m) || m->kind == CW_MSG_REPORT) && cw__bit_take(s->lost_from, m->origin);
+    lost_answer lost = from < none ? s->lost_answer[from] : (lost_answer){none, 0};
+    if (lost.origin != none)
+        s->lost_answer[from].origin = none;
+    if (!drops && s->faults_configured && !cw__faults_direct(&s->faults)) {
         cw__faults_route(&s->faults, 0, r, s->faults.on);
-    else
-        deliver(s, 0, r);
+    } else {
+        int rc = receive(s, r.msg);
+        if (shows && (rc == CW_EFULL || rc == CW_ENOMEM)) { /* not taken: the next one shows it */
+            cw__bit_set(s->lost_from, m->origin);
+            shows = false;
+        }
+    }
     if (shows)
         cw__node_link_lost(s->node, m->origin);
-    if (answer_of != none)
-        cw__node_answer_lost(s->node, (cw_node_id)answer_of);
+    if (lost.origin != none)
+        cw__node_answer_lost(s->node, (cw_node_id)from, (cw_node_id)lost.origin, lost.seq);
 }
 
 /* ---- a node never behind itself (invariant 4b) ---- */
@@ -754,6 +776,8 @@ static uint64_t seen_of(cw__server *s, uint32_t j)
 static void forget_old_process(cw__server *s, uint32_t j)
 {
     cw_node_peer_restarted(s->node, j);
+    cw__bit_take(s->lost_from, j); /* the old process's losses (invariant 8) */
+    s->lost_answer[j].origin = s->o.nodes;
     if (s->faults_configured)
         cw__faults_forget_reports_of(&s->faults, 0, j);
     cw__net_flush_to(s->net, j);
@@ -1049,7 +1073,6 @@ static void *loop_main(void *arg)
         s->stats.refused_peer += counts.refused;
         s->stats.wire_bytes_in += counts.bytes_in;
         bool any = false;
-        bool drops = s->faults_configured && cw__faults_drop_only(&s->faults);
         if (s->join_from != s->o.nodes) /* a join request came in this take (on_join) */
             s->last_ns[s->join_from] = now;
         for (size_t i = 0; i < got; i++) {
@@ -1058,7 +1081,8 @@ static void *loop_main(void *arg)
             if (!s->joining) {
                 check_own(s, in[i], sender[i]);
                 cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
-                arrive(s, r, drops, shown[i]);
+                /* Looked at for each arrival: a hold placed meanwhile applies at once. */
+                arrive(s, r, s->faults_configured && cw__faults_drop_only(&s->faults), shown[i]);
                 any = true;
             }
             cw_msg_unref(in[i]);
@@ -1223,12 +1247,12 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->heard = calloc(o->nodes, 1);
     s->last_ns = calloc(o->nodes, sizeof *s->last_ns);
     s->lost_from = calloc(cw__bits_words(o->nodes), sizeof *s->lost_from);
-    s->answer_lost = calloc(o->nodes, sizeof *s->answer_lost);
-    for (uint32_t j = 0; s->answer_lost && j < o->nodes; j++)
-        s->answer_lost[j] = o->nodes;
+    s->lost_answer = calloc(o->nodes, sizeof *s->lost_answer);
+    for (uint32_t j = 0; s->lost_answer && j < o->nodes; j++)
+        s->lost_answer[j].origin = o->nodes;
     s->start_ns = mono_ns();
     if (!s->listen || !s->peers || !s->answered || !s->taken || !s->answered_join || !s->reset || !s->heard ||
-        !s->last_ns || !s->lost_from || !s->answer_lost)
+        !s->last_ns || !s->lost_from || !s->lost_answer)
         goto fail;
     s->o.listen = s->listen;
     for (uint32_t j = 0; j < o->nodes; j++)
@@ -1345,7 +1369,7 @@ void cw__server_stop(cw__server *s)
     free(s->heard);
     free(s->last_ns);
     free(s->lost_from);
-    free(s->answer_lost);
+    free(s->lost_answer);
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);

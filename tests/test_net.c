@@ -245,10 +245,9 @@ static void test_net_link_bytes_are_bounded(void **state)
     close_pair(&p);
 }
 
-/* Held frames wait for flush, however many; a drop loses them (counted)
- * and the link's next frame still decodes. */
-/* Frames held until flush; a drop loses them (as a full link does), and the
- * receiver sees that loss when the next frame comes (cw__net_losses_shown). */
+/* Held frames wait for flush, however many; a drop loses them (counted, as
+ * a full link does), the link's next frame still decodes, and the receiver
+ * sees the loss when it comes (cw__net_losses_shown). */
 static void test_net_hold_and_drop(void **state)
 {
     (void)state;

@@ -284,7 +284,8 @@ static void test_a_loss_the_host_reports_is_pulled_at_once(void **state)
  * next message on the link shows it) has node 1 ask node 0 again at its
  * next tick, not after the window's timeout, which stays where it was. The
  * word changes nothing for an origin without a gap, before a window is out,
- * from a peer the window did not ask, or for a write node 1 holds. */
+ * from a peer the window did not ask, for a write node 1 holds, or for one
+ * past the window. */
 static void test_a_lost_answer_is_asked_again_at_once(void **state)
 {
     (void)state;
@@ -314,6 +315,7 @@ static void test_a_lost_answer_is_asked_again_at_once(void **state)
     assert_true(tick > p.ns); /* the window waits its timeout */
     cw__node_answer_lost(p.node[1], 1, 0, 5); /* not the window's peer */
     cw__node_answer_lost(p.node[1], 0, 0, 6); /* held */
+    cw__node_answer_lost(p.node[1], 0, 0, 7); /* past the window */
     assert_int_equal(cw_node_next_tick(p.node[1]), tick);
     cw__node_answer_lost(p.node[1], 0, 0, 5);
     assert_true(cw_node_next_tick(p.node[1]) <= p.ns);

@@ -53,7 +53,8 @@ void cw__node_link_lost(cw_node *n, cw_node_id from);
  * `from` and still misses writes up to seq, those are asked of `from` again
  * at the next tick (its answers come in order, so any it sent before seq
  * came or were lost too), without waiting out the window's timeout, which
- * stays as it was; the tick is wanted now. Otherwise it does nothing. */
+ * stays as it was (a window that times out by then is asked again whole,
+ * as always); the tick is wanted now. Otherwise it does nothing. */
 void cw__node_answer_lost(cw_node *n, cw_node_id from, cw_node_id origin, uint64_t seq);
 
 /* The host asks for this node's report at its next tick, whatever its

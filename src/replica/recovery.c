@@ -501,9 +501,9 @@ static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_
 
 /* Pulls every missing run of origin's from `from` up to the mark and
  * `until`, at most the gap's span (PULL_MIN_SPAN .. PULL_SPAN) seqs past V,
- * from `to`. (The
- * answers come in order, so each applies as the one before it did, buffer
- * room or not.) The highest seq asked for (from - 1 if none). */
+ * from `to`. (The answers come in order, so each applies as the one before
+ * it did, buffer room or not.) The highest seq asked for (from - 1 if
+ * none). */
 static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap *g, uint64_t from, uint64_t until,
                              uint32_t to)
 {
@@ -534,11 +534,11 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  * its answers may still come (before pull_next_ns) nothing in it is asked
  * again, unless the host says the window's peer lost one of them
  * (cw__node_answer_lost); if V moved meanwhile (answers are arriving) the
- * window slides: only
- * the seqs past it are asked for, from the same peer. Once it times out, the
- * whole window is asked for again, from the next peer, the timeout doubling
- * while V does not move. So a backlog streams in, each write asked for once
- * per timeout, instead of every tick asking again for all it still lacks. */
+ * window slides: only the seqs past it are asked for, from the same peer.
+ * Once it times out, the whole window is asked for again, from the next
+ * peer, the timeout doubling while V does not move. So a backlog streams
+ * in, each write asked for once per timeout, instead of every tick asking
+ * again for all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
     cw__gap *g = &n->gap[origin];
@@ -557,9 +557,10 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * order on its link, so a lost one shows as a gap in what it sends (a
      * later write, or its own report): wait for that rather than pull what is
      * likely on its way. Once it has been silent two report intervals (cut
-     * off, or gone), pull from whoever holds them. */
+     * off, or gone), pull from whoever holds them. (A lost answer does not
+     * wait: the peer that answered holds the write.) */
     uint64_t quiet = g->heard_ns + 2 * n->opt.report_interval_ns;
-    if (g->strong_seen <= v && g->heard_ns && now < quiet) {
+    if (g->strong_seen <= v && g->heard_ns && now < quiet && !g->answer_lost) {
         want_tick(n, quiet);
         return true;
     }

@@ -100,7 +100,8 @@
  *       frame dropped at the sender's full link, or lost with a broken
  *       connection), told as a loss of the sender's own writes
  *       (cw__node_link_lost) once the replica has taken the sender's next
- *       write or report (the message that showed it, or a later one);
+ *       write or report delivered at once (the message that showed it, or
+ *       a later one; not one the fault layer delays or holds);
  *     - with drop the only fault injected (--drop without --delay or
  *       --dup, and no link held or cut, so ZeroMQ's order holds), a
  *       message the fault layer drops on arrival: a write's own copy, told
@@ -512,13 +513,10 @@ static void trace_install(cw__server *s, const uint64_t *clock)
 
 /* ---- delivery ---- */
 
-/* The fault layer's delivery (fault.h): the message reaches the replica.
- * Lock held. A full buffer refuses it: not taken, so as lost; the replica
- * pulls it again once it has room. */
-/* The replica's receive: CW_EFULL and CW_ENOMEM lose the message (the
- * replica counts a full buffer; recovery brings it again). CW_EINVAL is a
- * message that decoded but is not this node's to take (a copy of its own
- * write): counted. */
+/* Lock held: the message reaches the replica. CW_EFULL and CW_ENOMEM lose
+ * it (the replica counts a full buffer, and pulls it again once it has
+ * room). CW_EINVAL is a message that decoded but is not this node's to take
+ * (a copy of its own write): counted. */
 static int receive(cw__server *s, cw_msg *m)
 {
     cw_receive_result res;
@@ -528,6 +526,7 @@ static int receive(cw__server *s, cw_msg *m)
     return rc;
 }
 
+/* The fault layer's delivery (fault.h). */
 static void deliver(void *host, uint32_t lane, cw__route r)
 {
     (void)lane;
@@ -553,24 +552,24 @@ static void arrive(cw__server *s, cw__route r, bool drops, bool shows_loss)
             s->lost_answer[from] = (lost_answer){m->origin, m->seq};
         return;
     }
-    /* What shows a loss of the origin's writes: its next write or report
-     * (a copy retransmitted need not come from its origin, and a pull says
-     * nothing of the writes before it). */
-    bool shows = (cw__msg_counted(m) || m->kind == CW_MSG_REPORT) && cw__bit_take(s->lost_from, m->origin);
     lost_answer lost = from < none ? s->lost_answer[from] : (lost_answer){none, 0};
     if (lost.origin != none)
         s->lost_answer[from].origin = none;
     if (!drops && s->faults_configured && !cw__faults_direct(&s->faults)) {
+        /* Delayed or held, it may reach the replica later: a later
+         * arrival delivered at once shows the loss. */
         cw__faults_route(&s->faults, 0, r, s->faults.on);
     } else {
+        /* What shows a loss of the origin's writes: its next write or
+         * report (a copy retransmitted need not come from its origin, and
+         * a pull says nothing of the writes before it), once taken. */
+        bool shows = (cw__msg_counted(m) || m->kind == CW_MSG_REPORT) && cw__bit_take(s->lost_from, m->origin);
         int rc = receive(s, r.msg);
-        if (shows && (rc == CW_EFULL || rc == CW_ENOMEM)) { /* not taken: the next one shows it */
-            cw__bit_set(s->lost_from, m->origin);
-            shows = false;
-        }
+        if (shows && (rc == CW_EFULL || rc == CW_ENOMEM))
+            cw__bit_set(s->lost_from, m->origin); /* not taken: the next one shows it */
+        else if (shows)
+            cw__node_link_lost(s->node, m->origin);
     }
-    if (shows)
-        cw__node_link_lost(s->node, m->origin);
     if (lost.origin != none)
         cw__node_answer_lost(s->node, (cw_node_id)from, (cw_node_id)lost.origin, lost.seq);
 }

@@ -15,14 +15,18 @@
 
 const char *cli_duration(double ns, char *buf, size_t cap)
 {
-    if (ns < 1e3)
+    /* Each unit up to what rounds below 1000 in it: %.3g prints 999.5 as
+     * "1e+03", so that goes to the next unit as "1". */
+    if (ns < 999.5)
         snprintf(buf, cap, "%.0f ns", ns);
-    else if (ns < 1e6)
+    else if (ns < 999.5e3)
         snprintf(buf, cap, "%.3g us", ns / 1e3);
-    else if (ns < 1e9)
+    else if (ns < 999.5e6)
         snprintf(buf, cap, "%.3g ms", ns / 1e6);
-    else
+    else if (ns < 999.5e9)
         snprintf(buf, cap, "%.3g s", ns / 1e9);
+    else
+        snprintf(buf, cap, "%.0f s", ns / 1e9);
     return buf;
 }
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "report.h"
 
 /* The most an operand read from a file or standard input may hold: the
  * longest clock text (65,536 entries of "65535:18446744073709551615,", about
@@ -97,19 +98,11 @@ static int parse_arg(cw_vclock *c, const char *arg)
 
 static int print_clock(const cw_vclock *c)
 {
-    size_t len;
-    char small[256];
-    if (cw_vclock_format(c, small, sizeof small, &len) == CW_OK) {
-        puts(small);
-        return CLI_OK;
-    }
-    char *buf = malloc(len + 1);
-    if (!buf || cw_vclock_format(c, buf, len + 1, &len) != CW_OK) {
-        free(buf);
+    char *text = cli_clock_text(c);
+    if (!text)
         return fail("cannot format clock", "", CW_ENOMEM);
-    }
-    puts(buf);
-    free(buf);
+    puts(text);
+    free(text);
     return CLI_OK;
 }
 

@@ -1284,13 +1284,7 @@ int cli_procs_stress(const cli_procs_options *o)
     if (rc == CW_OK && (rc = converge(r, &fin, &conv)) != CW_OK) {
         where = "convergence (same clock at every node, nothing buffered)";
         for (uint32_t i = 0; i < r->n; i++) {
-            size_t len = 0;
-            (void)cw_vclock_format(&fin.st[i].clock, NULL, 0, &len); /* measure only */
-            char *clock = malloc(len + 1);
-            if (!clock || cw_vclock_format(&fin.st[i].clock, clock, len + 1, &len) != CW_OK) {
-                free(clock);
-                clock = NULL;
-            }
+            char *clock = cli_clock_text(&fin.st[i].clock);
             fprintf(stderr, "causeway stress: node %u: clock %s, %llu buffered, %s\n", i,
                     clock ? clock : "(out of memory)", (unsigned long long)fin.st[i].buffered,
                     fin.st[i].joining ? "joining" : "serving");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <causeway/error.h>
@@ -28,6 +29,18 @@ const char *cli_duration(double ns, char *buf, size_t cap)
     else
         snprintf(buf, cap, "%.0f s", ns / 1e9);
     return buf;
+}
+
+char *cli_clock_text(const cw_vclock *c)
+{
+    size_t len = 0;
+    (void)cw_vclock_format(c, NULL, 0, &len); /* measure only */
+    char *text = malloc(len + 1);
+    if (text && cw_vclock_format(c, text, len + 1, &len) != CW_OK) {
+        free(text);
+        text = NULL;
+    }
+    return text;
 }
 
 void cli_print_pairs(const cw_history_report *rep)

@@ -5,10 +5,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <causeway/vclock.h>
 #include <causeway/verify.h>
 
 /* A duration in the unit that fits: "812 ns", "140 us", "27.4 ms", "3.21 s". */
 const char *cli_duration(double ns, char *buf, size_t cap);
+
+/* The clock as text (cw_vclock_format), of any length: malloc'd, NULL when
+ * out of memory. */
+char *cli_clock_text(const cw_vclock *c);
 
 /* The ground truth's pair counts, one line. */
 void cli_print_pairs(const cw_history_report *rep);

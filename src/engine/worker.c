@@ -195,11 +195,8 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
                     cw__bit_set(en->lost_from, m->origin);
                 continue;
             }
-            /* A write or report its origin sent itself after one that was
-             * lost (a retransmitted copy does not name its sender, and a
-             * pull says nothing of the writes before it). */
-            if (en->lost_from && (cw__msg_counted(m) || m->kind == CW_MSG_REPORT) &&
-                cw__bit_take(en->lost_from, m->origin))
+            /* The origin's next write or report after one that was lost. */
+            if (en->lost_from && cw__msg_vouches(m) && cw__bit_take(en->lost_from, m->origin))
                 told[tell++] = (shown_loss){m->origin, k};
             mine[k++] = m;
         }

@@ -26,6 +26,13 @@
  * best effort and repeated by the replicas. */
 #define cw__msg_counted(m) ((m)->kind == CW_MSG_WRITE && !((m)->flags & CW__MSG_RETRANSMITTED))
 
+/* A write's first copy or a report: its origin sent it with its clock, so
+ * once taken it shows which of the origin's earlier writes are missing (a
+ * host that saw one of them lost tells the replica then:
+ * cw__node_link_lost). A pull says nothing of them, and a retransmitted copy
+ * need not come from its origin. */
+#define cw__msg_vouches(m) (cw__msg_counted(m) || (m)->kind == CW_MSG_REPORT)
+
 /* A pull or a retransmitted copy: traffic that keeps no order with writes
  * or reports, so a host may carry it ahead of them (the in-process
  * transport's recovery lane, the engine's fast list). */

@@ -543,15 +543,14 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
     cw__gap *g = &n->gap[origin];
     uint64_t v = n->clock.counters[origin];
+    if (g->answer_lost <= v)
+        g->answer_lost = 0; /* it came after all */
     if (g->seen <= v) {
         g->lost = false;
-        g->answer_lost = 0;
         return false;
     }
     if (g->strong_seen <= v)
         g->lost = false; /* what the origin vouched for came: that loss is repaired */
-    if (g->answer_lost <= v)
-        g->answer_lost = 0; /* it came after all */
     /* Only others say the writes exist (a write waiting on them, a report),
      * and the origin itself still talks to this node: its writes come in
      * order on its link, so a lost one shows as a gap in what it sends (a

@@ -1768,6 +1768,8 @@ static void destroy(cw__http *h)
 int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t port, const cw__http_options *o,
                    char *err, size_t errlen)
 {
+    if (!out || !s)
+        return start_failed(CW_EINVAL, err, errlen, "no server");
     cw__http_options opts;
     cw__http_options_init(&opts);
     if (o)
@@ -1780,11 +1782,9 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         opts.bodies_held_max = opts.max_body;
     if (!opts.parse_max)
         opts.parse_max = CW_HTTP_DEFAULT_PARSE_MAX;
-    size_t json_max = s ? heaviest_write(s) : 0;
+    size_t json_max = heaviest_write(s);
     if (opts.parse_max < json_max)
         opts.parse_max = json_max;
-    if (!out || !s)
-        return start_failed(CW_EINVAL, err, errlen, "no server");
     if (!opts.threads || !opts.max_body || !opts.max_connections)
         return start_failed(CW_EINVAL, err, errlen, "threads, max_body and max_connections must be positive");
 

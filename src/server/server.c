@@ -542,35 +542,32 @@ static void deliver(void *host, uint32_t lane, cw__route r)
 static void arrive(cw__server *s, cw__route r, bool drops, bool shows_loss)
 {
     const cw_msg *m = r.msg;
-    uint32_t from = r.sender, none = s->o.nodes;
-    if (shows_loss && from < none)
+    uint32_t from = r.sender;
+    assert(from < s->o.nodes); /* the links hand out only their peers' messages (net.c) */
+    if (shows_loss)
         cw__bit_set(s->lost_from, from);
     if (drops && cw__faults_dropped_here(&s->faults, 0, r)) {
         if (cw__msg_counted(m))
             cw__bit_set(s->lost_from, m->origin);
-        else if (m->kind == CW_MSG_WRITE && from < none) /* a copy that answered a pull */
+        else if (m->kind == CW_MSG_WRITE) /* a copy that answered a pull */
             s->lost_answer[from] = (lost_answer){m->origin, m->seq};
         return;
     }
-    lost_answer lost = from < none ? s->lost_answer[from] : (lost_answer){none, 0};
-    if (lost.origin != none)
-        s->lost_answer[from].origin = none;
+    lost_answer lost = s->lost_answer[from];
+    s->lost_answer[from].origin = s->o.nodes;
     if (!drops && s->faults_configured && !cw__faults_direct(&s->faults)) {
         /* Delayed or held, it may reach the replica later: a later
          * arrival delivered at once shows the loss. */
         cw__faults_route(&s->faults, 0, r, s->faults.on);
     } else {
-        /* What shows a loss of the origin's writes: its next write or
-         * report (a copy retransmitted need not come from its origin, and
-         * a pull says nothing of the writes before it), once taken. */
-        bool shows = (cw__msg_counted(m) || m->kind == CW_MSG_REPORT) && cw__bit_take(s->lost_from, m->origin);
+        bool shows = cw__msg_vouches(m) && cw__bit_take(s->lost_from, m->origin);
         int rc = receive(s, r.msg);
         if (shows && (rc == CW_EFULL || rc == CW_ENOMEM))
             cw__bit_set(s->lost_from, m->origin); /* not taken: the next one shows it */
         else if (shows)
             cw__node_link_lost(s->node, m->origin);
     }
-    if (lost.origin != none)
+    if (lost.origin != s->o.nodes)
         cw__node_answer_lost(s->node, (cw_node_id)from, (cw_node_id)lost.origin, lost.seq);
 }
 

@@ -102,19 +102,23 @@
  *       (cw__node_link_lost) once the replica has taken the sender's next
  *       write or report delivered at once (the message that showed it, or
  *       a later one; not one the fault layer delays or holds);
- *     - with drop the only fault injected (--drop without --delay or
- *       --dup, and no link held or cut, so ZeroMQ's order holds), a
- *       message the fault layer drops on arrival: a write's own copy, told
- *       as above once its origin's next write or report is taken; a copy
- *       answering this node's pull, told as a lost answer
+ *     - with --drop injected and no link held or cut, a message the fault
+ *       layer drops on arrival (its drop is drawn first, before any delay
+ *       or duplicate, so whatever comes from that peer after it, in
+ *       ZeroMQ's order, was sent after it): a write's own copy, told as
+ *       above once its origin's next write or report is taken at once; a
+ *       copy answering this node's pull, told as a lost answer
  *       (cw__node_answer_lost, with the write's seq: what the window misses
  *       up to it is asked of the window's peer again at once) when that
  *       peer's next message comes. Per peer, only its last answer dropped
  *       before its next message is remembered; one of another origin
  *       before it waits out its window's timeout.
- *     Other losses (whole frames, which are not numbered; pulls and
- *     reports; drops among delayed or duplicated messages) wait out the
- *     timeout. A peer's restart (forget_old_process) forgets its losses.
+ *     With --delay, a write the fault layer still delays when a later one
+ *     shows the loss is pulled too (its copy then arrives twice, and the
+ *     replica drops the second). Other losses (whole frames, which are not
+ *     numbered; pulls and reports; whatever a held or cut link loses) wait
+ *     out the timeout. A peer's restart (forget_old_process) forgets its
+ *     losses.
  */
 #include "server.h"
 
@@ -247,6 +251,7 @@ struct cw__server {
                                   their last message of their own (arrive); the loop's */
     lost_answer *lost_answer;  /* [nodes]: per peer, its last answer to a pull dropped here since
                                   its last message (origin nodes: none); the loop's */
+    bool arriving;             /* the loop's: a delivery now is of the arrival being routed (arrive) */
 
     cw__transport *net;        /* net.h: send side under the lock, receive side the loop's */
     unsigned sends_held;       /* cw__server_hold_sends depth: frames wait for the release */
@@ -526,46 +531,63 @@ static int receive(cw__server *s, cw_msg *m)
     return rc;
 }
 
-/* The fault layer's delivery (fault.h). */
+/* Lock held: m reaches the replica as it arrives, not later (delayed or
+ * held), so it came after every message before it on its link: a write or
+ * report of m's origin tells the replica of a loss of that origin's writes
+ * noted before it (arrive). */
+static void take_at_once(cw__server *s, cw_msg *m)
+{
+    bool shows = cw__msg_vouches(m) && cw__bit_take(s->lost_from, m->origin);
+    int rc = receive(s, m);
+    if (shows && (rc == CW_EFULL || rc == CW_ENOMEM))
+        cw__bit_set(s->lost_from, m->origin); /* not taken: the next one shows it */
+    else if (shows)
+        cw__node_link_lost(s->node, m->origin);
+}
+
+/* The fault layer's delivery (fault.h): of the arrival being routed (a
+ * duplicate of it too), or of one it delayed or held. */
 static void deliver(void *host, uint32_t lane, cw__route r)
 {
     (void)lane;
-    (void)receive(host, r.msg);
+    cw__server *s = host;
+    if (s->arriving)
+        take_at_once(s, r.msg);
+    else
+        (void)receive(s, r.msg);
 }
 
 /* Lock held, the loop's: one arrival from peer r.sender, through the fault
  * layer to the replica. A message its link lost before this one
  * (shows_loss, the wire's numbering), or one the fault layer drops here
- * when drop is its only fault (drops: cw__faults_drop_only, so what comes
- * from a peer comes in the order it was sent), is told to the replica once
- * a later message on that link comes (invariant 8). */
-static void arrive(cw__server *s, cw__route r, bool drops, bool shows_loss)
+ * (drop_first: cw__faults_drop_first, the drop drawn before any delay, so
+ * every later arrival from that peer was sent after it), is told to the
+ * replica once a later message on that link comes (invariant 8). */
+static void arrive(cw__server *s, cw__route r, bool drop_first, bool shows_loss)
 {
     const cw_msg *m = r.msg;
     uint32_t from = r.sender;
     assert(from < s->o.nodes); /* the links hand out only their peers' messages (net.c) */
     if (shows_loss)
         cw__bit_set(s->lost_from, from);
-    if (drops && cw__faults_dropped_here(&s->faults, 0, r)) {
-        if (cw__msg_counted(m))
-            cw__bit_set(s->lost_from, m->origin);
-        else if (m->kind == CW_MSG_WRITE) /* a copy that answered a pull */
-            s->lost_answer[from] = (lost_answer){m->origin, m->seq};
-        return;
+    if (drop_first) {
+        if (cw__faults_dropped_here(&s->faults, 0, r)) {
+            if (cw__msg_counted(m))
+                cw__bit_set(s->lost_from, m->origin);
+            else if (m->kind == CW_MSG_WRITE) /* a copy that answered a pull */
+                s->lost_answer[from] = (lost_answer){m->origin, m->seq};
+            return;
+        }
+        r.drop_drawn = true;
     }
     lost_answer lost = s->lost_answer[from];
     s->lost_answer[from].origin = s->o.nodes;
-    if (!drops && s->faults_configured && !cw__faults_direct(&s->faults)) {
-        /* Delayed or held, it may reach the replica later: a later
-         * arrival delivered at once shows the loss. */
+    if (s->faults_configured && !cw__faults_direct(&s->faults)) {
+        s->arriving = true; /* what the route delivers now comes at once (deliver) */
         cw__faults_route(&s->faults, 0, r, s->faults.on);
+        s->arriving = false;
     } else {
-        bool shows = cw__msg_vouches(m) && cw__bit_take(s->lost_from, m->origin);
-        int rc = receive(s, r.msg);
-        if (shows && (rc == CW_EFULL || rc == CW_ENOMEM))
-            cw__bit_set(s->lost_from, m->origin); /* not taken: the next one shows it */
-        else if (shows)
-            cw__node_link_lost(s->node, m->origin);
+        take_at_once(s, r.msg);
     }
     if (lost.origin != s->o.nodes)
         cw__node_answer_lost(s->node, (cw_node_id)from, (cw_node_id)lost.origin, lost.seq);
@@ -1078,7 +1100,7 @@ static void *loop_main(void *arg)
                 check_own(s, in[i], sender[i]);
                 cw__route r = {.msg = in[i], .to = self, .sender_known = true, .sender = (cw_node_id)sender[i]};
                 /* Looked at for each arrival: a hold placed meanwhile applies at once. */
-                arrive(s, r, s->faults_configured && cw__faults_drop_only(&s->faults), shown[i]);
+                arrive(s, r, s->faults_configured && cw__faults_drop_first(&s->faults), shown[i]);
                 any = true;
             }
             cw_msg_unref(in[i]);

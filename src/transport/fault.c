@@ -266,6 +266,12 @@ bool cw__faults_drop_only(const cw__faults *f)
            f->o.duplicate_probability == 0 && !(f->o.delay_probability > 0 && f->o.max_delay_us);
 }
 
+bool cw__faults_drop_first(const cw__faults *f)
+{
+    /* Acquire: pairs with set_link's release, as in cw__faults_direct. */
+    return !atomic_load_explicit(&f->holds_active, memory_order_acquire) && f->o.drop_probability > 0;
+}
+
 bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r)
 {
     /* A retransmitted copy's drop was decided where it was sent, unless
@@ -281,7 +287,7 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
 {
     if (atomic_load_explicit(&f->holds_active, memory_order_acquire) && link_takes(f, r))
         return;
-    if (faults && cw__faults_dropped_here(f, lane, r))
+    if (faults && !r.drop_drawn && cw__faults_dropped_here(f, lane, r))
         return;
     if (faults && r.copy == 0 && f->o.duplicate_probability > 0 && cw__msg_counted(r.msg) &&
         fault_draw(f, lane, r.msg, r.to, 0, DRAW_DUPLICATE) < f->o.duplicate_probability) {
@@ -290,6 +296,7 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
         atomic_fetch_add_explicit(&f->injected, 1, memory_order_relaxed);
         cw__route dup = r;
         dup.copy = 1;
+        dup.drop_drawn = false;
         cw__faults_route(f, lane, dup, true);
     }
     if (faults && f->o.delay_probability > 0 && f->o.max_delay_us &&

@@ -44,6 +44,10 @@ typedef struct cw__route {
      * process's ROUTER does; the engine's rings do not, and decide where a
      * copy is sent instead): then the link from that sender decides its cut. */
     bool sender_known;
+    /* The host drew the original's drop already (cw__faults_dropped_here,
+     * before it routed the rest): cw__faults_route does not draw it again.
+     * An injected duplicate draws its own. */
+    bool drop_drawn;
     cw_node_id sender;
 } cw__route;
 
@@ -117,6 +121,11 @@ bool cw__faults_direct(const cw__faults *f);
  * arrivals may then go in batches, each route passed through
  * cw__faults_dropped_here first. */
 bool cw__faults_drop_only(const cw__faults *f);
+/* Whether drop is configured and no link is held or cut: a host may then
+ * draw each arrival's drop first (cw__faults_dropped_here), where it still
+ * knows what came before it on its link, and route the rest with drop_drawn
+ * set (delay and duplicate apply as usual). */
+bool cw__faults_drop_first(const cw__faults *f);
 /* The drop decision for one route (as cw__faults_route makes it), counted
  * when it is lost: whether r is lost. Lane's thread only. */
 bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r);

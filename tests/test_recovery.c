@@ -25,6 +25,7 @@ typedef struct end {
 
 static end ends[NODES];
 static size_t max_buffered_option; /* 0: the default; pair_open's nodes take it */
+static uint64_t recovery_timeout_option; /* 0: the default (50 ms); as max_buffered_option */
 
 static int to_peer(void *ctx, uint32_t to, cw_msg *m)
 {
@@ -59,6 +60,8 @@ static void pair_open(pair *p, bool note_time)
         o.report_interval_ns = INTERVAL;
         if (max_buffered_option)
             o.max_buffered = max_buffered_option;
+        if (recovery_timeout_option)
+            o.recovery_timeout_ns = recovery_timeout_option;
         assert_int_equal(cw_node_create(&p->node[i], &o), CW_OK);
     }
 }
@@ -415,6 +418,59 @@ static void test_a_window_partly_answered_grows(void **state)
     window_after_timeout(false, false);
 }
 
+/* Drops every message waiting for node `at`. */
+static void lose_all(pair *p, cw_node_id at)
+{
+    for (size_t k = 0; k < p->len[at]; k++)
+        cw_msg_unref(p->q[at][k]);
+    p->len[at] = 0;
+}
+
+/* Node 1 misses node 0's write 5, and for 320 ms every pull it sends is
+ * lost. Node 0 either goes on writing to node 1 (it talks) or is cut off
+ * from it (all it sends is lost too). The pulls sent in that time. */
+static uint64_t pulls_while_lost(bool talks)
+{
+    pair p;
+    pair_open(&p, true);
+    write_for(&p, 3);
+    three_writes_second_missing(&p, NULL); /* 4 and 6 come, 5 is lost */
+    receive_all(&p, 1);
+    cw__node_link_lost(p.node[1], 0);
+    uint64_t pulls = stats(&p, 1).pulls;
+    for (int ms = 0; ms < 320; ms++) {
+        lose_all(&p, 0);
+        if (talks)
+            write_at_0(&p, (uint64_t)ms);
+        else
+            lose_all(&p, 1);
+        step(&p);
+    }
+    pulls = stats(&p, 1).pulls - pulls;
+    lose_all(&p, 0);
+    lose_all(&p, 1);
+    pair_close(&p);
+    return pulls;
+}
+
+/* A write whose pulls keep being lost is asked for again at each timeout
+ * while its holder still talks to the node (a lossy link: backing off would
+ * only slow the repair), and less and less often once the holder is silent
+ * (cut off or gone: the pulls would be lost anyway). With a 2 ms timeout,
+ * 320 ms hold 160 timeouts. Node 0 silent, node 1 pulls at each timeout
+ * for two report intervals (20 ms) after node 0's last word, then waits
+ * twice as long each time, up to 32 timeouts: 18 pulls. (A back-off grown
+ * on every lost pull sent 9 in both cases.) */
+static void test_pulls_back_off_only_from_a_silent_peer(void **state)
+{
+    (void)state;
+    recovery_timeout_option = 2 * MS;
+    uint64_t talking = pulls_while_lost(true), silent = pulls_while_lost(false);
+    recovery_timeout_option = 0;
+    assert_true(talking >= 150);
+    assert_true(silent >= 12 && silent <= 24);
+}
+
 /* A host waiting for the replicas to agree (the engine's quiesce) asks a
  * node for its report now: it goes at the next tick, though the node
  * reported a moment ago; without the request the next one waits for its
@@ -546,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_a_loss_the_host_reports_is_pulled_at_once),
         cmocka_unit_test(test_a_lost_answer_is_asked_again_at_once),
         cmocka_unit_test(test_a_window_partly_answered_grows),
+        cmocka_unit_test(test_pulls_back_off_only_from_a_silent_peer),
         cmocka_unit_test(test_a_report_asked_for_goes_at_once),
         cmocka_unit_test(test_a_refused_write_is_not_heard),
         cmocka_unit_test(test_an_unreachable_bar_holds_back_only_its_own_deletes),

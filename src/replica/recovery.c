@@ -9,7 +9,8 @@
  * nor buffered) in the first PULL_SPAN seqs past V[o], one pull each. Pulls
  * go to the origin, then to the node that said it holds the writes, then
  * round robin over all peers (the origin may be cut off or gone), repeating
- * with a doubling back-off until V[o] moves; while answers arrive, the
+ * until V[o] moves, with a doubling back-off only from peers gone silent
+ * (tick_gap); while answers arrive, the
  * window of what was asked slides on without asking again (tick_gap). An
  * answer is a copy of each
  * write asked for, marked retransmitted, sent only to the asker; copies of
@@ -527,6 +528,14 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
     return asked;
 }
 
+/* Whether peer j sent a message of its own (a write, a report) here in the
+ * last two report intervals: it is there, and reaches this node. */
+static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
+{
+    uint64_t heard = n->gap[j].heard_ns;
+    return heard && now - heard < 2 * n->opt.report_interval_ns;
+}
+
 /* One origin's gap at a tick: gone, young, answers on their way, or pulled
  * (with back-off). False when the gap is gone.
  *
@@ -536,7 +545,8 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  * (cw__node_answer_lost); if V moved meanwhile (answers are arriving) the
  * window slides: only the seqs past it are asked for, from the same peer.
  * Once it times out, the whole window is asked for again, from the next
- * peer, the timeout doubling while V does not move. So a backlog streams
+ * peer, the timeout doubling while V does not move and the peers asked are
+ * silent. So a backlog streams
  * in, each write asked for once per timeout, instead of every tick asking
  * again for all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
@@ -585,7 +595,7 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     }
     bool moved = v != g->pulled_v;
     if (moved)
-        g->attempts = 0; /* progress: the next back-off starts short */
+        g->attempts = g->backoff = 0; /* progress: the next back-off starts short */
     /* An answer from the window's peer was lost (cw__node_answer_lost): that
      * peer answers, in order, so what the window misses up to it is asked of
      * it again now; the window's timeout and back-off stay. (A window timed
@@ -624,7 +634,14 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         g->pulled_upto = pull_missing(n, origin, g, v + 1, UINT64_MAX, g->target);
     g->lost = g->window_lossy = false;
     g->pulled_v = g->window_v = v;
-    uint32_t shift = base + g->attempts < MAX_BACKOFF_SHIFT ? g->attempts : MAX_BACKOFF_SHIFT - base;
+    /* The back-off: a peer gone silent (cut off, gone, stopped) is asked
+     * less and less often; one that still talks to this node lost the pull
+     * or its answers, or is late (then `slow` above), and is asked again at
+     * the timeout. Over a very lossy network most windows time out, and a
+     * back-off grown on them would slow the repair tenfold. */
+    uint32_t shift = base + g->backoff < MAX_BACKOFF_SHIFT ? g->backoff : MAX_BACKOFF_SHIFT - base;
+    if (!talks(n, g->target, now) && g->backoff < MAX_BACKOFF_SHIFT)
+        g->backoff++;
     g->attempts++;
     g->pull_next_ns = now + (timeout << shift);
     /* Writes seen since the mark start their own timeout now. */

@@ -6,14 +6,18 @@
 #include "msg_internal.h"
 #include "node_internal.h"
 
-enum { NODES = 2, MAXQ = 1024 };
+enum { NODES = 2, MAX_NODES = 3, MAXQ = 1024 };
 #define MS 1000000u
 #define INTERVAL (10 * MS)
 
 typedef struct pair {
-    cw_node *node[NODES];
-    cw_msg *q[NODES][MAXQ];    /* what each node has yet to receive */
-    size_t len[NODES];
+    uint32_t nodes;            /* NODES, or up to MAX_NODES (group_open) */
+    cw_node *node[MAX_NODES];
+    cw_msg *q[MAX_NODES][MAXQ]; /* what each node has yet to receive */
+    size_t len[MAX_NODES];
+    bool cut[MAX_NODES][MAX_NODES]; /* [from][to]: everything sent is lost */
+    bool lose_pulls[MAX_NODES][MAX_NODES]; /* [from][to]: pulls sent are lost */
+    uint64_t pulls[MAX_NODES][MAX_NODES];  /* [from][to]: pulls sent, lost or not */
     uint64_t ns;
     bool note_time;            /* the host tells the replica the time at a put */
 } pair;
@@ -23,18 +27,23 @@ typedef struct end {
     cw_node_id id;
 } end;
 
-static end ends[NODES];
+static end ends[MAX_NODES];
 static size_t max_buffered_option; /* 0: the default; pair_open's nodes take it */
 static uint64_t recovery_timeout_option; /* 0: the default (50 ms); as max_buffered_option */
 
 static int to_peer(void *ctx, uint32_t to, cw_msg *m)
 {
     end *e = ctx;
-    uint32_t peer = 1 - e->id;
-    if (to != CW_NODE_ALL && to != peer)
-        return CW_OK;
-    assert_true(e->p->len[peer] < MAXQ);
-    e->p->q[peer][e->p->len[peer]++] = cw_msg_ref(m);
+    pair *p = e->p;
+    for (uint32_t peer = 0; peer < p->nodes; peer++) {
+        if (peer != e->id && (to == CW_NODE_ALL || to == peer) && cw_msg_kind_of(m) == CW_MSG_PULL)
+            p->pulls[e->id][peer]++;
+        if (peer == e->id || (to != CW_NODE_ALL && to != peer) || p->cut[e->id][peer] ||
+            (p->lose_pulls[e->id][peer] && cw_msg_kind_of(m) == CW_MSG_PULL))
+            continue;
+        assert_true(p->len[peer] < MAXQ);
+        p->q[peer][p->len[peer]++] = cw_msg_ref(m);
+    }
     return CW_OK;
 }
 
@@ -42,16 +51,17 @@ static int send_write(void *ctx, cw_msg *m) { return to_peer(ctx, CW_NODE_ALL, m
 
 static uint64_t pair_ns(void *ctx) { return ((pair *)ctx)->ns; }
 
-static void pair_open(pair *p, bool note_time)
+static void group_open(pair *p, bool note_time, uint32_t nodes)
 {
     memset(p, 0, sizeof *p);
+    p->nodes = nodes;
     p->note_time = note_time;
-    for (uint32_t i = 0; i < NODES; i++) {
+    for (uint32_t i = 0; i < nodes; i++) {
         ends[i] = (end){p, (cw_node_id)i};
         cw_node_options o;
         cw_node_options_init(&o);
         o.self = (cw_node_id)i;
-        o.nodes = NODES;
+        o.nodes = nodes;
         o.send = send_write;
         o.send_to = to_peer;
         o.send_ctx = o.send_to_ctx = &ends[i];
@@ -66,9 +76,11 @@ static void pair_open(pair *p, bool note_time)
     }
 }
 
+static void pair_open(pair *p, bool note_time) { group_open(p, note_time, NODES); }
+
 static void pair_close(pair *p)
 {
-    for (uint32_t i = 0; i < NODES; i++) {
+    for (uint32_t i = 0; i < p->nodes; i++) {
         assert_true(cw__node_check(p->node[i]));
         for (size_t k = 0; k < p->len[i]; k++)
             cw_msg_unref(p->q[i][k]);
@@ -80,7 +92,7 @@ static void pair_close(pair *p)
  * due (and nothing else ticks a node). */
 static void step(pair *p)
 {
-    for (uint32_t i = 0; i < NODES; i++) {
+    for (uint32_t i = 0; i < p->nodes; i++) {
         size_t len = p->len[i];
         p->len[i] = 0;
         for (size_t k = 0; k < len; k++) {
@@ -88,7 +100,7 @@ static void step(pair *p)
             cw_msg_unref(p->q[i][k]);
         }
     }
-    for (uint32_t i = 0; i < NODES; i++)
+    for (uint32_t i = 0; i < p->nodes; i++)
         if (cw_node_next_tick(p->node[i]) <= p->ns)
             assert_int_equal(cw_node_tick(p->node[i], p->ns, NULL), CW_OK);
     p->ns += MS;
@@ -471,6 +483,36 @@ static void test_pulls_back_off_only_from_a_silent_peer(void **state)
     assert_true(silent >= 12 && silent <= 24);
 }
 
+/* Node 2 misses node 0's writes and is cut off from node 0 both ways, so
+ * node 0 is silent to it; node 1 holds the writes and talks to node 2 (its
+ * reports), but for 320 ms every pull node 2 sends it is lost. Node 2 asks
+ * node 1 at each timeout, passing over the silent origin, whose turns in
+ * the rotation would otherwise back off node 1's as well (a 2 ms timeout:
+ * 160 pulls; 5 when the origin's turns grew the back-off, 7 when they
+ * kept their place in the rotation). Once its pulls get through, node 2
+ * catches up from node 1. */
+static void test_a_talking_holder_is_asked_past_a_silent_origin(void **state)
+{
+    (void)state;
+    recovery_timeout_option = 2 * MS;
+    pair p;
+    group_open(&p, true, 3);
+    recovery_timeout_option = 0;
+    p.cut[0][2] = p.cut[2][0] = true;
+    p.lose_pulls[2][1] = true;
+    write_for(&p, 10);
+    uint64_t before = p.pulls[2][1];
+    for (int ms = 0; ms < 320; ms++)
+        step(&p);
+    assert_true(p.pulls[2][1] - before >= 150);
+    assert_int_equal(stats(&p, 2).delivered, 0);
+    p.lose_pulls[2][1] = false;
+    for (int ms = 0; ms < 100 && stats(&p, 2).delivered < 10; ms++)
+        step(&p);
+    assert_int_equal(stats(&p, 2).delivered, 10);
+    pair_close(&p);
+}
+
 /* A host waiting for the replicas to agree (the engine's quiesce) asks a
  * node for its report now: it goes at the next tick, though the node
  * reported a moment ago; without the request the next one waits for its
@@ -603,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_a_lost_answer_is_asked_again_at_once),
         cmocka_unit_test(test_a_window_partly_answered_grows),
         cmocka_unit_test(test_pulls_back_off_only_from_a_silent_peer),
+        cmocka_unit_test(test_a_talking_holder_is_asked_past_a_silent_origin),
         cmocka_unit_test(test_a_report_asked_for_goes_at_once),
         cmocka_unit_test(test_a_refused_write_is_not_heard),
         cmocka_unit_test(test_an_unreachable_bar_holds_back_only_its_own_deletes),

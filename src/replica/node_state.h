@@ -32,8 +32,6 @@ typedef struct cw__gap {
     uint64_t pull_next_ns;    /* no pull before this (back-off) */
     uint32_t seen_from;       /* a node that holds `seen` (it said so) */
     uint32_t attempts;        /* pulls sent since V[origin] last moved */
-    uint32_t backoff;         /* ... of them to a peer gone silent: the timeout's
-                                 doublings (tick_gap) */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
     bool choked;              /* an answer was refused for a full buffer since V moved */
     bool lost;                /* the host said a message from the origin was lost
@@ -44,6 +42,9 @@ typedef struct cw__gap {
     uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
                                  raised by answers that came too late (the write
                                  was there already), lowered by answers used */
+    uint8_t backoff;          /* windows sent to a peer gone silent since V[origin]
+                                 last moved: the timeout's doublings (tick_gap), at
+                                 most MAX_BACKOFF_SHIFT */
 } cw__gap;
 
 /* Causal stability: the pointwise minimum of what every node has applied.

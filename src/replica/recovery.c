@@ -443,7 +443,7 @@ void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32
         n->gaps[n->gap_count++] = origin;
         g->mark_seq = seq;
         g->mark_ns = n->now_ns;
-        g->attempts = 0;
+        g->attempts = g->backoff = 0;
         want_tick(n, n->now_ns + n->opt.recovery_timeout_ns);
     }
 }
@@ -487,6 +487,36 @@ static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw
     return t == self ? (t + 1) % n->n : t;
 }
 
+/* Whether peer j sent a message of its own (a write, a report) here lately:
+ * within two report intervals, and never longer than a full back-off, so a
+ * peer that reports seldom, or has gone, is not taken for one that talks. */
+static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
+{
+    uint64_t heard = n->gap[j].heard_ns, within = 2 * n->opt.report_interval_ns;
+    uint64_t longest = n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT;
+    return heard && now - heard < (within < longest ? within : longest);
+}
+
+/* Who the next window goes to: pull_target's next choice, or one of the two
+ * after it that talks when that one is silent (a silent peer is likely cut
+ * off or gone: its turn would hold up a peer that could answer). Sets
+ * attempts to the turn taken; *silent says whether that peer is silent. */
+static uint32_t next_target(struct cw_node *n, cw_node_id origin, cw__gap *g, uint64_t now, bool *silent)
+{
+    uint32_t a = g->attempts;
+    for (uint32_t k = 0; k < 3; k++) {
+        g->attempts = a + k;
+        uint32_t t = pull_target(n, origin, g);
+        if (talks(n, t, now)) {
+            *silent = false;
+            return t;
+        }
+    }
+    g->attempts = a;
+    *silent = true;
+    return pull_target(n, origin, g);
+}
+
 static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_t from, uint64_t upto)
 {
     cw_msg *m;
@@ -526,14 +556,6 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
         s = end + 1;
     }
     return asked;
-}
-
-/* Whether peer j sent a message of its own (a write, a report) here in the
- * last two report intervals: it is there, and reaches this node. */
-static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
-{
-    uint64_t heard = n->gap[j].heard_ns;
-    return heard && now - heard < 2 * n->opt.report_interval_ns;
 }
 
 /* One origin's gap at a tick: gone, young, answers on their way, or pulled
@@ -629,7 +651,8 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         g->span = g->choked ? 1 : PULL_MIN_SPAN;
     else if ((timed_out || moved) && g->span < PULL_SPAN)
         g->span *= 2;
-    g->target = pull_target(n, origin, g);
+    bool silent;
+    g->target = next_target(n, origin, g, now, &silent);
     if (n->recovering)
         g->pulled_upto = pull_missing(n, origin, g, v + 1, UINT64_MAX, g->target);
     g->lost = g->window_lossy = false;
@@ -638,10 +661,13 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * less and less often; one that still talks to this node lost the pull
      * or its answers, or is late (then `slow` above), and is asked again at
      * the timeout. Over a very lossy network most windows time out, and a
-     * back-off grown on them would slow the repair tenfold. */
-    uint32_t shift = base + g->backoff < MAX_BACKOFF_SHIFT ? g->backoff : MAX_BACKOFF_SHIFT - base;
-    if (!talks(n, g->target, now) && g->backoff < MAX_BACKOFF_SHIFT)
-        g->backoff++;
+     * back-off grown on them would slow the repair severalfold. */
+    uint32_t shift = 0;
+    if (silent) {
+        shift = base + g->backoff < MAX_BACKOFF_SHIFT ? g->backoff : MAX_BACKOFF_SHIFT - base;
+        if (g->backoff < MAX_BACKOFF_SHIFT)
+            g->backoff++;
+    }
     g->attempts++;
     g->pull_next_ns = now + (timeout << shift);
     /* Writes seen since the mark start their own timeout now. */

@@ -25,9 +25,10 @@
  * node); it notices writes it misses (a buffered write waiting on an
  * earlier one that has not come, or a peer's report of having applied more
  * of an origin than it has), and after recovery_timeout pulls them from the
- * origin, or from any peer known to hold them, again until they come
- * (with a doubling back-off from a peer that has gone silent: cut off or
- * gone). Peers answer from their logs. Replicas tell
+ * origin, or from any peer known to hold them, again until they come,
+ * with a doubling back-off (slower for a peer that still talks: its pull
+ * or answers were likely lost; a silent one is passed over). Peers answer
+ * from their logs. Replicas tell
  * each other what they have applied: each write carries its origin's clock,
  * and a node that sends no write for a report interval sends a small report.
  * The stable clock (cw_node_stable) is the pointwise minimum over all nodes

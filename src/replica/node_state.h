@@ -42,9 +42,9 @@ typedef struct cw__gap {
     uint8_t slow;             /* this origin's timeout is recovery_timeout << slow:
                                  raised by answers that came too late (the write
                                  was there already), lowered by answers used */
-    uint8_t backoff;          /* windows sent to a peer gone silent since V[origin]
-                                 last moved: the timeout's doublings (tick_gap), at
-                                 most MAX_BACKOFF_SHIFT */
+    uint8_t backoff;          /* the timeout's doublings since V[origin] last moved
+                                 (tick_gap), at most MAX_BACKOFF_SHIFT */
+    uint8_t tries;            /* windows to peers that talk since the last doubling */
 } cw__gap;
 
 /* Causal stability: the pointwise minimum of what every node has applied.

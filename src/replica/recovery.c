@@ -9,8 +9,8 @@
  * nor buffered) in the first PULL_SPAN seqs past V[o], one pull each. Pulls
  * go to the origin, then to the node that said it holds the writes, then
  * round robin over all peers (the origin may be cut off or gone), repeating
- * until V[o] moves, with a doubling back-off only from peers gone silent
- * (tick_gap); while answers arrive, the
+ * until V[o] moves, with a doubling back-off, slower for peers that still
+ * talk (tick_gap); while answers arrive, the
  * window of what was asked slides on without asking again (tick_gap). An
  * answer is a copy of each
  * write asked for, marked retransmitted, sent only to the asker; copies of
@@ -97,6 +97,9 @@
 /* An origin's adapted timeout and the back-off together double up to
  * recovery_timeout << MAX_BACKOFF_SHIFT, never more. */
 #define MAX_BACKOFF_SHIFT 5u
+/* Windows timed out at a peer that still talks per doubling of the wait
+ * (tick_gap). */
+#define TALKING_TRIES 8u
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -443,7 +446,7 @@ void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32
         n->gaps[n->gap_count++] = origin;
         g->mark_seq = seq;
         g->mark_ns = n->now_ns;
-        g->attempts = g->backoff = 0;
+        g->attempts = g->backoff = g->tries = 0;
         want_tick(n, n->now_ns + n->opt.recovery_timeout_ns);
     }
 }
@@ -567,8 +570,8 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  * (cw__node_answer_lost); if V moved meanwhile (answers are arriving) the
  * window slides: only the seqs past it are asked for, from the same peer.
  * Once it times out, the whole window is asked for again, from the next
- * peer, the timeout doubling while V does not move and the peers asked are
- * silent. So a backlog streams
+ * peer, the timeout doubling while V does not move (every window for a
+ * silent peer, every TALKING_TRIES for one that talks). So a backlog streams
  * in, each write asked for once per timeout, instead of every tick asking
  * again for all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
@@ -617,7 +620,7 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     }
     bool moved = v != g->pulled_v;
     if (moved)
-        g->attempts = g->backoff = 0; /* progress: the next back-off starts short */
+        g->attempts = g->backoff = g->tries = 0; /* progress: the next back-off starts short */
     /* An answer from the window's peer was lost (cw__node_answer_lost): that
      * peer answers, in order, so what the window misses up to it is asked of
      * it again now; the window's timeout and back-off stay. (A window timed
@@ -658,13 +661,16 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     g->lost = g->window_lossy = false;
     g->pulled_v = g->window_v = v;
     /* The back-off: a peer gone silent (cut off, gone, stopped) is asked
-     * less and less often; one that still talks to this node lost the pull
-     * or its answers, or is late (then `slow` above), and is asked again at
-     * the timeout. Over a very lossy network most windows time out, and a
-     * back-off grown on them would slow the repair severalfold. */
-    uint32_t shift = 0;
-    if (silent) {
-        shift = base + g->backoff < MAX_BACKOFF_SHIFT ? g->backoff : MAX_BACKOFF_SHIFT - base;
+     * less and less often, the wait doubling with each window. One that
+     * still talks to this node most likely lost the pull or its answers (or
+     * is late: `slow` above), so the wait doubles only every
+     * TALKING_TRIES windows: over a very lossy network most windows time
+     * out, and a back-off grown on each slowed the repair severalfold,
+     * while a path that never answers (a link cut one way, or held) still
+     * backs off to the full wait within 4 x MAX_BACKOFF_SHIFT windows. */
+    uint32_t shift = base + g->backoff < MAX_BACKOFF_SHIFT ? g->backoff : MAX_BACKOFF_SHIFT - base;
+    if (silent || ++g->tries == TALKING_TRIES) {
+        g->tries = 0;
         if (g->backoff < MAX_BACKOFF_SHIFT)
             g->backoff++;
     }

@@ -667,7 +667,8 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * TALKING_TRIES windows: over a very lossy network most windows time
      * out, and a back-off grown on each slowed the repair severalfold,
      * while a path that never answers (a link cut one way, or held) still
-     * backs off to the full wait within 4 x MAX_BACKOFF_SHIFT windows. */
+     * backs off to the full wait within TALKING_TRIES x MAX_BACKOFF_SHIFT
+     * windows. */
     uint32_t shift = base + g->backoff < MAX_BACKOFF_SHIFT ? g->backoff : MAX_BACKOFF_SHIFT - base;
     if (silent || ++g->tries == TALKING_TRIES) {
         g->tries = 0;

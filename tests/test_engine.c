@@ -493,7 +493,9 @@ static double rss_bytes(void)
  * 2026-12-02: 2.1-3.4% of a core in a debug build, 4.3-4.5% under ASan,
  * 4.1% under ThreadSanitizer, which multiplies every instruction's cost by
  * 5 to 15; a CI run with other work on the machine measured 5.6% under
- * ASan). The regressions these bounds catch cost 45% of a core. */
+ * ASan; 2026-12-06, with the slower back-off from peers that talk: 1.6-2.6%
+ * in Release and under ASan, and 9-11% under ASan with none at all). The
+ * regressions these bounds catch cost 45% of a core. */
 #define IDLE_BOUND (CW_TSAN ? 0.20 : 0.10)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

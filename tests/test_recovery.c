@@ -461,8 +461,8 @@ static uint64_t pulls_while_lost(bool talks)
  * would be lost anyway); up to 32 timeouts either way. With a 2 ms
  * timeout, 320 ms: node 0 talking, 8 windows each at 2, 4, 8 and 16 ms,
  * then 32 ms: 35 pulls; node 0 silent (after its word of two report
- * intervals, 20 ms, lapses), 17. (A back-off grown at each window sent
- * 9 in both cases; none at all for a talking peer, 160.) */
+ * intervals, 20 ms, lapses), 17. (A back-off grown at each window would
+ * send 9 in both cases; none at all for a talking peer, 160.) */
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;
@@ -478,7 +478,7 @@ static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
  * reports), but for 320 ms every pull node 2 sends it is lost. Node 2
  * passes over the silent origin for node 1 in the rotation of peers it
  * asks, so its wait doubles only every eighth window, as for any peer that
- * talks (a 2 ms timeout: 35 pulls; 5 when the origin's turns grew the
+ * talks (a 2 ms timeout: 35 pulls; 5 if the origin's turns grew the
  * back-off at each window). Once its pulls get through, node 2 catches up
  * from node 1. */
 static void test_a_talking_holder_is_asked_past_a_silent_origin(void **state)

@@ -27,7 +27,8 @@
  * of an origin than it has), and after recovery_timeout pulls them from the
  * origin, or from any peer known to hold them, again until they come,
  * with a doubling back-off (slower for a peer that still talks: its pull
- * or answers were likely lost; a silent one is passed over). Peers answer
+ * or answers were likely lost; a silent peer's turn goes to one that
+ * talks when one of the next two does). Peers answer
  * from their logs. Replicas tell
  * each other what they have applied: each write carries its origin's clock,
  * and a node that sends no write for a report interval sends a small report.

@@ -31,7 +31,9 @@ typedef struct cw__gap {
     uint32_t target;          /* the peer the window's pulls went to */
     uint64_t pull_next_ns;    /* no pull before this (back-off) */
     uint32_t seen_from;       /* a node that holds `seen` (it said so) */
-    uint32_t attempts;        /* pulls sent since V[origin] last moved */
+    uint32_t attempts;        /* the rotation's turn (pull_target): windows sent since
+                                 V[origin] last moved, and silent peers' turns passed
+                                 over (next_target) */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
     bool choked;              /* an answer was refused for a full buffer since V moved */
     bool lost;                /* the host said a message from the origin was lost

@@ -8,12 +8,12 @@
  * older than recovery_timeout are pulled: every missing run (neither applied
  * nor buffered) in the first PULL_SPAN seqs past V[o], one pull each. Pulls
  * go to the origin, then to the node that said it holds the writes, then
- * round robin over all peers (the origin may be cut off or gone), repeating
- * until V[o] moves, with a doubling back-off, slower for peers that still
- * talk (tick_gap); while answers arrive, the
- * window of what was asked slides on without asking again (tick_gap). An
- * answer is a copy of each
- * write asked for, marked retransmitted, sent only to the asker; copies of
+ * round robin over all peers (the origin may be cut off or gone; a silent
+ * peer's turn goes to one of the next two that talks: next_target),
+ * repeating until V[o] moves, with a doubling back-off, slower for peers
+ * that still talk (tick_gap); while answers arrive, the window of what was
+ * asked slides on without asking again (tick_gap). An answer is a copy of
+ * each write asked for, marked retransmitted, sent only to the asker; copies of
  * writes that arrived meanwhile are dropped as duplicates. A host whose
  * transport knows a message from o was lost (cw__node_link_lost: a link that
  * numbers its messages sees the skip when the next one comes) makes o's gap
@@ -665,7 +665,7 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * still talks to this node most likely lost the pull or its answers (or
      * is late: `slow` above), so the wait doubles only every
      * TALKING_TRIES windows: over a very lossy network most windows time
-     * out, and a back-off grown on each slowed the repair severalfold,
+     * out, and a back-off grown on each would slow the repair severalfold,
      * while a path that never answers (a link cut one way, or held) still
      * backs off to the full wait within TALKING_TRIES x MAX_BACKOFF_SHIFT
      * windows. */

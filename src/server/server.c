@@ -95,7 +95,7 @@
  *     pulls what came after the answer was taken.
  *  8. A loss is told to the replica when a later message on its link
  *     comes (arrive), so the replica pulls at once rather than after its
- *     recovery timeout and back-off. Two kinds of loss show so:
+ *     recovery timeout. Two kinds of loss show so:
  *     - a compact frame the link lost (net.h, cw__net_losses_shown: a
  *       frame dropped at the sender's full link, or lost with a broken
  *       connection), told as a loss of the sender's own writes
@@ -113,9 +113,9 @@
  *       peer's next message comes. Per peer, only its last answer dropped
  *       before its next message is remembered; one of another origin
  *       before it waits out its window's timeout.
- *     With --delay, a write the fault layer still delays when a later one
- *     shows the loss is pulled too (its copy then arrives twice, and the
- *     replica drops the second). Other losses (whole frames, which are not
+ *     With --delay, a write or an answer the fault layer still delays when
+ *     a later message shows the loss is pulled too (its copy then arrives
+ *     twice, and the replica drops the second). Other losses (whole frames, which are not
  *     numbered; pulls and reports; whatever a held or cut link loses) wait
  *     out the timeout. A peer's restart (forget_old_process) forgets its
  *     losses.

@@ -461,6 +461,73 @@ static void test_fault_decisions_follow_the_seed(void **state)
     cw__routes_release(&rc.got);
 }
 
+/* Routes 400 messages (writes of origins 0 and 1 and, every third, a
+ * report, to nodes 2 and 3) through drop, delay and duplicate with seed 42,
+ * each either through cw__faults_route alone or, as a node process does
+ * (drop_first), through cw__faults_dropped_here and then the route with
+ * drop_drawn set. Per route: copies delivered at once, duplicated, and
+ * dropped (the original, or the duplicate: never both). */
+static void decide_dropping(bool drop_first, uint8_t decisions[400], record *rec)
+{
+    cw__faults f;
+    cw__fault_options o = {.seed = 42, .drop_probability = 0.3, .delay_probability = 0.3, .max_delay_us = 200,
+                           .duplicate_probability = 0.3};
+    assert_int_equal(cw__faults_init(&f, &o, 1, record_delivery, rec), CW_OK);
+    assert_true(cw__faults_drop_first(&f));
+    assert_false(cw__faults_drop_only(&f));
+    uint64_t injected = 0, dropped = 0;
+    for (int i = 0; i < 400; i++) {
+        cw_msg *m;
+        if (i % 3 == 2) {
+            uint64_t applied[4] = {(uint64_t)i, 0, 0, 0};
+            assert_int_equal(cw__msg_report(&m, 4, (cw_node_id)(i % 2), applied, 0), CW_OK);
+        } else {
+            m = msg((cw_node_id)(i % 2), (uint64_t)i / 4 + 1);
+        }
+        cw__route r = {.msg = m, .to = (cw_node_id)(2 + i / 2 % 2)};
+        size_t before = rec->got.len;
+        if (!drop_first || !cw__faults_dropped_here(&f, 0, r)) {
+            r.drop_drawn = drop_first;
+            cw__faults_route(&f, 0, r, true);
+        }
+        uint8_t d = (uint8_t)(rec->got.len - before);
+        d |= (uint8_t)((cw__faults_injected(&f) > injected) << 2);
+        d |= (uint8_t)((cw__faults_dropped(&f) - dropped) << 3);
+        injected = cw__faults_injected(&f);
+        dropped = cw__faults_dropped(&f);
+        decisions[i] = d;
+        cw_msg_unref(m);
+    }
+    while (cw__faults_next_due(&f, 0))
+        if (!cw__faults_release_due(&f, 0))
+            sched_yield();
+    cw__faults_destroy(&f);
+}
+
+/* A host that draws each arrival's drop before the route (where it still
+ * knows the link's order) gets the same seeded decisions as the route
+ * alone: the route does not draw that drop again, and a duplicate draws
+ * its own. */
+static void test_a_drop_drawn_first_decides_the_same(void **state)
+{
+    (void)state;
+    uint8_t alone[400], first[400];
+    record ra = {{0}}, rf = {{0}};
+    decide_dropping(false, alone, &ra);
+    decide_dropping(true, first, &rf);
+    assert_memory_equal(alone, first, sizeof alone);
+    assert_int_equal(ra.got.len, rf.got.len);
+    size_t drops = 0, reports_dropped = 0;
+    for (int i = 0; i < 400; i++) {
+        drops += alone[i] >> 3;
+        reports_dropped += i % 3 == 2 && (alone[i] >> 3);
+    }
+    assert_true(drops > 70 && drops < 200); /* ~30% of ~470 copies */
+    assert_true(reports_dropped > 10);
+    cw__routes_release(&ra.got);
+    cw__routes_release(&rf.got);
+}
+
 static void test_hold_keeps_order_until_released(void **state)
 {
     (void)state;
@@ -613,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_take_batches_round_robin),
         cmocka_unit_test(test_park_loses_no_wake_up),
         cmocka_unit_test(test_fault_decisions_follow_the_seed),
+        cmocka_unit_test(test_a_drop_drawn_first_decides_the_same),
         cmocka_unit_test(test_hold_keeps_order_until_released),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),
         cmocka_unit_test(test_forget_reports_of_a_restarted_peer),

@@ -462,7 +462,7 @@ static uint64_t pulls_while_lost(bool talks)
  * timeout, 320 ms: node 0 talking, 8 windows each at 2, 4, 8 and 16 ms,
  * then 32 ms: 35 pulls; node 0 silent (after its word of two report
  * intervals, 20 ms, lapses), 17. (A back-off grown at each window would
- * send 9 in both cases; none at all for a talking peer, 160.) */
+ * send 10 in both cases; none at all for a talking peer, 160.) */
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;

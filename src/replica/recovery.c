@@ -477,11 +477,11 @@ void cw__node_answer_lost(cw_node *n, cw_node_id from, cw_node_id origin, uint64
     want_tick(n, n->now_ns);
 }
 
-/* Who the attempt'th pull for origin's writes goes to: the origin, then the
- * node that said it holds them, then every peer in turn. */
-static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw__gap *g)
+/* Who the window of turn a for origin's writes goes to: the origin, then
+ * the node that said it holds them, then every peer in turn. */
+static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw__gap *g, uint32_t a)
 {
-    uint32_t self = n->opt.self, a = g->attempts;
+    uint32_t self = n->opt.self;
     if (a % 3 == 0)
         return origin;
     if (a % 3 == 1 && g->seen_from != self && g->seen_from < n->n)
@@ -504,20 +504,18 @@ static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
  * after it that talks when that one is silent (a silent peer is likely cut
  * off or gone: its turn would hold up a peer that could answer). Sets
  * attempts to the turn taken; *silent says whether that peer is silent. */
-static uint32_t next_target(struct cw_node *n, cw_node_id origin, cw__gap *g, uint64_t now, bool *silent)
+static uint32_t next_target(const struct cw_node *n, cw_node_id origin, cw__gap *g, uint64_t now, bool *silent)
 {
-    uint32_t a = g->attempts;
     for (uint32_t k = 0; k < 3; k++) {
-        g->attempts = a + k;
-        uint32_t t = pull_target(n, origin, g);
+        uint32_t t = pull_target(n, origin, g, g->attempts + k);
         if (talks(n, t, now)) {
+            g->attempts += k;
             *silent = false;
             return t;
         }
     }
-    g->attempts = a;
     *silent = true;
-    return pull_target(n, origin, g);
+    return pull_target(n, origin, g, g->attempts);
 }
 
 static bool send_pull(struct cw_node *n, uint32_t to, cw_node_id origin, uint64_t from, uint64_t upto)

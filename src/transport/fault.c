@@ -259,17 +259,16 @@ static bool link_takes(cw__faults *f, cw__route r)
     return kept || lost;
 }
 
-bool cw__faults_drop_only(const cw__faults *f)
-{
-    /* Acquire: pairs with set_link's release, as in cw__faults_direct. */
-    return !atomic_load_explicit(&f->holds_active, memory_order_acquire) && f->o.drop_probability > 0 &&
-           f->o.duplicate_probability == 0 && !(f->o.delay_probability > 0 && f->o.max_delay_us);
-}
-
 bool cw__faults_drop_first(const cw__faults *f)
 {
     /* Acquire: pairs with set_link's release, as in cw__faults_direct. */
     return !atomic_load_explicit(&f->holds_active, memory_order_acquire) && f->o.drop_probability > 0;
+}
+
+bool cw__faults_drop_only(const cw__faults *f)
+{
+    return cw__faults_drop_first(f) && f->o.duplicate_probability == 0 &&
+           !(f->o.delay_probability > 0 && f->o.max_delay_us);
 }
 
 bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r)

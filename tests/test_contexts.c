@@ -335,8 +335,9 @@ static void test_merge_skips_tombstones(void **state)
 }
 
 /* A context must be what this node has seen: one that covers a write not
- * applied here is refused (CW_EAHEAD), an id out of range is CW_EINVAL, and
- * neither changes anything. */
+ * applied here is refused (CW_EAHEAD), an id out of range is CW_EINVAL
+ * (also beside an entry ahead: waiting would not mend it), and neither
+ * changes anything. */
 static void test_context_ahead_is_refused(void **state)
 {
     (void)state;
@@ -352,6 +353,9 @@ static void test_context_ahead_is_refused(void **state)
     cw_vclock_init(&bad);
     assert_int_equal(cw_vclock_set(&bad, 7, 1), CW_OK);
     assert_int_equal(cw_node_put_ctx(n.node[1], "k", 1, "b", 1, &bad, NULL), CW_EINVAL);
+    assert_int_equal(cw_vclock_set(&bad, 0, 1), CW_OK); /* ahead here, listed before the bad id */
+    assert_int_equal(cw_node_put_ctx(n.node[1], "k", 1, "b", 1, &bad, NULL), CW_EINVAL);
+    assert_int_equal(cw_node_delete(n.node[1], "k", 1, &bad, NULL), CW_EINVAL);
     cw_vclock_destroy(&bad);
     cw_vclock c;
     cw_vclock_init(&c);

@@ -685,12 +685,15 @@ int cw__node_write_refused(const cw_node *n, size_t key_len, size_t value_len, c
 {
     if (key_len > n->opt.max_key_len || value_len > n->opt.max_value_len)
         return CW_ELIMIT;
-    for (uint32_t i = 0; context && i < context->size; i++) {
+    /* Every id first: a context naming a node outside the group is a bad
+     * argument (CW_EINVAL), whatever else it covers; waiting cannot mend it
+     * as it mends one ahead of this node. */
+    for (uint32_t i = 0; context && i < context->size; i++)
         if (context->ids[i] >= n->n)
             return CW_EINVAL;
-        if (ahead_too && context->counters[i] > n->clock.counters[context->ids[i]])
+    for (uint32_t i = 0; ahead_too && context && i < context->size; i++)
+        if (context->counters[i] > n->clock.counters[context->ids[i]])
             return CW_EAHEAD;
-    }
     return CW_OK;
 }
 

@@ -430,10 +430,76 @@ static void test_a_window_partly_answered_grows(void **state)
     window_after_timeout(false, false);
 }
 
+/* Takes what waits for node 1: of the answers, keeps the one for node 0's
+ * write `keep` (0: none) and loses the others; keeps everything else (node
+ * 0's reports). */
+static void keep_answer(pair *p, uint64_t keep)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < p->len[1]; k++) {
+        if (!cw_msg_retransmitted(p->q[1][k]) || cw_msg_seq(p->q[1][k]) == keep)
+            p->q[1][kept++] = p->q[1][k];
+        else
+            cw_msg_unref(p->q[1][k]);
+    }
+    p->len[1] = kept;
+}
+
+/* Node 1 misses node 0's write 5 and writes 11 to 40, with a 2 ms timeout.
+ * Of each window's answers only one comes, never 5's, so V stays at 4:
+ * each window is answered in part, as over a lossy link, where a lost
+ * first answer holds V back. Such a window is not one that nobody
+ * answers: the one after it comes one timeout later, not a backed-off one
+ * (the wait would double after 8 windows, as for any window that times
+ * out at a peer that talks), and its span grows as for a window answered
+ * whole, so the second window asks for 30 to 40 too (after a 16-seq
+ * window that stopped at 19). Once 5's answer comes, node 1 catches up. */
+static void test_a_window_answered_in_part_keeps_asking(void **state)
+{
+    (void)state;
+    recovery_timeout_option = 2 * MS;
+    pair p;
+    pair_open(&p, true);
+    recovery_timeout_option = 0;
+    write_for(&p, 3);
+    for (uint64_t seq = 4; seq <= 43; seq++) {
+        write_at_0(&p, seq);
+        if (seq == 5 || (seq >= 11 && seq <= 40))
+            cw_msg_unref(p.q[1][--p.len[1]]);
+    }
+    receive_all(&p, 1);
+    cw__node_link_lost(p.node[1], 0);
+    uint64_t last = 0;
+    for (uint64_t window = 0, keep = 11; window < 12; window++, keep++) {
+        uint64_t pulls = stats(&p, 1).pulls;
+        for (int ms = 0; ms < 100 && stats(&p, 1).pulls == pulls; ms++)
+            step(&p);
+        assert_true(stats(&p, 1).pulls > pulls);
+        if (window)
+            assert_int_equal(p.ns - last, 2 * MS); /* one timeout: step ends a millisecond past it */
+        last = p.ns;
+        assert_true(asked(&p, 5) && asked(&p, keep));
+        assert_int_equal(asked(&p, 30), window > 0);
+        receive_all(&p, 0);
+        keep_answer(&p, keep);
+        receive_all(&p, 1);
+        assert_int_equal(stats(&p, 1).delivered, 4);
+    }
+    for (int ms = 0; ms < 100 && stats(&p, 1).delivered < 43; ms++)
+        step(&p);
+    assert_int_equal(stats(&p, 1).delivered, 43);
+    pair_close(&p);
+}
+
+/* What node 0 says to node 1 while node 1's pulls are lost: nothing (cut
+ * off), its writes, or only pulls of its own (a peer that misses writes
+ * asks every timeout; over a lossy link that may be all that comes). */
+typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS } peer_word;
+
 /* Node 1 misses node 0's write 5, and for 320 ms every pull it sends is
- * lost. Node 0 either goes on writing to node 1 (it talks) or is cut off
- * from it (all it sends is lost too). The pulls sent in that time. */
-static uint64_t pulls_while_lost(bool talks)
+ * lost; node 0 says `word` to it meanwhile (with ONLY_PULLS, a pull every
+ * 2 ms, for a write node 1 has not made). The pulls sent in that time. */
+static uint64_t pulls_while_lost(peer_word word)
 {
     pair p;
     pair_open(&p, true);
@@ -442,11 +508,17 @@ static uint64_t pulls_while_lost(bool talks)
     receive_all(&p, 1);
     cw__node_link_lost(p.node[1], 0);
     p.lose_pulls[1][0] = true;
-    p.cut[0][1] = !talks;
+    p.cut[0][1] = word != WRITES;
     uint64_t before = p.pulls[1][0];
     for (int ms = 0; ms < 320; ms++) {
-        if (talks)
+        if (word == WRITES)
             write_at_0(&p, (uint64_t)ms);
+        if (word == ONLY_PULLS && ms % 2 == 0) {
+            cw_msg *pull;
+            assert_int_equal(cw__msg_pull(&pull, NODES, 0, 1, 1, 1, 1), CW_OK);
+            assert_int_equal(cw_node_receive(p.node[1], pull, NULL, NULL), CW_OK);
+            cw_msg_unref(pull);
+        }
         step(&p);
     }
     uint64_t pulls = p.pulls[1][0] - before;
@@ -462,14 +534,18 @@ static uint64_t pulls_while_lost(bool talks)
  * timeout, 320 ms: node 0 talking, 8 windows each at 2, 4, 8 and 16 ms,
  * then 32 ms: 35 pulls; node 0 silent (after its word of two report
  * intervals, 20 ms, lapses), 17. (A back-off grown at each window would
- * send 10 in both cases; none at all for a talking peer, 160.) */
+ * send 10 in both cases; none at all for a talking peer, 160.) A peer
+ * whose only word is its pulls talks as much as one that writes: 35 (17
+ * if pulls did not count). */
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;
     recovery_timeout_option = 2 * MS;
-    uint64_t talking = pulls_while_lost(true), silent = pulls_while_lost(false);
+    uint64_t talking = pulls_while_lost(WRITES), pulling = pulls_while_lost(ONLY_PULLS),
+             silent = pulls_while_lost(SAYS_NOTHING);
     recovery_timeout_option = 0;
     assert_true(talking >= 30 && talking <= 48);
+    assert_true(pulling >= 30 && pulling <= 48);
     assert_true(silent >= 12 && silent <= 24);
 }
 
@@ -634,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_a_loss_the_host_reports_is_pulled_at_once),
         cmocka_unit_test(test_a_lost_answer_is_asked_again_at_once),
         cmocka_unit_test(test_a_window_partly_answered_grows),
+        cmocka_unit_test(test_a_window_answered_in_part_keeps_asking),
         cmocka_unit_test(test_pulls_back_off_slower_from_a_peer_that_talks),
         cmocka_unit_test(test_a_talking_holder_is_asked_past_a_silent_origin),
         cmocka_unit_test(test_a_report_asked_for_goes_at_once),

@@ -526,6 +526,8 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     }
     if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
         return rc;
+    if (m->flags & CW__MSG_RETRANSMITTED)
+        n->gap[o].answered = true; /* an answer that waits here: the window is answered, in part */
     heard(n, m);
     cw__recovery_saw(n, o, seq, o);
     if (!(m->flags & CW__MSG_RETRANSMITTED))

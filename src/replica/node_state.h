@@ -22,7 +22,9 @@ typedef struct cw__gap {
     uint64_t seen;            /* the highest seq of this origin known to exist */
     uint64_t strong_seen;     /* ... that the origin itself sent before a message that
                                  came (its later write, buffered, or its report) */
-    uint64_t heard_ns;        /* when the origin itself last sent here (0: never) */
+    uint64_t heard_ns;        /* when the origin itself last sent here a write or report (0: never) */
+    uint64_t spoke_ns;        /* when this node (as a peer) last sent here anything of its
+                                 own: a write, a report, a pull (0: never; talks) */
     uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */
@@ -36,6 +38,8 @@ typedef struct cw__gap {
                                  over (next_target) */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
     bool choked;              /* an answer was refused for a full buffer since V moved */
+    bool answered;            /* an answer was buffered since the window was asked whole:
+                                 the peers answer (tick_gap) */
     bool lost;                /* the host said a message from the origin was lost
                                  while this gap was open: a loss, not a delay */
     uint64_t answer_lost;     /* the highest seq whose answer from the window's peer was lost

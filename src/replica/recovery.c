@@ -86,11 +86,12 @@
  * pull is answered with (a pull from the wire may ask for any range). */
 #define PULL_SPAN 256u
 /* A gap's first pulls ask for this many seqs past V; each window answered
- * whole doubles it, up to PULL_SPAN, and so does one that timed out after
- * V moved when the host said some of its answers were lost
- * (cw__node_answer_lost); any other timeout sets it back. So a write merely
- * late costs a few copies, a backlog (a node back from a cut) still streams
- * in at full windows, and so does one over a lossy link. */
+ * whole doubles it, up to PULL_SPAN, and so does one that timed out
+ * answered in part (some answers buffered), or after V moved when the host
+ * said some of its answers were lost (cw__node_answer_lost); any other
+ * timeout sets it back. So a write merely late costs a few copies, a
+ * backlog (a node back from a cut) still streams in at full windows, and so
+ * does one over a lossy link. */
 #define PULL_MIN_SPAN 16u
 /* Pulls one origin's gap sends in one tick (one per missing run). */
 #define PULL_RUNS 16u
@@ -412,7 +413,7 @@ void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq
 
 void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin)
 {
-    n->gap[origin].heard_ns = n->now_ns ? n->now_ns : 1; /* 0: never heard */
+    n->gap[origin].heard_ns = n->gap[origin].spoke_ns = n->now_ns ? n->now_ns : 1; /* 0: never heard */
 }
 
 void cw__recovery_twice(struct cw_node *n, const cw_msg *m)
@@ -447,6 +448,7 @@ void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32
         g->mark_seq = seq;
         g->mark_ns = n->now_ns;
         g->attempts = g->backoff = g->tries = 0;
+        g->answered = false;
         want_tick(n, n->now_ns + n->opt.recovery_timeout_ns);
     }
 }
@@ -490,12 +492,15 @@ static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw
     return t == self ? (t + 1) % n->n : t;
 }
 
-/* Whether peer j sent a message of its own (a write, a report) here lately:
- * within two report intervals, and never longer than a full back-off, so a
- * peer that reports seldom, or has gone, is not taken for one that talks. */
+/* Whether peer j sent a message of its own (a write, a report, a pull)
+ * here lately: within two report intervals, and never longer than a full
+ * back-off, so a peer that reports seldom, or has gone, is not taken for one
+ * that talks. (A pull says as much as a report: the peer is there and its
+ * link to this node carries; over a lossy link it is often the one word
+ * that comes, as a peer that misses writes pulls every timeout.) */
 static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
 {
-    uint64_t heard = n->gap[j].heard_ns, within = 2 * n->opt.report_interval_ns;
+    uint64_t heard = n->gap[j].spoke_ns, within = 2 * n->opt.report_interval_ns;
     uint64_t longest = n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT;
     return heard && now - heard < (within < longest ? within : longest);
 }
@@ -640,15 +645,24 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->pull_next_ns);
         return true;
     }
+    /* A window that timed out with some of its answers here (buffered, V
+     * short of them) met a lossy path, not one that does not answer: the
+     * back-off starts short again, as when V moves (a path that answers is
+     * not asked less often), and the span grows below. */
+    bool answered = g->answered;
+    g->answered = false;
+    if (answered)
+        g->backoff = g->tries = 0;
     /* The window's span (PULL_MIN_SPAN): one answered whole doubles, and so
-     * does one that timed out after V moved with the host saying some of
-     * its answers were lost (a lossy network, where few windows are
-     * answered whole); any other window that timed out starts small (one
-     * whose answers were refused for a full buffer, at one seq). */
+     * does one that timed out answered in part, or after V moved with the
+     * host saying some of its answers were lost (a lossy network, where few
+     * windows are answered whole); any other window that timed out starts
+     * small (one whose answers were refused for a full buffer, at one
+     * seq). */
     bool timed_out = g->pulled_upto > v, refused = g->choked;
     if (moved)
         g->choked = false;
-    if (!g->span || (timed_out && (refused || v == g->window_v || !g->window_lossy)))
+    if (!g->span || (timed_out && (refused || (!answered && (v == g->window_v || !g->window_lossy)))))
         g->span = g->choked ? 1 : PULL_MIN_SPAN;
     else if ((timed_out || moved) && g->span < PULL_SPAN)
         g->span *= 2;
@@ -757,6 +771,7 @@ int cw__recovery_pull(struct cw_node *n, const cw_msg *p)
     if (!n->recovering)
         return CW_OK; /* nothing logged: nothing to serve */
     cw_node_id origin = (cw_node_id)p->counters[0], asker = p->origin;
+    n->gap[asker].spoke_ns = n->now_ns ? n->now_ns : 1; /* it talks (talks); the codec checked asker */
     uint64_t from = p->counters[1], to = p->counters[2];
     const cw__log_ring *r = &n->log.ring[origin];
     if (from <= r->base)

@@ -38,8 +38,8 @@ typedef struct cw__gap {
                                  over (next_target) */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
     bool choked;              /* an answer was refused for a full buffer since V moved */
-    bool answered;            /* an answer was buffered since the window was asked whole:
-                                 the peers answer (tick_gap) */
+    bool answered;            /* an answer was buffered since the last window timed out
+                                 (tick_gap: with V + 1 still missing, a lossy path) */
     bool lost;                /* the host said a message from the origin was lost
                                  while this gap was open: a loss, not a delay */
     uint64_t answer_lost;     /* the highest seq whose answer from the window's peer was lost

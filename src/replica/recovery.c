@@ -32,10 +32,11 @@
  * stability costs O(nodes) per peer per interval, not per write.
  *
  * A gap that only others vouch for (a write waiting on it, a report) is not
- * pulled while its origin still talks to this node (tick_gap): the
- * origin's own messages come in order, so its later write or its report
- * shows a loss for sure; only an origin silent for two report intervals
- * (cut off, gone) is pulled around.
+ * pulled while its origin still sends this node its writes or reports
+ * (tick_gap): the origin's own messages come in order, so its later write
+ * or its report shows a loss for sure; only an origin that sent neither for
+ * two report intervals (cut off, gone) is pulled around. (Its pulls do not
+ * count here, though they do for whom to ask: talks.)
  *
  * The timeout adapts per origin to the network it meets: a write that comes
  * twice, once itself and once as an answer, in either order, says it was
@@ -573,8 +574,9 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  * (cw__node_answer_lost); if V moved meanwhile (answers are arriving) the
  * window slides: only the seqs past it are asked for, from the same peer.
  * Once it times out, the whole window is asked for again, from the next
- * peer, the timeout doubling while V does not move (every window for a
- * silent peer, every TALKING_TRIES for one that talks). So a backlog streams
+ * peer, the timeout doubling while V does not move and no answer waits in
+ * the buffer (every window for a silent peer, every TALKING_TRIES for one
+ * that talks). So a backlog streams
  * in, each write asked for once per timeout, instead of every tick asking
  * again for all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
@@ -590,12 +592,13 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
     if (g->strong_seen <= v)
         g->lost = false; /* what the origin vouched for came: that loss is repaired */
     /* Only others say the writes exist (a write waiting on them, a report),
-     * and the origin itself still talks to this node: its writes come in
-     * order on its link, so a lost one shows as a gap in what it sends (a
-     * later write, or its own report): wait for that rather than pull what is
-     * likely on its way. Once it has been silent two report intervals (cut
-     * off, or gone), pull from whoever holds them. (A lost answer does not
-     * wait: the peer that answered holds the write.) */
+     * and the origin itself still sends its writes or reports here: they
+     * come in order on its link, so a lost one shows as a gap in what it
+     * sends (a later write, or its own report): wait for that rather than
+     * pull what is likely on its way. Once it has sent neither for two
+     * report intervals (cut off, or gone), pull from whoever holds them.
+     * (A lost answer does not wait: the peer that answered holds the
+     * write.) */
     uint64_t quiet = g->heard_ns + 2 * n->opt.report_interval_ns;
     if (g->strong_seen <= v && g->heard_ns && now < quiet && !g->answer_lost) {
         want_tick(n, quiet);
@@ -645,11 +648,13 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->pull_next_ns);
         return true;
     }
-    /* A window that timed out with some of its answers here (buffered, V
-     * short of them) met a lossy path, not one that does not answer: the
-     * back-off starts short again, as when V moves (a path that answers is
-     * not asked less often), and the span grows below. */
-    bool answered = g->answered;
+    /* A window that timed out with some of its answers here (buffered)
+     * while its first write is still missing met a lossy path, not one that
+     * does not answer: the back-off starts short again, as when V moves (a
+     * path that answers is not asked less often), and the span grows below.
+     * (With the first write here, V waits on another origin's gap, not on
+     * this window's answers.) */
+    bool answered = g->answered && !held(n, origin, v + 1);
     g->answered = false;
     if (answered)
         g->backoff = g->tries = 0;

@@ -63,7 +63,6 @@
 #define MAX_PROCS 64u
 _Static_assert(MAX_PROCS <= CLI_TRACE_MAX_NODES, "every process's trace fits the judge");
 #define JOIN_DEADLINE_S 10.0
-#define CONVERGE_DEADLINE_S 30.0
 #define EXIT_DEADLINE_S 10.0
 #define CLIENT_TIMEOUT_MS 1000u
 #define RETRY_DEADLINE_S 30.0
@@ -826,7 +825,7 @@ static int converge(prun *r, final *f, double *took)
             *took = now_s() - t0;
             return CW_OK;
         }
-        if (now_s() - t0 > CONVERGE_DEADLINE_S)
+        if (now_s() - t0 > r->o->converge_within)
             return rc == CW_OK ? CW_ETIMEDOUT : rc;
         sleep_s(0.02);
     }
@@ -1281,8 +1280,12 @@ int cli_procs_stress(const cli_procs_options *o)
         secs = now_s() - r->start;
     }
     const char *where = "the run";
+    char conv_where[128];
     if (rc == CW_OK && (rc = converge(r, &fin, &conv)) != CW_OK) {
-        where = "convergence (same clock at every node, nothing buffered)";
+        snprintf(conv_where, sizeof conv_where,
+                 "convergence within %g s (--converge-within: the same clock at every node, nothing buffered)",
+                 o->converge_within);
+        where = conv_where;
         for (uint32_t i = 0; i < r->n; i++) {
             char *clock = cli_clock_text(&fin.st[i].clock);
             fprintf(stderr, "causeway stress: node %u: clock %s, %llu buffered, %s\n", i,

@@ -31,6 +31,7 @@ typedef struct cli_procs_options {
     bool sabotage;                /* tamper with one write's clock as read from its trace (must FAIL) */
     bool keep_traces;             /* keep the run's directory after a pass too (the traces, for causeway check) */
     bool data;                    /* durable nodes (--data in the run's directory); a kill restarts on it */
+    double converge_within;       /* seconds the nodes may take to agree once the clients stop */
     const char *json, *history;
     const char *replay;           /* the command line that replays the run */
 } cli_procs_options;

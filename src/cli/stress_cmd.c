@@ -48,6 +48,7 @@ typedef struct opts {
     char *replay;            /* the command line that replays the run (malloc'd) */
     uint32_t processes;      /* --processes: node processes (procs.c), 0: in-process */
     const char *stop, *kill; /* --processes: --stop I:A:B, --kill I:A */
+    double converge_within;  /* --processes: seconds the nodes may take to agree after the clients */
 } opts;
 
 /* Applications at one node, for the progress line: written by that node's
@@ -380,7 +381,8 @@ static const char stress_details[] =
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .zipf_theta = 0.99, .seed = (uint64_t)time(NULL)};
+    *o = (opts){.keys = 8, .clients = 4, .max_delay_us = 200, .zipf_theta = 0.99, .seed = (uint64_t)time(NULL),
+                .converge_within = 30};
     int policy = 0;
     const char *json = NULL;
     cli_opt t[] = {
@@ -401,6 +403,11 @@ static int parse(int argc, char **argv, opts *o)
                       "with --processes: keep the nodes' traces (trace-I.jsonl, for `causeway check`) after a "
                       "passing run too, and print their directory"),
          .output = true},
+        {CLI_OPT_REAL("converge-within", &o->converge_within, "SECONDS",
+                      "with --processes: how long the nodes may take, once the clients stop, to agree (the same\n"
+                      "clock everywhere, nothing buffered) before the run fails; loss near --drop's limit can\n"
+                      "need more than the default", 0.001, 86400),
+         .default_text = "30", .conditional = true},
         {CLI_OPT_UINT("writes", &o->writes, "W", "writes in all, spread over the clients (with --duration: at most)",
                       1, 1000000000),
          .default_text = "required without --duration; with it 10000000"},
@@ -489,9 +496,10 @@ static int parse(int argc, char **argv, opts *o)
         if ((uint64_t)o->keys * o->nodes > CLI_PROCS_MAX_READS)
             return cli_usage_error(&c, "--keys %u: expected at most %u with --processes %u (every key is read at "
                                        "every node at the end)", o->keys, CLI_PROCS_MAX_READS / o->nodes, o->nodes);
-    } else if (o->stop || o->kill || o->keep_traces || o->data) {
+    } else if (o->stop || o->kill || o->keep_traces || o->data || cli_seen(&c, "converge-within")) {
         return cli_usage_error(&c, "--%s: applies to --processes only",
-                               o->stop ? "stop" : o->kill ? "kill" : o->keep_traces ? "keep-traces" : "data");
+                               o->stop ? "stop" : o->kill ? "kill" : o->keep_traces ? "keep-traces"
+                               : o->data ? "data" : "converge-within");
     }
 
     if (o->delay > 0 && o->max_delay_us == 0) /* a delay of 0 us delays nothing */
@@ -1018,7 +1026,7 @@ static int processes(const opts *o)
                            .stop_node = -1, .kill_node = -1, .part_start = o->part_start,
                            .part_len = o->partition ? o->part_len : 0, .part_hold = o->part_kind == PART_HOLD,
                            .sabotage = o->sabotage, .keep_traces = o->keep_traces, .data = o->data, .json = o->json,
-                           .history = o->history, .replay = o->replay};
+                           .history = o->history, .replay = o->replay, .converge_within = o->converge_within};
     if (o->stop && !cli_procs_parse_stop(&p, o->stop)) {
         fprintf(stderr, "causeway stress: --stop '%.80s': expected I:A:B, node I below %u, seconds 0 <= A < B\n",
                 o->stop, o->nodes);

@@ -160,6 +160,8 @@ expect 0 "usage: causeway check \\[options\\] TRACE.jsonl.*--json FILE" help che
 expect 2 "causeway check: expected TRACE.jsonl" check
 expect 2 "--keep-traces: applies to --processes only" stress --nodes 2 --writes 1 --keep-traces
 expect 2 "--data: applies to --processes only" stress --nodes 2 --writes 1 --data
+expect 2 "--converge-within: applies to --processes only" stress --nodes 2 --writes 1 --converge-within 60
+expect 2 "--converge-within '0': expected a number from 0.001 to 86400" stress --processes 3 --writes 1 --converge-within 0
 expect 0 "usage: causeway clock merge A \[B\.\.\.\]" clock merge --help
 expect 0 "usage: causeway clock merge" help clock merge
 expect 0 "commands:" help

@@ -526,10 +526,10 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
     }
     if ((rc = buffer_write(n, m, head, blocker)) != CW_OK)
         return rc;
-    if (m->flags & CW__MSG_RETRANSMITTED)
-        n->gap[o].answered = true; /* an answer that waits here: the window is answered, in part */
     heard(n, m);
     cw__recovery_saw(n, o, seq, o);
+    if (m->flags & CW__MSG_RETRANSMITTED) /* after saw, which clears it for a new gap */
+        n->gap[o].answered = true; /* an answer that waits here: the window is answered, in part */
     if (!(m->flags & CW__MSG_RETRANSMITTED))
         cw__recovery_sent_before(n, o, seq - 1); /* its link is in order: seq - 1 went first */
     if (result)

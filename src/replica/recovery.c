@@ -105,6 +105,10 @@
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
+/* The replica's time as a mark of when a peer was heard: never 0, which
+ * means never heard. */
+static uint64_t stamp(const struct cw_node *n) { return n->now_ns ? n->now_ns : 1; }
+
 static void want_tick(struct cw_node *n, uint64_t at)
 {
     if (at < n->next_tick_ns)
@@ -414,7 +418,7 @@ void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq
 
 void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin)
 {
-    n->gap[origin].heard_ns = n->gap[origin].spoke_ns = n->now_ns ? n->now_ns : 1; /* 0: never heard */
+    n->gap[origin].heard_ns = n->gap[origin].spoke_ns = stamp(n);
 }
 
 void cw__recovery_twice(struct cw_node *n, const cw_msg *m)
@@ -574,9 +578,9 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  * (cw__node_answer_lost); if V moved meanwhile (answers are arriving) the
  * window slides: only the seqs past it are asked for, from the same peer.
  * Once it times out, the whole window is asked for again, from the next
- * peer, the timeout doubling while V does not move and no answer waits in
- * the buffer (every window for a silent peer, every TALKING_TRIES for one
- * that talks). So a backlog streams in, each write asked for once per
+ * peer, the timeout doubling while V does not move and no answer to a
+ * window with V + 1 missing is buffered (every window for a silent peer,
+ * every TALKING_TRIES for one that talks). So a backlog streams in, each write asked for once per
  * timeout, instead of every tick asking again for all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
@@ -647,10 +651,11 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
         want_tick(n, g->pull_next_ns);
         return true;
     }
-    /* A window that timed out with some of its answers here (buffered)
-     * while its first write is still missing met a lossy path, not one that
-     * does not answer: the back-off starts short again, as when V moves (a
-     * path that answers is not asked less often), and the span grows below.
+    /* A window that timed out when an answer was buffered since the last
+     * timeout, while its first write is still missing, met a lossy path,
+     * not one that does not answer: the back-off starts short again, as when
+     * V moves (a path that answers is not asked less often; the next window
+     * waits one timeout, whoever it goes to), and the span grows below.
      * (With the first write here, V waits on another origin's gap, not on
      * this window's answers.) */
     bool answered = g->answered && !held(n, origin, v + 1);
@@ -775,7 +780,7 @@ int cw__recovery_pull(struct cw_node *n, const cw_msg *p)
     if (!n->recovering)
         return CW_OK; /* nothing logged: nothing to serve */
     cw_node_id origin = (cw_node_id)p->counters[0], asker = p->origin;
-    n->gap[asker].spoke_ns = n->now_ns ? n->now_ns : 1; /* it talks (talks); the codec checked asker */
+    n->gap[asker].spoke_ns = stamp(n); /* it talks (talks); the codec checked asker */
     uint64_t from = p->counters[1], to = p->counters[2];
     const cw__log_ring *r = &n->log.ring[origin];
     if (from <= r->base)

@@ -84,6 +84,15 @@ static void group_open(pair *p, bool note_time, uint32_t nodes)
 
 static void pair_open(pair *p, bool note_time) { group_open(p, note_time, NODES); }
 
+/* A group whose nodes pull after 2 ms, not the default 50 ms, so that a
+ * test sees many windows in a short run. */
+static void group_open_quick(pair *p, uint32_t nodes)
+{
+    recovery_timeout_option = 2 * MS;
+    group_open(p, true, nodes);
+    recovery_timeout_option = 0;
+}
+
 static void pair_close(pair *p)
 {
     for (uint32_t i = 0; i < p->nodes; i++) {
@@ -279,6 +288,15 @@ static void caught_up(pair *p)
     assert_int_equal(stats(p, 1).buffered, 0);
 }
 
+/* Steps until node `at` has applied `writes` in all, which it must within
+ * `ms` milliseconds. */
+static void delivered_within(pair *p, cw_node_id at, uint64_t writes, int ms)
+{
+    for (int i = 0; i < ms && stats(p, at).delivered < writes; i++)
+        step(p);
+    assert_int_equal(stats(p, at).delivered, writes);
+}
+
 /* The host's transport says a message from node 0 to node 1 was lost (a
  * link that numbers its messages sees that when the next one comes): the
  * gap node 0's next write shows is then pulled at node 1's next tick, not
@@ -450,10 +468,8 @@ static void test_a_window_partly_answered_grows(void **state)
 static void test_a_window_whose_first_write_waits_elsewhere_does_not_grow(void **state)
 {
     (void)state;
-    recovery_timeout_option = 2 * MS;
     pair p;
-    group_open(&p, true, 3);
-    recovery_timeout_option = 0;
+    group_open_quick(&p, 3);
     p.cut[1][2] = p.cut[2][1] = true;
     p.lose_pulls_of[1] = true;
     write_at(&p, 1, 0);
@@ -475,9 +491,7 @@ static void test_a_window_whose_first_write_waits_elsewhere_does_not_grow(void *
     assert_int_equal(stats(&p, 2).buffered, 39); /* 2's answer came, and waits */
     p.cut[1][2] = p.cut[2][1] = false;
     p.lose_pulls_of[1] = false;
-    for (int ms = 0; ms < 200 && stats(&p, 2).delivered < 41; ms++)
-        step(&p);
-    assert_int_equal(stats(&p, 2).delivered, 41);
+    delivered_within(&p, 2, 41, 200);
     pair_close(&p);
 }
 
@@ -493,10 +507,8 @@ static void test_a_window_whose_first_write_waits_elsewhere_does_not_grow(void *
 static void test_a_window_answered_in_part_keeps_asking(void **state)
 {
     (void)state;
-    recovery_timeout_option = 2 * MS;
     pair p;
-    pair_open(&p, true);
-    recovery_timeout_option = 0;
+    group_open_quick(&p, NODES);
     write_for(&p, 3);
     for (uint64_t seq = 4; seq <= 43; seq++) {
         write_at_0(&p, seq);
@@ -521,9 +533,7 @@ static void test_a_window_answered_in_part_keeps_asking(void **state)
         receive_all(&p, 1);
         assert_int_equal(stats(&p, 1).delivered, 4);
     }
-    for (int ms = 0; ms < 100 && stats(&p, 1).delivered < 43; ms++)
-        step(&p);
-    assert_int_equal(stats(&p, 1).delivered, 43);
+    delivered_within(&p, 1, 43, 100);
     pair_close(&p);
 }
 
@@ -538,7 +548,7 @@ typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS } peer_word;
 static uint64_t pulls_while_lost(peer_word word)
 {
     pair p;
-    pair_open(&p, true);
+    group_open_quick(&p, NODES);
     write_for(&p, 3);
     three_writes_second_missing(&p, NULL); /* 4 and 6 come, 5 is lost */
     receive_all(&p, 1);
@@ -576,10 +586,8 @@ static uint64_t pulls_while_lost(peer_word word)
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;
-    recovery_timeout_option = 2 * MS;
     uint64_t talking = pulls_while_lost(WRITES), pulling = pulls_while_lost(ONLY_PULLS),
              silent = pulls_while_lost(SAYS_NOTHING);
-    recovery_timeout_option = 0;
     assert_true(talking >= 30 && talking <= 48);
     assert_true(pulling >= 30 && pulling <= 48);
     assert_true(silent >= 12 && silent <= 24);
@@ -596,10 +604,8 @@ static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 static void test_a_talking_holder_is_asked_past_a_silent_origin(void **state)
 {
     (void)state;
-    recovery_timeout_option = 2 * MS;
     pair p;
-    group_open(&p, true, 3);
-    recovery_timeout_option = 0;
+    group_open_quick(&p, 3);
     p.cut[0][2] = p.cut[2][0] = true;
     p.lose_pulls[2][1] = true;
     write_for(&p, 10);
@@ -609,9 +615,7 @@ static void test_a_talking_holder_is_asked_past_a_silent_origin(void **state)
     assert_true(p.pulls[2][1] - before >= 30);
     assert_int_equal(stats(&p, 2).delivered, 0);
     p.lose_pulls[2][1] = false;
-    for (int ms = 0; ms < 100 && stats(&p, 2).delivered < 10; ms++)
-        step(&p);
-    assert_int_equal(stats(&p, 2).delivered, 10);
+    delivered_within(&p, 2, 10, 100);
     pair_close(&p);
 }
 

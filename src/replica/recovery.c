@@ -580,8 +580,9 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
  * Once it times out, the whole window is asked for again, from the next
  * peer, the timeout doubling while V does not move and no answer to a
  * window with V + 1 missing is buffered (every window for a silent peer,
- * every TALKING_TRIES for one that talks). So a backlog streams in, each write asked for once per
- * timeout, instead of every tick asking again for all it still lacks. */
+ * every TALKING_TRIES for one that talks). So a backlog streams in, each
+ * write asked for once per timeout, instead of every tick asking again for
+ * all it still lacks. */
 static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
 {
     cw__gap *g = &n->gap[origin];

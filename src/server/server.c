@@ -115,10 +115,10 @@
  *       before it waits out its window's timeout.
  *     With --delay, a write or an answer the fault layer still delays when
  *     a later message shows the loss is pulled too (its copy then arrives
- *     twice, and the replica drops the second). Other losses (whole frames, which are not
- *     numbered; pulls and reports; whatever a held or cut link loses) wait
- *     out the timeout. A peer's restart (forget_old_process) forgets its
- *     losses.
+ *     twice, and the replica drops the second). Other losses (whole
+ *     frames, which are not numbered; pulls and reports; whatever a held
+ *     or cut link loses) wait out the timeout. A peer's restart
+ *     (forget_old_process) forgets its losses.
  */
 #include "server.h"
 

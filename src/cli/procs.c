@@ -1187,6 +1187,34 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     return rc;
 }
 
+/* The run's options as --json records them, whether or not it reached its
+ * check; NULL when out of memory. */
+static json_t *options_json(const prun *r)
+{
+    const cli_procs_options *o = r->o;
+    json_t *opt = json_pack(
+        "{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:f,s:s,s:f,s:I,s:f,s:f,s:s,s:b,s:f}", "processes",
+        (json_int_t)r->n, "writes", (json_int_t)o->writes, "keys", (json_int_t)o->keys, "clients",
+        (json_int_t)o->clients, "reads", o->reads, "rmw", o->rmw, "deletes", o->deletes, "drop", o->drop, "delay",
+        o->delay, "dup", o->dup, "max_delay_us", (json_int_t)o->max_delay_us, "seed", (json_int_t)o->seed,
+        "duration", o->duration, "key_dist", o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta,
+        "value_size", (json_int_t)o->value_size, "partition_start", o->part_start, "partition_seconds", o->part_len,
+        "partition_kind", o->part_hold ? "hold" : "cut", "data", o->data, "converge_within", o->converge_within);
+    json_t *stop = o->stop_node < 0 ? json_null()
+                                    : json_pack("{s:i,s:f,s:f}", "node", o->stop_node, "from", o->stop_at, "to",
+                                                o->cont_at);
+    json_t *kill = o->kill_node < 0 ? json_null() : json_pack("{s:i,s:f}", "node", o->kill_node, "at", o->kill_at);
+    bool built = opt && stop && kill && json_object_set(opt, "stop", stop) == 0 &&
+                 json_object_set(opt, "kill", kill) == 0;
+    json_decref(stop);
+    json_decref(kill);
+    if (!built) {
+        json_decref(opt);
+        return NULL;
+    }
+    return opt;
+}
+
 static int write_json(const prun *r, const cw_history_report *rep, const judge *J, const final *f, double secs,
                       bool ok, const char *violation)
 {
@@ -1198,20 +1226,43 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
                                                (json_int_t)f->st[i].retransmitted, "recovered",
                                                (json_int_t)f->st[i].recovered, "exit", r->p[i].status));
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:f},s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*}",
-        "options", "processes", (json_int_t)r->n, "writes", (json_int_t)o->writes, "keys", (json_int_t)o->keys,
-        "clients", (json_int_t)o->clients, "reads", o->reads, "rmw", o->rmw, "deletes", o->deletes, "drop",
-        o->drop, "delay", o->delay, "dup", o->dup, "max_delay_us", (json_int_t)o->max_delay_us, "seed",
-        (json_int_t)o->seed, "duration", o->duration, "writes_checked", (json_int_t)rep->writes, "reads_checked",
+        "{s:o,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b}", "options", options_json(r),
+        "writes_checked", (json_int_t)rep->writes, "reads_checked",
         (json_int_t)rep->reads, "seconds", secs, "writes_per_s", rep->writes / secs, "concurrent_pairs",
         (json_int_t)rep->concurrent_pairs, "ordered_pairs", (json_int_t)rep->ordered_pairs, "lost_with_process",
         (json_int_t)J->t.lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
-        (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation);
+        (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation,
+        "checked", true);
     if (!root)
         return CW_ENOMEM;
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
     json_decref(root);
     return rc;
+}
+
+/* The --json of a run that stopped before its check: the options, and each
+ * node's exit status, with what it last told of itself when the run stopped
+ * waiting for the nodes to converge (polled). */
+static int write_stopped_json(const prun *r, const final *f, bool polled, double secs, const char *failure)
+{
+    json_t *nodes = json_array();
+    for (uint32_t i = 0; nodes && i < r->n; i++) {
+        const cw_client_status *st = &f->st[i];
+        char *clock = polled ? cli_clock_text(&st->clock) : NULL;
+        json_t *node = polled ? json_pack("{s:I,s:s?,s:I,s:b,s:I,s:I,s:I,s:i}", "node", (json_int_t)i, "clock",
+                                          clock, "buffered", (json_int_t)st->buffered, "joining", st->joining,
+                                          "writes", (json_int_t)st->writes, "retransmitted",
+                                          (json_int_t)st->retransmitted, "recovered", (json_int_t)st->recovered,
+                                          "exit", r->p[i].status)
+                              : json_pack("{s:I,s:i}", "node", (json_int_t)i, "exit", r->p[i].status);
+        free(clock);
+        if (!node || json_array_append_new(nodes, node) != 0) {
+            json_decref(nodes);
+            nodes = NULL;
+        }
+    }
+    json_t *extra = nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
+    return extra ? cli_write_stopped_json(r->o->json, options_json(r), secs, failure, extra) : CW_ENOMEM;
 }
 
 static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J)
@@ -1308,8 +1359,14 @@ int cli_procs_stress(const cli_procs_options *o)
         for (size_t i = 0; finals && i < nreads; i++)
             cw_read_destroy(&finals[i]);
         free(finals);
-        fprintf(stderr, "causeway stress: %s failed: %s%s%s (seed %llu; processes' files kept in %s)\n", where,
-                cw_strerror(rc), r->failure[0] ? ": " : "", r->failure, (unsigned long long)o->seed, r->dir);
+        char failure[sizeof r->failure + 256];
+        snprintf(failure, sizeof failure, "%s failed: %s%s%s", where, cw_strerror(rc), r->failure[0] ? ": " : "",
+                 r->failure);
+        fprintf(stderr, "causeway stress: %s (seed %llu; processes' files kept in %s)\n", failure,
+                (unsigned long long)o->seed, r->dir);
+        cli_print_stopped(failure, o->replay, "the same workload and faults; process timings vary");
+        if (o->json && write_stopped_json(r, &fin, where == conv_where, secs, failure) != CW_OK)
+            fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
         free(th);
         free_all(r, cl, nc, &J);
         pthread_mutex_destroy(&r->lock);

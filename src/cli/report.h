@@ -37,4 +37,15 @@ void cli_default_history(char *out, size_t cap, uint64_t seed);
  * replays the run (`replay`, with `note` after it: what a replay repeats). */
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note);
 
+/* The verdict of a run that stopped before its check (a stall, nodes that did
+ * not converge in time, no memory): FAIL with what stopped it, and the
+ * command that replays the run, as cli_print_verdict. */
+void cli_print_stopped(const char *failure, const char *replay, const char *note);
+
+/* Writes to path the JSON of such a run: {"options": options (stolen),
+ * "seconds", "verdict": "fail", "violation": failure, "checked": false} and
+ * extra's fields (stolen; may be NULL). CW_OK, CW_ENOMEM, or CW_EINVAL when
+ * the file cannot be written. */
+int cli_write_stopped_json(const char *path, void *options, double seconds, const char *failure, void *extra);
+
 #endif

@@ -612,20 +612,30 @@ static json_t *latency_json(const cw_latency *l)
                      "p99_us", l->p99_ns / 1e3, "p999_us", l->p999_ns / 1e3, "max_us", l->max_ns / 1e3);
 }
 
+/* The run's options as --json records them, whether or not it reached its
+ * check; NULL when out of memory. */
+static json_t *options_json(const opts *o)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:f,"
+                     "s:f,s:b}",
+                     "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys", (json_int_t)o->keys,
+                     "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients, "delay", o->delay,
+                     "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
+                     o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
+                     (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
+                     o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration,
+                     "reads", o->reads, "rate", o->rate, "warmup", o->warmup, "partition_start", o->part_start,
+                     "partition_seconds", o->part_len, "drop", o->drop, "partition_kind",
+                     o->part_kind == PART_HOLD ? "hold" : "cut", "rmw", o->rmw, "deletes", o->deletes, "sessions",
+                     o->sessions);
+}
+
 static int write_json(const opts *o, const cw_history_report *rep, const totals *t, const cw_latency *ops,
                       uint64_t made, double secs, double check_secs, const char *violation, bool parted)
 {
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:s,s:b,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:I,"
-        "s:f,s:f,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:b}",
-        "options", "nodes", (json_int_t)o->nodes, "writes", (json_int_t)o->writes, "keys",
-        (json_int_t)o->keys, "workers", (json_int_t)o->workers, "clients", (json_int_t)o->clients,
-        "delay", o->delay, "max_delay_us", (json_int_t)o->max_delay_us, "dup", o->dup, "policy",
-        o->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "sequential", o->sequential, "seed",
-        (json_int_t)o->seed, "value_size", (json_int_t)o->value_size, "key_dist",
-        o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta, "duration", o->duration, "reads", o->reads, "rate", o->rate,
-        "warmup", o->warmup, "partition_start", o->part_start, "partition_seconds", o->part_len,
-        "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs,
+        "{s:o,s:I,s:f,s:f,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:b,s:b}", "options",
+        options_json(o), "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs,
         "writes_made", (json_int_t)made, "writes_per_s", made / secs, "deliveries_per_s", t->delivered / secs,
         "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
         "duplicates", (json_int_t)t->duplicates, "max_buffered", (json_int_t)t->max_buffered,
@@ -633,19 +643,12 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         (json_int_t)rep->ordered_pairs, "operation_latency", latency_json(ops),
         "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
-        "violation", violation, "partition_made", parted);
+        "violation", violation, "partition_made", parted, "checked", true);
     json_t *blocker = t->blocked == 0 ? json_null()
                                       : json_pack("{s:I,s:I,s:I}", "node", (json_int_t)t->blocked_at, "waits_for",
                                                   (json_int_t)t->blocker, "nodes", (json_int_t)t->blocked);
-    /* Loss recovery: the options, then the totals over nodes. */
-    bool built = root && blocker &&
-                 json_object_set_new(json_object_get(root, "options"), "drop", json_real(o->drop)) == 0 &&
-                 json_object_set_new(json_object_get(root, "options"), "partition_kind",
-                                     json_string(o->part_kind == PART_HOLD ? "hold" : "cut")) == 0 &&
-                 json_object_set_new(json_object_get(root, "options"), "rmw", json_real(o->rmw)) == 0 &&
-                 json_object_set_new(json_object_get(root, "options"), "deletes", json_real(o->deletes)) == 0 &&
-                 json_object_set_new(json_object_get(root, "options"), "sessions", json_boolean(o->sessions)) == 0 &&
-                 cli_clients_json(rep, root);
+    bool built = root && blocker && cli_clients_json(rep, root);
+    /* Loss recovery: the totals over nodes. */
     json_t *rec = built ? json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "retransmitted", (json_int_t)t->retransmitted,
                                     "recovered", (json_int_t)t->recovered, "pulls", (json_int_t)t->pulls, "reports",
                                     (json_int_t)t->reports, "missing", (json_int_t)t->missing, "log_entries",
@@ -940,8 +943,12 @@ static int stress(opts o)
     collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK) {
-        fprintf(stderr, "causeway stress: the run stopped: %s (seed %llu)\n", cw_strerror(rc),
-                (unsigned long long)o.seed);
+        char failure[160];
+        snprintf(failure, sizeof failure, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
+        fprintf(stderr, "causeway stress: %s (seed %llu)\n", failure, (unsigned long long)o.seed);
+        cli_print_stopped(failure, o.replay, "the same workload and faults; thread interleavings vary");
+        if (o.json && cli_write_stopped_json(o.json, options_json(&o), secs, failure, NULL) != CW_OK)
+            fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;

@@ -539,17 +539,37 @@ static void test_a_window_answered_in_part_keeps_asking(void **state)
 
 /* What node 0 says to node 1 while node 1's pulls are lost: nothing (cut
  * off), its writes, or only pulls of its own (a peer that misses writes
- * asks every timeout; over a lossy link that may be all that comes). */
-typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS } peer_word;
+ * asks every timeout; over a lossy link that may be all that comes), or a
+ * word only every three report intervals (a link that loses most of what
+ * the peer sends). */
+typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS, SELDOM } peer_word;
 
 /* Node 1 misses node 0's write 5, and for 320 ms every pull it sends is
  * lost; node 0 says `word` to it meanwhile (with ONLY_PULLS, a pull every
- * 2 ms, for a write node 1 has not made). The pulls sent in that time. */
+ * 2 ms, for a write node 1 has not made; with SELDOM, such a pull every
+ * 30 ms, from 90 ms before). The pulls sent in that time. */
+static void pull_from_0(pair *p)
+{
+    cw_msg *pull;
+    assert_int_equal(cw__msg_pull(&pull, NODES, 0, 1, 1, 1, 1), CW_OK);
+    assert_int_equal(cw_node_receive(p->node[1], pull, NULL, NULL), CW_OK);
+    cw_msg_unref(pull);
+}
+
 static uint64_t pulls_while_lost(peer_word word)
 {
     pair p;
     group_open_quick(&p, NODES);
     write_for(&p, 3);
+    if (word == SELDOM) { /* the link lost most of node 0's words before too */
+        p.cut[0][1] = true;
+        for (int ms = 0; ms < 90; ms++) {
+            if (ms % 30 == 0)
+                pull_from_0(&p);
+            step(&p);
+        }
+        p.cut[0][1] = false;
+    }
     three_writes_second_missing(&p, NULL); /* 4 and 6 come, 5 is lost */
     receive_all(&p, 1);
     cw__node_link_lost(p.node[1], 0);
@@ -559,12 +579,8 @@ static uint64_t pulls_while_lost(peer_word word)
     for (int ms = 0; ms < 320; ms++) {
         if (word == WRITES)
             write_at_0(&p, (uint64_t)ms);
-        if (word == ONLY_PULLS && ms % 2 == 0) {
-            cw_msg *pull;
-            assert_int_equal(cw__msg_pull(&pull, NODES, 0, 1, 1, 1, 1), CW_OK);
-            assert_int_equal(cw_node_receive(p.node[1], pull, NULL, NULL), CW_OK);
-            cw_msg_unref(pull);
-        }
+        if ((word == ONLY_PULLS && ms % 2 == 0) || (word == SELDOM && ms % 30 == 0))
+            pull_from_0(&p);
         step(&p);
     }
     uint64_t pulls = p.pulls[1][0] - before;
@@ -582,14 +598,18 @@ static uint64_t pulls_while_lost(peer_word word)
  * intervals, 20 ms, lapses), 17. (A back-off grown at each window would
  * send 10 in both cases; none at all for a talking peer, 160.) A peer
  * whose only word is its pulls talks as much as one that writes: 35 (17
- * if pulls did not count). */
+ * if pulls did not count). So does one heard only every 30 ms on a link
+ * that lost most of its words before: its gaps say so, and silent is then
+ * twice its longest gap lately, not two report intervals (which would have
+ * it silent a third of the time: 21). */
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;
     uint64_t talking = pulls_while_lost(WRITES), pulling = pulls_while_lost(ONLY_PULLS),
-             silent = pulls_while_lost(SAYS_NOTHING);
+             seldom = pulls_while_lost(SELDOM), silent = pulls_while_lost(SAYS_NOTHING);
     assert_true(talking >= 30 && talking <= 48);
     assert_true(pulling >= 30 && pulling <= 48);
+    assert_true(seldom >= 30 && seldom <= 48);
     assert_true(silent >= 12 && silent <= 24);
 }
 

@@ -25,6 +25,8 @@ typedef struct cw__gap {
     uint64_t heard_ns;        /* when the origin itself last sent here a write or report (0: never) */
     uint64_t spoke_ns;        /* when node `origin`, as a peer, last sent here anything of
                                  its own: a write, a report, a pull (0: never; talks) */
+    uint64_t spoke_gap_ns;    /* the longest time lately between two such words: each word
+                                 takes an eighth off it, and a longer gap replaces it (talks) */
     uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */

@@ -109,6 +109,25 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
  * means never heard. */
 static uint64_t stamp(const struct cw_node *n) { return n->now_ns ? n->now_ns : 1; }
 
+/* Node j, as a peer, sent a word of its own here now (talks): the gap since
+ * its last word joins the longest lately, which loses an eighth at each
+ * later moment the peer is heard (words at one moment count once). It
+ * halves in five such moments, so one long gap, a partition's say, is
+ * forgotten within a few dozen, and a link that stopped losing is judged by
+ * its report interval again. */
+static void spoke(struct cw_node *n, uint32_t j)
+{
+    cw__gap *g = &n->gap[j];
+    uint64_t now = stamp(n);
+    if (g->spoke_ns && now > g->spoke_ns) {
+        uint64_t d = now - g->spoke_ns;
+        g->spoke_gap_ns -= g->spoke_gap_ns / 8;
+        if (d > g->spoke_gap_ns)
+            g->spoke_gap_ns = d;
+    }
+    g->spoke_ns = now;
+}
+
 static void want_tick(struct cw_node *n, uint64_t at)
 {
     if (at < n->next_tick_ns)
@@ -418,7 +437,8 @@ void cw__recovery_sent_before(struct cw_node *n, cw_node_id origin, uint64_t seq
 
 void cw__recovery_heard_origin(struct cw_node *n, cw_node_id origin)
 {
-    n->gap[origin].heard_ns = n->gap[origin].spoke_ns = stamp(n);
+    spoke(n, origin);
+    n->gap[origin].heard_ns = n->gap[origin].spoke_ns;
 }
 
 void cw__recovery_twice(struct cw_node *n, const cw_msg *m)
@@ -498,16 +518,22 @@ static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw
 }
 
 /* Whether peer j sent a message of its own (a write, a report, a pull)
- * here lately: within two report intervals, and never longer than a full
+ * here lately: within twice the longer of a report interval and the longest
+ * gap lately between its words (spoke), and never longer than a full
  * back-off, so a peer that reports seldom, or has gone, is not taken for one
  * that talks. (A pull says as much as a report: the peer is there and its
  * link to this node carries; over a lossy link it is often the one word
- * that comes, as a peer that misses writes pulls every timeout.) */
+ * that comes, as a peer that misses writes pulls every timeout. Over a link
+ * that loses three in four, two reports in a row are both lost more often
+ * than not: its gaps, not the interval, say how long its silence must be.
+ * A peer cut off from a link that lost little is still judged silent after
+ * two intervals.) */
 static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
 {
-    uint64_t heard = n->gap[j].spoke_ns, within = 2 * n->opt.report_interval_ns;
+    uint64_t heard = n->gap[j].spoke_ns, gap = n->gap[j].spoke_gap_ns;
+    uint64_t half = gap > n->opt.report_interval_ns ? gap : n->opt.report_interval_ns;
     uint64_t longest = n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT;
-    return heard && now - heard < (within < longest ? within : longest);
+    return heard && now - heard < (half < longest / 2 ? 2 * half : longest);
 }
 
 /* Who the next window goes to: pull_target's next choice, or one of the two
@@ -781,7 +807,7 @@ int cw__recovery_pull(struct cw_node *n, const cw_msg *p)
     if (!n->recovering)
         return CW_OK; /* nothing logged: nothing to serve */
     cw_node_id origin = (cw_node_id)p->counters[0], asker = p->origin;
-    n->gap[asker].spoke_ns = stamp(n); /* it talks (talks); the codec checked asker */
+    spoke(n, asker); /* it talks (talks); the codec checked asker */
     uint64_t from = p->counters[1], to = p->counters[2];
     const cw__log_ring *r = &n->log.ring[origin];
     if (from <= r->base)

@@ -539,15 +539,13 @@ static void test_a_window_answered_in_part_keeps_asking(void **state)
 
 /* What node 0 says to node 1 while node 1's pulls are lost: nothing (cut
  * off), its writes, or only pulls of its own (a peer that misses writes
- * asks every timeout; over a lossy link that may be all that comes), or a
+ * asks every timeout; over a lossy link that may be all that comes), a
  * word only every three report intervals (a link that loses most of what
- * the peer sends). */
-typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS, SELDOM } peer_word;
+ * the peer sends), or nothing after writes 50 ms apart. */
+typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS, SELDOM, NOTHING_AFTER_SPARSE_WRITES } peer_word;
 
-/* Node 1 misses node 0's write 5, and for 320 ms every pull it sends is
- * lost; node 0 says `word` to it meanwhile (with ONLY_PULLS, a pull every
- * 2 ms, for a write node 1 has not made; with SELDOM, such a pull every
- * 30 ms, from 90 ms before). The pulls sent in that time. */
+/* Node 0 pulls from node 1 a write node 1 has not made: a word of node 0's
+ * own that asks node 1 for nothing it can give. */
 static void pull_from_0(pair *p)
 {
     cw_msg *pull;
@@ -556,12 +554,21 @@ static void pull_from_0(pair *p)
     cw_msg_unref(pull);
 }
 
+/* Node 1 misses a write of node 0's, and for 320 ms every pull it sends is
+ * lost; node 0 says `word` to it meanwhile (with ONLY_PULLS, a pull every
+ * 2 ms; with SELDOM, one every 30 ms, from 90 ms before, while node 1
+ * missed another write). The pulls sent in that time. */
 static uint64_t pulls_while_lost(peer_word word)
 {
     pair p;
     group_open_quick(&p, NODES);
     write_for(&p, 3);
-    if (word == SELDOM) { /* the link lost most of node 0's words before too */
+    if (word == SELDOM) {
+        /* The link lost most of node 0's words before too, while node 1
+         * missed a write (held back, then delivered). */
+        cw_msg *held;
+        three_writes_second_missing(&p, &held);
+        receive_all(&p, 1);
         p.cut[0][1] = true;
         for (int ms = 0; ms < 90; ms++) {
             if (ms % 30 == 0)
@@ -569,12 +576,21 @@ static uint64_t pulls_while_lost(peer_word word)
             step(&p);
         }
         p.cut[0][1] = false;
+        assert_int_equal(cw_node_receive(p.node[1], held, NULL, NULL), CW_OK);
+        cw_msg_unref(held);
+        assert_int_equal(stats(&p, 1).buffered, 0);
     }
-    three_writes_second_missing(&p, NULL); /* 4 and 6 come, 5 is lost */
+    if (word == NOTHING_AFTER_SPARSE_WRITES) /* a write every 50 ms, none lost */
+        for (int ms = 0; ms < 200; ms++) {
+            if (ms % 50 == 0)
+                write_at_0(&p, (uint64_t)ms);
+            step(&p);
+        }
+    three_writes_second_missing(&p, NULL); /* of three, the second is lost */
     receive_all(&p, 1);
     cw__node_link_lost(p.node[1], 0);
     p.lose_pulls[1][0] = true;
-    p.cut[0][1] = word != WRITES;
+    p.cut[0][1] = word != WRITES; /* SELDOM's words come past the cut */
     uint64_t before = p.pulls[1][0];
     for (int ms = 0; ms < 320; ms++) {
         if (word == WRITES)
@@ -599,18 +615,23 @@ static uint64_t pulls_while_lost(peer_word word)
  * send 10 in both cases; none at all for a talking peer, 160.) A peer
  * whose only word is its pulls talks as much as one that writes: 35 (17
  * if pulls did not count). So does one heard only every 30 ms on a link
- * that lost most of its words before: its gaps say so, and silent is then
- * twice its longest gap lately, not two report intervals (which would have
- * it silent a third of the time: 21). */
+ * that lost most of its words before, while node 1 missed a write: its gaps
+ * say so, and silent is then twice its longest gap lately, not two report
+ * intervals (which would have it silent a third of the time: 21). Gaps
+ * while nothing is missed say nothing of loss: a peer that wrote every
+ * 50 ms on a link that lost none is silent two intervals after its last
+ * word, and asked 10 times (19 if those gaps counted). */
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;
     uint64_t talking = pulls_while_lost(WRITES), pulling = pulls_while_lost(ONLY_PULLS),
-             seldom = pulls_while_lost(SELDOM), silent = pulls_while_lost(SAYS_NOTHING);
+             seldom = pulls_while_lost(SELDOM), silent = pulls_while_lost(SAYS_NOTHING),
+             sparse = pulls_while_lost(NOTHING_AFTER_SPARSE_WRITES);
     assert_true(talking >= 30 && talking <= 48);
     assert_true(pulling >= 30 && pulling <= 48);
     assert_true(seldom >= 30 && seldom <= 48);
     assert_true(silent >= 12 && silent <= 24);
+    assert_true(sparse >= 6 && sparse <= 14);
 }
 
 /* Node 2 misses node 0's writes and is cut off from node 0 both ways, so

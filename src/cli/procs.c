@@ -80,8 +80,11 @@ typedef struct proc {
     long boundary;          /* the dead incarnation's trace size (invariant 3), or -1 */
     bool truncated;         /* its last line was cut by the kill */
     double killed_at;       /* cli_seconds, 0: never */
-    int status;             /* exit status at the end, -1 unknown */
+    int status;             /* exit status at the end: -1 had to be killed, EXIT_NOT_STARTED */
 } proc;
+
+/* proc.status of a node whose process never started. */
+#define EXIT_NOT_STARTED (-2)
 
 /* A stop or kill window of a node: calls overlapping it may time out. */
 typedef struct window {
@@ -415,6 +418,7 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
         if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
             tell_keeper(r, i, 0);
             r->p[i].pid = 0;
+            r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             rc = CW_EIO;
             break;
         }
@@ -681,7 +685,9 @@ static int read_traces(judge *J)
                                 sizeof err);
         if (rc == CW_EIO)
             cli_trace_violate(&J->t, NULL, "no trace", "node %u left no trace (%s)", x, r->p[x].trace);
-        else if (rc != CW_OK)
+        else if (rc == CW_EINVAL)
+            fail_run(r, rc, "node %u's trace: %s", x, err);
+        if (rc != CW_OK && rc != CW_EIO)
             return rc;
     }
     return CW_OK;
@@ -893,14 +899,15 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
     return CW_OK;
 }
 
-/* SIGTERM to every node, and their exit statuses (-1: had to be killed). */
+/* SIGTERM to every node still running, and their exit statuses (-1: had
+ * to be killed; a node that exited before keeps its own). */
 static void stop_all(prun *r)
 {
-    for (uint32_t i = 0; i < r->n; i++) {
-        r->p[i].status = -1;
-        if (r->p[i].pid > 0)
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->p[i].pid > 0) {
+            r->p[i].status = -1;
             kill(r->p[i].pid, SIGTERM);
-    }
+        }
     double deadline = now_s() + EXIT_DEADLINE_S;
     for (uint32_t i = 0; i < r->n; i++) {
         if (r->p[i].pid <= 0)
@@ -987,6 +994,7 @@ static int start_nodes(prun *r)
     for (uint32_t i = 0; i < r->n; i++) {
         proc *p = &r->p[i];
         p->boundary = -1;
+        p->status = EXIT_NOT_STARTED;
         snprintf(p->listen, sizeof p->listen, "ipc://%s/r-%u", r->dir, i);
         snprintf(p->client, sizeof p->client, "ipc://%s/c-%u", r->dir, i);
         snprintf(p->trace, sizeof p->trace, "%s/trace-%u.jsonl", r->dir, i);
@@ -1011,11 +1019,14 @@ static int start_nodes(prun *r)
     double deadline = now_s() + JOIN_DEADLINE_S;
     for (uint32_t i = 0; i < r->n; i++) {
         int rc = wait_joined(r, i, deadline);
-        if (rc != CW_OK) {
-            fprintf(stderr, "causeway stress: node %u did not start accepting writes within %g s: %s (see %s)\n", i,
-                    JOIN_DEADLINE_S, cw_strerror(rc), r->p[i].out);
+        if (rc == CW_EIO)
+            fail_run(r, rc, "node %u exited with status %d before it accepted writes (see %s)", i, r->p[i].status,
+                     r->p[i].out);
+        else if (rc != CW_OK)
+            fail_run(r, rc, "node %u did not start accepting writes within %g s (see %s)", i, JOIN_DEADLINE_S,
+                     r->p[i].out);
+        if (rc != CW_OK)
             return rc;
-        }
     }
     return CW_OK;
 }
@@ -1193,12 +1204,12 @@ static json_t *options_json(const prun *r)
 {
     const cli_procs_options *o = r->o;
     json_t *opt = json_pack(
-        "{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:f,s:s,s:f,s:I,s:f,s:f,s:s,s:b,s:f}", "processes",
+        "{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:f,s:s,s:f,s:f,s:f,s:s,s:b,s:f}", "processes",
         (json_int_t)r->n, "writes", (json_int_t)o->writes, "keys", (json_int_t)o->keys, "clients",
         (json_int_t)o->clients, "reads", o->reads, "rmw", o->rmw, "deletes", o->deletes, "drop", o->drop, "delay",
         o->delay, "dup", o->dup, "max_delay_us", (json_int_t)o->max_delay_us, "seed", (json_int_t)o->seed,
         "duration", o->duration, "key_dist", o->key_dist ? "zipfian" : "uniform", "zipf_theta", o->zipf_theta,
-        "value_size", (json_int_t)o->value_size, "partition_start", o->part_start, "partition_seconds", o->part_len,
+        "partition_start", o->part_start, "partition_seconds", o->part_len,
         "partition_kind", o->part_hold ? "hold" : "cut", "data", o->data, "converge_within", o->converge_within);
     json_t *stop = o->stop_node < 0 ? json_null()
                                     : json_pack("{s:i,s:f,s:f}", "node", o->stop_node, "from", o->stop_at, "to",
@@ -1249,12 +1260,14 @@ static int write_stopped_json(const prun *r, const final *f, bool polled, double
     for (uint32_t i = 0; nodes && i < r->n; i++) {
         const cw_client_status *st = &f->st[i];
         char *clock = polled ? cli_clock_text(&st->clock) : NULL;
-        json_t *node = polled ? json_pack("{s:I,s:s?,s:I,s:b,s:I,s:I,s:I,s:i}", "node", (json_int_t)i, "clock",
+        int exit = r->p[i].status;
+        json_t *code = exit == EXIT_NOT_STARTED ? json_null() : json_integer(exit);
+        json_t *node = polled ? json_pack("{s:I,s:s?,s:I,s:b,s:I,s:I,s:I,s:o}", "node", (json_int_t)i, "clock",
                                           clock, "buffered", (json_int_t)st->buffered, "joining", st->joining,
                                           "writes", (json_int_t)st->writes, "retransmitted",
                                           (json_int_t)st->retransmitted, "recovered", (json_int_t)st->recovered,
-                                          "exit", r->p[i].status)
-                              : json_pack("{s:I,s:i}", "node", (json_int_t)i, "exit", r->p[i].status);
+                                          "exit", code)
+                              : json_pack("{s:I,s:o}", "node", (json_int_t)i, "exit", code);
         free(clock);
         if (!node || json_array_append_new(nodes, node) != 0) {
             json_decref(nodes);
@@ -1265,7 +1278,25 @@ static int write_stopped_json(const prun *r, const final *f, bool polled, double
     return extra ? cli_write_stopped_json(r->o->json, options_json(r), secs, failure, extra) : CW_ENOMEM;
 }
 
-static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J)
+/* The end of a run that stopped before its verdict: what stopped it (at
+ * `where`, rc and the run's failure text), the replay line, and --json
+ * (polled: the nodes' statuses in f are from the last look at them). */
+static void stopped(prun *r, int rc, const char *where, const final *f, bool polled, double secs)
+{
+    const cli_procs_options *o = r->o;
+    char failure[sizeof r->failure + 256];
+    snprintf(failure, sizeof failure, "%s failed: %s%s%s", where, cw_strerror(rc), r->failure[0] ? ": " : "",
+             r->failure);
+    fprintf(stderr, "causeway stress: %s (seed %llu; processes' files kept in %s)\n", failure,
+            (unsigned long long)o->seed, r->dir);
+    cli_print_stopped(failure, o->replay, "the same workload and faults; process timings vary");
+    if (o->json && write_stopped_json(r, f, polled, secs, failure) != CW_OK)
+        fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
+}
+
+/* Frees the run's clients, handles, traces and final statuses, and lets
+ * the keeper go. */
+static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J, final *f)
 {
     for (uint32_t c = 0; cl && c < nc; c++) {
         for (size_t i = 0; i < cl[c].nrec; i++) {
@@ -1280,6 +1311,10 @@ static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J)
     for (uint32_t x = 0; x < r->n; x++)
         cw_client_close(r->st[x]);
     cli_trace_free(&J->t);
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        cw_client_status_destroy(&f->st[i]);
+    pthread_mutex_destroy(&r->lock);
+    keeper_done(r);
 }
 
 int cli_procs_stress(const cli_procs_options *o)
@@ -1359,18 +1394,9 @@ int cli_procs_stress(const cli_procs_options *o)
         for (size_t i = 0; finals && i < nreads; i++)
             cw_read_destroy(&finals[i]);
         free(finals);
-        char failure[sizeof r->failure + 256];
-        snprintf(failure, sizeof failure, "%s failed: %s%s%s", where, cw_strerror(rc), r->failure[0] ? ": " : "",
-                 r->failure);
-        fprintf(stderr, "causeway stress: %s (seed %llu; processes' files kept in %s)\n", failure,
-                (unsigned long long)o->seed, r->dir);
-        cli_print_stopped(failure, o->replay, "the same workload and faults; process timings vary");
-        if (o->json && write_stopped_json(r, &fin, where == conv_where, secs, failure) != CW_OK)
-            fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
+        stopped(r, rc, where, &fin, where == conv_where, secs);
         free(th);
-        free_all(r, cl, nc, &J);
-        pthread_mutex_destroy(&r->lock);
-        keeper_done(r);
+        free_all(r, cl, nc, &J, &fin);
         return CLI_FAIL;
     }
     double c0 = now_s();
@@ -1394,6 +1420,12 @@ int cli_procs_stress(const cli_procs_options *o)
     for (size_t i = 0; i < nreads; i++)
         cw_read_destroy(&finals[i]);
     free(finals);
+    if (rc != CW_OK) { /* no verdict: the traces could not be judged (out of memory, a malformed line) */
+        stopped(r, rc, "the check", &fin, true, secs);
+        free(th);
+        free_all(r, cl, nc, &J, &fin);
+        return CLI_FAIL;
+    }
     cw_history_report rep;
     memset(&rep, 0, sizeof rep);
     ok = rc == CW_OK && cw_history_verdict(J.t.h, &rep);
@@ -1481,10 +1513,6 @@ int cli_procs_stress(const cli_procs_options *o)
     if (ok && !o->keep_traces)
         remove_dir(r);
     free(th);
-    free_all(r, cl, nc, &J);
-    for (uint32_t i = 0; i < MAX_PROCS; i++)
-        cw_client_status_destroy(&fin.st[i]);
-    pthread_mutex_destroy(&r->lock);
-    keeper_done(r);
+    free_all(r, cl, nc, &J, &fin);
     return ok ? CLI_OK : CLI_FAIL;
 }

@@ -943,7 +943,7 @@ static int stress(opts o)
     collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK) {
-        char failure[160];
+        char failure[512];
         snprintf(failure, sizeof failure, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
         fprintf(stderr, "causeway stress: %s (seed %llu)\n", failure, (unsigned long long)o.seed);
         cli_print_stopped(failure, o.replay, "the same workload and faults; thread interleavings vary");

@@ -109,20 +109,24 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
  * means never heard. */
 static uint64_t stamp(const struct cw_node *n) { return n->now_ns ? n->now_ns : 1; }
 
-/* Node j, as a peer, sent a word of its own here now (talks): the gap since
- * its last word joins the longest lately, which loses an eighth at each
- * later moment the peer is heard (words at one moment count once). It
- * halves in five such moments, so one long gap, a partition's say, is
- * forgotten within a few dozen, and a link that stopped losing is judged by
- * its report interval again. */
+/* Node j, as a peer, sent a word of its own here now (talks). While this
+ * node misses writes (whose holders report every interval until they are
+ * stable), the gap since j's last word joins the longest lately, which
+ * loses an eighth at each later moment j is heard (words at one moment
+ * count once): it halves in five such moments, so one long gap, a
+ * partition's say, is forgotten within a few dozen, and a link that stopped
+ * losing is judged by its report interval again. A gap counts at most half
+ * the longest silence talks allows (more would say nothing more), and none
+ * counts while nothing is missed: a peer with nothing to say then may be
+ * quiet for long on a link that loses nothing. */
 static void spoke(struct cw_node *n, uint32_t j)
 {
     cw__gap *g = &n->gap[j];
     uint64_t now = stamp(n);
     if (g->spoke_ns && now > g->spoke_ns) {
-        uint64_t d = now - g->spoke_ns;
+        uint64_t d = min_u64(now - g->spoke_ns, (n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT) / 2);
         g->spoke_gap_ns -= g->spoke_gap_ns / 8;
-        if (d > g->spoke_gap_ns)
+        if (n->gap_count && d > g->spoke_gap_ns)
             g->spoke_gap_ns = d;
     }
     g->spoke_ns = now;
@@ -526,8 +530,8 @@ static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw
  * that comes, as a peer that misses writes pulls every timeout. Over a link
  * that loses three in four, two reports in a row are both lost more often
  * than not: its gaps, not the interval, say how long its silence must be.
- * A peer cut off from a link that lost little is still judged silent after
- * two intervals.) */
+ * A peer cut off after it was heard at least every interval while this node
+ * missed writes is judged silent after two intervals still.) */
 static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
 {
     uint64_t heard = n->gap[j].spoke_ns, gap = n->gap[j].spoke_gap_ns;

@@ -541,8 +541,11 @@ static void test_a_window_answered_in_part_keeps_asking(void **state)
  * off), its writes, or only pulls of its own (a peer that misses writes
  * asks every timeout; over a lossy link that may be all that comes), a
  * word only every three report intervals (a link that loses most of what
- * the peer sends), or nothing after writes 50 ms apart. */
-typedef enum peer_word { SAYS_NOTHING, WRITES, ONLY_PULLS, SELDOM, NOTHING_AFTER_SPARSE_WRITES } peer_word;
+ * the peer sends), nothing after writes 50 ms apart, or nothing after such
+ * a lossy spell and then 40 ms of a word every millisecond. */
+typedef enum peer_word {
+    SAYS_NOTHING, WRITES, ONLY_PULLS, SELDOM, NOTHING_AFTER_SPARSE_WRITES, NOTHING_AFTER_A_LOSSY_SPELL
+} peer_word;
 
 /* Node 0 pulls from node 1 a write node 1 has not made: a word of node 0's
  * own that asks node 1 for nothing it can give. */
@@ -563,9 +566,10 @@ static uint64_t pulls_while_lost(peer_word word)
     pair p;
     group_open_quick(&p, NODES);
     write_for(&p, 3);
-    if (word == SELDOM) {
+    if (word == SELDOM || word == NOTHING_AFTER_A_LOSSY_SPELL) {
         /* The link lost most of node 0's words before too, while node 1
-         * missed a write (held back, then delivered). */
+         * missed a write (held back, then delivered); after such a spell,
+         * a word every millisecond for 40 ms. */
         cw_msg *held;
         three_writes_second_missing(&p, &held);
         receive_all(&p, 1);
@@ -573,6 +577,10 @@ static uint64_t pulls_while_lost(peer_word word)
         for (int ms = 0; ms < 90; ms++) {
             if (ms % 30 == 0)
                 pull_from_0(&p);
+            step(&p);
+        }
+        for (int ms = 0; word == NOTHING_AFTER_A_LOSSY_SPELL && ms < 40; ms++) {
+            pull_from_0(&p);
             step(&p);
         }
         p.cut[0][1] = false;
@@ -620,18 +628,58 @@ static uint64_t pulls_while_lost(peer_word word)
  * intervals (which would have it silent a third of the time: 21). Gaps
  * while nothing is missed say nothing of loss: a peer that wrote every
  * 50 ms on a link that lost none is silent two intervals after its last
- * word, and asked 10 times (19 if those gaps counted). */
+ * word, and asked 10 times (19 if those gaps counted). A lossy spell is
+ * forgotten once the peer is heard often: after 40 ms of a word every
+ * millisecond it is silent two intervals after its last, asked 18 times
+ * (25 if the gap never lost its eighths). */
 static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
 {
     (void)state;
     uint64_t talking = pulls_while_lost(WRITES), pulling = pulls_while_lost(ONLY_PULLS),
              seldom = pulls_while_lost(SELDOM), silent = pulls_while_lost(SAYS_NOTHING),
-             sparse = pulls_while_lost(NOTHING_AFTER_SPARSE_WRITES);
+             sparse = pulls_while_lost(NOTHING_AFTER_SPARSE_WRITES),
+             recovered = pulls_while_lost(NOTHING_AFTER_A_LOSSY_SPELL);
     assert_true(talking >= 30 && talking <= 48);
     assert_true(pulling >= 30 && pulling <= 48);
     assert_true(seldom >= 30 && seldom <= 48);
     assert_true(silent >= 12 && silent <= 24);
     assert_true(sparse >= 6 && sparse <= 14);
+    assert_true(recovered >= 12 && recovered <= 21);
+}
+
+/* For 2 s node 1 hears nothing from node 0 (its reports are lost), but
+ * misses no write. Node 0's next write depends on one of node 2's that
+ * node 1 lost, so it opens a gap at node 1 as it comes; then everything
+ * node 0 and node 2 send to node 1 is lost. Time in which nothing was
+ * missed says nothing of loss, so node 0 is silent two intervals after its
+ * write, as node 2 is, and node 1's windows (50 ms timeout) back off at
+ * each one: 6 pulls in 1.6 s; 18 if the spell counted as a gap, taking
+ * node 0 for talking for the full back-off. */
+static void test_a_quiet_spell_is_not_a_lossy_link(void **state)
+{
+    (void)state;
+    pair p;
+    group_open(&p, true, 3);
+    write_for(&p, 3);
+    p.cut[0][1] = true; /* its reports are lost, but node 1 misses no write */
+    for (int ms = 0; ms < 2000; ms++)
+        step(&p);
+    p.cut[0][1] = false;
+    p.cut[2][1] = true;
+    write_at(&p, 2, 0); /* 2:1 reaches node 0 only */
+    step(&p);
+    write_at_0(&p, 3); /* 0:4 depends on 2:1 */
+    step(&p);
+    p.cut[0][1] = true;
+    assert_int_equal(stats(&p, 1).buffered, 1);
+    uint64_t before = p.pulls[1][0] + p.pulls[1][2];
+    for (int ms = 0; ms < 1600; ms++)
+        step(&p);
+    uint64_t pulls = p.pulls[1][0] + p.pulls[1][2] - before;
+    assert_true(pulls >= 3 && pulls <= 10);
+    p.cut[0][1] = p.cut[2][1] = false;
+    delivered_within(&p, 1, 5, 2000);
+    pair_close(&p);
 }
 
 /* Node 2 misses node 0's writes and is cut off from node 0 both ways, so
@@ -795,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_a_window_whose_first_write_waits_elsewhere_does_not_grow),
         cmocka_unit_test(test_pulls_back_off_slower_from_a_peer_that_talks),
         cmocka_unit_test(test_a_talking_holder_is_asked_past_a_silent_origin),
+        cmocka_unit_test(test_a_quiet_spell_is_not_a_lossy_link),
         cmocka_unit_test(test_a_report_asked_for_goes_at_once),
         cmocka_unit_test(test_a_refused_write_is_not_heard),
         cmocka_unit_test(test_an_unreachable_bar_holds_back_only_its_own_deletes),

@@ -80,11 +80,15 @@ typedef struct proc {
     long boundary;          /* the dead incarnation's trace size (invariant 3), or -1 */
     bool truncated;         /* its last line was cut by the kill */
     double killed_at;       /* cli_seconds, 0: never */
-    int status;             /* exit status at the end: -1 had to be killed, EXIT_NOT_STARTED */
+    int status;             /* its exit status (exit_code), -1 when it had to be killed or
+                               could not be waited for, or EXIT_NOT_STARTED */
 } proc;
 
 /* proc.status of a node whose process never started. */
 #define EXIT_NOT_STARTED (-2)
+
+/* A waited-for process's exit status as a shell shows it. */
+static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
 /* A stop or kill window of a node: calls overlapping it may time out. */
 typedef struct window {
@@ -418,7 +422,7 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
         if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
             tell_keeper(r, i, 0);
             r->p[i].pid = 0;
-            r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            r->p[i].status = exit_code(status);
             rc = CW_EIO;
             break;
         }
@@ -621,7 +625,7 @@ static int kill_restart(prun *r, uint32_t i)
     p->killed_at = now_s();
     kill(p->pid, SIGKILL);
     int status;
-    waitpid(p->pid, &status, 0);
+    p->status = waitpid(p->pid, &status, 0) == p->pid ? exit_code(status) : -1; /* until its restart runs */
     tell_keeper(r, i, 0);
     p->pid = 0;
     FILE *f = fopen(p->trace, "a+");
@@ -683,12 +687,12 @@ static int read_traces(judge *J)
         char err[256];
         int rc = cli_trace_read(&J->t, r->p[x].trace, (int)x, r->p[x].boundary, r->p[x].truncated, err,
                                 sizeof err);
-        if (rc == CW_EIO)
-            cli_trace_violate(&J->t, NULL, "no trace", "node %u left no trace (%s)", x, r->p[x].trace);
-        else if (rc == CW_EINVAL)
+        if (rc == CW_EIO) {
+            cli_trace_violate(&J->t, NULL, "no trace", "node %u left no trace that could be read (%s)", x, err);
+        } else if (rc != CW_OK) {
             fail_run(r, rc, "node %u's trace: %s", x, err);
-        if (rc != CW_OK && rc != CW_EIO)
             return rc;
+        }
     }
     return CW_OK;
 }
@@ -904,10 +908,8 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
 static void stop_all(prun *r)
 {
     for (uint32_t i = 0; i < r->n; i++)
-        if (r->p[i].pid > 0) {
-            r->p[i].status = -1;
+        if (r->p[i].pid > 0)
             kill(r->p[i].pid, SIGTERM);
-        }
     double deadline = now_s() + EXIT_DEADLINE_S;
     for (uint32_t i = 0; i < r->n; i++) {
         if (r->p[i].pid <= 0)
@@ -919,10 +921,8 @@ static void stop_all(prun *r)
         if (got == 0) {
             kill(r->p[i].pid, SIGKILL);
             waitpid(r->p[i].pid, &status, 0);
-            r->p[i].status = -1;
-        } else {
-            r->p[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
+        r->p[i].status = got == r->p[i].pid ? exit_code(status) : -1;
         tell_keeper(r, i, 0);
         r->p[i].pid = 0;
     }
@@ -994,7 +994,6 @@ static int start_nodes(prun *r)
     for (uint32_t i = 0; i < r->n; i++) {
         proc *p = &r->p[i];
         p->boundary = -1;
-        p->status = EXIT_NOT_STARTED;
         snprintf(p->listen, sizeof p->listen, "ipc://%s/r-%u", r->dir, i);
         snprintf(p->client, sizeof p->client, "ipc://%s/c-%u", r->dir, i);
         snprintf(p->trace, sizeof p->trace, "%s/trace-%u.jsonl", r->dir, i);
@@ -1214,11 +1213,12 @@ static json_t *options_json(const prun *r)
     json_t *stop = o->stop_node < 0 ? json_null()
                                     : json_pack("{s:i,s:f,s:f}", "node", o->stop_node, "from", o->stop_at, "to",
                                                 o->cont_at);
-    json_t *kill = o->kill_node < 0 ? json_null() : json_pack("{s:i,s:f}", "node", o->kill_node, "at", o->kill_at);
-    bool built = opt && stop && kill && json_object_set(opt, "stop", stop) == 0 &&
-                 json_object_set(opt, "kill", kill) == 0;
+    json_t *killed = o->kill_node < 0 ? json_null()
+                                      : json_pack("{s:i,s:f}", "node", o->kill_node, "at", o->kill_at);
+    bool built = opt && stop && killed && json_object_set(opt, "stop", stop) == 0 &&
+                 json_object_set(opt, "kill", killed) == 0;
     json_decref(stop);
-    json_decref(kill);
+    json_decref(killed);
     if (!built) {
         json_decref(opt);
         return NULL;
@@ -1253,15 +1253,15 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
 
 /* The --json of a run that stopped before its check: the options, and each
  * node's exit status, with what it last told of itself when the run stopped
- * waiting for the nodes to converge (polled). */
-static int write_stopped_json(const prun *r, const final *f, bool polled, double secs, const char *failure)
+ * waiting for the nodes to converge (polled); NULL when out of memory. */
+static json_t *stopped_json(const prun *r, const final *f, bool polled, double secs, const char *failure)
 {
     json_t *nodes = json_array();
     for (uint32_t i = 0; nodes && i < r->n; i++) {
         const cw_client_status *st = &f->st[i];
         char *clock = polled ? cli_clock_text(&st->clock) : NULL;
-        int exit = r->p[i].status;
-        json_t *code = exit == EXIT_NOT_STARTED ? json_null() : json_integer(exit);
+        int status = r->p[i].status;
+        json_t *code = status == EXIT_NOT_STARTED ? json_null() : json_integer(status);
         json_t *node = polled ? json_pack("{s:I,s:s?,s:I,s:b,s:I,s:I,s:I,s:o}", "node", (json_int_t)i, "clock",
                                           clock, "buffered", (json_int_t)st->buffered, "joining", st->joining,
                                           "writes", (json_int_t)st->writes, "retransmitted",
@@ -1275,7 +1275,7 @@ static int write_stopped_json(const prun *r, const final *f, bool polled, double
         }
     }
     json_t *extra = nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
-    return extra ? cli_write_stopped_json(r->o->json, options_json(r), secs, failure, extra) : CW_ENOMEM;
+    return extra ? cli_stopped_json(options_json(r), secs, failure, extra) : NULL;
 }
 
 /* The end of a run that stopped before its verdict: what stopped it (at
@@ -1284,14 +1284,12 @@ static int write_stopped_json(const prun *r, const final *f, bool polled, double
 static void stopped(prun *r, int rc, const char *where, const final *f, bool polled, double secs)
 {
     const cli_procs_options *o = r->o;
-    char failure[sizeof r->failure + 256];
+    char failure[sizeof r->failure + 256], kept[sizeof r->dir + 64];
     snprintf(failure, sizeof failure, "%s failed: %s%s%s", where, cw_strerror(rc), r->failure[0] ? ": " : "",
              r->failure);
-    fprintf(stderr, "causeway stress: %s (seed %llu; processes' files kept in %s)\n", failure,
-            (unsigned long long)o->seed, r->dir);
-    cli_print_stopped(failure, o->replay, "the same workload and faults; process timings vary");
-    if (o->json && write_stopped_json(r, f, polled, secs, failure) != CW_OK)
-        fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
+    snprintf(kept, sizeof kept, "processes' files kept in %s", r->dir);
+    cli_report_stopped(failure, kept, o->seed, o->replay, "the same workload and faults; process timings vary",
+                       o->json, o->json ? stopped_json(r, f, polled, secs, failure) : NULL);
 }
 
 /* Frees the run's clients, handles, traces and final statuses, and lets
@@ -1325,6 +1323,8 @@ int cli_procs_stress(const cli_procs_options *o)
     prun *r = &run;
     memset(r, 0, sizeof *r);
     memset(&J, 0, sizeof J);
+    for (uint32_t i = 0; i < MAX_PROCS; i++)
+        r->p[i].status = EXIT_NOT_STARTED;
     r->o = o;
     r->n = o->nodes;
     pthread_mutex_init(&r->lock, NULL);
@@ -1420,7 +1420,7 @@ int cli_procs_stress(const cli_procs_options *o)
     for (size_t i = 0; i < nreads; i++)
         cw_read_destroy(&finals[i]);
     free(finals);
-    if (rc != CW_OK) { /* no verdict: the traces could not be judged (out of memory, a malformed line) */
+    if (rc != CW_OK) { /* no verdict: the traces could not be judged (a line too long, out of memory) */
         stopped(r, rc, "the check", &fin, true, secs);
         free(th);
         free_all(r, cl, nc, &J, &fin);
@@ -1428,10 +1428,10 @@ int cli_procs_stress(const cli_procs_options *o)
     }
     cw_history_report rep;
     memset(&rep, 0, sizeof rep);
-    ok = rc == CW_OK && cw_history_verdict(J.t.h, &rep);
+    ok = cw_history_verdict(J.t.h, &rep);
     double check = now_s() - c0;
     const char *violation = J.t.violation[0] ? J.t.violation : cw_history_violation(J.t.h);
-    if (J.t.violation[0] || rc != CW_OK)
+    if (J.t.violation[0])
         ok = false;
     if (J.lost_acked && (o->data || J.lost_acked_oldest > LOST_GRACE_S)) {
         ok = false;

@@ -86,23 +86,31 @@ void cli_print_verdict(bool ok, const char *violation, const char *replay, const
                note ? ")\n" : "");
 }
 
-void cli_print_stopped(const char *failure, const char *replay, const char *note)
+json_t *cli_stopped_json(json_t *options, double seconds, const char *failure, json_t *extra)
 {
+    json_t *root = json_pack("{s:o,s:f,s:s,s:s,s:b}", "options", options, "seconds", seconds, "verdict", "fail",
+                             "violation", failure, "checked", false);
+    bool built = root && (!extra || json_object_update(root, extra) == 0);
+    json_decref(extra);
+    if (!built) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+void cli_report_stopped(const char *failure, const char *kept, uint64_t seed, const char *replay, const char *note,
+                        const char *json, json_t *doc)
+{
+    fprintf(stderr, "causeway stress: %s (seed %llu%s%s)\n", failure, (unsigned long long)seed, kept ? "; " : "",
+            kept ? kept : "");
     printf("  verdict              FAIL: the run stopped before its check\n  violation            %s\n"
            "  replay               %s\n%s%s%s",
            failure, replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",
            note ? ")\n" : "");
-}
-
-int cli_write_stopped_json(const char *path, void *options, double seconds, const char *failure, void *extra)
-{
-    json_t *root = json_pack("{s:o,s:f,s:s,s:s,s:b}", "options", (json_t *)options, "seconds", seconds, "verdict",
-                             "fail", "violation", failure, "checked", false);
-    bool built = root && (!extra || json_object_update(root, extra) == 0);
-    json_decref(extra);
-    int rc = !built ? CW_ENOMEM : json_dump_file(root, path, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
-    json_decref(root);
-    return rc;
+    if (json && (!doc || json_dump_file(doc, json, JSON_INDENT(2)) != 0))
+        fprintf(stderr, "causeway stress: cannot write %s%s\n", json, doc ? "" : ": out of memory");
+    json_decref(doc);
 }
 
 void cli_default_history(char *out, size_t cap, uint64_t seed)

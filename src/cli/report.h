@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <causeway/vclock.h>
 #include <causeway/verify.h>
@@ -37,15 +38,21 @@ void cli_default_history(char *out, size_t cap, uint64_t seed);
  * replays the run (`replay`, with `note` after it: what a replay repeats). */
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note);
 
-/* The verdict of a run that stopped before its check (a stall, nodes that did
- * not converge in time, no memory): FAIL with what stopped it, and the
- * command that replays the run, as cli_print_verdict. */
-void cli_print_stopped(const char *failure, const char *replay, const char *note);
+struct json_t;
 
-/* Writes to path the JSON of such a run: {"options": options (stolen),
+/* The JSON of a run that stopped before its check: {"options": options,
  * "seconds", "verdict": "fail", "violation": failure, "checked": false} and
- * extra's fields (stolen; may be NULL). CW_OK, CW_ENOMEM, or CW_EINVAL when
- * the file cannot be written. */
-int cli_write_stopped_json(const char *path, void *options, double seconds, const char *failure, void *extra);
+ * extra's fields (options and extra stolen; extra may be NULL); NULL when
+ * out of memory. */
+struct json_t *cli_stopped_json(struct json_t *options, double seconds, const char *failure, struct json_t *extra);
+
+/* The end of a run that stopped before its check (a stall, nodes that did
+ * not converge in time, no memory): what stopped it on stderr (with the seed
+ * and `kept`, if given), then the verdict FAIL with it as the violation and
+ * the command that replays the run, as cli_print_verdict; and, with a
+ * `json` path, doc written there (stolen; NULL: out of memory), or a line
+ * on stderr saying it could not be. */
+void cli_report_stopped(const char *failure, const char *kept, uint64_t seed, const char *replay, const char *note,
+                        const char *json, struct json_t *doc);
 
 #endif

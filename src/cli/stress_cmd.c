@@ -945,10 +945,8 @@ static int stress(opts o)
     if (rc != CW_OK) {
         char failure[512];
         snprintf(failure, sizeof failure, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
-        fprintf(stderr, "causeway stress: %s (seed %llu)\n", failure, (unsigned long long)o.seed);
-        cli_print_stopped(failure, o.replay, "the same workload and faults; thread interleavings vary");
-        if (o.json && cli_write_stopped_json(o.json, options_json(&o), secs, failure, NULL) != CW_OK)
-            fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
+        cli_report_stopped(failure, NULL, o.seed, o.replay, "the same workload and faults; thread interleavings vary",
+                           o.json, o.json ? cli_stopped_json(options_json(&o), secs, failure, NULL) : NULL);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;

@@ -25,8 +25,8 @@ typedef struct cw__gap {
     uint64_t heard_ns;        /* when the origin itself last sent here a write or report (0: never) */
     uint64_t spoke_ns;        /* when node `origin`, as a peer, last sent here anything of
                                  its own: a write, a report, a pull (0: never; talks) */
-    uint64_t spoke_gap_ns;    /* the longest time lately between two such words: each word
-                                 takes an eighth off it, and a longer gap replaces it (talks) */
+    uint64_t spoke_gap_ns;    /* the longest time lately between two such words while this
+                                 node missed writes (spoke, talks) */
     uint64_t mark_seq;        /* seen, as of mark_ns: seqs up to it were known then */
     uint64_t mark_ns;
     uint64_t pulled_v;        /* V[origin] when the last pull was sent */
@@ -117,6 +117,8 @@ struct cw_node {
     cw__gap *gap;             /* per origin */
     uint32_t *gaps;           /* origins with seen > V, each once */
     uint32_t gap_count;
+    uint64_t missing_since_ns; /* when gaps last went from none to one (0: none since the
+                                  last tick that found them all filled) */
     bool *in_gaps;            /* per origin */
     cw__stability st;
     uint64_t now_ns;          /* the latest tick's time, or a put's (cw__node_note_time) */

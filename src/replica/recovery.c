@@ -109,24 +109,35 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
  * means never heard. */
 static uint64_t stamp(const struct cw_node *n) { return n->now_ns ? n->now_ns : 1; }
 
-/* Node j, as a peer, sent a word of its own here now (talks). While this
- * node misses writes (whose holders report every interval until they are
- * stable), the gap since j's last word joins the longest lately, which
- * loses an eighth at each later moment j is heard (words at one moment
- * count once): it halves in five such moments, so one long gap, a
- * partition's say, is forgotten within a few dozen, and a link that stopped
- * losing is judged by its report interval again. A gap counts at most half
- * the longest silence talks allows (more would say nothing more), and none
- * counts while nothing is missed: a peer with nothing to say then may be
- * quiet for long on a link that loses nothing. */
+/* The longest a peer may say nothing and still count as talking: a full
+ * back-off. */
+static uint64_t longest_silence(const struct cw_node *n)
+{
+    return n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT;
+}
+
+/* Node j, as a peer, sent a word of its own here now (talks).
+ *
+ * What is kept: the longest gap lately between j's words (spoke_gap_ns).
+ * Only time while this node missed writes counts toward a gap: their
+ * holders report every interval until the writes are stable, so a long
+ * silence then means lost words. A peer with nothing to say may be quiet
+ * for long on a link that loses nothing, and that says nothing of loss.
+ *
+ * Decay and cap: each later moment j is heard takes an eighth off (words
+ * at one moment count once), so it halves in five moments and a link that
+ * stopped losing is judged by its report interval again within a few
+ * dozen. A gap counts at most half the longest silence (more would change
+ * nothing in talks). */
 static void spoke(struct cw_node *n, uint32_t j)
 {
     cw__gap *g = &n->gap[j];
     uint64_t now = stamp(n);
     if (g->spoke_ns && now > g->spoke_ns) {
-        uint64_t d = min_u64(now - g->spoke_ns, (n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT) / 2);
         g->spoke_gap_ns -= g->spoke_gap_ns / 8;
-        if (n->gap_count && d > g->spoke_gap_ns)
+        uint64_t from = g->spoke_ns > n->missing_since_ns ? g->spoke_ns : n->missing_since_ns;
+        uint64_t d = n->gap_count && now > from ? min_u64(now - from, longest_silence(n) / 2) : 0;
+        if (d > g->spoke_gap_ns)
             g->spoke_gap_ns = d;
     }
     g->spoke_ns = now;
@@ -473,6 +484,8 @@ void cw__recovery_saw(struct cw_node *n, cw_node_id origin, uint64_t seq, uint32
     g->seen_from = holder;
     if (!n->in_gaps[origin] && seq > n->clock.counters[origin]) {
         n->in_gaps[origin] = true;
+        if (!n->missing_since_ns)
+            n->missing_since_ns = stamp(n);
         n->gaps[n->gap_count++] = origin;
         g->mark_seq = seq;
         g->mark_ns = n->now_ns;
@@ -530,13 +543,13 @@ static uint32_t pull_target(const struct cw_node *n, cw_node_id origin, const cw
  * that comes, as a peer that misses writes pulls every timeout. Over a link
  * that loses three in four, two reports in a row are both lost more often
  * than not: its gaps, not the interval, say how long its silence must be.
- * A peer cut off after it was heard at least every interval while this node
- * missed writes is judged silent after two intervals still.) */
+ * A peer whose gaps while this node missed writes were at most an interval
+ * is judged silent after two intervals still.) */
 static bool talks(const struct cw_node *n, uint32_t j, uint64_t now)
 {
     uint64_t heard = n->gap[j].spoke_ns, gap = n->gap[j].spoke_gap_ns;
     uint64_t half = gap > n->opt.report_interval_ns ? gap : n->opt.report_interval_ns;
-    uint64_t longest = n->opt.recovery_timeout_ns << MAX_BACKOFF_SHIFT;
+    uint64_t longest = longest_silence(n);
     return heard && now - heard < (half < longest / 2 ? 2 * half : longest);
 }
 
@@ -852,6 +865,8 @@ int cw_node_tick(cw_node *n, uint64_t now_ns, uint64_t *next_ns)
             n->gaps[i] = n->gaps[--n->gap_count];
         }
     }
+    if (!n->gap_count)
+        n->missing_since_ns = 0;
     cw__stability *st = &n->st;
     if (n->n > 1 && !st->open) {
         if (now_ns >= st->closed_ns + n->opt.stability_interval_ns)

@@ -647,14 +647,15 @@ static void test_pulls_back_off_slower_from_a_peer_that_talks(void **state)
     assert_true(recovered >= 12 && recovered <= 21);
 }
 
-/* For 2 s node 1 hears nothing from node 0 (its reports are lost), but
- * misses no write. Node 0's next write depends on one of node 2's that
- * node 1 lost, so it opens a gap at node 1 as it comes; then everything
- * node 0 and node 2 send to node 1 is lost. Time in which nothing was
- * missed says nothing of loss, so node 0 is silent two intervals after its
- * write, as node 2 is, and node 1's windows (50 ms timeout) back off at
- * each one: 6 pulls in 1.6 s; 18 if the spell counted as a gap, taking
- * node 0 for talking for the full back-off. */
+/* For 2 s nothing of node 0's reaches node 1, which misses no write
+ * meanwhile: to node 1, node 0 is a peer with nothing to say. Node 0's next
+ * write depends on one of node 2's that node 1 lost, so it opens a gap at
+ * node 1 as it comes; then everything node 0 and node 2 send to node 1 is
+ * lost. The spell before the gap opened does not count as a gap between
+ * node 0's words, so node 0 is silent two intervals after its write, as
+ * node 2 is, and node 1's windows (50 ms timeout) back off at each one: 6
+ * pulls in 1.6 s; 18 if the spell counted, taking node 0 for talking for
+ * the full back-off. */
 static void test_a_quiet_spell_is_not_a_lossy_link(void **state)
 {
     (void)state;

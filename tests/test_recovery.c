@@ -557,6 +557,26 @@ static void pull_from_0(pair *p)
     cw_msg_unref(pull);
 }
 
+/* For 90 ms one word of node 0's in every 30 ms reaches node 1 (the link
+ * loses the rest), while node 1 misses a write (held back, then
+ * delivered); then, for `often_ms`, a word every millisecond. */
+static void lossy_spell(pair *p, int often_ms)
+{
+    cw_msg *held;
+    three_writes_second_missing(p, &held);
+    receive_all(p, 1);
+    p->cut[0][1] = true;
+    for (int ms = 0; ms < 90 + often_ms; ms++) {
+        if (ms >= 90 || ms % 30 == 0)
+            pull_from_0(p);
+        step(p);
+    }
+    p->cut[0][1] = false;
+    assert_int_equal(cw_node_receive(p->node[1], held, NULL, NULL), CW_OK);
+    cw_msg_unref(held);
+    assert_int_equal(stats(p, 1).buffered, 0);
+}
+
 /* Node 1 misses a write of node 0's, and for 320 ms every pull it sends is
  * lost; node 0 says `word` to it meanwhile (with ONLY_PULLS, a pull every
  * 2 ms; with SELDOM, one every 30 ms, from 90 ms before, while node 1
@@ -566,34 +586,15 @@ static uint64_t pulls_while_lost(peer_word word)
     pair p;
     group_open_quick(&p, NODES);
     write_for(&p, 3);
-    if (word == SELDOM || word == NOTHING_AFTER_A_LOSSY_SPELL) {
-        /* The link lost most of node 0's words before too, while node 1
-         * missed a write (held back, then delivered); after such a spell,
-         * a word every millisecond for 40 ms. */
-        cw_msg *held;
-        three_writes_second_missing(&p, &held);
-        receive_all(&p, 1);
-        p.cut[0][1] = true;
-        for (int ms = 0; ms < 90; ms++) {
-            if (ms % 30 == 0)
-                pull_from_0(&p);
-            step(&p);
-        }
-        for (int ms = 0; word == NOTHING_AFTER_A_LOSSY_SPELL && ms < 40; ms++) {
-            pull_from_0(&p);
-            step(&p);
-        }
-        p.cut[0][1] = false;
-        assert_int_equal(cw_node_receive(p.node[1], held, NULL, NULL), CW_OK);
-        cw_msg_unref(held);
-        assert_int_equal(stats(&p, 1).buffered, 0);
+    if (word == SELDOM)
+        lossy_spell(&p, 0);
+    if (word == NOTHING_AFTER_A_LOSSY_SPELL)
+        lossy_spell(&p, 40);
+    for (int ms = 0; word == NOTHING_AFTER_SPARSE_WRITES && ms < 200; ms++) { /* a write every 50 ms, none lost */
+        if (ms % 50 == 0)
+            write_at_0(&p, (uint64_t)ms);
+        step(&p);
     }
-    if (word == NOTHING_AFTER_SPARSE_WRITES) /* a write every 50 ms, none lost */
-        for (int ms = 0; ms < 200; ms++) {
-            if (ms % 50 == 0)
-                write_at_0(&p, (uint64_t)ms);
-            step(&p);
-        }
     three_writes_second_missing(&p, NULL); /* of three, the second is lost */
     receive_all(&p, 1);
     cw__node_link_lost(p.node[1], 0);

@@ -1292,10 +1292,11 @@ static void stopped(prun *r, int rc, const char *where, const final *f, bool pol
                        o->json, o->json ? stopped_json(r, f, polled, secs, failure) : NULL);
 }
 
-/* Frees the run's clients, handles, traces and final statuses, and lets
- * the keeper go. */
-static void free_all(prun *r, pclient *cl, uint32_t nc, judge *J, final *f)
+/* Frees the run's clients and their threads' handles, the status handles,
+ * traces and final statuses, and lets the keeper go. */
+static void free_all(prun *r, pclient *cl, pthread_t *th, uint32_t nc, judge *J, final *f)
 {
+    free(th);
     for (uint32_t c = 0; cl && c < nc; c++) {
         for (size_t i = 0; i < cl[c].nrec; i++) {
             free(cl[c].recs[i].clock);
@@ -1395,8 +1396,7 @@ int cli_procs_stress(const cli_procs_options *o)
             cw_read_destroy(&finals[i]);
         free(finals);
         stopped(r, rc, where, &fin, where == conv_where, secs);
-        free(th);
-        free_all(r, cl, nc, &J, &fin);
+        free_all(r, cl, th, nc, &J, &fin);
         return CLI_FAIL;
     }
     double c0 = now_s();
@@ -1422,8 +1422,7 @@ int cli_procs_stress(const cli_procs_options *o)
     free(finals);
     if (rc != CW_OK) { /* no verdict: the traces could not be judged (a line too long, out of memory) */
         stopped(r, rc, "the check", &fin, true, secs);
-        free(th);
-        free_all(r, cl, nc, &J, &fin);
+        free_all(r, cl, th, nc, &J, &fin);
         return CLI_FAIL;
     }
     cw_history_report rep;
@@ -1512,7 +1511,6 @@ int cli_procs_stress(const cli_procs_options *o)
     }
     if (ok && !o->keep_traces)
         remove_dir(r);
-    free(th);
-    free_all(r, cl, nc, &J, &fin);
+    free_all(r, cl, th, nc, &J, &fin);
     return ok ? CLI_OK : CLI_FAIL;
 }

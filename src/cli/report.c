@@ -76,14 +76,21 @@ bool cli_clients_json(const cw_history_report *rep, void *root)
     return ok;
 }
 
+/* The lines under a FAIL verdict: the violation, the replay command, and
+ * what a replay repeats (note). */
+static void print_violation(const char *violation, const char *replay, const char *note)
+{
+    printf("  violation            %s\n  replay               %s\n%s%s%s", violation ? violation : "(none recorded)",
+           replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",
+           note ? ")\n" : "");
+}
+
 void cli_print_verdict(bool ok, const char *violation, const char *replay, const char *note)
 {
     printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
            ok ? "PASS" : "FAIL: the violation below (checked", ok ? "" : ")");
     if (!ok)
-        printf("  violation            %s\n  replay               %s\n%s%s%s", violation ? violation : "(none recorded)",
-               replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",
-               note ? ")\n" : "");
+        print_violation(violation, replay, note);
 }
 
 json_t *cli_stopped_json(json_t *options, double seconds, const char *failure, json_t *extra)
@@ -104,10 +111,8 @@ void cli_report_stopped(const char *failure, const char *kept, uint64_t seed, co
 {
     fprintf(stderr, "causeway stress: %s (seed %llu%s%s)\n", failure, (unsigned long long)seed, kept ? "; " : "",
             kept ? kept : "");
-    printf("  verdict              FAIL: the run stopped before its check\n  violation            %s\n"
-           "  replay               %s\n%s%s%s",
-           failure, replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",
-           note ? ")\n" : "");
+    printf("  verdict              FAIL: the run stopped before its check\n");
+    print_violation(failure, replay, note);
     if (json && (!doc || json_dump_file(doc, json, JSON_INDENT(2)) != 0))
         fprintf(stderr, "causeway stress: cannot write %s%s\n", json, doc ? "" : ": out of memory");
     json_decref(doc);

@@ -496,10 +496,11 @@ static int parse(int argc, char **argv, opts *o)
         if ((uint64_t)o->keys * o->nodes > CLI_PROCS_MAX_READS)
             return cli_usage_error(&c, "--keys %u: expected at most %u with --processes %u (every key is read at "
                                        "every node at the end)", o->keys, CLI_PROCS_MAX_READS / o->nodes, o->nodes);
-    } else if (o->stop || o->kill || o->keep_traces || o->data || cli_seen(&c, "converge-within")) {
-        return cli_usage_error(&c, "--%s: applies to --processes only",
-                               o->stop ? "stop" : o->kill ? "kill" : o->keep_traces ? "keep-traces"
-                               : o->data ? "data" : "converge-within");
+    } else {
+        static const char *const procs_only[] = {"stop", "kill", "keep-traces", "data", "converge-within"};
+        for (size_t i = 0; i < sizeof procs_only / sizeof *procs_only; i++)
+            if (cli_seen(&c, procs_only[i]))
+                return cli_usage_error(&c, "--%s: applies to --processes only", procs_only[i]);
     }
 
     if (o->delay > 0 && o->max_delay_us == 0) /* a delay of 0 us delays nothing */

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -982,6 +983,45 @@ bool cli_procs_parse_kill(cli_procs_options *o, const char *text)
 
 /* ---- the run ---- */
 
+/* What this process opens, measured (/proc/self/fd at the peak of runs of
+ * 3 and 8 nodes with 1 to 16 clients): 6 descriptors of its own and 7 a
+ * client connection (its ZeroMQ context's threads and wake-up descriptors,
+ * its socket's, the connection), one connection a node to poll it and one
+ * a client thread. With room to spare: */
+#define STRESS_OWN_FILES 16u
+#define FILES_PER_CLIENT 8u
+
+/* ZeroMQ aborts the process when it cannot make a descriptor it needs, so
+ * the run starts only where the hard limit leaves room for its clients,
+ * and then takes all the room there is (the nodes check their own need). */
+static int ensure_open_files(prun *r, uint32_t clients)
+{
+    rlim_t need = STRESS_OWN_FILES + (rlim_t)FILES_PER_CLIENT * ((rlim_t)r->n + clients);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fail_run(r, CW_EIO, "open files limit: %s", strerror(errno));
+        return CW_EIO;
+    }
+    if (rl.rlim_max < need) { /* RLIM_INFINITY is the largest rlim_t */
+        fail_run(r, CW_ELIMIT,
+                 "a run of %u nodes and %u clients may need %llu open files (%u of its own and %u a client "
+                 "connection, with one connection to each node and one for each client); this process may open "
+                 "at most %llu (ulimit -Hn)",
+                 r->n, clients, (unsigned long long)need, STRESS_OWN_FILES, FILES_PER_CLIENT,
+                 (unsigned long long)rl.rlim_max);
+        return CW_ELIMIT;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            fail_run(r, CW_EIO, "raising the open files limit to %llu: %s", (unsigned long long)rl.rlim_max,
+                     strerror(errno));
+            return CW_EIO;
+        }
+    }
+    return CW_OK;
+}
+
 static int start_nodes(prun *r)
 {
     ssize_t len = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
@@ -989,8 +1029,12 @@ static int start_nodes(prun *r)
         return CW_EIO;
     r->exe[len] = 0;
     snprintf(r->dir, sizeof r->dir, "/tmp/causeway-stress-XXXXXX");
-    if (!mkdtemp(r->dir))
+    if (!mkdtemp(r->dir)) {
+        fail_run(r, CW_EIO, "making a directory for the processes' files (/tmp/causeway-stress-*): %s",
+                 strerror(errno));
+        r->dir[0] = 0; /* none kept */
         return CW_EIO;
+    }
     for (uint32_t i = 0; i < r->n; i++) {
         proc *p = &r->p[i];
         p->boundary = -1;
@@ -1288,8 +1332,9 @@ static void stopped(prun *r, int rc, const char *where, const final *f, bool pol
     snprintf(failure, sizeof failure, "%s failed: %s%s%s", where, cw_strerror(rc), r->failure[0] ? ": " : "",
              r->failure);
     snprintf(kept, sizeof kept, "processes' files kept in %s", r->dir);
-    cli_report_stopped(failure, kept, o->seed, o->replay, "the same workload and faults; process timings vary",
-                       o->json, o->json ? stopped_json(r, f, polled, secs, failure) : NULL);
+    cli_report_stopped(failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
+                       "the same workload and faults; process timings vary", o->json,
+                       o->json ? stopped_json(r, f, polled, secs, failure) : NULL);
 }
 
 /* Frees the run's clients and their threads' handles, the status handles,
@@ -1354,7 +1399,9 @@ int cli_procs_stress(const cli_procs_options *o)
     uint32_t nc = o->clients;
     pclient *cl = calloc(nc, sizeof *cl);
     pthread_t *th = calloc(nc, sizeof *th);
-    int rc = cl && th ? start_nodes(r) : CW_ENOMEM;
+    int rc = cl && th ? ensure_open_files(r, nc) : CW_ENOMEM;
+    if (rc == CW_OK)
+        rc = start_nodes(r);
     for (uint32_t c = 0; rc == CW_OK && c < nc; c++) {
         cl[c] = (pclient){.r = r, .id = c, .node = c % r->n, .writes = o->writes / nc + (c < o->writes % nc)};
         rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS);

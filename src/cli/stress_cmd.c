@@ -866,6 +866,14 @@ static int drive(run *r)
     return replicate(r);
 }
 
+/* The end of a run that stopped before its verdict (`failure` says why,
+ * after `secs` of writes): the replay line, and --json unjudged. */
+static void report_stopped(const opts *o, const char *failure, double secs)
+{
+    cli_report_stopped(failure, NULL, o->seed, o->replay, "the same workload and faults; thread interleavings vary",
+                       o->json, o->json ? cli_stopped_json(options_json(o), secs, failure, NULL) : NULL);
+}
+
 /* One run with the parsed options: the exit status. */
 static int stress(opts o)
 {
@@ -907,8 +915,10 @@ static int stress(opts o)
                           : engine ? "too little memory for the engine, or its threads could not start"
                                    : "it would pass this machine's physical memory (it grows with nodes^2 "
                                      "and with writes x nodes)";
-        fprintf(stderr, "causeway stress: %s for %u nodes and %llu writes: %s\n", step, o.nodes,
-                (unsigned long long)o.writes, why);
+        char failure[512];
+        snprintf(failure, sizeof failure, "%s for %u nodes and %llu writes: %s", step, o.nodes,
+                 (unsigned long long)o.writes, why);
+        report_stopped(&o, failure, 0);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;
@@ -946,8 +956,7 @@ static int stress(opts o)
     if (rc != CW_OK) {
         char failure[512];
         snprintf(failure, sizeof failure, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
-        cli_report_stopped(failure, NULL, o.seed, o.replay, "the same workload and faults; thread interleavings vary",
-                           o.json, o.json ? cli_stopped_json(options_json(&o), secs, failure, NULL) : NULL);
+        report_stopped(&o, failure, secs);
         cw_history_destroy(r.h);
         free(r.applied);
         return CLI_FAIL;

@@ -46,6 +46,12 @@ mkdir -p "$scratch/sc/node-1" && : >"$scratch/sc/node-1/data.mdb"
 expect 2 "--scenario --data $scratch/sc: $scratch/sc/node-1 holds an earlier run's state" \
   cluster --nodes 3 --base-port 1 --scenario --data "$scratch/sc"
 expect 1 "cannot make the ground-truth history for 65536 nodes and 1 writes: .*it would pass this machine's physical memory" stress --nodes 65536 --writes 1
+# A run that cannot start still says how to replay it, and --json records
+# what stopped it, unjudged.
+expect 1 "verdict  *FAIL: the run stopped before its check.*violation  *cannot make the ground-truth history.*replay  *causeway stress --nodes 65536 .*--seed 3" \
+  stress --nodes 65536 --writes 1 --seed 3 --json "$scratch/unstarted.json"
+grep -q '"checked": false' "$scratch/unstarted.json" && grep -q '"violation": "cannot make the ground-truth history' "$scratch/unstarted.json" ||
+  { echo "FAIL: stress --nodes 65536 --json: no unjudged record"; cat "$scratch/unstarted.json"; failures=$((failures + 1)); }
 expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1
 expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww
 expect 2 "--keys '-1': expected a whole number from 1" stress --nodes 2 --writes 1 --keys -1

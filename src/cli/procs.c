@@ -276,12 +276,15 @@ _Noreturn static void keeper_main(prun *r, int fd)
 static int start_keeper(prun *r)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) /* the nodes, exec'd, hold no end: the pipe ends with this command */
+    if (pipe2(fds, O_CLOEXEC) != 0) { /* the nodes, exec'd, hold no end: the pipe ends with this command */
+        fail_run(r, CW_EIO, "starting the keeper process: pipe: %s", strerror(errno));
         return CW_EIO;
+    }
     for (int e = 0; e < 2; e++) /* a closed 0, 1 or 2 given to the pipe: the keeper's dup2s would take it */
         if (fds[e] <= 2) {
             int hi = fcntl(fds[e], F_DUPFD_CLOEXEC, 3);
             if (hi < 0) {
+                fail_run(r, CW_EIO, "starting the keeper process: %s", strerror(errno));
                 close(fds[0]);
                 close(fds[1]);
                 return CW_EIO;
@@ -293,6 +296,7 @@ static int start_keeper(prun *r)
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
+        fail_run(r, CW_EIO, "starting the keeper process: fork: %s", strerror(errno));
         close(fds[0]);
         close(fds[1]);
         return CW_EIO;
@@ -360,8 +364,10 @@ static int spawn(prun *r, uint32_t i)
     pid_t parent = getpid();
     assert(pthread_equal(pthread_self(), main_thread));
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        fail_run(r, CW_EIO, "starting node %u: fork: %s", i, strerror(errno));
         return CW_EIO;
+    }
     if (pid == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
             _exit(127); /* the command died before prctl */
@@ -375,8 +381,9 @@ static int spawn(prun *r, uint32_t i)
                 (void)sigaction(s, &dfl, NULL);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
         int fd = open(p->out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
+        if (fd >= 0) { /* what the node says, its errors too, where a failure points */
             dup2(fd, 1);
+            dup2(fd, 2);
             close(fd);
         }
         execv(r->exe, (char *const *)argv);
@@ -1025,8 +1032,11 @@ static int ensure_open_files(prun *r, uint32_t clients)
 static int start_nodes(prun *r)
 {
     ssize_t len = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
-    if (len <= 0)
+    if (len <= 0 || (size_t)len >= sizeof r->exe - 1) {
+        fail_run(r, CW_EIO, "finding this program (/proc/self/exe) to start the nodes: %s",
+                 len < 0 ? strerror(errno) : "path too long");
         return CW_EIO;
+    }
     r->exe[len] = 0;
     snprintf(r->dir, sizeof r->dir, "/tmp/causeway-stress-XXXXXX");
     if (!mkdtemp(r->dir)) {
@@ -1050,6 +1060,7 @@ static int start_nodes(prun *r)
     }
     if (start_keeper(r) != CW_OK) {
         remove_dir(r);
+        r->dir[0] = 0; /* none kept */
         return CW_EIO;
     }
     for (uint32_t i = 0; i < r->n; i++) {
@@ -1329,8 +1340,9 @@ static void stopped(prun *r, int rc, const char *where, const final *f, bool pol
 {
     const cli_procs_options *o = r->o;
     char failure[sizeof r->failure + 256], kept[sizeof r->dir + 64];
-    snprintf(failure, sizeof failure, "%s failed: %s%s%s", where, cw_strerror(rc), r->failure[0] ? ": " : "",
-             r->failure);
+    /* A failure recorded with the run says what went wrong in its own
+     * words; the error code's text only when there is none. */
+    snprintf(failure, sizeof failure, "%s failed: %s", where, r->failure[0] ? r->failure : cw_strerror(rc));
     snprintf(kept, sizeof kept, "processes' files kept in %s", r->dir);
     cli_report_stopped(failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
                        "the same workload and faults; process timings vary", o->json,

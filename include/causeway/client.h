@@ -52,11 +52,12 @@ typedef struct cw_client cw_client;
  * timeout_ms: how long each call waits for its answer (0: 5000).
  * CW_OK; CW_EINVAL (NULL, empty endpoint), CW_EIO (a malformed endpoint or
  * a socket error), CW_ENOMEM. Close with cw_client_close.
- * Each handle has a ZeroMQ context of its own and holds about 7 open files
- * (its threads' polling and wake-up descriptors, its socket's, and the
- * connection; measured with libzmq 4.3.4). libzmq aborts the process when it cannot
- * make a descriptor it needs, so leave room for them under the open-files
- * limit (ulimit -n): `causeway stress --processes` counts 8 a handle. */
+ * Each handle has a ZeroMQ context of its own and holds about 7 open
+ * files (its threads' polling and wake-up descriptors, its socket's, and
+ * the connection; measured with libzmq 4.3.4). libzmq aborts the process
+ * when it cannot make a descriptor it needs, so leave room for them under
+ * the open-files limit (ulimit -n): `causeway stress --processes` counts 8
+ * a handle. */
 CW_API int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms);
 /* Closes the connection (requests not answered are dropped) and frees c.
  * NULL is ignored. */

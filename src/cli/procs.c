@@ -991,10 +991,10 @@ bool cli_procs_parse_kill(cli_procs_options *o, const char *text)
 /* ---- the run ---- */
 
 /* What this process opens, measured (/proc/self/fd at the peak of runs of
- * 3 and 8 nodes with 1 to 16 clients): 6 descriptors of its own and 7 a
- * client connection (its ZeroMQ context's threads and wake-up descriptors,
- * its socket's, the connection), one connection a node to poll it and one
- * a client thread. With room to spare: */
+ * 3 to 64 nodes with 1 to 256 clients): 6 descriptors of its own and 7 a
+ * client connection (its ZeroMQ context's polling and wake-up
+ * descriptors, its socket's, the connection), one connection to each node
+ * to poll it and one for each client thread. With room to spare: */
 #define STRESS_OWN_FILES 16u
 #define FILES_PER_CLIENT 8u
 

@@ -3,6 +3,7 @@
 #define CW_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit statuses. CLI_ERROR: a command whose 1 means a verdict (check) could
@@ -23,5 +24,11 @@ int cli_check(int argc, char **argv);
  * NULs of its own: *len_out counts them). NULL on a read error, out of
  * memory, or past max bytes (errno EFBIG). Free the result. */
 char *cli_read_all(FILE *f, size_t max, size_t *len_out);
+
+/* Makes room for `need` open files: when the hard limit (into *hard)
+ * allows them, raises the soft limit to it, so the process takes all the
+ * room there is. 0; 1 when the hard limit is below need; -1 when getrlimit
+ * failed, -2 when raising the soft limit did (errno). */
+int cli_open_files(uint64_t need, uint64_t *hard);
 
 #endif

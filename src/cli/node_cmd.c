@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -46,15 +45,19 @@ static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, b
 {
     cw__http_options ho;
     cw__http_options_init(&ho);
-    rlim_t need = NODE_OWN_FILES + (rlim_t)FILES_PER_PEER * (nodes - 1) +
-                  (http ? ho.max_connections + (rlim_t)FILES_PER_HTTP_THREAD * http_threads : 0) +
-                  (client ? ho.max_connections : 0);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        fprintf(stderr, "causeway node: open files limit: %s\n", strerror(errno));
+    uint64_t need = NODE_OWN_FILES + (uint64_t)FILES_PER_PEER * (nodes - 1) +
+                    (http ? ho.max_connections + (uint64_t)FILES_PER_HTTP_THREAD * http_threads : 0) +
+                    (client ? ho.max_connections : 0), hard = 0;
+    int got = cli_open_files(need, &hard);
+    if (got < 0) {
+        if (got == -1)
+            fprintf(stderr, "causeway node: open files limit: %s\n", strerror(errno));
+        else
+            fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n", (unsigned long long)hard,
+                    strerror(errno));
         return CLI_FAIL;
     }
-    if (rl.rlim_max < need) { /* RLIM_INFINITY is the largest rlim_t */
+    if (got > 0) {
         char why[160];
         int len = snprintf(why, sizeof why, "%u of its own", NODE_OWN_FILES);
         if (nodes > 1)
@@ -67,16 +70,8 @@ static int ensure_open_files(uint32_t nodes, bool http, uint32_t http_threads, b
         fprintf(stderr,
                 "causeway node: a node of %u may need %llu open files (%s); this process may open at most %llu "
                 "(ulimit -Hn)\n",
-                nodes, (unsigned long long)need, why, (unsigned long long)rl.rlim_max);
+                nodes, (unsigned long long)need, why, (unsigned long long)hard);
         return CLI_FAIL;
-    }
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            fprintf(stderr, "causeway node: raising the open files limit to %llu: %s\n",
-                    (unsigned long long)rl.rlim_max, strerror(errno));
-            return CLI_FAIL;
-        }
     }
     return CLI_OK;
 }

@@ -44,7 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1003,30 +1002,20 @@ bool cli_procs_parse_kill(cli_procs_options *o, const char *text)
  * and then takes all the room there is (the nodes check their own need). */
 static int ensure_open_files(prun *r, uint32_t clients)
 {
-    rlim_t need = STRESS_OWN_FILES + (rlim_t)FILES_PER_CLIENT * ((rlim_t)r->n + clients);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    uint64_t need = STRESS_OWN_FILES + (uint64_t)FILES_PER_CLIENT * ((uint64_t)r->n + clients), hard = 0;
+    int got = cli_open_files(need, &hard);
+    if (got == -1)
         fail_run(r, CW_EIO, "open files limit: %s", strerror(errno));
-        return CW_EIO;
-    }
-    if (rl.rlim_max < need) { /* RLIM_INFINITY is the largest rlim_t */
+    else if (got == -2)
+        fail_run(r, CW_EIO, "raising the open files limit to %llu: %s", (unsigned long long)hard, strerror(errno));
+    else if (got == 1)
         fail_run(r, CW_ELIMIT,
                  "a run of %u nodes and %u clients may need %llu open files (%u of its own and %u a client "
                  "connection, with one connection to each node and one for each client); this process may open "
                  "at most %llu (ulimit -Hn)",
                  r->n, clients, (unsigned long long)need, STRESS_OWN_FILES, FILES_PER_CLIENT,
-                 (unsigned long long)rl.rlim_max);
-        return CW_ELIMIT;
-    }
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            fail_run(r, CW_EIO, "raising the open files limit to %llu: %s", (unsigned long long)rl.rlim_max,
-                     strerror(errno));
-            return CW_EIO;
-        }
-    }
-    return CW_OK;
+                 (unsigned long long)hard);
+    return got == 0 ? CW_OK : got > 0 ? CW_ELIMIT : CW_EIO;
 }
 
 static int start_nodes(prun *r)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -866,12 +867,23 @@ static int drive(run *r)
     return replicate(r);
 }
 
-/* The end of a run that stopped before its verdict (`failure` says why,
- * after `secs` of writes): the replay line, and --json unjudged. */
-static void report_stopped(const opts *o, const char *failure, double secs)
+/* The end of a run that stopped before its verdict, after `secs` of
+ * writes: why (fmt), the replay line and --json unjudged; frees the
+ * history and the counts. CLI_FAIL. */
+static int stopped(run *r, double secs, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int stopped(run *r, double secs, const char *fmt, ...)
 {
+    const opts *o = r->o;
+    char failure[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(failure, sizeof failure, fmt, ap);
+    va_end(ap);
     cli_report_stopped(failure, NULL, o->seed, o->replay, "the same workload and faults; thread interleavings vary",
                        o->json, o->json ? cli_stopped_json(options_json(o), secs, failure, NULL) : NULL);
+    cw_history_destroy(r->h);
+    free(r->applied);
+    return CLI_FAIL;
 }
 
 /* One run with the parsed options: the exit status. */
@@ -915,13 +927,8 @@ static int stress(opts o)
                           : engine ? "too little memory for the engine, or its threads could not start"
                                    : "it would pass this machine's physical memory (it grows with nodes^2 "
                                      "and with writes x nodes)";
-        char failure[512];
-        snprintf(failure, sizeof failure, "%s for %u nodes and %llu writes: %s", step, o.nodes,
-                 (unsigned long long)o.writes, why);
-        report_stopped(&o, failure, 0);
-        cw_history_destroy(r.h);
-        free(r.applied);
-        return CLI_FAIL;
+        return stopped(&r, 0, "%s for %u nodes and %llu writes: %s", step, o.nodes, (unsigned long long)o.writes,
+                       why);
     }
     o.workers = cw_engine_workers(r.e); /* what the engine chose, for the report and the JSON */
     if (o.key_dist == 1)
@@ -953,14 +960,8 @@ static int stress(opts o)
         rc = collect(&r, &t);
     collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
-    if (rc != CW_OK) {
-        char failure[512];
-        snprintf(failure, sizeof failure, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
-        report_stopped(&o, failure, secs);
-        cw_history_destroy(r.h);
-        free(r.applied);
-        return CLI_FAIL;
-    }
+    if (rc != CW_OK)
+        return stopped(&r, secs, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
     double c0 = cli_seconds();
     cw_history_report rep;
     cw_history_set_progress(r.h, show_verdict_progress, &r.progress);

@@ -25,3 +25,21 @@ stop_pids() {
   for _sp_pid in "$@"; do kill -KILL "$_sp_pid" 2>/dev/null; done
   return 0
 }
+
+# stopped CW NAME ARGS...: runs `CW stress ARGS --json NAME.json`, its
+# output in NAME.txt (both shown); true when it exited 1 with the verdict
+# of a run stopped before its check, a replay line and an unjudged --json.
+# Sets dir: the run directory it names as kept ("" if none), for the caller
+# to read and remove.
+stopped() {
+  _st_cw=$1 _st_name=$2
+  shift 2
+  rm -f "$_st_name.json"
+  "$_st_cw" stress "$@" --json "$_st_name.json" >"$_st_name.txt" 2>&1
+  _st_status=$?
+  cat "$_st_name.txt" "$_st_name.json"
+  dir=$(sed -n 's/.*files kept in \([^)]*\)).*/\1/p' "$_st_name.txt")
+  test $_st_status = 1 && grep -q 'verdict  *FAIL: the run stopped before its check' "$_st_name.txt" &&
+    grep -q 'replay  *causeway stress ' "$_st_name.txt" && grep -q '"verdict": "fail"' "$_st_name.json" &&
+    grep -q '"checked": false' "$_st_name.json"
+}

@@ -384,6 +384,9 @@ static void test_a_long_drain_pauses_for_the_host(void **state)
     assert_int_equal(cw__node_receive_many_pausable(r, NULL, 0, &taken, &delivered, pause_when, &p), CW_OK);
     assert_int_equal(delivered, 0);
     tu_fail_alloc_off();
+    cw_node_stats st;
+    cw_node_get_stats(r, &st);
+    assert_int_equal(st.rejected_memory, 1); /* the arrival refused; the call without one not */
     assert_int_equal(stat_buffered(&n, 2), W - 16);
     assert_true(cw__node_check(r));
 
@@ -412,7 +415,6 @@ static void test_a_long_drain_pauses_for_the_host(void **state)
     expect_clock(&n, 2, "0:40,2:1");
     /* The copy now is a duplicate. */
     assert_int_equal(deliver(&n, 2, 31, NULL), CW_RECEIVE_DUPLICATE);
-    cw_node_stats st;
     assert_int_equal(cw_node_get_stats(r, &st), CW_OK);
     assert_int_equal(st.delivered, W);
     assert_int_equal(st.duplicates, 1);
@@ -1510,6 +1512,9 @@ static void test_enomem_changes_nothing(void **state)
                 break;
             }
             assert_int_equal(rc, CW_ENOMEM);
+            /* A refused receive is counted, and changes nothing else. */
+            assert_int_equal(after.rejected_memory, before.rejected_memory + (op > 0));
+            before.rejected_memory = after.rejected_memory;
             assert_memory_equal(&before, &after, sizeof before);
             expect_clock(&n, 2, "");
             assert_true(cw__node_check(n.node[2]));
@@ -1613,6 +1618,8 @@ static void test_enomem_growing_siblings(void **state)
         }
         assert_int_equal(rc, CW_ENOMEM);
         cw_node_get_stats(n.node[3], &after);
+        assert_int_equal(after.rejected_memory, before.rejected_memory + 1);
+        before.rejected_memory = after.rejected_memory;
         assert_memory_equal(&before, &after, sizeof before);
         expect_clock(&n, 3, "0:1,1:1");
         expect_siblings(&n, 3, 2);

@@ -81,6 +81,7 @@ typedef struct run {
     _Atomic uint64_t reads;      /* reads made (and recorded) */
     _Atomic uint32_t running;    /* client threads not yet finished */
     _Atomic int failed;       /* 0, or the first error a client's operation met */
+    char why[160];            /* what stopped the run, when its error code alone does not say */
 } run;
 
 typedef struct client {
@@ -706,17 +707,58 @@ static void print_recovery(const opts *o, const totals *t, bool parted)
                t->blocker, t->blocked);
 }
 
-/* Waits until every write is applied everywhere, showing how far
- * replication has come. CW_ETIMEDOUT after 10 minutes without quiescence. */
-static int replicate(run *r)
+/* Receives the nodes refused for memory so far (cw_node_stats). */
+static uint64_t refused_for_memory(run *r)
 {
-    uint64_t total = atomic_load(&r->done) * r->o->nodes;
-    double deadline = cli_seconds() + 600;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < r->o->nodes; i++) {
+        cw_node_stats st;
+        if (cw_engine_stats(r->e, i, &st) == CW_OK)
+            sum += st.rejected_memory;
+    }
+    return sum;
+}
+
+/* How long replication may apply nothing, after receives were refused for
+ * memory, before the run stops: out of memory. The engine keeps a write
+ * its node refused and offers it again; with memory gone for good (the
+ * run's own history and logs hold it) nothing moves again, and without
+ * this the run waited for the deadline below. A stall without such a
+ * refusal (a repair after heavy loss, say) is waited for. */
+#define STARVED_S 10.0
+
+/* Waits until every write is applied everywhere, showing how far
+ * replication has come when `show`. CW_ETIMEDOUT after 10 minutes without
+ * quiescence; CW_ENOMEM (r->why says so) once nothing was applied for
+ * STARVED_S and a node had refused a receive for memory. */
+static int replicate(run *r, bool show)
+{
+    uint64_t total = atomic_load(&r->done) * r->o->nodes, seen = applications(r);
+    double deadline = cli_seconds() + 600, since = cli_seconds(); /* nothing applied since */
     int rc;
-    while ((rc = cw_engine_quiesce(r->e, 200)) == CW_ETIMEDOUT && cli_seconds() < deadline)
-        cli_progress_update(&r->progress, "waiting for replication", applications(r), total,
-                            "applications");
-    cli_progress_end(&r->progress);
+    while ((rc = cw_engine_quiesce(r->e, 200)) == CW_ETIMEDOUT && cli_seconds() < deadline) {
+        uint64_t now = applications(r);
+        if (show)
+            cli_progress_update(&r->progress, "waiting for replication", now, total, "applications");
+        if (now != seen) {
+            seen = now;
+            since = cli_seconds();
+        } else if (cli_seconds() - since >= STARVED_S) {
+            uint64_t refused = refused_for_memory(r);
+            if (refused > 0) {
+                snprintf(r->why, sizeof r->why,
+                         "out of memory: no write applied for %g s, after the nodes refused %llu receives for "
+                         "memory (%llu of %llu applications made)",
+                         STARVED_S, (unsigned long long)refused, (unsigned long long)now,
+                         (unsigned long long)total);
+                rc = CW_ENOMEM;
+                break;
+            }
+            since = cli_seconds(); /* look again after as long */
+        }
+    }
+    if (show)
+        cli_progress_end(&r->progress);
     return rc;
 }
 
@@ -795,7 +837,7 @@ static int drive(run *r)
             if (rc == CW_OK && began >= warm) /* the operation, as the clients time theirs */
                 cw__hist_add(c.latency, (uint64_t)((cli_seconds() - began) * 1e9));
             if (rc == CW_OK)
-                rc = cw_engine_quiesce(r->e, 600000);
+                rc = replicate(r, false);
             if (rc != CW_OK) {
                 client_free(&c);
                 return rc;
@@ -821,11 +863,16 @@ static int drive(run *r)
          * run: the clients already running stop at their next operation,
          * and only they are waited for and joined. */
         uint32_t started = 0;
+        int err;
         atomic_store(&r->running, ok ? o->clients : 0);
         for (; started < o->clients && ok; started++)
-            if (pthread_create(&th[started], NULL, client_main, &c[started]) != 0) {
+            if ((err = pthread_create(&th[started], NULL, client_main, &c[started])) != 0) {
                 int none = 0;
-                atomic_compare_exchange_strong(&r->failed, &none, CW_ENOMEM);
+                if (atomic_compare_exchange_strong(&r->failed, &none, CW_ENOMEM)) /* the first failure */
+                    snprintf(r->why, sizeof r->why,
+                             "cannot start client thread %u of %u: %s (a thread needs memory for its stack, "
+                             "and counts toward ulimit -u)",
+                             started + 1, o->clients, strerror(err));
                 atomic_fetch_sub(&r->running, o->clients - started);
                 break;
             }
@@ -864,7 +911,7 @@ static int drive(run *r)
             return atomic_load(&r->failed);
     }
     cli_progress_end(&r->progress);
-    return replicate(r);
+    return replicate(r, true);
 }
 
 /* The end of a run that stopped before its verdict, after `secs` of
@@ -961,7 +1008,7 @@ static int stress(opts o)
     collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK)
-        return stopped(&r, secs, "the run stopped after %.3f s: %s", secs, cw_strerror(rc));
+        return stopped(&r, secs, "the run stopped after %.3f s: %s", secs, r.why[0] ? r.why : cw_strerror(rc));
     double c0 = cli_seconds();
     cw_history_report rep;
     cw_history_set_progress(r.h, show_verdict_progress, &r.progress);

@@ -50,6 +50,7 @@
 
 #include <causeway/error.h>
 
+#include "backoff.h"
 #include "bits.h"
 #include "engine_internal.h"
 #include "msg_internal.h"
@@ -90,10 +91,10 @@ static void keep_for_retry(worker *w, cw__route r, int rc)
 {
     enode *en = &w->e->node[r.to];
     assert(en->w == w); /* the node's worker keeps its refusals (invariant 1) */
-    while (!cw__retry_push(&en->refused, w->e->nodes, r.msg)) { /* out of memory: wait rather than lose the write */
+    for (unsigned tries = 0; !cw__retry_push(&en->refused, w->e->nodes, r.msg);) { /* out of memory: wait rather than lose the write */
         if (cw__closing(&w->e->closed)) /* ... unless the engine is closing: nothing is delivered then */
             return;
-        sched_yield();
+        cw__backoff(&tries);
     }
     cw__msg_ref(r.msg);
     w->refused++;

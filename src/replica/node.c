@@ -476,7 +476,7 @@ static void heard(cw_node *n, const cw_msg *m)
         cw__recovery_heard_origin(n, m->origin);
 }
 
-int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *delivered)
+static int receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *delivered)
 {
     if (!n || !m || n->in_callback)
         return CW_EINVAL;
@@ -536,6 +536,14 @@ int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *de
         *result = CW_RECEIVE_BUFFERED;
     assert(!check_now(n) || cw__node_check(n));
     return CW_OK;
+}
+
+int cw_node_receive(cw_node *n, cw_msg *m, cw_receive_result *result, size_t *delivered)
+{
+    int rc = receive(n, m, result, delivered);
+    if (rc == CW_ENOMEM)
+        n->rejected_memory++; /* the one change a refusal makes (node.h) */
+    return rc;
 }
 
 /* How far ahead cw_node_receive_many starts loading. A batch is the only
@@ -601,6 +609,8 @@ int cw__node_receive_many_pausable(cw_node *n, cw_msg *const *msgs, size_t count
                 *delivered += d;
             if (drained != CW_OK) {
                 rc = i < count ? drained : CW_OK;
+                if (rc == CW_ENOMEM)
+                    n->rejected_memory++; /* arrival i refused, as cw_node_receive counts it */
                 break;
             }
             if (n->paused)
@@ -1021,6 +1031,7 @@ int cw_node_get_stats(const cw_node *n, cw_node_stats *out)
         .conflicts = n->conflicts,
         .keys = n->store.keys.count,
         .rejected_full = n->rejected_full,
+        .rejected_memory = n->rejected_memory,
         .unsent = n->unsent_len,
         .send_refusals = n->send_refusals,
         .siblings_refused = n->siblings_refused,

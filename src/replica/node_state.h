@@ -106,7 +106,8 @@ struct cw_node {
     uint64_t *context;        /* a client's context, dense (write_local's scratch) */
     cw_msg **unsent;          /* local writes to send again, oldest first (invariant 8) */
     size_t unsent_len, unsent_cap;
-    uint64_t writes, delivered, duplicates, conflicts, rejected_full, send_refusals, clock_anomalies, siblings_refused;
+    uint64_t writes, delivered, duplicates, conflicts, rejected_full, rejected_memory, send_refusals, clock_anomalies,
+        siblings_refused;
     uint64_t checks;          /* calls since the last full invariant check */
     unsigned in_callback;     /* on_apply or send is running: no call may change the node */
     cw__histogram buffering;

@@ -1318,6 +1318,8 @@ static void do_metrics(cw__http *h, reply *rep)
     metric(&t, "causeway_conflicts_total", "counter", "Writes that created or joined siblings.", ns.conflicts);
     metric(&t, "causeway_rejected_full_total", "counter", "Receives refused because the causal buffer was full.",
            ns.rejected_full);
+    metric(&t, "causeway_rejected_memory_total", "counter",
+           "Receives refused because memory ran out (each retry counts).", ns.rejected_memory);
     metric(&t, "causeway_clock_anomalies_total", "counter",
            "Writes taken in whose timestamp was more than the drift bound (60 s) ahead of the wall clock.",
            ns.clock_anomalies);

@@ -19,11 +19,11 @@
  *  4. A lane's delay heap is touched by that lane's thread only; its released
  *     list under its lock, signalled by released_len.
  */
-#include <sched.h>
 #include <stdlib.h>
 
 #include <causeway/error.h>
 
+#include "backoff.h"
 #include "fault.h"
 #include "transport.h"
 #include "msg_internal.h"
@@ -241,12 +241,12 @@ static bool link_takes(cw__faults *f, cw__route r)
     bool cut = by && by->cut;
     bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
     bool lost = cut || (h && h->held && !counted);
-    while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
+    for (unsigned tries = 0; kept && !cw__routes_push(&h->q, r);) { /* out of memory: wait rather than drop the hold */
         if (cw__closing(f->closing)) { /* the host is closing: deliver it now instead */
             kept = false;
             break;
         }
-        sched_yield();
+        cw__backoff(&tries);
     }
     if (kept)
         cw__msg_ref(r.msg); /* the hold queue's own reference */
@@ -443,12 +443,12 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         atomic_fetch_add_explicit(&f->injected, out.len, memory_order_relaxed);
         pthread_mutex_lock(&ln->released_lock);
         for (size_t i = 0; i < out.len; i++)
-            while (!cw__routes_push(&ln->released, out.r[i])) { /* out of memory: wait rather than lose it */
+            for (unsigned tries = 0; !cw__routes_push(&ln->released, out.r[i]);) { /* out of memory: wait rather than lose it */
                 if (cw__closing(f->closing)) { /* the host is closing: drop it (its reference) */
                     cw__msg_unref(out.r[i].msg);
                     break;
                 }
-                sched_yield();
+                cw__backoff(&tries);
             }
         /* Release: pairs with cw__faults_take_released's acquire. */
         atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);

@@ -36,12 +36,12 @@
  *     Writes and reports keep their link's order: a report that overtook the
  *     writes it counts would be taken for their loss.
  */
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <causeway/error.h>
 
+#include "backoff.h"
 #include "msg_internal.h"
 #include "park.h"
 #include "queue.h"
@@ -87,12 +87,12 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
 static void send_ordered(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
     cw__msg_ref(m);
-    while (!push_out(inproc_of(t), from, to, m)) { /* out of memory: wait for it rather than lose the write */
+    for (unsigned tries = 0; !push_out(inproc_of(t), from, to, m);) { /* out of memory: wait for it rather than lose the write */
         if (cw__closing(t->closing)) { /* ... unless the host is closing: then nothing is delivered anyway */
             cw__msg_unref(m);
             return;
         }
-        sched_yield();
+        cw__backoff(&tries);
     }
 }
 

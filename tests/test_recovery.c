@@ -374,6 +374,62 @@ static void test_a_lost_answer_is_asked_again_at_once(void **state)
     pair_close(&p);
 }
 
+/* Node 2 misses node 0's write 4, which only node 1 vouches for (its write
+ * 1:1 depends on it): node 0's last word at node 2 came before it, and
+ * everything node 0 sends node 2 is lost from then on. Node 2 waits for
+ * node 0 to fall silent, then pulls from node 1; the answer is lost. An old copy of
+ * node 0's write 3 then arrives (a late duplicate), so node 0 talks again
+ * without vouching for write 4, and a gap only others vouch for would wait
+ * two report intervals for the origin's own word. When the host says the
+ * answer was lost, the write is asked for again at once all the same: the
+ * peer that answered holds it. */
+static void test_a_lost_answer_is_asked_again_though_the_origin_talks(void **state)
+{
+    (void)state;
+    pair p;
+    group_open(&p, true, 3);
+    write_for(&p, 2);
+    write_at_0(&p, 2);
+    cw_msg *old = cw_msg_ref(p.q[2][p.len[2] - 1]); /* 0:3 as it reached node 2 */
+    step(&p);
+    p.cut[0][2] = true;
+    write_at_0(&p, 3); /* 0:4 reaches node 1 only */
+    step(&p);
+    write_at(&p, 1, 0); /* 1:1 depends on 0:4 */
+    step(&p);
+    assert_int_equal(stats(&p, 2).buffered, 1);
+    uint64_t pulls = stats(&p, 2).pulls;
+    for (int ms = 0; ms < 200 && stats(&p, 2).pulls == pulls; ms++)
+        step(&p);
+    assert_int_equal(stats(&p, 2).pulls, pulls + 1);
+    assert_int_equal(p.pulls[2][1], 1); /* the holder: the origin is silent */
+    receive_all(&p, 1); /* node 1 answers; the answer is lost */
+    size_t kept = 0;
+    for (size_t k = 0; k < p.len[2]; k++) {
+        if (cw_msg_retransmitted(p.q[2][k]))
+            cw_msg_unref(p.q[2][k]);
+        else
+            p.q[2][kept++] = p.q[2][k];
+    }
+    assert_int_equal(p.len[2] - kept, 1);
+    p.len[2] = kept;
+    step(&p);
+    cw_receive_result res;
+    assert_int_equal(cw_node_receive(p.node[2], old, &res, NULL), CW_OK);
+    assert_int_equal(res, CW_RECEIVE_DUPLICATE);
+    cw_msg_unref(old);
+    uint64_t tick = cw_node_next_tick(p.node[2]);
+    assert_true(tick > p.ns); /* without the host's word, the window waits */
+    cw__node_answer_lost(p.node[2], 1, 0, 4);
+    assert_true(cw_node_next_tick(p.node[2]) <= p.ns);
+    assert_int_equal(cw_node_tick(p.node[2], p.ns, NULL), CW_OK);
+    assert_int_equal(stats(&p, 2).pulls, pulls + 2);
+    assert_int_equal(p.pulls[2][1], 2); /* of the same peer */
+    p.cut[0][2] = false;
+    delivered_within(&p, 2, 5, 2000);
+    pair_close(&p);
+}
+
 /* Whether a pull waiting for node 0 asks for node 0's write seq. */
 static bool asked(const pair *p, uint64_t seq)
 {
@@ -840,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_a_write_after_its_answer_slows_pulls),
         cmocka_unit_test(test_a_loss_the_host_reports_is_pulled_at_once),
         cmocka_unit_test(test_a_lost_answer_is_asked_again_at_once),
+        cmocka_unit_test(test_a_lost_answer_is_asked_again_though_the_origin_talks),
         cmocka_unit_test(test_a_window_partly_answered_grows),
         cmocka_unit_test(test_a_window_answered_in_part_keeps_asking),
         cmocka_unit_test(test_a_window_whose_first_write_waits_elsewhere_does_not_grow),

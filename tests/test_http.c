@@ -1436,7 +1436,8 @@ static void test_metrics(void **state)
                                      "causeway_refused_peer_total", "causeway_malformed_total",
                                      "causeway_wire_bytes_in_total", "causeway_wire_bytes_out_total",
                                      "causeway_http_large_answers_refused_total",
-                                     "causeway_http_bodies_refused_total"};
+                                     "causeway_http_bodies_refused_total", "causeway_rejected_full_total",
+                                     "causeway_rejected_memory_total"};
     static const char *gauges[] = {"causeway_buffered", "causeway_log_entries", "causeway_joining",
                                    "causeway_http_large_answers_held_bytes", "causeway_http_bodies_held_bytes"};
     char line[160];
@@ -1451,6 +1452,7 @@ static void test_metrics(void **state)
         assert_non_null(strstr(r.body, line));
     }
     assert_non_null(strstr(r.body, "\ncauseway_writes_total 3\n"));
+    assert_non_null(strstr(r.body, "\ncauseway_rejected_memory_total 0\n"));
     assert_non_null(strstr(r.body, "\ncauseway_joining 0\n"));
     assert_non_null(strstr(r.body, "# TYPE causeway_buffering_latency_seconds summary\n"));
     assert_non_null(strstr(r.body, "\ncauseway_buffering_latency_seconds{quantile=\"0.5\"} "));

@@ -707,30 +707,20 @@ static void print_recovery(const opts *o, const totals *t, bool parted)
                t->blocker, t->blocked);
 }
 
-/* Receives the nodes refused for memory so far (cw_node_stats). */
-static uint64_t refused_for_memory(run *r)
-{
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < r->o->nodes; i++) {
-        cw_node_stats st;
-        if (cw_engine_stats(r->e, i, &st) == CW_OK)
-            sum += st.rejected_memory;
-    }
-    return sum;
-}
-
-/* How long replication may apply nothing, after receives were refused for
- * memory, before the run stops: out of memory. The engine keeps a write
- * its node refused and offers it again; with memory gone for good (the
- * run's own history and logs hold it) nothing moves again, and without
- * this the run waited for the deadline below. A stall without such a
- * refusal (a repair after heavy loss, say) is waited for. */
+/* How long replication may apply nothing, with engine threads waiting for
+ * memory (cw_engine_memory_waits), before the run stops: out of memory.
+ * The engine waits for memory rather than lose a message; with memory gone
+ * for good (the run's own history and logs hold it) nothing moves again,
+ * and without this the run waited for the deadline below. A stall with no
+ * thread waiting for memory (a repair after heavy loss) is waited for. The
+ * count is read without a lock: a thread waiting for memory may hold a
+ * node's lock, which cw_engine_stats would wait for. */
 #define STARVED_S 10.0
 
 /* Waits until every write is applied everywhere, showing how far
  * replication has come when `show`. CW_ETIMEDOUT after 10 minutes without
  * quiescence; CW_ENOMEM (r->why says so) once nothing was applied for
- * STARVED_S and a node had refused a receive for memory. */
+ * STARVED_S while engine threads waited for memory. */
 static int replicate(run *r, bool show)
 {
     uint64_t total = atomic_load(&r->done) * r->o->nodes, seen = applications(r);
@@ -740,21 +730,17 @@ static int replicate(run *r, bool show)
         uint64_t now = applications(r);
         if (show)
             cli_progress_update(&r->progress, "waiting for replication", now, total, "applications");
-        if (now != seen) {
+        uint32_t waits = cw_engine_memory_waits(r->e);
+        if (now != seen || !waits) {
             seen = now;
             since = cli_seconds();
         } else if (cli_seconds() - since >= STARVED_S) {
-            uint64_t refused = refused_for_memory(r);
-            if (refused > 0) {
-                snprintf(r->why, sizeof r->why,
-                         "out of memory: no write applied for %g s, after the nodes refused %llu receives for "
-                         "memory (%llu of %llu applications made)",
-                         STARVED_S, (unsigned long long)refused, (unsigned long long)now,
-                         (unsigned long long)total);
-                rc = CW_ENOMEM;
-                break;
-            }
-            since = cli_seconds(); /* look again after as long */
+            snprintf(r->why, sizeof r->why,
+                     "out of memory: no write applied for %g s while %u engine thread%s waited for memory "
+                     "(%llu of %llu applications made)",
+                     STARVED_S, waits, waits == 1 ? "" : "s", (unsigned long long)now, (unsigned long long)total);
+            rc = CW_ENOMEM;
+            break;
         }
     }
     if (show)
@@ -877,13 +863,33 @@ static int drive(run *r)
                 break;
             }
         bool parted = false;
+        uint64_t progress = 0;
+        double still_since = cli_seconds(); /* progress unchanged since, threads waiting for memory */
         while (atomic_load(&r->running) > 0) {
             double now = cli_seconds() - r->start;
             bool part = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
             if (part != parted && ok && partition(r, part) == CW_OK)
                 parted = part;
             r->parted |= parted;
-            sample_logs(r);
+            /* Out of memory for good (see replicate): the clients wait in
+             * their puts for nodes whose workers wait for memory. Shutting
+             * the engine down ends both waits: the puts return CW_ECLOSED. */
+            uint32_t waits = cw_engine_memory_waits(r->e);
+            uint64_t moved = atomic_load(&r->done) + applications(r);
+            if (moved != progress || !waits) {
+                progress = moved;
+                still_since = cli_seconds();
+            } else if (cli_seconds() - still_since >= STARVED_S) {
+                int none = 0;
+                if (atomic_compare_exchange_strong(&r->failed, &none, CW_ENOMEM))
+                    snprintf(r->why, sizeof r->why,
+                             "out of memory: no write made or applied for %g s while %u engine thread%s waited "
+                             "for memory",
+                             STARVED_S, waits, waits == 1 ? "" : "s");
+                cw_engine_shutdown(r->e);
+            }
+            if (!waits) /* a node's lock may be held by a thread waiting for memory */
+                sample_logs(r);
             if (r->end > 0)
                 cli_progress_update(&r->progress, "writing", (uint64_t)(o->duration - (r->end - cli_seconds())),
                                     (uint64_t)o->duration, "seconds");

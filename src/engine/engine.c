@@ -338,6 +338,8 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     if (rc == CW_OK) { /* out of memory never keeps a closing engine from stopping */
         e->t->closing = &e->closed;
         e->faults.closing = &e->closed;
+        e->t->memory_waits = &e->memory_waits;
+        e->faults.memory_waits = &e->memory_waits;
     }
     if (rc == CW_OK) {
         /* Aligned as enode asks (its backpressure fields' own lines); its
@@ -437,6 +439,12 @@ void cw_engine_close(cw_engine *e)
 }
 
 uint32_t cw_engine_workers(const cw_engine *e) { return e ? e->workers : 0; }
+
+uint32_t cw_engine_memory_waits(cw_engine *e)
+{
+    /* Relaxed: a gauge (backoff.h), ordering nothing. */
+    return e ? atomic_load_explicit(&e->memory_waits, memory_order_relaxed) : 0;
+}
 
 /* ---- API ---- */
 

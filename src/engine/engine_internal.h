@@ -97,6 +97,7 @@ struct cw_engine {
     cw__faults faults;
     _Atomic uint64_t produced;
     _Atomic bool closed;
+    _Atomic uint32_t memory_waits;  /* threads waiting for memory now (backoff.h) */
     /* The first error a replica refused a message with for good (0: none).
      * The engine never hands a replica a message it must refuse (another
      * group's, its own, beyond its limits), so this is a bug's trace: the

@@ -91,11 +91,16 @@ static void keep_for_retry(worker *w, cw__route r, int rc)
 {
     enode *en = &w->e->node[r.to];
     assert(en->w == w); /* the node's worker keeps its refusals (invariant 1) */
-    for (unsigned tries = 0; !cw__retry_push(&en->refused, w->e->nodes, r.msg);) { /* out of memory: wait rather than lose the write */
-        if (cw__closing(&w->e->closed)) /* ... unless the engine is closing: nothing is delivered then */
-            return;
-        cw__backoff(&tries);
+    unsigned tries = 0;
+    bool kept = true;
+    while (kept && !cw__retry_push(&en->refused, w->e->nodes, r.msg)) { /* out of memory: wait rather than lose the write */
+        kept = !cw__closing(&w->e->closed); /* ... unless the engine is closing: nothing is delivered then */
+        if (kept)
+            cw__backoff(&tries, &w->e->memory_waits);
     }
+    cw__backoff_done(tries, &w->e->memory_waits);
+    if (!kept)
+        return;
     cw__msg_ref(r.msg);
     w->refused++;
     w->nomem |= rc == CW_ENOMEM;

@@ -241,13 +241,15 @@ static bool link_takes(cw__faults *f, cw__route r)
     bool cut = by && by->cut;
     bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
     bool lost = cut || (h && h->held && !counted);
-    for (unsigned tries = 0; kept && !cw__routes_push(&h->q, r);) { /* out of memory: wait rather than drop the hold */
+    unsigned tries = 0;
+    while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
         if (cw__closing(f->closing)) { /* the host is closing: deliver it now instead */
             kept = false;
             break;
         }
-        cw__backoff(&tries);
+        cw__backoff(&tries, f->memory_waits);
     }
+    cw__backoff_done(tries, f->memory_waits);
     if (kept)
         cw__msg_ref(r.msg); /* the hold queue's own reference */
     pthread_mutex_unlock(&f->holds_lock);
@@ -442,14 +444,17 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
          * released_len below (invariant 3). */
         atomic_fetch_add_explicit(&f->injected, out.len, memory_order_relaxed);
         pthread_mutex_lock(&ln->released_lock);
-        for (size_t i = 0; i < out.len; i++)
-            for (unsigned tries = 0; !cw__routes_push(&ln->released, out.r[i]);) { /* out of memory: wait rather than lose it */
+        for (size_t i = 0; i < out.len; i++) {
+            unsigned tries = 0;
+            while (!cw__routes_push(&ln->released, out.r[i])) { /* out of memory: wait rather than lose it */
                 if (cw__closing(f->closing)) { /* the host is closing: drop it (its reference) */
                     cw__msg_unref(out.r[i].msg);
                     break;
                 }
-                cw__backoff(&tries);
+                cw__backoff(&tries, f->memory_waits);
             }
+            cw__backoff_done(tries, f->memory_waits);
+        }
         /* Release: pairs with cw__faults_take_released's acquire. */
         atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
         pthread_mutex_unlock(&ln->released_lock);

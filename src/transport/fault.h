@@ -104,6 +104,7 @@ typedef struct cw__faults {
     _Atomic uint64_t lost;          /* counted deliveries dropped or cut (done: never owed again) */
     _Atomic uint64_t dropped;       /* every message lost, counted or not (statistics) */
     const _Atomic bool *closing;    /* the host's; NULL: never (see cw__transport.closing) */
+    _Atomic uint32_t *memory_waits; /* the host's; NULL: not counted (see cw__transport.memory_waits) */
 } cw__faults;
 
 /* CW_OK, CW_EINVAL (a probability outside 0..1), or CW_ENOMEM (f is then

@@ -87,13 +87,15 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
 static void send_ordered(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
     cw__msg_ref(m);
-    for (unsigned tries = 0; !push_out(inproc_of(t), from, to, m);) { /* out of memory: wait for it rather than lose the write */
+    unsigned tries = 0;
+    while (!push_out(inproc_of(t), from, to, m)) { /* out of memory: wait for it rather than lose the write */
         if (cw__closing(t->closing)) { /* ... unless the host is closing: then nothing is delivered anyway */
             cw__msg_unref(m);
-            return;
+            break;
         }
-        cw__backoff(&tries);
+        cw__backoff(&tries, t->memory_waits);
     }
+    cw__backoff_done(tries, t->memory_waits);
 }
 
 static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)

@@ -95,6 +95,9 @@ struct cw__transport {
      * so out of memory can never keep a closing host from stopping. Read
      * with acquire; the host sets it (seq_cst) before it stops its threads. */
     const _Atomic bool *closing;
+    /* Set by the host (NULL: not counted): the threads a send keeps waiting
+     * for memory now (cw__backoff). */
+    _Atomic uint32_t *memory_waits;
 };
 
 /* Whether the host is closing (see cw__transport.closing). */

@@ -353,8 +353,10 @@ typedef enum cw_receive_result {
  * with nothing counted in *delivered.
  * *result and *delivered (both nullable) report the outcome: delivered counts
  * every write applied by this call, the message and the buffered writes it
- * released. Errors, node unchanged (but for the count of the refusal,
- * rejected_full or rejected_memory) and the message not taken:
+ * released. Errors, the message not taken and counted as refused
+ * (rejected_full, rejected_memory), the node otherwise unchanged (but a
+ * write an earlier call released and left may be applied first, counted
+ * in *delivered):
  * CW_EINVAL (NULL, or a message for another group size or from self),
  * CW_ELIMIT (key or value above this node's limits),
  * CW_EFULL (it would have to wait and the buffer holds max_buffered writes,
@@ -472,9 +474,9 @@ typedef struct cw_node_stats {
     uint64_t conflicts;     /* writes that created or joined siblings */
     uint64_t keys;          /* keys in the store */
     uint64_t rejected_full; /* receives refused with CW_EFULL */
-    uint64_t rejected_memory; /* receives refused with CW_ENOMEM (each retry
-                                 counts): a host that sees it grow while
-                                 nothing is applied has run out of memory */
+    uint64_t rejected_memory; /* receives refused with CW_ENOMEM, each retry
+                                 counted (the engine waits for memory before
+                                 it retries: cw_engine_memory_waits) */
     uint64_t clock_anomalies; /* writes applied or installed whose HLC
                                  timestamp was further ahead of this node's
                                  wall clock than max_drift_ms (cw_node_receive) */

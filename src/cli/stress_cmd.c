@@ -343,7 +343,8 @@ static void *client_main(void *arg)
         int rc = step(c, &rng, &i);
         if (rc != CW_OK) { /* the first client's error is the run's */
             int none = 0;
-            atomic_compare_exchange_strong(&r->failed, &none, rc);
+            if (atomic_compare_exchange_strong(&r->failed, &none, rc)) /* read after the join */
+                snprintf(r->why, sizeof r->why, "an operation of client %u failed: %s", c->id + 1, cw_strerror(rc));
             break;
         }
         if (began >= warm)

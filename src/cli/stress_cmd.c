@@ -718,24 +718,43 @@ static void print_recovery(const opts *o, const totals *t, bool parted)
  * node's lock, which cw_engine_stats would wait for. */
 #define STARVED_S 10.0
 
+/* A run's watch for starvation: its progress (any count that grows while
+ * the run moves), and since when it has stood still with engine threads
+ * waiting for memory. */
+typedef struct starving {
+    uint64_t progress;
+    double since;
+} starving;
+
+/* Whether the run is starved of memory at this look: `progress` has not
+ * moved for STARVED_S while engine threads waited for memory (`waits` of
+ * them now, cw_engine_memory_waits). */
+static bool starved(starving *s, uint64_t progress, uint32_t waits)
+{
+    if (progress != s->progress || !waits) {
+        s->progress = progress;
+        s->since = cli_seconds();
+        return false;
+    }
+    return cli_seconds() - s->since >= STARVED_S;
+}
+
 /* Waits until every write is applied everywhere, showing how far
  * replication has come when `show`. CW_ETIMEDOUT after 10 minutes without
  * quiescence; CW_ENOMEM (r->why says so) once nothing was applied for
  * STARVED_S while engine threads waited for memory. */
 static int replicate(run *r, bool show)
 {
-    uint64_t total = atomic_load(&r->done) * r->o->nodes, seen = applications(r);
-    double deadline = cli_seconds() + 600, since = cli_seconds(); /* nothing applied since */
+    uint64_t total = atomic_load(&r->done) * r->o->nodes;
+    starving watch = {applications(r), cli_seconds()};
+    double deadline = cli_seconds() + 600;
     int rc;
     while ((rc = cw_engine_quiesce(r->e, 200)) == CW_ETIMEDOUT && cli_seconds() < deadline) {
         uint64_t now = applications(r);
         if (show)
             cli_progress_update(&r->progress, "waiting for replication", now, total, "applications");
         uint32_t waits = cw_engine_memory_waits(r->e);
-        if (now != seen || !waits) {
-            seen = now;
-            since = cli_seconds();
-        } else if (cli_seconds() - since >= STARVED_S) {
+        if (starved(&watch, now, waits)) {
             snprintf(r->why, sizeof r->why,
                      "out of memory: no write applied for %g s while %u engine thread%s waited for memory "
                      "(%llu of %llu applications made)",
@@ -864,8 +883,7 @@ static int drive(run *r)
                 break;
             }
         bool parted = false;
-        uint64_t progress = 0;
-        double still_since = cli_seconds(); /* progress unchanged since, threads waiting for memory */
+        starving watch = {0, cli_seconds()};
         while (atomic_load(&r->running) > 0) {
             double now = cli_seconds() - r->start;
             bool part = o->part_len > 0 && now >= o->part_start && now < o->part_start + o->part_len;
@@ -876,11 +894,7 @@ static int drive(run *r)
              * their puts for nodes whose workers wait for memory. Shutting
              * the engine down ends both waits: the puts return CW_ECLOSED. */
             uint32_t waits = cw_engine_memory_waits(r->e);
-            uint64_t moved = atomic_load(&r->done) + applications(r);
-            if (moved != progress || !waits) {
-                progress = moved;
-                still_since = cli_seconds();
-            } else if (cli_seconds() - still_since >= STARVED_S) {
+            if (starved(&watch, atomic_load(&r->done) + applications(r), waits)) {
                 int none = 0;
                 if (atomic_compare_exchange_strong(&r->failed, &none, CW_ENOMEM))
                     snprintf(r->why, sizeof r->why,

@@ -91,15 +91,11 @@ static void keep_for_retry(worker *w, cw__route r, int rc)
 {
     enode *en = &w->e->node[r.to];
     assert(en->w == w); /* the node's worker keeps its refusals (invariant 1) */
-    unsigned tries = 0;
-    bool kept = true;
-    while (kept && !cw__retry_push(&en->refused, w->e->nodes, r.msg)) { /* out of memory: wait rather than lose the write */
-        kept = !cw__closing(&w->e->closed); /* ... unless the engine is closing: nothing is delivered then */
-        if (kept)
-            cw__backoff(&tries, &w->e->memory_waits);
+    /* Out of memory: wait rather than lose the write ... */
+    cw__memory_wait mw = {.closing = &w->e->closed, .waiting = &w->e->memory_waits};
+    while (!cw__retry_push(&en->refused, w->e->nodes, r.msg) && cw__memory_wait_more(&mw)) {
     }
-    cw__backoff_done(tries, &w->e->memory_waits);
-    if (!kept)
+    if (cw__memory_wait_end(&mw)) /* ... unless the engine is closing: nothing is delivered then */
         return;
     cw__msg_ref(r.msg);
     w->refused++;

@@ -241,15 +241,12 @@ static bool link_takes(cw__faults *f, cw__route r)
     bool cut = by && by->cut;
     bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
     bool lost = cut || (h && h->held && !counted);
-    unsigned tries = 0;
-    while (kept && !cw__routes_push(&h->q, r)) { /* out of memory: wait rather than drop the hold */
-        if (cw__closing(f->closing)) { /* the host is closing: deliver it now instead */
-            kept = false;
-            break;
-        }
-        cw__backoff(&tries, f->memory_waits);
+    /* Out of memory: wait rather than drop the hold ... */
+    cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
+    while (kept && !cw__routes_push(&h->q, r) && cw__memory_wait_more(&mw)) {
     }
-    cw__backoff_done(tries, f->memory_waits);
+    if (cw__memory_wait_end(&mw)) /* ... unless the host is closing: deliver it now instead */
+        kept = false;
     if (kept)
         cw__msg_ref(r.msg); /* the hold queue's own reference */
     pthread_mutex_unlock(&f->holds_lock);
@@ -445,15 +442,12 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         atomic_fetch_add_explicit(&f->injected, out.len, memory_order_relaxed);
         pthread_mutex_lock(&ln->released_lock);
         for (size_t i = 0; i < out.len; i++) {
-            unsigned tries = 0;
-            while (!cw__routes_push(&ln->released, out.r[i])) { /* out of memory: wait rather than lose it */
-                if (cw__closing(f->closing)) { /* the host is closing: drop it (its reference) */
-                    cw__msg_unref(out.r[i].msg);
-                    break;
-                }
-                cw__backoff(&tries, f->memory_waits);
+            /* Out of memory: wait rather than lose it ... */
+            cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
+            while (!cw__routes_push(&ln->released, out.r[i]) && cw__memory_wait_more(&mw)) {
             }
-            cw__backoff_done(tries, f->memory_waits);
+            if (cw__memory_wait_end(&mw)) /* ... unless the host is closing: drop it (its reference) */
+                cw__msg_unref(out.r[i].msg);
         }
         /* Release: pairs with cw__faults_take_released's acquire. */
         atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);

@@ -87,15 +87,12 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
 static void send_ordered(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)
 {
     cw__msg_ref(m);
-    unsigned tries = 0;
-    while (!push_out(inproc_of(t), from, to, m)) { /* out of memory: wait for it rather than lose the write */
-        if (cw__closing(t->closing)) { /* ... unless the host is closing: then nothing is delivered anyway */
-            cw__msg_unref(m);
-            break;
-        }
-        cw__backoff(&tries, t->memory_waits);
+    /* Out of memory: wait for it rather than lose the write ... */
+    cw__memory_wait mw = {.closing = t->closing, .waiting = t->memory_waits};
+    while (!push_out(inproc_of(t), from, to, m) && cw__memory_wait_more(&mw)) {
     }
-    cw__backoff_done(tries, t->memory_waits);
+    if (cw__memory_wait_end(&mw)) /* ... unless the host is closing: then nothing is delivered anyway */
+        cw__msg_unref(m);
 }
 
 static void send_one(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m)

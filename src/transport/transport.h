@@ -96,15 +96,9 @@ struct cw__transport {
      * with acquire; the host sets it (seq_cst) before it stops its threads. */
     const _Atomic bool *closing;
     /* Set by the host (NULL: not counted): the threads a send keeps waiting
-     * for memory now (cw__backoff). */
+     * for memory now (backoff.h). */
     _Atomic uint32_t *memory_waits;
 };
-
-/* Whether the host is closing (see cw__transport.closing). */
-static inline bool cw__closing(const _Atomic bool *closing)
-{
-    return closing && atomic_load_explicit(closing, memory_order_acquire);
-}
 
 /* The in-process transport (inproc.c): a bounded SPSC ring for every ordered
  * pair of endpoints, each holding at least ring_capacity - 1 messages, and

@@ -1209,6 +1209,84 @@ static void test_a_send_without_room_for_the_outbox_refuses(void **state)
     cw_engine_close(e); /* frees what the list holds */
 }
 
+/* A node's send under its lock never waits for memory (a worker that did
+ * held the lock that puts, the statistics and the host's other calls at
+ * that node wait for): when the transport cannot make room for the writes
+ * in the outbox and the node's own message, the send is refused at once,
+ * the writes stay in the outbox, and the replica sends again. Here the link
+ * from worker 0 to worker 1 is full and its pending list is at its capacity
+ * while every allocation fails; the engine is shut down (this thread stands
+ * in for worker 0) and then made to look open again, so that a wait would
+ * not give up: it would last until the watchdog ends the test. */
+static void test_a_send_waits_for_no_memory_under_the_lock(void **state)
+{
+    (void)state;
+    cw_engine *e = open_engine(3, 3, CW_KEEP_SIBLINGS);
+    cw_engine_shutdown(e);
+    atomic_store(&e->closed, false); /* waits for memory no longer give up */
+    enode *en = &e->node[0];
+    worker *w = en->w;
+    cw_msg *filler, *writes[3], *pull;
+    cw_hlc_timestamp ts = {1, 0, 0};
+    uint64_t clock0[3] = {1, 0, 0};
+    assert_int_equal(cw__msg_write(&filler, 0, &ts, clock0, 3, NULL, false, "f", 1, "v", 1), CW_OK);
+    w->local.msgs = malloc(64 * sizeof *w->local.msgs); /* room for the node's own, as after earlier sends */
+    assert_non_null(w->local.msgs);
+    w->local.cap = 64;
+    size_t fillers = 0;
+    for (; !cw__transport_sending(e->t, w->id); fillers++) /* the ring to worker 1 fills */
+        cw__transport_send(e->t, w->id, 1, filler);
+    tu_fail_realloc(1);
+    for (; cw__transport_reserve(e->t, w->id, 1); fillers++) /* then the pending list */
+        cw__transport_send(e->t, w->id, 1, filler);
+    for (uint64_t i = 0; i < 3; i++) {
+        uint64_t clock[3] = {i + 2, 0, 0};
+        assert_int_equal(cw__msg_write(&writes[i], 0, &ts, clock, 3, NULL, false, "k", 1, "v", 1), CW_OK);
+        en->outbox[en->out_len++] = writes[i]; /* the outbox's reference */
+    }
+    assert_int_equal(cw__msg_pull(&pull, 3, 0, 1, 2, 1, 4), CW_OK);
+    alarm(20); /* the watchdog: a send waiting for memory would never return */
+    pthread_mutex_lock(&en->lock);
+    int rc = cw__engine_send_to(en, 1, pull);
+    alarm(0);
+    assert_int_equal(rc, CW_ENOMEM);
+    assert_int_equal(en->out_len, 3); /* nothing sent: the writes wait, in order */
+    assert_int_equal(w->local.len, 0);
+    tu_fail_realloc(0);
+    assert_int_equal(cw__engine_send_to(en, 1, pull), 0); /* with memory, all of it goes */
+    pthread_mutex_unlock(&en->lock);
+    assert_int_equal(en->out_len, 0);
+    atomic_store(&e->closed, true);
+    /* Worker 2 takes the writes, in order; worker 1 the fillers, the pull
+     * (on the recovery lane, which may overtake) and the writes. A link's
+     * sends wait behind every send its endpoint has pending (the fillers). */
+    cw_msg *batch[64];
+    size_t got = 0, pulls = 0, to_2 = 0, n;
+    do {
+        while ((n = cw__transport_take(e->t, 2, batch, 64)) > 0)
+            for (size_t i = 0; i < n; i++, to_2++) {
+                assert_ptr_equal(batch[i], writes[to_2]);
+                cw__msg_unref(batch[i]);
+            }
+        while ((n = cw__transport_take(e->t, 1, batch, 64)) > 0)
+            for (size_t i = 0; i < n; i++) {
+                if (batch[i] == pull)
+                    pulls++;
+                else if (got++ >= fillers)
+                    assert_ptr_equal(batch[i], writes[got - fillers - 1]);
+                else
+                    assert_ptr_equal(batch[i], filler);
+                cw__msg_unref(batch[i]);
+            }
+    } while (cw__transport_flush(e->t, w->id));
+    assert_int_equal(to_2, 3);
+    assert_int_equal(pulls, 1);
+    assert_int_equal(got, fillers + 3);
+    cw__msg_unref(pull);
+    cw__msg_unref(filler);
+    cw_engine_close(e); /* frees what the local list holds */
+}
+
 /* ---- stress: concurrent client threads, faults, ground truth ---- */
 
 typedef struct stress {
@@ -1873,6 +1951,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_shutdown_interrupts_quiesce),
         cmocka_unit_test(test_out_of_memory_never_hangs_shutdown),
         cmocka_unit_test(test_a_send_without_room_for_the_outbox_refuses),
+        cmocka_unit_test(test_a_send_waits_for_no_memory_under_the_lock),
         cmocka_unit_test(test_stress_quick),
         cmocka_unit_test(test_stress_with_loss),
         cmocka_unit_test(test_stress_with_cuts),

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -566,6 +567,197 @@ static void test_hold_keeps_order_until_released(void **state)
     cw__routes_release(&rec.got);
 }
 
+/* Room reserved on a sender's pending list takes that many sends past a
+ * full ring with no memory at all (a host that must not wait for memory
+ * reserves first, and refuses what it would send when it cannot); without
+ * memory the reservation is refused, and nothing was sent. Here a send that
+ * needed memory would give up (the host closing) and drop its message. */
+static void test_reserved_sends_need_no_memory(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(2, 4); /* the ring holds 3 */
+    _Atomic bool closing = true;
+    t->closing = &closing;
+    tu_fail_realloc(1);
+    assert_false(cw__transport_reserve(t, 0, 10));
+    assert_false(cw__transport_sending(t, 0));
+    assert_false(cw__transport_arrived(t, 1));
+    tu_fail_realloc(0);
+    assert_true(cw__transport_reserve(t, 0, 10));
+    assert_true(cw__transport_reserve(t, 1, 0)); /* nothing to make room for */
+    cw_msg *m[10];
+    for (int i = 0; i < 10; i++)
+        m[i] = msg(0, (uint64_t)i + 1); /* made before the failures */
+    tu_fail_realloc(1);
+    tu_fail_alloc_after(0);
+    long before = tu_alloc_count();
+    for (int i = 0; i < 10; i++) {
+        cw__transport_send(t, 0, 1, m[i]);
+        assert_int_equal(refs(m[i]), 2); /* kept: not one dropped */
+    }
+    assert_int_equal(tu_alloc_count(), before); /* and nothing allocated */
+    tu_fail_alloc_off();
+    tu_fail_realloc(0);
+    assert_true(cw__transport_sending(t, 0));
+    uint64_t next = 1;
+    do {
+        cw_msg *batch[4];
+        size_t n;
+        while ((n = cw__transport_take(t, 1, batch, 4)) > 0)
+            for (size_t i = 0; i < n; i++, next++) {
+                assert_int_equal(cw_msg_seq(batch[i]), next);
+                cw_msg_unref(batch[i]);
+            }
+    } while (cw__transport_flush(t, 0));
+    assert_int_equal(next, 11);
+    for (int i = 0; i < 10; i++)
+        cw_msg_unref(m[i]);
+    cw__transport_destroy(t);
+}
+
+/* ---- waiting for memory, without a lock ---- */
+
+/* A recorder with room for `cap` deliveries made up front, so that it needs
+ * no memory while allocations fail. */
+static void record_with_room(record *rec, size_t cap)
+{
+    rec->got = (cw__routes){.r = malloc(cap * sizeof *rec->got.r), .cap = cap};
+    assert_non_null(rec->got.r);
+}
+
+/* Two lanes of faults with none drawn, delivering to rec (room for 256
+ * made up front), counting threads that wait for memory in *waits. */
+static void open_waiting(cw__faults *f, record *rec, _Atomic uint32_t *waits)
+{
+    record_with_room(rec, 256);
+    cw__fault_options o = {.seed = 7};
+    assert_int_equal(cw__faults_init(f, &o, 2, record_delivery, rec), CW_OK);
+    f->memory_waits = waits;
+}
+
+/* Spins until the gauge counts a thread waiting for memory. */
+static void until_waiting(const _Atomic uint32_t *waits)
+{
+    while (atomic_load(waits) == 0)
+        sched_yield();
+}
+
+typedef struct fault_call {
+    cw__faults *f;
+    cw_node_id from, to;
+    cw_msg *m;      /* to route (else: release the hold on from -> to) */
+    int rc;
+} fault_call;
+
+static void *release_hold(void *p)
+{
+    fault_call *c = p;
+    bool released;
+    c->rc = cw__faults_hold(c->f, c->from, c->to, false, 1, &released);
+    return NULL;
+}
+
+static void *route_one(void *p)
+{
+    fault_call *c = p;
+    cw__faults_route(c->f, 1, (cw__route){.msg = c->m, .to = c->to}, true);
+    return NULL;
+}
+
+/* A hold released while memory lacks goes back in parts: the releasing
+ * thread waits for memory without the lane's lock, so the lane's worker
+ * takes what went back meanwhile (it used to wait on that lock for as long
+ * as memory lacked, and so could free nothing). Nothing is lost, and the
+ * held writes arrive in order. */
+static void test_a_release_waits_for_memory_without_a_lock(void **state)
+{
+    (void)state;
+    record rec;
+    cw__faults f;
+    _Atomic uint32_t waits = 0;
+    open_waiting(&f, &rec, &waits);
+    bool released;
+    /* Lane 1's released list holds one route (of link 1 -> 3), room for 63 more. */
+    assert_int_equal(cw__faults_hold(&f, 1, 3, true, 1, &released), CW_OK);
+    cw_msg *other = msg(1, 1);
+    cw__faults_route(&f, 1, (cw__route){.msg = other, .to = 3}, true);
+    assert_int_equal(cw__faults_hold(&f, 1, 3, false, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
+    cw_msg *m[100];
+    for (uint64_t s = 0; s < 100; s++) {
+        m[s] = msg(0, s + 1);
+        cw__faults_route(&f, 1, (cw__route){.msg = m[s], .to = 3}, true); /* held */
+    }
+    assert_int_equal(rec.got.len, 0);
+    tu_fail_realloc(1);
+    fault_call c = {.f = &f, .from = 0, .to = 3};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, release_hold, &c), 0);
+    until_waiting(&waits);
+    alarm(20); /* the watchdog: a take waiting on the lock would never return */
+    assert_true(cw__faults_take_released(&f, 1)); /* the part that went back */
+    alarm(0);
+    assert_int_equal(rec.got.len, 64);
+    tu_fail_realloc(0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(c.rc, CW_OK);
+    assert_int_equal(atomic_load(&waits), 0);
+    assert_true(cw__faults_take_released(&f, 1));
+    assert_int_equal(rec.got.len, 101);
+    assert_ptr_equal(rec.got.r[0].msg, other);
+    for (uint64_t s = 0; s < 100; s++)
+        assert_ptr_equal(rec.got.r[s + 1].msg, m[s]);
+    assert_int_equal(cw__faults_injected(&f), 101);
+    for (uint64_t s = 0; s < 100; s++)
+        cw_msg_unref(m[s]);
+    cw_msg_unref(other);
+    cw__faults_destroy(&f);
+    cw__routes_release(&rec.got);
+}
+
+/* A route a held link keeps while memory lacks waits for memory without
+ * the fault layer's lock: the host's calls go on meanwhile (a release here,
+ * which used to wait on that lock for as long as memory lacked), and the
+ * route, no longer held, is delivered at once. */
+static void test_a_held_route_waits_for_memory_without_a_lock(void **state)
+{
+    (void)state;
+    record rec;
+    cw__faults f;
+    _Atomic uint32_t waits = 0;
+    open_waiting(&f, &rec, &waits);
+    bool released;
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 0, &released), CW_OK);
+    cw_msg *m[65];
+    for (uint64_t s = 0; s < 65; s++)
+        m[s] = msg(0, s + 1);
+    for (uint64_t s = 0; s < 64; s++) /* the hold's queue: full at 64 */
+        cw__faults_route(&f, 0, (cw__route){.msg = m[s], .to = 3}, true);
+    assert_int_equal(cw__faults_parked(&f), 64);
+    tu_fail_realloc(1);
+    fault_call c = {.f = &f, .to = 3, .m = m[64]};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, route_one, &c), 0);
+    until_waiting(&waits);
+    alarm(20); /* the watchdog: a release waiting on the lock would never return */
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 0, &released), CW_OK);
+    alarm(0);
+    assert_true(released);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    tu_fail_realloc(0);
+    assert_int_equal(rec.got.len, 1); /* the waiting route, no longer held */
+    assert_ptr_equal(rec.got.r[0].msg, m[64]);
+    assert_int_equal(cw__faults_parked(&f), 64); /* never kept */
+    assert_true(cw__faults_take_released(&f, 0));
+    assert_int_equal(rec.got.len, 65);
+    for (uint64_t s = 0; s < 64; s++)
+        assert_ptr_equal(rec.got.r[s + 1].msg, m[s]);
+    for (uint64_t s = 0; s < 65; s++)
+        cw_msg_unref(m[s]);
+    cw__faults_destroy(&f);
+    cw__routes_release(&rec.got);
+}
+
 /* Whether routing r through f delivered it (rec counts deliveries). */
 static bool delivered(cw__faults *f, record *rec, cw__route r)
 {
@@ -682,6 +874,9 @@ int main(void)
         cmocka_unit_test(test_fault_decisions_follow_the_seed),
         cmocka_unit_test(test_a_drop_drawn_first_decides_the_same),
         cmocka_unit_test(test_hold_keeps_order_until_released),
+        cmocka_unit_test(test_reserved_sends_need_no_memory),
+        cmocka_unit_test(test_a_release_waits_for_memory_without_a_lock),
+        cmocka_unit_test(test_a_held_route_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),
         cmocka_unit_test(test_forget_reports_of_a_restarted_peer),
     };

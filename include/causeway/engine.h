@@ -253,11 +253,15 @@ CW_API uint32_t cw_engine_workers(const cw_engine *e);
 /* How many of the engine's threads wait for memory now: an allocation the
  * engine needs to keep a message failed, and rather than lose the message
  * the thread tries again (yielding, then sleeping up to 1 ms between
- * tries) until it succeeds or the engine closes. Such a thread may hold a
- * node's lock meanwhile, so calls on that node wait too. Read without any
- * lock, so a host can ask it while the engine is stuck: nothing applied for
- * a while and a nonzero count means memory ran out (causeway stress stops
- * its run then). 0 for NULL. */
+ * tries) until it succeeds or the engine closes. Such a thread holds no
+ * lock meanwhile: what a node sends under its lock (a pull, an answer, a
+ * report, with the node's new writes ahead of it) is refused instead when
+ * there is no memory to keep it, the writes stay with the node, and the
+ * replica sends again later; so statistics and the other calls on that
+ * node go on (a put waits only for room for its write, as ever). Read
+ * without any lock, so a host can ask it while the engine is stuck: nothing
+ * applied for a while and a nonzero count means memory ran out (causeway
+ * stress stops its run then). 0 for NULL. */
 CW_API uint32_t cw_engine_memory_waits(cw_engine *e);
 
 #ifdef __cplusplus

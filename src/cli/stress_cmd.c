@@ -713,9 +713,7 @@ static void print_recovery(const opts *o, const totals *t, bool parted)
  * The engine waits for memory rather than lose a message; with memory gone
  * for good (the run's own history and logs hold it) nothing moves again,
  * and without this the run waited for the deadline below. A stall with no
- * thread waiting for memory (a repair after heavy loss) is waited for. The
- * count is read without a lock: a thread waiting for memory may hold a
- * node's lock, which cw_engine_stats would wait for. */
+ * thread waiting for memory (a repair after heavy loss) is waited for. */
 #define STARVED_S 10.0
 
 /* A run's watch for starvation: its progress (any count that grows while
@@ -891,8 +889,9 @@ static int drive(run *r)
                 parted = part;
             r->parted |= parted;
             /* Out of memory for good (see replicate): the clients wait in
-             * their puts for nodes whose workers wait for memory. Shutting
-             * the engine down ends both waits: the puts return CW_ECLOSED. */
+             * their puts for room for writes that nodes whose workers wait
+             * for memory cannot apply. Shutting the engine down ends both
+             * waits: the puts return CW_ECLOSED. */
             uint32_t waits = cw_engine_memory_waits(r->e);
             if (starved(&watch, atomic_load(&r->done) + applications(r), waits)) {
                 int none = 0;
@@ -903,8 +902,7 @@ static int drive(run *r)
                              STARVED_S, waits, waits == 1 ? "" : "s");
                 cw_engine_shutdown(r->e);
             }
-            if (!waits) /* a node's lock may be held by a thread waiting for memory */
-                sample_logs(r);
+            sample_logs(r);
             if (r->end > 0)
                 cli_progress_update(&r->progress, "writing", (uint64_t)(o->duration - (r->end - cli_seconds())),
                                     (uint64_t)o->duration, "seconds");

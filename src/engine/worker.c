@@ -22,8 +22,9 @@
  *  3. Nothing accepted is lost: the transport keeps what a full link refuses
  *     (transport.h) while the worker keeps consuming, so two workers full
  *     towards each other still drain each other; a node's writes stay in its
- *     outbox when the worker's local list cannot grow for them (its send is
- *     refused instead: send_outbox_first); a write a replica refuses
+ *     outbox when the worker's local list or the transport cannot grow for
+ *     them (its send is refused instead: send_outbox_first, so no worker
+ *     waits for memory under a node's lock); a write a replica refuses
  *     for now (CW_EFULL, CW_ENOMEM) waits among its node's refused writes
  *     (retry.h), which hold writes in flight only, so engine.c invariant 2
  *     bounds them too. They are offered again only after their node applied
@@ -324,19 +325,24 @@ static void send_local(worker *w, cw_msg *m)
  * before anything else en sends, so its messages leave in the order it made
  * them. A report that overtook the writes it counts would make every peer
  * pull them as lost. This worker's own nodes get them through the local
- * list, ahead of what follows. False, with nothing sent, when the local list
- * has no room for them (out of memory): the writes stay in the outbox, and
- * the caller refuses what it was to send after them. A pass takes them:
+ * list, ahead of what follows. `then` more sends follow on the transport
+ * (the caller's own message). False, with nothing sent, when the local list
+ * or the transport has no room for them all (out of memory): the writes
+ * stay in the outbox, and the caller refuses what it was to send after them.
+ * So the worker never waits for memory here, holding a lock that puts, the
+ * statistics and the host's other calls at en need. A pass takes them:
  * each put sets the worker's flag after its write is in the outbox, and the
  * flag is cleared only by send_outboxes, which then takes every outbox. */
-static bool send_outbox_first(enode *en)
+static bool send_outbox_first(enode *en, size_t then)
 {
     cw_engine *e = en->e;
     worker *w = en->w;
+    /* At most inbox_capacity writes, times the workers: no overflow. */
+    size_t sends = en->out_len * (e->workers - 1) + then;
+    if (!cw__transport_reserve(e->t, w->id, sends) || !local_room(&w->local, en->out_len))
+        return false;
     if (!en->out_len)
         return true;
-    if (!local_room(&w->local, en->out_len))
-        return false;
     for (size_t i = 0; i < en->out_len; i++) {
         cw__transport_send_all(e->t, w->id, en->outbox[i]);
         w->local.msgs[w->local.len++] = en->outbox[i]; /* the outbox's reference moves */
@@ -351,7 +357,8 @@ int cw__engine_send_to(void *ctx, uint32_t to, cw_msg *m)
     enode *en = ctx;
     cw_engine *e = en->e;
     worker *w = en->w;
-    if (!send_outbox_first(en))
+    bool remote = to < e->nodes && e->node[to].w != w;
+    if (!send_outbox_first(en, to == CW_NODE_ALL ? e->workers - 1 : remote))
         return CW_ENOMEM; /* refused: the replica sends m again */
     if (to == CW_NODE_ALL) {
         /* A report is refused while this worker's links are full (sends wait

@@ -9,7 +9,8 @@
  *  2. Nothing counted is lost but by a drop or a cut: a route that cannot be
  *     delayed (out of memory) is delivered at once; a held route waits for
  *     memory rather than be dropped; a released hold goes back, in order,
- *     through its lane.
+ *     through its lane. No wait for memory holds a lock: the other lanes
+ *     and the host's calls go on meanwhile.
  *  3. Counting, for the host's quiescence (counted messages only): an
  *     injected duplicate and every route a hold releases add to `injected`
  *     before they are delivered; a route kept on a held link adds to
@@ -234,19 +235,30 @@ static const hold *cut_by(const cw__faults *f, cw__route r, const hold *h)
  * (parked on a held link) or lost; r.msg is borrowed. */
 static bool link_takes(cw__faults *f, cw__route r)
 {
-    bool counted = cw__msg_counted(r.msg);
-    pthread_mutex_lock(&f->holds_lock);
-    hold *h = link_find(f, r.msg->origin, r.to);
-    const hold *by = cut_by(f, r, h);
-    bool cut = by && by->cut;
-    bool kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
-    bool lost = cut || (h && h->held && !counted);
-    /* Out of memory: wait rather than drop the hold ... */
+    bool counted = cw__msg_counted(r.msg), kept, lost;
     cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
-    while (kept && !cw__routes_push(&h->q, r) && cw__memory_wait_more(&mw)) {
+    for (;;) {
+        pthread_mutex_lock(&f->holds_lock);
+        hold *h = link_find(f, r.msg->origin, r.to);
+        const hold *by = cut_by(f, r, h);
+        bool cut = by && by->cut;
+        kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
+        lost = cut || (h && h->held && !counted);
+        if (!kept || cw__routes_push(&h->q, r))
+            break;
+        /* Out of memory: wait rather than drop the hold, and without the
+         * lock, which the other lanes and the host's hold and cut calls
+         * need; then decide again (the link may have been released). The
+         * route may so come after a route its hold released, as with a
+         * delay: the replicas keep no order of arrival ... */
+        pthread_mutex_unlock(&f->holds_lock);
+        if (!cw__memory_wait_more(&mw)) { /* ... unless the host is closing: deliver it now instead */
+            pthread_mutex_lock(&f->holds_lock);
+            kept = lost = false;
+            break;
+        }
     }
-    if (cw__memory_wait_end(&mw)) /* ... unless the host is closing: deliver it now instead */
-        kept = false;
+    cw__memory_wait_end(&mw);
     if (kept)
         cw__msg_ref(r.msg); /* the hold queue's own reference */
     pthread_mutex_unlock(&f->holds_lock);
@@ -440,18 +452,35 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         /* Relaxed: ordered before the deliveries by the lane's acquire of
          * released_len below (invariant 3). */
         atomic_fetch_add_explicit(&f->injected, out.len, memory_order_relaxed);
+        cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
+        size_t i = 0;
         pthread_mutex_lock(&ln->released_lock);
-        for (size_t i = 0; i < out.len; i++) {
-            /* Out of memory: wait rather than lose it ... */
-            cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
-            while (!cw__routes_push(&ln->released, out.r[i]) && cw__memory_wait_more(&mw)) {
-            }
-            if (cw__memory_wait_end(&mw)) /* ... unless the host is closing: drop it (its reference) */
-                cw__msg_unref(out.r[i].msg);
+        if (!ln->released.len) { /* nothing waits there: the queue goes as it is, allocating nothing */
+            free(ln->released.r);
+            ln->released = out;
+            i = out.len;
+            out.r = NULL;
         }
-        /* Release: pairs with cw__faults_take_released's acquire. */
-        atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
-        pthread_mutex_unlock(&ln->released_lock);
+        for (;;) {
+            while (i < out.len && cw__routes_push(&ln->released, out.r[i]))
+                i++;
+            /* Release: pairs with cw__faults_take_released's acquire. */
+            atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
+            pthread_mutex_unlock(&ln->released_lock);
+            if (i == out.len)
+                break;
+            /* Out of memory: wait rather than lose the rest, and without the
+             * lock, so the lane's worker takes what went back meanwhile
+             * (another release may append between two parts of this one;
+             * this hold's routes still go back in their order) ... */
+            if (!cw__memory_wait_more(&mw)) { /* ... unless the host is closing: drop them (their references) */
+                for (; i < out.len; i++)
+                    cw__msg_unref(out.r[i].msg);
+                break;
+            }
+            pthread_mutex_lock(&ln->released_lock);
+        }
+        cw__memory_wait_end(&mw);
     }
     free(out.r);
     return h ? CW_OK : CW_ENOMEM;

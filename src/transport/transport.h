@@ -54,6 +54,14 @@ typedef struct cw__transport_ops {
     void (*send)(cw__transport *t, uint32_t from, uint32_t to, cw_msg *m);
     /* send to every endpoint but `from` (a fan-out). */
     void (*send_all)(cw__transport *t, uint32_t from, cw_msg *m);
+    /* Makes room for `sends` more sends from `from` (a fan-out counts one a
+     * receiving endpoint), so that they need no memory and never wait: for a
+     * host that must not wait while it holds a lock others need, and that
+     * refuses what it was to send instead. False out of memory, with
+     * nothing sent and nothing lost. The room lasts until the endpoint's
+     * next send beyond it; NULL for an implementation whose sends never
+     * wait. */
+    bool (*reserve)(cw__transport *t, uint32_t from, size_t sends);
     /* Retries the sends a full link kept, in order, waking each receiver it
      * reaches. Whether anything moved. */
     bool (*flush)(cw__transport *t, uint32_t from);
@@ -127,6 +135,10 @@ static inline void cw__transport_send(cw__transport *t, uint32_t from, uint32_t 
 static inline void cw__transport_send_all(cw__transport *t, uint32_t from, cw_msg *m)
 {
     t->ops->send_all(t, from, m);
+}
+static inline bool cw__transport_reserve(cw__transport *t, uint32_t from, size_t sends)
+{
+    return sends == 0 || !t->ops->reserve || t->ops->reserve(t, from, sends);
 }
 static inline bool cw__transport_flush(cw__transport *t, uint32_t from) { return t->ops->flush(t, from); }
 static inline bool cw__transport_sending(const cw__transport *t, uint32_t from)

@@ -173,6 +173,14 @@ typedef struct shown_loss {
     size_t at;
 } shown_loss;
 
+/* Whether the engine is stopping: a pass ends early then, leaving what it
+ * has not delivered (close drops it). Out of memory, every delivery and
+ * every retry may cost failed allocations that each try the kernel (glibc
+ * asks for a new heap under ulimit -v): finishing the pass took seconds.
+ * Relaxed: a way out of the pass only; the loop's acquire of stop orders
+ * the worker's exit. */
+static bool stopping(const cw_engine *e) { return atomic_load_explicit(&e->stop, memory_order_relaxed); }
+
 /* Delivers a batch of inbound messages (each holding one reference, which
  * this consumes) to every local node but each message's origin: one lock and
  * one cw_node_receive_many a node, one count of consumed deliveries a node.
@@ -182,7 +190,7 @@ static void deliver_batch(worker *w, cw_msg **batch, size_t count, bool drops)
 {
     cw_engine *e = w->e;
     cw_msg *mine[INBOUND_BATCH];
-    for (uint32_t j = w->id; j < e->nodes; j += e->workers) {
+    for (uint32_t j = w->id; j < e->nodes && !stopping(e); j += e->workers) {
         if (e->recovery && !w->nested)
             recovery_between(w);
         enode *en = &e->node[j];
@@ -262,8 +270,12 @@ static void take_in(worker *w, cw_msg **msgs, size_t count)
     /* Drop alone decides per route without keeping anything: batches stay. */
     bool drops = cw__faults_drop_only(&w->e->faults);
     if (!drops && !cw__faults_direct(&w->e->faults)) {
-        for (size_t i = 0; i < count; i++)
-            fan_in(w, msgs[i]);
+        for (size_t i = 0; i < count; i++) {
+            if (stopping(w->e))
+                cw__msg_unref(msgs[i]);
+            else
+                fan_in(w, msgs[i]);
+        }
         return;
     }
     for (size_t i = 0; i < count; i += INBOUND_BATCH)
@@ -513,7 +525,8 @@ static bool send_outboxes(worker *w)
 static bool drain_inbound(worker *w)
 {
     bool did = false;
-    for (uint32_t round = 0; round < INBOUND_ROUNDS * (w->e->workers - 1); round++) { /* the other workers send */
+    for (uint32_t round = 0; round < INBOUND_ROUNDS * (w->e->workers - 1) && !stopping(w->e);
+         round++) { /* the other workers send */
         cw_msg *batch[INBOUND_BATCH];
         size_t count = cw__transport_take(w->e->t, w->id, batch, INBOUND_BATCH);
         if (!count)
@@ -565,7 +578,7 @@ static bool retry_refused(worker *w, bool all)
 {
     cw_engine *e = w->e;
     bool took = false, nomem = false;
-    for (uint32_t j = w->id; j < e->nodes && w->refused; j += e->workers) {
+    for (uint32_t j = w->id; j < e->nodes && w->refused && !stopping(e); j += e->workers) {
         enode *en = &e->node[j];
         /* Relaxed: a hint (on_apply's increment); the offer itself runs
          * under the node's lock. */

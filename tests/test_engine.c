@@ -1214,8 +1214,9 @@ static void test_a_send_without_room_for_the_outbox_refuses(void **state)
  * that node wait for): when the transport cannot make room for the writes
  * in the outbox and the node's own message, the send is refused at once,
  * the writes stay in the outbox, and the replica sends again. Here the link
- * from worker 0 to worker 1 is full and its pending list is at its capacity
- * while every allocation fails; the engine is shut down (this thread stands
+ * from worker 0 to worker 1 is full and its pending list has room for 4
+ * more sends while every allocation fails, and the send needs 7 (3 writes
+ * to 2 workers, then the pull); the engine is shut down (this thread stands
  * in for worker 0) and then made to look open again, so that a wait would
  * not give up: it would last until the watchdog ends the test. */
 static void test_a_send_waits_for_no_memory_under_the_lock(void **state)
@@ -1237,7 +1238,7 @@ static void test_a_send_waits_for_no_memory_under_the_lock(void **state)
     for (; !cw__transport_sending(e->t, w->id); fillers++) /* the ring to worker 1 fills */
         cw__transport_send(e->t, w->id, 1, filler);
     tu_fail_realloc(1);
-    for (; cw__transport_reserve(e->t, w->id, 1); fillers++) /* then the pending list */
+    for (; cw__transport_reserve(e->t, w->id, 5); fillers++) /* then the pending list, but for room for 4 */
         cw__transport_send(e->t, w->id, 1, filler);
     for (uint64_t i = 0; i < 3; i++) {
         uint64_t clock[3] = {i + 2, 0, 0};

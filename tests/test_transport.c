@@ -649,6 +649,15 @@ typedef struct fault_call {
     int rc;
 } fault_call;
 
+static _Atomic uint32_t lane_wakes;
+
+static void count_wake(void *host, uint32_t lane)
+{
+    (void)host;
+    assert_int_equal(lane, 1);
+    atomic_fetch_add(&lane_wakes, 1);
+}
+
 static void *release_hold(void *p)
 {
     fault_call *c = p;
@@ -665,8 +674,8 @@ static void *route_one(void *p)
 }
 
 /* A hold released while memory lacks goes back in parts: the releasing
- * thread waits for memory without the lane's lock, so the lane's worker
- * takes what went back meanwhile (it used to wait on that lock for as long
+ * thread wakes the lane's worker and waits for memory without the lane's
+ * lock, so that worker takes what went back meanwhile (it used to wait on that lock for as long
  * as memory lacked, and so could free nothing). Nothing is lost, and the
  * held writes arrive in order. */
 static void test_a_release_waits_for_memory_without_a_lock(void **state)
@@ -689,11 +698,14 @@ static void test_a_release_waits_for_memory_without_a_lock(void **state)
         cw__faults_route(&f, 1, (cw__route){.msg = m[s], .to = 3}, true); /* held */
     }
     assert_int_equal(rec.got.len, 0);
+    f.wake = count_wake;
+    atomic_store(&lane_wakes, 0);
     tu_fail_realloc(1);
     fault_call c = {.f = &f, .from = 0, .to = 3};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, release_hold, &c), 0);
     until_waiting(&waits);
+    assert_true(atomic_load(&lane_wakes) >= 1); /* the lane is told of the part that went back */
     alarm(20); /* the watchdog: a take waiting on the lock would never return */
     assert_true(cw__faults_take_released(&f, 1)); /* the part that went back */
     alarm(0);

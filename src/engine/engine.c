@@ -271,6 +271,13 @@ static int open_node(cw_engine *e, uint32_t j)
  * state), every node's outbox, and the rings (both lanes) between every
  * pair of workers. Double arithmetic: nothing here can wrap, and a rough
  * figure is enough. */
+/* The fault layer's wake (fault.h): lane v is worker v, transport endpoint v. */
+static void wake_lane(void *host, uint32_t lane)
+{
+    cw_engine *e = host;
+    cw__transport_wake(e->t, lane);
+}
+
 static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, uint32_t ring_capacity)
 {
     double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1) +
@@ -338,6 +345,7 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     if (rc == CW_OK) { /* out of memory never keeps a closing engine from stopping */
         e->t->closing = &e->closed;
         e->faults.closing = &e->closed;
+        e->faults.wake = wake_lane;
         e->t->memory_waits = &e->memory_waits;
         e->faults.memory_waits = &e->memory_waits;
     }

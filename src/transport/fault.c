@@ -9,8 +9,8 @@
  *  2. Nothing counted is lost but by a drop or a cut: a route that cannot be
  *     delayed (out of memory) is delivered at once; a held route waits for
  *     memory rather than be dropped; a released hold goes back, in order,
- *     through its lane. No wait for memory holds a lock: the other lanes
- *     and the host's calls go on meanwhile.
+ *     through its lane. No wait for memory holds a lock of this layer:
+ *     the other lanes and the host's hold and cut calls go on meanwhile.
  *  3. Counting, for the host's quiescence (counted messages only): an
  *     injected duplicate and every route a hold releases add to `injected`
  *     before they are delivered; a route kept on a held link adds to
@@ -464,15 +464,18 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         for (;;) {
             while (i < out.len && cw__routes_push(&ln->released, out.r[i]))
                 i++;
+            bool back = ln->released.len > 0;
             /* Release: pairs with cw__faults_take_released's acquire. */
             atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
             pthread_mutex_unlock(&ln->released_lock);
             if (i == out.len)
-                break;
+                break; /* the caller wakes the lane */
             /* Out of memory: wait rather than lose the rest, and without the
-             * lock, so the lane's worker takes what went back meanwhile
-             * (another release may append between two parts of this one;
-             * this hold's routes still go back in their order) ... */
+             * lock, having woken the lane's thread to take what went back
+             * meanwhile (another release may append between two parts of
+             * this one; this hold's routes still go back in their order) ... */
+            if (back && f->wake)
+                f->wake(f->host, lane);
             if (!cw__memory_wait_more(&mw)) { /* ... unless the host is closing: drop them (their references) */
                 for (; i < out.len; i++)
                     cw__msg_unref(out.r[i].msg);

@@ -105,6 +105,9 @@ typedef struct cw__faults {
     _Atomic uint64_t dropped;       /* every message lost, counted or not (statistics) */
     const _Atomic bool *closing;    /* the host's; NULL: never (see cw__transport.closing) */
     _Atomic uint32_t *memory_waits; /* the host's; NULL: not counted (see cw__transport.memory_waits) */
+    /* The host's (NULL: none): wakes a lane's thread, for a release that put
+     * part of a hold back and waits for memory for the rest. */
+    void (*wake)(void *host, uint32_t lane);
 } cw__faults;
 
 /* CW_OK, CW_EINVAL (a probability outside 0..1), or CW_ENOMEM (f is then
@@ -148,7 +151,9 @@ uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane);
 
 /* Holds (hold_it) or releases the link from -> to. A release sends what the
  * link kept back to `lane` (to's), in order: *released says whether any, so
- * the caller wakes that lane. Any thread. CW_OK or CW_ENOMEM. */
+ * the caller wakes that lane. Out of memory the release goes back in parts,
+ * waiting between them (f->wake wakes the lane for each part). Any thread.
+ * CW_OK or CW_ENOMEM. */
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released);
 
 /* Cuts (cut_it) or heals the link from -> to: while cut, what crosses it is

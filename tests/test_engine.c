@@ -14,6 +14,7 @@
 #include "msg_internal.h"
 #include "tsan.h"
 #include "testutil.h"
+#include "replica_options.h"
 #include "writes.h"
 
 #include <causeway/verify.h>
@@ -656,6 +657,32 @@ static void test_held_link_blocks_puts(void **state)
     pthread_join(th, NULL);
     assert_int_equal(atomic_load(&h.rc), CW_ECLOSED);
     cw_engine_close(h.e);
+}
+
+/* The replicas' report interval by default: 10 ms up to 215 nodes, then
+ * 1 ns x nodes^3 (a round of reports costs O(nodes^3): every node's clock to
+ * every other node), at most 10 s; a given interval is kept. */
+static void test_report_interval_grows_with_the_group(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t nodes, given_us;
+        uint64_t want_ns;
+    } cases[] = {
+        {2, 0, 10000000u},         {64, 0, 10000000u},          {215, 0, 10000000u},
+        {216, 0, 10077696u},       {1024, 0, 1073741824u},      {2154, 0, 9993948264u},
+        {2155, 0, 10000000000u},   {65536, 0, 10000000000u},    {1024, 5000, 5000000u},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cw_engine_options o;
+        cw_engine_options_init(&o);
+        o.nodes = cases[i].nodes;
+        o.report_interval_us = cases[i].given_us;
+        cw_node_options no;
+        cw__engine_replica_options(&o, 0, &no);
+        assert_int_equal(no.report_interval_ns, cases[i].want_ns);
+        assert_int_equal(cw__engine_report_interval_ns(&o), cases[i].want_ns);
+    }
 }
 
 /* cw_engine_open refuses an engine whose fixed memory exceeds the
@@ -1942,6 +1969,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_memory_bounded_with_slow_receivers),
         cmocka_unit_test(test_held_link_blocks_puts),
         cmocka_unit_test(test_bad_writes_refused_before_they_wait),
+        cmocka_unit_test(test_report_interval_grows_with_the_group),
         cmocka_unit_test(test_fixed_memory_estimate_covers_open),
         cmocka_unit_test(test_refused_writes_wait_idle),
         cmocka_unit_test(test_puts_at_a_busy_node_each_made_once),

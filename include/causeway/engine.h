@@ -79,7 +79,8 @@ typedef struct cw_engine_options {
      * stable, pulls what it misses, and reports its clock when idle. */
     uint32_t recovery_timeout_us;   /* a write missing this long is pulled;
                                        0 = 2 ms + 2 x max_delay_us */
-    uint32_t report_interval_us;    /* an idle node's clock report; 0 = 10 ms */
+    uint32_t report_interval_us;    /* an idle node's clock report; 0 = 10 ms, or 1 ns x nodes^3
+                                     * beyond 215 nodes (1.07 s at 1,024), at most 10 s */
     size_t   max_log;               /* a node's own writes not yet stable before its
                                        puts wait (then CW_ESTALLED);
                                        0 = 2 x inbox_capacity */

@@ -266,11 +266,6 @@ static int open_node(cw_engine *e, uint32_t j)
     return cw_node_create(&en->node, &no);
 }
 
-/* The memory an engine takes before any write, in bytes: every replica's
- * footprint (quadratic in the node count: each replica keeps per-sender
- * state), every node's outbox, and the rings (both lanes) between every
- * pair of workers. Double arithmetic: nothing here can wrap, and a rough
- * figure is enough. */
 /* The fault layer's wake (fault.h): lane v is worker v, transport endpoint v. */
 static void wake_lane(void *host, uint32_t lane)
 {
@@ -278,6 +273,11 @@ static void wake_lane(void *host, uint32_t lane)
     cw__transport_wake(e->t, lane);
 }
 
+/* The memory an engine takes before any write, in bytes: every replica's
+ * footprint (quadratic in the node count: each replica keeps per-sender
+ * state), every node's outbox, and the rings (both lanes) between every
+ * pair of workers. Double arithmetic: nothing here can wrap, and a rough
+ * figure is enough. */
 static double fixed_bytes(uint32_t nodes, uint32_t workers, uint32_t capacity, uint32_t ring_capacity)
 {
     double per_node = (double)cw__node_footprint(nodes) + sizeof(enode) + 8.0 * ((double)capacity + 1) +

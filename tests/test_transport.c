@@ -626,20 +626,48 @@ static void record_with_room(record *rec, size_t cap)
 }
 
 /* Two lanes of faults with none drawn, delivering to rec (room for 256
- * made up front), counting threads that wait for memory in *waits. */
-static void open_waiting(cw__faults *f, record *rec, _Atomic uint32_t *waits)
+ * made up front), counting threads that wait for memory in waits; and the
+ * thread that will wait. */
+typedef struct waiting_faults {
+    record rec;
+    cw__faults f;
+    _Atomic uint32_t waits;
+    pthread_t th;
+} waiting_faults;
+
+static void open_waiting(waiting_faults *w)
 {
-    record_with_room(rec, 256);
+    record_with_room(&w->rec, 256);
     cw__fault_options o = {.seed = 7};
-    assert_int_equal(cw__faults_init(f, &o, 2, record_delivery, rec), CW_OK);
-    f->memory_waits = waits;
+    assert_int_equal(cw__faults_init(&w->f, &o, 2, record_delivery, &w->rec), CW_OK);
+    atomic_store(&w->waits, 0);
+    w->f.memory_waits = &w->waits;
 }
 
-/* Spins until the gauge counts a thread waiting for memory. */
-static void until_waiting(const _Atomic uint32_t *waits)
+/* Makes every realloc fail, runs fn(arg) on w's thread, and returns once
+ * that thread waits for memory. */
+static void start_waiting(waiting_faults *w, void *(*fn)(void *), void *arg)
 {
-    while (atomic_load(waits) == 0)
+    tu_fail_realloc(1);
+    assert_int_equal(pthread_create(&w->th, NULL, fn, arg), 0);
+    while (atomic_load(&w->waits) == 0)
         sched_yield();
+}
+
+/* Gives memory back and joins w's thread. */
+static void end_waiting(waiting_faults *w)
+{
+    tu_fail_realloc(0);
+    assert_int_equal(pthread_join(w->th, NULL), 0);
+}
+
+/* Drops the test's references to its count messages m, and frees w. */
+static void close_waiting(waiting_faults *w, cw_msg **m, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        cw_msg_unref(m[i]);
+    cw__faults_destroy(&w->f);
+    cw__routes_release(&w->rec.got);
 }
 
 typedef struct fault_call {
@@ -675,56 +703,47 @@ static void *route_one(void *p)
 
 /* A hold released while memory lacks goes back in parts: the releasing
  * thread wakes the lane's worker and waits for memory without the lane's
- * lock, so that worker takes what went back meanwhile (it used to wait on that lock for as long
- * as memory lacked, and so could free nothing). Nothing is lost, and the
- * held writes arrive in order. */
+ * lock, so that worker takes what went back meanwhile (it used to wait on
+ * that lock for as long as memory lacked, and so could free nothing).
+ * Nothing is lost, and the held writes arrive in order. */
 static void test_a_release_waits_for_memory_without_a_lock(void **state)
 {
     (void)state;
-    record rec;
-    cw__faults f;
-    _Atomic uint32_t waits = 0;
-    open_waiting(&f, &rec, &waits);
+    waiting_faults w;
+    open_waiting(&w);
+    cw__faults *f = &w.f;
     bool released;
     /* Lane 1's released list holds one route (of link 1 -> 3), room for 63 more. */
-    assert_int_equal(cw__faults_hold(&f, 1, 3, true, 1, &released), CW_OK);
-    cw_msg *other = msg(1, 1);
-    cw__faults_route(&f, 1, (cw__route){.msg = other, .to = 3}, true);
-    assert_int_equal(cw__faults_hold(&f, 1, 3, false, 1, &released), CW_OK);
-    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
-    cw_msg *m[100];
+    assert_int_equal(cw__faults_hold(f, 1, 3, true, 1, &released), CW_OK);
+    cw_msg *m[101];
+    m[100] = msg(1, 1);
+    cw__faults_route(f, 1, (cw__route){.msg = m[100], .to = 3}, true);
+    assert_int_equal(cw__faults_hold(f, 1, 3, false, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(f, 0, 3, true, 1, &released), CW_OK);
     for (uint64_t s = 0; s < 100; s++) {
         m[s] = msg(0, s + 1);
-        cw__faults_route(&f, 1, (cw__route){.msg = m[s], .to = 3}, true); /* held */
+        cw__faults_route(f, 1, (cw__route){.msg = m[s], .to = 3}, true); /* held */
     }
-    assert_int_equal(rec.got.len, 0);
-    f.wake = count_wake;
+    assert_int_equal(w.rec.got.len, 0);
+    f->wake = count_wake;
     atomic_store(&lane_wakes, 0);
-    tu_fail_realloc(1);
-    fault_call c = {.f = &f, .from = 0, .to = 3};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, release_hold, &c), 0);
-    until_waiting(&waits);
+    fault_call c = {.f = f, .from = 0, .to = 3};
+    start_waiting(&w, release_hold, &c);
     assert_true(atomic_load(&lane_wakes) >= 1); /* the lane is told of the part that went back */
     alarm(20); /* the watchdog: a take waiting on the lock would never return */
-    assert_true(cw__faults_take_released(&f, 1)); /* the part that went back */
+    assert_true(cw__faults_take_released(f, 1)); /* the part that went back */
     alarm(0);
-    assert_int_equal(rec.got.len, 64);
-    tu_fail_realloc(0);
-    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(w.rec.got.len, 64);
+    end_waiting(&w);
     assert_int_equal(c.rc, CW_OK);
-    assert_int_equal(atomic_load(&waits), 0);
-    assert_true(cw__faults_take_released(&f, 1));
-    assert_int_equal(rec.got.len, 101);
-    assert_ptr_equal(rec.got.r[0].msg, other);
+    assert_int_equal(atomic_load(&w.waits), 0);
+    assert_true(cw__faults_take_released(f, 1));
+    assert_int_equal(w.rec.got.len, 101);
+    assert_ptr_equal(w.rec.got.r[0].msg, m[100]);
     for (uint64_t s = 0; s < 100; s++)
-        assert_ptr_equal(rec.got.r[s + 1].msg, m[s]);
-    assert_int_equal(cw__faults_injected(&f), 101);
-    for (uint64_t s = 0; s < 100; s++)
-        cw_msg_unref(m[s]);
-    cw_msg_unref(other);
-    cw__faults_destroy(&f);
-    cw__routes_release(&rec.got);
+        assert_ptr_equal(w.rec.got.r[s + 1].msg, m[s]);
+    assert_int_equal(cw__faults_injected(f), 101);
+    close_waiting(&w, m, 101);
 }
 
 /* A route a held link keeps while memory lacks waits for memory without
@@ -734,40 +753,32 @@ static void test_a_release_waits_for_memory_without_a_lock(void **state)
 static void test_a_held_route_waits_for_memory_without_a_lock(void **state)
 {
     (void)state;
-    record rec;
-    cw__faults f;
-    _Atomic uint32_t waits = 0;
-    open_waiting(&f, &rec, &waits);
+    waiting_faults w;
+    open_waiting(&w);
+    cw__faults *f = &w.f;
     bool released;
-    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 0, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(f, 0, 3, true, 0, &released), CW_OK);
     cw_msg *m[65];
     for (uint64_t s = 0; s < 65; s++)
         m[s] = msg(0, s + 1);
     for (uint64_t s = 0; s < 64; s++) /* the hold's queue: full at 64 */
-        cw__faults_route(&f, 0, (cw__route){.msg = m[s], .to = 3}, true);
-    assert_int_equal(cw__faults_parked(&f), 64);
-    tu_fail_realloc(1);
-    fault_call c = {.f = &f, .to = 3, .m = m[64]};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, route_one, &c), 0);
-    until_waiting(&waits);
+        cw__faults_route(f, 0, (cw__route){.msg = m[s], .to = 3}, true);
+    assert_int_equal(cw__faults_parked(f), 64);
+    fault_call c = {.f = f, .to = 3, .m = m[64]};
+    start_waiting(&w, route_one, &c);
     alarm(20); /* the watchdog: a release waiting on the lock would never return */
-    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 0, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(f, 0, 3, false, 0, &released), CW_OK);
     alarm(0);
     assert_true(released);
-    assert_int_equal(pthread_join(th, NULL), 0);
-    tu_fail_realloc(0);
-    assert_int_equal(rec.got.len, 1); /* the waiting route, no longer held */
-    assert_ptr_equal(rec.got.r[0].msg, m[64]);
-    assert_int_equal(cw__faults_parked(&f), 64); /* never kept */
-    assert_true(cw__faults_take_released(&f, 0));
-    assert_int_equal(rec.got.len, 65);
+    end_waiting(&w);
+    assert_int_equal(w.rec.got.len, 1); /* the waiting route, no longer held */
+    assert_ptr_equal(w.rec.got.r[0].msg, m[64]);
+    assert_int_equal(cw__faults_parked(f), 64); /* never kept */
+    assert_true(cw__faults_take_released(f, 0));
+    assert_int_equal(w.rec.got.len, 65);
     for (uint64_t s = 0; s < 64; s++)
-        assert_ptr_equal(rec.got.r[s + 1].msg, m[s]);
-    for (uint64_t s = 0; s < 65; s++)
-        cw_msg_unref(m[s]);
-    cw__faults_destroy(&f);
-    cw__routes_release(&rec.got);
+        assert_ptr_equal(w.rec.got.r[s + 1].msg, m[s]);
+    close_waiting(&w, m, 65);
 }
 
 /* Whether routing r through f delivered it (rec counts deliveries). */

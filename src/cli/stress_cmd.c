@@ -737,6 +737,17 @@ static bool starved(starving *s, uint64_t progress, uint32_t waits)
     return cli_seconds() - s->since >= STARVED_S;
 }
 
+/* Says in r->why that the run starved of memory: no write `stood` (made,
+ * applied) for STARVED_S while `waits` engine threads waited for memory.
+ * The length written. */
+static int say_starved(run *r, const char *stood, uint32_t waits)
+{
+    int n = snprintf(r->why, sizeof r->why,
+                     "out of memory: no write %s for %g s while %u engine thread%s waited for memory", stood,
+                     STARVED_S, waits, waits == 1 ? "" : "s");
+    return n < 0 ? 0 : n < (int)sizeof r->why ? n : (int)sizeof r->why - 1;
+}
+
 /* Waits until every write is applied everywhere, showing how far
  * replication has come when `show`. CW_ETIMEDOUT after 10 minutes without
  * quiescence; CW_ENOMEM (r->why says so) once nothing was applied for
@@ -753,10 +764,9 @@ static int replicate(run *r, bool show)
             cli_progress_update(&r->progress, "waiting for replication", now, total, "applications");
         uint32_t waits = cw_engine_memory_waits(r->e);
         if (starved(&watch, now, waits)) {
-            snprintf(r->why, sizeof r->why,
-                     "out of memory: no write applied for %g s while %u engine thread%s waited for memory "
-                     "(%llu of %llu applications made)",
-                     STARVED_S, waits, waits == 1 ? "" : "s", (unsigned long long)now, (unsigned long long)total);
+            int n = say_starved(r, "applied", waits);
+            snprintf(r->why + n, sizeof r->why - (size_t)n, " (%llu of %llu applications made)",
+                     (unsigned long long)now, (unsigned long long)total);
             rc = CW_ENOMEM;
             break;
         }
@@ -896,10 +906,7 @@ static int drive(run *r)
             if (starved(&watch, atomic_load(&r->done) + applications(r), waits)) {
                 int none = 0;
                 if (atomic_compare_exchange_strong(&r->failed, &none, CW_ENOMEM))
-                    snprintf(r->why, sizeof r->why,
-                             "out of memory: no write made or applied for %g s while %u engine thread%s waited "
-                             "for memory",
-                             STARVED_S, waits, waits == 1 ? "" : "s");
+                    say_starved(r, "made or applied", waits);
                 cw_engine_shutdown(r->e);
             }
             sample_logs(r);

@@ -304,17 +304,15 @@ static void wake_others(worker *w)
             cw__transport_wake(w->e->t, v);
 }
 
-/* Room on l for n more messages, or false out of memory (l's messages and
- * length unchanged; its array may have grown). */
+/* Room on l for n more messages, or false out of memory (l unchanged). */
 static bool local_room(cw__local_list *l, size_t n)
 {
-    while (l->cap - l->len < n) {
-        cw_msg **room = cw__vec_room(l->msgs, l->cap, &l->cap, sizeof *room); /* doubles */
-        if (!room)
-            return false;
+    if (n <= l->cap - l->len)
+        return true;
+    cw_msg **room = cw__vec_reserve(l->msgs, l->len, &l->cap, n, sizeof *room);
+    if (room)
         l->msgs = room;
-    }
-    return true;
+    return room != NULL;
 }
 
 /* Keeps m (one reference, moved in) for this worker's own nodes: pulls and

@@ -253,9 +253,8 @@ static bool link_takes(cw__faults *f, cw__route r)
          * delay: the replicas keep no order of arrival ... */
         pthread_mutex_unlock(&f->holds_lock);
         if (!cw__memory_wait_more(&mw)) { /* ... unless the host is closing: deliver it now instead */
-            pthread_mutex_lock(&f->holds_lock);
-            kept = lost = false;
-            break;
+            cw__memory_wait_end(&mw);
+            return false;
         }
     }
     cw__memory_wait_end(&mw);
@@ -464,7 +463,6 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
         for (;;) {
             while (i < out.len && cw__routes_push(&ln->released, out.r[i]))
                 i++;
-            bool back = ln->released.len > 0;
             /* Release: pairs with cw__faults_take_released's acquire. */
             atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
             pthread_mutex_unlock(&ln->released_lock);
@@ -474,7 +472,7 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
              * lock, having woken the lane's thread to take what went back
              * meanwhile (another release may append between two parts of
              * this one; this hold's routes still go back in their order) ... */
-            if (back && f->wake)
+            if (f->wake)
                 f->wake(f->host, lane);
             if (!cw__memory_wait_more(&mw)) { /* ... unless the host is closing: drop them (their references) */
                 for (; i < out.len; i++)

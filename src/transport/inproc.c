@@ -88,13 +88,12 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
 static bool reserve(cw__transport *t, uint32_t from, size_t sends)
 {
     endpoint *ep = &inproc_of(t)->ep[from];
-    while (ep->pcap - ep->plen < sends) {
-        outgoing *room = cw__vec_room(ep->pending, ep->pcap, &ep->pcap, sizeof *room); /* doubles */
-        if (!room)
-            return false;
+    if (sends <= ep->pcap - ep->plen)
+        return true;
+    outgoing *room = cw__vec_reserve(ep->pending, ep->plen, &ep->pcap, sends, sizeof *room);
+    if (room)
         ep->pending = room;
-    }
-    return true;
+    return room != NULL;
 }
 
 /* Sends m in its link's order (invariant 2). */

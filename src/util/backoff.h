@@ -51,8 +51,7 @@ static inline bool cw__memory_wait_more(cw__memory_wait *w)
         return true;
     }
     unsigned shift = t - CW__BACKOFF_YIELDS;
-    long ns = shift < 10 ? 1000L << shift : CW__BACKOFF_MAX_NS; /* 1 us << 10 passes 1 ms */
-    struct timespec ts = {0, ns < CW__BACKOFF_MAX_NS ? ns : CW__BACKOFF_MAX_NS};
+    struct timespec ts = {0, shift < 10 ? 1000L << shift : CW__BACKOFF_MAX_NS}; /* 1 us << 10 passes 1 ms */
     nanosleep(&ts, NULL);
     return true;
 }

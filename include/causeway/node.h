@@ -214,7 +214,9 @@ typedef struct cw_node_options {
     uint64_t report_interval_ns;   /* a node silent this long reports its clock;
                                       default 100 ms */
     uint64_t stability_interval_ns; /* a stability round opens this long after the last
-                                      closed (each round costs O(nodes) per peer heard);
+                                      closed (each round costs O(nodes) per peer heard),
+                                      or at once while half of max_log or more of this
+                                      node's own writes are not yet stable;
                                       0: report_interval_ns */
     size_t max_buffered_bytes;     /* bytes the buffered writes may hold (their clocks,
                                       keys and values): past it a write that would wait

@@ -5,6 +5,7 @@
 #include "testutil.h"
 #include "msg_internal.h"
 #include "node_internal.h"
+#include "node_state.h"
 
 enum { NODES = 2, MAX_NODES = 3, MAXQ = 1024 };
 #define MS 1000000u
@@ -857,6 +858,14 @@ static void put_then_delete(pair *p, const char *key)
     assert_int_equal(cw_node_delete(p->node[0], key, strlen(key), NULL, NULL), CW_OK);
 }
 
+/* Half of node n's max_log or more of its own writes are not yet stable,
+ * and no round is open. */
+static bool round_wanted(const cw_node *n)
+{
+    cw_node_id self = n->opt.self;
+    return !n->st.open && n->clock.counters[self] - n->st.stable[self] >= n->opt.max_log - n->opt.max_log / 2;
+}
+
 /* Stability rounds are paced (here one a second, 100 report intervals),
  * but a node whose own writes not yet stable reach half of max_log opens
  * its next round at once (recovery.c, round_due): its puts wait only as
@@ -887,16 +896,34 @@ static void test_a_full_log_does_not_wait_for_the_pace(void **state)
     assert_int_equal(cw_node_stable(p.node[0], &stable), CW_OK);
     assert_int_equal(cw_vclock_get(&stable, 0), 0);
     assert_int_equal(stats(&p, 0).log_entries, 3);
-    /* Now a write every millisecond. */
-    uint64_t made = 0, refused = 0;
+    /* Now a write every millisecond. Whenever half of max_log or more of
+     * node 0's writes are unstable and no round is open, its next tick is
+     * due at once: the put that made them so asks for it, and so does a
+     * round that closes leaving them so (a host ticks a node only when
+     * due; the next report could be an interval away). */
+    uint64_t made = 0, refused = 0, reopened = 0;
     for (uint64_t k = 0; k < 500; k++) {
         cw__node_note_time(p.node[0], p.ns);
         int rc = cw_node_put(p.node[0], "w", 1, "v", 1, NULL);
         assert_true(rc == CW_OK || rc == CW_ESTALLED);
         made += rc == CW_OK;
         refused += rc == CW_ESTALLED;
-        step(&p);
+        assert_true(!round_wanted(p.node[0]) || cw_node_next_tick(p.node[0]) <= p.ns);
+        for (uint32_t i = 0; i < p.nodes; i++) { /* step's deliveries ... */
+            size_t len = p.len[i];
+            p.len[i] = 0;
+            for (size_t j = 0; j < len; j++) {
+                assert_int_equal(cw_node_receive(p.node[i], p.q[i][j], NULL, NULL), CW_OK);
+                cw_msg_unref(p.q[i][j]);
+            }
+        }
+        if (round_wanted(p.node[0])) { /* a round closed, leaving half or more unstable */
+            assert_true(cw_node_next_tick(p.node[0]) <= p.ns);
+            reopened++;
+        }
+        step(&p); /* ... and its ticks */
     }
+    assert_true(reopened > 0);
     print_message("# 500 puts in 500 ms: %llu made, %llu refused (max_log 8)\n", (unsigned long long)made,
                   (unsigned long long)refused);
     assert_true(made >= 100); /* 205 here; 5 at the pace alone */

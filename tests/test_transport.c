@@ -615,6 +615,64 @@ static void test_reserved_sends_need_no_memory(void **state)
     cw__transport_destroy(t);
 }
 
+/* With nothing pending, room in the rings is room enough: sends that fit
+ * in every ring from the sender need no memory, so a reservation for them
+ * holds with no memory at all (before, it asked for pending room it would
+ * not use, and a host short of memory refused its pulls and answers though
+ * every link had room). One more than a ring takes still needs memory. */
+static void test_room_in_the_rings_needs_no_memory(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(3, 4); /* each ring holds 3 */
+    _Atomic bool closing = true;          /* a send that needed memory would drop */
+    t->closing = &closing;
+    cw_msg *m[3];
+    for (int i = 0; i < 3; i++)
+        m[i] = msg(0, (uint64_t)i + 1);
+    tu_fail_realloc(1);
+    tu_fail_alloc_after(0);
+    assert_false(cw__transport_reserve(t, 0, 4));
+    assert_true(cw__transport_reserve(t, 0, 3));
+    long before = tu_alloc_count();
+    cw__transport_send_all(t, 0, m[0]); /* one in each ring */
+    assert_int_equal(tu_alloc_count(), before); /* asked for no memory */
+    assert_true(cw__transport_reserve(t, 0, 2));
+    before = tu_alloc_count();
+    cw__transport_send(t, 0, 1, m[1]);
+    cw__transport_send(t, 0, 1, m[2]); /* the ring to 1 is full now */
+    assert_int_equal(tu_alloc_count(), before);
+    assert_false(cw__transport_reserve(t, 0, 1));
+    tu_fail_alloc_off();
+    tu_fail_realloc(0);
+    assert_false(cw__transport_sending(t, 0)); /* nothing waits: all went into rings */
+    for (uint32_t to = 1; to < 3; to++) {
+        cw_msg *batch[4];
+        size_t n = cw__transport_take(t, to, batch, 4);
+        assert_int_equal(n, to == 1 ? 3 : 1);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(cw_msg_seq(batch[i]), i + 1);
+            cw_msg_unref(batch[i]);
+        }
+    }
+    assert_true(cw__transport_reserve(t, 0, 3)); /* taken: room again */
+    /* Once sends wait on the pending list, the next goes behind them
+     * whatever room the ring has since: only the list's room counts. Fill
+     * the ring to 1 and the list to its capacity (64), then take the ring. */
+    for (int i = 0; i < 3 + 64; i++)
+        cw__transport_send(t, 0, 1, m[0]);
+    assert_true(cw__transport_sending(t, 0));
+    cw_msg *batch[3];
+    assert_int_equal(cw__transport_take(t, 1, batch, 3), 3);
+    for (int i = 0; i < 3; i++)
+        cw_msg_unref(batch[i]);
+    tu_fail_realloc(1);
+    assert_false(cw__transport_reserve(t, 0, 1));
+    tu_fail_realloc(0);
+    for (int i = 0; i < 3; i++)
+        cw_msg_unref(m[i]);
+    cw__transport_destroy(t); /* drops what the list holds */
+}
+
 /* ---- waiting for memory, without a lock ---- */
 
 /* A recorder with room for `cap` deliveries made up front, so that it needs
@@ -898,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_a_drop_drawn_first_decides_the_same),
         cmocka_unit_test(test_hold_keeps_order_until_released),
         cmocka_unit_test(test_reserved_sends_need_no_memory),
+        cmocka_unit_test(test_room_in_the_rings_needs_no_memory),
         cmocka_unit_test(test_a_release_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_a_held_route_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),

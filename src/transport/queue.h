@@ -62,4 +62,12 @@ static inline uint32_t cw__queue_size(const cw__queue *q)
     return ck_ring_size(&q->ring);
 }
 
+/* Producer thread only: pushes that will succeed now, at least (the
+ * consumer only frees slots; a stale look at how far it took counts fewer,
+ * never more). */
+static inline uint32_t cw__queue_room(const cw__queue *q)
+{
+    return ck_ring_capacity(&q->ring) - 1 - ck_ring_size(&q->ring);
+}
+
 #endif

@@ -57,10 +57,11 @@ typedef struct cw__transport_ops {
     /* Makes room for `sends` more sends from `from` (a fan-out counts one a
      * receiving endpoint), so that they need no memory and never wait: for a
      * host that must not wait while it holds a lock others need, and that
-     * refuses what it was to send instead. False out of memory, with
-     * nothing sent and nothing lost. The room lasts until the endpoint's
-     * next send beyond it; NULL for an implementation whose sends never
-     * wait. */
+     * refuses what it was to send instead. Room the links have now counts,
+     * so only a send that would wait behind a full link needs memory. False
+     * out of memory, with nothing sent and nothing lost. The room lasts
+     * until the endpoint's next send beyond it; NULL for an implementation
+     * whose sends never wait. */
     bool (*reserve)(cw__transport *t, uint32_t from, size_t sends);
     /* Retries the sends a full link kept, in order, waking each receiver it
      * reaches. Whether anything moved. */

@@ -1265,7 +1265,7 @@ static void test_a_send_waits_for_no_memory_under_the_lock(void **state)
     for (; !cw__transport_sending(e->t, w->id); fillers++) /* the ring to worker 1 fills */
         cw__transport_send(e->t, w->id, 1, filler);
     tu_fail_realloc(1);
-    for (; cw__transport_reserve(e->t, w->id, 5); fillers++) /* then the pending list, but for room for 4 */
+    for (; cw__transport_reserve(e->t, w->id, 5, 5); fillers++) /* then the pending list, but for room for 4 */
         cw__transport_send(e->t, w->id, 1, filler);
     for (uint64_t i = 0; i < 3; i++) {
         uint64_t clock[3] = {i + 2, 0, 0};

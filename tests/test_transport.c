@@ -567,6 +567,16 @@ static void test_hold_keeps_order_until_released(void **state)
     cw__routes_release(&rec.got);
 }
 
+/* Teardown of a test that injects allocation failures: a failed assertion
+ * leaves the injection on, and the next test would wait for memory. */
+static int failures_off(void **state)
+{
+    (void)state;
+    tu_fail_alloc_off();
+    tu_fail_realloc(0);
+    return 0;
+}
+
 /* Room reserved on a sender's pending list takes that many sends past a
  * full ring with no memory at all (a host that must not wait for memory
  * reserves first, and refuses what it would send when it cannot); without
@@ -579,12 +589,12 @@ static void test_reserved_sends_need_no_memory(void **state)
     _Atomic bool closing = true;
     t->closing = &closing;
     tu_fail_realloc(1);
-    assert_false(cw__transport_reserve(t, 0, 10));
+    assert_false(cw__transport_reserve(t, 0, 10, 10));
     assert_false(cw__transport_sending(t, 0));
     assert_false(cw__transport_arrived(t, 1));
     tu_fail_realloc(0);
-    assert_true(cw__transport_reserve(t, 0, 10));
-    assert_true(cw__transport_reserve(t, 1, 0)); /* nothing to make room for */
+    assert_true(cw__transport_reserve(t, 0, 10, 10));
+    assert_true(cw__transport_reserve(t, 1, 0, 0)); /* nothing to make room for */
     cw_msg *m[10];
     for (int i = 0; i < 10; i++)
         m[i] = msg(0, (uint64_t)i + 1); /* made before the failures */
@@ -616,10 +626,11 @@ static void test_reserved_sends_need_no_memory(void **state)
 }
 
 /* With nothing pending, room in the rings is room enough: sends that fit
- * in every ring from the sender need no memory, so a reservation for them
- * holds with no memory at all (before, it asked for pending room it would
- * not use, and a host short of memory refused its pulls and answers though
- * every link had room). One more than a ring takes still needs memory. */
+ * in every ring from the sender (counted by the most any one endpoint
+ * gets) need no memory, so a reservation for them holds with no memory at
+ * all (before, it asked for pending room it would not use, and a host
+ * short of memory refused its reports, pulls and answers though every link
+ * had room). One more than a ring takes still needs memory. */
 static void test_room_in_the_rings_needs_no_memory(void **state)
 {
     (void)state;
@@ -631,17 +642,18 @@ static void test_room_in_the_rings_needs_no_memory(void **state)
         m[i] = msg(0, (uint64_t)i + 1);
     tu_fail_realloc(1);
     tu_fail_alloc_after(0);
-    assert_false(cw__transport_reserve(t, 0, 4));
-    assert_true(cw__transport_reserve(t, 0, 3));
+    assert_false(cw__transport_reserve(t, 0, 4, 4)); /* more than a ring takes */
+    assert_true(cw__transport_reserve(t, 0, 6, 3));  /* three for each ring */
     long before = tu_alloc_count();
     cw__transport_send_all(t, 0, m[0]); /* one in each ring */
     assert_int_equal(tu_alloc_count(), before); /* asked for no memory */
-    assert_true(cw__transport_reserve(t, 0, 2));
+    assert_false(cw__transport_reserve(t, 0, 3, 3));
+    assert_true(cw__transport_reserve(t, 0, 2, 2));
     before = tu_alloc_count();
     cw__transport_send(t, 0, 1, m[1]);
     cw__transport_send(t, 0, 1, m[2]); /* the ring to 1 is full now */
     assert_int_equal(tu_alloc_count(), before);
-    assert_false(cw__transport_reserve(t, 0, 1));
+    assert_false(cw__transport_reserve(t, 0, 1, 1));
     tu_fail_alloc_off();
     tu_fail_realloc(0);
     assert_false(cw__transport_sending(t, 0)); /* nothing waits: all went into rings */
@@ -654,7 +666,7 @@ static void test_room_in_the_rings_needs_no_memory(void **state)
             cw_msg_unref(batch[i]);
         }
     }
-    assert_true(cw__transport_reserve(t, 0, 3)); /* taken: room again */
+    assert_true(cw__transport_reserve(t, 0, 6, 3)); /* taken: room again */
     /* Once sends wait on the pending list, the next goes behind them
      * whatever room the ring has since: only the list's room counts. Fill
      * the ring to 1 and the list to its capacity (64), then take the ring. */
@@ -666,7 +678,7 @@ static void test_room_in_the_rings_needs_no_memory(void **state)
     for (int i = 0; i < 3; i++)
         cw_msg_unref(batch[i]);
     tu_fail_realloc(1);
-    assert_false(cw__transport_reserve(t, 0, 1));
+    assert_false(cw__transport_reserve(t, 0, 1, 1));
     tu_fail_realloc(0);
     for (int i = 0; i < 3; i++)
         cw_msg_unref(m[i]);
@@ -955,8 +967,8 @@ int main(void)
         cmocka_unit_test(test_fault_decisions_follow_the_seed),
         cmocka_unit_test(test_a_drop_drawn_first_decides_the_same),
         cmocka_unit_test(test_hold_keeps_order_until_released),
-        cmocka_unit_test(test_reserved_sends_need_no_memory),
-        cmocka_unit_test(test_room_in_the_rings_needs_no_memory),
+        cmocka_unit_test_teardown(test_reserved_sends_need_no_memory, failures_off),
+        cmocka_unit_test_teardown(test_room_in_the_rings_needs_no_memory, failures_off),
         cmocka_unit_test(test_a_release_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_a_held_route_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),

@@ -349,7 +349,8 @@ static bool send_outbox_first(enode *en, size_t then)
     worker *w = en->w;
     /* At most inbox_capacity writes, times the workers: no overflow. */
     size_t sends = en->out_len * (e->workers - 1) + then;
-    if (!cw__transport_reserve(e->t, w->id, sends) || !local_room(&w->local, en->out_len))
+    /* Each other worker gets every outbox write, and at most one of then. */
+    if (!cw__transport_reserve(e->t, w->id, sends, en->out_len + (then > 0)) || !local_room(&w->local, en->out_len))
         return false;
     if (!en->out_len)
         return true;

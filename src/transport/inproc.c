@@ -83,24 +83,23 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
     return true;
 }
 
-/* Whether every ring from `from` takes `sends` more now: with nothing
- * pending, that many sends then all go into rings (none takes more than all
- * of them; a recovery send whose fast ring is full takes the ordinary one). */
-static bool rings_take(inproc *p, uint32_t from, size_t sends)
+/* Whether every ring from `from` takes `per_link` more now: with nothing
+ * pending, sends of which no endpoint gets more then all go into rings (a
+ * recovery send whose fast ring is full takes the ordinary one). */
+static bool rings_take(inproc *p, uint32_t from, size_t per_link)
 {
     for (uint32_t to = 0; to < p->base.endpoints; to++)
-        if (to != from && cw__queue_room(p->ep[to].in[from]) < sends)
+        if (to != from && cw__queue_room(p->ep[to].in[from]) < per_link)
             return false;
     return true;
 }
 
 /* Room for `sends` more that needs no memory: on from's pending list
  * (invariant 2 puts every send there once it holds one), or, when the list
- * cannot grow, in the rings while nothing is pending. So under memory
- * pressure sends are refused only when a ring is full too. (The rings are
- * looked at last: a look reads every receiver's progress, a cache miss
- * each, where a list that has grown once answers at once.) */
-static bool reserve(cw__transport *t, uint32_t from, size_t sends)
+ * cannot grow, in the rings while nothing is pending. (The rings are looked
+ * at last: a look reads every receiver's progress, a cache miss each, where
+ * a list that has grown once answers at once.) */
+static bool reserve(cw__transport *t, uint32_t from, size_t sends, size_t per_link)
 {
     inproc *p = inproc_of(t);
     endpoint *ep = &p->ep[from];
@@ -109,7 +108,7 @@ static bool reserve(cw__transport *t, uint32_t from, size_t sends)
     outgoing *room = cw__vec_reserve(ep->pending, ep->plen, &ep->pcap, sends, sizeof *room);
     if (room)
         ep->pending = room;
-    return room != NULL || (ep->plen == 0 && rings_take(p, from, sends));
+    return room != NULL || (ep->plen == 0 && rings_take(p, from, per_link));
 }
 
 /* Sends m in its link's order (invariant 2). */

@@ -55,14 +55,15 @@ typedef struct cw__transport_ops {
     /* send to every endpoint but `from` (a fan-out). */
     void (*send_all)(cw__transport *t, uint32_t from, cw_msg *m);
     /* Makes room for `sends` more sends from `from` (a fan-out counts one a
-     * receiving endpoint), so that they need no memory and never wait: for a
-     * host that must not wait while it holds a lock others need, and that
-     * refuses what it was to send instead. Room the links have now counts,
-     * so only a send that would wait behind a full link needs memory. False
+     * receiving endpoint), at most `per_link` of them to any one endpoint,
+     * so that they need no memory and never wait: for a host that must not
+     * wait while it holds a lock others need, and that refuses what it was
+     * to send instead. Room the links have now counts too: out of memory,
+     * the sends fit if every link from `from` takes `per_link` more. False
      * out of memory, with nothing sent and nothing lost. The room lasts
      * until the endpoint's next send beyond it; NULL for an implementation
      * whose sends never wait. */
-    bool (*reserve)(cw__transport *t, uint32_t from, size_t sends);
+    bool (*reserve)(cw__transport *t, uint32_t from, size_t sends, size_t per_link);
     /* Retries the sends a full link kept, in order, waking each receiver it
      * reaches. Whether anything moved. */
     bool (*flush)(cw__transport *t, uint32_t from);
@@ -137,9 +138,9 @@ static inline void cw__transport_send_all(cw__transport *t, uint32_t from, cw_ms
 {
     t->ops->send_all(t, from, m);
 }
-static inline bool cw__transport_reserve(cw__transport *t, uint32_t from, size_t sends)
+static inline bool cw__transport_reserve(cw__transport *t, uint32_t from, size_t sends, size_t per_link)
 {
-    return sends == 0 || !t->ops->reserve || t->ops->reserve(t, from, sends);
+    return sends == 0 || !t->ops->reserve || t->ops->reserve(t, from, sends, per_link);
 }
 static inline bool cw__transport_flush(cw__transport *t, uint32_t from) { return t->ops->flush(t, from); }
 static inline bool cw__transport_sending(const cw__transport *t, uint32_t from)

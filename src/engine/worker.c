@@ -349,7 +349,8 @@ static bool send_outbox_first(enode *en, size_t then)
     worker *w = en->w;
     /* At most inbox_capacity writes, times the workers: no overflow. */
     size_t sends = en->out_len * (e->workers - 1) + then;
-    /* Each other worker gets every outbox write, and at most one of then. */
+    /* Each other worker gets every outbox write, and at most one of the
+     * `then` sends (a report goes to each, a pull or answer to one). */
     if (!cw__transport_reserve(e->t, w->id, sends, en->out_len + (then > 0)) || !local_room(&w->local, en->out_len))
         return false;
     if (!en->out_len)

@@ -83,9 +83,10 @@ static bool push_out(inproc *p, uint32_t from, uint32_t to, cw_msg *m)
     return true;
 }
 
-/* Whether every ring from `from` takes `per_link` more now: with nothing
- * pending, sends of which no endpoint gets more then all go into rings (a
- * recovery send whose fast ring is full takes the ordinary one). */
+/* Whether every ring from `from` takes `per_link` more now. With nothing
+ * pending, sends of which no endpoint gets more than that then all go into
+ * rings, allocating nothing (a recovery send whose fast ring is full takes
+ * the ordinary one). */
 static bool rings_take(inproc *p, uint32_t from, size_t per_link)
 {
     for (uint32_t to = 0; to < p->base.endpoints; to++)

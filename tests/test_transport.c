@@ -75,30 +75,39 @@ static void *producer(void *p)
     return NULL;
 }
 
+/* Runs `sender` on a thread over n messages of origin 0 (seqs 1..n, in
+ * a.m) for the link 0 -> 1, and takes them at endpoint 1 on this thread:
+ * they must come in the order sent, none lost. Returns once the sender
+ * has returned; the messages are still the caller's. */
+static link_arg link_run(cw__transport *t, uint64_t n, void *(*sender)(void *))
+{
+    link_arg a = {t, malloc(n * sizeof(cw_msg *))};
+    assert_non_null(a.m);
+    for (uint64_t i = 0; i < n; i++)
+        a.m[i] = msg(0, i + 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sender, &a), 0);
+    uint64_t next = 1;
+    while (next <= n) {
+        cw_msg *batch[32];
+        size_t got = cw__transport_take(t, 1, batch, 32);
+        for (size_t i = 0; i < got; i++, next++) {
+            assert_int_equal(cw_msg_seq(batch[i]), next); /* in the order sent, none lost */
+            assert_ptr_equal(batch[i], a.m[next - 1]);
+            cw_msg_unref(batch[i]);
+        }
+        if (!got)
+            sched_yield();
+    }
+    pthread_join(th, NULL);
+    return a;
+}
+
 static void test_handoff_keeps_order_between_threads(void **state)
 {
     (void)state;
     cw__transport *t = open_inproc(2, 64);
-    link_arg a = {t, malloc(HANDOFF * sizeof(cw_msg *))};
-    assert_non_null(a.m);
-    for (uint64_t i = 0; i < HANDOFF; i++)
-        a.m[i] = msg(0, i + 1);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, producer, &a), 0);
-    uint64_t next = 1;
-    while (next <= HANDOFF) {
-        cw_msg *batch[32];
-        size_t n = cw__transport_take(t, 1, batch, 32);
-        for (size_t i = 0; i < n; i++) {
-            assert_int_equal(cw_msg_seq(batch[i]), next); /* in the order sent, none lost */
-            assert_ptr_equal(batch[i], a.m[next - 1]);
-            next++;
-            cw_msg_unref(batch[i]);
-        }
-        if (!n)
-            sched_yield();
-    }
-    pthread_join(th, NULL);
+    link_arg a = link_run(t, HANDOFF, producer);
     assert_int_equal(cw__transport_take(t, 1, (cw_msg *[1]){NULL}, 1), 0);
     for (uint64_t i = 0; i < HANDOFF; i++) {
         assert_int_equal(refs(a.m[i]), 1); /* the transport kept no reference */
@@ -685,6 +694,43 @@ static void test_room_in_the_rings_needs_no_memory(void **state)
     cw__transport_destroy(t); /* drops what the list holds */
 }
 
+/* The same while the receiver takes on another thread: with no memory at
+ * all, a sender that sends only what it reserved (waiting, reserving again,
+ * while the ring is full) loses nothing; a send past its room would have
+ * needed memory, and with the host closing it would have dropped its
+ * message (a gap the receiver sees). Under ThreadSanitizer this is the
+ * room's look at the receiver's progress while the receiver moves it. */
+enum { RESERVED = 20000 };
+
+static void *reserving_sender(void *p)
+{
+    link_arg *a = p;
+    tu_fail_realloc(1);
+    tu_fail_alloc_after(0);
+    for (uint64_t i = 0; i < RESERVED; i++) {
+        while (!cw__transport_reserve(a->t, 0, 1, 1))
+            sched_yield(); /* the ring is full: the receiver makes room */
+        cw__transport_send(a->t, 0, 1, a->m[i]);
+    }
+    return NULL;
+}
+
+static void test_room_in_the_rings_between_threads(void **state)
+{
+    (void)state;
+    cw__transport *t = open_inproc(2, 8);
+    _Atomic bool closing = true;
+    t->closing = &closing;
+    link_arg a = link_run(t, RESERVED, reserving_sender);
+    tu_fail_alloc_off();
+    tu_fail_realloc(0);
+    assert_false(cw__transport_sending(t, 0)); /* every send went into the ring */
+    for (uint64_t i = 0; i < RESERVED; i++)
+        cw_msg_unref(a.m[i]);
+    free(a.m);
+    cw__transport_destroy(t);
+}
+
 /* ---- waiting for memory, without a lock ---- */
 
 /* A recorder with room for `cap` deliveries made up front, so that it needs
@@ -969,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_hold_keeps_order_until_released),
         cmocka_unit_test_teardown(test_reserved_sends_need_no_memory, failures_off),
         cmocka_unit_test_teardown(test_room_in_the_rings_needs_no_memory, failures_off),
+        cmocka_unit_test_teardown(test_room_in_the_rings_between_threads, failures_off),
         cmocka_unit_test(test_a_release_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_a_held_route_waits_for_memory_without_a_lock),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),

@@ -12,23 +12,10 @@
 #include <stdlib.h>
 
 /* For an array of `len` elements of `elem` bytes in `*cap` slots: the array
- * with room for one more (doubling, from 64), or NULL if memory ran out (the
- * array and *cap unchanged). Amortised O(1) a push. */
-static inline void *cw__vec_room(void *array, size_t len, size_t *cap, size_t elem)
-{
-    if (len < *cap)
-        return array;
-    size_t grown_cap = *cap ? *cap * 2 : 64;
-    void *grown = realloc(array, grown_cap * elem);
-    if (grown)
-        *cap = grown_cap;
-    return grown;
-}
-
-/* As cw__vec_room, for n more, n >= 1 (so that NULL means only failure:
- * an empty array is NULL): the array with room for len + n (doubling until
- * it fits, in one realloc), or NULL if memory ran out or the size would not
- * fit in a size_t (the array and *cap unchanged). */
+ * with room for n more, n >= 1 (so that NULL means only failure: an empty
+ * array is NULL), doubling from 64 until it fits, in one realloc; or NULL
+ * if memory ran out or the size would not fit in a size_t (the array and
+ * *cap unchanged). */
 static inline void *cw__vec_reserve(void *array, size_t len, size_t *cap, size_t n, size_t elem)
 {
     assert(n >= 1);
@@ -44,6 +31,12 @@ static inline void *cw__vec_reserve(void *array, size_t len, size_t *cap, size_t
     if (grown)
         *cap = grown_cap;
     return grown;
+}
+
+/* Room for one more: amortised O(1) a push. */
+static inline void *cw__vec_room(void *array, size_t len, size_t *cap, size_t elem)
+{
+    return cw__vec_reserve(array, len, cap, 1, elem);
 }
 
 #endif

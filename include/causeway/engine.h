@@ -195,7 +195,9 @@ CW_API int  cw_engine_wait_for(cw_engine *e, cw_node_id node, const cw_vclock *s
  * block until it is released (or the engine shuts down, or stall_timeout_ms
  * passes: CW_ESTALLED). A put at any other
  * node goes on, unless its writes also wait. cw_engine_quiesce does not wait
- * for held writes. CW_EINVAL (a node out of range, from == to), CW_ECLOSED. */
+ * for held writes. A release needs no memory and never waits for it.
+ * CW_EINVAL (a node out of range, from == to), CW_ENOMEM (a hold only: the
+ * link is then not held), CW_ECLOSED. */
 CW_API int  cw_engine_hold_link(cw_engine *e, cw_node_id from, cw_node_id to, bool hold);
 
 /* Cuts (cut true) or heals the link from `from` to `to`: while cut, every

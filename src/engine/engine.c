@@ -266,13 +266,6 @@ static int open_node(cw_engine *e, uint32_t j)
     return cw_node_create(&en->node, &no);
 }
 
-/* The fault layer's wake (fault.h): lane v is worker v, transport endpoint v. */
-static void wake_lane(void *host, uint32_t lane)
-{
-    cw_engine *e = host;
-    cw__transport_wake(e->t, lane);
-}
-
 /* The memory an engine takes before any write, in bytes: every replica's
  * footprint (quadratic in the node count: each replica keeps per-sender
  * state), every node's outbox, and the rings (both lanes) between every
@@ -345,7 +338,6 @@ int cw_engine_open(cw_engine **out, const cw_engine_options *o)
     if (rc == CW_OK) { /* out of memory never keeps a closing engine from stopping */
         e->t->closing = &e->closed;
         e->faults.closing = &e->closed;
-        e->faults.wake = wake_lane;
         e->t->memory_waits = &e->memory_waits;
         e->faults.memory_waits = &e->memory_waits;
     }

@@ -1645,6 +1645,8 @@ int cw__server_link(cw__server *s, cw_node_id from, cw_node_id to, cw__link_acti
     else
         rc = cw__faults_cut(&s->faults, from, to, a == CW__LINK_CUT);
     pthread_mutex_unlock(&s->lock);
+    if (released) /* the loop delivers them now, not when its wait next ends */
+        cw__transport_wake(s->net, s->o.self);
     return rc;
 }
 

@@ -9,8 +9,11 @@
  *  2. Nothing counted is lost but by a drop or a cut: a route that cannot be
  *     delayed (out of memory) is delivered at once; a held route waits for
  *     memory rather than be dropped; a released hold goes back, in order,
- *     through its lane. No wait for memory holds a lock of this layer:
- *     the other lanes and the host's hold and cut calls go on meanwhile.
+ *     through its lane, needing no memory: a link is held only once its
+ *     release's entry on the lane's list is made (hold.back), so a release
+ *     never waits, and a hold that cannot make it fails and changes
+ *     nothing. No wait for memory holds a lock of this layer: the other
+ *     lanes and the host's hold and cut calls go on meanwhile.
  *  3. Counting, for the host's quiescence (counted messages only): an
  *     injected duplicate and every route a hold releases add to `injected`
  *     before they are delivered; a route kept on a held link adds to
@@ -18,7 +21,7 @@
  *     deliveries owed = the host's + injected, deliveries done = the host's
  *     + parked + lost, and a delivery is always owed before it is done.
  *  4. A lane's delay heap is touched by that lane's thread only; its released
- *     list under its lock, signalled by released_len.
+ *     list under its lock, signalled by released_len (the releases on it).
  */
 #include <stdlib.h>
 
@@ -36,6 +39,7 @@ typedef struct hold {
     cw_node_id from, to;
     bool held, cut;
     cw__routes q;                   /* messages kept while held, in order */
+    cw__released *back;             /* while held: the release's entry (invariant 2) */
 } hold;
 
 /* Decisions: which draw a fault uses. */
@@ -90,6 +94,7 @@ int cw__faults_init(cw__faults *f, const cw__fault_options *o, uint32_t lanes, c
         return CW_ENOMEM;
     for (uint32_t l = 0; l < lanes; l++) {
         pthread_mutex_init(&f->lane[l].released_lock, NULL);
+        f->lane[l].released_tail = &f->lane[l].released;
         f->lane[l].rng = cw__hash_u64(o->seed ^ (0x6c616e65ull << 32 | l));
     }
     pthread_mutex_init(&f->holds_lock, NULL);
@@ -102,6 +107,7 @@ static void free_hold(void *item, void *ctx)
     (void)ctx;
     hold *h = item;
     cw__routes_release(&h->q);
+    free(h->back);
     free(h);
 }
 
@@ -114,7 +120,11 @@ void cw__faults_destroy(cw__faults *f)
         for (size_t i = 0; i < ln->dlen; i++)
             cw__msg_unref(ln->delayed[i].r.msg);
         free(ln->delayed);
-        cw__routes_release(&ln->released);
+        for (cw__released *b = ln->released, *next; b; b = next) {
+            next = b->next;
+            cw__routes_release(&b->q);
+            free(b);
+        }
         pthread_mutex_destroy(&ln->released_lock);
     }
     free(f->lane);
@@ -360,15 +370,21 @@ bool cw__faults_take_released(cw__faults *f, uint32_t lane)
     if (!atomic_load_explicit(&ln->released_len, memory_order_acquire))
         return false;
     pthread_mutex_lock(&ln->released_lock);
-    cw__routes v = ln->released;
-    ln->released = (cw__routes){0};
+    cw__released *b = ln->released;
+    ln->released = NULL;
+    ln->released_tail = &ln->released;
     atomic_store_explicit(&ln->released_len, 0, memory_order_relaxed); /* under the lock */
     pthread_mutex_unlock(&ln->released_lock);
-    for (size_t i = 0; i < v.len; i++) {
-        cw__faults_route(f, lane, v.r[i], false);
-        cw__msg_unref(v.r[i].msg);
+    while (b) {
+        for (size_t i = 0; i < b->q.len; i++) {
+            cw__faults_route(f, lane, b->q.r[i], false);
+            cw__msg_unref(b->q.r[i].msg);
+        }
+        cw__released *next = b->next;
+        free(b->q.r);
+        free(b);
+        b = next;
     }
-    free(v.r);
     return true;
 }
 
@@ -434,57 +450,46 @@ int cw__faults_cut(cw__faults *f, cw_node_id from, cw_node_id to, bool cut_it)
 
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released)
 {
+    int rc = CW_OK;
+    cw__released *back = NULL;
     pthread_mutex_lock(&f->holds_lock);
-    hold *h = link_entry(f, from, to);
-    cw__routes out = {0};
-    if (h && h->held != hold_it) {
-        set_link(f, h, hold_it, h->cut);
-        if (!hold_it) {
-            out = h->q;
-            h->q = (cw__routes){0};
+    hold *h = hold_it ? link_entry(f, from, to) : link_find(f, from, to); /* a release makes no entry */
+    if (hold_it && !h) {
+        rc = CW_ENOMEM;
+    } else if (h && h->held != hold_it) {
+        if (hold_it && !(h->back = calloc(1, sizeof *h->back))) {
+            rc = CW_ENOMEM; /* not held: a hold's release must not need memory (invariant 2) */
+        } else {
+            set_link(f, h, hold_it, h->cut);
+            if (!hold_it) {
+                back = h->back;
+                back->q = h->q;
+                h->back = NULL;
+                h->q = (cw__routes){0};
+            }
         }
     }
     pthread_mutex_unlock(&f->holds_lock);
-    *released = out.len > 0;
-    if (out.len) { /* back in flight, in order, through the destination's lane */
+    *released = back && back->q.len;
+    if (*released) { /* back in flight, in order, through the destination's lane */
         cw__fault_lane *ln = &f->lane[lane];
         /* Relaxed: ordered before the deliveries by the lane's acquire of
          * released_len below (invariant 3). */
-        atomic_fetch_add_explicit(&f->injected, out.len, memory_order_relaxed);
-        cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
-        size_t i = 0;
+        atomic_fetch_add_explicit(&f->injected, back->q.len, memory_order_relaxed);
         pthread_mutex_lock(&ln->released_lock);
-        if (!ln->released.len) { /* nothing waits there: the queue goes as it is, allocating nothing */
-            free(ln->released.r);
-            ln->released = out;
-            i = out.len;
-            out.r = NULL;
-        }
-        for (;;) {
-            while (i < out.len && cw__routes_push(&ln->released, out.r[i]))
-                i++;
-            /* Release: pairs with cw__faults_take_released's acquire. */
-            atomic_store_explicit(&ln->released_len, (uint32_t)ln->released.len, memory_order_release);
-            pthread_mutex_unlock(&ln->released_lock);
-            if (i == out.len)
-                break; /* the caller wakes the lane */
-            /* Out of memory: wait rather than lose the rest, and without the
-             * lock, having woken the lane's thread to take what went back
-             * meanwhile (another release may append between two parts of
-             * this one; this hold's routes still go back in their order) ... */
-            if (f->wake)
-                f->wake(f->host, lane);
-            if (!cw__memory_wait_more(&mw)) { /* ... unless the host is closing: drop them (their references) */
-                for (; i < out.len; i++)
-                    cw__msg_unref(out.r[i].msg);
-                break;
-            }
-            pthread_mutex_lock(&ln->released_lock);
-        }
-        cw__memory_wait_end(&mw);
+        *ln->released_tail = back;
+        ln->released_tail = &back->next;
+        /* Release: pairs with cw__faults_take_released's acquire. Relaxed
+         * read: written under this lock only. */
+        atomic_store_explicit(&ln->released_len,
+                              atomic_load_explicit(&ln->released_len, memory_order_relaxed) + 1,
+                              memory_order_release);
+        pthread_mutex_unlock(&ln->released_lock);
+    } else if (back) { /* nothing was kept */
+        free(back->q.r);
+        free(back);
     }
-    free(out.r);
-    return h ? CW_OK : CW_ENOMEM;
+    return rc;
 }
 
 typedef struct each_link {
@@ -545,7 +550,8 @@ uint64_t cw__faults_parked_seq(cw__faults *f, uint32_t lane, cw_node_id origin, 
     for (size_t i = 0; i < ln->dlen; i++) /* the heap: this thread's (invariant 4) */
         v = highest_write(&ln->delayed[i].r, 1, origin, to, v);
     pthread_mutex_lock(&ln->released_lock);
-    v = highest_write(ln->released.r, ln->released.len, origin, to, v);
+    for (const cw__released *b = ln->released; b; b = b->next)
+        v = highest_write(b->q.r, b->q.len, origin, to, v);
     pthread_mutex_unlock(&ln->released_lock);
     pthread_mutex_lock(&f->holds_lock);
     hold *h = link_find(f, origin, to); /* links are keyed by the writes' origin (link_takes) */

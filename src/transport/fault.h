@@ -79,12 +79,19 @@ typedef struct cw__timed {
     cw__route r;
 } cw__timed;
 
+/* One released hold's queue, on its way back to a lane. Made when the link
+ * is held, so that the release itself needs no memory. */
+typedef struct cw__released {
+    struct cw__released *next;
+    cw__routes q;
+} cw__released;
+
 typedef struct cw__fault_lane {
     cw__timed *delayed;             /* min-heap by due_ns; the lane's thread only */
     size_t dlen, dcap;
     pthread_mutex_t released_lock;  /* released holds, from client threads */
-    cw__routes released;
-    _Atomic uint32_t released_len;
+    cw__released *released, **released_tail; /* oldest release first */
+    _Atomic uint32_t released_len;  /* whether any waits: nonzero if so */
     uint64_t rng;                   /* the lane thread's draws for recovery traffic */
 } cw__fault_lane;
 
@@ -105,9 +112,6 @@ typedef struct cw__faults {
     _Atomic uint64_t dropped;       /* every message lost, counted or not (statistics) */
     const _Atomic bool *closing;    /* the host's; NULL: never (see cw__transport.closing) */
     _Atomic uint32_t *memory_waits; /* the host's; NULL: not counted (see cw__transport.memory_waits) */
-    /* The host's (NULL: none): wakes a lane's thread, for a release that put
-     * part of a hold back and waits for memory for the rest. */
-    void (*wake)(void *host, uint32_t lane);
 } cw__faults;
 
 /* CW_OK, CW_EINVAL (a probability outside 0..1), or CW_ENOMEM (f is then
@@ -151,9 +155,9 @@ uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane);
 
 /* Holds (hold_it) or releases the link from -> to. A release sends what the
  * link kept back to `lane` (to's), in order: *released says whether any, so
- * the caller wakes that lane. Out of memory the release goes back in parts,
- * waiting between them (f->wake wakes the lane for each part). Any thread.
- * CW_OK or CW_ENOMEM. */
+ * the caller wakes that lane. A release needs no memory and never waits:
+ * the hold made room for it. Any thread. CW_OK, or CW_ENOMEM from a hold of
+ * a link not held (nothing changed then: the link is not held). */
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released);
 
 /* Cuts (cut_it) or heals the link from -> to: while cut, what crosses it is

@@ -891,6 +891,42 @@ static void test_a_held_route_waits_for_memory_without_a_lock(void **state)
     close_waiting(&w, m, 65);
 }
 
+/* A host whose replicas recover losses (lose_unkept: a node process,
+ * which routes under its own lock) does not wait for memory to keep a held
+ * route: the route is lost, counted as a cut's loss, and the hold keeps
+ * what it had. */
+static void test_a_host_that_recovers_loses_what_a_hold_cannot_keep(void **state)
+{
+    (void)state;
+    waiting_faults w;
+    open_waiting(&w);
+    cw__faults *f = &w.f;
+    f->lose_unkept = true;
+    bool released;
+    assert_int_equal(cw__faults_hold(f, 0, 3, true, 0, &released), CW_OK);
+    cw_msg *m[65];
+    for (uint64_t s = 0; s < 65; s++)
+        m[s] = msg(0, s + 1);
+    for (uint64_t s = 0; s < 64; s++) /* the hold's queue: full at 64 */
+        cw__faults_route(f, 0, (cw__route){.msg = m[s], .to = 3}, true);
+    tu_fail_realloc(1);
+    alarm(20); /* the watchdog: a route waiting for memory would never return */
+    cw__faults_route(f, 0, (cw__route){.msg = m[64], .to = 3}, true);
+    alarm(0);
+    tu_fail_realloc(0);
+    assert_int_equal(atomic_load(&w.waits), 0);
+    assert_int_equal(w.rec.got.len, 0);
+    assert_int_equal(cw__faults_parked(f), 64);
+    assert_int_equal(cw__faults_lost(f), 1);
+    assert_int_equal(cw__faults_dropped(f), 1);
+    assert_int_equal(cw__faults_hold(f, 0, 3, false, 0, &released), CW_OK);
+    assert_true(cw__faults_take_released(f, 0));
+    assert_int_equal(w.rec.got.len, 64);
+    for (uint64_t s = 0; s < 64; s++)
+        assert_ptr_equal(w.rec.got.r[s].msg, m[s]);
+    close_waiting(&w, m, 65);
+}
+
 /* Whether routing r through f delivered it (rec counts deliveries). */
 static bool delivered(cw__faults *f, record *rec, cw__route r)
 {
@@ -1012,6 +1048,7 @@ int main(void)
         cmocka_unit_test_teardown(test_room_in_the_rings_between_threads, failures_off),
         cmocka_unit_test_teardown(test_a_release_needs_no_memory, failures_off),
         cmocka_unit_test(test_a_held_route_waits_for_memory_without_a_lock),
+        cmocka_unit_test_teardown(test_a_host_that_recovers_loses_what_a_hold_cannot_keep, failures_off),
         cmocka_unit_test(test_cut_decides_copies_by_their_sender),
         cmocka_unit_test(test_forget_reports_of_a_restarted_peer),
     };

@@ -1298,6 +1298,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         goto fail;
     }
     s->faults.closing = &s->closing;
+    s->faults.lose_unkept = true; /* routed under s->lock: no wait for memory there; recovery repairs it */
     s->faults_configured = true;
     cw__net_options no = {
         .self = o->self,

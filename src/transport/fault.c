@@ -8,7 +8,9 @@
  *     its lane's generator, seeded from the seed and the lane.
  *  2. Nothing counted is lost but by a drop or a cut: a route that cannot be
  *     delayed (out of memory) is delivered at once; a held route waits for
- *     memory rather than be dropped; a released hold goes back, in order,
+ *     memory rather than be dropped (unless the host said its replicas
+ *     recover losses, lose_unkept: then it is lost as if cut, and does not
+ *     wait); a released hold goes back, in order,
  *     through its lane, needing no memory: a link is held only once its
  *     release's entry on the lane's list is made (hold.back), so a release
  *     never waits, and a hold that cannot make it fails and changes
@@ -256,6 +258,11 @@ static bool link_takes(cw__faults *f, cw__route r)
         lost = cut || (h && h->held && !counted);
         if (!kept || cw__routes_push(&h->q, r))
             break;
+        if (f->lose_unkept) { /* the replicas recover it (fault.h) */
+            kept = false;
+            lost = true;
+            break;
+        }
         /* Out of memory: wait rather than drop the hold, and without the
          * lock, which the other lanes and the host's hold and cut calls
          * need; then decide again (the link may have been released). The

@@ -112,6 +112,11 @@ typedef struct cw__faults {
     _Atomic uint64_t dropped;       /* every message lost, counted or not (statistics) */
     const _Atomic bool *closing;    /* the host's; NULL: never (see cw__transport.closing) */
     _Atomic uint32_t *memory_waits; /* the host's; NULL: not counted (see cw__transport.memory_waits) */
+    /* The host's links lose messages anyway and its replicas recover what
+     * is lost (a node process, whose host thread routes under its own
+     * lock): a route a held link cannot keep for want of memory is lost,
+     * as a cut loses it, instead of waiting for memory. */
+    bool lose_unkept;
 } cw__faults;
 
 /* CW_OK, CW_EINVAL (a probability outside 0..1), or CW_ENOMEM (f is then

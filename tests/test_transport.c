@@ -576,6 +576,80 @@ static void test_hold_keeps_order_until_released(void **state)
     cw__routes_release(&rec.got);
 }
 
+/* Releases reach their lane in the order they were made, across takes:
+ * two links released one after the other, a link held and released twice
+ * before the lane takes anything, and a release after a take (the list
+ * starts again). A hold placed after a release does not keep the routes
+ * that release sent back: they would arrive after routes held later. */
+static void test_releases_arrive_in_their_order(void **state)
+{
+    (void)state;
+    record rec = {{0}};
+    cw__faults f;
+    cw__fault_options o = {.seed = 7};
+    assert_int_equal(cw__faults_init(&f, &o, 2, record_delivery, &rec), CW_OK);
+    bool released;
+    cw_msg *m[7];
+    for (uint64_t i = 0; i < 4; i++)
+        m[i] = msg(0, i + 1);
+    for (uint64_t i = 4; i < 7; i++)
+        m[i] = msg(1, i - 3);
+#define ROUTE(x) cw__faults_route(&f, 1, (cw__route){.msg = (x), .to = 3}, true)
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(&f, 1, 3, true, 1, &released), CW_OK);
+    ROUTE(m[0]);
+    ROUTE(m[4]);
+    ROUTE(m[5]);
+    assert_int_equal(cw__faults_hold(&f, 1, 3, false, 1, &released), CW_OK); /* 1 -> 3 first */
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK); /* held again */
+    ROUTE(m[1]);
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_parked_seq(&f, 1, 0, 3), 2); /* on the list, not yet delivered */
+    assert_true(cw__faults_take_released(&f, 1));
+    assert_false(cw__faults_take_released(&f, 1));
+    assert_int_equal(rec.got.len, 4);
+    assert_ptr_equal(rec.got.r[0].msg, m[4]);
+    assert_ptr_equal(rec.got.r[1].msg, m[5]);
+    assert_ptr_equal(rec.got.r[2].msg, m[0]);
+    assert_ptr_equal(rec.got.r[3].msg, m[1]);
+    /* After a take: the next release is listed again. */
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
+    ROUTE(m[2]);
+    ROUTE(m[6]); /* 1 -> 3 is not held: delivered */
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 1, &released), CW_OK);
+    assert_true(released);
+    /* Held again before the lane takes: m[2] went back before this hold,
+     * so the hold keeps only m[3], and m[2] arrives first. */
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
+    ROUTE(m[3]);
+    assert_true(cw__faults_take_released(&f, 1));
+    assert_int_equal(rec.got.len, 6);
+    assert_ptr_equal(rec.got.r[4].msg, m[6]);
+    assert_ptr_equal(rec.got.r[5].msg, m[2]);
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 1, &released), CW_OK);
+    assert_true(cw__faults_take_released(&f, 1));
+    assert_int_equal(rec.got.len, 7);
+    assert_ptr_equal(rec.got.r[6].msg, m[3]);
+    assert_int_equal(cw__faults_injected(&f), 6);
+    assert_int_equal(cw__faults_parked(&f), 6);
+    /* Destroyed with releases on a lane and links held, with and without
+     * routes: every message and entry is freed (the sanitizer's leak check). */
+    assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
+    ROUTE(m[0]);
+    assert_int_equal(cw__faults_hold(&f, 0, 3, false, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(&f, 1, 3, true, 1, &released), CW_OK);
+    ROUTE(m[4]);
+    assert_int_equal(cw__faults_hold(&f, 2, 3, true, 1, &released), CW_OK);
+    assert_int_equal(cw__faults_hold(&f, 2, 0, false, 0, &released), CW_OK); /* never held: nothing */
+    assert_false(released);
+#undef ROUTE
+    cw__faults_destroy(&f);
+    for (size_t i = 0; i < 7; i++)
+        cw_msg_unref(m[i]);
+    cw__routes_release(&rec.got);
+}
+
 /* Teardown of a test that injects allocation failures: a failed assertion
  * leaves the injection on, and the next test would wait for memory. */
 static int failures_off(void **state)
@@ -831,9 +905,8 @@ static void test_a_release_needs_no_memory(void **state)
     assert_int_equal(w.rec.got.len, 0);
     tu_fail_realloc(1);
     tu_fail_alloc_after(0);
-    alarm(20); /* the watchdog: a release waiting for memory would never return */
+    alarm(20); /* the watchdog: a release (or a route) waiting for memory would never return */
     assert_int_equal(cw__faults_hold(f, 0, 3, false, 1, &released), CW_OK);
-    alarm(0);
     assert_true(released);
     assert_int_equal(atomic_load(&w.waits), 0);
     /* A hold out of memory, of a link never held or of one held before:
@@ -841,6 +914,7 @@ static void test_a_release_needs_no_memory(void **state)
     assert_int_equal(cw__faults_hold(f, 2, 3, true, 1, &released), CW_ENOMEM);
     assert_int_equal(cw__faults_hold(f, 1, 3, true, 1, &released), CW_ENOMEM);
     cw__faults_route(f, 1, (cw__route){.msg = m[101], .to = 3}, true);
+    alarm(0);
     tu_fail_alloc_off();
     tu_fail_realloc(0);
     assert_int_equal(w.rec.got.len, 1);
@@ -1043,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_fault_decisions_follow_the_seed),
         cmocka_unit_test(test_a_drop_drawn_first_decides_the_same),
         cmocka_unit_test(test_hold_keeps_order_until_released),
+        cmocka_unit_test(test_releases_arrive_in_their_order),
         cmocka_unit_test_teardown(test_reserved_sends_need_no_memory, failures_off),
         cmocka_unit_test_teardown(test_room_in_the_rings_needs_no_memory, failures_off),
         cmocka_unit_test_teardown(test_room_in_the_rings_between_threads, failures_off),

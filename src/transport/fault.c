@@ -13,9 +13,9 @@
  *     wait); a released hold goes back, in order,
  *     through its lane, needing no memory: a link is held only once its
  *     release's entry on the lane's list is made (hold.back), so a release
- *     never waits, and a hold that cannot make it fails and changes
- *     nothing. No wait for memory holds a lock of this layer: the other
- *     lanes and the host's hold and cut calls go on meanwhile.
+ *     never waits, and a hold that cannot make it fails and holds nothing.
+ *     No wait for memory holds a lock of this layer: the other lanes and
+ *     the host's hold and cut calls go on meanwhile.
  *  3. Counting, for the host's quiescence (counted messages only): an
  *     injected duplicate and every route a hold releases add to `injected`
  *     before they are delivered; a route kept on a held link adds to
@@ -23,7 +23,14 @@
  *     deliveries owed = the host's + injected, deliveries done = the host's
  *     + parked + lost, and a delivery is always owed before it is done.
  *  4. A lane's delay heap is touched by that lane's thread only; its released
- *     list under its lock, signalled by released_len (the releases on it).
+ *     list under its lock, signalled by released_len (nonzero while any
+ *     release waits there).
+ *  5. Releases reach a lane in the order they were made: a release appends
+ *     its queue to the lane's list under holds_lock (then released_lock;
+ *     nothing takes them the other way round), so a hold's routes are
+ *     always on the link or on the list, and two releases of one link are
+ *     listed in order. A released route is not kept by a hold placed after
+ *     its release: it would then arrive after routes held later.
  */
 #include <stdlib.h>
 
@@ -244,8 +251,9 @@ static const hold *cut_by(const cw__faults *f, cw__route r, const hold *h)
 }
 
 /* The link's hold and cut, for a route arriving: true if the route was kept
- * (parked on a held link) or lost; r.msg is borrowed. */
-static bool link_takes(cw__faults *f, cw__route r)
+ * (parked on a held link) or lost; r.msg is borrowed. A route a release
+ * sent back (released) meets only the cut (invariant 5). */
+static bool link_takes(cw__faults *f, cw__route r, bool released)
 {
     bool counted = cw__msg_counted(r.msg), kept, lost;
     cw__memory_wait mw = {.closing = f->closing, .waiting = f->memory_waits};
@@ -254,8 +262,9 @@ static bool link_takes(cw__faults *f, cw__route r)
         hold *h = link_find(f, r.msg->origin, r.to);
         const hold *by = cut_by(f, r, h);
         bool cut = by && by->cut;
-        kept = !cut && h && h->held && counted; /* recovery traffic is not kept: lost */
-        lost = cut || (h && h->held && !counted);
+        bool held = !released && h && h->held;
+        kept = !cut && held && counted; /* recovery traffic is not kept: lost */
+        lost = cut || (held && !counted);
         if (!kept || cw__routes_push(&h->q, r))
             break;
         if (f->lose_unkept) { /* the replicas recover it (fault.h) */
@@ -309,9 +318,10 @@ bool cw__faults_dropped_here(cw__faults *f, uint32_t lane, cw__route r)
     return true;
 }
 
-void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
+/* cw__faults_route, for a route a release sent back or not (released). */
+static void route(cw__faults *f, uint32_t lane, cw__route r, bool faults, bool released)
 {
-    if (atomic_load_explicit(&f->holds_active, memory_order_acquire) && link_takes(f, r))
+    if (atomic_load_explicit(&f->holds_active, memory_order_acquire) && link_takes(f, r, released))
         return;
     if (faults && !r.drop_drawn && cw__faults_dropped_here(f, lane, r))
         return;
@@ -335,6 +345,11 @@ void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
         return;
     }
     f->deliver(f->host, lane, r);
+}
+
+void cw__faults_route(cw__faults *f, uint32_t lane, cw__route r, bool faults)
+{
+    route(f, lane, r, faults, false);
 }
 
 bool cw__faults_send_lost(cw__faults *f, uint32_t lane, cw_node_id from, cw_node_id to)
@@ -384,7 +399,7 @@ bool cw__faults_take_released(cw__faults *f, uint32_t lane)
     pthread_mutex_unlock(&ln->released_lock);
     while (b) {
         for (size_t i = 0; i < b->q.len; i++) {
-            cw__faults_route(f, lane, b->q.r[i], false);
+            route(f, lane, b->q.r[i], false, true);
             cw__msg_unref(b->q.r[i].msg);
         }
         cw__released *next = b->next;
@@ -458,7 +473,7 @@ int cw__faults_cut(cw__faults *f, cw_node_id from, cw_node_id to, bool cut_it)
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released)
 {
     int rc = CW_OK;
-    cw__released *back = NULL;
+    *released = false;
     pthread_mutex_lock(&f->holds_lock);
     hold *h = hold_it ? link_entry(f, from, to) : link_find(f, from, to); /* a release makes no entry */
     if (hold_it && !h) {
@@ -468,34 +483,29 @@ int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it,
             rc = CW_ENOMEM; /* not held: a hold's release must not need memory (invariant 2) */
         } else {
             set_link(f, h, hold_it, h->cut);
-            if (!hold_it) {
-                back = h->back;
-                back->q = h->q;
-                h->back = NULL;
-                h->q = (cw__routes){0};
-            }
+        }
+        if (!hold_it && h->q.len) { /* back in flight, in order, through the destination's lane */
+            cw__released *back = h->back;
+            back->q = h->q;
+            h->back = NULL;
+            h->q = (cw__routes){0};
+            /* Relaxed: ordered before the deliveries by the lane's acquire
+             * of released_len below (invariant 3). */
+            atomic_fetch_add_explicit(&f->injected, back->q.len, memory_order_relaxed);
+            cw__fault_lane *ln = &f->lane[lane];
+            pthread_mutex_lock(&ln->released_lock); /* under holds_lock (invariant 5) */
+            *ln->released_tail = back;
+            ln->released_tail = &back->next;
+            /* Release: pairs with cw__faults_take_released's acquire. */
+            atomic_store_explicit(&ln->released_len, 1, memory_order_release);
+            pthread_mutex_unlock(&ln->released_lock);
+            *released = true;
+        } else if (!hold_it) { /* nothing was kept */
+            free(h->back);
+            h->back = NULL;
         }
     }
     pthread_mutex_unlock(&f->holds_lock);
-    *released = back && back->q.len;
-    if (*released) { /* back in flight, in order, through the destination's lane */
-        cw__fault_lane *ln = &f->lane[lane];
-        /* Relaxed: ordered before the deliveries by the lane's acquire of
-         * released_len below (invariant 3). */
-        atomic_fetch_add_explicit(&f->injected, back->q.len, memory_order_relaxed);
-        pthread_mutex_lock(&ln->released_lock);
-        *ln->released_tail = back;
-        ln->released_tail = &back->next;
-        /* Release: pairs with cw__faults_take_released's acquire. Relaxed
-         * read: written under this lock only. */
-        atomic_store_explicit(&ln->released_len,
-                              atomic_load_explicit(&ln->released_len, memory_order_relaxed) + 1,
-                              memory_order_release);
-        pthread_mutex_unlock(&ln->released_lock);
-    } else if (back) { /* nothing was kept */
-        free(back->q.r);
-        free(back);
-    }
     return rc;
 }
 

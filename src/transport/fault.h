@@ -19,8 +19,9 @@
  * every message by origin, retransmitted copies too: a held link from o to
  * j delays o's writes to j by whatever path they take.
  *
- * A lane is one receiving thread (the engine's worker); its delay heap and
- * its list of released messages are that thread's. The host supplies the
+ * A lane is one receiving thread (the engine's worker); its delay heap is
+ * that thread's, and so are the messages on its list of released holds,
+ * which any thread's release appends to. The host supplies the
  * delivery (cw__deliver_fn) that a route reaches when no fault keeps it.
  */
 #ifndef CW_FAULT_H
@@ -91,7 +92,7 @@ typedef struct cw__fault_lane {
     size_t dlen, dcap;
     pthread_mutex_t released_lock;  /* released holds, from client threads */
     cw__released *released, **released_tail; /* oldest release first */
-    _Atomic uint32_t released_len;  /* whether any waits: nonzero if so */
+    _Atomic uint32_t released_len;  /* nonzero while any release waits on the list */
     uint64_t rng;                   /* the lane thread's draws for recovery traffic */
 } cw__fault_lane;
 
@@ -159,10 +160,11 @@ bool cw__faults_pending(cw__faults *f, uint32_t lane, uint64_t now_ns);
 uint64_t cw__faults_next_due(const cw__faults *f, uint32_t lane);
 
 /* Holds (hold_it) or releases the link from -> to. A release sends what the
- * link kept back to `lane` (to's), in order: *released says whether any, so
- * the caller wakes that lane. A release needs no memory and never waits:
- * the hold made room for it. Any thread. CW_OK, or CW_ENOMEM from a hold of
- * a link not held (nothing changed then: the link is not held). */
+ * link kept back to `lane` (to's), in order, after what earlier releases
+ * sent there: *released says whether any, so the caller wakes that lane. A
+ * hold placed later does not keep them again. A release needs no memory and
+ * never waits: the hold made room for it. Any thread. CW_OK, or CW_ENOMEM
+ * from a hold of a link not held (the link is then not held). */
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released);
 
 /* Cuts (cut_it) or heals the link from -> to: while cut, what crosses it is

@@ -65,6 +65,9 @@ _Static_assert(MAX_PROCS <= CLI_TRACE_MAX_NODES, "every process's trace fits the
 #define JOIN_DEADLINE_S 10.0
 #define EXIT_DEADLINE_S 10.0
 #define CLIENT_TIMEOUT_MS 1000u
+/* What a client handle takes from the process (client.h): said when one
+ * cannot be opened. */
+#define HANDLE_NEEDS "a handle starts two ZeroMQ threads, which count toward ulimit -u, and holds about 8 open files"
 #define RETRY_DEADLINE_S 30.0
 /* A timed-out call is excused when it overlapped a stop or kill window
  * extended by this much (the node works off its backlog after SIGCONT). */
@@ -1054,8 +1057,8 @@ static int start_nodes(prun *r)
     }
     for (uint32_t i = 0; i < r->n; i++) {
         int rc = spawn(r, i);
-        if (rc == CW_OK)
-            rc = cw_client_open(&r->st[i], r->p[i].client, 500);
+        if (rc == CW_OK && (rc = cw_client_open(&r->st[i], r->p[i].client, 500)) != CW_OK)
+            fail_run(r, rc, "opening a status handle to node %u: %s (%s)", i, cw_strerror(rc), HANDLE_NEEDS);
         if (rc != CW_OK)
             return rc;
     }
@@ -1405,7 +1408,9 @@ int cli_procs_stress(const cli_procs_options *o)
         rc = start_nodes(r);
     for (uint32_t c = 0; rc == CW_OK && c < nc; c++) {
         cl[c] = (pclient){.r = r, .id = c, .node = c % r->n, .writes = o->writes / nc + (c < o->writes % nc)};
-        rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS);
+        if ((rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS)) != CW_OK)
+            fail_run(r, rc, "opening client %u's handle to node %u: %s (%s)", c, c % r->n, cw_strerror(rc),
+                     HANDLE_NEEDS);
     }
     double secs = 0, conv = 0;
     if (rc == CW_OK) {

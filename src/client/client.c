@@ -28,6 +28,7 @@
 #include <causeway/error.h>
 
 #include "proto.h"
+#include "thread_room.h"
 
 /* Whether a node can take this key and value: a node takes keys and values
  * up to the replica's default limits (causeway node sets no others), and its
@@ -119,7 +120,8 @@ int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
     c->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
     c->ctx = zmq_ctx_new();
-    int rc = !c->ctx ? CW_ENOMEM : open_socket(c, endpoint);
+    /* libzmq aborts where its threads cannot start: refuse here instead. */
+    int rc = !c->ctx ? CW_ENOMEM : cw__thread_room(CW__ZMQ_CONTEXT_THREADS) ? CW_EIO : open_socket(c, endpoint);
     if (rc != CW_OK) {
         cw_client_close(c);
         return rc;

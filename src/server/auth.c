@@ -16,6 +16,7 @@
  */
 #include "auth.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -182,14 +183,16 @@ int cw__auth_start(cw__auth **out, void *zctx, const char *const *keys_z85, uint
     }
     int linger = 0;
     a->sock = zmq_socket(zctx, ZMQ_REP);
+    int why = 0;
     if (!a->sock || zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_bind(a->sock, "inproc://zeromq.zap.01") != 0) {
+        zmq_bind(a->sock, "inproc://zeromq.zap.01") != 0)
+        why = errno;
+    else
+        why = pthread_create(&a->thread, NULL, auth_main, a);
+    if (why) {
         cw__auth_stop(a);
+        errno = why; /* CW_EIO's cause, for the caller's message (auth.h) */
         return CW_EIO;
-    }
-    if (pthread_create(&a->thread, NULL, auth_main, a) != 0) {
-        cw__auth_stop(a);
-        return CW_ENOMEM;
     }
     a->started = true;
     *out = a;

@@ -22,7 +22,8 @@ typedef struct cw__auth cw__auth;
  * "j" (zmq_msg_gets); any other key or mechanism is refused. allow: NULL
  * admits any address; else a connection from an address outside it is
  * refused whatever its key (copied: the caller's may go). CW_OK, CW_EINVAL
- * (a key that is not Z85 of 32 bytes), CW_EIO, CW_ENOMEM. Stop with
+ * (a key that is not Z85 of 32 bytes), CW_EIO (errno says why: a socket's
+ * error, or its thread could not start), CW_ENOMEM. Stop with
  * cw__auth_stop before the context is terminated. */
 int  cw__auth_start(cw__auth **out, void *zctx, const char *const *keys_z85, uint32_t count,
                     const cw__allow *allow);

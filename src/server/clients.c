@@ -71,6 +71,7 @@
 #include "endpoint.h"
 #include "map.h"
 #include "proto.h"
+#include "thread_room.h"
 #include "vec.h"
 
 #define POLL_MS 50
@@ -631,9 +632,16 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     int linger = 0, snd_hwm = ANSWERS_QUEUED, mandatory = 1, handshake = HANDSHAKE_MS,
         ipv6 = cw__endpoint_ipv6(bind_to);
     cl->ctx = zmq_ctx_new();
+    int no_room = cl->ctx ? cw__thread_room(CW__ZMQ_CONTEXT_THREADS) : 0; /* libzmq aborts where they cannot start */
+    if (no_room) {
+        cw__server_err(err, errlen, "cannot start ZeroMQ's threads: %s (%s)", strerror(no_room), CW__THREADS_WHY);
+        cw__clients_stop(cl);
+        return CW_EIO;
+    }
     int rc = !cl->ctx ? CW_EIO : allow ? cw__auth_start(&cl->auth, cl->ctx, NULL, 0, allow) : CW_OK;
     if (rc != CW_OK) {
-        cw__server_err(err, errlen, "client socket's address check: %s", cw_strerror(rc));
+        cw__server_err(err, errlen, "client socket's address check: %s",
+                       rc == CW_EIO && cl->ctx ? strerror(errno) : cw_strerror(rc));
         cw__clients_stop(cl);
         return rc;
     }
@@ -661,10 +669,11 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         return CW_EIO;
     }
     cw__endpoint_bound(cl->sock, endpoint, cl->bound);
-    if (pthread_create(&cl->thread, NULL, clients_main, cl) != 0) {
-        cw__server_err(err, errlen, "cannot start the client thread");
+    int not_started = pthread_create(&cl->thread, NULL, clients_main, cl);
+    if (not_started) {
+        cw__server_err(err, errlen, "cannot start the client thread: %s (%s)", strerror(not_started), CW__THREADS_WHY);
         cw__clients_stop(cl);
-        return CW_ENOMEM;
+        return CW_EIO;
     }
     cl->started = true;
     *out = cl;

@@ -18,6 +18,7 @@
  */
 #include "handshakes.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,20 +109,19 @@ int cw__handshakes_start(cw__handshakes **out, void *zctx, void *router, uint32_
     snprintf(addr, sizeof addr, "inproc://causeway-handshakes-%p", (void *)h);
     int linger = 0;
     h->sock = zmq_socket(zctx, ZMQ_PAIR);
+    int why = 0;
     if (!h->sock || zmq_setsockopt(h->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_socket_monitor(router, addr, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) !=
-            0) {
-        cw__handshakes_stop(h, router);
-        return CW_EIO;
+            0)
+        why = errno;
+    if (!why) {
+        h->monitoring = true;
+        why = zmq_connect(h->sock, addr) != 0 ? errno : pthread_create(&h->thread, NULL, handshakes_main, h);
     }
-    h->monitoring = true;
-    if (zmq_connect(h->sock, addr) != 0) {
+    if (why) {
         cw__handshakes_stop(h, router);
+        errno = why; /* CW_EIO's cause, for the caller's message (handshakes.h) */
         return CW_EIO;
-    }
-    if (pthread_create(&h->thread, NULL, handshakes_main, h) != 0) {
-        cw__handshakes_stop(h, router);
-        return CW_ENOMEM;
     }
     h->started = true;
     *out = h;

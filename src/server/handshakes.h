@@ -14,7 +14,8 @@
 typedef struct cw__handshakes cw__handshakes;
 
 /* Starts watching `router` (a socket of zctx, on the calling thread, which
- * owns it) for node `self`. CW_OK, CW_EIO, CW_ENOMEM. */
+ * owns it) for node `self`. CW_OK, CW_EIO (errno says why: a socket's
+ * error, or its thread could not start), CW_ENOMEM. */
 int cw__handshakes_start(cw__handshakes **out, void *zctx, void *router, uint32_t self);
 /* Stops watching (on the thread that owns the router, before it is closed)
  * and frees it. NULL is ignored. */

@@ -79,6 +79,7 @@
 #include "msg_internal.h"
 #include "now.h"
 #include "server.h"
+#include "thread_room.h"
 #include "varint.h"
 #include "vec.h"
 #include "wire.h"
@@ -908,11 +909,17 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "zmq_ctx_set: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
+    int no_room = cw__thread_room(CW__ZMQ_CONTEXT_THREADS); /* libzmq aborts where they cannot start */
+    if (no_room) {
+        cw__server_err(err, errlen, "cannot start ZeroMQ's threads: %s (%s)", strerror(no_room), CW__THREADS_WHY);
+        return CW_EIO;
+    }
     char public_key[41] = "";
     if (o->curve_secret || o->allow) {
         int rc = cw__auth_start(&p->auth, p->zctx, o->curve_secret ? o->curve_peers : NULL, o->nodes, o->allow);
         if (rc != CW_OK || (o->curve_secret && zmq_curve_public(public_key, o->curve_secret) != 0)) {
-            cw__server_err(err, errlen, "ZAP authentication: %s", cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
+            cw__server_err(err, errlen, "ZAP authentication: %s",
+                           rc == CW_EIO ? strerror(errno) : cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
             return rc != CW_OK ? rc : CW_EINVAL;
         }
     }
@@ -938,7 +945,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     }
     int rc = cw__handshakes_start(&p->handshakes, p->zctx, p->router, o->self);
     if (rc != CW_OK) {
-        cw__server_err(err, errlen, "ROUTER socket's monitor: %s", cw_strerror(rc));
+        cw__server_err(err, errlen, "ROUTER socket's monitor: %s", rc == CW_EIO ? strerror(errno) : cw_strerror(rc));
         return rc;
     }
     if (zmq_bind(p->router, bind_to) != 0) {

@@ -146,6 +146,7 @@
 #include "node_internal.h"
 #include "net.h"
 #include "now.h"
+#include "thread_room.h"
 #include "transport.h"
 #include "vec.h"
 
@@ -1336,9 +1337,10 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
      * process of this node (queued at a peer when it died) is not taken. */
     if (getrandom(&s->join_nonce, sizeof s->join_nonce, 0) != (ssize_t)sizeof s->join_nonce)
         s->join_nonce = mono_ns() ^ ((uint64_t)getpid() << 32);
-    if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
-        cw__server_err(err, errlen, "cannot start the loop thread");
-        rc = CW_ENOMEM;
+    int why = pthread_create(&s->loop, NULL, loop_main, s);
+    if (why) {
+        cw__server_err(err, errlen, "cannot start the loop thread: %s (%s)", strerror(why), CW__THREADS_WHY);
+        rc = CW_EIO;
         goto fail;
     }
     s->loop_started = true;

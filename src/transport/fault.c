@@ -10,12 +10,12 @@
  *     delayed (out of memory) is delivered at once; a held route waits for
  *     memory rather than be dropped (unless the host said its replicas
  *     recover losses, lose_unkept: then it is lost as if cut, and does not
- *     wait); a released hold goes back, in order,
- *     through its lane, needing no memory: a link is held only once its
- *     release's entry on the lane's list is made (hold.back), so a release
- *     never waits, and a hold that cannot make it fails and holds nothing.
- *     No wait for memory holds a lock of this layer: the other lanes and
- *     the host's hold and cut calls go on meanwhile.
+ *     wait); a released hold goes back, in order, through its lane, needing
+ *     no memory: a link is held only once its release's entry on the lane's
+ *     list is made (hold.back), so a release never waits, and a hold that
+ *     cannot make it fails and holds nothing. No wait for memory holds a
+ *     lock of this layer: the other lanes and the host's hold and cut calls
+ *     go on meanwhile.
  *  3. Counting, for the host's quiescence (counted messages only): an
  *     injected duplicate and every route a hold releases add to `injected`
  *     before they are delivered; a route kept on a held link adds to

@@ -56,6 +56,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "report.h"
+#include "thread_room.h"
 #include "trace_check.h"
 #include "vec.h"
 #include "workload.h"
@@ -1168,12 +1169,16 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     r->start = now_s();
     r->end = o->duration > 0 ? r->start + o->duration : 0;
     uint32_t started = 0;
+    int not_started = 0;
     for (; started < nc; started++)
-        if (pthread_create(&th[started], NULL, client_main, &cl[started]) != 0)
+        if ((not_started = pthread_create(&th[started], NULL, client_main, &cl[started])) != 0)
             break;
     atomic_fetch_sub(&r->running, nc - started);
     bool stopped = false, conted = false, killed = false, joined_thread = false;
-    int rc = started == nc ? CW_OK : CW_ENOMEM;
+    int rc = started == nc ? CW_OK : CW_EIO;
+    if (rc != CW_OK)
+        fail_run(r, rc, "cannot start client thread %u of %u: %s (%s)", started + 1, nc, strerror(not_started),
+                 CW__THREADS_WHY);
     killer k = {r, (uint32_t)o->kill_node, CW_OK, false};
     pthread_t kth;
     bool parted = false, healed = false, restart_seen = false;

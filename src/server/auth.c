@@ -186,7 +186,7 @@ int cw__auth_start(cw__auth **out, void *zctx, const char *const *keys_z85, uint
     int why = 0;
     if (!a->sock || zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(a->sock, "inproc://zeromq.zap.01") != 0)
-        why = errno;
+        why = errno ? errno : EIO;
     else
         why = pthread_create(&a->thread, NULL, auth_main, a);
     if (why) {

@@ -640,8 +640,10 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     }
     int rc = !cl->ctx ? CW_EIO : allow ? cw__auth_start(&cl->auth, cl->ctx, NULL, 0, allow) : CW_OK;
     if (rc != CW_OK) {
-        cw__server_err(err, errlen, "client socket's address check: %s",
-                       rc == CW_EIO && cl->ctx ? strerror(errno) : cw_strerror(rc));
+        int e = errno;
+        bool sys = rc == CW_EIO && cl->ctx;
+        cw__server_err(err, errlen, "client socket's address check: %s%s", sys ? zmq_strerror(e) : cw_strerror(rc),
+                       sys && e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "");
         cw__clients_stop(cl);
         return rc;
     }

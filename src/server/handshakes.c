@@ -113,10 +113,11 @@ int cw__handshakes_start(cw__handshakes **out, void *zctx, void *router, uint32_
     if (!h->sock || zmq_setsockopt(h->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_socket_monitor(router, addr, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) !=
             0)
-        why = errno;
+        why = errno ? errno : EIO;
     if (!why) {
         h->monitoring = true;
-        why = zmq_connect(h->sock, addr) != 0 ? errno : pthread_create(&h->thread, NULL, handshakes_main, h);
+        why = zmq_connect(h->sock, addr) != 0 ? (errno ? errno : EIO)
+                                               : pthread_create(&h->thread, NULL, handshakes_main, h);
     }
     if (why) {
         cw__handshakes_stop(h, router);

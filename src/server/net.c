@@ -918,8 +918,10 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     if (o->curve_secret || o->allow) {
         int rc = cw__auth_start(&p->auth, p->zctx, o->curve_secret ? o->curve_peers : NULL, o->nodes, o->allow);
         if (rc != CW_OK || (o->curve_secret && zmq_curve_public(public_key, o->curve_secret) != 0)) {
-            cw__server_err(err, errlen, "ZAP authentication: %s",
-                           rc == CW_EIO ? strerror(errno) : cw_strerror(rc != CW_OK ? rc : CW_EINVAL));
+            int e = errno;
+            cw__server_err(err, errlen, "ZAP authentication: %s%s",
+                           rc == CW_EIO ? zmq_strerror(e) : cw_strerror(rc != CW_OK ? rc : CW_EINVAL),
+                           rc == CW_EIO && e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "");
             return rc != CW_OK ? rc : CW_EINVAL;
         }
     }
@@ -945,7 +947,9 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     }
     int rc = cw__handshakes_start(&p->handshakes, p->zctx, p->router, o->self);
     if (rc != CW_OK) {
-        cw__server_err(err, errlen, "ROUTER socket's monitor: %s", rc == CW_EIO ? strerror(errno) : cw_strerror(rc));
+        int e = errno;
+        cw__server_err(err, errlen, "ROUTER socket's monitor: %s%s", rc == CW_EIO ? zmq_strerror(e) : cw_strerror(rc),
+                       rc == CW_EIO && e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "");
         return rc;
     }
     if (zmq_bind(p->router, bind_to) != 0) {

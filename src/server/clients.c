@@ -643,7 +643,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
         int e = errno;
         bool sys = rc == CW_EIO && cl->ctx;
         cw__server_err(err, errlen, "client socket's address check: %s%s", sys ? zmq_strerror(e) : cw_strerror(rc),
-                       sys && e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "");
+                       sys ? cw__thread_hint(e) : "");
         cw__clients_stop(cl);
         return rc;
     }

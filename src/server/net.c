@@ -921,7 +921,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
             int e = errno;
             cw__server_err(err, errlen, "ZAP authentication: %s%s",
                            rc == CW_EIO ? zmq_strerror(e) : cw_strerror(rc != CW_OK ? rc : CW_EINVAL),
-                           rc == CW_EIO && e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "");
+                           rc == CW_EIO ? cw__thread_hint(e) : "");
             return rc != CW_OK ? rc : CW_EINVAL;
         }
     }
@@ -949,7 +949,7 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
     if (rc != CW_OK) {
         int e = errno;
         cw__server_err(err, errlen, "ROUTER socket's monitor: %s%s", rc == CW_EIO ? zmq_strerror(e) : cw_strerror(rc),
-                       rc == CW_EIO && e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "");
+                       rc == CW_EIO ? cw__thread_hint(e) : "");
         return rc;
     }
     if (zmq_bind(p->router, bind_to) != 0) {

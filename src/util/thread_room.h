@@ -19,6 +19,7 @@
 #ifndef CW_THREAD_ROOM_H
 #define CW_THREAD_ROOM_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,13 @@
 #define CW__THREAD_ROOM_MAX 8u
 /* What an error about a thread that could not start says of its causes. */
 #define CW__THREADS_WHY "a thread counts toward the user's ulimit -u, and needs memory for its stack"
+
+/* What to add to an error e of a start that makes a socket and a thread:
+ * EAGAIN is the thread's. */
+static inline const char *cw__thread_hint(int e)
+{
+    return e == EAGAIN ? " (its thread: " CW__THREADS_WHY ")" : "";
+}
 
 typedef struct cw__thread_room_slot {
     pthread_mutex_t *gate;

@@ -419,6 +419,18 @@ static void serve_respawn(prun *r)
     }
 }
 
+/* Whether node i's process has exited (reaped now: its status kept). */
+static bool reaped(prun *r, uint32_t i)
+{
+    int status;
+    if (!r->p[i].pid || waitpid(r->p[i].pid, &status, WNOHANG) != r->p[i].pid)
+        return false;
+    tell_keeper(r, i, 0);
+    r->p[i].pid = 0;
+    r->p[i].status = exit_code(status);
+    return true;
+}
+
 /* Waits until node i answers its status with joining false. */
 static int wait_joined(prun *r, uint32_t i, double deadline)
 {
@@ -429,11 +441,7 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
         rc = cw_client_get_status(r->st[i], &st);
         if (rc == CW_OK && !st.joining)
             break;
-        int status;
-        if (waitpid(r->p[i].pid, &status, WNOHANG) == r->p[i].pid) {
-            tell_keeper(r, i, 0);
-            r->p[i].pid = 0;
-            r->p[i].status = exit_code(status);
+        if (reaped(r, i)) {
             rc = CW_EIO;
             break;
         }
@@ -1066,9 +1074,17 @@ static int start_nodes(prun *r)
     double deadline = now_s() + JOIN_DEADLINE_S;
     for (uint32_t i = 0; i < r->n; i++) {
         int rc = wait_joined(r, i, deadline);
+        /* A node joins once its peers answer: one that waited out the
+         * deadline may have waited for a peer that exited. Name that one. */
+        uint32_t who = i;
+        for (uint32_t j = 0; rc == CW_ETIMEDOUT && j < r->n; j++)
+            if (j != i && reaped(r, j)) {
+                who = j;
+                rc = CW_EIO;
+            }
         if (rc == CW_EIO)
-            fail_run(r, rc, "node %u exited with status %d before it accepted writes (see %s)", i, r->p[i].status,
-                     r->p[i].out);
+            fail_run(r, rc, "node %u exited with status %d before it accepted writes (see %s)", who,
+                     r->p[who].status, r->p[who].out);
         else if (rc != CW_OK)
             fail_run(r, rc, "node %u did not start accepting writes within %g s (see %s)", i, JOIN_DEADLINE_S,
                      r->p[i].out);

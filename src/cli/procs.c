@@ -431,8 +431,12 @@ static bool reaped(prun *r, uint32_t i)
     return true;
 }
 
-/* Waits until node i answers its status with joining false. */
-static int wait_joined(prun *r, uint32_t i, double deadline)
+/* Waits until node i answers its status with joining false: CW_OK,
+ * CW_ETIMEDOUT, or CW_EIO when node i exited, or with `gone` (the group's
+ * start, on the main thread, which reaps every node) any node: a node
+ * joins once its peers answer, so one that exited keeps the others
+ * waiting. *gone is then the node that exited. */
+static int wait_joined(prun *r, uint32_t i, double deadline, uint32_t *gone)
 {
     cw_client_status st;
     cw_client_status_init(&st);
@@ -441,7 +445,16 @@ static int wait_joined(prun *r, uint32_t i, double deadline)
         rc = cw_client_get_status(r->st[i], &st);
         if (rc == CW_OK && !st.joining)
             break;
-        if (reaped(r, i)) {
+        uint32_t j = i;
+        bool exited = reaped(r, i);
+        for (uint32_t k = 0; gone && !exited && k < r->n; k++)
+            if (k != i && reaped(r, k)) {
+                j = k;
+                exited = true;
+            }
+        if (exited) {
+            if (gone)
+                *gone = j;
             rc = CW_EIO;
             break;
         }
@@ -664,7 +677,7 @@ static int kill_restart(prun *r, uint32_t i)
     fclose(f);
     int rc = spawn_on_main(r, i);
     if (rc == CW_OK)
-        rc = wait_joined(r, i, now_s() + JOIN_DEADLINE_S);
+        rc = wait_joined(r, i, now_s() + JOIN_DEADLINE_S, NULL);
     atomic_store(&r->win[1].to, now_s());
     atomic_store(&r->quiet[i], false);
     return rc;
@@ -1073,15 +1086,8 @@ static int start_nodes(prun *r)
     }
     double deadline = now_s() + JOIN_DEADLINE_S;
     for (uint32_t i = 0; i < r->n; i++) {
-        int rc = wait_joined(r, i, deadline);
-        /* A node joins once its peers answer: one that waited out the
-         * deadline may have waited for a peer that exited. Name that one. */
         uint32_t who = i;
-        for (uint32_t j = 0; rc == CW_ETIMEDOUT && j < r->n; j++)
-            if (j != i && reaped(r, j)) {
-                who = j;
-                rc = CW_EIO;
-            }
+        int rc = wait_joined(r, i, deadline, &who);
         if (rc == CW_EIO)
             fail_run(r, rc, "node %u exited with status %d before it accepted writes (see %s)", who,
                      r->p[who].status, r->p[who].out);

@@ -421,6 +421,13 @@ static void record_delivery(void *host, uint32_t lane, cw__route r)
     cw__msg_ref(r.msg);
 }
 
+/* Faults with none drawn (seed 7) over `lanes` lanes, delivering to rec. */
+static void open_faults(cw__faults *f, uint32_t lanes, record *rec)
+{
+    cw__fault_options o = {.seed = 7};
+    assert_int_equal(cw__faults_init(f, &o, lanes, record_delivery, rec), CW_OK);
+}
+
 /* Routes 400 messages (origins 0 and 1, to nodes 2 and 3) through faults
  * with this seed; returns, per route, whether it was delivered at once,
  * duplicated, and delayed. */
@@ -543,8 +550,7 @@ static void test_hold_keeps_order_until_released(void **state)
     (void)state;
     record rec = {{0}};
     cw__faults f;
-    cw__fault_options o = {.seed = 7};
-    assert_int_equal(cw__faults_init(&f, &o, 2, record_delivery, &rec), CW_OK);
+    open_faults(&f, 2, &rec);
     assert_true(cw__faults_direct(&f));
     bool released = true;
     assert_int_equal(cw__faults_hold(&f, 0, 3, true, 1, &released), CW_OK);
@@ -586,8 +592,7 @@ static void test_releases_arrive_in_their_order(void **state)
     (void)state;
     record rec = {{0}};
     cw__faults f;
-    cw__fault_options o = {.seed = 7};
-    assert_int_equal(cw__faults_init(&f, &o, 2, record_delivery, &rec), CW_OK);
+    open_faults(&f, 2, &rec);
     bool released;
     cw_msg *m[7];
     for (uint64_t i = 0; i < 4; i++)
@@ -828,8 +833,7 @@ typedef struct waiting_faults {
 static void open_waiting(waiting_faults *w)
 {
     record_with_room(&w->rec, 256);
-    cw__fault_options o = {.seed = 7};
-    assert_int_equal(cw__faults_init(&w->f, &o, 2, record_delivery, &w->rec), CW_OK);
+    open_faults(&w->f, 2, &w->rec);
     atomic_store(&w->waits, 0);
     w->f.memory_waits = &w->waits;
 }

@@ -23,7 +23,7 @@
  *     deliveries owed = the host's + injected, deliveries done = the host's
  *     + parked + lost, and a delivery is always owed before it is done.
  *  4. A lane's delay heap is touched by that lane's thread only; its released
- *     list under its lock, signalled by released_len (nonzero while any
+ *     list under its lock, signalled by released_waiting (nonzero while any
  *     release waits there).
  *  5. Releases reach a lane in the order they were made: a release appends
  *     its queue to the lane's list under holds_lock (then released_lock;
@@ -387,15 +387,15 @@ bool cw__faults_release_due(cw__faults *f, uint32_t lane)
 bool cw__faults_take_released(cw__faults *f, uint32_t lane)
 {
     cw__fault_lane *ln = &f->lane[lane];
-    /* Acquire: pairs with cw__faults_hold's release store of released_len
+    /* Acquire: pairs with release_link's release store of released_waiting
      * (the list itself is read under the lock). */
-    if (!atomic_load_explicit(&ln->released_len, memory_order_acquire))
+    if (!atomic_load_explicit(&ln->released_waiting, memory_order_acquire))
         return false;
     pthread_mutex_lock(&ln->released_lock);
     cw__released *b = ln->released;
     ln->released = NULL;
     ln->released_tail = &ln->released;
-    atomic_store_explicit(&ln->released_len, 0, memory_order_relaxed); /* under the lock */
+    atomic_store_explicit(&ln->released_waiting, 0, memory_order_relaxed); /* under the lock */
     pthread_mutex_unlock(&ln->released_lock);
     while (b) {
         for (size_t i = 0; i < b->q.len; i++) {
@@ -414,7 +414,7 @@ bool cw__faults_pending(cw__faults *f, uint32_t lane, uint64_t now)
 {
     cw__fault_lane *ln = &f->lane[lane];
     /* Relaxed: a hint for the idle check; the list is taken under its lock. */
-    return atomic_load_explicit(&ln->released_len, memory_order_relaxed) ||
+    return atomic_load_explicit(&ln->released_waiting, memory_order_relaxed) ||
            (ln->dlen && ln->delayed[0].due_ns <= now);
 }
 
@@ -470,41 +470,53 @@ int cw__faults_cut(cw__faults *f, cw_node_id from, cw_node_id to, bool cut_it)
     return h ? CW_OK : CW_ENOMEM;
 }
 
+/* Holds link h (invariant 2: its release's entry made first). Under
+ * holds_lock. CW_OK or CW_ENOMEM (not held). */
+static int hold_link(cw__faults *f, hold *h)
+{
+    if (!(h->back = calloc(1, sizeof *h->back)))
+        return CW_ENOMEM;
+    set_link(f, h, true, h->cut);
+    return CW_OK;
+}
+
+/* Releases held link h: what it kept goes to lane's list, in its entry,
+ * after earlier releases (invariant 5). Under holds_lock. Whether anything
+ * was kept. */
+static bool release_link(cw__faults *f, hold *h, uint32_t lane)
+{
+    set_link(f, h, false, h->cut);
+    cw__released *back = h->back;
+    h->back = NULL;
+    if (!h->q.len) {
+        free(back);
+        return false;
+    }
+    back->q = h->q;
+    h->q = (cw__routes){0};
+    /* Relaxed: ordered before the deliveries by the lane's acquire of
+     * released_waiting below (invariant 3). */
+    atomic_fetch_add_explicit(&f->injected, back->q.len, memory_order_relaxed);
+    cw__fault_lane *ln = &f->lane[lane];
+    pthread_mutex_lock(&ln->released_lock); /* under holds_lock (invariant 5) */
+    *ln->released_tail = back;
+    ln->released_tail = &back->next;
+    /* Release: pairs with cw__faults_take_released's acquire. */
+    atomic_store_explicit(&ln->released_waiting, 1, memory_order_release);
+    pthread_mutex_unlock(&ln->released_lock);
+    return true;
+}
+
 int cw__faults_hold(cw__faults *f, cw_node_id from, cw_node_id to, bool hold_it, uint32_t lane, bool *released)
 {
     int rc = CW_OK;
     *released = false;
     pthread_mutex_lock(&f->holds_lock);
     hold *h = hold_it ? link_entry(f, from, to) : link_find(f, from, to); /* a release makes no entry */
-    if (hold_it && !h) {
-        rc = CW_ENOMEM;
-    } else if (h && h->held != hold_it) {
-        if (hold_it && !(h->back = calloc(1, sizeof *h->back))) {
-            rc = CW_ENOMEM; /* not held: a hold's release must not need memory (invariant 2) */
-        } else {
-            set_link(f, h, hold_it, h->cut);
-        }
-        if (!hold_it && h->q.len) { /* back in flight, in order, through the destination's lane */
-            cw__released *back = h->back;
-            back->q = h->q;
-            h->back = NULL;
-            h->q = (cw__routes){0};
-            /* Relaxed: ordered before the deliveries by the lane's acquire
-             * of released_len below (invariant 3). */
-            atomic_fetch_add_explicit(&f->injected, back->q.len, memory_order_relaxed);
-            cw__fault_lane *ln = &f->lane[lane];
-            pthread_mutex_lock(&ln->released_lock); /* under holds_lock (invariant 5) */
-            *ln->released_tail = back;
-            ln->released_tail = &back->next;
-            /* Release: pairs with cw__faults_take_released's acquire. */
-            atomic_store_explicit(&ln->released_len, 1, memory_order_release);
-            pthread_mutex_unlock(&ln->released_lock);
-            *released = true;
-        } else if (!hold_it) { /* nothing was kept */
-            free(h->back);
-            h->back = NULL;
-        }
-    }
+    if (hold_it)
+        rc = !h ? CW_ENOMEM : h->held ? CW_OK : hold_link(f, h);
+    else if (h && h->held)
+        *released = release_link(f, h, lane);
     pthread_mutex_unlock(&f->holds_lock);
     return rc;
 }

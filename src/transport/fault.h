@@ -92,7 +92,7 @@ typedef struct cw__fault_lane {
     size_t dlen, dcap;
     pthread_mutex_t released_lock;  /* released holds, from client threads */
     cw__released *released, **released_tail; /* oldest release first */
-    _Atomic uint32_t released_len;  /* nonzero while any release waits on the list */
+    _Atomic uint32_t released_waiting; /* nonzero while any release waits on the list */
     uint64_t rng;                   /* the lane thread's draws for recovery traffic */
 } cw__fault_lane;
 

@@ -524,6 +524,83 @@ static void test_a_window_partly_answered_grows(void **state)
     window_after_timeout(false, false);
 }
 
+/* Node 1 takes what waits for it but the answer for node 0's write `lose`
+ * (lost); its buffer may refuse answers (CW_EFULL). How many it refused. */
+static uint64_t take_answers(pair *p, uint64_t lose)
+{
+    uint64_t refused = 0;
+    for (size_t k = 0; k < p->len[1]; k++) {
+        cw_msg *m = p->q[1][k];
+        if (!cw_msg_retransmitted(m) || cw_msg_seq(m) != lose) {
+            int rc = cw_node_receive(p->node[1], m, NULL, NULL);
+            assert_true(rc == CW_OK || rc == CW_EFULL);
+            refused += rc == CW_EFULL;
+        }
+        cw_msg_unref(m);
+    }
+    p->len[1] = 0;
+    return refused;
+}
+
+/* Node 1, whose buffer holds one write (node 0's 36), misses node 0's
+ * writes 4 to 35; its first window (16 seqs) asks for 4 to 19. 4's answer
+ * applies, 5's is lost, and the buffer refuses 6 to 19. Such a window met a
+ * full buffer, not a lossy link: while V has not moved since, the window
+ * after its timeout asks for one seq (5), also when the host said an
+ * answer of it was lost, which grows a window answered in part
+ * (test_a_window_partly_answered_grows). */
+static void window_after_refusal(bool told)
+{
+    pair p;
+    max_buffered_option = 1;
+    pair_open(&p, true);
+    max_buffered_option = 0;
+    write_for(&p, 3);
+    for (uint64_t seq = 4; seq <= 36; seq++) {
+        write_at_0(&p, seq);
+        if (seq != 36)
+            cw_msg_unref(p.q[1][--p.len[1]]);
+    }
+    receive_all(&p, 1);
+    assert_int_equal(stats(&p, 1).buffered, 1);
+    cw__node_link_lost(p.node[1], 0);
+    assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
+    assert_true(asked(&p, 4) && asked(&p, 19) && !asked(&p, 20));
+    receive_all(&p, 0);
+    assert_int_equal(take_answers(&p, 5), 14); /* 6 to 19 refused */
+    assert_int_equal(stats(&p, 1).delivered, 4);
+    if (told) /* 5 is asked again at once, and the window slides on to 20 */
+        cw__node_answer_lost(p.node[1], 0, 0, 5);
+    assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
+    assert_int_equal(asked(&p, 5), told);
+    receive_all(&p, 0);
+    take_answers(&p, 5); /* 5 lost again, 20 refused */
+    assert_int_equal(stats(&p, 1).delivered, 4);
+    /* Steps until the window times out and 5 is asked for again; pulls
+     * sent meanwhile (the window sliding on to 20) are lost. */
+    for (int ms = 0; ms < 1000 && !asked(&p, 5); ms++) {
+        size_t kept = 0;
+        for (size_t k = 0; k < p.len[0]; k++) {
+            if (cw_msg_kind_of(p.q[0][k]) == CW_MSG_PULL)
+                cw_msg_unref(p.q[0][k]);
+            else
+                p.q[0][kept++] = p.q[0][k];
+        }
+        p.len[0] = kept;
+        step(&p);
+    }
+    assert_true(asked(&p, 5));
+    assert_false(asked(&p, 6));
+    pair_close(&p);
+}
+
+static void test_a_window_refused_for_a_full_buffer_does_not_grow(void **state)
+{
+    (void)state;
+    window_after_refusal(true);
+    window_after_refusal(false);
+}
+
 /* Node 2 misses node 1's only write (cut off from node 1, and every pull
  * for it lost), which node 0's writes 1 to 40 all follow, and node 0's
  * writes 2 and 30. Node 0's first write waits in node 2's buffer for node
@@ -981,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_a_window_partly_answered_grows),
         cmocka_unit_test(test_a_window_answered_in_part_keeps_asking),
         cmocka_unit_test(test_a_window_whose_first_write_waits_elsewhere_does_not_grow),
+        cmocka_unit_test(test_a_window_refused_for_a_full_buffer_does_not_grow),
         cmocka_unit_test(test_pulls_back_off_slower_from_a_peer_that_talks),
         cmocka_unit_test(test_a_talking_holder_is_asked_past_a_silent_origin),
         cmocka_unit_test(test_a_quiet_spell_is_not_a_lossy_link),

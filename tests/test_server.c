@@ -25,6 +25,8 @@
 #include "crc32c.h"
 #include "map.h"
 #include "msg_internal.h"
+#include "fault.h"
+#include "now.h"
 #include "server.h"
 
 #define MAXN 6
@@ -58,6 +60,9 @@ static void sleep_ms(unsigned ms)
 static size_t max_log_option; /* 0: the default */
 static const cw__allow *allow_option[MAXN]; /* node i's --allow; NULL: none */
 static size_t map_size_option; /* 0: the default */
+static size_t max_buffered_option; /* 0: the default */
+static uint64_t recovery_timeout_option; /* 0: this file's (20 ms) */
+static cw__server_options fault_option; /* its fault fields only: the faults a node injects */
 
 /* Every node a test started and has not stopped: a test that fails stops
  * them in its teardown, so that no node of it (an allow-list, a peer of
@@ -95,7 +100,13 @@ static int start_rc(cluster *c, uint32_t i, bool fresh, char *err, size_t err_le
         o.map_size = map_size_option;
     }
     o.report_interval_ns = 20000000u;
-    o.recovery_timeout_ns = 20000000u;
+    o.recovery_timeout_ns = recovery_timeout_option ? recovery_timeout_option : 20000000u;
+    if (max_buffered_option)
+        o.max_buffered = max_buffered_option;
+    o.fault_seed = fault_option.fault_seed;
+    o.drop_probability = fault_option.drop_probability;
+    o.delay_probability = fault_option.delay_probability;
+    o.max_delay_us = fault_option.max_delay_us;
     err[0] = '\0';
     int rc = cw__server_start(&c->s[i], &o, err, err_len);
     if (rc != CW_OK)
@@ -1233,6 +1244,219 @@ static void test_hostile_link_messages(void **state)
     uint64_t t0 = now_ms();
     cluster_close(&c);
     assert_true(now_ms() - t0 < 2000);
+}
+
+/* What node 0's fault layer does with the first copy of node `origin`'s
+ * write seq as it arrives from its origin (fault_option's faults; fault.c
+ * invariant 1: the seed decides). */
+typedef enum fate { AT_ONCE, DELAYED, DROPPED } fate;
+
+static void count_delivery(void *host, uint32_t lane, cw__route r)
+{
+    (void)lane;
+    (void)r;
+    ++*(int *)host;
+}
+
+/* How long a write of `fate` DELAYED is delayed, in us, in *delay_us. */
+static fate fate_of(cw_node_id origin, uint64_t seq, uint32_t nodes, uint32_t *delay_us)
+{
+    cw__fault_options fo = {fault_option.fault_seed, fault_option.drop_probability, fault_option.delay_probability,
+                            fault_option.max_delay_us, 0};
+    int delivered = 0;
+    cw__faults f;
+    assert_int_equal(cw__faults_init(&f, &fo, 1, count_delivery, &delivered), CW_OK);
+    uint64_t clock[MAXN] = {0};
+    clock[origin] = seq;
+    cw_msg *m;
+    assert_int_equal(cw_msg_create(&m, origin, &(cw_hlc_timestamp){1, 0, origin}, clock, nodes, "k", 1, "v", 1),
+                     CW_OK);
+    cw__route r = {.msg = m, .to = 0, .sender_known = true, .sender = origin};
+    fate fa = AT_ONCE;
+    if (cw__faults_dropped_here(&f, 0, r)) {
+        fa = DROPPED;
+    } else {
+        r.drop_drawn = true; /* as a node's arrival is routed (server.c, arrive) */
+        uint64_t before = cw__now_ns();
+        cw__faults_route(&f, 0, r, true);
+        if (!delivered) {
+            fa = DELAYED;
+            *delay_us = (uint32_t)((f.lane[0].delayed[0].due_ns - before) / 1000u);
+        }
+    }
+    cw_msg_unref(m);
+    cw__faults_destroy(&f);
+    return fa;
+}
+
+/* Sends node origin's write seq, made after `clock` (its own entry is
+ * seq), to node 0 on d: a whole link frame, as origin's process would. */
+static void send_write_on(void *d, cw_node_id origin, uint64_t seq, const uint64_t *clock, uint32_t nodes)
+{
+    uint64_t c[MAXN];
+    memcpy(c, clock, nodes * sizeof *c);
+    c[origin] = seq;
+    cw_msg *m;
+    assert_int_equal(cw_msg_create(&m, origin, &(cw_hlc_timestamp){1700000000000u, 0, origin}, c, nodes, "k", 1,
+                                   "v", 1),
+                     CW_OK);
+    uint8_t frame[256] = {0}; /* tag 0: a whole frame, then the codec's bytes */
+    size_t len;
+    assert_int_equal(cw_msg_encode(m, frame + 1, sizeof frame - 1, &len), CW_OK);
+    cw_msg_unref(m);
+    assert_int_equal(zmq_send(d, frame, len + 1, 0), (int)len + 1);
+}
+
+/* A DEALER in node j's name connected to node 0 (no CURVE), on ctx. */
+static void *peer_dealer(void *ctx, cluster *c, uint32_t j)
+{
+    char id[16];
+    int id_len = snprintf(id, sizeof id, "cw-node-%u", j);
+    void *d = dealer(ctx, id, (size_t)id_len, 0);
+    assert_int_equal(zmq_connect(d, c->ep[0]), 0);
+    return d;
+}
+
+static void node_stats_of(void *ctx, cw_node *n) { assert_int_equal(cw_node_get_stats(n, ctx), CW_OK); }
+
+/* The replica's statistics (cw_node_stats) of s. */
+static cw_node_stats node_stats(cw__server *s)
+{
+    cw_node_stats st;
+    cw__server_with_node(s, node_stats_of, &st);
+    return st;
+}
+
+static uint64_t pulls(cw__server *s) { return node_stats(s).pulls; }
+
+/* Waits up to ms for s's buffer to hold `want` writes. */
+static bool buffered_within(cw__server *s, uint64_t want, unsigned ms)
+{
+    for (uint64_t deadline = now_ms() + ms; look(s).buffered != want;) {
+        if (now_ms() > deadline)
+            return false;
+        sleep_ms(1);
+    }
+    return true;
+}
+
+/* Waits up to ms for node `origin`'s writes applied at s to reach `want`. */
+static bool applied_within(cw__server *s, cw_node_id origin, uint64_t want, unsigned ms)
+{
+    for (uint64_t deadline = now_ms() + ms; look(s).counters[origin] < want;) {
+        if (now_ms() > deadline)
+            return false;
+        sleep_ms(1);
+    }
+    return true;
+}
+
+/* Waits up to ms for s to have sent more than `floor` pulls. */
+static bool pulled_within(cw__server *s, uint64_t floor, unsigned ms)
+{
+    for (uint64_t deadline = now_ms() + ms; pulls(s) <= floor;) {
+        if (now_ms() > deadline)
+            return false;
+        sleep_ms(1);
+    }
+    return true;
+}
+
+/* Node 0 (a process of its own) with node 1's and node 2's links played by
+ * raw DEALERs, a 30 s recovery timeout and the faults of fault_option: a
+ * pull within seconds is one the loss signal made. */
+typedef struct signal_rig {
+    cluster c;
+    void *ctx, *d[3];
+} signal_rig;
+
+static void rig_open(signal_rig *g, uint32_t nodes)
+{
+    cluster_paths(&g->c, nodes, false);
+    recovery_timeout_option = 30000000000u;
+    start(&g->c, 0, true);
+    recovery_timeout_option = 0;
+    g->ctx = zmq_ctx_new();
+    for (uint32_t j = 1; j < nodes; j++)
+        g->d[j] = peer_dealer(g->ctx, &g->c, j);
+}
+
+static void rig_close(signal_rig *g)
+{
+    for (uint32_t j = 1; j < g->c.n; j++)
+        zmq_close(g->d[j]);
+    zmq_ctx_term(g->ctx);
+    cluster_close(&g->c);
+    fault_option = (cw__server_options){0};
+}
+
+/* A delayed copy comes later than what was sent after it, so it does not
+ * show a loss (server.c invariant 8): node 1's write 1 is delayed on its
+ * way into node 0, write 2 dropped, and write 1 applied once its delay is
+ * over; the loss is still shown by write 3, which comes at once: node 0
+ * pulls write 2 then, not after its 30 s timeout. (Were the word taken by
+ * the delayed write 1, which shows no gap, write 3 would wait for it.) */
+static void test_a_delayed_write_leaves_the_loss_signal_to_the_next(void **state)
+{
+    (void)state;
+    fault_option.drop_probability = 0.3;
+    fault_option.delay_probability = 0.3;
+    fault_option.max_delay_us = 1000000;
+    uint32_t delay_us = 0;
+    /* The first seed that delays write 1 for 200 ms or more, drops write 2
+     * and delivers write 3 at once. */
+    while (fate_of(1, 1, 2, &delay_us) != DELAYED || delay_us < 200000 || fate_of(1, 2, 2, &delay_us) != DROPPED ||
+           fate_of(1, 3, 2, &delay_us) != AT_ONCE)
+        fault_option.fault_seed++;
+    signal_rig g;
+    rig_open(&g, 2);
+    uint64_t none[MAXN] = {0};
+    send_write_on(g.d[1], 1, 1, none, 2);
+    send_write_on(g.d[1], 1, 2, none, 2);
+    assert_true(applied_within(g.c.s[0], 1, 1, 5000)); /* write 1, out of its delay */
+    uint64_t before = pulls(g.c.s[0]);
+    send_write_on(g.d[1], 1, 3, none, 2);
+    assert_true(pulled_within(g.c.s[0], before, 5000));
+    rig_close(&g);
+}
+
+/* A write that shows a loss but that the replica cannot take (its buffer is
+ * full) passes the word to the next (server.c, take_at_once): node 1's
+ * write 1 is dropped on its way into node 0, whose one buffer slot holds
+ * node 2's write 2; node 1's write 2, which shows the loss, is refused.
+ * Once node 2's write 1 has emptied the buffer, node 1's write 3 shows the
+ * loss and node 0 pulls at once, not after its 30 s timeout. */
+static void test_a_refused_write_passes_the_loss_signal_on(void **state)
+{
+    (void)state;
+    fault_option.drop_probability = 0.3;
+    uint32_t unused;
+    /* The first seed that drops node 1's write 1 and none of the others. */
+    while (fate_of(1, 1, 3, &unused) != DROPPED || fate_of(1, 2, 3, &unused) != AT_ONCE ||
+           fate_of(1, 3, 3, &unused) != AT_ONCE || fate_of(2, 1, 3, &unused) != AT_ONCE ||
+           fate_of(2, 2, 3, &unused) != AT_ONCE)
+        fault_option.fault_seed++;
+    max_buffered_option = 1;
+    signal_rig g;
+    rig_open(&g, 3);
+    max_buffered_option = 0;
+    uint64_t none[MAXN] = {0};
+    send_write_on(g.d[2], 2, 2, none, 3); /* waits for node 2's write 1 */
+    assert_true(buffered_within(g.c.s[0], 1, 5000));
+    send_write_on(g.d[1], 1, 1, none, 3); /* dropped */
+    send_write_on(g.d[1], 1, 2, none, 3); /* shows the loss, and is refused */
+    for (uint64_t deadline = now_ms() + 5000; node_stats(g.c.s[0]).rejected_full < 1;) {
+        assert_true(now_ms() < deadline);
+        sleep_ms(1);
+    }
+    send_write_on(g.d[2], 2, 1, none, 3);
+    assert_true(applied_within(g.c.s[0], 2, 2, 5000));
+    assert_int_equal(look(g.c.s[0]).buffered, 0);
+    uint64_t before = pulls(g.c.s[0]);
+    send_write_on(g.d[1], 1, 3, none, 3);
+    assert_true(pulled_within(g.c.s[0], before, 5000));
+    assert_int_equal(look(g.c.s[0]).counters[1], 0);
+    rig_close(&g);
 }
 
 /* A report in which a peer claims node 1 made 2^64 - 1 writes (a buggy or
@@ -2631,6 +2855,8 @@ int main(void)
         cmocka_unit_test_teardown(test_durable_upgrades_a_directory_without_checksums, teardown),
         cmocka_unit_test_teardown(test_durable_directory_removed_under_the_node, teardown),
         cmocka_unit_test_teardown(test_durable_writers_on_threads_send_only_saved, teardown),
+        cmocka_unit_test_teardown(test_a_delayed_write_leaves_the_loss_signal_to_the_next, teardown),
+        cmocka_unit_test_teardown(test_a_refused_write_passes_the_loss_signal_on, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

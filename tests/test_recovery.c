@@ -549,7 +549,7 @@ static uint64_t take_answers(pair *p, uint64_t lose)
  * after its timeout asks for one seq (5), also when the host said an
  * answer of it was lost, which grows a window answered in part
  * (test_a_window_partly_answered_grows). */
-static void window_after_refusal(bool told)
+static void window_after_refusal(bool told, bool moved)
 {
     pair p;
     max_buffered_option = 1;
@@ -574,11 +574,14 @@ static void window_after_refusal(bool told)
     assert_int_equal(cw_node_tick(p.node[1], p.ns, NULL), CW_OK);
     assert_int_equal(asked(&p, 5), told);
     receive_all(&p, 0);
-    take_answers(&p, 5); /* 5 lost again, 20 refused */
-    assert_int_equal(stats(&p, 1).delivered, 4);
-    /* Steps until the window times out and 5 is asked for again; pulls
-     * sent meanwhile (the window sliding on to 20) are lost. */
-    for (int ms = 0; ms < 1000 && !asked(&p, 5); ms++) {
+    /* 5 lost again and 20 refused; or 5 applied (V moves) and 20 lost,
+     * so that no answer is refused after V moved. */
+    take_answers(&p, moved ? 20 : 5);
+    assert_int_equal(stats(&p, 1).delivered, moved ? 5 : 4);
+    /* Steps until the window times out and V + 1 is asked for again;
+     * pulls sent meanwhile (the window sliding on) are lost. */
+    uint64_t first = moved ? 6 : 5; /* V + 1 */
+    for (int ms = 0; ms < 1000 && !asked(&p, first); ms++) {
         size_t kept = 0;
         for (size_t k = 0; k < p.len[0]; k++) {
             if (cw_msg_kind_of(p.q[0][k]) == CW_MSG_PULL)
@@ -589,16 +592,31 @@ static void window_after_refusal(bool told)
         p.len[0] = kept;
         step(&p);
     }
-    assert_true(asked(&p, 5));
-    assert_false(asked(&p, 6));
+    assert_true(asked(&p, first));
+    /* Refused while V stood still: one seq. V moved since the refusal:
+     * room may have come, and the window starts at 16 seqs. */
+    uint64_t upto = moved ? first + 15 : first;
+    assert_true(asked(&p, upto));
+    assert_false(asked(&p, upto + 1));
     pair_close(&p);
 }
 
 static void test_a_window_refused_for_a_full_buffer_does_not_grow(void **state)
 {
     (void)state;
-    window_after_refusal(true);
-    window_after_refusal(false);
+    window_after_refusal(true, false);
+    window_after_refusal(false, false);
+}
+
+/* As above, but 5's second answer applies (and 20's is lost): V moves
+ * after the refusals, and the window slides on past 20 (which hides the
+ * move from the window's own record of V). The window after the timeout
+ * starts at 16 seqs, as any window does once V moved since its refusals
+ * (docs/recovery.md), not at one. */
+static void test_a_refused_window_after_v_moved_starts_at_16(void **state)
+{
+    (void)state;
+    window_after_refusal(true, true);
 }
 
 /* Node 2 misses node 1's only write (cut off from node 1, and every pull
@@ -1059,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_a_window_answered_in_part_keeps_asking),
         cmocka_unit_test(test_a_window_whose_first_write_waits_elsewhere_does_not_grow),
         cmocka_unit_test(test_a_window_refused_for_a_full_buffer_does_not_grow),
+        cmocka_unit_test(test_a_refused_window_after_v_moved_starts_at_16),
         cmocka_unit_test(test_pulls_back_off_slower_from_a_peer_that_talks),
         cmocka_unit_test(test_a_talking_holder_is_asked_past_a_silent_origin),
         cmocka_unit_test(test_a_quiet_spell_is_not_a_lossy_link),

@@ -432,8 +432,10 @@ static int buffer_write(cw_node *n, cw_msg *m, bool head, uint32_t blocker)
                           bytes > n->opt.max_buffered_bytes - n->buf.bytes)) ||
         (!head && !ring_budget_allows(n, r, seq - first + 1))) {
         n->rejected_full++;
-        if (m->flags & CW__MSG_RETRANSMITTED)
-            n->gap[o].choked = true; /* answers that cannot wait here: ask for one at a time */
+        if (m->flags & CW__MSG_RETRANSMITTED) { /* answers that cannot wait here: ask for one at a time */
+            n->gap[o].choked = true;
+            n->gap[o].choked_v = n->clock.counters[o];
+        }
         return CW_EFULL;
     }
     int rc = reserve_work(n);

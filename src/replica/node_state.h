@@ -40,6 +40,9 @@ typedef struct cw__gap {
                                  over (next_target) */
     uint32_t span;            /* seqs past V a window asks for (recovery.c) */
     bool choked;              /* an answer was refused for a full buffer since V moved */
+    uint64_t choked_v;        /* V[origin] at the last such refusal: V moved since
+                                 when it differs (a window sliding on hides the move
+                                 from pulled_v) */
     bool answered;            /* an answer was buffered since the last window timed out
                                  (tick_gap: with V + 1 still missing, a lossy path) */
     bool lost;                /* the host said a message from the origin was lost

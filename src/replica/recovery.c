@@ -736,7 +736,7 @@ static bool tick_gap(struct cw_node *n, cw_node_id origin, uint64_t now)
      * small (one whose answers were refused for a full buffer, at one
      * seq). */
     bool timed_out = g->pulled_upto > v, refused = g->choked;
-    if (moved)
+    if (v != g->choked_v) /* V moved since the refusal (maybe while the window slid on) */
         g->choked = false;
     if (!g->span || (timed_out && (refused || (!answered && (v == g->window_v || !g->window_lossy)))))
         g->span = g->choked ? 1 : PULL_MIN_SPAN;

@@ -729,10 +729,10 @@ int cli_node(int argc, char **argv)
     cw__server_close(s); /* requests waiting for an ahead context end now */
     cw__http_stop(h);
     cw__clients_stop(cl);
-    cw__server_stop(s);
+    bool saved = cw__server_stop(s) == CW_OK; /* its stderr says why not */
     if (trace_file && fclose(trace_file) != 0) {
         fprintf(stderr, "causeway node: --trace %s: %s\n", trace, strerror(errno));
         return CLI_FAIL;
     }
-    return CLI_OK;
+    return saved ? CLI_OK : CLI_FAIL;
 }

@@ -1354,10 +1354,10 @@ fail_quiet:
     return rc;
 }
 
-void cw__server_stop(cw__server *s)
+int cw__server_stop(cw__server *s)
 {
     if (!s)
-        return;
+        return CW_OK;
     atomic_store(&s->closing, true); /* seq_cst: before the loop is stopped (fault.h) */
     atomic_store_explicit(&s->stop, true, memory_order_release); /* pairs with the loop's acquire */
     if (s->net)
@@ -1369,9 +1369,10 @@ void cw__server_stop(cw__server *s)
     if (s->faults_configured)
         cw__faults_destroy(&s->faults);
     cw__transport_destroy(s->net); /* the links close after a short linger */
+    int saved = CW_OK;
     if (s->dur && s->node) { /* what the last turns applied; nothing is sent any more */
         char err[256] = "";
-        if (cw__durable_save(s->dur, s->node, err, sizeof err) != CW_OK)
+        if ((saved = cw__durable_save(s->dur, s->node, err, sizeof err)) != CW_OK)
             fprintf(stderr, "causeway node %u: saving state at stop failed: %s\n", s->o.self, err);
     }
     cw__durable_close(s->dur);
@@ -1394,6 +1395,7 @@ void cw__server_stop(cw__server *s)
     pthread_cond_destroy(&s->applied);
     pthread_mutex_destroy(&s->lock);
     free(s);
+    return saved;
 }
 
 /* ---- client operations ---- */

@@ -104,9 +104,11 @@ void cw__server_options_init(cw__server_options *o);
  * err (nullable, errlen bytes) gets a one-line reason on failure. */
 int cw__server_start(cw__server **out, const cw__server_options *o, char *err, size_t errlen);
 /* Stops the loop, closes the links (messages still queued for peers are
- * dropped after a short linger: peers recover them from the others) and frees
- * everything. NULL is ignored. Not from a callback of this server. */
-void cw__server_stop(cw__server *s);
+ * dropped after a short linger: peers recover them from the others), saves
+ * what the last turns applied (--data) and frees everything. CW_OK, or the
+ * save's error (said on stderr): s is freed either way. NULL is ignored.
+ * Not from a callback of this server. */
+int cw__server_stop(cw__server *s);
 
 /* A client's write: a put (tombstone false) or a delete, with a context
  * (NULL: a plain write over everything this node has). A context ahead of

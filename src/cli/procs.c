@@ -135,6 +135,8 @@ struct prun {
     window win[2];                  /* stop, kill */
     cli_keys keys;
     double start, end;
+    double clients_s;               /* when the last client ended, seconds after start */
+    bool part_made, stop_made;      /* whether --partition and --stop were made before the clients ended */
     _Atomic bool quiet[MAX_PROCS];  /* invariant 4: the node's clients wait */
     _Atomic uint32_t busy[MAX_PROCS];
     _Atomic uint32_t running;
@@ -1207,9 +1209,18 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     bool *part_at = calloc(r->n, sizeof *part_at); /* what each node was last told (partition_sync) */
     if (!part_at && rc == CW_OK)
         rc = CW_ENOMEM;
+    bool clients_done = false;
     while (atomic_load(&r->running) > 0 || (o->stop_node >= 0 && stopped && !conted) ||
            (o->kill_node >= 0 && !killed && now_s() - r->start < o->kill_at) || (parted && !healed)) {
         double t = now_s() - r->start;
+        /* A partition or stop not begun when the clients end is not made:
+         * the report says so (a kill is waited for). */
+        if (!clients_done && atomic_load(&r->running) == 0) {
+            clients_done = true;
+            r->clients_s = t;
+        }
+        if (clients_done && !parted && !stopped && !(o->kill_node >= 0 && !killed))
+            break;
         if (o->part_len > 0 && !parted && t >= o->part_start)
             parted = true;
         if (parted && !healed && t >= o->part_start + o->part_len)
@@ -1243,6 +1254,10 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
         serve_respawn(r);
         sleep_s(0.005);
     }
+    if (!clients_done)
+        r->clients_s = now_s() - r->start;
+    r->part_made = parted;
+    r->stop_made = stopped;
     while (joined_thread && !atomic_load(&k.done)) {
         serve_respawn(r);
         sleep_s(0.001);
@@ -1311,13 +1326,14 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
                                                (json_int_t)f->st[i].retransmitted, "recovered",
                                                (json_int_t)f->st[i].recovered, "exit", r->p[i].status));
     json_t *root = json_pack(
-        "{s:o,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b}", "options", options_json(r),
+        "{s:o,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b,s:b,s:b}", "options", options_json(r),
         "writes_checked", (json_int_t)rep->writes, "reads_checked",
-        (json_int_t)rep->reads, "seconds", secs, "writes_per_s", rep->writes / secs, "concurrent_pairs",
+        (json_int_t)rep->reads, "seconds", secs, "writes_per_s",
+        rep->writes / (r->clients_s > 1e-6 ? r->clients_s : 1e-6), "concurrent_pairs",
         (json_int_t)rep->concurrent_pairs, "ordered_pairs", (json_int_t)rep->ordered_pairs, "lost_with_process",
         (json_int_t)J->t.lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
         (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation,
-        "checked", true);
+        "checked", true, "partition_made", r->part_made, "stop_made", r->stop_made);
     if (!root)
         return CW_ENOMEM;
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
@@ -1537,9 +1553,11 @@ int cli_procs_stress(const cli_procs_options *o)
     uint64_t reads = 0, retries = 0, timeouts = 0;
     for (uint32_t c = 0; c < nc; c++)
         reads += cl[c].reads, retries += cl[c].retries, timeouts += cl[c].timeouts;
+    /* The clients' time: a kill after they ended is waited for, and is no time of theirs. */
+    double wsecs = r->clients_s > 1e-6 ? r->clients_s : 1e-6;
     printf("  writes               %llu in %.3f s: %.0f writes/s (%llu retried after joining/stalled/full, "
            "%llu timed out at a stopped or killed node: %llu of those made)\n",
-           (unsigned long long)rep.writes, secs, rep.writes / secs, (unsigned long long)retries,
+           (unsigned long long)rep.writes, wsecs, rep.writes / wsecs, (unsigned long long)retries,
            (unsigned long long)timeouts, (unsigned long long)J.maybe_made);
     printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o->keys);
     printf("  reads                %llu checked from the traces (%llu client reads, %llu final reads; %llu at a "
@@ -1548,13 +1566,19 @@ int cli_procs_stress(const cli_procs_options *o)
            (unsigned long long)J.t.joining_reads);
     printf("  faults               drop %g, delay %g (at most %u us), dup %g at every node", o->drop, o->delay,
            o->max_delay_us, o->dup);
-    if (o->stop_node >= 0)
+    if (o->stop_node >= 0 && r->stop_made)
         printf("; node %d stopped %g-%g s", o->stop_node, o->stop_at, o->cont_at);
+    else if (o->stop_node >= 0)
+        printf("; node %d not stopped: the writes ended (at %.3f s) before %g s", o->stop_node, r->clients_s,
+               o->stop_at);
     if (o->kill_node >= 0)
         printf("; node %d killed at %g s and restarted", o->kill_node, o->kill_at);
-    if (o->part_len > 0)
+    if (o->part_len > 0 && r->part_made)
         printf("; links between nodes 0-%u and %u-%u %s from %g s for %g s", r->n / 2 - 1, r->n / 2, r->n - 1,
                o->part_hold ? "held" : "cut", o->part_start, o->part_len);
+    else if (o->part_len > 0)
+        printf("; partition none: the writes ended (at %.3f s) before it was made (its window from %g s)",
+               r->clients_s, o->part_start);
     printf("\n");
     if (o->kill_node >= 0) {
         printf("  lost with process    %llu writes of node %d's killed process reached no surviving node "

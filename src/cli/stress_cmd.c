@@ -1126,6 +1126,11 @@ static int processes(const opts *o)
                 o->nodes);
         return CLI_USAGE;
     }
+    if (p.stop_node >= 0 && o->duration > 0 && p.stop_at >= o->duration) { /* as --partition */
+        fprintf(stderr, "causeway stress: --stop %s: starts at or after the run's end (--duration %g)\n", o->stop,
+                o->duration);
+        return CLI_USAGE;
+    }
     if (p.stop_node >= 0 && p.stop_node == p.kill_node) { /* stopped while killed and restarted: not one fault */
         fprintf(stderr, "causeway stress: --stop and --kill name the same node %d: give them two nodes\n",
                 p.kill_node);

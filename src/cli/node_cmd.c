@@ -149,8 +149,9 @@ static bool port_zero(const char *endpoint)
  * TRANSPORT://ADDRESS, and a tcp:// one's HOST:PORT with its port, when a
  * number, a port (ZeroMQ takes tcp://host:99999 and binds some other
  * port). Other transports (ipc, ws, ...) and names that do not resolve are
- * left to ZeroMQ (exit 1 at start). */
-static const char *endpoint_problem(const char *endpoint)
+ * left to ZeroMQ (exit 1 at start). bound: this node binds it, and port 0
+ * or * picks a free one; a peer's must name the port it is bound to. */
+static const char *endpoint_problem(const char *endpoint, bool bound)
 {
     if (!endpoint)
         return NULL;
@@ -163,10 +164,12 @@ static const char *endpoint_problem(const char *endpoint)
     if (!colon || colon == endpoint + 6 || !colon[1])
         return "expected tcp://HOST:PORT";
     if (strcmp(colon + 1, "*") == 0)
-        return NULL;
+        return bound ? NULL : "a peer's port must be a real one: 1 to 65535 (* and 0 are for an endpoint bound here)";
     if (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
         strtoul(colon + 1, NULL, 10) > 65535)
-        return "the port must be 0 to 65535 (or *)";
+        return bound ? "the port must be 0 to 65535 (or *)" : "the port must be 1 to 65535";
+    if (!bound && strtoul(colon + 1, NULL, 10) == 0)
+        return "a peer's port must be a real one: 1 to 65535 (* and 0 are for an endpoint bound here)";
     return NULL;
 }
 
@@ -543,11 +546,11 @@ int cli_node(int argc, char **argv)
     } else if (delay == 0 && cli_seen(&cmd, "max-delay-us")) {
         fprintf(stderr, "causeway node: --max-delay-us: applies to --delay only\n");
         rc = CLI_USAGE;
-    } else if (endpoint_problem(listen)) {
-        fprintf(stderr, "causeway node: --listen '%.80s': %s\n", listen, endpoint_problem(listen));
+    } else if (endpoint_problem(listen, true)) {
+        fprintf(stderr, "causeway node: --listen '%.80s': %s\n", listen, endpoint_problem(listen, true));
         rc = CLI_USAGE;
-    } else if (endpoint_problem(client)) {
-        fprintf(stderr, "causeway node: --client '%.80s': %s\n", client, endpoint_problem(client));
+    } else if (endpoint_problem(client, true)) {
+        fprintf(stderr, "causeway node: --client '%.80s': %s\n", client, endpoint_problem(client, true));
         rc = CLI_USAGE;
     } else {
         for (uint32_t j = 0; j < CW_SERVER_MAX_NODES && rc == CLI_OK; j++) {
@@ -557,8 +560,9 @@ int cli_node(int argc, char **argv)
             } else if (peers[j] && (j >= nodes || j == id)) {
                 fprintf(stderr, "causeway node: --peer %u: not a peer of node %u in a group of %u\n", j, id, nodes);
                 rc = CLI_USAGE;
-            } else if (peers[j] && endpoint_problem(peers[j])) {
-                fprintf(stderr, "causeway node: --peer %u='%.80s': %s\n", j, peers[j], endpoint_problem(peers[j]));
+            } else if (peers[j] && endpoint_problem(peers[j], false)) {
+                fprintf(stderr, "causeway node: --peer %u='%.80s': %s\n", j, peers[j],
+                        endpoint_problem(peers[j], false));
                 rc = CLI_USAGE;
             } else if (peers[j] && strcmp(peers[j], listen) == 0) {
                 /* Spelled the same: this node would send node j's messages to itself. */

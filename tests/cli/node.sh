@@ -31,7 +31,10 @@ expect_usage "--peer 1 and --peer 2 are both" node --id 0 --nodes 3 --listen "$(
   --peer 2="$(ep r1)"
 expect_usage "expected HOST:PORT" node --id 0 --nodes 1 --listen "$(ep r0)" --http nowhere
 expect_usage "port must be 0 to 65535" node --id 0 --nodes 1 --listen tcp://127.0.0.1:99999
-expect_usage "port must be 0 to 65535" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1:70000
+expect_usage "port must be 1 to 65535" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1:70000
+# A peer's port is the one it is bound to: * and 0 pick a port only where bound.
+expect_usage "peer's port must be a real one" node --id 0 --nodes 2 --listen "$(ep r0)" --peer '1=tcp://127.0.0.1:*'
+expect_usage "peer's port must be a real one" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1:0
 # A malformed endpoint is a usage error naming its option (it was exit 1,
 # "cannot listen on garbage: Invalid argument").
 expect_usage "--listen 'garbage': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen garbage

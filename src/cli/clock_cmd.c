@@ -34,6 +34,10 @@ static const char clock_form[] =
     "a clock is ID:COUNTER pairs joined by commas, e.g. 1:2,5:1; ids 0 to 65535, counters\n"
     "0 to 2^64-1 (a counter of 0 is the same as none); \"\" is the empty clock";
 
+/* Set when an operand was refused as a usage error (exit 2), not for what
+ * it held. */
+static bool operand_misused;
+
 /* An operand's text: itself, or all of standard input for "-", or a file's
  * contents for "@FILE" (a large clock does not fit on a command line).
  * Trailing white space (the newline of a file) is dropped. The result is the
@@ -46,6 +50,7 @@ static const char *operand_text(const char *arg, char **owned)
     static bool stdin_read; /* a second "-" would read nothing: the empty clock, silently */
     if (strcmp(arg, "-") == 0 && stdin_read) {
         fprintf(stderr, "causeway %s: '-' given twice: standard input holds one operand\n", current);
+        operand_misused = true;
         return NULL;
     }
     stdin_read |= strcmp(arg, "-") == 0;
@@ -86,7 +91,7 @@ static int parse_arg(cw_vclock *c, const char *arg)
     char *owned;
     const char *text = operand_text(arg, &owned);
     if (!text)
-        return CLI_FAIL;
+        return operand_misused ? CLI_USAGE : CLI_FAIL;
     int rc = cw_vclock_parse(c, text, strlen(text));
     if (rc != CW_OK) {
         fail("cannot parse clock", text, rc);

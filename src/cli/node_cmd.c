@@ -541,7 +541,8 @@ int cli_node(int argc, char **argv)
                         "600000\n", link_timeout);
         rc = CLI_USAGE;
     } else if (delay > 0 && delay_us == 0) { /* a delay of 0 us delays nothing */
-        fprintf(stderr, "causeway node: --delay %g: give --max-delay-us, the longest delay\n", delay);
+        fprintf(stderr, "causeway node: --delay %g: --max-delay-us, the longest delay, must be above 0 (%s)\n", delay,
+                cli_seen(&cmd, "max-delay-us") ? "it was given 0" : "give it");
         rc = CLI_USAGE;
     } else if (delay == 0 && cli_seen(&cmd, "max-delay-us")) {
         fprintf(stderr, "causeway node: --max-delay-us: applies to --delay only\n");

@@ -56,9 +56,14 @@ void cli_print_clients(const cw_history_report *rep, uint32_t clients, bool sess
            "what each client read)\n",
            (unsigned long long)rep->context_writes, (unsigned long long)rep->deletes,
            (unsigned long long)rep->superseded);
-    printf("  siblings             at most %llu live version%s of a key (%u client%s; at most %llu truly "
-           "concurrent write%s left)\n",
-           (unsigned long long)rep->max_siblings, rep->max_siblings == 1 ? "" : "s", clients, clients == 1 ? "" : "s",
+    char who[32]; /* clients 0: no clients of their own (sim's default) */
+    if (clients)
+        snprintf(who, sizeof who, "%u client%s", clients, clients == 1 ? "" : "s");
+    else
+        snprintf(who, sizeof who, "each node writes");
+    printf("  siblings             at most %llu live version%s of a key (%s; at most %llu truly concurrent write%s "
+           "left)\n",
+           (unsigned long long)rep->max_siblings, rep->max_siblings == 1 ? "" : "s", who,
            (unsigned long long)rep->max_concurrent, rep->max_concurrent == 1 ? "" : "s");
     if (sessions)
         printf("  sessions             %llu client operations checked: read-your-writes, monotonic reads, "

@@ -41,7 +41,10 @@ expect_usage "--listen 'garbage': expected TRANSPORT://ADDRESS" node --id 0 --no
 expect_usage "--peer 1='tcp://127.0.0.1': expected tcp://HOST:PORT" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1
 expect_usage "--client 'x': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen "$(ep r0)" --client x
 expect_usage "go with --data" node --id 0 --nodes 1 --listen "$(ep r0)" --sync none
-expect_usage "--delay 0.5: give --max-delay-us" node --id 0 --nodes 1 --listen "$(ep r0)" --delay 0.5
+expect_usage "--delay 0.5: --max-delay-us, the longest delay, must be above 0 (give it)" node --id 0 --nodes 1 \
+  --listen "$(ep r0)" --delay 0.5
+expect_usage "--delay 0.5: --max-delay-us, the longest delay, must be above 0 (it was given 0)" node --id 0 \
+  --nodes 1 --listen "$(ep r0)" --delay 0.5 --max-delay-us 0
 expect_usage "--max-delay-us: applies to --delay only" node --id 0 --nodes 1 --listen "$(ep r0)" --max-delay-us 500
 expect_usage "go together" node --id 0 --nodes 1 --listen "$(ep r0)" --curve-secret /dev/null
 # --allow and --client-allow: ranges checked before anything starts.

@@ -221,7 +221,7 @@ expect 1 "cannot read '$scratch/none'" clock compare @"$scratch/none" 1:1
 # empty clock (compare - - printed AFTER).
 out=$(echo 1:1 | "$cw" clock compare - - 2>&1)
 status=$?
-[ $status = 1 ] && grep -q "'-' given twice" <<<"$out" || { echo "FAIL: clock compare - - -> $status: $out"; failures=$((failures + 1)); }
+[ $status = 2 ] && grep -q "'-' given twice" <<<"$out" || { echo "FAIL: clock compare - - -> $status: $out"; failures=$((failures + 1)); }
 
 # Output that cannot be written is a failure, not a silent success.
 if [ -w /dev/full ]; then

@@ -1,5 +1,14 @@
-/* Error codes, their sentences, and the version. */
-#include "testutil.h"
+/* Error codes, their sentences, and the version, from <causeway/error.h>
+ * alone: the contract's "Errors and version" block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <causeway/error.h>
 
 static void test_codes_match_contract(void **state)
 {

@@ -7,6 +7,7 @@
 #define CAUSEWAY_ERROR_H
 
 #include <causeway/export.h>
+#include <causeway/version.h> /* cw_version: the contract's "Errors and version" block */
 
 #ifdef __cplusplus
 extern "C" {

@@ -239,6 +239,10 @@ static void test_two_writes_from_one_read_are_siblings(void **state)
     assert_int_equal(cw_vclock_compare(&r.context, &both.versions[0].context), CW_EQUAL); /* what it replaced */
     assert_int_equal(cw_version_compare(&r.versions[0], &both.versions[0]), CW_BEFORE);
     assert_int_equal(cw_version_compare(&both.versions[1], &r.versions[0]), CW_AFTER);
+    /* NULL is no version, as a NULL clock is an empty one. */
+    assert_int_equal(cw_version_compare(NULL, &r.versions[0]), CW_BEFORE);
+    assert_int_equal(cw_version_compare(&r.versions[0], NULL), CW_AFTER);
+    assert_int_equal(cw_version_compare(NULL, NULL), CW_EQUAL);
     put_ctx(&n, 1, "k", "z", NULL);
     settle(&n);
     expect_values(&n, 0, "k", "z");

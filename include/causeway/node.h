@@ -100,7 +100,8 @@ typedef struct cw_read {
  * covers a's dot (b replaced a), AFTER the other way, EQUAL for one dot,
  * CONCURRENT when neither covers the other. With plain puts only, the same as
  * cw_vclock_compare of their clocks; two context writes made at one node from
- * the same read are CONCURRENT though the node's clock orders them. */
+ * the same read are CONCURRENT though the node's clock orders them. NULL
+ * counts as no version: BEFORE every version, EQUAL to NULL. */
 CW_API cw_order cw_version_compare(const cw_value_version *a, const cw_value_version *b);
 
 /* Empty; allocates nothing. */

@@ -897,6 +897,11 @@ static int copy_version(cw_value_version *v, const cw_msg *m)
 
 cw_order cw_version_compare(const cw_value_version *a, const cw_value_version *b)
 {
+    static const cw_value_version none = {0}; /* dot (0, 0): covered by every context */
+    if (!a)
+        a = &none;
+    if (!b)
+        b = &none;
     if (a->origin == b->origin && a->seq == b->seq)
         return CW_EQUAL;
     if (cw_vclock_get(&b->context, a->origin) >= a->seq)

@@ -680,6 +680,65 @@ static void test_a_history_is_judged_once(void **state)
     }
 }
 
+/* What the progress callback below tries while the verdict runs. */
+typedef struct meddler {
+    net *t;
+    int reads, wrote, finals, verdict; /* the calls' results: CW_EINVAL each, false for the verdict */
+    bool tried;
+} meddler;
+
+static void meddle(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    meddler *m = ctx;
+    if (m->tried || strcmp(phase, "checking reads") != 0)
+        return;
+    m->tried = true;
+    uint64_t counts[MAX_NODES];
+    cw_history_applied_counts(m->t->h, 1, counts);
+    cw_read r;
+    cw_read_init(&r);
+    for (int i = 0; i < 300; i++) /* past the reads' room: a realloc under the verdict */
+        m->reads |= cw_history_read(m->t->h, 1, "k", 1, counts, counts, &r) != CW_EINVAL;
+    m->wrote = cw_history_wrote(m->t->h, 0, 1, &(cw_history_write_info){.client = 0});
+    m->finals = cw_history_final_clock(m->t->h, 0, counts);
+    cw_history_report rep;
+    m->verdict = cw_history_verdict(m->t->h, &rep);
+}
+
+/* Nothing is recorded while the verdict runs (it walks the reads and the
+ * client operations without the lock): a read, a telling or a final state
+ * given from its progress callback (or by another thread) is refused, and
+ * the verdict itself called again from there returns false. After it,
+ * reads are recorded again (and left out of its report). */
+static void test_nothing_is_recorded_while_the_verdict_runs(void **state)
+{
+    (void)state;
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    cw_read r;
+    cw_read_init(&r);
+    for (int i = 0; i < 256; i++) /* the reads' room, full */
+        client_read(&t, CW_HISTORY_NO_CLIENT, 1, "k", &r);
+    meddler m = {.t = &t};
+    cw_history_set_progress(t.h, meddle, &m);
+    cw_history_report rep;
+    assert_true(net_verdict(&t, &rep));
+    assert_true(m.tried);
+    assert_false(m.reads);
+    assert_int_equal(m.wrote, CW_EINVAL);
+    assert_int_equal(m.finals, CW_EINVAL);
+    assert_false(m.verdict);
+    assert_int_equal(rep.reads, 256);
+    cw_history_set_progress(t.h, NULL, NULL);
+    client_read(&t, CW_HISTORY_NO_CLIENT, 1, "k", &r);
+    cw_read_destroy(&r);
+    net_close(&t);
+}
+
 /* The history as text names how each told write was made. */
 static void test_history_text(void **state)
 {
@@ -902,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_a_history_is_judged_once),
+        cmocka_unit_test(test_nothing_is_recorded_while_the_verdict_runs),
         cmocka_unit_test(test_history_text),
         cmocka_unit_test(test_partial_final_state),
         cmocka_unit_test(test_untimed_lww),

@@ -144,8 +144,9 @@ CW_API int cw_history_set_untimed(cw_history *h);
  * false when it is a violation (applied twice, out of order, before a write
  * it depends on, a write stamped with a clock that is not its past, more
  * writes than the history was made for, a node id, origin or group size
- * that does not fit the history, or no memory to record the write),
- * the first of which cw_history_violation then describes. Cost: O(nodes). */
+ * that does not fit the history, no memory to record the write, or an
+ * application while cw_history_verdict runs), the first of which
+ * cw_history_violation then describes. Cost: O(nodes). */
 CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 
 /* Node x's applied counts now: `nodes` counters into out, how many writes of
@@ -185,7 +186,9 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * O(nodes) per read; the verdict's cost: O(nodes * log w) per read of a key
  * written w times, O(log r) to order r reads, O(the versions live at the
  * read's start) to judge it, and O(w) for each node that reads the key.
- * CW_EINVAL also for r->count > 0 with r->versions NULL. */
+ * CW_EINVAL also for r->count > 0 with r->versions NULL, and while
+ * cw_history_verdict runs (from its progress callback or another thread:
+ * nothing is recorded then). */
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,
                            const uint64_t *after, const cw_read *r);
 
@@ -220,9 +223,9 @@ typedef struct cw_history_write_info {
  * exactly when its message is a tombstone, and read only versions its
  * node had applied (in its true past); in the verdict: each version read is
  * a write to the same key. A violation is recorded like any other (the
- * call still returns CW_OK). Any thread (a lock, when client is set).
- * CW_EINVAL (NULL h or w, read NULL with read_count > 0), CW_ENOMEM (nothing
- * recorded). Memory: the dots read, and one entry per client operation. */
+ * call still returns CW_OK). Any thread (a lock).
+ * CW_EINVAL (NULL h or w, read NULL with read_count > 0, or while
+ * cw_history_verdict runs), CW_ENOMEM (nothing recorded). Memory: the dots read, and one entry per client operation. */
 CW_API int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_history_write_info *w);
 
 /* cw_history_read by a client, for the session checks: the client's
@@ -283,7 +286,10 @@ typedef struct cw_history_report {
  * and fills *report. Returns report->ok (false, *report untouched, for a
  * NULL history or report). It judges a history once: a later call gives
  * the same report, and the final-state calls (cw_history_final_*) then
- * return CW_EINVAL. Events recorded after it are not in that report
+ * return CW_EINVAL. While it runs, every call that records is refused
+ * (CW_EINVAL; an application is a violation), and a call of it from its
+ * own progress callback returns false, *report untouched. Events recorded
+ * after it are not in that report
  * (their checks as they are recorded still run: cw_history_violation
  * says what they found). Cost, for
  * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups

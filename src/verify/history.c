@@ -28,6 +28,14 @@
  *     by the verdict; the fields it writes are none that other nodes'
  *     applications read. Client operations are logged, under the lock, in
  *     the order each client makes them.
+ *  7. While the verdict runs (judging, set under the lock before it reads
+ *     anything) nothing is recorded: it walks the reads, the client
+ *     operations, the records and the final states without the lock, and a
+ *     record made meanwhile (from its progress callback, or another thread)
+ *     could grow an array under it. Reads and client operations test the
+ *     flag under the lock, where they append; the other calls test it
+ *     first, and are refused (CW_EINVAL, or a violation for an
+ *     application).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -130,6 +138,7 @@ struct cw_history {
     uint64_t violations;
     size_t violation_read;    /* the read the first violation is about, or SIZE_MAX */
     bool judged;              /* cw_history_verdict ran: its report is kept, final states refused */
+    _Atomic bool judging;     /* cw_history_verdict is running (set under lock; invariant 7) */
     cw_history_report judgement;
 };
 
@@ -295,6 +304,9 @@ size_t cw_history_violation_read(const cw_history *h)
     return h ? h->violation_read : SIZE_MAX;
 }
 
+/* Whether the verdict is running (invariant 7). */
+static bool judging(const cw_history *h) { return atomic_load(&h->judging); }
+
 /* A new write at its origin x: its true past is what x has applied. */
 static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
 {
@@ -349,6 +361,10 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
     if (x >= h->nodes || group != h->nodes || o >= h->nodes) { /* nothing below may index with them */
         violate(h, "node %u applied a write of node %u for a group of %u nodes, in a history of %u nodes", x, o,
                 group, h->nodes);
+        return false;
+    }
+    if (judging(h)) {
+        violate(h, "node %u applied write %u.%llu while the verdict ran", x, o, (unsigned long long)seq);
         return false;
     }
     h->applications[x]++;
@@ -439,7 +455,7 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
                            const uint64_t *before, const uint64_t *after, const cw_read *r)
 {
     if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r || (r->count && !r->versions) ||
-        (h->untimed && client != CW_HISTORY_NO_CLIENT))
+        (h->untimed && client != CW_HISTORY_NO_CLIENT) || judging(h))
         return CW_EINVAL;
     read_rec rd = {x, cw__hash_key(key, key_len), malloc(key_len ? key_len : 1), key_len,
                    malloc((r->count ? 2 : 3) * h->nodes * sizeof *before), NULL, NULL, r->count,
@@ -503,8 +519,8 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
         free(sorted);
     }
     pthread_mutex_lock(&h->lock);
-    int rc = CW_OK;
-    if (h->read_count == h->read_cap) {
+    int rc = h->judging ? CW_EINVAL : CW_OK; /* the verdict began meanwhile */
+    if (rc == CW_OK && h->read_count == h->read_cap) {
         size_t cap = h->read_cap ? 2 * h->read_cap : 256;
         read_rec *grown = realloc(h->reads, cap * sizeof *grown);
         if (grown) {
@@ -538,7 +554,7 @@ int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len
 
 int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_history_write_info *w)
 {
-    if (!h || !w || (!w->read && w->read_count))
+    if (!h || !w || (!w->read && w->read_count) || judging(h))
         return CW_EINVAL;
     if (origin >= h->nodes || seq == 0 || seq > made(h, origin)) {
         violate(h, "a client told of write %u.%llu, which was never made", origin, (unsigned long long)seq);
@@ -555,19 +571,21 @@ int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_hi
             return CW_ENOMEM;
         memcpy(read, w->read, w->read_count * sizeof *read);
     }
-    if (w->client != CW_HISTORY_NO_CLIENT) {
-        pthread_mutex_lock(&h->lock);
-        int rc = log_op(h, (client_op){.client = w->client, .is_write = true, .origin = origin, .seq = seq});
-        pthread_mutex_unlock(&h->lock);
-        if (rc != CW_OK) {
-            free(read);
-            return rc;
-        }
+    pthread_mutex_lock(&h->lock); /* the record and the log change together, not while judging */
+    int rc = h->judging ? CW_EINVAL : CW_OK;
+    if (rc == CW_OK && w->client != CW_HISTORY_NO_CLIENT)
+        rc = log_op(h, (client_op){.client = w->client, .is_write = true, .origin = origin, .seq = seq});
+    if (rc == CW_OK) {
+        r->read = read;
+        r->read_count = w->context ? (uint32_t)w->read_count : 0;
+        r->client = w->client;
+        r->flags |= TOLD | (w->context ? CONTEXT : 0);
     }
-    r->read = read;
-    r->read_count = w->context ? (uint32_t)w->read_count : 0;
-    r->client = w->client;
-    r->flags |= TOLD | (w->context ? CONTEXT : 0);
+    pthread_mutex_unlock(&h->lock);
+    if (rc != CW_OK) {
+        free(read);
+        return rc;
+    }
     if (w->tombstone != ((r->flags & TOMBSTONE) != 0))
         violate(h, "write %u.%llu is a %s, but its client made a %s", origin, (unsigned long long)seq,
                 r->flags & TOMBSTONE ? "delete" : "put", w->tombstone ? "delete" : "put");
@@ -606,7 +624,7 @@ static uint8_t *final_key_bytes(const cw_history *h, cw_node_id x, const final_k
 static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_len, const cw_msg *const *versions,
                      size_t count)
 {
-    if (h->untimed || h->judged) /* which version a key ends with is not known; or judged already */
+    if (h->untimed || h->judged || judging(h)) /* which version a key ends with is not known; or judged */
         return CW_EINVAL;
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
@@ -661,7 +679,7 @@ int cw_history_final_key(cw_history *h, cw_node_id x, const cw_msg *const *versi
 
 int cw_history_final_clock(cw_history *h, cw_node_id x, const uint64_t *clock)
 {
-    if (!h || x >= h->nodes || !clock || h->judged)
+    if (!h || x >= h->nodes || !clock || h->judged || judging(h))
         return CW_EINVAL;
     memcpy(h->final_clock[x], clock, h->nodes * sizeof *clock);
     h->has_final_clock[x] = true;
@@ -1818,6 +1836,12 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
         *rep = h->judgement;
         return rep->ok;
     }
+    pthread_mutex_lock(&h->lock);
+    bool again = h->judging; /* called from its own progress callback */
+    atomic_store(&h->judging, true);
+    pthread_mutex_unlock(&h->lock);
+    if (again)
+        return false; /* *rep untouched */
     *rep = (cw_history_report){0};
     for (uint32_t x = 0; x < h->nodes; x++) {
         rep->writes += made(h, x);
@@ -1880,6 +1904,7 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
     rep->ok = h->violations == 0;
     h->judged = true;
     h->judgement = *rep;
+    atomic_store(&h->judging, false); /* after judged: the final states stay refused */
     return rep->ok;
 }
 

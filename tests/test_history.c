@@ -680,6 +680,70 @@ static void test_a_history_is_judged_once(void **state)
     }
 }
 
+/* A copy of node 0's write 0.1 (key "k", value "v"), changed as `what`
+ * says: its value, key, kind, timestamp or clock. */
+static cw_msg *changed_copy(const cw_msg *m, const char *what)
+{
+    cw_hlc_timestamp ts = cw_msg_timestamp(m);
+    uint32_t nodes;
+    uint64_t clock[MAX_NODES];
+    const uint64_t *made = cw_msg_counters(m, &nodes);
+    memcpy(clock, made, nodes * sizeof *clock);
+    bool del = false;
+    const char *key = "k", *value = "v";
+    if (strcmp(what, "value") == 0)
+        value = "w";
+    else if (strcmp(what, "key") == 0)
+        key = "j";
+    else if (strcmp(what, "kind") == 0)
+        del = true;
+    else if (strcmp(what, "timestamp") == 0)
+        ts.counter++;
+    else
+        clock[1] = 5; /* "clock" */
+    cw_msg *c;
+    assert_int_equal(cw_msg_create_write(&c, cw_msg_origin(m), &ts, clock, nodes, NULL, del, key, 1,
+                                         del ? NULL : value, del ? 0 : 1),
+                     CW_OK);
+    return c;
+}
+
+/* A transport that changes a write on its way (a flipped byte of the value,
+ * another key, ...) is caught: the copy a node applies, and a version a
+ * node holds at the end, must be the write its origin made, not only carry
+ * its dot. */
+static void test_a_write_changed_on_its_way_is_caught(void **state)
+{
+    (void)state;
+    static const char *const what[] = {"value", "key", "kind", "timestamp", "clock"};
+    for (size_t i = 0; i < sizeof what / sizeof *what; i++) {
+        char want[96];
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+        cw_msg *c = changed_copy(t.sent[0], what[i]);
+        assert_false(cw_history_applied(t.h, 1, c));
+        snprintf(want, sizeof want, "node 1 applied write 0.1 with another %s", what[i]);
+        if (!strstr(cw_history_violation(t.h), want))
+            fail_msg("%s: %s", what[i], cw_history_violation(t.h));
+        cw_msg_unref(c);
+        net_close(&t);
+    }
+    /* Applied as made, and held changed. */
+    net t;
+    net_open(&t, 2, CW_KEEP_SIBLINGS);
+    client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+    deliver_all(&t);
+    cw_msg *c = changed_copy(t.sent[0], "value");
+    const cw_msg *held[1] = {c};
+    assert_int_equal(cw_history_final_key(t.h, 1, held, 1), CW_OK);
+    assert_non_null(strstr(cw_history_violation(t.h), "node 1 holds version 0.1 with another value"));
+    cw_history_report rep;
+    assert_false(cw_history_verdict(t.h, &rep));
+    cw_msg_unref(c);
+    net_close(&t);
+}
+
 /* What the progress callback below tries while the verdict runs. */
 typedef struct meddler {
     net *t;
@@ -962,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_a_history_is_judged_once),
         cmocka_unit_test(test_nothing_is_recorded_while_the_verdict_runs),
+        cmocka_unit_test(test_a_write_changed_on_its_way_is_caught),
         cmocka_unit_test(test_history_text),
         cmocka_unit_test(test_partial_final_state),
         cmocka_unit_test(test_untimed_lww),

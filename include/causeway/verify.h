@@ -142,11 +142,13 @@ CW_API int cw_history_set_untimed(cw_history *h);
  * write, which x applies as it makes it. m is read during the call only.
  * Returns true when the application is consistent with the history so far;
  * false when it is a violation (applied twice, out of order, before a write
- * it depends on, a write stamped with a clock that is not its past, more
+ * it depends on, a copy whose key, value, kind, timestamp or clock is not
+ * what its origin made, a write stamped with a clock that is not its past, more
  * writes than the history was made for, a node id, origin or group size
  * that does not fit the history, no memory to record the write, or an
  * application while cw_history_verdict runs), the first of which
- * cw_history_violation then describes. Cost: O(nodes). */
+ * cw_history_violation then describes; a changed copy still counts as
+ * the write's application. Cost: O(nodes), and the key and value. */
 CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 
 /* Node x's applied counts now: `nodes` counters into out, how many writes of
@@ -237,7 +239,9 @@ CW_API int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, 
 /* Reports one key of node x's final state: count >= 1 versions, the
  * messages of the writes the node holds for that key (borrowed for the
  * call), tombstones not yet collected among them. Call once for every key x
- * holds (cw_node_each_key gives exactly these). CW_EINVAL (NULL, a NULL
+ * holds (cw_node_each_key gives exactly these). A version whose key,
+ * value, kind, timestamp or clock is not what its origin made is a
+ * violation. CW_EINVAL (NULL, a NULL
  * version, x out of range, count 0, a version that is no write of this
  * group's size or not of the first version's key, or after
  * cw_history_verdict), CW_ENOMEM; the history is then unchanged. */

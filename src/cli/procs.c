@@ -919,8 +919,10 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
                 cli_trace_map_dot(T, &o, &s);
                 cw_hlc_timestamp ts;
                 memset(&ts, 0, sizeof ts);
+                /* No value: the traces hold none, so the history's writes have
+                 * none to compare a held version's with. */
                 rc = hc ? cw_msg_create_write(&m[cnt], (cw_node_id)o, &ts, hc, T->hn, NULL, false, key, strlen(key),
-                                        got->versions[v].value, got->versions[v].value_len)
+                                              NULL, 0)
                         : CW_ENOMEM;
                 cnt += rc == CW_OK;
                 free(vc);

@@ -60,10 +60,17 @@ typedef struct record {
     uint8_t *key;
     size_t key_len;
     uint64_t hash;           /* the key's, for grouping writes by key */
+    uint64_t value_hash;     /* the value's, to tell a copy changed on its way */
+    uint64_t clock_hash;     /* stamp_wrong: the hash of the clock it was stamped with */
     cw_history_dot *read;    /* CONTEXT: the versions its client read (invariant 6) */
     uint32_t read_count;
     uint32_t client;         /* TOLD: its client, or CW_HISTORY_NO_CLIENT */
     uint8_t flags;           /* below */
+    /* What copies are checked against (copy_differs), written as it is made
+     * (invariant 1) and never again: other nodes' threads read them while
+     * cw_history_wrote changes flags. */
+    bool deletes;            /* its message is a tombstone */
+    bool stamp_wrong;        /* stamped with a clock other than its past (a violation) */
 } record;
 
 enum {
@@ -304,6 +311,44 @@ size_t cw_history_violation_read(const cw_history *h)
     return h ? h->violation_read : SIZE_MAX;
 }
 
+/* The value's hash: a copy of a write carries the value its origin made. */
+static uint64_t value_hash(const cw_msg *m)
+{
+    size_t len;
+    const void *v = cw_msg_value(m, &len);
+    return cw__hash_key(v, len) ^ (uint64_t)len;
+}
+
+/* The hash of the clock m is stamped with. */
+static uint64_t clock_hash(const cw_msg *m)
+{
+    uint32_t nodes;
+    const uint64_t *c = cw_msg_counters(m, &nodes);
+    return cw__hash_key(c, nodes * sizeof *c);
+}
+
+/* What of m, a copy of the write r records (its dot), differs from what
+ * its origin made: "key", "value", ...; NULL when nothing does. Cost:
+ * O(nodes + the key + the value). */
+static const char *copy_differs(const cw_history *h, const record *r, const cw_msg *m)
+{
+    size_t key_len;
+    const void *key = cw_msg_key(m, &key_len);
+    if (key_len != r->key_len || (key_len && memcmp(key, r->key, key_len) != 0))
+        return "key";
+    if (cw_msg_tombstone(m) != r->deletes)
+        return "kind (put or delete)";
+    cw_hlc_timestamp ts = cw_msg_timestamp(m);
+    if (ts.wall_ms != r->ts.wall_ms || ts.counter != r->ts.counter || ts.node != r->ts.node)
+        return "timestamp";
+    if (r->stamp_wrong ? clock_hash(m) != r->clock_hash
+                               : memcmp(cw_msg_counters(m, NULL), r->past, h->nodes * sizeof *r->past) != 0)
+        return "clock";
+    if (value_hash(m) != r->value_hash)
+        return "value";
+    return NULL;
+}
+
 /* Whether the verdict is running (invariant 7). */
 static bool judging(const cw_history *h) { return atomic_load(&h->judging); }
 
@@ -337,12 +382,16 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
     r->hash = m->key_hash; /* cw__hash_key of the key, made with the write */
+    r->value_hash = value_hash(m);
     r->ts = cw_msg_timestamp(m);
     r->client = CW_HISTORY_NO_CLIENT;
     r->flags = cw_msg_tombstone(m) ? TOMBSTONE : 0;
+    r->deletes = cw_msg_tombstone(m);
     atomic_store_explicit(&h->applied[x][x], seq, memory_order_release);
     const uint64_t *clock = cw_msg_counters(m, NULL);
     if (memcmp(clock, r->past, h->nodes * sizeof *clock) != 0) {
+        r->stamp_wrong = true; /* its copies carry that clock: copy_differs */
+        r->clock_hash = clock_hash(m);
         violate(h, "write %u.%llu was stamped with a clock that is not its causal past", x,
                 (unsigned long long)seq);
         return false;
@@ -375,6 +424,12 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
         return false;
     }
     const record *r = at(h, o, seq);
+    /* A copy changed on its way is a violation; it is still counted as the
+     * write's application, so that what follows is judged as before. */
+    const char *changed = copy_differs(h, r, m);
+    if (changed)
+        violate(h, "node %u applied write %u.%llu with another %s than its origin made", x, o,
+                (unsigned long long)seq, changed);
     _Atomic uint64_t *have = h->applied[x];
     uint64_t had = atomic_load_explicit(&have[o], memory_order_relaxed);
     if (had != seq - 1) {
@@ -390,7 +445,7 @@ bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
         }
     }
     atomic_store_explicit(&have[o], seq, memory_order_release);
-    return true;
+    return !changed;
 }
 
 /* Collects of a row that cw_history_applied_counts makes at most. */
@@ -626,6 +681,15 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
 {
     if (h->untimed || h->judged || judging(h)) /* which version a key ends with is not known; or judged */
         return CW_EINVAL;
+    for (size_t i = 0; i < count; i++) { /* a version held is its write as made */
+        cw_node_id o = cw_msg_origin(versions[i]);
+        uint64_t seq = cw_msg_seq(versions[i]);
+        const record *r = o < h->nodes && seq && seq <= made(h, o) ? at(h, o, seq) : NULL;
+        const char *changed = r && r->past ? copy_differs(h, r, versions[i]) : NULL;
+        if (changed)
+            violate(h, "node %u holds version %u.%llu with another %s than its origin made", x, o,
+                    (unsigned long long)seq, changed);
+    }
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
         final_key *grown = realloc(h->finals[x], cap * sizeof *grown);

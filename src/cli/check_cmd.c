@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <causeway/causeway.h>
 
@@ -356,10 +357,31 @@ static void print(const cli_trace_judge *J, const cw_history_report *rep, const 
 
 /* Reads and judges the traces: CLI_OK, CLI_FAIL (a violation), CLI_USAGE
  * (err), or CLI_ERROR. */
+/* Whether two of the files are one (the same device and inode, whatever
+ * their names): its lines would read as a second node's, or as a restart.
+ * A file that cannot be looked at is left to the reader to name. */
+static bool given_twice(char **files, int count)
+{
+    struct stat seen[CLI_TRACE_MAX_FILES];
+    bool known[CLI_TRACE_MAX_FILES];
+    for (int i = 0; i < count && i < (int)CLI_TRACE_MAX_FILES; i++) {
+        known[i] = stat(files[i], &seen[i]) == 0;
+        for (int j = 0; known[i] && j < i; j++)
+            if (known[j] && seen[j].st_dev == seen[i].st_dev && seen[j].st_ino == seen[i].st_ino) {
+                fprintf(stderr, "causeway check: %s and %s are one file: give each trace once\n", files[j],
+                        files[i]);
+                return true;
+            }
+    }
+    return false;
+}
+
 static int judge(cli_trace_judge *J, char **files, int count, const char *json)
 {
     char err[512] = "";
     int rc = CW_OK;
+    if (given_twice(files, count))
+        return CLI_USAGE;
     for (int i = 0; i < count && rc == CW_OK; i++)
         rc = cli_trace_read(J, files[i], -1, -1, false, err, sizeof err);
     if (rc == CW_OK)

@@ -335,6 +335,8 @@ expect 1 "precision and recall not measured: 4000 clocks" square.jsonl
 "$cw" check --json square.json square.jsonl >/dev/null 2>&1 || true
 grep -q '"precision": null' square.json || fail "--json: precision is not null when not measured"
 expect 2 "nothing.jsonl: No such file" nothing.jsonl
+# One file given twice, under two names: its lines are not a second node's.
+expect 2 "square.jsonl and \./square.jsonl are one file: give each trace once" square.jsonl ./square.jsonl
 : >empty.jsonl
 expect 2 "the traces hold no event" empty.jsonl
 expect 2 "causeway check: expected TRACE.jsonl" # no trace at all

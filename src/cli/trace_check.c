@@ -47,12 +47,16 @@
 #define HMAX CLI_TRACE_HMAX
 
 /* A message quotes a trace's bytes (a line, a key): control characters in
- * it become '?', so a hostile trace cannot drive the terminal it is read on. */
+ * it become '?', so a hostile trace cannot drive the terminal it is read on:
+ * C0 and DEL, and C1 (U+0080 to U+009F, bytes C2 80 to C2 9F in UTF-8, among
+ * them CSI and OSC) as "??". */
 static void printable(char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = '?';
+    for (unsigned char *u = (unsigned char *)s; *u; u++)
+        if (*u < 0x20 || *u == 0x7f)
+            *u = '?';
+        else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+            u[0] = u[1] = '?', u++;
 }
 
 /* The first bytes of a line of len bytes, into q (cap bytes), a NUL among

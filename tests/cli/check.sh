@@ -305,6 +305,9 @@ bad '{"node": 0, "node": 1, "op": "apply", "dot": [1, 1]}' "a name given twice"
 # A message quotes the line with its control characters as '?'.
 bad "$(printf '\033[31mRED\033]0;title\007')" "not JSON: \?\[31mRED\?\]0;title\?"
 ! grep -q "$(printf '\033')" err.txt || fail "an escape reached the terminal"
+# C1 controls too (CSI, OSC, ST as UTF-8), and not other characters.
+bad "$(printf 'x\302\2332J\302\2350;t\302\234 \303\251')" "not JSON: x\?\?2J\?\?0;t\?\? $(printf '\303\251')"
+! grep -q "$(printf '\302\233')" err.txt || fail "a CSI reached the terminal"
 bad '{"node": 0, "op": "read", "key": "a", "dots": [[0]]}' "a read's dot is not"
 # A NUL in a line is quoted as '?', not where the quote ends.
 head -n 1 n1.jsonl >hostile.jsonl

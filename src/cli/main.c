@@ -63,10 +63,10 @@ static const command *find(const char *name)
 }
 
 /* What the command wrote must have reached its output: a full disk, or a
- * closed stream, is a failure (exit 1; 3 for check, whose 1 is a
+ * closed stream, is a failure (exit 1; 3 for check and sim, whose 1 is a
  * violation), not a success with the output lost. (A closed pipe ends
- * other commands by SIGPIPE, as a pipeline's `| head` expects; check
- * ignores it, so that its exit status still says there was no verdict.) */
+ * other commands by SIGPIPE, as a pipeline's `| head` expects; check and
+ * sim ignore it, so that its exit status still says there was no verdict.) */
 static int finish(int status, bool verdict_is_one)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -80,11 +80,11 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    bool check = argc > 1 && strcmp(argv[1], "check") == 0;
-    if (check)
+    bool verdict = argc > 1 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "sim") == 0); /* 1: a violation */
+    if (verdict)
         signal(SIGPIPE, SIG_IGN);
     int status = dispatch(argc, argv);
-    return finish(status, check);
+    return finish(status, verdict);
 }
 
 static int dispatch(int argc, char **argv)

@@ -38,7 +38,8 @@ static const char sim_details[] =
     "superseded (no lost update, no resurrected delete, no extra sibling), and every\n"
     "session guarantee holds for every client operation.\n"
     "Exit status: 0 pass, 1 a violation or a stuck run (the replay command is\n"
-    "printed), 2 a bad option.\n";
+    "printed), 2 a bad option, 3 no verdict (the run refused for memory, or its\n"
+    "output or --json not written).\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP, CLI_USAGE or CLI_FAIL. */
 static int parse(int argc, char **argv, sim_opts *o)
@@ -159,7 +160,7 @@ static int sim(const sim_opts *o)
                 rc == CW_ELIMIT ? "the group's memory, quadratic in --nodes, would pass this machine's (refused "
                                   "before it starts)"
                                 : cw_strerror(rc));
-        return CLI_FAIL;
+        return CLI_ERROR;
     }
     if (rc != CW_OK) {
         /* A stuck schedule is the simulator's liveness verdict: a failure to replay. */
@@ -189,7 +190,7 @@ static int sim(const sim_opts *o)
     bool ok = r.truth.ok;
     if (o->json && write_json(o, &r, secs) != CW_OK) {
         fprintf(stderr, "causeway sim: cannot write %s\n", o->json);
-        ok = false;
+        return CLI_ERROR; /* the verdict is not where it was asked for */
     }
     return ok ? CLI_OK : CLI_FAIL;
 }

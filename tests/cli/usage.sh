@@ -124,7 +124,7 @@ expect 2 "--policy 'fifo': expected one of siblings\|lww" sim --seed 1 --policy 
 expect 2 "--json '$scratch/no/such/dir/x.json': cannot write it" sim --seed 1 --json "$scratch/no/such/dir/x.json"
 # A group too large for this machine (~650 GB at 65,536 nodes) is refused,
 # not reported as a failed verdict to replay.
-expect 1 "the run stopped: .*quadratic in --nodes" sim --seed 1 --nodes 65536 --writes 1
+expect 3 "the run stopped: .*quadratic in --nodes" sim --seed 1 --nodes 65536 --writes 1
 expect 2 "unexpected argument 'extra'" demo extra
 expect 2 "--repetitions '0': expected a whole number from 1 to 1000" bench --repetitions 0
 expect 2 "--repetitions '-1': expected" bench --repetitions -1
@@ -228,6 +228,13 @@ if [ -w /dev/full ]; then
   "$cw" clock merge 1:2 >/dev/full 2>/dev/null
   status=$?
   [ "$status" = 1 ] || { echo "FAIL: clock merge >/dev/full exited $status (want 1)"; failures=$((failures + 1)); }
+  # sim's 1 is a violation: a verdict not written where asked is 3.
+  "$cw" sim --seed 1 >/dev/full 2>/dev/null
+  status=$?
+  [ "$status" = 3 ] || { echo "FAIL: sim >/dev/full exited $status (want 3)"; failures=$((failures + 1)); }
+  "$cw" sim --seed 1 --json /dev/full >/dev/null 2>&1
+  status=$?
+  [ "$status" = 3 ] || { echo "FAIL: sim --json /dev/full exited $status (want 3)"; failures=$((failures + 1)); }
 fi
 
 if [ "$failures" -ne 0 ]; then

@@ -924,6 +924,15 @@ int cli_trace_table(cli_trace_judge *J, bool derive)
                 clock[1]++; /* the checker must notice: a clock that is not the write's past */
                 J->sabotaged = true;
             }
+            if (clock[x] != e->seq) { /* no message can carry it: its seq is its own entry */
+                cli_trace_violate(J, e, "clock is not the causal past",
+                                  "node %u wrote (%u, %llu) with a clock whose own entry is %llu, not its sequence "
+                                  "number",
+                                  x, x, (unsigned long long)e->seq, (unsigned long long)clock[x]);
+                J->wev[x][e->seq] = NULL;
+                e->kind = CLI_EV_SKIP;
+                continue;
+            }
             cw_hlc_timestamp ts;
             memset(&ts, 0, sizeof ts);
             int rc = cw_msg_create_write(&J->msgs[x][e->seq], (cw_node_id)x, &ts, clock, hn, e->context, e->del,

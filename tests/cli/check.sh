@@ -338,6 +338,11 @@ expect 1 "precision and recall not measured: 4000 clocks" square.jsonl
 "$cw" check --json square.json square.jsonl >/dev/null 2>&1 || true
 grep -q '"precision": null' square.json || fail "--json: precision is not null when not measured"
 expect 2 "nothing.jsonl: No such file" nothing.jsonl
+# A write whose clock leaves out its own entry: its clock is wrong, and the
+# message says which entry.
+printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {}}' >noown.jsonl
+expect 1 "\[clock is not the causal past\] noown.jsonl:1: node 0: node 0 wrote \(0, 1\) with a clock whose own entry is 0" \
+  noown.jsonl
 # One file given twice, under two names: its lines are not a second node's.
 expect 2 "square.jsonl and \./square.jsonl are one file: give each trace once" square.jsonl ./square.jsonl
 : >empty.jsonl

@@ -529,6 +529,16 @@ static void test_bad_arguments(void **state)
     assert_non_null(cw_history_violation(NULL));
     assert_null(cw_history_violation(h));
     assert_int_equal(cw_history_violation_read(NULL), SIZE_MAX);
+    /* A read's counts are two moments of its node: before not above after,
+     * after not above what the node has applied (a forged after would let
+     * a read of a write never applied pass). */
+    cw_read r;
+    cw_read_init(&r);
+    uint64_t none[2] = {0, 0}, one[2] = {1, 0};
+    assert_int_equal(cw_history_read(h, 1, "k", 1, one, none, &r), CW_EINVAL);
+    assert_int_equal(cw_history_read(h, 1, "k", 1, none, one, &r), CW_EINVAL);
+    assert_int_equal(cw_history_read(h, 1, "k", 1, none, none, &r), CW_OK);
+    cw_read_destroy(&r);
     cw_history_destroy(h);
     /* 65,536 nodes: 64 GiB of counters, refused on a machine with less
      * (it used to be allocated and left to the kernel's overcommit). */

@@ -188,7 +188,9 @@ CW_API void cw_history_applied_counts(const cw_history *h, cw_node_id x, uint64_
  * O(nodes) per read; the verdict's cost: O(nodes * log w) per read of a key
  * written w times, O(log r) to order r reads, O(the versions live at the
  * read's start) to judge it, and O(w) for each node that reads the key.
- * CW_EINVAL also for r->count > 0 with r->versions NULL, and while
+ * CW_EINVAL also for counts no two moments of x give (before above after,
+ * or after above what x has applied now), r->count > 0 with r->versions
+ * NULL, and while
  * cw_history_verdict runs (from its progress callback or another thread:
  * nothing is recorded then). */
 CW_API int cw_history_read(cw_history *h, cw_node_id x, const void *key, size_t key_len, const uint64_t *before,

@@ -512,6 +512,9 @@ int cw_history_client_read(cw_history *h, uint32_t client, cw_node_id x, const v
     if (!h || x >= h->nodes || (!key && key_len) || !before || !after || !r || (r->count && !r->versions) ||
         (h->untimed && client != CW_HISTORY_NO_CLIENT) || judging(h))
         return CW_EINVAL;
+    for (uint32_t k = 0; k < h->nodes; k++) /* counts of x at two moments, the later not ahead of now */
+        if (before[k] > after[k] || after[k] > atomic_load_explicit(&h->applied[x][k], memory_order_acquire))
+            return CW_EINVAL;
     read_rec rd = {x, cw__hash_key(key, key_len), malloc(key_len ? key_len : 1), key_len,
                    malloc((r->count ? 2 : 3) * h->nodes * sizeof *before), NULL, NULL, r->count,
                    malloc((r->count ? r->count : 1) * sizeof *rd.found)};

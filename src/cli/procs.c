@@ -1223,8 +1223,8 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
         }
         if (clients_done && !parted && !stopped && !(o->kill_node >= 0 && !killed))
             break;
-        if (o->part_len > 0 && !parted && t >= o->part_start)
-            parted = true;
+        if (o->part_len > 0 && !parted && !clients_done && t >= o->part_start)
+            parted = true; /* not after the clients: it would cut no write (a kill waited for) */
         if (parted && !healed && t >= o->part_start + o->part_len)
             healed = true;
         if (killed && !restart_seen && atomic_load(&k.done)) {
@@ -1236,7 +1236,7 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
             partition_sync(r, part_at, parted && !healed, stopped && !conted ? o->stop_node : -1,
                            killed && !restart_seen ? o->kill_node : -1) != CW_OK && rc == CW_OK)
             rc = CW_EIO;
-        if (o->stop_node >= 0 && !stopped && t >= o->stop_at) {
+        if (o->stop_node >= 0 && !stopped && !clients_done && t >= o->stop_at) {
             atomic_store(&r->win[0].from, now_s());
             kill(r->p[o->stop_node].pid, SIGSTOP);
             stopped = true;

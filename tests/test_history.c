@@ -709,6 +709,10 @@ static cw_msg *changed_copy(const cw_msg *m, const char *what)
         del = true;
     else if (strcmp(what, "timestamp") == 0)
         ts.counter++;
+    else if (strcmp(what, "timestamp's node") == 0)
+        ts.node++;
+    else if (strcmp(what, "timestamp's wall") == 0)
+        ts.wall_ms++;
     else
         clock[1] = 5; /* "clock" */
     cw_msg *c;
@@ -725,7 +729,8 @@ static cw_msg *changed_copy(const cw_msg *m, const char *what)
 static void test_a_write_changed_on_its_way_is_caught(void **state)
 {
     (void)state;
-    static const char *const what[] = {"value", "key", "kind", "timestamp", "clock"};
+    static const char *const what[] = {"value", "key", "kind", "timestamp", "timestamp's node", "timestamp's wall",
+                                       "clock"};
     for (size_t i = 0; i < sizeof what / sizeof *what; i++) {
         char want[96];
         net t;
@@ -733,7 +738,7 @@ static void test_a_write_changed_on_its_way_is_caught(void **state)
         client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
         cw_msg *c = changed_copy(t.sent[0], what[i]);
         assert_false(cw_history_applied(t.h, 1, c));
-        snprintf(want, sizeof want, "node 1 applied write 0.1 with another %s", what[i]);
+        snprintf(want, sizeof want, "node 1 applied write 0.1 with another %.9s", what[i]);
         if (!strstr(cw_history_violation(t.h), want))
             fail_msg("%s: %s", what[i], cw_history_violation(t.h));
         cw_msg_unref(c);
@@ -757,7 +762,7 @@ static void test_a_write_changed_on_its_way_is_caught(void **state)
 /* What the progress callback below tries while the verdict runs. */
 typedef struct meddler {
     net *t;
-    int reads, wrote, finals, verdict; /* the calls' results: CW_EINVAL each, false for the verdict */
+    int reads, wrote, finals, final_key, verdict; /* the calls' results: CW_EINVAL each, false for the verdict */
     bool tried;
 } meddler;
 
@@ -777,6 +782,8 @@ static void meddle(void *ctx, const char *phase, uint64_t done, uint64_t total)
         m->reads |= cw_history_read(m->t->h, 1, "k", 1, counts, counts, &r) != CW_EINVAL;
     m->wrote = cw_history_wrote(m->t->h, 0, 1, &(cw_history_write_info){.client = 0});
     m->finals = cw_history_final_clock(m->t->h, 0, counts);
+    const cw_msg *held[1] = {m->t->sent[0]};
+    m->final_key = cw_history_final_key(m->t->h, 0, held, 1);
     cw_history_report rep;
     m->verdict = cw_history_verdict(m->t->h, &rep);
 }
@@ -805,6 +812,7 @@ static void test_nothing_is_recorded_while_the_verdict_runs(void **state)
     assert_false(m.reads);
     assert_int_equal(m.wrote, CW_EINVAL);
     assert_int_equal(m.finals, CW_EINVAL);
+    assert_int_equal(m.final_key, CW_EINVAL);
     assert_false(m.verdict);
     assert_int_equal(rep.reads, 256);
     cw_history_set_progress(t.h, NULL, NULL);

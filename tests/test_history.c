@@ -744,6 +744,25 @@ static void test_a_write_changed_on_its_way_is_caught(void **state)
         cw_msg_unref(c);
         net_close(&t);
     }
+    /* A write stamped with a clock that is not its past (a violation at its
+     * origin): a copy carrying that same clock is no changed copy, one with
+     * its true past is. */
+    for (int honest = 0; honest < 2; honest++) {
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        uint64_t wrong[2] = {1, 3};
+        cw_msg *w, *copy;
+        assert_int_equal(cw_msg_create(&w, 0, &(cw_hlc_timestamp){1, 0, 0}, wrong, 2, "k", 1, "v", 1), CW_OK);
+        assert_false(cw_history_applied(t.h, 0, w));
+        uint64_t past[2] = {1, 0};
+        assert_int_equal(cw_msg_create(&copy, 0, &(cw_hlc_timestamp){1, 0, 0}, honest ? wrong : past, 2, "k", 1,
+                                       "v", 1),
+                         CW_OK);
+        assert_int_equal(cw_history_applied(t.h, 1, copy), honest);
+        cw_msg_unref(copy);
+        cw_msg_unref(w);
+        net_close(&t);
+    }
     /* Applied as made, and held changed. */
     net t;
     net_open(&t, 2, CW_KEEP_SIBLINGS);
@@ -763,6 +782,7 @@ static void test_a_write_changed_on_its_way_is_caught(void **state)
 typedef struct meddler {
     net *t;
     int reads, wrote, finals, final_key, verdict; /* the calls' results: CW_EINVAL each, false for the verdict */
+    bool applied;                                 /* false: an application then is a violation */
     bool tried;
 } meddler;
 
@@ -784,15 +804,16 @@ static void meddle(void *ctx, const char *phase, uint64_t done, uint64_t total)
     m->finals = cw_history_final_clock(m->t->h, 0, counts);
     const cw_msg *held[1] = {m->t->sent[0]};
     m->final_key = cw_history_final_key(m->t->h, 0, held, 1);
+    m->applied = cw_history_applied(m->t->h, 1, m->t->sent[0]);
     cw_history_report rep;
     m->verdict = cw_history_verdict(m->t->h, &rep);
 }
 
 /* Nothing is recorded while the verdict runs (it walks the reads and the
  * client operations without the lock): a read, a telling or a final state
- * given from its progress callback (or by another thread) is refused, and
- * the verdict itself called again from there returns false. After it,
- * reads are recorded again (and left out of its report). */
+ * given from its progress callback is refused, an application there is a
+ * violation, and the verdict itself called again from there returns false.
+ * After it, reads are recorded again (and left out of its report). */
 static void test_nothing_is_recorded_while_the_verdict_runs(void **state)
 {
     (void)state;
@@ -807,8 +828,10 @@ static void test_nothing_is_recorded_while_the_verdict_runs(void **state)
     meddler m = {.t = &t};
     cw_history_set_progress(t.h, meddle, &m);
     cw_history_report rep;
-    assert_true(net_verdict(&t, &rep));
+    assert_false(net_verdict(&t, &rep)); /* the application from the callback */
+    assert_non_null(strstr(cw_history_violation(t.h), "node 1 applied write 0.1 while the verdict ran"));
     assert_true(m.tried);
+    assert_false(m.applied);
     assert_false(m.reads);
     assert_int_equal(m.wrote, CW_EINVAL);
     assert_int_equal(m.finals, CW_EINVAL);

@@ -292,10 +292,12 @@ typedef struct cw_history_report {
  * and fills *report. Returns report->ok (false, *report untouched, for a
  * NULL history or report). It judges a history once: a later call gives
  * the same report, and the final-state calls (cw_history_final_*) then
- * return CW_EINVAL. While it runs, every call that records is refused
- * (CW_EINVAL; an application is a violation), and a call of it from its
- * own progress callback returns false, *report untouched. Events recorded
- * after it are not in that report
+ * return CW_EINVAL. Call it once the run is over, from one thread:
+ * applications and final states must not overlap it (from its progress
+ * callback they are refused: CW_EINVAL, an application a violation); reads
+ * and tellings that come while it runs are refused from any thread; a
+ * second call while it runs returns false, *report untouched. Events
+ * recorded after it are not in that report
  * (their checks as they are recorded still run: cw_history_violation
  * says what they found). Cost, for
  * W writes by N nodes to K keys: O(W * N + N * K) time, hash lookups

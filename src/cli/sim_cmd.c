@@ -38,8 +38,9 @@ static const char sim_details[] =
     "superseded (no lost update, no resurrected delete, no extra sibling), and every\n"
     "session guarantee holds for every client operation.\n"
     "Exit status: 0 pass, 1 a violation or a stuck run (the replay command is\n"
-    "printed), 2 a bad option, 3 no verdict (the run refused for memory, or its\n"
-    "output or --json not written).\n";
+    "printed, even when --json could not be written), 2 a bad option, 3 no\n"
+    "verdict (the run refused for memory, or a pass whose output or --json was\n"
+    "not written).\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP, CLI_USAGE or CLI_FAIL. */
 static int parse(int argc, char **argv, sim_opts *o)
@@ -190,7 +191,7 @@ static int sim(const sim_opts *o)
     bool ok = r.truth.ok;
     if (o->json && write_json(o, &r, secs) != CW_OK) {
         fprintf(stderr, "causeway sim: cannot write %s\n", o->json);
-        return CLI_ERROR; /* the verdict is not where it was asked for */
+        return ok ? CLI_ERROR : CLI_FAIL; /* a violation stays 1; a pass not written is no verdict */
     }
     return ok ? CLI_OK : CLI_FAIL;
 }

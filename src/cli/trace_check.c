@@ -48,15 +48,30 @@
 
 /* A message quotes a trace's bytes (a line, a key): control characters in
  * it become '?', so a hostile trace cannot drive the terminal it is read on:
- * C0 and DEL, and C1 (U+0080 to U+009F, bytes C2 80 to C2 9F in UTF-8, among
- * them CSI and OSC) as "??". */
+ * C0 and DEL; C1 (U+0080 to U+009F, bytes C2 80 to C2 9F in UTF-8, among
+ * them CSI and OSC) as "??"; and every byte that is not part of valid
+ * UTF-8 (a lone 9B is CSI to a terminal not in UTF-8 mode). */
 static void printable(char *s)
 {
-    for (unsigned char *u = (unsigned char *)s; *u; u++)
-        if (*u < 0x20 || *u == 0x7f)
-            *u = '?';
-        else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
-            u[0] = u[1] = '?', u++;
+    for (unsigned char *u = (unsigned char *)s; *u;) {
+        if (*u < 0x80) {
+            if (*u < 0x20 || *u == 0x7f)
+                *u = '?';
+            u++;
+            continue;
+        }
+        size_t n = *u >= 0xc2 && *u <= 0xdf ? 2 : *u >= 0xe0 && *u <= 0xef ? 3 : *u >= 0xf0 && *u <= 0xf4 ? 4 : 0;
+        size_t ok = n ? 1 : 0;
+        while (ok && ok < n && u[ok] >= 0x80 && u[ok] <= 0xbf) /* stops at the NUL */
+            ok++;
+        if (!n || ok < n) { /* not a character: that byte alone */
+            *u++ = '?';
+            continue;
+        }
+        if (u[0] == 0xc2 && u[1] <= 0x9f)
+            u[0] = u[1] = '?';
+        u += n;
+    }
 }
 
 /* The first bytes of a line of len bytes, into q (cap bytes), a NUL among

@@ -26,11 +26,13 @@
 static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
 {
     size_t head = sizeof(cw_msg) + (size_t)nodes * sizeof(uint64_t);
-    if (key_len > SIZE_MAX - head || value_len > SIZE_MAX - head - key_len)
+    if (key_len > SIZE_MAX - head || value_len > SIZE_MAX - 16 - head - key_len)
         return NULL;
-    cw_msg *m = malloc(head + key_len + value_len);
+    size_t slot = (head + key_len + value_len + 7u) & ~(size_t)7u; /* the value hash's (msg_internal.h) */
+    cw_msg *m = malloc(slot + sizeof(uint64_t));
     if (!m)
         return NULL;
+    atomic_init((_Atomic uint64_t *)(void *)((char *)m + slot), 0);
     atomic_init(&m->refs, 1);
     m->kind = CW_MSG_WRITE;
     m->flags = 0;
@@ -153,6 +155,19 @@ int cw_msg_create_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp 
         if (context[k] > clock[k] || (k == origin && context[k] >= clock[k]))
             return CW_EINVAL;
     return cw__msg_write(out, origin, ts, clock, nodes, context, tombstone, key, key_len, value, value_len);
+}
+
+uint64_t cw__msg_value_hash(const cw_msg *m)
+{
+    _Atomic uint64_t *slot = cw__msg_value_hash_slot(m);
+    /* Relaxed: the value's bytes came with the message, and every thread
+     * that fills the slot stores the same number. */
+    uint64_t h = atomic_load_explicit(slot, memory_order_relaxed);
+    if (!h) {
+        h = (cw__hash_key(cw__msg_value_ptr(m), m->value_len) ^ (uint64_t)m->value_len) | 1u;
+        atomic_store_explicit(slot, h, memory_order_relaxed);
+    }
+    return h;
 }
 
 cw_msg *cw_msg_ref(cw_msg *m) { return cw__msg_ref(m); }

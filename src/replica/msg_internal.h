@@ -110,6 +110,21 @@ static inline uint8_t *cw__msg_value_ptr(const cw_msg *m)
     return cw__msg_key_ptr(m) + m->key_len;
 }
 
+/* A write's value hash, once cw__msg_value_hash made it (0 before): in the
+ * allocation's last 8 bytes, 8-aligned after the value (alloc_msg). Not
+ * part of what the message says, so not on the wire and not copied: a
+ * cache of a function of its bytes, which never change. */
+static inline _Atomic uint64_t *cw__msg_value_hash_slot(const cw_msg *m)
+{
+    uintptr_t end = (uintptr_t)(cw__msg_value_ptr(m) + m->value_len);
+    return (_Atomic uint64_t *)((end + 7u) & ~(uintptr_t)7u);
+}
+
+/* The hash of write m's value (never 0), made once a message, however many
+ * threads ask: for checkers that compare each copy of a write with what
+ * its origin made (verify.h) without hashing the value at every node. */
+uint64_t cw__msg_value_hash(const cw_msg *m);
+
 /* cw_msg_ref and cw_msg_unref, inline for the library's own hot paths (the
  * exported functions call these). */
 static inline cw_msg *cw__msg_ref(cw_msg *m)

@@ -31,11 +31,13 @@
  *  7. While the verdict runs (judging, set under the lock before it reads
  *     anything) nothing is recorded: it walks the reads, the client
  *     operations, the records and the final states without the lock, and a
- *     record made meanwhile (from its progress callback, or another thread)
- *     could grow an array under it. Reads and client operations test the
- *     flag under the lock, where they append; the other calls test it
- *     first, and are refused (CW_EINVAL, or a violation for an
- *     application).
+ *     record made meanwhile could grow an array under it. Reads and client
+ *     operations test the flag under the lock, where they append, so they
+ *     are refused from any thread. Applications and final states test it
+ *     when they start, without the lock: that refuses them from the
+ *     verdict's progress callback, but one another thread began before the
+ *     verdict can still run beside it, so the caller must not overlap them
+ *     (verify.h: the verdict comes once the run is over).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -311,13 +313,11 @@ size_t cw_history_violation_read(const cw_history *h)
     return h ? h->violation_read : SIZE_MAX;
 }
 
-/* The value's hash: a copy of a write carries the value its origin made. */
-static uint64_t value_hash(const cw_msg *m)
-{
-    size_t len;
-    const void *v = cw_msg_value(m, &len);
-    return cw__hash_key(v, len) ^ (uint64_t)len;
-}
+/* The value's hash: a copy of a write carries the value its origin made.
+ * Made once a message object (msg_internal.h): the engine's and the
+ * simulator's nodes apply the origin's own object, so a large value is
+ * hashed once a write, not at every node. */
+static uint64_t value_hash(const cw_msg *m) { return cw__msg_value_hash(m); }
 
 /* The hash of the clock m is stamped with. */
 static uint64_t clock_hash(const cw_msg *m)
@@ -684,15 +684,6 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
 {
     if (h->untimed || h->judged || judging(h)) /* which version a key ends with is not known; or judged */
         return CW_EINVAL;
-    for (size_t i = 0; i < count; i++) { /* a version held is its write as made */
-        cw_node_id o = cw_msg_origin(versions[i]);
-        uint64_t seq = cw_msg_seq(versions[i]);
-        const record *r = o < h->nodes && seq && seq <= made(h, o) ? at(h, o, seq) : NULL;
-        const char *changed = r && r->past ? copy_differs(h, r, versions[i]) : NULL;
-        if (changed)
-            violate(h, "node %u holds version %u.%llu with another %s than its origin made", x, o,
-                    (unsigned long long)seq, changed);
-    }
     if (h->final_count[x] == h->final_cap[x]) {
         size_t cap = h->final_cap[x] ? h->final_cap[x] * 2 : 16;
         final_key *grown = realloc(h->finals[x], cap * sizeof *grown);
@@ -701,8 +692,8 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
         h->finals[x] = grown;
         h->final_cap[x] = cap;
     }
-    size_t at = (h->arena_len[x] + _Alignof(final_version) - 1) & ~(_Alignof(final_version) - 1);
-    size_t need = at + count * sizeof(final_version) + key_len;
+    size_t off = (h->arena_len[x] + _Alignof(final_version) - 1) & ~(_Alignof(final_version) - 1);
+    size_t need = off + count * sizeof(final_version) + key_len;
     if (need > h->arena_cap[x]) {
         size_t cap = h->arena_cap[x] ? h->arena_cap[x] : 4096;
         while (cap < need)
@@ -713,8 +704,18 @@ static int add_final(cw_history *h, cw_node_id x, const void *key, size_t key_le
         h->arena[x] = grown;
         h->arena_cap[x] = cap;
     }
+    /* Once nothing can fail (the history stays as it was on an error). */
+    for (size_t i = 0; i < count; i++) { /* a version held is its write as made */
+        cw_node_id o = cw_msg_origin(versions[i]);
+        uint64_t seq = cw_msg_seq(versions[i]);
+        const record *r = o < h->nodes && seq && seq <= made(h, o) ? at(h, o, seq) : NULL;
+        const char *changed = r && r->past ? copy_differs(h, r, versions[i]) : NULL;
+        if (changed)
+            violate(h, "node %u holds version %u.%llu with another %s than its origin made", x, o,
+                    (unsigned long long)seq, changed);
+    }
     final_key *f = &h->finals[x][h->final_count[x]];
-    *f = (final_key){cw__hash_key(key, key_len), at, key_len, count};
+    *f = (final_key){cw__hash_key(key, key_len), off, key_len, count};
     final_version *v = final_versions(h, x, f);
     for (size_t i = 0; i < count; i++)
         v[i] = (final_version){cw_msg_origin(versions[i]), cw_msg_seq(versions[i])};

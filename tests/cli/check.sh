@@ -308,6 +308,9 @@ bad "$(printf '\033[31mRED\033]0;title\007')" "not JSON: \?\[31mRED\?\]0;title\?
 # C1 controls too (CSI, OSC, ST as UTF-8), and not other characters.
 bad "$(printf 'x\302\2332J\302\2350;t\302\234 \303\251')" "not JSON: x\?\?2J\?\?0;t\?\? $(printf '\303\251')"
 ! grep -q "$(printf '\302\233')" err.txt || fail "a CSI reached the terminal"
+# A lone 9B is CSI to a terminal not in UTF-8 mode: bytes that are not
+# UTF-8 become '?'.
+bad "$(printf 'y\2332J \342\202')" "not JSON: y\?2J \?\?"
 bad '{"node": 0, "op": "read", "key": "a", "dots": [[0]]}' "a read's dot is not"
 # A NUL in a line is quoted as '?', not where the quote ends.
 head -n 1 n1.jsonl >hostile.jsonl

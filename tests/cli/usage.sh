@@ -85,6 +85,7 @@ expect 2 "--kill given twice" stress --processes 3 --writes 10 --kill 0:1 --kill
 expect 2 "--stop and --kill name the same node 1" stress --processes 3 --writes 10 --stop 1:1:2 --kill 1:1.5
 expect 2 "--stop 1:2:3: starts at or after the run's end \\(--duration 0.5\\)" stress --processes 3 --duration 0.5 \
   --stop 1:2:3
+expect 2 "--stop 1:0.5:1: starts at or after the run's end" stress --processes 3 --duration 0.5 --stop 1:0.5:1
 expect 2 "node 0 is alone in its half of --partition then, so without --data" stress --processes 3 --writes 10 \
   --partition 0.3:2 --kill 0:1.5
 expect 2 "--kill 0:0.5 with --drop 0.3: without --data a write of node 0 that is lost on every link" stress \

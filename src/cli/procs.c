@@ -136,7 +136,7 @@ struct prun {
     window win[2];                  /* stop, kill */
     cli_keys keys;
     double start, end;
-    double clients_s;               /* when the last client ended, seconds after start */
+    double clients_s;               /* when the last client ended, seconds after start (drive) */
     bool part_made, stop_made;      /* whether --partition and --stop were made before the clients ended */
     _Atomic bool quiet[MAX_PROCS];  /* invariant 4: the node's clients wait */
     _Atomic uint32_t busy[MAX_PROCS];
@@ -1217,16 +1217,12 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     while (atomic_load(&r->running) > 0 || (o->stop_node >= 0 && stopped && !conted) ||
            (o->kill_node >= 0 && !killed && now_s() - r->start < o->kill_at) || (parted && !healed)) {
         double t = now_s() - r->start;
-        /* A partition or stop not begun when the clients end is not made:
-         * the report says so (a kill is waited for). */
-        if (!clients_done && atomic_load(&r->running) == 0) {
-            clients_done = true;
-            r->clients_s = t;
-        }
-        if (clients_done && !parted && !stopped && !(o->kill_node >= 0 && !killed))
-            break;
+        /* A partition or stop not begun when the clients end is not made
+         * (the report says so), also while a kill is waited for: it would
+         * cut or stop no write. */
+        clients_done |= atomic_load(&r->running) == 0;
         if (o->part_len > 0 && !parted && !clients_done && t >= o->part_start)
-            parted = true; /* not after the clients: it would cut no write (a kill waited for) */
+            parted = true;
         if (parted && !healed && t >= o->part_start + o->part_len)
             healed = true;
         if (killed && !restart_seen && atomic_load(&k.done)) {
@@ -1258,8 +1254,6 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
         serve_respawn(r);
         sleep_s(0.005);
     }
-    if (!clients_done)
-        r->clients_s = now_s() - r->start;
     r->part_made = parted;
     r->stop_made = stopped;
     while (joined_thread && !atomic_load(&k.done)) {
@@ -1324,6 +1318,10 @@ static json_t *options_json(const prun *r)
     return opt;
 }
 
+/* The clients' time, for their rate (never 0): a kill waited for after
+ * they ended is no time of theirs. */
+static double writes_seconds(const prun *r) { return r->clients_s > 1e-6 ? r->clients_s : 1e-6; }
+
 static int write_json(const prun *r, const cw_history_report *rep, const judge *J, const final *f, double secs,
                       bool ok, const char *violation)
 {
@@ -1338,7 +1336,7 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
         "{s:o,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b,s:b,s:b}", "options", options_json(r),
         "writes_checked", (json_int_t)rep->writes, "reads_checked",
         (json_int_t)rep->reads, "seconds", secs, "writes_seconds", r->clients_s, "writes_per_s",
-        rep->writes / (r->clients_s > 1e-6 ? r->clients_s : 1e-6), "concurrent_pairs",
+        rep->writes / writes_seconds(r), "concurrent_pairs",
         (json_int_t)rep->concurrent_pairs, "ordered_pairs", (json_int_t)rep->ordered_pairs, "lost_with_process",
         (json_int_t)J->t.lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
         (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation,
@@ -1562,8 +1560,7 @@ int cli_procs_stress(const cli_procs_options *o)
     uint64_t reads = 0, retries = 0, timeouts = 0;
     for (uint32_t c = 0; c < nc; c++)
         reads += cl[c].reads, retries += cl[c].retries, timeouts += cl[c].timeouts;
-    /* The clients' time: a kill after they ended is waited for, and is no time of theirs. */
-    double wsecs = r->clients_s > 1e-6 ? r->clients_s : 1e-6;
+    double wsecs = writes_seconds(r);
     printf("  writes               %llu in %.3f s: %.0f writes/s (%llu retried after joining/stalled/full, "
            "%llu timed out at a stopped or killed node: %llu of those made)\n",
            (unsigned long long)rep.writes, wsecs, rep.writes / wsecs, (unsigned long long)retries,

@@ -313,12 +313,6 @@ size_t cw_history_violation_read(const cw_history *h)
     return h ? h->violation_read : SIZE_MAX;
 }
 
-/* The value's hash: a copy of a write carries the value its origin made.
- * Made once a message object (msg_internal.h): the engine's and the
- * simulator's nodes apply the origin's own object, so a large value is
- * hashed once a write, not at every node. */
-static uint64_t value_hash(const cw_msg *m) { return cw__msg_value_hash(m); }
-
 /* The hash of the clock m is stamped with. */
 static uint64_t clock_hash(const cw_msg *m)
 {
@@ -342,9 +336,12 @@ static const char *copy_differs(const cw_history *h, const record *r, const cw_m
     if (ts.wall_ms != r->ts.wall_ms || ts.counter != r->ts.counter || ts.node != r->ts.node)
         return "timestamp";
     if (r->stamp_wrong ? clock_hash(m) != r->clock_hash
-                               : memcmp(cw_msg_counters(m, NULL), r->past, h->nodes * sizeof *r->past) != 0)
+                       : memcmp(cw_msg_counters(m, NULL), r->past, h->nodes * sizeof *r->past) != 0)
         return "clock";
-    if (value_hash(m) != r->value_hash)
+    /* Made once a message object (msg_internal.h): the engine's and the
+     * simulator's nodes apply the origin's own object, so a large value is
+     * hashed once a write, not at every node. */
+    if (cw__msg_value_hash(m) != r->value_hash)
         return "value";
     return NULL;
 }
@@ -382,7 +379,7 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     memcpy(r->key, key, key_len);
     r->key_len = key_len;
     r->hash = m->key_hash; /* cw__hash_key of the key, made with the write */
-    r->value_hash = value_hash(m);
+    r->value_hash = cw__msg_value_hash(m);
     r->ts = cw_msg_timestamp(m);
     r->client = CW_HISTORY_NO_CLIENT;
     r->flags = cw_msg_tombstone(m) ? TOMBSTONE : 0;

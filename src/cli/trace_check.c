@@ -1193,6 +1193,14 @@ void cli_trace_replay(cli_trace_judge *J)
                                 seq++;
                                 break;
                             }
+                    if (e->kind == CLI_EV_APPLY && o < J->hn && seq <= J->maxseq[o] && J->wev[o] &&
+                        J->wev[o][seq]) { /* made, but only after what waits for it: the traces wait in a ring */
+                        cli_trace_violate(J, e, "causal order",
+                                          "history node %u applied (%u, %llu) before node %u made it (its trace "
+                                          "makes it after events that wait for others: a causal cycle)",
+                                          x, o, (unsigned long long)seq, o);
+                        return;
+                    }
                     bool untraced = o < J->n && J->ev[o].n == 0; /* its origin's trace was not given */
                     cli_trace_violate(J, e, "unknown write", "history node %u %s (%u, %llu), a write no trace holds%s",
                                       x, e->kind == CLI_EV_APPLY ? "applied" : "installed a state covering", o,

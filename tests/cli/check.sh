@@ -346,6 +346,14 @@ expect 2 "nothing.jsonl: No such file" nothing.jsonl
 printf '%s\n' '{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {}}' >noown.jsonl
 expect 1 "\[clock is not the causal past\] noown.jsonl:1: node 0: node 0 wrote \(0, 1\) with a clock whose own entry is 0" \
   noown.jsonl
+# Two writes that each follow the other (each node applies the other's
+# before making its own): a causal cycle, not a write no trace holds.
+printf '%s\n' '{"node": 0, "op": "apply", "dot": [1, 1]}' \
+  '{"node": 0, "op": "write", "dot": [0, 1], "key": "k", "clock": {"0": 1, "1": 1}}' >cycle0.jsonl
+printf '%s\n' '{"node": 1, "op": "apply", "dot": [0, 1]}' \
+  '{"node": 1, "op": "write", "dot": [1, 1], "key": "k", "clock": {"0": 1, "1": 1}}' >cycle1.jsonl
+expect 1 "\[causal order\] cycle0.jsonl:1: node 0: history node 0 applied \(1, 1\) before node 1 made it .*a causal cycle" \
+  cycle0.jsonl cycle1.jsonl
 # One file given twice, under two names: its lines are not a second node's.
 expect 2 "square.jsonl and \./square.jsonl are one file: give each trace once" square.jsonl ./square.jsonl
 : >empty.jsonl

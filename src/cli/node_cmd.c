@@ -163,12 +163,11 @@ static const char *endpoint_problem(const char *endpoint, bool bound)
     const char *colon = strrchr(endpoint + 6, ':');
     if (!colon || colon == endpoint + 6 || !colon[1])
         return "expected tcp://HOST:PORT";
-    if (strcmp(colon + 1, "*") == 0)
-        return bound ? NULL : "a peer's port must be a real one: 1 to 65535 (* and 0 are for an endpoint bound here)";
-    if (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
-        strtoul(colon + 1, NULL, 10) > 65535)
+    bool any = strcmp(colon + 1, "*") == 0; /* a free port, as port 0 */
+    if (!any && (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
+                 strtoul(colon + 1, NULL, 10) > 65535))
         return bound ? "the port must be 0 to 65535 (or *)" : "the port must be 1 to 65535";
-    if (!bound && strtoul(colon + 1, NULL, 10) == 0)
+    if (!bound && (any || strtoul(colon + 1, NULL, 10) == 0))
         return "a peer's port must be a real one: 1 to 65535 (* and 0 are for an endpoint bound here)";
     return NULL;
 }

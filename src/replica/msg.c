@@ -26,7 +26,7 @@
 static cw_msg *alloc_msg(uint32_t nodes, size_t key_len, size_t value_len)
 {
     size_t head = sizeof(cw_msg) + (size_t)nodes * sizeof(uint64_t);
-    if (key_len > SIZE_MAX - head || value_len > SIZE_MAX - 16 - head - key_len)
+    if (key_len > SIZE_MAX - 16 - head || value_len > SIZE_MAX - 16 - head - key_len) /* 16: the slot, padded */
         return NULL;
     size_t slot = (head + key_len + value_len + 7u) & ~(size_t)7u; /* the value hash's (msg_internal.h) */
     cw_msg *m = malloc(slot + sizeof(uint64_t));

@@ -63,22 +63,23 @@ typedef struct record {
     size_t key_len;
     uint64_t hash;           /* the key's, for grouping writes by key */
     uint64_t value_hash;     /* the value's, to tell a copy changed on its way */
-    uint64_t clock_hash;     /* stamp_wrong: the hash of the clock it was stamped with */
+    uint64_t clock_hash;     /* STAMP_WRONG: the hash of the clock it was stamped with */
     cw_history_dot *read;    /* CONTEXT: the versions its client read (invariant 6) */
     uint32_t read_count;
     uint32_t client;         /* TOLD: its client, or CW_HISTORY_NO_CLIENT */
-    uint8_t flags;           /* below */
-    /* What copies are checked against (copy_differs), written as it is made
-     * (invariant 1) and never again: other nodes' threads read them while
-     * cw_history_wrote changes flags. */
-    bool deletes;            /* its message is a tombstone */
-    bool stamp_wrong;        /* stamped with a clock other than its past (a violation) */
+    uint8_t as_made;         /* TOMBSTONE, STAMP_WRONG: set as it is made, never again
+                                (invariant 1), so other nodes' threads read it
+                                (copy_differs) while cw_history_wrote sets told */
+    uint8_t told;            /* TOLD, CONTEXT: set by cw_history_wrote (invariant 6) */
 } record;
 
-enum {
+enum {                       /* as_made */
     TOMBSTONE = 1,           /* its message deletes */
-    CONTEXT = 2,             /* made with a context: it supersedes `read` (and what they superseded) */
-    TOLD = 4                 /* cw_history_wrote was called for it */
+    STAMP_WRONG = 2          /* stamped with a clock other than its past (a violation) */
+};
+enum {                       /* told */
+    CONTEXT = 1,             /* made with a context: it supersedes `read` (and what they superseded) */
+    TOLD = 2                 /* cw_history_wrote was called for it */
 };
 
 enum { CHUNK = 4096 };     /* records per chunk */
@@ -330,12 +331,12 @@ static const char *copy_differs(const cw_history *h, const record *r, const cw_m
     const void *key = cw_msg_key(m, &key_len);
     if (key_len != r->key_len || (key_len && memcmp(key, r->key, key_len) != 0))
         return "key";
-    if (cw_msg_tombstone(m) != r->deletes)
+    if (cw_msg_tombstone(m) != ((r->as_made & TOMBSTONE) != 0))
         return "kind (put or delete)";
     cw_hlc_timestamp ts = cw_msg_timestamp(m);
     if (ts.wall_ms != r->ts.wall_ms || ts.counter != r->ts.counter || ts.node != r->ts.node)
         return "timestamp";
-    if (r->stamp_wrong ? clock_hash(m) != r->clock_hash
+    if (r->as_made & STAMP_WRONG ? clock_hash(m) != r->clock_hash
                        : memcmp(cw_msg_counters(m, NULL), r->past, h->nodes * sizeof *r->past) != 0)
         return "clock";
     /* Made once a message object (msg_internal.h): the engine's and the
@@ -382,12 +383,11 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     r->value_hash = cw__msg_value_hash(m);
     r->ts = cw_msg_timestamp(m);
     r->client = CW_HISTORY_NO_CLIENT;
-    r->flags = cw_msg_tombstone(m) ? TOMBSTONE : 0;
-    r->deletes = cw_msg_tombstone(m);
+    r->as_made = cw_msg_tombstone(m) ? TOMBSTONE : 0;
     atomic_store_explicit(&h->applied[x][x], seq, memory_order_release);
     const uint64_t *clock = cw_msg_counters(m, NULL);
     if (memcmp(clock, r->past, h->nodes * sizeof *clock) != 0) {
-        r->stamp_wrong = true; /* its copies carry that clock: copy_differs */
+        r->as_made |= STAMP_WRONG; /* its copies carry that clock: copy_differs */
         r->clock_hash = clock_hash(m);
         violate(h, "write %u.%llu was stamped with a clock that is not its causal past", x,
                 (unsigned long long)seq);
@@ -616,7 +616,7 @@ int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_hi
         return CW_OK;
     }
     record *r = at(h, origin, seq);
-    if (r->flags & TOLD) {
+    if (r->told & TOLD) {
         violate(h, "a client told of write %u.%llu twice", origin, (unsigned long long)seq);
         return CW_OK;
     }
@@ -634,16 +634,16 @@ int cw_history_wrote(cw_history *h, cw_node_id origin, uint64_t seq, const cw_hi
         r->read = read;
         r->read_count = w->context ? (uint32_t)w->read_count : 0;
         r->client = w->client;
-        r->flags |= TOLD | (w->context ? CONTEXT : 0);
+        r->told = TOLD | (w->context ? CONTEXT : 0);
     }
     pthread_mutex_unlock(&h->lock);
     if (rc != CW_OK) {
         free(read);
         return rc;
     }
-    if (w->tombstone != ((r->flags & TOMBSTONE) != 0))
+    if (w->tombstone != ((r->as_made & TOMBSTONE) != 0))
         violate(h, "write %u.%llu is a %s, but its client made a %s", origin, (unsigned long long)seq,
-                r->flags & TOMBSTONE ? "delete" : "put", w->tombstone ? "delete" : "put");
+                r->as_made & TOMBSTONE ? "delete" : "put", w->tombstone ? "delete" : "put");
     for (size_t i = 0; i < r->read_count; i++) {
         cw_history_dot d = read[i];
         /* A write may replace only what its node had applied: its own
@@ -959,7 +959,7 @@ static const record *rec_of(const cw_history *h, cw_node_id o, uint64_t s)
 static bool is_tombstone(const cw_history *h, cw_node_id o, uint64_t s)
 {
     const record *r = rec_of(h, o, s);
-    return r && (r->flags & TOMBSTONE);
+    return r && (r->as_made & TOMBSTONE);
 }
 
 /* In arr[lo..hi) (sorted by (origin, seq)), the last of origin o with
@@ -1066,7 +1066,7 @@ static void check_key(const cw_history *h, judge *J, key_group *g, origin_run *r
         for (size_t i = runs[jb].lo; i < runs[jb].hi; i++) {
             const record *r = rec(h, refs[i]);
             const uint64_t *past = r->past;
-            bool plain = !(r->flags & CONTEXT);
+            bool plain = !(r->told & CONTEXT);
             if (plain)
                 runs[jb].last_plain = refs[i].seq;
             for (size_t j = 0; j < d; j++) {
@@ -1095,8 +1095,8 @@ static void check_key(const cw_history *h, judge *J, key_group *g, origin_run *r
     for (size_t j = 0; j < d; j++)
         for (size_t i = runs[j].lo; i < runs[j].hi; i++) {
             const record *r = rec(h, refs[i]);
-            rep->context_writes += (r->flags & CONTEXT) != 0;
-            rep->deletes += (r->flags & TOMBSTONE) != 0;
+            rep->context_writes += (r->told & CONTEXT) != 0;
+            rep->deletes += (r->as_made & TOMBSTONE) != 0;
             J->dead[i] = refs[i].seq < runs[j].last_plain || refs[i].seq <= runs[j].covered_plain ||
                          J->rd_at[i + 1] > J->rd_at[i];
             if (J->dead[i]) {
@@ -1104,7 +1104,7 @@ static void check_key(const cw_history *h, judge *J, key_group *g, origin_run *r
                 continue;
             }
             out[n++] = (final_version){refs[i].origin, refs[i].seq};
-            live += !(r->flags & TOMBSTONE);
+            live += !(r->as_made & TOMBSTONE);
         }
     if (live > rep->max_concurrent)
         rep->max_concurrent = live;
@@ -1177,9 +1177,9 @@ static bool group_writes(const cw_history *h, uint64_t total, judge *J)
             g->tlo = t;
             for (size_t i = g->lo; i < g->hi; i++) {
                 const record *r = rec(h, refs[i]);
-                if (!(r->flags & CONTEXT))
+                if (!(r->told & CONTEXT))
                     J->plain[p++] = refs[i];
-                if (r->flags & TOMBSTONE)
+                if (r->as_made & TOMBSTONE)
                     J->tombs[t++] = refs[i];
             }
             g->phi = p;
@@ -1288,7 +1288,7 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
                     v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more);
             continue;
         }
-        if (r->flags & TOMBSTONE)
+        if (r->as_made & TOMBSTONE)
             violate(h, "node %u read version %u.%llu of a key (%.*s%s), which is a delete (reads hide them)",
                     rd->x, v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more);
         size_t at_i = find_ref(J->refs, g->lo, g->hi, v.origin, v.seq);
@@ -1298,8 +1298,8 @@ static void check_read(cw_history *h, const judge *J, const read_rec *rd, cw_his
             violate(h, "node %u read version %u.%llu of a key (%.*s%s) after applying write %u.%llu, %s", rd->x,
                     v.origin, (unsigned long long)v.seq, shown, (const char *)rd->key, more, by.origin,
                     (unsigned long long)by.seq,
-                    !(b->flags & CONTEXT)    ? "which follows it"
-                    : b->flags & TOMBSTONE ? "which deleted it (its client read it)"
+                    !(b->told & CONTEXT)    ? "which follows it"
+                    : b->as_made & TOMBSTONE ? "which deleted it (its client read it)"
                                            : "which replaced it (its client read it)");
         }
     }
@@ -1598,13 +1598,13 @@ static void explain_extra(const cw_history *h, const judge *J, const key_group *
         snprintf(why, cap, "version %u.%llu is no write to it", v.origin, (unsigned long long)v.seq);
     } else if (J->dead[i] && superseded_within(h, J, g, i, J->all, &by)) {
         const record *b = rec(h, by);
-        if ((b->flags & TOMBSTONE) && !(r->flags & TOMBSTONE))
+        if ((b->as_made & TOMBSTONE) && !(r->as_made & TOMBSTONE))
             snprintf(why, cap, "version %u.%llu was deleted by write %u.%llu (a resurrected delete)", v.origin,
                      (unsigned long long)v.seq, by.origin, (unsigned long long)by.seq);
         else
             snprintf(why, cap, "version %u.%llu was superseded by write %u.%llu, %s (too many siblings)", v.origin,
                      (unsigned long long)v.seq, by.origin, (unsigned long long)by.seq,
-                     b->flags & CONTEXT ? "whose client read it" : "which follows it");
+                     b->told & CONTEXT ? "whose client read it" : "which follows it");
     } else if (g->n && h->policy == CW_LAST_WRITER_WINS) {
         const final_version *w = J->want + g->want;
         snprintf(why, cap, "version %u.%llu loses to write %u.%llu (last-writer-wins)", v.origin,
@@ -2019,15 +2019,15 @@ int cw_history_write(const cw_history *h, FILE *f)
     for (uint32_t o = 0; o < h->nodes; o++) /* how the writes were made, where known or not plain puts */
         for (uint64_t s = 1; s <= made(h, o); s++) {
             const record *r = at(h, o, s);
-            if (!(r->flags & (TOLD | TOMBSTONE)))
+            if (!(r->told & TOLD) && !(r->as_made & TOMBSTONE))
                 continue;
             fprintf(f, "wrote %" PRIu32 " %" PRIu64 " ", o, s);
-            if (r->client == CW_HISTORY_NO_CLIENT || !(r->flags & TOLD))
+            if (r->client == CW_HISTORY_NO_CLIENT || !(r->told & TOLD))
                 fputc('-', f);
             else
                 fprintf(f, "%" PRIu32, r->client);
-            fprintf(f, " %s ", r->flags & TOMBSTONE ? "delete" : "put");
-            if (!(r->flags & CONTEXT))
+            fprintf(f, " %s ", r->as_made & TOMBSTONE ? "delete" : "put");
+            if (!(r->told & CONTEXT))
                 fputs("plain", f);
             else if (!r->read_count)
                 fputs("none", f);

@@ -852,6 +852,40 @@ static void test_a_body_framed_twice_or_by_another_coding_is_refused(void **stat
                      200);
 }
 
+/* A header name with whitespace before its colon, or another byte that is
+ * not a token's, is 400 and its connection closes (RFC 9112, 5.1):
+ * libmicrohttpd takes "Content-Length :" or "Content-Length\v:"
+ * for another header and frames no body by it, where a proxy that trims
+ * the name frames one, so the body was served as the next request on the
+ * connection (a request smuggled past the proxy); "Transfer-Encoding :"
+ * beside a Content-Length was framed by the Content-Length alone. */
+static void test_a_header_name_not_a_token_is_refused(void **state)
+{
+    fx *f = *state;
+    char text[4096];
+    raw_until_closed(f,
+                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length : 24\r\n\r\n"
+                     "{\"key\": \"w\", \"value\": 1}",
+                     text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
+    assert_non_null(strstr(text, "a header name that is not a token"));
+    assert_null(strstr(text + 12, "HTTP/1.1 ")); /* one answer: the body was not read as a request */
+    raw_until_closed(f,
+                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 24\r\nTransfer-Encoding\t: chunked\r\n\r\n"
+                     "{\"key\": \"w\", \"value\": 1}",
+                     text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
+    assert_null(strstr(text + 12, "HTTP/1.1 "));
+    raw_until_closed(f,
+                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length\v: 24\r\n\r\n"
+                     "{\"key\": \"w\", \"value\": 1}",
+                     text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
+    assert_null(strstr(text + 12, "HTTP/1.1 "));
+    assert_int_equal(raw_status(f, "GET /read/w HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL, 0), 404); /* nothing made */
+    assert_int_equal(raw_status(f, "GET /status HTTP/1.1\r\nHost: x\r\nX-A:  b \r\n\r\n", 0, NULL, 0), 200);
+}
+
 /* A body declared over max_body and sent at once, without waiting for a
  * go-ahead (no Expect: 100-continue), is read and discarded, and the 413
  * comes after it: answered at once, the close met the body still arriving
@@ -2165,6 +2199,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_siblings_and_deletes, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_a_deleted_key_reads_with_its_context, setup_two_one_sibling, teardown),
         cmocka_unit_test_setup_teardown(test_a_body_framed_twice_or_by_another_coding_is_refused, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_a_header_name_not_a_token_is_refused, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests_change_nothing, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_body_limits, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_siblings_limit, setup_small, teardown),

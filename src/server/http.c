@@ -15,7 +15,9 @@
  *     connection); any other that sends more (declared, or chunked) has the
  *     rest discarded as it comes and is answered 413 at its end, so the
  *     answer is not lost to a reset while the body still arrives. Nothing
- *     grows past max_body. Content-Length given twice is 400. The bodies
+ *     grows past max_body. Content-Length given twice is 400, and so is a
+ *     header name that is not a token ("Content-Length :", which MHD
+ *     frames no body by). The bodies
  *     of all requests being received hold at most o.bodies_held_max bytes
  *     between them (the room each has grown, counted from its growth until
  *     the body is let go): a body that would pass it is discarded as it
@@ -1555,10 +1557,24 @@ static void too_large(const cw__http *h, reply *rep)
 #define DISCARD_MAX ((unsigned long long)64 << 20)
 
 /* The framing header lines of a request, Content-Length and
- * Transfer-Encoding, and its Host lines, each counted. */
+ * Transfer-Encoding, and its Host lines, each counted; and its header
+ * names that are not tokens (MHD keeps "Content-Length :" as a name of its
+ * own, which frames nothing). */
 typedef struct framing {
-    unsigned lengths, codings, hosts;
+    unsigned lengths, codings, hosts, not_tokens;
 } framing;
+
+/* Whether s is a token (RFC 9110, 5.6.2): what a header name is. */
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
 
 static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -1568,6 +1584,7 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     f->lengths += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
     f->codings += strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0;
     f->hosts += strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0;
+    f->not_tokens += !is_token(key);
     return MHD_YES;
 }
 
@@ -1631,8 +1648,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         *req_cls = r;
         atomic_fetch_add_explicit(&h->in_progress, 1, memory_order_relaxed);
-        framing f = {0, 0, 0};
+        framing f = {0, 0, 0, 0};
         (void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+        /* RFC 9112, 5.1: whitespace before a header's colon is 400, and
+         * so is any name that is not a token (a folded line MHD took for
+         * one, a control byte). MHD frames no body by "Content-Length :",
+         * where a proxy that trims the name frames one: the body would be
+         * read as the next request. */
+        if (f.not_tokens) {
+            r->too_large = true; /* nothing of the body is kept */
+            fail(&rep, MHD_HTTP_BAD_REQUEST,
+                 "a header name that is not a token (whitespace before its colon, a folded line, or a byte a "
+                 "name cannot hold)");
+            return send_reply(h, c, &rep);
+        }
         if (f.lengths > 1) { /* which one frames the body? (RFC 9112, 6.3) */
             r->too_large = true; /* nothing of the body is kept */
             fail(&rep, MHD_HTTP_BAD_REQUEST, "Content-Length given twice");

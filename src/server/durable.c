@@ -771,6 +771,12 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         r = lmdb_error(rc, err, errlen, "writing a new state");
     else if (r != CW_OK && t)
         mdb_txn_abort(t);
+    /* Invariant 5: with --sync none that commit is left to the kernel, and
+     * a machine that went down before writing it back would lose the run
+     * mark with the saves it guards, so the next start would take back an
+     * older state unrefused. It goes to disk before any save of the run. */
+    if (r == CW_OK && sync == CW__SYNC_NONE && (rc = mdb_env_sync(d->env, 1)) != 0)
+        r = lmdb_error(rc, err, errlen, "marking the run");
     guard_end();
     if (r != CW_OK) {
         cw__durable_close(d);

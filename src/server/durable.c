@@ -52,7 +52,8 @@
  *     LMDB reads its pages through a memory map and trusts the offsets in
  *     them: a page past the file's end (a truncated file) faults with
  *     SIGBUS, and a damaged offset can send a read anywhere (SIGSEGV).
- *     While a state is opened and read back (the guard, below), such a
+ *     While a state is opened and read back, and while a save runs (a
+ *     file cut short under the running node: the guard, below), such a
  *     fault (in the file's map, or in LMDB's code) ends the process so
  *     too. Before anything is
  *     written to an environment, a cursor has visited every record of every
@@ -134,6 +135,8 @@ struct cw__durable {
     uint8_t seed[8];           /* the long keys' hash seed */
     uint64_t saved_self;       /* this node's own counter in the saved state */
     bool running;              /* meta "running" is ours to remove at close (invariant 5) */
+    uintptr_t map_lo, map_hi;  /* where the guard found data.mdb's map at open (invariant 6) */
+    uintptr_t code_lo, code_hi; /* and LMDB's code */
     cw__durable_stats stats;
 };
 
@@ -557,9 +560,9 @@ static void guard_map(const char *dir)
     fclose(f);
 }
 
-/* The guard for dir's environment, its map looked up now (once LMDB has
- * mapped the file) or later (guard_map). */
-static void guard_begin(const char *dir)
+/* Takes the guard for dir's environment: its note made, the bounds
+ * unknown until set. */
+static void guard_take(const char *dir)
 {
     pthread_mutex_lock(&guard_lock);
     int n = snprintf(guard_note, sizeof guard_note, "causeway node: %s/data.mdb", dir);
@@ -568,7 +571,10 @@ static void guard_begin(const char *dir)
     atomic_store_explicit(&guard_map_hi, 0, memory_order_relaxed);
     atomic_store_explicit(&guard_code_lo, 0, memory_order_relaxed);
     atomic_store_explicit(&guard_code_hi, 0, memory_order_relaxed);
-    guard_map(dir);
+}
+
+static void guard_handlers(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
@@ -576,6 +582,33 @@ static void guard_begin(const char *dir)
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGSEGV, &sa, &guard_was_segv);
     (void)sigaction(SIGBUS, &sa, &guard_was_bus);
+}
+
+/* The guard for dir's environment, its map looked up now (once LMDB has
+ * mapped the file) or later (guard_map). */
+static void guard_begin(const char *dir)
+{
+    guard_take(dir);
+    guard_map(dir);
+    guard_handlers();
+}
+
+/* The guard again for a save of d's environment (or a look at its meta
+ * pages): a data.mdb cut short under the running node faults in the
+ * save's reads of its pages, which ends the node with the reason (exit
+ * 2), as a damaged page that fails an LMDB assertion does. The bounds are those found at open: LMDB's map of
+ * the file stays where it is while the environment is open. */
+static void guard_save(const cw__durable *d)
+{
+    const char *dir = NULL;
+    if (mdb_env_get_path(d->env, &dir) != 0 || !dir)
+        dir = "the data directory";
+    guard_take(dir);
+    atomic_store_explicit(&guard_map_lo, d->map_lo, memory_order_relaxed);
+    atomic_store_explicit(&guard_map_hi, d->map_hi, memory_order_relaxed);
+    atomic_store_explicit(&guard_code_lo, d->code_lo, memory_order_relaxed);
+    atomic_store_explicit(&guard_code_hi, d->code_hi, memory_order_relaxed);
+    guard_handlers();
 }
 
 static void guard_end(void)
@@ -740,6 +773,10 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         return r;
     }
     guard_map(dir);
+    d->map_lo = atomic_load_explicit(&guard_map_lo, memory_order_relaxed);
+    d->map_hi = atomic_load_explicit(&guard_map_hi, memory_order_relaxed);
+    d->code_lo = atomic_load_explicit(&guard_code_lo, memory_order_relaxed);
+    d->code_hi = atomic_load_explicit(&guard_code_hi, memory_order_relaxed);
     int r = walk_all(d, err, errlen);
     if (r != CW_OK) {
         guard_end();
@@ -1239,6 +1276,7 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
         stable[k] = cw_vclock_get(&sv, k);
     cw_vclock_destroy(&sv);
     MDB_txn *t = NULL;
+    guard_save(d); /* invariant 6: until the transaction ends */
     int rc = mdb_txn_begin(d->env, NULL, 0, &t);
     put_ctx p = {d, t, rc};
     if (!rc && d->all) { /* every key: those gone are found by a full rewrite */
@@ -1285,6 +1323,7 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
         rc = mdb_txn_commit(t); /* with CW__SYNC_FULL, on disk when it returns */
     else if (t)
         mdb_txn_abort(t);
+    guard_end();
     if (rc) {
         d->stats.failed_saves++;
         free(stable);
@@ -1309,8 +1348,10 @@ void cw__durable_get_stats(const cw__durable *d, cw__durable_stats *out)
     *out = d->stats;
     MDB_envinfo info;
     MDB_stat st;
+    guard_save(d); /* both read the meta pages in the map (invariant 6) */
     if (mdb_env_info(d->env, &info) == 0 && mdb_env_stat(d->env, &st) == 0) {
         out->map_size = info.me_mapsize;
         out->map_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
     }
+    guard_end();
 }

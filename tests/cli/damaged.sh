@@ -8,7 +8,9 @@
 # a reason on stderr) or serve with all 300 keys: never be killed by a
 # signal (LMDB asserts on a page its tree does not expect and aborted the
 # process; a flipped offset or a cut file faulted, SIGSEGV or SIGBUS). In
-# each way at least one page must be refused as damaged.
+# each way at least one page must be refused as damaged. Last, the file is
+# cut short under a running node: its next save must end it with the
+# reason (exit 2), not a SIGBUS.
 #   tests/cli/damaged.sh CAUSEWAY
 set -euo pipefail
 cw=$1
@@ -93,4 +95,36 @@ for how in zero flip cut; do
   [ "$damaged" -gt 0 ] || fail "no page of $pages damaged so ($how) was refused as damaged"
   summary="$summary $how: $damaged refused as damaged;"
 done
-echo "damaged.sh: $((pages - 2)) pages damaged one at a time in three ways, none crashed:$summary"
+# Cut short under a running node: its next save (a write), or a look at
+# the map's use (GET /metrics, once the meta pages are gone), faults
+# reading data.mdb, which must end the node with the reason (exit 2), as
+# damage a save meets does, not kill it with SIGBUS.
+cut_running() { # cut_running WHAT BYTES ROUTE CURL-ARGS...: the file cut to BYTES, then the request
+  local what="cut to $2 bytes under a running node, then $1" bytes=$2 route=$3 status=0
+  shift 3
+  rm -rf "$dir/copy"
+  cp -r "$dir/base" "$dir/copy"
+  rm -f "$dir/out"
+  "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --http 127.0.0.1:0 --data "$dir/copy" \
+    >"$dir/out" 2>"$dir/err" &
+  pid=$!
+  port=
+  for _ in $(seq 200); do
+    port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || fail "$what: the node did not start: $(cat "$dir/err")"
+  truncate -s "$bytes" "$dir/copy/data.mdb"
+  curl -s -m 5 -o /dev/null "$@" "127.0.0.1:$port/$route" || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$pid" 2>/dev/null && fail "$what: the node runs on over the cut file"
+  wait "$pid" || status=$?
+  pid=x
+  [ "$status" = 2 ] || fail "$what: exit $status, not 2 ($(head -c 300 "$dir/err"))"
+  grep -q "data.mdb is damaged" "$dir/err" || fail "$what: no reason: $(head -c 300 "$dir/err")"
+  ! grep -q "Sanitizer" "$dir/err" || fail "$what: a sanitizer's report: $(head -c 600 "$dir/err")"
+}
+cut_running "a write" $((pages / 2 * 4096)) write -X POST -d '{"key": "key-1", "value": "after the cut"}'
+cut_running "GET /metrics" 0 metrics # its meta pages gone
+echo "damaged.sh: $((pages - 2)) pages damaged one at a time in three ways, none crashed:$summary; a file cut under a running node (a write, GET /metrics) ended it with the reason"

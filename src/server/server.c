@@ -626,8 +626,10 @@ static void check_held(cw__server *s, uint32_t from, uint64_t held)
             "causeway node %u: node %u holds this node's write %" PRIu64 ", but this node has made only %" PRIu64
             ": its state is older than what it numbered before (a --data directory restored from an earlier "
             "copy, a --fresh start after it ran, or a second process with its id). It takes no writes; stop it "
-            "and start it without --fresh on an empty state (with --data: move its directory aside), to join.\n",
-            (unsigned)s->o.self, (unsigned)from, held, own);
+            "and start it without --fresh on an empty state (with --data: move its directory aside), to join. "
+            "Unless node %u is the one on a state not of this group (a --data directory copied from another "
+            "group of the same size and policy): then move node %u's aside instead.\n",
+            (unsigned)s->o.self, (unsigned)from, held, own, (unsigned)from, (unsigned)from);
 }
 
 /* Lock held: a message m from peer `from` (a link's sender, or a write's

@@ -103,6 +103,19 @@ static void test_counter_exhaustion_and_overflow(void **state)
     cw_hlc_timestamp before = h.last;
     assert_int_equal(cw_hlc_now(&h, &t), CW_EOVERFLOW);
     assert_ts_equal(h.last, before);
+    /* A remote wall past the range with its counter full, let through by
+     * an unbounded drift: an overflow, never a wrap to wall 0. */
+    wall = 1000;
+    cw_hlc_init(&h, 0, fake_now, &wall, UINT64_MAX);
+    assert_int_equal(cw_hlc_now(&h, &t), CW_OK);
+    before = h.last;
+    cw_hlc_timestamp far = {UINT64_MAX, UINT16_MAX, 3}, out = {7, 7, 7};
+    assert_int_equal(cw_hlc_update(&h, &far, &out), CW_EOVERFLOW);
+    assert_ts_equal(h.last, before);
+    assert_int_equal(out.wall_ms, 7);
+    /* The same timestamp observed: later timestamps overflow, never wrap. */
+    cw_hlc_observe(&h, &far);
+    assert_int_equal(cw_hlc_now(&h, &t), CW_EOVERFLOW);
 }
 
 static void test_causality_property(void **state)

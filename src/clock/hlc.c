@@ -50,6 +50,10 @@ static int advance(uint64_t wall, uint32_t counter, uint64_t pt, cw_hlc_timestam
     } else if (counter < UINT16_MAX) {
         counter++;
     } else {
+        /* A wall past the range (a remote or observed timestamp not from
+         * the codec) must not wrap to 0 here. */
+        if (wall >= CW_HLC_MAX_WALL)
+            return CW_EOVERFLOW;
         wall++;
         counter = 0;
     }

@@ -193,6 +193,13 @@ static void test_seed_003_scenario(void **state)
     assert_non_null(strstr(text, "Pending writes: 0"));
     assert_non_null(strstr(text, "Vector clock: 0:1,1:1"));
     free(text);
+    /* A write error on the stream is CW_EINVAL, also when the whole dump
+     * fits in the stream's buffer (the error shows only as it goes out). */
+    f = fopen("/dev/full", "w");
+    if (f) {
+        assert_int_equal(cw_node_dump(n.node[2], f), CW_EINVAL);
+        fclose(f);
+    }
     net_close(&n);
 }
 

@@ -182,5 +182,7 @@ int cw_node_dump(const cw_node *n, FILE *out)
     }
     if (rc == CW_OK && st.stability_blocker != CW_NODE_NONE)
         fprintf(out, "  Stability blocker: node %u\n", st.stability_blocker);
-    return ferror(out) ? CW_EINVAL : rc;
+    /* Flushed: a write error on a buffered stream shows only once the
+     * buffer goes out. */
+    return fflush(out) != 0 || ferror(out) ? CW_EINVAL : rc;
 }

@@ -339,6 +339,17 @@ static void test_property_sparse_and_dense_agree(void **state)
     cw_vclock_clear(&sa);
     cw_vclock_set(&sa, N, 1); /* id beyond the dense width */
     assert_int_equal(cw_dclock_from_sparse(&da, &sa), CW_EINVAL);
+    /* A view over more counters than ids exist: refused, out unchanged
+     * (its id 65,536 would have wrapped onto id 0 beside id 0's own). */
+    uint64_t *wide = calloc(CW_VCLOCK_MAX_ENTRIES + 1, sizeof *wide);
+    assert_non_null(wide);
+    wide[0] = 1;
+    wide[CW_VCLOCK_MAX_ENTRIES] = 7;
+    cw_dclock view = {wide, CW_VCLOCK_MAX_ENTRIES + 1};
+    cw_vclock_set(&sa, 3, 3);
+    assert_int_equal(cw_dclock_to_sparse(&view, &sa), CW_EINVAL);
+    tu_assert_clock(&sa, "3:3,100:1");
+    free(wide);
     cw_vclock_destroy(&sa);
     cw_vclock_destroy(&sb);
     cw_vclock_destroy(&back);

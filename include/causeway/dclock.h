@@ -68,7 +68,8 @@ typedef struct cw_dependency {
 CW_API cw_delivery cw_dclock_deliverable(const cw_dclock *local, const cw_dclock *msg,
                                          cw_node_id sender, cw_dependency *wait_for);
 
-/* Conversions. to_sparse replaces out (zeros omitted); from_sparse needs every
+/* Conversions. to_sparse replaces out (zeros omitted); CW_EINVAL for a view
+ * of more than 65,536 counters (ids are 16 bits). from_sparse needs every
  * id of s below d->n (CW_EINVAL otherwise) and overwrites all of d. */
 CW_API int cw_dclock_to_sparse(const cw_dclock *d, cw_vclock *out);
 CW_API int cw_dclock_from_sparse(cw_dclock *d, const cw_vclock *s);

@@ -133,7 +133,9 @@ cw_delivery cw_dclock_deliverable(const cw_dclock *local, const cw_dclock *msg,
 
 int cw_dclock_to_sparse(const cw_dclock *d, cw_vclock *out)
 {
-    if (!d || !out)
+    /* A view may be wider than any clock: its ids past 65,535 have no
+     * sparse form (they would wrap onto the low ids). */
+    if (!d || !out || d->n > CW_VCLOCK_MAX_ENTRIES)
         return CW_EINVAL;
     return cw__vclock_assign_dense(out, d->counters, d->n);
 }

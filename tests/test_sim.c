@@ -431,6 +431,7 @@ static void test_sim_bad_options(void **state)
     cw_sim_options o;
     cw_sim_options_init(&o);
     cw_sim *s = (cw_sim *)&o;
+    assert_int_equal(cw_sim_random(NULL), 0);
     assert_int_equal(cw_sim_create(&s, &o), CW_EINVAL); /* no transport */
     assert_ptr_equal(s, (cw_sim *)&o);
     o.send = bytes_send;

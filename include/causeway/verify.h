@@ -318,7 +318,8 @@ CW_API bool cw_history_verdict(cw_history *h, cw_history_report *report);
 typedef void (*cw_history_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 /* Sets the callback (NULL: none) that cw_history_verdict calls, on its own
  * thread, after every 65,536 writes checked and every node's final state
- * compared, and once before grouping the writes by key. */
+ * compared, and once before grouping the writes by key. A NULL history is
+ * ignored. */
 CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx);
 
 /* The first violation found, as a sentence owned by the history (valid until
@@ -534,7 +535,7 @@ CW_API int cw_sim_tick(cw_sim *s, uint32_t node, bool *pending);
 
 /* The next number of the run's seeded stream, for the embedder's own
  * choices (which message to deliver next), so that a seed replays the
- * whole run. */
+ * whole run. 0 for NULL. */
 CW_API uint64_t cw_sim_random(cw_sim *s);
 
 /* Ends the run: reports every replica's final state to the history and

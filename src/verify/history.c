@@ -298,6 +298,8 @@ int cw_history_set_untimed(cw_history *h)
 
 void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, void *ctx)
 {
+    if (!h)
+        return;
     h->progress = fn;
     h->progress_ctx = ctx;
 }

@@ -261,7 +261,7 @@ void cw_sim_destroy(cw_sim *s)
     free(s);
 }
 
-uint64_t cw_sim_random(cw_sim *s) { return next(s); }
+uint64_t cw_sim_random(cw_sim *s) { return s ? next(s) : 0; }
 
 /* Whether node x has applied everything `seen` (nodes counters) covers. */
 static bool covers(const cw_sim *s, cw_node_id x, const uint64_t *seen)

@@ -146,7 +146,7 @@ typedef struct cw_client_status {
     cw_vclock stable;           /* writes every node has applied */
 } cw_client_status;
 
-/* Empty; allocates nothing. */
+/* Empty; allocates nothing. NULL is ignored (by both). */
 CW_API void cw_client_status_init(cw_client_status *s);
 CW_API void cw_client_status_destroy(cw_client_status *s);
 /* The node's status into *out (initialized; replaced on CW_OK). Errors as

@@ -53,6 +53,8 @@ struct cw_client {
 
 void cw_client_status_init(cw_client_status *s)
 {
+    if (!s)
+        return;
     memset(s, 0, sizeof *s);
     cw_vclock_init(&s->clock);
     cw_vclock_init(&s->stable);

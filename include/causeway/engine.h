@@ -222,7 +222,12 @@ CW_API int  cw_engine_cut_link(cw_engine *e, cw_node_id from, cw_node_id to, boo
  * write. Once only lost writes remain, it has every node send its clock
  * report at once (not after its report interval; at most once a report
  * interval, across calls), so losses at the end of a run are found and
- * pulled without that wait. CW_ETIMEDOUT after timeout_ms. */
+ * pulled without that wait. CW_ETIMEDOUT after timeout_ms; CW_EINVAL
+ * (NULL, or a call from one of the engine's callbacks); CW_ECLOSED (shut
+ * down, before or during the call); CW_ENOMEM when, with losses, there is
+ * no memory to tell whether every loss is repaired (it says so rather than
+ * wait); or the error with which a replica refused a message for good (a
+ * message that will never be delivered, which only a bug makes). */
 CW_API int  cw_engine_quiesce(cw_engine *e, uint32_t timeout_ms);
 
 /* The causally stable clock known at `node` (sparse copy): writes that every

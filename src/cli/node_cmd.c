@@ -403,7 +403,7 @@ int cli_node(int argc, char **argv)
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
                *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL,
-               *http_allow_text = NULL;
+               *http_allow_text = NULL, *group = NULL;
     int policy = 0, sync_mode = -1; /* -1: not given (full) */
     uint64_t map_size = 0;
     double drop = 0, delay = 0, dup = 0;
@@ -432,6 +432,9 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_TEXT("trace", &trace, "FILE",
                       "append this node's trace (JSON Lines: writes, applies, reads) to FILE")},
         {CLI_OPT_CHOICE("policy", &policy, "P", "how concurrent writes to a key resolve", "siblings|lww")},
+        {CLI_OPT_TEXT("group", &group, "NAME",
+                      "the group's name (1-64 letters, digits, '.', '_', '-'), the same at every node: links\n"
+                      "take only peers that give it, and a --data DIR keeps it (another group's is refused)")},
         {CLI_OPT_TEXT("data", &data, "DIR",
                       "keep the replica's state (clock, store, log) in LMDB there: a write is answered\n"
                       "once saved, and a restart on DIR comes back with every write it answered")},
@@ -529,6 +532,10 @@ int cli_node(int argc, char **argv)
         rc = CLI_USAGE;
     } else if (http && split_host_port(http, host, sizeof host, &port) != CLI_OK) {
         fprintf(stderr, "causeway node: --http '%.80s': expected HOST:PORT\n", http);
+        rc = CLI_USAGE;
+    } else if (group && !cw__server_group_ok(group)) {
+        fprintf(stderr, "causeway node: --group '%.80s': expected 1 to %u letters, digits, '.', '_' or '-'\n", group,
+                CW_SERVER_GROUP_MAX);
         rc = CLI_USAGE;
     } else if (!data && (sync_mode >= 0 || map_size)) {
         fprintf(stderr, "causeway node: --sync and --map-size go with --data\n");
@@ -654,6 +661,7 @@ int cli_node(int argc, char **argv)
     so.listen = listen;
     so.peers = peers;
     so.policy = policy == 1 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
+    so.group = group;
     so.hwm = hwm;
     so.heartbeat_ms = heartbeat;
     so.link_timeout_ms = link_timeout;
@@ -706,6 +714,7 @@ int cli_node(int argc, char **argv)
         cw__http_options_init(&ho);
         ho.max_body = (size_t)max_body;
         ho.threads = http_threads;
+        ho.group = group;
         ho.no_replicate = curve_secret != NULL; /* its links are authenticated: HTTP must not bypass them */
         ho.clients = cl;
         ho.replicate_allow = allow_text ? &allow : NULL;

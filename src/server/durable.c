@@ -2,6 +2,7 @@
  *
  * Layout: three named databases in one environment.
  *   meta  "format" -> FORMAT; "group" -> [self u32][nodes u32][policy u32];
+ *         "name" -> the group's name (--group; absent for none);
  *         "seed" -> 8 random bytes (the long keys' hash);
  *         "clock" -> nodes x u64; "stable" -> nodes x u64 (the log holds
  *         nothing at or below it); all big-endian.
@@ -341,8 +342,39 @@ static int seal_all(MDB_txn *t, MDB_dbi db)
 /* A new environment gets its format and group; an old one must match. A
  * format-1 one is sealed (format 2) in the same transaction, so it is
  * upgraded whole or not at all. */
-static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, bool fresh_env, char *err,
-                      size_t errlen)
+/* The group's name: a new environment (or one made without a name, which
+ * takes the one given now) keeps it; one made with a name must be opened
+ * with the same. */
+static int check_name(cw__durable *d, MDB_txn *t, const char *group, char *err, size_t errlen)
+{
+    MDB_val k = {4, "name"}, v;
+    size_t len = group ? strlen(group) : 0;
+    int rc = get_sealed(t, d->meta, &k, &v);
+    if (rc == MDB_CORRUPTED)
+        return refuse_damaged(err, errlen, "the data directory's group name");
+    if (rc == MDB_NOTFOUND) {
+        if (len && (rc = put_sealed(t, d->meta, &k, group, len)) != 0)
+            return lmdb_error(rc, err, errlen, "recording the group's name");
+        return CW_OK;
+    }
+    if (rc != 0)
+        return lmdb_error(rc, err, errlen, "reading the group's name");
+    if (v.mv_size == len && memcmp(v.mv_data, group, len) == 0)
+        return CW_OK;
+    const char *path = NULL;
+    if (mdb_env_get_path(d->env, &path) != 0 || !path)
+        path = "the data directory";
+    int shown = v.mv_size < 64 ? (int)v.mv_size : 64;
+    cw__server_err(err, errlen,
+                   "%s holds a state of group '%.*s', not of %s%s%s (--group): a directory of another group's "
+                   "node is not this one's",
+                   path, shown, (const char *)v.mv_data, len ? "group '" : "a node without --group",
+                   len ? group : "", len ? "'" : "");
+    return CW_EINVAL;
+}
+
+static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, const char *name, bool fresh_env,
+                      char *err, size_t errlen)
 {
     uint8_t group[12];
     put_group(group, d->self, d->nodes, policy);
@@ -364,7 +396,7 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
             (rc = put_counters(t, d->meta, "clock", zero, d->nodes)) == 0)
             rc = put_counters(t, d->meta, "stable", zero, d->nodes);
         free(zero);
-        return rc ? lmdb_error(rc, err, errlen, "writing a new state") : CW_OK;
+        return rc ? lmdb_error(rc, err, errlen, "writing a new state") : check_name(d, t, name, err, errlen);
     }
     if (rc == 0 && v.mv_size == sizeof FORMAT_1 - 1 && memcmp(v.mv_data, FORMAT_1, v.mv_size) == 0) {
         MDB_val f = {sizeof FORMAT - 1, FORMAT};
@@ -414,7 +446,7 @@ static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, boo
                        was < 2 ? names[was] : "unknown", d->self, d->nodes, (unsigned)policy < 2 ? names[policy] : "unknown");
         return CW_EINVAL;
     }
-    return CW_OK;
+    return check_name(d, t, name, err, errlen);
 }
 
 /* This boot of the machine (Linux), or "" where unknown. */
@@ -697,7 +729,8 @@ static int walk_all(cw__durable *d, char *err, size_t errlen)
 }
 
 int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32_t nodes,
-                     cw_conflict_policy policy, cw__sync_mode sync, size_t map_size, char *err, size_t errlen)
+                     cw_conflict_policy policy, const char *group, cw__sync_mode sync, size_t map_size, char *err,
+                     size_t errlen)
 {
     if (!out || !dir || !*dir || self >= nodes) {
         cw__server_err(err, errlen, "no data directory");
@@ -801,7 +834,7 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
     if (rc == 0 && (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &d->meta)) == 0 &&
         (rc = mdb_dbi_open(t, "keys", MDB_CREATE, &d->keys)) == 0)
         rc = mdb_dbi_open(t, "log", MDB_CREATE, &d->log);
-    r = rc ? lmdb_error(rc, err, errlen, "opening the state") : check_meta(d, t, policy, !has_env, err, errlen);
+    r = rc ? lmdb_error(rc, err, errlen, "opening the state") : check_meta(d, t, policy, group, !has_env, err, errlen);
     if (r == CW_OK)
         r = mark_running(d, t, sync, err, errlen);
     if (r == CW_OK && (rc = mdb_txn_commit(t)) != 0)

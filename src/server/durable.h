@@ -35,13 +35,16 @@ typedef enum cw__sync_mode { CW__SYNC_FULL = 0, CW__SYNC_NONE = 1 } cw__sync_mod
 #define CW_DURABLE_DEFAULT_MAP_SIZE ((size_t)4 << 30)
 
 /* Opens (creating the directory and environment if missing) the state of
- * node self of nodes under policy. A DIR that holds another node's state,
- * another group size or policy, or files that are not this format, is
- * refused with a reason. CW_OK; CW_EINVAL (foreign or corrupt DIR: err
+ * node self of nodes under policy, in the group named `group` (NULL: none).
+ * A DIR that holds another node's state, another group size or policy,
+ * another group's name (or a name, opened without one), or files that are
+ * not this format, is refused with a reason; one that holds a state made
+ * without a name takes the one given. CW_OK; CW_EINVAL (foreign or corrupt DIR: err
  * says why), CW_EIO (the directory or environment cannot be opened),
  * CW_ENOMEM. Close with cw__durable_close. */
 int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32_t nodes,
-                     cw_conflict_policy policy, cw__sync_mode sync, size_t map_size, char *err, size_t errlen);
+                     cw_conflict_policy policy, const char *group, cw__sync_mode sync, size_t map_size, char *err,
+                     size_t errlen);
 void cw__durable_close(cw__durable *d);
 
 /* Gives the saved state to n, a node just created (cw_node_restore).

@@ -1699,6 +1699,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             fail(&rep, MHD_HTTP_FORBIDDEN, "POST %s is taken only from the addresses --allow names", url);
             return send_reply(h, c, &rep);
         }
+        const char *group = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Causeway-Group");
+        if (h->o.group && strcmp(url, "/replicate") == 0 && strcmp(method, "POST") == 0 &&
+            (!group || strcmp(group, h->o.group) != 0)) {
+            r->too_large = true; /* nothing of the body is kept */
+            fail(&rep, MHD_HTTP_FORBIDDEN,
+                 "this node is of group '%s' (--group): POST /replicate takes a write only with the header "
+                 "'Causeway-Group: %s'",
+                 h->o.group, h->o.group);
+            return send_reply(h, c, &rep);
+        }
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared) {
             errno = 0;

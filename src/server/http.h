@@ -50,6 +50,10 @@ typedef struct cw__http_options {
                                     at once before another is 503 (default CW_HTTP_DEFAULT_PARSE_MAX:
                                     4 Mi units, which Jansson may make up to ~360 MB of; 0 as the
                                     default; raised to the heaviest write when below it) */
+    /* The group's name (--group), or NULL: POST /replicate then takes a
+     * write only with a "Causeway-Group" header that gives it (403
+     * otherwise), as a link takes only a peer of the group. */
+    const char *group;
     bool no_replicate;           /* POST /replicate answers 403: a node that authenticates its peers
                                     (CURVE) takes no write in a peer's name from HTTP, which cannot
                                     check it */

@@ -39,9 +39,10 @@
  *     a batch of link frames (invariant 4); one part of the single byte 'R'
  *     says the sender is a new process that took back its saved state: the
  *     link to it starts afresh. Anything else is malformed. The ROUTER sees
- *     each peer by the routing id its DEALER set, "cw-node-<id>"; any other
- *     sender is refused and counted; with CURVE, a peer may speak only with
- *     its own key (auth.h).
+ *     each peer by the routing id its DEALER set, "cw-node-<id>", or
+ *     "cw-node-<id>@<group>" with a group name (net.h, group); any other
+ *     sender, one of another group among them, is refused and counted; with
+ *     CURVE, a peer may speak only with its own key (auth.h).
  *  4. Frames for a peer coalesce in its batch until flush, and go to the
  *     DEALER as one message, the batch ('B', then each frame as [LEB128
  *     length][frame]), split at CW__NET_BATCH_FRAMES or about
@@ -62,6 +63,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -77,6 +79,7 @@
 #include "endpoint.h"
 #include "handshakes.h"
 #include "msg_internal.h"
+#include "note.h"
 #include "now.h"
 #include "server.h"
 #include "thread_room.h"
@@ -126,6 +129,9 @@ typedef struct net {
     void *zctx;
     cw__auth *auth;            /* CURVE's peer check and the allow-list, or NULL */
     bool curve;                /* links are CURVE: a peer speaks only as its key's node */
+    char group[CW_SERVER_GROUP_MAX + 1]; /* this group's name ("" for none), as routing ids carry it */
+    cw__note other_group;      /* says now and then that a peer of another group was refused */
+    uint64_t other_groups;     /* how many messages came so (the receive side's) */
     cw__handshakes *handshakes; /* the ROUTER's handshakes that failed inside libzmq */
     int wake_fd;               /* an eventfd: wake makes it readable */
     /* The send side (invariant 1). */
@@ -431,20 +437,57 @@ void cw__net_take_rx_counts(cw__transport *t, cw__net_counts *out)
     p->rx_n = (cw__net_counts){0};
 }
 
-/* Which peer a routing id names; nodes if none. */
-static uint32_t peer_of(const net *p, zmq_msg_t *id)
+/* Which peer a routing id names; nodes if none. A name of a node of
+ * another group (or of none, where this node has one, or the other way)
+ * names none: *other_group is then set to where its group begins in b ("",
+ * none), and *other_len to its length. */
+static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, size_t *other_len)
 {
     size_t len = zmq_msg_size(id), plen = sizeof ID_PREFIX - 1;
     const char *b = zmq_msg_data(id);
-    if (len <= plen || len > plen + 10 || memcmp(b, ID_PREFIX, plen) != 0)
+    *other_group = NULL;
+    if (len <= plen || memcmp(b, ID_PREFIX, plen) != 0)
+        return p->base.endpoints;
+    const char *at = memchr(b + plen, '@', len - plen);
+    size_t digits = (at ? (size_t)(at - b) : len) - plen;
+    if (digits == 0 || digits > 10)
         return p->base.endpoints;
     uint64_t v = 0;
-    for (size_t i = plen; i < len; i++) {
-        if (b[i] < '0' || b[i] > '9' || (i == plen && b[i] == '0' && len > plen + 1))
+    for (size_t i = plen; i < plen + digits; i++) {
+        if (b[i] < '0' || b[i] > '9' || (i == plen && b[i] == '0' && digits > 1))
             return p->base.endpoints;
         v = v * 10 + (uint64_t)(b[i] - '0');
     }
-    return v < p->base.endpoints && v != p->self ? (uint32_t)v : p->base.endpoints;
+    if (v >= p->base.endpoints || v == p->self)
+        return p->base.endpoints;
+    size_t glen = at ? len - plen - digits - 1 : 0;
+    if (glen != strlen(p->group) || (glen && memcmp(at + 1, p->group, glen) != 0)) {
+        *other_group = at ? at + 1 : "";
+        *other_len = glen;
+        return p->base.endpoints;
+    }
+    return (uint32_t)v;
+}
+
+/* Says now and then that a peer's messages were refused for its group. */
+static void say_other_group(net *p, const char *group, size_t len)
+{
+    char more[64];
+    p->other_groups++;
+    if (!cw__note_due(&p->other_group, p->other_groups, "refused", more, sizeof more))
+        return;
+    char name[CW_SERVER_GROUP_MAX + 1]; /* the peer's bytes, as a name can hold them ('?' for others) */
+    size_t shown = len < CW_SERVER_GROUP_MAX ? len : CW_SERVER_GROUP_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        char c[2] = {group[i], 0};
+        name[i] = cw__server_group_ok(c) ? c[0] : '?';
+    }
+    name[shown] = 0;
+    fprintf(stderr,
+            "causeway node %u: refused a peer's messages: it is of %s%s%s, this node of %s%s%s (--group: every "
+            "node of a group gives the same)%s\n",
+            (unsigned)p->self, len ? "group '" : "no group", name, len ? "'" : "", p->group[0] ? "group '" : "no group",
+            p->group, p->group[0] ? "'" : "", more);
 }
 
 /* With CURVE: whether the connection a frame came on was admitted with
@@ -621,7 +664,11 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
         return false;
     }
     p->rx_drained = false;
-    uint32_t j = peer_of(p, &id);
+    const char *other = NULL;
+    size_t other_len = 0;
+    uint32_t j = peer_of(p, &id, &other, &other_len);
+    if (other)
+        say_other_group(p, other, other_len); /* before the id's bytes are let go */
     zmq_msg_close(&id);
     zmq_msg_init(&f);
     int rc = zmq_msg_recv(&f, p->router, 0);
@@ -891,6 +938,7 @@ static int link_options(void *sock, const cw__net_options *o, const char *endpoi
 static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen)
 {
     p->curve = o->curve_secret != NULL;
+    snprintf(p->group, sizeof p->group, "%s", o->group ? o->group : ""); /* checked by the host */
     char bind_to[CW__ENDPOINT_MAX], why[CW__ENDPOINT_MAX + 64];
     if (cw__endpoint_to_bind(o->listen, bind_to, why, sizeof why) != CW_OK) {
         cw__server_err(err, errlen, "cannot listen on %.200s: %s", o->listen, why);
@@ -962,8 +1010,9 @@ static int open_links(net *p, const cw__net_options *o, char *err, size_t errlen
         cw__server_err(err, errlen, "ROUTER socket: %s", zmq_strerror(zmq_errno()));
         return CW_EIO;
     }
-    char id[32];
-    int idlen = snprintf(id, sizeof id, ID_PREFIX "%u", o->self);
+    char id[sizeof ID_PREFIX + 11 + CW_SERVER_GROUP_MAX + 1];
+    int idlen = o->group && o->group[0] ? snprintf(id, sizeof id, ID_PREFIX "%u@%s", o->self, o->group)
+                                        : snprintf(id, sizeof id, ID_PREFIX "%u", o->self);
     for (uint32_t j = 0; j < o->nodes; j++) {
         if (j == o->self)
             continue;

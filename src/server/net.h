@@ -135,6 +135,10 @@ typedef struct cw__net_options {
      * connection from elsewhere is refused at its handshake, with or
      * without CURVE). Used while opening only. */
     const cw__allow *allow;
+    /* The group's name (server.h, cw__server_group_ok), or NULL for none: every
+     * link's routing id carries it, and a peer of another group (or of
+     * none, where this node has one) is refused, as a stranger is. */
+    const char *group;
     cw_msg_limits lim;                  /* what an arriving frame may hold */
     /* true: frames wait in their batch until flush, however many (the host
      * saves its state before it flushes); false: a batch that reaches

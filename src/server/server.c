@@ -321,6 +321,18 @@ void cw__server_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+bool cw__server_group_ok(const char *group)
+{
+    size_t len = strlen(group);
+    if (len == 0 || len > CW_SERVER_GROUP_MAX)
+        return false;
+    for (const char *c = group; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+              *c == '_' || *c == '-'))
+            return false;
+    return true;
+}
+
 void cw__server_options_init(cw__server_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -1187,6 +1199,10 @@ static bool options_valid(const cw__server_options *o, char *err, size_t errlen)
         cw__server_err(err, errlen, "policy must be siblings or lww");
         return false;
     }
+    if (o->group && !cw__server_group_ok(o->group)) {
+        cw__server_err(err, errlen, "group must be 1..%u letters, digits, '.', '_' or '-'", CW_SERVER_GROUP_MAX);
+        return false;
+    }
     if (o->curve_secret && !cw__net_check_keys(o->curve_secret, o->curve_peers, o->nodes, o->self, err, errlen))
         return false;
     if (o->hwm == 0 || o->hwm > 10000000u || o->heartbeat_ms > 600000u || o->link_timeout_ms > 600000u ||
@@ -1282,7 +1298,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
     s->o.peers = (const char **)s->peers;
     s->o.data_dir = NULL; /* the caller's string: not kept */
     if (o->data_dir &&
-        (rc = cw__durable_open(&s->dur, o->data_dir, o->self, o->nodes, o->policy,
+        (rc = cw__durable_open(&s->dur, o->data_dir, o->self, o->nodes, o->policy, o->group,
                                o->sync_none ? CW__SYNC_NONE : CW__SYNC_FULL, o->map_size, err, errlen)) != CW_OK)
         goto fail_quiet;
     if ((rc = make_node(s)) != CW_OK) {
@@ -1313,6 +1329,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         .link_timeout_ms = o->link_timeout_ms,
         .curve_secret = o->curve_secret,
         .curve_peers = o->curve_peers,
+        .group = o->group,
         .allow = o->allow,
         .lim = s->lim,
         .hold = s->dur != NULL, /* frames wait for the save (invariant 6) */

@@ -45,6 +45,10 @@ typedef struct cw__server_options {
     const char *listen;             /* ZeroMQ endpoint bound for replication */
     const char **peers;             /* peers[j]: node j's endpoint (nodes entries; peers[self] unused) */
     cw_conflict_policy policy;      /* CW_KEEP_SIBLINGS or CW_LAST_WRITER_WINS */
+    /* The group's name (cw__server_group_ok), or NULL: links take
+     * only peers that give the same, and a --data directory keeps it, so a
+     * copy of another group's is refused at start. */
+    const char *group;
     uint32_t hwm;                   /* high-water mark of each link, messages (default 10,000) */
     uint32_t heartbeat_ms;          /* ZeroMQ heartbeat interval, timeout 3x; 0 (the default): off (net.h) */
     uint32_t link_timeout_ms;       /* TCP links: unacknowledged data or a connect this long closes the
@@ -94,6 +98,11 @@ typedef struct cw__server_options {
 } cw__server_options;
 
 #define CW_SERVER_MAX_NODES 1024u
+
+/* A group's name: 1 to CW_SERVER_GROUP_MAX bytes of letters, digits, '.',
+ * '_' and '-' (what a routing id and a log line carry as they are). */
+#define CW_SERVER_GROUP_MAX 64u
+bool cw__server_group_ok(const char *group);
 
 /* Sets every default (1 node, self 0, no endpoints). */
 void cw__server_options_init(cw__server_options *o);

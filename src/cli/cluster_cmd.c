@@ -46,6 +46,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "server.h"
 
 /* Node i's HTTP port is P+100+i, so more than 100 nodes would put a
  * replication port on another node's HTTP port. */
@@ -69,6 +70,7 @@ typedef struct cluster {
     struct curl_slist *headers;
     const char *data;    /* --data: node i keeps its state in DATA/node-i; NULL: in memory */
     const char *sync;    /* --sync, with data */
+    const char *group;   /* --group, or NULL */
 } cluster;
 
 static uint64_t now_ms(void)
@@ -241,7 +243,7 @@ static int check_ports(const cluster *c)
  * array (free with free_argv). */
 static char **node_argv(const cluster *c, const char *exe, uint32_t i, const char *policy)
 {
-    size_t cap = 16 + 2 * (size_t)c->n, k = 0;
+    size_t cap = 18 + 2 * (size_t)c->n, k = 0;
     char **v = calloc(cap, sizeof *v);
     if (!v)
         return NULL;
@@ -273,6 +275,10 @@ static char **node_argv(const cluster *c, const char *exe, uint32_t i, const cha
         k++;
         ARG("--sync");
         ARG("%s", c->sync);
+    }
+    if (c->group) {
+        ARG("--group");
+        v[k++] = strdup(c->group); /* up to 64 bytes: longer than buf holds */
     }
 #undef ARG
     for (size_t j = 0; j < k; j++)
@@ -916,7 +922,7 @@ int cli_cluster(int argc, char **argv)
     uint32_t nodes = 0, base = 7000;
     int policy = 0, sync_mode = -1; /* -1: not given (full) */
     bool scenario = false;
-    const char *data = NULL;
+    const char *data = NULL, *group = NULL;
     cli_opt opts[] = {
         {CLI_OPT_UINT32("nodes", &nodes, "N", "node processes to start (their ports must not overlap)", 1,
                         MAX_NODES),
@@ -930,6 +936,7 @@ int cli_cluster(int argc, char **argv)
                       "durable nodes: node i keeps its state in DIR/node-i (created if missing; a second\n"
                       "run on DIR takes every node's state back; --scenario wants a new or empty DIR)")},
         {CLI_OPT_CHOICE("sync", &sync_mode, "MODE", "with --data: full or none (causeway node --help)", "full|none")},
+        {CLI_OPT_TEXT("group", &group, "NAME", "the group's name, given to every node (causeway node --help)")},
     };
     cli_command cmd = {
         .path = "cluster",
@@ -946,6 +953,9 @@ int cli_cluster(int argc, char **argv)
     if ((uint64_t)base + HTTP_OFFSET + nodes - 1 > 65535)
         return cli_usage_error(&cmd, "--base-port %u with --nodes %u: node %u's HTTP port %u is above 65535", base,
                                nodes, nodes - 1, base + HTTP_OFFSET + nodes - 1);
+    if (group && !cw__server_group_ok(group))
+        return cli_usage_error(&cmd, "--group '%.80s': expected 1 to %u letters, digits, '.', '_' or '-'", group,
+                               CW_SERVER_GROUP_MAX);
     if (sync_mode >= 0 && !data)
         return cli_usage_error(&cmd, "--sync goes with --data (a node without it saves nothing)");
     if (scenario && nodes < 3)
@@ -958,7 +968,7 @@ int cli_cluster(int argc, char **argv)
         fprintf(stderr, "causeway cluster: --data %s: %s\n", data, strerror(errno));
         return CLI_FAIL;
     }
-    cluster c = {.n = nodes, .base = base, .data = data, .sync = sync_mode == 1 ? "none" : "full"};
+    cluster c = {.n = nodes, .base = base, .data = data, .sync = sync_mode == 1 ? "none" : "full", .group = group};
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines interleave with the nodes' own output */
     rc = check_ports(&c);
     if (rc != CLI_OK)

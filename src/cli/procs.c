@@ -361,6 +361,8 @@ static int spawn(prun *r, uint32_t i)
     argv[a++] = "--dup", argv[a++] = dup;
     if (o->data)
         argv[a++] = "--data", argv[a++] = p->data;
+    /* A name of the run's own: its links carry it, as a user's group's do. */
+    argv[a++] = "--group", argv[a++] = "stress";
     for (uint32_t j = 0; j < r->n; j++)
         if (j != i)
             argv[a++] = "--peer", argv[a++] = p->peer[j];

@@ -318,25 +318,26 @@ static void test_net_held_frames_split_into_batches(void **state)
     close_pair(&p);
 }
 
-static bool two_refused(pair *p)
+static bool three_refused(pair *p)
 {
     cw__net_counts c = {0};
     cw__net_take_rx_counts(p->t[1], &c);
     p->refused += c.refused;
-    return p->refused >= 2;
+    return p->refused >= 3;
 }
 
-/* A process that is not a configured peer (another routing id, or a peer's
- * id out of range or its own) is refused and counted; nothing is taken. */
+/* A process that is not a configured peer (another routing id, a peer's
+ * id out of range or its own, or a peer's id with an empty group after
+ * '@') is refused and counted; nothing is taken. */
 static void test_net_refuses_a_stranger(void **state)
 {
     (void)state;
     pair p;
     open_pair(&p, false);
     void *ctx = zmq_ctx_new();
-    const char *ids[] = {"stranger", "cw-node-7"};
-    void *d[2];
-    for (int i = 0; i < 2; i++) {
+    const char *ids[] = {"stranger", "cw-node-7", "cw-node-0@"};
+    void *d[3];
+    for (int i = 0; i < 3; i++) {
         d[i] = zmq_socket(ctx, ZMQ_DEALER);
         assert_non_null(d[i]);
         assert_int_equal(zmq_setsockopt(d[i], ZMQ_ROUTING_ID, ids[i], strlen(ids[i])), 0);
@@ -349,11 +350,11 @@ static void test_net_refuses_a_stranger(void **state)
         cw_msg_unref(m);
         assert_int_equal(zmq_send(d[i], buf, len + 1, 0), (int)len + 1);
     }
-    turn_until(&p, 1, two_refused);
-    assert_int_equal(p.refused, 2);
+    turn_until(&p, 1, three_refused);
+    assert_int_equal(p.refused, 3);
     cw_msg *got[1];
     assert_int_equal(cw__transport_take(p.t[1], 1, got, 1), 0);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         int linger = 0;
         zmq_setsockopt(d[i], ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(d[i]);

@@ -461,6 +461,8 @@ static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, s
     if (v >= p->base.endpoints || v == p->self)
         return p->base.endpoints;
     size_t glen = at ? len - plen - digits - 1 : 0;
+    if (at && glen == 0) /* "cw-node-<id>@": no node's id, with a group or without */
+        return p->base.endpoints;
     if (glen != strlen(p->group) || (glen && memcmp(at + 1, p->group, glen) != 0)) {
         *other_group = at ? at + 1 : "";
         *other_len = glen;

@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2156,14 +2158,14 @@ static void test_durable_sync_none_after_a_machine_crash(void **state)
 
 /* This process's fdatasync and fsync take LMDB's calls (liblmdb is a
  * shared library; exported past the build's hidden visibility): each one
- * of a data.mdb is counted while counting_syncs, then made as a system
- * call. */
-static atomic_bool counting_syncs;
+ * of a data.mdb is counted while counting_syncs (and, while holding_syncs,
+ * held for up to 5 s once sync_held is set), then made as a system call. */
+static atomic_bool counting_syncs, holding_syncs, sync_held;
 static atomic_int data_syncs;
 
 static void count_sync(int fd)
 {
-    if (!atomic_load(&counting_syncs))
+    if (!atomic_load(&counting_syncs) && !atomic_load(&holding_syncs))
         return;
     char link[64], path[512];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -2171,8 +2173,15 @@ static void count_sync(int fd)
     if (n < 0)
         return;
     path[n] = 0;
-    if (n >= 9 && strcmp(path + n - 9, "/data.mdb") == 0)
+    if (n < 9 || strcmp(path + n - 9, "/data.mdb") != 0)
+        return;
+    if (atomic_load(&counting_syncs))
         atomic_fetch_add(&data_syncs, 1);
+    if (atomic_load(&holding_syncs)) {
+        atomic_store(&sync_held, true);
+        struct timespec ts = {5, 0};
+        nanosleep(&ts, NULL);
+    }
 }
 
 __attribute__((visibility("default"))) int fdatasync(int fd)
@@ -2214,6 +2223,55 @@ static void test_durable_sync_none_marks_the_run_on_disk(void **state)
     assert_int_equal(rc, CW_OK);
     assert_true(atomic_load(&data_syncs) > 0);
     assert_int_equal(stop_server(s), CW_OK);
+    cluster_close(&c);
+}
+
+/* Another thread's fault at an address the CPU refuses (SI_KERNEL). */
+static void *fault_elsewhere(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&sync_held))
+        usleep(1000);
+    uintptr_t bad = (uintptr_t)1 << 63; /* not canonical: a general protection fault */
+    return (void *)(uintptr_t) * (volatile const char *)bad;
+}
+
+/* A save holds the fault guard while the node's other threads run on: a
+ * fault of another thread meanwhile (here while the save waits in its
+ * fdatasync) is that thread's crash, not data.mdb's damage, so it must not
+ * end the node with 'data.mdb is damaged' and exit 2 (which tells the
+ * operator to move a sound directory aside). In a child process: it ends
+ * as the crash does, killed by SIGSEGV. */
+static void test_durable_fault_elsewhere_during_a_save_is_not_damage(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 1);
+    stop_server(c.s[0]);
+    c.s[0] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL); /* the crash as it is: no test framework's handler */
+        cw__server_options o;
+        cw__server_options_init(&o);
+        o.listen = c.ep[0];
+        o.data_dir = c.data[0];
+        char err[300] = "";
+        cw__server *s = NULL;
+        if (cw__server_start(&s, &o, err, sizeof err) != CW_OK)
+            _exit(3);
+        pthread_t t;
+        if (pthread_create(&t, NULL, fault_elsewhere, NULL) != 0)
+            _exit(3);
+        atomic_store(&holding_syncs, true);
+        (void)cw__server_write(s, "x", 1, "1", 1, NULL, false, NULL); /* its save waits in fdatasync */
+        _exit(4); /* the other thread's fault did not end the process */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
     cluster_close(&c);
 }
 
@@ -2918,6 +2976,7 @@ int main(void)
         cmocka_unit_test_teardown(test_durable_write_saved_during_another_threads_burst, teardown),
         cmocka_unit_test_teardown(test_durable_sync_none_after_a_machine_crash, teardown),
         cmocka_unit_test_teardown(test_durable_sync_none_marks_the_run_on_disk, teardown),
+        cmocka_unit_test_teardown(test_durable_fault_elsewhere_during_a_save_is_not_damage, teardown),
         cmocka_unit_test_teardown(test_durable_join_saves_the_installed_log, teardown),
         cmocka_unit_test_teardown(test_durable_long_keys_that_collide, teardown),
         cmocka_unit_test_teardown(test_durable_refuses_a_damaged_state, teardown),

@@ -491,19 +491,22 @@ static int mark_running(cw__durable *d, MDB_txn *t, cw__sync_mode sync, char *er
 
 /* One guard at a time in a process (the signal handlers are the
  * process's). It ends the process only for a fault that is the file's (a
- * read in LMDB's map of data.mdb, or any fault in LMDB's code: on_fault);
- * any other (a null pointer in the node's own code, lock.mdb's map on a
- * full disk) puts the handler that was there back and returns, so the
- * access faults again under it (a crash, a sanitizer's report) and is not
- * taken for damage. What the handler says is made before, as only write,
- * sigaction and _exit are called there; the map's bounds are lock-free
- * atomics, which a handler may read. */
+ * read in LMDB's map of data.mdb, or any fault in LMDB's code: on_fault)
+ * on the thread that holds the guard; any other (a null pointer in the
+ * node's own code, lock.mdb's map on a full disk, any fault of another
+ * thread, which runs on while a save holds the guard) puts the handler
+ * that was there back and returns, so the access faults again under it (a
+ * crash, a sanitizer's report) and is not taken for damage. What the
+ * handler says is made before, as only write, sigaction and _exit are
+ * called there; the map's bounds are lock-free atomics, which a handler
+ * may read. */
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction guard_was_segv, guard_was_bus;
 static char guard_note[PATH_BUF + 64];
 static size_t guard_note_len;
 static _Atomic uintptr_t guard_map_lo, guard_map_hi; /* [lo, hi): the map; 0, 0 until known */
 static _Atomic uintptr_t guard_code_lo, guard_code_hi; /* LMDB's code, likewise */
+static _Thread_local volatile sig_atomic_t guard_here; /* this thread holds the guard */
 
 /* Where the interrupted thread was, when this machine says (0: unknown). */
 static uintptr_t fault_pc(const void *ctx)
@@ -547,7 +550,7 @@ static void on_fault(int sig, siginfo_t *info, void *ctx)
      * CPU refuses, SI_KERNEL). A fault elsewhere (a null pointer in the
      * node's own code, another map) is not. */
     bool in_map = at >= lo && at < hi, in_lmdb = pc >= code_lo && pc < code_hi;
-    if (!in_map && !in_lmdb && info->si_code != SI_KERNEL) {
+    if (!guard_here || (!in_map && !in_lmdb && info->si_code != SI_KERNEL)) {
         (void)sigaction(sig, sig == SIGBUS ? &guard_was_bus : &guard_was_segv, NULL);
         return; /* faults again, under the handler that was there */
     }
@@ -597,6 +600,7 @@ static void guard_map(const char *dir)
 static void guard_take(const char *dir)
 {
     pthread_mutex_lock(&guard_lock);
+    guard_here = 1;
     int n = snprintf(guard_note, sizeof guard_note, "causeway node: %s/data.mdb", dir);
     guard_note_len = n < 0 ? 0 : (size_t)n < sizeof guard_note ? (size_t)n : sizeof guard_note - 1;
     atomic_store_explicit(&guard_map_lo, 0, memory_order_relaxed);
@@ -647,6 +651,7 @@ static void guard_end(void)
 {
     (void)sigaction(SIGSEGV, &guard_was_segv, NULL);
     (void)sigaction(SIGBUS, &guard_was_bus, NULL);
+    guard_here = 0;
     pthread_mutex_unlock(&guard_lock);
 }
 

@@ -364,12 +364,12 @@ static int check_name(cw__durable *d, MDB_txn *t, const char *group, char *err, 
     const char *path = NULL;
     if (mdb_env_get_path(d->env, &path) != 0 || !path)
         path = "the data directory";
-    int shown = v.mv_size < 64 ? (int)v.mv_size : 64;
+    char was[CW_SERVER_GROUP_MAX + 1]; /* sealed, not authenticated: shown as a name can be */
+    cw__server_group_quote(was, v.mv_data, v.mv_size);
     cw__server_err(err, errlen,
-                   "%s holds a state of group '%.*s', not of %s%s%s (--group): a directory of another group's "
+                   "%s holds a state of group '%s', not of %s%s%s (--group): a directory of another group's "
                    "node is not this one's",
-                   path, shown, (const char *)v.mv_data, len ? "group '" : "a node without --group",
-                   len ? group : "", len ? "'" : "");
+                   path, was, len ? "group '" : "a node without --group", len ? group : "", len ? "'" : "");
     return CW_EINVAL;
 }
 

@@ -1384,7 +1384,8 @@ static void do_metrics(cw__http *h, reply *rep)
            "Messages not queued because the peer's link was full or lent to a snapshot answer.", ss.link_full);
     metric(&t, "causeway_refused_peer_total", "counter",
            "Messages and connections from a process that is not a configured peer (a CURVE key no peer has, an "
-           "address --allow does not name, a handshake that failed or was closed halfway).",
+           "address --allow does not name, a handshake that failed or was closed halfway, a node of another "
+           "--group).",
            ss.refused_peer);
     metric(&t, "causeway_malformed_total", "counter", "Messages that did not decode.", ss.malformed);
     metric(&t, "causeway_wire_bytes_in_total", "counter", "Bytes taken from links.", ss.wire_bytes_in);

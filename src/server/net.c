@@ -440,8 +440,9 @@ void cw__net_take_rx_counts(cw__transport *t, cw__net_counts *out)
 /* Which peer a routing id names; nodes if none. A name of a node of
  * another group (or of none, where this node has one, or the other way)
  * names none: *other_group is then set to where its group begins in b ("",
- * none), and *other_len to its length. */
-static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, size_t *other_len)
+ * none), *other_len to its length and *other_node to the node it names. */
+static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, size_t *other_len,
+                        uint32_t *other_node)
 {
     size_t len = zmq_msg_size(id), plen = sizeof ID_PREFIX - 1;
     const char *b = zmq_msg_data(id);
@@ -466,30 +467,26 @@ static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, s
     if (glen != strlen(p->group) || (glen && memcmp(at + 1, p->group, glen) != 0)) {
         *other_group = at ? at + 1 : "";
         *other_len = glen;
+        *other_node = (uint32_t)v;
         return p->base.endpoints;
     }
     return (uint32_t)v;
 }
 
 /* Says now and then that a peer's messages were refused for its group. */
-static void say_other_group(net *p, const char *group, size_t len)
+static void say_other_group(net *p, uint32_t node, const char *group, size_t len)
 {
     char more[64];
     p->other_groups++;
     if (!cw__note_due(&p->other_group, p->other_groups, "refused", more, sizeof more))
         return;
-    char name[CW_SERVER_GROUP_MAX + 1]; /* the peer's bytes, as a name can hold them ('?' for others) */
-    size_t shown = len < CW_SERVER_GROUP_MAX ? len : CW_SERVER_GROUP_MAX;
-    for (size_t i = 0; i < shown; i++) {
-        char c[2] = {group[i], 0};
-        name[i] = cw__server_group_ok(c) ? c[0] : '?';
-    }
-    name[shown] = 0;
+    char name[CW_SERVER_GROUP_MAX + 1];
+    cw__server_group_quote(name, group, len);
     fprintf(stderr,
-            "causeway node %u: refused a peer's messages: it is of %s%s%s, this node of %s%s%s (--group: every "
-            "node of a group gives the same)%s\n",
-            (unsigned)p->self, len ? "group '" : "no group", name, len ? "'" : "", p->group[0] ? "group '" : "no group",
-            p->group, p->group[0] ? "'" : "", more);
+            "causeway node %u: refused the messages of a node %u: it is of %s%s%s, this node of %s%s%s (--group: "
+            "every node of a group gives the same)%s\n",
+            (unsigned)p->self, (unsigned)node, len ? "group '" : "no group", name, len ? "'" : "",
+            p->group[0] ? "group '" : "no group", p->group, p->group[0] ? "'" : "", more);
 }
 
 /* With CURVE: whether the connection a frame came on was admitted with
@@ -668,9 +665,10 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
     p->rx_drained = false;
     const char *other = NULL;
     size_t other_len = 0;
-    uint32_t j = peer_of(p, &id, &other, &other_len);
+    uint32_t other_node = 0;
+    uint32_t j = peer_of(p, &id, &other, &other_len, &other_node);
     if (other)
-        say_other_group(p, other, other_len); /* before the id's bytes are let go */
+        say_other_group(p, other_node, other, other_len); /* before the id's bytes are let go */
     zmq_msg_close(&id);
     zmq_msg_init(&f);
     int rc = zmq_msg_recv(&f, p->router, 0);

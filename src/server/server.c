@@ -321,6 +321,16 @@ void cw__server_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+void cw__server_group_quote(char *out, const char *bytes, size_t len)
+{
+    size_t shown = len < CW_SERVER_GROUP_MAX ? len : CW_SERVER_GROUP_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        char c[2] = {bytes[i], 0};
+        out[i] = cw__server_group_ok(c) ? c[0] : '?';
+    }
+    out[shown] = 0;
+}
+
 bool cw__server_group_ok(const char *group)
 {
     size_t len = strlen(group);

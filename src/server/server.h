@@ -103,6 +103,11 @@ typedef struct cw__server_options {
  * '_' and '-' (what a routing id and a log line carry as they are). */
 #define CW_SERVER_GROUP_MAX 64u
 bool cw__server_group_ok(const char *group);
+/* Bytes that should be a group's name (a peer's routing id, a directory's
+ * record) as a log line may show them: at most CW_SERVER_GROUP_MAX into
+ * out (CW_SERVER_GROUP_MAX + 1 bytes, ended), each byte a name cannot hold
+ * as '?'. */
+void cw__server_group_quote(char *out, const char *bytes, size_t len);
 
 /* Sets every default (1 node, self 0, no endpoints). */
 void cw__server_options_init(cw__server_options *o);

@@ -66,6 +66,22 @@ static void range_text(const cli_opt *o, char *buf, size_t cap)
     }
 }
 
+double cli_strtod(const char *s, char **end)
+{
+    *end = (char *)s;
+    if (!*s || !strchr("0123456789.+-", *s)) /* strtod would skip any blank (a newline too) */
+        return NAN;
+    errno = 0;
+    char *stop;
+    double x = strtod(s, &stop);
+    /* decimal only, as the whole numbers: no hex float, nothing out of range */
+    if (stop == s || errno == ERANGE || !isfinite(x) || memchr(s, 'x', (size_t)(stop - s)) ||
+        memchr(s, 'X', (size_t)(stop - s)))
+        return NAN;
+    *end = stop;
+    return x;
+}
+
 static bool parse_uint(const char *s, uint64_t *out)
 {
     if (*s < '0' || *s > '9') /* strtoull would take a sign or spaces */
@@ -116,10 +132,8 @@ static int set_value(const cli_command *c, cli_opt *o, const char *v)
     }
     case CLI_REAL: {
         char *end;
-        errno = 0;
-        double x = *v ? strtod(v, &end) : NAN;
-        if (!*v || *end || errno == ERANGE || !isfinite(x) || x < o->rmin || x > o->rmax ||
-            *v == ' ' || *v == '\t' || strpbrk(v, "xX")) /* decimal only, as the whole numbers: no hex float */
+        double x = cli_strtod(v, &end);
+        if (end == v || *end || x < o->rmin || x > o->rmax)
             return cli_usage_error(c, "--%s %s: expected %s", o->name, cli_quote(v, q, sizeof q), range);
         *(double *)o->dest = x;
         break;

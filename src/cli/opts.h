@@ -89,6 +89,12 @@ int cli_usage_error(const cli_command *c, const char *fmt, ...)
  * where needed, reals in the shortest text that reads back exactly. Malloc'd (the caller frees it), or NULL when out of memory. */
 char *cli_command_line(const cli_command *c);
 
+/* strtod for a number within an option's value (--partition START:LEN):
+ * decimal only, as whole numbers are, finite and in range; nothing before
+ * it (a blank, a newline) and no hex float. *end is s when no number was
+ * taken; else the first character after it. */
+double cli_strtod(const char *s, char **end);
+
 /* Whether option --name was given (after cli_parse). */
 bool cli_seen(const cli_command *c, const char *name);
 

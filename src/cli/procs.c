@@ -54,6 +54,7 @@
 #include <causeway/client.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "progress.h"
 #include "report.h"
 #include "thread_room.h"
@@ -991,15 +992,17 @@ static void remove_dir(prun *r)
 bool cli_procs_parse_stop(cli_procs_options *o, const char *text)
 {
     char *end;
+    if (*text < '0' || *text > '9') /* strtoul would take a blank or a sign */
+        return false;
     unsigned long i = strtoul(text, &end, 10);
     if (end == text || *end != ':' || i >= o->nodes)
         return false;
     const char *p = end + 1;
-    o->stop_at = strtod(p, &end);
+    o->stop_at = cli_strtod(p, &end);
     if (end == p || *end != ':')
         return false;
     p = end + 1;
-    o->cont_at = strtod(p, &end);
+    o->cont_at = cli_strtod(p, &end);
     if (end == p || *end || !(o->stop_at >= 0 && o->cont_at > o->stop_at && o->cont_at <= 3600))
         return false;
     o->stop_node = (int)i;
@@ -1009,11 +1012,13 @@ bool cli_procs_parse_stop(cli_procs_options *o, const char *text)
 bool cli_procs_parse_kill(cli_procs_options *o, const char *text)
 {
     char *end;
+    if (*text < '0' || *text > '9') /* strtoul would take a blank or a sign */
+        return false;
     unsigned long i = strtoul(text, &end, 10);
     if (end == text || *end != ':' || i >= o->nodes)
         return false;
     const char *p = end + 1;
-    o->kill_at = strtod(p, &end);
+    o->kill_at = cli_strtod(p, &end);
     if (end == p || *end || !(o->kill_at >= 0 && o->kill_at <= 3600))
         return false;
     o->kill_node = (int)i;

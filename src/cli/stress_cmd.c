@@ -527,8 +527,8 @@ static int parse(int argc, char **argv, opts *o)
     if (o->partition) {
         char q[96], *end;
         const char *p = o->partition;
-        o->part_start = strtod(p, &end);
-        bool good = end != p && *end == ':' && (p = end + 1, o->part_len = strtod(p, &end), end != p && !*end) &&
+        o->part_start = cli_strtod(p, &end);
+        bool good = end != p && *end == ':' && (p = end + 1, o->part_len = cli_strtod(p, &end), end != p && !*end) &&
                     o->part_start >= 0 && o->part_start <= 86400 && o->part_len > 0 && o->part_len <= 86400;
         if (!good)
             return cli_usage_error(&c, "--partition %s: expected START:LEN, seconds (START 0 to 86400, LEN above 0 "

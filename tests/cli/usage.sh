@@ -39,6 +39,16 @@ expect 2 "--drop '1': expected a number from 0 to 0.9" stress --nodes 2 --writes
 expect 2 "--dup '1': expected a number from 0 to 0.99" sim --seed 1 --dup 1
 # Decimal numbers only, as with whole numbers: no hex float.
 expect 2 "--drop '0x0.1p0': expected a number from 0 to 0.9" stress --nodes 2 --writes 1 --drop 0x0.1p0
+# strtod skips any blank before a number, a newline too: refused, as the
+# numbers within --partition, --stop and --kill are when blank or hex.
+expect 2 "--dup '.0.5': expected a number from 0 to 0.99" sim --seed 1 --dup $'\n0.5'
+expect 2 "--dup '.0.5': expected a number from 0 to 0.99" sim --seed 1 --dup $'\v0.5'
+expect 2 "--partition '0x1:0x1': expected START:LEN" stress --nodes 2 --writes 1 --partition 0x1:0x1
+expect 2 "--partition '1: 1': expected START:LEN" stress --nodes 2 --writes 1 --partition '1: 1'
+expect 2 "--kill '0:0x1': expected I:A" stress --processes 3 --writes 1 --kill 0:0x1
+expect 2 "--kill ' 0:1': expected I:A" stress --processes 3 --writes 1 --kill ' 0:1'
+expect 2 "--stop '\+0:1:2': expected I:A:B" stress --processes 3 --writes 1 --stop +0:1:2
+expect 2 "--stop '0:1: 2': expected I:A:B" stress --processes 3 --writes 1 --stop '0:1: 2'
 expect 2 "--sync goes with --data" cluster --nodes 3 --sync none
 # The scenario checks clocks from empty nodes: an earlier run's state is
 # refused before anything starts, naming the directory that holds it.

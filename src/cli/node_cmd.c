@@ -386,10 +386,16 @@ int cli_keygen(int argc, char **argv)
     }
     char text[64];
     int n = snprintf(text, sizeof text, "%s\n", sec);
+    errno = 0;
     bool ok = write(fd, text, (size_t)n) == n;
-    ok &= close(fd) == 0;
-    if (!ok) {
-        fprintf(stderr, "causeway keygen: %s: %s\n", path, strerror(errno));
+    int err = ok ? 0 : errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) { /* a file this call made, not a key: it goes, so that keygen can be run again */
+        unlink(path);
+        fprintf(stderr, "causeway keygen: %s: %s\n", path, err ? strerror(err) : "written in part");
         return CLI_FAIL;
     }
     printf("%s\n", pub);

@@ -114,6 +114,12 @@ fi
 "$cw" keygen "$dir/k1" >"$dir/p1"
 test "$(stat -c %a "$dir/k0")" = 600
 if "$cw" keygen "$dir/k0" >/dev/null 2>&1; then echo "FAIL: keygen overwrote a key" >&2; exit 1; fi
+# A key that cannot be written in full (a file size limit, as a full disk)
+# leaves no file behind: an empty key would be refused by keygen run again.
+# (Its message goes through a pipe, which the limit does not bound.)
+out=$(trap '' XFSZ && ulimit -f 0 && { "$cw" keygen "$dir/kfull" 2>&1 >/dev/null && echo "exit 0" || echo "exit $?"; })
+grep -q "kfull: File too large.*exit 1" <<<"$(echo $out)" || { echo "FAIL: keygen, its key not written: $out" >&2; exit 1; }
+if [ -e "$dir/kfull" ]; then echo "FAIL: keygen left a secret file it could not write" >&2; exit 1; fi
 printf '# node keys\n0 %s\n1 %s\n' "$(cat "$dir/p0")" "$(cat "$dir/p1")" >"$dir/peers"
 echo "not a key" >"$dir/bad"
 expect_usage "expected a line with a secret key" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" \

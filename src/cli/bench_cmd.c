@@ -45,18 +45,31 @@ static bool find_bench(char *out, size_t cap)
     return false;
 }
 
+/* Closes a file written: false if any write to it failed (a full disk). */
+static bool closed(FILE *f)
+{
+    bool ok = !ferror(f);
+    return fclose(f) == 0 && ok;
+}
+
 /* Loads Google Benchmark's JSON. It writes non-finite counters as bare NaN,
  * inf or -nan, which is not JSON: such tokens are read as null. */
 static json_t *load_bench_json(const char *path, json_error_t *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        snprintf(err->text, sizeof err->text, "%s", strerror(errno));
         return NULL;
+    }
     size_t len = 0;
+    errno = 0;
     char *text = cli_read_all(f, SIZE_MAX, &len);
+    int read_err = errno;
     fclose(f);
-    if (!text)
+    if (!text) {
+        snprintf(err->text, sizeof err->text, "%s", read_err ? strerror(read_err) : "read error");
         return NULL;
+    }
     static const char *const bad[] = {"-nan", "-NaN", "NaN", "nan", "-inf", "inf"};
     for (size_t i = 0; i + 1 < len; i++) {
         if (text[i] != ':' || text[i + 1] != ' ')
@@ -220,7 +233,10 @@ static int write_engine_tables(json_t *benches, const char *dir, long workers)
         put_value(f, value_of(benches, name, "deliveries_per_s"));
         fputc('\n', f);
     }
-    fclose(f);
+    if (!closed(f)) {
+        free(runs);
+        return -1;
+    }
     snprintf(path, sizeof path, "%s/e2e.csv", dir);
     if (!(f = fopen(path, "w"))) {
         free(runs);
@@ -240,9 +256,8 @@ static int write_engine_tables(json_t *benches, const char *dir, long workers)
         }
         fputc('\n', f);
     }
-    fclose(f);
     free(runs);
-    return 0;
+    return closed(f) ? 0 : -1;
 }
 
 /* name.csv beside name.dat: the same table, its '#' header as the column
@@ -262,10 +277,10 @@ static int dat_to_csv(const char *dir, const char *table)
             fprintf(out, "%s%s", first ? "" : ",", strcmp(tok, "NaN") == 0 ? "" : tok);
         fputc('\n', out);
     }
-    int rc = in && out && !ferror(in) && !ferror(out) ? 0 : -1;
+    int rc = in && out && !ferror(in) ? 0 : -1;
     if (in)
         fclose(in);
-    if (out && fclose(out) != 0)
+    if (out && !closed(out))
         rc = -1;
     return rc;
 }
@@ -289,7 +304,8 @@ static int write_tables(json_t *benches, const char *dir, long workers)
         }
         fputc('\n', f);
     }
-    fclose(f);
+    if (!closed(f))
+        return -1;
 
     /* The library beside the plain C of bench/plain_clock.c, same inputs:
      * library ns and plain ns for each operation, by n. CPU time: on a
@@ -316,7 +332,8 @@ static int write_tables(json_t *benches, const char *dir, long workers)
         }
         fputc('\n', f);
     }
-    fclose(f);
+    if (!closed(f))
+        return -1;
 
     snprintf(path, sizeof path, "%s/buffer.dat", dir);
     if (!(f = fopen(path, "w")))
@@ -335,7 +352,8 @@ static int write_tables(json_t *benches, const char *dir, long workers)
         }
         fputc('\n', f);
     }
-    fclose(f);
+    if (!closed(f))
+        return -1;
 
     if (write_engine_tables(benches, dir, workers) != 0)
         return -1;
@@ -349,7 +367,8 @@ static int write_tables(json_t *benches, const char *dir, long workers)
     fputs("\n\"raw ck_ring\"", f);
     put_value(f, value_of(benches, "ck_ring:queue_handoff/4096/manual_time", "items_per_second"));
     fputc('\n', f);
-    fclose(f);
+    if (!closed(f))
+        return -1;
     static const char *const tables[] = {"clocks", "plain", "buffer", "engine", "queue"};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
         if (dat_to_csv(dir, tables[i]) != 0)
@@ -438,7 +457,8 @@ static const struct plot {
      "plot 'queue.dat' u 0:2:xtic(1) w boxes t ''\n"},
 };
 
-/* Writes and runs each plot's script in dir; returns how many were drawn. */
+/* Writes and runs each plot's script in dir; returns how many were drawn,
+ * or -1 when a script or a plot could not be written (a full disk). */
 static int draw_plots(void)
 {
     int drawn = 0;
@@ -447,13 +467,23 @@ static int draw_plots(void)
     for (size_t i = 0; i < sizeof plots / sizeof plots[0]; i++) {
         FILE *f = fopen("plot.gp", "w");
         if (!f)
-            return drawn;
+            return -1;
         fprintf(f, "%sset label 99 'Measured on %s' at screen 0.01, screen 0.025 font ',9'\n"
                 "set datafile missing 'NaN'\nset output '%s'\n%s",
                 plot_common, machine, plots[i].png, plots[i].script);
-        fclose(f);
+        if (!closed(f)) { /* an empty script draws nothing, and gnuplot says nothing of it */
+            remove("plot.gp");
+            return -1;
+        }
         char *gp[] = {"gnuplot", "plot.gp", NULL};
-        if (run(gp, true) == 0) { /* a plot without data fails; reported below */
+        struct stat png;
+        int drew = run(gp, true);
+        if (drew == 0 && (stat(plots[i].png, &png) != 0 || png.st_size == 0)) { /* gnuplot could not write it */
+            remove(plots[i].png);
+            remove("plot.gp");
+            return -1;
+        }
+        if (drew == 0) { /* a plot without data fails; reported below */
             printf("  plot %s\n", plots[i].png);
             drawn++;
         } else {
@@ -590,8 +620,13 @@ int cli_bench(int argc, char **argv)
     json_error_t err;
     json_t *root = load_bench_json(json_path, &err);
     json_t *benches = root ? json_object_get(root, "benchmarks") : NULL;
-    if (!benches || write_tables(benches, dir, first_workers) != 0) {
+    if (!benches) {
         fprintf(stderr, "causeway bench: cannot read %s: %s\n", json_path, root ? "bad layout" : err.text);
+        json_decref(root);
+        return CLI_FAIL;
+    }
+    if (write_tables(benches, dir, first_workers) != 0) {
+        fprintf(stderr, "causeway bench: cannot write the tables (*.dat, *.csv) in %s\n", dir);
         json_decref(root);
         return CLI_FAIL;
     }
@@ -601,6 +636,10 @@ int cli_bench(int argc, char **argv)
     printf("\n");
     char *probe[] = {"gnuplot", "-e", "set terminal pngcairo", NULL}; /* the plots' terminal (plot_common) */
     int drawn = draw_plots();
+    if (drawn < 0) {
+        fprintf(stderr, "causeway bench: cannot write the plots in %s\n", dir);
+        return CLI_FAIL;
+    }
     if (drawn == 0 && run(probe, true) != 0) { /* without data for any plot, none is drawn either */
         fputs("causeway bench: no plot drawn: gnuplot did not run, or has no pngcairo terminal "
               "(apt-get install gnuplot-nox)\n", stderr);

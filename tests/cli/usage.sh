@@ -147,6 +147,25 @@ expect 2 "--workers '-1': expected whole numbers from 0 to 4096" bench --workers
 expect 2 "--workers 8: above every --nodes value \(at most 2\)" bench --nodes 2 --workers 8
 expect 2 "--faults 'maybe': expected one of off\|on\|both" bench --faults maybe
 expect 0 "--nodes LIST.*--faults WHICH.*one of off\|on\|both; default both" bench --help
+# A benchmark program (here a stand-in) that wrote no JSON is named with the
+# reason; tables that cannot be written (a file size limit, as a full disk)
+# fail the run, where every table was left empty and the run passed.
+cat >"$scratch/bench.sh" <<'END'
+#!/bin/sh
+out=
+for a in "$@"; do
+  case $a in --benchmark_list_tests=true) echo dense_merge/4; exit 0 ;; --benchmark_out=*) out=${a#--benchmark_out=} ;; esac
+done
+[ -n "$NO_JSON" ] || echo '{"benchmarks": [{"run_name": "dense_merge/4", "real_time": 5, "time_unit": "ns"}]}' >"$out"
+END
+chmod +x "$scratch/bench.sh"
+NO_JSON=1 CAUSEWAY_BENCH=$scratch/bench.sh expect 1 "cannot read $scratch/b0/bench.json: No such file or directory" \
+  bench --out "$scratch/b0"
+mkdir "$scratch/b1" && NO_JSON= "$scratch/bench.sh" --benchmark_out="$scratch/b1/bench.json" # read again: CAUSEWAY_BENCH_REUSE
+out=$(cd "$scratch" && trap '' XFSZ && ulimit -f 0 && CAUSEWAY_BENCH_REUSE=1 CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --out b1 2>&1)
+status=$?
+[ $status = 1 ] && grep -q "cannot write the tables (\*.dat, \*.csv) in b1" <<<"$out" ||
+  { echo "FAIL: bench with its tables not written -> $status: $out"; failures=$((failures + 1)); }
 expect 2 "unknown command 'frob'" frob
 expect 2 "unknown subcommand 'frob'" clock frob
 expect 2 "expected A B" clock compare 1:1

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -394,13 +395,20 @@ int cli_writable(const char *path)
      * file made here is a regular file this call made, and it goes again
      * (the command writes it when it has something to say). What is there
      * already is opened to append, nothing more; a link to nothing gets its
-     * target made, and kept. */
+     * target made, and kept. A FIFO is not opened: its reader would take
+     * this call's close for the end of its input and go, and the command's
+     * write would then wait for a reader for ever. */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0) {
         close(fd);
         unlink(path);
         return 0;
     }
+    int made = errno;
+    struct stat st;
+    if (made == EEXIST && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+        return 0;
+    errno = made;
     if (errno == EEXIST) {
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT)

@@ -240,6 +240,16 @@ for f in kept link fresh; do
 done
 [ "$(cat "$scratch/kept.history")" = keep ] && [ -L "$scratch/link.history" ] && [ ! -e "$scratch/fresh.history" ] ||
   { echo "FAIL: checking --history changed what was there:"; ls -la "$scratch"; failures=$((failures + 1)); }
+# Nor is a FIFO opened to ask: its reader took that for the end of its input
+# and went, and the JSON's write then waited for a reader for ever.
+mkfifo "$scratch/fifo.json"
+timeout 30 cat "$scratch/fifo.json" >"$scratch/fifo.out" &
+reader=$!
+timeout 30 "$cw" sim --seed 1 --writes 5 --json "$scratch/fifo.json" >/dev/null 2>&1
+status=$?
+wait "$reader"
+[ $status = 0 ] && grep -q '"verdict": "pass"' "$scratch/fifo.out" ||
+  { echo "FAIL: sim --json FIFO -> $status, the reader got: $(head -c 200 "$scratch/fifo.out")"; failures=$((failures + 1)); }
 
 # Clocks from standard input and from a file.
 printf '1:2,2:5\n' >"$scratch/c.txt"

@@ -109,6 +109,14 @@ static int dispatch(int argc, char **argv)
             usage(stderr);
             return CLI_USAGE;
         }
+        /* Only clock has subcommands: anything more was taken for the
+         * command's own arguments ('help sim x': "--seed is required"). */
+        int most = strcmp(argv[2], "clock") == 0 ? 4 : 3;
+        if (argc > most) {
+            fprintf(stderr, "causeway help: unexpected argument '%.40s' (help takes one command, and for clock "
+                    "a subcommand: 'causeway help clock merge')\n", argv[most]);
+            return CLI_USAGE;
+        }
         char *args[3] = {argc > 3 ? argv[3] : "--help", "--help", NULL};
         return c->run(argc > 3 ? 2 : 1, args);
     }

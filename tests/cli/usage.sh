@@ -202,6 +202,11 @@ expect 2 "--converge-within: applies to --processes only" stress --nodes 2 --wri
 expect 2 "--converge-within '0': expected a number from 0.001 to 86400" stress --processes 3 --writes 1 --converge-within 0
 expect 0 "usage: causeway clock merge A \[B\.\.\.\]" clock merge --help
 expect 0 "usage: causeway clock merge" help clock merge
+# help takes one command (and a clock subcommand): more was taken for the
+# command's own arguments ('--seed is required', a trace file named x).
+expect 2 "causeway help: unexpected argument 'extra'" help sim extra
+expect 2 "causeway help: unexpected argument 'x'" help check x
+expect 2 "causeway help: unexpected argument 'x'" help clock merge x
 expect 0 "commands:" help
 expect 0 "^causeway [0-9]+\.[0-9]+\.[0-9]+" version
 

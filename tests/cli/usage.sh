@@ -280,6 +280,11 @@ if [ -w /dev/full ]; then
   "$cw" sim --seed 1 --json /dev/full >/dev/null 2>&1
   status=$?
   [ "$status" = 3 ] || { echo "FAIL: sim --json /dev/full exited $status (want 3)"; failures=$((failures + 1)); }
+  # The dump's write error is said as one, not as an invalid argument.
+  out=$("$cw" demo 2>&1 >/dev/full)
+  status=$?
+  [ "$status" = 1 ] && grep -q "state could not be printed: standard output cannot be written" <<<"$out" &&
+    ! grep -q "invalid argument" <<<"$out" || { echo "FAIL: demo >/dev/full -> $status: $out"; failures=$((failures + 1)); }
 fi
 
 if [ "$failures" -ne 0 ]; then

@@ -1117,13 +1117,14 @@ static int processes(const opts *o)
                            .sabotage = o->sabotage, .keep_traces = o->keep_traces, .data = o->data, .json = o->json,
                            .history = o->history, .replay = o->replay, .converge_within = o->converge_within};
     if (o->stop && !cli_procs_parse_stop(&p, o->stop)) {
-        fprintf(stderr, "causeway stress: --stop '%.80s': expected I:A:B, node I below %u, seconds 0 <= A < B\n",
+        fprintf(stderr,
+                "causeway stress: --stop '%.80s': expected I:A:B, node I below %u, seconds 0 <= A < B <= 3600\n",
                 o->stop, o->nodes);
         return CLI_USAGE;
     }
     if (o->kill && !cli_procs_parse_kill(&p, o->kill)) {
-        fprintf(stderr, "causeway stress: --kill '%.80s': expected I:A, node I below %u, seconds A >= 0\n", o->kill,
-                o->nodes);
+        fprintf(stderr, "causeway stress: --kill '%.80s': expected I:A, node I below %u, seconds 0 <= A <= 3600\n",
+                o->kill, o->nodes);
         return CLI_USAGE;
     }
     if (p.stop_node >= 0 && o->duration > 0 && p.stop_at >= o->duration) { /* as --partition */

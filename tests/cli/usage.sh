@@ -49,6 +49,10 @@ expect 2 "--kill '0:0x1': expected I:A" stress --processes 3 --writes 1 --kill 0
 expect 2 "--kill ' 0:1': expected I:A" stress --processes 3 --writes 1 --kill ' 0:1'
 expect 2 "--stop '\+0:1:2': expected I:A:B" stress --processes 3 --writes 1 --stop +0:1:2
 expect 2 "--stop '0:1: 2': expected I:A:B" stress --processes 3 --writes 1 --stop '0:1: 2'
+# The messages give the bound a time is refused for.
+expect 2 "--kill '0:4000': expected I:A, node I below 3, seconds 0 <= A <= 3600" stress --processes 3 --writes 1 --kill 0:4000
+expect 2 "--stop '0:1:4000': expected I:A:B, node I below 3, seconds 0 <= A < B <= 3600" stress --processes 3 \
+  --writes 1 --stop 0:1:4000
 expect 2 "--sync goes with --data" cluster --nodes 3 --sync none
 # The scenario checks clocks from empty nodes: an earlier run's state is
 # refused before anything starts, naming the directory that holds it.

@@ -170,6 +170,10 @@ out=$(cd "$scratch" && trap '' XFSZ && ulimit -f 0 && CAUSEWAY_BENCH_REUSE=1 CAU
 status=$?
 [ $status = 1 ] && grep -q "cannot write the tables (\*.dat, \*.csv) in b1" <<<"$out" ||
   { echo "FAIL: bench with its tables not written -> $status: $out"; failures=$((failures + 1)); }
+# With standard output closed, the pipe that counts the benchmarks took
+# descriptor 1 and the program's list went nowhere: 'matches no benchmark'.
+out=$(CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --list 2>&1 >&-)
+! grep -q "matches no benchmark" <<<"$out" || { echo "FAIL: bench --list >&-: $out"; failures=$((failures + 1)); }
 expect 2 "unknown command 'frob'" frob
 expect 2 "unknown subcommand 'frob'" clock frob
 expect 2 "expected A B" clock compare 1:1

@@ -376,6 +376,19 @@ static bool given_twice(char **files, int count)
     return false;
 }
 
+/* The trace that --json names (the same device and inode), or NULL: the
+ * verdict would be written over a trace it was read from. */
+static const char *json_is_trace(const char *json, char **files, int count)
+{
+    struct stat out, in;
+    if (stat(json, &out) != 0)
+        return NULL;
+    for (int i = 0; i < count; i++)
+        if (stat(files[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            return files[i];
+    return NULL;
+}
+
 static int judge(cli_trace_judge *J, char **files, int count, const char *json)
 {
     char err[512] = "";
@@ -450,6 +463,11 @@ int cli_check(int argc, char **argv)
     int rc = cli_parse(&c, argc, argv, &first);
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
+    const char *trace = json ? json_is_trace(json, argv + first, argc - first) : NULL;
+    char q[96];
+    if (trace)
+        return cli_usage_error(&c, "--json %s is the trace %s: the verdict would be written over it",
+                               cli_quote(json, q, sizeof q), trace);
     if (json && (rc = cli_check_writable(&c, "json", json)) != CLI_OK)
         return rc;
     static cli_trace_judge J; /* large (per-node tables); one check per process */

@@ -356,6 +356,10 @@ expect 1 "\[causal order\] cycle0.jsonl:1: node 0: history node 0 applied \(1, 1
   cycle0.jsonl cycle1.jsonl
 # One file given twice, under two names: its lines are not a second node's.
 expect 2 "square.jsonl and \./square.jsonl are one file: give each trace once" square.jsonl ./square.jsonl
+# Nor is a trace the --json file: the verdict was written over it.
+cp square.jsonl kept.jsonl
+expect 2 "--json 'kept.jsonl' is the trace \./kept.jsonl: the verdict would be written over it" --json kept.jsonl ./kept.jsonl
+cmp -s square.jsonl kept.jsonl || fail "check --json over its trace changed the trace"
 : >empty.jsonl
 expect 2 "the traces hold no event" empty.jsonl
 expect 2 "causeway check: expected TRACE.jsonl" # no trace at all

@@ -63,10 +63,12 @@ static const command *find(const char *name)
 }
 
 /* What the command wrote must have reached its output: a full disk, or a
- * closed stream, is a failure (exit 1; 3 for check and sim, whose 1 is a
- * violation), not a success with the output lost. (A closed pipe ends
- * other commands by SIGPIPE, as a pipeline's `| head` expects; check and
- * sim ignore it, so that its exit status still says there was no verdict.) */
+ * closed stream, is a failure (exit 1; 3 for check, sim and stress, whose
+ * 1 is a violation), not a success with the output lost. (A closed pipe
+ * ends other commands by SIGPIPE, as a pipeline's `| head` expects; check,
+ * sim and stress ignore it, so that their exit status still says there was
+ * no verdict. stress's node processes get SIGPIPE's default back as they
+ * start.) */
 static int finish(int status, bool verdict_is_one)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -80,7 +82,8 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    bool verdict = argc > 1 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "sim") == 0); /* 1: a violation */
+    bool verdict = argc > 1 && (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "sim") == 0 ||
+                                strcmp(argv[1], "stress") == 0); /* 1: a violation */
     if (verdict)
         signal(SIGPIPE, SIG_IGN);
     int status = dispatch(argc, argv);

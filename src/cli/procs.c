@@ -1623,12 +1623,13 @@ int cli_procs_stress(const cli_procs_options *o)
     if (!ok || o->keep_traces)
         printf("  processes' traces kept in %s\n", r->dir);
     cli_print_verdict(ok, violation, o->replay, "the same workload and faults; process timings vary");
+    bool written = true;
     if (o->json && write_json(r, &rep, &J, &fin, secs, ok, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
-        ok = false;
+        written = false;
     }
-    if (ok && !o->keep_traces)
+    if (ok && written && !o->keep_traces)
         remove_dir(r);
     free_all(r, cl, th, nc, &J, &fin);
-    return ok ? CLI_OK : CLI_FAIL;
+    return !ok ? CLI_FAIL : written ? CLI_OK : CLI_ERROR; /* a pass not written is no verdict given */
 }

@@ -379,7 +379,8 @@ static const char stress_details[] =
     "On a violation the command that replays the run is printed (the same workload\n"
     "and faults; thread interleavings vary: 'causeway sim' replays those too), and\n"
     "the history checked is written to a file (docs/formats.md).\n"
-    "Exit status: 0 pass, 1 a violation, 2 a bad option.\n";
+    "Exit status: 0 pass; 1 a violation, or a run stopped before its check (what stopped it\n"
+    "is named); 2 a bad option; 3 a pass whose report or --json could not be written.\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
@@ -1096,13 +1097,14 @@ static int stress(opts o)
     if (!ok)
         cli_write_history(o.history, o.seed, r.h);
     cli_print_verdict(ok, violation, o.replay, "the same workload and faults; thread interleavings vary");
+    bool written = true;
     if (o.json && write_json(&o, &rep, &t, &ops, made, secs, check_secs, violation, r.parted) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s\n", o.json);
-        ok = false;
+        written = false;
     }
     cw_history_destroy(r.h);
     free(r.applied);
-    return ok ? CLI_OK : CLI_FAIL;
+    return !ok ? CLI_FAIL : written ? CLI_OK : CLI_ERROR; /* a pass not written is no verdict given */
 }
 
 /* --processes: the options procs.c takes; CLI_USAGE on a bad --stop or --kill. */

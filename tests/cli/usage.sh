@@ -296,6 +296,18 @@ if [ -w /dev/full ]; then
   "$cw" sim --seed 1 --json /dev/full >/dev/null 2>&1
   status=$?
   [ "$status" = 3 ] || { echo "FAIL: sim --json /dev/full exited $status (want 3)"; failures=$((failures + 1)); }
+  # stress likewise: a pass whose report or --json is not written gave no
+  # verdict (3); 1 stays a violation.
+  "$cw" stress --nodes 2 --writes 20 --seed 1 >/dev/full 2>/dev/null
+  status=$?
+  [ "$status" = 3 ] || { echo "FAIL: stress >/dev/full exited $status (want 3)"; failures=$((failures + 1)); }
+  "$cw" stress --nodes 2 --writes 20 --seed 1 --json /dev/full >/dev/null 2>&1
+  status=$?
+  [ "$status" = 3 ] || { echo "FAIL: stress --json /dev/full exited $status (want 3)"; failures=$((failures + 1)); }
+  "$cw" stress --nodes 4 --writes 300 --keys 3 --seed 21 --sabotage-history --history "$scratch/full.h" \
+    --json /dev/full >/dev/null 2>&1
+  status=$?
+  [ "$status" = 1 ] || { echo "FAIL: a violating stress --json /dev/full exited $status (want 1)"; failures=$((failures + 1)); }
   # The dump's write error is said as one, not as an invalid argument.
   out=$("$cw" demo 2>&1 >/dev/full)
   status=$?

@@ -23,16 +23,22 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$cw" node --id 0 --nodes 1 --listen "ipc://$dir/r" --http 127.0.0.1:0 --data "$dir/base" --fresh \
-  >"$dir/out" 2>"$dir/err" &
-pid=$!
-port=
-for _ in $(seq 200); do
-  port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || fail "the node did not start: $(cat "$dir/err")"
+serve() { # serve WHAT DIR ENDPOINT ARGS...: a node on DIR (pid, port), or fail naming WHAT
+  local what=$1 data=$2 listen=$3
+  shift 3
+  rm -f "$dir/out"
+  "$cw" node --id 0 --nodes 1 --listen "$listen" --http 127.0.0.1:0 --data "$data" "$@" >"$dir/out" 2>"$dir/err" &
+  pid=$!
+  port=
+  for _ in $(seq 200); do
+    port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
+    [ -n "$port" ] && return
+    sleep 0.05
+  done
+  fail "$what: the node did not start: $(cat "$dir/err")"
+}
+
+serve "the first node" "$dir/base" "ipc://$dir/r" --fresh
 args=()
 for i in $(seq 300); do
   [ "$i" -gt 1 ] && args+=(--next)
@@ -104,17 +110,7 @@ cut_running() { # cut_running WHAT BYTES ROUTE CURL-ARGS...: the file cut to BYT
   shift 3
   rm -rf "$dir/copy"
   cp -r "$dir/base" "$dir/copy"
-  rm -f "$dir/out"
-  "$cw" node --id 0 --nodes 1 --listen "ipc://$dir/c" --http 127.0.0.1:0 --data "$dir/copy" \
-    >"$dir/out" 2>"$dir/err" &
-  pid=$!
-  port=
-  for _ in $(seq 200); do
-    port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || fail "$what: the node did not start: $(cat "$dir/err")"
+  serve "$what" "$dir/copy" "ipc://$dir/c"
   truncate -s "$bytes" "$dir/copy/data.mdb"
   curl -s -m 5 -o /dev/null "$@" "127.0.0.1:$port/$route" || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done

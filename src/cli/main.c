@@ -1,9 +1,11 @@
 /* causeway: the command-line front end. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <causeway/causeway.h>
 
@@ -69,13 +71,35 @@ static const command *find(const char *name)
  * sim and stress ignore it, so that their exit status still says there was
  * no verdict. stress's node processes get SIGPIPE's default back as they
  * start.) */
-static int finish(int status, bool verdict_is_one)
+static int finish(int status, bool verdict_is_one, bool stdout_closed)
 {
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "causeway: cannot write the output: %s\n", strerror(errno));
+    int err = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : stdout_closed ? EBADF : 0;
+    if (err) {
+        fprintf(stderr, "causeway: cannot write the output: %s\n",
+                stdout_closed ? "standard output is closed" : strerror(err));
         return status != CLI_OK ? status : verdict_is_one ? CLI_ERROR : CLI_FAIL;
     }
     return status;
+}
+
+/* Descriptors 0, 1 and 2 that were closed are opened on /dev/null: the
+ * next file opened would take one, and what goes to standard output (a
+ * node's banner) would go into it (a trace, the data directory's lock).
+ * Returns whether standard output was closed (its output lost: finish). */
+static bool hold_std_fds(void)
+{
+    bool stdout_closed = false;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY); /* the lowest free: fd itself */
+        if (got >= 0 && got != fd) {
+            dup2(got, fd);
+            close(got);
+        }
+        stdout_closed |= fd == 1;
+    }
+    return stdout_closed;
 }
 
 static int dispatch(int argc, char **argv);
@@ -86,8 +110,13 @@ int main(int argc, char **argv)
                                 strcmp(argv[1], "stress") == 0); /* 1: a violation */
     if (verdict)
         signal(SIGPIPE, SIG_IGN);
+    bool stdout_closed = hold_std_fds();
+    /* A node's standard output is its banner alone (what it says goes to
+     * stderr): a server started with it closed has lost nothing. */
+    if (argc > 1 && strcmp(argv[1], "node") == 0)
+        stdout_closed = false;
     int status = dispatch(argc, argv);
-    return finish(status, verdict);
+    return finish(status, verdict, stdout_closed);
 }
 
 static int dispatch(int argc, char **argv)

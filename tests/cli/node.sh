@@ -120,6 +120,27 @@ if "$cw" keygen "$dir/k0" >/dev/null 2>&1; then echo "FAIL: keygen overwrote a k
 out=$(trap '' XFSZ && ulimit -f 0 && { "$cw" keygen "$dir/kfull" 2>&1 >/dev/null && echo "exit 0" || echo "exit $?"; })
 grep -q "kfull: File too large.*exit 1" <<<"$(echo $out)" || { echo "FAIL: keygen, its key not written: $out" >&2; exit 1; }
 if [ -e "$dir/kfull" ]; then echo "FAIL: keygen left a secret file it could not write" >&2; exit 1; fi
+# A node started with standard output closed: its banner goes nowhere, not
+# into the first file it opens (its trace took descriptor 1 and got the
+# banner; without a trace, the --data directory's lock file did); SIGTERM
+# stops it with exit 0. Another command's output lost that way is exit 1.
+"$cw" node --id 0 --nodes 1 --listen "$(ep rclosed)" --trace "$dir/closed.jsonl" --data "$dir/closed" >&- \
+  2>"$dir/closed.err" &
+closed=$!
+pids+=("$closed")
+for _ in $(seq 100); do [ -s "$dir/closed/causeway.lock" ] && break; sleep 0.05; done
+sleep 0.2
+kill -TERM "$closed"
+status=0
+wait "$closed" || status=$?
+unset 'pids[-1]'
+if [ "$status" != 0 ] || grep -q "causeway node 0 of 1" "$dir/closed.jsonl" "$dir/closed/causeway.lock"; then
+  echo "FAIL: a node with standard output closed: exit $status, its banner in a file it opened:" >&2
+  cat "$dir/closed.err" "$dir/closed.jsonl" >&2; exit 1
+fi
+out=$("$cw" clock merge 1:2 3:4 2>&1 >&- && echo "exit 0" || echo "exit $?")
+grep -q "cannot write the output: standard output is closed.*exit 1" <<<"$(echo $out)" ||
+  { echo "FAIL: clock merge >&-: $out" >&2; exit 1; }
 printf '# node keys\n0 %s\n1 %s\n' "$(cat "$dir/p0")" "$(cat "$dir/p1")" >"$dir/peers"
 echo "not a key" >"$dir/bad"
 expect_usage "expected a line with a secret key" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1="$(ep r1)" \

@@ -638,10 +638,15 @@ static bool same_key(const void *item, const void *probe)
  * to bound. The dead one's writes above bound: lost; its reads of them, and
  * its reads of a key after a lost write of its own to that key (a lost
  * delete or put changed what it held, which the history never had):
- * unjudged; the new one's writes of those dots: checked. CW_ENOMEM. */
-static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trace_list *nl, uint64_t bound)
+ * unjudged; the new one's writes of those dots: checked. *dead and
+ * *observed carry, from one restart of x to the next, the highest dot any
+ * dead incarnation of x wrote and the highest one a read returned of those
+ * lost: a later incarnation must not write those again either, also after
+ * one that wrote nothing. CW_ENOMEM. */
+static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trace_list *nl, uint64_t bound,
+                     uint64_t *dead, uint64_t *observed)
 {
-    uint64_t dead_max = bound, observed_max = 0;
+    uint64_t dead_max = bound > *dead ? bound : *dead, observed_max = *observed;
     cw__map lost_keys; /* the first lost write to each key, by its key */
     cw__map_init(&lost_keys);
     int rc = CW_OK;
@@ -677,6 +682,8 @@ static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trac
         }
     }
     cw__map_destroy(&lost_keys);
+    *dead = dead_max;
+    *observed = observed_max;
     for (size_t i = 0; i < nl->n; i++) {
         cli_trace_event *e = &nl->ev[i];
         if (e->kind != CLI_EV_WRITE)
@@ -740,8 +747,10 @@ static int split_node(cli_trace_judge *J, uint32_t x)
     }
     l->n = cut;
     l->boundary = SIZE_MAX;
+    uint64_t dead = 0, observed = 0; /* over x's dead incarnations so far */
     for (uint32_t j = first; j < J->restarts; j++) { /* each incarnation against the next */
-        int rc = mark_lost(J, x, j == first ? l : &J->ev[J->n + j - 1], &J->ev[J->n + j], J->inc_bound[j]);
+        int rc = mark_lost(J, x, j == first ? l : &J->ev[J->n + j - 1], &J->ev[J->n + j], J->inc_bound[j], &dead,
+                           &observed);
         if (rc != CW_OK)
             return rc;
     }

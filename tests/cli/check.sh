@@ -256,6 +256,17 @@ head -n 4 r0.jsonl >twice0.jsonl
 printf '%s\n' '{"node": 0, "op": "apply", "dot": [1, 3]}' '{"node": 0, "op": "read", "key": "d", "dots": [[1, 3]]}' >>twice0.jsonl
 expect 0 "restart +node 1 restarted: history node 3 .*up to 2\)" twice0.jsonl twice.jsonl
 grep -Eq "lost with processes +2 writes" out.txt || fail "the lost writes of two restarts"
+# A lost dot a read returned stays lost over a restart that wrote nothing:
+# the incarnation after it must not write that dot again either.
+head -n 3 r1.jsonl >skip.jsonl
+cat >>skip.jsonl <<'EOF'
+{"node": 1, "op": "read", "key": "b", "dots": [[1, 2]]}
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}
+{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}
+{"node": 1, "op": "write", "dot": [1, 2], "key": "c", "clock": {"0": 1, "1": 2}}
+{"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
+EOF
+expect 1 "violation +\[sequence number reused\] skip.jsonl:7: node 1: .*wrote \(1, 2\) again" r0.jsonl skip.jsonl
 
 # The old incarnation's last line, cut by the crash, is dropped.
 plant r1.jsonl 3 dup

@@ -650,10 +650,25 @@ static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trac
     cw__map lost_keys; /* the first lost write to each key, by its key */
     cw__map_init(&lost_keys);
     int rc = CW_OK;
+    size_t nlost = 0;
+    for (size_t i = 0; i < l->n; i++)
+        nlost += l->ev[i].kind == CLI_EV_WRITE && l->ev[i].seq > bound;
+    /* The lost writes, in their order: bound + 1, bound + 2, ... (the
+     * replay checks the dots below them, not these) */
+    const cli_trace_event **lost = malloc((nlost ? nlost : 1) * sizeof *lost);
+    if (!lost)
+        return CW_ENOMEM;
+    nlost = 0;
     for (size_t i = 0; i < l->n; i++)
         if (l->ev[i].kind == CLI_EV_WRITE && l->ev[i].seq > bound) {
             cli_trace_event *e = &l->ev[i];
             uint64_t hash = cw__hash_key(e->key, e->key_len);
+            if (e->seq != bound + nlost + 1)
+                cli_trace_violate(J, e, e->seq <= bound + nlost ? "sequence number reused" : "sequence number skipped",
+                                  "node %u wrote dot (%u, %llu) after its write %llu (a sequence number %s)", x, x,
+                                  (unsigned long long)e->seq, (unsigned long long)(bound + nlost),
+                                  e->seq <= bound + nlost ? "reused" : "skipped");
+            lost[nlost++] = e;
             if (rc == CW_OK && !cw__map_find(&lost_keys, hash, same_key, e))
                 rc = cw__map_insert(&lost_keys, hash, e);
             e->kind = CLI_EV_SKIP;
@@ -663,16 +678,32 @@ static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trac
         }
     /* A read by the dead process that returned one of its lost writes
      * cannot be judged (the history never had that write): left out,
-     * counted, and the write counts as observed. */
+     * counted, and the write counts as observed. That it was such a write
+     * is judged: a write of the dead process made before the read, to the
+     * read's key, not a delete. */
     for (size_t i = 0; i < l->n; i++) {
         cli_trace_event *e = &l->ev[i];
-        for (size_t d = 0; e->kind == CLI_EV_READ && d < e->ndots; d++)
-            if (e->dots[d].origin == x && e->dots[d].seq > bound) {
-                e->kind = CLI_EV_SKIP;
-                J->lost_reads++;
-                if (e->dots[d].seq > observed_max)
-                    observed_max = e->dots[d].seq;
-            }
+        bool skip = false;
+        for (size_t d = 0; e->kind == CLI_EV_READ && d < e->ndots; d++) {
+            uint64_t s = e->dots[d].seq;
+            if (e->dots[d].origin != x || s <= bound)
+                continue;
+            const cli_trace_event *w = s - bound <= nlost && lost[s - bound - 1]->seq == s ? lost[s - bound - 1]
+                                                                                           : NULL;
+            if (!w || w > e || !cli_trace_same_key(w, e) || w->del)
+                cli_trace_violate(J, e, cli_trace_read_rule(J),
+                                  "node %u read version %u.%llu of a key (%s), %s", x, x, (unsigned long long)s,
+                                  e->key, !w || w > e ? "which it had not made by the read"
+                                          : w->del    ? "which is a delete (reads hide them)"
+                                                      : "which is no write to that key");
+            skip = true;
+            if (s > observed_max)
+                observed_max = s;
+        }
+        if (skip) {
+            e->kind = CLI_EV_SKIP;
+            J->lost_reads++;
+        }
         const cli_trace_event *w = e->kind == CLI_EV_READ && rc == CW_OK && lost_keys.count
                                        ? cw__map_find(&lost_keys, cw__hash_key(e->key, e->key_len), same_key, e)
                                        : NULL;
@@ -682,6 +713,7 @@ static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trac
         }
     }
     cw__map_destroy(&lost_keys);
+    free(lost);
     *dead = dead_max;
     *observed = observed_max;
     for (size_t i = 0; i < nl->n; i++) {

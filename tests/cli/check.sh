@@ -267,6 +267,22 @@ cat >>skip.jsonl <<'EOF'
 {"node": 1, "op": "read", "key": "c", "dots": [[1, 2]]}
 EOF
 expect 1 "violation +\[sequence number reused\] skip.jsonl:7: node 1: .*wrote \(1, 2\) again" r0.jsonl skip.jsonl
+# The dead incarnation's reads of its lost writes go unjudged only when
+# they are such writes: made before the read, to its key, not deletes; and
+# the lost writes' dots go on 1, 2, 3, ... too.
+head -n 3 r0.jsonl >lr0.jsonl
+head -n 3 r1.jsonl >lostread.jsonl
+printf '%s\n' '{"node": 1, "op": "read", "key": "b", "dots": [[1, 7]]}' \
+  '{"node": 1, "op": "install", "clock": {"0": 1, "1": 1}}' '{"node": 1, "op": "read", "key": "b", "dots": [[1, 1]]}' \
+  >>lostread.jsonl
+expect 1 "violation +\[read siblings\] lostread.jsonl:4: node 1: node 1 read version 1\.7 of a key \(b\), which it had not made" \
+  lr0.jsonl lostread.jsonl
+sed 's/"key": "b", "dots": \[\[1, 7\]\]/"key": "a", "dots": [[1, 2]]/' lostread.jsonl >lostkey.jsonl
+expect 1 "violation +\[read siblings\] lostkey.jsonl:4: node 1: .*version 1\.2 of a key \(a\), which is no write to that key" \
+  lr0.jsonl lostkey.jsonl
+sed 's/"dot": \[1, 2\]/"dot": [1, 3]/' lostread.jsonl >lostskip.jsonl
+expect 1 "violation +\[sequence number skipped\] lostskip.jsonl:3: node 1: node 1 wrote dot \(1, 3\) after its write 1" \
+  lr0.jsonl lostskip.jsonl
 
 # The old incarnation's last line, cut by the crash, is dropped.
 plant r1.jsonl 3 dup

@@ -339,9 +339,6 @@ static int seal_all(MDB_txn *t, MDB_dbi db)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* A new environment gets its format and group; an old one must match. A
- * format-1 one is sealed (format 2) in the same transaction, so it is
- * upgraded whole or not at all. */
 /* The group's name: a new environment (or one made without a name, which
  * takes the one given now) keeps it; one made with a name must be opened
  * with the same. */
@@ -373,6 +370,9 @@ static int check_name(cw__durable *d, MDB_txn *t, const char *group, char *err, 
     return CW_EINVAL;
 }
 
+/* A new environment gets its format and group; an old one must match. A
+ * format-1 one is sealed (format 2) in the same transaction, so it is
+ * upgraded whole or not at all. */
 static int check_meta(cw__durable *d, MDB_txn *t, cw_conflict_policy policy, const char *name, bool fresh_env,
                       char *err, size_t errlen)
 {

@@ -483,8 +483,8 @@ static void say_other_group(net *p, uint32_t node, const char *group, size_t len
     char name[CW_SERVER_GROUP_MAX + 1];
     cw__server_group_quote(name, group, len);
     fprintf(stderr,
-            "causeway node %u: refused the messages of a node %u: it is of %s%s%s, this node of %s%s%s (--group: "
-            "every node of a group gives the same)%s\n",
+            "causeway node %u: refused node %u's messages: it is of %s%s%s, this node of %s%s%s (--group: every "
+            "node of a group gives the same)%s\n",
             (unsigned)p->self, (unsigned)node, len ? "group '" : "no group", name, len ? "'" : "",
             p->group[0] ? "group '" : "no group", p->group, p->group[0] ? "'" : "", more);
 }

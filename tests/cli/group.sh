@@ -54,10 +54,10 @@ pb1=$port
 [ "$(write "$pa0" k0)" = 200 ] || fail "a write at node 0"
 [ "$(write "$pb1" k1)" = 200 ] || fail "a write at node 1"
 for _ in $(seq 100); do
-  grep -q "refused the messages of a node 1: it is of group 'green', this node of group 'blue'" "$dir/a0.err" && break
+  grep -q "refused node 1's messages: it is of group 'green', this node of group 'blue'" "$dir/a0.err" && break
   sleep 0.05
 done
-grep -q "refused the messages of a node 1: it is of group 'green', this node of group 'blue'" "$dir/a0.err" ||
+grep -q "refused node 1's messages: it is of group 'green', this node of group 'blue'" "$dir/a0.err" ||
   fail "node 0 did not say why it refused node 1: $(cat "$dir/a0.err")"
 refused=$(metric "$pa0" causeway_refused_peer_total)
 [ "${refused:-0}" -gt 0 ] || fail "node 0 counted no refused message: '$refused'"

@@ -407,7 +407,7 @@ int cli_writable(const char *path)
     int made = errno;
     struct stat st;
     if (made == EEXIST && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
-        return 0;
+        return access(path, W_OK) == 0 ? 0 : errno; /* its permission, without opening it */
     errno = made;
     if (errno == EEXIST) {
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);

@@ -263,6 +263,19 @@ status=$?
 wait "$reader"
 [ $status = 0 ] && grep -q '"verdict": "pass"' "$scratch/fifo.out" ||
   { echo "FAIL: sim --json FIFO -> $status, the reader got: $(head -c 200 "$scratch/fifo.out")"; failures=$((failures + 1)); }
+# A FIFO its user may not write is still refused before the run (exit 2),
+# by its permission: checked as another user where this one is root (and
+# that user may run the build's binary).
+as_nobody() { timeout 30 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1 &&
+  as_nobody "$cw" version >/dev/null 2>&1; then
+  mkfifo -m 0444 "$scratch/ro.json"
+  chmod 0755 "$scratch"
+  out=$(as_nobody "$cw" sim --seed 1 --writes 5 --json "$scratch/ro.json" 2>&1 >/dev/null)
+  status=$?
+  [ $status = 2 ] && grep -q "ro.json.*cannot write it: Permission denied" <<<"$out" ||
+    { echo "FAIL: sim --json, a FIFO it may not write -> $status: $out"; failures=$((failures + 1)); }
+fi
 
 # Clocks from standard input and from a file.
 printf '1:2,2:5\n' >"$scratch/c.txt"

@@ -819,6 +819,19 @@ static void raw_until_closed(fx *f, const char *bytes, char *text, size_t cap)
     close(fd);
 }
 
+/* Sends bytes and asserts the one answer that comes before the connection
+ * closes: 400, naming why when why is not NULL (nothing after the request's
+ * head was read as another request). */
+static void refused_400_alone(fx *f, const char *bytes, const char *why)
+{
+    char text[4096];
+    raw_until_closed(f, bytes, text, sizeof text);
+    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
+    if (why)
+        assert_non_null(strstr(text, why));
+    assert_null(strstr(text + 12, "HTTP/1.1 ")); /* one answer */
+}
+
 /* A request framed both by Content-Length and by Transfer-Encoding, or by
  * Transfer-Encoding on two lines (how a request is smuggled past a proxy
  * that reads the other framing), is 400 and its connection closes, so a
@@ -829,19 +842,15 @@ static void test_a_body_framed_twice_or_by_another_coding_is_refused(void **stat
 {
     fx *f = *state;
     char text[4096];
-    raw_until_closed(f,
-                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "0\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
-                     text, sizeof text);
-    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
-    assert_non_null(strstr(text, "both Content-Length and Transfer-Encoding"));
-    assert_null(strstr(text + 12, "HTTP/1.1 ")); /* one answer: the pipelined request was not read */
-    raw_until_closed(f,
-                     "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
-                     "0\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
-                     text, sizeof text);
-    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
-    assert_null(strstr(text + 12, "HTTP/1.1 "));
+    /* One answer each: the pipelined request was not read. */
+    refused_400_alone(f,
+                      "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "0\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
+                      "both Content-Length and Transfer-Encoding");
+    refused_400_alone(f,
+                      "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
+                      "0\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
+                      NULL);
     raw_until_closed(f, "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nxyz", text, sizeof text);
     assert_true(strncmp(text, "HTTP/1.1 501", 12) == 0 || strncmp(text, "HTTP/1.1 400", 12) == 0);
     /* chunked alone is served. */
@@ -862,26 +871,19 @@ static void test_a_body_framed_twice_or_by_another_coding_is_refused(void **stat
 static void test_a_header_name_not_a_token_is_refused(void **state)
 {
     fx *f = *state;
-    char text[4096];
-    raw_until_closed(f,
-                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length : 24\r\n\r\n"
-                     "{\"key\": \"w\", \"value\": 1}",
-                     text, sizeof text);
-    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
-    assert_non_null(strstr(text, "a header name that is not a token"));
-    assert_null(strstr(text + 12, "HTTP/1.1 ")); /* one answer: the body was not read as a request */
-    raw_until_closed(f,
-                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 24\r\nTransfer-Encoding\t: chunked\r\n\r\n"
-                     "{\"key\": \"w\", \"value\": 1}",
-                     text, sizeof text);
-    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
-    assert_null(strstr(text + 12, "HTTP/1.1 "));
-    raw_until_closed(f,
-                     "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length\v: 24\r\n\r\n"
-                     "{\"key\": \"w\", \"value\": 1}",
-                     text, sizeof text);
-    assert_true(strncmp(text, "HTTP/1.1 400", 12) == 0);
-    assert_null(strstr(text + 12, "HTTP/1.1 "));
+    /* One answer each: the body was not read as a request. */
+    refused_400_alone(f,
+                      "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length : 24\r\n\r\n"
+                      "{\"key\": \"w\", \"value\": 1}",
+                      "a header name that is not a token");
+    refused_400_alone(f,
+                      "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 24\r\nTransfer-Encoding\t: chunked\r\n\r\n"
+                      "{\"key\": \"w\", \"value\": 1}",
+                      NULL);
+    refused_400_alone(f,
+                      "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length\v: 24\r\n\r\n"
+                      "{\"key\": \"w\", \"value\": 1}",
+                      NULL);
     assert_int_equal(raw_status(f, "GET /read/w HTTP/1.1\r\nHost: x\r\n\r\n", 0, NULL, 0), 404); /* nothing made */
     assert_int_equal(raw_status(f, "GET /status HTTP/1.1\r\nHost: x\r\nX-A:  b \r\n\r\n", 0, NULL, 0), 200);
 }

@@ -2114,6 +2114,18 @@ static void test_durable_long_keys_that_collide(void **state)
     cluster_close(&c);
 }
 
+/* The options of node 0 of c on its directory, as a test starts it by
+ * hand (to see its start refused, or to start it with an option of its
+ * own). */
+static void node0_durable_options(cluster *c, cw__server_options *o)
+{
+    cw__server_options_init(o);
+    o->nodes = c->n;
+    o->listen = c->ep[0];
+    o->peers = c->peers;
+    o->data_dir = c->data[0];
+}
+
 /* A --sync none node the machine went down under (its run mark names
  * another boot) is not taken back: its last saves may be lost while peers
  * hold writes it would number again. Killed on the same boot, or after
@@ -2146,9 +2158,7 @@ static void test_durable_sync_none_after_a_machine_crash(void **state)
     c.s[0] = NULL;
     leave_run_mark(&c, "n00000000-another-boot");
     cw__server_options o;
-    cw__server_options_init(&o);
-    o.listen = c.ep[0];
-    o.data_dir = c.data[0];
+    node0_durable_options(&c, &o);
     char err[300] = "";
     cw__server *s = NULL;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
@@ -2210,9 +2220,7 @@ static void test_durable_sync_none_marks_the_run_on_disk(void **state)
     stop_server(c.s[0]); /* a clean stop: no mark left */
     c.s[0] = NULL;
     cw__server_options o;
-    cw__server_options_init(&o);
-    o.listen = c.ep[0];
-    o.data_dir = c.data[0];
+    node0_durable_options(&c, &o);
     o.sync_none = true;
     char err[300] = "";
     cw__server *s = NULL;
@@ -2255,9 +2263,7 @@ static void test_durable_fault_elsewhere_during_a_save_is_not_damage(void **stat
     if (pid == 0) {
         signal(SIGSEGV, SIG_DFL); /* the crash as it is: no test framework's handler */
         cw__server_options o;
-        cw__server_options_init(&o);
-        o.listen = c.ep[0];
-        o.data_dir = c.data[0];
+        node0_durable_options(&c, &o);
         char err[300] = "";
         cw__server *s = NULL;
         if (cw__server_start(&s, &o, err, sizeof err) != CW_OK)
@@ -2674,11 +2680,7 @@ static void rewrite(const char *dir, const char *db, const void *key, size_t key
 static void expect_refused(cluster *c, const char *why)
 {
     cw__server_options o;
-    cw__server_options_init(&o);
-    o.nodes = c->n;
-    o.listen = c->ep[0];
-    o.peers = c->peers;
-    o.data_dir = c->data[0];
+    node0_durable_options(c, &o);
     char err[256] = "";
     cw__server *s = NULL;
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);

@@ -101,8 +101,7 @@ static int run_counting(char *const argv[], bool quiet, size_t *lines_out)
     if (pid == 0) {
         if (quiet && !freopen("/dev/null", "w", stderr))
             _exit(127);
-        /* the read end closed first: with this command's stdout closed, the pipe took descriptor 1 */
-        if (lines_out && (close(fds[0]) != 0 || dup2(fds[1], 1) < 0))
+        if (lines_out && (dup2(fds[1], 1) < 0 || close(fds[0]) != 0))
             _exit(127);
         execvp(argv[0], argv);
         _exit(127);

@@ -393,8 +393,7 @@ static int spawn(prun *r, uint32_t i)
         if (fd >= 0) { /* what the node says, its errors too, where a failure points */
             dup2(fd, 1);
             dup2(fd, 2);
-            if (fd > 2) /* with this command's stdout or stderr closed, it is one of them */
-                close(fd);
+            close(fd); /* above 2: main() keeps 0, 1 and 2 open */
         }
         execv(r->exe, (char *const *)argv);
         _exit(127);

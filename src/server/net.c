@@ -437,16 +437,29 @@ void cw__net_take_rx_counts(cw__transport *t, cw__net_counts *out)
     p->rx_n = (cw__net_counts){0};
 }
 
+/* Says now and then that a peer's messages were refused for its group. */
+static void say_other_group(net *p, uint32_t node, const char *group, size_t len)
+{
+    char more[64];
+    p->other_groups++;
+    if (!cw__note_due(&p->other_group, p->other_groups, "refused", more, sizeof more))
+        return;
+    char name[CW_SERVER_GROUP_MAX + 1];
+    cw__server_group_quote(name, group, len);
+    fprintf(stderr,
+            "causeway node %u: refused node %u's messages: it is of %s%s%s, this node of %s%s%s (--group: every "
+            "node of a group gives the same)%s\n",
+            (unsigned)p->self, (unsigned)node, len ? "group '" : "no group", name, len ? "'" : "",
+            p->group[0] ? "group '" : "no group", p->group, p->group[0] ? "'" : "", more);
+}
+
 /* Which peer a routing id names; nodes if none. A name of a node of
  * another group (or of none, where this node has one, or the other way)
- * names none: *other_group is then set to where its group begins in b ("",
- * none), *other_len to its length and *other_node to the node it names. */
-static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, size_t *other_len,
-                        uint32_t *other_node)
+ * names none, and is said (say_other_group). */
+static uint32_t peer_of(net *p, zmq_msg_t *id)
 {
     size_t len = zmq_msg_size(id), plen = sizeof ID_PREFIX - 1;
     const char *b = zmq_msg_data(id);
-    *other_group = NULL;
     if (len <= plen || memcmp(b, ID_PREFIX, plen) != 0)
         return p->base.endpoints;
     const char *at = memchr(b + plen, '@', len - plen);
@@ -465,28 +478,10 @@ static uint32_t peer_of(const net *p, zmq_msg_t *id, const char **other_group, s
     if (at && glen == 0) /* "cw-node-<id>@": no node's id, with a group or without */
         return p->base.endpoints;
     if (glen != strlen(p->group) || (glen && memcmp(at + 1, p->group, glen) != 0)) {
-        *other_group = at ? at + 1 : "";
-        *other_len = glen;
-        *other_node = (uint32_t)v;
+        say_other_group(p, (uint32_t)v, at ? at + 1 : "", glen);
         return p->base.endpoints;
     }
     return (uint32_t)v;
-}
-
-/* Says now and then that a peer's messages were refused for its group. */
-static void say_other_group(net *p, uint32_t node, const char *group, size_t len)
-{
-    char more[64];
-    p->other_groups++;
-    if (!cw__note_due(&p->other_group, p->other_groups, "refused", more, sizeof more))
-        return;
-    char name[CW_SERVER_GROUP_MAX + 1];
-    cw__server_group_quote(name, group, len);
-    fprintf(stderr,
-            "causeway node %u: refused node %u's messages: it is of %s%s%s, this node of %s%s%s (--group: every "
-            "node of a group gives the same)%s\n",
-            (unsigned)p->self, (unsigned)node, len ? "group '" : "no group", name, len ? "'" : "",
-            p->group[0] ? "group '" : "no group", p->group, p->group[0] ? "'" : "", more);
 }
 
 /* With CURVE: whether the connection a frame came on was admitted with
@@ -663,12 +658,7 @@ static bool take_message(net *p, cw_msg **batch, size_t *got)
         return false;
     }
     p->rx_drained = false;
-    const char *other = NULL;
-    size_t other_len = 0;
-    uint32_t other_node = 0;
-    uint32_t j = peer_of(p, &id, &other, &other_len, &other_node);
-    if (other)
-        say_other_group(p, other_node, other, other_len); /* before the id's bytes are let go */
+    uint32_t j = peer_of(p, &id);
     zmq_msg_close(&id);
     zmq_msg_init(&f);
     int rc = zmq_msg_recv(&f, p->router, 0);

@@ -321,13 +321,18 @@ void cw__server_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether c may be in a group's name. */
+static bool name_byte(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+}
+
 void cw__server_group_quote(char *out, const char *bytes, size_t len)
 {
     size_t shown = len < CW_SERVER_GROUP_MAX ? len : CW_SERVER_GROUP_MAX;
-    for (size_t i = 0; i < shown; i++) {
-        char c[2] = {bytes[i], 0};
-        out[i] = cw__server_group_ok(c) ? c[0] : '?';
-    }
+    for (size_t i = 0; i < shown; i++)
+        out[i] = name_byte(bytes[i]) ? bytes[i] : '?';
     out[shown] = 0;
 }
 
@@ -337,8 +342,7 @@ bool cw__server_group_ok(const char *group)
     if (len == 0 || len > CW_SERVER_GROUP_MAX)
         return false;
     for (const char *c = group; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-              *c == '_' || *c == '-'))
+        if (!name_byte(*c))
             return false;
     return true;
 }

@@ -740,6 +740,8 @@ int cli_node(int argc, char **argv)
         printf(strchr(host, ':') ? ", http [%s]:%u" : ", http %s:%u", host, (unsigned)cw__http_port(h));
     if (cl)
         printf(", client %s", port_zero(client) ? cw__clients_bound(cl) : client);
+    if (group)
+        printf(", group %s", group); /* checked: name bytes only */
     printf("\n");
     fflush(stdout);
 

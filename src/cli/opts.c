@@ -209,9 +209,15 @@ int cli_parse(cli_command *c, int argc, char **argv, int *operands)
         if (set_value(c, o, v) != CLI_OK)
             return CLI_USAGE;
     }
-    for (size_t k = 0; k < c->count; k++)
-        if (c->opts[k].required && !c->opts[k].seen)
-            return cli_usage_error(c, "--%s is required", c->opts[k].name);
+    for (size_t k = 0; k < c->count; k++) {
+        const cli_opt *o = &c->opts[k];
+        if (!o->required || o->seen)
+            continue;
+        if (!o->required_unless)
+            return cli_usage_error(c, "--%s is required", o->name);
+        if (!cli_seen(c, o->required_unless))
+            return cli_usage_error(c, "--%s is required (or --%s)", o->name, o->required_unless);
+    }
     /* An option after the operands would be taken for one (a trace file
      * named --policy): say where it goes instead. */
     for (int k = i; !ended && k < argc; k++) {
@@ -380,9 +386,11 @@ void cli_help(const cli_command *c, FILE *to)
         fputc('\n', to);
         range_text(o, range, sizeof range);
         default_text(o, def, sizeof def);
-        if (o->kind != CLI_FLAG)
-            fprintf(to, "  %-22s %s; %s%s\n", "", range, o->required ? "required" : "default ",
-                    o->required ? "" : def);
+        if (o->kind != CLI_FLAG && o->required)
+            fprintf(to, "  %-22s %s; required%s%s\n", "", range, o->required_unless ? " unless --" : "",
+                    o->required_unless ? o->required_unless : "");
+        else if (o->kind != CLI_FLAG)
+            fprintf(to, "  %-22s %s; default %s\n", "", range, def);
     }
     fputs("  --help                 this help\n", to);
     if (c->details)

@@ -34,6 +34,7 @@ typedef struct cli_opt {
     const char *choices;  /* CLI_CHOICE */
     const char *default_text; /* the default as the help shows it; NULL: from dest */
     bool required;
+    const char *required_unless; /* with required: another option's name that gives this one */
     bool output;          /* where results go, not what runs: left out of cli_command_line */
     bool conditional;     /* means something only with another option: left out of
                              cli_command_line unless given */

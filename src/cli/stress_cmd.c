@@ -390,7 +390,8 @@ static int parse(int argc, char **argv, opts *o)
     int policy = 0;
     const char *json = NULL;
     cli_opt t[] = {
-        {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true},
+        {CLI_OPT_UINT32("nodes", &o->nodes, "N", "replicas", 1, 65536), .required = true,
+         .required_unless = "processes"},
         {CLI_OPT_UINT32("processes", &o->processes, "N",
                         "run the replicas as N `causeway node` processes (ipc endpoints, traces checked); "
                         "gives --nodes; not with --workers, --sessions, --policy lww, --sequential, --rate, "
@@ -1166,44 +1167,10 @@ static int processes(const opts *o)
     return cli_procs_stress(&p);
 }
 
-/* --processes N without --nodes: argv with "--nodes N" added (malloc'd),
- * so that --nodes stays required otherwise; NULL when not needed. */
-static char **nodes_from_processes(int *argc, char **argv)
-{
-    const char *n = NULL;
-    int after = 0; /* where "--nodes N" goes: right after --processes N */
-    for (int i = 0; i < *argc; i++) {
-        if (strcmp(argv[i], "--nodes") == 0 || strncmp(argv[i], "--nodes=", 8) == 0 || strcmp(argv[i], "--") == 0)
-            return NULL;
-        if (strcmp(argv[i], "--processes") == 0 && i + 1 < *argc) {
-            n = argv[i + 1];
-            after = i + 2;
-        } else if (strncmp(argv[i], "--processes=", 12) == 0) {
-            n = argv[i] + 12;
-            after = i + 1;
-        }
-    }
-    char **v = n ? malloc((size_t)(*argc + 3) * sizeof *v) : NULL;
-    if (!v)
-        return NULL;
-    /* There, a bad N is named as --processes' (it is read first), and an
-     * option given last without a value is named as such (appended,
-     * "--nodes" became its value). */
-    memcpy(v, argv, (size_t)after * sizeof *v);
-    v[after] = "--nodes";
-    v[after + 1] = (char *)n;
-    memcpy(v + after + 2, argv + after, (size_t)(*argc - after) * sizeof *v);
-    *argc += 2;
-    v[*argc] = NULL;
-    return v;
-}
-
 int cli_stress(int argc, char **argv)
 {
     opts o;
-    char **with_nodes = nodes_from_processes(&argc, argv);
-    int prc = parse(argc, with_nodes ? with_nodes : argv, &o);
-    free(with_nodes);
+    int prc = parse(argc, argv, &o);
     if (prc != CLI_OK)
         return prc == CLI_HELP ? CLI_OK : prc;
     int status = o.processes ? processes(&o) : stress(o);

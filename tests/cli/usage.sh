@@ -82,7 +82,8 @@ expect 2 "--seed '9223372036854775808': expected a whole number from 0 to 2\^63-
 # A clock file with a NUL byte is not silently cut at it.
 printf '1:2\0garbage' >"$scratch/nul.txt"
 expect 1 "holds a NUL byte" clock compare @"$scratch/nul.txt" 1:2
-expect 2 "--nodes is required" stress --writes 1
+expect 2 "--nodes is required \(or --processes\)" stress --writes 1
+expect 0 "--nodes N +replicas[[:space:]]+a whole number from 1 to 65536; required unless --processes[[:space:]]" stress --help
 expect 2 "--nodes needs a value" stress --writes 1 --nodes
 expect 2 "--workers 3: expected at most --nodes \(2\)" stress --nodes 2 --writes 1 --workers 3
 # Known before the run, not after it: the history's file (the evidence of a

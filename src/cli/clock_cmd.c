@@ -40,7 +40,8 @@ static bool operand_misused;
 
 /* An operand's text: itself, or all of standard input for "-", or a file's
  * contents for "@FILE" (a large clock does not fit on a command line).
- * Trailing white space (the newline of a file) is dropped. The result is the
+ * Trailing white space (space, tab, CR, LF: the newline of a file) is
+ * dropped. The result is the
  * operand itself or *owned (free it). */
 static const char *operand_text(const char *arg, char **owned)
 {
@@ -74,7 +75,7 @@ static const char *operand_text(const char *arg, char **owned)
                              : err ? strerror(err) : "read error");
         return NULL;
     }
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+    while (len && text[len - 1] && strchr(" \t\r\n", text[len - 1]))
         len--;
     text[len] = '\0';
     if (strlen(text) != len) { /* the text would end at its first NUL, silently */

@@ -82,6 +82,10 @@ expect 2 "--seed '9223372036854775808': expected a whole number from 0 to 2\^63-
 # A clock file with a NUL byte is not silently cut at it.
 printf '1:2\0garbage' >"$scratch/nul.txt"
 expect 1 "holds a NUL byte" clock compare @"$scratch/nul.txt" 1:2
+printf '1:2 \t\r\n' >"$scratch/blanks.txt" # an editor's line end, tabs kept
+expect 0 "^EQUAL" clock compare @"$scratch/blanks.txt" 1:2
+printf '%s\t\n' "$("$cw" clock encode 1:2)" >"$scratch/hex.txt"
+expect 0 "^1:2" clock decode @"$scratch/hex.txt"
 expect 2 "--nodes is required \(or --processes\)" stress --writes 1
 expect 0 "--nodes N +replicas[[:space:]]+a whole number from 1 to 65536; required unless --processes[[:space:]]" stress --help
 expect 2 "--nodes needs a value" stress --writes 1 --nodes

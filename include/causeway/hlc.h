@@ -67,7 +67,7 @@ CW_API int cw_hlc_update(cw_hlc *h, const cw_hlc_timestamp *remote, cw_hlc_times
  * seen does nothing. */
 CW_API void cw_hlc_observe(cw_hlc *h, const cw_hlc_timestamp *seen);
 
-/* -1, 0 or 1 by (wall, counter, node). */
+/* -1, 0 or 1 by (wall, counter, node). a and b must not be NULL. */
 CW_API int cw_hlc_compare(const cw_hlc_timestamp *a, const cw_hlc_timestamp *b);
 
 /* Text: writes the form and a NUL; *len_out as cw_vclock_format (CW_ENOSPC).

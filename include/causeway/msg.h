@@ -79,7 +79,10 @@ CW_API cw_msg *cw_msg_ref(cw_msg *m);
 /* Drops a reference; the last one frees the message. NULL is ignored. */
 CW_API void cw_msg_unref(cw_msg *m);
 
-/* Accessors. Pointers stay valid while the caller holds a reference.
+/* Accessors. Pointers stay valid while the caller holds a reference. Those
+ * that return an int give CW_EINVAL for a NULL m; the others (and
+ * cw_msg_encoded_size) have no error to give and need a message: m must not
+ * be NULL.
  * cw_msg_origin is a write's origin, and a pull's or report's sender.
  * Counters and clock: a write's clock, or a report's applied clock (a pull
  * has none: NULL and CW_EINVAL). Seq, timestamp, key and value: a write's

@@ -969,13 +969,22 @@ static void stop_all(prun *r)
     }
 }
 
+/* The nodes' ipc:// endpoints (sockets no one listens on once they stop):
+ * gone from a directory that is kept, too. */
+static void remove_endpoints(prun *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        unlink(r->p[i].listen + 6);
+        unlink(r->p[i].client + 6);
+    }
+}
+
 static void remove_dir(prun *r)
 {
+    remove_endpoints(r);
     for (uint32_t i = 0; i < r->n; i++) {
         unlink(r->p[i].trace);
         unlink(r->p[i].out);
-        unlink(r->p[i].listen + 6);
-        unlink(r->p[i].client + 6);
         char f[200];
         for (const char *const *name = (const char *const[]){"data.mdb", "lock.mdb", "causeway.lock", NULL}; *name;
              name++) {
@@ -1629,6 +1638,8 @@ int cli_procs_stress(const cli_procs_options *o)
     }
     if (ok && written && !o->keep_traces)
         remove_dir(r);
+    else
+        remove_endpoints(r);
     free_all(r, cl, th, nc, &J, &fin);
     return !ok ? CLI_FAIL : written ? CLI_OK : CLI_ERROR; /* a pass not written is no verdict given */
 }

@@ -46,6 +46,7 @@ real_run() {
   --keep-traces >run.txt || { cat run.txt; fail "the stress run"; }
 kept=$(sed -n 's/.*traces kept in //p' run.txt)
 [ -n "$kept" ] && [ -f "$kept/trace-0.jsonl" ] || fail "stress --keep-traces kept no traces"
+[ -z "$(find "$kept" -type s)" ] || fail "stress --keep-traces kept the nodes' ipc endpoints: $(ls "$kept")"
 expect 0 "concurrency +precision 1\.0000, recall 1\.0000.*" "$kept"/trace-*.jsonl
 grep -Eq "verdict +PASS" out.txt || fail "no PASS for the real run"
 rm -rf "$kept"

@@ -1633,7 +1633,9 @@ int cli_procs_stress(const cli_procs_options *o)
     cli_print_verdict(ok, violation, o->replay, "the same workload and faults; process timings vary");
     bool written = true;
     if (o->json && write_json(r, &rep, &J, &fin, secs, ok, violation) != CW_OK) {
-        fprintf(stderr, "causeway stress: cannot write %s\n", o->json);
+        fprintf(stderr, "causeway stress: cannot write %s%s%s\n", o->json,
+                ok && !o->keep_traces ? "; the processes' traces are kept in " : "",
+                ok && !o->keep_traces ? r->dir : ""); /* else named above */
         written = false;
     }
     if (ok && written && !o->keep_traces)

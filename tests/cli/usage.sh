@@ -322,6 +322,13 @@ if [ -w /dev/full ]; then
   "$cw" stress --nodes 2 --writes 20 --seed 1 --json /dev/full >/dev/null 2>&1
   status=$?
   [ "$status" = 3 ] || { echo "FAIL: stress --json /dev/full exited $status (want 3)"; failures=$((failures + 1)); }
+  # --processes: the run's directory, kept, is named (its traces are the record).
+  out=$("$cw" stress --processes 2 --writes 20 --seed 1 --json /dev/full 2>&1 >/dev/null)
+  status=$?
+  kept=$(sed -n "s/.*the processes' traces are kept in //p" <<<"$out")
+  [ "$status" = 3 ] && [ -f "$kept/trace-0.jsonl" ] ||
+    { echo "FAIL: stress --processes --json /dev/full -> $status: $out"; failures=$((failures + 1)); }
+  [ -z "$kept" ] || rm -rf "$kept"
   "$cw" stress --nodes 4 --writes 300 --keys 3 --seed 21 --sabotage-history --history "$scratch/full.h" \
     --json /dev/full >/dev/null 2>&1
   status=$?

@@ -2574,6 +2574,23 @@ static void test_durable_refuses_a_foreign_directory(void **state)
     assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
     assert_non_null(strstr(err, "not a Causeway state"));
     unlink(path);
+    /* One of the state's own names that is not a regular file: a FIFO would
+     * block its open, a directory failed it naming the DIR. */
+    static const char *const odd[] = {"data.mdb", "lock.mdb", "causeway.lock"};
+    char odd_dir[sizeof path - 16];
+    snprintf(odd_dir, sizeof odd_dir, "%s-odd", c.data[1]);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(mkdir(odd_dir, 0700), 0);
+        snprintf(path, sizeof path, "%s/%s", odd_dir, odd[k]);
+        assert_int_equal(k == 1 ? mkdir(path, 0700) : mkfifo(path, 0600), 0);
+        o.data_dir = odd_dir;
+        assert_int_equal(cw__server_start(&s, &o, err, sizeof err), CW_EINVAL);
+        assert_non_null(strstr(err, "is not a regular file"));
+        assert_non_null(strstr(err, odd[k]));
+        assert_int_equal(remove(path), 0);
+        assert_int_equal(rmdir(odd_dir), 0);
+    }
+    o.data_dir = c.data[1];
     snprintf(path, sizeof path, "%s/data.mdb", c.data[1]);
     f = fopen(path, "w");
     assert_non_null(f);

@@ -258,21 +258,30 @@ static int refuse_damaged(char *err, size_t errlen, const char *what)
     return CW_EINVAL;
 }
 
-/* Whether dir holds anything but an LMDB environment's files. */
-static int dir_state(const char *dir, bool *has_env, bool *foreign)
+/* Whether dir holds anything but an LMDB environment's files, and which of
+ * those, if any, is not a regular file (*odd, a name of static storage, or
+ * NULL; a symbolic link counts as what it leads to). */
+static int dir_state(const char *dir, bool *has_env, bool *foreign, const char **odd)
 {
     DIR *d = opendir(dir);
     if (!d)
         return -1;
     *has_env = *foreign = false;
+    *odd = NULL;
+    static const char *const ours[] = {"data.mdb", "lock.mdb", LOCK_FILE};
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        if (!strcmp(e->d_name, "data.mdb"))
-            *has_env = true;
-        else if (strcmp(e->d_name, "lock.mdb") != 0 && strcmp(e->d_name, LOCK_FILE) != 0)
+        size_t k = 0;
+        while (k < 3 && strcmp(e->d_name, ours[k]) != 0)
+            k++;
+        struct stat st;
+        if (k == 3)
             *foreign = true;
+        else if (fstatat(dirfd(d), ours[k], &st, 0) != 0 || !S_ISREG(st.st_mode))
+            *odd = ours[k]; /* a FIFO would block its open; a directory fails it */
+        *has_env |= k == 0;
     }
     closedir(d);
     return 0;
@@ -753,9 +762,15 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
         return CW_EIO;
     }
     bool has_env, foreign;
-    if (dir_state(dir, &has_env, &foreign) != 0) {
+    const char *odd;
+    if (dir_state(dir, &has_env, &foreign, &odd) != 0) {
         cw__server_err(err, errlen, "cannot read %s: %s", dir, strerror(errno));
         return CW_EIO;
+    }
+    if (odd) {
+        cw__server_err(err, errlen, "%s/%s is not a regular file: not a Causeway state (give an empty or new directory)",
+                       dir, odd);
+        return CW_EINVAL;
     }
     if (foreign) {
         cw__server_err(err, errlen, "%s holds files that are not a Causeway state (give an empty or new directory)",

@@ -154,7 +154,8 @@ CW_API void cw_engine_close(cw_engine *e);
 CW_API int  cw_engine_put(cw_engine *e, cw_node_id node, const void *key, size_t key_len,
                           const void *value, size_t value_len, cw_vclock *clock_out);
 
-/* put with the context of a read (cw_read.context, from any node): the
+/* put with the context of a read of the same key (cw_read.context, from
+ * any node; a context is not tied to its key, see cw_node_put_ctx): the
  * write replaces exactly the versions the context covers and becomes a
  * sibling of every version it does not cover (cw_node_put_ctx), so a client
  * that reads, resolves and writes never erases a write it did not see.

@@ -301,7 +301,11 @@ CW_API int cw_node_put(cw_node *n, const void *key, size_t key_len, const void *
  * another): it replaces exactly the versions the context covers, and
  * becomes a sibling of every version it does not cover, so a stale context
  * never removes a version its reader did not see (no lost update), and two
- * writes from one read are siblings. NULL context: the node's whole clock
+ * writes from one read are siblings. That holds for a read of the same
+ * key: a context is a clock, not tied to its key, and one read from another
+ * key covers this key's versions as far as its counters reach, read or not.
+ * An empty context covers nothing (the write is a sibling of every version;
+ * a delete with it removes none). NULL context: the node's whole clock
  * (cw_node_put). The context must be at or below this node's clock:
  * CW_EAHEAD if it covers a write this node has not applied yet (wait for
  * it: cw_engine_wait_for; a write may not replace what its node has not

@@ -245,7 +245,50 @@ static void test_net_link_bytes_are_bounded(void **state)
     close_pair(&p);
 }
 
-/* Held frames wait for flush, however many; a drop loses them (counted, as
+/* Held frames count toward the link's 64 MiB as well: 1,600 writes of 48
+ * KiB for a peer (75 MiB), held until flush, keep at most the bound in the
+ * batch, and the rest are lost as on a full link, before any flush. (A
+ * durable node holds its frames until its turn's flush, and a turn's pulls
+ * from the wire ask for up to 512 x 256 writes.) The link's next frame
+ * after the flush still decodes, and shows the loss. */
+static void test_net_held_bytes_are_bounded(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, true);
+    enum { WRITES = 1600, VALUE = 48 << 10 };
+    char *value = calloc(1, VALUE);
+    assert_non_null(value);
+    uint64_t clock[2] = {0, 0};
+    for (uint64_t seq = 1; seq <= WRITES; seq++) {
+        clock[0] = seq;
+        cw_msg *m = NULL;
+        assert_int_equal(cw__msg_write(&m, 0, &TS, clock, 2, NULL, false, "k", 1, value, VALUE), CW_OK);
+        cw__transport_send(p.t[0], 0, 1, m);
+        cw_msg_unref(m);
+    }
+    free(value);
+    cw__net_counts c = {0};
+    cw__net_tx_counts(p.t[0], &c);
+    assert_int_equal(c.sent, 0); /* nothing handed over before flush */
+    assert_in_range(c.link_full, WRITES - 1366, WRITES - 1360); /* 64 MiB of 48 KiB writes held */
+    assert_true(cw__transport_flush(p.t[0], 0));
+    cw_msg *m = write_msg(0, WRITES + 1);
+    cw__transport_send(p.t[0], 0, 1, m);
+    cw_msg_unref(m);
+    assert_true(cw__transport_flush(p.t[0], 0));
+    static cw_msg *got[WRITES + 1];
+    size_t kept = WRITES - c.link_full;
+    assert_int_equal(take_until(&p, 1, got, kept), kept);
+    assert_int_equal(take_until(&p, 1, got + kept, 1), 1); /* alone: the flags are the last take's */
+    assert_int_equal(cw_msg_seq(got[kept]), WRITES + 1);
+    assert_true(cw__net_losses_shown(p.t[1])[0]); /* the held frames lost before it */
+    for (size_t i = 0; i <= kept; i++)
+        cw_msg_unref(got[i]);
+    close_pair(&p);
+}
+
+/* Held frames wait for flush; a drop loses them (counted, as
  * a full link does), the link's next frame still decodes, and the receiver
  * sees the loss when it comes (cw__net_losses_shown). */
 static void test_net_hold_and_drop(void **state)
@@ -665,6 +708,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_messages_arrive_in_order),
         cmocka_unit_test(test_net_link_bytes_are_bounded),
+        cmocka_unit_test(test_net_held_bytes_are_bounded),
         cmocka_unit_test(test_net_hold_and_drop),
         cmocka_unit_test(test_net_held_frames_split_into_batches),
         cmocka_unit_test(test_net_refuses_a_stranger),

@@ -51,12 +51,16 @@
  *  5. A message is never left half read: the next read would take its rest
  *     for a new message. A frame's write is taken only from its origin,
  *     unless retransmitted (a peer may not speak for another).
- *  6. A link's messages in ZeroMQ's queue hold at most LINK_QUEUED_MAX bytes
- *     (out.queued), besides the one that passes it: each batch is handed
- *     over as a block of its own, which libzmq gives back (released) once
- *     written or dropped. A link over the bound is full, as at its
- *     high-water mark. Snapshot answers are not counted: a joiner asks for
- *     one at a time.
+ *  6. A link's messages in ZeroMQ's queue and its batch hold at most
+ *     LINK_QUEUED_MAX bytes together (out.queued and out.len), besides the
+ *     frame or message that passes it: each batch is handed over as a block
+ *     of its own, which libzmq gives back (released) once written or
+ *     dropped. A link at the bound is full, as at its high-water mark: a
+ *     frame for it is lost (numbered, so the receiver sees the loss), held
+ *     frames included, so a burst of pull answers for one peer (each pull
+ *     from the wire is answered with up to 256 writes) cannot pile up in a
+ *     batch that waits for flush. Snapshot answers are not counted: a
+ *     joiner asks for one at a time.
  */
 #include "net.h"
 
@@ -168,6 +172,15 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* ---- the send side ---- */
 
+/* Whether peer j's link takes no frame now (invariant 6): lent, or its
+ * batch and what ZeroMQ holds of it reach LINK_QUEUED_MAX. */
+static bool link_full(const net *p, uint32_t j)
+{
+    const link_out *o = &p->out[j];
+    size_t queued = atomic_load_explicit(&o->queued.bytes, memory_order_relaxed); /* a bound, not an order */
+    return o->lent || o->len >= LINK_QUEUED_MAX || queued >= LINK_QUEUED_MAX - o->len;
+}
+
 /* Hands len bytes to peer j's DEALER as one message, counted in the link's
  * queued bytes until libzmq releases them (invariant 6). False if the link
  * is full (its high-water mark, or its bytes) or memory is short. */
@@ -244,6 +257,12 @@ static void link_send(net *p, uint32_t j, const cw_msg *m)
     size_t len;
     if (cw__wire_encode(&p->tx[j], m, &bytes, &len) != CW_OK) {
         p->tx_n.link_full++; /* out of memory: as a full link, the peer pulls it */
+        return;
+    }
+    if (link_full(p, j)) { /* lost as at a flush that finds the link full (invariants 2 and 6) */
+        cw__wire_commit(&p->tx[j]);
+        cw__wire_tx_reset(&p->tx[j]);
+        p->tx_n.link_full++;
         return;
     }
     link_out *o = &p->out[j];

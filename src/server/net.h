@@ -140,9 +140,11 @@ typedef struct cw__net_options {
      * none, where this node has one) is refused, as a stranger is. */
     const char *group;
     cw_msg_limits lim;                  /* what an arriving frame may hold */
-    /* true: frames wait in their batch until flush, however many (the host
-     * saves its state before it flushes); false: a batch that reaches
-     * CW__NET_BATCH_FRAMES or CW__NET_BATCH_BYTES goes at once. */
+    /* true: frames wait in their batch until flush (the host saves its
+     * state before it flushes), as many as the link's bound lets (64 MiB
+     * with what ZeroMQ holds of the link; past it a frame is lost, as at a
+     * full link); false: a batch that reaches CW__NET_BATCH_FRAMES or
+     * CW__NET_BATCH_BYTES goes at once. */
     bool hold;
     cw__net_control control;
 } cw__net_options;

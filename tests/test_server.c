@@ -1464,6 +1464,50 @@ static void test_a_refused_write_passes_the_loss_signal_on(void **state)
     rig_close(&g);
 }
 
+/* A pull from the wire asks for up to 256 writes, however large. Node 0's
+ * link to node 2 (gone) is full with 75 MiB of its writes of 512 KiB: 20
+ * pulls in node 2's name are answered with nothing, not with 20 x 150
+ * copies made and encoded under the node's lock only to be lost. */
+static void test_pulls_for_a_full_link_make_no_copies(void **state)
+{
+    (void)state;
+    cluster c;
+    open_without_node2(&c, 0, "before", "0");
+    enum { WRITES = 150, VALUE = 512 << 10, PULLS = 20 };
+    char *value = malloc(VALUE + 1);
+    assert_non_null(value);
+    memset(value, 'x', VALUE);
+    value[VALUE] = 0;
+    for (int i = 0; i < WRITES; i++)
+        put(c.s[0], "big", value);
+    free(value);
+    cw_msg *pull;
+    assert_int_equal(cw__msg_pull(&pull, 3, 2, 0, 0, 2, UINT64_MAX), CW_OK); /* the large writes */
+    uint8_t batch[1 + PULLS * 32];
+    size_t len = 1, flen;
+    batch[0] = 'B';
+    for (int i = 0; i < PULLS; i++) { /* [len][tag 0, a whole frame][the codec's bytes] */
+        assert_int_equal(cw_msg_encode(pull, batch + len + 2, sizeof batch - len - 2, &flen), CW_OK);
+        batch[len] = (uint8_t)(flen + 1);
+        batch[len + 1] = 0;
+        len += flen + 2;
+    }
+    cw_msg_unref(pull);
+    uint64_t before = stats_of(c.s[0]).received;
+    const void *parts[] = {batch};
+    size_t lens[] = {len};
+    poke(&c, "cw-node-2", parts, lens, 1);
+    uint64_t deadline = now_ms() + 10000;
+    while (stats_of(c.s[0]).received < before + PULLS && now_ms() < deadline)
+        sleep_ms(5);
+    assert_true(stats_of(c.s[0]).received >= before + PULLS);
+    assert_int_equal(node_stats(c.s[0]).retransmitted, 0);
+    /* Node 1's link is not full: it is answered. */
+    put(c.s[0], "after", "1");
+    await_value(c.s[1], "after", "1");
+    cluster_close(&c);
+}
+
 /* A report in which a peer claims node 1 made 2^64 - 1 writes (a buggy or
  * hostile peer: nobody applied them) does not keep node 1 out once it
  * restarts without state: a joining node's peers tell it the last seq they
@@ -2975,6 +3019,7 @@ int main(void)
         cmocka_unit_test_teardown(test_an_allow_list_refuses_other_addresses, teardown),
         cmocka_unit_test_teardown(test_full_log_refuses_then_recovers, teardown),
         cmocka_unit_test_teardown(test_hostile_link_messages, teardown),
+        cmocka_unit_test_teardown(test_pulls_for_a_full_link_make_no_copies, teardown),
         cmocka_unit_test_teardown(test_head_requests_are_answered_at_a_bounded_rate, teardown),
         cmocka_unit_test_teardown(test_a_copy_smaller_than_its_head_is_not_installed, teardown),
         cmocka_unit_test_teardown(test_absurd_report_does_not_keep_a_restarted_node_out, teardown),

@@ -172,13 +172,21 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* ---- the send side ---- */
 
-/* Whether peer j's link takes no frame now (invariant 6): lent, or its
- * batch and what ZeroMQ holds of it reach LINK_QUEUED_MAX. */
-static bool link_full(const net *p, uint32_t j)
+/* Whether peer j's link takes a frame of len bytes now (invariant 6): not
+ * lent, and its batch and what ZeroMQ holds of it leave room for it (an
+ * empty link takes one of any size). */
+static bool link_takes(const net *p, uint32_t j, size_t len)
 {
     const link_out *o = &p->out[j];
     size_t queued = atomic_load_explicit(&o->queued.bytes, memory_order_relaxed); /* a bound, not an order */
-    return o->lent || o->len >= LINK_QUEUED_MAX || queued >= LINK_QUEUED_MAX - o->len;
+    size_t held = queued < LINK_QUEUED_MAX - o->len ? queued + o->len : LINK_QUEUED_MAX;
+    return !o->lent && (!held || len <= LINK_QUEUED_MAX - held);
+}
+
+bool cw__net_link_full(const cw__transport *t, uint32_t j, size_t len)
+{
+    const net *p = net_of_const(t);
+    return j < t->endpoints && j != p->self && !link_takes(p, j, len);
 }
 
 /* Hands len bytes to peer j's DEALER as one message, counted in the link's
@@ -259,7 +267,7 @@ static void link_send(net *p, uint32_t j, const cw_msg *m)
         p->tx_n.link_full++; /* out of memory: as a full link, the peer pulls it */
         return;
     }
-    if (link_full(p, j)) { /* lost as at a flush that finds the link full (invariants 2 and 6) */
+    if (!link_takes(p, j, len)) { /* lost as at a flush that finds the link full (invariants 2 and 6) */
         cw__wire_commit(&p->tx[j]);
         cw__wire_tx_reset(&p->tx[j]);
         p->tx_n.link_full++;

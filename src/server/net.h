@@ -176,6 +176,11 @@ void cw__net_reset(cw__transport *t, uint32_t j);
 /* Drops the frames that wait for peer j (counted in link_full, as a full
  * link loses them) and resets its link. */
 void cw__net_drop(cw__transport *t, uint32_t j);
+/* Whether a frame of len bytes for peer j would be lost now: its link is
+ * lent (cw__net_lend), or its batch and what ZeroMQ holds of it leave no
+ * room for it within 64 MiB. A host that would make many frames for j (a
+ * pull's answers) stops making them. Send side. */
+bool cw__net_link_full(const cw__transport *t, uint32_t j, size_t len);
 /* Hands what waits for peer j to its DEALER (flush, for one link). */
 void cw__net_flush_to(cw__transport *t, uint32_t j);
 /* Asks peer j for its state under `nonce` (a join request), or with

@@ -434,13 +434,20 @@ static int on_send(void *ctx, cw_msg *m)
     return 0;
 }
 
-/* cw_send_to_fn: recovery traffic, to one peer or all. */
+/* cw_send_to_fn: recovery traffic, to one peer or all. Refused (CW_EFULL)
+ * for one peer whose link is full: the replica then stops answering that
+ * peer's pull (up to 256 writes, each copied and encoded, however large)
+ * or pulling from it, and the peer pulls again, or is pulled again, later.
+ * A pull from the wire costs one refusal then, not 256 copies lost. */
 static int on_send_to(void *ctx, uint32_t to, cw_msg *m)
 {
     cw__server *s = ctx;
     if (to != CW_NODE_ALL) {
-        if (s->net && to < s->o.nodes && to != s->o.self)
+        if (s->net && to < s->o.nodes && to != s->o.self) {
+            if (cw__net_link_full(s->net, to, cw_msg_encoded_size(m)))
+                return CW_EFULL;
             cw__transport_send(s->net, s->o.self, to, m);
+        }
         return 0;
     }
     return on_send(ctx, m);

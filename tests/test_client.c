@@ -870,6 +870,33 @@ static void test_no_node_times_out(void **state)
     cw_client_status_destroy(NULL);
 }
 
+/* A tcp:// endpoint whose port is not 1 to 65535 in digits is malformed
+ * (CW_EIO), where ZeroMQ would take it: it reads the port with atoi and
+ * keeps 16 bits, so tcp://127.0.0.1:99999 connected to port 34463, another
+ * service, and a typo's trailing letter was dropped. */
+static void test_an_endpoint_port_is_a_port(void **state)
+{
+    (void)state;
+    const char *bad[] = {"tcp://127.0.0.1:99999", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:7201x",
+                         "tcp://127.0.0.1:0",     "tcp://127.0.0.1:+7201", "tcp://127.0.0.1: 7201",
+                         "tcp://127.0.0.1:",      "tcp://127.0.0.1",       "tcp://[::1]:99999",
+                         "tcp://127.0.0.1:000007201"};
+    const char *good[] = {"tcp://127.0.0.1:7201", "tcp://127.0.0.1:65535", "tcp://[::1]:1", "tcp://localhost:07201",
+                          "ipc:///tmp/cw-test-client-port"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cw_client *c = NULL;
+        if (cw_client_open(&c, bad[i], 100) != CW_EIO)
+            fail_msg("%s was taken", bad[i]);
+        assert_null(c);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        cw_client *c = NULL;
+        if (cw_client_open(&c, good[i], 100) != CW_OK)
+            fail_msg("%s was refused", good[i]);
+        cw_client_close(c);
+    }
+}
+
 /* Raw frames on the client socket: every one gets an answer or nothing, the
  * node keeps serving, and nothing is written. */
 static void test_hostile_requests(void **state)
@@ -1384,6 +1411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_node_errors_come_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_allow_refuses_other_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
+        cmocka_unit_test(test_an_endpoint_port_is_a_port),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
         cmocka_unit_test(test_a_read_larger_than_a_client_takes_is_refused),

@@ -51,9 +51,9 @@ typedef struct cw_client cw_client;
  * so an unreachable node shows up as CW_ETIMEDOUT from the first call.
  * timeout_ms: how long each call waits for its answer (0: 5000).
  * CW_OK; CW_EINVAL (NULL, empty endpoint), CW_EIO (a malformed endpoint,
- * a socket error, or no room for the handle's two ZeroMQ threads: a thread
- * counts toward the user's ulimit -u), CW_ENOMEM. Close with
- * cw_client_close.
+ * a tcp:// one's port not 1 to 65535 among them, a socket error, or no
+ * room for the handle's two ZeroMQ threads: a thread counts toward the
+ * user's ulimit -u), CW_ENOMEM. Close with cw_client_close.
  * Each handle has a ZeroMQ context of its own and holds about 7 open
  * files (its threads' polling and wake-up descriptors, its socket's, and
  * the connection; measured with libzmq 4.3.4). libzmq aborts the process

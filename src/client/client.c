@@ -112,10 +112,28 @@ static int open_socket(cw_client *c, const char *endpoint)
     return CW_OK;
 }
 
+/* Whether a tcp:// endpoint's port (after its last ':') is a port to
+ * connect to, 1 to 65535 in digits; other transports pass. ZeroMQ reads the
+ * port with atoi and keeps 16 bits, so tcp://HOST:99999 would connect to
+ * port 34463 and tcp://HOST:7201x to 7201: another service, without a word. */
+static bool port_ok(const char *endpoint)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return true;
+    const char *port = strrchr(endpoint + 6, ':');
+    if (!port)
+        return false;
+    size_t n = strlen(++port);
+    unsigned long p = strtoul(port, NULL, 10);
+    return n >= 1 && n <= 5 && strspn(port, "0123456789") == n && p >= 1 && p <= 65535;
+}
+
 int cw_client_open(cw_client **out, const char *endpoint, uint32_t timeout_ms)
 {
     if (!out || !endpoint || !*endpoint)
         return CW_EINVAL;
+    if (!port_ok(endpoint))
+        return CW_EIO;
     cw_client *c = calloc(1, sizeof *c);
     if (!c)
         return CW_ENOMEM;

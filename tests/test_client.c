@@ -3,6 +3,7 @@
  * bytes carried exactly, contexts and siblings, errors the node gives, a
  * node that does not answer, and hostile requests on the raw socket. */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "now.h"
 #include "proto.h"
 #include "server.h"
+#include "tsan.h"
 
 typedef struct fixture {
     char dir[64], rep[128], cli[128];
@@ -380,6 +382,67 @@ static void test_a_broken_node_is_not_believed(void **state)
     assert_int_equal(w[1].result, CW_EBADMSG);
     fake_node_stop(&f);
     cw_client_close(c);
+}
+
+/* The bytes this process has allocated and not freed (libzmq's too). */
+#if CW_TSAN || defined(__SANITIZE_ADDRESS__)
+size_t __sanitizer_get_current_allocated_bytes(void); /* sanitizer/allocator_interface.h */
+static size_t allocated_bytes(void) { return __sanitizer_get_current_allocated_bytes(); }
+#else
+static size_t allocated_bytes(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+#endif
+
+/* A node that answers a get with one version of ctx's 32 MiB value. */
+enum { LARGE_VALUE = 32 << 20 };
+
+static bool answer_large_get(void *ctx, int k, const uint8_t *req, size_t len, cw__out *o)
+{
+    (void)k;
+    if (len < 10)
+        return false;
+    cw_read r;
+    cw_read_init(&r);
+    cw_value_version v = {.value = ctx, .value_len = LARGE_VALUE, .origin = 0, .seq = 1};
+    cw_vclock_init(&v.clock);
+    cw_vclock_init(&v.context);
+    r.count = 1;
+    r.versions = &v;
+    cw__answer_head(o, CW__OP_GET, cw__load_be(req + 2, 8), CW_OK);
+    cw__answer_read(o, &r);
+    return true;
+}
+
+/* A call lets go of its answer before it returns: an answer can be
+ * CW_CLIENT_MAX_ANSWER bytes, copied out by then. Before, a handle held
+ * its last answer until its next call or its close, so a get of a 200 MB
+ * value kept 200 MB in the handle after the caller had freed the read. */
+static void test_an_answer_is_not_held_after_its_call(void **state)
+{
+    (void)state;
+    char *value = malloc(LARGE_VALUE);
+    assert_non_null(value);
+    memset(value, 'v', LARGE_VALUE);
+    fake_node f;
+    fake_node_start(&f, 1, answer_large_get, value);
+    cw_client *c;
+    assert_int_equal(cw_client_open(&c, f.ep, 30000), CW_OK);
+    size_t before = allocated_bytes();
+    cw_read r;
+    cw_read_init(&r);
+    assert_int_equal(cw_client_get(c, "k", 1, &r), CW_OK);
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.versions[0].value_len, LARGE_VALUE);
+    cw_read_destroy(&r);
+    fake_node_stop(&f); /* its answer's bytes freed too */
+    size_t after = allocated_bytes();
+    if (after > before && after - before > LARGE_VALUE / 4)
+        fail_msg("%zu bytes still held after the get", after - before);
+    cw_client_close(c);
+    free(value);
 }
 
 /* A node that misbehaves in turn (hostile_main): request k's routing id
@@ -1403,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_a_long_write_many_does_not_time_out),
         cmocka_unit_test(test_a_broken_node_is_not_believed),
         cmocka_unit_test(test_frames_that_are_not_the_answer_are_dropped),
+        cmocka_unit_test(test_an_answer_is_not_held_after_its_call),
         cmocka_unit_test(test_no_memory_for_an_answer_is_not_a_bad_answer),
         cmocka_unit_test(test_no_memory_for_a_request_is_not_a_bad_request),
         cmocka_unit_test_setup_teardown(test_malformed_batch_changes_nothing, setup, teardown),

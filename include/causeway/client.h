@@ -17,8 +17,8 @@
  * out is never made after a later call's.
  *
  * Memory: at most 34 whole answers of up to CW_CLIENT_MAX_ANSWER wait in a
- * handle, and a get's answer takes about 100 bytes a version beside its
- * bytes once decoded. An endpoint that is not a node can do more: a message
+ * handle (a call lets go of its own before it returns), and a get's answer
+ * takes about 100 bytes a version beside its bytes once decoded. An endpoint that is not a node can do more: a message
  * of many parts that never ends is held by libzmq whole. Connect only to
  * endpoints you trust.
  */

@@ -47,8 +47,6 @@ struct cw_client {
     uint64_t next_id;
     uint32_t timeout_ms;
     cw__out out;
-    zmq_msg_t answer;          /* the last answer taken; valid until the next call */
-    bool have_answer;
 };
 
 void cw_client_status_init(cw_client_status *s)
@@ -154,8 +152,6 @@ void cw_client_close(cw_client *c)
 {
     if (!c)
         return;
-    if (c->have_answer)
-        zmq_msg_close(&c->answer);
     if (c->sock)
         zmq_close(c->sock);
     if (c->ctx)
@@ -211,15 +207,13 @@ static bool take_frame(cw_client *c, zmq_msg_t *a)
     return !several;
 }
 
-/* Sends a request and waits for its answer (invariant 1). On CW_OK,
- * *in reads the answer's body and *status is the node's code. */
+/* Sends a request and waits for its answer (invariant 1). On CW_OK, *a
+ * holds the answer (the caller closes it once read: an answer can be
+ * CW_CLIENT_MAX_ANSWER bytes, not to be held between calls), *in reads its
+ * body and *status is the node's code. */
 static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const void *value, size_t value_len,
-                const cw_vclock *context, cw__in *in, int *status)
+                const cw_vclock *context, zmq_msg_t *a, cw__in *in, int *status)
 {
-    if (c->have_answer) {
-        zmq_msg_close(&c->answer);
-        c->have_answer = false;
-    }
     uint64_t id = c->next_id++;
     c->out.len = 0;
     c->out.failed = false;
@@ -240,25 +234,20 @@ static int call(cw_client *c, uint8_t op, const void *key, size_t key_len, const
                 continue;
             return CW_EIO;
         }
-        zmq_msg_t a;
-        if (n == 0 || !take_frame(c, &a))
+        if (n == 0 || !take_frame(c, a))
             continue;
         /* Only a frame whose op and id are this call's answers it; a status
          * that does not decode then makes it CW_EBADMSG. Any other frame is
          * dropped (invariant 1). */
-        *in = (cw__in){zmq_msg_data(&a), zmq_msg_size(&a), 0};
+        *in = (cw__in){zmq_msg_data(a), zmq_msg_size(a), 0};
         uint8_t aop = 0;
         uint64_t aid = 0;
         int head = cw__answer_take_head(in, &aop, &aid, status);
-        if (aid == id && aop == op && (head == CW_OK || head == CW_EBADMSG)) {
-            zmq_msg_init(&c->answer);
-            zmq_msg_move(&c->answer, &a); /* a small message's bytes move with it */
-            zmq_msg_close(&a);
-            c->have_answer = true;
-            in->b = zmq_msg_data(&c->answer); /* *in reads it until the next call */
-            return head;
-        }
-        zmq_msg_close(&a);
+        if (aid == id && aop == op && head == CW_OK)
+            return CW_OK;
+        zmq_msg_close(a);
+        if (aid == id && aop == op && head == CW_EBADMSG)
+            return CW_EBADMSG;
     }
 }
 
@@ -290,14 +279,16 @@ static int write_call(cw_client *c, uint8_t op, const void *key, size_t key_len,
         return CW_EINVAL;
     if (!within_limits(key_len, value_len))
         return CW_ELIMIT;
+    zmq_msg_t a;
     cw__in in;
     int status;
-    int rc = call(c, op, key, key_len, value, value_len, context, &in, &status);
+    int rc = call(c, op, key, key_len, value, value_len, context, &a, &in, &status);
     if (rc != CW_OK)
         return rc;
-    if (status != CW_OK)
-        return status; /* a code error.h knows (cw__answer_take_head) */
-    return take_write_answer(&in, clock_out);
+    /* The node's code is one error.h knows (cw__answer_take_head). */
+    rc = status != CW_OK ? status : take_write_answer(&in, clock_out);
+    zmq_msg_close(&a);
+    return rc;
 }
 
 /* A batch frame holds writes up to this many bytes (a write that would pass
@@ -389,10 +380,6 @@ int cw_client_write_many(cw_client *c, cw_client_write *w, size_t count)
     for (size_t i = 0; i < count; i++)
         if ((!w[i].key && w[i].key_len) || (!w[i].tombstone && !w[i].value && w[i].value_len))
             return CW_EINVAL;
-    if (c->have_answer) {
-        zmq_msg_close(&c->answer);
-        c->have_answer = false;
-    }
     /* Frames of consecutive writes, each one request (one id): frame k
      * holds w[start[k] .. end[k]). At most one frame a write. */
     size_t *start = malloc((count ? count : 1) * 2 * sizeof *start);
@@ -491,14 +478,15 @@ int cw_client_get(cw_client *c, const void *key, size_t key_len, cw_read *out)
         return CW_EINVAL;
     if (!within_limits(key_len, 0))
         return CW_ELIMIT;
+    zmq_msg_t a;
     cw__in in;
     int status;
-    int rc = call(c, CW__OP_GET, key, key_len, NULL, 0, NULL, &in, &status);
+    int rc = call(c, CW__OP_GET, key, key_len, NULL, 0, NULL, &a, &in, &status);
     if (rc != CW_OK)
         return rc;
-    if (status != CW_OK && status != CW_ENOTFOUND)
-        return status; /* a code error.h knows (cw__answer_take_head) */
-    rc = cw__answer_take_read(&in, out);
+    /* The node's code is one error.h knows (cw__answer_take_head). */
+    rc = status != CW_OK && status != CW_ENOTFOUND ? status : cw__answer_take_read(&in, out);
+    zmq_msg_close(&a);
     return rc == CW_OK ? status : rc;
 }
 
@@ -506,12 +494,14 @@ int cw_client_get_status(cw_client *c, cw_client_status *out)
 {
     if (!c || !out)
         return CW_EINVAL;
+    zmq_msg_t a;
     cw__in in;
     int status;
-    int rc = call(c, CW__OP_STATUS, NULL, 0, NULL, 0, NULL, &in, &status);
+    int rc = call(c, CW__OP_STATUS, NULL, 0, NULL, 0, NULL, &a, &in, &status);
     if (rc != CW_OK)
         return rc;
-    if (status != CW_OK)
-        return status; /* a code error.h knows (cw__answer_take_head) */
-    return cw__answer_take_status(&in, out);
+    /* The node's code is one error.h knows (cw__answer_take_head). */
+    rc = status != CW_OK ? status : cw__answer_take_status(&in, out);
+    zmq_msg_close(&a);
+    return rc;
 }

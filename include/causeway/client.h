@@ -14,12 +14,24 @@
  * dropped, never taken for a later call's, and so is anything else that
  * arrives and is no answer of the call's. A handle keeps one connection,
  * and the node makes its requests in the order sent: a request that timed
- * out is never made after a later call's.
+ * out is never made after a later call's. Answers that came but were not
+ * yet read when the connection ends (the node stopped or died) are lost
+ * with it (libzmq drops them): those calls time out, and their writes may
+ * or may not have been made, as for any timeout.
+ *
+ * A handle does not survive fork: in the child, a call on the parent's
+ * handle times out (ZeroMQ's threads stay in the parent). The child may
+ * close it, which leaves the parent's connection as it was, and open its
+ * own.
  *
  * Memory: at most 34 whole answers of up to CW_CLIENT_MAX_ANSWER wait in a
  * handle (a call lets go of its own before it returns), and a get's answer
- * takes about 100 bytes a version beside its bytes once decoded. An endpoint that is not a node can do more: a message
- * of many parts that never ends is held by libzmq whole. Connect only to
+ * takes its bytes and about 180 bytes a version once decoded (measured
+ * with one-entry clocks; each entry more adds its id and counter to each
+ * of a version's two clocks). An endpoint that is not a node can do more: a message
+ * of many parts that never ends is held by libzmq whole, and a ZeroMQ
+ * protocol error (an endpoint of another service) ends the connection for
+ * good, so every call on that handle then times out. Connect only to
  * endpoints you trust.
  */
 #ifndef CAUSEWAY_CLIENT_H

@@ -1388,7 +1388,7 @@ static json_t *stopped_json(const prun *r, const final *f, bool polled, double s
         }
     }
     json_t *extra = nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
-    return extra ? cli_stopped_json(options_json(r), secs, failure, extra) : NULL;
+    return extra ? cli_stopped_json(options_json(r), secs, CLI_STOP_FAILED, failure, extra) : NULL;
 }
 
 /* The end of a run that stopped before its verdict: what stopped it (at
@@ -1402,7 +1402,7 @@ static void stopped(prun *r, int rc, const char *where, const final *f, bool pol
      * words; the error code's text only when there is none. */
     snprintf(failure, sizeof failure, "%s failed: %s", where, r->failure[0] ? r->failure : cw_strerror(rc));
     snprintf(kept, sizeof kept, "processes' files kept in %s", r->dir);
-    cli_report_stopped(failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
+    cli_report_stopped(CLI_STOP_FAILED, failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
                        "the same workload and faults; process timings vary", o->json,
                        o->json ? stopped_json(r, f, polled, secs, failure) : NULL);
 }

@@ -83,9 +83,9 @@ bool cli_clients_json(const cw_history_report *rep, void *root)
 
 /* The lines under a FAIL verdict: the violation, the replay command, and
  * what a replay repeats (note). */
-static void print_violation(const char *violation, const char *replay, const char *note)
+static void print_violation(const char *label, const char *violation, const char *replay, const char *note)
 {
-    printf("  violation            %s\n  replay               %s\n%s%s%s", violation ? violation : "(none recorded)",
+    printf("  %-20s %s\n  replay               %s\n%s%s%s", label, violation ? violation : "(none recorded)",
            replay ? replay : "(out of memory)", note ? "                       (" : "", note ? note : "",
            note ? ")\n" : "");
 }
@@ -95,13 +95,14 @@ void cli_print_verdict(bool ok, const char *violation, const char *replay, const
     printf("  verdict              %s: causal order, exact concurrency, convergence, no loss%s\n",
            ok ? "PASS" : "FAIL: the violation below (checked", ok ? "" : ")");
     if (!ok)
-        print_violation(violation, replay, note);
+        print_violation("violation", violation, replay, note);
 }
 
-json_t *cli_stopped_json(json_t *options, double seconds, const char *failure, json_t *extra)
+json_t *cli_stopped_json(json_t *options, double seconds, cli_stop why, const char *failure, json_t *extra)
 {
-    json_t *root = json_pack("{s:o,s:f,s:s,s:s,s:b}", "options", options, "seconds", seconds, "verdict", "fail",
-                             "violation", failure, "checked", false);
+    bool none = why == CLI_STOP_NO_MEMORY;
+    json_t *root = json_pack("{s:o,s:f,s:s,s:s,s:b}", "options", options, "seconds", seconds, "verdict",
+                             none ? "none" : "fail", none ? "stopped" : "violation", failure, "checked", false);
     bool built = root && (!extra || json_object_update(root, extra) == 0);
     json_decref(extra);
     if (!built) {
@@ -111,13 +112,18 @@ json_t *cli_stopped_json(json_t *options, double seconds, const char *failure, j
     return root;
 }
 
-void cli_report_stopped(const char *failure, const char *kept, uint64_t seed, const char *replay, const char *note,
-                        const char *json, json_t *doc)
+void cli_report_stopped(cli_stop why, const char *failure, const char *kept, uint64_t seed, const char *replay,
+                        const char *note, const char *json, json_t *doc)
 {
     fprintf(stderr, "causeway stress: %s (seed %llu%s%s)\n", failure, (unsigned long long)seed, kept ? "; " : "",
             kept ? kept : "");
-    printf("  verdict              FAIL: the run stopped before its check\n");
-    print_violation(failure, replay, note);
+    if (why == CLI_STOP_NO_MEMORY) {
+        printf("  verdict              NONE: the run stopped before its check, for this machine's memory\n");
+        print_violation("stopped", failure, replay, note);
+    } else {
+        printf("  verdict              FAIL: the run stopped before its check\n");
+        print_violation("violation", failure, replay, note);
+    }
     if (json && (!doc || json_dump_file(doc, json, JSON_INDENT(2)) != 0))
         fprintf(stderr, "causeway stress: cannot write %s%s\n", json, doc ? "" : ": out of memory");
     json_decref(doc);

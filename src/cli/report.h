@@ -40,19 +40,27 @@ void cli_print_verdict(bool ok, const char *violation, const char *replay, const
 
 struct json_t;
 
+/* Why a run stopped before its check: the system under test (a stall,
+ * nodes that did not converge in time: a failure, exit 1), or this
+ * machine's memory (refused before the run, or starved in it: no verdict on
+ * the replicas, exit 3, as causeway sim says). */
+typedef enum cli_stop { CLI_STOP_FAILED, CLI_STOP_NO_MEMORY } cli_stop;
+
 /* The JSON of a run that stopped before its check: {"options": options,
- * "seconds", "verdict": "fail", "violation": failure, "checked": false} and
+ * "seconds", "verdict": "fail", "violation": failure, "checked": false}
+ * ("verdict": "none", "stopped": failure for CLI_STOP_NO_MEMORY) and
  * extra's fields (options and extra stolen; extra may be NULL); NULL when
  * out of memory. */
-struct json_t *cli_stopped_json(struct json_t *options, double seconds, const char *failure, struct json_t *extra);
+struct json_t *cli_stopped_json(struct json_t *options, double seconds, cli_stop why, const char *failure,
+                                struct json_t *extra);
 
-/* The end of a run that stopped before its check (a stall, nodes that did
- * not converge in time, no memory): what stopped it on stderr (with the seed
- * and `kept`, if given), then the verdict FAIL with it as the violation and
- * the command that replays the run, as cli_print_verdict; and, with a
- * `json` path, doc written there (stolen; NULL: out of memory), or a line
- * on stderr saying it could not be. */
-void cli_report_stopped(const char *failure, const char *kept, uint64_t seed, const char *replay, const char *note,
-                        const char *json, struct json_t *doc);
+/* The end of a run that stopped before its check: what stopped it on
+ * stderr (with the seed and `kept`, if given), then the verdict (FAIL with
+ * it as the violation, or NONE for CLI_STOP_NO_MEMORY) and the command that
+ * replays the run, as cli_print_verdict; and, with a `json` path, doc
+ * written there (stolen; NULL: out of memory), or a line on stderr saying
+ * it could not be. */
+void cli_report_stopped(cli_stop why, const char *failure, const char *kept, uint64_t seed, const char *replay,
+                        const char *note, const char *json, struct json_t *doc);
 
 #endif

@@ -379,8 +379,10 @@ static const char stress_details[] =
     "On a violation the command that replays the run is printed (the same workload\n"
     "and faults; thread interleavings vary: 'causeway sim' replays those too), and\n"
     "the history checked is written to a file (docs/formats.md).\n"
-    "Exit status: 0 pass; 1 a violation, or a run stopped before its check (what stopped it\n"
-    "is named); 2 a bad option; 3 a pass whose report or --json could not be written.\n";
+    "Exit status: 0 pass; 1 a violation, or a run stopped before its check by what it\n"
+    "tests (a stall, nodes that did not agree in time: what stopped it is named); 2 a\n"
+    "bad option; 3 no verdict: a run refused or starved for this machine's memory (or\n"
+    "threads), or a pass whose report or --json could not be written.\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
@@ -943,10 +945,11 @@ static int drive(run *r)
 }
 
 /* The end of a run that stopped before its verdict, after `secs` of
- * writes: why (fmt), the replay line and --json unjudged; frees the
- * history and the counts. CLI_FAIL. */
-static int stopped(run *r, double secs, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int stopped(run *r, double secs, const char *fmt, ...)
+ * writes: what (fmt), the replay line and --json unjudged; frees the
+ * history and the counts. CLI_FAIL, or CLI_ERROR (no verdict) when memory
+ * stopped it. */
+static int stopped(run *r, double secs, cli_stop why, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int stopped(run *r, double secs, cli_stop why, const char *fmt, ...)
 {
     const opts *o = r->o;
     char failure[512];
@@ -954,11 +957,12 @@ static int stopped(run *r, double secs, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(failure, sizeof failure, fmt, ap);
     va_end(ap);
-    cli_report_stopped(failure, NULL, o->seed, o->replay, "the same workload and faults; thread interleavings vary",
-                       o->json, o->json ? cli_stopped_json(options_json(o), secs, failure, NULL) : NULL);
+    cli_report_stopped(why, failure, NULL, o->seed, o->replay,
+                       "the same workload and faults; thread interleavings vary", o->json,
+                       o->json ? cli_stopped_json(options_json(o), secs, why, failure, NULL) : NULL);
     cw_history_destroy(r->h);
     free(r->applied);
-    return CLI_FAIL;
+    return why == CLI_STOP_NO_MEMORY ? CLI_ERROR : CLI_FAIL;
 }
 
 /* One run with the parsed options: the exit status. */
@@ -1002,8 +1006,8 @@ static int stress(opts o)
                           : engine ? "too little memory for the engine, or its threads could not start"
                                    : "it would pass this machine's physical memory (it grows with nodes^2 "
                                      "and with writes x nodes)";
-        return stopped(&r, 0, "%s for %u nodes and %llu writes: %s", step, o.nodes, (unsigned long long)o.writes,
-                       why);
+        return stopped(&r, 0, rc == CW_ELIMIT || rc == CW_ENOMEM ? CLI_STOP_NO_MEMORY : CLI_STOP_FAILED,
+                       "%s for %u nodes and %llu writes: %s", step, o.nodes, (unsigned long long)o.writes, why);
     }
     o.workers = cw_engine_workers(r.e); /* what the engine chose, for the report and the JSON */
     if (o.key_dist == 1)
@@ -1036,7 +1040,8 @@ static int stress(opts o)
     collect_secs = cli_seconds() - collect_secs;
     cw_engine_close(r.e);
     if (rc != CW_OK)
-        return stopped(&r, secs, "the run stopped after %.3f s: %s", secs, r.why[0] ? r.why : cw_strerror(rc));
+        return stopped(&r, secs, rc == CW_ENOMEM ? CLI_STOP_NO_MEMORY : CLI_STOP_FAILED,
+                       "the run stopped after %.3f s: %s", secs, r.why[0] ? r.why : cw_strerror(rc));
     double c0 = cli_seconds();
     cw_history_report rep;
     cw_history_set_progress(r.h, show_verdict_progress, &r.progress);

@@ -59,12 +59,13 @@ expect 2 "--sync goes with --data" cluster --nodes 3 --sync none
 mkdir -p "$scratch/sc/node-1" && : >"$scratch/sc/node-1/data.mdb"
 expect 2 "--scenario --data $scratch/sc: $scratch/sc/node-1 holds an earlier run's state" \
   cluster --nodes 3 --base-port 1 --scenario --data "$scratch/sc"
-expect 1 "cannot make the ground-truth history for 65536 nodes and 1 writes: .*it would pass this machine's physical memory" stress --nodes 65536 --writes 1
-# A run that cannot start still says how to replay it, and --json records
-# what stopped it, unjudged.
-expect 1 "verdict  *FAIL: the run stopped before its check.*violation  *cannot make the ground-truth history.*replay  *causeway stress --nodes 65536 .*--seed 3" \
+expect 3 "cannot make the ground-truth history for 65536 nodes and 1 writes: .*it would pass this machine's physical memory" stress --nodes 65536 --writes 1
+# A run that cannot start for memory gives no verdict (3, as sim), still
+# says how to replay it, and --json records what stopped it, unjudged.
+expect 3 "verdict  *NONE: the run stopped before its check, for this machine's memory.*stopped  *cannot make the ground-truth history.*replay  *causeway stress --nodes 65536 .*--seed 3" \
   stress --nodes 65536 --writes 1 --seed 3 --json "$scratch/unstarted.json"
-grep -q '"checked": false' "$scratch/unstarted.json" && grep -q '"violation": "cannot make the ground-truth history' "$scratch/unstarted.json" ||
+grep -q '"checked": false' "$scratch/unstarted.json" && grep -q '"verdict": "none"' "$scratch/unstarted.json" &&
+  grep -q '"stopped": "cannot make the ground-truth history' "$scratch/unstarted.json" ||
   { echo "FAIL: stress --nodes 65536 --json: no unjudged record"; cat "$scratch/unstarted.json"; failures=$((failures + 1)); }
 expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1
 expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_text fuzz_header fuzz_binary fuzz_msg fuzz_replica fuzz_wire fuzz_trace fuzz_proto >/dev/null
-for t in text header binary msg replica wire trace proto; do
+cmake --build --preset fuzz --target fuzz_text fuzz_header fuzz_binary fuzz_msg fuzz_replica fuzz_recovery fuzz_wire fuzz_trace fuzz_proto >/dev/null
+for t in text header binary msg replica recovery wire trace proto; do
   scratch=build/fuzz/scratch_$t
   mkdir -p "$scratch"
   echo "fuzz_$t: ${seconds}s"

@@ -1063,6 +1063,28 @@ static void test_an_unreachable_bar_holds_back_only_its_own_deletes(void **state
     pair_close(&p);
 }
 
+static void no_log_entry(void *ctx, const cw_msg *m)
+{
+    (void)ctx;
+    fail_msg("a log entry (%p) where the log is empty", (const void *)m);
+}
+
+/* A peer's state with a counter at UINT64_MAX (no honest peer has one, but
+ * install takes it) leaves that origin's log empty above it: walking the
+ * log finds nothing, where it took base + 1 (0) as its first seq and gave
+ * 2^64 NULL entries to its caller (a node saving its state). */
+static void test_a_log_at_the_top_of_the_counters_walks_empty(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    uint64_t clock[NODES] = {UINT64_MAX, 0};
+    assert_int_equal(cw_node_install(p.node[1], clock, NODES, NULL, 0), CW_OK);
+    cw__node_each_logged(p.node[1], no_log_entry, NULL);
+    assert_int_equal(stats(&p, 1).log_entries, 0);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1085,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_a_refused_write_is_not_heard),
         cmocka_unit_test(test_an_unreachable_bar_holds_back_only_its_own_deletes),
         cmocka_unit_test(test_a_full_log_does_not_wait_for_the_pace),
+        cmocka_unit_test(test_a_log_at_the_top_of_the_counters_walks_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

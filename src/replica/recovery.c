@@ -925,8 +925,11 @@ void cw__node_each_logged(const cw_node *n, void (*fn)(void *ctx, const cw_msg *
 {
     for (uint32_t o = 0; n->recovering && o < n->n; o++) {
         const cw__log_ring *r = &n->log.ring[o];
-        for (uint64_t s = r->base + 1; s <= r->base + r->len; s++)
-            fn(ctx, cw__log_at(&n->log, (cw_node_id)o, s));
+        /* Counted from base, not up to base + len: an empty log above a
+         * clock entry of UINT64_MAX (a peer's state installed) has base + 1
+         * at 0. */
+        for (uint64_t i = 1; i <= r->len; i++)
+            fn(ctx, cw__log_at(&n->log, (cw_node_id)o, r->base + i));
     }
 }
 

@@ -2,6 +2,8 @@
  * virtual time, ticked as the engine ticks them: only when their next tick
  * is due. A node whose writes carry its clock sends no report; a node that
  * stops writing, or only applies, reports within an interval. */
+#include <unistd.h>
+
 #include "testutil.h"
 #include "msg_internal.h"
 #include "node_internal.h"
@@ -1085,6 +1087,35 @@ static void test_a_log_at_the_top_of_the_counters_walks_empty(void **state)
     pair_close(&p);
 }
 
+/* A peer's state with a counter near UINT64_MAX installed, and a report of
+ * the writes above it: they are pulled, up to UINT64_MAX. Node 1's window
+ * ends at UINT64_MAX, where the next run's start wrapped to 0 and the tick
+ * walked every seq below V (a hang); node 0's V + 16 wrapped, so that it
+ * never pulled. */
+static void test_writes_at_the_top_of_the_counters_are_pulled(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open(&p, true);
+    uint64_t clock1[NODES] = {UINT64_MAX - 16, 0}, clock0[NODES] = {0, UINT64_MAX - 8};
+    assert_int_equal(cw_node_install(p.node[1], clock1, NODES, NULL, 0), CW_OK);
+    assert_int_equal(cw_node_install(p.node[0], clock0, NODES, NULL, 0), CW_OK);
+    for (cw_node_id at = 0; at < NODES; at++) {
+        uint64_t applied[NODES] = {UINT64_MAX, UINT64_MAX};
+        cw_msg *r;
+        assert_int_equal(cw__msg_report(&r, NODES, 1 - at, applied, 0), CW_OK);
+        assert_int_equal(cw_node_receive(p.node[at], r, NULL, NULL), CW_OK);
+        cw_msg_unref(r);
+    }
+    alarm(20); /* the watchdog: the tick that hung would never return */
+    for (int ms = 0; ms < 200; ms++, p.ns += MS)
+        for (cw_node_id at = 0; at < NODES; at++)
+            assert_int_equal(cw_node_tick(p.node[at], p.ns, NULL), CW_OK);
+    alarm(0);
+    assert_true(p.pulls[1][0] >= 1 && p.pulls[0][1] >= 1);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1108,6 +1139,7 @@ int main(void)
         cmocka_unit_test(test_an_unreachable_bar_holds_back_only_its_own_deletes),
         cmocka_unit_test(test_a_full_log_does_not_wait_for_the_pace),
         cmocka_unit_test(test_a_log_at_the_top_of_the_counters_walks_empty),
+        cmocka_unit_test(test_writes_at_the_top_of_the_counters_are_pulled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

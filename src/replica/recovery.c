@@ -616,9 +616,14 @@ static uint64_t pull_missing(struct cw_node *n, cw_node_id origin, const cw__gap
                              uint32_t to)
 {
     uint64_t v = n->clock.counters[origin];
-    uint64_t last = min_u64(min_u64(g->mark_seq, v + g->span), until), asked = from - 1;
+    /* Near the top of the counters (a peer's state installed with one
+     * there) V + span is capped rather than wrapped, and a seq that wraps
+     * to 0 (the run after one ending at UINT64_MAX, or a window that
+     * reached it) is at or below V: the walk stops there. */
+    uint64_t span_end = g->span > UINT64_MAX - v ? UINT64_MAX : v + g->span;
+    uint64_t last = min_u64(min_u64(g->mark_seq, span_end), until), asked = from - 1;
     uint32_t runs = 0;
-    for (uint64_t s = from; s <= last && runs < PULL_RUNS;) {
+    for (uint64_t s = from; s > v && s <= last && runs < PULL_RUNS;) {
         if (held(n, origin, s)) {
             s++;
             continue;

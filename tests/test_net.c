@@ -288,6 +288,35 @@ static void test_net_held_bytes_are_bounded(void **state)
     close_pair(&p);
 }
 
+/* A frame larger than the bound goes on an empty link (as a message of any
+ * size does), held alone: the link is then full, and the frames after it
+ * are lost until the flush, where the batch's length past the bound had
+ * the room left wrap around and every later frame was held. */
+static void test_net_a_held_frame_past_the_bound_fills_the_link(void **state)
+{
+    (void)state;
+    pair p;
+    open_pair(&p, true);
+    enum { VALUE = (64 << 20) + 4096, AFTER = 10 };
+    char *value = calloc(1, VALUE);
+    assert_non_null(value);
+    uint64_t clock[2] = {1, 0};
+    cw_msg *m = NULL;
+    assert_int_equal(cw__msg_write(&m, 0, &TS, clock, 2, NULL, false, "k", 1, value, VALUE), CW_OK);
+    free(value);
+    cw__transport_send(p.t[0], 0, 1, m);
+    cw_msg_unref(m);
+    for (uint64_t seq = 2; seq < 2 + AFTER; seq++) {
+        m = write_msg(0, seq);
+        cw__transport_send(p.t[0], 0, 1, m);
+        cw_msg_unref(m);
+    }
+    cw__net_counts c = {0};
+    cw__net_tx_counts(p.t[0], &c);
+    assert_int_equal(c.link_full, AFTER);
+    close_pair(&p);
+}
+
 /* Held frames wait for flush; a drop loses them (counted, as
  * a full link does), the link's next frame still decodes, and the receiver
  * sees the loss when it comes (cw__net_losses_shown). */
@@ -709,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_net_messages_arrive_in_order),
         cmocka_unit_test(test_net_link_bytes_are_bounded),
         cmocka_unit_test(test_net_held_bytes_are_bounded),
+        cmocka_unit_test(test_net_a_held_frame_past_the_bound_fills_the_link),
         cmocka_unit_test(test_net_hold_and_drop),
         cmocka_unit_test(test_net_held_frames_split_into_batches),
         cmocka_unit_test(test_net_refuses_a_stranger),

@@ -174,13 +174,14 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* Whether peer j's link takes a frame of len bytes now (invariant 6): not
  * lent, and its batch and what ZeroMQ holds of it leave room for it (an
- * empty link takes one of any size). */
+ * empty link takes one of any size). Either may pass the bound (that one
+ * frame, and a batch's own bytes): the link is full then. */
 static bool link_takes(const net *p, uint32_t j, size_t len)
 {
     const link_out *o = &p->out[j];
     size_t queued = atomic_load_explicit(&o->queued.bytes, memory_order_relaxed); /* a bound, not an order */
-    size_t held = queued < LINK_QUEUED_MAX - o->len ? queued + o->len : LINK_QUEUED_MAX;
-    return !o->lent && (!held || len <= LINK_QUEUED_MAX - held);
+    size_t held = queued + o->len; /* bytes in memory: no wrap */
+    return !o->lent && (!held || (held < LINK_QUEUED_MAX && len <= LINK_QUEUED_MAX - held));
 }
 
 bool cw__net_link_full(const cw__transport *t, uint32_t j, size_t len)

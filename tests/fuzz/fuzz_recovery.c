@@ -44,6 +44,7 @@
 
 #include <causeway/causeway.h>
 
+#include "fuzz_input.h"
 #include "map.h"
 #include "msg_internal.h"
 #include "node_internal.h"
@@ -51,23 +52,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { MAX_HELD = 16, MAX_NODES = 5, PULL_ANSWERS = 256 };
-
-typedef struct input {
-    const uint8_t *p;
-    size_t left;
-} input;
-
-static bool take(input *in, void *out, size_t n)
-{
-    if (in->left < n)
-        return false;
-    memcpy(out, in->p, n);
-    in->p += n;
-    in->left -= n;
-    return true;
-}
-
-static bool take_byte(input *in, uint8_t *b) { return take(in, b, 1); }
 
 /* A counter: small values mostly (so causal chains form), near 2^64 or any
  * 64-bit value behind escape bytes. */

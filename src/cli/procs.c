@@ -1509,6 +1509,7 @@ int cli_procs_stress(const cli_procs_options *o)
     if (rc == CW_OK && (rc = final_reads(r, finals)) != CW_OK)
         where = "the final reads";
     stop_all(r);
+    remove_endpoints(r); /* whatever the run's directory keeps, not them */
     bool ok = rc == CW_OK;
     if (!ok) {
         for (size_t i = 0; finals && i < nreads; i++)
@@ -1640,8 +1641,6 @@ int cli_procs_stress(const cli_procs_options *o)
     }
     if (ok && written && !o->keep_traces)
         remove_dir(r);
-    else
-        remove_endpoints(r);
     free_all(r, cl, th, nc, &J, &fin);
     return !ok ? CLI_FAIL : written ? CLI_OK : CLI_ERROR; /* a pass not written is no verdict given */
 }

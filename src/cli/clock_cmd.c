@@ -41,8 +41,7 @@ static bool operand_misused;
 /* An operand's text: itself, or all of standard input for "-", or a file's
  * contents for "@FILE" (a large clock does not fit on a command line).
  * Trailing white space (space, tab, CR, LF: the newline of a file) is
- * dropped. The result is the
- * operand itself or *owned (free it). */
+ * dropped. The result is the operand itself or *owned (free it). */
 static const char *operand_text(const char *arg, char **owned)
 {
     *owned = NULL;

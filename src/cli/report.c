@@ -81,8 +81,9 @@ bool cli_clients_json(const cw_history_report *rep, void *root)
     return ok;
 }
 
-/* The lines under a FAIL verdict: the violation, the replay command, and
- * what a replay repeats (note). */
+/* The lines under a verdict that is no pass: the violation (or what
+ * stopped the run) under `label`, the replay command, and what a replay
+ * repeats (note). */
 static void print_violation(const char *label, const char *violation, const char *replay, const char *note)
 {
     printf("  %-20s %s\n  replay               %s\n%s%s%s", label, violation ? violation : "(none recorded)",

@@ -273,11 +273,11 @@ static int dir_state(const char *dir, bool *has_env, bool *foreign, const char *
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        size_t k = 0;
-        while (k < 3 && strcmp(e->d_name, ours[k]) != 0)
+        size_t k = 0, count = sizeof ours / sizeof *ours;
+        while (k < count && strcmp(e->d_name, ours[k]) != 0)
             k++;
         struct stat st;
-        if (k == 3)
+        if (k == count)
             *foreign = true;
         else if (fstatat(dirfd(d), ours[k], &st, 0) != 0 || !S_ISREG(st.st_mode))
             *odd = ours[k]; /* a FIFO would block its open; a directory fails it */

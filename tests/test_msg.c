@@ -45,6 +45,7 @@ static void test_create_and_access(void **state)
     assert_int_equal(cw_msg_origin(again), 2); /* still alive */
     cw_msg_unref(again);
     cw_msg_unref(NULL);
+    assert_null(cw_msg_ref(NULL));
 }
 
 static void test_create_rejects_bad_arguments(void **state)

@@ -74,7 +74,7 @@ CW_API int cw_msg_create(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp
 CW_API int cw_msg_create_write(cw_msg **out, cw_node_id origin, const cw_hlc_timestamp *ts,
                                const uint64_t *clock, uint32_t nodes, const uint64_t *context, bool tombstone,
                                const void *key, size_t key_len, const void *value, size_t value_len);
-/* Adds a reference; returns m. */
+/* Adds a reference; returns m (NULL is ignored: NULL). */
 CW_API cw_msg *cw_msg_ref(cw_msg *m);
 /* Drops a reference; the last one frees the message. NULL is ignored. */
 CW_API void cw_msg_unref(cw_msg *m);

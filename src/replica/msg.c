@@ -170,7 +170,7 @@ uint64_t cw__msg_value_hash(const cw_msg *m)
     return h;
 }
 
-cw_msg *cw_msg_ref(cw_msg *m) { return cw__msg_ref(m); }
+cw_msg *cw_msg_ref(cw_msg *m) { return m ? cw__msg_ref(m) : NULL; }
 
 void cw_msg_unref(cw_msg *m) { cw__msg_unref(m); }
 

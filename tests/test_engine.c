@@ -1006,7 +1006,7 @@ static void test_out_of_memory_changes_nothing(void **state)
 static void test_write_records_follow_writes_in_flight(void **state)
 {
     (void)state;
-    cw__writes w = {0};
+    cw__writes w = {.dir = NULL};
     uint64_t born = 0, seq = 1;
     for (; seq <= 200000; seq++) {
         assert_int_equal(cw__writes_reserve(&w, seq), CW_OK);

@@ -82,8 +82,10 @@ AVX2 static inline __m256i gt_u64_avx2(__m256i a, __m256i b)
     return _mm256_cmpgt_epi64(_mm256_xor_si256(a, bias), _mm256_xor_si256(b, bias));
 }
 
-#define LOAD4(p) _mm256_loadu_si256((const __m256i *)(p))
-#define STORE4(p, v) _mm256_storeu_si256((__m256i *)(p), (v))
+/* Unaligned: loadu and storeu take any address, so the cast goes through
+ * void * (clang's -Wcast-align flags a direct one from uint64_t *). */
+#define LOAD4(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define STORE4(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), (v))
 
 AVX2 static inline __m256i max_u64_avx2(__m256i d, __m256i s)
 {
@@ -163,8 +165,8 @@ AVX2 static size_t first_gt_avx2(const uint64_t *a, const uint64_t *b, size_t n)
 {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
-        __m256i y = _mm256_loadu_si256((const __m256i *)(b + i));
+        __m256i x = LOAD4(a + i);
+        __m256i y = LOAD4(b + i);
         int m = _mm256_movemask_pd(_mm256_castsi256_pd(gt_u64_avx2(x, y)));
         if (m)
             return i + (size_t)__builtin_ctz((unsigned)m);

@@ -205,6 +205,8 @@ uint16_t cw__http_port(const cw__http *h) { return h->port; }
 /* An error: its status, the error.h code behind it (CW_OK: none; invariant
  * 6) and its reason. */
 static void vfail(reply *rep, unsigned status, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void vfail(reply *rep, unsigned status, int code, const char *fmt, va_list ap)
 {
     vsnprintf(rep->error, sizeof rep->error, fmt, ap);
     rep->status = status;

@@ -50,7 +50,7 @@ cw__queue *cw__queue_create(uint32_t capacity)
         return NULL;
     memset(q, 0, HEAD_BYTES); /* the slots are written before they are read: left untouched until used */
     ck_ring_init(&q->ring, size);
-    q->buffer = (struct ck_ring_buffer *)((char *)q + HEAD_BYTES);
+    q->buffer = (struct ck_ring_buffer *)(void *)((char *)q + HEAD_BYTES); /* HEAD_BYTES keeps the alignment */
     return q;
 }
 

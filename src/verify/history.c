@@ -153,6 +153,7 @@ struct cw_history {
 };
 
 /* Returns whether this was the first violation (the one kept). */
+static bool violate(cw_history *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool violate(cw_history *h, const char *fmt, ...)
 {
     pthread_mutex_lock(&h->lock);

@@ -172,16 +172,21 @@ void cw__net_snapshot_clear(cw__net_snapshot *sn)
 
 /* ---- the send side ---- */
 
-/* Whether peer j's link takes a frame of len bytes now (invariant 6): not
- * lent, and its batch and what ZeroMQ holds of it leave room for it (an
- * empty link takes one of any size). Either may pass the bound (that one
- * frame, and a batch's own bytes): the link is full then. */
+/* Whether len bytes more fit beside `held` within LINK_QUEUED_MAX
+ * (invariant 6): anything fits an empty link, and held may pass the bound
+ * (that one frame or message, and a batch's own bytes): nothing fits then. */
+static bool fits(size_t held, size_t len)
+{
+    return !held || (held < LINK_QUEUED_MAX && len <= LINK_QUEUED_MAX - held);
+}
+
+/* Whether peer j's link takes a frame of len bytes now: not lent, and its
+ * batch and what ZeroMQ holds of it leave room for it. */
 static bool link_takes(const net *p, uint32_t j, size_t len)
 {
     const link_out *o = &p->out[j];
     size_t queued = atomic_load_explicit(&o->queued.bytes, memory_order_relaxed); /* a bound, not an order */
-    size_t held = queued + o->len; /* bytes in memory: no wrap */
-    return !o->lent && (!held || (held < LINK_QUEUED_MAX && len <= LINK_QUEUED_MAX - held));
+    return !o->lent && fits(queued + o->len, len); /* bytes in memory: the sum cannot wrap */
 }
 
 bool cw__net_link_full(const cw__transport *t, uint32_t j, size_t len)
@@ -196,10 +201,8 @@ bool cw__net_link_full(const cw__transport *t, uint32_t j, size_t len)
 static bool link_hand(net *p, uint32_t j, const uint8_t *b, size_t len)
 {
     link_out *o = &p->out[j];
-    if (o->lent)
-        return false;
     size_t queued = atomic_load_explicit(&o->queued.bytes, memory_order_relaxed); /* a bound, not an order */
-    if (queued && len > LINK_QUEUED_MAX - (queued < LINK_QUEUED_MAX ? queued : LINK_QUEUED_MAX))
+    if (o->lent || !fits(queued, len))
         return false;
     zmq_msg_t m;
     if (!cw__counted_msg(&m, b, len, &o->queued))

@@ -44,8 +44,7 @@
 
 #include <causeway/causeway.h>
 
-#include "fuzz_input.h"
-#include "map.h"
+#include "fuzz_node.h"
 #include "msg_internal.h"
 #include "node_internal.h"
 
@@ -190,18 +189,6 @@ static int on_send_to(void *ctx, uint32_t to, cw_msg *m)
     return CW_OK;
 }
 
-static uint64_t fixed_wall(void *ctx)
-{
-    (void)ctx;
-    return 1700000000000u;
-}
-
-static uint64_t fixed_ns(void *ctx)
-{
-    (void)ctx;
-    return 1000;
-}
-
 /* What the checks carry from one call to the next. */
 typedef struct tracked {
     uint64_t stable[MAX_NODES]; /* the last stable clock seen */
@@ -263,11 +250,6 @@ static void check(driver *d, const cw_node_options *o, tracked *t, int rc, bool 
         abort();
     }
     check_recovery(d, o, t);
-}
-
-static bool receive_rc_ok(int rc)
-{
-    return rc == CW_OK || rc == CW_EINVAL || rc == CW_ELIMIT || rc == CW_EFULL || rc == CW_ENOMEM;
 }
 
 /* Receives m as the driver: a pull's answers are checked against it. */
@@ -388,25 +370,13 @@ static bool restart(driver *d, const cw_node_options *o, tracked *t, input *in, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* The same store layout in every process, so that a replay of an input
-     * (replay_main.c) runs as the fuzzer's run did. */
-    if (!cw__hash_key_fix_seed(0x243f6a8885a308d3u))
-        abort(); /* a key was hashed before: this process's layout is its own */
     input in = {data, size};
-    uint8_t cfg, extra, rec;
-    if (!take_byte(&in, &cfg) || !take_byte(&in, &extra) || !take_byte(&in, &rec))
+    cw_node_options o;
+    uint8_t rec;
+    if (!fuzz_group(&in, &o) || !take_byte(&in, &rec))
         return 0;
     static const uint64_t timeouts[4] = {0, 1000000u, 10000000u, CW_NODE_MAX_INTERVAL_NS};
     driver d = {0};
-    cw_node_options o;
-    cw_node_options_init(&o);
-    o.nodes = 2 + cfg % 4;
-    o.self = (cw_node_id)((cfg >> 2) % o.nodes);
-    o.policy = (cfg >> 4) % 2 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
-    o.max_buffered = 1 + extra % 64;
-    o.max_unsent = 1 + (extra >> 6) * 3;
-    o.max_key_len = 8;
-    o.max_value_len = 16;
     o.send = on_send;
     o.send_ctx = &d;
     o.send_to = on_send_to;
@@ -415,8 +385,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.recovery_timeout_ns = timeouts[(rec >> 4) & 3];
     o.report_interval_ns = (rec >> 6) & 1 ? 2000000u : 0;
     o.stability_interval_ns = (rec >> 7) & 1 ? 1 : 0;
-    o.wall_clock = fixed_wall;
-    o.ns_clock = fixed_ns;
     d.nodes = o.nodes;
     d.self = o.self;
     const cw_msg_limits limits = {o.nodes, 8, 16};

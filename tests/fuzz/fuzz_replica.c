@@ -22,8 +22,7 @@
 
 #include <causeway/causeway.h>
 
-#include "fuzz_input.h"
-#include "map.h"
+#include "fuzz_node.h"
 #include "node_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,18 +51,6 @@ static int on_send(void *ctx, cw_msg *m)
     return *(const bool *)ctx ? CW_EFULL : CW_OK;
 }
 
-static uint64_t fixed_wall(void *ctx)
-{
-    (void)ctx;
-    return 1700000000000u;
-}
-
-static uint64_t fixed_ns(void *ctx)
-{
-    (void)ctx;
-    return 1000;
-}
-
 static void check(const cw_node *n, int rc, bool ok)
 {
     if (!ok || !cw__node_check(n)) {
@@ -73,35 +60,15 @@ static void check(const cw_node *n, int rc, bool ok)
     }
 }
 
-static bool receive_rc_ok(int rc)
-{
-    return rc == CW_OK || rc == CW_EINVAL || rc == CW_ELIMIT || rc == CW_EFULL || rc == CW_ENOMEM;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* The same store layout in every process, so that a replay of an input
-     * (replay_main.c) runs as the fuzzer's run did. */
-    if (!cw__hash_key_fix_seed(0x243f6a8885a308d3u))
-        abort(); /* a key was hashed before: this process's layout is its own */
     input in = {data, size};
-    uint8_t cfg, extra;
-    if (!take_byte(&in, &cfg) || !take_byte(&in, &extra))
-        return 0;
     cw_node_options o;
-    cw_node_options_init(&o);
-    o.nodes = 2 + cfg % 4;
-    o.self = (cw_node_id)((cfg >> 2) % o.nodes);
-    o.policy = (cfg >> 4) % 2 ? CW_LAST_WRITER_WINS : CW_KEEP_SIBLINGS;
-    o.max_buffered = 1 + extra % 64;
-    o.max_unsent = 1 + (extra >> 6) * 3;
-    o.max_key_len = 8;
-    o.max_value_len = 16;
+    if (!fuzz_group(&in, &o))
+        return 0;
     bool refuse = false;
     o.send = on_send;
     o.send_ctx = &refuse;
-    o.wall_clock = fixed_wall;
-    o.ns_clock = fixed_ns;
     const cw_msg_limits limits = {o.nodes, 8, 16};
     cw_node *n;
     if (cw_node_create(&n, &o) != CW_OK)

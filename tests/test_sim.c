@@ -546,11 +546,13 @@ static void test_keys_beyond_65536_are_distinct(void **state)
  * without, under both policies, without faults, with loss, with
  * partitions: the history (which takes the dots each client read, not the
  * replicas' contexts, as the truth) passes them all. With sessions a key
- * never holds more live siblings than there are clients. */
-static void run_clients(const char *name, bool sessions, double drop, double partitions, uint64_t seeds,
-                        uint32_t max_nodes)
+ * never holds more live siblings than there are clients. With `refuse`,
+ * sends are refused and few refused writes are kept, so puts fail
+ * (CW_EFULL) after their read: a session's client has still read there. */
+static void run_clients(const char *name, bool sessions, double drop, double partitions, double refuse,
+                        uint64_t seeds, uint32_t max_nodes)
 {
-    uint64_t ctx = 0, dels = 0, superseded = 0, ops = 0, max_sib = 0, max_conc = 0, lost = 0;
+    uint64_t ctx = 0, dels = 0, superseded = 0, ops = 0, max_sib = 0, max_conc = 0, lost = 0, refused = 0;
     for (uint64_t i = 0; i < seeds; i++) {
         cw_sim_options o;
         cw_sim_options_init(&o);
@@ -567,6 +569,10 @@ static void run_clients(const char *name, bool sessions, double drop, double par
         o.drop_probability = drop;
         o.partition_probability = partitions;
         o.partition_steps = 1 + (uint32_t)tu_below(200);
+        if (refuse > 0) {
+            o.refuse_probability = refuse;
+            o.max_unsent = 1 + tu_below(8);
+        }
         cw_sim_report r;
         int rc = cw_sim_run(&o, &r);
         if (rc != CW_OK || !r.truth.ok)
@@ -579,6 +585,7 @@ static void run_clients(const char *name, bool sessions, double drop, double par
         if (sessions && o.policy == CW_KEEP_SIBLINGS && r.truth.max_siblings > o.clients)
             fail_msg("%s: seed %llu: %llu siblings with %u clients in sessions", name, (unsigned long long)o.seed,
                      (unsigned long long)r.truth.max_siblings, o.clients);
+        refused += r.put_refusals;
         ctx += r.truth.context_writes;
         dels += r.truth.deletes;
         superseded += r.truth.superseded;
@@ -597,17 +604,20 @@ static void run_clients(const char *name, bool sessions, double drop, double par
     assert_true(ctx > 0 && dels > 0 && superseded > 0 && (ops > 0) == sessions && max_sib > 1);
     if (drop > 0 || partitions > 0)
         assert_true(lost > 0);
+    if (refuse > 0)
+        assert_true(refused > 0);
 }
 
 static void test_contexts_deletes_sessions(void **state)
 {
     (void)state;
     uint64_t n = long_run ? 2000 : 150;
-    run_clients("clients", false, 0, 0, n, 6);
-    run_clients("sessions", true, 0, 0, n, 6);
-    run_clients("sessions, drop 0.1", true, 0.1, 0, n / 3, 5);
-    run_clients("clients, partitions", false, 0, 0.02, n / 3, 5);
-    run_clients("sessions, drop 0.05 and partitions", true, 0.05, 0.02, n / 3, 5);
+    run_clients("clients", false, 0, 0, 0, n, 6);
+    run_clients("sessions", true, 0, 0, 0, n, 6);
+    run_clients("sessions, drop 0.1", true, 0.1, 0, 0, n / 3, 5);
+    run_clients("clients, partitions", false, 0, 0.02, 0, n / 3, 5);
+    run_clients("sessions, drop 0.05 and partitions", true, 0.05, 0.02, 0, n / 3, 5);
+    run_clients("sessions, puts refused", true, 0, 0, 0.2, n / 3, 5);
 }
 
 /* The same seed replays a run with clients exactly; bad client options. */

@@ -22,7 +22,8 @@
  *  4. Clients (cw_sim_write): client c's session is seen[c], nodes counters
  *     merged from its writes' clocks and its reads' contexts; with sessions
  *     it acts only at a node whose clock covers seen[c] (its last node
- *     always does: it applied all of it). Extra random numbers are drawn
+ *     always does: it applied all of it, even when the client's write there
+ *     was refused after its read). Extra random numbers are drawn
  *     only for the options that ask for them, so runs without clients
  *     replay as before.
  *  5. Built-in network: a message sent on a link is either in flight on it
@@ -349,6 +350,11 @@ int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
     bool del = o->delete_probability > 0 && chance(s, o->delete_probability);
     if (o->sessions && !covers(s, x, s->seen + (size_t)c * o->nodes))
         x = s->last[c]; /* it has applied what the client has seen */
+    /* x is the client's last node whatever the write's outcome: a put
+     * refused (CW_EFULL) after its read leaves the read in seen[c], which
+     * x covers and the node used before may not. */
+    if (o->clients)
+        s->last[c] = x;
     int rc;
     if (rmw || del || o->clients)
         rc = client_write(s, c, x, key, sizeof key, value, len, rmw, del);
@@ -358,8 +364,6 @@ int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made)
         s->rep.put_refusals++;
     if (rc != CW_OK)
         return rc;
-    if (o->clients)
-        s->last[c] = x;
     s->made++;
     if (made)
         *made = x;

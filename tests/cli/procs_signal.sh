@@ -37,7 +37,10 @@ run() { # SIGNAL WAIT ARGS...
   local sig=$1 wait=$2
   shift 2
   # Every signal at its default (a runner may ignore SIGHUP, which the
-  # command then leaves ignored); stdout names the run's directory.
+  # command then leaves ignored); stdout names the run's directory. The
+  # file is emptied here first: the child truncates it only once it runs,
+  # and the loop below could read the last run's directory before that.
+  : >"$out"
   env --default-signal "$cw" stress --processes 3 --duration 30 --keys 8 --seed 7 "$@" >"$out" 2>&1 &
   local pid=$! kids="" t=0 run_dir
   # The line that names the run's directory comes as the writes begin (up

@@ -44,7 +44,8 @@
 # Everything made here (processes, namespaces with their veths and nft
 # tables) is named with this shell's PID and removed on exit, failed, or
 # interrupted (SIGINT, SIGTERM; not SIGKILL). The whole run fails rather
-# than go on past CW_NETNS_BUDGET seconds (default 50).
+# than go on past CW_NETNS_BUDGET seconds (default 120: 16 s idle, over 60 s
+# under ASan on a loaded machine).
 #   tests/cli/netns.sh CAUSEWAY
 set -euo pipefail
 cw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -65,7 +66,7 @@ fail() { run_fail netns 3 "$*"; }
 trap 'run_cleanup netns' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-budget_start "${CW_NETNS_BUDGET:-50}" CW_NETNS_BUDGET
+budget_start "${CW_NETNS_BUDGET:-120}" CW_NETNS_BUDGET
 
 # Names: namespace of node I, node I's veth toward J, its address there.
 ns() { echo "cwt${P}n$1"; }

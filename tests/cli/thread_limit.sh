@@ -27,16 +27,36 @@ dir=$(mktemp -d)
 chmod 777 "$dir"
 trap 'rm -rf "$dir"' EXIT
 
-# limit N PROGRAM ARGS...: PROGRAM run as the user under ulimit -u N for up
-# to 4 s (exec: the shell becomes it, so it is the user's only process).
+# limit N PROGRAM ARGS...: PROGRAM run as the user under ulimit -u N (exec:
+# the shell becomes it, so it is the user's only process), its output in
+# $dir/out. A node that prints its line and still runs 2 s later is stopped
+# (SIGTERM, passed on by timeout) and the status is 124, as a node stopped
+# by the timeout; else the status is PROGRAM's. At most 60 s: a start under ThreadSanitizer
+# on a loaded machine took 2.9 s, and the 4 s this waited before (stopping
+# every node at 4 s) failed a start that came later as one that hung.
 limit() {
-  local n=$1
+  local n=$1 pid
   shift
+  : >"$dir/out" # the last run's line must not be read for this one's (the child truncates it only once it runs)
   # LeakSanitizer needs a thread of its own at exit, which these limits
   # refuse (it then ends the process with an error of its own): off here.
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-    timeout 4 setpriv --reuid="$uid" --regid="$uid" --clear-groups bash -c "ulimit -u $n && exec \"\$@\"" bash "$@" \
-    >"$dir/out" 2>&1
+    timeout 60 setpriv --reuid="$uid" --regid="$uid" --clear-groups bash -c "ulimit -u $n && exec \"\$@\"" bash "$@" \
+    >"$dir/out" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if grep -q '^causeway node 0 of 2: replication' "$dir/out"; then
+      # It serves: it runs 2 s more (an abort then is its status, as when
+      # the timeout came 4 s after the start), and is then stopped.
+      for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      kill -0 "$pid" 2>/dev/null || { wait "$pid"; return; }
+      kill -TERM "$pid"
+      wait "$pid"
+      return 124
+    fi
+    sleep 0.05
+  done
+  wait "$pid"
 }
 abort_seen() { grep -q 'src/thread.cpp' "$dir/out"; }
 
@@ -47,7 +67,7 @@ for n in $(seq 1 12); do
   status=$?
   line=$(tr '\n' ' ' <"$dir/out")
   if [ "$status" = 124 ] && grep -q '^causeway node 0 of 2: replication' "$dir/out"; then
-    started=$((started + 1)) # it ran until the timeout stopped it
+    started=$((started + 1)) # it served until it was stopped
   elif [ "$status" = 1 ] && ! abort_seen &&
     grep -Eq 'cannot start|ulimit -u|limit on the number of threads' "$dir/out"; then
     grep -q "cannot start ZeroMQ's threads" "$dir/out" && refused_by_zmq=$((refused_by_zmq + 1))

@@ -82,8 +82,10 @@ wait "$named" || { echo "FAIL: the node on host names exited $? on SIGTERM" >&2;
 # exit 134 at 20 files). A node of a group of 1,024 starts and serves with
 # the soft limit at 1,024: ZeroMQ's default of 1,023 sockets a context
 # refused its last peers, and the soft limit is raised to the hard one.
-peer_args() { # peer_args N: --peer J=ENDPOINT for nodes 1..N-1, nobody serving them
-  for ((j = 1; j < $1; j++)); do printf -- '--peer\n%s=%s\n' "$j" "$(ep nobody$j)"; done
+peer_args() { # peer_args N: --peer J=ENDPOINT for nodes 1..N-1 (as ep makes them), nobody serving them
+  # No $(ep ...) here: a fork for each of 1,023 peers took 5 s at load 5,
+  # and more on a busier machine (cli_node took 115 s of its 120 under load).
+  for ((j = 1; j < $1; j++)); do printf -- '--peer\n%s=ipc://%s/nobody%s\n' "$j" "$dir" "$j"; done
 }
 mapfile -t peers64 < <(peer_args 64)
 status=0
@@ -128,7 +130,7 @@ if [ -e "$dir/kfull" ]; then echo "FAIL: keygen left a secret file it could not 
   2>"$dir/closed.err" &
 closed=$!
 pids+=("$closed")
-for _ in $(seq 100); do [ -s "$dir/closed/causeway.lock" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -s "$dir/closed/causeway.lock" ] && break; sleep 0.05; done # up to 30 s: a slow start
 sleep 0.2
 kill -TERM "$closed"
 status=0
@@ -213,7 +215,7 @@ refused() { curl -s "127.0.0.1:$p0/metrics" | awk '/^causeway_refused_peer_total
 before=$(refused)
 "$cw" node --id 1 --nodes 2 --listen "$(ep x1)" --peer 0="$(ep r0)" --fresh >/dev/null 2>&1 &
 plain=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do # up to 30 s: the node without CURVE starts first
   grep -q "failed its handshake" "$dir/err0" && [ "$(refused)" -gt "$before" ] && break
   sleep 0.05
 done
@@ -255,14 +257,18 @@ for _ in 1 2 3 4 5; do
   "$cw" node --id 0 --nodes 2 --listen tcp://127.0.0.1:$port --peer 1="$(ep q1)" --fresh --allow 10.0.0.0/8 \
     >"$dir/outq" 2>"$dir/errq" &
   guarded=$!
-  for _ in $(seq 100); do grep -q "causeway node 0 of 2" "$dir/outq" && break; kill -0 "$guarded" 2>/dev/null || break; sleep 0.05; done
+  # Started, or ended (its port taken); up to 30 s, as a sanitizer build on a
+  # loaded machine may start slowly (a node still starting is not waited for).
+  for _ in $(seq 600); do grep -q "causeway node 0 of 2" "$dir/outq" && break; kill -0 "$guarded" 2>/dev/null || break; sleep 0.05; done
   grep -q "causeway node 0 of 2" "$dir/outq" && break
+  kill -KILL "$guarded" 2>/dev/null || true
   wait "$guarded" || true
 done
 pids+=("$guarded")
 "$cw" node --id 1 --nodes 2 --listen "$(ep q1)" --peer 0=tcp://127.0.0.1:$port --fresh >/dev/null 2>&1 &
 stranger=$!
-for _ in $(seq 100); do grep -q "refused a replication connection" "$dir/errq" && break; sleep 0.05; done
+# (Up to 30 s: the stranger starts first, slowly under a sanitizer on a loaded machine.)
+for _ in $(seq 600); do grep -q "refused a replication connection" "$dir/errq" && break; sleep 0.05; done
 kill -TERM "$stranger"
 wait "$stranger" || true
 grep -q "refused a replication connection from 127.0.0.1: its address is not in the allow-list" "$dir/errq" ||

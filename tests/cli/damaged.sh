@@ -30,7 +30,7 @@ serve() { # serve WHAT DIR ENDPOINT ARGS...: a node on DIR (pid, port), or fail 
   "$cw" node --id 0 --nodes 1 --listen "$listen" --http 127.0.0.1:0 --data "$data" "$@" >"$dir/out" 2>"$dir/err" &
   pid=$!
   port=
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
     [ -n "$port" ] && return
     sleep 0.05
@@ -75,12 +75,12 @@ for how in zero flip cut; do
       >"$dir/out" 2>"$dir/err" &
     pid=$!
     port=
-    for _ in $(seq 200); do # served (its port printed), or ended
+    for _ in $(seq 600); do # served (its port printed), or ended
       port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out" | cut -d: -f2 || true)
       [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null && break
       sleep 0.05
     done
-    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null || fail "$what: neither served nor refused in 10 s"
+    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null || fail "$what: neither served nor refused in 30 s"
     if [ -n "$port" ]; then # the page was not in use: every key is there
       keys=$(curl -s "127.0.0.1:$port/metrics" | grep '^causeway_keys ' || true)
       [ "$keys" = "causeway_keys 300" ] || fail "$what: the node serves without its 300 keys: '$keys'"

@@ -28,7 +28,7 @@ start() { # start I [--fresh]: node I on its directory; its HTTP port in $dir/po
   "$cw" node --id "$i" --nodes 3 --listen "$(ep "$i")" "${peers[@]}" --http 127.0.0.1:0 \
     --data "$dir/data$i" --trace "$dir/trace$i.jsonl" "$@" >"$dir/out$i" 2>>"$dir/err$i" &
   pids[$i]=$!
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     p=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/out$i" | cut -d: -f2 || true)
     [ -n "$p" ] && { echo "$p" >"$dir/port$i.tmp"; mv "$dir/port$i.tmp" "$dir/port$i"; return; }
     sleep 0.05

@@ -25,7 +25,7 @@ start() { # start NAME I ARGS...: node I of 2 (its output in $dir/NAME.*), HTTP 
   "$cw" node --id "$i" --nodes 2 --listen "$(ep "$name")" --http 127.0.0.1:0 "$@" \
     >"$dir/$name.out" 2>"$dir/$name.err" &
   pids+=($!)
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     port=$(grep -o 'http 127.0.0.1:[0-9]*' "$dir/$name.out" | cut -d: -f2 || true)
     [ -n "$port" ] && return
     sleep 0.05
@@ -92,7 +92,7 @@ one() { # one ARGS...: a one-node group on $dir/data, started and stopped; its e
   "$cw" node --id 0 --nodes 1 --listen "$(ep solo)" --http 127.0.0.1:0 --data "$dir/data" "$@" \
     >"$dir/solo.out" 2>"$dir/solo.err" &
   local pid=$!
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     grep -q 'http 127.0.0.1' "$dir/solo.out" 2>/dev/null && break
     kill -0 $pid 2>/dev/null || break
     sleep 0.05

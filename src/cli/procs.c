@@ -913,10 +913,12 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
             const cw_read *got = &reads[(size_t)p * keys + k];
             char key[24];
             snprintf(key, sizeof key, "k%u", k);
-            cw_msg *m[64];
+            /* As many versions as the node holds: rmw clients at one node
+             * leave up to one sibling each (--clients to 256). */
+            cw_msg **m = got->count ? calloc(got->count, sizeof *m) : NULL;
             size_t cnt = 0;
-            if (got->count > 64)
-                rc = CW_ELIMIT;
+            if (got->count && !m)
+                rc = CW_ENOMEM;
             for (size_t v = 0; rc == CW_OK && v < got->count; v++) {
                 uint64_t *vc = counters_of(&got->versions[v].clock, n), *hc = vc ? cli_trace_map_clock(T, vc) : NULL;
                 uint32_t o = got->versions[v].origin;
@@ -937,6 +939,7 @@ static int final_states(judge *J, const final *f, const cw_read *reads)
                 rc = cw_history_final_key(T->h, (cw_node_id)x, (const cw_msg *const *)m, cnt);
             for (size_t v = 0; v < cnt; v++)
                 cw_msg_unref(m[v]);
+            free(m);
         }
         if (rc != CW_OK)
             return rc;

@@ -562,6 +562,7 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
         int rc = rmw ? cw_client_get(c->c, key, strlen(key), &got) : CW_OK;
         if (rc == CW_ENOTFOUND)
             rc = CW_OK;
+        bool sent = rc == CW_OK; /* the write itself went out */
         if (rc == CW_OK)
             rc = del ? cw_client_delete(c->c, key, strlen(key), rmw ? &got.context : NULL, &clock)
                      : cw_client_put(c->c, key, strlen(key), tag, (size_t)len, rmw ? &got.context : NULL, &clock);
@@ -570,8 +571,18 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
         if (retryable(rc) || (rc == CW_EAHEAD && excuse) || (rc == CW_ETIMEDOUT && excuse) || rc == CW_EUNSAVED) {
             /* A put that timed out, or that a node made but could not save,
              * may have taken effect: kept as a "maybe" for the trace to
-             * settle (invariant 2). */
+             * settle (invariant 2). A read-modify-write whose read timed
+             * out sent no write: nothing is kept, or its empty read would
+             * claim (as a context write that read nothing) another timed-out
+             * write of the key at the node, and tell the history that it
+             * superseded nothing. */
             bool maybe = rc == CW_ETIMEDOUT || rc == CW_EUNSAVED;
+            if (maybe && !sent) {
+                cw_vclock_destroy(&clock);
+                cw_read_destroy(&got);
+                c->timeouts++;
+                return 1;
+            }
             wrec *w = maybe ? new_rec(c) : NULL;
             if (w) {
                 *w = (wrec){.node = c->node, .del = del, .ctx = rmw, .sent = t0, .done = t1};

@@ -891,16 +891,25 @@ static int converge(prun *r, final *f, double *took)
     }
 }
 
-/* Reads every key at every node (before the nodes stop): out[x * keys + k]. */
-static int final_reads(prun *r, cw_read *out)
+/* Reads every key at every node (before the nodes stop): out[x * keys + k].
+ * A read that timed out is asked again, FINAL_READ_TRIES times in all: a
+ * read changes nothing, the nodes have converged, and a loaded machine may
+ * keep a node past one call's CLIENT_TIMEOUT_MS (1 of 393 runs of a soak
+ * under ASan failed so). `where` names the read that failed. */
+#define FINAL_READ_TRIES 3
+static int final_reads(prun *r, cw_read *out, char *where, size_t where_len)
 {
     for (uint32_t x = 0; x < r->n; x++)
         for (uint32_t k = 0; k < r->o->keys; k++) {
             char key[24];
             snprintf(key, sizeof key, "k%u", k);
-            int rc = cw_client_get(r->st[x], key, strlen(key), &out[(size_t)x * r->o->keys + k]);
-            if (rc != CW_OK && rc != CW_ENOTFOUND)
+            int rc = CW_ETIMEDOUT;
+            for (int t = 0; rc == CW_ETIMEDOUT && t < FINAL_READ_TRIES; t++)
+                rc = cw_client_get(r->st[x], key, strlen(key), &out[(size_t)x * r->o->keys + k]);
+            if (rc != CW_OK && rc != CW_ENOTFOUND) {
+                snprintf(where, where_len, "the final read of key %s at node %u", key, x);
                 return rc;
+            }
         }
     return CW_OK;
 }
@@ -1520,8 +1529,9 @@ int cli_procs_stress(const cli_procs_options *o)
         cw_read_init(&finals[i]);
     if (rc == CW_OK && !finals)
         rc = CW_ENOMEM;
-    if (rc == CW_OK && (rc = final_reads(r, finals)) != CW_OK)
-        where = "the final reads";
+    char read_where[64];
+    if (rc == CW_OK && (rc = final_reads(r, finals, read_where, sizeof read_where)) != CW_OK)
+        where = read_where;
     stop_all(r);
     remove_endpoints(r); /* whatever the run's directory keeps, not them */
     bool ok = rc == CW_OK;

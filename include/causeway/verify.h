@@ -501,9 +501,10 @@ CW_API void cw_sim_destroy(cw_sim *s);
  * (nullable) gets the node written at. Advances the simulated clock by 1 ms.
  * CW_EINVAL (at out of range, or after cw_sim_finish), CW_ELIMIT (o->writes
  * made already),
- * CW_EFULL (max_unsent messages of that node wait: flush first; no write
- * made, though a read-modify-write's read was made and recorded, and that
- * node is the client's last), CW_ENOMEM. */
+ * CW_EFULL (max_unsent messages of that node wait: flush first) or
+ * CW_ESTALLED (that node's own writes fill its max_log: cw_node_put), with
+ * no write made, though a read-modify-write's read was made and recorded,
+ * and that node is the client's last; CW_ENOMEM. */
 #define CW_SIM_ANY_NODE UINT32_MAX
 CW_API int cw_sim_write(cw_sim *s, uint32_t at, cw_node_id *made);
 

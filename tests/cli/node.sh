@@ -254,6 +254,7 @@ wait "$curler" || true
 # on a random port, tried again if it is taken.
 for _ in 1 2 3 4 5; do
   port=$((20000 + RANDOM % 20000))
+  : >"$dir/outq" # the last try's line must not be read for this one's (the child truncates it only once it runs)
   "$cw" node --id 0 --nodes 2 --listen tcp://127.0.0.1:$port --peer 1="$(ep q1)" --fresh --allow 10.0.0.0/8 \
     >"$dir/outq" 2>"$dir/errq" &
   guarded=$!

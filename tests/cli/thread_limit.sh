@@ -41,7 +41,7 @@ limit() {
   # LeakSanitizer needs a thread of its own at exit, which these limits
   # refuse (it then ends the process with an error of its own): off here.
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-    timeout 60 setpriv --reuid="$uid" --regid="$uid" --clear-groups bash -c "ulimit -u $n && exec \"\$@\"" bash "$@" \
+    timeout -k 5 60 setpriv --reuid="$uid" --regid="$uid" --clear-groups bash -c "ulimit -u $n && exec \"\$@\"" bash "$@" \
     >"$dir/out" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do

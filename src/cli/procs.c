@@ -577,13 +577,7 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
              * write of the key at the node, and tell the history that it
              * superseded nothing. */
             bool maybe = rc == CW_ETIMEDOUT || rc == CW_EUNSAVED;
-            if (maybe && !sent) {
-                cw_vclock_destroy(&clock);
-                cw_read_destroy(&got);
-                c->timeouts++;
-                return 1;
-            }
-            wrec *w = maybe ? new_rec(c) : NULL;
+            wrec *w = maybe && sent ? new_rec(c) : NULL;
             if (w) {
                 *w = (wrec){.node = c->node, .del = del, .ctx = rmw, .sent = t0, .done = t1};
                 memcpy(w->key, key, sizeof key);

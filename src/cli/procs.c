@@ -13,8 +13,8 @@
  *     built from them, replayed in each node's order; its invariants). The
  *     clients' records add only what a trace cannot say: which versions a
  *     read-modify-write read (cw_history_wrote), and they are matched to
- *     trace writes by dot (acknowledged) or by node, key, kind and context
- *     (timed out).
+ *     trace writes by dot, key, kind, clock and context (acknowledged) or by
+ *     node, key, kind and context (timed out).
  *  3. A killed node's trace is cut at the kill (its size after waitpid: the
  *     dead process's incarnation ends there; a partial last line is ended and
  *     dropped). The new process is history node N (trace_check.c, invariant
@@ -756,18 +756,16 @@ static bool same_clock(const uint64_t *a, const uint64_t *b, uint32_t n)
     return true;
 }
 
-/* A write's traced context is a plain write's: none, or (as the server
- * traces one, cw_msg_context) its clock without its own dot. An empty
- * context is traced as none, so a context write that read nothing matches
- * too; that ambiguity only concerns timed-out writes to one key. */
-static bool plain_context(const cli_trace_event *e, uint32_t hn)
+/* Whether trace write e is of record w's kind and context: a context write
+ * is traced with its context (an empty one too: every counter 0), a plain
+ * write without one (server.c, trace_apply). wctx: w's context mapped to
+ * the history's nodes (NULL for a plain write). A context write that read
+ * nothing is not a plain write: taking one for the other pairs a timed-out
+ * plain write with a read-modify-write's empty read (a false lost update)
+ * or leaves a made write without its client. */
+static bool same_context(const cli_trace_event *e, const wrec *w, const uint64_t *wctx, uint32_t hn)
 {
-    if (!e->context)
-        return true;
-    for (uint32_t k = 0; k < hn; k++)
-        if (e->context[k] != e->clock[k] - (k == e->origin))
-            return false;
-    return true;
+    return w->ctx ? e->context && same_clock(e->context, wctx, hn) : !e->context;
 }
 
 /* A matched client record tells the history what its write read. */
@@ -796,11 +794,16 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
             uint64_t s = w->seq;
             cli_trace_map_dot(T, &o, &s);
             uint64_t *wc = cli_trace_map_clock(T, w->clock);
-            if (!wc)
+            uint64_t *wctx = w->ctx ? cli_trace_map_clock(T, w->context) : NULL;
+            if (!wc || (w->ctx && !wctx)) {
+                free(wc);
+                free(wctx);
                 return CW_ENOMEM;
+            }
             cli_trace_event *e = s <= T->maxseq[o] ? T->wev[o][s] : NULL;
             proc *p = &r->p[w->node];
-            if (e && names_key(e, w->key) && e->del == w->del && same_clock(e->clock, wc, hn) && !e->rec) {
+            if (e && names_key(e, w->key) && e->del == w->del && same_clock(e->clock, wc, hn) &&
+                same_context(e, w, wctx, hn) && !e->rec) {
                 take_record(e, w);
             } else if (T->kx == (int)w->node && w->sent < p->killed_at && w->seq > T->bound) {
                 J->lost_acked++; /* lost with the process (invariant 3) */
@@ -818,6 +821,7 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
                                   e ? "records differently" : "does not hold");
             }
             free(wc);
+            free(wctx);
         }
     /* The timed-out ones, by node, key, kind and context. */
     for (uint32_t c = 0; c < nclients; c++)
@@ -837,7 +841,7 @@ static int match_clients(judge *J, pclient *cl, uint32_t nclients)
                 for (size_t k = 0; k < l->n && !found; k++) {
                     cli_trace_event *e = &l->ev[k];
                     if (e->kind == CLI_EV_WRITE && !e->rec && names_key(e, w->key) && e->del == w->del &&
-                        (w->ctx ? same_clock(e->context, wctx, hn) : plain_context(e, hn))) {
+                        same_context(e, w, wctx, hn)) {
                         take_record(e, w);
                         found = true;
                     }

@@ -397,6 +397,76 @@ static void run_byte_transport(uint64_t seed, uint32_t nodes, bool lossy, bool r
     assert_int_equal(rep->send_refusals, bn.refused); /* nothing else refused */
 }
 
+/* What a progress callback saw: each phase in the order first seen, with
+ * its calls, and whether a phase's count went back or past its total. */
+typedef struct seen_progress {
+    const char *phase[8];
+    uint64_t calls[8], last[8], total[8];
+    size_t phases;
+    bool backwards, past_total;
+} seen_progress;
+
+static void note_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    seen_progress *p = ctx;
+    size_t i = 0;
+    while (i < p->phases && strcmp(p->phase[i], phase) != 0)
+        i++;
+    if (i == p->phases) {
+        assert_true(p->phases < 8);
+        p->phase[p->phases++] = phase;
+    } else {
+        p->backwards |= done < p->last[i];
+    }
+    p->past_total |= done > total;
+    p->calls[i]++;
+    p->last[i] = done;
+    p->total[i] = total;
+}
+
+static size_t phase_at(const seen_progress *p, const char *phase)
+{
+    for (size_t i = 0; i < p->phases; i++)
+        if (strcmp(p->phase[i], phase) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* A long run says it is alive: the progress callback hears the writes
+ * made, the network settling, the logs draining and the verdict's phases,
+ * in that order, each count moving forward within its total; and it does
+ * not change the run. */
+static void test_progress_is_reported(void **state)
+{
+    (void)state;
+    cw_sim_options o;
+    cw_sim_options_init(&o);
+    o.nodes = 4;
+    o.writes = 5000;
+    o.seed = 7;
+    o.drop_probability = 0.05;
+    o.duplicate_probability = 0.1;
+    cw_sim_report plain, shown;
+    assert_int_equal(cw_sim_run(&o, &plain), CW_OK);
+    seen_progress p = {0};
+    o.progress = note_progress;
+    o.progress_ctx = &p;
+    assert_int_equal(cw_sim_run(&o, &shown), CW_OK);
+    assert_true(plain.truth.ok && shown.truth.ok);
+    assert_int_equal(plain.deliveries, shown.deliveries);
+    assert_int_equal(plain.dropped, shown.dropped);
+    assert_int_equal(plain.retransmitted, shown.retransmitted);
+    size_t w = phase_at(&p, "making writes"), d = phase_at(&p, "delivering the rest"),
+           l = phase_at(&p, "draining the logs"), k = phase_at(&p, "checking keys");
+    assert_true(w == 0 && d == 1 && l == 2 && k != SIZE_MAX && k > l);
+    /* Every 1,024 steps: at least 3 (a step makes at most one write), and
+     * the total is the run's. */
+    assert_true(p.calls[w] >= 3 && p.last[w] < o.writes && p.total[w] == o.writes);
+    assert_int_equal(p.last[k], p.total[k]); /* the check's last call: all of it */
+    assert_false(p.backwards);
+    assert_false(p.past_total);
+}
+
 static void test_embedder_transport(void **state)
 {
     (void)state;
@@ -1102,6 +1172,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_loss_and_partitions),
         cmocka_unit_test(test_loss_is_recovered),
         cmocka_unit_test(test_heavy_loss_converges),
+        cmocka_unit_test(test_progress_is_reported),
         cmocka_unit_test(test_embedder_transport),
         cmocka_unit_test(test_sim_bad_options),
         cmocka_unit_test(test_send_cannot_call_the_simulator),

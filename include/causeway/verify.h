@@ -407,6 +407,16 @@ typedef struct cw_sim_options {
     cw_sim_send_to_fn send_to;     /* the embedder's, or NULL: the replicas' loss recovery off
                                       (cw_sim_run: NULL, the built-in network's recovery is on) */
     void *send_ctx;                /* for send and send_to */
+    /* Progress, for a caller that shows it (NULL: none): called on the
+     * caller's thread with progress_ctx. cw_sim_run calls it every 1,024
+     * steps of its schedule with "making writes" (writes made of `writes`),
+     * then "delivering the rest" and "draining the logs" (steps taken of
+     * that phase's bound, which is ample: a phase usually ends far below
+     * it); cw_sim_finish passes it to the history for its verdict
+     * (cw_history_set_progress: "checking keys" and the other phases). It
+     * must not call the simulator. */
+    cw_history_progress_fn progress;
+    void *progress_ctx;
 } cw_sim_options;
 
 #define CW_SIM_DEFAULT_PARTITION_STEPS 200u

@@ -11,6 +11,7 @@
  *     (heavy loss, a long partition) is alive. Lines stay: nothing to clear.
  */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,4 +58,18 @@ void cli_progress_end(cli_progress *p)
         fputs("\r\033[K", stderr);
     p->shown = false;
     p->phase = NULL;
+}
+
+void cli_progress_phase(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    const char *unit = "writes"; /* making writes, grouping writes by key, checking keys */
+    if (strcmp(phase, "comparing final states") == 0)
+        unit = "nodes";
+    else if (strncmp(phase, "checking reads", 14) == 0) /* and "checking reads' siblings" */
+        unit = "reads";
+    else if (strcmp(phase, "checking sessions") == 0)
+        unit = "operations";
+    else if (strcmp(phase, "delivering the rest") == 0 || strcmp(phase, "draining the logs") == 0)
+        unit = "steps of its bound";
+    cli_progress_update(ctx, phase, done, total, unit);
 }

@@ -30,5 +30,8 @@ void cli_progress_update(cli_progress *p, const char *phase, uint64_t done, uint
                          const char *what);
 /* Ends the phase: clears the line if one is shown. */
 void cli_progress_end(cli_progress *p);
+/* A cw_history_progress_fn, also the simulator's (ctx: a cli_progress):
+ * cli_progress_update with the unit each phase counts. */
+void cli_progress_phase(void *ctx, const char *phase, uint64_t done, uint64_t total);
 
 #endif

@@ -154,7 +154,13 @@ static int sim(const sim_opts *o)
            s->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", (unsigned long long)s->seed);
     double t0 = cli_seconds();
     cw_sim_report r;
-    int rc = cw_sim_run(s, &r);
+    cli_progress progress;
+    cli_progress_init(&progress);
+    cw_sim_options shown = *s;
+    shown.progress = cli_progress_phase;
+    shown.progress_ctx = &progress;
+    int rc = cw_sim_run(&shown, &r);
+    cli_progress_end(&progress);
     double secs = cli_seconds() - t0;
     if (rc == CW_ELIMIT || rc == CW_ENOMEM) { /* a limit or memory, not a verdict on the replicas */
         fprintf(stderr, "causeway sim: the run stopped: %s\n",

@@ -124,15 +124,6 @@ static uint64_t applications(const run *r)
     return sum;
 }
 
-static void show_verdict_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
-{
-    const char *unit = strcmp(phase, "comparing final states") == 0 ? "nodes"
-                       : strcmp(phase, "checking reads") == 0   ? "reads"
-                       : strcmp(phase, "checking sessions") == 0 ? "operations"
-                                                                : "writes";
-    cli_progress_update(ctx, phase, done, total, unit);
-}
-
 static void client_free(client *c)
 {
     cw_vclock_destroy(&c->seen);
@@ -1044,7 +1035,7 @@ static int stress(opts o)
                        "the run stopped after %.3f s: %s", secs, r.why[0] ? r.why : cw_strerror(rc));
     double c0 = cli_seconds();
     cw_history_report rep;
-    cw_history_set_progress(r.h, show_verdict_progress, &r.progress);
+    cw_history_set_progress(r.h, cli_progress_phase, &r.progress);
     bool ok = cw_history_verdict(r.h, &rep);
     cli_progress_end(&r.progress);
     double check_secs = cli_seconds() - c0 + collect_secs;

@@ -464,6 +464,7 @@ int cw_sim_finish(cw_sim *s, cw_sim_report *report)
         rep.retransmitted += st.retransmitted;
         rep.recovered += st.recovered;
     }
+    cw_history_set_progress(s->h, s->o.progress, s->o.progress_ctx);
     cw_history_verdict(s->h, &rep.truth);
     const char *v = cw_history_violation(s->h);
     if (rep.violation[0])
@@ -625,6 +626,9 @@ static size_t pick(cw_sim *s, bool ignore_holds)
  * random in-flight messages (holds respected unless ignored), fewer when
  * none can be picked. */
 #define NETWORK_SPREAD 32u
+
+/* Steps between two calls of the options' progress callback. */
+#define PROGRESS_EVERY 1024u
 static void deliver_some(cw_sim *s, size_t count, bool ignore_holds, int *error)
 {
     for (size_t b = 0; b < count && *error == CW_OK; b++) {
@@ -738,7 +742,10 @@ static int settle(cw_sim *s, enum settle_goal goal, bool *stuck)
     uint64_t budget = settle_budget(s);
     int error = CW_OK;
     uint32_t x = 0;
+    const char *phase = goal == UNTIL_QUIET ? "draining the logs" : "delivering the rest";
     for (uint64_t step = 0;; step++) {
+        if (s->o.progress && step % PROGRESS_EVERY == 0 && s->made >= s->o.writes) /* not each sequential write's */
+            s->o.progress(s->o.progress_ctx, phase, step, budget);
         bool unsent = cw_sim_flush(s, CW_SIM_ANY_NODE) != CW_OK;
         bool done = !unsent && converged(s);
         if (done && goal == UNTIL_QUIET) /* logs checked only once the network is quiet: it costs */
@@ -787,6 +794,8 @@ static int schedule(cw_sim *s)
     int rc = CW_OK;
     bool stuck = false;
     for (uint64_t step = 0; s->made < o->writes && rc == CW_OK && !stuck; step++) {
+        if (o->progress && step % PROGRESS_EVERY == 0)
+            o->progress(o->progress_ctx, "making writes", s->made, o->writes);
         rc = step_start(s);
         if (rc != CW_OK)
             break;

@@ -6,6 +6,8 @@
 # traced with an empty context, never with a plain write.
 #   tests/cli/stop_empty_reads.sh CAUSEWAY
 set -u
+hard=$(ulimit -Hn)
+if test "$hard" != unlimited && test "$hard" -lt 1100; then echo "ulimit -Hn is $hard, under 1,100"; exit 77; fi
 made=0
 for seed in 1 2 3 4 5 6; do
   rm -f empty_reads.txt

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1174,6 +1175,94 @@ static void test_a_read_large_by_its_text_is_bounded(void **state)
     await_served(f, "/read/b");
 }
 
+/* What Jansson holds for the server's threads (the test's own thread, which
+ * parses the answers, is left out), and the most it held since a mark.
+ * malloc_usable_size sizes each block, so a block Jansson allocated and
+ * the server frees with free() (a json_dumps text) stays counted: only
+ * the rise from a mark is looked at. Relaxed: counts, nothing they order. */
+static pthread_t counting_thread;
+static _Atomic size_t jansson_live, jansson_peak;
+
+static void *counted_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p && !pthread_equal(pthread_self(), counting_thread)) {
+        size_t now = atomic_fetch_add_explicit(&jansson_live, malloc_usable_size(p), memory_order_relaxed) +
+                     malloc_usable_size(p);
+        size_t peak = atomic_load_explicit(&jansson_peak, memory_order_relaxed);
+        while (now > peak && !atomic_compare_exchange_weak_explicit(&jansson_peak, &peak, now, memory_order_relaxed,
+                                                                    memory_order_relaxed))
+            ;
+    }
+    return p;
+}
+
+static void counted_free(void *p)
+{
+    if (p && !pthread_equal(pthread_self(), counting_thread))
+        atomic_fetch_sub_explicit(&jansson_live, malloc_usable_size(p), memory_order_relaxed);
+    free(p);
+}
+
+/* The most Jansson held above what it held before, for the server's
+ * threads, while GET path was answered (checked to be 200). */
+static size_t jansson_rise_of_read(fx *f, const char *path, resp *r)
+{
+    size_t before = atomic_load_explicit(&jansson_live, memory_order_relaxed);
+    atomic_store_explicit(&jansson_peak, before, memory_order_relaxed);
+    request(f, "GET", path, NULL, r);
+    expect_success(r, path);
+    return atomic_load_explicit(&jansson_peak, memory_order_relaxed) - before;
+}
+
+/* Every value a read shows is parsed (a stored value may not be JSON), and
+ * a value of 1 MiB can take ~80 MB parsed ([{},{},...]): a read of a key's
+ * siblings holds one such parse at a time, not one for each sibling (20
+ * siblings of 1 MiB took a node from 154 MB to 1.8 GB for one read, and
+ * --max-siblings allows 1,024). Here 8 siblings of 4,000 empty objects
+ * each: the read of all 8 takes less than twice what the read of one
+ * takes. */
+static void test_a_read_parses_one_sibling_at_a_time(void **state)
+{
+    fx *f = *state;
+    enum { ELEMENTS = 4000, SIBLINGS = 8 };
+    char *body = malloc(64 + 3 * ELEMENTS);
+    assert_non_null(body);
+    for (int i = 0; i <= SIBLINGS; i++) {
+        /* "one" holds one version, "many" SIBLINGS ({} covers none). */
+        size_t at = (size_t)sprintf(body, "{\"key\": \"%s\", \"context\": {}, \"value\": [", i ? "many" : "one");
+        for (int e = 0; e < ELEMENTS; e++)
+            at += (size_t)sprintf(body + at, e ? ",{}" : "{}");
+        strcpy(body + at, "]}");
+        resp r;
+        request(f, "POST", "/write", body, &r);
+        expect_success(&r, "write");
+        resp_free(&r);
+    }
+    free(body);
+    counting_thread = pthread_self();
+    json_malloc_t was_malloc;
+    json_free_t was_free;
+    json_get_alloc_funcs(&was_malloc, &was_free);
+    json_set_alloc_funcs(counted_malloc, counted_free); /* both sides free with free(): blocks may cross */
+    resp one, many;
+    size_t rise_one = jansson_rise_of_read(f, "/read/one", &one);
+    size_t rise_many = jansson_rise_of_read(f, "/read/many", &many);
+    json_set_alloc_funcs(was_malloc, was_free);
+    json_t *siblings = json_object_get(many.json, "siblings");
+    assert_int_equal(json_array_size(siblings), SIBLINGS);
+    for (size_t i = 0; i < SIBLINGS; i++) {
+        json_t *v = json_object_get(json_array_get(siblings, i), "value");
+        assert_int_equal(json_array_size(v), ELEMENTS);
+        assert_true(json_equal(v, json_object_get(one.json, "value")));
+    }
+    if (rise_many >= 2 * rise_one)
+        fail_msg("a read of %d siblings held %zu bytes parsed at once, one of a single version %zu", SIBLINGS,
+                 rise_many, rise_one);
+    resp_free(&one);
+    resp_free(&many);
+}
+
 /* A value nested as deep as the body may be would nest up to five levels
  * deeper in /status (a sibling's value), past what Jansson (and so every
  * client of /status built on it) reads: the deepest /status can carry is
@@ -2220,6 +2309,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deep_values_keep_status_readable, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_slow_status_readers_are_bounded, setup_status_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_read_large_by_its_text_is_bounded, setup_two_budget, teardown),
+        cmocka_unit_test_setup_teardown(test_a_read_parses_one_sibling_at_a_time, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_slow_senders_of_bodies_are_bounded, setup_bodies_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_waiting_write_holds_no_body, setup_bodies_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_body_heavier_than_any_write_is_not_parsed, setup_large_bodies,

@@ -40,7 +40,11 @@
  *  4. A value written here is stored as its compact JSON text and read back
  *     as that JSON value. Bytes that are not JSON (a value written another
  *     way) are shown as a JSON string when they are UTF-8, else as "0x" and
- *     their bytes in lowercase hex, as cw_node_dump shows them.
+ *     their bytes in lowercase hex, as cw_node_dump shows them. An answer
+ *     parses its values one at a time, each only while it is written into
+ *     the answer's text: a value of 1 MiB can take ~80 MB parsed
+ *     ([{},{},...]), and a read shows up to --max-siblings of a key's
+ *     versions, /status every key's.
  *  5. /status names each key by its text. A key that is not valid UTF-8
  *     cannot be a JSON object key, and one with a NUL byte could be ("\u0000")
  *     but Jansson and other parsers refuse it, failing the whole document:
@@ -604,18 +608,6 @@ static json_t *value_json(const void *bytes, size_t len)
     return j;
 }
 
-/* {"value": V, "clock": C} of a version; NULL on ENOMEM. */
-static json_t *version_json(const void *value, size_t value_len, const cw_vclock *clock, uint32_t nodes)
-{
-    json_t *j = json_object();
-    if (j && (json_object_set_new(j, "value", value_json(value, value_len)) != 0 ||
-              json_object_set_new(j, "clock", clock_json(clock, nodes)) != 0)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
 /* Lets go of r's body and what it counted among the bodies held. */
 static void drop_body(cw__http *h, request *r)
 {
@@ -827,10 +819,37 @@ static void append_dense_clock(text *t, const uint64_t *c, uint32_t n, uint32_t 
     append(t, "}", 1);
 }
 
+/* j's compact JSON text at t's end (Jansson writes it, so strings and
+ * numbers read as in every other answer here); j is released. */
+static void append_json(text *t, json_t *j)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    size_t n = j ? json_dumpb(j, NULL, 0, flags) : 0;
+    if (n == 0 || !text_room(t, n))
+        t->failed = true;
+    else
+        t->len += json_dumpb(j, t->p + t->len, n, flags);
+    json_decref(j);
+}
+
+/* Gives back the room t holds past its text (and NUL), so that what a large
+ * answer counts (invariant 8) is what it keeps. */
+static void fit_text(text *t)
+{
+    if (!t->failed && t->len + 1 < t->cap) {
+        char *fit = realloc(t->p, t->len + 1);
+        t->p = fit ? fit : t->p;
+        t->cap = fit ? t->len + 1 : t->cap;
+    }
+}
+
 /* {"status":"success","clock":CLOCK} written directly: the answer to every
  * write has this one shape, and building it through Jansson cost more than
  * the write itself (an object per counter, then a dump). */
 static const char write_head[] = "{\"status\":\"success\",\"clock\":";
+
+/* A read's answer begins so (do_read writes it directly). */
+static const char read_head[] = "{\"status\":\"success\",\"value\":";
 
 /* Room in t for a write's answer (succeed_with_clock) in a group of
  * `nodes`: a write is made only once its answer has room, so a write made
@@ -1000,28 +1019,33 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         /* Large by its values: refused before its text is made (the
          * budget filled since the look above). */
     } else {
-        json_t *body = success_body();
-        json_t *first = r.count ? version_json(r.versions[0].value, r.versions[0].value_len,
-                                               &r.versions[0].clock, h->nodes)
-                                : NULL;
-        bool ok = body && first && json_object_update(body, first) == 0 &&
-                  json_object_set_new(body, "context", clock_json(&r.context, h->nodes)) == 0;
-        json_decref(first);
-        if (ok && r.count > 1) {
-            json_t *siblings = json_array();
-            ok = json_object_set_new(body, "siblings", siblings) == 0;
-            for (size_t i = 0; ok && i < r.count; i++)
-                ok = json_array_append_new(siblings, version_json(r.versions[i].value, r.versions[i].value_len,
-                                                                  &r.versions[i].clock, h->nodes)) == 0;
-        }
-        /* The text, whose length says whether a read of small values is
+        /* The text written directly, one value parsed at a time
+         * (invariant 4): as one Jansson tree it held every sibling's parse
+         * at once. Its length says whether a read of small values is
          * large too (escapes, hex and every sibling's clock make it longer
          * than the values). */
-        text t = {.p = ok ? json_dumps(body, JSON_COMPACT) : NULL};
-        json_decref(body);
-        t.len = t.p ? strlen(t.p) : 0;
-        t.failed = !t.p;
+        text t = {0};
+        append(&t, read_head, sizeof read_head - 1);
+        append_json(&t, value_json(r.versions[0].value, r.versions[0].value_len));
+        append(&t, ",\"clock\":", 9);
+        append_clock(&t, &r.versions[0].clock, h->nodes);
+        append(&t, ",\"context\":", 11);
+        append_clock(&t, &r.context, h->nodes);
+        if (r.count > 1) {
+            append(&t, ",\"siblings\":[", 13);
+            for (size_t i = 0; i < r.count; i++) {
+                append(&t, i ? ",{\"value\":" : "{\"value\":", i ? 10 : 9);
+                append_json(&t, value_json(r.versions[i].value, r.versions[i].value_len));
+                append(&t, ",\"clock\":", 9);
+                append_clock(&t, &r.versions[i].clock, h->nodes);
+                append(&t, "}", 1);
+            }
+            append(&t, "]", 1);
+        }
+        append(&t, "}", 1);
         bool large = by_values || t.len > SMALL_READ;
+        if (large)
+            fit_text(&t);
         if (large && !by_values && too_much_held(h, rep)) {
             free(t.p);
         } else {
@@ -1195,20 +1219,7 @@ static int by_name(const void *pa, const void *pb)
     return (a->hex != NULL) - (b->hex != NULL);
 }
 
-/* j's compact JSON text at t's end (Jansson writes it, so strings and
- * numbers read as in every other answer here); j is released. */
-static void append_json(text *t, json_t *j)
-{
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t n = j ? json_dumpb(j, NULL, 0, flags) : 0;
-    if (n == 0 || !text_room(t, n))
-        t->failed = true;
-    else
-        t->len += json_dumpb(j, t->p + t->len, n, flags);
-    json_decref(j);
-}
-
-/* {"value":V,"clock":C} of a version (version_json's shape). */
+/* {"value":V,"clock":C} of a version (a read's siblings' shape). */
 static void append_version(text *t, const cw_msg *m, uint32_t nodes)
 {
     size_t len;
@@ -1279,11 +1290,7 @@ static void do_status(cw__http *h, reply *rep)
     append_clock(&t, &st.stable, st.nodes);
     append(&t, "}", 1);
     status_release(&st);
-    if (!t.failed && t.len + 1 < t.cap) { /* held counts what it keeps (invariant 8) */
-        char *fit = realloc(t.p, t.len + 1);
-        t.p = fit ? fit : t.p;
-        t.cap = fit ? t.len + 1 : t.cap;
-    }
+    fit_text(&t);
     rep->held = &h->answers_held;
     succeed_text(rep, &t, "application/json");
 }

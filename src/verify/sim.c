@@ -626,9 +626,6 @@ static size_t pick(cw_sim *s, bool ignore_holds)
  * random in-flight messages (holds respected unless ignored), fewer when
  * none can be picked. */
 #define NETWORK_SPREAD 32u
-
-/* Steps between two calls of the options' progress callback. */
-#define PROGRESS_EVERY 1024u
 static void deliver_some(cw_sim *s, size_t count, bool ignore_holds, int *error)
 {
     for (size_t b = 0; b < count && *error == CW_OK; b++) {
@@ -732,6 +729,9 @@ static uint64_t settle_budget(const cw_sim *s)
 }
 
 enum settle_goal { UNTIL_APPLIED, UNTIL_QUIET };
+
+/* Steps between two calls of the options' progress callback. */
+#define PROGRESS_EVERY 1024u
 
 /* Steps the network (holds ignored, refused sends offered again every step)
  * until every node has applied every write made and nothing waits to be

@@ -1939,8 +1939,8 @@ static void test_a_body_heavier_than_any_write_is_not_parsed(void **state)
     expect_read(f, "/read/n", "1.0");
 }
 
-/* Eight HTTP threads; the JSON bodies being parsed weigh at most the
- * heaviest write's weight between them (1,053,456 units). */
+/* Eight HTTP threads; the JSON being parsed weighs at most the heaviest
+ * write's weight (1,052,944 units). */
 static int setup_parse_budget(void **state)
 {
     cw__http_options ho;
@@ -1975,7 +1975,7 @@ static void test_bodies_being_read_weigh_a_bound(void **state)
         }
         for (int i = 0; i < CLIENTS; i++) {
             pthread_join(t[i], NULL);
-            if (w[i].status != 200 && (w[i].status != 503 || !strstr(w[i].error, "JSON bodies being read")))
+            if (w[i].status != 200 && (w[i].status != 503 || !strstr(w[i].error, "JSON being parsed")))
                 fail_msg("a heavy write among others: status %ld (%s)", w[i].status, w[i].error);
             refused += w[i].status == 503;
             taken += w[i].status == 200;
@@ -1985,6 +1985,157 @@ static void test_bodies_being_read_weigh_a_bound(void **state)
     assert_true(refused > 0);
     assert_true(taken > 0);
     write_ctx(f, "/write", "small", "1", NULL, 200); /* the bound let go of them all */
+}
+
+/* A gate in Jansson's allocator: armed, the first block of at least
+ * GATE_BLOCK bytes a thread other than the test's asks for waits until the
+ * gate is opened (or 30 s pass), so a server thread can be held in the
+ * middle of a value's parse; later blocks pass. Only a parse of a value
+ * over 512 KiB asks for one that large here. Under gate_lock. */
+enum { GATE_BLOCK = 512 * 1024 };
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_moved = PTHREAD_COND_INITIALIZER;
+static enum { GATE_OPEN, GATE_ARMED, GATE_HOLDING } gate;
+static pthread_t gate_spared; /* the test's thread */
+
+static struct timespec in_30_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 30;
+    return t;
+}
+
+static void *gated_malloc(size_t n)
+{
+    if (n >= GATE_BLOCK) {
+        pthread_mutex_lock(&gate_lock);
+        if (gate == GATE_ARMED && !pthread_equal(pthread_self(), gate_spared)) {
+            gate = GATE_HOLDING;
+            pthread_cond_broadcast(&gate_moved);
+            struct timespec until = in_30_s();
+            while (gate == GATE_HOLDING && pthread_cond_timedwait(&gate_moved, &gate_lock, &until) == 0)
+                ;
+        }
+        pthread_mutex_unlock(&gate_lock);
+    }
+    return malloc(n);
+}
+
+/* Waits (up to 30 s) for a thread to be held at the gate. */
+static bool gate_holds(void)
+{
+    struct timespec until = in_30_s();
+    pthread_mutex_lock(&gate_lock);
+    while (gate != GATE_HOLDING && pthread_cond_timedwait(&gate_moved, &gate_lock, &until) == 0)
+        ;
+    bool holds = gate == GATE_HOLDING;
+    pthread_mutex_unlock(&gate_lock);
+    return holds;
+}
+
+static void gate_set(int to)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate = to;
+    gate_spared = pthread_self();
+    pthread_cond_broadcast(&gate_moved);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+/* A GET made on a thread of its own, on a connection of its own. */
+typedef struct getter {
+    const char *base, *path;
+    resp r;
+} getter;
+
+static void *get_main(void *arg)
+{
+    getter *g = arg;
+    CURL *c = curl_easy_init();
+    request_on(c, g->base, "GET", g->path, NULL, -1, NULL, &g->r);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+/* The values an answer parses to show them count in the bound on the JSON
+ * being parsed, as request bodies do: 8 threads reading a 1 MiB
+ * [{},{},...] value each held ~80 MB parsed at once (a node went from 90 MB
+ * to 492 MB), and nothing bounded it. Here a read of a 600,000-byte string
+ * (600,002 units, more than half of the bound of 1,052,944) is held in the
+ * middle of its parse: meanwhile a second read of it, and a /status that
+ * shows it after a small key, are 503 with Retry-After ("try again"),
+ * counted as refused, while a read of the small key is served; once the
+ * first read is answered, the second is served and nothing stays held. */
+static void test_answers_parse_within_the_bound(void **state)
+{
+    fx *f = *state;
+    enum { LEN = 600000 };
+    char *body = malloc(LEN + 64);
+    assert_non_null(body);
+    int at = sprintf(body, "{\"key\": \"heavy\", \"value\": \"");
+    memset(body + at, 'v', LEN);
+    strcpy(body + at + LEN, "\"}");
+    resp r;
+    request(f, "POST", "/write", body, &r);
+    expect_success(&r, "the heavy write");
+    resp_free(&r);
+    free(body);
+    write_ctx(f, "/write", "a", "1", NULL, 200);
+
+    json_malloc_t was_malloc;
+    json_free_t was_free;
+    json_get_alloc_funcs(&was_malloc, &was_free);
+    json_set_alloc_funcs(gated_malloc, free);
+    gate_set(GATE_ARMED);
+    getter first = {f->base, "/read/heavy", {0}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, get_main, &first), 0);
+    bool held = gate_holds();
+    /* Meanwhile, on new connections: the thread serving the first read's
+     * serves nothing else until it is let go. */
+    curl_easy_cleanup(f->c);
+    f->c = curl_easy_init();
+    assert_non_null(f->c);
+    uint64_t weight = held ? metric_of(f, "causeway_http_json_weight_held") : 0;
+    resp second, status, small;
+    request(f, "GET", "/read/heavy", NULL, &second);
+    request(f, "GET", "/status", NULL, &status);
+    request(f, "GET", "/read/a", NULL, &small);
+    char text[1024] = "";
+    int raw = raw_status(f, "GET /read/heavy HTTP/1.1\r\nHost: x\r\n\r\n", 0, text, sizeof text);
+    gate_set(GATE_OPEN);
+    pthread_join(t, NULL);
+    json_set_alloc_funcs(was_malloc, was_free);
+
+    assert_true(held);
+    expect_success(&first.r, "the read held in its parse");
+    assert_int_equal(json_string_length(json_object_get(first.r.json, "value")), LEN);
+    if (second.status != 503)
+        fail_msg("a second read of the heavy value while the first parses it: %ld, not 503", second.status);
+    assert_int_equal(weight, LEN + 2); /* the first read's parse, counted while it lasts */
+    expect_error(&second, 503, "a second read of the heavy value");
+    assert_non_null(strstr(json_string_value(json_object_get(second.json, "error")), "try again"));
+    expect_error(&status, 503, "/status, which shows the heavy value after \"a\"");
+    assert_non_null(strstr(json_string_value(json_object_get(status.json, "error")), "JSON being parsed"));
+    expect_success(&small, "a read of a small value meanwhile");
+    assert_int_equal(raw, 503);
+    assert_non_null(strstr(text, "\r\nRetry-After: 1\r\n"));
+    assert_int_equal(metric_of(f, "causeway_http_json_weight_refused_total"), 3);
+    resp_free(&first.r);
+    resp_free(&second);
+    resp_free(&status);
+    resp_free(&small);
+
+    expect_read(f, "/read/a", "1");
+    request(f, "GET", "/read/heavy", NULL, &r);
+    expect_success(&r, "the heavy read once the first is answered");
+    resp_free(&r);
+    request(f, "GET", "/status", NULL, &r);
+    expect_success(&r, "/status once the first is answered");
+    assert_int_equal(json_object_size(json_object_get(r.json, "data")), 2);
+    resp_free(&r);
+    assert_int_equal(metric_of(f, "causeway_http_json_weight_held"), 0); /* nothing parsed is left held */
 }
 
 /* A node with --data in a fresh directory whose 1 MiB map soon fills. */
@@ -2315,6 +2466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_body_heavier_than_any_write_is_not_parsed, setup_large_bodies,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bodies_being_read_weigh_a_bound, setup_parse_budget, teardown),
+        cmocka_unit_test_setup_teardown(test_answers_parse_within_the_bound, setup_parse_budget, teardown),
         cmocka_unit_test_setup_teardown(test_a_full_house_is_answered_and_stops, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writes_leave_a_thread, setup_waiting, teardown),
         cmocka_unit_test_setup_teardown(test_a_write_not_saved_is_500_not_503, setup_durable, teardown_durable),

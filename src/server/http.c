@@ -29,7 +29,13 @@
  *     weigh at most o.parse_max between them (503 past it), so what Jansson
  *     builds from them (up to ~86 bytes a unit) stays bounded however
  *     large max_body is. A body is let go as soon as it is parsed, or once
- *     its route has run: a write that waits holds neither.
+ *     its route has run: a write that waits holds neither. The stored
+ *     values an answer parses to show them (invariant 4) count in the same
+ *     bound, each weighed the same way, from before its parse until its
+ *     text is written (as parse_max at most: one heavier is parsed alone,
+ *     never refused for ever); a read or /status that would pass it is 503
+ *     as a whole, as such a body is, so N threads reading heavy values
+ *     hold one bound's worth of parses, not N values' worth.
  *  2. A bad request changes nothing: the body, the key, the value and the
  *     context are parsed and checked in full before the server is called.
  *  3. Keys are bytes with a length, never C strings: from JSON with
@@ -42,9 +48,11 @@
  *     way) are shown as a JSON string when they are UTF-8, else as "0x" and
  *     their bytes in lowercase hex, as cw_node_dump shows them. An answer
  *     parses its values one at a time, each only while it is written into
- *     the answer's text: a value of 1 MiB can take ~80 MB parsed
- *     ([{},{},...]), and a read shows up to --max-siblings of a key's
- *     versions, /status every key's.
+ *     the answer's text, and counted among the JSON being parsed meanwhile
+ *     (invariant 1): a value of 1 MiB can take ~80 MB parsed
+ *     ([{},{},...]), a read shows up to --max-siblings of a key's
+ *     versions, /status every key's, and every HTTP thread may be making
+ *     such an answer at once.
  *  5. /status names each key by its text. A key that is not valid UTF-8
  *     cannot be a JSON object key, and one with a NUL byte could be ("\u0000")
  *     but Jansson and other parsers refuse it, failing the whole document:
@@ -139,10 +147,11 @@ struct cw__http {
      * count, nothing they order. */
     _Atomic size_t bodies_held;
     _Atomic uint64_t bodies_refused;
-    /* The weight (json_weight) of the JSON bodies parsed and not yet let
-     * go, the requests refused (503) for its bound (o.parse_max), and the
-     * heaviest a write can be (json_max) (invariant 1). Relaxed: a bound
-     * and a count, nothing they order. */
+    /* The weight (json_weight) of the JSON parsed and not yet let go
+     * (request bodies, and the stored values answers are showing), the
+     * requests refused (503) for its bound (o.parse_max), and the heaviest
+     * a write can be (json_max) (invariant 1). Relaxed: a bound and a
+     * count, nothing they order. */
     _Atomic size_t parsing;
     _Atomic uint64_t parsing_refused;
     size_t json_max;
@@ -666,6 +675,17 @@ static bool hold_more(_Atomic size_t *held, size_t max, size_t more)
     return true;
 }
 
+/* A request refused (503) because the JSON being parsed holds its bound
+ * (invariant 1): a body's, or the values an answer shows. */
+static void parse_refused(cw__http *h, reply *rep)
+{
+    atomic_fetch_add_explicit(&h->parsing_refused, 1, memory_order_relaxed); /* a count only */
+    fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
+         "the JSON being parsed (request bodies, and the values answers show) weighs %zu units between them "
+         "already, the most it may: try again",
+         h->o.parse_max);
+}
+
 /* Lets go of doc (nullable), parsed by parse_body, and of r's weight. */
 static void release_json(cw__http *h, request *r, json_t *doc)
 {
@@ -688,10 +708,7 @@ static json_t *parse_body(cw__http *h, request *r, reply *rep)
         return NULL;
     }
     if (!hold_more(&h->parsing, h->o.parse_max, weight)) {
-        atomic_fetch_add_explicit(&h->parsing_refused, 1, memory_order_relaxed); /* a count only */
-        fail(rep, MHD_HTTP_SERVICE_UNAVAILABLE,
-             "the JSON bodies being read weigh %zu between them already, the most they may: try again",
-             h->o.parse_max);
+        parse_refused(h, rep);
         return NULL;
     }
     r->weight = weight;
@@ -830,6 +847,25 @@ static void append_json(text *t, json_t *j)
     else
         t->len += json_dumpb(j, t->p + t->len, n, flags);
     json_decref(j);
+}
+
+/* A stored value's JSON (value_json) at t's end, its weight counted among
+ * the JSON being parsed from before its parse until its text is written
+ * (invariant 1). False, t unchanged, when that would pass o.parse_max:
+ * the caller answers 503 (parse_refused). A value heavier than the bound
+ * counts as the bound, so it is parsed alone rather than never (a stored
+ * value weighs at most its length and parse_max is at least a write's
+ * weight, so only a value longer than the node's value limit could be). */
+static bool append_value(cw__http *h, text *t, const void *bytes, size_t len)
+{
+    size_t weight = json_weight(bytes, len);
+    if (weight > h->o.parse_max)
+        weight = h->o.parse_max;
+    if (!hold_more(&h->parsing, h->o.parse_max, weight))
+        return false;
+    append_json(t, value_json(bytes, len)); /* which lets go of the parse */
+    atomic_fetch_sub_explicit(&h->parsing, weight, memory_order_relaxed); /* a bound only */
+    return true;
 }
 
 /* Gives back the room t holds past its text (and NUL), so that what a large
@@ -1026,16 +1062,16 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
          * than the values). */
         text t = {0};
         append(&t, read_head, sizeof read_head - 1);
-        append_json(&t, value_json(r.versions[0].value, r.versions[0].value_len));
+        bool parsed = append_value(h, &t, r.versions[0].value, r.versions[0].value_len);
         append(&t, ",\"clock\":", 9);
         append_clock(&t, &r.versions[0].clock, h->nodes);
         append(&t, ",\"context\":", 11);
         append_clock(&t, &r.context, h->nodes);
-        if (r.count > 1) {
+        if (parsed && r.count > 1) {
             append(&t, ",\"siblings\":[", 13);
-            for (size_t i = 0; i < r.count; i++) {
+            for (size_t i = 0; parsed && i < r.count; i++) {
                 append(&t, i ? ",{\"value\":" : "{\"value\":", i ? 10 : 9);
-                append_json(&t, value_json(r.versions[i].value, r.versions[i].value_len));
+                parsed = append_value(h, &t, r.versions[i].value, r.versions[i].value_len);
                 append(&t, ",\"clock\":", 9);
                 append_clock(&t, &r.versions[i].clock, h->nodes);
                 append(&t, "}", 1);
@@ -1044,11 +1080,14 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         }
         append(&t, "}", 1);
         bool large = by_values || t.len > SMALL_READ;
-        if (large)
-            fit_text(&t);
-        if (large && !by_values && too_much_held(h, rep)) {
+        if (!parsed) { /* a value met the parses' bound: the whole read is 503, nothing held */
+            free(t.p);
+            parse_refused(h, rep);
+        } else if (large && !by_values && too_much_held(h, rep)) {
             free(t.p);
         } else {
+            if (large)
+                fit_text(&t);
             succeed_text(rep, &t, "application/json");
             rep->held = large ? &h->answers_held : NULL;
         }
@@ -1219,30 +1258,34 @@ static int by_name(const void *pa, const void *pb)
     return (a->hex != NULL) - (b->hex != NULL);
 }
 
-/* {"value":V,"clock":C} of a version (a read's siblings' shape). */
-static void append_version(text *t, const cw_msg *m, uint32_t nodes)
+/* {"value":V,"clock":C} of a version (a read's siblings' shape); false
+ * when its value met the parses' bound (append_value). */
+static bool append_version(cw__http *h, text *t, const cw_msg *m)
 {
     size_t len;
     const void *value = cw_msg_value(m, &len);
     uint32_t n = 0;
     const uint64_t *c = cw_msg_counters(m, &n);
     append(t, "{\"value\":", 9);
-    append_json(t, value_json(value, len));
+    if (!append_value(h, t, value, len))
+        return false;
     append(t, ",\"clock\":", 9);
-    append_dense_clock(t, c, n, nodes);
+    append_dense_clock(t, c, n, h->nodes);
     append(t, "}", 1);
+    return true;
 }
 
 /* "data": every key taken, as "NAME":ENTRY in the order of their names
  * (a hex name left out where a text key has it), ENTRY its one version or
- * {"siblings":[...]}. */
-static void append_data(text *t, status_ctx *st)
+ * {"siblings":[...]}; false when a value met the parses' bound
+ * (append_value), t then unfinished. */
+static bool append_data(cw__http *h, text *t, status_ctx *st)
 {
     for (size_t i = 0; i < st->keys_len; i++)
         if (!status_name(st, &st->keys[i]))
             t->failed = true;
     if (t->failed)
-        return;
+        return true;
     if (st->keys_len)
         qsort(st->keys, st->keys_len, sizeof *st->keys, by_name);
     append(t, "{", 1);
@@ -1261,12 +1304,14 @@ static void append_data(text *t, status_ctx *st)
         for (size_t v = 0; v < k->count; v++) {
             if (v)
                 append(t, ",", 1);
-            append_version(t, st->versions[k->first + v], st->nodes);
+            if (!append_version(h, t, st->versions[k->first + v]))
+                return false;
         }
         if (k->count > 1)
             append(t, "]}", 2);
     }
     append(t, "}", 1);
+    return true;
 }
 
 static void do_status(cw__http *h, reply *rep)
@@ -1285,11 +1330,16 @@ static void do_status(cw__http *h, reply *rep)
     appendf(&t, "{\"node\":%" PRIu32 ",\"clock\":", (uint32_t)cw__server_self(h->server));
     append_clock(&t, &st.clock, st.nodes);
     appendf(&t, ",\"pending\":%" PRIu64 ",\"data\":", st.pending);
-    append_data(&t, &st);
+    bool parsed = append_data(h, &t, &st);
     append(&t, ",\"stable\":", 10);
     append_clock(&t, &st.stable, st.nodes);
     append(&t, "}", 1);
     status_release(&st);
+    if (!parsed) { /* a value met the parses' bound (invariant 1): 503 as a whole */
+        free(t.p);
+        parse_refused(h, rep);
+        return;
+    }
     fit_text(&t);
     rep->held = &h->answers_held;
     succeed_text(rep, &t, "application/json");
@@ -1421,12 +1471,13 @@ static void do_metrics(cw__http *h, reply *rep)
            "--max-body if larger).",
            atomic_load_explicit(&h->bodies_refused, memory_order_relaxed));
     metric(&t, "causeway_http_json_weight_held", "gauge",
-           "Weight (bytes outside whitespace, a short number or an escape as one) of the JSON bodies being "
-           "parsed.",
+           "Weight (bytes outside whitespace, a short number or an escape as one) of the JSON being parsed: "
+           "request bodies, and the stored values answers (reads, /status) show.",
            atomic_load_explicit(&h->parsing, memory_order_relaxed));
     metric(&t, "causeway_http_json_weight_refused_total", "counter",
-           "HTTP requests refused (503) because the JSON bodies being parsed held their bound (4 Mi units, or "
-           "the heaviest write's weight if more).",
+           "HTTP requests refused (503) because the JSON being parsed (request bodies, and the stored values "
+           "answers show) held its bound (4 Mi units, or the heaviest write's weight if more): writes whose "
+           "body, and reads and /status whose values, would have passed it.",
            atomic_load_explicit(&h->parsing_refused, memory_order_relaxed));
     if (h->o.allow)
         metric(&t, "causeway_http_refused_connections_total", "counter",

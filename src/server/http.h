@@ -46,10 +46,12 @@ typedef struct cw__http_options {
                                     MiB; 0 as the default; raised to max_body when below it, so a
                                     body of max_body always fits alone) */
     size_t parse_max;            /* the weight (units of JSON text: bytes outside whitespace, a short
-                                    number or an escape as one) the JSON bodies being parsed hold
-                                    at once before another is 503 (default CW_HTTP_DEFAULT_PARSE_MAX:
-                                    4 Mi units, which Jansson may make up to ~360 MB of; 0 as the
-                                    default; raised to the heaviest write when below it) */
+                                    number or an escape as one) the JSON being parsed holds at once
+                                    (request bodies, and the stored values a read or /status
+                                    shows) before a request that would pass it is 503 (default
+                                    CW_HTTP_DEFAULT_PARSE_MAX: 4 Mi units, which Jansson may make up
+                                    to ~360 MB of; 0 as the default; raised to the heaviest write
+                                    when below it) */
     /* The group's name (--group), or NULL: POST /replicate then takes a
      * write only with a "Causeway-Group" header that gives it (403
      * otherwise), as a link takes only a peer of the group. */

@@ -513,14 +513,18 @@ static wrec *new_rec(pclient *c)
 }
 
 /* A read-modify-write's read into its record: the context it sent and the
- * versions (dots) the read returned. */
-static void record_read(wrec *w, const cw_read *got, uint32_t n)
+ * versions (dots) the read returned. False when out of memory: a record
+ * without them would tell the history its write read nothing. */
+static bool record_read(wrec *w, const cw_read *got, uint32_t n)
 {
     w->context = counters_of(&got->context, n);
     w->dots = got->count ? calloc(got->count, sizeof *w->dots) : NULL;
-    for (size_t v = 0; w->dots && v < got->count; v++)
+    if (!w->context || (got->count && !w->dots))
+        return false;
+    for (size_t v = 0; v < got->count; v++)
         w->dots[v] = (cw_history_dot){got->versions[v].origin, got->versions[v].seq};
-    w->ndots = w->dots ? got->count : 0;
+    w->ndots = got->count;
+    return true;
 }
 
 static bool retryable(int rc) { return rc == CW_EJOINING || rc == CW_ESTALLED || rc == CW_EFULL; }
@@ -578,14 +582,18 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
              * superseded nothing. */
             bool maybe = rc == CW_ETIMEDOUT || rc == CW_EUNSAVED;
             wrec *w = maybe && sent ? new_rec(c) : NULL;
+            bool kept = !(maybe && sent) || w; /* a write that may have been made has its record */
             if (w) {
                 *w = (wrec){.node = c->node, .del = del, .ctx = rmw, .sent = t0, .done = t1};
                 memcpy(w->key, key, sizeof key);
-                if (rmw)
-                    record_read(w, &got, n);
+                kept = !rmw || record_read(w, &got, n);
             }
             cw_vclock_destroy(&clock);
             cw_read_destroy(&got);
+            if (!kept) {
+                fail_run(r, CW_ENOMEM, "out of memory");
+                return -1;
+            }
             if (maybe) {
                 c->timeouts++;
                 return 1;
@@ -617,10 +625,13 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
                     .ctx = rmw, .sent = t0, .done = t1};
         memcpy(w->key, key, sizeof key);
         w->clock = counters_of(&clock, n);
-        if (rmw)
-            record_read(w, &got, n);
+        bool kept = w->clock && (!rmw || record_read(w, &got, n));
         cw_vclock_destroy(&clock);
         cw_read_destroy(&got);
+        if (!kept) {
+            fail_run(r, CW_ENOMEM, "out of memory");
+            return -1;
+        }
         return 1;
     }
 }

@@ -854,10 +854,13 @@ static void append_json(text *t, json_t *j)
  * (invariant 1). False, t unchanged, when that would pass o.parse_max:
  * the caller answers 503 (parse_refused). A value heavier than the bound
  * counts as the bound, so it is parsed alone rather than never (a stored
- * value weighs at most its length and parse_max is at least a write's
- * weight, so only a value longer than the node's value limit could be). */
+ * value weighs at most its length, one more for an unended string, and
+ * parse_max is at least a write's weight, so only a value longer than the
+ * node's value limit could be). */
 static bool append_value(cw__http *h, text *t, const void *bytes, size_t len)
 {
+    if (t->failed) /* out of memory already: the answer is 500, its values need no parse */
+        return true;
     size_t weight = json_weight(bytes, len);
     if (weight > h->o.parse_max)
         weight = h->o.parse_max;

@@ -501,15 +501,14 @@ static void trace_apply(void *ctx, const cw_msg *m)
     trace_key(f, key, klen);
     fputs(", \"clock\": ", f);
     trace_clock(f, clock, nodes);
-    cw_vclock ctx_clock;
-    cw_vclock_init(&ctx_clock);
-    if (cw__msg_context(m) && cw_msg_context(m, &ctx_clock) == CW_OK) {
-        fputs(", \"context\": {", f);
-        for (uint32_t k = 0; k < nodes; k++)
-            fprintf(f, "%s\"%u\": %" PRIu64, k ? ", " : "", k, cw_vclock_get(&ctx_clock, (cw_node_id)k));
-        fputc('}', f);
+    /* A context write's context, an empty one too, from the message's own
+     * counters: nothing to allocate, so a write is never traced as a plain
+     * one for want of memory (the judge tells the two apart). */
+    const uint64_t *context = cw__msg_context(m);
+    if (context) {
+        fputs(", \"context\": ", f);
+        trace_clock(f, context, nodes);
     }
-    cw_vclock_destroy(&ctx_clock);
     if (cw_msg_tombstone(m))
         fputs(", \"delete\": true", f);
     fputs("}\n", f);

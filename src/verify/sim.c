@@ -728,7 +728,10 @@ static uint64_t settle_budget(const cw_sim *s)
     return 20000 + 20 * (uint64_t)s->net->len + (uint64_t)per_writes + (uint64_t)rounds;
 }
 
-enum settle_goal { UNTIL_APPLIED, UNTIL_QUIET };
+/* What settle steps until: every write applied after each write of a
+ * sequential schedule (its progress is the writes made), or after the
+ * writes (UNTIL_APPLIED), then also every log drained (UNTIL_QUIET). */
+enum settle_goal { AFTER_A_WRITE, UNTIL_APPLIED, UNTIL_QUIET };
 
 /* Steps between two calls of the options' progress callback. */
 #define PROGRESS_EVERY 1024u
@@ -744,8 +747,12 @@ static int settle(cw_sim *s, enum settle_goal goal, bool *stuck)
     uint32_t x = 0;
     const char *phase = goal == UNTIL_QUIET ? "draining the logs" : "delivering the rest";
     for (uint64_t step = 0;; step++) {
-        if (s->o.progress && step % PROGRESS_EVERY == 0 && s->made >= s->o.writes) /* not each sequential write's */
-            s->o.progress(s->o.progress_ctx, phase, step, budget);
+        if (s->o.progress && step % PROGRESS_EVERY == 0) {
+            if (goal == AFTER_A_WRITE) /* the schedule's phase goes on */
+                s->o.progress(s->o.progress_ctx, "making writes", s->made, s->o.writes);
+            else
+                s->o.progress(s->o.progress_ctx, phase, step, budget);
+        }
         bool unsent = cw_sim_flush(s, CW_SIM_ANY_NODE) != CW_OK;
         bool done = !unsent && converged(s);
         if (done && goal == UNTIL_QUIET) /* logs checked only once the network is quiet: it costs */
@@ -813,7 +820,7 @@ static int schedule(cw_sim *s)
             if (rc == CW_EFULL || rc == CW_ESTALLED) /* no write at that node now: go on */
                 rc = CW_OK;
             if (rc == CW_OK && o->sequential)
-                rc = settle(s, UNTIL_APPLIED, &stuck);
+                rc = settle(s, AFTER_A_WRITE, &stuck);
         } else {
             deliver(s, i, &rc);
             deliver_some(s, net->len / NETWORK_SPREAD, false, &rc);

@@ -912,6 +912,11 @@ static int run(cluster *c, const char *policy, bool scenario)
      * action instead of its exit status. */
     take_pending(c);
     sigprocmask(SIG_SETMASK, &old, NULL);
+    if (stopped_starting && scenario) { /* no scenario ran: no pass, as one stopped partway is none */
+        fprintf(stderr, "causeway cluster: the scenario was interrupted (%s) before it began\n",
+                strsignal(c->stop_signal));
+        return CLI_FAIL;
+    }
     if (stopped_starting)
         return CLI_OK;
     return rc == CLI_OK && c->died ? CLI_FAIL : rc;

@@ -751,8 +751,13 @@ int cli_node(int argc, char **argv)
     cw__http_stop(h);
     cw__clients_stop(cl);
     bool saved = cw__server_stop(s) == CW_OK; /* its stderr says why not */
-    if (trace_file && fclose(trace_file) != 0) {
-        fprintf(stderr, "causeway node: --trace %s: %s\n", trace, strerror(errno));
+    /* The trace is line-buffered: a line that could not be written failed
+     * as it was written (a full disk, /dev/full, a closed pipe), and fclose
+     * has nothing left to report. The stream's error flag keeps it. */
+    bool trace_lost = trace_file && ferror(trace_file);
+    if (trace_file && (fclose(trace_file) != 0 || trace_lost)) {
+        fprintf(stderr, "causeway node: --trace %s: %s\n", trace,
+                trace_lost ? "part of the trace could not be written (a full disk or a closed pipe?)" : strerror(errno));
         return CLI_FAIL;
     }
     return saved ? CLI_OK : CLI_FAIL;

@@ -1,0 +1,22 @@
+#!/bin/sh
+# A node whose trace cannot be written (--trace /dev/full) serves, and at
+# SIGTERM says so and exits 1, as node --help promises ("a trace that
+# cannot be written"): it exited 0 without a word, the trace lost.
+#   tests/cli/trace_full.sh CAUSEWAY
+set -u
+. "$(dirname "$0")/lib.sh"
+rm -f trace_full.out trace_full.err
+"$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace /dev/full \
+  >trace_full.out 2>trace_full.err &
+pid=$!
+trap 'stop_pids $pid' EXIT
+port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"key": "k", "value": 1}' "http://127.0.0.1:$port/write")
+test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
+kill -TERM $pid
+wait $pid
+status=$?
+trap - EXIT
+cat trace_full.err
+test $status = 1 || { echo "exit $status, want 1"; exit 1; }
+grep -q 'causeway node: --trace /dev/full: part of the trace could not be written' trace_full.err

@@ -995,22 +995,28 @@ static void await_served(fx *f, const char *path)
     assert_int_equal(status, 200);
 }
 
-/* n siblings of 1 MB under key "k" (the context names no version). */
+/* A write to key of a string value of len 'v's, checked to succeed: with
+ * "context": {} when `sibling` (it names no version, so the write is a
+ * sibling of every version of the key). */
+static void write_long_string(fx *f, const char *key, size_t len, bool sibling)
+{
+    char *body = malloc(len + 96);
+    assert_non_null(body);
+    int at = snprintf(body, 96, "{\"key\": \"%s\", %s\"value\": \"", key, sibling ? "\"context\": {}, " : "");
+    memset(body + at, 'v', len);
+    strcpy(body + at + len, "\"}");
+    resp r;
+    request(f, "POST", "/write", body, &r);
+    expect_success(&r, "write");
+    resp_free(&r);
+    free(body);
+}
+
+/* n siblings of 1 MB under key "k". */
 static void write_siblings_of_1mb(fx *f, int n)
 {
-    size_t vlen = (1u << 20) - 16;
-    char *body = malloc(vlen + 64);
-    assert_non_null(body);
-    for (int i = 0; i < n; i++) {
-        int at = snprintf(body, 64, "{\"key\": \"k\", \"context\": {}, \"value\": \"");
-        memset(body + at, 'v', vlen);
-        strcpy(body + at + vlen, "\"}");
-        resp r;
-        request(f, "POST", "/write", body, &r);
-        expect_success(&r, "write");
-        resp_free(&r);
-    }
-    free(body);
+    for (int i = 0; i < n; i++)
+        write_long_string(f, "k", (1u << 20) - 16, true);
 }
 
 /* Slow readers cannot pile up copies of the store or of a large key (here
@@ -2103,16 +2109,7 @@ static void test_answers_parse_within_the_bound(void **state)
 {
     fx *f = *state;
     enum { LEN = 600000 };
-    char *body = malloc(LEN + 64);
-    assert_non_null(body);
-    int at = sprintf(body, "{\"key\": \"heavy\", \"value\": \"");
-    memset(body + at, 'v', LEN);
-    strcpy(body + at + LEN, "\"}");
-    resp r;
-    request(f, "POST", "/write", body, &r);
-    expect_success(&r, "the heavy write");
-    resp_free(&r);
-    free(body);
+    write_long_string(f, "heavy", LEN, false);
     write_ctx(f, "/write", "a", "1", NULL, 200);
 
     json_get_alloc_funcs(&gated.was_malloc, &gated.was_free);
@@ -2160,6 +2157,7 @@ static void test_answers_parse_within_the_bound(void **state)
     resp_free(&small);
 
     expect_read(f, "/read/a", "1");
+    resp r;
     request(f, "GET", "/read/heavy", NULL, &r);
     expect_success(&r, "the heavy read once the first is answered");
     resp_free(&r);

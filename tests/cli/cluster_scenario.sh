@@ -8,6 +8,7 @@
 # extended regular expression too (what the options gave every node).
 #   tests/cli/cluster_scenario.sh CAUSEWAY [NODES [CLUSTER-OPTIONS...]]
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 cw=$1
 nodes=${2:-3}
 shift $(($# < 2 ? $# : 2))
@@ -20,7 +21,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   status=$?
   cat "$out"
   cat "$err" >&2
-  if [ "$status" = 1 ] && grep -Eq 'causeway cluster: port [0-9]+ \(.*\) is busy|causeway node: .*Address already in use' "$err"; then
+  if [ "$status" = 1 ] && cluster_port_busy "$err"; then
     echo "attempt $attempt: a port at base $base is busy; trying another" >&2
     continue
   fi

@@ -5,6 +5,7 @@
 # A random base port, retried while one is busy (cluster_scenario.sh).
 #   tests/cli/cluster_stopped.sh CAUSEWAY
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 cw=$1
 out=$(mktemp)
 err=$(mktemp)
@@ -25,7 +26,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   status=$?
   cat "$out"
   cat "$err" >&2
-  if [ "$status" = 1 ] && grep -Eq 'causeway cluster: port [0-9]+ \(.*\) is busy|Address already in use' "$err"; then
+  if [ "$status" = 1 ] && cluster_port_busy "$err"; then
     echo "attempt $attempt: a port at base $base is busy; trying another" >&2
     continue
   fi

@@ -44,3 +44,40 @@ stopped() {
     grep -q 'replay  *causeway stress ' "$_st_name.txt" && grep -q '"verdict": "fail"' "$_st_name.json" &&
     grep -q '"checked": false' "$_st_name.json"
 }
+
+# need_open_files N: ends the script with 77 (a skip) when the hard limit of
+# open files is under N, what a run's client handles need.
+need_open_files() {
+  _nf_hard=$(ulimit -Hn)
+  if test "$_nf_hard" != unlimited && test "$_nf_hard" -lt "$1"; then
+    echo "ulimit -Hn is $_nf_hard, under $1"; exit 77
+  fi
+}
+
+# stress_seed CW OUT NODE ARGS...: runs `CW stress ARGS`, its output in OUT.
+# Status 0 when it passed; 2 when it stopped before its check on a client's
+# 1 s timeout at node NODE, one neither stopped nor killed (load, not the
+# judge: its directory removed, a line said). Any other failure prints OUT
+# and ends the script with 1, the run's traces left where OUT says.
+stress_seed() {
+  _ss_cw=$1 _ss_out=$2 _ss_node=$3
+  shift 3
+  rm -f "$_ss_out"
+  "$_ss_cw" stress "$@" >"$_ss_out" 2>&1 && return 0
+  if grep -q 'FAIL: the run stopped before its check' "$_ss_out" &&
+    grep -q "at node $_ss_node: a wait ran out of time" "$_ss_out"; then
+    _ss_dir=$(sed -n 's/.*kept in \([^ ;)]*\).*/\1/p' "$_ss_out" | head -n 1)
+    test -n "$_ss_dir" && rm -rf "$_ss_dir"
+    echo "a client's call at node $_ss_node timed out (load); the next seed"
+    return 2
+  fi
+  cat "$_ss_out"
+  exit 1
+}
+
+# cluster_port_busy FILE: whether `causeway cluster`'s stderr in FILE says
+# one of its ports was busy, or a node could not bind one (taken between
+# the command's check and the node's start).
+cluster_port_busy() {
+  grep -Eq 'causeway cluster: port [0-9]+ \(.*\) is busy|causeway node: .*Address already in use' "$1"
+}

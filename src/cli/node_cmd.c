@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "clients.h"
+#include "endpoint.h"
 #include "http.h"
 #include "opts.h"
 #include "server.h"
@@ -142,7 +143,8 @@ static int take_peers(int *argc, char **argv, const char **peers, uint32_t cap, 
 static bool port_zero(const char *endpoint)
 {
     size_t n = strlen(endpoint);
-    return strncmp(endpoint, "tcp://", 6) == 0 && n > 8 && strcmp(endpoint + n - 2, ":0") == 0;
+    return strncmp(endpoint, "tcp://", 6) == 0 && n > 8 &&
+           (strcmp(endpoint + n - 2, ":0") == 0 || strcmp(endpoint + n - 2, ":*") == 0);
 }
 
 /* What is wrong with a ZeroMQ endpoint given as an option, or NULL:
@@ -151,6 +153,8 @@ static bool port_zero(const char *endpoint)
  * port). Other transports (ipc, ws, ...) and names that do not resolve are
  * left to ZeroMQ (exit 1 at start). bound: this node binds it, and port 0
  * or * picks a free one; a peer's must name the port it is bound to. */
+_Static_assert(CW__ENDPOINT_MAX == 272u, "endpoint_problem names the longest endpoint");
+
 static const char *endpoint_problem(const char *endpoint, bool bound)
 {
     if (!endpoint)
@@ -158,6 +162,8 @@ static const char *endpoint_problem(const char *endpoint, bool bound)
     const char *sep = strstr(endpoint, "://");
     if (!sep || sep == endpoint || !sep[3])
         return "expected TRANSPORT://ADDRESS, e.g. tcp://HOST:PORT or ipc://PATH";
+    if (strlen(endpoint) >= CW__ENDPOINT_MAX)
+        return "an endpoint is at most 271 characters"; /* as the server says: CW__ENDPOINT_MAX - 1 */
     if (strncmp(endpoint, "tcp://", 6) != 0)
         return NULL;
     const char *colon = strrchr(endpoint + 6, ':');
@@ -167,9 +173,32 @@ static const char *endpoint_problem(const char *endpoint, bool bound)
     if (!any && (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
                  strtoul(colon + 1, NULL, 10) > 65535))
         return bound ? "the port must be 0 to 65535 (or *)" : "the port must be 1 to 65535";
+    if (colon[1] == '0' && colon[2]) /* ZeroMQ refuses 00 and 080 */
+        return "a port is written without leading zeros";
     if (!bound && (any || strtoul(colon + 1, NULL, 10) == 0))
         return "a peer's port must be a real one: 1 to 65535 (* and 0 are for an endpoint bound here)";
     return NULL;
+}
+
+/* The trace, opened to append. A FIFO must have its reader already: the
+ * open does not wait for one (ENXIO), as a blocking open would, before the
+ * node serves and with SIGTERM blocked. Writes block again once open (a
+ * slow reader holds the node back; nothing is dropped). */
+static FILE *open_trace(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = NULL;
+    if (flags != -1 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
+        f = fdopen(fd, "a");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }
 
 /* HOST:PORT (the last colon splits; [v6]:port too). */
@@ -179,7 +208,10 @@ static int split_host_port(const char *text, char *host, size_t cap, uint16_t *p
     if (!colon || colon == text || !colon[1])
         return CLI_USAGE;
     size_t hl = (size_t)(colon - text);
-    if (text[0] == '[' && hl >= 2 && text[hl - 1] == ']') {
+    bool opened = text[0] == '[', closed = hl >= 2 && text[hl - 1] == ']';
+    if (opened != closed || (opened && hl == 2))
+        return CLI_USAGE; /* [::1:80, ::1]:80, []:80 */
+    if (opened) {
         text++;
         hl -= 2;
     }
@@ -436,7 +468,8 @@ int cli_node(int argc, char **argv)
                       "with --http: take HTTP connections only from these addresses (as --allow); others\n"
                       "are closed as they are accepted")},
         {CLI_OPT_TEXT("trace", &trace, "FILE",
-                      "append this node's trace (JSON Lines: writes, applies, reads) to FILE")},
+                      "append this node's trace (JSON Lines: writes, applies, reads) to FILE (a FIFO\n"
+                      "must have its reader running)")},
         {CLI_OPT_CHOICE("policy", &policy, "P", "how concurrent writes to a key resolve", "siblings|lww")},
         {CLI_OPT_TEXT("group", &group, "NAME",
                       "the group's name (1-64 letters, digits, '.', '_', '-'), the same at every node: links\n"
@@ -643,8 +676,9 @@ int cli_node(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     FILE *trace_file = NULL;
-    if (trace && !(trace_file = fopen(trace, "a"))) {
-        fprintf(stderr, "causeway node: --trace %s: %s\n", trace, strerror(errno));
+    if (trace && !(trace_file = open_trace(trace))) {
+        fprintf(stderr, "causeway node: --trace %s: %s\n", trace,
+                errno == ENXIO ? "a FIFO that no process reads (start its reader first)" : strerror(errno));
         explicit_bzero(secret, sizeof secret);
         free(peers);
         free(peer_key_store);
@@ -743,7 +777,18 @@ int cli_node(int argc, char **argv)
     if (group)
         printf(", group %s", group); /* checked: name bytes only */
     printf("\n");
-    fflush(stdout);
+    /* The line is for whoever started the node (cluster reads its ports
+     * from it); a node that cannot write it (a full disk, a closed pipe)
+     * still serves, and says so now, with the reason. Its exit is then
+     * judged by what it served: standard output goes to /dev/null, so that
+     * main's check of the output at the end does not fail a clean stop. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "causeway node: the start-up line could not be written: %s; serving anyway\n",
+                strerror(errno ? errno : EIO));
+        if (!freopen("/dev/null", "w", stdout))
+            clearerr(stdout);
+    }
 
     int sig = 0;
     sigwait(&stop, &sig);

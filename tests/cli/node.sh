@@ -40,6 +40,12 @@ expect_usage "peer's port must be a real one" node --id 0 --nodes 2 --listen "$(
 expect_usage "--listen 'garbage': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen garbage
 expect_usage "--peer 1='tcp://127.0.0.1': expected tcp://HOST:PORT" node --id 0 --nodes 2 --listen "$(ep r0)" --peer 1=tcp://127.0.0.1
 expect_usage "--client 'x': expected TRANSPORT://ADDRESS" node --id 0 --nodes 1 --listen "$(ep r0)" --client x
+# Forms ZeroMQ refuses at bind are usage errors too (they were exit 1).
+expect_usage "--listen 'tcp://127.0.0.1:00': a port is written without leading zeros" node --id 0 --nodes 1 \
+  --listen tcp://127.0.0.1:00
+expect_usage "an endpoint is at most 271 characters" node --id 0 --nodes 1 --listen "tcp://$(printf '%0300d' 0):80"
+expect_usage "--http '\\[::1:80': expected HOST:PORT" node --id 0 --nodes 1 --listen "$(ep r0)" --http '[::1:80'
+expect_usage "expected HOST:PORT" node --id 0 --nodes 1 --listen "$(ep r0)" --http '[]:80'
 expect_usage "go with --data" node --id 0 --nodes 1 --listen "$(ep r0)" --sync none
 expect_usage "--delay 0.5: --max-delay-us, the longest delay, must be above 0 (give it)" node --id 0 --nodes 1 \
   --listen "$(ep r0)" --delay 0.5
@@ -65,13 +71,14 @@ status=0
 timeout 10 "$cw" node --id 0 --nodes 1 --fresh --listen tcp://no-such-host.invalid:7001 2>"$dir/err" || status=$?
 [ "$status" = 1 ] && grep -q "cannot listen on tcp://no-such-host.invalid:7001: host no-such-host.invalid" "$dir/err" ||
   { echo "FAIL: a name that does not resolve gave exit $status: $(cat "$dir/err")" >&2; exit 1; }
-"$cw" node --id 0 --nodes 1 --fresh --listen tcp://localhost:0 --client tcp://localhost:0 \
+"$cw" node --id 0 --nodes 1 --fresh --listen tcp://localhost:0 --client 'tcp://localhost:*' \
   --http 127.0.0.1:0 >"$dir/named" 2>"$dir/named_err" &
 named=$!
 pn=$(node_http_port "$dir/named") || { echo "FAIL: a node on host names did not serve: $(cat "$dir/named_err")" >&2; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$pn/write" -d '{"key": "k", "value": 1}')
 [ "$code" = 200 ] || { echo "FAIL: a write to a node on host names got $code" >&2; exit 1; }
-# Port 0 is any free port: the line names the ports the system chose.
+# Port 0 or * is any free port: the line names the ports the system chose
+# (it printed * as given).
 grep -Eq 'replication tcp://127\.0\.0\.1:[1-9][0-9]*, http 127\.0\.0\.1:[1-9][0-9]*, client tcp://127\.0\.0\.1:[1-9][0-9]*$' \
   "$dir/named" || { echo "FAIL: port 0's chosen ports not named: $(cat "$dir/named")" >&2; exit 1; }
 kill -TERM "$named"
@@ -140,6 +147,20 @@ if [ "$status" != 0 ] || grep -q "causeway node 0 of 1" "$dir/closed.jsonl" "$di
   echo "FAIL: a node with standard output closed: exit $status, its banner in a file it opened:" >&2
   cat "$dir/closed.err" "$dir/closed.jsonl" >&2; exit 1
 fi
+# A node whose start-up line cannot be written (a full disk, a closed pipe)
+# serves, says why at once, and a clean stop is exit 0 (it was exit 1 at
+# the stop, with "Input/output error" for ENOSPC).
+"$cw" node --id 0 --nodes 1 --listen "$(ep rfull)" --http 127.0.0.1:0 >/dev/full 2>"$dir/full.err" &
+full=$!
+pids+=("$full")
+for _ in $(seq 600); do grep -q "could not be written" "$dir/full.err" && break; sleep 0.05; done
+grep -q "causeway node: the start-up line could not be written: No space left on device; serving anyway" \
+  "$dir/full.err" || { echo "FAIL: a node on /dev/full: $(cat "$dir/full.err")" >&2; exit 1; }
+kill -TERM "$full"
+status=0
+wait "$full" || status=$?
+unset 'pids[-1]'
+[ "$status" = 0 ] || { echo "FAIL: a node on /dev/full exited $status on SIGTERM: $(cat "$dir/full.err")" >&2; exit 1; }
 out=$("$cw" clock merge 1:2 3:4 2>&1 >&- && echo "exit 0" || echo "exit $?")
 grep -q "cannot write the output: standard output is closed.*exit 1" <<<"$(echo $out)" ||
   { echo "FAIL: clock merge >&-: $out" >&2; exit 1; }

@@ -1,11 +1,13 @@
 #!/bin/sh
 # A node whose trace cannot be written (--trace /dev/full) serves, and at
 # SIGTERM says so and exits 1, as node --help promises ("a trace that
-# cannot be written"): it exited 0 without a word, the trace lost.
+# cannot be written"): it exited 0 without a word, the trace lost. A trace
+# on a FIFO nobody reads is refused at start (the start hung, deaf to
+# SIGTERM); one with its reader gets every line.
 #   tests/cli/trace_full.sh CAUSEWAY
 set -u
 . "$(dirname "$0")/lib.sh"
-rm -f trace_full.out trace_full.err
+rm -f trace_full.out trace_full.err trace_fifo
 "$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace /dev/full \
   >trace_full.out 2>trace_full.err &
 pid=$!
@@ -19,4 +21,28 @@ status=$?
 trap - EXIT
 cat trace_full.err
 test $status = 1 || { echo "exit $status, want 1"; exit 1; }
-grep -q 'causeway node: --trace /dev/full: part of the trace could not be written' trace_full.err
+grep -q 'causeway node: --trace /dev/full: part of the trace could not be written' trace_full.err || exit 1
+
+mkfifo trace_fifo
+status=0
+timeout -s KILL 20 "$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --fresh --trace trace_fifo \
+  >/dev/null 2>trace_full.err || status=$?
+cat trace_full.err
+test $status = 1 || { echo "a trace on a FIFO without a reader: exit $status, want 1"; exit 1; }
+grep -q 'causeway node: --trace trace_fifo: a FIFO that no process reads (start its reader first)' trace_full.err ||
+  exit 1
+cat trace_fifo >trace_fifo.out &
+reader=$!
+"$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace trace_fifo \
+  >trace_full.out 2>trace_full.err &
+pid=$!
+trap 'stop_pids $pid $reader' EXIT
+port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"key": "fifo", "value": 1}' "http://127.0.0.1:$port/write")
+test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
+kill -TERM $pid
+wait $pid || { cat trace_full.err; echo "a node tracing to a FIFO exited $? on SIGTERM"; exit 1; }
+wait $reader
+trap - EXIT
+grep -q '"fifo"' trace_fifo.out || { echo "the FIFO's reader did not get the write: $(cat trace_fifo.out)"; exit 1; }
+rm -f trace_fifo trace_fifo.out

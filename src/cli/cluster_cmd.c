@@ -112,8 +112,12 @@ static uint32_t cluster_reap(cluster *c)
                     c->serving ? "unexpectedly" : "before it served (its reason, if it gave one, is above)");
             c->died = true;
         } else if (!clean && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)) {
-            fprintf(stderr, "causeway cluster: node %u (pid %ld) %s as the nodes stopped (want exit 0; a reason it "
-                    "gave is above)\n", i, (long)c->pid[i], status_text(status, text, sizeof text));
+            /* Before every node served, a stop may meet a node that was
+             * still starting and failed at that (another group's --data):
+             * its failure is its own, not the stop's. */
+            fprintf(stderr, "causeway cluster: node %u (pid %ld) %s %s (its reason, if it gave one, is above)\n", i,
+                    (long)c->pid[i], status_text(status, text, sizeof text),
+                    c->serving ? "as the nodes stopped (want exit 0)" : "while the cluster was starting");
             c->died = true;
         }
         c->pid[i] = 0;

@@ -73,10 +73,16 @@ static const command *find(const char *name)
  * start.) */
 static int finish(int status, bool verdict_is_one, bool stdout_closed)
 {
-    int err = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : stdout_closed ? EBADF : 0;
-    if (err) {
-        fprintf(stderr, "causeway: cannot write the output: %s\n",
-                stdout_closed ? "standard output is closed" : strerror(err));
+    /* A write that failed before this flush left only the stream's error
+     * flag: its reason (ENOSPC, EPIPE) is gone by now, so none is guessed. */
+    bool flushed = fflush(stdout) == 0;
+    int err = errno;
+    const char *why = stdout_closed ? "standard output is closed"
+                      : !flushed    ? strerror(err)
+                      : ferror(stdout) ? "part of it could not be written (a full disk or a closed pipe?)"
+                                       : NULL;
+    if (why) {
+        fprintf(stderr, "causeway: cannot write the output: %s\n", why);
         return status != CLI_OK ? status : verdict_is_one ? CLI_ERROR : CLI_FAIL;
     }
     return status;

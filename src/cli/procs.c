@@ -74,6 +74,12 @@ _Static_assert(MAX_PROCS <= CLI_TRACE_MAX_NODES, "every process's trace fits the
 /* A timed-out call is excused when it overlapped a stop or kill window
  * extended by this much (the node works off its backlog after SIGCONT). */
 #define FAULT_GRACE_S 1.0
+/* A call that timed out at a node neither stopped nor killed is a slow
+ * answer, not a failure, while that node has answered some call within this
+ * long: a loaded machine (sanitizers, more client threads than cores) keeps
+ * a node past one call's CLIENT_TIMEOUT_MS now and then. A node that
+ * answers nothing for longer fails the run (it is hung). */
+#define STALL_S 10.0
 #define LOST_GRACE_S 1.0
 
 /* ---- node processes ---- */
@@ -124,6 +130,7 @@ typedef struct pclient {
     wrec *recs;
     size_t nrec, cap;
     uint64_t reads, retries, timeouts;
+    uint64_t slow;                  /* of timeouts: at a node neither stopped nor killed (STALL_S) */
     double done_s;                  /* when it ended (now_s): the run reads it after joining */
 } pclient;
 
@@ -141,6 +148,10 @@ struct prun {
     bool part_made, stop_made;      /* whether --partition and --stop were made before the clients ended */
     _Atomic bool quiet[MAX_PROCS];  /* invariant 4: the node's clients wait */
     _Atomic uint32_t busy[MAX_PROCS];
+    /* When a client's call at the node last got an answer (now_s): a time
+     * alone, read by other clients' timeouts (answering); it orders nothing
+     * else. */
+    _Atomic double answered[MAX_PROCS];
     _Atomic uint32_t running;
     _Atomic int failed;
     char failure[256];
@@ -487,6 +498,27 @@ static bool excused(prun *r, uint32_t node, double t0, double t1)
     return false;
 }
 
+/* Whether a call at node that ended at t1 with rc is one the run takes in
+ * its stride: any answer (noted as the node's latest), or a timeout while
+ * the node answers other calls (STALL_S). *slow: it was such a timeout. */
+static bool answering(prun *r, uint32_t node, int rc, double t1, bool *slow)
+{
+    *slow = false;
+    if (rc != CW_ETIMEDOUT) {
+        atomic_store_explicit(&r->answered[node], t1, memory_order_relaxed);
+        return true;
+    }
+    *slow = t1 - atomic_load_explicit(&r->answered[node], memory_order_relaxed) < STALL_S;
+    return *slow;
+}
+
+/* What a failed call's timeout means, said after its error. */
+_Static_assert((int)STALL_S == 10, "hung() names STALL_S");
+static const char *hung(int rc)
+{
+    return rc == CW_ETIMEDOUT ? " (the node has answered no client's call for 10 s)" : "";
+}
+
 static double draw(uint64_t *rng)
 {
     *rng = *rng * 6364136223846793005u + 1442695040888963407u;
@@ -544,14 +576,17 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
         cw_read_init(&got);
         double t0 = now_s();
         int rc = cw_client_get(c->c, key, strlen(key), &got);
+        double t1 = now_s();
         cw_read_destroy(&got);
         c->reads++;
+        bool slow;
+        bool live = answering(r, c->node, rc, t1, &slow);
         /* CW_EFULL: a large answer while the node's answers to its clients
          * hold their bound (backpressure; nothing read, nothing to check). */
         if (rc == CW_OK || rc == CW_ENOTFOUND || rc == CW_EFULL ||
-            (rc == CW_ETIMEDOUT && excused(r, c->node, t0, now_s())))
+            (rc == CW_ETIMEDOUT && (excused(r, c->node, t0, t1) || live)))
             return 0;
-        fail_run(r, rc, "client %u: a read at node %u: %s", c->id, c->node, cw_strerror(rc));
+        fail_run(r, rc, "client %u: a read at node %u: %s%s", c->id, c->node, cw_strerror(rc), hung(rc));
         return -1;
     }
     bool rmw = o->rmw > 0 && draw(rng) < o->rmw, del = o->deletes > 0 && draw(rng) < o->deletes;
@@ -571,8 +606,10 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
             rc = del ? cw_client_delete(c->c, key, strlen(key), rmw ? &got.context : NULL, &clock)
                      : cw_client_put(c->c, key, strlen(key), tag, (size_t)len, rmw ? &got.context : NULL, &clock);
         double t1 = now_s();
-        bool excuse = excused(r, c->node, t0, t1);
-        if (retryable(rc) || (rc == CW_EAHEAD && excuse) || (rc == CW_ETIMEDOUT && excuse) || rc == CW_EUNSAVED) {
+        bool excuse = excused(r, c->node, t0, t1), slow;
+        bool live = answering(r, c->node, rc, t1, &slow);
+        if (retryable(rc) || (rc == CW_EAHEAD && excuse) || (rc == CW_ETIMEDOUT && (excuse || live)) ||
+            rc == CW_EUNSAVED) {
             /* A put that timed out, or that a node made but could not save,
              * may have taken effect: kept as a "maybe" for the trace to
              * settle (invariant 2). A read-modify-write whose read timed
@@ -596,6 +633,7 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
             }
             if (maybe) {
                 c->timeouts++;
+                c->slow += slow && !excuse;
                 return 1;
             }
             c->retries++;
@@ -608,8 +646,8 @@ static int client_op(pclient *c, uint64_t *rng, uint64_t i)
             continue;
         }
         if (rc != CW_OK) {
-            fail_run(r, rc, "client %u: a %s at node %u: %s", c->id, del ? "delete" : "put", c->node,
-                     cw_strerror(rc));
+            fail_run(r, rc, "client %u: a %s at node %u: %s%s", c->id, del ? "delete" : "put", c->node,
+                     cw_strerror(rc), hung(rc));
             cw_vclock_destroy(&clock);
             cw_read_destroy(&got);
             return -1;
@@ -1244,6 +1282,8 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
     atomic_store(&r->running, nc);
     r->start = now_s();
     r->end = o->duration > 0 ? r->start + o->duration : 0;
+    for (uint32_t i = 0; i < r->n; i++)
+        atomic_store_explicit(&r->answered[i], r->start, memory_order_relaxed); /* before the clients start */
     uint32_t started = 0;
     int not_started = 0;
     for (; started < nc; started++)
@@ -1607,14 +1647,14 @@ int cli_procs_stress(const cli_procs_options *o)
                          i, r->p[i].status);
             violation = J.t.violation;
         }
-    uint64_t reads = 0, retries = 0, timeouts = 0;
+    uint64_t reads = 0, retries = 0, timeouts = 0, slow = 0;
     for (uint32_t c = 0; c < nc; c++)
-        reads += cl[c].reads, retries += cl[c].retries, timeouts += cl[c].timeouts;
+        reads += cl[c].reads, retries += cl[c].retries, timeouts += cl[c].timeouts, slow += cl[c].slow;
     double wsecs = writes_seconds(r);
     printf("  writes               %llu in %.3f s: %.0f writes/s (%llu retried after joining/stalled/full, "
-           "%llu timed out at a stopped or killed node: %llu of those made)\n",
+           "%llu timed out at a stopped or killed node and %llu at a slow one: %llu of those made)\n",
            (unsigned long long)rep.writes, wsecs, rep.writes / wsecs, (unsigned long long)retries,
-           (unsigned long long)timeouts, (unsigned long long)J.maybe_made);
+           (unsigned long long)(timeouts - slow), (unsigned long long)slow, (unsigned long long)J.maybe_made);
     printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o->keys);
     printf("  reads                %llu checked from the traces (%llu client reads, %llu final reads; %llu at a "
            "joining node, empty)\n",

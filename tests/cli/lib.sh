@@ -55,9 +55,9 @@ need_open_files() {
 }
 
 # stress_seed CW OUT NODE ARGS...: runs `CW stress ARGS`, its output in OUT.
-# Status 0 when it passed; 2 when it stopped before its check on a client's
-# 1 s timeout at node NODE, one neither stopped nor killed (load, not the
-# judge: its directory removed, a line said). Any other failure prints OUT
+# Status 0 when it passed; 2 when it stopped before its check because node
+# NODE, one neither stopped nor killed, answered no client call for 10 s
+# (load, not the judge: its directory removed, a line said). Any other failure prints OUT
 # and ends the script with 1, the run's traces left where OUT says.
 stress_seed() {
   _ss_cw=$1 _ss_out=$2 _ss_node=$3

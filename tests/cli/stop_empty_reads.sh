@@ -12,7 +12,7 @@ made=0
 for seed in 1 2 3 4 5 6; do
   stress_seed "$1" empty_reads.txt 0 --processes 2 --duration 0.5 --keys 300 --rmw 0.5 --clients 128 \
     --stop 1:0.05:1.6 --seed $seed || continue
-  n=$(sed -n 's/.*timed out at a stopped or killed node: \([0-9]*\) of those made.*/\1/p' empty_reads.txt)
+  n=$(sed -n 's/.*timed out at a stopped or killed node and [0-9]* at a slow one: \([0-9]*\) of those made.*/\1/p' empty_reads.txt)
   echo "seed $seed: ${n:-no} timed-out writes made"
   test -n "$n" && made=$((made + n))
 done

@@ -1531,6 +1531,39 @@ static void test_enomem_changes_nothing(void **state)
     }
 }
 
+/* A put that fails after it has made room in clock_out (its HLC too far
+ * ahead, or no memory for its message) leaves clock_out as the caller gave
+ * it: it had grown the clock's block without keeping its entries, so a
+ * one-entry clock came back with its size and a garbage id and counter. */
+static void test_failed_put_leaves_clock_out_unchanged(void **state)
+{
+    (void)state;
+    net n;
+    net_open(&n, 8, CW_KEEP_SIBLINGS, 0, NULL);
+    cw_vclock c;
+    cw_vclock_init(&c);
+    assert_int_equal(cw_vclock_set(&c, 3, 42), CW_OK); /* room for 4 entries, fewer than 8 nodes */
+    for (long k = 0;; k++) {
+        tu_fail_alloc_after(k);
+        int rc = cw_node_put(n.node[0], "k", 1, "v", 1, &c);
+        tu_fail_alloc_off();
+        if (rc == CW_OK)
+            break;
+        assert_int_equal(rc, CW_ENOMEM);
+        assert_int_equal(c.size, 1);
+        assert_int_equal(cw_vclock_get(&c, 3), 42);
+        assert_true(k < 20);
+    }
+    cw_vclock_destroy(&c);
+    assert_int_equal(cw_vclock_set(&c, 3, 42), CW_OK);
+    n.wall -= CW_HLC_DEFAULT_MAX_DRIFT_MS + 1000; /* the wall clock steps back */
+    assert_int_equal(cw_node_put(n.node[0], "k", 1, "v", 1, &c), CW_EDRIFT);
+    assert_int_equal(c.size, 1);
+    assert_int_equal(cw_vclock_get(&c, 3), 42);
+    cw_vclock_destroy(&c);
+    net_close(&n);
+}
+
 /* Six concurrent writes to one key: every replica keeps all six (its own and
  * five received, so the key's room grows past the one version a key holds
  * inline, twice), in (timestamp, origin) order, then one write that follows
@@ -1689,6 +1722,7 @@ int main(void)
         cmocka_unit_test(test_seen_counts_what_is_held),
         cmocka_unit_test(test_empty_key_as_null),
         cmocka_unit_test(test_enomem_changes_nothing),
+        cmocka_unit_test(test_failed_put_leaves_clock_out_unchanged),
         cmocka_unit_test(test_checker_detects_corruption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

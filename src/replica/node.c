@@ -780,7 +780,9 @@ static int write_local(cw_node *n, const void *key, size_t key_len, const void *
         return CW_ESTALLED; /* own writes not yet stable: bounds every node's log */
     if (n->opt.send && (rc = reserve_unsent(n)) != CW_OK)
         return rc;
-    if (clock_out && (rc = cw__vclock_reserve(clock_out, n->n, false)) != CW_OK)
+    /* Its entries kept: a refusal below (CW_EDRIFT, CW_ENOMEM) must leave
+     * clock_out as the caller gave it, not a grown block of garbage. */
+    if (clock_out && (rc = cw__vclock_reserve(clock_out, n->n, true)) != CW_OK)
         return rc;
     cw_hlc saved = n->hlc;
     cw_hlc_timestamp ts;

@@ -136,6 +136,28 @@ static void test_overflow_and_bad_arguments(void **state)
     cw_vclock_destroy(&out);
 }
 
+/* A send refused for overflow leaves out as it was, also when out had to
+ * grow for the coordinator's clock: it used to grow without keeping its
+ * entries, and came back with its size over garbage (one entry, 9:9, read
+ * back as an id of 48830). */
+static void test_overflow_leaves_a_small_out_unchanged(void **state)
+{
+    (void)state;
+    cw_coordinator co;
+    cw_coordinator_init(&co, 3);
+    cw_vclock remote, out;
+    cw_vclock_init(&remote);
+    cw_vclock_init(&out);
+    tu_parse(&remote, "1:1,2:1,3:18446744073709551614,4:1,5:1");
+    assert_int_equal(cw_coordinator_before_receive(&co, &remote), CW_OK);
+    tu_parse(&out, "9:9"); /* room for 4 entries; the send needs 6 */
+    assert_int_equal(cw_coordinator_before_send(&co, &out), CW_EOVERFLOW);
+    tu_assert_clock(&out, "9:9");
+    cw_coordinator_destroy(&co);
+    cw_vclock_destroy(&remote);
+    cw_vclock_destroy(&out);
+}
+
 /* ---- many threads on one coordinator ---- */
 
 enum { THREADS = 8, EACH = 100 };
@@ -209,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_receive),
         cmocka_unit_test(test_exchange_orders_messages),
         cmocka_unit_test(test_overflow_and_bad_arguments),
+        cmocka_unit_test(test_overflow_leaves_a_small_out_unchanged),
         cmocka_unit_test(test_concurrent_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

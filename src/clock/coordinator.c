@@ -46,8 +46,10 @@ int cw_coordinator_before_send(cw_coordinator *co, cw_vclock *out)
     pthread_mutex_lock(&co->lock_);
     size_t need = co->clock_.size + 1u;
     int rc = cw__vclock_reserve(&co->clock_, need, true);
+    /* out's entries kept: the tick below can still fail (CW_EOVERFLOW),
+     * and out must then be as the caller gave it. */
     if (rc == CW_OK)
-        rc = cw__vclock_reserve(out, need, false);
+        rc = cw__vclock_reserve(out, need, true);
     if (rc == CW_OK)
         rc = tick_locked(co);
     if (rc == CW_OK) {

@@ -1149,6 +1149,96 @@ static void test_shutdown_interrupts_quiesce(void **state)
     cw_engine_close(q.e);
 }
 
+/* cw_engine_latency met by a shutdown while it sums the buffering
+ * latencies node by node returns CW_ECLOSED with both outputs as they were:
+ * it used to have written *replication already. Deterministic: each_key's
+ * function holds node 0's lock while latency waits for it, the shutdown
+ * begins, and only then is the lock let go, so latency's next node finds
+ * the engine closed. */
+typedef struct latency_race {
+    cw_engine *e;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool in_fn, release;
+    _Atomic int rc;
+    cw_latency rep, buf;
+} latency_race;
+
+static void hold_node_lock(void *ctx, const void *key, size_t key_len, const cw_msg *const *versions, size_t count)
+{
+    (void)key, (void)key_len, (void)versions, (void)count;
+    latency_race *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    r->in_fn = true;
+    pthread_cond_broadcast(&r->cond);
+    while (!r->release)
+        pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *walk_node0(void *p)
+{
+    latency_race *r = p;
+    cw_engine_each_key(r->e, 0, hold_node_lock, r);
+    return NULL;
+}
+
+static void *latency_call(void *p)
+{
+    latency_race *r = p;
+    atomic_store(&r->rc, cw_engine_latency(r->e, &r->rep, &r->buf));
+    return NULL;
+}
+
+static void *shut_down(void *p)
+{
+    cw_engine_shutdown(((latency_race *)p)->e);
+    return NULL;
+}
+
+static void test_latency_cut_by_a_shutdown_changes_nothing(void **state)
+{
+    (void)state;
+    cw_engine_options o;
+    cw_engine_options_init(&o);
+    o.nodes = 2;
+    latency_race r = {0};
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    memset(&r.rep, 0x5a, sizeof r.rep);
+    memset(&r.buf, 0x5a, sizeof r.buf);
+    cw_latency was = r.rep;
+    assert_int_equal(cw_engine_open(&r.e, &o), CW_OK);
+    assert_int_equal(cw_engine_put(r.e, 0, "k", 1, "v", 1, NULL), CW_OK);
+    assert_int_equal(cw_engine_quiesce(r.e, 10000), CW_OK);
+    pthread_t walker, caller, closer;
+    pthread_create(&walker, NULL, walk_node0, &r);
+    pthread_mutex_lock(&r.lock);
+    while (!r.in_fn)
+        pthread_cond_wait(&r.cond, &r.lock);
+    pthread_mutex_unlock(&r.lock);
+    atomic_store(&r.rc, 1);
+    pthread_create(&caller, NULL, latency_call, &r);
+    struct timespec pause = {0, 50000000}; /* latency reaches node 0's lock */
+    nanosleep(&pause, NULL);
+    pthread_create(&closer, NULL, shut_down, &r);
+    while (cw_engine_quiesce(r.e, 0) != CW_ECLOSED) /* the shutdown has begun */
+        sched_yield();
+    pthread_mutex_lock(&r.lock);
+    r.release = true;
+    pthread_cond_broadcast(&r.cond);
+    pthread_mutex_unlock(&r.lock);
+    pthread_join(walker, NULL);
+    pthread_join(caller, NULL);
+    pthread_join(closer, NULL);
+    assert_int_equal(atomic_load(&r.rc), CW_ECLOSED);
+    assert_memory_equal(&r.rep, &was, sizeof was);
+    assert_memory_equal(&r.buf, &was, sizeof was);
+    cw_engine_close(r.e);
+    pthread_mutex_destroy(&r.lock);
+    pthread_cond_destroy(&r.cond);
+}
+
 /* Every allocation fails while writers write and workers deliver, delay,
  * hold and fan out: puts fail with CW_ENOMEM, nothing crashes, and a
  * shutdown still returns within a second (workers waiting for memory used to
@@ -2055,6 +2145,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hold_catches_delayed_messages),
         cmocka_unit_test(test_shutdown_with_writers_running),
         cmocka_unit_test(test_shutdown_interrupts_quiesce),
+        cmocka_unit_test(test_latency_cut_by_a_shutdown_changes_nothing),
         cmocka_unit_test(test_out_of_memory_never_hangs_shutdown),
         cmocka_unit_test(test_a_send_without_room_for_the_outbox_refuses),
         cmocka_unit_test(test_a_send_waits_for_no_memory_under_the_lock),

@@ -882,19 +882,27 @@ int cw_engine_latency(cw_engine *e, cw_latency *replication, cw_latency *bufferi
     leave(e); /* with_node below enters again for each node */
     cw__histogram *total = calloc(1, sizeof *total), *one = malloc(sizeof *one);
     rc = total && one ? CW_OK : CW_ENOMEM;
+    /* Both figures are written only once both are had: a shutdown met
+     * while the buffering is summed (CW_ECLOSED) leaves *replication as
+     * the caller gave it (error.h). */
+    cw_latency rep = {0}, buf = {0};
     for (uint32_t j = 0; rc == CW_OK && replication && j < e->nodes; j++) {
         cw__hist_snapshot(&e->node[j].replication, one);
         cw__hist_merge(total, one);
     }
     if (rc == CW_OK && replication)
-        cw__hist_latency(total, replication);
+        cw__hist_latency(total, &rep);
     if (rc == CW_OK && buffering) {
         memset(total, 0, sizeof *total);
         for (uint32_t j = 0; rc == CW_OK && j < e->nodes; j++)
             rc = with_node(e, (cw_node_id)j, add_buffering, total);
         if (rc == CW_OK)
-            cw__hist_latency(total, buffering);
+            cw__hist_latency(total, &buf);
     }
+    if (rc == CW_OK && replication)
+        *replication = rep;
+    if (rc == CW_OK && buffering)
+        *buffering = buf;
     free(total);
     free(one);
     return rc;

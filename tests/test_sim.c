@@ -7,6 +7,8 @@
 
 #include <causeway/verify.h>
 
+#include <limits.h>
+
 static bool long_run;
 
 static void run_many(uint64_t schedules, uint32_t max_nodes, uint64_t max_writes)
@@ -694,6 +696,55 @@ static void test_contexts_deletes_sessions(void **state)
     run_clients("sessions, puts refused", true, 0, 0, 0.2, n / 3, 5);
 }
 
+/* Memory that runs out where the history cannot hand it back (recording an
+ * application from a replica's apply callback, the verdict's checks) is no
+ * verdict: cw_sim_run returns CW_ENOMEM with the report unchanged, never
+ * CW_OK with truth.ok false ("out of memory recording a write" judged a
+ * correct run incorrect at 22 of 400 failing allocations). Allocations of
+ * a run with clients, sessions and loss fail in turn. */
+static void test_out_of_memory_is_no_verdict(void **state)
+{
+    (void)state;
+    cw_sim_options o;
+    cw_sim_options_init(&o);
+    o.nodes = 3;
+    o.writes = 30;
+    o.keys = 2;
+    o.seed = 11;
+    o.rmw_probability = 0.5;
+    o.delete_probability = 0.2;
+    o.clients = 2;
+    o.sessions = true;
+    o.drop_probability = 0.1;
+    cw_sim_report whole;
+    tu_fail_alloc_after(LONG_MAX);
+    assert_int_equal(cw_sim_run(&o, &whole), CW_OK);
+    long allocations = tu_alloc_count();
+    tu_fail_alloc_off();
+    assert_true(whole.truth.ok);
+    /* Every 8th allocation of the run, then every 2nd of the last quarter
+     * (the final states and the verdict): about 100 runs of the 450 (20 ms
+     * each under ASan). */
+    long refused = 0;
+    for (long k = 0; k < allocations; k += k < allocations * 3 / 4 ? 8 : 2) {
+        cw_sim_report rep, before;
+        memset(&rep, 0xA5, sizeof rep);
+        before = rep;
+        tu_fail_alloc_after(k);
+        int rc = cw_sim_run(&o, &rep);
+        tu_fail_alloc_off();
+        if (rc == CW_OK) {
+            if (!rep.truth.ok)
+                fail_msg("allocation %ld of %ld failed: judged incorrect: %s", k, allocations, rep.violation);
+        } else {
+            assert_int_equal(rc, CW_ENOMEM);
+            assert_memory_equal(&rep, &before, sizeof rep);
+            refused++;
+        }
+    }
+    assert_true(refused > 0);
+}
+
 /* The same seed replays a run with clients exactly; bad client options. */
 static void test_clients_replay(void **state)
 {
@@ -1183,6 +1234,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_keys_beyond_65536_are_distinct),
         cmocka_unit_test(test_contexts_deletes_sessions),
         cmocka_unit_test(test_clients_replay),
+        cmocka_unit_test(test_out_of_memory_is_no_verdict),
         cmocka_unit_test(test_checker_catches_violations),
         cmocka_unit_test(test_checker_matches_brute_force),
         cmocka_unit_test(test_checker_is_linear),

@@ -145,7 +145,8 @@ CW_API int cw_history_set_untimed(cw_history *h);
  * it depends on, a copy whose key, value, kind, timestamp or clock is not
  * what its origin made, a write stamped with a clock that is not its past, more
  * writes than the history was made for, a node id, origin or group size
- * that does not fit the history, no memory to record the write, or an
+ * that does not fit the history, no memory to record the write (then also
+ * cw_history_out_of_memory), or an
  * application while cw_history_verdict runs), the first of which
  * cw_history_violation then describes; a changed copy still counts as
  * the write's application. Cost: O(nodes), and the key and value. */
@@ -326,6 +327,14 @@ CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, vo
  * cw_history_destroy), or NULL if none (for a NULL history, a sentence
  * saying so). Later violations are counted, not kept. */
 CW_API const char *cw_history_violation(const cw_history *h);
+/* Whether memory ran out where no error could be returned: recording an
+ * application (cw_history_applied returns false, from a node's apply
+ * callback) or in cw_history_verdict's checks. Each is also a violation
+ * ("out of memory ..."), so report->ok is false, but it says nothing of the
+ * replicas: the run was not judged. A tool gives no verdict then (causeway
+ * exits 3), and cw_sim_run and cw_sim_finish return CW_ENOMEM. False for
+ * NULL. Any thread. */
+CW_API bool cw_history_out_of_memory(const cw_history *h);
 /* Which read the first violation is about: its index among the reads
  * recorded (cw_history_read, cw_history_client_read), in the order they
  * were recorded, from 0; SIZE_MAX when the first violation is about no

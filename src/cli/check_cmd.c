@@ -424,6 +424,10 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
     }
     cw_history_report rep;
     cw_history_verdict(J->h, &rep);
+    if (cw_history_out_of_memory(J->h)) { /* no verdict on the traces: the history could not judge them */
+        fprintf(stderr, "causeway check: %s\n", cw_history_violation(J->h));
+        return CLI_ERROR;
+    }
     verdict_violation(J);
     pairs p = {0};
     count_pairs(J, rep.concurrent_pairs, &p);

@@ -1439,7 +1439,8 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
 /* The --json of a run that stopped before its check: the options, and each
  * node's exit status, with what it last told of itself when the run stopped
  * waiting for the nodes to converge (polled); NULL when out of memory. */
-static json_t *stopped_json(const prun *r, const final *f, bool polled, double secs, const char *failure)
+static json_t *stopped_json(const prun *r, const final *f, bool polled, double secs, cli_stop why,
+                            const char *failure)
 {
     json_t *nodes = json_array();
     for (uint32_t i = 0; nodes && i < r->n; i++) {
@@ -1460,7 +1461,7 @@ static json_t *stopped_json(const prun *r, const final *f, bool polled, double s
         }
     }
     json_t *extra = nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
-    return extra ? cli_stopped_json(options_json(r), secs, CLI_STOP_FAILED, failure, extra) : NULL;
+    return extra ? cli_stopped_json(options_json(r), secs, why, failure, extra) : NULL;
 }
 
 /* The end of a run that stopped before its verdict: what stopped it (at
@@ -1474,9 +1475,10 @@ static void stopped(prun *r, int rc, const char *where, const final *f, bool pol
      * words; the error code's text only when there is none. */
     snprintf(failure, sizeof failure, "%s failed: %s", where, r->failure[0] ? r->failure : cw_strerror(rc));
     snprintf(kept, sizeof kept, "processes' files kept in %s", r->dir);
-    cli_report_stopped(CLI_STOP_FAILED, failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
+    cli_stop why = rc == CW_ENOMEM ? CLI_STOP_NO_MEMORY : CLI_STOP_FAILED; /* no verdict: exit 3 */
+    cli_report_stopped(why, failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
                        "the same workload and faults; process timings vary", o->json,
-                       o->json ? stopped_json(r, f, polled, secs, failure) : NULL);
+                       o->json ? stopped_json(r, f, polled, secs, why, failure) : NULL);
 }
 
 /* Frees the run's clients and their threads' handles, the status handles,
@@ -1590,7 +1592,7 @@ int cli_procs_stress(const cli_procs_options *o)
         free(finals);
         stopped(r, rc, where, &fin, where == conv_where, secs);
         free_all(r, cl, th, nc, &J, &fin);
-        return CLI_FAIL;
+        return rc == CW_ENOMEM ? CLI_ERROR : CLI_FAIL;
     }
     double c0 = now_s();
     uint64_t max_writes = 1;
@@ -1616,11 +1618,17 @@ int cli_procs_stress(const cli_procs_options *o)
     if (rc != CW_OK) { /* no verdict: the traces could not be judged (a line too long, out of memory) */
         stopped(r, rc, "the check", &fin, true, secs);
         free_all(r, cl, th, nc, &J, &fin);
-        return CLI_FAIL;
+        return rc == CW_ENOMEM ? CLI_ERROR : CLI_FAIL;
     }
     cw_history_report rep;
     memset(&rep, 0, sizeof rep);
     ok = cw_history_verdict(J.t.h, &rep);
+    if (cw_history_out_of_memory(J.t.h)) { /* the history could not judge the run: no verdict, as above */
+        snprintf(r->failure, sizeof r->failure, "%s", cw_history_violation(J.t.h));
+        stopped(r, CW_ENOMEM, "the check", &fin, true, secs);
+        free_all(r, cl, th, nc, &J, &fin);
+        return CLI_ERROR;
+    }
     double check = now_s() - c0;
     const char *violation = J.t.violation[0] ? J.t.violation : cw_history_violation(J.t.h);
     if (J.t.violation[0])

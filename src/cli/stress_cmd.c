@@ -1038,6 +1038,9 @@ static int stress(opts o)
     cw_history_set_progress(r.h, cli_progress_phase, &r.progress);
     bool ok = cw_history_verdict(r.h, &rep);
     cli_progress_end(&r.progress);
+    if (cw_history_out_of_memory(r.h)) /* the history could not judge the run: no verdict */
+        return stopped(&r, secs, CLI_STOP_NO_MEMORY, "the run stopped after %.3f s: %s", secs,
+                       cw_history_violation(r.h));
     double check_secs = cli_seconds() - c0 + collect_secs;
     const char *violation = cw_history_violation(r.h);
     uint64_t made = atomic_load(&r.done); /* rep.writes: those the history recorded (see below) */

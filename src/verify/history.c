@@ -149,6 +149,10 @@ struct cw_history {
     size_t violation_read;    /* the read the first violation is about, or SIZE_MAX */
     bool judged;              /* cw_history_verdict ran: its report is kept, final states refused */
     _Atomic bool judging;     /* cw_history_verdict is running (set under lock; invariant 7) */
+    /* Memory ran out where it could not be handed back (an application, the
+     * verdict's checks): the history cannot judge the run. A flag alone,
+     * read by cw_history_out_of_memory; orders nothing. */
+    _Atomic bool no_memory;
     cw_history_report judgement;
 };
 
@@ -166,6 +170,15 @@ static bool violate(cw_history *h, const char *fmt, ...)
     }
     pthread_mutex_unlock(&h->lock);
     return first;
+}
+
+/* A violation that is no verdict on the run: memory ran out (`what` was
+ * being done). Returns false, as the call that met it does. */
+static bool out_of_memory(cw_history *h, const char *what)
+{
+    atomic_store_explicit(&h->no_memory, true, memory_order_relaxed);
+    violate(h, "out of memory %s", what);
+    return false;
 }
 
 /* Writes node o has made: a node applies each of its writes as it makes it. */
@@ -312,6 +325,11 @@ const char *cw_history_violation(const cw_history *h)
     return h->violations ? h->violation : NULL;
 }
 
+bool cw_history_out_of_memory(const cw_history *h)
+{
+    return h && atomic_load_explicit(&h->no_memory, memory_order_relaxed);
+}
+
 size_t cw_history_violation_read(const cw_history *h)
 {
     return h ? h->violation_read : SIZE_MAX;
@@ -364,19 +382,15 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
         return false;
     }
     record **chunk = &h->writes[x][(seq - 1) / CHUNK];
-    if (!*chunk && !(*chunk = calloc(CHUNK, sizeof **chunk))) {
-        violate(h, "out of memory recording a write");
-        return false;
-    }
+    if (!*chunk && !(*chunk = calloc(CHUNK, sizeof **chunk)))
+        return out_of_memory(h, "recording a write");
     record *r = at(h, x, seq);
     size_t key_len;
     const void *key = cw_msg_key(m, &key_len);
     r->past = malloc(h->nodes * sizeof *r->past);
     r->key = malloc(key_len ? key_len : 1);
-    if (!r->past || !r->key) {
-        violate(h, "out of memory recording a write");
-        return false;
-    }
+    if (!r->past || !r->key)
+        return out_of_memory(h, "recording a write");
     for (uint32_t k = 0; k < h->nodes; k++) /* x's own row: relaxed */
         r->past[k] = atomic_load_explicit(&h->applied[x][k], memory_order_relaxed);
     r->past[x] = seq;
@@ -1935,7 +1949,7 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
         J.all[o] = made(h, o);
     if (!J.all || !group_writes(h, rep->writes, &J) || !index_readers(h, rep->writes, &J) ||
         !check_keys(h, rep->writes, &J, rep)) {
-        violate(h, "out of memory checking the final state");
+        out_of_memory(h, "checking the final state");
     } else {
         rep->keys = J.ix.count;
         rep->reads = h->read_count;
@@ -1950,10 +1964,10 @@ bool cw_history_verdict(cw_history *h, cw_history_report *rep)
                 progress(h, "checking reads", i + 1, h->read_count);
         }
         if (!judged || !check_live_versions(h, &J, judged))
-            violate(h, "out of memory checking reads");
+            out_of_memory(h, "checking reads");
         free(judged);
         if (!check_sessions(h, &J, rep))
-            violate(h, "out of memory checking sessions");
+            out_of_memory(h, "checking sessions");
         for (uint32_t x = 0; x < h->nodes; x++) {
             check_finals(h, x, &J, rep);
             progress(h, "comparing final states", x + 1, h->nodes);

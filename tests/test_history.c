@@ -212,6 +212,31 @@ static void test_correct_history_passes(void **state)
 /* Node 1 writes 1.1 concurrently; client 0 reads k at node 0 after both
  * 0.1 and 1.1 arrived there, but the history hears it read 0.1 only: its
  * context removed 1.1, which (as far as the truth goes) it never saw. */
+/* Memory that runs out in the verdict's checks leaves a correct history
+ * unjudged (cw_history_out_of_memory: no verdict), but a violation found
+ * before it (a write node 1 never applied) stands: that run was judged. */
+static void test_out_of_memory_after_a_violation(void **state)
+{
+    (void)state;
+    for (int lost = 0; lost < 2; lost++) {
+        net t;
+        net_open(&t, 2, CW_KEEP_SIBLINGS);
+        client_write(&t, 0, 0, "k", false, NULL, NULL, 0);
+        if (!lost)
+            deliver_all(&t);
+        for (uint32_t i = 0; i < t.nodes; i++)
+            assert_int_equal(cw_history_final_node(t.h, t.n[i]), CW_OK);
+        cw_history_report rep;
+        tu_fail_alloc_after(0);
+        bool ok = cw_history_verdict(t.h, &rep);
+        tu_fail_alloc_off();
+        assert_false(ok);
+        assert_int_equal(cw_history_out_of_memory(t.h), !lost);
+        assert_non_null(strstr(cw_history_violation(t.h), lost ? "(lost writes)" : "out of memory checking"));
+        net_close(&t);
+    }
+}
+
 static void test_lost_update_is_caught(void **state)
 {
     (void)state;
@@ -1054,6 +1079,7 @@ int main(void)
     printf("# seed %llu\n", (unsigned long long)tu_seed());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_correct_history_passes),
+        cmocka_unit_test(test_out_of_memory_after_a_violation),
         cmocka_unit_test(test_lost_update_is_caught),
         cmocka_unit_test(test_a_read_without_an_earlier_sibling_is_caught),
         cmocka_unit_test(test_a_read_without_a_sibling_replaced_later_is_caught),

@@ -327,13 +327,15 @@ CW_API void cw_history_set_progress(cw_history *h, cw_history_progress_fn fn, vo
  * cw_history_destroy), or NULL if none (for a NULL history, a sentence
  * saying so). Later violations are counted, not kept. */
 CW_API const char *cw_history_violation(const cw_history *h);
-/* Whether memory ran out where no error could be returned: recording an
- * application (cw_history_applied returns false, from a node's apply
- * callback) or in cw_history_verdict's checks. Each is also a violation
- * ("out of memory ..."), so report->ok is false, but it says nothing of the
- * replicas: the run was not judged. A tool gives no verdict then (causeway
- * exits 3), and cw_sim_run and cw_sim_finish return CW_ENOMEM. False for
- * NULL. Any thread. */
+/* Whether the first violation is memory running out where no error could
+ * be returned: recording an application (cw_history_applied returns false,
+ * from a node's apply callback) or in cw_history_verdict's checks. It is a
+ * violation ("out of memory ..."), so report->ok is false, but it says
+ * nothing of the replicas, and what the history then lacks may show as
+ * more violations: the run was not judged. A tool gives no verdict then
+ * (causeway exits 3), and cw_sim_run and cw_sim_finish return CW_ENOMEM
+ * unless the simulator found a violation of its own. A violation recorded
+ * before memory ran out stands (false here). False for NULL. Any thread. */
 CW_API bool cw_history_out_of_memory(const cw_history *h);
 /* Which read the first violation is about: its index among the reads
  * recorded (cw_history_read, cw_history_client_read), in the order they

@@ -424,7 +424,7 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
     }
     cw_history_report rep;
     cw_history_verdict(J->h, &rep);
-    if (cw_history_out_of_memory(J->h)) { /* no verdict on the traces: the history could not judge them */
+    if (!J->first.rule && cw_history_out_of_memory(J->h)) { /* no verdict: the history could not judge them */
         fprintf(stderr, "causeway check: %s\n", cw_history_violation(J->h));
         return CLI_ERROR;
     }

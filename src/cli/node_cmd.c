@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -173,7 +174,7 @@ static const char *endpoint_problem(const char *endpoint, bool bound)
     if (!any && (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
                  strtoul(colon + 1, NULL, 10) > 65535))
         return bound ? "the port must be 0 to 65535 (or *)" : "the port must be 1 to 65535";
-    if (colon[1] == '0' && colon[2]) /* ZeroMQ refuses 00 and 080 */
+    if (colon[1] == '0' && colon[2]) /* ZeroMQ refuses :00 (EINVAL): one form for every port */
         return "a port is written without leading zeros";
     if (!bound && (any || strtoul(colon + 1, NULL, 10) == 0))
         return "a peer's port must be a real one: 1 to 65535 (* and 0 are for an endpoint bound here)";
@@ -677,8 +678,10 @@ int cli_node(int argc, char **argv)
 
     FILE *trace_file = NULL;
     if (trace && !(trace_file = open_trace(trace))) {
+        struct stat st;
+        bool fifo = errno == ENXIO && stat(trace, &st) == 0 && S_ISFIFO(st.st_mode); /* ENXIO: devices too */
         fprintf(stderr, "causeway node: --trace %s: %s\n", trace,
-                errno == ENXIO ? "a FIFO that no process reads (start its reader first)" : strerror(errno));
+                fifo ? "a FIFO that no process reads (start its reader first)" : strerror(errno));
         explicit_bzero(secret, sizeof secret);
         free(peers);
         free(peer_key_store);
@@ -780,14 +783,19 @@ int cli_node(int argc, char **argv)
     /* The line is for whoever started the node (cluster reads its ports
      * from it); a node that cannot write it (a full disk, a closed pipe)
      * still serves, and says so now, with the reason. Its exit is then
-     * judged by what it served: standard output goes to /dev/null, so that
-     * main's check of the output at the end does not fail a clean stop. */
+     * judged by what it served: standard output goes to /dev/null (what is
+     * left in its buffer with it), so that main's check of the output at
+     * the end does not fail a clean stop. */
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "causeway node: the start-up line could not be written: %s; serving anyway\n",
                 strerror(errno ? errno : EIO));
-        if (!freopen("/dev/null", "w", stdout))
-            clearerr(stdout);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC); /* the stream stays open (freopen may close it) */
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            close(null);
+        }
+        clearerr(stdout);
     }
 
     int sig = 0;

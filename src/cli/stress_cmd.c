@@ -373,7 +373,8 @@ static const char stress_details[] =
     "Exit status: 0 pass; 1 a violation, or a run stopped before its check by what it\n"
     "tests (a stall, nodes that did not agree in time: what stopped it is named); 2 a\n"
     "bad option; 3 no verdict: an in-process run refused or starved for this machine's\n"
-    "memory (or threads), or a pass whose report or --json could not be written.\n";
+    "memory (or threads), a run whose own records or check ran out of memory (with\n"
+    "--processes too), or a pass whose report or --json could not be written.\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)

@@ -81,7 +81,8 @@ typedef struct cw__server_options {
      * or its own saved state taken back), in the
      * order this node did them; NULL: none. Written under the server's lock
      * and flushed by the loop at least every 100 ms and at stop (a process
-     * killed loses at most its last 100 ms). The caller closes it after
+     * killed loses at most its last 100 ms; causeway node makes it line
+     * buffered, so it loses none). The caller closes it after
      * cw__server_stop. */
     FILE *trace;
     /* Durable state (durable.h): the directory, NULL to keep state in

@@ -149,9 +149,11 @@ struct cw_history {
     size_t violation_read;    /* the read the first violation is about, or SIZE_MAX */
     bool judged;              /* cw_history_verdict ran: its report is kept, final states refused */
     _Atomic bool judging;     /* cw_history_verdict is running (set under lock; invariant 7) */
-    /* Memory ran out where it could not be handed back (an application, the
-     * verdict's checks): the history cannot judge the run. A flag alone,
-     * read by cw_history_out_of_memory; orders nothing. */
+    /* The first violation kept is memory running out where it could not be
+     * handed back (an application, the verdict's checks): the history
+     * cannot judge the run. (A violation found before it stands: what the
+     * missing memory takes away comes after it.) A flag alone, read by
+     * cw_history_out_of_memory; orders nothing. */
     _Atomic bool no_memory;
     cw_history_report judgement;
 };
@@ -176,8 +178,8 @@ static bool violate(cw_history *h, const char *fmt, ...)
  * being done). Returns false, as the call that met it does. */
 static bool out_of_memory(cw_history *h, const char *what)
 {
-    atomic_store_explicit(&h->no_memory, true, memory_order_relaxed);
-    violate(h, "out of memory %s", what);
+    if (violate(h, "out of memory %s", what))
+        atomic_store_explicit(&h->no_memory, true, memory_order_relaxed);
     return false;
 }
 

@@ -466,7 +466,7 @@ int cw_sim_finish(cw_sim *s, cw_sim_report *report)
     }
     cw_history_set_progress(s->h, s->o.progress, s->o.progress_ctx);
     cw_history_verdict(s->h, &rep.truth);
-    if (cw_history_out_of_memory(s->h))
+    if (!rep.violation[0] && cw_history_out_of_memory(s->h))
         return CW_ENOMEM; /* not judged: no verdict, the report unchanged (finished stays -1) */
     const char *v = cw_history_violation(s->h);
     if (rep.violation[0])

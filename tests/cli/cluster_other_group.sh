@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # causeway cluster --data D --group g2 on the directories of a group g1:
-# the nodes refuse their directories as they start (exit 1), and the
+# the nodes refuse their directories as they start (each exit 2, the
+# command exit 1), and the
 # command names each failure as a failure to start, not as a failed stop
 # ("exited with status 2 as the nodes stopped (want exit 0)" was said of
 # the nodes that failed after the first). Random base ports, retried while one is

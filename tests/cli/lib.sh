@@ -56,8 +56,8 @@ need_open_files() {
 
 # stress_seed CW OUT NODE ARGS...: runs `CW stress ARGS`, its output in OUT.
 # Status 0 when it passed; 2 when it stopped before its check because node
-# NODE, one neither stopped nor killed, answered no client call for 10 s
-# (load, not the judge: its directory removed, a line said). Any other failure prints OUT
+# NODE, one neither stopped nor killed, answered none of a client's 4 calls
+# in a row (load, not the judge: its directory removed, a line said). Any other failure prints OUT
 # and ends the script with 1, the run's traces left where OUT says.
 stress_seed() {
   _ss_cw=$1 _ss_out=$2 _ss_node=$3

@@ -1,34 +1,46 @@
 #!/usr/bin/env bash
-# stress --processes with a node that does not answer for 2.5 s, paused
-# from outside the run (as a loaded machine can keep one): its clients'
-# calls time out, and the run takes them as writes that may have been made
-# (the traces settle them) while the node answers again within 10 s; the
-# verdict holds and the report counts them. A timed-out call at a node
-# the run had not stopped failed the run (1 of about 52 loaded runs of
-# cli_stress_processes_durable_kill under TSan).
+# stress --processes with a node that does not answer for a while, paused
+# from outside the run (as a loaded machine can keep one). For 2.5 s: its
+# clients' calls time out (1 s each, at most 3 in a row), and the run takes
+# them as writes that may have been made (the traces settle them); the
+# verdict holds and the report counts them. A timed-out call at a node the
+# run had not stopped failed the run (1 of about 52 loaded runs of
+# cli_stress_processes_durable_kill under TSan). For 6 s: a client gets no
+# answer to 4 calls in a row, and the run fails, saying so.
 #   tests/cli/slow_node.sh CAUSEWAY
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cw=$1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$cw" stress --processes 2 --duration 5 --keys 50 --seed 7 >"$out" 2>&1 &
-pid=$!
-dir=
-for _ in $(seq 600); do
-  dir=$(sed -n 's/^  processes  *\(\/[^ ]*\) .*/\1/p' "$out")
-  [ -n "$dir" ] && break
-  sleep 0.05
-done
-node=$(pgrep -f -- "causeway node --id 1 .*$dir/" | head -n 1)
-[ -n "$dir" ] && [ -n "$node" ] || { stop_pids $pid; cat "$out"; echo "node 1 of the run not found"; exit 1; }
-sleep 0.5
-kill -STOP "$node"
-sleep 2.5
-kill -CONT "$node"
-wait $pid
-status=$?
-cat "$out"
-[ "$status" = 0 ] || { echo "exit $status, want 0"; exit 1; }
+# pause DURATION PAUSE: a run of DURATION s whose node 1 is paused for
+# PAUSE s from 0.5 s after it said where it runs; sets status.
+pause() {
+  "$cw" stress --processes 2 --duration "$1" --keys 50 --seed 7 >"$out" 2>&1 &
+  pid=$!
+  dir=
+  for _ in $(seq 600); do
+    dir=$(sed -n 's/^  processes  *\(\/[^ ]*\) .*/\1/p' "$out")
+    [ -n "$dir" ] && break
+    sleep 0.05
+  done
+  node=$(pgrep -f -- "causeway node --id 1 .*$dir/" | head -n 1)
+  [ -n "$dir" ] && [ -n "$node" ] || { stop_pids $pid; cat "$out"; echo "node 1 of the run not found"; exit 1; }
+  sleep 0.5
+  kill -STOP "$node"
+  sleep "$2"
+  kill -CONT "$node"
+  wait $pid
+  status=$?
+  cat "$out"
+}
+pause 5 2.5
+[ "$status" = 0 ] || { echo "paused for 2.5 s: exit $status, want 0"; exit 1; }
 grep -Eq 'timed out at a stopped or killed node and [1-9][0-9]* at a slow one' "$out" ||
   { echo "the paused node's timed-out calls were not counted"; exit 1; }
+pause 8 6
+[ "$status" = 1 ] || { echo "paused for 6 s: exit $status, want 1"; exit 1; }
+grep -q "at node 1: a wait ran out of time (the node answered none of this client's last 4 calls)" "$out" ||
+  { echo "the stuck node was not named"; exit 1; }
+dir=$(sed -n 's/.*kept in \([^ ;)]*\).*/\1/p' "$out" | head -n 1)
+case $dir in /tmp/causeway-stress-*) rm -rf "$dir" ;; esac

@@ -31,17 +31,25 @@ cat trace_full.err
 test $status = 1 || { echo "a trace on a FIFO without a reader: exit $status, want 1"; exit 1; }
 grep -q 'causeway node: --trace trace_fifo: a FIFO that no process reads (start its reader first)' trace_full.err ||
   exit 1
-cat trace_fifo >trace_fifo.out &
+# The FIFO has a reader before the node opens it: this shell's own end
+# (read-write, so opening it waits for nobody), then cat's; the shell's end
+# is closed once the node is done, so that cat sees the end (neither cat
+# nor the node inherits it).
+exec 3<>trace_fifo
+cat trace_fifo >trace_fifo.out 3<&- &
 reader=$!
 "$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace trace_fifo \
-  >trace_full.out 2>trace_full.err &
+  >trace_full.out 2>trace_full.err 3<&- &
 pid=$!
 trap 'stop_pids $pid $reader' EXIT
 port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"key": "fifo", "value": 1}' "http://127.0.0.1:$port/write")
 test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
 kill -TERM $pid
-wait $pid || { cat trace_full.err; echo "a node tracing to a FIFO exited $? on SIGTERM"; exit 1; }
+wait $pid
+status=$?
+exec 3<&-
+test $status = 0 || { cat trace_full.err; echo "a node tracing to a FIFO exited $status on SIGTERM"; exit 1; }
 wait $reader
 trap - EXIT
 grep -q '"fifo"' trace_fifo.out || { echo "the FIFO's reader did not get the write: $(cat trace_fifo.out)"; exit 1; }

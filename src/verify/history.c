@@ -391,8 +391,13 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
     const void *key = cw_msg_key(m, &key_len);
     r->past = malloc(h->nodes * sizeof *r->past);
     r->key = malloc(key_len ? key_len : 1);
-    if (!r->past || !r->key)
+    if (!r->past || !r->key) { /* not recorded: a later application finds no past, not garbage */
+        free(r->past);
+        free(r->key);
+        r->past = NULL;
+        r->key = NULL;
         return out_of_memory(h, "recording a write");
+    }
     for (uint32_t k = 0; k < h->nodes; k++) /* x's own row: relaxed */
         r->past[k] = atomic_load_explicit(&h->applied[x][k], memory_order_relaxed);
     r->past[x] = seq;

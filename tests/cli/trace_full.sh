@@ -7,17 +7,24 @@
 #   tests/cli/trace_full.sh CAUSEWAY
 set -u
 . "$(dirname "$0")/lib.sh"
+CW=$1
 rm -f trace_full.out trace_full.err trace_fifo
-"$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace /dev/full \
-  >trace_full.out 2>trace_full.err &
-pid=$!
-trap 'stop_pids $pid' EXIT
-port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"key": "k", "value": 1}' "http://127.0.0.1:$port/write")
-test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
-kill -TERM $pid
-wait $pid
-status=$?
+# served TRACE KEY: a node tracing to TRACE takes a write of KEY over HTTP
+# (200), then SIGTERM; sets status, its exit (descriptor 3 not inherited).
+served() {
+  "$CW" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace "$1" \
+    >trace_full.out 2>trace_full.err 3<&- &
+  pid=$!
+  trap 'stop_pids $pid ${reader:-}' EXIT
+  port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"key\": \"$2\", \"value\": 1}" \
+    "http://127.0.0.1:$port/write")
+  test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
+  kill -TERM $pid
+  wait $pid
+  status=$?
+}
+served /dev/full k
 trap - EXIT
 cat trace_full.err
 test $status = 1 || { echo "exit $status, want 1"; exit 1; }
@@ -25,7 +32,7 @@ grep -q 'causeway node: --trace /dev/full: part of the trace could not be writte
 
 mkfifo trace_fifo
 status=0
-timeout -s KILL 20 "$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --fresh --trace trace_fifo \
+timeout -s KILL 20 "$CW" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --fresh --trace trace_fifo \
   >/dev/null 2>trace_full.err || status=$?
 cat trace_full.err
 test $status = 1 || { echo "a trace on a FIFO without a reader: exit $status, want 1"; exit 1; }
@@ -38,16 +45,7 @@ grep -q 'causeway node: --trace trace_fifo: a FIFO that no process reads (start 
 exec 3<>trace_fifo
 cat trace_fifo >trace_fifo.out 3<&- &
 reader=$!
-"$1" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh --trace trace_fifo \
-  >trace_full.out 2>trace_full.err 3<&- &
-pid=$!
-trap 'stop_pids $pid $reader' EXIT
-port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"key": "fifo", "value": 1}' "http://127.0.0.1:$port/write")
-test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
-kill -TERM $pid
-wait $pid
-status=$?
+served trace_fifo fifo
 exec 3<&-
 test $status = 0 || { cat trace_full.err; echo "a node tracing to a FIFO exited $status on SIGTERM"; exit 1; }
 wait $reader

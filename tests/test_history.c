@@ -564,6 +564,11 @@ static void test_bad_arguments(void **state)
     assert_int_equal(cw_history_read(h, 1, "k", 1, none, one, &r), CW_EINVAL);
     assert_int_equal(cw_history_read(h, 1, "k", 1, none, none, &r), CW_OK);
     cw_read_destroy(&r);
+    /* No message is a violation the history names, not a false without one. */
+    assert_false(cw_history_applied(NULL, 0, NULL));
+    assert_false(cw_history_applied(h, 1, NULL));
+    assert_non_null(cw_history_violation(h));
+    assert_non_null(strstr(cw_history_violation(h), "node 1 applied no write"));
     cw_history_destroy(h);
     /* 65,536 nodes: 64 GiB of counters, refused on a machine with less
      * (it used to be allocated and left to the kernel's overcommit). */
@@ -572,6 +577,56 @@ static void test_bad_arguments(void **state)
         assert_int_equal(cw_history_create(&h, 65536, 10, CW_KEEP_SIBLINGS), CW_ELIMIT);
         assert_null(h);
     }
+}
+
+/* The apply callback of test_the_write_limit_is_named: keeps each write. */
+static void keep_write(void *ctx, const cw_msg *m)
+{
+    cw_msg **kept = ctx;
+    for (size_t i = 0; i < 2; i++)
+        if (!kept[i]) {
+            kept[i] = cw_msg_ref((cw_msg *)m);
+            return;
+        }
+}
+
+/* A write past the number a history was made for is named as that, with
+ * the limit (a history for no writes says so at its first). */
+static void test_the_write_limit_is_named(void **state)
+{
+    (void)state;
+    cw_msg *kept[2] = {NULL, NULL};
+    cw_node_options o;
+    cw_node_options_init(&o);
+    o.nodes = 1;
+    o.on_apply = keep_write;
+    o.apply_ctx = kept;
+    cw_node *n = NULL;
+    assert_int_equal(cw_node_create(&n, &o), CW_OK);
+    assert_int_equal(cw_node_put(n, "k", 1, "1", 1, NULL), CW_OK);
+    assert_int_equal(cw_node_put(n, "k", 1, "2", 1, NULL), CW_OK);
+    assert_non_null(kept[1]);
+    for (uint64_t limit = 0; limit < 2; limit++) {
+        cw_history *h = NULL;
+        assert_int_equal(cw_history_create(&h, 1, limit, CW_KEEP_SIBLINGS), CW_OK);
+        for (uint64_t i = 0; i < limit; i++)
+            assert_true(cw_history_applied(h, 0, kept[i]));
+        assert_false(cw_history_applied(h, 0, kept[limit]));
+        char want[96];
+        snprintf(want, sizeof want, "node 0 made write %llu, past the history's limit of %llu writes a node",
+                 (unsigned long long)limit + 1, (unsigned long long)limit);
+        assert_string_equal(cw_history_violation(h), want);
+        cw_history_destroy(h);
+    }
+    /* Out of order is named as that, without the limit. */
+    cw_history *h = NULL;
+    assert_int_equal(cw_history_create(&h, 1, 5, CW_KEEP_SIBLINGS), CW_OK);
+    assert_false(cw_history_applied(h, 0, kept[1]));
+    assert_string_equal(cw_history_violation(h), "node 0 made write 2, expected 1");
+    cw_history_destroy(h);
+    cw_msg_unref(kept[0]);
+    cw_msg_unref(kept[1]);
+    cw_node_destroy(n);
 }
 
 static void test_bad_tellings_are_caught(void **state)
@@ -1091,6 +1146,7 @@ int main(void)
         cmocka_unit_test(test_context_ahead_of_node_is_caught),
         cmocka_unit_test(test_bad_tellings_are_caught),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_the_write_limit_is_named),
         cmocka_unit_test(test_collected_tombstones),
         cmocka_unit_test(test_a_history_is_judged_once),
         cmocka_unit_test(test_nothing_is_recorded_while_the_verdict_runs),

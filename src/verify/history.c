@@ -377,10 +377,14 @@ static bool judging(const cw_history *h) { return atomic_load(&h->judging); }
 static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
 {
     uint64_t seq = cw_msg_seq(m);
-    if (seq != made(h, x) + 1 || seq > h->max_writes) {
-        violate(h, "node %u made write %llu, expected %llu (limit %llu)", x,
-                (unsigned long long)seq, (unsigned long long)made(h, x) + 1,
-                (unsigned long long)h->max_writes);
+    if (seq != made(h, x) + 1) {
+        violate(h, "node %u made write %llu, expected %llu", x, (unsigned long long)seq,
+                (unsigned long long)made(h, x) + 1);
+        return false;
+    }
+    if (seq > h->max_writes) {
+        violate(h, "node %u made write %llu, past the history's limit of %llu writes a node", x,
+                (unsigned long long)seq, (unsigned long long)h->max_writes);
         return false;
     }
     record **chunk = &h->writes[x][(seq - 1) / CHUNK];
@@ -422,8 +426,12 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
 
 bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m)
 {
-    if (!h || !m)
+    if (!h)
         return false;
+    if (!m) {
+        violate(h, "node %u applied no write (a NULL message)", x);
+        return false;
+    }
     uint32_t group;
     cw_msg_counters(m, &group);
     cw_node_id o = cw_msg_origin(m);

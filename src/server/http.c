@@ -91,6 +91,13 @@
  * 10. With o.allow, a connection from an address outside it is closed by
  *     MHD's accept policy (on_accept), before any byte of it is read; no
  *     request of it reaches on_request.
+ * 11. What the bounds of invariants 1 and 8 let go is counted (trim.h), and
+ *     once 64 MiB were, a request's completion or a large answer's free
+ *     that finds less than 4 MiB held gives the C library's free memory
+ *     back to the system (trim.c says why and what it costs): each pool
+ *     thread's heap would otherwise keep the high-water mark of the heavy
+ *     parses it made, so an idle node after a burst of reads held many
+ *     times the bounds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -118,6 +125,7 @@
 #include "endpoint.h"
 #include "http.h"
 #include "note.h"
+#include "trim.h"
 #include "vec.h"
 
 struct cw__http {
@@ -155,6 +163,9 @@ struct cw__http {
     _Atomic size_t parsing;
     _Atomic uint64_t parsing_refused;
     size_t json_max;
+    /* What the bodies, parses and large answers above freed, given back to
+     * the system once they are all let go (invariant 11). */
+    cw__trim trim;
     /* Connections closed at accept (o.allow; a count, orders nothing), and
      * when the last was said on stderr and how many had been by then
      * (under log_lock: MHD's pool threads accept concurrently). */
@@ -394,8 +405,24 @@ static bool queue(struct MHD_Connection *c, unsigned status, struct MHD_Response
     return ok == MHD_YES;
 }
 
+/* Bytes of memory Jansson may take for a unit of JSON's weight
+ * (json_weight): 1 MiB of [{},{},...] took 78 MB. */
+#define JSON_BYTES_A_UNIT 86u
+
+/* Gives the C library's free memory back when enough was freed and what is
+ * held now is small (invariant 11): after a burst of heavy requests, not
+ * during it. Relaxed loads: bounds looked at, nothing they order. */
+static void give_back(cw__http *h)
+{
+    uint64_t held = (uint64_t)atomic_load_explicit(&h->parsing, memory_order_relaxed) * JSON_BYTES_A_UNIT +
+                    atomic_load_explicit(&h->bodies_held, memory_order_relaxed) +
+                    atomic_load_explicit(&h->answers_held, memory_order_relaxed);
+    cw__trim_if_due(&h->trim, held < CW__TRIM_AFTER / 16);
+}
+
 /* A large answer's text and where its bytes are counted (invariant 8). */
 typedef struct held_body {
+    cw__http *h;
     char *text;
     size_t len;
     _Atomic size_t *held;
@@ -405,14 +432,17 @@ typedef struct held_body {
 static void held_free(void *cls)
 {
     held_body *b = cls;
+    cw__http *h = b->h;
     atomic_fetch_sub_explicit(b->held, b->len, memory_order_relaxed);
     free(b->text);
+    cw__trim_freed(&h->trim, b->len);
     free(b);
+    give_back(h);
 }
 
 /* A response of len bytes of dump (malloc'd, taken), counted in *held until
  * MHD frees it when held is not NULL. NULL on ENOMEM (dump freed). */
-static struct MHD_Response *dump_response(char *dump, size_t len, _Atomic size_t *held)
+static struct MHD_Response *dump_response(cw__http *h, char *dump, size_t len, _Atomic size_t *held)
 {
     if (!held) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(len, dump, MHD_RESPMEM_MUST_FREE);
@@ -428,7 +458,7 @@ static struct MHD_Response *dump_response(char *dump, size_t len, _Atomic size_t
         free(dump);
         return NULL;
     }
-    *b = (held_body){dump, len, held};
+    *b = (held_body){h, dump, len, held};
     atomic_fetch_add_explicit(held, len, memory_order_relaxed);
     return resp;
 }
@@ -442,13 +472,13 @@ static enum MHD_Result send_reply(cw__http *h, struct MHD_Connection *c, reply *
     bool queued;
     if (rep->text) {
         struct MHD_Response *resp =
-            dump_response(rep->text, rep->text_len, rep->status == MHD_HTTP_OK ? rep->held : NULL);
+            dump_response(h, rep->text, rep->text_len, rep->status == MHD_HTTP_OK ? rep->held : NULL);
         queued = queue(c, rep->status, resp, rep->text_type, NULL);
     } else {
         json_t *j = rep->json ? rep->json : error_body(rep->error, rep->code);
         char *dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
-        queued = dump && queue(c, rep->status, dump_response(dump, strlen(dump), NULL), "application/json", rep->allow);
+        queued = dump && queue(c, rep->status, dump_response(h, dump, strlen(dump), NULL), "application/json", rep->allow);
     }
     if (queued)
         return MHD_YES;
@@ -622,6 +652,8 @@ static void drop_body(cw__http *h, request *r)
 {
     free(r->body);
     atomic_fetch_sub_explicit(&h->bodies_held, r->cap, memory_order_relaxed); /* a bound only */
+    if (r->cap)
+        cw__trim_freed(&h->trim, r->cap);
     r->body = NULL;
     r->len = r->cap = 0;
 }
@@ -691,6 +723,8 @@ static void release_json(cw__http *h, request *r, json_t *doc)
 {
     json_decref(doc);
     atomic_fetch_sub_explicit(&h->parsing, r->weight, memory_order_relaxed); /* a bound only */
+    if (r->weight)
+        cw__trim_freed(&h->trim, (uint64_t)r->weight * JSON_BYTES_A_UNIT);
     r->weight = 0;
 }
 
@@ -868,6 +902,7 @@ static bool append_value(cw__http *h, text *t, const void *bytes, size_t len)
         return false;
     append_json(t, value_json(bytes, len)); /* which lets go of the parse */
     atomic_fetch_sub_explicit(&h->parsing, weight, memory_order_relaxed); /* a bound only */
+    cw__trim_freed(&h->trim, (uint64_t)weight * JSON_BYTES_A_UNIT);
     return true;
 }
 
@@ -1482,6 +1517,10 @@ static void do_metrics(cw__http *h, reply *rep)
            "answers show) held its bound (4 Mi units, or the heaviest write's weight if more): writes whose "
            "body, and reads and /status whose values, would have passed it.",
            atomic_load_explicit(&h->parsing_refused, memory_order_relaxed));
+    metric(&t, "causeway_http_memory_trims_total", "counter",
+           "Times the node gave the C library's free memory back to the system after at least 64 MiB of request "
+           "bodies, parses and large answers were let go, once what is held was small again.",
+           cw__trim_count(&h->trim));
     if (h->o.allow)
         metric(&t, "causeway_http_refused_connections_total", "counter",
                "HTTP connections closed as they were accepted: their address is not in --http-allow.",
@@ -1819,6 +1858,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
         free(r);
         *req_cls = NULL;
         atomic_fetch_sub_explicit(&h->in_progress, 1, memory_order_relaxed);
+        give_back(h);
     }
 }
 

@@ -204,11 +204,12 @@ static int check_finals(cli_trace_judge *J, uint64_t *finals)
                 free(r);
                 return same;
             }
+            char key[CLI_TRACE_KEY_SHOWN + 48];
             if (!same)
                 cli_trace_violate(J, r[i], "divergence",
                                   "nodes %u and %u end with different versions of %s: %zu at %s:%llu, %zu here",
-                                  ref->node, r[i]->node, r[i]->key, ref->ndots, J->files[ref->file],
-                                  (unsigned long long)ref->line, r[i]->ndots);
+                                  ref->node, r[i]->node, cli_trace_key(r[i], key, sizeof key), ref->ndots,
+                                  J->files[ref->file], (unsigned long long)ref->line, r[i]->ndots);
             compared |= ref != NULL;
             ref = ref ? ref : r[i];
         }
@@ -288,7 +289,11 @@ static int write_json(const char *path, const cli_trace_judge *J, const cw_histo
         json_object_set_new(root, "rule", json_string(f->rule));
         json_object_set_new(root, "violation", json_string(f->text));
         if (f->line) {
-            json_object_set_new(root, "file", json_string(J->files[f->file]));
+            char *file = strdup(J->files[f->file]);
+            if (file)
+                cli_printable(file); /* a path is bytes: JSON takes only valid UTF-8 */
+            json_object_set_new(root, "file", file ? json_string(file) : NULL);
+            free(file);
             json_object_set_new(root, "line", json_integer((json_int_t)f->line));
             json_object_set_new(root, "node", json_integer((json_int_t)f->node));
         }
@@ -472,7 +477,7 @@ int cli_check(int argc, char **argv)
     if (trace)
         return cli_usage_error(&c, "--json %s is the trace %s: the verdict would be written over it",
                                cli_quote(json, q, sizeof q), trace);
-    if (json && (rc = cli_check_writable(&c, "json", json)) != CLI_OK)
+    if (json && (rc = cli_check_json(&c, json)) != CLI_OK)
         return rc;
     static cli_trace_judge J; /* large (per-node tables); one check per process */
     memset(&J, 0, sizeof J);

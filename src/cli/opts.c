@@ -438,6 +438,38 @@ int cli_check_writable(const cli_command *c, const char *opt, const char *path)
     return CLI_OK;
 }
 
+int cli_check_json(const cli_command *c, const char *path)
+{
+    char q[96];
+    if (strcmp(path, "-") == 0)
+        return cli_usage_error(c, "--json -: standard output holds the report: give a file");
+    struct stat st, out;
+    bool there = stat(path, &st) == 0;
+    /* The same file as standard output (--json /dev/stdout): the report
+     * would be written over the JSON, or mixed into what a pipe reads. A
+     * terminal or /dev/null takes both unharmed. */
+    if (there && fstat(STDOUT_FILENO, &out) == 0 && st.st_dev == out.st_dev && st.st_ino == out.st_ino &&
+        (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)))
+        return cli_usage_error(c, "--json %s is standard output, which holds the report: give another file",
+                               cli_quote(path, q, sizeof q));
+    if (there && !S_ISREG(st.st_mode)) /* a FIFO or a device: as any output */
+        return cli_check_writable(c, "json", path);
+    /* A regular file, or none yet: made empty now, so that an earlier run's
+     * verdict never outlives a run that ends without its own (refused, no
+     * verdict, a signal, a full disk). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return cli_usage_error(c, "--json %s: cannot write it: %s", cli_quote(path, q, sizeof q), strerror(errno));
+    close(fd);
+    return CLI_OK;
+}
+
+bool cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 bool cli_seen(const cli_command *c, const char *name)
 {
     for (size_t i = 0; i < c->count; i++)

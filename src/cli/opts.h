@@ -110,6 +110,14 @@ int cli_writable(const char *path);
 /* cli_writable for option --opt's file, before a run: CLI_OK, or a usage
  * error naming the reason. */
 int cli_check_writable(const cli_command *c, const char *opt, const char *path);
+/* The --json file of a run, before it: CLI_OK, or a usage error naming the
+ * reason. A regular file (or none) is made empty now, so that no earlier
+ * run's verdict outlives a run that ends without writing its own; "-" and
+ * a path to the same file or pipe as standard output (which holds the
+ * report) are refused; a FIFO or a device is checked as cli_writable does. */
+int cli_check_json(const cli_command *c, const char *path);
+/* Whether a and b are both there and one file (any names, links). */
+bool cli_same_file(const char *a, const char *b);
 
 /* Quotes user input for an error message: at most 40 characters of it, then
  * an ellipsis and its full length, so a huge argument is not echoed back. */

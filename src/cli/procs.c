@@ -156,6 +156,9 @@ struct prun {
     _Atomic uint32_t running;
     _Atomic int failed;
     char failure[256];
+    /* The run stopped for this machine's limits (open files, threads), not
+     * for anything the nodes did: no verdict (exit 3). The main thread's. */
+    bool machine;
     pthread_mutex_t lock;
     /* The clients' start: every client thread is made before any writes,
      * then the run's clock starts (start, end) and `go` lets them all
@@ -1145,13 +1148,15 @@ static int ensure_open_files(prun *r, uint32_t clients)
         fail_run(r, CW_EIO, "open files limit: %s", strerror(errno));
     else if (got == -2)
         fail_run(r, CW_EIO, "raising the open files limit to %llu: %s", (unsigned long long)hard, strerror(errno));
-    else if (got == 1)
+    else if (got == 1) {
+        r->machine = true;
         fail_run(r, CW_ELIMIT,
                  "a run of %u nodes and %u clients may need %llu open files (%u of its own and %u a client "
                  "connection, with one connection to each node and one for each client); this process may open "
                  "at most %llu (ulimit -Hn)",
                  r->n, clients, (unsigned long long)need, STRESS_OWN_FILES, FILES_PER_CLIENT,
                  (unsigned long long)hard);
+    }
     return got == 0 ? CW_OK : got > 0 ? CW_ELIMIT : CW_EIO;
 }
 
@@ -1307,6 +1312,7 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
             break;
     atomic_fetch_sub(&r->running, nc - started);
     int rc = started == nc ? CW_OK : CW_EIO;
+    r->machine |= rc != CW_OK;
     if (rc != CW_OK) /* before the clients begin: they see the run failed and make no write */
         fail_run(r, rc, "cannot start client thread %u of %u: %s (%s)", started + 1, nc, strerror(not_started),
                  CW__THREADS_WHY);
@@ -1432,27 +1438,49 @@ static json_t *options_json(const prun *r)
  * they ended is no time of theirs. */
 static double writes_seconds(const prun *r) { return r->clients_s > 1e-6 ? r->clients_s : 1e-6; }
 
-static int write_json(const prun *r, const cw_history_report *rep, const judge *J, const final *f, double secs,
-                      bool ok, const char *violation)
+/* The clients' counts the report prints, summed over them. */
+typedef struct calls {
+    uint64_t reads, retries, timeouts, slow, slow_reads;
+} calls;
+
+static int write_json(const prun *r, const cw_history_report *rep, const judge *J, const final *f, const calls *k,
+                      double secs, double check, double conv, bool ok, const char *violation)
 {
     const cli_procs_options *o = r->o;
     json_t *nodes = json_array();
     for (uint32_t i = 0; nodes && i < r->n; i++)
-        json_array_append_new(nodes, json_pack("{s:I,s:I,s:I,s:I,s:i}", "node", (json_int_t)i, "writes",
-                                               (json_int_t)f->st[i].writes, "retransmitted",
+        json_array_append_new(nodes, json_pack("{s:I,s:I,s:I,s:I,s:I,s:i,s:b}", "node", (json_int_t)i, "writes",
+                                               (json_int_t)f->st[i].writes, "delivered",
+                                               (json_int_t)f->st[i].delivered, "retransmitted",
                                                (json_int_t)f->st[i].retransmitted, "recovered",
-                                               (json_int_t)f->st[i].recovered, "exit", r->p[i].status));
+                                               (json_int_t)f->st[i].recovered, "exit", r->p[i].status,
+                                               "restarted", (int)i == o->kill_node));
     json_t *root = json_pack(
-        "{s:o,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b,s:b,s:b}", "options", options_json(r),
+        "{s:o,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b,s:o,s:o}", "options", options_json(r),
         "writes_checked", (json_int_t)rep->writes, "reads_checked",
         (json_int_t)rep->reads, "seconds", secs, "writes_seconds", r->clients_s, "writes_per_s",
         rep->writes / writes_seconds(r), "concurrent_pairs",
         (json_int_t)rep->concurrent_pairs, "ordered_pairs", (json_int_t)rep->ordered_pairs, "lost_with_process",
         (json_int_t)J->t.lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
         (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation,
-        "checked", true, "partition_made", r->part_made, "stop_made", r->stop_made);
-    if (!root)
+        "checked", true, "partition_made", o->part_len > 0 ? json_boolean(r->part_made) : json_null(),
+        "stop_made", o->stop_node >= 0 ? json_boolean(r->stop_made) : json_null());
+    /* What the report's writes, reads and check lines say. */
+    json_t *more = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s?}", "keys_written", (json_int_t)rep->keys,
+        "writes_retried", (json_int_t)k->retries, "writes_timed_out_at_stopped", (json_int_t)(k->timeouts - k->slow),
+        "writes_timed_out_at_slow", (json_int_t)k->slow, "timed_out_writes_made", (json_int_t)J->maybe_made,
+        "client_reads", (json_int_t)k->reads, "client_reads_timed_out_at_slow", (json_int_t)k->slow_reads,
+        "final_reads", (json_int_t)((uint64_t)r->n * o->keys), "joining_reads", (json_int_t)J->t.joining_reads,
+        "reused_dots", (json_int_t)J->t.reused, "lost_reads_unjudged", (json_int_t)J->t.lost_reads,
+        "check_seconds", check, "converged_seconds", conv, "traces_kept",
+        !ok || o->keep_traces ? r->dir : NULL);
+    if (!root || !more || json_object_update(root, more) != 0 || !cli_clients_json(rep, root)) {
+        json_decref(more);
+        json_decref(root);
         return CW_ENOMEM;
+    }
+    json_decref(more);
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
     json_decref(root);
     return rc;
@@ -1486,6 +1514,10 @@ static json_t *stopped_json(const prun *r, const final *f, bool polled, double s
     return extra ? cli_stopped_json(options_json(r), secs, why, failure, extra) : NULL;
 }
 
+/* Whether a run that stopped with rc gives no verdict on the nodes (exit
+ * 3): this process's memory, or this machine's limits. */
+static bool no_verdict(const prun *r, int rc) { return rc == CW_ENOMEM || r->machine; }
+
 /* The end of a run that stopped before its verdict: what stopped it (at
  * `where`, rc and the run's failure text), the replay line, and --json
  * (polled: the nodes' statuses in f are from the last look at them). */
@@ -1497,7 +1529,7 @@ static void stopped(prun *r, int rc, const char *where, const final *f, bool pol
      * words; the error code's text only when there is none. */
     snprintf(failure, sizeof failure, "%s failed: %s", where, r->failure[0] ? r->failure : cw_strerror(rc));
     snprintf(kept, sizeof kept, "processes' files kept in %s", r->dir);
-    cli_stop why = rc == CW_ENOMEM ? CLI_STOP_NO_MEMORY : CLI_STOP_FAILED; /* no verdict: exit 3 */
+    cli_stop why = no_verdict(r, rc) ? CLI_STOP_NO_MEMORY : CLI_STOP_FAILED; /* no verdict: exit 3 */
     cli_report_stopped(why, failure, r->dir[0] ? kept : NULL, o->seed, o->replay,
                        "the same workload and faults; process timings vary", o->json,
                        o->json ? stopped_json(r, f, polled, secs, why, failure) : NULL);
@@ -1572,9 +1604,11 @@ int cli_procs_stress(const cli_procs_options *o)
         rc = start_nodes(r);
     for (uint32_t c = 0; rc == CW_OK && c < nc; c++) {
         cl[c] = (pclient){.r = r, .id = c, .node = c % r->n, .writes = o->writes / nc + (c < o->writes % nc)};
-        if ((rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS)) != CW_OK)
+        if ((rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS)) != CW_OK) {
+            r->machine = true; /* this process's threads or files: an open connects nothing yet */
             fail_run(r, rc, "opening client %u's handle to node %u: %s (%s)", c, c % r->n, cw_strerror(rc),
                      HANDLE_NEEDS);
+        }
     }
     double secs = 0, conv = 0;
     if (rc == CW_OK) {
@@ -1616,7 +1650,7 @@ int cli_procs_stress(const cli_procs_options *o)
         free(finals);
         stopped(r, rc, where, &fin, where == conv_where, secs);
         free_all(r, cl, th, nc, &J, &fin);
-        return rc == CW_ENOMEM ? CLI_ERROR : CLI_FAIL;
+        return no_verdict(r, rc) ? CLI_ERROR : CLI_FAIL;
     }
     double c0 = now_s();
     uint64_t max_writes = 1;
@@ -1642,7 +1676,7 @@ int cli_procs_stress(const cli_procs_options *o)
     if (rc != CW_OK) { /* no verdict: the traces could not be judged (a line too long, out of memory) */
         stopped(r, rc, "the check", &fin, true, secs);
         free_all(r, cl, th, nc, &J, &fin);
-        return rc == CW_ENOMEM ? CLI_ERROR : CLI_FAIL;
+        return no_verdict(r, rc) ? CLI_ERROR : CLI_FAIL;
     }
     cw_history_report rep;
     memset(&rep, 0, sizeof rep);
@@ -1673,25 +1707,27 @@ int cli_procs_stress(const cli_procs_options *o)
     for (uint32_t i = 0; i < r->n; i++)
         if (r->p[i].status != 0) {
             ok = false;
+            int sig = r->p[i].status - 128; /* exit_code: 128 + the signal that ended it */
             if (!J.t.violation[0])
                 snprintf(J.t.violation, sizeof J.t.violation,
-                         "node %u exited with status %d after SIGTERM (0 expected)",
-                         i, r->p[i].status);
+                         "node %u's process ended with status %d, where the run's SIGTERM ends it with 0%s%s%s", i,
+                         r->p[i].status, sig > 0 && sig < 65 ? " (or a signal ended it: " : "",
+                         sig > 0 && sig < 65 ? strsignal(sig) : "", sig > 0 && sig < 65 ? ")" : "");
             violation = J.t.violation;
         }
-    uint64_t reads = 0, retries = 0, timeouts = 0, slow = 0, slow_reads = 0;
+    calls k = {0};
     for (uint32_t c = 0; c < nc; c++)
-        reads += cl[c].reads, retries += cl[c].retries, timeouts += cl[c].timeouts, slow += cl[c].slow,
-            slow_reads += cl[c].slow_reads;
+        k.reads += cl[c].reads, k.retries += cl[c].retries, k.timeouts += cl[c].timeouts, k.slow += cl[c].slow,
+            k.slow_reads += cl[c].slow_reads;
     double wsecs = writes_seconds(r);
     printf("  writes               %llu in %.3f s: %.0f writes/s (%llu retried after joining/stalled/full, "
            "%llu timed out at a stopped or killed node and %llu at a slow one: %llu of those made)\n",
-           (unsigned long long)rep.writes, wsecs, rep.writes / wsecs, (unsigned long long)retries,
-           (unsigned long long)(timeouts - slow), (unsigned long long)slow, (unsigned long long)J.maybe_made);
+           (unsigned long long)rep.writes, wsecs, rep.writes / wsecs, (unsigned long long)k.retries,
+           (unsigned long long)(k.timeouts - k.slow), (unsigned long long)k.slow, (unsigned long long)J.maybe_made);
     printf("  keys written         %llu of %u\n", (unsigned long long)rep.keys, o->keys);
     printf("  reads                %llu checked from the traces (%llu client reads, %llu of them timed out at a "
            "slow node; %llu final reads; %llu at a joining node, empty)\n",
-           (unsigned long long)rep.reads, (unsigned long long)reads, (unsigned long long)slow_reads,
+           (unsigned long long)rep.reads, (unsigned long long)k.reads, (unsigned long long)k.slow_reads,
            (unsigned long long)r->n * o->keys, (unsigned long long)J.t.joining_reads);
     printf("  faults               drop %g, delay %g (at most %u us), dup %g at every node", o->drop, o->delay,
            o->max_delay_us, o->dup);
@@ -1741,7 +1777,7 @@ int cli_procs_stress(const cli_procs_options *o)
         printf("  processes' traces kept in %s\n", r->dir);
     cli_print_verdict(ok, violation, o->replay, "the same workload and faults; process timings vary");
     bool written = true;
-    if (o->json && write_json(r, &rep, &J, &fin, secs, ok, violation) != CW_OK) {
+    if (o->json && write_json(r, &rep, &J, &fin, &k, secs, check, conv, ok, violation) != CW_OK) {
         fprintf(stderr, "causeway stress: cannot write %s%s%s\n", o->json,
                 ok && !o->keep_traces ? "; the processes' traces are kept in " : "",
                 ok && !o->keep_traces ? r->dir : ""); /* else named above */

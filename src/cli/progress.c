@@ -46,6 +46,8 @@ void cli_progress_update(cli_progress *p, const char *phase, uint64_t done, uint
         return;
     p->last = now;
     p->shown = p->tty;
+    if (done > total) /* a phase that runs past its end (a run that waits out a stall): the time says how far */
+        done = total;
     fprintf(stderr, "%s  %s: %llu/%llu %s (%.0f%%), %.0f s%s", p->tty ? "\r" : "", phase, (unsigned long long)done,
             (unsigned long long)total, what, total ? 100.0 * (double)done / (double)total : 100.0, now - p->start,
             p->tty ? "\033[K" : "\n");

@@ -103,7 +103,7 @@ static int parse(int argc, char **argv, sim_opts *o)
         return cli_usage_error(&c, "--partition-steps: applies to --partitions only");
     s->max_buffered = (size_t)o->max_buffered;
     s->max_unsent = o->max_unsent;
-    if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK)
+    if (o->json && (rc = cli_check_json(&c, o->json)) != CLI_OK)
         return rc;
     if (!(o->replay = cli_command_line(&c))) {
         fprintf(stderr, "causeway sim: %s\n", cw_strerror(CW_ENOMEM));
@@ -112,34 +112,50 @@ static int parse(int argc, char **argv, sim_opts *o)
     return CLI_OK;
 }
 
+/* The run's options as --json records them; NULL when out of memory. */
+static json_t *options_json(const cw_sim_options *s)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:b,s:f,s:f,s:I,s:b}", "seed",
+                     (json_int_t)s->seed, "nodes", (json_int_t)s->nodes, "writes", (json_int_t)s->writes, "keys",
+                     (json_int_t)s->keys, "policy", s->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "dup",
+                     s->duplicate_probability, "hold", s->hold_probability, "refuse", s->refuse_probability, "drop",
+                     s->drop_probability, "partitions", s->partition_probability, "partition_steps",
+                     (json_int_t)s->partition_steps, "max_buffered", (json_int_t)s->max_buffered, "max_unsent",
+                     (json_int_t)s->max_unsent, "sequential", s->sequential, "rmw", s->rmw_probability, "deletes",
+                     s->delete_probability, "clients", (json_int_t)s->clients, "sessions", s->sessions);
+}
+
 static int write_json(const sim_opts *o, const cw_sim_report *r, double secs)
 {
-    const cw_sim_options *s = &o->sim;
     json_t *root = json_pack(
-        "{s:{s:I,s:I,s:I,s:I,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:b},"
-        "s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s*,s:s}",
-        "options", "seed", (json_int_t)s->seed, "nodes", (json_int_t)s->nodes, "writes", (json_int_t)s->writes,
-        "keys", (json_int_t)s->keys, "policy", s->policy == CW_LAST_WRITER_WINS ? "lww" : "siblings", "dup",
-        s->duplicate_probability, "hold", s->hold_probability, "refuse", s->refuse_probability, "drop",
-        s->drop_probability, "partitions", s->partition_probability, "partition_steps",
-        (json_int_t)s->partition_steps, "max_buffered", (json_int_t)s->max_buffered, "max_unsent",
-        (json_int_t)s->max_unsent, "sequential", s->sequential,
-        "seconds", secs, "writes_made", (json_int_t)r->truth.writes, "deliveries", (json_int_t)r->deliveries,
-        "duplicates", (json_int_t)r->duplicates, "full_refusals", (json_int_t)r->full_refusals,
-        "send_refusals", (json_int_t)r->send_refusals, "conflicts", (json_int_t)r->conflicts, "max_buffered",
+        "{s:o,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s*,s:s,s:b}", "options",
+        options_json(&o->sim), "seconds", secs, "writes_made", (json_int_t)r->truth.writes, "deliveries",
+        (json_int_t)r->deliveries, "duplicates", (json_int_t)r->duplicates, "full_refusals",
+        (json_int_t)r->full_refusals, "send_refusals", (json_int_t)r->send_refusals, "write_refusals",
+        (json_int_t)r->put_refusals, "conflicts", (json_int_t)r->conflicts, "max_buffered",
         (json_int_t)r->max_buffered, "dropped", (json_int_t)r->dropped, "partitions", (json_int_t)r->partitions,
         "retransmitted", (json_int_t)r->retransmitted, "recovered", (json_int_t)r->recovered,
-        "concurrent_pairs", (json_int_t)r->truth.concurrent_pairs,
-        "ordered_pairs", (json_int_t)r->truth.ordered_pairs, "verdict", r->truth.ok ? "pass" : "fail",
-        "violation", r->violation[0] ? r->violation : NULL, "replay", o->replay);
-    json_t *opt = root ? json_object_get(root, "options") : NULL;
-    if (!opt || json_object_set_new(opt, "rmw", json_real(s->rmw_probability)) != 0 ||
-        json_object_set_new(opt, "deletes", json_real(s->delete_probability)) != 0 ||
-        json_object_set_new(opt, "clients", json_integer(s->clients)) != 0 ||
-        json_object_set_new(opt, "sessions", json_boolean(s->sessions)) != 0 || !cli_clients_json(&r->truth, root)) {
+        "concurrent_pairs", (json_int_t)r->truth.concurrent_pairs, "ordered_pairs",
+        (json_int_t)r->truth.ordered_pairs, "verdict", r->truth.ok ? "pass" : "fail", "violation",
+        r->violation[0] ? r->violation : NULL, "replay", o->replay, "checked", true);
+    if (!root || !cli_clients_json(&r->truth, root)) {
         json_decref(root);
         return CW_ENOMEM;
     }
+    int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
+    json_decref(root);
+    return rc;
+}
+
+/* The --json of a run that stopped before its verdict (why, the failure's
+ * text), as causeway stress writes one: the options, "checked": false, and
+ * the replay line. CW_OK, CW_ENOMEM or CW_EINVAL (not written). */
+static int write_stopped_json(const sim_opts *o, double secs, cli_stop why, const char *failure)
+{
+    json_t *extra = json_pack("{s:s}", "replay", o->replay);
+    json_t *root = extra ? cli_stopped_json(options_json(&o->sim), secs, why, failure, extra) : NULL;
+    if (!root)
+        return CW_ENOMEM;
     int rc = json_dump_file(root, o->json, JSON_INDENT(2)) == 0 ? CW_OK : CW_EINVAL;
     json_decref(root);
     return rc;
@@ -163,15 +179,19 @@ static int sim(const sim_opts *o)
     cli_progress_end(&progress);
     double secs = cli_seconds() - t0;
     if (rc == CW_ELIMIT || rc == CW_ENOMEM) { /* a limit or memory, not a verdict on the replicas */
-        fprintf(stderr, "causeway sim: the run stopped: %s\n",
-                rc == CW_ELIMIT ? "the group's memory, quadratic in --nodes, would pass this machine's (refused "
-                                  "before it starts)"
-                                : cw_strerror(rc));
+        const char *why = rc == CW_ELIMIT ? "the group's memory, quadratic in --nodes, would pass this machine's "
+                                            "(refused before it starts)"
+                                          : cw_strerror(rc);
+        fprintf(stderr, "causeway sim: the run stopped: %s\n", why);
+        if (o->json && write_stopped_json(o, secs, CLI_STOP_NO_MEMORY, why) != CW_OK)
+            fprintf(stderr, "causeway sim: cannot write %s\n", o->json);
         return CLI_ERROR;
     }
     if (rc != CW_OK) {
         /* A stuck schedule is the simulator's liveness verdict: a failure to replay. */
         printf("  verdict              FAIL: %s\n  replay               %s\n", cw_strerror(rc), o->replay);
+        if (o->json && write_stopped_json(o, secs, CLI_STOP_FAILED, cw_strerror(rc)) != CW_OK)
+            fprintf(stderr, "causeway sim: cannot write %s\n", o->json);
         return CLI_FAIL;
     }
     char took[32];

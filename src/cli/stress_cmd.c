@@ -540,7 +540,7 @@ static int parse(int argc, char **argv, opts *o)
     if (o->key_dist == 1 && o->keys > CLI_ZIPFIAN_MAX_KEYS)
         return cli_usage_error(&c, "--keys %u: expected at most %u with --key-dist zipfian", o->keys,
                                CLI_ZIPFIAN_MAX_KEYS);
-    if (o->json && (rc = cli_check_writable(&c, "json", o->json)) != CLI_OK) /* now, not after the run */
+    if (o->json && (rc = cli_check_json(&c, o->json)) != CLI_OK) /* now, not after the run */
         return rc;
     /* The evidence of a failure: a --history that cannot be written is
      * refused; the default one here is only warned of (a run from a
@@ -550,6 +550,8 @@ static int parse(int argc, char **argv, opts *o)
     int cannot;
     if (o->history && (rc = cli_check_writable(&c, "history", o->history)) != CLI_OK)
         return rc;
+    if (o->json && o->history && cli_same_file(o->json, o->history))
+        return cli_usage_error(&c, "--json and --history name one file: the history would be written over");
     if (!o->history && (cannot = cli_writable(default_history)) != 0)
         fprintf(stderr, "causeway stress: a failed run could not write its history to %s here (%s): give --history FILE\n",
                 default_history, strerror(cannot));
@@ -608,6 +610,8 @@ static int collect(run *r, totals *t)
 
 static json_t *latency_json(const cw_latency *l)
 {
+    if (l->count == 0) /* no sample: no figure, rather than a 0 a script would take for one */
+        return json_pack("{s:I,s:n,s:n,s:n,s:n}", "count", (json_int_t)0, "p50_us", "p99_us", "p999_us", "max_us");
     return json_pack("{s:I,s:f,s:f,s:f,s:f}", "count", (json_int_t)l->count, "p50_us", l->p50_ns / 1e3,
                      "p99_us", l->p99_ns / 1e3, "p999_us", l->p999_ns / 1e3, "max_us", l->max_ns / 1e3);
 }
@@ -634,7 +638,7 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
                       uint64_t made, double secs, double check_secs, const char *violation, bool parted)
 {
     json_t *root = json_pack(
-        "{s:o,s:I,s:f,s:f,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:b,s:b}", "options",
+        "{s:o,s:I,s:f,s:f,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:s*,s:o,s:b}", "options",
         options_json(o), "reads_checked", (json_int_t)rep->reads, "seconds", secs, "check_seconds", check_secs,
         "writes_made", (json_int_t)made, "writes_per_s", made / secs, "deliveries_per_s", t->delivered / secs,
         "deliveries", (json_int_t)t->delivered, "conflicts", (json_int_t)t->conflicts,
@@ -643,7 +647,8 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         (json_int_t)rep->ordered_pairs, "operation_latency", latency_json(ops),
         "replication_latency", latency_json(&t->replication),
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
-        "violation", violation, "partition_made", parted, "checked", true);
+        "violation", violation, "partition_made", o->partition ? json_boolean(parted) : json_null(), "checked",
+        true);
     json_t *blocker = t->blocked == 0 ? json_null()
                                       : json_pack("{s:I,s:I,s:I}", "node", (json_int_t)t->blocked_at, "waits_for",
                                                   (json_int_t)t->blocker, "nodes", (json_int_t)t->blocked);

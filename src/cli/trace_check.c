@@ -50,8 +50,9 @@
  * it become '?', so a hostile trace cannot drive the terminal it is read on:
  * C0 and DEL; C1 (U+0080 to U+009F, bytes C2 80 to C2 9F in UTF-8, among
  * them CSI and OSC) as "??"; and every byte that is not part of valid
- * UTF-8 (a lone 9B is CSI to a terminal not in UTF-8 mode). */
-static void printable(char *s)
+ * UTF-8 (a lone 9B is CSI to a terminal not in UTF-8 mode; an overlong
+ * form or a surrogate, which JSON refuses, too). */
+void cli_printable(char *s)
 {
     for (unsigned char *u = (unsigned char *)s; *u;) {
         if (*u < 0x80) {
@@ -61,7 +62,10 @@ static void printable(char *s)
             continue;
         }
         size_t n = *u >= 0xc2 && *u <= 0xdf ? 2 : *u >= 0xe0 && *u <= 0xef ? 3 : *u >= 0xf0 && *u <= 0xf4 ? 4 : 0;
-        size_t ok = n ? 1 : 0;
+        /* The second byte's range: narrower after E0 (overlong), ED
+         * (surrogates), F0 (overlong) and F4 (past U+10FFFF). */
+        unsigned lo = *u == 0xe0 ? 0xa0 : *u == 0xf0 ? 0x90 : 0x80, hi = *u == 0xed ? 0x9f : *u == 0xf4 ? 0x8f : 0xbf;
+        size_t ok = n && u[1] >= lo && u[1] <= hi ? 2 : 0;
         while (ok && ok < n && u[ok] >= 0x80 && u[ok] <= 0xbf) /* stops at the NUL */
             ok++;
         if (!n || ok < n) { /* not a character: that byte alone */
@@ -72,6 +76,22 @@ static void printable(char *s)
             u[0] = u[1] = '?';
         u += n;
     }
+}
+
+const char *cli_trace_key(const cli_trace_event *e, char *buf, size_t cap)
+{
+    size_t n = e->key_len < CLI_TRACE_KEY_SHOWN ? e->key_len : CLI_TRACE_KEY_SHOWN;
+    while (n < e->key_len && n > 0 && ((unsigned char)e->key[n] & 0xc0) == 0x80) /* not inside a character */
+        n--;
+    char shown[CLI_TRACE_KEY_SHOWN + 1];
+    for (size_t i = 0; i < n; i++)
+        shown[i] = e->key[i] ? e->key[i] : '?';
+    shown[n] = '\0';
+    if (n < e->key_len)
+        snprintf(buf, cap, "%s... (a key of %zu bytes)", shown, e->key_len);
+    else
+        snprintf(buf, cap, "%s", shown);
+    return buf;
 }
 
 /* The first bytes of a line of len bytes, into q (cap bytes), a NUL among
@@ -94,7 +114,7 @@ static void set_first(cli_trace_judge *J, const cli_trace_event *e, const char *
     J->first.line = e ? e->line : 0;
     J->first.node = e ? e->node : 0;
     snprintf(J->first.text, sizeof J->first.text, "%s", text);
-    printable(J->first.text);
+    cli_printable(J->first.text);
 }
 
 void cli_trace_violate(cli_trace_judge *J, const cli_trace_event *e, const char *rule, const char *fmt, ...)
@@ -105,7 +125,7 @@ void cli_trace_violate(cli_trace_judge *J, const cli_trace_event *e, const char 
     va_start(ap, fmt);
     vsnprintf(J->violation, sizeof J->violation, fmt, ap);
     va_end(ap);
-    printable(J->violation);
+    cli_printable(J->violation);
     set_first(J, e, rule, J->violation);
 }
 
@@ -464,7 +484,7 @@ int cli_trace_read(cli_trace_judge *J, const char *path, int node, long boundary
                 char q[81];
                 snprintf(err, cap, "%s:%llu: %s: %s", path, (unsigned long long)line, why,
                          quote_line(text, len, q, sizeof q));
-                printable(err);
+                cli_printable(err);
                 /* Only a line that is not JSON can be one a crash cut short
                  * (no strict prefix of a line's object is JSON): a whole
                  * object that is malformed waits for no restart. */
@@ -690,10 +710,11 @@ static int mark_lost(cli_trace_judge *J, uint32_t x, cli_trace_list *l, cli_trac
                 continue;
             const cli_trace_event *w = s - bound <= nlost && lost[s - bound - 1]->seq == s ? lost[s - bound - 1]
                                                                                            : NULL;
+            char key[CLI_TRACE_KEY_SHOWN + 48];
             if (!w || w > e || !cli_trace_same_key(w, e) || w->del)
                 cli_trace_violate(J, e, cli_trace_read_rule(J),
                                   "node %u read version %u.%llu of a key (%s), %s", x, x, (unsigned long long)s,
-                                  e->key, !w || w > e ? "which it had not made by the read"
+                                  cli_trace_key(e, key, sizeof key), !w || w > e ? "which it had not made by the read"
                                           : w->del    ? "which is a delete (reads hide them)"
                                                       : "which is no write to that key");
             skip = true;
@@ -1190,10 +1211,11 @@ static int step(cli_trace_judge *J, uint32_t x, cli_trace_event *e, bool *joinin
     case CLI_EV_READ:
         if (*joining) { /* a joining node holds nothing */
             J->joining_reads++;
+            char key[CLI_TRACE_KEY_SHOWN + 48];
             if (e->ndots)
                 cli_trace_violate(J, e, "read while joining",
                                   "history node %u returned a version of %s while it held no state (joining)", x,
-                                  e->key);
+                                  cli_trace_key(e, key, sizeof key));
             return STEP_DONE;
         }
         return step_read(J, x, e);

@@ -94,6 +94,17 @@ typedef struct cli_trace_judge {
     uint64_t lost_reads;           /* reads by the killed process that returned a lost write (not judged) */
 } cli_trace_judge;
 
+/* A key as a message shows it: its first CLI_TRACE_KEY_SHOWN bytes at most
+ * (cut between characters, a NUL among them as '?'), then, if it is longer,
+ * "... (a key of N bytes)"; into buf (cap bytes: CLI_TRACE_KEY_SHOWN + 48
+ * hold it all), which it returns. */
+#define CLI_TRACE_KEY_SHOWN 48
+const char *cli_trace_key(const cli_trace_event *e, char *buf, size_t cap);
+
+/* Makes s safe to show and valid UTF-8, in place: control characters
+ * (C0, DEL, C1) and every byte that is not part of valid UTF-8 become '?'. */
+void cli_printable(char *s);
+
 /* Readies J (zeroed by the caller) for n nodes; n 0: taken from the traces
  * (cli_trace_read with node -1, then cli_trace_nodes). */
 void cli_trace_init(cli_trace_judge *J, uint32_t n);

@@ -194,6 +194,18 @@ expect 1 "violation +\[applied twice\] bad-n0.jsonl:4: node 0: .*applied twice" 
 plant n1.jsonl 6 '{"node": 1, "op": "read", "key": "a", "dots": [[0, 1], [1, 1]]}'
 expect 1 "violation +\[divergence\] bad-n1.jsonl:6: node 1: nodes 0 and 1 end with different versions of a" \
   n0.jsonl bad-n1.jsonl n2.jsonl
+# --json names the trace whose line it was; a path that is not UTF-8 has
+# '?' for its other bytes (JSON holds only UTF-8; the field was dropped).
+odd=$(printf 'bad\377\001name.jsonl')
+cp bad-n1.jsonl "$odd"
+expect 1 "divergence" --json odd.json n0.jsonl "$odd" n2.jsonl
+grep -q '"file": "bad??name.jsonl"' odd.json || fail "--json of a trace named in bytes that are not UTF-8: $(cat odd.json)"
+# A long key is shown cut between characters, so the message keeps what
+# follows it (it ended inside a 6,001-byte key, half a character last).
+long=x$(printf '\303\251%.0s' $(seq 3000))
+for f in n0 n1 n2; do sed "s/\"key\": \"a\"/\"key\": \"$long\"/" $f.jsonl >long-$f.jsonl; done
+plant long-n1.jsonl 6 "{\"node\": 1, \"op\": \"read\", \"key\": \"$long\", \"dots\": [[0, 1], [1, 1]]}"
+expect 1 "violation +\[divergence\] bad-long-n1.jsonl:6: node 1: nodes 0 and 1 end with different versions of x(é){23}\.\.\. \(a key of 6001 bytes\): 1 at long-n0.jsonl:8, 2 here" long-n0.jsonl bad-long-n1.jsonl long-n2.jsonl
 # Final reads compare as sets: the same versions in another order agree,
 # and as many with one other do not. (0,2) replaces (0,1); (1,1) is their
 # sibling.

@@ -31,17 +31,20 @@ stop_pids() {
 # output in NAME.txt (both shown); true when it exited 1 with the verdict
 # of a run stopped before its check, a replay line and an unjudged --json.
 # Sets dir: the run directory it names as kept ("" if none), for the caller
-# to read and remove.
-stopped() {
-  _st_cw=$1 _st_name=$2
-  shift 2
+# to read and remove. no_verdict CW NAME ARGS...: the same for a run that
+# stopped for this machine's memory or limits (exit 3, verdict NONE).
+stopped() { _stopped_as 1 'FAIL: the run stopped before its check' fail "$@"; }
+no_verdict() { _stopped_as 3 "NONE: the run stopped before its check, for this machine's" none "$@"; }
+_stopped_as() {
+  _st_want=$1 _st_text=$2 _st_json=$3 _st_cw=$4 _st_name=$5
+  shift 5
   rm -f "$_st_name.json"
   "$_st_cw" stress "$@" --json "$_st_name.json" >"$_st_name.txt" 2>&1
   _st_status=$?
   cat "$_st_name.txt" "$_st_name.json"
   dir=$(sed -n 's/.*files kept in \([^)]*\)).*/\1/p' "$_st_name.txt")
-  test $_st_status = 1 && grep -q 'verdict  *FAIL: the run stopped before its check' "$_st_name.txt" &&
-    grep -q 'replay  *causeway stress ' "$_st_name.txt" && grep -q '"verdict": "fail"' "$_st_name.json" &&
+  test $_st_status = "$_st_want" && grep -q "verdict  *$_st_text" "$_st_name.txt" &&
+    grep -q 'replay  *causeway stress ' "$_st_name.txt" && grep -q "\"verdict\": \"$_st_json\"" "$_st_name.json" &&
     grep -q '"checked": false' "$_st_name.json"
 }
 

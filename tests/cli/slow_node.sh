@@ -12,11 +12,12 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cw=$1
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+json=$(mktemp)
+trap 'rm -f "$out" "$json"' EXIT
 # pause DURATION PAUSE: a run of DURATION s whose node 1 is paused for
 # PAUSE s from 0.5 s after it said where it runs; sets status.
 pause() {
-  "$cw" stress --processes 2 --duration "$1" --keys 50 --seed 7 >"$out" 2>&1 &
+  "$cw" stress --processes 2 --duration "$1" --keys 50 --seed 7 --json "$json" >"$out" 2>&1 &
   pid=$!
   dir=
   for _ in $(seq 600); do
@@ -36,8 +37,10 @@ pause() {
 }
 pause 5 2.5
 [ "$status" = 0 ] || { echo "paused for 2.5 s: exit $status, want 0"; exit 1; }
-grep -Eq 'timed out at a stopped or killed node and [1-9][0-9]* at a slow one' "$out" ||
-  { echo "the paused node's timed-out calls were not counted"; exit 1; }
+slow=$(sed -n 's/.*timed out at a stopped or killed node and \([1-9][0-9]*\) at a slow one.*/\1/p' "$out")
+[ -n "$slow" ] || { echo "the paused node's timed-out calls were not counted"; exit 1; }
+grep -q "\"writes_timed_out_at_slow\": $slow," "$json" ||
+  { cat "$json"; echo "--json does not count the $slow timed-out calls"; exit 1; }
 pause 8 6
 [ "$status" = 1 ] || { echo "paused for 6 s: exit $status, want 1"; exit 1; }
 grep -q "at node 1: a wait ran out of time (the node answered none of this client's last 4 calls)" "$out" ||

@@ -68,6 +68,33 @@ grep -q '"checked": false' "$scratch/unstarted.json" && grep -q '"verdict": "non
   grep -q '"stopped": "cannot make the ground-truth history' "$scratch/unstarted.json" ||
   { echo "FAIL: stress --nodes 65536 --json: no unjudged record"; cat "$scratch/unstarted.json"; failures=$((failures + 1)); }
 expect 1 "cannot read /dev/zero: more than 64 MiB" clock compare @/dev/zero 1:1
+# A --json file is made empty before a run, so that an earlier run's verdict
+# never outlives one that gives none (refused here, exit 2 or 3); sim's run
+# refused for memory records it as stress's does.
+echo '{"verdict": "pass"}' >"$scratch/stale.json"
+expect 3 "the run stopped: .*quadratic in --nodes" sim --seed 1 --nodes 65536 --json "$scratch/stale.json"
+grep -q '"verdict": "none"' "$scratch/stale.json" && grep -q '"checked": false' "$scratch/stale.json" &&
+  grep -q '"replay": "causeway sim --seed 1 --nodes 65536' "$scratch/stale.json" ||
+  { echo "FAIL: sim --nodes 65536 --json: no unjudged record"; cat "$scratch/stale.json"; failures=$((failures + 1)); }
+echo '{"verdict": "pass"}' >"$scratch/stale.json"
+printf 'not a trace\n' >"$scratch/bad.jsonl"
+expect 2 "bad.jsonl" check --json "$scratch/stale.json" "$scratch/bad.jsonl"
+[ ! -s "$scratch/stale.json" ] ||
+  { echo "FAIL: check of a malformed trace kept an earlier --json: $(cat "$scratch/stale.json")"; failures=$((failures + 1)); }
+# --json on standard output (the report's) or on --history's file is refused.
+expect 2 "--json -: standard output holds the report: give a file" sim --seed 1 --json -
+out=$("$cw" sim --seed 1 --json /dev/stdout 2>&1 >"$scratch/both.txt")
+status=$?
+[ "$status" = 2 ] && grep -q "is standard output, which holds the report: give another file" <<<"$out" ||
+  { echo "FAIL: sim --json /dev/stdout >FILE -> $status: $out"; failures=$((failures + 1)); }
+expect 2 "--json and --history name one file: the history would be written over" \
+  stress --nodes 2 --writes 10 --seed 1 --json "$scratch/one" --history "$scratch/one"
+expect 0 "verdict +PASS" sim --seed 1 --json /dev/null
+# A latency with no sample is null, not 0 (no write was timed after the warm-up).
+expect 0 "verdict +PASS" stress --nodes 2 --rate 2 --warmup 0.4 --duration 0.5 --seed 1 --json "$scratch/untimed.json"
+grep -q '"count": 0,' "$scratch/untimed.json" && grep -q '"p50_us": null' "$scratch/untimed.json" &&
+  grep -q '"partition_made": null' "$scratch/untimed.json" ||
+  { echo "FAIL: stress with no timed write: $(cat "$scratch/untimed.json")"; failures=$((failures + 1)); }
 expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww
 expect 2 "--keys '-1': expected a whole number from 1" stress --nodes 2 --writes 1 --keys -1
 expect 2 "--max-delay-us '-1': expected a whole number from 0" stress --nodes 2 --writes 1 --max-delay-us -1

@@ -145,11 +145,15 @@ CW_API int cw_history_set_untimed(cw_history *h);
  * it depends on, a copy whose key, value, kind, timestamp or clock is not
  * what its origin made, a write stamped with a clock that is not its past,
  * more writes than the history was made for, no message (m NULL), a node
- * id, origin or group size that does not fit the history, no memory to
- * record the write (then also cw_history_out_of_memory), or an application
- * while cw_history_verdict runs), the first of which cw_history_violation
- * then describes; a changed copy still counts as the write's application.
- * h NULL: false. Cost: O(nodes), and the key and value. */
+ * id, origin or group size that does not fit the history, an application
+ * while cw_history_verdict runs, or no memory to record the write), the
+ * first of which cw_history_violation then describes; a changed copy still
+ * counts as the write's application. The records of writes (8 bytes a node
+ * and the key each) may take at most three quarters of this machine's
+ * physical memory: a write past that is recorded as no memory, so a run
+ * that outgrows the machine ends without a verdict rather than killed by
+ * the kernel. No memory also sets cw_history_out_of_memory. h NULL: false.
+ * Cost: O(nodes), and the key and value. */
 CW_API bool cw_history_applied(cw_history *h, cw_node_id x, const cw_msg *m);
 
 /* Node x's applied counts now: `nodes` counters into out, how many writes of

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "histogram.h"
 #include "opts.h"
+#include "physmem.h"
 #include "procs.h"
 #include "progress.h"
 #include "report.h"
@@ -31,6 +32,7 @@ enum { PART_CUT, PART_HOLD }; /* --partition-kind, in the order of its choices *
 typedef struct opts {
     uint32_t nodes, workers, keys, clients;
     uint64_t writes, seed;       /* writes: in all, or at most with --duration */
+    bool writes_given;           /* --writes given (else a --duration run's default bound) */
     uint32_t value_size;         /* 0: the write's tag alone */
     int key_dist;                /* 0 uniform, 1 zipfian */
     double zipf_theta, duration; /* duration 0: until --writes are made */
@@ -374,7 +376,9 @@ static const char stress_details[] =
     "tests (a stall, nodes that did not agree in time: what stopped it is named); 2 a\n"
     "bad option; 3 no verdict: an in-process run refused or starved for this machine's\n"
     "memory (or threads), a run whose own records or check ran out of memory (with\n"
-    "--processes too), or a pass whose report or --json could not be written.\n";
+    "--processes too), a --processes run stopped by this process's limits (open files,\n"
+    "threads), or a pass whose report or --json could not be written. A --json file is\n"
+    "made empty first: an empty one is a run that gave no verdict (docs/json.md).\n";
 
 /* Parses the options into o; CLI_OK, CLI_HELP or CLI_USAGE. */
 static int parse(int argc, char **argv, opts *o)
@@ -514,7 +518,8 @@ static int parse(int argc, char **argv, opts *o)
         return cli_usage_error(&c, "--workers %u: expected at most --nodes (%u)", o->workers, o->nodes);
     if (!cli_seen(&c, "writes") && !cli_seen(&c, "duration"))
         return cli_usage_error(&c, "--writes or --duration is required");
-    if (!cli_seen(&c, "writes"))
+    o->writes_given = cli_seen(&c, "writes");
+    if (!o->writes_given)
         o->writes = 10000000;
     if (cli_seen(&c, "zipf-theta") && o->key_dist == 0)
         return cli_usage_error(&c, "--zipf-theta: applies to --key-dist zipfian only");
@@ -967,7 +972,14 @@ static int stress(opts o)
 {
     run r = {.o = &o};
     cli_progress_init(&r.progress);
-    int rc = cw_history_create(&r.h, o.nodes, o.writes, o.policy);
+    /* The history keeps each write's past, 8 bytes a node: refused now when
+     * the writes asked for would take more than it may hold (three quarters
+     * of physical memory; verify.h), where the run stopped only once it had
+     * (a --duration run's writes are not known: it stops then). */
+    double phys = cw__physical_bytes();
+    int rc = o.writes_given && phys > 0 && (double)o.writes * (8.0 * o.nodes + 64.0) > phys / 4 * 3
+                 ? CW_ELIMIT
+                 : cw_history_create(&r.h, o.nodes, o.writes, o.policy);
     r.applied = aligned_alloc(_Alignof(applied_count), o.nodes * sizeof *r.applied);
     if (rc == CW_OK && !r.applied)
         rc = CW_ENOMEM;

@@ -155,6 +155,14 @@ struct cw_history {
      * missing memory takes away comes after it.) A flag alone, read by
      * cw_history_out_of_memory; orders nothing. */
     _Atomic bool no_memory;
+    /* Bytes the writes' records hold (their pasts and keys, and their
+     * chunks), and the most they may: three quarters of this machine's
+     * physical memory (0: unknown, no bound). A record past it is memory
+     * running out, before the kernel's out-of-memory killer would end the
+     * process: a run that outgrows the machine gives no verdict rather than
+     * dying. A count; relaxed, it orders nothing. */
+    _Atomic uint64_t held;
+    uint64_t held_max;
     cw_history_report judgement;
 };
 
@@ -213,6 +221,7 @@ int cw_history_create(cw_history **out, uint32_t nodes, uint64_t max_writes, cw_
     h->max_writes = max_writes;
     h->policy = policy;
     h->violation_read = SIZE_MAX;
+    h->held_max = phys > 0 ? (uint64_t)(phys / 4 * 3) : 0;
     pthread_mutex_init(&h->lock, NULL);
     h->writes = calloc(nodes, sizeof *h->writes);
     h->applied = calloc(nodes, sizeof *h->applied);
@@ -388,11 +397,15 @@ static bool record_write(cw_history *h, cw_node_id x, const cw_msg *m)
         return false;
     }
     record **chunk = &h->writes[x][(seq - 1) / CHUNK];
+    size_t key_len;
+    const void *key = cw_msg_key(m, &key_len);
+    uint64_t more = h->nodes * sizeof(uint64_t) + key_len + (*chunk ? 0 : CHUNK * sizeof **chunk);
+    if (h->held_max && atomic_fetch_add_explicit(&h->held, more, memory_order_relaxed) + more > h->held_max)
+        return out_of_memory(h, "recording a write (the history's records would pass three quarters of this "
+                                "machine's physical memory)");
     if (!*chunk && !(*chunk = calloc(CHUNK, sizeof **chunk)))
         return out_of_memory(h, "recording a write");
     record *r = at(h, x, seq);
-    size_t key_len;
-    const void *key = cw_msg_key(m, &key_len);
     r->past = malloc(h->nodes * sizeof *r->past);
     r->key = malloc(key_len ? key_len : 1);
     if (!r->past || !r->key) { /* not recorded: a later application finds no past, not garbage */

@@ -60,6 +60,11 @@ mkdir -p "$scratch/sc/node-1" && : >"$scratch/sc/node-1/data.mdb"
 expect 2 "--scenario --data $scratch/sc: $scratch/sc/node-1 holds an earlier run's state" \
   cluster --nodes 3 --base-port 1 --scenario --data "$scratch/sc"
 expect 3 "cannot make the ground-truth history for 65536 nodes and 1 writes: .*it would pass this machine's physical memory" stress --nodes 65536 --writes 1
+# Writes whose ground truth alone would pass the machine's memory (8 bytes
+# a node a write: 33 TB here) are refused at once, where the run grew until
+# the kernel killed it.
+expect 3 "cannot make the ground-truth history for 4096 nodes and 1000000000 writes: it would pass this machine's physical memory" \
+  stress --nodes 4096 --writes 1000000000 --seed 1
 # A run that cannot start for memory gives no verdict (3, as sim), still
 # says how to replay it, and --json records what stopped it, unjudged.
 expect 3 "verdict  *NONE: the run stopped before its check, for this machine's memory.*stopped  *cannot make the ground-truth history.*replay  *causeway stress --nodes 65536 .*--seed 3" \

@@ -1517,6 +1517,10 @@ static void do_metrics(cw__http *h, reply *rep)
            "answers show) held its bound (4 Mi units, or the heaviest write's weight if more): writes whose "
            "body, and reads and /status whose values, would have passed it.",
            atomic_load_explicit(&h->parsing_refused, memory_order_relaxed));
+    metric(&t, "causeway_trace_failed", "gauge",
+           "1 once a line of --trace could not be written (a full disk, a closed pipe): the trace is incomplete "
+           "and the node's stop will exit 1; 0 otherwise, and without --trace.",
+           cw__server_trace_failed(h->server));
     metric(&t, "causeway_http_memory_trims_total", "counter",
            "Times the node gave the C library's free memory back to the system after at least 64 MiB of request "
            "bodies, parses and large answers were let go, once what is held was small again.",

@@ -248,6 +248,10 @@ struct cw__server {
     cw_node *node;
     cw__faults faults;
     bool faults_configured;
+    /* A line of the trace could not be written (said once on stderr;
+     * cw__server_trace_failed). Set under the lock, by the trace's writers;
+     * relaxed: a flag read by /metrics, which orders nothing. */
+    _Atomic bool trace_failed;
     uint64_t *lost_from;       /* [bits of nodes]: origins with a write lost on the way here since
                                   their last message of their own (arrive); the loop's */
     lost_answer *lost_answer;  /* [nodes]: per peer, its last answer to a pull dropped here since
@@ -482,6 +486,19 @@ static void trace_clock(FILE *f, const uint64_t *c, uint32_t nodes)
     fputc('}', f);
 }
 
+/* After a trace line: the first that could not be written is said on
+ * stderr at once (the trace is line-buffered, so each line is written as
+ * it ends), and counted in /metrics; the node serves on, and its stop
+ * exits 1 (node_cmd.c). */
+static void trace_written(cw__server *s)
+{
+    if (!atomic_load_explicit(&s->trace_failed, memory_order_relaxed) && ferror(s->o.trace)) {
+        atomic_store_explicit(&s->trace_failed, true, memory_order_relaxed);
+        fprintf(stderr, "causeway node: a line of the trace could not be written (a full disk or a closed "
+                        "pipe?): the node serves on, its trace incomplete, and its stop will exit 1\n");
+    }
+}
+
 /* cw_apply_fn: a write made here (its origin is this node) or applied here. */
 static void trace_apply(void *ctx, const cw_msg *m)
 {
@@ -491,6 +508,7 @@ static void trace_apply(void *ctx, const cw_msg *m)
     uint64_t seq = cw_msg_seq(m);
     if (o != s->o.self) {
         fprintf(f, "{\"node\": %u, \"op\": \"apply\", \"dot\": [%u, %" PRIu64 "]}\n", s->o.self, o, seq);
+        trace_written(s);
         return;
     }
     uint32_t nodes = 0;
@@ -512,6 +530,7 @@ static void trace_apply(void *ctx, const cw_msg *m)
     if (cw_msg_tombstone(m))
         fputs(", \"delete\": true", f);
     fputs("}\n", f);
+    trace_written(s);
 }
 
 /* cw_apply_fn: the trace and the saved state hear of every applied write. */
@@ -540,6 +559,7 @@ static void trace_read(cw__server *s, const void *key, size_t key_len, const cw_
     for (size_t i = 0; i < r->count; i++)
         fprintf(f, "%s[%u, %" PRIu64 "]", i ? ", " : "", r->versions[i].origin, r->versions[i].seq);
     fputs("]}\n", f);
+    trace_written(s);
 }
 
 static void trace_install(cw__server *s, const uint64_t *clock)
@@ -547,6 +567,12 @@ static void trace_install(cw__server *s, const uint64_t *clock)
     fprintf(s->o.trace, "{\"node\": %u, \"op\": \"install\", \"clock\": ", s->o.self);
     trace_clock(s->o.trace, clock, s->o.nodes);
     fputs("}\n", s->o.trace);
+    trace_written(s);
+}
+
+bool cw__server_trace_failed(cw__server *s)
+{
+    return atomic_load_explicit(&s->trace_failed, memory_order_relaxed); /* a flag (struct cw__server) */
 }
 
 /* ---- delivery ---- */

@@ -184,6 +184,9 @@ int cw__server_read_at_most(cw__server *s, const void *key, size_t key_len, size
  * changes nothing); CW_EJOINING (not taking anything yet), CW_EFULL,
  * CW_ENOMEM. Any thread. */
 int cw__server_replicate(cw__server *s, const void *bytes, size_t len, const char **why);
+/* Whether a line of the trace could not be written (said once on stderr
+ * as it happened). Any thread. */
+bool cw__server_trace_failed(cw__server *s);
 /* Calls fn(ctx, node) under the lock, for reads of the whole replica (status,
  * metrics, dumps). fn must not change the node. Any thread. */
 void cw__server_with_node(cw__server *s, void (*fn)(void *ctx, cw_node *n), void *ctx);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A node whose trace cannot be written (--trace /dev/full) serves, and at
 # SIGTERM says so and exits 1, as node --help promises ("a trace that
-# cannot be written"): it exited 0 without a word, the trace lost. A trace
+# cannot be written"): it exited 0 without a word, the trace lost. It says
+# so at once too, on stderr and in /metrics (causeway_trace_failed). A trace
 # on a FIFO nobody reads is refused at start (the start hung, deaf to
 # SIGTERM); one with its reader gets every line.
 #   tests/cli/trace_full.sh CAUSEWAY
@@ -20,6 +21,7 @@ served() {
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"key\": \"$2\", \"value\": 1}" \
     "http://127.0.0.1:$port/write")
   test "$code" = 200 || { echo "the write was answered $code, not 200"; exit 1; }
+  failed=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "causeway_trace_failed" { print $2 }')
   kill -TERM $pid
   wait $pid
   status=$?
@@ -29,6 +31,10 @@ trap - EXIT
 cat trace_full.err
 test $status = 1 || { echo "exit $status, want 1"; exit 1; }
 grep -q 'causeway node: --trace /dev/full: part of the trace could not be written' trace_full.err || exit 1
+# ... and says so as it happens, on stderr and in /metrics, before its stop.
+test "$failed" = 1 || { echo "causeway_trace_failed '$failed' while the trace failed, want 1"; exit 1; }
+grep -q 'causeway node: a line of the trace could not be written (a full disk or a closed pipe?): the node serves on' \
+  trace_full.err || { echo "no word on stderr as the trace failed"; exit 1; }
 
 mkfifo trace_fifo
 status=0
@@ -48,6 +54,7 @@ reader=$!
 served trace_fifo fifo
 exec 3<&-
 test $status = 0 || { cat trace_full.err; echo "a node tracing to a FIFO exited $status on SIGTERM"; exit 1; }
+test "$failed" = 0 || { echo "causeway_trace_failed '$failed' with a trace written, want 0"; exit 1; }
 wait $reader
 trap - EXIT
 grep -q '"fifo"' trace_fifo.out || { echo "the FIFO's reader did not get the write: $(cat trace_fifo.out)"; exit 1; }

@@ -267,10 +267,12 @@ static int write_json(const char *path, const cli_trace_judge *J, const cw_histo
                       const pairs *p, uint64_t finals, bool ok)
 {
     const cli_trace_fault *f = &J->first;
-    json_t *root = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "verdict",
-                             ok ? "pass" : "fail", "nodes", (json_int_t)J->n, "trace_lines",
+    json_t *root = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I}",
+                             "verdict", ok ? "pass" : "fail", "nodes", (json_int_t)J->n, "trace_lines",
                              (json_int_t)J->trace_lines, "writes", (json_int_t)t->writes, "applies",
-                             (json_int_t)t->applies, "reads", (json_int_t)t->reads, "keys", (json_int_t)rep->keys,
+                             (json_int_t)t->applies, "reads", (json_int_t)t->reads, "reads_checked",
+                             (json_int_t)rep->reads, "joining_reads", (json_int_t)J->joining_reads, "keys",
+                             (json_int_t)rep->keys,
                              "concurrent_pairs", (json_int_t)rep->concurrent_pairs, "ordered_pairs",
                              (json_int_t)rep->ordered_pairs, "wrong_clocks", (json_int_t)p->wrong_writes,
                              "precision", p->precision, "recall", p->recall, "false_concurrent",

@@ -1456,7 +1456,7 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
                                                (json_int_t)f->st[i].recovered, "exit", r->p[i].status,
                                                "restarted", (int)i == o->kill_node));
     json_t *root = json_pack(
-        "{s:o,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b,s:o,s:o}", "options", options_json(r),
+        "{s:o,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s*,s:b,s:o,s:o,s:s?}", "options", options_json(r),
         "writes_checked", (json_int_t)rep->writes, "reads_checked",
         (json_int_t)rep->reads, "seconds", secs, "writes_seconds", r->clients_s, "writes_per_s",
         rep->writes / writes_seconds(r), "concurrent_pairs",
@@ -1464,7 +1464,7 @@ static int write_json(const prun *r, const cw_history_report *rep, const judge *
         (json_int_t)J->t.lost, "lost_acknowledged", (json_int_t)J->lost_acked, "trace_lines",
         (json_int_t)J->t.trace_lines, "nodes", nodes, "verdict", ok ? "pass" : "fail", "violation", violation,
         "checked", true, "partition_made", o->part_len > 0 ? json_boolean(r->part_made) : json_null(),
-        "stop_made", o->stop_node >= 0 ? json_boolean(r->stop_made) : json_null());
+        "stop_made", o->stop_node >= 0 ? json_boolean(r->stop_made) : json_null(), "replay", o->replay);
     /* What the report's writes, reads and check lines say. */
     json_t *more = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s?}", "keys_written", (json_int_t)rep->keys,
@@ -1510,7 +1510,7 @@ static json_t *stopped_json(const prun *r, const final *f, bool polled, double s
             nodes = NULL;
         }
     }
-    json_t *extra = nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
+    json_t *extra = nodes ? json_pack("{s:o,s:s?}", "nodes", nodes, "replay", r->o->replay) : NULL;
     return extra ? cli_stopped_json(options_json(r), secs, why, failure, extra) : NULL;
 }
 

@@ -654,6 +654,10 @@ static int write_json(const opts *o, const cw_history_report *rep, const totals 
         "buffering_latency", latency_json(&t->buffering), "verdict", rep->ok ? "pass" : "fail",
         "violation", violation, "partition_made", o->partition ? json_boolean(parted) : json_null(), "checked",
         true);
+    if (root && json_object_set_new(root, "replay", o->replay ? json_string(o->replay) : json_null()) != 0) {
+        json_decref(root);
+        root = NULL;
+    }
     json_t *blocker = t->blocked == 0 ? json_null()
                                       : json_pack("{s:I,s:I,s:I}", "node", (json_int_t)t->blocked_at, "waits_for",
                                                   (json_int_t)t->blocker, "nodes", (json_int_t)t->blocked);
@@ -961,7 +965,9 @@ static int stopped(run *r, double secs, cli_stop why, const char *fmt, ...)
     va_end(ap);
     cli_report_stopped(why, failure, NULL, o->seed, o->replay,
                        "the same workload and faults; thread interleavings vary", o->json,
-                       o->json ? cli_stopped_json(options_json(o), secs, why, failure, NULL) : NULL);
+                       o->json ? cli_stopped_json(options_json(o), secs, why, failure,
+                                                  json_pack("{s:s?}", "replay", o->replay))
+                               : NULL);
     cw_history_destroy(r->h);
     free(r->applied);
     return why == CLI_STOP_NO_MEMORY ? CLI_ERROR : CLI_FAIL;

@@ -98,7 +98,7 @@ expect 0 "verdict +PASS" sim --seed 1 --json /dev/null
 # A latency with no sample is null, not 0 (no write was timed after the warm-up).
 expect 0 "verdict +PASS" stress --nodes 2 --rate 2 --warmup 0.4 --duration 0.5 --seed 1 --json "$scratch/untimed.json"
 grep -q '"count": 0,' "$scratch/untimed.json" && grep -q '"p50_us": null' "$scratch/untimed.json" &&
-  grep -q '"partition_made": null' "$scratch/untimed.json" ||
+  grep -q '"partition_made": null' "$scratch/untimed.json" && grep -q '"replay": "causeway stress --nodes 2 ' "$scratch/untimed.json" ||
   { echo "FAIL: stress with no timed write: $(cat "$scratch/untimed.json")"; failures=$((failures + 1)); }
 expect 2 "'--policy' after t.jsonl: options go before TRACE.jsonl" check t.jsonl --policy lww
 expect 2 "--keys '-1': expected a whole number from 1" stress --nodes 2 --writes 1 --keys -1

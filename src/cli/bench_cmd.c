@@ -1,10 +1,12 @@
 /* causeway bench: runs the benchmark suite (causeway-bench, installed beside
- * this command), keeps Google Benchmark's JSON, and renders PNG plots from it
+ * this command), keeps Google Benchmark's JSON (its NaN and Infinity made
+ * null), and renders PNG plots from it
  * with gnuplot: clock operations against memcpy by n and against plain C
  * (bench/plain_clock.c) on the same inputs, the engine's queue
  * against raw ck_ring, buffer cost against depth beside the naive buffer,
  * replication throughput and latency against the number of nodes. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -52,16 +54,101 @@ static bool closed(FILE *f)
     return fclose(f) == 0 && ok;
 }
 
-/* Loads Google Benchmark's JSON. It writes non-finite counters as bare NaN,
- * inf or -nan, which is not JSON: such tokens are read as null. */
-static json_t *load_bench_json(const char *path, json_error_t *err)
+/* Google Benchmark's JSON made JSON: it writes a counter it cannot compute
+ * (the cv of one that was 0 in every repetition) as a bare NaN or Infinity,
+ * either signed (older versions nan, inf), which strict parsers (jansson,
+ * JSON.parse) refuse. Each such token outside a string becomes null; the
+ * rest is kept byte for byte. Returns the text (to free) and its length in
+ * *out_len, the tokens replaced in *replaced; NULL without memory. */
+static char *strict_json(const char *text, size_t len, size_t *out_len, size_t *replaced)
 {
+    static const char *const bad[] = {"-Infinity", "Infinity", "-NaN", "NaN", "-nan", "nan", "-inf", "inf"};
+    char *out = malloc(len + len / 3 + 1); /* "NaN" or "inf" (3 bytes) to "null" grows most */
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    bool in_string = false;
+    *replaced = 0;
+    for (size_t i = 0; i < len;) {
+        char c = text[i];
+        if (in_string) {
+            out[o++] = text[i++];
+            if (c == '\\' && i < len)
+                out[o++] = text[i++];
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        in_string = c == '"';
+        size_t bl = 0; /* the length of a bad token at i, a whole word */
+        bool word_start = i == 0 || !isalnum((unsigned char)text[i - 1]);
+        for (size_t b = 0; word_start && !bl && b < sizeof bad / sizeof bad[0]; b++) {
+            size_t l = strlen(bad[b]);
+            if (l <= len - i && memcmp(text + i, bad[b], l) == 0 &&
+                (i + l == len || !isalnum((unsigned char)text[i + l])))
+                bl = l;
+        }
+        if (bl) {
+            memcpy(out + o, "null", 4);
+            o += 4;
+            i += bl;
+            ++*replaced;
+        } else {
+            out[o++] = text[i++];
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
+/* Replaces path with len bytes of text: they go to a file beside it, which
+ * is renamed over it once written whole, so a failed write (a full disk)
+ * leaves path as it was and no part of the new text. false with errno. */
+static bool replace_file(const char *path, const char *text, size_t len)
+{
+    char tmp[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return false;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return false;
+    }
+    /* mkstemp's file is the owner's alone: keep the mode the file had */
+    bool ok = (stat(path, &st) != 0 || fchmod(fd, st.st_mode & 07777) == 0) && fwrite(text, 1, len, f) == len &&
+              fflush(f) == 0 && fsync(fd) == 0;
+    int e = errno;
+    ok = closed(f) && ok;
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    e = ok ? errno : e;
+    unlink(tmp);
+    errno = e;
+    return false;
+}
+
+/* Loads Google Benchmark's JSON at path (strict_json), and writes it back
+ * with null for its NaN and Infinity, if it has any, so the kept file is
+ * JSON too. NULL with err's text set if it cannot be read, parsed, or
+ * written back (*unwritten then true). */
+static json_t *load_bench_json(const char *path, json_error_t *err, bool *unwritten)
+{
+    *unwritten = false;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err->text, sizeof err->text, "%s", strerror(errno));
         return NULL;
     }
-    size_t len = 0;
+    size_t len = 0, strict_len = 0, replaced = 0;
     errno = 0;
     char *text = cli_read_all(f, SIZE_MAX, &len);
     int read_err = errno;
@@ -70,22 +157,20 @@ static json_t *load_bench_json(const char *path, json_error_t *err)
         snprintf(err->text, sizeof err->text, "%s", read_err ? strerror(read_err) : "read error");
         return NULL;
     }
-    static const char *const bad[] = {"-nan", "-NaN", "NaN", "nan", "-inf", "inf"};
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (text[i] != ':' || text[i + 1] != ' ')
-            continue;
-        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-            size_t bl = strlen(bad[b]);
-            if (i + 2 + bl <= len && memcmp(text + i + 2, bad[b], bl) == 0) {
-                /* the space and the token (bl + 1 >= 4 bytes) become right-aligned "null" */
-                memset(text + i + 1, ' ', bl + 1);
-                memcpy(text + i + 1 + (bl + 1 - 4), "null", 4);
-                break;
-            }
-        }
-    }
-    json_t *root = json_loadb(text, len, 0, err);
+    char *strict = strict_json(text, len, &strict_len, &replaced);
     free(text);
+    if (!strict) {
+        snprintf(err->text, sizeof err->text, "%s", strerror(ENOMEM));
+        return NULL;
+    }
+    json_t *root = json_loadb(strict, strict_len, 0, err);
+    if (root && replaced > 0 && !replace_file(path, strict, strict_len)) {
+        snprintf(err->text, sizeof err->text, "%s", strerror(errno));
+        *unwritten = true;
+        json_decref(root);
+        root = NULL;
+    }
+    free(strict);
     return root;
 }
 
@@ -618,10 +703,12 @@ int cli_bench(int argc, char **argv)
         return CLI_FAIL;
     }
     json_error_t err;
-    json_t *root = load_bench_json(json_path, &err);
+    bool unwritten;
+    json_t *root = load_bench_json(json_path, &err, &unwritten);
     json_t *benches = root ? json_object_get(root, "benchmarks") : NULL;
     if (!benches) {
-        fprintf(stderr, "causeway bench: cannot read %s: %s\n", json_path, root ? "bad layout" : err.text);
+        fprintf(stderr, "causeway bench: cannot %s %s: %s\n", unwritten ? "write" : "read", json_path,
+                root ? "bad layout" : err.text);
         json_decref(root);
         return CLI_FAIL;
     }

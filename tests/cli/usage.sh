@@ -198,7 +198,8 @@ out=
 for a in "$@"; do
   case $a in --benchmark_list_tests=true) echo dense_merge/4; exit 0 ;; --benchmark_out=*) out=${a#--benchmark_out=} ;; esac
 done
-[ -n "$NO_JSON" ] || echo '{"benchmarks": [{"run_name": "dense_merge/4", "real_time": 5, "time_unit": "ns"}]}' >"$out"
+one='{"benchmarks": [{"run_name": "dense_merge/4", "real_time": 5, "time_unit": "ns"}]}'
+[ -n "$NO_JSON" ] || printf '%s\n' "${JSON:-$one}" >"$out"
 END
 chmod +x "$scratch/bench.sh"
 NO_JSON=1 CAUSEWAY_BENCH=$scratch/bench.sh expect 1 "cannot read $scratch/b0/bench.json: No such file or directory" \
@@ -208,6 +209,26 @@ out=$(cd "$scratch" && trap '' XFSZ && ulimit -f 0 && CAUSEWAY_BENCH_REUSE=1 CAU
 status=$?
 [ $status = 1 ] && grep -q "cannot write the tables (\*.dat, \*.csv) in b1" <<<"$out" ||
   { echo "FAIL: bench with its tables not written -> $status: $out"; failures=$((failures + 1)); }
+# Google Benchmark writes NaN and Infinity for counters it cannot compute
+# (the cv of a counter that was 0 in every repetition), which is not JSON:
+# the kept bench.json has null for them. Written beside it and renamed, so
+# a write that fails keeps the file whole and names it.
+bad_json='{"benchmarks": [{"run_name": "engine_e2e/nodes:2/faults:0/workers:0/iterations:1/manual_time",
+  "aggregate_name": "median", "deliveries_per_s": 1651783, "repl_p50_us": 12.345678901, "stalls": NaN},
+  {"run_name": "engine_e2e/nodes:2/faults:0/workers:0/iterations:1/manual_time", "aggregate_name": "cv",
+  "deliveries_per_s": Infinity, "repl_p50_us": -Infinity, "stalls": -NaN}]}'
+out=$(cd "$scratch" && JSON=$bad_json CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --out b2 2>&1)
+status=$?
+{ [ $status = 0 ] || grep -q "no plot drawn" <<<"$out"; } && ! grep -Eq 'NaN|Infinity' "$scratch/b2/bench.json" &&
+  [ "$(grep -o null "$scratch/b2/bench.json" | wc -l)" = 4 ] && [ "$(ls "$scratch/b2" | grep -c bench.json)" = 1 ] ||
+  { echo "FAIL: bench.json with NaN -> $status: $out"; cat "$scratch/b2/bench.json"; failures=$((failures + 1)); }
+mkdir "$scratch/b3" && JSON=$bad_json NO_JSON= "$scratch/bench.sh" --benchmark_out="$scratch/b3/bench.json"
+cp "$scratch/b3/bench.json" "$scratch/b3.json"
+out=$(cd "$scratch" && trap '' XFSZ && ulimit -f 0 && CAUSEWAY_BENCH_REUSE=1 CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --out b3 2>&1)
+status=$?
+[ $status = 1 ] && grep -q "cannot write b3/bench.json: File too large" <<<"$out" &&
+  cmp -s "$scratch/b3.json" "$scratch/b3/bench.json" && [ "$(ls "$scratch/b3")" = bench.json ] ||
+  { echo "FAIL: bench.json not rewritten -> $status: $out"; ls "$scratch/b3"; failures=$((failures + 1)); }
 # With standard output closed, the pipe that counts the benchmarks took
 # descriptor 1 and the program's list went nowhere: 'matches no benchmark'.
 out=$(CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --list 2>&1 >&-)

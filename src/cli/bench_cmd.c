@@ -234,12 +234,29 @@ static double value_of(json_t *benches, const char *name, const char *field)
     return best;
 }
 
+/* v as the tables give it: a whole number whole (1651783, where %g wrote
+ * 1.65178e+06), any other with the fewest significant digits that read back
+ * as v (at most 17). gnuplot and CSV readers take both. */
+static const char *number_text(double v, char *buf, size_t cap)
+{
+    if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v) /* within 2^53: exact */
+        snprintf(buf, cap, "%lld", (long long)v);
+    else
+        for (int digits = 1; digits <= 17; digits++) {
+            snprintf(buf, cap, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    return buf;
+}
+
 static void put_value(FILE *f, double v)
 {
+    char text[32];
     if (v < 0)
         fputs(" NaN", f);
     else
-        fprintf(f, " %g", v);
+        fprintf(f, " %s", number_text(v, text, sizeof text));
 }
 
 /* The engine_e2e runs of the JSON (median aggregates, or the runs
@@ -334,10 +351,8 @@ static int write_engine_tables(json_t *benches, const char *dir, long workers)
         fprintf(f, "%ld,%ld,%ld", runs[i].nodes, runs[i].faults, runs[i].workers);
         for (size_t c = 0; c < sizeof cols / sizeof *cols; c++) {
             double v = value_of(benches, runs[i].name, cols[c]);
-            if (v < 0)
-                fputs(",", f);
-            else
-                fprintf(f, ",%g", v);
+            char text[32];
+            fprintf(f, ",%s", v < 0 ? "" : number_text(v, text, sizeof text));
         }
         fputc('\n', f);
     }

@@ -222,6 +222,12 @@ status=$?
 { [ $status = 0 ] || grep -q "no plot drawn" <<<"$out"; } && ! grep -Eq 'NaN|Infinity' "$scratch/b2/bench.json" &&
   [ "$(grep -o null "$scratch/b2/bench.json" | wc -l)" = 4 ] && [ "$(ls "$scratch/b2" | grep -c bench.json)" = 1 ] ||
   { echo "FAIL: bench.json with NaN -> $status: $out"; cat "$scratch/b2/bench.json"; failures=$((failures + 1)); }
+# The tables give whole numbers whole and others to the digit that tells
+# them apart (%g wrote 1.65178e+06 and 12.3457).
+grep -qx '2,0,0,1651783,12.345678901,,,' "$scratch/b2/e2e.csv" &&
+  grep -qx '2 1651783 NaN 12.345678901 NaN NaN NaN' "$scratch/b2/engine.dat" &&
+  grep -qx '2,1651783,,12.345678901,,,' "$scratch/b2/engine.csv" ||
+  { echo "FAIL: bench tables rounded:"; cat "$scratch/b2/e2e.csv" "$scratch/b2/engine.dat"; failures=$((failures + 1)); }
 mkdir "$scratch/b3" && JSON=$bad_json NO_JSON= "$scratch/bench.sh" --benchmark_out="$scratch/b3/bench.json"
 cp "$scratch/b3/bench.json" "$scratch/b3.json"
 out=$(cd "$scratch" && trap '' XFSZ && ulimit -f 0 && CAUSEWAY_BENCH_REUSE=1 CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --out b3 2>&1)

@@ -479,7 +479,7 @@ int cli_check(int argc, char **argv)
     if (trace)
         return cli_usage_error(&c, "--json %s is the trace %s: the verdict would be written over it",
                                cli_quote(json, q, sizeof q), trace);
-    if (json && (rc = cli_check_json(&c, json)) != CLI_OK)
+    if (json && ((rc = cli_check_json(&c, json)) != CLI_OK || (rc = cli_empty_json(&c, json)) != CLI_OK))
         return rc;
     static cli_trace_judge J; /* large (per-node tables); one check per process */
     memset(&J, 0, sizeof J);

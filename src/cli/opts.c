@@ -452,14 +452,22 @@ int cli_check_json(const cli_command *c, const char *path)
         (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)))
         return cli_usage_error(c, "--json %s is standard output, which holds the report: give another file",
                                cli_quote(path, q, sizeof q));
-    if (there && !S_ISREG(st.st_mode)) /* a FIFO or a device: as any output */
-        return cli_check_writable(c, "json", path);
+    return cli_check_writable(c, "json", path);
+}
+
+int cli_empty_json(const cli_command *c, const char *path)
+{
     /* A regular file, or none yet: made empty now, so that an earlier run's
-     * verdict never outlives a run that ends without its own (refused, no
-     * verdict, a signal, a full disk). */
+     * verdict never outlives a run that ends without its own (no verdict, a
+     * signal, a full disk). A FIFO or a device is left alone. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return CLI_OK;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
+    if (fd < 0) {
+        char q[96];
         return cli_usage_error(c, "--json %s: cannot write it: %s", cli_quote(path, q, sizeof q), strerror(errno));
+    }
     close(fd);
     return CLI_OK;
 }

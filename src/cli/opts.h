@@ -110,12 +110,15 @@ int cli_writable(const char *path);
 /* cli_writable for option --opt's file, before a run: CLI_OK, or a usage
  * error naming the reason. */
 int cli_check_writable(const cli_command *c, const char *opt, const char *path);
-/* The --json file of a run, before it: CLI_OK, or a usage error naming the
- * reason. A regular file (or none) is made empty now, so that no earlier
- * run's verdict outlives a run that ends without writing its own; "-" and
- * a path to the same file or pipe as standard output (which holds the
- * report) are refused; a FIFO or a device is checked as cli_writable does. */
+/* The --json file of a run, checked among the options: CLI_OK, or a usage
+ * error naming the reason. "-" and a path to the same file or pipe as
+ * standard output (which holds the report) are refused; the rest is
+ * cli_check_writable. Nothing is changed. */
 int cli_check_json(const cli_command *c, const char *path);
+/* Once every option is accepted, before the run: a --json regular file (or
+ * none yet) is made empty, so that no earlier run's verdict outlives a run
+ * that ends without writing its own. CLI_OK, or a usage error. */
+int cli_empty_json(const cli_command *c, const char *path);
 /* Whether a and b are both there and one file (any names, links). */
 bool cli_same_file(const char *a, const char *b);
 

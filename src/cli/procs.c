@@ -156,8 +156,9 @@ struct prun {
     _Atomic uint32_t running;
     _Atomic int failed;
     char failure[256];
-    /* The run stopped for this machine's limits (open files, threads), not
-     * for anything the nodes did: no verdict (exit 3). The main thread's. */
+    /* The run's failure (the first, kept) is this machine's limits (open
+     * files, threads), not anything the nodes did: no verdict (exit 3).
+     * The main thread's. */
     bool machine;
     pthread_mutex_t lock;
     /* The clients' start: every client thread is made before any writes,
@@ -186,18 +187,20 @@ static void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
-static void fail_run(prun *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail_run(prun *r, int rc, const char *fmt, ...)
+static bool fail_run(prun *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail_run(prun *r, int rc, const char *fmt, ...)
 {
     int none = 0;
     pthread_mutex_lock(&r->lock);
-    if (atomic_compare_exchange_strong(&r->failed, &none, rc ? rc : CW_EIO)) {
+    bool first = atomic_compare_exchange_strong(&r->failed, &none, rc ? rc : CW_EIO);
+    if (first) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(r->failure, sizeof r->failure, fmt, ap);
         va_end(ap);
     }
     pthread_mutex_unlock(&r->lock);
+    return first;
 }
 
 /* A node's own answer, as the run's failure: a node that answered
@@ -1148,15 +1151,13 @@ static int ensure_open_files(prun *r, uint32_t clients)
         fail_run(r, CW_EIO, "open files limit: %s", strerror(errno));
     else if (got == -2)
         fail_run(r, CW_EIO, "raising the open files limit to %llu: %s", (unsigned long long)hard, strerror(errno));
-    else if (got == 1) {
-        r->machine = true;
-        fail_run(r, CW_ELIMIT,
-                 "a run of %u nodes and %u clients may need %llu open files (%u of its own and %u a client "
-                 "connection, with one connection to each node and one for each client); this process may open "
-                 "at most %llu (ulimit -Hn)",
-                 r->n, clients, (unsigned long long)need, STRESS_OWN_FILES, FILES_PER_CLIENT,
-                 (unsigned long long)hard);
-    }
+    else if (got == 1)
+        r->machine = fail_run(r, CW_ELIMIT,
+                              "a run of %u nodes and %u clients may need %llu open files (%u of its own and %u a "
+                              "client connection, with one connection to each node and one for each client); this "
+                              "process may open at most %llu (ulimit -Hn)",
+                              r->n, clients, (unsigned long long)need, STRESS_OWN_FILES, FILES_PER_CLIENT,
+                              (unsigned long long)hard);
     return got == 0 ? CW_OK : got > 0 ? CW_ELIMIT : CW_EIO;
 }
 
@@ -1312,10 +1313,10 @@ static int drive(prun *r, pclient *cl, uint32_t nc, pthread_t *th)
             break;
     atomic_fetch_sub(&r->running, nc - started);
     int rc = started == nc ? CW_OK : CW_EIO;
-    r->machine |= rc != CW_OK;
-    if (rc != CW_OK) /* before the clients begin: they see the run failed and make no write */
+    if (rc != CW_OK && /* before the clients begin: they see the run failed and make no write */
         fail_run(r, rc, "cannot start client thread %u of %u: %s (%s)", started + 1, nc, strerror(not_started),
-                 CW__THREADS_WHY);
+                 CW__THREADS_WHY))
+        r->machine = true; /* unless a node's failure came first: that one is the run's */
     pthread_mutex_lock(&r->lock);
     r->start = now_s();
     r->end = o->duration > 0 ? r->start + o->duration : 0;
@@ -1604,11 +1605,10 @@ int cli_procs_stress(const cli_procs_options *o)
         rc = start_nodes(r);
     for (uint32_t c = 0; rc == CW_OK && c < nc; c++) {
         cl[c] = (pclient){.r = r, .id = c, .node = c % r->n, .writes = o->writes / nc + (c < o->writes % nc)};
-        if ((rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS)) != CW_OK) {
-            r->machine = true; /* this process's threads or files: an open connects nothing yet */
+        if ((rc = cw_client_open(&cl[c].c, r->p[c % r->n].client, CLIENT_TIMEOUT_MS)) != CW_OK &&
             fail_run(r, rc, "opening client %u's handle to node %u: %s (%s)", c, c % r->n, cw_strerror(rc),
-                     HANDLE_NEEDS);
-        }
+                     HANDLE_NEEDS))
+            r->machine = true; /* this process's threads or files: an open connects nothing yet */
     }
     double secs = 0, conv = 0;
     if (rc == CW_OK) {

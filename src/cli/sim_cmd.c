@@ -103,7 +103,8 @@ static int parse(int argc, char **argv, sim_opts *o)
         return cli_usage_error(&c, "--partition-steps: applies to --partitions only");
     s->max_buffered = (size_t)o->max_buffered;
     s->max_unsent = o->max_unsent;
-    if (o->json && (rc = cli_check_json(&c, o->json)) != CLI_OK)
+    /* --json is made empty last, once nothing can be refused. */
+    if (o->json && ((rc = cli_check_json(&c, o->json)) != CLI_OK || (rc = cli_empty_json(&c, o->json)) != CLI_OK))
         return rc;
     if (!(o->replay = cli_command_line(&c))) {
         fprintf(stderr, "causeway sim: %s\n", cw_strerror(CW_ENOMEM));

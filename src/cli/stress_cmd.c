@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -555,14 +556,26 @@ static int parse(int argc, char **argv, opts *o)
     int cannot;
     if (o->history && (rc = cli_check_writable(&c, "history", o->history)) != CLI_OK)
         return rc;
-    if (o->json && o->history && cli_same_file(o->json, o->history))
-        return cli_usage_error(&c, "--json and --history name one file: the history would be written over");
     if (!o->history && (cannot = cli_writable(default_history)) != 0)
         fprintf(stderr, "causeway stress: a failed run could not write its history to %s here (%s): give --history FILE\n",
                 default_history, strerror(cannot));
     if (o->partition && o->duration > 0 && o->part_start >= o->duration)
         return cli_usage_error(&c, "--partition %s: starts at or after the run's end (--duration %g)", o->partition,
                                o->duration);
+    /* --json is made empty last, once nothing can be refused, and never
+     * when it is --history's file (both there, or one made just now). */
+    const char *one = "--json and --history name one file: the history would be written over";
+    if (o->json && o->history && cli_same_file(o->json, o->history))
+        return cli_usage_error(&c, "%s", one);
+    struct stat st;
+    bool made = o->json && stat(o->json, &st) != 0;
+    if (o->json && (rc = cli_empty_json(&c, o->json)) != CLI_OK)
+        return rc;
+    if (o->json && o->history && cli_same_file(o->json, o->history)) {
+        if (made)
+            unlink(o->json);
+        return cli_usage_error(&c, "%s", one);
+    }
     if (!(o->replay = cli_command_line(&c))) {
         fprintf(stderr, "causeway stress: %s\n", cw_strerror(CW_ENOMEM));
         return CLI_FAIL;
@@ -981,9 +994,10 @@ static int stress(opts o)
     /* The history keeps each write's past, 8 bytes a node: refused now when
      * the writes asked for would take more than it may hold (three quarters
      * of physical memory; verify.h), where the run stopped only once it had
-     * (a --duration run's writes are not known: it stops then). */
+     * (a --duration run's writes are not known, --writes its cap alone: it
+     * stops then). */
     double phys = cw__physical_bytes();
-    int rc = o.writes_given && phys > 0 && (double)o.writes * (8.0 * o.nodes + 64.0) > phys / 4 * 3
+    int rc = o.writes_given && o.duration == 0 && phys > 0 && (double)o.writes * (8.0 * o.nodes + 64.0) > phys / 4 * 3
                  ? CW_ELIMIT
                  : cw_history_create(&r.h, o.nodes, o.writes, o.policy);
     r.applied = aligned_alloc(_Alignof(applied_count), o.nodes * sizeof *r.applied);

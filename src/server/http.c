@@ -91,13 +91,13 @@
  * 10. With o.allow, a connection from an address outside it is closed by
  *     MHD's accept policy (on_accept), before any byte of it is read; no
  *     request of it reaches on_request.
- * 11. What the bounds of invariants 1 and 8 let go is counted (trim.h), and
- *     once 64 MiB were, a request's completion or a large answer's free
- *     that finds less than 4 MiB held gives the C library's free memory
- *     back to the system (trim.c says why and what it costs): each pool
- *     thread's heap would otherwise keep the high-water mark of the heavy
- *     parses it made, so an idle node after a burst of reads held many
- *     times the bounds.
+ * 11. What the bounds of invariants 1 and 8 let go is counted (trim.h):
+ *     once 64 MiB of large bodies, parses and answers were, and then none
+ *     for 1 s, trim.c's thread gives the C library's free memory back
+ *     to the system (trim.c says why and what it costs): each pool thread's
+ *     heap would otherwise keep the high-water mark of the heavy parses it
+ *     made, so an idle node after a burst of reads held many times the
+ *     bounds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -164,7 +164,7 @@ struct cw__http {
     _Atomic uint64_t parsing_refused;
     size_t json_max;
     /* What the bodies, parses and large answers above freed, given back to
-     * the system once they are all let go (invariant 11). */
+     * the system after a burst of them (invariant 11). */
     cw__trim trim;
     /* Connections closed at accept (o.allow; a count, orders nothing), and
      * when the last was said on stderr and how many had been by then
@@ -409,17 +409,6 @@ static bool queue(struct MHD_Connection *c, unsigned status, struct MHD_Response
  * (json_weight): 1 MiB of [{},{},...] took 78 MB. */
 #define JSON_BYTES_A_UNIT 86u
 
-/* Gives the C library's free memory back when enough was freed and what is
- * held now is small (invariant 11): after a burst of heavy requests, not
- * during it. Relaxed loads: bounds looked at, nothing they order. */
-static void give_back(cw__http *h)
-{
-    uint64_t held = (uint64_t)atomic_load_explicit(&h->parsing, memory_order_relaxed) * JSON_BYTES_A_UNIT +
-                    atomic_load_explicit(&h->bodies_held, memory_order_relaxed) +
-                    atomic_load_explicit(&h->answers_held, memory_order_relaxed);
-    cw__trim_if_due(&h->trim, held < CW__TRIM_AFTER / 16);
-}
-
 /* A large answer's text and where its bytes are counted (invariant 8). */
 typedef struct held_body {
     cw__http *h;
@@ -437,7 +426,6 @@ static void held_free(void *cls)
     free(b->text);
     cw__trim_freed(&h->trim, b->len);
     free(b);
-    give_back(h);
 }
 
 /* A response of len bytes of dump (malloc'd, taken), counted in *held until
@@ -1522,8 +1510,8 @@ static void do_metrics(cw__http *h, reply *rep)
            "and the node's stop will exit 1; 0 otherwise, and without --trace.",
            cw__server_trace_failed(h->server));
     metric(&t, "causeway_http_memory_trims_total", "counter",
-           "Times the node gave the C library's free memory back to the system after at least 64 MiB of request "
-           "bodies, parses and large answers were let go, once what is held was small again.",
+           "Times the node gave the C library's free memory back to the system: after at least 64 MiB of large "
+           "request bodies, parses and answers were let go, once none had been for 1 s.",
            cw__trim_count(&h->trim));
     if (h->o.allow)
         metric(&t, "causeway_http_refused_connections_total", "counter",
@@ -1862,7 +1850,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
         free(r);
         *req_cls = NULL;
         atomic_fetch_sub_explicit(&h->in_progress, 1, memory_order_relaxed);
-        give_back(h);
     }
 }
 
@@ -1911,6 +1898,7 @@ static void destroy(cw__http *h)
     if (h->no_memory)
         MHD_destroy_response(h->no_memory);
     pthread_mutex_destroy(&h->log_lock);
+    cw__trim_destroy(&h->trim); /* MHD is stopped: nothing frees any more */
     free(h);
 }
 
@@ -1953,6 +1941,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
         freeaddrinfo(res);
         return start_failed(CW_ENOMEM, err, errlen, "%s", cw_strerror(CW_ENOMEM));
     }
+    cw__trim_init(&h->trim);
     h->made_unanswered = spare_answer(json_pack("{s:s, s:n}", "status", "success", "clock"));
     h->made_unsaved = spare_answer(error_body(cw_strerror(CW_EUNSAVED), CW_EUNSAVED));
     h->no_memory = spare_answer(error_body(cw_strerror(CW_ENOMEM), CW_ENOMEM));

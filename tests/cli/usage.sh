@@ -92,8 +92,14 @@ out=$("$cw" sim --seed 1 --json /dev/stdout 2>&1 >"$scratch/both.txt")
 status=$?
 [ "$status" = 2 ] && grep -q "is standard output, which holds the report: give another file" <<<"$out" ||
   { echo "FAIL: sim --json /dev/stdout >FILE -> $status: $out"; failures=$((failures + 1)); }
+echo "an earlier failure's history" >"$scratch/one"
 expect 2 "--json and --history name one file: the history would be written over" \
   stress --nodes 2 --writes 10 --seed 1 --json "$scratch/one" --history "$scratch/one"
+grep -q "an earlier failure's history" "$scratch/one" ||
+  { echo "FAIL: the refused --json emptied --history's file"; failures=$((failures + 1)); }
+# With --duration, --writes is a cap: it is not refused for what the cap
+# would take (the history bounds what the run makes).
+expect 0 "verdict +PASS" stress --nodes 4 --duration 0.05 --writes 1000000000 --seed 1
 expect 0 "verdict +PASS" sim --seed 1 --json /dev/null
 # A latency with no sample is null, not 0 (no write was timed after the warm-up).
 expect 0 "verdict +PASS" stress --nodes 2 --rate 2 --warmup 0.4 --duration 0.5 --seed 1 --json "$scratch/untimed.json"

@@ -27,15 +27,16 @@
  * costs little: the walk of the free chunks).
  *
  * Invariants:
- *  1. The thread waits on `wake` under `lock`; cw__trim_freed signals it
- *     under `lock` when `freed` reaches CW__TRIM_AFTER, and destroy when it
- *     sets `stop`, so neither wake-up is lost.
+ *  1. The thread looks at `freed` and waits on `wake` under `lock`;
+ *     cw__trim_freed signals it under `lock` after its add takes `freed` to
+ *     CW__TRIM_AGAIN (or, starting it, to CW__TRIM_AFTER), and destroy
+ *     after it sets `stop`, so neither wake-up falls between the look and
+ *     the wait. A burst still going on is waited out with a timed wait.
  *  2. state goes 0 -> 3 (starting) -> 1 (started) or 2 (could not start),
  *     once: a compare-exchange picks the caller that starts the thread;
  *     destroy joins it when state is 1.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <time.h>

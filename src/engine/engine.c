@@ -246,11 +246,7 @@ static int open_node(cw_engine *e, uint32_t j)
      * often (docs/performance.md, "Locks that sleep"). */
     cw__mutex_init_adaptive(&en->lock);
     pthread_mutex_init(&en->room, NULL);
-    pthread_condattr_t monotonic;
-    pthread_condattr_init(&monotonic);
-    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-    pthread_cond_init(&en->space, &monotonic);
-    pthread_condattr_destroy(&monotonic);
+    cw__cond_init_monotonic(&en->space); /* space waits on the monotonic clock */
     en->out_cap = e->outbox_limit + 1;
     en->outbox = malloc(en->out_cap * sizeof *en->outbox);
     cw_node_options no;

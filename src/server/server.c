@@ -143,6 +143,7 @@
 #include "durable.h"
 #include "fault.h"
 #include "msg_internal.h"
+#include "mutex.h"
 #include "node_internal.h"
 #include "net.h"
 #include "now.h"
@@ -1313,11 +1314,7 @@ int cw__server_start(cw__server **out, const cw__server_options *o, char *err, s
         return CW_ENOMEM;
     s->o = *o;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a wall clock step does not stretch a wait */
-    pthread_cond_init(&s->applied, &ca);
-    pthread_condattr_destroy(&ca);
+    cw__cond_init_monotonic(&s->applied); /* a wall clock step does not stretch a wait */
     int rc = CW_ENOMEM;
     s->listen = strdup(o->listen);
     s->peers = calloc(o->nodes, sizeof *s->peers);

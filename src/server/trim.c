@@ -41,6 +41,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "mutex.h"
 #include "now.h"
 #include "trim.h"
 
@@ -51,11 +52,7 @@ void cw__trim_init(cw__trim *t)
     atomic_init(&t->trims, 0);
     atomic_init(&t->state, 0);
     pthread_mutex_init(&t->lock, NULL);
-    pthread_condattr_t monotonic;
-    pthread_condattr_init(&monotonic);
-    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->wake, &monotonic);
-    pthread_condattr_destroy(&monotonic);
+    cw__cond_init_monotonic(&t->wake); /* trim_main's deadlines are cw__now_ns */
     t->stop = false;
 }
 

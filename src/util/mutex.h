@@ -1,4 +1,6 @@
-/* A mutex for short critical sections that two threads meet often: a
+/* Locks and condition variables made with the attributes the project needs.
+ *
+ * A mutex for short critical sections that two threads meet often: a
  * client's call and the thread that applies arrivals under the same lock
  * (the engine's node lock).
  *
@@ -14,6 +16,7 @@
 #define CW_MUTEX_H
 
 #include <pthread.h>
+#include <time.h>
 
 static inline int cw__mutex_init_adaptive(pthread_mutex_t *m)
 {
@@ -28,6 +31,20 @@ static inline int cw__mutex_init_adaptive(pthread_mutex_t *m)
 #else
     return pthread_mutex_init(m, NULL);
 #endif
+}
+
+/* A condition variable whose timed waits run on the monotonic clock, so a
+ * step of the wall clock neither stretches nor cuts a wait: deadlines are
+ * then clock_gettime(CLOCK_MONOTONIC) (or cw__now_ns) plus the wait. */
+static inline int cw__cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0)
+        return pthread_cond_init(c, NULL);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
 }
 
 #endif

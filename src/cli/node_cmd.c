@@ -435,8 +435,39 @@ int cli_keygen(int argc, char **argv)
     return CLI_OK;
 }
 
+/* A stop asked before the node serves: set by the handler start_up_stops
+ * installs, read on the main thread once SIGTERM and SIGINT are blocked. */
+static volatile sig_atomic_t stop_asked;
+
+static void note_stop(int sig) { stop_asked = sig; }
+
+/* Until the node serves, SIGTERM and SIGINT are noted by a handler instead of
+ * ending the process with their default action (exit 143 or 130, where
+ * --help promises 0), and interrupt what start-up blocks on (a key file that
+ * is a pipe whose writer waits on a person: Ctrl-C still stops it). No
+ * SA_RESTART: an open or read they interrupt fails with EINTR. */
+static void start_up_stops(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* A node told to stop before it served: it says so, and exits 0 as a node
+ * stopped after serving does (it holds nothing to save: nothing has been
+ * started). */
+static int stopped_before_serving(void)
+{
+    fprintf(stderr, "causeway node: stopped by %s before it served\n", stop_asked == SIGINT ? "SIGINT" : "SIGTERM");
+    return CLI_OK;
+}
+
 int cli_node(int argc, char **argv)
 {
+    start_up_stops();
     uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, link_timeout = 30000, delay_us = 0, ahead_wait = 1000,
              http_threads = 2, recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
@@ -541,7 +572,8 @@ int cli_node(int argc, char **argv)
                    "does not answer: 1 s, or four report intervals if longer), so it never serves\n"
                    "from a state older than its last.\n"
                    "\n"
-                   "Exit status: 0 stopped by SIGTERM or SIGINT; 1 it could not start or stop\n"
+                   "Exit status: 0 stopped by SIGTERM or SIGINT (before it served too: it then\n"
+                   "starts nothing and says so); 1 it could not start or stop\n"
                    "cleanly (an endpoint that cannot be bound, a key file that cannot be read, a\n"
                    "trace that cannot be written, a --data DIR that cannot be created, read or\n"
                    "saved to, too few open files); 2 bad arguments, or a --data DIR that cannot be\n"
@@ -659,21 +691,24 @@ int cli_node(int argc, char **argv)
     }
     if (rc == CLI_OK)
         rc = ensure_open_files(nodes, http != NULL, http_threads, client != NULL);
-    if (rc != CLI_OK) {
-        explicit_bzero(secret, sizeof secret);
-        free(peers);
-        free(peer_key_store);
-        free(peer_keys);
-        return rc;
-    }
-
     /* Signals are taken by sigwait below, on this thread only: blocked
-     * before any thread starts, so every thread inherits the mask. */
+     * before any thread starts, so every thread inherits the mask. One that
+     * came before is in stop_asked (start_up_stops), and then this node
+     * does not start: bad arguments still exit 2, anything else (a key
+     * file's read the signal interrupted, EINTR, among them) is the stop
+     * the user asked for. */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    if (rc != CLI_OK || stop_asked) {
+        explicit_bzero(secret, sizeof secret);
+        free(peers);
+        free(peer_key_store);
+        free(peer_keys);
+        return stop_asked && rc != CLI_USAGE ? stopped_before_serving() : rc;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     FILE *trace_file = NULL;

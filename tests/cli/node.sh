@@ -205,6 +205,27 @@ timeout 10 "$cw" node --id 0 --nodes 3 --listen "$(ep r0)" --peer 1="$(ep r1)" -
   { echo "FAIL: a key given to two nodes gave exit $status:" >&2; cat "$dir/err" >&2; exit 1; }
 { printf '# %0300d\n' 0; cat "$dir/peers"; } >"$dir/long"
 expect_curve 2 "line 1 is longer than 255 characters" "$dir/k0" "$dir/long"
+# A stop before the node serves: a secret key read from a pipe whose writer
+# has not come (as --curve-secret <(a password manager) waits on a person).
+# SIGTERM or SIGINT there ended it with their default action (exit 143 or
+# 130, where --help promises 0); now it stops, says so, and exits 0.
+mkfifo "$dir/kpipe"
+for sig in TERM INT; do
+  "$cw" node --id 0 --nodes 2 --listen "$(ep rpipe)" --peer 1="$(ep r1)" --curve-secret "$dir/kpipe" \
+    --curve-peers "$dir/peers" >"$dir/pipe.out" 2>"$dir/pipe.err" &
+  waiting=$!
+  pids+=("$waiting")
+  # Up to 30 s for it to reach the pipe's open (a slow start under a sanitizer).
+  for _ in $(seq 600); do [ "$(cat "/proc/$waiting/wchan" 2>/dev/null)" = wait_for_partner ] && break; sleep 0.05; done
+  [ "$(cat "/proc/$waiting/wchan" 2>/dev/null)" = wait_for_partner ] ||
+    { echo "FAIL: a node reading its key from a pipe did not wait at the pipe: $(cat "$dir/pipe.err")" >&2; exit 1; }
+  kill -$sig "$waiting"
+  status=0
+  wait "$waiting" || status=$?
+  unset 'pids[-1]'
+  [ "$status" = 0 ] && grep -q "stopped by SIG$sig before it served" "$dir/pipe.err" && [ ! -s "$dir/pipe.out" ] ||
+    { echo "FAIL: SIG$sig before the node served: exit $status: $(cat "$dir/pipe.err" "$dir/pipe.out")" >&2; exit 1; }
+done
 
 # Two nodes with CURVE; HTTP on ports the system picks, read from each node's line.
 for i in 0 1; do

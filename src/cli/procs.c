@@ -402,9 +402,21 @@ static int spawn(prun *r, uint32_t i)
     fflush(stderr);
     pid_t parent = getpid();
     assert(pthread_equal(pthread_self(), main_thread));
+    /* The child writes execv's errno here when it cannot run this program
+     * (it was removed or replaced by a rebuild while the run went on: the
+     * path then ends " (deleted)"); a successful execv closes it. Either
+     * way this process is told before the node could be taken for one that
+     * started and exited 127 on its own. */
+    int exec_err[2];
+    if (pipe2(exec_err, O_CLOEXEC) != 0) {
+        r->machine = fail_run(r, CW_EIO, "starting node %u: pipe: %s", i, strerror(errno));
+        return CW_EIO;
+    }
     pid_t pid = fork();
     if (pid < 0) {
-        fail_run(r, CW_EIO, "starting node %u: fork: %s", i, strerror(errno));
+        close(exec_err[0]);
+        close(exec_err[1]);
+        r->machine = fail_run(r, CW_EIO, "starting node %u: fork: %s", i, strerror(errno));
         return CW_EIO;
     }
     if (pid == 0) {
@@ -426,7 +438,21 @@ static int spawn(prun *r, uint32_t i)
             close(fd); /* above 2: main() keeps 0, 1 and 2 open */
         }
         execv(r->exe, (char *const *)argv);
+        int e = errno;
+        (void)!write(exec_err[1], &e, sizeof e);
         _exit(127);
+    }
+    close(exec_err[1]);
+    int e = 0;
+    ssize_t got;
+    while ((got = read(exec_err[0], &e, sizeof e)) < 0 && errno == EINTR)
+        ;
+    close(exec_err[0]);
+    if (got == (ssize_t)sizeof e) { /* no node ran: this machine's, no verdict on the nodes */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        r->machine = fail_run(r, CW_EIO, "starting node %u: cannot run %s: %s", i, r->exe, strerror(e));
+        return CW_EIO;
     }
     p->pid = pid;
     tell_keeper(r, i, pid);

@@ -119,7 +119,8 @@ void cli_report_stopped(cli_stop why, const char *failure, const char *kept, uin
     fprintf(stderr, "causeway stress: %s (seed %llu%s%s)\n", failure, (unsigned long long)seed, kept ? "; " : "",
             kept ? kept : "");
     if (why == CLI_STOP_NO_MEMORY) {
-        printf("  verdict              NONE: the run stopped before its check, for this machine's memory or limits\n");
+        printf("  verdict              NONE: the run stopped before its check, for this machine's memory or limits\n"
+               "                       (or a program it could not run), not for anything the nodes did\n");
         print_violation("stopped", failure, replay, note);
     } else {
         printf("  verdict              FAIL: the run stopped before its check\n");

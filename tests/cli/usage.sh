@@ -265,7 +265,7 @@ expect 0 "usage: causeway demo" demo --help
 expect 0 "usage: causeway <command>" help --help
 # A node's --peer and exit statuses are in its help; an option name too long
 # for the column has its help on the next line.
-expect 0 "--peer J=ENDPOINT +node J's replication endpoint.*Exit status: 0 stopped by SIGTERM or SIGINT; 1 .*2 bad arguments" node --help
+expect 0 "--peer J=ENDPOINT +node J's replication endpoint.*Exit status: 0 stopped by SIGTERM or SIGINT \(before it served too: .*\); 1 .*2 bad arguments" node --help
 expect 0 "  --recovery-timeout-ms MS[[:cntrl:]] {25}a write missing this long" node --help
 expect 0 "  --link-timeout-ms MS +TCP links: .*default 30000" node --help
 expect 2 "--link-timeout-ms '600001': expected a whole number from 0 to 600000" node --id 0 --nodes 1 \

@@ -7,8 +7,10 @@
  *  1. Exit 0: no violation; 1: a violation, the first one printed with its
  *     rule and, where it has one, its trace's file and line; 2: bad usage,
  *     or a trace that cannot be read or is malformed (FILE:LINE and why);
- *     3: no verdict could be given or written (out of memory, --json not
- *     written), so that 1 always means a violation.
+ *     3: no verdict could be given, or a pass could not be written (out
+ *     of memory, --json or the report not written), so that 1 always
+ *     means a violation, and a violation is 1 even when its --json could
+ *     not be written (as in sim and stress).
  *  2. The first violation is the first found in this order: while the
  *     traces are replayed (each node in its own order, every write before
  *     its applications), then lost writes, then divergent final reads, then
@@ -443,7 +445,7 @@ static int judge(cli_trace_judge *J, char **files, int count, const char *json)
     print(J, &rep, &t, &p, finals, ok);
     if (json && write_json(json, J, &rep, &t, &p, finals, ok) != CW_OK) {
         fprintf(stderr, "causeway check: cannot write %s\n", json);
-        return CLI_ERROR;
+        return ok ? CLI_ERROR : CLI_FAIL; /* a violation stays 1, as in sim and stress */
     }
     return ok ? CLI_OK : CLI_FAIL;
 }
@@ -465,8 +467,9 @@ int cli_check(int argc, char **argv)
                      "install events, each naming its node; a node's events are taken in the order given\n"
                      "(files in argument order, lines in file order). Exit 0: every check holds; 1: a\n"
                      "violation, the first printed with its rule, file and line; 2: bad usage, or a trace\n"
-                     "that cannot be read or is malformed (FILE:LINE); 3: no verdict could be given or\n"
-                     "written (out of memory, --json not written). --policy lww: a read returns one\n"
+                     "that cannot be read or is malformed (FILE:LINE); 3: no verdict could be given, or\n"
+                     "a pass could not be written (out of memory, --json not written; a violation\n"
+                     "stays 1). --policy lww: a read returns one\n"
                      "of the maximal versions, or nothing when one is a delete (which one wins is not\n"
                      "checked: traces carry no timestamps).\n",
                      opts, sizeof opts / sizeof *opts, 1, -1};

@@ -414,9 +414,12 @@ expect 2 "causeway check: /dev/zero:1: a line longer than 1048576 bytes" /dev/ze
 head -n 1 n1.jsonl >long.jsonl
 awk 'BEGIN { printf "{\"node\": 1, \"op\": \"read\", \"key\": \""; for (i = 0; i < 1100; i++) printf "%01000d", 0; print "\", \"dots\": []}" }' >>long.jsonl
 expect 2 "causeway check: long.jsonl:2: a line longer than" long.jsonl
-# A verdict that cannot be written is exit 3, never 1 (a violation): its
-# --json file, and its report on standard output.
+# A pass that cannot be written is exit 3, never 1 (a violation): its
+# --json file, and its report on standard output. A violation stays 1 (it
+# was 3 with --json unwritable, where sim and stress gave 1).
 expect 3 "cannot write /dev/full" --json /dev/full n0.jsonl n1.jsonl n2.jsonl
+expect 1 "cannot write /dev/full" --json /dev/full huge.jsonl
+grep -q "\[unknown write\] huge.jsonl:1" out.txt || fail "a violation with --json unwritable: $(cat out.txt)"
 status=0
 "$cw" check n0.jsonl n1.jsonl n2.jsonl >/dev/full 2>err.txt || status=$?
 [ "$status" = 3 ] && grep -q "cannot write the output" err.txt ||

@@ -209,7 +209,9 @@ static int run_counting(char *const argv[], bool quiet, size_t *lines_out)
 
 static int run(char *const argv[], bool quiet) { return run_counting(argv, quiet, NULL); }
 
-/* The value of a run (median aggregate if present) by exact name. */
+/* The value of a run (median aggregate if present) by exact name; -1 when
+ * it has none, or a figure that is no number (null: the NaN or Infinity of
+ * Google Benchmark's JSON, made null when it is kept), never 0. */
 static double value_of(json_t *benches, const char *name, const char *field)
 {
     double best = -1;
@@ -223,6 +225,12 @@ static double value_of(json_t *benches, const char *name, const char *field)
         json_t *v = json_object_get(b, field);
         if (!v)
             continue;
+        if (!json_is_number(v)) {
+            best = -1;
+            if (agg)
+                break;
+            continue;
+        }
         double x = json_number_value(v);
         const char *unit = json_string_value(json_object_get(b, "time_unit"));
         if ((!strcmp(field, "real_time") || !strcmp(field, "cpu_time")) && unit)

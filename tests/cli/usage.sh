@@ -220,16 +220,18 @@ status=$?
 # the kept bench.json has null for them. Written beside it and renamed, so
 # a write that fails keeps the file whole and names it.
 bad_json='{"benchmarks": [{"run_name": "engine_e2e/nodes:2/faults:0/workers:0/iterations:1/manual_time",
-  "aggregate_name": "median", "deliveries_per_s": 1651783, "repl_p50_us": 12.345678901, "stalls": NaN},
+  "aggregate_name": "median", "deliveries_per_s": 1651783, "repl_p50_us": 12.345678901, "repl_p99_us": NaN,
+  "stalls": NaN},
   {"run_name": "engine_e2e/nodes:2/faults:0/workers:0/iterations:1/manual_time", "aggregate_name": "cv",
   "deliveries_per_s": Infinity, "repl_p50_us": -Infinity, "stalls": -NaN}]}'
 out=$(cd "$scratch" && JSON=$bad_json CAUSEWAY_BENCH=$scratch/bench.sh "$cw" bench --out b2 2>&1)
 status=$?
 { [ $status = 0 ] || grep -q "no plot drawn" <<<"$out"; } && ! grep -Eq 'NaN|Infinity' "$scratch/b2/bench.json" &&
-  [ "$(grep -o null "$scratch/b2/bench.json" | wc -l)" = 4 ] && [ "$(ls "$scratch/b2" | grep -c bench.json)" = 1 ] ||
+  [ "$(grep -o null "$scratch/b2/bench.json" | wc -l)" = 5 ] && [ "$(ls "$scratch/b2" | grep -c bench.json)" = 1 ] ||
   { echo "FAIL: bench.json with NaN -> $status: $out"; cat "$scratch/b2/bench.json"; failures=$((failures + 1)); }
 # The tables give whole numbers whole and others to the digit that tells
-# them apart (%g wrote 1.65178e+06 and 12.3457).
+# them apart (%g wrote 1.65178e+06 and 12.3457), and a null figure (p99
+# here) as none, not 0.
 grep -qx '2,0,0,1651783,12.345678901,,,' "$scratch/b2/e2e.csv" &&
   grep -qx '2 1651783 NaN 12.345678901 NaN NaN NaN' "$scratch/b2/engine.dat" &&
   grep -qx '2,1651783,,12.345678901,,,' "$scratch/b2/engine.csv" ||

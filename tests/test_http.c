@@ -681,6 +681,17 @@ static void test_body_limits(void **state)
     request_on(f->c, f->base, "POST", "/replicate", NULL, 0, &huge, &r);
     expect_error(&r, 413, "chunked 8 MiB");
     resp_free(&r);
+    /* Chunked without end: past 64 MiB discarded the connection is closed,
+     * unanswered (it was read for as long as it came: a connection held
+     * for good by one that never ends). */
+    chunked endless = {(size_t)80 << 20};
+    tolerate_no_answer = true;
+    request_on(f->c, f->base, "POST", "/write", NULL, 0, &endless, &r);
+    tolerate_no_answer = false;
+    if (r.status != 0)
+        fail_msg("a chunked body of 80 MiB: status %ld, expected the connection closed", r.status);
+    assert_true(endless.left > 0); /* not read to its end */
+    resp_free(&r);
     /* A chunked body within the limit is read whole (and is bad JSON). */
     chunked small = {1000};
     request_on(f->c, f->base, "POST", "/write", NULL, 0, &small, &r);

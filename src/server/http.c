@@ -14,7 +14,9 @@
  *     413 on the first call, before any body is read (MHD then closes the
  *     connection); any other that sends more (declared, or chunked) has the
  *     rest discarded as it comes and is answered 413 at its end, so the
- *     answer is not lost to a reset while the body still arrives. Nothing
+ *     answer is not lost to a reset while the body still arrives; a chunked
+ *     one whose discarded part passes DISCARD_MAX has its connection closed,
+ *     unanswered. Nothing
  *     grows past max_body. Content-Length given twice is 400, and so is a
  *     header name that is not a token ("Content-Length :", which MHD
  *     frames no body by). The bodies
@@ -189,6 +191,7 @@ typedef struct request {
     bool too_large;    /* more than max_body came: the rest is discarded */
     bool no_memory;    /* the body could not be kept */
     bool held_full;    /* bodies held their bound (invariant 1): the rest is discarded */
+    uint64_t discarded; /* bytes of body discarded (too_large, no_memory, held_full) */
     size_t weight;     /* its JSON's weight, counted in `parsing` until release_json */
 } request;
 
@@ -1608,8 +1611,10 @@ static void route(cw__http *h, const char *url, const char *method, request *r, 
  * (invariant 1). */
 static void take_upload(cw__http *h, request *r, const char *piece, size_t n)
 {
-    if (r->too_large || r->no_memory || r->held_full)
+    if (r->too_large || r->no_memory || r->held_full) {
+        r->discarded += n;
         return;
+    }
     if (n > h->o.max_body - r->len) {
         r->too_large = true;
         drop_body(h, r);
@@ -1822,7 +1827,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         take_upload(h, r, upload, *upload_size);
         *upload_size = 0;
-        return MHD_YES;
+        /* A body that declared no length (chunked) and goes on past
+         * DISCARD_MAX discarded: the connection is closed. It was read to
+         * its end, however long, and held its connection all the while.
+         * (MHD 0.9.75 takes no answer in the middle of a body: it wrote none
+         * when one was queued here, and closed the connection.) */
+        return r->discarded <= DISCARD_MAX ? MHD_YES : MHD_NO;
     }
     if (r->too_large)
         too_large(h, &rep);

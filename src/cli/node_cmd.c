@@ -710,6 +710,10 @@ int cli_node(int argc, char **argv)
         return stop_asked && rc != CLI_USAGE ? stopped_before_serving() : rc;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A write past the file size limit (ulimit -f) fails with EFBIG, which
+     * the --data and --trace paths report as the failed save or trace line
+     * it is, instead of ending the node unannounced (exit 153). */
+    signal(SIGXFSZ, SIG_IGN);
 
     FILE *trace_file = NULL;
     if (trace && !(trace_file = open_trace(trace))) {

@@ -1381,6 +1381,7 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
         d->stats.failed_saves++;
         free(stable);
         return lmdb_error(rc, err, errlen, rc == MDB_MAP_FULL ? "saving (the data map is full: a larger --map-size)"
+                                           : rc == EFBIG      ? "saving (past this process's file size limit, ulimit -f)"
                                            : disk_full(d)     ? "saving (the disk holding the data directory is full)"
                                                               : "saving");
     }

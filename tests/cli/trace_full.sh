@@ -4,7 +4,8 @@
 # cannot be written"): it exited 0 without a word, the trace lost. It says
 # so at once too, on stderr and in /metrics (causeway_trace_failed). A trace
 # on a FIFO nobody reads is refused at start (the start hung, deaf to
-# SIGTERM); one with its reader gets every line.
+# SIGTERM); one with its reader gets every line. A --data node past its
+# file size limit reports the failed save instead of dying of SIGXFSZ.
 #   tests/cli/trace_full.sh CAUSEWAY
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -59,3 +60,35 @@ wait $reader
 trap - EXIT
 grep -q '"fifo"' trace_fifo.out || { echo "the FIFO's reader did not get the write: $(cat trace_fifo.out)"; exit 1; }
 rm -f trace_fifo trace_fifo.out
+
+# A --data node past its file size limit (ulimit -f, as a disk that fills):
+# its save fails with EFBIG, the write is answered 500 (made, not saved),
+# later ones 503, and SIGTERM ends it with exit 1 and the reason. It was
+# killed by SIGXFSZ (exit 153) without a word, the write unanswered.
+rm -rf trace_full.data
+(ulimit -f 200 && exec "$CW" node --id 0 --nodes 1 --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --fresh \
+  --data trace_full.data >trace_full.out 2>trace_full.err 3<&-) &
+pid=$!
+trap 'stop_pids $pid; rm -rf trace_full.data' EXIT
+port=$(node_http_port trace_full.out) || { cat trace_full.out trace_full.err; echo "the node did not start"; exit 1; }
+value=$(printf '%03000d' 0)
+codes=
+for i in $(seq 200); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"key\": \"k$i\", \"value\": \"$value\"}" \
+    "http://127.0.0.1:$port/write")
+  codes="$codes $code"
+  [ "$code" = 503 ] || [ "$code" = 000 ] && break
+done
+kill -TERM $pid
+wait $pid
+status=$?
+trap - EXIT
+rm -rf trace_full.data
+cat trace_full.err
+case "$codes" in
+*" 200 500 503") ;;
+*) echo "writes past the file size limit were answered:$codes (want 200s, then 500, then 503)"; exit 1 ;;
+esac
+test $status = 1 || { echo "a node past its file size limit: exit $status on SIGTERM, want 1"; exit 1; }
+grep -q "saving state failed: saving (past this process's file size limit, ulimit -f): File too large" \
+  trace_full.err || exit 1

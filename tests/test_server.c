@@ -2957,6 +2957,33 @@ static void test_durable_directory_removed_under_the_node(void **state)
     cluster_close(&c);
 }
 
+/* A node whose lock file was removed under it writes nothing more to the
+ * directory, not even at its stop: another node may have taken it since
+ * (here its run mark is left as that node's, a --sync none one still
+ * running), and deleting the run mark at the stop deleted that node's,
+ * so a machine crash under it would not be refused (invariant 5). */
+static void test_durable_lock_removed_leaves_the_directory_alone(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 1);
+    assert_int_equal(cw__server_write(c.s[0], "x", 1, "1", 1, NULL, false, NULL), CW_OK);
+    char p[300];
+    snprintf(p, sizeof p, "%s/causeway.lock", c.data[0]);
+    assert_int_equal(unlink(p), 0);
+    const char *mark = "n00000000-the-next-owner";
+    leave_run_mark(&c, mark);
+    assert_int_equal(cw__server_write(c.s[0], "y", 1, "2", 1, NULL, false, NULL), CW_EUNSAVED);
+    assert_int_not_equal(stop_server(c.s[0]), CW_OK); /* its unsaved write: a failed stop */
+    c.s[0] = NULL;
+    state_txn st = state_open(c.data[0], "meta", true);
+    MDB_val k = {7, "running"}, v;
+    assert_int_equal(mdb_get(st.t, st.dbi, &k, &v), 0);
+    assert_true(v.mv_size == strlen(mark) + 4 && memcmp(v.mv_data, mark, strlen(mark)) == 0);
+    state_close(&st, true);
+    cluster_close(&c);
+}
+
 /* Writers on several threads at a durable node: a write another thread's
  * save covered must not flush the links while a third's is unsaved (debug
  * builds assert at every flush that nothing unsaved leaves: invariant 6;
@@ -3047,6 +3074,7 @@ int main(void)
         cmocka_unit_test_teardown(test_durable_refuses_a_record_that_fails_its_checksum, teardown),
         cmocka_unit_test_teardown(test_durable_upgrades_a_directory_without_checksums, teardown),
         cmocka_unit_test_teardown(test_durable_directory_removed_under_the_node, teardown),
+        cmocka_unit_test_teardown(test_durable_lock_removed_leaves_the_directory_alone, teardown),
         cmocka_unit_test_teardown(test_durable_writers_on_threads_send_only_saved, teardown),
         cmocka_unit_test_teardown(test_a_delayed_write_leaves_the_loss_signal_to_the_next, teardown),
         cmocka_unit_test_teardown(test_a_refused_write_passes_the_loss_signal_on, teardown),

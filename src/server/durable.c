@@ -877,6 +877,13 @@ int cw__durable_open(cw__durable **out, const char *dir, cw_node_id self, uint32
     return CW_OK;
 }
 
+/* Whether the file open at fd has no name left (removed under the node). */
+static bool unlinked(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) != 0 || st.st_nlink == 0;
+}
+
 void cw__durable_close(cw__durable *d)
 {
     if (!d)
@@ -884,8 +891,15 @@ void cw__durable_close(cw__durable *d)
     for (size_t i = 0; i < d->notes_len; i++)
         cw_msg_unref(d->notes[i].msg);
     free(d->notes);
+    /* A directory that is no longer this node's (its lock file or data.mdb
+     * removed under it: cw__durable_save refuses every save then) gets no
+     * more writes: another node may have taken it since, and deleting the
+     * run mark would delete that node's (invariant 5 undone for it). */
+    int data_fd = -1;
+    bool own = d->env && d->lock_fd >= 0 && !unlinked(d->lock_fd) && mdb_env_get_fd(d->env, &data_fd) == 0 &&
+               !unlinked(data_fd);
     MDB_txn *t;
-    if (d->env && d->running && mdb_env_sync(d->env, 1) == 0 && mdb_txn_begin(d->env, NULL, 0, &t) == 0) {
+    if (own && d->running && mdb_env_sync(d->env, 1) == 0 && mdb_txn_begin(d->env, NULL, 0, &t) == 0) {
         MDB_val k = {7, "running"};
         if (mdb_del(t, d->meta, &k, NULL) == 0)
             (void)mdb_txn_commit(t);
@@ -1285,13 +1299,6 @@ static bool same_key(const void *item, const void *lookup)
     size_t len;
     const void *key = cw_msg_key(item, &len);
     return len == k->len && memcmp(key, k->key, len) == 0;
-}
-
-/* Whether the file open at fd has no name left (removed under the node). */
-static bool unlinked(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) != 0 || st.st_nlink == 0;
 }
 
 int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)

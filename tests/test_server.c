@@ -2877,6 +2877,93 @@ static void test_durable_refuses_a_record_that_fails_its_checksum(void **state)
     cluster_close(&c);
 }
 
+/* Flips one bit in a separator of every branch page of the keys tree in
+ * file f (those of older transactions, free now, are there too, and which
+ * one is the tree's is LMDB's to know): the first separator that ends
+ * "key" and two digits, the first of them even (up: made one higher,
+ * "kkey202" -> "kkey212") or odd ("kkey212" -> "kkey202"). How many it
+ * flipped. LMDB's page layout (0.9): the page's flags at byte 10 (1: a
+ * branch), its lower bound at 12, node offsets from 16, and a node's key
+ * size at its byte 6, its key from byte 8. */
+static unsigned flip_separators(FILE *f, bool up)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint8_t *pg = malloc((size_t)page);
+    assert_non_null(pg);
+    unsigned flipped = 0;
+    for (long at = 2 * page; fseek(f, at, SEEK_SET) == 0 && fread(pg, 1, (size_t)page, f) == (size_t)page;
+         at += page) {
+        uint16_t flags, lower, off, ksize;
+        memcpy(&flags, pg + 10, 2);
+        memcpy(&lower, pg + 12, 2);
+        if (!(flags & 1) || lower < 16 || lower > page)
+            continue;
+        for (unsigned i = 1; i < (lower - 16u) / 2; i++) { /* node 0's key is empty */
+            memcpy(&off, pg + 16 + 2 * i, 2);
+            if (off + 8u > (unsigned)page)
+                break;
+            memcpy(&ksize, pg + off + 6, 2);
+            uint8_t *k = pg + off + 8;
+            if (ksize < 6 || off + 8u + ksize > (unsigned)page || memcmp(k + ksize - 6, "key", 3) != 0 ||
+                k[ksize - 2] < '0' || k[ksize - 2] > '9' || (k[ksize - 2] & 1) != !up || k[ksize - 2] == '9')
+                continue;
+            k[ksize - 2] ^= 1;
+            assert_int_equal(fseek(f, at, SEEK_SET), 0);
+            assert_int_equal(fwrite(pg, 1, (size_t)page, f), (size_t)page);
+            flipped++;
+            break;
+        }
+    }
+    free(pg);
+    assert_int_equal(fflush(f), 0);
+    return flipped;
+}
+
+/* A bit flipped in a key of a branch page, which routes lookups and which
+ * no cursor's walk reads (flip_separators): the keys between the old
+ * separator and the new are looked for in the wrong leaf. A delete of one
+ * of them found nothing there and took that for done: it was answered,
+ * and the key came back at the next start. The start is refused instead,
+ * with the separator moved up (the first key of a leaf routed left) and
+ * down (the last key of a leaf routed right); with the file as it was, the
+ * state is taken back. */
+static void test_durable_refuses_a_misrouting_branch_key(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_open_durable(&c, 1);
+    char key[16], value[64];
+    for (int i = 100; i < 300; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        snprintf(value, sizeof value, "the value of %s, long enough to fill some pages", key);
+        assert_int_equal(cw__server_write(c.s[0], key, strlen(key), value, strlen(value), NULL, false, NULL), CW_OK);
+    }
+    assert_int_equal(stop_server(c.s[0]), CW_OK);
+    c.s[0] = NULL;
+    char path[300];
+    snprintf(path, sizeof path, "%s/data.mdb", c.data[0]);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    uint8_t *was = malloc((size_t)size);
+    assert_non_null(was);
+    rewind(f);
+    assert_int_equal(fread(was, 1, (size_t)size, f), (size_t)size);
+    for (int up = 1; up >= 0; up--) {
+        assert_true(flip_separators(f, up) > 0);
+        expect_refused(&c, "damaged");
+        rewind(f);
+        assert_int_equal(fwrite(was, 1, (size_t)size, f), (size_t)size);
+        assert_int_equal(fflush(f), 0);
+    }
+    assert_int_equal(fclose(f), 0);
+    free(was);
+    start(&c, 0, false);
+    await_value(c.s[0], "key164", "the value of key164, long enough to fill some pages");
+    cluster_close(&c);
+}
+
 /* Takes the seal off every record of db in a stopped node's state (but the
  * format mark's, which has none): the format before checksums. */
 static void unseal_db(const char *dir, const char *db)
@@ -3075,6 +3162,7 @@ int main(void)
         cmocka_unit_test_teardown(test_durable_upgrades_a_directory_without_checksums, teardown),
         cmocka_unit_test_teardown(test_durable_directory_removed_under_the_node, teardown),
         cmocka_unit_test_teardown(test_durable_lock_removed_leaves_the_directory_alone, teardown),
+        cmocka_unit_test_teardown(test_durable_refuses_a_misrouting_branch_key, teardown),
         cmocka_unit_test_teardown(test_durable_writers_on_threads_send_only_saved, teardown),
         cmocka_unit_test_teardown(test_a_delayed_write_leaves_the_loss_signal_to_the_next, teardown),
         cmocka_unit_test_teardown(test_a_refused_write_passes_the_loss_signal_on, teardown),

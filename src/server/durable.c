@@ -741,10 +741,13 @@ static int found_again(const tree_walk *w, const MDB_val *k, const MDB_val *v)
  * there (a bit flipped in a separator) sent the keys near it to the wrong
  * leaf, where a delete found nothing and took that for done, and the
  * record it should have deleted came back at the next start. A separator
- * that routes any saved key wrong routes wrong the first key of the leaf
- * to its right (it is now above it) or the last key of the leaf to its
- * left (now at or below it), so those two a leaf are enough: ~2 lookups a
- * leaf, where one a record cost a start of 1,000,000 keys 18-25% more. */
+ * moved between its neighbours so that it routes a saved key wrong routes
+ * wrong the first key of the leaf to its right (it is now above it) or the
+ * last key of the leaf to its left (now at or below it), so those two a
+ * leaf are enough: ~2 lookups a leaf, where one a record cost a start of
+ * 1,000,000 keys 18-25% more. (One moved past a neighbour leaves its page
+ * out of order, and a lookup's binary search there may route a key in the
+ * middle of a leaf wrong and both its ends right: not caught.) */
 static int found_record(void *ctx, MDB_val *k, MDB_val *v)
 {
     touch_record(NULL, k, v);

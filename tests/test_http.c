@@ -1452,6 +1452,70 @@ static void test_replicate_only_from_allowed_addresses(void **state)
     }
 }
 
+/* A connection to 127.0.0.1:port that sends nothing (as a slow sender's
+ * headers that never end); its descriptor. */
+static int idle_connection(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* One address holds at most max_per_address connections: one more is closed
+ * as it is accepted, while another address is served. 256 connections that
+ * sent a header line every 15 s from one host held every slot, and no
+ * client was answered for as long as they went on. */
+static void test_connections_per_address(void **state)
+{
+    fx *f = *state;
+    cw__http_options ho;
+    cw__http_options_init(&ho);
+    assert_int_equal(ho.max_per_address, 64);
+    ho.max_per_address = 4;
+    cw__http *h = NULL;
+    char err[160];
+    assert_int_equal(cw__http_start(&h, f->s, "127.0.0.1", 0, &ho, err, sizeof err), CW_OK);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)cw__http_port(h));
+    int held[4];
+    for (int i = 0; i < 4; i++)
+        held[i] = idle_connection(cw__http_port(h));
+    resp r;
+    tolerate_no_answer = true;
+    CURL *c = curl_easy_init(); /* a connection of its own, not one the fixture's handle keeps */
+    assert_non_null(c);
+    request_on(c, base, "POST", "/write", "{\"key\": \"a\", \"value\": 1}", -1, NULL, &r);
+    tolerate_no_answer = false;
+    assert_int_equal(r.status, 0);
+    resp_free(&r);
+    source_option = "127.0.0.2";
+    request_on(c, base, "POST", "/write", "{\"key\": \"a\", \"value\": 2}", -1, NULL, &r);
+    source_option = NULL;
+    expect_success(&r, "a write from another address");
+    resp_free(&r);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    /* Their slots come free once the server has seen them closed. */
+    tolerate_no_answer = true;
+    for (int tries = 0; tries < 100; tries++) {
+        curl_easy_cleanup(c);
+        c = curl_easy_init();
+        request_on(c, base, "POST", "/write", "{\"key\": \"a\", \"value\": 3}", -1, NULL, &r);
+        if (r.status == 200)
+            break;
+        resp_free(&r);
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    tolerate_no_answer = false;
+    expect_success(&r, "a write from 127.0.0.1 once its connections closed");
+    resp_free(&r);
+    curl_easy_cleanup(c);
+    cw__http_stop(h);
+}
+
 /* Node 1 of 2 takes node 0's writes by POST /replicate. Keys that are not
  * UTF-8 (they come from a peer, never from JSON) show in /status as "0x"
  * hex; a value that is not JSON as a string, or in hex. */
@@ -1758,8 +1822,9 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The default connection limit (256) reached with keep-alive connections,
- * each thread at its share (128): every request sent on them at once is
+/* The default connection limit (256) reached with keep-alive connections
+ * (from four addresses, each at its limit of 64), each thread at its share
+ * (128): every request sent on them at once is
  * answered at once, and a stop with them all still open is prompt. (On
  * epoll, libmicrohttpd 0.9.75 slept its whole timeout when exactly its
  * batch of 128 connections was ready, and those requests waited 60 s to be
@@ -1774,6 +1839,10 @@ static void test_a_full_house_is_answered_and_stops(void **state)
     for (int i = 0; i < CONNS; i++) {
         fd[i] = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fd[i] >= 0);
+        /* From 127.0.0.1 to 127.0.0.4, 64 each: one address's limit. */
+        struct sockaddr_in from = {.sin_family = AF_INET};
+        from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)(i / 64));
+        assert_int_equal(bind(fd[i], (struct sockaddr *)&from, sizeof from), 0);
         assert_int_equal(connect(fd[i], (struct sockaddr *)&a, sizeof a), 0);
     }
     nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL); /* every connection accepted first */
@@ -2491,6 +2560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replicate_and_link, setup_two, teardown),
         cmocka_unit_test(test_replicate_only_from_allowed_addresses),
         cmocka_unit_test_setup_teardown(test_connections_only_from_allowed_addresses, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_per_address, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_status_text_key_wins_its_name, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_a_stall_names_the_node_it_waits_for, setup_two_small_log, teardown),

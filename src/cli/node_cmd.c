@@ -469,7 +469,7 @@ int cli_node(int argc, char **argv)
 {
     start_up_stops();
     uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, link_timeout = 30000, delay_us = 0, ahead_wait = 1000,
-             http_threads = 2, recovery_ms = 10, report_ms = 50;
+             http_threads = 2, http_per_address = 64, recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
                *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL,
@@ -545,6 +545,9 @@ int cli_node(int argc, char **argv)
         {CLI_OPT_UINT32("report-interval-ms", &report_ms, "MS",
                         "a node silent this long tells its peers what it applied (stability)", 1, 600000)},
         {CLI_OPT_UINT32("http-threads", &http_threads, "N", "threads serving HTTP requests", 1, 64)},
+        {CLI_OPT_UINT32("http-per-address", &http_per_address, "N",
+                        "HTTP connections open at once from one address, of the 256 (one more is closed\n"
+                        "as it is accepted); 0: no limit of its own", 0, 256)},
         {CLI_OPT_REAL("drop", &drop, "P", "fault: lose each arriving message with probability P", 0, 0.9)},
         {CLI_OPT_REAL("delay", &delay, "P", "fault: delay each arriving message with probability P", 0, 1)},
         {CLI_OPT_UINT32("max-delay-us", &delay_us, "US", "fault: the longest delay (needed by --delay)", 0,
@@ -796,6 +799,7 @@ int cli_node(int argc, char **argv)
         cw__http_options_init(&ho);
         ho.max_body = (size_t)max_body;
         ho.threads = http_threads;
+        ho.max_per_address = http_per_address;
         ho.group = group;
         ho.no_replicate = curve_secret != NULL; /* its links are authenticated: HTTP must not bypass them */
         ho.clients = cl;

@@ -219,6 +219,7 @@ void cw__http_options_init(cw__http_options *o)
     o->max_body = CW_HTTP_DEFAULT_MAX_BODY;
     o->threads = 2;
     o->max_connections = 256;
+    o->max_per_address = 64;
     o->idle_timeout_s = 60;
     o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
     o->bodies_held_max = CW_HTTP_DEFAULT_BODIES_HELD;
@@ -1995,6 +1996,7 @@ int cw__http_start(cw__http **out, cw__server *s, const char *host, uint16_t por
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
                                  MHD_OPTION_ARRAY, pool,
                                  MHD_OPTION_CONNECTION_LIMIT, opts.max_connections,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts.max_per_address,
                                  /* Each request's pool is cleared when the next
                                   * starts: 16 KiB (not MHD's 32) halves that cost
                                   * and still holds any sane request line and

@@ -36,6 +36,10 @@ typedef struct cw__http_options {
     size_t max_body;
     unsigned threads;            /* libmicrohttpd threads (default 2; 1: no pool) */
     unsigned max_connections;    /* open connections at once (default 256) */
+    unsigned max_per_address;    /* open connections at once from one address (default 64; 0: no
+                                    limit beyond max_connections): one more is closed as it is
+                                    accepted, so one host's connections (slow senders among them)
+                                    cannot take every slot */
     unsigned idle_timeout_s;     /* an idle keep-alive connection is closed after (default 60) */
     size_t answers_held_max;     /* bytes large answers (/status, /read of a large key) hold at
                                     once before more are 503 (default CW_HTTP_DEFAULT_ANSWERS_HELD:

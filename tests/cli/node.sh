@@ -227,6 +227,25 @@ for sig in TERM INT; do
     { echo "FAIL: SIG$sig before the node served: exit $status: $(cat "$dir/pipe.err" "$dir/pipe.out")" >&2; exit 1; }
 done
 
+# --http-per-address: one connection from 127.0.0.1 that sends nothing holds
+# its address's only slot; curl from there is closed unanswered, from
+# 127.0.0.2 it is served.
+"$cw" node --id 0 --nodes 1 --listen "$(ep rper)" --fresh --http 127.0.0.1:0 --http-per-address 1 \
+  >"$dir/per.out" 2>"$dir/per.err" &
+per=$!
+pids+=("$per")
+pp=$(node_http_port "$dir/per.out") || { echo "FAIL: a node with --http-per-address did not serve" >&2; exit 1; }
+exec 3<>"/dev/tcp/127.0.0.1/$pp"
+sleep 0.3 # accepted before the next
+code=$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$pp/status" || true)
+[ "$code" = 000 ] || { echo "FAIL: a second connection from 127.0.0.1 past --http-per-address 1 got $code" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "127.0.0.1:$pp/status" || true)
+[ "$code" = 200 ] || { echo "FAIL: a connection from 127.0.0.2 got $code" >&2; exit 1; }
+exec 3>&-
+kill -TERM "$per"
+wait "$per" || { echo "FAIL: the node with --http-per-address exited $? on SIGTERM" >&2; exit 1; }
+unset 'pids[-1]'
+
 # Two nodes with CURVE; HTTP on ports the system picks, read from each node's line.
 for i in 0 1; do
   j=$((1 - i))

@@ -1203,6 +1203,34 @@ static void test_a_client_that_does_not_read_is_not_served(void **state)
  * which a large read is CW_EFULL (retry later). Small reads and writes are
  * served throughout, and once those clients go every byte counted is given
  * back. */
+/* Memory the C library keeps after a burst of answers is given back
+ * (clients.c, invariant 8): once 64 MiB of answers were let go, and then
+ * none for 1 s, a trim is made. 2,000 connections that did not read their
+ * answers left a node at ~500 MB after they closed. */
+static void test_memory_is_given_back_after_a_burst_of_answers(void **state)
+{
+    (void)state;
+    enum { VALUE = 1000000, GETS = 80 }; /* 80 MB of answers */
+    fixture *f = open_node(VALUE, CW__CLIENTS_MAX_FRAME);
+    char *big = malloc(VALUE);
+    assert_non_null(big);
+    memset(big, 'v', VALUE);
+    assert_int_equal(cw_client_put(f->c, "k", 1, big, VALUE, NULL, NULL), CW_OK);
+    free(big);
+    assert_int_equal(cw__clients_trims(f->cl), 0);
+    for (int i = 0; i < GETS; i++) {
+        cw_read rd;
+        cw_read_init(&rd);
+        assert_int_equal(cw_client_get(f->c, "k", 1, &rd), CW_OK);
+        cw_read_destroy(&rd);
+    }
+    for (int waited = 0; cw__clients_trims(f->cl) == 0 && waited < 20000; waited += 10)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    assert_int_equal(cw__clients_trims(f->cl), 1);
+    void *st = f;
+    teardown(&st);
+}
+
 static void test_answers_held_for_clients_are_bounded(void **state)
 {
     (void)state;
@@ -1481,6 +1509,7 @@ int main(void)
         cmocka_unit_test(test_a_read_larger_than_a_client_takes_is_refused),
         cmocka_unit_test(test_a_read_too_large_is_refused_before_its_copy),
         cmocka_unit_test(test_a_client_that_does_not_read_is_not_served),
+        cmocka_unit_test(test_memory_is_given_back_after_a_burst_of_answers),
         cmocka_unit_test(test_answers_held_for_clients_are_bounded),
         cmocka_unit_test(test_connections_are_forgotten),
         cmocka_unit_test(test_batch_not_saved_says_which_writes_were_made),

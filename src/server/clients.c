@@ -49,6 +49,12 @@
  *     made are always sent. A connection's entry lives while its answers
  *     hold bytes (counted.h says when it may be freed), and entries with
  *     none are swept as new connections come.
+ *  8. Memory the C library keeps after a burst of answers is given back
+ *     (trim.c): each turn of the thread counts the answers' bytes let go
+ *     since the last (note_released), so once 64 MiB of answers were
+ *     let go and then none for 1 s the process is trimmed, as after the
+ *     HTTP API's bursts. 2,000 connections that did not read their
+ *     answers (~250 KB each) left the node at ~500 MB once they closed.
  */
 #include "clients.h"
 
@@ -72,6 +78,7 @@
 #include "map.h"
 #include "proto.h"
 #include "thread_room.h"
+#include "trim.h"
 #include "vec.h"
 
 #define POLL_MS 50
@@ -149,6 +156,11 @@ struct cw__clients {
     _Atomic size_t tracked;    /* n_conns, for other threads (a count: orders nothing) */
     cw__auth *auth;            /* the address allow-list's handler, or NULL */
     _Atomic uint64_t refused_large; /* reads answered CW_EFULL (invariant 7) */
+    /* Invariant 8: what the answers' count let go of, as the clients thread
+     * saw it, and the trim it feeds. */
+    uint64_t answered;         /* bytes of every answer made (counted_answer), the clients thread's */
+    uint64_t released_noted;   /* of those, let go and counted for trim (note_released) */
+    cw__trim trim;
 };
 
 /* The parked answer of the client named by id, or NULL. */
@@ -454,6 +466,17 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
     }
 }
 
+/* p's answer, the bytes of cl->out, as a message counted until libzmq lets
+ * it go (invariant 7), and in cl->answered (invariant 8). False if memory
+ * is short. */
+static bool counted_answer(cw__clients *cl, pending *p)
+{
+    if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, count_of(cl, p)))
+        return false;
+    cl->answered += cl->out.len;
+    return true;
+}
+
 /* Serves one request that waits at the socket into p (its answer kept for
  * the burst's end); false if none did (p then holds nothing). */
 static bool serve_one(cw__clients *cl, pending *p)
@@ -502,7 +525,7 @@ static bool serve_one(cw__clients *cl, pending *p)
     }
     p->wrote = cl->made > 0;
     zmq_msg_close(&req);
-    if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, count_of(cl, p))) {
+    if (!counted_answer(cl, p)) {
         zmq_msg_init(&p->answer);
         return true; /* out of memory: the client times out */
     }
@@ -558,7 +581,7 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
                 cw__answer_head(&cl->out, p->op, p->rid, CW_EUNSAVED);
             }
             zmq_msg_close(&p->answer);
-            if (!cw__counted_msg(&p->answer, cl->out.b, cl->out.len, count_of(cl, p))) {
+            if (!counted_answer(cl, p)) {
                 zmq_msg_init(&p->answer);
                 p->has_answer = false;
             }
@@ -572,10 +595,25 @@ static void answer_burst(cw__clients *cl, unsigned n, bool saved)
     }
 }
 
+/* Invariant 8: the bytes of answers let go since the last note (every
+ * answer made, less those libzmq still holds: it lets them go on its own
+ * threads, as they are written out or dropped with their connections),
+ * counted for trim.c once they make a large free's worth. */
+static void note_released(cw__clients *cl)
+{
+    size_t held = atomic_load_explicit(&cl->held.bytes, memory_order_relaxed); /* a count: orders nothing */
+    uint64_t released = cl->answered > held ? cl->answered - held : 0;
+    if (released - cl->released_noted >= CW__TRIM_LARGE) {
+        cw__trim_freed(&cl->trim, released - cl->released_noted);
+        cl->released_noted = released;
+    }
+}
+
 static void *clients_main(void *arg)
 {
     cw__clients *cl = arg;
     while (!atomic_load_explicit(&cl->stop, memory_order_acquire)) { /* pairs with cw__clients_stop */
+        note_released(cl);
         if (cl->n_parked)
             send_parked(cl);
         zmq_pollitem_t item = {cl->sock, 0, ZMQ_POLLIN, 0};
@@ -617,6 +655,7 @@ int cw__clients_start(cw__clients **out, cw__server *s, const char *endpoint, si
     if (!cl)
         return CW_ENOMEM;
     cl->s = s;
+    cw__trim_init(&cl->trim);
     cw__map_init(&cl->conns);
     cl->sweep_at = CW__CLIENTS_CONNS_SWEEP_MIN;
     int64_t maxmsg = (int64_t)max_frame;
@@ -704,6 +743,8 @@ size_t cw__clients_held(const cw__clients *cl)
     return atomic_load_explicit(&cl->held.bytes, memory_order_relaxed); /* a count, orders nothing */
 }
 
+uint64_t cw__clients_trims(const cw__clients *cl) { return cw__trim_count(&cl->trim); }
+
 size_t cw__clients_tracked(const cw__clients *cl)
 {
     return atomic_load_explicit(&cl->tracked, memory_order_relaxed); /* a count, orders nothing */
@@ -726,6 +767,7 @@ void cw__clients_stop(cw__clients *cl)
      * (counted.c writes into cl->held): retried if a signal interrupts it. */
     while (cl->ctx && zmq_ctx_term(cl->ctx) != 0 && zmq_errno() == EINTR) {
     }
+    cw__trim_destroy(&cl->trim); /* its thread: nothing counts any more */
     for (size_t k = 0; k < cl->n_conns; k++)
         free(cl->conn_list[k]);
     free(cl->conn_list);

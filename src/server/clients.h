@@ -58,6 +58,9 @@ uint64_t cw__clients_refused_large(const cw__clients *cl);
 /* Bytes of answers made and not yet written out to their clients (or
  * dropped with their connections; clients.c, invariant 7). Any thread. */
 size_t cw__clients_held(const cw__clients *cl);
+/* Times the process's free memory was given back after a burst of answers
+ * (clients.c, invariant 8). Any thread. */
+uint64_t cw__clients_trims(const cw__clients *cl);
 /* Connections whose share of that is kept track of (clients.c, invariant
  * 7): those with answers held, and at most CW__CLIENTS_CONNS_SWEEP_MIN or
  * as many again besides. Any thread. */

@@ -1532,6 +1532,10 @@ static void do_metrics(cw__http *h, reply *rep)
         metric(&t, "causeway_client_requests_unserved_total", "counter",
                "Client requests dropped unserved because their client did not read its answers.",
                cw__clients_unserved(h->o.clients));
+        metric(&t, "causeway_client_memory_trims_total", "counter",
+               "Times the node gave the C library's free memory back to the system after the client "
+               "endpoint's answers let go of at least 64 MiB, once none had been for 1 s.",
+               cw__clients_trims(h->o.clients));
         metric(&t, "causeway_client_refused_connections_total", "counter",
                "Client connections refused at their handshake: an address --client-allow does not name.",
                cw__clients_refused(h->o.clients));

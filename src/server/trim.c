@@ -121,7 +121,7 @@ void cw__trim_freed(cw__trim *t, uint64_t bytes)
     pthread_mutex_unlock(&t->lock);
 }
 
-uint64_t cw__trim_count(cw__trim *t)
+uint64_t cw__trim_count(const cw__trim *t)
 {
     return atomic_load_explicit(&t->trims, memory_order_relaxed); /* a count */
 }

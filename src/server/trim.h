@@ -38,7 +38,7 @@ void cw__trim_init(cw__trim *t);
  * CW__TRIM_QUIET_NS. Any thread. */
 void cw__trim_freed(cw__trim *t, uint64_t bytes);
 /* Trims made so far. Any thread. */
-uint64_t cw__trim_count(cw__trim *t);
+uint64_t cw__trim_count(const cw__trim *t);
 /* Stops and joins the thread, once nothing calls cw__trim_freed any more. */
 void cw__trim_destroy(cw__trim *t);
 

@@ -986,6 +986,34 @@ static void test_hostile_requests(void **state)
     assert_int_equal(node_writes(f), 0);
 }
 
+/* A get of a key longer than the node's limit, sent raw (libcauseway-client
+ * refuses it before sending): CW_ELIMIT, as a put or delete of it is, not
+ * CW_ENOTFOUND. */
+static void test_a_get_of_a_key_too_long_is_elimit(void **state)
+{
+    fixture *f = *state;
+    void *ctx = zmq_ctx_new();
+    void *d = raw_client(f, ctx);
+    enum { KEY = 4097 };
+    static uint8_t frame[10 + 4 + KEY + 4 + 1];
+    frame[0] = 1; /* version */
+    frame[1] = 3; /* get */
+    memset(frame + 2, 0, 8);
+    frame[9] = 7; /* id 7 */
+    frame[10] = 0, frame[11] = 0, frame[12] = KEY >> 8, frame[13] = KEY & 0xff;
+    memset(frame + 14, 'k', KEY);
+    memset(frame + 14 + KEY, 0, 5); /* no value, no context */
+    assert_true(zmq_send(d, frame, sizeof frame, 0) >= 0);
+    uint8_t ans[256];
+    int n = zmq_recv(d, ans, sizeof ans, 0);
+    assert_true(n >= 14);
+    assert_int_equal(ans[9], 7);
+    int32_t status = (int32_t)((uint32_t)ans[10] << 24 | (uint32_t)ans[11] << 16 | (uint32_t)ans[12] << 8 | ans[13]);
+    assert_int_equal(status, CW_ELIMIT);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+}
+
 /* A connection that never speaks ZeroMQ is closed once the handshake
  * interval passes (5 s): with ZeroMQ's default (30 s) a flood of them held
  * the node's descriptors that long. The node serves on. */
@@ -1505,6 +1533,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_node_times_out, setup, teardown),
         cmocka_unit_test(test_an_endpoint_port_is_a_port),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_get_of_a_key_too_long_is_elimit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
         cmocka_unit_test(test_a_read_larger_than_a_client_takes_is_refused),
         cmocka_unit_test(test_a_read_too_large_is_refused_before_its_copy),

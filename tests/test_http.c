@@ -101,7 +101,7 @@ static void request_on(CURL *c, const char *base, const char *method, const char
                        long len, chunked *ch, resp *out)
 {
     memset(out, 0, sizeof *out);
-    char url[1024];
+    char url[16384]; /* a path may carry a key of 4 KiB and more */
     snprintf(url, sizeof url, "%s%s", base, path);
     curl_easy_reset(c); /* keeps the connection cache */
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -702,6 +702,16 @@ static void test_body_limits(void **state)
     over_limit(f, body, "{\"key\": \"big\", \"value\": \"", 'v', 2000, "\"}",
                "the value is 2002 bytes as compact JSON; the limit is 1000");
     over_limit(f, body, "{\"key\": \"", 'k', 4097, "\", \"value\": 1}", "the key is 4097 bytes; the limit is 4096");
+    /* A read of such a key says so too (it was 404, where a write or a
+     * delete of it is 413). */
+    char path[8 + 4097];
+    memcpy(path, "/read/", 6);
+    memset(path + 6, 'k', 4097);
+    path[6 + 4097] = 0;
+    request(f, "GET", path, NULL, &r);
+    expect_error(&r, 413, "a read of a key over the limit");
+    assert_string_equal(json_string_value(json_object_get(r.json, "error")), "the key is 4097 bytes; the limit is 4096");
+    resp_free(&r);
     free(body);
     /* The connection is still usable, and nothing changed. */
     json_t *after = status_json(f);

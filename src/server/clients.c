@@ -419,11 +419,16 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
          * by its text (large by its clocks). */
         size_t values = 0;
         bool full = answers_full(cl);
-        rc = r.value_len || r.has_context
-                 ? CW_EINVAL
-                 : cw__server_read_at_most(cl->s, r.key, r.key_len, full ? SMALL_ANSWER : CW_CLIENT_MAX_ANSWER,
-                                           &values, &rd);
-        int answer = rc != CW_ELIMIT ? rc : values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : CW_EFULL;
+        int answer;
+        if (r.value_len || r.has_context)
+            answer = CW_EINVAL;
+        else if (r.key_len > cw__server_max_key_len(cl->s))
+            answer = CW_ELIMIT; /* as a put or delete of it is: no such key can be (it was CW_ENOTFOUND) */
+        else {
+            rc = cw__server_read_at_most(cl->s, r.key, r.key_len, full ? SMALL_ANSWER : CW_CLIENT_MAX_ANSWER,
+                                         &values, &rd);
+            answer = rc != CW_ELIMIT ? rc : values > (size_t)CW_CLIENT_MAX_ANSWER ? CW_ELIMIT : CW_EFULL;
+        }
         if (answer == CW_OK || answer == CW_ENOTFOUND) {
             cw__answer_head(o, r.op, r.id, answer);
             cw__answer_read(o, &rd);

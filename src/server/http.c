@@ -1053,6 +1053,12 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         return;
     }
     size_t key_len = MHD_http_unescape(key);
+    if (key_len > cw__server_max_key_len(h->server)) { /* as a write or delete of it is (it was 404) */
+        fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the key is %zu bytes; the limit is %zu", key_len,
+             cw__server_max_key_len(h->server));
+        free(key);
+        return;
+    }
     cw_read r;
     cw_read_init(&r);
     /* Past SMALL_READ of values, its answer is large whatever its text

@@ -1014,6 +1014,47 @@ static void test_a_get_of_a_key_too_long_is_elimit(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* The status of the answer to frame (len bytes; with a second frame of one
+ * byte after it when two_frames), sent raw on d. */
+static int32_t raw_answer(void *d, const uint8_t *frame, size_t len, bool two_frames)
+{
+    assert_true(zmq_send(d, frame, len, two_frames ? ZMQ_SNDMORE : 0) >= 0);
+    if (two_frames)
+        assert_true(zmq_send(d, "x", 1, 0) >= 0);
+    uint8_t ans[256];
+    int n = zmq_recv(d, ans, sizeof ans, 0);
+    assert_true(n >= 14);
+    return (int32_t)((uint32_t)ans[10] << 24 | (uint32_t)ans[11] << 16 | (uint32_t)ans[12] << 8 | ans[13]);
+}
+
+/* Requests that carry what their op has no use for, or come in more than
+ * one frame, are malformed (CW_EBADMSG), and nothing is made: a status with
+ * a key, a get with a value or a context, a put in two frames. A status
+ * with a key answered 0, a get with a value CW_EINVAL, and the two-frame put
+ * was made from its first frame. */
+static void test_requests_with_what_their_op_has_no_use_for(void **state)
+{
+    fixture *f = *state;
+    void *ctx = zmq_ctx_new();
+    void *d = raw_client(f, ctx);
+    /* version 1, op, id 9, key "k", value (empty or "v"), has_context, context */
+    const uint8_t status_key[] = {1, 4, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 'k', 0, 0, 0, 0, 0};
+    const uint8_t get_value[] = {1, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 'k', 0, 0, 0, 1, 'v', 0};
+    const uint8_t get_context[] = {1, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 'k', 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    const uint8_t put[] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 'k', 0, 0, 0, 1, 'v', 0};
+    const uint8_t status[] = {1, 4, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(raw_answer(d, status, sizeof status, false), CW_OK); /* the well-formed ones are served */
+    assert_int_equal(raw_answer(d, status_key, sizeof status_key, false), CW_EBADMSG);
+    assert_int_equal(raw_answer(d, get_value, sizeof get_value, false), CW_EBADMSG);
+    assert_int_equal(raw_answer(d, get_context, sizeof get_context, false), CW_EBADMSG);
+    assert_int_equal(raw_answer(d, put, sizeof put, true), CW_EBADMSG);
+    assert_int_equal(node_writes(f), 0);
+    assert_int_equal(raw_answer(d, put, sizeof put, false), CW_OK);
+    assert_int_equal(node_writes(f), 1);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+}
+
 /* A connection that never speaks ZeroMQ is closed once the handshake
  * interval passes (5 s): with ZeroMQ's default (30 s) a flood of them held
  * the node's descriptors that long. The node serves on. */
@@ -1534,6 +1575,7 @@ int main(void)
         cmocka_unit_test(test_an_endpoint_port_is_a_port),
         cmocka_unit_test_setup_teardown(test_hostile_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_get_of_a_key_too_long_is_elimit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_with_what_their_op_has_no_use_for, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_connection_is_closed, setup, teardown),
         cmocka_unit_test(test_a_read_larger_than_a_client_takes_is_refused),
         cmocka_unit_test(test_a_read_too_large_is_refused_before_its_copy),

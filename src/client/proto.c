@@ -177,14 +177,16 @@ int cw__request_encode(cw__out *o, uint8_t op, uint64_t id, const void *key, siz
     return o->failed ? CW_ENOMEM : CW_OK;
 }
 
-/* [key blob][value blob][has_context u8][context]: a request's body. A
- * delete carries no value: one that does is malformed, not a delete whose
- * value is dropped without a word. */
+/* [key blob][value blob][has_context u8][context]: a request's body. Only a
+ * put carries a value, only a put or a delete a context, and a status no
+ * key: a request with more is malformed, not one whose extra is dropped
+ * without a word. */
 static int take_body(cw__in *in, cw__request *r)
 {
     uint8_t has;
     if (!cw__in_blob(in, &r->key, &r->key_len) || !cw__in_blob(in, &r->value, &r->value_len) ||
-        (r->op == CW__OP_DELETE && r->value_len) || !cw__in_u8(in, &has) || has > 1)
+        (r->op != CW__OP_PUT && r->value_len) || (r->op == CW__OP_STATUS && r->key_len) ||
+        !cw__in_u8(in, &has) || has > 1 || (has && r->op != CW__OP_PUT && r->op != CW__OP_DELETE))
         return CW_EBADMSG;
     r->has_context = has;
     return has ? cw__in_clock(in, &r->context) : CW_OK; /* CW_ENOMEM passes through */

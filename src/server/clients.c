@@ -370,14 +370,17 @@ static bool answers_full(cw__clients *cl)
             atomic_load_explicit(&cl->asking->held.bytes, memory_order_relaxed) >= CW__CLIENTS_CONNECTION_HELD);
 }
 
-/* One request's answer into cl->out. */
-static void serve(cw__clients *cl, const uint8_t *b, size_t len)
+/* One request's answer into cl->out; more_frames: it came with frames
+ * after it (a request is one frame: malformed, nothing made). */
+static void serve(cw__clients *cl, const uint8_t *b, size_t len, bool more_frames)
 {
     cw__out *o = &cl->out;
     o->len = 0;
     o->failed = false;
     cw__request r;
     int rc = cw__request_decode(&r, b, len);
+    if (rc == CW_OK && more_frames)
+        rc = CW_EBADMSG;
     if (rc != CW_OK) {
         uint64_t id = len >= 10 ? cw__load_be(b + 2, 8) : 0; /* the head, where readable */
         cw__answer_head(o, len >= 2 ? b[1] : 0, id, rc);
@@ -420,9 +423,7 @@ static void serve(cw__clients *cl, const uint8_t *b, size_t len)
         size_t values = 0;
         bool full = answers_full(cl);
         int answer;
-        if (r.value_len || r.has_context)
-            answer = CW_EINVAL;
-        else if (r.key_len > cw__server_max_key_len(cl->s))
+        if (r.key_len > cw__server_max_key_len(cl->s))
             answer = CW_ELIMIT; /* as a put or delete of it is: no such key can be (it was CW_ENOTFOUND) */
         else {
             rc = cw__server_read_at_most(cl->s, r.key, r.key_len, full ? SMALL_ANSWER : CW_CLIENT_MAX_ANSWER,
@@ -504,8 +505,8 @@ static bool serve_one(cw__clients *cl, pending *p)
         zmq_msg_close(&req);
         return true; /* nothing to answer */
     }
-    bool extra = zmq_msg_more(&req);
-    while (extra) { /* a request is one frame: drop the rest */
+    bool more_frames = zmq_msg_more(&req), extra = more_frames;
+    while (extra) { /* a request is one frame: the rest is dropped, and it is malformed */
         zmq_msg_t part;
         zmq_msg_init(&part);
         extra = zmq_msg_recv(&part, cl->sock, 0) >= 0 && zmq_msg_more(&part);
@@ -519,7 +520,7 @@ static bool serve_one(cw__clients *cl, pending *p)
     const uint8_t *b = zmq_msg_data(&req);
     size_t len = zmq_msg_size(&req);
     cl->asking = p->conn = conn_of(cl, &p->id);
-    serve(cl, b, len);
+    serve(cl, b, len, more_frames);
     cl->asking = NULL;
     /* The answer's head names the op and the id: kept to answer CW_EUNSAVED. */
     cw__in head = {cl->out.b, cl->out.len, 0};

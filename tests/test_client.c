@@ -1262,16 +1262,6 @@ static void test_a_client_that_does_not_read_is_not_served(void **state)
     teardown(&st);
 }
 
-/* Answers to clients that do not read are bounded (clients.c, invariant
- * 7): one client that leaves 40 gets unread of a key with three siblings of
- * 1 MB would make the node keep every answer of 3 MB (up to 192: 64
- * queued, a burst's parked); more siblings make each as large as the
- * store. One such client holds at most its connection's share (16 MiB)
- * and one answer more, and another client's large read is still served;
- * eight of them hold at most 64 MiB and one answer more between them, past
- * which a large read is CW_EFULL (retry later). Small reads and writes are
- * served throughout, and once those clients go every byte counted is given
- * back. */
 /* Memory the C library keeps after a burst of answers is given back
  * (clients.c, invariant 8): once 64 MiB of answers were let go, and then
  * none for 1 s, a trim is made. 2,000 connections that did not read their
@@ -1300,6 +1290,16 @@ static void test_memory_is_given_back_after_a_burst_of_answers(void **state)
     teardown(&st);
 }
 
+/* Answers to clients that do not read are bounded (clients.c, invariant
+ * 7): one client that leaves 40 gets unread of a key with three siblings of
+ * 1 MB would make the node keep every answer of 3 MB (up to 192: 64
+ * queued, a burst's parked); more siblings make each as large as the
+ * store. One such client holds at most its connection's share (16 MiB)
+ * and one answer more, and another client's large read is still served;
+ * eight of them hold at most 64 MiB and one answer more between them, past
+ * which a large read is CW_EFULL (retry later). Small reads and writes are
+ * served throughout, and once those clients go every byte counted is given
+ * back. */
 static void test_answers_held_for_clients_are_bounded(void **state)
 {
     (void)state;

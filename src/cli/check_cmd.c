@@ -469,9 +469,9 @@ int cli_check(int argc, char **argv)
                      "violation, the first printed with its rule, file and line; 2: bad usage, or a trace\n"
                      "that cannot be read or is malformed (FILE:LINE); 3: no verdict could be given, or\n"
                      "a pass could not be written (out of memory, --json not written; a violation\n"
-                     "stays 1). --policy lww: a read returns one\n"
-                     "of the maximal versions, or nothing when one is a delete (which one wins is not\n"
-                     "checked: traces carry no timestamps).\n",
+                     "stays 1). --policy lww: a read returns one of the maximal versions, or nothing\n"
+                     "when one is a delete (which one wins is not checked: traces carry no\n"
+                     "timestamps).\n",
                      opts, sizeof opts / sizeof *opts, 1, -1};
     int first = 0;
     int rc = cli_parse(&c, argc, argv, &first);

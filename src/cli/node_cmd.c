@@ -235,6 +235,10 @@ static int split_host_port(const char *text, char *host, size_t cap, uint16_t *p
 #define KEY_FILE_MAX (1u << 20)
 #define KEY_LINE_MAX 255
 
+/* A stop asked before the node serves: set by the handler start_up_stops
+ * installs, read on the main thread once SIGTERM and SIGINT are blocked. */
+static volatile sig_atomic_t stop_asked;
+
 /* The text of key file `path` (option opt), NUL-terminated; NULL with the
  * reason printed and *rc set: CLI_FAIL when it cannot be read, CLI_USAGE
  * when it is not a text file of at most KEY_FILE_MAX bytes. */
@@ -247,8 +251,9 @@ static char *read_key_file(const char *opt, const char *path, size_t *len, int *
         fclose(f);
     if (!text) {
         *rc = err == EFBIG ? CLI_USAGE : CLI_FAIL;
-        fprintf(stderr, "causeway node: %s %s: %s\n", opt, path,
-                err == EFBIG ? "larger than 1 MiB: not a key file" : strerror(err));
+        if (!(err == EINTR && stop_asked)) /* a stop the user asked for: said once, as that */
+            fprintf(stderr, "causeway node: %s %s: %s\n", opt, path,
+                    err == EFBIG ? "larger than 1 MiB: not a key file" : strerror(err));
         return NULL;
     }
     if (memchr(text, '\0', *len)) {
@@ -435,9 +440,6 @@ int cli_keygen(int argc, char **argv)
     return CLI_OK;
 }
 
-/* A stop asked before the node serves: set by the handler start_up_stops
- * installs, read on the main thread once SIGTERM and SIGINT are blocked. */
-static volatile sig_atomic_t stop_asked;
 
 static void note_stop(int sig) { stop_asked = sig; }
 
@@ -469,7 +471,7 @@ int cli_node(int argc, char **argv)
 {
     start_up_stops();
     uint32_t id = 0, nodes = 0, hwm = 10000, heartbeat = 0, link_timeout = 30000, delay_us = 0, ahead_wait = 1000,
-             http_threads = 2, http_per_address = 64, recovery_ms = 10, report_ms = 50;
+             http_threads = 2, http_per_address = 128, recovery_ms = 10, report_ms = 50;
     uint64_t max_log = 0, max_siblings = CW_NODE_DEFAULT_MAX_SIBLINGS, max_body = CW_HTTP_DEFAULT_MAX_BODY, seed = 1;
     const char *listen = NULL, *http = NULL, *client = NULL, *trace = NULL, *curve_secret = NULL,
                *curve_peers = NULL, *data = NULL, *allow_text = NULL, *client_allow_text = NULL,
@@ -576,8 +578,8 @@ int cli_node(int argc, char **argv)
                    "from a state older than its last.\n"
                    "\n"
                    "Exit status: 0 stopped by SIGTERM or SIGINT (before it served too: it then\n"
-                   "starts nothing and says so); 1 it could not start or stop\n"
-                   "cleanly (an endpoint that cannot be bound, a key file that cannot be read, a\n"
+                   "starts nothing and says so); 1 it could not start or stop cleanly (an\n"
+                   "endpoint that cannot be bound, a key file that cannot be read, a\n"
                    "trace that cannot be written, a --data DIR that cannot be created, read or\n"
                    "saved to, too few open files); 2 bad arguments, or a --data DIR that cannot be\n"
                    "taken back (another node's, damaged, or in use).\n",
@@ -705,6 +707,10 @@ int cli_node(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* Their default action back: a signal that comes now stays pending for
+     * sigwait, and no thread that unblocked them would swallow one. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     if (rc != CLI_OK || stop_asked) {
         explicit_bzero(secret, sizeof secret);
         free(peers);

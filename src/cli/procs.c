@@ -402,21 +402,23 @@ static int spawn(prun *r, uint32_t i)
     fflush(stderr);
     pid_t parent = getpid();
     assert(pthread_equal(pthread_self(), main_thread));
-    /* The child writes execv's errno here when it cannot run this program
-     * (it was removed or replaced by a rebuild while the run went on: the
-     * path then ends " (deleted)"); a successful execv closes it. Either
-     * way this process is told before the node could be taken for one that
-     * started and exited 127 on its own. */
+    /* The child writes execv's errno here when it cannot run the program;
+     * a successful execv closes it. Either way this process is told before
+     * the node could be taken for one that started and exited 127 on its
+     * own. */
     int exec_err[2];
     if (pipe2(exec_err, O_CLOEXEC) != 0) {
-        r->machine = fail_run(r, CW_EIO, "starting node %u: pipe: %s", i, strerror(errno));
+        if (fail_run(r, CW_EIO, "starting node %u: pipe: %s", i, strerror(errno)))
+            r->machine = true;
         return CW_EIO;
     }
     pid_t pid = fork();
     if (pid < 0) {
+        int e = errno;
         close(exec_err[0]);
         close(exec_err[1]);
-        r->machine = fail_run(r, CW_EIO, "starting node %u: fork: %s", i, strerror(errno));
+        if (fail_run(r, CW_EIO, "starting node %u: fork: %s", i, strerror(e)))
+            r->machine = true;
         return CW_EIO;
     }
     if (pid == 0) {
@@ -437,9 +439,13 @@ static int spawn(prun *r, uint32_t i)
             dup2(fd, 2);
             close(fd); /* above 2: main() keeps 0, 1 and 2 open */
         }
-        execv(r->exe, (char *const *)argv);
+        /* This process's own program, whatever became of its path: one
+         * removed, or replaced by a rebuild while the run went on, would
+         * have run a node of another build, or none. */
+        execv("/proc/self/exe", (char *const *)argv);
         int e = errno;
-        (void)!write(exec_err[1], &e, sizeof e);
+        ssize_t told = write(exec_err[1], &e, sizeof e); /* not told: taken for a start that exited 127 */
+        (void)told;
         _exit(127);
     }
     close(exec_err[1]);
@@ -451,7 +457,8 @@ static int spawn(prun *r, uint32_t i)
     if (got == (ssize_t)sizeof e) { /* no node ran: this machine's, no verdict on the nodes */
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        r->machine = fail_run(r, CW_EIO, "starting node %u: cannot run %s: %s", i, r->exe, strerror(e));
+        if (fail_run(r, CW_EIO, "starting node %u: cannot run %s: %s", i, r->exe, strerror(e)))
+            r->machine = true;
         return CW_EIO;
     }
     p->pid = pid;

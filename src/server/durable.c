@@ -713,12 +713,13 @@ static int touch_record(void *ctx, MDB_val *k, MDB_val *v)
 }
 
 /* The tree a found_record walks, in the transaction it walks in, and the
- * last record it read (the page its key is on: LMDB's map is page-aligned,
- * and a record's key is always on its leaf). */
+ * last record it read (the page its key is on, counted from the map's
+ * start in LMDB's page size, which may be larger than the system's: a
+ * record's key is always on its leaf). */
 typedef struct tree_walk {
     MDB_txn *t;
     MDB_dbi db;
-    uintptr_t page_mask, leaf;
+    uintptr_t base, psize, leaf;
     MDB_val last_k, last_v;
     bool any;
 } tree_walk;
@@ -752,7 +753,7 @@ static int found_record(void *ctx, MDB_val *k, MDB_val *v)
 {
     touch_record(NULL, k, v);
     tree_walk *w = ctx;
-    uintptr_t leaf = (uintptr_t)k->mv_data & w->page_mask;
+    uintptr_t leaf = ((uintptr_t)k->mv_data - w->base) / w->psize;
     int rc = CW_OK;
     if (!w->any || leaf != w->leaf) {
         if (w->any)
@@ -787,11 +788,12 @@ static int walk_all(cw__durable *d, char *err, size_t errlen)
     if (rc != 0)
         return lmdb_error(rc, err, errlen, "reading the state");
     MDB_stat st;
-    if ((rc = mdb_env_stat(d->env, &st)) != 0) {
+    MDB_envinfo info;
+    if ((rc = mdb_env_stat(d->env, &st)) != 0 || (rc = mdb_env_info(d->env, &info)) != 0) {
         mdb_txn_abort(t);
         return lmdb_error(rc, err, errlen, "reading the state");
     }
-    tree_walk w = {.t = t, .page_mask = ~(uintptr_t)(st.ms_psize - 1)};
+    tree_walk w = {.t = t, .base = (uintptr_t)info.me_mapaddr, .psize = st.ms_psize};
     int r = each_record(t, 0, touch_record, NULL); /* 0: LMDB's free pages */
     if (r == CW_OK)
         r = mdb_dbi_open(t, NULL, 0, &w.db) != 0 ? CW_EIO : walk_tree(t, &w);

@@ -192,6 +192,7 @@ typedef struct request {
     bool no_memory;    /* the body could not be kept */
     bool held_full;    /* bodies held their bound (invariant 1): the rest is discarded */
     uint64_t discarded; /* bytes of body discarded (too_large, no_memory, held_full) */
+    bool undeclared;   /* no Content-Length: a chunked body, which may never end */
     size_t weight;     /* its JSON's weight, counted in `parsing` until release_json */
 } request;
 
@@ -219,7 +220,7 @@ void cw__http_options_init(cw__http_options *o)
     o->max_body = CW_HTTP_DEFAULT_MAX_BODY;
     o->threads = 2;
     o->max_connections = 256;
-    o->max_per_address = 64;
+    o->max_per_address = 128;
     o->idle_timeout_s = 60;
     o->answers_held_max = CW_HTTP_DEFAULT_ANSWERS_HELD;
     o->bodies_held_max = CW_HTTP_DEFAULT_BODIES_HELD;
@@ -1821,6 +1822,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_reply(h, c, &rep);
         }
         const char *declared = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        r->undeclared = !declared;
         if (declared) {
             errno = 0;
             unsigned long long n = strtoull(declared, NULL, 10);
@@ -1843,7 +1845,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * its end, however long, and held its connection all the while.
          * (MHD 0.9.75 takes no answer in the middle of a body: it wrote none
          * when one was queued here, and closed the connection.) */
-        return r->discarded <= DISCARD_MAX ? MHD_YES : MHD_NO;
+        return !r->undeclared || r->discarded <= DISCARD_MAX ? MHD_YES : MHD_NO;
     }
     if (r->too_large)
         too_large(h, &rep);

@@ -36,7 +36,7 @@ typedef struct cw__http_options {
     size_t max_body;
     unsigned threads;            /* libmicrohttpd threads (default 2; 1: no pool) */
     unsigned max_connections;    /* open connections at once (default 256) */
-    unsigned max_per_address;    /* open connections at once from one address (default 64; 0: no
+    unsigned max_per_address;    /* open connections at once from one address (default 128; 0: no
                                     limit beyond max_connections): one more is closed as it is
                                     accepted, so one host's connections (slow senders among them)
                                     cannot take every slot */

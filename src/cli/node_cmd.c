@@ -440,7 +440,7 @@ int cli_keygen(int argc, char **argv)
     return CLI_OK;
 }
 
-
+/* start_up_stops' handler: async-signal-safe, it only notes the signal. */
 static void note_stop(int sig) { stop_asked = sig; }
 
 /* Until the node serves, SIGTERM and SIGINT are noted by a handler instead of

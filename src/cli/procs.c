@@ -457,7 +457,8 @@ static int spawn(prun *r, uint32_t i)
     if (got == (ssize_t)sizeof e) { /* no node ran: this machine's, no verdict on the nodes */
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        if (fail_run(r, CW_EIO, "starting node %u: cannot run %s: %s", i, r->exe, strerror(e)))
+        if (fail_run(r, CW_EIO, "starting node %u: cannot run this program (%s) again: %s", i, r->exe,
+                     strerror(e)))
             r->machine = true;
         return CW_EIO;
     }

@@ -51,11 +51,12 @@
  *     none are swept as new connections come.
  *  8. Memory the C library keeps after a burst of answers is given back
  *     (trim.c): each turn of the thread counts the answers' bytes let go
- *     since the last (note_released), so once 64 MiB of answers were
- *     let go and then none for 1 s the process is trimmed, as after the
- *     HTTP API's bursts, and after that whenever 4 MiB more were let go
- *     (answers of any size, small ones too) and a quiet second followed. 2,000 connections that did not read their
- *     answers (~250 KB each) left the node at ~500 MB once they closed.
+ *     since the last (note_released), so once 64 MiB of answers were let
+ *     go and then none for 1 s the process is trimmed, as after the HTTP
+ *     API's bursts, and after that whenever 4 MiB more were let go
+ *     (answers of any size, small ones too) and a quiet second followed.
+ *     2,000 connections that did not read their answers (~250 KB each)
+ *     left the node at ~500 MB once they closed.
  */
 #include "clients.h"
 

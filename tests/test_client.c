@@ -986,6 +986,21 @@ static void test_hostile_requests(void **state)
     assert_int_equal(node_writes(f), 0);
 }
 
+/* The status of the answer to frame (len bytes; with a second frame of one
+ * byte after it when two_frames), sent raw on d; the answer must name the
+ * request's id, a single byte here. */
+static int32_t raw_answer(void *d, const uint8_t *frame, size_t len, bool two_frames)
+{
+    assert_true(zmq_send(d, frame, len, two_frames ? ZMQ_SNDMORE : 0) >= 0);
+    if (two_frames)
+        assert_true(zmq_send(d, "x", 1, 0) >= 0);
+    uint8_t ans[256];
+    int n = zmq_recv(d, ans, sizeof ans, 0);
+    assert_true(n >= 14);
+    assert_int_equal(ans[9], frame[9]);
+    return (int32_t)((uint32_t)ans[10] << 24 | (uint32_t)ans[11] << 16 | (uint32_t)ans[12] << 8 | ans[13]);
+}
+
 /* A get of a key longer than the node's limit, sent raw (libcauseway-client
  * refuses it before sending): CW_ELIMIT, as a put or delete of it is, not
  * CW_ENOTFOUND. */
@@ -1003,28 +1018,9 @@ static void test_a_get_of_a_key_too_long_is_elimit(void **state)
     frame[10] = 0, frame[11] = 0, frame[12] = KEY >> 8, frame[13] = KEY & 0xff;
     memset(frame + 14, 'k', KEY);
     memset(frame + 14 + KEY, 0, 5); /* no value, no context */
-    assert_true(zmq_send(d, frame, sizeof frame, 0) >= 0);
-    uint8_t ans[256];
-    int n = zmq_recv(d, ans, sizeof ans, 0);
-    assert_true(n >= 14);
-    assert_int_equal(ans[9], 7);
-    int32_t status = (int32_t)((uint32_t)ans[10] << 24 | (uint32_t)ans[11] << 16 | (uint32_t)ans[12] << 8 | ans[13]);
-    assert_int_equal(status, CW_ELIMIT);
+    assert_int_equal(raw_answer(d, frame, sizeof frame, false), CW_ELIMIT);
     zmq_close(d);
     zmq_ctx_term(ctx);
-}
-
-/* The status of the answer to frame (len bytes; with a second frame of one
- * byte after it when two_frames), sent raw on d. */
-static int32_t raw_answer(void *d, const uint8_t *frame, size_t len, bool two_frames)
-{
-    assert_true(zmq_send(d, frame, len, two_frames ? ZMQ_SNDMORE : 0) >= 0);
-    if (two_frames)
-        assert_true(zmq_send(d, "x", 1, 0) >= 0);
-    uint8_t ans[256];
-    int n = zmq_recv(d, ans, sizeof ans, 0);
-    assert_true(n >= 14);
-    return (int32_t)((uint32_t)ans[10] << 24 | (uint32_t)ans[11] << 16 | (uint32_t)ans[12] << 8 | ans[13]);
 }
 
 /* Requests that carry what their op has no use for, or come in more than

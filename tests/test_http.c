@@ -1462,12 +1462,16 @@ static void test_replicate_only_from_allowed_addresses(void **state)
     }
 }
 
-/* A connection to 127.0.0.1:port that sends nothing (as a slow sender's
- * headers that never end); its descriptor. */
-static int idle_connection(uint16_t port)
+/* A connection to 127.0.0.1:port from loopback address `from` (host order)
+ * that has sent nothing yet (as a slow sender's headers that never end);
+ * its descriptor. */
+static int idle_connection(uint16_t port, uint32_t from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
+    struct sockaddr_in source = {.sin_family = AF_INET};
+    source.sin_addr.s_addr = htonl(from);
+    assert_int_equal(bind(fd, (struct sockaddr *)&source, sizeof source), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -1492,7 +1496,7 @@ static void test_connections_per_address(void **state)
     snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)cw__http_port(h));
     int held[4];
     for (int i = 0; i < 4; i++)
-        held[i] = idle_connection(cw__http_port(h));
+        held[i] = idle_connection(cw__http_port(h), INADDR_LOOPBACK);
     /* Each accepted (and counted) before the next connection: MHD's pool
      * threads accept in their own time. */
     nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
@@ -1847,17 +1851,8 @@ static void test_a_full_house_is_answered_and_stops(void **state)
     fx *f = *state;
     enum { CONNS = 256 };
     int fd[CONNS];
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cw__http_port(f->h))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (int i = 0; i < CONNS; i++) {
-        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd[i] >= 0);
-        /* From 127.0.0.1 and 127.0.0.2, 128 each: one address's limit. */
-        struct sockaddr_in from = {.sin_family = AF_INET};
-        from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)(i / 128));
-        assert_int_equal(bind(fd[i], (struct sockaddr *)&from, sizeof from), 0);
-        assert_int_equal(connect(fd[i], (struct sockaddr *)&a, sizeof a), 0);
-    }
+    for (int i = 0; i < CONNS; i++) /* from 127.0.0.1 and 127.0.0.2, 128 each: one address's limit */
+        fd[i] = idle_connection(cw__http_port(f->h), INADDR_LOOPBACK + (uint32_t)(i / 128));
     nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL); /* every connection accepted first */
     static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
     for (int i = 0; i < CONNS; i++)

@@ -960,6 +960,21 @@ static bool unlinked(int fd)
     return fstat(fd, &st) != 0 || st.st_nlink == 0;
 }
 
+/* Why d's directory is no longer the node's, or NULL: removed under it (its
+ * lock file gone with it), or data.mdb removed alone. LMDB would write on
+ * into the unlinked file, and a restart find nothing (or refuse the
+ * directory: invariant 7), or another node may have taken it since. */
+static const char *not_its_own(const cw__durable *d)
+{
+    int data_fd = -1;
+    return unlinked(d->lock_fd) ? "the data directory (its " LOCK_FILE ") was removed under the node: saves would "
+                                  "be lost; stop the node and restart it on a directory"
+           : mdb_env_get_fd(d->env, &data_fd) != 0 || unlinked(data_fd)
+               ? "the data directory's data.mdb was removed under the node: saves would be lost; stop the node, and "
+                 "restart it on an empty directory without --fresh (it joins)"
+               : NULL;
+}
+
 void cw__durable_close(cw__durable *d)
 {
     if (!d)
@@ -967,13 +982,11 @@ void cw__durable_close(cw__durable *d)
     for (size_t i = 0; i < d->notes_len; i++)
         cw_msg_unref(d->notes[i].msg);
     free(d->notes);
-    /* A directory that is no longer this node's (its lock file or data.mdb
-     * removed under it: cw__durable_save refuses every save then) gets no
-     * more writes: another node may have taken it since, and deleting the
-     * run mark would delete that node's (invariant 5 undone for it). */
-    int data_fd = -1;
-    bool own = d->env && d->lock_fd >= 0 && !unlinked(d->lock_fd) && mdb_env_get_fd(d->env, &data_fd) == 0 &&
-               !unlinked(data_fd);
+    /* A directory that is no longer this node's (cw__durable_save refuses
+     * every save then) gets no more writes: another node may have taken it
+     * since, and deleting the run mark would delete that node's (invariant
+     * 5 undone for it). */
+    bool own = d->env && d->lock_fd >= 0 && !not_its_own(d);
     MDB_txn *t;
     if (own && d->running && mdb_env_sync(d->env, 1) == 0 && mdb_txn_begin(d->env, NULL, 0, &t) == 0) {
         MDB_val k = {7, "running"};
@@ -1381,20 +1394,9 @@ int cw__durable_save(cw__durable *d, cw_node *n, char *err, size_t errlen)
 {
     if (!cw__durable_dirty(d))
         return CW_OK;
-    /* A directory removed under the node (its lock file gone with it), or
-     * data.mdb removed alone, would take every save from now on with it:
-     * LMDB writes on into the unlinked file, and a restart finds nothing
-     * (or refuses the directory: invariant 7). */
-    int data_fd = -1;
-    const char *refused =
-        d->lost_note ? "out of memory while noting a change: restart the node (it comes back at its last saved "
-                       "state)"
-        : unlinked(d->lock_fd) ? "the data directory (its " LOCK_FILE ") was removed under the node: saves would "
-                                 "be lost; stop the node and restart it on a directory"
-        : mdb_env_get_fd(d->env, &data_fd) != 0 || unlinked(data_fd)
-            ? "the data directory's data.mdb was removed under the node: saves would be lost; stop the node, and "
-              "restart it on an empty directory without --fresh (it joins)"
-            : NULL;
+    const char *refused = d->lost_note ? "out of memory while noting a change: restart the node (it comes back "
+                                         "at its last saved state)"
+                                       : not_its_own(d);
     if (refused) {
         cw__server_err(err, errlen, "%s", refused);
         d->stats.failed_saves++;

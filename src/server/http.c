@@ -939,6 +939,17 @@ static void succeed_with_clock(reply *rep, text *t, const cw_vclock *c, uint32_t
 
 /* ---- routes ---- */
 
+/* Whether a key of key_len bytes is over the node's limit, which the
+ * replica would refuse as CW_ELIMIT: then rep says which limit (413). */
+static bool key_too_long(cw__http *h, size_t key_len, reply *rep)
+{
+    if (key_len <= cw__server_max_key_len(h->server))
+        return false;
+    fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the key is %zu bytes; the limit is %zu", key_len,
+         cw__server_max_key_len(h->server));
+    return true;
+}
+
 /* POST /write and POST /delete. */
 static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
 {
@@ -986,11 +997,8 @@ static void do_write(cw__http *h, request *r, bool tombstone, reply *rep)
     /* The replica would refuse these as CW_ELIMIT; say which limit. A value
      * is stored as compact JSON, escapes included. */
     size_t key_len = json_string_length(key), stored_len = stored ? strlen(stored) : 0;
-    if (key_len > cw__server_max_key_len(h->server)) {
-        fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the key is %zu bytes; the limit is %zu", key_len,
-             cw__server_max_key_len(h->server));
+    if (key_too_long(h, key_len, rep))
         goto out;
-    }
     if (stored_len > cw__server_max_value_len(h->server)) {
         fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the value is %zu bytes as compact JSON; the limit is %zu", stored_len,
              cw__server_max_value_len(h->server));
@@ -1054,9 +1062,7 @@ static void do_read(cw__http *h, const char *raw, reply *rep)
         return;
     }
     size_t key_len = MHD_http_unescape(key);
-    if (key_len > cw__server_max_key_len(h->server)) { /* as a write or delete of it is (it was 404) */
-        fail(rep, MHD_HTTP_CONTENT_TOO_LARGE, "the key is %zu bytes; the limit is %zu", key_len,
-             cw__server_max_key_len(h->server));
+    if (key_too_long(h, key_len, rep)) { /* as a write or delete of it is (it was 404) */
         free(key);
         return;
     }
